@@ -1,0 +1,3 @@
+"""hoodsync: Ocamba Hood and Falconyte campaigns managed like infrastructure."""
+
+__version__ = "0.1.0"
