@@ -1,0 +1,407 @@
+"""Strict YAML loading: the only place hoodsync reads definition and config files.
+
+What "strict" means here (DESIGN §1.4), and why each rule exists:
+
+* YAML 1.2 core scalars only. ``NO``, ``yes``, ``off``, ``on`` stay strings (the "Norway
+  problem"); only ``true``/``false`` (and their capitalised forms) are booleans; ``2026-01-01
+  00:00:00`` stays a string (no implicit timestamps); ``012`` is the integer 12, never octal;
+  ``1:30`` is a string, never sexagesimal.
+* Duplicate mapping keys are errors naming both lines (YAML parsers usually keep the last one).
+* Only JSON-compatible data: string keys, the standard scalar tags; merge keys (``<<``), custom
+  and Python tags are refused.
+* Limits: file size, nesting depth, and how many nodes alias expansion may produce (an "alias
+  bomb" fails fast instead of eating the machine).
+* Bytes must be UTF-8; a bad byte is reported with its line and column.
+
+Every problem comes back as a :class:`~hoodsync.errors.Problem` with ``file:line:col``; nothing
+here raises for bad input. Every node's location is kept (keyed by JSON path) so that later checks
+can point at the exact line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import BaseResolver
+
+from hoodsync.errors import Problem
+from hoodsync.model import JsonPath, Location
+
+__all__ = [
+    "Document",
+    "LoadResult",
+    "Limits",
+    "discover",
+    "load_file",
+    "load_paths",
+    "load_text",
+]
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+CONFIG_FILENAMES = ("hoodsync.yaml", "hoodsync.yml")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps that keep a hostile or mistaken file from hurting the machine."""
+
+    max_file_bytes: int = 8 * 1024 * 1024
+    max_depth: int = 64
+    #: Nodes that alias expansion may add per document (plain nodes are bounded by file size).
+    max_alias_nodes: int = 10_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One YAML document: plain JSON-like ``data``, where it starts, and where each node is."""
+
+    data: Any
+    location: Location
+    locations: dict[JsonPath, Location] = field(repr=False)
+
+    def locate(self, path: JsonPath) -> Location:
+        """Where ``path`` is, or its nearest located ancestor, or the document start."""
+        for end in range(len(path), -1, -1):
+            loc = self.locations.get(tuple(path[:end]))
+            if loc is not None:
+                return loc
+        return self.location
+
+
+@dataclass(slots=True)
+class LoadResult:
+    """Documents read and problems found, over one or many files."""
+
+    documents: list[Document] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def extend(self, other: "LoadResult") -> None:
+        self.documents.extend(other.documents)
+        self.problems.extend(other.problems)
+        self.files.extend(other.files)
+
+
+# --------------------------------------------------------------------------- resolver
+
+class _CoreResolver(BaseResolver):
+    """Implicit typing by the YAML 1.2 core schema, nothing more."""
+
+
+for _tag, _regex, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+):
+    _CoreResolver.add_implicit_resolver(_TAG + _tag, re.compile(_regex), list(_first))
+
+if getattr(yaml, "__with_libyaml__", False):
+    from yaml._yaml import CParser as _CParser  # type: ignore[import-not-found]
+
+    # libyaml's C parser/composer is several times faster; typing stays ours via the resolver.
+    class _Loader(_CParser, _CoreResolver):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            _CoreResolver.__init__(self)
+
+else:  # pragma: no cover - exercised only where libyaml is missing
+
+    class _Loader(  # type: ignore[no-redef]
+        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+        _CoreResolver,
+    ):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            _CoreResolver.__init__(self)
+
+
+# --------------------------------------------------------------------------- construction
+
+class _Invalid(Exception):
+    """A problem that stops construction of the current document."""
+
+    def __init__(self, node: Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording locations and enforcing limits."""
+
+    def __init__(self, display: str, limits: Limits) -> None:
+        self.display = display
+        self.limits = limits
+        self.locations: dict[JsonPath, Location] = {}
+        self.problems: list[Problem] = []
+        self.alias_nodes = 0
+        self._open: set[int] = set()  # ids of collections being built (to catch recursion)
+
+    def loc(self, node: Node) -> Location:
+        mark = node.start_mark
+        return Location(self.display, mark.line + 1, mark.column + 1)
+
+    def build(self, node: Node, path: JsonPath, depth: int, seen: set[int], in_alias: bool) -> Any:
+        if depth > self.limits.max_depth:
+            raise _Invalid(node, f"nesting deeper than {self.limits.max_depth} levels")
+        ident = id(node)
+        if ident in seen:
+            # Composed nodes are shared by aliases: meeting one again means an alias occurrence.
+            if ident in self._open:
+                raise _Invalid(node, "recursive alias (an anchor that contains itself)")
+            in_alias = True
+        seen.add(ident)
+        if in_alias:
+            self.alias_nodes += 1
+            if self.alias_nodes > self.limits.max_alias_nodes:
+                raise _Invalid(
+                    node,
+                    f"alias expansion exceeds {self.limits.max_alias_nodes} nodes "
+                    "(an alias bomb?); write the data out instead",
+                )
+        if not in_alias:
+            self.locations[path] = self.loc(node)
+        if isinstance(node, ScalarNode):
+            return _scalar(node)
+        self._open.add(ident)
+        try:
+            if isinstance(node, SequenceNode):
+                self._check_tag(node, "seq")
+                return [
+                    self.build(item, path + (i,), depth + 1, seen, in_alias)
+                    for i, item in enumerate(node.value)
+                ]
+            if isinstance(node, MappingNode):
+                self._check_tag(node, "map")
+                return self._mapping(node, path, depth, seen, in_alias)
+        finally:
+            self._open.discard(ident)
+        raise _Invalid(node, "unsupported YAML node")  # pragma: no cover
+
+    def _check_tag(self, node: Node, expected: str) -> None:
+        if node.tag != _TAG + expected:
+            raise _Invalid(node, f"tag {node.tag!r} is not allowed here")
+
+    def _mapping(
+        self, node: MappingNode, path: JsonPath, depth: int, seen: set[int], in_alias: bool
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag == _TAG + "merge":
+                raise _Invalid(key_node, "mapping keys must be plain strings")
+            if key_node.value == "<<" and not key_node.style:  # plain, not quoted
+                raise _Invalid(key_node, "merge keys (<<) are not supported; write the keys out")
+            key = _scalar(key_node)
+            if not isinstance(key, str):
+                raise _Invalid(
+                    key_node, f"mapping key {key_node.value!r} must be a string (quote it)"
+                )
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                self.problems.append(
+                    Problem(
+                        self.loc(key_node),
+                        f"duplicate key {key!r} (first defined at line {first_line[key]})",
+                        path + (key,),
+                    )
+                )
+                continue
+            first_line[key] = line
+            child = path + (key,)
+            value = self.build(value_node, child, depth + 1, seen, in_alias)
+            if not in_alias:
+                # The key's position is the most useful place to point at for the entry.
+                self.locations[child] = self.loc(key_node)
+            out[key] = value
+        return out
+
+
+def _scalar(node: ScalarNode) -> Any:
+    tag, text = node.tag, node.value
+    if tag not in _SCALAR_TAGS:
+        raise _Invalid(node, f"tag {tag!r} is not allowed (only JSON-compatible values)")
+    if tag == _TAG + "str":
+        return text
+    if tag == _TAG + "null":
+        if text not in ("", "~", "null", "Null", "NULL"):
+            raise _Invalid(node, f"{text!r} is not a null")
+        return None
+    if tag == _TAG + "bool":
+        if text not in ("true", "True", "TRUE", "false", "False", "FALSE"):
+            raise _Invalid(node, f"{text!r} is not a boolean (use true or false)")
+        return text.lower() == "true"
+    try:
+        if tag == _TAG + "int":
+            if text.startswith(("0o", "0x")):
+                return int(text[2:], 8 if text[1] == "o" else 16)
+            return int(text, 10)
+        return float(text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
+                     .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
+    except ValueError as exc:
+        raise _Invalid(node, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}") from exc
+
+
+# --------------------------------------------------------------------------- files
+
+def _decode(raw: bytes, display: str) -> tuple[str | None, Problem | None]:
+    """UTF-8 (an optional BOM is dropped); a bad byte is reported where it is."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        return None, Problem(
+            Location(display, line, col), f"file is not valid UTF-8 (byte 0x{byte})"
+        )
+    return text.lstrip("\ufeff"), None
+
+
+def _syntax_problem(exc: yaml.YAMLError, display: str, text: str) -> Problem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = str(problem)
+    offending = text[mark.index : mark.index + 1] if mark is not None else ""
+    if offending == "\t" or "'\\t'" in message:
+        message = "tab character where YAML allows only spaces (indent with spaces)"
+    elif context:
+        message = f"{message} ({context})"
+    return Problem(Location(display, line, col), f"YAML syntax error: {message}")
+
+
+def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
+    """Parse YAML text (possibly several documents) strictly; never raises for bad input."""
+    result = LoadResult(files=[display])
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            builder = _Builder(display, limits)
+            try:
+                data = builder.build(node, (), 0, set(), False)
+            except _Invalid as exc:
+                result.problems.extend(builder.problems)
+                result.problems.append(Problem(builder.loc(exc.node), exc.message))
+                continue
+            except RecursionError:
+                result.problems.append(Problem(builder.loc(node), "document nests too deeply"))
+                continue
+            result.problems.extend(builder.problems)
+            if data is None:
+                continue  # an empty document (e.g. a trailing "---") defines nothing
+            result.documents.append(Document(data, builder.loc(node), builder.locations))
+    except yaml.YAMLError as exc:
+        result.problems.append(_syntax_problem(exc, display, text))
+    except RecursionError:
+        result.problems.append(Problem(Location(display), "document nests too deeply"))
+    finally:
+        loader.dispose()
+    return result
+
+
+def display_path(path: Path) -> str:
+    """The path as a user would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
+    """Read and parse one file; size, encoding and syntax problems come back as Problems."""
+    display = display_path(path)
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            return LoadResult(
+                problems=[Problem(Location(display), _too_big(size, limits))], files=[display]
+            )
+        with path.open("rb") as fh:
+            raw = fh.read(limits.max_file_bytes + 1)
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        return LoadResult(problems=[Problem(Location(display), f"cannot read: {reason}")])
+    if len(raw) > limits.max_file_bytes:  # grew while we looked
+        return LoadResult(problems=[Problem(Location(display), _too_big(len(raw), limits))])
+    text, problem = _decode(raw, display)
+    if problem is not None or text is None:
+        return LoadResult(problems=[problem] if problem else [], files=[display])
+    return load_text(text, display, limits)
+
+
+def _too_big(size: int, limits: Limits) -> str:
+    return (
+        f"file is {size:,} bytes; definition files are limited to "
+        f"{limits.max_file_bytes // (1024 * 1024)} MiB"
+    )
+
+
+def _is_definition_file(name: str) -> bool:
+    return name.endswith((".yaml", ".yml")) and name not in CONFIG_FILENAMES
+
+
+def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
+    """Every definition file named by ``paths`` (DESIGN §1.1), sorted, without duplicates.
+
+    A file is taken as given (even ``hoodsync.yaml`` is skipped only when found by walking);
+    a directory contributes every ``*.yaml`` / ``*.yml`` below it except ``hoodsync.yaml`` and
+    anything inside hidden folders or hidden files. A path that does not exist is a Problem.
+    """
+    found: set[Path] = set()
+    problems: list[Problem] = []
+    for raw in paths or ["."]:
+        path = Path(raw)
+        if path.is_file():
+            found.add(path)
+        elif path.is_dir():
+            found.update(_walk(path))
+        else:
+            problems.append(Problem(Location(str(raw)), "no such file or directory"))
+    return sorted(found, key=lambda p: str(p)), problems
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith(".") and _is_definition_file(name):
+                yield Path(dirpath) / name
+
+
+def load_paths(paths: Sequence[str | Path], limits: Limits = DEFAULT_LIMITS) -> LoadResult:
+    """Discover and load every definition file under ``paths``; problems from all of them."""
+    files, problems = discover(paths)
+    result = LoadResult(problems=list(problems))
+    for path in files:
+        result.extend(load_file(path, limits))
+    return result
+
+
+def iter_documents(results: Iterable[LoadResult]) -> Iterator[Document]:
+    """All documents of several results, in order."""
+    for result in results:
+        yield from result.documents

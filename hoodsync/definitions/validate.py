@@ -1,0 +1,394 @@
+"""From loaded YAML documents to validated :class:`~hoodsync.model.Definition` objects.
+
+Three layers of checks, all of which report every problem they find (never just the first):
+
+1. the envelope: each document is a mapping with a known ``kind``;
+2. the kind's JSON Schema (``hoodsync/schemas/*.json``, draft 2020-12): types, enums, formats,
+   unknown keys (with the closest known key suggested);
+3. the API rules a schema cannot express (DESIGN §3, the API docs): A/B tests, message counts,
+   integration ids, execution options, push-task timing, uniqueness of keys and names.
+
+Nothing here touches the network. ``now`` is injected so time-dependent rules are testable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import re
+from collections import Counter
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from hoodsync.definitions.loader import Document, Limits, DEFAULT_LIMITS, load_paths
+from hoodsync.errors import DefinitionError, Problem
+from hoodsync.model import Definition, JsonPath, Kind
+
+__all__ = [
+    "SCHEMA_NAMES",
+    "schema",
+    "validate_documents",
+    "load_definitions",
+    "parse_api_time",
+]
+
+#: Schema file stem per schema name accepted by ``hoodsync schema``.
+SCHEMA_NAMES: Mapping[str, str] = {
+    "Campaign": "campaign",
+    "PushTask": "push_task",
+    "EmailCampaign": "email_campaign",
+    "config": "hoodsync_config",
+}
+
+API_TIME = "%Y-%m-%d %H:%M:%S"
+_MAX_SHOWN = 60
+
+
+def parse_api_time(text: str) -> dt.datetime | None:
+    """Parse the APIs' ``YYYY-MM-DD HH:MM:SS`` (UTC) form; ``None`` if it is not that form."""
+    try:
+        return dt.datetime.strptime(text, API_TIME).replace(tzinfo=dt.timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- schemas
+
+def _resolve_schema_name(name: str) -> str:
+    for accepted, stem in SCHEMA_NAMES.items():
+        if name in (accepted, stem, accepted.lower()):
+            return stem
+    if name in ("hoodsync.yaml", "hoodsync_config"):
+        return "hoodsync_config"
+    raise KeyError(name)
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> Mapping[str, Any]:
+    """The JSON Schema called ``name`` (a kind, its slug, or ``config``); KeyError if unknown."""
+    stem = _resolve_schema_name(name)
+    text = resources.files("hoodsync").joinpath("schemas", f"{stem}.json").read_text("utf-8")
+    loaded: Mapping[str, Any] = json.loads(text)
+    return loaded
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    # One compiled validator per schema, reused for every document (the hot path of validate).
+    return jsonschema.Draft202012Validator(schema(name))
+
+
+# --------------------------------------------------------------------------- schema errors
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null",
+               int: "integer", float: "number"}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _known_keys(subschema: Mapping[str, Any]) -> list[str]:
+    return sorted(subschema.get("properties", {}))
+
+
+def _suggest(word: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _schema_problems(doc: Document, name: str) -> Iterator[Problem]:
+    """Every schema violation in ``doc`` as Problems located at the offending node."""
+    for error in _validator(name).iter_errors(doc.data):
+        yield from _translate(error, doc)
+
+
+def _translate(error: ValidationError, doc: Document) -> Iterator[Problem]:
+    path: JsonPath = tuple(error.absolute_path)
+    kind = error.validator
+    if kind in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
+        known = _known_keys(error.schema) if isinstance(error.schema, dict) else []
+        patterns = error.schema.get("patternProperties", {}) if isinstance(error.schema, dict) else {}
+        unknown = [
+            k for k in error.instance
+            if k not in known and not any(re.search(p, k) for p in patterns)
+        ]
+        if kind == "unevaluatedProperties" and not known:
+            unknown = re.findall(r"'([^']+)'", error.message.split("(", 1)[-1]) or unknown
+        for key in sorted(unknown) or [""]:
+            where = path + (key,) if key else path
+            yield Problem(doc.locate(where), f"unknown key {key!r}{_suggest(key, known)}", where)
+        return
+    if kind in ("oneOf", "anyOf") and error.context:
+        best = best_match(error.context)
+        if best.validator not in ("oneOf", "anyOf", "const", "type") or len(error.context) == 1:
+            yield from _translate(best, doc)
+            return
+    yield Problem(doc.locate(path), _message(error), path)
+
+
+def _message(error: ValidationError) -> str:
+    kind, value, inst = error.validator, error.validator_value, error.instance
+    if kind == "required" and isinstance(inst, dict):
+        missing = [k for k in value if k not in inst]
+        return "missing required key " + ", ".join(repr(k) for k in missing)
+    if kind == "type":
+        wanted = value if isinstance(value, str) else " or ".join(value)
+        return f"expected {wanted}, got {_json_type(inst)} {_short(inst)}"
+    if kind == "enum":
+        return f"{_short(inst)} is not one of: {', '.join(_short(v) for v in value)}"
+    if kind == "const":
+        return f"must be {_short(value)}, got {_short(inst)}"
+    if kind == "pattern":
+        hint = error.schema.get("description") if isinstance(error.schema, dict) else None
+        return f"{_short(inst)} does not match the expected format " + (
+            f"({hint})" if hint else f"/{value}/"
+        )
+    if kind in ("minItems", "minLength", "minProperties"):
+        return f"must not be shorter than {value}" if kind == "minLength" else (
+            f"needs at least {value} item(s)" if kind == "minItems" else f"needs at least {value} key(s)"
+        )
+    if kind in ("maxItems", "maxLength", "maxProperties"):
+        return f"too long: at most {value}" + (" item(s)" if kind == "maxItems" else "")
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"{_short(inst)} is out of range ({kind} {value})"
+    if kind == "uniqueItems":
+        return "items must be unique"
+    if kind == "oneOf":
+        return "must match exactly one of the allowed forms" + (
+            f": {error.schema.get('description')}" if isinstance(error.schema, dict)
+            and error.schema.get("description") else ""
+        )
+    if kind == "not":
+        return f"{_short(inst)} is not allowed here"
+    return error.message if len(error.message) <= 200 else error.message[:199] + "…"
+
+
+# --------------------------------------------------------------------------- envelope
+
+def _envelope_problems(doc: Document) -> tuple[Kind | None, list[Problem]]:
+    data = doc.data
+    if not isinstance(data, dict):
+        return None, [Problem(doc.location, f"a definition must be a mapping, got {_json_type(data)}")]
+    raw = data.get("kind")
+    if raw is None:
+        return None, [Problem(doc.location, "missing required key 'kind' "
+                              "(one of Campaign, PushTask, EmailCampaign)")]
+    try:
+        return Kind(raw), []
+    except ValueError:
+        names = [k.value for k in Kind]
+        hint = _suggest(str(raw), names) or f" (one of {', '.join(names)})"
+        return None, [Problem(doc.locate(("kind",)), f"unknown kind {_short(raw)}{hint}", ("kind",))]
+
+
+def _definition(doc: Document, kind: Kind) -> Definition:
+    data = doc.data
+    return Definition(
+        kind=kind,
+        key=data["key"],
+        spec=data.get("spec") or {},
+        location=doc.location,
+        state=data.get("state"),
+        order=int(data.get("order", 0)),
+        resume=data.get("resume"),
+        locations=doc.locations,
+    )
+
+
+# --------------------------------------------------------------------------- API rules
+
+Rule = Callable[[Definition, dt.datetime], Iterator[Problem]]
+
+
+def _problem(defn: Definition, path: JsonPath, message: str) -> Problem:
+    return Problem(defn.locate(path), message, path)
+
+
+def _campaign_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
+    spec = defn.spec
+    messages = spec.get("messages") or []
+    per_channel = Counter(m.get("channel") for m in messages if isinstance(m, dict))
+    for channel, count in sorted(per_channel.items(), key=lambda kv: str(kv[0])):
+        if count > 1 and not spec.get("ab_test"):
+            yield _problem(defn, ("spec", "messages"),
+                           f"{count} {channel} messages need an ab_test block "
+                           "(several messages of one channel are an A/B test)")
+        if count > 4:
+            yield _problem(defn, ("spec", "messages"),
+                           f"{count} {channel} messages; at most 4 per channel are allowed")
+    for i, msg in enumerate(messages):
+        if isinstance(msg, dict) and msg.get("channel") in ("sms", "email") \
+                and not msg.get("integration_id"):
+            yield _problem(defn, ("spec", "messages", i),
+                           f"integration_id is required for {msg['channel']} messages")
+    options = [k for k in ("run_immediately", "scheduled_time", "recurrence")
+               if spec.get(k) not in (None, False, 0)]
+    if len(options) > 1:
+        yield _problem(defn, ("spec", options[1]),
+                       f"set at most one of run_immediately, scheduled_time, recurrence "
+                       f"(found {', '.join(options)})")
+    metadata = spec.get("metadata")
+    if isinstance(metadata, dict) and ("hoodsync_key" in metadata or "hoodsync_hash" in metadata):
+        yield _problem(defn, ("spec", "metadata"),
+                       "metadata.hoodsync_key and metadata.hoodsync_hash are written by hoodsync; "
+                       "remove them from the definition")
+    if defn.resume is not None:
+        if len([k for k in ("run_immediately", "scheduled_time") if k in defn.resume]) != 1:
+            yield _problem(defn, ("resume",),
+                           "resume holds exactly one of run_immediately or scheduled_time")
+
+
+_CRON_SINGLE = re.compile(r"^[0-9]+$")
+_FREQ_MIN, _FREQ_MAX = 3600, 94_608_000
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _push_task_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
+    spec = defn.spec
+    status = _as_int(spec.get("status"))
+    if defn.state is not None and status is not None and status != (1 if defn.state == "active" else 0):
+        yield _problem(defn, ("spec", "status"),
+                       f"spec.status {status} contradicts state: {defn.state}; keep one of them")
+    active = defn.state == "active" or (defn.state is None and status == 1)
+    start_raw = spec.get("start_time")
+    if active and start_raw in (None, ""):
+        yield _problem(defn, ("spec",), "an active push task needs a start_time")
+    start = None
+    if isinstance(start_raw, str) and start_raw != "immediately":
+        start = parse_api_time(start_raw)
+        if start is None:
+            yield _problem(defn, ("spec", "start_time"),
+                           f"start_time {start_raw!r} is not 'immediately' or YYYY-MM-DD HH:MM:SS")
+        elif start < now:
+            yield _problem(defn, ("spec", "start_time"),
+                           f"start_time {start_raw} is in the past (now {now.strftime(API_TIME)} UTC)")
+    elif start_raw == "immediately":
+        start = now
+    end_raw = spec.get("end_time")
+    if isinstance(end_raw, str):
+        end = parse_api_time(end_raw)
+        if end is None:
+            yield _problem(defn, ("spec", "end_time"), f"end_time {end_raw!r} is not YYYY-MM-DD HH:MM:SS")
+        elif start is not None and end < start:
+            yield _problem(defn, ("spec", "end_time"), "end_time is before start_time")
+    yield from _push_task_repeat_rules(defn)
+
+
+def _push_task_repeat_rules(defn: Definition) -> Iterator[Problem]:
+    spec = defn.spec
+    freq_raw = spec.get("frequency")
+    if freq_raw is not None:
+        freq = _as_int(freq_raw)
+        if freq is None or freq % 60 or not _FREQ_MIN <= freq <= _FREQ_MAX:
+            yield _problem(defn, ("spec", "frequency"),
+                           f"frequency {_short(freq_raw)} must be a multiple of 60 seconds "
+                           f"from {_FREQ_MIN} to {_FREQ_MAX:,}")
+    cron = spec.get("cron")
+    if cron is not None and freq_raw is not None:
+        yield _problem(defn, ("spec", "cron"), "set frequency or cron, not both")
+    if isinstance(cron, str):
+        fields = cron.split()
+        if len(fields) != 5:
+            yield _problem(defn, ("spec", "cron"), f"cron {cron!r} must have 5 fields")
+        else:
+            if not _CRON_SINGLE.match(fields[0]):
+                yield _problem(defn, ("spec", "cron"),
+                               f"cron minute field {fields[0]!r} must be a single value "
+                               "(no lists, ranges or wildcards)")
+            if _as_int(spec.get("user_time_zone")) == 1 and not _CRON_SINGLE.match(fields[1]):
+                yield _problem(defn, ("spec", "cron"),
+                               f"with user_time_zone on, the cron hour field {fields[1]!r} "
+                               "must be a single value")
+
+
+_RULES: Mapping[Kind, Rule] = {
+    Kind.CAMPAIGN: _campaign_rules,
+    Kind.PUSH_TASK: _push_task_rules,
+}
+
+
+def _uniqueness_problems(definitions: Sequence[Definition]) -> Iterator[Problem]:
+    seen_keys: dict[tuple[Kind, str], Definition] = {}
+    seen_names: dict[tuple[Kind, str], Definition] = {}
+    for defn in definitions:
+        first = seen_keys.setdefault((defn.kind, defn.key), defn)
+        if first is not defn:
+            yield _problem(defn, ("key",), f"duplicate key {defn.key!r} for kind {defn.kind.value} "
+                                           f"(also at {first.locate(('key',))})")
+        if defn.kind in (Kind.PUSH_TASK, Kind.EMAIL_CAMPAIGN) and defn.name is not None:
+            other = seen_names.setdefault((defn.kind, defn.name), defn)
+            if other is not defn:
+                yield _problem(defn, ("spec", "name"),
+                               f"duplicate name {defn.name!r} for kind {defn.kind.value} "
+                               f"(also at {other.locate(('spec', 'name'))}); "
+                               f"{defn.kind.value} objects are matched by name")
+
+
+# --------------------------------------------------------------------------- entry points
+
+def validate_documents(
+    documents: Sequence[Document], *, now: dt.datetime | None = None
+) -> tuple[list[Definition], list[Problem]]:
+    """Check every document; return the valid definitions and every problem found.
+
+    A document with any error-level problem is left out of the returned definitions. The
+    returned definitions keep the order of ``documents``; problems are sorted by location.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    definitions: list[Definition] = []
+    problems: list[Problem] = []
+    for doc in documents:
+        kind, envelope = _envelope_problems(doc)
+        problems.extend(envelope)
+        if kind is None:
+            continue
+        found = list(_schema_problems(doc, kind.value))
+        if not found:
+            defn = _definition(doc, kind)
+            rule = _RULES.get(kind)
+            found = list(rule(defn, now)) if rule else []
+            if not any(p.severity == "error" for p in found):
+                definitions.append(defn)
+        problems.extend(found)
+    problems.extend(_uniqueness_problems(definitions))
+    return definitions, sorted(problems, key=Problem.sort_key)
+
+
+def load_definitions(
+    paths: Sequence[str | Path],
+    *,
+    now: dt.datetime | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[Definition]:
+    """Load and validate every definition under ``paths``.
+
+    Raises :class:`DefinitionError` carrying every problem of every file when anything is
+    invalid; otherwise returns the definitions sorted by (kind, key).
+    """
+    loaded = load_paths(paths, limits)
+    definitions, problems = validate_documents(loaded.documents, now=now)
+    problems = sorted(loaded.problems + problems, key=Problem.sort_key)
+    if any(p.severity == "error" for p in problems):
+        raise DefinitionError(problems)
+    return sorted(definitions, key=lambda d: (d.kind.value, d.key))
