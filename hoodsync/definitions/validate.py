@@ -236,9 +236,11 @@ def _campaign_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
     options = [k for k in ("run_immediately", "scheduled_time", "recurrence")
                if spec.get(k) not in (None, False, 0)]
     if len(options) > 1:
-        yield _problem(defn, ("spec", options[1]),
-                       f"set at most one of run_immediately, scheduled_time, recurrence "
-                       f"(found {', '.join(options)})")
+        # Located at the second option but filed under "spec": it is about the combination,
+        # so a schema problem on either field must not hide it.
+        yield Problem(defn.locate(("spec", options[1])),
+                      f"set at most one of run_immediately, scheduled_time, recurrence "
+                      f"(found {', '.join(options)})", ("spec",))
     metadata = spec.get("metadata")
     if isinstance(metadata, dict) and ("hoodsync_key" in metadata or "hoodsync_hash" in metadata):
         yield _problem(defn, ("spec", "metadata"),
@@ -347,6 +349,26 @@ def _uniqueness_problems(definitions: Sequence[Definition]) -> Iterator[Problem]
 
 # --------------------------------------------------------------------------- entry points
 
+def _rule_problems(
+    doc: Document, kind: Kind, now: dt.datetime, schema_problems: Sequence[Problem]
+) -> list[Problem]:
+    """The kind's API rules, also on a document with schema errors (so every problem shows at
+    once). Rules read defensively; one that trips over a malformed value is skipped, since the
+    schema problem already covers that value. A problem the schema already reported at the same
+    place is not repeated."""
+    rule = _RULES.get(kind)
+    data = doc.data
+    if rule is None or not isinstance(data.get("spec"), dict) or not isinstance(data.get("key"), str):
+        return []
+    try:
+        defn = _definition(doc, kind)
+        found = list(rule(defn, now))
+    except (TypeError, AttributeError, ValueError, KeyError):
+        return []
+    taken = {p.path for p in schema_problems}
+    return [p for p in found if p.path not in taken]
+
+
 def validate_documents(
     documents: Sequence[Document], *, now: dt.datetime | None = None
 ) -> tuple[list[Definition], list[Problem]]:
@@ -364,12 +386,10 @@ def validate_documents(
         if kind is None:
             continue
         found = list(_schema_problems(doc, kind.value))
-        if not found:
-            defn = _definition(doc, kind)
-            rule = _RULES.get(kind)
-            found = list(rule(defn, now)) if rule else []
-            if not any(p.severity == "error" for p in found):
-                definitions.append(defn)
+        schema_ok = not found
+        found += _rule_problems(doc, kind, now, found)
+        if schema_ok and not any(p.severity == "error" for p in found):
+            definitions.append(_definition(doc, kind))
         problems.extend(found)
     problems.extend(_uniqueness_problems(definitions))
     return definitions, sorted(problems, key=Problem.sort_key)

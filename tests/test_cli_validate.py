@@ -1,0 +1,110 @@
+"""`hoodsync validate`, `schema` and `--version` as a user meets them: exit codes and one-liners."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hoodsync.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+GOOD = """\
+kind: PushTask
+key: demo
+state: inactive
+spec:
+  name: Demo
+  targeting:
+    countries: {items: [NO, SE], op: include}
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def test_validate_examples_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "validate", str(REPO / "examples"))
+    assert (code, err) == (0, "")
+    assert out.startswith("OK: ")
+
+
+def test_validate_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "d.yaml").write_text(GOOD)
+    code, out, _ = run(capsys, "validate", str(tmp_path))
+    assert code == 0 and "1 definition(s) in 1 file(s)" in out
+
+
+def bad_cases(tmp_path: Path) -> dict[str, tuple[Path, int]]:
+    """Each broken file and the line its error must point at."""
+    cases: dict[str, tuple[bytes, int]] = {
+        "duplicate": (GOOD.replace("  name: Demo\n", "  name: Demo\n  name: Again\n").encode(), 6),
+        "bomb": (("a: &a [" + ",".join(['"x"'] * 9) + "]\n" + "".join(
+            f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]\n"
+            for p, n in zip("abcdefgh", "bcdefghi"))).encode(), 1),
+        "tab": (b"kind: PushTask\nkey: demo\nspec:\n\tname: Demo\n", 4),
+        "latin1": (GOOD.replace("Demo", "Caf\u00e9").encode("latin-1"), 5),
+        "unknown": (GOOD.replace("  name: Demo", "  nmae: Demo\n  name: Demo"), 5),
+        "type": (GOOD.replace("state: inactive\n", "state: inactive\norder: soon\n"), 4),
+        "rule": (GOOD.replace("state: inactive", "state: active"), 4),
+    }
+    out: dict[str, tuple[Path, int]] = {}
+    for name, (content, line) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        path = folder / "def.yaml"
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        out[name] = (path, line)
+    return out
+
+
+@pytest.mark.parametrize("case", ["duplicate", "bomb", "tab", "latin1", "unknown", "type", "rule"])
+def test_bad_input_is_one_located_line_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    path, line = bad_cases(tmp_path)[case]
+    started = time.perf_counter()
+    code, out, err = run(capsys, "validate", str(path.parent))
+    assert time.perf_counter() - started < 1.0
+    assert code == 1 and out == ""
+    first = err.splitlines()[0]
+    assert first.startswith(f"{path}:{line}:") or first.startswith(
+        f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}:{line}:"), err
+    assert ": error: " in first
+    assert "Traceback" not in err
+
+
+def test_fifty_megabyte_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as fh:
+        fh.truncate(50 * 1024 * 1024)
+    started = time.perf_counter()
+    code, _, err = run(capsys, "validate", str(tmp_path))
+    assert time.perf_counter() - started < 1.0
+    assert code == 1 and f"{big}:1:1: error: file is 52,428,800 bytes" in err
+
+
+def test_usage_error_exits_1_not_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "validate", "--bogus")
+    assert code == 1 and "No such option" in err
+
+
+def test_schema_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "schema", "PushTask")
+    assert code == 0 and json.loads(out)["$id"].endswith("push_task")
+    code, _, err = run(capsys, "schema", "Nope")
+    assert code == 1 and "unknown schema" in err
+
+
+def test_version_and_module_entry_point() -> None:
+    proc = subprocess.run([sys.executable, "-m", "hoodsync", "--version"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stdout.startswith("hoodsync, version ")
