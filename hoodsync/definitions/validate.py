@@ -139,7 +139,8 @@ def _translate(error: ValidationError, doc: Document) -> Iterator[Problem]:
 
 
 def _message(error: ValidationError) -> str:
-    kind, value, inst = error.validator, error.validator_value, error.instance
+    kind, inst = error.validator, error.instance
+    value: Any = error.validator_value
     if kind == "required" and isinstance(inst, dict):
         missing = [k for k in value if k not in inst]
         return "missing required key " + ", ".join(repr(k) for k in missing)
@@ -155,6 +156,14 @@ def _message(error: ValidationError) -> str:
         return f"{_short(inst)} does not match the expected format " + (
             f"({hint})" if hint else f"/{value}/"
         )
+    described = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if kind in ("not", "minProperties", "maxProperties") and described:
+        # The schema's own sentence says what the combination rule is; jsonschema's would not.
+        if kind == "not":
+            return f"{_short(inst)} is not allowed: {described}"
+        count = len(inst) if isinstance(inst, dict) else 0
+        bound = "at most" if kind == "maxProperties" else "at least"
+        return f"has {count} key(s), {bound} {value} allowed — {described}"
     if kind in ("minItems", "minLength", "minProperties"):
         return f"must not be shorter than {value}" if kind == "minLength" else (
             f"needs at least {value} item(s)" if kind == "minItems" else f"needs at least {value} key(s)"
