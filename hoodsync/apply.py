@@ -1,0 +1,372 @@
+"""Executing a plan: each change's steps in order, changes in the plan's waves, through the
+clients (which own rate limiting, retries and exactly-once creates).
+
+Contract:
+
+* Changes run in the plan's order. A *wave* (``order:``) starts only when the previous wave has
+  finished; within a wave, phases (creates/edits, then state changes, then removals) are
+  barriers too, and up to ``parallelism`` changes of one phase run at once.
+* A change's steps run one after another. After an asynchronous state action (pause, resume,
+  cancel, start, stop) that another step of the same change waits for, the object is re-read
+  until it shows the new state (bounded).
+* A failed change does not stop the others of its wave; every change of a *later* wave is then
+  "not attempted", since waves exist to express dependencies.
+* A running campaign that was paused for an edit is resumed again when the edit fails, so a
+  failure never leaves a live campaign stopped behind the user's back.
+* Every mutation is written to the journal before it is sent (intent) and after (result). The
+  journal holds addresses, operations, ids and error messages — never request bodies, which may
+  carry interpolated secrets.
+
+Only the CLI prints: progress flows out through the ``on_result`` callback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+from hoodsync.errors import ApiError, HoodsyncError, PlanError
+from hoodsync.model import Kind
+from hoodsync.plan import Change, Plan, Step, resolve_steps
+
+__all__ = [
+    "Outcome",
+    "Result",
+    "ApplyReport",
+    "Journal",
+    "Clients",
+    "apply_plan",
+]
+
+log = logging.getLogger(__name__)
+
+#: What a state action leaves the object in, per kind and op (campaign statuses are the API's).
+_SETTLED: Mapping[tuple[Kind, str], frozenset[str]] = {
+    (Kind.CAMPAIGN, "pause"): frozenset({"paused"}),
+    (Kind.CAMPAIGN, "resume"): frozenset({"running", "scheduled"}),
+    (Kind.CAMPAIGN, "cancel"): frozenset({"canceled"}),
+    (Kind.EMAIL_CAMPAIGN, "start"): frozenset({"active"}),
+    (Kind.EMAIL_CAMPAIGN, "stop"): frozenset({"stopped"}),
+}
+
+
+class Outcome(str, enum.Enum):
+    """How one change ended."""
+
+    APPLIED = "applied"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not attempted"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The end of one change: outcome, what happened in a few words, the remote id it touched,
+    and for failures the error's one-line message (the API's title/message/trace_id)."""
+
+    address: str
+    action: str
+    outcome: Outcome
+    detail: str = ""
+    remote_id: str | None = None
+    steps_done: int = 0
+    steps_total: int = 0
+
+
+@dataclass(slots=True)
+class ApplyReport:
+    """Every change's result, in plan order, and where the journal is."""
+
+    results: list[Result] = field(default_factory=list)
+    journal_path: Path | None = None
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def ok(self) -> bool:
+        """True when every change was applied."""
+        return all(r.outcome is Outcome.APPLIED for r in self.results)
+
+
+class HoodApi(Protocol):
+    """What apply needs of the Hood client."""
+
+    def create_campaign(self, body: Mapping[str, Any], *, key: str | None) -> dict[str, Any]: ...
+    def get_campaign(self, campaign_id: str) -> dict[str, Any]: ...
+    def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None: ...
+    def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None: ...
+    def resume_campaign(self, campaign_id: str, body: Mapping[str, Any] | None = None) -> None: ...
+    def cancel_campaign(self, campaign_id: str, reason: str | None = None) -> None: ...
+    def create_push_task(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None: ...
+
+
+class FalconyteApi(Protocol):
+    """What apply needs of the Falconyte client."""
+
+    def list_campaigns(self) -> list[dict[str, Any]]: ...
+    def create_campaign(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def start_campaign(self, campaign_id: str) -> None: ...
+    def stop_campaign(self, campaign_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The account's API clients; ``falconyte`` may be None when no change needs it."""
+
+    hood: HoodApi | None
+    falconyte: FalconyteApi | None = None
+
+
+class Journal:
+    """Append-only JSON-lines record of an apply; thread-safe; flushed line by line so that a
+    killed process leaves every line it wrote."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._fh = path.open("a", encoding="utf-8")
+
+    @classmethod
+    def create(cls, folder: Path, *, clock: Callable[[], float] = time.time) -> "Journal":
+        """A new journal file ``<folder>/<UTC timestamp>-<pid>.jsonl``."""
+        stamp = dt.datetime.fromtimestamp(clock(), dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        return cls(folder / f"{stamp}-{os.getpid()}.jsonl", clock=clock)
+
+    def write(self, event: str, **fields: Any) -> None:
+        record = {"ts": round(self._clock(), 6), "event": event, **fields}
+        line = json.dumps(record, sort_keys=True, ensure_ascii=False)
+        with self._lock:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+
+class _ChangeFailed(Exception):
+    def __init__(self, message: str, steps_done: int, remote_id: str | None) -> None:
+        super().__init__(message)
+        self.steps_done = steps_done
+        self.remote_id = remote_id
+
+
+@dataclass
+class _Runner:
+    clients: Clients
+    journal: Journal
+    env: Mapping[str, str]
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    settle_timeout: float
+
+    # ------------------------------------------------------------------ one change
+
+    def run(self, change: Change) -> Result:
+        steps = resolve_steps(change, self.env)  # may raise StalePlanError before any write
+        remote_id = change.remote_id
+        done = 0
+        try:
+            for index, step in enumerate(steps):
+                target = step.id or remote_id
+                self.journal.write("intent", address=change.address, step=index, op=step.op,
+                                   id=target)
+                try:
+                    new_id = self._call(change.kind, step, target, change.key)
+                except HoodsyncError as exc:
+                    self.journal.write("result", address=change.address, step=index, op=step.op,
+                                       id=target, status="failed", error=str(exc))
+                    self._compensate(change, steps[:index], target)
+                    raise _ChangeFailed(self._failure(change, step, index, exc), done,
+                                        target) from exc
+                remote_id = new_id or target
+                done += 1
+                self.journal.write("result", address=change.address, step=index, op=step.op,
+                                   id=remote_id, status="ok")
+                if remote_id and index + 1 < len(steps) and (change.kind, step.op) in _SETTLED:
+                    self._settle(change.kind, step.op, remote_id)
+        except _ChangeFailed as failed:
+            return Result(change.address, change.action, Outcome.FAILED, str(failed),
+                          failed.remote_id, failed.steps_done, len(steps))
+        return Result(change.address, change.action, Outcome.APPLIED, change.description,
+                      remote_id, done, len(steps))
+
+    @staticmethod
+    def _failure(change: Change, step: Step, index: int, exc: Exception) -> str:
+        before = f" (after {index} of its steps succeeded)" if index else ""
+        return f"{step.op} failed{before}: {exc}"
+
+    def _compensate(self, change: Change, done: Sequence[Step], target: str | None) -> None:
+        """A live campaign paused for an edit is resumed if the edit then fails."""
+        if change.kind is not Kind.CAMPAIGN or target is None or "live_edit" not in change.flags:
+            return
+        if not done or done[-1].op != "pause":
+            return
+        try:
+            self.journal.write("intent", address=change.address, op="resume", id=target,
+                               compensating=True)
+            self._hood().resume_campaign(target, None)
+            self.journal.write("result", address=change.address, op="resume", id=target,
+                               status="ok", compensating=True)
+        except HoodsyncError as exc:
+            self.journal.write("result", address=change.address, op="resume", id=target,
+                               status="failed", compensating=True, error=str(exc))
+            log.warning("%s: could not resume after a failed edit: %s", change.address, exc)
+
+    # ------------------------------------------------------------------ API calls
+
+    def _hood(self) -> HoodApi:
+        if self.clients.hood is None:
+            raise PlanError("the plan needs the Hood API, but no Hood client is configured")
+        return self.clients.hood
+
+    def _falconyte(self) -> FalconyteApi:
+        if self.clients.falconyte is None:
+            raise PlanError("the plan needs the Falconyte API, but no Falconyte client is configured")
+        return self.clients.falconyte
+
+    def _call(self, kind: Kind, step: Step, target: str | None, key: str) -> str | None:
+        """Perform one step; return the id of a created object (None otherwise)."""
+        body = dict(step.body) if step.body is not None else None
+        if step.op == "create":
+            created = self._create(kind, body or {}, key)
+            return str(created["id"])
+        if target is None:
+            raise PlanError(f"step {step.op} has no object id")
+        if kind is Kind.CAMPAIGN:
+            hood = self._hood()
+            if step.op == "patch":
+                hood.patch_campaign(target, body or {})
+            elif step.op == "pause":
+                hood.pause_campaign(target, (body or {}).get("reason"))
+            elif step.op == "resume":
+                hood.resume_campaign(target, body or None)
+            elif step.op == "cancel":
+                hood.cancel_campaign(target, (body or {}).get("reason"))
+            else:
+                raise PlanError(f"{step.op} is not an operation on campaigns")
+        elif kind is Kind.PUSH_TASK:
+            if step.op != "patch":
+                raise PlanError(f"{step.op} is not an operation on push tasks")
+            self._hood().patch_push_task(target, body or {})
+        else:
+            falconyte = self._falconyte()
+            if step.op == "start":
+                falconyte.start_campaign(target)
+            elif step.op == "stop":
+                falconyte.stop_campaign(target)
+            else:
+                raise PlanError(f"{step.op} is not an operation on email campaigns")
+        return None
+
+    def _create(self, kind: Kind, body: dict[str, Any], key: str) -> dict[str, Any]:
+        if kind is Kind.CAMPAIGN:
+            return self._hood().create_campaign(body, key=key)
+        if kind is Kind.PUSH_TASK:
+            return self._hood().create_push_task(body)
+        return self._falconyte().create_campaign(body)
+
+    # ------------------------------------------------------------------ settling
+
+    def _status(self, kind: Kind, remote_id: str) -> str | None:
+        if kind is Kind.CAMPAIGN:
+            return str(self._hood().get_campaign(remote_id).get("status"))
+        for item in self._falconyte().list_campaigns():
+            if str(item.get("id")) == remote_id:
+                send = ((item.get("draft_data") or {}).get("send_data") or {})
+                enabled = (send.get("event_triggered_send") or {}).get("enabled")
+                return "active" if enabled else "stopped"
+        return None
+
+    def _settle(self, kind: Kind, op: str, remote_id: str) -> None:
+        """Re-read until the object shows what ``op`` did (the APIs apply these asynchronously)."""
+        wanted = _SETTLED[(kind, op)]
+        deadline = self.clock() + self.settle_timeout
+        delay = 0.25
+        while True:
+            status = self._status(kind, remote_id)
+            if status in wanted:
+                return
+            if self.clock() >= deadline:
+                raise ApiError(0, operation=f"{op} {remote_id}",
+                               message=f"still {status!r} after {self.settle_timeout:g} s; "
+                                       f"expected {' or '.join(sorted(wanted))}")
+            self.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _groups(changes: Sequence[Change]) -> list[list[Change]]:
+    """Consecutive (wave, phase) groups of the plan's ordered changes."""
+    return [list(g) for _, g in itertools.groupby(changes, key=lambda c: (c.order, c.phase))]
+
+
+def apply_plan(
+    plan: Plan,
+    clients: Clients,
+    *,
+    journal: Journal,
+    env: Mapping[str, str] | None = None,
+    parallelism: int = 4,
+    on_result: Callable[[Result, int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    settle_timeout: float = 60.0,
+) -> ApplyReport:
+    """Execute ``plan`` and return every change's result (see the module docstring).
+
+    Refuses (:class:`PlanError`) a plan with error-level notes before any write.
+    ``on_result(result, finished, total)`` is called once per change as it ends.
+    """
+    if plan.has_errors:
+        raise PlanError("the plan has errors (see its notes); nothing was applied")
+    work = [c for c in plan.changes if c.steps]
+    env = os.environ if env is None else env
+    for change in work:
+        resolve_steps(change, env)  # a missing or changed ${env:...} value refuses before any write
+    runner = _Runner(clients, journal, env, sleep, clock,
+                     settle_timeout)
+    report = ApplyReport(journal_path=journal.path)
+    journal.write("start", account=plan.account.name, changes=len(work))
+    results: dict[str, Result] = {}
+    finished = 0
+    lock = threading.Lock()
+    failed_wave: int | None = None
+
+    def record(result: Result) -> None:
+        nonlocal finished
+        with lock:
+            results[result.address] = result
+            finished += 1
+            if on_result is not None:
+                on_result(result, finished, len(work))
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for group in _groups(work):
+            if failed_wave is not None and group[0].order > failed_wave:
+                for change in group:
+                    journal.write("skipped", address=change.address)
+                    record(Result(change.address, change.action, Outcome.NOT_ATTEMPTED,
+                                  f"not attempted: wave {failed_wave} had a failure",
+                                  change.remote_id, 0, len(change.steps)))
+                continue
+            for result in pool.map(runner.run, group):
+                record(result)
+                if result.outcome is Outcome.FAILED and failed_wave is None:
+                    failed_wave = group[0].order
+    report.results = [results[c.address] for c in work]
+    journal.write("end", applied=report.count(Outcome.APPLIED), failed=report.count(Outcome.FAILED),
+                  not_attempted=report.count(Outcome.NOT_ATTEMPTED))
+    return report

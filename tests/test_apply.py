@@ -1,0 +1,196 @@
+"""apply_plan's own contract, with a small in-memory fake of the clients' interface.
+
+(End-to-end applies against the emulator live in tests/test_cli_apply.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytest
+
+from hoodsync.apply import Clients, Journal, Outcome, apply_plan
+from hoodsync.errors import ApiError, PlanError, StalePlanError
+from hoodsync.model import Kind
+from hoodsync.plan import AccountInfo, Change, Note, Plan, SensitiveValue, Step
+
+
+class FakeHood:
+    """Campaigns and push tasks in a dict; records every call; can be told to fail."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+        self.campaigns: dict[str, dict[str, Any]] = {}
+        self.fail: dict[tuple[str, str | None], ApiError] = {}
+        self.bodies: list[Mapping[str, Any]] = []
+        self._next = 1000
+        self._lock = threading.Lock()
+
+    def _record(self, op: str, ident: str | None) -> None:
+        with self._lock:
+            self.calls.append((op, ident))
+        err = self.fail.get((op, ident))
+        if err is not None:
+            raise err
+
+    def create_campaign(self, body: Mapping[str, Any], *, key: str | None) -> dict[str, Any]:
+        self._record("create_campaign", key)
+        self.bodies.append(body)
+        with self._lock:
+            self._next += 1
+            ident = str(self._next)
+        self.campaigns[ident] = {"id": ident, "status": "scheduled", **body}
+        return self.campaigns[ident]
+
+    def get_campaign(self, campaign_id: str) -> dict[str, Any]:
+        self._record("get_campaign", campaign_id)
+        return self.campaigns[campaign_id]
+
+    def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
+        self._record("patch_campaign", campaign_id)
+        self.bodies.append(patch)
+        self.campaigns[campaign_id].update(patch)
+
+    def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None:
+        self._record("pause_campaign", campaign_id)
+        self.campaigns[campaign_id]["status"] = "paused"
+
+    def resume_campaign(self, campaign_id: str, body: Mapping[str, Any] | None = None) -> None:
+        self._record("resume_campaign", campaign_id)
+        self.campaigns[campaign_id]["status"] = "running"
+
+    def cancel_campaign(self, campaign_id: str, reason: str | None = None) -> None:
+        self._record("cancel_campaign", campaign_id)
+        self.campaigns[campaign_id]["status"] = "canceled"
+
+    def create_push_task(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._record("create_push_task", str(body.get("name")))
+        return {"id": "77", **body}
+
+    def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None:
+        self._record("patch_push_task", task_id)
+
+
+ACCOUNT = AccountInfo(name="default", url="http://sandbox.localhost/v1/hood", sandbox=True)
+
+
+def change(key: str, action: str, steps: tuple[Step, ...], *, order: int = 0,
+           remote_id: str | None = None, kind: Kind = Kind.CAMPAIGN, **extra: Any) -> Change:
+    return Change(address=f"{kind.slug}.{key}", kind=kind, key=key, action=action,
+                  description=f"will be {action}d", remote_id=remote_id, steps=steps,
+                  order=order, **extra)
+
+
+def run(tmp_path: Path, plan: Plan, hood: FakeHood, **kw: Any) -> Any:
+    journal = Journal.create(tmp_path / "journal")
+    try:
+        return apply_plan(plan, Clients(hood=hood), journal=journal, sleep=lambda s: None, **kw)
+    finally:
+        journal.close()
+
+
+def test_steps_in_order_and_ids_flow_from_create(tmp_path: Path) -> None:
+    hood = FakeHood()
+    plan = Plan(account=ACCOUNT, changes=(
+        change("a", "create", (Step("create", body={"name": "A"}), Step("pause"))),
+    ))
+    report = run(tmp_path, plan, hood)
+    assert report.ok and report.results[0].remote_id == "1001"
+    assert hood.calls == [("create_campaign", "a"), ("pause_campaign", "1001")]
+
+
+def test_live_edit_waits_for_pause_then_patches_then_resumes(tmp_path: Path) -> None:
+    hood = FakeHood()
+    hood.campaigns["5"] = {"id": "5", "status": "running"}
+    plan = Plan(account=ACCOUNT, changes=(change(
+        "live", "update", (Step("pause", "5"), Step("patch", "5", {"labels": ["x"]}),
+                           Step("resume", "5")), remote_id="5", flags=("live_edit",)),))
+    report = run(tmp_path, plan, hood)
+    assert report.ok
+    assert hood.calls == [("pause_campaign", "5"), ("get_campaign", "5"),
+                          ("patch_campaign", "5"), ("resume_campaign", "5")]
+
+
+def test_failed_edit_of_live_campaign_is_resumed_and_reported(tmp_path: Path) -> None:
+    hood = FakeHood()
+    hood.campaigns["5"] = {"id": "5", "status": "running"}
+    hood.fail[("patch_campaign", "5")] = ApiError(400, title="Bad request.", message="nope",
+                                                  trace_id="t-1")
+    plan = Plan(account=ACCOUNT, changes=(change(
+        "live", "update", (Step("pause", "5"), Step("patch", "5", {"name": "x"}),
+                           Step("resume", "5")), remote_id="5", flags=("live_edit",)),))
+    report = run(tmp_path, plan, hood)
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED
+    assert "patch failed (after 1 of its steps succeeded)" in result.detail
+    assert "trace_id t-1" in result.detail
+    assert hood.calls[-1] == ("resume_campaign", "5")
+    assert hood.campaigns["5"]["status"] == "running"
+
+
+def test_independent_changes_go_on_later_waves_are_not_attempted(tmp_path: Path) -> None:
+    hood = FakeHood()
+    for ident in ("1", "2", "3"):
+        hood.campaigns[ident] = {"id": ident, "status": "scheduled"}
+    hood.fail[("patch_campaign", "1")] = ApiError(500, title="Internal server error.")
+    plan = Plan(account=ACCOUNT, changes=(
+        change("a", "update", (Step("patch", "1", {"name": "A"}),), remote_id="1"),
+        change("b", "update", (Step("patch", "2", {"name": "B"}),), remote_id="2"),
+        change("c", "update", (Step("patch", "3", {"name": "C"}),), remote_id="3", order=1),
+    ))
+    report = run(tmp_path, plan, hood)
+    outcomes = {r.address: r.outcome for r in report.results}
+    assert outcomes == {"campaign.a": Outcome.FAILED, "campaign.b": Outcome.APPLIED,
+                        "campaign.c": Outcome.NOT_ATTEMPTED}
+    assert ("patch_campaign", "3") not in hood.calls
+    assert not report.ok
+
+
+def test_journal_records_intent_and_result_without_bodies(tmp_path: Path) -> None:
+    hood = FakeHood()
+    plan = Plan(account=ACCOUNT, changes=(
+        change("a", "create", (Step("create", body={"name": "A", "secret": "${env:TOK}"}),),
+               sensitive=(SensitiveValue("secret", "${env:TOK}", "9f86"),)),
+    ))
+    report = run(tmp_path, plan, hood, env={"TOK": "test"})  # sha256("test") starts 9f86
+    lines = [json.loads(x) for x in report.journal_path.read_text().splitlines()]
+    events = [(x["event"], x.get("op"), x.get("status")) for x in lines]
+    assert events == [("start", None, None), ("intent", "create", None),
+                      ("result", "create", "ok"), ("end", None, None)]
+    assert "test" not in report.journal_path.read_text().replace('"ts"', "")
+    assert hood.bodies[0]["secret"] == "test"  # the client, and only the client, got the value
+
+
+def test_changed_secret_refuses_before_any_write(tmp_path: Path) -> None:
+    hood = FakeHood()
+    plan = Plan(account=ACCOUNT, changes=(
+        change("a", "create", (Step("create", body={"name": "${env:TOK}"}),),
+               sensitive=(SensitiveValue("name", "${env:TOK}", "0000"),)),
+    ))
+    with pytest.raises(StalePlanError):
+        run(tmp_path, plan, hood, env={"TOK": "other"})
+    assert hood.calls == []
+
+
+def test_plan_with_errors_is_refused(tmp_path: Path) -> None:
+    hood = FakeHood()
+    plan = Plan(account=ACCOUNT, changes=(
+        change("a", "note", (), notes=(Note("error", "cannot edit a sent campaign"),)),
+    ))
+    with pytest.raises(PlanError):
+        run(tmp_path, plan, hood)
+    assert hood.calls == []
+
+
+def test_progress_callback_sees_every_change(tmp_path: Path) -> None:
+    hood = FakeHood()
+    plan = Plan(account=ACCOUNT, changes=tuple(
+        change(f"c{i}", "create", (Step("create", body={"name": f"C{i}"}),)) for i in range(7)))
+    seen: list[tuple[str, int, int]] = []
+    run(tmp_path, plan, hood, parallelism=3,
+        on_result=lambda r, n, total: seen.append((r.address, n, total)))
+    assert sorted(a for a, _, _ in seen) == [f"campaign.c{i}" for i in range(7)]
+    assert [n for _, n, _ in seen] == list(range(1, 8)) and {t for _, _, t in seen} == {7}
