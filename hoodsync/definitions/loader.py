@@ -112,10 +112,10 @@ for _tag, _regex, _first in (
     _CoreResolver.add_implicit_resolver(_TAG + _tag, re.compile(_regex), list(_first))
 
 if getattr(yaml, "__with_libyaml__", False):
-    from yaml._yaml import CParser as _CParser  # type: ignore[import-not-found]
+    from yaml._yaml import CParser as _CParser
 
     # libyaml's C parser/composer is several times faster; typing stays ours via the resolver.
-    class _Loader(_CParser, _CoreResolver):  # type: ignore[misc]
+    class _Loader(_CParser, _CoreResolver):
         def __init__(self, stream: str) -> None:
             _CParser.__init__(self, stream)
             _CoreResolver.__init__(self)
