@@ -1,1 +1,9 @@
-"""hoodsync.emulator."""
+"""A local emulator of the Ocamba Hood and Falconyte APIs, and the embedded ``sandbox`` account.
+
+- :mod:`.app` — ``EmulatorApp`` (WSGI) and ``EmulatorConfig`` (limits and faults)
+- :mod:`.store` — ``Store``, the SQLite state (accounts, campaigns, push tasks, email campaigns)
+- :mod:`.hood`, :mod:`.push_tasks`, :mod:`.falconyte` — the documented routes and rules
+- :mod:`.limits`, :mod:`.faults` — rate limits, concurrency gate, seeded faults
+- :mod:`.server` — ``EmulatorServer`` and ``run`` (threaded loopback server)
+- :mod:`.sandbox` — ``open_sandbox``: the app in-process behind httpx transports
+"""

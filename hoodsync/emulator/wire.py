@@ -1,0 +1,154 @@
+"""Plumbing shared by the emulated APIs: request/response values, failures, times, merge patch.
+
+Nothing here knows about a particular API. Handlers receive a :class:`Request` whose ``path`` is
+relative to the API prefix (``/campaigns/1017001``), and return a :class:`Response` holding a
+JSON-able body, or raise :class:`HoodFailure` / :class:`FalconyteFailure` which the API turns into
+its own documented error body.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+__all__ = [
+    "JSON",
+    "Request",
+    "Response",
+    "HoodFailure",
+    "FalconyteFailure",
+    "BodyError",
+    "format_hood_time",
+    "parse_hood_time",
+    "format_iso_micros",
+    "merge_patch",
+    "dump_json",
+]
+
+JSON = Any
+"""A JSON-like value: dict / list / str / int / float / bool / None."""
+
+_HOOD_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\Z")
+
+
+class BodyError(ValueError):
+    """The request body is not valid JSON."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, already read from the socket or transport.
+
+    ``path`` is relative to the API prefix; ``headers`` has lower-case names; ``query`` keeps
+    parameters in order (repeats allowed).
+    """
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def json(self) -> JSON:
+        """The body parsed as JSON; ``None`` for an empty body. Raises :class:`BodyError`."""
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BodyError("the request body is not valid JSON") from exc
+
+
+@dataclass
+class Response:
+    """What a handler answers. ``body`` is JSON-able, or ``None`` for no body (204).
+
+    ``created`` marks a create that was committed (the drop-after-commit fault applies to those).
+    """
+
+    status: int
+    body: JSON = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    created: bool = False
+
+
+class HoodFailure(Exception):
+    """A Hood error answer: HTTP ``status``, body ``{code, title, message, trace_id}``."""
+
+    def __init__(self, status: int, message: str, *, headers: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+class FalconyteFailure(Exception):
+    """A Falconyte error answer: ``{ok: false, error: {code, message}}`` [+ ``errors``]."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors
+        self.headers = headers or []
+
+
+def format_hood_time(ts: float) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` in UTC for a POSIX timestamp (sub-second part dropped)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(ts)))
+
+
+def parse_hood_time(value: object) -> float | None:
+    """POSIX timestamp for a strict ``YYYY-MM-DD HH:MM:SS`` UTC string, else ``None``."""
+    if not isinstance(value, str) or not _HOOD_TIME.match(value):
+        return None
+    try:
+        parsed = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    return float(calendar.timegm(parsed.timetuple()))
+
+
+def format_iso_micros(micros: int) -> str:
+    """ISO 8601 UTC with microseconds (``2026-01-01T00:00:00.000001Z``) for epoch microseconds."""
+    seconds, rest = divmod(micros, 1_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=rest)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def merge_patch(target: JSON, patch: JSON) -> JSON:
+    """RFC 7386 JSON Merge Patch: ``null`` removes a key, objects merge, anything else replaces.
+
+    Neither argument is modified; the result shares no mutable structure with ``patch``.
+    """
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result: dict[str, JSON] = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def dump_json(value: JSON) -> bytes:
+    """Serialise with sorted keys and no spaces, so answers are byte-for-byte stable."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
