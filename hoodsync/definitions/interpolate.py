@@ -1,0 +1,141 @@
+"""``${env:NAME}`` interpolation inside a definition's ``spec``.
+
+A string anywhere in a spec (a value, never a key) may contain one or more ``${env:NAME}``
+references; each is replaced by the value of ``NAME`` in the *injected* environment mapping (this
+module never reads ``os.environ``). ``$${env:NAME}`` is an escape for the literal text
+``${env:NAME}``. Other ``${...}`` forms (the Hood API's own ``${OCMH_UTM_SOURCE}`` placeholders)
+are left exactly as written.
+
+Every string that contained a reference is *sensitive*: its resolved value must never appear in a
+plan, a rendering or a log. :func:`resolve` returns the JSON paths of those strings so the planner
+can mask them as ``(sensitive, fp 3f2a)`` (:func:`fingerprint`) and store the template instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Mapping
+
+from hoodsync.errors import DefinitionError, Problem
+from hoodsync.model import Definition, JsonPath, Location
+
+__all__ = ["resolve", "has_reference", "fingerprint", "masked", "REFERENCE"]
+
+#: ``${env:NAME}`` with an optional leading ``$`` (the escape). NAME follows shell rules.
+REFERENCE = re.compile(r"(\$?)\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fingerprint(value: str) -> str:
+    """First 4 hex digits of the sha256 of ``value``: enough to notice a change, useless to guess."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:4]
+
+
+def masked(value: str) -> str:
+    """The text shown instead of a sensitive value: ``(sensitive, fp 3f2a)``."""
+    return f"(sensitive, fp {fingerprint(value)})"
+
+
+def has_reference(text: str) -> bool:
+    """True when ``text`` holds at least one unescaped ``${env:NAME}``."""
+    return any(m.group(1) == "" for m in REFERENCE.finditer(text))
+
+
+def resolve(
+    spec: Any,
+    env: Mapping[str, str],
+    *,
+    definition: Definition | None = None,
+    location: Location | None = None,
+    base_path: JsonPath = ("spec",),
+) -> tuple[Any, list[JsonPath]]:
+    """Replace every ``${env:NAME}`` in ``spec`` by ``env[NAME]``.
+
+    Returns ``(resolved, sensitive_paths)``: a new structure (the input is not modified; when
+    it holds no reference at all the input itself is returned — treat both as read-only) and the
+    paths, relative to ``spec``, of every string that held a reference, in document order.
+    Raises :class:`DefinitionError` naming each missing variable and where it is used
+    (``definition.locate`` gives the line when a definition is passed, else ``location``).
+    """
+    sensitive: list[JsonPath] = []
+    missing: list[tuple[str, JsonPath]] = []
+    if not _may_reference(spec):
+        return spec, sensitive
+    resolved = _walk(spec, (), env, sensitive, missing)
+    if missing:
+        problems = []
+        for name, path in missing:
+            full = tuple(base_path) + path
+            where = definition.locate(full) if definition is not None else location
+            problems.append(
+                Problem(
+                    where or Location("<definition>"),
+                    f"environment variable {name} is not set (used as ${{env:{name}}})",
+                    full,
+                )
+            )
+        raise DefinitionError(problems)
+    return resolved, sensitive
+
+
+_ATOMS = frozenset({int, float, bool, type(None)})
+
+
+def _may_reference(spec: Any) -> bool:
+    """Fast pre-check (the C JSON encoder is far quicker than a Python walk): can ``spec``
+    contain ``${env:`` at all? Non-JSON data falls back to the walk."""
+    try:
+        return "${env:" in json.dumps(spec, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return True
+
+
+def _walk(
+    node: Any,
+    path: JsonPath,
+    env: Mapping[str, str],
+    sensitive: list[JsonPath],
+    missing: list[tuple[str, JsonPath]],
+) -> Any:
+    t = type(node)
+    if t is str:
+        return _resolve_string(node, path, env, sensitive, missing)
+    if t in _ATOMS:
+        return node
+    if t is dict or isinstance(node, Mapping):
+        return {k: _walk(v, path + (k,), env, sensitive, missing) for k, v in node.items()}
+    if t is list or isinstance(node, tuple):
+        return [_walk(v, path + (i,), env, sensitive, missing) for i, v in enumerate(node)]
+    if isinstance(node, str):
+        return _resolve_string(node, path, env, sensitive, missing)
+    return node
+
+
+def _resolve_string(
+    text: str,
+    path: JsonPath,
+    env: Mapping[str, str],
+    sensitive: list[JsonPath],
+    missing: list[tuple[str, JsonPath]],
+) -> str:
+    if "${env:" not in text:  # fast path: the overwhelming majority of strings
+        return text
+    found = False
+
+    def substitute(m: re.Match[str]) -> str:
+        nonlocal found
+        if m.group(1):  # "$${env:X}" -> literal "${env:X}"
+            return m.group(0)[1:]
+        found = True
+        name = m.group(2)
+        value = env.get(name)
+        if value is None:
+            missing.append((name, path))
+            return ""
+        return value
+
+    out = REFERENCE.sub(substitute, text)
+    if found:
+        sensitive.append(path)
+    return out

@@ -1,0 +1,582 @@
+"""Hood campaigns: normalisation, matching by marker or name, and the state machine (DESIGN §2–3).
+
+Identity: the marker ``metadata.hoodsync_key`` written on create; failing that an exact ``name``
+match among unmarked campaigns → **adopt** (apply writes the marker by merge patch). Two candidates
+for one definition is an error note, never a guess.
+
+Lifecycle (reference §3.4): PATCH is refused while ``running``, ``canceled``, ``sent`` and
+``needs_decision``; pause from running/scheduled; resume from paused; cancel from
+running/scheduled/paused (irreversible); nothing moves back into ``draft``. A desired ``state``
+absent means ``active``, which running, scheduled, draft, sent (and needs_decision, awaiting an
+A/B winner) satisfy.
+
+Drift: every create and patch also writes ``metadata.hoodsync_hash``, a hash of the normalised
+spec and state hoodsync applied. When the remote differs and the stored hash equals the
+definition's hash, git did not change — the remote moved: the change is flagged as drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from hoodsync.kinds.base import (
+    Context,
+    Desired,
+    KindRules,
+    Match,
+    RawDiff,
+    changed_top_keys,
+    coerce,
+    copy_json,
+    diff,
+    digits_to_int,
+    field_diffs,
+    group_by,
+    project,
+    spec_hash,
+    template_body,
+    to_str_id,
+)
+from hoodsync.model import Kind, RemoteObject
+from hoodsync.plan import Change, Note, Step, fingerprint_body
+
+__all__ = ["CampaignRules", "MARKER", "HASH"]
+
+MARKER = "hoodsync_key"
+HASH = "hoodsync_hash"
+
+TERMINAL = frozenset({"sent", "canceled", "needs_decision"})
+KNOWN = frozenset({"draft", "scheduled", "running", "paused"}) | TERMINAL
+CANCELLABLE = frozenset({"running", "scheduled", "paused"})
+PAUSABLE = frozenset({"running", "scheduled"})
+#: Marker-carrying campaigns without a definition in these statuses need nothing more.
+RETIRED = frozenset({"canceled", "sent"})
+#: Create-time triggers: sent on create, never compared (their effect shows as status).
+CREATE_TRIGGERS = frozenset({"run_immediately"})
+
+_ID_PATHS: tuple[tuple[str, ...], ...] = (
+    ("id",),
+    ("company_id",),
+    ("creator_id",),
+    ("deal_id",),
+    ("messages", "*", "id"),
+    ("messages", "*", "company_id"),
+    ("messages", "*", "campaign_id"),
+    ("messages", "*", "integration_id"),
+    ("messages", "*", "template_id"),
+)
+_INT_PATHS: tuple[tuple[str, ...], ...] = (
+    ("ab_test", "test_split"),
+    ("messages", "*", "priority"),
+    ("messages", "*", "winner"),
+    ("recurrence", "pattern", "hour"),
+    ("recurrence", "pattern", "minute"),
+    ("recurrence", "pattern", "weekdays", "*"),
+    ("recurrence", "pattern", "months", "*"),
+    ("targeting", "profile_age", "from"),
+    ("targeting", "profile_age", "to"),
+    ("quiet_hours", "from"),
+    ("quiet_hours", "to"),
+    ("run_counter",),
+    ("score",),
+)
+
+
+def _truthy(value: Any) -> bool:
+    """``run_immediately`` is documented as ``true`` and as ``1``."""
+    return value is True or value == 1 or value in ("1", "true")
+
+
+def _verbs(*parts: str) -> str:
+    """``adopted``, ``updated``, ``paused`` → ``adopted, updated and paused``."""
+    words = [p for p in parts if p]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+class CampaignRules(KindRules):
+    """Rules for ``kind: Campaign``."""
+
+    kind = Kind.CAMPAIGN
+    volatile = frozenset(
+        {
+            "next_run_time",
+            "run_counter",
+            "score",
+            "financial_performance",
+            "scheduled_run_times",
+            "status_code",
+        }
+    )
+
+    # --- shape ------------------------------------------------------------------------------
+
+    def normalise(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Labels as a list (GET returns a comma string), ids as strings, documented integers as
+        integers. Idempotent; applied to specs and remote objects alike."""
+        out: dict[str, Any] = copy_json(data)
+        labels = out.get("labels")
+        if isinstance(labels, str):
+            out["labels"] = [p.strip() for p in labels.split(",") if p.strip()]
+        for path in _ID_PATHS:
+            if path[0] in out:  # cheap pre-check: most paths are absent from most objects
+                coerce(out, path, to_str_id)
+        for path in _INT_PATHS:
+            if path[0] in out:
+                coerce(out, path, digits_to_int)
+        return out
+
+    def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
+        """Client dict → RemoteObject; status is the API's status word."""
+        body = self.normalise(data)
+        meta = body.get("metadata")
+        marker = meta.get(MARKER) if isinstance(meta, dict) else None
+        return RemoteObject(
+            kind=self.kind,
+            id=str(body.get("id", "")),
+            name=str(body.get("name", "")),
+            status=str(body.get("status") or "unknown"),
+            body=body,
+            marker=marker if isinstance(marker, str) and marker else None,
+            created_at=body.get("create_time"),
+        )
+
+    @staticmethod
+    def compare_spec(norm: Mapping[str, Any]) -> dict[str, Any]:
+        """What is compared: the normalised spec without create-time triggers and without
+        hoodsync's own metadata keys (identity and hash are handled separately)."""
+        out = {k: v for k, v in norm.items() if k not in CREATE_TRIGGERS}
+        meta = out.get("metadata")
+        if isinstance(meta, dict):
+            user = {k: v for k, v in meta.items() if k not in (MARKER, HASH)}
+            if user:
+                out["metadata"] = user
+            else:
+                del out["metadata"]
+        return out
+
+    # --- matching ---------------------------------------------------------------------------
+
+    def match(self, desired: Sequence[Desired], remote: Sequence[RemoteObject]) -> Match:
+        """Marker first, then exact name among unmarked campaigns; ambiguity is an error."""
+        m = Match()
+        by_marker = group_by((r for r in remote if r.marker), lambda r: r.marker)
+        by_name = group_by((r for r in remote if not r.marker), lambda r: r.name)
+        used: set[str] = set()
+        for des in desired:
+            marked = by_marker.get(des.key, [])
+            if len(marked) > 1:
+                ids = ", ".join(r.id for r in marked)
+                m.blocked[des.address] = [
+                    Note(
+                        "error",
+                        f"{len(marked)} remote campaigns carry the marker hoodsync_key={des.key} "
+                        f"(ids {ids}); hoodsync will not guess. Cancel the extra ones in Hood or "
+                        "change their metadata.hoodsync_key, then plan again.",
+                        des.address,
+                    )
+                ]
+                used.update(r.id for r in marked)
+                continue
+            if marked:
+                m.pairs[des.address] = marked[0]
+                used.add(marked[0].id)
+                continue
+            named = by_name.get(des.name, []) if des.name is not None else []
+            if len(named) > 1:
+                ids = ", ".join(r.id for r in named)
+                m.blocked[des.address] = [
+                    Note(
+                        "error",
+                        f"{len(named)} remote campaigns are named {des.shown_name!r} (ids {ids}) and none "
+                        "carries a hoodsync marker; hoodsync will not guess which to adopt. Rename "
+                        "all but one in Hood, or add metadata.hoodsync_key: "
+                        f"{des.key} to the one to manage.",
+                        des.address,
+                    )
+                ]
+                used.update(r.id for r in named)
+            elif named:
+                m.pairs[des.address] = named[0]
+                used.add(named[0].id)
+        keys = {d.key for d in desired}
+        for r in remote:
+            if r.id in used:
+                continue
+            if r.marker and r.marker not in keys:
+                (m.retired if r.status in RETIRED else m.orphans).append(r)
+            elif not r.marker or r.marker in keys:
+                m.unmanaged.append(r)
+        return m
+
+    # --- planning ---------------------------------------------------------------------------
+
+    def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
+        """The change one campaign definition needs (module docstring has the rules)."""
+        state = desired.definition.state or "active"
+        norm = self.normalise(desired.spec)
+        cmp = self.compare_spec(norm)
+        h = spec_hash(cmp, state, desired.sensitive)
+        if remote is None:
+            return self._create(desired, norm, h, state)
+        return _Planner(self, desired, remote, cmp, h, state).run()
+
+    def _create(
+        self, desired: Desired, norm: Mapping[str, Any], h: str, state: str
+    ) -> Change | None:
+        d = desired.definition
+        if state == "canceled":
+            return None  # never created and not wanted: nothing to do
+        shown = {k: v for k, v in self.compare_spec(norm).items()}
+        for k in CREATE_TRIGGERS & norm.keys():
+            shown[k] = norm[k]
+        raw: list[RawDiff] = [((k,), "add", None, v) for k, v in shown.items()]
+        body = template_body(desired.spec, desired)
+        meta = body.get("metadata")
+        body["metadata"] = {**(meta if isinstance(meta, dict) else {}), MARKER: d.key, HASH: h}
+        flags = ("sends_immediately",) if _truthy(norm.get("run_immediately")) else ()
+        common = dict(
+            address=d.address,
+            kind=self.kind,
+            key=d.key,
+            name=desired.shown_name,
+            order=d.order,
+            sensitive=desired.sensitive_values(),
+            diff=field_diffs(raw, desired.sensitive),
+        )
+        if state == "paused" and norm.get("is_draft") is True:
+            return Change(
+                action="note",
+                description="cannot be created as written",
+                notes=(
+                    Note(
+                        "error",
+                        "state: paused with is_draft: true — a draft campaign cannot be paused "
+                        "(the API pauses only running or scheduled campaigns)",
+                        d.address,
+                    ),
+                ),
+                **common,  # type: ignore[arg-type]
+            )
+        steps = [Step("create", None, body)]
+        description = "will be created"
+        if state == "paused":
+            steps.append(Step("pause", None, {"reason": "hoodsync: state paused"}))
+            description = "will be created and paused"
+        return Change(
+            action="create",
+            description=description,
+            steps=tuple(steps),
+            flags=flags,
+            **common,  # type: ignore[arg-type]
+        )
+
+    def orphan_change(self, remote: RemoteObject, ctx: Context) -> Change | None:
+        """``--prune``: cancel an orphan (the only documented removal), or explain why not."""
+        address = f"{self.kind.slug}.{remote.marker}"
+        common = dict(
+            address=address,
+            kind=self.kind,
+            key=str(remote.marker),
+            name=remote.name,
+            remote_id=remote.id,
+            remote_status=remote.status,
+            fingerprint=self.fingerprint_normalised(remote.body),
+        )
+        if remote.status in CANCELLABLE:
+            return Change(
+                action="cancel",
+                description=(
+                    f"will be canceled (orphan: no definition has this key; {remote.status} -> "
+                    "canceled, irreversible)"
+                ),
+                transition=(remote.status, "canceled"),
+                steps=(Step("cancel", remote.id, {"reason": "hoodsync: pruned (no definition)"}),),
+                flags=("irreversible", "removal"),
+                notes=(
+                    Note(
+                        "info",
+                        "Hood documents no delete: the campaign stays in the account, canceled",
+                        address,
+                    ),
+                ),
+                **common,  # type: ignore[arg-type]
+            )
+        return Change(
+            action="note",
+            description=f"cannot be removed ({remote.status})",
+            notes=(
+                Note(
+                    "warning",
+                    f"orphan campaign {remote.id} is {remote.status}; the API cancels only running, "
+                    "scheduled or paused campaigns, so --prune cannot remove it",
+                    address,
+                ),
+            ),
+            **common,  # type: ignore[arg-type]
+        )
+
+    def fingerprint_normalised(self, body: Mapping[str, Any]) -> str:
+        """Fingerprint of an already normalised body (what :meth:`fingerprint` computes)."""
+        return fingerprint_body({k: v for k, v in body.items() if k not in self.volatile})
+
+
+#: action, transition, steps, flags
+_Outcome = tuple[str, "tuple[str, str] | None", list[Step], list[str]]
+
+
+class _Planner:
+    """One matched campaign: compares, then walks the state machine. A class only to keep the
+    many shared values out of long parameter lists."""
+
+    def __init__(
+        self,
+        rules: CampaignRules,
+        desired: Desired,
+        remote: RemoteObject,
+        cmp: dict[str, Any],
+        h: str,
+        state: str,
+    ) -> None:
+        self.rules = rules
+        self.desired = desired
+        self.d = desired.definition
+        self.remote = remote
+        self.cmp = cmp
+        self.h = h
+        self.state = state
+        self.s = remote.status
+        self.notes: list[Note] = []
+        self.raw = self._compare()
+        self.changed = changed_top_keys(self.raw)
+        self._no_draft_return()
+        self.adopt = remote.marker != self.d.key
+        meta = remote.body.get("metadata")
+        stored = meta.get(HASH) if isinstance(meta, dict) else None
+        self.stored_hash = stored if isinstance(stored, str) else None
+        self.hash_current = self.stored_hash == h
+
+    def _compare(self) -> list[RawDiff]:
+        proj = project(self.cmp, self.remote.body)
+        if isinstance(proj, dict):
+            self._relax(proj)
+        return [] if proj == self.cmp else diff(proj, self.cmp)
+
+    def _relax(self, proj: dict[str, Any]) -> None:
+        """Equivalences the plain projection cannot see.
+
+        - ``labels`` are compared as an unordered collection: they are tags, the API returns
+          them as a comma-joined string whose order hoodsync does not control, and a reorder
+          alone must not produce a perpetual diff. (Other arrays of scalars keep their order.)
+        - A resume with ``scheduled_time`` rewrites the campaign's ``scheduled_time``; the value
+          from the definition's ``resume:`` block therefore also counts as matching.
+        """
+        want, have = self.cmp.get("labels"), proj.get("labels")
+        if isinstance(want, list) and isinstance(have, list):
+            try:
+                if sorted(want) == sorted(have):
+                    proj["labels"] = want
+            except TypeError:  # mixed types: leave the ordered comparison
+                pass
+        resume = self.d.resume or {}
+        if (
+            "scheduled_time" in self.cmp
+            and resume.get("scheduled_time") is not None
+            and proj.get("scheduled_time") == resume.get("scheduled_time")
+        ):
+            proj["scheduled_time"] = self.cmp["scheduled_time"]
+
+    def _no_draft_return(self) -> None:
+        if "is_draft" in self.changed and self.cmp.get("is_draft") is True and self.s != "draft":
+            self.notes.append(
+                Note(
+                    "error",
+                    f"is_draft: true, but the campaign is {self.s}: nothing moves back into draft. "
+                    "Remove is_draft from the definition (or set it to false).",
+                    self.d.address,
+                )
+            )
+            self.raw = [r for r in self.raw if r[0][:1] != ("is_draft",)]
+            self.changed.remove("is_draft")
+
+    # --- steps ---
+
+    def _patch(self) -> Step:
+        body = template_body({k: self.desired.spec[k] for k in self.changed}, self.desired)
+        if self.adopt or not self.hash_current or "metadata" in self.changed:
+            meta = body.get("metadata")
+            body["metadata"] = {
+                **(meta if isinstance(meta, dict) else {}),
+                MARKER: self.d.key,
+                HASH: self.h,
+            }
+        return Step("patch", self.remote.id, body)
+
+    def _resume_body(self) -> dict[str, Any] | None:
+        return dict(self.d.resume) if self.d.resume else None
+
+    def _resume_target(self, body: Mapping[str, Any] | None) -> str:
+        if body and _truthy(body.get("run_immediately")):
+            return "running"
+        if body and body.get("scheduled_time"):
+            return "scheduled"
+        # An empty resume returns the campaign to how it was sending before the pause.
+        return "running" if self.remote.body.get("send_strategy") == "immediate" else "scheduled"
+
+    # --- decision ---
+
+    def run(self) -> Change | None:
+        """The change, following the state machine (module docstring)."""
+        if self.s not in KNOWN - TERMINAL:
+            return self._frozen()
+        if self.state == "canceled":
+            outcome = self._to_canceled()
+        elif self.state == "paused":
+            outcome = self._to_paused()
+        else:
+            outcome = self._to_active()
+        action, transition, steps, flags = outcome
+        if not steps and not self.notes:
+            return None
+        if not steps:
+            return self._change("note", "cannot be changed as the definition says", None, [])
+        return self._change(action, self._describe(action, transition, flags), transition,
+                            steps, tuple(flags))
+
+    def _want_patch(self) -> bool:
+        return bool(self.changed) or self.adopt
+
+    def _to_canceled(self) -> _Outcome:
+        if self.s not in CANCELLABLE:  # draft
+            self._note("error", "a draft campaign cannot be canceled (the API cancels only "
+                       "running, scheduled or paused campaigns)")
+            return "note", None, [], []
+        if self.changed:
+            self._note("info", "field differences are not applied: the campaign is being canceled")
+        steps = [Step("cancel", self.remote.id, {"reason": "hoodsync: state canceled"})]
+        return "cancel", (self.s, "canceled"), steps, ["irreversible", "removal"]
+
+    def _to_paused(self) -> _Outcome:
+        if self.s == "paused":
+            return self._edit_action(), None, [self._patch()] if self._want_patch() else [], []
+        if self.s not in PAUSABLE:  # draft
+            self._note("error", "a draft campaign cannot be paused (the API pauses only "
+                       "running or scheduled campaigns)")
+            return "note", None, [], []
+        steps = [Step("pause", self.remote.id, {"reason": "hoodsync: state paused"})]
+        if self._want_patch() or not self.hash_current:
+            steps.append(self._patch())  # after the pause: paused campaigns accept PATCH
+        return "pause", (self.s, "paused"), steps, []
+
+    def _to_active(self) -> _Outcome:
+        rid = self.remote.id
+        if self.s == "paused":
+            body = self._resume_body()
+            # Patch first: a paused campaign accepts PATCH, a running one does not.
+            patch = [self._patch()] if self._want_patch() or not self.hash_current else []
+            flags = ["sends_immediately"] if body and _truthy(body.get("run_immediately")) else []
+            steps = patch + [Step("resume", rid, body)]
+            return "resume", ("paused", self._resume_target(body)), steps, flags
+        if not self._want_patch():
+            return self._edit_action(), None, [], []
+        if self.s != "running":
+            return self._edit_action(), None, [self._patch()], []
+        # The API refuses edits while running. The resume body is empty on purpose: it returns
+        # the campaign to running without re-triggering a send.
+        steps = [
+            Step("pause", rid, {"reason": "hoodsync: edit of a running campaign"}),
+            self._patch(),
+            Step("resume", rid, None),
+        ]
+        return self._edit_action(), None, steps, ["live_edit"]
+
+    def _edit_action(self) -> str:
+        return "adopt" if self.adopt else "update"
+
+    def _describe(self, action: str, transition: tuple[str, str] | None, flags: list[str]) -> str:
+        if action == "update":
+            text = "will be updated in place"
+        else:
+            state_verb = {"pause": "paused", "resume": "resumed", "cancel": "canceled"}.get(action)
+            verbs = [] if action == "cancel" else [
+                v for v, on in (("adopted", self.adopt), ("updated", bool(self.changed))) if on
+            ]
+            text = "will be " + _verbs(*(verbs + ([state_verb] if state_verb else [])))
+        if self.adopt and action != "cancel":
+            text += " (matched by name; the hoodsync marker is written)"
+        if transition:
+            extra = ", irreversible" if action == "cancel" else ""
+            text += f" ({transition[0]} -> {transition[1]}{extra})"
+        if "live_edit" in flags:
+            text += " (running: pause, update, resume)"
+        return text
+
+    def _frozen(self) -> Change | None:
+        """sent / canceled / needs_decision / unknown: nothing can be written."""
+        satisfied = (
+            (self.state == "active" and self.s not in ("canceled",))
+            or (self.state == "canceled" and self.s == "canceled")
+        )
+        if not self.changed and satisfied and not self.adopt and not self.notes:
+            return None
+        if self.s == "canceled":
+            why = ("was canceled, which is irreversible: it cannot be edited or resumed. Set "
+                   "state: canceled to keep it as is, or give the definition a new key and name "
+                   "to create a new campaign.")
+        elif self.s == "sent":
+            why = ("has been sent and cannot be edited any more. Make the definition match "
+                   "again, or give it a new key and name to create a new campaign.")
+        elif self.s == "needs_decision":
+            why = ("is waiting for an A/B test winner (needs_decision) and cannot be edited "
+                   "meanwhile; set the winner in Hood first.")
+        else:
+            why = f"has status {self.s!r}, which hoodsync does not know; it will not touch it."
+        what = []
+        if self.adopt:
+            what.append("it has this definition's name but no hoodsync marker, and the marker "
+                        "cannot be written")
+        if self.changed:
+            what.append("fields differ: " + ", ".join(self.changed))
+        if not satisfied:
+            what.append(f"state: {self.state} is wanted")
+        self._error(f"campaign {self.remote.id} {why} ({'; '.join(what)})")
+        return self._change("note", f"cannot be changed ({self.s})", None, [])
+
+    def _error(self, message: str) -> None:
+        self._note("error", message)
+
+    def _note(self, severity: str, message: str) -> None:
+        self.notes.append(Note(severity, message, self.d.address))
+
+    def _change(
+        self,
+        action: str,
+        description: str,
+        transition: tuple[str, str] | None,
+        steps: list[Step],
+        flags: tuple[str, ...] = (),
+    ) -> Change:
+        drift = (
+            self.stored_hash is not None
+            and self.hash_current
+            and bool(steps)
+            and (bool(self.changed) or transition is not None)
+        )
+        return Change(
+            address=self.d.address,
+            kind=self.rules.kind,
+            key=self.d.key,
+            name=self.desired.shown_name,
+            action=action,
+            description=description,
+            remote_id=self.remote.id,
+            remote_status=self.s,
+            transition=transition,
+            steps=tuple(steps),
+            diff=field_diffs(self.raw, self.desired.sensitive),
+            drift=drift,
+            notes=tuple(self.notes),
+            fingerprint=self.rules.fingerprint_normalised(self.remote.body),
+            order=self.d.order,
+            sensitive=self.desired.sensitive_values(),
+            flags=flags,
+        )

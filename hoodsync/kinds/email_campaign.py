@@ -1,0 +1,254 @@
+"""Falconyte event-triggered email campaigns (issue 7, DESIGN §2–3).
+
+The API has create, list, start and stop — no update, no delete, no free-form field. So:
+
+- identity is the exact ``name``; after a replacement several campaigns share it: the newest
+  (``created_at``, then id) is managed, older *stopped* ones are **superseded** (listed, never
+  touched again). An older one that is still active is an error note naming the ids.
+- status word from ``draft_data.send_data.event_triggered_send.enabled``: ``active`` / ``stopped``;
+  ``state: active|stopped`` → start/stop.
+- any spec difference needs a new campaign: **replace** (create new, stop old), planned only with
+  ``allow_replace``; otherwise an error note (the plan exits non-zero).
+
+The remote object is compared in the spec's shape (:meth:`EmailCampaignRules.spec_view`).
+``template_ids``, ``mail_account_ids`` and ``events`` are compared as unordered sets: the API
+gives their order no meaning, and a reorder must not cost a replacement.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from hoodsync.kinds.base import (
+    Context,
+    Desired,
+    KindRules,
+    Match,
+    RawDiff,
+    changed_top_keys,
+    copy_json,
+    diff,
+    field_diffs,
+    group_by,
+    project,
+    template_body,
+)
+from hoodsync.model import Kind, RemoteObject
+from hoodsync.plan import Change, Note, Step, fingerprint_body
+
+__all__ = ["EmailCampaignRules"]
+
+_SET_FIELDS = ("template_ids", "mail_account_ids", "events")
+
+
+def _send_data(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    draft = data.get("draft_data")
+    send = draft.get("send_data") if isinstance(draft, Mapping) else None
+    return send if isinstance(send, Mapping) else {}
+
+
+def _enabled(data: Mapping[str, Any]) -> bool | None:
+    ets = _send_data(data).get("event_triggered_send")
+    if isinstance(ets, Mapping) and isinstance(ets.get("enabled"), bool):
+        return bool(ets["enabled"])
+    sends = data.get("campaign_sends")
+    if isinstance(sends, list):
+        statuses = [s.get("status") for s in sends if isinstance(s, Mapping)]
+        if statuses:  # same rule as the client: any active send means the trigger is on
+            return "active" in statuses
+    return None
+
+
+class EmailCampaignRules(KindRules):
+    """Rules for ``kind: EmailCampaign``."""
+
+    kind = Kind.EMAIL_CAMPAIGN
+    volatile = frozenset()
+
+    def normalise(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Ids as strings; nothing else needs retyping (Falconyte returns what it was sent)."""
+        out: dict[str, Any] = copy_json(data)
+        if "id" in out and out["id"] is not None:
+            out["id"] = str(out["id"])
+        return out
+
+    @staticmethod
+    def spec_view(body: Mapping[str, Any]) -> dict[str, Any]:
+        """A remote campaign in the create body's shape: name, template_ids, mail_account_ids,
+        events (from ``draft_data.send_data``). Keys the remote lacks are left out."""
+        send = _send_data(body)
+        out: dict[str, Any] = {}
+        if "name" in body:
+            out["name"] = body["name"]
+        for k in ("template_ids", "mail_account_ids"):
+            if k in send:
+                out[k] = copy_json(send[k])
+        ets = send.get("event_triggered_send")
+        if isinstance(ets, Mapping) and "events" in ets:
+            out["events"] = copy_json(ets["events"])
+        return out
+
+    def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
+        """Client dict → RemoteObject with status ``active`` / ``stopped`` (``unknown`` if the
+        object says neither)."""
+        body = self.normalise(data)
+        enabled = _enabled(body)
+        return RemoteObject(
+            kind=self.kind,
+            id=str(body.get("id", "")),
+            name=str(body.get("name", "")),
+            status="unknown" if enabled is None else ("active" if enabled else "stopped"),
+            body=body,
+            created_at=body.get("created_at"),
+        )
+
+    def fingerprint(self, data: Mapping[str, Any]) -> str:
+        """Fingerprint of what hoodsync compares and controls (spec view + status): the send
+        countdowns and timestamps in the full object move on their own."""
+        obj = self.from_remote(data)
+        return fingerprint_body({"spec": self.spec_view(obj.body), "status": obj.status})
+
+    def match(self, desired: Sequence[Desired], remote: Sequence[RemoteObject]) -> Match:
+        """Newest by ``created_at`` is managed; older stopped ones are superseded; an older
+        active one is an error (two live campaigns would both send)."""
+        m = Match()
+        by_name = group_by(remote, lambda r: r.name)
+        used: set[str] = set()
+        for des in desired:
+            group = by_name.get(des.name, []) if des.name is not None else []
+            if not group:
+                continue
+            group = sorted(group, key=lambda r: (r.created_at or "", r.id))
+            newest, older = group[-1], group[:-1]
+            used.update(r.id for r in group)
+            live_older = [r for r in older if r.status != "stopped"]
+            if live_older:
+                active = [r for r in group if r.status != "stopped"]
+                ids = ", ".join(f"{r.id} ({r.created_at or 'no created_at'})" for r in active)
+                m.blocked[des.address] = [
+                    Note(
+                        "error",
+                        f"{len(active)} email campaigns named {des.shown_name!r} are not stopped: {ids}. "
+                        f"hoodsync manages only the newest ({newest.id}); stop the older ones in "
+                        "Falconyte (or rename them), then plan again.",
+                        des.address,
+                    )
+                ]
+                continue
+            m.pairs[des.address] = newest
+            m.superseded.extend((des.address, r) for r in older)
+        m.unmanaged = [r for r in remote if r.id not in used]
+        return m
+
+    def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
+        """Create, start/stop, or replace (only with ``allow_replace``)."""
+        d = desired.definition
+        state = d.state or "active"
+        cmp = self.normalise(desired.spec)
+        common: dict[str, Any] = dict(
+            address=d.address,
+            kind=self.kind,
+            key=d.key,
+            name=desired.shown_name,
+            order=d.order,
+            sensitive=desired.sensitive_values(),
+        )
+        body = template_body(desired.spec, desired)
+        if remote is None:
+            raw: list[RawDiff] = [((k,), "add", None, v) for k, v in cmp.items()]
+            steps = [Step("create", None, body)]
+            description = "will be created"
+            if state == "stopped":
+                # New campaigns start enabled; there is no way to create one stopped.
+                steps.append(Step("stop", None, None))
+                description = "will be created and stopped"
+            return Change(
+                action="create",
+                description=description,
+                steps=tuple(steps),
+                diff=field_diffs(raw, desired.sensitive),
+                **common,
+            )
+        view = self.spec_view(remote.body)
+        proj = project(cmp, view)
+        if isinstance(proj, dict):
+            for k in _SET_FIELDS:
+                want, have = cmp.get(k), proj.get(k)
+                if isinstance(want, list) and isinstance(have, list):
+                    if sorted(map(str, want)) == sorted(map(str, have)):
+                        proj[k] = want
+        raw = [] if proj == cmp else diff(proj, cmp)
+        common.update(
+            remote_id=remote.id,
+            remote_status=remote.status,
+            fingerprint=self.fingerprint(remote.body),
+            diff=field_diffs(raw, desired.sensitive),
+        )
+        if raw:
+            return self._replace(desired, remote, body, state, changed_top_keys(raw), ctx, common)
+        if state == "active" and remote.status == "stopped":
+            return Change(
+                action="start",
+                description="will be started (stopped -> active)",
+                transition=("stopped", "active"),
+                steps=(Step("start", remote.id, None),),
+                **common,
+            )
+        if state == "stopped" and remote.status != "stopped":
+            return Change(
+                action="stop",
+                description=f"will be stopped ({remote.status} -> stopped)",
+                transition=(remote.status, "stopped"),
+                steps=(Step("stop", remote.id, None),),
+                flags=("removal",),
+                **common,
+            )
+        return None
+
+    def _replace(
+        self,
+        desired: Desired,
+        remote: RemoteObject,
+        body: dict[str, Any],
+        state: str,
+        changed: list[str],
+        ctx: Context,
+        common: dict[str, Any],
+    ) -> Change:
+        address = desired.address
+        description = "will be replaced (create new, stop old)"
+        if not ctx.allow_replace:
+            return Change(
+                action="replace",
+                description=description,
+                notes=(
+                    Note(
+                        "error",
+                        "the Falconyte API has no update, so changing "
+                        f"{', '.join(changed)} needs a new campaign (create new, stop old "
+                        f"{remote.id}); run with --allow-replace to do that",
+                        address,
+                    ),
+                ),
+                **common,
+            )
+        steps = [Step("create", None, body)]
+        if state == "stopped":
+            steps.append(Step("stop", None, None))
+        if remote.status != "stopped":
+            steps.append(Step("stop", remote.id, None))
+        return Change(
+            action="replace",
+            description=description,
+            transition=(remote.status, state) if remote.status != state else None,
+            steps=tuple(steps),
+            notes=(
+                Note(
+                    "info",
+                    f"Falconyte cannot delete: the old campaign {remote.id} stays, stopped, and "
+                    "is listed as superseded from now on",
+                    address,
+                ),
+            ),
+            **common,
+        )

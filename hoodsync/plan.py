@@ -1,0 +1,666 @@
+"""The plan as pure data: what hoodsync would do to one account, and in which order.
+
+A :class:`Plan` holds one :class:`Change` per resource that needs something done (or that cannot
+be done and carries an error note), plus the lists and counts the renderers show. Each change holds
+its explicit API :class:`Step` s in execution order, so ``apply`` executes a plan without deciding
+anything itself.
+
+``Plan.to_dict()`` is the single document every renderer reads and the saved-plan file
+(``plan --out``) holds: ``format_version`` 1, JSON-safe, deterministic (lists in a fixed order;
+serialise with ``sort_keys=True``). ``Plan.from_dict()`` reads it back exactly.
+
+Sensitive values (``${env:NAME}`` interpolations) never appear here: diffs show
+``(sensitive, fp 3f2a)`` and step bodies keep the ``${env:NAME}`` template, which
+:func:`resolve_steps` fills in again at apply time, refusing when a value changed since the plan.
+
+Ordering (DESIGN §3): per resource its steps are sequential; across resources by ``order`` wave,
+then phase (creates/updates, then state changes, then removals), then kind, then key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping, Sequence
+
+from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
+from hoodsync.definitions.interpolate import resolve
+from hoodsync.errors import PlanError, SafetyError, StalePlanError
+from hoodsync.model import Kind
+from hoodsync.remote.ratelimit import minimum_duration
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ACTIONS",
+    "STEP_OPS",
+    "PHASES",
+    "AccountInfo",
+    "Step",
+    "Note",
+    "FieldDiff",
+    "SensitiveValue",
+    "Change",
+    "RemoteRef",
+    "Counts",
+    "Estimate",
+    "Plan",
+    "canonical_json",
+    "fingerprint_body",
+    "sort_changes",
+    "estimate",
+    "check_safety",
+    "resolve_steps",
+]
+
+FORMAT_VERSION = 1
+
+#: Every ``Change.action``. ``note`` = nothing will be done, the change only carries notes
+#: (an object that cannot be edited, an ambiguous match, a replacement that is not allowed).
+ACTIONS = (
+    "create",
+    "adopt",
+    "update",
+    "replace",
+    "pause",
+    "resume",
+    "activate",
+    "start",
+    "deactivate",
+    "stop",
+    "cancel",
+    "note",
+)
+
+#: Every ``Step.op``: the API operation apply performs.
+STEP_OPS = ("create", "patch", "pause", "resume", "cancel", "start", "stop")
+
+#: Phase per action: 0 creates and edits, 1 state changes, 2 removals (cancels/stops last).
+PHASES: Mapping[str, int] = {
+    "create": 0,
+    "adopt": 0,
+    "update": 0,
+    "replace": 0,
+    "note": 0,
+    "pause": 1,
+    "resume": 1,
+    "activate": 1,
+    "start": 1,
+    "deactivate": 2,
+    "stop": 2,
+    "cancel": 2,
+}
+
+#: Actions counted as removals by the safety guard.
+REMOVALS = frozenset({"cancel", "stop", "deactivate"})
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
+_SEVERITIES = ("error", "warning", "info")
+#: Ops that change state asynchronously: apply re-reads before the resource's next step.
+_ASYNC_OPS = frozenset({"pause", "resume", "cancel", "start", "stop"})
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: the one byte form hashes and fingerprints are taken of."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint_body(body: Any) -> str:
+    """sha256 (hex) of the canonical JSON of a normalised remote body."""
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """Which account a plan is for, and its rate class (used for the time estimate)."""
+
+    name: str
+    url: str
+    sandbox: bool = False
+    falconyte_url: str | None = None
+    per_second: int = 10
+    per_minute: int = 150
+    falconyte_per_second: int = 10
+    falconyte_per_minute: int = 150
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (no secrets exist here: an account is names, URLs and limits)."""
+        return {
+            "name": self.name,
+            "url": self.url,
+            "sandbox": self.sandbox,
+            "falconyte_url": self.falconyte_url,
+            "per_second": self.per_second,
+            "per_minute": self.per_minute,
+            "falconyte_per_second": self.falconyte_per_second,
+            "falconyte_per_minute": self.falconyte_per_minute,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "AccountInfo":
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            name=str(d["name"]),
+            url=str(d["url"]),
+            sandbox=bool(d.get("sandbox", False)),
+            falconyte_url=d.get("falconyte_url"),
+            per_second=int(d.get("per_second", 10)),
+            per_minute=int(d.get("per_minute", 150)),
+            falconyte_per_second=int(d.get("falconyte_per_second", 10)),
+            falconyte_per_minute=int(d.get("falconyte_per_minute", 150)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One API operation.
+
+    ``op`` is one of :data:`STEP_OPS`. ``id`` is the remote id the step acts on; ``None`` on a
+    ``create`` and on any later step that acts on the object *this change's create step made*.
+    ``body`` is the JSON request body (``None`` = no body); sensitive values are kept as their
+    ``${env:NAME}`` templates (see :func:`resolve_steps`).
+    """
+
+    op: str
+    id: str | None = None
+    body: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"op": self.op, "id": self.id, "body": _plain(self.body)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Step":
+        """Inverse of :meth:`to_dict`."""
+        if d["op"] not in STEP_OPS:
+            raise PlanError(f"unknown step op {d['op']!r} in saved plan")
+        return cls(op=str(d["op"]), id=d.get("id"), body=d.get("body"))
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A finding worth a reviewer's attention. ``severity``: ``error`` (the plan cannot be
+    applied), ``warning`` or ``info``. ``address`` is empty for plan-wide notes."""
+
+    severity: str
+    message: str
+    address: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"severity": self.severity, "message": self.message, "address": self.address}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Note":
+        """Inverse of :meth:`to_dict`."""
+        return cls(str(d["severity"]), str(d["message"]), str(d.get("address", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDiff:
+    """One field-level difference. ``op``: ``add`` (remote lacks it), ``change``, ``remove``
+    (remote has an extra array element). ``before`` is the remote value, ``after`` the desired
+    one; sensitive values are already masked."""
+
+    path: str
+    op: str
+    before: Any = None
+    after: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"path": self.path, "op": self.op, "before": self.before, "after": self.after}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "FieldDiff":
+        """Inverse of :meth:`to_dict`."""
+        return cls(str(d["path"]), str(d["op"]), d.get("before"), d.get("after"))
+
+
+@dataclass(frozen=True, slots=True)
+class SensitiveValue:
+    """Where a ``${env:...}`` value sits in the spec (``path``), its ``template`` as written and
+    the fingerprint ``fp`` of the value it resolved to when the plan was made."""
+
+    path: str
+    template: str
+    fp: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"path": self.path, "template": self.template, "fp": self.fp}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "SensitiveValue":
+        """Inverse of :meth:`to_dict`."""
+        return cls(str(d["path"]), str(d["template"]), str(d["fp"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What to do to one resource.
+
+    ``description`` is the human phrase after ``# <address>`` (``will be created``).
+    ``transition`` is ``(from, to)`` for a lifecycle change. ``drift`` is true when the
+    difference comes from the remote object having moved since hoodsync last wrote it (rather
+    than from a change in git). ``flags`` are markers the renderers warn about:
+    ``sends_immediately``, ``live_edit`` (a running campaign is paused, edited, resumed),
+    ``irreversible`` (cancel), ``removal``. ``fingerprint`` is that of the remote object the change
+    was computed against (``None`` for a create).
+    """
+
+    address: str
+    kind: Kind
+    key: str
+    action: str
+    description: str
+    name: str | None = None
+    remote_id: str | None = None
+    remote_status: str | None = None
+    transition: tuple[str, str] | None = None
+    steps: tuple[Step, ...] = ()
+    diff: tuple[FieldDiff, ...] = ()
+    drift: bool = False
+    notes: tuple[Note, ...] = ()
+    fingerprint: str | None = None
+    order: int = 0
+    sensitive: tuple[SensitiveValue, ...] = ()
+    flags: tuple[str, ...] = ()
+
+    @property
+    def phase(self) -> int:
+        """0 create/edit, 1 state change, 2 removal (see :data:`PHASES`)."""
+        return PHASES[self.action]
+
+    @property
+    def has_errors(self) -> bool:
+        """True when any note is error-level."""
+        return any(n.severity == "error" for n in self.notes)
+
+    def sort_key(self) -> tuple[int, int, int, str, str]:
+        """Wave, phase, kind, key, address (DESIGN §3)."""
+        return (self.order, self.phase, _KIND_ORDER[self.kind], self.key, self.address)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "address": self.address,
+            "kind": self.kind.value,
+            "key": self.key,
+            "name": self.name,
+            "action": self.action,
+            "description": self.description,
+            "remote_id": self.remote_id,
+            "remote_status": self.remote_status,
+            "transition": list(self.transition) if self.transition else None,
+            "steps": [s.to_dict() for s in self.steps],
+            "diff": [d.to_dict() for d in self.diff],
+            "drift": self.drift,
+            "notes": [n.to_dict() for n in self.notes],
+            "fingerprint": self.fingerprint,
+            "order": self.order,
+            "phase": self.phase,
+            "sensitive": [s.to_dict() for s in self.sensitive],
+            "flags": list(self.flags),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Change":
+        """Inverse of :meth:`to_dict`."""
+        if d["action"] not in PHASES:
+            raise PlanError(f"unknown action {d['action']!r} in saved plan")
+        transition = d.get("transition")
+        return cls(
+            address=str(d["address"]),
+            kind=Kind(d["kind"]),
+            key=str(d["key"]),
+            name=d.get("name"),
+            action=str(d["action"]),
+            description=str(d["description"]),
+            remote_id=d.get("remote_id"),
+            remote_status=d.get("remote_status"),
+            transition=(str(transition[0]), str(transition[1])) if transition else None,
+            steps=tuple(Step.from_dict(s) for s in d.get("steps", ())),
+            diff=tuple(FieldDiff.from_dict(x) for x in d.get("diff", ())),
+            drift=bool(d.get("drift", False)),
+            notes=tuple(Note.from_dict(n) for n in d.get("notes", ())),
+            fingerprint=d.get("fingerprint"),
+            order=int(d.get("order", 0)),
+            sensitive=tuple(SensitiveValue.from_dict(s) for s in d.get("sensitive", ())),
+            flags=tuple(str(f) for f in d.get("flags", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRef:
+    """A remote object listed (not changed) by the plan: an orphan, an unmanaged or a superseded
+    object. ``address`` is set for orphans and superseded objects."""
+
+    kind: Kind
+    id: str
+    name: str
+    status: str
+    address: str | None = None
+    created_at: str | None = None
+
+    def sort_key(self) -> tuple[int, str, str, str]:
+        """Kind, address, name, id."""
+        return (_KIND_ORDER[self.kind], self.address or "", self.name, self.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "kind": self.kind.value,
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "address": self.address,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RemoteRef":
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            kind=Kind(d["kind"]),
+            id=str(d["id"]),
+            name=str(d["name"]),
+            status=str(d["status"]),
+            address=d.get("address"),
+            created_at=d.get("created_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The numbers in the header and summary line.
+
+    ``managed`` = remote objects matched to a definition plus orphans (what removal percentages
+    are taken of); ``retired`` = marker-carrying campaigns without a definition that are already
+    finished (canceled or sent) and so need nothing.
+    """
+
+    definitions: int = 0
+    remote_objects: int = 0
+    read_requests: int = 0
+    unchanged: int = 0
+    unmanaged: int = 0
+    orphans: int = 0
+    superseded: int = 0
+    managed: int = 0
+    retired: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON form."""
+        return {
+            "definitions": self.definitions,
+            "remote_objects": self.remote_objects,
+            "read_requests": self.read_requests,
+            "unchanged": self.unchanged,
+            "unmanaged": self.unmanaged,
+            "orphans": self.orphans,
+            "superseded": self.superseded,
+            "managed": self.managed,
+            "retired": self.retired,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Counts":
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{f.name: int(d.get(f.name, 0)) for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Requests apply is expected to make and the fastest time the rate limits allow for them."""
+
+    requests: int = 0
+    seconds: float = 0.0
+    hood_requests: int = 0
+    falconyte_requests: int = 0
+    per_second: int = 10
+    per_minute: int = 150
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "requests": self.requests,
+            "seconds": self.seconds,
+            "hood_requests": self.hood_requests,
+            "falconyte_requests": self.falconyte_requests,
+            "per_second": self.per_second,
+            "per_minute": self.per_minute,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Estimate":
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            requests=int(d.get("requests", 0)),
+            seconds=float(d.get("seconds", 0.0)),
+            hood_requests=int(d.get("hood_requests", 0)),
+            falconyte_requests=int(d.get("falconyte_requests", 0)),
+            per_second=int(d.get("per_second", 10)),
+            per_minute=int(d.get("per_minute", 150)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything ``plan`` found and ``apply`` will do, for one account. Pure data."""
+
+    account: AccountInfo
+    changes: tuple[Change, ...] = ()
+    counts: Counts = field(default_factory=Counts)
+    notes: tuple[Note, ...] = ()
+    orphans: tuple[RemoteRef, ...] = ()
+    unmanaged: tuple[RemoteRef, ...] = ()
+    superseded: tuple[RemoteRef, ...] = ()
+    estimate: Estimate = field(default_factory=Estimate)
+    prune: bool = False
+    allow_replace: bool = False
+    targets: tuple[str, ...] = ()
+
+    @property
+    def has_errors(self) -> bool:
+        """True when any note (plan-wide or on a change) is error-level: apply must refuse."""
+        return any(n.severity == "error" for n in self.notes) or any(
+            c.has_errors for c in self.changes
+        )
+
+    @property
+    def has_changes(self) -> bool:
+        """True when apply would make at least one write."""
+        return any(c.steps for c in self.changes)
+
+    def summary(self) -> dict[str, int]:
+        """Count of changes with steps per action (every action present, zeros included)."""
+        out = {a: 0 for a in ACTIONS if a != "note"}
+        for c in self.changes:
+            if c.steps:
+                out[c.action] += 1
+        return out
+
+    def all_notes(self) -> list[Note]:
+        """Plan-wide notes, then each change's notes, in plan order."""
+        return list(self.notes) + [n for c in self.changes for n in c.notes]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned plan document (the only input of every renderer, and the saved plan)."""
+        notes = self.all_notes()
+        return {
+            "format_version": FORMAT_VERSION,
+            "account": self.account.to_dict(),
+            "options": {
+                "prune": self.prune,
+                "allow_replace": self.allow_replace,
+                "targets": sorted(self.targets),
+            },
+            "counts": self.counts.to_dict(),
+            "summary": self.summary(),
+            "has_changes": self.has_changes,
+            "has_errors": self.has_errors,
+            "errors": sum(1 for n in notes if n.severity == "error"),
+            "warnings": sum(1 for n in notes if n.severity == "warning"),
+            "changes": [c.to_dict() for c in self.changes],
+            "notes": [n.to_dict() for n in self.notes],
+            "orphans": [r.to_dict() for r in self.orphans],
+            "unmanaged": [r.to_dict() for r in self.unmanaged],
+            "superseded": [r.to_dict() for r in self.superseded],
+            "estimate": self.estimate.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Plan":
+        """Read a saved plan. Raises :class:`PlanError` for another format version or a
+        malformed document."""
+        version = d.get("format_version") if isinstance(d, Mapping) else None
+        if version != FORMAT_VERSION:
+            raise PlanError(
+                f"saved plan has format_version {version!r}; this hoodsync reads {FORMAT_VERSION}"
+            )
+        try:
+            options = d.get("options", {})
+            return cls(
+                account=AccountInfo.from_dict(d["account"]),
+                changes=tuple(Change.from_dict(c) for c in d.get("changes", ())),
+                counts=Counts.from_dict(d.get("counts", {})),
+                notes=tuple(Note.from_dict(n) for n in d.get("notes", ())),
+                orphans=tuple(RemoteRef.from_dict(r) for r in d.get("orphans", ())),
+                unmanaged=tuple(RemoteRef.from_dict(r) for r in d.get("unmanaged", ())),
+                superseded=tuple(RemoteRef.from_dict(r) for r in d.get("superseded", ())),
+                estimate=Estimate.from_dict(d.get("estimate", {})),
+                prune=bool(options.get("prune", False)),
+                allow_replace=bool(options.get("allow_replace", False)),
+                targets=tuple(options.get("targets", ())),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanError(f"saved plan is malformed: {exc}") from exc
+
+
+def _plain(value: Any) -> Any:
+    """Deep copy of JSON-like data into plain dicts/lists (Mappings and tuples included)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def sort_changes(changes: Sequence[Change]) -> tuple[Change, ...]:
+    """Changes in execution order: wave, phase, kind, key (DESIGN §3)."""
+    return tuple(sorted(changes, key=Change.sort_key))
+
+
+def requests_for(change: Change) -> int:
+    """Requests apply is expected to make for one change: one per step, one re-read after an
+    asynchronous state action that another step of the same resource waits for, and the read a
+    push-task create needs (its POST returns only the id)."""
+    n = len(change.steps)
+    for i, step in enumerate(change.steps):
+        if step.op in _ASYNC_OPS and i + 1 < len(change.steps):
+            n += 1
+        if step.op == "create" and change.kind is Kind.PUSH_TASK:
+            n += 1
+    return n
+
+
+def estimate(changes: Sequence[Change], account: AccountInfo) -> Estimate:
+    """Request count and fastest duration under each API's limits (Hood and Falconyte budgets
+    are separate, so the slower of the two bounds the apply)."""
+    hood = sum(requests_for(c) for c in changes if c.kind.system == "hood")
+    falc = sum(requests_for(c) for c in changes if c.kind.system == "falconyte")
+    seconds = max(
+        minimum_duration(hood, account.per_second, account.per_minute),
+        minimum_duration(falc, account.falconyte_per_second, account.falconyte_per_minute),
+    )
+    return Estimate(
+        requests=hood + falc,
+        seconds=round(seconds, 3),
+        hood_requests=hood,
+        falconyte_requests=falc,
+        per_second=account.per_second,
+        per_minute=account.per_minute,
+    )
+
+
+def check_safety(
+    plan: Plan,
+    *,
+    max_removals: int = 10,
+    max_removal_percent: float = 30,
+    allow_removals: int | None = None,
+) -> None:
+    """Refuse a dangerous plan with :class:`SafetyError` (nothing has been applied yet).
+
+    - removals (cancel, stop, deactivate) above ``max_removals``, or above
+      ``max_removal_percent`` % of the managed objects — the percentage only once at least 10
+      objects are managed (as octoDNS does), so removing 1 of 3 is not refused;
+    - no definitions at all while the account holds hoodsync-managed objects (a wrong path).
+
+    ``allow_removals=N`` is the explicit acknowledgement: up to N removals pass both guards.
+    """
+    removals = [c for c in plan.changes if c.action in REMOVALS and c.steps]
+    n = len(removals)
+    managed = plan.counts.managed
+    if allow_removals is not None:
+        if n > allow_removals:
+            raise SafetyError(
+                f"the plan removes {n} objects, more than --allow-removals {allow_removals}: "
+                + _names(removals)
+            )
+        return
+    if plan.counts.definitions == 0 and managed > 0:
+        raise SafetyError(
+            f"no definitions were found, but the account holds {managed} objects managed by "
+            "hoodsync; check the paths (or pass --allow-removals N to remove them on purpose)"
+        )
+    if n > max_removals:
+        raise SafetyError(
+            f"the plan removes {n} objects, more than the limit of {max_removals}: "
+            f"{_names(removals)}; pass --allow-removals {n} if this is intended"
+        )
+    if managed >= 10 and n * 100 > max_removal_percent * managed:
+        pct = math.floor(n * 100 / managed)
+        raise SafetyError(
+            f"the plan removes {n} of {managed} managed objects ({pct} %), more than "
+            f"{max_removal_percent:g} %: {_names(removals)}; pass --allow-removals {n} if this "
+            "is intended"
+        )
+
+
+def _names(changes: Sequence[Change], limit: int = 10) -> str:
+    shown = ", ".join(c.address for c in changes[:limit])
+    more = len(changes) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def resolve_steps(change: Change, env: Mapping[str, str]) -> tuple[Step, ...]:
+    """The change's steps with ``${env:NAME}`` templates filled in from ``env``, for apply.
+
+    Raises :class:`StalePlanError` naming the change when a value no longer has the fingerprint
+    it had when the plan was made, and :class:`DefinitionError` when a variable is missing.
+    The returned bodies hold secrets: hand them to the client only, never log them.
+    """
+    expected = {s.template: s.fp for s in change.sensitive}
+    out = []
+    for step in change.steps:
+        if step.body is None:
+            out.append(step)
+            continue
+        resolved, paths = resolve(step.body, env, base_path=())
+        for path in paths:
+            template = _get(step.body, path)
+            value = _get(resolved, path)
+            want = expected.get(template) if isinstance(template, str) else None
+            if want is not None and isinstance(value, str) and value_fingerprint(value) != want:
+                raise StalePlanError([f"{change.address} (a ${{env:...}} value changed)"])
+        out.append(Step(step.op, step.id, resolved))
+    return tuple(out)
+
+
+def _get(node: Any, path: Sequence[str | int]) -> Any:
+    for part in path:
+        node = node[part]
+    return node

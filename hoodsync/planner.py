@@ -1,0 +1,171 @@
+"""Definitions + remote objects → :class:`~hoodsync.plan.Plan`. Pure: no I/O, no clock, no
+environment except the injected ``env`` mapping.
+
+The caller (the CLI wiring) has already loaded and validated the definitions and read every
+remote object of the kinds involved through the clients; this module only decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any, Iterable, Mapping, Sequence
+
+from hoodsync.definitions.interpolate import resolve
+from hoodsync.errors import DefinitionError, PlanError, Problem
+from hoodsync.kinds import RULES
+from hoodsync.kinds.base import Context, Desired
+from hoodsync.model import Definition, Kind, RemoteObject
+from hoodsync.plan import (
+    AccountInfo,
+    Change,
+    Counts,
+    Note,
+    Plan,
+    RemoteRef,
+    estimate,
+    sort_changes,
+)
+
+__all__ = ["make_plan", "prepare"]
+
+log = logging.getLogger(__name__)
+
+
+def prepare(definitions: Iterable[Definition], env: Mapping[str, str]) -> list[Desired]:
+    """Resolve ``${env:NAME}`` in every definition. Raises one :class:`DefinitionError` listing
+    every missing variable in every definition, and :class:`PlanError` for a duplicate address
+    (validation normally catches that first)."""
+    out: list[Desired] = []
+    problems: list[Problem] = []
+    seen: dict[str, Definition] = {}
+    for d in definitions:
+        if d.address in seen:
+            raise PlanError(
+                f"{d.address} is defined twice ({seen[d.address].location} and {d.location})"
+            )
+        seen[d.address] = d
+        try:
+            resolved, paths = resolve(d.spec, env, definition=d)
+        except DefinitionError as exc:
+            problems.extend(exc.problems)
+            continue
+        out.append(Desired(d, resolved, tuple(paths)))
+    if problems:
+        raise DefinitionError(problems)
+    return out
+
+
+def make_plan(
+    definitions: Sequence[Definition],
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
+    *,
+    account: AccountInfo,
+    prune: bool = False,
+    allow_replace: bool = False,
+    targets: frozenset[str] = frozenset(),
+    env: Mapping[str, str] = {},
+    read_requests: int = 0,
+) -> Plan:
+    """Compare ``definitions`` with ``remote`` (the clients' dicts per kind) and plan.
+
+    ``targets`` (addresses such as ``campaign.x``) limits the changes to those resources;
+    matching still sees every definition, so nothing outside the targets turns unmanaged or
+    orphaned. ``prune`` turns orphans into removals. ``allow_replace`` permits email-campaign
+    replacements. ``read_requests`` is only reported (the header shows it).
+    """
+    desired = prepare(definitions, env)
+    ctx = Context(prune=prune, allow_replace=allow_replace)
+    by_kind: dict[Kind, list[Desired]] = defaultdict(list)
+    for des in desired:
+        by_kind[des.definition.kind].append(des)
+
+    changes: list[Change] = []
+    orphans: list[RemoteRef] = []
+    unmanaged: list[RemoteRef] = []
+    superseded: list[RemoteRef] = []
+    unchanged = managed = retired = remote_count = 0
+    seen_targets: set[str] = set()
+
+    for kind in Kind:
+        rules = RULES[kind]
+        objs = [rules.from_remote(d) for d in remote.get(kind, ())]
+        remote_count += len(objs)
+        kind_desired = by_kind.get(kind, [])
+        match = rules.match(kind_desired, objs)
+        managed += len(match.pairs) + len(match.orphans)
+        retired += len(match.retired)
+        for des in kind_desired:
+            if targets and des.address not in targets:
+                continue
+            seen_targets.add(des.address)
+            if des.address in match.blocked:
+                changes.append(rules.blocked_change(des, match.blocked[des.address]))
+                continue
+            change = rules.plan(des, match.pairs.get(des.address), ctx)
+            if change is None:
+                unchanged += 1
+            else:
+                changes.append(change)
+        for obj in match.orphans:
+            address = f"{kind.slug}.{obj.marker}"
+            orphans.append(_ref(obj, address))
+            if targets and address not in targets:
+                continue
+            seen_targets.add(address)
+            if prune:
+                change = rules.orphan_change(obj, ctx)
+                if change is not None:
+                    changes.append(change)
+        unmanaged.extend(_ref(obj, None) for obj in match.unmanaged)
+        shown = {des.address: des.shown_name for des in kind_desired}
+        superseded.extend(
+            _ref(obj, address, shown.get(address)) for address, obj in match.superseded
+        )
+
+    notes = [
+        Note("warning", f"--target {t} matches no definition and no orphan")
+        for t in sorted(targets - seen_targets)
+    ]
+    ordered = sort_changes(changes)
+    plan = Plan(
+        account=account,
+        changes=ordered,
+        counts=Counts(
+            definitions=len(desired),
+            remote_objects=remote_count,
+            read_requests=read_requests,
+            unchanged=unchanged,
+            unmanaged=len(unmanaged),
+            orphans=len(orphans),
+            superseded=len(superseded),
+            managed=managed,
+            retired=retired,
+        ),
+        notes=tuple(notes),
+        orphans=tuple(sorted(orphans, key=RemoteRef.sort_key)),
+        unmanaged=tuple(sorted(unmanaged, key=RemoteRef.sort_key)),
+        superseded=tuple(sorted(superseded, key=RemoteRef.sort_key)),
+        estimate=estimate(ordered, account),
+        prune=prune,
+        allow_replace=allow_replace,
+        targets=tuple(sorted(targets)),
+    )
+    log.debug(
+        "planned %d changes for %d definitions against %d remote objects",
+        len(ordered),
+        len(desired),
+        remote_count,
+    )
+    return plan
+
+
+def _ref(obj: RemoteObject, address: str | None, name: str | None = None) -> RemoteRef:
+    return RemoteRef(
+        kind=obj.kind,
+        id=obj.id,
+        name=name if name is not None else obj.name,
+        status=obj.status,
+        address=address,
+        created_at=obj.created_at,
+    )

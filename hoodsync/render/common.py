@@ -1,0 +1,157 @@
+"""Pieces the three renderers share. Every function reads the ``Plan.to_dict()`` document (or a
+part of it), never a Plan object, so the three renderings cannot disagree."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping, Sequence
+
+__all__ = [
+    "SUMMARY_ORDER",
+    "header_line",
+    "sandbox_line",
+    "summary_line",
+    "estimate_line",
+    "no_changes_line",
+    "value_text",
+    "diff_line",
+    "drift_line",
+    "symbol",
+    "duration_text",
+    "plural",
+    "path_width",
+]
+
+#: Actions always named in the summary line, then the others when non-zero.
+_ALWAYS = ("create", "update", "resume", "pause", "cancel")
+SUMMARY_ORDER = _ALWAYS + ("adopt", "replace", "activate", "deactivate", "start", "stop")
+
+_SYMBOLS = {
+    "create": "+",
+    "replace": "-/+",
+    "cancel": "-",
+    "stop": "-",
+    "deactivate": "-",
+    "note": "!",
+}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 definition`` / ``3 definitions``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def symbol(action: str) -> str:
+    """Terraform-like marker for a change: ``+`` create, ``~`` edit/state, ``-`` removal."""
+    return _SYMBOLS.get(action, "~")
+
+
+def header_line(doc: Mapping[str, Any]) -> str:
+    """``Account: default (URL) — 3 definitions, 14 remote objects read in 2 requests``."""
+    acc, counts = doc["account"], doc["counts"]
+    return (
+        f"Account: {acc['name']} ({acc['url']}) — {plural(counts['definitions'], 'definition')}, "
+        f"{plural(counts['remote_objects'], 'remote object')} read in "
+        f"{plural(counts['read_requests'], 'request')}"
+    )
+
+
+def sandbox_line(doc: Mapping[str, Any]) -> str | None:
+    """The one-line sandbox notice, or ``None`` for a real account."""
+    if not doc["account"].get("sandbox"):
+        return None
+    return (
+        "Sandbox: this is the embedded emulated account, not a real one. To use a real account "
+        "set HOOD_API_TOKEN (and HOOD_API_URL; FALCONYTE_API_KEY for email campaigns)."
+    )
+
+
+def summary_line(doc: Mapping[str, Any]) -> str:
+    """``Plan: 1 to create, 1 to update, … 11 unchanged, 2 unmanaged.``"""
+    summary, counts = doc["summary"], doc["counts"]
+    parts = [f"{summary.get(a, 0)} to {a}" for a in _ALWAYS]
+    parts += [f"{summary[a]} to {a}" for a in SUMMARY_ORDER[len(_ALWAYS):] if summary.get(a)]
+    tail = [f"{counts['unchanged']} unchanged", f"{counts['unmanaged']} unmanaged"]
+    if counts.get("orphans"):
+        tail.append(plural(counts["orphans"], "orphan"))
+    if counts.get("superseded"):
+        tail.append(f"{counts['superseded']} superseded")
+    line = f"Plan: {', '.join(parts)}. {', '.join(tail)}."
+    if doc.get("errors"):
+        line += f" {plural(doc['errors'], 'error')}: this plan cannot be applied."
+    return line
+
+
+def duration_text(seconds: float) -> str:
+    """``~1 s``, ``~45 s``, ``~2 min``, ``~3 min 10 s`` (never below 1 s)."""
+    total = max(1, math.ceil(seconds))
+    if total < 60:
+        return f"~{total} s"
+    minutes, rest = divmod(total, 60)
+    return f"~{minutes} min" + (f" {rest} s" if rest else "")
+
+
+def estimate_line(doc: Mapping[str, Any]) -> str:
+    """``Apply needs about 6 requests (~1 s at 10/s, 150/min).``"""
+    est = doc["estimate"]
+    split = ""
+    if est.get("falconyte_requests"):
+        split = f"{est['hood_requests']} Hood, {est['falconyte_requests']} Falconyte; "
+    return (
+        f"Apply needs about {plural(est['requests'], 'request')} ({split}"
+        f"{duration_text(est['seconds'])} at {est['per_second']}/s, {est['per_minute']}/min)."
+    )
+
+
+def no_changes_line(doc: Mapping[str, Any]) -> str:
+    """The line printed when there is nothing to do."""
+    counts = doc["counts"]
+    return (
+        "No changes. The account matches the definitions "
+        f"({counts['unchanged']} unchanged, {counts['unmanaged']} unmanaged)."
+    )
+
+
+def value_text(value: Any, limit: int | None = 60) -> str:
+    """A value as compact JSON; with ``limit``, long arrays/objects become ``[ ... ]`` /
+    ``{ ... }`` and long strings are cut with ``...``."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    if limit is None or len(text) <= limit:
+        return text
+    if isinstance(value, list):
+        return f"[ ... {plural(len(value), 'item')} ]"
+    if isinstance(value, dict):
+        return f"{{ ... {plural(len(value), 'key')} }}"
+    if isinstance(value, str):
+        return json.dumps(value[: limit - 5], ensure_ascii=False)[:-1] + '..."'
+    return text
+
+
+def diff_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) -> tuple[str, str]:
+    """``(symbol, text)`` for one field diff, e.g. ``("~", 'labels[1] = "sale" -> "promo"')``."""
+    path = entry["path"].ljust(width)
+    op = entry["op"]
+    if op == "add":
+        return "+", f"{path} = {value_text(entry['after'], limit)}"
+    if op == "remove":
+        return "-", f"{path} = {value_text(entry['before'], limit)}"
+    return "~", f"{path} = {value_text(entry['before'], limit)} -> {value_text(entry['after'], limit)}"
+
+
+def drift_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) -> tuple[str, str]:
+    """A field diff seen as drift: how the remote moved away from the definition
+    (``definition value -> remote value``)."""
+    path = entry["path"].ljust(width)
+    op = entry["op"]
+    if op == "add":  # the remote lost a field the definition states
+        return "-", f"{path} = {value_text(entry['after'], limit)} (removed remotely)"
+    if op == "remove":
+        return "+", f"{path} = {value_text(entry['before'], limit)} (added remotely)"
+    return "~", f"{path} = {value_text(entry['after'], limit)} -> {value_text(entry['before'], limit)}"
+
+
+def path_width(entries: Sequence[Mapping[str, Any]], cap: int = 32) -> int:
+    """Column width that aligns the ``=`` of a block (capped so one long path does not push
+    every line right)."""
+    return min(cap, max((len(e["path"]) for e in entries), default=0))

@@ -1,0 +1,124 @@
+"""Terminal rendering of a plan, Terraform-like. Reads only the ``Plan.to_dict()`` document.
+
+Layout: header (account, counts) · sandbox notice · drift (objects changed outside hoodsync,
+shown before the changes that undo them) · one block per change (``# address will be …``, field
+diffs with ``+ ~ -``, notes) · orphans / superseded · plan-wide notes · summary line · estimate.
+ANSI colours only with ``color=True`` (the CLI decides: TTY and no ``NO_COLOR``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from hoodsync.render.common import (
+    diff_line,
+    drift_line,
+    estimate_line,
+    header_line,
+    no_changes_line,
+    path_width,
+    sandbox_line,
+    summary_line,
+    symbol,
+)
+
+__all__ = ["render"]
+
+_CODES = {"+": "32", "-": "31", "~": "33", "-/+": "35", "!": "31", "bold": "1", "dim": "2"}
+_SEVERITY_CODES = {"error": "31", "warning": "33", "info": "36"}
+
+
+def render(doc: Mapping[str, Any], *, color: bool = False) -> str:
+    """The plan as terminal text (ends with a newline)."""
+    paint = _painter(color)
+    out: list[str] = [paint(header_line(doc), "bold")]
+    notice = sandbox_line(doc)
+    if notice:
+        out.append(notice)
+    changes = doc["changes"]
+    if not changes and not doc["notes"]:
+        out += _listing(doc) + ["", no_changes_line(doc)]
+        return "\n".join(out) + "\n"
+    drifted = [c for c in changes if c["drift"]]
+    if drifted:
+        out += ["", "Objects changed outside hoodsync since it last applied them (drift):"]
+        for c in drifted:
+            out += [""] + _drift_block(c, paint)
+        out += ["", "The changes below undo that drift."]
+    if changes:
+        out += ["", "hoodsync will perform the following actions:"]
+        for c in changes:
+            out += [""] + _change_block(c, paint)
+    out += _listing(doc)
+    if doc["notes"]:
+        out.append("")
+        out += [_note_text(n, paint, "") for n in doc["notes"]]
+    out += ["", summary_line(doc)]
+    if doc["has_changes"]:
+        out.append(estimate_line(doc))
+    return "\n".join(out) + "\n"
+
+
+def _painter(color: bool) -> Callable[[str, str], str]:
+    def paint(text: str, key: str) -> str:
+        code = _CODES.get(key) or _SEVERITY_CODES.get(key)
+        return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
+
+    return paint
+
+
+def _kind_word(change: Mapping[str, Any]) -> str:
+    return str(change["address"]).split(".", 1)[0]
+
+
+def _change_block(c: Mapping[str, Any], paint: Callable[[str, str], str]) -> list[str]:
+    description = c["description"]
+    if c["drift"]:
+        description += " — undoes drift"
+    lines = [paint(f"  # {c['address']} {description}", "bold")]
+    sym = symbol(c["action"])
+    if c["diff"]:
+        width = path_width(c["diff"])
+        lines.append(paint(f"  {sym} {_kind_word(c)} \"{c['key']}\" {{", sym))
+        for entry in c["diff"]:
+            s, text = diff_line(entry, width)
+            lines.append(f"      {paint(s, s)} {text}")
+        lines.append("    }")
+    for note in c["notes"]:
+        lines.append(_note_text(note, paint, "    "))
+    return lines
+
+
+def _drift_block(c: Mapping[str, Any], paint: Callable[[str, str], str]) -> list[str]:
+    lines = [paint(f"  # {c['address']} has changed outside hoodsync", "bold")]
+    width = path_width(c["diff"])
+    for entry in c["diff"]:
+        s, text = drift_line(entry, width)
+        lines.append(f"      {paint(s, s)} {text}")
+    transition = c.get("transition")
+    if transition:
+        wanted = "active" if c["action"] == "resume" else transition[1]
+        lines.append(f"      {paint('~', '~')} status = {wanted} -> {c['remote_status']}")
+    return lines
+
+
+def _note_text(note: Mapping[str, Any], paint: Callable[[str, str], str], indent: str) -> str:
+    severity = note["severity"]
+    where = f"{note['address']}: " if note.get("address") and not indent else ""
+    return f"{indent}{paint(severity, severity)}: {where}{note['message']}"
+
+
+def _listing(doc: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    if doc["orphans"] and not doc["options"]["prune"]:
+        out += ["", "Orphans (carry a hoodsync marker but no definition; removed only with --prune):"]
+        out += [_ref_text(r) for r in doc["orphans"]]
+    if doc["superseded"]:
+        out += ["", "Superseded (older campaigns replaced by a newer one; never touched):"]
+        out += [_ref_text(r) for r in doc["superseded"]]
+    return out
+
+
+def _ref_text(ref: Mapping[str, Any]) -> str:
+    created = f", created {ref['created_at']}" if ref.get("created_at") else ""
+    return f"  {ref['address']}  id {ref['id']}  \"{ref['name']}\" ({ref['status']}{created})"

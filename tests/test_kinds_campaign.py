@@ -1,0 +1,450 @@
+"""Campaign rules: normalisation, matching, every action and note of the state machine."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+import pytest
+
+from hoodsync.kinds.base import Context
+from hoodsync.kinds.campaign import HASH, MARKER, CampaignRules
+from hoodsync.model import Definition, Kind, Location
+from hoodsync.plan import Change
+from hoodsync.planner import prepare
+
+RULES = CampaignRules()
+
+SPEC: dict[str, Any] = {
+    "name": "Spring Sale",
+    "labels": ["spring", "sale"],
+    "metadata": {"team": "growth"},
+    "ab_test": {"name": "t", "test_split": 30},
+    "messages": [
+        {
+            "name": "Hello",
+            "channel": "push",
+            "priority": 3,
+            "push": {"title": {"en": "Hello"}, "landing_url": "https://example.com"},
+        }
+    ],
+}
+
+
+def defn(
+    key: str = "spring-sale",
+    spec: Mapping[str, Any] | None = None,
+    *,
+    state: str | None = None,
+    resume: Mapping[str, Any] | None = None,
+) -> Definition:
+    return Definition(
+        Kind.CAMPAIGN, key, dict(spec or SPEC), Location("c.yaml"), state=state, resume=resume
+    )
+
+
+def plan_one(
+    d: Definition, remote: Mapping[str, Any] | None, *, env: Mapping[str, str] | None = None,
+    allow_replace: bool = False,
+) -> Change | None:
+    (des,) = prepare([d], env or {})
+    objs = [RULES.from_remote(remote)] if remote is not None else []
+    match = RULES.match([des], objs)
+    assert not match.blocked
+    return RULES.plan(des, match.pairs.get(d.address), Context(allow_replace=allow_replace))
+
+
+def created_remote(
+    d: Definition, *, cid: str = "1017001", status: str = "scheduled", **overrides: Any
+) -> dict[str, Any]:
+    """What the API returns for ``d`` after hoodsync created it: the create body plus every
+    server-side addition and retyping the emulator/API does."""
+    change = plan_one(d, None)
+    if change is None or not change.steps:  # states that create nothing: built as active
+        change = plan_one(dataclasses.replace(d, state=None), None)
+    assert change is not None and change.steps[0].op == "create"
+    body = dict(change.steps[0].body or {})
+    run_now = body.pop("run_immediately", None)
+    body.pop("is_draft", None)
+    messages = [
+        {
+            "id": str(8000 + i),
+            "company_id": "6197120",
+            "campaign_id": cid,
+            "integration_id": m.get("integration_id", "0"),
+            "winner": 0,
+            "primary_lang": "en",
+            **m,
+            "priority": str(m["priority"]) if "priority" in m else None,
+        }
+        for i, m in enumerate(body.pop("messages", []))
+    ]
+    for m in messages:
+        if m["priority"] is None:
+            del m["priority"]
+    out = {
+        "id": int(cid),
+        "company_id": 6197120,
+        "creator_id": "1000223",
+        **body,
+        "labels": ",".join(body.get("labels", [])),
+        "messages": messages,
+        "status": "running" if run_now else status,
+        "send_strategy": "immediate" if run_now else "manual",
+        "is_draft": False,
+        "run_immediately": None,
+        "utm_tracking": {"enabled": 1, "utm_source": "${OCMH_UTM_SOURCE}"},
+        "next_run_time": "2027-01-01 00:00:00",
+        "run_counter": 0,
+        "score": 0,
+        "create_time": "2026-11-22 10:00:00",
+        "update_time": "2026-11-22 10:00:00",
+    }
+    out.update(overrides)
+    return out
+
+
+# --- normalisation and "no perpetual diff" ---------------------------------------------------
+
+
+def test_created_object_read_back_compares_clean() -> None:
+    d = defn()
+    assert plan_one(d, created_remote(d)) is None
+
+
+def test_run_immediately_is_never_compared() -> None:
+    d = defn(spec={**SPEC, "run_immediately": True})
+    remote = created_remote(d)
+    assert remote["status"] == "running" and remote["run_immediately"] is None
+    assert plan_one(d, remote) is None
+
+
+def test_retyped_values_on_either_side_compare_equal() -> None:
+    spec = {
+        **SPEC,
+        "deal_id": 1000251,  # number in the definition, string from the API
+        "ab_test": {"name": "t", "test_split": "30"},
+        "messages": [{**SPEC["messages"][0], "integration_id": 1830}],
+    }
+    d = defn(spec=spec)
+    remote = created_remote(d)
+    remote["deal_id"] = "1000251"
+    remote["ab_test"] = {"name": "t", "test_split": 30, "winner_delivery_mode": "manual"}
+    remote["messages"][0]["integration_id"] = "1830"
+    assert plan_one(d, remote) is None
+
+
+def test_labels_are_an_unordered_collection() -> None:
+    d = defn()
+    assert plan_one(d, created_remote(d, labels="sale,spring")) is None
+    assert plan_one(d, created_remote(d, labels=["sale", "spring"])) is None
+
+
+def test_unstated_remote_fields_are_not_drift() -> None:
+    d = defn()
+    remote = created_remote(d, description="set in the UI", quiet_hours={"from": 1, "to": 2})
+    assert plan_one(d, remote) is None
+
+
+def test_from_remote_reads_status_marker_and_created_at() -> None:
+    obj = RULES.from_remote(created_remote(defn(), status="paused"))
+    assert (obj.id, obj.status, obj.marker, obj.created_at) == (
+        "1017001", "paused", "spring-sale", "2026-11-22 10:00:00"
+    )
+    assert obj.body["labels"] == ["spring", "sale"]
+    assert obj.body["company_id"] == "6197120"
+
+
+def test_fingerprint_ignores_volatile_fields_but_not_edits() -> None:
+    remote = created_remote(defn())
+    fp = RULES.fingerprint(remote)
+    assert RULES.fingerprint({**remote, "next_run_time": "2030-01-01 00:00:00", "run_counter": 5}) == fp
+    assert RULES.fingerprint({**remote, "labels": "spring"}) != fp
+    assert RULES.fingerprint({**remote, "status": "paused"}) != fp
+
+
+# --- create ------------------------------------------------------------------------------------
+
+
+def test_create_writes_marker_and_hash_and_keeps_user_metadata() -> None:
+    change = plan_one(defn(), None)
+    assert change is not None
+    assert change.action == "create" and change.description == "will be created"
+    (step,) = change.steps
+    assert step.op == "create" and step.id is None
+    meta = step.body["metadata"]  # type: ignore[index]
+    assert meta["team"] == "growth" and meta[MARKER] == "spring-sale" and len(meta[HASH]) == 16
+    assert [d.path for d in change.diff] == ["name", "labels", "metadata", "ab_test", "messages"]
+    assert all(d.op == "add" for d in change.diff)
+    assert change.phase == 0 and change.fingerprint is None
+
+
+def test_create_with_run_immediately_is_flagged() -> None:
+    change = plan_one(defn(spec={**SPEC, "run_immediately": True}), None)
+    assert change is not None and "sends_immediately" in change.flags
+    assert change.steps[0].body["run_immediately"] is True  # type: ignore[index]
+
+
+def test_create_paused_then_pauses_the_new_object() -> None:
+    change = plan_one(defn(state="paused"), None)
+    assert change is not None
+    assert [(s.op, s.id) for s in change.steps] == [("create", None), ("pause", None)]
+    assert change.description == "will be created and paused"
+
+
+def test_missing_and_canceled_needs_nothing() -> None:
+    assert plan_one(defn(state="canceled"), None) is None
+
+
+def test_paused_draft_cannot_be_created() -> None:
+    change = plan_one(defn(spec={**SPEC, "is_draft": True}, state="paused"), None)
+    assert change is not None and change.action == "note" and change.has_errors
+    assert not change.steps
+
+
+# --- update / drift --------------------------------------------------------------------------
+
+
+def test_changing_one_label_in_git_is_one_update_of_that_field() -> None:
+    remote = created_remote(defn())
+    d = defn(spec={**SPEC, "labels": ["spring", "promo"]})
+    change = plan_one(d, remote)
+    assert change is not None
+    assert change.action == "update" and change.description == "will be updated in place"
+    assert [(x.path, x.op, x.before, x.after) for x in change.diff] == [
+        ("labels[1]", "change", "sale", "promo")
+    ]
+    (step,) = change.steps
+    assert step.op == "patch" and step.id == "1017001"
+    assert step.body["labels"] == ["spring", "promo"]  # type: ignore[index]
+    # git changed: the stored hash is refreshed in the same merge patch
+    assert set(step.body["metadata"]) == {MARKER, HASH}  # type: ignore[index]
+    assert change.drift is False
+    assert change.fingerprint == RULES.fingerprint(remote)
+
+
+def test_remote_edit_behind_hoodsyncs_back_is_drift() -> None:
+    d = defn()
+    change = plan_one(d, created_remote(d, labels="spring,promo"))
+    assert change is not None and change.action == "update" and change.drift is True
+    (step,) = change.steps
+    assert step.body == {"labels": ["spring", "sale"]}  # hash already right: not rewritten
+
+
+def test_arrays_replace_whole_so_the_patch_holds_the_whole_top_level_value() -> None:
+    remote = created_remote(defn())
+    spec = {**SPEC, "messages": [{**SPEC["messages"][0], "push": {"title": {"en": "Hey"}}}]}
+    change = plan_one(defn(spec=spec), remote)
+    assert change is not None
+    assert [x.path for x in change.diff] == ["messages[0].push.title.en"]
+    assert change.steps[0].body["messages"] == spec["messages"]  # type: ignore[index]
+
+
+def test_running_campaign_edit_is_pause_patch_resume() -> None:
+    remote = created_remote(defn(), status="running")
+    change = plan_one(defn(spec={**SPEC, "name": "Spring Sale 2"}), remote)
+    assert change is not None
+    assert [s.op for s in change.steps] == ["pause", "patch", "resume"]
+    assert change.steps[2].body is None  # back to running without a new send trigger
+    assert change.description == "will be updated in place (running: pause, update, resume)"
+    assert "live_edit" in change.flags
+
+
+def test_is_draft_cannot_be_set_back() -> None:
+    d = defn(spec={**SPEC, "is_draft": True})
+    remote = created_remote(d, is_draft=False)
+    change = plan_one(d, remote)
+    assert change is not None and change.action == "note" and change.has_errors
+    assert "draft" in change.notes[0].message
+
+
+def test_resume_block_scheduled_time_counts_as_matching() -> None:
+    d = defn(
+        spec={**SPEC, "scheduled_time": "2027-01-01 10:00:00"},
+        resume={"scheduled_time": "2027-02-01 10:00:00"},
+    )
+    remote = created_remote(d, scheduled_time="2027-02-01 10:00:00")
+    assert plan_one(d, remote) is None
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+
+def test_paused_behind_hoodsyncs_back_is_exactly_one_resume_shown_as_drift() -> None:
+    d = defn()
+    change = plan_one(d, created_remote(d, status="paused"))
+    assert change is not None
+    assert change.action == "resume" and change.drift is True
+    assert [(s.op, s.id, s.body) for s in change.steps] == [("resume", "1017001", None)]
+    assert change.transition == ("paused", "scheduled")
+    assert change.description == "will be resumed (paused -> scheduled)"
+
+
+def test_git_state_change_to_active_resumes_with_the_resume_block() -> None:
+    remote = created_remote(defn(state="paused"), status="paused")
+    d = defn(resume={"run_immediately": True})
+    change = plan_one(d, remote)
+    assert change is not None and change.action == "resume" and change.drift is False
+    assert [s.op for s in change.steps] == ["patch", "resume"]
+    assert change.steps[0].body == {"metadata": {MARKER: "spring-sale", HASH: change.steps[0].body["metadata"][HASH]}}  # type: ignore[index]
+    assert change.steps[1].body == {"run_immediately": True}
+    assert change.transition == ("paused", "running")
+    assert "sends_immediately" in change.flags
+
+
+def test_update_and_resume_patch_before_resuming() -> None:
+    remote = created_remote(defn(state="paused"), status="paused")
+    change = plan_one(defn(spec={**SPEC, "name": "New"}), remote)
+    assert change is not None
+    assert [s.op for s in change.steps] == ["patch", "resume"]
+    assert change.description == "will be updated and resumed (paused -> scheduled)"
+
+
+@pytest.mark.parametrize("status", ["running", "scheduled"])
+def test_state_paused_pauses(status: str) -> None:
+    remote = created_remote(defn(), status=status)
+    change = plan_one(defn(state="paused"), remote)
+    assert change is not None and change.action == "pause"
+    assert [s.op for s in change.steps] == ["pause", "patch"]  # pause, then refresh the hash
+    assert change.transition == (status, "paused") and change.phase == 1
+
+
+def test_state_paused_on_a_paused_campaign_with_current_hash_is_clean() -> None:
+    d = defn(state="paused")
+    assert plan_one(d, created_remote(d, status="paused")) is None
+
+
+@pytest.mark.parametrize("status", ["running", "scheduled", "paused"])
+def test_state_canceled_cancels(status: str) -> None:
+    d = defn(state="canceled")
+    change = plan_one(d, created_remote(defn(), status=status))
+    assert change is not None and change.action == "cancel"
+    assert [s.op for s in change.steps] == ["cancel"]
+    assert change.transition == (status, "canceled") and change.phase == 2
+    assert set(change.flags) == {"irreversible", "removal"}
+
+
+@pytest.mark.parametrize("state", ["paused", "canceled"])
+def test_draft_cannot_be_paused_or_canceled(state: str) -> None:
+    d = defn(spec={**SPEC, "is_draft": True}, state=state)
+    change = plan_one(d, created_remote(d, status="draft", is_draft=True))
+    assert change is not None and change.action == "note" and change.has_errors
+
+
+@pytest.mark.parametrize("status", ["sent", "needs_decision"])
+def test_finished_campaign_satisfies_active_and_is_clean(status: str) -> None:
+    d = defn()
+    assert plan_one(d, created_remote(d, status=status)) is None
+
+
+@pytest.mark.parametrize("status", ["sent", "canceled", "needs_decision"])
+def test_editing_a_frozen_campaign_is_an_error_note(status: str) -> None:
+    remote = created_remote(defn(), status=status)
+    change = plan_one(defn(spec={**SPEC, "name": "Changed"}), remote)
+    assert change is not None and change.action == "note" and not change.steps
+    assert change.has_errors and status in change.notes[0].message
+    assert [x.path for x in change.diff] == ["name"]
+
+
+def test_canceled_campaign_cannot_be_made_active_again() -> None:
+    d = defn()
+    change = plan_one(d, created_remote(d, status="canceled"))
+    assert change is not None and change.has_errors and "irreversible" in change.notes[0].message
+    d2 = defn(state="canceled")
+    assert plan_one(d2, created_remote(d2, status="canceled")) is None
+
+
+def test_sent_campaign_cannot_be_paused() -> None:
+    d = defn(state="paused")
+    change = plan_one(d, created_remote(d, status="sent"))
+    assert change is not None and change.has_errors
+
+
+def test_unknown_status_is_not_touched() -> None:
+    d = defn()
+    change = plan_one(defn(spec={**SPEC, "name": "x"}), created_remote(d, status="archived"))
+    assert change is not None and change.has_errors and not change.steps
+    assert "does not know" in change.notes[0].message
+    assert plan_one(d, created_remote(d, status="archived")) is None  # nothing differs: quiet
+
+
+# --- adopt and matching ------------------------------------------------------------------------
+
+
+def _unmarked(d: Definition, **overrides: Any) -> dict[str, Any]:
+    remote = created_remote(d, **overrides)
+    remote["metadata"] = {"owner": "ui"}
+    return remote
+
+
+def test_same_name_without_marker_is_adopted() -> None:
+    d = defn()
+    change = plan_one(d, _unmarked(d))
+    assert change is not None and change.action == "adopt"
+    (step,) = change.steps
+    assert step.op == "patch" and set(step.body) == {"metadata"}  # type: ignore[arg-type]
+    assert step.body["metadata"][MARKER] == "spring-sale"  # type: ignore[index]
+    assert "marker" in change.description
+
+
+def test_adopting_a_running_campaign_with_changes_pauses_around_the_patch() -> None:
+    d = defn()
+    remote = _unmarked(d, status="running", labels="old")
+    change = plan_one(d, remote)
+    assert change is not None and change.action == "adopt"
+    assert [s.op for s in change.steps] == ["pause", "patch", "resume"]
+    assert change.steps[1].body["labels"] == ["spring", "sale"]  # type: ignore[index]
+    assert change.description.startswith("will be adopted and updated")
+
+
+def test_sent_campaign_with_the_name_cannot_be_adopted() -> None:
+    d = defn()
+    change = plan_one(d, _unmarked(d, status="sent"))
+    assert change is not None and change.has_errors and "marker" in change.notes[0].message
+
+
+def test_matching_prefers_marker_then_name_and_sorts_the_rest() -> None:
+    a, b, c = defn("a", {**SPEC, "name": "A"}), defn("b", {**SPEC, "name": "B"}), defn(
+        "c", {**SPEC, "name": "C"}
+    )
+    desired = prepare([a, b, c], {})
+    remote = [
+        RULES.from_remote({"id": "1", "name": "Renamed", "status": "paused", "metadata": {MARKER: "a"}}),
+        RULES.from_remote({"id": "2", "name": "A", "status": "paused"}),  # same name, not a's
+        RULES.from_remote({"id": "3", "name": "B", "status": "paused"}),
+        RULES.from_remote({"id": "4", "name": "X", "status": "paused", "metadata": {MARKER: "gone"}}),
+        RULES.from_remote({"id": "5", "name": "Y", "status": "canceled", "metadata": {MARKER: "old"}}),
+        RULES.from_remote({"id": "6", "name": "Z", "status": "sent", "metadata": {MARKER: "older"}}),
+    ]
+    m = RULES.match(desired, remote)
+    assert {k: v.id for k, v in m.pairs.items()} == {"campaign.a": "1", "campaign.b": "3"}
+    assert [r.id for r in m.unmanaged] == ["2"]
+    assert [r.id for r in m.orphans] == ["4"]
+    assert [r.id for r in m.retired] == ["5", "6"]
+    assert not m.blocked
+
+
+def test_two_candidates_are_an_error_not_a_guess() -> None:
+    (a,) = prepare([defn("a", {**SPEC, "name": "A"})], {})
+    marked = [
+        RULES.from_remote({"id": str(i), "name": "A", "status": "paused", "metadata": {MARKER: "a"}})
+        for i in (1, 2)
+    ]
+    m = RULES.match([a], marked)
+    assert "campaign.a" in m.blocked and "1, 2" in m.blocked["campaign.a"][0].message
+    named = [RULES.from_remote({"id": str(i), "name": "A", "status": "paused"}) for i in (3, 4)]
+    m = RULES.match([a], named)
+    assert "3, 4" in m.blocked["campaign.a"][0].message
+    assert m.blocked["campaign.a"][0].severity == "error"
+
+
+def test_orphan_is_canceled_with_prune_or_explained() -> None:
+    orphan = RULES.from_remote({"id": "4", "name": "X", "status": "paused", "metadata": {MARKER: "gone"}})
+    change = RULES.orphan_change(orphan, Context(prune=True))
+    assert change is not None and change.action == "cancel" and change.address == "campaign.gone"
+    assert [(s.op, s.id) for s in change.steps] == [("cancel", "4")]
+    assert any("no delete" in n.message for n in change.notes)
+    draft = RULES.from_remote({"id": "5", "name": "D", "status": "draft", "metadata": {MARKER: "d"}})
+    note = RULES.orphan_change(draft, Context(prune=True))
+    assert note is not None and note.action == "note" and not note.steps
+    assert note.notes[0].severity == "warning"

@@ -1,0 +1,135 @@
+"""Email-campaign rules: newest-wins matching, superseded, start/stop, replace."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from hoodsync.kinds.base import Context
+from hoodsync.kinds.email_campaign import EmailCampaignRules
+from hoodsync.model import Definition, Kind, Location
+from hoodsync.plan import Change
+from hoodsync.planner import prepare
+
+RULES = EmailCampaignRules()
+T1, T2 = "3c90c3cc-0d44-4b50-8888-8dd25736052a", "9b2f6a55-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+M1 = "8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"
+SPEC: dict[str, Any] = {
+    "name": "Welcome flow",
+    "template_ids": [T1, T2],
+    "mail_account_ids": [M1],
+    "events": ["contact.saved", "lead.created"],
+}
+
+
+def defn(spec: Mapping[str, Any] | None = None, *, state: str | None = None) -> Definition:
+    return Definition(Kind.EMAIL_CAMPAIGN, "welcome", dict(spec or SPEC), Location("e.yaml"), state=state)
+
+
+def remote_of(
+    spec: Mapping[str, Any], *, cid: str = "a1", enabled: bool = True, created: str = "2026-11-22T10:00:00.000001Z"
+) -> dict[str, Any]:
+    """The campaign resource as Falconyte returns it."""
+    send_data = {
+        "campaign_type": "event_triggered",
+        "template_ids": list(spec["template_ids"]),
+        "mail_account_ids": list(spec["mail_account_ids"]),
+        "event_triggered_send": {
+            "events": list(spec["events"]),
+            "contact_cooldown_interval": 3600,
+            "contact_daily_email_cap": 3,
+            "enabled": enabled,
+        },
+    }
+    return {
+        "id": cid,
+        "team_id": "t",
+        "name": spec["name"],
+        "delivery_type": "event_triggered",
+        "campaign_type": "event_triggered",
+        "meta": [],
+        "created_at": created,
+        "updated_at": created,
+        "draft_data": {"last_sent_at": None, "send_data": send_data},
+        "campaign_sends": [
+            {"id": "s1", "status": "active" if enabled else "stopped",
+             "next_send_countdown": {"total": 10, "remaining": 3}, "send_data": send_data}
+        ],
+    }
+
+
+def plan_one(d: Definition, remotes: list[Mapping[str, Any]], *, allow_replace: bool = False) -> Change | None:
+    (des,) = prepare([d], {})
+    match = RULES.match([des], [RULES.from_remote(r) for r in remotes])
+    assert not match.blocked
+    return RULES.plan(des, match.pairs.get(d.address), Context(allow_replace=allow_replace))
+
+
+def test_read_back_compares_clean_and_sets_ignore_order() -> None:
+    assert plan_one(defn(), [remote_of(SPEC)]) is None
+    reordered = {**SPEC, "template_ids": [T2, T1], "events": ["lead.created", "contact.saved"]}
+    assert plan_one(defn(), [remote_of(reordered)]) is None
+
+
+def test_status_word_comes_from_enabled() -> None:
+    assert RULES.from_remote(remote_of(SPEC)).status == "active"
+    assert RULES.from_remote(remote_of(SPEC, enabled=False)).status == "stopped"
+
+
+def test_fingerprint_ignores_countdowns_but_sees_status() -> None:
+    r = remote_of(SPEC)
+    moved = remote_of(SPEC)
+    moved["campaign_sends"][0]["next_send_countdown"]["remaining"] = 1
+    assert RULES.fingerprint(r) == RULES.fingerprint(moved)
+    assert RULES.fingerprint(r) != RULES.fingerprint(remote_of(SPEC, enabled=False))
+
+
+def test_create_and_create_stopped() -> None:
+    change = plan_one(defn(), [])
+    assert change is not None and [s.op for s in change.steps] == ["create"]
+    assert change.steps[0].body == SPEC
+    change = plan_one(defn(state="stopped"), [])
+    assert change is not None and [(s.op, s.id) for s in change.steps] == [("create", None), ("stop", None)]
+
+
+def test_start_and_stop_follow_state() -> None:
+    change = plan_one(defn(state="stopped"), [remote_of(SPEC)])
+    assert change is not None and change.action == "stop" and change.phase == 2
+    assert [(s.op, s.id) for s in change.steps] == [("stop", "a1")]
+    change = plan_one(defn(), [remote_of(SPEC, enabled=False)])
+    assert change is not None and change.action == "start" and change.transition == ("stopped", "active")
+
+
+def test_spec_change_without_allow_replace_is_an_error() -> None:
+    change = plan_one(defn({**SPEC, "events": ["sale.created"]}), [remote_of(SPEC)])
+    assert change is not None and change.action == "replace" and not change.steps
+    assert change.has_errors and "--allow-replace" in change.notes[0].message
+    assert change.description == "will be replaced (create new, stop old)"
+
+
+def test_replace_creates_new_then_stops_old() -> None:
+    spec = {**SPEC, "events": ["sale.created"]}
+    change = plan_one(defn(spec), [remote_of(SPEC)], allow_replace=True)
+    assert change is not None and not change.has_errors
+    assert [(s.op, s.id) for s in change.steps] == [("create", None), ("stop", "a1")]
+    assert change.steps[0].body == spec
+    assert [x.path for x in change.diff] == ["events[0]", "events[1]"]
+
+
+def test_newest_is_managed_older_stopped_are_superseded() -> None:
+    old = remote_of(SPEC, cid="old", enabled=False, created="2026-01-01T00:00:00.000000Z")
+    new = remote_of(SPEC, cid="new", created="2026-02-01T00:00:00.000000Z")
+    (des,) = prepare([defn()], {})
+    m = RULES.match([des], [RULES.from_remote(new), RULES.from_remote(old)])
+    assert m.pairs["email_campaign.welcome"].id == "new"
+    assert [(a, r.id) for a, r in m.superseded] == [("email_campaign.welcome", "old")]
+    assert not m.unmanaged
+
+
+def test_two_active_with_one_name_is_an_error_naming_the_ids() -> None:
+    old = remote_of(SPEC, cid="old", created="2026-01-01T00:00:00.000000Z")
+    new = remote_of(SPEC, cid="new", created="2026-02-01T00:00:00.000000Z")
+    (des,) = prepare([defn()], {})
+    m = RULES.match([des], [RULES.from_remote(old), RULES.from_remote(new)])
+    (note,) = m.blocked["email_campaign.welcome"]
+    assert note.severity == "error" and "old" in note.message and "new" in note.message
+    assert "stop the older" in note.message

@@ -1,0 +1,126 @@
+"""Push-task rules: numeric normalisation, name matching, update, activate/deactivate, finished."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from hoodsync.kinds.base import Context
+from hoodsync.kinds.push_task import PushTaskRules
+from hoodsync.model import Definition, Kind, Location
+from hoodsync.plan import Change
+from hoodsync.planner import prepare
+
+RULES = PushTaskRules()
+
+SPEC: dict[str, Any] = {
+    "name": "Hourly Headlines",
+    "status": 1,
+    "start_time": "immediately",
+    "frequency": "3600",
+    "ttl": 3600,
+    "quiet_time": {"from": "2", "to": 12},
+    "message": {"title": {"en": "News"}, "landing_url": "https://example.com"},
+}
+
+
+def defn(spec: Mapping[str, Any] | None = None, *, state: str | None = None) -> Definition:
+    return Definition(Kind.PUSH_TASK, "hourly", dict(spec or SPEC), Location("p.yaml"), state=state)
+
+
+def remote_of(spec: Mapping[str, Any], *, tid: str = "1057", **overrides: Any) -> dict[str, Any]:
+    """The task as the API returns it: numbers as strings, start time resolved, extras added."""
+    out: dict[str, Any] = {
+        "id": tid,
+        **spec,
+        "status": str(spec.get("status", 0)),
+        "start_time": "2026-11-22 10:00:00",
+        "frequency": str(spec.get("frequency")) if spec.get("frequency") is not None else None,
+        "ttl": str(spec.get("ttl", 2419200)),
+        "user_time_zone": "0",
+        "quiet_time": {k: str(v) for k, v in spec["quiet_time"].items()} if spec.get("quiet_time") else None,
+        "cron": None,
+        "end_time": None,
+        "custom_data": None,
+        "next_execution_time": "2026-11-22 11:00:00",
+        "last_execution_time": None,
+        "create_time": "2026-11-22 10:00:00",
+    }
+    out.update(overrides)
+    return out
+
+
+def plan_one(d: Definition, remote: Mapping[str, Any] | None) -> Change | None:
+    (des,) = prepare([d], {})
+    objs = [RULES.from_remote(remote)] if remote is not None else []
+    match = RULES.match([des], objs)
+    return RULES.plan(des, match.pairs.get(d.address), Context())
+
+
+def test_read_back_compares_clean_despite_strings_and_resolved_start_time() -> None:
+    assert plan_one(defn(), remote_of(SPEC)) is None
+
+
+def test_null_in_definition_matches_absent_remote_key() -> None:
+    spec = {**SPEC, "cron": None, "adex": None}
+    remote = remote_of(SPEC)
+    remote.pop("cron")
+    assert plan_one(defn(spec), remote) is None
+
+
+def test_from_remote_status_words() -> None:
+    assert RULES.from_remote(remote_of(SPEC)).status == "active"
+    assert RULES.from_remote(remote_of(SPEC, status="0")).status == "inactive"
+    obj = RULES.from_remote(remote_of(SPEC, status="2", id=1057))
+    assert obj.status == "finished" and obj.id == "1057" and obj.body["ttl"] == 3600
+
+
+def test_create_sends_the_spec_with_state_as_status() -> None:
+    change = plan_one(defn(state="inactive"), None)
+    assert change is not None and change.action == "create"
+    (step,) = change.steps
+    assert step.op == "create" and step.body is not None and step.body["status"] == 0
+    assert step.body["frequency"] == "3600"  # sent as written
+
+
+def test_update_patches_only_changed_keys() -> None:
+    change = plan_one(defn({**SPEC, "ttl": "7200"}), remote_of(SPEC))
+    assert change is not None and change.action == "update"
+    assert [(x.path, x.before, x.after) for x in change.diff] == [("ttl", 3600, 7200)]
+    assert [(s.op, s.id, s.body) for s in change.steps] == [("patch", "1057", {"ttl": "7200"})]
+
+
+def test_state_wins_over_spec_status() -> None:
+    change = plan_one(defn(state="inactive"), remote_of(SPEC))
+    assert change is not None and change.action == "deactivate"
+    assert change.steps[0].body == {"status": 0}
+    assert change.transition == ("active", "inactive") and change.phase == 2
+
+
+def test_activate_merges_other_changes_into_one_patch() -> None:
+    remote = remote_of({**SPEC, "status": 0})
+    change = plan_one(defn({**SPEC, "ttl": 60}, state="active"), remote)
+    assert change is not None and change.action == "activate"
+    assert change.steps[0].body == {"ttl": 60, "status": 1}
+    assert change.description == "will be updated and activated (inactive -> active)"
+
+
+def test_no_wanted_status_means_status_is_not_compared() -> None:
+    spec = {k: v for k, v in SPEC.items() if k != "status"}
+    assert plan_one(defn(spec), remote_of({**spec, "status": 0})) is None
+
+
+def test_finished_task_satisfies_status_and_notes_edits() -> None:
+    assert plan_one(defn(), remote_of(SPEC, status="2")) is None
+    change = plan_one(defn({**SPEC, "ttl": 1}), remote_of(SPEC, status="2"))
+    assert change is not None and change.action == "note" and change.has_errors
+    assert "finished" in change.notes[0].message and not change.steps
+
+
+def test_duplicate_remote_names_are_an_error_and_others_unmanaged() -> None:
+    (des,) = prepare([defn()], {})
+    objs = [RULES.from_remote(remote_of(SPEC, tid=t)) for t in ("1", "2")]
+    objs.append(RULES.from_remote(remote_of({**SPEC, "name": "Other"}, tid="3")))
+    m = RULES.match([des], objs)
+    assert "1, 2" in m.blocked["push_task.hourly"][0].message
+    assert [r.id for r in m.unmanaged] == ["3"]
+    assert not m.pairs

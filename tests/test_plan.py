@@ -1,0 +1,198 @@
+"""Plan as data: round trip, ordering, estimate, safety guards, re-resolving secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hoodsync.definitions.interpolate import fingerprint
+from hoodsync.errors import PlanError, SafetyError, StalePlanError
+from hoodsync.model import Kind
+from hoodsync.remote.ratelimit import minimum_duration
+from hoodsync.plan import (
+    AccountInfo,
+    Change,
+    Counts,
+    FieldDiff,
+    Note,
+    Plan,
+    RemoteRef,
+    SensitiveValue,
+    Step,
+    check_safety,
+    estimate,
+    requests_for,
+    resolve_steps,
+    sort_changes,
+)
+
+ACCOUNT = AccountInfo("default", "https://api.example.test/v1/hood")
+
+
+def change(
+    address: str, action: str = "update", *, order: int = 0, steps: int = 1, kind: Kind | None = None
+) -> Change:
+    slug, key = address.split(".", 1)
+    return Change(
+        address=address,
+        kind=kind or Kind.from_slug(slug),
+        key=key,
+        action=action,
+        description=f"will be {action}d",
+        steps=tuple(Step("patch", "1", {"x": 1}) for _ in range(steps)),
+        order=order,
+    )
+
+
+def full_plan() -> Plan:
+    c = Change(
+        address="campaign.a",
+        kind=Kind.CAMPAIGN,
+        key="a",
+        action="resume",
+        description="will be resumed (paused -> running)",
+        name="A",
+        remote_id="17",
+        remote_status="paused",
+        transition=("paused", "running"),
+        steps=(Step("patch", "17", {"u": "${env:U}"}), Step("resume", "17", None)),
+        diff=(FieldDiff("labels[1]", "change", "a", "b"), FieldDiff("x", "add", None, {"y": [1]})),
+        drift=True,
+        notes=(Note("warning", "careful", "campaign.a"),),
+        fingerprint="ab" * 32,
+        order=-1,
+        sensitive=(SensitiveValue("u", "${env:U}", "1234"),),
+        flags=("sends_immediately",),
+    )
+    return Plan(
+        account=ACCOUNT,
+        changes=(c,),
+        counts=Counts(definitions=3, remote_objects=5, read_requests=2, unchanged=1, unmanaged=1,
+                      orphans=1, managed=3),
+        notes=(Note("warning", "plan-wide"),),
+        orphans=(RemoteRef(Kind.CAMPAIGN, "9", "Old", "paused", "campaign.old"),),
+        unmanaged=(RemoteRef(Kind.PUSH_TASK, "3", "Other", "active"),),
+        superseded=(RemoteRef(Kind.EMAIL_CAMPAIGN, "e", "W", "stopped", "email_campaign.w", "2026"),),
+        estimate=estimate((c,), ACCOUNT),
+        prune=True,
+        targets=("campaign.a",),
+    )
+
+
+def test_to_dict_round_trips_through_json() -> None:
+    plan = full_plan()
+    doc = plan.to_dict()
+    assert doc["format_version"] == 1
+    again = Plan.from_dict(json.loads(json.dumps(doc)))
+    assert again == plan
+    assert again.to_dict() == doc
+
+
+def test_to_dict_is_stable() -> None:
+    a = json.dumps(full_plan().to_dict(), sort_keys=True)
+    b = json.dumps(full_plan().to_dict(), sort_keys=True)
+    assert a == b
+
+
+def test_from_dict_refuses_other_versions_and_garbage() -> None:
+    doc = full_plan().to_dict()
+    with pytest.raises(PlanError, match="format_version 2"):
+        Plan.from_dict({**doc, "format_version": 2})
+    with pytest.raises(PlanError, match="malformed"):
+        Plan.from_dict({"format_version": 1})
+    bad = json.loads(json.dumps(doc))
+    bad["changes"][0]["steps"][0]["op"] = "delete"
+    with pytest.raises(PlanError, match="unknown step op"):
+        Plan.from_dict(bad)
+
+
+def test_summary_errors_and_changes_flags() -> None:
+    plan = full_plan()
+    assert plan.summary()["resume"] == 1 and plan.has_changes and not plan.has_errors
+    blocked = Change("campaign.b", Kind.CAMPAIGN, "b", "note", "cannot", notes=(Note("error", "no"),))
+    p2 = Plan(account=ACCOUNT, changes=(blocked,))
+    assert p2.has_errors and not p2.has_changes and p2.summary()["update"] == 0
+    assert p2.to_dict()["errors"] == 1
+
+
+def test_order_is_wave_then_phase_then_kind_then_key() -> None:
+    changes = [
+        change("email_campaign.a", "stop"),
+        change("campaign.z", "cancel"),
+        change("campaign.b", "resume"),
+        change("push_task.a", "create"),
+        change("campaign.y", "create"),
+        change("campaign.late", "create", order=5),
+        change("campaign.early", "cancel", order=-5),
+    ]
+    assert [c.address for c in sort_changes(changes)] == [
+        "campaign.early",
+        "campaign.y",
+        "push_task.a",
+        "campaign.b",
+        "campaign.z",
+        "email_campaign.a",
+        "campaign.late",
+    ]
+
+
+def test_estimate_counts_steps_rereads_and_push_task_reads() -> None:
+    live = Change(
+        "campaign.a", Kind.CAMPAIGN, "a", "update", "x",
+        steps=(Step("pause", "1"), Step("patch", "1", {}), Step("resume", "1")),
+    )
+    assert requests_for(live) == 4  # re-read after the pause before patching
+    task = Change("push_task.t", Kind.PUSH_TASK, "t", "create", "x", steps=(Step("create", None, {}),))
+    assert requests_for(task) == 2
+    mail = Change("email_campaign.e", Kind.EMAIL_CAMPAIGN, "e", "create", "x",
+                  steps=(Step("create", None, {}),))
+    est = estimate([live, task, mail], ACCOUNT)
+    assert (est.requests, est.hood_requests, est.falconyte_requests) == (7, 6, 1)
+    many = [change(f"campaign.c{i}") for i in range(300)]
+    assert estimate(many, ACCOUNT).seconds == minimum_duration(300, 10, 150) == 74.0
+
+
+def _removal_plan(n: int, managed: int, definitions: int = 5) -> Plan:
+    return Plan(
+        account=ACCOUNT,
+        changes=tuple(change(f"campaign.c{i}", "cancel") for i in range(n)),
+        counts=Counts(definitions=definitions, managed=managed),
+    )
+
+
+def test_safety_max_removals() -> None:
+    check_safety(_removal_plan(10, 100))
+    with pytest.raises(SafetyError, match="removes 11 objects, more than the limit of 10"):
+        check_safety(_removal_plan(11, 100))
+    check_safety(_removal_plan(11, 100), allow_removals=11)
+    with pytest.raises(SafetyError, match="allow-removals 5"):
+        check_safety(_removal_plan(6, 100), allow_removals=5)
+
+
+def test_safety_percentage_applies_from_ten_managed_objects() -> None:
+    check_safety(_removal_plan(2, 3))  # 66 % of a tiny account: fine
+    check_safety(_removal_plan(3, 10))
+    with pytest.raises(SafetyError, match="4 of 10 managed objects \\(40 %\\)"):
+        check_safety(_removal_plan(4, 10))
+    check_safety(_removal_plan(4, 10), max_removal_percent=50)
+
+
+def test_safety_empty_definitions_with_managed_objects() -> None:
+    with pytest.raises(SafetyError, match="no definitions were found"):
+        check_safety(_removal_plan(0, 4, definitions=0))
+    check_safety(_removal_plan(0, 0, definitions=0))
+    check_safety(_removal_plan(4, 4, definitions=0), allow_removals=4)
+
+
+def test_resolve_steps_fills_templates_and_detects_changed_values() -> None:
+    c = Change(
+        "campaign.a", Kind.CAMPAIGN, "a", "update", "x",
+        steps=(Step("patch", "1", {"m": [{"u": "https://x/${env:TOKEN}"}]}), Step("resume", "1")),
+        sensitive=(SensitiveValue("m[0].u", "https://x/${env:TOKEN}", fingerprint("https://x/abc")),),
+    )
+    steps = resolve_steps(c, {"TOKEN": "abc"})
+    assert steps[0].body == {"m": [{"u": "https://x/abc"}]}
+    assert steps[1] == Step("resume", "1")
+    with pytest.raises(StalePlanError, match="campaign.a"):
+        resolve_steps(c, {"TOKEN": "other"})
