@@ -1,10 +1,52 @@
 """Client-side rate limiting: one limiter per account, shared by every request.
 
-(Being built out: the limiter class comes with the remote-client work. ``minimum_duration``
-is used by the planner for its time estimate and keeps this signature.)
+The server (Hood: 10 requests per second and 150 per minute per account) counts each request in
+the *fixed* 1 s and 60 s windows in which it *arrives*. The client only knows when it *sends*.
+:class:`RateLimiter` bridges the two:
+
+* Until it knows where the server's windows start, it keeps the sliding-window rule — never more
+  than ``per_second`` sends in any ``1 s + margin`` span nor ``per_minute`` in any
+  ``60 s + margin`` span. That is safe against fixed windows of any phase, as long as the
+  send-to-arrival delay of two requests differs by less than ``margin``.
+* It learns the phase of each window from the ``X-RateLimit-*`` headers (:meth:`observe`): the
+  minute window's ``Reset`` (whole seconds until the window resets) pins its boundary to about a
+  second, and the order in which ``Remaining`` counts down across our own requests pins a boundary
+  between two of our sends. Once a window's phase is known it switches that window to the
+  server's own fixed-window rule (in send time, with ``margin`` for jitter), which allows what
+  the server allows: e.g. the 151st request right after the minute boundary instead of 60 s after
+  the first. A send whose window is ambiguous (near an uncertain boundary) counts in both.
+* ``Remaining`` lower than our own sends can explain reveals other clients on the same account
+  (another hoodsync process, a person in the UI); those requests are subtracted from the budget.
+* :meth:`penalize` (after a 429) blocks every send until ``Retry-After`` has passed and forgets
+  what was learnt about window phases, since a 429 means the model was wrong.
+
+:func:`fastest_schedule` is the yardstick for benchmarks: the earliest times at which N requests
+can be counted under the server's fixed windows given the phase at which a run starts.
+:func:`minimum_duration` is the planner's (phase-independent) time estimate.
 """
 
 from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+__all__ = [
+    "RateLimiter",
+    "fastest_schedule",
+    "minimum_duration",
+]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+#: Sends older than this are forgotten (the longest window plus slack).
+_HISTORY_S = 125.0
 
 
 def minimum_duration(requests: int, per_second: int = 10, per_minute: int = 150) -> float:
@@ -25,3 +67,451 @@ def minimum_duration(requests: int, per_second: int = 10, per_minute: int = 150)
             t = max(t, times[k - per_minute] + 60.0)
         times.append(t)
     return times[-1]
+
+
+def fastest_schedule(
+    requests: int,
+    phase: float,
+    *,
+    per_second: int = 10,
+    per_minute: int = 150,
+    used_second: int = 0,
+    used_minute: int = 0,
+) -> list[float]:
+    """Earliest arrival offsets (seconds from the start) of ``requests`` requests under fixed windows.
+
+    The server counts fixed 1 s windows and 60 s windows whose boundaries coincide (both start
+    at whole seconds of its clock). ``phase`` is how far into the current minute window the run
+    starts (``0 <= phase < 60``; the position in the current second is ``phase % 1``);
+    ``used_second`` / ``used_minute`` are requests already counted in the current windows.
+    Greedy is optimal here: send as many as both windows allow as early as possible. The result
+    is sorted; its last element is the shortest possible span from the start to the last request.
+    """
+    if requests <= 0:
+        return []
+    if not 0.0 <= phase < 60.0:
+        raise ValueError("phase must be in [0, 60)")
+    out: list[float] = []
+    t = 0.0
+    second_end = 1.0 - (phase % 1.0)
+    minute_end = 60.0 - phase
+    second_left = max(per_second - used_second, 0)
+    minute_left = max(per_minute - used_minute, 0)
+    while len(out) < requests:
+        batch = min(second_left, minute_left, requests - len(out))
+        out.extend([t] * batch)
+        second_left -= batch
+        minute_left -= batch
+        if len(out) >= requests:
+            break
+        # Jump to the next boundary of whichever window is exhausted (the minute one if both).
+        t = minute_end if minute_left == 0 else second_end
+        if t >= minute_end:
+            minute_end += 60.0
+            minute_left = per_minute
+        second_end = t + 1.0
+        second_left = per_second
+    return out
+
+
+@dataclass
+class _Send:
+    """One permit handed out: its sequence number, the time it was granted and, per window size,
+    bounds on the start of the server window it was counted in (learnt from its response)."""
+
+    seq: int
+    at: float
+    starts: dict[float, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass
+class _Budget:
+    """``remaining`` more requests may arrive in a window that ends by ``until`` (send time),
+    counting only our sends after ``after_seq``; recorded when other clients share the account."""
+
+    after_seq: int
+    until: float
+    remaining: int
+
+
+#: A window's phase counts as known when sends fit surely inside its windows for this long.
+_MIN_SURE_S = 0.02
+
+
+@dataclass
+class _Window:
+    """One of the server's fixed windows as the limiter models it.
+
+    ``lo``/``hi`` bound one boundary ``b`` of the window in *send time* (``lo < b <= hi``); the
+    others are ``b + k * size``. A send at ``s`` arrives in window ``floor((s + e - b) / size)``
+    for a jitter ``0 <= e <= margin``, so it surely lands in window ``k`` when
+    ``hi + k * size <= s < lo + (k + 1) * size - margin``. ``foreign`` maps a window index
+    (relative to that ``b``) to requests seen there that were not ours.
+    """
+
+    size: float
+    limit: int
+    margin: float
+    lo: float | None = None
+    hi: float | None = None
+    foreign: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def known(self) -> bool:
+        """The phase is pinned well enough to schedule by the server's own windows."""
+        if self.lo is None or self.hi is None:
+            return False
+        return self.size - (self.hi - self.lo) - self.margin >= _MIN_SURE_S
+
+    def forget(self) -> None:
+        self.lo = self.hi = None
+        self.foreign.clear()
+
+    def indices(self, s: float) -> range:
+        """Window indices a send at ``s`` may be counted in (one, or two near a boundary)."""
+        assert self.lo is not None and self.hi is not None
+        first = math.floor((s - self.hi) / self.size)
+        last = math.floor((s + self.margin - self.lo) / self.size)
+        return range(first, max(first, last) + 1)
+
+    def indices_of(self, send: _Send) -> Sequence[int]:
+        """Like :meth:`indices`, but using what the send's own response said about its window."""
+        assert self.lo is not None and self.hi is not None
+        possible = self.indices(send.at)
+        start = send.starts.get(self.size)
+        if start is None or len(possible) == 1:
+            return possible
+        lo, hi = start
+        fits = [
+            k for k in possible
+            if max(self.lo + k * self.size, lo) <= min(self.hi + k * self.size, hi)
+        ]
+        return fits or possible
+
+    def learn(self, lo: float, hi: float) -> None:
+        """Combine what is known about the boundary with ``lo < b <= hi`` (modulo ``size``)."""
+        if hi - lo >= self.size:
+            return  # no information about the phase
+        if self.lo is None or self.hi is None:
+            self.lo, self.hi = lo, hi
+            return
+        base = round(((self.lo + self.hi) - (lo + hi)) / 2.0 / self.size)
+        overlaps: list[tuple[float, float]] = []
+        for k in (base - 1, base, base + 1):
+            shift = k * self.size
+            new_lo, new_hi = max(self.lo, lo + shift), min(self.hi, hi + shift)
+            if new_lo <= new_hi:
+                overlaps.append((new_lo, new_hi))
+        if len(overlaps) == 1:
+            self.lo, self.hi = overlaps[0]
+        elif not overlaps:
+            # Contradiction: an earlier inference was wrong (e.g. another client's requests
+            # were taken for ours). Trust the newest evidence and start over from it.
+            log.debug("rate limit window %.0fs: phase evidence conflicts; relearning", self.size)
+            self.foreign.clear()
+            shift = base * self.size
+            self.lo, self.hi = lo + shift, hi + shift
+        elif hi - lo < self.hi - self.lo:
+            # Both wide enough to overlap in two places: keep the narrower, each is valid alone.
+            shift = base * self.size
+            self.lo, self.hi = lo + shift, hi + shift
+            self.foreign.clear()
+
+
+class RateLimiter:
+    """Thread-safe limiter for one account (or one Falconyte team), shared by reads and writes.
+
+    Contract: :meth:`acquire` blocks until one request may be sent and returns a ticket (the
+    send's sequence number); the caller sends immediately, then passes the response headers to
+    :meth:`observe` (with the ticket) or, on a 429, calls :meth:`penalize`. Without phase
+    knowledge no more than ``per_second`` permits are granted in any ``1 s + margin`` span and
+    no more than ``per_minute`` in any ``60 s + margin`` span; with it, no server window receives
+    more than its limit provided the send-to-arrival delay varies by less than ``margin``.
+    Time comes only from ``clock`` and waiting only from ``sleep`` (inject fakes in tests).
+    """
+
+    def __init__(
+        self,
+        per_second: int = 10,
+        per_minute: int = 150,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        margin: float = 0.03,
+        spread: float = 0.1,
+        recovery: float = 30.0,
+    ) -> None:
+        if per_second < 1 or per_minute < 1:
+            raise ValueError("rate limits must be at least 1")
+        if not 0.0 <= margin < 0.25:
+            raise ValueError("margin must be in [0, 0.25)")
+        if not 0.0 <= spread < 0.5:
+            raise ValueError("spread must be in [0, 0.5)")
+        self.per_second = per_second
+        self.per_minute = per_minute
+        self.margin = margin
+        self.spread = spread
+        self.recovery = recovery
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._second = _Window(1.0, per_second, margin)
+        self._minute = _Window(60.0, per_minute, margin)
+        self._sends: list[_Send] = []
+        self._budgets: list[_Budget] = []
+        self._seq = 0
+        self._blocked_until = -math.inf
+        # Share of the limits this client allows itself: halved on every 429 (someone else is
+        # using the account too), then regained linearly over ``recovery`` seconds — the usual
+        # additive-increase / multiplicative-decrease way for clients that cannot talk to each
+        # other to settle on a fair split without being throttled again and again.
+        self._share_base = 1.0
+        self._throttled_at = -math.inf
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(per_second={self.per_second}, per_minute={self.per_minute})"
+
+    # ------------------------------------------------------------------ public API
+
+    def acquire(self) -> int:
+        """Block until a request may be sent; record it as sent now and return its ticket."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                at = self._earliest(now)
+                if at <= now:
+                    self._seq += 1
+                    self._sends.append(_Send(self._seq, now))
+                    self._prune(now)
+                    return self._seq
+            self._sleep(max(at - now, 0.0005))
+
+    def next_send_time(self) -> float:
+        """When the next :meth:`acquire` would return if nothing else happened (clock time)."""
+        with self._lock:
+            now = self._clock()
+            return max(self._earliest(now), now)
+
+    def observe(self, headers: Mapping[str, str], ticket: int | None = None) -> None:
+        """Learn from a non-throttled response's ``X-RateLimit-Limit/Remaining/Reset`` headers.
+
+        ``headers`` is case-insensitive or lower-case. The server reports its *binding* window
+        (the one with fewer requests remaining). ``ticket`` ties the report to the send it
+        answers; without it only the reported limit is used. Missing or malformed headers are
+        ignored.
+        """
+        limit = _int_header(headers, "x-ratelimit-limit")
+        remaining = _int_header(headers, "x-ratelimit-remaining")
+        reset = _int_header(headers, "x-ratelimit-reset")
+        if limit is None or remaining is None or reset is None or limit < 1:
+            return
+        with self._lock:
+            window = self._classify(limit, reset)
+            if limit < window.limit:
+                window.limit = limit  # the server's word wins over a too generous setting
+            index = self._index_of(ticket)
+            if index is None:
+                return
+            self._learn(window, index, max(limit - remaining, 0), reset)
+
+    def penalize(self, retry_after: float, ticket: int | None = None) -> None:
+        """After a 429: send nothing for ``retry_after`` seconds; the throttled request (``ticket``)
+        was not counted by the server. Forgets learnt window phases (the model was wrong)."""
+        with self._lock:
+            now = self._clock()
+            self._blocked_until = max(self._blocked_until, now + max(retry_after, 0.0))
+            self._share_base = max(self._share(now) / 2.0, 0.05)
+            self._throttled_at = now
+            index = self._index_of(ticket)
+            if index is not None:
+                del self._sends[index]
+            self._second.forget()
+            self._minute.forget()
+
+    def discard(self, ticket: int) -> None:
+        """Forget a permit whose request never reached the server (e.g. the connection was refused)."""
+        with self._lock:
+            index = self._index_of(ticket)
+            if index is not None:
+                del self._sends[index]
+
+    def phase(self) -> dict[str, tuple[float, float] | None]:
+        """What is known about each window's boundary in clock time (for logs and tests)."""
+        with self._lock:
+            return {
+                "second": _bounds(self._second),
+                "minute": _bounds(self._minute),
+            }
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _earliest(self, now: float) -> float:
+        """Earliest time >= now at which one more send breaks no rule (lock held)."""
+        at = max(now, self._blocked_until)
+        for _ in range(64):
+            before = at
+            for window in (self._second, self._minute):
+                at = self._window_earliest(window, at)
+            at = self._budget_earliest(at)
+            if at == before:
+                return at
+        return at
+
+    def _share(self, at: float) -> float:
+        if self._share_base >= 1.0:
+            return 1.0
+        regained = (at - self._throttled_at) / self.recovery if self.recovery > 0 else 1.0
+        return min(1.0, self._share_base + max(regained, 0.0))
+
+    def _limit(self, window: _Window, at: float) -> int:
+        """The window's limit scaled by the share this client currently allows itself."""
+        return max(1, math.floor(window.limit * self._share(at) + 1e-9))
+
+    def _window_earliest(self, window: _Window, at: float) -> float:
+        if window.known:
+            return self._fixed_earliest(window, at)
+        limit = self._limit(window, at)
+        at = self._sliding_earliest(limit, window.size + self.margin, at)
+        if window is self._second and self.spread > 0 and limit > 1:
+            # While the phase is unknown, split each burst in two halves ``spread`` apart: the
+            # responses then show on which side of a server boundary each half landed, and
+            # even when none falls between them the window is known to span the whole burst.
+            # That pins the phase enough to schedule by the server's windows from the second
+            # burst on (no margin accumulating from burst to burst).
+            at = self._sliding_earliest((limit + 1) // 2, self.spread, at)
+        return at
+
+    def _sliding_earliest(self, limit: int, span: float, at: float) -> float:
+        """No more than ``limit`` sends in any ``span``."""
+        recent = [s.at for s in self._sends if s.at > at - span]
+        allowed = limit - 1
+        if len(recent) <= allowed:
+            return at
+        # The oldest sends must leave the span: wait until the (len - allowed)-th oldest is out.
+        return recent[len(recent) - allowed - 1] + span
+
+    def _fixed_earliest(self, window: _Window, at: float) -> float:
+        """No server window (as far as we can place it) receives more than ``limit``."""
+        assert window.hi is not None
+        limit = self._limit(window, at)
+        for k in window.indices(at):
+            used = window.foreign.get(k, 0)
+            used += sum(1 for s in self._sends if k in window.indices_of(s))
+            if used + 1 > limit:
+                return max(at, window.hi + (k + 1) * window.size)
+        return at
+
+    def _budget_earliest(self, at: float) -> float:
+        for budget in self._budgets:
+            if at >= budget.until:
+                continue
+            used = sum(1 for s in self._sends if s.seq > budget.after_seq)
+            if used >= budget.remaining:
+                at = budget.until
+        return at
+
+    def _prune(self, now: float) -> None:
+        horizon = now - _HISTORY_S
+        if self._sends and self._sends[0].at < horizon:
+            self._sends = [s for s in self._sends if s.at >= horizon]
+        self._budgets = [b for b in self._budgets if b.until > now]
+        for window in (self._second, self._minute):
+            if window.known and window.foreign:
+                current = window.indices(now)[0]
+                for k in [k for k in window.foreign if k < current - 1]:
+                    del window.foreign[k]
+
+    # ------------------------------------------------------------------ learning
+
+    def _classify(self, limit: int, reset: int) -> _Window:
+        """Which window a report describes: by its limit, else by how far away its reset is."""
+        if limit == self._minute.limit and limit != self._second.limit:
+            return self._minute
+        if limit == self._second.limit and limit != self._minute.limit:
+            return self._second
+        return self._minute if reset > 1 else self._second
+
+    def _index_of(self, ticket: int | None) -> int | None:
+        if ticket is None:
+            return None
+        for i in range(len(self._sends) - 1, -1, -1):
+            if self._sends[i].seq == ticket:
+                return i
+            if self._sends[i].seq < ticket:
+                break
+        return None
+
+    def _learn(self, window: _Window, index: int, counted: int, reset: int) -> None:
+        """Use "request ``index`` was the ``counted``-th in its window, which resets in ``reset`` s".
+
+        Bounds on the start ``b`` of the window the request was counted in (send time):
+        * it arrived inside the window: ``sent - size < b <= sent + margin``;
+        * ``Reset`` is whole seconds (rounded up) from the arrival to the window's end:
+          ``sent + reset - 1 - size < b <= sent + reset + margin - size``;
+        * ``counted`` says how many requests the window had by then. If our own sends can
+          explain that number, the window began between two of our sends: after the
+          ``counted``-th latest send that surely arrived earlier, and no later than the
+          ``counted``-th latest possible arrival. Sends less than ``margin`` apart may arrive in
+          either order, so the bounds hold for every order the jitter allows.
+        """
+        send = self._sends[index]
+        sent = send.at
+        m = self.margin
+        size = window.size
+        lo, hi = sent - size, sent + m
+        if reset >= 1:
+            lo = max(lo, sent + reset - 1.0 - size)
+            hi = min(hi, sent + reset + m - size)
+        # Our sends that may have arrived in the window no later than this one.
+        maybe_before = [s.at for s in self._sends if sent - size - m < s.at <= sent + m]
+        if counted > len(maybe_before):
+            # Someone else used this window: honour the server's count from here on.
+            self._record_foreign(window, index, counted, reset)
+        elif counted >= 1:
+            latest = sorted((t + m for t in maybe_before), reverse=True)
+            hi = min(hi, latest[counted - 1])
+            surely_before = sorted(
+                (s.at for s in self._sends if s.seq != send.seq and s.at < sent - m), reverse=True
+            )
+            if len(surely_before) >= counted:
+                lo = max(lo, surely_before[counted - 1])
+        if lo < hi:
+            send.starts[size] = (lo, hi)
+            window.learn(lo, hi)
+
+    def _record_foreign(self, window: _Window, index: int, counted: int, reset: int) -> None:
+        send = self._sends[index]
+        remaining = max(window.limit - counted, 0)
+        self._budgets.append(_Budget(send.seq, send.at + reset + self.margin, remaining))
+        if not window.known:
+            return
+        ks = window.indices_of(send)
+        if len(ks) != 1:
+            return
+        k = ks[0]
+        own = sum(
+            1
+            for s in self._sends
+            if s.at <= send.at + self.margin and k in window.indices_of(s)
+        )
+        extra = counted - own
+        if extra > window.foreign.get(k, 0):
+            window.foreign[k] = extra
+
+
+def _bounds(window: _Window) -> tuple[float, float] | None:
+    if window.lo is None or window.hi is None:
+        return None
+    return (window.lo, window.hi)
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    raw = headers.get(name)
+    if raw is None:
+        raw = headers.get(name.title())
+    if raw is None:
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        return None

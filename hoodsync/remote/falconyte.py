@@ -1,0 +1,186 @@
+"""Typed client for the Falconyte public API: event-triggered email campaigns.
+
+The API lists, creates, starts and stops campaigns; it has no read-by-id, update or delete, so a
+single campaign is found by listing. Returned dicts are normalised by
+:func:`normalize_email_campaign` (envelope unwrapped, ids as strings).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Collection, Mapping
+from urllib.parse import quote
+
+from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
+from hoodsync.remote.transport import ApiTransport, CreateResult
+
+__all__ = ["FalconyteClient", "email_campaign_enabled", "normalize_email_campaign"]
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+#: ``per_page`` asked for; Falconyte's own client allows 1–100.
+PAGE_SIZE = 100
+
+
+def _id(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value
+
+
+def normalize_email_campaign(raw: Mapping[str, Any]) -> Obj:
+    """One email campaign in the one shape: ``id``/``team_id`` and each send's
+    ``id``/``campaign_id`` as strings. Other fields are kept as sent."""
+    obj: Obj = dict(raw)
+    for key in ("id", "team_id"):
+        if key in obj:
+            obj[key] = _id(obj[key])
+    sends = obj.get("campaign_sends")
+    if isinstance(sends, list):
+        obj["campaign_sends"] = [
+            {**s, **{k: _id(s[k]) for k in ("id", "campaign_id") if k in s}} if isinstance(s, dict) else s
+            for s in sends
+        ]
+    return obj
+
+
+def email_campaign_enabled(campaign: Mapping[str, Any]) -> bool | None:
+    """Whether the campaign's event trigger is on: ``draft_data.send_data.event_triggered_send
+    .enabled`` when present, else whether any send is ``active``; ``None`` if neither is shown."""
+    draft = campaign.get("draft_data")
+    send_data = draft.get("send_data") if isinstance(draft, dict) else None
+    trigger = send_data.get("event_triggered_send") if isinstance(send_data, dict) else None
+    if isinstance(trigger, dict) and isinstance(trigger.get("enabled"), bool):
+        return bool(trigger["enabled"])
+    sends = campaign.get("campaign_sends")
+    if isinstance(sends, list):
+        statuses = [s.get("status") for s in sends if isinstance(s, dict)]
+        if statuses:
+            return "active" in statuses
+    return None
+
+
+def _order_key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    stamp = obj.get("created_at")
+    return (stamp if isinstance(stamp, str) else "", str(obj.get("id", "")))
+
+
+class FalconyteClient:
+    """Falconyte email campaigns over one :class:`ApiTransport` (one team)."""
+
+    def __init__(self, transport: ApiTransport, *, page_size: int = PAGE_SIZE, max_pages: int = 10_000) -> None:
+        self.transport = transport
+        self.page_size = page_size
+        self.max_pages = max_pages
+
+    def __repr__(self) -> str:
+        return f"FalconyteClient({self.transport!r})"
+
+    def list_campaigns(self) -> list[Obj]:
+        """Every campaign of the team, oldest first: pages of ``per_page`` until a short page
+        (the response has no total), de-duplicated by id."""
+        seen: dict[str, Obj] = {}
+        for page in range(1, self.max_pages + 1):
+            response = self.transport.request(
+                "GET", "/email/campaigns",
+                params={"page": str(page), "per_page": str(self.page_size)},
+                retry=True, operation=f"list email campaigns (page {page})",
+            )
+            items = _campaigns(response.data)
+            for raw in items:
+                obj = normalize_email_campaign(raw)
+                seen[str(obj.get("id"))] = obj
+            if len(items) < self.page_size:
+                break
+        return sorted(seen.values(), key=_order_key)
+
+    def find_campaign(self, campaign_id: str) -> Obj:
+        """One campaign by id (the API has no read-by-id, so this lists).
+        :class:`NotFoundError` if absent."""
+        for campaign in self.list_campaigns():
+            if campaign.get("id") == str(campaign_id):
+                return campaign
+        raise NotFoundError(
+            404, operation=f"find email campaign {campaign_id}", title="Not found",
+            message="no campaign with that id in the list",
+        )
+
+    def create_campaign(self, body: Mapping[str, Any], *, exclude_ids: Collection[str] = ()) -> Obj:
+        """Create a campaign exactly once and return it.
+
+        Falconyte has no idempotency key and no free-form field for a marker, so when the outcome
+        of the POST is unknown (see :meth:`ApiTransport.create`) the team's campaigns are listed
+        and the newest one with the exact ``name`` that is not in ``exclude_ids`` (campaigns that
+        existed before, e.g. the one a replacement supersedes) is taken as the result.
+        """
+        name = body.get("name")
+        excluded = {str(x) for x in exclude_ids}
+
+        def find() -> Obj | None:
+            if not isinstance(name, str):
+                return None
+            found = [
+                c for c in self.list_campaigns()
+                if c.get("name") == name and str(c.get("id")) not in excluded
+            ]
+            if len(found) > 1:
+                log.warning("%d email campaigns are named %r; taking the newest", len(found), name)
+            return found[-1] if found else None
+
+        result: CreateResult[Obj] = self.transport.create(
+            "/email/campaigns", dict(body), find=find,
+            operation=f"create email campaign {name or ''}".rstrip(),
+        )
+        if result.existing is not None:
+            return result.existing
+        assert result.response is not None
+        data = result.response.data
+        created = data.get("campaign") if isinstance(data, dict) else None
+        if isinstance(created, dict) and "id" in created:
+            return normalize_email_campaign(created)
+        existing = find()
+        if existing is None:
+            raise OutcomeUnknownError(
+                "the server accepted the create but returned no campaign, and listing does not show it",
+                operation="create email campaign",
+            )
+        return existing
+
+    def start_campaign(self, campaign_id: str) -> None:
+        """Start (or resume) the campaign's event trigger."""
+        self._action(campaign_id, "start", wanted=True)
+
+    def stop_campaign(self, campaign_id: str) -> None:
+        """Stop the campaign's event trigger."""
+        self._action(campaign_id, "stop", wanted=False)
+
+    def _action(self, campaign_id: str, action: str, *, wanted: bool) -> None:
+        """POST start/stop, retried. A *retry* answered 422 ``INVALID_STATE`` may mean an earlier
+        attempt worked unseen: re-read, and a campaign already in the wanted state is success."""
+        operation = f"{action} email campaign {campaign_id}"
+        try:
+            self.transport.request(
+                "POST", f"/email/campaigns/{quote(str(campaign_id), safe='')}/{action}",
+                retry=True, operation=operation,
+            )
+        except ApiError as err:
+            if err.status != 422 or err.code != "INVALID_STATE" or err.attempts <= 1:
+                raise
+            if email_campaign_enabled(self.find_campaign(campaign_id)) is wanted:
+                log.debug("%s: refused on retry but already in that state; done", operation)
+                return
+            raise
+
+
+def _campaigns(data: Any) -> list[Obj]:
+    """``{"ok": true, "campaigns": [...]}`` → the campaign objects (a bare list is accepted)."""
+    items = data.get("campaigns") if isinstance(data, dict) else data
+    if isinstance(items, dict) and isinstance(items.get("data"), list):
+        items = items["data"]  # the paginator shape other Falconyte lists use
+    if not isinstance(items, list):
+        return []
+    return [x for x in items if isinstance(x, dict)]

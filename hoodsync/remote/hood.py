@@ -1,0 +1,444 @@
+"""Typed client for the Ocamba Hood API: campaigns and push tasks.
+
+Every method returns plain dicts normalised to one shape (see :func:`normalize_campaign` and
+:func:`normalize_push_task`): envelopes unwrapped, ids as strings, labels as a list, push-task
+numbers as ints. Nothing else is renamed or dropped. Errors come from :mod:`hoodsync.errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Collection, Iterable, Mapping
+from urllib.parse import quote
+
+from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
+from hoodsync.remote.transport import ApiTransport, CreateResult
+
+__all__ = [
+    "HoodClient",
+    "normalize_campaign",
+    "normalize_push_task",
+    "parse_total",
+    "unwrap_items",
+]
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+#: Campaign statuses a state action leads to (what a re-read must show to count as done).
+_PAUSED = frozenset({"paused"})
+_CANCELED = frozenset({"canceled"})
+_RESUMED = frozenset({"running", "scheduled"})
+
+#: Push-task fields the docs type as integers (the API sometimes returns them as strings).
+_PUSH_TASK_INTS = ("status", "ttl", "frequency", "user_time_zone", "total_user")
+#: AdEx fields of a push task the docs show as numbers.
+_ADEX_INTS = ("zone_id", "default_campaign_id", "number_of_messages", "repeat_on_click", "account_id")
+#: Ids inside a campaign message.
+_MESSAGE_IDS = ("id", "company_id", "campaign_id", "integration_id", "template_id")
+
+
+# ---------------------------------------------------------------------------------- normalising
+
+
+def parse_total(value: Any) -> int | None:
+    """An envelope's ``total`` as an int (it may come as a number or a digit string), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def unwrap_items(data: Any) -> tuple[list[Obj], int | None]:
+    """``({total, items})`` → (items that are objects, parsed total). A bare list is accepted."""
+    if isinstance(data, list):
+        return [x for x in data if isinstance(x, dict)], None
+    if not isinstance(data, dict):
+        return [], None
+    items = data.get("items")
+    if not isinstance(items, list):
+        return [], parse_total(data.get("total"))
+    return [x for x in items if isinstance(x, dict)], parse_total(data.get("total"))
+
+
+def _id(value: Any) -> Any:
+    """Ids as strings: ``1057`` → ``"1057"``; ``None`` and strings unchanged."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value
+
+
+def _int(value: Any) -> Any:
+    """Numbers the schema types as integers: ``"3600"`` → ``3600``; anything else unchanged."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text.startswith("-") else text
+        if digits.isdigit():
+            return int(text)
+    return value
+
+
+def _labels(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        return list(value)
+    return [value]
+
+
+def normalize_campaign(raw: Mapping[str, Any]) -> Obj:
+    """One campaign in the one shape: ids (own, company, creator, deal, creator's, messages')
+    as strings and ``labels`` always a list (a comma string is split, stripped, empties
+    dropped). Other fields are kept as the API sent them."""
+    obj: Obj = dict(raw)
+    for key in ("id", "company_id", "creator_id", "deal_id"):
+        if key in obj:
+            obj[key] = _id(obj[key])
+    if "labels" in obj:
+        obj["labels"] = _labels(obj["labels"])
+    creator = obj.get("creator")
+    if isinstance(creator, dict):
+        obj["creator"] = {**creator, **{k: _id(creator[k]) for k in ("id", "company_id") if k in creator}}
+    messages = obj.get("messages")
+    if isinstance(messages, list):
+        obj["messages"] = [_normalize_message(m) if isinstance(m, dict) else m for m in messages]
+    return obj
+
+
+def _normalize_message(raw: Mapping[str, Any]) -> Obj:
+    message: Obj = dict(raw)
+    for key in _MESSAGE_IDS:
+        if key in message:
+            message[key] = _id(message[key])
+    return message
+
+
+def normalize_push_task(raw: Mapping[str, Any]) -> Obj:
+    """One push task in the one shape: ``id`` a string; ``status``, ``ttl``, ``frequency``,
+    ``user_time_zone``, ``total_user``, ``quiet_time.from/to`` and the AdEx numbers ints when
+    they are integral numbers or digit strings. Other fields are kept as sent."""
+    obj: Obj = dict(raw)
+    if "id" in obj:
+        obj["id"] = _id(obj["id"])
+    for key in _PUSH_TASK_INTS:
+        if key in obj:
+            obj[key] = _int(obj[key])
+    quiet = obj.get("quiet_time")
+    if isinstance(quiet, dict):
+        obj["quiet_time"] = {k: (_int(v) if k in ("from", "to") else v) for k, v in quiet.items()}
+    adex = obj.get("adex")
+    if isinstance(adex, dict):
+        obj["adex"] = {k: (_int(v) if k in _ADEX_INTS else v) for k, v in adex.items()}
+    return obj
+
+
+def _order_key(obj: Mapping[str, Any], time_field: str) -> tuple[str, int, int, str]:
+    """Creation order, then numeric id: a deterministic order for any listing."""
+    raw_id = str(obj.get("id", ""))
+    stamp = obj.get(time_field)
+    return (
+        stamp if isinstance(stamp, str) else "",
+        0 if raw_id.isdigit() else 1,
+        int(raw_id) if raw_id.isdigit() else 0,
+        raw_id,
+    )
+
+
+# ---------------------------------------------------------------------------------- client
+
+
+class HoodClient:
+    """Hood campaigns and push tasks over one :class:`ApiTransport` (one account).
+
+    Lists read every page (``page=N,M`` with a large M, ascending ``create_time`` so new objects
+    land at the end, ``view=full`` for campaigns), survive a server that caps M (the size it
+    really used is detected from the count and ``total``) and objects shifting between pages
+    (de-duplicated by id; when ``total`` changes during a pass the list is read again).
+    """
+
+    def __init__(self, transport: ApiTransport, *, page_size: int = 500, max_passes: int = 3) -> None:
+        if page_size < 1 or max_passes < 1:
+            raise ValueError("page_size and max_passes must be at least 1")
+        self.transport = transport
+        self.page_size = page_size
+        self.max_passes = max_passes
+
+    def __repr__(self) -> str:
+        return f"HoodClient({self.transport!r})"
+
+    # ------------------------------------------------------------------ campaigns
+
+    def list_campaigns(self) -> list[Obj]:
+        """Every campaign in the account (full view), oldest first."""
+        return self._list_all(
+            "/campaigns", {"sort": "create_time", "view": "full"}, normalize_campaign, "campaigns"
+        )
+
+    def get_campaign(self, campaign_id: str) -> Obj:
+        """One campaign (full view). :class:`NotFoundError` if there is none with that id."""
+        path = f"/campaigns/{_seg(campaign_id)}"
+        response = self.transport.request(
+            "GET", path, params={"view": "full"}, retry=True, lookup=True,
+            operation=f"get campaign {campaign_id}",
+        )
+        return normalize_campaign(_single(response.data, f"campaign {campaign_id}"))
+
+    def create_campaign(self, body: Mapping[str, Any], *, key: str | None) -> Obj:
+        """Create a campaign exactly once and return it (re-read if the answer was partial).
+
+        ``key`` is the hoodsync marker the caller already put in ``body["metadata"]
+        ["hoodsync_key"]``. If the outcome of the POST is unknown (see
+        :meth:`ApiTransport.create`), the account is listed again and a campaign carrying that
+        marker — or, without a key, the exact ``name`` — is taken as this create's result instead
+        of sending it again.
+        """
+        name = body.get("name")
+
+        def find() -> Obj | None:
+            if key is not None:
+                return _newest(self.list_campaigns(), lambda c: _marker(c) == key, "campaign", key)
+            if isinstance(name, str):
+                return _newest(self.list_campaigns(), lambda c: c.get("name") == name, "campaign", name)
+            return None
+
+        result: CreateResult[Obj] = self.transport.create(
+            "/campaigns", dict(body), find=find, operation=f"create campaign {key or name or ''}".rstrip()
+        )
+        created = _settle(result, find, "campaign")
+        if "id" not in created or _is_complete_campaign(created):
+            return normalize_campaign(created)
+        return self.get_campaign(str(_id(created["id"])))
+
+    def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
+        """JSON merge patch (RFC 7386) of the given top-level keys; 204 expected."""
+        self.transport.request(
+            "PATCH", f"/campaigns/{_seg(campaign_id)}", json=dict(patch), retry=True,
+            operation=f"update campaign {campaign_id}",
+        )
+
+    def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None:
+        """Pause (from running or scheduled)."""
+        body = {"reason": reason} if reason else {}
+        self._campaign_action(campaign_id, "pause", body, _PAUSED)
+
+    def resume_campaign(self, campaign_id: str, body: Mapping[str, Any] | None = None) -> None:
+        """Resume a paused campaign; ``body`` holds at most one of ``run_immediately`` /
+        ``scheduled_time`` (empty: back to the status it had before the pause)."""
+        payload = dict(body or {})
+        wanted = _RESUMED
+        if payload.get("run_immediately"):
+            wanted = frozenset({"running"})
+        elif payload.get("scheduled_time"):
+            wanted = frozenset({"scheduled"})
+        self._campaign_action(campaign_id, "resume", payload, wanted)
+
+    def cancel_campaign(self, campaign_id: str, reason: str | None = None) -> None:
+        """Cancel (irreversible)."""
+        body = {"reason": reason} if reason else {}
+        self._campaign_action(campaign_id, "cancel", body, _CANCELED)
+
+    def _campaign_action(
+        self, campaign_id: str, action: str, body: Mapping[str, Any], wanted: frozenset[str]
+    ) -> None:
+        """POST a state action, retried. If a *retry* is refused with 400, an earlier attempt may
+        have succeeded without us seeing the answer: re-read, and a campaign already in the
+        wanted state is success."""
+        operation = f"{action} campaign {campaign_id}"
+        try:
+            self.transport.request(
+                "POST", f"/campaigns/{_seg(campaign_id)}/{action}", json=dict(body), retry=True,
+                operation=operation,
+            )
+        except ApiError as err:
+            if err.status != 400 or err.attempts <= 1:
+                raise
+            status = self.get_campaign(campaign_id).get("status")
+            if status in wanted:
+                log.debug("%s: refused on retry but already %s; done", operation, status)
+                return
+            raise
+
+    # ------------------------------------------------------------------ push tasks
+
+    def list_push_tasks(self) -> list[Obj]:
+        """Every push task in the account, oldest first."""
+        return self._list_all("/push-tasks", {"sort": "create_time"}, normalize_push_task, "push tasks")
+
+    def get_push_task(self, task_id: str) -> Obj:
+        """One push task. :class:`NotFoundError` if there is none with that id."""
+        response = self.transport.request(
+            "GET", f"/push-tasks/{_seg(task_id)}", retry=True, lookup=True,
+            operation=f"get push task {task_id}",
+        )
+        return normalize_push_task(_single(response.data, f"push task {task_id}"))
+
+    def create_push_task(self, body: Mapping[str, Any], *, exclude_ids: Collection[str] = ()) -> Obj:
+        """Create a push task exactly once and return it (the POST answers only the id; the task
+        is read back). On an unknown outcome, a task with the exact ``name`` that is not one of
+        ``exclude_ids`` (tasks that existed before) is taken as the result."""
+        name = body.get("name")
+        excluded = {str(x) for x in exclude_ids}
+
+        def find() -> Obj | None:
+            if not isinstance(name, str):
+                return None
+            return _newest(
+                self.list_push_tasks(),
+                lambda t: t.get("name") == name and str(t.get("id")) not in excluded,
+                "push task",
+                name,
+            )
+
+        result: CreateResult[Obj] = self.transport.create(
+            "/push-tasks", dict(body), find=find, operation=f"create push task {name or ''}".rstrip()
+        )
+        created = _settle(result, find, "push task")
+        if result.existing is not None:
+            return created
+        return self.get_push_task(str(_id(created["id"])))
+
+    def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None:
+        """Update the given fields (others unchanged); 204 expected."""
+        self.transport.request(
+            "PATCH", f"/push-tasks/{_seg(task_id)}", json=dict(patch), retry=True,
+            operation=f"update push task {task_id}",
+        )
+
+    # ------------------------------------------------------------------ paging
+
+    def _list_all(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        normalize: Callable[[Mapping[str, Any]], Obj],
+        what: str,
+    ) -> list[Obj]:
+        """Read every page; repeat the whole pass (at most ``max_passes``) if the collection
+        moved while paging. Objects are never deleted in Hood, so the union of all passes (the
+        newest copy of each) is returned, oldest first."""
+        union: dict[str, Obj] = {}
+        for attempt in range(1, self.max_passes + 1):
+            stable, items = self._one_pass(path, params, normalize, what)
+            union.update(items)
+            if stable:
+                break
+            log.debug("listing %s: the collection changed while paging (pass %d)", what, attempt)
+        return sorted(union.values(), key=lambda o: _order_key(o, "create_time"))
+
+    def _one_pass(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        normalize: Callable[[Mapping[str, Any]], Obj],
+        what: str,
+    ) -> tuple[bool, dict[str, Obj]]:
+        size = self.page_size
+        page = 1
+        seen: dict[str, Obj] = {}
+        totals: set[int | None] = set()
+        capped = False
+        while True:
+            response = self.transport.request(
+                "GET", path, params={**params, "page": f"{page},{size}"}, retry=True,
+                operation=f"list {what} (page {page})",
+            )
+            items, total = unwrap_items(response.data)
+            totals.add(total)
+            for raw in items:
+                obj = normalize(raw)
+                seen[str(obj.get("id"))] = obj
+            if not items:
+                break
+            if len(items) < size and page == 1 and not capped:
+                if total is not None and len(items) >= total:
+                    break
+                # Fewer than asked yet more exist (or we cannot tell): the server capped the
+                # page size. Continue with the size it used, so page N means what we think.
+                size, capped = len(items), True
+            elif len(items) < size:
+                break
+            if total is not None and len(seen) >= total and page * size >= total:
+                break
+            page += 1
+        known = {t for t in totals if t is not None}
+        stable = len(totals) == 1 and (not known or len(seen) == next(iter(known)))
+        return stable, seen
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _seg(value: str) -> str:
+    """One path segment: ids are quoted so they can never change the path."""
+    return quote(str(value), safe="")
+
+
+def _single(data: Any, what: str) -> Obj:
+    """GET by id answers ``{total: 1, items: [obj]}``; an empty envelope means not found."""
+    items, _total = unwrap_items(data)
+    if items:
+        return items[0]
+    if isinstance(data, dict) and "id" in data:
+        return data
+    raise NotFoundError(404, operation=f"get {what}", title="Not found", message=f"{what} does not exist")
+
+
+def _created_object(data: Any) -> Obj | None:
+    """The object a create answered with: bare, in an envelope, or just ``{"id": ...}``."""
+    if isinstance(data, dict):
+        items, _total = unwrap_items(data)
+        obj = items[0] if items else data
+        if "id" in obj:
+            return obj
+    return None
+
+
+def _settle(result: CreateResult[Obj], find: Callable[[], Obj | None], what: str) -> Obj:
+    """The created object: the one found by listing, the one answered, or — when a success
+    answer carries no id — the one listing finds now (the create did happen)."""
+    if result.existing is not None:
+        return result.existing
+    assert result.response is not None
+    created = _created_object(result.response.data)
+    if created is not None:
+        return created
+    found = find()
+    if found is None:
+        raise OutcomeUnknownError(
+            f"the server accepted the create but named no {what}, and listing does not show it",
+            operation=f"create {what}",
+        )
+    return found
+
+
+def _is_complete_campaign(obj: Mapping[str, Any]) -> bool:
+    return all(k in obj for k in ("id", "name", "status", "messages"))
+
+
+def _marker(campaign: Mapping[str, Any]) -> Any:
+    metadata = campaign.get("metadata")
+    return metadata.get("hoodsync_key") if isinstance(metadata, dict) else None
+
+
+def _newest(objs: Iterable[Obj], match: Callable[[Obj], bool], what: str, ident: str) -> Obj | None:
+    """The newest object matching, if any (listings are oldest first)."""
+    found = [o for o in objs if match(o)]
+    if len(found) > 1:
+        log.warning("%d %s objects match %r; taking the newest", len(found), what, ident)
+    return found[-1] if found else None

@@ -1,0 +1,785 @@
+"""HTTP transport for one API and account: auth, rate limit, retries, size cap, redaction.
+
+Every call hoodsync makes goes through :meth:`ApiTransport.request` (or :meth:`ApiTransport.create`
+for the non-idempotent creates). Callers get a small :class:`Response`; no httpx object leaves
+this module, and every httpx / json failure is translated into :mod:`hoodsync.errors`.
+
+Retries (only when the caller says the call is safe to repeat, ``retry=True``): 429, 5xx and
+transport errors, with jittered exponential backoff that honours ``Retry-After`` (seconds or an
+HTTP date; ``-1`` means "wait until one of your in-flight requests finishes"). A 429 and a
+connection that was never established are retried for every call, creates included: the server
+did not execute them. Attempts and total time are bounded; the final error says what was tried.
+
+Security: the token lives in a :class:`Secret` and is revealed only to build the auth header of
+each request. It is refused over plain ``http://`` unless the host is loopback, TLS verification
+is always on, redirects are never followed (they would carry the header elsewhere), response
+bodies are capped, error bodies are never quoted raw, and API-supplied text is scrubbed of the
+token before it can reach a message. httpx logs requests at INFO (method and URL only) and
+httpcore at DEBUG (no request headers), so neither shows the header.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json as jsonlib
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Literal, Mapping, TypeVar
+
+import httpx
+
+from hoodsync.errors import (
+    ApiError,
+    AuthError,
+    InsecureTransportError,
+    NetworkError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RemoteError,
+    ServerError,
+)
+from hoodsync.remote.ratelimit import RateLimiter
+
+__all__ = [
+    "Api",
+    "ApiTransport",
+    "CreateResult",
+    "RequestRecord",
+    "Response",
+    "Secret",
+    "backoff_delay",
+    "falconyte_error",
+    "hood_error",
+    "is_loopback_host",
+    "parse_retry_after",
+]
+
+log = logging.getLogger(__name__)
+
+Api = Literal["hood", "falconyte"]
+T = TypeVar("T")
+
+#: Default cap on a response body; a larger body is an error, never read into memory whole.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+#: Response headers kept on :class:`Response` (lower case).
+_KEPT_HEADERS = (
+    "content-type",
+    "date",
+    "location",
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+)
+
+#: Retry-After value meaning "too many concurrent requests; retry when one of yours finishes".
+CONCURRENCY_RETRY = -1.0
+
+
+class Secret:
+    """A token or API key. ``repr``/``str`` show ``Secret('****')``; :meth:`reveal` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("a secret must be a non-empty string")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The raw value. Only the transport calls this, to build the auth header."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Response:
+    """A successful answer: HTTP ``status``, the ``headers`` in ``_KEPT_HEADERS`` (lower-case
+    names), the parsed JSON ``data`` (``None`` for an empty body) and how many ``attempts`` it took."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    data: Any = None
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What one attempt did, for hooks (progress, benchmarks). No headers, no bodies.
+
+    ``status`` is ``None`` when no response arrived; ``error`` then names the failure class.
+    ``sent_at`` / ``finished_at`` are transport-clock times.
+    """
+
+    method: str
+    path: str
+    attempt: int
+    status: int | None
+    sent_at: float
+    finished_at: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateResult(Generic[T]):
+    """How a create ended: the server's ``response``, or — when the first answer was lost — the
+    object found by listing again (``existing``). Exactly one of the two is set."""
+
+    response: Response | None = None
+    existing: T | None = None
+    sends: int = 1
+
+
+class _Oversized(Exception):
+    """Internal: the response body is larger than the cap."""
+
+
+class _MaybeExecuted(Exception):
+    """Internal: a non-retried request failed after its body may have reached the server."""
+
+    def __init__(self, error: RemoteError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class _Failure:
+    """One failed attempt, classified."""
+
+    error: RemoteError
+    retryable: bool  # safe and useful to send again (for this kind of call)
+    maybe_executed: bool  # the server may have acted on it
+    delay: float | None = None  # server-requested wait (Retry-After), seconds
+    wait_for_inflight: bool = False
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, ``*.localhost``, 127.0.0.0/8 and ``::1``."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header; ``-1.0`` for the concurrency signal.
+
+    Accepts delay-seconds (``"3"``, leniently ``"2.5"``), ``"-1"``, and an HTTP date
+    (``"Wed, 21 Oct 2026 07:28:00 GMT"``, relative to ``now``, POSIX seconds, default the wall
+    clock; a date in the past gives 0). Anything else gives ``None`` (use the backoff).
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        current = time.time() if now is None else now
+        return max(when.timestamp() - current, 0.0)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return None
+    if seconds < 0:
+        return CONCURRENCY_RETRY if seconds == -1 else None
+    return seconds
+
+
+def backoff_delay(
+    attempt: int, rng: random.Random, *, base: float = 0.5, cap: float = 30.0
+) -> float:
+    """Jittered exponential backoff before attempt ``attempt + 1`` ("equal jitter").
+
+    With ``d = min(cap, base * 2 ** (attempt - 1))`` the result is uniform in ``[d / 2, d]``:
+    never less than half the exponential step (so retries spread out) and never more than it.
+    """
+    step = min(cap, base * (2.0 ** max(attempt - 1, 0)))
+    return step / 2.0 + rng.uniform(0.0, step / 2.0)
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def hood_error(
+    status: int,
+    data: Any,
+    *,
+    operation: str = "",
+    attempts: int = 1,
+    lookup: bool = False,
+    reason: str = "",
+) -> ApiError:
+    """Translate a Hood error answer (``{code, title, message, trace_id}``) into the error tree.
+
+    401/403 → :class:`AuthError`; 404, or a 400 saying the object "does not exist" on a lookup
+    by id (``lookup=True``) → :class:`NotFoundError`; 429 → :class:`RateLimitedError`; 5xx →
+    :class:`ServerError`; anything else → :class:`ApiError`. A body that is not the documented
+    shape (an HTML 502 from a proxy, nothing at all) yields the HTTP ``reason`` phrase only.
+    """
+    body = data if isinstance(data, dict) else {}
+    title = _text(body.get("title")) or (reason if not body else "")
+    message = _text(body.get("message"))
+    trace_id = _text(body.get("trace_id"))
+    missing = lookup and status == 400 and "does not exist" in f"{title} {message}".lower()
+    cls = _error_class(status, missing=missing)
+    return cls(
+        status,
+        operation=operation,
+        title=title,
+        message=message,
+        trace_id=trace_id,
+        attempts=attempts,
+    )
+
+
+def falconyte_error(
+    status: int,
+    data: Any,
+    *,
+    operation: str = "",
+    attempts: int = 1,
+    lookup: bool = False,
+    reason: str = "",
+) -> ApiError:
+    """Translate a Falconyte error answer into the error tree.
+
+    Understands ``{ok: false, error: {code, message}}`` and the Laravel-style
+    ``{message, errors: {field: [...]}}`` (field errors are appended, sorted by field). Status
+    mapping as in :func:`hood_error` (404 → :class:`NotFoundError`; ``lookup`` is accepted for
+    symmetry).
+    """
+    del lookup  # Falconyte says 404 for unknown ids
+    body = data if isinstance(data, dict) else {}
+    envelope = body.get("error")
+    code = ""
+    message = ""
+    if isinstance(envelope, dict):
+        code = _text(envelope.get("code"))
+        message = _text(envelope.get("message"))
+    elif isinstance(envelope, str):
+        message = envelope.strip()
+    if not message:
+        message = _text(body.get("message"))
+    details = _field_errors(body.get("errors"))
+    if details:
+        message = f"{message} ({details})" if message else details
+    title = reason if not body else ""
+    cls = _error_class(status, missing=False)
+    return cls(status, operation=operation, title=title, message=message, code=code, attempts=attempts)
+
+
+def _field_errors(errors: Any) -> str:
+    if not isinstance(errors, dict):
+        return ""
+    parts: list[str] = []
+    for name in sorted(errors, key=str):
+        value = errors[name]
+        texts = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        parts.append(f"{name}: {' '.join(texts)}")
+    return "; ".join(parts)
+
+
+def _error_class(status: int, *, missing: bool) -> type[ApiError]:
+    if status in (401, 403):
+        return AuthError
+    if status == 404 or missing:
+        return NotFoundError
+    if status == 429:
+        return RateLimitedError
+    if status >= 500:
+        return ServerError
+    return ApiError
+
+
+_TRANSLATORS: dict[str, Callable[..., ApiError]] = {
+    "hood": hood_error,
+    "falconyte": falconyte_error,
+}
+
+
+# ---------------------------------------------------------------------------------- transport
+
+
+class ApiTransport:
+    """One API (``"hood"`` or ``"falconyte"``) and account: thread-safe, at most ``parallelism``
+    requests in flight, every send cleared by ``limiter``.
+
+    ``transport`` replaces the network (tests: ``httpx.MockTransport``; the sandbox: an
+    in-process WSGI transport). ``clock``/``sleep``/``rng`` are injected so retry timing is
+    testable without waiting; ``wall_clock`` (POSIX seconds) is only used for HTTP-date
+    ``Retry-After`` values. ``on_request`` is called after every attempt with a
+    :class:`RequestRecord` (from the calling thread; keep it fast).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Secret,
+        *,
+        api: Api = "hood",
+        limiter: RateLimiter | None = None,
+        parallelism: int = 4,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        max_attempts: int = 5,
+        max_retry_time: float = 120.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        user_agent: str = "hoodsync",
+    ) -> None:
+        if api not in _TRANSLATORS:
+            raise ValueError(f"unknown api {api!r}")
+        if not isinstance(token, Secret):
+            raise TypeError("token must be a Secret")
+        if parallelism < 1 or max_attempts < 1:
+            raise ValueError("parallelism and max_attempts must be at least 1")
+        url = httpx.URL(base_url)
+        _check_secure(url)
+        self.api: Api = api
+        self.base_url = str(url).rstrip("/")
+        self.limiter = limiter if limiter is not None else RateLimiter(clock=clock, sleep=sleep)
+        self.parallelism = parallelism
+        self.max_attempts = max_attempts
+        self.max_retry_time = max_retry_time
+        self.max_response_bytes = max_response_bytes
+        self._token = token
+        self._auth_header = "Authorization" if api == "hood" else "x-api-key"
+        self._translate = _TRANSLATORS[api]
+        self._clock = clock
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._rng = rng if rng is not None else random.Random()
+        self._rng_lock = threading.Lock()
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._on_request = on_request
+        self._slots = threading.BoundedSemaphore(parallelism)
+        self._done = threading.Condition()
+        self._in_flight = 0
+        self._finished = 0
+        self._client = httpx.Client(
+            base_url=self.base_url + "/",
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            verify=True,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(
+                max_connections=parallelism + 2, max_keepalive_connections=parallelism
+            ),
+            headers={"Accept": "application/json", "User-Agent": user_agent},
+        )
+
+    def __repr__(self) -> str:
+        return f"ApiTransport({self.api}, {self.base_url})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> ApiTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------ public
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        retry: bool,
+        lookup: bool = False,
+        operation: str | None = None,
+    ) -> Response:
+        """Send ``method path`` and return the successful :class:`Response`.
+
+        ``retry=True`` only for calls that are safe to repeat (GET, merge-patch PATCH, state
+        actions). ``lookup=True`` marks a read of one object by id (a Hood 400 "does not exist"
+        then means :class:`NotFoundError`). Raises :class:`ApiError` subclasses for error
+        answers, :class:`NetworkError` when no usable answer came, each saying how many attempts
+        were made over how long.
+        """
+        try:
+            return self._call(method, path, params, json, retry=retry, lookup=lookup, operation=operation)
+        except _MaybeExecuted as unknown:
+            raise unknown.error from None
+
+    def create(
+        self,
+        path: str,
+        body: Any,
+        *,
+        find: Callable[[], T | None],
+        operation: str | None = None,
+        max_sends: int = 3,
+    ) -> CreateResult[T]:
+        """POST a create exactly once, whatever the network does.
+
+        Creates are not idempotent in these APIs, so a create is never blindly repeated. A 429 or
+        a refused connection means the server did not act, and those are retried as usual. When
+        the outcome is *unknown* — a timeout, a connection dropped before the answer, a 5xx after
+        the body was sent, an unreadable 2xx body — ``find()`` lists the account again and looks
+        for the object (campaign: its ``metadata.hoodsync_key`` marker; push task / email
+        campaign: its exact name). Found: that is the result. Not found: the create did not
+        happen, and it is sent again (at most ``max_sends`` sends in all). If listing fails, or
+        the last send's outcome is unknown and listing does not find it, nothing more can be told:
+        the last failure is raised (the object does not exist), or :class:`OutcomeUnknownError`
+        when even listing failed.
+        """
+        op = operation or f"POST {path}"
+        last: RemoteError | None = None
+        for send in range(1, max_sends + 1):
+            try:
+                response = self._call("POST", path, None, body, retry=False, lookup=False, operation=op)
+                return CreateResult(response=response, sends=send)
+            except _MaybeExecuted as unknown:
+                last = unknown.error
+                log.debug("%s: outcome unknown (%s); listing to look for it", op, type(last).__name__)
+            try:
+                existing = find()
+            except RemoteError as exc:
+                raise OutcomeUnknownError(
+                    f"the create may have happened ({last}); listing to check failed: {exc}",
+                    operation=op,
+                ) from exc
+            if existing is not None:
+                log.debug("%s: found after an unknown outcome; not sending again", op)
+                return CreateResult(existing=existing, sends=send)
+        assert last is not None
+        raise last
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        *,
+        retry: bool,
+        lookup: bool,
+        operation: str | None,
+    ) -> Response:
+        """The retry loop. Raises RemoteError, or _MaybeExecuted for a non-retried call whose
+        failure leaves the outcome unknown."""
+        _check_path(path)
+        op = operation or f"{method} {path}"
+        started = self._clock()
+        attempt = 0
+        failed = 0  # attempts that failed for a reason other than being throttled
+        while True:
+            attempt += 1
+            result = self._attempt(method, path, params, body, attempt=attempt, op=op, lookup=lookup)
+            if isinstance(result, Response):
+                return result
+            failure = result
+            throttled = isinstance(failure.error, RateLimitedError)
+            if not throttled:
+                failed += 1
+            retryable = failure.retryable and (retry or not failure.maybe_executed)
+            if not retryable:
+                if failure.maybe_executed and not retry:
+                    raise _MaybeExecuted(self._final(failure.error, attempt, started))
+                raise self._final(failure.error, attempt, started)
+            delay = self._retry_delay(failure, failed if not throttled else attempt)
+            elapsed = self._clock() - started
+            # A 429 was not executed and says when to come back, so throttled attempts are
+            # bounded by the time budget (and a generous count); other failures by max_attempts.
+            exhausted = failed >= self.max_attempts or attempt >= 4 * self.max_attempts
+            if exhausted or elapsed + delay > self.max_retry_time:
+                final = self._final(failure.error, attempt, started)
+                if failure.maybe_executed and not retry:
+                    raise _MaybeExecuted(final)
+                raise final
+            if failure.wait_for_inflight:
+                self._wait_for_inflight(delay)
+            elif delay > 0:
+                self._sleep(delay)
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        *,
+        attempt: int,
+        op: str,
+        lookup: bool,
+    ) -> Response | _Failure:
+        """One send: take an in-flight slot, clear the limiter, send, classify."""
+        with self._slots:
+            ticket = self.limiter.acquire()
+            with self._done:
+                self._in_flight += 1
+            sent_at = self._clock()
+            status: int | None = None
+            error_name: str | None = None
+            try:
+                outcome = self._send(method, path, params, body, ticket=ticket, op=op, lookup=lookup, attempt=attempt)
+                if isinstance(outcome, Response):
+                    status = outcome.status
+                else:
+                    status = getattr(outcome.error, "status", None)
+                    if status is None:
+                        error_name = type(outcome.error).__name__
+                return outcome
+            finally:
+                finished = self._clock()
+                with self._done:
+                    self._in_flight -= 1
+                    self._finished += 1
+                    self._done.notify_all()
+                log.debug(
+                    "%s %s -> %s (attempt %d, %.0f ms)",
+                    method,
+                    path,
+                    status if status is not None else (error_name or "error"),
+                    attempt,
+                    (finished - sent_at) * 1000.0,
+                )
+                if self._on_request is not None:
+                    self._on_request(
+                        RequestRecord(method, path, attempt, status, sent_at, finished, error_name)
+                    )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        *,
+        ticket: int,
+        op: str,
+        lookup: bool,
+        attempt: int,
+    ) -> Response | _Failure:
+        headers = {self._auth_header: self._auth_value()}
+        content: bytes | None = None
+        if body is not None:
+            content = jsonlib.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        try:
+            request = self._client.build_request(
+                method, path.lstrip("/"), params=dict(params) if params else None, content=content, headers=headers
+            )
+            response = self._client.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached the server: safe to send again, even for a create.
+            self.limiter.discard(ticket)
+            return _Failure(
+                NetworkError(self._describe(exc, "could not connect"), operation=op),
+                retryable=True,
+                maybe_executed=False,
+            )
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            return _Failure(
+                NetworkError(self._describe(exc, "no answer"), operation=op),
+                retryable=True,
+                maybe_executed=True,
+            )
+        except httpx.HTTPError as exc:
+            return _Failure(
+                NetworkError(self._describe(exc, "request failed"), operation=op),
+                retryable=False,
+                maybe_executed=False,
+            )
+        try:
+            return self._read(response, ticket=ticket, op=op, lookup=lookup, attempt=attempt)
+        finally:
+            response.close()
+
+    def _read(
+        self, response: httpx.Response, *, ticket: int, op: str, lookup: bool, attempt: int
+    ) -> Response | _Failure:
+        status = response.status_code
+        kept = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
+        if status == 429:
+            return self._throttled(kept, ticket=ticket, op=op, attempt=attempt)
+        self.limiter.observe(kept, ticket)
+        try:
+            raw = self._read_body(response)
+        except _Oversized as exc:
+            # Asking again would not make it smaller; a 2xx still happened on the server.
+            return _Failure(
+                NetworkError(str(exc), operation=op),
+                retryable=False,
+                maybe_executed=200 <= status < 300,
+            )
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            return _Failure(
+                NetworkError(self._describe(exc, "answer cut off"), operation=op),
+                retryable=True,
+                maybe_executed=True,
+            )
+        data, parse_error = _parse_json(raw)
+        if 200 <= status < 300:
+            if parse_error:
+                return _Failure(
+                    NetworkError(f"HTTP {status} with a malformed JSON body ({parse_error})", operation=op),
+                    retryable=True,
+                    maybe_executed=True,
+                )
+            return Response(status=status, headers=kept, data=data, attempts=attempt)
+        error = self._translate(
+            status,
+            self._scrub(data),
+            operation=op,
+            attempts=attempt,
+            lookup=lookup,
+            reason=response.reason_phrase,
+        )
+        if status >= 500:
+            return _Failure(error, retryable=True, maybe_executed=True)
+        return _Failure(error, retryable=False, maybe_executed=False)
+
+    def _throttled(self, kept: Mapping[str, str], *, ticket: int, op: str, attempt: int) -> _Failure:
+        """A 429 was not executed (the server says so), so it is retried for every kind of call."""
+        wait = parse_retry_after(kept.get("retry-after"), now=self._wall_clock())
+        error = RateLimitedError(429, operation=op, title="Too Many Requests", attempts=attempt)
+        if wait == CONCURRENCY_RETRY:
+            self.limiter.discard(ticket)
+            return _Failure(error, retryable=True, maybe_executed=False, wait_for_inflight=True)
+        self.limiter.penalize(wait if wait is not None else 1.0, ticket)
+        return _Failure(error, retryable=True, maybe_executed=False, delay=wait)
+
+    def _read_body(self, response: httpx.Response) -> bytes:
+        """The body, read in chunks and abandoned as soon as it exceeds the cap."""
+        cap = self.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _Oversized(f"response body over the {cap}-byte limit ({declared} bytes declared)")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise _Oversized(f"response body over the {cap}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _retry_delay(self, failure: _Failure, attempt: int) -> float:
+        with self._rng_lock:
+            if failure.delay is not None:
+                # The limiter already blocks sends until Retry-After has passed; a little jitter
+                # keeps two clients that were told the same thing from colliding again.
+                return failure.delay + self._rng.uniform(0.0, 0.1)
+            return backoff_delay(attempt, self._rng, base=self._backoff_base, cap=self._backoff_cap)
+
+    def _wait_for_inflight(self, limit: float) -> None:
+        """Retry-After: -1 — wait until another of our requests finishes (or ``limit`` seconds)."""
+        with self._done:
+            if self._in_flight == 0:
+                waited = False
+            else:
+                seen = self._finished
+                waited = self._done.wait_for(lambda: self._finished != seen, timeout=limit)
+        if not waited:
+            self._sleep(limit)
+
+    def _final(self, error: RemoteError, attempts: int, started: float) -> RemoteError:
+        """The error to raise, saying what was tried when there was more than one attempt."""
+        if attempts <= 1:
+            return error
+        elapsed = self._clock() - started
+        note = f" over {elapsed:.1f} s"
+        if isinstance(error, ApiError):
+            # Built with attempts=attempts, its message already ends "after N attempts".
+            error.args = (str(error) + note,)
+            return error
+        return type(error)(f"{_strip_op(error)} after {attempts} attempts{note}", operation=error.operation)
+
+    def _auth_value(self) -> str:
+        token = self._token.reveal()
+        return f"Bearer {token}" if self.api == "hood" else token
+
+    def _scrub(self, data: Any) -> Any:
+        """Remove the token from API-supplied text before it can reach an error message."""
+        token = self._token.reveal()
+        if isinstance(data, str):
+            return data.replace(token, "****")
+        if isinstance(data, dict):
+            return {k: self._scrub(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self._scrub(v) for v in data]
+        return data
+
+    def _describe(self, exc: Exception, what: str) -> str:
+        detail = str(exc).replace(self._token.reveal(), "****").strip()
+        name = type(exc).__name__
+        return f"{what} ({name}: {detail})" if detail else f"{what} ({name})"
+
+
+def _strip_op(error: RemoteError) -> str:
+    text = str(error)
+    prefix = f"{error.operation}: "
+    return text[len(prefix):] if error.operation and text.startswith(prefix) else text
+
+
+def _parse_json(raw: bytes) -> tuple[Any, str]:
+    """Parsed body (``None`` when empty) and an error description ('' when fine)."""
+    if not raw.strip():
+        return None, ""
+    try:
+        return jsonlib.loads(raw), ""
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"{type(exc).__name__} at byte {getattr(exc, 'pos', '?')}"
+
+
+def _check_secure(url: httpx.URL) -> None:
+    """Refuse a base URL over which the token would travel in clear text (nothing is sent)."""
+    scheme = url.scheme.lower()
+    if scheme == "https":
+        return
+    if scheme == "http" and is_loopback_host(url.host):
+        return
+    raise InsecureTransportError(
+        f"refusing to send credentials to {scheme}://{url.host}: use https "
+        "(plain http is allowed only for loopback hosts such as localhost)"
+    )
+
+
+def _check_path(path: str) -> None:
+    """Paths are relative to the base URL; anything that could leave it is a programming error."""
+    if not path.startswith("/") or path.startswith("//") or "://" in path or ".." in path.split("/"):
+        raise ValueError(f"invalid API path {path!r}")

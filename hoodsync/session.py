@@ -1,0 +1,223 @@
+"""One account's run: connect the clients, read the remote objects, make the plan.
+
+This is the glue between configuration (:mod:`hoodsync.config`), the clients
+(:mod:`hoodsync.remote`), the embedded sandbox (:mod:`hoodsync.emulator.sandbox`) and the pure
+planner. Secrets are read from the environment here, wrapped in :class:`Secret` at once, and
+handed only to the transports.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from hoodsync.config import Account, Config, Endpoint
+from hoodsync.errors import ConfigError, StalePlanError
+from hoodsync.kinds import fingerprint, from_remote
+from hoodsync.model import Definition, Kind
+from hoodsync.plan import AccountInfo, Plan
+from hoodsync.planner import make_plan
+from hoodsync.remote.falconyte import FalconyteClient
+from hoodsync.remote.hood import HoodClient
+from hoodsync.remote.ratelimit import RateLimiter
+from hoodsync.remote.transport import ApiTransport, RequestRecord, Secret
+
+__all__ = ["Session", "open_session", "account_info", "plan_account", "check_fresh"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Session:
+    """Open clients for one account; counts the requests they make. Close it when done."""
+
+    account: Account
+    hood: HoodClient | None = None
+    falconyte: FalconyteClient | None = None
+    requests: int = 0
+    _closers: list[Any] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, record: RequestRecord) -> None:
+        """``on_request`` hook of the transports: one more request sent."""
+        with self._lock:
+            self.requests += 1
+
+    def close(self) -> None:
+        for closer in reversed(self._closers):
+            closer.close()
+        self._closers.clear()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def account_info(account: Account) -> AccountInfo:
+    """What a plan records about its account: names, URLs and limits, never secrets."""
+    from hoodsync.emulator.sandbox import SANDBOX_HOOD_URL
+
+    hood, falc = account.hood, account.falconyte
+    return AccountInfo(
+        name=account.name,
+        url=SANDBOX_HOOD_URL if hood.is_sandbox else hood.url,
+        sandbox=hood.is_sandbox,
+        falconyte_url=None if falc.is_sandbox else falc.url,
+        per_second=hood.limits.per_second,
+        per_minute=hood.limits.per_minute,
+        falconyte_per_second=falc.limits.per_second,
+        falconyte_per_minute=falc.limits.per_minute,
+    )
+
+
+def _secret(endpoint: Endpoint, env: Mapping[str, str], what: str) -> Secret:
+    value = env.get(endpoint.secret_env, "")
+    if not value.strip():
+        raise ConfigError(
+            f"{endpoint.secret_env} is not set; it must hold the {what} for {endpoint.url} "
+            f"(or use the sandbox: unset the URL variable)"
+        )
+    return Secret(value)
+
+
+def open_session(
+    account: Account,
+    config: Config,
+    *,
+    need_hood: bool = True,
+    need_falconyte: bool = False,
+    env: Mapping[str, str],
+    parallelism: int | None = None,
+) -> Session:
+    """Connect the clients an account needs.
+
+    A real endpoint without its secret is a :class:`ConfigError` naming the variable, raised
+    before any request. Sandbox endpoints open the embedded emulator in ``.hoodsync/``.
+    """
+    session = Session(account)
+    width = parallelism or config.parallelism
+    sandbox = None
+    if (need_hood and account.hood.is_sandbox) or (need_falconyte and account.falconyte.is_sandbox):
+        from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, open_sandbox
+
+        sandbox = open_sandbox(config.state_dir / "sandbox.sqlite")
+        session._closers.append(sandbox)
+    try:
+        if need_hood:
+            endpoint = account.hood
+            if sandbox is not None and endpoint.is_sandbox:
+                transport = ApiTransport(
+                    SANDBOX_HOOD_URL, Secret(sandbox.hood_token), api="hood",
+                    limiter=_limiter(endpoint), parallelism=width,
+                    transport=sandbox.hood_transport, on_request=session.count)
+            else:
+                transport = ApiTransport(
+                    endpoint.url, _secret(endpoint, env, "Hood API token"), api="hood",
+                    limiter=_limiter(endpoint), parallelism=width, on_request=session.count)
+            session._closers.append(transport)
+            session.hood = HoodClient(transport)
+        if need_falconyte:
+            endpoint = account.falconyte
+            if sandbox is not None and endpoint.is_sandbox:
+                transport = ApiTransport(
+                    SANDBOX_FALCONYTE_URL, Secret(sandbox.falconyte_key), api="falconyte",
+                    limiter=_limiter(endpoint), parallelism=width,
+                    transport=sandbox.falconyte_transport, on_request=session.count)
+            else:
+                transport = ApiTransport(
+                    endpoint.url, _secret(endpoint, env, "Falconyte API key"), api="falconyte",
+                    limiter=_limiter(endpoint), parallelism=width, on_request=session.count)
+            session._closers.append(transport)
+            session.falconyte = FalconyteClient(transport)
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def _limiter(endpoint: Endpoint) -> RateLimiter:
+    return RateLimiter(endpoint.limits.per_second, endpoint.limits.per_minute)
+
+
+def kinds_to_read(definitions: Sequence[Definition]) -> set[Kind]:
+    """Campaigns are always read (orphans carry markers); other kinds only when defined."""
+    return {Kind.CAMPAIGN} | {d.kind for d in definitions}
+
+
+def read_remote(session: Session, kinds: set[Kind]) -> dict[Kind, list[dict[str, Any]]]:
+    """List every object of ``kinds`` (pages only; never one GET per object)."""
+    remote: dict[Kind, list[dict[str, Any]]] = {}
+    if Kind.CAMPAIGN in kinds and session.hood is not None:
+        remote[Kind.CAMPAIGN] = session.hood.list_campaigns()
+    if Kind.PUSH_TASK in kinds and session.hood is not None:
+        remote[Kind.PUSH_TASK] = session.hood.list_push_tasks()
+    if Kind.EMAIL_CAMPAIGN in kinds and session.falconyte is not None:
+        remote[Kind.EMAIL_CAMPAIGN] = session.falconyte.list_campaigns()
+    return remote
+
+
+def plan_account(
+    definitions: Sequence[Definition],
+    account: Account,
+    config: Config,
+    *,
+    env: Mapping[str, str],
+    prune: bool = False,
+    allow_replace: bool = False,
+    targets: frozenset[str] = frozenset(),
+    parallelism: int | None = None,
+) -> tuple[Plan, Session]:
+    """Read the account and plan ``definitions`` against it. The caller closes the session."""
+    kinds = kinds_to_read(definitions)
+    session = open_session(account, config, need_hood=True,
+                           need_falconyte=Kind.EMAIL_CAMPAIGN in kinds, env=env,
+                           parallelism=parallelism)
+    try:
+        remote = read_remote(session, kinds)
+        plan = make_plan(definitions, remote, account=account_info(account), prune=prune,
+                         allow_replace=allow_replace, targets=targets, env=env,
+                         read_requests=session.requests)
+    except BaseException:
+        session.close()
+        raise
+    return plan, session
+
+
+def check_fresh(plan: Plan, session: Session) -> None:
+    """Refuse a saved plan whose objects moved since it was made (before any write).
+
+    Re-reads the account by listing (a few requests, not one per object) and compares each
+    change's remote object with the fingerprint the plan recorded; a create is stale when an
+    object it would create now exists. Raises :class:`StalePlanError` naming every one.
+    """
+    kinds = {c.kind for c in plan.changes} | {Kind.CAMPAIGN}
+    remote = read_remote(session, kinds)
+    by_id = {(kind, str(d.get("id"))): d for kind, items in remote.items() for d in items}
+    objects = {kind: [from_remote(kind, d) for d in items] for kind, items in remote.items()}
+    moved: list[str] = []
+    for change in plan.changes:
+        if not change.steps:
+            continue
+        if change.remote_id is None:
+            if any(_same_identity(change.kind, change.key, change.name, obj)
+                   for obj in objects.get(change.kind, [])):
+                moved.append(f"{change.address} (now exists)")
+            continue
+        current = by_id.get((change.kind, change.remote_id))
+        if current is None:
+            moved.append(f"{change.address} (id {change.remote_id} is gone)")
+        elif change.fingerprint and fingerprint(change.kind, current) != change.fingerprint:
+            moved.append(f"{change.address} (id {change.remote_id} changed)")
+    if moved:
+        raise StalePlanError(moved)
+
+
+def _same_identity(kind: Kind, key: str, name: str | None, obj: Any) -> bool:
+    """Would the object a create makes be matched to ``obj``? (marker, else exact name)"""
+    if kind is Kind.CAMPAIGN and obj.marker == key:
+        return True
+    return name is not None and obj.name == name
