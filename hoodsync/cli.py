@@ -257,12 +257,37 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _write_preview(path: Path, plan_: "Plan", paths: Sequence[str]) -> None:
-    from hoodsync.definitions.validate import load_definitions
-    from hoodsync.preview import items_from_plan, render_preview
+    """The HTML preview of what the plan changes: new next to remote for updates.
 
-    definitions = load_definitions(list(paths) or ["."])
-    _write_atomic(path, render_preview(items_from_plan(plan_, definitions)))
-    _err(f"Wrote the preview to {path}.")
+    Definitions go in with ``${env:...}`` unresolved: the page is a CI artifact."""
+    from hoodsync.definitions.validate import load_definitions
+    from hoodsync.preview import items_from_definitions, render_preview
+
+    actions = {c.address: c.action for c in plan_.changes if c.steps}
+    changed = [d for d in load_definitions(list(paths) or ["."]) if d.address in actions]
+    _write_atomic(path, render_preview(items_from_definitions(changed, actions=actions)))
+    _err(f"Wrote the preview of {len(changed)} changed definition(s) to {path}.")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("preview.html"),
+              show_default=True, help="Where to write the HTML page.")
+@handle_errors
+def preview(paths: Sequence[str], out: Path) -> None:
+    """Write one self-contained HTML page showing every message as people will see it.
+
+    Offline: no account is read. Warnings (missing translations, over-long texts, SMS segments,
+    non-https links) are printed too; they do not fail the command.
+    """
+    from hoodsync.definitions.validate import load_definitions
+    from hoodsync.preview import items_from_definitions, preview_warnings, render_preview
+
+    items = items_from_definitions(load_definitions(list(paths) or ["."]))
+    _write_atomic(out, render_preview(items))
+    for warning in preview_warnings(items):
+        _err(f"warning: {warning}")
+    click.echo(f"Wrote the preview of {len(items)} definition(s) to {out}.")
 
 
 _PAST = {"create": "created", "adopt": "adopted", "update": "updated", "replace": "replaced",
