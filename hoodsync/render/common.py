@@ -62,8 +62,9 @@ def sandbox_line(doc: Mapping[str, Any]) -> str | None:
     if not doc["account"].get("sandbox"):
         return None
     return (
-        "Sandbox: this is the embedded emulated account, not a real one. To use a real account "
-        "set HOOD_API_TOKEN (and HOOD_API_URL; FALCONYTE_API_KEY for email campaigns)."
+        "Sandbox: this is the embedded emulated account, not a real one. For a real account set "
+        "HOOD_API_TOKEN (FALCONYTE_API_KEY for email campaigns), or the account's url in "
+        "hoodsync.yaml."
     )
 
 
