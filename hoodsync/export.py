@@ -1,0 +1,816 @@
+"""``hoodsync export``: definition files for what already exists in an account (bootstrap a repo).
+
+Contract: for the objects the clients return, :func:`export_documents` builds one definition
+file per remote object such that a plan of the exported files against the same account shows no
+update and no create — campaigns without a hoodsync marker show only **adopt** (matched by
+their exact name; apply then writes the marker), everything else shows no change. That holds
+because the planner compares only what a definition states (DESIGN §3): the export states the
+remote values themselves, after the kind module's own normalisation (which the planner applies
+to both sides), and leaves out whatever it cannot state faithfully. Leaving a field out never
+creates a difference; changing a value could, so values are never "fixed up" except into forms
+the planner's ``==`` treats as equal (``30.0`` → ``30``, ``1`` ↔ ``true``).
+
+What goes into a file:
+
+* ``kind``, ``key``, ``state`` (only when it is not the default) and ``spec`` with the API's
+  field names — only fields a user can set. Read-only fields (ids, creator, counters,
+  timestamps, statuses), create-time triggers (``run_immediately``) and hoodsync's own
+  metadata keys are dropped; ``null`` values mean "unset" and are dropped too.
+* Keys: a campaign carrying ``metadata.hoodsync_key`` keeps it; everything else gets its name
+  slugified (``[a-z0-9][a-z0-9._-]{0,63}``), made unique per kind with ``-2``, ``-3``… in
+  creation order (oldest first), never taking a key that a remote marker uses.
+* A header: the schema (its ``$id`` — the path to a repository's ``schemas/`` folder is not
+  knowable here — and how to print it), the remote id and status, and a comment for every value
+  left out because the schema or the API rules refuse it.
+* Every document is dumped, loaded back with the strict loader and validated with ``now``; a
+  problem inside ``spec`` removes the offending field (with a comment) and the check runs again.
+  A document that still cannot be valid, or that the planner could not match to its remote
+  object (an unmarked campaign that can no longer be edited, two unmarked campaigns or two push
+  tasks with one name, a live older email campaign of the same name, an invalid or duplicated
+  marker), is written **commented out**, with the reason and how to fix it: nothing is lost and
+  the export still validates and plans cleanly.
+
+Output is strict-YAML-safe: any string that a YAML 1.1 *or* 1.2 core reader would take as
+something else (``"NO"``, ``"true"``, ``"1.0"``, ``"1e3"``, ``"0o17"``, ``"2026-01-01
+00:00:00"``, ``""``, ``"null"``, leading or trailing spaces) is quoted; multi-line strings use
+literal blocks. ``${env:NAME}`` text held by the remote is escaped as ``$${env:NAME}`` so that it
+stays literal text instead of becoming an interpolation.
+
+Only :func:`write_export` touches the file system.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import logging
+import os
+import re
+import tempfile
+import textwrap
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+
+import yaml
+
+from hoodsync.definitions.loader import load_text
+from hoodsync.definitions.validate import parse_api_time, schema, validate_documents
+from hoodsync.errors import ConfigError, HoodsyncError, Problem, format_json_path
+from hoodsync.kinds import from_remote
+from hoodsync.kinds.campaign import HASH, KNOWN, MARKER, TERMINAL
+from hoodsync.kinds.email_campaign import EmailCampaignRules
+from hoodsync.model import JsonPath, Kind, RemoteObject
+
+__all__ = [
+    "ExportedFile",
+    "KIND_DIRS",
+    "dump_yaml",
+    "export_documents",
+    "is_definition",
+    "parse_kind",
+    "parse_kinds",
+    "slugify",
+    "unique_key",
+    "write_export",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ExportedFile(NamedTuple):
+    """One file of an export: ``path`` relative to the output folder (POSIX separators) and
+    its complete YAML ``text``."""
+
+    path: str
+    text: str
+
+
+#: Folder per kind inside the export.
+KIND_DIRS: Mapping[Kind, str] = {
+    Kind.CAMPAIGN: "campaigns",
+    Kind.PUSH_TASK: "push-tasks",
+    Kind.EMAIL_CAMPAIGN: "email",
+}
+
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_KEY_MAX = 64
+
+# --- what a user can set ------------------------------------------------------------------------
+
+#: Campaign fields the server owns (read-only, counters, timestamps, derived status) or that are
+#: create-time triggers (never state, DESIGN §3).
+_CAMPAIGN_DROP = frozenset({
+    "id", "company_id", "creator_id", "creator", "create_time", "update_time", "status",
+    "effective_status", "send_strategy", "status_code", "scheduled_run_times", "max_runs",
+    "score", "was_launched", "next_run_time", "run_counter", "financial_performance",
+    "run_immediately",
+})
+_MESSAGE_DROP = frozenset({"id", "company_id", "campaign_id", "winner"})
+#: Push-task fields the server owns. ``total_user`` moves on its own (the kind module treats it
+#: as volatile), so stating it would turn into drift; ``status`` becomes ``state``.
+_PUSH_TASK_DROP = frozenset({
+    "id", "status", "create_time", "update_time", "next_execution_time", "last_execution_time",
+    "total_user",
+})
+#: Campaign statuses in which a PATCH (and so the adopt that writes the marker) is accepted.
+_ADOPTABLE = KNOWN - TERMINAL
+
+# --- key order ----------------------------------------------------------------------------------
+
+_SPEC_ORDER: Mapping[Kind, tuple[str, ...]] = {
+    Kind.CAMPAIGN: (
+        "name", "description", "labels", "metadata", "deal_id", "is_draft", "scheduled_time",
+        "recurrence", "send_in_profile_time_zone", "send_if_profile_time_passed", "quiet_hours",
+        "ab_test", "messages", "targeting", "utm_tracking", "callbacks",
+    ),
+    Kind.PUSH_TASK: (
+        "name", "start_time", "end_time", "frequency", "cron", "user_time_zone", "quiet_time",
+        "ttl", "custom_data", "message", "targeting", "adex",
+    ),
+    Kind.EMAIL_CAMPAIGN: ("name", "template_ids", "mail_account_ids", "events"),
+}
+#: Preferred order of keys in nested objects; other keys follow, sorted.
+_NESTED_ORDER = {
+    k: i
+    for i, k in enumerate((
+        "name", "channel", "integration_id", "template_id", "primary_lang", "priority",
+        "push", "email", "sms", "title", "body", "image", "icon", "landing_url", "actions",
+        "sender_name", "sender_email", "subject", "preheader", "html", "content",
+        "test_split", "winning_metric", "evaluation_window", "winner_delivery_mode",
+        "pattern", "cron", "hour", "minute", "weekdays", "months",
+        "enabled", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+        "items", "op", "from", "to", "action", "url",
+    ))
+}
+
+# --- YAML output --------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that also quotes every string a YAML 1.2 core reader would type differently.
+
+    PyYAML decides whether a string may stay plain by asking its (YAML 1.1) resolvers; adding the
+    1.2 core patterns — the ones hoodsync's strict loader uses — makes it quote ``1e3`` and
+    ``0o17`` too, which 1.1 reads as strings but 1.2 as numbers.
+    """
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Lists indented under their key, as in the examples (PyYAML's default is flush).
+        super().increase_indent(flow, False)
+
+
+for _tag, _regex, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+):
+    _Dumper.add_implicit_resolver("tag:yaml.org,2002:" + _tag, re.compile(_regex), list(_first))
+
+#: Characters YAML 1.1 treats as line breaks but 1.2 does not: always escaped.
+_ODD_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Multi-line text as a literal block (the emitter falls back to double quotes when a block
+    cannot hold it exactly, e.g. trailing spaces); the 1.1-only line breaks escaped."""
+    style: str | None = None
+    if any(ch in value for ch in _ODD_BREAKS):
+        style = '"'
+    elif "\n" in value:
+        style = "|"
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(data: Any) -> str:
+    """``data`` as block-style YAML that hoodsync's strict loader reads back unchanged (keys in
+    the given order, unicode kept, lines folded at 100 columns)."""
+    text: str = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
+    )
+    return text
+
+
+# --- kinds and keys -----------------------------------------------------------------------------
+
+
+def parse_kind(text: str) -> Kind:
+    """A kind from what a user types: ``Campaign`` / ``PushTask`` / ``EmailCampaign`` (any case),
+    their slugs (``push_task``, ``push-task``) or export folder names (``push-tasks``).
+    Raises :class:`ConfigError` naming the accepted spellings."""
+    wanted = text.strip().lower()
+    for kind in Kind:
+        names = {kind.value.lower(), kind.slug, kind.slug.replace("_", "-"), KIND_DIRS[kind]}
+        if wanted in names:
+            return kind
+    raise ConfigError(
+        f"unknown kind {text!r}: use one of "
+        + ", ".join(f"{k.value} ({k.slug})" for k in Kind)
+    )
+
+
+def parse_kinds(values: Iterable[str]) -> tuple[Kind, ...]:
+    """Every ``--kind`` value parsed, without repeats, in :class:`Kind` order; no values means
+    every kind."""
+    chosen = {parse_kind(v) for v in values}
+    return tuple(k for k in Kind if not chosen or k in chosen)
+
+
+#: Letters NFKD does not decompose into ASCII.
+_TRANSLITERATE = str.maketrans({
+    "ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe", "Œ": "oe", "đ": "d",
+    "Đ": "d", "ł": "l", "Ł": "l", "þ": "th", "Þ": "th", "ð": "d", "Ð": "d", "ı": "i",
+})
+
+
+def slugify(name: str) -> str:
+    """A key made from ``name``: ASCII-folded, lower case, runs of other characters → ``-``,
+    starting with a letter or digit, at most 64 characters. ``""`` when nothing usable is left
+    (e.g. a name written only in a non-Latin script)."""
+    text = unicodedata.normalize("NFKD", name.translate(_TRANSLITERATE))
+    text = text.encode("ascii", "ignore").decode("ascii").lower()
+    text = re.sub(r"[^a-z0-9._-]+", "-", text)
+    text = re.sub(r"-{2,}", "-", text)
+    text = re.sub(r"^[^a-z0-9]+", "", text)[:_KEY_MAX]
+    return re.sub(r"[._-]+$", "", text)
+
+
+def unique_key(base: str, taken: set[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``… (shortened to stay within 64 characters): the first
+    one not in ``taken``. ``base`` must be a valid key. Does not modify ``taken``."""
+    if base not in taken:
+        return base
+    n = 2
+    while True:
+        suffix = f"-{n}"
+        candidate = base[: _KEY_MAX - len(suffix)].rstrip("._-") + suffix
+        if candidate not in taken:
+            return candidate
+        n += 1
+
+
+# --- one object ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    """One remote object on its way to a file."""
+
+    kind: Kind
+    remote: RemoteObject
+    spec: dict[str, Any]
+    state: str | None = None
+    #: The key the object must keep (its campaign marker), else one is made from the name.
+    reserved_key: str | None = None
+    key: str = ""
+    #: Header comments (one entry per paragraph).
+    comments: list[str] = field(default_factory=list)
+    #: Why the document is written commented out; empty when it is live.
+    disabled: list[str] = field(default_factory=list)
+    #: An unmarked campaign the first plan will adopt (said in the header when live).
+    adopted: bool = False
+
+
+_ENV_REFERENCE = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def _clean(value: Any) -> Any:
+    """A JSON-like copy with ``null`` members dropped (absent and null are one thing to these
+    APIs and to the planner), integral floats as ints (``==``-equal, and what the schema types
+    as integer) and ``${env:NAME}`` text escaped so it stays literal."""
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return _ENV_REFERENCE.sub(lambda m: "$" + m.group(0), value)
+    return value
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _campaign_spec(obj: RemoteObject) -> tuple[dict[str, Any], list[str]]:
+    """The settable part of a campaign, and comments about what was left out."""
+    notes: list[str] = []
+    spec = {k: v for k, v in _clean(obj.body).items() if k not in _CAMPAIGN_DROP}
+    messages = spec.get("messages")
+    if isinstance(messages, list):
+        spec["messages"] = [
+            {k: v for k, v in m.items() if k not in _MESSAGE_DROP} if isinstance(m, dict) else m
+            for m in messages
+        ]
+    meta = spec.get("metadata")
+    if isinstance(meta, dict):
+        user = {k: v for k, v in meta.items() if k not in (MARKER, HASH)}
+        if user:
+            spec["metadata"] = user
+        else:
+            del spec["metadata"]
+    if spec.get("labels") == []:
+        del spec["labels"]
+    if spec.get("recurrence") and spec.get("scheduled_time"):
+        notes.append(
+            f"Left out spec.scheduled_time = {_short(spec['scheduled_time'])}: a campaign sets at "
+            "most one of scheduled_time and recurrence, and the recurrence is what schedules it."
+        )
+        del spec["scheduled_time"]
+    return spec, notes
+
+
+def _campaign_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
+    markers = Counter(o.marker for o in objs if o.marker)
+    unmarked_names = Counter(o.name for o in objs if not o.marker)
+    out = []
+    for obj in objs:
+        spec, notes = _campaign_spec(obj)
+        state = {"paused": "paused", "canceled": "canceled"}.get(obj.status)
+        draft = _Draft(Kind.CAMPAIGN, obj, spec, state, comments=notes)
+        marker = obj.marker
+        if marker is not None:
+            if not KEY_RE.match(marker):
+                draft.disabled.append(
+                    f"It carries metadata.hoodsync_key {_short(marker)}, which is not a valid key "
+                    "([a-z0-9][a-z0-9._-]{0,63}), so no definition can match it and it would not "
+                    "be adopted by name either. Fix or remove that marker in Hood, then export "
+                    "again."
+                )
+            elif markers[marker] > 1:
+                ids = ", ".join(o.id for o in objs if o.marker == marker)
+                draft.reserved_key = marker
+                draft.disabled.append(
+                    f"{markers[marker]} campaigns carry hoodsync_key={marker} (ids {ids}); plan "
+                    "refuses to guess which one the definition manages. Cancel the extra ones or "
+                    "change their metadata.hoodsync_key in Hood, then export again."
+                )
+            else:
+                draft.reserved_key = marker
+        elif unmarked_names[obj.name] > 1:
+            ids = ", ".join(o.id for o in objs if not o.marker and o.name == obj.name)
+            draft.disabled.append(
+                f"{unmarked_names[obj.name]} campaigns without a hoodsync marker are named "
+                f"{_short(obj.name)} (ids {ids}), so plan cannot tell which one a definition "
+                "means. Rename all but one in Hood (or give each a metadata.hoodsync_key), then "
+                "export again."
+            )
+        elif obj.status not in _ADOPTABLE:
+            draft.disabled.append(
+                f"It is {obj.status} and carries no hoodsync marker: Hood accepts no edit in that "
+                "status, so the marker cannot be written and plan would report an error. Kept for "
+                "reference."
+            )
+        else:
+            draft.adopted = True
+        out.append(draft)
+    return out
+
+
+def _start_time(spec: dict[str, Any], active: bool, now: dt.datetime) -> list[str]:
+    """``start_time`` that the validator accepts. The API answers the time a task actually
+    started; once that is past the validator refuses it, so it becomes ``immediately``, the
+    create-time value the planner never compares."""
+    start = spec.get("start_time")
+    if start == "immediately":
+        return []
+    if isinstance(start, str):
+        when = parse_api_time(start)
+        if when is not None and when >= now:
+            return []
+        why = "is in the past" if when is not None else "is not YYYY-MM-DD HH:MM:SS"
+        spec["start_time"] = "immediately"
+        return [
+            f"spec.start_time: the remote start time {_short(start)} {why}, which validation "
+            "refuses; written as `immediately`, a create-time value that plan never compares."
+        ]
+    if active and start is None:
+        spec["start_time"] = "immediately"
+        return ["spec.start_time: the remote task is active but has no start time; written as "
+                "`immediately` (an active task needs one; plan never compares it)."]
+    return []
+
+
+def _push_task_drafts(objs: Sequence[RemoteObject], now: dt.datetime) -> list[_Draft]:
+    names = Counter(o.name for o in objs)
+    out = []
+    for obj in objs:
+        spec = {k: v for k, v in _clean(obj.body).items() if k not in _PUSH_TASK_DROP}
+        status = obj.body.get("status")
+        draft = _Draft(Kind.PUSH_TASK, obj, spec)
+        if status in (0, 1) and not isinstance(status, bool):
+            draft.state = "active" if status == 1 else "inactive"
+        elif status == 2:
+            draft.comments.append(
+                "Finished (status 2): Hood accepts no edit to a finished task, so state is left "
+                "out; a change to this definition would be reported, not applied."
+            )
+        else:
+            draft.comments.append(f"Unknown status {_short(status)}: state is left out.")
+        draft.comments.extend(_start_time(spec, status == 1, now))
+        if names[obj.name] > 1:
+            ids = ", ".join(o.id for o in objs if o.name == obj.name)
+            draft.disabled.append(
+                f"{names[obj.name]} push tasks are named {_short(obj.name)} (ids {ids}); push "
+                "tasks are matched by name, so plan would refuse to guess. Rename or deactivate "
+                "the extra ones in Hood, then export again."
+            )
+        out.append(draft)
+    return out
+
+
+def _email_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
+    """Newest campaign per name (what the planner manages); older stopped ones are superseded
+    history and get no file of their own. A live older one blocks the name, as in the plan."""
+    groups: dict[str, list[RemoteObject]] = {}
+    for obj in objs:
+        groups.setdefault(obj.name, []).append(obj)
+    out = []
+    for group in groups.values():
+        group = sorted(group, key=lambda r: (r.created_at or "", r.id))
+        newest, older = group[-1], group[:-1]
+        live = [r for r in group if r.status != "stopped"]
+        blocked = any(r.status != "stopped" for r in older)
+        for obj in group if blocked else [newest]:
+            spec = _clean(EmailCampaignRules.spec_view(obj.body))
+            state = "stopped" if obj.status == "stopped" else None
+            draft = _Draft(Kind.EMAIL_CAMPAIGN, obj, spec, state)
+            if obj.status not in ("active", "stopped"):
+                draft.comments.append("The remote object shows no trigger state: state is left out.")
+            if "events" not in spec:
+                kind = obj.body.get("campaign_type")
+                draft.disabled.append(
+                    "It has no event trigger"
+                    + (f" (campaign_type {_short(kind)})" if kind is not None else "")
+                    + ": hoodsync manages event-triggered email campaigns only."
+                )
+            if blocked:
+                ids = ", ".join(f"{r.id} ({r.created_at or 'no created_at'})" for r in live)
+                draft.disabled.append(
+                    f"{len(live)} email campaigns named {_short(obj.name)} are not stopped: "
+                    f"{ids}. Plan manages only the newest and refuses while an older one is "
+                    "live; stop the older ones in Falconyte (or rename them), then export again."
+                )
+            elif older:
+                draft.comments.append(
+                    "Older stopped campaigns with this name (superseded, never touched): "
+                    + ", ".join(r.id for r in older) + "."
+                )
+            out.append(draft)
+    return out
+
+
+def _id_order(obj: RemoteObject) -> tuple[str, int, int, str]:
+    """Creation order, then numeric id: oldest first, whatever order the input had."""
+    return (
+        obj.created_at or "",
+        0 if obj.id.isdigit() else 1,
+        int(obj.id) if obj.id.isdigit() else 0,
+        obj.id,
+    )
+
+
+def _assign_keys(drafts: Sequence[_Draft]) -> None:
+    """Markers first (they are identities), then names slugified and de-duplicated in order."""
+    taken = {d.reserved_key for d in drafts if d.reserved_key}
+    taken |= {d.remote.marker for d in drafts if d.remote.marker and KEY_RE.match(d.remote.marker)}
+    used: set[str] = set()
+    for draft in drafts:
+        if draft.reserved_key and draft.reserved_key not in used:
+            draft.key = draft.reserved_key
+        else:
+            base = slugify(draft.remote.name)
+            if not base:
+                prefix = draft.kind.slug.replace("_", "-")
+                base = slugify(f"{prefix}-{draft.remote.id}") or prefix
+            draft.key = unique_key(base, taken | used)
+        used.add(draft.key)
+
+
+# --- ordering, validation, rendering -----------------------------------------------------------
+
+
+def _ordered(value: Any) -> Any:
+    """Nested objects with their keys in the preferred order, then the rest sorted."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (_NESTED_ORDER.get(k, len(_NESTED_ORDER)), k))
+        return {k: _ordered(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
+    return value
+
+
+def _document(draft: _Draft) -> dict[str, Any]:
+    order = {k: i for i, k in enumerate(_SPEC_ORDER[draft.kind])}
+    spec = {
+        k: _ordered(draft.spec[k])
+        for k in sorted(draft.spec, key=lambda k: (order.get(k, len(order)), k))
+    }
+    doc: dict[str, Any] = {"kind": draft.kind.value, "key": draft.key}
+    if draft.state is not None:
+        doc["state"] = draft.state
+    doc["spec"] = spec
+    return doc
+
+
+def _problems(doc: Mapping[str, Any], now: dt.datetime) -> tuple[str, list[Problem]]:
+    """``doc`` as YAML, and what ``hoodsync validate`` would say about it (warnings included)."""
+    text = dump_yaml(doc)
+    loaded = load_text(text, "<export>")
+    if loaded.problems:
+        return text, loaded.problems
+    _definitions, problems = validate_documents(loaded.documents, now=now)
+    return text, problems
+
+
+_MISSING = object()
+
+
+def _get(node: Any, path: JsonPath) -> Any:
+    for part in path:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return _MISSING
+    return node
+
+
+def _set(node: Any, path: JsonPath, value: Any) -> None:
+    parent = _get(node, path[:-1])
+    parent[path[-1]] = value
+
+
+def _removal_target(doc: Mapping[str, Any], path: JsonPath) -> JsonPath | None:
+    """The spec field to leave out for a problem at ``path``: the path up to its last object
+    key. A list element is never removed on its own — arrays compare element by element (or as
+    sets), so a shorter array would be a difference; the whole field goes instead."""
+    trimmed = tuple(path)
+    while trimmed and isinstance(trimmed[-1], int):
+        trimmed = trimmed[:-1]
+    if len(trimmed) < 2 or trimmed[0] != "spec" or _get(doc, trimmed) is _MISSING:
+        return None
+    return trimmed
+
+
+def _alternatives(value: Any) -> list[Any]:
+    """Values the planner's ``==`` treats as equal to ``value``, of another JSON type."""
+    if isinstance(value, bool):
+        return [int(value)]
+    if isinstance(value, int) and value in (0, 1):
+        return [bool(value)]
+    return []
+
+
+def _settle(
+    doc: dict[str, Any], now: dt.datetime, notes: list[str]
+) -> tuple[str, list[Problem]]:
+    """Make ``doc`` valid by retyping (``==``-safe only) or leaving out refused spec fields, one
+    at a time, noting each. Returns ``doc`` as YAML and the problems that remain (none when it
+    worked)."""
+    for _ in range(500):  # each round removes or retypes one node, so this always ends
+        text, problems = _problems(doc, now)
+        if not problems:
+            return text, []
+        fixable = [(p, t) for p in problems if (t := _removal_target(doc, p.path)) is not None]
+        if not fixable:
+            return text, problems
+        problem, target = fixable[0]
+        if _retype(doc, problem, now):
+            continue
+        value = _get(doc, target)
+        where = format_json_path(problem.path)
+        notes.append(
+            f"Left out {format_json_path(target)} = {_short(value)}: validation refuses "
+            + (f"{where}: " if problem.path != target else "it: ")
+            + problem.message + ("" if problem.message.endswith((".", "?", "!")) else ".")
+        )
+        parent = _get(doc, target[:-1])
+        del parent[target[-1]]
+    return _problems(doc, now)
+
+
+def _retype(doc: dict[str, Any], problem: Problem, now: dt.datetime) -> bool:
+    """Try an ``==``-equal value of another type at the problem's path; keep it if the problem
+    there goes away."""
+    path = problem.path
+    value = _get(doc, path) if path else _MISSING
+    for alt in _alternatives(value) if value is not _MISSING else []:
+        _set(doc, path, alt)
+        if not any(p.path[: len(path)] == path for p in _problems(doc, now)[1]):
+            return True
+        _set(doc, path, value)
+    return False
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"[\r\n\x85\u2028\u2029\t]+", " ", text)
+
+
+def _comment_block(paragraphs: Iterable[str]) -> list[str]:
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        wrapped = textwrap.wrap(_one_line(paragraph), width=96, break_long_words=False,
+                                break_on_hyphens=False) or [""]
+        lines.extend("# " + w if i == 0 else "#   " + w for i, w in enumerate(wrapped))
+    return lines
+
+
+_ADOPT_NOTE = (
+    "No hoodsync marker on it yet: plan shows it as adopt (matched by its exact name) and apply "
+    "writes metadata.hoodsync_key."
+)
+_WHAT = {
+    Kind.CAMPAIGN: "Hood campaign",
+    Kind.PUSH_TASK: "Hood push task",
+    Kind.EMAIL_CAMPAIGN: "Falconyte email campaign",
+}
+
+
+def _render(draft: _Draft, body: str, notes: Sequence[str]) -> str:
+    """Header comments, then the document (``body``, YAML), commented out when disabled."""
+    schema_id = schema(draft.kind.value).get("$id", "")
+    head = [
+        f"# yaml-language-server: $schema={schema_id}",
+        *_comment_block([
+            f"Schema: `hoodsync schema {draft.kind.value}` prints it (save it and point the line "
+            "above at the file).",
+            f"Exported from {_WHAT[draft.kind]} {draft.remote.id} (status: {draft.remote.status}).",
+            *draft.comments,
+            *notes,
+            *([_ADOPT_NOTE] if draft.adopted and not draft.disabled else []),
+        ]),
+    ]
+    if not draft.disabled:
+        return "\n".join(head) + "\n" + body
+    head += ["#", *_comment_block(["COMMENTED OUT — not a definition until fixed:", *draft.disabled])]
+    head.append("#")
+    commented = ["# " + line if line else "#" for line in body.rstrip("\n").split("\n")]
+    return "\n".join(head + commented) + "\n"
+
+
+def _canonical(value: Any) -> str:
+    # json keeps true / 1 / 1.0 apart, which plain == would not.
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _verify(path: str, text: str, doc: Mapping[str, Any], live: bool, now: dt.datetime) -> None:
+    """The file must load back as exactly ``doc`` (or as nothing when commented out) and
+    validate with zero problems; anything else is a bug here, not in the account."""
+    loaded = load_text(text, path)
+    problems = list(loaded.problems)
+    if live:
+        if len(loaded.documents) != 1 or _canonical(loaded.documents[0].data) != _canonical(doc):
+            raise HoodsyncError(f"export: {path} does not load back as written (internal error)")
+        problems += validate_documents(loaded.documents, now=now)[1]
+    elif loaded.documents:
+        raise HoodsyncError(f"export: {path} is meant to be commented out (internal error)")
+    if problems:
+        raise HoodsyncError(f"export: {path} does not validate (internal error): {problems[0]}")
+
+
+def _finish(draft: _Draft, now: dt.datetime) -> ExportedFile:
+    path = f"{KIND_DIRS[draft.kind]}/{draft.key}.yaml"
+    doc = _document(draft)
+    notes: list[str] = []
+    if draft.disabled:
+        body = dump_yaml(doc)
+    else:
+        original = copy.deepcopy(doc)
+        body, remaining = _settle(doc, now, notes)
+        if remaining:
+            # Show the object as it is, with everything validation says about it: leaving
+            # fields out did not make it valid, so the removals would only lose content.
+            notes.clear()
+            body, remaining = _problems(original, now)
+            draft.disabled.extend(
+                f"Validation refuses it: {p.message}"
+                + (f" ({format_json_path(p.path)})" if p.path else "")
+                for p in remaining
+            )
+    text = _render(draft, body, notes)
+    _verify(path, text, doc, not draft.disabled, now)
+    if draft.disabled:
+        log.warning("%s: written commented out: %s", path, " ".join(draft.disabled))
+    for note in notes:
+        log.info("%s: %s", path, note)
+    return ExportedFile(path, text)
+
+
+def export_documents(
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
+    *,
+    now: dt.datetime | None = None,
+) -> list[ExportedFile]:
+    """One definition file per remote object of each kind in ``remote`` (the clients' dicts),
+    sorted by path. ``now`` (UTC; default the current time) is what the files are validated
+    against — a push task's past start time is written as ``immediately``.
+
+    Pure apart from logging: every file has been loaded back with the strict loader and
+    validated with zero problems (a :class:`HoodsyncError` says otherwise, which is a bug).
+    Email campaigns superseded by a newer one of the same name get no file of their own (the
+    newest one's file lists them).
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    files: list[ExportedFile] = []
+    for kind in Kind:
+        objs = sorted((from_remote(kind, d) for d in remote.get(kind, ())), key=_id_order)
+        if kind is Kind.CAMPAIGN:
+            drafts = _campaign_drafts(objs)
+        elif kind is Kind.PUSH_TASK:
+            drafts = _push_task_drafts(objs, now)
+        else:
+            drafts = _email_drafts(objs)
+        drafts.sort(key=lambda d: _id_order(d.remote))
+        _assign_keys(drafts)
+        files.extend(_finish(d, now) for d in drafts)
+    return sorted(files, key=lambda f: f.path)
+
+
+def is_definition(file: ExportedFile) -> bool:
+    """Whether ``file`` holds a live definition (``False``: written commented out, see its
+    header for why)."""
+    return bool(load_text(file.text, file.path).documents)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _target(out_dir: Path, relative: str) -> Path:
+    rel = PurePosixPath(relative)
+    if rel.is_absolute() or not rel.parts or any(p in ("", ".", "..") for p in rel.parts):
+        raise ValueError(f"export path {relative!r} must be relative and stay inside the folder")
+    return out_dir.joinpath(*rel.parts)
+
+
+def write_export(
+    files: Sequence[ExportedFile], out_dir: str | Path, *, overwrite: bool = False
+) -> list[Path]:
+    """Write ``files`` below ``out_dir`` (created as needed) and return the paths written, in
+    order. Each file is written whole or not at all (temporary file + rename).
+
+    Without ``overwrite``, refuses — before writing anything — when any target exists, naming
+    each one. Raises :class:`ConfigError` for that and :class:`HoodsyncError` for I/O failures.
+    """
+    root = Path(out_dir)
+    targets = [(_target(root, f.path), f.text) for f in files]
+    clashes = [p for p, _ in targets if p.exists() or p.is_symlink()]
+    if clashes and not overwrite:
+        shown = ", ".join(str(p) for p in clashes[:20])
+        more = f" and {len(clashes) - 20} more" if len(clashes) > 20 else ""
+        raise ConfigError(
+            f"refusing to overwrite {len(clashes)} existing file(s): {shown}{more}; choose an "
+            "empty output folder, or replace them with --overwrite"
+        )
+    directories = [p for p in clashes if p.is_dir() and not p.is_symlink()]
+    if directories:
+        raise ConfigError(f"cannot write {directories[0]}: it is a directory")
+    written = []
+    for path, text in targets:
+        _write_atomic(path, text)
+        log.debug("wrote %s", path)
+        written.append(path)
+    return written
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            # mkstemp makes the file private; definitions are ordinary repository files.
+            os.fchmod(fh.fileno(), 0o644)
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise HoodsyncError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
