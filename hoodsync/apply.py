@@ -33,7 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
 from hoodsync.errors import ApiError, HoodsyncError, PlanError
 from hoodsync.model import Kind
@@ -115,7 +115,9 @@ class FalconyteApi(Protocol):
     """What apply needs of the Falconyte client."""
 
     def list_campaigns(self) -> list[dict[str, Any]]: ...
-    def create_campaign(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def create_campaign(
+        self, body: Mapping[str, Any], *, exclude_ids: Collection[str] = ()
+    ) -> dict[str, Any]: ...
     def start_campaign(self, campaign_id: str) -> None: ...
     def stop_campaign(self, campaign_id: str) -> None: ...
 
@@ -140,10 +142,15 @@ class Journal:
         self._fh = path.open("a", encoding="utf-8")
 
     @classmethod
-    def create(cls, folder: Path, *, clock: Callable[[], float] = time.time) -> "Journal":
-        """A new journal file ``<folder>/<UTC timestamp>-<pid>.jsonl``."""
+    def create(
+        cls, folder: Path, *, label: str = "", clock: Callable[[], float] = time.time
+    ) -> "Journal":
+        """A new journal file ``<folder>/<UTC timestamp>-<pid>[-<label>].jsonl``; ``label``
+        (the account name) keeps accounts applied at the same moment in separate files."""
         stamp = dt.datetime.fromtimestamp(clock(), dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        return cls(folder / f"{stamp}-{os.getpid()}.jsonl", clock=clock)
+        safe = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in label)
+        suffix = f"-{safe}" if safe else ""
+        return cls(folder / f"{stamp}-{os.getpid()}{suffix}.jsonl", clock=clock)
 
     def write(self, event: str, **fields: Any) -> None:
         record = {"ts": round(self._clock(), 6), "event": event, **fields}
@@ -157,13 +164,6 @@ class Journal:
             self._fh.close()
 
 
-class _ChangeFailed(Exception):
-    def __init__(self, message: str, steps_done: int, remote_id: str | None) -> None:
-        super().__init__(message)
-        self.steps_done = steps_done
-        self.remote_id = remote_id
-
-
 @dataclass
 class _Runner:
     clients: Clients
@@ -172,37 +172,55 @@ class _Runner:
     sleep: Callable[[float], None]
     clock: Callable[[], float]
     settle_timeout: float
+    #: address → ids of older remote objects sharing its name (superseded email campaigns)
+    same_name: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ one change
 
     def run(self, change: Change) -> Result:
+        """Run one change's steps; never raises for an API failure (it becomes the result).
+
+        Two ids are tracked apart: ``created`` is the id this change's ``create`` step made, and
+        a step without an id acts on it (or, when the change creates nothing, on the change's
+        remote object). The result names the created object when there is one — for an email
+        ``replace`` the NEW campaign, not the old one its last step stopped.
+        """
         steps = resolve_steps(change, self.env)  # may raise StalePlanError before any write
-        remote_id = change.remote_id
+        created: str | None = None
         done = 0
-        try:
-            for index, step in enumerate(steps):
-                target = step.id or remote_id
-                self.journal.write("intent", address=change.address, step=index, op=step.op,
-                                   id=target)
-                try:
-                    new_id = self._call(change.kind, step, target, change.key)
-                except HoodsyncError as exc:
-                    self.journal.write("result", address=change.address, step=index, op=step.op,
-                                       id=target, status="failed", error=str(exc))
-                    self._compensate(change, steps[:index], target)
-                    raise _ChangeFailed(self._failure(change, step, index, exc), done,
-                                        target) from exc
-                remote_id = new_id or target
-                done += 1
+        target: str | None = change.remote_id
+        for index, step in enumerate(steps):
+            target = None if step.op == "create" else (step.id or created or change.remote_id)
+            self.journal.write("intent", address=change.address, step=index, op=step.op,
+                               id=target)
+            try:
+                new_id = self._call(change, step, target)
+            except HoodsyncError as exc:
                 self.journal.write("result", address=change.address, step=index, op=step.op,
-                                   id=remote_id, status="ok")
-                if remote_id and index + 1 < len(steps) and (change.kind, step.op) in _SETTLED:
-                    self._settle(change.kind, step.op, remote_id)
-        except _ChangeFailed as failed:
-            return Result(change.address, change.action, Outcome.FAILED, str(failed),
-                          failed.remote_id, failed.steps_done, len(steps))
+                                   id=target, status="failed", error=str(exc))
+                self._compensate(change, steps[:index], target)
+                return self._failed(change, step, index, exc, created or target, len(steps))
+            if new_id is not None:
+                created = target = new_id
+            done += 1
+            self.journal.write("result", address=change.address, step=index, op=step.op,
+                               id=target, status="ok")
+            if target and index + 1 < len(steps) and (change.kind, step.op) in _SETTLED:
+                try:
+                    self._settle(change.kind, step.op, target)
+                except HoodsyncError as exc:
+                    # The step happened but never showed; the next step would act on a guess.
+                    self.journal.write("settle", address=change.address, step=index,
+                                       op=step.op, id=target, status="failed", error=str(exc))
+                    return self._failed(change, steps[index + 1], index + 1, exc,
+                                        created or target, len(steps))
         return Result(change.address, change.action, Outcome.APPLIED, change.description,
-                      remote_id, done, len(steps))
+                      created or target or change.remote_id, done, len(steps))
+
+    def _failed(self, change: Change, step: Step, index: int, exc: Exception,
+                remote_id: str | None, total: int) -> Result:
+        return Result(change.address, change.action, Outcome.FAILED,
+                      self._failure(change, step, index, exc), remote_id, index, total)
 
     @staticmethod
     def _failure(change: Change, step: Step, index: int, exc: Exception) -> str:
@@ -238,11 +256,12 @@ class _Runner:
             raise PlanError("the plan needs the Falconyte API, but no Falconyte client is configured")
         return self.clients.falconyte
 
-    def _call(self, kind: Kind, step: Step, target: str | None, key: str) -> str | None:
+    def _call(self, change: Change, step: Step, target: str | None) -> str | None:
         """Perform one step; return the id of a created object (None otherwise)."""
+        kind = change.kind
         body = dict(step.body) if step.body is not None else None
         if step.op == "create":
-            created = self._create(kind, body or {}, key)
+            created = self._create(change, body or {})
             return str(created["id"])
         if target is None:
             raise PlanError(f"step {step.op} has no object id")
@@ -272,12 +291,20 @@ class _Runner:
                 raise PlanError(f"{step.op} is not an operation on email campaigns")
         return None
 
-    def _create(self, kind: Kind, body: dict[str, Any], key: str) -> dict[str, Any]:
-        if kind is Kind.CAMPAIGN:
-            return self._hood().create_campaign(body, key=key)
-        if kind is Kind.PUSH_TASK:
+    def _create(self, change: Change, body: dict[str, Any]) -> dict[str, Any]:
+        """Create exactly once (the clients list before re-sending an unanswered create).
+
+        An email campaign is found again by name, and a replacement shares its name with the
+        campaign it replaces and with older superseded ones: those ids are excluded, so a lost
+        answer can never be mistaken for the old campaign."""
+        if change.kind is Kind.CAMPAIGN:
+            return self._hood().create_campaign(body, key=change.key)
+        if change.kind is Kind.PUSH_TASK:
             return self._hood().create_push_task(body)
-        return self._falconyte().create_campaign(body)
+        older = set(self.same_name.get(change.address, ()))
+        if change.remote_id:
+            older.add(change.remote_id)
+        return self._falconyte().create_campaign(body, exclude_ids=sorted(older))
 
     # ------------------------------------------------------------------ settling
 
@@ -336,8 +363,11 @@ def apply_plan(
     env = os.environ if env is None else env
     for change in work:
         resolve_steps(change, env)  # a missing or changed ${env:...} value refuses before any write
-    runner = _Runner(clients, journal, env, sleep, clock,
-                     settle_timeout)
+    same_name: dict[str, list[str]] = {}
+    for ref in plan.superseded:
+        if ref.address:
+            same_name.setdefault(ref.address, []).append(ref.id)
+    runner = _Runner(clients, journal, env, sleep, clock, settle_timeout, same_name)
     report = ApplyReport(journal_path=journal.path)
     journal.write("start", account=plan.account.name, changes=len(work))
     results: dict[str, Result] = {}

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence, TypeVar
 
@@ -23,10 +28,11 @@ if TYPE_CHECKING:
     from hoodsync.apply import ApplyReport, Result
     from hoodsync.config import Account, Config
     from hoodsync.model import Definition
-    from hoodsync.plan import Plan
+    from hoodsync.plan import AccountInfo, Plan
     from hoodsync.session import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -173,33 +179,71 @@ def _targets(values: Sequence[str]) -> frozenset[str]:
     return frozenset(values)
 
 
+@dataclass
+class _Run:
+    """One account's part of a command: its plan, the session it was read through, and (when
+    it was planned here rather than loaded from a file) the remote objects it was planned on."""
+
+    account: "Account"
+    plan: "Plan"
+    session: "Session"
+    remote: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _close_all(runs: Sequence[_Run]) -> None:
+    for run in runs:
+        run.session.close()
+
+
+def _in_parallel(work: Sequence[Callable[[], T]]) -> list[T | BaseException]:
+    """Run each callable in its own thread (accounts have separate clients and budgets);
+    results — or the exception raised — in the order given."""
+    if len(work) == 1:
+        try:
+            return [work[0]()]
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller, which re-raises
+            return [exc]
+    with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="account") as pool:
+        futures = [pool.submit(fn) for fn in work]
+        out: list[T | BaseException] = []
+        for future in futures:
+            error = future.exception()
+            out.append(error if error is not None else future.result())
+        return out
+
+
 def _make_plans(
     paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
     allow_replace: bool, parallelism: int | None,
-) -> list[tuple["Plan", "Session", "Account"]]:
-    """Validate, then plan every selected account (each with its own clients and budget)."""
+) -> tuple[list[_Run], "Config"]:
+    """Validate, then plan every selected account concurrently (each with its own clients and
+    budget). Every account's secrets are checked before any account sends anything."""
     from hoodsync.config import load_config
     from hoodsync.definitions.validate import load_definitions
-    from hoodsync.session import plan_account
+    from hoodsync.session import check_secrets, needs_falconyte, plan_account
 
     definitions = load_definitions(list(paths) or ["."])
     config = load_config(list(paths))
     chosen = _select(config, accounts)
     wanted = _targets(targets)
-    out = []
-    try:
-        for account in chosen:
-            mine = _definitions_for(account, config, definitions, len(chosen) > 1)
-            plan, session = plan_account(
-                mine, account, config, env=os.environ,
-                prune=account.prune if prune is None else prune,
-                allow_replace=allow_replace, targets=wanted, parallelism=parallelism)
-            out.append((plan, session, account))
-    except BaseException:
-        for _, session, _ in out:
-            session.close()
-        raise
-    return out
+    shares = [_definitions_for(a, config, definitions, len(chosen) > 1) for a in chosen]
+    for account, mine in zip(chosen, shares):
+        check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
+
+    def one(account: "Account", mine: list["Definition"]) -> _Run:
+        planned = plan_account(
+            mine, account, config, env=os.environ,
+            prune=account.prune if prune is None else prune,
+            allow_replace=allow_replace, targets=wanted, parallelism=parallelism)
+        return _Run(account, planned.plan, planned.session, planned.remote)
+
+    outcomes = _in_parallel([functools.partial(one, a, m) for a, m in zip(chosen, shares)])
+    runs = [o for o in outcomes if isinstance(o, _Run)]
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors:
+        _close_all(runs)
+        raise errors[0]
+    return runs, config
 
 
 @cli.command()
@@ -221,28 +265,29 @@ def plan(
     """Show what apply would change; changes nothing.
 
     Reads the definitions under PATHS (default: .) and the remote account, and prints the plan.
+    With several accounts, they are read concurrently and printed in account order.
     """
     from hoodsync.render import render
 
-    results = _make_plans(paths, accounts, targets, prune, allow_replace, parallelism)
-    if out is not None and len(results) != 1:
-        raise HoodsyncError("--out saves one account's plan; choose it with --account")
+    runs, _config = _make_plans(paths, accounts, targets, prune, allow_replace, parallelism)
     changes = errors = False
     try:
-        for plan_, session, _account in results:
-            doc = plan_.to_dict()
+        if (out is not None or preview_out is not None) and len(runs) != 1:
+            raise HoodsyncError("--out and --preview take one account's plan; choose it with "
+                                "--account")
+        for run in runs:
+            doc = run.plan.to_dict()
             opts: dict[str, Any] = {"color": _color(no_color)} if fmt == "text" else {}
             click.echo(render(doc, fmt, **opts), nl=False)
-            changes = changes or plan_.has_changes
-            errors = errors or plan_.has_errors
+            changes = changes or run.plan.has_changes
+            errors = errors or run.plan.has_errors
             if out is not None:
                 _write_atomic(out, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
                 _err(f"Saved the plan to {out}; run `hoodsync apply --plan {out}` to apply it.")
             if preview_out is not None:
-                _write_preview(preview_out, plan_, paths)
+                _write_preview(preview_out, run, paths)
     finally:
-        for _, session, _ in results:
-            session.close()
+        _close_all(runs)
     if errors:
         _fail("the plan has errors (see above); apply would refuse it")
     if detailed_exitcode and changes:
@@ -256,16 +301,20 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _write_preview(path: Path, plan_: "Plan", paths: Sequence[str]) -> None:
-    """The HTML preview of what the plan changes: new next to remote for updates.
+def _write_preview(path: Path, run: _Run, paths: Sequence[str]) -> None:
+    """The HTML preview of what the plan changes: for updates, the new definition next to the
+    remote object it replaces (read once, by the plan; never read again here).
 
     Definitions go in with ``${env:...}`` unresolved: the page is a CI artifact."""
     from hoodsync.definitions.validate import load_definitions
     from hoodsync.preview import items_from_definitions, render_preview
+    from hoodsync.session import spec_shapes
 
-    actions = {c.address: c.action for c in plan_.changes if c.steps}
+    actions = {c.address: c.action for c in run.plan.changes if c.steps}
     changed = [d for d in load_definitions(list(paths) or ["."]) if d.address in actions]
-    _write_atomic(path, render_preview(items_from_definitions(changed, actions=actions)))
+    before = {a: spec for a, spec in spec_shapes(run.plan, run.remote).items() if a in actions}
+    _write_atomic(path, render_preview(items_from_definitions(changed, before=before,
+                                                              actions=actions)))
     _err(f"Wrote the preview of {len(changed)} changed definition(s) to {path}.")
 
 
@@ -290,6 +339,8 @@ def preview(paths: Sequence[str], out: Path) -> None:
     click.echo(f"Wrote the preview of {len(items)} definition(s) to {out}.")
 
 
+
+
 _PAST = {"create": "created", "adopt": "adopted", "update": "updated", "replace": "replaced",
          "pause": "paused", "resume": "resumed", "activate": "activated", "start": "started",
          "deactivate": "deactivated", "stop": "stopped", "cancel": "canceled"}
@@ -307,18 +358,161 @@ def _confirm(auto_approve: bool) -> None:
         raise HoodsyncError("apply cancelled; nothing was changed")
 
 
-def _progress(result: "Result", done: int, total: int) -> None:
-    from hoodsync.apply import Outcome
+class _Console:
+    """stderr lines, plus on a terminal one progress bar redrawn in place (carriage return and
+    erase-line) below them. Thread-safe. Off a terminal the bar is never drawn. The control
+    codes are written to the stream directly (click would strip them from a non-terminal)."""
 
-    if result.outcome is Outcome.APPLIED:
-        what = _PAST.get(result.action, result.action)
-        ident = f" (id {result.remote_id})" if result.remote_id else ""
-        _err(f"{result.address}: {what}{ident} [{done}/{total}]")
-    else:
-        _err(f"{result.address}: {result.outcome.value}: {result.detail} [{done}/{total}]")
+    _ERASE = "\r\x1b[K"
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self._bar = ""
+        self._lock = threading.RLock()
+
+    @staticmethod
+    def _raw(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+    def line(self, text: str, *, err: bool = True) -> None:
+        with self._lock:
+            if self._bar:
+                self._raw(self._ERASE)
+            click.echo(text, err=err)
+            if self._bar:
+                self._raw(self._bar)
+
+    def bar(self, text: str) -> None:
+        if not self.tty:
+            return
+        with self._lock:
+            self._bar = text
+            self._raw(self._ERASE + text)
+
+    def clear_bar(self) -> None:
+        with self._lock:
+            if self._bar:
+                self._raw(self._ERASE)
+                self._bar = ""
+
+
+class _Ordered:
+    """Output of accounts applied concurrently, in account order: account ``i`` writes through
+    while every account before it has finished; otherwise its lines wait and go out, in order,
+    when its turn comes. Only the account whose turn it is draws the progress bar."""
+
+    def __init__(self, console: _Console, count: int) -> None:
+        self.console = console
+        self._turn = 0
+        self._finished = [False] * count
+        self._pending: list[list[tuple[str, bool]]] = [[] for _ in range(count)]
+        self._lock = threading.Lock()
+
+    def write(self, index: int, text: str, *, err: bool) -> None:
+        with self._lock:
+            if index == self._turn:
+                self.console.line(text, err=err)
+            else:
+                self._pending[index].append((text, err))
+
+    def bar(self, index: int, text: str) -> None:
+        with self._lock:
+            if index == self._turn:
+                self.console.bar(text)
+
+    def clear_bar(self, index: int) -> None:
+        with self._lock:
+            if index == self._turn:
+                self.console.clear_bar()
+
+    def finish(self, index: int) -> None:
+        with self._lock:
+            self._finished[index] = True
+            if index == self._turn:
+                self.console.clear_bar()
+            while self._turn < len(self._finished) and self._finished[self._turn]:
+                self._turn += 1
+                if self._turn < len(self._finished):
+                    for text, err in self._pending[self._turn]:
+                        self.console.line(text, err=err)
+                    self._pending[self._turn].clear()
+
+
+class _Progress:
+    """``on_result`` of one account's apply: a line per finished change (``[n/total]``) and,
+    on a terminal, a bar with an ETA. The ETA is the larger of what the rate limits allow for
+    the requests still to make (the plan's own estimate, less the time already spent, and the
+    fastest schedule of the remaining requests) and the pace observed so far."""
+
+    WIDTH = 30
+    #: Redraw the bar at most this often (the ETA costs a pass over the remaining changes).
+    INTERVAL = 0.1
+    #: Trust the observed pace only after this many changes (the first few finish while the
+    #: rest of the first batch is still in flight, which would make the pace look slow).
+    OBSERVE_AFTER = 5
+
+    def __init__(self, out: _Ordered, index: int, plan_: "Plan", prefix: str = "",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.out, self.index, self.prefix, self.clock = out, index, prefix, clock
+        self.plan = plan_
+        self.pending = {c.address: c for c in plan_.changes if c.steps}
+        self.total = len(self.pending)
+        self.started = clock()
+        self._eta_at = float("-inf")
+        self._eta = 0.0
+
+    def __call__(self, result: "Result", done: int, total: int) -> None:
+        from hoodsync.apply import Outcome
+
+        self.pending.pop(result.address, None)
+        if result.outcome is Outcome.APPLIED:
+            what = _PAST.get(result.action, result.action)
+            ident = f" (id {result.remote_id})" if result.remote_id else ""
+            line = f"{result.address}: {what}{ident} [{done}/{total}]"
+        else:
+            line = f"{result.address}: {result.outcome.value}: {result.detail} [{done}/{total}]"
+        self.out.write(self.index, self.prefix + line, err=True)
+        if self.out.console.tty:
+            self.out.bar(self.index, self.bar_text(done, total, self.clock()))
+
+    def start(self) -> None:
+        """Draw the empty bar (on a terminal) before the first change finishes."""
+        if self.out.console.tty and self.total:
+            self.out.bar(self.index, self.bar_text(0, self.total, self.clock()))
+
+    def eta(self, done: int, total: int, now: float) -> float:
+        from hoodsync.plan import estimate
+
+        elapsed = now - self.started
+        by_plan = self.plan.estimate.seconds - elapsed
+        by_limits = estimate(list(self.pending.values()), self.plan.account).seconds
+        observed = elapsed / done * (total - done) if done >= self.OBSERVE_AFTER else 0.0
+        return max(by_plan, by_limits, observed, 0.0)
+
+    def bar_text(self, done: int, total: int, now: float) -> str:
+        """The bar; the count is always current, the ETA recomputed at most every INTERVAL."""
+        filled = self.WIDTH * done // total if total else self.WIDTH
+        if done >= total:
+            self._eta = 0.0
+        elif now - self._eta_at >= self.INTERVAL:
+            self._eta_at, self._eta = now, self.eta(done, total, now)
+        eta = max(self._eta - (now - self._eta_at), 0.0) if done < total else 0.0
+        return (f"{self.prefix}[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} "
+                f"ETA {_duration(eta)}")
+
+
+def _duration(seconds: float) -> str:
+    """``0:07`` / ``12:30`` / ``1:02:03``."""
+    total = int(math.ceil(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _result_table(report: "ApplyReport") -> str:
+    """Every change as applied (with the id it touched), failed (with the error: the API's
+    message and trace_id) or not attempted; a summary line; where the journal is."""
     from hoodsync.apply import Outcome
 
     rows = [(r.address, r.action, r.outcome.value,
@@ -336,24 +530,54 @@ def _result_table(report: "ApplyReport") -> str:
     return "\n".join(lines + ["", summary, f"Journal: {report.journal_path}"])
 
 
-def _run_apply(plan_: "Plan", session: "Session", account: "Account", config: "Config",
-               parallelism: int | None) -> "ApplyReport":
+def _run_apply(run: _Run, config: "Config", parallelism: int | None,
+               on_result: Callable[["Result", int, int], None]) -> "ApplyReport":
     from hoodsync.apply import Clients, Journal, apply_plan
 
-    if session.falconyte is None and any(c.kind.system == "falconyte" for c in plan_.changes):
+    session = run.session
+    if session.falconyte is None and any(c.kind.system == "falconyte" for c in run.plan.changes):
         from hoodsync.session import open_session
 
-        extra = open_session(account, config, need_hood=False, need_falconyte=True,
+        extra = open_session(run.account, config, need_hood=False, need_falconyte=True,
                              env=os.environ, parallelism=parallelism)
         session.falconyte = extra.falconyte
         session._closers.append(extra)
-    journal = Journal.create(config.state_dir / "journal")
+    journal = Journal.create(config.state_dir / "journal", label=run.account.name)
     try:
-        return apply_plan(plan_, Clients(hood=session.hood, falconyte=session.falconyte),
+        return apply_plan(run.plan, Clients(hood=session.hood, falconyte=session.falconyte),
                           journal=journal, parallelism=parallelism or config.parallelism,
-                          on_result=_progress)
+                          on_result=on_result)
     finally:
         journal.close()
+
+
+def _apply_all(runs: Sequence[_Run], config: "Config", parallelism: int | None) -> bool:
+    """Apply every account's plan concurrently; progress and result tables in account order.
+    True when every change of every account was applied."""
+    console = _Console(tty=sys.stderr.isatty())
+    work = [r for r in runs if r.plan.has_changes]
+    out = _Ordered(console, len(work))
+    several = len(work) > 1
+
+    def one(index: int, run: _Run) -> bool:
+        progress = _Progress(out, index, run.plan, f"[{run.account.name}] " if several else "")
+        try:
+            progress.start()
+            report = _run_apply(run, config, parallelism, progress)
+            out.clear_bar(index)  # the table replaces the bar
+            out.write(index, _result_table(report), err=False)
+            return report.ok
+        except HoodsyncError as exc:
+            out.write(index, f"error: {run.account.name}: {exc}", err=True)
+            return False
+        finally:
+            out.finish(index)
+
+    outcomes = _in_parallel([functools.partial(one, i, r) for i, r in enumerate(work)])
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return all(outcomes)
 
 
 @cli.command()
@@ -369,46 +593,44 @@ def apply(
     allow_replace: bool, no_color: bool, parallelism: int | None, auto_approve: bool,
     plan_file: Path | None, allow_removals: int | None,
 ) -> None:
-    """Plan, print the plan, ask, then make the changes inside the rate limits."""
+    """Plan, print the plan, ask, then make the changes inside the rate limits.
+
+    Several accounts are planned and applied concurrently; output stays in account order.
+    Exit 1 when anything was not applied; the result table says what was.
+    """
     from hoodsync.plan import check_safety
     from hoodsync.render import render
 
     if plan_file is not None:
-        results = [_saved_plan(plan_file, accounts, parallelism)]
+        runs, config = _saved_plan(plan_file, accounts, parallelism)
     else:
-        results = _make_plans(paths, accounts, targets, prune, allow_replace, parallelism)
-    failed = False
+        runs, config = _make_plans(paths, accounts, targets, prune, allow_replace, parallelism)
     try:
-        from hoodsync.config import load_config
-
-        config = load_config(list(paths))
-        for plan_, _session, account in results:
-            click.echo(render(plan_.to_dict(), "text", color=_color(no_color)), nl=False)
-            if plan_.has_errors:
-                raise HoodsyncError("the plan has errors (see above); nothing was applied")
-            check_safety(plan_, max_removals=account.max_removals,
-                         max_removal_percent=account.max_removal_percent,
+        for run in runs:
+            click.echo(render(run.plan.to_dict(), "text", color=_color(no_color)), nl=False)
+        for run in runs:
+            if run.plan.has_errors:
+                raise HoodsyncError(f"the plan for {run.account.name!r} has errors (see above); "
+                                    "nothing was applied")
+            check_safety(run.plan, max_removals=run.account.max_removals,
+                         max_removal_percent=run.account.max_removal_percent,
                          allow_removals=allow_removals)
-        if not any(p.has_changes for p, _, _ in results):
+        if not any(r.plan.has_changes for r in runs):
             return
         _confirm(auto_approve)
-        for plan_, session, account in results:
-            if not plan_.has_changes:
-                continue
-            report = _run_apply(plan_, session, account, config, parallelism)
-            click.echo(_result_table(report))
-            failed = failed or not report.ok
+        ok = _apply_all(runs, config, parallelism)
     finally:
-        for _, session, _ in results:
-            session.close()
-    if failed:
+        _close_all(runs)
+    if not ok:
         _fail("some changes were not applied (see the table); run apply again to finish")
 
 
 def _saved_plan(
     path: Path, accounts: Sequence[str], parallelism: int | None
-) -> tuple["Plan", "Session", "Account"]:
-    """Read a saved plan, check it belongs to the chosen account and is not stale."""
+) -> tuple[list[_Run], "Config"]:
+    """Read a saved plan and refuse it, before any write, when it is another format version,
+    was made for another account (name, Hood URL or Falconyte URL) or is stale (an object it
+    acts on moved since, or an object it would create now exists)."""
     from hoodsync.config import load_config
     from hoodsync.errors import PlanError
     from hoodsync.plan import Plan
@@ -419,23 +641,28 @@ def _saved_plan(
     except (OSError, ValueError) as exc:
         raise PlanError(f"{path}: cannot read the saved plan: {exc}") from exc
     plan_ = Plan.from_dict(doc)
+    if len(accounts) > 1:
+        raise HoodsyncError("a saved plan is for one account; pass at most one --account")
     config = load_config([])
     account = config.account(accounts[0] if accounts else plan_.account.name)
     here = account_info(account)
-    if (here.name, here.url) != (plan_.account.name, plan_.account.url):
-        raise PlanError(
-            f"{path} was made for account {plan_.account.name!r} at {plan_.account.url}, "
-            f"not {here.name!r} at {here.url}")
-    session = open_session(
-        account, config, need_hood=True,
-        need_falconyte=any(c.kind.system == "falconyte" for c in plan_.changes),
-        env=os.environ, parallelism=parallelism)
+    uses_falconyte = any(c.kind.system == "falconyte" for c in plan_.changes)
+
+    def where(info: "AccountInfo") -> str:
+        text = f"{info.name!r} at {info.url}"
+        return text + (f" (Falconyte {info.falconyte_url or 'sandbox'})" if uses_falconyte else "")
+
+    if where(plan_.account) != where(here):
+        raise PlanError(f"{path} was made for account {where(plan_.account)}, not {where(here)}; "
+                        "nothing was applied")
+    session = open_session(account, config, need_hood=True, need_falconyte=uses_falconyte,
+                           env=os.environ, parallelism=parallelism)
     try:
         check_fresh(plan_, session)
     except BaseException:
         session.close()
         raise
-    return plan_, session, account
+    return [_Run(account, plan_, session)], config
 
 
 @cli.command()

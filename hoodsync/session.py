@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 from hoodsync.config import Account, Config, Endpoint
 from hoodsync.errors import ConfigError, StalePlanError
 from hoodsync.kinds import fingerprint, from_remote
+from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.model import Definition, Kind
 from hoodsync.plan import AccountInfo, Plan
 from hoodsync.planner import make_plan
@@ -24,7 +25,17 @@ from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, RequestRecord, Secret
 
-__all__ = ["Session", "open_session", "account_info", "plan_account", "check_fresh"]
+__all__ = [
+    "Session",
+    "AccountPlan",
+    "open_session",
+    "account_info",
+    "check_secrets",
+    "needs_falconyte",
+    "plan_account",
+    "spec_shapes",
+    "check_fresh",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +93,18 @@ def _secret(endpoint: Endpoint, env: Mapping[str, str], what: str) -> Secret:
             f"(or use the sandbox: unset the URL variable)"
         )
     return Secret(value)
+
+
+def check_secrets(
+    account: Account, *, need_hood: bool = True, need_falconyte: bool = False,
+    env: Mapping[str, str],
+) -> None:
+    """Raise :class:`ConfigError` naming the variable when a real endpoint the run needs has no
+    secret. Sends nothing: the CLI calls it for every account before any account starts."""
+    if need_hood and not account.hood.is_sandbox:
+        _secret(account.hood, env, "Hood API token")
+    if need_falconyte and not account.falconyte.is_sandbox:
+        _secret(account.falconyte, env, "Falconyte API key")
 
 
 def open_session(
@@ -160,6 +183,25 @@ def read_remote(session: Session, kinds: set[Kind]) -> dict[Kind, list[dict[str,
     return remote
 
 
+def needs_falconyte(definitions: Sequence[Definition]) -> bool:
+    """True when any definition is an email campaign (only then is a Falconyte key needed)."""
+    return Kind.EMAIL_CAMPAIGN in kinds_to_read(definitions)
+
+
+@dataclass
+class AccountPlan:
+    """One account's plan, the open session it was read through (the caller closes it), and
+    the remote objects as the clients returned them (kind → dicts), kept so that nothing has to
+    be read twice (the HTML preview shows them next to the definitions)."""
+
+    plan: Plan
+    session: Session
+    remote: dict[Kind, list[dict[str, Any]]]
+
+    def close(self) -> None:
+        self.session.close()
+
+
 def plan_account(
     definitions: Sequence[Definition],
     account: Account,
@@ -170,8 +212,11 @@ def plan_account(
     allow_replace: bool = False,
     targets: frozenset[str] = frozenset(),
     parallelism: int | None = None,
-) -> tuple[Plan, Session]:
-    """Read the account and plan ``definitions`` against it. The caller closes the session."""
+) -> AccountPlan:
+    """Read the account and plan ``definitions`` against it. The caller closes the session.
+
+    A real endpoint without its secret fails with :class:`ConfigError` before any request.
+    """
     kinds = kinds_to_read(definitions)
     session = open_session(account, config, need_hood=True,
                            need_falconyte=Kind.EMAIL_CAMPAIGN in kinds, env=env,
@@ -184,7 +229,26 @@ def plan_account(
     except BaseException:
         session.close()
         raise
-    return plan, session
+    return AccountPlan(plan, session, remote)
+
+
+def spec_shapes(
+    plan: Plan, remote: Mapping[Kind, Sequence[Mapping[str, Any]]]
+) -> dict[str, dict[str, Any]]:
+    """Address → the remote object each change acts on, in its definition's ``spec`` shape
+    (normalised; an email campaign as its create body). Changes without a remote object
+    (creates) are left out. For the preview's "before" side."""
+    by_id = {(kind, str(d.get("id"))): d for kind, items in remote.items() for d in items}
+    out: dict[str, dict[str, Any]] = {}
+    for change in plan.changes:
+        raw = by_id.get((change.kind, str(change.remote_id))) if change.remote_id else None
+        if raw is None:
+            continue
+        body = from_remote(change.kind, raw).body
+        if change.kind is Kind.EMAIL_CAMPAIGN:
+            body = EmailCampaignRules.spec_view(body)
+        out[change.address] = dict(body)
+    return out
 
 
 def check_fresh(plan: Plan, session: Session) -> None:

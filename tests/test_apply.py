@@ -1,21 +1,30 @@
-"""apply_plan's own contract, with a small in-memory fake of the clients' interface.
+"""apply_plan's own contract, with a small in-memory fake of the clients' interface, plus a few
+runs through the real clients against the emulator where the point is what the API answers.
 
-(End-to-end applies against the emulator live in tests/test_cli_apply.py.)
+(End-to-end applies through the CLI live in tests/test_cli_apply.py.)
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+import httpx
 import pytest
 
+from conftest import EmulatorHandle
 from hoodsync.apply import Clients, Journal, Outcome, apply_plan
 from hoodsync.errors import ApiError, PlanError, StalePlanError
 from hoodsync.model import Kind
-from hoodsync.plan import AccountInfo, Change, Note, Plan, SensitiveValue, Step
+from hoodsync.plan import AccountInfo, Change, Note, Plan, RemoteRef, SensitiveValue, Step
+from hoodsync.remote.falconyte import FalconyteClient, email_campaign_enabled
+from hoodsync.remote.hood import HoodClient
+from hoodsync.remote.transport import ApiTransport, Secret
+
+TEMPLATE = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
 
 class FakeHood:
@@ -86,8 +95,9 @@ def change(key: str, action: str, steps: tuple[Step, ...], *, order: int = 0,
 
 def run(tmp_path: Path, plan: Plan, hood: FakeHood, **kw: Any) -> Any:
     journal = Journal.create(tmp_path / "journal")
+    kw.setdefault("sleep", lambda s: None)
     try:
-        return apply_plan(plan, Clients(hood=hood), journal=journal, sleep=lambda s: None, **kw)
+        return apply_plan(plan, Clients(hood=hood), journal=journal, **kw)
     finally:
         journal.close()
 
@@ -194,3 +204,166 @@ def test_progress_callback_sees_every_change(tmp_path: Path) -> None:
         on_result=lambda r, n, total: seen.append((r.address, n, total)))
     assert sorted(a for a, _, _ in seen) == [f"campaign.c{i}" for i in range(7)]
     assert [n for _, n, _ in seen] == list(range(1, 8)) and {t for _, _, t in seen} == {7}
+
+
+# ------------------------------------------------------------------ replace, settle, real APIs
+
+
+class FakeFalconyte:
+    """Email campaigns in a dict; creates record the ids they were told to exclude."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+        self.campaigns: dict[str, dict[str, Any]] = {}
+        self.excluded: list[list[str]] = []
+
+    def list_campaigns(self) -> list[dict[str, Any]]:
+        return list(self.campaigns.values())
+
+    def create_campaign(self, body: Mapping[str, Any], *,
+                        exclude_ids: Any = ()) -> dict[str, Any]:
+        self.calls.append(("create", None))
+        self.excluded.append(list(exclude_ids))
+        ident = f"new-{len(self.campaigns)}"
+        self.campaigns[ident] = {"id": ident, "name": body["name"], "enabled": True}
+        return self.campaigns[ident]
+
+    def _set(self, campaign_id: str, on: bool) -> None:
+        self.calls.append(("start" if on else "stop", campaign_id))
+        self.campaigns[campaign_id]["draft_data"] = {
+            "send_data": {"event_triggered_send": {"enabled": on}}}
+
+    def start_campaign(self, campaign_id: str) -> None:
+        self._set(campaign_id, True)
+
+    def stop_campaign(self, campaign_id: str) -> None:
+        self._set(campaign_id, False)
+
+
+def test_replace_reports_the_new_id_and_creates_excluding_older_namesakes(tmp_path: Path) -> None:
+    falc = FakeFalconyte()
+    falc.campaigns["old"] = {"id": "old", "name": "W"}
+    falc.campaigns["older"] = {"id": "older", "name": "W"}
+    plan = Plan(account=ACCOUNT, changes=(change(
+        "w", "replace", (Step("create", body={"name": "W"}), Step("stop"), Step("stop", "old")),
+        kind=Kind.EMAIL_CAMPAIGN, remote_id="old"),),
+        superseded=(RemoteRef(Kind.EMAIL_CAMPAIGN, "older", "W", "stopped",
+                              address="email_campaign.w"),))
+    journal = Journal.create(tmp_path / "journal", label="acct")
+    try:
+        report = apply_plan(plan, Clients(hood=None, falconyte=falc), journal=journal,
+                            sleep=lambda s: None)
+    finally:
+        journal.close()
+    [result] = report.results
+    assert result.outcome is Outcome.APPLIED
+    assert result.remote_id == "new-2"  # the campaign the create made, not the one stopped last
+    assert falc.calls == [("create", None), ("stop", "new-2"), ("stop", "old")]
+    assert falc.excluded == [["old", "older"]]
+    assert report.journal_path is not None and report.journal_path.name.endswith("-acct.jsonl")
+    intents = [json.loads(x) for x in report.journal_path.read_text().splitlines()]
+    assert [(x["op"], x["id"]) for x in intents if x["event"] == "intent"] == [
+        ("create", None), ("stop", "new-2"), ("stop", "old")]
+
+
+def test_a_state_that_never_shows_fails_that_change_only(tmp_path: Path) -> None:
+    class StuckHood(FakeHood):
+        def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None:
+            self._record("pause_campaign", campaign_id)  # accepted, never takes effect
+
+    hood = StuckHood()
+    hood.campaigns["5"] = {"id": "5", "status": "running"}
+    hood.campaigns["6"] = {"id": "6", "status": "scheduled"}
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    plan = Plan(account=ACCOUNT, changes=(
+        change("live", "update", (Step("pause", "5"), Step("patch", "5", {"name": "x"}),
+                                  Step("resume", "5")), remote_id="5", flags=("live_edit",)),
+        change("other", "update", (Step("patch", "6", {"name": "y"}),), remote_id="6"),
+    ))
+    report = run(tmp_path, plan, hood, clock=lambda: now[0], sleep=sleep, settle_timeout=5.0)
+    by = {r.address: r for r in report.results}
+    assert by["campaign.other"].outcome is Outcome.APPLIED
+    failed = by["campaign.live"]
+    assert failed.outcome is Outcome.FAILED
+    assert "patch failed (after 1 of its steps succeeded)" in failed.detail
+    assert "still 'running' after 5 s; expected paused" in failed.detail
+    assert ("patch_campaign", "5") not in hood.calls
+
+
+class FirstEmailCreateFails(httpx.BaseTransport):
+    """The real emulator behind a real transport, except that the first email-campaign create
+    is answered 500 without reaching it (the emulator's fail_rate cannot single one out)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.failed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if (request.method == "POST" and request.url.path.endswith("/email/campaigns")
+                and not self.failed):
+            self.failed = True
+            return httpx.Response(500, json={"ok": False, "error": {
+                "code": "INTERNAL_SERVER_ERROR", "message": "boom"}})
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_replacement_create_that_did_not_happen_is_sent_again_not_confused_with_the_old(
+    tmp_path: Path, emulator: EmulatorHandle
+) -> None:
+    body = {"name": "W", "template_ids": [TEMPLATE], "mail_account_ids": [TEMPLATE],
+            "events": ["contact.saved"]}
+    with emulator.falconyte_client() as http:
+        old = http.post("/email/campaigns", json=body).json()["campaign"]["id"]
+    transport = ApiTransport(emulator.falconyte_url, Secret(emulator.falconyte_key),
+                             api="falconyte", transport=FirstEmailCreateFails(),
+                             sleep=lambda s: None)
+    falc = FalconyteClient(transport)
+    plan = Plan(account=ACCOUNT, changes=(change(
+        "w", "replace", (Step("create", body={**body, "events": ["sale.created"]}),
+                         Step("stop", old)),
+        kind=Kind.EMAIL_CAMPAIGN, remote_id=old),))
+    journal = Journal.create(tmp_path / "journal")
+    try:
+        report = apply_plan(plan, Clients(hood=None, falconyte=falc), journal=journal)
+    finally:
+        journal.close()
+        transport.close()
+    [result] = report.results
+    assert result.outcome is Outcome.APPLIED, result.detail
+    with ApiTransport(emulator.falconyte_url, Secret(emulator.falconyte_key),
+                      api="falconyte") as reader:
+        campaigns = {c["id"]: c for c in FalconyteClient(reader).list_campaigns()}
+    assert len(campaigns) == 2 and result.remote_id in campaigns and result.remote_id != old
+    assert email_campaign_enabled(campaigns[result.remote_id]) is True
+    assert email_campaign_enabled(campaigns[old]) is False
+
+
+def test_api_failure_detail_carries_the_message_and_trace_id(
+    tmp_path: Path, emulator: EmulatorHandle
+) -> None:
+    from hoodsync.cli import _result_table
+
+    transport = ApiTransport(emulator.hood_url, Secret(emulator.hood_token), api="hood")
+    plan = Plan(account=ACCOUNT, changes=(
+        change("gone", "update", (Step("patch", "999999", {"name": "x"}),), remote_id="999999"),))
+    journal = Journal.create(tmp_path / "journal")
+    try:
+        report = apply_plan(plan, Clients(hood=HoodClient(transport)), journal=journal)
+    finally:
+        journal.close()
+        transport.close()
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED
+    assert "HTTP 400 Bad request. Specified campaign does not exist." in result.detail
+    assert re.search(r"\(trace_id [0-9a-f-]{36}\)", result.detail)
+    table = _result_table(report)
+    assert re.search(r"^campaign\.gone\s+update\s+failed\s+patch failed: update campaign "
+                     r"999999: HTTP 400 .*trace_id", table, re.M)
+    assert "Apply complete: 0 applied, 1 failed, 0 not attempted." in table

@@ -1,0 +1,416 @@
+"""`hoodsync apply` end to end (issue 6 "Done when"): approval, progress, the result table,
+faults, saved plans, several accounts. Against the emulator over loopback (and, where a real
+terminal matters, in a subprocess on a pseudo-terminal)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from conftest import EmulatorHandle
+from test_apply_crash import load_bench
+from test_cli_plan import (
+    FAST,
+    Account,
+    campaign_yaml,
+    cli,
+    email_yaml,
+    emulated,
+    make_account,
+    plan_json,
+    write,
+)
+
+import hoodsync.apply
+import hoodsync.session
+from hoodsync.cli import _Console, _Ordered, _Progress, _duration
+from hoodsync.apply import Outcome, Result
+from hoodsync.model import Kind
+from hoodsync.plan import AccountInfo, Change, Plan, Step, estimate
+
+
+def rows(out: str) -> dict[str, tuple[str, str, str]]:
+    """The result table: address → (action, result, detail)."""
+    found = re.findall(r"^(\S+\.\S+)\s+(\S+)\s+(applied|failed|not attempted)\s*(.*)$", out, re.M)
+    return {a: (action, result, detail) for a, action, result, detail in found}
+
+
+# ------------------------------------------------------------------------------ approval
+
+
+def test_second_apply_reports_no_changes_and_non_interactive_needs_auto_approve(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    code, out, err = cli(capsys, "apply")  # stdin is not a terminal here
+    assert code == 1
+    assert "refusing to apply without --auto-approve" in err
+    assert "+ campaign \"one\"" in out  # the plan was shown first
+    with emulated.remote() as remote:
+        assert remote.campaigns() == []
+
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0
+    assert re.search(r"^campaign\.one: created \(id \d+\) \[1/1\]$", err, re.M)
+    assert "ETA" not in err and "\x1b[K" not in err  # no progress bar off a terminal
+    assert rows(out)["campaign.one"][:2] == ("create", "applied")
+
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0 and "No changes." in out and "Apply complete" not in out
+
+
+def run_on_pty(argv: list[str], cwd: Path, env: dict[str, str], answer: str,
+               timeout: float = 30.0) -> tuple[int, str]:
+    """Run hoodsync with stdin, stdout and stderr on a pseudo-terminal; type ``answer`` at the
+    confirmation prompt. Returns (exit code, everything the terminal showed)."""
+    master, slave = os.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "hoodsync", *argv], cwd=cwd, env=env,
+                               stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    shown = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+                if not answered and b"Only 'yes' will be accepted" in shown:
+                    os.write(master, answer.encode() + b"\n")
+                    answered = True
+            elif process.poll() is not None:
+                break
+        code = process.wait(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    return code, shown.decode("utf-8", "replace")
+
+
+def test_interactive_apply_asks_for_yes_and_draws_a_progress_bar(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(3):
+        write(emulated.root, f"c/c{i}.yaml", campaign_yaml(f"c{i}", f"C{i}"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    code, shown = run_on_pty(["apply", "--no-color"], emulated.root, env, "no")
+    assert code == 1, shown
+    assert "apply cancelled; nothing was changed" in shown
+    with emulated.remote() as remote:
+        assert remote.campaigns() == []
+
+    code, shown = run_on_pty(["apply", "--no-color"], emulated.root, env, "yes")
+    assert code == 0, shown
+    assert "Do you want to perform these actions?" in shown
+    assert re.search(r"campaign\.c2: created \(id \d+\) \[\d/3\]", shown)
+    # The bar: redrawn in place (carriage return + erase line), with a count and an ETA.
+    assert re.search(r"\r\x1b\[K\[#*\.*\] \d/3 ETA \d+:\d\d", shown), shown
+    assert "\r\x1b[K[" + "#" * 30 + "] 3/3 ETA 0:00" in shown
+    assert "Apply complete: 3 applied, 0 failed, 0 not attempted." in shown
+    with emulated.remote() as remote:
+        assert sorted(c["name"] for c in remote.campaigns()) == ["C0", "C1", "C2"]
+
+
+class _FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_eta_follows_the_rate_limits_and_the_observed_pace(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    account = AccountInfo("x", "https://api.example.com/v1/hood", per_second=10, per_minute=150)
+    changes = tuple(Change(f"campaign.c{i:03d}", Kind.CAMPAIGN, f"c{i:03d}",
+                           "create", "will be created", steps=(Step("create", body={}),))
+                    for i in range(300))
+    plan = Plan(account, changes, estimate=estimate(changes, account))
+    assert plan.estimate.seconds > 60  # 300 requests at 150/min
+    clock = _FakeClock()
+    console = _Console(tty=True)
+    progress = _Progress(_Ordered(console, 1), 0, plan, clock=clock)
+    assert progress.eta(0, 300, clock.now) == pytest.approx(plan.estimate.seconds)
+    # 150 done in 15 s: the minute window still caps the rest (the plan's estimate less 15 s).
+    for change in changes[:150]:
+        progress.pending.pop(change.address)
+    clock.now += 15
+    assert progress.eta(150, 300, clock.now) == pytest.approx(plan.estimate.seconds - 15)
+    # Slower than the limits (latency-bound): the observed pace wins.
+    clock.now += 400
+    assert progress.eta(150, 300, clock.now) == pytest.approx(415.0)
+    assert _duration(7.2) == "0:08" and _duration(3725) == "1:02:05"
+    text = progress.bar_text(150, 300, clock.now)
+    assert text.startswith("[" + "#" * 15 + "." * 15 + "] 150/300 ETA 6:55")
+    progress(Result("campaign.c000", "create", Outcome.APPLIED, remote_id="7"), 1, 300)
+    err = capsys.readouterr().err
+    assert err.startswith("campaign.c000: created (id 7) [1/300]\n\r\x1b[K[")
+    assert re.search(r"\] 1/300 ETA \d+:\d\d$", err)
+
+
+def test_ordered_output_holds_later_accounts_until_earlier_ones_finish(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = _Ordered(_Console(tty=False), 3)
+    out.write(2, "c1", err=True)
+    out.write(1, "b1", err=False)
+    out.write(0, "a1", err=True)
+    out.bar(1, "never drawn off a terminal")
+    out.finish(2)
+    out.write(1, "b2", err=True)
+    assert capsys.readouterr().err == "a1\n"
+    out.finish(0)  # b's lines come out, c waits for b even though c is done
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("b1\n", "b2\n")
+    out.finish(1)
+    assert capsys.readouterr().err == "c1\n"
+
+
+# ------------------------------------------------------------------------------ failures
+
+
+def test_result_table_lists_applied_failed_and_not_attempted(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_name = "Welcome " + "x" * 300  # Falconyte refuses names over 255 characters (422)
+    write(emulated.root, "c/good.yaml", campaign_yaml("good", "Good"))
+    write(emulated.root, "c/later.yaml", campaign_yaml("later", "Later", extra="order: 5\n"))
+    bad = write(emulated.root, "e/bad.yaml", email_yaml("bad", long_name))
+
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 1
+    table = rows(out)
+    assert set(table) == {"campaign.good", "email_campaign.bad", "campaign.later"}
+    assert table["campaign.good"][1] == "applied" and table["campaign.good"][2].isdigit()
+    action, result, detail = table["email_campaign.bad"]
+    assert (action, result) == ("create", "failed")
+    assert "HTTP 422 VALIDATION_FAILED" in detail
+    assert "The name field must not be greater than 255 characters" in detail
+    assert table["campaign.later"][1] == "not attempted"
+    assert "Apply complete: 1 applied, 1 failed, 1 not attempted." in out
+    assert "some changes were not applied" in err
+    assert re.search(r"^campaign\.later: not attempted: .* \[3/3\]$", err, re.M)
+    with emulated.remote() as remote:
+        assert [c["name"] for c in remote.campaigns()] == ["Good"]
+        assert remote.email_campaigns() == []
+
+    bad.write_text(email_yaml("bad", "Welcome"))
+    code, out, _ = cli(capsys, "apply", "--auto-approve")
+    assert code == 0
+    assert set(rows(out)) == {"email_campaign.bad", "campaign.later"}
+    code, _, _ = cli(capsys, "plan", "--detailed-exitcode")
+    assert code == 0
+
+
+def test_apply_under_faults_converges_or_reports_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """10 % 500s, 5 % of creates' answers lost after commit, 200 ms per request (the full 200
+    campaign run is `python bench/crash_recovery.py faults`)."""
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator, latency_ms=200.0,
+                       fail_rate=0.10, drop_after_commit_rate=0.05, seed=3)
+    n = 24
+    for i in range(n):
+        write(acc.root, f"c/bulk-{i:03d}.yaml", campaign_yaml(f"bulk-{i:03d}", f"Bulk {i:03d}"))
+    (acc.root / "hoodsync.yaml").write_text(
+        (acc.root / "hoodsync.yaml").read_text() + "parallelism: 8\n")
+    bench = load_bench()
+    wanted = {f"campaign.bulk-{i:03d}" for i in range(n)}
+
+    code, out, _ = cli(capsys, "apply", "--auto-approve")
+    with acc.remote() as remote:
+        campaigns = remote.campaigns()
+    assert bench.duplicates(campaigns) == []
+    assert bench.check_table(out, campaigns, wanted) == []
+    if code != 0:
+        assert code == 1
+        code, out, _ = cli(capsys, "apply", "--auto-approve")
+        with acc.remote() as remote:
+            campaigns = remote.campaigns()
+        assert code == 0 and bench.duplicates(campaigns) == []
+    assert len(campaigns) == n
+    assert cli(capsys, "plan", "--detailed-exitcode")[0] == 0
+
+
+# ------------------------------------------------------------------------------ saved plans
+
+
+def test_stale_saved_plan_is_refused_naming_what_moved_and_writes_nothing(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    two = write(emulated.root, "c/two.yaml", campaign_yaml("two", "Two"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    one.write_text(campaign_yaml("one", "One", labels="[a, changed]"))
+    two.write_text(campaign_yaml("two", "Two", labels="[a, changed]"))
+    write(emulated.root, "c/three.yaml", campaign_yaml("three", "Three"))
+    code, _, _ = cli(capsys, "plan", "--out", "p.json", "--detailed-exitcode")
+    assert code == 2
+
+    with emulated.remote() as remote:  # behind hoodsync's back
+        remote.hood_post(f"/campaigns/{remote.campaign('One')['id']}/pause", {})
+        remote.hood_post("/campaigns", {"name": "Three", "scheduled_time": "2030-01-01 10:00:00",
+                                        "messages": [{"name": "m", "channel": "push", "push": {
+                                            "title": {"en": "t"}, "body": {"en": "b"}}}]})
+    code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
+    assert code == 1
+    assert "the saved plan is stale" in err
+    assert "campaign.one (id " in err and "changed)" in err
+    assert "campaign.three (now exists)" in err
+    assert "campaign.two" not in err
+    assert "Apply complete" not in out
+    with emulated.remote() as remote:
+        assert remote.campaign("Two")["labels"] in ("a,b", ["a", "b"])  # nothing was written
+        assert remote.campaign("One")["labels"] in ("a,b", ["a", "b"])
+        assert len(remote.campaigns()) == 3
+
+
+def test_saved_plan_applies_exactly_once(emulated: Account, capsys: pytest.CaptureFixture[str]) -> None:
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    assert cli(capsys, "plan", "--out", "create.json")[0] == 0
+    code, out, _ = cli(capsys, "apply", "--plan", "create.json", "--auto-approve")
+    assert code == 0 and rows(out)["campaign.one"][1] == "applied"
+    code, _, err = cli(capsys, "apply", "--plan", "create.json", "--auto-approve")
+    assert code == 1 and "campaign.one (now exists)" in err
+
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One", labels="[z]"))
+    assert cli(capsys, "plan", "--out", "update.json")[0] == 0
+    assert cli(capsys, "apply", "--plan", "update.json", "--auto-approve")[0] == 0
+    code, _, err = cli(capsys, "apply", "--plan", "update.json", "--auto-approve")
+    assert code == 1 and re.search(r"campaign\.one \(id \d+ changed\)", err)  # moved — by us
+    with emulated.remote() as remote:
+        assert len(remote.campaigns()) == 1
+
+
+def test_saved_plan_for_another_account_url_or_format_is_refused(
+    emulated: Account, make_emulator: Callable[..., EmulatorHandle],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+    doc = json.loads((emulated.root / "p.json").read_text())
+
+    other = make_emulator(**FAST)
+    monkeypatch.setenv("HOOD_API_URL", other.hood_url)
+    monkeypatch.setenv("HOOD_API_TOKEN", other.hood_token)
+    code, _, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
+    assert code == 1
+    assert f"was made for account 'default' at {emulated.emulator.hood_url}" in err  # type: ignore[union-attr]
+    assert f"not 'default' at {other.hood_url}" in err
+    monkeypatch.setenv("HOOD_API_URL", emulated.emulator.hood_url)  # type: ignore[union-attr]
+    monkeypatch.setenv("HOOD_API_TOKEN", emulated.emulator.hood_token)  # type: ignore[union-attr]
+
+    write(emulated.root, "v2.json", json.dumps({**doc, "format_version": 2}))
+    code, _, err = cli(capsys, "apply", "--plan", "v2.json", "--auto-approve")
+    assert code == 1 and "format_version 2; this hoodsync reads 1" in err
+
+    write(emulated.root, "prod.json", json.dumps({**doc, "account": {**doc["account"], "name": "prod"}}))
+    code, _, err = cli(capsys, "apply", "--plan", "prod.json", "--account", "default", "--auto-approve")
+    assert code == 1 and "was made for account 'prod'" in err
+    for handle in (emulated.emulator, other):
+        assert handle is not None
+        with handle.hood_client() as client:
+            assert client.get("/campaigns").json()["total"] in (0, "0")
+
+
+# ------------------------------------------------------------------------------ accounts
+
+
+def two_accounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 make_emulator: Callable[..., EmulatorHandle]) -> tuple[Account, EmulatorHandle]:
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
+    beta = make_emulator(**FAST)
+    alpha = acc.emulator
+    assert alpha is not None
+    for name, handle in (("ALPHA", alpha), ("BETA", beta)):
+        monkeypatch.setenv(f"{name}_TOKEN", handle.hood_token)
+        monkeypatch.setenv(f"{name}_KEY", handle.falconyte_key)
+    limits = "rate_limits: {per_second: 500, per_minute: 30000}"
+    (acc.root / "hoodsync.yaml").write_text(f"""\
+accounts:
+  alpha:
+    hood: {{url: "{alpha.hood_url}", token_env: ALPHA_TOKEN, {limits}}}
+    falconyte: {{url: "{alpha.falconyte_url}", key_env: ALPHA_KEY}}
+    paths: [alpha/]
+  beta:
+    hood: {{url: "{beta.hood_url}", token_env: BETA_TOKEN, {limits}}}
+    falconyte: {{url: "{beta.falconyte_url}", key_env: BETA_KEY}}
+    paths: [beta/]
+""")
+    for i in range(3):
+        write(acc.root, f"alpha/a{i}.yaml", campaign_yaml(f"a{i}", f"Alpha {i}"))
+        write(acc.root, f"beta/b{i}.yaml", campaign_yaml(f"b{i}", f"Beta {i}"))
+    return acc, beta
+
+
+def meet_in_pairs(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[str]:
+    """Wrap ``module.name`` so each call waits until a second call is running too: if the
+    accounts ran one after the other, the barrier would break (and the test fail). Restore
+    with ``setattr(module, name, wrapped.real)``."""
+    real = getattr(module, name)
+    barrier = threading.Barrier(2, timeout=10)
+    seen: list[str] = []
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        seen.append(threading.current_thread().name)
+        barrier.wait()
+        return real(*args, **kwargs)
+
+    wrapped.real = real  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, name, wrapped)
+    return seen
+
+
+def test_several_accounts_run_concurrently_and_print_in_account_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle], capsys: pytest.CaptureFixture[str],
+) -> None:
+    acc, beta = two_accounts(tmp_path, monkeypatch, make_emulator)
+    reads = meet_in_pairs(monkeypatch, hoodsync.session, "read_remote")
+    code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
+    assert code == 2 and len(reads) == 2 and len(set(reads)) == 2
+    assert out.index("Account: alpha") < out.index("Account: beta")
+    assert out.index("campaign.a2") < out.index("Account: beta") < out.index("campaign.b0")
+
+    applies = meet_in_pairs(monkeypatch, hoodsync.apply, "apply_plan")
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0 and len(applies) == 2
+    tables = [m.start() for m in re.finditer("^RESOURCE", out, re.M)]
+    assert len(tables) == 2
+    assert tables[0] < out.index("campaign.a0", tables[0]) < tables[1] < out.index("campaign.b0", tables[1])
+    progress = [line for line in err.splitlines() if line.startswith("[")]
+    assert [p.split("]")[0] for p in progress] == ["[alpha"] * 3 + ["[beta"] * 3
+
+    with acc.remote() as remote:
+        assert sorted(c["name"] for c in remote.campaigns()) == ["Alpha 0", "Alpha 1", "Alpha 2"]
+    with beta.hood_client() as client:
+        names = sorted(c["name"] for c in client.get("/campaigns", params={"page": "1,50"}).json()["items"])
+        assert names == ["Beta 0", "Beta 1", "Beta 2"]
+
+    for module, name in ((hoodsync.session, "read_remote"), (hoodsync.apply, "apply_plan")):
+        monkeypatch.setattr(module, name, getattr(module, name).real)  # one account: no pairs
+    code, out, _ = cli(capsys, "plan", "--account", "beta", "--detailed-exitcode")
+    assert code == 0 and "Account: beta" in out and "Account: alpha" not in out
+    code, out, _ = cli(capsys, "plan", "--account", "beta", "--account", "alpha")
+    assert code == 0 and out.index("Account: beta") < out.index("Account: alpha")
+

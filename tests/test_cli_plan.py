@@ -1,0 +1,359 @@
+"""`hoodsync plan` end to end (issue 5 "Done when"), through ``hoodsync.cli.main``.
+
+Every scenario runs against the emulator over a real loopback socket (``HOOD_API_URL`` /
+``FALCONYTE_API_URL`` and their secrets in the environment) and, where it says so, against the
+embedded sandbox (state in ``./.hoodsync/`` of a temporary working directory). Changes "behind
+hoodsync's back" are made with plain HTTP on the same account.
+
+The helpers here (``Account``, ``cli``, ``write``, ``SMALL``…) are shared by the other CLI test
+modules (``from test_cli_plan import ...``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+
+from conftest import EmulatorHandle
+from hoodsync.cli import main
+from hoodsync.definitions.validate import load_definitions
+from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, open_sandbox
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ENV_VARS = ("HOOD_API_URL", "HOOD_API_TOKEN", "FALCONYTE_API_URL", "FALCONYTE_API_KEY")
+#: Limits high enough that the tests never wait on the budget (the emulator gets the same).
+FAST = {"rate_burst": 500, "rate_minute": 30000,
+        "falconyte_rate_burst": 500, "falconyte_rate_minute": 30000}
+FAST_YAML = """\
+accounts:
+  default:
+    hood: {rate_limits: {per_second: 500, per_minute: 30000}}
+    falconyte: {rate_limits: {per_second: 500, per_minute: 30000}}
+    safety: {max_removals: %(max_removals)d}
+"""
+TEMPLATE = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+MAILBOX = "8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"
+
+
+def campaign_yaml(key: str, name: str, *, labels: str = "[a, b]", extra: str = "") -> str:
+    """A small valid push campaign, scheduled in the future (so it can be paused)."""
+    return f"""\
+kind: Campaign
+key: {key}
+{extra}spec:
+  name: {name}
+  labels: {labels}
+  scheduled_time: "2030-01-01 10:00:00"
+  messages:
+    - name: Hello
+      channel: push
+      push:
+        title: {{en: Hello {name}}}
+        body: {{en: Thanks for subscribing}}
+        landing_url: https://example.com
+"""
+
+
+def email_yaml(key: str, name: str, *, events: str = "[contact.saved]", state: str = "active") -> str:
+    return f"""\
+kind: EmailCampaign
+key: {key}
+state: {state}
+spec:
+  name: {name}
+  template_ids: [{TEMPLATE}]
+  mail_account_ids: [{MAILBOX}]
+  events: {events}
+"""
+
+
+class Remote:
+    """Plain HTTP on the account under test (the "behind hoodsync's back" side)."""
+
+    def __init__(self, hood: httpx.Client, falconyte: httpx.Client) -> None:
+        self.hood = hood
+        self.falconyte = falconyte
+
+    @staticmethod
+    def _ok(response: httpx.Response) -> Any:
+        assert response.status_code < 300, (response.request.url, response.text)
+        return response.json() if response.content else None
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        data = self._ok(self.hood.get("/campaigns", params={
+            "page": "1,100", "view": "full", "sort": "create_time"}))
+        assert int(data["total"]) <= 100
+        return list(data["items"])
+
+    def campaign(self, name: str) -> dict[str, Any]:
+        [found] = [c for c in self.campaigns() if c["name"] == name]
+        return found
+
+    def push_tasks(self) -> list[dict[str, Any]]:
+        return list(self._ok(self.hood.get("/push-tasks", params={"page": "1,100"}))["items"])
+
+    def email_campaigns(self) -> list[dict[str, Any]]:
+        data = self._ok(self.falconyte.get("/email/campaigns", params={"page": 1, "per_page": 100}))
+        return list(data["campaigns"])
+
+    def hood_post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._ok(self.hood.post(path, json=body))
+
+    def falconyte_post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self._ok(self.falconyte.post(path, json=body))
+
+
+@dataclass
+class Account:
+    """One account under test and the working directory the CLI runs in."""
+
+    backend: str  # "emulator" | "sandbox"
+    root: Path
+    remote: Callable[[], contextlib.AbstractContextManager[Remote]]
+    emulator: EmulatorHandle | None = None
+
+    @property
+    def secrets(self) -> list[str]:
+        """The credentials of the account (what must never be printed)."""
+        if self.emulator is None:
+            return []
+        return [self.emulator.hood_token, self.emulator.falconyte_key]
+
+
+def make_account(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle], *, max_removals: int = 10, **emulator_config: Any,
+) -> Account:
+    """A fresh account: an emulator reached over loopback through the environment, or the
+    sandbox in ``tmp_path/repo/.hoodsync``. The working directory is ``tmp_path/repo``."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    if backend == "sandbox":
+        @contextlib.contextmanager
+        def sandbox_remote() -> Iterator[Remote]:
+            box = open_sandbox(root / ".hoodsync" / "sandbox.sqlite")
+            hood = httpx.Client(base_url=SANDBOX_HOOD_URL, transport=box.hood_transport,
+                                headers={"Authorization": f"Bearer {box.hood_token}"})
+            falc = httpx.Client(base_url=SANDBOX_FALCONYTE_URL, transport=box.falconyte_transport,
+                                headers={"x-api-key": box.falconyte_key})
+            try:
+                yield Remote(hood, falc)
+            finally:
+                hood.close()
+                falc.close()
+                box.close()
+
+        return Account("sandbox", root, sandbox_remote)
+    emu = make_emulator(**{**FAST, **emulator_config})
+    monkeypatch.setenv("HOOD_API_URL", emu.hood_url)
+    monkeypatch.setenv("HOOD_API_TOKEN", emu.hood_token)
+    monkeypatch.setenv("FALCONYTE_API_URL", emu.falconyte_url)
+    monkeypatch.setenv("FALCONYTE_API_KEY", emu.falconyte_key)
+    (root / "hoodsync.yaml").write_text(FAST_YAML % {"max_removals": max_removals})
+
+    @contextlib.contextmanager
+    def emulator_remote() -> Iterator[Remote]:
+        yield Remote(emu.hood_client(), emu.falconyte_client())
+
+    return Account("emulator", root, emulator_remote, emu)
+
+
+@pytest.fixture(params=["emulator", "sandbox"])
+def account(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            make_emulator: Callable[..., EmulatorHandle]) -> Account:
+    """Each test using it runs once against the emulator and once against the sandbox."""
+    return make_account(request.param, tmp_path, monkeypatch, make_emulator)
+
+
+@pytest.fixture
+def emulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             make_emulator: Callable[..., EmulatorHandle]) -> Account:
+    """The emulator only (for option-level tests where one backend proves the point)."""
+    return make_account("emulator", tmp_path, monkeypatch, make_emulator)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``hoodsync ARGV`` in-process; (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else (0 if code is None else 1)), out, err
+
+
+def plan_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    code, out, err = cli(capsys, "plan", "--format", "json", *argv)
+    assert code == 0, err
+    return dict(json.loads(out))
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def copy_examples(root: Path) -> None:
+    """The definitions of examples/ (its hoodsync.yaml points at the sandbox: not copied)."""
+    for folder in ("campaigns", "push-tasks", "email"):
+        shutil.copytree(EXAMPLES / folder, root / folder)
+
+
+# ------------------------------------------------------------------------------------- tests
+
+
+def test_examples_from_empty_account_to_clean_then_single_changes(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 5 "Done when", on the emulator and on the sandbox."""
+    copy_examples(account.root)
+    addresses = sorted(d.address for d in load_definitions(["."]))
+    n = len(addresses)
+    campaigns = sum(1 for a in addresses if a.startswith("campaign."))
+    assert {a.split(".")[0] for a in addresses} == {"campaign", "push_task", "email_campaign"}
+
+    # Empty account: every example is a create, and --detailed-exitcode says "changes".
+    code, out, _ = cli(capsys, "plan", "--format", "json", "--detailed-exitcode")
+    doc = json.loads(out)
+    assert code == 2
+    assert sorted(c["address"] for c in doc["changes"]) == addresses
+    assert {c["action"] for c in doc["changes"]} == {"create"}
+
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0, err
+    assert f"Apply complete: {n} applied, 0 failed, 0 not attempted." in out
+
+    code, out, _ = cli(capsys, "apply", "--auto-approve")  # a second apply has nothing to do
+    assert code == 0 and "No changes." in out and "Apply complete" not in out
+    code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
+    assert code == 0 and "No changes." in out
+
+    # One label changed in git: exactly one update with exactly that field.
+    path = account.root / "campaigns" / "car-brands-showcase.yaml"
+    path.write_text(path.read_text().replace("labels: [cars, bmw, audi, volkswagen]",
+                                             "labels: [cars, bmw, audi, skoda]"))
+    doc = plan_json(capsys)
+    [change] = doc["changes"]
+    assert (change["address"], change["action"]) == ("campaign.car-brands-showcase", "update")
+    assert [(d["path"], d["before"], d["after"]) for d in change["diff"]] == [
+        ("labels[3]", "volkswagen", "skoda")]
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+
+    # Paused behind hoodsync's back: exactly one resume.
+    with account.remote() as remote:
+        target = remote.campaign("Headline A/B Test")
+        assert target["status"] == "scheduled"
+        remote.hood_post(f"/campaigns/{target['id']}/pause", {"reason": "by hand"})
+    doc = plan_json(capsys)
+    assert [(c["address"], c["action"]) for c in doc["changes"]] == [
+        ("campaign.headline-ab-test", "resume")]
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+
+    # Created by hand with a definition's name: adopt (and apply writes the marker).
+    write(account.root, "campaigns/by-hand.yaml", campaign_yaml("by-hand", "Made By Hand"))
+    with account.remote() as remote:
+        spec = next(d.spec for d in load_definitions(["campaigns/by-hand.yaml"]))
+        remote.hood_post("/campaigns", dict(spec))
+    doc = plan_json(capsys)
+    assert [(c["address"], c["action"]) for c in doc["changes"]] == [("campaign.by-hand", "adopt")]
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
+    assert code == 0 and "No changes." in out
+    with account.remote() as remote:
+        marked = remote.campaign("Made By Hand")
+        assert marked["metadata"]["hoodsync_key"] == "by-hand"
+        assert len(remote.campaigns()) == campaigns + 1
+
+
+def test_formats_out_file_and_target(emulated: Account, capsys: pytest.CaptureFixture[str]) -> None:
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    write(emulated.root, "c/two.yaml", campaign_yaml("two", "Two"))
+
+    code, out, _ = cli(capsys, "plan", "--format", "markdown")
+    assert code == 0
+    assert out.lstrip().startswith(("#", "|", "**", "<")) and "campaign.one" in out
+    assert "| " in out and "<details>" in out
+
+    code, out, err = cli(capsys, "plan", "--out", "saved.json", "--detailed-exitcode")
+    assert code == 2 and "Saved the plan to saved.json" in err
+    saved = json.loads((emulated.root / "saved.json").read_text())
+    assert saved["format_version"] == 1
+    assert [c["address"] for c in saved["changes"]] == ["campaign.one", "campaign.two"]
+    assert "+ campaign \"one\"" in out  # the text plan is still printed
+
+    code, out, _ = cli(capsys, "plan", "--format", "json", "--target", "campaign.two")
+    doc = json.loads(out)
+    assert [c["address"] for c in doc["changes"]] == ["campaign.two"]
+    assert doc["options"]["targets"] == ["campaign.two"]
+
+    code, _, err = cli(capsys, "plan", "--target", "nonsense.two")
+    assert code == 1 and "--target 'nonsense.two'" in err
+
+    assert cli(capsys, "apply", "--auto-approve", "--target", "campaign.one")[0] == 0
+    with emulated.remote() as remote:
+        assert [c["name"] for c in remote.campaigns()] == ["One"]
+
+
+def test_prune_cancels_orphans_and_the_guard_refuses_too_many(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator, max_removals=2)
+    for i in range(4):
+        write(acc.root, f"c/c{i}.yaml", campaign_yaml(f"c{i}", f"Campaign {i}"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    for i in (1, 2, 3):
+        (acc.root / f"c/c{i}.yaml").unlink()
+
+    doc = plan_json(capsys)
+    assert doc["changes"] == [] and doc["counts"]["orphans"] == 3  # listed, not removed
+    doc = plan_json(capsys, "--prune")
+    assert [(c["address"], c["action"]) for c in doc["changes"]] == [
+        ("campaign.c1", "cancel"), ("campaign.c2", "cancel"), ("campaign.c3", "cancel")]
+
+    code, out, err = cli(capsys, "apply", "--prune", "--auto-approve")
+    assert code == 1
+    assert "removes 3 objects, more than the limit of 2" in err
+    assert "--allow-removals 3" in err and "Apply complete" not in out
+    with acc.remote() as remote:
+        assert {c["status"] for c in remote.campaigns()} == {"scheduled"}  # nothing applied
+
+    code, _, err = cli(capsys, "apply", "--prune", "--auto-approve", "--allow-removals", "2")
+    assert code == 1 and "more than --allow-removals 2" in err
+
+    code, out, err = cli(capsys, "apply", "--prune", "--auto-approve", "--allow-removals", "3")
+    assert code == 0, err
+    assert "Apply complete: 3 applied, 0 failed, 0 not attempted." in out
+    with acc.remote() as remote:
+        assert sorted((c["name"], c["status"]) for c in remote.campaigns()) == [
+            ("Campaign 0", "scheduled"), ("Campaign 1", "canceled"),
+            ("Campaign 2", "canceled"), ("Campaign 3", "canceled")]
+    code, out, _ = cli(capsys, "plan", "--prune", "--detailed-exitcode")
+    assert code == 0 and "No changes." in out
+
+
+def test_preview_shows_the_remote_side_of_an_update(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    path.write_text(path.read_text().replace("title: {en: Hello One}", "title: {en: Howdy One}"))
+    code, _, err = cli(capsys, "plan", "--preview", "preview.html")
+    assert code == 0 and "1 changed definition" in err
+    page = (emulated.root / "preview.html").read_text()
+    assert "Howdy One" in page  # the new side
+    assert "Hello One" in page  # the remote (before) side, from the objects the plan read
+    assert re.search(r"update", page)

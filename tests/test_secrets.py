@@ -1,0 +1,73 @@
+"""Tokens, API keys and ``${env:...}`` values never reach output, logs, journals or plan files
+(DESIGN §5). Everything a run leaves behind is searched for every secret, with DEBUG logging on
+for every logger (ours, httpx, httpcore, the emulator's)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from conftest import EmulatorHandle
+from test_cli_plan import campaign_yaml, cli, email_yaml, make_account, write
+
+from hoodsync.config import load_config
+from hoodsync.session import open_session
+
+PROMO = "promo-value-5f3c9e1d"
+WRONG = "wrong-token-7d2e4a9b0c"
+
+
+def test_no_secret_in_output_logs_journal_or_plan_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO_SECRET", PROMO)
+    secrets = [*acc.secrets, PROMO, WRONG]
+    spec = campaign_yaml("promo", "Promo").replace(
+        "  labels: [a, b]\n", "  labels: [a, b]\n  description: \"${env:PROMO_SECRET}\"\n")
+    write(acc.root, "c/promo.yaml", spec)
+    write(acc.root, "e/welcome.yaml", email_yaml("welcome", "Welcome flow"))
+    write(acc.root, "e/too-long.yaml", email_yaml("too-long", "x" * 300))  # a 422 on apply
+
+    shown: list[str] = []
+
+    def run(*argv: str) -> int:
+        code, out, err = cli(capsys, *argv)
+        shown.extend([out, err])
+        return code
+
+    assert run("plan", "--out", "plan.json") == 0
+    assert run("plan", "--format", "json") == 0
+    assert run("plan", "--format", "markdown") == 0
+    assert run("apply", "--auto-approve") == 1  # the long name fails; the rest is applied
+    (acc.root / "e/too-long.yaml").unlink()
+    assert run("apply", "--plan", "plan.json", "--auto-approve") == 1  # stale now
+    monkeypatch.setenv("PROMO_SECRET", PROMO + "-rotated")
+    assert run("plan") == 0  # the value changed: shown as a change, by fingerprint only
+    monkeypatch.setenv("PROMO_SECRET", PROMO)
+    monkeypatch.setenv("HOOD_API_TOKEN", WRONG)
+    assert run("plan") == 1
+    assert "401" in shown[-1]
+
+    with open_session(load_config([]).account(None), load_config([]), need_falconyte=True,
+                      env=os.environ) as session:
+        shown.append(repr(session))
+        shown.append(repr(session.hood) + repr(session.falconyte))
+
+    files = [acc.root / "plan.json", *sorted((acc.root / ".hoodsync" / "journal").glob("*.jsonl"))]
+    assert len(files) == 2  # one apply wrote; the stale one was refused before any write
+    places = {"stdout/stderr": "\n".join(shown), "logs": caplog.text}
+    places.update({str(p.relative_to(acc.root)): p.read_text() for p in files})
+    assert "(sensitive, fp " in places["stdout/stderr"]  # the value was there, masked
+    assert "${env:PROMO_SECRET}" in places["plan.json"]  # the saved plan keeps the template
+    assert "VALIDATION_FAILED" in places[str(files[1].relative_to(acc.root))]  # errors journaled
+    assert len(caplog.records) > 50  # DEBUG logging really was on
+    for where, text in places.items():
+        for secret in secrets:
+            assert secret not in text, f"a secret appears in {where}"
