@@ -666,6 +666,46 @@ def _saved_plan(
 
 
 @cli.command()
+@click.option("--kind", "kinds", multiple=True, metavar="K",
+              help="Only this kind: Campaign, PushTask, EmailCampaign or their slugs "
+                   "(repeatable; default: all).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("exported"),
+              show_default=True, help="Folder to write the definition files into.")
+@click.option("--account", "account_name", default=None, metavar="NAME",
+              help="Account from hoodsync.yaml.")
+@click.option("--overwrite", is_flag=True, help="Replace files that already exist in --out.")
+@handle_errors
+def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite: bool) -> None:
+    """Write YAML definitions for what exists remotely (bootstrap a repository).
+
+    One file per remote object, only the fields a definition can set, so that `hoodsync plan`
+    right after shows no changes (or `adopt` for campaigns hoodsync did not create).
+    """
+    from hoodsync.config import load_config
+    from hoodsync.export import export_documents, is_definition, parse_kinds, write_export
+    from hoodsync.model import Kind
+    from hoodsync.session import open_session, read_remote
+
+    wanted = parse_kinds(kinds)
+    config = load_config([])
+    account = config.account(account_name)
+    session = open_session(account, config, need_hood=any(k.system == "hood" for k in wanted),
+                           need_falconyte=Kind.EMAIL_CAMPAIGN in wanted, env=os.environ)
+    try:
+        remote = read_remote(session, set(wanted))
+    finally:
+        session.close()
+    files = export_documents(remote)
+    written = write_export(files, out, overwrite=overwrite)
+    for path in written:
+        click.echo(str(path))
+    commented = sum(1 for f in files if not is_definition(f))
+    note = f" ({commented} commented out; the header of each says why)" if commented else ""
+    _err(f"Wrote {len(written)} file(s) to {out}{note}. Check with `hoodsync plan {out}`: "
+         "expect no changes, or adopt for campaigns hoodsync did not create.")
+
+
+@cli.command()
 @click.option("--port", type=int, default=8040, show_default=True, help="0 picks a free port.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="SQLite file to keep state in (default: in memory).")
