@@ -103,6 +103,8 @@ def make_plan(
                 changes.append(rules.blocked_change(des, match.blocked[des.address]))
                 continue
             change = rules.plan(des, match.pairs.get(des.address), ctx)
+            if des.address in match.leftovers:
+                change = rules.finish_leftovers(des, change, match.leftovers[des.address])
             if change is None:
                 unchanged += 1
             else:

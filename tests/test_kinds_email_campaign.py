@@ -61,7 +61,10 @@ def plan_one(d: Definition, remotes: list[Mapping[str, Any]], *, allow_replace: 
     (des,) = prepare([d], {})
     match = RULES.match([des], [RULES.from_remote(r) for r in remotes])
     assert not match.blocked
-    return RULES.plan(des, match.pairs.get(d.address), Context(allow_replace=allow_replace))
+    change = RULES.plan(des, match.pairs.get(d.address), Context(allow_replace=allow_replace))
+    if d.address in match.leftovers:  # as the planner does
+        change = RULES.finish_leftovers(des, change, match.leftovers[d.address])
+    return change
 
 
 def test_read_back_compares_clean_and_sets_ignore_order() -> None:
@@ -126,10 +129,29 @@ def test_newest_is_managed_older_stopped_are_superseded() -> None:
 
 
 def test_two_active_with_one_name_is_an_error_naming_the_ids() -> None:
+    other = {**SPEC, "events": ["lead.created"]}
     old = remote_of(SPEC, cid="old", created="2026-01-01T00:00:00.000000Z")
-    new = remote_of(SPEC, cid="new", created="2026-02-01T00:00:00.000000Z")
+    new = remote_of(other, cid="new", created="2026-02-01T00:00:00.000000Z")
     (des,) = prepare([defn()], {})
     m = RULES.match([des], [RULES.from_remote(old), RULES.from_remote(new)])
     (note,) = m.blocked["email_campaign.welcome"]
     assert note.severity == "error" and "old" in note.message and "new" in note.message
     assert "stop the older" in note.message
+
+
+def test_interrupted_replacement_is_finished_by_stopping_the_older_ones() -> None:
+    """The new campaign exists and matches the definition, the old one was never stopped (the
+    apply was cut off between the two steps): the plan stops the old one, nothing else."""
+    previous = {**SPEC, "events": ["lead.created"]}
+    old = remote_of(previous, cid="old", created="2026-01-01T00:00:00.000000Z")
+    new = remote_of(SPEC, cid="new", created="2026-02-01T00:00:00.000000Z")
+    change = plan_one(defn(), [old, new])
+    assert change is not None and not change.has_errors
+    assert change.action == "stop" and change.remote_id is None
+    assert [(s.op, s.id) for s in change.steps] == [("stop", "old")]
+    assert any("interrupted" in n.message for n in change.notes)
+    # With the new one stopped by hand too and state active, it is started first.
+    stopped_new = remote_of(SPEC, cid="new", enabled=False, created="2026-02-01T00:00:00.000000Z")
+    change = plan_one(defn(), [old, stopped_new])
+    assert change is not None
+    assert [(s.op, s.id) for s in change.steps] == [("start", "new"), ("stop", "old")]

@@ -114,10 +114,12 @@ class Match:
     (ambiguous matches; the planner emits a note-only change). ``orphans``: objects carrying a
     marker with no definition that still need removing; ``retired``: such objects that are
     already finished. ``superseded``: (address, object) pairs of older replaced objects.
-    ``unmanaged``: everything else, never touched.
+    ``unmanaged``: everything else, never touched. ``leftovers``: address → older objects a
+    replacement was interrupted before stopping (see :meth:`KindRules.finish_leftovers`).
     """
 
     pairs: dict[str, RemoteObject] = field(default_factory=dict)
+    leftovers: dict[str, list[RemoteObject]] = field(default_factory=dict)
     blocked: dict[str, list[Note]] = field(default_factory=dict)
     orphans: list[RemoteObject] = field(default_factory=list)
     retired: list[RemoteObject] = field(default_factory=list)
@@ -159,6 +161,12 @@ class KindRules(abc.ABC):
         computes it again on a fresh read to tell whether a saved plan is stale."""
         body = self.normalise(data)
         return fingerprint_body({k: v for k, v in body.items() if k not in self.volatile})
+
+    def finish_leftovers(
+        self, desired: Desired, change: Change | None, leftovers: Sequence[RemoteObject]
+    ) -> Change | None:
+        """Complete an interrupted replacement: by default there is nothing to finish."""
+        return change
 
     def blocked_change(self, desired: Desired, notes: Sequence[Note]) -> Change:
         """A note-only change for a definition whose match is ambiguous."""

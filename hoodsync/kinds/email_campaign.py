@@ -17,6 +17,7 @@ gives their order no meaning, and a reorder must not cost a replacement.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from hoodsync.kinds.base import (
@@ -122,6 +123,13 @@ class EmailCampaignRules(KindRules):
             newest, older = group[-1], group[:-1]
             used.update(r.id for r in group)
             live_older = [r for r in older if r.status != "stopped"]
+            if live_older and self._same_spec(des, newest):
+                # The newest already is what the definition says: a replacement was cut off
+                # after its create and before stopping the old campaign(s). Finish it.
+                m.pairs[des.address] = newest
+                m.leftovers[des.address] = live_older
+                m.superseded.extend((des.address, r) for r in older)
+                continue
             if live_older:
                 active = [r for r in group if r.status != "stopped"]
                 ids = ", ".join(f"{r.id} ({r.created_at or 'no created_at'})" for r in active)
@@ -139,6 +147,51 @@ class EmailCampaignRules(KindRules):
             m.superseded.extend((des.address, r) for r in older)
         m.unmanaged = [r for r in remote if r.id not in used]
         return m
+
+    def _compare(self, desired: Desired, remote: RemoteObject) -> list[RawDiff]:
+        """Differences between the definition and ``remote`` in the spec's shape (the id lists
+        and events compared as sets)."""
+        cmp = self.normalise(desired.spec)
+        proj = project(cmp, self.spec_view(remote.body))
+        if isinstance(proj, dict):
+            for k in _SET_FIELDS:
+                want, have = cmp.get(k), proj.get(k)
+                if isinstance(want, list) and isinstance(have, list):
+                    if sorted(map(str, want)) == sorted(map(str, have)):
+                        proj[k] = want
+        return [] if proj == cmp else diff(proj, cmp)
+
+    def _same_spec(self, desired: Desired, remote: RemoteObject) -> bool:
+        return not self._compare(desired, remote)
+
+    def finish_leftovers(
+        self, desired: Desired, change: Change | None, leftovers: Sequence[RemoteObject]
+    ) -> Change | None:
+        """Stop the older campaigns an interrupted replacement left active (after the newest's
+        own steps, if any)."""
+        stops = tuple(Step("stop", r.id, None) for r in sorted(leftovers, key=lambda r: r.id))
+        ids = ", ".join(r.id for r in sorted(leftovers, key=lambda r: r.id))
+        note = Note(
+            "warning",
+            f"older campaign(s) {ids} named {desired.shown_name!r} are still active: a "
+            "replacement was interrupted before stopping them; they will be stopped",
+            desired.address,
+        )
+        if change is not None:
+            return replace(change, steps=change.steps + stops, notes=change.notes + (note,))
+        d = desired.definition
+        return Change(
+            address=d.address,
+            kind=self.kind,
+            key=d.key,
+            name=desired.shown_name,
+            order=d.order,
+            action="stop",
+            description=f"will finish a replacement: stop {len(stops)} older campaign(s)",
+            steps=stops,
+            notes=(note,),
+            flags=("removal",),
+        )
 
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """Create, start/stop, or replace (only with ``allow_replace``)."""
@@ -169,15 +222,7 @@ class EmailCampaignRules(KindRules):
                 diff=field_diffs(raw, desired.sensitive),
                 **common,
             )
-        view = self.spec_view(remote.body)
-        proj = project(cmp, view)
-        if isinstance(proj, dict):
-            for k in _SET_FIELDS:
-                want, have = cmp.get(k), proj.get(k)
-                if isinstance(want, list) and isinstance(have, list):
-                    if sorted(map(str, want)) == sorted(map(str, have)):
-                        proj[k] = want
-        raw = [] if proj == cmp else diff(proj, cmp)
+        raw = self._compare(desired, remote)
         common.update(
             remote_id=remote.id,
             remote_status=remote.status,
