@@ -718,11 +718,16 @@ def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite:
               help="Share of creates committed and then answered by a dropped connection.")
 @click.option("--async-delay", type=float, default=0.0, show_default=True,
               help="Seconds before pause/resume/cancel show in reads.")
+@click.option("--max-concurrent", type=click.IntRange(1), default=None,
+              help="Requests in flight per account before 429 with Retry-After: -1.")
+@click.option("--page-max", type=click.IntRange(1), default=100, show_default=True,
+              help="Largest list page size; larger page=N,M requests are capped.")
 @click.option("--seed", type=int, default=None, help="Seed for the faults.")
 @handle_errors
 def emulator(
     port: int, db: str | None, rate_burst: int, rate_minute: int, latency_ms: float,
-    fail_rate: float, drop_after_commit_rate: float, async_delay: float, seed: int | None,
+    fail_rate: float, drop_after_commit_rate: float, async_delay: float,
+    max_concurrent: int | None, page_max: int, seed: int | None,
 ) -> None:
     """Serve the local Hood + Falconyte API emulator on 127.0.0.1 until Ctrl-C."""
     from hoodsync.emulator.app import EmulatorConfig
@@ -731,7 +736,7 @@ def emulator(
     config = EmulatorConfig(
         rate_burst=rate_burst, rate_minute=rate_minute, latency_ms=latency_ms,
         fail_rate=fail_rate, drop_after_commit_rate=drop_after_commit_rate,
-        async_delay_s=async_delay, seed=seed,
+        async_delay_s=async_delay, max_concurrent=max_concurrent, page_max=page_max, seed=seed,
     )
 
     def ready(url: str, token: str, key: str) -> None:
