@@ -38,22 +38,30 @@ class Command:
     unchecked: bool = False  # `emulator ...`: options not listed here
 
 
-COMMANDS: dict[str, Command] = {
-    "validate": Command(),
-    "plan": Command({
-        "--format": {"text", "json", "markdown"}, "--out": VALUE, "--detailed-exitcode": FLAG,
-        "--preview": VALUE, "--account": VALUE, "--target": VALUE, "--prune": FLAG,
-        "--no-color": FLAG, "--parallelism": VALUE,
-    }),
-    "apply": Command({
-        "--auto-approve": FLAG, "--plan": VALUE, "--prune": FLAG, "--allow-replace": FLAG,
-        "--allow-removals": VALUE, "--account": VALUE,
-    }),
-    "preview": Command({"--out": VALUE}),
-    "export": Command({"--kind": VALUE, "--out": VALUE}, max_positionals=0),
-    "schema": Command(max_positionals=1),
-    "emulator": Command(unchecked=True),
-}
+def _commands_from_click() -> dict[str, Command]:
+    """The real CLI, asked through click: every subcommand with its options and positionals."""
+    import click
+
+    from hoodsync.cli import cli
+
+    out: dict[str, Command] = {}
+    for name, command in cli.commands.items():
+        options: dict[str, Any] = {}
+        positionals: int | None = 0
+        for param in command.params:
+            if isinstance(param, click.Option):
+                kind: Any = FLAG if param.is_flag else (
+                    set(param.type.choices) if isinstance(param.type, click.Choice) else VALUE)
+                for opt in (*param.opts, *param.secondary_opts):
+                    options[opt] = kind
+            elif isinstance(param, click.Argument):
+                positionals = None if param.nargs == -1 or positionals is None \
+                    else positionals + param.nargs
+        out[name] = Command(options, max_positionals=positionals)
+    return out
+
+
+COMMANDS: dict[str, Command] = _commands_from_click()
 
 _STARTS_COMMAND = {None, ";", "&&", "||", "|", "(", "then", "do", "else", "time", "exec", "!"}
 _ENDS_COMMAND = {";", "&&", "||", "|", ")", ">", ">>", "<", "&", ">&", "<<", "<<<"}
