@@ -42,7 +42,11 @@ def normalize_email_campaign(raw: Mapping[str, Any]) -> Obj:
     sends = obj.get("campaign_sends")
     if isinstance(sends, list):
         obj["campaign_sends"] = [
-            {**s, **{k: _id(s[k]) for k in ("id", "campaign_id") if k in s}} if isinstance(s, dict) else s
+            (
+                {**s, **{k: _id(s[k]) for k in ("id", "campaign_id") if k in s}}
+                if isinstance(s, dict)
+                else s
+            )
             for s in sends
         ]
     return obj
@@ -72,7 +76,9 @@ def _order_key(obj: Mapping[str, Any]) -> tuple[str, str]:
 class FalconyteClient:
     """Falconyte email campaigns over one :class:`ApiTransport` (one team)."""
 
-    def __init__(self, transport: ApiTransport, *, page_size: int = PAGE_SIZE, max_pages: int = 10_000) -> None:
+    def __init__(
+        self, transport: ApiTransport, *, page_size: int = PAGE_SIZE, max_pages: int = 10_000
+    ) -> None:
         self.transport = transport
         self.page_size = page_size
         self.max_pages = max_pages
@@ -86,9 +92,11 @@ class FalconyteClient:
         seen: dict[str, Obj] = {}
         for page in range(1, self.max_pages + 1):
             response = self.transport.request(
-                "GET", "/email/campaigns",
+                "GET",
+                "/email/campaigns",
                 params={"page": str(page), "per_page": str(self.page_size)},
-                retry=True, operation=f"list email campaigns (page {page})",
+                retry=True,
+                operation=f"list email campaigns (page {page})",
             )
             items = _campaigns(response.data)
             for raw in items:
@@ -105,7 +113,9 @@ class FalconyteClient:
             if campaign.get("id") == str(campaign_id):
                 return campaign
         raise NotFoundError(
-            404, operation=f"find email campaign {campaign_id}", title="Not found",
+            404,
+            operation=f"find email campaign {campaign_id}",
+            title="Not found",
             message="no campaign with that id in the list",
         )
 
@@ -124,7 +134,8 @@ class FalconyteClient:
             if not isinstance(name, str):
                 return None
             found = [
-                c for c in self.list_campaigns()
+                c
+                for c in self.list_campaigns()
                 if c.get("name") == name and str(c.get("id")) not in excluded
             ]
             if len(found) > 1:
@@ -132,7 +143,9 @@ class FalconyteClient:
             return found[-1] if found else None
 
         result: CreateResult[Obj] = self.transport.create(
-            "/email/campaigns", dict(body), find=find,
+            "/email/campaigns",
+            dict(body),
+            find=find,
             operation=f"create email campaign {name or ''}".rstrip(),
         )
         if result.existing is not None:
@@ -164,8 +177,10 @@ class FalconyteClient:
         operation = f"{action} email campaign {campaign_id}"
         try:
             self.transport.request(
-                "POST", f"/email/campaigns/{quote(str(campaign_id), safe='')}/{action}",
-                retry=True, operation=operation,
+                "POST",
+                f"/email/campaigns/{quote(str(campaign_id), safe='')}/{action}",
+                retry=True,
+                operation=operation,
             )
         except ApiError as err:
             if err.status != 422 or err.code != "INVALID_STATE" or err.attempts <= 1:

@@ -34,7 +34,13 @@ _RESUMED = frozenset({"running", "scheduled"})
 #: Push-task fields the docs type as integers (the API sometimes returns them as strings).
 _PUSH_TASK_INTS = ("status", "ttl", "frequency", "user_time_zone", "total_user")
 #: AdEx fields of a push task the docs show as numbers.
-_ADEX_INTS = ("zone_id", "default_campaign_id", "number_of_messages", "repeat_on_click", "account_id")
+_ADEX_INTS = (
+    "zone_id",
+    "default_campaign_id",
+    "number_of_messages",
+    "repeat_on_click",
+    "account_id",
+)
 #: Ids inside a campaign message.
 _MESSAGE_IDS = ("id", "company_id", "campaign_id", "integration_id", "template_id")
 
@@ -114,7 +120,10 @@ def normalize_campaign(raw: Mapping[str, Any]) -> Obj:
         obj["labels"] = _labels(obj["labels"])
     creator = obj.get("creator")
     if isinstance(creator, dict):
-        obj["creator"] = {**creator, **{k: _id(creator[k]) for k in ("id", "company_id") if k in creator}}
+        obj["creator"] = {
+            **creator,
+            **{k: _id(creator[k]) for k in ("id", "company_id") if k in creator},
+        }
     messages = obj.get("messages")
     if isinstance(messages, list):
         obj["messages"] = [_normalize_message(m) if isinstance(m, dict) else m for m in messages]
@@ -167,12 +176,14 @@ class HoodClient:
     """Hood campaigns and push tasks over one :class:`ApiTransport` (one account).
 
     Lists read every page (``page=N,M`` with a large M, ascending ``create_time`` so new objects
-    land at the end, ``view=full`` for campaigns), survive a server that caps M (the size it
+    land at the end, ``view=full``), survive a server that caps M (the size it
     really used is detected from the count and ``total``) and objects shifting between pages
     (de-duplicated by id; when ``total`` changes during a pass the list is read again).
     """
 
-    def __init__(self, transport: ApiTransport, *, page_size: int = 500, max_passes: int = 3) -> None:
+    def __init__(
+        self, transport: ApiTransport, *, page_size: int = 500, max_passes: int = 3
+    ) -> None:
         if page_size < 1 or max_passes < 1:
             raise ValueError("page_size and max_passes must be at least 1")
         self.transport = transport
@@ -194,7 +205,11 @@ class HoodClient:
         """One campaign (full view). :class:`NotFoundError` if there is none with that id."""
         path = f"/campaigns/{_seg(campaign_id)}"
         response = self.transport.request(
-            "GET", path, params={"view": "full"}, retry=True, lookup=True,
+            "GET",
+            path,
+            params={"view": "full"},
+            retry=True,
+            lookup=True,
             operation=f"get campaign {campaign_id}",
         )
         return normalize_campaign(_single(response.data, f"campaign {campaign_id}"))
@@ -214,21 +229,29 @@ class HoodClient:
             if key is not None:
                 return _newest(self.list_campaigns(), lambda c: _marker(c) == key, "campaign", key)
             if isinstance(name, str):
-                return _newest(self.list_campaigns(), lambda c: c.get("name") == name, "campaign", name)
+                return _newest(
+                    self.list_campaigns(), lambda c: c.get("name") == name, "campaign", name
+                )
             return None
 
         result: CreateResult[Obj] = self.transport.create(
-            "/campaigns", dict(body), find=find, operation=f"create campaign {key or name or ''}".rstrip()
+            "/campaigns",
+            dict(body),
+            find=find,
+            operation=f"create campaign {key or name or ''}".rstrip(),
         )
         created = _settle(result, find, "campaign")
-        if "id" not in created or _is_complete_campaign(created):
+        if result.existing is not None or _is_complete_campaign(created):
             return normalize_campaign(created)
         return self.get_campaign(str(_id(created["id"])))
 
     def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
         """JSON merge patch (RFC 7386) of the given top-level keys; 204 expected."""
         self.transport.request(
-            "PATCH", f"/campaigns/{_seg(campaign_id)}", json=dict(patch), retry=True,
+            "PATCH",
+            f"/campaigns/{_seg(campaign_id)}",
+            json=dict(patch),
+            retry=True,
             operation=f"update campaign {campaign_id}",
         )
 
@@ -262,7 +285,10 @@ class HoodClient:
         operation = f"{action} campaign {campaign_id}"
         try:
             self.transport.request(
-                "POST", f"/campaigns/{_seg(campaign_id)}/{action}", json=dict(body), retry=True,
+                "POST",
+                f"/campaigns/{_seg(campaign_id)}/{action}",
+                json=dict(body),
+                retry=True,
                 operation=operation,
             )
         except ApiError as err:
@@ -277,18 +303,29 @@ class HoodClient:
     # ------------------------------------------------------------------ push tasks
 
     def list_push_tasks(self) -> list[Obj]:
-        """Every push task in the account, oldest first."""
-        return self._list_all("/push-tasks", {"sort": "create_time"}, normalize_push_task, "push tasks")
+        """Every push task in the account (full view), oldest first."""
+        return self._list_all(
+            "/push-tasks",
+            {"sort": "create_time", "view": "full"},
+            normalize_push_task,
+            "push tasks",
+        )
 
     def get_push_task(self, task_id: str) -> Obj:
-        """One push task. :class:`NotFoundError` if there is none with that id."""
+        """One push task (full view). :class:`NotFoundError` if there is none with that id."""
         response = self.transport.request(
-            "GET", f"/push-tasks/{_seg(task_id)}", retry=True, lookup=True,
+            "GET",
+            f"/push-tasks/{_seg(task_id)}",
+            params={"view": "full"},
+            retry=True,
+            lookup=True,
             operation=f"get push task {task_id}",
         )
         return normalize_push_task(_single(response.data, f"push task {task_id}"))
 
-    def create_push_task(self, body: Mapping[str, Any], *, exclude_ids: Collection[str] = ()) -> Obj:
+    def create_push_task(
+        self, body: Mapping[str, Any], *, exclude_ids: Collection[str] = ()
+    ) -> Obj:
         """Create a push task exactly once and return it (the POST answers only the id; the task
         is read back). On an unknown outcome, a task with the exact ``name`` that is not one of
         ``exclude_ids`` (tasks that existed before) is taken as the result."""
@@ -306,7 +343,10 @@ class HoodClient:
             )
 
         result: CreateResult[Obj] = self.transport.create(
-            "/push-tasks", dict(body), find=find, operation=f"create push task {name or ''}".rstrip()
+            "/push-tasks",
+            dict(body),
+            find=find,
+            operation=f"create push task {name or ''}".rstrip(),
         )
         created = _settle(result, find, "push task")
         if result.existing is not None:
@@ -316,7 +356,10 @@ class HoodClient:
     def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None:
         """Update the given fields (others unchanged); 204 expected."""
         self.transport.request(
-            "PATCH", f"/push-tasks/{_seg(task_id)}", json=dict(patch), retry=True,
+            "PATCH",
+            f"/push-tasks/{_seg(task_id)}",
+            json=dict(patch),
+            retry=True,
             operation=f"update push task {task_id}",
         )
 
@@ -355,7 +398,10 @@ class HoodClient:
         capped = False
         while True:
             response = self.transport.request(
-                "GET", path, params={**params, "page": f"{page},{size}"}, retry=True,
+                "GET",
+                path,
+                params={**params, "page": f"{page},{size}"},
+                retry=True,
                 operation=f"list {what} (page {page})",
             )
             items, total = unwrap_items(response.data)
@@ -396,7 +442,9 @@ def _single(data: Any, what: str) -> Obj:
         return items[0]
     if isinstance(data, dict) and "id" in data:
         return data
-    raise NotFoundError(404, operation=f"get {what}", title="Not found", message=f"{what} does not exist")
+    raise NotFoundError(
+        404, operation=f"get {what}", title="Not found", message=f"{what} does not exist"
+    )
 
 
 def _created_object(data: Any) -> Obj | None:

@@ -7,18 +7,29 @@ the *fixed* 1 s and 60 s windows in which it *arrives*. The client only knows wh
 * Until it knows where the server's windows start, it keeps the sliding-window rule — never more
   than ``per_second`` sends in any ``1 s + margin`` span nor ``per_minute`` in any
   ``60 s + margin`` span. That is safe against fixed windows of any phase, as long as the
-  send-to-arrival delay of two requests differs by less than ``margin``.
+  send-to-arrival delay of two requests differs by less than ``margin``. While the 1 s phase is
+  unknown, each burst is split in two halves ``spread`` apart, so the answers say something
+  about where the server's boundary lies.
 * It learns the phase of each window from the ``X-RateLimit-*`` headers (:meth:`observe`): the
   minute window's ``Reset`` (whole seconds until the window resets) pins its boundary to about a
   second, and the order in which ``Remaining`` counts down across our own requests pins a boundary
-  between two of our sends. Once a window's phase is known it switches that window to the
-  server's own fixed-window rule (in send time, with ``margin`` for jitter), which allows what
-  the server allows: e.g. the 151st request right after the minute boundary instead of 60 s after
-  the first. A send whose window is ambiguous (near an uncertain boundary) counts in both.
+  between two of our sends (or at least shows that a window spans a whole burst). Once a
+  window's phase is known well enough, that window follows the server's own fixed-window rule
+  (in send time, with ``margin`` for jitter), which allows what the server allows: the 151st
+  request right after the minute boundary instead of 60 s after the first, and bursts that do
+  not drift later by ``margin`` every second. A send whose window is ambiguous (near an
+  uncertain boundary) counts in both.
 * ``Remaining`` lower than our own sends can explain reveals other clients on the same account
   (another hoodsync process, a person in the UI); those requests are subtracted from the budget.
-* :meth:`penalize` (after a 429) blocks every send until ``Retry-After`` has passed and forgets
-  what was learnt about window phases, since a 429 means the model was wrong.
+* :meth:`penalize` (after a 429) blocks every send until ``Retry-After`` has passed, forgets what
+  was learnt about window phases (the model was wrong), and halves the share of the limits this
+  client allows itself, regained over ``recovery`` seconds (AIMD), so that two processes sharing
+  an account settle instead of throttling each other again and again.
+
+What cannot be learnt: the sub-second phase at the very start. ``Reset`` is whole seconds and
+the first burst fills the current 1 s window, so nothing can safely be sent into the next one
+before it is known to have begun — a client without prior knowledge loses up to one second
+against a schedule that knew the phase all along, once per run.
 
 :func:`fastest_schedule` is the yardstick for benchmarks: the earliest times at which N requests
 can be counted under the server's fixed windows given the phase at which a run starts.
@@ -183,7 +194,8 @@ class _Window:
             return possible
         lo, hi = start
         fits = [
-            k for k in possible
+            k
+            for k in possible
             if max(self.lo + k * self.size, lo) <= min(self.hi + k * self.size, hi)
         ]
         return fits or possible
@@ -320,8 +332,11 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self._blocked_until = max(self._blocked_until, now + max(retry_after, 0.0))
-            self._share_base = max(self._share(now) / 2.0, 0.05)
-            self._throttled_at = now
+            if now - self._throttled_at >= self._second.size:
+                # One halving per throttling episode: the other throttled requests of the same
+                # burst say nothing new.
+                self._share_base = max(self._share(now) / 2.0, 0.05)
+                self._throttled_at = now
             index = self._index_of(ticket)
             if index is not None:
                 del self._sends[index]
@@ -490,9 +505,7 @@ class RateLimiter:
             return
         k = ks[0]
         own = sum(
-            1
-            for s in self._sends
-            if s.at <= send.at + self.margin and k in window.indices_of(s)
+            1 for s in self._sends if s.at <= send.at + self.margin and k in window.indices_of(s)
         )
         extra = counted - own
         if extra > window.foreign.get(k, 0):

@@ -108,7 +108,8 @@ class Secret:
 @dataclass(frozen=True)
 class Response:
     """A successful answer: HTTP ``status``, the ``headers`` in ``_KEPT_HEADERS`` (lower-case
-    names), the parsed JSON ``data`` (``None`` for an empty body) and how many ``attempts`` it took."""
+    names), the parsed JSON ``data`` (``None`` for an empty body) and how many ``attempts`` it took.
+    """
 
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -164,6 +165,7 @@ class _Failure:
     maybe_executed: bool  # the server may have acted on it
     delay: float | None = None  # server-requested wait (Retry-After), seconds
     wait_for_inflight: bool = False
+    queued: float = 0.0  # seconds this attempt waited for the rate limiter before sending
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -291,7 +293,9 @@ def falconyte_error(
         message = f"{message} ({details})" if message else details
     title = reason if not body else ""
     cls = _error_class(status, missing=False)
-    return cls(status, operation=operation, title=title, message=message, code=code, attempts=attempts)
+    return cls(
+        status, operation=operation, title=title, message=message, code=code, attempts=attempts
+    )
 
 
 def _field_errors(errors: Any) -> str:
@@ -396,7 +400,6 @@ class ApiTransport:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             verify=True,
             follow_redirects=False,
-            trust_env=False,
             limits=httpx.Limits(
                 max_connections=parallelism + 2, max_keepalive_connections=parallelism
             ),
@@ -438,7 +441,9 @@ class ApiTransport:
         were made over how long.
         """
         try:
-            return self._call(method, path, params, json, retry=retry, lookup=lookup, operation=operation)
+            return self._call(
+                method, path, params, json, retry=retry, lookup=lookup, operation=operation
+            )
         except _MaybeExecuted as unknown:
             raise unknown.error from None
 
@@ -449,7 +454,7 @@ class ApiTransport:
         *,
         find: Callable[[], T | None],
         operation: str | None = None,
-        max_sends: int = 3,
+        max_sends: int | None = None,
     ) -> CreateResult[T]:
         """POST a create exactly once, whatever the network does.
 
@@ -459,20 +464,26 @@ class ApiTransport:
         the body was sent, an unreadable 2xx body — ``find()`` lists the account again and looks
         for the object (campaign: its ``metadata.hoodsync_key`` marker; push task / email
         campaign: its exact name). Found: that is the result. Not found: the create did not
-        happen, and it is sent again (at most ``max_sends`` sends in all). If listing fails, or
+        happen, and it is sent again (at most ``max_sends`` sends in all, default
+        ``max_attempts``: a re-send is safe once the listing shows nothing). If listing fails, or
         the last send's outcome is unknown and listing does not find it, nothing more can be told:
         the last failure is raised (the object does not exist), or :class:`OutcomeUnknownError`
         when even listing failed.
         """
         op = operation or f"POST {path}"
+        sends = max_sends if max_sends is not None else self.max_attempts
         last: RemoteError | None = None
-        for send in range(1, max_sends + 1):
+        for send in range(1, sends + 1):
             try:
-                response = self._call("POST", path, None, body, retry=False, lookup=False, operation=op)
+                response = self._call(
+                    "POST", path, None, body, retry=False, lookup=False, operation=op
+                )
                 return CreateResult(response=response, sends=send)
             except _MaybeExecuted as unknown:
                 last = unknown.error
-                log.debug("%s: outcome unknown (%s); listing to look for it", op, type(last).__name__)
+                log.debug(
+                    "%s: outcome unknown (%s); listing to look for it", op, type(last).__name__
+                )
             try:
                 existing = find()
             except RemoteError as exc:
@@ -483,6 +494,13 @@ class ApiTransport:
             if existing is not None:
                 log.debug("%s: found after an unknown outcome; not sending again", op)
                 return CreateResult(existing=existing, sends=send)
+            if send < sends:
+                # Not there: the create did not happen. Give a struggling server a moment first.
+                with self._rng_lock:
+                    pause = backoff_delay(
+                        send, self._rng, base=self._backoff_base, cap=self._backoff_cap
+                    )
+                self._sleep(pause)
         assert last is not None
         raise last
 
@@ -506,12 +524,16 @@ class ApiTransport:
         started = self._clock()
         attempt = 0
         failed = 0  # attempts that failed for a reason other than being throttled
+        queued = 0.0  # time spent waiting for our own limiter: not retrying, so not budgeted
         while True:
             attempt += 1
-            result = self._attempt(method, path, params, body, attempt=attempt, op=op, lookup=lookup)
+            result = self._attempt(
+                method, path, params, body, attempt=attempt, op=op, lookup=lookup
+            )
             if isinstance(result, Response):
                 return result
             failure = result
+            queued += failure.queued
             throttled = isinstance(failure.error, RateLimitedError)
             if not throttled:
                 failed += 1
@@ -521,7 +543,7 @@ class ApiTransport:
                     raise _MaybeExecuted(self._final(failure.error, attempt, started))
                 raise self._final(failure.error, attempt, started)
             delay = self._retry_delay(failure, failed if not throttled else attempt)
-            elapsed = self._clock() - started
+            elapsed = self._clock() - started - queued
             # A 429 was not executed and says when to come back, so throttled attempts are
             # bounded by the time budget (and a generous count); other failures by max_attempts.
             exhausted = failed >= self.max_attempts or attempt >= 4 * self.max_attempts
@@ -548,6 +570,7 @@ class ApiTransport:
     ) -> Response | _Failure:
         """One send: take an in-flight slot, clear the limiter, send, classify."""
         with self._slots:
+            asked = self._clock()
             ticket = self.limiter.acquire()
             with self._done:
                 self._in_flight += 1
@@ -555,10 +578,13 @@ class ApiTransport:
             status: int | None = None
             error_name: str | None = None
             try:
-                outcome = self._send(method, path, params, body, ticket=ticket, op=op, lookup=lookup, attempt=attempt)
+                outcome = self._send(
+                    method, path, params, body, ticket=ticket, op=op, lookup=lookup, attempt=attempt
+                )
                 if isinstance(outcome, Response):
                     status = outcome.status
                 else:
+                    outcome.queued = sent_at - asked
                     status = getattr(outcome.error, "status", None)
                     if status is None:
                         error_name = type(outcome.error).__name__
@@ -601,7 +627,11 @@ class ApiTransport:
             headers["Content-Type"] = "application/json"
         try:
             request = self._client.build_request(
-                method, path.lstrip("/"), params=dict(params) if params else None, content=content, headers=headers
+                method,
+                path.lstrip("/"),
+                params=dict(params) if params else None,
+                content=content,
+                headers=headers,
             )
             response = self._client.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -646,7 +676,7 @@ class ApiTransport:
                 retryable=False,
                 maybe_executed=200 <= status < 300,
             )
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        except httpx.HTTPError as exc:  # cut off, timed out, or undecodable while reading
             return _Failure(
                 NetworkError(self._describe(exc, "answer cut off"), operation=op),
                 retryable=True,
@@ -656,7 +686,9 @@ class ApiTransport:
         if 200 <= status < 300:
             if parse_error:
                 return _Failure(
-                    NetworkError(f"HTTP {status} with a malformed JSON body ({parse_error})", operation=op),
+                    NetworkError(
+                        f"HTTP {status} with a malformed JSON body ({parse_error})", operation=op
+                    ),
                     retryable=True,
                     maybe_executed=True,
                 )
@@ -673,7 +705,9 @@ class ApiTransport:
             return _Failure(error, retryable=True, maybe_executed=True)
         return _Failure(error, retryable=False, maybe_executed=False)
 
-    def _throttled(self, kept: Mapping[str, str], *, ticket: int, op: str, attempt: int) -> _Failure:
+    def _throttled(
+        self, kept: Mapping[str, str], *, ticket: int, op: str, attempt: int
+    ) -> _Failure:
         """A 429 was not executed (the server says so), so it is retried for every kind of call."""
         wait = parse_retry_after(kept.get("retry-after"), now=self._wall_clock())
         error = RateLimitedError(429, operation=op, title="Too Many Requests", attempts=attempt)
@@ -727,7 +761,9 @@ class ApiTransport:
             # Built with attempts=attempts, its message already ends "after N attempts".
             error.args = (str(error) + note,)
             return error
-        return type(error)(f"{_strip_op(error)} after {attempts} attempts{note}", operation=error.operation)
+        return type(error)(
+            f"{_strip_op(error)} after {attempts} attempts{note}", operation=error.operation
+        )
 
     def _auth_value(self) -> str:
         token = self._token.reveal()
@@ -753,7 +789,7 @@ class ApiTransport:
 def _strip_op(error: RemoteError) -> str:
     text = str(error)
     prefix = f"{error.operation}: "
-    return text[len(prefix):] if error.operation and text.startswith(prefix) else text
+    return text[len(prefix) :] if error.operation and text.startswith(prefix) else text
 
 
 def _parse_json(raw: bytes) -> tuple[Any, str]:
@@ -781,5 +817,10 @@ def _check_secure(url: httpx.URL) -> None:
 
 def _check_path(path: str) -> None:
     """Paths are relative to the base URL; anything that could leave it is a programming error."""
-    if not path.startswith("/") or path.startswith("//") or "://" in path or ".." in path.split("/"):
+    if (
+        not path.startswith("/")
+        or path.startswith("//")
+        or "://" in path
+        or ".." in path.split("/")
+    ):
         raise ValueError(f"invalid API path {path!r}")

@@ -1,0 +1,181 @@
+"""FalconyteClient against the emulator over a real loopback socket."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any, Callable
+
+import httpx
+import pytest
+
+from hoodsync.errors import ApiError, AuthError, NotFoundError
+from hoodsync.remote.falconyte import (
+    FalconyteClient,
+    email_campaign_enabled,
+    normalize_email_campaign,
+)
+from hoodsync.remote.ratelimit import RateLimiter
+from hoodsync.remote.transport import ApiTransport, RequestRecord, Secret
+
+FAST = {"falconyte_rate_burst": 1000, "falconyte_rate_minute": 100_000}
+TEMPLATE = str(uuid.UUID(int=1))
+ACCOUNT = str(uuid.UUID(int=2))
+
+
+def body(name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "template_ids": [TEMPLATE],
+        "mail_account_ids": [ACCOUNT],
+        "events": ["contact.saved"],
+        **extra,
+    }
+
+
+def client_for(
+    emulator: Any,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    records: list[RequestRecord] | None = None,
+    key: str | None = None,
+    page_size: int = 100,
+) -> FalconyteClient:
+    api = ApiTransport(
+        emulator.falconyte_url,
+        Secret(key or emulator.falconyte_key),
+        api="falconyte",
+        limiter=RateLimiter(1000, 100_000),
+        transport=transport,
+        on_request=records.append if records is not None else None,
+        backoff_base=0.01,
+    )
+    return FalconyteClient(api, page_size=page_size)
+
+
+class LoseAnswers(httpx.BaseTransport):
+    """Real HTTP, but the answers to the requests ``lose`` picks are replaced by a 503."""
+
+    def __init__(self, lose: Callable[[httpx.Request], bool]) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._lose = lose
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if self._lose(request):
+            response.read()
+            response.close()
+            return httpx.Response(
+                503, json={"ok": False, "error": {"code": "UNAVAILABLE", "message": "x"}}
+            )
+        return response
+
+
+def test_normalize_and_enabled() -> None:
+    raw = {
+        "id": 7,
+        "team_id": 3,
+        "campaign_sends": [{"id": 9, "campaign_id": 7, "status": "stopped"}],
+        "meta": [],
+    }
+    obj = normalize_email_campaign(raw)
+    assert obj["id"] == "7" and obj["team_id"] == "3"
+    assert obj["campaign_sends"] == [{"id": "9", "campaign_id": "7", "status": "stopped"}]
+    assert email_campaign_enabled(obj) is False
+    on = {
+        "draft_data": {"send_data": {"event_triggered_send": {"enabled": True}}},
+        "campaign_sends": [],
+    }
+    assert email_campaign_enabled(on) is True
+    assert email_campaign_enabled({}) is None
+
+
+def test_create_list_start_stop(make_emulator: Callable[..., Any]) -> None:
+    emulator = make_emulator(**FAST)
+    falconyte = client_for(emulator)
+    created = falconyte.create_campaign(body("Welcome"))
+    assert created["name"] == "Welcome" and isinstance(created["id"], str)
+    assert email_campaign_enabled(created) is True  # new campaigns start enabled
+    falconyte.stop_campaign(created["id"])
+    assert email_campaign_enabled(falconyte.find_campaign(created["id"])) is False
+    with pytest.raises(ApiError) as twice:
+        falconyte.stop_campaign(created["id"])  # refused on the first attempt: a real error
+    assert twice.value.status == 422 and twice.value.code == "INVALID_STATE"
+    falconyte.start_campaign(created["id"])
+    assert email_campaign_enabled(falconyte.find_campaign(created["id"])) is True
+    with pytest.raises(NotFoundError):
+        falconyte.start_campaign(str(uuid.uuid4()))
+    with pytest.raises(NotFoundError):
+        falconyte.find_campaign("nope")
+
+
+def test_list_pages_until_a_short_page(make_emulator: Callable[..., Any]) -> None:
+    emulator = make_emulator(**FAST)
+    records: list[RequestRecord] = []
+    falconyte = client_for(emulator, records=records, page_size=2)
+    names = [f"C{i}" for i in range(5)]
+    for name in names:
+        falconyte.create_campaign(body(name))
+    records.clear()
+    assert [c["name"] for c in falconyte.list_campaigns()] == names  # oldest first
+    assert len(records) == 3  # 2 + 2 + 1
+
+
+def test_validation_errors_list_the_fields(make_emulator: Callable[..., Any]) -> None:
+    falconyte = client_for(make_emulator(**FAST))
+    with pytest.raises(ApiError) as info:
+        falconyte.create_campaign(
+            {"name": "", "template_ids": ["x"], "mail_account_ids": [ACCOUNT], "events": ["nope"]}
+        )
+    err = info.value
+    assert err.status == 422 and err.code == "VALIDATION_FAILED"
+    assert "name: The name field is required." in err.api_message
+    assert "template_ids.0:" in err.api_message and "events.0:" in err.api_message
+
+
+def test_wrong_key_is_an_auth_error(make_emulator: Callable[..., Any]) -> None:
+    emulator = make_emulator(**FAST)
+    wrong = "wrong-" + emulator.falconyte_key
+    with pytest.raises(AuthError) as info:
+        client_for(emulator, key=wrong).list_campaigns()
+    assert info.value.code == "UNAUTHENTICATED" and wrong not in str(info.value)
+
+
+def test_dropped_create_is_found_by_name_not_duplicated(make_emulator: Callable[..., Any]) -> None:
+    emulator = make_emulator(drop_after_commit_rate=1.0, **FAST)
+    records: list[RequestRecord] = []
+    falconyte = client_for(emulator, records=records)
+    created = falconyte.create_campaign(body("Once"))
+    assert created["name"] == "Once"
+    assert [r.method for r in records].count("POST") == 1
+    assert [c["id"] for c in falconyte.list_campaigns()] == [created["id"]]
+
+
+def test_lost_create_ignores_the_campaign_it_replaces(make_emulator: Callable[..., Any]) -> None:
+    emulator = make_emulator(**FAST)
+    falconyte = client_for(emulator)
+    old = falconyte.create_campaign(body("Flow"))
+    falconyte.stop_campaign(old["id"])
+    lossy = client_for(
+        emulator,
+        transport=LoseAnswers(lambda r: r.method == "POST" and r.url.path.endswith("/campaigns")),
+    )
+    new = lossy.create_campaign(body("Flow"), exclude_ids=[old["id"]])
+    assert new["id"] != old["id"] and email_campaign_enabled(new) is True
+    assert len(falconyte.list_campaigns()) == 2
+
+
+def test_stop_whose_answer_was_lost_counts_as_done(make_emulator: Callable[..., Any]) -> None:
+    emulator = make_emulator(**FAST)
+    created = client_for(emulator).create_campaign(body("Lossy"))
+    first = threading.Event()
+
+    def lose_first_stop(request: httpx.Request) -> bool:
+        if request.url.path.endswith("/stop") and not first.is_set():
+            first.set()
+            return True
+        return False
+
+    client_for(emulator, transport=LoseAnswers(lose_first_stop)).stop_campaign(created["id"])
+    assert first.is_set()
+    assert email_campaign_enabled(client_for(emulator).find_campaign(created["id"])) is False

@@ -1,0 +1,410 @@
+"""RateLimiter and the schedule yardsticks, on an injected clock (nothing here really waits).
+
+The fixed-window tests run a small discrete-event simulation: a server that counts arrivals in
+fixed 1 s / 60 s windows aligned to whole seconds (like the emulator and the documented API),
+answers with the same headers, and adds latency and jitter; clients send as soon as their
+limiter allows, with a bounded number of requests in flight.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+import threading
+from dataclasses import dataclass, field
+
+import pytest
+
+from hoodsync.remote.ratelimit import RateLimiter, fastest_schedule, minimum_duration
+
+T0 = 1_767_225_600.0  # a whole minute on the server's clock
+
+
+class Clock:
+    """Thread-safe fake clock; ``sleep`` advances it."""
+
+    def __init__(self, start: float) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+    def set(self, when: float) -> None:
+        with self._lock:
+            self._now = max(self._now, when)
+
+
+class Server:
+    """Fixed windows on whole seconds / minutes, counting arrivals; 429s are not counted."""
+
+    def __init__(self, per_second: int = 10, per_minute: int = 150) -> None:
+        self.per_second, self.per_minute = per_second, per_minute
+        self.second, self.second_count = -1, 0
+        self.minute, self.minute_count = -1, 0
+        self.counted: list[float] = []
+        self.throttled = 0
+
+    def hit(self, at: float) -> dict[str, str]:
+        second, minute = math.floor(at), math.floor(at / 60)
+        if second != self.second:
+            self.second, self.second_count = second, 0
+        if minute != self.minute:
+            self.minute, self.minute_count = minute, 0
+        if self.minute_count >= self.per_minute:
+            self.throttled += 1
+            return {"retry-after": str(max(1, math.ceil((minute + 1) * 60 - at)))}
+        if self.second_count >= self.per_second:
+            self.throttled += 1
+            return {"retry-after": str(max(1, math.ceil(second + 1 - at)))}
+        self.second_count += 1
+        self.minute_count += 1
+        self.counted.append(at)
+        left_s, left_m = self.per_second - self.second_count, self.per_minute - self.minute_count
+        if left_s < left_m:
+            limit, left, reset = self.per_second, left_s, math.ceil(second + 1 - at)
+        else:
+            limit, left, reset = self.per_minute, left_m, math.ceil((minute + 1) * 60 - at)
+        return {
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": str(left),
+            "x-ratelimit-reset": str(max(1, reset)),
+        }
+
+
+@dataclass
+class Client:
+    limiter: RateLimiter
+    requests: int
+    parallel: int
+    sent: int = 0
+    done: int = 0
+    in_flight: int = 0
+    throttled: int = 0
+    last_done: float = 0.0
+    first_arrival: float | None = None
+
+
+@dataclass
+class Simulation:
+    clock: Clock
+    server: Server
+    latency: float = 0.3
+    jitter: float = 0.01
+    seed: int = 0
+    clients: list[Client] = field(default_factory=list)
+
+    def add(self, requests: int, parallel: int = 10, **limiter_args: float) -> Client:
+        limiter = RateLimiter(clock=self.clock, sleep=self.clock.sleep, **limiter_args)  # type: ignore[arg-type]
+        client = Client(limiter, requests, parallel)
+        self.clients.append(client)
+        return client
+
+    def run(self) -> None:
+        rng = random.Random(self.seed)
+        pending: list[tuple[float, int, int, int, dict[str, str]]] = []
+        order = itertools.count()
+        while any(c.done < c.requests for c in self.clients):
+            ready = [
+                (c.limiter.next_send_time(), i)
+                for i, c in enumerate(self.clients)
+                if c.sent < c.requests and c.in_flight < c.parallel
+            ]
+            next_send, who = min(ready) if ready else (math.inf, -1)
+            if pending and pending[0][0] <= next_send:
+                at, _, i, ticket, headers = heapq.heappop(pending)
+                self.clock.set(at)
+                client = self.clients[i]
+                client.in_flight -= 1
+                if "retry-after" in headers:
+                    client.limiter.penalize(float(headers["retry-after"]), ticket)
+                    client.throttled += 1
+                    client.sent -= 1  # sent again later
+                else:
+                    client.limiter.observe(headers, ticket)
+                    client.done += 1
+                    client.last_done = at
+                continue
+            client = self.clients[who]
+            self.clock.set(next_send)
+            ticket = client.limiter.acquire()
+            arrival = self.clock() + rng.uniform(0.0, self.jitter)
+            if client.first_arrival is None:
+                client.first_arrival = arrival
+            headers = self.server.hit(arrival)
+            heapq.heappush(pending, (arrival + self.latency, next(order), who, ticket, headers))
+            client.sent += 1
+            client.in_flight += 1
+
+
+def max_in_span(times: list[float], span: float) -> int:
+    """Most events in any half-open interval of length ``span``."""
+    times = sorted(times)
+    best = 0
+    j = 0
+    for i, t in enumerate(times):
+        while times[j] <= t - span:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+# ------------------------------------------------------------------------------ yardsticks
+
+
+def test_minimum_duration_counts_sliding_windows() -> None:
+    assert minimum_duration(0) == 0.0
+    assert minimum_duration(10) == 0.0
+    assert minimum_duration(11) == 1.0
+    assert minimum_duration(150) == 14.0
+    assert minimum_duration(151) == 60.0
+
+
+def test_fastest_schedule_uses_the_partial_first_window() -> None:
+    at_boundary = fastest_schedule(150, 0.0)
+    assert at_boundary[:10] == [0.0] * 10
+    assert at_boundary[-1] == pytest.approx(14.0)
+    # A quarter second into a second: 10 now, the next 10 at the boundary 0.75 s later.
+    late = fastest_schedule(150, 0.25)
+    assert late[10] == pytest.approx(0.75)
+    assert late[-1] == pytest.approx(13.75)
+    assert late == sorted(late)
+
+
+def test_fastest_schedule_waits_for_the_minute_boundary() -> None:
+    # 30 s into the minute: 150 within 15 windows, then the rest from the boundary at +30 s.
+    times = fastest_schedule(300, 30.0)
+    assert times[149] == pytest.approx(14.0)
+    assert times[150] == pytest.approx(30.0)
+    assert times[-1] == pytest.approx(44.0)
+    # 50 s in: only 10 windows are left in this minute.
+    assert fastest_schedule(150, 50.0)[-1] == pytest.approx(14.0)
+    # 100 fit before the boundary at +10 s, 150 in the next minute, the last 50 from +70 s.
+    assert fastest_schedule(300, 50.0)[-1] == pytest.approx(74.0)
+
+
+def test_fastest_schedule_honours_requests_already_counted() -> None:
+    times = fastest_schedule(5, 0.5, used_second=8)
+    assert times == pytest.approx([0.0, 0.0, 0.5, 0.5, 0.5])
+    assert fastest_schedule(1, 10.0, used_minute=150) == pytest.approx([50.0])
+    with pytest.raises(ValueError):
+        fastest_schedule(1, 60.0)
+
+
+def test_fastest_schedule_never_exceeds_fixed_windows() -> None:
+    rng = random.Random(7)
+    for _ in range(50):
+        phase = rng.uniform(0, 60)
+        times = [T0 + phase + t for t in fastest_schedule(rng.randint(1, 400), phase)]
+        per_second: dict[int, int] = {}
+        per_minute: dict[int, int] = {}
+        for t in times:
+            second, minute = math.floor(t + 1e-9), math.floor((t + 1e-9) / 60)
+            per_second[second] = per_second.get(second, 0) + 1
+            per_minute[minute] = per_minute.get(minute, 0) + 1
+        assert max(per_second.values()) <= 10
+        assert max(per_minute.values()) <= 150
+
+
+# ------------------------------------------------------------------------------ limiter alone
+
+
+def test_without_headers_never_more_than_the_limits_in_any_sliding_window() -> None:
+    rng = random.Random(3)
+    clock = Clock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    grants: list[float] = []
+    for _ in range(3000):
+        if rng.random() < 0.05:
+            clock.sleep(rng.uniform(0, 20))  # idle gaps of up to 20 s between bursts
+        limiter.acquire()
+        grants.append(clock())
+    assert max_in_span(grants, 1.0 + limiter.margin) <= 10
+    assert max_in_span(grants, 60.0 + limiter.margin) <= 150
+    assert len(set(grants)) < len(grants)  # bursts do happen: the test exercises the limits
+
+
+def test_without_headers_150_sends_take_the_sliding_minimum_plus_margins() -> None:
+    clock = Clock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    tickets = [limiter.acquire() for _ in range(150)]
+    assert tickets == list(range(1, 151))
+    elapsed = clock() - T0
+    assert 14.0 <= elapsed <= 14.0 * (1 + limiter.margin) + limiter.spread + 1e-6
+
+
+def test_first_burst_is_split_to_learn_the_phase() -> None:
+    clock = Clock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, spread=0.1)
+    grants = []
+    for _ in range(10):
+        limiter.acquire()
+        grants.append(clock() - T0)
+    assert grants[:5] == [0.0] * 5
+    assert grants[5:] == pytest.approx([0.1] * 5)
+
+
+def test_concurrent_threads_never_exceed_the_limits() -> None:
+    clock = Clock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    grants: list[tuple[int, float]] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(40):
+            ticket = limiter.acquire()
+            with lock:
+                grants.append((ticket, clock()))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(t for t, _ in grants) == list(range(1, 321))
+    # Grant times are read under the limiter's lock; a sleeping thread may only push the
+    # clock forward, so the sliding rule holds for the recorded times.
+    assert max_in_span([at for _, at in grants], 1.0) <= 10
+
+
+def test_penalize_blocks_until_retry_after_and_halves_the_share() -> None:
+    clock = Clock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, spread=0.0, recovery=30.0)
+    ticket = limiter.acquire()
+    limiter.penalize(2.0, ticket)
+    assert limiter.next_send_time() == pytest.approx(T0 + 2.0)
+    grants = []
+    for _ in range(10):
+        limiter.acquire()
+        grants.append(clock())
+    assert grants[0] == pytest.approx(T0 + 2.0)
+    # Right after a 429 only half the limit per second is used (another client is around).
+    assert max_in_span(grants, 1.0) == 5
+    # It comes back over the recovery period.
+    clock.sleep(40.0)
+    start = clock()
+    for _ in range(10):
+        limiter.acquire()
+    assert clock() == pytest.approx(start)
+
+
+def test_observe_ignores_missing_or_malformed_headers() -> None:
+    clock = Clock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    ticket = limiter.acquire()
+    limiter.observe({}, ticket)
+    limiter.observe(
+        {"x-ratelimit-limit": "ten", "x-ratelimit-remaining": "1", "x-ratelimit-reset": "1"}, ticket
+    )
+    limiter.observe({"X-RateLimit-Limit": "10"}, ticket)
+    assert limiter.phase() == {"second": None, "minute": None}
+
+
+def test_a_lower_limit_reported_by_the_server_wins() -> None:
+    clock = Clock(T0)
+    limiter = RateLimiter(per_second=10, per_minute=150, clock=clock, sleep=clock.sleep, spread=0.0)
+    ticket = limiter.acquire()
+    limiter.observe(
+        {"x-ratelimit-limit": "4", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "1"}, ticket
+    )
+    for _ in range(3):
+        limiter.acquire()
+    assert clock() == T0
+    limiter.acquire()  # the fifth must wait for the window
+    assert clock() > T0 + 0.9
+
+
+def test_reset_of_the_minute_window_pins_its_phase() -> None:
+    clock = Clock(T0 + 20.4)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    ticket = limiter.acquire()
+    # The server says: 40 s (rounded up) until the minute window resets, i.e. at T0 + 60.
+    limiter.observe(
+        {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "40"},
+        ticket,
+    )
+    minute = limiter.phase()["minute"]
+    assert minute is not None
+    lo, hi = minute
+    assert hi - lo <= 1.0 + limiter.margin
+    assert any(lo < T0 + k * 60 <= hi for k in range(-1, 3))
+
+
+def test_remaining_from_another_client_reduces_our_budget() -> None:
+    clock = Clock(T0 + 0.2)
+    server = Server()
+    for _ in range(6):  # someone else already used 6 of this second's 10
+        server.hit(T0 + 0.1)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, spread=0.0)
+    granted = []
+    for _ in range(4):
+        ticket = limiter.acquire()
+        granted.append(clock())
+        limiter.observe(server.hit(clock()), ticket)
+    assert all(t < T0 + 1 for t in granted)
+    ticket = limiter.acquire()  # the window is full: this one must wait for the next second
+    assert clock() >= T0 + 1.0
+    assert "x-ratelimit-limit" in server.hit(clock())
+    assert server.throttled == 0
+
+
+# ------------------------------------------------------------------------------ simulated server
+
+
+@pytest.mark.parametrize("phase", [0.05, 7.5, 21.9, 33.3, 44.7, 52.2])
+def test_300_requests_at_300_ms_are_within_5_percent_of_the_fastest_schedule(phase: float) -> None:
+    clock = Clock(T0 + phase)
+    sim = Simulation(clock, Server(), latency=0.3, jitter=0.01, seed=int(phase * 10))
+    client = sim.add(300, parallel=10)
+    sim.run()
+    assert sim.server.throttled == 0
+    assert client.first_arrival is not None
+    ideal = fastest_schedule(300, client.first_arrival % 60)[-1] + sim.latency
+    actual = client.last_done - (T0 + phase)
+    assert ideal / actual >= 0.95
+
+
+@pytest.mark.parametrize("phase", [0.1, 5.45, 12.8, 30.6, 47.95])
+def test_150_requests_lose_at_most_the_unknowable_first_window(phase: float) -> None:
+    """Without prior knowledge of the sub-second phase nothing can be sent into the next second
+    window before the current one is known to be over; after that no time is lost."""
+    clock = Clock(T0 + phase)
+    sim = Simulation(clock, Server(), latency=0.3, jitter=0.01, seed=int(phase * 10))
+    client = sim.add(150, parallel=10)
+    sim.run()
+    assert sim.server.throttled == 0
+    assert client.first_arrival is not None
+    left_in_first_window = 1.0 - (client.first_arrival % 1.0)
+    ideal = fastest_schedule(150, client.first_arrival % 60)[-1] + sim.latency
+    actual = client.last_done - (T0 + phase)
+    lost = actual - ideal
+    limiter = client.limiter
+    assert lost <= (1.0 - left_in_first_window) + limiter.margin + limiter.spread + 0.05
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_jitter_and_phase_never_exceed_the_server_windows(seed: int) -> None:
+    rng = random.Random(seed)
+    clock = Clock(T0 + rng.uniform(0, 60))
+    sim = Simulation(clock, Server(), latency=rng.uniform(0.0, 0.4), jitter=0.025, seed=seed)
+    sim.add(rng.randint(200, 400), parallel=rng.choice([1, 4, 10, 16]))
+    sim.run()
+    assert sim.server.throttled == 0
+
+
+def test_two_limiters_on_one_account_settle_without_many_429s() -> None:
+    clock = Clock(T0 + 12.3)
+    sim = Simulation(clock, Server(), latency=0.3, jitter=0.01, seed=5)
+    a = sim.add(200, parallel=4)
+    b = sim.add(200, parallel=4)
+    sim.run()
+    assert a.done == b.done == 200
+    assert a.throttled + b.throttled > 0  # they did collide...
+    assert (a.throttled + b.throttled) / 400 < 0.15  # ...and backed off rather than fought

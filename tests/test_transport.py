@@ -1,0 +1,610 @@
+"""ApiTransport: security, retries, error translation and redaction.
+
+Odd server behaviour (HTML 502s, truncated or oversized bodies, HTTP-date Retry-After) comes from
+``httpx.MockTransport``; everything the emulator can do is tested against it over a real loopback
+socket (which also exercises httpcore's own DEBUG logging).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import pickle
+import random
+import threading
+import time
+from typing import Any, Callable
+
+import httpx
+import pytest
+
+from hoodsync.errors import (
+    ApiError,
+    AuthError,
+    InsecureTransportError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+)
+from hoodsync.remote.ratelimit import RateLimiter
+from hoodsync.remote.transport import (
+    ApiTransport,
+    RequestRecord,
+    Response,
+    Secret,
+    backoff_delay,
+    falconyte_error,
+    hood_error,
+    is_loopback_host,
+    parse_retry_after,
+)
+
+TOKEN = "tok-3b1f9c0e5d7a4e28"
+BASE = "https://api.example.test/v1/hood"
+
+
+class FakeClock:
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def make(
+    handler: Handler,
+    *,
+    api: str = "hood",
+    base: str = BASE,
+    clock: FakeClock | None = None,
+    **kwargs: Any,
+) -> tuple[ApiTransport, FakeClock]:
+    clock = clock or FakeClock()
+    limiter = RateLimiter(1000, 100000, clock=clock, sleep=clock.sleep)
+    transport = ApiTransport(
+        base,
+        Secret(TOKEN),
+        api=api,  # type: ignore[arg-type]
+        limiter=limiter,
+        transport=httpx.MockTransport(handler),
+        clock=clock,
+        sleep=clock.sleep,
+        rng=random.Random(1),
+        **kwargs,
+    )
+    return transport, clock
+
+
+def replies(*responses: httpx.Response) -> tuple[Handler, list[httpx.Request]]:
+    """A handler answering the given responses in turn (the last one repeats)."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return responses[min(len(seen), len(responses)) - 1]
+
+    return handler, seen
+
+
+def ok(
+    data: Any = None, status: int = 200, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return httpx.Response(status, json=data, headers=headers or {})
+
+
+# ------------------------------------------------------------------------------ secrets & URLs
+
+
+def test_secret_never_shows_its_value() -> None:
+    secret = Secret(TOKEN)
+    assert repr(secret) == str(secret) == f"{secret}" == "Secret('****')"
+    assert TOKEN not in repr([secret, {"k": secret}])
+    assert secret.reveal() == TOKEN
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+    with pytest.raises(ValueError):
+        Secret("  ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.example.test/v1",
+        "http://10.0.0.1/v1",
+        "ftp://localhost/x",
+        "http://localhost.evil.test/",
+    ],
+)
+def test_token_is_refused_over_insecure_urls_and_nothing_is_sent(url: str) -> None:
+    handler, seen = replies(ok({}))
+    with pytest.raises(InsecureTransportError) as info:
+        make(handler, base=url)
+    assert seen == []
+    assert TOKEN not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.test/v1",
+        "http://127.0.0.1:8080/v1",
+        "http://127.9.9.9/",
+        "http://localhost/",
+        "http://sandbox.localhost/v1/hood",
+        "http://[::1]:1234/",
+    ],
+)
+def test_https_and_loopback_are_accepted(url: str) -> None:
+    handler, seen = replies(ok({"total": 0, "items": []}))
+    transport, _ = make(handler, base=url)
+    transport.request("GET", "/campaigns", retry=True)
+    assert len(seen) == 1
+    assert str(seen[0].url).startswith(url.rstrip("/") + "/campaigns")
+
+
+def test_is_loopback_host() -> None:
+    assert is_loopback_host("LOCALHOST")
+    assert is_loopback_host("a.b.localhost.")
+    assert is_loopback_host("127.0.0.1") and is_loopback_host("[::1]")
+    assert not is_loopback_host("localhost.example.com")
+    assert not is_loopback_host("128.0.0.1")
+
+
+def test_auth_headers_per_api() -> None:
+    handler, seen = replies(ok({"ok": True}))
+    hood, _ = make(handler)
+    hood.request("GET", "/campaigns", retry=True)
+    assert seen[-1].headers["authorization"] == f"Bearer {TOKEN}"
+    falconyte, _ = make(handler, api="falconyte")
+    falconyte.request("GET", "/email/campaigns", retry=True)
+    assert seen[-1].headers["x-api-key"] == TOKEN
+    assert "authorization" not in seen[-1].headers
+    assert TOKEN not in repr(hood) and TOKEN not in repr(falconyte)
+
+
+@pytest.mark.parametrize("path", ["campaigns", "//evil.test/x", "/a/../b", "/http://x"])
+def test_paths_cannot_leave_the_base_url(path: str) -> None:
+    handler, seen = replies(ok({}))
+    transport, _ = make(handler)
+    with pytest.raises(ValueError):
+        transport.request("GET", path, retry=True)
+    assert seen == []
+
+
+def test_redirects_are_not_followed() -> None:
+    handler, seen = replies(httpx.Response(302, headers={"location": "https://elsewhere.test/"}))
+    transport, _ = make(handler)
+    with pytest.raises(ApiError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    assert info.value.status == 302
+    assert len(seen) == 1
+
+
+# ------------------------------------------------------------------------------ responses
+
+
+def test_success_returns_a_plain_response() -> None:
+    handler, seen = replies(
+        ok({"total": 1, "items": [{"id": 1}]}, headers={"x-ratelimit-limit": "10", "x-other": "y"})
+    )
+    transport, _ = make(handler)
+    response = transport.request("GET", "/campaigns", params={"page": "1,100"}, retry=True)
+    assert isinstance(response, Response)
+    assert response.data == {"total": 1, "items": [{"id": 1}]}
+    assert response.headers["x-ratelimit-limit"] == "10"
+    assert "x-other" not in response.headers
+    assert response.attempts == 1
+    assert seen[0].url.params["page"] == "1,100"
+
+
+def test_json_bodies_are_sent_with_sorted_keys() -> None:
+    handler, seen = replies(httpx.Response(204))
+    transport, _ = make(handler)
+    response = transport.request("PATCH", "/campaigns/1", json={"b": 1, "a": None}, retry=True)
+    assert response.data is None and response.status == 204
+    assert seen[0].content == b'{"a":null,"b":1}'
+    assert seen[0].headers["content-type"] == "application/json"
+
+
+# ------------------------------------------------------------------------------ retries
+
+
+def test_5xx_is_retried_with_backoff_when_safe() -> None:
+    handler, seen = replies(
+        ok({"code": 500, "title": "Internal"}, 500), ok({"code": 503}, 503), ok({"ok": 1})
+    )
+    transport, clock = make(handler)
+    response = transport.request("GET", "/campaigns", retry=True)
+    assert response.attempts == 3 and len(seen) == 3
+    assert len(clock.sleeps) == 2
+    assert 0.25 <= clock.sleeps[0] <= 0.5 and 0.5 <= clock.sleeps[1] <= 1.0
+
+
+def test_5xx_is_not_retried_when_not_safe() -> None:
+    handler, seen = replies(ok({"code": 500, "title": "Internal"}, 500))
+    transport, _ = make(handler)
+    with pytest.raises(ServerError):
+        transport.request("POST", "/campaigns", json={}, retry=False)
+    assert len(seen) == 1
+
+
+def test_final_error_says_what_was_tried() -> None:
+    handler, seen = replies(ok({"code": 502, "title": "Bad gateway.", "trace_id": "t-1"}, 502))
+    transport, _ = make(handler, max_attempts=4)
+    with pytest.raises(ServerError) as info:
+        transport.request("GET", "/campaigns", retry=True, operation="list campaigns")
+    err = info.value
+    assert len(seen) == 4 and err.attempts == 4
+    message = str(err)
+    assert message.startswith(
+        "list campaigns: HTTP 502 Bad gateway. (trace_id t-1) after 4 attempts over "
+    )
+    assert message.endswith(" s")
+
+
+def test_total_retry_time_is_bounded() -> None:
+    handler, seen = replies(ok({}, 500))
+    transport, clock = make(handler, max_attempts=50, max_retry_time=5.0, backoff_base=1.0)
+    with pytest.raises(ServerError):
+        transport.request("GET", "/campaigns", retry=True)
+    assert sum(clock.sleeps) <= 5.0
+    assert 2 <= len(seen) < 50
+
+
+def test_network_errors_are_retried_and_translated() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        if len(calls) == 2:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return ok({"total": 0, "items": []})
+
+    transport, _ = make(handler)
+    assert transport.request("GET", "/campaigns", retry=True).attempts == 3
+
+    def always_down(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        )
+
+    transport, _ = make(always_down, max_attempts=3)
+    with pytest.raises(NetworkError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    assert "after 3 attempts over" in str(info.value)
+    assert "RemoteProtocolError" in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_refused_connections_are_retried_even_for_creates() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return ok({"id": "1"}, 201)
+
+    transport, _ = make(handler)
+    assert transport.request("POST", "/campaigns", json={}, retry=False).status == 201
+    assert len(calls) == 2
+
+
+def test_429_honours_retry_after_seconds_for_every_call() -> None:
+    handler, seen = replies(
+        ok({"code": 429}, 429, headers={"retry-after": "3"}), ok({"id": "9"}, 201)
+    )
+    transport, clock = make(handler)
+    start = clock()
+    response = transport.request("POST", "/campaigns", json={}, retry=False)
+    assert response.status == 201 and response.attempts == 2
+    assert clock() - start >= 3.0  # the limiter held the retry back
+
+
+def test_429_with_an_http_date() -> None:
+    when = email.utils.formatdate(2_000_000_010, usegmt=True)
+    handler, seen = replies(ok({}, 429, headers={"retry-after": when}), ok({"ok": True}))
+    transport, clock = make(handler, wall_clock=lambda: 2_000_000_000.0)
+    start = clock()
+    transport.request("GET", "/campaigns", retry=True)
+    assert clock() - start >= 10.0
+
+
+def test_429_minus_one_waits_for_our_own_in_flight_request() -> None:
+    release = threading.Event()
+    order: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/slow"):
+            release.wait(5)
+            order.append("slow done")
+            return ok({"slow": True})
+        if not order or order[-1] != "slow done":
+            order.append("throttled")
+            release.set()
+            return ok({}, 429, headers={"retry-after": "-1"})
+        order.append("fast done")
+        return ok({"fast": True})
+
+    transport, _ = make(handler, parallelism=2)
+    slow = threading.Thread(target=transport.request, args=("GET", "/slow"), kwargs={"retry": True})
+    slow.start()
+    time.sleep(0.05)
+    assert transport.request("GET", "/fast", retry=True).data == {"fast": True}
+    slow.join()
+    assert order == ["throttled", "slow done", "fast done"]
+
+
+def test_repeated_429s_are_bounded_by_time() -> None:
+    handler, seen = replies(ok({}, 429, headers={"retry-after": "10"}))
+    transport, clock = make(handler, max_retry_time=35.0)
+    with pytest.raises(RateLimitedError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    assert 3 <= len(seen) <= 5
+    assert "after" in str(info.value) and "attempts over" in str(info.value)
+
+
+def test_in_flight_requests_are_capped_at_parallelism() -> None:
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.01)
+        with lock:
+            active -= 1
+        return ok({})
+
+    transport = ApiTransport(
+        BASE,
+        Secret(TOKEN),
+        limiter=RateLimiter(1000, 100000),
+        transport=httpx.MockTransport(handler),
+        parallelism=3,
+    )
+    threads = [
+        threading.Thread(target=transport.request, args=("GET", "/x"), kwargs={"retry": True})
+        for _ in range(12)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 3
+
+
+# ------------------------------------------------------------------------------ error translation
+
+
+def test_hood_error_bodies() -> None:
+    body = {
+        "code": 400,
+        "title": "Bad request.",
+        "message": "The request body is not valid.",
+        "trace_id": "99a8",
+    }
+    err = hood_error(400, body, operation="create campaign")
+    assert type(err) is ApiError
+    assert (err.status, err.title, err.api_message, err.trace_id) == (
+        400,
+        "Bad request.",
+        "The request body is not valid.",
+        "99a8",
+    )
+    assert (
+        str(err)
+        == "create campaign: HTTP 400 Bad request. The request body is not valid. (trace_id 99a8)"
+    )
+    missing = {
+        "code": 400,
+        "title": "Bad request.",
+        "message": "Specified campaign does not exist.",
+    }
+    assert type(hood_error(400, missing, lookup=True)) is NotFoundError
+    assert type(hood_error(400, missing)) is ApiError
+    assert type(hood_error(404, None)) is NotFoundError
+    assert type(hood_error(401, {"code": 401, "title": "Unauthorized."})) is AuthError
+    assert type(hood_error(403, {})) is AuthError
+    assert type(hood_error(429, {})) is RateLimitedError
+    assert type(hood_error(500, {"code": 500, "title": "Internal server error."})) is ServerError
+
+
+def test_falconyte_error_bodies() -> None:
+    err = falconyte_error(
+        401,
+        {
+            "ok": False,
+            "error": {"code": "UNAUTHENTICATED", "message": "Valid team API key required."},
+        },
+    )
+    assert isinstance(err, AuthError) and err.code == "UNAUTHENTICATED"
+    assert "Valid team API key required." in str(err)
+    laravel = {
+        "message": "The given data was invalid.",
+        "errors": {"name": ["The name field is required."], "events": ["Bad.", "Worse."]},
+    }
+    err = falconyte_error(422, laravel)
+    assert (
+        err.api_message
+        == "The given data was invalid. (events: Bad. Worse.; name: The name field is required.)"
+    )
+    both = {
+        "ok": False,
+        "error": {"code": "VALIDATION_FAILED", "message": "Invalid."},
+        "errors": {"x": ["y"]},
+    }
+    err = falconyte_error(422, both)
+    assert err.code == "VALIDATION_FAILED" and err.api_message == "Invalid. (x: y)"
+    assert isinstance(
+        falconyte_error(404, {"ok": False, "error": {"code": "NOT_FOUND", "message": "No."}}),
+        NotFoundError,
+    )
+    assert (
+        falconyte_error(422, {"ok": False, "error": {"code": "INVALID_STATE", "message": "m"}}).code
+        == "INVALID_STATE"
+    )
+
+
+def test_html_502_from_a_proxy_is_a_server_error_without_the_html() -> None:
+    page = b"<html><body><h1>502 Bad Gateway</h1>" + TOKEN.encode() + b"</body></html>"
+    handler, seen = replies(
+        httpx.Response(502, content=page, headers={"content-type": "text/html"})
+    )
+    transport, _ = make(handler, max_attempts=2)
+    with pytest.raises(ServerError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    assert info.value.title == "Bad Gateway"
+    assert "<html>" not in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_truncated_json_on_success_is_a_network_error_and_retried() -> None:
+    handler, seen = replies(httpx.Response(200, content=b'{"total": 3, "items": [{"id"'))
+    transport, _ = make(handler, max_attempts=2)
+    with pytest.raises(NetworkError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    assert "malformed JSON" in str(info.value)
+    assert len(seen) == 2
+
+
+def test_oversized_bodies_are_refused_and_not_retried() -> None:
+    big = json.dumps({"items": ["x" * 2000]}).encode()
+    handler, seen = replies(httpx.Response(200, content=big))
+    transport, _ = make(handler, max_response_bytes=1024)
+    with pytest.raises(NetworkError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    assert "1024-byte limit" in str(info.value)
+    assert len(seen) == 1
+
+    def streamed(request: httpx.Request) -> httpx.Response:  # no Content-Length to trust
+        return httpx.Response(200, content=iter([b"[" + b"1," * 600, b"1]"]))
+
+    transport, _ = make(streamed, max_response_bytes=1024)
+    with pytest.raises(NetworkError):
+        transport.request("GET", "/campaigns", retry=True)
+
+
+def test_api_text_echoing_the_token_is_scrubbed() -> None:
+    handler, _ = replies(
+        ok({"code": 401, "title": "Unauthorized.", "message": f"token {TOKEN} is unknown"}, 401)
+    )
+    transport, _ = make(handler)
+    with pytest.raises(AuthError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    assert TOKEN not in str(info.value) and "token **** is unknown" in str(info.value)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(" 2.5 ") == 2.5
+    assert parse_retry_after("-1") == -1.0
+    assert parse_retry_after("-7") is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None and parse_retry_after("") is None
+    assert parse_retry_after("nan") is None
+    date = email.utils.formatdate(1_000_000_030, usegmt=True)
+    assert parse_retry_after(date, now=1_000_000_000) == pytest.approx(30.0)
+    assert parse_retry_after(date, now=1_000_000_100) == 0.0
+
+
+def test_backoff_bounds() -> None:
+    rng = random.Random(0)
+    for attempt in range(1, 12):
+        step = min(30.0, 0.5 * 2 ** (attempt - 1))
+        for _ in range(50):
+            delay = backoff_delay(attempt, rng)
+            assert step / 2 <= delay <= step
+    delays = {round(backoff_delay(3, rng), 6) for _ in range(20)}
+    assert len(delays) > 10  # jittered
+
+
+def test_each_attempt_is_reported_to_the_hook_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    records: list[RequestRecord] = []
+    handler, _ = replies(ok({}, 503), ok({"ok": True}))
+    transport, _ = make(handler, on_request=records.append)
+    with caplog.at_level(logging.DEBUG, logger="hoodsync.remote.transport"):
+        transport.request("GET", "/campaigns", params={"q": "secret-ish"}, retry=True)
+    assert [(r.method, r.path, r.status, r.attempt) for r in records] == [
+        ("GET", "/campaigns", 503, 1),
+        ("GET", "/campaigns", 200, 2),
+    ]
+    lines = [r.getMessage() for r in caplog.records if r.name == "hoodsync.remote.transport"]
+    assert lines[0].startswith("GET /campaigns -> 503 (attempt 1, ")
+    assert lines[1].startswith("GET /campaigns -> 200 (attempt 2, ")
+    assert not any("secret-ish" in line for line in lines)  # paths only, no query strings
+
+
+# ------------------------------------------------------------------------------ real socket
+
+
+def test_token_appears_in_no_log_line_error_or_repr(
+    make_emulator: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Everything httpx, httpcore and hoodsync log at DEBUG over a real socket, plus every error
+    message and repr, is grepped for the token."""
+    emulator = make_emulator(rate_burst=1000, rate_minute=100000)
+    good = Secret(emulator.hood_token)
+    bad = Secret("wrong-" + emulator.hood_token)
+    seen: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        transport = ApiTransport(emulator.hood_url, good, limiter=RateLimiter(1000, 100000))
+        transport.request("GET", "/campaigns", retry=True)
+        with pytest.raises(NotFoundError) as missing:
+            transport.request("GET", "/campaigns/1", retry=True, lookup=True)
+        seen += [str(missing.value), repr(missing.value)]
+        wrong = ApiTransport(emulator.hood_url, bad, limiter=RateLimiter(1000, 100000))
+        with pytest.raises(AuthError) as denied:
+            wrong.request("GET", "/campaigns", retry=True)
+        seen += [str(denied.value), repr(denied.value), repr(wrong), repr(transport)]
+        down = ApiTransport("http://127.0.0.1:9", good, max_attempts=2, backoff_base=0.01)
+        with pytest.raises(NetworkError) as refused:
+            down.request("GET", "/campaigns", retry=True)
+        seen += [str(refused.value), repr(refused.value), str(refused.value.__cause__)]
+    assert any(r.name.startswith("httpcore") for r in caplog.records)  # the loggers were on
+    text = caplog.text + "\n".join(seen)
+    for secret in (emulator.hood_token, bad.reveal()):
+        assert secret not in text
+
+
+def test_real_limits_over_loopback_give_no_429(make_emulator: Callable[..., Any]) -> None:
+    """A small version of the throughput bench: 25 reads at the documented 10/s."""
+    emulator = make_emulator()
+    records: list[RequestRecord] = []
+    transport = ApiTransport(
+        emulator.hood_url, Secret(emulator.hood_token), parallelism=10, on_request=records.append
+    )
+    threads = [
+        threading.Thread(
+            target=transport.request, args=("GET", "/campaigns"), kwargs={"retry": True}
+        )
+        for _ in range(25)
+    ]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    assert [r.status for r in records].count(200) == 25
+    assert all(r.status == 200 for r in records)  # no 429
+    assert elapsed < 3.0  # 25 requests need 2 boundaries of the 1 s window at most
