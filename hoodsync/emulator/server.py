@@ -36,6 +36,14 @@ class _Handler(ServerHandler):
     def log_exception(self, exc_info: Any) -> None:
         logger.error("emulator request failed", exc_info=exc_info)
 
+    def close(self) -> None:
+        # A dropped connection never got a status line; wsgiref's ServerHandler.close would
+        # fail logging it (status is None) and print a traceback. Skip the access log then.
+        if self.status is None:
+            super(ServerHandler, self).close()
+        else:
+            super().close()
+
 
 class _RequestHandler(WSGIRequestHandler):
     """One connection: parse, run the app, and drop the socket when the app says so."""
