@@ -1,225 +1,585 @@
-"""Plan cost at scale: local work of ``make_plan`` + rendering for 1,000 and 10,000 definitions.
+"""Plan cost at scale: the whole ``hoodsync plan`` pipeline for 1,000 and 10,000 definitions.
 
-Generates N realistic definitions (80 % campaigns, 15 % push tasks, 5 % email campaigns) and the
-remote objects a client would return for them, as the API returns them (labels as a comma
-string, push-task numbers as strings, server-added fields): about half unchanged, a quarter with
-a changed field, a tenth paused behind hoodsync's back, the rest missing (creates), plus 5 %
-unmanaged objects. Times planning and each renderer, and reports peak RSS. Each N runs in a
-fresh interpreter so its peak RSS is its own.
+For each N, in three fresh interpreters (so each peak RSS is its own):
 
-    python bench/plan_scale.py            # N = 1000 and 10000
-    python bench/plan_scale.py 500 2000   # other sizes
+1. **seed** (not measured): write N realistic definitions as YAML files in a temporary folder
+   (80 % campaigns — multi-language push, targeting, A/B tests, recurrence, some email/SMS
+   messages —, 15 % push tasks, 5 % email campaigns; one file each, 500 per folder) and an
+   embedded sandbox account (``.hoodsync/sandbox.sqlite``) holding the same objects, created by
+   hoodsync's own apply through the emulator app with its rate limits lifted: about half
+   unchanged, a quarter changed afterwards (PATCH), a tenth paused/deactivated/stopped behind
+   hoodsync's back, the rest missing (creates), plus 5 % unmanaged campaigns made "in the UI".
+2. **measure, limits raised**: exactly what ``hoodsync plan`` does — ``load_definitions``
+   (= ``hoodsync validate``), ``load_config``, ``session.plan_account`` (open the sandbox, list
+   every page, plan), ``Plan.to_dict`` and the text rendering — with the account's client
+   limits (``hoodsync.yaml``) and the sandbox's limits raised so no time is spent waiting.
+   Time spent inside the in-process emulator (the "server") is measured and reported apart:
+   against a real account that work is remote. Then the same pipeline once more under cProfile
+   for "where the time goes".
+3. **measure, documented limits** (10/s, 150/min on both sides): the same pipeline, reporting
+   the time the client's rate limiter spent waiting.
 
-Targets (issue 5): under 2 s of local work for 1,000 definitions, under 5 s for 10,000.
-Not a test: nothing here runs in the suite.
+    python bench/plan_scale.py              # N = 1000 and 10000
+    python bench/plan_scale.py 500 2000     # other sizes
+    python bench/plan_scale.py --no-documented   # skip the run at the documented limits
+
+Targets (issue 9): validate + plan of 10,000 definitions, local work (excluding the server
+and waiting on the rate limit) < 5 s and < 400 MB peak RSS; 1,000 < 2 s. Not a test.
 """
 
 from __future__ import annotations
 
+import argparse
+import cProfile
+import io
 import json
+import os
+import pstats
 import random
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
-from hoodsync.kinds.campaign import HASH, MARKER
-from hoodsync.model import Definition, Kind, Location
-from hoodsync.plan import AccountInfo
-from hoodsync.planner import make_plan
-from hoodsync.render import json as json_render
-from hoodsync.render import markdown, text
+import httpx
+import yaml
 
-ACCOUNT = AccountInfo("bench", "https://api.ocamba.com/v1/hood")
-T = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
-M = "8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"
+RAISED = 1_000_000  # requests per window when the limits are "raised"
+LANGS = ("en", "de", "fr", "it", "es", "pt-BR", "sr", "nl")
+COUNTRIES = ("FR", "DE", "CH", "AT", "IT", "ES", "NO", "RS", "NL", "BE", "PT", "BR")
+TEMPLATE = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+MAIL_ACCOUNT = "8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"
+IMAGE = "https://cdn.example.com/images/{i}/banner-{lang}.jpg?w=720&h=360&fit=crop"
+
+Item = tuple[str, str, dict[str, Any], str | None]
 
 
-def _campaign_spec(i: int) -> dict[str, Any]:
-    return {
-        "name": f"Campaign {i}",
-        "description": f"Campaign number {i} for the benchmark",
+def _texts(i: int, langs: list[str], what: str) -> dict[str, str]:
+    return {lang: f"{what} {i} ({lang}): a short, friendly sentence about offer #{i % 97}."
+            for lang in langs}
+
+
+def _push_message(i: int, variant: int, rng: random.Random) -> dict[str, Any]:
+    langs = ["en"] + rng.sample(LANGS[1:], rng.randint(0, 3))
+    message: dict[str, Any] = {
+        "name": f"Push {i} variant {variant}",
+        "channel": "push",
+        "push": {
+            "title": {lang: f"Hello {i}/{variant} ({lang})" for lang in langs},
+            "body": _texts(i, langs, "Body"),
+            "image": {lang: IMAGE.format(i=i, lang=lang) for lang in langs},
+            "icon": "https://cdn.example.com/icons/app.png",
+            "landing_url": f"https://shop.example.com/landing/{i}?v={variant}",
+        },
+    }
+    if len(langs) > 1:
+        message["primary_lang"] = langs[0]
+    return message
+
+
+def campaign_spec(i: int, rng: random.Random) -> dict[str, Any]:
+    """One campaign: 1-4 languages, targeting, sometimes an A/B test, an email or SMS message."""
+    ab = rng.random() < 0.25
+    messages = [_push_message(i, v, rng) for v in range(1 + ab + (ab and rng.random() < 0.3))]
+    roll = rng.random()
+    if roll < 0.08:
+        messages.append({"name": f"Email {i}", "channel": "email", "integration_id": "1830",
+                         "email": {"sender_name": "Shop", "sender_email": "news@example.com",
+                                   "subject": {"en": f"Offer {i}"},
+                                   "html": {"en": f"<p>Offer {i}</p>"}}})
+    elif roll < 0.12:
+        messages.append({"name": f"SMS {i}", "channel": "sms", "integration_id": "2044",
+                         "sms": {"content": {"en": f"Offer {i}: https://example.com/o/{i}"}}})
+    spec: dict[str, Any] = {
+        "name": f"Campaign {i:05d}",
+        "description": f"Campaign number {i} of the benchmark account",
         "labels": ["bench", f"group-{i % 17}", "push"],
-        "metadata": {"team": f"team-{i % 5}"},
-        "scheduled_time": "2027-03-22 10:00:00",
-        "targeting": {"countries": {"op": "in", "items": ["FR", "DE", "CH"]}},
-        "messages": [
-            {
-                "name": f"Message {i}",
-                "channel": "push",
-                "push": {
-                    "title": {"en": f"Hello {i}", "de": f"Hallo {i}"},
-                    "body": {"en": "This is a message from the benchmark.", "de": "Eine Nachricht."},
-                    "icon": "https://example.com/icon.png",
-                    "landing_url": f"https://example.com/landing/{i}",
-                },
-            }
-        ],
+        "metadata": {"team": f"team-{i % 5}", "ticket": f"MKT-{1000 + i}"},
+        "targeting": {
+            "countries": {"op": "in", "items": sorted(rng.sample(COUNTRIES, 3))},
+            "languages": {"op": "in", "items": ["en", "de"]},
+            "profile_age": {"from": 0, "to": 365},
+        },
+        "utm_tracking": {"enabled": 1, "utm_source": "hood", "utm_medium": "push",
+                         "utm_campaign": f"bench-{i}"},
+        "messages": messages,
     }
+    if ab:
+        spec["ab_test"] = {"test_split": 20, "winning_metric": "click_rate",
+                           "evaluation_window": "1D", "winner_delivery_mode": "automatic"}
+    if rng.random() < 0.2:
+        spec["recurrence"] = {"pattern": {"hour": 10, "minute": 30, "weekdays": [1, 2, 3, 4, 5],
+                                          "months": list(range(1, 13))}}
+    else:
+        spec["scheduled_time"] = f"2030-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00:00"
+    return spec
 
 
-def _push_spec(i: int) -> dict[str, Any]:
-    return {
-        "name": f"Task {i}",
+def push_task_spec(i: int, rng: random.Random) -> dict[str, Any]:
+    """One repeating push task with targeting and a two-language message."""
+    spec: dict[str, Any] = {
+        "name": f"Task {i:05d}",
         "status": 1,
-        "start_time": "immediately",
-        "frequency": "3600",
-        "ttl": 3600,
-        "quiet_time": {"from": 0, "to": 4},
-        "message": {"title": {"en": f"Task {i}"}, "landing_url": "https://example.com"},
+        "start_time": "2030-01-01 12:00:00",
+        "ttl": "3600",
+        "user_time_zone": "0",
+        "quiet_time": {"from": "0", "to": "4"},
+        "targeting": {"countries": {"op": "include", "items": sorted(rng.sample(COUNTRIES, 2))}},
+        "message": {
+            "title": {"en": f"Task {i}", "de": f"Aufgabe {i}"},
+            "body": {"en": "Today's headlines are here.", "de": "Die Schlagzeilen von heute."},
+            "landing_url": f"https://news.example.com/{i}",
+        },
     }
+    if rng.random() < 0.5:
+        spec["frequency"] = str(3600 * rng.randint(1, 24))
+    else:
+        spec["cron"] = f"{i % 60} {i % 24} * * 1,5"
+    return spec
 
 
-def _email_spec(i: int) -> dict[str, Any]:
-    return {"name": f"Email {i}", "template_ids": [T], "mail_account_ids": [M],
-            "events": ["contact.saved"]}
+def email_spec(i: int) -> dict[str, Any]:
+    """One event-triggered Falconyte campaign."""
+    return {"name": f"Email flow {i:05d}", "template_ids": [TEMPLATE],
+            "mail_account_ids": [MAIL_ACCOUNT], "events": ["contact.saved"]}
 
 
-def _remote_campaign(i: int, spec: dict[str, Any], key: str, h: str) -> dict[str, Any]:
-    return {
-        "id": str(1017000 + i),
-        "company_id": "6197120",
-        "creator_id": "1000223",
-        **spec,
-        "labels": ",".join(spec["labels"]),
-        "metadata": {**spec["metadata"], MARKER: key, HASH: h},
-        "messages": [
-            {"id": str(80000 + i), "company_id": "6197120", "campaign_id": str(1017000 + i),
-             "integration_id": "0", "winner": 0, "primary_lang": "en", **m}
-            for m in spec["messages"]
-        ],
-        "status": "scheduled",
-        "send_strategy": "scheduled",
-        "is_draft": False,
-        "run_immediately": None,
-        "utm_tracking": {"enabled": 1, "utm_source": "${OCMH_UTM_SOURCE}"},
-        "next_run_time": "2027-03-22 10:00:00",
-        "run_counter": 0,
-        "score": 0,
-        "create_time": "2026-11-22 10:00:00",
-        "update_time": "2026-11-22 10:00:00",
-    }
-
-
-def generate(n: int, seed: int = 7) -> tuple[list[Definition], dict[Kind, list[dict[str, Any]]]]:
-    """N definitions and the remote dicts for them (see the module docstring for the mix)."""
+def specs(n: int, seed: int = 7) -> Iterator[Item]:
+    """N definitions: 80 % campaigns, 15 % push tasks, 5 % email campaigns."""
     rng = random.Random(seed)
-    defs: list[Definition] = []
-    remote: dict[Kind, list[dict[str, Any]]] = {k: [] for k in Kind}
-    # the hash hoodsync stores is that of the applied spec: take it from a planned create
     for i in range(n):
-        roll = rng.random()
         pick = i % 20
         if pick < 16:
-            spec = _campaign_spec(i)
-            d = Definition(Kind.CAMPAIGN, f"campaign-{i}", spec, Location(f"c/{i}.yaml"))
+            yield "Campaign", f"campaign-{i:05d}", campaign_spec(i, rng), None
         elif pick < 19:
-            spec = _push_spec(i)
-            d = Definition(Kind.PUSH_TASK, f"task-{i}", spec, Location(f"p/{i}.yaml"))
+            yield "PushTask", f"task-{i:05d}", push_task_spec(i, rng), "active"
         else:
-            spec = _email_spec(i)
-            d = Definition(Kind.EMAIL_CAMPAIGN, f"email-{i}", spec, Location(f"e/{i}.yaml"))
-        defs.append(d)
-        if roll < 0.15:
-            continue  # missing remotely: a create
-        changed = 0.65 <= roll < 0.9
-        paused = roll >= 0.9
-        if d.kind is Kind.CAMPAIGN:
-            r = _remote_campaign(i, spec, d.key, _HASHES.setdefault(i, _hash_of(d)))
-            if changed:
-                r["labels"] = "bench,other,push"
-            if paused:
-                r["status"] = "paused"
-            remote[Kind.CAMPAIGN].append(r)
-        elif d.kind is Kind.PUSH_TASK:
-            remote[Kind.PUSH_TASK].append({
-                "id": str(1050 + i), **spec, "status": "0" if paused else "1",
-                "frequency": "3600", "ttl": "7200" if changed else "3600",
-                "start_time": "2026-11-22 10:00:00", "user_time_zone": "0",
-                "quiet_time": {"from": "0", "to": "4"}, "cron": None, "end_time": None,
-            })
-        else:
-            remote[Kind.EMAIL_CAMPAIGN].append({
-                "id": f"uuid-{i}", "name": spec["name"], "created_at": "2026-11-22T10:00:00.000000Z",
-                "draft_data": {"send_data": {
-                    "template_ids": [T], "mail_account_ids": [M],
-                    "event_triggered_send": {"events": ["contact.saved"], "enabled": not paused},
-                }},
-            })
-    for j in range(n // 20):  # unmanaged objects made in the UI
-        remote[Kind.CAMPAIGN].append({"id": str(2000000 + j), "name": f"UI campaign {j}",
-                                      "status": "running", "labels": "ui"})
-    return defs, remote
+            yield "EmailCampaign", f"email-{i:05d}", email_spec(i), "active"
 
 
-_HASHES: dict[int, str] = {}
+_SCHEMA_LINE = {"Campaign": "campaign", "PushTask": "push_task", "EmailCampaign": "email_campaign"}
 
 
-def _hash_of(d: Definition) -> str:
-    plan = make_plan([d], {}, account=ACCOUNT)
-    body = plan.changes[0].steps[0].body
-    assert body is not None
-    return str(body["metadata"][HASH])
+def to_yaml(kind: str, key: str, spec: dict[str, Any], state: str | None) -> str:
+    """The file a person would write: schema comment, envelope, then the spec."""
+    doc: dict[str, Any] = {"kind": kind, "key": key}
+    if state:
+        doc["state"] = state
+    doc["spec"] = spec
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    body = yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+    return f"# yaml-language-server: $schema=../schemas/{_SCHEMA_LINE[kind]}.json\n{body}"
 
 
-def run_one(n: int) -> dict[str, Any]:
-    """Generate, plan and render once for ``n`` definitions; timings in seconds."""
-    t0 = time.perf_counter()
-    defs, remote = generate(n)
-    t1 = time.perf_counter()
-    plan = make_plan(defs, remote, account=ACCOUNT, read_requests=n // 100 + 3)
-    t2 = time.perf_counter()
-    doc = plan.to_dict()
-    t3 = time.perf_counter()
-    text_out = text.render(doc)
-    t4 = time.perf_counter()
-    json_out = json_render.render(doc)
-    t5 = time.perf_counter()
-    md_out = markdown.render(doc)
-    t6 = time.perf_counter()
-    remote_n = sum(len(v) for v in remote.values())
+def write_tree(root: Path, n: int, seed: int = 7) -> list[Item]:
+    """Write N definition files below ``root`` (500 per folder); return what was written."""
+    items = list(specs(n, seed))
+    for index, (kind, key, spec, state) in enumerate(items):
+        folder = root / f"{_SCHEMA_LINE[kind]}s" / f"part-{index // 500:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{key}.yaml").write_text(to_yaml(kind, key, spec, state), encoding="utf-8")
+    return items
+
+
+# --------------------------------------------------------------------------- seeding
+
+CONFIG_TEMPLATE = """\
+accounts:
+  default:
+    hood: {{url: sandbox, rate_limits: {{per_second: {ps}, per_minute: {pm}}}}}
+    falconyte: {{url: sandbox, rate_limits: {{per_second: {ps}, per_minute: {pm}}}}}
+"""
+
+
+def write_config(root: Path, raised: bool) -> None:
+    """``hoodsync.yaml`` pointing at the sandbox, with raised or documented client limits."""
+    ps, pm = (RAISED, RAISED) if raised else (10, 150)
+    (root / "hoodsync.yaml").write_text(CONFIG_TEMPLATE.format(ps=ps, pm=pm), encoding="utf-8")
+
+
+def _unlimited_emulator() -> Any:
+    from hoodsync.emulator.app import EmulatorConfig
+
+    return EmulatorConfig(rate_burst=RAISED, rate_minute=RAISED, falconyte_rate_burst=RAISED,
+                          falconyte_rate_minute=RAISED)
+
+
+class _NoLimiter:
+    """Seeding only: a limiter that never waits. (``RateLimiter`` with huge limits keeps every
+    send of the last two minutes and scans them per request, which is quadratic over 20,000
+    seeding requests; at real limits its history is bounded by the limits themselves.)"""
+
+    def acquire(self) -> int:
+        return 0
+
+    def observe(self, headers: Any, ticket: int | None = None) -> None:
+        pass
+
+    def penalize(self, retry_after: float, ticket: int | None = None) -> None:
+        pass
+
+    def discard(self, ticket: int) -> None:
+        pass
+
+
+def seed(root: Path, n: int, seed_: int = 7) -> dict[str, Any]:
+    """Write the definitions and fill the sandbox account (see the module docstring)."""
+    from hoodsync.apply import Clients, Journal, apply_plan
+    from hoodsync.definitions.validate import load_definitions
+    from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, open_sandbox
+    from hoodsync.model import Kind
+    from hoodsync.plan import AccountInfo
+    from hoodsync.planner import make_plan
+    from hoodsync.remote.falconyte import FalconyteClient
+    from hoodsync.remote.hood import HoodClient
+    from hoodsync.remote.transport import ApiTransport, Secret
+
+    started = time.perf_counter()
+    write_tree(root / "definitions", n, seed_)
+    write_config(root, raised=True)
+    definitions = load_definitions([root / "definitions"])
+    rng = random.Random(seed_ + 1)
+    fate = {d.address: rng.random() for d in definitions}
+    present = [d for d in definitions if fate[d.address] >= 0.15]
+    sandbox = open_sandbox(root / ".hoodsync" / "sandbox.sqlite", config=_unlimited_emulator())
+    hood_t = ApiTransport(SANDBOX_HOOD_URL, Secret(sandbox.hood_token), api="hood",
+                          limiter=_NoLimiter(),  # type: ignore[arg-type]
+                          transport=sandbox.hood_transport)
+    falc_t = ApiTransport(SANDBOX_FALCONYTE_URL, Secret(sandbox.falconyte_key), api="falconyte",
+                          limiter=_NoLimiter(),  # type: ignore[arg-type]
+                          transport=sandbox.falconyte_transport)
+    hood, falconyte = HoodClient(hood_t), FalconyteClient(falc_t)
+    try:
+        plan = make_plan(present, {}, account=AccountInfo("default", SANDBOX_HOOD_URL))
+        journal = Journal.create(root / ".hoodsync" / "journal")
+        try:
+            report = apply_plan(plan, Clients(hood=hood, falconyte=falconyte), journal=journal,
+                                env={})
+        finally:
+            journal.close()
+        assert report.ok, "seeding the sandbox failed"
+        ids = {r.address: r.remote_id for r in report.results}
+        changed = drifted = 0
+        for d in present:
+            roll, remote_id = fate[d.address], ids[d.address]
+            assert remote_id is not None
+            if 0.65 <= roll < 0.9:  # changed in the UI: a field the definition states
+                changed += 1
+                if d.kind is Kind.CAMPAIGN:
+                    hood.patch_campaign(remote_id, {"labels": ["bench", "edited", "push"]})
+                elif d.kind is Kind.PUSH_TASK:
+                    hood.patch_push_task(remote_id, {"ttl": 7200})
+                else:
+                    changed -= 1  # email campaigns cannot be edited; leave it unchanged
+            elif roll >= 0.9:  # lifecycle drift
+                drifted += 1
+                if d.kind is Kind.CAMPAIGN:
+                    hood.pause_campaign(remote_id)
+                elif d.kind is Kind.PUSH_TASK:
+                    hood.patch_push_task(remote_id, {"status": 0})
+                else:
+                    falconyte.stop_campaign(remote_id)
+        for j in range(n // 20):  # unmanaged: made in the UI, no marker
+            hood.create_campaign(
+                {"name": f"UI campaign {j}", "labels": ["ui"], "messages": [
+                    {"name": "m", "channel": "push",
+                     "push": {"title": {"en": "Hi"}, "landing_url": "https://example.com"}}]},
+                key=None)
+    finally:
+        hood_t.close()
+        falc_t.close()
+        sandbox.close()
+    return {"n": n, "present": len(present), "changed": changed, "drifted": drifted,
+            "unmanaged": n // 20, "seed_s": time.perf_counter() - started}
+
+
+# --------------------------------------------------------------------------- measuring
+
+class _TimedTransport(httpx.BaseTransport):
+    """Wraps the sandbox's in-process transport to add up the time spent in the emulator."""
+
+    def __init__(self, inner: httpx.BaseTransport, totals: dict[str, float]) -> None:
+        self._inner = inner
+        self._totals = totals
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = self._inner.handle_request(request)
+            response.read()
+            return response
+        finally:
+            self._totals["server_s"] += time.perf_counter() - started
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _instrument(raised: bool, totals: dict[str, float]) -> None:
+    """Hook the sandbox (limits, server time) and the client limiter (waiting time)."""
+    import hoodsync.emulator.sandbox as sandbox_mod
+    import hoodsync.session as session_mod
+    from hoodsync.remote.ratelimit import RateLimiter
+
+    original_open = sandbox_mod.open_sandbox
+
+    def open_sandbox(db_path: Any = ".hoodsync/sandbox.sqlite", **kw: Any) -> Any:
+        if raised:
+            kw["config"] = _unlimited_emulator()
+        box = original_open(db_path, **kw)
+        box.hood_transport = _TimedTransport(box.hood_transport, totals)
+        box.falconyte_transport = _TimedTransport(box.falconyte_transport, totals)
+        return box
+
+    def waiting_sleep(seconds: float) -> None:
+        totals["wait_s"] += max(0.0, seconds)
+        time.sleep(seconds)
+
+    def limiter(endpoint: Any) -> RateLimiter:
+        return RateLimiter(endpoint.limits.per_second, endpoint.limits.per_minute,
+                           sleep=waiting_sleep)
+
+    sandbox_mod.open_sandbox = open_sandbox
+    session_mod._limiter = limiter
+
+
+def pipeline(root: Path, totals: dict[str, float]) -> dict[str, Any]:
+    """What ``hoodsync plan`` does, stage by stage (wall seconds per stage)."""
+    import hoodsync.session as session_mod
+    from hoodsync.config import load_config
+    from hoodsync.definitions.validate import load_definitions
+    from hoodsync.render import render
+
+    original_read = session_mod.read_remote
+
+    def timed_read(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original_read(*args, **kwargs)
+        finally:
+            totals["read_s"] += time.perf_counter() - started
+
+    session_mod.read_remote = timed_read
+    marks = [("start", time.perf_counter())]
+    definitions = load_definitions([str(root / "definitions")])
+    marks.append(("validate", time.perf_counter()))
+    config = load_config([str(root)], env={}, cwd=root)
+    account = config.account(None)
+    planned = session_mod.plan_account(definitions, account, config, env={})
+    # (plan, session) or an object carrying both, depending on the session module's version
+    plan, session = planned if isinstance(planned, tuple) else (planned.plan, planned.session)
+    marks.append(("read+plan", time.perf_counter()))
+    try:
+        doc = plan.to_dict()
+        text = render(doc, "text", color=False)
+        marks.append(("render", time.perf_counter()))
+    finally:
+        session.close()
+        session_mod.read_remote = original_read
+    stages = {name: marks[i][1] - marks[i - 1][1] for i, (name, _) in enumerate(marks) if i}
     return {
-        "n": n,
-        "remote": remote_n,
-        "changes": len(plan.changes),
-        "generate_s": t1 - t0,
-        "plan_s": t2 - t1,
-        "to_dict_s": t3 - t2,
-        "text_s": t4 - t3,
-        "json_s": t5 - t4,
-        "markdown_s": t6 - t5,
-        "local_s": t6 - t1,
-        "markdown_chars": len(md_out),
-        "text_chars": len(text_out),
-        "json_chars": len(json_out),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "stages": stages,
+        "total_s": marks[-1][1] - marks[0][1],
+        "requests": session.requests,
+        "definitions": len(definitions),
+        "changes": sum(1 for c in plan.changes if c.steps),
+        "text_chars": len(text),
+        "summary": text.strip().splitlines()[-2] if text.strip() else "",
     }
+
+
+def measure(root: Path, raised: bool, profile: bool, paused: bool = False) -> dict[str, Any]:
+    """One measured run of the pipeline (and, if asked, a profiled second one).
+
+    ``paused``: run it all with the cyclic garbage collector paused, as the CLI could (see
+    ``hoodsync.definitions.loader.collector_paused``), to show what that would change."""
+    import contextlib
+    import gc
+
+    from hoodsync.definitions.loader import collector_paused
+
+    write_config(root, raised=raised)
+    totals = {"server_s": 0.0, "wait_s": 0.0, "read_s": 0.0}
+    _instrument(raised, totals)
+    cpu0 = time.process_time()
+    with collector_paused() if paused else contextlib.nullcontext():
+        result = pipeline(root, totals)
+    result["cpu_s"] = time.process_time() - cpu0
+    result.update(totals)
+    result["local_s"] = result["total_s"] - totals["server_s"] - totals["wait_s"]
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["mode"] = ("raised" if raised else "documented") + (", GC paused" if paused else "")
+    if profile:
+        gc.collect()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        pipeline(root, {"server_s": 0.0, "wait_s": 0.0, "read_s": 0.0})
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(15)
+        result["profile"] = _top_functions(out.getvalue())
+        result["areas"] = _areas(stats)
+    return result
+
+
+#: Entry points whose cumulative time splits the pipeline (file suffix, function name).
+AREAS = [
+    ("load_definitions: read + parse YAML", "definitions/loader.py", "load_paths"),
+    ("load_definitions: schema + rules", "definitions/validate.py", "validate_documents"),
+    ("plan_account: list every page (client, incl. server)", "hoodsync/session.py",
+     "read_remote"),
+    ("  of which inside the emulator (server)", "bench/plan_scale.py", "handle_request"),
+    ("plan_account: make_plan", "hoodsync/planner.py", "make_plan"),
+    ("Plan.to_dict", "hoodsync/plan.py", "to_dict"),
+    ("render text", "render/__init__.py", "render"),
+]
+
+
+def _areas(stats: pstats.Stats) -> list[tuple[str, float]]:
+    """Cumulative profiled seconds of each entry point in :data:`AREAS` (0 when not seen)."""
+    table: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    found = []
+    for label, suffix, name in AREAS:
+        total = max((entry[3] for (path, _, func), entry in table.items()
+                     if func == name and path.endswith(suffix)), default=0.0)
+        found.append((label, total))
+    return found
+
+
+def _top_functions(report: str) -> list[str]:
+    """The table rows of a pstats report, paths shortened to the package."""
+    rows, started = [], False
+    for line in report.splitlines():
+        if line.strip().startswith("ncalls"):
+            started = True
+            rows.append(line.rstrip())
+            continue
+        if started and line.strip():
+            for prefix in (str(Path(yaml.__file__).parents[1]) + os.sep,
+                           str(Path(__file__).resolve().parents[1]) + os.sep, sys.prefix + os.sep):
+                line = line.replace(prefix, "")
+            rows.append(line.rstrip())
+    return rows
+
+
+def cli_validate(root: Path) -> dict[str, Any]:
+    """``hoodsync validate`` as a user runs it (own interpreter): wall time and peak RSS."""
+    script = ("import resource, sys, time; t = time.perf_counter()\n"
+              "from hoodsync.cli import main\n"
+              "try:\n    main(['validate', sys.argv[1]])\n"
+              "except SystemExit as e:\n    code = e.code\n"
+              "print(code, time.perf_counter() - t, "
+              "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script, str(root / "definitions")],
+                          capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    code, inner, rss = done.stderr.strip().splitlines()[-1].split()
+    assert code in ("0", "None"), done.stderr
+    return {"wall_s": wall, "in_process_s": float(inner), "peak_rss_mib": float(rss),
+            "output": done.stdout.strip()}
+
+
+# --------------------------------------------------------------------------- driver
+
+def _child(args: list[str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args[:2])} failed:\n{done.stderr}")
+    return dict(json.loads(done.stdout))
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def report(rows: list[dict[str, Any]]) -> str:
+    """The tables printed at the end (markdown, ready for bench/RESULTS.md)."""
+    lines = ["### Pipeline (in-process, what `hoodsync plan` runs)", "",
+             "| defs | limits | requests | validate s | read+plan s | render s | total s "
+             "| server s | waiting s | **local s** | CPU s | peak RSS MiB | changes |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        for run in row["runs"]:
+            st = run["stages"]
+            lines.append(
+                f"| {row['seed']['n']:,} | {run['mode']} | {run['requests']} | "
+                f"{_fmt(st['validate'])} | {_fmt(st['read+plan'])} | {_fmt(st['render'])} | "
+                f"{_fmt(run['total_s'])} | {_fmt(run['server_s'])} | {_fmt(run['wait_s'])} | "
+                f"**{_fmt(run['local_s'])}** | {_fmt(run['cpu_s'])} | "
+                f"{run['peak_rss_mib']:.0f} | {run['changes']:,} |")
+    lines += ["", "local = total − time inside the in-process emulator (server) − time the "
+              "client's rate limiter slept (waiting). \"GC paused\": the same run with Python's "
+              "cyclic garbage collector paused for the whole pipeline (a proposed CLI change; "
+              "today only `load_definitions` pauses it).", "",
+              "### `hoodsync validate DIR` (own interpreter, startup included)", "",
+              "| defs | wall s | peak RSS MiB | output |", "|---:|---:|---:|---|"]
+    for row in rows:
+        cli = row["cli_validate"]
+        lines.append(f"| {row['seed']['n']:,} | {_fmt(cli['wall_s'])} | "
+                     f"{cli['peak_rss_mib']:.0f} | {cli['output']} |")
+    lines += ["", "### Account seeded (not measured)", "",
+              "| defs | remote objects | changed | drifted | unmanaged | missing | seed s |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        s = row["seed"]
+        lines.append(f"| {s['n']:,} | {s['present'] + s['unmanaged']:,} | {s['changed']:,} | "
+                     f"{s['drifted']:,} | {s['unmanaged']:,} | {s['n'] - s['present']:,} | "
+                     f"{s['seed_s']:.1f} |")
+    for row in rows:
+        raised = next(r for r in row["runs"] if r["mode"] == "raised")
+        if raised.get("areas"):
+            lines += ["", f"### Where the time goes at {row['seed']['n']:,}: by stage "
+                      "(cProfile cumulative seconds, limits raised)", "",
+                      "| stage | profiled s |", "|---|---:|"]
+            lines += [f"| {label} | {_fmt(seconds)} |" for label, seconds in raised["areas"]]
+        if raised.get("profile"):
+            lines += ["", f"Top 15 functions by own time at {row['seed']['n']:,} (profiling "
+                      "inflates small calls; json/copy/sqlite rows are mostly the emulator's):",
+                      "", "```"]
+            lines += raised["profile"] + ["```"]
+        lines += ["", f"Plan summary at {row['seed']['n']:,}: `{raised['summary']}`"]
+    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--child"]:
-        print(json.dumps(run_one(int(argv[1]))))
+    if argv[:1] == ["--seed"]:
+        print(json.dumps(seed(Path(argv[2]), int(argv[1]))))
         return 0
-    sizes = [int(a) for a in argv] or [1000, 10000]
+    if argv[:1] == ["--measure"]:
+        print(json.dumps(measure(Path(argv[1]), argv[2].startswith("raised"),
+                                 argv[3] == "profile", paused=argv[2].endswith("+paused"))))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 10000])
+    parser.add_argument("--no-documented", action="store_true",
+                        help="skip the run at the documented limits (10/s, 150/min)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated folders")
+    args = parser.parse_args(argv)
     rows = []
-    for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--child", str(n)], check=True,
-                             capture_output=True, text=True).stdout
-        rows.append(json.loads(out))
-    header = ("defs", "remote", "changes", "plan s", "to_dict s", "text s", "json s", "md s",
-              "local s", "md chars", "peak RSS MiB")
-    print(" | ".join(header))
-    print(" | ".join("---" for _ in header))
-    for r in rows:
-        print(" | ".join([
-            str(r["n"]), str(r["remote"]), str(r["changes"]), f"{r['plan_s']:.3f}",
-            f"{r['to_dict_s']:.3f}", f"{r['text_s']:.3f}", f"{r['json_s']:.3f}",
-            f"{r['markdown_s']:.3f}", f"{r['local_s']:.3f}", str(r["markdown_chars"]),
-            f"{r['peak_rss_mib']:.0f}",
-        ]))
-    print("\nlocal s = plan + to_dict + all three renderings (generation excluded). "
-          "Targets: < 2 s at 1,000, < 5 s at 10,000.")
+    for n in args.sizes:
+        root = Path(tempfile.mkdtemp(prefix=f"hoodsync-bench-{n}-"))
+        try:
+            print(f"[{n}] seeding {root} ...", file=sys.stderr, flush=True)
+            row: dict[str, Any] = {"seed": _child(["--seed", str(n), str(root)]), "runs": []}
+            print(f"[{n}] measuring ...", file=sys.stderr, flush=True)
+            row["runs"].append(_child(["--measure", str(root), "raised", "profile"]))
+            if not args.no_documented:
+                row["runs"].append(_child(["--measure", str(root), "documented", "-"]))
+            row["runs"].append(_child(["--measure", str(root), "raised+paused", "-"]))
+            row["cli_validate"] = cli_validate(root)
+            rows.append(row)
+        finally:
+            if args.keep:
+                print(f"[{n}] kept {root}", file=sys.stderr)
+            else:
+                shutil.rmtree(root, ignore_errors=True)
+    print(report(rows))
     return 0
 
 

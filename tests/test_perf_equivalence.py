@@ -1,0 +1,468 @@
+"""The fast paths of ``validate`` give exactly what the slow, exact paths give.
+
+* Schema: the compiled "is it valid?" check (``validate.compile_check``) agrees with
+  jsonschema's ``Draft202012Validator.is_valid`` on the examples, on thousands of random
+  mutations of them, and on hand-picked edge values for every keyword; ``validate_documents``
+  returns the same definitions and the same problems (same text, same place) with and without
+  the fast check.
+* Loader: ``load_text`` gives the same documents, locations and problems with and without its
+  fast path (anchor-free documents built without per-node bookkeeping), on valid and invalid
+  YAML and on random corruptions of the examples; the anchor pre-check never misses an anchor;
+  the faster resolver and path display agree with the originals.
+
+Randomness is seeded: a failure reproduces, and its message names the input.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import datetime as dt
+import json
+import math
+import os
+import random
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import jsonschema
+import pytest
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from hoodsync.definitions import loader, validate
+from hoodsync.definitions.loader import load_text
+from hoodsync.definitions.validate import compile_check, schema, validate_documents
+from hoodsync.model import Location
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
+KINDS = ("Campaign", "PushTask", "EmailCampaign")
+NOW = dt.datetime(2026, 11, 22, 12, 0, 0, tzinfo=dt.timezone.utc)
+
+#: Values a mutation may put anywhere: every JSON type, bool/int look-alikes, edge numbers,
+#: strings that match or almost match the schemas' patterns and enums.
+POOL: list[Any] = [
+    None, True, False, 0, 1, -1, 2, 7, 99, 100, 3600, 1.0, 0.5, -0.0, 1e300, 2**70,
+    math.inf, -math.inf, math.nan, "", " ", "x", "NO", "0", "1", "12", "3600", "3601", "-5",
+    "push", "email", "sms", "in", "nin", "include", "exclude", "active", "paused", "canceled",
+    "inactive", "stopped", "immediately", "click_rate", "open_rate", "manual", "automatic",
+    "1D", "5D 20H 30M", "1X", "2027-03-22 10:00:00", "2027-13-22 10:00:00",
+    "2027-03-22 10:00:00\n", "https://example.com", "ftp://x", "a@b.co", "a@b", "en", "pt-BR",
+    "EN", "0 12 * * 1,5", "61 12 * * 1", "3c90c3cc-0d44-4b50-8888-8dd25736052a", "contact.saved",
+    "Campaign", "PushTask", "EmailCampaign", "welcome-push", "Bad Key", "1830", "18a",
+    [], [1], ["a"], ["a", "a"], [1, True], [1, 1.0], [0, False], [[1], [True]],
+    [{"a": 1}, {"a": 1}],
+    ["FR", "DE"], [1, 2, 3], {}, {"en": "x"}, {"EN": "x"}, {"en": 1}, {"x": 1},
+    {"items": ["a"], "op": "in"}, {"from": 0, "to": 4}, {"pattern": {"hour": 1}},
+]
+
+
+def _documents(path: Path) -> list[Any]:
+    return [d.data for d in load_text(path.read_text("utf-8"), str(path)).documents]
+
+
+def _examples(kind: str) -> list[dict[str, Any]]:
+    docs = [d for p in EXAMPLES for d in _documents(p)]
+    return [d for d in docs if isinstance(d, dict) and d.get("kind") == kind]
+
+
+def _schema_words(node: Any, out: set[str]) -> set[str]:
+    """Every property name a schema mentions (keys a mutation may add)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("properties", "$defs"):
+                out.update(value)
+            _schema_words(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _schema_words(item, out)
+    return out
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, path + (index,))
+
+
+def _get(value: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def mutate(doc: Any, rng: random.Random, words: list[str]) -> Any:
+    """One random edit somewhere in ``doc`` (a deep copy is returned)."""
+    doc = copy.deepcopy(doc)
+    path = rng.choice(list(_paths(doc)))
+    target = _get(doc, path)
+    parent = _get(doc, path[:-1]) if path else None
+    roll = rng.random()
+    if isinstance(target, dict) and roll < 0.3:
+        key = rng.choice(words) if rng.random() < 0.8 else rng.choice(["zz", "Name", "naem"])
+        target[key] = copy.deepcopy(rng.choice(POOL))
+    elif isinstance(target, dict) and target and roll < 0.45:
+        del target[rng.choice(list(target))]
+    elif isinstance(target, list) and target and roll < 0.45:
+        if rng.random() < 0.5:
+            target.append(copy.deepcopy(rng.choice(target)))
+        else:
+            del target[rng.randrange(len(target))]
+    elif isinstance(target, str) and roll < 0.5:
+        target = rng.choice(
+            [target.upper(), target + "x", target[:-1], " " + target, target + "\n"])
+        if parent is None:
+            return target
+        parent[path[-1]] = target
+    elif parent is None:
+        return copy.deepcopy(rng.choice(POOL))
+    else:
+        parent[path[-1]] = copy.deepcopy(rng.choice(POOL))
+    return doc
+
+
+# --------------------------------------------------------------------------- schema verdicts
+
+@pytest.mark.parametrize("name", [*KINDS, "config"])
+def test_every_project_schema_compiles(name: str) -> None:
+    assert compile_check(schema(name)) is not None
+
+
+def test_compiler_knows_every_keyword_jsonschema_asserts() -> None:
+    asserted = set(jsonschema.Draft202012Validator.VALIDATORS)
+    assert validate._HANDLED | validate._UNHANDLED == asserted
+    assert not validate._HANDLED & validate._UNHANDLED
+
+
+@pytest.mark.parametrize("name", [*KINDS, "config"])
+def test_slow_path_validators_do_not_assert_formats(name: str) -> None:
+    # The fast check treats "format" as an annotation; that is only right without a checker.
+    assert getattr(validate._validator(name), "format_checker", None) is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fast_check_agrees_with_jsonschema_on_mutated_examples(kind: str) -> None:
+    rng = random.Random(f"verdicts-{kind}")
+    check = compile_check(schema(kind))
+    assert check is not None
+    slow = jsonschema.Draft202012Validator(schema(kind))
+    words = sorted(_schema_words(schema(kind), set()))
+    bases = _examples(kind)
+    assert bases, f"no {kind} examples to mutate"
+    verdicts = {True: 0, False: 0}
+    for round_ in range(1500):
+        doc = rng.choice(bases)
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            doc = mutate(doc, rng, words)
+        expected = slow.is_valid(doc)
+        assert check(doc) is expected, f"round {round_}: {json.dumps(doc, default=str)}"
+        verdicts[expected] += 1
+    # the mutations must exercise both answers, or this test could not fail
+    assert verdicts[True] > 100 and verdicts[False] > 300, verdicts
+
+
+def test_fast_check_agrees_on_mutated_config() -> None:
+    rng = random.Random("verdicts-config")
+    check = compile_check(schema("config"))
+    assert check is not None
+    slow = jsonschema.Draft202012Validator(schema("config"))
+    words = sorted(_schema_words(schema("config"), set()))
+    base = _documents(ROOT / "examples" / "hoodsync.yaml")[0]
+    for round_ in range(600):
+        doc = base
+        for _ in range(rng.choice((1, 2))):
+            doc = mutate(doc, rng, words)
+        assert check(doc) is slow.is_valid(doc), f"round {round_}: {doc!r}"
+
+
+EDGE_SCHEMAS: list[Any] = [
+    {"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"},
+    {"type": ["string", "null"]}, {"type": "object"}, {"type": "array"},
+    {"enum": [True, 1]}, {"enum": [0, "0", None]}, {"enum": [[1], {"a": 1}]}, {"enum": ["a", "b"]},
+    {"const": 1}, {"const": True}, {"const": "x"}, {"const": [1, {"a": False}]}, {"const": None},
+    {"minimum": 1}, {"maximum": 1}, {"exclusiveMinimum": 0}, {"exclusiveMaximum": 1.5},
+    {"multipleOf": 3}, {"minLength": 2, "maxLength": 3}, {"minItems": 1, "maxItems": 2},
+    {"uniqueItems": True}, {"uniqueItems": False}, {"pattern": "^[a-z]+$(?!\\n)"},
+    {"pattern": "b"}, {"format": "email"}, {"required": ["a"]},
+    {"minProperties": 1, "maxProperties": 1},
+    {"properties": {"a": {"type": "string"}}, "additionalProperties": False},
+    {"properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "integer"}},
+    {"patternProperties": {"^a": {"type": "integer"}, "b$": {"minimum": 5}},
+     "additionalProperties": False},
+    {"propertyNames": {"pattern": "^[a-z]+$"}}, {"propertyNames": {"maxLength": 1}},
+    {"items": {"type": "integer"}}, {"items": False}, {"not": {"type": "string"}},
+    {"allOf": [{"minimum": 0}, {"maximum": 10}]}, {"anyOf": [{"type": "string"}, {"minimum": 5}]},
+    {"oneOf": [{"type": "integer"}, {"minimum": 2}]},
+    {"if": {"required": ["a"]}, "then": {"required": ["b"]}, "else": {"required": ["c"]}},
+    {"if": {"type": "string"}}, {"then": {"type": "string"}}, True, False,
+    {"$defs": {"n": {"type": "object", "properties": {"next": {"$ref": "#/$defs/n"},
+                                                         "v": {"type": "integer"}},
+                     "additionalProperties": False}},
+     "$ref": "#/$defs/n"},
+    {"$defs": {"s": {"type": "string"}}, "$ref": "#/$defs/s", "minLength": 2},
+    {"title": "annotations only", "description": "d", "examples": [1], "default": 2},
+]
+EDGE_VALUES: list[Any] = POOL + [
+    {"a": "x"}, {"a": 1}, {"a": "x", "b": 1}, {"b": 1}, {"c": 1}, {"a": 1, "b": 2}, {"ab": 1},
+    {"xb": 7}, {"xb": 3}, {"A": 1}, {"next": {"next": {"v": 1}}}, {"next": {"v": "x"}},
+    {"next": {"w": 1}}, [1, 2, 2], [1.5, 1.5], [{"a": [1]}, {"a": [True]}], ["ab"], "ab", "abcd",
+    6, 9, 10, 11, -0.5, 1.5,
+]
+
+
+@pytest.mark.parametrize("index", range(len(EDGE_SCHEMAS)))
+def test_fast_check_agrees_on_keyword_edge_cases(index: int) -> None:
+    root = EDGE_SCHEMAS[index]
+    if isinstance(root, dict):
+        root = {"$schema": "https://json-schema.org/draft/2020-12/schema", **root}
+    check = compile_check(root)
+    assert check is not None, root
+    slow = jsonschema.Draft202012Validator(root)
+    for value in EDGE_VALUES:
+        assert check(value) is slow.is_valid(value), (root, value)
+
+
+@pytest.mark.parametrize("unsupported", [
+    {"dependentRequired": {"a": ["b"]}}, {"prefixItems": [{"type": "string"}]},
+    {"unevaluatedProperties": False}, {"contains": {"type": "string"}},
+    {"multipleOf": 0.1}, {"$ref": "other.json#/x"}, {"$ref": "#/$defs/missing"},
+    {"properties": {"a": {"$id": "urn:x", "type": "string"}}}, {"type": "decimal"},
+])
+def test_schemas_using_other_keywords_get_no_fast_check(unsupported: dict[str, Any]) -> None:
+    assert compile_check(unsupported) is None
+
+
+# --------------------------------------------------------------------------- validate
+
+def _validate(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[str]]:
+    docs = load_text(text, "m.yaml").documents
+    with monkeypatch.context() as patched:
+        if not fast:
+            patched.setattr(validate, "_fast_valid", lambda data, name: False)
+        definitions, problems = validate_documents(docs, now=NOW)
+    return ([(d.kind, d.key, d.spec, d.state, d.order, d.resume) for d in definitions],
+            [f"{p} [{p.severity}] {p.path}" for p in problems])
+
+
+def test_validate_gives_the_same_problems_with_and_without_the_fast_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random("validate-problems")
+    bases = [d for kind in KINDS for d in _examples(kind)]
+    words = sorted(set().union(*(_schema_words(schema(k), set()) for k in KINDS)))
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    invalid = 0
+    for round_ in range(250):
+        docs = [mutate(rng.choice(bases), rng, words) for _ in range(rng.randint(1, 3))]
+        text = yaml.dump_all(docs, Dumper=dumper, sort_keys=False, allow_unicode=True)
+        fast = _validate(text, True, monkeypatch)
+        assert fast == _validate(text, False, monkeypatch), f"round {round_}:\n{text}"
+        invalid += bool(fast[1])
+    assert invalid > 100
+
+
+# --------------------------------------------------------------------------- loader
+
+def _load(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch,
+          limits: loader.Limits = loader.DEFAULT_LIMITS) -> tuple[Any, ...]:
+    with monkeypatch.context() as patched:
+        if not fast:
+            patched.setattr(loader, "_may_have_anchor", lambda text: True)
+        result = load_text(text, "f.yaml", limits)
+    return (
+        [(repr(d.data), d.location, dict(d.locations)) for d in result.documents],
+        [(p.location, p.message, p.path, p.severity) for p in result.problems],
+    )
+
+
+LOADER_CASES = [
+    "kind: Campaign\nkey: a\nspec:\n  name: x\n  messages: [{channel: push}]\n",
+    "a: 1\n---\nb: [1, 2.5, .inf, -.Inf, .nan, 0x1F, 0o17, 012, ~, null, '', true, NO]\n---\n",
+    "a: 1\na: 2\n", "a: {b: 1, b: 2}\nc: [{d: 1, d: 1}]\n", "<<: {a: 1}\n", "'<<': 1\n",
+    "1: a\n", "? [a]\n: 1\n", "~: 1\n", "true: 1\n", "a: !!python/object:os.system x\n",
+    "a: !custom 1\n", "a: !!int '7'\n", "a: !!int x\n", "a: !!float x\n", "a: !!bool yes\n",
+    "a: !!null x\n", "a: !!str 1\n", "a: !!timestamp 2026-01-01\n", "!!map {a: 1}\n",
+    "!!seq [1]\n", "a: !!map [1]\n", "a: [1, 2\nb: 3\n", "spec:\n\tname: x\n", "",
+    "# only a comment\n", "---\n---\n", "a: " + "[" * 70 + "]" * 70 + "\n",
+    "a: " + "[" * 20 + "]" * 20 + "\n", "base: &b {x: 1}\nother: *b\n", "a: &a [*a]\n",
+    "a: *nope\n", "x: &s str\ny: [*s, *s]\n", "url: https://e.com/?a=1&b=2&c\n",
+    "t: Tom & Jerry\n", "t: 'quoted &a'\n", "t: [a,&b c, *b]\n", "k: {&x a: 1, *x : 2}\n",
+    "- &a 1\n- *a\n", "a: |\n  block &text\n  more\n", "a: 'x'\nb: \"y\\n\"\nc: >\n  folded\n",
+    "dup: 1\nok: &o 2\ndup: 3\n", "a:\n  - b: 1\n    b: 2\n  - c\n", "[1, 2]\n", "plain\n",
+    "a: 1\na: 2\n---\nb: {c: [1, {d: x}]}\n---\n~\n---\ne: !!int z\n---\nf: [g]\n",
+]
+
+
+@pytest.mark.parametrize("index", range(len(LOADER_CASES)))
+def test_loader_fast_path_matches_the_exact_builder(index: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    text = LOADER_CASES[index]
+    assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch)
+    tight = loader.Limits(max_depth=5, max_alias_nodes=3)
+    assert _load(text, True, monkeypatch, tight) == _load(text, False, monkeypatch, tight)
+
+
+CORRUPTIONS: list[Callable[[str, random.Random], str]] = [
+    lambda line, rng: line + line[-3:],
+    lambda line, rng: " " + line,
+    lambda line, rng: line.replace(": ", ": &a ", 1),
+    lambda line, rng: line.replace(": ", ": *a ", 1),
+    lambda line, rng: line.replace(": ", ": !!int ", 1),
+    lambda line, rng: line.replace(": ", ": !!str ", 1),
+    lambda line, rng: "\t" + line.lstrip(),
+    lambda line, rng: (line.split(":")[0] + ": "
+                       + rng.choice(["yes", "1e3", "0x10", "~", "[", "{a"])),
+    lambda line, rng: line.replace("&", " & "),
+]
+
+
+def test_loader_agrees_on_corrupted_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random("loader-corruptions")
+    texts = [p.read_text("utf-8") for p in EXAMPLES]
+    for round_ in range(200):
+        lines = rng.choice(texts).splitlines()
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(lines))
+            if rng.random() < 0.3:
+                lines.insert(at, lines[at])  # a duplicated key, most of the time
+            else:
+                lines[at] = rng.choice(CORRUPTIONS)(lines[at], rng)
+        text = "\n".join(lines) + "\n"
+        assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
+            f"round {round_}:\n{text}")
+
+
+def _shares_nodes(text: str) -> bool:
+    """Does any document of ``text`` reach one node twice (i.e. use an alias)?"""
+    for root in loader._nodes(text):
+        seen: set[int] = set()
+        stack: list[Node] = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                return True
+            seen.add(id(node))
+            if isinstance(node, SequenceNode):
+                stack.extend(node.value)
+            elif isinstance(node, MappingNode):
+                for key, value in node.value:
+                    stack.extend((key, value))
+    return False
+
+
+ANCHORED = [
+    "a: &x 1\nb: *x\n", "- &x 1\n- *x\n", "[&x 1, *x]\n", "{a: &x 1, b: *x}\n",
+    "[a,&x 1, *x]\n", "{\"a\":&x 1, b: *x}\n", "&x [1]\n", "? &x a\n: *x\n",
+    "a: !!str &x 1\nb: *x\n", "a:\n  &x\n  b: 1\nc: *x\n", "---\n&x a\n",
+]
+
+
+@pytest.mark.parametrize("text", ANCHORED)
+def test_anchor_precheck_sees_every_anchor(text: str) -> None:
+    try:
+        shares = _shares_nodes(text)
+    except yaml.YAMLError:
+        shares = False
+    assert loader._may_have_anchor(text), text
+    assert shares or "---" in text or "&x [1]" in text  # the case is really an anchor
+
+
+def test_anchor_precheck_is_never_wrong_on_random_texts() -> None:
+    rng = random.Random("anchors")
+    pieces = ["a", "b: ", "- ", "&x ", "*x ", "[", "]", "{", "}", ", ", ":", "?", "!", "\n",
+              "  ", "&", "=", "1", "'", '"', "https://e.com/?q=1&r=2", "\t", "#"]
+    checked = 0
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        try:
+            shares = _shares_nodes(text)
+        except yaml.YAMLError:
+            continue
+        checked += 1
+        if shares:
+            assert loader._may_have_anchor(text), repr(text)
+    assert checked > 500
+
+
+def test_fast_resolver_gives_the_original_tags() -> None:
+    rng = random.Random("resolver")
+    words = ["", "~", "null", "Null", "NULL", "nul", "true", "True", "TRUE", "tRue", "false", "no",
+             "yes", "on", "0", "012", "0o17", "0x1F", "0x", "-1", "+1", "1.5", ".5", "1e3", "1E-3",
+             ".inf", "-.Inf", ".NaN", ".nan", "1_000", "1:30", "2026-01-01", "name", "title", "<<",
+             "=", "-", ".", "+", "+.inf", "0b1", "1.", "-.5e+3"]
+    words += ["".join(rng.choice("0123456789.+-eE_xoabnNtTfF~:") for _ in range(rng.randint(1, 6)))
+              for _ in range(3000)]
+    original: Callable[..., Any] = loader._CoreResolver().resolve
+    fast: Callable[..., Any] = loader._FastCoreResolver().resolve
+    for word in words + words:  # twice: the second time comes from the cache
+        for implicit in ((True, False), (False, True), (False, False)):
+            assert fast(ScalarNode, word, implicit) == original(ScalarNode, word, implicit), (
+                word, implicit)
+    for kind in (SequenceNode, MappingNode):
+        assert fast(kind, None, (False, False)) == original(kind, None, (False, False))
+
+
+def test_path_display_matches_the_general_rule(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "repo" / "sub").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    for rel in ("repo/a.yaml", "repo/sub/b.yaml", "elsewhere/c.yaml"):
+        (tmp_path / rel).write_text("a: 1\n")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "repo" / "link")
+    os.symlink(tmp_path / "repo" / "a.yaml", tmp_path / "repo" / "sub" / "alias.yaml")
+    monkeypatch.chdir(tmp_path / "repo")
+    display = loader._Displayer()
+    for raw in ("a.yaml", "./sub/b.yaml", "sub/../a.yaml", "link/c.yaml", "sub/alias.yaml",
+                str(tmp_path / "repo" / "sub" / "b.yaml"), str(tmp_path / "elsewhere" / "c.yaml"),
+                "../elsewhere/c.yaml", "missing/x.yaml"):
+        assert display(Path(raw)) == loader.display_path(Path(raw)), raw
+
+
+def test_lazy_locations_are_those_of_the_exact_builder() -> None:
+    text = "kind: Campaign\nspec:\n  messages:\n    - name: a\n    - name: b\n---\nx: [1, {y: 2}]\n"
+    fast_docs = load_text(text, "l.yaml").documents
+    assert all(isinstance(d.locations, loader._LazyLocations) for d in fast_docs)
+    assert str(fast_docs[0].locate(("spec", "messages", 1, "name"))) == "l.yaml:5:7"
+    assert dict(fast_docs[1].locations) == {
+        (): Location("l.yaml", 7, 1), ("x",): Location("l.yaml", 7, 1),
+        ("x", 0): Location("l.yaml", 7, 5), ("x", 1): Location("l.yaml", 7, 8),
+        ("x", 1, "y"): Location("l.yaml", 7, 9)}
+
+
+def test_collector_pause_nests_and_restores() -> None:
+    assert gc.isenabled()
+    with loader.collector_paused():
+        assert not gc.isenabled()
+        with loader.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer block still holds it
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), loader.collector_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_file_that_grew_after_stat_is_read_whole_or_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text("kind: Campaign\nkey: grown\nspec: {name: x}\n")
+    real_stat = Path.stat
+
+    def shrunk_stat(self: Path, **kwargs: Any) -> Any:
+        st = real_stat(self, **kwargs)
+        if self == path:  # stat() saw the file before its last 20 bytes were written
+            return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid,
+                                   st.st_gid, st.st_size - 20, 0, 0, 0))
+        return st
+
+    monkeypatch.setattr(Path, "stat", shrunk_stat)
+    [doc] = loader.load_file(path).documents
+    assert doc.data == {"kind": "Campaign", "key": "grown", "spec": {"name": "x"}}
+    [problem] = loader.load_file(path, loader.Limits(max_file_bytes=30)).problems
+    assert "file is 31 bytes" in problem.message
