@@ -171,3 +171,15 @@ def test_discover_walks_yaml_skipping_config_and_hidden(tmp_path: Path) -> None:
 def test_missing_path_is_a_problem(tmp_path: Path) -> None:
     result = load_paths([tmp_path / "nope"])
     assert "no such file or directory" in result.problems[0].message
+
+
+@pytest.mark.parametrize("opener, closer", [("[", "]"), ("{a: ", "}")])
+def test_very_deep_flow_nesting_is_refused_before_composing(opener: str, closer: str) -> None:
+    """200,000 levels would overflow the C composer's stack (a crash, not an exception)."""
+    n = 200_000
+    started = time.perf_counter()
+    result = load_text("a: " + opener * n + "1" + closer * n + "\n", "deep.yaml")
+    assert time.perf_counter() - started < 5.0
+    assert result.documents == []
+    [problem] = result.problems
+    assert problem.message == "nesting deeper than 64 levels" and problem.location.line == 1

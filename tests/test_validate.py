@@ -152,7 +152,7 @@ def test_push_task_valid(tmp_path: Path) -> None:
 @pytest.mark.parametrize("spec, top, fragment, line", [
     ("status: 1\n", "", "needs a start_time", 3),
     ("start_time: immediately\n", "state: active\n", None, None),
-    ('start_time: "2020-01-01 00:00:00"\n', "", "is in the past", 5),
+    ('start_time: "2020-01-01 00:00:00"\n', "", None, None),  # past: the planner's call
     ('start_time: "2027-01-02 00:00:00"\nend_time: "2027-01-01 00:00:00"\n', "", "end_time is before start_time", 6),
     ("frequency: 3601\n", "", "multiple of 60", 5),
     ("frequency: 60\n", "", "multiple of 60 seconds from 3600", 5),

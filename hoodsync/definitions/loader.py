@@ -473,9 +473,50 @@ def _syntax_problem(exc: yaml.YAMLError, display: str, text: str) -> Problem:
     return Problem(Location(display, line, col), f"YAML syntax error: {message}")
 
 
+#: Flow openers below which composing cannot overflow the C stack (it survives ~20,000 levels).
+_SAFE_FLOW_OPENERS = 2_000
+
+
+def _too_deep(text: str, display: str, limits: Limits) -> Problem | None:
+    """Refuse flow-style nesting deeper than the limit *before* composing.
+
+    libyaml's composer recurses in C, so a file of a few hundred thousand ``[`` would overflow
+    the C stack (a crash, not an exception) before any depth check on the composed nodes could
+    run. Parse events come from an iterative state machine, so counting depth on them is safe.
+    Block-style nesting needs indentation, which the file-size cap already bounds.
+    """
+    if text.count("[") + text.count("{") <= max(limits.max_depth, _SAFE_FLOW_OPENERS):
+        # Too few openers to threaten the C stack: the exact builder checks the depth limit
+        # on the composed nodes. Skipping the extra pass keeps big ordinary files fast.
+        return None
+    parser = _Loader(text)
+    depth = 0
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                return None
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > limits.max_depth:
+                    mark = event.start_mark
+                    return Problem(Location(display, mark.line + 1, mark.column + 1),
+                                   f"nesting deeper than {limits.max_depth} levels")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # the normal pass reports the syntax error with its location
+    finally:
+        parser.dispose()
+
+
 def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
     """Parse YAML text (possibly several documents) strictly; never raises for bad input."""
     result = LoadResult(files=[display])
+    deep = _too_deep(text, display, limits)
+    if deep is not None:
+        result.problems.append(deep)
+        return result
     loader = _Loader(text)
     fast = not _may_have_anchor(text)  # no anchor, so no alias: no node is shared
     index = -1
