@@ -13,6 +13,10 @@ Contract:
   "not attempted", since waves exist to express dependencies.
 * A running campaign that was paused for an edit is resumed again when the edit fails, so a
   failure never leaves a live campaign stopped behind the user's back.
+* Stopping (the ``stop`` event, or Ctrl-C while :func:`apply_plan` waits in the main thread):
+  no further change starts, changes already started run to their end (their steps are a
+  sequence that should not be cut in half), and the rest are "not attempted". A second Ctrl-C
+  is not absorbed.
 * Every mutation is written to the journal before it is sent (intent) and after (result). The
   journal holds addresses, operations, ids and error messages — never request bodies, which may
   carry interpolated secrets.
@@ -30,7 +34,8 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
@@ -88,6 +93,8 @@ class ApplyReport:
 
     results: list[Result] = field(default_factory=list)
     journal_path: Path | None = None
+    #: True when the apply was stopped before every change had started.
+    interrupted: bool = False
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -174,6 +181,8 @@ class _Runner:
     settle_timeout: float
     #: address → ids of older remote objects sharing its name (superseded email campaigns)
     same_name: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: variables holding API credentials: never interpolated into a request body
+    forbidden_env: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ one change
 
@@ -185,7 +194,8 @@ class _Runner:
         remote object). The result names the created object when there is one — for an email
         ``replace`` the NEW campaign, not the old one its last step stopped.
         """
-        steps = resolve_steps(change, self.env)  # may raise StalePlanError before any write
+        # may raise StalePlanError before any write
+        steps = resolve_steps(change, self.env, forbidden_env=self.forbidden_env)
         created: str | None = None
         done = 0
         target: str | None = change.remote_id
@@ -340,6 +350,45 @@ def _groups(changes: Sequence[Change]) -> list[list[Change]]:
     return [list(g) for _, g in itertools.groupby(changes, key=lambda c: (c.order, c.phase))]
 
 
+def _not_attempted(change: Change, detail: str) -> Result:
+    return Result(change.address, change.action, Outcome.NOT_ATTEMPTED, detail,
+                  change.remote_id, 0, len(change.steps))
+
+
+class _Stopper:
+    """Watches the stop event from the thread that waits for the changes: notes it in the
+    journal once, and turns a first Ctrl-C that reaches this thread into setting it."""
+
+    #: How often the waiting thread wakes: a signal that another thread received is only
+    #: handled when this (main) thread runs Python code again.
+    POLL = 0.05
+
+    def __init__(self, stop: threading.Event, journal: Journal) -> None:
+        self.stop = stop
+        self.journal = journal
+        self._noted = False
+
+    def note(self) -> None:
+        if self.stop.is_set() and not self._noted:
+            self._noted = True
+            self.journal.write("interrupted")
+            log.warning("interrupted: finishing the changes in flight, starting no new one")
+
+    def wait(self, future: "Future[Result]") -> Result:
+        """The future's result; a first Ctrl-C meanwhile sets ``stop`` and keeps waiting (the
+        call in flight finishes and is recorded), a second one propagates."""
+        while True:
+            try:
+                return future.result(timeout=self.POLL)
+            except FutureTimeout:
+                self.note()
+            except KeyboardInterrupt:
+                if self.stop.is_set():
+                    raise
+                self.stop.set()
+                self.note()
+
+
 def apply_plan(
     plan: Plan,
     clients: Clients,
@@ -351,23 +400,29 @@ def apply_plan(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     settle_timeout: float = 60.0,
+    stop: threading.Event | None = None,
+    forbidden_env: frozenset[str] = frozenset(),
 ) -> ApplyReport:
     """Execute ``plan`` and return every change's result (see the module docstring).
 
     Refuses (:class:`PlanError`) a plan with error-level notes before any write.
-    ``on_result(result, finished, total)`` is called once per change as it ends.
+    ``on_result(result, finished, total)`` is called once per change as it ends. Once ``stop``
+    is set (or on a first Ctrl-C in this thread, which sets it) no new change starts.
     """
     if plan.has_errors:
         raise PlanError("the plan has errors (see its notes); nothing was applied")
     work = [c for c in plan.changes if c.steps]
     env = os.environ if env is None else env
     for change in work:
-        resolve_steps(change, env)  # a missing or changed ${env:...} value refuses before any write
+        # a missing, changed or credential ${env:...} value refuses before any write
+        resolve_steps(change, env, forbidden_env=forbidden_env)
     same_name: dict[str, list[str]] = {}
     for ref in plan.superseded:
         if ref.address:
             same_name.setdefault(ref.address, []).append(ref.id)
-    runner = _Runner(clients, journal, env, sleep, clock, settle_timeout, same_name)
+    runner = _Runner(clients, journal, env, sleep, clock, settle_timeout, same_name,
+                     forbidden_env)
+    stop = threading.Event() if stop is None else stop
     report = ApplyReport(journal_path=journal.path)
     journal.write("start", account=plan.account.name, changes=len(work))
     results: dict[str, Result] = {}
@@ -383,19 +438,32 @@ def apply_plan(
             if on_result is not None:
                 on_result(result, finished, len(work))
 
+    stopper = _Stopper(stop, journal)
+
+    def run(change: Change) -> Result:
+        if stop.is_set():
+            journal.write("skipped", address=change.address, reason="interrupted")
+            return _not_attempted(change, "not attempted: interrupted")
+        return runner.run(change)
+
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         for group in _groups(work):
-            if failed_wave is not None and group[0].order > failed_wave:
+            if stop.is_set() or (failed_wave is not None and group[0].order > failed_wave):
+                reason = ("interrupted" if stop.is_set()
+                          else f"wave {failed_wave} had a failure")
                 for change in group:
-                    journal.write("skipped", address=change.address)
-                    record(Result(change.address, change.action, Outcome.NOT_ATTEMPTED,
-                                  f"not attempted: wave {failed_wave} had a failure",
-                                  change.remote_id, 0, len(change.steps)))
+                    journal.write("skipped", address=change.address, reason=reason)
+                    record(_not_attempted(change, f"not attempted: {reason}"))
                 continue
-            for result in pool.map(runner.run, group):
+            futures = [pool.submit(run, change) for change in group]
+            for future in futures:
+                result = stopper.wait(future)
                 record(result)
                 if result.outcome is Outcome.FAILED and failed_wave is None:
                     failed_wave = group[0].order
+    stopper.note()
+    report.interrupted = stop.is_set() and any(
+        r.outcome is Outcome.NOT_ATTEMPTED for r in results.values())
     report.results = [results[c.address] for c in work]
     journal.write("end", applied=report.count(Outcome.APPLIED), failed=report.count(Outcome.FAILED),
                   not_attempted=report.count(Outcome.NOT_ATTEMPTED))

@@ -7,25 +7,32 @@ mistyped command line; 2 only for "the plan has changes" under ``--detailed-exit
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import errno
 import functools
 import json
 import math
 import os
+import signal
+import stat
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sequence, TypeVar
 
 import click
 
 from hoodsync import __version__
-from hoodsync.errors import DefinitionError, HoodsyncError
+from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError
 
 if TYPE_CHECKING:
-    from hoodsync.apply import ApplyReport, Result
+    from hoodsync.apply import ApplyReport, Journal, Result
     from hoodsync.config import Account, Config
     from hoodsync.model import Definition
     from hoodsync.plan import AccountInfo, Plan
@@ -54,8 +61,15 @@ def _report_problems(error: DefinitionError) -> None:
     _err(f"{errors} error(s) in {files} file(s); nothing was sent anywhere.")
 
 
+def _os_error(exc: OSError) -> str:
+    """``<path>: <reason>`` for a failed file or socket operation (no traceback, no errno)."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason
+
+
 def handle_errors(func: F) -> F:
-    """Turn hoodsync's own errors into a one-line message and exit 1 (no traceback)."""
+    """Turn hoodsync's own errors, and any failed file or socket operation, into a one-line
+    message and exit 1 (no traceback)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -66,6 +80,8 @@ def handle_errors(func: F) -> F:
             raise SystemExit(EXIT_ERROR) from None
         except HoodsyncError as exc:
             _fail(str(exc))
+        except OSError as exc:
+            _fail(_os_error(exc))
 
     return wrapper  # type: ignore[return-value]
 
@@ -148,8 +164,16 @@ def _select(config: "Config", names: Sequence[str]) -> list["Account"]:
     return [config.accounts[n] for n in sorted(config.accounts)]
 
 
+def _under(path: str, roots: Sequence[Path], cache: dict[str, Path]) -> bool:
+    resolved = cache.get(path)
+    if resolved is None:
+        resolved = cache[path] = Path(path).resolve()
+    return any(resolved.is_relative_to(r) for r in roots)
+
+
 def _definitions_for(
-    account: "Account", config: "Config", definitions: Sequence["Definition"], several: bool
+    account: "Account", config: "Config", definitions: Sequence["Definition"], several: bool,
+    cache: dict[str, Path] | None = None,
 ) -> list["Definition"]:
     """An account's share of the definitions: those under its ``paths:`` when it has any."""
     if not account.paths:
@@ -159,24 +183,65 @@ def _definitions_for(
                 "accounts each needs paths: (or choose one with --account)")
         return list(definitions)
     roots = [(config.root / p).resolve() for p in account.paths]
-    return [d for d in definitions
-            if any(Path(d.location.path).resolve().is_relative_to(r) for r in roots)]
+    cache = {} if cache is None else cache
+    return [d for d in definitions if _under(d.location.path, roots, cache)]
+
+
+def _check_coverage(
+    config: "Config", definitions: Sequence["Definition"], cache: dict[str, Path]
+) -> None:
+    """When accounts list ``paths:``, every definition must belong to one of them: a file under
+    none would be planned by no account — silently unmanaged, which is what this tool exists to
+    prevent. Raises :class:`DefinitionError` naming each such file."""
+    from hoodsync.errors import Problem
+
+    listed = {a.name: a.paths for a in config.accounts.values() if a.paths}
+    if not listed:
+        return
+    roots = [(config.root / p).resolve() for paths in listed.values() for p in paths]
+    where = "; ".join(f"{name}: {', '.join(paths)}" for name, paths in sorted(listed.items()))
+    problems = [
+        Problem(d.location, f"{d.address} is under no account's paths: in {config.source} "
+                f"({where}); add its folder to an account's paths: or move the file")
+        for d in definitions if not _under(d.location.path, roots, cache)
+    ]
+    if problems:
+        raise DefinitionError(problems)
 
 
 def _targets(values: Sequence[str]) -> frozenset[str]:
+    """``--target`` values as plan addresses (``campaign.x``): the kind may be written as its
+    slug (``push_task``) or as in definition files (``PushTask``)."""
     from hoodsync.model import Kind
 
+    out: set[str] = set()
     for value in values:
-        slug, _, key = value.partition(".")
-        try:
-            Kind.from_slug(slug)
-        except ValueError:
+        prefix, _, key = value.partition(".")
+        kind = next((k for k in Kind if prefix in (k.slug, k.value)), None)
+        if kind is None:
             raise HoodsyncError(
                 f"--target {value!r}: expected KIND.KEY with KIND one of "
-                f"{', '.join(k.slug for k in Kind)}") from None
+                f"{', '.join(k.slug for k in Kind)} (or {', '.join(k.value for k in Kind)})")
         if not key:
             raise HoodsyncError(f"--target {value!r}: the key is missing")
-    return frozenset(values)
+        out.add(f"{kind.slug}.{key}")
+    return frozenset(out)
+
+
+def _check_targets(wanted: frozenset[str], runs: Sequence["_Run"],
+                   definitions: Sequence["Definition"]) -> None:
+    """A ``--target`` that names no definition and no orphan of any selected account is a
+    typo: refuse it (with the closest address) rather than print "No changes"."""
+    known = {d.address for d in definitions}
+    known.update(r.address for run in runs for r in run.plan.orphans if r.address)
+    unknown = sorted(wanted - known)
+    if not unknown:
+        return
+    parts = []
+    for target in unknown:
+        close = difflib.get_close_matches(target, sorted(known), n=1, cutoff=0.6)
+        parts.append(f"{target}" + (f" (did you mean {close[0]}?)" if close else ""))
+    raise ConfigError(f"--target matches no definition and no orphan: {', '.join(parts)}")
 
 
 @dataclass
@@ -195,9 +260,13 @@ def _close_all(runs: Sequence[_Run]) -> None:
         run.session.close()
 
 
-def _in_parallel(work: Sequence[Callable[[], T]]) -> list[T | BaseException]:
+def _in_parallel(work: Sequence[Callable[[], T]],
+                 stop: threading.Event | None = None) -> list[T | BaseException]:
     """Run each callable in its own thread (accounts have separate clients and budgets);
-    results — or the exception raised — in the order given."""
+    results — or the exception raised — in the order given.
+
+    A first Ctrl-C while waiting sets ``stop`` (when given: the work then winds down by
+    itself) and keeps waiting; without ``stop``, or on a second Ctrl-C, it propagates."""
     if len(work) == 1:
         try:
             return [work[0]()]
@@ -207,43 +276,103 @@ def _in_parallel(work: Sequence[Callable[[], T]]) -> list[T | BaseException]:
         futures = [pool.submit(fn) for fn in work]
         out: list[T | BaseException] = []
         for future in futures:
-            error = future.exception()
+            while True:
+                try:
+                    # Short waits: a signal another thread received is handled only when
+                    # this (main) thread runs Python code again.
+                    error = future.exception(timeout=0.05)
+                    break
+                except FutureTimeout:
+                    continue
+                except KeyboardInterrupt:
+                    if stop is None or stop.is_set():
+                        raise
+                    stop.set()
             out.append(error if error is not None else future.result())
         return out
 
 
-def _make_plans(
-    paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
-    allow_replace: bool, parallelism: int | None,
-) -> tuple[list[_Run], "Config"]:
-    """Validate, then plan every selected account concurrently (each with its own clients and
-    budget). Every account's secrets are checked before any account sends anything."""
+@dataclass
+class _Prepared:
+    """Everything a run decides before it reads any account."""
+
+    config: "Config"
+    definitions: list["Definition"]
+    accounts: list["Account"]
+    shares: list[list["Definition"]]
+    targets: frozenset[str]
+
+
+def _prepare(paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str]) -> _Prepared:
+    """Validate the definitions and the configuration, pick the accounts and give each its
+    definitions, and check every chosen account's secrets — all before anything is sent."""
     from hoodsync.config import load_config
     from hoodsync.definitions.validate import load_definitions
-    from hoodsync.session import check_secrets, needs_falconyte, plan_account
+    from hoodsync.errors import Problem
+    from hoodsync.session import check_secrets, needs_falconyte
 
-    definitions = load_definitions(list(paths) or ["."])
-    config = load_config(list(paths))
-    chosen = _select(config, accounts)
     wanted = _targets(targets)
-    shares = [_definitions_for(a, config, definitions, len(chosen) > 1) for a in chosen]
+    problems: list[Problem] = []
+    try:
+        definitions = load_definitions(list(paths) or ["."])
+    except DefinitionError as exc:
+        problems.extend(exc.problems)
+    try:
+        config = load_config(list(paths))
+    except DefinitionError as exc:  # hoodsync.yaml's problems with the definitions' ones
+        problems.extend(exc.problems)
+    if problems:
+        raise DefinitionError(problems)
+    chosen = _select(config, accounts)
+    cache: dict[str, Path] = {}
+    _check_coverage(config, definitions, cache)
+    shares = [_definitions_for(a, config, definitions, len(chosen) > 1, cache) for a in chosen]
     for account, mine in zip(chosen, shares):
         check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
+    return _Prepared(config, definitions, chosen, shares, wanted)
+
+
+def _make_plans(
+    prep: _Prepared, prune: bool | None, allow_replace: bool, parallelism: int | None,
+) -> list[_Run]:
+    """Plan every chosen account concurrently (each with its own clients and budget)."""
+    from hoodsync.session import plan_account
 
     def one(account: "Account", mine: list["Definition"]) -> _Run:
         planned = plan_account(
-            mine, account, config, env=os.environ,
+            mine, account, prep.config, env=os.environ,
             prune=account.prune if prune is None else prune,
-            allow_replace=allow_replace, targets=wanted, parallelism=parallelism)
+            allow_replace=allow_replace, targets=prep.targets, parallelism=parallelism)
         return _Run(account, planned.plan, planned.session, planned.remote)
 
-    outcomes = _in_parallel([functools.partial(one, a, m) for a, m in zip(chosen, shares)])
+    outcomes = _in_parallel([functools.partial(one, a, m)
+                             for a, m in zip(prep.accounts, prep.shares)])
     runs = [o for o in outcomes if isinstance(o, _Run)]
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if errors:
         _close_all(runs)
         raise errors[0]
-    return runs, config
+    if prep.targets:
+        try:
+            _check_targets(prep.targets, runs, prep.definitions)
+        except BaseException:
+            _close_all(runs)
+            raise
+    return runs
+
+
+def _safety_refusal(run: _Run, allow_removals: int | None) -> str | None:
+    """Why apply's safety guard would refuse this plan, or None."""
+    from hoodsync.errors import SafetyError
+    from hoodsync.plan import check_safety
+
+    try:
+        check_safety(run.plan, max_removals=run.account.max_removals,
+                     max_removal_percent=run.account.max_removal_percent,
+                     allow_removals=allow_removals)
+    except SafetyError as exc:
+        return str(exc)
+    return None
 
 
 @cli.command()
@@ -256,29 +385,50 @@ def _make_plans(
               help="Exit 2 when the plan has changes (0 none, 1 error).")
 @click.option("--preview", "preview_out", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write an HTML preview of the messages the plan changes.")
+@click.option("--allow-removals", type=click.IntRange(0), default=None, metavar="N",
+              help="Check the plan against the safety guard as `apply --allow-removals N` would.")
 @handle_errors
 def plan(
     paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
     allow_replace: bool, no_color: bool, parallelism: int | None, fmt: str, out: Path | None,
-    detailed_exitcode: bool, preview_out: Path | None,
+    detailed_exitcode: bool, preview_out: Path | None, allow_removals: int | None,
 ) -> None:
     """Show what apply would change; changes nothing.
 
     Reads the definitions under PATHS (default: .) and the remote account, and prints the plan.
-    With several accounts, they are read concurrently and printed in account order.
+    With several accounts, they are read concurrently and printed in account order. When apply's
+    safety guard would refuse the plan, a warning says so (the exit code does not change).
     """
+    from hoodsync.definitions.loader import collector_paused
     from hoodsync.render import render
 
-    runs, _config = _make_plans(paths, accounts, targets, prune, allow_replace, parallelism)
+    with collector_paused():  # large acyclic data: the cyclic GC would only cost time
+        prep = _prepare(paths, accounts, targets)
+    if (out is not None or preview_out is not None) and len(prep.accounts) != 1:
+        raise ConfigError("--out and --preview take one account's plan; choose it with --account")
+    if fmt == "json" and len(prep.accounts) != 1:
+        raise ConfigError("--format json prints one account's plan (one JSON document per run); "
+                          "choose it with --account "
+                          f"({', '.join(a.name for a in prep.accounts)})")
+    for path in (out, preview_out):
+        if path is not None:
+            _check_writable(path)  # before any account is read
+    with collector_paused():
+        runs = _make_plans(prep, prune, allow_replace, parallelism)
     changes = errors = False
     try:
-        if (out is not None or preview_out is not None) and len(runs) != 1:
-            raise HoodsyncError("--out and --preview take one account's plan; choose it with "
-                                "--account")
         for run in runs:
             doc = run.plan.to_dict()
             opts: dict[str, Any] = {"color": _color(no_color)} if fmt == "text" else {}
-            click.echo(render(doc, fmt, **opts), nl=False)
+            text = render(doc, fmt, **opts)
+            refusal = _safety_refusal(run, allow_removals) if run.plan.has_changes else None
+            if refusal is not None and fmt == "markdown":
+                text = text.rstrip("\n") + f"\n\n> **Warning:** apply will refuse this plan: {refusal}\n"
+            click.echo(text, nl=False)
+            if refusal is not None and fmt == "text":
+                click.echo(f"Warning: apply will refuse this plan: {refusal}")
+            elif refusal is not None and fmt == "json":
+                _err(f"warning: apply will refuse this plan: {refusal}")
             changes = changes or run.plan.has_changes
             errors = errors or run.plan.has_errors
             if out is not None:
@@ -294,11 +444,67 @@ def plan(
         raise SystemExit(EXIT_CHANGES)
 
 
+def _check_writable(path: Path) -> None:
+    """Fail with ``<path>: <reason>`` now, before any account is read, when ``path`` could not
+    be written later (missing or read-only folder, a directory in the way)."""
+    target = path.resolve()
+    if target.is_dir():
+        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if target.exists() and not target.is_file():
+        if not os.access(target, os.W_OK):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return
+    folder = target.parent
+    if not folder.exists():
+        raise OSError(errno.ENOENT, f"folder {folder} does not exist", str(path))
+    if not folder.is_dir():
+        raise OSError(errno.ENOTDIR, f"{folder} is not a folder", str(path))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        reason = "read-only file system" if read_only else "permission denied"
+        raise OSError(errno.EACCES, f"cannot write in {folder}: {reason}", str(path))
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(path: Path, text: str) -> None:
-    """Write a file whole or not at all (a crash never leaves half a plan)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Write a file whole or not at all (a crash never leaves half a plan).
+
+    A symbolic link is followed: the file it points to is written and the link stays. An
+    existing target that is not a regular file (``/dev/stdout``, ``/dev/null``, a FIFO) is
+    written directly — renaming a temporary file over it would replace the device. Failures
+    raise :class:`OSError` naming the path.
+    """
+    target = path.resolve()
+    if target.is_dir():
+        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if target.exists() and not target.is_file():
+        try:
+            with open(target, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        return
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
 
 
 def _write_preview(path: Path, run: _Run, paths: Sequence[str]) -> None:
@@ -332,13 +538,12 @@ def preview(paths: Sequence[str], out: Path) -> None:
     from hoodsync.definitions.validate import load_definitions
     from hoodsync.preview import items_from_definitions, preview_warnings, render_preview
 
+    _check_writable(out)
     items = items_from_definitions(load_definitions(list(paths) or ["."]))
     _write_atomic(out, render_preview(items))
     for warning in preview_warnings(items):
         _err(f"warning: {warning}")
     click.echo(f"Wrote the preview of {len(items)} definition(s) to {out}.")
-
-
 
 
 _PAST = {"create": "created", "adopt": "adopted", "update": "updated", "replace": "replaced",
@@ -530,9 +735,10 @@ def _result_table(report: "ApplyReport") -> str:
     return "\n".join(lines + ["", summary, f"Journal: {report.journal_path}"])
 
 
-def _run_apply(run: _Run, config: "Config", parallelism: int | None,
-               on_result: Callable[["Result", int, int], None]) -> "ApplyReport":
-    from hoodsync.apply import Clients, Journal, apply_plan
+def _run_apply(run: _Run, config: "Config", parallelism: int | None, journal: "Journal",
+               on_result: Callable[["Result", int, int], None],
+               stop: threading.Event) -> "ApplyReport":
+    from hoodsync.apply import Clients, apply_plan
 
     session = run.session
     if session.falconyte is None and any(c.kind.system == "falconyte" for c in run.plan.changes):
@@ -542,20 +748,60 @@ def _run_apply(run: _Run, config: "Config", parallelism: int | None,
                              env=os.environ, parallelism=parallelism)
         session.falconyte = extra.falconyte
         session._closers.append(extra)
-    journal = Journal.create(config.state_dir / "journal", label=run.account.name)
+    return apply_plan(run.plan, Clients(hood=session.hood, falconyte=session.falconyte),
+                      journal=journal, parallelism=parallelism or config.parallelism,
+                      on_result=on_result, stop=stop, forbidden_env=config.secret_names())
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(stop: threading.Event) -> Iterator[None]:
+    """While applying, a first Ctrl-C only sets ``stop`` (no new change starts; the calls in
+    flight finish; the tables are printed); a second one interrupts at once. Installed only
+    in the main thread, where Python delivers signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        _err("Interrupted: finishing the changes in flight, starting no new one "
+             "(Ctrl-C again to stop at once).")
+
+    previous = signal.signal(signal.SIGINT, handler)
     try:
-        return apply_plan(run.plan, Clients(hood=session.hood, falconyte=session.falconyte),
-                          journal=journal, parallelism=parallelism or config.parallelism,
-                          on_result=on_result)
+        yield
     finally:
-        journal.close()
+        signal.signal(signal.SIGINT, previous)
 
 
-def _apply_all(runs: Sequence[_Run], config: "Config", parallelism: int | None) -> bool:
+def _open_journals(runs: Sequence[_Run], config: "Config") -> list["Journal"]:
+    """One journal per account, all created before the first change of any account is sent:
+    a folder that cannot be written stops the apply with nothing done."""
+    from hoodsync.apply import Journal
+
+    journals: list[Journal] = []
+    try:
+        for run in runs:
+            journals.append(Journal.create(config.state_dir / "journal", label=run.account.name))
+    except BaseException:
+        for journal in journals:
+            journal.close()
+        raise
+    return journals
+
+
+def _apply_all(runs: Sequence[_Run], config: "Config", parallelism: int | None,
+               stop: threading.Event) -> bool:
     """Apply every account's plan concurrently; progress and result tables in account order.
-    True when every change of every account was applied."""
-    console = _Console(tty=sys.stderr.isatty())
+    True when every change of every account was applied.
+
+    Ctrl-C sets ``stop``: no new change starts, calls in flight finish, and every account's
+    result table is printed (the rest "not attempted")."""
     work = [r for r in runs if r.plan.has_changes]
+    journals = _open_journals(work, config)
+    console = _Console(tty=sys.stderr.isatty())
     out = _Ordered(console, len(work))
     several = len(work) > 1
 
@@ -563,17 +809,21 @@ def _apply_all(runs: Sequence[_Run], config: "Config", parallelism: int | None) 
         progress = _Progress(out, index, run.plan, f"[{run.account.name}] " if several else "")
         try:
             progress.start()
-            report = _run_apply(run, config, parallelism, progress)
+            report = _run_apply(run, config, parallelism, journals[index], progress, stop)
             out.clear_bar(index)  # the table replaces the bar
             out.write(index, _result_table(report), err=False)
             return report.ok
         except HoodsyncError as exc:
             out.write(index, f"error: {run.account.name}: {exc}", err=True)
             return False
+        except OSError as exc:
+            out.write(index, f"error: {run.account.name}: {_os_error(exc)}", err=True)
+            return False
         finally:
+            journals[index].close()
             out.finish(index)
 
-    outcomes = _in_parallel([functools.partial(one, i, r) for i, r in enumerate(work)])
+    outcomes = _in_parallel([functools.partial(one, i, r) for i, r in enumerate(work)], stop)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
@@ -596,15 +846,26 @@ def apply(
     """Plan, print the plan, ask, then make the changes inside the rate limits.
 
     Several accounts are planned and applied concurrently; output stays in account order.
-    Exit 1 when anything was not applied; the result table says what was.
+    With --plan, the saved plan is applied exactly (PATHS only locate hoodsync.yaml).
+    Exit 1 when anything was not applied; the result table says what was. Ctrl-C stops
+    starting new changes, lets the calls in flight finish and prints the table.
     """
+    from hoodsync.definitions.loader import collector_paused
     from hoodsync.plan import check_safety
     from hoodsync.render import render
 
     if plan_file is not None:
-        runs, config = _saved_plan(plan_file, accounts, parallelism)
+        fixed = [name for name, given in (("--target", bool(targets)), ("--prune", bool(prune)),
+                                          ("--allow-replace", allow_replace)) if given]
+        if fixed:
+            raise ConfigError(f"{', '.join(fixed)} cannot be used with --plan: they are fixed "
+                              "in the saved plan (make a new plan to change them)")
+        runs, config = _saved_plan(plan_file, paths, accounts, parallelism)
     else:
-        runs, config = _make_plans(paths, accounts, targets, prune, allow_replace, parallelism)
+        with collector_paused():  # see plan: planning builds large acyclic data
+            prep = _prepare(paths, accounts, targets)
+            runs, config = _make_plans(prep, prune, allow_replace, parallelism), prep.config
+    stop = threading.Event()
     try:
         for run in runs:
             click.echo(render(run.plan.to_dict(), "text", color=_color(no_color)), nl=False)
@@ -618,23 +879,30 @@ def apply(
         if not any(r.plan.has_changes for r in runs):
             return
         _confirm(auto_approve)
-        ok = _apply_all(runs, config, parallelism)
+        with _stop_on_interrupt(stop):
+            ok = _apply_all(runs, config, parallelism, stop)
     finally:
         _close_all(runs)
+    if stop.is_set():
+        _fail("interrupted: changes not yet started were not attempted (see the table); "
+              "run apply again to finish")
     if not ok:
         _fail("some changes were not applied (see the table); run apply again to finish")
 
 
 def _saved_plan(
-    path: Path, accounts: Sequence[str], parallelism: int | None
+    path: Path, paths: Sequence[str], accounts: Sequence[str], parallelism: int | None
 ) -> tuple[list[_Run], "Config"]:
     """Read a saved plan and refuse it, before any write, when it is another format version,
     was made for another account (name, Hood URL or Falconyte URL) or is stale (an object it
-    acts on moved since, or an object it would create now exists)."""
+    acts on moved since, or an object it would create now exists).
+
+    The configuration (and with it a sandbox account's database) is found from ``paths``
+    exactly as ``plan`` finds it, so the plan is applied to the working tree it was made in."""
     from hoodsync.config import load_config
     from hoodsync.errors import PlanError
     from hoodsync.plan import Plan
-    from hoodsync.session import account_info, check_fresh, open_session
+    from hoodsync.session import account_info, check_fresh, check_secrets, open_session
 
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -643,7 +911,7 @@ def _saved_plan(
     plan_ = Plan.from_dict(doc)
     if len(accounts) > 1:
         raise HoodsyncError("a saved plan is for one account; pass at most one --account")
-    config = load_config([])
+    config = load_config(list(paths))
     account = config.account(accounts[0] if accounts else plan_.account.name)
     here = account_info(account)
     uses_falconyte = any(c.kind.system == "falconyte" for c in plan_.changes)
@@ -655,6 +923,7 @@ def _saved_plan(
     if where(plan_.account) != where(here):
         raise PlanError(f"{path} was made for account {where(plan_.account)}, not {where(here)}; "
                         "nothing was applied")
+    check_secrets(account, need_falconyte=uses_falconyte, env=os.environ)
     session = open_session(account, config, need_hood=True, need_falconyte=uses_falconyte,
                            env=os.environ, parallelism=parallelism)
     try:
@@ -706,7 +975,8 @@ def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite:
 
 
 @cli.command()
-@click.option("--port", type=int, default=8040, show_default=True, help="0 picks a free port.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8040, show_default=True,
+              help="0 picks a free port.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="SQLite file to keep state in (default: in memory).")
 @click.option("--rate-burst", type=int, default=10, show_default=True, help="Hood requests per 1 s.")
@@ -732,6 +1002,7 @@ def emulator(
     """Serve the local Hood + Falconyte API emulator on 127.0.0.1 until Ctrl-C."""
     from hoodsync.emulator.app import EmulatorConfig
     from hoodsync.emulator.server import run
+    from hoodsync.emulator.store import StoreError
 
     config = EmulatorConfig(
         rate_burst=rate_burst, rate_minute=rate_minute, latency_ms=latency_ms,
@@ -746,7 +1017,10 @@ def emulator(
         )
         sys.stdout.flush()
 
-    run(config, port=port, db=db, on_ready=ready)
+    try:
+        run(config, port=port, db=db, on_ready=ready)
+    except StoreError as exc:
+        _fail(str(exc))
     click.echo("Emulator stopped.")
 
 

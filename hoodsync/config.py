@@ -1,9 +1,20 @@
 """Accounts: where each API lives, which environment variable holds its secret, its limits.
 
-Sources, most specific first: ``hoodsync.yaml`` (optional, found beside the definitions or in a
-parent folder up to the working directory), then the environment (DESIGN §1.3). The secrets
-themselves are never stored here: an :class:`Endpoint` names the variable, and the client layer
-reads it at connect time, so a ``Config`` can be logged or printed safely.
+Sources, most specific first: ``hoodsync.yaml`` (optional; see :func:`find_config_file`), then
+the environment (DESIGN §1.3). The secrets themselves are never stored here: an
+:class:`Endpoint` names the variable, and the client layer reads it at connect time, so a
+``Config`` can be logged or printed safely.
+
+Which URL an endpoint uses, first match wins:
+
+1. ``url:`` in ``hoodsync.yaml``;
+2. ``HOOD_API_URL`` / ``FALCONYTE_API_URL`` (``sandbox`` or an http(s) URL; anything else is a
+   :class:`ConfigError` naming the variable);
+3. the real API when ``hoodsync.yaml`` names the secret's variable (``token_env`` /
+   ``key_env``) — whether or not it is set: a named variable that is unset or empty must fail
+   (naming it) when the endpoint is used, never fall back to the sandbox silently;
+4. the real API when the standard variable (``HOOD_API_TOKEN`` / ``FALCONYTE_API_KEY``) holds a
+   value, else the sandbox (the documented zero-configuration default).
 """
 
 from __future__ import annotations
@@ -11,14 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
 
-import jsonschema
-
-from hoodsync.definitions.loader import CONFIG_FILENAMES, Document, load_file
+from hoodsync.definitions.loader import CONFIG_FILENAMES, Document, display_path, load_file
 from hoodsync.errors import ConfigError, DefinitionError, Problem
+from hoodsync.model import Location
 
 __all__ = [
     "SANDBOX",
+    "STANDARD_SECRETS",
     "HOOD_DEFAULT_URL",
     "FALCONYTE_DEFAULT_URL",
     "RateLimits",
@@ -32,6 +44,8 @@ __all__ = [
 SANDBOX = "sandbox"
 HOOD_DEFAULT_URL = "https://api.ocamba.com/v1/hood"
 FALCONYTE_DEFAULT_URL = "https://api.falconyte.com/public/v1"
+#: The documented secret variables (DESIGN §1.3); always treated as secrets.
+STANDARD_SECRETS = frozenset({"HOOD_API_TOKEN", "FALCONYTE_API_KEY"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,8 @@ class Endpoint:
     url: str
     secret_env: str
     limits: RateLimits = RateLimits()
+    #: What to do to use the sandbox instead (for the message when the secret is missing).
+    sandbox_hint: str = "set the URL to sandbox"
 
     @property
     def is_sandbox(self) -> bool:
@@ -81,6 +97,20 @@ class Config:
     parallelism: int = 4
     state_dir: Path = field(default=Path(".hoodsync"))
 
+    def secret_names(self) -> frozenset[str]:
+        """Every variable that holds a credential of any configured account, plus the standard
+        ones: definitions may not interpolate these (the secret would be sent as content)."""
+        names = set(STANDARD_SECRETS)
+        for account in self.accounts.values():
+            names.update((account.hood.secret_env, account.falconyte.secret_env))
+        return frozenset(names)
+
+    def sandbox_db(self, account: Account) -> Path:
+        """The sandbox database of ``account``: each sandbox account has its own, so two of
+        them never see each other's objects (as orphans or otherwise)."""
+        name = "sandbox.sqlite" if account.name == "default" else f"sandbox-{account.name}.sqlite"
+        return self.state_dir / name
+
     def account(self, name: str | None) -> Account:
         """The named account, or the only/``default`` one when ``name`` is None."""
         if name is None:
@@ -101,64 +131,105 @@ class Config:
 
 
 def find_config_file(paths: Sequence[str | Path], cwd: Path | None = None) -> Path | None:
-    """The ``hoodsync.yaml`` that governs ``paths``: beside the first path or in a parent of it,
-    up to the working directory; else in the working directory; else None."""
+    """The ``hoodsync.yaml`` (or ``.yml``) that governs ``paths``, or None.
+
+    Looked for beside the first path (its folder, when it is a file) and then in each parent
+    folder; failing that, in the working directory and its parents. Each walk stops after the
+    filesystem root or after a folder holding ``.git`` (the repository root), whichever comes
+    first, so a stray file above the repository is never picked up.
+    """
     cwd = (cwd or Path.cwd()).resolve()
-    start = Path(paths[0]) if paths else cwd
-    start = start.resolve()
-    if start.is_file():
-        start = start.parent
-    candidates = [start, *start.parents]
-    for folder in candidates:
-        for name in CONFIG_FILENAMES:
-            if (folder / name).is_file():
-                return folder / name
-        if folder == cwd:
-            break
-    for name in CONFIG_FILENAMES:
-        if (cwd / name).is_file():
-            return cwd / name
+    starts: list[Path] = []
+    if paths:
+        first = (cwd / Path(paths[0])).resolve()
+        starts.append(first.parent if first.is_file() else first)
+    starts.append(cwd)
+    for start in starts:
+        found = _walk_up(start)
+        if found is not None:
+            return found
     return None
 
 
-def _env_endpoint(
-    env: Mapping[str, str], url_var: str, secret_var: str, default_url: str
+def _walk_up(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        for name in CONFIG_FILENAMES:
+            if (folder / name).is_file():
+                return folder / name
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+def _env_url(env: Mapping[str, str], var: str) -> str | None:
+    """The URL variable's value (None when unset or empty); refuses anything but ``sandbox`` or
+    an http(s) URL with a host, naming the variable."""
+    value = env.get(var, "").strip()
+    if not value:
+        return None
+    if value == SANDBOX:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = value if len(value) <= 60 else value[:59] + "…"
+        raise ConfigError(
+            f"{var}={shown!r} is neither 'sandbox' nor an http(s) URL "
+            "(e.g. https://api.ocamba.com/v1/hood)")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Api:
+    """How one API is configured: its key in hoodsync.yaml and its variables and default."""
+
+    key: str  # "hood" | "falconyte"
+    secret_key: str  # "token_env" | "key_env"
+    url_var: str
+    secret_var: str
+    default_url: str
+
+
+_HOOD = _Api("hood", "token_env", "HOOD_API_URL", "HOOD_API_TOKEN", HOOD_DEFAULT_URL)
+_FALCONYTE = _Api("falconyte", "key_env", "FALCONYTE_API_URL", "FALCONYTE_API_KEY",
+                  FALCONYTE_DEFAULT_URL)
+
+
+def _endpoint(
+    api: _Api, account: str, raw: Mapping[str, Any], env: Mapping[str, str], source: str | None
 ) -> Endpoint:
-    url = env.get(url_var) or (default_url if env.get(secret_var) else SANDBOX)
-    return Endpoint(url=url, secret_env=secret_var)
-
-
-def _endpoint(raw: Mapping[str, Any] | None, fallback: Endpoint, secret_key: str) -> Endpoint:
-    if not raw:
-        return fallback
+    """One API of one account, resolved by the rules in the module docstring."""
     limits = raw.get("rate_limits") or {}
-    secret_env = raw.get(secret_key, fallback.secret_env)
+    secret_env = str(raw.get(api.secret_key) or api.secret_var)
+    yaml_hint = f"set `url: sandbox` under accounts.{account}.{api.key} in {source}"
+    if raw.get("url"):
+        url, hint = str(raw["url"]), yaml_hint
+    elif (from_env := _env_url(env, api.url_var)) is not None:
+        url, hint = from_env, f"set {api.url_var}=sandbox"
+    elif api.secret_key in raw:
+        url, hint = api.default_url, yaml_hint
+    elif env.get(secret_env, "").strip():
+        url, hint = api.default_url, f"unset {secret_env}"
+    else:
+        url, hint = SANDBOX, ""
     return Endpoint(
-        url=raw.get("url") or fallback.url,
+        url=url,
         secret_env=secret_env,
         limits=RateLimits(
             per_second=int(limits.get("per_second", 10)),
             per_minute=int(limits.get("per_minute", 150)),
         ),
+        sandbox_hint=hint,
     )
 
 
-def _account(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> Account:
-    hood_env = _env_endpoint(env, "HOOD_API_URL", "HOOD_API_TOKEN", HOOD_DEFAULT_URL)
-    falc_env = _env_endpoint(env, "FALCONYTE_API_URL", "FALCONYTE_API_KEY", FALCONYTE_DEFAULT_URL)
-    hood_raw = raw.get("hood") or {}
-    falc_raw = raw.get("falconyte") or {}
-    # A token variable named in hoodsync.yaml decides the default URL the same way the
-    # standard variable does: set → the real API, unset → the sandbox.
-    if "url" not in hood_raw and "token_env" in hood_raw:
-        hood_env = _env_endpoint(env, "HOOD_API_URL", hood_raw["token_env"], HOOD_DEFAULT_URL)
-    if "url" not in falc_raw and "key_env" in falc_raw:
-        falc_env = _env_endpoint(env, "FALCONYTE_API_URL", falc_raw["key_env"], FALCONYTE_DEFAULT_URL)
+def _account(
+    name: str, raw: Mapping[str, Any], env: Mapping[str, str], source: str | None = None
+) -> Account:
     safety = raw.get("safety") or {}
     return Account(
         name=name,
-        hood=_endpoint(hood_raw, hood_env, "token_env"),
-        falconyte=_endpoint(falc_raw, falc_env, "key_env"),
+        hood=_endpoint(_HOOD, name, raw.get("hood") or {}, env, source),
+        falconyte=_endpoint(_FALCONYTE, name, raw.get("falconyte") or {}, env, source),
         paths=tuple(raw.get("paths") or ()),
         prune=bool(raw.get("prune", False)),
         max_removals=int(safety.get("max_removals", 10)),
@@ -166,23 +237,52 @@ def _account(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> Accou
     )
 
 
-def _validate_config(doc: Document) -> list[Problem]:
-    from hoodsync.definitions.validate import schema  # late: validate imports the loader too
+_EMPTY = "the file is empty; it needs an `accounts:` mapping (or delete it to use the environment)"
 
-    validator = jsonschema.Draft202012Validator(schema("config"))
-    problems = []
-    for error in validator.iter_errors(doc.data):
-        path = tuple(error.absolute_path)
-        problems.append(Problem(doc.locate(path), f"hoodsync.yaml: {error.message}", path))
+
+def _schema_problems(doc: Document) -> list[Problem]:
+    """Schema violations, translated as for definitions. An account name that breaks the naming
+    rule is located at the name itself (jsonschema reports it at the parent mapping)."""
+    # Late imports: validate imports the loader too, and jsonschema costs startup time.
+    from hoodsync.definitions.validate import _translate, _validator
+
+    problems: list[Problem] = []
+    for error in _validator("hoodsync_config").iter_errors(doc.data):
+        for problem in _translate(error, doc):
+            if "propertyNames" in error.schema_path and isinstance(error.instance, str):
+                path = (*problem.path, error.instance)
+                problem = Problem(doc.locate(path), problem.message, path)
+            problems.append(problem)
+    return problems
+
+
+def _validate_config(doc: Document, root: Path) -> list[Problem]:
+    """Schema problems located and worded like definition problems (with did-you-mean), then
+    ``paths:`` entries that do not exist (a typo there would silently plan nothing)."""
+    if doc.data is None:
+        return [Problem(doc.locate(()), _EMPTY)]
+    problems = _schema_problems(doc)
+    if problems:
+        return problems
+    for name, raw in sorted(doc.data["accounts"].items()):
+        for index, entry in enumerate((raw or {}).get("paths") or ()):
+            if not (root / entry).exists():
+                path = ("accounts", name, "paths", index)
+                problems.append(Problem(doc.locate(path), f"path {entry!r} does not exist "
+                                        f"(relative to {root})", path))
     return problems
 
 
 def load_config(
     paths: Sequence[str | Path] = (), env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Config:
-    """Read ``hoodsync.yaml`` (if any) and the environment into a :class:`Config`.
+    """Read ``hoodsync.yaml`` (if any; see :func:`find_config_file`) and the environment into
+    a :class:`Config`.
 
-    Raises :class:`DefinitionError` (with file:line) when ``hoodsync.yaml`` is invalid.
+    Raises :class:`DefinitionError` (one located Problem per issue) when ``hoodsync.yaml`` is
+    invalid, and :class:`ConfigError` naming the variable when a URL variable an account uses
+    is neither ``sandbox`` nor an http(s) URL. A missing secret is not checked here: only the
+    endpoints a run uses need theirs (:func:`hoodsync.session.check_secrets`).
     """
     import os
 
@@ -192,22 +292,29 @@ def load_config(
     if found is None:
         return Config(accounts={"default": _account("default", {}, env)}, root=cwd,
                       state_dir=cwd / ".hoodsync")
+    root = found.parent
     loaded = load_file(found)
     problems = list(loaded.problems)
     data: Mapping[str, Any] = {}
-    if loaded.documents:
-        data = loaded.documents[0].data
-        problems += _validate_config(loaded.documents[0])
+    if not loaded.documents and not problems:
+        problems.append(Problem(Location(display_path(found)), _EMPTY))
+    elif len(loaded.documents) > 1:
+        problems.append(Problem(loaded.documents[1].locate(()),
+                                "hoodsync.yaml holds one YAML document; remove the `---`"))
+    elif loaded.documents:
+        problems += _validate_config(loaded.documents[0], root)
+        data = loaded.documents[0].data or {}
     if problems:
         raise DefinitionError(problems)
+    source = str(found)
     accounts = {
-        name: _account(name, raw or {}, env) for name, raw in sorted((data.get("accounts") or {}).items())
+        name: _account(name, raw or {}, env, source)
+        for name, raw in sorted((data.get("accounts") or {}).items())
     } or {"default": _account("default", {}, env)}
-    root = found.parent
     return Config(
         accounts=accounts,
         root=root,
-        source=str(found),
+        source=source,
         parallelism=int(data.get("parallelism", 4)),
         state_dir=root / ".hoodsync",
     )

@@ -286,6 +286,8 @@ class _Draft:
     disabled: list[str] = field(default_factory=list)
     #: An unmarked campaign the first plan will adopt (said in the header when live).
     adopted: bool = False
+    #: The file name without ``.yaml`` (the key, unless the key would name a config file).
+    stem: str = ""
 
 
 _ENV_REFERENCE = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
@@ -387,9 +389,10 @@ def _campaign_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
 
 
 def _start_time(spec: dict[str, Any], active: bool, now: dt.datetime) -> list[str]:
-    """``start_time`` that the validator accepts. The API answers the time a task actually
-    started; once that is past the validator refuses it, so it becomes ``immediately``, the
-    create-time value the planner never compares."""
+    """A ``start_time`` a create would be accepted with. The API answers the time a task
+    actually started; once that is past, the API would refuse it if the task were ever created
+    again from this file (and plan says so), so it becomes ``immediately``, the create-time value
+    the planner never compares."""
     start = spec.get("start_time")
     if start == "immediately":
         return []
@@ -400,8 +403,9 @@ def _start_time(spec: dict[str, Any], active: bool, now: dt.datetime) -> list[st
         why = "is in the past" if when is not None else "is not YYYY-MM-DD HH:MM:SS"
         spec["start_time"] = "immediately"
         return [
-            f"spec.start_time: the remote start time {_short(start)} {why}, which validation "
-            "refuses; written as `immediately`, a create-time value that plan never compares."
+            f"spec.start_time: the remote start time {_short(start)} {why}, which the API "
+            "refuses on create; written as `immediately`, a create-time value that plan never "
+            "compares."
         ]
     if active and start is None:
         spec["start_time"] = "immediately"
@@ -467,8 +471,12 @@ def _email_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
                 ids = ", ".join(f"{r.id} ({r.created_at or 'no created_at'})" for r in live)
                 draft.disabled.append(
                     f"{len(live)} email campaigns named {_short(obj.name)} are not stopped: "
-                    f"{ids}. Plan manages only the newest and refuses while an older one is "
-                    "live; stop the older ones in Falconyte (or rename them), then export again."
+                    f"{ids}. Two live campaigns with one name is an error to plan (both would "
+                    f"send). If the newest, {newest.id}, is the one to keep, this looks like an "
+                    "interrupted replacement: uncomment its file, and a plan with "
+                    "--allow-replace stops the older ones. "
+                    "Otherwise stop the older ones in Falconyte (or rename them), then export "
+                    "again."
                 )
             elif older:
                 draft.comments.append(
@@ -489,10 +497,18 @@ def _id_order(obj: RemoteObject) -> tuple[str, int, int, str]:
     )
 
 
+#: Keys whose file would be named like the config file (``hoodsync.yaml``), which the loader
+#: skips and the config search could pick up: never made from a name, and a marker that
+#: demands one gets another file name.
+_CONFIG_STEMS = frozenset({"hoodsync"})
+
+
 def _assign_keys(drafts: Sequence[_Draft]) -> None:
-    """Markers first (they are identities), then names slugified and de-duplicated in order."""
+    """Markers first (they are identities), then names slugified and de-duplicated in order.
+    No file is named ``hoodsync.yaml``/``hoodsync.yml`` (see :data:`_CONFIG_STEMS`)."""
     taken = {d.reserved_key for d in drafts if d.reserved_key}
     taken |= {d.remote.marker for d in drafts if d.remote.marker and KEY_RE.match(d.remote.marker)}
+    taken |= _CONFIG_STEMS
     used: set[str] = set()
     for draft in drafts:
         if draft.reserved_key and draft.reserved_key not in used:
@@ -504,6 +520,11 @@ def _assign_keys(drafts: Sequence[_Draft]) -> None:
                 base = slugify(f"{prefix}-{draft.remote.id}") or prefix
             draft.key = unique_key(base, taken | used)
         used.add(draft.key)
+    keys = {d.key for d in drafts}
+    for draft in drafts:
+        # Only a marker can be "hoodsync" (it must stay the key); its file gets a free name.
+        clash = draft.key in _CONFIG_STEMS
+        draft.stem = unique_key(draft.key, keys | _CONFIG_STEMS) if clash else draft.key
 
 
 # --- ordering, validation, rendering -----------------------------------------------------------
@@ -690,7 +711,7 @@ def _verify(path: str, text: str, doc: Mapping[str, Any], live: bool, now: dt.da
 
 
 def _finish(draft: _Draft, now: dt.datetime) -> ExportedFile:
-    path = f"{KIND_DIRS[draft.kind]}/{draft.key}.yaml"
+    path = f"{KIND_DIRS[draft.kind]}/{draft.stem or draft.key}.yaml"
     doc = _document(draft)
     notes: list[str] = []
     if draft.disabled:

@@ -10,7 +10,7 @@ anything itself.
 serialise with ``sort_keys=True``). ``Plan.from_dict()`` reads it back exactly.
 
 Sensitive values (``${env:NAME}`` interpolations) never appear here: diffs show
-``(sensitive, fp 3f2a)`` and step bodies keep the ``${env:NAME}`` template, which
+``(sensitive ${env:NAME}, fp 3f2a)`` and step bodies keep the ``${env:NAME}`` template, which
 :func:`resolve_steps` fills in again at apply time, refusing when a value changed since the plan.
 
 Ordering (DESIGN §3): per resource its steps are sequential; across resources by ``order`` wave,
@@ -113,7 +113,12 @@ def fingerprint_body(body: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AccountInfo:
-    """Which account a plan is for, and its rate class (used for the time estimate)."""
+    """Which account a plan is for, and its rate class (used for the time estimate).
+
+    ``url`` / ``sandbox`` describe the Hood endpoint, ``falconyte_url`` / ``falconyte_sandbox``
+    the Falconyte one: each may be the embedded sandbox independently of the other.
+    ``token_env`` / ``key_env`` name the variables that would point each endpoint at a real
+    account (the notices name them; the values are never here)."""
 
     name: str
     url: str
@@ -123,6 +128,9 @@ class AccountInfo:
     per_minute: int = 150
     falconyte_per_second: int = 10
     falconyte_per_minute: int = 150
+    falconyte_sandbox: bool = False
+    token_env: str = "HOOD_API_TOKEN"
+    key_env: str = "FALCONYTE_API_KEY"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (no secrets exist here: an account is names, URLs and limits)."""
@@ -131,6 +139,9 @@ class AccountInfo:
             "url": self.url,
             "sandbox": self.sandbox,
             "falconyte_url": self.falconyte_url,
+            "falconyte_sandbox": self.falconyte_sandbox,
+            "token_env": self.token_env,
+            "key_env": self.key_env,
             "per_second": self.per_second,
             "per_minute": self.per_minute,
             "falconyte_per_second": self.falconyte_per_second,
@@ -149,6 +160,9 @@ class AccountInfo:
             per_minute=int(d.get("per_minute", 150)),
             falconyte_per_second=int(d.get("falconyte_per_second", 10)),
             falconyte_per_minute=int(d.get("falconyte_per_minute", 150)),
+            falconyte_sandbox=bool(d.get("falconyte_sandbox", False)),
+            token_env=str(d.get("token_env", "HOOD_API_TOKEN")),
+            key_env=str(d.get("key_env", "FALCONYTE_API_KEY")),
         )
 
 
@@ -461,6 +475,18 @@ class Plan:
     prune: bool = False
     allow_replace: bool = False
     targets: tuple[str, ...] = ()
+    #: Kinds the plan involves: a definition or a remote object of that kind exists. ``None``
+    #: (a plan built by hand or read from an older file) derives them from changes and lists.
+    kinds: tuple[Kind, ...] | None = None
+
+    def involved_kinds(self) -> tuple[Kind, ...]:
+        """:attr:`kinds`, or the kinds of the changes and listed objects, in :class:`Kind` order."""
+        if self.kinds is not None:
+            found = set(self.kinds)
+        else:
+            found = {c.kind for c in self.changes}
+            found |= {r.kind for r in self.orphans + self.unmanaged + self.superseded}
+        return tuple(k for k in Kind if k in found)
 
     @property
     def has_errors(self) -> bool:
@@ -509,7 +535,14 @@ class Plan:
             "unmanaged": [r.to_dict() for r in self.unmanaged],
             "superseded": [r.to_dict() for r in self.superseded],
             "estimate": self.estimate.to_dict(),
+            **self._kinds_entry(),
         }
+
+    def _kinds_entry(self) -> dict[str, list[str]]:
+        # Only when known: a plan read back must equal the one written.
+        if self.kinds is None:
+            return {}
+        return {"kinds": [k.value for k in self.involved_kinds()]}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Plan":
@@ -534,6 +567,7 @@ class Plan:
                 prune=bool(options.get("prune", False)),
                 allow_replace=bool(options.get("allow_replace", False)),
                 targets=tuple(options.get("targets", ())),
+                kinds=tuple(Kind(k) for k in d["kinds"]) if "kinds" in d else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"saved plan is malformed: {exc}") from exc
@@ -636,11 +670,15 @@ def _names(changes: Sequence[Change], limit: int = 10) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def resolve_steps(change: Change, env: Mapping[str, str]) -> tuple[Step, ...]:
+def resolve_steps(
+    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str] = frozenset()
+) -> tuple[Step, ...]:
     """The change's steps with ``${env:NAME}`` templates filled in from ``env``, for apply.
 
     Raises :class:`StalePlanError` naming the change when a value no longer has the fingerprint
-    it had when the plan was made, and :class:`DefinitionError` when a variable is missing.
+    it had when the plan was made, and :class:`DefinitionError` when a variable is missing or
+    is one of ``forbidden_env`` (credential variables; a hand-edited saved plan must not be
+    able to send a token as content either).
     The returned bodies hold secrets: hand them to the client only, never log them.
     """
     expected = {s.template: s.fp for s in change.sensitive}
@@ -649,7 +687,7 @@ def resolve_steps(change: Change, env: Mapping[str, str]) -> tuple[Step, ...]:
         if step.body is None:
             out.append(step)
             continue
-        resolved, paths = resolve(step.body, env, base_path=())
+        resolved, paths = resolve(step.body, env, base_path=(), forbidden=forbidden_env)
         for path in paths:
             template = _get(step.body, path)
             value = _get(resolved, path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from hoodsync.definitions.interpolate import resolve
@@ -32,9 +33,14 @@ __all__ = ["make_plan", "prepare"]
 log = logging.getLogger(__name__)
 
 
-def prepare(definitions: Iterable[Definition], env: Mapping[str, str]) -> list[Desired]:
+def prepare(
+    definitions: Iterable[Definition],
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str] = frozenset(),
+) -> list[Desired]:
     """Resolve ``${env:NAME}`` in every definition. Raises one :class:`DefinitionError` listing
-    every missing variable in every definition, and :class:`PlanError` for a duplicate address
+    every missing variable and every reference to a name in ``forbidden_env`` (the account's
+    credential variables) in every definition, and :class:`PlanError` for a duplicate address
     (validation normally catches that first)."""
     out: list[Desired] = []
     problems: list[Problem] = []
@@ -46,7 +52,7 @@ def prepare(definitions: Iterable[Definition], env: Mapping[str, str]) -> list[D
             )
         seen[d.address] = d
         try:
-            resolved, paths = resolve(d.spec, env, definition=d)
+            resolved, paths = resolve(d.spec, env, definition=d, forbidden=forbidden_env)
         except DefinitionError as exc:
             problems.extend(exc.problems)
             continue
@@ -66,6 +72,8 @@ def make_plan(
     targets: frozenset[str] = frozenset(),
     env: Mapping[str, str] = {},
     read_requests: int = 0,
+    forbidden_env: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> Plan:
     """Compare ``definitions`` with ``remote`` (the clients' dicts per kind) and plan.
 
@@ -73,9 +81,14 @@ def make_plan(
     matching still sees every definition, so nothing outside the targets turns unmanaged or
     orphaned. ``prune`` turns orphans into removals. ``allow_replace`` permits email-campaign
     replacements. ``read_requests`` is only reported (the header shows it).
+
+    ``forbidden_env`` names the environment variables that hold API credentials: a definition
+    interpolating one is a :class:`DefinitionError` (the secret would be sent as content).
+    ``now`` (timezone-aware, injected so planning stays pure) lets the rules tell a time that
+    has already passed; ``None`` disables those checks.
     """
-    desired = prepare(definitions, env)
-    ctx = Context(prune=prune, allow_replace=allow_replace)
+    desired = prepare(definitions, env, forbidden_env)
+    ctx = Context(prune=prune, allow_replace=allow_replace, now=now)
     by_kind: dict[Kind, list[Desired]] = defaultdict(list)
     for des in desired:
         by_kind[des.definition.kind].append(des)
@@ -86,12 +99,15 @@ def make_plan(
     superseded: list[RemoteRef] = []
     unchanged = managed = retired = remote_count = 0
     seen_targets: set[str] = set()
+    involved: list[Kind] = []
 
     for kind in Kind:
         rules = RULES[kind]
         objs = [rules.from_remote(d) for d in remote.get(kind, ())]
         remote_count += len(objs)
         kind_desired = by_kind.get(kind, [])
+        if objs or kind_desired:
+            involved.append(kind)
         match = rules.match(kind_desired, objs)
         managed += len(match.pairs) + len(match.orphans)
         retired += len(match.retired)
@@ -104,7 +120,9 @@ def make_plan(
                 continue
             change = rules.plan(des, match.pairs.get(des.address), ctx)
             if des.address in match.leftovers:
-                change = rules.finish_leftovers(des, change, match.leftovers[des.address])
+                change = rules.finish_leftovers(
+                    des, change, match.leftovers[des.address], ctx, match.pairs.get(des.address)
+                )
             if change is None:
                 unchanged += 1
             else:
@@ -129,6 +147,8 @@ def make_plan(
         Note("warning", f"--target {t} matches no definition and no orphan")
         for t in sorted(targets - seen_targets)
     ]
+    if prune:
+        notes.extend(_prune_notes(unmanaged))
     ordered = sort_changes(changes)
     plan = Plan(
         account=account,
@@ -152,6 +172,7 @@ def make_plan(
         prune=prune,
         allow_replace=allow_replace,
         targets=tuple(sorted(targets)),
+        kinds=tuple(involved),
     )
     log.debug(
         "planned %d changes for %d definitions against %d remote objects",
@@ -160,6 +181,35 @@ def make_plan(
         remote_count,
     )
     return plan
+
+
+#: Kinds whose objects carry no hoodsync marker: --prune cannot tell what git removed.
+_UNMARKED = (Kind.PUSH_TASK, Kind.EMAIL_CAMPAIGN)
+_UNMARKED_WORDS = {Kind.PUSH_TASK: "push task", Kind.EMAIL_CAMPAIGN: "email campaign"}
+_RETIRE_HINT = {Kind.PUSH_TASK: "state: inactive", Kind.EMAIL_CAMPAIGN: "state: stopped"}
+
+
+def _prune_notes(unmanaged: Sequence[RemoteRef]) -> list[Note]:
+    """With ``--prune``: one info note when the account holds push tasks or email campaigns that
+    match no definition — they carry no marker, so a deleted definition cannot be recognised,
+    and pruning does not touch them."""
+    counts = {k: sum(1 for r in unmanaged if r.kind is k) for k in _UNMARKED}
+    present = [k for k in _UNMARKED if counts[k]]
+    if not present:
+        return []
+    found = " and ".join(
+        f"{counts[k]} {_UNMARKED_WORDS[k]}{'s' if counts[k] != 1 else ''}" for k in present
+    )
+    hints = " / ".join(_RETIRE_HINT[k] for k in present)
+    return [
+        Note(
+            "info",
+            f"--prune removes only campaigns: push tasks and email campaigns carry no hoodsync "
+            f"marker, so a deleted definition cannot be recognised. The {found} matching no "
+            f"definition stay unmanaged and untouched; to retire one, set {hints} in its "
+            "definition and apply before deleting the definition.",
+        )
+    ]
 
 
 def _ref(obj: RemoteObject, address: str | None, name: str | None = None) -> RemoteRef:

@@ -8,9 +8,11 @@ handed only to the transports.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from hoodsync.config import Account, Config, Endpoint
@@ -69,7 +71,9 @@ class Session:
 
 
 def account_info(account: Account) -> AccountInfo:
-    """What a plan records about its account: names, URLs and limits, never secrets."""
+    """What a plan records about its account: names, URLs, variable names and limits, never
+    secrets. Each endpoint is described on its own: Hood and Falconyte may be one real and one
+    the sandbox (``falconyte_url`` is None when Falconyte is the sandbox)."""
     from hoodsync.emulator.sandbox import SANDBOX_HOOD_URL
 
     hood, falc = account.hood, account.falconyte
@@ -82,15 +86,24 @@ def account_info(account: Account) -> AccountInfo:
         per_minute=hood.limits.per_minute,
         falconyte_per_second=falc.limits.per_second,
         falconyte_per_minute=falc.limits.per_minute,
+        falconyte_sandbox=falc.is_sandbox,
+        token_env=hood.secret_env,
+        key_env=falc.secret_env,
     )
 
 
-def _secret(endpoint: Endpoint, env: Mapping[str, str], what: str) -> Secret:
+def _secret(account: Account, endpoint: Endpoint, env: Mapping[str, str], what: str) -> Secret:
+    """The endpoint's secret, or a :class:`ConfigError` naming the variable (never its value).
+
+    Unset, empty and blank are all "missing": a CI secret that is not configured arrives as an
+    empty string, and that must stop the run, not send an empty credential or use the sandbox.
+    """
     value = env.get(endpoint.secret_env, "")
     if not value.strip():
+        hint = f"; to use the sandbox instead, {endpoint.sandbox_hint}" if endpoint.sandbox_hint else ""
         raise ConfigError(
-            f"{endpoint.secret_env} is not set; it must hold the {what} for {endpoint.url} "
-            f"(or use the sandbox: unset the URL variable)"
+            f"{endpoint.secret_env} is not set or empty: account {account.name!r} needs it for "
+            f"the {what} of {endpoint.url}; nothing was sent{hint}"
         )
     return Secret(value)
 
@@ -102,9 +115,9 @@ def check_secrets(
     """Raise :class:`ConfigError` naming the variable when a real endpoint the run needs has no
     secret. Sends nothing: the CLI calls it for every account before any account starts."""
     if need_hood and not account.hood.is_sandbox:
-        _secret(account.hood, env, "Hood API token")
+        _secret(account, account.hood, env, "Hood API token")
     if need_falconyte and not account.falconyte.is_sandbox:
-        _secret(account.falconyte, env, "Falconyte API key")
+        _secret(account, account.falconyte, env, "Falconyte API key")
 
 
 def open_session(
@@ -119,15 +132,17 @@ def open_session(
     """Connect the clients an account needs.
 
     A real endpoint without its secret is a :class:`ConfigError` naming the variable, raised
-    before any request. Sandbox endpoints open the embedded emulator in ``.hoodsync/``.
+    before any request. Sandbox endpoints open the embedded emulator on the account's own
+    database in ``.hoodsync/`` (:meth:`Config.sandbox_db`); a database that cannot be created
+    or opened is a :class:`ConfigError` naming the file.
     """
     session = Session(account)
     width = parallelism or config.parallelism
     sandbox = None
     if (need_hood and account.hood.is_sandbox) or (need_falconyte and account.falconyte.is_sandbox):
-        from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, open_sandbox
+        from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL
 
-        sandbox = open_sandbox(config.state_dir / "sandbox.sqlite")
+        sandbox = _open_sandbox(config.sandbox_db(account))
         session._closers.append(sandbox)
     try:
         if need_hood:
@@ -139,7 +154,7 @@ def open_session(
                     transport=sandbox.hood_transport, on_request=session.count)
             else:
                 transport = ApiTransport(
-                    endpoint.url, _secret(endpoint, env, "Hood API token"), api="hood",
+                    endpoint.url, _secret(account, endpoint, env, "Hood API token"), api="hood",
                     limiter=_limiter(endpoint), parallelism=width, on_request=session.count)
             session._closers.append(transport)
             session.hood = HoodClient(transport)
@@ -152,7 +167,7 @@ def open_session(
                     transport=sandbox.falconyte_transport, on_request=session.count)
             else:
                 transport = ApiTransport(
-                    endpoint.url, _secret(endpoint, env, "Falconyte API key"), api="falconyte",
+                    endpoint.url, _secret(account, endpoint, env, "Falconyte API key"), api="falconyte",
                     limiter=_limiter(endpoint), parallelism=width, on_request=session.count)
             session._closers.append(transport)
             session.falconyte = FalconyteClient(transport)
@@ -160,6 +175,19 @@ def open_session(
         session.close()
         raise
     return session
+
+
+def _open_sandbox(path: Path) -> Any:
+    from hoodsync.emulator.sandbox import open_sandbox
+    from hoodsync.emulator.store import StoreError
+
+    try:
+        return open_sandbox(path)
+    except OSError as exc:
+        raise ConfigError(f"{exc.filename or path}: cannot create the sandbox: "
+                          f"{exc.strerror or exc}") from exc
+    except StoreError as exc:
+        raise ConfigError(f"{path}: cannot open the sandbox database: {exc.__cause__ or exc}") from exc
 
 
 def _limiter(endpoint: Endpoint) -> RateLimiter:
@@ -212,10 +240,14 @@ def plan_account(
     allow_replace: bool = False,
     targets: frozenset[str] = frozenset(),
     parallelism: int | None = None,
+    now: dt.datetime | None = None,
 ) -> AccountPlan:
     """Read the account and plan ``definitions`` against it. The caller closes the session.
 
     A real endpoint without its secret fails with :class:`ConfigError` before any request.
+    Definitions may not interpolate any configured account's secret variable
+    (:meth:`Config.secret_names`); ``now`` (default: the current UTC time) lets the planner
+    tell times that have passed.
     """
     kinds = kinds_to_read(definitions)
     session = open_session(account, config, need_hood=True,
@@ -225,7 +257,9 @@ def plan_account(
         remote = read_remote(session, kinds)
         plan = make_plan(definitions, remote, account=account_info(account), prune=prune,
                          allow_replace=allow_replace, targets=targets, env=env,
-                         read_requests=session.requests)
+                         read_requests=session.requests,
+                         forbidden_env=config.secret_names(),
+                         now=now or dt.datetime.now(dt.timezone.utc))
     except BaseException:
         session.close()
         raise

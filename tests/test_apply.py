@@ -367,3 +367,18 @@ def test_api_failure_detail_carries_the_message_and_trace_id(
     assert re.search(r"^campaign\.gone\s+update\s+failed\s+patch failed: update campaign "
                      r"999999: HTTP 400 .*trace_id", table, re.M)
     assert "Apply complete: 0 applied, 1 failed, 0 not attempted." in table
+
+
+def test_credential_variable_in_a_hand_edited_plan_is_refused_before_any_write(
+    tmp_path: Path,
+) -> None:
+    from hoodsync.errors import DefinitionError
+
+    hood = FakeHood()
+    plan = Plan(account=ACCOUNT, changes=(
+        change("a", "create", (Step("create", body={"name": "${env:HOOD_API_TOKEN}"}),)),
+    ))
+    with pytest.raises(DefinitionError):
+        run(tmp_path, plan, hood, env={"HOOD_API_TOKEN": "s3cret"},
+            forbidden_env=frozenset({"HOOD_API_TOKEN"}))
+    assert hood.calls == []

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ from test_cli_plan import (
 )
 
 import hoodsync.apply
+import hoodsync.remote.hood
 import hoodsync.session
 from hoodsync.cli import _Console, _Ordered, _Progress, _duration
 from hoodsync.apply import Outcome, Result
@@ -414,3 +416,71 @@ def test_several_accounts_run_concurrently_and_print_in_account_order(
     code, out, _ = cli(capsys, "plan", "--account", "beta", "--account", "alpha")
     assert code == 0 and out.index("Account: beta") < out.index("Account: alpha")
 
+
+
+# ------------------------------------------------------------------------------ saved plans: where
+
+
+def test_saved_plan_uses_the_config_of_the_paths_given_and_refuses_fixed_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle], capsys: pytest.CaptureFixture[str],
+) -> None:
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "hoodsync.yaml", "accounts:\n  default: {}\n")
+    write(acc.root, "c/one.yaml", campaign_yaml("one", "One"))
+    assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+
+    for option in (("--target", "campaign.one"), ("--prune",), ("--allow-replace",)):
+        code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve", *option)
+        assert code == 1 and out == ""
+        assert err == (f"error: {option[0]} cannot be used with --plan: they are fixed in the "
+                       "saved plan (make a new plan to change them)\n")
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".git").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    code, out, err = cli(capsys, "apply", "--plan", str(acc.root / "p.json"), str(acc.root),
+                         "--auto-approve")
+    assert code == 0, err
+    assert rows(out)["campaign.one"][1] == "applied"
+    assert not (elsewhere / ".hoodsync").exists()  # the repository's sandbox, not cwd's
+    with acc.remote() as remote:
+        assert [c["name"] for c in remote.campaigns()] == ["One"]
+
+
+# ------------------------------------------------------------------------------ Ctrl-C
+
+
+def test_ctrl_c_lets_the_call_in_flight_finish_and_prints_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle], capsys: pytest.CaptureFixture[str],
+) -> None:
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    for i in range(3):
+        write(acc.root, f"c/c{i}.yaml", campaign_yaml(f"c{i}", f"Campaign {i}"))
+    real = hoodsync.remote.hood.HoodClient.create_campaign
+    calls: list[str] = []
+
+    def interrupted(self: Any, body: Any, **kwargs: Any) -> Any:
+        calls.append(body["name"])
+        if len(calls) == 1:  # Ctrl-C while the first create is in flight
+            os.kill(os.getpid(), signal.SIGINT)
+            deadline = time.monotonic() + 5
+            journal = acc.root / ".hoodsync" / "journal"
+            while time.monotonic() < deadline and not any(
+                    '"interrupted"' in p.read_text() for p in journal.glob("*.jsonl")):
+                time.sleep(0.005)  # until the main thread has taken the interrupt
+        return real(self, body, **kwargs)
+
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", interrupted)
+    code, out, err = cli(capsys, "apply", "--auto-approve", "--parallelism", "1")
+    assert code == 1, (out, err)
+    assert calls == ["Campaign 0"], (out, err)  # nothing new started after Ctrl-C
+    table = rows(out)
+    assert table["campaign.c0"][1] == "applied"  # the call in flight finished
+    assert table["campaign.c1"][1:] == ("not attempted", "not attempted: interrupted")
+    assert table["campaign.c2"][1] == "not attempted"
+    assert "Apply complete: 1 applied, 0 failed, 2 not attempted." in out
+    assert "error: interrupted: changes not yet started were not attempted" in err
+    with acc.remote() as remote:
+        assert [c["name"] for c in remote.campaigns()] == ["Campaign 0"]

@@ -135,7 +135,7 @@ def make_account(
     """A fresh account: an emulator reached over loopback through the environment, or the
     sandbox in ``tmp_path/repo/.hoodsync``. The working directory is ``tmp_path/repo``."""
     root = tmp_path / "repo"
-    root.mkdir()
+    (root / ".git").mkdir(parents=True)  # the repository root: hoodsync.yaml is not looked for above
     monkeypatch.chdir(root)
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
@@ -357,3 +357,57 @@ def test_preview_shows_the_remote_side_of_an_update(
     assert "Howdy One" in page  # the new side
     assert "Hello One" in page  # the remote (before) side, from the objects the plan read
     assert re.search(r"update", page)
+
+
+def test_plan_warns_when_apply_would_refuse_it_without_changing_the_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator, max_removals=1)
+    for i in range(3):
+        write(acc.root, f"c/c{i}.yaml", campaign_yaml(f"c{i}", f"Campaign {i}"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    for i in (1, 2):
+        (acc.root / f"c/c{i}.yaml").unlink()
+
+    warning = "apply will refuse this plan: the plan removes 2 objects, more than the limit of 1"
+    code, out, _ = cli(capsys, "plan", "--prune", "--detailed-exitcode")
+    assert code == 2 and f"Warning: {warning}" in out.splitlines()[-1]
+    code, out, _ = cli(capsys, "plan", "--prune", "--format", "markdown")
+    assert code == 0 and out.rstrip().splitlines()[-1].startswith(f"> **Warning:** {warning}")
+    code, out, err = cli(capsys, "plan", "--prune", "--format", "json")
+    assert code == 0 and json.loads(out)["changes"] and f"warning: {warning}" in err
+    code, out, err = cli(capsys, "plan", "--prune", "--allow-removals", "2")
+    assert code == 0 and "will refuse" not in out + err
+    code, out, err = cli(capsys, "plan")  # no removals: nothing to warn about
+    assert code == 0 and "will refuse" not in out + err
+
+
+def test_subfolder_uses_the_repositorys_config_and_each_sandbox_account_its_own_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "hoodsync.yaml", "accounts:\n  default: {paths: [main/]}\n"
+                                     "  qa: {paths: [qa/]}\n")
+    write(acc.root, "main/m.yaml", campaign_yaml("m", "Main"))
+    write(acc.root, "qa/q.yaml", campaign_yaml("q", "QA"))
+    monkeypatch.chdir(acc.root / "qa")  # from a subfolder: the repository root's hoodsync.yaml
+    code, out, err = cli(capsys, "apply", "--auto-approve", "--account", "qa")
+    assert code == 0, err
+    assert "Account: qa" in out and "campaign.q will be created" in out
+    monkeypatch.chdir(acc.root)
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0  # default's create; qa is clean
+
+    state = acc.root / ".hoodsync"
+    assert sorted(p.name for p in state.glob("*.sqlite")) == ["sandbox-qa.sqlite", "sandbox.sqlite"]
+    for name, db in (("Main", "sandbox.sqlite"), ("QA", "sandbox-qa.sqlite")):
+        box = open_sandbox(state / db)
+        try:
+            with httpx.Client(base_url=SANDBOX_HOOD_URL, transport=box.hood_transport,
+                              headers={"Authorization": f"Bearer {box.hood_token}"}) as hood:
+                assert [c["name"] for c in hood.get("/campaigns").json()["items"]] == [name]
+        finally:
+            box.close()
+    doc = plan_json(capsys, "--account", "qa")
+    assert doc["changes"] == [] and doc["counts"]["orphans"] == 0  # not the other account's

@@ -150,7 +150,8 @@ def test_replacement_cut_off_before_the_stop_is_finished_by_the_next_apply(
     account: Account, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A replace is create-new then stop-old; if the apply dies between the two, two active
-    campaigns share the name. The next plan stops the old one and the account converges."""
+    campaigns share the name. Issue 7: the next plan is an error that says so and names
+    --allow-replace; with it, the plan stops the old one and the account converges."""
     write(account.root, "email/welcome.yaml",
           email_yaml("welcome", "Welcome flow", events="[lead.created]"))
     with account.remote() as remote:  # the state a killed replace leaves behind
@@ -159,10 +160,13 @@ def test_replacement_cut_off_before_the_stop_is_finished_by_the_next_apply(
                 "name": "Welcome flow", "template_ids": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"],
                 "mail_account_ids": ["8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"], "events": events})
         older = remote.email_campaigns()[0]["id"]
-    doc = plan_json(capsys)
+    code, out, err = cli(capsys, "plan")
+    assert code == 1 and "interrupted" in out + err and "--allow-replace" in out + err
+    doc = plan_json(capsys, "--allow-replace")
     [change] = doc["changes"]
     assert change["action"] == "stop" and [s["id"] for s in change["steps"]] == [older]
-    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert doc["superseded"] == []  # the old one is being stopped, not yet superseded
+    assert cli(capsys, "apply", "--auto-approve", "--allow-replace")[0] == 0
     with account.remote() as remote:
         states = {c["id"]: enabled(c) for c in remote.email_campaigns()}
     assert states[older] is False and sum(states.values()) == 1

@@ -401,8 +401,9 @@ def test_push_task_states_start_times_and_finished_tasks() -> None:
     assert docs["Off"][0]["spec"]["start_time"] == "2026-09-01 08:00:00"
     done, text = docs["Done"]
     assert "state" not in done and "Finished (status 2)" in text
-    # end_time before the (now immediate) start: validation refuses it, so it is left out.
-    assert "end_time" not in done["spec"] and "# Left out spec.end_time" in text
+    # A finished task's end_time stays as it is: it plans clean, and a finished task is never
+    # created again from this file.
+    assert done["spec"]["end_time"] == "2026-05-02 00:00:00" and "Left out" not in text
     odd = docs["Odd"][0]
     assert odd["spec"]["start_time"] == "immediately" and odd["spec"]["frequency"] == 7200
     plan = plan_of(files, remote)
@@ -591,3 +592,33 @@ def test_write_export_reports_io_failures(tmp_path: Path) -> None:
     with pytest.raises(HoodsyncError, match="cannot write"):
         write_export([ExportedFile("campaigns/a.yaml", "x: 1\n")], tmp_path / "out")
     assert os.path.isfile(tmp_path / "out")
+
+
+def test_export_never_writes_a_file_named_like_the_config() -> None:
+    remote: Remote = {
+        Kind.CAMPAIGN: [campaign(1, "hoodsync"), campaign(2, "Other", marker="hoodsync")],
+        Kind.PUSH_TASK: [push_task(10, "HoodSync")],
+        Kind.EMAIL_CAMPAIGN: [email("e1", "hoodsync", True, "2026-01-01T00:00:00Z")],
+    }
+    files = export_documents(remote, now=NOW)
+    names = [f.path.rsplit("/", 1)[-1] for f in files]
+    assert "hoodsync.yaml" not in names and "hoodsync.yml" not in names
+    texts = by_path(files)
+    # the marker is an identity: the key stays, only the file name moves
+    marked = next(t for t in texts.values() if "name: Other" in t)
+    assert only_doc(marked)["key"] == "hoodsync"
+    named = only_doc(texts["push-tasks/hoodsync-2.yaml"])
+    assert named["key"] == "hoodsync-2" and named["spec"]["name"] == "HoodSync"
+    assert len({f.path for f in files}) == len(files) == 4
+    plan = plan_of(files, remote)
+    assert not plan.has_errors
+
+
+def test_live_twice_note_names_the_newest_and_allow_replace() -> None:
+    remote: Remote = {Kind.EMAIL_CAMPAIGN: [
+        email("e1", "Live twice", True, "2026-01-01T00:00:00Z"),
+        email("e2", "Live twice", True, "2026-02-01T00:00:00Z"),
+    ]}
+    text = by_path(export_documents(remote, now=NOW))["email/live-twice.yaml"]
+    flat = " ".join(line.lstrip("# ") for line in text.splitlines())
+    assert "the newest, e2," in flat and "--allow-replace" in flat

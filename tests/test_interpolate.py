@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from hoodsync.definitions.interpolate import fingerprint, has_reference, masked, resolve
+from hoodsync.definitions.interpolate import (
+    fingerprint,
+    has_reference,
+    masked,
+    reference_names,
+    resolve,
+)
 from hoodsync.errors import DefinitionError
 from hoodsync.model import Definition, Kind, Location
 
@@ -66,3 +72,30 @@ def test_fingerprint_is_the_first_four_hex_of_sha256() -> None:
     assert fingerprint("abc") == hashlib.sha256(b"abc").hexdigest()[:4]
     assert masked("abc") == f"(sensitive, fp {fingerprint('abc')})"
     assert "abc" not in masked("abc")
+
+
+def test_masked_names_its_variables_but_not_the_value() -> None:
+    text = masked("SPRING-24", ("PROMO_CODE",))
+    assert text == f"(sensitive ${{env:PROMO_CODE}}, fp {fingerprint('SPRING-24')})"
+    assert "SPRING" not in text
+    assert masked("x", ("A", "B")).startswith("(sensitive ${env:A} ${env:B}, fp ")
+
+
+def test_reference_names_skip_escapes_and_repeats() -> None:
+    assert reference_names("${env:A}-$${env:B}-${env:A}-${env:C}") == ("A", "C")
+
+
+def test_forbidden_names_are_refused_without_reading_them() -> None:
+    class Spy(dict[str, str]):
+        def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+            assert key != "HOOD_API_TOKEN", "a forbidden value was read"
+            return super().get(key, default)
+
+    env = Spy(HOOD_API_TOKEN="tok-1", OK="fine")
+    with pytest.raises(DefinitionError) as info:
+        resolve({"a": "${env:OK}", "b": ["x ${env:HOOD_API_TOKEN}"]}, env,
+                location=Location("d.yaml", 3, 1), forbidden=frozenset({"HOOD_API_TOKEN"}))
+    (problem,) = info.value.problems
+    assert problem.path == ("spec", "b", 0)
+    assert "HOOD_API_TOKEN holds an API credential" in problem.message
+    assert "tok-1" not in str(info.value)

@@ -271,7 +271,7 @@ def test_resume_block_scheduled_time_counts_as_matching() -> None:
 
 
 def test_paused_behind_hoodsyncs_back_is_exactly_one_resume_shown_as_drift() -> None:
-    d = defn()
+    d = defn(state="active")
     change = plan_one(d, created_remote(d, status="paused"))
     assert change is not None
     assert change.action == "resume" and change.drift is True
@@ -282,7 +282,7 @@ def test_paused_behind_hoodsyncs_back_is_exactly_one_resume_shown_as_drift() -> 
 
 def test_git_state_change_to_active_resumes_with_the_resume_block() -> None:
     remote = created_remote(defn(state="paused"), status="paused")
-    d = defn(resume={"run_immediately": True})
+    d = defn(state="active", resume={"run_immediately": True})
     change = plan_one(d, remote)
     assert change is not None and change.action == "resume" and change.drift is False
     assert [s.op for s in change.steps] == ["patch", "resume"]
@@ -294,7 +294,7 @@ def test_git_state_change_to_active_resumes_with_the_resume_block() -> None:
 
 def test_update_and_resume_patch_before_resuming() -> None:
     remote = created_remote(defn(state="paused"), status="paused")
-    change = plan_one(defn(spec={**SPEC, "name": "New"}), remote)
+    change = plan_one(defn(spec={**SPEC, "name": "New"}, state="active"), remote)
     assert change is not None
     assert [s.op for s in change.steps] == ["patch", "resume"]
     assert change.description == "will be updated and resumed (paused -> scheduled)"
@@ -347,11 +347,49 @@ def test_editing_a_frozen_campaign_is_an_error_note(status: str) -> None:
 
 
 def test_canceled_campaign_cannot_be_made_active_again() -> None:
-    d = defn()
+    d = defn(state="active")
     change = plan_one(d, created_remote(d, status="canceled"))
     assert change is not None and change.has_errors and "irreversible" in change.notes[0].message
     d2 = defn(state="canceled")
     assert plan_one(d2, created_remote(d2, status="canceled")) is None
+
+
+# --- no state: the lifecycle is not managed (DESIGN §3) --------------------------------------
+
+
+def test_without_state_a_paused_campaign_stays_paused() -> None:
+    d = defn()
+    assert plan_one(d, created_remote(d, status="paused")) is None
+    # the stored hash of a campaign created before "no state" stopped meaning active is current
+    assert plan_one(d, created_remote(defn(state="active"), status="paused")) is None
+
+
+def test_without_state_a_paused_campaign_is_only_patched() -> None:
+    remote = created_remote(defn(), status="paused")
+    change = plan_one(defn(spec={**SPEC, "name": "New"}), remote)
+    assert change is not None and change.action == "update" and change.transition is None
+    assert [s.op for s in change.steps] == ["patch"]
+    assert change.steps[0].body["name"] == "New"  # type: ignore[index]
+
+
+def test_without_state_a_running_campaign_is_still_edited_around_a_pause() -> None:
+    remote = created_remote(defn(), status="running")
+    change = plan_one(defn(spec={**SPEC, "name": "New"}), remote)
+    assert change is not None and change.action == "update"
+    assert [s.op for s in change.steps] == ["pause", "patch", "resume"]
+    assert "live_edit" in change.flags
+
+
+@pytest.mark.parametrize("status", ["canceled", "sent", "draft", "scheduled"])
+def test_without_state_any_status_is_accepted_when_the_spec_matches(status: str) -> None:
+    d = defn()
+    assert plan_one(d, created_remote(d, status=status)) is None
+
+
+def test_without_state_a_missing_campaign_is_created_as_the_spec_says() -> None:
+    change = plan_one(defn(), None)
+    assert change is not None and change.action == "create"
+    assert [s.op for s in change.steps] == ["create"]
 
 
 def test_sent_campaign_cannot_be_paused() -> None:
@@ -436,6 +474,35 @@ def test_two_candidates_are_an_error_not_a_guess() -> None:
     m = RULES.match([a], named)
     assert "3, 4" in m.blocked["campaign.a"][0].message
     assert m.blocked["campaign.a"][0].severity == "error"
+
+
+def test_two_definitions_claiming_one_remote_name_both_get_an_error() -> None:
+    a, b, c = prepare([defn("a", {**SPEC, "name": "Same"}), defn("b", {**SPEC, "name": "Same"}),
+                       defn("c", {**SPEC, "name": "Other"})], {})
+    remote = [RULES.from_remote({"id": "7", "name": "Same", "status": "paused"}),
+              RULES.from_remote({"id": "8", "name": "Other", "status": "paused"})]
+    m = RULES.match([a, b, c], remote)
+    assert {k: v.id for k, v in m.pairs.items()} == {"campaign.c": "8"}
+    (note_a,) = m.blocked["campaign.a"]
+    (note_b,) = m.blocked["campaign.b"]
+    assert note_a.severity == note_b.severity == "error"
+    assert "campaign.b" in note_a.message and "campaign.a" in note_b.message
+    assert "7" in note_a.message and not m.unmanaged
+
+
+def test_a_campaign_matched_by_marker_is_never_adopted_by_another_definition() -> None:
+    a, b = prepare([defn("a", {**SPEC, "name": "Same"}), defn("b", {**SPEC, "name": "Same"})], {})
+    remote = [RULES.from_remote({"id": "7", "name": "Same", "status": "paused",
+                                 "metadata": {MARKER: "a"}})]
+    m = RULES.match([a, b], remote)
+    assert {k: v.id for k, v in m.pairs.items()} == {"campaign.a": "7"}
+    assert not m.blocked  # b has nothing to adopt: it will be created
+
+
+def test_two_definitions_with_one_name_and_no_remote_are_both_created() -> None:
+    a, b = prepare([defn("a", {**SPEC, "name": "Same"}), defn("b", {**SPEC, "name": "Same"})], {})
+    m = RULES.match([a, b], [])
+    assert not m.pairs and not m.blocked
 
 
 def test_orphan_is_canceled_with_prune_or_explained() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import pytest
+
 from hoodsync.kinds.base import Context
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.model import Definition, Kind, Location
@@ -61,9 +63,12 @@ def plan_one(d: Definition, remotes: list[Mapping[str, Any]], *, allow_replace: 
     (des,) = prepare([d], {})
     match = RULES.match([des], [RULES.from_remote(r) for r in remotes])
     assert not match.blocked
-    change = RULES.plan(des, match.pairs.get(d.address), Context(allow_replace=allow_replace))
+    ctx = Context(allow_replace=allow_replace)
+    change = RULES.plan(des, match.pairs.get(d.address), ctx)
     if d.address in match.leftovers:  # as the planner does
-        change = RULES.finish_leftovers(des, change, match.leftovers[d.address])
+        change = RULES.finish_leftovers(
+            des, change, match.leftovers[d.address], ctx, match.pairs.get(d.address)
+        )
     return change
 
 
@@ -98,7 +103,7 @@ def test_start_and_stop_follow_state() -> None:
     change = plan_one(defn(state="stopped"), [remote_of(SPEC)])
     assert change is not None and change.action == "stop" and change.phase == 2
     assert [(s.op, s.id) for s in change.steps] == [("stop", "a1")]
-    change = plan_one(defn(), [remote_of(SPEC, enabled=False)])
+    change = plan_one(defn(state="active"), [remote_of(SPEC, enabled=False)])
     assert change is not None and change.action == "start" and change.transition == ("stopped", "active")
 
 
@@ -139,19 +144,60 @@ def test_two_active_with_one_name_is_an_error_naming_the_ids() -> None:
     assert "stop the older" in note.message
 
 
-def test_interrupted_replacement_is_finished_by_stopping_the_older_ones() -> None:
-    """The new campaign exists and matches the definition, the old one was never stopped (the
-    apply was cut off between the two steps): the plan stops the old one, nothing else."""
+def test_interrupted_replacement_is_an_error_that_names_allow_replace() -> None:
+    """Issue 7: two live campaigns with one name is an error, even when the newest matches the
+    definition (an apply cut off between create-new and stop-old); the note says so."""
     previous = {**SPEC, "events": ["lead.created"]}
     old = remote_of(previous, cid="old", created="2026-01-01T00:00:00.000000Z")
     new = remote_of(SPEC, cid="new", created="2026-02-01T00:00:00.000000Z")
-    change = plan_one(defn(), [old, new])
+    change = plan_one(defn(state="active"), [old, new])
+    assert change is not None and change.has_errors and not change.steps
+    assert change.action == "note"
+    (note,) = change.notes
+    assert "old" in note.message and "new" in note.message
+    assert "interrupted" in note.message and "--allow-replace" in note.message
+
+
+def test_interrupted_replacement_is_finished_with_allow_replace() -> None:
+    previous = {**SPEC, "events": ["lead.created"]}
+    old = remote_of(previous, cid="old", created="2026-01-01T00:00:00.000000Z")
+    new = remote_of(SPEC, cid="new", created="2026-02-01T00:00:00.000000Z")
+    change = plan_one(defn(state="active"), [old, new], allow_replace=True)
     assert change is not None and not change.has_errors
     assert change.action == "stop" and change.remote_id is None
     assert [(s.op, s.id) for s in change.steps] == [("stop", "old")]
     assert any("interrupted" in n.message for n in change.notes)
     # With the new one stopped by hand too and state active, it is started first.
     stopped_new = remote_of(SPEC, cid="new", enabled=False, created="2026-02-01T00:00:00.000000Z")
-    change = plan_one(defn(), [old, stopped_new])
+    change = plan_one(defn(state="active"), [old, stopped_new], allow_replace=True)
     assert change is not None
     assert [(s.op, s.id) for s in change.steps] == [("start", "new"), ("stop", "old")]
+
+
+def test_superseded_never_lists_a_campaign_that_is_still_live() -> None:
+    older = remote_of(SPEC, cid="oldest", enabled=False, created="2025-12-01T00:00:00.000000Z")
+    old = remote_of(SPEC, cid="old", created="2026-01-01T00:00:00.000000Z")
+    new = remote_of(SPEC, cid="new", created="2026-02-01T00:00:00.000000Z")
+    (des,) = prepare([defn()], {})
+    m = RULES.match([des], [RULES.from_remote(r) for r in (older, old, new)])
+    assert [r.id for _, r in m.superseded] == ["oldest"]
+    assert [r.id for r in m.leftovers["email_campaign.welcome"]] == ["old"]
+
+
+# --- no state: the trigger is not managed -------------------------------------------------------
+
+
+def test_without_state_neither_start_nor_stop() -> None:
+    assert plan_one(defn(), [remote_of(SPEC, enabled=False)]) is None
+    assert plan_one(defn(), [remote_of(SPEC)]) is None
+    change = plan_one(defn(), [])
+    assert change is not None and [s.op for s in change.steps] == ["create"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_without_state_a_replacement_keeps_the_old_status(enabled: bool) -> None:
+    spec = {**SPEC, "events": ["sale.created"]}
+    change = plan_one(defn(spec), [remote_of(SPEC, enabled=enabled)], allow_replace=True)
+    assert change is not None and change.action == "replace"
+    want = [("create", None), ("stop", "a1")] if enabled else [("create", None), ("stop", None)]
+    assert [(s.op, s.id) for s in change.steps] == want

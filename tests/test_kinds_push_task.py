@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Mapping
 
 from hoodsync.kinds.base import Context
@@ -49,11 +50,13 @@ def remote_of(spec: Mapping[str, Any], *, tid: str = "1057", **overrides: Any) -
     return out
 
 
-def plan_one(d: Definition, remote: Mapping[str, Any] | None) -> Change | None:
+def plan_one(
+    d: Definition, remote: Mapping[str, Any] | None, *, now: dt.datetime | None = None
+) -> Change | None:
     (des,) = prepare([d], {})
     objs = [RULES.from_remote(remote)] if remote is not None else []
     match = RULES.match([des], objs)
-    return RULES.plan(des, match.pairs.get(d.address), Context())
+    return RULES.plan(des, match.pairs.get(d.address), Context(now=now))
 
 
 def test_read_back_compares_clean_despite_strings_and_resolved_start_time() -> None:
@@ -124,3 +127,65 @@ def test_duplicate_remote_names_are_an_error_and_others_unmanaged() -> None:
     assert "1, 2" in m.blocked["push_task.hourly"][0].message
     assert [r.id for r in m.unmanaged] == ["3"]
     assert not m.pairs
+
+
+# --- start_time in the past (only when the change would send it) -------------------------------
+
+NOW = dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+FIXED = {**SPEC, "start_time": "2027-01-01 12:00:00"}
+
+
+def test_past_start_time_is_an_error_on_create() -> None:
+    change = plan_one(defn(FIXED), None, now=NOW)
+    assert change is not None and change.action == "note" and not change.steps
+    (note,) = change.notes
+    assert note.severity == "error" and "2027-01-01 12:00:00" in note.message
+    assert "in the past" in note.message and "2027-06-01 12:00:00" in note.message
+    future = plan_one(defn(FIXED), None, now=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    assert future is not None and future.action == "create"
+    assert plan_one(defn(FIXED), None).action == "create"  # type: ignore[union-attr]  # no clock
+
+
+def test_an_existing_task_whose_start_passed_is_left_alone() -> None:
+    remote = remote_of(FIXED, start_time="2027-01-01 12:00:00")
+    assert plan_one(defn(FIXED), remote, now=NOW) is None
+    # other edits still go through, without the start_time
+    change = plan_one(defn({**FIXED, "ttl": 7200}), remote, now=NOW)
+    assert change is not None and change.action == "update" and not change.has_errors
+    assert change.steps[0].body == {"ttl": 7200}
+
+
+def test_past_start_time_in_a_patch_is_an_error() -> None:
+    remote = remote_of(FIXED, start_time="2026-12-01 12:00:00")
+    change = plan_one(defn(FIXED), remote, now=NOW)
+    assert change is not None and change.has_errors and not change.steps
+    assert "this update would send it" in change.notes[0].message
+
+
+# --- frequency and cron exclude each other -------------------------------------------------------
+
+
+def test_switching_from_frequency_to_cron_clears_frequency() -> None:
+    spec = {k: v for k, v in SPEC.items() if k != "frequency"}
+    spec["cron"] = "0 12 * * 1-5"
+    change = plan_one(defn(spec), remote_of(SPEC))
+    assert change is not None and change.action == "update"
+    assert change.steps[0].body == {"cron": "0 12 * * 1-5", "frequency": None}
+    assert ("frequency", "remove") in [(d.path, d.op) for d in change.diff]
+
+
+def test_switching_from_cron_to_frequency_clears_cron() -> None:
+    old = {k: v for k, v in SPEC.items() if k != "frequency"}
+    remote = remote_of(old, cron="0 9 * * *")
+    change = plan_one(defn(SPEC), remote)
+    assert change is not None
+    assert change.steps[0].body == {"frequency": "3600", "cron": None}
+
+
+def test_no_clearing_when_the_definition_states_the_other_key_or_on_create() -> None:
+    spec = {**SPEC, "cron": None}
+    change = plan_one(defn(spec), remote_of({k: v for k, v in SPEC.items() if k != "frequency"},
+                                            cron="0 9 * * *"))
+    assert change is not None and change.steps[0].body == {"frequency": "3600", "cron": None}
+    created = plan_one(defn(SPEC), None)
+    assert created is not None and "cron" not in created.steps[0].body  # type: ignore[operator]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hoodsync.definitions.interpolate import fingerprint
-from hoodsync.errors import PlanError, SafetyError, StalePlanError
+from hoodsync.errors import DefinitionError, PlanError, SafetyError, StalePlanError
 from hoodsync.model import Kind
 from hoodsync.remote.ratelimit import minimum_duration
 from hoodsync.plan import (
@@ -196,3 +196,6 @@ def test_resolve_steps_fills_templates_and_detects_changed_values() -> None:
     assert steps[1] == Step("resume", "1")
     with pytest.raises(StalePlanError, match="campaign.a"):
         resolve_steps(c, {"TOKEN": "other"})
+    with pytest.raises(DefinitionError) as info:
+        resolve_steps(c, {"TOKEN": "abc"}, forbidden_env=frozenset({"TOKEN"}))
+    assert "TOKEN holds an API credential" in info.value.problems[0].message

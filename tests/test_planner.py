@@ -96,6 +96,34 @@ def test_missing_variables_in_several_definitions_are_reported_together() -> Non
     assert "ONE" in text and "TWO" in text and "a.yaml" in text and "b.yaml" in text
 
 
+def test_credential_variables_cannot_be_interpolated() -> None:
+    defs = [
+        campaign("a", description="token ${env:HOOD_API_TOKEN}"),
+        campaign("b", description="${env:PROMO}"),
+    ]
+    env = {"HOOD_API_TOKEN": "tok-secret-value", "PROMO": "x"}
+    with pytest.raises(DefinitionError) as info:
+        make_plan(defs, {}, account=ACCOUNT, env=env,
+                  forbidden_env=frozenset({"HOOD_API_TOKEN", "FALCONYTE_API_KEY"}))
+    problems = info.value.problems
+    assert len(problems) == 1
+    assert problems[0].message == (
+        "HOOD_API_TOKEN holds an API credential; it cannot be interpolated into a definition"
+    )
+    assert problems[0].path == ("spec", "description")
+    assert str(problems[0].location).startswith("a.yaml")
+    assert "tok-secret-value" not in str(info.value)
+    # without the guard the same definitions plan (the parameter is what refuses)
+    assert make_plan(defs, {}, account=ACCOUNT, env=env).changes
+
+
+def test_forbidden_variable_is_refused_even_when_unset() -> None:
+    with pytest.raises(DefinitionError) as info:
+        make_plan([campaign("a", description="${env:FALCONYTE_API_KEY}")], {}, account=ACCOUNT,
+                  forbidden_env=frozenset({"FALCONYTE_API_KEY"}))
+    assert "FALCONYTE_API_KEY holds an API credential" in info.value.problems[0].message
+
+
 def test_duplicate_address_is_refused() -> None:
     with pytest.raises(PlanError, match="defined twice"):
         make_plan([campaign("a"), campaign("a")], {}, account=ACCOUNT)
@@ -147,7 +175,7 @@ def test_sensitive_values_never_appear_in_any_output() -> None:
         assert SECRET_NEW not in out and SECRET_OLD not in out
         assert "tok-" not in out
     text = render(doc, "text")
-    assert "(sensitive, fp " in text
+    assert "(sensitive ${env:LANDING_KEY}, fp " in text
     # the saved plan keeps the template so apply can resolve it again
     edited = next(c for c in plan.changes if c.address == "campaign.edited")
     patch = next(s for s in edited.steps if s.op == "patch")
@@ -160,7 +188,7 @@ def test_sensitive_values_never_appear_in_any_output() -> None:
 
 
 def test_drift_is_rendered_before_the_changes() -> None:
-    d = campaign("a")
+    d = campaign("a", state="active")
     created = make_plan([d], {}, account=ACCOUNT).changes[0].steps[0].body
     assert created is not None
     remote = remote_campaign("1", "A", status="paused", metadata=created["metadata"])
@@ -170,3 +198,43 @@ def test_drift_is_rendered_before_the_changes() -> None:
     text = render(plan.to_dict(), "text")
     assert text.index("has changed outside hoodsync") < text.index("hoodsync will perform")
     assert "status = active -> paused" in text
+
+
+def test_prune_says_once_that_push_tasks_and_email_campaigns_are_not_pruned() -> None:
+    task = {"id": "5", "name": "Forgotten task", "status": "1"}
+    email = {"id": "e1", "name": "Forgotten flow", "created_at": "2026-01-01T00:00:00Z",
+             "draft_data": {"send_data": {"event_triggered_send": {"enabled": True}}}}
+    remote = {Kind.PUSH_TASK: [task], Kind.EMAIL_CAMPAIGN: [email]}
+    plan = make_plan([campaign("a")], remote, account=ACCOUNT, prune=True)
+    (note,) = plan.notes
+    assert note.severity == "info" and "1 push task and 1 email campaign" in note.message
+    assert "no hoodsync marker" in note.message and not plan.has_errors
+    assert not make_plan([campaign("a")], remote, account=ACCOUNT).notes  # only with --prune
+    only_campaigns = {Kind.CAMPAIGN: [remote_campaign("3", "UI made")]}
+    assert not make_plan([campaign("a")], only_campaigns, account=ACCOUNT, prune=True).notes
+    # a task that matches a definition is managed, not a reason for the note
+    managed = Definition(Kind.PUSH_TASK, "t", {"name": "Forgotten task"}, Location("t.yaml"))
+    assert not make_plan([managed], {Kind.PUSH_TASK: [task]}, account=ACCOUNT, prune=True).notes
+    # with nothing to change the renderings still say "No changes", and show the note
+    clean = make_plan([], {Kind.PUSH_TASK: [task]}, account=ACCOUNT, prune=True).to_dict()
+    for fmt in ("text", "markdown"):
+        out = render(clean, fmt)
+        assert "No changes." in out and "1 push task matching no" in out
+
+
+def test_now_reaches_the_push_task_start_time_check() -> None:
+    import datetime as dt
+
+    d = Definition(Kind.PUSH_TASK, "t", {"name": "T", "start_time": "2027-01-01 12:00:00"},
+                   Location("t.yaml"))
+    late = dt.datetime(2027, 2, 1, tzinfo=dt.timezone.utc)
+    plan = make_plan([d], {}, account=ACCOUNT, now=late)
+    assert plan.has_errors and "in the past" in plan.changes[0].notes[0].message
+    assert not make_plan([d], {}, account=ACCOUNT).has_errors
+
+
+def test_plan_lists_the_kinds_it_involves() -> None:
+    plan = make_plan([campaign("a")], {Kind.PUSH_TASK: [{"id": "5", "name": "T", "status": "0"}]},
+                     account=ACCOUNT)
+    assert plan.to_dict()["kinds"] == ["Campaign", "PushTask"]
+    assert Plan.from_dict(plan.to_dict()).involved_kinds() == (Kind.CAMPAIGN, Kind.PUSH_TASK)

@@ -122,7 +122,10 @@ class Account:
 
 @pytest.fixture
 def account() -> Iterator[Account]:
-    sandbox = open_sandbox(":memory:", config=EmulatorConfig(rate_burst=10_000, rate_minute=100_000))
+    sandbox = open_sandbox(":memory:", config=EmulatorConfig(
+        rate_burst=10_000, rate_minute=100_000,
+        falconyte_rate_burst=10_000, falconyte_rate_minute=100_000,
+    ))
     try:
         yield Account(sandbox)
     finally:
@@ -196,7 +199,7 @@ def test_pausing_behind_hoodsyncs_back_gives_exactly_one_resume(account: Account
     account.apply(account.plan(defs))
     remote = account.read()[Kind.CAMPAIGN]
     victim = next(c for c in remote if c["status"] == "scheduled" and c["metadata"]["hoodsync_key"] in
-                  {d.key for d in defs if d.state is None})
+                  {d.key for d in defs if d.state == "active"})
     account._ok(account.hood.post(f"/campaigns/{victim['id']}/pause", json={"reason": "by hand"}))
     plan = account.plan(defs)
     (change,) = plan.changes
@@ -206,6 +209,21 @@ def test_pausing_behind_hoodsyncs_back_gives_exactly_one_resume(account: Account
     assert "changed outside hoodsync" in text and "will be resumed" in text
     account.apply(plan)
     assert account.plan(defs).changes == ()
+
+
+def test_a_campaign_without_state_paused_by_hand_stays_paused(account: Account) -> None:
+    """DESIGN §3: no ``state:`` means hoodsync does not manage the lifecycle."""
+    defs = load_examples()
+    account.apply(account.plan(defs))
+    (draft,) = [d for d in defs if d.key == "welcome-sms-draft"]
+    assert draft.state is None
+    d = Definition(Kind.CAMPAIGN, "by-hand", {**draft.spec, "name": "By Hand", "is_draft": False},
+                   Location("by-hand.yaml"))
+    account.apply(account.plan([*defs, d]))
+    remote = next(c for c in account.read()[Kind.CAMPAIGN] if c["name"] == "By Hand")
+    assert remote["status"] in ("scheduled", "running")
+    account._ok(account.hood.post(f"/campaigns/{remote['id']}/pause", json={"reason": "stop!"}))
+    assert account.plan([*defs, d]).changes == ()
 
 
 def test_campaign_created_by_hand_with_a_definitions_name_is_adopted(account: Account) -> None:

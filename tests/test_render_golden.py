@@ -65,7 +65,7 @@ def rich_doc(*, sandbox: bool = False) -> dict[str, Any]:
                         metadata={"api_key": "${env:PUSH_KEY}"}, labels=["onboarding"])
     spring_old = _campaign("spring-sale", "Spring Sale", labels=["spring", "sale"])
     spring = _campaign("spring-sale", "Spring Sale", labels=["spring", "promo"])
-    winter = _campaign("winter", "Winter", order=1)
+    winter = _campaign("winter", "Winter", state="active", order=1)
     adopted = _campaign("summer", "Summer")
     promo = _campaign("old-promo", "Old Promo", state="canceled")
     sent = _campaign("black-friday", "Black Friday 2026", description="new text")

@@ -65,3 +65,58 @@ def test_summary_names_extra_actions_only_when_present() -> None:
         "Plan: 1 to create, 0 to update, 0 to resume, 0 to pause, 0 to cancel, 2 to stop. "
         "0 unchanged, 0 unmanaged, 1 orphan."
     )
+
+
+def _email_def() -> Definition:
+    return Definition(Kind.EMAIL_CAMPAIGN, "flow", {"name": "Flow", "events": ["lead.created"]},
+                      Location("e.yaml"))
+
+
+def _account(**kw: Any) -> AccountInfo:
+    return AccountInfo("default", kw.pop("url", "sandbox"), falconyte_url=kw.pop(
+        "falconyte_url", "https://api.falconyte.com/public/v1"), **kw)
+
+
+def _plan_doc(account: AccountInfo, defs: list[Definition]) -> dict[str, Any]:
+    return make_plan(defs, {}, account=account).to_dict()
+
+
+def test_sandbox_notice_tells_the_truth_per_endpoint() -> None:
+    campaign = Definition(Kind.CAMPAIGN, "c", {"name": "C"}, Location("c.yaml"))
+    # Hood sandbox, Falconyte real, email involved: both named, Falconyte as real.
+    out = text.render(_plan_doc(_account(sandbox=True), [campaign, _email_def()]))
+    assert "Sandbox: Hood is the embedded emulated account" in out
+    assert "Falconyte is a real account (https://api.falconyte.com/public/v1)" in out
+    assert out.startswith(
+        "Account: default (Hood sandbox, Falconyte https://api.falconyte.com/public/v1) — ")
+    # Hood sandbox, no email campaign anywhere: Falconyte is not mentioned.
+    out = text.render(_plan_doc(_account(sandbox=True), [campaign]))
+    assert "Sandbox: Hood is the embedded" in out and "Falconyte" not in out
+    # Real Hood, sandbox Falconyte: only matters with email campaigns.
+    real = _account(url="https://api.ocamba.com/v1/hood", falconyte_sandbox=True,
+                    falconyte_url="sandbox", key_env="ACME_FALCONYTE_KEY")
+    out = text.render(_plan_doc(real, [campaign, _email_def()]))
+    assert "Sandbox: Falconyte is the embedded sandbox" in out and "Hood is" not in out
+    assert "set ACME_FALCONYTE_KEY" in out
+    assert out.startswith(
+        "Account: default (Hood https://api.ocamba.com/v1/hood, Falconyte sandbox)")
+    assert "Sandbox" not in text.render(_plan_doc(real, [campaign]))
+    # Both sandboxes: one notice naming both, the account's own token variable.
+    both = _account(sandbox=True, falconyte_sandbox=True, token_env="HOOD_PROD_TOKEN")
+    out = text.render(_plan_doc(both, [_email_def()]))
+    assert "set HOOD_PROD_TOKEN" in out and "Falconyte is the embedded sandbox" in out
+    assert out.startswith("Account: default (sandbox) — ")
+
+
+def test_account_info_round_trips_the_new_fields() -> None:
+    acc = _account(sandbox=True, falconyte_sandbox=True, token_env="T", key_env="K")
+    assert AccountInfo.from_dict(acc.to_dict()) == acc
+    assert AccountInfo.from_dict({"name": "a", "url": "u"}).falconyte_sandbox is False
+
+
+def test_text_warns_like_the_markdown_banner() -> None:
+    doc = _doc(1, run_immediately=True)
+    out = text.render(doc)
+    assert "Warning: sends immediately (run_immediately): campaign.c0\n" in out
+    assert out.index("Warning:") < out.index("Plan: ")
+    assert "Warning" not in text.render(_doc(1))

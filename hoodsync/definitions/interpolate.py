@@ -8,7 +8,8 @@ are left exactly as written.
 
 Every string that contained a reference is *sensitive*: its resolved value must never appear in a
 plan, a rendering or a log. :func:`resolve` returns the JSON paths of those strings so the planner
-can mask them as ``(sensitive, fp 3f2a)`` (:func:`fingerprint`) and store the template instead.
+can mask them as ``(sensitive ${env:NAME}, fp 3f2a)`` (:func:`fingerprint`) and store the
+template instead. References to the account's credential variables (``forbidden``) are refused.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Location
 
-__all__ = ["resolve", "has_reference", "fingerprint", "masked", "REFERENCE"]
+__all__ = ["resolve", "has_reference", "reference_names", "fingerprint", "masked", "REFERENCE"]
 
 #: ``${env:NAME}`` with an optional leading ``$`` (the escape). NAME follows shell rules.
 REFERENCE = re.compile(r"(\$?)\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -32,14 +33,26 @@ def fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:4]
 
 
-def masked(value: str) -> str:
-    """The text shown instead of a sensitive value: ``(sensitive, fp 3f2a)``."""
-    return f"(sensitive, fp {fingerprint(value)})"
+def masked(value: str, names: Sequence[str] = ()) -> str:
+    """The text shown instead of a sensitive value: ``(sensitive ${env:PROMO_CODE}, fp 3f2a)``
+    naming the variables it came from (a name is not secret, and reviewers need it), or
+    ``(sensitive, fp 3f2a)`` when the names are not known."""
+    refs = "".join(f" ${{env:{n}}}" for n in names)
+    return f"(sensitive{refs}, fp {fingerprint(value)})"
 
 
 def has_reference(text: str) -> bool:
     """True when ``text`` holds at least one unescaped ``${env:NAME}``."""
     return any(m.group(1) == "" for m in REFERENCE.finditer(text))
+
+
+def reference_names(text: str) -> tuple[str, ...]:
+    """The variable names ``text`` references (unescaped only), each once, in order."""
+    seen: dict[str, None] = {}
+    for m in REFERENCE.finditer(text):
+        if m.group(1) == "":
+            seen.setdefault(m.group(2), None)
+    return tuple(seen)
 
 
 def resolve(
@@ -49,6 +62,7 @@ def resolve(
     definition: Definition | None = None,
     location: Location | None = None,
     base_path: JsonPath = ("spec",),
+    forbidden: frozenset[str] = frozenset(),
 ) -> tuple[Any, list[JsonPath]]:
     """Replace every ``${env:NAME}`` in ``spec`` by ``env[NAME]``.
 
@@ -57,26 +71,47 @@ def resolve(
     paths, relative to ``spec``, of every string that held a reference, in document order.
     Raises :class:`DefinitionError` naming each missing variable and where it is used
     (``definition.locate`` gives the line when a definition is passed, else ``location``).
+
+    A reference to a name in ``forbidden`` (the variables that hold the account's API
+    credentials) is refused the same way, whether or not it is set: interpolating a token into
+    campaign content would send it to every recipient. The value is never read.
     """
     sensitive: list[JsonPath] = []
     missing: list[tuple[str, JsonPath]] = []
     if not _may_reference(spec):
         return spec, sensitive
-    resolved = _walk(spec, (), env, sensitive, missing)
+    resolved = _walk(spec, (), _Guarded(env, forbidden), sensitive, missing)
     if missing:
         problems = []
         for name, path in missing:
             full = tuple(base_path) + path
             where = definition.locate(full) if definition is not None else location
-            problems.append(
-                Problem(
-                    where or Location("<definition>"),
-                    f"environment variable {name} is not set (used as ${{env:{name}}})",
-                    full,
+            if name in forbidden:
+                message = (
+                    f"{name} holds an API credential; it cannot be interpolated into a definition"
                 )
-            )
+            else:
+                message = f"environment variable {name} is not set (used as ${{env:{name}}})"
+            problems.append(Problem(where or Location("<definition>"), message, full))
         raise DefinitionError(problems)
     return resolved, sensitive
+
+
+class _Guarded:
+    """``env`` seen through the forbidden names: a forbidden name reads as unset, so its value
+    never enters a resolved spec; :func:`resolve` words its problem differently."""
+
+    __slots__ = ("_env", "_forbidden")
+
+    def __init__(self, env: Mapping[str, str], forbidden: frozenset[str]) -> None:
+        self._env = env
+        self._forbidden = forbidden
+
+    def get(self, name: str) -> str | None:
+        """The value of ``name``, or ``None`` when unset or forbidden."""
+        if name in self._forbidden:
+            return None
+        return self._env.get(name)
 
 
 _ATOMS = frozenset({int, float, bool, type(None)})
@@ -94,7 +129,7 @@ def _may_reference(spec: Any) -> bool:
 def _walk(
     node: Any,
     path: JsonPath,
-    env: Mapping[str, str],
+    env: _Guarded,
     sensitive: list[JsonPath],
     missing: list[tuple[str, JsonPath]],
 ) -> Any:
@@ -115,7 +150,7 @@ def _walk(
 def _resolve_string(
     text: str,
     path: JsonPath,
-    env: Mapping[str, str],
+    env: _Guarded,
     sensitive: list[JsonPath],
     missing: list[tuple[str, JsonPath]],
 ) -> str:

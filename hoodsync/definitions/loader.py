@@ -500,8 +500,9 @@ def _too_deep(text: str, display: str, limits: Limits) -> Problem | None:
                 depth += 1
                 if depth > limits.max_depth:
                     mark = event.start_mark
-                    return Problem(Location(display, mark.line + 1, mark.column + 1),
-                                   f"nesting deeper than {limits.max_depth} levels")
+                    where = Location(display, mark.line + 1, mark.column + 1) if mark else \
+                        Location(display)
+                    return Problem(where, f"nesting deeper than {limits.max_depth} levels")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
     except yaml.YAMLError:

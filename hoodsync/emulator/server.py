@@ -9,6 +9,7 @@ threads: stopping the server does not wait for requests still in flight.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import socketserver
@@ -39,7 +40,7 @@ class _Handler(ServerHandler):
     def close(self) -> None:
         # A dropped connection never got a status line; wsgiref's ServerHandler.close would
         # fail logging it (status is None) and print a traceback. Skip the access log then.
-        if self.status is None:
+        if getattr(self, "status", None) is None:
             super(ServerHandler, self).close()
         else:
             super().close()
@@ -143,11 +144,20 @@ def run(
     on_ready: Callable[[str, str, str], None],
 ) -> None:
     """Serve until KeyboardInterrupt; on_ready(base_url, hood_token, falconyte_key) is called once
-    listening (the CLI prints the one-line banner from it). Returns cleanly on Ctrl-C."""
+    listening (the CLI prints the one-line banner from it). Returns cleanly on Ctrl-C.
+
+    A port that cannot be bound (in use, out of range) raises :class:`OSError` whose
+    ``filename`` is the address; a database that cannot be opened raises ``StoreError``."""
     store = Store.open(db)
     try:
         hood_token, falconyte_key = store.ensure_account("default")
-        server = EmulatorServer(EmulatorApp(store, config), port=port)
+        try:
+            server = EmulatorServer(EmulatorApp(store, config), port=port)
+        except OverflowError as exc:  # a port outside 0-65535
+            raise OSError(errno.EINVAL, "port must be 0-65535", f"127.0.0.1:{port}") from exc
+        except OSError as exc:
+            # Name the address: a bare "[Errno 98] Address already in use" says not which.
+            raise OSError(exc.errno, exc.strerror or str(exc), f"127.0.0.1:{port}") from exc
         try:
             on_ready(server.url, hood_token, falconyte_key)
             server.serve_forever()

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import abc
 import hashlib
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 from hoodsync.definitions.interpolate import fingerprint as value_fp
-from hoodsync.definitions.interpolate import masked
+from hoodsync.definitions.interpolate import masked, reference_names
 from hoodsync.errors import format_json_path
 from hoodsync.model import Definition, JsonPath, Kind, RemoteObject
 from hoodsync.plan import (
@@ -85,8 +86,21 @@ class Desired:
         """The name as plans may show it: masked when it came from ``${env:...}``."""
         name = self.name
         if name is not None and ("name",) in self.sensitive:
-            return masked(name)
+            return masked(name, self.reference_names(("name",)))
         return name
+
+    def reference_names(self, path: JsonPath) -> tuple[str, ...]:
+        """The ``${env:NAME}`` names the template at ``path`` (relative to the spec) uses."""
+        try:
+            template = _get(self.definition.spec, path)
+        except (KeyError, IndexError, TypeError):
+            return ()
+        return reference_names(template) if isinstance(template, str) else ()
+
+    @property
+    def sensitive_names(self) -> dict[JsonPath, tuple[str, ...]]:
+        """Sensitive path → the variable names its template uses (for masked renderings)."""
+        return {path: self.reference_names(path) for path in self.sensitive}
 
     def sensitive_values(self) -> tuple[SensitiveValue, ...]:
         """Path, template and fingerprint of every sensitive string (for the saved plan)."""
@@ -104,6 +118,8 @@ class Context:
 
     prune: bool = False
     allow_replace: bool = False
+    #: The planning time (timezone-aware), or ``None`` when the caller gave none.
+    now: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -163,9 +179,15 @@ class KindRules(abc.ABC):
         return fingerprint_body({k: v for k, v in body.items() if k not in self.volatile})
 
     def finish_leftovers(
-        self, desired: Desired, change: Change | None, leftovers: Sequence[RemoteObject]
+        self,
+        desired: Desired,
+        change: Change | None,
+        leftovers: Sequence[RemoteObject],
+        ctx: Context | None = None,
+        newest: RemoteObject | None = None,
     ) -> Change | None:
-        """Complete an interrupted replacement: by default there is nothing to finish."""
+        """Complete an interrupted replacement (``newest`` is the object ``desired`` is paired
+        with, ``change`` its own change): by default there is nothing to finish."""
         return change
 
     def blocked_change(self, desired: Desired, notes: Sequence[Note]) -> Change:
@@ -330,19 +352,26 @@ def changed_top_keys(raw: Sequence[RawDiff]) -> list[str]:
     return list(seen)
 
 
-def _mask_text(value: Any) -> str:
-    return masked(value if isinstance(value, str) else canonical_json(value))
+def _mask_text(value: Any, names: Sequence[str] = ()) -> str:
+    return masked(value if isinstance(value, str) else canonical_json(value), names)
 
 
-def mask_paths(value: Any, paths: Iterable[JsonPath]) -> Any:
+def mask_paths(
+    value: Any,
+    paths: Iterable[JsonPath],
+    names: Mapping[JsonPath, Sequence[str]] | None = None,
+) -> Any:
     """A copy of ``value`` with the value at each path (relative to ``value``) replaced by
-    ``(sensitive, fp xxxx)``. Paths that do not exist in ``value`` are ignored. An empty path
-    masks the whole value."""
+    ``(sensitive ${env:NAME}, fp xxxx)`` — ``names`` gives each path's variable names; without
+    it the mask is ``(sensitive, fp xxxx)``. Paths that do not exist in ``value`` are ignored.
+    An empty path masks the whole value."""
     paths = list(paths)
+    names = names or {}
     if not paths:
         return value
-    if any(len(p) == 0 for p in paths):
-        return _mask_text(value)
+    for p in paths:
+        if len(p) == 0:
+            return _mask_text(value, names.get(p, ()))
     out = copy_json(value)
     for path in paths:
         node: Any = out
@@ -353,23 +382,34 @@ def mask_paths(value: Any, paths: Iterable[JsonPath]) -> Any:
             if isinstance(node, dict) and last in node or (
                 isinstance(node, list) and isinstance(last, int) and last < len(node)
             ):
-                node[last] = _mask_text(node[last])
+                node[last] = _mask_text(node[last], names.get(path, ()))
         except (KeyError, IndexError, TypeError):
             continue
     return out
 
 
-def field_diffs(raw: Sequence[RawDiff], sensitive: Sequence[JsonPath]) -> tuple[FieldDiff, ...]:
+def field_diffs(
+    raw: Sequence[RawDiff],
+    sensitive: Sequence[JsonPath],
+    names: Mapping[JsonPath, Sequence[str]] | None = None,
+) -> tuple[FieldDiff, ...]:
     """Raw differences → :class:`FieldDiff` s with every sensitive value masked, on both sides
-    (the remote value at a sensitive path is a secret too: the old one, or the same one)."""
+    (the remote value at a sensitive path is a secret too: the old one, or the same one).
+    ``names`` (sensitive path → variable names, :attr:`Desired.sensitive_names`) lets the masks
+    name their variables."""
     out = []
+    names = names or {}
     for path, op, before, after in raw:
         if sensitive:
-            rel = [s[len(path):] for s in sensitive if s[: len(path)] == path]
-            rel += [() for s in sensitive if len(path) > len(s) and path[: len(s)] == s]
+            rel: dict[JsonPath, Sequence[str]] = {}
+            for s in sensitive:
+                if s[: len(path)] == path:
+                    rel[s[len(path):]] = names.get(s, ())
+                elif len(path) > len(s) and path[: len(s)] == s:
+                    rel[()] = names.get(s, ())
             if rel:
-                before = None if op == "add" else mask_paths(before, rel)
-                after = None if op == "remove" else mask_paths(after, rel)
+                before = None if op == "add" else mask_paths(before, list(rel), rel)
+                after = None if op == "remove" else mask_paths(after, list(rel), rel)
         out.append(FieldDiff(format_json_path(path), op, before, after))
     return tuple(out)
 

@@ -6,9 +6,13 @@ for one definition is an error note, never a guess.
 
 Lifecycle (reference §3.4): PATCH is refused while ``running``, ``canceled``, ``sent`` and
 ``needs_decision``; pause from running/scheduled; resume from paused; cancel from
-running/scheduled/paused (irreversible); nothing moves back into ``draft``. A desired ``state``
-absent means ``active``, which running, scheduled, draft, sent (and needs_decision, awaiting an
-A/B winner) satisfy.
+running/scheduled/paused (irreversible); nothing moves back into ``draft``. ``state: active`` is
+satisfied by running, scheduled, draft, sent (and needs_decision, awaiting an A/B winner).
+
+No ``state:`` means hoodsync does not manage the lifecycle ("compare only what the definition
+states", DESIGN §3): a campaign a person paused in Hood stays paused, only the spec is compared
+and patched (a running campaign is still edited as pause → update → resume, which leaves it
+running). A missing campaign is still created; the spec's creation options decide its status.
 
 Drift: every create and patch also writes ``metadata.hoodsync_hash``, a hash of the normalised
 spec and state hoodsync applied. When the remote differs and the stored hash equals the
@@ -157,11 +161,17 @@ class CampaignRules(KindRules):
     # --- matching ---------------------------------------------------------------------------
 
     def match(self, desired: Sequence[Desired], remote: Sequence[RemoteObject]) -> Match:
-        """Marker first, then exact name among unmarked campaigns; ambiguity is an error."""
+        """Marker first, then exact name among unmarked campaigns; ambiguity is an error.
+
+        Adoption by name needs exactly one claimant and exactly one candidate: one definition
+        (without a marker match) with that name, and one unmarked remote campaign with it. Two
+        definitions claiming one remote name get an error note each, naming the other; a remote
+        campaign is never paired with two definitions."""
         m = Match()
         by_marker = group_by((r for r in remote if r.marker), lambda r: r.marker)
         by_name = group_by((r for r in remote if not r.marker), lambda r: r.name)
         used: set[str] = set()
+        claims: dict[str, list[Desired]] = {}
         for des in desired:
             marked = by_marker.get(des.key, [])
             if len(marked) > 1:
@@ -176,13 +186,17 @@ class CampaignRules(KindRules):
                     )
                 ]
                 used.update(r.id for r in marked)
-                continue
-            if marked:
+            elif marked:
                 m.pairs[des.address] = marked[0]
                 used.add(marked[0].id)
-                continue
-            named = by_name.get(des.name, []) if des.name is not None else []
-            if len(named) > 1:
+            elif des.name is not None and des.name in by_name:
+                claims.setdefault(des.name, []).append(des)
+        for name, claimants in claims.items():
+            named = by_name[name]
+            if len(claimants) > 1:
+                self._contested(m, claimants, named)
+            elif len(named) > 1:
+                des = claimants[0]
                 ids = ", ".join(r.id for r in named)
                 m.blocked[des.address] = [
                     Note(
@@ -194,10 +208,9 @@ class CampaignRules(KindRules):
                         des.address,
                     )
                 ]
-                used.update(r.id for r in named)
-            elif named:
-                m.pairs[des.address] = named[0]
-                used.add(named[0].id)
+            else:
+                m.pairs[claimants[0].address] = named[0]
+            used.update(r.id for r in named)
         keys = {d.key for d in desired}
         for r in remote:
             if r.id in used:
@@ -208,20 +221,42 @@ class CampaignRules(KindRules):
                 m.unmanaged.append(r)
         return m
 
+    @staticmethod
+    def _contested(m: Match, claimants: Sequence[Desired], named: Sequence[RemoteObject]) -> None:
+        """Several definitions claim the same unmarked remote name: none adopts, each is told
+        which other definitions claim it."""
+        ids = ", ".join(r.id for r in named)
+        for des in claimants:
+            others = ", ".join(
+                f"{o.address} ({o.definition.location})" for o in claimants if o is not des
+            )
+            m.blocked[des.address] = [
+                Note(
+                    "error",
+                    f"remote campaign(s) {ids} named {des.shown_name!r} carry no hoodsync marker, "
+                    f"and {others} claims the same name; hoodsync will not guess which definition "
+                    "adopts it. Rename one of the definitions, or add metadata.hoodsync_key: "
+                    f"{des.key} to the remote campaign this definition should manage.",
+                    des.address,
+                )
+            ]
+
     # --- planning ---------------------------------------------------------------------------
 
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """The change one campaign definition needs (module docstring has the rules)."""
-        state = desired.definition.state or "active"
+        state = desired.definition.state
         norm = self.normalise(desired.spec)
         cmp = self.compare_spec(norm)
-        h = spec_hash(cmp, state, desired.sensitive)
+        # No state hashes like ``active`` did before it stopped being the default, so the
+        # hashes already stored on campaigns stay current.
+        h = spec_hash(cmp, state or "active", desired.sensitive)
         if remote is None:
             return self._create(desired, norm, h, state)
         return _Planner(self, desired, remote, cmp, h, state).run()
 
     def _create(
-        self, desired: Desired, norm: Mapping[str, Any], h: str, state: str
+        self, desired: Desired, norm: Mapping[str, Any], h: str, state: str | None
     ) -> Change | None:
         d = desired.definition
         if state == "canceled":
@@ -241,7 +276,7 @@ class CampaignRules(KindRules):
             name=desired.shown_name,
             order=d.order,
             sensitive=desired.sensitive_values(),
-            diff=field_diffs(raw, desired.sensitive),
+            diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
         )
         if state == "paused" and norm.get("is_draft") is True:
             return Change(
@@ -335,7 +370,7 @@ class _Planner:
         remote: RemoteObject,
         cmp: dict[str, Any],
         h: str,
-        state: str,
+        state: str | None,
     ) -> None:
         self.rules = rules
         self.desired = desired
@@ -432,8 +467,10 @@ class _Planner:
             outcome = self._to_canceled()
         elif self.state == "paused":
             outcome = self._to_paused()
-        else:
+        elif self.state == "active":
             outcome = self._to_active()
+        else:
+            outcome = self._spec_only()
         action, transition, steps, flags = outcome
         if not steps and not self.notes:
             return None
@@ -489,6 +526,14 @@ class _Planner:
         ]
         return self._edit_action(), None, steps, ["live_edit"]
 
+    def _spec_only(self) -> _Outcome:
+        """No ``state:``: patch what differs, keep whatever status the campaign has."""
+        if not self._want_patch():
+            return self._edit_action(), None, [], []
+        if self.s == "running":
+            return self._to_active()  # pause → patch → resume: it stays running
+        return self._edit_action(), None, [self._patch()], []
+
     def _edit_action(self) -> str:
         return "adopt" if self.adopt else "update"
 
@@ -513,7 +558,8 @@ class _Planner:
     def _frozen(self) -> Change | None:
         """sent / canceled / needs_decision / unknown: nothing can be written."""
         satisfied = (
-            (self.state == "active" and self.s not in ("canceled",))
+            self.state is None
+            or (self.state == "active" and self.s not in ("canceled",))
             or (self.state == "canceled" and self.s == "canceled")
         )
         if not self.changed and satisfied and not self.adopt and not self.notes:
@@ -572,7 +618,7 @@ class _Planner:
             remote_status=self.s,
             transition=transition,
             steps=tuple(steps),
-            diff=field_diffs(self.raw, self.desired.sensitive),
+            diff=field_diffs(self.raw, self.desired.sensitive, self.desired.sensitive_names),
             drift=drift,
             notes=tuple(self.notes),
             fingerprint=self.rules.fingerprint_normalised(self.remote.body),

@@ -4,9 +4,14 @@ The API has create, list, start and stop — no update, no delete, no free-form 
 
 - identity is the exact ``name``; after a replacement several campaigns share it: the newest
   (``created_at``, then id) is managed, older *stopped* ones are **superseded** (listed, never
-  touched again). An older one that is still active is an error note naming the ids.
+  touched again). Two or more not-stopped campaigns with one name is an error note naming the ids
+  (issue 7: both would send). One exception can be finished: when the newest already is exactly
+  what the definition says, a replacement was cut off before stopping the old one(s); the note
+  says so, and with ``allow_replace`` the plan stops the older live ones instead.
 - status word from ``draft_data.send_data.event_triggered_send.enabled``: ``active`` / ``stopped``;
-  ``state: active|stopped`` → start/stop.
+  ``state: active|stopped`` → start/stop. No ``state:`` leaves the trigger alone (DESIGN §3: only
+  what the definition states is compared): no start, no stop; a new campaign starts enabled, as
+  the API creates it, and a replacement keeps the old campaign's status.
 - any spec difference needs a new campaign: **replace** (create new, stop old), planned only with
   ``allow_replace``; otherwise an error note (the plan exits non-zero).
 
@@ -125,10 +130,11 @@ class EmailCampaignRules(KindRules):
             live_older = [r for r in older if r.status != "stopped"]
             if live_older and self._same_spec(des, newest):
                 # The newest already is what the definition says: a replacement was cut off
-                # after its create and before stopping the old campaign(s). Finish it.
+                # after its create and before stopping the old campaign(s). finish_leftovers
+                # decides (it knows allow_replace). The live ones are not superseded (yet).
                 m.pairs[des.address] = newest
                 m.leftovers[des.address] = live_older
-                m.superseded.extend((des.address, r) for r in older)
+                m.superseded.extend((des.address, r) for r in older if r.status == "stopped")
                 continue
             if live_older:
                 active = [r for r in group if r.status != "stopped"]
@@ -165,12 +171,43 @@ class EmailCampaignRules(KindRules):
         return not self._compare(desired, remote)
 
     def finish_leftovers(
-        self, desired: Desired, change: Change | None, leftovers: Sequence[RemoteObject]
+        self,
+        desired: Desired,
+        change: Change | None,
+        leftovers: Sequence[RemoteObject],
+        ctx: Context | None = None,
+        newest: RemoteObject | None = None,
     ) -> Change | None:
-        """Stop the older campaigns an interrupted replacement left active (after the newest's
-        own steps, if any)."""
-        stops = tuple(Step("stop", r.id, None) for r in sorted(leftovers, key=lambda r: r.id))
-        ids = ", ".join(r.id for r in sorted(leftovers, key=lambda r: r.id))
+        """An interrupted replacement left older campaigns active. Without ``allow_replace``:
+        an error note (two live campaigns with one name, issue 7) saying how to finish it.
+        With it: stop them, after the newest's own steps, if any."""
+        d = desired.definition
+        ordered = sorted(leftovers, key=lambda r: r.id)
+        ids = ", ".join(r.id for r in ordered)
+        if ctx is None or not ctx.allow_replace:
+            return Change(
+                address=d.address,
+                kind=self.kind,
+                key=d.key,
+                name=desired.shown_name,
+                order=d.order,
+                action="note",
+                description="cannot be planned (several active campaigns with this name)",
+                notes=(
+                    Note(
+                        "error",
+                        f"older email campaign(s) {ids} named {desired.shown_name!r} are still "
+                        "active next to the newest one"
+                        + (f", {newest.id}," if newest is not None else "")
+                        + " (two live campaigns would both send). The newest matches the "
+                        "definition exactly: a replacement was interrupted after creating it and "
+                        f"before stopping the old one(s). Run with --allow-replace to let "
+                        f"hoodsync finish it by stopping {ids}, or stop them in Falconyte.",
+                        d.address,
+                    ),
+                ),
+            )
+        stops = tuple(Step("stop", r.id, None) for r in ordered)
         note = Note(
             "warning",
             f"older campaign(s) {ids} named {desired.shown_name!r} are still active: a "
@@ -179,7 +216,6 @@ class EmailCampaignRules(KindRules):
         )
         if change is not None:
             return replace(change, steps=change.steps + stops, notes=change.notes + (note,))
-        d = desired.definition
         return Change(
             address=d.address,
             kind=self.kind,
@@ -196,7 +232,7 @@ class EmailCampaignRules(KindRules):
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """Create, start/stop, or replace (only with ``allow_replace``)."""
         d = desired.definition
-        state = d.state or "active"
+        state = d.state
         cmp = self.normalise(desired.spec)
         common: dict[str, Any] = dict(
             address=d.address,
@@ -219,7 +255,7 @@ class EmailCampaignRules(KindRules):
                 action="create",
                 description=description,
                 steps=tuple(steps),
-                diff=field_diffs(raw, desired.sensitive),
+                diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
                 **common,
             )
         raw = self._compare(desired, remote)
@@ -227,7 +263,7 @@ class EmailCampaignRules(KindRules):
             remote_id=remote.id,
             remote_status=remote.status,
             fingerprint=self.fingerprint(remote.body),
-            diff=field_diffs(raw, desired.sensitive),
+            diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
         )
         if raw:
             return self._replace(desired, remote, body, state, changed_top_keys(raw), ctx, common)
@@ -255,7 +291,7 @@ class EmailCampaignRules(KindRules):
         desired: Desired,
         remote: RemoteObject,
         body: dict[str, Any],
-        state: str,
+        state: str | None,
         changed: list[str],
         ctx: Context,
         common: dict[str, Any],
@@ -277,6 +313,10 @@ class EmailCampaignRules(KindRules):
                 ),
                 **common,
             )
+        if state is None:
+            # The lifecycle is not managed: the new campaign takes over the old one's status,
+            # so a campaign someone stopped does not start sending again because of an edit.
+            state = "stopped" if remote.status == "stopped" else "active"
         steps = [Step("create", None, body)]
         if state == "stopped":
             steps.append(Step("stop", None, None))

@@ -8,11 +8,18 @@ status is not compared. A finished task satisfies either wanted status — it ha
 sending — so a one-shot task does not turn into a perpetual note once it is done.
 
 ``start_time: immediately`` is a create-time trigger: the server stores the actual time, so it
-is never compared.
+is never compared. A fixed ``start_time`` before the planning time (``Context.now``) is an error
+only when this plan would send it — on create, or in a patch that changes it: the API refuses a
+past start time, but a task whose start simply passed is fine and stays unchanged.
+
+``frequency`` and ``cron`` are alternatives and the API refuses a task holding both. When a
+patch sets one while the remote task holds the other, the patch also sets the other to
+``null`` (a create starts from nothing, so it never needs that).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Mapping, Sequence
 
 from hoodsync.kinds.base import (
@@ -54,6 +61,22 @@ _INT_PATHS: tuple[tuple[str, ...], ...] = (
     ("adex", "repeat_on_click"),
 )
 _ID_PATHS: tuple[tuple[str, ...], ...] = (("id",),)
+#: The API's time form (GMT).
+_API_TIME = "%Y-%m-%d %H:%M:%S"
+#: Mutually exclusive repeat fields: setting one clears the other.
+_EXCLUSIVE = {"frequency": "cron", "cron": "frequency"}
+
+
+def _past_start(norm: Mapping[str, Any], now: dt.datetime | None) -> str | None:
+    """The stated ``start_time`` when it is a fixed time before ``now``, else ``None``."""
+    raw = norm.get("start_time")
+    if now is None or not isinstance(raw, str) or raw == "immediately":
+        return None
+    try:
+        start = dt.datetime.strptime(raw, _API_TIME).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None  # validation reports the form
+    return raw if start < now else None
 
 
 class PushTaskRules(KindRules):
@@ -142,23 +165,48 @@ class PushTaskRules(KindRules):
             order=d.order,
             sensitive=desired.sensitive_values(),
         )
+        past = _past_start(norm, ctx.now)
         if remote is None:
-            return self._create(desired, norm, want, common)
-        return self._update(desired, self.compare_spec(norm), want, remote, common)
+            return self._create(desired, norm, want, common, past, ctx)
+        return self._update(desired, self.compare_spec(norm), want, remote, common, past, ctx)
+
+    @staticmethod
+    def _past_note(desired: Desired, start: str, now: dt.datetime | None, why: str) -> Note:
+        when = now.strftime(_API_TIME) if now is not None else "now"
+        return Note(
+            "error",
+            f"start_time {start} (GMT) is in the past (it is {when} GMT) and {why}; the API "
+            "refuses a start time in the past. Set a future start_time, or 'immediately'.",
+            desired.address,
+        )
 
     def _create(
-        self, desired: Desired, norm: dict[str, Any], want: int | None, common: dict[str, Any]
+        self,
+        desired: Desired,
+        norm: dict[str, Any],
+        want: int | None,
+        common: dict[str, Any],
+        past: str | None,
+        ctx: Context,
     ) -> Change:
         body = template_body(desired.spec, desired)
         shown = dict(norm)
         if want is not None:  # state: wins over spec.status
             body["status"] = shown["status"] = want
         raw: list[RawDiff] = [((k,), "add", None, v) for k, v in shown.items()]
+        if past is not None:
+            return Change(
+                action="note",
+                description="cannot be created as written",
+                diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
+                notes=(self._past_note(desired, past, ctx.now, "the create would send it"),),
+                **common,
+            )
         return Change(
             action="create",
             description="will be created",
             steps=(Step("create", None, body),),
-            diff=field_diffs(raw, desired.sensitive),
+            diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
             **common,
         )
 
@@ -169,10 +217,14 @@ class PushTaskRules(KindRules):
         want: int | None,
         remote: RemoteObject,
         common: dict[str, Any],
+        past: str | None,
+        ctx: Context,
     ) -> Change | None:
         proj = project(cmp, remote.body)
         raw = [] if proj == cmp else diff(proj, cmp)
         changed = changed_top_keys(raw)
+        cleared = self._cleared(cmp, changed, remote)
+        raw += [((k,), "remove", remote.body.get(k), None) for k in cleared]
         current = remote.body.get("status")
         common.update(
             remote_id=remote.id,
@@ -180,10 +232,17 @@ class PushTaskRules(KindRules):
             fingerprint=fingerprint_body(
                 {k: v for k, v in remote.body.items() if k not in self.volatile}
             ),
-            diff=field_diffs(raw, desired.sensitive),
+            diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
         )
         if current == 2:
             return self._finished(desired, remote, changed, common) if changed else None
+        if past is not None and "start_time" in changed:
+            return Change(
+                action="note",
+                description="cannot be updated as written",
+                notes=(self._past_note(desired, past, ctx.now, "this update would send it"),),
+                **common,
+            )
         if want is None or want == current:
             if not changed:
                 return None
@@ -196,6 +255,8 @@ class PushTaskRules(KindRules):
                 f"({transition[0]} -> {transition[1]})"
             )
         body = template_body({k: desired.spec[k] for k in changed}, desired)
+        for k in cleared:
+            body[k] = None  # the API refuses frequency and cron together
         if transition is not None:
             body["status"] = want  # one PATCH carries the edits and the new status
         return Change(
@@ -206,6 +267,21 @@ class PushTaskRules(KindRules):
             flags=("removal",) if action == "deactivate" else (),
             **common,
         )
+
+    @staticmethod
+    def _cleared(cmp: Mapping[str, Any], changed: Sequence[str], remote: RemoteObject) -> list[str]:
+        """Keys the patch must set to ``null``: the remote's ``cron`` when the patch sets a
+        ``frequency`` (and vice versa), unless the definition states that key itself."""
+        out = []
+        for key, other in _EXCLUSIVE.items():
+            if (
+                key in changed
+                and cmp.get(key) is not None
+                and other not in cmp
+                and remote.body.get(other) not in (None, "")
+            ):
+                out.append(other)
+        return out
 
     @staticmethod
     def _finished(

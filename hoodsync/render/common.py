@@ -11,6 +11,8 @@ __all__ = [
     "SUMMARY_ORDER",
     "header_line",
     "sandbox_line",
+    "involves_email",
+    "warning_items",
     "summary_line",
     "estimate_line",
     "no_changes_line",
@@ -47,25 +49,87 @@ def symbol(action: str) -> str:
     return _SYMBOLS.get(action, "~")
 
 
+def involves_email(doc: Mapping[str, Any]) -> bool:
+    """True when the plan concerns Falconyte: email-campaign definitions or remote objects
+    (``kinds``), changes, listed objects or estimated requests of that kind."""
+    if "EmailCampaign" in doc.get("kinds", ()):
+        return True
+    if any(str(c["address"]).startswith("email_campaign.") for c in doc["changes"]):
+        return True
+    refs = list(doc["orphans"]) + list(doc.get("unmanaged", ())) + list(doc["superseded"])
+    if any(r.get("kind") == "EmailCampaign" for r in refs):
+        return True
+    return bool(doc.get("estimate", {}).get("falconyte_requests"))
+
+
+def _mixed(doc: Mapping[str, Any]) -> bool:
+    acc = doc["account"]
+    return involves_email(doc) and bool(acc.get("sandbox")) != bool(acc.get("falconyte_sandbox"))
+
+
 def header_line(doc: Mapping[str, Any]) -> str:
-    """``Account: default (URL) — 3 definitions, 14 remote objects read in 2 requests``."""
+    """``Account: default (URL) — 3 definitions, 14 remote objects read in 2 requests``.
+
+    When the plan involves email campaigns and only one of Hood and Falconyte is the sandbox,
+    both endpoints are named, so the header cannot suggest everything is real (or emulated)."""
     acc, counts = doc["account"], doc["counts"]
+    where = acc["url"]
+    if _mixed(doc):
+        hood = "sandbox" if acc.get("sandbox") else acc["url"]
+        falc = "sandbox" if acc.get("falconyte_sandbox") else acc.get("falconyte_url")
+        where = f"Hood {hood}, Falconyte {falc}"
     return (
-        f"Account: {acc['name']} ({acc['url']}) — {plural(counts['definitions'], 'definition')}, "
+        f"Account: {acc['name']} ({where}) — {plural(counts['definitions'], 'definition')}, "
         f"{plural(counts['remote_objects'], 'remote object')} read in "
         f"{plural(counts['read_requests'], 'request')}"
     )
 
 
 def sandbox_line(doc: Mapping[str, Any]) -> str | None:
-    """The one-line sandbox notice, or ``None`` for a real account."""
-    if not doc["account"].get("sandbox"):
+    """The one-line sandbox notice, or ``None`` when nothing the plan touches is emulated.
+
+    It tells the truth per endpoint: Hood and Falconyte are each either the embedded sandbox or
+    a real account, and Falconyte is mentioned only when the plan involves email campaigns."""
+    acc = doc["account"]
+    hood_sb = bool(acc.get("sandbox"))
+    email = involves_email(doc)
+    falc_sb = email and bool(acc.get("falconyte_sandbox"))
+    if not hood_sb and not falc_sb:
         return None
-    return (
-        "Sandbox: this is the embedded emulated account, not a real one. For a real account set "
-        "HOOD_API_TOKEN (FALCONYTE_API_KEY for email campaigns), or the account's url in "
-        "hoodsync.yaml."
-    )
+    token_env = acc.get("token_env") or "HOOD_API_TOKEN"
+    key_env = acc.get("key_env") or "FALCONYTE_API_KEY"
+    parts = []
+    if hood_sb:
+        parts.append(
+            "Hood is the embedded emulated account, not a real one (for a real account set "
+            f"{token_env}, or the account's url in hoodsync.yaml)"
+        )
+    if falc_sb:
+        parts.append(
+            "Falconyte is the embedded sandbox, not a real account (for a real one set "
+            f"{key_env}, or the account's falconyte_url in hoodsync.yaml)"
+        )
+    elif email and hood_sb:
+        parts.append(
+            f"Falconyte is a real account ({acc.get('falconyte_url')}): email-campaign changes "
+            "are real"
+        )
+    return "Sandbox: " + "; ".join(parts) + "."
+
+
+def warning_items(doc: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """What deserves a warning before anyone applies: ``(what, changes)`` for removals
+    (cancel, stop, deactivate), immediate sends (``run_immediately``) and edits of running
+    campaigns, in that order, each only when non-empty. Only changes that will make calls."""
+    active = [c for c in doc["changes"] if c["steps"]]
+    removals = [c for c in active if "removal" in c["flags"] or c["action"] in ("cancel", "stop")]
+    sends = [c for c in active if "sends_immediately" in c["flags"]]
+    live = [c for c in active if "live_edit" in c["flags"]]
+    out: list[tuple[str, list[Mapping[str, Any]]]] = []
+    for what, items in (("removes", removals), ("sends", sends), ("live", live)):
+        if items:
+            out.append((what, items))
+    return out
 
 
 def summary_line(doc: Mapping[str, Any]) -> str:

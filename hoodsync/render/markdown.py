@@ -23,6 +23,7 @@ from hoodsync.render.common import (
     plural,
     sandbox_line,
     summary_line,
+    warning_items,
 )
 
 __all__ = ["render", "GITHUB_LIMIT"]
@@ -77,8 +78,8 @@ def _head(doc: Mapping[str, Any]) -> list[str]:
     notice = sandbox_line(doc)
     if notice:
         out += ["", f"> {notice}"]
-    if not doc["changes"] and not doc["notes"]:
-        return out + ["", f"**{no_changes_line(doc)}**"]
+    if not doc["changes"] and all(n["severity"] == "info" for n in doc["notes"]):
+        return out + ["", f"**{no_changes_line(doc)}**"] + _info(doc)
     out += ["", "| | count |", "|:--|--:|"]
     summary, counts = doc["summary"], doc["counts"]
     for action in SUMMARY_ORDER:
@@ -98,9 +99,18 @@ def _head(doc: Mapping[str, Any]) -> list[str]:
     out += ["", f"**{_escape(summary_line(doc))}**"]
     if doc["has_changes"]:
         out.append(_escape(estimate_line(doc)))
-    out += _banner(doc["changes"])
+    out += _banner(doc)
     out += _notes(doc)
+    out += _info(doc)
     return out
+
+
+def _info(doc: Mapping[str, Any]) -> list[str]:
+    """Plan-wide info notes (a change's own info notes are in its details block)."""
+    infos = [n for n in doc["notes"] if n["severity"] == "info"]
+    if not infos:
+        return []
+    return ["", "> [!NOTE]"] + [f"> {_escape(n['message'])}" for n in infos]
 
 
 def _names(changes: Sequence[Mapping[str, Any]], detail: bool = False) -> str:
@@ -114,22 +124,15 @@ def _names(changes: Sequence[Mapping[str, Any]], detail: bool = False) -> str:
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
-def _banner(changes: Sequence[Mapping[str, Any]]) -> list[str]:
-    active = [c for c in changes if c["steps"]]
-    removals = [c for c in active if "removal" in c["flags"] or c["action"] in ("cancel", "stop")]
-    sends = [c for c in active if "sends_immediately" in c["flags"]]
-    live = [c for c in active if "live_edit" in c["flags"]]
+def _banner(doc: Mapping[str, Any]) -> list[str]:
     lines = []
-    if removals:
-        lines.append(f"> **Removes {plural(len(removals), 'object')}:** {_names(removals, True)}")
-    if sends:
-        lines.append(
-            f"> **Sends immediately** (`run_immediately`): {_names(sends)}"
-        )
-    if live:
-        lines.append(
-            "> **Edits running campaigns** (pause, update, resume): " + _names(live)
-        )
+    for what, items in warning_items(doc):
+        if what == "removes":
+            lines.append(f"> **Removes {plural(len(items), 'object')}:** {_names(items, True)}")
+        elif what == "sends":
+            lines.append(f"> **Sends immediately** (`run_immediately`): {_names(items)}")
+        else:
+            lines.append("> **Edits running campaigns** (pause, update, resume): " + _names(items))
     if not lines:
         return []
     return ["", "> [!WARNING]"] + [x for line in lines for x in (line, ">")][:-1]

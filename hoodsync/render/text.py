@@ -2,7 +2,8 @@
 
 Layout: header (account, counts) · sandbox notice · drift (objects changed outside hoodsync,
 shown before the changes that undo them) · one block per change (``# address will be …``, field
-diffs with ``+ ~ -``, notes) · orphans / superseded · plan-wide notes · summary line · estimate.
+diffs with ``+ ~ -``, notes) · orphans / superseded · plan-wide notes · warning lines (removals,
+immediate sends, edits of running campaigns: the markdown banner) · summary line · estimate.
 ANSI colours only with ``color=True`` (the CLI decides: TTY and no ``NO_COLOR``).
 """
 
@@ -17,9 +18,11 @@ from hoodsync.render.common import (
     header_line,
     no_changes_line,
     path_width,
+    plural,
     sandbox_line,
     summary_line,
     symbol,
+    warning_items,
 )
 
 __all__ = ["render"]
@@ -36,8 +39,12 @@ def render(doc: Mapping[str, Any], *, color: bool = False) -> str:
     if notice:
         out.append(notice)
     changes = doc["changes"]
-    if not changes and not doc["notes"]:
-        out += _listing(doc) + ["", no_changes_line(doc)]
+    if not changes and all(n["severity"] == "info" for n in doc["notes"]):
+        out += _listing(doc)
+        if doc["notes"]:  # info only (e.g. what --prune cannot do): still "No changes"
+            out.append("")
+            out += [_note_text(n, paint, "") for n in doc["notes"]]
+        out += ["", no_changes_line(doc)]
         return "\n".join(out) + "\n"
     drifted = [c for c in changes if c["drift"]]
     if drifted:
@@ -53,6 +60,9 @@ def render(doc: Mapping[str, Any], *, color: bool = False) -> str:
     if doc["notes"]:
         out.append("")
         out += [_note_text(n, paint, "") for n in doc["notes"]]
+    warnings = _warning_lines(doc, paint)
+    if warnings:
+        out += [""] + warnings
     out += ["", summary_line(doc)]
     if doc["has_changes"]:
         out.append(estimate_line(doc))
@@ -100,6 +110,33 @@ def _drift_block(c: Mapping[str, Any], paint: Callable[[str, str], str]) -> list
         wanted = "active" if c["action"] == "resume" else transition[1]
         lines.append(f"      {paint('~', '~')} status = {wanted} -> {c['remote_status']}")
     return lines
+
+
+#: How many addresses a warning line names before "and N more".
+_WARNING_CAP = 10
+
+
+def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> list[str]:
+    """The markdown banner as text: removals, immediate sends, edits of running campaigns."""
+    out = []
+    for what, items in warning_items(doc):
+        names = []
+        for c in items[:_WARNING_CAP]:
+            if what == "removes":
+                irreversible = ", irreversible" if "irreversible" in c["flags"] else ""
+                names.append(f"{c['address']} ({c['action']}{irreversible})")
+            else:
+                names.append(str(c["address"]))
+        more = len(items) - _WARNING_CAP
+        listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")
+        if what == "removes":
+            text = f"removes {plural(len(items), 'object')}: {listed}"
+        elif what == "sends":
+            text = f"sends immediately (run_immediately): {listed}"
+        else:
+            text = f"edits running campaigns (pause, update, resume): {listed}"
+        out.append(f"{paint('Warning', 'warning')}: {text}")
+    return out
 
 
 def _note_text(note: Mapping[str, Any], paint: Callable[[str, str], str], indent: str) -> str:
