@@ -57,7 +57,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import yaml
 
-from hoodsync.definitions.loader import load_text
+from hoodsync.definitions.loader import CORE_SCALARS, load_text
 from hoodsync.definitions.validate import parse_api_time, schema, validate_documents
 from hoodsync.errors import ConfigError, HoodsyncError, Problem, format_json_path
 from hoodsync.kinds import from_remote
@@ -163,17 +163,7 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
-for _tag, _regex, _first in (
-    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-    (
-        "float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        "-+0123456789.",
-    ),
-):
+for _tag, _regex, _first in CORE_SCALARS:
     _Dumper.add_implicit_resolver("tag:yaml.org,2002:" + _tag, re.compile(_regex), list(_first))
 
 #: Characters YAML 1.1 treats as line breaks but 1.2 does not: always escaped.

@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 from hoodsync.config import Account, Config, Endpoint
 from hoodsync.errors import ConfigError, StalePlanError
@@ -140,37 +140,15 @@ def open_session(
     width = parallelism or config.parallelism
     sandbox = None
     if (need_hood and account.hood.is_sandbox) or (need_falconyte and account.falconyte.is_sandbox):
-        from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL
-
         sandbox = _open_sandbox(config.sandbox_db(account))
         session._closers.append(sandbox)
     try:
         if need_hood:
-            endpoint = account.hood
-            if sandbox is not None and endpoint.is_sandbox:
-                transport = ApiTransport(
-                    SANDBOX_HOOD_URL, Secret(sandbox.hood_token), api="hood",
-                    limiter=_limiter(endpoint), parallelism=width,
-                    transport=sandbox.hood_transport, on_request=session.count)
-            else:
-                transport = ApiTransport(
-                    endpoint.url, _secret(account, endpoint, env, "Hood API token"), api="hood",
-                    limiter=_limiter(endpoint), parallelism=width, on_request=session.count)
-            session._closers.append(transport)
-            session.hood = HoodClient(transport)
+            session.hood = HoodClient(_transport(
+                session, account, account.hood, "hood", sandbox, env, width))
         if need_falconyte:
-            endpoint = account.falconyte
-            if sandbox is not None and endpoint.is_sandbox:
-                transport = ApiTransport(
-                    SANDBOX_FALCONYTE_URL, Secret(sandbox.falconyte_key), api="falconyte",
-                    limiter=_limiter(endpoint), parallelism=width,
-                    transport=sandbox.falconyte_transport, on_request=session.count)
-            else:
-                transport = ApiTransport(
-                    endpoint.url, _secret(account, endpoint, env, "Falconyte API key"), api="falconyte",
-                    limiter=_limiter(endpoint), parallelism=width, on_request=session.count)
-            session._closers.append(transport)
-            session.falconyte = FalconyteClient(transport)
+            session.falconyte = FalconyteClient(_transport(
+                session, account, account.falconyte, "falconyte", sandbox, env, width))
     except BaseException:
         session.close()
         raise
@@ -188,6 +166,32 @@ def _open_sandbox(path: Path) -> Any:
                           f"{exc.strerror or exc}") from exc
     except StoreError as exc:
         raise ConfigError(f"{path}: cannot open the sandbox database: {exc.__cause__ or exc}") from exc
+
+
+def _transport(
+    session: Session, account: Account, endpoint: Endpoint, api: Literal["hood", "falconyte"],
+    sandbox: Any, env: Mapping[str, str], width: int,
+) -> ApiTransport:
+    """One API's transport: in-process into the sandbox, or over the network with the secret
+    from the environment. Registered with the session so that closing it closes this."""
+    if sandbox is not None and endpoint.is_sandbox:
+        # imported here: the emulator is only loaded when a sandbox is used
+        from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL
+
+        hood = api == "hood"
+        transport = ApiTransport(
+            SANDBOX_HOOD_URL if hood else SANDBOX_FALCONYTE_URL,
+            Secret(sandbox.hood_token if hood else sandbox.falconyte_key), api=api,
+            limiter=_limiter(endpoint), parallelism=width,
+            transport=sandbox.hood_transport if hood else sandbox.falconyte_transport,
+            on_request=session.count)
+    else:
+        what = "Hood API token" if api == "hood" else "Falconyte API key"
+        transport = ApiTransport(
+            endpoint.url, _secret(account, endpoint, env, what), api=api,
+            limiter=_limiter(endpoint), parallelism=width, on_request=session.count)
+    session._closers.append(transport)
+    return transport
 
 
 def _limiter(endpoint: Endpoint) -> RateLimiter:

@@ -107,7 +107,9 @@ class _CoreResolver(BaseResolver):
     """Implicit typing by the YAML 1.2 core schema, nothing more."""
 
 
-for _tag, _regex, _first in (
+#: The YAML 1.2 core schema's implicit types: (tag suffix, pattern, possible first characters).
+#: The loader types plain scalars by these; the exporter quotes strings that match them.
+CORE_SCALARS: tuple[tuple[str, str, Sequence[str]], ...] = (
     ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
     ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
@@ -117,7 +119,9 @@ for _tag, _regex, _first in (
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
         "-+0123456789.",
     ),
-):
+)
+
+for _tag, _regex, _first in CORE_SCALARS:
     _CoreResolver.add_implicit_resolver(_TAG + _tag, re.compile(_regex), list(_first))
 
 _DEFAULT_TAGS = {
