@@ -173,10 +173,11 @@ class PushTaskRules(KindRules):
     @staticmethod
     def _past_note(desired: Desired, start: str, now: dt.datetime | None, why: str) -> Note:
         when = now.strftime(_API_TIME) if now is not None else "now"
+        where = desired.definition.locate(("spec", "start_time"))
         return Note(
             "error",
-            f"start_time {start} (GMT) is in the past (it is {when} GMT) and {why}; the API "
-            "refuses a start time in the past. Set a future start_time, or 'immediately'.",
+            f"{where}: start_time {start} (GMT) is in the past (it is {when} GMT) and {why}; "
+            "the API refuses a start time in the past. Set a future start_time, or 'immediately'.",
             desired.address,
         )
 
