@@ -10,7 +10,10 @@ POST. Reported per run:
   where in the emulator's minute (and second) window the first request arrived, plus one latency
   for the last answer (:func:`hoodsync.remote.ratelimit.fastest_schedule`);
 * ``ratio``     — fastest / makespan (target >= 0.95);
-* ``429s``      — throttled answers (target 0).
+* ``429s``      — throttled answers (target 0);
+* ``wall``      — whether the limiter still assumed the emulator's windows follow the wall clock
+  at the end of the run (``yes``), or something contradicted that and it fell back to learning
+  the phase from the answers (``no``).
 
 A baseline "user without hoodsync" — a sequential loop paced at 150/min (one request every
 0.4 s) — is run once per size. Takes minutes; not part of the test suite.
@@ -51,6 +54,7 @@ class Run:
     fastest: float
     throttled: int
     failures: int
+    wall_aligned: bool
 
     @property
     def ratio(self) -> float:
@@ -102,13 +106,14 @@ def measure(label: str, n: int, latency_ms: float, parallelism: int, *, paced: f
     (the baseline) instead of the hoodsync limiter."""
     server, store, token = serve(latency_ms)
     recorder = Recorder()
-    limiter = None if paced is None else RateLimiter(10**6, 10**9, clock=time.time)
+    # Wall clock as the limiter's clock too, so send times can be placed in the emulator's
+    # windows; it then also assumes (and checks) that those windows follow the wall clock.
+    limits = (PER_SECOND, PER_MINUTE) if paced is None else (10**6, 10**9)
+    limiter = RateLimiter(*limits, clock=time.time, wall_clock=time.time)
     transport = ApiTransport(
         server.url + "/v1/hood",
         Secret(token),
-        limiter=(
-            limiter if limiter is not None else RateLimiter(PER_SECOND, PER_MINUTE, clock=time.time)
-        ),
+        limiter=limiter,
         parallelism=parallelism if paced is None else 1,
         clock=time.time,  # wall clock, so send times can be placed in the emulator's windows
         on_request=recorder,
@@ -152,6 +157,7 @@ def measure(label: str, n: int, latency_ms: float, parallelism: int, *, paced: f
         fastest=fastest + latency_ms / 1000.0,
         throttled=sum(1 for r in records if r.status == 429),
         failures=failures,
+        wall_aligned=limiter.wall_aligned,
     )
 
 
@@ -203,6 +209,7 @@ def table(runs: list[Run]) -> str:
         "ratio",
         "429s",
         "failed",
+        "wall",
     )
     rows = [
         (
@@ -216,6 +223,7 @@ def table(runs: list[Run]) -> str:
             f"{r.ratio:.3f}",
             str(r.throttled),
             str(r.failures),
+            "yes" if r.wall_aligned else "no",
         )
         for r in runs
     ]

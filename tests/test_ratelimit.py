@@ -4,15 +4,21 @@ The fixed-window tests run a small discrete-event simulation: a server that coun
 fixed 1 s / 60 s windows aligned to whole seconds (like the emulator and the documented API),
 answers with the same headers, and adds latency and jitter; clients send as soon as their
 limiter allows, with a bounded number of requests in flight.
+
+A limiter on a fake clock has no wall clock unless given one, so the older tests exercise the
+learning alone; the wall-clock tests pass the fake clock as ``wall_clock`` too, and move the
+simulated server's windows off it (``offset``) to prove the hypothesis wrong.
 """
 
 from __future__ import annotations
 
+import email.utils
 import heapq
 import itertools
 import math
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -43,16 +49,35 @@ class Clock:
 
 
 class Server:
-    """Fixed windows on whole seconds / minutes, counting arrivals; 429s are not counted."""
+    """Fixed windows on whole seconds / minutes, counting arrivals; 429s are not counted.
 
-    def __init__(self, per_second: int = 10, per_minute: int = 150) -> None:
+    ``offset``: the server's windows start that much later than the whole seconds of the
+    (client's) clock, i.e. its clock is behind by ``offset``. ``date``: answers carry a ``Date``
+    header from the server's clock.
+    """
+
+    def __init__(
+        self,
+        per_second: int = 10,
+        per_minute: int = 150,
+        *,
+        offset: float = 0.0,
+        date: bool = False,
+    ) -> None:
         self.per_second, self.per_minute = per_second, per_minute
+        self.offset, self.date = offset, date
         self.second, self.second_count = -1, 0
         self.minute, self.minute_count = -1, 0
         self.counted: list[float] = []
         self.throttled = 0
 
     def hit(self, at: float) -> dict[str, str]:
+        headers = self._count(at - self.offset)
+        if self.date:
+            headers["date"] = email.utils.formatdate(at - self.offset, usegmt=True)
+        return headers
+
+    def _count(self, at: float) -> dict[str, str]:
         second, minute = math.floor(at), math.floor(at / 60)
         if second != self.second:
             self.second, self.second_count = second, 0
@@ -90,6 +115,8 @@ class Client:
     throttled: int = 0
     last_done: float = 0.0
     first_arrival: float | None = None
+    first_sent: float | None = None
+    throttled_sends: list[float] = field(default_factory=list)  # when the 429'd requests left
 
 
 @dataclass
@@ -99,17 +126,26 @@ class Simulation:
     latency: float = 0.3
     jitter: float = 0.01
     seed: int = 0
+    delay: float = 0.0  # fixed one-way delay before the server counts a request
     clients: list[Client] = field(default_factory=list)
 
-    def add(self, requests: int, parallel: int = 10, **limiter_args: float) -> Client:
-        limiter = RateLimiter(clock=self.clock, sleep=self.clock.sleep, **limiter_args)  # type: ignore[arg-type]
+    def add(
+        self, requests: int, parallel: int = 10, *, wall: bool = False, **limiter_args: float
+    ) -> Client:
+        """A client; ``wall``: its limiter reads the fake clock as its wall clock too."""
+        limiter = RateLimiter(
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            wall_clock=self.clock if wall else None,
+            **limiter_args,  # type: ignore[arg-type]
+        )
         client = Client(limiter, requests, parallel)
         self.clients.append(client)
         return client
 
     def run(self) -> None:
         rng = random.Random(self.seed)
-        pending: list[tuple[float, int, int, int, dict[str, str]]] = []
+        pending: list[tuple[float, int, int, int, float, dict[str, str]]] = []
         order = itertools.count()
         while any(c.done < c.requests for c in self.clients):
             ready = [
@@ -119,13 +155,14 @@ class Simulation:
             ]
             next_send, who = min(ready) if ready else (math.inf, -1)
             if pending and pending[0][0] <= next_send:
-                at, _, i, ticket, headers = heapq.heappop(pending)
+                at, _, i, ticket, sent, headers = heapq.heappop(pending)
                 self.clock.set(at)
                 client = self.clients[i]
                 client.in_flight -= 1
                 if "retry-after" in headers:
                     client.limiter.penalize(float(headers["retry-after"]), ticket)
                     client.throttled += 1
+                    client.throttled_sends.append(sent)
                     client.sent -= 1  # sent again later
                 else:
                     client.limiter.observe(headers, ticket)
@@ -135,11 +172,14 @@ class Simulation:
             client = self.clients[who]
             self.clock.set(next_send)
             ticket = client.limiter.acquire()
-            arrival = self.clock() + rng.uniform(0.0, self.jitter)
+            sent = self.clock()
+            arrival = sent + self.delay + rng.uniform(0.0, self.jitter)
             if client.first_arrival is None:
-                client.first_arrival = arrival
+                client.first_arrival, client.first_sent = arrival, sent
             headers = self.server.hit(arrival)
-            heapq.heappush(pending, (arrival + self.latency, next(order), who, ticket, headers))
+            heapq.heappush(
+                pending, (arrival + self.latency, next(order), who, ticket, sent, headers)
+            )
             client.sent += 1
             client.in_flight += 1
 
@@ -408,3 +448,221 @@ def test_two_limiters_on_one_account_settle_without_many_429s() -> None:
     assert a.done == b.done == 200
     assert a.throttled + b.throttled > 0  # they did collide...
     assert (a.throttled + b.throttled) / 400 < 0.15  # ...and backed off rather than fought
+
+
+# ------------------------------------------------------------------------- wall-clock hypothesis
+
+#: Start phases (seconds into the server's minute) for the wall-clock tests: window edges, the
+#: span just before a boundary where a send may land in either window, and a random spread.
+PHASES = sorted(
+    {0.0, 0.001, 0.25, 0.5, 0.75, 0.86, 0.9, 0.95, 0.975, 0.99, 0.999, 44.95, 45.5, 59.93, 59.999}
+    | {round(random.Random(11).uniform(0, 60), 3) for _ in range(25)}
+)
+
+
+def bench_ratio(sim: Simulation, client: Client, requests: int) -> float:
+    """The bench's yardstick: the fastest schedule from where the first request was sent (plus
+    the delay and latency of the last answer) over the time from that send to the last answer."""
+    assert client.first_sent is not None
+    ideal = fastest_schedule(requests, (client.first_sent - T0) % 60)[-1]
+    return (ideal + sim.delay + sim.latency) / (client.last_done - client.first_sent)
+
+
+def holds_boundary(bounds: tuple[float, float] | None, boundary: float, size: float = 1.0) -> bool:
+    """``lo < boundary + k * size <= hi`` for some whole ``k``."""
+    assert bounds is not None
+    lo, hi = bounds
+    nearest = boundary + math.floor((hi - boundary) / size + 1e-9) * size
+    return nearest > lo - 1e-9
+
+
+def run_wall(
+    requests: int,
+    start: float,
+    *,
+    latency: float = 0.3,
+    offset: float = 0.0,
+    delay: float = 0.0,
+    parallel: int = 10,
+    seed: int = 0,
+) -> tuple[Simulation, Client]:
+    clock = Clock(T0 + start)
+    server = Server(offset=offset, date=True)
+    sim = Simulation(clock, server, latency=latency, jitter=0.01, seed=seed, delay=delay)
+    client = sim.add(requests, parallel=parallel, wall=True)
+    sim.run()
+    assert client.done == requests
+    return sim, client
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.1, 0.3])
+def test_wall_aligned_150_requests_reach_95_percent_from_every_start_phase(latency: float) -> None:
+    low: dict[float, float] = {}
+    for i, start in enumerate(PHASES):
+        sim, client = run_wall(150, start, latency=latency, seed=i)
+        assert sim.server.throttled == 0, start
+        assert client.limiter.wall_aligned, start  # nothing contradicted the hypothesis
+        ratio = bench_ratio(sim, client, 150)
+        if ratio < 0.95:
+            low[start] = ratio
+    assert low == {}
+
+
+@pytest.mark.parametrize("start", [0.3, 21.95, 47.5, 59.98])
+def test_wall_aligned_300_requests_use_the_minute_boundary(start: float) -> None:
+    sim, client = run_wall(300, start)
+    assert sim.server.throttled == 0
+    assert bench_ratio(sim, client, 300) >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("offset", "delay"), [(0.008, 0.0), (-0.008, 0.0), (0.0, 0.08), (-0.008, 0.09)]
+)
+def test_small_skew_and_delay_stay_inside_the_hypothesis(offset: float, delay: float) -> None:
+    """Server clocks within ``skew`` (10 ms) of ours and send-to-count delays within ``delay``
+    (100 ms) are what the hypothesis allows for: still no 429, still the fastest schedule."""
+    for i, start in enumerate(PHASES[::3]):
+        sim, client = run_wall(150, start, offset=offset, delay=delay, seed=i)
+        assert sim.server.throttled == 0, start
+        assert bench_ratio(sim, client, 150) >= 0.95, start
+
+
+def test_bursts_go_right_after_each_whole_second() -> None:
+    clock = Clock(T0 + 0.4)
+    server = Server(date=True)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
+    grants = []
+    for _ in range(30):
+        ticket = limiter.acquire()
+        grants.append(clock() - T0)
+        limiter.observe(server.hit(clock()), ticket)  # answered at once
+    assert grants[:10] == pytest.approx([0.4] * 10)
+    assert grants[10:20] == pytest.approx([1.0 + limiter.skew] * 10, abs=1e-3)
+    assert grants[20:] == pytest.approx([2.0 + limiter.skew] * 10, abs=1e-3)
+    assert server.throttled == 0 and limiter.wall_aligned
+
+
+def test_only_one_probe_of_the_hypothesis_is_unanswered_at_a_time() -> None:
+    """After the first burst, only the hypothesis says a new window begins at the whole second;
+    what was learnt (nothing yet: the sliding rule) would wait until 1 s + margin after the
+    burst. One request goes as a probe; the rest wait for its answer (which never comes here),
+    or for the learnt rule."""
+    clock = Clock(T0 + 0.4)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
+    grants = []
+    for _ in range(12):
+        limiter.acquire()
+        grants.append(clock() - T0)
+    assert grants[:10] == pytest.approx([0.4] * 10)
+    assert grants[10] == pytest.approx(1.0 + limiter.skew, abs=1e-3)
+    assert grants[11] == pytest.approx(0.4 + 1.0 + limiter.margin, abs=1e-3)
+
+
+def test_a_start_just_before_a_boundary_waits_for_it() -> None:
+    """A send 30 ms before a whole second may be counted in either window: it waits for the
+    next one rather than spend the budget of both."""
+    clock = Clock(T0 + 0.97)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
+    limiter.acquire()
+    assert clock() - T0 == pytest.approx(1.0 + limiter.skew, abs=1e-3)
+
+
+def test_an_offset_server_is_detected_from_remaining_without_a_429() -> None:
+    """One request at a time straddles the server's real boundaries, and ``Remaining`` shows them
+    half a second away from where the hypothesis puts them."""
+    sim, client = run_wall(40, 0.2, offset=0.5, parallel=1)
+    assert sim.server.throttled == 0
+    assert not client.limiter.wall_aligned
+    assert holds_boundary(client.limiter.phase()["second"], T0 + 0.5)
+
+
+def test_a_429_caused_by_the_hypothesis_is_bounded_and_then_learnt() -> None:
+    # The server's second runs from .3 to .3; the first burst (at .5) and the hypothesis' next
+    # one (just after 1.0) would land in the same window: the probe sent first is throttled.
+    sim, client = run_wall(150, 0.5, offset=0.3)
+    assert client.first_sent is not None
+    assert client.throttled == 1  # the probe; the rest of the burst waited for its answer
+    assert all(t <= client.first_sent + 1.1 for t in client.throttled_sends)
+    assert not client.limiter.wall_aligned
+    assert holds_boundary(client.limiter.phase()["second"], T0 + 0.3)
+    # The 429 was blamed on the hypothesis, not another client: the share was not halved, so
+    # the run lost about the Retry-After second, not half its rate.
+    ideal = fastest_schedule(150, (client.first_sent - T0) % 60)[-1] + sim.latency
+    assert client.last_done - client.first_sent <= ideal + 2.5
+
+
+OFFSET_STARTS = [0.1, 0.4, 0.7, 0.9, 0.99, 30.55]
+
+
+@pytest.mark.parametrize("offset", [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95, 0.98])
+def test_servers_off_the_wall_clock_cost_at_most_one_429(offset: float) -> None:
+    """Windows starting ``offset`` after our whole seconds: the hypothesis is wrong. At most one
+    request (a probe, usually the first) is throttled in the whole run; the hypothesis is dropped
+    when a 429 or an answer contradicts it, and the true phase is learnt. Where it survives, its
+    bursts fell one per server window anyway."""
+    for i, start in enumerate(OFFSET_STARTS):
+        sim, client = run_wall(150, start, offset=offset, seed=i)
+        assert client.first_sent is not None
+        assert client.throttled <= 1, start
+        if client.throttled:
+            assert not client.limiter.wall_aligned, start
+        if not client.limiter.wall_aligned:
+            assert holds_boundary(client.limiter.phase()["second"], T0 + offset), start
+
+
+def test_a_date_header_far_from_our_clock_drops_the_hypothesis() -> None:
+    clock = Clock(T0 + 0.2)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
+    ticket = limiter.acquire()
+    clock.sleep(0.1)
+    limiter.observe({"Date": email.utils.formatdate(T0 + 0.3, usegmt=True)}, ticket)
+    assert limiter.wall_aligned
+    ticket = limiter.acquire()
+    clock.sleep(0.1)
+    limiter.observe({"date": email.utils.formatdate(T0 - 2.0, usegmt=True)}, ticket)
+    assert not limiter.wall_aligned  # the server's clock is more than a second behind ours
+    # ...and the evidence-only model (the split first burst) takes over.
+    assert limiter.phase() == {"second": None, "minute": None}
+
+
+def test_a_wall_clock_jump_drops_the_hypothesis() -> None:
+    clock = Clock(T0 + 0.2)
+    shift = [0.0]
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=lambda: clock() + shift[0])
+    limiter.acquire()
+    assert limiter.wall_aligned
+    shift[0] = 0.4  # NTP stepped the wall clock
+    limiter.acquire()
+    assert not limiter.wall_aligned
+
+
+def test_a_429_blamed_on_the_hypothesis_does_not_halve_the_share() -> None:
+    clock = Clock(T0 + 0.5)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock, spread=0.0)
+    for _ in range(10):
+        limiter.acquire()
+    probe = limiter.acquire()  # only the hypothesis says a new window has begun
+    assert clock() == pytest.approx(T0 + 1.0 + limiter.skew, abs=1e-3)
+    limiter.penalize(1.0, probe)
+    assert not limiter.wall_aligned
+    grants = []
+    for _ in range(10):
+        limiter.acquire()
+        grants.append(clock())
+    assert grants == pytest.approx([clock()] * 10)  # the whole limit at once: share not halved
+    # A 429 for a request the learnt model allowed halves the share as before.
+    clock.sleep(5.0)
+    limiter.penalize(1.0, limiter.acquire())
+    grants = []
+    for _ in range(10):
+        limiter.acquire()
+        grants.append(clock())
+    assert max_in_span(grants, 1.0) == 5
+
+
+def test_the_wall_clock_defaults_to_real_time_only_beside_a_real_clock() -> None:
+    assert RateLimiter().wall_aligned
+    assert RateLimiter(clock=time.time).wall_aligned
+    assert not RateLimiter(wall_clock=None).wall_aligned
+    fake = Clock(T0)
+    assert not RateLimiter(clock=fake, sleep=fake.sleep).wall_aligned

@@ -29,7 +29,33 @@ the *fixed* 1 s and 60 s windows in which it *arrives*. The client only knows wh
 What cannot be learnt: the sub-second phase at the very start. ``Reset`` is whole seconds and
 the first burst fills the current 1 s window, so nothing can safely be sent into the next one
 before it is known to have begun — a client without prior knowledge loses up to one second
-against a schedule that knew the phase all along, once per run.
+against a schedule that knew the phase all along, once per run. Hence the one assumption below.
+
+**Assumption: the server's windows start at whole seconds / minutes of the wall clock.** The
+limiter starts from the hypothesis that the server's 1 s window is ``floor(epoch)`` and its 60 s
+window ``floor(epoch / 60)`` — what the Hood rate-limit guide describes and what fixed-window
+limiters do (they key their counters by the window number computed from the epoch time) — and
+that its clock and ours agree within ``skew`` (NTP keeps both within a few milliseconds).
+Converting the wall clock (``wall_clock``, POSIX seconds) to the monotonic ``clock``, every
+window boundary is then known from the first send, up to ``skew`` and the unknown delay from
+send to count, bounded by ``delay`` at first and by the shortest round trip seen once answers
+come back. Bursts go out right after each boundary (``skew`` late) and nothing is sent in the
+narrow span where a request could be counted in either of two windows (it waits for the later
+one instead), so no second is lost at the start.
+
+The hypothesis is only ever a hypothesis. The learning above runs unchanged beside it, and a
+send that only the hypothesis allows — one into a window that the answers have not yet shown
+to have begun — is a *probe*: only one probe may be unanswered at a time, the rest of the burst
+waits for its answer (which, when the hypothesis holds, shows the new window and lets the
+learnt model allow the rest; with a round trip under a second this costs no throughput). The
+hypothesis is dropped for good — the limiter falling back to everything described above — as
+soon as anything contradicts it: a ``Remaining`` count that shows a boundary where it has none,
+a 429, a ``Date`` header proving the server's clock more than a second off ours, or the wall
+clock jumping against the monotonic one. So when it is wrong the cost is bounded: at most one
+request per run, a probe, is answered 429 and retried after ``Retry-After`` (often none: an
+answer contradicts it first), and the phase is then learnt as without the hypothesis. That 429
+is blamed on the hypothesis, not on another client, so it does not halve the share (see
+:meth:`RateLimiter.penalize`).
 
 :func:`fastest_schedule` is the yardstick for benchmarks: the earliest times at which N requests
 can be counted under the server's fixed windows given the phase at which a run starts.
@@ -38,11 +64,16 @@ can be counted under the server's fixed windows given the phase at which a run s
 
 from __future__ import annotations
 
+import bisect
+import email.utils
+import enum
+import itertools
 import logging
 import math
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timezone
 from typing import Callable, Mapping, Sequence
 
 __all__ = [
@@ -58,6 +89,29 @@ Sleep = Callable[[float], None]
 
 #: Sends older than this are forgotten (the longest window plus slack).
 _HISTORY_S = 125.0
+
+#: A ``Date`` header proving the server's clock further than this from ours drops the wall-clock
+#: hypothesis. Only gross skew: ``Date`` has whole seconds, and it may come from a proxy's clock
+#: rather than the rate limiter's.
+_DATE_SKEW_S = 1.0
+
+#: Two clock readings taken further apart than this (the thread was descheduled between them) say
+#: nothing about the offset between the wall and monotonic clocks.
+_READING_GAP_S = 0.002
+
+#: How often a send held back by an unanswered probe looks again (the answer comes from another
+#: thread, which does not wake it).
+_POLL_S = 0.005
+
+#: Scheduling targets "just after a boundary" are nudged this much later, so that float rounding
+#: never places them on the wrong side of it.
+_NUDGE_S = 1e-6
+
+
+class _Default(enum.Enum):
+    """Sentinel for ``wall_clock``: pick it from ``clock`` (see :class:`RateLimiter`)."""
+
+    WALL = enum.auto()
 
 
 def minimum_duration(requests: int, per_second: int = 10, per_minute: int = 150) -> float:
@@ -133,6 +187,10 @@ class _Send:
     seq: int
     at: float
     starts: dict[float, tuple[float, float]] = field(default_factory=dict)
+    #: Allowed only by the wall-clock hypothesis, not by what was learnt (a 429 for it is
+    #: blamed on the hypothesis); ``answered`` once its response was observed.
+    probe: bool = False
+    answered: bool = False
 
 
 @dataclass
@@ -200,13 +258,17 @@ class _Window:
         ]
         return fits or possible
 
-    def learn(self, lo: float, hi: float) -> None:
-        """Combine what is known about the boundary with ``lo < b <= hi`` (modulo ``size``)."""
+    def learn(self, lo: float, hi: float) -> bool:
+        """Combine what is known about the boundary with ``lo < b <= hi`` (modulo ``size``).
+
+        Returns ``False`` when the new bounds contradict what was known (then the new ones are
+        kept and the old ones dropped), ``True`` otherwise.
+        """
         if hi - lo >= self.size:
-            return  # no information about the phase
+            return True  # no information about the phase
         if self.lo is None or self.hi is None:
             self.lo, self.hi = lo, hi
-            return
+            return True
         base = round(((self.lo + self.hi) - (lo + hi)) / 2.0 / self.size)
         overlaps: list[tuple[float, float]] = []
         for k in (base - 1, base, base + 1):
@@ -223,11 +285,34 @@ class _Window:
             self.foreign.clear()
             shift = base * self.size
             self.lo, self.hi = lo + shift, hi + shift
+            return False
         elif hi - lo < self.hi - self.lo:
             # Both wide enough to overlap in two places: keep the narrower, each is valid alone.
             shift = base * self.size
             self.lo, self.hi = lo + shift, hi + shift
             self.foreign.clear()
+        return True
+
+
+@dataclass
+class _Hypothesis:
+    """The server's windows start at whole seconds / minutes of our wall clock (module doc).
+
+    ``offset`` is ``wall - clock`` when the hypothesis was made; ``delay`` bounds the delay from
+    a send to the server counting it (beyond the jitter ``margin``); ``second``/``minute`` are
+    the windows as the hypothesis and the evidence together place them. ``skew_lo``/``skew_hi``
+    bound the server's clock minus ours, as far as ``Date`` headers tell.
+    """
+
+    offset: float
+    delay: float
+    second: _Window
+    minute: _Window
+    skew_lo: float = -math.inf
+    skew_hi: float = math.inf
+
+    def window(self, size: float) -> _Window:
+        return self.second if size == self.second.size else self.minute
 
 
 class RateLimiter:
@@ -240,6 +325,14 @@ class RateLimiter:
     no more than ``per_minute`` in any ``60 s + margin`` span; with it, no server window receives
     more than its limit provided the send-to-arrival delay varies by less than ``margin``.
     Time comes only from ``clock`` and waiting only from ``sleep`` (inject fakes in tests).
+
+    ``wall_clock`` (POSIX seconds, read next to ``clock``) enables the wall-clock hypothesis of
+    the module doc: until something contradicts it, the server's windows are taken to start at
+    whole seconds / minutes of it, give or take ``skew``, with a send counted at most ``delay``
+    (plus ``margin``) after it is made. ``None`` disables the hypothesis. By default it is
+    :func:`time.time` when ``clock`` is a real clock (:func:`time.monotonic`,
+    :func:`time.perf_counter` or :func:`time.time`) and ``None`` otherwise: a fake ``clock``
+    beside the real wall clock would make the hypothesis meaningless.
     """
 
     def __init__(
@@ -249,9 +342,12 @@ class RateLimiter:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
+        wall_clock: Clock | None | _Default = _Default.WALL,
         margin: float = 0.03,
         spread: float = 0.1,
         recovery: float = 30.0,
+        skew: float = 0.01,
+        delay: float = 0.1,
     ) -> None:
         if per_second < 1 or per_minute < 1:
             raise ValueError("rate limits must be at least 1")
@@ -259,6 +355,8 @@ class RateLimiter:
             raise ValueError("margin must be in [0, 0.25)")
         if not 0.0 <= spread < 0.5:
             raise ValueError("spread must be in [0, 0.5)")
+        if not 0.0 <= skew < 0.1 or not 0.0 <= delay < 0.5:
+            raise ValueError("skew must be in [0, 0.1) and delay in [0, 0.5)")
         self.per_second = per_second
         self.per_minute = per_minute
         self.margin = margin
@@ -279,6 +377,12 @@ class RateLimiter:
         # other to settle on a fair split without being throttled again and again.
         self._share_base = 1.0
         self._throttled_at = -math.inf
+        if wall_clock is _Default.WALL:
+            real = clock in (time.monotonic, time.perf_counter, time.time)
+            wall_clock = time.time if real else None
+        self.skew = skew
+        self._wall = wall_clock
+        self._hyp = self._make_hypothesis(delay) if wall_clock is not None else None
 
     def __repr__(self) -> str:
         return f"RateLimiter(per_second={self.per_second}, per_minute={self.per_minute})"
@@ -290,13 +394,17 @@ class RateLimiter:
         while True:
             with self._lock:
                 now = self._clock()
-                at = self._earliest(now)
+                self._check_wall_clock()
+                at, held_by_probe = self._plan(now)
                 if at <= now:
                     self._seq += 1
-                    self._sends.append(_Send(self._seq, now))
+                    self._sends.append(_Send(self._seq, now, probe=self._is_probe(now)))
                     self._prune(now)
                     return self._seq
-            self._sleep(max(at - now, 0.0005))
+            wait = at - now
+            if held_by_probe:
+                wait = min(wait, _POLL_S)  # the probe's answer (another thread) may come first
+            self._sleep(max(wait, 0.0005))
 
     def next_send_time(self) -> float:
         """When the next :meth:`acquire` would return if nothing else happened (clock time)."""
@@ -310,34 +418,44 @@ class RateLimiter:
         ``headers`` is case-insensitive or lower-case. The server reports its *binding* window
         (the one with fewer requests remaining). ``ticket`` ties the report to the send it
         answers; without it only the reported limit is used. Missing or malformed headers are
-        ignored.
+        ignored. The round trip and the ``Date`` header (if any) test the wall-clock hypothesis.
         """
         limit = _int_header(headers, "x-ratelimit-limit")
         remaining = _int_header(headers, "x-ratelimit-remaining")
         reset = _int_header(headers, "x-ratelimit-reset")
-        if limit is None or remaining is None or reset is None or limit < 1:
-            return
+        date = _date_header(headers)
         with self._lock:
-            window = self._classify(limit, reset)
-            if limit < window.limit:
-                window.limit = limit  # the server's word wins over a too generous setting
             index = self._index_of(ticket)
+            if index is not None:
+                self._sends[index].answered = True
+                self._check_answer(self._sends[index], date)
+            if limit is None or remaining is None or reset is None or limit < 1:
+                return
+            window = self._classify(limit, reset)
+            for same in self._all_windows(window.size):
+                if limit < same.limit:
+                    same.limit = limit  # the server's word wins over a too generous setting
             if index is None:
                 return
-            self._learn(window, index, max(limit - remaining, 0), reset)
+            self._learn(window.size, index, max(limit - remaining, 0), reset)
 
     def penalize(self, retry_after: float, ticket: int | None = None) -> None:
         """After a 429: send nothing for ``retry_after`` seconds; the throttled request (``ticket``)
-        was not counted by the server. Forgets learnt window phases (the model was wrong)."""
+        was not counted by the server. Forgets learnt window phases and drops the wall-clock
+        hypothesis (the model was wrong). Halves the share of the limits, unless the throttled
+        request was a probe of the hypothesis: then the hypothesis, not another client, is the
+        culprit, and it is gone now."""
         with self._lock:
             now = self._clock()
             self._blocked_until = max(self._blocked_until, now + max(retry_after, 0.0))
-            if now - self._throttled_at >= self._second.size:
+            index = self._index_of(ticket)
+            blame_hypothesis = index is not None and self._sends[index].probe
+            self._drop_hypothesis("a request was throttled")
+            if not blame_hypothesis and now - self._throttled_at >= self._second.size:
                 # One halving per throttling episode: the other throttled requests of the same
                 # burst say nothing new.
                 self._share_base = max(self._share(now) / 2.0, 0.05)
                 self._throttled_at = now
-            index = self._index_of(ticket)
             if index is not None:
                 del self._sends[index]
             self._second.forget()
@@ -351,26 +469,167 @@ class RateLimiter:
                 del self._sends[index]
 
     def phase(self) -> dict[str, tuple[float, float] | None]:
-        """What is known about each window's boundary in clock time (for logs and tests)."""
+        """What is known about each window's boundary in clock time (for logs and tests): the
+        bounds used for scheduling, i.e. including the wall-clock hypothesis while it holds."""
         with self._lock:
-            return {
-                "second": _bounds(self._second),
-                "minute": _bounds(self._minute),
-            }
+            second, minute = self._windows()
+            return {"second": _bounds(second), "minute": _bounds(minute)}
+
+    @property
+    def wall_aligned(self) -> bool:
+        """Whether the wall-clock hypothesis is (still) in force."""
+        with self._lock:
+            return self._hyp is not None
+
+    # ------------------------------------------------------------------ wall-clock hypothesis
+
+    def _make_hypothesis(self, delay: float) -> _Hypothesis | None:
+        offset = None
+        for _ in range(5):  # a reading may be interrupted; a few tries find a clean one
+            offset = self._clock_offset()
+            if offset is not None:
+                break
+        if offset is None:
+            log.info("rate limit windows: could not relate the wall clock to the monotonic one")
+            return None
+        hyp = _Hypothesis(
+            offset,
+            delay,
+            _Window(1.0, self.per_second, self.margin),
+            _Window(60.0, self.per_minute, self.margin),
+        )
+        for window in (hyp.second, hyp.minute):
+            window.learn(*self._prior(hyp, window.size))
+        return hyp
+
+    def _clock_offset(self) -> float | None:
+        """``wall - clock`` now, or ``None`` if the readings were too far apart to tell."""
+        assert self._wall is not None
+        before = self._clock()
+        wall = self._wall()
+        after = self._clock()
+        if after - before > _READING_GAP_S:
+            return None
+        return wall - (before + after) / 2.0
+
+    def _prior(self, hyp: _Hypothesis, size: float) -> tuple[float, float]:
+        """Bounds ``lo < b <= hi`` (clock time) on a boundary of the server's ``size`` window
+        under the hypothesis: a whole multiple of ``size`` of the server's clock, which is ours
+        within ``skew``, moved earlier by the delay from send to count (``<= hyp.delay``)."""
+        now = self._clock()
+        boundary = math.ceil((now + hyp.offset) / size) * size - hyp.offset
+        return boundary - self.skew - hyp.delay, boundary + self.skew
+
+    def _drop_hypothesis(self, why: str) -> None:
+        """Stop assuming wall-clock windows; the evidence-only model takes over (lock held)."""
+        if self._hyp is None:
+            return
+        log.info("rate limit windows: no longer assuming they follow the wall clock (%s)", why)
+        self._hyp = None
+
+    def _check_wall_clock(self) -> None:
+        """Drop the hypothesis if the wall clock jumped against ``clock`` (lock held): the
+        windows were placed with the old offset."""
+        if self._hyp is None:
+            return
+        offset = self._clock_offset()
+        if offset is not None and abs(offset - self._hyp.offset) > self.skew:
+            self._drop_hypothesis(f"the wall clock moved by {offset - self._hyp.offset:+.3f} s")
+
+    def _check_answer(self, send: _Send, date: float | None) -> None:
+        """What one answer says about the hypothesis (lock held).
+
+        The round trip bounds the delay from send to count (the server counts a request before
+        answering it), which narrows the boundaries' bounds. ``Date`` is the server's clock,
+        truncated to the second, some time between our send and now: it bounds the server's clock
+        minus ours, and a proven difference beyond ``_DATE_SKEW_S`` drops the hypothesis.
+        """
+        hyp = self._hyp
+        if hyp is None:
+            return
+        now = self._clock()
+        round_trip = max(now - send.at, 0.0)
+        if round_trip < hyp.delay - 0.001:
+            hyp.delay = round_trip
+            for window in (hyp.second, hyp.minute):
+                if not window.learn(*self._prior(hyp, window.size)):
+                    self._drop_hypothesis("its own bounds conflict")  # cannot happen, but be safe
+                    return
+        if date is None:
+            return
+        hyp.skew_lo = max(hyp.skew_lo, date - (now + hyp.offset))
+        hyp.skew_hi = min(hyp.skew_hi, date + 1.0 - (send.at + hyp.offset))
+        if hyp.skew_lo > _DATE_SKEW_S or hyp.skew_hi < -_DATE_SKEW_S:
+            self._drop_hypothesis(
+                f"Date headers put the server's clock {hyp.skew_lo:+.1f}..{hyp.skew_hi:+.1f} s"
+                " from ours"
+            )
+
+    def _windows(self) -> tuple[_Window, _Window]:
+        """The (second, minute) windows to schedule by (lock held)."""
+        if self._hyp is not None:
+            return self._hyp.second, self._hyp.minute
+        return self._second, self._minute
+
+    def _all_windows(self, size: float) -> list[_Window]:
+        """Every model of the ``size`` window: the evidence-only one and the hypothesis' one."""
+        evidence = self._second if size == self._second.size else self._minute
+        if self._hyp is None:
+            return [evidence]
+        return [evidence, self._hyp.window(size)]
 
     # ------------------------------------------------------------------ scheduling
 
     def _earliest(self, now: float) -> float:
         """Earliest time >= now at which one more send breaks no rule (lock held)."""
+        return self._plan(now)[0]
+
+    def _plan(self, now: float) -> tuple[float, bool]:
+        """``(earliest send time >= now, whether an unanswered probe holds it back)`` (lock held).
+
+        Without the hypothesis: today's rules on the learnt windows. With it: the hypothesis'
+        windows say when; a send they allow but the learnt windows alone would not (one going
+        into a window only the hypothesis says has begun) is a *probe*, and only one probe may
+        be unanswered at a time. If the hypothesis is wrong, that one probe is answered 429 (and
+        the hypothesis dropped); if it is right, its answer shows the new window began, and the
+        learnt model then allows the rest.
+        """
         at = max(now, self._blocked_until)
+        evidence = (self._second, self._minute)
+        if self._hyp is None:
+            return self._fixpoint(at, evidence, spread=True), False
+        at = self._fixpoint(at, (self._hyp.second, self._hyp.minute), spread=False)
+        if not self._is_probe(at) or not self._probe_pending(at):
+            return at, False
+        return self._fixpoint(at, evidence, spread=False), True
+
+    def _fixpoint(self, at: float, windows: Sequence[_Window], *, spread: bool) -> float:
+        """Earliest time >= ``at`` that breaks none of the rules of ``windows`` (nor the budgets of
+        other clients); ``spread`` splits bursts while a phase is unknown (learning, not safety)."""
         for _ in range(64):
             before = at
-            for window in (self._second, self._minute):
-                at = self._window_earliest(window, at)
+            for window in windows:
+                at = self._window_earliest(window, at, spread=spread)
             at = self._budget_earliest(at)
             if at == before:
                 return at
         return at
+
+    def _is_probe(self, at: float) -> bool:
+        """A send at ``at`` would be allowed only by the hypothesis, not by the learnt model."""
+        if self._hyp is None:
+            return False
+        return self._fixpoint(at, (self._second, self._minute), spread=False) > at
+
+    def _probe_pending(self, now: float) -> bool:
+        """A probe is still unanswered. One sent more than a second ago is no longer waited for
+        (its answer may never come, e.g. after a timeout): its 1 s window is over by then."""
+        for send in reversed(self._sends):
+            if send.at <= now - self._second.size:
+                return False
+            if send.probe and not send.answered:
+                return True
+        return False
 
     def _share(self, at: float) -> float:
         if self._share_base >= 1.0:
@@ -382,12 +641,12 @@ class RateLimiter:
         """The window's limit scaled by the share this client currently allows itself."""
         return max(1, math.floor(window.limit * self._share(at) + 1e-9))
 
-    def _window_earliest(self, window: _Window, at: float) -> float:
+    def _window_earliest(self, window: _Window, at: float, *, spread: bool) -> float:
         if window.known:
             return self._fixed_earliest(window, at)
         limit = self._limit(window, at)
         at = self._sliding_earliest(limit, window.size + self.margin, at)
-        if window is self._second and self.spread > 0 and limit > 1:
+        if spread and window.size == self._second.size and self.spread > 0 and limit > 1:
             # While the phase is unknown, split each burst in two halves ``spread`` apart: the
             # responses then show on which side of a server boundary each half landed, and
             # even when none falls between them the window is known to span the whole burst.
@@ -409,12 +668,35 @@ class RateLimiter:
         """No server window (as far as we can place it) receives more than ``limit``."""
         assert window.hi is not None
         limit = self._limit(window, at)
-        for k in window.indices(at):
-            used = window.foreign.get(k, 0)
-            used += sum(1 for s in self._sends if k in window.indices_of(s))
+        ks = window.indices(at)
+        if self._hyp is not None and len(ks) > 1 and self._hyp.window(window.size) is window:
+            # Under the hypothesis the span where a send may count in either of two windows is
+            # narrow (skew + delay + margin): rather than charge a send to both, wait for the
+            # later window to have surely begun. A burst then fills one whole window, which is
+            # what a schedule knowing the phase exactly would do from that point on.
+            return max(at, window.hi + ks[-1] * window.size + _NUDGE_S)
+        for k in ks:
+            used = window.foreign.get(k, 0) + self._count_in(window, k)
             if used + 1 > limit:
                 return max(at, window.hi + (k + 1) * window.size)
         return at
+
+    def _count_in(self, window: _Window, k: int) -> int:
+        """Our sends that may have been counted in ``window``'s window ``k``: only those sent in
+        ``[lo + k * size - margin, hi + (k + 1) * size)`` can be (``_sends`` is in time order)."""
+        assert window.lo is not None and window.hi is not None
+        start = window.lo + k * window.size - window.margin - _NUDGE_S
+        end = window.hi + (k + 1) * window.size
+        surely_from = window.hi + k * window.size
+        surely_until = window.lo + (k + 1) * window.size - window.margin
+        first = bisect.bisect_left(self._sends, start, key=lambda s: s.at)
+        count = 0
+        for send in itertools.islice(self._sends, first, None):
+            if send.at >= end:
+                break
+            if surely_from <= send.at < surely_until or k in window.indices_of(send):
+                count += 1
+        return count
 
     def _budget_earliest(self, at: float) -> float:
         for budget in self._budgets:
@@ -430,7 +712,10 @@ class RateLimiter:
         if self._sends and self._sends[0].at < horizon:
             self._sends = [s for s in self._sends if s.at >= horizon]
         self._budgets = [b for b in self._budgets if b.until > now]
-        for window in (self._second, self._minute):
+        windows = [self._second, self._minute]
+        if self._hyp is not None:
+            windows += [self._hyp.second, self._hyp.minute]
+        for window in windows:
             if window.known and window.foreign:
                 current = window.indices(now)[0]
                 for k in [k for k in window.foreign if k < current - 1]:
@@ -456,7 +741,7 @@ class RateLimiter:
                 break
         return None
 
-    def _learn(self, window: _Window, index: int, counted: int, reset: int) -> None:
+    def _learn(self, size: float, index: int, counted: int, reset: int) -> None:
         """Use "request ``index`` was the ``counted``-th in its window, which resets in ``reset`` s".
 
         Bounds on the start ``b`` of the window the request was counted in (send time):
@@ -468,11 +753,15 @@ class RateLimiter:
           ``counted``-th latest send that surely arrived earlier, and no later than the
           ``counted``-th latest possible arrival. Sends less than ``margin`` apart may arrive in
           either order, so the bounds hold for every order the jitter allows.
+
+        Sends that surely arrived before that start — every one surely before this send when it
+        was the first in its window, else those ``margin`` before the lower bound — were counted
+        in an earlier window, whose start is at most ``hi - size``: recorded on them, so that
+        they are not also charged to this window when the boundary is only loosely known.
         """
         send = self._sends[index]
         sent = send.at
         m = self.margin
-        size = window.size
         lo, hi = sent - size, sent + m
         if reset >= 1:
             lo = max(lo, sent + reset - 1.0 - size)
@@ -481,7 +770,10 @@ class RateLimiter:
         maybe_before = [s.at for s in self._sends if sent - size - m < s.at <= sent + m]
         if counted > len(maybe_before):
             # Someone else used this window: honour the server's count from here on.
-            self._record_foreign(window, index, counted, reset)
+            remaining = max(self._all_windows(size)[0].limit - counted, 0)
+            self._budgets.append(_Budget(send.seq, sent + reset + m, remaining))
+            for window in self._all_windows(size):
+                self._record_foreign(window, index, counted)
         elif counted >= 1:
             latest = sorted((t + m for t in maybe_before), reverse=True)
             hi = min(hi, latest[counted - 1])
@@ -490,14 +782,21 @@ class RateLimiter:
             )
             if len(surely_before) >= counted:
                 lo = max(lo, surely_before[counted - 1])
+            before = sent - m if counted == 1 else lo - m
+            for earlier in self._sends:
+                if sent - size - m < earlier.at < before and earlier.seq != send.seq:
+                    _cap_start(earlier, size, hi - size, m)
         if lo < hi:
             send.starts[size] = (lo, hi)
-            window.learn(lo, hi)
+            evidence, *hypothesis = self._all_windows(size)
+            evidence.learn(lo, hi)
+            if hypothesis and not hypothesis[0].learn(lo, hi):
+                # "Remaining" shows a boundary where the hypothesis has none (or the reverse).
+                self._drop_hypothesis(f"an answer places the {size:.0f} s window elsewhere")
 
-    def _record_foreign(self, window: _Window, index: int, counted: int, reset: int) -> None:
+    def _record_foreign(self, window: _Window, index: int, counted: int) -> None:
+        """Requests of others in the window of send ``index``, if ``window`` can place it."""
         send = self._sends[index]
-        remaining = max(window.limit - counted, 0)
-        self._budgets.append(_Budget(send.seq, send.at + reset + self.margin, remaining))
         if not window.known:
             return
         ks = window.indices_of(send)
@@ -512,19 +811,46 @@ class RateLimiter:
             window.foreign[k] = extra
 
 
+def _cap_start(send: _Send, size: float, at_most: float, margin: float) -> None:
+    """Record that ``send`` was counted in a ``size`` window starting no later than ``at_most``."""
+    lo, hi = send.starts.get(size, (send.at - size, send.at + margin))
+    hi = min(hi, at_most)
+    if lo < hi:
+        send.starts[size] = (lo, hi)
+
+
 def _bounds(window: _Window) -> tuple[float, float] | None:
     if window.lo is None or window.hi is None:
         return None
     return (window.lo, window.hi)
 
 
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+def _header(headers: Mapping[str, str], name: str) -> str | None:
     raw = headers.get(name)
     if raw is None:
         raw = headers.get(name.title())
+    return None if raw is None else str(raw).strip()
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    raw = _header(headers, name)
     if raw is None:
         return None
     try:
-        return int(str(raw).strip())
+        return int(raw)
     except ValueError:
         return None
+
+
+def _date_header(headers: Mapping[str, str]) -> float | None:
+    """The HTTP ``Date`` header as POSIX seconds (``None`` if absent or malformed)."""
+    raw = _header(headers, "date")
+    if not raw:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)  # "-0000": UTC, origin unknown
+    return when.timestamp()
