@@ -374,6 +374,7 @@ class ApiTransport:
         _check_secure(url)
         self.api: Api = api
         self.base_url = str(url).rstrip("/")
+        self._host = url.host + (f":{url.port}" if url.port else "")
         self.limiter = limiter if limiter is not None else RateLimiter(clock=clock, sleep=sleep)
         self.parallelism = parallelism
         self.max_attempts = max_attempts
@@ -781,9 +782,13 @@ class ApiTransport:
         return data
 
     def _describe(self, exc: Exception, what: str) -> str:
+        """``could not connect to api.example.com (ConnectError: …)``: the host is named, since
+        "Name or service not known" alone does not say which URL was wrong."""
         detail = str(exc).replace(self._token.reveal(), "****").strip()
         name = type(exc).__name__
-        return f"{what} ({name}: {detail})" if detail else f"{what} ({name})"
+        where = f"{what} to {self._host}" if what == "could not connect" else \
+            f"{what} from {self._host}"
+        return f"{where} ({name}: {detail})" if detail else f"{where} ({name})"
 
 
 def _strip_op(error: RemoteError) -> str:
