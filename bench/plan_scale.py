@@ -395,8 +395,8 @@ def pipeline(root: Path, totals: dict[str, float]) -> dict[str, Any]:
 def measure(root: Path, raised: bool, profile: bool, paused: bool = False) -> dict[str, Any]:
     """One measured run of the pipeline (and, if asked, a profiled second one).
 
-    ``paused``: run it all with the cyclic garbage collector paused, as the CLI could (see
-    ``hoodsync.definitions.loader.collector_paused``), to show what that would change."""
+    ``paused``: run it all with the cyclic garbage collector paused, as the CLI's plan and
+    apply do (``hoodsync.definitions.loader.collector_paused``)."""
     import contextlib
     import gc
 
@@ -515,8 +515,8 @@ def report(rows: list[dict[str, Any]]) -> str:
                 f"{run['peak_rss_mib']:.0f} | {run['changes']:,} |")
     lines += ["", "local = total − time inside the in-process emulator (server) − time the "
               "client's rate limiter slept (waiting). \"GC paused\": the same run with Python's "
-              "cyclic garbage collector paused for the whole pipeline (a proposed CLI change; "
-              "today only `load_definitions` pauses it).", "",
+              "cyclic garbage collector paused for the whole pipeline, as `hoodsync plan` and "
+              "`hoodsync apply` run it.", "",
               "### `hoodsync validate DIR` (own interpreter, startup included)", "",
               "| defs | wall s | peak RSS MiB | output |", "|---:|---:|---:|---|"]
     for row in rows:
