@@ -1024,10 +1024,30 @@ def emulator(
     click.echo("Emulator stopped.")
 
 
+def _configure_logging(level_name: str) -> None:
+    import logging
+
+    level = logging.getLevelName(level_name.strip().upper()) if level_name.strip() else None
+    if not isinstance(level, int):
+        if level_name.strip():
+            _err(f"warning: HOODSYNC_LOG={level_name!r} is not a log level (debug, info, warning)")
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("hoodsync")
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Entry point: run the CLI with hoodsync's exit codes (usage errors exit 1, not click's 2)."""
+    """Entry point: run the CLI with hoodsync's exit codes (usage errors exit 1, not click's 2).
+
+    ``HOODSYNC_LOG=debug`` (or info, warning) sends the library's log lines to stderr: one line
+    per request with method, path, status, attempt and time — never headers or bodies.
+    """
     if os.environ.get("NO_COLOR"):
         os.environ.setdefault("HOODSYNC_NO_COLOR", "1")
+    _configure_logging(os.environ.get("HOODSYNC_LOG", ""))
     try:
         code = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except click.exceptions.Abort:

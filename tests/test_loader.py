@@ -183,3 +183,12 @@ def test_very_deep_flow_nesting_is_refused_before_composing(opener: str, closer:
     assert result.documents == []
     [problem] = result.problems
     assert problem.message == "nesting deeper than 64 levels" and problem.location.line == 1
+
+
+def test_a_fifo_named_yaml_is_refused_not_read(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    result = load_paths([tmp_path])
+    assert [p.message for p in result.problems] == ["not a regular file"]

@@ -230,3 +230,9 @@ def test_schemas_are_loadable_for_every_kind() -> None:
     for kind in Kind:
         assert schema(kind.value)["$schema"].endswith("2020-12/schema")
     assert "accounts" in schema("config")["properties"]
+
+
+def test_null_where_an_object_is_expected_reads_well(tmp_path: Path) -> None:
+    problems = problems_for(tmp_path, "kind: Campaign\nkey: n\nspec:\n")
+    assert any(p.message == "expected object, got null" for p in problems), \
+        [str(p) for p in problems]

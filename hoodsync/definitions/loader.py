@@ -25,6 +25,7 @@ import contextlib
 import gc
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -602,7 +603,12 @@ def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
 
 def _load_file(path: Path, display: str, limits: Limits) -> LoadResult:
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO or device named *.yaml would block the read forever or never end.
+            return LoadResult(problems=[Problem(Location(display), "not a regular file")],
+                              files=[display])
+        size = info.st_size
         if size > limits.max_file_bytes:
             return LoadResult(
                 problems=[Problem(Location(display), _too_big(size, limits))], files=[display]

@@ -555,7 +555,8 @@ def _message(error: ValidationError) -> str:
         return "missing required key " + ", ".join(repr(k) for k in missing)
     if kind == "type":
         wanted = value if isinstance(value, str) else " or ".join(value)
-        return f"expected {wanted}, got {_json_type(inst)} {_short(inst)}"
+        got = "null" if inst is None else f"{_json_type(inst)} {_short(inst)}"
+        return f"expected {wanted}, got {got}"
     if kind == "enum":
         return f"{_short(inst)} is not one of: {', '.join(_short(v) for v in value)}"
     if kind == "const":
