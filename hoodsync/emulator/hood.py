@@ -639,13 +639,7 @@ class HoodApi:
                 400, "Only one parameter can be passed, either run_immediately or scheduled_time."
             )
         if run_now:
-            return {
-                "status": "running",
-                "send_strategy": "immediate",
-                "next_run_time": format_hood_time(now),
-                "was_launched": True,
-                "paused_from": None,
-            }
+            return _start_state(target.spec, True, now)
         if scheduled is not None:
             if parse_hood_time(scheduled) is None:
                 raise HoodFailure(400, "scheduled_time must be a date-time 'YYYY-MM-DD HH:MM:SS'.")
