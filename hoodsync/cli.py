@@ -432,7 +432,9 @@ def plan(
             changes = changes or run.plan.has_changes
             errors = errors or run.plan.has_errors
             if out is not None:
-                _write_atomic(out, json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+                sealed = _sealed(run, prep.config, doc)
+                _write_atomic(out, json.dumps(sealed, indent=2, sort_keys=True,
+                                              ensure_ascii=False) + "\n")
                 _err(f"Saved the plan to {out}; run `hoodsync apply --plan {out}` to apply it.")
             if preview_out is not None:
                 _write_preview(preview_out, run, paths)
@@ -442,6 +444,21 @@ def plan(
         _fail("the plan has errors (see above); apply would refuse it")
     if detailed_exitcode and changes:
         raise SystemExit(EXIT_CHANGES)
+
+
+def _plan_apis(plan_: "Plan") -> list[str]:
+    """The APIs a plan writes to: Hood always (its account is the plan's identity), Falconyte
+    when any change is an email campaign's."""
+    return ["hood"] + (["falconyte"] if any(c.kind.system == "falconyte"
+                                            for c in plan_.changes) else [])
+
+
+def _sealed(run: _Run, config: "Config", doc: dict[str, Any]) -> dict[str, Any]:
+    """The saved-plan document: ``doc`` sealed with the account's key (see hoodsync.identity)."""
+    from hoodsync.identity import seal
+    from hoodsync.session import account_key
+
+    return seal(doc, account_key(run.account, config, _plan_apis(run.plan), os.environ))
 
 
 def _check_writable(path: Path) -> None:
@@ -837,11 +854,14 @@ def _apply_all(runs: Sequence[_Run], config: "Config", parallelism: int | None,
               default=None, help="Apply this saved plan exactly, after checking it is not stale.")
 @click.option("--allow-removals", type=click.IntRange(0), default=None, metavar="N",
               help="Allow up to N cancels/stops (overrides the safety limits).")
+@click.option("--lock-timeout", type=click.FloatRange(0, 86400), default=0.0, metavar="SECONDS",
+              help="Wait up to SECONDS for another apply of the same account on this machine "
+                   "to finish (default 0: refuse at once).")
 @handle_errors
 def apply(
     paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
     allow_replace: bool, no_color: bool, parallelism: int | None, auto_approve: bool,
-    plan_file: Path | None, allow_removals: int | None,
+    plan_file: Path | None, allow_removals: int | None, lock_timeout: float,
 ) -> None:
     """Plan, print the plan, ask, then make the changes inside the rate limits.
 
@@ -849,10 +869,26 @@ def apply(
     With --plan, the saved plan is applied exactly (PATHS only locate hoodsync.yaml).
     Exit 1 when anything was not applied; the result table says what was. Ctrl-C stops
     starting new changes, lets the calls in flight finish and prints the table.
+
+    Each account is locked on this machine before it is read, until the apply ends: a second
+    apply of the same account refuses (or waits --lock-timeout), naming the holder.
     """
+    with contextlib.ExitStack() as held:
+        _apply(paths, accounts, targets, prune, allow_replace, no_color, parallelism,
+               auto_approve, plan_file, allow_removals, lock_timeout, held)
+
+
+def _apply(
+    paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
+    allow_replace: bool, no_color: bool, parallelism: int | None, auto_approve: bool,
+    plan_file: Path | None, allow_removals: int | None, lock_timeout: float,
+    held: contextlib.ExitStack,
+) -> None:
+    """The apply command's body; locks taken are released when ``held`` closes."""
     from hoodsync.definitions.loader import collector_paused
     from hoodsync.plan import check_safety
     from hoodsync.render import render
+    from hoodsync.session import needs_falconyte
 
     if plan_file is not None:
         fixed = [name for name, given in (("--target", bool(targets)), ("--prune", bool(prune)),
@@ -860,10 +896,15 @@ def apply(
         if fixed:
             raise ConfigError(f"{', '.join(fixed)} cannot be used with --plan: they are fixed "
                               "in the saved plan (make a new plan to change them)")
-        runs, config = _saved_plan(plan_file, paths, accounts, parallelism)
+        saved = _load_saved_plan(plan_file, paths, accounts)
+        _lock([(saved.account, _plan_apis(saved.plan))], saved.config, lock_timeout, held)
+        runs, config = [_open_saved_plan(saved, parallelism)], saved.config
     else:
         with collector_paused():  # see plan: planning builds large acyclic data
             prep = _prepare(paths, accounts, targets)
+            wanted = [(a, ["hood"] + (["falconyte"] if needs_falconyte(mine) else []))
+                      for a, mine in zip(prep.accounts, prep.shares)]
+            _lock(wanted, prep.config, lock_timeout, held)
             runs, config = _make_plans(prep, prune, allow_replace, parallelism), prep.config
     stop = threading.Event()
     try:
@@ -890,19 +931,54 @@ def apply(
         _fail("some changes were not applied (see the table); run apply again to finish")
 
 
-def _saved_plan(
-    path: Path, paths: Sequence[str], accounts: Sequence[str], parallelism: int | None
-) -> tuple[list[_Run], "Config"]:
-    """Read a saved plan and refuse it, before any write, when it is another format version,
-    was made for another account (name, Hood URL or Falconyte URL) or is stale (an object it
-    acts on moved since, or an object it would create now exists).
+def _lock(wanted: Sequence[tuple["Account", list[str]]], config: "Config", timeout: float,
+          held: contextlib.ExitStack) -> None:
+    """Take the apply lock of every endpoint the run writes to (see hoodsync.lock); released
+    when ``held`` closes. Says when it waits, and when it takes over a dead holder's lock."""
+    from hoodsync.lock import AccountLock, Holder, acquire_all, lock_dir
+    from hoodsync.session import account_key
+
+    folder = lock_dir()
+    locks = []
+    for account, apis in wanted:
+        for endpoint in account_key(account, config, apis, os.environ).endpoints:
+            url = account.hood.url if endpoint.api == "hood" else account.falconyte.url
+            label = f"account {account.name!r} ({endpoint.api} {url})"
+            locks.append(AccountLock(folder, endpoint.identity, label))
+
+    def waiting(lock: AccountLock, holder: Holder) -> None:
+        _err(f"Waiting up to {timeout:g} s for the apply lock of {lock.label}, held by "
+             f"{holder.describe()}")
+
+    for lock in acquire_all(locks, timeout, on_wait=waiting):
+        held.callback(lock.release)
+        if lock.took_over is not None:
+            _err(f"Took over the apply lock of {lock.label} from {lock.took_over.describe()}, "
+                 "which is no longer running.")
+
+
+@dataclass
+class _SavedPlan:
+    """A saved plan read and verified (seal, account), before any request."""
+
+    path: Path
+    plan: "Plan"
+    account: "Account"
+    config: "Config"
+
+
+def _load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -> _SavedPlan:
+    """Read a saved plan and refuse it, before any request, when it is another format version,
+    was modified after `plan --out` wrote it, or was made for another account (name, URLs, or
+    the credential: see hoodsync.identity).
 
     The configuration (and with it a sandbox account's database) is found from ``paths``
     exactly as ``plan`` finds it, so the plan is applied to the working tree it was made in."""
     from hoodsync.config import load_config
     from hoodsync.errors import PlanError
+    from hoodsync.identity import SEAL_FIELD, unseal
     from hoodsync.plan import Plan
-    from hoodsync.session import account_info, check_fresh, check_secrets, open_session
+    from hoodsync.session import account_info, account_key, check_secrets
 
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -924,14 +1000,29 @@ def _saved_plan(
         raise PlanError(f"{path} was made for account {where(plan_.account)}, not {where(here)}; "
                         "nothing was applied")
     check_secrets(account, need_falconyte=uses_falconyte, env=os.environ)
-    session = open_session(account, config, need_hood=True, need_falconyte=uses_falconyte,
-                           env=os.environ, parallelism=parallelism)
+    seal = doc.get(SEAL_FIELD) if isinstance(doc, dict) else None
+    recorded = seal.get("account") if isinstance(seal, dict) else None
+    apis = sorted(recorded) if isinstance(recorded, dict) and "hood" in recorded else ["hood"]
+    if uses_falconyte and "falconyte" not in apis:
+        apis.append("falconyte")
+    unseal(doc, account_key(account, config, apis, os.environ), str(path))
+    return _SavedPlan(path, plan_, account, config)
+
+
+def _open_saved_plan(saved: _SavedPlan, parallelism: int | None) -> _Run:
+    """Connect to the saved plan's account and refuse the plan, before any write, when it is
+    stale (an object it acts on moved since, or an object it would create now exists)."""
+    from hoodsync.session import check_fresh, open_session
+
+    uses_falconyte = "falconyte" in _plan_apis(saved.plan)
+    session = open_session(saved.account, saved.config, need_hood=True,
+                           need_falconyte=uses_falconyte, env=os.environ, parallelism=parallelism)
     try:
-        check_fresh(plan_, session)
+        check_fresh(saved.plan, session)
     except BaseException:
         session.close()
         raise
-    return [_Run(account, plan_, session)], config
+    return _Run(saved.account, saved.plan, session)
 
 
 @cli.command()

@@ -17,6 +17,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from hoodsync.config import Account, Config, Endpoint
 from hoodsync.errors import ConfigError, StalePlanError
+from hoodsync.identity import AccountKey, real_endpoint_key, sandbox_endpoint_key
 from hoodsync.kinds import fingerprint, from_remote
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.model import Definition, Kind
@@ -37,6 +38,7 @@ __all__ = [
     "plan_account",
     "spec_shapes",
     "check_fresh",
+    "account_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -192,6 +194,24 @@ def _transport(
             limiter=_limiter(endpoint), parallelism=width, on_request=session.count)
     session._closers.append(transport)
     return transport
+
+
+def account_key(
+    account: Account, config: Config, apis: Sequence[str], env: Mapping[str, str],
+) -> AccountKey:
+    """The identity and seal key of ``account``'s endpoints named in ``apis`` (``"hood"``,
+    ``"falconyte"``), from their credentials (a real endpoint without one is a
+    :class:`ConfigError`) or their sandbox database. Sends nothing."""
+    keys = []
+    for api in sorted(set(apis)):
+        endpoint = account.hood if api == "hood" else account.falconyte
+        if endpoint.is_sandbox:
+            keys.append(sandbox_endpoint_key(api, config.sandbox_db(account)))
+        else:
+            what = "Hood API token" if api == "hood" else "Falconyte API key"
+            secret = _secret(account, endpoint, env, what)
+            keys.append(real_endpoint_key(api, endpoint.url, secret.reveal()))
+    return AccountKey(tuple(keys))
 
 
 def _limiter(endpoint: Endpoint) -> RateLimiter:

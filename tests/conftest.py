@@ -200,3 +200,10 @@ def emulator(make_emulator: Callable[..., EmulatorHandle]) -> EmulatorHandle:
 def fake_clock() -> FakeClock:
     """A fresh :class:`FakeClock` at 2026-01-01 00:00:00.25 UTC."""
     return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test takes apply locks in a folder of its own, never in the user's state folder."""
+    monkeypatch.setenv("HOODSYNC_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
