@@ -1,0 +1,199 @@
+"""One apply per account at a time, on this machine: an exclusive lock, as Terraform's state lock.
+
+Two applies of one account started together would both plan "create" for every new definition
+and both send it: every object twice, and nothing in these APIs deletes. So ``apply`` takes this
+lock for every account endpoint it writes to *before* it reads the account, and holds it until
+the last call has finished. ``plan`` takes no lock.
+
+The lock is ``fcntl.flock`` on a file named by the endpoint's identity
+(:mod:`hoodsync.identity`: a keyed hash of the credential, so two repositories applying the same
+account on one machine share it, and the file name reveals nothing). The kernel releases a
+flock when its process dies, so a crashed apply never leaves a lock behind; the file also holds
+the holder's pid, host, start time and command, which a refusal quotes, and which tells the next
+apply that it took over from a process that died (it says so).
+
+Reach: one machine. Applies on different CI runners are serialised by the CI templates
+(GitHub ``concurrency``, GitLab ``resource_group``), not by this lock.
+
+Folder: ``$HOODSYNC_LOCK_DIR``, else ``$XDG_STATE_HOME/hoodsync/locks``, else
+``~/.local/state/hoodsync/locks``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import fcntl
+import json
+import os
+import shlex
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from hoodsync.errors import ConfigError, HoodsyncError
+
+__all__ = ["LockError", "Holder", "AccountLock", "lock_dir", "acquire_all"]
+
+#: Seconds between two tries while waiting for ``--lock-timeout``.
+POLL_SECONDS = 0.2
+
+
+class LockError(HoodsyncError):
+    """Another apply holds the lock of an account this apply would write to."""
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who holds (or held) a lock: written into the lock file, quoted in refusals."""
+
+    pid: int
+    host: str
+    started: str
+    command: str
+
+    @classmethod
+    def me(cls, clock: Callable[[], float] = time.time) -> "Holder":
+        when = dt.datetime.fromtimestamp(clock(), dt.timezone.utc).isoformat(timespec="seconds")
+        return cls(os.getpid(), socket.gethostname(), when, _command())
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host}, started {self.started}: {self.command}"
+
+    def to_json(self) -> str:
+        return json.dumps({"pid": self.pid, "host": self.host, "started": self.started,
+                           "command": self.command}, sort_keys=True)
+
+    @classmethod
+    def parse(cls, text: str) -> "Holder | None":
+        try:
+            d = json.loads(text)
+            return cls(int(d["pid"]), str(d["host"]), str(d["started"]), str(d["command"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def _command() -> str:
+    """The command line, without anything that could be a secret: options only, no values
+    after ``=``. (Secrets come from the environment, but a user may still type one.)"""
+    words = [Path(sys.argv[0]).name] + [a.split("=", 1)[0] for a in sys.argv[1:]]
+    return shlex.join(words)[:200]
+
+
+def lock_dir(env: dict[str, str] | None = None) -> Path:
+    """The folder lock files live in (module docstring)."""
+    env = dict(os.environ) if env is None else env
+    if env.get("HOODSYNC_LOCK_DIR"):
+        return Path(env["HOODSYNC_LOCK_DIR"])
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "hoodsync" / "locks"
+
+
+def _alive(holder: Holder) -> bool:
+    """Whether the holder's process still runs (only answerable for this host)."""
+    if holder.host != socket.gethostname():
+        return True
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class AccountLock:
+    """The lock of one account endpoint. Use :func:`acquire_all` for a run's accounts."""
+
+    def __init__(self, folder: Path, identity: str, label: str) -> None:
+        self.path = folder / f"{identity}.lock"
+        self.label = label
+        self._fd: int | None = None
+        #: Set by :meth:`try_acquire` when the previous holder had died without releasing.
+        self.took_over: Holder | None = None
+
+    def try_acquire(self, me: Holder) -> Holder | None:
+        """Take the lock: ``None`` on success, else who holds it (never blocks)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot create the apply lock: "
+                              f"{exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            text = _read(fd)
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ConfigError(f"{self.path}: cannot take the apply lock: {exc.strerror}") from exc
+            return Holder.parse(text) or Holder(0, "?", "?", "(unknown: the lock file is empty)")
+        previous = Holder.parse(_read(fd))
+        if previous is not None and not _alive(previous):
+            self.took_over = previous
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, me.to_json().encode("utf-8"), 0)
+        self._fd = fd
+        return None
+
+    def release(self) -> None:
+        """Clear the holder and unlock (closing the file releases the flock)."""
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _read(fd: int) -> str:
+    try:
+        return os.pread(fd, 4096, 0).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def acquire_all(
+    locks: Sequence[AccountLock],
+    timeout: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[AccountLock, Holder], None] | None = None,
+) -> list[AccountLock]:
+    """Take every lock (in a fixed order, so two runs cannot deadlock), waiting up to
+    ``timeout`` seconds for each holder to finish (0 = refuse at once). On refusal every lock
+    already taken is released and :class:`LockError` names the holder. ``on_wait`` is told
+    once per lock when this run starts waiting for it."""
+    me = Holder.me()
+    deadline = clock() + max(0.0, timeout)
+    taken: list[AccountLock] = []
+    try:
+        for lock in sorted(locks, key=lambda x: x.path.name):
+            if any(t.path == lock.path for t in taken):
+                continue  # two endpoints of a run sharing one identity
+            told = False
+            while (holder := lock.try_acquire(me)) is not None:
+                if clock() >= deadline:
+                    raise LockError(_refusal(lock, holder, timeout))
+                if on_wait is not None and not told:
+                    on_wait(lock, holder)
+                    told = True
+                sleep(min(POLL_SECONDS, max(0.0, deadline - clock())))
+            taken.append(lock)
+    except BaseException:
+        for lock in taken:
+            lock.release()
+        raise
+    return taken
+
+
+def _refusal(lock: AccountLock, holder: Holder, timeout: float) -> str:
+    waited = f" after waiting {timeout:g} s" if timeout > 0 else ""
+    return (f"another apply is running against {lock.label}{waited} ({holder.describe()}); "
+            "nothing was done. Wait for it, or pass --lock-timeout SECONDS to wait "
+            f"(lock file {lock.path})")

@@ -1,0 +1,178 @@
+"""One apply per account at a time (issue 12 §2): the lock itself, the CLI's use of it, and two
+real applies started together against one sandbox account."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FakeClock
+from test_cli_plan import Account, campaign_yaml, cli, emulated, write  # noqa: F401
+
+from hoodsync.lock import AccountLock, Holder, LockError, acquire_all, lock_dir
+from hoodsync.session import account_key
+
+
+def test_a_held_lock_refuses_a_second_taker_naming_the_holder(tmp_path: Path) -> None:
+    first = AccountLock(tmp_path, "abc", "account 'default'")
+    assert acquire_all([first], 0) == [first]
+    second = AccountLock(tmp_path, "abc", "account 'default'")
+    with pytest.raises(LockError) as info:
+        acquire_all([second], 0)
+    message = str(info.value)
+    assert f"pid {os.getpid()} on {socket.gethostname()}, started " in message
+    assert "another apply is running against account 'default'" in message
+    assert "--lock-timeout" in message
+    first.release()
+    assert acquire_all([second], 0) == [second]
+    second.release()
+
+
+def test_waiting_takes_the_lock_once_the_holder_releases(tmp_path: Path) -> None:
+    holder = AccountLock(tmp_path, "abc", "A")
+    acquire_all([holder], 0)
+    clock = FakeClock()
+    waits: list[str] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 3:
+            holder.release()
+
+    mine = AccountLock(tmp_path, "abc", "A")
+    taken = acquire_all([mine], 30, clock=clock, sleep=sleep,
+                        on_wait=lambda lock, h: waits.append(h.describe()))
+    assert taken == [mine] and len(clock.sleeps) == 3 and len(waits) == 1
+    mine.release()
+
+
+def test_waiting_is_bounded_by_the_timeout(tmp_path: Path) -> None:
+    acquire_all([AccountLock(tmp_path, "abc", "A")], 0)
+    clock = FakeClock()
+    other_taken = AccountLock(tmp_path, "zzz", "Z")
+    with pytest.raises(LockError, match="after waiting 2 s"):
+        acquire_all([other_taken, AccountLock(tmp_path, "abc", "A")], 2, clock=clock,
+                    sleep=clock.sleep)
+    assert sum(clock.sleeps) == pytest.approx(2, abs=0.25)
+    # the lock it had already taken was given back
+    assert acquire_all([AccountLock(tmp_path, "zzz", "Z")], 0)
+
+
+def test_the_lock_of_a_process_that_died_is_taken_over_and_said(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    ghost = Holder(int(dead.stdout), socket.gethostname(), "2026-01-01T00:00:00+00:00",
+                   "hoodsync apply --auto-approve")
+    (tmp_path / "abc.lock").write_text(ghost.to_json())  # left behind, no flock held
+    lock = AccountLock(tmp_path, "abc", "A")
+    acquire_all([lock], 0)
+    assert lock.took_over == ghost
+    assert json.loads((tmp_path / "abc.lock").read_text())["pid"] == os.getpid()
+    lock.release()
+    assert (tmp_path / "abc.lock").read_text() == ""
+
+
+def _hold_lock_of(account: Account) -> AccountLock:
+    from hoodsync.config import load_config
+
+    config = load_config([str(account.root)])
+    [endpoint] = account_key(config.account(None), config, ["hood"], os.environ).endpoints
+    lock = AccountLock(lock_dir(), endpoint.identity, "held by the test")
+    acquire_all([lock], 0)
+    return lock
+
+
+def test_apply_refuses_while_another_holds_the_account_and_plan_does_not_lock(
+    emulated: Account, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    held = _hold_lock_of(emulated)
+    try:
+        code, out, err = cli(capsys, "apply", "--auto-approve")
+        assert code == 1
+        assert "another apply is running against account 'default'" in err
+        assert f"pid {os.getpid()}" in err and out == ""
+        with emulated.remote() as remote:
+            assert remote.campaigns() == []
+        code, out, _ = cli(capsys, "plan")  # plans take no lock
+        assert code == 0 and '+ campaign "one"' in out
+    finally:
+        held.release()
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+
+
+# --------------------------------------------------------------------- two real processes
+
+_FAST_SANDBOX = """\
+accounts:
+  default:
+    hood: {url: sandbox, rate_limits: {per_second: 500, per_minute: 30000}}
+    falconyte: {url: sandbox}
+"""
+
+
+def _repo(tmp_path: Path, n: int) -> Path:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "hoodsync.yaml").write_text(_FAST_SANDBOX)
+    for i in range(n):
+        write(root, f"c/c{i:02}.yaml", campaign_yaml(f"c{i:02}", f"Campaign {i:02}"))
+    return root
+
+
+def _start(root: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOOD_", "FALCONYTE_"))}
+    return subprocess.Popen([sys.executable, "-m", "hoodsync", "apply", "--auto-approve", *extra],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+
+
+def _campaigns(root: Path) -> list[dict[str, Any]]:
+    from hoodsync.emulator.sandbox import open_sandbox
+
+    box = open_sandbox(root / ".hoodsync" / "sandbox.sqlite")
+    try:
+        import httpx
+
+        from hoodsync.emulator.sandbox import SANDBOX_HOOD_URL
+
+        with httpx.Client(base_url=SANDBOX_HOOD_URL, transport=box.hood_transport,
+                          headers={"Authorization": f"Bearer {box.hood_token}"}) as client:
+            data = client.get("/campaigns", params={"page": "1,100"}).json()
+        return list(data["items"])
+    finally:
+        box.close()
+
+
+@pytest.mark.parametrize("round_", [1, 2, 3])
+def test_two_applies_started_together_leave_each_object_once(tmp_path: Path, round_: int) -> None:
+    root = _repo(tmp_path, 50)
+    first, second = _start(root), _start(root)
+    results = [(p.wait(timeout=120), *p.communicate()) for p in (first, second)]
+    campaigns = _campaigns(root)
+    assert len(campaigns) == 50
+    assert sorted(c["name"] for c in campaigns) == [f"Campaign {i:02}" for i in range(50)]
+    assert any(code == 0 for code, _, _ in results)
+    for code, out, err in results:
+        assert "Traceback" not in err
+        if code != 0:
+            assert code == 1 and "another apply is running" in err, err
+
+
+def test_a_second_apply_with_lock_timeout_waits_then_finds_nothing_to_do(tmp_path: Path) -> None:
+    root = _repo(tmp_path, 20)
+    first = _start(root)
+    second = _start(root, "--lock-timeout", "60")
+    (c1, _, e1), (c2, o2, e2) = [(p.wait(timeout=120), *p.communicate()) for p in (first, second)]
+    assert (c1, c2) == (0, 0), (e1, e2)
+    assert len(_campaigns(root)) == 20
+    # whichever came second either waited or started after the first had finished
+    waited = [e for e in (e1, e2) if "Waiting up to 60 s for the apply lock" in e]
+    assert len(waited) <= 1
