@@ -149,6 +149,10 @@ def _common_plan_options(func: F) -> F:
                      help="Also remove objects hoodsync created whose definition is gone."),
         click.option("--allow-replace", is_flag=True,
                      help="Allow replacing email campaigns (Falconyte has no update)."),
+        click.option("--resolve-duplicates", is_flag=True,
+                     help="When several remote objects claim one definition (two applies "
+                          "raced), keep the oldest and retire the others: cancel them, or "
+                          "release and rename drafts '... (duplicate)'."),
         click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR is honoured too)."),
         click.option("--parallelism", type=click.IntRange(1, 64), default=None,
                      help="Requests in flight per account (default 4)."),
@@ -334,6 +338,7 @@ def _prepare(paths: Sequence[str], accounts: Sequence[str], targets: Sequence[st
 
 def _make_plans(
     prep: _Prepared, prune: bool | None, allow_replace: bool, parallelism: int | None,
+    resolve_duplicates: bool = False,
 ) -> list[_Run]:
     """Plan every chosen account concurrently (each with its own clients and budget)."""
     from hoodsync.session import plan_account
@@ -342,7 +347,8 @@ def _make_plans(
         planned = plan_account(
             mine, account, prep.config, env=os.environ,
             prune=account.prune if prune is None else prune,
-            allow_replace=allow_replace, targets=prep.targets, parallelism=parallelism)
+            allow_replace=allow_replace, resolve_duplicates=resolve_duplicates,
+            targets=prep.targets, parallelism=parallelism)
         return _Run(account, planned.plan, planned.session, planned.remote)
 
     outcomes = _in_parallel([functools.partial(one, a, m)
@@ -390,7 +396,8 @@ def _safety_refusal(run: _Run, allow_removals: int | None) -> str | None:
 @handle_errors
 def plan(
     paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
-    allow_replace: bool, no_color: bool, parallelism: int | None, fmt: str, out: Path | None,
+    allow_replace: bool, resolve_duplicates: bool, no_color: bool, parallelism: int | None,
+    fmt: str, out: Path | None,
     detailed_exitcode: bool, preview_out: Path | None, allow_removals: int | None,
 ) -> None:
     """Show what apply would change; changes nothing.
@@ -414,7 +421,7 @@ def plan(
         if path is not None:
             _check_writable(path)  # before any account is read
     with collector_paused():
-        runs = _make_plans(prep, prune, allow_replace, parallelism)
+        runs = _make_plans(prep, prune, allow_replace, parallelism, resolve_duplicates)
     changes = errors = False
     try:
         for run in runs:
@@ -860,8 +867,8 @@ def _apply_all(runs: Sequence[_Run], config: "Config", parallelism: int | None,
 @handle_errors
 def apply(
     paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
-    allow_replace: bool, no_color: bool, parallelism: int | None, auto_approve: bool,
-    plan_file: Path | None, allow_removals: int | None, lock_timeout: float,
+    allow_replace: bool, resolve_duplicates: bool, no_color: bool, parallelism: int | None,
+    auto_approve: bool, plan_file: Path | None, allow_removals: int | None, lock_timeout: float,
 ) -> None:
     """Plan, print the plan, ask, then make the changes inside the rate limits.
 
@@ -874,14 +881,14 @@ def apply(
     apply of the same account refuses (or waits --lock-timeout), naming the holder.
     """
     with contextlib.ExitStack() as held:
-        _apply(paths, accounts, targets, prune, allow_replace, no_color, parallelism,
-               auto_approve, plan_file, allow_removals, lock_timeout, held)
+        _apply(paths, accounts, targets, prune, allow_replace, resolve_duplicates, no_color,
+               parallelism, auto_approve, plan_file, allow_removals, lock_timeout, held)
 
 
 def _apply(
     paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
-    allow_replace: bool, no_color: bool, parallelism: int | None, auto_approve: bool,
-    plan_file: Path | None, allow_removals: int | None, lock_timeout: float,
+    allow_replace: bool, resolve_duplicates: bool, no_color: bool, parallelism: int | None,
+    auto_approve: bool, plan_file: Path | None, allow_removals: int | None, lock_timeout: float,
     held: contextlib.ExitStack,
 ) -> None:
     """The apply command's body; locks taken are released when ``held`` closes."""
@@ -892,7 +899,8 @@ def _apply(
 
     if plan_file is not None:
         fixed = [name for name, given in (("--target", bool(targets)), ("--prune", bool(prune)),
-                                          ("--allow-replace", allow_replace)) if given]
+                                          ("--allow-replace", allow_replace),
+                                          ("--resolve-duplicates", resolve_duplicates)) if given]
         if fixed:
             raise ConfigError(f"{', '.join(fixed)} cannot be used with --plan: they are fixed "
                               "in the saved plan (make a new plan to change them)")
@@ -905,7 +913,8 @@ def _apply(
             wanted = [(a, ["hood"] + (["falconyte"] if needs_falconyte(mine) else []))
                       for a, mine in zip(prep.accounts, prep.shares)]
             _lock(wanted, prep.config, lock_timeout, held)
-            runs, config = _make_plans(prep, prune, allow_replace, parallelism), prep.config
+            runs = _make_plans(prep, prune, allow_replace, parallelism, resolve_duplicates)
+            config = prep.config
     stop = threading.Event()
     try:
         for run in runs:

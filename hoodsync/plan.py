@@ -635,7 +635,10 @@ def check_safety(
 
     ``allow_removals=N`` is the explicit acknowledgement: up to N removals pass both guards.
     """
-    removals = [c for c in plan.changes if c.action in REMOVALS and c.steps]
+    # Retiring duplicates is asked for explicitly (--resolve-duplicates) and each one's twin
+    # stays managed: not the mass removal a wrong path would cause.
+    removals = [c for c in plan.changes
+                if c.action in REMOVALS and c.steps and "duplicate" not in c.flags]
     n = len(removals)
     managed = plan.counts.managed
     if allow_removals is not None:

@@ -69,6 +69,7 @@ def make_plan(
     account: AccountInfo,
     prune: bool = False,
     allow_replace: bool = False,
+    resolve_duplicates: bool = False,
     targets: frozenset[str] = frozenset(),
     env: Mapping[str, str] = {},
     read_requests: int = 0,
@@ -80,7 +81,8 @@ def make_plan(
     ``targets`` (addresses such as ``campaign.x``) limits the changes to those resources;
     matching still sees every definition, so nothing outside the targets turns unmanaged or
     orphaned. ``prune`` turns orphans into removals. ``allow_replace`` permits email-campaign
-    replacements. ``read_requests`` is only reported (the header shows it).
+    replacements. ``resolve_duplicates`` keeps the oldest of several objects claiming one
+    definition and retires the others. ``read_requests`` is only reported (the header shows it).
 
     ``forbidden_env`` names the environment variables that hold API credentials: a definition
     interpolating one is a :class:`DefinitionError` (the secret would be sent as content).
@@ -88,7 +90,8 @@ def make_plan(
     has already passed; ``None`` disables those checks.
     """
     desired = prepare(definitions, env, forbidden_env)
-    ctx = Context(prune=prune, allow_replace=allow_replace, now=now)
+    ctx = Context(prune=prune, allow_replace=allow_replace,
+                  resolve_duplicates=resolve_duplicates, now=now)
     by_kind: dict[Kind, list[Desired]] = defaultdict(list)
     for des in desired:
         by_kind[des.definition.kind].append(des)
@@ -108,7 +111,7 @@ def make_plan(
         kind_desired = by_kind.get(kind, [])
         if objs or kind_desired:
             involved.append(kind)
-        match = rules.match(kind_desired, objs)
+        match = rules.match(kind_desired, objs, resolve_duplicates)
         managed += len(match.pairs) + len(match.orphans)
         retired += len(match.retired)
         for des in kind_desired:
@@ -127,6 +130,9 @@ def make_plan(
                 unchanged += 1
             else:
                 changes.append(change)
+        for address, dup, kept in match.duplicates:
+            if not targets or address in targets:
+                changes.append(rules.duplicate_change(address, dup, kept))
         for obj in match.orphans:
             address = f"{kind.slug}.{obj.marker}"
             orphans.append(_ref(obj, address))

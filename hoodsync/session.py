@@ -262,6 +262,7 @@ def plan_account(
     env: Mapping[str, str],
     prune: bool = False,
     allow_replace: bool = False,
+    resolve_duplicates: bool = False,
     targets: frozenset[str] = frozenset(),
     parallelism: int | None = None,
     now: dt.datetime | None = None,
@@ -280,7 +281,8 @@ def plan_account(
     try:
         remote = read_remote(session, kinds)
         plan = make_plan(definitions, remote, account=account_info(account), prune=prune,
-                         allow_replace=allow_replace, targets=targets, env=env,
+                         allow_replace=allow_replace, resolve_duplicates=resolve_duplicates,
+                         targets=targets, env=env,
                          read_requests=session.requests,
                          forbidden_env=config.secret_names(),
                          now=now or dt.datetime.now(dt.timezone.utc))

@@ -166,9 +166,9 @@ def test_two_applies_started_together_leave_each_object_once(tmp_path: Path, rou
             assert code == 1 and "another apply is running" in err, err
 
 
-def test_a_second_apply_with_lock_timeout_waits_then_finds_nothing_to_do(tmp_path: Path) -> None:
+def test_applies_with_lock_timeout_wait_for_each_other_and_both_succeed(tmp_path: Path) -> None:
     root = _repo(tmp_path, 20)
-    first = _start(root)
+    first = _start(root, "--lock-timeout", "60")
     second = _start(root, "--lock-timeout", "60")
     (c1, _, e1), (c2, o2, e2) = [(p.wait(timeout=120), *p.communicate()) for p in (first, second)]
     assert (c1, c2) == (0, 0), (e1, e2)

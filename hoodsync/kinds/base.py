@@ -50,6 +50,9 @@ __all__ = [
     "coerce",
     "spec_hash",
     "group_by",
+    "oldest",
+    "DUPLICATE_SUFFIX",
+    "RESOLVE_HINT",
 ]
 
 #: One raw difference: (path, op, before, after); op is add | change | remove.
@@ -118,6 +121,9 @@ class Context:
 
     prune: bool = False
     allow_replace: bool = False
+    #: ``--resolve-duplicates``: when several remote objects claim one definition, keep the
+    #: oldest and plan the retirement of the others (see :meth:`KindRules.duplicate_change`).
+    resolve_duplicates: bool = False
     #: The planning time (timezone-aware), or ``None`` when the caller gave none.
     now: datetime | None = None
 
@@ -132,6 +138,8 @@ class Match:
     already finished. ``superseded``: (address, object) pairs of older replaced objects.
     ``unmanaged``: everything else, never touched. ``leftovers``: address → older objects a
     replacement was interrupted before stopping (see :meth:`KindRules.finish_leftovers`).
+    ``duplicates``: (address, duplicate, kept) for the extra objects claiming one definition,
+    filled only when duplicates are to be resolved (:meth:`KindRules.duplicate_change`).
     """
 
     pairs: dict[str, RemoteObject] = field(default_factory=dict)
@@ -141,6 +149,27 @@ class Match:
     retired: list[RemoteObject] = field(default_factory=list)
     superseded: list[tuple[str, RemoteObject]] = field(default_factory=list)
     unmanaged: list[RemoteObject] = field(default_factory=list)
+    duplicates: list[tuple[str, RemoteObject, RemoteObject]] = field(default_factory=list)
+
+
+def oldest(objs: Sequence[RemoteObject]) -> RemoteObject:
+    """The object created first (creation time, then numeric id): the one a duplicated
+    definition keeps managing."""
+
+    def key(o: RemoteObject) -> tuple[str, int, str]:
+        return (str(o.created_at or ""), int(o.id) if o.id.isdigit() else 0, o.id)
+
+    return min(objs, key=key)
+
+
+#: Appended to the name of a duplicate that is released from hoodsync rather than removed.
+DUPLICATE_SUFFIX = " (duplicate)"
+
+#: How an ambiguity that ``--resolve-duplicates`` can settle ends its error note.
+RESOLVE_HINT = (
+    "To keep the oldest (id {kept}) and retire the others, review `hoodsync plan "
+    "--resolve-duplicates`, then run `hoodsync apply --resolve-duplicates`."
+)
 
 
 class KindRules(abc.ABC):
@@ -161,12 +190,22 @@ class KindRules(abc.ABC):
         """A client dict → :class:`RemoteObject` (status word, marker, created_at, normalised body)."""
 
     @abc.abstractmethod
-    def match(self, desired: Sequence[Desired], remote: Sequence[RemoteObject]) -> Match:
-        """Pair definitions with remote objects (DESIGN §2)."""
+    def match(
+        self, desired: Sequence[Desired], remote: Sequence[RemoteObject],
+        resolve_duplicates: bool = False,
+    ) -> Match:
+        """Pair definitions with remote objects (DESIGN §2). With ``resolve_duplicates``, a
+        definition several live objects claim is paired with the oldest and the others go to
+        :attr:`Match.duplicates` instead of blocking it."""
 
     @abc.abstractmethod
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """The change one definition needs, or ``None`` when the remote object already matches."""
+
+    def duplicate_change(self, address: str, dup: RemoteObject, kept: RemoteObject) -> Change:
+        """The retirement of ``dup``, an extra object claiming the definition at ``address``
+        whose managed object is ``kept``. Kinds that can have duplicates override this."""
+        raise NotImplementedError(f"{self.kind.value} objects cannot be duplicated")
 
     def orphan_change(self, remote: RemoteObject, ctx: Context) -> Change | None:
         """The removal of an orphan (only asked with ``--prune``); ``None`` if nothing to do."""

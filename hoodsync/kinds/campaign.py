@@ -24,6 +24,8 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from hoodsync.kinds.base import (
+    DUPLICATE_SUFFIX,
+    RESOLVE_HINT,
     Context,
     Desired,
     KindRules,
@@ -36,13 +38,14 @@ from hoodsync.kinds.base import (
     digits_to_int,
     field_diffs,
     group_by,
+    oldest,
     project,
     spec_hash,
     template_body,
     to_str_id,
 )
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Change, Note, Step, fingerprint_body
+from hoodsync.plan import Change, FieldDiff, Note, Step, fingerprint_body
 
 __all__ = ["CampaignRules", "MARKER", "HASH"]
 
@@ -160,8 +163,16 @@ class CampaignRules(KindRules):
 
     # --- matching ---------------------------------------------------------------------------
 
-    def match(self, desired: Sequence[Desired], remote: Sequence[RemoteObject]) -> Match:
+    def match(
+        self, desired: Sequence[Desired], remote: Sequence[RemoteObject],
+        resolve_duplicates: bool = False,
+    ) -> Match:
         """Marker first, then exact name among unmarked campaigns; ambiguity is an error.
+
+        Several campaigns carrying one marker (two applies that raced): finished ones
+        (canceled, sent) are set aside, since nothing can be done to them; one live campaign
+        left is managed. Several live ones block the definition, unless ``resolve_duplicates``:
+        then the oldest is managed and the others are :attr:`Match.duplicates`.
 
         Adoption by name needs exactly one claimant and exactly one candidate: one definition
         (without a marker match) with that name, and one unmarked remote campaign with it. Two
@@ -175,16 +186,7 @@ class CampaignRules(KindRules):
         for des in desired:
             marked = by_marker.get(des.key, [])
             if len(marked) > 1:
-                ids = ", ".join(r.id for r in marked)
-                m.blocked[des.address] = [
-                    Note(
-                        "error",
-                        f"{len(marked)} remote campaigns carry the marker hoodsync_key={des.key} "
-                        f"(ids {ids}); hoodsync will not guess. Cancel the extra ones in Hood or "
-                        "change their metadata.hoodsync_key, then plan again.",
-                        des.address,
-                    )
-                ]
+                self._duplicated(m, des, marked, resolve_duplicates)
                 used.update(r.id for r in marked)
             elif marked:
                 m.pairs[des.address] = marked[0]
@@ -220,6 +222,72 @@ class CampaignRules(KindRules):
             elif not r.marker or r.marker in keys:
                 m.unmanaged.append(r)
         return m
+
+    @staticmethod
+    def _duplicated(m: Match, des: Desired, marked: Sequence[RemoteObject], resolve: bool) -> None:
+        """Several campaigns carry ``des``'s marker (see :meth:`match`)."""
+        live = [r for r in marked if r.status not in RETIRED]
+        if len(live) <= 1:
+            keep = live[0] if live else oldest(marked)
+            m.pairs[des.address] = keep
+            m.retired.extend(r for r in marked if r is not keep)
+            return
+        keep = oldest(live)
+        if resolve:
+            m.pairs[des.address] = keep
+            m.retired.extend(r for r in marked if r.status in RETIRED)
+            m.duplicates.extend((des.address, r, keep) for r in live if r is not keep)
+            return
+        ids = ", ".join(r.id for r in live)
+        m.blocked[des.address] = [
+            Note(
+                "error",
+                f"{len(live)} remote campaigns carry the marker hoodsync_key={des.key} (ids {ids}); "
+                "hoodsync will not guess. " + RESOLVE_HINT.format(kept=keep.id),
+                des.address,
+            )
+        ]
+
+    def duplicate_change(self, address: str, dup: RemoteObject, kept: RemoteObject) -> Change:
+        """Cancel a duplicate where the API allows (running, scheduled, paused); a draft cannot
+        be canceled, so it is released instead: marker removed, renamed ``… (duplicate)``."""
+        key = address.split(".", 1)[1]
+        common: dict[str, Any] = dict(
+            address=f"{address}#{dup.id}", kind=self.kind, key=key, name=dup.name,
+            remote_id=dup.id, remote_status=dup.status,
+            fingerprint=self.fingerprint_normalised(dup.body),
+        )
+        why = f"duplicate of id {kept.id}, which stays managed"
+        if dup.status in CANCELLABLE:
+            return Change(
+                action="cancel",
+                description=f"will be canceled ({why}; {dup.status} -> canceled, irreversible)",
+                transition=(dup.status, "canceled"),
+                steps=(Step("cancel", dup.id, {"reason": f"hoodsync: duplicate of {kept.id}"}),),
+                flags=("irreversible", "duplicate"),
+                **common,
+            )
+        if dup.status == "draft":
+            renamed = dup.name + DUPLICATE_SUFFIX
+            return Change(
+                action="update",
+                description=f"will be released from hoodsync and renamed ({why}; a draft cannot "
+                "be canceled)",
+                steps=(Step("patch", dup.id, {"name": renamed,
+                                              "metadata": {MARKER: None, HASH: None}}),),
+                diff=(FieldDiff("name", "change", dup.name, renamed),
+                      FieldDiff(f"metadata.{MARKER}", "change", key, None)),
+                flags=("duplicate",),
+                **common,
+            )
+        return Change(
+            action="note",
+            description=f"cannot be retired ({dup.status})",
+            notes=(Note("warning", f"campaign {dup.id} duplicates {address} ({why}), but a "
+                        f"{dup.status} campaign can be neither canceled nor edited through the "
+                        "API; settle it in Hood, then plan again", address),),
+            **common,
+        )
 
     @staticmethod
     def _contested(m: Match, claimants: Sequence[Desired], named: Sequence[RemoteObject]) -> None:

@@ -114,7 +114,10 @@ class EmailCampaignRules(KindRules):
         obj = self.from_remote(data)
         return fingerprint_body({"spec": self.spec_view(obj.body), "status": obj.status})
 
-    def match(self, desired: Sequence[Desired], remote: Sequence[RemoteObject]) -> Match:
+    def match(
+        self, desired: Sequence[Desired], remote: Sequence[RemoteObject],
+        resolve_duplicates: bool = False,
+    ) -> Match:
         """Newest by ``created_at`` is managed; older stopped ones are superseded; an older
         active one is an error (two live campaigns would both send)."""
         m = Match()
@@ -184,7 +187,8 @@ class EmailCampaignRules(KindRules):
         d = desired.definition
         ordered = sorted(leftovers, key=lambda r: r.id)
         ids = ", ".join(r.id for r in ordered)
-        if ctx is None or not ctx.allow_replace:
+        # Two applies that raced leave the same shape: --resolve-duplicates settles it too.
+        if ctx is None or not (ctx.allow_replace or ctx.resolve_duplicates):
             return Change(
                 address=d.address,
                 kind=self.kind,
@@ -201,8 +205,9 @@ class EmailCampaignRules(KindRules):
                         + (f", {newest.id}," if newest is not None else "")
                         + " (two live campaigns would both send). The newest matches the "
                         "definition exactly: a replacement was interrupted after creating it and "
-                        f"before stopping the old one(s). Run with --allow-replace to let "
-                        f"hoodsync finish it by stopping {ids}, or stop them in Falconyte.",
+                        f"before stopping the old one(s), or two applies raced. Run with "
+                        "--allow-replace (or --resolve-duplicates) to let hoodsync finish it by "
+                        f"stopping {ids}, or stop them in Falconyte.",
                         d.address,
                     ),
                 ),

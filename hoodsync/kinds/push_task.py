@@ -23,6 +23,8 @@ import datetime as dt
 from typing import Any, Mapping, Sequence
 
 from hoodsync.kinds.base import (
+    DUPLICATE_SUFFIX,
+    RESOLVE_HINT,
     Context,
     Desired,
     KindRules,
@@ -35,12 +37,13 @@ from hoodsync.kinds.base import (
     digits_to_int,
     field_diffs,
     group_by,
+    oldest,
     project,
     template_body,
     to_str_id,
 )
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Change, Note, Step, fingerprint_body
+from hoodsync.plan import Change, FieldDiff, Note, Step, fingerprint_body
 
 __all__ = ["PushTaskRules", "STATUS_WORDS"]
 
@@ -110,29 +113,64 @@ class PushTaskRules(KindRules):
             created_at=body.get("create_time"),
         )
 
-    def match(self, desired: Sequence[Desired], remote: Sequence[RemoteObject]) -> Match:
-        """Exact name; two remote tasks with a definition's name is an error, not a guess."""
+    def match(
+        self, desired: Sequence[Desired], remote: Sequence[RemoteObject],
+        resolve_duplicates: bool = False,
+    ) -> Match:
+        """Exact name; two live remote tasks with a definition's name is an error, not a
+        guess. Finished tasks (status 2) are set aside when one live task is left; with
+        ``resolve_duplicates`` the oldest live task is managed and the others are
+        :attr:`Match.duplicates`."""
         m = Match()
         by_name = group_by(remote, lambda r: r.name)
         used: set[str] = set()
         for des in desired:
             named = by_name.get(des.name, []) if des.name is not None else []
-            if len(named) > 1:
-                ids = ", ".join(r.id for r in named)
-                m.blocked[des.address] = [
-                    Note(
-                        "error",
-                        f"{len(named)} remote push tasks are named {des.shown_name!r} (ids {ids}); push "
-                        "tasks are matched by name, so hoodsync will not guess. Rename or "
-                        "deactivate the extra ones in Hood, then plan again.",
-                        des.address,
-                    )
-                ]
+            live = [r for r in named if r.status != "finished"]
+            if len(named) > 1 and len(live) > 1:
+                keep = oldest(live)
+                if resolve_duplicates:
+                    m.pairs[des.address] = keep
+                    m.duplicates.extend((des.address, r, keep) for r in live if r is not keep)
+                else:
+                    ids = ", ".join(r.id for r in live)
+                    m.blocked[des.address] = [
+                        Note(
+                            "error",
+                            f"{len(live)} remote push tasks are named {des.shown_name!r} (ids "
+                            f"{ids}); push tasks are matched by name, so hoodsync will not guess. "
+                            + RESOLVE_HINT.format(kept=keep.id),
+                            des.address,
+                        )
+                    ]
             elif named:
-                m.pairs[des.address] = named[0]
+                m.pairs[des.address] = live[0] if len(live) == 1 else oldest(named)
             used.update(r.id for r in named)
         m.unmanaged = [r for r in remote if r.id not in used]
         return m
+
+    def duplicate_change(self, address: str, dup: RemoteObject, kept: RemoteObject) -> Change:
+        """Push tasks have no cancel and no marker: a duplicate is deactivated (status 0) and
+        renamed ``… (duplicate)`` in one PATCH, so it neither sends nor matches again."""
+        renamed = dup.name + DUPLICATE_SUFFIX
+        before = dup.body.get("status")
+        return Change(
+            address=f"{address}#{dup.id}",
+            kind=self.kind,
+            key=address.split(".", 1)[1],
+            name=dup.name,
+            action="deactivate" if dup.status == "active" else "update",
+            description=f"will be deactivated and renamed (duplicate of id {kept.id}, which "
+            "stays managed)",
+            remote_id=dup.id,
+            remote_status=dup.status,
+            transition=(dup.status, "inactive") if dup.status == "active" else None,
+            steps=(Step("patch", dup.id, {"name": renamed, "status": 0}),),
+            diff=(FieldDiff("name", "change", dup.name, renamed),
+                  FieldDiff("status", "change", before, 0)),
+            fingerprint=self.fingerprint(dup.body),
+            flags=("duplicate",),
+        )
 
     @staticmethod
     def _wanted_status(desired: Desired, norm: Mapping[str, Any]) -> int | None:
