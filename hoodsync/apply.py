@@ -43,6 +43,12 @@ from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 from hoodsync.errors import ApiError, HoodsyncError, PlanError
 from hoodsync.model import Kind
 from hoodsync.plan import Change, Plan, Step, resolve_steps
+from hoodsync.wire import (
+    CAMPAIGN_AFTER_CANCEL,
+    CAMPAIGN_AFTER_PAUSE,
+    CAMPAIGN_AFTER_RESUME,
+    campaign_status,
+)
 
 __all__ = [
     "Outcome",
@@ -57,9 +63,9 @@ log = logging.getLogger(__name__)
 
 #: What a state action leaves the object in, per kind and op (campaign statuses are the API's).
 _SETTLED: Mapping[tuple[Kind, str], frozenset[str]] = {
-    (Kind.CAMPAIGN, "pause"): frozenset({"paused"}),
-    (Kind.CAMPAIGN, "resume"): frozenset({"running", "scheduled"}),
-    (Kind.CAMPAIGN, "cancel"): frozenset({"canceled"}),
+    (Kind.CAMPAIGN, "pause"): CAMPAIGN_AFTER_PAUSE,
+    (Kind.CAMPAIGN, "resume"): CAMPAIGN_AFTER_RESUME,
+    (Kind.CAMPAIGN, "cancel"): CAMPAIGN_AFTER_CANCEL,
     (Kind.EMAIL_CAMPAIGN, "start"): frozenset({"active"}),
     (Kind.EMAIL_CAMPAIGN, "stop"): frozenset({"stopped"}),
 }
@@ -320,7 +326,7 @@ class _Runner:
 
     def _status(self, kind: Kind, remote_id: str) -> str | None:
         if kind is Kind.CAMPAIGN:
-            return str(self._hood().get_campaign(remote_id).get("status"))
+            return campaign_status(self._hood().get_campaign(remote_id))
         for item in self._falconyte().list_campaigns():
             if str(item.get("id")) == remote_id:
                 send = ((item.get("draft_data") or {}).get("send_data") or {})

@@ -61,9 +61,10 @@ from hoodsync.definitions.loader import CORE_SCALARS, load_text
 from hoodsync.definitions.validate import parse_api_time, schema, validate_documents
 from hoodsync.errors import ConfigError, HoodsyncError, Problem, format_json_path
 from hoodsync.kinds import from_remote
-from hoodsync.kinds.campaign import HASH, KNOWN, MARKER, TERMINAL
+from hoodsync.kinds.campaign import HASH, MARKER
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.model import JsonPath, Kind, RemoteObject
+from hoodsync.wire import CAMPAIGN_LOCKED
 
 __all__ = [
     "ExportedFile",
@@ -116,8 +117,6 @@ _PUSH_TASK_DROP = frozenset({
     "id", "status", "create_time", "update_time", "next_execution_time", "last_execution_time",
     "total_user",
 })
-#: Campaign statuses in which a PATCH (and so the adopt that writes the marker) is accepted.
-_ADOPTABLE = KNOWN - TERMINAL
 
 # --- key order ----------------------------------------------------------------------------------
 
@@ -366,7 +365,7 @@ def _campaign_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
                 "means. Rename all but one in Hood (or give each a metadata.hoodsync_key), then "
                 "export again."
             )
-        elif obj.status not in _ADOPTABLE:
+        elif obj.status in CAMPAIGN_LOCKED:  # no edit, so no marker; any other status is tried
             draft.disabled.append(
                 f"It is {obj.status} and carries no hoodsync marker: Hood accepts no edit in that "
                 "status, so the marker cannot be written and plan would report an error. Kept for "

@@ -749,6 +749,81 @@ def test_set_winner_only_when_awaiting_decision(emu: EmulatorHandle, hood: httpx
     assert [m["winner"] for m in item["messages"]] == [0, 1]
 
 
+# -- statuses the docs show without rules, and statuses they do not name (issue 13 §4) -----------
+
+
+def _seeded(
+    emu: EmulatorHandle, hood: httpx.Client, status: str, effective: str | None = None,
+    **fields: Any,
+) -> str:
+    cid = str(create(hood, **fields)["id"])
+    emu.store.set_campaign_status(cid, status, effective_status=effective,
+                                  undocumented=status not in ("active", "manual"))
+    return cid
+
+
+@pytest.mark.parametrize(("status", "effective"), [("active", "active"), ("active", None),
+                                                   ("manual", None)])
+def test_active_and_manual_behave_like_scheduled(
+    emu: EmulatorHandle, hood: httpx.Client, status: str, effective: str | None
+) -> None:
+    cid = _seeded(emu, hood, status, effective)
+    item = get(hood, cid)
+    assert (item["status"], item["effective_status"]) == (status, effective or status)
+    assert hood.patch(f"/campaigns/{cid}", json={"labels": ["x", "y"]}).status_code == 204
+    item = get(hood, cid)
+    assert (item["labels"], item["status"], item["effective_status"]) == (
+        "x,y", status, effective or status)
+    assert hood.post(f"/campaigns/{cid}/pause").status_code == 204
+    item = get(hood, cid)
+    assert (item["status"], item["effective_status"]) == ("paused", "paused")
+    assert hood.post(f"/campaigns/{cid}/resume").status_code == 204  # back to where it was
+    item = get(hood, cid)
+    assert (item["status"], item["effective_status"]) == (status, effective or status)
+    assert hood.post(f"/campaigns/{cid}/cancel").status_code == 204
+    assert get(hood, cid)["status"] == "canceled"
+
+
+def test_active_with_a_documented_effective_status_is_judged_as_that_status(
+    emu: EmulatorHandle, hood: httpx.Client
+) -> None:
+    cid = _seeded(emu, hood, "active", "running")
+    item = get(hood, cid)
+    assert (item["status"], item["effective_status"]) == ("active", "running")
+    assert_error(hood.patch(f"/campaigns/{cid}", json={"labels": ["x"]}), 400,
+                 "status 'running' cannot be edited")
+    assert hood.post(f"/campaigns/{cid}/pause").status_code == 204
+    assert hood.patch(f"/campaigns/{cid}", json={"labels": ["x"]}).status_code == 204
+    assert hood.post(f"/campaigns/{cid}/resume").status_code == 204
+    item = get(hood, cid)
+    assert (item["status"], item["effective_status"], item["labels"]) == ("active", "running", "x")
+    paused = _seeded(emu, hood, "active", "paused")
+    assert_error(hood.post(f"/campaigns/{paused}/pause"), 400, "status 'paused' cannot be paused")
+
+
+def test_a_new_status_clears_the_effective_status(emu: EmulatorHandle, hood: httpx.Client) -> None:
+    cid = _seeded(emu, hood, "active", "active")
+    assert hood.patch(f"/campaigns/{cid}", json={"run_immediately": True}).status_code == 204
+    item = get(hood, cid)
+    assert (item["status"], item["effective_status"]) == ("running", "running")
+
+
+def test_an_undocumented_status_accepts_patch_and_refuses_every_action(
+    emu: EmulatorHandle, hood: httpx.Client
+) -> None:
+    cid = _seeded(emu, hood, "archived")
+    assert get(hood, cid)["status"] == "archived"
+    assert hood.patch(f"/campaigns/{cid}", json={"labels": ["z"]}).status_code == 204
+    item = get(hood, cid)
+    assert (item["labels"], item["status"]) == ("z", "archived")
+    assert_error(hood.post(f"/campaigns/{cid}/pause"), 400, "status 'archived' cannot be paused")
+    assert_error(hood.post(f"/campaigns/{cid}/cancel"), 400,
+                 "status 'archived' cannot be canceled")
+    assert_error(hood.post(f"/campaigns/{cid}/resume"), 400, "this one is 'archived'")
+    with pytest.raises(ValueError):
+        emu.store.set_campaign_status(cid, "archived")  # without undocumented=True: a typo guard
+
+
 # -- routing and auth ----------------------------------------------------------------------------
 
 

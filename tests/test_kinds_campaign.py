@@ -398,12 +398,116 @@ def test_sent_campaign_cannot_be_paused() -> None:
     assert change is not None and change.has_errors
 
 
-def test_unknown_status_is_not_touched() -> None:
+# --- statuses the docs show without rules, and statuses they do not name (issue 13 §4) --------
+
+#: (status, effective_status) of a *waiting* campaign: planned like ``scheduled``.
+WAITING = [("active", None), ("active", "active"), ("manual", None), ("manual", "manual")]
+
+
+def in_status(status: str, effective: str | None = None, d: Definition | None = None,
+              **overrides: Any) -> dict[str, Any]:
+    remote = created_remote(d or defn(), status=status, **overrides)
+    if effective is not None:
+        remote["effective_status"] = effective
+    return remote
+
+
+@pytest.mark.parametrize(("status", "effective"), WAITING)
+def test_waiting_statuses_take_a_label_change_as_one_plain_patch(
+    status: str, effective: str | None
+) -> None:
+    change = plan_one(defn(spec={**SPEC, "labels": ["spring", "promo"]}),
+                      in_status(status, effective))
+    assert change is not None and change.action == "update" and not change.has_errors
+    assert [s.op for s in change.steps] == ["patch"]
+    assert change.steps[0].body["labels"] == ["spring", "promo"]  # type: ignore[index]
+    assert change.remote_status == status and change.transition is None
+    assert [n.severity for n in change.notes] == ["info"]
+    assert f"status {status!r}" in change.notes[0].message
+
+
+@pytest.mark.parametrize(("status", "effective"), WAITING)
+def test_waiting_statuses_are_clean_when_nothing_differs(status: str, effective: str | None) -> None:
+    for state in (None, "active"):
+        d = defn(state=state)
+        assert plan_one(d, in_status(status, effective, d)) is None
+
+
+@pytest.mark.parametrize(("status", "effective"), WAITING)
+def test_waiting_statuses_are_paused_and_canceled_like_scheduled(
+    status: str, effective: str | None
+) -> None:
+    paused = plan_one(defn(state="paused"), in_status(status, effective))
+    assert paused is not None and paused.action == "pause" and not paused.has_errors
+    assert [s.op for s in paused.steps] == ["pause", "patch"]
+    assert paused.transition == (status, "paused")
+    canceled = plan_one(defn(state="canceled"), in_status(status, effective))
+    assert canceled is not None and canceled.action == "cancel"
+    assert [s.op for s in canceled.steps] == ["cancel"]
+    assert canceled.transition == (status, "canceled")
+
+
+@pytest.mark.parametrize("effective", ["running", "scheduled", "paused", "sent"])
+def test_active_is_planned_as_its_documented_effective_status(effective: str) -> None:
+    remote = in_status("active", effective)
+    assert RULES.from_remote(remote).status == effective
+    change = plan_one(defn(spec={**SPEC, "name": "New"}, state="active"), remote)
+    assert change is not None and change.remote_status == effective
+    expected = {
+        "running": ["pause", "patch", "resume"],  # running refuses PATCH: edited around a pause
+        "scheduled": ["patch"],
+        "paused": ["patch", "resume"],
+        "sent": [],
+    }[effective]
+    assert [s.op for s in change.steps] == expected
+    assert change.has_errors == (effective == "sent")
+    assert not any(n.severity == "info" and "no documented rules" in n.message
+                   for n in change.notes)
+
+
+def test_effective_status_refines_only_active() -> None:
+    assert RULES.from_remote(in_status("scheduled", "running")).status == "scheduled"
+    assert RULES.from_remote(in_status("active", "archived")).status == "active"
+    assert RULES.from_remote(in_status("active", None)).status == "active"
+
+
+@pytest.mark.parametrize("status", ["archived", "pending_review", "active-ish"])
+def test_unknown_status_gets_the_change_with_a_warning_and_the_api_decides(status: str) -> None:
     d = defn()
-    change = plan_one(defn(spec={**SPEC, "name": "x"}), created_remote(d, status="archived"))
-    assert change is not None and change.has_errors and not change.steps
-    assert "does not know" in change.notes[0].message
-    assert plan_one(d, created_remote(d, status="archived")) is None  # nothing differs: quiet
+    change = plan_one(defn(spec={**SPEC, "labels": ["spring", "promo"]}), in_status(status, d=d))
+    assert change is not None and change.action == "update" and not change.has_errors
+    assert [s.op for s in change.steps] == ["patch"]  # a plain PATCH, never a pause around it
+    (note,) = change.notes
+    assert note.severity == "warning" and status in note.message and "API decides" in note.message
+    assert plan_one(d, in_status(status, d=d)) is None  # nothing differs: quiet
+    d_active = defn(state="active")
+    assert plan_one(d_active, in_status(status, d=d_active)) is None  # resume only from paused
+
+
+@pytest.mark.parametrize(("state", "ops"), [("paused", ["pause", "patch"]), ("canceled", ["cancel"])])
+def test_unknown_status_is_sent_the_state_action_the_definition_asks_for(
+    state: str, ops: list[str]
+) -> None:
+    change = plan_one(defn(state=state), in_status("archived"))
+    assert change is not None and not change.has_errors
+    assert [s.op for s in change.steps] == ops and change.transition == ("archived", state)
+    assert [n.severity for n in change.notes] == ["warning"]
+
+
+def test_missing_status_reads_unknown_and_is_not_frozen() -> None:
+    remote = created_remote(defn())
+    del remote["status"]
+    change = plan_one(defn(spec={**SPEC, "name": "New"}), remote)
+    assert change is not None and change.remote_status == "unknown"
+    assert [s.op for s in change.steps] == ["patch"] and not change.has_errors
+
+
+@pytest.mark.parametrize("status", ["active", "manual", "archived"])
+def test_unmarked_campaign_in_any_editable_status_is_adopted(status: str) -> None:
+    d = defn()
+    change = plan_one(d, _unmarked(d, status=status))
+    assert change is not None and change.action == "adopt" and not change.has_errors
+    assert change.steps[0].body["metadata"][MARKER] == d.key  # type: ignore[index]
 
 
 # --- adopt and matching ------------------------------------------------------------------------
@@ -511,6 +615,10 @@ def test_orphan_is_canceled_with_prune_or_explained() -> None:
     assert change is not None and change.action == "cancel" and change.address == "campaign.gone"
     assert [(s.op, s.id) for s in change.steps] == [("cancel", "4")]
     assert any("no delete" in n.message for n in change.notes)
+    for status in ("active", "manual"):
+        live = RULES.from_remote({"id": "6", "name": "L", "status": status, "metadata": {MARKER: "l"}})
+        pruned = RULES.orphan_change(live, Context(prune=True))
+        assert pruned is not None and [s.op for s in pruned.steps] == ["cancel"]
     draft = RULES.from_remote({"id": "5", "name": "D", "status": "draft", "metadata": {MARKER: "d"}})
     note = RULES.orphan_change(draft, Context(prune=True))
     assert note is not None and note.action == "note" and not note.steps

@@ -14,6 +14,24 @@ Behaviour follows ``reference/hood-api.md`` and the decisions recorded for the e
   reads keep showing the old state until the delay has passed (queued transitions are applied
   lazily whenever the account's campaigns are touched). Any later action *or edit* is judged
   against the state the queued transitions lead to, since the server has already accepted them.
+
+Statuses the docs show without rules (their reading is in :mod:`hoodsync.wire`; tests put a
+campaign into them with ``Store.set_campaign_status``, e.g. ``("active",
+effective_status="running")`` or ``("archived", undocumented=True)``):
+
+- Every rule is judged on the campaign's *effective* status: ``status`` itself, except that
+  ``active`` with a documented ``effective_status`` is judged as that status (``active`` +
+  ``running`` refuses PATCH and can be paused, as running campaigns do). GET returns
+  ``effective_status`` as stored, else the status.
+- ``active`` (with ``effective_status`` ``active`` or none) and ``manual`` behave like
+  ``scheduled``: they accept PATCH (the documented PATCH rule is a deny list that does not name
+  them), and pause and cancel. This mirrors how the emulator already models a campaign created
+  without execution options: ``send_strategy: manual``, status ``scheduled``, pausable and
+  cancelable. A resume without a body returns the campaign to the status (and effective status)
+  it had before the pause.
+- Any other status: PATCH is accepted (not on the deny list); pause, resume, cancel and
+  set-winner are refused with 400, since each is documented only from the statuses it names.
+- Any transition that sets a status clears a stored ``effective_status``.
 """
 
 from __future__ import annotations
@@ -42,6 +60,12 @@ from hoodsync.emulator.wire import (
     format_hood_time,
     merge_patch,
     parse_hood_time,
+)
+from hoodsync.wire import (
+    CAMPAIGN_CANCELLABLE,
+    CAMPAIGN_NOT_EDITABLE,
+    CAMPAIGN_PAUSABLE,
+    campaign_status,
 )
 
 __all__ = ["HoodApi", "PREFIX"]
@@ -84,9 +108,9 @@ HEAVY_FIELDS = (
 )
 CHANNELS = ("push", "email", "sms")
 MAX_PER_CHANNEL = 4
-NOT_EDITABLE = frozenset({"running", "canceled", "sent", "needs_decision"})
-PAUSABLE = frozenset({"running", "scheduled"})
-CANCELABLE = frozenset({"running", "scheduled", "paused"})
+NOT_EDITABLE = CAMPAIGN_NOT_EDITABLE
+PAUSABLE = CAMPAIGN_PAUSABLE
+CANCELABLE = CAMPAIGN_CANCELLABLE
 DEFAULT_UTM = {
     "enabled": 1,
     "utm_source": "${OCMH_UTM_SOURCE}",
@@ -267,7 +291,10 @@ def _start_state(spec: dict[str, Any], run_now: bool, now: float) -> dict[str, A
 
 
 def _apply(row: CampaignRow, change: dict[str, Any]) -> None:
-    """Write one transition's fields onto a row (``at`` is the due time, not a field)."""
+    """Write one transition's fields onto a row (``at`` is the due time, not a field). A new
+    status clears the stored ``effective_status`` unless the change sets that too."""
+    if "status" in change and "effective_status" not in change:
+        row.extra.pop("effective_status", None)
     for key, value in change.items():
         if key in ("status", "send_strategy", "next_run_time"):
             setattr(row, key, value)
@@ -276,6 +303,18 @@ def _apply(row: CampaignRow, change: dict[str, Any]) -> None:
             row.spec.pop("recurrence", None)  # resuming at a time makes it a one-shot campaign
         elif key != "at":
             row.extra[key] = value
+
+
+def _judged(row: CampaignRow) -> str:
+    """The status the rules are judged on: ``active`` refined by a documented
+    ``effective_status`` (module docstring)."""
+    return campaign_status({"status": row.status, "effective_status": _effective_word(row)})
+
+
+def _effective_word(row: CampaignRow) -> str:
+    """What GET shows as ``effective_status``: the stored one, else the status."""
+    stored = row.extra.get("effective_status")
+    return str(stored) if stored else row.status
 
 
 def _effective(row: CampaignRow) -> CampaignRow:
@@ -449,7 +488,7 @@ class HoodApi:
             company_id=account.company_id,
             creator_id=account.creator_id,
             status=row.status,
-            effective_status=row.status,
+            effective_status=_effective_word(row),
             send_strategy=row.send_strategy,
             is_draft=row.status == "draft",
             run_immediately=None,
@@ -536,7 +575,7 @@ class HoodApi:
             now = self._now()
             self._settle(account, now)
             row = self._require(account, raw_id)
-            current = _effective(row).status
+            current = _judged(_effective(row))
             if current in NOT_EDITABLE:
                 raise HoodFailure(400, f"A campaign in status '{current}' cannot be edited.")
             start = self._patch_start(body, current)
@@ -618,19 +657,25 @@ class HoodApi:
 
     @staticmethod
     def _pause(target: CampaignRow) -> dict[str, Any]:
-        if target.status not in PAUSABLE:
+        judged = _judged(target)
+        if judged not in PAUSABLE:
             raise HoodFailure(
                 400,
-                f"A campaign in status '{target.status}' cannot be paused; "
+                f"A campaign in status '{judged}' cannot be paused; "
                 "only running or scheduled campaigns can.",
             )
-        return {"status": "paused", "paused_from": target.status}
+        return {
+            "status": "paused",
+            "paused_from": target.status,
+            "paused_effective": target.extra.get("effective_status"),
+        }
 
     @staticmethod
     def _resume(target: CampaignRow, body: dict[str, Any], now: float) -> dict[str, Any]:
-        if target.status != "paused":
+        judged = _judged(target)
+        if judged != "paused":
             raise HoodFailure(
-                400, f"Only a paused campaign can be resumed; this one is '{target.status}'."
+                400, f"Only a paused campaign can be resumed; this one is '{judged}'."
             )
         run_now = _trigger(body.get("run_immediately"))
         scheduled = body.get("scheduled_time")
@@ -651,14 +696,20 @@ class HoodApi:
                 "paused_from": None,
             }
         previous = target.extra.get("paused_from") or "scheduled"
-        return {"status": previous, "paused_from": None}
+        return {
+            "status": previous,
+            "effective_status": target.extra.get("paused_effective"),
+            "paused_from": None,
+            "paused_effective": None,
+        }
 
     @staticmethod
     def _cancel(target: CampaignRow) -> dict[str, Any]:
-        if target.status not in CANCELABLE:
+        judged = _judged(target)
+        if judged not in CANCELABLE:
             raise HoodFailure(
                 400,
-                f"A campaign in status '{target.status}' cannot be canceled; "
+                f"A campaign in status '{judged}' cannot be canceled; "
                 "only running, scheduled or paused campaigns can.",
             )
         return {"status": "canceled", "next_run_time": None, "paused_from": None}
@@ -671,7 +722,7 @@ class HoodApi:
             if not raw_id.isdigit():
                 raise HoodFailure(400, refused)
             row = self._store.get_campaign(account.name, int(raw_id))
-            if row is None or _effective(row).status != "needs_decision":
+            if row is None or _judged(_effective(row)) != "needs_decision":
                 raise HoodFailure(400, refused)
             messages = row.spec.get("messages", [])
             if not any(str(m.get("id")) == message_id for m in messages):
@@ -679,6 +730,7 @@ class HoodApi:
             for message in messages:
                 message["winner"] = 1 if str(message.get("id")) == message_id else 0
             row.status = "running"
+            row.extra.pop("effective_status", None)
             row.update_time = format_hood_time(now)
             self._store.save_campaign(row)
         return Response(204)

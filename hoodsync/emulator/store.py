@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from hoodsync.wire import CAMPAIGN_STATUSES
+
 __all__ = [
     "Store",
     "StoreError",
@@ -39,16 +41,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Every campaign status the emulator knows (the documented transition rules name these).
-CAMPAIGN_STATUSES = (
-    "draft",
-    "scheduled",
-    "running",
-    "paused",
-    "canceled",
-    "sent",
-    "needs_decision",
-)
+# CAMPAIGN_STATUSES (re-exported): every campaign status the emulator knows — the ones the
+# documented transition rules name, plus ``active`` and ``manual``, which the docs show without
+# rules (see hoodsync.wire).
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -487,21 +482,41 @@ class Store:
         )
         return total, [self._campaign(r) for r in rows]
 
-    def set_campaign_status(self, campaign_id: str, status: str) -> None:
+    def set_campaign_status(
+        self,
+        campaign_id: str,
+        status: str,
+        *,
+        effective_status: str | None = None,
+        undocumented: bool = False,
+    ) -> None:
         """Test helper: set a campaign's status as the API would on its own (e.g. ``sent``).
 
-        Drops any queued transition. ``KeyError`` if there is no such campaign, ``ValueError``
-        for an unknown status.
+        ``effective_status`` is what GET then returns as ``effective_status`` (default: the
+        status itself), e.g. ``active`` + ``running``. A status outside
+        :data:`CAMPAIGN_STATUSES` is refused with ``ValueError`` (a typo guard) unless
+        ``undocumented=True``: then any word is stored, to play a server that answers with a
+        status the docs do not name. Drops any queued transition and any pre-pause memory.
+        ``KeyError`` if there is no such campaign.
         """
-        if status not in CAMPAIGN_STATUSES:
+        if status not in CAMPAIGN_STATUSES and not undocumented:
             raise ValueError(f"unknown campaign status {status!r}")
         with self.transaction():
-            cur = self._conn.execute(
-                "UPDATE campaigns SET status = ?, pending = NULL, pending_at = NULL WHERE id = ?",
-                (status, int(campaign_id)),
-            )
-            if cur.rowcount != 1:
+            found = self._conn.execute(
+                "SELECT extra FROM campaigns WHERE id = ?", (int(campaign_id),)
+            ).fetchone()
+            if found is None:
                 raise KeyError(f"no campaign {campaign_id}")
+            extra = json.loads(found[0])
+            for key in ("effective_status", "paused_from", "paused_effective"):
+                extra.pop(key, None)
+            if effective_status is not None:
+                extra["effective_status"] = effective_status
+            self._conn.execute(
+                "UPDATE campaigns SET status = ?, extra = ?, pending = NULL, pending_at = NULL "
+                "WHERE id = ?",
+                (status, _dumps(extra), int(campaign_id)),
+            )
 
     # -- push tasks --------------------------------------------------------------------------
 

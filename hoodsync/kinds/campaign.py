@@ -4,10 +4,21 @@ Identity: the marker ``metadata.hoodsync_key`` written on create; failing that a
 match among unmarked campaigns → **adopt** (apply writes the marker by merge patch). Two candidates
 for one definition is an error note, never a guess.
 
-Lifecycle (reference §3.4): PATCH is refused while ``running``, ``canceled``, ``sent`` and
-``needs_decision``; pause from running/scheduled; resume from paused; cancel from
-running/scheduled/paused (irreversible); nothing moves back into ``draft``. ``state: active`` is
-satisfied by running, scheduled, draft, sent (and needs_decision, awaiting an A/B winner).
+Lifecycle (reference §3.4, status sets in :mod:`hoodsync.wire`): PATCH is refused while
+``running``, ``canceled``, ``sent`` and ``needs_decision``; pause from running/scheduled; resume
+from paused; cancel from running/scheduled/paused (irreversible); nothing moves back into
+``draft``. ``state: active`` is satisfied by every status but paused and canceled (running,
+scheduled, draft, sent, needs_decision awaiting an A/B winner, ...).
+
+Statuses the docs show without rules (:mod:`hoodsync.wire` has the reading and the seeds):
+``active`` is refined by ``effective_status`` (``active`` + ``running`` is planned as running);
+otherwise ``active`` and ``manual`` are *waiting*, planned exactly like ``scheduled`` (patched in
+place, paused, canceled), with an info note saying so. A status hoodsync does not know at all is
+not frozen: the change the definition asks for is planned as for a waiting campaign (a spec edit
+is a plain PATCH, never a pause/resume around it; ``state: paused`` a pause; ``state: canceled``
+a cancel; ``state: active`` counts as satisfied, since resume is documented only from paused),
+with a warning that the status is undocumented. The API then decides; a refusal is an ordinary
+failed step of the apply, carrying the API's message, and the rest of the plan is untouched.
 
 No ``state:`` means hoodsync does not manage the lifecycle ("compare only what the definition
 states", DESIGN §3): a campaign a person paused in Hood stays paused, only the spec is compared
@@ -46,18 +57,19 @@ from hoodsync.kinds.base import (
 )
 from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import Change, FieldDiff, Note, Step, fingerprint_body
+from hoodsync.wire import (
+    CAMPAIGN_CANCELLABLE,
+    CAMPAIGN_LOCKED,
+    CAMPAIGN_RETIRED,
+    CAMPAIGN_STATUSES,
+    campaign_status,
+)
 
 __all__ = ["CampaignRules", "MARKER", "HASH"]
 
 MARKER = "hoodsync_key"
 HASH = "hoodsync_hash"
 
-TERMINAL = frozenset({"sent", "canceled", "needs_decision"})
-KNOWN = frozenset({"draft", "scheduled", "running", "paused"}) | TERMINAL
-CANCELLABLE = frozenset({"running", "scheduled", "paused"})
-PAUSABLE = frozenset({"running", "scheduled"})
-#: Marker-carrying campaigns without a definition in these statuses need nothing more.
-RETIRED = frozenset({"canceled", "sent"})
 #: Create-time triggers: sent on create, never compared (their effect shows as status).
 CREATE_TRIGGERS = frozenset({"run_immediately"})
 
@@ -133,7 +145,8 @@ class CampaignRules(KindRules):
         return out
 
     def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
-        """Client dict → RemoteObject; status is the API's status word."""
+        """Client dict → RemoteObject; status is the API's status word (``active`` refined by
+        ``effective_status``, see :func:`hoodsync.wire.campaign_status`)."""
         body = self.normalise(data)
         meta = body.get("metadata")
         marker = meta.get(MARKER) if isinstance(meta, dict) else None
@@ -141,7 +154,7 @@ class CampaignRules(KindRules):
             kind=self.kind,
             id=str(body.get("id", "")),
             name=str(body.get("name", "")),
-            status=str(body.get("status") or "unknown"),
+            status=campaign_status(body),
             body=body,
             marker=marker if isinstance(marker, str) and marker else None,
             created_at=body.get("create_time"),
@@ -218,7 +231,7 @@ class CampaignRules(KindRules):
             if r.id in used:
                 continue
             if r.marker and r.marker not in keys:
-                (m.retired if r.status in RETIRED else m.orphans).append(r)
+                (m.retired if r.status in CAMPAIGN_RETIRED else m.orphans).append(r)
             elif not r.marker or r.marker in keys:
                 m.unmanaged.append(r)
         return m
@@ -226,7 +239,7 @@ class CampaignRules(KindRules):
     @staticmethod
     def _duplicated(m: Match, des: Desired, marked: Sequence[RemoteObject], resolve: bool) -> None:
         """Several campaigns carry ``des``'s marker (see :meth:`match`)."""
-        live = [r for r in marked if r.status not in RETIRED]
+        live = [r for r in marked if r.status not in CAMPAIGN_RETIRED]
         if len(live) <= 1:
             keep = live[0] if live else oldest(marked)
             m.pairs[des.address] = keep
@@ -235,7 +248,7 @@ class CampaignRules(KindRules):
         keep = oldest(live)
         if resolve:
             m.pairs[des.address] = keep
-            m.retired.extend(r for r in marked if r.status in RETIRED)
+            m.retired.extend(r for r in marked if r.status in CAMPAIGN_RETIRED)
             m.duplicates.extend((des.address, r, keep) for r in live if r is not keep)
             return
         ids = ", ".join(r.id for r in live)
@@ -258,7 +271,7 @@ class CampaignRules(KindRules):
             fingerprint=self.fingerprint_normalised(dup.body),
         )
         why = f"duplicate of id {kept.id}, which stays managed"
-        if dup.status in CANCELLABLE:
+        if dup.status in CAMPAIGN_CANCELLABLE:
             return Change(
                 action="cancel",
                 description=f"will be canceled ({why}; {dup.status} -> canceled, irreversible)",
@@ -385,7 +398,7 @@ class CampaignRules(KindRules):
             remote_status=remote.status,
             fingerprint=self.fingerprint_normalised(remote.body),
         )
-        if remote.status in CANCELLABLE:
+        if remote.status in CAMPAIGN_CANCELLABLE:
             return Change(
                 action="cancel",
                 description=(
@@ -529,7 +542,7 @@ class _Planner:
 
     def run(self) -> Change | None:
         """The change, following the state machine (module docstring)."""
-        if self.s not in KNOWN - TERMINAL:
+        if self.s in CAMPAIGN_LOCKED:
             return self._frozen()
         if self.state == "canceled":
             outcome = self._to_canceled()
@@ -540,6 +553,8 @@ class _Planner:
         else:
             outcome = self._spec_only()
         action, transition, steps, flags = outcome
+        if steps:
+            self._status_note()
         if not steps and not self.notes:
             return None
         if not steps:
@@ -551,7 +566,7 @@ class _Planner:
         return bool(self.changed) or self.adopt
 
     def _to_canceled(self) -> _Outcome:
-        if self.s not in CANCELLABLE:  # draft
+        if self.s == "draft":
             self._note("error", "a draft campaign cannot be canceled (the API cancels only "
                        "running, scheduled or paused campaigns)")
             return "note", None, [], []
@@ -563,7 +578,7 @@ class _Planner:
     def _to_paused(self) -> _Outcome:
         if self.s == "paused":
             return self._edit_action(), None, [self._patch()] if self._want_patch() else [], []
-        if self.s not in PAUSABLE:  # draft
+        if self.s == "draft":
             self._note("error", "a draft campaign cannot be paused (the API pauses only "
                        "running or scheduled campaigns)")
             return "note", None, [], []
@@ -623,8 +638,21 @@ class _Planner:
             text += " (running: pause, update, resume)"
         return text
 
+    def _status_note(self) -> None:
+        """Say how a status outside the documented state machine was read (module docstring)."""
+        if self.s in ("active", "manual"):
+            # Where the docs show them: seed 000 (a create response), seed 001 (the rules).
+            seen = ("a create-campaign response example shows it" if self.s == "active" else
+                    "a campaign without execution options \"will be marked as manual\"")
+            self._note("info", f"status {self.s!r} has no documented rules ({seen}); hoodsync "
+                       "treats it like scheduled: edited in place, paused and canceled alike")
+        elif self.s not in CAMPAIGN_STATUSES:
+            self._note("warning", f"campaign {self.remote.id} has status {self.s!r}, which the "
+                       "Hood docs do not name; hoodsync plans what the definition asks for and "
+                       "the API decides: a refusal is reported as a failed step of the apply")
+
     def _frozen(self) -> Change | None:
-        """sent / canceled / needs_decision / unknown: nothing can be written."""
+        """sent / canceled / needs_decision: nothing can be written."""
         satisfied = (
             self.state is None
             or (self.state == "active" and self.s not in ("canceled",))
@@ -639,11 +667,9 @@ class _Planner:
         elif self.s == "sent":
             why = ("has been sent and cannot be edited any more. Make the definition match "
                    "again, or give it a new key and name to create a new campaign.")
-        elif self.s == "needs_decision":
+        else:
             why = ("is waiting for an A/B test winner (needs_decision) and cannot be edited "
                    "meanwhile; set the winner in Hood first.")
-        else:
-            why = f"has status {self.s!r}, which hoodsync does not know; it will not touch it."
         what = []
         if self.adopt:
             what.append("it has this definition's name but no hoodsync marker, and the marker "

@@ -13,6 +13,12 @@ from urllib.parse import quote
 
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
 from hoodsync.remote.transport import ApiTransport, CreateResult
+from hoodsync.wire import (
+    CAMPAIGN_AFTER_CANCEL,
+    CAMPAIGN_AFTER_PAUSE,
+    CAMPAIGN_AFTER_RESUME,
+    campaign_status,
+)
 
 __all__ = [
     "HoodClient",
@@ -27,9 +33,9 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 #: Campaign statuses a state action leads to (what a re-read must show to count as done).
-_PAUSED = frozenset({"paused"})
-_CANCELED = frozenset({"canceled"})
-_RESUMED = frozenset({"running", "scheduled"})
+_PAUSED = CAMPAIGN_AFTER_PAUSE
+_CANCELED = CAMPAIGN_AFTER_CANCEL
+_RESUMED = CAMPAIGN_AFTER_RESUME
 
 #: Push-task fields the docs type as integers (the API sometimes returns them as strings).
 _PUSH_TASK_INTS = ("status", "ttl", "frequency", "user_time_zone", "total_user")
@@ -294,7 +300,7 @@ class HoodClient:
         except ApiError as err:
             if err.status != 400 or err.attempts <= 1:
                 raise
-            status = self.get_campaign(campaign_id).get("status")
+            status = campaign_status(self.get_campaign(campaign_id))
             if status in wanted:
                 log.debug("%s: refused on retry but already %s; done", operation, status)
                 return

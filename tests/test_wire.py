@@ -1,0 +1,108 @@
+"""hoodsync.wire: the campaign status vocabulary, and that the client's re-read and apply's
+settle check read statuses through it (issue 13 §4)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+import pytest
+
+from test_apply import ACCOUNT, FakeHood, change, run
+from test_hood_client import FAST, LoseAnswers, campaign_body, client_for
+
+from hoodsync.apply import Outcome
+from hoodsync.plan import Plan, Step
+from hoodsync.wire import (
+    CAMPAIGN_AFTER_RESUME,
+    CAMPAIGN_CANCELLABLE,
+    CAMPAIGN_LOCKED,
+    CAMPAIGN_NOT_EDITABLE,
+    CAMPAIGN_PAUSABLE,
+    CAMPAIGN_STATUSES,
+    campaign_status,
+)
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        ({"status": "scheduled", "effective_status": "scheduled"}, "scheduled"),
+        ({"status": "active", "effective_status": "active"}, "active"),  # seed 000
+        ({"status": "active"}, "active"),
+        ({"status": "active", "effective_status": "running"}, "running"),
+        ({"status": "active", "effective_status": "paused"}, "paused"),
+        ({"status": "active", "effective_status": "whatever"}, "active"),
+        ({"status": "scheduled", "effective_status": "running"}, "scheduled"),  # only active
+        ({"status": "manual", "send_strategy": "manual"}, "manual"),
+        ({"status": "archived"}, "archived"),
+        ({"status": None}, "unknown"),
+        ({}, "unknown"),
+    ],
+)
+def test_campaign_status_reads_active_through_effective_status(
+    obj: dict[str, Any], expected: str
+) -> None:
+    assert campaign_status(obj) == expected
+
+
+def test_the_sets_follow_the_documented_rules_and_the_waiting_reading() -> None:
+    assert CAMPAIGN_NOT_EDITABLE == {"running", "canceled", "sent", "needs_decision"}
+    assert {"active", "manual"} <= set(CAMPAIGN_STATUSES)
+    assert not {"active", "manual"} & CAMPAIGN_NOT_EDITABLE  # the deny list does not name them
+    assert CAMPAIGN_PAUSABLE == {"running", "scheduled", "active", "manual"}
+    assert CAMPAIGN_CANCELLABLE == CAMPAIGN_PAUSABLE | {"paused"}
+    assert CAMPAIGN_LOCKED == {"canceled", "sent", "needs_decision"}
+    assert CAMPAIGN_AFTER_RESUME == CAMPAIGN_PAUSABLE
+
+
+# ------------------------------------------------------------------------------ the layers
+
+
+def test_apply_settles_a_pause_on_the_effective_status(tmp_path: Path) -> None:
+    """A server that keeps ``status: active`` and reports the pause as ``effective_status``."""
+
+    class CoarseHood(FakeHood):
+        def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None:
+            self._record("pause_campaign", campaign_id)
+            self.campaigns[campaign_id]["effective_status"] = "paused"
+
+    hood = CoarseHood()
+    hood.campaigns["5"] = {"id": "5", "status": "active", "effective_status": "running"}
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    plan = Plan(account=ACCOUNT, changes=(
+        change("live", "pause", (Step("pause", "5"), Step("patch", "5", {"name": "x"})),
+               remote_id="5"),
+    ))
+    report = run(tmp_path, plan, hood, clock=lambda: now[0], sleep=sleep, settle_timeout=5.0)
+    (result,) = report.results
+    assert result.outcome is Outcome.APPLIED, result.detail
+    assert now[0] == 0.0  # seen as paused on the first re-read
+    assert ("patch_campaign", "5") in hood.calls
+
+
+def test_lost_resume_answer_of_a_campaign_paused_from_active_counts_as_done(
+    make_emulator: Callable[..., Any],
+) -> None:
+    emulator = make_emulator(**FAST)
+    hood = client_for(emulator)
+    campaign = hood.create_campaign(campaign_body("a"), key="a")
+    emulator.store.set_campaign_status(campaign["id"], "active")
+    hood.pause_campaign(campaign["id"])
+    first = threading.Event()
+
+    def lose_first_resume(request: httpx.Request) -> bool:
+        if request.url.path.endswith("/resume") and not first.is_set():
+            first.set()
+            return True
+        return False
+
+    lossy = client_for(emulator, transport=LoseAnswers(lose_first_resume))
+    lossy.resume_campaign(campaign["id"])  # 503 (but resumed), retry → 400, re-read → active
+    assert hood.get_campaign(campaign["id"])["status"] == "active"
