@@ -19,11 +19,12 @@ then phase (creates/updates, then state changes, then removals), then kind, then
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TypeVar
 
 from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
 from hoodsync.definitions.interpolate import resolve
@@ -33,6 +34,10 @@ from hoodsync.remote.ratelimit import minimum_duration
 
 __all__ = [
     "FORMAT_VERSION",
+    "Action",
+    "Op",
+    "Severity",
+    "Flag",
     "ACTIONS",
     "STEP_OPS",
     "PHASES",
@@ -56,49 +61,84 @@ __all__ = [
 
 FORMAT_VERSION = 1
 
-#: Every ``Change.action``. ``note`` = nothing will be done, the change only carries notes
-#: (an object that cannot be edited, an ambiguous match, a replacement that is not allowed).
-ACTIONS = (
-    "create",
-    "adopt",
-    "update",
-    "replace",
-    "pause",
-    "resume",
-    "activate",
-    "start",
-    "deactivate",
-    "stop",
-    "cancel",
-    "note",
-)
+class Action(enum.StrEnum):
+    """Every ``Change.action``. ``NOTE`` = nothing will be done, the change only carries notes
+    (an object that cannot be edited, an ambiguous match, a replacement that is not allowed).
+    String-valued, so the JSON document holds the same words as before."""
 
-#: Every ``Step.op``: the API operation apply performs.
-STEP_OPS = ("create", "patch", "pause", "resume", "cancel", "start", "stop")
+    CREATE = "create"
+    ADOPT = "adopt"
+    UPDATE = "update"
+    REPLACE = "replace"
+    PAUSE = "pause"
+    RESUME = "resume"
+    ACTIVATE = "activate"
+    START = "start"
+    DEACTIVATE = "deactivate"
+    STOP = "stop"
+    CANCEL = "cancel"
+    NOTE = "note"
+
+
+class Op(enum.StrEnum):
+    """Every ``Step.op``: the API operation apply performs."""
+
+    CREATE = "create"
+    PATCH = "patch"
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+    START = "start"
+    STOP = "stop"
+
+
+class Severity(enum.StrEnum):
+    """How much a :class:`Note` matters: ``ERROR`` means the plan cannot be applied."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Flag(enum.StrEnum):
+    """Markers on a change that the renderers warn about."""
+
+    SENDS_IMMEDIATELY = "sends_immediately"
+    LIVE_EDIT = "live_edit"
+    IRREVERSIBLE = "irreversible"
+    REMOVAL = "removal"
+    #: Retires an extra copy of a definition's object (``--resolve-duplicates``).
+    DUPLICATE = "duplicate"
+
+
+#: Every action, in the order summaries list them.
+ACTIONS = tuple(Action)
+
+#: Every step op.
+STEP_OPS = tuple(Op)
 
 #: Phase per action: 0 creates and edits, 1 state changes, 2 removals (cancels/stops last).
-PHASES: Mapping[str, int] = {
-    "create": 0,
-    "adopt": 0,
-    "update": 0,
-    "replace": 0,
-    "note": 0,
-    "pause": 1,
-    "resume": 1,
-    "activate": 1,
-    "start": 1,
-    "deactivate": 2,
-    "stop": 2,
-    "cancel": 2,
+PHASES: Mapping[Action, int] = {
+    Action.CREATE: 0,
+    Action.ADOPT: 0,
+    Action.UPDATE: 0,
+    Action.REPLACE: 0,
+    Action.NOTE: 0,
+    Action.PAUSE: 1,
+    Action.RESUME: 1,
+    Action.ACTIVATE: 1,
+    Action.START: 1,
+    Action.DEACTIVATE: 2,
+    Action.STOP: 2,
+    Action.CANCEL: 2,
 }
 
 #: Actions counted as removals by the safety guard.
-REMOVALS = frozenset({"cancel", "stop", "deactivate"})
+REMOVALS = frozenset({Action.CANCEL, Action.STOP, Action.DEACTIVATE})
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
-_SEVERITIES = ("error", "warning", "info")
 #: Ops that change state asynchronously: apply re-reads before the resource's next step.
-_ASYNC_OPS = frozenset({"pause", "resume", "cancel", "start", "stop"})
+_ASYNC_OPS = frozenset({Op.PAUSE, Op.RESUME, Op.CANCEL, Op.START, Op.STOP})
 
 
 def canonical_json(value: Any) -> str:
@@ -176,20 +216,22 @@ class Step:
     ``${env:NAME}`` templates (see :func:`resolve_steps`).
     """
 
-    op: str
+    op: Op
     id: str | None = None
     body: Mapping[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        # A plain word is accepted and checked here, so a typo fails where it is written.
+        object.__setattr__(self, "op", Op(self.op))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"op": self.op, "id": self.id, "body": _plain(self.body)}
+        return {"op": self.op.value, "id": self.id, "body": _plain(self.body)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Step":
         """Inverse of :meth:`to_dict`."""
-        if d["op"] not in STEP_OPS:
-            raise PlanError(f"unknown step op {d['op']!r} in saved plan")
-        return cls(op=str(d["op"]), id=d.get("id"), body=d.get("body"))
+        return cls(op=_word(Op, d["op"], "step op"), id=d.get("id"), body=d.get("body"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,18 +239,23 @@ class Note:
     """A finding worth a reviewer's attention. ``severity``: ``error`` (the plan cannot be
     applied), ``warning`` or ``info``. ``address`` is empty for plan-wide notes."""
 
-    severity: str
+    severity: Severity
     message: str
     address: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity(self.severity))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"severity": self.severity, "message": self.message, "address": self.address}
+        return {"severity": self.severity.value, "message": self.message,
+                "address": self.address}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Note":
         """Inverse of :meth:`to_dict`."""
-        return cls(str(d["severity"]), str(d["message"]), str(d.get("address", "")))
+        return cls(_word(Severity, d["severity"], "note severity"), str(d["message"]),
+                   str(d.get("address", "")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +314,7 @@ class Change:
     address: str
     kind: Kind
     key: str
-    action: str
+    action: Action
     description: str
     name: str | None = None
     remote_id: str | None = None
@@ -280,7 +327,11 @@ class Change:
     fingerprint: str | None = None
     order: int = 0
     sensitive: tuple[SensitiveValue, ...] = ()
-    flags: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", Action(self.action))
+        object.__setattr__(self, "flags", tuple(Flag(f) for f in self.flags))
 
     @property
     def phase(self) -> int:
@@ -290,7 +341,7 @@ class Change:
     @property
     def has_errors(self) -> bool:
         """True when any note is error-level."""
-        return any(n.severity == "error" for n in self.notes)
+        return any(n.severity is Severity.ERROR for n in self.notes)
 
     def sort_key(self) -> tuple[int, int, int, str, str]:
         """Wave, phase, kind, key, address (DESIGN §3)."""
@@ -303,7 +354,7 @@ class Change:
             "kind": self.kind.value,
             "key": self.key,
             "name": self.name,
-            "action": self.action,
+            "action": self.action.value,
             "description": self.description,
             "remote_id": self.remote_id,
             "remote_status": self.remote_status,
@@ -316,21 +367,19 @@ class Change:
             "order": self.order,
             "phase": self.phase,
             "sensitive": [s.to_dict() for s in self.sensitive],
-            "flags": list(self.flags),
+            "flags": [f.value for f in self.flags],
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Change":
         """Inverse of :meth:`to_dict`."""
-        if d["action"] not in PHASES:
-            raise PlanError(f"unknown action {d['action']!r} in saved plan")
         transition = d.get("transition")
         return cls(
             address=str(d["address"]),
             kind=Kind(d["kind"]),
             key=str(d["key"]),
             name=d.get("name"),
-            action=str(d["action"]),
+            action=_word(Action, d["action"], "action"),
             description=str(d["description"]),
             remote_id=d.get("remote_id"),
             remote_status=d.get("remote_status"),
@@ -342,7 +391,7 @@ class Change:
             fingerprint=d.get("fingerprint"),
             order=int(d.get("order", 0)),
             sensitive=tuple(SensitiveValue.from_dict(s) for s in d.get("sensitive", ())),
-            flags=tuple(str(f) for f in d.get("flags", ())),
+            flags=tuple(_word(Flag, f, "flag") for f in d.get("flags", ())),
         )
 
 
@@ -491,7 +540,7 @@ class Plan:
     @property
     def has_errors(self) -> bool:
         """True when any note (plan-wide or on a change) is error-level: apply must refuse."""
-        return any(n.severity == "error" for n in self.notes) or any(
+        return any(n.severity is Severity.ERROR for n in self.notes) or any(
             c.has_errors for c in self.changes
         )
 
@@ -502,7 +551,7 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         """Count of changes with steps per action (every action present, zeros included)."""
-        out = {a: 0 for a in ACTIONS if a != "note"}
+        out = {a.value: 0 for a in ACTIONS if a is not Action.NOTE}
         for c in self.changes:
             if c.steps:
                 out[c.action] += 1
@@ -527,8 +576,8 @@ class Plan:
             "summary": self.summary(),
             "has_changes": self.has_changes,
             "has_errors": self.has_errors,
-            "errors": sum(1 for n in notes if n.severity == "error"),
-            "warnings": sum(1 for n in notes if n.severity == "warning"),
+            "errors": sum(1 for n in notes if n.severity is Severity.ERROR),
+            "warnings": sum(1 for n in notes if n.severity is Severity.WARNING),
             "changes": [c.to_dict() for c in self.changes],
             "notes": [n.to_dict() for n in self.notes],
             "orphans": [r.to_dict() for r in self.orphans],
@@ -573,6 +622,17 @@ class Plan:
             raise PlanError(f"saved plan is malformed: {exc}") from exc
 
 
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _word(vocabulary: type[_E], value: Any, what: str) -> _E:
+    """``value`` as a member of ``vocabulary``; :class:`PlanError` for an unknown word."""
+    try:
+        return vocabulary(value)
+    except ValueError as exc:
+        raise PlanError(f"unknown {what} {value!r} in saved plan") from exc
+
+
 def _plain(value: Any) -> Any:
     """Deep copy of JSON-like data into plain dicts/lists (Mappings and tuples included)."""
     if isinstance(value, Mapping):
@@ -595,7 +655,7 @@ def requests_for(change: Change) -> int:
     for i, step in enumerate(change.steps):
         if step.op in _ASYNC_OPS and i + 1 < len(change.steps):
             n += 1
-        if step.op == "create" and change.kind is Kind.PUSH_TASK:
+        if step.op is Op.CREATE and change.kind is Kind.PUSH_TASK:
             n += 1
     return n
 
@@ -638,7 +698,7 @@ def check_safety(
     # Retiring duplicates is asked for explicitly (--resolve-duplicates) and each one's twin
     # stays managed: not the mass removal a wrong path would cause.
     removals = [c for c in plan.changes
-                if c.action in REMOVALS and c.steps and "duplicate" not in c.flags]
+                if c.action in REMOVALS and c.steps and Flag.DUPLICATE not in c.flags]
     n = len(removals)
     managed = plan.counts.managed
     if allow_removals is not None:

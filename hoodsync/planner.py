@@ -24,6 +24,7 @@ from hoodsync.plan import (
     Note,
     Plan,
     RemoteRef,
+    Severity,
     estimate,
     sort_changes,
 )
@@ -150,7 +151,7 @@ def make_plan(
         )
 
     notes = [
-        Note("warning", f"--target {t} matches no definition and no orphan")
+        Note(Severity.WARNING, f"--target {t} matches no definition and no orphan")
         for t in sorted(targets - seen_targets)
     ]
     if prune:
@@ -209,7 +210,7 @@ def _prune_notes(unmanaged: Sequence[RemoteRef]) -> list[Note]:
     hints = " / ".join(_RETIRE_HINT[k] for k in present)
     return [
         Note(
-            "info",
+            Severity.INFO,
             f"--prune removes only campaigns: push tasks and email campaigns carry no hoodsync "
             f"marker, so a deleted definition cannot be recognised. The {found} matching no "
             f"definition stay unmanaged and untouched; to retire one, set {hints} in its "

@@ -24,6 +24,7 @@ from hoodsync.definitions.interpolate import masked, reference_names
 from hoodsync.errors import format_json_path
 from hoodsync.model import Definition, JsonPath, Kind, RemoteObject
 from hoodsync.plan import (
+    Action,
     Change,
     FieldDiff,
     Note,
@@ -236,7 +237,7 @@ class KindRules(abc.ABC):
             kind=self.kind,
             key=desired.key,
             name=desired.shown_name,
-            action="note",
+            action=Action.NOTE,
             description="cannot be planned (ambiguous match)",
             notes=tuple(notes),
             order=desired.definition.order,

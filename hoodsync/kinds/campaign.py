@@ -56,7 +56,7 @@ from hoodsync.kinds.base import (
     to_str_id,
 )
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Change, FieldDiff, Note, Step, fingerprint_body
+from hoodsync.plan import Action, Change, FieldDiff, Flag, Note, Op, Severity, Step, fingerprint_body
 from hoodsync.wire import (
     CAMPAIGN_CANCELLABLE,
     CAMPAIGN_LOCKED,
@@ -215,7 +215,7 @@ class CampaignRules(KindRules):
                 ids = ", ".join(r.id for r in named)
                 m.blocked[des.address] = [
                     Note(
-                        "error",
+                        Severity.ERROR,
                         f"{len(named)} remote campaigns are named {des.shown_name!r} (ids {ids}) and none "
                         "carries a hoodsync marker; hoodsync will not guess which to adopt. Rename "
                         "all but one in Hood, or add metadata.hoodsync_key: "
@@ -254,7 +254,7 @@ class CampaignRules(KindRules):
         ids = ", ".join(r.id for r in live)
         m.blocked[des.address] = [
             Note(
-                "error",
+                Severity.ERROR,
                 f"{len(live)} remote campaigns carry the marker hoodsync_key={des.key} (ids {ids}); "
                 "hoodsync will not guess. " + RESOLVE_HINT.format(kept=keep.id),
                 des.address,
@@ -273,30 +273,30 @@ class CampaignRules(KindRules):
         why = f"duplicate of id {kept.id}, which stays managed"
         if dup.status in CAMPAIGN_CANCELLABLE:
             return Change(
-                action="cancel",
+                action=Action.CANCEL,
                 description=f"will be canceled ({why}; {dup.status} -> canceled, irreversible)",
                 transition=(dup.status, "canceled"),
-                steps=(Step("cancel", dup.id, {"reason": f"hoodsync: duplicate of {kept.id}"}),),
-                flags=("irreversible", "duplicate"),
+                steps=(Step(Op.CANCEL, dup.id, {"reason": f"hoodsync: duplicate of {kept.id}"}),),
+                flags=(Flag.IRREVERSIBLE, Flag.DUPLICATE),
                 **common,
             )
         if dup.status == "draft":
             renamed = dup.name + DUPLICATE_SUFFIX
             return Change(
-                action="update",
+                action=Action.UPDATE,
                 description=f"will be released from hoodsync and renamed ({why}; a draft cannot "
                 "be canceled)",
-                steps=(Step("patch", dup.id, {"name": renamed,
+                steps=(Step(Op.PATCH, dup.id, {"name": renamed,
                                               "metadata": {MARKER: None, HASH: None}}),),
                 diff=(FieldDiff("name", "change", dup.name, renamed),
                       FieldDiff(f"metadata.{MARKER}", "change", key, None)),
-                flags=("duplicate",),
+                flags=(Flag.DUPLICATE,),
                 **common,
             )
         return Change(
-            action="note",
+            action=Action.NOTE,
             description=f"cannot be retired ({dup.status})",
-            notes=(Note("warning", f"campaign {dup.id} duplicates {address} ({why}), but a "
+            notes=(Note(Severity.WARNING, f"campaign {dup.id} duplicates {address} ({why}), but a "
                         f"{dup.status} campaign can be neither canceled nor edited through the "
                         "API; settle it in Hood, then plan again", address),),
             **common,
@@ -313,7 +313,7 @@ class CampaignRules(KindRules):
             )
             m.blocked[des.address] = [
                 Note(
-                    "error",
+                    Severity.ERROR,
                     f"remote campaign(s) {ids} named {des.shown_name!r} carry no hoodsync marker, "
                     f"and {others} claims the same name; hoodsync will not guess which definition "
                     "adopts it. Rename one of the definitions, or add metadata.hoodsync_key: "
@@ -349,7 +349,7 @@ class CampaignRules(KindRules):
         body = template_body(desired.spec, desired)
         meta = body.get("metadata")
         body["metadata"] = {**(meta if isinstance(meta, dict) else {}), MARKER: d.key, HASH: h}
-        flags = ("sends_immediately",) if _truthy(norm.get("run_immediately")) else ()
+        flags = (Flag.SENDS_IMMEDIATELY,) if _truthy(norm.get("run_immediately")) else ()
         common = dict(
             address=d.address,
             kind=self.kind,
@@ -361,11 +361,11 @@ class CampaignRules(KindRules):
         )
         if state == "paused" and norm.get("is_draft") is True:
             return Change(
-                action="note",
+                action=Action.NOTE,
                 description="cannot be created as written",
                 notes=(
                     Note(
-                        "error",
+                        Severity.ERROR,
                         "state: paused with is_draft: true — a draft campaign cannot be paused "
                         "(the API pauses only running or scheduled campaigns)",
                         d.address,
@@ -373,13 +373,13 @@ class CampaignRules(KindRules):
                 ),
                 **common,  # type: ignore[arg-type]
             )
-        steps = [Step("create", None, body)]
+        steps = [Step(Op.CREATE, None, body)]
         description = "will be created"
         if state == "paused":
-            steps.append(Step("pause", None, {"reason": "hoodsync: state paused"}))
+            steps.append(Step(Op.PAUSE, None, {"reason": "hoodsync: state paused"}))
             description = "will be created and paused"
         return Change(
-            action="create",
+            action=Action.CREATE,
             description=description,
             steps=tuple(steps),
             flags=flags,
@@ -400,17 +400,17 @@ class CampaignRules(KindRules):
         )
         if remote.status in CAMPAIGN_CANCELLABLE:
             return Change(
-                action="cancel",
+                action=Action.CANCEL,
                 description=(
                     f"will be canceled (orphan: no definition has this key; {remote.status} -> "
                     "canceled, irreversible)"
                 ),
                 transition=(remote.status, "canceled"),
-                steps=(Step("cancel", remote.id, {"reason": "hoodsync: pruned (no definition)"}),),
-                flags=("irreversible", "removal"),
+                steps=(Step(Op.CANCEL, remote.id, {"reason": "hoodsync: pruned (no definition)"}),),
+                flags=(Flag.IRREVERSIBLE, Flag.REMOVAL),
                 notes=(
                     Note(
-                        "info",
+                        Severity.INFO,
                         "Hood documents no delete: the campaign stays in the account, canceled",
                         address,
                     ),
@@ -418,11 +418,11 @@ class CampaignRules(KindRules):
                 **common,  # type: ignore[arg-type]
             )
         return Change(
-            action="note",
+            action=Action.NOTE,
             description=f"cannot be removed ({remote.status})",
             notes=(
                 Note(
-                    "warning",
+                    Severity.WARNING,
                     f"orphan campaign {remote.id} is {remote.status}; the API cancels only running, "
                     "scheduled or paused campaigns, so --prune cannot remove it",
                     address,
@@ -437,7 +437,7 @@ class CampaignRules(KindRules):
 
 
 #: action, transition, steps, flags
-_Outcome = tuple[str, "tuple[str, str] | None", list[Step], list[str]]
+_Outcome = tuple[Action, "tuple[str, str] | None", list[Step], list[Flag]]
 
 
 class _Planner:
@@ -505,7 +505,7 @@ class _Planner:
         if "is_draft" in self.changed and self.cmp.get("is_draft") is True and self.s != "draft":
             self.notes.append(
                 Note(
-                    "error",
+                    Severity.ERROR,
                     f"is_draft: true, but the campaign is {self.s}: nothing moves back into draft. "
                     "Remove is_draft from the definition (or set it to false).",
                     self.d.address,
@@ -525,7 +525,7 @@ class _Planner:
                 MARKER: self.d.key,
                 HASH: self.h,
             }
-        return Step("patch", self.remote.id, body)
+        return Step(Op.PATCH, self.remote.id, body)
 
     def _resume_body(self) -> dict[str, Any] | None:
         return dict(self.d.resume) if self.d.resume else None
@@ -558,7 +558,7 @@ class _Planner:
         if not steps and not self.notes:
             return None
         if not steps:
-            return self._change("note", "cannot be changed as the definition says", None, [])
+            return self._change(Action.NOTE, "cannot be changed as the definition says", None, [])
         return self._change(action, self._describe(action, transition, flags), transition,
                             steps, tuple(flags))
 
@@ -567,25 +567,25 @@ class _Planner:
 
     def _to_canceled(self) -> _Outcome:
         if self.s == "draft":
-            self._note("error", "a draft campaign cannot be canceled (the API cancels only "
+            self._note(Severity.ERROR, "a draft campaign cannot be canceled (the API cancels only "
                        "running, scheduled or paused campaigns)")
-            return "note", None, [], []
+            return Action.NOTE, None, [], []
         if self.changed:
-            self._note("info", "field differences are not applied: the campaign is being canceled")
-        steps = [Step("cancel", self.remote.id, {"reason": "hoodsync: state canceled"})]
-        return "cancel", (self.s, "canceled"), steps, ["irreversible", "removal"]
+            self._note(Severity.INFO, "field differences are not applied: the campaign is being canceled")
+        steps = [Step(Op.CANCEL, self.remote.id, {"reason": "hoodsync: state canceled"})]
+        return Action.CANCEL, (self.s, "canceled"), steps, [Flag.IRREVERSIBLE, Flag.REMOVAL]
 
     def _to_paused(self) -> _Outcome:
         if self.s == "paused":
             return self._edit_action(), None, [self._patch()] if self._want_patch() else [], []
         if self.s == "draft":
-            self._note("error", "a draft campaign cannot be paused (the API pauses only "
+            self._note(Severity.ERROR, "a draft campaign cannot be paused (the API pauses only "
                        "running or scheduled campaigns)")
-            return "note", None, [], []
-        steps = [Step("pause", self.remote.id, {"reason": "hoodsync: state paused"})]
+            return Action.NOTE, None, [], []
+        steps = [Step(Op.PAUSE, self.remote.id, {"reason": "hoodsync: state paused"})]
         if self._want_patch() or not self.hash_current:
             steps.append(self._patch())  # after the pause: paused campaigns accept PATCH
-        return "pause", (self.s, "paused"), steps, []
+        return Action.PAUSE, (self.s, "paused"), steps, []
 
     def _to_active(self) -> _Outcome:
         rid = self.remote.id
@@ -593,9 +593,9 @@ class _Planner:
             body = self._resume_body()
             # Patch first: a paused campaign accepts PATCH, a running one does not.
             patch = [self._patch()] if self._want_patch() or not self.hash_current else []
-            flags = ["sends_immediately"] if body and _truthy(body.get("run_immediately")) else []
-            steps = patch + [Step("resume", rid, body)]
-            return "resume", ("paused", self._resume_target(body)), steps, flags
+            flags = [Flag.SENDS_IMMEDIATELY] if body and _truthy(body.get("run_immediately")) else []
+            steps = patch + [Step(Op.RESUME, rid, body)]
+            return Action.RESUME, ("paused", self._resume_target(body)), steps, flags
         if not self._want_patch():
             return self._edit_action(), None, [], []
         if self.s != "running":
@@ -603,11 +603,11 @@ class _Planner:
         # The API refuses edits while running. The resume body is empty on purpose: it returns
         # the campaign to running without re-triggering a send.
         steps = [
-            Step("pause", rid, {"reason": "hoodsync: edit of a running campaign"}),
+            Step(Op.PAUSE, rid, {"reason": "hoodsync: edit of a running campaign"}),
             self._patch(),
-            Step("resume", rid, None),
+            Step(Op.RESUME, rid, None),
         ]
-        return self._edit_action(), None, steps, ["live_edit"]
+        return self._edit_action(), None, steps, [Flag.LIVE_EDIT]
 
     def _spec_only(self) -> _Outcome:
         """No ``state:``: patch what differs, keep whatever status the campaign has."""
@@ -617,24 +617,26 @@ class _Planner:
             return self._to_active()  # pause → patch → resume: it stays running
         return self._edit_action(), None, [self._patch()], []
 
-    def _edit_action(self) -> str:
-        return "adopt" if self.adopt else "update"
+    def _edit_action(self) -> Action:
+        return Action.ADOPT if self.adopt else Action.UPDATE
 
-    def _describe(self, action: str, transition: tuple[str, str] | None, flags: list[str]) -> str:
-        if action == "update":
+    def _describe(self, action: Action, transition: tuple[str, str] | None,
+                  flags: list[Flag]) -> str:
+        if action is Action.UPDATE:
             text = "will be updated in place"
         else:
-            state_verb = {"pause": "paused", "resume": "resumed", "cancel": "canceled"}.get(action)
-            verbs = [] if action == "cancel" else [
+            state_verb = {Action.PAUSE: "paused", Action.RESUME: "resumed",
+                          Action.CANCEL: "canceled"}.get(action)
+            verbs = [] if action is Action.CANCEL else [
                 v for v, on in (("adopted", self.adopt), ("updated", bool(self.changed))) if on
             ]
             text = "will be " + _verbs(*(verbs + ([state_verb] if state_verb else [])))
-        if self.adopt and action != "cancel":
+        if self.adopt and action is not Action.CANCEL:
             text += " (matched by name; the hoodsync marker is written)"
         if transition:
-            extra = ", irreversible" if action == "cancel" else ""
+            extra = ", irreversible" if action is Action.CANCEL else ""
             text += f" ({transition[0]} -> {transition[1]}{extra})"
-        if "live_edit" in flags:
+        if Flag.LIVE_EDIT in flags:
             text += " (running: pause, update, resume)"
         return text
 
@@ -644,10 +646,10 @@ class _Planner:
             # Where the docs show them: seed 000 (a create response), seed 001 (the rules).
             seen = ("a create-campaign response example shows it" if self.s == "active" else
                     "a campaign without execution options \"will be marked as manual\"")
-            self._note("info", f"status {self.s!r} has no documented rules ({seen}); hoodsync "
+            self._note(Severity.INFO, f"status {self.s!r} has no documented rules ({seen}); hoodsync "
                        "treats it like scheduled: edited in place, paused and canceled alike")
         elif self.s not in CAMPAIGN_STATUSES:
-            self._note("warning", f"campaign {self.remote.id} has status {self.s!r}, which the "
+            self._note(Severity.WARNING, f"campaign {self.remote.id} has status {self.s!r}, which the "
                        "Hood docs do not name; hoodsync plans what the definition asks for and "
                        "the API decides: a refusal is reported as a failed step of the apply")
 
@@ -679,21 +681,21 @@ class _Planner:
         if not satisfied:
             what.append(f"state: {self.state} is wanted")
         self._error(f"campaign {self.remote.id} {why} ({'; '.join(what)})")
-        return self._change("note", f"cannot be changed ({self.s})", None, [])
+        return self._change(Action.NOTE, f"cannot be changed ({self.s})", None, [])
 
     def _error(self, message: str) -> None:
-        self._note("error", message)
+        self._note(Severity.ERROR, message)
 
-    def _note(self, severity: str, message: str) -> None:
+    def _note(self, severity: Severity, message: str) -> None:
         self.notes.append(Note(severity, message, self.d.address))
 
     def _change(
         self,
-        action: str,
+        action: Action,
         description: str,
         transition: tuple[str, str] | None,
         steps: list[Step],
-        flags: tuple[str, ...] = (),
+        flags: tuple[Flag, ...] = (),
     ) -> Change:
         drift = (
             self.stored_hash is not None

@@ -40,7 +40,7 @@ from hoodsync.kinds.base import (
     template_body,
 )
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Change, Note, Step, fingerprint_body
+from hoodsync.plan import Action, Change, Flag, Note, Op, Severity, Step, fingerprint_body
 
 __all__ = ["EmailCampaignRules"]
 
@@ -144,7 +144,7 @@ class EmailCampaignRules(KindRules):
                 ids = ", ".join(f"{r.id} ({r.created_at or 'no created_at'})" for r in active)
                 m.blocked[des.address] = [
                     Note(
-                        "error",
+                        Severity.ERROR,
                         f"{len(active)} email campaigns named {des.shown_name!r} are not stopped: {ids}. "
                         f"hoodsync manages only the newest ({newest.id}); stop the older ones in "
                         "Falconyte (or rename them), then plan again.",
@@ -195,11 +195,11 @@ class EmailCampaignRules(KindRules):
                 key=d.key,
                 name=desired.shown_name,
                 order=d.order,
-                action="note",
+                action=Action.NOTE,
                 description="cannot be planned (several active campaigns with this name)",
                 notes=(
                     Note(
-                        "error",
+                        Severity.ERROR,
                         f"older email campaign(s) {ids} named {desired.shown_name!r} are still "
                         "active next to the newest one"
                         + (f", {newest.id}," if newest is not None else "")
@@ -212,9 +212,9 @@ class EmailCampaignRules(KindRules):
                     ),
                 ),
             )
-        stops = tuple(Step("stop", r.id, None) for r in ordered)
+        stops = tuple(Step(Op.STOP, r.id, None) for r in ordered)
         note = Note(
-            "warning",
+            Severity.WARNING,
             f"older campaign(s) {ids} named {desired.shown_name!r} are still active: a "
             "replacement was interrupted before stopping them; they will be stopped",
             desired.address,
@@ -227,11 +227,11 @@ class EmailCampaignRules(KindRules):
             key=d.key,
             name=desired.shown_name,
             order=d.order,
-            action="stop",
+            action=Action.STOP,
             description=f"will finish a replacement: stop {len(stops)} older campaign(s)",
             steps=stops,
             notes=(note,),
-            flags=("removal",),
+            flags=(Flag.REMOVAL,),
         )
 
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
@@ -250,14 +250,14 @@ class EmailCampaignRules(KindRules):
         body = template_body(desired.spec, desired)
         if remote is None:
             raw: list[RawDiff] = [((k,), "add", None, v) for k, v in cmp.items()]
-            steps = [Step("create", None, body)]
+            steps = [Step(Op.CREATE, None, body)]
             description = "will be created"
             if state == "stopped":
                 # New campaigns start enabled; there is no way to create one stopped.
-                steps.append(Step("stop", None, None))
+                steps.append(Step(Op.STOP, None, None))
                 description = "will be created and stopped"
             return Change(
-                action="create",
+                action=Action.CREATE,
                 description=description,
                 steps=tuple(steps),
                 diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
@@ -274,19 +274,19 @@ class EmailCampaignRules(KindRules):
             return self._replace(desired, remote, body, state, changed_top_keys(raw), ctx, common)
         if state == "active" and remote.status == "stopped":
             return Change(
-                action="start",
+                action=Action.START,
                 description="will be started (stopped -> active)",
                 transition=("stopped", "active"),
-                steps=(Step("start", remote.id, None),),
+                steps=(Step(Op.START, remote.id, None),),
                 **common,
             )
         if state == "stopped" and remote.status != "stopped":
             return Change(
-                action="stop",
+                action=Action.STOP,
                 description=f"will be stopped ({remote.status} -> stopped)",
                 transition=(remote.status, "stopped"),
-                steps=(Step("stop", remote.id, None),),
-                flags=("removal",),
+                steps=(Step(Op.STOP, remote.id, None),),
+                flags=(Flag.REMOVAL,),
                 **common,
             )
         return None
@@ -305,11 +305,11 @@ class EmailCampaignRules(KindRules):
         description = "will be replaced (create new, stop old)"
         if not ctx.allow_replace:
             return Change(
-                action="replace",
+                action=Action.REPLACE,
                 description=description,
                 notes=(
                     Note(
-                        "error",
+                        Severity.ERROR,
                         "the Falconyte API has no update, so changing "
                         f"{', '.join(changed)} needs a new campaign (create new, stop old "
                         f"{remote.id}); run with --allow-replace to do that",
@@ -322,19 +322,19 @@ class EmailCampaignRules(KindRules):
             # The lifecycle is not managed: the new campaign takes over the old one's status,
             # so a campaign someone stopped does not start sending again because of an edit.
             state = "stopped" if remote.status == "stopped" else "active"
-        steps = [Step("create", None, body)]
+        steps = [Step(Op.CREATE, None, body)]
         if state == "stopped":
-            steps.append(Step("stop", None, None))
+            steps.append(Step(Op.STOP, None, None))
         if remote.status != "stopped":
-            steps.append(Step("stop", remote.id, None))
+            steps.append(Step(Op.STOP, remote.id, None))
         return Change(
-            action="replace",
+            action=Action.REPLACE,
             description=description,
             transition=(remote.status, state) if remote.status != state else None,
             steps=tuple(steps),
             notes=(
                 Note(
-                    "info",
+                    Severity.INFO,
                     f"Falconyte cannot delete: the old campaign {remote.id} stays, stopped, and "
                     "is listed as superseded from now on",
                     address,

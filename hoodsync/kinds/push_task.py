@@ -43,7 +43,7 @@ from hoodsync.kinds.base import (
     to_str_id,
 )
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Change, FieldDiff, Note, Step, fingerprint_body
+from hoodsync.plan import Action, Change, FieldDiff, Flag, Note, Op, Severity, Step, fingerprint_body
 
 __all__ = ["PushTaskRules", "STATUS_WORDS"]
 
@@ -136,7 +136,7 @@ class PushTaskRules(KindRules):
                     ids = ", ".join(r.id for r in live)
                     m.blocked[des.address] = [
                         Note(
-                            "error",
+                            Severity.ERROR,
                             f"{len(live)} remote push tasks are named {des.shown_name!r} (ids "
                             f"{ids}); push tasks are matched by name, so hoodsync will not guess. "
                             + RESOLVE_HINT.format(kept=keep.id),
@@ -159,17 +159,17 @@ class PushTaskRules(KindRules):
             kind=self.kind,
             key=address.split(".", 1)[1],
             name=dup.name,
-            action="deactivate" if dup.status == "active" else "update",
+            action=Action.DEACTIVATE if dup.status == "active" else Action.UPDATE,
             description=f"will be deactivated and renamed (duplicate of id {kept.id}, which "
             "stays managed)",
             remote_id=dup.id,
             remote_status=dup.status,
             transition=(dup.status, "inactive") if dup.status == "active" else None,
-            steps=(Step("patch", dup.id, {"name": renamed, "status": 0}),),
+            steps=(Step(Op.PATCH, dup.id, {"name": renamed, "status": 0}),),
             diff=(FieldDiff("name", "change", dup.name, renamed),
                   FieldDiff("status", "change", before, 0)),
             fingerprint=self.fingerprint(dup.body),
-            flags=("duplicate",),
+            flags=(Flag.DUPLICATE,),
         )
 
     @staticmethod
@@ -213,7 +213,7 @@ class PushTaskRules(KindRules):
         when = now.strftime(_API_TIME) if now is not None else "now"
         where = desired.definition.locate(("spec", "start_time"))
         return Note(
-            "error",
+            Severity.ERROR,
             f"{where}: start_time {start} (GMT) is in the past (it is {when} GMT) and {why}; "
             "the API refuses a start time in the past. Set a future start_time, or 'immediately'.",
             desired.address,
@@ -235,16 +235,16 @@ class PushTaskRules(KindRules):
         raw: list[RawDiff] = [((k,), "add", None, v) for k, v in shown.items()]
         if past is not None:
             return Change(
-                action="note",
+                action=Action.NOTE,
                 description="cannot be created as written",
                 diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
                 notes=(self._past_note(desired, past, ctx.now, "the create would send it"),),
                 **common,
             )
         return Change(
-            action="create",
+            action=Action.CREATE,
             description="will be created",
-            steps=(Step("create", None, body),),
+            steps=(Step(Op.CREATE, None, body),),
             diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
             **common,
         )
@@ -277,7 +277,7 @@ class PushTaskRules(KindRules):
             return self._finished(desired, remote, changed, common) if changed else None
         if past is not None and "start_time" in changed:
             return Change(
-                action="note",
+                action=Action.NOTE,
                 description="cannot be updated as written",
                 notes=(self._past_note(desired, past, ctx.now, "this update would send it"),),
                 **common,
@@ -285,9 +285,9 @@ class PushTaskRules(KindRules):
         if want is None or want == current:
             if not changed:
                 return None
-            action, description, transition = "update", "will be updated in place", None
+            action, description, transition = Action.UPDATE, "will be updated in place", None
         else:
-            action = "activate" if want == 1 else "deactivate"
+            action = Action.ACTIVATE if want == 1 else Action.DEACTIVATE
             transition = (remote.status, STATUS_WORDS[want])
             description = (
                 f"will be {'updated and ' if changed else ''}{action}d "
@@ -302,8 +302,8 @@ class PushTaskRules(KindRules):
             action=action,
             description=description,
             transition=transition,
-            steps=(Step("patch", remote.id, body),),
-            flags=("removal",) if action == "deactivate" else (),
+            steps=(Step(Op.PATCH, remote.id, body),),
+            flags=(Flag.REMOVAL,) if action == "deactivate" else (),
             **common,
         )
 
@@ -327,11 +327,11 @@ class PushTaskRules(KindRules):
         desired: Desired, remote: RemoteObject, changed: list[str], common: dict[str, Any]
     ) -> Change:
         return Change(
-            action="note",
+            action=Action.NOTE,
             description="cannot be changed (finished)",
             notes=(
                 Note(
-                    "error",
+                    Severity.ERROR,
                     f"push task {remote.id} has finished (status 2) and cannot be edited; "
                     f"fields differ: {', '.join(changed)}. Make the definition match again, "
                     "or give it a new key and name to create a new task.",
