@@ -711,7 +711,7 @@ class _Progress:
             self.out.bar(self.index, self.bar_text(0, self.total, self.clock()))
 
     def eta(self, done: int, total: int, now: float) -> float:
-        from hoodsync.plan import estimate
+        from hoodsync.planner import estimate
 
         elapsed = now - self.started
         by_plan = self.plan.estimate.seconds - elapsed

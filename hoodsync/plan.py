@@ -30,7 +30,6 @@ from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
 from hoodsync.definitions.interpolate import resolve
 from hoodsync.errors import PlanError, SafetyError, StalePlanError
 from hoodsync.model import Kind
-from hoodsync.remote.ratelimit import minimum_duration
 
 __all__ = [
     "FORMAT_VERSION",
@@ -54,7 +53,6 @@ __all__ = [
     "canonical_json",
     "fingerprint_body",
     "sort_changes",
-    "estimate",
     "check_safety",
     "resolve_steps",
 ]
@@ -137,8 +135,6 @@ PHASES: Mapping[Action, int] = {
 REMOVALS = frozenset({Action.CANCEL, Action.STOP, Action.DEACTIVATE})
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
-#: Ops that change state asynchronously: apply re-reads before the resource's next step.
-_ASYNC_OPS = frozenset({Op.PAUSE, Op.RESUME, Op.CANCEL, Op.START, Op.STOP})
 
 
 def canonical_json(value: Any) -> str:
@@ -645,38 +641,6 @@ def _plain(value: Any) -> Any:
 def sort_changes(changes: Sequence[Change]) -> tuple[Change, ...]:
     """Changes in execution order: wave, phase, kind, key (DESIGN §3)."""
     return tuple(sorted(changes, key=Change.sort_key))
-
-
-def requests_for(change: Change) -> int:
-    """Requests apply is expected to make for one change: one per step, one re-read after an
-    asynchronous state action that another step of the same resource waits for, and the read a
-    push-task create needs (its POST returns only the id)."""
-    n = len(change.steps)
-    for i, step in enumerate(change.steps):
-        if step.op in _ASYNC_OPS and i + 1 < len(change.steps):
-            n += 1
-        if step.op is Op.CREATE and change.kind is Kind.PUSH_TASK:
-            n += 1
-    return n
-
-
-def estimate(changes: Sequence[Change], account: AccountInfo) -> Estimate:
-    """Request count and fastest duration under each API's limits (Hood and Falconyte budgets
-    are separate, so the slower of the two bounds the apply)."""
-    hood = sum(requests_for(c) for c in changes if c.kind.system == "hood")
-    falc = sum(requests_for(c) for c in changes if c.kind.system == "falconyte")
-    seconds = max(
-        minimum_duration(hood, account.per_second, account.per_minute),
-        minimum_duration(falc, account.falconyte_per_second, account.falconyte_per_minute),
-    )
-    return Estimate(
-        requests=hood + falc,
-        seconds=round(seconds, 3),
-        hood_requests=hood,
-        falconyte_requests=falc,
-        per_second=account.per_second,
-        per_minute=account.per_minute,
-    )
 
 
 def check_safety(

@@ -24,12 +24,17 @@ from hoodsync.plan import (
     Note,
     Plan,
     RemoteRef,
+    Estimate,
+    Op,
     Severity,
-    estimate,
     sort_changes,
 )
+from hoodsync.remote.ratelimit import minimum_duration
 
-__all__ = ["make_plan", "prepare"]
+__all__ = ["make_plan", "prepare", "estimate", "requests_for"]
+
+#: Ops that change state asynchronously: apply re-reads before the resource's next step.
+_ASYNC_OPS = frozenset({Op.PAUSE, Op.RESUME, Op.CANCEL, Op.START, Op.STOP})
 
 log = logging.getLogger(__name__)
 
@@ -227,4 +232,36 @@ def _ref(obj: RemoteObject, address: str | None, name: str | None = None) -> Rem
         status=obj.status,
         address=address,
         created_at=obj.created_at,
+    )
+
+
+def requests_for(change: Change) -> int:
+    """Requests apply is expected to make for one change: one per step, one re-read after an
+    asynchronous state action that another step of the same resource waits for, and the read a
+    push-task create needs (its POST returns only the id)."""
+    n = len(change.steps)
+    for i, step in enumerate(change.steps):
+        if step.op in _ASYNC_OPS and i + 1 < len(change.steps):
+            n += 1
+        if step.op is Op.CREATE and change.kind is Kind.PUSH_TASK:
+            n += 1
+    return n
+
+
+def estimate(changes: Sequence[Change], account: AccountInfo) -> Estimate:
+    """Request count and fastest duration under each API's limits (Hood and Falconyte budgets
+    are separate, so the slower of the two bounds the apply)."""
+    hood = sum(requests_for(c) for c in changes if c.kind.system == "hood")
+    falc = sum(requests_for(c) for c in changes if c.kind.system == "falconyte")
+    seconds = max(
+        minimum_duration(hood, account.per_second, account.per_minute),
+        minimum_duration(falc, account.falconyte_per_second, account.falconyte_per_minute),
+    )
+    return Estimate(
+        requests=hood + falc,
+        seconds=round(seconds, 3),
+        hood_requests=hood,
+        falconyte_requests=falc,
+        per_second=account.per_second,
+        per_minute=account.per_minute,
     )

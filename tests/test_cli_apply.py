@@ -38,7 +38,8 @@ import hoodsync.session
 from hoodsync.cli import _Console, _Ordered, _Progress, _duration
 from hoodsync.apply import Outcome, Result
 from hoodsync.model import Kind
-from hoodsync.plan import AccountInfo, Change, Plan, Step, estimate
+from hoodsync.plan import AccountInfo, Change, Plan, Step
+from hoodsync.planner import estimate
 
 
 def rows(out: str) -> dict[str, tuple[str, str, str]]:

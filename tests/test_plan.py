@@ -10,6 +10,7 @@ from hoodsync.definitions.interpolate import fingerprint
 from hoodsync.errors import DefinitionError, PlanError, SafetyError, StalePlanError
 from hoodsync.model import Kind
 from hoodsync.remote.ratelimit import minimum_duration
+from hoodsync.planner import estimate, requests_for
 from hoodsync.plan import (
     AccountInfo,
     Change,
@@ -21,8 +22,6 @@ from hoodsync.plan import (
     SensitiveValue,
     Step,
     check_safety,
-    estimate,
-    requests_for,
     resolve_steps,
     sort_changes,
 )
