@@ -1074,24 +1074,65 @@ def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite:
          "expect no changes, or adopt for campaigns hoodsync did not create.")
 
 
-@cli.command()
+def _within(
+    low: float, high: float | None = None,
+) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback refusing a value outside ``low`` .. ``high`` (inclusive; no ``high``:
+    unbounded above), and ``nan`` / ``inf``, which click's ranges let through (``nan`` passes
+    every comparison, so ``--latency-ms nan`` would stall every request)."""
+    bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:  # an option without a default that was not given
+            return value
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            what, shown = ("a number", f"{value:g}") if isinstance(value, float) else (
+                "a whole number", str(value))
+            raise click.BadParameter(f"{shown} is not {what} {bounds}", ctx, param)
+        return value
+
+    return check
+
+
+class _OneLineBadValues(click.Command):
+    """A command whose bad option values end like every other hoodsync error: one ``error:``
+    line naming the option, exit 1 (click would wrap its message in usage text)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as exc:
+            name = "/".join(exc.param.opts) if exc.param is not None else "option"
+            _fail(f"{name}: {exc.message}")
+
+
+#: Bounds of the emulator's fault settings: past them a setting is a typo, not a test.
+_MAX_LATENCY_MS, _MAX_ASYNC_DELAY_S = 600_000, 3600
+
+
+@cli.command(cls=_OneLineBadValues)
 @click.option("--port", type=click.IntRange(0, 65535), default=8040, show_default=True,
               help="0 picks a free port.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="SQLite file to keep state in (default: in memory).")
-@click.option("--rate-burst", type=int, default=10, show_default=True, help="Hood requests per 1 s.")
-@click.option("--rate-minute", type=int, default=150, show_default=True, help="Hood requests per 60 s.")
-@click.option("--latency-ms", type=float, default=0.0, show_default=True)
-@click.option("--fail-rate", type=float, default=0.0, show_default=True,
-              help="Share of requests answered 500 (not executed).")
-@click.option("--drop-after-commit-rate", type=float, default=0.0, show_default=True,
-              help="Share of creates committed and then answered by a dropped connection.")
-@click.option("--async-delay", type=float, default=0.0, show_default=True,
-              help="Seconds before pause/resume/cancel show in reads.")
-@click.option("--max-concurrent", type=click.IntRange(1), default=None,
-              help="Requests in flight per account before 429 with Retry-After: -1.")
-@click.option("--page-max", type=click.IntRange(1), default=100, show_default=True,
-              help="Largest list page size; larger page=N,M requests are capped.")
+@click.option("--rate-burst", type=int, callback=_within(1), default=10, show_default=True,
+              help="Hood requests per 1 s (at least 1).")
+@click.option("--rate-minute", type=int, callback=_within(1), default=150, show_default=True,
+              help="Hood requests per 60 s (at least 1).")
+@click.option("--latency-ms", type=float, callback=_within(0, _MAX_LATENCY_MS), default=0.0,
+              show_default=True, help=f"Added to every request, 0 to {_MAX_LATENCY_MS:,} ms.")
+@click.option("--fail-rate", type=float, callback=_within(0, 1), default=0.0, show_default=True,
+              help="Share of requests answered 500 (not executed), 0 to 1.")
+@click.option("--drop-after-commit-rate", type=float, callback=_within(0, 1),
+              default=0.0, show_default=True,
+              help="Share of creates committed and then answered by a dropped connection, 0 to 1.")
+@click.option("--async-delay", type=float, callback=_within(0, _MAX_ASYNC_DELAY_S), default=0.0,
+              show_default=True,
+              help=f"Seconds before pause/resume/cancel show in reads, 0 to {_MAX_ASYNC_DELAY_S}.")
+@click.option("--max-concurrent", type=int, callback=_within(1), default=None,
+              help="Requests in flight per account before 429 with Retry-After: -1 (at least 1).")
+@click.option("--page-max", type=int, callback=_within(1), default=100, show_default=True,
+              help="Largest list page size; larger page=N,M requests are capped (at least 1).")
 @click.option("--seed", type=int, default=None, help="Seed for the faults.")
 @handle_errors
 def emulator(
@@ -1104,11 +1145,14 @@ def emulator(
     from hoodsync.emulator.server import run
     from hoodsync.emulator.store import StoreError
 
-    config = EmulatorConfig(
-        rate_burst=rate_burst, rate_minute=rate_minute, latency_ms=latency_ms,
-        fail_rate=fail_rate, drop_after_commit_rate=drop_after_commit_rate,
-        async_delay_s=async_delay, max_concurrent=max_concurrent, page_max=page_max, seed=seed,
-    )
+    try:
+        config = EmulatorConfig(
+            rate_burst=rate_burst, rate_minute=rate_minute, latency_ms=latency_ms,
+            fail_rate=fail_rate, drop_after_commit_rate=drop_after_commit_rate,
+            async_delay_s=async_delay, max_concurrent=max_concurrent, page_max=page_max, seed=seed,
+        )
+    except ValueError as exc:  # a combination the options' own bounds do not cover
+        _fail(str(exc))
 
     def ready(url: str, token: str, key: str) -> None:
         click.echo(

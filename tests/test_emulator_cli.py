@@ -117,3 +117,68 @@ def test_cli_serves_answers_curl_survives_concurrency_and_stops_cleanly(
     ).json()
     assert listed["total"] == 200
     assert again.stop()[0] == 0
+
+
+# ------------------------------------------------------------------------------ bad option values
+
+#: Every numeric option with values outside its bounds (or not numbers at all).
+BAD_VALUES = [
+    ("--fail-rate", "2"), ("--fail-rate", "-0.1"), ("--fail-rate", "nan"), ("--fail-rate", "abc"),
+    ("--drop-after-commit-rate", "1.5"), ("--drop-after-commit-rate", "-inf"),
+    ("--rate-burst", "0"), ("--rate-burst", "-3"), ("--rate-burst", "ten"),
+    ("--rate-minute", "0"), ("--rate-minute", "1.5"),
+    ("--latency-ms", "-5"), ("--async-delay", "-1"),
+    ("--max-concurrent", "0"), ("--page-max", "0"), ("--page-max", "-1"),
+    ("--port", "99999"), ("--port", "-1"), ("--seed", "x"),
+]
+
+
+def _in_process(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from hoodsync.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["emulator", *argv])
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+@pytest.mark.parametrize(("option", "value"), BAD_VALUES, ids=[" ".join(b) for b in BAD_VALUES])
+def test_a_bad_option_value_is_one_error_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], option: str, value: str,
+) -> None:
+    code, out, err = _in_process(capsys, "--port", "0", option, value)
+    assert code == 1 and "listening" not in out
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"error: {option}: ") and value.lstrip("-") in lines[0], err
+
+
+#: Values that passed before and started a server that could not work (every request would wait
+#: forever, or sleep() would overflow): run as users do, so a regression fails instead of hanging.
+NON_FINITE = [("--latency-ms", "nan"), ("--latency-ms", "inf"), ("--latency-ms", "1e9"),
+              ("--async-delay", "inf"), ("--async-delay", "1e12")]
+
+
+@pytest.mark.parametrize(("option", "value"), NON_FINITE, ids=[" ".join(b) for b in NON_FINITE])
+def test_an_unbounded_wait_is_refused_before_the_server_starts(option: str, value: str) -> None:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hoodsync", "emulator", "--port", "0", option, value],
+            capture_output=True, text=True, timeout=30,
+        )
+    except subprocess.TimeoutExpired as exc:  # it started serving: the value got through
+        pytest.fail(f"{option} {value} was accepted: {exc.stdout!r}")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith(f"error: {option}: "), done.stderr
+
+
+def test_the_bounds_are_stated_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from hoodsync.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["emulator", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for stated in ("0 to 1.", "0 to 600,000 ms", "0 to 3600", "(at least 1)"):
+        assert stated in text, text

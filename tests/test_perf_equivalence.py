@@ -41,7 +41,8 @@ KINDS = ("Campaign", "PushTask", "EmailCampaign")
 NOW = dt.datetime(2026, 11, 22, 12, 0, 0, tzinfo=dt.timezone.utc)
 
 #: Values a mutation may put anywhere: every JSON type, bool/int look-alikes, edge numbers,
-#: strings that match or almost match the schemas' patterns and enums.
+#: strings that match or almost match the schemas' patterns and enums (URLs, labels, control
+#: characters included).
 POOL: list[Any] = [
     None, True, False, 0, 1, -1, 2, 7, 99, 100, 3600, 1.0, 0.5, -0.0, 1e300, 2**70,
     math.inf, -math.inf, math.nan, "", " ", "x", "NO", "0", "1", "12", "3600", "3601", "-5",
@@ -49,6 +50,8 @@ POOL: list[Any] = [
     "inactive", "stopped", "immediately", "click_rate", "open_rate", "manual", "automatic",
     "1D", "5D 20H 30M", "1X", "2027-03-22 10:00:00", "2027-13-22 10:00:00",
     "2027-03-22 10:00:00\n", "https://example.com", "ftp://x", "a@b.co", "a@b", "en", "pt-BR",
+    "javascript:alert(1)", "HTTPS://E.COM/x", "https://e.com/a b", "a,b", " x", "x ", "x\x1b[2K",
+    "a\nb", "a\tb", "a\rb", "a\x85b", "a\u2028b", "vår 🚀",
     "EN", "0 12 * * 1,5", "61 12 * * 1", "3c90c3cc-0d44-4b50-8888-8dd25736052a", "contact.saved",
     "Campaign", "PushTask", "EmailCampaign", "welcome-push", "Bad Key", "1830", "18a",
     [], [1], ["a"], ["a", "a"], [1, True], [1, 1.0], [0, False], [[1], [True]],

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from hoodsync.model import Definition, Kind, Location
 from hoodsync.plan import AccountInfo
 from hoodsync.planner import make_plan
 from hoodsync.render import text
-from hoodsync.render.common import duration_text, summary_line, value_text
+from hoodsync.render.common import duration_text, printable, quoted, summary_line, value_text
 
 ACCOUNT = AccountInfo("default", "https://api.ocamba.com/v1/hood")
 
@@ -120,3 +122,74 @@ def test_text_warns_like_the_markdown_banner() -> None:
     assert "Warning: sends immediately (run_immediately): campaign.c0\n" in out
     assert out.index("Warning:") < out.index("Plan: ")
     assert "Warning" not in text.render(_doc(1))
+
+
+# ------------------------------------------------------------------ text read from the account
+
+#: What a remote object could be named, stamped or valued to forge, hide or recolour plan lines.
+FORGERIES = [
+    'x\n  + campaign "evil" {',  # a newline and a made-up plan line
+    "\x1b[2K",                   # erase the line (CSI)
+    "ok\x1b]0;title\x07",        # set the terminal title (OSC)
+    "x\r  # nothing to do",      # carriage return: overwrite the line from its start
+    "x\x9b2K",                   # C1 CSI, one character
+    "x\x85y",                    # C1 next-line
+    "x\u2028y",                  # Unicode line separator
+    "x\u202ey",                  # right-to-left override
+    "x\x7f",                     # DEL
+]
+_UNSAFE_OUTPUT = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_MESSAGE = {"name": "m", "channel": "push", "push": {"title": {"en": "Hi"}}}
+
+
+def _hostile_plan(text_: str, *, prune: bool) -> dict[str, Any]:
+    """A plan in which ``text_`` is, as read from the account: an orphan's name, marker key
+    (hence address), status and creation time; a managed campaign's description (a diff value);
+    an unknown status (a note)."""
+    defs = [
+        Definition(Kind.CAMPAIGN, "kept", {"name": "Kept", "description": "new",
+                                           "metadata": {"team": "x"}, "messages": [_MESSAGE]},
+                   Location("c.yaml")),
+        Definition(Kind.CAMPAIGN, "odd", {"name": "Odd", "messages": [_MESSAGE]}, Location("c.yaml")),
+    ]
+    remote = {Kind.CAMPAIGN: [
+        {"id": "1", "name": "Kept", "status": "paused", "description": text_,
+         "metadata": {"hoodsync_key": "kept"}, "messages": [_MESSAGE]},
+        {"id": "2", "name": text_, "status": "paused", "create_time": text_,
+         "metadata": {"hoodsync_key": "gone" + text_}, "messages": [_MESSAGE]},
+        {"id": "3", "name": "Odd", "status": "weird" + text_,
+         "metadata": {"hoodsync_key": "odd"}, "messages": []},
+    ]}
+    return make_plan(defs, remote, account=ACCOUNT, read_requests=1, prune=prune).to_dict()
+
+
+@pytest.mark.parametrize("forged", FORGERIES, ids=[repr(f) for f in FORGERIES])
+@pytest.mark.parametrize("prune", [False, True], ids=["orphan listed", "orphan pruned"])
+def test_text_read_from_the_account_cannot_forge_or_hide_a_line(forged: str, prune: bool) -> None:
+    plain = text.render(_hostile_plan("harmless", prune=prune))
+    out = text.render(_hostile_plan(forged, prune=prune))
+    assert _UNSAFE_OUTPUT.search(out) is None, repr(out)
+    assert len(out.splitlines()) == len(plain.splitlines()), out
+    assert not any(line.lstrip().startswith(('+ campaign "evil"', "# nothing"))
+                   for line in out.splitlines()), out
+    coloured = text.render(_hostile_plan(forged, prune=prune), color=True)
+    # the only escape sequences left are the painter's own colours
+    assert _UNSAFE_OUTPUT.search(re.sub(r"\x1b\[[0-9;]*m", "", coloured)) is None
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == out
+
+
+def test_forged_names_are_shown_escaped_not_dropped() -> None:
+    out = text.render(_hostile_plan('x\n  + campaign "evil" {', prune=False))
+    assert '"x\\n  + campaign \\"evil\\" {"' in out  # the orphan's name, quoted as JSON
+    out = text.render(_hostile_plan("\x1b[2K", prune=False))
+    assert "campaign.gone\\x1b[2K" in out  # the orphan's address, from its marker
+    assert re.search(r'description += "\\u001b\[2K" -> "new"', out)  # a diff value
+
+
+def test_printable_escapes_only_what_a_terminal_acts_on() -> None:
+    assert printable("Olá 👋🏽 שלום 👨‍👩‍👧 \\n") == "Olá 👋🏽 שלום 👨‍👩‍👧 \\n"
+    assert printable("a\nb\tc\rd\x1b[2Ke\x9bf\x7fg\u2028h\u202ei") == (
+        "a\\nb\\tc\\rd\\x1b[2Ke\\x9bf\\x7fg\\u2028h\\u202ei")
+    assert quoted('say "hi"\n\x85') == '"say \\"hi\\"\\n\\u0085"'
+    assert value_text({"k": "\x9b"}) == '{"k": "\\u009b"}'
+    assert value_text("\x9b" * 100).endswith('..."') and "\x9b" not in value_text("\x9b" * 100)

@@ -7,8 +7,15 @@ Three layers of checks, all of which report every problem they find (never just 
    unknown keys (with the closest known key suggested). Each schema is also compiled into a
    fast "is it valid?" check (:func:`compile_check`); only documents it rejects go through
    jsonschema, whose errors become the messages, so messages never depend on the fast check;
-3. the API rules a schema cannot express (DESIGN §3, the API docs): A/B tests, message counts,
-   integration ids, execution options, push-task timing, uniqueness of keys and names.
+3. the rules a schema cannot express: no NaN or infinity anywhere and a plain-integer
+   ``order`` (every kind), then the API rules (DESIGN §3, the API docs): A/B tests, message
+   counts, integration ids, execution options, push-task timing, uniqueness of keys and names.
+
+What the schemas themselves refuse so that a valid definition converges and is safe to send:
+control characters in text (single-line fields allow none; message bodies, HTML, SMS text,
+descriptions and custom_data allow line breaks and tabs, since the API docs show multi-line
+content and YAML block scalars produce them), labels the API's comma-joined storage would
+change, and URLs whose scheme is not http or https.
 
 Nothing here touches the network. ``now`` is injected so time-dependent rules are testable.
 """
@@ -19,6 +26,7 @@ import datetime as dt
 import difflib
 import json
 import logging
+import math
 import numbers
 import re
 from collections import Counter
@@ -33,6 +41,7 @@ from hoodsync.definitions.loader import (
 )
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Kind
+from hoodsync.terminal import json_safe
 
 if TYPE_CHECKING:  # jsonschema is imported only when a document has schema errors
     import jsonschema.protocols
@@ -492,7 +501,9 @@ def _fast_valid(data: Any, name: str) -> bool:
 # --------------------------------------------------------------------------- schema errors
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    """``value`` as JSON for a message, at most ``_MAX_SHOWN`` characters, safe to print (a
+    definition's text may hold control characters: that is what some problems are about)."""
+    text = json_safe(json.dumps(value, ensure_ascii=False, sort_keys=True))
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
 
 
@@ -540,8 +551,12 @@ def _translate(error: ValidationError, doc: Document) -> Iterator[Problem]:
     if kind in ("oneOf", "anyOf") and error.context:
         from jsonschema.exceptions import best_match
 
-        best = best_match(error.context)
-        if best.validator not in ("oneOf", "anyOf", "const", "type") or len(error.context) == 1:
+        # The forms whose type the value does not have say nothing useful ("X or null", "a
+        # string or a language map"): the errors of the form the value was meant as explain.
+        context = [e for e in error.context if e.validator != "type" or e.relative_path]
+        context = context or list(error.context)
+        best = best_match(context)
+        if best.validator not in ("oneOf", "anyOf", "const", "type") or len(context) == 1:
             yield from _translate(best, doc)
             return
     yield Problem(doc.locate(path), _message(error), path)
@@ -620,10 +635,85 @@ def _definition(doc: Document, kind: Kind) -> Definition:
         spec=data.get("spec") or {},
         location=doc.location,
         state=data.get("state"),
-        order=int(data.get("order", 0)),
+        order=_order(data),
         resume=data.get("resume"),
         locations=doc.locations,
     )
+
+
+def _order(data: Mapping[str, Any]) -> int:
+    """The sync wave; 0 when ``order`` is absent or not a plain integer (a problem reported by
+    :func:`_with_value_problems`, so never the order of a valid definition)."""
+    order = data.get("order", 0)
+    return order if _is_plain_int(order) else 0
+
+
+# --------------------------------------------------------------------------- values of any kind
+#
+# Two rules hold for every document, whatever its kind and wherever the value sits (metadata
+# included), and neither can be said in JSON Schema: there a float NaN passes every bound, and
+# 2.0 is an "integer".
+
+def _is_plain_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _has_non_finite(root: Any) -> bool:
+    """Does ``root`` hold a NaN or an infinity anywhere? The cheap test every document gets
+    (no paths, no recursion: ~10 µs for a large definition); :func:`_non_finite` finds them."""
+    stack = [root]
+    pop, extend, isfinite = stack.pop, stack.extend, math.isfinite
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is dict:
+            extend(node.values())
+        elif kind is list:
+            extend(node)
+        elif kind is float and not isfinite(node):
+            return True
+    return False
+
+
+def _non_finite(node: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, float]]:
+    """Every NaN or infinity below ``node`` with its path."""
+    if isinstance(node, float) and not math.isfinite(node):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _non_finite(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _non_finite(value, path + (index,))
+
+
+def _yaml_float(value: float) -> str:
+    return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+
+
+def _with_value_problems(doc: Document, schema_problems: Sequence[Problem]) -> list[Problem]:
+    """``schema_problems`` plus NaN / infinity anywhere and an ``order`` that is not a plain
+    integer.
+
+    NaN and infinity have no JSON form (the API cannot store them) and NaN never equals itself,
+    so such a definition could never converge. Where one sits, its message replaces the
+    schema's ("Infinity is out of range" would only puzzle). ``order: 2.0`` or ``1e3`` is an
+    integer to JSON Schema but not how a sync wave is written; reported unless the schema
+    already said something about ``order``."""
+    data = doc.data
+    found = list(schema_problems)
+    if _has_non_finite(data):
+        bad = list(_non_finite(data))
+        paths = {path for path, _ in bad}
+        found = [p for p in found if p.path not in paths]
+        found += [Problem(doc.locate(path), f"{_yaml_float(value)} is not allowed: NaN and "
+                          "infinity have no JSON form, so the API cannot store them", path)
+                  for path, value in bad]
+    order = data.get("order") if isinstance(data, dict) else None
+    if order is not None and not _is_plain_int(order) and all(p.path != ("order",) for p in found):
+        found.append(Problem(doc.locate(("order",)), "order must be a plain integer such as 0, "
+                             f"10 or -5, got {_short(order)}", ("order",)))
+    return found
 
 
 # --------------------------------------------------------------------------- API rules
@@ -803,10 +893,10 @@ def validate_documents(
         problems.extend(envelope)
         if kind is None:
             continue
-        found = list(_schema_problems(doc, kind.value))
-        schema_ok = not found
+        schema_found = list(_schema_problems(doc, kind.value))
+        found = _with_value_problems(doc, schema_found)
         found += _rule_problems(doc, kind, now, found)
-        if schema_ok and not any(p.severity == "error" for p in found):
+        if not schema_found and not any(p.severity == "error" for p in found):
             definitions.append(_definition(doc, kind))
         problems.extend(found)
     problems.extend(_uniqueness_problems(definitions))

@@ -1,11 +1,18 @@
 """Pieces the three renderers share. Every function reads the ``Plan.to_dict()`` document (or a
-part of it), never a Plan object, so the three renderings cannot disagree."""
+part of it), never a Plan object, so the three renderings cannot disagree.
+
+Values and paths of field diffs may come from the account, so :func:`value_text`,
+:func:`diff_line` and :func:`drift_line` escape them; renderers escape the rest of what they
+print with ``printable`` / ``quoted`` (re-exported from :mod:`hoodsync.terminal`)."""
 
 from __future__ import annotations
 
 import json
 import math
 from typing import Any, Mapping, Sequence
+
+from hoodsync.terminal import json_safe as _json_safe
+from hoodsync.terminal import printable, quoted
 
 __all__ = [
     "SUMMARY_ORDER",
@@ -16,6 +23,8 @@ __all__ = [
     "summary_line",
     "estimate_line",
     "no_changes_line",
+    "printable",
+    "quoted",
     "value_text",
     "diff_line",
     "drift_line",
@@ -180,22 +189,25 @@ def no_changes_line(doc: Mapping[str, Any]) -> str:
 
 def value_text(value: Any, limit: int | None = 60) -> str:
     """A value as compact JSON; with ``limit``, long arrays/objects become ``[ ... ]`` /
-    ``{ ... }`` and long strings are cut with ``...``."""
+    ``{ ... }`` and long strings are cut with ``...``. Control characters are escaped (JSON
+    escapes C0; :func:`quoted` explains the rest), so a value can never span or forge lines."""
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
     if limit is None or len(text) <= limit:
-        return text
+        return _json_safe(text)
     if isinstance(value, list):
         return f"[ ... {plural(len(value), 'item')} ]"
     if isinstance(value, dict):
         return f"{{ ... {plural(len(value), 'key')} }}"
     if isinstance(value, str):
-        return json.dumps(value[: limit - 5], ensure_ascii=False)[:-1] + '..."'
-    return text
+        return _json_safe(json.dumps(value[: limit - 5], ensure_ascii=False)[:-1] + '..."')
+    return _json_safe(text)
 
 
 def diff_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) -> tuple[str, str]:
-    """``(symbol, text)`` for one field diff, e.g. ``("~", 'labels[1] = "sale" -> "promo"')``."""
-    path = entry["path"].ljust(width)
+    """``(symbol, text)`` for one field diff, e.g. ``("~", 'labels[1] = "sale" -> "promo"')``.
+    Paths and values are escaped (:func:`printable`, :func:`value_text`): either may hold keys
+    or text read from the account."""
+    path = printable(entry["path"]).ljust(width)
     op = entry["op"]
     if op == "add":
         return "+", f"{path} = {value_text(entry['after'], limit)}"
@@ -206,8 +218,8 @@ def diff_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) 
 
 def drift_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) -> tuple[str, str]:
     """A field diff seen as drift: how the remote moved away from the definition
-    (``definition value -> remote value``)."""
-    path = entry["path"].ljust(width)
+    (``definition value -> remote value``), escaped as :func:`diff_line` is."""
+    path = printable(entry["path"]).ljust(width)
     op = entry["op"]
     if op == "add":  # the remote lost a field the definition states
         return "-", f"{path} = {value_text(entry['after'], limit)} (removed remotely)"

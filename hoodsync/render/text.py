@@ -5,6 +5,11 @@ shown before the changes that undo them) · one block per change (``# address wi
 diffs with ``+ ~ -``, notes) · orphans / superseded · plan-wide notes · warning lines (removals,
 immediate sends, edits of running campaigns: the markdown banner) · summary line · estimate.
 ANSI colours only with ``color=True`` (the CLI decides: TTY and no ``NO_COLOR``).
+
+Everything read from an account (names, ids, statuses, marker keys, values in diffs, notes that
+quote them) is escaped on the way in (``common.printable`` / ``quoted`` / ``value_text``): a
+remote name holding a newline or a terminal escape sequence cannot forge or hide a plan line.
+The painter escapes whatever it colours; every other piece is escaped where the line is built.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from hoodsync.render.common import (
     no_changes_line,
     path_width,
     plural,
+    printable,
+    quoted,
     sandbox_line,
     summary_line,
     symbol,
@@ -37,7 +44,7 @@ def render(doc: Mapping[str, Any], *, color: bool = False) -> str:
     out: list[str] = [paint(header_line(doc), "bold")]
     notice = sandbox_line(doc)
     if notice:
-        out.append(notice)
+        out.append(printable(notice))
     changes = doc["changes"]
     if not changes and all(n["severity"] == "info" for n in doc["notes"]):
         out += _listing(doc)
@@ -71,6 +78,7 @@ def render(doc: Mapping[str, Any], *, color: bool = False) -> str:
 
 def _painter(color: bool) -> Callable[[str, str], str]:
     def paint(text: str, key: str) -> str:
+        text = printable(text)
         code = _CODES.get(key) or _SEVERITY_CODES.get(key)
         return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
 
@@ -89,7 +97,7 @@ def _change_block(c: Mapping[str, Any], paint: Callable[[str, str], str]) -> lis
     sym = symbol(c["action"])
     if c["diff"]:
         width = path_width(c["diff"])
-        lines.append(paint(f"  {sym} {_kind_word(c)} \"{c['key']}\" {{", sym))
+        lines.append(paint(f"  {sym} {_kind_word(c)} {quoted(c['key'])} {{", sym))
         for entry in c["diff"]:
             s, text = diff_line(entry, width)
             lines.append(f"      {paint(s, s)} {text}")
@@ -108,7 +116,8 @@ def _drift_block(c: Mapping[str, Any], paint: Callable[[str, str], str]) -> list
     transition = c.get("transition")
     if transition:
         wanted = "active" if c["action"] == "resume" else transition[1]
-        lines.append(f"      {paint('~', '~')} status = {wanted} -> {c['remote_status']}")
+        moved = printable(f"status = {wanted} -> {c['remote_status']}")
+        lines.append(f"      {paint('~', '~')} {moved}")
     return lines
 
 
@@ -135,14 +144,14 @@ def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> 
             text = f"sends immediately (run_immediately): {listed}"
         else:
             text = f"edits running campaigns (pause, update, resume): {listed}"
-        out.append(f"{paint('Warning', 'warning')}: {text}")
+        out.append(f"{paint('Warning', 'warning')}: {printable(text)}")
     return out
 
 
 def _note_text(note: Mapping[str, Any], paint: Callable[[str, str], str], indent: str) -> str:
     severity = note["severity"]
     where = f"{note['address']}: " if note.get("address") and not indent else ""
-    return f"{indent}{paint(severity, severity)}: {where}{note['message']}"
+    return f"{indent}{paint(severity, severity)}: {printable(where + str(note['message']))}"
 
 
 def _listing(doc: Mapping[str, Any]) -> list[str]:
@@ -158,4 +167,5 @@ def _listing(doc: Mapping[str, Any]) -> list[str]:
 
 def _ref_text(ref: Mapping[str, Any]) -> str:
     created = f", created {ref['created_at']}" if ref.get("created_at") else ""
-    return f"  {ref['address']}  id {ref['id']}  \"{ref['name']}\" ({ref['status']}{created})"
+    return (f"  {printable(ref['address'])}  id {printable(ref['id'])}  {quoted(ref['name'])} "
+            f"({printable(str(ref['status']) + created)})")
