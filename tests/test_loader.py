@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from hoodsync.definitions.loader import Limits, discover, load_file, load_paths, load_text
+from hoodsync.definitions.loader import (
+    Limits,
+    discover,
+    load_file,
+    load_paths,
+    load_text,
+    separate_projects,
+)
 
 
 def one(text: str) -> object:
@@ -172,6 +179,27 @@ def test_discover_walks_yaml_skipping_config_and_hidden(tmp_path: Path) -> None:
         "a.yaml", "b.yml", "sub/c.yaml", "sub/deeper/f.yaml"]
 
 
+def test_folders_below_the_paths_with_their_own_config_are_left_out(tmp_path: Path) -> None:
+    for rel in ["a.yaml", "proj/hoodsync.yaml", "proj/b.yaml", "proj/sub/c.yaml", "other/d.yaml",
+                "other/p2/hoodsync.yml", "other/p2/e.yaml", ".hidden/hoodsync.yaml",
+                ".hidden/f.yaml"]:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("a: 1\n")
+
+    def names(paths: list[Path]) -> list[str]:
+        return [p.relative_to(tmp_path).as_posix() for p in paths]
+
+    files, problems = discover([tmp_path])
+    assert problems == [] and names(files) == ["a.yaml", "other/d.yaml"]
+    assert names(separate_projects([tmp_path])) == ["other/p2/hoodsync.yml", "proj/hoodsync.yaml"]
+    # A project given as a PATH, or a folder inside it, is scanned like any folder given.
+    assert names(discover([tmp_path / "proj"])[0]) == ["proj/b.yaml", "proj/sub/c.yaml"]
+    assert separate_projects([tmp_path / "proj"]) == []
+    assert names(separate_projects([tmp_path, tmp_path / "proj" / "sub"])) == [
+        "other/p2/hoodsync.yml"]
+
+
 def test_missing_path_is_a_problem(tmp_path: Path) -> None:
     result = load_paths([tmp_path / "nope"])
     assert "no such file or directory" in result.problems[0].message
@@ -245,3 +273,15 @@ def test_a_fifo_named_yaml_is_refused_not_read(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     result = load_paths([tmp_path])
     assert [p.message for p in result.problems] == ["not a regular file"]
+    result = load_paths([fifo])  # given by name: it exists, it is just not a file
+    assert [p.message for p in result.problems] == ["not a regular file"]
+
+
+def test_a_symlink_loop_is_a_problem_not_an_exception(tmp_path: Path) -> None:
+    import os
+
+    os.symlink("loop.yaml", tmp_path / "loop.yaml")
+    for paths in ([tmp_path], [tmp_path / "loop.yaml"]):
+        [problem] = load_paths(paths).problems
+        assert problem.location.path.endswith("loop.yaml")
+        assert problem.message.startswith("cannot read: ")

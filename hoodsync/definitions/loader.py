@@ -46,6 +46,7 @@ __all__ = [
     "load_file",
     "load_paths",
     "load_text",
+    "separate_projects",
 ]
 
 _TAG = "tag:yaml.org,2002:"
@@ -633,7 +634,11 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
 def display_path(path: Path) -> str:
     """The path as a user would type it: relative to the working directory when inside it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return str(path)  # reading it reports the loop, at this path
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 
@@ -708,28 +713,70 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
     """Every definition file named by ``paths`` (DESIGN §1.1), sorted, without duplicates.
 
     A file is taken as given (even ``hoodsync.yaml`` is skipped only when found by walking);
-    a directory contributes every ``*.yaml`` / ``*.yml`` below it except ``hoodsync.yaml`` and
-    anything inside hidden folders or hidden files. A path that does not exist is a Problem.
+    a directory contributes every ``*.yaml`` / ``*.yml`` below it except ``hoodsync.yaml``,
+    anything inside hidden folders or hidden files, and anything in a folder below it that is
+    a project of its own (see :func:`separate_projects`). Something that exists but is neither
+    a file nor a directory (a FIFO, a broken or looping symlink) is taken as given too, so that
+    reading it reports what it is. A path that does not exist is a Problem.
     """
     found: set[Path] = set()
     problems: list[Problem] = []
     for raw in paths or ["."]:
         path = Path(raw)
-        if path.is_file():
-            found.add(path)
-        elif path.is_dir():
+        if path.is_dir():
             found.update(_walk(path))
+        elif os.path.lexists(path):  # a file, or something reading it will name
+            found.add(path)
         else:
             problems.append(Problem(Location(str(raw)), "no such file or directory"))
     return sorted(found, key=lambda p: str(p)), problems
 
 
+def separate_projects(paths: Sequence[str | Path]) -> list[Path]:
+    """The configuration file of each folder below ``paths`` that holds its own
+    ``hoodsync.yaml`` (or ``.yml``), sorted: such a folder is a project of its own, which
+    :func:`discover` leaves out, whole, so that nothing in it is ever planned under another
+    configuration (DESIGN §1.1). A folder given in ``paths`` is not "below" them: it is
+    scanned, and its own configuration governs it; so is one holding a given path.
+    """
+    roots = [Path(raw) for raw in paths or ["."]]
+    given = [_resolved(root) for root in roots]
+    found: set[Path] = set()
+    for root in roots:
+        if root.is_dir():
+            for folder, _, own in _folders(root):
+                if own and not any(g.is_relative_to(_resolved(Path(folder))) for g in given):
+                    found.add(Path(folder) / own)
+    return sorted(found, key=lambda p: str(p))
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return Path(os.path.abspath(path))
+
+
 def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith(".") and _is_definition_file(name):
-                yield Path(dirpath) / name
+    for folder, filenames, own in _folders(root):
+        if own is None:
+            for name in sorted(filenames):
+                if not name.startswith(".") and _is_definition_file(name):
+                    yield Path(folder) / name
+
+
+def _folders(root: Path) -> Iterator[tuple[str, list[str], str | None]]:
+    """Each folder of the tree under ``root`` (``root`` first), top-down in name order, with
+    its file names and, for a folder below ``root`` that is a project of its own, the name of
+    its configuration file; nothing below such a folder is visited. Hidden folders are left
+    out. Symlinked folders are not followed (so a symlink loop cannot make the walk endless).
+    """
+    top = True
+    for folder, dirnames, filenames in os.walk(root):
+        own = None if top else next((n for n in CONFIG_FILENAMES if n in filenames), None)
+        top = False
+        dirnames[:] = [] if own else sorted(d for d in dirnames if not d.startswith("."))
+        yield folder, filenames, own
 
 
 def load_paths(paths: Sequence[str | Path], limits: Limits = DEFAULT_LIMITS) -> LoadResult:
