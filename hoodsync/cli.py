@@ -86,6 +86,20 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _load_definitions(paths: Sequence[str]) -> list["Definition"]:
+    """Load and validate the definitions under PATHS (default: .), after one line on stderr
+    for each folder below them that is a project of its own and so is left out (DESIGN §1.1:
+    it is planned only under its own hoodsync.yaml)."""
+    from hoodsync.definitions.loader import display_path, separate_projects
+    from hoodsync.definitions.validate import load_definitions
+
+    roots = list(paths) or ["."]
+    for config in separate_projects(roots):
+        _err(f"note: {display_path(config.parent)}/ has its own {config.name}; skipped "
+             "(run hoodsync there)")
+    return load_definitions(roots)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hoodsync")
 def cli() -> None:
@@ -104,9 +118,7 @@ def validate(paths: Sequence[str]) -> None:
 
     Reports every problem of every file as `path:line:col: error: message (json.path)`.
     """
-    from hoodsync.definitions.validate import load_definitions
-
-    definitions = load_definitions(list(paths) or ["."])
+    definitions = _load_definitions(paths)
     files = len({d.location.path for d in definitions})
     click.echo(f"OK: {len(definitions)} definition(s) in {files} file(s) are valid.")
 
@@ -311,14 +323,14 @@ def _prepare(paths: Sequence[str], accounts: Sequence[str], targets: Sequence[st
     """Validate the definitions and the configuration, pick the accounts and give each its
     definitions, and check every chosen account's secrets — all before anything is sent."""
     from hoodsync.config import load_config
-    from hoodsync.definitions.validate import load_definitions
     from hoodsync.errors import Problem
     from hoodsync.session import check_secrets, needs_falconyte
 
     wanted = _targets(targets)
+    _check_one_project(paths)
     problems: list[Problem] = []
     try:
-        definitions = load_definitions(list(paths) or ["."])
+        definitions = _load_definitions(paths)
     except DefinitionError as exc:
         problems.extend(exc.problems)
     try:
@@ -336,12 +348,40 @@ def _prepare(paths: Sequence[str], accounts: Sequence[str], targets: Sequence[st
     return _Prepared(config, definitions, chosen, shares, wanted)
 
 
+def _check_one_project(paths: Sequence[str]) -> None:
+    """Refuse PATHS that belong to different projects: the configuration in use is the one
+    that governs the first PATH, and a later PATH governed by another hoodsync.yaml would be
+    planned under accounts that are not its own (DESIGN §1.1)."""
+    from hoodsync.config import find_config_file
+    from hoodsync.definitions.loader import display_path
+
+    used = find_config_file(paths[:1])
+    for path in paths[1:]:
+        own = find_config_file([path])
+        if own != used:
+            names = [display_path(c) if c else "no hoodsync.yaml" for c in (own, used)]
+            raise ConfigError(f"{path} belongs to another project ({names[0]}) than "
+                              f"{paths[0]} ({names[1]}); run hoodsync once per project")
+
+
+def _check_something_to_plan(prep: _Prepared, prune: bool | None) -> None:
+    """With no definitions at all and nothing to prune, no plan could change anything: refuse
+    before any account is read (most likely a wrong path, as for Terraform without
+    configuration files). With pruning, an empty set is planned as usual, and apply's safety
+    guard stands between it and removing everything hoodsync manages."""
+    pruning = any(a.prune if prune is None else prune for a in prep.accounts)
+    if not prep.definitions and not pruning:
+        raise HoodsyncError("no definitions found: nothing to plan (no account was read)")
+
+
 def _make_plans(
     prep: _Prepared, prune: bool | None, allow_replace: bool, parallelism: int | None,
     resolve_duplicates: bool = False,
 ) -> list[_Run]:
     """Plan every chosen account concurrently (each with its own clients and budget)."""
     from hoodsync.session import plan_account
+
+    _check_something_to_plan(prep, prune)
 
     def one(account: "Account", mine: list["Definition"]) -> _Run:
         planned = plan_account(
@@ -559,11 +599,10 @@ def preview(paths: Sequence[str], out: Path) -> None:
     Offline: no account is read. Warnings (missing translations, over-long texts, SMS segments,
     non-https links) are printed too; they do not fail the command.
     """
-    from hoodsync.definitions.validate import load_definitions
     from hoodsync.preview import items_from_definitions, preview_warnings, render_preview
 
     _check_writable(out)
-    items = items_from_definitions(load_definitions(list(paths) or ["."]))
+    items = items_from_definitions(_load_definitions(paths))
     _write_atomic(out, render_preview(items))
     for warning in preview_warnings(items):
         _err(f"warning: {warning}")

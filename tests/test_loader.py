@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from hoodsync.definitions.loader import Limits, discover, load_file, load_paths, load_text
+from hoodsync.definitions.loader import (
+    Limits,
+    discover,
+    load_file,
+    load_paths,
+    load_text,
+    separate_projects,
+)
 
 
 def one(text: str) -> object:
@@ -168,21 +179,91 @@ def test_discover_walks_yaml_skipping_config_and_hidden(tmp_path: Path) -> None:
         "a.yaml", "b.yml", "sub/c.yaml", "sub/deeper/f.yaml"]
 
 
+def test_folders_below_the_paths_with_their_own_config_are_left_out(tmp_path: Path) -> None:
+    for rel in ["a.yaml", "proj/hoodsync.yaml", "proj/b.yaml", "proj/sub/c.yaml", "other/d.yaml",
+                "other/p2/hoodsync.yml", "other/p2/e.yaml", ".hidden/hoodsync.yaml",
+                ".hidden/f.yaml"]:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("a: 1\n")
+
+    def names(paths: list[Path]) -> list[str]:
+        return [p.relative_to(tmp_path).as_posix() for p in paths]
+
+    files, problems = discover([tmp_path])
+    assert problems == [] and names(files) == ["a.yaml", "other/d.yaml"]
+    assert names(separate_projects([tmp_path])) == ["other/p2/hoodsync.yml", "proj/hoodsync.yaml"]
+    # A project given as a PATH, or a folder inside it, is scanned like any folder given.
+    assert names(discover([tmp_path / "proj"])[0]) == ["proj/b.yaml", "proj/sub/c.yaml"]
+    assert separate_projects([tmp_path / "proj"]) == []
+    assert names(separate_projects([tmp_path, tmp_path / "proj" / "sub"])) == [
+        "other/p2/hoodsync.yml"]
+
+
 def test_missing_path_is_a_problem(tmp_path: Path) -> None:
     result = load_paths([tmp_path / "nope"])
     assert "no such file or directory" in result.problems[0].message
 
 
-@pytest.mark.parametrize("opener, closer", [("[", "]"), ("{a: ", "}")])
-def test_very_deep_flow_nesting_is_refused_before_composing(opener: str, closer: str) -> None:
-    """200,000 levels would overflow the C composer's stack (a crash, not an exception)."""
-    n = 200_000
-    started = time.perf_counter()
-    result = load_text("a: " + opener * n + "1" + closer * n + "\n", "deep.yaml")
-    assert time.perf_counter() - started < 5.0
+#: Deeply nested flow text, and where its first node deeper than 64 levels starts.
+DEEP = {"[": ("]", 68), "{a: ": ("}", 260)}
+#: 200,000 levels would overflow the C composer's stack (a crash, not an exception); PyYAML
+#: 6.0.4's libyaml refuses 1,000 levels or more with its own error; 80 reaches the builder.
+DEEP_LEVELS = (200_000, 1_500, 80)
+
+
+def deep_text(opener: str, levels: int) -> str:
+    closer = DEEP[opener][0]
+    return "a: " + opener * levels + "1" + closer * levels + "\n"
+
+
+@pytest.mark.parametrize("levels", DEEP_LEVELS)
+@pytest.mark.parametrize("opener", list(DEEP))
+def test_very_deep_flow_nesting_is_refused_before_composing(opener: str, levels: int) -> None:
+    result = load_text(deep_text(opener, levels), "deep.yaml")
     assert result.documents == []
-    [problem] = result.problems
-    assert problem.message == "nesting deeper than 64 levels" and problem.location.line == 1
+    assert [str(p) for p in result.problems] == [
+        f"deep.yaml:1:{DEEP[opener][1]}: error: nesting deeper than 64 levels"]
+
+
+def test_deep_nesting_is_reported_alike_by_pure_python_pyyaml() -> None:
+    """Without libyaml, PyYAML parses in Python (its composer recursing once per level): the
+    problem is the same, whatever the PyYAML build."""
+    program = textwrap.dedent("""
+        import json, sys
+        sys.modules["yaml._yaml"] = None  # as if PyYAML had been built without libyaml
+        import yaml
+        assert not yaml.__with_libyaml__
+        from hoodsync.definitions.loader import load_text
+        from test_loader import DEEP, DEEP_LEVELS, deep_text
+        print(json.dumps({f"{o} {n}": [str(p) for p in load_text(deep_text(o, n), "d.yaml").problems]
+                          for o in DEEP for n in DEEP_LEVELS}))
+    """)
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          cwd=Path(__file__).parent, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == {
+        f"{o} {n}": [f"d.yaml:1:{DEEP[o][1]}: error: nesting deeper than 64 levels"]
+        for o in DEEP for n in DEEP_LEVELS}
+
+
+@pytest.mark.parametrize("padding", ["", "b: [" + ", ".join(["[]"] * 2_100) + "]\n"])
+def test_depth_limit_is_the_same_with_or_without_the_pre_check(padding: str) -> None:
+    """Over 2,000 flow openers the depth is checked on parse events before composing; under,
+    on the composed nodes. Both allow 64 levels below the root and refuse the 65th."""
+    def chain(levels: int) -> str:
+        return "a: " + "{a: " * levels + "1" + "}" * levels + "\n" + padding
+
+    assert load_text(chain(63), "x.yaml").problems == []
+    assert [str(p) for p in load_text(chain(64), "x.yaml").problems] == [
+        "x.yaml:1:260: error: nesting deeper than 64 levels"]
+
+
+def test_syntax_error_after_a_too_deep_document_is_reported_too() -> None:
+    result = load_text(deep_text("[", 80) + "---\nb: [1, 2\n", "two.yaml")
+    deep, syntax = result.problems
+    assert (deep.location.line, deep.message) == (1, "nesting deeper than 64 levels")
+    assert syntax.location.line >= 3 and syntax.message.startswith("YAML syntax error")
 
 
 def test_a_fifo_named_yaml_is_refused_not_read(tmp_path: Path) -> None:
@@ -192,3 +273,15 @@ def test_a_fifo_named_yaml_is_refused_not_read(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     result = load_paths([tmp_path])
     assert [p.message for p in result.problems] == ["not a regular file"]
+    result = load_paths([fifo])  # given by name: it exists, it is just not a file
+    assert [p.message for p in result.problems] == ["not a regular file"]
+
+
+def test_a_symlink_loop_is_a_problem_not_an_exception(tmp_path: Path) -> None:
+    import os
+
+    os.symlink("loop.yaml", tmp_path / "loop.yaml")
+    for paths in ([tmp_path], [tmp_path / "loop.yaml"]):
+        [problem] = load_paths(paths).problems
+        assert problem.location.path.endswith("loop.yaml")
+        assert problem.message.startswith("cannot read: ")

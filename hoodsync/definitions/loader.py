@@ -46,6 +46,7 @@ __all__ = [
     "load_file",
     "load_paths",
     "load_text",
+    "separate_projects",
 ]
 
 _TAG = "tag:yaml.org,2002:"
@@ -480,6 +481,9 @@ def _syntax_problem(exc: yaml.YAMLError, display: str, text: str) -> Problem:
 
 #: Flow openers below which composing cannot overflow the C stack (it survives ~20,000 levels).
 _SAFE_FLOW_OPENERS = 2_000
+#: How often :func:`_nesting_problem` counts a shorter part of a text again (each part is
+#: shorter than the last, so this only bounds the work on a pathological parser).
+_MAX_RECOUNTS = 4
 
 
 def _too_deep(text: str, display: str, limits: Limits) -> Problem | None:
@@ -487,33 +491,87 @@ def _too_deep(text: str, display: str, limits: Limits) -> Problem | None:
 
     libyaml's composer recurses in C, so a file of a few hundred thousand ``[`` would overflow
     the C stack (a crash, not an exception) before any depth check on the composed nodes could
-    run. Parse events come from an iterative state machine, so counting depth on them is safe.
-    Block-style nesting needs indentation, which the file-size cap already bounds.
+    run. Block-style nesting needs indentation, which the file-size cap already bounds.
     """
     if text.count("[") + text.count("{") <= max(limits.max_depth, _SAFE_FLOW_OPENERS):
         # Too few openers to threaten the C stack: the exact builder checks the depth limit
         # on the composed nodes. Skipping the extra pass keeps big ordinary files fast.
         return None
+    return _nesting_problem(text, display, limits)
+
+
+def _nesting_problem(
+    text: str, display: str, limits: Limits, *, start: int = 0, end: int | None = None
+) -> Problem | None:
+    """hoodsync's depth problem: the first node deeper than the limit that starts at or after
+    character ``start`` of ``text[:end]``; None when there is none.
+
+    Depth is counted on parse events, which come from an iterative state machine (in libyaml
+    and in pure-Python PyYAML alike), so counting is safe at any depth; it is the exact
+    builder's depth (the root node is at depth 0), so both refuse the same documents.
+
+    The parser may refuse the text first, with a limit of its own: PyYAML 6.0.4's libyaml
+    stops at 1,000 levels, and it reads up to a line ahead of the events it hands out, so it
+    refuses ``a: [[[[...`` before the 65th opening event. What comes before a refusal is what
+    the parser accepted, so that part is counted again on its own (cut short, it ends in a
+    syntax error at its end, which says nothing about depth). The answer therefore does not
+    depend on the PyYAML version, as long as the parser's own limit, if any, is above ours.
+    """
+    end = len(text) if end is None else min(end, len(text))
+    for _ in range(_MAX_RECOUNTS):
+        too_deep, refused = _count_depth(text if end == len(text) else text[:end], limits.max_depth,
+                                         start)
+        if too_deep is not None:
+            return Problem(Location(display, *too_deep),
+                           f"nesting deeper than {limits.max_depth} levels")
+        if refused is None or refused >= end:
+            return None  # parsed to the end, or refused only where the part was cut short
+        end = refused
+    return None
+
+
+def _count_depth(
+    text: str, max_depth: int, start: int
+) -> tuple[tuple[int, int] | None, int | None]:
+    """((line, column), None) where the first node deeper than ``max_depth`` at or after
+    character ``start`` begins (1-based), or (None, the character index where the parser
+    refused the text), or (None, None) when neither happens.
+
+    Mapping keys are not counted, as the builder does not count them: a key too deep is
+    followed by its value, which is (so both report the same node)."""
     parser = _Loader(text)
-    depth = 0
+    # One entry per open collection: [is a mapping, child nodes seen so far].
+    open_: list[list[Any]] = []
     try:
         while True:
             event = parser.get_event()
             if event is None or isinstance(event, yaml.StreamEndEvent):
-                return None
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > limits.max_depth:
-                    mark = event.start_mark
-                    where = Location(display, mark.line + 1, mark.column + 1) if mark else \
-                        Location(display)
-                    return Problem(where, f"nesting deeper than {limits.max_depth} levels")
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-    except yaml.YAMLError:
-        return None  # the normal pass reports the syntax error with its location
+                return None, None
+            if isinstance(event, yaml.NodeEvent):
+                is_key = False
+                if open_:
+                    parent = open_[-1]
+                    is_key = parent[0] and parent[1] % 2 == 0
+                    parent[1] += 1
+                mark = event.start_mark
+                if len(open_) > max_depth and not is_key and mark is not None \
+                        and mark.index >= start:
+                    return (mark.line + 1, mark.column + 1), None
+                if isinstance(event, yaml.CollectionStartEvent):
+                    open_.append([isinstance(event, yaml.MappingStartEvent), 0])
+            elif isinstance(event, yaml.CollectionEndEvent):
+                open_.pop()
+    except yaml.YAMLError as exc:
+        return None, _refused_at(exc)
     finally:
         parser.dispose()
+
+
+def _refused_at(exc: yaml.YAMLError) -> int | None:
+    """The character index a parser error points at, when it has one."""
+    mark = getattr(exc, "problem_mark", None)
+    index = getattr(mark, "index", None)
+    return index if isinstance(index, int) else None
 
 
 def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
@@ -526,11 +584,13 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
     loader = _Loader(text)
     fast = not _may_have_anchor(text)  # no anchor, so no alias: no node is shared
     index = -1
+    composed = 0  # where the document being composed starts, at the latest
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
+            composed = node.end_mark.index
             index += 1
             if fast:
                 try:
@@ -559,9 +619,13 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
                 continue  # an empty document (e.g. a trailing "---") defines nothing
             result.documents.append(Document(data, builder.loc(node), builder.locations))
     except yaml.YAMLError as exc:
-        result.problems.append(_syntax_problem(exc, display, text))
-    except RecursionError:
-        result.problems.append(Problem(Location(display), "document nests too deeply"))
+        # The parser's own depth limit may have fired before ours (see _nesting_problem):
+        # a document too deep is reported as such whatever the PyYAML version says.
+        deep = _nesting_problem(text, display, limits, start=composed, end=_refused_at(exc))
+        result.problems.append(deep or _syntax_problem(exc, display, text))
+    except RecursionError:  # the pure-Python composer recurses once per level
+        deep = _nesting_problem(text, display, limits, start=composed)
+        result.problems.append(deep or Problem(Location(display), "document nests too deeply"))
     finally:
         loader.dispose()
     return result
@@ -570,7 +634,11 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
 def display_path(path: Path) -> str:
     """The path as a user would type it: relative to the working directory when inside it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return str(path)  # reading it reports the loop, at this path
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 
@@ -645,28 +713,70 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
     """Every definition file named by ``paths`` (DESIGN §1.1), sorted, without duplicates.
 
     A file is taken as given (even ``hoodsync.yaml`` is skipped only when found by walking);
-    a directory contributes every ``*.yaml`` / ``*.yml`` below it except ``hoodsync.yaml`` and
-    anything inside hidden folders or hidden files. A path that does not exist is a Problem.
+    a directory contributes every ``*.yaml`` / ``*.yml`` below it except ``hoodsync.yaml``,
+    anything inside hidden folders or hidden files, and anything in a folder below it that is
+    a project of its own (see :func:`separate_projects`). Something that exists but is neither
+    a file nor a directory (a FIFO, a broken or looping symlink) is taken as given too, so that
+    reading it reports what it is. A path that does not exist is a Problem.
     """
     found: set[Path] = set()
     problems: list[Problem] = []
     for raw in paths or ["."]:
         path = Path(raw)
-        if path.is_file():
-            found.add(path)
-        elif path.is_dir():
+        if path.is_dir():
             found.update(_walk(path))
+        elif os.path.lexists(path):  # a file, or something reading it will name
+            found.add(path)
         else:
             problems.append(Problem(Location(str(raw)), "no such file or directory"))
     return sorted(found, key=lambda p: str(p)), problems
 
 
+def separate_projects(paths: Sequence[str | Path]) -> list[Path]:
+    """The configuration file of each folder below ``paths`` that holds its own
+    ``hoodsync.yaml`` (or ``.yml``), sorted: such a folder is a project of its own, which
+    :func:`discover` leaves out, whole, so that nothing in it is ever planned under another
+    configuration (DESIGN §1.1). A folder given in ``paths`` is not "below" them: it is
+    scanned, and its own configuration governs it; so is one holding a given path.
+    """
+    roots = [Path(raw) for raw in paths or ["."]]
+    given = [_resolved(root) for root in roots]
+    found: set[Path] = set()
+    for root in roots:
+        if root.is_dir():
+            for folder, _, own in _folders(root):
+                if own and not any(g.is_relative_to(_resolved(Path(folder))) for g in given):
+                    found.add(Path(folder) / own)
+    return sorted(found, key=lambda p: str(p))
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return Path(os.path.abspath(path))
+
+
 def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith(".") and _is_definition_file(name):
-                yield Path(dirpath) / name
+    for folder, filenames, own in _folders(root):
+        if own is None:
+            for name in sorted(filenames):
+                if not name.startswith(".") and _is_definition_file(name):
+                    yield Path(folder) / name
+
+
+def _folders(root: Path) -> Iterator[tuple[str, list[str], str | None]]:
+    """Each folder of the tree under ``root`` (``root`` first), top-down in name order, with
+    its file names and, for a folder below ``root`` that is a project of its own, the name of
+    its configuration file; nothing below such a folder is visited. Hidden folders are left
+    out. Symlinked folders are not followed (so a symlink loop cannot make the walk endless).
+    """
+    top = True
+    for folder, dirnames, filenames in os.walk(root):
+        own = None if top else next((n for n in CONFIG_FILENAMES if n in filenames), None)
+        top = False
+        dirnames[:] = [] if own else sorted(d for d in dirnames if not d.startswith("."))
+        yield folder, filenames, own
 
 
 def load_paths(paths: Sequence[str | Path], limits: Limits = DEFAULT_LIMITS) -> LoadResult:
