@@ -54,8 +54,18 @@ def _fail(message: str) -> NoReturn:
 
 
 def _report_problems(error: DefinitionError) -> None:
+    """Every problem as one ``path:line:col: error: ...`` line on stderr, then a count.
+
+    Under GitHub Actions (``GITHUB_ACTIONS=true``) each problem is followed by its workflow
+    command, which the runner turns into an annotation on that line of the pull request's
+    diff (the runner reads commands from stderr as from stdout; stdout stays the product)."""
+    from hoodsync.annotations import workflow_command
+
+    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     for problem in error.problems:
         _err(str(problem))
+        if annotate:
+            _err(workflow_command(problem))
     errors = sum(1 for p in error.problems if p.severity == "error")
     files = len({p.location.path for p in error.problems})
     _err(f"{errors} error(s) in {files} file(s); nothing was sent anywhere.")
@@ -112,15 +122,48 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--codequality", "codequality", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="FILE",
+              help="Also write the problems as a GitLab Code Quality report (JSON; [] when "
+                   "valid) to FILE.")
 @handle_errors
-def validate(paths: Sequence[str]) -> None:
+def validate(paths: Sequence[str], codequality: Path | None) -> None:
     """Check every definition under PATHS (default: .) offline; no network.
 
     Reports every problem of every file as `path:line:col: error: message (json.path)`.
     """
-    definitions = _load_definitions(paths)
+    from hoodsync.annotations import codequality_report
+
+    if codequality is not None:
+        _check_writable(codequality)
+    try:
+        definitions = _load_definitions(paths)
+    except DefinitionError as exc:
+        if codequality is not None:
+            _write_atomic(codequality, json.dumps(codequality_report(exc.problems), indent=2,
+                                                  ensure_ascii=False) + "\n")
+        raise
+    if codequality is not None:
+        _write_atomic(codequality, "[]\n")
     files = len({d.location.path for d in definitions})
     click.echo(f"OK: {len(definitions)} definition(s) in {files} file(s) are valid.")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text: one name per line; json: one array (a CI matrix).")
+@handle_errors
+def accounts(paths: Sequence[str], fmt: str) -> None:
+    """List the accounts that plan and apply would use for PATHS (default: .), sorted.
+
+    Offline and without secrets: reads hoodsync.yaml (found as plan finds it) and nothing
+    else. Without hoodsync.yaml the one account is `default`.
+    """
+    from hoodsync.config import load_config
+
+    names = sorted(load_config(list(paths)).accounts)
+    click.echo(json.dumps(names) if fmt == "json" else "\n".join(names))
 
 
 @cli.command()

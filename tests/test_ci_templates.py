@@ -1,9 +1,9 @@
 """The CI templates and the pre-commit hook: valid YAML, the documented shape, and every
-``hoodsync ...`` command line they contain uses only subcommands and options that exist.
-
-The command table below mirrors the CLI contract (DESIGN §1.1 plus the options of issue 8); it is
-a stand-in until the test asks click itself. The drift and plan shell steps are also run under
-``bash -e`` with a fake ``hoodsync`` on PATH, so their exit-code handling is exercised for real.
+``hoodsync ...`` command line they contain uses only subcommands and options that exist (asked
+of click itself). hoodsync is installed from a pinned commit, never by package name, and the API
+secrets reach only the steps that call the APIs. The drift and plan shell steps are also run
+under ``bash -e`` with a fake ``hoodsync`` on PATH, so their exit-code handling is exercised for
+real; tests/test_ci_plan_scripts.py runs the plan scripts with the real hoodsync.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import subprocess
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / "examples" / ".github" / "workflows" / "hoodsync.yml"
 GITLAB = ROOT / "examples" / ".gitlab-ci.yml"
 PRE_COMMIT = ROOT / ".pre-commit-hooks.yaml"
-MARKER = "<!-- hoodsync-plan -->"
+README = ROOT / "README.md"
+MARKER = "<!-- hoodsync-plan:"  # + account + " -->"
 
 FLAG = "flag"
 VALUE = "value"
@@ -35,7 +37,7 @@ class Command:
 
     options: dict[str, Any] = field(default_factory=dict)
     max_positionals: int | None = None  # None = any number (PATH...)
-    unchecked: bool = False  # `emulator ...`: options not listed here
+    unchecked: bool = False
 
 
 def _commands_from_click() -> dict[str, Command]:
@@ -69,29 +71,38 @@ _ENDS_COMMAND = {";", "&&", "||", "|", ")", ">", ">>", "<", "&", ">&", "<<", "<<
 
 # --------------------------------------------------------------------------- the checker
 
+_SUBSTITUTION = re.compile(r"\$\(([^()]*)\)")
+
+
 def hoodsync_commands(script: str) -> Iterator[list[str]]:
     """Every ``hoodsync`` invocation in a shell script, as the arguments after ``hoodsync``.
 
     Only words in command position count: ``pip install hoodsync`` or a quoted
-    ``"hoodsync plan"`` inside an echo are not invocations.
+    ``"hoodsync plan"`` inside an echo are not invocations; a command substitution
+    (``"names=$(hoodsync accounts)"``) is a script of its own, quoted or not.
     """
     for line in script.replace("\\\n", " ").splitlines():
-        if not re.search(r"(^|[\s;&|(])hoodsync\s", line):
+        for part in (_SUBSTITUTION.sub("SUBSTITUTION", line), *_SUBSTITUTION.findall(line)):
+            yield from _line_commands(part)
+
+
+def _line_commands(line: str) -> Iterator[list[str]]:
+    if not re.search(r"(^|[\s;&|(])hoodsync\s", line):
+        return
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    tokens = list(lexer)
+    for i, token in enumerate(tokens):
+        if token != "hoodsync" or (tokens[i - 1] if i else None) not in _STARTS_COMMAND:
             continue
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        tokens = list(lexer)
-        for i, token in enumerate(tokens):
-            if token != "hoodsync" or (tokens[i - 1] if i else None) not in _STARTS_COMMAND:
-                continue
-            args: list[str] = []
-            for arg in tokens[i + 1:]:
-                if arg in _ENDS_COMMAND:
-                    if args and args[-1].isdigit():  # `2>`: a file descriptor, not an argument
-                        args.pop()
-                    break
-                args.append(arg)
-            yield args
+        args: list[str] = []
+        for arg in tokens[i + 1:]:
+            if arg in _ENDS_COMMAND:
+                if args and args[-1].isdigit():  # `2>`: a file descriptor, not an argument
+                    args.pop()
+                break
+            args.append(arg)
+        yield args
 
 
 def command_problems(args: list[str]) -> list[str]:
@@ -164,8 +175,12 @@ def test_every_hoodsync_command_in_the_templates_exists() -> None:
     assert problems == []
     lines = {" ".join(args) for _, args in found}
     # The collector really saw the commands the templates are about (not a vacuous pass).
-    assert {"validate", "apply --auto-approve", "plan --detailed-exitcode",
-            "plan --format markdown --out plan.json --preview preview.html"} <= lines
+    assert {"validate", "accounts --format json", "accounts",
+            "validate --codequality gl-code-quality-report.json",
+            "apply --account $ACCOUNT --auto-approve", "apply --auto-approve",
+            "plan --detailed-exitcode",
+            "plan --account $ACCOUNT --format markdown --out plan.json --preview preview.html",
+            } <= lines
     assert {where.split()[0] for where, _ in found} == {"github", "gitlab", "pre-commit"}
 
 
@@ -182,6 +197,7 @@ def test_every_hoodsync_command_in_the_templates_exists() -> None:
         ("hoodsync validate -v", "validate: unknown option '-v'"),
         ("cd x && hoodsync plann > out.md", "unknown subcommand 'plann'"),
         ("out=$(hoodsync plan --detailed-exitcode --nope)", "plan: unknown option '--nope'"),
+        ('echo "n=$(hoodsync accounts --format yaml)"', "accounts: --format 'yaml' is not one of"),
     ],
 )
 def test_the_checker_rejects_what_does_not_exist(script: str, problem: str) -> None:
@@ -206,6 +222,10 @@ def test_the_checker_finds_only_invocations(script: str, expected: list[list[str
     assert all(command_problems(args) == [] for args in found)
 
 
+def steps_by_name(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step.get("name", step.get("uses", "")): step for step in job["steps"]}
+
+
 def test_github_workflow_shape() -> None:
     workflow = load(GITHUB)
     # PyYAML reads the bare key `on` as the boolean True (YAML 1.1); GitHub reads it as "on".
@@ -213,34 +233,44 @@ def test_github_workflow_shape() -> None:
     assert set(triggers) >= {"pull_request", "push", "schedule"}
     assert triggers["push"]["branches"] == ["main"]
     assert re.fullmatch(r"(\S+ ){4}\S+", triggers["schedule"][0]["cron"])
-    env = workflow["env"]
-    assert env["HOOD_API_TOKEN"] == "${{ secrets.HOOD_API_TOKEN }}"
-    assert env["FALCONYTE_API_KEY"] == "${{ secrets.FALCONYTE_API_KEY }}"
+    jobs = workflow["jobs"]
+    accounts, plan, apply, drift = (jobs[j] for j in ("accounts", "plan", "apply", "drift"))
 
-    plan, apply, drift = (workflow["jobs"][j] for j in ("plan", "apply", "drift"))
+    # One job validates and lists the accounts; plan and apply run once per account.
+    listing = next(s for s in accounts["steps"] if s.get("id") == "accounts")
+    assert "hoodsync accounts --format json" in listing["run"]
+    assert accounts["outputs"]["names"] == "${{ steps.accounts.outputs.names }}"
+    for job in (plan, apply):
+        assert job["needs"] == "accounts"
+        assert job["strategy"]["matrix"]["account"] == \
+            "${{ fromJSON(needs.accounts.outputs.names) }}"
+        assert job["strategy"]["fail-fast"] is False
+
     assert "pull_request" in plan["if"] and plan["permissions"]["pull-requests"] == "write"
     runs = "\n".join(s.get("run", "") for s in plan["steps"])
-    assert "$GITHUB_STEP_SUMMARY" in runs
-    script = next(s for s in plan["steps"] if "actions/github-script" in s.get("uses", ""))
-    body = script["with"]["script"]
-    assert MARKER in body and "updateComment" in body and "createComment" in body
+    assert "$GITHUB_STEP_SUMMARY" in runs and "account \\`$ACCOUNT\\`" in runs
+    assert MARKER + "${ACCOUNT} -->" in runs
     upload = next(s for s in plan["steps"] if "actions/upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["name"] == "hoodsync-plan-${{ matrix.account }}"
     assert "preview.html" in upload["with"]["path"]
 
     assert "push" in apply["if"] and "refs/heads/main" in apply["if"]
-    assert apply["concurrency"]["cancel-in-progress"] is False
-    assert apply["concurrency"]["group"]
+    assert apply["concurrency"] == {"group": "hoodsync-apply-${{ matrix.account }}",
+                                    "cancel-in-progress": False}
     assert "schedule" in drift["if"]
 
 
 def test_gitlab_pipeline_shape() -> None:
     pipeline = load(GITLAB)
-    assert set(pipeline["stages"]) == {"validate", "plan", "apply"}
-    for job in ("validate", "plan", "apply", "drift"):
+    assert pipeline["stages"] == ["build", "validate", "plan", "apply"]
+    for job in ("hoodsync-wheels", "validate", "plan", "apply", "drift"):
         assert pipeline[job]["stage"] in pipeline["stages"]
+    assert pipeline["validate"]["artifacts"]["reports"]["codequality"] in \
+        pipeline["validate"]["script"][0]
     assert "merge_request_event" in pipeline["plan"]["rules"][0]["if"]
-    assert "preview.html" in pipeline["plan"]["artifacts"]["paths"]
-    assert MARKER in "\n".join(pipeline["plan"]["script"])
+    assert pipeline["plan"]["artifacts"]["paths"] == ["hoodsync-plan/"]
+    assert "hoodsync accounts" in pipeline["plan"]["script"][0]
+    assert 'f"<!-- hoodsync-plan:{account} -->"' in "\n".join(pipeline["plan"]["script"])
     assert pipeline["apply"]["resource_group"]
     assert "CI_DEFAULT_BRANCH" in pipeline["apply"]["rules"][0]["if"]
     assert "schedule" in pipeline["drift"]["rules"][0]["if"]
@@ -255,6 +285,173 @@ def test_pre_commit_hook() -> None:
     files = re.compile(hook["files"])
     assert [bool(files.search(p)) for p in ("a.yaml", "d/b.yml", "c.json", "x.yaml.bak")] == [
         True, True, False, False]
+
+
+# --------------------------------------------------------------------------- pinned installs
+
+SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def pip_commands(script: str) -> Iterator[list[str]]:
+    """The arguments after ``pip install`` / ``pip wheel`` in a script (``python -m pip ...``)."""
+    for line in script.replace("\\\n", " ").splitlines():
+        if not re.search(r"\bpip\s+(install|wheel)\b", line):
+            continue
+        tokens = shlex.split(line, comments=True)
+        at = next(i for i, t in enumerate(tokens) if t == "pip")
+        yield tokens[at + 2:]
+
+
+def all_pip_commands() -> list[tuple[str, list[str]]]:
+    scripts = [*github_scripts(load(GITHUB)), *gitlab_scripts(load(GITLAB))]
+    return [(where, args) for where, script in scripts for args in pip_commands(script)]
+
+
+def pip_problems(args: list[str]) -> list[str]:
+    """Why ``pip install <args>`` could fetch hoodsync by a name someone could register.
+
+    Allowed: a direct reference to a git URL at ``${HOODSYNC_COMMIT}`` (which the step checks is
+    a full SHA), or ``--no-index`` (only the local wheels that such a reference built)."""
+    if "--no-index" in args:
+        return []
+    takes_value = {"--wheel-dir", "-w", "--find-links", "-f", "-r", "--requirement", "-c"}
+    problems, rest = [], iter(args)
+    for arg in rest:
+        if arg in takes_value:
+            next(rest, None)
+        elif not arg.startswith("-") and not re.fullmatch(
+                r"hoodsync @ git\+\S+@\$\{HOODSYNC_COMMIT\}", arg):
+            problems.append(f"installs {arg!r} from the package index")
+    return problems
+
+
+def test_no_template_installs_hoodsync_by_package_name() -> None:
+    found = all_pip_commands()
+    assert [f"{where}: {p}" for where, args in found for p in pip_problems(args)] == []
+    # Every job that runs hoodsync installs it; only GitLab's wheel job downloads anything.
+    assert len([w for w, _ in found if w.startswith("github")]) == 4
+    assert [w for w, a in found if "--no-index" not in a and w.startswith("gitlab")] == [
+        "gitlab hoodsync-wheels.script"]
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["hoodsync==0.1.*"], "'hoodsync==0.1.*'"),
+    (["--quiet", "hoodsync"], "'hoodsync'"),
+    (["hoodsync @ git+https://example.com/x@main"], "from the package index"),
+    (["pyyaml"], "'pyyaml'"),
+])
+def test_the_pin_checker_rejects_names_and_moving_refs(args: list[str], problem: str) -> None:
+    assert any(problem in p for p in pip_problems(args))
+
+
+def install_scripts() -> list[tuple[str, str]]:
+    github = load(GITHUB)
+    scripts = [(f"github {name}", step["run"]) for name, job in github["jobs"].items()
+               for step in job["steps"] if "pip install" in step.get("run", "")]
+    gitlab = load(GITLAB)["hoodsync-wheels"]["script"]
+    return scripts + [("gitlab hoodsync-wheels", "\n".join(gitlab))]
+
+
+@pytest.mark.parametrize(("where", "script"), install_scripts(),
+                         ids=[w for w, _ in install_scripts()])
+def test_install_refuses_an_unpinned_commit_and_installs_the_pinned_one(
+    where: str, script: str, tmp_path: Path
+) -> None:
+    from packaging.requirements import Requirement
+
+    template = load(GITHUB)["env"] if where.startswith("github") else load(GITLAB)["variables"]
+    # The shipped placeholder is refused before pip runs.
+    assert not SHA.fullmatch(template["HOODSYNC_COMMIT"])
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$PIP_LOG"\n')
+    (bin_dir / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "PIP_LOG": str(tmp_path / "pip.log"), "HOODSYNC_REPO": template["HOODSYNC_REPO"]}
+    for commit, pinned in [(template["HOODSYNC_COMMIT"], False), ("a" * 39, False),
+                           ("A" * 40, False), ("0123456789abcdef" * 2 + "01234567", True)]:
+        done = subprocess.run(["bash", "-e", "-c", script], env={**env, "HOODSYNC_COMMIT": commit},
+                              capture_output=True, text=True, timeout=30, check=False)
+        assert (done.returncode == 0) == pinned, done.stdout + done.stderr
+        if not pinned:
+            assert "40-hex commit SHA" in done.stdout and not (tmp_path / "pip.log").exists()
+    argv = (tmp_path / "pip.log").read_text().splitlines()
+    requirement = Requirement(argv[-1])
+    assert argv[:2] == ["-m", "pip"] and requirement.name == "hoodsync"
+    assert requirement.url == f"git+{template['HOODSYNC_REPO']}@{commit}"
+
+
+# --------------------------------------------------------------------------- secrets
+
+SECRET = re.compile(r"\$\{\{\s*secrets\.")
+
+
+def test_github_secrets_reach_only_the_steps_that_call_the_apis() -> None:
+    workflow = load(GITHUB)
+    assert not SECRET.search(yaml.safe_dump(workflow.get("env", {})))
+    calling = []
+    for name, job in workflow["jobs"].items():
+        assert not SECRET.search(yaml.safe_dump(job.get("env", {}))), name
+        for step in job["steps"]:
+            env = yaml.safe_dump(step.get("env", {}))
+            run = step.get("run", "")
+            calls_api = any(args[0] in ("plan", "apply") for args in hoodsync_commands(run))
+            if SECRET.search(env):
+                calling.append(name)
+                assert calls_api, f"{name}: {step.get('name')} gets secrets"
+                assert "pip" not in run
+            else:
+                assert not calls_api, f"{name}: {step.get('name')} calls the APIs without secrets"
+            # The GitHub token only where the comment is posted, with no API secret beside it.
+            if "github.token" in env:
+                assert not SECRET.search(env) and "gh api" in run
+    assert sorted(calling) == ["apply", "drift", "plan"]
+    assert not SECRET.search(yaml.safe_dump([s.get("with", {}) for j in workflow["jobs"].values()
+                                             for s in j["steps"]]))
+
+
+def test_gitlab_secrets_reach_only_the_jobs_that_call_the_apis() -> None:
+    pipeline = load(GITLAB)
+    jobs = {name: job for name, job in pipeline.items()
+            if isinstance(job, dict) and "script" in job}
+    # Environment-scoped variables are given only to jobs that name the environment.
+    with_env = {name for name, job in jobs.items() if "environment" in job}
+    assert with_env == {"plan", "apply", "drift"}
+    assert {job["environment"]["name"] for name, job in jobs.items() if name in with_env} == {
+        "hoodsync"}
+    assert pipeline["plan"]["environment"]["action"] == "access"  # not a deployment
+    calling = {name for name, job in jobs.items()
+               for args in hoodsync_commands("\n".join(job["script"]))
+               if args[0] in ("plan", "apply")}
+    assert calling == with_env
+    assert not SECRET.search(GITLAB.read_text())
+    assert "HOOD_API_TOKEN" not in yaml.safe_dump(pipeline.get("variables", {}))
+
+
+# --------------------------------------------------------------------------- README
+
+def readme_pre_commit_rev() -> tuple[str, str]:
+    ci = README.read_text(encoding="utf-8").split("\n## CI\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```yaml\n(.*?)```", ci, re.S)
+    assert block, "the CI section shows a .pre-commit-config.yaml"
+    config = yaml.safe_load(textwrap.dedent(block.group(1)))
+    repo = config["repos"][0]
+    assert repo["hooks"] == [{"id": "hoodsync-validate"}]
+    return repo["repo"], str(repo["rev"])
+
+
+def test_readme_pre_commit_rev_is_a_commit_that_has_the_hook() -> None:
+    _, rev = readme_pre_commit_rev()
+    assert SHA.fullmatch(rev), f"rev {rev!r} is not a full commit SHA (no release is tagged)"
+    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
+                         capture_output=True, text=True, check=False)
+    if git.returncode != 0:
+        pytest.skip("the checkout is not a git repository: cannot look the commit up")
+    if git.stdout.strip() == "true":
+        pytest.skip("shallow clone: the commit may be outside the fetched history")
+    exists = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e",
+                             f"{rev}:.pre-commit-hooks.yaml"], capture_output=True, check=False)
+    assert exists.returncode == 0, f"{rev} has no .pre-commit-hooks.yaml in this repository"
 
 
 # --------------------------------------------------------------------------- scripts, for real
@@ -272,12 +469,12 @@ def fake_hoodsync(tmp_path: Path) -> Path:
 
 
 def run_step(
-    script: str, bin_dir: Path, exit_code: int, cwd: Path
+    script: str, bin_dir: Path, exit_code: int, cwd: Path, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
            "FAKE_EXIT": str(exit_code), "FAKE_LOG": str(cwd / "calls.log"),
            "GITHUB_STEP_SUMMARY": str(cwd / "summary.md"), "GITHUB_OUTPUT": str(cwd / "out.txt"),
-           "CI_DEFAULT_BRANCH": "main"}
+           "CI_DEFAULT_BRANCH": "main", **extra}
     # GitHub runs `run:` with `bash -e`; GitLab's shell fails a script line on error the same way.
     return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=30, check=False)
@@ -309,10 +506,12 @@ def test_github_plan_step_writes_comment_summary_and_status(
 ) -> None:
     steps = load(GITHUB)["jobs"]["plan"]["steps"]
     script = next(s["run"] for s in steps if s.get("id") == "plan")
-    done = run_step(script, fake_hoodsync, exit_code, tmp_path)
+    done = run_step(script, fake_hoodsync, exit_code, tmp_path, ACCOUNT="alpha")
     assert done.returncode == 0, done.stderr  # a later step fails the job, after commenting
+    assert (tmp_path / "calls.log").read_text().split()[:3] == ["plan", "--account", "alpha"]
     plan_md = (tmp_path / "plan.md").read_text()
     assert plan_md.startswith("PLAN OUTPUT")
     assert ("plan failed" in plan_md and "some error" in plan_md) == (exit_code != 0)
-    assert (tmp_path / "summary.md").read_text() == plan_md
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary == f"## hoodsync plan: account `alpha`\n\n{plan_md}"
     assert (tmp_path / "out.txt").read_text() == f"status={exit_code}\n"

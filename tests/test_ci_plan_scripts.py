@@ -1,0 +1,386 @@
+"""The CI templates' plan scripts, run for real: extracted from the workflow / pipeline YAML,
+run with bash and the real hoodsync on a two-account ``hoodsync.yaml`` (both sandbox accounts;
+nothing leaves the machine). GitHub's comments go through a recording ``gh`` on PATH; GitLab's
+notes go to a small notes API on 127.0.0.1.
+
+What must hold: every account is planned on its own, its comment (note) carries its own hidden
+marker and only its own plan, an existing comment is edited instead of a second one posted, a
+failed plan is posted too, and no API secret reaches a comment or the step that posts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+GITHUB = ROOT / "examples" / ".github" / "workflows" / "hoodsync.yml"
+GITLAB = ROOT / "examples" / ".gitlab-ci.yml"
+EXAMPLES = ROOT / "examples" / "campaigns"
+BIN = Path(sys.executable).parent  # the hoodsync under test
+
+#: Per account: the example it plans (its key appears in its plan and in no other account's).
+ACCOUNTS = {"alpha": "welcome-push", "beta": "car-brands-showcase"}
+SECRETS = {"HOOD_API_TOKEN", "FALCONYTE_API_KEY", "GITLAB_API_TOKEN"}
+
+
+def secret_value(name: str) -> str:
+    return f"not-a-real-{name.lower().replace('_', '-')}-0123456789"
+
+
+def config(failing: str | None = None) -> str:
+    """Both accounts pinned to the sandbox; ``failing`` instead names a token variable that is
+    not set, so its plan stops with an error (and nothing is sent)."""
+    accounts = {}
+    for name in ACCOUNTS:
+        hood = {"token_env": "UNSET_TOKEN_FOR_TEST"} if name == failing else {"url": "sandbox"}
+        accounts[name] = {"hood": hood, "falconyte": {"url": "sandbox"}, "paths": [f"{name}/"]}
+    return yaml.safe_dump({"accounts": accounts})
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    """A definitions repository with two accounts, each with one campaign under its path."""
+    root = tmp_path / "repo"
+    for name, key in ACCOUNTS.items():
+        (root / name).mkdir(parents=True)
+        shutil.copy(EXAMPLES / f"{key}.yaml", root / name)
+    (root / "hoodsync.yaml").write_text(config(), encoding="utf-8")
+    return root
+
+
+def base_env(tmp_path: Path, bin_dir: Path | None = None) -> dict[str, str]:
+    """A clean environment: no variable of the test run leaks into the scripts."""
+    path = os.pathsep.join(str(p) for p in (bin_dir, BIN) if p) + os.pathsep + "/usr/bin:/bin"
+    env = {"PATH": path, "HOME": str(tmp_path), "LANG": "C.UTF-8",
+           "HOODSYNC_LOCK_DIR": str(tmp_path / "locks")}
+    return env
+
+
+# --------------------------------------------------------------------------- GitHub
+
+GH_STUB = """\
+#!{python}
+# A recording `gh`: logs its arguments (and the file given as -F body=@FILE) with whether API
+# secrets were in its environment; answers `gh api ... --jq FILTER` by running the real jq on
+# $GH_STUB_COMMENTS, as gh runs its own jq on the API's answer.
+import json, os, subprocess, sys
+args = sys.argv[1:]
+entry = {{"args": args, "secrets": sorted(n for n in {secrets!r} if os.environ.get(n)),
+         "gh_token": bool(os.environ.get("GH_TOKEN"))}}
+for i, arg in enumerate(args[:-1]):
+    if arg in ("-F", "--field") and args[i + 1].startswith("body=@"):
+        entry["body"] = open(args[i + 1][len("body=@"):], encoding="utf-8").read()
+with open(os.environ["GH_STUB_LOG"], "a", encoding="utf-8") as fh:
+    fh.write(json.dumps(entry) + "\\n")
+if "--jq" in args:
+    done = subprocess.run(["jq", "-r", args[args.index("--jq") + 1]], text=True, check=True,
+                          input=os.environ.get("GH_STUB_COMMENTS", "[]"), capture_output=True)
+    sys.stdout.write(done.stdout)
+else:
+    print("{{}}")
+"""
+
+
+@pytest.fixture()
+def gh_stub(tmp_path: Path) -> Path:
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed (apt-get install jq): the gh stub runs the template's "
+                    "--jq filter with it")
+    bin_dir = tmp_path / "stub-bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "gh"
+    stub.write_text(GH_STUB.format(python=sys.executable, secrets=sorted(SECRETS)))
+    stub.chmod(0o755)
+    return bin_dir
+
+
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def evaluate(value: str, account: str | None) -> str:
+    """The few ``${{ ... }}`` expressions the template's step `env:` uses, as a runner would
+    fill them for pull request 7 of acme/defs; any other expression fails the test."""
+    known = {"github.token": "ghs_test_token", "github.event.pull_request.number": "7",
+             "github.server_url": "https://github.example", "github.repository": "acme/defs",
+             "github.run_id": "99"}
+
+    def one(match: re.Match[str]) -> str:
+        expr = match.group(1)
+        if expr == "matrix.account" and account is not None:
+            return account
+        if expr.startswith("secrets."):
+            return secret_value(expr.removeprefix("secrets."))
+        return known[expr]
+
+    return _EXPRESSION.sub(one, value)
+
+
+class GitHubJob:
+    """Runs a job's steps as the runner would: workflow `env:`, then the step's `env:`, the
+    GITHUB_* files, `bash -e`, in the repository."""
+
+    def __init__(self, job: str, repo: Path, tmp_path: Path, bin_dir: Path,
+                 account: str | None = None) -> None:
+        self.workflow = yaml.safe_load(GITHUB.read_text(encoding="utf-8"))
+        self.steps = self.workflow["jobs"][job]["steps"]
+        self.repo, self.account = repo, account
+        self.files = tmp_path / f"runner-{job}-{account}"
+        self.files.mkdir()
+        self.env = {**base_env(tmp_path, bin_dir), **{
+            k: evaluate(str(v), account) for k, v in self.workflow["env"].items()},
+            "GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_REPOSITORY": "acme/defs",
+            "GITHUB_OUTPUT": str(self.files / "output"),
+            "GITHUB_STEP_SUMMARY": str(self.files / "summary")}
+
+    def step(self, name: str) -> dict[str, Any]:
+        return next(s for s in self.steps if name in (s.get("id"), s.get("name")))
+
+    def run(self, name: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        step = self.step(name)
+        env = {**self.env, **{k: evaluate(str(v), self.account)
+                              for k, v in step.get("env", {}).items()}, **extra}
+        (self.files / "output").write_text("")
+        return subprocess.run(["bash", "-e", "-c", step["run"]], cwd=self.repo, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    def output(self) -> dict[str, str]:
+        lines = (self.files / "output").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines)
+
+    def summary(self) -> str:
+        return (self.files / "summary").read_text()
+
+
+def gh_calls(tmp_path: Path) -> list[dict[str, Any]]:
+    log = tmp_path / "gh.log"
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    log.unlink(missing_ok=True)
+    return calls
+
+
+def run_github_pr(repo: Path, tmp_path: Path, gh: Path,
+                  comments: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The accounts job, then per account (the matrix) the plan and comment steps."""
+    listing = GitHubJob("accounts", repo, tmp_path, gh)
+    done = listing.run("accounts")
+    assert done.returncode == 0, done.stderr
+    names = json.loads(listing.output()["names"])
+    results = {}
+    for account in names:
+        job = GitHubJob("plan", repo, tmp_path, gh, account)
+        planned = job.run("plan")
+        assert planned.returncode == 0, planned.stderr  # the job fails later, after commenting
+        status = job.output()["status"]
+        posted = job.run("comment", GH_STUB_LOG=str(tmp_path / "gh.log"),
+                         GH_STUB_COMMENTS=json.dumps(comments))
+        assert posted.returncode == 0, posted.stderr
+        # `if: steps.plan.outputs.status != '0'`
+        assert job.step("Fail when the plan failed")["if"] == "steps.plan.outputs.status != '0'"
+        failing = job.run("Fail when the plan failed") if status != "0" else None
+        results[account] = {"status": status, "calls": gh_calls(tmp_path), "job": job,
+                            "fail_step": failing, "plan_log": planned.stderr}
+    return results
+
+
+def test_two_accounts_each_get_their_own_comment(
+    repo: Path, tmp_path: Path, gh_stub: Path
+) -> None:
+    results = run_github_pr(repo, tmp_path, gh_stub, comments=[])
+    assert list(results) == list(ACCOUNTS)
+    for account, key in ACCOUNTS.items():
+        result = results[account]
+        assert result["status"] == "0", result["plan_log"]
+        assert result["fail_step"] is None
+        (listing, post) = result["calls"]
+        assert listing["args"][:2] == ["api", "--paginate"]
+        assert post["args"][:4] == ["api", "--method", "POST",
+                                    "repos/acme/defs/issues/7/comments"]
+        body = post["body"]
+        assert body.startswith(f"<!-- hoodsync-plan:{account} -->\n")
+        assert key in body and all(other not in body for other in ACCOUNTS.values() if other != key)
+        assert f"artifact `hoodsync-plan-{account}`" in body
+        # The comment step holds the GitHub token and no API secret.
+        assert post["gh_token"] and post["secrets"] == []
+        assert f"## hoodsync plan: account `{account}`" in result["job"].summary()
+        for artifact in ("plan.md", "plan.json", "preview.html"):
+            assert (repo / artifact).exists()
+    everything = json.dumps([r["calls"] for r in results.values()]) + "".join(
+        r["job"].summary() for r in results.values())
+    assert not any(secret_value(name) in everything for name in SECRETS)
+
+
+def test_an_existing_comment_is_edited_and_only_the_bots_own(
+    repo: Path, tmp_path: Path, gh_stub: Path
+) -> None:
+    comments = [
+        {"id": 11, "user": {"type": "Bot"}, "body": "<!-- hoodsync-plan:alpha -->\nold plan"},
+        {"id": 12, "user": {"type": "User"}, "body": "<!-- hoodsync-plan:beta -->\nquoted"},
+        {"id": 13, "user": {"type": "Bot"}, "body": "<!-- hoodsync-plan:alphabet -->\nx"},
+        {"id": 14, "user": {"type": "Bot"}, "body": "<!-- hoodsync-plan -->\nbefore accounts"},
+    ]
+    results = run_github_pr(repo, tmp_path, gh_stub, comments)
+    alpha = results["alpha"]["calls"][-1]
+    assert alpha["args"][:4] == ["api", "--method", "PATCH", "repos/acme/defs/issues/comments/11"]
+    beta = results["beta"]["calls"][-1]
+    assert beta["args"][:3] == ["api", "--method", "POST"]
+
+
+def test_a_failed_plan_is_posted_and_then_fails_the_job(
+    repo: Path, tmp_path: Path, gh_stub: Path
+) -> None:
+    (repo / "hoodsync.yaml").write_text(config(failing="beta"), encoding="utf-8")
+    results = run_github_pr(repo, tmp_path, gh_stub, comments=[])
+    assert results["alpha"]["status"] == "0" and results["alpha"]["fail_step"] is None
+    beta = results["beta"]
+    assert beta["status"] == "1"
+    body = beta["calls"][-1]["body"]
+    assert body.startswith("<!-- hoodsync-plan:beta -->\n")
+    assert "hoodsync plan failed (exit 1)" in body and "UNSET_TOKEN_FOR_TEST" in body
+    assert beta["fail_step"].returncode == 1
+    assert "::error title=hoodsync plan failed::account beta" in beta["fail_step"].stdout
+
+
+def test_a_broken_hoodsync_yaml_stops_the_accounts_job_with_annotations(
+    repo: Path, tmp_path: Path, gh_stub: Path
+) -> None:
+    (repo / "hoodsync.yaml").write_text("accounts:\n  Bad Name:\n    hood: {url: sandbox}\n")
+    job = GitHubJob("accounts", repo, tmp_path, gh_stub)
+    done = job.run("accounts")
+    assert done.returncode == 1
+    assert "::error file=hoodsync.yaml,line=2," in done.stderr
+    assert "names" not in job.output()  # no empty matrix for the jobs after it
+
+
+def test_an_oversized_plan_is_cut_at_a_line_under_githubs_limit(
+    repo: Path, tmp_path: Path, gh_stub: Path
+) -> None:
+    job = GitHubJob("plan", repo, tmp_path, gh_stub, "alpha")
+    line = "| ünïcödé row " + "x" * 80 + " |\n"
+    (repo / "plan.md").write_text("## head\n" + line * 2000, encoding="utf-8")
+    done = job.run("comment", GH_STUB_LOG=str(tmp_path / "gh.log"), GH_STUB_COMMENTS="[]")
+    assert done.returncode == 0, done.stderr
+    body = gh_calls(tmp_path)[-1]["body"]
+    assert len(body) <= 65536 and "truncated" in body
+    kept = body.split("\n", 1)[1].split("\n\n… (truncated")[0].splitlines()
+    assert kept[0] == "## head" and set(kept[1:]) == {line.rstrip("\n")}
+
+
+# --------------------------------------------------------------------------- GitLab
+
+class NotesApi:
+    """GitLab's merge-request notes endpoints, as far as the template uses them."""
+
+    def __init__(self, notes: list[dict[str, Any]]) -> None:
+        self.notes = notes
+        self.requests: list[dict[str, Any]] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, payload: Any) -> None:
+                raw = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _record(self) -> dict[str, Any]:
+                size = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(size)) if size else None
+                entry = {"method": self.command, "path": self.path, "body": body,
+                         "token": self.headers.get("PRIVATE-TOKEN")}
+                api.requests.append(entry)
+                return entry
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self._record()
+                self._answer(api.notes)
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._answer({"id": 100 + len(api.requests), **self._record()["body"]})
+
+            def do_PUT(self) -> None:  # noqa: N802
+                self._answer(self._record()["body"])
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v4"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "NotesApi":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_gitlab_plan(repo: Path, tmp_path: Path, api: NotesApi) -> subprocess.CompletedProcess[str]:
+    pipeline = yaml.safe_load(GITLAB.read_text(encoding="utf-8"))
+    job = pipeline["plan"]
+    assert job["extends"] == ".hoodsync"  # its before_script installs the wheels: skipped here
+    env = {**base_env(tmp_path), **{k: str(v) for k, v in pipeline["variables"].items()},
+           "CI_API_V4_URL": api.url, "CI_PROJECT_ID": "acme/defs", "CI_MERGE_REQUEST_IID": "7",
+           "CI_JOB_URL": "https://gitlab.example/acme/defs/-/jobs/99",
+           **{name: secret_value(name) for name in SECRETS}}
+    # GitLab runs a job's script lines in one shell that stops at the first failing line.
+    script = "set -eo pipefail\n" + "\n".join(job["script"])
+    return subprocess.run(["bash", "-c", script], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+@pytest.fixture()
+def notes_api() -> Iterator[NotesApi]:
+    with NotesApi(notes=[]) as api:
+        yield api
+
+
+def test_gitlab_posts_one_note_per_account(repo: Path, tmp_path: Path,
+                                           notes_api: NotesApi) -> None:
+    notes_api.notes.append({"id": 5, "system": False,
+                            "body": "<!-- hoodsync-plan:beta -->\nan older plan"})
+    done = run_gitlab_plan(repo, tmp_path, notes_api)
+    assert done.returncode == 0, done.stdout + done.stderr
+    listing, *writes = notes_api.requests
+    assert listing["method"] == "GET"
+    assert listing["path"].startswith("/api/v4/projects/acme%2Fdefs/merge_requests/7/notes?")
+    assert [(w["method"], w["path"]) for w in writes] == [
+        ("POST", "/api/v4/projects/acme%2Fdefs/merge_requests/7/notes"),
+        ("PUT", "/api/v4/projects/acme%2Fdefs/merge_requests/7/notes/5")]
+    for (account, key), write in zip(ACCOUNTS.items(), writes):
+        body = write["body"]["body"]
+        assert body.startswith(f"<!-- hoodsync-plan:{account} -->\n")
+        assert key in body and all(other not in body for other in ACCOUNTS.values() if other != key)
+        assert f"/artifacts/file/hoodsync-plan/{account}/preview.html" in body
+        assert write["token"] == secret_value("GITLAB_API_TOKEN")
+        assert secret_value("HOOD_API_TOKEN") not in body
+        for artifact in ("plan.md", "plan.json", "preview.html"):
+            assert (repo / "hoodsync-plan" / account / artifact).exists()
+
+
+def test_gitlab_posts_a_failed_plan_then_fails_the_job(repo: Path, tmp_path: Path,
+                                                       notes_api: NotesApi) -> None:
+    (repo / "hoodsync.yaml").write_text(config(failing="alpha"), encoding="utf-8")
+    done = run_gitlab_plan(repo, tmp_path, notes_api)
+    assert done.returncode == 1
+    assert "hoodsync plan failed: hoodsync-plan/alpha/status" in done.stdout
+    posts = [r["body"]["body"] for r in notes_api.requests if r["method"] == "POST"]
+    assert [p.split("\n", 1)[0] for p in posts] == [
+        "<!-- hoodsync-plan:alpha -->", "<!-- hoodsync-plan:beta -->"]
+    assert "hoodsync plan failed (exit 1)" in posts[0] and "UNSET_TOKEN_FOR_TEST" in posts[0]
+    assert "car-brands-showcase" in posts[1]
