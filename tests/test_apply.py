@@ -348,7 +348,7 @@ def test_replacement_create_that_did_not_happen_is_sent_again_not_confused_with_
 def test_api_failure_detail_carries_the_message_and_trace_id(
     tmp_path: Path, emulator: EmulatorHandle
 ) -> None:
-    from hoodsync.cli import _result_table
+    from hoodsync.cli.views import result_table
 
     transport = ApiTransport(emulator.hood_url, Secret(emulator.hood_token), api="hood")
     plan = Plan(account=ACCOUNT, changes=(
@@ -363,7 +363,7 @@ def test_api_failure_detail_carries_the_message_and_trace_id(
     assert result.outcome is Outcome.FAILED
     assert "HTTP 400 Bad request. Specified campaign does not exist." in result.detail
     assert re.search(r"\(trace_id [0-9a-f-]{36}\)", result.detail)
-    table = _result_table(report)
+    table = result_table(report)
     assert re.search(r"^campaign\.gone\s+update\s+failed\s+patch failed: update campaign "
                      r"999999: HTTP 400 .*trace_id", table, re.M)
     assert "Apply complete: 0 applied, 1 failed, 0 not attempted." in table

@@ -35,7 +35,7 @@ from test_cli_plan import (
 import hoodsync.apply
 import hoodsync.remote.hood
 import hoodsync.session
-from hoodsync.cli import _Console, _Ordered, _Progress, _duration
+from hoodsync.cli.views import Console, Ordered, Progress, duration
 from hoodsync.apply import Outcome, Result
 from hoodsync.model import Kind
 from hoodsync.plan import AccountInfo, Change, Plan, Step
@@ -150,8 +150,8 @@ def test_progress_eta_follows_the_rate_limits_and_the_observed_pace(
     plan = Plan(account, changes, estimate=estimate(changes, account))
     assert plan.estimate.seconds > 60  # 300 requests at 150/min
     clock = _FakeClock()
-    console = _Console(tty=True)
-    progress = _Progress(_Ordered(console, 1), 0, plan, clock=clock)
+    console = Console(tty=True)
+    progress = Progress(Ordered(console, 1), 0, plan, clock=clock)
     assert progress.eta(0, 300, clock.now) == pytest.approx(plan.estimate.seconds)
     # 150 done in 15 s: the minute window still caps the rest (the plan's estimate less 15 s).
     for change in changes[:150]:
@@ -161,7 +161,7 @@ def test_progress_eta_follows_the_rate_limits_and_the_observed_pace(
     # Slower than the limits (latency-bound): the observed pace wins.
     clock.now += 400
     assert progress.eta(150, 300, clock.now) == pytest.approx(415.0)
-    assert _duration(7.2) == "0:08" and _duration(3725) == "1:02:05"
+    assert duration(7.2) == "0:08" and duration(3725) == "1:02:05"
     text = progress.bar_text(150, 300, clock.now)
     assert text.startswith("[" + "#" * 15 + "." * 15 + "] 150/300 ETA 6:55")
     progress(Result("campaign.c000", "create", Outcome.APPLIED, remote_id="7"), 1, 300)
@@ -173,7 +173,7 @@ def test_progress_eta_follows_the_rate_limits_and_the_observed_pace(
 def test_ordered_output_holds_later_accounts_until_earlier_ones_finish(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    out = _Ordered(_Console(tty=False), 3)
+    out = Ordered(Console(tty=False), 3)
     out.write(2, "c1", err=True)
     out.write(1, "b1", err=False)
     out.write(0, "a1", err=True)

@@ -1,0 +1,580 @@
+"""The ``hoodsync`` command line: the only module that prints.
+
+Exit codes (DESIGN §1.2): 0 success (and, with ``--detailed-exitcode``, no changes); 1 any
+error — invalid input, API failure, stale plan, safety guard, partial apply, and also a
+mistyped command line; 2 only for "the plan has changes" under ``--detailed-exitcode``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sequence, TypeVar
+
+import click
+
+from hoodsync import __version__
+from hoodsync.atomic import check_writable, write_atomic
+from hoodsync.engine import ApplyOptions, PlanOptions, Run, os_error_text
+from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError
+
+if TYPE_CHECKING:
+    from hoodsync.cli.views import TerminalView
+    from hoodsync.model import Definition
+    from hoodsync.plan import Plan
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _fail(message: str) -> NoReturn:
+    _err(f"error: {message}")
+    raise SystemExit(EXIT_ERROR)
+
+
+class _Notices:
+    """The hooks of commands that only report notices (validate, preview, plan): stderr."""
+
+    def notice(self, message: str) -> None:
+        _err(message)
+
+    def plans_ready(self, plans: Sequence[tuple[str, "Plan"]]) -> None:
+        """Not used outside apply."""
+
+    def approve(self) -> None:
+        """Not used outside apply."""
+
+    def apply_started(self, account: str, plan: "Plan") -> None:
+        """Not used outside apply."""
+
+    def change_finished(self, account: str, result: Any, done: int, total: int) -> None:
+        """Not used outside apply."""
+
+    def apply_finished(self, account: str, report: Any) -> None:
+        """Not used outside apply."""
+
+    def apply_failed(self, account: str, message: str) -> None:
+        """Not used outside apply."""
+
+
+def _load_definitions(paths: Sequence[str]) -> list["Definition"]:
+    from hoodsync.engine import load_definitions
+
+    return load_definitions(paths, _Notices())
+
+
+def _report_problems(error: DefinitionError) -> None:
+    """Every problem as one ``path:line:col: error: ...`` line on stderr, then a count.
+
+    Under GitHub Actions (``GITHUB_ACTIONS=true``) each problem is followed by its workflow
+    command, which the runner turns into an annotation on that line of the pull request's
+    diff (the runner reads commands from stderr as from stdout; stdout stays the product)."""
+    from hoodsync.annotations import workflow_command
+
+    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
+    for problem in error.problems:
+        _err(str(problem))
+        if annotate:
+            _err(workflow_command(problem))
+    errors = sum(1 for p in error.problems if p.severity == "error")
+    files = len({p.location.path for p in error.problems})
+    _err(f"{errors} error(s) in {files} file(s); nothing was sent anywhere.")
+
+
+def handle_errors(func: F) -> F:
+    """Turn hoodsync's own errors, and any failed file or socket operation, into a one-line
+    message and exit 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DefinitionError as exc:
+            _report_problems(exc)
+            raise SystemExit(EXIT_ERROR) from None
+        except HoodsyncError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(os_error_text(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hoodsync")
+def cli() -> None:
+    """Manage Ocamba Hood campaigns, push tasks and Falconyte email campaigns as code.
+
+    Definitions are YAML files in a git repository. `hoodsync plan` shows what would change;
+    `hoodsync apply` makes the changes inside the APIs' rate limits.
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--codequality", "codequality", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="FILE",
+              help="Also write the problems as a GitLab Code Quality report (JSON; [] when "
+                   "valid) to FILE.")
+@handle_errors
+def validate(paths: Sequence[str], codequality: Path | None) -> None:
+    """Check every definition under PATHS (default: .) offline; no network.
+
+    Reports every problem of every file as `path:line:col: error: message (json.path)`.
+    """
+    from hoodsync.annotations import codequality_report
+
+    if codequality is not None:
+        check_writable(codequality)
+    try:
+        definitions = _load_definitions(paths)
+    except DefinitionError as exc:
+        if codequality is not None:
+            write_atomic(codequality, json.dumps(codequality_report(exc.problems), indent=2,
+                                                  ensure_ascii=False) + "\n")
+        raise
+    if codequality is not None:
+        write_atomic(codequality, "[]\n")
+    files = len({d.location.path for d in definitions})
+    click.echo(f"OK: {len(definitions)} definition(s) in {files} file(s) are valid.")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text: one name per line; json: one array (a CI matrix).")
+@handle_errors
+def accounts(paths: Sequence[str], fmt: str) -> None:
+    """List the accounts that plan and apply would use for PATHS (default: .), sorted.
+
+    Offline and without secrets: reads hoodsync.yaml (found as plan finds it) and nothing
+    else. Without hoodsync.yaml the one account is `default`.
+    """
+    from hoodsync.config import load_config
+
+    names = sorted(load_config(list(paths)).accounts)
+    click.echo(json.dumps(names) if fmt == "json" else "\n".join(names))
+
+
+@cli.command()
+@click.argument("kind", required=False)
+@handle_errors
+def schema(kind: str | None) -> None:
+    """Print the JSON Schema of KIND (Campaign, PushTask, EmailCampaign, or config).
+
+    Without KIND, list the schemas. Point editors at them with a
+    `# yaml-language-server: $schema=...` line.
+    """
+    from hoodsync.definitions.validate import SCHEMA_NAMES, schema as get_schema
+
+    if kind is None:
+        for name in SCHEMA_NAMES:
+            click.echo(name)
+        return
+    try:
+        document = get_schema(kind)
+    except KeyError:
+        _fail(f"unknown schema {kind!r} (one of {', '.join(SCHEMA_NAMES)})")
+    click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _color(no_color: bool) -> bool:
+    """Colour only on a terminal, and never under --no-color or NO_COLOR."""
+    return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+def _common_plan_options(func: F) -> F:
+    options = [
+        click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+        click.option("--account", "accounts", multiple=True, metavar="NAME",
+                     help="Account from hoodsync.yaml (repeatable; default: all configured)."),
+        click.option("--target", "targets", multiple=True, metavar="KIND.KEY",
+                     help="Limit to these resources, e.g. campaign.welcome-push (repeatable)."),
+        click.option("--prune", is_flag=True, default=None,
+                     help="Also remove objects hoodsync created whose definition is gone."),
+        click.option("--allow-replace", is_flag=True,
+                     help="Allow replacing email campaigns (Falconyte has no update)."),
+        click.option("--resolve-duplicates", is_flag=True,
+                     help="When several remote objects claim one definition (two applies "
+                          "raced), keep the oldest and retire the others: cancel them, or "
+                          "release and rename drafts '... (duplicate)'."),
+        click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR is honoured too)."),
+        click.option("--parallelism", type=click.IntRange(1, 64), default=None,
+                     help="Requests in flight per account (default 4)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@_common_plan_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the plan (JSON) for `apply --plan`.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when the plan has changes (0 none, 1 error).")
+@click.option("--preview", "preview_out", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write an HTML preview of the messages the plan changes.")
+@click.option("--allow-removals", type=click.IntRange(0), default=None, metavar="N",
+              help="Check the plan against the safety guard as `apply --allow-removals N` would.")
+@handle_errors
+def plan(
+    paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
+    allow_replace: bool, resolve_duplicates: bool, no_color: bool, parallelism: int | None,
+    fmt: str, out: Path | None,
+    detailed_exitcode: bool, preview_out: Path | None, allow_removals: int | None,
+) -> None:
+    """Show what apply would change; changes nothing.
+
+    Reads the definitions under PATHS (default: .) and the remote account, and prints the plan.
+    With several accounts, they are read concurrently and printed in account order. When apply's
+    safety guard would refuse the plan, a warning says so (the exit code does not change).
+    """
+    from hoodsync.definitions.loader import collector_paused
+    from hoodsync.engine import close_all, make_plans, prepare, safety_refusal, seal_plan
+    from hoodsync.render import render
+
+    opts = PlanOptions(tuple(paths), tuple(accounts), tuple(targets), prune, allow_replace,
+                       resolve_duplicates, parallelism)
+    with collector_paused():  # large acyclic data: the cyclic GC would only cost time
+        prep = prepare(opts.paths, opts.accounts, opts.targets, _Notices())
+    if (out is not None or preview_out is not None) and len(prep.accounts) != 1:
+        raise ConfigError("--out and --preview take one account's plan; choose it with --account")
+    if fmt == "json" and len(prep.accounts) != 1:
+        raise ConfigError("--format json prints one account's plan (one JSON document per run); "
+                          "choose it with --account "
+                          f"({', '.join(a.name for a in prep.accounts)})")
+    for path in (out, preview_out):
+        if path is not None:
+            check_writable(path)  # before any account is read
+    with collector_paused():
+        runs = make_plans(prep, opts.prune, opts.allow_replace, opts.parallelism,
+                          opts.resolve_duplicates)
+    changes = errors = False
+    try:
+        for run in runs:
+            doc = run.plan.to_dict()
+            style: dict[str, Any] = {"color": _color(no_color)} if fmt == "text" else {}
+            text = render(doc, fmt, **style)
+            refusal = safety_refusal(run, allow_removals) if run.plan.has_changes else None
+            if refusal is not None and fmt == "markdown":
+                text = (text.rstrip("\n")
+                        + f"\n\n> **Warning:** apply will refuse this plan: {refusal}\n")
+            click.echo(text, nl=False)
+            if refusal is not None and fmt == "text":
+                click.echo(f"Warning: apply will refuse this plan: {refusal}")
+            elif refusal is not None and fmt == "json":
+                _err(f"warning: apply will refuse this plan: {refusal}")
+            changes = changes or run.plan.has_changes
+            errors = errors or run.plan.has_errors
+            if out is not None:
+                sealed = seal_plan(run, prep.config, doc)
+                write_atomic(out, json.dumps(sealed, indent=2, sort_keys=True,
+                                             ensure_ascii=False) + "\n")
+                _err(f"Saved the plan to {out}; run `hoodsync apply --plan {out}` to apply it.")
+            if preview_out is not None:
+                _write_preview(preview_out, run, paths)
+    finally:
+        close_all(runs)
+    if errors:
+        _fail("the plan has errors (see above); apply would refuse it")
+    if detailed_exitcode and changes:
+        raise SystemExit(EXIT_CHANGES)
+
+
+def _write_preview(path: Path, run: Run, paths: Sequence[str]) -> None:
+    """The HTML preview of what the plan changes: for updates, the new definition next to the
+    remote object it replaces (read once, by the plan; never read again here).
+
+    Definitions go in with ``${env:...}`` unresolved: the page is a CI artifact."""
+    from hoodsync.definitions.validate import load_definitions
+    from hoodsync.preview import items_from_definitions, render_preview
+    from hoodsync.session import spec_shapes
+
+    actions = {c.address: c.action for c in run.plan.changes if c.steps}
+    changed = [d for d in load_definitions(list(paths) or ["."]) if d.address in actions]
+    before = {a: spec for a, spec in spec_shapes(run.plan, run.remote).items() if a in actions}
+    write_atomic(path, render_preview(items_from_definitions(changed, before=before,
+                                                              actions=actions)))
+    _err(f"Wrote the preview of {len(changed)} changed definition(s) to {path}.")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("preview.html"),
+              show_default=True, help="Where to write the HTML page.")
+@handle_errors
+def preview(paths: Sequence[str], out: Path) -> None:
+    """Write one self-contained HTML page showing every message as people will see it.
+
+    Offline: no account is read. Warnings (missing translations, over-long texts, SMS segments,
+    non-https links) are printed too; they do not fail the command.
+    """
+    from hoodsync.preview import items_from_definitions, preview_warnings, render_preview
+
+    check_writable(out)
+    items = items_from_definitions(_load_definitions(paths))
+    write_atomic(out, render_preview(items))
+    for warning in preview_warnings(items):
+        _err(f"warning: {warning}")
+    click.echo(f"Wrote the preview of {len(items)} definition(s) to {out}.")
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(stop: threading.Event, view: "TerminalView") -> Iterator[None]:
+    """Once changes are being sent, a first Ctrl-C only sets ``stop`` (no new change starts;
+    the calls in flight finish; the tables are printed); a second one interrupts at once.
+    Before that — while planning or at the question — Ctrl-C interrupts at once, nothing sent.
+    Installed only in the main thread, where Python delivers signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set() or not view.applying.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        _err("Interrupted: finishing the changes in flight, starting no new one "
+             "(Ctrl-C again to stop at once).")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@cli.command()
+@_common_plan_options
+@click.option("--auto-approve", is_flag=True, help="Do not ask; needed when not on a terminal.")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="Apply this saved plan exactly, after checking it is not stale.")
+@click.option("--allow-removals", type=click.IntRange(0), default=None, metavar="N",
+              help="Allow up to N cancels/stops (overrides the safety limits).")
+@click.option("--lock-timeout", type=click.FloatRange(0, 86400), default=0.0, metavar="SECONDS",
+              help="Wait up to SECONDS for another apply of the same account on this machine "
+                   "to finish (default 0: refuse at once).")
+@handle_errors
+def apply(
+    paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
+    allow_replace: bool, resolve_duplicates: bool, no_color: bool, parallelism: int | None,
+    auto_approve: bool, plan_file: Path | None, allow_removals: int | None, lock_timeout: float,
+) -> None:
+    """Plan, print the plan, ask, then make the changes inside the rate limits.
+
+    Several accounts are planned and applied concurrently; output stays in account order.
+    With --plan, the saved plan is applied exactly (PATHS only locate hoodsync.yaml).
+    Exit 1 when anything was not applied; the result table says what was. Ctrl-C stops
+    starting new changes, lets the calls in flight finish and prints the table.
+
+    Each account is locked on this machine before it is read, until the apply ends: a second
+    apply of the same account refuses (or waits --lock-timeout), naming the holder.
+    """
+    from hoodsync import engine
+    from hoodsync.cli.views import TerminalView
+    from hoodsync.render import render
+
+    opts = ApplyOptions(tuple(paths), tuple(accounts), tuple(targets), prune, allow_replace,
+                        resolve_duplicates, parallelism, plan_file=plan_file,
+                        allow_removals=allow_removals, lock_timeout=lock_timeout)
+    color = _color(no_color)
+    view = TerminalView(lambda p: render(p.to_dict(), "text", color=color),
+                        auto_approve=auto_approve)
+    stop = threading.Event()
+    with _stop_on_interrupt(stop, view):
+        ok = engine.apply(opts, view, stop)
+    if stop.is_set():
+        _fail("interrupted: changes not yet started were not attempted (see the table); "
+              "run apply again to finish")
+    if ok is False:
+        _fail("some changes were not applied (see the table); run apply again to finish")
+
+
+@cli.command()
+@click.option("--kind", "kinds", multiple=True, metavar="K",
+              help="Only this kind: Campaign, PushTask, EmailCampaign or their slugs "
+                   "(repeatable; default: all).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("exported"),
+              show_default=True, help="Folder to write the definition files into.")
+@click.option("--account", "account_name", default=None, metavar="NAME",
+              help="Account from hoodsync.yaml.")
+@click.option("--overwrite", is_flag=True, help="Replace files that already exist in --out.")
+@handle_errors
+def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite: bool) -> None:
+    """Write YAML definitions for what exists remotely (bootstrap a repository).
+
+    One file per remote object, only the fields a definition can set, so that `hoodsync plan`
+    right after shows no changes (or `adopt` for campaigns hoodsync did not create).
+    """
+    from hoodsync.config import load_config
+    from hoodsync.export import export_documents, is_definition, parse_kinds, write_export
+    from hoodsync.model import Kind
+    from hoodsync.session import open_session, read_remote
+
+    wanted = parse_kinds(kinds)
+    config = load_config([])
+    account = config.account(account_name)
+    session = open_session(account, config, need_hood=any(k.system == "hood" for k in wanted),
+                           need_falconyte=Kind.EMAIL_CAMPAIGN in wanted, env=os.environ)
+    try:
+        remote = read_remote(session, set(wanted))
+    finally:
+        session.close()
+    files = export_documents(remote)
+    written = write_export(files, out, overwrite=overwrite)
+    for path in written:
+        click.echo(str(path))
+    commented = sum(1 for f in files if not is_definition(f))
+    note = f" ({commented} commented out; the header of each says why)" if commented else ""
+    _err(f"Wrote {len(written)} file(s) to {out}{note}. Check with `hoodsync plan {out}`: "
+         "expect no changes, or adopt for campaigns hoodsync did not create.")
+
+
+def _within(
+    low: float, high: float | None = None,
+) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback refusing a value outside ``low`` .. ``high`` (inclusive; no ``high``:
+    unbounded above), and ``nan`` / ``inf``, which click's ranges let through (``nan`` passes
+    every comparison, so ``--latency-ms nan`` would stall every request)."""
+    bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:  # an option without a default that was not given
+            return value
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            what, shown = ("a number", f"{value:g}") if isinstance(value, float) else (
+                "a whole number", str(value))
+            raise click.BadParameter(f"{shown} is not {what} {bounds}", ctx, param)
+        return value
+
+    return check
+
+
+class _OneLineBadValues(click.Command):
+    """A command whose bad option values end like every other hoodsync error: one ``error:``
+    line naming the option, exit 1 (click would wrap its message in usage text)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as exc:
+            name = "/".join(exc.param.opts) if exc.param is not None else "option"
+            _fail(f"{name}: {exc.message}")
+
+
+#: Bounds of the emulator's fault settings: past them a setting is a typo, not a test.
+_MAX_LATENCY_MS, _MAX_ASYNC_DELAY_S = 600_000, 3600
+
+
+@cli.command(cls=_OneLineBadValues)
+@click.option("--port", type=click.IntRange(0, 65535), default=8040, show_default=True,
+              help="0 picks a free port.")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="SQLite file to keep state in (default: in memory).")
+@click.option("--rate-burst", type=int, callback=_within(1), default=10, show_default=True,
+              help="Hood requests per 1 s (at least 1).")
+@click.option("--rate-minute", type=int, callback=_within(1), default=150, show_default=True,
+              help="Hood requests per 60 s (at least 1).")
+@click.option("--latency-ms", type=float, callback=_within(0, _MAX_LATENCY_MS), default=0.0,
+              show_default=True, help=f"Added to every request, 0 to {_MAX_LATENCY_MS:,} ms.")
+@click.option("--fail-rate", type=float, callback=_within(0, 1), default=0.0, show_default=True,
+              help="Share of requests answered 500 (not executed), 0 to 1.")
+@click.option("--drop-after-commit-rate", type=float, callback=_within(0, 1),
+              default=0.0, show_default=True,
+              help="Share of creates committed and then answered by a dropped connection, 0 to 1.")
+@click.option("--async-delay", type=float, callback=_within(0, _MAX_ASYNC_DELAY_S), default=0.0,
+              show_default=True,
+              help=f"Seconds before pause/resume/cancel show in reads, 0 to {_MAX_ASYNC_DELAY_S}.")
+@click.option("--max-concurrent", type=int, callback=_within(1), default=None,
+              help="Requests in flight per account before 429 with Retry-After: -1 (at least 1).")
+@click.option("--page-max", type=int, callback=_within(1), default=100, show_default=True,
+              help="Largest list page size; larger page=N,M requests are capped (at least 1).")
+@click.option("--seed", type=int, default=None, help="Seed for the faults.")
+@handle_errors
+def emulator(
+    port: int, db: str | None, rate_burst: int, rate_minute: int, latency_ms: float,
+    fail_rate: float, drop_after_commit_rate: float, async_delay: float,
+    max_concurrent: int | None, page_max: int, seed: int | None,
+) -> None:
+    """Serve the local Hood + Falconyte API emulator on 127.0.0.1 until Ctrl-C."""
+    from hoodsync.emulator.app import EmulatorConfig
+    from hoodsync.emulator.server import run
+    from hoodsync.emulator.store import StoreError
+
+    try:
+        config = EmulatorConfig(
+            rate_burst=rate_burst, rate_minute=rate_minute, latency_ms=latency_ms,
+            fail_rate=fail_rate, drop_after_commit_rate=drop_after_commit_rate,
+            async_delay_s=async_delay, max_concurrent=max_concurrent, page_max=page_max, seed=seed,
+        )
+    except ValueError as exc:  # a combination the options' own bounds do not cover
+        _fail(str(exc))
+
+    def ready(url: str, token: str, key: str) -> None:
+        click.echo(
+            f"Emulator listening on {url} — Hood: {url}/v1/hood, Falconyte: {url}/public/v1; "
+            f"token {token}, key {key} (Ctrl-C stops)"
+        )
+        sys.stdout.flush()
+
+    try:
+        run(config, port=port, db=db, on_ready=ready)
+    except StoreError as exc:
+        _fail(str(exc))
+    click.echo("Emulator stopped.")
+
+
+def _configure_logging(level_name: str) -> None:
+    import logging
+
+    level = logging.getLevelName(level_name.strip().upper()) if level_name.strip() else None
+    if not isinstance(level, int):
+        if level_name.strip():
+            _err(f"warning: HOODSYNC_LOG={level_name!r} is not a log level (debug, info, warning)")
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("hoodsync")
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI with hoodsync's exit codes (usage errors exit 1, not click's 2).
+
+    ``HOODSYNC_LOG=debug`` (or info, warning) sends the library's log lines to stderr: one line
+    per request with method, path, status, attempt and time — never headers or bodies.
+    """
+    if os.environ.get("NO_COLOR"):
+        os.environ.setdefault("HOODSYNC_NO_COLOR", "1")
+    _configure_logging(os.environ.get("HOODSYNC_LOG", ""))
+    try:
+        code = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Abort:
+        _err("Aborted.")
+        raise SystemExit(EXIT_ERROR) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        _err("Interrupted.")
+        raise SystemExit(EXIT_ERROR) from None
+    raise SystemExit(code if isinstance(code, int) else EXIT_OK)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

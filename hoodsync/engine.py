@@ -1,0 +1,600 @@
+"""What ``plan`` and ``apply`` do, across every chosen account: the engine.
+
+The commands (:mod:`hoodsync.cli.commands`) parse options into :class:`PlanOptions` /
+:class:`ApplyOptions` and call :func:`plan` or :func:`apply`; everything worth showing is
+reported to a :class:`hoodsync.hooks.Hooks` view. Nothing here prints.
+
+``apply``, step by step (:func:`apply`):
+
+1. validate every definition and ``hoodsync.yaml``, pick the accounts, give each its share of
+   the definitions and check its secrets — before anything is sent (:func:`prepare`);
+   or, with ``--plan FILE``, read the saved plan and check its seal and account
+   (:func:`load_saved_plan`);
+2. lock every account it will write to (:func:`lock_accounts`, :mod:`hoodsync.lock`);
+3. read each account and plan it, concurrently (:func:`make_plans`); or re-read what a saved
+   plan acts on and refuse it when anything moved (:func:`open_saved_plan`);
+4. show the plans (``hooks.plans_ready``), refuse plans with errors or that the safety guard
+   refuses, ask for approval (``hooks.approve``);
+5. apply every account concurrently (:func:`apply_all` → :func:`hoodsync.apply.apply_plan`),
+   each reporting its changes and its result table through the hooks;
+6. release the locks and close every session, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import functools
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+
+from hoodsync.config import Account, Config
+from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError
+from hoodsync.hooks import Hooks
+from hoodsync.model import Definition
+from hoodsync.plan import AccountInfo, Plan
+
+if TYPE_CHECKING:
+    from hoodsync.apply import ApplyReport, Journal, Result
+    from hoodsync.session import Session
+
+__all__ = [
+    "PlanOptions",
+    "ApplyOptions",
+    "Run",
+    "Prepared",
+    "SavedPlan",
+    "load_definitions",
+    "prepare",
+    "make_plans",
+    "apply",
+    "apply_all",
+    "close_all",
+    "in_parallel",
+    "safety_refusal",
+    "seal_plan",
+    "plan_apis",
+    "parse_targets",
+    "os_error_text",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """What ``plan`` (and the planning half of ``apply``) is asked to do."""
+
+    paths: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    #: ``None``: each account's own ``prune:`` setting.
+    prune: bool | None = None
+    allow_replace: bool = False
+    resolve_duplicates: bool = False
+    parallelism: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions(PlanOptions):
+    """What ``apply`` is asked to do, beyond planning."""
+
+    plan_file: Path | None = None
+    allow_removals: int | None = None
+    lock_timeout: float = 0.0
+
+
+def os_error_text(exc: OSError) -> str:
+    """``<path>: <reason>`` for a failed file or socket operation (no traceback, no errno)."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason
+
+
+def load_definitions(paths: Sequence[str], hooks: Hooks) -> list[Definition]:
+    """Load and validate the definitions under PATHS (default: .), after a notice for each
+    folder below them that is a project of its own and so is left out (DESIGN §1.1: it is
+    planned only under its own hoodsync.yaml)."""
+    from hoodsync.definitions.loader import display_path, separate_projects
+    from hoodsync.definitions.validate import load_definitions as load
+
+    roots = list(paths) or ["."]
+    for config in separate_projects(roots):
+        hooks.notice(f"note: {display_path(config.parent)}/ has its own {config.name}; skipped "
+                     "(run hoodsync there)")
+    return load(roots)
+
+
+def apply(options: ApplyOptions, hooks: Hooks, stop: threading.Event) -> bool | None:
+    """Everything ``apply`` does (module docstring). Returns ``None`` when there was nothing to
+    change, else whether every change of every account was applied. ``stop`` set (Ctrl-C)
+    winds the apply down: no new change starts.
+
+    Raises :class:`HoodsyncError` (nothing applied) for invalid input, a held lock, a stale or
+    edited saved plan, a plan with errors, the safety guard, or a refused approval."""
+    with contextlib.ExitStack() as held:
+        runs, config = _locked_runs(options, hooks, held)
+        try:
+            hooks.plans_ready([(r.account.name, r.plan) for r in runs])
+            _check_applicable(runs, options.allow_removals)
+            if not any(r.plan.has_changes for r in runs):
+                return None
+            hooks.approve()
+            return apply_all(runs, config, options.parallelism, hooks, stop)
+        finally:
+            close_all(runs)
+
+
+def _locked_runs(options: ApplyOptions, hooks: Hooks,
+                 held: contextlib.ExitStack) -> tuple[list[Run], Config]:
+    """Steps 1–3 of :func:`apply`: the runs to apply, their accounts locked until ``held``
+    closes."""
+    from hoodsync.definitions.loader import collector_paused
+    from hoodsync.session import needs_falconyte
+
+    if options.plan_file is not None:
+        fixed = [name for name, given in (("--target", bool(options.targets)),
+                                          ("--prune", bool(options.prune)),
+                                          ("--allow-replace", options.allow_replace),
+                                          ("--resolve-duplicates", options.resolve_duplicates))
+                 if given]
+        if fixed:
+            raise ConfigError(f"{', '.join(fixed)} cannot be used with --plan: they are fixed "
+                              "in the saved plan (make a new plan to change them)")
+        saved = load_saved_plan(options.plan_file, options.paths, options.accounts)
+        lock_accounts([(saved.account, plan_apis(saved.plan))], saved.config,
+                      options.lock_timeout, held, hooks)
+        return [open_saved_plan(saved, options.parallelism)], saved.config
+    with collector_paused():  # see plan(): planning builds large acyclic data
+        prep = prepare(options.paths, options.accounts, options.targets, hooks)
+        wanted = [(a, ["hood"] + (["falconyte"] if needs_falconyte(mine) else []))
+                  for a, mine in zip(prep.accounts, prep.shares)]
+        lock_accounts(wanted, prep.config, options.lock_timeout, held, hooks)
+        runs = make_plans(prep, options.prune, options.allow_replace, options.parallelism,
+                          options.resolve_duplicates)
+    return runs, prep.config
+
+
+def _check_applicable(runs: Sequence[Run], allow_removals: int | None) -> None:
+    """Refuse (nothing applied) a plan with errors, or one the safety guard refuses."""
+    from hoodsync.plan import check_safety
+
+    for run in runs:
+        if run.plan.has_errors:
+            raise HoodsyncError(f"the plan for {run.account.name!r} has errors (see above); "
+                                "nothing was applied")
+        check_safety(run.plan, max_removals=run.account.max_removals,
+                     max_removal_percent=run.account.max_removal_percent,
+                     allow_removals=allow_removals)
+
+
+def _select(config: Config, names: Sequence[str]) -> list[Account]:
+    if names:
+        return [config.account(n) for n in dict.fromkeys(names)]
+    return [config.accounts[n] for n in sorted(config.accounts)]
+
+
+def _under(path: str, roots: Sequence[Path], cache: dict[str, Path]) -> bool:
+    resolved = cache.get(path)
+    if resolved is None:
+        resolved = cache[path] = Path(path).resolve()
+    return any(resolved.is_relative_to(r) for r in roots)
+
+
+def _definitions_for(
+    account: Account, config: Config, definitions: Sequence[Definition], several: bool,
+    cache: dict[str, Path] | None = None,
+) -> list[Definition]:
+    """An account's share of the definitions: those under its ``paths:`` when it has any."""
+    if not account.paths:
+        if several:
+            raise HoodsyncError(
+                f"account {account.name!r} has no paths: in {config.source}; with several "
+                "accounts each needs paths: (or choose one with --account)")
+        return list(definitions)
+    roots = [(config.root / p).resolve() for p in account.paths]
+    cache = {} if cache is None else cache
+    return [d for d in definitions if _under(d.location.path, roots, cache)]
+
+
+def _check_coverage(
+    config: Config, definitions: Sequence[Definition], cache: dict[str, Path]
+) -> None:
+    """When accounts list ``paths:``, every definition must belong to one of them: a file under
+    none would be planned by no account — silently unmanaged, which is what this tool exists to
+    prevent. Raises :class:`DefinitionError` naming each such file."""
+    from hoodsync.errors import Problem
+
+    listed = {a.name: a.paths for a in config.accounts.values() if a.paths}
+    if not listed:
+        return
+    roots = [(config.root / p).resolve() for paths in listed.values() for p in paths]
+    where = "; ".join(f"{name}: {', '.join(paths)}" for name, paths in sorted(listed.items()))
+    problems = [
+        Problem(d.location, f"{d.address} is under no account's paths: in {config.source} "
+                f"({where}); add its folder to an account's paths: or move the file")
+        for d in definitions if not _under(d.location.path, roots, cache)
+    ]
+    if problems:
+        raise DefinitionError(problems)
+
+
+def parse_targets(values: Sequence[str]) -> frozenset[str]:
+    """``--target`` values as plan addresses (``campaign.x``): the kind may be written as its
+    slug (``push_task``) or as in definition files (``PushTask``)."""
+    from hoodsync.model import Kind
+
+    out: set[str] = set()
+    for value in values:
+        prefix, _, key = value.partition(".")
+        kind = next((k for k in Kind if prefix in (k.slug, k.value)), None)
+        if kind is None:
+            raise HoodsyncError(
+                f"--target {value!r}: expected KIND.KEY with KIND one of "
+                f"{', '.join(k.slug for k in Kind)} (or {', '.join(k.value for k in Kind)})")
+        if not key:
+            raise HoodsyncError(f"--target {value!r}: the key is missing")
+        out.add(f"{kind.slug}.{key}")
+    return frozenset(out)
+
+
+def _checkparse_targets(wanted: frozenset[str], runs: Sequence[Run],
+                   definitions: Sequence[Definition]) -> None:
+    """A ``--target`` that names no definition and no orphan of any selected account is a
+    typo: refuse it (with the closest address) rather than print "No changes"."""
+    known = {d.address for d in definitions}
+    known.update(r.address for run in runs for r in run.plan.orphans if r.address)
+    unknown = sorted(wanted - known)
+    if not unknown:
+        return
+    parts = []
+    for target in unknown:
+        close = difflib.get_close_matches(target, sorted(known), n=1, cutoff=0.6)
+        parts.append(f"{target}" + (f" (did you mean {close[0]}?)" if close else ""))
+    raise ConfigError(f"--target matches no definition and no orphan: {', '.join(parts)}")
+
+
+@dataclass
+class Run:
+    """One account's part of a command: its plan, the session it was read through, and (when
+    it was planned here rather than loaded from a file) the remote objects it was planned on."""
+
+    account: Account
+    plan: Plan
+    session: "Session"
+    remote: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def close_all(runs: Sequence[Run]) -> None:
+    for run in runs:
+        run.session.close()
+
+
+def in_parallel(work: Sequence[Callable[[], T]],
+                 stop: threading.Event | None = None) -> list[T | BaseException]:
+    """Run each callable in its own thread (accounts have separate clients and budgets);
+    results — or the exception raised — in the order given.
+
+    A first Ctrl-C while waiting sets ``stop`` (when given: the work then winds down by
+    itself) and keeps waiting; without ``stop``, or on a second Ctrl-C, it propagates."""
+    if len(work) == 1:
+        try:
+            return [work[0]()]
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller, which re-raises
+            return [exc]
+    with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="account") as pool:
+        futures = [pool.submit(fn) for fn in work]
+        out: list[T | BaseException] = []
+        for future in futures:
+            while True:
+                try:
+                    # Short waits: a signal another thread received is handled only when
+                    # this (main) thread runs Python code again.
+                    error = future.exception(timeout=0.05)
+                    break
+                except FutureTimeout:
+                    continue
+                except KeyboardInterrupt:
+                    if stop is None or stop.is_set():
+                        raise
+                    stop.set()
+            out.append(error if error is not None else future.result())
+        return out
+
+
+@dataclass
+class Prepared:
+    """Everything a run decides before it reads any account."""
+
+    config: Config
+    definitions: list[Definition]
+    accounts: list[Account]
+    shares: list[list[Definition]]
+    targets: frozenset[str]
+
+
+def prepare(paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str],
+            hooks: Hooks) -> Prepared:
+    """Validate the definitions and the configuration, pick the accounts and give each its
+    definitions, and check every chosen account's secrets — all before anything is sent."""
+    from hoodsync.config import load_config
+    from hoodsync.errors import Problem
+    from hoodsync.session import check_secrets, needs_falconyte
+
+    wanted = parse_targets(targets)
+    _check_one_project(paths)
+    problems: list[Problem] = []
+    try:
+        definitions = load_definitions(paths, hooks)
+    except DefinitionError as exc:
+        problems.extend(exc.problems)
+    try:
+        config = load_config(list(paths))
+    except DefinitionError as exc:  # hoodsync.yaml's problems with the definitions' ones
+        problems.extend(exc.problems)
+    if problems:
+        raise DefinitionError(problems)
+    chosen = _select(config, accounts)
+    cache: dict[str, Path] = {}
+    _check_coverage(config, definitions, cache)
+    shares = [_definitions_for(a, config, definitions, len(chosen) > 1, cache) for a in chosen]
+    for account, mine in zip(chosen, shares):
+        check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
+    return Prepared(config, definitions, chosen, shares, wanted)
+
+
+def _check_one_project(paths: Sequence[str]) -> None:
+    """Refuse PATHS that belong to different projects: the configuration in use is the one
+    that governs the first PATH, and a later PATH governed by another hoodsync.yaml would be
+    planned under accounts that are not its own (DESIGN §1.1)."""
+    from hoodsync.config import find_config_file
+    from hoodsync.definitions.loader import display_path
+
+    used = find_config_file(paths[:1])
+    for path in paths[1:]:
+        own = find_config_file([path])
+        if own != used:
+            names = [display_path(c) if c else "no hoodsync.yaml" for c in (own, used)]
+            raise ConfigError(f"{path} belongs to another project ({names[0]}) than "
+                              f"{paths[0]} ({names[1]}); run hoodsync once per project")
+
+
+def _check_something_to_plan(prep: Prepared, prune: bool | None) -> None:
+    """With no definitions at all and nothing to prune, no plan could change anything: refuse
+    before any account is read (most likely a wrong path, as for Terraform without
+    configuration files). With pruning, an empty set is planned as usual, and apply's safety
+    guard stands between it and removing everything hoodsync manages."""
+    pruning = any(a.prune if prune is None else prune for a in prep.accounts)
+    if not prep.definitions and not pruning:
+        raise HoodsyncError("no definitions found: nothing to plan (no account was read)")
+
+
+def make_plans(
+    prep: Prepared, prune: bool | None, allow_replace: bool, parallelism: int | None,
+    resolve_duplicates: bool = False,
+) -> list[Run]:
+    """Plan every chosen account concurrently (each with its own clients and budget)."""
+    from hoodsync.session import plan_account
+
+    _check_something_to_plan(prep, prune)
+
+    def one(account: Account, mine: list[Definition]) -> Run:
+        planned = plan_account(
+            mine, account, prep.config, env=os.environ,
+            prune=account.prune if prune is None else prune,
+            allow_replace=allow_replace, resolve_duplicates=resolve_duplicates,
+            targets=prep.targets, parallelism=parallelism)
+        return Run(account, planned.plan, planned.session, planned.remote)
+
+    outcomes = in_parallel([functools.partial(one, a, m)
+                             for a, m in zip(prep.accounts, prep.shares)])
+    runs = [o for o in outcomes if isinstance(o, Run)]
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors:
+        close_all(runs)
+        raise errors[0]
+    if prep.targets:
+        try:
+            _checkparse_targets(prep.targets, runs, prep.definitions)
+        except BaseException:
+            close_all(runs)
+            raise
+    return runs
+
+
+def safety_refusal(run: Run, allow_removals: int | None) -> str | None:
+    """Why apply's safety guard would refuse this plan, or None."""
+    from hoodsync.errors import SafetyError
+    from hoodsync.plan import check_safety
+
+    try:
+        check_safety(run.plan, max_removals=run.account.max_removals,
+                     max_removal_percent=run.account.max_removal_percent,
+                     allow_removals=allow_removals)
+    except SafetyError as exc:
+        return str(exc)
+    return None
+
+
+def plan_apis(plan_: Plan) -> list[str]:
+    """The APIs a plan writes to: Hood always (its account is the plan's identity), Falconyte
+    when any change is an email campaign's."""
+    return ["hood"] + (["falconyte"] if any(c.kind.system == "falconyte"
+                                            for c in plan_.changes) else [])
+
+
+def seal_plan(run: Run, config: Config, doc: dict[str, Any]) -> dict[str, Any]:
+    """The saved-plan document: ``doc`` sealed with the account's key (see hoodsync.identity)."""
+    from hoodsync.identity import seal
+    from hoodsync.session import account_key
+
+    return seal(doc, account_key(run.account, config, plan_apis(run.plan), os.environ))
+
+
+def _run_apply(run: Run, config: Config, parallelism: int | None, journal: Journal,
+               on_result: Callable[["Result", int, int], None],
+               stop: threading.Event) -> "ApplyReport":
+    from hoodsync.apply import Clients, apply_plan
+
+    session = run.session
+    if session.falconyte is None and any(c.kind.system == "falconyte" for c in run.plan.changes):
+        from hoodsync.session import open_session
+
+        extra = open_session(run.account, config, need_hood=False, need_falconyte=True,
+                             env=os.environ, parallelism=parallelism)
+        session.falconyte = extra.falconyte
+        session._closers.append(extra)
+    return apply_plan(run.plan, Clients(hood=session.hood, falconyte=session.falconyte),
+                      journal=journal, parallelism=parallelism or config.parallelism,
+                      on_result=on_result, stop=stop, forbidden_env=config.secret_names())
+
+
+def _open_journals(runs: Sequence[Run], config: Config) -> list[Journal]:
+    """One journal per account, all created before the first change of any account is sent:
+    a folder that cannot be written stops the apply with nothing done."""
+    from hoodsync.apply import Journal
+
+    journals: list[Journal] = []
+    try:
+        for run in runs:
+            journals.append(Journal.create(config.state_dir / "journal", label=run.account.name))
+    except BaseException:
+        for journal in journals:
+            journal.close()
+        raise
+    return journals
+
+
+def apply_all(runs: Sequence[Run], config: Config, parallelism: int | None,
+              hooks: Hooks, stop: threading.Event) -> bool:
+    """Apply every account's plan concurrently, each reporting to ``hooks``. True when every
+    change of every account was applied.
+
+    ``stop`` set (Ctrl-C): no new change starts, calls in flight finish, and every account
+    still reports its result (the rest "not attempted")."""
+    work = [r for r in runs if r.plan.has_changes]
+    journals = _open_journals(work, config)
+
+    def one(index: int, run: Run) -> bool:
+        name = run.account.name
+        try:
+            hooks.apply_started(name, run.plan)
+            report = _run_apply(run, config, parallelism, journals[index],
+                                functools.partial(hooks.change_finished, name), stop)
+            hooks.apply_finished(name, report)
+            return report.ok
+        except HoodsyncError as exc:
+            hooks.apply_failed(name, str(exc))
+            return False
+        except OSError as exc:
+            hooks.apply_failed(name, os_error_text(exc))
+            return False
+        finally:
+            journals[index].close()
+
+    outcomes = in_parallel([functools.partial(one, i, r) for i, r in enumerate(work)], stop)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return all(outcomes)
+
+
+def lock_accounts(wanted: Sequence[tuple[Account, list[str]]], config: Config, timeout: float,
+                  held: contextlib.ExitStack, hooks: Hooks) -> None:
+    """Take the apply lock of every endpoint the run writes to (see hoodsync.lock); released
+    when ``held`` closes. Says when it waits, and when it takes over a dead holder's lock."""
+    from hoodsync.lock import AccountLock, Holder, acquire_all, lock_dir
+    from hoodsync.session import account_key
+
+    folder = lock_dir()
+    locks = []
+    for account, apis in wanted:
+        for endpoint in account_key(account, config, apis, os.environ).endpoints:
+            url = account.hood.url if endpoint.api == "hood" else account.falconyte.url
+            label = f"account {account.name!r} ({endpoint.api} {url})"
+            locks.append(AccountLock(folder, endpoint.identity, label))
+
+    def waiting(lock: AccountLock, holder: Holder) -> None:
+        hooks.notice(f"Waiting up to {timeout:g} s for the apply lock of {lock.label}, held by "
+             f"{holder.describe()}")
+
+    for lock in acquire_all(locks, timeout, on_wait=waiting):
+        held.callback(lock.release)
+        if lock.took_over is not None:
+            hooks.notice(f"Took over the apply lock of {lock.label} from {lock.took_over.describe()}, "
+                 "which is no longer running.")
+
+
+@dataclass
+class SavedPlan:
+    """A saved plan read and verified (seal, account), before any request."""
+
+    path: Path
+    plan: Plan
+    account: Account
+    config: Config
+
+
+def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -> SavedPlan:
+    """Read a saved plan and refuse it, before any request, when it is another format version,
+    was modified after `plan --out` wrote it, or was made for another account (name, URLs, or
+    the credential: see hoodsync.identity).
+
+    The configuration (and with it a sandbox account's database) is found from ``paths``
+    exactly as ``plan`` finds it, so the plan is applied to the working tree it was made in."""
+    from hoodsync.config import load_config
+    from hoodsync.errors import PlanError
+    from hoodsync.identity import SEAL_FIELD, unseal
+    from hoodsync.plan import Plan
+    from hoodsync.session import account_info, account_key, check_secrets
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanError(f"{path}: cannot read the saved plan: {exc}") from exc
+    plan_ = Plan.from_dict(doc)
+    if len(accounts) > 1:
+        raise HoodsyncError("a saved plan is for one account; pass at most one --account")
+    config = load_config(list(paths))
+    account = config.account(accounts[0] if accounts else plan_.account.name)
+    here = account_info(account)
+    uses_falconyte = any(c.kind.system == "falconyte" for c in plan_.changes)
+
+    def where(info: AccountInfo) -> str:
+        text = f"{info.name!r} at {info.url}"
+        return text + (f" (Falconyte {info.falconyte_url or 'sandbox'})" if uses_falconyte else "")
+
+    if where(plan_.account) != where(here):
+        raise PlanError(f"{path} was made for account {where(plan_.account)}, not {where(here)}; "
+                        "nothing was applied")
+    check_secrets(account, need_falconyte=uses_falconyte, env=os.environ)
+    seal = doc.get(SEAL_FIELD) if isinstance(doc, dict) else None
+    recorded = seal.get("account") if isinstance(seal, dict) else None
+    apis = sorted(recorded) if isinstance(recorded, dict) and "hood" in recorded else ["hood"]
+    if uses_falconyte and "falconyte" not in apis:
+        apis.append("falconyte")
+    unseal(doc, account_key(account, config, apis, os.environ), str(path))
+    return SavedPlan(path, plan_, account, config)
+
+
+def open_saved_plan(saved: SavedPlan, parallelism: int | None) -> Run:
+    """Connect to the saved plan's account and refuse the plan, before any write, when it is
+    stale (an object it acts on moved since, or an object it would create now exists)."""
+    from hoodsync.session import check_fresh, open_session
+
+    uses_falconyte = "falconyte" in plan_apis(saved.plan)
+    session = open_session(saved.account, saved.config, need_hood=True,
+                           need_falconyte=uses_falconyte, env=os.environ, parallelism=parallelism)
+    try:
+        check_fresh(saved.plan, session)
+    except BaseException:
+        session.close()
+        raise
+    return Run(saved.account, saved.plan, session)
+
+
