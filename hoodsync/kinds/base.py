@@ -14,6 +14,7 @@ plan shows, with no library-specific path syntax to translate, and it is several
 from __future__ import annotations
 
 import abc
+import dataclasses
 import hashlib
 from datetime import datetime
 from dataclasses import dataclass, field
@@ -27,14 +28,17 @@ from hoodsync.plan import (
     Action,
     Change,
     FieldDiff,
+    Flag,
     Note,
     SensitiveValue,
+    Step,
     canonical_json,
     fingerprint_body,
 )
 
 __all__ = [
     "Desired",
+    "Resource",
     "Context",
     "Match",
     "KindRules",
@@ -114,6 +118,58 @@ class Desired:
             value = _get(self.spec, path)
             out.append(SensitiveValue(format_json_path(path), str(template), value_fp(str(value))))
         return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What every change of one resource shares — identity, and, once matched, the remote object
+    and the field diff — and :meth:`change`, the one way the kinds build a :class:`Change`."""
+
+    address: str
+    kind: Kind
+    key: str
+    name: str | None = None
+    order: int = 0
+    sensitive: tuple[SensitiveValue, ...] = ()
+    remote_id: str | None = None
+    remote_status: str | None = None
+    fingerprint: str | None = None
+    diff: tuple[FieldDiff, ...] = ()
+
+    @classmethod
+    def of(cls, desired: Desired) -> "Resource":
+        """A definition's resource, before it is matched."""
+        d = desired.definition
+        return cls(d.address, d.kind, d.key, desired.shown_name, d.order,
+                   desired.sensitive_values())
+
+    def on(self, remote: RemoteObject, fingerprint: str,
+           diff: tuple[FieldDiff, ...] = ()) -> "Resource":
+        """This resource matched to ``remote`` (with ``fingerprint``), differing by ``diff``."""
+        return dataclasses.replace(self, remote_id=remote.id, remote_status=remote.status,
+                                   fingerprint=fingerprint, diff=diff)
+
+    def change(
+        self,
+        action: Action,
+        description: str,
+        *,
+        steps: Sequence[Step] = (),
+        transition: tuple[str, str] | None = None,
+        notes: Sequence[Note] = (),
+        flags: Sequence[Flag] = (),
+        drift: bool = False,
+        diff: tuple[FieldDiff, ...] | None = None,
+    ) -> Change:
+        """The change to this resource (``diff`` overrides the resource's own)."""
+        return Change(
+            address=self.address, kind=self.kind, key=self.key, action=action,
+            description=description, name=self.name, remote_id=self.remote_id,
+            remote_status=self.remote_status, transition=transition, steps=tuple(steps),
+            diff=self.diff if diff is None else diff, drift=drift, notes=tuple(notes),
+            fingerprint=self.fingerprint, order=self.order, sensitive=self.sensitive,
+            flags=tuple(flags),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,16 +288,9 @@ class KindRules(abc.ABC):
 
     def blocked_change(self, desired: Desired, notes: Sequence[Note]) -> Change:
         """A note-only change for a definition whose match is ambiguous."""
-        return Change(
-            address=desired.address,
-            kind=self.kind,
-            key=desired.key,
-            name=desired.shown_name,
-            action=Action.NOTE,
-            description="cannot be planned (ambiguous match)",
-            notes=tuple(notes),
-            order=desired.definition.order,
-        )
+        d = desired.definition
+        resource = Resource(d.address, self.kind, d.key, desired.shown_name, d.order)
+        return resource.change(Action.NOTE, "cannot be planned (ambiguous match)", notes=notes)
 
 
 # --- JSON helpers ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ definition's hash, git did not change — the remote moved: the change is flagge
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence
 
 from hoodsync.kinds.base import (
@@ -42,6 +43,7 @@ from hoodsync.kinds.base import (
     KindRules,
     Match,
     RawDiff,
+    Resource,
     changed_top_keys,
     coerce,
     copy_json,
@@ -265,41 +267,35 @@ class CampaignRules(KindRules):
         """Cancel a duplicate where the API allows (running, scheduled, paused); a draft cannot
         be canceled, so it is released instead: marker removed, renamed ``… (duplicate)``."""
         key = address.split(".", 1)[1]
-        common: dict[str, Any] = dict(
-            address=f"{address}#{dup.id}", kind=self.kind, key=key, name=dup.name,
-            remote_id=dup.id, remote_status=dup.status,
-            fingerprint=self.fingerprint_normalised(dup.body),
-        )
+        resource = Resource(f"{address}#{dup.id}", self.kind, key, dup.name).on(
+            dup, self.fingerprint_normalised(dup.body))
         why = f"duplicate of id {kept.id}, which stays managed"
         if dup.status in CAMPAIGN_CANCELLABLE:
-            return Change(
-                action=Action.CANCEL,
-                description=f"will be canceled ({why}; {dup.status} -> canceled, irreversible)",
+            return resource.change(
+                Action.CANCEL,
+                f"will be canceled ({why}; {dup.status} -> canceled, irreversible)",
                 transition=(dup.status, "canceled"),
                 steps=(Step(Op.CANCEL, dup.id, {"reason": f"hoodsync: duplicate of {kept.id}"}),),
                 flags=(Flag.IRREVERSIBLE, Flag.DUPLICATE),
-                **common,
             )
         if dup.status == "draft":
             renamed = dup.name + DUPLICATE_SUFFIX
-            return Change(
-                action=Action.UPDATE,
-                description=f"will be released from hoodsync and renamed ({why}; a draft cannot "
-                "be canceled)",
+            return resource.change(
+                Action.UPDATE,
+                f"will be released from hoodsync and renamed ({why}; a draft cannot be "
+                "canceled)",
                 steps=(Step(Op.PATCH, dup.id, {"name": renamed,
                                               "metadata": {MARKER: None, HASH: None}}),),
                 diff=(FieldDiff("name", "change", dup.name, renamed),
                       FieldDiff(f"metadata.{MARKER}", "change", key, None)),
                 flags=(Flag.DUPLICATE,),
-                **common,
             )
-        return Change(
-            action=Action.NOTE,
-            description=f"cannot be retired ({dup.status})",
+        return resource.change(
+            Action.NOTE,
+            f"cannot be retired ({dup.status})",
             notes=(Note(Severity.WARNING, f"campaign {dup.id} duplicates {address} ({why}), but a "
                         f"{dup.status} campaign can be neither canceled nor edited through the "
                         "API; settle it in Hood, then plan again", address),),
-            **common,
         )
 
     @staticmethod
@@ -350,19 +346,12 @@ class CampaignRules(KindRules):
         meta = body.get("metadata")
         body["metadata"] = {**(meta if isinstance(meta, dict) else {}), MARKER: d.key, HASH: h}
         flags = (Flag.SENDS_IMMEDIATELY,) if _truthy(norm.get("run_immediately")) else ()
-        common = dict(
-            address=d.address,
-            kind=self.kind,
-            key=d.key,
-            name=desired.shown_name,
-            order=d.order,
-            sensitive=desired.sensitive_values(),
-            diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
-        )
+        resource = dataclasses.replace(
+            Resource.of(desired), diff=field_diffs(raw, desired.sensitive, desired.sensitive_names))
         if state == "paused" and norm.get("is_draft") is True:
-            return Change(
-                action=Action.NOTE,
-                description="cannot be created as written",
+            return resource.change(
+                Action.NOTE,
+                "cannot be created as written",
                 notes=(
                     Note(
                         Severity.ERROR,
@@ -371,37 +360,23 @@ class CampaignRules(KindRules):
                         d.address,
                     ),
                 ),
-                **common,  # type: ignore[arg-type]
             )
         steps = [Step(Op.CREATE, None, body)]
         description = "will be created"
         if state == "paused":
             steps.append(Step(Op.PAUSE, None, {"reason": "hoodsync: state paused"}))
             description = "will be created and paused"
-        return Change(
-            action=Action.CREATE,
-            description=description,
-            steps=tuple(steps),
-            flags=flags,
-            **common,  # type: ignore[arg-type]
-        )
+        return resource.change(Action.CREATE, description, steps=steps, flags=flags)
 
     def orphan_change(self, remote: RemoteObject, ctx: Context) -> Change | None:
         """``--prune``: cancel an orphan (the only documented removal), or explain why not."""
         address = f"{self.kind.slug}.{remote.marker}"
-        common = dict(
-            address=address,
-            kind=self.kind,
-            key=str(remote.marker),
-            name=remote.name,
-            remote_id=remote.id,
-            remote_status=remote.status,
-            fingerprint=self.fingerprint_normalised(remote.body),
-        )
+        resource = Resource(address, self.kind, str(remote.marker), remote.name).on(
+            remote, self.fingerprint_normalised(remote.body))
         if remote.status in CAMPAIGN_CANCELLABLE:
-            return Change(
-                action=Action.CANCEL,
-                description=(
+            return resource.change(
+                Action.CANCEL,
+                (
                     f"will be canceled (orphan: no definition has this key; {remote.status} -> "
                     "canceled, irreversible)"
                 ),
@@ -415,11 +390,10 @@ class CampaignRules(KindRules):
                         address,
                     ),
                 ),
-                **common,  # type: ignore[arg-type]
             )
-        return Change(
-            action=Action.NOTE,
-            description=f"cannot be removed ({remote.status})",
+        return resource.change(
+            Action.NOTE,
+            f"cannot be removed ({remote.status})",
             notes=(
                 Note(
                     Severity.WARNING,
@@ -428,7 +402,6 @@ class CampaignRules(KindRules):
                     address,
                 ),
             ),
-            **common,  # type: ignore[arg-type]
         )
 
     def fingerprint_normalised(self, body: Mapping[str, Any]) -> str:
@@ -703,22 +676,8 @@ class _Planner:
             and bool(steps)
             and (bool(self.changed) or transition is not None)
         )
-        return Change(
-            address=self.d.address,
-            kind=self.rules.kind,
-            key=self.d.key,
-            name=self.desired.shown_name,
-            action=action,
-            description=description,
-            remote_id=self.remote.id,
-            remote_status=self.s,
-            transition=transition,
-            steps=tuple(steps),
-            diff=field_diffs(self.raw, self.desired.sensitive, self.desired.sensitive_names),
-            drift=drift,
-            notes=tuple(self.notes),
-            fingerprint=self.rules.fingerprint_normalised(self.remote.body),
-            order=self.d.order,
-            sensitive=self.desired.sensitive_values(),
-            flags=flags,
-        )
+        resource = Resource.of(self.desired).on(
+            self.remote, self.rules.fingerprint_normalised(self.remote.body),
+            field_diffs(self.raw, self.desired.sensitive, self.desired.sensitive_names))
+        return resource.change(action, description, transition=transition, steps=steps,
+                               notes=self.notes, flags=flags, drift=drift)

@@ -31,6 +31,7 @@ from hoodsync.kinds.base import (
     KindRules,
     Match,
     RawDiff,
+    Resource,
     changed_top_keys,
     copy_json,
     diff,
@@ -188,15 +189,11 @@ class EmailCampaignRules(KindRules):
         ordered = sorted(leftovers, key=lambda r: r.id)
         ids = ", ".join(r.id for r in ordered)
         # Two applies that raced leave the same shape: --resolve-duplicates settles it too.
+        resource = Resource(d.address, self.kind, d.key, desired.shown_name, d.order)
         if ctx is None or not (ctx.allow_replace or ctx.resolve_duplicates):
-            return Change(
-                address=d.address,
-                kind=self.kind,
-                key=d.key,
-                name=desired.shown_name,
-                order=d.order,
-                action=Action.NOTE,
-                description="cannot be planned (several active campaigns with this name)",
+            return resource.change(
+                Action.NOTE,
+                "cannot be planned (several active campaigns with this name)",
                 notes=(
                     Note(
                         Severity.ERROR,
@@ -221,14 +218,9 @@ class EmailCampaignRules(KindRules):
         )
         if change is not None:
             return replace(change, steps=change.steps + stops, notes=change.notes + (note,))
-        return Change(
-            address=d.address,
-            kind=self.kind,
-            key=d.key,
-            name=desired.shown_name,
-            order=d.order,
-            action=Action.STOP,
-            description=f"will finish a replacement: stop {len(stops)} older campaign(s)",
+        return resource.change(
+            Action.STOP,
+            f"will finish a replacement: stop {len(stops)} older campaign(s)",
             steps=stops,
             notes=(note,),
             flags=(Flag.REMOVAL,),
@@ -239,14 +231,7 @@ class EmailCampaignRules(KindRules):
         d = desired.definition
         state = d.state
         cmp = self.normalise(desired.spec)
-        common: dict[str, Any] = dict(
-            address=d.address,
-            kind=self.kind,
-            key=d.key,
-            name=desired.shown_name,
-            order=d.order,
-            sensitive=desired.sensitive_values(),
-        )
+        resource = Resource.of(desired)
         body = template_body(desired.spec, desired)
         if remote is None:
             raw: list[RawDiff] = [((k,), "add", None, v) for k, v in cmp.items()]
@@ -256,39 +241,24 @@ class EmailCampaignRules(KindRules):
                 # New campaigns start enabled; there is no way to create one stopped.
                 steps.append(Step(Op.STOP, None, None))
                 description = "will be created and stopped"
-            return Change(
-                action=Action.CREATE,
-                description=description,
-                steps=tuple(steps),
-                diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
-                **common,
-            )
+            return resource.change(
+                Action.CREATE, description, steps=steps,
+                diff=field_diffs(raw, desired.sensitive, desired.sensitive_names))
         raw = self._compare(desired, remote)
-        common.update(
-            remote_id=remote.id,
-            remote_status=remote.status,
-            fingerprint=self.fingerprint(remote.body),
-            diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
-        )
+        resource = resource.on(remote, self.fingerprint(remote.body),
+                               field_diffs(raw, desired.sensitive, desired.sensitive_names))
         if raw:
-            return self._replace(desired, remote, body, state, changed_top_keys(raw), ctx, common)
+            return self._replace(desired, remote, body, state, changed_top_keys(raw), ctx,
+                                 resource)
         if state == "active" and remote.status == "stopped":
-            return Change(
-                action=Action.START,
-                description="will be started (stopped -> active)",
-                transition=("stopped", "active"),
-                steps=(Step(Op.START, remote.id, None),),
-                **common,
-            )
+            return resource.change(Action.START, "will be started (stopped -> active)",
+                                   transition=("stopped", "active"),
+                                   steps=(Step(Op.START, remote.id, None),))
         if state == "stopped" and remote.status != "stopped":
-            return Change(
-                action=Action.STOP,
-                description=f"will be stopped ({remote.status} -> stopped)",
-                transition=(remote.status, "stopped"),
-                steps=(Step(Op.STOP, remote.id, None),),
-                flags=(Flag.REMOVAL,),
-                **common,
-            )
+            return resource.change(Action.STOP, f"will be stopped ({remote.status} -> stopped)",
+                                   transition=(remote.status, "stopped"),
+                                   steps=(Step(Op.STOP, remote.id, None),),
+                                   flags=(Flag.REMOVAL,))
         return None
 
     def _replace(
@@ -299,14 +269,14 @@ class EmailCampaignRules(KindRules):
         state: str | None,
         changed: list[str],
         ctx: Context,
-        common: dict[str, Any],
+        resource: Resource,
     ) -> Change:
         address = desired.address
         description = "will be replaced (create new, stop old)"
         if not ctx.allow_replace:
-            return Change(
-                action=Action.REPLACE,
-                description=description,
+            return resource.change(
+                Action.REPLACE,
+                description,
                 notes=(
                     Note(
                         Severity.ERROR,
@@ -316,7 +286,6 @@ class EmailCampaignRules(KindRules):
                         address,
                     ),
                 ),
-                **common,
             )
         if state is None:
             # The lifecycle is not managed: the new campaign takes over the old one's status,
@@ -327,11 +296,11 @@ class EmailCampaignRules(KindRules):
             steps.append(Step(Op.STOP, None, None))
         if remote.status != "stopped":
             steps.append(Step(Op.STOP, remote.id, None))
-        return Change(
-            action=Action.REPLACE,
-            description=description,
+        return resource.change(
+            Action.REPLACE,
+            description,
             transition=(remote.status, state) if remote.status != state else None,
-            steps=tuple(steps),
+            steps=steps,
             notes=(
                 Note(
                     Severity.INFO,
@@ -340,5 +309,4 @@ class EmailCampaignRules(KindRules):
                     address,
                 ),
             ),
-            **common,
         )

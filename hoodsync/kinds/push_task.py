@@ -19,6 +19,7 @@ patch sets one while the remote task holds the other, the patch also sets the ot
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any, Mapping, Sequence
 
@@ -30,6 +31,7 @@ from hoodsync.kinds.base import (
     KindRules,
     Match,
     RawDiff,
+    Resource,
     changed_top_keys,
     coerce,
     copy_json,
@@ -154,21 +156,15 @@ class PushTaskRules(KindRules):
         renamed ``… (duplicate)`` in one PATCH, so it neither sends nor matches again."""
         renamed = dup.name + DUPLICATE_SUFFIX
         before = dup.body.get("status")
-        return Change(
-            address=f"{address}#{dup.id}",
-            kind=self.kind,
-            key=address.split(".", 1)[1],
-            name=dup.name,
-            action=Action.DEACTIVATE if dup.status == "active" else Action.UPDATE,
-            description=f"will be deactivated and renamed (duplicate of id {kept.id}, which "
-            "stays managed)",
-            remote_id=dup.id,
-            remote_status=dup.status,
+        resource = Resource(f"{address}#{dup.id}", self.kind, address.split(".", 1)[1],
+                            dup.name).on(dup, self.fingerprint(dup.body), (
+                                FieldDiff("name", "change", dup.name, renamed),
+                                FieldDiff("status", "change", before, 0)))
+        return resource.change(
+            Action.DEACTIVATE if dup.status == "active" else Action.UPDATE,
+            f"will be deactivated and renamed (duplicate of id {kept.id}, which stays managed)",
             transition=(dup.status, "inactive") if dup.status == "active" else None,
             steps=(Step(Op.PATCH, dup.id, {"name": renamed, "status": 0}),),
-            diff=(FieldDiff("name", "change", dup.name, renamed),
-                  FieldDiff("status", "change", before, 0)),
-            fingerprint=self.fingerprint(dup.body),
             flags=(Flag.DUPLICATE,),
         )
 
@@ -192,21 +188,13 @@ class PushTaskRules(KindRules):
 
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """Create, update (PATCH of changed keys), activate/deactivate; finished → note."""
-        d = desired.definition
         norm = self.normalise(desired.spec)
         want = self._wanted_status(desired, norm)
-        common: dict[str, Any] = dict(
-            address=d.address,
-            kind=self.kind,
-            key=d.key,
-            name=desired.shown_name,
-            order=d.order,
-            sensitive=desired.sensitive_values(),
-        )
+        resource = Resource.of(desired)
         past = _past_start(norm, ctx.now)
         if remote is None:
-            return self._create(desired, norm, want, common, past, ctx)
-        return self._update(desired, self.compare_spec(norm), want, remote, common, past, ctx)
+            return self._create(desired, norm, want, resource, past, ctx)
+        return self._update(desired, self.compare_spec(norm), want, remote, resource, past, ctx)
 
     @staticmethod
     def _past_note(desired: Desired, start: str, now: dt.datetime | None, why: str) -> Note:
@@ -224,7 +212,7 @@ class PushTaskRules(KindRules):
         desired: Desired,
         norm: dict[str, Any],
         want: int | None,
-        common: dict[str, Any],
+        resource: Resource,
         past: str | None,
         ctx: Context,
     ) -> Change:
@@ -233,21 +221,14 @@ class PushTaskRules(KindRules):
         if want is not None:  # state: wins over spec.status
             body["status"] = shown["status"] = want
         raw: list[RawDiff] = [((k,), "add", None, v) for k, v in shown.items()]
+        resource = dataclasses.replace(
+            resource, diff=field_diffs(raw, desired.sensitive, desired.sensitive_names))
         if past is not None:
-            return Change(
-                action=Action.NOTE,
-                description="cannot be created as written",
-                diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
-                notes=(self._past_note(desired, past, ctx.now, "the create would send it"),),
-                **common,
-            )
-        return Change(
-            action=Action.CREATE,
-            description="will be created",
-            steps=(Step(Op.CREATE, None, body),),
-            diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
-            **common,
-        )
+            return resource.change(
+                Action.NOTE, "cannot be created as written",
+                notes=(self._past_note(desired, past, ctx.now, "the create would send it"),))
+        return resource.change(Action.CREATE, "will be created",
+                               steps=(Step(Op.CREATE, None, body),))
 
     def _update(
         self,
@@ -255,7 +236,7 @@ class PushTaskRules(KindRules):
         cmp: dict[str, Any],
         want: int | None,
         remote: RemoteObject,
-        common: dict[str, Any],
+        resource: Resource,
         past: str | None,
         ctx: Context,
     ) -> Change | None:
@@ -265,23 +246,17 @@ class PushTaskRules(KindRules):
         cleared = self._cleared(cmp, changed, remote)
         raw += [((k,), "remove", remote.body.get(k), None) for k in cleared]
         current = remote.body.get("status")
-        common.update(
-            remote_id=remote.id,
-            remote_status=remote.status,
-            fingerprint=fingerprint_body(
-                {k: v for k, v in remote.body.items() if k not in self.volatile}
-            ),
-            diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
+        resource = resource.on(
+            remote,
+            fingerprint_body({k: v for k, v in remote.body.items() if k not in self.volatile}),
+            field_diffs(raw, desired.sensitive, desired.sensitive_names),
         )
         if current == 2:
-            return self._finished(desired, remote, changed, common) if changed else None
+            return self._finished(desired, remote, changed, resource) if changed else None
         if past is not None and "start_time" in changed:
-            return Change(
-                action=Action.NOTE,
-                description="cannot be updated as written",
-                notes=(self._past_note(desired, past, ctx.now, "this update would send it"),),
-                **common,
-            )
+            return resource.change(
+                Action.NOTE, "cannot be updated as written",
+                notes=(self._past_note(desired, past, ctx.now, "this update would send it"),))
         if want is None or want == current:
             if not changed:
                 return None
@@ -298,13 +273,10 @@ class PushTaskRules(KindRules):
             body[k] = None  # the API refuses frequency and cron together
         if transition is not None:
             body["status"] = want  # one PATCH carries the edits and the new status
-        return Change(
-            action=action,
-            description=description,
-            transition=transition,
+        return resource.change(
+            action, description, transition=transition,
             steps=(Step(Op.PATCH, remote.id, body),),
-            flags=(Flag.REMOVAL,) if action == "deactivate" else (),
-            **common,
+            flags=(Flag.REMOVAL,) if action is Action.DEACTIVATE else (),
         )
 
     @staticmethod
@@ -324,11 +296,11 @@ class PushTaskRules(KindRules):
 
     @staticmethod
     def _finished(
-        desired: Desired, remote: RemoteObject, changed: list[str], common: dict[str, Any]
+        desired: Desired, remote: RemoteObject, changed: list[str], resource: Resource
     ) -> Change:
-        return Change(
-            action=Action.NOTE,
-            description="cannot be changed (finished)",
+        return resource.change(
+            Action.NOTE,
+            "cannot be changed (finished)",
             notes=(
                 Note(
                     Severity.ERROR,
@@ -338,5 +310,4 @@ class PushTaskRules(KindRules):
                     desired.address,
                 ),
             ),
-            **common,
         )
