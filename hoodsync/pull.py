@@ -726,11 +726,8 @@ def _blank_before(text: str, at: int) -> bool:
 _LONG = 1 << 30
 
 
-def _scalar_dumper() -> Dumper:
-    return Dumper(io.StringIO(), allow_unicode=True)
-
-
-_ANALYSER = _scalar_dumper()
+#: Asked whether a string may stay plain (the exporter's resolvers: YAML 1.1 and 1.2 types).
+_ANALYSER = Dumper(io.StringIO(), allow_unicode=True)
 
 
 def _dump_scalar(value: Any, style: str | None) -> str:
@@ -774,7 +771,8 @@ def render_scalar(value: Any, *, style: str | None, flow: bool, indent: int, nl:
                   block_ok: bool = True) -> str:
     """``value`` (not a collection) as YAML text for a place whose old value had ``style``
     (``None`` plain, ``'``, ``"``, ``|``, ``>``): that style when it can hold the value, else
-    what the exporter would write. Multi-line text is a literal block where one may stand:
+    what the exporter would write (a folded block is rewritten as a literal one, which says
+    exactly where the lines break). Multi-line text is a literal block where one may stand:
     in block context (``flow`` false), with nothing after the value on its line (``block_ok``;
     a comment there would become text of the block)."""
     if not isinstance(value, str):

@@ -291,6 +291,23 @@ def test_a_result_that_would_not_validate_is_not_written(tmp_path: Path) -> None
     assert (problem.location.line, problem.location.column) == (8, 13)
 
 
+def test_what_still_differs_after_the_edits_is_reported(tmp_path: Path) -> None:
+    """The edited definitions are planned again: anything the edits did not settle is a
+    problem naming the field (here the account moved again after the plan was made)."""
+    path = write(tmp_path, CAMPAIGN)
+    definitions = load_definitions([path])
+    planned = applied(definitions)
+    named(planned, "C")["labels"] = "one,two"
+    plan = make_plan(definitions, planned, account=ACCOUNT, env=ENV)
+    now = copy.deepcopy(planned)
+    named(now, "C")["messages"][0]["push"]["title"]["en"] = "Moved on"
+    report = pull_account(definitions, plan, now, read_text=read, env=ENV)
+    assert "labels: [one, two]" in report.files[0].after
+    [problem] = report.problems
+    assert "campaign.c: still differs from the account after pull" in problem.message
+    assert "messages[0].push.title.en" in problem.message
+
+
 def test_published_draft_and_push_task_lifecycle(tmp_path: Path) -> None:
     draft = write(tmp_path, CAMPAIGN.replace("state: active\n", "").replace(
         '  scheduled_time: "2030-01-01 10:00:00"\n', "  is_draft: true\n"))
