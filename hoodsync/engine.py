@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
+from hoodsync.atomic import write_atomic
 from hoodsync.config import Account, Config
 from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError
 from hoodsync.hooks import Hooks
@@ -42,6 +43,7 @@ from hoodsync.plan import AccountInfo, Plan
 
 if TYPE_CHECKING:
     from hoodsync.apply import ApplyReport, Journal, Result
+    from hoodsync.pull import FileChange
     from hoodsync.session import Session
 
 __all__ = [
@@ -62,6 +64,9 @@ __all__ = [
     "plan_apis",
     "parse_targets",
     "os_error_text",
+    "read_definition",
+    "pull_new_files",
+    "write_pulled",
 ]
 
 T = TypeVar("T")
@@ -598,3 +603,72 @@ def open_saved_plan(saved: SavedPlan, parallelism: int | None) -> Run:
     return Run(saved.account, saved.plan, session)
 
 
+# --- pull ----------------------------------------------------------------------------------
+
+
+def read_definition(path: str) -> str:
+    """A definition file's text exactly as stored (line ends and byte order mark kept)."""
+    return Path(path).read_bytes().decode("utf-8")
+
+
+def pull_new_files(
+    runs: Sequence[Run], prep: Prepared, new_dir: Path,
+) -> tuple[list[tuple[Path, str]], list[str]]:
+    """`pull --new`: the export files of every unmanaged object, below ``new_dir`` (one folder
+    per account when there are several), with keys no definition uses. A file that already
+    exists with the same text is left out; one that exists with other text is a problem (it is
+    never overwritten). Problems come back as the lines to print."""
+    from hoodsync.definitions.loader import load_text
+    from hoodsync.errors import Problem
+    from hoodsync.export import export_documents
+    from hoodsync.model import Kind, Location
+
+    taken: dict[Kind, set[str]] = {k: {d.key for d in prep.definitions if d.kind is k}
+                                   for k in Kind}
+    files: list[tuple[Path, str]] = []
+    problems: list[str] = []
+    for run in runs:
+        wanted = {(r.kind, r.id) for r in run.plan.unmanaged}
+        subset = {kind: [o for o in items if (kind, str(o.get("id"))) in wanted]
+                  for kind, items in run.remote.items()}
+        folder = new_dir / run.account.name if len(runs) > 1 else new_dir
+        for exported in export_documents(subset, taken=taken):
+            path = folder / exported.path
+            docs = load_text(exported.text, str(path)).documents
+            data = docs[0].data if docs else None
+            if isinstance(data, dict):
+                kind, key = Kind(data["kind"]), str(data["key"])
+                if key in taken[kind]:  # a marker that names an existing definition's key
+                    problems.append(str(Problem(Location(str(path)), (
+                        f"not written: its key {key!r} is already the key of a "
+                        f"{kind.value} definition"))))
+                    continue
+                taken[kind].add(key)
+            if path.is_file() and path.read_text(encoding="utf-8") == exported.text:
+                continue
+            if path.exists() or path.is_symlink():
+                problems.append(str(Problem(
+                    Location(str(path)), "not written: the file exists (it is never overwritten)")))
+                continue
+            files.append((path, exported.text))
+    return files, problems
+
+
+def write_pulled(changes: Sequence["FileChange"],
+                  new_files: Sequence[tuple[Path, str]]) -> list[str]:
+    """Write every pulled file whole or not at all; a definition file that changed on disk
+    since it was read is not written (a line to print says so)."""
+    from hoodsync.errors import Problem
+    from hoodsync.model import Location
+
+    problems: list[str] = []
+    for path, text in new_files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+    for change in changes:
+        if read_definition(change.path) != change.before:
+            problems.append(str(Problem(
+                Location(change.path), "not written: the file changed while pulling; pull again")))
+            continue
+        write_atomic(Path(change.path), change.after)
+    return problems

@@ -67,6 +67,7 @@ from hoodsync.model import JsonPath, Kind, RemoteObject
 from hoodsync.wire import CAMPAIGN_LOCKED
 
 __all__ = [
+    "Dumper",
     "ExportedFile",
     "KIND_DIRS",
     "dump_yaml",
@@ -74,6 +75,7 @@ __all__ = [
     "is_definition",
     "parse_kind",
     "parse_kinds",
+    "settable",
     "slugify",
     "unique_key",
     "write_export",
@@ -181,6 +183,10 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _represent_str)
+
+#: The dumper behind :func:`dump_yaml`: ``hoodsync pull`` asks it whether a string may stay
+#: plain, so that pulled values are quoted exactly as exported ones.
+Dumper = _Dumper
 
 
 def dump_yaml(data: Any) -> str:
@@ -295,6 +301,17 @@ def _clean(value: Any) -> Any:
     if isinstance(value, str):
         return _ENV_REFERENCE.sub(lambda m: "$" + m.group(0), value)
     return value
+
+
+def settable(value: Any, *, message: bool = False) -> Any:
+    """A remote value (in a definition's shape) as a definition states it, the way export writes
+    it: ``null`` members dropped, integral floats as ints, ``${env:NAME}`` text escaped so it stays
+    literal, nested keys in export's order. ``message``: a campaign message, whose server-owned
+    fields (``id``, ``campaign_id``, ``winner``...) are left out too."""
+    cleaned = _clean(value)
+    if message and isinstance(cleaned, dict):
+        cleaned = {k: v for k, v in cleaned.items() if k not in _MESSAGE_DROP}
+    return _ordered(cleaned)
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -492,10 +509,11 @@ def _id_order(obj: RemoteObject) -> tuple[str, int, int, str]:
 _CONFIG_STEMS = frozenset({"hoodsync"})
 
 
-def _assign_keys(drafts: Sequence[_Draft]) -> None:
-    """Markers first (they are identities), then names slugified and de-duplicated in order.
+def _assign_keys(drafts: Sequence[_Draft], reserved: Iterable[str] = ()) -> None:
+    """Markers first (they are identities), then names slugified and de-duplicated in order,
+    never taking a key in ``reserved`` (keys definitions already use).
     No file is named ``hoodsync.yaml``/``hoodsync.yml`` (see :data:`_CONFIG_STEMS`)."""
-    taken = {d.reserved_key for d in drafts if d.reserved_key}
+    taken = {d.reserved_key for d in drafts if d.reserved_key} | set(reserved)
     taken |= {d.remote.marker for d in drafts if d.remote.marker and KEY_RE.match(d.remote.marker)}
     taken |= _CONFIG_STEMS
     used: set[str] = set()
@@ -731,10 +749,12 @@ def export_documents(
     remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
     *,
     now: dt.datetime | None = None,
+    taken: Mapping[Kind, Iterable[str]] | None = None,
 ) -> list[ExportedFile]:
     """One definition file per remote object of each kind in ``remote`` (the clients' dicts),
     sorted by path. ``now`` (UTC; default the current time) is what the files are validated
-    against — a push task's past start time is written as ``immediately``.
+    against — a push task's past start time is written as ``immediately``. Keys made from
+    names avoid ``taken`` (per kind: the keys of existing definitions, for ``pull --new``).
 
     Pure apart from logging: every file has been loaded back with the strict loader and
     validated with zero problems (a :class:`HoodsyncError` says otherwise, which is a bug).
@@ -752,7 +772,7 @@ def export_documents(
         else:
             drafts = _email_drafts(objs)
         drafts.sort(key=lambda d: _id_order(d.remote))
-        _assign_keys(drafts)
+        _assign_keys(drafts, (taken or {}).get(kind, ()))
         files.extend(_finish(d, now) for d in drafts)
     return sorted(files, key=lambda f: f.path)
 

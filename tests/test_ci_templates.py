@@ -329,7 +329,9 @@ def test_no_template_installs_hoodsync_by_package_name() -> None:
     found = all_pip_commands()
     assert [f"{where}: {p}" for where, args in found for p in pip_problems(args)] == []
     # Every job that runs hoodsync installs it; only GitLab's wheel job downloads anything.
-    assert len([w for w, _ in found if w.startswith("github")]) == 4
+    jobs = {w.split(":")[0] for w, _ in found if w.startswith("github")}
+    assert jobs == {"github accounts", "github plan", "github apply", "github drift",
+                    "github drift-pull-request"}
     assert [w for w, a in found if "--no-index" not in a and w.startswith("gitlab")] == [
         "gitlab hoodsync-wheels.script"]
 
@@ -395,17 +397,19 @@ def test_github_secrets_reach_only_the_steps_that_call_the_apis() -> None:
         for step in job["steps"]:
             env = yaml.safe_dump(step.get("env", {}))
             run = step.get("run", "")
-            calls_api = any(args[0] in ("plan", "apply") for args in hoodsync_commands(run))
+            calls_api = any(args[0] in ("plan", "apply", "pull")
+                            for args in hoodsync_commands(run))
             if SECRET.search(env):
                 calling.append(name)
                 assert calls_api, f"{name}: {step.get('name')} gets secrets"
                 assert "pip" not in run
             else:
                 assert not calls_api, f"{name}: {step.get('name')} calls the APIs without secrets"
-            # The GitHub token only where the comment is posted, with no API secret beside it.
+            # The GitHub token only where the comment or the pull request is posted, with no
+            # API secret beside it.
             if "github.token" in env:
-                assert not SECRET.search(env) and "gh api" in run
-    assert sorted(calling) == ["apply", "drift", "plan"]
+                assert not SECRET.search(env) and ("gh api" in run or "gh pr" in run)
+    assert sorted(calling) == ["apply", "drift", "drift-pull-request", "plan"]
     assert not SECRET.search(yaml.safe_dump([s.get("with", {}) for j in workflow["jobs"].values()
                                              for s in j["steps"]]))
 

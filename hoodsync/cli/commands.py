@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hoodsync.cli.views import TerminalView
     from hoodsync.model import Definition
     from hoodsync.plan import Plan
+    from hoodsync.pull import FileChange
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -536,6 +537,107 @@ def emulator(
     except StoreError as exc:
         _fail(str(exc))
     click.echo("Emulator stopped.")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--account", "accounts", multiple=True, metavar="NAME",
+              help="Account from hoodsync.yaml (repeatable; default: all configured).")
+@click.option("--target", "targets", multiple=True, metavar="KIND.KEY",
+              help="Only these resources, e.g. campaign.welcome-push (repeatable).")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 2 when files would change (for CI).")
+@click.option("--dry-run", is_flag=True, help="Print the diff; write nothing.")
+@click.option("--new", "new_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="Also write remote objects no definition manages into DIR, "
+                                  "as `hoodsync export` does.")
+@click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR is honoured too).")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=None,
+              help="Requests in flight per account (default 4).")
+@handle_errors
+def pull(
+    paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], check: bool,
+    dry_run: bool, new_dir: Path | None, no_color: bool, parallelism: int | None,
+) -> None:
+    """Write changes made in the Hood and Falconyte UIs back into the definition files.
+
+    Every managed object whose remote state differs from its definition, on what the
+    definition states, gets its definition edited in place — only the changed values, list
+    items and keys — so that the next plan shows no change for it. The change of every file is
+    printed as `git diff` prints it. A value taken from ${env:NAME} is never written over: it is
+    reported as a conflict (exit 1). Objects no definition manages are left alone (see --new),
+    no definition is deleted, and the accounts are only read.
+
+    Exit 0 when done (or nothing differs), 1 on any problem (the fields concerned are not
+    written), 2 with --check when files would change.
+    """
+    from hoodsync.definitions.loader import collector_paused
+    from hoodsync.engine import (
+        close_all, make_plans, prepare, pull_new_files, read_definition, write_pulled,
+    )
+    from hoodsync.pull import pull_account, unified_diff
+
+    with collector_paused():
+        prep = prepare(tuple(paths), tuple(accounts), tuple(targets), _Notices())
+        runs = make_plans(prep, prune=False, allow_replace=False, parallelism=parallelism)
+    try:
+        reports = [pull_account(share, run.plan, run.remote, read_text=read_definition,
+                                env=os.environ, forbidden_env=prep.config.secret_names())
+                   for share, run in zip(prep.shares, runs)]
+        new_files, problems = pull_new_files(runs, prep, new_dir) if new_dir else ([], [])
+    finally:
+        close_all(runs)
+    changes = [f for r in reports for f in r.files]
+    problems = [str(p) for r in reports for p in r.problems] + problems
+    color = _color(no_color)
+    for change in changes:
+        click.echo(_styled_diff(unified_diff(change.path, change.before, change.after), color),
+                   nl=False)
+    for path, text in new_files:
+        click.echo(_styled_diff(unified_diff(str(path), None, text), color), nl=False)
+    write = not (check or dry_run)
+    if write:
+        problems += write_pulled(changes, new_files)
+    for problem in problems:
+        _err(problem)
+    _err(_pull_summary(changes, new_files, problems, write))
+    if problems:
+        raise SystemExit(EXIT_ERROR)
+    if check and (changes or new_files):
+        raise SystemExit(EXIT_CHANGES)
+
+
+def _pull_summary(changes: Sequence["FileChange"], new_files: Sequence[tuple[Path, str]],
+                  problems: Sequence[str], write: bool) -> str:
+    objects = sum(len(c.addresses) for c in changes)
+    if not changes and not new_files:
+        return ("Nothing written." if problems
+                else "No drift: the definitions say what the accounts hold.")
+    parts = [f"{objects} definition(s) in {len(changes)} file(s)"] if changes else []
+    if new_files:
+        parts.append(f"{len(new_files)} new file(s)")
+    if not write:
+        return f"Would write {' and '.join(parts)} (nothing written)."
+    return f"Pulled {' and '.join(parts)}; review with `git diff` and commit."
+
+
+def _styled_diff(text: str, color: bool) -> str:
+    """A diff coloured as git colours it, on a terminal."""
+    if not color:
+        return text
+    out = []
+    for line in text.splitlines(keepends=True):
+        body, end = line.rstrip("\r\n"), line[len(line.rstrip("\r\n")):]
+        if line.startswith(("diff --git", "--- ", "+++ ", "new file mode")):
+            body = click.style(body, bold=True)
+        elif line.startswith("@@"):
+            body = click.style(body, fg="cyan")
+        elif line.startswith("-"):
+            body = click.style(body, fg="red")
+        elif line.startswith("+"):
+            body = click.style(body, fg="green")
+        out.append(body + end)
+    return "".join(out)
 
 
 def _configure_logging(level_name: str) -> None:

@@ -437,6 +437,26 @@ class _LazyLocations(Mapping[JsonPath, Location]):
         return len(self._locations())
 
 
+def parse_events(text: str) -> Iterator[yaml.Event]:
+    """The parse events of ``text``, from the same parser :func:`load_text` composes with.
+
+    For tools that edit a file in place (``hoodsync pull``): every event carries the character
+    offsets where it starts and ends, aliases included. The data itself is read with
+    :func:`load_text`; this only says where things are. Raises ``yaml.YAMLError`` on bad YAML.
+    """
+    parser = _Loader(text)
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None:
+                return
+            yield event
+            if isinstance(event, yaml.StreamEndEvent):
+                return
+    finally:
+        parser.dispose()
+
+
 def _nodes(text: str) -> Iterator[Node]:
     """The root node of each (non-empty) document of ``text``."""
     loader = _Loader(text)

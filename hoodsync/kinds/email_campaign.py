@@ -43,9 +43,11 @@ from hoodsync.kinds.base import (
 from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import Action, Change, Flag, Note, Op, Severity, Step, fingerprint_body
 
-__all__ = ["EmailCampaignRules"]
+__all__ = ["EmailCampaignRules", "SET_FIELDS"]
 
-_SET_FIELDS = ("template_ids", "mail_account_ids", "events")
+#: Compared as unordered sets (module docstring).
+SET_FIELDS = ("template_ids", "mail_account_ids", "events")
+_SET_FIELDS = SET_FIELDS
 
 
 def _send_data(data: Mapping[str, Any]) -> Mapping[str, Any]:

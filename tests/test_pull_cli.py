@@ -1,0 +1,200 @@
+"""`hoodsync pull` end to end (issue 16 "Done when"), through ``hoodsync.cli.main``, against the
+emulator over loopback and against the embedded sandbox. Changes "behind hoodsync's back" are
+plain HTTP on the account, as a person in the Hood or Falconyte UI would make them."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from test_cli_plan import (  # noqa: F401 (fixtures)
+    EXAMPLES,
+    Account,
+    Remote,
+    account,
+    campaign_yaml,
+    cli,
+    copy_examples,
+    emulated,
+    write,
+)
+
+
+def _snapshot(remote: Remote) -> list[Any]:
+    return [remote.campaigns(), remote.push_tasks(), remote.email_campaigns()]
+
+
+def _changed_lines(root: Path) -> set[tuple[str, str]]:
+    """(file, "-old" / "+new") for every line of the examples that differs in ``root``."""
+    out = set()
+    for original in EXAMPLES.rglob("*.yaml"):
+        relative = original.relative_to(EXAMPLES)
+        if relative.parts[0] not in ("campaigns", "push-tasks", "email"):
+            continue
+        diff = difflib.unified_diff(original.read_text().splitlines(),
+                                    (root / relative).read_text().splitlines(), lineterm="", n=0)
+        out.update((str(relative), line) for line in diff
+                   if line[:1] in "+-" and not line.startswith(("---", "+++")))
+    return out
+
+
+def _in_the_ui(remote: Remote) -> None:
+    """The six changes of issue 16: a label, a push title in one language, a campaign paused,
+    an A/B test_split, a push task's frequency, an email campaign stopped. (Nine requests: the
+    sandbox's documented 10 per second apply to this client too.)"""
+    def ok(response: Any) -> None:
+        assert response.status_code < 300, response.text
+
+    campaigns = {c["name"]: c for c in remote.campaigns()}
+    car = campaigns["Car Brands Showcase"]
+    ok(remote.hood.patch(f"/campaigns/{car['id']}",
+                         json={"labels": ["cars", "mini", "audi", "volkswagen"]}))
+    launch = campaigns["Multilingual Product Launch"]
+    messages = launch["messages"]
+    messages[0]["push"]["title"]["it"] = "Ocamba Hood Messaggio nuovo"
+    ok(remote.hood.patch(f"/campaigns/{launch['id']}", json={"messages": messages}))
+    spring = campaigns["Spring Launch Announcement"]
+    remote.hood_post(f"/campaigns/{spring['id']}/pause", {"reason": "for the weekend"})
+    ab = campaigns["Headline A/B Test"]
+    ok(remote.hood.patch(f"/campaigns/{ab['id']}", json={"ab_test": {"test_split": 40}}))
+    [task] = [t for t in remote.push_tasks() if t["name"] == "Hourly Headlines"]
+    ok(remote.hood.patch(f"/push-tasks/{task['id']}", json={"frequency": "7200"}))
+    [email] = [e for e in remote.email_campaigns() if e["name"] == "Welcome flow"]
+    remote.falconyte_post(f"/email/campaigns/{email['id']}/stop")
+
+
+EXPECTED = {
+    ("campaigns/car-brands-showcase.yaml", "-  labels: [cars, bmw, audi, volkswagen]"),
+    ("campaigns/car-brands-showcase.yaml", "+  labels: [cars, mini, audi, volkswagen]"),
+    ("campaigns/multilang-launch.yaml", "-          it: Ocamba Hood Messaggio"),
+    ("campaigns/multilang-launch.yaml", "+          it: Ocamba Hood Messaggio nuovo"),
+    ("campaigns/spring-launch.yaml", "-state: active"),
+    ("campaigns/spring-launch.yaml", "+state: paused"),
+    ("campaigns/headline-ab-test.yaml", "-    test_split: 30"),
+    ("campaigns/headline-ab-test.yaml", "+    test_split: 40"),
+    ("push-tasks/hourly-headlines.yaml", '-  frequency: "3600"'),
+    ("push-tasks/hourly-headlines.yaml", '+  frequency: "7200"'),
+    ("email/welcome-flow.yaml", "-state: active"),
+    ("email/welcome-flow.yaml", "+state: stopped"),
+}
+
+
+def test_round_trip_of_the_examples(account: Account, capsys: pytest.CaptureFixture[str],
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Apply the examples, change six things in the account, pull: the diff of the examples
+    is exactly those lines, and the next plan has nothing to do."""
+    copy_examples(account.root)
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with account.remote() as remote:
+        _in_the_ui(remote)
+    with account.remote() as remote:  # a client of its own: a fresh rate window
+        before = _snapshot(remote)
+
+    caplog.set_level(logging.DEBUG, logger="hoodsync.remote.transport")
+    code, out, err = cli(capsys, "pull")
+    assert code == 0, err
+    assert _changed_lines(account.root) == EXPECTED
+    printed = {line for line in out.splitlines()
+               if line[:1] in "+-" and not line.startswith(("---", "+++"))}
+    assert printed == {line for _, line in EXPECTED}
+    assert "diff --git a/campaigns/spring-launch.yaml b/campaigns/spring-launch.yaml" in out
+    assert "Pulled 6 definition(s) in 6 file(s)" in err
+    methods = {r.args[0] for r in caplog.records if isinstance(r.args, tuple) and r.args}
+    assert methods == {"GET"}  # the account is only read
+    with account.remote() as remote:
+        assert _snapshot(remote) == before
+
+    code, out, _ = cli(capsys, "plan", "--detailed-exitcode")
+    assert code == 0 and "No changes." in out
+    code, out, err = cli(capsys, "pull")
+    assert (code, out) == (0, "") and "No drift" in err
+
+
+def test_check_and_dry_run_write_nothing(emulated: Account,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with emulated.remote() as remote:
+        one = remote.campaign("One")
+        response = remote.hood.patch(f"/campaigns/{one['id']}", json={"labels": ["a", "c"]})
+        assert response.status_code == 204
+    text, stamp = path.read_bytes(), path.stat().st_mtime_ns
+
+    code, out, err = cli(capsys, "pull", "--check")
+    assert code == 2, err
+    assert "-  labels: [a, b]\n+  labels: [a, c]\n" in out and "nothing written" in err
+    code, out, err = cli(capsys, "pull", "--dry-run")
+    assert code == 0, err
+    assert "+  labels: [a, c]\n" in out and "nothing written" in err
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == (text, stamp)
+    assert not [p for p in path.parent.iterdir() if p.name != "one.yaml"]  # no temporary files
+
+    assert cli(capsys, "pull")[0] == 0
+    assert "  labels: [a, c]\n" in path.read_text()
+    assert cli(capsys, "pull", "--check")[0] == 0
+
+
+def test_a_value_from_the_environment_is_reported_not_written(
+    emulated: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = "Members get 40 % off"
+    monkeypatch.setenv("PROMO_TITLE", secret)
+    path = write(emulated.root, "c/promo.yaml", campaign_yaml("promo", "Promo").replace(
+        "title: {en: Hello Promo}", 'title: {en: "${env:PROMO_TITLE}"}'))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with emulated.remote() as remote:
+        promo = remote.campaign("Promo")
+        messages = promo["messages"]
+        messages[0]["push"]["title"]["en"] = "Edited in Hood"
+        response = remote.hood.patch(f"/campaigns/{promo['id']}",
+                                     json={"messages": messages, "labels": ["a", "b", "c"]})
+        assert response.status_code == 204
+
+    code, out, err = cli(capsys, "pull")
+    assert code == 1
+    assert "c/promo.yaml:" in err and "${env:PROMO_TITLE}" in err
+    assert "(spec.messages[0].push.title.en)" in err
+    text = path.read_text()
+    assert 'title: {en: "${env:PROMO_TITLE}"}' in text
+    assert "labels: [a, b, c]" in text  # the rest of the object is pulled
+    assert secret not in out + err + text and "Edited in Hood" not in text
+
+
+def test_target_limits_the_pull_and_new_objects_are_not_drift(
+    emulated: Account, capsys: pytest.CaptureFixture[str],
+) -> None:
+    one = write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    two = write(emulated.root, "c/two.yaml", campaign_yaml("two", "Two"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    texts = {one: one.read_text(), two: two.read_text()}
+    with emulated.remote() as remote:
+        for name in ("One", "Two"):
+            found = remote.campaign(name)
+            assert remote.hood.patch(f"/campaigns/{found['id']}",
+                                     json={"labels": ["a", "z"]}).status_code == 204
+        remote.hood_post("/campaigns", {  # its name makes the key of a definition: "one"
+            "name": "One!", "scheduled_time": "2030-01-01 10:00:00",
+            "messages": [{"name": "Hi", "channel": "push",
+                          "push": {"title": {"en": "Hi"}, "body": {"en": "There"}}}]})
+
+    code, out, err = cli(capsys, "pull", "--target", "campaign.two")
+    assert code == 0, err
+    assert one.read_text() == texts[one] and "labels: [a, z]" in two.read_text()
+    assert "One!" not in out + err and not (emulated.root / "new").exists()
+
+    code, out, err = cli(capsys, "pull", "--new", "new")
+    assert code == 0, err
+    [exported] = (emulated.root / "new").rglob("*.yaml")
+    assert exported.relative_to(emulated.root).as_posix() == "new/campaigns/one-2.yaml"
+    assert "new file mode 100644" in out and "+key: one-2" in out
+    assert "labels: [a, z]" in one.read_text()
+    code, out, _ = cli(capsys, "plan", "--format", "json")
+    assert code == 0 and '"action": "adopt"' in out
+
+    # An export that is already there (same text) is not written again; nothing else changed.
+    code, out, err = cli(capsys, "pull", "--new", "new", "--check")
+    assert (code, out) == (0, ""), err
