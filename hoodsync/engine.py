@@ -621,6 +621,7 @@ def pull_new_files(
     from hoodsync.definitions.loader import load_text
     from hoodsync.errors import Problem
     from hoodsync.export import export_documents
+    from hoodsync.schemafiles import relative_folder
     from hoodsync.model import Kind, Location
 
     taken: dict[Kind, set[str]] = {k: {d.key for d in prep.definitions if d.kind is k}
@@ -632,7 +633,8 @@ def pull_new_files(
         subset = {kind: [o for o in items if (kind, str(o.get("id"))) in wanted]
                   for kind, items in run.remote.items()}
         folder = new_dir / run.account.name if len(runs) > 1 else new_dir
-        for exported in export_documents(subset, taken=taken):
+        schemas = relative_folder(prep.config.root / "schemas", folder)
+        for exported in export_documents(subset, taken=taken, schemas=schemas):
             path = folder / exported.path
             docs = load_text(exported.text, str(path)).documents
             data = docs[0].data if docs else None

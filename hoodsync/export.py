@@ -19,9 +19,10 @@ What goes into a file:
 * Keys: a campaign carrying ``metadata.hoodsync_key`` keeps it; everything else gets its name
   slugified (``[a-z0-9][a-z0-9._-]{0,63}``), made unique per kind with ``-2``, ``-3``… in
   creation order (oldest first), never taking a key that a remote marker uses.
-* A header: the schema (its ``$id`` — the path to a repository's ``schemas/`` folder is not
-  knowable here — and how to print it), the remote id and status, and a comment for every value
-  left out because the schema or the API rules refuse it.
+* A header: the editor's schema line (``# yaml-language-server: $schema=PATH``, PATH relative
+  from the file to the kind's schema in the repository's schemas folder, see
+  :mod:`hoodsync.schemafiles`), the remote id and status, and a comment for every value left
+  out because the schema or the API rules refuse it.
 * Every document is dumped, loaded back with the strict loader and validated with ``now``; a
   problem inside ``spec`` removes the offending field (with a comment) and the check runs again.
   A document that still cannot be valid, or that the planner could not match to its remote
@@ -36,7 +37,8 @@ something else (``"NO"``, ``"true"``, ``"1.0"``, ``"1e3"``, ``"0o17"``, ``"2026-
 literal blocks. ``${env:NAME}`` text held by the remote is escaped as ``$${env:NAME}`` so that it
 stays literal text instead of becoming an interpolation.
 
-Only :func:`write_export` touches the file system.
+Only :func:`write_export` and :func:`write_schemas` (the schema files those lines point at)
+touch the file system.
 """
 
 from __future__ import annotations
@@ -58,18 +60,29 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 import yaml
 
 from hoodsync.definitions.loader import CORE_SCALARS, load_text
-from hoodsync.definitions.validate import parse_api_time, schema, validate_documents
+from hoodsync.definitions.validate import parse_api_time, validate_documents
 from hoodsync.errors import ConfigError, HoodsyncError, Problem, format_json_path
 from hoodsync.kinds import from_remote
 from hoodsync.kinds.campaign import HASH, MARKER
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.model import JsonPath, Kind, RemoteObject
+from hoodsync.schemafiles import (
+    SCHEMA_FILES,
+    SchemaStatus,
+    modeline,
+    schema_file,
+    schema_reference,
+    schema_status,
+    schema_text,
+)
 from hoodsync.wire import CAMPAIGN_LOCKED
 
 __all__ = [
+    "DEFAULT_SCHEMAS",
     "Dumper",
     "ExportedFile",
     "KIND_DIRS",
+    "SchemaWrite",
     "dump_yaml",
     "export_documents",
     "is_definition",
@@ -79,6 +92,7 @@ __all__ = [
     "slugify",
     "unique_key",
     "write_export",
+    "write_schemas",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,6 +112,11 @@ KIND_DIRS: Mapping[Kind, str] = {
     Kind.PUSH_TASK: "push-tasks",
     Kind.EMAIL_CAMPAIGN: "email",
 }
+
+#: Where :func:`export_documents` expects the schemas, relative to the export folder: a
+#: ``schemas`` folder beside it — the repository root's ``schemas/`` for an export folder at the
+#: root, which is what the CLI's defaults (``--out exported``, ``--schemas schemas``) give.
+DEFAULT_SCHEMAS = "../schemas"
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _KEY_MAX = 64
@@ -675,14 +694,14 @@ _WHAT = {
 }
 
 
-def _render(draft: _Draft, body: str, notes: Sequence[str]) -> str:
-    """Header comments, then the document (``body``, YAML), commented out when disabled."""
-    schema_id = schema(draft.kind.value).get("$id", "")
+def _render(draft: _Draft, body: str, notes: Sequence[str], schema_ref: str) -> str:
+    """Header comments, then the document (``body``, YAML), commented out when disabled.
+    ``schema_ref``: the path from the file to its kind's schema, for the editor's line."""
     head = [
-        f"# yaml-language-server: $schema={schema_id}",
+        modeline(schema_ref),
         *_comment_block([
-            f"Schema: `hoodsync schema {draft.kind.value}` prints it (save it and point the line "
-            "above at the file).",
+            "The line above points editors at the schema (`hoodsync schema --write DIR` "
+            "writes it).",
             f"Exported from {_WHAT[draft.kind]} {draft.remote.id} (status: {draft.remote.status}).",
             *draft.comments,
             *notes,
@@ -717,8 +736,9 @@ def _verify(path: str, text: str, doc: Mapping[str, Any], live: bool, now: dt.da
         raise HoodsyncError(f"export: {path} does not validate (internal error): {problems[0]}")
 
 
-def _finish(draft: _Draft, now: dt.datetime) -> ExportedFile:
+def _finish(draft: _Draft, now: dt.datetime, schemas: str) -> ExportedFile:
     path = f"{KIND_DIRS[draft.kind]}/{draft.stem or draft.key}.yaml"
+    schema_ref = schema_reference(PurePosixPath(path).parent, schemas, draft.kind)
     doc = _document(draft)
     notes: list[str] = []
     if draft.disabled:
@@ -736,7 +756,7 @@ def _finish(draft: _Draft, now: dt.datetime) -> ExportedFile:
                 + (f" ({format_json_path(p.path)})" if p.path else "")
                 for p in remaining
             )
-    text = _render(draft, body, notes)
+    text = _render(draft, body, notes, schema_ref)
     _verify(path, text, doc, not draft.disabled, now)
     if draft.disabled:
         log.warning("%s: written commented out: %s", path, " ".join(draft.disabled))
@@ -750,11 +770,15 @@ def export_documents(
     *,
     now: dt.datetime | None = None,
     taken: Mapping[Kind, Iterable[str]] | None = None,
+    schemas: str = DEFAULT_SCHEMAS,
 ) -> list[ExportedFile]:
     """One definition file per remote object of each kind in ``remote`` (the clients' dicts),
     sorted by path. ``now`` (UTC; default the current time) is what the files are validated
     against — a push task's past start time is written as ``immediately``. Keys made from
     names avoid ``taken`` (per kind: the keys of existing definitions, for ``pull --new``).
+    ``schemas`` is the folder holding the schema files (``hoodsync schema --write``), relative
+    to the export folder with ``/`` separators, or absolute; each file's schema line points
+    there, relative to the file.
 
     Pure apart from logging: every file has been loaded back with the strict loader and
     validated with zero problems (a :class:`HoodsyncError` says otherwise, which is a bug).
@@ -773,7 +797,7 @@ def export_documents(
             drafts = _email_drafts(objs)
         drafts.sort(key=lambda d: _id_order(d.remote))
         _assign_keys(drafts, (taken or {}).get(kind, ()))
-        files.extend(_finish(d, now) for d in drafts)
+        files.extend(_finish(d, now, schemas) for d in drafts)
     return sorted(files, key=lambda f: f.path)
 
 
@@ -821,6 +845,43 @@ def write_export(
         log.debug("wrote %s", path)
         written.append(path)
     return written
+
+
+class SchemaWrite(NamedTuple):
+    """One schema file of :func:`write_schemas`: its ``path`` and what happened to it —
+    ``created``, ``updated`` (it held another hoodsync version's schema) or ``unchanged``."""
+
+    path: Path
+    action: str
+
+
+_ACTIONS: Mapping[SchemaStatus, str] = {
+    "missing": "created", "stale": "updated", "current": "unchanged",
+}
+
+
+def write_schemas(out_dir: str | Path, names: Sequence[str] | None = None) -> list[SchemaWrite]:
+    """Write the JSON Schemas called ``names`` (default: all, see
+    :data:`hoodsync.schemafiles.SCHEMA_FILES`) into ``out_dir`` (created as needed), one file
+    each, exactly as shipped, and say what happened to each, in ``names`` order.
+
+    The files are generated: an older hoodsync schema there is replaced, and a file that is
+    already current is left alone (not rewritten). A file of that name that is not a hoodsync
+    schema (or a folder) is never replaced: :class:`ConfigError` naming each, before anything is
+    written. Each file is written whole or not at all (:func:`write_export`).
+    """
+    root = Path(out_dir)
+    files = [schema_file(n) for n in (names if names is not None else list(SCHEMA_FILES))]
+    status = {f: schema_status(root, f) for f in dict.fromkeys(files)}
+    foreign = [str(root / f) for f, s in status.items() if s == "foreign"]
+    if foreign:
+        raise ConfigError(
+            f"refusing to replace {', '.join(foreign)}: not a hoodsync schema; move "
+            + ("them" if len(foreign) > 1 else "it") + " away or choose another folder"
+        )
+    changed = [ExportedFile(f, schema_text(f)) for f, s in status.items() if s != "current"]
+    write_export(changed, root, overwrite=True)
+    return [SchemaWrite(root / f, _ACTIONS[status[f]]) for f in status]
 
 
 def _write_atomic(path: Path, text: str) -> None:

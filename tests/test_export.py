@@ -530,12 +530,44 @@ def test_multiline_text_is_a_literal_block() -> None:
 def test_header_names_the_schema_and_the_remote_object() -> None:
     files = export_documents({Kind.CAMPAIGN: [campaign(42, "Hello")]}, now=NOW)
     lines = files[0].text.splitlines()
-    assert lines[0] == "# yaml-language-server: $schema=urn:hoodsync:schema:campaign"
-    assert "`hoodsync schema Campaign`" in lines[1]
+    # A path editors can load, relative to campaigns/hello.yaml: schemas/ beside the export.
+    assert lines[0] == "# yaml-language-server: $schema=../../schemas/campaign.json"
+    assert "`hoodsync schema --write DIR`" in lines[1]
     assert lines[2] == "# Exported from Hood campaign 42 (status: scheduled)."
     assert lines.index("kind: Campaign") < lines.index("key: hello") < lines.index("spec:")
     spec_keys = list(only_doc(files[0].text)["spec"])
     assert spec_keys[0] == "name" and spec_keys[-1] == "messages"
+
+
+@pytest.mark.parametrize(("schemas", "expected"), [
+    ("../schemas", "../../schemas/{}"),        # default: export folder at the repository root
+    ("schemas", "../schemas/{}"),              # exported into the repository root itself
+    ("../../defs/schemas", "../../../defs/schemas/{}"),
+    ("/repo/schemas", "/repo/schemas/{}"),     # absolute stays absolute
+])
+def test_every_file_points_at_its_kind_schema_in_the_schemas_folder(
+    schemas: str, expected: str
+) -> None:
+    remote = {
+        Kind.CAMPAIGN: [campaign(1, "C")],
+        Kind.PUSH_TASK: [push_task(2, "P")],
+        Kind.EMAIL_CAMPAIGN: [email("e1", "E", True, "2026-01-01 00:00:00")],
+    }
+    files = export_documents(remote, now=NOW, schemas=schemas)
+    first = {f.path.split("/")[0]: f.text.splitlines()[0] for f in files}
+    assert first == {
+        folder: "# yaml-language-server: $schema=" + expected.format(name)
+        for folder, name in (("campaigns", "campaign.json"), ("push-tasks", "push_task.json"),
+                             ("email", "email_campaign.json"))
+    }
+
+
+def test_a_commented_out_file_keeps_its_schema_line() -> None:
+    files = export_documents({Kind.PUSH_TASK: [push_task(1, "Twin"), push_task(2, "Twin")]},
+                             now=NOW, schemas="schemas")
+    assert files and not any(is_definition(f) for f in files)
+    assert all(f.text.startswith("# yaml-language-server: $schema=../schemas/push_task.json\n")
+               for f in files)
 
 
 # --- kinds --------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError
 if TYPE_CHECKING:
     from hoodsync.cli.views import TerminalView
     from hoodsync.model import Definition
+    from hoodsync.model import Kind
     from hoodsync.plan import Plan
     from hoodsync.pull import FileChange
 
@@ -171,15 +172,22 @@ def accounts(paths: Sequence[str], fmt: str) -> None:
 
 @cli.command()
 @click.argument("kind", required=False)
+@click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="Write the schema files (all, or KIND's) into DIR, e.g. "
+              "schemas, for editors; older hoodsync schemas there are replaced.")
 @handle_errors
-def schema(kind: str | None) -> None:
+def schema(kind: str | None, write_dir: Path | None) -> None:
     """Print the JSON Schema of KIND (Campaign, PushTask, EmailCampaign, or config).
 
-    Without KIND, list the schemas. Point editors at them with a
-    `# yaml-language-server: $schema=...` line.
+    Without KIND, list the schemas. With --write DIR, write them into DIR instead, and point
+    every document at its schema with a `# yaml-language-server: $schema=PATH` line (PATH
+    relative to the file, e.g. ../schemas/campaign.json).
     """
     from hoodsync.definitions.validate import SCHEMA_NAMES, schema as get_schema
 
+    if write_dir is not None:
+        _write_schemas(write_dir, kind)
+        return
     if kind is None:
         for name in SCHEMA_NAMES:
             click.echo(name)
@@ -189,6 +197,18 @@ def schema(kind: str | None) -> None:
     except KeyError:
         _fail(f"unknown schema {kind!r} (one of {', '.join(SCHEMA_NAMES)})")
     click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _write_schemas(out: Path, kind: str | None) -> None:
+    """`schema --write`: one line per schema file (created / updated / unchanged)."""
+    from hoodsync.export import write_schemas
+
+    results = write_schemas(out, None if kind is None else [kind])
+    for result in results:
+        click.echo(f"{result.action:<9} {result.path}")
+    written = sum(1 for r in results if r.action != "unchanged")
+    _err(f"Wrote {written} schema file(s) to {out}"
+         + (f" ({len(results) - written} already current)." if written < len(results) else "."))
 
 
 def _color(no_color: bool) -> bool:
@@ -414,8 +434,13 @@ def apply(
 @click.option("--account", "account_name", default=None, metavar="NAME",
               help="Account from hoodsync.yaml.")
 @click.option("--overwrite", is_flag=True, help="Replace files that already exist in --out.")
+@click.option("--schemas", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              default=Path("schemas"), show_default=True,
+              help="The repository's schema folder (`hoodsync schema --write DIR`): each "
+                   "file's editor schema line points there, relative to the file.")
 @handle_errors
-def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite: bool) -> None:
+def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite: bool,
+           schemas: Path) -> None:
     """Write YAML definitions for what exists remotely (bootstrap a repository).
 
     One file per remote object, only the fields a definition can set, so that `hoodsync plan`
@@ -424,6 +449,7 @@ def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite:
     from hoodsync.config import load_config
     from hoodsync.export import export_documents, is_definition, parse_kinds, write_export
     from hoodsync.model import Kind
+    from hoodsync.schemafiles import relative_folder
     from hoodsync.session import open_session, read_remote
 
     wanted = parse_kinds(kinds)
@@ -435,7 +461,7 @@ def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite:
         remote = read_remote(session, set(wanted))
     finally:
         session.close()
-    files = export_documents(remote)
+    files = export_documents(remote, schemas=relative_folder(schemas, out))
     written = write_export(files, out, overwrite=overwrite)
     for path in written:
         click.echo(str(path))
@@ -443,6 +469,24 @@ def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite:
     note = f" ({commented} commented out; the header of each says why)" if commented else ""
     _err(f"Wrote {len(written)} file(s) to {out}{note}. Check with `hoodsync plan {out}`: "
          "expect no changes, or adopt for campaigns hoodsync did not create.")
+    _schemas_hint(schemas, wanted)
+
+
+def _schemas_hint(schemas: Path, kinds: Sequence[Kind]) -> None:
+    """After export: say how to write the schemas the files point at, when they are not there."""
+    import shlex
+
+    from hoodsync.schemafiles import schema_status
+
+    status = {schema_status(schemas, k) for k in kinds}
+    where = f"The files' editor schema lines point at {schemas}"
+    if "foreign" in status:
+        _err(f"{where}, which holds other files named like the schemas: export again with "
+             "--schemas naming the folder that holds (or will hold) them.")
+    elif status - {"current"}:
+        what = "lacks the schemas" if "missing" in status else "holds older schemas"
+        _err(f"{where}, which {what}: write them with "
+             f"`hoodsync schema --write {shlex.quote(str(schemas))}`.")
 
 
 def _within(
