@@ -54,6 +54,15 @@ class FakeClock:
         with self._lock:
             return self._now
 
+    @property
+    def now(self) -> float:
+        """The current reading (``clock()`` says the same)."""
+        return self()
+
+    @now.setter
+    def now(self, when: float) -> None:
+        self.set(when)
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += seconds

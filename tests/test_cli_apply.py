@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import pytest
 
-from conftest import EmulatorHandle
+from conftest import EmulatorHandle, FakeClock
 from test_apply_crash import load_bench
 from test_cli_plan import (
     FAST,
@@ -132,14 +132,6 @@ def test_interactive_apply_asks_for_yes_and_draws_a_progress_bar(
         assert sorted(c["name"] for c in remote.campaigns()) == ["C0", "C1", "C2"]
 
 
-class _FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_progress_eta_follows_the_rate_limits_and_the_observed_pace(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -149,7 +141,7 @@ def test_progress_eta_follows_the_rate_limits_and_the_observed_pace(
                     for i in range(300))
     plan = Plan(account, changes, estimate=estimate(changes, account))
     assert plan.estimate.seconds > 60  # 300 requests at 150/min
-    clock = _FakeClock()
+    clock = FakeClock(100.0)
     console = Console(tty=True)
     progress = Progress(Ordered(console, 1), 0, plan, clock=clock)
     assert progress.eta(0, 300, clock.now) == pytest.approx(plan.estimate.seconds)
