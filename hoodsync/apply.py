@@ -19,7 +19,13 @@ Contract:
   is not absorbed.
 * Every mutation is written to the journal before it is sent (intent) and after (result). The
   journal holds addresses, operations, ids and error messages — never request bodies, which may
-  carry interpolated secrets.
+  carry interpolated secrets. A step whose intent cannot be written (disk full) is not sent;
+  from then on no new change starts, a campaign paused for that change is still resumed, and
+  the report says what is known and that the journal is incomplete.
+* Creates are made once by the clients, which look for an unanswered create over a settle
+  window before sending it again. After a run in which any create's outcome was unknown, one
+  final listing looks for duplicates of what the run created; any is in the report (and makes
+  it not ``ok``), never silent.
 
 Only the CLI prints: progress flows out through the ``on_result`` callback.
 """
@@ -38,10 +44,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
+from typing import Any, Callable, Collection, Mapping, Protocol, Sequence, TextIO
 
 from hoodsync.errors import ApiError, HoodsyncError, PlanError
-from hoodsync.model import Kind
+from hoodsync.kinds import from_remote
+from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import Change, Plan, Step, resolve_steps
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
@@ -53,6 +60,7 @@ from hoodsync.wire import (
 __all__ = [
     "Outcome",
     "Result",
+    "Duplicate",
     "ApplyReport",
     "Journal",
     "Clients",
@@ -93,22 +101,45 @@ class Result:
     steps_total: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Several remote objects carry the identity of one change's create (marker or name): a
+    create whose answer was lost went through more than once. ``ids`` oldest first."""
+
+    address: str
+    ids: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class ApplyReport:
-    """Every change's result, in plan order, and where the journal is."""
+    """Every change's result, in plan order, where the journal is, and what went wrong beside
+    the changes: a journal that could not be written, duplicates the final listing found, or
+    that listing failing."""
 
     results: list[Result] = field(default_factory=list)
     journal_path: Path | None = None
     #: True when the apply was stopped before every change had started.
     interrupted: bool = False
+    #: Why the journal stopped being written (it is incomplete), if it did.
+    journal_error: str | None = None
+    #: Objects created more than once, found by the final listing (see the module doc).
+    duplicates: list[Duplicate] = field(default_factory=list)
+    #: Why the final listing for duplicates failed, if it did (duplicates are then unknown).
+    duplicate_check_error: str | None = None
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
 
     @property
     def ok(self) -> bool:
-        """True when every change was applied."""
-        return all(r.outcome is Outcome.APPLIED for r in self.results)
+        """True when every change was applied, the journal is complete and no duplicate was
+        found (or could have gone unseen)."""
+        return (
+            all(r.outcome is Outcome.APPLIED for r in self.results)
+            and self.journal_error is None
+            and not self.duplicates
+            and self.duplicate_check_error is None
+        )
 
 
 class HoodApi(Protocol):
@@ -122,6 +153,11 @@ class HoodApi(Protocol):
     def cancel_campaign(self, campaign_id: str, reason: str | None = None) -> None: ...
     def create_push_task(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
     def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None: ...
+    def list_campaigns(self) -> list[dict[str, Any]]: ...
+    def list_push_tasks(self) -> list[dict[str, Any]]: ...
+    @property
+    def unknown_outcomes(self) -> int:
+        """Creates whose outcome was unknown at least once, so far."""
 
 
 class FalconyteApi(Protocol):
@@ -133,6 +169,9 @@ class FalconyteApi(Protocol):
     ) -> dict[str, Any]: ...
     def start_campaign(self, campaign_id: str) -> None: ...
     def stop_campaign(self, campaign_id: str) -> None: ...
+    @property
+    def unknown_outcomes(self) -> int:
+        """Creates whose outcome was unknown at least once, so far."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +184,24 @@ class Clients:
 
 class Journal:
     """Append-only JSON-lines record of an apply; thread-safe; flushed line by line so that a
-    killed process leaves every line it wrote."""
+    killed process leaves every line it wrote.
 
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    ``file``, already open for appending text, is written instead of opening ``path`` (which
+    then only names the journal): a test can hand in a file whose writes fail.
+    """
+
+    def __init__(
+        self, path: Path, *, clock: Callable[[], float] = time.time, file: TextIO | None = None
+    ) -> None:
+        if file is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            file = path.open("a", encoding="utf-8")
         self.path = path
         self._clock = clock
         self._lock = threading.Lock()
-        self._fh = path.open("a", encoding="utf-8")
+        self._fh = file
+        #: The first write that failed, if any; once set, the journal is incomplete.
+        self.error: OSError | None = None
 
     @classmethod
     def create(
@@ -166,21 +215,62 @@ class Journal:
         return cls(folder / f"{stamp}-{os.getpid()}{suffix}.jsonl", clock=clock)
 
     def write(self, event: str, **fields: Any) -> None:
+        """Append one line and flush it. Raises :class:`OSError` when it cannot be written
+        (and remembers the first such error in :attr:`error`)."""
         record = {"ts": round(self._clock(), 6), "event": event, **fields}
         line = json.dumps(record, sort_keys=True, ensure_ascii=False)
         with self._lock:
-            self._fh.write(line + "\n")
-            self._fh.flush()
+            try:
+                self._fh.write(line + "\n")
+                self._fh.flush()
+            except OSError as exc:
+                if self.error is None:
+                    self.error = exc
+                raise
 
     def close(self) -> None:
+        """Close the file. After a failed write, closing (which flushes the same unwritten
+        line again) does not raise a second time: :attr:`error` already says it."""
         with self._lock:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:
+                if self.error is None:
+                    raise
+
+
+class _Recorder:
+    """The journal as apply uses it: a failed write is recorded, sets ``broken`` (no new change
+    starts) and returns False, instead of raising out of the apply."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.broken = threading.Event()
+
+    def write(self, event: str, **fields: Any) -> bool:
+        try:
+            self.journal.write(event, **fields)
+        except OSError as exc:
+            if not self.broken.is_set():
+                self.broken.set()
+                log.warning("cannot write the journal %s (%s): starting no new change",
+                            self.journal.path, exc.strerror or exc)
+            return False
+        return True
+
+    @property
+    def error(self) -> str | None:
+        """Why the journal is incomplete, in a few words (``None`` if it is complete)."""
+        exc = self.journal.error
+        if exc is None:
+            return None
+        return f"could not be written: {exc.strerror or exc}"
 
 
 @dataclass
 class _Runner:
     clients: Clients
-    journal: Journal
+    journal: _Recorder
     env: Mapping[str, str]
     sleep: Callable[[float], None]
     clock: Callable[[], float]
@@ -207,8 +297,11 @@ class _Runner:
         target: str | None = change.remote_id
         for index, step in enumerate(steps):
             target = None if step.op == "create" else (step.id or created or change.remote_id)
-            self.journal.write("intent", address=change.address, step=index, op=step.op,
-                               id=target)
+            if not self.journal.write("intent", address=change.address, step=index, op=step.op,
+                                      id=target):
+                # Write-ahead: a step whose intent is not on disk is not sent.
+                self._compensate(change, steps[:index], target)
+                return self._unjournaled(change, step, index, created or target, len(steps))
             try:
                 new_id = self._call(change, step, target)
             except HoodsyncError as exc:
@@ -233,6 +326,17 @@ class _Runner:
         return Result(change.address, change.action, Outcome.APPLIED, change.description,
                       created or target or change.remote_id, done, len(steps))
 
+    def _unjournaled(self, change: Change, step: Step, index: int, remote_id: str | None,
+                     total: int) -> Result:
+        """The result of a change stopped because its next intent could not be journaled."""
+        why = f"the journal {self.journal.error or 'could not be written'}"
+        if index == 0:
+            return Result(change.address, change.action, Outcome.NOT_ATTEMPTED,
+                          f"not attempted: {why}", remote_id, 0, total)
+        return Result(change.address, change.action, Outcome.FAILED,
+                      f"{step.op} not sent (after {index} of its steps succeeded): {why}",
+                      remote_id, index, total)
+
     def _failed(self, change: Change, step: Step, index: int, exc: Exception,
                 remote_id: str | None, total: int) -> Result:
         return Result(change.address, change.action, Outcome.FAILED,
@@ -244,7 +348,9 @@ class _Runner:
         return f"{step.op} failed{before}: {exc}"
 
     def _compensate(self, change: Change, done: Sequence[Step], target: str | None) -> None:
-        """A live campaign paused for an edit is resumed if the edit then fails."""
+        """A live campaign paused for an edit is resumed if the edit then fails, or is not sent
+        — even when the journal cannot record it: leaving a live campaign stopped is worse
+        than a resume missing from the journal."""
         if change.kind is not Kind.CAMPAIGN or target is None or "live_edit" not in change.flags:
             return
         if not done or done[-1].op != "pause":
@@ -369,7 +475,7 @@ class _Stopper:
     #: handled when this (main) thread runs Python code again.
     POLL = 0.05
 
-    def __init__(self, stop: threading.Event, journal: Journal) -> None:
+    def __init__(self, stop: threading.Event, journal: _Recorder) -> None:
         self.stop = stop
         self.journal = journal
         self._noted = False
@@ -413,7 +519,9 @@ def apply_plan(
 
     Refuses (:class:`PlanError`) a plan with error-level notes before any write.
     ``on_result(result, finished, total)`` is called once per change as it ends. Once ``stop``
-    is set (or on a first Ctrl-C in this thread, which sets it) no new change starts.
+    is set (or on a first Ctrl-C in this thread, which sets it), or the journal cannot be
+    written, no new change starts. Never raises for an API failure or a journal that cannot
+    be written: both end up in the report.
     """
     if plan.has_errors:
         raise PlanError("the plan has errors (see its notes); nothing was applied")
@@ -426,11 +534,36 @@ def apply_plan(
     for ref in plan.superseded:
         if ref.address:
             same_name.setdefault(ref.address, []).append(ref.id)
-    runner = _Runner(clients, journal, env, sleep, clock, settle_timeout, same_name,
+    recorder = _Recorder(journal)
+    runner = _Runner(clients, recorder, env, sleep, clock, settle_timeout, same_name,
                      forbidden_env)
     stop = threading.Event() if stop is None else stop
+    unknown_before = _unknown_outcomes(clients)
+    recorder.write("start", account=plan.account.name, changes=len(work))
+    results = _run_waves(work, runner, recorder, stop, parallelism, on_result)
     report = ApplyReport(journal_path=journal.path)
-    journal.write("start", account=plan.account.name, changes=len(work))
+    report.interrupted = stop.is_set() and any(
+        r.outcome is Outcome.NOT_ATTEMPTED for r in results.values())
+    report.results = [results[c.address] for c in work]
+    if _unknown_outcomes(clients) != unknown_before:
+        _check_duplicates(report, work, clients, same_name)
+    recorder.write("end", applied=report.count(Outcome.APPLIED),
+                   failed=report.count(Outcome.FAILED),
+                   not_attempted=report.count(Outcome.NOT_ATTEMPTED),
+                   duplicates=[d.address for d in report.duplicates])
+    report.journal_error = recorder.error
+    return report
+
+
+def _run_waves(
+    work: Sequence[Change],
+    runner: _Runner,
+    journal: _Recorder,
+    stop: threading.Event,
+    parallelism: int,
+    on_result: Callable[[Result, int, int], None] | None,
+) -> dict[str, Result]:
+    """Run the changes wave by wave, phase by phase; every change ends with a result."""
     results: dict[str, Result] = {}
     finished = 0
     lock = threading.Lock()
@@ -444,19 +577,29 @@ def apply_plan(
             if on_result is not None:
                 on_result(result, finished, len(work))
 
+    def halted() -> str | None:
+        """Why no new change may start, if none may."""
+        if stop.is_set():
+            return "interrupted"
+        if journal.broken.is_set():
+            return f"the journal {journal.error or 'could not be written'}"
+        return None
+
     stopper = _Stopper(stop, journal)
 
     def run(change: Change) -> Result:
-        if stop.is_set():
-            journal.write("skipped", address=change.address, reason="interrupted")
-            return _not_attempted(change, "not attempted: interrupted")
+        reason = halted()
+        if reason is not None:
+            journal.write("skipped", address=change.address, reason=reason)
+            return _not_attempted(change, f"not attempted: {reason}")
         return runner.run(change)
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         for group in _groups(work):
-            if stop.is_set() or (failed_wave is not None and group[0].order > failed_wave):
-                reason = ("interrupted" if stop.is_set()
-                          else f"wave {failed_wave} had a failure")
+            reason = halted()
+            if reason is None and failed_wave is not None and group[0].order > failed_wave:
+                reason = f"wave {failed_wave} had a failure"
+            if reason is not None:
                 for change in group:
                     journal.write("skipped", address=change.address, reason=reason)
                     record(_not_attempted(change, f"not attempted: {reason}"))
@@ -468,9 +611,55 @@ def apply_plan(
                 if result.outcome is Outcome.FAILED and failed_wave is None:
                     failed_wave = group[0].order
     stopper.note()
-    report.interrupted = stop.is_set() and any(
-        r.outcome is Outcome.NOT_ATTEMPTED for r in results.values())
-    report.results = [results[c.address] for c in work]
-    journal.write("end", applied=report.count(Outcome.APPLIED), failed=report.count(Outcome.FAILED),
-                  not_attempted=report.count(Outcome.NOT_ATTEMPTED))
-    return report
+    return results
+
+
+# ---------------------------------------------------------------------------------- duplicates
+
+
+def _unknown_outcomes(clients: Clients) -> int:
+    """Creates with an unknown outcome so far, over both clients."""
+    return sum(c.unknown_outcomes for c in (clients.hood, clients.falconyte) if c is not None)
+
+
+def _check_duplicates(report: ApplyReport, work: Sequence[Change], clients: Clients,
+                      same_name: Mapping[str, Sequence[str]]) -> None:
+    """One final listing per kind this run created: every change whose create was attempted
+    and whose identity (campaign marker, else exact name) more than one object now carries is
+    a :class:`Duplicate` in ``report``. Older namesakes the plan already knew (an email
+    campaign's replaced and superseded ones) are not counted. A listing that fails is recorded
+    as such (duplicates then unknown)."""
+    attempted = {r.address for r in report.results if r.outcome is not Outcome.NOT_ATTEMPTED}
+    creates = [c for c in work
+               if c.address in attempted and any(step.op == "create" for step in c.steps)]
+    try:
+        listed = {kind: [from_remote(kind, raw) for raw in _list(clients, kind)]
+                  for kind in sorted({c.kind for c in creates}, key=lambda k: k.value)}
+    except HoodsyncError as exc:
+        report.duplicate_check_error = str(exc)
+        log.warning("the final listing for duplicates failed: %s", exc)
+        return
+    for change in creates:
+        known = set(same_name.get(change.address, ())) | {change.remote_id or ""}
+        ids = tuple(obj.id for obj in listed[change.kind]
+                    if obj.id not in known and _same_identity(change, obj))
+        if len(ids) > 1:
+            report.duplicates.append(Duplicate(change.address, ids))
+
+
+def _list(clients: Clients, kind: Kind) -> list[dict[str, Any]]:
+    if kind is Kind.CAMPAIGN and clients.hood is not None:
+        return clients.hood.list_campaigns()
+    if kind is Kind.PUSH_TASK and clients.hood is not None:
+        return clients.hood.list_push_tasks()
+    if kind is Kind.EMAIL_CAMPAIGN and clients.falconyte is not None:
+        return clients.falconyte.list_campaigns()
+    return []
+
+
+def _same_identity(change: Change, obj: RemoteObject) -> bool:
+    """Would ``obj`` be matched to ``change``'s definition? Campaigns by their marker, the
+    other kinds by exact name (what the planner matches by)."""
+    if change.kind is Kind.CAMPAIGN:
+        return obj.marker == change.key
+    return change.name is not None and obj.name == change.name

@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence, TypedDict
 
 from hoodsync.config import Account, Config, Endpoint
 from hoodsync.errors import ConfigError, StalePlanError
@@ -29,6 +29,7 @@ from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, RequestRecord, Secret
 
 __all__ = [
+    "BOUND_VARIABLES",
     "Session",
     "AccountPlan",
     "open_session",
@@ -39,6 +40,8 @@ __all__ = [
     "spec_shapes",
     "check_fresh",
     "account_key",
+    "transport_bounds",
+    "TransportBounds",
 ]
 
 log = logging.getLogger(__name__)
@@ -170,12 +173,67 @@ def _open_sandbox(path: Path) -> Any:
         raise ConfigError(f"{path}: cannot open the sandbox database: {exc.__cause__ or exc}") from exc
 
 
+class TransportBounds(TypedDict, total=False):
+    """The :class:`ApiTransport` bounds (seconds) the environment may set."""
+
+    deadline: float
+    max_retry_time: float
+    settle_window: float
+
+
+#: Environment variable → the :class:`ApiTransport` bound it sets. Documented in the README
+#: ("Waiting, retries and bounds").
+BOUND_VARIABLES: Mapping[str, str] = {
+    "HOODSYNC_REQUEST_DEADLINE": "deadline",
+    "HOODSYNC_RETRY_TIME": "max_retry_time",
+    "HOODSYNC_SETTLE_WINDOW": "settle_window",
+}
+
+#: The largest value any of them accepts: an hour.
+_MAX_BOUND = 3600.0
+
+
+def transport_bounds(env: Mapping[str, str]) -> TransportBounds:
+    """The :class:`ApiTransport` bounds the environment sets (see :data:`BOUND_VARIABLES`);
+    a value that is not a number of seconds in range is a :class:`ConfigError` naming it."""
+    bounds = TransportBounds()
+    deadline = _seconds(env, "HOODSYNC_REQUEST_DEADLINE", positive=True)
+    if deadline is not None:
+        bounds["deadline"] = deadline
+    retry_time = _seconds(env, "HOODSYNC_RETRY_TIME", positive=False)
+    if retry_time is not None:
+        bounds["max_retry_time"] = retry_time
+    settle = _seconds(env, "HOODSYNC_SETTLE_WINDOW", positive=False)
+    if settle is not None:
+        bounds["settle_window"] = settle
+    return bounds
+
+
+def _seconds(env: Mapping[str, str], name: str, *, positive: bool) -> float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= _MAX_BOUND or (positive and value == 0.0):  # also nan, infinities
+        shown = raw if len(raw) <= 20 else raw[:19] + "…"
+        least = "more than 0" if positive else "from 0"
+        raise ConfigError(f"{name}={shown!r} is not a number of seconds {least} to "
+                          f"{_MAX_BOUND:g}")
+    return value
+
+
 def _transport(
     session: Session, account: Account, endpoint: Endpoint, api: Literal["hood", "falconyte"],
     sandbox: Any, env: Mapping[str, str], width: int,
 ) -> ApiTransport:
     """One API's transport: in-process into the sandbox, or over the network with the secret
-    from the environment. Registered with the session so that closing it closes this."""
+    from the environment (proxies too, see :func:`hoodsync.remote.network.proxy_for`), with the
+    bounds the environment sets (:func:`transport_bounds`). Registered with the session so that
+    closing it closes this."""
+    bounds = transport_bounds(env)
     if sandbox is not None and endpoint.is_sandbox:
         # imported here: the emulator is only loaded when a sandbox is used
         from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL
@@ -186,12 +244,13 @@ def _transport(
             Secret(sandbox.hood_token if hood else sandbox.falconyte_key), api=api,
             limiter=_limiter(endpoint), parallelism=width,
             transport=sandbox.hood_transport if hood else sandbox.falconyte_transport,
-            on_request=session.count)
+            on_request=session.count, **bounds)
     else:
         what = "Hood API token" if api == "hood" else "Falconyte API key"
         transport = ApiTransport(
             endpoint.url, _secret(account, endpoint, env, what), api=api,
-            limiter=_limiter(endpoint), parallelism=width, on_request=session.count)
+            limiter=_limiter(endpoint), parallelism=width, on_request=session.count,
+            environ=env, **bounds)
     session._closers.append(transport)
     return transport
 

@@ -6,7 +6,10 @@ runs through the real clients against the emulator where the point is what the A
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any, Mapping
 import httpx
 import pytest
 
-from conftest import EmulatorHandle
+from conftest import EmulatorHandle, FakeClock
 from hoodsync.apply import Clients, Journal, Outcome, apply_plan
 from hoodsync.errors import ApiError, PlanError, StalePlanError
 from hoodsync.model import Kind
@@ -24,11 +27,16 @@ from hoodsync.remote.falconyte import FalconyteClient, email_campaign_enabled
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.transport import ApiTransport, Secret
 
+from test_hood_client import LateCommitServer, campaign_body, late_client
+
 TEMPLATE = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
 
 class FakeHood:
     """Campaigns and push tasks in a dict; records every call; can be told to fail."""
+
+    #: Creates whose outcome was unknown (a fake create always knows).
+    unknown_outcomes = 0
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str | None]] = []
@@ -81,6 +89,14 @@ class FakeHood:
 
     def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None:
         self._record("patch_push_task", task_id)
+
+    def list_campaigns(self) -> list[dict[str, Any]]:
+        self._record("list_campaigns", None)
+        return list(self.campaigns.values())
+
+    def list_push_tasks(self) -> list[dict[str, Any]]:
+        self._record("list_push_tasks", None)
+        return []
 
 
 ACCOUNT = AccountInfo(name="default", url="http://sandbox.localhost/v1/hood", sandbox=True)
@@ -211,6 +227,8 @@ def test_progress_callback_sees_every_change(tmp_path: Path) -> None:
 
 class FakeFalconyte:
     """Email campaigns in a dict; creates record the ids they were told to exclude."""
+
+    unknown_outcomes = 0
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str | None]] = []
@@ -382,3 +400,111 @@ def test_credential_variable_in_a_hand_edited_plan_is_refused_before_any_write(
         run(tmp_path, plan, hood, env={"HOOD_API_TOKEN": "s3cret"},
             forbidden_env=frozenset({"HOOD_API_TOKEN"}))
     assert hood.calls == []
+
+
+# ------------------------------------------------------------------------------ duplicates
+
+
+def create_plan(*keys: str) -> Plan:
+    return Plan(account=ACCOUNT, changes=tuple(
+        change(k, "create", (Step("create", body=campaign_body(k)),)) for k in keys))
+
+
+def test_a_create_committed_late_is_applied_once_and_checked_for_duplicates(
+    tmp_path: Path,
+) -> None:
+    server = LateCommitServer(FakeClock(), lag=33.0, timeout=30.0)
+    hood = late_client(server, timeout=30.0)
+    report = run(tmp_path, create_plan("late"), hood)  # type: ignore[arg-type]
+    assert report.ok and report.duplicates == [] and report.duplicate_check_error is None
+    assert server.posts == 1 and len(server.settled()) == 1
+
+
+def test_a_duplicate_the_final_listing_finds_is_reported_and_fails_the_apply(
+    tmp_path: Path,
+) -> None:
+    """A server slower than the settle window: the create is sent again and both go through.
+    Nothing can stop that afterwards, but it is never silent."""
+    from hoodsync.cli.views import result_table
+
+    server = LateCommitServer(FakeClock(), lag=100.0, timeout=30.0)
+    hood = late_client(server, timeout=30.0, settle_window=20.0)
+    report = run(tmp_path, create_plan("slow", "fine"), hood,  # type: ignore[arg-type]
+                 parallelism=1)  # one fake clock: keep the timeline deterministic
+    ids = tuple(c["id"] for c in server.campaigns if c["metadata"]["hoodsync_key"] == "slow")
+    assert len(ids) == 2
+    assert [(d.address, d.ids) for d in report.duplicates] == [("campaign.slow", ids)]
+    assert not report.ok
+    table = result_table(report)
+    assert f"DUPLICATE campaign.slow: 2 objects carry its identity (ids {', '.join(ids)})" \
+        in table
+    assert "created more than once" in table
+    end = json.loads(report.journal_path.read_text().splitlines()[-1])
+    assert end["event"] == "end" and end["duplicates"] == ["campaign.slow"]
+
+
+def test_without_an_unknown_outcome_there_is_no_final_listing(tmp_path: Path) -> None:
+    hood = FakeHood()
+    report = run(tmp_path, create_plan("a", "b"), hood)
+    assert report.ok and [op for op, _ in hood.calls] == ["create_campaign"] * 2
+
+
+# ------------------------------------------------------------------------------ journal failures
+
+
+class FillsUp(io.StringIO):
+    """A journal file with room for ``lines`` more lines; after that every write fails the way
+    a full disk does."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.room = lines
+
+    def write(self, text: str) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= 1
+        return super().write(text)
+
+
+def test_a_journal_that_fills_up_stops_new_work_resumes_the_paused_and_still_reports(
+    tmp_path: Path,
+) -> None:
+    from hoodsync.cli.views import result_table
+
+    hood = FakeHood()
+    hood.campaigns["5"] = {"id": "5", "status": "running"}
+    hood.campaigns["6"] = {"id": "6", "status": "scheduled"}
+    plan = Plan(account=ACCOUNT, changes=(
+        change("live", "update", (Step("pause", "5"), Step("patch", "5", {"labels": ["x"]}),
+                                  Step("resume", "5")), remote_id="5", flags=("live_edit",)),
+        change("later", "update", (Step("patch", "6", {"name": "L"}),), remote_id="6", order=1),
+    ))
+    # Room for "start", the pause's intent and its result: the patch's intent does not fit.
+    journal = Journal(tmp_path / "j.jsonl", file=FillsUp(3))
+    report = apply_plan(plan, Clients(hood=hood), journal=journal, sleep=lambda s: None,
+                        parallelism=1)  # type: ignore[arg-type]
+    journal.close()  # does not raise again
+    assert ("patch_campaign", "5") not in hood.calls  # write-ahead: no intent, no request
+    assert hood.calls[-1] == ("resume_campaign", "5")  # the compensation still ran
+    assert hood.campaigns["5"]["status"] == "running"
+    assert ("patch_campaign", "6") not in hood.calls  # no new work started
+    by = {r.address: r for r in report.results}
+    assert by["campaign.live"].outcome is Outcome.FAILED
+    assert "patch not sent (after 1 of its steps succeeded)" in by["campaign.live"].detail
+    assert by["campaign.later"].outcome is Outcome.NOT_ATTEMPTED
+    assert "No space left on device" in (report.journal_error or "")
+    assert not report.ok
+    table = result_table(report)
+    assert "campaign.live" in table and "campaign.later" in table
+    assert "(incomplete: it could not be written: No space left on device" in table
+
+
+def test_a_journal_full_from_the_start_sends_nothing(tmp_path: Path) -> None:
+    hood = FakeHood()
+    journal = Journal(tmp_path / "j.jsonl", file=FillsUp(0))
+    report = apply_plan(create_plan("a"), Clients(hood=hood),  # type: ignore[arg-type]
+                        journal=journal, sleep=lambda s: None)
+    assert hood.calls == []
+    assert [r.outcome for r in report.results] == [Outcome.NOT_ATTEMPTED]
+    assert "the journal could not be written" in report.results[0].detail

@@ -179,3 +179,68 @@ def test_stop_whose_answer_was_lost_counts_as_done(make_emulator: Callable[..., 
     client_for(emulator, transport=LoseAnswers(lose_first_stop)).stop_campaign(created["id"])
     assert first.is_set()
     assert email_campaign_enabled(client_for(emulator).find_campaign(created["id"])) is False
+
+
+# ------------------------------------------------------------------------------ strict lists
+
+
+def mock_client(
+    handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any
+) -> FalconyteClient:
+    api = ApiTransport("https://api.example.test/public/v1", Secret("k3y"), api="falconyte",
+                       limiter=RateLimiter(1000, 100_000), transport=httpx.MockTransport(handler),
+                       sleep=lambda s: None)
+    return FalconyteClient(api, **kwargs)
+
+
+@pytest.mark.parametrize("payload, got", [
+    (None, "got null"),
+    ({}, "got an empty object"),
+    ({"data": [{"id": 1}]}, "got an object with keys data"),
+    ({"ok": True, "campaigns": {"id": 1}}, "got campaigns as an object with keys id"),
+    ({"ok": True, "campaigns": None}, "got campaigns as null"),
+    ({"ok": False, "campaigns": []}, 'got "ok": false'),
+    ({"ok": True, "campaigns": [{"id": 1}, 7]}, "item 1 is a number"),
+])
+def test_a_list_answer_of_another_shape_is_an_error_not_an_empty_team(
+    payload: Any, got: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=payload)
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler).list_campaigns()
+    message = str(info.value)
+    assert message.startswith("list email campaigns (GET /email/campaigns, page 1): ")
+    assert "expected" in message and got in message
+
+
+@pytest.mark.parametrize("payload", [
+    {"ok": True, "campaigns": []}, [], {"ok": True, "campaigns": {"data": []}},
+])
+def test_an_empty_team_is_an_empty_list_in_a_documented_shape(payload: Any) -> None:
+    assert mock_client(lambda r: httpx.Response(200, json=payload)).list_campaigns() == []
+
+
+def test_a_server_that_ignores_paging_is_an_error_after_two_pages() -> None:
+    pages: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        pages.append(request.url.params["page"])
+        campaigns = [{"id": i, "name": f"C{i}"} for i in range(2)]
+        return httpx.Response(200, json={"ok": True, "campaigns": campaigns})
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler, page_size=2).list_campaigns()
+    assert pages == ["1", "2"] and "ignore paging" in str(info.value)
+
+
+def test_endless_fresh_pages_are_bounded_by_max_pages() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = request.url.params["page"]
+        return httpx.Response(200, json={"ok": True, "campaigns": [
+            {"id": f"{page}-{i}"} for i in range(2)]})
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler, page_size=2, max_pages=4).list_campaigns()
+    assert "after 4 pages of 2" in str(info.value)

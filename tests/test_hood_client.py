@@ -11,6 +11,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
+from conftest import FakeClock
 from hoodsync.errors import ApiError, AuthError, NotFoundError, OutcomeUnknownError, ServerError
 from hoodsync.remote.hood import (
     HoodClient,
@@ -379,11 +380,18 @@ def test_create_that_never_shows_up_fails_after_bounded_sends(
                 return httpx.Response(500, json={"code": 500, "title": "Internal server error."})
             return self.inner.handle_request(request)
 
-    hood = client_for(emulator, transport=NeverCreates(), records=records, max_attempts=4)
+    clock = FakeClock()
+    hood = client_for(emulator, transport=NeverCreates(), records=records, max_attempts=4,
+                      clock=clock, sleep=clock.sleep, settle_window=60.0)
     with pytest.raises(ServerError):
         hood.create_campaign(campaign_body("y"), key="y")
-    assert [r.method for r in records].count("POST") == 4  # bounded, each followed by a listing
-    assert [r.method for r in records].count("GET") == 4
+    methods = [r.method for r in records]
+    # Bounded: 4 sends, each followed by 8 looks over the 60 s settle window, with pauses that
+    # grow (1, 2, 4, 8, then 15 s) instead of a re-send 0.4 s after one look.
+    assert methods.count("POST") == 4
+    assert methods == (["POST"] + ["GET"] * 8) * 4
+    assert [s for s in clock.sleeps if s >= 1.0] == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0] * 4
+    assert hood.unknown_outcomes == 4
 
 
 def test_creates_under_faults_yield_exactly_one_campaign_each(
@@ -393,7 +401,8 @@ def test_creates_under_faults_yield_exactly_one_campaign_each(
     emulator = make_emulator(
         fail_rate=0.1, drop_after_commit_rate=0.05, latency_ms=20, seed=11, **FAST
     )
-    hood = client_for(emulator, parallelism=4, max_attempts=8)
+    clock = FakeClock()  # the settle window's pauses pass at once
+    hood = client_for(emulator, parallelism=4, max_attempts=8, clock=clock, sleep=clock.sleep)
     keys = [f"f{i:03d}" for i in range(40)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         created = list(pool.map(lambda k: hood.create_campaign(campaign_body(k), key=k), keys))
@@ -512,3 +521,175 @@ def test_two_clients_sharing_one_account_recover_from_429s(
     statuses = [r.status for r in records]
     assert statuses.count(200) == 12
     assert 429 in statuses  # they were throttled, and recovered
+
+
+# ------------------------------------------------------------------------------ late commits
+
+
+class LateCommitServer:
+    """A Hood campaigns endpoint (for ``httpx.MockTransport``) that commits each create
+    ``lag`` seconds after receiving it — after the client's ``timeout`` has made it give up
+    on the answer. Time is the injected ``clock``; the handler moves it like a real wait."""
+
+    def __init__(self, clock: FakeClock, *, lag: float = 33.0, timeout: float = 30.0) -> None:
+        self.clock = clock
+        self.lag = lag
+        self.timeout = timeout
+        self.pending: list[tuple[float, dict[str, Any]]] = []
+        self.campaigns: list[dict[str, Any]] = []
+        self.posts = 0
+        self.lock = threading.Lock()
+
+    def _commit_due(self) -> None:
+        due = [p for p in self.pending if p[0] <= self.clock()]
+        self.pending = [p for p in self.pending if p[0] > self.clock()]
+        for _, body in due:
+            self.campaigns.append({**body, "id": str(1000 + len(self.campaigns)),
+                                   "status": "scheduled"})
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            return self._answer(request)
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        self._commit_due()
+        if request.method == "POST":
+            self.posts += 1
+            self.pending.append((self.clock() + self.lag, json.loads(request.content)))
+            self.clock.advance(self.timeout)  # the client waits its whole timeout, in vain
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(200, json={"total": len(self.campaigns), "items": self.campaigns})
+
+    def settled(self) -> list[dict[str, Any]]:
+        """Every campaign once all pending creates have been committed."""
+        self.clock.advance(10 * self.lag)
+        self._commit_due()
+        return self.campaigns
+
+
+def late_client(server: LateCommitServer, **kwargs: Any) -> HoodClient:
+    clock = server.clock
+    return HoodClient(ApiTransport(
+        "https://api.example.test/v1/hood", Secret("t0ken"),
+        limiter=RateLimiter(1000, 100_000, clock=clock, sleep=clock.sleep),
+        transport=httpx.MockTransport(server), clock=clock, sleep=clock.sleep, **kwargs))
+
+
+def test_a_create_committed_after_the_client_timed_out_is_sent_once() -> None:
+    """The server commits the POST 33 s after receiving it, 3 s after the client's 30 s timeout:
+    the client keeps looking over its settle window and finds it, instead of sending it again."""
+    server = LateCommitServer(FakeClock(), lag=33.0, timeout=30.0)
+    hood = late_client(server, timeout=30.0)
+    created = hood.create_campaign(campaign_body("late"), key="late")
+    assert created["metadata"]["hoodsync_key"] == "late"
+    assert server.posts == 1
+    assert [c["metadata"]["hoodsync_key"] for c in server.settled()] == ["late"]
+    assert hood.unknown_outcomes == 1
+
+
+def test_the_settle_window_defaults_to_at_least_the_request_timeout() -> None:
+    server = LateCommitServer(FakeClock())
+    assert late_client(server, timeout=30.0).transport.settle_window >= 30.0
+    assert late_client(server, timeout=90.0).transport.settle_window >= 90.0
+    assert late_client(server, settle_window=5.0).transport.settle_window == 5.0
+
+
+def test_a_create_committed_after_the_settle_window_is_sent_again_and_counted() -> None:
+    """Past the window the create is taken as not made and sent again: the unknown outcome is
+    counted, so that apply's final listing can find the duplicate (tests/test_apply.py)."""
+    server = LateCommitServer(FakeClock(), lag=100.0, timeout=30.0)
+    hood = late_client(server, timeout=30.0, settle_window=20.0)
+    hood.create_campaign(campaign_body("slow"), key="slow")
+    assert server.posts == 2 and hood.unknown_outcomes == 2
+    assert len(server.settled()) == 2  # what a window shorter than the server's lag risks
+
+
+# ------------------------------------------------------------------------------ strict lists
+
+
+def mock_client(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> HoodClient:
+    return HoodClient(ApiTransport(
+        "https://api.example.test/v1/hood", Secret("t0ken"), limiter=RateLimiter(1000, 100_000),
+        transport=httpx.MockTransport(handler), sleep=lambda s: None), **kwargs)
+
+
+@pytest.mark.parametrize("body, got", [
+    (None, "got null"),
+    ({}, "got an empty object"),
+    ({"data": [{"id": "1"}]}, "got an object with keys data"),
+    ({"total": 1, "items": {"id": "1"}}, "got items as an object with keys id"),
+    ({"total": 1, "items": "1"}, "got items as a string"),
+    ("", "got a string"),
+    ({"total": 2, "items": [{"id": "1"}, "junk"]}, "item 1 is a string"),
+    ({"total": 1, "items": [{"name": "no id"}]}, "item 0 is an object without an id"),
+])
+def test_a_list_answer_of_another_shape_is_an_error_not_an_empty_account(
+    body: Any, got: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps(body).encode())
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler).list_campaigns()
+    message = str(info.value)
+    assert message.startswith("list campaigns (GET /campaigns, page 1): ")
+    assert "expected" in message and got in message and "\n" not in message
+
+
+@pytest.mark.parametrize("body", [{"total": 0, "items": []}, [], {"total": "0", "items": []}])
+def test_an_empty_account_is_an_empty_envelope_or_array(body: Any) -> None:
+    assert mock_client(lambda r: httpx.Response(200, json=body)).list_campaigns() == []
+
+
+def test_a_server_that_ignores_paging_is_an_error_after_two_pages() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.params["page"])
+        return httpx.Response(200, json={"total": 20, "items": [{"id": str(i)} for i in range(10)]})
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler).list_campaigns()
+    assert calls == ["1,500", "2,10"]
+    assert "page 2" in str(info.value) and "ignore paging" in str(info.value)
+
+
+def test_a_total_the_pages_never_reach_is_an_error_not_a_partial_list() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page, size = (int(x) for x in request.url.params["page"].split(","))
+        calls.append(f"{page},{size}")
+        items = [{"id": str(i)} for i in range(10)][(page - 1) * size: page * size]
+        return httpx.Response(200, json={"total": 20, "items": items})
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler).list_campaigns()
+    assert "reports 20 campaigns but its pages hold only 10" in str(info.value)
+    assert len(calls) == 6  # three passes of two pages, then it stops
+
+
+def test_pages_that_trickle_new_ids_stop_past_the_total_plus_a_margin() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"].split(",")[0])
+        calls.append(page)
+        # Full pages, each adding a single new id: they would never add up to the total.
+        items = [{"id": "a"}, {"id": "b"}, {"id": f"p{page}"}]
+        return httpx.Response(200, json={"total": 9, "items": items})
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler, page_size=3).list_campaigns()
+    assert calls == [1, 2, 3, 4, 5]  # ceil(9 / 3) + 2
+    assert "after 5 pages of 3 for a total of 9" in str(info.value)
+
+
+def test_pages_without_a_total_are_bounded_by_max_pages() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"].split(",")[0])
+        return httpx.Response(200, json={"items": [{"id": f"{page}-{i}"} for i in range(2)]})
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler, page_size=2, max_pages=5).list_campaigns()
+    assert "after 5 pages of 2" in str(info.value)

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hoodsync.remote.ratelimit import RateLimiter, fastest_schedule, minimum_duration
+from hoodsync.remote.ratelimit import (
+    MAX_SERVER_WAIT,
+    RateLimiter,
+    WaitTooLong,
+    fastest_schedule,
+    minimum_duration,
+)
 
 T0 = 1_767_225_600.0  # a whole minute on the server's clock
 
@@ -393,6 +399,36 @@ def test_remaining_from_another_client_reduces_our_budget() -> None:
     assert clock() >= T0 + 1.0
     assert "x-ratelimit-limit" in server.hit(clock())
     assert server.throttled == 0
+
+
+def test_a_retry_after_beyond_the_cap_is_refused_not_slept() -> None:
+    clock = Clock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.penalize(99_999.0, limiter.acquire())
+    with pytest.raises(WaitTooLong) as info:
+        limiter.acquire()
+    assert info.value.header == "Retry-After" and info.value.cap == MAX_SERVER_WAIT == 120.0
+    assert clock() == T0  # nothing slept
+
+
+def test_a_reset_beyond_the_cap_with_nothing_remaining_is_refused_not_slept() -> None:
+    clock = Clock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, max_wait=30.0)
+    limiter.observe({"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0",
+                     "x-ratelimit-reset": "99999"}, limiter.acquire())
+    with pytest.raises(WaitTooLong) as info:
+        limiter.acquire()
+    assert info.value.header == "X-RateLimit-Reset" and "30 s" in str(info.value)
+    assert clock() == T0
+
+
+def test_server_demands_within_the_cap_are_waited_for() -> None:
+    clock = Clock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe({"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0",
+                     "x-ratelimit-reset": "45"}, limiter.acquire())
+    limiter.acquire()
+    assert T0 + 45.0 <= clock() <= T0 + 46.0
 
 
 # ------------------------------------------------------------------------------ simulated server

@@ -22,10 +22,12 @@ import pytest
 from hoodsync.errors import (
     ApiError,
     AuthError,
+    ConfigError,
     InsecureTransportError,
     NetworkError,
     NotFoundError,
     RateLimitedError,
+    RemoteError,
     ServerError,
 )
 from hoodsync.remote.ratelimit import RateLimiter
@@ -39,7 +41,10 @@ from hoodsync.remote.transport import (
     hood_error,
     is_loopback_host,
     parse_retry_after,
+    settle_pauses,
 )
+from hoodsync.remote.network import proxy_for
+from hostile_server import HostileServer, RecordingProxy, Reply, json_reply, wait_until
 
 TOKEN = "tok-3b1f9c0e5d7a4e28"
 BASE = "https://api.example.test/v1/hood"
@@ -361,15 +366,17 @@ def test_repeated_429s_are_bounded_by_time() -> None:
 def test_in_flight_requests_are_capped_at_parallelism() -> None:
     active = 0
     peak = 0
-    lock = threading.Lock()
+    cond = threading.Condition()
 
     def handler(request: httpx.Request) -> httpx.Response:
         nonlocal active, peak
-        with lock:
+        with cond:
             active += 1
             peak = max(peak, active)
-        time.sleep(0.01)
-        with lock:
+            cond.notify_all()
+            # Hold the slot until as many requests as allowed are in flight (bounded), so the
+            # peak does not depend on how busy the machine is.
+            cond.wait_for(lambda: peak >= 3, timeout=2.0)
             active -= 1
         return ok({})
 
@@ -608,3 +615,179 @@ def test_real_limits_over_loopback_give_no_429(make_emulator: Callable[..., Any]
     assert [r.status for r in records].count(200) == 25
     assert all(r.status == 200 for r in records)  # no 429
     assert elapsed < 3.0  # 25 requests need 2 boundaries of the 1 s window at most
+
+
+# ------------------------------------------------------------------------------ bounded waits
+
+
+def test_a_retry_after_beyond_the_cap_fails_at_once_naming_the_header() -> None:
+    handler, seen = replies(ok({}, 429, headers={"retry-after": "99999"}), ok({"ok": True}))
+    transport, clock = make(handler, parallelism=1)
+    start = clock()
+    with pytest.raises(RateLimitedError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    message = str(info.value)
+    assert "Retry-After" in message and "99999 s" in message and "120 s" in message
+    assert len(seen) == 1 and clock() - start < 1.0  # not waited for, not retried
+    # Every later request fails at once too (the server said so), instead of waiting 27 h.
+    with pytest.raises(RemoteError) as later:
+        transport.request("POST", "/campaigns", json={}, retry=False)
+    assert "Retry-After" in str(later.value) and "nothing was sent" in str(later.value)
+    assert len(seen) == 1 and clock() - start < 1.0
+
+
+def test_a_rate_limit_reset_beyond_the_cap_fails_the_next_request_naming_the_header() -> None:
+    exhausted = {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0",
+                 "x-ratelimit-reset": "99999"}
+    handler, seen = replies(ok({"total": 0, "items": []}, headers=exhausted))
+    transport, clock = make(handler)
+    start = clock()
+    transport.request("GET", "/campaigns", retry=True)  # this one was answered
+    with pytest.raises(RemoteError) as info:
+        transport.request("GET", "/push-tasks", retry=True)
+    assert "X-RateLimit-Reset" in str(info.value) and "120 s" in str(info.value)
+    assert str(info.value).startswith("GET /push-tasks: ")
+    assert len(seen) == 1 and clock() - start < 1.0
+
+
+def test_waits_up_to_the_cap_are_honoured() -> None:
+    handler, seen = replies(ok({}, 429, headers={"retry-after": "100"}), ok({"ok": True}))
+    transport, clock = make(handler)
+    start = clock()
+    assert transport.request("GET", "/campaigns", retry=True).data == {"ok": True}
+    assert 100.0 <= clock() - start < 101.0
+
+
+@pytest.mark.parametrize("depth", [50_000, 200])
+def test_deeply_nested_json_is_one_malformed_answer_not_a_recursion_error(depth: int) -> None:
+    nested = b"[" * depth + b"]" * depth
+    handler, seen = replies(httpx.Response(200, content=nested))
+    transport, _ = make(handler, max_attempts=2)
+    with pytest.raises(NetworkError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    assert "malformed JSON" in str(info.value) and "nested deeper than 64" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_deeply_nested_json_answering_a_create_is_an_unknown_outcome() -> None:
+    nested = b'{"id": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    handler, seen = replies(httpx.Response(201, content=nested))
+    transport, clock = make(handler, settle_window=10.0)
+    looks: list[float] = []
+
+    def find() -> dict[str, str] | None:
+        looks.append(clock())
+        return {"id": "7"} if len(looks) == 3 else None
+
+    result = transport.create("/campaigns", {"name": "x"}, find=find)
+    assert result.existing == {"id": "7"} and len(seen) == 1  # looked again, not sent again
+    assert transport.unknown_outcomes == 1
+
+
+def test_settle_pauses_grow_and_fill_the_window() -> None:
+    assert settle_pauses(60.0) == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0]
+    assert settle_pauses(5.0) == [1.0, 2.0, 2.0]
+    assert settle_pauses(0.0) == []
+
+
+def test_settle_looks_a_fixed_number_of_times_even_if_sleep_does_not_pass_time() -> None:
+    handler, _ = replies(ok({}))
+    transport = ApiTransport(BASE, Secret(TOKEN), transport=httpx.MockTransport(handler),
+                             sleep=lambda s: None, settle_window=60.0)
+    looks: list[int] = []
+    assert transport.settle(lambda: looks.append(1), operation="create x") is None
+    assert len(looks) == 8
+
+
+# ------------------------------------------------------------------------------ total deadline
+
+
+@pytest.mark.parametrize("body_only", [False, True])
+def test_a_trickling_server_is_cut_off_at_the_deadline(body_only: bool) -> None:
+    """One byte every 50 ms never trips the 5 s read timeout; the 0.3 s deadline ends it."""
+    slow = Reply(200, b'{"total": 0, "items": []}' * 20, {"Content-Type": "application/json"},
+                 trickle=0.05, trickle_body_only=body_only)
+    with HostileServer(lambda request: slow) as server:
+        transport = ApiTransport(server.url + "/v1/hood", Secret(TOKEN), timeout=5.0,
+                                 deadline=0.3, max_attempts=1)
+        with transport, pytest.raises(NetworkError) as info:
+            transport.request("GET", "/campaigns", retry=True)
+    assert "0.3 s deadline for the whole request passed" in str(info.value)
+    assert TOKEN not in str(info.value)
+
+
+def test_the_deadline_does_not_cut_a_prompt_answer() -> None:
+    prompt = json_reply({"total": 0, "items": []})
+    with HostileServer(lambda request: prompt) as server:
+        with ApiTransport(server.url, Secret(TOKEN), deadline=0.5) as transport:
+            for _ in range(3):  # the deadline is per request, not per connection
+                data = transport.request("GET", "/campaigns", retry=True).data
+                assert data == {"total": 0, "items": []}
+
+
+# ------------------------------------------------------------------------------ proxies
+
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def test_a_url_with_a_user_and_password_is_refused_without_repeating_them() -> None:
+    handler, seen = replies(ok({}))
+    with pytest.raises(InsecureTransportError) as info:
+        make(handler, base="https://alice:pa55word@api.example.test/v1/hood")
+    assert "user name or password" in str(info.value) and "api.example.test" in str(info.value)
+    assert "pa55word" not in str(info.value) and "alice" not in str(info.value)
+    assert seen == []
+
+
+def test_proxies_apply_to_https_only_never_to_loopback_and_honour_no_proxy() -> None:
+    env = {"HTTPS_PROXY": "http://proxy.internal:3128", "HTTP_PROXY": "http://other:1"}
+    assert str(proxy_for(httpx.URL("https://api.example.test/v1"), env)) == \
+        "http://proxy.internal:3128"
+    assert proxy_for(httpx.URL("http://127.0.0.1:8080/v1"), env) is None  # plain http: never
+    assert proxy_for(httpx.URL("https://localhost/v1"), env) is None  # loopback: never
+    assert proxy_for(httpx.URL("https://[::1]:9/v1"), env) is None
+    assert proxy_for(httpx.URL("https://api.example.test"), {"HTTP_PROXY": "http://p:1"}) is None
+    assert str(proxy_for(httpx.URL("https://a.test"), {"all_proxy": "p:8"})) == "http://p:8"
+    assert str(proxy_for(httpx.URL("https://a.test"), {
+        "https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:1"})) == "http://lower:1"
+    for no_proxy in ("*", "example.test", ".example.test", "api.example.test:443",
+                     "x.test, *.example.test"):
+        assert proxy_for(httpx.URL("https://api.example.test"),
+                         {**env, "NO_PROXY": no_proxy}) is None, no_proxy
+    assert proxy_for(httpx.URL("https://10.1.2.3"), {**env, "no_proxy": "10.0.0.0/8"}) is None
+    assert proxy_for(httpx.URL("https://api.example.test"),
+                     {**env, "NO_PROXY": "xample.test,api.example.test:8443"}) is not None
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("http://bob:s3cret@proxy.internal:3128", "user name or password"),
+    ("socks5://proxy.internal:1080", "only http:// and https:// proxies"),
+])
+def test_unsafe_or_unsupported_proxy_urls_are_refused(value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ApiTransport(BASE, Secret(TOKEN), environ={"HTTPS_PROXY": value})
+    assert str(info.value).startswith("HTTPS_PROXY: ") and fragment in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+def test_a_loopback_api_never_goes_through_a_proxy(make_emulator: Callable[..., Any]) -> None:
+    emulator = make_emulator()
+    with RecordingProxy() as proxy:
+        env = {name: proxy.url for name in PROXY_VARS}
+        with ApiTransport(emulator.hood_url, Secret(emulator.hood_token),
+                          environ=env) as transport:
+            data = transport.request("GET", "/campaigns", retry=True).data
+    assert data["total"] == 0 and proxy.received == []
+
+
+def test_an_https_api_goes_through_the_proxy_by_connect_only_and_the_token_does_not() -> None:
+    with RecordingProxy() as proxy:
+        transport = ApiTransport("https://api.example.test/v1/hood", Secret(TOKEN),
+                                 environ={"HTTPS_PROXY": proxy.url}, max_attempts=1)
+        with transport, pytest.raises(NetworkError):
+            transport.request("GET", "/campaigns", retry=True)
+        assert wait_until(lambda: bool(proxy.received))
+    [seen] = proxy.received
+    assert seen.startswith(b"CONNECT api.example.test:443 ")  # a tunnel: TLS end to end
+    assert TOKEN.encode() not in seen and b"Authorization" not in seen

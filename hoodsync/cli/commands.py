@@ -422,7 +422,8 @@ def apply(
         _fail("interrupted: changes not yet started were not attempted (see the table); "
               "run apply again to finish")
     if ok is False:
-        _fail("some changes were not applied (see the table); run apply again to finish")
+        _fail("some changes were not applied, or something needs a look (see the table): run "
+              "apply again to finish; a duplicate is settled with --resolve-duplicates")
 
 
 @cli.command()

@@ -193,8 +193,21 @@ def result_table(report: ApplyReport) -> str:
               for row in rows]
     summary = (f"Apply complete: {report.count(Outcome.APPLIED)} applied, "
                f"{report.count(Outcome.FAILED)} failed, "
-               f"{report.count(Outcome.NOT_ATTEMPTED)} not attempted.")
-    return "\n".join(lines + ["", summary, f"Journal: {report.journal_path}"])
+               f"{report.count(Outcome.NOT_ATTEMPTED)} not attempted"
+               + (f", {len(report.duplicates)} created more than once." if report.duplicates
+                  else "."))
+    # A create whose answer was lost can still have gone through twice: never silent.
+    extra = [f"DUPLICATE {d.address}: {len(d.ids)} objects carry its identity "
+             f"(ids {', '.join(d.ids)}); `hoodsync apply --resolve-duplicates` keeps the oldest "
+             "and retires the others"
+             for d in report.duplicates]
+    if report.duplicate_check_error:
+        extra.append(f"The final listing for duplicates failed: {report.duplicate_check_error}")
+    journal = f"Journal: {report.journal_path}"
+    if report.journal_error:
+        journal += (f" (incomplete: it {report.journal_error}; no change started after that, "
+                    "the table above is from memory)")
+    return "\n".join(lines + [""] + extra + [summary, journal])
 
 
 class TerminalView:

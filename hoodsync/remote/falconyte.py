@@ -12,6 +12,7 @@ from typing import Any, Collection, Mapping
 from urllib.parse import quote
 
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
+from hoodsync.remote.hood import check_items, describe_shape
 from hoodsync.remote.transport import ApiTransport, CreateResult
 
 __all__ = ["FalconyteClient", "email_campaign_enabled", "normalize_email_campaign"]
@@ -86,25 +87,48 @@ class FalconyteClient:
     def __repr__(self) -> str:
         return f"FalconyteClient({self.transport!r})"
 
+    @property
+    def unknown_outcomes(self) -> int:
+        """Creates through this client whose outcome was unknown at least once."""
+        return self.transport.unknown_outcomes
+
     def list_campaigns(self) -> list[Obj]:
         """Every campaign of the team, oldest first: pages of ``per_page`` until a short page
-        (the response has no total), de-duplicated by id."""
+        (the response has no total), de-duplicated by id.
+
+        Strict and bounded: an answer of another shape (see :func:`_campaigns`), a full page
+        holding only campaigns already listed (the server ignores paging), or more than
+        ``max_pages`` pages is an :class:`ApiError`, never a shorter list."""
         seen: dict[str, Obj] = {}
         for page in range(1, self.max_pages + 1):
+            operation = f"list email campaigns (GET /email/campaigns, page {page})"
             response = self.transport.request(
                 "GET",
                 "/email/campaigns",
                 params={"page": str(page), "per_page": str(self.page_size)},
                 retry=True,
-                operation=f"list email campaigns (page {page})",
+                operation=operation,
             )
-            items = _campaigns(response.data)
+            items = _campaigns(response.data, operation)
+            before = len(seen)
             for raw in items:
                 obj = normalize_email_campaign(raw)
                 seen[str(obj.get("id"))] = obj
             if len(items) < self.page_size:
-                break
-        return sorted(seen.values(), key=_order_key)
+                return sorted(seen.values(), key=_order_key)
+            if len(seen) == before:
+                raise ApiError(
+                    200,
+                    operation=operation,
+                    message="the page holds only campaigns already listed on earlier pages "
+                    "(the server seems to ignore paging)",
+                )
+        raise ApiError(
+            200,
+            operation="list email campaigns (GET /email/campaigns)",
+            message=f"still more campaigns after {self.max_pages} pages of {self.page_size}; "
+            "stopped reading",
+        )
 
     def find_campaign(self, campaign_id: str) -> Obj:
         """One campaign by id (the API has no read-by-id, so this lists).
@@ -155,10 +179,13 @@ class FalconyteClient:
         created = data.get("campaign") if isinstance(data, dict) else None
         if isinstance(created, dict) and "id" in created:
             return normalize_email_campaign(created)
-        existing = find()
+        existing = self.transport.settle(
+            find, operation="create email campaign", cause="the answer named no campaign"
+        )
         if existing is None:
             raise OutcomeUnknownError(
-                "the server accepted the create but returned no campaign, and listing does not show it",
+                "the server accepted the create but returned no campaign, and listing does not "
+                "show it",
                 operation="create email campaign",
             )
         return existing
@@ -191,11 +218,26 @@ class FalconyteClient:
             raise
 
 
-def _campaigns(data: Any) -> list[Obj]:
-    """``{"ok": true, "campaigns": [...]}`` → the campaign objects (a bare list is accepted)."""
-    items = data.get("campaigns") if isinstance(data, dict) else data
-    if isinstance(items, dict) and isinstance(items.get("data"), list):
-        items = items["data"]  # the paginator shape other Falconyte lists use
+#: What a list answer must look like (for error messages).
+_ENVELOPE = '{"ok": true, "campaigns": [...]} (or campaigns.data, or a bare array)'
+
+
+def _campaigns(data: Any, operation: str) -> list[Obj]:
+    """``{"ok": true, "campaigns": [...]}`` → the campaign objects, strictly. Also accepted: the
+    paginator shape other Falconyte lists use (``campaigns: {data: [...]}``) and a bare array.
+    Anything else (``null``, ``{}``, ``{"data": [...]}``, ``"ok": false``, a non-array) is an
+    :class:`ApiError` naming ``operation``, as is an item that is not an object with an ``id``:
+    read as "no campaigns", it would make apply create every campaign again."""
+    items: Any = data
+    if isinstance(data, dict) and data.get("ok") is not False:
+        items = data.get("campaigns")
+        if isinstance(items, dict) and isinstance(items.get("data"), list):
+            items = items["data"]
     if not isinstance(items, list):
-        return []
-    return [x for x in items if isinstance(x, dict)]
+        got = describe_shape(data)
+        if isinstance(data, dict) and data.get("ok") is False:
+            got = '"ok": false'
+        elif isinstance(data, dict) and "campaigns" in data:
+            got = f"campaigns as {describe_shape(data['campaigns'])}"
+        raise ApiError(200, operation=operation, message=f"expected {_ENVELOPE}, got {got}")
+    return check_items(items, operation)

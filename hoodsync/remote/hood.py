@@ -8,6 +8,7 @@ numbers as ints. Nothing else is renamed or dropped. Errors come from :mod:`hood
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Callable, Collection, Iterable, Mapping
 from urllib.parse import quote
 
@@ -22,6 +23,9 @@ from hoodsync.wire import (
 
 __all__ = [
     "HoodClient",
+    "check_items",
+    "describe_shape",
+    "list_page",
     "normalize_campaign",
     "normalize_push_task",
     "parse_total",
@@ -50,6 +54,12 @@ _ADEX_INTS = (
 #: Ids inside a campaign message.
 _MESSAGE_IDS = ("id", "company_id", "campaign_id", "integration_id", "template_id")
 
+#: Pages read beyond ``ceil(total / page size)`` before a listing is declared endless.
+_EXTRA_PAGES = 2
+
+#: What a list answer must look like (for error messages).
+_ENVELOPE = '{"total": N, "items": [...]} (or a bare array)'
+
 
 # ---------------------------------------------------------------------------------- normalising
 
@@ -65,6 +75,62 @@ def parse_total(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
+
+
+def describe_shape(value: Any) -> str:
+    """A few words on what a JSON value is (for "expected X, got Y"); keys shown escaped, so
+    that server-chosen text cannot break the line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        if not value:
+            return "an empty object"
+        keys = sorted(ascii(str(k))[1:-1][:30] for k in value)
+        more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+        return f"an object with keys {', '.join(keys[:5])}{more}"
+    return type(value).__name__
+
+
+def list_page(data: Any, operation: str) -> tuple[list[Obj], int | None]:
+    """One page of a list answer, strictly: ``{total, items: [...]}`` or a bare array, every item
+    an object with an ``id``. Returns the items and the parsed ``total`` (``None`` when absent
+    or unparseable). Anything else — ``null``, ``{}``, ``{"data": [...]}``, ``items`` that is not
+    an array — is an :class:`ApiError` naming ``operation`` and what was expected: read as an
+    empty page it would make a full account look empty, and apply would create everything
+    again."""
+    if isinstance(data, list):
+        items, total = data, None
+    elif isinstance(data, dict) and isinstance(data.get("items"), list):
+        items, total = data["items"], parse_total(data.get("total"))
+    else:
+        got = describe_shape(data)
+        if isinstance(data, dict) and "items" in data:
+            got = f"items as {describe_shape(data['items'])}"
+        raise ApiError(200, operation=operation, message=f"expected {_ENVELOPE}, got {got}")
+    return check_items(items, operation), total
+
+
+def check_items(items: list[Any], operation: str) -> list[Obj]:
+    """``items`` if every one is an object with an ``id`` (string or number), else an
+    :class:`ApiError` naming ``operation`` and the first item that is not."""
+    for index, item in enumerate(items):
+        ident = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(ident, (str, int, float)) or isinstance(ident, bool):
+            what = describe_shape(item) if not isinstance(item, dict) else "an object without an id"
+            raise ApiError(
+                200,
+                operation=operation,
+                message=f"expected every item to be an object with an id; item {index} is {what}",
+            )
+    return items
 
 
 def unwrap_items(data: Any) -> tuple[list[Obj], int | None]:
@@ -184,20 +250,34 @@ class HoodClient:
     Lists read every page (``page=N,M`` with a large M, ascending ``create_time`` so new objects
     land at the end, ``view=full``), survive a server that caps M (the size it
     really used is detected from the count and ``total``) and objects shifting between pages
-    (de-duplicated by id; when ``total`` changes during a pass the list is read again).
+    (de-duplicated by id; when ``total`` changes during a pass the list is read again). They are
+    strict and bounded: an answer of another shape (:func:`list_page`), a server that ignores
+    paging, or pages that never reach ``total`` are errors, never a shorter list.
     """
 
     def __init__(
-        self, transport: ApiTransport, *, page_size: int = 500, max_passes: int = 3
+        self,
+        transport: ApiTransport,
+        *,
+        page_size: int = 500,
+        max_passes: int = 3,
+        max_pages: int = 10_000,
     ) -> None:
-        if page_size < 1 or max_passes < 1:
-            raise ValueError("page_size and max_passes must be at least 1")
+        if page_size < 1 or max_passes < 1 or max_pages < 1:
+            raise ValueError("page_size, max_passes and max_pages must be at least 1")
         self.transport = transport
         self.page_size = page_size
         self.max_passes = max_passes
+        self.max_pages = max_pages
 
     def __repr__(self) -> str:
         return f"HoodClient({self.transport!r})"
+
+    @property
+    def unknown_outcomes(self) -> int:
+        """Creates through this client whose outcome was unknown at least once (see
+        :meth:`ApiTransport.create`): after any, a final listing should look for duplicates."""
+        return self.transport.unknown_outcomes
 
     # ------------------------------------------------------------------ campaigns
 
@@ -246,7 +326,7 @@ class HoodClient:
             find=find,
             operation=f"create campaign {key or name or ''}".rstrip(),
         )
-        created = _settle(result, find, "campaign")
+        created = self._settle(result, find, "campaign")
         if result.existing is not None or _is_complete_campaign(created):
             return normalize_campaign(created)
         return self.get_campaign(str(_id(created["id"])))
@@ -354,7 +434,7 @@ class HoodClient:
             find=find,
             operation=f"create push task {name or ''}".rstrip(),
         )
-        created = _settle(result, find, "push task")
+        created = self._settle(result, find, "push task")
         if result.existing is not None:
             return created
         return self.get_push_task(str(_id(created["id"])))
@@ -369,6 +449,30 @@ class HoodClient:
             operation=f"update push task {task_id}",
         )
 
+    def _settle(
+        self, result: CreateResult[Obj], find: Callable[[], Obj | None], what: str
+    ) -> Obj:
+        """The created object: the one found by listing, the one answered, or — when a success
+        answer carries no id — the one listing finds over the settle window (the create did
+        happen, but may not be listed at once)."""
+        if result.existing is not None:
+            return result.existing
+        assert result.response is not None
+        created = _created_object(result.response.data)
+        if created is not None:
+            return created
+        operation = f"create {what}"
+        found = self.transport.settle(
+            find, operation=operation, cause=f"the answer named no {what}"
+        )
+        if found is None:
+            raise OutcomeUnknownError(
+                f"the server accepted the create but named no {what}, and listing does not "
+                "show it",
+                operation=operation,
+            )
+        return found
+
     # ------------------------------------------------------------------ paging
 
     def _list_all(
@@ -380,14 +484,25 @@ class HoodClient:
     ) -> list[Obj]:
         """Read every page; repeat the whole pass (at most ``max_passes``) if the collection
         moved while paging. Objects are never deleted in Hood, so the union of all passes (the
-        newest copy of each) is returned, oldest first."""
+        newest copy of each) is returned, oldest first.
+
+        Never a partial list: when the union stays short of the ``total`` the server reports,
+        that is an :class:`ApiError` (see also :meth:`_one_pass`)."""
         union: dict[str, Obj] = {}
+        total: int | None = None
         for attempt in range(1, self.max_passes + 1):
-            stable, items = self._one_pass(path, params, normalize, what)
+            stable, items, total = self._one_pass(path, params, normalize, what)
             union.update(items)
             if stable:
                 break
             log.debug("listing %s: the collection changed while paging (pass %d)", what, attempt)
+        if total is not None and len(union) < total:
+            raise ApiError(
+                200,
+                operation=f"list {what} (GET {path})",
+                message=f"the server reports {total} {what} but its pages hold only "
+                f"{len(union)} distinct ones",
+            )
         return sorted(union.values(), key=lambda o: _order_key(o, "create_time"))
 
     def _one_pass(
@@ -396,27 +511,45 @@ class HoodClient:
         params: Mapping[str, str],
         normalize: Callable[[Mapping[str, Any]], Obj],
         what: str,
-    ) -> tuple[bool, dict[str, Obj]]:
+    ) -> tuple[bool, dict[str, Obj], int | None]:
+        """One pass over the pages: (whether it was consistent, objects by id, last total).
+
+        Bounded whatever the server answers: a page that adds no object not already seen ends
+        the pass (an error unless ``total`` objects are in hand: the server ignores paging), and
+        so does going past ``ceil(total / page size) + 2`` pages, or ``max_pages`` without a
+        total."""
         size = self.page_size
         page = 1
         seen: dict[str, Obj] = {}
         totals: set[int | None] = set()
         capped = False
+        total: int | None = None
         while True:
+            operation = f"list {what} (GET {path}, page {page})"
             response = self.transport.request(
                 "GET",
                 path,
                 params={**params, "page": f"{page},{size}"},
                 retry=True,
-                operation=f"list {what} (page {page})",
+                operation=operation,
             )
-            items, total = unwrap_items(response.data)
+            items, total = list_page(response.data, operation)
             totals.add(total)
+            before = len(seen)
             for raw in items:
                 obj = normalize(raw)
                 seen[str(obj.get("id"))] = obj
             if not items:
                 break
+            if len(seen) == before:
+                if total is not None and len(seen) >= total:
+                    break
+                raise ApiError(
+                    200,
+                    operation=operation,
+                    message=f"the page holds only {what} already listed on earlier pages "
+                    "(the server seems to ignore paging)",
+                )
             if len(items) < size and page == 1 and not capped:
                 if total is not None and len(items) >= total:
                     break
@@ -428,9 +561,18 @@ class HoodClient:
             if total is not None and len(seen) >= total and page * size >= total:
                 break
             page += 1
+            limit = self.max_pages if total is None else math.ceil(total / size) + _EXTRA_PAGES
+            if page > limit:
+                raise ApiError(
+                    200,
+                    operation=operation,
+                    message=f"still more {what} after {page - 1} pages of {size}"
+                    + (f" for a total of {total}" if total is not None else "")
+                    + "; stopped reading",
+                )
         known = {t for t in totals if t is not None}
         stable = len(totals) == 1 and (not known or len(seen) == next(iter(known)))
-        return stable, seen
+        return stable, seen, total
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -461,24 +603,6 @@ def _created_object(data: Any) -> Obj | None:
         if "id" in obj:
             return obj
     return None
-
-
-def _settle(result: CreateResult[Obj], find: Callable[[], Obj | None], what: str) -> Obj:
-    """The created object: the one found by listing, the one answered, or — when a success
-    answer carries no id — the one listing finds now (the create did happen)."""
-    if result.existing is not None:
-        return result.existing
-    assert result.response is not None
-    created = _created_object(result.response.data)
-    if created is not None:
-        return created
-    found = find()
-    if found is None:
-        raise OutcomeUnknownError(
-            f"the server accepted the create but named no {what}, and listing does not show it",
-            operation=f"create {what}",
-        )
-    return found
 
 
 def _is_complete_campaign(obj: Mapping[str, Any]) -> bool:

@@ -77,7 +77,9 @@ from datetime import timezone
 from typing import Callable, Mapping, Sequence
 
 __all__ = [
+    "MAX_SERVER_WAIT",
     "RateLimiter",
+    "WaitTooLong",
     "fastest_schedule",
     "minimum_duration",
 ]
@@ -106,6 +108,25 @@ _POLL_S = 0.005
 #: Scheduling targets "just after a boundary" are nudged this much later, so that float rounding
 #: never places them on the wrong side of it.
 _NUDGE_S = 1e-6
+
+
+#: The longest hoodsync waits because a server said so (``Retry-After``, ``X-RateLimit-Reset``):
+#: twice the longest documented window (60 s). A server asking for more is not waited for.
+MAX_SERVER_WAIT = 120.0
+
+
+class WaitTooLong(Exception):
+    """:meth:`RateLimiter.acquire` refuses to wait ``seconds`` because the server demanded it
+    through ``header`` and that is more than the limiter's ``cap``. Nothing was sent."""
+
+    def __init__(self, header: str, seconds: float, cap: float) -> None:
+        self.header = header
+        self.seconds = seconds
+        self.cap = cap
+        super().__init__(
+            f"the server asks for a {seconds:.0f} s wait ({header}), more than the "
+            f"{cap:g} s hoodsync waits at most"
+        )
 
 
 class _Default(enum.Enum):
@@ -201,6 +222,9 @@ class _Budget:
     after_seq: int
     until: float
     remaining: int
+
+    def exhausted(self, sends: Sequence[_Send]) -> bool:
+        return sum(1 for s in sends if s.seq > self.after_seq) >= self.remaining
 
 
 #: A window's phase counts as known when sends fit surely inside its windows for this long.
@@ -326,6 +350,12 @@ class RateLimiter:
     more than its limit provided the send-to-arrival delay varies by less than ``margin``.
     Time comes only from ``clock`` and waiting only from ``sleep`` (inject fakes in tests).
 
+    Every wait is bounded: when what the server demanded (``Retry-After`` through
+    :meth:`penalize`, or ``Remaining: 0`` with its ``X-RateLimit-Reset`` through :meth:`observe`)
+    would hold a send back more than ``max_wait`` seconds, :meth:`acquire` raises
+    :class:`WaitTooLong` at once instead of sleeping. The limiter's own schedule never waits
+    longer than a minute window.
+
     ``wall_clock`` (POSIX seconds, read next to ``clock``) enables the wall-clock hypothesis of
     the module doc: until something contradicts it, the server's windows are taken to start at
     whole seconds / minutes of it, give or take ``skew``, with a send counted at most ``delay``
@@ -348,6 +378,7 @@ class RateLimiter:
         recovery: float = 30.0,
         skew: float = 0.01,
         delay: float = 0.1,
+        max_wait: float = MAX_SERVER_WAIT,
     ) -> None:
         if per_second < 1 or per_minute < 1:
             raise ValueError("rate limits must be at least 1")
@@ -362,6 +393,7 @@ class RateLimiter:
         self.margin = margin
         self.spread = spread
         self.recovery = recovery
+        self.max_wait = max_wait
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -390,12 +422,16 @@ class RateLimiter:
     # ------------------------------------------------------------------ public API
 
     def acquire(self) -> int:
-        """Block until a request may be sent; record it as sent now and return its ticket."""
+        """Block until a request may be sent; record it as sent now and return its ticket.
+        Raises :class:`WaitTooLong` (having sent nothing) when a server's demand would make the
+        wait longer than ``max_wait``."""
         while True:
             with self._lock:
                 now = self._clock()
                 self._check_wall_clock()
                 at, held_by_probe = self._plan(now)
+                if at - now > self.max_wait:
+                    self._refuse_long_demand(now)
                 if at <= now:
                     self._seq += 1
                     self._sends.append(_Send(self._seq, now, probe=self._is_probe(now)))
@@ -405,6 +441,15 @@ class RateLimiter:
             if held_by_probe:
                 wait = min(wait, _POLL_S)  # the probe's answer (another thread) may come first
             self._sleep(max(wait, 0.0005))
+
+    def _refuse_long_demand(self, now: float) -> None:
+        """Raise :class:`WaitTooLong` if a server demand holds sends back past ``max_wait``
+        (lock held); the limiter's own windows never do."""
+        if self._blocked_until - now > self.max_wait:
+            raise WaitTooLong("Retry-After", self._blocked_until - now, self.max_wait)
+        for budget in self._budgets:
+            if budget.until - now > self.max_wait and budget.exhausted(self._sends):
+                raise WaitTooLong("X-RateLimit-Reset", budget.until - now, self.max_wait)
 
     def next_send_time(self) -> float:
         """When the next :meth:`acquire` would return if nothing else happened (clock time)."""
@@ -702,8 +747,7 @@ class RateLimiter:
         for budget in self._budgets:
             if at >= budget.until:
                 continue
-            used = sum(1 for s in self._sends if s.seq > budget.after_seq)
-            if used >= budget.remaining:
+            if budget.exhausted(self._sends):
                 at = budget.until
         return at
 

@@ -10,20 +10,31 @@ HTTP date; ``-1`` means "wait until one of your in-flight requests finishes"). A
 connection that was never established are retried for every call, creates included: the server
 did not execute them. Attempts and total time are bounded; the final error says what was tried.
 
+Every wait is bounded (README, "Waiting, retries and bounds"): each attempt has a total
+``deadline`` besides httpx's per-read timeouts (:mod:`hoodsync.remote.network`); a wait the
+server demands (``Retry-After``, or ``X-RateLimit-Reset`` through the limiter) beyond
+``max_wait`` fails the request at once, naming the header; an answer nested deeper than
+:data:`MAX_JSON_DEPTH` or otherwise unparseable is a one-line error (for a create: an unknown
+outcome). A create whose outcome is unknown is looked for over ``settle_window`` before it is
+sent again (:meth:`ApiTransport.create`).
+
 Security: the token lives in a :class:`Secret` and is revealed only to build the auth header of
-each request. It is refused over plain ``http://`` unless the host is loopback, TLS verification
-is always on, redirects are never followed (they would carry the header elsewhere), response
-bodies are capped, error bodies are never quoted raw, and API-supplied text is scrubbed of the
-token before it can reach a message. httpx logs requests at INFO (method and URL only) and
+each request. It is refused over plain ``http://`` unless the host is loopback, and with a URL
+that carries ``user:password@``; proxies come only from ``HTTPS_PROXY``/``ALL_PROXY`` and only
+for ``https`` (:func:`~hoodsync.remote.network.proxy_for`); TLS verification is always on,
+redirects are never followed (they would carry the header elsewhere), response bodies are
+capped, error bodies are never quoted raw, and API-supplied text is scrubbed of the token before
+it can reach a message. httpx logs requests at INFO (method and URL only) and
 httpcore at DEBUG (no request headers), so neither shows the header.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
-import ipaddress
 import json as jsonlib
 import logging
+import os
 import random
 import threading
 import time
@@ -43,7 +54,8 @@ from hoodsync.errors import (
     RemoteError,
     ServerError,
 )
-from hoodsync.remote.ratelimit import RateLimiter
+from hoodsync.remote.network import DeadlineBackend, is_loopback_host, network_transport
+from hoodsync.remote.ratelimit import MAX_SERVER_WAIT, RateLimiter, WaitTooLong
 
 __all__ = [
     "Api",
@@ -57,6 +69,7 @@ __all__ = [
     "hood_error",
     "is_loopback_host",
     "parse_retry_after",
+    "settle_pauses",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +93,19 @@ _KEPT_HEADERS = (
 
 #: Retry-After value meaning "too many concurrent requests; retry when one of yours finishes".
 CONCURRENCY_RETRY = -1.0
+
+#: Seconds one attempt may take from sending to the last byte of the answer, whatever the
+#: per-read timeout (a server trickling one byte every few seconds never trips that one).
+REQUEST_DEADLINE = 60.0
+
+#: Nesting deeper than this in an answer is refused as malformed: no API object hoodsync reads
+#: comes near it, and deeper structures only exhaust the recursion limit further on.
+MAX_JSON_DEPTH = 64
+
+#: First pause between two looks for a create whose outcome is unknown; each pause doubles, up
+#: to ``_SETTLE_PAUSE_CAP``.
+_SETTLE_FIRST_PAUSE = 1.0
+_SETTLE_PAUSE_CAP = 15.0
 
 
 class Secret:
@@ -171,17 +197,6 @@ class _Failure:
 # ---------------------------------------------------------------------------------- helpers
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, ``*.localhost``, 127.0.0.0/8 and ``::1``."""
-    host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header; ``-1.0`` for the concurrency signal.
 
@@ -210,6 +225,19 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if seconds < 0:
         return CONCURRENCY_RETRY if seconds == -1 else None
     return seconds
+
+
+def settle_pauses(window: float) -> list[float]:
+    """The pauses between looks for a create whose outcome is unknown: 1, 2, 4, 8, then 15 s
+    each, the last one shortened so that they add up to ``window`` (none for a window of 0)."""
+    pauses: list[float] = []
+    pause = _SETTLE_FIRST_PAUSE
+    left = window
+    while left > 1e-9:
+        pauses.append(min(pause, left))
+        left -= pauses[-1]
+        pause = min(pause * 2.0, _SETTLE_PAUSE_CAP)
+    return pauses
 
 
 def backoff_delay(
@@ -339,6 +367,14 @@ class ApiTransport:
     testable without waiting; ``wall_clock`` (POSIX seconds) is only used for HTTP-date
     ``Retry-After`` values. ``on_request`` is called after every attempt with a
     :class:`RequestRecord` (from the calling thread; keep it fast).
+
+    Bounds (every wait on a server has one): ``timeout`` per socket read, ``connect_timeout``,
+    ``deadline`` for one whole attempt over the network (see :mod:`hoodsync.remote.network`),
+    ``max_attempts`` and ``max_retry_time`` for the retries of one call, ``max_wait`` for a wait
+    a server demands (``Retry-After``; the limiter has its own for ``X-RateLimit-Reset``), and
+    ``settle_window`` (default: the longer of ``deadline`` and ``timeout``) for looking again
+    for a create whose outcome is unknown (:meth:`create`). ``environ`` (default
+    :data:`os.environ`) is where proxies are read from (:func:`~hoodsync.remote.network.proxy_for`).
     """
 
     def __init__(
@@ -363,6 +399,10 @@ class ApiTransport:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         on_request: Callable[[RequestRecord], None] | None = None,
         user_agent: str = "hoodsync",
+        deadline: float = REQUEST_DEADLINE,
+        max_wait: float = MAX_SERVER_WAIT,
+        settle_window: float | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if api not in _TRANSLATORS:
             raise ValueError(f"unknown api {api!r}")
@@ -370,6 +410,8 @@ class ApiTransport:
             raise TypeError("token must be a Secret")
         if parallelism < 1 or max_attempts < 1:
             raise ValueError("parallelism and max_attempts must be at least 1")
+        if deadline <= 0 or max_wait < 0 or (settle_window is not None and settle_window < 0):
+            raise ValueError("deadline must be positive; max_wait and settle_window not negative")
         url = httpx.URL(base_url)
         _check_secure(url)
         self.api: Api = api
@@ -380,6 +422,12 @@ class ApiTransport:
         self.max_attempts = max_attempts
         self.max_retry_time = max_retry_time
         self.max_response_bytes = max_response_bytes
+        self.deadline = deadline
+        self.max_wait = max_wait
+        self.settle_window = max(deadline, timeout) if settle_window is None else settle_window
+        #: Creates whose outcome was unknown at least once (a sent POST with no usable answer).
+        self.unknown_outcomes = 0
+        self._count_lock = threading.Lock()
         self._token = token
         self._auth_header = "Authorization" if api == "hood" else "x-api-key"
         self._translate = _TRANSLATORS[api]
@@ -395,15 +443,25 @@ class ApiTransport:
         self._done = threading.Condition()
         self._in_flight = 0
         self._finished = 0
+        limits = httpx.Limits(
+            max_connections=parallelism + 2, max_keepalive_connections=parallelism
+        )
+        # Over the network, sockets come from a backend that enforces ``deadline``; given a
+        # transport (tests, the in-process sandbox) there are no sockets to bound.
+        self._backend: DeadlineBackend | None = None
+        if transport is None:
+            self._backend = DeadlineBackend()
+            transport = network_transport(
+                url, os.environ if environ is None else environ, limits, self._backend
+            )
         self._client = httpx.Client(
             base_url=self.base_url + "/",
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             verify=True,
             follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=parallelism + 2, max_keepalive_connections=parallelism
-            ),
+            trust_env=False,  # proxies are chosen by network.proxy_for, never by httpx
+            limits=limits,
             headers={"Accept": "application/json", "User-Agent": user_agent},
         )
 
@@ -462,14 +520,15 @@ class ApiTransport:
         Creates are not idempotent in these APIs, so a create is never blindly repeated. A 429 or
         a refused connection means the server did not act, and those are retried as usual. When
         the outcome is *unknown* — a timeout, a connection dropped before the answer, a 5xx after
-        the body was sent, an unreadable 2xx body — ``find()`` lists the account again and looks
-        for the object (campaign: its ``metadata.hoodsync_key`` marker; push task / email
-        campaign: its exact name). Found: that is the result. Not found: the create did not
-        happen, and it is sent again (at most ``max_sends`` sends in all, default
-        ``max_attempts``: a re-send is safe once the listing shows nothing). If listing fails, or
-        the last send's outcome is unknown and listing does not find it, nothing more can be told:
-        the last failure is raised (the object does not exist), or :class:`OutcomeUnknownError`
-        when even listing failed.
+        the body was sent, an unreadable 2xx body — the object is looked for with ``find()``
+        (campaign: its ``metadata.hoodsync_key`` marker; push task / email campaign: its exact
+        name) again and again over the settle window (:meth:`settle`), since a server may commit
+        a create well after the client stopped waiting for its answer. Found: that is the result.
+        Not found by the end of the window: the create did not happen, and it is sent again (at
+        most ``max_sends`` sends in all, default ``max_attempts``). If listing fails, nothing can
+        be told: :class:`OutcomeUnknownError`. If the last send's outcome is unknown and it never
+        shows, its failure is raised. Every unknown outcome is counted in
+        :attr:`unknown_outcomes`, so that the caller can check for duplicates at the end.
         """
         op = operation or f"POST {path}"
         sends = max_sends if max_sends is not None else self.max_attempts
@@ -482,28 +541,48 @@ class ApiTransport:
                 return CreateResult(response=response, sends=send)
             except _MaybeExecuted as unknown:
                 last = unknown.error
+                with self._count_lock:
+                    self.unknown_outcomes += 1
                 log.debug(
-                    "%s: outcome unknown (%s); listing to look for it", op, type(last).__name__
+                    "%s: outcome unknown (%s); looking for it", op, type(last).__name__
                 )
-            try:
-                existing = find()
-            except RemoteError as exc:
-                raise OutcomeUnknownError(
-                    f"the create may have happened ({last}); listing to check failed: {exc}",
-                    operation=op,
-                ) from exc
+            existing = self.settle(find, operation=op, cause=last)
             if existing is not None:
                 log.debug("%s: found after an unknown outcome; not sending again", op)
                 return CreateResult(existing=existing, sends=send)
-            if send < sends:
-                # Not there: the create did not happen. Give a struggling server a moment first.
-                with self._rng_lock:
-                    pause = backoff_delay(
-                        send, self._rng, base=self._backoff_base, cap=self._backoff_cap
-                    )
-                self._sleep(pause)
         assert last is not None
         raise last
+
+    def settle(
+        self,
+        find: Callable[[], T | None],
+        *,
+        operation: str,
+        cause: RemoteError | str = "the answer named no object",
+    ) -> T | None:
+        """Look for an object a create may have made: ``find()`` at once, then after pauses of
+        1, 2, 4, 8 and then 15 s until ``settle_window`` seconds have passed (the last look
+        at its end; one look when the window is 0). Returns what ``find()`` found, or ``None``
+        if it never found anything. The number of looks is fixed by the window, so a ``sleep``
+        that does not advance ``clock`` cannot make it spin. A failed listing is
+        :class:`OutcomeUnknownError` (naming ``cause``).
+        """
+        started = self._clock()
+        for pause in [*settle_pauses(self.settle_window), 0.0]:
+            try:
+                found = find()
+            except RemoteError as exc:
+                raise OutcomeUnknownError(
+                    f"the create may have happened ({cause}); listing to check failed: {exc}",
+                    operation=operation,
+                ) from exc
+            if found is not None:
+                return found
+            left = self.settle_window - (self._clock() - started)
+            if left <= 0 or pause <= 0:
+                break
+            self._sleep(min(pause, left))
+        return None
 
     # ------------------------------------------------------------------------------ internals
 
@@ -572,7 +651,10 @@ class ApiTransport:
         """One send: take an in-flight slot, clear the limiter, send, classify."""
         with self._slots:
             asked = self._clock()
-            ticket = self.limiter.acquire()
+            try:
+                ticket = self.limiter.acquire()
+            except WaitTooLong as exc:
+                raise RemoteError(f"{exc}; nothing was sent", operation=op) from exc
             with self._done:
                 self._in_flight += 1
             sent_at = self._clock()
@@ -610,6 +692,29 @@ class ApiTransport:
                     )
 
     def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        *,
+        ticket: int,
+        op: str,
+        lookup: bool,
+        attempt: int,
+    ) -> Response | _Failure:
+        with self._deadline():
+            return self._send_within_deadline(
+                method, path, params, body, ticket=ticket, op=op, lookup=lookup, attempt=attempt
+            )
+
+    def _deadline(self) -> contextlib.AbstractContextManager[None]:
+        """Bound every socket operation of this attempt by ``deadline`` (network only)."""
+        if self._backend is None:
+            return contextlib.nullcontext()
+        return self._backend.deadline(self.deadline)
+
+    def _send_within_deadline(
         self,
         method: str,
         path: str,
@@ -711,6 +816,18 @@ class ApiTransport:
     ) -> _Failure:
         """A 429 was not executed (the server says so), so it is retried for every kind of call."""
         wait = parse_retry_after(kept.get("retry-after"), now=self._wall_clock())
+        if wait is not None and wait > self.max_wait:
+            # Not waited for: fail now, naming the header. The limiter remembers the demand, so
+            # later requests fail at once too instead of sleeping for it.
+            self.limiter.penalize(wait, ticket)
+            message = (f"the server asks for a {wait:.0f} s wait (Retry-After), more than the "
+                       f"{self.max_wait:g} s hoodsync waits at most")
+            return _Failure(
+                RateLimitedError(429, operation=op, title="Too Many Requests", message=message,
+                                 attempts=attempt),
+                retryable=False,
+                maybe_executed=False,
+            )
         error = RateLimitedError(429, operation=op, title="Too Many Requests", attempts=attempt)
         if wait == CONCURRENCY_RETRY:
             self.limiter.discard(ticket)
@@ -798,17 +915,47 @@ def _strip_op(error: RemoteError) -> str:
 
 
 def _parse_json(raw: bytes) -> tuple[Any, str]:
-    """Parsed body (``None`` when empty) and an error description ('' when fine)."""
+    """Parsed body (``None`` when empty) and an error description ('' when fine). Nesting
+    deeper than :data:`MAX_JSON_DEPTH` is an error, however the parser copes with it."""
     if not raw.strip():
         return None, ""
     try:
-        return jsonlib.loads(raw), ""
+        data = jsonlib.loads(raw)
+    except RecursionError:
+        return None, f"nested deeper than {MAX_JSON_DEPTH} levels"
     except (ValueError, UnicodeDecodeError) as exc:
         return None, f"{type(exc).__name__} at byte {getattr(exc, 'pos', '?')}"
+    if _too_deep(data, MAX_JSON_DEPTH):
+        return None, f"nested deeper than {MAX_JSON_DEPTH} levels"
+    return data, ""
+
+
+def _too_deep(data: Any, limit: int) -> bool:
+    """Whether the arrays/objects of parsed JSON nest more than ``limit`` levels. Level by
+    level, without recursion; about as fast as parsing was (plain ``dict``/``list`` only, which
+    is all :func:`json.loads` makes)."""
+    level = [data] if type(data) is dict or type(data) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for value in level:
+            below += [c for c in (value.values() if type(value) is dict else value)
+                      if type(c) is dict or type(c) is list]
+        level = below
+    return False
 
 
 def _check_secure(url: httpx.URL) -> None:
-    """Refuse a base URL over which the token would travel in clear text (nothing is sent)."""
+    """Refuse a base URL over which the token would travel in clear text, or that carries a
+    user name or password (nothing is sent; the credentials are not repeated)."""
+    if url.userinfo:
+        raise InsecureTransportError(
+            f"refusing an API URL with a user name or password in it ({url.scheme}://…@"
+            f"{url.host}): the token goes only in its environment variable"
+        )
     scheme = url.scheme.lower()
     if scheme == "https":
         return
