@@ -228,7 +228,8 @@ class _NoLimiter:
 
 def seed(root: Path, n: int, seed_: int = 7) -> dict[str, Any]:
     """Write the definitions and fill the sandbox account (see the module docstring)."""
-    from hoodsync.apply import Clients, Journal, apply_plan
+    from hoodsync.apply import Clients, apply_plan
+    from hoodsync.journal import Journal
     from hoodsync.definitions.validate import load_definitions
     from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, open_sandbox
     from hoodsync.model import Kind

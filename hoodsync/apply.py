@@ -32,10 +32,8 @@ Only the CLI prints: progress flows out through the ``on_result`` callback.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import itertools
-import json
 import logging
 import os
 import threading
@@ -44,12 +42,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Collection, Mapping, Protocol, Sequence, TextIO
+from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from hoodsync.errors import ApiError, HoodsyncError, PlanError
+from hoodsync.errors import ApiError, HoodsyncError, PlanError, StalePlanError
 from hoodsync.kinds import from_remote
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Change, Plan, Step, resolve_steps
+from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
+from hoodsync.definitions.interpolate import resolve
+from hoodsync.journal import Journal
+from hoodsync.plan import Change, Plan, Step
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
@@ -64,6 +65,7 @@ __all__ = [
     "ApplyReport",
     "Journal",
     "Clients",
+    "resolve_steps",
     "apply_plan",
 ]
 
@@ -180,63 +182,6 @@ class Clients:
 
     hood: HoodApi | None
     falconyte: FalconyteApi | None = None
-
-
-class Journal:
-    """Append-only JSON-lines record of an apply; thread-safe; flushed line by line so that a
-    killed process leaves every line it wrote.
-
-    ``file``, already open for appending text, is written instead of opening ``path`` (which
-    then only names the journal): a test can hand in a file whose writes fail.
-    """
-
-    def __init__(
-        self, path: Path, *, clock: Callable[[], float] = time.time, file: TextIO | None = None
-    ) -> None:
-        if file is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            file = path.open("a", encoding="utf-8")
-        self.path = path
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._fh = file
-        #: The first write that failed, if any; once set, the journal is incomplete.
-        self.error: OSError | None = None
-
-    @classmethod
-    def create(
-        cls, folder: Path, *, label: str = "", clock: Callable[[], float] = time.time
-    ) -> "Journal":
-        """A new journal file ``<folder>/<UTC timestamp>-<pid>[-<label>].jsonl``; ``label``
-        (the account name) keeps accounts applied at the same moment in separate files."""
-        stamp = dt.datetime.fromtimestamp(clock(), dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        safe = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in label)
-        suffix = f"-{safe}" if safe else ""
-        return cls(folder / f"{stamp}-{os.getpid()}{suffix}.jsonl", clock=clock)
-
-    def write(self, event: str, **fields: Any) -> None:
-        """Append one line and flush it. Raises :class:`OSError` when it cannot be written
-        (and remembers the first such error in :attr:`error`)."""
-        record = {"ts": round(self._clock(), 6), "event": event, **fields}
-        line = json.dumps(record, sort_keys=True, ensure_ascii=False)
-        with self._lock:
-            try:
-                self._fh.write(line + "\n")
-                self._fh.flush()
-            except OSError as exc:
-                if self.error is None:
-                    self.error = exc
-                raise
-
-    def close(self) -> None:
-        """Close the file. After a failed write, closing (which flushes the same unwritten
-        line again) does not raise a second time: :attr:`error` already says it."""
-        with self._lock:
-            try:
-                self._fh.close()
-            except OSError:
-                if self.error is None:
-                    raise
 
 
 class _Recorder:
@@ -663,3 +608,37 @@ def _same_identity(change: Change, obj: RemoteObject) -> bool:
     if change.kind is Kind.CAMPAIGN:
         return obj.marker == change.key
     return change.name is not None and obj.name == change.name
+
+
+def resolve_steps(
+    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str] = frozenset()
+) -> tuple[Step, ...]:
+    """The change's steps with ``${env:NAME}`` templates filled in from ``env``, for apply.
+
+    Raises :class:`StalePlanError` naming the change when a value no longer has the fingerprint
+    it had when the plan was made, and :class:`DefinitionError` when a variable is missing or
+    is one of ``forbidden_env`` (credential variables; a hand-edited saved plan must not be
+    able to send a token as content either).
+    The returned bodies hold secrets: hand them to the client only, never log them.
+    """
+    expected = {s.template: s.fp for s in change.sensitive}
+    out = []
+    for step in change.steps:
+        if step.body is None:
+            out.append(step)
+            continue
+        resolved, paths = resolve(step.body, env, base_path=(), forbidden=forbidden_env)
+        for path in paths:
+            template = _get(step.body, path)
+            value = _get(resolved, path)
+            want = expected.get(template) if isinstance(template, str) else None
+            if want is not None and isinstance(value, str) and value_fingerprint(value) != want:
+                raise StalePlanError([f"{change.address} (a ${{env:...}} value changed)"])
+        out.append(Step(step.op, step.id, resolved))
+    return tuple(out)
+
+
+def _get(node: Any, path: Sequence[str | int]) -> Any:
+    for part in path:
+        node = node[part]
+    return node

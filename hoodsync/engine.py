@@ -42,7 +42,8 @@ from hoodsync.model import Definition
 from hoodsync.plan import AccountInfo, Plan
 
 if TYPE_CHECKING:
-    from hoodsync.apply import ApplyReport, Journal, Result
+    from hoodsync.apply import ApplyReport, Result
+    from hoodsync.journal import Journal
     from hoodsync.pull import FileChange
     from hoodsync.session import Session
 
@@ -462,7 +463,7 @@ def _run_apply(run: Run, config: Config, parallelism: int | None, journal: Journ
 def _open_journals(runs: Sequence[Run], config: Config) -> list[Journal]:
     """One journal per account, all created before the first change of any account is sent:
     a folder that cannot be written stops the apply with nothing done."""
-    from hoodsync.apply import Journal
+    from hoodsync.journal import Journal
 
     journals: list[Journal] = []
     try:

@@ -11,7 +11,8 @@ serialise with ``sort_keys=True``). ``Plan.from_dict()`` reads it back exactly.
 
 Sensitive values (``${env:NAME}`` interpolations) never appear here: diffs show
 ``(sensitive ${env:NAME}, fp 3f2a)`` and step bodies keep the ``${env:NAME}`` template, which
-:func:`resolve_steps` fills in again at apply time, refusing when a value changed since the plan.
+:func:`hoodsync.apply.resolve_steps` fills in again at apply time, refusing when a value changed
+since the plan.
 
 Ordering (DESIGN §3): per resource its steps are sequential; across resources by ``order`` wave,
 then phase (creates/updates, then state changes, then removals), then kind, then key.
@@ -26,9 +27,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence, TypeVar
 
-from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
-from hoodsync.definitions.interpolate import resolve
-from hoodsync.errors import PlanError, SafetyError, StalePlanError
+from hoodsync.errors import PlanError, SafetyError
 from hoodsync.model import Kind
 
 __all__ = [
@@ -54,7 +53,6 @@ __all__ = [
     "fingerprint_body",
     "sort_changes",
     "check_safety",
-    "resolve_steps",
 ]
 
 FORMAT_VERSION = 1
@@ -695,37 +693,3 @@ def _names(changes: Sequence[Change], limit: int = 10) -> str:
     shown = ", ".join(c.address for c in changes[:limit])
     more = len(changes) - limit
     return shown + (f" and {more} more" if more > 0 else "")
-
-
-def resolve_steps(
-    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str] = frozenset()
-) -> tuple[Step, ...]:
-    """The change's steps with ``${env:NAME}`` templates filled in from ``env``, for apply.
-
-    Raises :class:`StalePlanError` naming the change when a value no longer has the fingerprint
-    it had when the plan was made, and :class:`DefinitionError` when a variable is missing or
-    is one of ``forbidden_env`` (credential variables; a hand-edited saved plan must not be
-    able to send a token as content either).
-    The returned bodies hold secrets: hand them to the client only, never log them.
-    """
-    expected = {s.template: s.fp for s in change.sensitive}
-    out = []
-    for step in change.steps:
-        if step.body is None:
-            out.append(step)
-            continue
-        resolved, paths = resolve(step.body, env, base_path=(), forbidden=forbidden_env)
-        for path in paths:
-            template = _get(step.body, path)
-            value = _get(resolved, path)
-            want = expected.get(template) if isinstance(template, str) else None
-            if want is not None and isinstance(value, str) and value_fingerprint(value) != want:
-                raise StalePlanError([f"{change.address} (a ${{env:...}} value changed)"])
-        out.append(Step(step.op, step.id, resolved))
-    return tuple(out)
-
-
-def _get(node: Any, path: Sequence[str | int]) -> Any:
-    for part in path:
-        node = node[part]
-    return node

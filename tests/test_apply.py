@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from conftest import EmulatorHandle, FakeClock
-from hoodsync.apply import Clients, Journal, Outcome, apply_plan
+from hoodsync.apply import Clients, Outcome, apply_plan
+from hoodsync.journal import Journal
 from hoodsync.errors import ApiError, PlanError, StalePlanError
 from hoodsync.model import Kind
 from hoodsync.plan import AccountInfo, Change, Note, Plan, RemoteRef, SensitiveValue, Step

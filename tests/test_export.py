@@ -19,7 +19,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import pytest
 import yaml
 
-from hoodsync.apply import Clients, Journal, apply_plan
+from hoodsync.apply import Clients, apply_plan
+from hoodsync.journal import Journal
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import load_definitions, validate_documents
 from hoodsync.emulator.app import EmulatorConfig

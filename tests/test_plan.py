@@ -10,6 +10,7 @@ from hoodsync.definitions.interpolate import fingerprint
 from hoodsync.errors import DefinitionError, PlanError, SafetyError, StalePlanError
 from hoodsync.model import Kind
 from hoodsync.remote.ratelimit import minimum_duration
+from hoodsync.apply import resolve_steps
 from hoodsync.planner import estimate, requests_for
 from hoodsync.plan import (
     AccountInfo,
@@ -22,7 +23,6 @@ from hoodsync.plan import (
     SensitiveValue,
     Step,
     check_safety,
-    resolve_steps,
     sort_changes,
 )
 
