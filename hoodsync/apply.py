@@ -44,18 +44,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from hoodsync.errors import ApiError, HoodsyncError, PlanError, StalePlanError
-from hoodsync.kinds import from_remote
-from hoodsync.model import Kind, RemoteObject
 from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
 from hoodsync.definitions.interpolate import resolve
+from hoodsync.errors import ApiError, HoodsyncError, PlanError, StalePlanError
 from hoodsync.journal import Journal
+from hoodsync.kinds import from_remote
+from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import Change, Plan, Step
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
     CAMPAIGN_AFTER_RESUME,
     campaign_status,
+    email_campaign_status,
 )
 
 __all__ = [
@@ -380,9 +381,7 @@ class _Runner:
             return campaign_status(self._hood().get_campaign(remote_id))
         for item in self._falconyte().list_campaigns():
             if str(item.get("id")) == remote_id:
-                send = ((item.get("draft_data") or {}).get("send_data") or {})
-                enabled = (send.get("event_triggered_send") or {}).get("enabled")
-                return "active" if enabled else "stopped"
+                return email_campaign_status(item)
         return None
 
     def _settle(self, kind: Kind, op: str, remote_id: str) -> None:

@@ -63,7 +63,6 @@ from hoodsync.definitions.loader import CORE_SCALARS, load_text
 from hoodsync.definitions.validate import parse_api_time, validate_documents
 from hoodsync.errors import ConfigError, HoodsyncError, Problem, format_json_path
 from hoodsync.kinds import from_remote
-from hoodsync.kinds.campaign import HASH, MARKER
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.model import JsonPath, Kind, RemoteObject
 from hoodsync.schemafiles import (
@@ -75,7 +74,7 @@ from hoodsync.schemafiles import (
     schema_status,
     schema_text,
 )
-from hoodsync.wire import CAMPAIGN_LOCKED
+from hoodsync.wire import CAMPAIGN_LOCKED, HASH, MARKER
 
 __all__ = [
     "DEFAULT_SCHEMAS",

@@ -1,7 +1,9 @@
-"""Facts about the APIs, written once (DESIGN §6): the Hood campaign status vocabulary.
+"""Facts about the APIs, written once (DESIGN §6): hoodsync's marker keys, the Hood campaign
+status vocabulary, what "enabled" means for a Falconyte email campaign, and which fields are ids
+(strings) and integers.
 
-The campaign rules (:mod:`hoodsync.kinds.campaign`), the Hood client's "already done?" re-read,
-apply's settle checks and the emulator all read their status sets from here.
+The kinds (:mod:`hoodsync.kinds`), the clients (:mod:`hoodsync.remote`), apply, export and the
+emulator all read these from here, so a fact changes in one place.
 
 Documented (``reference/hood-api.md`` §3.4): ``draft``, ``scheduled``, ``running``, ``paused``,
 ``canceled``, ``sent``, ``needs_decision``, with these rules: PATCH is refused in ``running``,
@@ -32,9 +34,26 @@ plans what the definition asks for, with a warning, and reports the API's answer
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 __all__ = [
+    "MARKER",
+    "HASH",
+    "campaign_marker",
+    "campaign_labels",
+    "EMAIL_ACTIVE",
+    "EMAIL_STOPPED",
+    "email_campaign_enabled",
+    "email_campaign_status",
+    "FieldPath",
+    "CAMPAIGN_ID_PATHS",
+    "CAMPAIGN_INT_PATHS",
+    "PUSH_TASK_ID_PATHS",
+    "PUSH_TASK_INT_PATHS",
+    "to_str_id",
+    "to_int",
+    "coerce",
+    "coerce_paths",
     "CAMPAIGN_DOCUMENTED",
     "CAMPAIGN_STATUSES",
     "CAMPAIGN_WAITING",
@@ -93,3 +112,174 @@ def campaign_status(obj: Mapping[str, Any]) -> str:
     if text == "active" and effective in CAMPAIGN_DOCUMENTED:
         return str(effective)
     return text
+
+
+# --- hoodsync's own marks on a campaign ---------------------------------------------------------
+
+#: ``metadata`` key holding the definition key of the campaign hoodsync created or adopted.
+MARKER = "hoodsync_key"
+#: ``metadata`` key holding the hash of the spec and state hoodsync last applied (drift).
+HASH = "hoodsync_hash"
+
+
+def campaign_marker(campaign: Mapping[str, Any]) -> Any:
+    """The ``metadata.hoodsync_key`` of a campaign object, or ``None``."""
+    metadata = campaign.get("metadata")
+    return metadata.get(MARKER) if isinstance(metadata, Mapping) else None
+
+
+def campaign_labels(value: Any) -> Any:
+    """Labels as a list: the API returns one comma-joined string (split, stripped, empties
+    dropped); ``null`` is no labels; anything else is left for validation to judge."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# --- Falconyte email campaigns -------------------------------------------------------------------
+
+EMAIL_ACTIVE = "active"
+EMAIL_STOPPED = "stopped"
+
+
+def email_campaign_enabled(campaign: Mapping[str, Any]) -> bool | None:
+    """Whether the campaign's event trigger is on: ``draft_data.send_data.event_triggered_send
+    .enabled`` when present, else whether any of its ``campaign_sends`` is ``active``; ``None``
+    if neither is shown."""
+    draft = campaign.get("draft_data")
+    send_data = draft.get("send_data") if isinstance(draft, Mapping) else None
+    trigger = send_data.get("event_triggered_send") if isinstance(send_data, Mapping) else None
+    if isinstance(trigger, Mapping) and isinstance(trigger.get("enabled"), bool):
+        return bool(trigger["enabled"])
+    sends = campaign.get("campaign_sends")
+    if isinstance(sends, list):
+        statuses = [s.get("status") for s in sends if isinstance(s, Mapping)]
+        if statuses:
+            return EMAIL_ACTIVE in statuses
+    return None
+
+
+def email_campaign_status(campaign: Mapping[str, Any]) -> str:
+    """``active`` / ``stopped`` from :func:`email_campaign_enabled`, ``unknown`` when unshown."""
+    enabled = email_campaign_enabled(campaign)
+    return "unknown" if enabled is None else (EMAIL_ACTIVE if enabled else EMAIL_STOPPED)
+
+
+# --- ids and integers ----------------------------------------------------------------------------
+
+#: A field inside an object: keys, ``"*"`` for every element of a list (or value of a dict).
+FieldPath = tuple[str, ...]
+
+#: Campaign fields that are ids: strings on both sides (the API returns numbers or strings).
+CAMPAIGN_ID_PATHS: tuple[FieldPath, ...] = (
+    ("id",),
+    ("company_id",),
+    ("creator_id",),
+    ("deal_id",),
+    ("creator", "id"),
+    ("creator", "company_id"),
+    ("messages", "*", "id"),
+    ("messages", "*", "company_id"),
+    ("messages", "*", "campaign_id"),
+    ("messages", "*", "integration_id"),
+    ("messages", "*", "template_id"),
+)
+#: Campaign fields the docs type as integers (the API sometimes returns digit strings).
+CAMPAIGN_INT_PATHS: tuple[FieldPath, ...] = (
+    ("ab_test", "test_split"),
+    ("messages", "*", "priority"),
+    ("messages", "*", "winner"),
+    ("recurrence", "pattern", "hour"),
+    ("recurrence", "pattern", "minute"),
+    ("recurrence", "pattern", "weekdays", "*"),
+    ("recurrence", "pattern", "months", "*"),
+    ("targeting", "profile_age", "from"),
+    ("targeting", "profile_age", "to"),
+    ("quiet_hours", "from"),
+    ("quiet_hours", "to"),
+    ("run_counter",),
+    ("score",),
+)
+PUSH_TASK_ID_PATHS: tuple[FieldPath, ...] = (("id",),)
+PUSH_TASK_INT_PATHS: tuple[FieldPath, ...] = (
+    ("status",),
+    ("ttl",),
+    ("frequency",),
+    ("user_time_zone",),
+    ("total_user",),
+    ("quiet_time", "from"),
+    ("quiet_time", "to"),
+    ("targeting", "subscribed_age", "from"),
+    ("targeting", "subscribed_age", "to"),
+    ("adex", "zone_id"),
+    ("adex", "default_campaign_id"),
+    ("adex", "number_of_messages"),
+    ("adex", "repeat_on_click"),
+    ("adex", "account_id"),
+)
+
+
+def to_str_id(value: Any) -> Any:
+    """Ids as strings: ``1057`` (or ``1057.0``) → ``"1057"``; ``None``, booleans, strings and
+    other types unchanged."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value
+
+
+def to_int(value: Any) -> Any:
+    """Integers: ``"3600"`` (also ``"-1"``, or ``3600.0``) → ``3600``; anything else unchanged.
+    Booleans stay booleans."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text.startswith("-") else text
+        if digits.isdigit() and digits.isascii():
+            return int(text)
+    return value
+
+
+def coerce(data: Any, path: Sequence[str], fn: Callable[[Any], Any]) -> None:
+    """Apply ``fn`` in place at ``path`` inside ``data`` (``"*"`` = every element of a list or
+    every value of a dict). Missing keys and wrong types are skipped silently."""
+    if not path:
+        return
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if isinstance(data, list):
+            keys: Iterable[Any] = range(len(data))
+        elif isinstance(data, dict):
+            keys = list(data.keys())
+        else:
+            return
+        for k in keys:
+            if rest:
+                coerce(data[k], rest, fn)
+            else:
+                data[k] = fn(data[k])
+        return
+    if isinstance(data, dict) and head in data:
+        if rest:
+            coerce(data[head], rest, fn)
+        else:
+            data[head] = fn(data[head])
+
+
+def coerce_paths(data: dict[str, Any], ids: Sequence[FieldPath], ints: Sequence[FieldPath]) -> None:
+    """Ids to strings and integers to ints, in place, at the given paths. The nested values
+    touched must be the caller's own copies (containers on those paths are changed)."""
+    for path in ids:
+        if path[0] in data:  # cheap pre-check: most paths are absent from most objects
+            coerce(data, path, to_str_id)
+    for path in ints:
+        if path[0] in data:
+            coerce(data, path, to_int)

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from hoodsync.errors import ApiError, AuthError, NotFoundError
+from hoodsync.wire import email_campaign_enabled
 from hoodsync.remote.falconyte import (
     FalconyteClient,
-    email_campaign_enabled,
     normalize_email_campaign,
 )
 from hoodsync.remote.ratelimit import RateLimiter

@@ -6,15 +6,12 @@ from hoodsync.definitions.interpolate import masked
 from hoodsync.kinds.base import (
     Desired,
     changed_top_keys,
-    coerce,
     diff,
-    digits_to_int,
     field_diffs,
     mask_paths,
     project,
     spec_hash,
     template_body,
-    to_str_id,
 )
 from hoodsync.model import Definition, Kind, Location
 
@@ -85,19 +82,6 @@ def test_template_body_puts_templates_back() -> None:
     assert template_body({"name": "N"}, des) == {"name": "N"}
     sv = des.sensitive_values()
     assert [(s.path, s.template) for s in sv] == [("m[0].u", "${env:U}")]
-
-
-def test_coercion_helpers() -> None:
-    assert digits_to_int("3600") == 3600
-    assert digits_to_int("-1") == -1
-    assert digits_to_int("36a") == "36a"
-    assert digits_to_int(True) is True
-    assert to_str_id(1057) == "1057" and to_str_id(True) is True and to_str_id(None) is None
-    data = {"m": [{"p": "3"}, {"p": 4}, {}], "q": {"from": "2"}}
-    coerce(data, ("m", "*", "p"), digits_to_int)
-    coerce(data, ("q", "from"), digits_to_int)
-    coerce(data, ("missing", "x"), digits_to_int)
-    assert data == {"m": [{"p": 3}, {"p": 4}, {}], "q": {"from": 2}}
 
 
 def test_spec_hash_depends_on_spec_state_and_secret_fingerprint_only() -> None:

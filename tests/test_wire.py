@@ -16,6 +16,16 @@ from test_hood_client import FAST, LoseAnswers, campaign_body, client_for
 from hoodsync.apply import Outcome
 from hoodsync.plan import Plan, Step
 from hoodsync.wire import (
+    CAMPAIGN_ID_PATHS,
+    CAMPAIGN_INT_PATHS,
+    campaign_labels,
+    coerce,
+    coerce_paths,
+    email_campaign_status,
+    to_int,
+    to_str_id,
+)
+from hoodsync.wire import (
     CAMPAIGN_AFTER_RESUME,
     CAMPAIGN_CANCELLABLE,
     CAMPAIGN_LOCKED,
@@ -106,3 +116,28 @@ def test_lost_resume_answer_of_a_campaign_paused_from_active_counts_as_done(
     lossy = client_for(emulator, transport=LoseAnswers(lose_first_resume))
     lossy.resume_campaign(campaign["id"])  # 503 (but resumed), retry → 400, re-read → active
     assert hood.get_campaign(campaign["id"])["status"] == "active"
+
+
+def test_ids_and_integers_are_converted_one_way_for_clients_and_kinds() -> None:
+    assert to_int("3600") == 3600 and to_int("-1") == -1 and to_int(3600.0) == 3600
+    assert to_int("36a") == "36a" and to_int(True) is True and to_int("٣") == "٣"
+    assert to_str_id(1057) == "1057" and to_str_id(1057.0) == "1057"
+    assert to_str_id(True) is True and to_str_id(None) is None
+    data: dict[str, Any] = {"m": [{"p": "3"}, {"p": 4}, {}], "q": {"from": "2"}}
+    coerce(data, ("m", "*", "p"), to_int)
+    coerce(data, ("q", "from"), to_int)
+    coerce(data, ("missing", "x"), to_int)
+    assert data == {"m": [{"p": 3}, {"p": 4}, {}], "q": {"from": 2}}
+    campaign: dict[str, Any] = {"id": 7, "creator": {"id": 9}, "ab_test": {"test_split": "30"},
+                                "messages": [{"id": 1, "priority": "2"}]}
+    coerce_paths(campaign, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
+    assert campaign == {"id": "7", "creator": {"id": "9"}, "ab_test": {"test_split": 30},
+                        "messages": [{"id": "1", "priority": 2}]}
+    assert campaign_labels("a, b,,c ") == ["a", "b", "c"] and campaign_labels(None) == []
+
+
+def test_an_email_campaign_whose_state_is_not_shown_reads_unknown() -> None:
+    on = {"draft_data": {"send_data": {"event_triggered_send": {"enabled": True}}}}
+    assert email_campaign_status(on) == "active"
+    assert email_campaign_status({"campaign_sends": [{"status": "paused"}]}) == "stopped"
+    assert email_campaign_status({}) == "unknown"

@@ -16,8 +16,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import hashlib
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 from hoodsync.definitions.interpolate import fingerprint as value_fp
@@ -50,9 +50,6 @@ __all__ = [
     "changed_top_keys",
     "mask_paths",
     "template_body",
-    "digits_to_int",
-    "to_str_id",
-    "coerce",
     "spec_hash",
     "group_by",
     "oldest",
@@ -321,49 +318,6 @@ def _get(node: Any, path: JsonPath) -> Any:
     for part in path:
         node = node[part]
     return node
-
-
-def digits_to_int(value: Any) -> Any:
-    """``"3600"`` → ``3600`` (also ``"-1"``); anything else unchanged. Booleans stay booleans."""
-    if isinstance(value, str):
-        text = value.strip()
-        body = text[1:] if text.startswith("-") else text
-        if body.isdigit() and body.isascii():
-            return int(text)
-    return value
-
-
-def to_str_id(value: Any) -> Any:
-    """Ids as strings: ``1057`` → ``"1057"``; ``None``, strings and other types unchanged."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def coerce(data: Any, path: Sequence[str], fn: Callable[[Any], Any]) -> None:
-    """Apply ``fn`` in place at ``path`` inside ``data`` (``"*"`` = every element of a list or
-    every value of a dict). Missing keys and wrong types are skipped silently."""
-    if not path:
-        return
-    head, rest = path[0], path[1:]
-    if head == "*":
-        if isinstance(data, list):
-            items: Iterable[Any] = range(len(data))
-        elif isinstance(data, dict):
-            items = list(data.keys())
-        else:
-            return
-        for k in items:
-            if rest:
-                coerce(data[k], rest, fn)
-            else:
-                data[k] = fn(data[k])
-        return
-    if isinstance(data, dict) and head in data:
-        if rest:
-            coerce(data[head], rest, fn)
-        else:
-            data[head] = fn(data[head])
 
 
 def group_by(objs: Iterable[RemoteObject], key: Callable[[RemoteObject], Any]) -> dict[Any, list[RemoteObject]]:

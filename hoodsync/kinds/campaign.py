@@ -45,63 +45,47 @@ from hoodsync.kinds.base import (
     RawDiff,
     Resource,
     changed_top_keys,
-    coerce,
     copy_json,
     diff,
-    digits_to_int,
     field_diffs,
     group_by,
     oldest,
     project,
     spec_hash,
     template_body,
-    to_str_id,
 )
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Action, Change, FieldDiff, Flag, Note, Op, Severity, Step, fingerprint_body
+from hoodsync.plan import (
+    Action,
+    Change,
+    FieldDiff,
+    Flag,
+    Note,
+    Op,
+    Severity,
+    Step,
+    fingerprint_body,
+)
 from hoodsync.wire import (
     CAMPAIGN_CANCELLABLE,
+    CAMPAIGN_ID_PATHS,
+    CAMPAIGN_INT_PATHS,
     CAMPAIGN_LOCKED,
     CAMPAIGN_RETIRED,
     CAMPAIGN_STATUSES,
+    HASH,
+    MARKER,
+    campaign_labels,
+    campaign_marker,
     campaign_status,
+    coerce_paths,
 )
 
 __all__ = ["CampaignRules", "MARKER", "HASH"]
 
-MARKER = "hoodsync_key"
-HASH = "hoodsync_hash"
 
 #: Create-time triggers: sent on create, never compared (their effect shows as status).
 CREATE_TRIGGERS = frozenset({"run_immediately"})
-
-_ID_PATHS: tuple[tuple[str, ...], ...] = (
-    ("id",),
-    ("company_id",),
-    ("creator_id",),
-    ("deal_id",),
-    ("messages", "*", "id"),
-    ("messages", "*", "company_id"),
-    ("messages", "*", "campaign_id"),
-    ("messages", "*", "integration_id"),
-    ("messages", "*", "template_id"),
-)
-_INT_PATHS: tuple[tuple[str, ...], ...] = (
-    ("ab_test", "test_split"),
-    ("messages", "*", "priority"),
-    ("messages", "*", "winner"),
-    ("recurrence", "pattern", "hour"),
-    ("recurrence", "pattern", "minute"),
-    ("recurrence", "pattern", "weekdays", "*"),
-    ("recurrence", "pattern", "months", "*"),
-    ("targeting", "profile_age", "from"),
-    ("targeting", "profile_age", "to"),
-    ("quiet_hours", "from"),
-    ("quiet_hours", "to"),
-    ("run_counter",),
-    ("score",),
-)
-
 
 def _truthy(value: Any) -> bool:
     """``run_immediately`` is documented as ``true`` and as ``1``."""
@@ -135,23 +119,16 @@ class CampaignRules(KindRules):
         """Labels as a list (GET returns a comma string), ids as strings, documented integers as
         integers. Idempotent; applied to specs and remote objects alike."""
         out: dict[str, Any] = copy_json(data)
-        labels = out.get("labels")
-        if isinstance(labels, str):
-            out["labels"] = [p.strip() for p in labels.split(",") if p.strip()]
-        for path in _ID_PATHS:
-            if path[0] in out:  # cheap pre-check: most paths are absent from most objects
-                coerce(out, path, to_str_id)
-        for path in _INT_PATHS:
-            if path[0] in out:
-                coerce(out, path, digits_to_int)
+        if "labels" in out:
+            out["labels"] = campaign_labels(out["labels"])
+        coerce_paths(out, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
         return out
 
     def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
         """Client dict → RemoteObject; status is the API's status word (``active`` refined by
         ``effective_status``, see :func:`hoodsync.wire.campaign_status`)."""
         body = self.normalise(data)
-        meta = body.get("metadata")
-        marker = meta.get(MARKER) if isinstance(meta, dict) else None
+        marker = campaign_marker(body)
         return RemoteObject(
             kind=self.kind,
             id=str(body.get("id", "")),

@@ -41,7 +41,17 @@ from hoodsync.kinds.base import (
     template_body,
 )
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Action, Change, Flag, Note, Op, Severity, Step, fingerprint_body
+from hoodsync.plan import (
+    Action,
+    Change,
+    Flag,
+    Note,
+    Op,
+    Severity,
+    Step,
+    fingerprint_body,
+)
+from hoodsync.wire import email_campaign_status
 
 __all__ = ["EmailCampaignRules", "SET_FIELDS"]
 
@@ -54,18 +64,6 @@ def _send_data(data: Mapping[str, Any]) -> Mapping[str, Any]:
     draft = data.get("draft_data")
     send = draft.get("send_data") if isinstance(draft, Mapping) else None
     return send if isinstance(send, Mapping) else {}
-
-
-def _enabled(data: Mapping[str, Any]) -> bool | None:
-    ets = _send_data(data).get("event_triggered_send")
-    if isinstance(ets, Mapping) and isinstance(ets.get("enabled"), bool):
-        return bool(ets["enabled"])
-    sends = data.get("campaign_sends")
-    if isinstance(sends, list):
-        statuses = [s.get("status") for s in sends if isinstance(s, Mapping)]
-        if statuses:  # same rule as the client: any active send means the trigger is on
-            return "active" in statuses
-    return None
 
 
 class EmailCampaignRules(KindRules):
@@ -101,12 +99,11 @@ class EmailCampaignRules(KindRules):
         """Client dict → RemoteObject with status ``active`` / ``stopped`` (``unknown`` if the
         object says neither)."""
         body = self.normalise(data)
-        enabled = _enabled(body)
         return RemoteObject(
             kind=self.kind,
             id=str(body.get("id", "")),
             name=str(body.get("name", "")),
-            status="unknown" if enabled is None else ("active" if enabled else "stopped"),
+            status=email_campaign_status(body),
             body=body,
             created_at=body.get("created_at"),
         )

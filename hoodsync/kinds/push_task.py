@@ -33,39 +33,33 @@ from hoodsync.kinds.base import (
     RawDiff,
     Resource,
     changed_top_keys,
-    coerce,
     copy_json,
     diff,
-    digits_to_int,
     field_diffs,
     group_by,
     oldest,
     project,
     template_body,
-    to_str_id,
 )
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Action, Change, FieldDiff, Flag, Note, Op, Severity, Step, fingerprint_body
+from hoodsync.plan import (
+    Action,
+    Change,
+    FieldDiff,
+    Flag,
+    Note,
+    Op,
+    Severity,
+    Step,
+    fingerprint_body,
+)
+from hoodsync.wire import PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS, coerce_paths
 
 __all__ = ["PushTaskRules", "STATUS_WORDS"]
 
 STATUS_WORDS = {0: "inactive", 1: "active", 2: "finished"}
 _STATE_STATUS = {"active": 1, "inactive": 0}
 
-_INT_PATHS: tuple[tuple[str, ...], ...] = (
-    ("status",),
-    ("ttl",),
-    ("frequency",),
-    ("user_time_zone",),
-    ("total_user",),
-    ("quiet_time", "from"),
-    ("quiet_time", "to"),
-    ("targeting", "subscribed_age", "from"),
-    ("targeting", "subscribed_age", "to"),
-    ("adex", "number_of_messages"),
-    ("adex", "repeat_on_click"),
-)
-_ID_PATHS: tuple[tuple[str, ...], ...] = (("id",),)
 #: The API's time form (GMT).
 _API_TIME = "%Y-%m-%d %H:%M:%S"
 #: Mutually exclusive repeat fields: setting one clears the other.
@@ -94,12 +88,7 @@ class PushTaskRules(KindRules):
         """Documented numeric fields as integers (the API returns ``"3600"``; users may write
         either), ids as strings. Idempotent; applied to specs and remote objects alike."""
         out: dict[str, Any] = copy_json(data)
-        for path in _INT_PATHS:
-            if path[0] in out:
-                coerce(out, path, digits_to_int)
-        for path in _ID_PATHS:
-            if path[0] in out:
-                coerce(out, path, to_str_id)
+        coerce_paths(out, PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS)
         return out
 
     def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
 from hoodsync.remote.hood import check_items, describe_shape
 from hoodsync.remote.transport import ApiTransport, CreateResult
+from hoodsync.wire import email_campaign_enabled
 
 __all__ = ["FalconyteClient", "email_campaign_enabled", "normalize_email_campaign"]
 
@@ -51,22 +52,6 @@ def normalize_email_campaign(raw: Mapping[str, Any]) -> Obj:
             for s in sends
         ]
     return obj
-
-
-def email_campaign_enabled(campaign: Mapping[str, Any]) -> bool | None:
-    """Whether the campaign's event trigger is on: ``draft_data.send_data.event_triggered_send
-    .enabled`` when present, else whether any send is ``active``; ``None`` if neither is shown."""
-    draft = campaign.get("draft_data")
-    send_data = draft.get("send_data") if isinstance(draft, dict) else None
-    trigger = send_data.get("event_triggered_send") if isinstance(send_data, dict) else None
-    if isinstance(trigger, dict) and isinstance(trigger.get("enabled"), bool):
-        return bool(trigger["enabled"])
-    sends = campaign.get("campaign_sends")
-    if isinstance(sends, list):
-        statuses = [s.get("status") for s in sends if isinstance(s, dict)]
-        if statuses:
-            return "active" in statuses
-    return None
 
 
 def _order_key(obj: Mapping[str, Any]) -> tuple[str, str]:

@@ -18,7 +18,15 @@ from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
     CAMPAIGN_AFTER_RESUME,
+    CAMPAIGN_ID_PATHS,
+    CAMPAIGN_INT_PATHS,
+    PUSH_TASK_ID_PATHS,
+    PUSH_TASK_INT_PATHS,
+    campaign_labels,
+    campaign_marker,
     campaign_status,
+    coerce_paths,
+    to_str_id,
 )
 
 __all__ = [
@@ -40,19 +48,6 @@ Obj = dict[str, Any]
 _PAUSED = CAMPAIGN_AFTER_PAUSE
 _CANCELED = CAMPAIGN_AFTER_CANCEL
 _RESUMED = CAMPAIGN_AFTER_RESUME
-
-#: Push-task fields the docs type as integers (the API sometimes returns them as strings).
-_PUSH_TASK_INTS = ("status", "ttl", "frequency", "user_time_zone", "total_user")
-#: AdEx fields of a push task the docs show as numbers.
-_ADEX_INTS = (
-    "zone_id",
-    "default_campaign_id",
-    "number_of_messages",
-    "repeat_on_click",
-    "account_id",
-)
-#: Ids inside a campaign message.
-_MESSAGE_IDS = ("id", "company_id", "campaign_id", "integration_id", "template_id")
 
 #: Pages read beyond ``ceil(total / page size)`` before a listing is declared endless.
 _EXTRA_PAGES = 2
@@ -145,87 +140,25 @@ def unwrap_items(data: Any) -> tuple[list[Obj], int | None]:
     return [x for x in items if isinstance(x, dict)], parse_total(data.get("total"))
 
 
-def _id(value: Any) -> Any:
-    """Ids as strings: ``1057`` → ``"1057"``; ``None`` and strings unchanged."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return value
-
-
-def _int(value: Any) -> Any:
-    """Numbers the schema types as integers: ``"3600"`` → ``3600``; anything else unchanged."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        digits = text[1:] if text.startswith("-") else text
-        if digits.isdigit():
-            return int(text)
-    return value
-
-
-def _labels(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, list):
-        return list(value)
-    return [value]
-
-
 def normalize_campaign(raw: Mapping[str, Any]) -> Obj:
-    """One campaign in the one shape: ids (own, company, creator, deal, creator's, messages')
-    as strings and ``labels`` always a list (a comma string is split, stripped, empties
-    dropped). Other fields are kept as the API sent them."""
+    """One campaign in the one shape: ids as strings, documented integers as ints and
+    ``labels`` always a list (a comma string is split, stripped, empties dropped); the field
+    lists are :mod:`hoodsync.wire`'s. Other fields are kept as the API sent them. Nested
+    objects of ``raw`` (a freshly decoded answer) are changed in place."""
     obj: Obj = dict(raw)
-    for key in ("id", "company_id", "creator_id", "deal_id"):
-        if key in obj:
-            obj[key] = _id(obj[key])
     if "labels" in obj:
-        obj["labels"] = _labels(obj["labels"])
-    creator = obj.get("creator")
-    if isinstance(creator, dict):
-        obj["creator"] = {
-            **creator,
-            **{k: _id(creator[k]) for k in ("id", "company_id") if k in creator},
-        }
-    messages = obj.get("messages")
-    if isinstance(messages, list):
-        obj["messages"] = [_normalize_message(m) if isinstance(m, dict) else m for m in messages]
+        obj["labels"] = campaign_labels(obj["labels"])
+    coerce_paths(obj, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
     return obj
 
 
-def _normalize_message(raw: Mapping[str, Any]) -> Obj:
-    message: Obj = dict(raw)
-    for key in _MESSAGE_IDS:
-        if key in message:
-            message[key] = _id(message[key])
-    return message
-
-
 def normalize_push_task(raw: Mapping[str, Any]) -> Obj:
-    """One push task in the one shape: ``id`` a string; ``status``, ``ttl``, ``frequency``,
-    ``user_time_zone``, ``total_user``, ``quiet_time.from/to`` and the AdEx numbers ints when
-    they are integral numbers or digit strings. Other fields are kept as sent."""
+    """One push task in the one shape: ``id`` a string, documented integers (``status``,
+    ``ttl``, ``frequency``, quiet time, the AdEx numbers …; :mod:`hoodsync.wire`) as ints when
+    they are integral numbers or digit strings. Other fields are kept as sent. Nested objects
+    of ``raw`` are changed in place."""
     obj: Obj = dict(raw)
-    if "id" in obj:
-        obj["id"] = _id(obj["id"])
-    for key in _PUSH_TASK_INTS:
-        if key in obj:
-            obj[key] = _int(obj[key])
-    quiet = obj.get("quiet_time")
-    if isinstance(quiet, dict):
-        obj["quiet_time"] = {k: (_int(v) if k in ("from", "to") else v) for k, v in quiet.items()}
-    adex = obj.get("adex")
-    if isinstance(adex, dict):
-        obj["adex"] = {k: (_int(v) if k in _ADEX_INTS else v) for k, v in adex.items()}
+    coerce_paths(obj, PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS)
     return obj
 
 
@@ -313,7 +246,7 @@ class HoodClient:
 
         def find() -> Obj | None:
             if key is not None:
-                return _newest(self.list_campaigns(), lambda c: _marker(c) == key, "campaign", key)
+                return _newest(self.list_campaigns(), lambda c: campaign_marker(c) == key, "campaign", key)
             if isinstance(name, str):
                 return _newest(
                     self.list_campaigns(), lambda c: c.get("name") == name, "campaign", name
@@ -329,7 +262,7 @@ class HoodClient:
         created = self._settle(result, find, "campaign")
         if result.existing is not None or _is_complete_campaign(created):
             return normalize_campaign(created)
-        return self.get_campaign(str(_id(created["id"])))
+        return self.get_campaign(str(to_str_id(created["id"])))
 
     def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
         """JSON merge patch (RFC 7386) of the given top-level keys; 204 expected."""
@@ -437,7 +370,7 @@ class HoodClient:
         created = self._settle(result, find, "push task")
         if result.existing is not None:
             return created
-        return self.get_push_task(str(_id(created["id"])))
+        return self.get_push_task(str(to_str_id(created["id"])))
 
     def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None:
         """Update the given fields (others unchanged); 204 expected."""
@@ -607,11 +540,6 @@ def _created_object(data: Any) -> Obj | None:
 
 def _is_complete_campaign(obj: Mapping[str, Any]) -> bool:
     return all(k in obj for k in ("id", "name", "status", "messages"))
-
-
-def _marker(campaign: Mapping[str, Any]) -> Any:
-    metadata = campaign.get("metadata")
-    return metadata.get("hoodsync_key") if isinstance(metadata, dict) else None
 
 
 def _newest(objs: Iterable[Obj], match: Callable[[Obj], bool], what: str, ident: str) -> Obj | None:
