@@ -3,8 +3,8 @@
 Writes N realistic definitions (the generator of ``plan_scale.py``) once, then, each in a fresh
 interpreter so peak RSS is its own, loads and validates them:
 
-* ``fast``  — as shipped: anchor-free documents built without per-node bookkeeping (locations
-  computed only if a problem needs them), a cached YAML 1.2 resolver, schemas compiled into
+* ``fast``  — as shipped: anchor-free documents built without per-node bookkeeping
+  (``definitions/fast_load.py``; locations computed only if a problem needs them), a cached YAML 1.2 resolver, schemas compiled into
   "is it valid?" closures (jsonschema only for documents that fail them), the garbage collector
   paused while loading;
 * ``exact`` — every fast path switched off: every document through the exact builder (alias
@@ -38,10 +38,10 @@ from plan_scale import write_tree  # noqa: E402  (the bench folder is not a pack
 @contextlib.contextmanager
 def _exact() -> Iterator[None]:
     """Switch the fast paths off (monkeypatching, for this measurement only)."""
-    from hoodsync.definitions import loader, validate
+    from hoodsync.definitions import fast_load, loader, validate
 
     patches: list[tuple[Any, str, Any]] = [
-        (loader, "_may_have_anchor", lambda text: True),
+        (fast_load, "may_have_anchor", lambda text: True),
         (validate, "_fast_valid", lambda data, name: False),
         (loader, "collector_paused", contextlib.nullcontext),
         (validate, "collector_paused", contextlib.nullcontext),

@@ -30,7 +30,7 @@ import pytest
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hoodsync.definitions import loader, validate
+from hoodsync.definitions import fast_load, loader, validate
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import compile_check, schema, validate_documents
 from hoodsync.model import Location
@@ -275,7 +275,7 @@ def _load(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch,
           limits: loader.Limits = loader.DEFAULT_LIMITS) -> tuple[Any, ...]:
     with monkeypatch.context() as patched:
         if not fast:
-            patched.setattr(loader, "_may_have_anchor", lambda text: True)
+            patched.setattr(fast_load, "may_have_anchor", lambda text: True)
         result = load_text(text, "f.yaml", limits)
     return (
         [(repr(d.data), d.location, dict(d.locations)) for d in result.documents],
@@ -371,7 +371,7 @@ def test_anchor_precheck_sees_every_anchor(text: str) -> None:
         shares = _shares_nodes(text)
     except yaml.YAMLError:
         shares = False
-    assert loader._may_have_anchor(text), text
+    assert fast_load.may_have_anchor(text), text
     assert shares or "---" in text or "&x [1]" in text  # the case is really an anchor
 
 
@@ -388,7 +388,7 @@ def test_anchor_precheck_is_never_wrong_on_random_texts() -> None:
             continue
         checked += 1
         if shares:
-            assert loader._may_have_anchor(text), repr(text)
+            assert fast_load.may_have_anchor(text), repr(text)
     assert checked > 500
 
 
@@ -429,7 +429,7 @@ def test_path_display_matches_the_general_rule(tmp_path: Path,
 def test_lazy_locations_are_those_of_the_exact_builder() -> None:
     text = "kind: Campaign\nspec:\n  messages:\n    - name: a\n    - name: b\n---\nx: [1, {y: 2}]\n"
     fast_docs = load_text(text, "l.yaml").documents
-    assert all(isinstance(d.locations, loader._LazyLocations) for d in fast_docs)
+    assert all(isinstance(d.locations, fast_load.LazyLocations) for d in fast_docs)
     assert str(fast_docs[0].locate(("spec", "messages", 1, "name"))) == "l.yaml:5:7"
     assert dict(fast_docs[1].locations) == {
         (): Location("l.yaml", 7, 1), ("x",): Location("l.yaml", 7, 1),
