@@ -244,6 +244,9 @@ EDGE_SCHEMAS: list[Any] = [
     {"title": "annotations only", "description": "d", "examples": [1], "default": 2},
     # A property named like a keyword is not one (the pattern translation must not touch it).
     {"properties": {"pattern": {"type": "integer"}, "not": {"const": 1}}},
+    # A $ref may point anywhere: patterns are translated wherever they sit.
+    {"definitions": {"s": {"pattern": "^x$"}}, "$ref": "#/definitions/s"},
+    {"x-extra": {"s": {"not": {"pattern": "^x$"}}}, "$ref": "#/x-extra/s"},
 ]
 EDGE_VALUES: list[Any] = POOL + [
     {"a": "x"}, {"a": 1}, {"a": "x", "b": 1}, {"b": 1}, {"c": 1}, {"a": 1, "b": 2}, {"ab": 1},

@@ -148,16 +148,20 @@ def _escape(body: str, at: int, in_class: bool) -> tuple[str, int]:
     raise Untranslatable(f"escape {body[at: at + 2]!r}")
 
 
-#: Keywords whose value is a subschema, a list of them, or a name -> subschema mapping.
-_SUBSCHEMA = frozenset({"additionalProperties", "contains", "else", "if", "items", "not",
-                        "propertyNames", "then", "unevaluatedItems", "unevaluatedProperties"})
-_SUBSCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
-_SUBSCHEMA_MAPS = frozenset({"$defs", "dependentSchemas", "properties"})
+#: Keywords whose value maps names (not keywords) to subschemas.
+_NAME_MAPS = frozenset({"$defs", "definitions", "dependencies", "dependentSchemas",
+                        "properties"})
+#: Keywords whose value is data, never a schema.
+_DATA = frozenset({"const", "default", "enum", "examples"})
 
 
 def _translated(node: Any) -> Any:
     """A copy of the schema ``node`` with every ``pattern`` and ``patternProperties`` key in
-    Rust syntax (keywords are told apart from property names by where they sit)."""
+    Rust syntax. Every value is taken for a possible schema (a ``$ref`` may point anywhere)
+    except data (``enum``, ``const``...) and the names of a name map, so no pattern escapes
+    translation; a ``pattern`` that is not one only costs the fast check if untranslatable."""
+    if isinstance(node, list):
+        return [_translated(item) for item in node]
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
@@ -166,14 +170,12 @@ def _translated(node: Any) -> Any:
             out[key] = rust_pattern(value)
         elif key == "patternProperties" and isinstance(value, dict):
             out[key] = {rust_pattern(p): _translated(s) for p, s in value.items()}
-        elif key in _SUBSCHEMA:
-            out[key] = _translated(value)
-        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
-            out[key] = [_translated(s) for s in value]
-        elif key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+        elif key in _NAME_MAPS and isinstance(value, dict):
             out[key] = {name: _translated(s) for name, s in value.items()}
-        else:
+        elif key in _DATA:
             out[key] = value
+        else:
+            out[key] = _translated(value)
     return out
 
 
