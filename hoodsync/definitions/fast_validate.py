@@ -40,8 +40,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jsonschema_rs
-
 log = logging.getLogger(__name__)
 
 __all__ = ["Check", "Untranslatable", "compile_check", "rust_pattern"]
@@ -201,6 +199,8 @@ def compile_check(root: Mapping[str, Any]) -> Check | None:
     """A check keeping the contract above for the draft 2020-12 schema ``root``, or ``None``
     when one cannot be made (a pattern outside the translated subset, or a schema jsonschema-rs
     refuses): then every document goes through jsonschema."""
+    import jsonschema_rs  # here, not at the top: commands that validate nothing skip its ~10 ms
+
     try:
         validator = jsonschema_rs.Draft202012Validator(
             _translated(root),
