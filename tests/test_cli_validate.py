@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -71,9 +70,9 @@ def test_bad_input_is_one_located_line_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
 ) -> None:
     path, line = bad_cases(tmp_path)[case]
-    started = time.perf_counter()
+    # How much work each refusal costs is bounded and counted in tests/test_loader.py (the
+    # alias bomb, the file too large to read); how long it takes is measured in bench/.
     code, out, err = run(capsys, "validate", str(path.parent))
-    assert time.perf_counter() - started < 1.0
     assert code == 1 and out == ""
     first = err.splitlines()[0]
     assert first.startswith(f"{path}:{line}:") or first.startswith(
@@ -86,9 +85,7 @@ def test_fifty_megabyte_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     big = tmp_path / "big.yaml"
     with big.open("wb") as fh:
         fh.truncate(50 * 1024 * 1024)
-    started = time.perf_counter()
     code, _, err = run(capsys, "validate", str(tmp_path))
-    assert time.perf_counter() - started < 1.0
     assert code == 1 and f"{big}:1:1: error: file is 52,428,800 bytes" in err
 
 

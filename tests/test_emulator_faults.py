@@ -111,12 +111,23 @@ def test_latency_is_added_to_every_request(
     assert fake_clock.sleeps == [0.25, 0.25, 0.25, 0.25]
 
 
-def test_real_latency_is_observable(make_emulator: Callable[..., EmulatorHandle]) -> None:
-    emu = make_emulator(latency_ms=30)
-    hood = emu.hood_client()
-    started = time.perf_counter()
-    assert hood.get("/campaigns").status_code == 200
-    assert time.perf_counter() - started >= 0.03
+def test_latency_is_served_before_the_response_over_loopback(
+    make_emulator: Callable[..., EmulatorHandle], fake_clock: FakeClock
+) -> None:
+    # The sleep runs in the server's thread while the client waits for its answer: recording
+    # whether the client already has it shows the latency is in the response path, untimed.
+    answered: list[bool] = []
+    slept_while_answered: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        slept_while_answered.append(bool(answered))
+        fake_clock.sleep(seconds)
+
+    emu = make_emulator(clock=fake_clock, sleep=sleep, latency_ms=30, **HIGH)
+    assert emu.hood_client().get("/campaigns").status_code == 200
+    answered.append(True)
+    assert fake_clock.sleeps == [0.03]
+    assert slept_while_answered == [False]
 
 
 @pytest.mark.parametrize(

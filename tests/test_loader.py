@@ -6,11 +6,12 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hoodsync.definitions import loader
 from hoodsync.definitions.loader import (
     Limits,
     discover,
@@ -62,18 +63,32 @@ def test_every_duplicate_in_every_document_is_reported() -> None:
     assert [(p.location.line, p.path) for p in result.problems] == [(2, ("a",)), (5, ("b",))]
 
 
-def test_alias_bomb_fails_fast() -> None:
+@pytest.mark.parametrize("limit", [Limits().max_alias_nodes, 500])
+def test_alias_bomb_is_refused_after_a_bounded_number_of_nodes(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nine levels of nine aliases each: expanded, 9**9 (387 million) nodes.
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i, name in enumerate("bcdefghi"):
         prev = "abcdefghi"[i]
         lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
-    started = time.perf_counter()
-    result = load_text("\n".join(lines) + "\n", "bomb.yaml")
-    assert time.perf_counter() - started < 1.0
+    # The work is counted, not timed: every node the exact builder builds is one call.
+    built = 0
+    real_build = loader._Builder.build
+
+    def counting_build(self: loader._Builder, *args: Any) -> Any:
+        nonlocal built
+        built += 1
+        return real_build(self, *args)
+
+    monkeypatch.setattr(loader._Builder, "build", counting_build)
+    result = load_text("\n".join(lines) + "\n", "bomb.yaml", Limits(max_alias_nodes=limit))
     assert result.documents == []
     [problem] = result.problems
-    assert "alias expansion exceeds" in problem.message
+    assert f"alias expansion exceeds {limit} nodes" in problem.message
     assert problem.location.path == "bomb.yaml"
+    written = 1 + 9 * 2 + 9 * 9  # the root, nine keys and values, 81 items written out
+    assert limit < built <= limit + written + 1
 
 
 def test_small_aliases_are_fine_and_expand() -> None:
@@ -140,16 +155,28 @@ def test_multi_document_files_keep_each_start() -> None:
     assert [d.location.line for d in result.documents] == [1, 3]
 
 
-def test_file_too_large_is_refused_without_reading(tmp_path: Path) -> None:
+def test_file_too_large_is_refused_without_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     big = tmp_path / "big.yaml"
     with big.open("wb") as fh:
         fh.truncate(50 * 1024 * 1024)
-    started = time.perf_counter()
+    small = tmp_path / "small.yaml"
+    small.write_text("a: 1\n")
+    opened: list[Path] = []
+    real_open = Path.open
+
+    def recording_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        opened.append(self)
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", recording_open)
     result = load_file(big)
-    assert time.perf_counter() - started < 0.5
+    assert opened == []  # refused on its size alone: never opened, so never read
     [problem] = result.problems
     assert "52,428,800 bytes" in problem.message
     assert problem.location.line == 1
+    assert load_file(small).documents and opened == [small]  # the spy sees a real read
 
 
 def test_non_utf8_bytes_are_located(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ What "strict" means here (DESIGN §1.4), and why each rule exists:
 Every problem comes back as a :class:`~hoodsync.errors.Problem` with ``file:line:col``; nothing
 here raises for bad input. Every node's location is available (keyed by JSON path) so that later
 checks can point at the exact line; for documents that loaded cleanly it is computed only when
-first asked for (see "fast path" below: loading 10,000 files is dominated by per-node work).
+first asked for (see :mod:`hoodsync.definitions.fast_load`: loading 10,000 files is dominated
+by per-node work).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
+from hoodsync.definitions import fast_load
 from hoodsync.errors import Problem
 from hoodsync.model import JsonPath, Location
 
@@ -73,7 +75,8 @@ class Document:
 
     ``locations`` maps every node's JSON path to where it starts (a mapping entry: where its
     key starts). For documents that loaded cleanly it is computed on first use (see
-    :class:`_LazyLocations`), since only problem reports ever read it.
+    :class:`~hoodsync.definitions.fast_load.LazyLocations`), since only problem reports ever
+    read it.
     """
 
     data: Any
@@ -331,110 +334,35 @@ def _scalar(node: ScalarNode) -> Any:
 
 
 # --------------------------------------------------------------------------- fast path
-#
-# The builder above is exact but pays, for every node, an alias check, a JSON path tuple and a
-# Location, and most of that is thrown away: locations are read only to report a problem.
-# Documents that cannot hold aliases (no anchor in the text) and that load without any problem
-# take the fast path below: data only, locations recomputed by the exact builder on first use.
-# Anything unusual (a duplicate key, a tag, a bad scalar, too deep) abandons the fast path and
-# the document is built again by _Builder, so every problem and message is _Builder's.
 
-#: An anchor (``&name``) can only start a token: after a space, a line break, a flow indicator
-#: or another indicator, never right after a letter, digit or URL character. Any other ``&``
-#: counts as a possible anchor (e.g. "Tom & Jerry", which only costs the fast path); ``&``
-#: inside URLs (``?a=1&b=2``) does not.
-_NOT_BEFORE_ANCHOR = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789=._~%+/)-"
-)
-
-
-def _may_have_anchor(text: str) -> bool:
-    """False only if ``text`` certainly defines no anchor (so its documents share no node)."""
-    at = text.find("&")
-    while at != -1:
-        if at == 0 or text[at - 1] not in _NOT_BEFORE_ANCHOR:
-            return True
-        at = text.find("&", at + 1)
-    return False
+def _fast_document(
+    text: str, node: Node, index: int, display: str, limits: Limits
+) -> tuple[bool, Document | None]:
+    """Document ``index`` of ``text`` (root ``node``) by the fast path (:mod:`fast_load`):
+    (True, the document, or None for an empty one) when it built it; (False, None) when it
+    could not, and the exact builder must build it (and report its problem)."""
+    try:
+        data = fast_load.plain_data(node, limits.max_depth, _scalar)
+    except (fast_load.Fallback, RecursionError):
+        return False, None
+    if data is None:
+        return True, None
+    mark = node.start_mark
+    return True, Document(data, Location(display, mark.line + 1, mark.column + 1),
+                          fast_load.LazyLocations(
+                              lambda: _exact_locations(text, display, index, limits)))
 
 
-_STR_TAG, _SEQ_TAG, _MAP_TAG = _TAG + "str", _TAG + "seq", _TAG + "map"
-
-
-class _Fallback(Exception):
-    """The fast path met something only the exact builder handles."""
-
-
-def _fast_build(node: Node, depth: int, max_depth: int) -> Any:
-    """Plain data for an alias-free node tree that has no problem; else raise :class:`_Fallback`."""
-    if depth > max_depth:
-        raise _Fallback
-    cls = node.__class__
-    if cls is ScalarNode:
-        if node.tag == _STR_TAG:
-            return node.value
-        try:
-            return _scalar(node)  # type: ignore[arg-type]
-        except _Invalid:
-            raise _Fallback from None
-    if cls is MappingNode:
-        if node.tag != _MAP_TAG:
-            raise _Fallback
-        out: dict[str, Any] = {}
-        inline = depth < max_depth  # a child scalar is within the depth limit
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if (key_node.__class__ is not ScalarNode or key_node.tag != _STR_TAG or key in out
-                    or (key == "<<" and not key_node.style)):
-                raise _Fallback
-            if inline and value_node.__class__ is ScalarNode and value_node.tag == _STR_TAG:
-                out[key] = value_node.value  # the most common node, without a call
-            else:
-                out[key] = _fast_build(value_node, depth + 1, max_depth)
-        return out
-    if cls is SequenceNode:
-        if node.tag != _SEQ_TAG:
-            raise _Fallback
-        return [_fast_build(item, depth + 1, max_depth) for item in node.value]
-    raise _Fallback
-
-
-class _LazyLocations(Mapping[JsonPath, Location]):
-    """A document's locations, computed by the exact builder when first read.
-
-    Holds the file's text (shared by its documents) and which document of it this is; parsing
-    again costs about a millisecond per document and happens only when a problem is reported.
-    """
-
-    __slots__ = ("_text", "_display", "_index", "_limits", "_built")
-
-    def __init__(self, text: str, display: str, index: int, limits: Limits) -> None:
-        self._text = text
-        self._display = display
-        self._index = index
-        self._limits = limits
-        self._built: dict[JsonPath, Location] | None = None
-
-    def _locations(self) -> dict[JsonPath, Location]:
-        if self._built is None:
-            built: dict[JsonPath, Location] = {}
-            for index, node in enumerate(_nodes(self._text)):
-                if index == self._index:
-                    builder = _Builder(self._display, self._limits)
-                    builder.build(node, (), 0, set(), False)
-                    built = builder.locations
-                    break
-            self._built = built
-        return self._built
-
-    def __getitem__(self, path: JsonPath) -> Location:
-        return self._locations()[path]
-
-    def __iter__(self) -> Iterator[JsonPath]:
-        return iter(self._locations())
-
-    def __len__(self) -> int:
-        return len(self._locations())
+def _exact_locations(
+    text: str, display: str, index: int, limits: Limits
+) -> dict[JsonPath, Location]:
+    """The locations the exact builder records for document ``index`` of ``text``."""
+    for at, node in enumerate(_nodes(text)):
+        if at == index:
+            builder = _Builder(display, limits)
+            builder.build(node, (), 0, set(), False)
+            return builder.locations
+    return {}
 
 
 def parse_events(text: str) -> Iterator[yaml.Event]:
@@ -602,7 +530,7 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
         result.problems.append(deep)
         return result
     loader = _Loader(text)
-    fast = not _may_have_anchor(text)  # no anchor, so no alias: no node is shared
+    fast = not fast_load.may_have_anchor(text)  # no anchor, so no alias: no node is shared
     index = -1
     composed = 0  # where the document being composed starts, at the latest
     try:
@@ -613,17 +541,12 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
             composed = node.end_mark.index
             index += 1
             if fast:
-                try:
-                    data = _fast_build(node, 0, limits.max_depth)
-                except (_Fallback, RecursionError):
-                    pass  # built again below by the exact builder, which reports the problem
-                else:
-                    if data is not None:
-                        mark = node.start_mark
-                        result.documents.append(Document(
-                            data, Location(display, mark.line + 1, mark.column + 1),
-                            _LazyLocations(text, display, index, limits)))
+                built, document = _fast_document(text, node, index, display, limits)
+                if built:
+                    if document is not None:
+                        result.documents.append(document)
                     continue
+                # else the exact builder below builds it again and reports the problem
             builder = _Builder(display, limits)
             try:
                 data = builder.build(node, (), 0, set(), False)

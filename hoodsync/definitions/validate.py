@@ -4,9 +4,10 @@ Three layers of checks, all of which report every problem they find (never just 
 
 1. the envelope: each document is a mapping with a known ``kind``;
 2. the kind's JSON Schema (``hoodsync/schemas/*.json``, draft 2020-12): types, enums, formats,
-   unknown keys (with the closest known key suggested). Each schema is also compiled into a
-   fast "is it valid?" check (:func:`compile_check`); only documents it rejects go through
-   jsonschema, whose errors become the messages, so messages never depend on the fast check;
+   unknown keys (with the closest known key suggested). A fast "is it valid?" check
+   (:mod:`hoodsync.definitions.fast_validate`) answers first; only documents it does not call
+   valid go through jsonschema, whose errors become the messages, so messages never depend on
+   the fast check;
 3. the rules a schema cannot express: no NaN or infinity anywhere and a plain-integer
    ``order`` (every kind), then the API rules (DESIGN §3, the API docs): A/B tests, message
    counts, integration ids, execution options, push-task timing, uniqueness of keys and names.
@@ -25,17 +26,16 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-import logging
 import math
-import numbers
 import re
 from collections import Counter
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, Sized, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 
+from hoodsync.definitions.fast_validate import Check, compile_check
 from hoodsync.definitions.loader import (
     DEFAULT_LIMITS, Document, Limits, collector_paused, load_paths,
 )
@@ -47,11 +47,8 @@ if TYPE_CHECKING:  # jsonschema is imported only when a document has schema erro
     import jsonschema.protocols
     from jsonschema.exceptions import ValidationError
 
-log = logging.getLogger(__name__)
-
 __all__ = [
     "SCHEMA_NAMES",
-    "compile_check",
     "schema",
     "validate_documents",
     "load_definitions",
@@ -108,394 +105,19 @@ def _validator(name: str) -> "jsonschema.protocols.Validator":
 
 
 # --------------------------------------------------------------------------- fast verdict
-#
-# jsonschema's ``iter_errors`` costs ~0.6 ms per realistic definition ($ref resolution and
-# ``evolve`` on every node), most of ``validate`` at 10,000 definitions. Almost every document is
-# valid, so each schema is also compiled once into nested closures that only answer "valid?".
-# A document they accept has no schema errors; any other goes through ``iter_errors`` exactly
-# as before, so messages never change. The closures mirror jsonschema's draft 2020-12 keyword
-# semantics (bool is neither integer nor number, 1.0 is an integer, enum/const/uniqueItems
-# compare with jsonschema's bool-aware equality, ``pattern`` is ``re.search``); a schema using
-# a validating keyword not handled here gets no fast check at all (everything takes the full
-# path). ``tests/test_perf_equivalence.py`` compares verdicts with jsonschema on mutated inputs.
-
-Check = Callable[[Any], bool]
-
-
-class _Unsupported(Exception):
-    """The schema uses something the fast checker does not mirror; use jsonschema only."""
-
-
-#: Draft 2020-12 keywords that assert something but are not compiled here (jsonschema's
-#: ``Draft202012Validator.VALIDATORS`` minus the handled ones; a test keeps the two in step).
-_UNHANDLED = frozenset({
-    "$dynamicRef", "contains", "dependentRequired", "dependentSchemas", "prefixItems",
-    "unevaluatedItems", "unevaluatedProperties",
-})
-_HANDLED = frozenset({
-    "$ref", "additionalProperties", "allOf", "anyOf", "const", "enum", "exclusiveMaximum",
-    "exclusiveMinimum", "format", "if", "items", "maxItems", "maxLength", "maxProperties",
-    "maximum", "minItems", "minLength", "minProperties", "minimum", "multipleOf", "not", "oneOf",
-    "pattern", "patternProperties", "properties", "propertyNames", "required", "type",
-    "uniqueItems",
-})
-#: Keywords that change how references resolve below the root.
-_SCOPE_KEYWORDS = frozenset({"$id", "$anchor", "$dynamicAnchor", "$recursiveAnchor",
-                             "$recursiveRef", "$vocabulary"})
-_OBJECT_KEYWORDS = ("properties", "required", "additionalProperties", "patternProperties",
-                    "propertyNames", "minProperties", "maxProperties")
-
-
-def _true(_: Any) -> bool:
-    return True
-
-
-def _false(_: Any) -> bool:
-    return False
-
-
-def _unbool(value: Any, true: object = object(), false: object = object()) -> Any:
-    """jsonschema's trick: True/False must not compare equal to 1/0."""
-    if value is True:
-        return true
-    if value is False:
-        return false
-    return value
-
-
-def _equal(one: Any, two: Any) -> bool:
-    """jsonschema's ``equal``: recursive, bool-aware."""
-    if one is two:
-        return True
-    if isinstance(one, str) or isinstance(two, str):
-        return bool(one == two)
-    if isinstance(one, Sequence) and isinstance(two, Sequence):
-        return len(one) == len(two) and all(_equal(i, j) for i, j in zip(one, two))
-    if isinstance(one, Mapping) and isinstance(two, Mapping):
-        return len(one) == len(two) and all(k in two and _equal(v, two[k]) for k, v in one.items())
-    return bool(_unbool(one) == _unbool(two))
-
-
-def _unique(items: list[Any]) -> bool:
-    """jsonschema's ``uniq``, including its sort-then-compare-neighbours shortcut."""
-    kinds = {type(i) for i in items}
-    if kinds == {int} or kinds == {str}:  # the common case; equal() is plain == for these
-        return len(set(items)) == len(items)
-    try:
-        ordered = sorted(_unbool(i) for i in items)
-        return not any(_equal(i, j) for i, j in zip(ordered, ordered[1:]))
-    except (NotImplementedError, TypeError):
-        seen: list[Any] = []
-        for item in items:
-            item = _unbool(item)
-            if any(_equal(i, item) for i in seen):
-                return False
-            seen.append(item)
-        return True
-
-
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, numbers.Number)
-
-
-_TYPE_TESTS: Mapping[str, Check] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "number": _is_number,
-    "integer": lambda v: (not isinstance(v, bool) and isinstance(v, int))
-    or (isinstance(v, float) and v.is_integer()),
-}
-
-
-class _Compiler:
-    """Compiles one root schema (with ``#/...`` references into itself) into a :data:`Check`."""
-
-    def __init__(self, root: Mapping[str, Any]) -> None:
-        self.root = root
-        self.done: dict[int, Check] = {}
-
-    def compile(self, node: Any, is_root: bool = False) -> Check:
-        if node is True:
-            return _true
-        if node is False:
-            return _false
-        if not isinstance(node, dict):
-            raise _Unsupported(f"schema is a {type(node).__name__}")
-        known = self.done.get(id(node))
-        if known is not None:
-            return known
-        cell: list[Check] = []
-        self.done[id(node)] = lambda v: cell[0](v)  # a $ref cycle calls through this cell
-        check = self._schema(node, is_root)
-        cell.append(check)
-        self.done[id(node)] = check
-        return check
-
-    def _schema(self, node: Mapping[str, Any], is_root: bool) -> Check:
-        bad = (_UNHANDLED | (set() if is_root else _SCOPE_KEYWORDS)) & node.keys()
-        if bad or ("$schema" in node and not is_root):
-            raise _Unsupported(f"keywords {sorted(bad)}")
-        checks: list[Check] = []
-        is_object = any(k in node for k in _OBJECT_KEYWORDS)
-        if is_object and node.get("type") == "object":
-            checks.append(self._object(node, only_objects=True))  # one call per object node
-        else:
-            if "type" in node:
-                checks.append(self._type(node["type"]))
-            if is_object:
-                checks.append(self._object(node, only_objects=False))
-        for keyword, value in node.items():
-            build = self._BUILDERS.get(keyword)
-            if build is not None:
-                checks.append(build(self, value, node))
-            elif keyword in _LEAVES:
-                checks.append(_LEAVES[keyword](value))
-        if not checks:
-            return _true
-        if len(checks) == 1:
-            return checks[0]
-        if len(checks) == 2:
-            first, second = checks
-            return lambda v: first(v) and second(v)
-
-        def all_of(value: Any) -> bool:
-            for check in checks:
-                if not check(value):
-                    return False
-            return True
-
-        return all_of
-
-    # -- keywords with subschemas ---------------------------------------------------------------
-
-    @staticmethod
-    def _type(types: Any) -> Check:
-        names = [types] if isinstance(types, str) else types
-        if not isinstance(names, list) or not names or any(n not in _TYPE_TESTS for n in names):
-            raise _Unsupported(f"type {types!r}")
-        tests = [_TYPE_TESTS[n] for n in names]
-        if len(tests) == 1:
-            return tests[0]
-        return lambda v: any(t(v) for t in tests)
-
-    def _object(self, node: Mapping[str, Any], only_objects: bool) -> Check:
-        props = {k: self.compile(s) for k, s in node.get("properties", {}).items()}
-        required = tuple(node.get("required", ()))
-        patterns = [(re.compile(p).search, self.compile(s))
-                    for p, s in node.get("patternProperties", {}).items()]
-        # jsonschema decides what is "additional" with the patterns joined by "|".
-        joined = "|".join(node.get("patternProperties", {}))
-        extra_search = re.compile(joined).search if joined else None
-        additional = node.get("additionalProperties", True)
-        extra: Check | None = None if additional is True else self.compile(additional)
-        names = self.compile(node["propertyNames"]) if "propertyNames" in node else None
-        least, most = node.get("minProperties"), node.get("maxProperties")
-        if not all(isinstance(r, str) for r in required) or not all(
-            b is None or _is_count(b) for b in (least, most)
-        ):
-            raise _Unsupported("object keyword values")
-
-        def check(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return not only_objects
-            for key in required:
-                if key not in value:
-                    return False
-            if least is not None and len(value) < least:
-                return False
-            if most is not None and len(value) > most:
-                return False
-            for key, item in value.items():
-                sub = props.get(key)
-                if sub is not None:
-                    if not sub(item):
-                        return False
-                elif extra is not None and not (extra_search is not None and extra_search(key)):
-                    if not extra(item):
-                        return False
-                for search, pattern_check in patterns:
-                    if search(key) and not pattern_check(item):
-                        return False
-                if names is not None and not names(key):
-                    return False
-            return True
-
-        return check
-
-    def _items(self, schema_: Any, node: Mapping[str, Any]) -> Check:
-        sub = self.compile(schema_)
-
-        def check(value: Any) -> bool:
-            if isinstance(value, list):
-                for item in value:
-                    if not sub(item):
-                        return False
-            return True
-
-        return check
-
-    def _ref(self, ref: Any, node: Mapping[str, Any]) -> Check:
-        if not isinstance(ref, str) or not ref.startswith("#/") or "~" in ref or "%" in ref:
-            raise _Unsupported(f"$ref {ref!r}")
-        target: Any = self.root
-        for part in ref[2:].split("/"):
-            if not isinstance(target, dict) or part not in target:
-                raise _Unsupported(f"$ref {ref!r}")
-            target = target[part]
-        return self.compile(target)
-
-    def _subschemas(self, schemas: Any) -> list[Check]:
-        if not isinstance(schemas, list) or not schemas:
-            raise _Unsupported("subschema list")
-        return [self.compile(s) for s in schemas]
-
-    def _all_of(self, schemas: Any, node: Mapping[str, Any]) -> Check:
-        subs = self._subschemas(schemas)
-        return lambda v: all(s(v) for s in subs)
-
-    def _any_of(self, schemas: Any, node: Mapping[str, Any]) -> Check:
-        subs = self._subschemas(schemas)
-        return lambda v: any(s(v) for s in subs)
-
-    def _one_of(self, schemas: Any, node: Mapping[str, Any]) -> Check:
-        subs = self._subschemas(schemas)
-
-        def check(value: Any) -> bool:
-            found = 0
-            for sub in subs:
-                if sub(value):
-                    found += 1
-                    if found > 1:
-                        return False
-            return found == 1
-
-        return check
-
-    def _not(self, schema_: Any, node: Mapping[str, Any]) -> Check:
-        sub = self.compile(schema_)
-        return lambda v: not sub(v)
-
-    def _if(self, schema_: Any, node: Mapping[str, Any]) -> Check:
-        test = self.compile(schema_)
-        then = self.compile(node["then"]) if "then" in node else _true
-        other = self.compile(node["else"]) if "else" in node else _true
-        return lambda v: then(v) if test(v) else other(v)
-
-    _BUILDERS: Mapping[str, Callable[["_Compiler", Any, Mapping[str, Any]], Check]] = {
-        "$ref": _ref,
-        "items": _items,
-        "allOf": _all_of,
-        "anyOf": _any_of,
-        "oneOf": _one_of,
-        "not": _not,
-        "if": _if,
-    }
-
-
-# -- keywords without subschemas -----------------------------------------------------------------
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _enum(values: Any) -> Check:
-    if not isinstance(values, list):
-        raise _Unsupported("enum")
-    if values and all(isinstance(e, str) for e in values):
-        strings = frozenset(values)  # equal() is plain == as soon as one side is a string
-        return lambda v: isinstance(v, str) and v in strings
-    return lambda v: any(_equal(e, v) for e in values)
-
-
-def _const(value: Any) -> Check:
-    if isinstance(value, str):
-        return lambda v: bool(v == value)  # what equal() reduces to when one side is a string
-    return lambda v: _equal(v, value)
-
-
-def _pattern(pattern: Any) -> Check:
-    search = re.compile(pattern).search
-    return lambda v: not isinstance(v, str) or search(v) is not None
-
-
-def _bound(test: Callable[[Any, Any], bool]) -> Callable[[Any], Check]:
-    def build(bound: Any) -> Check:
-        if not _is_number(bound):
-            raise _Unsupported("numeric bound")
-        return lambda v: not _is_number(v) or test(v, bound)
-
-    return build
-
-
-def _multiple_of(factor: Any) -> Check:
-    if not isinstance(factor, int) or isinstance(factor, bool) or factor <= 0:
-        raise _Unsupported("multipleOf")  # float factors need jsonschema's Fraction fallback
-    return lambda v: not _is_number(v) or not v % factor
-
-
-def _length(kind: type, least: bool) -> Callable[[Any], Check]:
-    def build(bound: Any) -> Check:
-        if not _is_count(bound):
-            raise _Unsupported("length bound")
-        if least:
-            return lambda v: not isinstance(v, kind) or len(cast(Sized, v)) >= bound
-        return lambda v: not isinstance(v, kind) or len(cast(Sized, v)) <= bound
-
-    return build
-
-
-def _unique_items(flag: Any) -> Check:
-    if not flag:
-        return _true
-    return lambda v: not isinstance(v, list) or _unique(v)
-
-
-_LEAVES: Mapping[str, Callable[[Any], Check]] = {
-    "enum": _enum,
-    "const": _const,
-    "pattern": _pattern,
-    "minimum": _bound(lambda v, b: not v < b),
-    "maximum": _bound(lambda v, b: not v > b),
-    "exclusiveMinimum": _bound(lambda v, b: not v <= b),
-    "exclusiveMaximum": _bound(lambda v, b: not v >= b),
-    "multipleOf": _multiple_of,
-    "minLength": _length(str, True),
-    "maxLength": _length(str, False),
-    "minItems": _length(list, True),
-    "maxItems": _length(list, False),
-    "uniqueItems": _unique_items,
-    "format": lambda name: _true,  # an annotation: these validators have no format checker
-}
-
-
-def compile_check(root: Mapping[str, Any]) -> Check | None:
-    """A fast "is it valid?" predicate for ``root`` (draft 2020-12, no format assertion), or
-    ``None`` when the schema uses a keyword the compiler does not mirror exactly."""
-    try:
-        return _Compiler(root).compile(root, is_root=True)
-    except (_Unsupported, re.error) as exc:
-        log.debug("no fast check for schema %s: %s", root.get("$id", "?"), exc)
-        return None
-
 
 @lru_cache(maxsize=None)
 def _fast_check(name: str) -> Check | None:
-    # ``format`` is an annotation only because _validator() sets no format checker.
+    # Its contract (fast_validate): True only for a document jsonschema finds no error in.
+    # ``format`` is an annotation on both sides: _validator() sets no format checker.
     return compile_check(schema(name))
 
 
 def _fast_valid(data: Any, name: str) -> bool:
-    """True only when the document certainly has no schema errors."""
+    """True only when the document certainly has no schema errors; False sends it through
+    jsonschema. Always answering False would be correct, only slower."""
     check = _fast_check(name)
-    if check is None:
-        return False
-    try:
-        return check(data)
-    except Exception:  # noqa: BLE001 - any surprise means "ask jsonschema"
-        return False
+    return check is not None and check(data)
 
 
 # --------------------------------------------------------------------------- schema errors
