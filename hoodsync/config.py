@@ -19,6 +19,8 @@ Which URL an endpoint uses, first match wins:
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -141,7 +143,7 @@ def find_config_file(paths: Sequence[str | Path], cwd: Path | None = None) -> Pa
     cwd = (cwd or Path.cwd()).resolve()
     starts: list[Path] = []
     if paths:
-        first = (cwd / Path(paths[0])).resolve()
+        first = _resolved(cwd / Path(paths[0]))
         starts.append(first.parent if first.is_file() else first)
     starts.append(cwd)
     for start in starts:
@@ -149,6 +151,15 @@ def find_config_file(paths: Sequence[str | Path], cwd: Path | None = None) -> Pa
         if found is not None:
             return found
     return None
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its symbolic links resolved; a link loop (which cannot be resolved) is
+    left for the loader to report on the file, located, and its folder is used as written."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError for a loop
+        return Path(os.path.abspath(path))
 
 
 def _walk_up(start: Path) -> Path | None:

@@ -180,7 +180,8 @@ def test_a_symlink_loop_in_a_scanned_folder_is_a_one_line_error(
     os.symlink("b.yaml", repo / "defs" / "a.yaml")
     os.symlink("a.yaml", repo / "defs" / "b.yaml")
     os.symlink("..", repo / "defs" / "up")  # a folder loop: not followed
-    for argv in (["validate"], ["plan"], ["validate", "defs/loop.yaml"]):
+    for argv in (["validate"], ["plan"], ["validate", "defs/loop.yaml"], ["plan", "defs/loop.yaml"],
+                 ["apply", "--auto-approve", "defs/loop.yaml"]):
         code, out, err = cli(capsys, *argv)
         assert (code, out, real_looking.requests) == (1, "", [])
         lines = [line for line in err.splitlines() if line != NOTE]
