@@ -68,8 +68,10 @@ def write_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before the rename makes it the file
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException as exc:

@@ -47,9 +47,7 @@ import copy
 import datetime as dt
 import json
 import logging
-import os
 import re
-import tempfile
 import textwrap
 import unicodedata
 from collections import Counter
@@ -61,6 +59,7 @@ import yaml
 
 from hoodsync.definitions.loader import CORE_SCALARS, load_text
 from hoodsync.definitions.validate import parse_api_time, validate_documents
+from hoodsync.atomic import write_atomic
 from hoodsync.errors import ConfigError, HoodsyncError, Problem, format_json_path
 from hoodsync.kinds import from_remote
 from hoodsync.kinds.email_campaign import EmailCampaignRules
@@ -884,23 +883,10 @@ def write_schemas(out_dir: str | Path, names: Sequence[str] | None = None) -> li
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp: str | None = None
+    """:func:`hoodsync.atomic.write_atomic`, creating the folder; a failure is one line."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            # mkstemp makes the file private; definitions are ordinary repository files.
-            os.fchmod(fh.fileno(), 0o644)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        write_atomic(path, text)
     except OSError as exc:
         raise HoodsyncError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+
