@@ -27,12 +27,14 @@ Contract:
   final listing looks for duplicates of what the run created; any is in the report (and makes
   it not ``ok``), never silent.
 
-Only the CLI prints: progress flows out through the ``on_result`` callback.
+Only the CLI prints: each finished change is reported to a :class:`hoodsync.hooks.ChangeHooks`
+(``change_finished``), as every other event of an apply is.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import logging
 import os
@@ -47,6 +49,7 @@ from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
 from hoodsync.definitions.interpolate import resolve
 from hoodsync.errors import ApiError, HoodsyncError, PlanError, StalePlanError
+from hoodsync.hooks import ChangeHooks
 from hoodsync.journal import Journal
 from hoodsync.kinds import from_remote
 from hoodsync.model import Kind, RemoteObject
@@ -452,7 +455,7 @@ def apply_plan(
     journal: Journal,
     env: Mapping[str, str] | None = None,
     parallelism: int = 4,
-    on_result: Callable[[Result, int, int], None] | None = None,
+    hooks: ChangeHooks | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     settle_timeout: float = 60.0,
@@ -462,7 +465,8 @@ def apply_plan(
     """Execute ``plan`` and return every change's result (see the module docstring).
 
     Refuses (:class:`PlanError`) a plan with error-level notes before any write.
-    ``on_result(result, finished, total)`` is called once per change as it ends. Once ``stop``
+    ``hooks.change_finished(account, result, finished, total)`` is called once per change as
+    it ends (``account`` is the plan's account name). Once ``stop``
     is set (or on a first Ctrl-C in this thread, which sets it), or the journal cannot be
     written, no new change starts. Never raises for an API failure or a journal that cannot
     be written: both end up in the report.
@@ -484,7 +488,9 @@ def apply_plan(
     stop = threading.Event() if stop is None else stop
     unknown_before = _unknown_outcomes(clients)
     recorder.write("start", account=plan.account.name, changes=len(work))
-    results = _run_waves(work, runner, recorder, stop, parallelism, on_result)
+    report_change = None if hooks is None else functools.partial(hooks.change_finished,
+                                                                 plan.account.name)
+    results = _run_waves(work, runner, recorder, stop, parallelism, report_change)
     report = ApplyReport(journal_path=journal.path)
     report.interrupted = stop.is_set() and any(
         r.outcome is Outcome.NOT_ATTEMPTED for r in results.values())

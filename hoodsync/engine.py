@@ -42,7 +42,7 @@ from hoodsync.model import Definition
 from hoodsync.plan import AccountInfo, Plan
 
 if TYPE_CHECKING:
-    from hoodsync.apply import ApplyReport, Result
+    from hoodsync.apply import ApplyReport
     from hoodsync.journal import Journal
     from hoodsync.pull import FileChange
     from hoodsync.session import Session
@@ -443,7 +443,7 @@ def seal_plan(run: Run, config: Config, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_apply(run: Run, config: Config, parallelism: int | None, journal: Journal,
-               on_result: Callable[["Result", int, int], None],
+               hooks: Hooks,
                stop: threading.Event) -> "ApplyReport":
     from hoodsync.apply import Clients, apply_plan
 
@@ -457,7 +457,7 @@ def _run_apply(run: Run, config: Config, parallelism: int | None, journal: Journ
         session._closers.append(extra)
     return apply_plan(run.plan, Clients(hood=session.hood, falconyte=session.falconyte),
                       journal=journal, parallelism=parallelism or config.parallelism,
-                      on_result=on_result, stop=stop, forbidden_env=config.secret_names())
+                      hooks=hooks, stop=stop, forbidden_env=config.secret_names())
 
 
 def _open_journals(runs: Sequence[Run], config: Config) -> list[Journal]:
@@ -490,8 +490,7 @@ def apply_all(runs: Sequence[Run], config: Config, parallelism: int | None,
         name = run.account.name
         try:
             hooks.apply_started(name, run.plan)
-            report = _run_apply(run, config, parallelism, journals[index],
-                                functools.partial(hooks.change_finished, name), stop)
+            report = _run_apply(run, config, parallelism, journals[index], hooks, stop)
             hooks.apply_finished(name, report)
             return report.ok
         except HoodsyncError as exc:

@@ -212,13 +212,18 @@ def test_plan_with_errors_is_refused(tmp_path: Path) -> None:
     assert hood.calls == []
 
 
-def test_progress_callback_sees_every_change(tmp_path: Path) -> None:
+def test_the_hooks_see_every_change_as_it_finishes(tmp_path: Path) -> None:
     hood = FakeHood()
     plan = Plan(account=ACCOUNT, changes=tuple(
         change(f"c{i}", "create", (Step("create", body={"name": f"C{i}"}),)) for i in range(7)))
     seen: list[tuple[str, int, int]] = []
-    run(tmp_path, plan, hood, parallelism=3,
-        on_result=lambda r, n, total: seen.append((r.address, n, total)))
+
+    class Hooks:
+        def change_finished(self, account: str, result: Any, done: int, total: int) -> None:
+            assert account == ACCOUNT.name
+            seen.append((result.address, done, total))
+
+    run(tmp_path, plan, hood, parallelism=3, hooks=Hooks())
     assert sorted(a for a, _, _ in seen) == [f"campaign.c{i}" for i in range(7)]
     assert [n for _, n, _ in seen] == list(range(1, 8)) and {t for _, _, t in seen} == {7}
 
