@@ -41,10 +41,11 @@ import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
+from typing import Any, Callable, Collection, Iterator, Mapping, Protocol, Sequence
 
 from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
 from hoodsync.definitions.interpolate import resolve
@@ -433,19 +434,25 @@ class _Stopper:
             self.journal.write("interrupted")
             log.warning("interrupted: finishing the changes in flight, starting no new one")
 
-    def wait(self, future: "Future[Result]") -> Result:
-        """The future's result; a first Ctrl-C meanwhile sets ``stop`` and keeps waiting (the
-        call in flight finishes and is recorded), a second one propagates."""
-        while True:
+    def finished(self, futures: Sequence["Future[Result]"]) -> Iterator[Result]:
+        """Each future's result as it finishes (not in the order given: one slow change does
+        not hold back the report of those done after it). A first Ctrl-C meanwhile sets
+        ``stop`` and keeps waiting (calls in flight finish and are reported); a second one
+        propagates."""
+        pending = set(futures)
+        while pending:
             try:
-                return future.result(timeout=self.POLL)
-            except FutureTimeout:
-                self.note()
+                done, pending = wait_futures(pending, timeout=self.POLL,
+                                             return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:
                 if self.stop.is_set():
                     raise
                 self.stop.set()
                 self.note()
+                continue
+            self.note()
+            for future in sorted(done, key=futures.index):
+                yield future.result()
 
 
 def apply_plan(
@@ -555,8 +562,7 @@ def _run_waves(
                     record(_not_attempted(change, f"not attempted: {reason}"))
                 continue
             futures = [pool.submit(run, change) for change in group]
-            for future in futures:
-                result = stopper.wait(future)
+            for result in stopper.finished(futures):
                 record(result)
                 if result.outcome is Outcome.FAILED and failed_wave is None:
                     failed_wave = group[0].order

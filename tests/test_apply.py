@@ -228,6 +228,33 @@ def test_the_hooks_see_every_change_as_it_finishes(tmp_path: Path) -> None:
     assert [n for _, n, _ in seen] == list(range(1, 8)) and {t for _, _, t in seen} == {7}
 
 
+def test_a_slow_change_does_not_hold_back_the_report_of_those_done_after_it(
+    tmp_path: Path,
+) -> None:
+    """Progress is reported in the order changes finish, not in plan order."""
+    release = threading.Event()
+
+    class SlowFirst(FakeHood):
+        def create_campaign(self, body: Mapping[str, Any], *, key: str | None) -> dict[str, Any]:
+            if body["name"] == "A":
+                assert release.wait(5.0), "the others were never reported"
+            return super().create_campaign(body, key=key)
+
+    order: list[str] = []
+
+    class Hooks:
+        def change_finished(self, account: str, result: Any, done: int, total: int) -> None:
+            order.append(result.address)
+            if len(order) == 3:
+                release.set()  # only now may the first change finish
+
+    plan = Plan(account=ACCOUNT, changes=tuple(
+        change(k, "create", (Step("create", body={"name": k.upper()}),)) for k in "abcd"))
+    report = run(tmp_path, plan, SlowFirst(), parallelism=4, hooks=Hooks())
+    assert order[-1] == "campaign.a" and sorted(order) == [f"campaign.{k}" for k in "abcd"]
+    assert [r.address for r in report.results] == [f"campaign.{k}" for k in "abcd"]
+
+
 # ------------------------------------------------------------------ replace, settle, real APIs
 
 
