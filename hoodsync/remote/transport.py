@@ -543,12 +543,12 @@ class ApiTransport:
                 last = unknown.error
                 with self._count_lock:
                     self.unknown_outcomes += 1
-                log.debug(
+                log.info(
                     "%s: outcome unknown (%s); looking for it", op, type(last).__name__
                 )
             existing = self.settle(find, operation=op, cause=last)
             if existing is not None:
-                log.debug("%s: found after an unknown outcome; not sending again", op)
+                log.info("%s: found after an unknown outcome; not sending again", op)
                 return CreateResult(existing=existing, sends=send)
         assert last is not None
         raise last
@@ -678,7 +678,10 @@ class ApiTransport:
                     self._in_flight -= 1
                     self._finished += 1
                     self._done.notify_all()
-                log.debug(
+                # Every request at debug; at info only the ones worth a look (retries, errors).
+                notable = attempt > 1 or status is None or status >= 400
+                log.log(
+                    logging.INFO if notable else logging.DEBUG,
                     "%s %s -> %s (attempt %d, %.0f ms)",
                     method,
                     path,
