@@ -21,20 +21,58 @@ A baseline "user without hoodsync" — a sequential loop paced at 150/min (one r
     python bench/apply_throughput.py                       # 150 and 300 at 0/100/300 ms
     python bench/apply_throughput.py --sizes 150 --latencies 300 --repeat 3 --no-baseline
     python bench/apply_throughput.py --faults 200     # exactly-once creates under faults
+
+**Server behaviours** (``--behaviours``, issue 17): the same creates against emulators that keep
+the documented contract in different ways (``hoodsync emulator`` options, see the README):
+
+    aligned      fixed windows aligned to the epoch (the emulator's default)
+    phase        fixed windows shifted by 0.37 s / 23.37 s          (--window-phase 23.37)
+    clock-behind the server's clock 0.6 s behind ours                (--clock-offset -0.6)
+    sliding      a sliding-window log                                (--rate-algorithm sliding)
+    bucket       token buckets: 10 at 10/s and 150 at 2.5/s         (--rate-algorithm bucket)
+    jitter       20-250 ms of network delay each way                 (--jitter-min/max-ms)
+    no-headers   no X-RateLimit-* headers at all                     (--no-rate-headers)
+    background   another client using 3 requests/s of the account    (--background-rps 3)
+
+Each run starts at a chosen second of the server's minute (``--start-seconds``, counted from
+where its minute window starts; by default one run in the middle of the minute and one in its
+last 15 s). Rather than waiting for that second, the run is moved in time: the emulator's and
+the client's clocks are both ``time.time() + shift`` (the server's ``Date`` header follows), so
+the client sees exactly what it would see starting then. Reported per run: ``makespan`` (first
+send to last answer), ``fastest`` and ``makespan/fastest`` (1.00 is perfect; the issue's
+"ratio"), 429s, failures, and how many campaigns the server holds afterwards (each exactly
+once: ``remote`` = N).
+
+**The fastest schedule under each behaviour's own rule.** The server's limiter decides which
+request is counted when; so the yardstick is that limiter itself, replayed
+(:func:`hoodsync.emulator.limits.fastest_arrivals`): a fresh limiter configured as the server
+was, driven by an omniscient client that sends each request, with no delay, the moment the
+server would count it — starting at the first send, in server time (so at the same phase of
+the server's windows, with the same clock offset, and the background client's requests at the
+same instants: they are periodic on the server's clock). Greedy is optimal for each rule (a
+request counted earlier never delays a later one). Then ``fastest = (last arrival - first
+arrival) + added latency + 2 x the least jitter`` (the first request's way in and the last
+answer's way out). Per behaviour that is: aligned, phase, clock-behind and no-headers — fixed
+windows at the server's phase and clock; sliding — the 1 s / 60 s log; bucket — the two buckets,
+full at the start; jitter — aligned windows plus 2 x 20 ms; background — fixed windows minus
+what the background client's requests take (a slot freed at the instant one of them arrives goes
+to it; its throttled requests take nothing).
 """
 
 from __future__ import annotations
 
 import argparse
+import email.utils
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterable, Sequence
 
-from hoodsync.emulator.app import EmulatorApp, EmulatorConfig
+from hoodsync.emulator.app import EmulatorApp, EmulatorConfig, make_hood_limiter
+from hoodsync.emulator.limits import fastest_arrivals
 from hoodsync.emulator.server import EmulatorServer
-from hoodsync.emulator.store import Store
+from hoodsync.emulator.store import ListQuery, Store
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.ratelimit import RateLimiter, fastest_schedule
 from hoodsync.remote.transport import ApiTransport, RequestRecord, Secret
@@ -197,6 +235,207 @@ def faults(n: int, parallelism: int) -> str:
     )
 
 
+# --------------------------------------------------------------------------- server behaviours
+
+#: Each behaviour of issue 17 as emulator settings (on top of the limits and latency of the run).
+BEHAVIOURS: dict[str, dict[str, Any]] = {
+    "aligned": {},
+    "phase": {"window_phase_s": 23.37},
+    "clock-behind": {"clock_offset_s": -0.6},
+    "sliding": {"rate_algorithm": "sliding"},
+    "bucket": {"rate_algorithm": "bucket"},
+    "jitter": {"jitter_min_ms": 20.0, "jitter_max_ms": 250.0, "seed": 17},
+    "no-headers": {"rate_headers": False},
+    "background": {"background_rps": 3.0},
+}
+
+
+@dataclass
+class BehaviourRun:
+    behaviour: str
+    label: str
+    requests: int
+    limits: tuple[int, int]
+    latency_ms: float
+    start_second: float  # where in the server's minute window the first send was
+    makespan: float
+    fastest: float
+    throttled: int
+    failures: int
+    remote: int
+    wall_aligned: bool | None
+
+    @property
+    def ratio(self) -> float:
+        """makespan / fastest: 1.00 is perfect (issue 17's "ratio")."""
+        return self.makespan / self.fastest if self.fastest > 0 else 0.0
+
+
+class _Dated:
+    """WSGI wrapper: the ``Date`` header from the server's (shifted) clock, not the machine's."""
+
+    def __init__(self, app: EmulatorApp, clock: Callable[[], float]) -> None:
+        self.app = app
+        self.clock = clock
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            kept = [(k, v) for k, v in headers if k.lower() != "date"]
+            kept.append(("Date", email.utils.formatdate(self.clock(), usegmt=True)))
+            return start_response(status, kept, *exc_info)
+
+        return self.app(environ, start)
+
+
+def _shift_for(second: float | None, config: EmulatorConfig) -> float:
+    """Seconds to add to both clocks so that the server is ``second`` s into its minute window
+    now (0 for ``None``: start whenever this is)."""
+    if second is None:
+        return 0.0
+    server_now = time.time() + config.clock_offset_s
+    position = (server_now - config.window_phase_s) % 60.0
+    return (second - position) % 60.0
+
+
+def measure_behaviour(
+    behaviour: str,
+    n: int,
+    *,
+    limits: tuple[int, int],
+    latency_ms: float,
+    parallelism: int,
+    start_second: float | None,
+    paced: float | None = None,
+) -> BehaviourRun:
+    """Create ``n`` campaigns on a fresh emulator showing ``behaviour``, starting at
+    ``start_second`` of its minute; ``paced`` = seconds between sequential sends (the baseline)
+    instead of the hoodsync limiter."""
+    config = EmulatorConfig(
+        rate_burst=limits[0], rate_minute=limits[1], latency_ms=latency_ms,
+        **BEHAVIOURS[behaviour],
+    )
+    shift = _shift_for(start_second, config)
+
+    def clock() -> float:  # ours; the server adds its clock offset itself
+        return time.time() + shift
+
+    store = Store.open(None)
+    token, _key = store.ensure_account("default")
+    app = EmulatorApp(store, config, clock=clock)
+    server = EmulatorServer(app)
+    server._server.set_app(_Dated(app, lambda: clock() + config.clock_offset_s))
+    server.start()
+    recorder = Recorder()
+    client_limits = limits if paced is None else (10**6, 10**9)
+    limiter = RateLimiter(*client_limits, clock=clock, wall_clock=clock)
+    transport = ApiTransport(
+        server.url + "/v1/hood", Secret(token), limiter=limiter,
+        parallelism=parallelism if paced is None else 1, clock=clock, on_request=recorder,
+    )
+    client = HoodClient(transport)
+    failures = 0
+    try:
+        if paced is None:
+            with ThreadPoolExecutor(max_workers=parallelism) as pool:
+                futures = [
+                    pool.submit(client.create_campaign, campaign(i), key=f"bench-{i:04d}")
+                    for i in range(n)
+                ]
+                failures = sum(1 for f in futures if f.exception() is not None)
+        else:
+            begin = time.monotonic()
+            for i in range(n):
+                delay = begin + i * paced - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                try:
+                    client.create_campaign(campaign(i), key=f"bench-{i:04d}")
+                except Exception:  # a benchmark counts failures rather than stopping
+                    failures += 1
+        remote = store.list_campaigns("default", ListQuery(limit=1))[0]
+    finally:
+        transport.close()
+        server.shutdown()
+        store.close()
+    records = recorder.records
+    first = min(r.sent_at for r in records)
+    last = max(r.finished_at for r in records)
+    least_way = config.jitter_min_ms / 1000.0  # the least jitter on each way
+    server_start = first + config.clock_offset_s + least_way
+    arrivals = fastest_arrivals(make_hood_limiter(config, clock), n, server_start, within=3600)
+    fastest = least_way + (arrivals[-1] - server_start) + latency_ms / 1000.0 + least_way
+    return BehaviourRun(
+        behaviour=behaviour,
+        label="hoodsync" if paced is None else "baseline",
+        requests=n,
+        limits=limits,
+        latency_ms=latency_ms,
+        start_second=(first + config.clock_offset_s - config.window_phase_s) % 60.0,
+        makespan=last - first,
+        fastest=fastest,
+        throttled=sum(1 for r in records if r.status == 429),
+        failures=failures,
+        remote=remote,
+        wall_aligned=getattr(limiter, "wall_aligned", None),
+    )
+
+
+def behaviour_table(runs: list[BehaviourRun]) -> str:
+    header = ("behaviour", "run", "N", "limits", "latency", "start@min", "makespan", "fastest",
+              "makespan/fastest", "429s", "failed", "remote", "wall")
+    rows = [
+        (
+            r.behaviour, r.label, str(r.requests), f"{r.limits[0]}/s {r.limits[1]}/min",
+            f"{r.latency_ms:.0f} ms", f"{r.start_second:5.2f} s", f"{r.makespan:7.2f} s",
+            f"{r.fastest:7.2f} s", f"{r.ratio:.3f}" if r.fastest > 0 else "-",
+            str(r.throttled), str(r.failures),
+            str(r.remote), {True: "yes", False: "no", None: "-"}[r.wall_aligned],
+        )
+        for r in runs
+    ]
+    return _format(header, rows)
+
+
+def _format(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines.append("-|-".join("-" * w for w in widths))
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def run_behaviours(args: argparse.Namespace) -> None:
+    names = list(BEHAVIOURS) if args.behaviours == "all" else args.behaviours.split(",")
+    unknown = [b for b in names if b not in BEHAVIOURS]
+    if unknown:
+        raise SystemExit(f"unknown behaviour(s) {', '.join(unknown)}; known: {', '.join(BEHAVIOURS)}")
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    latencies = [float(x) for x in (args.latencies or "0").split(",") if x]
+    starts = [None if x == "now" else float(x) for x in args.start_seconds.split(",") if x]
+    limits = tuple(int(x) for x in args.limits.split(","))
+    assert len(limits) == 2, "--limits PER_SECOND,PER_MINUTE"
+    runs: list[BehaviourRun] = []
+
+    def record(run: BehaviourRun) -> None:
+        runs.append(run)
+        print(behaviour_table(runs[-1:]).splitlines()[-1], flush=True)
+
+    for n in sizes:
+        for behaviour in names:
+            for latency in latencies:
+                for start in starts:
+                    for _ in range(args.repeat):
+                        record(measure_behaviour(
+                            behaviour, n, limits=(limits[0], limits[1]), latency_ms=latency,
+                            parallelism=args.parallelism, start_second=start))
+        if args.baseline:
+            record(measure_behaviour(
+                "aligned", n, limits=(limits[0], limits[1]), latency_ms=args.baseline_latency,
+                parallelism=1, start_second=starts[0], paced=60.0 / limits[1]))
+    print()
+    print(behaviour_table(runs))
+
+
 def table(runs: list[Run]) -> str:
     header = (
         "run",
@@ -238,7 +477,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="150,300", help="comma list of campaign counts")
     parser.add_argument(
-        "--latencies", default="0,100,300", help="comma list of added latencies, ms"
+        "--latencies", default=None,
+        help="comma list of added latencies, ms (default 0,100,300; with --behaviours 0)",
+    )
+    parser.add_argument(
+        "--behaviours", default=None, metavar="LIST",
+        help=f"instead: comma list of server behaviours, or all ({', '.join(BEHAVIOURS)})",
+    )
+    parser.add_argument(
+        "--start-seconds", default="25,50", metavar="LIST",
+        help="with --behaviours: where in the server's minute each run starts, comma list of "
+             "seconds (0 to 60) or now (default 25,50)",
+    )
+    parser.add_argument(
+        "--limits", default=f"{PER_SECOND},{PER_MINUTE}", metavar="PS,PM",
+        help="with --behaviours: requests per second and per minute, on both sides "
+             "(class E: 350,3500)",
     )
     parser.add_argument(
         "--parallelism", type=int, default=10, help="requests in flight (default 10)"
@@ -262,8 +516,11 @@ def main() -> None:
     if args.faults:
         print(faults(args.faults, args.parallelism))
         return
+    if args.behaviours:
+        run_behaviours(args)
+        return
     sizes = [int(x) for x in args.sizes.split(",") if x]
-    latencies = [float(x) for x in args.latencies.split(",") if x]
+    latencies = [float(x) for x in (args.latencies or "0,100,300").split(",") if x]
     runs: list[Run] = []
     for n in sizes:
         for latency in latencies:

@@ -182,3 +182,66 @@ def test_the_bounds_are_stated_in_help(capsys: pytest.CaptureFixture[str]) -> No
     text = " ".join(capsys.readouterr().out.split())
     for stated in ("0 to 1.", "0 to 600,000 ms", "0 to 3600", "(at least 1)"):
         assert stated in text, text
+
+
+# ------------------------------------------------------------------------ server behaviours
+
+#: The server-behaviour options with values outside their bounds (or not of their kind).
+BAD_BEHAVIOUR_VALUES = [
+    ("--rate-algorithm", "leaky"), ("--window-phase", "-1"), ("--window-phase", "61"),
+    ("--window-phase", "nan"), ("--clock-offset", "-3601"), ("--clock-offset", "inf"),
+    ("--bucket-second-refill", "0"), ("--bucket-minute-refill", "nan"),
+    ("--bucket-minute-refill", "200000"), ("--jitter-min-ms", "-1"), ("--jitter-max-ms", "700000"),
+    ("--background-rps", "-1"), ("--background-rps", "1001"), ("--background-rps", "x"),
+]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), BAD_BEHAVIOUR_VALUES, ids=[" ".join(b) for b in BAD_BEHAVIOUR_VALUES]
+)
+def test_a_bad_behaviour_value_is_one_error_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], option: str, value: str,
+) -> None:
+    code, out, err = _in_process(capsys, "--port", "0", option, value)
+    assert code == 1 and "listening" not in out
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"error: {option}: ") and value.lstrip("-") in lines[0], err
+
+
+#: Options that are each fine but do not go together, and the option the error names.
+BAD_COMBINATIONS = [
+    (("--rate-algorithm", "sliding", "--window-phase", "0.37"), "--window-phase"),
+    (("--bucket-minute-refill", "5"), "--bucket-minute-refill"),
+    (("--rate-algorithm", "sliding", "--bucket-second-refill", "5"), "--bucket-second-refill"),
+    (("--jitter-min-ms", "300", "--jitter-max-ms", "200"), "--jitter-min-ms"),
+]
+
+
+@pytest.mark.parametrize(("args", "option"), BAD_COMBINATIONS,
+                         ids=[" ".join(a) for a, _ in BAD_COMBINATIONS])
+def test_options_that_do_not_go_together_are_one_error_line(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], option: str,
+) -> None:
+    code, out, err = _in_process(capsys, "--port", "0", *args)
+    assert code == 1 and "listening" not in out
+    assert err.splitlines() == [err.strip()] and err.startswith(f"error: {option}: "), err
+
+
+def test_the_server_behaviours_run_from_the_command_line(start_cli: Callable[..., Running]) -> None:
+    run = start_cli(
+        "--rate-algorithm", "bucket", "--bucket-second-refill", "20", "--bucket-minute-refill",
+        "5", "--clock-offset", "-0.6", "--jitter-min-ms", "1", "--jitter-max-ms", "2",
+        "--no-rate-headers", "--background-rps", "3", "--seed", "1",
+    )
+    auth = {"Authorization": f"Bearer {run.token}"}
+    answer = httpx.get(run.url + "/v1/hood/campaigns", headers=auth)
+    assert answer.status_code == 200
+    assert not [h for h in answer.headers if h.lower().startswith("x-ratelimit")]
+    assert "date" in answer.headers
+    code, _out, err = run.stop()
+    assert code == 0 and "Traceback" not in err
+    phased = start_cli("--window-phase", "23.37")
+    assert httpx.get(phased.url + "/v1/hood/campaigns", headers={
+        "Authorization": f"Bearer {phased.token}"}).status_code == 200
+    assert phased.stop()[0] == 0

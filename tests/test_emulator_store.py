@@ -203,3 +203,27 @@ def test_1000_requests_from_8_threads_lose_and_duplicate_nothing(
             "campaigns"
         ]
         assert sorted(c["id"] for c in listed) == sorted(emails)
+
+
+def test_list_totals_follow_writes_from_this_and_other_connections(tmp_path: Path) -> None:
+    """Totals are remembered between pages; any change, by any connection, is seen at once."""
+    from hoodsync.emulator.store import CampaignRow, Filter, ListQuery
+
+    def row(name: str) -> CampaignRow:
+        return CampaignRow(0, "default", "scheduled", "manual", None, 0, "2026-01-01 00:00:00",
+                           "2026-01-01 00:00:00", {"name": name}, {}, [])
+
+    db = tmp_path / "shared.sqlite"
+    one, other = Store.open(db), Store.open(db)
+    one.ensure_account("default")
+    page = ListQuery(limit=1)
+    assert one.list_campaign_texts("default", page)[0] == 0
+    one.insert_campaign(row("a"))
+    assert one.list_campaign_texts("default", page)[0] == 1
+    assert one.list_campaigns("default", page)[0] == 1
+    other.insert_campaign(row("b"))  # committed by another connection to the same file
+    assert one.list_campaign_texts("default", page)[0] == 2
+    named = ListQuery(filters=(Filter("name", "eq", ("b",)),), limit=1)
+    assert one.list_campaign_texts("default", named)[0] == 1
+    one.close()
+    other.close()

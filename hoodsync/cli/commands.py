@@ -524,6 +524,10 @@ class _OneLineBadValues(click.Command):
 
 #: Bounds of the emulator's fault settings: past them a setting is a typo, not a test.
 _MAX_LATENCY_MS, _MAX_ASYNC_DELAY_S = 600_000, 3600
+#: Bounds of its server behaviours (the same as EmulatorConfig's; not imported, so that the CLI
+#: does not load the emulator unless it runs).
+_MAX_CLOCK_OFFSET_S, _MAX_BACKGROUND_RPS, _MAX_REFILL = 3600, 1000, 100_000
+_MIN_REFILL = 0.001
 
 
 @cli.command(cls=_OneLineBadValues)
@@ -549,23 +553,76 @@ _MAX_LATENCY_MS, _MAX_ASYNC_DELAY_S = 600_000, 3600
               help="Requests in flight per account before 429 with Retry-After: -1 (at least 1).")
 @click.option("--page-max", type=int, callback=_within(1), default=100, show_default=True,
               help="Largest list page size; larger page=N,M requests are capped (at least 1).")
-@click.option("--seed", type=int, default=None, help="Seed for the faults.")
+@click.option("--seed", type=int, default=None, help="Seed for the faults and the jitter.")
+@click.option("--rate-algorithm", type=click.Choice(["fixed", "sliding", "bucket"]),
+              default="fixed", show_default=True,
+              help="Hood's rate limit: fixed 1 s and 60 s windows, a sliding-window log, or "
+                   "token buckets of --rate-burst and --rate-minute tokens.")
+@click.option("--window-phase", type=float, callback=_within(0, 60), default=0.0,
+              show_default=True,
+              help="Fixed windows start this many seconds past the server clock's whole minutes "
+                   "(1 s windows: its fraction past whole seconds), 0 to 60.")
+@click.option("--clock-offset", type=float,
+              callback=_within(-_MAX_CLOCK_OFFSET_S, _MAX_CLOCK_OFFSET_S), default=0.0,
+              show_default=True,
+              help="The server's clock minus the real one (negative: behind), "
+                   f"-{_MAX_CLOCK_OFFSET_S} to {_MAX_CLOCK_OFFSET_S} s; moves windows, "
+                   "timestamps and the Date header.")
+@click.option("--bucket-second-refill", type=float, callback=_within(_MIN_REFILL, _MAX_REFILL),
+              default=None,
+              help=f"Tokens per second into the --rate-burst bucket, {_MIN_REFILL} to "
+                   f"{_MAX_REFILL:,} (default: --rate-burst).")
+@click.option("--bucket-minute-refill", type=float, callback=_within(_MIN_REFILL, _MAX_REFILL),
+              default=None,
+              help=f"Tokens per second into the --rate-minute bucket, {_MIN_REFILL} to "
+                   f"{_MAX_REFILL:,} (default: --rate-minute / 60).")
+@click.option("--jitter-min-ms", type=float, callback=_within(0, _MAX_LATENCY_MS), default=0.0,
+              show_default=True,
+              help=f"Least network delay each way, per request, 0 to {_MAX_LATENCY_MS:,} ms.")
+@click.option("--jitter-max-ms", type=float, callback=_within(0, _MAX_LATENCY_MS), default=0.0,
+              show_default=True,
+              help="Most network delay each way (a seeded uniform draw between the two), "
+                   f"0 to {_MAX_LATENCY_MS:,} ms.")
+@click.option("--rate-headers/--no-rate-headers", default=True, show_default=True,
+              help="Send Hood's X-RateLimit-* headers (429s carry Retry-After either way).")
+@click.option("--background-rps", type=float, callback=_within(0, _MAX_BACKGROUND_RPS),
+              default=0.0, show_default=True,
+              help="Requests per second another client spends of each Hood account's budget, "
+                   f"0 to {_MAX_BACKGROUND_RPS:,}.")
 @handle_errors
 def emulator(
     port: int, db: str | None, rate_burst: int, rate_minute: int, latency_ms: float,
     fail_rate: float, drop_after_commit_rate: float, async_delay: float,
-    max_concurrent: int | None, page_max: int, seed: int | None,
+    max_concurrent: int | None, page_max: int, seed: int | None, rate_algorithm: str,
+    window_phase: float, clock_offset: float, bucket_second_refill: float | None,
+    bucket_minute_refill: float | None, jitter_min_ms: float, jitter_max_ms: float,
+    rate_headers: bool, background_rps: float,
 ) -> None:
     """Serve the local Hood + Falconyte API emulator on 127.0.0.1 until Ctrl-C."""
     from hoodsync.emulator.app import EmulatorConfig
+    from hoodsync.emulator.limits import ALGORITHMS
     from hoodsync.emulator.server import run
     from hoodsync.emulator.store import StoreError
 
+    algorithm = next(a for a in ALGORITHMS if a == rate_algorithm)  # click.Choice checked it
+    if window_phase % 60 and rate_algorithm != "fixed":
+        _fail(f"--window-phase: applies to --rate-algorithm fixed only, not {rate_algorithm}")
+    for name, value in (("--bucket-second-refill", bucket_second_refill),
+                        ("--bucket-minute-refill", bucket_minute_refill)):
+        if value is not None and rate_algorithm != "bucket":
+            _fail(f"{name}: applies to --rate-algorithm bucket only, not {rate_algorithm}")
+    if jitter_min_ms > jitter_max_ms:
+        _fail(f"--jitter-min-ms: {jitter_min_ms:g} is larger than --jitter-max-ms "
+              f"{jitter_max_ms:g}")
     try:
         config = EmulatorConfig(
             rate_burst=rate_burst, rate_minute=rate_minute, latency_ms=latency_ms,
             fail_rate=fail_rate, drop_after_commit_rate=drop_after_commit_rate,
             async_delay_s=async_delay, max_concurrent=max_concurrent, page_max=page_max, seed=seed,
+            rate_algorithm=algorithm, window_phase_s=window_phase,
+            clock_offset_s=clock_offset, bucket_second_refill=bucket_second_refill,
+            bucket_minute_refill=bucket_minute_refill, jitter_min_ms=jitter_min_ms,
+            jitter_max_ms=jitter_max_ms, rate_headers=rate_headers, background_rps=background_rps,
         )
     except ValueError as exc:  # a combination the options' own bounds do not cover
         _fail(str(exc))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from hoodsync.emulator.wire import dump_indexed
 from hoodsync.wire import CAMPAIGN_STATUSES
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "ListQuery",
     "Account",
     "CampaignRow",
+    "CampaignText",
     "PushTaskRow",
     "EmailCampaignRow",
     "CAMPAIGN_STATUSES",
@@ -68,7 +70,8 @@ CREATE TABLE IF NOT EXISTS campaigns (
     spec TEXT NOT NULL,
     extra TEXT NOT NULL,
     pending TEXT,
-    pending_at REAL
+    pending_at REAL,
+    spec_index TEXT
 );
 CREATE INDEX IF NOT EXISTS campaigns_by_account ON campaigns (account, create_time, id);
 CREATE INDEX IF NOT EXISTS campaigns_by_pending ON campaigns (pending_at)
@@ -183,6 +186,27 @@ class CampaignRow:
 
 
 @dataclass
+class CampaignText:
+    """A stored Hood campaign as a list page renders it: ``spec`` left as its stored JSON text.
+
+    ``spec_index`` says where each top-level ``"key":value`` entry of ``spec_text`` starts and
+    ends (:func:`~hoodsync.emulator.wire.dump_indexed`; ``None`` for a row written before the
+    index existed), so the renderer can cut the text into its entries without parsing it.
+    """
+
+    id: int
+    status: str
+    send_strategy: str
+    next_run_time: str | None
+    run_counter: int
+    create_time: str
+    update_time: str
+    spec_text: str
+    spec_index: str | None
+    extra: Mapping[str, Any]  # read only: rows of one page may share it
+
+
+@dataclass
 class PushTaskRow:
     """A stored Hood push task; ``spec`` holds its fields with numbers as numbers."""
 
@@ -222,6 +246,7 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._accounts: dict[str, Account] = {}
+        self._counts: dict[tuple[str, str, tuple[Any, ...]], tuple[tuple[int, int], int]] = {}
         self._create_schema()
         self._load_accounts()
 
@@ -280,6 +305,9 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._conn.execute(statement)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(campaigns)")}
+            if "spec_index" not in columns:  # a database written before the column existed
+                self._conn.execute("ALTER TABLE campaigns ADD COLUMN spec_index TEXT")
             for table, start in _SEQUENCE_STARTS.items():
                 self._conn.execute(
                     "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS "
@@ -376,15 +404,34 @@ class Store:
     ) -> tuple[int, list[tuple[Any, ...]]]:
         where, params = self._where(account, query, columns)
         with self._lock:
-            total = self._conn.execute(
-                f"SELECT COUNT(*) FROM {table} WHERE {where}", params
-            ).fetchone()[0]
+            total = self._count(table, where, params)
             rows = self._conn.execute(
                 f"SELECT {select} FROM {table} WHERE {where} ORDER BY {self._order(query, columns)}"
                 " LIMIT ? OFFSET ?",
                 [*params, query.limit, query.offset],
             ).fetchall()
         return int(total), rows
+
+    def _count(self, table: str, where: str, params: list[Any]) -> int:
+        """``COUNT(*)`` of a list query, remembered until the database changes: paging through
+        a collection asks the same count once per page, and each costs a scan of the index.
+
+        "Changes" are this connection's row changes (``total_changes``, which counts rolled
+        back ones too) and commits by any other connection to the file (``data_version``)."""
+        stamp = (
+            self._conn.total_changes,
+            self._conn.execute("PRAGMA data_version").fetchone()[0],
+        )
+        key = (table, where, tuple(params))
+        known = self._counts.get(key)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        total = int(self._conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)
+                    .fetchone()[0])
+        if len(self._counts) >= 256:  # distinct queries; a bound, not a tuned size
+            self._counts.clear()
+        self._counts[key] = (stamp, total)
+        return total
 
     # -- campaigns ---------------------------------------------------------------------------
 
@@ -422,8 +469,8 @@ class Store:
         with self.transaction():
             cur = self._conn.execute(
                 "INSERT INTO campaigns (account, name, description, status, send_strategy, "
-                "next_run_time, run_counter, create_time, update_time, spec, extra, pending, "
-                "pending_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "next_run_time, run_counter, create_time, update_time, spec, spec_index, extra, "
+                "pending, pending_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (row.account, *self._campaign_values(row)),
             )
             return int(cur.lastrowid or 0)
@@ -431,6 +478,7 @@ class Store:
     @staticmethod
     def _campaign_values(row: CampaignRow) -> tuple[Any, ...]:
         description = row.spec.get("description")
+        spec, spec_index = dump_indexed(row.spec)
         return (
             str(row.spec.get("name", "")),
             description if isinstance(description, str) else None,
@@ -440,7 +488,8 @@ class Store:
             row.run_counter,
             row.create_time,
             row.update_time,
-            _dumps(row.spec),
+            spec,
+            spec_index,
             _dumps(row.extra),
             _dumps(row.pending) if row.pending else None,
             min(float(p["at"]) for p in row.pending) if row.pending else None,
@@ -452,7 +501,7 @@ class Store:
             self._conn.execute(
                 "UPDATE campaigns SET name = ?, description = ?, status = ?, send_strategy = ?, "
                 "next_run_time = ?, run_counter = ?, create_time = ?, update_time = ?, spec = ?, "
-                "extra = ?, pending = ?, pending_at = ? WHERE id = ?",
+                "spec_index = ?, extra = ?, pending = ?, pending_at = ? WHERE id = ?",
                 (*self._campaign_values(row), row.id),
             )
 
@@ -468,9 +517,11 @@ class Store:
     def due_campaigns(self, account: str, now: float) -> list[CampaignRow]:
         """Campaigns of the account with a queued transition due at or before ``now``."""
         with self._lock:
+            # "+account": keep SQLite on the (small, partial) pending_at index. On the account
+            # index it would read every campaign row of the account, on every request.
             rows = self._conn.execute(
                 f"SELECT {self._CAMPAIGN_SELECT} FROM campaigns "
-                "WHERE pending_at IS NOT NULL AND pending_at <= ? AND account = ? ORDER BY id",
+                "WHERE pending_at IS NOT NULL AND pending_at <= ? AND +account = ? ORDER BY id",
                 (now, account),
             ).fetchall()
         return [self._campaign(r) for r in rows]
@@ -481,6 +532,29 @@ class Store:
             "campaigns", account, query, _CAMPAIGN_COLUMNS, self._CAMPAIGN_SELECT
         )
         return total, [self._campaign(r) for r in rows]
+
+    _CAMPAIGN_TEXT_SELECT = (
+        "id, status, send_strategy, next_run_time, run_counter, create_time, update_time, "
+        "spec, spec_index, extra"
+    )
+
+    def list_campaign_texts(
+        self, account: str, query: ListQuery
+    ) -> tuple[int, list[CampaignText]]:
+        """Like :meth:`list_campaigns`, but each ``spec`` stays the stored JSON text."""
+        total, rows = self._list(
+            "campaigns", account, query, _CAMPAIGN_COLUMNS, self._CAMPAIGN_TEXT_SELECT
+        )
+        extras: dict[str, Mapping[str, Any]] = {}  # most rows' extra is one of a few texts
+        page = []
+        for (cid, status, strategy, next_run, counter, created, updated, spec, index,
+             extra_text) in rows:
+            extra = extras.get(extra_text)
+            if extra is None:
+                extra = extras[extra_text] = json.loads(extra_text)
+            page.append(CampaignText(cid, status, strategy, next_run, counter, created, updated,
+                                     spec, index, extra))
+        return total, page
 
     def set_campaign_status(
         self,

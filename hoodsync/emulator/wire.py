@@ -29,12 +29,16 @@ __all__ = [
     "format_iso_micros",
     "merge_patch",
     "dump_json",
+    "RawJson",
+    "json_fragment",
+    "dump_indexed",
 ]
 
 JSON = Any
 """A JSON-like value: dict / list / str / int / float / bool / None."""
 
 _HOOD_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\Z")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+\Z")
 
 
 class BodyError(ValueError):
@@ -147,8 +151,46 @@ def merge_patch(target: JSON, patch: JSON) -> JSON:
     return result
 
 
+@dataclass(frozen=True)
+class RawJson:
+    """A response body already serialised by :func:`json_fragment` rules (sorted keys, no
+    spaces): :func:`dump_json` sends ``text`` as it is. Lets a list answer be assembled from
+    stored JSON text instead of parsing and re-encoding every object."""
+
+    text: str
+
+
+def json_fragment(value: JSON) -> str:
+    """``value`` serialised exactly as :func:`dump_json` serialises it inside a larger body."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def dump_indexed(value: dict[str, JSON]) -> tuple[str, str | None]:
+    """:func:`json_fragment` of an object, and an index of its top-level entries.
+
+    The index is ``"start,end,start,end,..."``: where each ``"key":value`` entry of the text
+    starts and ends, in text order, so ``text[start:end]`` is the entry. It is ``None`` (no
+    index) unless every key is a plain word (letters, digits, ``_``) and the entries, joined,
+    give back exactly the text. Plain keys are never escaped, and because ``"`` sorts before
+    every plain-word character, sorting such entries as strings sorts them by key.
+    """
+    text = json_fragment(value)
+    keys = sorted(value)
+    if not all(isinstance(key, str) and _PLAIN_KEY.match(key) for key in keys):
+        return text, None
+    entries = [f'"{key}":{json_fragment(value[key])}' for key in keys]
+    if "{" + ",".join(entries) + "}" != text:
+        return text, None
+    offsets: list[str] = []
+    start = 1
+    for entry in entries:
+        offsets += (str(start), str(start + len(entry)))
+        start += len(entry) + 1
+    return text, ",".join(offsets)
+
+
 def dump_json(value: JSON) -> bytes:
     """Serialise with sorted keys and no spaces, so answers are byte-for-byte stable."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    if isinstance(value, RawJson):
+        return value.text.encode("utf-8")
+    return json_fragment(value).encode("utf-8")
