@@ -26,7 +26,7 @@ from hoodsync.planner import make_plan
 from hoodsync.remote.falconyte import FalconyteClient
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.ratelimit import RateLimiter
-from hoodsync.remote.transport import ApiTransport, RequestRecord, Secret
+from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, Secret
 
 __all__ = [
     "BOUND_VARIABLES",
@@ -231,9 +231,9 @@ def _transport(
 ) -> ApiTransport:
     """One API's transport: in-process into the sandbox, or over the network with the secret
     from the environment (proxies too, see :func:`hoodsync.remote.network.proxy_for`), with the
-    bounds the environment sets (:func:`transport_bounds`). Registered with the session so that
-    closing it closes this."""
-    bounds = transport_bounds(env)
+    bounds the environment sets (:func:`transport_bounds`, over the :class:`RetryPolicy`
+    defaults). Registered with the session so that closing it closes this."""
+    policy = RetryPolicy(**transport_bounds(env))
     if sandbox is not None and endpoint.is_sandbox:
         # imported here: the emulator is only loaded when a sandbox is used
         from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL
@@ -244,13 +244,13 @@ def _transport(
             Secret(sandbox.hood_token if hood else sandbox.falconyte_key), api=api,
             limiter=_limiter(endpoint), parallelism=width,
             transport=sandbox.hood_transport if hood else sandbox.falconyte_transport,
-            on_request=session.count, **bounds)
+            on_request=session.count, policy=policy)
     else:
         what = "Hood API token" if api == "hood" else "Falconyte API key"
         transport = ApiTransport(
             endpoint.url, _secret(account, endpoint, env, what), api=api,
             limiter=_limiter(endpoint), parallelism=width, on_request=session.count,
-            environ=env, **bounds)
+            environ=env, policy=policy)
     session._closers.append(transport)
     return transport
 

@@ -3,7 +3,8 @@
 ``emulator``       default config (documented limits, no faults), fresh file db, server started.
 ``make_emulator``  ``make_emulator(db_path=None, clock=..., sleep=..., **config_overrides)``;
                    every server it starts is shut down at teardown.
-``fake_clock``     a :class:`FakeClock` (callable clock whose ``sleep`` advances it, no waiting).
+``fake_clock``     a :class:`FakeClock` (callable clock whose ``sleep`` advances it, no waiting;
+                   the only fake clock: tests that need another start make ``FakeClock(start)``).
 
 An :class:`EmulatorHandle` has ``url``, ``hood_url`` (``url + "/v1/hood"``), ``falconyte_url``,
 ``hood_token``, ``falconyte_key``, ``store``, ``app``, ``server``, plus ``hood_client()`` /
@@ -40,7 +41,9 @@ FAKE_EPOCH = 1_767_225_600.25
 
 
 class FakeClock:
-    """A settable clock. ``clock()`` reads it, ``advance(s)`` and ``sleep(s)`` move it forward.
+    """A settable, thread-safe clock, the one fake clock of the test suite. ``clock()`` (or
+    ``.now``) reads it; ``advance(s)`` and ``sleep(s)`` move it forward, ``set(t)`` anywhere, and
+    ``at_least(t)`` forward only (for simulations in which several actors move one clock).
 
     ``sleeps`` records every ``sleep`` call, so tests can assert injected latency without waiting.
     """
@@ -70,6 +73,11 @@ class FakeClock:
     def set(self, when: float) -> None:
         with self._lock:
             self._now = when
+
+    def at_least(self, when: float) -> None:
+        """Move to ``when`` unless the clock is already past it: never backwards."""
+        with self._lock:
+            self._now = max(self._now, when)
 
     def sleep(self, seconds: float) -> None:
         with self._lock:

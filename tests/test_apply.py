@@ -26,7 +26,7 @@ from hoodsync.model import Kind
 from hoodsync.plan import AccountInfo, Change, Note, Plan, RemoteRef, SensitiveValue, Step
 from hoodsync.remote.falconyte import FalconyteClient, email_campaign_enabled
 from hoodsync.remote.hood import HoodClient
-from hoodsync.remote.transport import ApiTransport, Secret
+from hoodsync.remote.transport import ApiTransport, RetryPolicy, Secret
 
 from test_hood_client import LateCommitServer, campaign_body, late_client
 
@@ -325,17 +325,13 @@ def test_a_state_that_never_shows_fails_that_change_only(tmp_path: Path) -> None
     hood = StuckHood()
     hood.campaigns["5"] = {"id": "5", "status": "running"}
     hood.campaigns["6"] = {"id": "6", "status": "scheduled"}
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
+    clock = FakeClock(0.0)
     plan = Plan(account=ACCOUNT, changes=(
         change("live", "update", (Step("pause", "5"), Step("patch", "5", {"name": "x"}),
                                   Step("resume", "5")), remote_id="5", flags=("live_edit",)),
         change("other", "update", (Step("patch", "6", {"name": "y"}),), remote_id="6"),
     ))
-    report = run(tmp_path, plan, hood, clock=lambda: now[0], sleep=sleep, settle_timeout=5.0)
+    report = run(tmp_path, plan, hood, clock=clock, sleep=clock.sleep, settle_timeout=5.0)
     by = {r.address: r for r in report.results}
     assert by["campaign.other"].outcome is Outcome.APPLIED
     failed = by["campaign.live"]
@@ -447,7 +443,7 @@ def test_a_create_committed_late_is_applied_once_and_checked_for_duplicates(
     tmp_path: Path,
 ) -> None:
     server = LateCommitServer(FakeClock(), lag=33.0, timeout=30.0)
-    hood = late_client(server, timeout=30.0)
+    hood = late_client(server, policy=RetryPolicy(timeout=30.0))
     report = run(tmp_path, create_plan("late"), hood)  # type: ignore[arg-type]
     assert report.ok and report.duplicates == [] and report.duplicate_check_error is None
     assert server.posts == 1 and len(server.settled()) == 1
@@ -461,7 +457,7 @@ def test_a_duplicate_the_final_listing_finds_is_reported_and_fails_the_apply(
     from hoodsync.cli.views import result_table
 
     server = LateCommitServer(FakeClock(), lag=100.0, timeout=30.0)
-    hood = late_client(server, timeout=30.0, settle_window=20.0)
+    hood = late_client(server, policy=RetryPolicy(timeout=30.0, settle_window=20.0))
     report = run(tmp_path, create_plan("slow", "fine"), hood,  # type: ignore[arg-type]
                  parallelism=1)  # one fake clock: keep the timeline deterministic
     ids = tuple(c["id"] for c in server.campaigns if c["metadata"]["hoodsync_key"] == "slow")

@@ -16,7 +16,7 @@ from hoodsync.remote.falconyte import (
     normalize_email_campaign,
 )
 from hoodsync.remote.ratelimit import RateLimiter
-from hoodsync.remote.transport import ApiTransport, RequestRecord, Secret
+from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, Secret
 
 FAST = {"falconyte_rate_burst": 1000, "falconyte_rate_minute": 100_000}
 TEMPLATE = str(uuid.UUID(int=1))
@@ -48,7 +48,7 @@ def client_for(
         limiter=RateLimiter(1000, 100_000),
         transport=transport,
         on_request=records.append if records is not None else None,
-        backoff_base=0.01,
+        policy=RetryPolicy(backoff_base=0.01),
     )
     return FalconyteClient(api, page_size=page_size)
 

@@ -21,7 +21,7 @@ from hoodsync.remote.hood import (
     unwrap_items,
 )
 from hoodsync.remote.ratelimit import RateLimiter
-from hoodsync.remote.transport import ApiTransport, RequestRecord, Secret
+from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, Secret
 
 FAST = {"rate_burst": 1000, "rate_minute": 100_000}
 
@@ -57,6 +57,10 @@ def push_task_body(name: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+#: Retries as the transport makes them, with backoffs short enough for tests.
+FAST_RETRIES = RetryPolicy(backoff_base=0.01)
+
+
 def client_for(
     emulator: Any,
     *,
@@ -64,6 +68,7 @@ def client_for(
     transport: httpx.BaseTransport | None = None,
     limiter: RateLimiter | None = None,
     token: str | None = None,
+    policy: RetryPolicy = FAST_RETRIES,
     **kwargs: Any,
 ) -> HoodClient:
     api = ApiTransport(
@@ -72,7 +77,7 @@ def client_for(
         limiter=limiter or RateLimiter(1000, 100_000),
         transport=transport,
         on_request=records.append if records is not None else None,
-        backoff_base=0.01,
+        policy=policy,
         **kwargs,
     )
     return HoodClient(api)
@@ -380,8 +385,9 @@ def test_create_that_never_shows_up_fails_after_bounded_sends(
             return self.inner.handle_request(request)
 
     clock = FakeClock()
-    hood = client_for(emulator, transport=NeverCreates(), records=records, max_attempts=4,
-                      clock=clock, sleep=clock.sleep, settle_window=60.0)
+    policy = RetryPolicy(backoff_base=0.01, max_attempts=4, settle_window=60.0)
+    hood = client_for(emulator, transport=NeverCreates(), records=records, policy=policy,
+                      clock=clock, sleep=clock.sleep)
     with pytest.raises(ServerError):
         hood.create_campaign(campaign_body("y"), key="y")
     methods = [r.method for r in records]
@@ -401,12 +407,13 @@ def test_creates_under_faults_yield_exactly_one_campaign_each(
         fail_rate=0.1, drop_after_commit_rate=0.05, latency_ms=20, seed=11, **FAST
     )
     clock = FakeClock()  # the settle window's pauses pass at once
-    hood = client_for(emulator, parallelism=4, max_attempts=8, clock=clock, sleep=clock.sleep)
+    policy = RetryPolicy(backoff_base=0.01, max_attempts=8)
+    hood = client_for(emulator, parallelism=4, policy=policy, clock=clock, sleep=clock.sleep)
     keys = [f"f{i:03d}" for i in range(40)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         created = list(pool.map(lambda k: hood.create_campaign(campaign_body(k), key=k), keys))
     assert sorted(c["metadata"]["hoodsync_key"] for c in created) == keys
-    remote = client_for(emulator, max_attempts=8).list_campaigns()
+    remote = client_for(emulator, policy=policy).list_campaigns()
     assert sorted(c["metadata"]["hoodsync_key"] for c in remote) == keys  # exactly N, no duplicates
 
 
@@ -578,7 +585,7 @@ def test_a_create_committed_after_the_client_timed_out_is_sent_once() -> None:
     """The server commits the POST 33 s after receiving it, 3 s after the client's 30 s timeout:
     the client keeps looking over its settle window and finds it, instead of sending it again."""
     server = LateCommitServer(FakeClock(), lag=33.0, timeout=30.0)
-    hood = late_client(server, timeout=30.0)
+    hood = late_client(server, policy=RetryPolicy(timeout=30.0))
     created = hood.create_campaign(campaign_body("late"), key="late")
     assert created["metadata"]["hoodsync_key"] == "late"
     assert server.posts == 1
@@ -588,16 +595,19 @@ def test_a_create_committed_after_the_client_timed_out_is_sent_once() -> None:
 
 def test_the_settle_window_defaults_to_at_least_the_request_timeout() -> None:
     server = LateCommitServer(FakeClock())
-    assert late_client(server, timeout=30.0).transport.settle_window >= 30.0
-    assert late_client(server, timeout=90.0).transport.settle_window >= 90.0
-    assert late_client(server, settle_window=5.0).transport.settle_window == 5.0
+    def settle_window(**policy: Any) -> float:
+        return late_client(server, policy=RetryPolicy(**policy)).transport.settle_window
+
+    assert settle_window(timeout=30.0) >= 30.0
+    assert settle_window(timeout=90.0) >= 90.0
+    assert settle_window(settle_window=5.0) == 5.0
 
 
 def test_a_create_committed_after_the_settle_window_is_sent_again_and_counted() -> None:
     """Past the window the create is taken as not made and sent again: the unknown outcome is
     counted, so that apply's final listing can find the duplicate (tests/test_apply.py)."""
     server = LateCommitServer(FakeClock(), lag=100.0, timeout=30.0)
-    hood = late_client(server, timeout=30.0, settle_window=20.0)
+    hood = late_client(server, policy=RetryPolicy(timeout=30.0, settle_window=20.0))
     hood.create_campaign(campaign_body("slow"), key="slow")
     assert server.posts == 2 and hood.unknown_outcomes == 2
     assert len(server.settled()) == 2  # what a window shorter than the server's lag risks

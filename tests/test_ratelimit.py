@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from conftest import FakeClock
 from hoodsync.remote.ratelimit import (
     MAX_SERVER_WAIT,
     RateLimiter,
@@ -32,26 +33,6 @@ from hoodsync.remote.ratelimit import (
 )
 
 T0 = 1_767_225_600.0  # a whole minute on the server's clock
-
-
-class Clock:
-    """Thread-safe fake clock; ``sleep`` advances it."""
-
-    def __init__(self, start: float) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
-
-    def set(self, when: float) -> None:
-        with self._lock:
-            self._now = max(self._now, when)
 
 
 class Server:
@@ -127,7 +108,7 @@ class Client:
 
 @dataclass
 class Simulation:
-    clock: Clock
+    clock: FakeClock
     server: Server
     latency: float = 0.3
     jitter: float = 0.01
@@ -162,7 +143,7 @@ class Simulation:
             next_send, who = min(ready) if ready else (math.inf, -1)
             if pending and pending[0][0] <= next_send:
                 at, _, i, ticket, sent, headers = heapq.heappop(pending)
-                self.clock.set(at)
+                self.clock.at_least(at)
                 client = self.clients[i]
                 client.in_flight -= 1
                 if "retry-after" in headers:
@@ -176,7 +157,7 @@ class Simulation:
                     client.last_done = at
                 continue
             client = self.clients[who]
-            self.clock.set(next_send)
+            self.clock.at_least(next_send)
             ticket = client.limiter.acquire()
             sent = self.clock()
             arrival = sent + self.delay + rng.uniform(0.0, self.jitter)
@@ -264,7 +245,7 @@ def test_fastest_schedule_never_exceeds_fixed_windows() -> None:
 
 def test_without_headers_never_more_than_the_limits_in_any_sliding_window() -> None:
     rng = random.Random(3)
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     grants: list[float] = []
     for _ in range(3000):
@@ -278,7 +259,7 @@ def test_without_headers_never_more_than_the_limits_in_any_sliding_window() -> N
 
 
 def test_without_headers_150_sends_take_the_sliding_minimum_plus_margins() -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     tickets = [limiter.acquire() for _ in range(150)]
     assert tickets == list(range(1, 151))
@@ -287,7 +268,7 @@ def test_without_headers_150_sends_take_the_sliding_minimum_plus_margins() -> No
 
 
 def test_first_burst_is_split_to_learn_the_phase() -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, spread=0.1)
     grants = []
     for _ in range(10):
@@ -298,7 +279,7 @@ def test_first_burst_is_split_to_learn_the_phase() -> None:
 
 
 def test_concurrent_threads_never_exceed_the_limits() -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     grants: list[tuple[int, float]] = []
     lock = threading.Lock()
@@ -321,7 +302,7 @@ def test_concurrent_threads_never_exceed_the_limits() -> None:
 
 
 def test_penalize_blocks_until_retry_after_and_halves_the_share() -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, spread=0.0, recovery=30.0)
     ticket = limiter.acquire()
     limiter.penalize(2.0, ticket)
@@ -342,7 +323,7 @@ def test_penalize_blocks_until_retry_after_and_halves_the_share() -> None:
 
 
 def test_observe_ignores_missing_or_malformed_headers() -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     ticket = limiter.acquire()
     limiter.observe({}, ticket)
@@ -354,7 +335,7 @@ def test_observe_ignores_missing_or_malformed_headers() -> None:
 
 
 def test_a_lower_limit_reported_by_the_server_wins() -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(per_second=10, per_minute=150, clock=clock, sleep=clock.sleep, spread=0.0)
     ticket = limiter.acquire()
     limiter.observe(
@@ -368,7 +349,7 @@ def test_a_lower_limit_reported_by_the_server_wins() -> None:
 
 
 def test_reset_of_the_minute_window_pins_its_phase() -> None:
-    clock = Clock(T0 + 20.4)
+    clock = FakeClock(T0 + 20.4)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     ticket = limiter.acquire()
     # The server says: 40 s (rounded up) until the minute window resets, i.e. at T0 + 60.
@@ -384,7 +365,7 @@ def test_reset_of_the_minute_window_pins_its_phase() -> None:
 
 
 def test_remaining_from_another_client_reduces_our_budget() -> None:
-    clock = Clock(T0 + 0.2)
+    clock = FakeClock(T0 + 0.2)
     server = Server()
     for _ in range(6):  # someone else already used 6 of this second's 10
         server.hit(T0 + 0.1)
@@ -402,7 +383,7 @@ def test_remaining_from_another_client_reduces_our_budget() -> None:
 
 
 def test_a_retry_after_beyond_the_cap_is_refused_not_slept() -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     limiter.penalize(99_999.0, limiter.acquire())
     with pytest.raises(WaitTooLong) as info:
@@ -412,7 +393,7 @@ def test_a_retry_after_beyond_the_cap_is_refused_not_slept() -> None:
 
 
 def test_a_reset_beyond_the_cap_with_nothing_remaining_is_refused_not_slept() -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, max_wait=30.0)
     limiter.observe({"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0",
                      "x-ratelimit-reset": "99999"}, limiter.acquire())
@@ -423,7 +404,7 @@ def test_a_reset_beyond_the_cap_with_nothing_remaining_is_refused_not_slept() ->
 
 
 def test_server_demands_within_the_cap_are_waited_for() -> None:
-    clock = Clock(T0)
+    clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     limiter.observe({"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0",
                      "x-ratelimit-reset": "45"}, limiter.acquire())
@@ -431,12 +412,93 @@ def test_server_demands_within_the_cap_are_waited_for() -> None:
     assert T0 + 45.0 <= clock() <= T0 + 46.0
 
 
+# ------------------------------------------------------------------------------ waiting
+
+
+class Waiter:
+    """``limiter.acquire()`` in a thread, on a fake clock that never moves by itself and the
+    limiter's real-time condition wait (no ``sleep`` given): only a change of the limiter's
+    state can let it through. ``result`` is the ticket, or the exception raised."""
+
+    def __init__(self, start: float, **limiter_args: float) -> None:
+        self.fake = FakeClock(start)
+        self._reading = threading.Event()
+        self.limiter = RateLimiter(clock=self._clock, **limiter_args)  # type: ignore[arg-type]
+        self.result: int | WaitTooLong | None = None
+        self._thread = threading.Thread(target=self._acquire, daemon=True)
+
+    def _clock(self) -> float:
+        if threading.current_thread() is self._thread:
+            self._reading.set()
+        return self.fake()
+
+    def _acquire(self) -> None:
+        try:
+            self.result = self.limiter.acquire()
+        except WaitTooLong as exc:  # the test inspects it
+            self.result = exc
+
+    def start(self) -> None:
+        """Start the thread and return once it is inside ``acquire``: it read the clock holding
+        the limiter's lock, so whatever the test does under that lock happens while it waits."""
+        self._thread.start()
+        assert self._reading.wait(5.0)
+
+    def finished(self) -> bool:
+        """Whether the thread got through (a minute-long sleep would not have, by far)."""
+        self._thread.join(5.0)
+        return not self._thread.is_alive()
+
+
+def test_a_permit_given_back_wakes_a_waiting_send_at_once() -> None:
+    waiter = Waiter(T0, per_minute=1)
+    first = waiter.limiter.acquire()
+    waiter.start()  # the minute's one request is spent: it waits ~60 s
+    waiter.limiter.discard(first)
+    assert waiter.finished() and waiter.result == 2
+    assert waiter.fake() == T0
+
+
+def test_an_answer_wakes_a_waiting_send_to_plan_again() -> None:
+    waiter = Waiter(T0 + 20.4, per_minute=1)
+    first = waiter.limiter.acquire()
+    waiter.start()  # without phase knowledge: the sliding rule, 60 s + margin from the first
+    waiter.fake.set(T0 + 61.0)
+    # The answer pins the minute window's end at T0 + 60 (give or take the margin): the send may
+    # go now, 20 s before the sliding rule would have let it.
+    waiter.limiter.observe({"x-ratelimit-limit": "1", "x-ratelimit-remaining": "0",
+                            "x-ratelimit-reset": "40"}, first)
+    assert waiter.finished() and waiter.result == 2
+
+
+def test_a_429_beyond_the_cap_fails_a_waiting_send_at_once() -> None:
+    waiter = Waiter(T0, per_minute=1)
+    first = waiter.limiter.acquire()
+    waiter.start()
+    waiter.limiter.penalize(99_999.0, first)
+    assert waiter.finished() and isinstance(waiter.result, WaitTooLong)
+    assert waiter.result.header == "Retry-After"
+
+
+def test_a_send_held_back_by_a_probe_sleeps_once_not_in_slices() -> None:
+    """With an injected ``sleep`` nothing can wake the limiter early, so a send held back by an
+    unanswered probe sleeps, in one call, until the learnt windows allow it."""
+    clock = FakeClock(T0 + 0.4)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
+    for _ in range(11):  # the first burst, then the probe just after the whole second
+        limiter.acquire()
+    assert clock.sleeps == [pytest.approx(0.6 + limiter.skew, abs=1e-3)]
+    limiter.acquire()
+    assert clock() - T0 == pytest.approx(0.4 + 1.0 + limiter.margin, abs=1e-3)
+    assert len(clock.sleeps) == 2 and sum(clock.sleeps) == pytest.approx(clock() - T0 - 0.4)
+
+
 # ------------------------------------------------------------------------------ simulated server
 
 
 @pytest.mark.parametrize("phase", [0.05, 7.5, 21.9, 33.3, 44.7, 52.2])
 def test_300_requests_at_300_ms_are_within_5_percent_of_the_fastest_schedule(phase: float) -> None:
-    clock = Clock(T0 + phase)
+    clock = FakeClock(T0 + phase)
     sim = Simulation(clock, Server(), latency=0.3, jitter=0.01, seed=int(phase * 10))
     client = sim.add(300, parallel=10)
     sim.run()
@@ -451,7 +513,7 @@ def test_300_requests_at_300_ms_are_within_5_percent_of_the_fastest_schedule(pha
 def test_150_requests_lose_at_most_the_unknowable_first_window(phase: float) -> None:
     """Without prior knowledge of the sub-second phase nothing can be sent into the next second
     window before the current one is known to be over; after that no time is lost."""
-    clock = Clock(T0 + phase)
+    clock = FakeClock(T0 + phase)
     sim = Simulation(clock, Server(), latency=0.3, jitter=0.01, seed=int(phase * 10))
     client = sim.add(150, parallel=10)
     sim.run()
@@ -468,7 +530,7 @@ def test_150_requests_lose_at_most_the_unknowable_first_window(phase: float) -> 
 @pytest.mark.parametrize("seed", range(4))
 def test_random_jitter_and_phase_never_exceed_the_server_windows(seed: int) -> None:
     rng = random.Random(seed)
-    clock = Clock(T0 + rng.uniform(0, 60))
+    clock = FakeClock(T0 + rng.uniform(0, 60))
     sim = Simulation(clock, Server(), latency=rng.uniform(0.0, 0.4), jitter=0.025, seed=seed)
     sim.add(rng.randint(200, 400), parallel=rng.choice([1, 4, 10, 16]))
     sim.run()
@@ -476,7 +538,7 @@ def test_random_jitter_and_phase_never_exceed_the_server_windows(seed: int) -> N
 
 
 def test_two_limiters_on_one_account_settle_without_many_429s() -> None:
-    clock = Clock(T0 + 12.3)
+    clock = FakeClock(T0 + 12.3)
     sim = Simulation(clock, Server(), latency=0.3, jitter=0.01, seed=5)
     a = sim.add(200, parallel=4)
     b = sim.add(200, parallel=4)
@@ -522,7 +584,7 @@ def run_wall(
     parallel: int = 10,
     seed: int = 0,
 ) -> tuple[Simulation, Client]:
-    clock = Clock(T0 + start)
+    clock = FakeClock(T0 + start)
     server = Server(offset=offset, date=True)
     sim = Simulation(clock, server, latency=latency, jitter=0.01, seed=seed, delay=delay)
     client = sim.add(requests, parallel=parallel, wall=True)
@@ -564,7 +626,7 @@ def test_small_skew_and_delay_stay_inside_the_hypothesis(offset: float, delay: f
 
 
 def test_bursts_go_right_after_each_whole_second() -> None:
-    clock = Clock(T0 + 0.4)
+    clock = FakeClock(T0 + 0.4)
     server = Server(date=True)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
     grants = []
@@ -583,7 +645,7 @@ def test_only_one_probe_of_the_hypothesis_is_unanswered_at_a_time() -> None:
     what was learnt (nothing yet: the sliding rule) would wait until 1 s + margin after the
     burst. One request goes as a probe; the rest wait for its answer (which never comes here),
     or for the learnt rule."""
-    clock = Clock(T0 + 0.4)
+    clock = FakeClock(T0 + 0.4)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
     grants = []
     for _ in range(12):
@@ -597,7 +659,7 @@ def test_only_one_probe_of_the_hypothesis_is_unanswered_at_a_time() -> None:
 def test_a_start_just_before_a_boundary_waits_for_it() -> None:
     """A send 30 ms before a whole second may be counted in either window: it waits for the
     next one rather than spend the budget of both."""
-    clock = Clock(T0 + 0.97)
+    clock = FakeClock(T0 + 0.97)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
     limiter.acquire()
     assert clock() - T0 == pytest.approx(1.0 + limiter.skew, abs=1e-3)
@@ -647,7 +709,7 @@ def test_servers_off_the_wall_clock_cost_at_most_one_429(offset: float) -> None:
 
 
 def test_a_date_header_far_from_our_clock_drops_the_hypothesis() -> None:
-    clock = Clock(T0 + 0.2)
+    clock = FakeClock(T0 + 0.2)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
     ticket = limiter.acquire()
     clock.sleep(0.1)
@@ -662,7 +724,7 @@ def test_a_date_header_far_from_our_clock_drops_the_hypothesis() -> None:
 
 
 def test_a_wall_clock_jump_drops_the_hypothesis() -> None:
-    clock = Clock(T0 + 0.2)
+    clock = FakeClock(T0 + 0.2)
     shift = [0.0]
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=lambda: clock() + shift[0])
     limiter.acquire()
@@ -673,7 +735,7 @@ def test_a_wall_clock_jump_drops_the_hypothesis() -> None:
 
 
 def test_a_429_blamed_on_the_hypothesis_does_not_halve_the_share() -> None:
-    clock = Clock(T0 + 0.5)
+    clock = FakeClock(T0 + 0.5)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock, spread=0.0)
     for _ in range(10):
         limiter.acquire()
@@ -700,5 +762,5 @@ def test_the_wall_clock_defaults_to_real_time_only_beside_a_real_clock() -> None
     assert RateLimiter().wall_aligned
     assert RateLimiter(clock=time.time).wall_aligned
     assert not RateLimiter(wall_clock=None).wall_aligned
-    fake = Clock(T0)
+    fake = FakeClock(T0)
     assert not RateLimiter(clock=fake, sleep=fake.sleep).wall_aligned

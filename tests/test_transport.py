@@ -35,6 +35,7 @@ from hoodsync.remote.transport import (
     ApiTransport,
     RequestRecord,
     Response,
+    RetryPolicy,
     Secret,
     backoff_delay,
     falconyte_error,
@@ -44,26 +45,11 @@ from hoodsync.remote.transport import (
     settle_pauses,
 )
 from hoodsync.remote.network import proxy_for
+from conftest import FakeClock
 from hostile_server import HostileServer, RecordingProxy, Reply, json_reply, wait_until
 
 TOKEN = "tok-3b1f9c0e5d7a4e28"
 BASE = "https://api.example.test/v1/hood"
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -77,7 +63,7 @@ def make(
     clock: FakeClock | None = None,
     **kwargs: Any,
 ) -> tuple[ApiTransport, FakeClock]:
-    clock = clock or FakeClock()
+    clock = clock or FakeClock(1000.0)
     limiter = RateLimiter(1000, 100000, clock=clock, sleep=clock.sleep)
     transport = ApiTransport(
         base,
@@ -248,7 +234,7 @@ def test_5xx_is_not_retried_when_not_safe() -> None:
 
 def test_final_error_says_what_was_tried() -> None:
     handler, seen = replies(ok({"code": 502, "title": "Bad gateway.", "trace_id": "t-1"}, 502))
-    transport, _ = make(handler, max_attempts=4)
+    transport, _ = make(handler, policy=RetryPolicy(max_attempts=4))
     with pytest.raises(ServerError) as info:
         transport.request("GET", "/campaigns", retry=True, operation="list campaigns")
     err = info.value
@@ -262,7 +248,8 @@ def test_final_error_says_what_was_tried() -> None:
 
 def test_total_retry_time_is_bounded() -> None:
     handler, seen = replies(ok({}, 500))
-    transport, clock = make(handler, max_attempts=50, max_retry_time=5.0, backoff_base=1.0)
+    policy = RetryPolicy(max_attempts=50, max_retry_time=5.0, backoff_base=1.0)
+    transport, clock = make(handler, policy=policy)
     with pytest.raises(ServerError):
         transport.request("GET", "/campaigns", retry=True)
     assert sum(clock.sleeps) <= 5.0
@@ -288,11 +275,43 @@ def test_network_errors_are_retried_and_translated() -> None:
             "Server disconnected without sending a response.", request=request
         )
 
-    transport, _ = make(always_down, max_attempts=3)
+    transport, _ = make(always_down, policy=RetryPolicy(max_attempts=3))
     with pytest.raises(NetworkError) as info:
         transport.request("GET", "/campaigns", retry=True)
     assert "after 3 attempts over" in str(info.value)
     assert "RemoteProtocolError" in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_a_translated_httpx_error_keeps_it_as_its_cause() -> None:
+    """The httpx exception is translated where it enters but raised only after the retries:
+    the error raised then is still chained to it (``raise ... from exc``), for one attempt or
+    several, and for a non-retried call whose outcome is unknown."""
+
+    def always_down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    for attempts in (1, 3):
+        transport, _ = make(always_down, policy=RetryPolicy(max_attempts=attempts))
+        with pytest.raises(NetworkError) as info:
+            transport.request("GET", "/campaigns", retry=True)
+        assert isinstance(info.value.__cause__, httpx.ReadTimeout), attempts
+    transport, _ = make(always_down)
+    with pytest.raises(NetworkError) as unknown:
+        transport.request("POST", "/campaigns", json={}, retry=False)
+    assert isinstance(unknown.value.__cause__, httpx.ReadTimeout)
+
+
+def test_retry_policy_bounds_are_checked_and_the_settle_window_follows_the_timeouts() -> None:
+    assert RetryPolicy().settle_seconds == max(RetryPolicy().deadline, RetryPolicy().timeout)
+    assert RetryPolicy(timeout=90.0).settle_seconds == 90.0
+    assert RetryPolicy(settle_window=0.0).settle_seconds == 0.0
+    for bad in ({"max_attempts": 0}, {"deadline": 0.0}, {"max_wait": -1.0},
+                {"settle_window": -1.0}):
+        with pytest.raises(ValueError):
+            RetryPolicy(**bad)
+    handler, _ = replies(ok({}))
+    transport, _ = make(handler, policy=RetryPolicy(timeout=75.0, deadline=10.0))
+    assert transport.settle_window == 75.0
 
 
 def test_refused_connections_are_retried_even_for_creates() -> None:
@@ -356,7 +375,7 @@ def test_429_minus_one_waits_for_our_own_in_flight_request() -> None:
 
 def test_repeated_429s_are_bounded_by_time() -> None:
     handler, seen = replies(ok({}, 429, headers={"retry-after": "10"}))
-    transport, clock = make(handler, max_retry_time=35.0)
+    transport, clock = make(handler, policy=RetryPolicy(max_retry_time=35.0))
     with pytest.raises(RateLimitedError) as info:
         transport.request("GET", "/campaigns", retry=True)
     assert 3 <= len(seen) <= 5
@@ -475,7 +494,7 @@ def test_html_502_from_a_proxy_is_a_server_error_without_the_html() -> None:
     handler, seen = replies(
         httpx.Response(502, content=page, headers={"content-type": "text/html"})
     )
-    transport, _ = make(handler, max_attempts=2)
+    transport, _ = make(handler, policy=RetryPolicy(max_attempts=2))
     with pytest.raises(ServerError) as info:
         transport.request("GET", "/campaigns", retry=True)
     assert info.value.title == "Bad Gateway"
@@ -484,7 +503,7 @@ def test_html_502_from_a_proxy_is_a_server_error_without_the_html() -> None:
 
 def test_truncated_json_on_success_is_a_network_error_and_retried() -> None:
     handler, seen = replies(httpx.Response(200, content=b'{"total": 3, "items": [{"id"'))
-    transport, _ = make(handler, max_attempts=2)
+    transport, _ = make(handler, policy=RetryPolicy(max_attempts=2))
     with pytest.raises(NetworkError) as info:
         transport.request("GET", "/campaigns", retry=True)
     assert "malformed JSON" in str(info.value)
@@ -583,7 +602,8 @@ def test_token_appears_in_no_log_line_error_or_repr(
         with pytest.raises(AuthError) as denied:
             wrong.request("GET", "/campaigns", retry=True)
         seen += [str(denied.value), repr(denied.value), repr(wrong), repr(transport)]
-        down = ApiTransport("http://127.0.0.1:9", good, max_attempts=2, backoff_base=0.01)
+        down = ApiTransport("http://127.0.0.1:9", good,
+                            policy=RetryPolicy(max_attempts=2, backoff_base=0.01))
         with pytest.raises(NetworkError) as refused:
             down.request("GET", "/campaigns", retry=True)
         seen += [str(refused.value), repr(refused.value), str(refused.value.__cause__)]
@@ -662,7 +682,7 @@ def test_waits_up_to_the_cap_are_honoured() -> None:
 def test_deeply_nested_json_is_one_malformed_answer_not_a_recursion_error(depth: int) -> None:
     nested = b"[" * depth + b"]" * depth
     handler, seen = replies(httpx.Response(200, content=nested))
-    transport, _ = make(handler, max_attempts=2)
+    transport, _ = make(handler, policy=RetryPolicy(max_attempts=2))
     with pytest.raises(NetworkError) as info:
         transport.request("GET", "/campaigns", retry=True)
     assert "malformed JSON" in str(info.value) and "nested deeper than 64" in str(info.value)
@@ -672,7 +692,7 @@ def test_deeply_nested_json_is_one_malformed_answer_not_a_recursion_error(depth:
 def test_deeply_nested_json_answering_a_create_is_an_unknown_outcome() -> None:
     nested = b'{"id": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
     handler, seen = replies(httpx.Response(201, content=nested))
-    transport, clock = make(handler, settle_window=10.0)
+    transport, clock = make(handler, policy=RetryPolicy(settle_window=10.0))
     looks: list[float] = []
 
     def find() -> dict[str, str] | None:
@@ -693,7 +713,7 @@ def test_settle_pauses_grow_and_fill_the_window() -> None:
 def test_settle_looks_a_fixed_number_of_times_even_if_sleep_does_not_pass_time() -> None:
     handler, _ = replies(ok({}))
     transport = ApiTransport(BASE, Secret(TOKEN), transport=httpx.MockTransport(handler),
-                             sleep=lambda s: None, settle_window=60.0)
+                             sleep=lambda s: None, policy=RetryPolicy(settle_window=60.0))
     looks: list[int] = []
     assert transport.settle(lambda: looks.append(1), operation="create x") is None
     assert len(looks) == 8
@@ -708,8 +728,8 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(body_only: bool) -> None:
     slow = Reply(200, b'{"total": 0, "items": []}' * 20, {"Content-Type": "application/json"},
                  trickle=0.05, trickle_body_only=body_only)
     with HostileServer(lambda request: slow) as server:
-        transport = ApiTransport(server.url + "/v1/hood", Secret(TOKEN), timeout=5.0,
-                                 deadline=0.3, max_attempts=1)
+        transport = ApiTransport(server.url + "/v1/hood", Secret(TOKEN),
+                                 policy=RetryPolicy(timeout=5.0, deadline=0.3, max_attempts=1))
         with transport, pytest.raises(NetworkError) as info:
             transport.request("GET", "/campaigns", retry=True)
     assert "0.3 s deadline for the whole request passed" in str(info.value)
@@ -719,7 +739,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(body_only: bool) -> None:
 def test_the_deadline_does_not_cut_a_prompt_answer() -> None:
     prompt = json_reply({"total": 0, "items": []})
     with HostileServer(lambda request: prompt) as server:
-        with ApiTransport(server.url, Secret(TOKEN), deadline=0.5) as transport:
+        with ApiTransport(server.url, Secret(TOKEN), policy=RetryPolicy(deadline=0.5)) as transport:
             for _ in range(3):  # the deadline is per request, not per connection
                 data = transport.request("GET", "/campaigns", retry=True).data
                 assert data == {"total": 0, "items": []}
@@ -784,7 +804,8 @@ def test_a_loopback_api_never_goes_through_a_proxy(make_emulator: Callable[..., 
 def test_an_https_api_goes_through_the_proxy_by_connect_only_and_the_token_does_not() -> None:
     with RecordingProxy() as proxy:
         transport = ApiTransport("https://api.example.test/v1/hood", Secret(TOKEN),
-                                 environ={"HTTPS_PROXY": proxy.url}, max_attempts=1)
+                                 environ={"HTTPS_PROXY": proxy.url},
+                                 policy=RetryPolicy(max_attempts=1))
         with transport, pytest.raises(NetworkError):
             transport.request("GET", "/campaigns", retry=True)
         assert wait_until(lambda: bool(proxy.received))

@@ -10,13 +10,15 @@ HTTP date; ``-1`` means "wait until one of your in-flight requests finishes"). A
 connection that was never established are retried for every call, creates included: the server
 did not execute them. Attempts and total time are bounded; the final error says what was tried.
 
-Every wait is bounded (README, "Waiting, retries and bounds"): each attempt has a total
-``deadline`` besides httpx's per-read timeouts (:mod:`hoodsync.remote.network`); a wait the
-server demands (``Retry-After``, or ``X-RateLimit-Reset`` through the limiter) beyond
-``max_wait`` fails the request at once, naming the header; an answer nested deeper than
-:data:`MAX_JSON_DEPTH` or otherwise unparseable is a one-line error (for a create: an unknown
-outcome). A create whose outcome is unknown is looked for over ``settle_window`` before it is
-sent again (:meth:`ApiTransport.create`).
+Every wait is bounded (README, "Waiting, retries and bounds"), and every bound is a field of
+one :class:`RetryPolicy`: each attempt has a total ``deadline`` besides httpx's per-read
+timeouts (:mod:`hoodsync.remote.network`); a wait the server demands (``Retry-After``, or
+``X-RateLimit-Reset`` through the limiter) beyond ``max_wait`` fails the request at once, naming
+the header; an answer nested deeper than :data:`MAX_JSON_DEPTH` or otherwise unparseable is a
+one-line error (for a create: an unknown outcome). A create whose outcome is unknown is looked
+for over ``settle_window`` before it is sent again (:meth:`ApiTransport.create`). An httpx
+failure becomes a :class:`~hoodsync.errors.NetworkError` whose ``__cause__`` is the httpx
+exception, however many attempts later it is raised.
 
 Security: the token lives in a :class:`Secret` and is revealed only to build the auth header of
 each request. It is refused over plain ``http://`` unless the host is loopback, and with a URL
@@ -63,6 +65,7 @@ __all__ = [
     "CreateResult",
     "RequestRecord",
     "Response",
+    "RetryPolicy",
     "Secret",
     "backoff_delay",
     "falconyte_error",
@@ -106,6 +109,59 @@ MAX_JSON_DEPTH = 64
 #: to ``_SETTLE_PAUSE_CAP``.
 _SETTLE_FIRST_PAUSE = 1.0
 _SETTLE_PAUSE_CAP = 15.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often one call may try: every bound :class:`ApiTransport` puts on
+    waiting for a server (README, "Waiting, retries and bounds"). Seconds unless said otherwise.
+
+    * ``timeout`` — one socket read (httpx); ``connect_timeout`` — opening a connection;
+    * ``deadline`` — one whole attempt over the network, from sending to the last byte of the
+      answer (:mod:`hoodsync.remote.network`), however the server trickles it;
+    * ``max_attempts`` — attempts of one call that fail other than by a 429 (throttled attempts
+      are bounded by ``max_retry_time`` and ``4 * max_attempts``); also the default number of
+      sends of a create (:meth:`ApiTransport.create`);
+    * ``max_retry_time`` — time one call may spend failing and backing off (waits for our own
+      rate limiter do not count);
+    * ``backoff_base`` / ``backoff_cap`` — the jittered exponential backoff between attempts
+      (:func:`backoff_delay`);
+    * ``max_wait`` — the longest ``Retry-After`` a server may demand before the call fails at
+      once instead (the limiter has its own for ``X-RateLimit-Reset``);
+    * ``settle_window`` — how long a create whose outcome is unknown is looked for before it is
+      sent again; ``None``: the longer of ``deadline`` and ``timeout``
+      (:attr:`settle_seconds`), so that a server that commits a create while its answer is
+      still allowed to arrive is seen.
+
+    Raises :class:`ValueError` for ``max_attempts < 1``, ``deadline <= 0`` or a negative
+    ``max_wait`` or ``settle_window``.
+    """
+
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    deadline: float = REQUEST_DEADLINE
+    max_attempts: int = 5
+    max_retry_time: float = 120.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    max_wait: float = MAX_SERVER_WAIT
+    settle_window: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.deadline <= 0 or self.max_wait < 0 or (
+            self.settle_window is not None and self.settle_window < 0
+        ):
+            raise ValueError("deadline must be positive; max_wait and settle_window not negative")
+
+    @property
+    def settle_seconds(self) -> float:
+        """The settle window in force: ``settle_window``, or the longer of ``deadline`` and
+        ``timeout`` when it is ``None``."""
+        if self.settle_window is None:
+            return max(self.deadline, self.timeout)
+        return self.settle_window
 
 
 class Secret:
@@ -364,17 +420,14 @@ class ApiTransport:
 
     ``transport`` replaces the network (tests: ``httpx.MockTransport``; the sandbox: an
     in-process WSGI transport). ``clock``/``sleep``/``rng`` are injected so retry timing is
-    testable without waiting; ``wall_clock`` (POSIX seconds) is only used for HTTP-date
-    ``Retry-After`` values. ``on_request`` is called after every attempt with a
-    :class:`RequestRecord` (from the calling thread; keep it fast).
+    testable without waiting (without a ``limiter``, the one made here gets the same ``clock``
+    and ``sleep``); ``wall_clock`` (POSIX seconds) is only used for HTTP-date ``Retry-After``
+    values. ``on_request`` is called after every attempt with a :class:`RequestRecord` (from the
+    calling thread; keep it fast).
 
-    Bounds (every wait on a server has one): ``timeout`` per socket read, ``connect_timeout``,
-    ``deadline`` for one whole attempt over the network (see :mod:`hoodsync.remote.network`),
-    ``max_attempts`` and ``max_retry_time`` for the retries of one call, ``max_wait`` for a wait
-    a server demands (``Retry-After``; the limiter has its own for ``X-RateLimit-Reset``), and
-    ``settle_window`` (default: the longer of ``deadline`` and ``timeout``) for looking again
-    for a create whose outcome is unknown (:meth:`create`). ``environ`` (default
-    :data:`os.environ`) is where proxies are read from (:func:`~hoodsync.remote.network.proxy_for`).
+    Bounds (every wait on a server has one): the fields of ``policy`` (default
+    ``RetryPolicy()``). ``environ`` (default :data:`os.environ`) is where proxies are read from
+    (:func:`~hoodsync.remote.network.proxy_for`).
     """
 
     def __init__(
@@ -390,28 +443,18 @@ class ApiTransport:
         sleep: Callable[[float], None] = time.sleep,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        max_attempts: int = 5,
-        max_retry_time: float = 120.0,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
+        policy: RetryPolicy | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         on_request: Callable[[RequestRecord], None] | None = None,
         user_agent: str = "hoodsync",
-        deadline: float = REQUEST_DEADLINE,
-        max_wait: float = MAX_SERVER_WAIT,
-        settle_window: float | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         if api not in _TRANSLATORS:
             raise ValueError(f"unknown api {api!r}")
         if not isinstance(token, Secret):
             raise TypeError("token must be a Secret")
-        if parallelism < 1 or max_attempts < 1:
-            raise ValueError("parallelism and max_attempts must be at least 1")
-        if deadline <= 0 or max_wait < 0 or (settle_window is not None and settle_window < 0):
-            raise ValueError("deadline must be positive; max_wait and settle_window not negative")
+        if parallelism < 1:
+            raise ValueError("parallelism must be at least 1")
         url = httpx.URL(base_url)
         _check_secure(url)
         self.api: Api = api
@@ -419,12 +462,8 @@ class ApiTransport:
         self._host = url.host + (f":{url.port}" if url.port else "")
         self.limiter = limiter if limiter is not None else RateLimiter(clock=clock, sleep=sleep)
         self.parallelism = parallelism
-        self.max_attempts = max_attempts
-        self.max_retry_time = max_retry_time
+        self.policy = policy if policy is not None else RetryPolicy()
         self.max_response_bytes = max_response_bytes
-        self.deadline = deadline
-        self.max_wait = max_wait
-        self.settle_window = max(deadline, timeout) if settle_window is None else settle_window
         #: Creates whose outcome was unknown at least once (a sent POST with no usable answer).
         self.unknown_outcomes = 0
         self._count_lock = threading.Lock()
@@ -436,8 +475,6 @@ class ApiTransport:
         self._wall_clock = wall_clock
         self._rng = rng if rng is not None else random.Random()
         self._rng_lock = threading.Lock()
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
         self._on_request = on_request
         self._slots = threading.BoundedSemaphore(parallelism)
         self._done = threading.Condition()
@@ -457,7 +494,7 @@ class ApiTransport:
         self._client = httpx.Client(
             base_url=self.base_url + "/",
             transport=transport,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            timeout=httpx.Timeout(self.policy.timeout, connect=self.policy.connect_timeout),
             verify=True,
             follow_redirects=False,
             trust_env=False,  # proxies are chosen by network.proxy_for, never by httpx
@@ -467,6 +504,12 @@ class ApiTransport:
 
     def __repr__(self) -> str:
         return f"ApiTransport({self.api}, {self.base_url})"
+
+    @property
+    def settle_window(self) -> float:
+        """Seconds :meth:`settle` looks for a create whose outcome is unknown
+        (:attr:`RetryPolicy.settle_seconds`)."""
+        return self.policy.settle_seconds
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -504,7 +547,9 @@ class ApiTransport:
                 method, path, params, json, retry=retry, lookup=lookup, operation=operation
             )
         except _MaybeExecuted as unknown:
-            raise unknown.error from None
+            # The internal wrapper is no part of the story; the error's own cause (the httpx
+            # exception, if any) is.
+            raise unknown.error from unknown.error.__cause__
 
     def create(
         self,
@@ -525,13 +570,13 @@ class ApiTransport:
         name) again and again over the settle window (:meth:`settle`), since a server may commit
         a create well after the client stopped waiting for its answer. Found: that is the result.
         Not found by the end of the window: the create did not happen, and it is sent again (at
-        most ``max_sends`` sends in all, default ``max_attempts``). If listing fails, nothing can
-        be told: :class:`OutcomeUnknownError`. If the last send's outcome is unknown and it never
-        shows, its failure is raised. Every unknown outcome is counted in
+        most ``max_sends`` sends in all, default the policy's ``max_attempts``). If listing
+        fails, nothing can be told: :class:`OutcomeUnknownError`. If the last send's outcome is
+        unknown and it never shows, its failure is raised. Every unknown outcome is counted in
         :attr:`unknown_outcomes`, so that the caller can check for duplicates at the end.
         """
         op = operation or f"POST {path}"
-        sends = max_sends if max_sends is not None else self.max_attempts
+        sends = max_sends if max_sends is not None else self.policy.max_attempts
         last: RemoteError | None = None
         for send in range(1, sends + 1):
             try:
@@ -626,8 +671,9 @@ class ApiTransport:
             elapsed = self._clock() - started - queued
             # A 429 was not executed and says when to come back, so throttled attempts are
             # bounded by the time budget (and a generous count); other failures by max_attempts.
-            exhausted = failed >= self.max_attempts or attempt >= 4 * self.max_attempts
-            if exhausted or elapsed + delay > self.max_retry_time:
+            limit = self.policy.max_attempts
+            exhausted = failed >= limit or attempt >= 4 * limit
+            if exhausted or elapsed + delay > self.policy.max_retry_time:
                 final = self._final(failure.error, attempt, started)
                 if failure.maybe_executed and not retry:
                     raise _MaybeExecuted(final)
@@ -712,10 +758,11 @@ class ApiTransport:
             )
 
     def _deadline(self) -> contextlib.AbstractContextManager[None]:
-        """Bound every socket operation of this attempt by ``deadline`` (network only)."""
+        """Bound every socket operation of this attempt by the policy's ``deadline`` (network
+        only)."""
         if self._backend is None:
             return contextlib.nullcontext()
-        return self._backend.deadline(self.deadline)
+        return self._backend.deadline(self.policy.deadline)
 
     def _send_within_deadline(
         self,
@@ -747,19 +794,19 @@ class ApiTransport:
             # Nothing reached the server: safe to send again, even for a create.
             self.limiter.discard(ticket)
             return _Failure(
-                NetworkError(self._describe(exc, "could not connect"), operation=op),
+                self._network_error(exc, "could not connect", op),
                 retryable=True,
                 maybe_executed=False,
             )
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             return _Failure(
-                NetworkError(self._describe(exc, "no answer"), operation=op),
+                self._network_error(exc, "no answer", op),
                 retryable=True,
                 maybe_executed=True,
             )
         except httpx.HTTPError as exc:
             return _Failure(
-                NetworkError(self._describe(exc, "request failed"), operation=op),
+                self._network_error(exc, "request failed", op),
                 retryable=False,
                 maybe_executed=False,
             )
@@ -787,7 +834,7 @@ class ApiTransport:
             )
         except httpx.HTTPError as exc:  # cut off, timed out, or undecodable while reading
             return _Failure(
-                NetworkError(self._describe(exc, "answer cut off"), operation=op),
+                self._network_error(exc, "answer cut off", op),
                 retryable=True,
                 maybe_executed=True,
             )
@@ -819,12 +866,13 @@ class ApiTransport:
     ) -> _Failure:
         """A 429 was not executed (the server says so), so it is retried for every kind of call."""
         wait = parse_retry_after(kept.get("retry-after"), now=self._wall_clock())
-        if wait is not None and wait > self.max_wait:
+        max_wait = self.policy.max_wait
+        if wait is not None and wait > max_wait:
             # Not waited for: fail now, naming the header. The limiter remembers the demand, so
             # later requests fail at once too instead of sleeping for it.
             self.limiter.penalize(wait, ticket)
             message = (f"the server asks for a {wait:.0f} s wait (Retry-After), more than the "
-                       f"{self.max_wait:g} s hoodsync waits at most")
+                       f"{max_wait:g} s hoodsync waits at most")
             return _Failure(
                 RateLimitedError(429, operation=op, title="Too Many Requests", message=message,
                                  attempts=attempt),
@@ -859,7 +907,8 @@ class ApiTransport:
                 # The limiter already blocks sends until Retry-After has passed; a little jitter
                 # keeps two clients that were told the same thing from colliding again.
                 return failure.delay + self._rng.uniform(0.0, 0.1)
-            return backoff_delay(attempt, self._rng, base=self._backoff_base, cap=self._backoff_cap)
+            base, cap = self.policy.backoff_base, self.policy.backoff_cap
+            return backoff_delay(attempt, self._rng, base=base, cap=cap)
 
     def _wait_for_inflight(self, limit: float) -> None:
         """Retry-After: -1 — wait until another of our requests finishes (or ``limit`` seconds)."""
@@ -882,9 +931,11 @@ class ApiTransport:
             # Built with attempts=attempts, its message already ends "after N attempts".
             error.args = (str(error) + note,)
             return error
-        return type(error)(
+        final = type(error)(
             f"{_strip_op(error)} after {attempts} attempts{note}", operation=error.operation
         )
+        final.__cause__ = error.__cause__  # the httpx exception the last attempt ended with
+        return final
 
     def _auth_value(self) -> str:
         token = self._token.reveal()
@@ -900,6 +951,13 @@ class ApiTransport:
         if isinstance(data, list):
             return [self._scrub(v) for v in data]
         return data
+
+    def _network_error(self, exc: httpx.HTTPError, what: str, op: str) -> NetworkError:
+        """The :class:`NetworkError` an httpx failure becomes, chained to it: what ``raise ...
+        from exc`` would do, for an error that is raised only after the retries, if at all."""
+        error = NetworkError(self._describe(exc, what), operation=op)
+        error.__cause__ = exc
+        return error
 
     def _describe(self, exc: Exception, what: str) -> str:
         """``could not connect to api.example.com (ConnectError: …)``: the host is named, since

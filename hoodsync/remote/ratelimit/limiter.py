@@ -1,0 +1,487 @@
+"""The rate limiter itself: one per account, shared by every request, thread-safe.
+
+The server (Hood: 10 requests per second and 150 per minute per account) counts each request in
+the *fixed* 1 s and 60 s windows in which it *arrives*. The client only knows when it *sends*.
+:class:`RateLimiter` bridges the two:
+
+* Until it knows where the server's windows start, it keeps the sliding-window rule — never more
+  than ``per_second`` sends in any ``1 s + margin`` span nor ``per_minute`` in any
+  ``60 s + margin`` span. That is safe against fixed windows of any phase, as long as the
+  send-to-arrival delay of two requests differs by less than ``margin``. While the 1 s phase is
+  unknown, each burst is split in two halves ``spread`` apart, so the answers say something
+  about where the server's boundary lies.
+* It learns the phase of each window from the ``X-RateLimit-*`` headers (:meth:`observe`, see
+  :mod:`.windows`). Once a window's phase is known well enough, that window follows the server's
+  own fixed-window rule (in send time, with ``margin`` for jitter), which allows what the server
+  allows: the 151st request right after the minute boundary instead of 60 s after the first, and
+  bursts that do not drift later by ``margin`` every second. A send whose window is ambiguous
+  (near an uncertain boundary) counts in both. Requests of other clients that ``Remaining``
+  reveals are subtracted from the budget.
+* Before any answer it assumes the server's windows follow the wall clock, and drops that
+  assumption on the first contradiction (:mod:`.hypothesis`).
+* :meth:`penalize` (after a 429) blocks every send until ``Retry-After`` has passed, forgets what
+  was learnt about window phases (the model was wrong), and halves the share of the limits this
+  client allows itself, regained over ``recovery`` seconds (AIMD), so that two processes sharing
+  an account settle instead of throttling each other again and again.
+
+The send times under each rule are computed in :mod:`.schedule`; this module decides which rules
+apply, hands out permits, and waits. A send that must wait blocks on a
+:class:`threading.Condition` that every answer (:meth:`observe`), 429 (:meth:`penalize`) and
+freed permit (:meth:`discard`) notifies, so it re-plans as soon as something it waits for has
+changed, and otherwise sleeps until the time it was planned for.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from hoodsync.remote.ratelimit.hypothesis import (
+    WallClockHypothesis,
+    parse_http_date,
+    unanswered_probe,
+)
+from hoodsync.remote.ratelimit.schedule import (
+    budget_earliest,
+    fixed_earliest,
+    sliding_earliest,
+)
+from hoodsync.remote.ratelimit.windows import Budget, Send, Window, learn_from_report
+
+__all__ = ["MAX_SERVER_WAIT", "RateLimiter", "WaitTooLong"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+#: How the limiter waits: ``wait(condition, seconds)`` is called with ``condition``'s lock held,
+#: releases it while waiting, holds it again when it returns, and returns after at most about
+#: ``seconds`` — earlier when notified, or for no reason at all: the caller re-plans every time.
+Wait = Callable[[threading.Condition, float], object]
+
+#: The longest hoodsync waits because a server said so (``Retry-After``, ``X-RateLimit-Reset``):
+#: twice the longest documented window (60 s). A server asking for more is not waited for.
+MAX_SERVER_WAIT = 120.0
+
+#: Sends older than this are forgotten (the longest window plus slack).
+_HISTORY_S = 125.0
+
+#: The shortest wait: a planned time a rounding error ahead of the clock must not make a waiting
+#: send spin.
+_MIN_WAIT_S = 0.0005
+
+
+class WaitTooLong(Exception):
+    """:meth:`RateLimiter.acquire` refuses to wait ``seconds`` because the server demanded it
+    through ``header`` and that is more than the limiter's ``cap``. Nothing was sent."""
+
+    def __init__(self, header: str, seconds: float, cap: float) -> None:
+        self.header = header
+        self.seconds = seconds
+        self.cap = cap
+        super().__init__(
+            f"the server asks for a {seconds:.0f} s wait ({header}), more than the "
+            f"{cap:g} s hoodsync waits at most"
+        )
+
+
+class _Default(enum.Enum):
+    """Sentinel for ``wall_clock``: pick it from ``clock`` (see :class:`RateLimiter`)."""
+
+    WALL = enum.auto()
+
+
+class RateLimiter:
+    """Thread-safe limiter for one account (or one Falconyte team), shared by reads and writes.
+
+    Contract: :meth:`acquire` blocks until one request may be sent and returns a ticket (the
+    send's sequence number); the caller sends immediately, then passes the response headers to
+    :meth:`observe` (with the ticket) or, on a 429, calls :meth:`penalize`; a request that never
+    reached the server gives its permit back with :meth:`discard`. Without phase knowledge no
+    more than ``per_second`` permits are granted in any ``1 s + margin`` span and no more than
+    ``per_minute`` in any ``60 s + margin`` span; with it, no server window receives more than
+    its limit provided the send-to-arrival delay varies by less than ``margin``.
+
+    Time comes only from ``clock``. Waiting: with ``sleep`` left out (``None``, or
+    :func:`time.sleep` itself), a send that must wait blocks on a condition for at most the
+    time it was planned for, and is woken early — to re-plan — by :meth:`observe`,
+    :meth:`penalize` and :meth:`discard` from other threads; that wait runs in real time, so
+    it needs a real ``clock``. With a ``sleep`` function (tests: a fake clock's), the limiter
+    calls it, lock released, for the planned time instead; nothing can wake it early, so a send
+    held back for a probe's answer sleeps until the probe is no longer waited for or the learnt
+    windows allow it, whichever is first. Either way each wait is bounded by the planned time.
+
+    Every wait is bounded: when what the server demanded (``Retry-After`` through
+    :meth:`penalize`, or ``Remaining: 0`` with its ``X-RateLimit-Reset`` through :meth:`observe`)
+    would hold a send back more than ``max_wait`` seconds, :meth:`acquire` raises
+    :class:`WaitTooLong` at once instead of waiting. The limiter's own schedule never waits
+    longer than a minute window.
+
+    ``wall_clock`` (POSIX seconds, read next to ``clock``) enables the wall-clock hypothesis
+    (:mod:`.hypothesis`): until something contradicts it, the server's windows are taken to
+    start at whole seconds / minutes of it, give or take ``skew``, with a send counted at most
+    ``delay`` (plus ``margin``) after it is made. ``None`` disables the hypothesis. By default it
+    is :func:`time.time` when ``clock`` is a real clock (:func:`time.monotonic`,
+    :func:`time.perf_counter` or :func:`time.time`) and ``None`` otherwise: a fake ``clock``
+    beside the real wall clock would make the hypothesis meaningless.
+    """
+
+    def __init__(
+        self,
+        per_second: int = 10,
+        per_minute: int = 150,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep | None = None,
+        wall_clock: Clock | None | _Default = _Default.WALL,
+        margin: float = 0.03,
+        spread: float = 0.1,
+        recovery: float = 30.0,
+        skew: float = 0.01,
+        delay: float = 0.1,
+        max_wait: float = MAX_SERVER_WAIT,
+    ) -> None:
+        if per_second < 1 or per_minute < 1:
+            raise ValueError("rate limits must be at least 1")
+        if not 0.0 <= margin < 0.25:
+            raise ValueError("margin must be in [0, 0.25)")
+        if not 0.0 <= spread < 0.5:
+            raise ValueError("spread must be in [0, 0.5)")
+        if not 0.0 <= skew < 0.1 or not 0.0 <= delay < 0.5:
+            raise ValueError("skew must be in [0, 0.1) and delay in [0, 0.5)")
+        self.per_second = per_second
+        self.per_minute = per_minute
+        self.margin = margin
+        self.spread = spread
+        self.recovery = recovery
+        self.skew = skew
+        self.max_wait = max_wait
+        self._clock = clock
+        self._wait: Wait = _condition_wait
+        if sleep is not None and sleep is not time.sleep:
+            self._wait = _sleeping(sleep)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._second = Window(1.0, per_second, margin)
+        self._minute = Window(60.0, per_minute, margin)
+        self._sends: list[Send] = []
+        self._budgets: list[Budget] = []
+        self._seq = 0
+        self._blocked_until = -math.inf
+        # Share of the limits this client allows itself: halved on every 429 (someone else is
+        # using the account too), then regained linearly over ``recovery`` seconds — the usual
+        # additive-increase / multiplicative-decrease way for clients that cannot talk to each
+        # other to settle on a fair split without being throttled again and again.
+        self._share_base = 1.0
+        self._throttled_at = -math.inf
+        if wall_clock is _Default.WALL:
+            real = clock in (time.monotonic, time.perf_counter, time.time)
+            wall_clock = time.time if real else None
+        self._hyp: WallClockHypothesis | None = None
+        if wall_clock is not None:
+            self._hyp = WallClockHypothesis.make(
+                clock,
+                wall_clock,
+                limits=(per_second, per_minute),
+                margin=margin,
+                skew=skew,
+                delay=delay,
+            )
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(per_second={self.per_second}, per_minute={self.per_minute})"
+
+    # ------------------------------------------------------------------ public API
+
+    def acquire(self) -> int:
+        """Block until a request may be sent; record it as sent now and return its ticket.
+        Raises :class:`WaitTooLong` (having sent nothing) when a server's demand would make the
+        wait longer than ``max_wait``."""
+        with self._changed:
+            while True:
+                now = self._clock()
+                self._check_wall_clock()
+                at, replan_at = self._plan(now)
+                if at - now > self.max_wait:
+                    self._refuse_long_demand(now)
+                if at <= now:
+                    return self._grant(now)
+                self._wait(self._changed, max(replan_at - now, _MIN_WAIT_S))
+
+    def next_send_time(self) -> float:
+        """When the next :meth:`acquire` would return if nothing else happened (clock time)."""
+        with self._lock:
+            now = self._clock()
+            return max(self._plan(now)[0], now)
+
+    def observe(self, headers: Mapping[str, str], ticket: int | None = None) -> None:
+        """Learn from a non-throttled response's ``X-RateLimit-Limit/Remaining/Reset`` headers.
+
+        ``headers`` is case-insensitive or lower-case. The server reports its *binding* window
+        (the one with fewer requests remaining). ``ticket`` ties the report to the send it
+        answers; without it only the reported limit is used. Missing or malformed headers are
+        ignored. The round trip and the ``Date`` header (if any) test the wall-clock hypothesis.
+        Wakes every waiting :meth:`acquire`.
+        """
+        limit = _int_header(headers, "x-ratelimit-limit")
+        remaining = _int_header(headers, "x-ratelimit-remaining")
+        reset = _int_header(headers, "x-ratelimit-reset")
+        date = parse_http_date(_header(headers, "date"))
+        with self._changed:
+            self._changed.notify_all()
+            index = self._index_of(ticket)
+            if index is not None:
+                self._sends[index].answered = True
+                self._check_answer(self._sends[index], date)
+            if limit is None or remaining is None or reset is None or limit < 1:
+                return
+            window = self._classify(limit, reset)
+            for same in self._models(window.size):
+                if limit < same.limit:
+                    same.limit = limit  # the server's word wins over a too generous setting
+            if index is None:
+                return
+            self._learn(window.size, index, max(limit - remaining, 0), reset)
+
+    def penalize(self, retry_after: float, ticket: int | None = None) -> None:
+        """After a 429: send nothing for ``retry_after`` seconds; the throttled request (``ticket``)
+        was not counted by the server. Forgets learnt window phases and drops the wall-clock
+        hypothesis (the model was wrong). Halves the share of the limits, unless the throttled
+        request was a probe of the hypothesis: then the hypothesis, not another client, is the
+        culprit, and it is gone now. Wakes every waiting :meth:`acquire` (a demand beyond
+        ``max_wait`` then fails it at once)."""
+        with self._changed:
+            self._changed.notify_all()
+            now = self._clock()
+            self._blocked_until = max(self._blocked_until, now + max(retry_after, 0.0))
+            index = self._index_of(ticket)
+            blame_hypothesis = index is not None and self._sends[index].probe
+            self._drop_hypothesis("a request was throttled")
+            if not blame_hypothesis and now - self._throttled_at >= self._second.size:
+                # One halving per throttling episode: the other throttled requests of the same
+                # burst say nothing new.
+                self._share_base = max(self._share(now) / 2.0, 0.05)
+                self._throttled_at = now
+            if index is not None:
+                del self._sends[index]
+            self._second.forget()
+            self._minute.forget()
+
+    def discard(self, ticket: int) -> None:
+        """Forget a permit whose request never reached the server (e.g. the connection was
+        refused). Wakes every waiting :meth:`acquire`."""
+        with self._changed:
+            index = self._index_of(ticket)
+            if index is not None:
+                del self._sends[index]
+                self._changed.notify_all()
+
+    def phase(self) -> dict[str, tuple[float, float] | None]:
+        """What is known about each window's boundary in clock time (for logs and tests): the
+        bounds used for scheduling, i.e. including the wall-clock hypothesis while it holds."""
+        with self._lock:
+            hyp = self._hyp
+            second, minute = (hyp.second, hyp.minute) if hyp else (self._second, self._minute)
+            return {"second": second.bounds, "minute": minute.bounds}
+
+    @property
+    def wall_aligned(self) -> bool:
+        """Whether the wall-clock hypothesis is (still) in force."""
+        with self._lock:
+            return self._hyp is not None
+
+    # ------------------------------------------------------------------ permits (lock held)
+
+    def _grant(self, now: float) -> int:
+        self._seq += 1
+        self._sends.append(Send(self._seq, now, probe=self._is_probe(now)))
+        self._prune(now)
+        return self._seq
+
+    def _refuse_long_demand(self, now: float) -> None:
+        """Raise :class:`WaitTooLong` if a server demand holds sends back past ``max_wait``;
+        the limiter's own windows never do."""
+        if self._blocked_until - now > self.max_wait:
+            raise WaitTooLong("Retry-After", self._blocked_until - now, self.max_wait)
+        for budget in self._budgets:
+            if budget.until - now > self.max_wait and budget.exhausted(self._sends):
+                raise WaitTooLong("X-RateLimit-Reset", budget.until - now, self.max_wait)
+
+    def _prune(self, now: float) -> None:
+        horizon = now - _HISTORY_S
+        if self._sends and self._sends[0].at < horizon:
+            self._sends = [s for s in self._sends if s.at >= horizon]
+        self._budgets = [b for b in self._budgets if b.until > now]
+        for size in (self._second.size, self._minute.size):
+            for window in self._models(size):
+                window.forget_old_foreign(now)
+
+    def _index_of(self, ticket: int | None) -> int | None:
+        if ticket is None:
+            return None
+        for i in range(len(self._sends) - 1, -1, -1):
+            if self._sends[i].seq == ticket:
+                return i
+            if self._sends[i].seq < ticket:
+                break
+        return None
+
+    # ------------------------------------------------------------------ scheduling (lock held)
+
+    def _plan(self, now: float) -> tuple[float, float]:
+        """``(earliest send time >= now, when to look again if that is later than now)``.
+
+        Without the hypothesis: the rules of the learnt windows. With it: the hypothesis'
+        windows say when; a send they allow but the learnt windows alone would not (one going
+        into a window only the hypothesis says has begun) is a *probe*, and only one probe may
+        be unanswered at a time. If the hypothesis is wrong, that one probe is answered 429 (and
+        the hypothesis dropped); if it is right, its answer shows the new window began, and the
+        learnt model then allows the rest. A send held back by an unanswered probe is planned by
+        the learnt windows, but looks again when the probe stops being waited for (its answer,
+        coming from another thread, notifies it before that).
+        """
+        at = max(now, self._blocked_until)
+        evidence = (self._second, self._minute)
+        if self._hyp is None:
+            at = self._fixpoint(at, evidence, spread=True)
+            return at, at
+        at = self._fixpoint(at, (self._hyp.second, self._hyp.minute), spread=False)
+        probe = unanswered_probe(self._sends, at, self._second.size) if self._is_probe(at) else None
+        if probe is None:
+            return at, at
+        learnt = self._fixpoint(at, evidence, spread=False)
+        return learnt, min(learnt, probe.at + self._second.size)
+
+    def _fixpoint(self, at: float, windows: Sequence[Window], *, spread: bool) -> float:
+        """Earliest time >= ``at`` that breaks none of the rules of ``windows`` (nor the budgets of
+        other clients); ``spread`` splits bursts while a phase is unknown (learning, not safety)."""
+        for _ in range(64):
+            before = at
+            for window in windows:
+                at = self._window_earliest(window, at, spread=spread)
+            at = budget_earliest(self._budgets, self._sends, at)
+            if at == before:
+                return at
+        return at
+
+    def _is_probe(self, at: float) -> bool:
+        """A send at ``at`` would be allowed only by the hypothesis, not by the learnt model."""
+        if self._hyp is None:
+            return False
+        return self._fixpoint(at, (self._second, self._minute), spread=False) > at
+
+    def _share(self, at: float) -> float:
+        if self._share_base >= 1.0:
+            return 1.0
+        regained = (at - self._throttled_at) / self.recovery if self.recovery > 0 else 1.0
+        return min(1.0, self._share_base + max(regained, 0.0))
+
+    def _limit(self, window: Window, at: float) -> int:
+        """The window's limit scaled by the share this client currently allows itself."""
+        return max(1, math.floor(window.limit * self._share(at) + 1e-9))
+
+    def _window_earliest(self, window: Window, at: float, *, spread: bool) -> float:
+        limit = self._limit(window, at)
+        if window.known:
+            hypothesis = self._hyp is not None and self._hyp.window(window.size) is window
+            return fixed_earliest(window, self._sends, limit, at, whole_windows=hypothesis)
+        at = sliding_earliest(self._sends, limit, window.size + self.margin, at)
+        if spread and window.size == self._second.size and self.spread > 0 and limit > 1:
+            # While the phase is unknown, split each burst in two halves ``spread`` apart: the
+            # responses then show on which side of a server boundary each half landed, and
+            # even when none falls between them the window is known to span the whole burst.
+            # That pins the phase enough to schedule by the server's windows from the second
+            # burst on (no margin accumulating from burst to burst).
+            at = sliding_earliest(self._sends, (limit + 1) // 2, self.spread, at)
+        return at
+
+    # ------------------------------------------------------------------ learning (lock held)
+
+    def _models(self, size: float) -> list[Window]:
+        """Every model of the ``size`` window: the evidence-only one, then the hypothesis' one."""
+        evidence = self._second if size == self._second.size else self._minute
+        if self._hyp is None:
+            return [evidence]
+        return [evidence, self._hyp.window(size)]
+
+    def _classify(self, limit: int, reset: int) -> Window:
+        """Which window a report describes: by its limit, else by how far away its reset is."""
+        if limit == self._minute.limit and limit != self._second.limit:
+            return self._minute
+        if limit == self._second.limit and limit != self._minute.limit:
+            return self._second
+        return self._minute if reset > 1 else self._second
+
+    def _learn(self, size: float, index: int, counted: int, reset: int) -> None:
+        """Use "request ``index`` was the ``counted``-th in its window, which resets in ``reset``
+        s" (:func:`~.windows.learn_from_report`)."""
+        budget, agreed = learn_from_report(
+            self._sends, index, self._models(size), counted=counted, reset=reset,
+            margin=self.margin,
+        )
+        if budget is not None:
+            self._budgets.append(budget)
+        if not agreed:
+            # "Remaining" shows a boundary where the hypothesis has none (or the reverse).
+            self._drop_hypothesis(f"an answer places the {size:.0f} s window elsewhere")
+
+    # ------------------------------------------------------------------ hypothesis (lock held)
+
+    def _drop_hypothesis(self, why: str) -> None:
+        """Stop assuming wall-clock windows; the evidence-only model takes over."""
+        if self._hyp is None:
+            return
+        log.info("rate limit windows: no longer assuming they follow the wall clock (%s)", why)
+        self._hyp = None
+
+    def _check_wall_clock(self) -> None:
+        if self._hyp is not None:
+            why = self._hyp.check_wall_clock()
+            if why is not None:
+                self._drop_hypothesis(why)
+
+    def _check_answer(self, send: Send, date: float | None) -> None:
+        if self._hyp is not None:
+            why = self._hyp.check_answer(send, date)
+            if why is not None:
+                self._drop_hypothesis(why)
+
+
+def _condition_wait(condition: threading.Condition, seconds: float) -> None:
+    """Wait on ``condition`` (its lock held) for at most ``seconds`` of real time."""
+    condition.wait(seconds)
+
+
+def _sleeping(sleep: Sleep) -> Wait:
+    """A :data:`Wait` that calls ``sleep`` with the condition's lock released (fake clocks)."""
+
+    def wait(condition: threading.Condition, seconds: float) -> None:
+        condition.release()
+        try:
+            sleep(seconds)
+        finally:
+            condition.acquire()
+
+    return wait
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    raw = headers.get(name)
+    if raw is None:
+        raw = headers.get(name.title())
+    return None if raw is None else str(raw).strip()
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    raw = _header(headers, name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return None

@@ -1,0 +1,292 @@
+"""The server's fixed windows as the limiter models them, and what its answers teach about them.
+
+The server counts each request in the *fixed* 1 s and 60 s windows in which it *arrives*; the
+client only knows when it *sends*. A :class:`Window` holds what is known about where one window
+size's boundaries lie, in send time, and :func:`learn_from_report` narrows it from one answer:
+
+* the minute window's ``X-RateLimit-Reset`` (whole seconds until the window resets) pins its
+  boundary to about a second;
+* the order in which ``X-RateLimit-Remaining`` counts down across our own requests pins a
+  boundary between two of our sends (or at least shows that a window spans a whole burst);
+* ``Remaining`` lower than our own sends can explain reveals other clients on the same account
+  (another hoodsync process, a person in the UI): their requests are recorded per window
+  (:attr:`Window.foreign`) and as a :class:`Budget` that our later sends must stay within.
+
+Once a window's phase is :attr:`~Window.known` well enough, the limiter schedules by the server's
+own fixed-window rule (:func:`hoodsync.remote.ratelimit.schedule.fixed_earliest`). A send near an
+uncertain boundary may have been counted in either of two windows (:meth:`Window.indices`); what
+its own answer said about its window (:attr:`Send.starts`) settles that where it can.
+
+Everything here is bookkeeping on plain data, called with the limiter's lock held; nothing reads
+a clock or waits.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "NUDGE_S",
+    "Budget",
+    "Send",
+    "Window",
+    "count_in",
+    "learn_from_report",
+]
+
+log = logging.getLogger(__name__)
+
+#: Scheduling targets "just after a boundary" are nudged this much later, so that float rounding
+#: never places them on the wrong side of it.
+NUDGE_S = 1e-6
+
+#: A window's phase counts as known when sends fit surely inside its windows for this long.
+_MIN_SURE_S = 0.02
+
+
+@dataclass
+class Send:
+    """One permit handed out: its sequence number, the time it was granted and, per window size,
+    bounds on the start of the server window it was counted in (learnt from its response)."""
+
+    seq: int
+    at: float
+    starts: dict[float, tuple[float, float]] = field(default_factory=dict)
+    #: Allowed only by the wall-clock hypothesis, not by what was learnt (a 429 for it is
+    #: blamed on the hypothesis); ``answered`` once its response was observed.
+    probe: bool = False
+    answered: bool = False
+
+
+@dataclass
+class Budget:
+    """``remaining`` more requests may arrive in a window that ends by ``until`` (send time),
+    counting only our sends after ``after_seq``; recorded when other clients share the account."""
+
+    after_seq: int
+    until: float
+    remaining: int
+
+    def exhausted(self, sends: Sequence[Send]) -> bool:
+        return sum(1 for s in sends if s.seq > self.after_seq) >= self.remaining
+
+
+@dataclass
+class Window:
+    """One of the server's fixed windows as the limiter models it.
+
+    ``lo``/``hi`` bound one boundary ``b`` of the window in *send time* (``lo < b <= hi``); the
+    others are ``b + k * size``. A send at ``s`` arrives in window ``floor((s + e - b) / size)``
+    for a jitter ``0 <= e <= margin``, so it surely lands in window ``k`` when
+    ``hi + k * size <= s < lo + (k + 1) * size - margin``. ``foreign`` maps a window index
+    (relative to that ``b``) to requests seen there that were not ours.
+    """
+
+    size: float
+    limit: int
+    margin: float
+    lo: float | None = None
+    hi: float | None = None
+    foreign: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def known(self) -> bool:
+        """The phase is pinned well enough to schedule by the server's own windows."""
+        if self.lo is None or self.hi is None:
+            return False
+        return self.size - (self.hi - self.lo) - self.margin >= _MIN_SURE_S
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """``(lo, hi)``, or ``None`` while nothing is known about the phase."""
+        if self.lo is None or self.hi is None:
+            return None
+        return (self.lo, self.hi)
+
+    def forget(self) -> None:
+        self.lo = self.hi = None
+        self.foreign.clear()
+
+    def forget_old_foreign(self, now: float) -> None:
+        """Drop the other clients' counts of windows that ended before the previous one."""
+        if self.known and self.foreign:
+            current = self.indices(now)[0]
+            for k in [k for k in self.foreign if k < current - 1]:
+                del self.foreign[k]
+
+    def indices(self, s: float) -> range:
+        """Window indices a send at ``s`` may be counted in (one, or two near a boundary)."""
+        assert self.lo is not None and self.hi is not None
+        first = math.floor((s - self.hi) / self.size)
+        last = math.floor((s + self.margin - self.lo) / self.size)
+        return range(first, max(first, last) + 1)
+
+    def indices_of(self, send: Send) -> Sequence[int]:
+        """Like :meth:`indices`, but using what the send's own response said about its window."""
+        assert self.lo is not None and self.hi is not None
+        possible = self.indices(send.at)
+        start = send.starts.get(self.size)
+        if start is None or len(possible) == 1:
+            return possible
+        lo, hi = start
+        fits = [
+            k
+            for k in possible
+            if max(self.lo + k * self.size, lo) <= min(self.hi + k * self.size, hi)
+        ]
+        return fits or possible
+
+    def learn(self, lo: float, hi: float) -> bool:
+        """Combine what is known about the boundary with ``lo < b <= hi`` (modulo ``size``).
+
+        Returns ``False`` when the new bounds contradict what was known (then the new ones are
+        kept and the old ones dropped), ``True`` otherwise.
+        """
+        if hi - lo >= self.size:
+            return True  # no information about the phase
+        if self.lo is None or self.hi is None:
+            self.lo, self.hi = lo, hi
+            return True
+        base = round(((self.lo + self.hi) - (lo + hi)) / 2.0 / self.size)
+        overlaps: list[tuple[float, float]] = []
+        for k in (base - 1, base, base + 1):
+            shift = k * self.size
+            new_lo, new_hi = max(self.lo, lo + shift), min(self.hi, hi + shift)
+            if new_lo <= new_hi:
+                overlaps.append((new_lo, new_hi))
+        if len(overlaps) == 1:
+            self.lo, self.hi = overlaps[0]
+        elif not overlaps:
+            # Contradiction: an earlier inference was wrong (e.g. another client's requests
+            # were taken for ours). Trust the newest evidence and start over from it.
+            log.debug("rate limit window %.0fs: phase evidence conflicts; relearning", self.size)
+            self.foreign.clear()
+            shift = base * self.size
+            self.lo, self.hi = lo + shift, hi + shift
+            return False
+        elif hi - lo < self.hi - self.lo:
+            # Both wide enough to overlap in two places: keep the narrower, each is valid alone.
+            shift = base * self.size
+            self.lo, self.hi = lo + shift, hi + shift
+            self.foreign.clear()
+        return True
+
+
+def count_in(window: Window, sends: Sequence[Send], k: int) -> int:
+    """Our sends that may have been counted in ``window``'s window ``k``: only those sent in
+    ``[lo + k * size - margin, hi + (k + 1) * size)`` can be (``sends`` is in time order)."""
+    assert window.lo is not None and window.hi is not None
+    start = window.lo + k * window.size - window.margin - NUDGE_S
+    end = window.hi + (k + 1) * window.size
+    surely_from = window.hi + k * window.size
+    surely_until = window.lo + (k + 1) * window.size - window.margin
+    first = bisect.bisect_left(sends, start, key=lambda s: s.at)
+    count = 0
+    for send in itertools.islice(sends, first, None):
+        if send.at >= end:
+            break
+        if surely_from <= send.at < surely_until or k in window.indices_of(send):
+            count += 1
+    return count
+
+
+def learn_from_report(
+    sends: Sequence[Send],
+    index: int,
+    models: Sequence[Window],
+    *,
+    counted: int,
+    reset: int,
+    margin: float,
+) -> tuple[Budget | None, bool]:
+    """Use "request ``sends[index]`` was the ``counted``-th in its window, which resets in
+    ``reset`` s" to narrow every model of that window (``models``: the evidence-only one first,
+    then the wall-clock hypothesis' one while it holds).
+
+    Returns the :class:`Budget` other clients leave us in that window (``None`` when our own
+    sends explain the count) and whether the models after the first agree with the answer
+    (``False``: it places the window where the hypothesis has none, or the reverse).
+
+    Bounds on the start ``b`` of the window the request was counted in (send time):
+
+    * it arrived inside the window: ``sent - size < b <= sent + margin``;
+    * ``Reset`` is whole seconds (rounded up) from the arrival to the window's end:
+      ``sent + reset - 1 - size < b <= sent + reset + margin - size``;
+    * ``counted`` says how many requests the window had by then. If our own sends can
+      explain that number, the window began between two of our sends: after the
+      ``counted``-th latest send that surely arrived earlier, and no later than the
+      ``counted``-th latest possible arrival. Sends less than ``margin`` apart may arrive in
+      either order, so the bounds hold for every order the jitter allows.
+
+    Sends that surely arrived before that start — every one surely before this send when it
+    was the first in its window, else those ``margin`` before the lower bound — were counted
+    in an earlier window, whose start is at most ``hi - size``: recorded on them, so that
+    they are not also charged to this window when the boundary is only loosely known.
+    """
+    size = models[0].size
+    send = sends[index]
+    sent = send.at
+    m = margin
+    lo, hi = sent - size, sent + m
+    if reset >= 1:
+        lo = max(lo, sent + reset - 1.0 - size)
+        hi = min(hi, sent + reset + m - size)
+    budget = None
+    # Our sends that may have arrived in the window no later than this one.
+    maybe_before = [s.at for s in sends if sent - size - m < s.at <= sent + m]
+    if counted > len(maybe_before):
+        # Someone else used this window: honour the server's count from here on.
+        remaining = max(models[0].limit - counted, 0)
+        budget = Budget(send.seq, sent + reset + m, remaining)
+        for window in models:
+            _record_foreign(window, sends, index, counted, margin)
+    elif counted >= 1:
+        latest = sorted((t + m for t in maybe_before), reverse=True)
+        hi = min(hi, latest[counted - 1])
+        surely_before = sorted(
+            (s.at for s in sends if s.seq != send.seq and s.at < sent - m), reverse=True
+        )
+        if len(surely_before) >= counted:
+            lo = max(lo, surely_before[counted - 1])
+        before = sent - m if counted == 1 else lo - m
+        for earlier in sends:
+            if sent - size - m < earlier.at < before and earlier.seq != send.seq:
+                _cap_start(earlier, size, hi - size, m)
+    agreed = True
+    if lo < hi:
+        send.starts[size] = (lo, hi)
+        evidence, *others = models
+        evidence.learn(lo, hi)
+        for window in others:
+            agreed = window.learn(lo, hi) and agreed
+    return budget, agreed
+
+
+def _record_foreign(
+    window: Window, sends: Sequence[Send], index: int, counted: int, margin: float
+) -> None:
+    """Requests of others in the window of send ``index``, if ``window`` can place it."""
+    send = sends[index]
+    if not window.known:
+        return
+    ks = window.indices_of(send)
+    if len(ks) != 1:
+        return
+    k = ks[0]
+    own = sum(1 for s in sends if s.at <= send.at + margin and k in window.indices_of(s))
+    extra = counted - own
+    if extra > window.foreign.get(k, 0):
+        window.foreign[k] = extra
+
+
+def _cap_start(send: Send, size: float, at_most: float, margin: float) -> None:
+    """Record that ``send`` was counted in a ``size`` window starting no later than ``at_most``."""
+    lo, hi = send.starts.get(size, (send.at - size, send.at + margin))
+    hi = min(hi, at_most)
+    if lo < hi:
+        send.starts[size] = (lo, hi)
