@@ -132,6 +132,9 @@ def test_scalar_insertion_removal_and_move_are_one_diff_each() -> None:
     # A value replaced in place stays one change; repeated values are matched one to one.
     assert _shown({"l": ["a", "b", "c"]}, {"l": ["a", "x", "c"]}) == [("l[1]", "change", "b", "x")]
     assert [d.op for d in field_diffs(diff(["a", "a", "b"], ["b", "a", "a"]), [])] == ["move"]
+    # Swapping two around a fixed element moves the two, never the one that stayed in place.
+    swapped = field_diffs(diff(["x", "y", "z"], ["z", "y", "x"]), [])
+    assert [(d.item, d.before, d.after) for d in swapped] == [("z", 2, 0), ("x", 0, 2)]
     assert _shown({"l": ["a", "b"]}, {"l": ["c", "d", "e"]}) == [
         ("l[0]", "change", "a", "c"), ("l[1]", "change", "b", "d"), ("l[2]", "add", None, "e")]
 
@@ -158,9 +161,9 @@ def test_messages_are_aligned_by_name_and_projected_on_the_same_message() -> Non
 def test_a_name_on_two_channels_is_shown_with_its_channel() -> None:
     remote = [_msg("Hi"), _msg("Hi", channel="email")]
     desired = [_msg("Hi", channel="email", title="u"), _msg("Hi")]
-    # (A swap of two is one move: of whichever element the longest kept run leaves out.)
+    # (A swap of two is one move: of the element the longest kept run leaves out.)
     assert _shown({"m": remote}, {"m": desired}) == [
-        ('m["Hi" (email)].push.title.en', "change", "t", "u"), ('m["Hi" (push)]', "move", 0, 1)]
+        ('m["Hi" (email)]', "move", 1, 0), ('m["Hi" (email)].push.title.en', "change", "t", "u")]
 
 
 def test_arrays_of_other_objects_and_equal_spellings_keep_today_s_rules() -> None:

@@ -635,7 +635,7 @@ def _align(before: list[Any], after: list[Any]) -> tuple[list[tuple[int, int]], 
             or set(targets) | added != set(range(len(after)))
             or any(before[i] != after[j] for i, j in ordered)):
         return None
-    kept = _increasing_run(targets)
+    kept = _increasing_run(ordered)
     return ordered, {j for j in targets if j not in kept}
 
 
@@ -647,9 +647,37 @@ def _indices(level: Any) -> tuple[int | None, int | None]:
     return (i if isinstance(i, int) else None), (j if isinstance(j, int) else None)
 
 
-def _increasing_run(seq: Sequence[int]) -> set[int]:
-    """The values of one longest strictly increasing subsequence of ``seq`` (patience sorting,
-    O(n log n); the earliest-ending choice, so the result is deterministic)."""
+def _increasing_run(pairs: Sequence[tuple[int, int]]) -> set[int]:
+    """The after indices of a longest run of ``pairs`` (``(before, after)`` index pairs in
+    before order) whose after indices increase: the elements that keep their relative order.
+    Among the longest, the run with the most elements at an unchanged index wins, so a swap
+    around a fixed element moves the two swapped ones, not the fixed one. Quadratic, for
+    the arrays of a campaign (a few messages, a few hundred countries at most); longer ones
+    take the first longest run (patience sorting)."""
+    n = len(pairs)
+    if n > 600:
+        return _patience_run([j for _, j in pairs])
+    best: list[tuple[int, int]] = []  # (length, unchanged indices) of the best run ending here
+    back = [-1] * n
+    for k, (i, j) in enumerate(pairs):
+        score, link = (1, int(i == j)), -1
+        for m in range(k):
+            if pairs[m][1] < j:
+                length, fixed = best[m]
+                if (length + 1, fixed + (i == j)) > score:
+                    score, link = (length + 1, fixed + (i == j)), m
+        best.append(score)
+        back[k] = link
+    out: set[int] = set()
+    k = max(range(n), key=lambda x: best[x]) if n else -1
+    while k >= 0:
+        out.add(pairs[k][1])
+        k = back[k]
+    return out
+
+
+def _patience_run(seq: Sequence[int]) -> set[int]:
+    """The values of one longest strictly increasing subsequence of ``seq``, O(n log n)."""
     tails: list[int] = []  # tails[k]: position in seq of the smallest end of a run of k+1
     ends: list[int] = []  # seq[tails[k]], for bisect
     back: list[int] = [-1] * len(seq)
