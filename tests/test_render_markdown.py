@@ -102,6 +102,14 @@ def test_two_accounts_of_a_thousand_changes_share_one_comment() -> None:
     assert out.count("## hoodsync plan:") == 2
 
 
+def test_a_small_account_next_to_a_large_one_is_shown_whole() -> None:
+    small, large = _big_plan(3, 0, "small"), _big_plan(1900, 100, "large")
+    out = markdown.render_accounts([(small, None), (large, "refused")])
+    alone = markdown.render(small)
+    assert out.startswith(alone) and "not shown" not in alone
+    assert len(out.encode()) <= markdown.COMMENT_BUDGET and "more resources are not shown" in out
+
+
 def test_two_accounts_of_two_thousand_changes_stay_within_one_budget() -> None:
     """Too many names for one comment: each account gets half, its summary and refusal whole,
     and the comment says how many names it left out (each account's own comment — one per

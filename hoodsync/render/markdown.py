@@ -102,7 +102,9 @@ def render_accounts(
         doc, refusal = plans[0]
         return render(doc, max_chars=max_chars, refusal=refusal)
     room = max_chars - _size(_ACCOUNT_SEPARATOR) * (len(plans) - 1)
-    needs = [_size(render(doc, max_chars=10**9, refusal=refusal)) for doc, refusal in plans]
+    # What each part needs to be shown whole (render keeps _NOTICE_RESERVE free while packing).
+    needs = [_size(render(doc, max_chars=10**9, refusal=refusal)) + _NOTICE_RESERVE
+             for doc, refusal in plans]
     shares = _shares(needs, room)
     return _ACCOUNT_SEPARATOR.join(
         render(doc, max_chars=share, refusal=refusal)
