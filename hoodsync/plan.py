@@ -255,22 +255,35 @@ class Note:
 @dataclass(frozen=True, slots=True)
 class FieldDiff:
     """One field-level difference. ``op``: ``add`` (remote lacks it), ``change``, ``remove``
-    (remote has an extra array element). ``before`` is the remote value, ``after`` the desired
-    one; sensitive values are already masked."""
+    (remote has an extra array element or key) or ``move`` (an array element is in both but at
+    another place). ``before`` is the remote value, ``after`` the desired one; sensitive values
+    are already masked.
+
+    ``path`` is a JSON path (``labels[1]``, ``targeting.countries``); elements of an array of
+    campaign messages are named by identity rather than index: ``messages["Hello"]`` (with the
+    channel when a name repeats: ``messages["Hello" (email)]``). For a ``move``, ``before`` /
+    ``after`` are the element's index in the remote / desired array, and ``path`` names the
+    message (``messages["Hello"]``) or, for an array of scalars, is the array's path with the
+    moved value in ``item``. ``item`` is ``None`` otherwise and is written to JSON only for
+    moves (format version 1 gained the op without changing the shape of the other entries)."""
 
     path: str
     op: str
     before: Any = None
     after: Any = None
+    item: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"path": self.path, "op": self.op, "before": self.before, "after": self.after}
+        out = {"path": self.path, "op": self.op, "before": self.before, "after": self.after}
+        if self.op == "move":
+            out["item"] = self.item
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "FieldDiff":
         """Inverse of :meth:`to_dict`."""
-        return cls(str(d["path"]), str(d["op"]), d.get("before"), d.get("after"))
+        return cls(str(d["path"]), str(d["op"]), d.get("before"), d.get("after"), d.get("item"))
 
 
 @dataclass(frozen=True, slots=True)

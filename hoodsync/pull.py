@@ -1215,13 +1215,15 @@ def _left_over(
     after = [edited.get(d.address, d) for d in definitions]
     again = make_plan(after, remote, account=plan.account, targets=frozenset(edited), env=env,
                       forbidden_env=forbidden_env)
-    conflicts = {p.definition.address: [format_json_path(c.path[1:]) for c in p.conflicts]
+    conflicts = {p.definition.address: [shown for c in p.conflicts
+                                        for shown in _shown_paths(p.definition, c.path[1:])]
                  for p in pulls}
     out = []
     for change in again.changes:
         skip = conflicts.get(change.address, [])
         left = [d.path for d in change.diff
-                if not any(d.path == c or d.path.startswith((c + ".", c + "[")) for c in skip)]
+                if not any(d.path == c or d.path.startswith((c + ".", c + "[", c + " ("))
+                           for c in skip)]
         if change.transition is not None:
             left.append(f"state ({change.transition[0]} -> {change.transition[1]})")
         if left:
@@ -1230,6 +1232,22 @@ def _left_over(
                                f"{change.address}: still differs from the account after pull: "
                                f"{', '.join(left)}; edit it by hand"))
     return out
+
+
+def _shown_paths(definition: Definition, path: JsonPath) -> list[str]:
+    """How plans may show the spec ``path``: by index, and for a campaign message also by
+    name (``messages["Hello"]...``, the planner's form, which may carry the channel)."""
+    shown = [format_json_path(path)]
+    messages = definition.spec.get("messages")
+    if (len(path) >= 2 and path[0] == "messages" and isinstance(path[1], int)
+            and isinstance(messages, list) and path[1] < len(messages)
+            and isinstance(messages[path[1]], dict)):
+        name = messages[path[1]].get("name")
+        if isinstance(name, str):
+            rest = format_json_path(("x", *path[2:]))[1:]
+            label = "messages[" + json.dumps(name, ensure_ascii=False)
+            shown += [label + "]" + rest, label]  # with its channel: `label (push)]...`
+    return shown
 
 
 # =========================================================================== output

@@ -374,7 +374,10 @@ def test_plan_warns_when_apply_would_refuse_it_without_changing_the_exit_code(
     code, out, _ = cli(capsys, "plan", "--prune", "--detailed-exitcode")
     assert code == 2 and f"Warning: {warning}" in out.splitlines()[-1]
     code, out, _ = cli(capsys, "plan", "--prune", "--format", "markdown")
-    assert code == 0 and out.rstrip().splitlines()[-1].startswith(f"> **Warning:** {warning}")
+    # In the summary, before any detail (not appended after the size budget).
+    caution = "> [!CAUTION]\n> **Apply will refuse this plan:** the plan removes 2 objects, more"
+    assert code == 0 and caution in out
+    assert out.index(caution) < out.index("| to cancel | 2 |") < out.index("<details>")
     code, out, err = cli(capsys, "plan", "--prune", "--format", "json")
     assert code == 0 and json.loads(out)["changes"] and f"warning: {warning}" in err
     code, out, err = cli(capsys, "plan", "--prune", "--allow-removals", "2")

@@ -8,6 +8,7 @@ from hoodsync.kinds.base import (
     changed_top_keys,
     diff,
     field_diffs,
+    follow_order,
     mask_paths,
     project,
     spec_hash,
@@ -90,3 +91,87 @@ def test_spec_hash_depends_on_spec_state_and_secret_fingerprint_only() -> None:
     assert a != spec_hash({"n": "x", "u": "s1"}, "paused", [("u",)])
     assert a != spec_hash({"n": "x", "u": "s2"}, "active", [("u",)])
     assert len(a) == 16
+
+
+# --- aligned arrays -------------------------------------------------------------------------
+
+
+def _msg(name: str, title: str = "t", channel: str = "push", **extra: object) -> dict[str, object]:
+    return {"name": name, "channel": channel, "push": {"title": {"en": title}}, **extra}
+
+
+def _shown(before: object, after: object) -> list[tuple[str, str, object, object]]:
+    """The field diffs as (path, op, before, after) after projecting ``before`` on ``after``."""
+    return [(d.path, d.op, d.before, d.after)
+            for d in field_diffs(diff(project(after, before), after), [])]
+
+
+def test_scalar_insertion_removal_and_move_are_one_diff_each() -> None:
+    assert _shown({"l": ["a", "b", "c"]}, {"l": ["z", "a", "b", "c"]}) == [
+        ("l[0]", "add", None, "z")]
+    assert _shown({"l": ["a", "b", "c"]}, {"l": ["a", "c"]}) == [("l[1]", "remove", "b", None)]
+    [moved] = field_diffs(diff({"l": ["a", "b", "c", "d"]}, {"l": ["a", "c", "d", "b"]}), [])
+    assert (moved.path, moved.op, moved.before, moved.after, moved.item) == ("l", "move", 1, 3, "b")
+    assert moved.to_dict()["item"] == "b"
+    # A value replaced in place stays one change; repeated values are matched one to one.
+    assert _shown({"l": ["a", "b", "c"]}, {"l": ["a", "x", "c"]}) == [("l[1]", "change", "b", "x")]
+    assert [d.op for d in field_diffs(diff(["a", "a", "b"], ["b", "a", "a"]), [])] == ["move"]
+    # Swapping two around a fixed element moves the two, never the one that stayed in place.
+    swapped = field_diffs(diff(["x", "y", "z"], ["z", "y", "x"]), [])
+    assert [(d.item, d.before, d.after) for d in swapped] == [("z", 2, 0), ("x", 0, 2)]
+    assert _shown({"l": ["a", "b"]}, {"l": ["c", "d", "e"]}) == [
+        ("l[0]", "change", "a", "c"), ("l[1]", "change", "b", "d"), ("l[2]", "add", None, "e")]
+
+
+def test_messages_are_aligned_by_name_and_projected_on_the_same_message() -> None:
+    remote = [_msg("A", id="1", winner=0), _msg("B", id="2"), _msg("C", id="3")]
+    desired = [_msg("New"), _msg("A"), _msg("B"), _msg("C")]
+    # Each remote message is cut down on the desired message of its name, wherever it sits.
+    assert project(desired, remote) == [_msg("A"), _msg("B"), _msg("C")]
+    assert _shown({"messages": remote}, {"messages": desired}) == [
+        ('messages["New"]', "add", None, _msg("New"))]
+    assert _shown({"messages": remote}, {"messages": [_msg("A"), _msg("C")]}) == [
+        ('messages["B"]', "remove", _msg("B", id="2"), None)]
+    assert _shown({"messages": remote}, {"messages": [_msg("A"), _msg("B", "u"), _msg("C")]}) == [
+        ('messages["B"].push.title.en', "change", "t", "u")]
+    reordered = [_msg("C"), _msg("A"), _msg("B", "u")]
+    assert _shown({"messages": remote}, {"messages": reordered}) == [
+        ('messages["C"]', "move", 2, 0), ('messages["B"].push.title.en', "change", "t", "u")]
+    # A renamed message is another message: the old one removed, the new one added.
+    assert [(p, op) for p, op, *_ in _shown({"messages": remote[:1]}, {"messages": [_msg("Z")]})] \
+        == [('messages["A"]', "remove"), ('messages["Z"]', "add")]
+
+
+def test_a_name_on_two_channels_is_shown_with_its_channel() -> None:
+    remote = [_msg("Hi"), _msg("Hi", channel="email")]
+    desired = [_msg("Hi", channel="email", title="u"), _msg("Hi")]
+    # (A swap of two is one move: of the element the longest kept run leaves out.)
+    assert _shown({"m": remote}, {"m": desired}) == [
+        ('m["Hi" (email)]', "move", 1, 0), ('m["Hi" (email)].push.title.en', "change", "t", "u")]
+
+
+def test_arrays_of_other_objects_and_equal_spellings_keep_today_s_rules() -> None:
+    actions = [{"title": "a"}, {"title": "b"}]
+    assert _shown({"actions": actions}, {"actions": [{"title": "b"}]}) == [
+        ("actions[0].title", "change", "a", "b"), ("actions[1]", "remove", {"title": "b"}, None)]
+    assert diff({"l": [1, True, 2]}, {"l": [True, 1, 2.0]}) == []
+    # Messages without names are aligned by position.
+    assert project([{"channel": "push", "x": 1}], [{"channel": "push", "x": 2, "id": "9"}]) == [
+        {"channel": "push", "x": 2}]
+
+
+def test_field_diffs_hide_null_create_fields_and_sensitive_move_and_names() -> None:
+    raw = [(("run_immediately",), "add", None, None), (("name",), "add", None, "N")]
+    assert [d.path for d in field_diffs(raw, [])] == ["name"]
+    moved = diff({"l": ["a", "s3cret"]}, {"l": ["s3cret", "a"]})
+    [shown] = field_diffs(moved, [("l", 0)])
+    assert shown.op == "move" and "s3cret" not in repr(shown)
+    changed = diff([_msg("Secret name", "t")], [_msg("Secret name", "u")])
+    [named] = field_diffs(changed, [(0, "name")])
+    assert named.path == "[0].push.title.en" and "Secret" not in repr(named)
+
+
+def test_follow_order_puts_shared_elements_in_the_wanted_order_in_place() -> None:
+    assert follow_order(["a", "bmw", "c"], ["c", "mini", "a"]) == ["c", "bmw", "a"]
+    assert follow_order(["a", "a"], ["a"]) == ["a", "a"]  # duplicates: left alone
+    assert follow_order([["x"]], [["x"]]) == [["x"]]  # unhashable: left alone

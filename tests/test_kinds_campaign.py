@@ -236,7 +236,7 @@ def test_arrays_replace_whole_so_the_patch_holds_the_whole_top_level_value() -> 
     spec = {**SPEC, "messages": [{**SPEC["messages"][0], "push": {"title": {"en": "Hey"}}}]}
     change = plan_one(defn(spec=spec), remote)
     assert change is not None
-    assert [x.path for x in change.diff] == ["messages[0].push.title.en"]
+    assert [x.path for x in change.diff] == ['messages["Hello"].push.title.en']
     assert change.steps[0].body["messages"] == spec["messages"]  # type: ignore[index]
 
 

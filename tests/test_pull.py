@@ -305,7 +305,7 @@ def test_what_still_differs_after_the_edits_is_reported(tmp_path: Path) -> None:
     assert "labels: [one, two]" in report.files[0].after
     [problem] = report.problems
     assert "campaign.c: still differs from the account after pull" in problem.message
-    assert "messages[0].push.title.en" in problem.message
+    assert 'messages["Hello"].push.title.en' in problem.message  # the plan's form
 
 
 def test_published_draft_and_push_task_lifecycle(tmp_path: Path) -> None:

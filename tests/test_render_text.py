@@ -193,3 +193,39 @@ def test_printable_escapes_only_what_a_terminal_acts_on() -> None:
     assert quoted('say "hi"\n\x85') == '"say \\"hi\\"\\n\\u0085"'
     assert value_text({"k": "\x9b"}) == '{"k": "\\u009b"}'
     assert value_text("\x9b" * 100).endswith('..."') and "\x9b" not in value_text("\x9b" * 100)
+
+
+def test_a_create_shows_nested_values_whole_like_a_new_terraform_resource() -> None:
+    body = "A body longer than sixty characters, which the text plan used to cut short."
+    push = {"title": {"en": "Hello", "pt-BR": "Olá"}, "body": {"en": body}}
+    doc = _doc(messages=[{"name": "Hi", "channel": "push", "push": push}],
+               run_immediately=None, labels=["a", "b"])
+    out = text.render(doc)
+    assert "  + campaign \"c0\" {\n" in out
+    assert (
+        "      + messages = [\n"
+        "          + {\n"
+        "              + channel = \"push\"\n"
+        "              + name    = \"Hi\"\n"
+        "              + push    = {\n"
+        "                  + body  = {\n"
+        f"                      + en = \"{body}\"\n"
+        "                    }\n"
+        "                  + title = {\n"
+        "                      + en    = \"Hello\"\n"
+        "                      + pt-BR = \"Olá\"\n"
+        "                    }\n"
+        "                }\n"
+        "            },\n"
+        "        ]\n"
+    ) in out
+    assert '      + labels   = ["a", "b"]\n' in out
+    assert "run_immediately" not in out  # null: nothing is sent that the reviewer must see
+
+
+def test_spread_values_are_escaped() -> None:
+    doc = _doc(metadata={"we\nird": "line\n  + forged = 1", "ok": "\x1b[2K"})
+    out = text.render(doc)
+    assert "\x1b" not in out and "\n  + forged" not in out
+    assert '          + "we\\nird" = "line\\n  + forged = 1"\n' in out
+    assert '          + ok        = "\\u001b[2K"\n' in out

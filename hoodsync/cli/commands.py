@@ -262,8 +262,9 @@ def plan(
     """Show what apply would change; changes nothing.
 
     Reads the definitions under PATHS (default: .) and the remote account, and prints the plan.
-    With several accounts, they are read concurrently and printed in account order. When apply's
-    safety guard would refuse the plan, a warning says so (the exit code does not change).
+    With several accounts, they are read concurrently and printed in account order (markdown:
+    one comment, all accounts within one size budget). When apply's safety guard would refuse
+    the plan, a warning says so (the exit code does not change).
     """
     from hoodsync.definitions.loader import collector_paused
     from hoodsync.engine import close_all, make_plans, prepare, safety_refusal, seal_plan
@@ -286,16 +287,16 @@ def plan(
         runs = make_plans(prep, opts.prune, opts.allow_replace, opts.parallelism,
                           opts.resolve_duplicates)
     changes = errors = False
+    comment: list[tuple[dict[str, Any], str | None]] = []  # markdown: one budget for all
     try:
         for run in runs:
             doc = run.plan.to_dict()
-            style: dict[str, Any] = {"color": _color(no_color)} if fmt == "text" else {}
-            text = render(doc, fmt, **style)
             refusal = safety_refusal(run, allow_removals) if run.plan.has_changes else None
-            if refusal is not None and fmt == "markdown":
-                text = (text.rstrip("\n")
-                        + f"\n\n> **Warning:** apply will refuse this plan: {refusal}\n")
-            click.echo(text, nl=False)
+            if fmt == "markdown":
+                comment.append((doc, refusal))
+            else:
+                style: dict[str, Any] = {"color": _color(no_color)} if fmt == "text" else {}
+                click.echo(render(doc, fmt, **style), nl=False)
             if refusal is not None and fmt == "text":
                 click.echo(f"Warning: apply will refuse this plan: {refusal}")
             elif refusal is not None and fmt == "json":
@@ -309,6 +310,10 @@ def plan(
                 _err(f"Saved the plan to {out}; run `hoodsync apply --plan {out}` to apply it.")
             if preview_out is not None:
                 _write_preview(preview_out, run, paths)
+        if comment:
+            from hoodsync.render.markdown import render_accounts
+
+            click.echo(render_accounts(comment), nl=False)
     finally:
         close_all(runs)
     if errors:

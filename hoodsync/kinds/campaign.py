@@ -48,6 +48,7 @@ from hoodsync.kinds.base import (
     copy_json,
     diff,
     field_diffs,
+    follow_order,
     group_by,
     oldest,
     project,
@@ -432,17 +433,18 @@ class _Planner:
 
         - ``labels`` are compared as an unordered collection: they are tags, the API returns
           them as a comma-joined string whose order hoodsync does not control, and a reorder
-          alone must not produce a perpetual diff. (Other arrays of scalars keep their order.)
+          alone must not produce a perpetual diff, nor a "moved" line next to a real addition
+          or removal. (Other arrays of scalars keep their order.)
         - A resume with ``scheduled_time`` rewrites the campaign's ``scheduled_time``; the value
           from the definition's ``resume:`` block therefore also counts as matching.
         """
         want, have = self.cmp.get("labels"), proj.get("labels")
         if isinstance(want, list) and isinstance(have, list):
             try:
-                if sorted(want) == sorted(have):
-                    proj["labels"] = want
+                same = sorted(want) == sorted(have)
             except TypeError:  # mixed types: leave the ordered comparison
-                pass
+                same = False
+            proj["labels"] = want if same else follow_order(have, want)
         resume = self.d.resume or {}
         if (
             "scheduled_time" in self.cmp

@@ -36,6 +36,7 @@ from hoodsync.kinds.base import (
     copy_json,
     diff,
     field_diffs,
+    follow_order,
     group_by,
     project,
     template_body,
@@ -168,6 +169,8 @@ class EmailCampaignRules(KindRules):
                 if isinstance(want, list) and isinstance(have, list):
                     if sorted(map(str, want)) == sorted(map(str, have)):
                         proj[k] = want
+                    else:  # an addition or removal shows as such, never as a move
+                        proj[k] = follow_order(have, want)
         return [] if proj == cmp else diff(proj, cmp)
 
     def _same_spec(self, desired: Desired, remote: RemoteObject) -> bool:

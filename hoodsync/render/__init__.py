@@ -21,7 +21,8 @@ RENDERERS: Mapping[str, Callable[..., str]] = {
 
 def render(doc: Mapping[str, Any], fmt: str = "text", **opts: Any) -> str:
     """Render ``doc`` in ``fmt`` (``text``, ``json`` or ``markdown``); ``opts`` go to the
-    renderer (``color=`` for text, ``max_chars=`` for markdown)."""
+    renderer (``color=`` for text, ``max_chars=`` and ``refusal=`` for markdown; several
+    accounts in one comment: :func:`hoodsync.render.markdown.render_accounts`)."""
     try:
         fn = RENDERERS[fmt]
     except KeyError:

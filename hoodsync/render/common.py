@@ -7,8 +7,11 @@ print with ``printable`` / ``quoted`` (re-exported from :mod:`hoodsync.terminal`
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from hoodsync.terminal import json_safe as _json_safe
@@ -28,6 +31,10 @@ __all__ = [
     "value_text",
     "diff_line",
     "drift_line",
+    "Line",
+    "Spread",
+    "spread",
+    "names_element",
     "symbol",
     "duration_text",
     "plural",
@@ -187,11 +194,16 @@ def no_changes_line(doc: Mapping[str, Any]) -> str:
     )
 
 
+#: One encoder for every value shown (``json.dumps`` with options builds a new one per call,
+#: and a large plan shows hundreds of thousands of values).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
 def value_text(value: Any, limit: int | None = 60) -> str:
     """A value as compact JSON; with ``limit``, long arrays/objects become ``[ ... ]`` /
     ``{ ... }`` and long strings are cut with ``...``. Control characters are escaped (JSON
     escapes C0; :func:`quoted` explains the rest), so a value can never span or forge lines."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    text = _ENCODER.encode(value)
     if limit is None or len(text) <= limit:
         return _json_safe(text)
     if isinstance(value, list):
@@ -203,16 +215,38 @@ def value_text(value: Any, limit: int | None = 60) -> str:
     return _json_safe(text)
 
 
+def names_element(path: str) -> bool:
+    """True when ``path`` ends with an array element named by identity (``messages["Old"]``)."""
+    return _ELEMENT_END.search(path) is not None
+
+
+_ELEMENT_END = re.compile(r'\["(?:[^"\\]|\\.)*"(?: \([^)]*\))?\]\Z')
+
+
+def _move_text(entry: Mapping[str, Any], path: str, remotely: bool = False) -> str:
+    """``labels: "b" moved 1 → 3`` (a scalar, shown by value) or ``messages["C"] moved 2 → 0``."""
+    start, end = (entry["after"], entry["before"]) if remotely else (entry["before"], entry["after"])
+    what = path.rstrip() if entry.get("item") is None else (
+        f"{path.rstrip()}: {value_text(entry['item'], None)}")
+    return f"{what} moved {'remotely ' if remotely else ''}{printable(start)} → {printable(end)}"
+
+
 def diff_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) -> tuple[str, str]:
     """``(symbol, text)`` for one field diff, e.g. ``("~", 'labels[1] = "sale" -> "promo"')``.
     Paths and values are escaped (:func:`printable`, :func:`value_text`): either may hold keys
-    or text read from the account."""
+    or text read from the account. An added value is shown whole (``limit`` does not cut it:
+    the reviewer approves what will be sent); a removed message is its path alone
+    (``- messages["Old"]``); a move is ``labels: "b" moved 1 → 3``."""
     path = printable(entry["path"]).ljust(width)
     op = entry["op"]
     if op == "add":
-        return "+", f"{path} = {value_text(entry['after'], limit)}"
+        return "+", f"{path} = {value_text(entry['after'], None)}"
     if op == "remove":
+        if names_element(entry["path"]):
+            return "-", path.rstrip()
         return "-", f"{path} = {value_text(entry['before'], limit)}"
+    if op == "move":
+        return "~", _move_text(entry, path)
     return "~", f"{path} = {value_text(entry['before'], limit)} -> {value_text(entry['after'], limit)}"
 
 
@@ -224,8 +258,93 @@ def drift_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60)
     if op == "add":  # the remote lost a field the definition states
         return "-", f"{path} = {value_text(entry['after'], limit)} (removed remotely)"
     if op == "remove":
+        if names_element(entry["path"]):
+            return "+", f"{path.rstrip()} (added remotely)"
         return "+", f"{path} = {value_text(entry['before'], limit)} (added remotely)"
+    if op == "move":
+        return "~", _move_text(entry, path, remotely=True)
     return "~", f"{path} = {value_text(entry['after'], limit)} -> {value_text(entry['before'], limit)}"
+
+
+#: One line of a spread value: (depth, text, opens) — ``opens`` is true for a line that shows a
+#: value or opens a block (it carries the ``+``), false for a closing bracket.
+Line = tuple[int, str, bool]
+
+#: Keys shown without quotes in a spread block (as Terraform shows attribute names).
+_BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+#: An array of scalars stays on one line up to this many characters.
+_INLINE_ARRAY = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """An added object or array shown as Terraform shows a new resource: ``head`` opens it
+    (``messages = [``), each of ``items`` is the lines of one element or key (one level
+    deeper), ``tail`` closes it. Renderers cut a spread only between items."""
+
+    head: str
+    items: tuple[tuple[Line, ...], ...]
+    tail: str
+
+    def lines(self) -> list[Line]:
+        """Every line, head to tail."""
+        return [(0, self.head, True)] + [x for item in self.items for x in item] + [
+            (0, self.tail, False)]
+
+
+def spread(entry: Mapping[str, Any], width: int = 0) -> Spread | None:
+    """The added value of ``entry`` spread over nested blocks, every leaf with its value, or
+    ``None`` when it is not an ``add`` of a non-empty object or of an array too long or too
+    nested for one line. Keys, strings and paths are escaped as :func:`diff_line` escapes."""
+    value = entry["after"]
+    if entry["op"] != "add" or _one_line(value):
+        return None
+    path = printable(entry["path"]).ljust(width)
+    if isinstance(value, dict):
+        keys = _key_width(value)
+        items = tuple(tuple(_lines(f"{_key(k).ljust(keys)} = ", value[k], 1, ""))
+                      for k in sorted(value))
+        return Spread(f"{path} = {{", items, "}")
+    items = tuple(tuple(_lines("", v, 1, ",")) for v in value)
+    return Spread(f"{path} = [", items, "]")
+
+
+def _one_line(value: Any) -> bool:
+    """Scalars, empty containers and short arrays of scalars are shown on one line."""
+    if isinstance(value, dict):
+        return not value
+    if isinstance(value, list):
+        return not value or (all(not isinstance(v, (dict, list)) for v in value)
+                             and len(value_text(value, None)) <= _INLINE_ARRAY)
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(key: Any) -> str:
+    """A key as a spread block shows it: bare when it is a plain name, else quoted (cached:
+    the same few keys — ``title``, ``en`` — repeat through every message of a large plan)."""
+    text = str(key)
+    return text if _BARE_KEY.match(text) else quoted(text)
+
+
+def _key_width(value: Mapping[str, Any]) -> int:
+    return min(32, max(len(_key(k)) for k in value))
+
+
+def _lines(prefix: str, value: Any, depth: int, comma: str) -> list[Line]:
+    """``value`` at ``depth`` after ``prefix`` (``key = `` or nothing for an array element)."""
+    if _one_line(value):
+        return [(depth, f"{prefix}{value_text(value, None)}{comma}", True)]
+    if isinstance(value, dict):
+        width = _key_width(value)
+        out: list[Line] = [(depth, prefix + "{", True)]
+        for k in sorted(value):
+            out += _lines(f"{_key(k).ljust(width)} = ", value[k], depth + 1, "")
+        return out + [(depth, "}" + comma, False)]
+    out = [(depth, prefix + "[", True)]
+    for v in value:
+        out += _lines("", v, depth + 1, ",")
+    return out + [(depth, "]" + comma, False)]
 
 
 def path_width(entries: Sequence[Mapping[str, Any]], cap: int = 32) -> int:

@@ -1,16 +1,35 @@
 """Markdown rendering for a pull-request comment. Reads only the ``Plan.to_dict()`` document.
 
-Order: header, summary table and summary line (never truncated), a warning banner when the plan
-removes something (cancel/stop/deactivate), sends immediately (``run_immediately`` on create or
-resume) or edits a running campaign, the errors, then one ``<details>`` block per resource with
-its field diff. The whole comment stays under ``max_chars`` (GitHub's limit is 65,536): detail
-blocks are dropped from the end — never the summary — and the comment says how many.
+Order — everything that can block or surprise comes before any detail:
+
+1. the summary: title, account, a caution when apply's safety guard will refuse the plan, the
+   summary table and line, a warning banner for removals (cancel, stop, deactivate), immediate
+   sends (``run_immediately``) and edits of running campaigns, the errors and warnings;
+2. every changed resource by name, in a compact list grouped by action;
+3. one ``<details>`` block per resource with its field diff; an added object or array (a new
+   campaign's messages) is spread over nested blocks with every leaf, as the text plan shows it;
+4. orphans and superseded objects.
+
+Size: a comment stays within ``max_chars`` (GitHub refuses comments over 65,536 characters; the
+default leaves room for the marker line and link the CI templates add). Sizes are counted in
+UTF-8 bytes, never fewer than characters, so a CI step that counts either agrees. The summary is
+never cut. The list of names is cut only if it alone would not fit, at a whole name. Detail is
+cut only when the budget forces it: whole blocks from the end, the last one shown cut between
+whole fields or array items, and the comment says what was left out. :func:`render_accounts`
+puts several accounts' plans in one comment under one budget, each account's part being what
+:func:`render` gives for it alone, within its share.
+
+Text read from an account or a definition (names, statuses, ids, notes that quote them) is
+escaped with :func:`escape` (markdown) or ``html.escape`` (inside HTML tags), and quoted into
+code spans with :func:`_code`: a remote campaign named ``![x](https://…)`` shows those
+characters, never an image or a link.
 """
 
 from __future__ import annotations
 
 import html
-import json
+import re
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from hoodsync.render.common import (
@@ -21,63 +40,151 @@ from hoodsync.render.common import (
     header_line,
     no_changes_line,
     plural,
+    printable,
+    quoted,
     sandbox_line,
+    spread,
     summary_line,
     warning_items,
 )
 
-__all__ = ["render", "GITHUB_LIMIT"]
+__all__ = ["render", "render_accounts", "escape", "GITHUB_LIMIT", "COMMENT_BUDGET"]
 
 GITHUB_LIMIT = 65_536
-#: Addresses named per banner line / errors listed in the summary before "and N more".
+#: Room left for what CI adds around the plan (the hidden marker line that finds the comment
+#: again, the link to the artifacts).
+CI_RESERVE = 1_536
+#: The default size of one comment.
+COMMENT_BUDGET = GITHUB_LIMIT - CI_RESERVE
+#: Addresses named per banner line / notes listed in the summary before "and N more".
 _LIST_CAP = 20
-#: One resource's details block is cut to this many characters.
-_BLOCK_CAP = 6_000
-#: One diff line is cut to this many characters.
-_LINE_CAP = 500
-_FOOTER_RESERVE = 600
+#: Room kept for the closing notices while detail is packed.
+_NOTICE_RESERVE = 700
+#: A details block is cut rather than dropped only when at least this much room is left.
+_MIN_CUT_ROOM = 1_000
+#: Between two accounts' parts of one comment.
+_ACCOUNT_SEPARATOR = "\n---\n\n"
 
 
-def render(doc: Mapping[str, Any], *, max_chars: int = GITHUB_LIMIT) -> str:
-    """The plan as GitHub-flavoured markdown, at most ``max_chars`` characters."""
-    head = "\n".join(_head(doc)) + "\n"
-    changes = doc["changes"]
-    blocks = [_details(c) for c in changes]
+def render(doc: Mapping[str, Any], *, max_chars: int = COMMENT_BUDGET,
+           refusal: str | None = None) -> str:
+    """The plan as GitHub-flavoured markdown, at most ``max_chars`` (UTF-8 bytes). ``refusal``:
+    why apply's safety guard would refuse this plan (shown first, never cut), or ``None``."""
+    head = "\n".join(_head(doc, refusal)) + "\n"
+    budget = max_chars - _NOTICE_RESERVE
+    used = _size(head)
+    parts = [head]
+    names, names_cut = _names_section(doc, budget - used)
+    if names:
+        parts.append("\n" + names)
+        used += _size(names) + 1
+    details, hidden, cut = _details_section(doc, budget - used)
+    if details:
+        parts.append("\n" + details)
+        used += _size(details) + 1
     listing = _listing(doc)
-    budget = max_chars - len(head) - _FOOTER_RESERVE
-    body: list[str] = []
-    used = 0
-    shown = 0
-    if blocks:
-        body.append("### Changes\n")
-        used += len(body[0]) + 1
-    for block in blocks:
-        if used + len(block) + 1 > budget:
-            break
-        body.append(block)
-        used += len(block) + 1
-        shown += 1
-    if listing and used + len(listing) + 1 <= budget:
-        body.append(listing)
-    hidden = len(blocks) - shown
-    if hidden:
-        body.append(
-            f"> [!NOTE]\n> Details of {plural(hidden, 'more resource')} are not shown: this "
-            f"comment would exceed {max_chars:,} characters. The summary above is complete; run "
-            "`hoodsync plan --format json` for every detail.\n"
-        )
-    text = head + ("\n" + "\n".join(body) if body else "")
-    return text if len(text) <= max_chars else text[: max_chars - 1] + "\n"
+    if listing and used + _size(listing) + 1 <= budget:
+        parts.append("\n" + listing)
+    notice = _cut_notice(hidden, cut, names_cut, max_chars)
+    if notice:
+        parts.append("\n" + notice)
+    return _fit("".join(parts), max_chars)
+
+
+def render_accounts(
+    plans: Sequence[tuple[Mapping[str, Any], str | None]], *, max_chars: int = COMMENT_BUDGET,
+) -> str:
+    """Several accounts' plans (each ``(doc, refusal)``) as one comment of at most ``max_chars``.
+    Each account's part is :func:`render` of its plan alone, so it stands on its own (title,
+    summary, names, details); the budget is shared so that an account needing less than an
+    equal share leaves the rest to the others."""
+    if len(plans) == 1:
+        doc, refusal = plans[0]
+        return render(doc, max_chars=max_chars, refusal=refusal)
+    room = max_chars - _size(_ACCOUNT_SEPARATOR) * (len(plans) - 1)
+    # What each part needs to be shown whole (render keeps _NOTICE_RESERVE free while packing).
+    needs = [_size(render(doc, max_chars=10**9, refusal=refusal)) + _NOTICE_RESERVE
+             for doc, refusal in plans]
+    shares = _shares(needs, room)
+    return _ACCOUNT_SEPARATOR.join(
+        render(doc, max_chars=share, refusal=refusal)
+        for (doc, refusal), share in zip(plans, shares)
+    )
+
+
+def _shares(needs: Sequence[int], room: int) -> list[int]:
+    """Split ``room`` over parts needing ``needs``: whoever needs less than an equal share of
+    what is left gets what it needs, the others split the rest equally (water-filling)."""
+    shares = [0] * len(needs)
+    left = room
+    pending = sorted(range(len(needs)), key=lambda i: needs[i])
+    while pending:
+        equal = left // len(pending)
+        i = pending[0]
+        if needs[i] <= equal:
+            shares[i] = needs[i]
+            left -= needs[i]
+            pending.pop(0)
+            continue
+        for i in pending:
+            shares[i] = equal
+        break
+    return shares
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _fit(text: str, max_chars: int) -> str:
+    """The last resort when even the summary is too long: whole lines up to the limit."""
+    if _size(text) <= max_chars:
+        return text
+    tail = "\n… (cut: this comment reached its size limit)\n"
+    room = max_chars - _size(tail)
+    cut = text.encode("utf-8")[: max(room, 0)].decode("utf-8", "ignore")
+    return cut[: cut.rfind("\n") + 1] + tail
+
+
+# --- escaping -----------------------------------------------------------------------------
+
+
+#: Characters GFM or HTML may act on: emphasis, links and images, code, HTML, tables,
+#: strikethrough, headings, entities; the backslash first so escapes stay escapes.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]!<>|~#&])")
+
+
+def escape(text: object) -> str:
+    """``text`` shown literally by a GFM renderer: control characters written as escapes
+    (:func:`printable`: a newline cannot start a block) and every character markdown or HTML
+    could act on (``* _ [ ] ! ` < > | ~ # & \\``) backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(text))
+
+
+def _code(text: object) -> str:
+    """``text`` as an inline code span, whatever backticks it holds (the fence is longer
+    than any run of them inside, as CommonMark allows)."""
+    value = printable(text)
+    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def _html(text: object) -> str:
+    return html.escape(printable(text), quote=False)
 
 
 # --- summary ------------------------------------------------------------------------------
 
 
-def _head(doc: Mapping[str, Any]) -> list[str]:
-    out = [f"## hoodsync plan: `{doc['account']['name']}`", "", _escape(header_line(doc))]
+def _head(doc: Mapping[str, Any], refusal: str | None) -> list[str]:
+    out = [f"## hoodsync plan: {_code(doc['account']['name'])}", "", escape(header_line(doc))]
     notice = sandbox_line(doc)
     if notice:
-        out += ["", f"> {notice}"]
+        out += ["", f"> {escape(notice)}"]
+    if refusal:
+        out += ["", "> [!CAUTION]", f"> **Apply will refuse this plan:** {escape(refusal)}"]
     if not doc["changes"] and all(n["severity"] == "info" for n in doc["notes"]):
         return out + ["", f"**{no_changes_line(doc)}**"] + _info(doc)
     out += ["", "| | count |", "|:--|--:|"]
@@ -96,9 +203,9 @@ def _head(doc: Mapping[str, Any]) -> list[str]:
         ("warnings", doc.get("warnings", 0)),
     ]
     out += [f"| {label} | {n} |" for label, n in extra if n or label in ("unchanged", "unmanaged")]
-    out += ["", f"**{_escape(summary_line(doc))}**"]
+    out += ["", f"**{summary_line(doc)}**"]  # hoodsync's words and numbers only
     if doc["has_changes"]:
-        out.append(_escape(estimate_line(doc)))
+        out.append(estimate_line(doc))
     out += _banner(doc)
     out += _notes(doc)
     out += _info(doc)
@@ -110,13 +217,16 @@ def _info(doc: Mapping[str, Any]) -> list[str]:
     infos = [n for n in doc["notes"] if n["severity"] == "info"]
     if not infos:
         return []
-    return ["", "> [!NOTE]"] + [f"> {_escape(n['message'])}" for n in infos]
+    lines = [f"> {escape(n['message'])}" for n in infos[:_LIST_CAP]]
+    if len(infos) > _LIST_CAP:
+        lines.append(f"> … and {len(infos) - _LIST_CAP} more")
+    return ["", "> [!NOTE]"] + lines
 
 
-def _names(changes: Sequence[Mapping[str, Any]], detail: bool = False) -> str:
+def _addresses(changes: Sequence[Mapping[str, Any]], detail: bool = False) -> str:
     shown = []
     for c in changes[:_LIST_CAP]:
-        text = f"`{c['address']}`"
+        text = _code(c["address"])
         if detail:
             text += f" ({c['action']}{', irreversible' if 'irreversible' in c['flags'] else ''})"
         shown.append(text)
@@ -128,11 +238,12 @@ def _banner(doc: Mapping[str, Any]) -> list[str]:
     lines = []
     for what, items in warning_items(doc):
         if what == "removes":
-            lines.append(f"> **Removes {plural(len(items), 'object')}:** {_names(items, True)}")
+            lines.append(f"> **Removes {plural(len(items), 'object')}:** {_addresses(items, True)}")
         elif what == "sends":
-            lines.append(f"> **Sends immediately** (`run_immediately`): {_names(items)}")
+            lines.append(f"> **Sends immediately** (`run_immediately`): {_addresses(items)}")
         else:
-            lines.append("> **Edits running campaigns** (pause, update, resume): " + _names(items))
+            lines.append("> **Edits running campaigns** (pause, update, resume): "
+                         + _addresses(items))
     if not lines:
         return []
     return ["", "> [!WARNING]"] + [x for line in lines for x in (line, ">")][:-1]
@@ -151,59 +262,257 @@ def _notes(doc: Mapping[str, Any]) -> list[str]:
             continue
         out += ["", f"> [!{kind}]", f"> **{title}**"]
         for n in items[:_LIST_CAP]:
-            where = f"`{n['address']}`: " if n.get("address") else ""
-            out.append(f"> - {where}{_escape(n['message'])}")
+            where = f"{_code(n['address'])}: " if n.get("address") else ""
+            out.append(f"> - {where}{escape(n['message'])}")
         if len(items) > _LIST_CAP:
             out.append(f"> - … and {len(items) - _LIST_CAP} more")
     return out
 
 
+# --- every changed resource by name -----------------------------------------------------
+
+
+#: The list's order: what cannot be undone or cannot be done first (a list too long for the
+#: comment is cut at its end), then the other actions in summary order.
+_LIST_ORDER = ("cancel", "stop", "deactivate", "replace", "note") + tuple(
+    a for a in SUMMARY_ORDER if a not in ("cancel", "stop", "deactivate", "replace"))
+
+
+def _groups(doc: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """``(what happens, [(kind word, [keys])])`` for every change (``note``: a change that
+    cannot be made), in :data:`_LIST_ORDER`, kinds and keys in plan order."""
+    by_action: dict[str, dict[str, list[str]]] = {}
+    for c in doc["changes"]:
+        action = c["action"] if c["steps"] else "note"
+        kind = str(c["address"]).split(".", 1)[0]
+        by_action.setdefault(action, {}).setdefault(kind, []).append(str(c["key"]))
+    order = [a for a in _LIST_ORDER if a in by_action] + sorted(
+        a for a in by_action if a not in _LIST_ORDER)
+    return [(a, list(by_action[a].items())) for a in order]
+
+
+def _names_section(doc: Mapping[str, Any], room: int) -> tuple[str, int]:
+    """The compact list naming every changed resource, and how many names did not fit in
+    ``room`` (0 unless the list alone is larger than the comment: then it is cut at a whole
+    name)."""
+    lines = [_name_pieces(action, kinds) for action, kinds in _groups(doc)]
+    if not lines:
+        return "", 0
+    title = "**Every changed resource:**\n\n"
+    full = title + "".join("".join(pieces) + "\n" for pieces in lines)
+    if _size(full) <= room:
+        return full, 0
+    ending = " … (cut: size limit)\n"
+    used = _size(title)
+    out = [title]
+    named = 0
+    for pieces in lines:
+        take = 0
+        cost = _size(pieces[0]) + _size(ending)
+        for piece in pieces[1:]:
+            if used + cost + _size(piece) > room:
+                break
+            cost += _size(piece)
+            take += 1
+        if take == len(pieces) - 1:
+            out.append("".join(pieces) + "\n")
+            used += _size(out[-1])
+            named += take
+            continue
+        if take:
+            out.append("".join(pieces[: take + 1]) + ending)
+            named += take
+        break
+    total = sum(len(pieces) - 1 for pieces in lines)
+    return ("".join(out) if named else ""), total - named
+
+
+def _name_pieces(action: str, kinds: Sequence[tuple[str, list[str]]]) -> list[str]:
+    """One list line as pieces: the line's start, then one piece per name (with the separator
+    and kind word before it), so the line can be cut at any whole name."""
+    label = "cannot be changed" if action == "note" else f"to {action}"
+    total = sum(len(keys) for _, keys in kinds)
+    pieces = [f"- **{label}** ({total}):"]
+    for n, (kind, keys) in enumerate(kinds):
+        for i, key in enumerate(keys):
+            lead = (" " if n == 0 else "; ") + f"{kind} " if i == 0 else ", "
+            pieces.append(lead + _code(key))
+    return pieces
+
+
 # --- details ------------------------------------------------------------------------------
 
 
-def _details(c: Mapping[str, Any]) -> str:
-    title = f"<code>{html.escape(c['address'])}</code> {html.escape(c['description'])}"
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One field diff in a details block: ``head`` (the whole text when ``items`` is empty),
+    the text of each item of an added object or array, and ``tail`` closing it."""
+
+    head: str
+    items: tuple[str, ...] = ()
+    tail: str = ""
+    path: str = ""
+
+    def text(self) -> str:
+        return self.head + "".join(self.items) + self.tail
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One resource's details: ``pre`` (summary line, drift), ``entries`` (inside a diff
+    fence), ``post`` (remote id, API steps, notes, the closing tag)."""
+
+    pre: str
+    entries: tuple[_Entry, ...]
+    post: str
+
+    def text(self) -> str:
+        return self.pre + self._fenced("".join(e.text() for e in self.entries)) + self.post
+
+    def _fenced(self, body: str) -> str:
+        return f"```diff\n{body}```\n\n" if self.entries else ""
+
+    def cut(self, room: int) -> tuple[str, str] | None:
+        """The block within ``room``, cut between whole entries and whole items, and a note of
+        what was left out; ``None`` when not even its frame fits."""
+        frame = _size(self.pre + self._fenced("") + self.post) + 200  # 200: the note
+        if frame > room:
+            return None
+        left = room - frame
+        body: list[str] = []
+        left_out: list[str] = []
+        for n, entry in enumerate(self.entries):
+            text = entry.text()
+            if _size(text) <= left:
+                body.append(text)
+                left -= _size(text)
+                continue
+            rest = len(self.entries) - n
+            frame = _size(entry.head + entry.tail)
+            if entry.items and frame < left:  # the field opened and closed, whole items inside
+                left -= frame
+                kept = 0
+                for item in entry.items:
+                    if _size(item) > left:
+                        break
+                    left -= _size(item)
+                    kept += 1
+                body.append(entry.head + "".join(entry.items[:kept]) + entry.tail)
+                left_out.append(f"{len(entry.items) - kept} of {len(entry.items)} items of "
+                                f"{_code(entry.path)}")
+                rest -= 1
+            if rest:
+                left_out.append(plural(rest, "more field"))
+            break
+        note = ""
+        if left_out:
+            note = (f"… Not shown here: {' and '.join(left_out)} (this comment reached its size "
+                    "limit; `hoodsync plan` prints everything).\n\n")
+        return self.pre + self._fenced("".join(body)) + note + self.post, note
+
+
+def _details_section(doc: Mapping[str, Any], room: int) -> tuple[str, int, bool]:
+    """``### Changes`` and as many whole details blocks as fit in ``room``, the first that does
+    not fit cut at whole items; returns the text, how many blocks were left out and whether a
+    block was cut."""
+    changes = doc["changes"]
+    if not changes:
+        return "", 0, False
+    title = "### Changes\n\n"
+    used = _size(title)
+    if used > room:
+        return "", len(changes), False
+    out = [title]
+    cut = False
+    shown = 0
+    for c in changes:
+        block = _block(c)
+        text = block.text()
+        if used + _size(text) + 1 <= room:
+            out.append(text + "\n")
+            used += _size(text) + 1
+            shown += 1
+            continue
+        if room - used >= _MIN_CUT_ROOM:
+            trimmed = block.cut(room - used - 1)
+            if trimmed is not None:
+                out.append(trimmed[0] + "\n")
+                shown += 1
+                cut = bool(trimmed[1])
+        break
+    if shown == 0:
+        return "", len(changes), False
+    return "".join(out).rstrip("\n") + "\n", len(changes) - shown, cut
+
+
+def _block(c: Mapping[str, Any]) -> _Block:
+    title = f"<code>{_html(c['address'])}</code> {_html(c['description'])}"
     if c["drift"]:
         title += " — undoes drift (changed outside hoodsync)"
     if c["action"] == "note":
         title = "⚠️ " + title
-    lines = [f"<details><summary>{title}</summary>", ""]
+    pre = [f"<details><summary>{title}</summary>", ""]
     if c["drift"]:
         drift = [_diff_text(*drift_line(e, 0, None)) for e in c["diff"]]
         if c.get("transition"):
             wanted = "active" if c["action"] == "resume" else c["transition"][1]
-            drift.append(f"! status = {wanted} -> {c['remote_status']}")
-        lines += ["Changed outside hoodsync (definition → remote now):", "", "```diff"]
-        lines += drift + ["```", ""]
-    if c["diff"]:
-        lines.append("```diff")
-        lines += [_diff_text(*diff_line(e, 0, None)) for e in c["diff"]]
-        lines += ["```", ""]
+            drift.append(_diff_text("~", printable(f"status = {wanted} -> {c['remote_status']}")))
+        pre += ["Changed outside hoodsync (definition → remote now):", "", "```diff"]
+        pre += drift + ["```", ""]
+    post: list[str] = []
     if c.get("remote_id"):
-        lines.append(f"Remote id `{c['remote_id']}`, status `{c['remote_status']}`.")
-        lines.append("")
+        post.append(f"Remote id {_code(c['remote_id'])}, status {_code(c['remote_status'])}.")
+        post.append("")
     steps = " → ".join(s["op"] for s in c["steps"])
     if steps:
-        lines += [f"API steps: {steps}", ""]
+        post += [f"API steps: {steps}", ""]
     for n in c["notes"]:
-        lines.append(f"- **{n['severity']}**: {_escape(n['message'])}")
+        post.append(f"- **{n['severity']}**: {escape(n['message'])}")
     if c["notes"]:
-        lines.append("")
-    lines.append("</details>")
-    text = "\n".join(lines) + "\n"
-    if len(text) > _BLOCK_CAP:
-        cut = text[: _BLOCK_CAP - 200]
-        if cut.count("```") % 2:
-            cut += "\n```"
-        text = cut + "\n\n… (detail truncated)\n\n</details>\n"
-    return text
+        post.append("")
+    post.append("</details>")
+    return _Block("\n".join(pre) + "\n", tuple(_entry(e) for e in c["diff"]),
+                  "\n".join(post) + "\n")
+
+
+def _entry(entry: Mapping[str, Any]) -> _Entry:
+    """One field diff: a line, or an added object or array spread over nested lines that all
+    carry ``+`` (GitHub colours them as added), indented two spaces per level."""
+    value = spread(entry)
+    if value is None:
+        return _Entry(_diff_text(*diff_line(entry, 0, None)) + "\n")
+
+    def text(lines: Sequence[tuple[int, str, bool]]) -> str:
+        return "".join(_diff_text("+", "  " * depth + line) + "\n" for depth, line, _ in lines)
+
+    return _Entry(text([(0, value.head, True)]), tuple(text(item) for item in value.items),
+                  text([(0, value.tail, False)]), entry["path"])
 
 
 def _diff_text(sym: str, text: str) -> str:
-    # GitHub's diff highlighting colours "+", "-" and "!" lines; "!" marks a change.
+    # GitHub's diff highlighting colours "+", "-" and "!" lines; "!" marks a change. A line
+    # starting with a marker cannot close the fence; breaking up ``` is belt and braces.
     marker = "!" if sym == "~" else sym
-    line = f"{marker} {text}".replace("```", "`\u200b``")
-    return line if len(line) <= _LINE_CAP else line[: _LINE_CAP - 3] + "..."
+    return f"{marker} {text}".replace("```", "`\u200b``")
+
+
+def _cut_notice(hidden: int, cut: bool, names_cut: int, max_chars: int) -> str:
+    if not (hidden or cut or names_cut):
+        return ""
+    parts = []
+    if names_cut:
+        parts.append(f"{plural(names_cut, 'more changed resource')} could not be named above")
+    if hidden:
+        parts.append(f"details of {plural(hidden, 'more resource')} are not shown")
+    elif cut:
+        parts.append("the last details block shown is cut")
+    said = "; ".join(parts)
+    return (f"> [!NOTE]\n> {said[0].upper()}{said[1:]}, to keep this comment within its size "
+            f"limit ({max_chars:,} characters). The summary above is complete; run "
+            "`hoodsync plan` (or `--format json`) for every detail.\n")
+
+
+# --- orphans and superseded ---------------------------------------------------------------
 
 
 def _listing(doc: Mapping[str, Any]) -> str:
@@ -220,14 +529,9 @@ def _listing(doc: Mapping[str, Any]) -> str:
 def _refs(title: str, refs: Sequence[Mapping[str, Any]]) -> str:
     lines = [f"<details><summary>{html.escape(title)}: {len(refs)}</summary>", ""]
     for r in refs[:100]:
-        name = _escape(json.dumps(r["name"], ensure_ascii=False))
-        lines.append(f"- `{r['address']}` id `{r['id']}` {name} ({r['status']})")
+        name = escape(quoted(r["name"]))
+        lines.append(f"- {_code(r['address'])} id {_code(r['id'])} {name} ({escape(r['status'])})")
     if len(refs) > 100:
         lines.append(f"- … and {len(refs) - 100} more")
     lines += ["", "</details>", ""]
     return "\n".join(lines)
-
-
-def _escape(text: str) -> str:
-    """Neutralise markdown/HTML that user-controlled text (names, messages) could inject."""
-    return html.escape(text, quote=False).replace("|", "\\|")

@@ -2,8 +2,10 @@
 
 Layout: header (account, counts) · sandbox notice · drift (objects changed outside hoodsync,
 shown before the changes that undo them) · one block per change (``# address will be …``, field
-diffs with ``+ ~ -``, notes) · orphans / superseded · plan-wide notes · warning lines (removals,
-immediate sends, edits of running campaigns: the markdown banner) · summary line · estimate.
+diffs with ``+ ~ -`` — an added object or array spread over nested blocks with every leaf, as
+Terraform shows a new resource —, notes) · orphans / superseded · plan-wide notes · warning
+lines (removals, immediate sends, edits of running campaigns: the markdown banner) · summary
+line · estimate.
 ANSI colours only with ``color=True`` (the CLI decides: TTY and no ``NO_COLOR``).
 
 Everything read from an account (names, ids, statuses, marker keys, values in diffs, notes that
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from hoodsync.render.common import (
+    Spread,
     diff_line,
     drift_line,
     estimate_line,
@@ -27,6 +30,7 @@ from hoodsync.render.common import (
     printable,
     quoted,
     sandbox_line,
+    spread,
     summary_line,
     symbol,
     warning_items,
@@ -99,12 +103,24 @@ def _change_block(c: Mapping[str, Any], paint: Callable[[str, str], str]) -> lis
         width = path_width(c["diff"])
         lines.append(paint(f"  {sym} {_kind_word(c)} {quoted(c['key'])} {{", sym))
         for entry in c["diff"]:
+            spread_value = spread(entry, width)
+            if spread_value is not None:
+                lines += _spread_lines(spread_value, paint)
+                continue
             s, text = diff_line(entry, width)
             lines.append(f"      {paint(s, s)} {text}")
         lines.append("    }")
     for note in c["notes"]:
         lines.append(_note_text(note, paint, "    "))
     return lines
+
+
+def _spread_lines(value: Spread, paint: Callable[[str, str], str]) -> list[str]:
+    """An added object or array as nested blocks, Terraform-like: every line that shows a value
+    or opens a block carries ``+``; closing brackets line up under the key they close."""
+    plus = paint("+", "+")
+    return [f"{' ' * (6 + 4 * depth)}{plus} {text}" if opens else f"{' ' * (8 + 4 * depth)}{text}"
+            for depth, text, opens in value.lines()]
 
 
 def _drift_block(c: Mapping[str, Any], paint: Callable[[str, str], str]) -> list[str]:
