@@ -322,6 +322,53 @@ def test_penalize_blocks_until_retry_after_and_halves_the_share() -> None:
     assert clock() == pytest.approx(start)
 
 
+class ThrottleOnce(Server):
+    """A :class:`Server` that answers the ``nth`` arrival with a 1 s-window 429 (``Retry-After:
+    1``), as jitter bunching a burst into one server second does."""
+
+    def __init__(self, nth: int, **kwargs: float) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.nth, self.arrivals = nth, 0
+
+    def hit(self, at: float) -> dict[str, str]:
+        self.arrivals += 1
+        if self.arrivals == self.nth:
+            self.throttled += 1
+            return {"retry-after": "1"}
+        return super().hit(at)
+
+
+def test_a_1s_window_429_late_in_a_busy_minute_does_not_stall() -> None:
+    """Issue 17, cause 1: a ``Retry-After: 1`` around send 125 used to halve the minute's budget
+    too, so the next send was planned for the next minute (~50 s later)."""
+    clock = FakeClock(T0 + 0.5)
+    sim = Simulation(clock, ThrottleOnce(125), latency=0.1)
+    client = sim.add(150)
+    sim.run()
+    assert client.throttled == 1 and client.done == 150
+    assert client.first_sent is not None
+    assert client.last_done - client.first_sent < 20.0  # 15 s of bursts, 1 s Retry-After, slack
+    assert max_in_span(sim.server.counted, 60.0) <= 150
+
+
+def test_a_send_held_back_by_a_reduced_share_goes_as_the_share_regrows() -> None:
+    """After a minute-window 429 late in a busy minute the reduced share allows no more sends
+    this minute; as the share is regained the waiting send re-plans and goes once the regained
+    share allows it (the minute limit reaches 126 of 150 at share 0.84: 10.2 s after the 429
+    with ``recovery=30``), not at the next minute."""
+    clock = FakeClock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, spread=0.0, recovery=30.0)
+    tickets = [limiter.acquire() for _ in range(125)]
+    throttled_at = clock()
+    assert throttled_at - T0 < 13.0
+    limiter.penalize(2.0, tickets[-1])  # 124 counted: the 125th was throttled
+    limiter.acquire()
+    limiter.acquire()
+    waited = clock() - throttled_at
+    assert 2.0 <= waited <= 10.5
+    assert waited < 60.0 - (throttled_at - T0)  # i.e. long before the minute of the first send ends
+
+
 def test_observe_ignores_missing_or_malformed_headers() -> None:
     clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
