@@ -16,10 +16,13 @@ import email.utils
 import heapq
 import itertools
 import math
+import os
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from types import FrameType
 
 import pytest
 
@@ -367,6 +370,42 @@ def test_a_send_held_back_by_a_reduced_share_goes_as_the_share_regrows() -> None
     waited = clock() - throttled_at
     assert 2.0 <= waited <= 10.5
     assert waited < 60.0 - (throttled_at - T0)  # i.e. long before the minute of the first send ends
+
+
+def limiter_work_per_send(per_second: int, per_minute: int, requests: int) -> float:
+    """Work the limiter does per request in a simulated run (no time measured): Python trace
+    events (calls and lines, loop iterations included) in the ``ratelimit`` package, divided by
+    the requests. A scan of the send history shows up as events per send growing with it."""
+    package = os.path.join("hoodsync", "remote", "ratelimit")
+    events = 0
+
+    def local(frame: FrameType, event: str, arg: object) -> object:
+        nonlocal events
+        events += 1
+        return local
+
+    def tracer(frame: FrameType, event: str, arg: object) -> object:
+        return local(frame, event, arg) if package in frame.f_code.co_filename else None
+
+    sim = Simulation(FakeClock(T0 + 25.0), Server(per_second, per_minute), latency=0.005)
+    sim.add(requests, per_second=per_second, per_minute=per_minute, wall=True)
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        sim.run()
+    finally:
+        sys.settrace(previous)
+    assert sim.server.throttled == 0
+    return events / requests
+
+
+def test_work_per_send_does_not_grow_with_the_sends_in_the_minute() -> None:
+    """Issue 17: the send history was scanned on every acquire (and every answer), so the cost
+    per send grew with the sends a large minute window holds (class D/E limits). 600 sends in one
+    minute must not cost more per send than 150 (was 2.1 times as much)."""
+    few = limiter_work_per_send(20, 3000, 150)
+    many = limiter_work_per_send(20, 3000, 600)
+    assert many < 1.4 * few
 
 
 def test_observe_ignores_missing_or_malformed_headers() -> None:

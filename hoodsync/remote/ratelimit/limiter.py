@@ -35,6 +35,7 @@ changed, and otherwise sleeps until the time it was planned for.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import logging
 import math
@@ -329,7 +330,8 @@ class RateLimiter:
     def _prune(self, now: float) -> None:
         horizon = now - _HISTORY_S
         if self._sends and self._sends[0].at < horizon:
-            self._sends = [s for s in self._sends if s.at >= horizon]
+            # Time order: the forgotten sends are a prefix (found by bisection, not a scan).
+            del self._sends[: bisect.bisect_left(self._sends, horizon, key=_send_time)]
         self._budgets = [b for b in self._budgets if b.until > now]
         for size in (self._second.size, self._minute.size):
             for window in self._models(size):
@@ -496,6 +498,10 @@ class RateLimiter:
             why = self._hyp.check_answer(send, date)
             if why is not None:
                 self._drop_hypothesis(why)
+
+
+def _send_time(send: Send) -> float:
+    return send.at
 
 
 def _condition_wait(condition: threading.Condition, seconds: float) -> None:
