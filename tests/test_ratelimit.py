@@ -16,10 +16,13 @@ import email.utils
 import heapq
 import itertools
 import math
+import os
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from types import FrameType
 
 import pytest
 
@@ -320,6 +323,89 @@ def test_penalize_blocks_until_retry_after_and_halves_the_share() -> None:
     for _ in range(10):
         limiter.acquire()
     assert clock() == pytest.approx(start)
+
+
+class ThrottleOnce(Server):
+    """A :class:`Server` that answers the ``nth`` arrival with a 1 s-window 429 (``Retry-After:
+    1``), as jitter bunching a burst into one server second does."""
+
+    def __init__(self, nth: int, **kwargs: float) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.nth, self.arrivals = nth, 0
+
+    def hit(self, at: float) -> dict[str, str]:
+        self.arrivals += 1
+        if self.arrivals == self.nth:
+            self.throttled += 1
+            return {"retry-after": "1"}
+        return super().hit(at)
+
+
+def test_a_1s_window_429_late_in_a_busy_minute_does_not_stall() -> None:
+    """Issue 17, cause 1: a ``Retry-After: 1`` around send 125 used to halve the minute's budget
+    too, so the next send was planned for the next minute (~50 s later)."""
+    clock = FakeClock(T0 + 0.5)
+    sim = Simulation(clock, ThrottleOnce(125), latency=0.1)
+    client = sim.add(150)
+    sim.run()
+    assert client.throttled == 1 and client.done == 150
+    assert client.first_sent is not None
+    assert client.last_done - client.first_sent < 20.0  # 15 s of bursts, 1 s Retry-After, slack
+    assert max_in_span(sim.server.counted, 60.0) <= 150
+
+
+def test_a_send_held_back_by_a_reduced_share_goes_as_the_share_regrows() -> None:
+    """After a minute-window 429 late in a busy minute the reduced share allows no more sends
+    this minute; as the share is regained the waiting send re-plans and goes once the regained
+    share allows it (the minute limit reaches 126 of 150 at share 0.84: 10.2 s after the 429
+    with ``recovery=30``), not at the next minute."""
+    clock = FakeClock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, spread=0.0, recovery=30.0)
+    tickets = [limiter.acquire() for _ in range(125)]
+    throttled_at = clock()
+    assert throttled_at - T0 < 13.0
+    limiter.penalize(2.0, tickets[-1])  # 124 counted: the 125th was throttled
+    limiter.acquire()
+    limiter.acquire()
+    waited = clock() - throttled_at
+    assert 2.0 <= waited <= 10.5
+    assert waited < 60.0 - (throttled_at - T0)  # i.e. long before the minute of the first send ends
+
+
+def limiter_work_per_send(per_second: int, per_minute: int, requests: int) -> float:
+    """Work the limiter does per request in a simulated run (no time measured): Python trace
+    events (calls and lines, loop iterations included) in the ``ratelimit`` package, divided by
+    the requests. A scan of the send history shows up as events per send growing with it."""
+    package = os.path.join("hoodsync", "remote", "ratelimit")
+    events = 0
+
+    def local(frame: FrameType, event: str, arg: object) -> object:
+        nonlocal events
+        events += 1
+        return local
+
+    def tracer(frame: FrameType, event: str, arg: object) -> object:
+        return local(frame, event, arg) if package in frame.f_code.co_filename else None
+
+    sim = Simulation(FakeClock(T0 + 25.0), Server(per_second, per_minute), latency=0.005)
+    sim.add(requests, per_second=per_second, per_minute=per_minute, wall=True)
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        sim.run()
+    finally:
+        sys.settrace(previous)
+    assert sim.server.throttled == 0
+    return events / requests
+
+
+def test_work_per_send_does_not_grow_with_the_sends_in_the_minute() -> None:
+    """Issue 17: the send history was scanned on every acquire (and every answer), so the cost
+    per send grew with the sends a large minute window holds (class D/E limits). 600 sends in one
+    minute must not cost more per send than 150 (was 2.1 times as much)."""
+    few = limiter_work_per_send(20, 3000, 150)
+    many = limiter_work_per_send(20, 3000, 600)
+    assert many < 1.4 * few
 
 
 def test_observe_ignores_missing_or_malformed_headers() -> None:

@@ -22,7 +22,9 @@ the *fixed* 1 s and 60 s windows in which it *arrives*. The client only knows wh
 * :meth:`penalize` (after a 429) blocks every send until ``Retry-After`` has passed, forgets what
   was learnt about window phases (the model was wrong), and halves the share of the limits this
   client allows itself, regained over ``recovery`` seconds (AIMD), so that two processes sharing
-  an account settle instead of throttling each other again and again.
+  an account settle instead of throttling each other again and again. A 429 asking for no more
+  than a second halves only the 1 s window's share; the minute's budget stays. A send held back
+  by a reduced share is planned for when the regained share allows it, not the reduced one.
 
 The send times under each rule are computed in :mod:`.schedule`; this module decides which rules
 apply, hands out permits, and waits. A send that must wait blocks on a
@@ -33,6 +35,7 @@ changed, and otherwise sleeps until the time it was planned for.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import logging
 import math
@@ -50,7 +53,13 @@ from hoodsync.remote.ratelimit.schedule import (
     fixed_earliest,
     sliding_earliest,
 )
-from hoodsync.remote.ratelimit.windows import Budget, Send, Window, learn_from_report
+from hoodsync.remote.ratelimit.windows import (
+    NUDGE_S,
+    Budget,
+    Send,
+    Window,
+    learn_from_report,
+)
 
 __all__ = ["MAX_SERVER_WAIT", "RateLimiter", "WaitTooLong"]
 
@@ -177,8 +186,11 @@ class RateLimiter:
         # using the account too), then regained linearly over ``recovery`` seconds — the usual
         # additive-increase / multiplicative-decrease way for clients that cannot talk to each
         # other to settle on a fair split without being throttled again and again.
-        self._share_base = 1.0
-        self._throttled_at = -math.inf
+        # Kept per window size: a 429 of the 1 s window (``Retry-After: 1``, typically jitter
+        # bunching a burst) says nothing about the minute's budget, so it only halves the
+        # 1 s window's share.
+        self._share_base: dict[float, float] = {1.0: 1.0, 60.0: 1.0}
+        self._throttled_at: dict[float, float] = {1.0: -math.inf, 60.0: -math.inf}
         if wall_clock is _Default.WALL:
             real = clock in (time.monotonic, time.perf_counter, time.time)
             wall_clock = time.time if real else None
@@ -251,7 +263,8 @@ class RateLimiter:
     def penalize(self, retry_after: float, ticket: int | None = None) -> None:
         """After a 429: send nothing for ``retry_after`` seconds; the throttled request (``ticket``)
         was not counted by the server. Forgets learnt window phases and drops the wall-clock
-        hypothesis (the model was wrong). Halves the share of the limits, unless the throttled
+        hypothesis (the model was wrong). Halves the share of the limits (only the 1 s window's
+        when ``retry_after <= 1``), unless the throttled
         request was a probe of the hypothesis: then the hypothesis, not another client, is the
         culprit, and it is gone now. Wakes every waiting :meth:`acquire` (a demand beyond
         ``max_wait`` then fails it at once)."""
@@ -262,11 +275,13 @@ class RateLimiter:
             index = self._index_of(ticket)
             blame_hypothesis = index is not None and self._sends[index].probe
             self._drop_hypothesis("a request was throttled")
-            if not blame_hypothesis and now - self._throttled_at >= self._second.size:
-                # One halving per throttling episode: the other throttled requests of the same
-                # burst say nothing new.
-                self._share_base = max(self._share(now) / 2.0, 0.05)
-                self._throttled_at = now
+            if not blame_hypothesis:
+                for size in self._throttled_sizes(retry_after):
+                    if now - self._throttled_at[size] >= self._second.size:
+                        # One halving per throttling episode: the other throttled requests of
+                        # the same burst say nothing new.
+                        self._share_base[size] = max(self._share(size, now) / 2.0, 0.05)
+                        self._throttled_at[size] = now
             if index is not None:
                 del self._sends[index]
             self._second.forget()
@@ -315,7 +330,8 @@ class RateLimiter:
     def _prune(self, now: float) -> None:
         horizon = now - _HISTORY_S
         if self._sends and self._sends[0].at < horizon:
-            self._sends = [s for s in self._sends if s.at >= horizon]
+            # Time order: the forgotten sends are a prefix (found by bisection, not a scan).
+            del self._sends[: bisect.bisect_left(self._sends, horizon, key=_send_time)]
         self._budgets = [b for b in self._budgets if b.until > now]
         for size in (self._second.size, self._minute.size):
             for window in self._models(size):
@@ -375,18 +391,50 @@ class RateLimiter:
             return False
         return self._fixpoint(at, (self._second, self._minute), spread=False) > at
 
-    def _share(self, at: float) -> float:
-        if self._share_base >= 1.0:
+    def _throttled_sizes(self, retry_after: float) -> tuple[float, ...]:
+        """The windows a 429 asking for ``retry_after`` s may have come from: a wait of no more
+        than the 1 s window can only be that window's (the minute's would end later, except in
+        its last second, where halving the second's share suffices for what is left of it)."""
+        if retry_after <= self._second.size:
+            return (self._second.size,)
+        return (self._second.size, self._minute.size)
+
+    def _share(self, size: float, at: float) -> float:
+        """Share of the ``size`` window's limit this client allows itself at ``at``."""
+        base = self._share_base[size]
+        if base >= 1.0:
             return 1.0
-        regained = (at - self._throttled_at) / self.recovery if self.recovery > 0 else 1.0
-        return min(1.0, self._share_base + max(regained, 0.0))
+        regained = (at - self._throttled_at[size]) / self.recovery if self.recovery > 0 else 1.0
+        return min(1.0, base + max(regained, 0.0))
 
     def _limit(self, window: Window, at: float) -> int:
         """The window's limit scaled by the share this client currently allows itself."""
-        return max(1, math.floor(window.limit * self._share(at) + 1e-9))
+        return max(1, math.floor(window.limit * self._share(window.size, at) + 1e-9))
+
+    def _limit_grows_at(self, window: Window, at: float) -> float | None:
+        """When :meth:`_limit` next grows after ``at`` (the share is regained linearly), or
+        ``None`` when it is whole already."""
+        base = self._share_base[window.size]
+        current = self._limit(window, at)
+        if base >= 1.0 or self.recovery <= 0 or current >= window.limit:
+            return None
+        share = (current + 1) / window.limit
+        grows = self._throttled_at[window.size] + (share - base) * self.recovery + NUDGE_S
+        return grows if grows > at else None
 
     def _window_earliest(self, window: Window, at: float, *, spread: bool) -> float:
-        limit = self._limit(window, at)
+        """Earliest time >= ``at`` the window's rule allows, with the limit of that time: while
+        the share is regained, a send held back by the reduced limit goes as soon as the grown
+        limit allows it, not when the reduced one would (after a 429 late in a busy minute
+        that would be the next minute)."""
+        while True:
+            earliest = self._window_earliest_at(window, at, self._limit(window, at), spread)
+            grows = self._limit_grows_at(window, at)
+            if earliest <= at or grows is None or grows >= earliest:
+                return earliest
+            at = grows
+
+    def _window_earliest_at(self, window: Window, at: float, limit: int, spread: bool) -> float:
         if window.known:
             hypothesis = self._hyp is not None and self._hyp.window(window.size) is window
             return fixed_earliest(window, self._sends, limit, at, whole_windows=hypothesis)
@@ -450,6 +498,10 @@ class RateLimiter:
             why = self._hyp.check_answer(send, date)
             if why is not None:
                 self._drop_hypothesis(why)
+
+
+def _send_time(send: Send) -> float:
+    return send.at
 
 
 def _condition_wait(condition: threading.Condition, seconds: float) -> None:

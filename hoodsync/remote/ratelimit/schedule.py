@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 from hoodsync.remote.ratelimit.windows import NUDGE_S, Budget, Send, Window, count_in
@@ -93,12 +94,19 @@ def fastest_schedule(
 def sliding_earliest(sends: Sequence[Send], limit: int, span: float, at: float) -> float:
     """Earliest time >= ``at`` at which one more send leaves no more than ``limit`` sends in any
     ``span`` (``sends`` in time order)."""
-    recent = [s.at for s in sends if s.at > at - span]
+    # Sends in time order: the ones in the span are a suffix, found by bisection (no scan, so
+    # the cost does not grow with the limits).
+    first = bisect.bisect_right(sends, at - span, key=_send_time)
+    recent = len(sends) - first
     allowed = limit - 1
-    if len(recent) <= allowed:
+    if recent <= allowed:
         return at
-    # The oldest sends must leave the span: wait until the (len - allowed)-th oldest is out.
-    return recent[len(recent) - allowed - 1] + span
+    # The oldest sends must leave the span: wait until the (recent - allowed)-th oldest is out.
+    return sends[first + recent - allowed - 1].at + span
+
+
+def _send_time(send: Send) -> float:
+    return send.at
 
 
 def fixed_earliest(

@@ -24,7 +24,6 @@ a clock or waits.
 from __future__ import annotations
 
 import bisect
-import itertools
 import logging
 import math
 from collections.abc import Sequence
@@ -73,7 +72,17 @@ class Budget:
     remaining: int
 
     def exhausted(self, sends: Sequence[Send]) -> bool:
-        return sum(1 for s in sends if s.seq > self.after_seq) >= self.remaining
+        """Our sends after ``after_seq`` (``sends`` in order of ``seq``) use it all up."""
+        after = len(sends) - bisect.bisect_right(sends, self.after_seq, key=_send_seq)
+        return after >= self.remaining
+
+
+def _send_seq(send: Send) -> int:
+    return send.seq
+
+
+def _send_time(send: Send) -> float:
+    return send.at
 
 
 @dataclass
@@ -185,13 +194,23 @@ def count_in(window: Window, sends: Sequence[Send], k: int) -> int:
     end = window.hi + (k + 1) * window.size
     surely_from = window.hi + k * window.size
     surely_until = window.lo + (k + 1) * window.size - window.margin
-    first = bisect.bisect_left(sends, start, key=lambda s: s.at)
-    count = 0
-    for send in itertools.islice(sends, first, None):
-        if send.at >= end:
-            break
-        if surely_from <= send.at < surely_until or k in window.indices_of(send):
-            count += 1
+    # Bisection finds the sends surely in window k (counted without looking at each: the
+    # minute window holds up to ``per_minute`` of them); only those near its uncertain edges
+    # are looked at one by one.
+    first = bisect.bisect_left(sends, start, key=_send_time)
+    sure_first = bisect.bisect_left(sends, surely_from, key=_send_time)
+    sure_end = bisect.bisect_left(sends, surely_until, key=_send_time)
+    last = bisect.bisect_left(sends, end, key=_send_time)
+    if sure_first >= sure_end:
+        sure_first = sure_end = last  # no sure span: look at every candidate
+        edges = [range(first, last)]
+    else:
+        edges = [range(first, sure_first), range(sure_end, last)]
+    count = sure_end - sure_first
+    for edge in edges:
+        for i in edge:
+            if k in window.indices_of(sends[i]):
+                count += 1
     return count
 
 
@@ -238,24 +257,28 @@ def learn_from_report(
         hi = min(hi, sent + reset + m - size)
     budget = None
     # Our sends that may have arrived in the window no later than this one.
-    maybe_before = [s.at for s in sends if sent - size - m < s.at <= sent + m]
-    if counted > len(maybe_before):
+    # (Bisection, not a scan: ``sends`` is in time order and may hold a minute of sends.)
+    span_first = bisect.bisect_right(sends, sent - size - m, key=_send_time)
+    span_end = bisect.bisect_right(sends, sent + m, key=_send_time)
+    maybe_before = span_end - span_first
+    if counted > maybe_before:
         # Someone else used this window: honour the server's count from here on.
         remaining = max(models[0].limit - counted, 0)
         budget = Budget(send.seq, sent + reset + m, remaining)
         for window in models:
             _record_foreign(window, sends, index, counted, margin)
     elif counted >= 1:
-        latest = sorted((t + m for t in maybe_before), reverse=True)
-        hi = min(hi, latest[counted - 1])
-        surely_before = sorted(
-            (s.at for s in sends if s.seq != send.seq and s.at < sent - m), reverse=True
-        )
-        if len(surely_before) >= counted:
-            lo = max(lo, surely_before[counted - 1])
+        # The counted-th latest possible arrival, and the counted-th latest send that surely
+        # arrived earlier (``send`` itself is not before ``sent - m``).
+        hi = min(hi, sends[span_end - counted].at + m)
+        surely_before = bisect.bisect_left(sends, sent - m, key=_send_time)
+        if surely_before >= counted:
+            lo = max(lo, sends[surely_before - counted].at)
         before = sent - m if counted == 1 else lo - m
-        for earlier in sends:
-            if sent - size - m < earlier.at < before and earlier.seq != send.seq:
+        cap_end = bisect.bisect_left(sends, before, key=_send_time)
+        for i in range(span_first, cap_end):
+            earlier = sends[i]
+            if earlier.at > sent - size - m and earlier.seq != send.seq:
                 _cap_start(earlier, size, hi - size, m)
     agreed = True
     if lo < hi:
