@@ -319,16 +319,20 @@ def _coerce_tree(
     type is ``done`` is one ``fn`` returns unchanged (a str id, an int), so it is skipped.
     ``top``: ``data`` is the object itself, where a ``"*"`` path is followed only when the
     object has a key ``"*"`` (as :func:`coerce_paths` always did)."""
+    is_dict = isinstance(data, dict)
     for head, (ends, below) in tree.items():
-        if head == "*" and not (top and "*" not in data):
-            if isinstance(data, list):
-                keys: Iterable[Any] = range(len(data))
-            elif isinstance(data, dict):
-                keys = list(data.keys())
-            else:
-                continue
-        elif isinstance(data, dict) and head in data:
-            keys = (head,)
+        if head != "*" or (top and "*" not in data):
+            # The common case, one key (and what "*" first in a path means at the top).
+            if is_dict and head in data:
+                if ends and type(data[head]) is not done:
+                    data[head] = fn(data[head])
+                if below:
+                    _coerce_tree(data[head], below, fn, done)
+            continue
+        if isinstance(data, list):
+            keys: Iterable[Any] = range(len(data))
+        elif is_dict:
+            keys = list(data.keys())
         else:
             continue
         for k in keys:

@@ -13,7 +13,7 @@
   random corruptions of the examples and of that; the anchor pre-check never misses an
   anchor; the faster resolver and path display agree with the originals.
 * ``wire.coerce_paths`` (all paths walked as one tree) converts exactly what ``wire.coerce``
-  converts path by path.
+  converts path by path; ``kinds.base.project`` gives what it gave before its shortcuts.
 
 Randomness is seeded: a failure reproduces, and its message names the input.
 """
@@ -28,7 +28,7 @@ import os
 import random
 import re
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import jsonschema
 import pytest
@@ -40,6 +40,7 @@ from hoodsync.definitions.fast_validate import compile_check
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import schema, validate_documents
 from hoodsync import wire
+from hoodsync.kinds import base
 from hoodsync.model import Location
 from hoodsync.wire import coerce_paths
 
@@ -860,3 +861,95 @@ def test_coerce_paths_is_coerce_along_each_path(lists: int) -> None:
         _coerce_one_path_at_a_time(expected, ids, ints)
         coerce_paths(data, ids, ints)
         assert repr(data) == repr(expected), f"round {round_}"
+
+
+# --------------------------------------------------------------------------- kinds: project
+
+def _project_as_written_first(desired: Any, remote: Any) -> Any:
+    """``kinds.base.project`` before its exact-type shortcuts."""
+    if isinstance(desired, dict):
+        if not isinstance(remote, dict):
+            return remote
+        out = {}
+        for k, v in desired.items():
+            if k in remote:
+                out[k] = _project_as_written_first(v, remote[k])
+            elif v is None:
+                out[k] = None
+        return out
+    if isinstance(desired, list):
+        if not isinstance(remote, list):
+            return remote
+        n = len(desired)
+        head = [_project_as_written_first(d, r) for d, r in zip(desired, remote)]
+        return head + list(remote[n:])
+    return remote
+
+
+def test_project_gives_what_it_gave_before_its_shortcuts() -> None:
+    rng = random.Random("project")
+    keys = ["a", "b", "c", "labels", "messages"]
+    values: list[Any] = [None, 0, 1, 1.0, True, "x", "", [], {}]
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.3:
+            return {rng.choice(keys): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        if depth < 4 and roll < 0.5:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return copy.deepcopy(rng.choice(values))
+
+    for round_ in range(3000):
+        desired = value(0)
+        remote = value(0) if rng.random() < 0.5 else mutate(desired, rng, keys)
+        expected = _project_as_written_first(desired, remote)
+        got = base.project(desired, remote)
+        assert repr(got) == repr(expected), f"round {round_}"
+
+
+def test_copy_json_copies_every_container_into_plain_ones() -> None:
+    rng = random.Random("copy-json")
+
+    class Frozen(Mapping[str, Any]):  # a Mapping that is not a dict
+        def __init__(self, data: dict[str, Any]) -> None:
+            self._data = data
+
+        def __getitem__(self, key: str) -> Any:
+            return self._data[key]
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(self._data)
+
+        def __len__(self) -> int:
+            return len(self._data)
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.35:
+            data = {rng.choice("abcde"): value(depth + 1) for _ in range(rng.randint(0, 4))}
+            return Frozen(data) if rng.random() < 0.1 else data
+        if depth < 4 and roll < 0.55:
+            items = [value(depth + 1) for _ in range(rng.randint(0, 4))]
+            return tuple(items) if rng.random() < 0.1 else items
+        return rng.choice(POOL[:20])
+
+    def plain(v: Any) -> Any:  # what copy_json promises: the same data in plain dicts/lists
+        if isinstance(v, Mapping):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    def containers(v: Any) -> Iterator[int]:
+        if isinstance(v, (dict, list)):
+            yield id(v)
+            for x in v.values() if isinstance(v, dict) else v:
+                yield from containers(x)
+
+    for round_ in range(2000):
+        original = value(0)
+        before = repr(plain(original))
+        copied = base.copy_json(original)
+        assert repr(copied) == before, f"round {round_}"  # same data, plain containers only
+        assert repr(plain(original)) == before  # the original is untouched
+        assert not set(containers(copied)) & set(containers(original))  # nothing shared

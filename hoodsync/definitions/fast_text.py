@@ -102,6 +102,7 @@ def _read(text: str, limit: int, typed: Typed) -> list[tuple[Any, int, int]]:
     """One pass over the lines of ``text``, keeping the open collections on a stack; at most
     ``limit`` of them may be open (below the exact builder's depth limit)."""
     maybe_typed = _MAYBE_TYPED
+    known = _known(typed)
     documents: list[tuple[Any, int, int]] = []
     # Open collections of the document being read, innermost last: [indent, the collection,
     # is a mapping]. The first is the document's root mapping.
@@ -133,7 +134,8 @@ def _read(text: str, limit: int, typed: Typed) -> list[tuple[Any, int, int]]:
                         raise Fallback  # an empty document
                     stack, pending, floor, explicit = [], None, _NEVER, True
                     continue
-                value = typed(value)
+                typed_value = known.get(value, _MISSING)
+                value = _remember(known, value, typed) if typed_value is _MISSING else typed_value
             has_value = True
         elif key or dash:
             has_value = False
@@ -142,8 +144,9 @@ def _read(text: str, limit: int, typed: Typed) -> list[tuple[Any, int, int]]:
         here = len(indent)
         if here > floor:
             raise Fallback
-        if key and key[0] in maybe_typed and typed(key) != key:
-            raise Fallback  # true, null, ...: not a string key
+        if key and key[0] in maybe_typed and known.get(key, _MISSING) != key:
+            if _remember(known, key, typed) != key:  # only a string equals a string
+                raise Fallback  # true, null, ...: not a string key
         if pending is not None:
             owner, at, owner_indent, is_key = pending
             pending = None
@@ -217,6 +220,34 @@ def _read(text: str, limit: int, typed: Typed) -> list[tuple[Any, int, int]]:
     elif explicit or not documents:
         raise Fallback  # an empty document, or no document at all
     return documents
+
+
+_MISSING = object()
+
+#: Plain scalars already typed, per typing function (there is one: the loader's), keeping
+#: repeated keys and short values from costing a call each time.
+_KNOWN: dict[Typed, dict[str, Any]] = {}
+_KNOWN_MAX = 50_000
+
+
+def _known(typed: Typed) -> dict[str, Any]:
+    """The remembered values of ``typed`` (a throwaway dict beyond a few typing functions)."""
+    known = _KNOWN.get(typed)
+    if known is None:
+        known = {}
+        if len(_KNOWN) < 4:
+            _KNOWN[typed] = known
+    return known
+
+
+def _remember(known: dict[str, Any], text: str, typed: Typed) -> Any:
+    """``typed(text)``, remembered when ``text`` is short (long texts rarely repeat)."""
+    value = typed(text)
+    if len(text) <= 40:
+        if len(known) >= _KNOWN_MAX:
+            known.clear()
+        known[text] = value
+    return value
 
 
 def _end(pending: tuple[Any, Any, int, bool] | None) -> None:
