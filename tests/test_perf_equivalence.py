@@ -40,7 +40,7 @@ from hoodsync.definitions.fast_validate import compile_check
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import schema, validate_documents
 from hoodsync import wire
-from hoodsync.kinds import base
+from hoodsync.kinds import base as kinds_base
 from hoodsync.model import Location
 from hoodsync.wire import coerce_paths
 
@@ -659,7 +659,8 @@ def test_text_path_agrees_on_random_token_soup(monkeypatch: pytest.MonkeyPatch) 
               "!", "|", "\\"]
     for round_ in range(3000):
         text = "k: " + "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
-        assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), repr(text)
+        assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
+            f"round {round_}: {text!r}")
 
 
 def test_text_path_reads_every_example() -> None:
@@ -903,7 +904,7 @@ def test_project_gives_what_it_gave_before_its_shortcuts() -> None:
         desired = value(0)
         remote = value(0) if rng.random() < 0.5 else mutate(desired, rng, keys)
         expected = _project_as_written_first(desired, remote)
-        got = base.project(desired, remote)
+        got = kinds_base.project(desired, remote)
         assert repr(got) == repr(expected), f"round {round_}"
 
 
@@ -949,7 +950,7 @@ def test_copy_json_copies_every_container_into_plain_ones() -> None:
     for round_ in range(2000):
         original = value(0)
         before = repr(plain(original))
-        copied = base.copy_json(original)
+        copied = kinds_base.copy_json(original)
         assert repr(copied) == before, f"round {round_}"  # same data, plain containers only
         assert repr(plain(original)) == before  # the original is untouched
         assert not set(containers(copied)) & set(containers(original))  # nothing shared
