@@ -774,9 +774,10 @@ def _resolved(path: Path) -> Path:
 def _walk(root: Path) -> Iterator[Path]:
     for folder, filenames, own in _folders(root):
         if own is None:
+            base = Path(folder)  # once per folder: building a Path costs a parse
             for name in sorted(filenames):
                 if not name.startswith(".") and _is_definition_file(name):
-                    yield Path(folder) / name
+                    yield base / name
 
 
 def _folders(root: Path) -> Iterator[tuple[str, list[str], str | None]]:
