@@ -483,7 +483,8 @@ def _top_functions(report: str) -> list[str]:
             continue
         if started and line.strip():
             for prefix in (str(Path(yaml.__file__).parents[1]) + os.sep,
-                           str(Path(__file__).resolve().parents[1]) + os.sep, sys.prefix + os.sep):
+                           str(Path(__file__).resolve().parents[1]) + os.sep, sys.prefix + os.sep,
+                           sys.base_prefix + os.sep):
                 line = line.replace(prefix, "")
             rows.append(line.rstrip())
     return rows
