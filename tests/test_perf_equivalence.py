@@ -549,7 +549,7 @@ TEXT_LEFT = [
 @pytest.mark.parametrize("text", TEXT_READ)
 def test_text_path_reads_these_exactly_as_libyaml(text: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    fast_text.block_data(text, 64, loader._plain_scalar)  # read by the text path
+    fast_text.block_data(text, 64, loader._SCALARS)  # read by the text path
     exact = _load(text, False, monkeypatch)
     assert exact[0] and not exact[1]  # valid YAML: one document, no problem
     assert _load(text, True, monkeypatch) == exact
@@ -559,7 +559,7 @@ def test_text_path_reads_these_exactly_as_libyaml(text: str,
 @pytest.mark.parametrize("text", TEXT_LEFT)
 def test_text_path_leaves_these_to_libyaml(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(fast_text.Fallback):
-        fast_text.block_data(text, 64, loader._plain_scalar)
+        fast_text.block_data(text, 64, loader._SCALARS)
     assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch)
 
 
@@ -611,7 +611,7 @@ def test_text_path_agrees_on_generated_yaml(monkeypatch: pytest.MonkeyPatch) -> 
         assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
             f"round {round_}:\n{text}")
         try:
-            fast_text.block_data(text, 64, loader._plain_scalar)
+            fast_text.block_data(text, 64, loader._SCALARS)
             read += 1
         except fast_text.Fallback:
             pass
@@ -665,7 +665,7 @@ def test_text_path_agrees_on_random_token_soup(monkeypatch: pytest.MonkeyPatch) 
 
 def test_text_path_reads_every_example() -> None:
     for path in EXAMPLES:
-        fast_text.block_data(path.read_text("utf-8"), 64, loader._plain_scalar)
+        fast_text.block_data(path.read_text("utf-8"), 64, loader._SCALARS)
 
 
 def _shares_nodes(text: str) -> bool:
@@ -954,3 +954,14 @@ def test_copy_json_copies_every_container_into_plain_ones() -> None:
         assert repr(copied) == before, f"round {round_}"  # same data, plain containers only
         assert repr(plain(original)) == before  # the original is untouched
         assert not set(containers(copied)) & set(containers(original))  # nothing shared
+
+
+def test_text_path_asks_the_loader_to_type_every_scalar_that_may_not_be_a_string() -> None:
+    # The text path takes a plain scalar whose first character is not in ``first`` as a
+    # string without asking: true of every such scalar under the loader's resolver.
+    rng = random.Random("first-characters")
+    alphabet = [chr(c) for c in range(0x20, 0x7F)] + ["é", "€", "😀"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+        if text[0] not in loader._SCALARS.first:
+            assert loader._SCALARS.typed(text) == text, text

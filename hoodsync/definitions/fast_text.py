@@ -8,8 +8,8 @@ one-line flow sequences. :func:`block_data` reads exactly that part with one reg
 expression (which runs in C) and a short loop over its lines, in about half the time.
 
 **Contract.** For ``text`` (one file, BOM already removed), :func:`block_data` either returns
-the data of its one document and where that document starts, exactly as the loader's exact
-path builds them, for a text in which the exact path finds no problem, or raises
+the data of each of its documents and where each starts, exactly as the loader's exact path
+builds them, for a text in which the exact path finds no problem, or raises
 :class:`Fallback`, and the loader reads the text the usual way (libyaml), which reports any
 problem. It accepts only lines it reads exactly as libyaml does, and refuses anything else,
 which includes every syntax error, so no input is ever read differently:
@@ -20,14 +20,15 @@ which includes every syntax error, so no input is ever read differently:
   with ``key`` a plain word (letters, digits, ``_``, ``-``) that is a string in the YAML 1.2
   core schema, and ``value`` a plain scalar on one line (no ``: `` or `` #`` inside, no
   indicator at its start), a single-quoted scalar, a double-quoted one without escapes, ``[]``,
-  ``{}`` or a one-line flow sequence of simple words;
-* the structure: one document (``---`` allowed only as its first line), a mapping at its root,
+  ``{}`` or a one-line flow sequence of simple words and quoted scalars;
+* the structure: documents separated by ``---`` lines (none of them empty), a mapping at the
+  root of each,
   every entry exactly where block indentation puts it (sequences under a key indented or not),
   no line deeper than the value before it allows (which would be a multi-line scalar or an
   error), no duplicate key, and nesting well inside the depth limit.
 
-The types of plain scalars are the loader's own (``typed``), so the two paths cannot disagree
-on the YAML 1.2 core schema. ``tests/test_perf_equivalence.py`` compares this path with the
+The types of plain scalars are the loader's own (:class:`Scalars`), so the two paths cannot
+disagree on the YAML 1.2 core schema. ``tests/test_perf_equivalence.py`` compares this path with the
 exact one on the examples, on generated YAML of many styles and on random corruptions of both.
 """
 
@@ -35,9 +36,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Fallback", "block_data"]
+__all__ = ["Fallback", "Scalars", "block_data"]
 
 
 class Fallback(Exception):
@@ -77,32 +79,40 @@ _LINE = re.compile(
 _UNSAFE = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
-#: Plain scalars starting with any other character are strings in the core schema.
-_MAYBE_TYPED = frozenset("0123456789-+.~nNtTfF")
-
-#: ``typed(text)``: the value of a plain scalar by the loader's core schema; raises
-#: ``ValueError`` for a scalar the exact builder refuses.
 Typed = Callable[[str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Scalars:
+    """How the loader types plain scalars (its YAML 1.2 core schema), given by the loader so
+    that the two paths cannot disagree: ``typed(text)`` is the value of the plain scalar
+    ``text`` and raises ``ValueError`` for one the exact builder refuses; ``first`` holds every
+    character such a scalar can start with when it is not a string (for any other start,
+    ``typed`` is not asked: the value is the text)."""
+
+    typed: Typed
+    first: frozenset[str]
+
 
 _NEVER = 1 << 30
 
 
-def block_data(text: str, max_depth: int, typed: Typed) -> list[tuple[Any, int, int]]:
+def block_data(text: str, max_depth: int, scalars: Scalars) -> list[tuple[Any, int, int]]:
     """(data, line, column) of each document of ``text`` (line and column 1-based, where its
     root mapping starts), or raise :class:`Fallback` (see the module contract)."""
     if _UNSAFE.search(text) is not None:
         raise Fallback
     try:
-        return _read(text, max_depth - 1, typed)
+        return _read(text, max_depth - 1, scalars)
     except ValueError:  # a scalar the exact builder refuses: it reports it
         raise Fallback from None
 
 
-def _read(text: str, limit: int, typed: Typed) -> list[tuple[Any, int, int]]:
+def _read(text: str, limit: int, scalars: Scalars) -> list[tuple[Any, int, int]]:
     """One pass over the lines of ``text``, keeping the open collections on a stack; at most
     ``limit`` of them may be open (below the exact builder's depth limit)."""
-    maybe_typed = _MAYBE_TYPED
-    known = _known(typed)
+    typed, maybe_typed = scalars.typed, scalars.first
+    known = _known(scalars)
     documents: list[tuple[Any, int, int]] = []
     # Open collections of the document being read, innermost last: [indent, the collection,
     # is a mapping]. The first is the document's root mapping.
@@ -124,7 +134,7 @@ def _read(text: str, limit: int, typed: Typed) -> list[tuple[Any, int, int]]:
             elif first == '"':
                 value = value[1:-1]
             elif first == "[" or first == "{":
-                value = _flow(value, typed)
+                value = _flow(value, scalars)
             elif first in maybe_typed:
                 if value == "---" and not key and not dash and not indent:
                     # A document start: the one before it (if any) ends here.
@@ -224,19 +234,19 @@ def _read(text: str, limit: int, typed: Typed) -> list[tuple[Any, int, int]]:
 
 _MISSING = object()
 
-#: Plain scalars already typed, per typing function (there is one: the loader's), keeping
+#: Plain scalars already typed, per :class:`Scalars` (there is one: the loader's), keeping
 #: repeated keys and short values from costing a call each time.
-_KNOWN: dict[Typed, dict[str, Any]] = {}
+_KNOWN: dict[Scalars, dict[str, Any]] = {}
 _KNOWN_MAX = 50_000
 
 
-def _known(typed: Typed) -> dict[str, Any]:
-    """The remembered values of ``typed`` (a throwaway dict beyond a few typing functions)."""
-    known = _KNOWN.get(typed)
+def _known(scalars: Scalars) -> dict[str, Any]:
+    """The values remembered for ``scalars`` (a throwaway dict beyond a few of them)."""
+    known = _KNOWN.get(scalars)
     if known is None:
         known = {}
         if len(_KNOWN) < 4:
-            _KNOWN[typed] = known
+            _KNOWN[scalars] = known
     return known
 
 
@@ -257,7 +267,7 @@ def _end(pending: tuple[Any, Any, int, bool] | None) -> None:
         pending[0].append(None)
 
 
-def _flow(value: str, typed: Typed) -> Any:
+def _flow(value: str, scalars: Scalars) -> Any:
     """``[]``, ``{}`` or a one-line flow sequence (as matched by ``_FLOW``)."""
     if value == "{}":
         return {}
@@ -271,5 +281,5 @@ def _flow(value: str, typed: Typed) -> Any:
         if first == '"' or first == "'":
             out.append(item[1:-1])
         else:
-            out.append(typed(item) if first in _MAYBE_TYPED else item)
+            out.append(scalars.typed(item) if first in scalars.first else item)
     return out

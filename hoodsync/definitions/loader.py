@@ -362,6 +362,11 @@ def _plain_scalar(text: str) -> Any:
     return _scalar_value(_plain_tag(text) if tag is None else tag, text)
 
 
+#: The core schema as the text path applies it: a plain scalar starting with any character
+#: other than those of the implicit resolvers is a string.
+_SCALARS = fast_text.Scalars(_plain_scalar, frozenset(_IMPLICIT))
+
+
 # --------------------------------------------------------------------------- fast path
 
 def _fast_document(
@@ -387,7 +392,7 @@ def _text_documents(text: str, display: str, limits: Limits) -> list[Document] |
     does not read it and libyaml must. Their locations are the exact builder's, computed when
     first read, as for the fast path."""
     try:
-        read = fast_text.block_data(text, limits.max_depth, _plain_scalar)
+        read = fast_text.block_data(text, limits.max_depth, _SCALARS)
     except fast_text.Fallback:
         return None
     return [Document(data, Location(display, line, column), fast_load.LazyLocations(
