@@ -22,9 +22,18 @@ For each N, in three fresh interpreters (so each peak RSS is its own):
     python bench/plan_scale.py              # N = 1000 and 10000
     python bench/plan_scale.py 500 2000     # other sizes
     python bench/plan_scale.py --no-documented   # skip the run at the documented limits
+    python bench/plan_scale.py --against main --rounds 5 10000   # same run: main vs this tree
+    python bench/plan_scale.py --against main --root /tmp/seeded 10000   # seed once, reuse
 
-Targets (issue 9): validate + plan of 10,000 definitions, local work (excluding the server
-and waiting on the rate limit) < 5 s and < 400 MB peak RSS; 1,000 < 2 s. Not a test.
+``--against REF`` seeds one account (or reuses ``--root`` when it was seeded before) and
+measures the pipeline as ``hoodsync plan`` runs it (limits raised, collector paused) with the
+git revision REF (exported with ``git archive``) and with this tree, in fresh interpreters
+that alternate, and prints medians: on a shared machine only a comparison within one run
+means anything, and the CPU seconds spent outside the emulator ("local CPU") move least.
+
+Targets: validate + plan of 10,000 definitions, local work (excluding the server and waiting
+on the rate limit) ≤ 2 s and ≤ 300 MB peak RSS (issue 17; issue 9 asked < 5 s and < 400 MB);
+1,000 < 2 s. Not a test.
 """
 
 from __future__ import annotations
@@ -308,13 +317,16 @@ class _TimedTransport(httpx.BaseTransport):
         self._totals = totals
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             response = self._inner.handle_request(request)
             response.read()
             return response
         finally:
             self._totals["server_s"] += time.perf_counter() - started
+            # The emulator runs in this process: its CPU time is the process's too.
+            self._totals["server_cpu_s"] = (self._totals.get("server_cpu_s", 0.0)
+                                            + time.process_time() - cpu)
 
     def close(self) -> None:
         self._inner.close()
@@ -412,6 +424,8 @@ def measure(root: Path, raised: bool, profile: bool, paused: bool = False) -> di
     result["cpu_s"] = time.process_time() - cpu0
     result.update(totals)
     result["local_s"] = result["total_s"] - totals["server_s"] - totals["wait_s"]
+    result["local_cpu_s"] = result["cpu_s"] - totals.get("server_cpu_s", 0.0)
+    result["code"] = _code_dir()
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["mode"] = ("raised" if raised else "documented") + (", GC paused" if paused else "")
     if profile:
@@ -426,6 +440,13 @@ def measure(root: Path, raised: bool, profile: bool, paused: bool = False) -> di
         result["profile"] = _top_functions(out.getvalue())
         result["areas"] = _areas(stats)
     return result
+
+
+def _code_dir() -> str:
+    """The folder the measured hoodsync was imported from."""
+    import hoodsync
+
+    return str(Path(hoodsync.__file__).resolve().parent.parent)
 
 
 #: Entry points whose cumulative time splits the pipeline (file suffix, function name).
@@ -462,7 +483,8 @@ def _top_functions(report: str) -> list[str]:
             continue
         if started and line.strip():
             for prefix in (str(Path(yaml.__file__).parents[1]) + os.sep,
-                           str(Path(__file__).resolve().parents[1]) + os.sep, sys.prefix + os.sep):
+                           str(Path(__file__).resolve().parents[1]) + os.sep, sys.prefix + os.sep,
+                           sys.base_prefix + os.sep):
                 line = line.replace(prefix, "")
             rows.append(line.rstrip())
     return rows
@@ -488,11 +510,93 @@ def cli_validate(root: Path) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- driver
 
-def _child(args: list[str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _child(args: list[str], code: Path | None = None) -> dict[str, Any]:
+    """This script with ``args`` in a fresh interpreter; with ``code``, importing hoodsync
+    from that folder (checked: an installed copy must not shadow it)."""
+    env = None if code is None else dict(os.environ, PYTHONPATH=str(code))
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                          env=env)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args[:2])} failed:\n{done.stderr}")
-    return dict(json.loads(done.stdout))
+    result = dict(json.loads(done.stdout))
+    if code is not None and Path(result["code"]) != code.resolve():
+        raise SystemExit(f"measured {result['code']}, not {code}")
+    return result
+
+
+# --------------------------------------------------------------------------- same-run comparison
+
+def _revision(ref: str, into: Path) -> str:
+    """Export ``ref`` of this repository into ``into``; its short commit id."""
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return commit
+
+
+def _seeded(root: Path, n: int) -> None:
+    """Seed ``root`` with N definitions and their sandbox account, unless already done."""
+    if (root / "seed.json").exists():
+        seeded = json.loads((root / "seed.json").read_text())
+        if seeded["n"] != n:
+            raise SystemExit(f"{root} holds a seed of {seeded['n']}, not {n}")
+        return
+    print(f"[{n}] seeding {root} ...", file=sys.stderr, flush=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "seed.json").write_text(json.dumps(_child(["--seed", str(n), str(root)])))
+
+
+def against(ref: str, n: int, rounds: int, root: Path) -> str:
+    """``hoodsync plan``'s pipeline (limits raised, collector paused, as the CLI runs it) on
+    one seeded account, by the revision ``ref`` and by this tree, in fresh interpreters
+    that alternate; the table of medians."""
+    _seeded(root, n)
+    other = Path(tempfile.mkdtemp(prefix="hoodsync-revision-"))
+    try:
+        commit = _revision(ref, other)
+        trees = {f"{ref} ({commit})": other, "this tree": REPO}
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+        names = list(trees)
+        load = [os.getloadavg()[0]]
+        for round_ in range(rounds):
+            for name in names if round_ % 2 == 0 else names[::-1]:
+                print(f"[{n}] round {round_ + 1}: {name} ...", file=sys.stderr, flush=True)
+                runs[name].append(_child(["--measure", str(root), "raised+paused", "-"],
+                                         trees[name]))
+                load.append(os.getloadavg()[0])
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+    return _against_table(n, runs, rounds, load)
+
+
+def _against_table(n: int, runs: dict[str, list[dict[str, Any]]], rounds: int,
+                   load: list[float]) -> str:
+    import statistics
+
+    def med(results: list[dict[str, Any]], key: str) -> str:
+        return _fmt(statistics.median(r[key] for r in results))
+
+    lines = [f"{rounds} fresh interpreters each, alternating; Python {sys.version.split()[0]}; "
+             f"load average (1 min) {min(load):.1f}–{max(load):.1f} during the runs", "",
+             "| defs | code | median local s | fastest local s | median local CPU s "
+             "| median CPU s | median server s | peak RSS MiB | changes | plan |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    summaries = {r["summary"] for results in runs.values() for r in results}
+    for name, results in runs.items():
+        lines.append(
+            f"| {n:,} | {name} | **{med(results, 'local_s')}** | "
+            f"{_fmt(min(r['local_s'] for r in results))} | **{med(results, 'local_cpu_s')}** | "
+            f"{med(results, 'cpu_s')} | {med(results, 'server_s')} | "
+            f"{max(r['peak_rss_mib'] for r in results):.0f} | "
+            f"{', '.join(f'{c:,}' for c in sorted({r['changes'] for r in results}))} | "
+            f"{'same' if len(summaries) == 1 else 'DIFFERS'} |")
+    lines += ["", f"Plan summary: `{' / '.join(sorted(summaries))}`"]
+    return "\n".join(lines)
 
 
 def _fmt(value: float) -> str:
@@ -503,8 +607,9 @@ def report(rows: list[dict[str, Any]]) -> str:
     """The tables printed at the end (markdown, ready for bench/RESULTS.md)."""
     lines = ["### Pipeline (in-process, what `hoodsync plan` runs)", "",
              "| defs | limits | requests | validate s | read+plan s | render s | total s "
-             "| server s | waiting s | **local s** | CPU s | peak RSS MiB | changes |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| server s | waiting s | **local s** | CPU s | local CPU s | peak RSS MiB "
+             "| changes |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         for run in row["runs"]:
             st = run["stages"]
@@ -513,9 +618,10 @@ def report(rows: list[dict[str, Any]]) -> str:
                 f"{_fmt(st['validate'])} | {_fmt(st['read+plan'])} | {_fmt(st['render'])} | "
                 f"{_fmt(run['total_s'])} | {_fmt(run['server_s'])} | {_fmt(run['wait_s'])} | "
                 f"**{_fmt(run['local_s'])}** | {_fmt(run['cpu_s'])} | "
-                f"{run['peak_rss_mib']:.0f} | {run['changes']:,} |")
+                f"{_fmt(run['local_cpu_s'])} | {run['peak_rss_mib']:.0f} | {run['changes']:,} |")
     lines += ["", "local = total − time inside the in-process emulator (server) − time the "
-              "client's rate limiter slept (waiting). \"GC paused\": the same run with Python's "
+              "client's rate limiter slept (waiting); local CPU = CPU − the emulator's CPU "
+              "(what a loaded machine inflates least). \"GC paused\": the same run with Python's "
               "cyclic garbage collector paused for the whole pipeline, as `hoodsync plan` and "
               "`hoodsync apply` run it.", "",
               "### `hoodsync validate DIR` (own interpreter, startup included)", "",
@@ -557,13 +663,27 @@ def main(argv: list[str]) -> int:
                                  argv[3] == "profile", paused=argv[2].endswith("+paused"))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 10000])
+    parser.add_argument("sizes", nargs="*", type=int, help="default: 1000 10000 (--against: 10000)")
     parser.add_argument("--no-documented", action="store_true",
                         help="skip the run at the documented limits (10/s, 150/min)")
     parser.add_argument("--keep", action="store_true", help="keep the generated folders")
+    parser.add_argument("--against", metavar="REF",
+                        help="compare this tree with the git revision REF, same run (one size)")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each side (--against)")
+    parser.add_argument("--root", type=Path,
+                        help="(--against) the folder to seed, or a folder seeded before")
     args = parser.parse_args(argv)
+    if args.against:
+        n = args.sizes[0] if args.sizes else 10000
+        root = args.root or Path(tempfile.mkdtemp(prefix=f"hoodsync-bench-{n}-"))
+        try:
+            print(against(args.against, n, args.rounds, root))
+        finally:
+            if args.root is None and not args.keep:
+                shutil.rmtree(root, ignore_errors=True)
+        return 0
     rows = []
-    for n in args.sizes:
+    for n in args.sizes or [1000, 10000]:
         root = Path(tempfile.mkdtemp(prefix=f"hoodsync-bench-{n}-"))
         try:
             print(f"[{n}] seeding {root} ...", file=sys.stderr, flush=True)

@@ -121,17 +121,17 @@ def make_plan(
         managed += len(match.pairs) + len(match.orphans)
         retired += len(match.retired)
         for des in kind_desired:
-            if targets and des.address not in targets:
+            address = des.address  # a property computed on each read: read it once
+            if targets and address not in targets:
                 continue
-            seen_targets.add(des.address)
-            if des.address in match.blocked:
-                changes.append(rules.blocked_change(des, match.blocked[des.address]))
+            seen_targets.add(address)
+            if address in match.blocked:
+                changes.append(rules.blocked_change(des, match.blocked[address]))
                 continue
-            change = rules.plan(des, match.pairs.get(des.address), ctx)
-            if des.address in match.leftovers:
-                change = rules.finish_leftovers(
-                    des, change, match.leftovers[des.address], ctx, match.pairs.get(des.address)
-                )
+            paired = match.pairs.get(address)
+            change = rules.plan(des, paired, ctx)
+            if address in match.leftovers:
+                change = rules.finish_leftovers(des, change, match.leftovers[address], ctx, paired)
             if change is None:
                 unchanged += 1
             else:

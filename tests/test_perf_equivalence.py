@@ -8,9 +8,12 @@
   in Python; ``validate_documents`` returns the same definitions and the same problems (same
   text, same place) with and without the fast check.
 * Loader: ``load_text`` gives the same documents, locations and problems with and without its
-  fast path (anchor-free documents built without per-node bookkeeping), on valid and invalid
-  YAML and on random corruptions of the examples; the anchor pre-check never misses an anchor;
-  the faster resolver and path display agree with the originals.
+  fast paths (block-style text read without a parser; anchor-free documents built without
+  per-node bookkeeping), on valid and invalid YAML, on generated YAML of many styles and on
+  random corruptions of the examples and of that; the anchor pre-check never misses an
+  anchor; the faster resolver and path display agree with the originals.
+* ``wire.coerce_paths`` (all paths walked as one tree) converts exactly what ``wire.coerce``
+  converts path by path; ``kinds.base.project`` gives what it gave before its shortcuts.
 
 Randomness is seeded: a failure reproduces, and its message names the input.
 """
@@ -25,18 +28,21 @@ import os
 import random
 import re
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import jsonschema
 import pytest
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hoodsync.definitions import fast_load, fast_validate, loader, validate
+from hoodsync.definitions import fast_load, fast_text, fast_validate, loader, validate
 from hoodsync.definitions.fast_validate import compile_check
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import schema, validate_documents
+from hoodsync import wire
+from hoodsync.kinds import base as kinds_base
 from hoodsync.model import Location
+from hoodsync.wire import coerce_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
@@ -419,11 +425,20 @@ def test_validate_gives_the_same_problems_with_and_without_the_fast_check(
 
 # --------------------------------------------------------------------------- loader
 
+def _no_text_path(*args: Any) -> Any:
+    raise fast_text.Fallback
+
+
 def _load(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch,
-          limits: loader.Limits = loader.DEFAULT_LIMITS) -> tuple[Any, ...]:
+          limits: loader.Limits = loader.DEFAULT_LIMITS, *, text_path: bool | None = None,
+          ) -> tuple[Any, ...]:
+    """What ``load_text`` gives, with every fast path (``fast``) or none; ``text_path``
+    switches the text path alone (default: as ``fast``)."""
     with monkeypatch.context() as patched:
         if not fast:
             patched.setattr(fast_load, "may_have_anchor", lambda text: True)
+        if not (fast if text_path is None else text_path):
+            patched.setattr(fast_text, "block_data", _no_text_path)
         result = load_text(text, "f.yaml", limits)
     return (
         [(repr(d.data), d.location, dict(d.locations)) for d in result.documents],
@@ -486,6 +501,171 @@ def test_loader_agrees_on_corrupted_examples(monkeypatch: pytest.MonkeyPatch) ->
         text = "\n".join(lines) + "\n"
         assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
             f"round {round_}:\n{text}")
+
+
+# --------------------------------------------------------------------------- loader: text path
+#
+# ``fast_text.block_data`` reads the common block-style part of YAML without libyaml. Every
+# comparison below is between ``load_text`` with every fast path and with none (and with only
+# the text path off): same documents, same locations, same problems. The cases also check that
+# the text path really reads what it should, or these tests could pass without it.
+
+#: Texts the text path reads (``block_data`` returns), covering each construct it accepts.
+TEXT_READ = [
+    "kind: Campaign\nkey: a\nspec:\n  name: x\n",
+    "# c\n\nkind: Campaign   # trailing\nspec:   # c\n  n: 1\n  f: 1.5\n  b: true\n  z: ~\n",
+    "---\nkind: X\n", "--- # start\n# c\nkind: X\n",
+    "a:\n- 1\n- two\n-\nb: x\n",
+    "a:\n  - x\n  - y: 1\n    z: [a, -1, 2.5, .inf, true, null]\n  -   w: 2\n      v:\n      - q\n",
+    "a: []\nb: {}\nc: [ ]\nd: [a,b , c]\ne: ''\nf: 'it''s: # x'\ng: \"x: #y\"\n",
+    "a: http://x.org/a?b=1&c=2#frag\nb: a#b\nc: 1:30\nd: -5\ne: +7\nf: 012\ng: 0x1F\nh: 0o17\n",
+    "a: NO\nb: yes\nc: Off\nd: 2026-01-01 10:00:00\ne: 1_000\nf: .NaN\ng: -.Inf\nh: 1e3\n",
+    "a: x, y]\nb: a{b}\nc: ?x\nd: :x\ne: --x\nf: <<\ng: vår 🚀\nh: a' b\" c\ni: 'x'   \n",
+    "a:\n  b:\n    c:\n      d: 1\n  e: 2\nf:\n",
+    "a:\n-\n  b: 1\n- c\n-\n  - d\n",
+    "  indented: 1\n  root: 2\n",
+    "a:\n- b\nc:\n  - d\n  -\n",
+    "no_newline: at end", "a: 1\n---\nb: 2\n--- # c\n\n  c: [x y, 'q', \"1723\", -1]\n",
+    "a: 1\n\n\n# tail\n", "a: #x\n", "a: 1\n  # deeper comment\nb: 2\n",
+]
+
+#: Texts the text path leaves to libyaml (valid or not); the loader must still agree.
+TEXT_LEFT = [
+    "", "# only\n", "- a\n", "plain\n", "a: 1\n...\n", "%YAML 1.2\n---\na: 1\n", "a: 1\n---\n", "---\n---\na: 1\n",
+    "a: b\n  c\n", "a: b\n\n  c\n", "a: 'x'\n  b\n", "- a\n  b\n", "a:\n  plain\n",
+    "a: |\n  text\n", "a: >\n  text\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: !x 1\n",
+    "a:\tb\n", "a: b\r\nc: d\r\n", "a: \x85b\n", "a: b\u2028c\n", "a: \ufeffb\n", "a: \x07\n",
+    "a: 1\na: 2\n", "true: 1\n", "null: 1\n", "'a': 1\n", "a b: 1\n", "a : 1\n", "a:b\n",
+    "a: b: c\n", "a: b:\n", "a: - b\n", "a: [a, [b]]\n", "a: ['a''b']\n",
+    "a: [1, 2,]\n", "a: {b: 1}\n", "a: [\n  1]\n", "a: 'open\n", "a: \"esc\\n\"\n",
+    "a: @x\n", "a: `x\n", "a: %x\n", "a: ,x\n", "a: -\n", "? a\n: 1\n",
+    "a: 1\n b: 2\n", "a:\n  b: 1\n c: 2\n", "a:\n- b\n  - c\n", "- - a\n", "a: 1\n- b\n",
+    "a:\n  - b\n  c: 1\n", "<<: {a: 1}\n",
+    "x" * 200 + ": 1\n", "a: " + "[" * 70 + "]" * 70 + "\n",
+    "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 70)),
+]
+
+
+@pytest.mark.parametrize("text", TEXT_READ)
+def test_text_path_reads_these_exactly_as_libyaml(text: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_text.block_data(text, 64, loader._SCALARS)  # read by the text path
+    exact = _load(text, False, monkeypatch)
+    assert exact[0] and not exact[1]  # valid YAML: one document, no problem
+    assert _load(text, True, monkeypatch) == exact
+    assert _load(text, True, monkeypatch, text_path=False) == exact
+
+
+@pytest.mark.parametrize("text", TEXT_LEFT)
+def test_text_path_leaves_these_to_libyaml(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(fast_text.Fallback):
+        fast_text.block_data(text, 64, loader._SCALARS)
+    assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch)
+
+
+def test_text_path_stays_within_the_depth_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "a:\n  b:\n    c:\n      d: [1]\n"
+    for depth in range(7):
+        limits = loader.Limits(max_depth=depth)
+        assert _load(text, True, monkeypatch, limits) == _load(text, False, monkeypatch, limits)
+
+
+#: Keys and values random documents are made of: words the text path reads, and everything
+#: near its edges (indicators, quotes, comments, colons, types of the core schema, spaces,
+#: line breaks, tabs, non-ASCII, long texts that the dumper folds over several lines).
+TEXT_KEYS = ["kind", "spec", "name", "a", "b-c", "_x", "key1", "true", "null", "NO", "on",
+             "a b", "a:b", "-x", "1", "ü", "", "<<", "x#y", "k" * 130, "t", "n"]
+TEXT_VALUES: list[Any] = [
+    *POOL, "a: b", "a #b", "#a", "- a", "-", "'q'", '"dq"', "a\\b", "x,y", "[a]", "{a}", "a:",
+    ":a", "?a", "? a", "1:30", "012", "0o17", "0x1F", ".inf", "-.5", "+1", "~", "null", "true",
+    " lead", "trail ", "two\nlines", "tab\tx", "\x85", "é", "😀", "&a", "*a", "!a", "%a", "@a",
+    "`a", "|", ">", "a  b", "a ' b", "---", "...", "x: ", "word " * 30, "<<", "a\\nb",
+]
+
+
+def _random_value(rng: random.Random, depth: int) -> Any:
+    roll = rng.random()
+    if depth < 4 and roll < 0.25:
+        return {rng.choice(TEXT_KEYS): _random_value(rng, depth + 1)
+                for _ in range(rng.randint(0, 4))}
+    if depth < 4 and roll < 0.4:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return copy.deepcopy(rng.choice(TEXT_VALUES))
+
+
+def _random_yaml(rng: random.Random) -> str:
+    doc = {rng.choice(TEXT_KEYS[:8]): _random_value(rng, 1) for _ in range(rng.randint(1, 5))}
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(  # type: ignore[no-any-return]
+        doc, Dumper=dumper, sort_keys=rng.random() < 0.5, allow_unicode=rng.random() < 0.7,
+        default_flow_style=rng.choice([False, False, None, True]),
+        default_style=rng.choice([None] * 8 + ["'", '"']), width=rng.choice([20, 80, 1000]),
+        indent=rng.choice([2, 2, 4]), explicit_start=rng.random() < 0.2)
+
+
+def test_text_path_agrees_on_generated_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random("text-path")
+    read = 0
+    for round_ in range(700):
+        text = _random_yaml(rng)
+        assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
+            f"round {round_}:\n{text}")
+        try:
+            fast_text.block_data(text, 64, loader._SCALARS)
+            read += 1
+        except fast_text.Fallback:
+            pass
+    assert read > 80  # the text path read a good share, so it was really compared
+
+
+TEXT_CORRUPTIONS: list[Callable[[str, random.Random], str]] = [
+    lambda line, rng: " " + line,
+    lambda line, rng: line[1:],
+    lambda line, rng: "  " + line,
+    lambda line, rng: "- " + line,
+    lambda line, rng: line.replace(": ", ":", 1),
+    lambda line, rng: line.replace(": ", " : ", 1),
+    lambda line, rng: line.replace(": ", ":\n  ", 1),
+    lambda line, rng: line + rng.choice([" #c", "#c", ":", " :", " ", "'", "\t", "]", ": x"]),
+    lambda line, rng: line.replace("- ", "-", 1),
+    lambda line, rng: line.replace("- ", "- - ", 1),
+    lambda line, rng: line.replace("'", "", 1),
+    lambda line, rng: rng.choice(["---", "...", "#", "-", "? x", "  -", "x", "  x: 1"]),
+    lambda line, rng: line.upper(),
+]
+
+
+def test_text_path_agrees_on_corrupted_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random("text-corruptions")
+    sources = [p.read_text("utf-8") for p in EXAMPLES]
+    for round_ in range(600):
+        base = rng.choice(sources) if rng.random() < 0.5 else _random_yaml(rng)
+        lines = base.splitlines() or [""]
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(lines))
+            if rng.random() < 0.2:
+                lines.insert(at, lines[at])
+            else:
+                lines[at] = rng.choice(TEXT_CORRUPTIONS)(lines[at], rng)
+        text = "\n".join(lines) + rng.choice(["\n", "", "\n\n"])
+        assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
+            f"round {round_}:\n{text}")
+
+
+def test_text_path_agrees_on_random_token_soup(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random("text-soup")
+    pieces = ["a", "b", ": ", ":", "- ", "-", "  ", " ", "\n", "\n  ", "\n- ", "#", " #x", "'",
+              "''", '"', "[", "]", "{}", ", ", "1", "~", "true", "x y", "---", "?", "&", "*",
+              "!", "|", "\\"]
+    for round_ in range(3000):
+        text = "k: " + "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
+            f"round {round_}: {text!r}")
+
+
+def test_text_path_reads_every_example() -> None:
+    for path in EXAMPLES:
+        fast_text.block_data(path.read_text("utf-8"), 64, loader._SCALARS)
 
 
 def _shares_nodes(text: str) -> bool:
@@ -617,3 +797,171 @@ def test_file_that_grew_after_stat_is_read_whole_or_refused(
     assert doc.data == {"kind": "Campaign", "key": "grown", "spec": {"name": "x"}}
     [problem] = loader.load_file(path, loader.Limits(max_file_bytes=30)).problems
     assert "file is 31 bytes" in problem.message
+
+
+class _Trickle:
+    """An unbuffered file whose reads return at most ``step`` bytes (as a raw read may)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.at, self.step = data, 0, step
+
+    def read(self, size: int) -> bytes:
+        chunk = self.data[self.at:self.at + min(size, self.step)]
+        self.at += len(chunk)
+        return chunk
+
+
+def test_short_raw_reads_still_read_the_whole_file() -> None:
+    data = b"kind: Campaign\nkey: k\n" * 10
+    for step in (1, 7, len(data), len(data) + 5):
+        assert loader._read_up_to(_Trickle(data, step), len(data) + 1) == data  # type: ignore[arg-type]
+        assert loader._read_up_to(_Trickle(data, step), 5) == data[:5]  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- wire: coerce_paths
+
+def _coerce_one_path_at_a_time(data: dict[str, Any], ids: Any, ints: Any) -> None:
+    """``coerce_paths`` as it was written before its paths were walked as one tree."""
+    for path in ids:
+        if path[0] in data:
+            wire.coerce(data, path, wire.to_str_id)
+    for path in ints:
+        if path[0] in data:
+            wire.coerce(data, path, wire.to_int)
+
+
+_COERCE_LEAVES: list[Any] = [1, 7.0, 2.5, "12", " 3 ", "-4", "x", "", True, None, "٣", 2**70]
+
+
+def _coerce_value(rng: random.Random, keys: list[str], depth: int) -> Any:
+    roll = rng.random()
+    if depth < 4 and roll < 0.3:
+        return {rng.choice(keys): _coerce_value(rng, keys, depth + 1)
+                for _ in range(rng.randint(0, 5))}
+    if depth < 4 and roll < 0.5:
+        return [_coerce_value(rng, keys, depth + 1) for _ in range(rng.randint(0, 4))]
+    return rng.choice(_COERCE_LEAVES)
+
+
+PATH_LISTS = [
+    (wire.CAMPAIGN_ID_PATHS, wire.CAMPAIGN_INT_PATHS),
+    (wire.PUSH_TASK_ID_PATHS, wire.PUSH_TASK_INT_PATHS),
+    # overlapping, repeated and "*"-first paths, and one field in both lists
+    ((("a",), ("a", "b"), ("*", "c"), ("a", "*"), ("a", "b")), (("a", "b"), ("*",), ("d",))),
+]
+
+
+@pytest.mark.parametrize("lists", range(len(PATH_LISTS)))
+def test_coerce_paths_is_coerce_along_each_path(lists: int) -> None:
+    ids, ints = PATH_LISTS[lists]
+    keys = sorted({part for path in (*ids, *ints) for part in path} | {"zz"})
+    rng = random.Random(f"coerce-{lists}")
+    for round_ in range(2000):
+        data = {rng.choice(keys): _coerce_value(rng, keys, 1) for _ in range(rng.randint(0, 6))}
+        expected = copy.deepcopy(data)
+        _coerce_one_path_at_a_time(expected, ids, ints)
+        coerce_paths(data, ids, ints)
+        assert repr(data) == repr(expected), f"round {round_}"
+
+
+# --------------------------------------------------------------------------- kinds: project
+
+def _project_as_written_first(desired: Any, remote: Any) -> Any:
+    """``kinds.base.project`` before its exact-type shortcuts."""
+    if isinstance(desired, dict):
+        if not isinstance(remote, dict):
+            return remote
+        out = {}
+        for k, v in desired.items():
+            if k in remote:
+                out[k] = _project_as_written_first(v, remote[k])
+            elif v is None:
+                out[k] = None
+        return out
+    if isinstance(desired, list):
+        if not isinstance(remote, list):
+            return remote
+        n = len(desired)
+        head = [_project_as_written_first(d, r) for d, r in zip(desired, remote)]
+        return head + list(remote[n:])
+    return remote
+
+
+def test_project_gives_what_it_gave_before_its_shortcuts() -> None:
+    rng = random.Random("project")
+    keys = ["a", "b", "c", "labels", "messages"]
+    values: list[Any] = [None, 0, 1, 1.0, True, "x", "", [], {}]
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.3:
+            return {rng.choice(keys): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        if depth < 4 and roll < 0.5:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return copy.deepcopy(rng.choice(values))
+
+    for round_ in range(3000):
+        desired = value(0)
+        remote = value(0) if rng.random() < 0.5 else mutate(desired, rng, keys)
+        expected = _project_as_written_first(desired, remote)
+        got = kinds_base.project(desired, remote)
+        assert repr(got) == repr(expected), f"round {round_}"
+
+
+def test_copy_json_copies_every_container_into_plain_ones() -> None:
+    rng = random.Random("copy-json")
+
+    class Frozen(Mapping[str, Any]):  # a Mapping that is not a dict
+        def __init__(self, data: dict[str, Any]) -> None:
+            self._data = data
+
+        def __getitem__(self, key: str) -> Any:
+            return self._data[key]
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(self._data)
+
+        def __len__(self) -> int:
+            return len(self._data)
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.35:
+            data = {rng.choice("abcde"): value(depth + 1) for _ in range(rng.randint(0, 4))}
+            return Frozen(data) if rng.random() < 0.1 else data
+        if depth < 4 and roll < 0.55:
+            items = [value(depth + 1) for _ in range(rng.randint(0, 4))]
+            return tuple(items) if rng.random() < 0.1 else items
+        return rng.choice(POOL[:20])
+
+    def plain(v: Any) -> Any:  # what copy_json promises: the same data in plain dicts/lists
+        if isinstance(v, Mapping):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    def containers(v: Any) -> Iterator[int]:
+        if isinstance(v, (dict, list)):
+            yield id(v)
+            for x in v.values() if isinstance(v, dict) else v:
+                yield from containers(x)
+
+    for round_ in range(2000):
+        original = value(0)
+        before = repr(plain(original))
+        copied = kinds_base.copy_json(original)
+        assert repr(copied) == before, f"round {round_}"  # same data, plain containers only
+        assert repr(plain(original)) == before  # the original is untouched
+        assert not set(containers(copied)) & set(containers(original))  # nothing shared
+
+
+def test_text_path_asks_the_loader_to_type_every_scalar_that_may_not_be_a_string() -> None:
+    # The text path takes a plain scalar whose first character is not in ``first`` as a
+    # string without asking: true of every such scalar under the loader's resolver.
+    rng = random.Random("first-characters")
+    alphabet = [chr(c) for c in range(0x20, 0x7F)] + ["é", "€", "😀"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+        if text[0] not in loader._SCALARS.first:
+            assert loader._SCALARS.typed(text) == text, text

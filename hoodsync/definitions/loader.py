@@ -18,6 +18,11 @@ here raises for bad input. Every node's location is available (keyed by JSON pat
 checks can point at the exact line; for documents that loaded cleanly it is computed only when
 first asked for (see :mod:`hoodsync.definitions.fast_load`: loading 10,000 files is dominated
 by per-node work).
+
+Three paths, each behind the one it speeds up, give the same documents and problems: the text
+path (:mod:`~hoodsync.definitions.fast_text`, plain block-style files read without a parser),
+the fast builder over libyaml's nodes (:mod:`~hoodsync.definitions.fast_load`), and the exact
+builder, which every document any faster path declines ends up in.
 """
 
 from __future__ import annotations
@@ -29,13 +34,13 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
-from hoodsync.definitions import fast_load
+from hoodsync.definitions import fast_load, fast_text
 from hoodsync.errors import Problem
 from hoodsync.model import JsonPath, Location
 
@@ -154,13 +159,7 @@ class _FastCoreResolver(_CoreResolver):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is ScalarNode and implicit[0]:
             tag = _RESOLVED.get(value)
-            if tag is None:
-                tag = _implicit_tag(value)
-                if len(value) <= 40:  # keys and short values repeat; long texts rarely do
-                    if len(_RESOLVED) >= _RESOLVED_MAX:
-                        _RESOLVED.clear()
-                    _RESOLVED[value] = tag
-            return tag
+            return _plain_tag(value) if tag is None else tag
         return _DEFAULT_TAGS[kind]
 
 
@@ -168,6 +167,17 @@ _IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = {
     first: list(resolvers) for first, resolvers in _CoreResolver.yaml_implicit_resolvers.items()
 }
 assert None not in _IMPLICIT  # no wildcard resolvers: _implicit_tag() relies on it
+
+
+def _plain_tag(value: str) -> str:
+    """The tag of the plain scalar ``value``, remembered when short (keys and short values
+    repeat in every file; long texts rarely do)."""
+    tag = _implicit_tag(value)
+    if len(value) <= 40:
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        _RESOLVED[value] = tag
+    return tag
 
 
 def _implicit_tag(value: str) -> str:
@@ -309,18 +319,30 @@ class _Builder:
 
 
 def _scalar(node: ScalarNode) -> Any:
-    tag, text = node.tag, node.value
+    try:
+        return _scalar_value(node.tag, node.value)
+    except _Refused as exc:
+        raise _Invalid(node, str(exc)) from exc
+
+
+class _Refused(ValueError):
+    """A scalar whose tag or text the loader refuses (the message says why)."""
+
+
+def _scalar_value(tag: str, text: str) -> Any:
+    """The value of a scalar with ``tag``; raises :class:`_Refused` for one that is not
+    JSON-compatible or not valid for its tag."""
     if tag not in _SCALAR_TAGS:
-        raise _Invalid(node, f"tag {tag!r} is not allowed (only JSON-compatible values)")
+        raise _Refused(f"tag {tag!r} is not allowed (only JSON-compatible values)")
     if tag == _TAG + "str":
         return text
     if tag == _TAG + "null":
         if text not in ("", "~", "null", "Null", "NULL"):
-            raise _Invalid(node, f"{text!r} is not a null")
+            raise _Refused(f"{text!r} is not a null")
         return None
     if tag == _TAG + "bool":
         if text not in ("true", "True", "TRUE", "false", "False", "FALSE"):
-            raise _Invalid(node, f"{text!r} is not a boolean (use true or false)")
+            raise _Refused(f"{text!r} is not a boolean (use true or false)")
         return text.lower() == "true"
     try:
         if tag == _TAG + "int":
@@ -330,7 +352,19 @@ def _scalar(node: ScalarNode) -> Any:
         return float(text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
                      .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
     except ValueError as exc:
-        raise _Invalid(node, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}") from exc
+        raise _Refused(f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}") from exc
+
+
+def _plain_scalar(text: str) -> Any:
+    """The value the exact builder gives the plain scalar ``text`` (typed by the core schema,
+    as the resolver types it); raises ``ValueError`` where the exact builder refuses it."""
+    tag = _RESOLVED.get(text)
+    return _scalar_value(_plain_tag(text) if tag is None else tag, text)
+
+
+#: The core schema as the text path applies it: a plain scalar starting with any character
+#: other than those of the implicit resolvers is a string.
+_SCALARS = fast_text.Scalars(_plain_scalar, frozenset(_IMPLICIT))
 
 
 # --------------------------------------------------------------------------- fast path
@@ -351,6 +385,26 @@ def _fast_document(
     return True, Document(data, Location(display, mark.line + 1, mark.column + 1),
                           fast_load.LazyLocations(
                               lambda: _exact_locations(text, display, index, limits)))
+
+
+def _text_documents(text: str, display: str, limits: Limits) -> list[Document] | None:
+    """The documents of ``text`` by the text path (:mod:`fast_text`), or None when that path
+    does not read it and libyaml must. Their locations are the exact builder's, computed when
+    first read, as for the fast path."""
+    try:
+        read = fast_text.block_data(text, limits.max_depth, _SCALARS)
+    except fast_text.Fallback:
+        return None
+    return [Document(data, Location(display, line, column), fast_load.LazyLocations(
+                _locations_of(text, display, index, limits)))
+            for index, (data, line, column) in enumerate(read)]
+
+
+def _locations_of(
+    text: str, display: str, index: int, limits: Limits
+) -> Callable[[], dict[JsonPath, Location]]:
+    """A function computing the exact locations of document ``index`` of ``text``."""
+    return lambda: _exact_locations(text, display, index, limits)
 
 
 def _exact_locations(
@@ -529,6 +583,10 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
     if deep is not None:
         result.problems.append(deep)
         return result
+    documents = _text_documents(text, display, limits)
+    if documents is not None:
+        result.documents.extend(documents)
+        return result
     loader = _Loader(text)
     fast = not fast_load.may_have_anchor(text)  # no anchor, so no alias: no node is shared
     index = -1
@@ -624,12 +682,13 @@ def _load_file(path: Path, display: str, limits: Limits) -> LoadResult:
             return LoadResult(
                 problems=[Problem(Location(display), _too_big(size, limits))], files=[display]
             )
-        with path.open("rb") as fh:
-            # Ask for what stat() saw plus one byte: read(n) allocates n bytes up front, and
-            # max_file_bytes (8 MiB) per file made loading 10,000 small files ~20 % slower.
-            raw = fh.read(size + 1)
+        # Unbuffered: setting up a buffer costs more than reading a small file through it.
+        with path.open("rb", buffering=0) as fh:
+            # Ask for what stat() saw plus one byte: a read of n allocates n bytes up front,
+            # and max_file_bytes (8 MiB) per file made loading 10,000 small files ~20 % slower.
+            raw = _read_up_to(fh, size + 1)
             if len(raw) > size:  # it grew since stat(): read on, up to the limit
-                raw += fh.read(limits.max_file_bytes + 1 - len(raw))
+                raw += _read_up_to(fh, limits.max_file_bytes + 1 - len(raw))
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         return LoadResult(problems=[Problem(Location(display), f"cannot read: {reason}")])
@@ -639,6 +698,23 @@ def _load_file(path: Path, display: str, limits: Limits) -> LoadResult:
     if problem is not None or text is None:
         return LoadResult(problems=[problem] if problem else [], files=[display])
     return load_text(text, display, limits)
+
+
+def _read_up_to(fh: BinaryIO, size: int) -> bytes:
+    """``size`` bytes from the unbuffered ``fh``, or fewer at the end of the file (one raw
+    read may return less than asked before the end)."""
+    chunk = fh.read(size) or b""
+    if len(chunk) in (0, size):
+        return chunk
+    parts = [chunk]
+    left = size - len(chunk)
+    while left > 0:
+        chunk = fh.read(left) or b""
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
 def _too_big(size: int, limits: Limits) -> str:
@@ -703,9 +779,10 @@ def _resolved(path: Path) -> Path:
 def _walk(root: Path) -> Iterator[Path]:
     for folder, filenames, own in _folders(root):
         if own is None:
+            base = Path(folder)  # once per folder: building a Path costs a parse
             for name in sorted(filenames):
                 if not name.startswith(".") and _is_definition_file(name):
-                    yield Path(folder) / name
+                    yield base / name
 
 
 def _folders(root: Path) -> Iterator[tuple[str, list[str], str | None]]:

@@ -322,9 +322,18 @@ def copy_json(value: Any) -> Any:
     if t in _ATOMS:
         return value
     if t is dict:
-        return {k: v if type(v) in _ATOMS else copy_json(v) for k, v in value.items()}
+        # Copied in C, then only the nested containers replaced (no comprehension frame).
+        out = value.copy()
+        for k, v in out.items():
+            if type(v) not in _ATOMS:
+                out[k] = copy_json(v)  # replacing a value does not resize: safe while iterating
+        return out
     if t is list:
-        return [v if type(v) in _ATOMS else copy_json(v) for v in value]
+        items = value.copy()
+        for i, v in enumerate(items):
+            if type(v) not in _ATOMS:
+                items[i] = copy_json(v)
+        return items
     if isinstance(value, Mapping):
         return {k: copy_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -394,26 +403,30 @@ def project(desired: Any, remote: Any) -> Any:
     the same name and channel (wherever it sits); other arrays of objects by position. Remote
     elements no desired element claims are kept whole, so they show as removals.
     """
-    if isinstance(desired, dict):
+    # Exact-type checks first and no call for a scalar (project(scalar, r) is r): this runs on
+    # every node of every matched object of a plan.
+    t = type(desired)
+    if t is dict or (t is not list and t not in _ATOMS and isinstance(desired, dict)):
         if not isinstance(remote, dict):
             return remote
         out = {}
         for k, v in desired.items():
             if k in remote:
-                out[k] = project(v, remote[k])
+                out[k] = remote[k] if type(v) in _ATOMS else project(v, remote[k])
             elif v is None:
                 out[k] = None
         return out
-    if isinstance(desired, list):
+    if t is list or (t not in _ATOMS and isinstance(desired, list)):
         if not isinstance(remote, list):
             return remote
         if desired and type(desired[0]) is dict:
             keyed = _project_messages(desired, remote)
             if keyed is not None:
                 return keyed
-        n = len(desired)
-        head = [project(d, r) for d, r in zip(desired, remote)]
-        return head + list(remote[n:])
+        head = [r if type(d) in _ATOMS else project(d, r) for d, r in zip(desired, remote)]
+        if len(remote) > len(desired):
+            head.extend(remote[len(desired):])
+        return head
     return remote
 
 
@@ -421,7 +434,8 @@ def _project_messages(desired: list[Any], remote: list[Any]) -> list[Any] | None
     """:func:`project` for two arrays of messages in another order (``None``: not messages, or
     in the same order, where projecting by position is the same and cheaper)."""
     if len(desired) == len(remote) and all(
-        type(r) is dict and d.get("name") == r.get("name") and d.get("channel") == r.get("channel")
+        type(r) is dict and type(d) is dict
+        and d.get("name") == r.get("name") and d.get("channel") == r.get("channel")
         for d, r in zip(desired, remote)
     ):
         return None  # the usual case, checked without building identities
