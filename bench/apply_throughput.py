@@ -65,9 +65,10 @@ import argparse
 import email.utils
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from hoodsync.emulator.app import EmulatorApp, EmulatorConfig, make_hood_limiter
 from hoodsync.emulator.limits import fastest_arrivals
@@ -311,7 +312,9 @@ def measure_behaviour(
     ``start_second`` of its minute; ``paced`` = seconds between sequential sends (the baseline)
     instead of the hoodsync limiter."""
     config = EmulatorConfig(
-        rate_burst=limits[0], rate_minute=limits[1], latency_ms=latency_ms,
+        rate_burst=limits[0],
+        rate_minute=limits[1],
+        latency_ms=latency_ms,
         **BEHAVIOURS[behaviour],
     )
     shift = _shift_for(start_second, config)
@@ -329,8 +332,12 @@ def measure_behaviour(
     client_limits = limits if paced is None else (10**6, 10**9)
     limiter = RateLimiter(*client_limits, clock=clock, wall_clock=clock)
     transport = ApiTransport(
-        server.url + "/v1/hood", Secret(token), limiter=limiter,
-        parallelism=parallelism if paced is None else 1, clock=clock, on_request=recorder,
+        server.url + "/v1/hood",
+        Secret(token),
+        limiter=limiter,
+        parallelism=parallelism if paced is None else 1,
+        clock=clock,
+        on_request=recorder,
     )
     client = HoodClient(transport)
     failures = 0
@@ -381,15 +388,36 @@ def measure_behaviour(
 
 
 def behaviour_table(runs: list[BehaviourRun]) -> str:
-    header = ("behaviour", "run", "N", "limits", "latency", "start@min", "makespan", "fastest",
-              "makespan/fastest", "429s", "failed", "remote", "wall")
+    header = (
+        "behaviour",
+        "run",
+        "N",
+        "limits",
+        "latency",
+        "start@min",
+        "makespan",
+        "fastest",
+        "makespan/fastest",
+        "429s",
+        "failed",
+        "remote",
+        "wall",
+    )
     rows = [
         (
-            r.behaviour, r.label, str(r.requests), f"{r.limits[0]}/s {r.limits[1]}/min",
-            f"{r.latency_ms:.0f} ms", f"{r.start_second:5.2f} s", f"{r.makespan:7.2f} s",
-            f"{r.fastest:7.2f} s", f"{r.ratio:.3f}" if r.fastest > 0 else "-",
-            str(r.throttled), str(r.failures),
-            str(r.remote), {True: "yes", False: "no", None: "-"}[r.wall_aligned],
+            r.behaviour,
+            r.label,
+            str(r.requests),
+            f"{r.limits[0]}/s {r.limits[1]}/min",
+            f"{r.latency_ms:.0f} ms",
+            f"{r.start_second:5.2f} s",
+            f"{r.makespan:7.2f} s",
+            f"{r.fastest:7.2f} s",
+            f"{r.ratio:.3f}" if r.fastest > 0 else "-",
+            str(r.throttled),
+            str(r.failures),
+            str(r.remote),
+            {True: "yes", False: "no", None: "-"}[r.wall_aligned],
         )
         for r in runs
     ]
@@ -408,7 +436,9 @@ def run_behaviours(args: argparse.Namespace) -> None:
     names = list(BEHAVIOURS) if args.behaviours == "all" else args.behaviours.split(",")
     unknown = [b for b in names if b not in BEHAVIOURS]
     if unknown:
-        raise SystemExit(f"unknown behaviour(s) {', '.join(unknown)}; known: {', '.join(BEHAVIOURS)}")
+        raise SystemExit(
+            f"unknown behaviour(s) {', '.join(unknown)}; known: {', '.join(BEHAVIOURS)}"
+        )
     sizes = [int(x) for x in args.sizes.split(",") if x]
     latencies = [float(x) for x in (args.latencies or "0").split(",") if x]
     starts = [None if x == "now" else float(x) for x in args.start_seconds.split(",") if x]
@@ -425,13 +455,28 @@ def run_behaviours(args: argparse.Namespace) -> None:
             for latency in latencies:
                 for start in starts:
                     for _ in range(args.repeat):
-                        record(measure_behaviour(
-                            behaviour, n, limits=(limits[0], limits[1]), latency_ms=latency,
-                            parallelism=args.parallelism, start_second=start))
+                        record(
+                            measure_behaviour(
+                                behaviour,
+                                n,
+                                limits=(limits[0], limits[1]),
+                                latency_ms=latency,
+                                parallelism=args.parallelism,
+                                start_second=start,
+                            )
+                        )
         if args.baseline:
-            record(measure_behaviour(
-                "aligned", n, limits=(limits[0], limits[1]), latency_ms=args.baseline_latency,
-                parallelism=1, start_second=starts[0], paced=60.0 / limits[1]))
+            record(
+                measure_behaviour(
+                    "aligned",
+                    n,
+                    limits=(limits[0], limits[1]),
+                    latency_ms=args.baseline_latency,
+                    parallelism=1,
+                    start_second=starts[0],
+                    paced=60.0 / limits[1],
+                )
+            )
     print()
     print(behaviour_table(runs))
 
@@ -477,22 +522,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="150,300", help="comma list of campaign counts")
     parser.add_argument(
-        "--latencies", default=None,
+        "--latencies",
+        default=None,
         help="comma list of added latencies, ms (default 0,100,300; with --behaviours 0)",
     )
     parser.add_argument(
-        "--behaviours", default=None, metavar="LIST",
+        "--behaviours",
+        default=None,
+        metavar="LIST",
         help=f"instead: comma list of server behaviours, or all ({', '.join(BEHAVIOURS)})",
     )
     parser.add_argument(
-        "--start-seconds", default="25,50", metavar="LIST",
+        "--start-seconds",
+        default="25,50",
+        metavar="LIST",
         help="with --behaviours: where in the server's minute each run starts, comma list of "
-             "seconds (0 to 60) or now (default 25,50)",
+        "seconds (0 to 60) or now (default 25,50)",
     )
     parser.add_argument(
-        "--limits", default=f"{PER_SECOND},{PER_MINUTE}", metavar="PS,PM",
+        "--limits",
+        default=f"{PER_SECOND},{PER_MINUTE}",
+        metavar="PS,PM",
         help="with --behaviours: requests per second and per minute, on both sides "
-             "(class E: 350,3500)",
+        "(class E: 350,3500)",
     )
     parser.add_argument(
         "--parallelism", type=int, default=10, help="requests in flight (default 10)"

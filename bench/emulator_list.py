@@ -120,8 +120,13 @@ def list_raw(db: Path) -> dict[str, float]:
             wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         box.close()
-    return {"list": wall, "list_cpu": cpu, "server": timed.seconds,
-            "server_cpu": timed.cpu_seconds, "n": seen}
+    return {
+        "list": wall,
+        "list_cpu": cpu,
+        "server": timed.seconds,
+        "server_cpu": timed.cpu_seconds,
+        "n": seen,
+    }
 
 
 def list_client(db: Path) -> tuple[float, int]:
@@ -132,8 +137,11 @@ def list_client(db: Path) -> tuple[float, int]:
 
     box = open_sandbox(db, config=_config())
     transport = ApiTransport(
-        SANDBOX_HOOD_URL, Secret(box.hood_token), api="hood",
-        limiter=RateLimiter(RAISED, RAISED), transport=box.hood_transport,
+        SANDBOX_HOOD_URL,
+        Secret(box.hood_token),
+        api="hood",
+        limiter=RateLimiter(RAISED, RAISED),
+        transport=box.hood_transport,
     )
     try:
         started = time.perf_counter()
@@ -169,8 +177,11 @@ def main() -> None:
         db = Path(tmp) / "sandbox.sqlite"
         started = time.perf_counter()
         seed(db, args.n)
-        print(f"seeded {args.n} campaigns in {time.perf_counter() - started:.1f} s "
-              f"(hoodsync from {source})", file=sys.stderr)
+        print(
+            f"seeded {args.n} campaigns in {time.perf_counter() - started:.1f} s "
+            f"(hoodsync from {source})",
+            file=sys.stderr,
+        )
         for _ in range(args.repeat):
             run = list_raw(db)
             assert run.pop("n") == args.n
@@ -180,8 +191,10 @@ def main() -> None:
                 client_s, found = list_client(db)
                 assert found == args.n, (found, args.n)
                 results["client"].append(client_s)
-    print(f"N = {args.n}, {args.n // PAGE + 1} pages of {PAGE}, view=full, {args.repeat} rounds, "
-          f"hoodsync from {source}")
+    print(
+        f"N = {args.n}, {args.n // PAGE + 1} pages of {PAGE}, view=full, {args.repeat} rounds, "
+        f"hoodsync from {source}"
+    )
     for key, label in LABELS.items():
         if results[key]:
             print(f"{label:44} {_summary(results[key])}")

@@ -51,8 +51,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import yaml
@@ -68,8 +69,10 @@ Item = tuple[str, str, dict[str, Any], str | None]
 
 
 def _texts(i: int, langs: list[str], what: str) -> dict[str, str]:
-    return {lang: f"{what} {i} ({lang}): a short, friendly sentence about offer #{i % 97}."
-            for lang in langs}
+    return {
+        lang: f"{what} {i} ({lang}): a short, friendly sentence about offer #{i % 97}."
+        for lang in langs
+    }
 
 
 def _push_message(i: int, variant: int, rng: random.Random) -> dict[str, Any]:
@@ -96,13 +99,28 @@ def campaign_spec(i: int, rng: random.Random) -> dict[str, Any]:
     messages = [_push_message(i, v, rng) for v in range(1 + ab + (ab and rng.random() < 0.3))]
     roll = rng.random()
     if roll < 0.08:
-        messages.append({"name": f"Email {i}", "channel": "email", "integration_id": "1830",
-                         "email": {"sender_name": "Shop", "sender_email": "news@example.com",
-                                   "subject": {"en": f"Offer {i}"},
-                                   "html": {"en": f"<p>Offer {i}</p>"}}})
+        messages.append(
+            {
+                "name": f"Email {i}",
+                "channel": "email",
+                "integration_id": "1830",
+                "email": {
+                    "sender_name": "Shop",
+                    "sender_email": "news@example.com",
+                    "subject": {"en": f"Offer {i}"},
+                    "html": {"en": f"<p>Offer {i}</p>"},
+                },
+            }
+        )
     elif roll < 0.12:
-        messages.append({"name": f"SMS {i}", "channel": "sms", "integration_id": "2044",
-                         "sms": {"content": {"en": f"Offer {i}: https://example.com/o/{i}"}}})
+        messages.append(
+            {
+                "name": f"SMS {i}",
+                "channel": "sms",
+                "integration_id": "2044",
+                "sms": {"content": {"en": f"Offer {i}: https://example.com/o/{i}"}},
+            }
+        )
     spec: dict[str, Any] = {
         "name": f"Campaign {i:05d}",
         "description": f"Campaign number {i} of the benchmark account",
@@ -113,16 +131,30 @@ def campaign_spec(i: int, rng: random.Random) -> dict[str, Any]:
             "languages": {"op": "in", "items": ["en", "de"]},
             "profile_age": {"from": 0, "to": 365},
         },
-        "utm_tracking": {"enabled": 1, "utm_source": "hood", "utm_medium": "push",
-                         "utm_campaign": f"bench-{i}"},
+        "utm_tracking": {
+            "enabled": 1,
+            "utm_source": "hood",
+            "utm_medium": "push",
+            "utm_campaign": f"bench-{i}",
+        },
         "messages": messages,
     }
     if ab:
-        spec["ab_test"] = {"test_split": 20, "winning_metric": "click_rate",
-                           "evaluation_window": "1D", "winner_delivery_mode": "automatic"}
+        spec["ab_test"] = {
+            "test_split": 20,
+            "winning_metric": "click_rate",
+            "evaluation_window": "1D",
+            "winner_delivery_mode": "automatic",
+        }
     if rng.random() < 0.2:
-        spec["recurrence"] = {"pattern": {"hour": 10, "minute": 30, "weekdays": [1, 2, 3, 4, 5],
-                                          "months": list(range(1, 13))}}
+        spec["recurrence"] = {
+            "pattern": {
+                "hour": 10,
+                "minute": 30,
+                "weekdays": [1, 2, 3, 4, 5],
+                "months": list(range(1, 13)),
+            }
+        }
     else:
         spec["scheduled_time"] = f"2030-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00:00"
     return spec
@@ -153,8 +185,12 @@ def push_task_spec(i: int, rng: random.Random) -> dict[str, Any]:
 
 def email_spec(i: int) -> dict[str, Any]:
     """One event-triggered Falconyte campaign."""
-    return {"name": f"Email flow {i:05d}", "template_ids": [TEMPLATE],
-            "mail_account_ids": [MAIL_ACCOUNT], "events": ["contact.saved"]}
+    return {
+        "name": f"Email flow {i:05d}",
+        "template_ids": [TEMPLATE],
+        "mail_account_ids": [MAIL_ACCOUNT],
+        "events": ["contact.saved"],
+    }
 
 
 def specs(n: int, seed: int = 7) -> Iterator[Item]:
@@ -213,8 +249,12 @@ def write_config(root: Path, raised: bool) -> None:
 def _unlimited_emulator() -> Any:
     from hoodsync.emulator.app import EmulatorConfig
 
-    return EmulatorConfig(rate_burst=RAISED, rate_minute=RAISED, falconyte_rate_burst=RAISED,
-                          falconyte_rate_minute=RAISED)
+    return EmulatorConfig(
+        rate_burst=RAISED,
+        rate_minute=RAISED,
+        falconyte_rate_burst=RAISED,
+        falconyte_rate_minute=RAISED,
+    )
 
 
 class _NoLimiter:
@@ -238,9 +278,9 @@ class _NoLimiter:
 def seed(root: Path, n: int, seed_: int = 7) -> dict[str, Any]:
     """Write the definitions and fill the sandbox account (see the module docstring)."""
     from hoodsync.apply import Clients, apply_plan
-    from hoodsync.journal import Journal
     from hoodsync.definitions.validate import load_definitions
     from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, open_sandbox
+    from hoodsync.journal import Journal
     from hoodsync.model import Kind
     from hoodsync.plan import AccountInfo
     from hoodsync.planner import make_plan
@@ -256,19 +296,28 @@ def seed(root: Path, n: int, seed_: int = 7) -> dict[str, Any]:
     fate = {d.address: rng.random() for d in definitions}
     present = [d for d in definitions if fate[d.address] >= 0.15]
     sandbox = open_sandbox(root / ".hoodsync" / "sandbox.sqlite", config=_unlimited_emulator())
-    hood_t = ApiTransport(SANDBOX_HOOD_URL, Secret(sandbox.hood_token), api="hood",
-                          limiter=_NoLimiter(),  # type: ignore[arg-type]
-                          transport=sandbox.hood_transport)
-    falc_t = ApiTransport(SANDBOX_FALCONYTE_URL, Secret(sandbox.falconyte_key), api="falconyte",
-                          limiter=_NoLimiter(),  # type: ignore[arg-type]
-                          transport=sandbox.falconyte_transport)
+    hood_t = ApiTransport(
+        SANDBOX_HOOD_URL,
+        Secret(sandbox.hood_token),
+        api="hood",
+        limiter=_NoLimiter(),  # type: ignore[arg-type]
+        transport=sandbox.hood_transport,
+    )
+    falc_t = ApiTransport(
+        SANDBOX_FALCONYTE_URL,
+        Secret(sandbox.falconyte_key),
+        api="falconyte",
+        limiter=_NoLimiter(),  # type: ignore[arg-type]
+        transport=sandbox.falconyte_transport,
+    )
     hood, falconyte = HoodClient(hood_t), FalconyteClient(falc_t)
     try:
         plan = make_plan(present, {}, account=AccountInfo("default", SANDBOX_HOOD_URL))
         journal = Journal.create(root / ".hoodsync" / "journal")
         try:
-            report = apply_plan(plan, Clients(hood=hood, falconyte=falconyte), journal=journal,
-                                env={})
+            report = apply_plan(
+                plan, Clients(hood=hood, falconyte=falconyte), journal=journal, env={}
+            )
         finally:
             journal.close()
         assert report.ok, "seeding the sandbox failed"
@@ -295,19 +344,35 @@ def seed(root: Path, n: int, seed_: int = 7) -> dict[str, Any]:
                     falconyte.stop_campaign(remote_id)
         for j in range(n // 20):  # unmanaged: made in the UI, no marker
             hood.create_campaign(
-                {"name": f"UI campaign {j}", "labels": ["ui"], "messages": [
-                    {"name": "m", "channel": "push",
-                     "push": {"title": {"en": "Hi"}, "landing_url": "https://example.com"}}]},
-                key=None)
+                {
+                    "name": f"UI campaign {j}",
+                    "labels": ["ui"],
+                    "messages": [
+                        {
+                            "name": "m",
+                            "channel": "push",
+                            "push": {"title": {"en": "Hi"}, "landing_url": "https://example.com"},
+                        }
+                    ],
+                },
+                key=None,
+            )
     finally:
         hood_t.close()
         falc_t.close()
         sandbox.close()
-    return {"n": n, "present": len(present), "changed": changed, "drifted": drifted,
-            "unmanaged": n // 20, "seed_s": time.perf_counter() - started}
+    return {
+        "n": n,
+        "present": len(present),
+        "changed": changed,
+        "drifted": drifted,
+        "unmanaged": n // 20,
+        "seed_s": time.perf_counter() - started,
+    }
 
 
 # --------------------------------------------------------------------------- measuring
+
 
 class _TimedTransport(httpx.BaseTransport):
     """Wraps the sandbox's in-process transport to add up the time spent in the emulator."""
@@ -325,8 +390,9 @@ class _TimedTransport(httpx.BaseTransport):
         finally:
             self._totals["server_s"] += time.perf_counter() - started
             # The emulator runs in this process: its CPU time is the process's too.
-            self._totals["server_cpu_s"] = (self._totals.get("server_cpu_s", 0.0)
-                                            + time.process_time() - cpu)
+            self._totals["server_cpu_s"] = (
+                self._totals.get("server_cpu_s", 0.0) + time.process_time() - cpu
+            )
 
     def close(self) -> None:
         self._inner.close()
@@ -353,8 +419,9 @@ def _instrument(raised: bool, totals: dict[str, float]) -> None:
         time.sleep(seconds)
 
     def limiter(endpoint: Any) -> RateLimiter:
-        return RateLimiter(endpoint.limits.per_second, endpoint.limits.per_minute,
-                           sleep=waiting_sleep)
+        return RateLimiter(
+            endpoint.limits.per_second, endpoint.limits.per_minute, sleep=waiting_sleep
+        )
 
     sandbox_mod.open_sandbox = open_sandbox
     session_mod._limiter = limiter
@@ -453,8 +520,7 @@ def _code_dir() -> str:
 AREAS = [
     ("load_definitions: read + parse YAML", "definitions/loader.py", "load_paths"),
     ("load_definitions: schema + rules", "definitions/validate.py", "validate_documents"),
-    ("plan_account: list every page (client, incl. server)", "hoodsync/session.py",
-     "read_remote"),
+    ("plan_account: list every page (client, incl. server)", "hoodsync/session.py", "read_remote"),
     ("  of which inside the emulator (server)", "bench/plan_scale.py", "handle_request"),
     ("plan_account: make_plan", "hoodsync/planner.py", "make_plan"),
     ("Plan.to_dict", "hoodsync/plan.py", "to_dict"),
@@ -467,8 +533,14 @@ def _areas(stats: pstats.Stats) -> list[tuple[str, float]]:
     table: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
     found = []
     for label, suffix, name in AREAS:
-        total = max((entry[3] for (path, _, func), entry in table.items()
-                     if func == name and path.endswith(suffix)), default=0.0)
+        total = max(
+            (
+                entry[3]
+                for (path, _, func), entry in table.items()
+                if func == name and path.endswith(suffix)
+            ),
+            default=0.0,
+        )
         found.append((label, total))
     return found
 
@@ -482,9 +554,12 @@ def _top_functions(report: str) -> list[str]:
             rows.append(line.rstrip())
             continue
         if started and line.strip():
-            for prefix in (str(Path(yaml.__file__).parents[1]) + os.sep,
-                           str(Path(__file__).resolve().parents[1]) + os.sep, sys.prefix + os.sep,
-                           sys.base_prefix + os.sep):
+            for prefix in (
+                str(Path(yaml.__file__).parents[1]) + os.sep,
+                str(Path(__file__).resolve().parents[1]) + os.sep,
+                sys.prefix + os.sep,
+                sys.base_prefix + os.sep,
+            ):
                 line = line.replace(prefix, "")
             rows.append(line.rstrip())
     return rows
@@ -492,20 +567,30 @@ def _top_functions(report: str) -> list[str]:
 
 def cli_validate(root: Path) -> dict[str, Any]:
     """``hoodsync validate`` as a user runs it (own interpreter): wall time and peak RSS."""
-    script = ("import resource, sys, time; t = time.perf_counter()\n"
-              "from hoodsync.cli import main\n"
-              "try:\n    main(['validate', sys.argv[1]])\n"
-              "except SystemExit as e:\n    code = e.code\n"
-              "print(code, time.perf_counter() - t, "
-              "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n")
+    script = (
+        "import resource, sys, time; t = time.perf_counter()\n"
+        "from hoodsync.cli import main\n"
+        "try:\n    main(['validate', sys.argv[1]])\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        "print(code, time.perf_counter() - t, "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
+    )
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", script, str(root / "definitions")],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(root / "definitions")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     wall = time.perf_counter() - started
     code, inner, rss = done.stderr.strip().splitlines()[-1].split()
     assert code in ("0", "None"), done.stderr
-    return {"wall_s": wall, "in_process_s": float(inner), "peak_rss_mib": float(rss),
-            "output": done.stdout.strip()}
+    return {
+        "wall_s": wall,
+        "in_process_s": float(inner),
+        "peak_rss_mib": float(rss),
+        "output": done.stdout.strip(),
+    }
 
 
 # --------------------------------------------------------------------------- driver
@@ -517,8 +602,9 @@ def _child(args: list[str], code: Path | None = None) -> dict[str, Any]:
     """This script with ``args`` in a fresh interpreter; with ``code``, importing hoodsync
     from that folder (checked: an installed copy must not shadow it)."""
     env = None if code is None else dict(os.environ, PYTHONPATH=str(code))
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                          env=env)
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, env=env
+    )
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args[:2])} failed:\n{done.stderr}")
     result = dict(json.loads(done.stdout))
@@ -529,12 +615,18 @@ def _child(args: list[str], code: Path | None = None) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- same-run comparison
 
+
 def _revision(ref: str, into: Path) -> str:
     """Export ``ref`` of this repository into ``into``; its short commit id."""
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref], check=True,
-                            capture_output=True, text=True).stdout.strip()
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit], check=True,
-                             capture_output=True).stdout
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return commit
 
@@ -566,26 +658,31 @@ def against(ref: str, n: int, rounds: int, root: Path) -> str:
         for round_ in range(rounds):
             for name in names if round_ % 2 == 0 else names[::-1]:
                 print(f"[{n}] round {round_ + 1}: {name} ...", file=sys.stderr, flush=True)
-                runs[name].append(_child(["--measure", str(root), "raised+paused", "-"],
-                                         trees[name]))
+                runs[name].append(
+                    _child(["--measure", str(root), "raised+paused", "-"], trees[name])
+                )
                 load.append(os.getloadavg()[0])
     finally:
         shutil.rmtree(other, ignore_errors=True)
     return _against_table(n, runs, rounds, load)
 
 
-def _against_table(n: int, runs: dict[str, list[dict[str, Any]]], rounds: int,
-                   load: list[float]) -> str:
+def _against_table(
+    n: int, runs: dict[str, list[dict[str, Any]]], rounds: int, load: list[float]
+) -> str:
     import statistics
 
     def med(results: list[dict[str, Any]], key: str) -> str:
         return _fmt(statistics.median(r[key] for r in results))
 
-    lines = [f"{rounds} fresh interpreters each, alternating; Python {sys.version.split()[0]}; "
-             f"load average (1 min) {min(load):.1f}–{max(load):.1f} during the runs", "",
-             "| defs | code | median local s | fastest local s | median local CPU s "
-             "| median CPU s | median server s | peak RSS MiB | changes | plan |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        f"{rounds} fresh interpreters each, alternating; Python {sys.version.split()[0]}; "
+        f"load average (1 min) {min(load):.1f}–{max(load):.1f} during the runs",
+        "",
+        "| defs | code | median local s | fastest local s | median local CPU s "
+        "| median CPU s | median server s | peak RSS MiB | changes | plan |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     summaries = {r["summary"] for results in runs.values() for r in results}
     for name, results in runs.items():
         lines.append(
@@ -594,7 +691,8 @@ def _against_table(n: int, runs: dict[str, list[dict[str, Any]]], rounds: int,
             f"{med(results, 'cpu_s')} | {med(results, 'server_s')} | "
             f"{max(r['peak_rss_mib'] for r in results):.0f} | "
             f"{', '.join(f'{c:,}' for c in sorted({r['changes'] for r in results}))} | "
-            f"{'same' if len(summaries) == 1 else 'DIFFERS'} |")
+            f"{'same' if len(summaries) == 1 else 'DIFFERS'} |"
+        )
     lines += ["", f"Plan summary: `{' / '.join(sorted(summaries))}`"]
     return "\n".join(lines)
 
@@ -605,11 +703,14 @@ def _fmt(value: float) -> str:
 
 def report(rows: list[dict[str, Any]]) -> str:
     """The tables printed at the end (markdown, ready for bench/RESULTS.md)."""
-    lines = ["### Pipeline (in-process, what `hoodsync plan` runs)", "",
-             "| defs | limits | requests | validate s | read+plan s | render s | total s "
-             "| server s | waiting s | **local s** | CPU s | local CPU s | peak RSS MiB "
-             "| changes |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "### Pipeline (in-process, what `hoodsync plan` runs)",
+        "",
+        "| defs | limits | requests | validate s | read+plan s | render s | total s "
+        "| server s | waiting s | **local s** | CPU s | local CPU s | peak RSS MiB "
+        "| changes |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         for run in row["runs"]:
             st = run["stages"]
@@ -618,37 +719,61 @@ def report(rows: list[dict[str, Any]]) -> str:
                 f"{_fmt(st['validate'])} | {_fmt(st['read+plan'])} | {_fmt(st['render'])} | "
                 f"{_fmt(run['total_s'])} | {_fmt(run['server_s'])} | {_fmt(run['wait_s'])} | "
                 f"**{_fmt(run['local_s'])}** | {_fmt(run['cpu_s'])} | "
-                f"{_fmt(run['local_cpu_s'])} | {run['peak_rss_mib']:.0f} | {run['changes']:,} |")
-    lines += ["", "local = total − time inside the in-process emulator (server) − time the "
-              "client's rate limiter slept (waiting); local CPU = CPU − the emulator's CPU "
-              "(what a loaded machine inflates least). \"GC paused\": the same run with Python's "
-              "cyclic garbage collector paused for the whole pipeline, as `hoodsync plan` and "
-              "`hoodsync apply` run it.", "",
-              "### `hoodsync validate DIR` (own interpreter, startup included)", "",
-              "| defs | wall s | peak RSS MiB | output |", "|---:|---:|---:|---|"]
+                f"{_fmt(run['local_cpu_s'])} | {run['peak_rss_mib']:.0f} | {run['changes']:,} |"
+            )
+    lines += [
+        "",
+        "local = total − time inside the in-process emulator (server) − time the "
+        "client's rate limiter slept (waiting); local CPU = CPU − the emulator's CPU "
+        '(what a loaded machine inflates least). "GC paused": the same run with Python\'s '
+        "cyclic garbage collector paused for the whole pipeline, as `hoodsync plan` and "
+        "`hoodsync apply` run it.",
+        "",
+        "### `hoodsync validate DIR` (own interpreter, startup included)",
+        "",
+        "| defs | wall s | peak RSS MiB | output |",
+        "|---:|---:|---:|---|",
+    ]
     for row in rows:
         cli = row["cli_validate"]
-        lines.append(f"| {row['seed']['n']:,} | {_fmt(cli['wall_s'])} | "
-                     f"{cli['peak_rss_mib']:.0f} | {cli['output']} |")
-    lines += ["", "### Account seeded (not measured)", "",
-              "| defs | remote objects | changed | drifted | unmanaged | missing | seed s |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {row['seed']['n']:,} | {_fmt(cli['wall_s'])} | "
+            f"{cli['peak_rss_mib']:.0f} | {cli['output']} |"
+        )
+    lines += [
+        "",
+        "### Account seeded (not measured)",
+        "",
+        "| defs | remote objects | changed | drifted | unmanaged | missing | seed s |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         s = row["seed"]
-        lines.append(f"| {s['n']:,} | {s['present'] + s['unmanaged']:,} | {s['changed']:,} | "
-                     f"{s['drifted']:,} | {s['unmanaged']:,} | {s['n'] - s['present']:,} | "
-                     f"{s['seed_s']:.1f} |")
+        lines.append(
+            f"| {s['n']:,} | {s['present'] + s['unmanaged']:,} | {s['changed']:,} | "
+            f"{s['drifted']:,} | {s['unmanaged']:,} | {s['n'] - s['present']:,} | "
+            f"{s['seed_s']:.1f} |"
+        )
     for row in rows:
         raised = next(r for r in row["runs"] if r["mode"] == "raised")
         if raised.get("areas"):
-            lines += ["", f"### Where the time goes at {row['seed']['n']:,}: by stage "
-                      "(cProfile cumulative seconds, limits raised)", "",
-                      "| stage | profiled s |", "|---|---:|"]
+            lines += [
+                "",
+                f"### Where the time goes at {row['seed']['n']:,}: by stage "
+                "(cProfile cumulative seconds, limits raised)",
+                "",
+                "| stage | profiled s |",
+                "|---|---:|",
+            ]
             lines += [f"| {label} | {_fmt(seconds)} |" for label, seconds in raised["areas"]]
         if raised.get("profile"):
-            lines += ["", f"Top 15 functions by own time at {row['seed']['n']:,} (profiling "
-                      "inflates small calls; json/copy/sqlite rows are mostly the emulator's):",
-                      "", "```"]
+            lines += [
+                "",
+                f"Top 15 functions by own time at {row['seed']['n']:,} (profiling "
+                "inflates small calls; json/copy/sqlite rows are mostly the emulator's):",
+                "",
+                "```",
+            ]
             lines += raised["profile"] + ["```"]
         lines += ["", f"Plan summary at {row['seed']['n']:,}: `{raised['summary']}`"]
     return "\n".join(lines)
@@ -659,19 +784,34 @@ def main(argv: list[str]) -> int:
         print(json.dumps(seed(Path(argv[2]), int(argv[1]))))
         return 0
     if argv[:1] == ["--measure"]:
-        print(json.dumps(measure(Path(argv[1]), argv[2].startswith("raised"),
-                                 argv[3] == "profile", paused=argv[2].endswith("+paused"))))
+        print(
+            json.dumps(
+                measure(
+                    Path(argv[1]),
+                    argv[2].startswith("raised"),
+                    argv[3] == "profile",
+                    paused=argv[2].endswith("+paused"),
+                )
+            )
+        )
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sizes", nargs="*", type=int, help="default: 1000 10000 (--against: 10000)")
-    parser.add_argument("--no-documented", action="store_true",
-                        help="skip the run at the documented limits (10/s, 150/min)")
+    parser.add_argument(
+        "--no-documented",
+        action="store_true",
+        help="skip the run at the documented limits (10/s, 150/min)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated folders")
-    parser.add_argument("--against", metavar="REF",
-                        help="compare this tree with the git revision REF, same run (one size)")
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="compare this tree with the git revision REF, same run (one size)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="runs of each side (--against)")
-    parser.add_argument("--root", type=Path,
-                        help="(--against) the folder to seed, or a folder seeded before")
+    parser.add_argument(
+        "--root", type=Path, help="(--against) the folder to seed, or a folder seeded before"
+    )
     args = parser.parse_args(argv)
     if args.against:
         n = args.sizes[0] if args.sizes else 10000

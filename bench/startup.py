@@ -44,16 +44,22 @@ def timed(command: list[str], runs: int, cwd: Path) -> tuple[float, float]:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         times.append(time.perf_counter() - started)
     return statistics.median(times), min(times)
 
 
 def import_costs(python: str, cwd: Path, top: int = 12) -> list[str]:
     """The slowest imports (cumulative µs) of ``python -X importtime -m hoodsync --version``."""
-    done = subprocess.run([python, "-X", "importtime", "-m", "hoodsync", "--version"], cwd=cwd,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [python, "-X", "importtime", "-m", "hoodsync", "--version"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = []
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
@@ -63,8 +69,9 @@ def import_costs(python: str, cwd: Path, top: int = 12) -> list[str]:
         if own.isdigit():
             rows.append((int(total), int(own), name.strip()))
     rows.sort(reverse=True)
-    return [f"| {name} | {own / 1000:.1f} | {total / 1000:.1f} |"
-            for total, own, name in rows[:top]]
+    return [
+        f"| {name} | {own / 1000:.1f} | {total / 1000:.1f} |" for total, own, name in rows[:top]
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -79,15 +86,23 @@ def main(argv: list[str]) -> int:
         (cwd / "one.yaml").write_text(ONE, encoding="utf-8")
         commands: list[tuple[str, list[str]]] = [("python -c pass (floor)", [python, "-c", "pass"])]
         if script.exists():
-            commands += [("hoodsync --version", [str(script), "--version"]),
-                         ("hoodsync validate one.yaml", [str(script), "validate", "one.yaml"])]
-        commands += [("python -m hoodsync --version", [python, "-m", "hoodsync", "--version"]),
-                     ("python -m hoodsync validate one.yaml",
-                      [python, "-m", "hoodsync", "validate", "one.yaml"])]
+            commands += [
+                ("hoodsync --version", [str(script), "--version"]),
+                ("hoodsync validate one.yaml", [str(script), "validate", "one.yaml"]),
+            ]
+        commands += [
+            ("python -m hoodsync --version", [python, "-m", "hoodsync", "--version"]),
+            (
+                "python -m hoodsync validate one.yaml",
+                [python, "-m", "hoodsync", "validate", "one.yaml"],
+            ),
+        ]
         if on_path and Path(on_path).resolve() != script.resolve():
             commands.append((f"hoodsync --version via PATH ({on_path})", [on_path, "--version"]))
-        print(f"{args.runs} runs each, wall seconds; machine: {os.cpu_count()} CPUs, "
-              f"Python {sys.version.split()[0]}\n")
+        print(
+            f"{args.runs} runs each, wall seconds; machine: {os.cpu_count()} CPUs, "
+            f"Python {sys.version.split()[0]}\n"
+        )
         print("| command | median s | fastest s |")
         print("|---|---:|---:|")
         for label, command in commands:

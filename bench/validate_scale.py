@@ -39,8 +39,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -81,16 +82,26 @@ def run(root: Path, mode: str) -> dict[str, Any]:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     import hoodsync
 
-    return {"mode": mode, "wall_s": wall, "cpu_s": cpu, "definitions": len(definitions),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "code": str(Path(hoodsync.__file__).resolve().parent.parent)}
+    return {
+        "mode": mode,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "definitions": len(definitions),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "code": str(Path(hoodsync.__file__).resolve().parent.parent),
+    }
 
 
 def _child(root: Path, mode: str, code: Path = HERE) -> dict[str, Any]:
     """One measurement in a fresh interpreter importing hoodsync from ``code``."""
     env = dict(os.environ, PYTHONPATH=str(code))
-    done = subprocess.run([sys.executable, __file__, "--child", str(root), mode],
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(root), mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(done.stderr)
     result = dict(json.loads(done.stdout))
@@ -108,18 +119,26 @@ def _modes(sizes: list[int]) -> None:
             write_tree(root, n)
             for mode in ("fast", "exact"):
                 r = _child(root, mode)
-                print(f"| {n:,} | {mode} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
-                      f"{r['peak_rss_mib']:.0f} | {r['definitions']:,} |", flush=True)
+                print(
+                    f"| {n:,} | {mode} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
+                    f"{r['peak_rss_mib']:.0f} | {r['definitions']:,} |",
+                    flush=True,
+                )
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
 
 def _revision(ref: str, into: Path) -> str:
     """Export ``ref`` of this repository into ``into``; its short commit id."""
-    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", ref], check=True,
-                            capture_output=True, text=True).stdout.strip()
-    archive = subprocess.run(["git", "-C", str(HERE), "archive", commit], check=True,
-                             capture_output=True).stdout
+    commit = subprocess.run(
+        ["git", "-C", str(HERE), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "-C", str(HERE), "archive", commit], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return commit
 
@@ -130,8 +149,9 @@ def _against(ref: str, sizes: list[int], rounds: int) -> None:
         commit = _revision(ref, other)
         trees = {f"{ref} ({commit})": other, "this tree": HERE}
         print(f"{rounds} fresh interpreters each, alternating; Python {sys.version.split()[0]}")
-        print("| defs | code | median wall s | fastest wall s | median CPU s | "
-              "peak RSS MiB | valid |")
+        print(
+            "| defs | code | median wall s | fastest wall s | median CPU s | peak RSS MiB | valid |"
+        )
         print("|---:|---|---:|---:|---:|---:|---:|")
         for n in sizes:
             _compare(n, trees, rounds)
@@ -152,10 +172,13 @@ def _compare(n: int, trees: dict[str, Path], rounds: int) -> None:
             walls = [r["wall_s"] for r in results]
             cpus = [r["cpu_s"] for r in results]
             counts = {r["definitions"] for r in results}
-            print(f"| {n:,} | {name} | {statistics.median(walls):.2f} | {min(walls):.2f} | "
-                  f"{statistics.median(cpus):.2f} | "
-                  f"{max(r['peak_rss_mib'] for r in results):.0f} | "
-                  f"{', '.join(f'{c:,}' for c in sorted(counts))} |", flush=True)
+            print(
+                f"| {n:,} | {name} | {statistics.median(walls):.2f} | {min(walls):.2f} | "
+                f"{statistics.median(cpus):.2f} | "
+                f"{max(r['peak_rss_mib'] for r in results):.0f} | "
+                f"{', '.join(f'{c:,}' for c in sorted(counts))} |",
+                flush=True,
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

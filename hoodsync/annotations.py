@@ -14,7 +14,8 @@ Pure functions of :class:`~hoodsync.errors.Problem`; the CLI decides when to pri
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hoodsync.errors import Problem, format_json_path
 
@@ -48,8 +49,15 @@ def workflow_command(problem: Problem) -> str:
     """One GitHub Actions workflow command that annotates the problem's file, line and column."""
     level = _GITHUB_LEVELS.get(problem.severity, "error")
     loc = problem.location
-    props = ",".join(f"{name}={_escape_property(str(value))}" for name, value in (
-        ("file", loc.path), ("line", loc.line), ("col", loc.column), ("title", CHECK_NAME)))
+    props = ",".join(
+        f"{name}={_escape_property(str(value))}"
+        for name, value in (
+            ("file", loc.path),
+            ("line", loc.line),
+            ("col", loc.column),
+            ("title", CHECK_NAME),
+        )
+    )
     return f"::{level} {props}::{_escape_data(_message(problem))}"
 
 

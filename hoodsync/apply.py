@@ -40,12 +40,12 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import FIRST_COMPLETED
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
 from hoodsync.definitions.interpolate import resolve
@@ -203,8 +203,11 @@ class _Recorder:
         except OSError as exc:
             if not self.broken.is_set():
                 self.broken.set()
-                log.warning("cannot write the journal %s (%s): starting no new change",
-                            self.journal.path, exc.strerror or exc)
+                log.warning(
+                    "cannot write the journal %s (%s): starting no new change",
+                    self.journal.path,
+                    exc.strerror or exc,
+                )
             return False
         return True
 
@@ -247,50 +250,102 @@ class _Runner:
         target: str | None = change.remote_id
         for index, step in enumerate(steps):
             target = None if step.op == "create" else (step.id or created or change.remote_id)
-            if not self.journal.write("intent", address=change.address, step=index, op=step.op,
-                                      id=target):
+            if not self.journal.write(
+                "intent", address=change.address, step=index, op=step.op, id=target
+            ):
                 # Write-ahead: a step whose intent is not on disk is not sent.
                 self._compensate(change, steps[:index], target)
                 return self._unjournaled(change, step, index, created or target, len(steps))
             try:
                 new_id = self._call(change, step, target)
             except HoodsyncError as exc:
-                self.journal.write("result", address=change.address, step=index, op=step.op,
-                                   id=target, status="failed", error=str(exc))
+                self.journal.write(
+                    "result",
+                    address=change.address,
+                    step=index,
+                    op=step.op,
+                    id=target,
+                    status="failed",
+                    error=str(exc),
+                )
                 self._compensate(change, steps[:index], target)
                 return self._failed(change, step, index, exc, created or target, len(steps))
             if new_id is not None:
                 created = target = new_id
             done += 1
-            self.journal.write("result", address=change.address, step=index, op=step.op,
-                               id=target, status="ok")
+            self.journal.write(
+                "result", address=change.address, step=index, op=step.op, id=target, status="ok"
+            )
             if target and index + 1 < len(steps) and (change.kind, step.op) in _SETTLED:
                 try:
                     self._settle(change.kind, step.op, target)
                 except HoodsyncError as exc:
                     # The step happened but never showed; the next step would act on a guess.
-                    self.journal.write("settle", address=change.address, step=index,
-                                       op=step.op, id=target, status="failed", error=str(exc))
-                    return self._failed(change, steps[index + 1], index + 1, exc,
-                                        created or target, len(steps))
-        return Result(change.address, change.action, Outcome.APPLIED, change.description,
-                      created or target or change.remote_id, done, len(steps))
+                    self.journal.write(
+                        "settle",
+                        address=change.address,
+                        step=index,
+                        op=step.op,
+                        id=target,
+                        status="failed",
+                        error=str(exc),
+                    )
+                    return self._failed(
+                        change, steps[index + 1], index + 1, exc, created or target, len(steps)
+                    )
+        return Result(
+            change.address,
+            change.action,
+            Outcome.APPLIED,
+            change.description,
+            created or target or change.remote_id,
+            done,
+            len(steps),
+        )
 
-    def _unjournaled(self, change: Change, step: Step, index: int, remote_id: str | None,
-                     total: int) -> Result:
+    def _unjournaled(
+        self, change: Change, step: Step, index: int, remote_id: str | None, total: int
+    ) -> Result:
         """The result of a change stopped because its next intent could not be journaled."""
         why = f"the journal {self.journal.error or 'could not be written'}"
         if index == 0:
-            return Result(change.address, change.action, Outcome.NOT_ATTEMPTED,
-                          f"not attempted: {why}", remote_id, 0, total)
-        return Result(change.address, change.action, Outcome.FAILED,
-                      f"{step.op} not sent (after {index} of its steps succeeded): {why}",
-                      remote_id, index, total)
+            return Result(
+                change.address,
+                change.action,
+                Outcome.NOT_ATTEMPTED,
+                f"not attempted: {why}",
+                remote_id,
+                0,
+                total,
+            )
+        return Result(
+            change.address,
+            change.action,
+            Outcome.FAILED,
+            f"{step.op} not sent (after {index} of its steps succeeded): {why}",
+            remote_id,
+            index,
+            total,
+        )
 
-    def _failed(self, change: Change, step: Step, index: int, exc: Exception,
-                remote_id: str | None, total: int) -> Result:
-        return Result(change.address, change.action, Outcome.FAILED,
-                      self._failure(change, step, index, exc), remote_id, index, total)
+    def _failed(
+        self,
+        change: Change,
+        step: Step,
+        index: int,
+        exc: Exception,
+        remote_id: str | None,
+        total: int,
+    ) -> Result:
+        return Result(
+            change.address,
+            change.action,
+            Outcome.FAILED,
+            self._failure(change, step, index, exc),
+            remote_id,
+            index,
+            total,
+        )
 
     @staticmethod
     def _failure(change: Change, step: Step, index: int, exc: Exception) -> str:
@@ -306,14 +361,28 @@ class _Runner:
         if not done or done[-1].op != "pause":
             return
         try:
-            self.journal.write("intent", address=change.address, op="resume", id=target,
-                               compensating=True)
+            self.journal.write(
+                "intent", address=change.address, op="resume", id=target, compensating=True
+            )
             self._hood().resume_campaign(target, None)
-            self.journal.write("result", address=change.address, op="resume", id=target,
-                               status="ok", compensating=True)
+            self.journal.write(
+                "result",
+                address=change.address,
+                op="resume",
+                id=target,
+                status="ok",
+                compensating=True,
+            )
         except HoodsyncError as exc:
-            self.journal.write("result", address=change.address, op="resume", id=target,
-                               status="failed", compensating=True, error=str(exc))
+            self.journal.write(
+                "result",
+                address=change.address,
+                op="resume",
+                id=target,
+                status="failed",
+                compensating=True,
+                error=str(exc),
+            )
             log.warning("%s: could not resume after a failed edit: %s", change.address, exc)
 
     # ------------------------------------------------------------------ API calls
@@ -325,7 +394,9 @@ class _Runner:
 
     def _falconyte(self) -> FalconyteApi:
         if self.clients.falconyte is None:
-            raise PlanError("the plan needs the Falconyte API, but no Falconyte client is configured")
+            raise PlanError(
+                "the plan needs the Falconyte API, but no Falconyte client is configured"
+            )
         return self.clients.falconyte
 
     def _call(self, change: Change, step: Step, target: str | None) -> str | None:
@@ -398,9 +469,12 @@ class _Runner:
             if status in wanted:
                 return
             if self.clock() >= deadline:
-                raise ApiError(0, operation=f"{op} {remote_id}",
-                               message=f"still {status!r} after {self.settle_timeout:g} s; "
-                                       f"expected {' or '.join(sorted(wanted))}")
+                raise ApiError(
+                    0,
+                    operation=f"{op} {remote_id}",
+                    message=f"still {status!r} after {self.settle_timeout:g} s; "
+                    f"expected {' or '.join(sorted(wanted))}",
+                )
             self.sleep(delay)
             delay = min(delay * 2, 2.0)
 
@@ -411,8 +485,15 @@ def _groups(changes: Sequence[Change]) -> list[list[Change]]:
 
 
 def _not_attempted(change: Change, detail: str) -> Result:
-    return Result(change.address, change.action, Outcome.NOT_ATTEMPTED, detail,
-                  change.remote_id, 0, len(change.steps))
+    return Result(
+        change.address,
+        change.action,
+        Outcome.NOT_ATTEMPTED,
+        detail,
+        change.remote_id,
+        0,
+        len(change.steps),
+    )
 
 
 class _Stopper:
@@ -434,7 +515,7 @@ class _Stopper:
             self.journal.write("interrupted")
             log.warning("interrupted: finishing the changes in flight, starting no new one")
 
-    def finished(self, futures: Sequence["Future[Result]"]) -> Iterator[Result]:
+    def finished(self, futures: Sequence[Future[Result]]) -> Iterator[Result]:
         """Each future's result as it finishes (not in the order given: one slow change does
         not hold back the report of those done after it). A first Ctrl-C meanwhile sets
         ``stop`` and keeps waiting (calls in flight finish and are reported); a second one
@@ -442,8 +523,9 @@ class _Stopper:
         pending = set(futures)
         while pending:
             try:
-                done, pending = wait_futures(pending, timeout=self.POLL,
-                                             return_when=FIRST_COMPLETED)
+                done, pending = wait_futures(
+                    pending, timeout=self.POLL, return_when=FIRST_COMPLETED
+                )
             except KeyboardInterrupt:
                 if self.stop.is_set():
                     raise
@@ -490,24 +572,28 @@ def apply_plan(
         if ref.address:
             same_name.setdefault(ref.address, []).append(ref.id)
     recorder = _Recorder(journal)
-    runner = _Runner(clients, recorder, env, sleep, clock, settle_timeout, same_name,
-                     forbidden_env)
+    runner = _Runner(clients, recorder, env, sleep, clock, settle_timeout, same_name, forbidden_env)
     stop = threading.Event() if stop is None else stop
     unknown_before = _unknown_outcomes(clients)
     recorder.write("start", account=plan.account.name, changes=len(work))
-    report_change = None if hooks is None else functools.partial(hooks.change_finished,
-                                                                 plan.account.name)
+    report_change = (
+        None if hooks is None else functools.partial(hooks.change_finished, plan.account.name)
+    )
     results = _run_waves(work, runner, recorder, stop, parallelism, report_change)
     report = ApplyReport(journal_path=journal.path)
     report.interrupted = stop.is_set() and any(
-        r.outcome is Outcome.NOT_ATTEMPTED for r in results.values())
+        r.outcome is Outcome.NOT_ATTEMPTED for r in results.values()
+    )
     report.results = [results[c.address] for c in work]
     if _unknown_outcomes(clients) != unknown_before:
         _check_duplicates(report, work, clients, same_name)
-    recorder.write("end", applied=report.count(Outcome.APPLIED),
-                   failed=report.count(Outcome.FAILED),
-                   not_attempted=report.count(Outcome.NOT_ATTEMPTED),
-                   duplicates=[d.address for d in report.duplicates])
+    recorder.write(
+        "end",
+        applied=report.count(Outcome.APPLIED),
+        failed=report.count(Outcome.FAILED),
+        not_attempted=report.count(Outcome.NOT_ATTEMPTED),
+        duplicates=[d.address for d in report.duplicates],
+    )
     report.journal_error = recorder.error
     return report
 
@@ -578,27 +664,37 @@ def _unknown_outcomes(clients: Clients) -> int:
     return sum(c.unknown_outcomes for c in (clients.hood, clients.falconyte) if c is not None)
 
 
-def _check_duplicates(report: ApplyReport, work: Sequence[Change], clients: Clients,
-                      same_name: Mapping[str, Sequence[str]]) -> None:
+def _check_duplicates(
+    report: ApplyReport,
+    work: Sequence[Change],
+    clients: Clients,
+    same_name: Mapping[str, Sequence[str]],
+) -> None:
     """One final listing per kind this run created: every change whose create was attempted
     and whose identity (campaign marker, else exact name) more than one object now carries is
     a :class:`Duplicate` in ``report``. Older namesakes the plan already knew (an email
     campaign's replaced and superseded ones) are not counted. A listing that fails is recorded
     as such (duplicates then unknown)."""
     attempted = {r.address for r in report.results if r.outcome is not Outcome.NOT_ATTEMPTED}
-    creates = [c for c in work
-               if c.address in attempted and any(step.op == "create" for step in c.steps)]
+    creates = [
+        c for c in work if c.address in attempted and any(step.op == "create" for step in c.steps)
+    ]
     try:
-        listed = {kind: [from_remote(kind, raw) for raw in _list(clients, kind)]
-                  for kind in sorted({c.kind for c in creates}, key=lambda k: k.value)}
+        listed = {
+            kind: [from_remote(kind, raw) for raw in _list(clients, kind)]
+            for kind in sorted({c.kind for c in creates}, key=lambda k: k.value)
+        }
     except HoodsyncError as exc:
         report.duplicate_check_error = str(exc)
         log.warning("the final listing for duplicates failed: %s", exc)
         return
     for change in creates:
         known = set(same_name.get(change.address, ())) | {change.remote_id or ""}
-        ids = tuple(obj.id for obj in listed[change.kind]
-                    if obj.id not in known and _same_identity(change, obj))
+        ids = tuple(
+            obj.id
+            for obj in listed[change.kind]
+            if obj.id not in known and _same_identity(change, obj)
+        )
         if len(ids) > 1:
             report.duplicates.append(Duplicate(change.address, ids))
 

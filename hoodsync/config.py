@@ -20,10 +20,10 @@ Which URL an endpoint uses, first match wins:
 from __future__ import annotations
 
 import os
-
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from hoodsync.definitions.loader import CONFIG_FILENAMES, Document, display_path, load_file
@@ -185,7 +185,8 @@ def _env_url(env: Mapping[str, str], var: str) -> str | None:
         shown = value if len(value) <= 60 else value[:59] + "…"
         raise ConfigError(
             f"{var}={shown!r} is neither 'sandbox' nor an http(s) URL "
-            "(e.g. https://api.ocamba.com/v1/hood)")
+            "(e.g. https://api.ocamba.com/v1/hood)"
+        )
     return value
 
 
@@ -201,8 +202,9 @@ class _Api:
 
 
 _HOOD = _Api("hood", "token_env", "HOOD_API_URL", "HOOD_API_TOKEN", HOOD_DEFAULT_URL)
-_FALCONYTE = _Api("falconyte", "key_env", "FALCONYTE_API_URL", "FALCONYTE_API_KEY",
-                  FALCONYTE_DEFAULT_URL)
+_FALCONYTE = _Api(
+    "falconyte", "key_env", "FALCONYTE_API_URL", "FALCONYTE_API_KEY", FALCONYTE_DEFAULT_URL
+)
 
 
 def _endpoint(
@@ -279,8 +281,13 @@ def _validate_config(doc: Document, root: Path) -> list[Problem]:
         for index, entry in enumerate((raw or {}).get("paths") or ()):
             if not (root / entry).exists():
                 path = ("accounts", name, "paths", index)
-                problems.append(Problem(doc.locate(path), f"path {entry!r} does not exist "
-                                        f"(relative to {root})", path))
+                problems.append(
+                    Problem(
+                        doc.locate(path),
+                        f"path {entry!r} does not exist (relative to {root})",
+                        path,
+                    )
+                )
     return problems
 
 
@@ -301,8 +308,11 @@ def load_config(
     cwd = cwd or Path.cwd()
     found = find_config_file(paths, cwd)
     if found is None:
-        return Config(accounts={"default": _account("default", {}, env)}, root=cwd,
-                      state_dir=cwd / ".hoodsync")
+        return Config(
+            accounts={"default": _account("default", {}, env)},
+            root=cwd,
+            state_dir=cwd / ".hoodsync",
+        )
     root = found.parent
     loaded = load_file(found)
     problems = list(loaded.problems)
@@ -310,8 +320,12 @@ def load_config(
     if not loaded.documents and not problems:
         problems.append(Problem(Location(display_path(found)), _EMPTY))
     elif len(loaded.documents) > 1:
-        problems.append(Problem(loaded.documents[1].locate(()),
-                                "hoodsync.yaml holds one YAML document; remove the `---`"))
+        problems.append(
+            Problem(
+                loaded.documents[1].locate(()),
+                "hoodsync.yaml holds one YAML document; remove the `---`",
+            )
+        )
     elif loaded.documents:
         problems += _validate_config(loaded.documents[0], root)
         data = loaded.documents[0].data or {}

@@ -28,11 +28,12 @@ import functools
 import json
 import os
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hoodsync.atomic import write_atomic
 from hoodsync.config import Account, Config
@@ -111,8 +112,10 @@ def load_definitions(paths: Sequence[str], hooks: Hooks) -> list[Definition]:
 
     roots = list(paths) or ["."]
     for config in separate_projects(roots):
-        hooks.notice(f"note: {display_path(config.parent)}/ has its own {config.name}; skipped "
-                     "(run hoodsync there)")
+        hooks.notice(
+            f"note: {display_path(config.parent)}/ has its own {config.name}; skipped "
+            "(run hoodsync there)"
+        )
     return load(roots)
 
 
@@ -136,33 +139,53 @@ def apply(options: ApplyOptions, hooks: Hooks, stop: threading.Event) -> bool | 
             close_all(runs)
 
 
-def _locked_runs(options: ApplyOptions, hooks: Hooks,
-                 held: contextlib.ExitStack) -> tuple[list[Run], Config]:
+def _locked_runs(
+    options: ApplyOptions, hooks: Hooks, held: contextlib.ExitStack
+) -> tuple[list[Run], Config]:
     """Steps 1–3 of :func:`apply`: the runs to apply, their accounts locked until ``held``
     closes."""
     from hoodsync.definitions.loader import collector_paused
     from hoodsync.session import needs_falconyte
 
     if options.plan_file is not None:
-        fixed = [name for name, given in (("--target", bool(options.targets)),
-                                          ("--prune", bool(options.prune)),
-                                          ("--allow-replace", options.allow_replace),
-                                          ("--resolve-duplicates", options.resolve_duplicates))
-                 if given]
+        fixed = [
+            name
+            for name, given in (
+                ("--target", bool(options.targets)),
+                ("--prune", bool(options.prune)),
+                ("--allow-replace", options.allow_replace),
+                ("--resolve-duplicates", options.resolve_duplicates),
+            )
+            if given
+        ]
         if fixed:
-            raise ConfigError(f"{', '.join(fixed)} cannot be used with --plan: they are fixed "
-                              "in the saved plan (make a new plan to change them)")
+            raise ConfigError(
+                f"{', '.join(fixed)} cannot be used with --plan: they are fixed "
+                "in the saved plan (make a new plan to change them)"
+            )
         saved = load_saved_plan(options.plan_file, options.paths, options.accounts)
-        lock_accounts([(saved.account, plan_apis(saved.plan))], saved.config,
-                      options.lock_timeout, held, hooks)
+        lock_accounts(
+            [(saved.account, plan_apis(saved.plan))],
+            saved.config,
+            options.lock_timeout,
+            held,
+            hooks,
+        )
         return [open_saved_plan(saved, options.parallelism)], saved.config
     with collector_paused():  # see plan(): planning builds large acyclic data
         prep = prepare(options.paths, options.accounts, options.targets, hooks)
-        wanted = [(a, ["hood"] + (["falconyte"] if needs_falconyte(mine) else []))
-                  for a, mine in zip(prep.accounts, prep.shares)]
+        wanted = [
+            (a, ["hood"] + (["falconyte"] if needs_falconyte(mine) else []))
+            for a, mine in zip(prep.accounts, prep.shares)
+        ]
         lock_accounts(wanted, prep.config, options.lock_timeout, held, hooks)
-        runs = make_plans(prep, options.prune, options.allow_replace, options.parallelism,
-                          options.resolve_duplicates)
+        runs = make_plans(
+            prep,
+            options.prune,
+            options.allow_replace,
+            options.parallelism,
+            options.resolve_duplicates,
+        )
     return runs, prep.config
 
 
@@ -172,11 +195,15 @@ def _check_applicable(runs: Sequence[Run], allow_removals: int | None) -> None:
 
     for run in runs:
         if run.plan.has_errors:
-            raise HoodsyncError(f"the plan for {run.account.name!r} has errors (see above); "
-                                "nothing was applied")
-        check_safety(run.plan, max_removals=run.account.max_removals,
-                     max_removal_percent=run.account.max_removal_percent,
-                     allow_removals=allow_removals)
+            raise HoodsyncError(
+                f"the plan for {run.account.name!r} has errors (see above); nothing was applied"
+            )
+        check_safety(
+            run.plan,
+            max_removals=run.account.max_removals,
+            max_removal_percent=run.account.max_removal_percent,
+            allow_removals=allow_removals,
+        )
 
 
 def _select(config: Config, names: Sequence[str]) -> list[Account]:
@@ -193,7 +220,10 @@ def _under(path: str, roots: Sequence[Path], cache: dict[str, Path]) -> bool:
 
 
 def _definitions_for(
-    account: Account, config: Config, definitions: Sequence[Definition], several: bool,
+    account: Account,
+    config: Config,
+    definitions: Sequence[Definition],
+    several: bool,
     cache: dict[str, Path] | None = None,
 ) -> list[Definition]:
     """An account's share of the definitions: those under its ``paths:`` when it has any."""
@@ -201,7 +231,8 @@ def _definitions_for(
         if several:
             raise HoodsyncError(
                 f"account {account.name!r} has no paths: in {config.source}; with several "
-                "accounts each needs paths: (or choose one with --account)")
+                "accounts each needs paths: (or choose one with --account)"
+            )
         return list(definitions)
     roots = [(config.root / p).resolve() for p in account.paths]
     cache = {} if cache is None else cache
@@ -222,9 +253,13 @@ def _check_coverage(
     roots = [(config.root / p).resolve() for paths in listed.values() for p in paths]
     where = "; ".join(f"{name}: {', '.join(paths)}" for name, paths in sorted(listed.items()))
     problems = [
-        Problem(d.location, f"{d.address} is under no account's paths: in {config.source} "
-                f"({where}); add its folder to an account's paths: or move the file")
-        for d in definitions if not _under(d.location.path, roots, cache)
+        Problem(
+            d.location,
+            f"{d.address} is under no account's paths: in {config.source} "
+            f"({where}); add its folder to an account's paths: or move the file",
+        )
+        for d in definitions
+        if not _under(d.location.path, roots, cache)
     ]
     if problems:
         raise DefinitionError(problems)
@@ -242,15 +277,17 @@ def parse_targets(values: Sequence[str]) -> frozenset[str]:
         if kind is None:
             raise HoodsyncError(
                 f"--target {value!r}: expected KIND.KEY with KIND one of "
-                f"{', '.join(k.slug for k in Kind)} (or {', '.join(k.value for k in Kind)})")
+                f"{', '.join(k.slug for k in Kind)} (or {', '.join(k.value for k in Kind)})"
+            )
         if not key:
             raise HoodsyncError(f"--target {value!r}: the key is missing")
         out.add(f"{kind.slug}.{key}")
     return frozenset(out)
 
 
-def _checkparse_targets(wanted: frozenset[str], runs: Sequence[Run],
-                   definitions: Sequence[Definition]) -> None:
+def _checkparse_targets(
+    wanted: frozenset[str], runs: Sequence[Run], definitions: Sequence[Definition]
+) -> None:
     """A ``--target`` that names no definition and no orphan of any selected account is a
     typo: refuse it (with the closest address) rather than print "No changes"."""
     known = {d.address for d in definitions}
@@ -272,7 +309,7 @@ class Run:
 
     account: Account
     plan: Plan
-    session: "Session"
+    session: Session
     remote: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -281,8 +318,9 @@ def close_all(runs: Sequence[Run]) -> None:
         run.session.close()
 
 
-def in_parallel(work: Sequence[Callable[[], T]],
-                 stop: threading.Event | None = None) -> list[T | BaseException]:
+def in_parallel(
+    work: Sequence[Callable[[], T]], stop: threading.Event | None = None
+) -> list[T | BaseException]:
     """Run each callable in its own thread (accounts have separate clients and budgets);
     results — or the exception raised — in the order given.
 
@@ -324,8 +362,9 @@ class Prepared:
     targets: frozenset[str]
 
 
-def prepare(paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str],
-            hooks: Hooks) -> Prepared:
+def prepare(
+    paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], hooks: Hooks
+) -> Prepared:
     """Validate the definitions and the configuration, pick the accounts and give each its
     definitions, and check every chosen account's secrets — all before anything is sent."""
     from hoodsync.config import load_config
@@ -366,8 +405,10 @@ def _check_one_project(paths: Sequence[str]) -> None:
         own = find_config_file([path])
         if own != used:
             names = [display_path(c) if c else "no hoodsync.yaml" for c in (own, used)]
-            raise ConfigError(f"{path} belongs to another project ({names[0]}) than "
-                              f"{paths[0]} ({names[1]}); run hoodsync once per project")
+            raise ConfigError(
+                f"{path} belongs to another project ({names[0]}) than "
+                f"{paths[0]} ({names[1]}); run hoodsync once per project"
+            )
 
 
 def _check_something_to_plan(prep: Prepared, prune: bool | None) -> None:
@@ -381,7 +422,10 @@ def _check_something_to_plan(prep: Prepared, prune: bool | None) -> None:
 
 
 def make_plans(
-    prep: Prepared, prune: bool | None, allow_replace: bool, parallelism: int | None,
+    prep: Prepared,
+    prune: bool | None,
+    allow_replace: bool,
+    parallelism: int | None,
     resolve_duplicates: bool = False,
 ) -> list[Run]:
     """Plan every chosen account concurrently (each with its own clients and budget)."""
@@ -391,14 +435,21 @@ def make_plans(
 
     def one(account: Account, mine: list[Definition]) -> Run:
         planned = plan_account(
-            mine, account, prep.config, env=os.environ,
+            mine,
+            account,
+            prep.config,
+            env=os.environ,
             prune=account.prune if prune is None else prune,
-            allow_replace=allow_replace, resolve_duplicates=resolve_duplicates,
-            targets=prep.targets, parallelism=parallelism)
+            allow_replace=allow_replace,
+            resolve_duplicates=resolve_duplicates,
+            targets=prep.targets,
+            parallelism=parallelism,
+        )
         return Run(account, planned.plan, planned.session, planned.remote)
 
-    outcomes = in_parallel([functools.partial(one, a, m)
-                             for a, m in zip(prep.accounts, prep.shares)])
+    outcomes = in_parallel(
+        [functools.partial(one, a, m) for a, m in zip(prep.accounts, prep.shares)]
+    )
     runs = [o for o in outcomes if isinstance(o, Run)]
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if errors:
@@ -419,9 +470,12 @@ def safety_refusal(run: Run, allow_removals: int | None) -> str | None:
     from hoodsync.plan import check_safety
 
     try:
-        check_safety(run.plan, max_removals=run.account.max_removals,
-                     max_removal_percent=run.account.max_removal_percent,
-                     allow_removals=allow_removals)
+        check_safety(
+            run.plan,
+            max_removals=run.account.max_removals,
+            max_removal_percent=run.account.max_removal_percent,
+            allow_removals=allow_removals,
+        )
     except SafetyError as exc:
         return str(exc)
     return None
@@ -430,8 +484,9 @@ def safety_refusal(run: Run, allow_removals: int | None) -> str | None:
 def plan_apis(plan_: Plan) -> list[str]:
     """The APIs a plan writes to: Hood always (its account is the plan's identity), Falconyte
     when any change is an email campaign's."""
-    return ["hood"] + (["falconyte"] if any(c.kind.system == "falconyte"
-                                            for c in plan_.changes) else [])
+    return ["hood"] + (
+        ["falconyte"] if any(c.kind.system == "falconyte" for c in plan_.changes) else []
+    )
 
 
 def seal_plan(run: Run, config: Config, doc: dict[str, Any]) -> dict[str, Any]:
@@ -442,22 +497,39 @@ def seal_plan(run: Run, config: Config, doc: dict[str, Any]) -> dict[str, Any]:
     return seal(doc, account_key(run.account, config, plan_apis(run.plan), os.environ))
 
 
-def _run_apply(run: Run, config: Config, parallelism: int | None, journal: Journal,
-               hooks: Hooks,
-               stop: threading.Event) -> "ApplyReport":
+def _run_apply(
+    run: Run,
+    config: Config,
+    parallelism: int | None,
+    journal: Journal,
+    hooks: Hooks,
+    stop: threading.Event,
+) -> ApplyReport:
     from hoodsync.apply import Clients, apply_plan
 
     session = run.session
     if session.falconyte is None and any(c.kind.system == "falconyte" for c in run.plan.changes):
         from hoodsync.session import open_session
 
-        extra = open_session(run.account, config, need_hood=False, need_falconyte=True,
-                             env=os.environ, parallelism=parallelism)
+        extra = open_session(
+            run.account,
+            config,
+            need_hood=False,
+            need_falconyte=True,
+            env=os.environ,
+            parallelism=parallelism,
+        )
         session.falconyte = extra.falconyte
         session._closers.append(extra)
-    return apply_plan(run.plan, Clients(hood=session.hood, falconyte=session.falconyte),
-                      journal=journal, parallelism=parallelism or config.parallelism,
-                      hooks=hooks, stop=stop, forbidden_env=config.secret_names())
+    return apply_plan(
+        run.plan,
+        Clients(hood=session.hood, falconyte=session.falconyte),
+        journal=journal,
+        parallelism=parallelism or config.parallelism,
+        hooks=hooks,
+        stop=stop,
+        forbidden_env=config.secret_names(),
+    )
 
 
 def _open_journals(runs: Sequence[Run], config: Config) -> list[Journal]:
@@ -476,8 +548,13 @@ def _open_journals(runs: Sequence[Run], config: Config) -> list[Journal]:
     return journals
 
 
-def apply_all(runs: Sequence[Run], config: Config, parallelism: int | None,
-              hooks: Hooks, stop: threading.Event) -> bool:
+def apply_all(
+    runs: Sequence[Run],
+    config: Config,
+    parallelism: int | None,
+    hooks: Hooks,
+    stop: threading.Event,
+) -> bool:
     """Apply every account's plan concurrently, each reporting to ``hooks``. True when every
     change of every account was applied.
 
@@ -509,8 +586,13 @@ def apply_all(runs: Sequence[Run], config: Config, parallelism: int | None,
     return all(outcomes)
 
 
-def lock_accounts(wanted: Sequence[tuple[Account, list[str]]], config: Config, timeout: float,
-                  held: contextlib.ExitStack, hooks: Hooks) -> None:
+def lock_accounts(
+    wanted: Sequence[tuple[Account, list[str]]],
+    config: Config,
+    timeout: float,
+    held: contextlib.ExitStack,
+    hooks: Hooks,
+) -> None:
     """Take the apply lock of every endpoint the run writes to (see hoodsync.lock); released
     when ``held`` closes. Says when it waits, and when it takes over a dead holder's lock."""
     from hoodsync.lock import AccountLock, Holder, acquire_all, lock_dir
@@ -525,14 +607,18 @@ def lock_accounts(wanted: Sequence[tuple[Account, list[str]]], config: Config, t
             locks.append(AccountLock(folder, endpoint.identity, label))
 
     def waiting(lock: AccountLock, holder: Holder) -> None:
-        hooks.notice(f"Waiting up to {timeout:g} s for the apply lock of {lock.label}, held by "
-             f"{holder.describe()}")
+        hooks.notice(
+            f"Waiting up to {timeout:g} s for the apply lock of {lock.label}, held by "
+            f"{holder.describe()}"
+        )
 
     for lock in acquire_all(locks, timeout, on_wait=waiting):
         held.callback(lock.release)
         if lock.took_over is not None:
-            hooks.notice(f"Took over the apply lock of {lock.label} from {lock.took_over.describe()}, "
-                 "which is no longer running.")
+            hooks.notice(
+                f"Took over the apply lock of {lock.label} from {lock.took_over.describe()}, "
+                "which is no longer running."
+            )
 
 
 @dataclass
@@ -575,8 +661,10 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
         return text + (f" (Falconyte {info.falconyte_url or 'sandbox'})" if uses_falconyte else "")
 
     if where(plan_.account) != where(here):
-        raise PlanError(f"{path} was made for account {where(plan_.account)}, not {where(here)}; "
-                        "nothing was applied")
+        raise PlanError(
+            f"{path} was made for account {where(plan_.account)}, not {where(here)}; "
+            "nothing was applied"
+        )
     check_secrets(account, need_falconyte=uses_falconyte, env=os.environ)
     seal = doc.get(SEAL_FIELD) if isinstance(doc, dict) else None
     recorded = seal.get("account") if isinstance(seal, dict) else None
@@ -593,8 +681,14 @@ def open_saved_plan(saved: SavedPlan, parallelism: int | None) -> Run:
     from hoodsync.session import check_fresh, open_session
 
     uses_falconyte = "falconyte" in plan_apis(saved.plan)
-    session = open_session(saved.account, saved.config, need_hood=True,
-                           need_falconyte=uses_falconyte, env=os.environ, parallelism=parallelism)
+    session = open_session(
+        saved.account,
+        saved.config,
+        need_hood=True,
+        need_falconyte=uses_falconyte,
+        env=os.environ,
+        parallelism=parallelism,
+    )
     try:
         check_fresh(saved.plan, session)
     except BaseException:
@@ -612,7 +706,9 @@ def read_definition(path: str) -> str:
 
 
 def pull_new_files(
-    runs: Sequence[Run], prep: Prepared, new_dir: Path,
+    runs: Sequence[Run],
+    prep: Prepared,
+    new_dir: Path,
 ) -> tuple[list[tuple[Path, str]], list[str]]:
     """`pull --new`: the export files of every unmanaged object, below ``new_dir`` (one folder
     per account when there are several), with keys no definition uses. A file that already
@@ -621,17 +717,20 @@ def pull_new_files(
     from hoodsync.definitions.loader import load_text
     from hoodsync.errors import Problem
     from hoodsync.export import export_documents
-    from hoodsync.schemafiles import relative_folder
     from hoodsync.model import Kind, Location
+    from hoodsync.schemafiles import relative_folder
 
-    taken: dict[Kind, set[str]] = {k: {d.key for d in prep.definitions if d.kind is k}
-                                   for k in Kind}
+    taken: dict[Kind, set[str]] = {
+        k: {d.key for d in prep.definitions if d.kind is k} for k in Kind
+    }
     files: list[tuple[Path, str]] = []
     problems: list[str] = []
     for run in runs:
         wanted = {(r.kind, r.id) for r in run.plan.unmanaged}
-        subset = {kind: [o for o in items if (kind, str(o.get("id"))) in wanted]
-                  for kind, items in run.remote.items()}
+        subset = {
+            kind: [o for o in items if (kind, str(o.get("id"))) in wanted]
+            for kind, items in run.remote.items()
+        }
         folder = new_dir / run.account.name if len(runs) > 1 else new_dir
         schemas = relative_folder(prep.config.root / "schemas", folder)
         for exported in export_documents(subset, taken=taken, schemas=schemas):
@@ -641,23 +740,36 @@ def pull_new_files(
             if isinstance(data, dict):
                 kind, key = Kind(data["kind"]), str(data["key"])
                 if key in taken[kind]:  # a marker that names an existing definition's key
-                    problems.append(str(Problem(Location(str(path)), (
-                        f"not written: its key {key!r} is already the key of a "
-                        f"{kind.value} definition"))))
+                    problems.append(
+                        str(
+                            Problem(
+                                Location(str(path)),
+                                (
+                                    f"not written: its key {key!r} is already the key of a "
+                                    f"{kind.value} definition"
+                                ),
+                            )
+                        )
+                    )
                     continue
                 taken[kind].add(key)
             if path.is_file() and path.read_text(encoding="utf-8") == exported.text:
                 continue
             if path.exists() or path.is_symlink():
-                problems.append(str(Problem(
-                    Location(str(path)), "not written: the file exists (it is never overwritten)")))
+                problems.append(
+                    str(
+                        Problem(
+                            Location(str(path)),
+                            "not written: the file exists (it is never overwritten)",
+                        )
+                    )
+                )
                 continue
             files.append((path, exported.text))
     return files, problems
 
 
-def write_pulled(changes: Sequence["FileChange"],
-                  new_files: Sequence[tuple[Path, str]]) -> list[str]:
+def write_pulled(changes: Sequence[FileChange], new_files: Sequence[tuple[Path, str]]) -> list[str]:
     """Write every pulled file whole or not at all; a definition file that changed on disk
     since it was read is not written (a line to print says so)."""
     from hoodsync.errors import Problem
@@ -669,8 +781,14 @@ def write_pulled(changes: Sequence["FileChange"],
         write_atomic(path, text)
     for change in changes:
         if read_definition(change.path) != change.before:
-            problems.append(str(Problem(
-                Location(change.path), "not written: the file changed while pulling; pull again")))
+            problems.append(
+                str(
+                    Problem(
+                        Location(change.path),
+                        "not written: the file changed while pulling; pull again",
+                    )
+                )
+            )
             continue
         write_atomic(Path(change.path), change.after)
     return problems

@@ -31,8 +31,8 @@ the API's own ``title`` / ``message`` / ``trace_id``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from hoodsync.model import Location
 

@@ -51,15 +51,16 @@ import re
 import textwrap
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import yaml
 
+from hoodsync.atomic import write_atomic
 from hoodsync.definitions.loader import CORE_SCALARS, load_text
 from hoodsync.definitions.validate import parse_api_time, validate_documents
-from hoodsync.atomic import write_atomic
 from hoodsync.errors import ConfigError, HoodsyncError, Problem, format_json_path
 from hoodsync.kinds import from_remote
 from hoodsync.kinds.email_campaign import EmailCampaignRules
@@ -123,46 +124,130 @@ _KEY_MAX = 64
 
 #: Campaign fields the server owns (read-only, counters, timestamps, derived status) or that are
 #: create-time triggers (never state, DESIGN §3).
-_CAMPAIGN_DROP = frozenset({
-    "id", "company_id", "creator_id", "creator", "create_time", "update_time", "status",
-    "effective_status", "send_strategy", "status_code", "scheduled_run_times", "max_runs",
-    "score", "was_launched", "next_run_time", "run_counter", "financial_performance",
-    "run_immediately",
-})
+_CAMPAIGN_DROP = frozenset(
+    {
+        "id",
+        "company_id",
+        "creator_id",
+        "creator",
+        "create_time",
+        "update_time",
+        "status",
+        "effective_status",
+        "send_strategy",
+        "status_code",
+        "scheduled_run_times",
+        "max_runs",
+        "score",
+        "was_launched",
+        "next_run_time",
+        "run_counter",
+        "financial_performance",
+        "run_immediately",
+    }
+)
 _MESSAGE_DROP = frozenset({"id", "company_id", "campaign_id", "winner"})
 #: Push-task fields the server owns. ``total_user`` moves on its own (the kind module treats it
 #: as volatile), so stating it would turn into drift; ``status`` becomes ``state``.
-_PUSH_TASK_DROP = frozenset({
-    "id", "status", "create_time", "update_time", "next_execution_time", "last_execution_time",
-    "total_user",
-})
+_PUSH_TASK_DROP = frozenset(
+    {
+        "id",
+        "status",
+        "create_time",
+        "update_time",
+        "next_execution_time",
+        "last_execution_time",
+        "total_user",
+    }
+)
 
 # --- key order ----------------------------------------------------------------------------------
 
 _SPEC_ORDER: Mapping[Kind, tuple[str, ...]] = {
     Kind.CAMPAIGN: (
-        "name", "description", "labels", "metadata", "deal_id", "is_draft", "scheduled_time",
-        "recurrence", "send_in_profile_time_zone", "send_if_profile_time_passed", "quiet_hours",
-        "ab_test", "messages", "targeting", "utm_tracking", "callbacks",
+        "name",
+        "description",
+        "labels",
+        "metadata",
+        "deal_id",
+        "is_draft",
+        "scheduled_time",
+        "recurrence",
+        "send_in_profile_time_zone",
+        "send_if_profile_time_passed",
+        "quiet_hours",
+        "ab_test",
+        "messages",
+        "targeting",
+        "utm_tracking",
+        "callbacks",
     ),
     Kind.PUSH_TASK: (
-        "name", "start_time", "end_time", "frequency", "cron", "user_time_zone", "quiet_time",
-        "ttl", "custom_data", "message", "targeting", "adex",
+        "name",
+        "start_time",
+        "end_time",
+        "frequency",
+        "cron",
+        "user_time_zone",
+        "quiet_time",
+        "ttl",
+        "custom_data",
+        "message",
+        "targeting",
+        "adex",
     ),
     Kind.EMAIL_CAMPAIGN: ("name", "template_ids", "mail_account_ids", "events"),
 }
 #: Preferred order of keys in nested objects; other keys follow, sorted.
 _NESTED_ORDER = {
     k: i
-    for i, k in enumerate((
-        "name", "channel", "integration_id", "template_id", "primary_lang", "priority",
-        "push", "email", "sms", "title", "body", "image", "icon", "landing_url", "actions",
-        "sender_name", "sender_email", "subject", "preheader", "html", "content",
-        "test_split", "winning_metric", "evaluation_window", "winner_delivery_mode",
-        "pattern", "cron", "hour", "minute", "weekdays", "months",
-        "enabled", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-        "items", "op", "from", "to", "action", "url",
-    ))
+    for i, k in enumerate(
+        (
+            "name",
+            "channel",
+            "integration_id",
+            "template_id",
+            "primary_lang",
+            "priority",
+            "push",
+            "email",
+            "sms",
+            "title",
+            "body",
+            "image",
+            "icon",
+            "landing_url",
+            "actions",
+            "sender_name",
+            "sender_email",
+            "subject",
+            "preheader",
+            "html",
+            "content",
+            "test_split",
+            "winning_metric",
+            "evaluation_window",
+            "winner_delivery_mode",
+            "pattern",
+            "cron",
+            "hour",
+            "minute",
+            "weekdays",
+            "months",
+            "enabled",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+            "items",
+            "op",
+            "from",
+            "to",
+            "action",
+            "url",
+        )
+    )
 }
 
 # --- YAML output --------------------------------------------------------------------------------
@@ -233,8 +318,7 @@ def parse_kind(text: str) -> Kind:
         if wanted in names:
             return kind
     raise ConfigError(
-        f"unknown kind {text!r}: use one of "
-        + ", ".join(f"{k.value} ({k.slug})" for k in Kind)
+        f"unknown kind {text!r}: use one of " + ", ".join(f"{k.value} ({k.slug})" for k in Kind)
     )
 
 
@@ -246,10 +330,26 @@ def parse_kinds(values: Iterable[str]) -> tuple[Kind, ...]:
 
 
 #: Letters NFKD does not decompose into ASCII.
-_TRANSLITERATE = str.maketrans({
-    "ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe", "Œ": "oe", "đ": "d",
-    "Đ": "d", "ł": "l", "Ł": "l", "þ": "th", "Þ": "th", "ð": "d", "Ð": "d", "ı": "i",
-})
+_TRANSLITERATE = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "ae",
+        "ø": "o",
+        "Ø": "o",
+        "œ": "oe",
+        "Œ": "oe",
+        "đ": "d",
+        "Đ": "d",
+        "ł": "l",
+        "Ł": "l",
+        "þ": "th",
+        "Þ": "th",
+        "ð": "d",
+        "Ð": "d",
+        "ı": "i",
+    }
+)
 
 
 def slugify(name: str) -> str:
@@ -432,8 +532,10 @@ def _start_time(spec: dict[str, Any], active: bool, now: dt.datetime) -> list[st
         ]
     if active and start is None:
         spec["start_time"] = "immediately"
-        return ["spec.start_time: the remote task is active but has no start time; written as "
-                "`immediately` (an active task needs one; plan never compares it)."]
+        return [
+            "spec.start_time: the remote task is active but has no start time; written as "
+            "`immediately` (an active task needs one; plan never compares it)."
+        ]
     return []
 
 
@@ -482,7 +584,9 @@ def _email_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
             state = "stopped" if obj.status == "stopped" else None
             draft = _Draft(Kind.EMAIL_CAMPAIGN, obj, spec, state)
             if obj.status not in ("active", "stopped"):
-                draft.comments.append("The remote object shows no trigger state: state is left out.")
+                draft.comments.append(
+                    "The remote object shows no trigger state: state is left out."
+                )
             if "events" not in spec:
                 kind = obj.body.get("campaign_type")
                 draft.disabled.append(
@@ -504,7 +608,8 @@ def _email_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
             elif older:
                 draft.comments.append(
                     "Older stopped campaigns with this name (superseded, never touched): "
-                    + ", ".join(r.id for r in older) + "."
+                    + ", ".join(r.id for r in older)
+                    + "."
                 )
             out.append(draft)
     return out
@@ -627,9 +732,7 @@ def _alternatives(value: Any) -> list[Any]:
     return []
 
 
-def _settle(
-    doc: dict[str, Any], now: dt.datetime, notes: list[str]
-) -> tuple[str, list[Problem]]:
+def _settle(doc: dict[str, Any], now: dt.datetime, notes: list[str]) -> tuple[str, list[Problem]]:
     """Make ``doc`` valid by retyping (``==``-safe only) or leaving out refused spec fields, one
     at a time, noting each. Returns ``doc`` as YAML and the problems that remain (none when it
     worked)."""
@@ -648,7 +751,8 @@ def _settle(
         notes.append(
             f"Left out {format_json_path(target)} = {_short(value)}: validation refuses "
             + (f"{where}: " if problem.path != target else "it: ")
-            + problem.message + ("" if problem.message.endswith((".", "?", "!")) else ".")
+            + problem.message
+            + ("" if problem.message.endswith((".", "?", "!")) else ".")
         )
         parent = _get(doc, target[:-1])
         del parent[target[-1]]
@@ -675,8 +779,9 @@ def _one_line(text: str) -> str:
 def _comment_block(paragraphs: Iterable[str]) -> list[str]:
     lines: list[str] = []
     for paragraph in paragraphs:
-        wrapped = textwrap.wrap(_one_line(paragraph), width=96, break_long_words=False,
-                                break_on_hyphens=False) or [""]
+        wrapped = textwrap.wrap(
+            _one_line(paragraph), width=96, break_long_words=False, break_on_hyphens=False
+        ) or [""]
         lines.extend("# " + w if i == 0 else "#   " + w for i, w in enumerate(wrapped))
     return lines
 
@@ -697,18 +802,23 @@ def _render(draft: _Draft, body: str, notes: Sequence[str], schema_ref: str) -> 
     ``schema_ref``: the path from the file to its kind's schema, for the editor's line."""
     head = [
         modeline(schema_ref),
-        *_comment_block([
-            "The line above points editors at the schema (`hoodsync schema --write DIR` "
-            "writes it).",
-            f"Exported from {_WHAT[draft.kind]} {draft.remote.id} (status: {draft.remote.status}).",
-            *draft.comments,
-            *notes,
-            *([_ADOPT_NOTE] if draft.adopted and not draft.disabled else []),
-        ]),
+        *_comment_block(
+            [
+                "The line above points editors at the schema (`hoodsync schema --write DIR` "
+                "writes it).",
+                f"Exported from {_WHAT[draft.kind]} {draft.remote.id} (status: {draft.remote.status}).",
+                *draft.comments,
+                *notes,
+                *([_ADOPT_NOTE] if draft.adopted and not draft.disabled else []),
+            ]
+        ),
     ]
     if not draft.disabled:
         return "\n".join(head) + "\n" + body
-    head += ["#", *_comment_block(["COMMENTED OUT — not a definition until fixed:", *draft.disabled])]
+    head += [
+        "#",
+        *_comment_block(["COMMENTED OUT — not a definition until fixed:", *draft.disabled]),
+    ]
     head.append("#")
     commented = ["# " + line if line else "#" for line in body.rstrip("\n").split("\n")]
     return "\n".join(head + commented) + "\n"
@@ -783,7 +893,7 @@ def export_documents(
     Email campaigns superseded by a newer one of the same name get no file of their own (the
     newest one's file lists them).
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     files: list[ExportedFile] = []
     for kind in Kind:
         objs = sorted((from_remote(kind, d) for d in remote.get(kind, ())), key=_id_order)
@@ -854,7 +964,9 @@ class SchemaWrite(NamedTuple):
 
 
 _ACTIONS: Mapping[SchemaStatus, str] = {
-    "missing": "created", "stale": "updated", "current": "unchanged",
+    "missing": "created",
+    "stale": "updated",
+    "current": "unchanged",
 }
 
 
@@ -875,7 +987,8 @@ def write_schemas(out_dir: str | Path, names: Sequence[str] | None = None) -> li
     if foreign:
         raise ConfigError(
             f"refusing to replace {', '.join(foreign)}: not a hoodsync schema; move "
-            + ("them" if len(foreign) > 1 else "it") + " away or choose another folder"
+            + ("them" if len(foreign) > 1 else "it")
+            + " away or choose another folder"
         )
     changed = [ExportedFile(f, schema_text(f)) for f, s in status.items() if s != "current"]
     write_export(changed, root, overwrite=True)
@@ -889,4 +1002,3 @@ def _write_atomic(path: Path, text: str) -> None:
         write_atomic(path, text)
     except OSError as exc:
         raise HoodsyncError(f"cannot write {path}: {exc.strerror or exc}") from exc
-

@@ -9,7 +9,8 @@ parallel), so a view that prints keeps its own ordering.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from hoodsync.apply import ApplyReport, Result
@@ -21,7 +22,7 @@ __all__ = ["Hooks", "ChangeHooks", "NoHooks"]
 class ChangeHooks(Protocol):
     """What :func:`hoodsync.apply.apply_plan` reports for one account."""
 
-    def change_finished(self, account: str, result: "Result", done: int, total: int) -> None:
+    def change_finished(self, account: str, result: Result, done: int, total: int) -> None:
         """A change ended (applied, failed or not attempted); ``done`` of ``total`` so far."""
 
 
@@ -31,7 +32,7 @@ class Hooks(ChangeHooks, Protocol):
     def notice(self, message: str) -> None:
         """A line for the person running hoodsync (a skipped folder, a lock being waited for)."""
 
-    def plans_ready(self, plans: Sequence[tuple[str, "Plan"]]) -> None:
+    def plans_ready(self, plans: Sequence[tuple[str, Plan]]) -> None:
         """``apply`` planned (or loaded) every account: (account name, plan), in account order.
         Called once, before approval."""
 
@@ -39,10 +40,10 @@ class Hooks(ChangeHooks, Protocol):
         """``apply`` asks whether to go ahead. Return to proceed; raise
         :class:`hoodsync.errors.HoodsyncError` to stop with nothing changed."""
 
-    def apply_started(self, account: str, plan: "Plan") -> None:
+    def apply_started(self, account: str, plan: Plan) -> None:
         """An account's changes start being sent."""
 
-    def apply_finished(self, account: str, report: "ApplyReport") -> None:
+    def apply_finished(self, account: str, report: ApplyReport) -> None:
         """An account's apply ended; ``report`` says what happened to each change."""
 
     def apply_failed(self, account: str, message: str) -> None:
@@ -55,19 +56,19 @@ class NoHooks:
     def notice(self, message: str) -> None:
         """Ignored."""
 
-    def plans_ready(self, plans: Sequence[tuple[str, "Plan"]]) -> None:
+    def plans_ready(self, plans: Sequence[tuple[str, Plan]]) -> None:
         """Ignored."""
 
     def approve(self) -> None:
         """Always proceeds."""
 
-    def apply_started(self, account: str, plan: "Plan") -> None:
+    def apply_started(self, account: str, plan: Plan) -> None:
         """Ignored."""
 
-    def change_finished(self, account: str, result: "Result", done: int, total: int) -> None:
+    def change_finished(self, account: str, result: Result, done: int, total: int) -> None:
         """Ignored."""
 
-    def apply_finished(self, account: str, report: "ApplyReport") -> None:
+    def apply_finished(self, account: str, report: ApplyReport) -> None:
         """Ignored."""
 
     def apply_failed(self, account: str, message: str) -> None:

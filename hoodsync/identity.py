@@ -22,14 +22,22 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hoodsync.errors import ConfigError, PlanError
 
-__all__ = ["EndpointKey", "AccountKey", "real_endpoint_key", "sandbox_endpoint_key", "seal",
-           "unseal", "SEAL_FIELD"]
+__all__ = [
+    "EndpointKey",
+    "AccountKey",
+    "real_endpoint_key",
+    "sandbox_endpoint_key",
+    "seal",
+    "unseal",
+    "SEAL_FIELD",
+]
 
 #: The key under which a saved plan file holds its seal (beside ``Plan.to_dict()``'s keys).
 SEAL_FIELD = "seal"
@@ -127,16 +135,23 @@ def unseal(doc: Mapping[str, Any], key: AccountKey, source: str) -> None:
     ``source`` names the file in the messages. Returns when the plan may be applied."""
     found = doc.get(SEAL_FIELD)
     if not isinstance(found, Mapping) or found.get("version") != _SEAL_VERSION:
-        raise PlanError(f"{source} carries no valid seal (it was not written by `hoodsync plan "
-                        "--out`, or was modified); nothing was applied")
+        raise PlanError(
+            f"{source} carries no valid seal (it was not written by `hoodsync plan "
+            "--out`, or was modified); nothing was applied"
+        )
     recorded = found.get("account")
     mine = key.identities()
-    if not isinstance(recorded, Mapping) or any(recorded.get(api) != ident
-                                                for api, ident in mine.items()):
-        raise PlanError(f"{source} was made for another account (its credential differs from "
-                        "the one in this environment); nothing was applied")
+    if not isinstance(recorded, Mapping) or any(
+        recorded.get(api) != ident for api, ident in mine.items()
+    ):
+        raise PlanError(
+            f"{source} was made for another account (its credential differs from "
+            "the one in this environment); nothing was applied"
+        )
     expected = hmac.new(key._mac_key(), _canonical(doc), hashlib.sha256).hexdigest()
     mac = found.get("mac")
     if not isinstance(mac, str) or not hmac.compare_digest(mac, expected):
-        raise PlanError(f"{source} was modified after it was written (its seal does not "
-                        "match its content); nothing was applied. Make a new plan.")
+        raise PlanError(
+            f"{source} was modified after it was written (its seal does not "
+            "match its content); nothing was applied. Make a new plan."
+        )

@@ -14,8 +14,9 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 __all__ = ["Journal"]
 
@@ -44,10 +45,10 @@ class Journal:
     @classmethod
     def create(
         cls, folder: Path, *, label: str = "", clock: Callable[[], float] = time.time
-    ) -> "Journal":
+    ) -> Journal:
         """A new journal file ``<folder>/<UTC timestamp>-<pid>[-<label>].jsonl``; ``label``
         (the account name) keeps accounts applied at the same moment in separate files."""
-        stamp = dt.datetime.fromtimestamp(clock(), dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = dt.datetime.fromtimestamp(clock(), dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         safe = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in label)
         suffix = f"-{safe}" if safe else ""
         return cls(folder / f"{stamp}-{os.getpid()}{suffix}.jsonl", clock=clock)

@@ -30,9 +30,9 @@ import shlex
 import socket
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from hoodsync.errors import ConfigError, HoodsyncError
 
@@ -56,19 +56,21 @@ class Holder:
     command: str
 
     @classmethod
-    def me(cls, clock: Callable[[], float] = time.time) -> "Holder":
-        when = dt.datetime.fromtimestamp(clock(), dt.timezone.utc).isoformat(timespec="seconds")
+    def me(cls, clock: Callable[[], float] = time.time) -> Holder:
+        when = dt.datetime.fromtimestamp(clock(), dt.UTC).isoformat(timespec="seconds")
         return cls(os.getpid(), socket.gethostname(), when, _command())
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host}, started {self.started}: {self.command}"
 
     def to_json(self) -> str:
-        return json.dumps({"pid": self.pid, "host": self.host, "started": self.started,
-                           "command": self.command}, sort_keys=True)
+        return json.dumps(
+            {"pid": self.pid, "host": self.host, "started": self.started, "command": self.command},
+            sort_keys=True,
+        )
 
     @classmethod
-    def parse(cls, text: str) -> "Holder | None":
+    def parse(cls, text: str) -> Holder | None:
         try:
             d = json.loads(text)
             return cls(int(d["pid"]), str(d["host"]), str(d["started"]), str(d["command"]))
@@ -121,15 +123,18 @@ class AccountLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise ConfigError(f"{self.path}: cannot create the apply lock: "
-                              f"{exc.strerror or exc}") from exc
+            raise ConfigError(
+                f"{self.path}: cannot create the apply lock: {exc.strerror or exc}"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             text = _read(fd)
             os.close(fd)
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise ConfigError(f"{self.path}: cannot take the apply lock: {exc.strerror}") from exc
+                raise ConfigError(
+                    f"{self.path}: cannot take the apply lock: {exc.strerror}"
+                ) from exc
             return Holder.parse(text) or Holder(0, "?", "?", "(unknown: the lock file is empty)")
         previous = Holder.parse(_read(fd))
         if previous is not None and not _alive(previous):
@@ -194,6 +199,8 @@ def acquire_all(
 
 def _refusal(lock: AccountLock, holder: Holder, timeout: float) -> str:
     waited = f" after waiting {timeout:g} s" if timeout > 0 else ""
-    return (f"another apply is running against {lock.label}{waited} ({holder.describe()}); "
-            "nothing was done. Wait for it, or pass --lock-timeout SECONDS to wait "
-            f"(lock file {lock.path})")
+    return (
+        f"another apply is running against {lock.label}{waited} ({holder.describe()}); "
+        "nothing was done. Wait for it, or pass --lock-timeout SECONDS to wait "
+        f"(lock file {lock.path})"
+    )

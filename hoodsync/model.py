@@ -7,8 +7,9 @@ None). Nothing here does I/O.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 JsonPath = tuple[str | int, ...]
 
@@ -31,7 +32,7 @@ class Kind(str, enum.Enum):
         return "falconyte" if self is Kind.EMAIL_CAMPAIGN else "hood"
 
     @classmethod
-    def from_slug(cls, slug: str) -> "Kind":
+    def from_slug(cls, slug: str) -> Kind:
         """Inverse of :attr:`slug`; raises ``ValueError`` for an unknown slug."""
         for kind, s in _SLUGS.items():
             if s == slug:

@@ -24,8 +24,9 @@ import enum
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from hoodsync.errors import PlanError, SafetyError
 from hoodsync.model import Kind
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+
 
 class Action(enum.StrEnum):
     """Every ``Change.action``. ``NOTE`` = nothing will be done, the change only carries notes
@@ -183,7 +185,7 @@ class AccountInfo:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "AccountInfo":
+    def from_dict(cls, d: Mapping[str, Any]) -> AccountInfo:
         """Inverse of :meth:`to_dict`."""
         return cls(
             name=str(d["name"]),
@@ -223,7 +225,7 @@ class Step:
         return {"op": self.op.value, "id": self.id, "body": _plain(self.body)}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Step":
+    def from_dict(cls, d: Mapping[str, Any]) -> Step:
         """Inverse of :meth:`to_dict`."""
         return cls(op=_word(Op, d["op"], "step op"), id=d.get("id"), body=d.get("body"))
 
@@ -242,14 +244,16 @@ class Note:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"severity": self.severity.value, "message": self.message,
-                "address": self.address}
+        return {"severity": self.severity.value, "message": self.message, "address": self.address}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Note":
+    def from_dict(cls, d: Mapping[str, Any]) -> Note:
         """Inverse of :meth:`to_dict`."""
-        return cls(_word(Severity, d["severity"], "note severity"), str(d["message"]),
-                   str(d.get("address", "")))
+        return cls(
+            _word(Severity, d["severity"], "note severity"),
+            str(d["message"]),
+            str(d.get("address", "")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +285,7 @@ class FieldDiff:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "FieldDiff":
+    def from_dict(cls, d: Mapping[str, Any]) -> FieldDiff:
         """Inverse of :meth:`to_dict`."""
         return cls(str(d["path"]), str(d["op"]), d.get("before"), d.get("after"), d.get("item"))
 
@@ -300,7 +304,7 @@ class SensitiveValue:
         return {"path": self.path, "template": self.template, "fp": self.fp}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "SensitiveValue":
+    def from_dict(cls, d: Mapping[str, Any]) -> SensitiveValue:
         """Inverse of :meth:`to_dict`."""
         return cls(str(d["path"]), str(d["template"]), str(d["fp"]))
 
@@ -378,7 +382,7 @@ class Change:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Change":
+    def from_dict(cls, d: Mapping[str, Any]) -> Change:
         """Inverse of :meth:`to_dict`."""
         transition = d.get("transition")
         return cls(
@@ -430,7 +434,7 @@ class RemoteRef:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "RemoteRef":
+    def from_dict(cls, d: Mapping[str, Any]) -> RemoteRef:
         """Inverse of :meth:`to_dict`."""
         return cls(
             kind=Kind(d["kind"]),
@@ -476,7 +480,7 @@ class Counts:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Counts":
+    def from_dict(cls, d: Mapping[str, Any]) -> Counts:
         """Inverse of :meth:`to_dict`."""
         return cls(**{f.name: int(d.get(f.name, 0)) for f in fields(cls)})
 
@@ -504,7 +508,7 @@ class Estimate:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Estimate":
+    def from_dict(cls, d: Mapping[str, Any]) -> Estimate:
         """Inverse of :meth:`to_dict`."""
         return cls(
             requests=int(d.get("requests", 0)),
@@ -601,7 +605,7 @@ class Plan:
         return {"kinds": [k.value for k in self.involved_kinds()]}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Plan":
+    def from_dict(cls, d: Mapping[str, Any]) -> Plan:
         """Read a saved plan. Raises :class:`PlanError` for another format version or a
         malformed document."""
         version = d.get("format_version") if isinstance(d, Mapping) else None
@@ -672,8 +676,11 @@ def check_safety(
     """
     # Retiring duplicates is asked for explicitly (--resolve-duplicates) and each one's twin
     # stays managed: not the mass removal a wrong path would cause.
-    removals = [c for c in plan.changes
-                if c.action in REMOVALS and c.steps and Flag.DUPLICATE not in c.flags]
+    removals = [
+        c
+        for c in plan.changes
+        if c.action in REMOVALS and c.steps and Flag.DUPLICATE not in c.flags
+    ]
     n = len(removals)
     managed = plan.counts.managed
     if allow_removals is not None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from hoodsync.definitions.interpolate import resolve
 from hoodsync.errors import DefinitionError, PlanError, Problem
@@ -21,11 +22,11 @@ from hoodsync.plan import (
     AccountInfo,
     Change,
     Counts,
+    Estimate,
     Note,
+    Op,
     Plan,
     RemoteRef,
-    Estimate,
-    Op,
     Severity,
     sort_changes,
 )
@@ -96,8 +97,9 @@ def make_plan(
     has already passed; ``None`` disables those checks.
     """
     desired = prepare(definitions, env, forbidden_env)
-    ctx = Context(prune=prune, allow_replace=allow_replace,
-                  resolve_duplicates=resolve_duplicates, now=now)
+    ctx = Context(
+        prune=prune, allow_replace=allow_replace, resolve_duplicates=resolve_duplicates, now=now
+    )
     by_kind: dict[Kind, list[Desired]] = defaultdict(list)
     for des in desired:
         by_kind[des.definition.kind].append(des)

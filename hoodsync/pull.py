@@ -49,8 +49,9 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -199,13 +200,15 @@ class _Walker:
                 names = self.desired.reference_names(sensitive)
                 refs = ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
                 where = ("spec",) + sensitive
-                self.conflicts.append(Problem(
-                    self.definition.locate(where),
-                    f"{self.definition.address}: the account holds something else here, but "
-                    f"the definition takes this value from {refs}; not written (a secret never "
-                    "goes into the file): update the variable, or edit the definition by hand",
-                    where,
-                ))
+                self.conflicts.append(
+                    Problem(
+                        self.definition.locate(where),
+                        f"{self.definition.address}: the account holds something else here, but "
+                        f"the definition takes this value from {refs}; not written (a secret never "
+                        "goes into the file): update the variable, or edit the definition by hand",
+                        where,
+                    )
+                )
                 return False
         return True
 
@@ -226,8 +229,11 @@ class _Walker:
         if key in _EXCLUSIVE and self.definition.kind is Kind.PUSH_TASK:
             other = _EXCLUSIVE[key]
             spec = self.definition.spec
-            if shape.get(key) in (None, "") and shape.get(other) not in (None, "") \
-                    and other not in spec:
+            if (
+                shape.get(key) in (None, "")
+                and shape.get(other) not in (None, "")
+                and other not in spec
+            ):
                 # Switched between frequency and cron in Hood: the one key becomes the other.
                 value = _in_form(written, shape[other])
                 self._add(Edit("rename", ("spec", key), value, key=other), (key,))
@@ -253,10 +259,9 @@ class _Walker:
             for key, value in want.items():
                 self.entry(path + (key,), value, written.get(key), have)
             return
-        if isinstance(want, list) and isinstance(have, list):
-            if isinstance(written, list):
-                self.walk_list(path, want, written, have)
-                return
+        if isinstance(want, list) and isinstance(have, list) and isinstance(written, list):
+            self.walk_list(path, want, written, have)
+            return
         if isinstance(have, (dict, list)):
             value = settable(have, message=self._is_messages(path))
             self._add(Edit("set", ("spec",) + path, value), path)
@@ -264,11 +269,11 @@ class _Walker:
         self.set(path, written, have)
 
     def _is_messages(self, path: JsonPath) -> bool:
-        return (self.definition.kind is Kind.CAMPAIGN and len(path) == 2
-                and path[0] == "messages")
+        return self.definition.kind is Kind.CAMPAIGN and len(path) == 2 and path[0] == "messages"
 
-    def walk_list(self, path: JsonPath, want: list[Any], written: list[Any],
-                  have: list[Any]) -> None:
+    def walk_list(
+        self, path: JsonPath, want: list[Any], written: list[Any], have: list[Any]
+    ) -> None:
         """Align the two lists (module docstring) and edit item by item."""
         if len(written) != len(want):  # cannot happen: normalising keeps list lengths
             self.set(path, written, have)
@@ -293,8 +298,15 @@ class _Walker:
                 pairs = []
             self._apply_pairs(path, want, written, have, pairs, (i1, i2, j1, j2))
 
-    def _apply_pairs(self, path: JsonPath, want: list[Any], written: list[Any], have: list[Any],
-                     pairs: list[tuple[int, int]], block: tuple[int, int, int, int]) -> None:
+    def _apply_pairs(
+        self,
+        path: JsonPath,
+        want: list[Any],
+        written: list[Any],
+        have: list[Any],
+        pairs: list[tuple[int, int]],
+        block: tuple[int, int, int, int],
+    ) -> None:
         """Within one aligned block, edit the paired items in place; delete the definition's
         unpaired ones, insert the remote's unpaired ones where they stand."""
         i1, i2, j1, j2 = block
@@ -311,8 +323,9 @@ class _Walker:
                 self.walk(path + (i,), want[i], written[i], have[j])
             i_prev, j_prev = i + 1, j + 1
 
-    def _as_multiset(self, path: JsonPath, want: list[Any], written: list[Any],
-                     have: list[Any]) -> None:
+    def _as_multiset(
+        self, path: JsonPath, want: list[Any], written: list[Any], have: list[Any]
+    ) -> None:
         """Values the account no longer holds give their place to the ones it added (in the
         account's order); what is left over is removed or appended. Order alone changes
         nothing."""
@@ -330,19 +343,20 @@ class _Walker:
                 added.append(value)
         for i, value in zip(gone, added):
             self.set(path + (i,), written[i], value)
-        for i in gone[len(added):]:
+        for i in gone[len(added) :]:
             self.delete(path + (i,))
         if len(added) > len(gone):
-            self.insert(path, len(want), added[len(gone):])
+            self.insert(path, len(want), added[len(gone) :])
 
-    def _by_position(self, path: JsonPath, want: list[Any], written: list[Any],
-                     have: list[Any]) -> None:
+    def _by_position(
+        self, path: JsonPath, want: list[Any], written: list[Any], have: list[Any]
+    ) -> None:
         for i in range(min(len(want), len(have))):
             self.walk(path + (i,), want[i], written[i], have[i])
         for i in range(len(have), len(want)):
             self.delete(path + (i,))
         if len(have) > len(want):
-            self.insert(path, len(want), have[len(want):])
+            self.insert(path, len(want), have[len(want) :])
 
     def insert(self, path: JsonPath, index: int, items: Sequence[Any]) -> None:
         message = self.definition.kind is Kind.CAMPAIGN and path == ("messages",)
@@ -384,8 +398,9 @@ def _similarity(want: Any, have: Any) -> float:
     return sum(1 for path, value in leaves if _at(have, path) == value) / len(leaves)
 
 
-def _similar_pairs(want: Sequence[Any], have: Sequence[Any], i_off: int,
-                   j_off: int) -> list[tuple[int, int]]:
+def _similar_pairs(
+    want: Sequence[Any], have: Sequence[Any], i_off: int, j_off: int
+) -> list[tuple[int, int]]:
     """Among named objects whose names did not match, the in-order pairing of alike ones
     (:data:`_ALIKE`) that is alike the most in total (a small dynamic programme: blocks hold
     the few messages around a change)."""
@@ -424,8 +439,9 @@ def _keys(want: Sequence[Any], have: Sequence[Any]) -> tuple[list[Any], list[Any
     return [key(v) for v in want], [key(v) for v in have]
 
 
-def object_pull(desired: Desired, change: Change, remote: RemoteObject,
-                shape: Mapping[str, Any]) -> ObjectPull:
+def object_pull(
+    desired: Desired, change: Change, remote: RemoteObject, shape: Mapping[str, Any]
+) -> ObjectPull:
     """The edits that make ``desired``'s definition say what ``remote`` holds, on what the
     definition states and the planner found different (``change``); ``shape`` is the remote
     object in the definition's spec shape (:func:`hoodsync.session.spec_shapes`)."""
@@ -450,9 +466,12 @@ def object_pull(desired: Desired, change: Change, remote: RemoteObject,
 
 
 def drifted(
-    definitions: Sequence[Definition], plan: Plan,
+    definitions: Sequence[Definition],
+    plan: Plan,
     remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
-    *, env: Mapping[str, str], forbidden_env: frozenset[str] = frozenset(),
+    *,
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str] = frozenset(),
 ) -> tuple[list[ObjectPull], list[Problem]]:
     """Every definition of one account whose change in ``plan`` has a remote object, with its
     edits; and a problem for each one whose remote object the plan could not tell (ambiguous
@@ -470,8 +489,9 @@ def drifted(
         if item is None:
             errors = [n.message for n in change.notes if n.severity == "error"]
             if errors:
-                problems.append(Problem(des.definition.location,
-                                        f"{change.address}: not pulled: {errors[0]}"))
+                problems.append(
+                    Problem(des.definition.location, f"{change.address}: not pulled: {errors[0]}")
+                )
             continue  # a create: the object is not in the account, nothing to pull
         found = object_pull(des, change, from_remote(change.kind, item), shapes[change.address])
         if found.edits or found.conflicts:
@@ -560,9 +580,9 @@ class _Pos:
     style: str | None = None
     value: str | None = None  # scalars: the text value (keys are looked up by it)
     anchor: str | None = None
-    target: "_Pos | None" = None  # aliases: the anchored node
-    keys: list["_Pos"] = field(default_factory=list)
-    items: list["_Pos"] = field(default_factory=list)
+    target: _Pos | None = None  # aliases: the anchored node
+    keys: list[_Pos] = field(default_factory=list)
+    items: list[_Pos] = field(default_factory=list)
 
 
 class _Tree:
@@ -598,8 +618,16 @@ class _Tree:
             at, end = mark.index, end_mark.index
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 kind = "map" if isinstance(event, yaml.MappingStartEvent) else "seq"
-                pos = _Pos(kind, at, at, at, mark.line, mark.column,
-                           flow=bool(event.flow_style), anchor=event.anchor)
+                pos = _Pos(
+                    kind,
+                    at,
+                    at,
+                    at,
+                    mark.line,
+                    mark.column,
+                    flow=bool(event.flow_style),
+                    anchor=event.anchor,
+                )
                 if pos.flow:
                     pos.start = self._skip_props(at, len(self.text))
                 self._add(stack, pos)
@@ -618,14 +646,37 @@ class _Tree:
                     # its trailing blank lines are the document's, not part of what is replaced
                     while end > start + 1 and self.text[end - 1].isspace():
                         end -= 1
-                self._add(stack, _Pos("scalar", at, start, end, mark.line, mark.column,
-                                      style=event.style or None, value=event.value,
-                                      anchor=event.anchor))
+                self._add(
+                    stack,
+                    _Pos(
+                        "scalar",
+                        at,
+                        start,
+                        end,
+                        mark.line,
+                        mark.column,
+                        style=event.style or None,
+                        value=event.value,
+                        anchor=event.anchor,
+                    ),
+                )
             elif isinstance(event, yaml.AliasEvent):
                 name = str(event.anchor)
                 self.aliased.add(name)
-                self._add(stack, _Pos("alias", at, at, end, mark.line, mark.column, anchor=name,
-                                      target=self.anchors.get(name)), anchor_site=False)
+                self._add(
+                    stack,
+                    _Pos(
+                        "alias",
+                        at,
+                        at,
+                        end,
+                        mark.line,
+                        mark.column,
+                        anchor=name,
+                        target=self.anchors.get(name),
+                    ),
+                    anchor_site=False,
+                )
 
     def _add(self, stack: list[_Pos], pos: _Pos, anchor_site: bool = True) -> None:
         if anchor_site and pos.anchor:
@@ -674,8 +725,11 @@ def _resolve(tree: _Tree, root: _Pos, path: JsonPath) -> _Found:
             anchors.append(node)
         flow = flow or node.flow
         if isinstance(part, str):
-            found = [i for i, k in enumerate(node.keys) if k.value == part] \
-                if node.kind == "map" else []
+            found = (
+                [i for i, k in enumerate(node.keys) if k.value == part]
+                if node.kind == "map"
+                else []
+            )
             if not found:
                 raise EditRefused(f"{format_json_path(path)}: no such key in the file")
             index = found[0]
@@ -718,7 +772,7 @@ def _dash(text: str, item: _Pos) -> int:
 
 def _blank_before(text: str, at: int) -> bool:
     """Only indentation between the start of the line and ``at``."""
-    return text[_line_start(text, at):at].strip() == ""
+    return text[_line_start(text, at) : at].strip() == ""
 
 
 # =========================================================================== rendering
@@ -767,8 +821,9 @@ def _literal(value: str, indent: int, nl: str) -> str | None:
     return "|" + chomp + nl + nl.join(lines)
 
 
-def render_scalar(value: Any, *, style: str | None, flow: bool, indent: int, nl: str,
-                  block_ok: bool = True) -> str:
+def render_scalar(
+    value: Any, *, style: str | None, flow: bool, indent: int, nl: str, block_ok: bool = True
+) -> str:
     """``value`` (not a collection) as YAML text for a place whose old value had ``style``
     (``None`` plain, ``'``, ``"``, ``|``, ``>``): that style when it can hold the value, else
     what the exporter would write (a folded block is rewritten as a literal one, which says
@@ -793,8 +848,14 @@ def render_scalar(value: Any, *, style: str | None, flow: bool, indent: int, nl:
 def _render_flow(value: Any) -> str:
     if not isinstance(value, (dict, list)):
         return render_scalar(value, style=None, flow=True, indent=0, nl="\n")
-    text = yaml.dump(value, Dumper=Dumper, default_flow_style=True, allow_unicode=True,
-                     width=_LONG, sort_keys=False)
+    text = yaml.dump(
+        value,
+        Dumper=Dumper,
+        default_flow_style=True,
+        allow_unicode=True,
+        width=_LONG,
+        sort_keys=False,
+    )
     return text.rstrip("\n")
 
 
@@ -854,8 +915,16 @@ class _Editor:
             if node.kind in ("map", "seq") and len(gone) == len(node.items):
                 added = [v for e in edits if e.op == "insert" and e.path == parent for v in e.value]
                 emptied[parent] = Edit("set", parent, added if node.kind == "seq" else {})
-        out = [e for e in edits if not (
-            e.op == "delete" and e.path[:-1] in emptied or e.op == "insert" and e.path in emptied)]
+        out = [
+            e
+            for e in edits
+            if not (
+                e.op == "delete"
+                and e.path[:-1] in emptied
+                or e.op == "insert"
+                and e.path in emptied
+            )
+        ]
         return out + list(emptied.values())
 
     def add(self, start: int, end: int, text: str, path: JsonPath, found: _Found) -> None:
@@ -874,9 +943,15 @@ class _Editor:
             found = _resolve(self.tree, self.root, edit.path)
             assert found.parent is not None
             key = found.parent.keys[found.index]
-            self.add(key.start, key.end, render_scalar(edit.key, style=key.style, flow=found.flow,
-                                                      indent=found.indent, nl=self.nl),
-                     edit.path, found)
+            self.add(
+                key.start,
+                key.end,
+                render_scalar(
+                    edit.key, style=key.style, flow=found.flow, indent=found.indent, nl=self.nl
+                ),
+                edit.path,
+                found,
+            )
             self.set(edit.path, edit.value)
         else:  # pragma: no cover - Edit ops are this module's own
             raise ValueError(edit.op)
@@ -891,15 +966,21 @@ class _Editor:
         if not isinstance(value, (dict, list)) and node.kind in ("scalar", "alias"):
             style = node.style if node.kind == "scalar" else None
             indent = self._block_indent(node) if style in ("|", ">") else found.indent
-            text = render_scalar(value, style=style, flow=found.flow, indent=indent, nl=self.nl,
-                                 block_ok=self._ends_line(node.end))
+            text = render_scalar(
+                value,
+                style=style,
+                flow=found.flow,
+                indent=indent,
+                nl=self.nl,
+                block_ok=self._ends_line(node.end),
+            )
             self.add(node.start, node.end, text, path, found)
             return
         self.replace(found, value, path)
 
     def _ends_line(self, at: int) -> bool:
         """Only blanks between ``at`` and the end of its line."""
-        return self.text[at:_line_end(self.text, at)].strip() == ""
+        return self.text[at : _line_end(self.text, at)].strip() == ""
 
     def _block_indent(self, node: _Pos) -> int:
         """The indentation of a block scalar's content (kept when it is rewritten)."""
@@ -926,8 +1007,14 @@ class _Editor:
             if collection or found.flow:
                 rendered = _render_flow(value)
             else:
-                rendered = render_scalar(value, style=None, flow=False, indent=found.indent,
-                                         nl=nl, block_ok=self._ends_line(node.end))
+                rendered = render_scalar(
+                    value,
+                    style=None,
+                    flow=False,
+                    indent=found.indent,
+                    nl=nl,
+                    block_ok=self._ends_line(node.end),
+                )
             if block_node and not in_seq:
                 self.add(self._value_start(found), node.end, " " + rendered, path, found)
             else:
@@ -939,12 +1026,18 @@ class _Editor:
             # The new value's first line goes where the old one's starts, the others under it.
             start = self._block_start(node) if block_node else node.start
             pad = " " * _column(self.text, start)
-            self.add(start, node.end, lines[0] + "".join(nl + pad + x for x in lines[1:]),
-                     path, found)
+            self.add(
+                start, node.end, lines[0] + "".join(nl + pad + x for x in lines[1:]), path, found
+            )
         else:
             pad = " " * found.indent
-            self.add(self._value_start(found), node.end, "".join(nl + pad + x for x in lines),
-                     path, found)
+            self.add(
+                self._value_start(found),
+                node.end,
+                "".join(nl + pad + x for x in lines),
+                path,
+                found,
+            )
 
     def _value_start(self, found: _Found) -> int:
         """Just past the ``:`` of the mapping entry holding ``found`` (its value's place)."""
@@ -984,9 +1077,12 @@ class _Editor:
             return
         start = head(i)
         end = max(siblings[i].end, first[i].end)
-        stays = [j for j in range(i + 1, len(siblings))
-                 if path[:-1] + (parent.keys[j].value if parent.kind == "map" else j,)
-                 not in self.deleted]
+        stays = [
+            j
+            for j in range(i + 1, len(siblings))
+            if path[:-1] + (parent.keys[j].value if parent.kind == "map" else j,)
+            not in self.deleted
+        ]
         if _blank_before(text, start):
             self.add(_line_start(text, start), _line_end(text, end), "", path, found)
         elif stays:
@@ -1040,8 +1136,11 @@ class _Editor:
             lines = _render_block_lines(value)
             inner = " " * (column + 2)
             return pad + "- " + lines[0] + "".join(nl + inner + line for line in lines[1:]) + nl
-        text = _render_flow(value) if isinstance(value, (dict, list)) else render_scalar(
-            value, style=None, flow=False, indent=column + 2, nl=nl)
+        text = (
+            _render_flow(value)
+            if isinstance(value, (dict, list))
+            else render_scalar(value, style=None, flow=False, indent=column + 2, nl=nl)
+        )
         return pad + "- " + text + nl
 
 
@@ -1052,10 +1151,22 @@ def _merged(splices: Sequence[_Splice]) -> list[_Splice]:
     out: list[_Splice] = []
     for splice in sorted(dict.fromkeys(splices), key=lambda s: (s.start, s.end)):
         last = out[-1] if out else None
-        if (last is not None and not last.text and not splice.text and last.end > splice.start
-                and last.start < last.end and splice.start < splice.end):
-            out[-1] = _Splice(last.start, max(last.end, splice.end), "", last.path,
-                              last.anchors + splice.anchors, last.at)
+        if (
+            last is not None
+            and not last.text
+            and not splice.text
+            and last.end > splice.start
+            and last.start < last.end
+            and splice.start < splice.end
+        ):
+            out[-1] = _Splice(
+                last.start,
+                max(last.end, splice.end),
+                "",
+                last.path,
+                last.anchors + splice.anchors,
+                last.at,
+            )
         else:
             out.append(splice)
     return out
@@ -1066,7 +1177,7 @@ def edit_text(text: str, edits: Mapping[Location, Sequence[Edit]]) -> tuple[str,
     :attr:`Definition.location`), and the splices made. Raises :class:`EditRefused` when an
     edit cannot be placed."""
     bom = "\ufeff" if text.startswith("\ufeff") else ""
-    body = text[len(bom):]
+    body = text[len(bom) :]
     tree = _Tree(body)
     nl = "\r\n" if "\r\n" in body else "\n"
     splices: list[_Splice] = []
@@ -1078,10 +1189,12 @@ def edit_text(text: str, edits: Mapping[Location, Sequence[Edit]]) -> tuple[str,
     unique = _merged(splices)
     for before, after in zip(unique, unique[1:]):
         if before.end > after.start:
-            raise EditRefused(f"two changes overlap ({format_json_path(before.path)} and "
-                              f"{format_json_path(after.path)}); edit the file by hand")
+            raise EditRefused(
+                f"two changes overlap ({format_json_path(before.path)} and "
+                f"{format_json_path(after.path)}); edit the file by hand"
+            )
     for splice in reversed(unique):
-        body = body[: splice.start] + splice.text + body[splice.end:]
+        body = body[: splice.start] + splice.text + body[splice.end :]
     return bom + body, unique
 
 
@@ -1113,9 +1226,12 @@ def _canonical(value: Any) -> str:
 
 
 def _same_definition(data: Any, definition: Definition) -> bool:
-    return (isinstance(data, dict) and data.get("key") == definition.key
-            and _canonical(data.get("spec") or {}) == _canonical(definition.spec)
-            and data.get("state") == definition.state)
+    return (
+        isinstance(data, dict)
+        and data.get("key") == definition.key
+        and _canonical(data.get("spec") or {}) == _canonical(definition.spec)
+        and data.get("state") == definition.state
+    )
 
 
 def _edit_file(path: str, text: str, pulls: Sequence[ObjectPull]) -> tuple[str, list[Definition]]:
@@ -1140,8 +1256,9 @@ def _edit_file(path: str, text: str, pulls: Sequence[ObjectPull]) -> tuple[str, 
     if after.problems:
         if shared is not None:
             raise EditRefused(_anchor_reason(shared), shared.at)
-        raise EditRefused(f"the edited file would not load ({after.problems[0].message}); "
-                          "edit it by hand")
+        raise EditRefused(
+            f"the edited file would not load ({after.problems[0].message}); edit it by hand"
+        )
     loaded = [_canonical(doc.data) for doc in after.documents]
     if loaded != [_canonical(expected[k]) for k in by_location]:
         if shared is not None:
@@ -1152,16 +1269,20 @@ def _edit_file(path: str, text: str, pulls: Sequence[ObjectPull]) -> tuple[str, 
     if errors:
         first = errors[0]
         what = f" ({format_json_path(first.path)})" if first.path else ""
-        raise EditRefused(f"the result would not validate: {first.message}{what}",
-                          (first.location.line, first.location.column))
+        raise EditRefused(
+            f"the result would not validate: {first.message}{what}",
+            (first.location.line, first.location.column),
+        )
     return new_text, definitions
 
 
 def _anchor_reason(splice: _Splice) -> str:
     names = ", ".join(f"&{a}" for a in splice.anchors)
-    return (f"{format_json_path(splice.path)} is under the anchor {names}, which aliases share, "
-            "and the account does not hold the same value in every place that shares it; edit "
-            "the file by hand")
+    return (
+        f"{format_json_path(splice.path)} is under the anchor {names}, which aliases share, "
+        "and the account does not hold the same value in every place that shares it; edit "
+        "the file by hand"
+    )
 
 
 def pull_account(
@@ -1204,33 +1325,52 @@ def pull_account(
 
 
 def _left_over(
-    definitions: Sequence[Definition], edited: Mapping[str, Definition],
-    pulls: Sequence[ObjectPull], plan: Plan, remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
-    env: Mapping[str, str], forbidden_env: frozenset[str],
+    definitions: Sequence[Definition],
+    edited: Mapping[str, Definition],
+    pulls: Sequence[ObjectPull],
+    plan: Plan,
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str],
 ) -> list[Problem]:
     """Plan the edited definitions again against the same remote objects: whatever still
     differs (apart from the conflicts already reported) is a problem."""
     if not edited:
         return []
     after = [edited.get(d.address, d) for d in definitions]
-    again = make_plan(after, remote, account=plan.account, targets=frozenset(edited), env=env,
-                      forbidden_env=forbidden_env)
-    conflicts = {p.definition.address: [shown for c in p.conflicts
-                                        for shown in _shown_paths(p.definition, c.path[1:])]
-                 for p in pulls}
+    again = make_plan(
+        after,
+        remote,
+        account=plan.account,
+        targets=frozenset(edited),
+        env=env,
+        forbidden_env=forbidden_env,
+    )
+    conflicts = {
+        p.definition.address: [
+            shown for c in p.conflicts for shown in _shown_paths(p.definition, c.path[1:])
+        ]
+        for p in pulls
+    }
     out = []
     for change in again.changes:
         skip = conflicts.get(change.address, [])
-        left = [d.path for d in change.diff
-                if not any(d.path == c or d.path.startswith((c + ".", c + "[", c + " ("))
-                           for c in skip)]
+        left = [
+            d.path
+            for d in change.diff
+            if not any(d.path == c or d.path.startswith((c + ".", c + "[", c + " (")) for c in skip)
+        ]
         if change.transition is not None:
             left.append(f"state ({change.transition[0]} -> {change.transition[1]})")
         if left:
             definition = edited[change.address]
-            out.append(Problem(definition.location,
-                               f"{change.address}: still differs from the account after pull: "
-                               f"{', '.join(left)}; edit it by hand"))
+            out.append(
+                Problem(
+                    definition.location,
+                    f"{change.address}: still differs from the account after pull: "
+                    f"{', '.join(left)}; edit it by hand",
+                )
+            )
     return out
 
 
@@ -1239,9 +1379,14 @@ def _shown_paths(definition: Definition, path: JsonPath) -> list[str]:
     name (``messages["Hello"]...``, the planner's form, which may carry the channel)."""
     shown = [format_json_path(path)]
     messages = definition.spec.get("messages")
-    if (len(path) >= 2 and path[0] == "messages" and isinstance(path[1], int)
-            and isinstance(messages, list) and path[1] < len(messages)
-            and isinstance(messages[path[1]], dict)):
+    if (
+        len(path) >= 2
+        and path[0] == "messages"
+        and isinstance(path[1], int)
+        and isinstance(messages, list)
+        and path[1] < len(messages)
+        and isinstance(messages[path[1]], dict)
+    ):
         name = messages[path[1]].get("name")
         if isinstance(name, str):
             rest = format_json_path(("x", *path[2:]))[1:]
@@ -1257,8 +1402,11 @@ def unified_diff(path: str, before: str | None, after: str) -> str:
     """The change of one file as ``git diff`` shows it (``before`` ``None``: a new file)."""
     old = [] if before is None else before.splitlines(keepends=True)
     new = after.splitlines(keepends=True)
-    lines = list(difflib.unified_diff(old, new, "/dev/null" if before is None else f"a/{path}",
-                                      f"b/{path}", n=3))
+    lines = list(
+        difflib.unified_diff(
+            old, new, "/dev/null" if before is None else f"a/{path}", f"b/{path}", n=3
+        )
+    )
     if not lines:
         return ""
     head = [f"diff --git a/{path} b/{path}\n"]
@@ -1270,4 +1418,3 @@ def unified_diff(path: str, before: str | None, after: str) -> str:
         if not line.endswith("\n"):
             out[-1] = line + "\n\\ No newline at end of file\n"
     return "".join(head + out)
-

@@ -19,9 +19,10 @@ import json
 import os
 import posixpath
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Literal, Mapping
+from typing import Literal
 
 from hoodsync.definitions.validate import SCHEMA_NAMES
 from hoodsync.errors import ConfigError

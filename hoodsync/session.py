@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence, TypedDict
+from typing import Any, Literal, TypedDict
 
 from hoodsync.config import Account, Config, Endpoint
 from hoodsync.errors import ConfigError, StalePlanError
@@ -68,7 +69,7 @@ class Session:
             closer.close()
         self._closers.clear()
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -105,7 +106,11 @@ def _secret(account: Account, endpoint: Endpoint, env: Mapping[str, str], what: 
     """
     value = env.get(endpoint.secret_env, "")
     if not value.strip():
-        hint = f"; to use the sandbox instead, {endpoint.sandbox_hint}" if endpoint.sandbox_hint else ""
+        hint = (
+            f"; to use the sandbox instead, {endpoint.sandbox_hint}"
+            if endpoint.sandbox_hint
+            else ""
+        )
         raise ConfigError(
             f"{endpoint.secret_env} is not set or empty: account {account.name!r} needs it for "
             f"the {what} of {endpoint.url}; nothing was sent{hint}"
@@ -114,7 +119,10 @@ def _secret(account: Account, endpoint: Endpoint, env: Mapping[str, str], what: 
 
 
 def check_secrets(
-    account: Account, *, need_hood: bool = True, need_falconyte: bool = False,
+    account: Account,
+    *,
+    need_hood: bool = True,
+    need_falconyte: bool = False,
     env: Mapping[str, str],
 ) -> None:
     """Raise :class:`ConfigError` naming the variable when a real endpoint the run needs has no
@@ -149,11 +157,13 @@ def open_session(
         session._closers.append(sandbox)
     try:
         if need_hood:
-            session.hood = HoodClient(_transport(
-                session, account, account.hood, "hood", sandbox, env, width))
+            session.hood = HoodClient(
+                _transport(session, account, account.hood, "hood", sandbox, env, width)
+            )
         if need_falconyte:
-            session.falconyte = FalconyteClient(_transport(
-                session, account, account.falconyte, "falconyte", sandbox, env, width))
+            session.falconyte = FalconyteClient(
+                _transport(session, account, account.falconyte, "falconyte", sandbox, env, width)
+            )
     except BaseException:
         session.close()
         raise
@@ -167,10 +177,13 @@ def _open_sandbox(path: Path) -> Any:
     try:
         return open_sandbox(path)
     except OSError as exc:
-        raise ConfigError(f"{exc.filename or path}: cannot create the sandbox: "
-                          f"{exc.strerror or exc}") from exc
+        raise ConfigError(
+            f"{exc.filename or path}: cannot create the sandbox: {exc.strerror or exc}"
+        ) from exc
     except StoreError as exc:
-        raise ConfigError(f"{path}: cannot open the sandbox database: {exc.__cause__ or exc}") from exc
+        raise ConfigError(
+            f"{path}: cannot open the sandbox database: {exc.__cause__ or exc}"
+        ) from exc
 
 
 class TransportBounds(TypedDict, total=False):
@@ -220,14 +233,18 @@ def _seconds(env: Mapping[str, str], name: str, *, positive: bool) -> float | No
     if not 0.0 <= value <= _MAX_BOUND or (positive and value == 0.0):  # also nan, infinities
         shown = raw if len(raw) <= 20 else raw[:19] + "…"
         least = "more than 0" if positive else "from 0"
-        raise ConfigError(f"{name}={shown!r} is not a number of seconds {least} to "
-                          f"{_MAX_BOUND:g}")
+        raise ConfigError(f"{name}={shown!r} is not a number of seconds {least} to {_MAX_BOUND:g}")
     return value
 
 
 def _transport(
-    session: Session, account: Account, endpoint: Endpoint, api: Literal["hood", "falconyte"],
-    sandbox: Any, env: Mapping[str, str], width: int,
+    session: Session,
+    account: Account,
+    endpoint: Endpoint,
+    api: Literal["hood", "falconyte"],
+    sandbox: Any,
+    env: Mapping[str, str],
+    width: int,
 ) -> ApiTransport:
     """One API's transport: in-process into the sandbox, or over the network with the secret
     from the environment (proxies too, see :func:`hoodsync.remote.network.proxy_for`), with the
@@ -241,22 +258,35 @@ def _transport(
         hood = api == "hood"
         transport = ApiTransport(
             SANDBOX_HOOD_URL if hood else SANDBOX_FALCONYTE_URL,
-            Secret(sandbox.hood_token if hood else sandbox.falconyte_key), api=api,
-            limiter=_limiter(endpoint), parallelism=width,
+            Secret(sandbox.hood_token if hood else sandbox.falconyte_key),
+            api=api,
+            limiter=_limiter(endpoint),
+            parallelism=width,
             transport=sandbox.hood_transport if hood else sandbox.falconyte_transport,
-            on_request=session.count, policy=policy)
+            on_request=session.count,
+            policy=policy,
+        )
     else:
         what = "Hood API token" if api == "hood" else "Falconyte API key"
         transport = ApiTransport(
-            endpoint.url, _secret(account, endpoint, env, what), api=api,
-            limiter=_limiter(endpoint), parallelism=width, on_request=session.count,
-            environ=env, policy=policy)
+            endpoint.url,
+            _secret(account, endpoint, env, what),
+            api=api,
+            limiter=_limiter(endpoint),
+            parallelism=width,
+            on_request=session.count,
+            environ=env,
+            policy=policy,
+        )
     session._closers.append(transport)
     return transport
 
 
 def account_key(
-    account: Account, config: Config, apis: Sequence[str], env: Mapping[str, str],
+    account: Account,
+    config: Config,
+    apis: Sequence[str],
+    env: Mapping[str, str],
 ) -> AccountKey:
     """The identity and seal key of ``account``'s endpoints named in ``apis`` (``"hood"``,
     ``"falconyte"``), from their credentials (a real endpoint without one is a
@@ -334,17 +364,29 @@ def plan_account(
     tell times that have passed.
     """
     kinds = kinds_to_read(definitions)
-    session = open_session(account, config, need_hood=True,
-                           need_falconyte=Kind.EMAIL_CAMPAIGN in kinds, env=env,
-                           parallelism=parallelism)
+    session = open_session(
+        account,
+        config,
+        need_hood=True,
+        need_falconyte=Kind.EMAIL_CAMPAIGN in kinds,
+        env=env,
+        parallelism=parallelism,
+    )
     try:
         remote = read_remote(session, kinds)
-        plan = make_plan(definitions, remote, account=account_info(account), prune=prune,
-                         allow_replace=allow_replace, resolve_duplicates=resolve_duplicates,
-                         targets=targets, env=env,
-                         read_requests=session.requests,
-                         forbidden_env=config.secret_names(),
-                         now=now or dt.datetime.now(dt.timezone.utc))
+        plan = make_plan(
+            definitions,
+            remote,
+            account=account_info(account),
+            prune=prune,
+            allow_replace=allow_replace,
+            resolve_duplicates=resolve_duplicates,
+            targets=targets,
+            env=env,
+            read_requests=session.requests,
+            forbidden_env=config.secret_names(),
+            now=now or dt.datetime.now(dt.UTC),
+        )
     except BaseException:
         session.close()
         raise
@@ -386,8 +428,10 @@ def check_fresh(plan: Plan, session: Session) -> None:
         if not change.steps:
             continue
         if change.remote_id is None:
-            if any(_same_identity(change.kind, change.key, change.name, obj)
-                   for obj in objects.get(change.kind, [])):
+            if any(
+                _same_identity(change.kind, change.key, change.name, obj)
+                for obj in objects.get(change.kind, [])
+            ):
                 moved.append(f"{change.address} (now exists)")
             continue
         current = by_id.get((change.kind, change.remote_id))

@@ -34,7 +34,8 @@ plans what the definition asks for, with a warning, and reports the API's answer
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "MARKER",

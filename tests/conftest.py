@@ -22,9 +22,10 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -220,7 +221,8 @@ def fake_clock() -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory,
-                      monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_lock_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each test takes apply locks in a folder of its own, never in the user's state folder."""
     monkeypatch.setenv("HOODSYNC_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))

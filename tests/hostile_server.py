@@ -14,8 +14,9 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -39,10 +40,15 @@ class Reply:
     trickle_body_only: bool = False
 
 
-def json_reply(data: Any, status: int = 200, headers: dict[str, str] | None = None,
-               **kwargs: Any) -> Reply:
-    return Reply(status, json.dumps(data).encode(), {"Content-Type": "application/json",
-                                                     **(headers or {})}, **kwargs)
+def json_reply(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None, **kwargs: Any
+) -> Reply:
+    return Reply(
+        status,
+        json.dumps(data).encode(),
+        {"Content-Type": "application/json", **(headers or {})},
+        **kwargs,
+    )
 
 
 def _read_request(conn: socket.socket) -> Request | None:
@@ -89,8 +95,9 @@ class HostileServer:
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     def _send(self, conn: socket.socket, reply: Reply) -> bool:
         body = reply.body
@@ -153,8 +160,9 @@ class RecordingProxy:
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     def __enter__(self) -> RecordingProxy:
         self._thread.start()

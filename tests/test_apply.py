@@ -12,23 +12,23 @@ import json
 import os
 import re
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import httpx
 import pytest
-
 from conftest import EmulatorHandle, FakeClock
+from test_hood_client import LateCommitServer, campaign_body, late_client
+
 from hoodsync.apply import Clients, Outcome, apply_plan
-from hoodsync.journal import Journal
 from hoodsync.errors import ApiError, PlanError, StalePlanError
+from hoodsync.journal import Journal
 from hoodsync.model import Kind
 from hoodsync.plan import AccountInfo, Change, Note, Plan, RemoteRef, SensitiveValue, Step
 from hoodsync.remote.falconyte import FalconyteClient, email_campaign_enabled
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.transport import ApiTransport, RetryPolicy, Secret
-
-from test_hood_client import LateCommitServer, campaign_body, late_client
 
 TEMPLATE = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
@@ -103,11 +103,27 @@ class FakeHood:
 ACCOUNT = AccountInfo(name="default", url="http://sandbox.localhost/v1/hood", sandbox=True)
 
 
-def change(key: str, action: str, steps: tuple[Step, ...], *, order: int = 0,
-           remote_id: str | None = None, kind: Kind = Kind.CAMPAIGN, **extra: Any) -> Change:
-    return Change(address=f"{kind.slug}.{key}", kind=kind, key=key, action=action,
-                  description=f"will be {action}d", remote_id=remote_id, steps=steps,
-                  order=order, **extra)
+def change(
+    key: str,
+    action: str,
+    steps: tuple[Step, ...],
+    *,
+    order: int = 0,
+    remote_id: str | None = None,
+    kind: Kind = Kind.CAMPAIGN,
+    **extra: Any,
+) -> Change:
+    return Change(
+        address=f"{kind.slug}.{key}",
+        kind=kind,
+        key=key,
+        action=action,
+        description=f"will be {action}d",
+        remote_id=remote_id,
+        steps=steps,
+        order=order,
+        **extra,
+    )
 
 
 def run(tmp_path: Path, plan: Plan, hood: FakeHood, **kw: Any) -> Any:
@@ -121,9 +137,10 @@ def run(tmp_path: Path, plan: Plan, hood: FakeHood, **kw: Any) -> Any:
 
 def test_steps_in_order_and_ids_flow_from_create(tmp_path: Path) -> None:
     hood = FakeHood()
-    plan = Plan(account=ACCOUNT, changes=(
-        change("a", "create", (Step("create", body={"name": "A"}), Step("pause"))),
-    ))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(change("a", "create", (Step("create", body={"name": "A"}), Step("pause"))),),
+    )
     report = run(tmp_path, plan, hood)
     assert report.ok and report.results[0].remote_id == "1001"
     assert hood.calls == [("create_campaign", "a"), ("pause_campaign", "1001")]
@@ -132,23 +149,46 @@ def test_steps_in_order_and_ids_flow_from_create(tmp_path: Path) -> None:
 def test_live_edit_waits_for_pause_then_patches_then_resumes(tmp_path: Path) -> None:
     hood = FakeHood()
     hood.campaigns["5"] = {"id": "5", "status": "running"}
-    plan = Plan(account=ACCOUNT, changes=(change(
-        "live", "update", (Step("pause", "5"), Step("patch", "5", {"labels": ["x"]}),
-                           Step("resume", "5")), remote_id="5", flags=("live_edit",)),))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "live",
+                "update",
+                (Step("pause", "5"), Step("patch", "5", {"labels": ["x"]}), Step("resume", "5")),
+                remote_id="5",
+                flags=("live_edit",),
+            ),
+        ),
+    )
     report = run(tmp_path, plan, hood)
     assert report.ok
-    assert hood.calls == [("pause_campaign", "5"), ("get_campaign", "5"),
-                          ("patch_campaign", "5"), ("resume_campaign", "5")]
+    assert hood.calls == [
+        ("pause_campaign", "5"),
+        ("get_campaign", "5"),
+        ("patch_campaign", "5"),
+        ("resume_campaign", "5"),
+    ]
 
 
 def test_failed_edit_of_live_campaign_is_resumed_and_reported(tmp_path: Path) -> None:
     hood = FakeHood()
     hood.campaigns["5"] = {"id": "5", "status": "running"}
-    hood.fail[("patch_campaign", "5")] = ApiError(400, title="Bad request.", message="nope",
-                                                  trace_id="t-1")
-    plan = Plan(account=ACCOUNT, changes=(change(
-        "live", "update", (Step("pause", "5"), Step("patch", "5", {"name": "x"}),
-                           Step("resume", "5")), remote_id="5", flags=("live_edit",)),))
+    hood.fail[("patch_campaign", "5")] = ApiError(
+        400, title="Bad request.", message="nope", trace_id="t-1"
+    )
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "live",
+                "update",
+                (Step("pause", "5"), Step("patch", "5", {"name": "x"}), Step("resume", "5")),
+                remote_id="5",
+                flags=("live_edit",),
+            ),
+        ),
+    )
     report = run(tmp_path, plan, hood)
     [result] = report.results
     assert result.outcome is Outcome.FAILED
@@ -163,40 +203,64 @@ def test_independent_changes_go_on_later_waves_are_not_attempted(tmp_path: Path)
     for ident in ("1", "2", "3"):
         hood.campaigns[ident] = {"id": ident, "status": "scheduled"}
     hood.fail[("patch_campaign", "1")] = ApiError(500, title="Internal server error.")
-    plan = Plan(account=ACCOUNT, changes=(
-        change("a", "update", (Step("patch", "1", {"name": "A"}),), remote_id="1"),
-        change("b", "update", (Step("patch", "2", {"name": "B"}),), remote_id="2"),
-        change("c", "update", (Step("patch", "3", {"name": "C"}),), remote_id="3", order=1),
-    ))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change("a", "update", (Step("patch", "1", {"name": "A"}),), remote_id="1"),
+            change("b", "update", (Step("patch", "2", {"name": "B"}),), remote_id="2"),
+            change("c", "update", (Step("patch", "3", {"name": "C"}),), remote_id="3", order=1),
+        ),
+    )
     report = run(tmp_path, plan, hood)
     outcomes = {r.address: r.outcome for r in report.results}
-    assert outcomes == {"campaign.a": Outcome.FAILED, "campaign.b": Outcome.APPLIED,
-                        "campaign.c": Outcome.NOT_ATTEMPTED}
+    assert outcomes == {
+        "campaign.a": Outcome.FAILED,
+        "campaign.b": Outcome.APPLIED,
+        "campaign.c": Outcome.NOT_ATTEMPTED,
+    }
     assert ("patch_campaign", "3") not in hood.calls
     assert not report.ok
 
 
 def test_journal_records_intent_and_result_without_bodies(tmp_path: Path) -> None:
     hood = FakeHood()
-    plan = Plan(account=ACCOUNT, changes=(
-        change("a", "create", (Step("create", body={"name": "A", "secret": "${env:TOK}"}),),
-               sensitive=(SensitiveValue("secret", "${env:TOK}", "9f86"),)),
-    ))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "a",
+                "create",
+                (Step("create", body={"name": "A", "secret": "${env:TOK}"}),),
+                sensitive=(SensitiveValue("secret", "${env:TOK}", "9f86"),),
+            ),
+        ),
+    )
     report = run(tmp_path, plan, hood, env={"TOK": "test"})  # sha256("test") starts 9f86
     lines = [json.loads(x) for x in report.journal_path.read_text().splitlines()]
     events = [(x["event"], x.get("op"), x.get("status")) for x in lines]
-    assert events == [("start", None, None), ("intent", "create", None),
-                      ("result", "create", "ok"), ("end", None, None)]
+    assert events == [
+        ("start", None, None),
+        ("intent", "create", None),
+        ("result", "create", "ok"),
+        ("end", None, None),
+    ]
     assert "test" not in report.journal_path.read_text().replace('"ts"', "")
     assert hood.bodies[0]["secret"] == "test"  # the client, and only the client, got the value
 
 
 def test_changed_secret_refuses_before_any_write(tmp_path: Path) -> None:
     hood = FakeHood()
-    plan = Plan(account=ACCOUNT, changes=(
-        change("a", "create", (Step("create", body={"name": "${env:TOK}"}),),
-               sensitive=(SensitiveValue("name", "${env:TOK}", "0000"),)),
-    ))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "a",
+                "create",
+                (Step("create", body={"name": "${env:TOK}"}),),
+                sensitive=(SensitiveValue("name", "${env:TOK}", "0000"),),
+            ),
+        ),
+    )
     with pytest.raises(StalePlanError):
         run(tmp_path, plan, hood, env={"TOK": "other"})
     assert hood.calls == []
@@ -204,9 +268,10 @@ def test_changed_secret_refuses_before_any_write(tmp_path: Path) -> None:
 
 def test_plan_with_errors_is_refused(tmp_path: Path) -> None:
     hood = FakeHood()
-    plan = Plan(account=ACCOUNT, changes=(
-        change("a", "note", (), notes=(Note("error", "cannot edit a sent campaign"),)),
-    ))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(change("a", "note", (), notes=(Note("error", "cannot edit a sent campaign"),)),),
+    )
     with pytest.raises(PlanError):
         run(tmp_path, plan, hood)
     assert hood.calls == []
@@ -214,8 +279,12 @@ def test_plan_with_errors_is_refused(tmp_path: Path) -> None:
 
 def test_the_hooks_see_every_change_as_it_finishes(tmp_path: Path) -> None:
     hood = FakeHood()
-    plan = Plan(account=ACCOUNT, changes=tuple(
-        change(f"c{i}", "create", (Step("create", body={"name": f"C{i}"}),)) for i in range(7)))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=tuple(
+            change(f"c{i}", "create", (Step("create", body={"name": f"C{i}"}),)) for i in range(7)
+        ),
+    )
     seen: list[tuple[str, int, int]] = []
 
     class Hooks:
@@ -248,8 +317,12 @@ def test_a_slow_change_does_not_hold_back_the_report_of_those_done_after_it(
             if len(order) == 3:
                 release.set()  # only now may the first change finish
 
-    plan = Plan(account=ACCOUNT, changes=tuple(
-        change(k, "create", (Step("create", body={"name": k.upper()}),)) for k in "abcd"))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=tuple(
+            change(k, "create", (Step("create", body={"name": k.upper()}),)) for k in "abcd"
+        ),
+    )
     report = run(tmp_path, plan, SlowFirst(), parallelism=4, hooks=Hooks())
     assert order[-1] == "campaign.a" and sorted(order) == [f"campaign.{k}" for k in "abcd"]
     assert [r.address for r in report.results] == [f"campaign.{k}" for k in "abcd"]
@@ -271,8 +344,7 @@ class FakeFalconyte:
     def list_campaigns(self) -> list[dict[str, Any]]:
         return list(self.campaigns.values())
 
-    def create_campaign(self, body: Mapping[str, Any], *,
-                        exclude_ids: Any = ()) -> dict[str, Any]:
+    def create_campaign(self, body: Mapping[str, Any], *, exclude_ids: Any = ()) -> dict[str, Any]:
         self.calls.append(("create", None))
         self.excluded.append(list(exclude_ids))
         ident = f"new-{len(self.campaigns)}"
@@ -282,7 +354,8 @@ class FakeFalconyte:
     def _set(self, campaign_id: str, on: bool) -> None:
         self.calls.append(("start" if on else "stop", campaign_id))
         self.campaigns[campaign_id]["draft_data"] = {
-            "send_data": {"event_triggered_send": {"enabled": on}}}
+            "send_data": {"event_triggered_send": {"enabled": on}}
+        }
 
     def start_campaign(self, campaign_id: str) -> None:
         self._set(campaign_id, True)
@@ -295,15 +368,26 @@ def test_replace_reports_the_new_id_and_creates_excluding_older_namesakes(tmp_pa
     falc = FakeFalconyte()
     falc.campaigns["old"] = {"id": "old", "name": "W"}
     falc.campaigns["older"] = {"id": "older", "name": "W"}
-    plan = Plan(account=ACCOUNT, changes=(change(
-        "w", "replace", (Step("create", body={"name": "W"}), Step("stop"), Step("stop", "old")),
-        kind=Kind.EMAIL_CAMPAIGN, remote_id="old"),),
-        superseded=(RemoteRef(Kind.EMAIL_CAMPAIGN, "older", "W", "stopped",
-                              address="email_campaign.w"),))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "w",
+                "replace",
+                (Step("create", body={"name": "W"}), Step("stop"), Step("stop", "old")),
+                kind=Kind.EMAIL_CAMPAIGN,
+                remote_id="old",
+            ),
+        ),
+        superseded=(
+            RemoteRef(Kind.EMAIL_CAMPAIGN, "older", "W", "stopped", address="email_campaign.w"),
+        ),
+    )
     journal = Journal.create(tmp_path / "journal", label="acct")
     try:
-        report = apply_plan(plan, Clients(hood=None, falconyte=falc), journal=journal,
-                            sleep=lambda s: None)
+        report = apply_plan(
+            plan, Clients(hood=None, falconyte=falc), journal=journal, sleep=lambda s: None
+        )
     finally:
         journal.close()
     [result] = report.results
@@ -314,7 +398,10 @@ def test_replace_reports_the_new_id_and_creates_excluding_older_namesakes(tmp_pa
     assert report.journal_path is not None and report.journal_path.name.endswith("-acct.jsonl")
     intents = [json.loads(x) for x in report.journal_path.read_text().splitlines()]
     assert [(x["op"], x["id"]) for x in intents if x["event"] == "intent"] == [
-        ("create", None), ("stop", "new-2"), ("stop", "old")]
+        ("create", None),
+        ("stop", "new-2"),
+        ("stop", "old"),
+    ]
 
 
 def test_a_state_that_never_shows_fails_that_change_only(tmp_path: Path) -> None:
@@ -326,11 +413,19 @@ def test_a_state_that_never_shows_fails_that_change_only(tmp_path: Path) -> None
     hood.campaigns["5"] = {"id": "5", "status": "running"}
     hood.campaigns["6"] = {"id": "6", "status": "scheduled"}
     clock = FakeClock(0.0)
-    plan = Plan(account=ACCOUNT, changes=(
-        change("live", "update", (Step("pause", "5"), Step("patch", "5", {"name": "x"}),
-                                  Step("resume", "5")), remote_id="5", flags=("live_edit",)),
-        change("other", "update", (Step("patch", "6", {"name": "y"}),), remote_id="6"),
-    ))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "live",
+                "update",
+                (Step("pause", "5"), Step("patch", "5", {"name": "x"}), Step("resume", "5")),
+                remote_id="5",
+                flags=("live_edit",),
+            ),
+            change("other", "update", (Step("patch", "6", {"name": "y"}),), remote_id="6"),
+        ),
+    )
     report = run(tmp_path, plan, hood, clock=clock, sleep=clock.sleep, settle_timeout=5.0)
     by = {r.address: r for r in report.results}
     assert by["campaign.other"].outcome is Outcome.APPLIED
@@ -350,11 +445,16 @@ class FirstEmailCreateFails(httpx.BaseTransport):
         self.failed = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if (request.method == "POST" and request.url.path.endswith("/email/campaigns")
-                and not self.failed):
+        if (
+            request.method == "POST"
+            and request.url.path.endswith("/email/campaigns")
+            and not self.failed
+        ):
             self.failed = True
-            return httpx.Response(500, json={"ok": False, "error": {
-                "code": "INTERNAL_SERVER_ERROR", "message": "boom"}})
+            return httpx.Response(
+                500,
+                json={"ok": False, "error": {"code": "INTERNAL_SERVER_ERROR", "message": "boom"}},
+            )
         return self.inner.handle_request(request)
 
     def close(self) -> None:
@@ -364,18 +464,34 @@ class FirstEmailCreateFails(httpx.BaseTransport):
 def test_replacement_create_that_did_not_happen_is_sent_again_not_confused_with_the_old(
     tmp_path: Path, emulator: EmulatorHandle
 ) -> None:
-    body = {"name": "W", "template_ids": [TEMPLATE], "mail_account_ids": [TEMPLATE],
-            "events": ["contact.saved"]}
+    body = {
+        "name": "W",
+        "template_ids": [TEMPLATE],
+        "mail_account_ids": [TEMPLATE],
+        "events": ["contact.saved"],
+    }
     with emulator.falconyte_client() as http:
         old = http.post("/email/campaigns", json=body).json()["campaign"]["id"]
-    transport = ApiTransport(emulator.falconyte_url, Secret(emulator.falconyte_key),
-                             api="falconyte", transport=FirstEmailCreateFails(),
-                             sleep=lambda s: None)
+    transport = ApiTransport(
+        emulator.falconyte_url,
+        Secret(emulator.falconyte_key),
+        api="falconyte",
+        transport=FirstEmailCreateFails(),
+        sleep=lambda s: None,
+    )
     falc = FalconyteClient(transport)
-    plan = Plan(account=ACCOUNT, changes=(change(
-        "w", "replace", (Step("create", body={**body, "events": ["sale.created"]}),
-                         Step("stop", old)),
-        kind=Kind.EMAIL_CAMPAIGN, remote_id=old),))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "w",
+                "replace",
+                (Step("create", body={**body, "events": ["sale.created"]}), Step("stop", old)),
+                kind=Kind.EMAIL_CAMPAIGN,
+                remote_id=old,
+            ),
+        ),
+    )
     journal = Journal.create(tmp_path / "journal")
     try:
         report = apply_plan(plan, Clients(hood=None, falconyte=falc), journal=journal)
@@ -384,8 +500,9 @@ def test_replacement_create_that_did_not_happen_is_sent_again_not_confused_with_
         transport.close()
     [result] = report.results
     assert result.outcome is Outcome.APPLIED, result.detail
-    with ApiTransport(emulator.falconyte_url, Secret(emulator.falconyte_key),
-                      api="falconyte") as reader:
+    with ApiTransport(
+        emulator.falconyte_url, Secret(emulator.falconyte_key), api="falconyte"
+    ) as reader:
         campaigns = {c["id"]: c for c in FalconyteClient(reader).list_campaigns()}
     assert len(campaigns) == 2 and result.remote_id in campaigns and result.remote_id != old
     assert email_campaign_enabled(campaigns[result.remote_id]) is True
@@ -398,8 +515,12 @@ def test_api_failure_detail_carries_the_message_and_trace_id(
     from hoodsync.cli.views import result_table
 
     transport = ApiTransport(emulator.hood_url, Secret(emulator.hood_token), api="hood")
-    plan = Plan(account=ACCOUNT, changes=(
-        change("gone", "update", (Step("patch", "999999", {"name": "x"}),), remote_id="999999"),))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change("gone", "update", (Step("patch", "999999", {"name": "x"}),), remote_id="999999"),
+        ),
+    )
     journal = Journal.create(tmp_path / "journal")
     try:
         report = apply_plan(plan, Clients(hood=HoodClient(transport)), journal=journal)
@@ -411,8 +532,12 @@ def test_api_failure_detail_carries_the_message_and_trace_id(
     assert "HTTP 400 Bad request. Specified campaign does not exist." in result.detail
     assert re.search(r"\(trace_id [0-9a-f-]{36}\)", result.detail)
     table = result_table(report)
-    assert re.search(r"^campaign\.gone\s+update\s+failed\s+patch failed: update campaign "
-                     r"999999: HTTP 400 .*trace_id", table, re.M)
+    assert re.search(
+        r"^campaign\.gone\s+update\s+failed\s+patch failed: update campaign "
+        r"999999: HTTP 400 .*trace_id",
+        table,
+        re.M,
+    )
     assert "Apply complete: 0 applied, 1 failed, 0 not attempted." in table
 
 
@@ -422,12 +547,18 @@ def test_credential_variable_in_a_hand_edited_plan_is_refused_before_any_write(
     from hoodsync.errors import DefinitionError
 
     hood = FakeHood()
-    plan = Plan(account=ACCOUNT, changes=(
-        change("a", "create", (Step("create", body={"name": "${env:HOOD_API_TOKEN}"}),)),
-    ))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(change("a", "create", (Step("create", body={"name": "${env:HOOD_API_TOKEN}"}),)),),
+    )
     with pytest.raises(DefinitionError):
-        run(tmp_path, plan, hood, env={"HOOD_API_TOKEN": "s3cret"},
-            forbidden_env=frozenset({"HOOD_API_TOKEN"}))
+        run(
+            tmp_path,
+            plan,
+            hood,
+            env={"HOOD_API_TOKEN": "s3cret"},
+            forbidden_env=frozenset({"HOOD_API_TOKEN"}),
+        )
     assert hood.calls == []
 
 
@@ -435,8 +566,10 @@ def test_credential_variable_in_a_hand_edited_plan_is_refused_before_any_write(
 
 
 def create_plan(*keys: str) -> Plan:
-    return Plan(account=ACCOUNT, changes=tuple(
-        change(k, "create", (Step("create", body=campaign_body(k)),)) for k in keys))
+    return Plan(
+        account=ACCOUNT,
+        changes=tuple(change(k, "create", (Step("create", body=campaign_body(k)),)) for k in keys),
+    )
 
 
 def test_a_create_committed_late_is_applied_once_and_checked_for_duplicates(
@@ -458,15 +591,18 @@ def test_a_duplicate_the_final_listing_finds_is_reported_and_fails_the_apply(
 
     server = LateCommitServer(FakeClock(), lag=100.0, timeout=30.0)
     hood = late_client(server, policy=RetryPolicy(timeout=30.0, settle_window=20.0))
-    report = run(tmp_path, create_plan("slow", "fine"), hood,  # type: ignore[arg-type]
-                 parallelism=1)  # one fake clock: keep the timeline deterministic
+    report = run(
+        tmp_path,
+        create_plan("slow", "fine"),
+        hood,  # type: ignore[arg-type]
+        parallelism=1,
+    )  # one fake clock: keep the timeline deterministic
     ids = tuple(c["id"] for c in server.campaigns if c["metadata"]["hoodsync_key"] == "slow")
     assert len(ids) == 2
     assert [(d.address, d.ids) for d in report.duplicates] == [("campaign.slow", ids)]
     assert not report.ok
     table = result_table(report)
-    assert f"DUPLICATE campaign.slow: 2 objects carry its identity (ids {', '.join(ids)})" \
-        in table
+    assert f"DUPLICATE campaign.slow: 2 objects carry its identity (ids {', '.join(ids)})" in table
     assert "created more than once" in table
     end = json.loads(report.journal_path.read_text().splitlines()[-1])
     assert end["event"] == "end" and end["duplicates"] == ["campaign.slow"]
@@ -504,15 +640,24 @@ def test_a_journal_that_fills_up_stops_new_work_resumes_the_paused_and_still_rep
     hood = FakeHood()
     hood.campaigns["5"] = {"id": "5", "status": "running"}
     hood.campaigns["6"] = {"id": "6", "status": "scheduled"}
-    plan = Plan(account=ACCOUNT, changes=(
-        change("live", "update", (Step("pause", "5"), Step("patch", "5", {"labels": ["x"]}),
-                                  Step("resume", "5")), remote_id="5", flags=("live_edit",)),
-        change("later", "update", (Step("patch", "6", {"name": "L"}),), remote_id="6", order=1),
-    ))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "live",
+                "update",
+                (Step("pause", "5"), Step("patch", "5", {"labels": ["x"]}), Step("resume", "5")),
+                remote_id="5",
+                flags=("live_edit",),
+            ),
+            change("later", "update", (Step("patch", "6", {"name": "L"}),), remote_id="6", order=1),
+        ),
+    )
     # Room for "start", the pause's intent and its result: the patch's intent does not fit.
     journal = Journal(tmp_path / "j.jsonl", file=FillsUp(3))
-    report = apply_plan(plan, Clients(hood=hood), journal=journal, sleep=lambda s: None,
-                        parallelism=1)  # type: ignore[arg-type]
+    report = apply_plan(
+        plan, Clients(hood=hood), journal=journal, sleep=lambda s: None, parallelism=1
+    )  # type: ignore[arg-type]
     journal.close()  # does not raise again
     assert ("patch_campaign", "5") not in hood.calls  # write-ahead: no intent, no request
     assert hood.calls[-1] == ("resume_campaign", "5")  # the compensation still ran
@@ -532,8 +677,12 @@ def test_a_journal_that_fills_up_stops_new_work_resumes_the_paused_and_still_rep
 def test_a_journal_full_from_the_start_sends_nothing(tmp_path: Path) -> None:
     hood = FakeHood()
     journal = Journal(tmp_path / "j.jsonl", file=FillsUp(0))
-    report = apply_plan(create_plan("a"), Clients(hood=hood),  # type: ignore[arg-type]
-                        journal=journal, sleep=lambda s: None)
+    report = apply_plan(
+        create_plan("a"),
+        Clients(hood=hood),  # type: ignore[arg-type]
+        journal=journal,
+        sleep=lambda s: None,
+    )
     assert hood.calls == []
     assert [r.outcome for r in report.results] == [Outcome.NOT_ATTEMPTED]
     assert "the journal could not be written" in report.results[0].detail

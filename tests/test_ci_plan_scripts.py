@@ -17,9 +17,10 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -63,8 +64,12 @@ def repo(tmp_path: Path) -> Path:
 def base_env(tmp_path: Path, bin_dir: Path | None = None) -> dict[str, str]:
     """A clean environment: no variable of the test run leaks into the scripts."""
     path = os.pathsep.join(str(p) for p in (bin_dir, BIN) if p) + os.pathsep + "/usr/bin:/bin"
-    env = {"PATH": path, "HOME": str(tmp_path), "LANG": "C.UTF-8",
-           "HOODSYNC_LOCK_DIR": str(tmp_path / "locks")}
+    env = {
+        "PATH": path,
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "HOODSYNC_LOCK_DIR": str(tmp_path / "locks"),
+    }
     return env
 
 
@@ -96,8 +101,10 @@ else:
 @pytest.fixture()
 def gh_stub(tmp_path: Path) -> Path:
     if shutil.which("jq") is None:
-        pytest.skip("jq is not installed (apt-get install jq): the gh stub runs the template's "
-                    "--jq filter with it")
+        pytest.skip(
+            "jq is not installed (apt-get install jq): the gh stub runs the template's "
+            "--jq filter with it"
+        )
     bin_dir = tmp_path / "stub-bin"
     bin_dir.mkdir()
     stub = bin_dir / "gh"
@@ -112,9 +119,13 @@ _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 def evaluate(value: str, account: str | None) -> str:
     """The few ``${{ ... }}`` expressions the template's step `env:` uses, as a runner would
     fill them for pull request 7 of acme/defs; any other expression fails the test."""
-    known = {"github.token": "ghs_test_token", "github.event.pull_request.number": "7",
-             "github.server_url": "https://github.example", "github.repository": "acme/defs",
-             "github.run_id": "99"}
+    known = {
+        "github.token": "ghs_test_token",
+        "github.event.pull_request.number": "7",
+        "github.server_url": "https://github.example",
+        "github.repository": "acme/defs",
+        "github.run_id": "99",
+    }
 
     def one(match: re.Match[str]) -> str:
         expr = match.group(1)
@@ -131,29 +142,44 @@ class GitHubJob:
     """Runs a job's steps as the runner would: workflow `env:`, then the step's `env:`, the
     GITHUB_* files, `bash -e`, in the repository."""
 
-    def __init__(self, job: str, repo: Path, tmp_path: Path, bin_dir: Path,
-                 account: str | None = None) -> None:
+    def __init__(
+        self, job: str, repo: Path, tmp_path: Path, bin_dir: Path, account: str | None = None
+    ) -> None:
         self.workflow = yaml.safe_load(GITHUB.read_text(encoding="utf-8"))
         self.steps = self.workflow["jobs"][job]["steps"]
         self.repo, self.account = repo, account
         self.files = tmp_path / f"runner-{job}-{account}"
         self.files.mkdir()
-        self.env = {**base_env(tmp_path, bin_dir), **{
-            k: evaluate(str(v), account) for k, v in self.workflow["env"].items()},
-            "GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_REPOSITORY": "acme/defs",
+        self.env = {
+            **base_env(tmp_path, bin_dir),
+            **{k: evaluate(str(v), account) for k, v in self.workflow["env"].items()},
+            "GITHUB_ACTIONS": "true",
+            "CI": "true",
+            "GITHUB_REPOSITORY": "acme/defs",
             "GITHUB_OUTPUT": str(self.files / "output"),
-            "GITHUB_STEP_SUMMARY": str(self.files / "summary")}
+            "GITHUB_STEP_SUMMARY": str(self.files / "summary"),
+        }
 
     def step(self, name: str) -> dict[str, Any]:
         return next(s for s in self.steps if name in (s.get("id"), s.get("name")))
 
     def run(self, name: str, **extra: str) -> subprocess.CompletedProcess[str]:
         step = self.step(name)
-        env = {**self.env, **{k: evaluate(str(v), self.account)
-                              for k, v in step.get("env", {}).items()}, **extra}
+        env = {
+            **self.env,
+            **{k: evaluate(str(v), self.account) for k, v in step.get("env", {}).items()},
+            **extra,
+        }
         (self.files / "output").write_text("")
-        return subprocess.run(["bash", "-e", "-c", step["run"]], cwd=self.repo, env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            ["bash", "-e", "-c", step["run"]],
+            cwd=self.repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def output(self) -> dict[str, str]:
         lines = (self.files / "output").read_text().splitlines()
@@ -170,8 +196,9 @@ def gh_calls(tmp_path: Path) -> list[dict[str, Any]]:
     return calls
 
 
-def run_github_pr(repo: Path, tmp_path: Path, gh: Path,
-                  comments: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def run_github_pr(
+    repo: Path, tmp_path: Path, gh: Path, comments: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
     """The accounts job, then per account (the matrix) the plan and comment steps."""
     listing = GitHubJob("accounts", repo, tmp_path, gh)
     done = listing.run("accounts")
@@ -183,20 +210,24 @@ def run_github_pr(repo: Path, tmp_path: Path, gh: Path,
         planned = job.run("plan")
         assert planned.returncode == 0, planned.stderr  # the job fails later, after commenting
         status = job.output()["status"]
-        posted = job.run("comment", GH_STUB_LOG=str(tmp_path / "gh.log"),
-                         GH_STUB_COMMENTS=json.dumps(comments))
+        posted = job.run(
+            "comment", GH_STUB_LOG=str(tmp_path / "gh.log"), GH_STUB_COMMENTS=json.dumps(comments)
+        )
         assert posted.returncode == 0, posted.stderr
         # `if: steps.plan.outputs.status != '0'`
         assert job.step("Fail when the plan failed")["if"] == "steps.plan.outputs.status != '0'"
         failing = job.run("Fail when the plan failed") if status != "0" else None
-        results[account] = {"status": status, "calls": gh_calls(tmp_path), "job": job,
-                            "fail_step": failing, "plan_log": planned.stderr}
+        results[account] = {
+            "status": status,
+            "calls": gh_calls(tmp_path),
+            "job": job,
+            "fail_step": failing,
+            "plan_log": planned.stderr,
+        }
     return results
 
 
-def test_two_accounts_each_get_their_own_comment(
-    repo: Path, tmp_path: Path, gh_stub: Path
-) -> None:
+def test_two_accounts_each_get_their_own_comment(repo: Path, tmp_path: Path, gh_stub: Path) -> None:
     results = run_github_pr(repo, tmp_path, gh_stub, comments=[])
     assert list(results) == list(ACCOUNTS)
     for account, key in ACCOUNTS.items():
@@ -205,8 +236,7 @@ def test_two_accounts_each_get_their_own_comment(
         assert result["fail_step"] is None
         (listing, post) = result["calls"]
         assert listing["args"][:2] == ["api", "--paginate"]
-        assert post["args"][:4] == ["api", "--method", "POST",
-                                    "repos/acme/defs/issues/7/comments"]
+        assert post["args"][:4] == ["api", "--method", "POST", "repos/acme/defs/issues/7/comments"]
         body = post["body"]
         assert body.startswith(f"<!-- hoodsync-plan:{account} -->\n")
         assert key in body and all(other not in body for other in ACCOUNTS.values() if other != key)
@@ -217,7 +247,8 @@ def test_two_accounts_each_get_their_own_comment(
         for artifact in ("plan.md", "plan.json", "preview.html"):
             assert (repo / artifact).exists()
     everything = json.dumps([r["calls"] for r in results.values()]) + "".join(
-        r["job"].summary() for r in results.values())
+        r["job"].summary() for r in results.values()
+    )
     assert not any(secret_value(name) in everything for name in SECRETS)
 
 
@@ -279,6 +310,7 @@ def test_an_oversized_plan_is_cut_at_a_line_under_githubs_limit(
 
 # --------------------------------------------------------------------------- GitLab
 
+
 class NotesApi:
     """GitLab's merge-request notes endpoints, as far as the template uses them."""
 
@@ -299,8 +331,12 @@ class NotesApi:
             def _record(self) -> dict[str, Any]:
                 size = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(size)) if size else None
-                entry = {"method": self.command, "path": self.path, "body": body,
-                         "token": self.headers.get("PRIVATE-TOKEN")}
+                entry = {
+                    "method": self.command,
+                    "path": self.path,
+                    "body": body,
+                    "token": self.headers.get("PRIVATE-TOKEN"),
+                }
                 api.requests.append(entry)
                 return entry
 
@@ -321,7 +357,7 @@ class NotesApi:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v4"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "NotesApi":
+    def __enter__(self) -> NotesApi:
         self.thread.start()
         return self
 
@@ -334,14 +370,26 @@ def run_gitlab_plan(repo: Path, tmp_path: Path, api: NotesApi) -> subprocess.Com
     pipeline = yaml.safe_load(GITLAB.read_text(encoding="utf-8"))
     job = pipeline["plan"]
     assert job["extends"] == ".hoodsync"  # its before_script installs the wheels: skipped here
-    env = {**base_env(tmp_path), **{k: str(v) for k, v in pipeline["variables"].items()},
-           "CI_API_V4_URL": api.url, "CI_PROJECT_ID": "acme/defs", "CI_MERGE_REQUEST_IID": "7",
-           "CI_JOB_URL": "https://gitlab.example/acme/defs/-/jobs/99",
-           **{name: secret_value(name) for name in SECRETS}}
+    env = {
+        **base_env(tmp_path),
+        **{k: str(v) for k, v in pipeline["variables"].items()},
+        "CI_API_V4_URL": api.url,
+        "CI_PROJECT_ID": "acme/defs",
+        "CI_MERGE_REQUEST_IID": "7",
+        "CI_JOB_URL": "https://gitlab.example/acme/defs/-/jobs/99",
+        **{name: secret_value(name) for name in SECRETS},
+    }
     # GitLab runs a job's script lines in one shell that stops at the first failing line.
     script = "set -eo pipefail\n" + "\n".join(job["script"])
-    return subprocess.run(["bash", "-c", script], cwd=repo, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["bash", "-c", script],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture()
@@ -350,10 +398,10 @@ def notes_api() -> Iterator[NotesApi]:
         yield api
 
 
-def test_gitlab_posts_one_note_per_account(repo: Path, tmp_path: Path,
-                                           notes_api: NotesApi) -> None:
-    notes_api.notes.append({"id": 5, "system": False,
-                            "body": "<!-- hoodsync-plan:beta -->\nan older plan"})
+def test_gitlab_posts_one_note_per_account(repo: Path, tmp_path: Path, notes_api: NotesApi) -> None:
+    notes_api.notes.append(
+        {"id": 5, "system": False, "body": "<!-- hoodsync-plan:beta -->\nan older plan"}
+    )
     done = run_gitlab_plan(repo, tmp_path, notes_api)
     assert done.returncode == 0, done.stdout + done.stderr
     listing, *writes = notes_api.requests
@@ -361,7 +409,8 @@ def test_gitlab_posts_one_note_per_account(repo: Path, tmp_path: Path,
     assert listing["path"].startswith("/api/v4/projects/acme%2Fdefs/merge_requests/7/notes?")
     assert [(w["method"], w["path"]) for w in writes] == [
         ("POST", "/api/v4/projects/acme%2Fdefs/merge_requests/7/notes"),
-        ("PUT", "/api/v4/projects/acme%2Fdefs/merge_requests/7/notes/5")]
+        ("PUT", "/api/v4/projects/acme%2Fdefs/merge_requests/7/notes/5"),
+    ]
     for (account, key), write in zip(ACCOUNTS.items(), writes):
         body = write["body"]["body"]
         assert body.startswith(f"<!-- hoodsync-plan:{account} -->\n")
@@ -373,14 +422,17 @@ def test_gitlab_posts_one_note_per_account(repo: Path, tmp_path: Path,
             assert (repo / "hoodsync-plan" / account / artifact).exists()
 
 
-def test_gitlab_posts_a_failed_plan_then_fails_the_job(repo: Path, tmp_path: Path,
-                                                       notes_api: NotesApi) -> None:
+def test_gitlab_posts_a_failed_plan_then_fails_the_job(
+    repo: Path, tmp_path: Path, notes_api: NotesApi
+) -> None:
     (repo / "hoodsync.yaml").write_text(config(failing="alpha"), encoding="utf-8")
     done = run_gitlab_plan(repo, tmp_path, notes_api)
     assert done.returncode == 1
     assert "hoodsync plan failed: hoodsync-plan/alpha/status" in done.stdout
     posts = [r["body"]["body"] for r in notes_api.requests if r["method"] == "POST"]
     assert [p.split("\n", 1)[0] for p in posts] == [
-        "<!-- hoodsync-plan:alpha -->", "<!-- hoodsync-plan:beta -->"]
+        "<!-- hoodsync-plan:alpha -->",
+        "<!-- hoodsync-plan:beta -->",
+    ]
     assert "hoodsync plan failed (exit 1)" in posts[0] and "UNSET_TOKEN_FOR_TEST" in posts[0]
     assert "car-brands-showcase" in posts[1]

@@ -13,9 +13,10 @@ import re
 import shlex
 import subprocess
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -52,13 +53,19 @@ def _commands_from_click() -> dict[str, Command]:
         positionals: int | None = 0
         for param in command.params:
             if isinstance(param, click.Option):
-                kind: Any = FLAG if param.is_flag else (
-                    set(param.type.choices) if isinstance(param.type, click.Choice) else VALUE)
+                kind: Any = (
+                    FLAG
+                    if param.is_flag
+                    else (
+                        set(param.type.choices) if isinstance(param.type, click.Choice) else VALUE
+                    )
+                )
                 for opt in (*param.opts, *param.secondary_opts):
                     options[opt] = kind
             elif isinstance(param, click.Argument):
-                positionals = None if param.nargs == -1 or positionals is None \
-                    else positionals + param.nargs
+                positionals = (
+                    None if param.nargs == -1 or positionals is None else positionals + param.nargs
+                )
         out[name] = Command(options, max_positionals=positionals)
     return out
 
@@ -96,7 +103,7 @@ def _line_commands(line: str) -> Iterator[list[str]]:
         if token != "hoodsync" or (tokens[i - 1] if i else None) not in _STARTS_COMMAND:
             continue
         args: list[str] = []
-        for arg in tokens[i + 1:]:
+        for arg in tokens[i + 1 :]:
             if arg in _ENDS_COMMAND:
                 if args and args[-1].isdigit():  # `2>`: a file descriptor, not an argument
                     args.pop()
@@ -139,6 +146,7 @@ def command_problems(args: list[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- loading
 
+
 def load(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -168,19 +176,27 @@ def all_commands() -> list[tuple[str, list[str]]]:
 
 # --------------------------------------------------------------------------- tests
 
+
 def test_every_hoodsync_command_in_the_templates_exists() -> None:
     found = all_commands()
-    problems = [f"{where}: hoodsync {' '.join(args)}: {p}"
-                for where, args in found for p in command_problems(args)]
+    problems = [
+        f"{where}: hoodsync {' '.join(args)}: {p}"
+        for where, args in found
+        for p in command_problems(args)
+    ]
     assert problems == []
     lines = {" ".join(args) for _, args in found}
     # The collector really saw the commands the templates are about (not a vacuous pass).
-    assert {"validate", "accounts --format json", "accounts",
-            "validate --codequality gl-code-quality-report.json",
-            "apply --account $ACCOUNT --auto-approve", "apply --auto-approve",
-            "plan --detailed-exitcode",
-            "plan --account $ACCOUNT --format markdown --out plan.json --preview preview.html",
-            } <= lines
+    assert {
+        "validate",
+        "accounts --format json",
+        "accounts",
+        "validate --codequality gl-code-quality-report.json",
+        "apply --account $ACCOUNT --auto-approve",
+        "apply --auto-approve",
+        "plan --detailed-exitcode",
+        "plan --account $ACCOUNT --format markdown --out plan.json --preview preview.html",
+    } <= lines
     assert {where.split()[0] for where, _ in found} == {"github", "gitlab", "pre-commit"}
 
 
@@ -242,8 +258,9 @@ def test_github_workflow_shape() -> None:
     assert accounts["outputs"]["names"] == "${{ steps.accounts.outputs.names }}"
     for job in (plan, apply):
         assert job["needs"] == "accounts"
-        assert job["strategy"]["matrix"]["account"] == \
-            "${{ fromJSON(needs.accounts.outputs.names) }}"
+        assert (
+            job["strategy"]["matrix"]["account"] == "${{ fromJSON(needs.accounts.outputs.names) }}"
+        )
         assert job["strategy"]["fail-fast"] is False
 
     assert "pull_request" in plan["if"] and plan["permissions"]["pull-requests"] == "write"
@@ -255,8 +272,10 @@ def test_github_workflow_shape() -> None:
     assert "preview.html" in upload["with"]["path"]
 
     assert "push" in apply["if"] and "refs/heads/main" in apply["if"]
-    assert apply["concurrency"] == {"group": "hoodsync-apply-${{ matrix.account }}",
-                                    "cancel-in-progress": False}
+    assert apply["concurrency"] == {
+        "group": "hoodsync-apply-${{ matrix.account }}",
+        "cancel-in-progress": False,
+    }
     assert "schedule" in drift["if"]
 
 
@@ -265,8 +284,10 @@ def test_gitlab_pipeline_shape() -> None:
     assert pipeline["stages"] == ["build", "validate", "plan", "apply"]
     for job in ("hoodsync-wheels", "validate", "plan", "apply", "drift"):
         assert pipeline[job]["stage"] in pipeline["stages"]
-    assert pipeline["validate"]["artifacts"]["reports"]["codequality"] in \
-        pipeline["validate"]["script"][0]
+    assert (
+        pipeline["validate"]["artifacts"]["reports"]["codequality"]
+        in pipeline["validate"]["script"][0]
+    )
     assert "merge_request_event" in pipeline["plan"]["rules"][0]["if"]
     assert pipeline["plan"]["artifacts"]["paths"] == ["hoodsync-plan/"]
     assert "hoodsync accounts" in pipeline["plan"]["script"][0]
@@ -284,7 +305,11 @@ def test_pre_commit_hook() -> None:
     assert hook["pass_filenames"] is False
     files = re.compile(hook["files"])
     assert [bool(files.search(p)) for p in ("a.yaml", "d/b.yml", "c.json", "x.yaml.bak")] == [
-        True, True, False, False]
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 # --------------------------------------------------------------------------- pinned installs
@@ -299,7 +324,7 @@ def pip_commands(script: str) -> Iterator[list[str]]:
             continue
         tokens = shlex.split(line, comments=True)
         at = next(i for i, t in enumerate(tokens) if t == "pip")
-        yield tokens[at + 2:]
+        yield tokens[at + 2 :]
 
 
 def all_pip_commands() -> list[tuple[str, list[str]]]:
@@ -320,7 +345,8 @@ def pip_problems(args: list[str]) -> list[str]:
         if arg in takes_value:
             next(rest, None)
         elif not arg.startswith("-") and not re.fullmatch(
-                r"hoodsync @ git\+\S+@\$\{HOODSYNC_COMMIT\}", arg):
+            r"hoodsync @ git\+\S+@\$\{HOODSYNC_COMMIT\}", arg
+        ):
             problems.append(f"installs {arg!r} from the package index")
     return problems
 
@@ -330,32 +356,46 @@ def test_no_template_installs_hoodsync_by_package_name() -> None:
     assert [f"{where}: {p}" for where, args in found for p in pip_problems(args)] == []
     # Every job that runs hoodsync installs it; only GitLab's wheel job downloads anything.
     jobs = {w.split(":")[0] for w, _ in found if w.startswith("github")}
-    assert jobs == {"github accounts", "github plan", "github apply", "github drift",
-                    "github drift-pull-request"}
+    assert jobs == {
+        "github accounts",
+        "github plan",
+        "github apply",
+        "github drift",
+        "github drift-pull-request",
+    }
     assert [w for w, a in found if "--no-index" not in a and w.startswith("gitlab")] == [
-        "gitlab hoodsync-wheels.script"]
+        "gitlab hoodsync-wheels.script"
+    ]
 
 
-@pytest.mark.parametrize(("args", "problem"), [
-    (["hoodsync==0.1.*"], "'hoodsync==0.1.*'"),
-    (["--quiet", "hoodsync"], "'hoodsync'"),
-    (["hoodsync @ git+https://example.com/x@main"], "from the package index"),
-    (["pyyaml"], "'pyyaml'"),
-])
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["hoodsync==0.1.*"], "'hoodsync==0.1.*'"),
+        (["--quiet", "hoodsync"], "'hoodsync'"),
+        (["hoodsync @ git+https://example.com/x@main"], "from the package index"),
+        (["pyyaml"], "'pyyaml'"),
+    ],
+)
 def test_the_pin_checker_rejects_names_and_moving_refs(args: list[str], problem: str) -> None:
     assert any(problem in p for p in pip_problems(args))
 
 
 def install_scripts() -> list[tuple[str, str]]:
     github = load(GITHUB)
-    scripts = [(f"github {name}", step["run"]) for name, job in github["jobs"].items()
-               for step in job["steps"] if "pip install" in step.get("run", "")]
+    scripts = [
+        (f"github {name}", step["run"])
+        for name, job in github["jobs"].items()
+        for step in job["steps"]
+        if "pip install" in step.get("run", "")
+    ]
     gitlab = load(GITLAB)["hoodsync-wheels"]["script"]
     return scripts + [("gitlab hoodsync-wheels", "\n".join(gitlab))]
 
 
-@pytest.mark.parametrize(("where", "script"), install_scripts(),
-                         ids=[w for w, _ in install_scripts()])
+@pytest.mark.parametrize(
+    ("where", "script"), install_scripts(), ids=[w for w, _ in install_scripts()]
+)
 def test_install_refuses_an_unpinned_commit_and_installs_the_pinned_one(
     where: str, script: str, tmp_path: Path
 ) -> None:
@@ -368,12 +408,26 @@ def test_install_refuses_an_unpinned_commit_and_installs_the_pinned_one(
     bin_dir.mkdir()
     (bin_dir / "python").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$PIP_LOG"\n')
     (bin_dir / "python").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-           "PIP_LOG": str(tmp_path / "pip.log"), "HOODSYNC_REPO": template["HOODSYNC_REPO"]}
-    for commit, pinned in [(template["HOODSYNC_COMMIT"], False), ("a" * 39, False),
-                           ("A" * 40, False), ("0123456789abcdef" * 2 + "01234567", True)]:
-        done = subprocess.run(["bash", "-e", "-c", script], env={**env, "HOODSYNC_COMMIT": commit},
-                              capture_output=True, text=True, timeout=30, check=False)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PIP_LOG": str(tmp_path / "pip.log"),
+        "HOODSYNC_REPO": template["HOODSYNC_REPO"],
+    }
+    for commit, pinned in [
+        (template["HOODSYNC_COMMIT"], False),
+        ("a" * 39, False),
+        ("A" * 40, False),
+        ("0123456789abcdef" * 2 + "01234567", True),
+    ]:
+        done = subprocess.run(
+            ["bash", "-e", "-c", script],
+            env={**env, "HOODSYNC_COMMIT": commit},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         assert (done.returncode == 0) == pinned, done.stdout + done.stderr
         if not pinned:
             assert "40-hex commit SHA" in done.stdout and not (tmp_path / "pip.log").exists()
@@ -397,8 +451,7 @@ def test_github_secrets_reach_only_the_steps_that_call_the_apis() -> None:
         for step in job["steps"]:
             env = yaml.safe_dump(step.get("env", {}))
             run = step.get("run", "")
-            calls_api = any(args[0] in ("plan", "apply", "pull")
-                            for args in hoodsync_commands(run))
+            calls_api = any(args[0] in ("plan", "apply", "pull") for args in hoodsync_commands(run))
             if SECRET.search(env):
                 calling.append(name)
                 assert calls_api, f"{name}: {step.get('name')} gets secrets"
@@ -410,29 +463,36 @@ def test_github_secrets_reach_only_the_steps_that_call_the_apis() -> None:
             if "github.token" in env:
                 assert not SECRET.search(env) and ("gh api" in run or "gh pr" in run)
     assert sorted(calling) == ["apply", "drift", "drift-pull-request", "plan"]
-    assert not SECRET.search(yaml.safe_dump([s.get("with", {}) for j in workflow["jobs"].values()
-                                             for s in j["steps"]]))
+    assert not SECRET.search(
+        yaml.safe_dump([s.get("with", {}) for j in workflow["jobs"].values() for s in j["steps"]])
+    )
 
 
 def test_gitlab_secrets_reach_only_the_jobs_that_call_the_apis() -> None:
     pipeline = load(GITLAB)
-    jobs = {name: job for name, job in pipeline.items()
-            if isinstance(job, dict) and "script" in job}
+    jobs = {
+        name: job for name, job in pipeline.items() if isinstance(job, dict) and "script" in job
+    }
     # Environment-scoped variables are given only to jobs that name the environment.
     with_env = {name for name, job in jobs.items() if "environment" in job}
     assert with_env == {"plan", "apply", "drift"}
     assert {job["environment"]["name"] for name, job in jobs.items() if name in with_env} == {
-        "hoodsync"}
+        "hoodsync"
+    }
     assert pipeline["plan"]["environment"]["action"] == "access"  # not a deployment
-    calling = {name for name, job in jobs.items()
-               for args in hoodsync_commands("\n".join(job["script"]))
-               if args[0] in ("plan", "apply")}
+    calling = {
+        name
+        for name, job in jobs.items()
+        for args in hoodsync_commands("\n".join(job["script"]))
+        if args[0] in ("plan", "apply")
+    }
     assert calling == with_env
     assert not SECRET.search(GITLAB.read_text())
     assert "HOOD_API_TOKEN" not in yaml.safe_dump(pipeline.get("variables", {}))
 
 
 # --------------------------------------------------------------------------- README
+
 
 def readme_pre_commit_rev() -> tuple[str, str]:
     ci = README.read_text(encoding="utf-8").split("\n## CI\n", 1)[1].split("\n## ", 1)[0]
@@ -447,18 +507,26 @@ def readme_pre_commit_rev() -> tuple[str, str]:
 def test_readme_pre_commit_rev_is_a_commit_that_has_the_hook() -> None:
     _, rev = readme_pre_commit_rev()
     assert SHA.fullmatch(rev), f"rev {rev!r} is not a full commit SHA (no release is tagged)"
-    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
-                         capture_output=True, text=True, check=False)
+    git = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if git.returncode != 0:
         pytest.skip("the checkout is not a git repository: cannot look the commit up")
     if git.stdout.strip() == "true":
         pytest.skip("shallow clone: the commit may be outside the fetched history")
-    exists = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e",
-                             f"{rev}:.pre-commit-hooks.yaml"], capture_output=True, check=False)
+    exists = subprocess.run(
+        ["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}:.pre-commit-hooks.yaml"],
+        capture_output=True,
+        check=False,
+    )
     assert exists.returncode == 0, f"{rev} has no .pre-commit-hooks.yaml in this repository"
 
 
 # --------------------------------------------------------------------------- scripts, for real
+
 
 @pytest.fixture()
 def fake_hoodsync(tmp_path: Path) -> Path:
@@ -466,8 +534,11 @@ def fake_hoodsync(tmp_path: Path) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "hoodsync"
-    fake.write_text('#!/bin/sh\necho "$@" >> "$FAKE_LOG"\necho "PLAN OUTPUT"\n'
-                    'echo "some error" >&2\nexit "${FAKE_EXIT:-0}"\n', encoding="utf-8")
+    fake.write_text(
+        '#!/bin/sh\necho "$@" >> "$FAKE_LOG"\necho "PLAN OUTPUT"\n'
+        'echo "some error" >&2\nexit "${FAKE_EXIT:-0}"\n',
+        encoding="utf-8",
+    )
     fake.chmod(0o755)
     return bin_dir
 
@@ -475,28 +546,49 @@ def fake_hoodsync(tmp_path: Path) -> Path:
 def run_step(
     script: str, bin_dir: Path, exit_code: int, cwd: Path, **extra: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-           "FAKE_EXIT": str(exit_code), "FAKE_LOG": str(cwd / "calls.log"),
-           "GITHUB_STEP_SUMMARY": str(cwd / "summary.md"), "GITHUB_OUTPUT": str(cwd / "out.txt"),
-           "CI_DEFAULT_BRANCH": "main", **extra}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_EXIT": str(exit_code),
+        "FAKE_LOG": str(cwd / "calls.log"),
+        "GITHUB_STEP_SUMMARY": str(cwd / "summary.md"),
+        "GITHUB_OUTPUT": str(cwd / "out.txt"),
+        "CI_DEFAULT_BRANCH": "main",
+        **extra,
+    }
     # GitHub runs `run:` with `bash -e`; GitLab's shell fails a script line on error the same way.
-    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=30, check=False)
+    return subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def drift_scripts() -> list[tuple[str, str]]:
     github = load(GITHUB)["jobs"]["drift"]["steps"]
     gitlab = load(GITLAB)["drift"]["script"]
-    return [("github", next(s["run"] for s in github if "--detailed-exitcode" in s.get("run", ""))),
-            ("gitlab", "\n".join(gitlab))]
+    return [
+        ("github", next(s["run"] for s in github if "--detailed-exitcode" in s.get("run", ""))),
+        ("gitlab", "\n".join(gitlab)),
+    ]
 
 
 @pytest.mark.parametrize(("which", "script"), drift_scripts(), ids=["github", "gitlab"])
-@pytest.mark.parametrize(("exit_code", "job_exit", "says"), [
-    (0, 0, "No drift"), (2, 1, "differs"), (1, 1, "failed")])
+@pytest.mark.parametrize(
+    ("exit_code", "job_exit", "says"), [(0, 0, "No drift"), (2, 1, "differs"), (1, 1, "failed")]
+)
 def test_drift_check_fails_on_drift_and_on_errors(
-    which: str, script: str, exit_code: int, job_exit: int, says: str,
-    fake_hoodsync: Path, tmp_path: Path,
+    which: str,
+    script: str,
+    exit_code: int,
+    job_exit: int,
+    says: str,
+    fake_hoodsync: Path,
+    tmp_path: Path,
 ) -> None:
     done = run_step(script, fake_hoodsync, exit_code, tmp_path)
     assert done.returncode == job_exit, done.stdout + done.stderr

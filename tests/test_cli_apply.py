@@ -13,11 +13,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from conftest import EmulatorHandle, FakeClock
 from test_apply_crash import load_bench
 from test_cli_plan import (
@@ -35,8 +35,8 @@ from test_cli_plan import (
 import hoodsync.apply
 import hoodsync.remote.hood
 import hoodsync.session
-from hoodsync.cli.views import Console, Ordered, Progress, duration
 from hoodsync.apply import Outcome, Result
+from hoodsync.cli.views import Console, Ordered, Progress, duration
 from hoodsync.model import Kind
 from hoodsync.plan import AccountInfo, Change, Plan, Step
 from hoodsync.planner import estimate
@@ -58,7 +58,7 @@ def test_second_apply_reports_no_changes_and_non_interactive_needs_auto_approve(
     code, out, err = cli(capsys, "apply")  # stdin is not a terminal here
     assert code == 1
     assert "refusing to apply without --auto-approve" in err
-    assert "+ campaign \"one\"" in out  # the plan was shown first
+    assert '+ campaign "one"' in out  # the plan was shown first
     with emulated.remote() as remote:
         assert remote.campaigns() == []
 
@@ -72,13 +72,21 @@ def test_second_apply_reports_no_changes_and_non_interactive_needs_auto_approve(
     assert code == 0 and "No changes." in out and "Apply complete" not in out
 
 
-def run_on_pty(argv: list[str], cwd: Path, env: dict[str, str], answer: str,
-               timeout: float = 30.0) -> tuple[int, str]:
+def run_on_pty(
+    argv: list[str], cwd: Path, env: dict[str, str], answer: str, timeout: float = 30.0
+) -> tuple[int, str]:
     """Run hoodsync with stdin, stdout and stderr on a pseudo-terminal; type ``answer`` at the
     confirmation prompt. Returns (exit code, everything the terminal showed)."""
     master, slave = os.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "hoodsync", *argv], cwd=cwd, env=env,
-                               stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hoodsync", *argv],
+        cwd=cwd,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
     os.close(slave)
     shown = b""
     answered = False
@@ -136,9 +144,17 @@ def test_progress_eta_follows_the_rate_limits_and_the_observed_pace(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     account = AccountInfo("x", "https://api.example.com/v1/hood", per_second=10, per_minute=150)
-    changes = tuple(Change(f"campaign.c{i:03d}", Kind.CAMPAIGN, f"c{i:03d}",
-                           "create", "will be created", steps=(Step("create", body={}),))
-                    for i in range(300))
+    changes = tuple(
+        Change(
+            f"campaign.c{i:03d}",
+            Kind.CAMPAIGN,
+            f"c{i:03d}",
+            "create",
+            "will be created",
+            steps=(Step("create", body={}),),
+        )
+        for i in range(300)
+    )
     plan = Plan(account, changes, estimate=estimate(changes, account))
     assert plan.estimate.seconds > 60  # 300 requests at 150/min
     clock = FakeClock(100.0)
@@ -217,13 +233,23 @@ def test_result_table_lists_applied_failed_and_not_attempted(
 
 
 def test_apply_under_faults_converges_or_reports_exactly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """10 % 500s, 5 % of creates' answers lost after commit, 200 ms per request (the full 200
     campaign run is `python bench/crash_recovery.py faults`)."""
-    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator, latency_ms=200.0,
-                       fail_rate=0.10, drop_after_commit_rate=0.05, seed=3)
+    acc = make_account(
+        "emulator",
+        tmp_path,
+        monkeypatch,
+        make_emulator,
+        latency_ms=200.0,
+        fail_rate=0.10,
+        drop_after_commit_rate=0.05,
+        seed=3,
+    )
     # A create answered 500 is looked for over the settle window before it is sent again;
     # the emulator's 500s do not execute, so a short window only saves time here.
     monkeypatch.setenv("HOODSYNC_SETTLE_WINDOW", "0.5")
@@ -231,7 +257,8 @@ def test_apply_under_faults_converges_or_reports_exactly(
     for i in range(n):
         write(acc.root, f"c/bulk-{i:03d}.yaml", campaign_yaml(f"bulk-{i:03d}", f"Bulk {i:03d}"))
     (acc.root / "hoodsync.yaml").write_text(
-        (acc.root / "hoodsync.yaml").read_text() + "parallelism: 8\n")
+        (acc.root / "hoodsync.yaml").read_text() + "parallelism: 8\n"
+    )
     bench = load_bench()
     wanted = {f"campaign.bulk-{i:03d}" for i in range(n)}
 
@@ -267,9 +294,20 @@ def test_stale_saved_plan_is_refused_naming_what_moved_and_writes_nothing(
 
     with emulated.remote() as remote:  # behind hoodsync's back
         remote.hood_post(f"/campaigns/{remote.campaign('One')['id']}/pause", {})
-        remote.hood_post("/campaigns", {"name": "Three", "scheduled_time": "2030-01-01 10:00:00",
-                                        "messages": [{"name": "m", "channel": "push", "push": {
-                                            "title": {"en": "t"}, "body": {"en": "b"}}}]})
+        remote.hood_post(
+            "/campaigns",
+            {
+                "name": "Three",
+                "scheduled_time": "2030-01-01 10:00:00",
+                "messages": [
+                    {
+                        "name": "m",
+                        "channel": "push",
+                        "push": {"title": {"en": "t"}, "body": {"en": "b"}},
+                    }
+                ],
+            },
+        )
     code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
     assert code == 1
     assert "the saved plan is stale" in err
@@ -283,7 +321,9 @@ def test_stale_saved_plan_is_refused_naming_what_moved_and_writes_nothing(
         assert len(remote.campaigns()) == 3
 
 
-def test_saved_plan_applies_exactly_once(emulated: Account, capsys: pytest.CaptureFixture[str]) -> None:
+def test_saved_plan_applies_exactly_once(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
     assert cli(capsys, "plan", "--out", "create.json")[0] == 0
     code, out, _ = cli(capsys, "apply", "--plan", "create.json", "--auto-approve")
@@ -301,8 +341,10 @@ def test_saved_plan_applies_exactly_once(emulated: Account, capsys: pytest.Captu
 
 
 def test_saved_plan_for_another_account_url_or_format_is_refused(
-    emulated: Account, make_emulator: Callable[..., EmulatorHandle],
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    emulated: Account,
+    make_emulator: Callable[..., EmulatorHandle],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
     assert cli(capsys, "plan", "--out", "p.json")[0] == 0
@@ -322,8 +364,14 @@ def test_saved_plan_for_another_account_url_or_format_is_refused(
     code, _, err = cli(capsys, "apply", "--plan", "v2.json", "--auto-approve")
     assert code == 1 and "format_version 2; this hoodsync reads 1" in err
 
-    write(emulated.root, "prod.json", json.dumps({**doc, "account": {**doc["account"], "name": "prod"}}))
-    code, _, err = cli(capsys, "apply", "--plan", "prod.json", "--account", "default", "--auto-approve")
+    write(
+        emulated.root,
+        "prod.json",
+        json.dumps({**doc, "account": {**doc["account"], "name": "prod"}}),
+    )
+    code, _, err = cli(
+        capsys, "apply", "--plan", "prod.json", "--account", "default", "--auto-approve"
+    )
     assert code == 1 and "was made for account 'prod'" in err
     for handle in (emulated.emulator, other):
         assert handle is not None
@@ -334,8 +382,9 @@ def test_saved_plan_for_another_account_url_or_format_is_refused(
 # ------------------------------------------------------------------------------ accounts
 
 
-def two_accounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                 make_emulator: Callable[..., EmulatorHandle]) -> tuple[Account, EmulatorHandle]:
+def two_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle]
+) -> tuple[Account, EmulatorHandle]:
     acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
     beta = make_emulator(**FAST)
     alpha = acc.emulator
@@ -380,8 +429,10 @@ def meet_in_pairs(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> li
 
 
 def test_several_accounts_run_concurrently_and_print_in_account_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    make_emulator: Callable[..., EmulatorHandle], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     acc, beta = two_accounts(tmp_path, monkeypatch, make_emulator)
     reads = meet_in_pairs(monkeypatch, hoodsync.session, "read_remote")
@@ -395,14 +446,21 @@ def test_several_accounts_run_concurrently_and_print_in_account_order(
     assert code == 0 and len(applies) == 2
     tables = [m.start() for m in re.finditer("^RESOURCE", out, re.M)]
     assert len(tables) == 2
-    assert tables[0] < out.index("campaign.a0", tables[0]) < tables[1] < out.index("campaign.b0", tables[1])
+    assert (
+        tables[0]
+        < out.index("campaign.a0", tables[0])
+        < tables[1]
+        < out.index("campaign.b0", tables[1])
+    )
     progress = [line for line in err.splitlines() if line.startswith("[")]
     assert [p.split("]")[0] for p in progress] == ["[alpha"] * 3 + ["[beta"] * 3
 
     with acc.remote() as remote:
         assert sorted(c["name"] for c in remote.campaigns()) == ["Alpha 0", "Alpha 1", "Alpha 2"]
     with beta.hood_client() as client:
-        names = sorted(c["name"] for c in client.get("/campaigns", params={"page": "1,50"}).json()["items"])
+        names = sorted(
+            c["name"] for c in client.get("/campaigns", params={"page": "1,50"}).json()["items"]
+        )
         assert names == ["Beta 0", "Beta 1", "Beta 2"]
 
     for module, name in ((hoodsync.session, "read_remote"), (hoodsync.apply, "apply_plan")):
@@ -413,13 +471,14 @@ def test_several_accounts_run_concurrently_and_print_in_account_order(
     assert code == 0 and out.index("Account: beta") < out.index("Account: alpha")
 
 
-
 # ------------------------------------------------------------------------------ saved plans: where
 
 
 def test_saved_plan_uses_the_config_of_the_paths_given_and_refuses_fixed_options(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    make_emulator: Callable[..., EmulatorHandle], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
     write(acc.root, "hoodsync.yaml", "accounts:\n  default: {}\n")
@@ -429,14 +488,17 @@ def test_saved_plan_uses_the_config_of_the_paths_given_and_refuses_fixed_options
     for option in (("--target", "campaign.one"), ("--prune",), ("--allow-replace",)):
         code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve", *option)
         assert code == 1 and out == ""
-        assert err == (f"error: {option[0]} cannot be used with --plan: they are fixed in the "
-                       "saved plan (make a new plan to change them)\n")
+        assert err == (
+            f"error: {option[0]} cannot be used with --plan: they are fixed in the "
+            "saved plan (make a new plan to change them)\n"
+        )
 
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / ".git").mkdir(parents=True)
     monkeypatch.chdir(elsewhere)
-    code, out, err = cli(capsys, "apply", "--plan", str(acc.root / "p.json"), str(acc.root),
-                         "--auto-approve")
+    code, out, err = cli(
+        capsys, "apply", "--plan", str(acc.root / "p.json"), str(acc.root), "--auto-approve"
+    )
     assert code == 0, err
     assert rows(out)["campaign.one"][1] == "applied"
     assert not (elsewhere / ".hoodsync").exists()  # the repository's sandbox, not cwd's
@@ -448,8 +510,10 @@ def test_saved_plan_uses_the_config_of_the_paths_given_and_refuses_fixed_options
 
 
 def test_ctrl_c_lets_the_call_in_flight_finish_and_prints_the_table(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    make_emulator: Callable[..., EmulatorHandle], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
     for i in range(3):
@@ -464,7 +528,8 @@ def test_ctrl_c_lets_the_call_in_flight_finish_and_prints_the_table(
             deadline = time.monotonic() + 5
             journal = acc.root / ".hoodsync" / "journal"
             while time.monotonic() < deadline and not any(
-                    '"interrupted"' in p.read_text() for p in journal.glob("*.jsonl")):
+                '"interrupted"' in p.read_text() for p in journal.glob("*.jsonl")
+            ):
                 time.sleep(0.005)  # until the main thread has taken the interrupt
         return real(self, body, **kwargs)
 

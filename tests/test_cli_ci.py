@@ -50,6 +50,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 # --------------------------------------------------------------------------- accounts
 
+
 def test_accounts_lists_the_configured_names_sorted(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -80,6 +81,7 @@ def test_accounts_reports_a_broken_hoodsync_yaml_located(
 
 # --------------------------------------------------------------------------- GitHub annotations
 
+
 def test_validate_annotates_each_problem_under_github_actions(
     in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,22 +104,27 @@ def test_validate_annotates_each_problem_under_github_actions(
         assert lines[lines.index(problem) + 1] == command
         where, _, message = problem.partition(": error: ")
         _, line, col = where.rsplit(":", 2)
-        assert command == (f"::error file=defs%2C v2%3A new/t.yaml,line={line},col={col},"
-                           f"title={CHECK_NAME}::{message}")
+        assert command == (
+            f"::error file=defs%2C v2%3A new/t.yaml,line={line},col={col},"
+            f"title={CHECK_NAME}::{message}"
+        )
     assert any("nmae" in c for c in commands)
 
 
 def test_workflow_command_escapes_as_github_requires() -> None:
-    problem = Problem(Location("a,b:c%.yaml", 3, 7), "100% sure\r\nsecond line: yes, really",
-                      ("spec", "name"))
+    problem = Problem(
+        Location("a,b:c%.yaml", 3, 7), "100% sure\r\nsecond line: yes, really", ("spec", "name")
+    )
     assert workflow_command(problem) == (
         "::error file=a%2Cb%3Ac%25.yaml,line=3,col=7,title=hoodsync validate::"
-        "100%25 sure%0D%0Asecond line: yes, really (spec.name)")
+        "100%25 sure%0D%0Asecond line: yes, really (spec.name)"
+    )
     warning = Problem(Location("w.yaml", 1, 1), "careful", severity="warning")
     assert workflow_command(warning).startswith("::warning file=w.yaml,")
 
 
 # --------------------------------------------------------------------------- GitLab Code Quality
+
 
 def test_validate_writes_a_codequality_report(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
@@ -137,8 +144,7 @@ def test_validate_writes_a_codequality_report(
         assert len(finding["fingerprint"]) == 64
     assert len({f["fingerprint"] for f in report}) == len(report)
 
-    (in_tmp / "t.yaml").write_text(BAD.replace("  nmae: typo\n", "").replace("active",
-                                                                             "inactive"))
+    (in_tmp / "t.yaml").write_text(BAD.replace("  nmae: typo\n", "").replace("active", "inactive"))
     code, out, _ = run(capsys, "validate", "--codequality", "cq.json")
     assert code == 0 and out.startswith("OK: ")
     assert json.loads((in_tmp / "cq.json").read_text()) == []
@@ -154,8 +160,10 @@ def test_codequality_into_a_missing_folder_fails_before_validating(
 
 
 def test_codequality_fingerprints_tell_identical_messages_apart() -> None:
-    same = [Problem(Location("f.yaml", line, 1), "missing required key 'name'", ("spec",))
-            for line in (3, 9)]
+    same = [
+        Problem(Location("f.yaml", line, 1), "missing required key 'name'", ("spec",))
+        for line in (3, 9)
+    ]
     report = codequality_report(same)
     assert report[0]["fingerprint"] != report[1]["fingerprint"]
     assert codequality_report([]) == []

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from conftest import EmulatorHandle
 from test_cli_plan import Account, campaign_yaml, cli, make_account, write
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-            make_emulator: Callable[..., EmulatorHandle]) -> Account:
+def sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle]
+) -> Account:
     """The embedded sandbox in ``tmp_path/repo`` (a git work tree) with one definition."""
     acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
     write(acc.root, "c/one.yaml", campaign_yaml("one", "One"))
@@ -36,12 +36,15 @@ def one_error(err: str) -> str:
 # ------------------------------------------------------------------------------ files
 
 
-@pytest.mark.parametrize("argv", [
-    ("plan", "--out", "{missing}/p.json"),
-    ("plan", "--preview", "{missing}/p.html"),
-    ("preview", "--out", "{missing}/x.html"),
-    ("plan", "--out", "{file}/p.json"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("plan", "--out", "{missing}/p.json"),
+        ("plan", "--preview", "{missing}/p.html"),
+        ("preview", "--out", "{missing}/x.html"),
+        ("plan", "--out", "{file}/p.json"),
+    ],
+)
 def test_an_unwritable_output_fails_before_the_account_is_read(
     sandbox: Account, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
 ) -> None:
@@ -90,7 +93,9 @@ def test_sandbox_that_cannot_be_created_is_one_line(
     (sandbox.root / ".hoodsync").write_text("a file where the folder goes")
     code, _, err = cli(capsys, "plan")
     assert code == 1
-    assert one_error(err).startswith(f"error: {sandbox.root / '.hoodsync'}: cannot create the sandbox")
+    assert one_error(err).startswith(
+        f"error: {sandbox.root / '.hoodsync'}: cannot create the sandbox"
+    )
 
 
 def test_emulator_port_in_use_or_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
@@ -111,7 +116,11 @@ def test_emulator_port_in_use_or_out_of_range(capsys: pytest.CaptureFixture[str]
 def test_named_token_variable_unset_never_uses_the_sandbox(
     sandbox: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write(sandbox.root, "hoodsync.yaml", "accounts:\n  prod:\n    hood: {token_env: HOOD_PROD_TOKEN}\n")
+    write(
+        sandbox.root,
+        "hoodsync.yaml",
+        "accounts:\n  prod:\n    hood: {token_env: HOOD_PROD_TOKEN}\n",
+    )
     for value in (None, ""):
         if value is None:
             monkeypatch.delenv("HOOD_PROD_TOKEN", raising=False)
@@ -119,16 +128,21 @@ def test_named_token_variable_unset_never_uses_the_sandbox(
             monkeypatch.setenv("HOOD_PROD_TOKEN", value)
         code, out, err = cli(capsys, "apply", "--auto-approve")
         assert code == 1 and out == ""
-        assert one_error(err).startswith("error: HOOD_PROD_TOKEN is not set or empty: account 'prod'")
+        assert one_error(err).startswith(
+            "error: HOOD_PROD_TOKEN is not set or empty: account 'prod'"
+        )
     assert not (sandbox.root / ".hoodsync").exists()
 
 
-def test_bad_url_variable_names_it(sandbox: Account, monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_url_variable_names_it(
+    sandbox: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("HOOD_API_URL", "foo")
     code, _, err = cli(capsys, "plan")
     assert code == 1
-    assert one_error(err).startswith("error: HOOD_API_URL='foo' is neither 'sandbox' nor an http(s) URL")
+    assert one_error(err).startswith(
+        "error: HOOD_API_URL='foo' is neither 'sandbox' nor an http(s) URL"
+    )
 
 
 def test_config_and_definition_problems_are_reported_together(
@@ -138,13 +152,17 @@ def test_config_and_definition_problems_are_reported_together(
     write(sandbox.root, "c/bad.yaml", "kind: Campaign\nkey: Bad Key\nspec: {name: x}\n")
     code, _, err = cli(capsys, "plan")
     assert code == 1
-    assert "hoodsync.yaml:3:5: error: unknown key 'prnue'; did you mean 'prune'? " \
-           "(accounts.default.prnue)" in err
+    assert (
+        "hoodsync.yaml:3:5: error: unknown key 'prnue'; did you mean 'prune'? "
+        "(accounts.default.prnue)" in err
+    )
     assert "c/bad.yaml:2:" in err
 
 
 def two_sandbox_accounts(root: Path) -> None:
-    write(root, "hoodsync.yaml", "accounts:\n  alpha: {paths: [alpha/]}\n  beta: {paths: [beta/]}\n")
+    write(
+        root, "hoodsync.yaml", "accounts:\n  alpha: {paths: [alpha/]}\n  beta: {paths: [beta/]}\n"
+    )
     write(root, "alpha/a.yaml", campaign_yaml("a", "A"))
     write(root, "beta/b.yaml", campaign_yaml("b", "B"))
 
@@ -173,8 +191,10 @@ def test_target_spellings_and_a_target_that_matches_nothing(
         assert code == 0 and "campaign.one will be created" in out
     code, out, err = cli(capsys, "plan", "--target", "Campaign.oen")
     assert code == 1 and out == ""
-    assert one_error(err) == ("error: --target matches no definition and no orphan: "
-                              "campaign.oen (did you mean campaign.one?)")
+    assert one_error(err) == (
+        "error: --target matches no definition and no orphan: "
+        "campaign.oen (did you mean campaign.one?)"
+    )
     code, _, err = cli(capsys, "apply", "--auto-approve", "--target", "PushTask.zzz")
     assert code == 1 and "push_task.zzz" in one_error(err)
 
@@ -193,14 +213,20 @@ def test_json_with_several_accounts_asks_for_one(
 
 @pytest.mark.parametrize("variable", ["HOOD_API_TOKEN", "FALCONYTE_API_KEY", "QA_TOKEN"])
 def test_definitions_may_not_interpolate_an_accounts_secret(
-    sandbox: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    sandbox: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     variable: str,
 ) -> None:
-    write(sandbox.root, "hoodsync.yaml", "accounts:\n  default: {}\n"
-                                         "  qa: {hood: {url: sandbox, token_env: QA_TOKEN}}\n")
+    write(
+        sandbox.root,
+        "hoodsync.yaml",
+        "accounts:\n  default: {}\n  qa: {hood: {url: sandbox, token_env: QA_TOKEN}}\n",
+    )
     monkeypatch.setenv(variable, "s3cr3t-value-1234")
     spec = campaign_yaml("one", "One").replace(
-        "  labels: [a, b]\n", f"  labels: [a, b]\n  description: \"${{env:{variable}}}\"\n")
+        "  labels: [a, b]\n", f'  labels: [a, b]\n  description: "${{env:{variable}}}"\n'
+    )
     write(sandbox.root, "c/one.yaml", spec)
     code, out, err = cli(capsys, "plan", "--account", "qa")  # qa is the sandbox in any case
     assert code == 1 and "campaign.one will be created" not in out

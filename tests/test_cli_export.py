@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from test_cli_plan import Account, cli, copy_examples, emulated  # noqa: F401 (a fixture)
 from yaml_ls import language_server
 
@@ -22,8 +21,9 @@ def _remove_markers(account: Account) -> int:
             running = campaign["status"] == "running"  # the API refuses edits while running
             if running:
                 remote.hood_post(path + "/pause", {})
-            response = remote.hood.patch(path, json={"metadata": {"hoodsync_key": None,
-                                                                  "hoodsync_hash": None}})
+            response = remote.hood.patch(
+                path, json={"metadata": {"hoodsync_key": None, "hoodsync_hash": None}}
+            )
             assert response.status_code == 204, response.text
             if running:
                 remote.hood_post(path + "/resume", {})
@@ -49,8 +49,10 @@ def test_export_then_plan_shows_only_adopts(
     doc = json.loads(out)
     actions = [c["action"] for c in doc["changes"]]
     assert actions == ["adopt"] * campaigns
-    assert all(c["diff"] == [] or all(d["path"].startswith("metadata") for d in c["diff"])
-               for c in doc["changes"])
+    assert all(
+        c["diff"] == [] or all(d["path"].startswith("metadata") for d in c["diff"])
+        for c in doc["changes"]
+    )
     assert doc["counts"]["unmanaged"] == 0
 
     code, _, err = cli(capsys, "apply", "--auto-approve", str(out_dir))
@@ -59,8 +61,9 @@ def test_export_then_plan_shows_only_adopts(
     assert code == 0 and "No changes." in out
 
 
-def test_export_refuses_to_overwrite(emulated: Account, capsys: pytest.CaptureFixture[str],
-                                     tmp_path: Path) -> None:
+def test_export_refuses_to_overwrite(
+    emulated: Account, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     account = emulated
     copy_examples(account.root)
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
@@ -74,8 +77,11 @@ def test_export_refuses_to_overwrite(emulated: Account, capsys: pytest.CaptureFi
 
 # --- editor schema lines (issue 15 §5) ----------------------------------------------------------
 
-KIND_SCHEMAS = {"campaigns": "campaign.json", "push-tasks": "push_task.json",
-                "email": "email_campaign.json"}
+KIND_SCHEMAS = {
+    "campaigns": "campaign.json",
+    "push-tasks": "push_task.json",
+    "email": "email_campaign.json",
+}
 
 
 def _schema_targets(out_dir: Path) -> dict[Path, Path]:
@@ -116,8 +122,10 @@ def test_exported_schema_lines_resolve_to_the_schemas_folder_once_written(
     # Schemas of another hoodsync version: the same advice; a file that is no hoodsync schema
     # cannot be replaced by it, so the advice is another folder.
     older = account.root / "schemas" / "push_task.json"
-    older.write_text(older.read_text(encoding="utf-8").replace('"description"', '"$comment"', 1),
-                     encoding="utf-8")
+    older.write_text(
+        older.read_text(encoding="utf-8").replace('"description"', '"$comment"', 1),
+        encoding="utf-8",
+    )
     code, _, err = cli(capsys, "export", "--out", "exported", "--overwrite")
     assert code == 0 and "`hoodsync schema --write schemas`" in err
     older.write_text("{}", encoding="utf-8")
@@ -133,13 +141,22 @@ def test_export_points_at_another_schemas_folder_from_any_depth(
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
     assert cli(capsys, "schema", "--write", "tools/json-schemas")[0] == 0
     out_dir = account.root / "accounts" / "main"
-    code, _, err = cli(capsys, "export", "--kind", "PushTask", "--out", str(out_dir),
-                       "--schemas", "tools/json-schemas")
+    code, _, err = cli(
+        capsys,
+        "export",
+        "--kind",
+        "PushTask",
+        "--out",
+        str(out_dir),
+        "--schemas",
+        "tools/json-schemas",
+    )
     assert code == 0, err
     assert "schema --write" not in err  # the schemas are there
     targets = _schema_targets(out_dir)
-    assert targets and all(t == account.root / "tools" / "json-schemas" / "push_task.json"
-                           for t in targets.values())
+    assert targets and all(
+        t == account.root / "tools" / "json-schemas" / "push_task.json" for t in targets.values()
+    )
     first = next(iter(targets)).read_text(encoding="utf-8").splitlines()[0]
     assert first.endswith("=../../../tools/json-schemas/push_task.json")
 
@@ -166,4 +183,5 @@ def test_the_language_server_accepts_an_export_and_flags_a_bad_key_in_it(
         found = server.diagnostics([*texts.items(), (probe, bad)])
     assert {p.name: d for p, d in found.items() if p != probe and d} == {}
     assert [d["range"]["start"]["line"] for d in found[probe]] == [
-        bad.splitlines().index("no_such_key: 1")]
+        bad.splitlines().index("no_such_key: 1")
+    ]

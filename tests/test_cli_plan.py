@@ -15,14 +15,15 @@ import contextlib
 import json
 import re
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
-
 from conftest import EmulatorHandle
+
 from hoodsync.cli import main
 from hoodsync.definitions.validate import load_definitions
 from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, open_sandbox
@@ -30,8 +31,12 @@ from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, o
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ENV_VARS = ("HOOD_API_URL", "HOOD_API_TOKEN", "FALCONYTE_API_URL", "FALCONYTE_API_KEY")
 #: Limits high enough that the tests never wait on the budget (the emulator gets the same).
-FAST = {"rate_burst": 500, "rate_minute": 30000,
-        "falconyte_rate_burst": 500, "falconyte_rate_minute": 30000}
+FAST = {
+    "rate_burst": 500,
+    "rate_minute": 30000,
+    "falconyte_rate_burst": 500,
+    "falconyte_rate_minute": 30000,
+}
 FAST_YAML = """\
 accounts:
   default:
@@ -62,7 +67,9 @@ key: {key}
 """
 
 
-def email_yaml(key: str, name: str, *, events: str = "[contact.saved]", state: str = "active") -> str:
+def email_yaml(
+    key: str, name: str, *, events: str = "[contact.saved]", state: str = "active"
+) -> str:
     return f"""\
 kind: EmailCampaign
 key: {key}
@@ -88,8 +95,11 @@ class Remote:
         return response.json() if response.content else None
 
     def campaigns(self) -> list[dict[str, Any]]:
-        data = self._ok(self.hood.get("/campaigns", params={
-            "page": "1,100", "view": "full", "sort": "create_time"}))
+        data = self._ok(
+            self.hood.get(
+                "/campaigns", params={"page": "1,100", "view": "full", "sort": "create_time"}
+            )
+        )
         assert int(data["total"]) <= 100
         return list(data["items"])
 
@@ -129,25 +139,39 @@ class Account:
 
 
 def make_account(
-    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    make_emulator: Callable[..., EmulatorHandle], *, max_removals: int = 10, **emulator_config: Any,
+    backend: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    *,
+    max_removals: int = 10,
+    **emulator_config: Any,
 ) -> Account:
     """A fresh account: an emulator reached over loopback through the environment, or the
     sandbox in ``tmp_path/repo/.hoodsync``. The working directory is ``tmp_path/repo``."""
     root = tmp_path / "repo"
-    (root / ".git").mkdir(parents=True)  # the repository root: hoodsync.yaml is not looked for above
+    (root / ".git").mkdir(
+        parents=True
+    )  # the repository root: hoodsync.yaml is not looked for above
     monkeypatch.chdir(root)
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
     if backend == "sandbox":
+
         @contextlib.contextmanager
         def sandbox_remote() -> Iterator[Remote]:
             box = open_sandbox(root / ".hoodsync" / "sandbox.sqlite")
-            hood = httpx.Client(base_url=SANDBOX_HOOD_URL, transport=box.hood_transport,
-                                headers={"Authorization": f"Bearer {box.hood_token}"})
-            falc = httpx.Client(base_url=SANDBOX_FALCONYTE_URL, transport=box.falconyte_transport,
-                                headers={"x-api-key": box.falconyte_key})
+            hood = httpx.Client(
+                base_url=SANDBOX_HOOD_URL,
+                transport=box.hood_transport,
+                headers={"Authorization": f"Bearer {box.hood_token}"},
+            )
+            falc = httpx.Client(
+                base_url=SANDBOX_FALCONYTE_URL,
+                transport=box.falconyte_transport,
+                headers={"x-api-key": box.falconyte_key},
+            )
             try:
                 yield Remote(hood, falc)
             finally:
@@ -171,15 +195,20 @@ def make_account(
 
 
 @pytest.fixture(params=["emulator", "sandbox"])
-def account(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-            make_emulator: Callable[..., EmulatorHandle]) -> Account:
+def account(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+) -> Account:
     """Each test using it runs once against the emulator and once against the sandbox."""
     return make_account(request.param, tmp_path, monkeypatch, make_emulator)
 
 
 @pytest.fixture
-def emulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             make_emulator: Callable[..., EmulatorHandle]) -> Account:
+def emulated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle]
+) -> Account:
     """The emulator only (for option-level tests where one backend proves the point)."""
     return make_account("emulator", tmp_path, monkeypatch, make_emulator)
 
@@ -243,13 +272,17 @@ def test_examples_from_empty_account_to_clean_then_single_changes(
 
     # One label changed in git: exactly one update with exactly that field.
     path = account.root / "campaigns" / "car-brands-showcase.yaml"
-    path.write_text(path.read_text().replace("labels: [cars, bmw, audi, volkswagen]",
-                                             "labels: [cars, bmw, audi, skoda]"))
+    path.write_text(
+        path.read_text().replace(
+            "labels: [cars, bmw, audi, volkswagen]", "labels: [cars, bmw, audi, skoda]"
+        )
+    )
     doc = plan_json(capsys)
     [change] = doc["changes"]
     assert (change["address"], change["action"]) == ("campaign.car-brands-showcase", "update")
     assert [(d["path"], d["before"], d["after"]) for d in change["diff"]] == [
-        ("labels[3]", "volkswagen", "skoda")]
+        ("labels[3]", "volkswagen", "skoda")
+    ]
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
 
     # Paused behind hoodsync's back: exactly one resume.
@@ -259,7 +292,8 @@ def test_examples_from_empty_account_to_clean_then_single_changes(
         remote.hood_post(f"/campaigns/{target['id']}/pause", {"reason": "by hand"})
     doc = plan_json(capsys)
     assert [(c["address"], c["action"]) for c in doc["changes"]] == [
-        ("campaign.headline-ab-test", "resume")]
+        ("campaign.headline-ab-test", "resume")
+    ]
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
 
     # Created by hand with a definition's name: adopt (and apply writes the marker).
@@ -292,7 +326,7 @@ def test_formats_out_file_and_target(emulated: Account, capsys: pytest.CaptureFi
     saved = json.loads((emulated.root / "saved.json").read_text())
     assert saved["format_version"] == 1
     assert [c["address"] for c in saved["changes"]] == ["campaign.one", "campaign.two"]
-    assert "+ campaign \"one\"" in out  # the text plan is still printed
+    assert '+ campaign "one"' in out  # the text plan is still printed
 
     code, out, _ = cli(capsys, "plan", "--format", "json", "--target", "campaign.two")
     doc = json.loads(out)
@@ -308,7 +342,9 @@ def test_formats_out_file_and_target(emulated: Account, capsys: pytest.CaptureFi
 
 
 def test_prune_cancels_orphans_and_the_guard_refuses_too_many(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     acc = make_account("emulator", tmp_path, monkeypatch, make_emulator, max_removals=2)
@@ -322,7 +358,10 @@ def test_prune_cancels_orphans_and_the_guard_refuses_too_many(
     assert doc["changes"] == [] and doc["counts"]["orphans"] == 3  # listed, not removed
     doc = plan_json(capsys, "--prune")
     assert [(c["address"], c["action"]) for c in doc["changes"]] == [
-        ("campaign.c1", "cancel"), ("campaign.c2", "cancel"), ("campaign.c3", "cancel")]
+        ("campaign.c1", "cancel"),
+        ("campaign.c2", "cancel"),
+        ("campaign.c3", "cancel"),
+    ]
 
     code, out, err = cli(capsys, "apply", "--prune", "--auto-approve")
     assert code == 1
@@ -339,8 +378,11 @@ def test_prune_cancels_orphans_and_the_guard_refuses_too_many(
     assert "Apply complete: 3 applied, 0 failed, 0 not attempted." in out
     with acc.remote() as remote:
         assert sorted((c["name"], c["status"]) for c in remote.campaigns()) == [
-            ("Campaign 0", "scheduled"), ("Campaign 1", "canceled"),
-            ("Campaign 2", "canceled"), ("Campaign 3", "canceled")]
+            ("Campaign 0", "scheduled"),
+            ("Campaign 1", "canceled"),
+            ("Campaign 2", "canceled"),
+            ("Campaign 3", "canceled"),
+        ]
     code, out, _ = cli(capsys, "plan", "--prune", "--detailed-exitcode")
     assert code == 0 and "No changes." in out
 
@@ -360,7 +402,9 @@ def test_preview_shows_the_remote_side_of_an_update(
 
 
 def test_plan_warns_when_apply_would_refuse_it_without_changing_the_exit_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     acc = make_account("emulator", tmp_path, monkeypatch, make_emulator, max_removals=1)
@@ -387,12 +431,15 @@ def test_plan_warns_when_apply_would_refuse_it_without_changing_the_exit_code(
 
 
 def test_subfolder_uses_the_repositorys_config_and_each_sandbox_account_its_own_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
-    write(acc.root, "hoodsync.yaml", "accounts:\n  default: {paths: [main/]}\n"
-                                     "  qa: {paths: [qa/]}\n")
+    write(
+        acc.root, "hoodsync.yaml", "accounts:\n  default: {paths: [main/]}\n  qa: {paths: [qa/]}\n"
+    )
     write(acc.root, "main/m.yaml", campaign_yaml("m", "Main"))
     write(acc.root, "qa/q.yaml", campaign_yaml("q", "QA"))
     monkeypatch.chdir(acc.root / "qa")  # from a subfolder: the repository root's hoodsync.yaml
@@ -407,8 +454,11 @@ def test_subfolder_uses_the_repositorys_config_and_each_sandbox_account_its_own_
     for name, db in (("Main", "sandbox.sqlite"), ("QA", "sandbox-qa.sqlite")):
         box = open_sandbox(state / db)
         try:
-            with httpx.Client(base_url=SANDBOX_HOOD_URL, transport=box.hood_transport,
-                              headers={"Authorization": f"Bearer {box.hood_token}"}) as hood:
+            with httpx.Client(
+                base_url=SANDBOX_HOOD_URL,
+                transport=box.hood_transport,
+                headers={"Authorization": f"Bearer {box.hood_token}"},
+            ) as hood:
                 assert [c["name"] for c in hood.get("/campaigns").json()["items"]] == [name]
         finally:
             box.close()

@@ -34,9 +34,14 @@ class Recorder:
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 recorder.requests.append(f"{self.command} {self.path}")
-                body = json.dumps({"code": 401, "title": "Unauthorized",
-                                   "message": "invalid token",
-                                   "trace_id": "00000000-0000-4000-8000-000000000000"}).encode()
+                body = json.dumps(
+                    {
+                        "code": 401,
+                        "title": "Unauthorized",
+                        "message": "invalid token",
+                        "trace_id": "00000000-0000-4000-8000-000000000000",
+                    }
+                ).encode()
                 self.send_response(401)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -101,7 +106,9 @@ def test_apply_at_the_repository_root_sends_nothing_for_the_examples(
     assert real_looking.requests == []
     assert code == 1
     assert err.splitlines() == [
-        NOTE, "error: no definitions found: nothing to plan (no account was read)"]
+        NOTE,
+        "error: no definitions found: nothing to plan (no account was read)",
+    ]
     assert out == ""
 
 
@@ -126,15 +133,18 @@ def test_validate_leaves_out_each_nested_project_with_one_note(
     assert code == 0, err
     assert out == "OK: 2 definition(s) in 2 file(s) are valid.\n"
     assert err.splitlines() == [
-        "note: defs/deep/er/ has its own hoodsync.yml; skipped (run hoodsync there)", NOTE]
+        "note: defs/deep/er/ has its own hoodsync.yml; skipped (run hoodsync there)",
+        NOTE,
+    ]
 
     # A project given as a PATH is scanned, under its own configuration, without a note.
     code, out, err = cli(capsys, "validate", "examples")
     assert code == 0 and out.startswith("OK: 18 definition(s)") and err == ""
 
 
-@pytest.mark.parametrize("argv", [["validate"], ["plan"], ["apply", "--auto-approve"],
-                                  ["preview", "--out", "p.html"]])
+@pytest.mark.parametrize(
+    "argv", [["validate"], ["plan"], ["apply", "--auto-approve"], ["preview", "--out", "p.html"]]
+)
 def test_every_command_that_scans_says_what_it_left_out(
     repo: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -162,13 +172,16 @@ def test_paths_of_two_projects_are_refused_before_anything_is_read(
     repo: Path, real_looking: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(repo, "defs/one.yaml", campaign_yaml("one", "One"))
-    for argv in (["apply", "--auto-approve", ".", "examples"],
-                 ["plan", "defs", "examples/campaigns/sms.yaml"]):
+    for argv in (
+        ["apply", "--auto-approve", ".", "examples"],
+        ["plan", "defs", "examples/campaigns/sms.yaml"],
+    ):
         code, out, err = cli(capsys, *argv)
         assert (code, out, real_looking.requests) == (1, "", [])
         [line] = err.splitlines()
-        assert line.startswith(f"error: {argv[-1]} belongs to another project "
-                               "(examples/hoodsync.yaml) than ")
+        assert line.startswith(
+            f"error: {argv[-1]} belongs to another project (examples/hoodsync.yaml) than "
+        )
         assert line.endswith("(no hoodsync.yaml); run hoodsync once per project")
 
 
@@ -180,15 +193,26 @@ def test_a_symlink_loop_in_a_scanned_folder_is_a_one_line_error(
     os.symlink("b.yaml", repo / "defs" / "a.yaml")
     os.symlink("a.yaml", repo / "defs" / "b.yaml")
     os.symlink("..", repo / "defs" / "up")  # a folder loop: not followed
-    for argv in (["validate"], ["plan"], ["validate", "defs/loop.yaml"], ["plan", "defs/loop.yaml"],
-                 ["apply", "--auto-approve", "defs/loop.yaml"]):
+    for argv in (
+        ["validate"],
+        ["plan"],
+        ["validate", "defs/loop.yaml"],
+        ["plan", "defs/loop.yaml"],
+        ["apply", "--auto-approve", "defs/loop.yaml"],
+    ):
         code, out, err = cli(capsys, *argv)
         assert (code, out, real_looking.requests) == (1, "", [])
         lines = [line for line in err.splitlines() if line != NOTE]
-        looping = ["defs/loop.yaml"] if argv[-1].endswith(".yaml") else \
-            ["defs/a.yaml", "defs/b.yaml", "defs/loop.yaml"]
+        looping = (
+            ["defs/loop.yaml"]
+            if argv[-1].endswith(".yaml")
+            else ["defs/a.yaml", "defs/b.yaml", "defs/loop.yaml"]
+        )
         assert [line.split(": error: ")[0] for line in lines[:-1]] == [
-            f"{name}:1:1" for name in looping]
+            f"{name}:1:1" for name in looping
+        ]
         assert all(": error: cannot read: " in line for line in lines[:-1])
-        assert lines[-1] == f"{len(looping)} error(s) in {len(looping)} file(s); " \
+        assert (
+            lines[-1] == f"{len(looping)} error(s) in {len(looping)} file(s); "
             "nothing was sent anywhere."
+        )

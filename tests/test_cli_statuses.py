@@ -11,12 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from test_cli_apply import rows
 from test_cli_plan import Account, account, campaign_yaml, cli, emulated, write
 
 from hoodsync.emulator.store import Store
-
 
 #: (status, effective_status or None) — active with and without a refining effective status,
 #: manual, and a word the docs never use.
@@ -36,12 +34,14 @@ def set_status(account: Account, name: str, status: str, effective: str | None) 
     undocumented = status not in ("active", "manual")
     if account.emulator is not None:
         account.emulator.store.set_campaign_status(
-            cid, status, effective_status=effective, undocumented=undocumented)
+            cid, status, effective_status=effective, undocumented=undocumented
+        )
         return cid
     store = Store.open(Path(account.root) / ".hoodsync" / "sandbox.sqlite")
     try:
-        store.set_campaign_status(cid, status, effective_status=effective,
-                                  undocumented=undocumented)
+        store.set_campaign_status(
+            cid, status, effective_status=effective, undocumented=undocumented
+        )
     finally:
         store.close()
     return cid
@@ -118,9 +118,20 @@ def test_export_adopts_a_campaign_in_any_editable_status(
     emulated: Account, capsys: pytest.CaptureFixture[str], status: str
 ) -> None:
     with emulated.remote() as remote:
-        remote.hood_post("/campaigns", {"name": "Made in Hood", "labels": ["x"], "messages": [
-            {"name": "Hi", "channel": "push",
-             "push": {"title": {"en": "Hi"}, "landing_url": "https://example.com"}}]})
+        remote.hood_post(
+            "/campaigns",
+            {
+                "name": "Made in Hood",
+                "labels": ["x"],
+                "messages": [
+                    {
+                        "name": "Hi",
+                        "channel": "push",
+                        "push": {"title": {"en": "Hi"}, "landing_url": "https://example.com"},
+                    }
+                ],
+            },
+        )
     set_status(emulated, "Made in Hood", status, None)
     out_dir = emulated.root / "exported"
     code, out, err = cli(capsys, "export", "--out", str(out_dir))

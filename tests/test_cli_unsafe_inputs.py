@@ -6,11 +6,10 @@ sequences cannot forge, hide or recolour a line of the text plan."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from conftest import EmulatorHandle
 from test_cli_plan import Account, campaign_yaml, cli, make_account, write
 
@@ -72,7 +71,9 @@ def _problem_lines(err: str, name: str) -> list[tuple[int, int, str]]:
 
 
 def test_validate_refuses_each_value_at_its_place(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "defs/bad.yaml", BAD_FILE)
@@ -80,14 +81,17 @@ def test_validate_refuses_each_value_at_its_place(
     assert code == 1 and out == "" and "Traceback" not in err
     assert _problem_lines(err, "defs/bad.yaml") == EXPECTED, err
     assert err.splitlines()[-1] == (
-        f"{len(EXPECTED)} error(s) in 1 file(s); nothing was sent anywhere.")
+        f"{len(EXPECTED)} error(s) in 1 file(s); nothing was sent anywhere."
+    )
     # every line is one line: the control characters of the file are shown escaped
     assert len(err.splitlines()) == len(EXPECTED) + 1
     assert "\x1b" not in err
 
 
 def test_plan_refuses_them_before_reading_the_account(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     make_emulator: Callable[..., EmulatorHandle],
 ) -> None:
     acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
@@ -104,7 +108,9 @@ ERASING_NAME = "\x1b[2K\x1b[1A"
 
 
 def test_plan_of_an_account_with_forged_names_shows_them_escaped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     make_emulator: Callable[..., EmulatorHandle],
 ) -> None:
     acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
@@ -113,12 +119,19 @@ def test_plan_of_an_account_with_forged_names_shows_them_escaped(
     message = {"name": "m", "channel": "push", "push": {"title": {"en": "Hi"}}}
     with acc.remote() as remote:
         for key, name in (("gone", FORGED_NAME), ("gone\x1b[2K", ERASING_NAME)):
-            remote.hood_post("/campaigns", {"name": name, "metadata": {"hoodsync_key": key},
-                                            "scheduled_time": "2030-01-01 10:00:00",
-                                            "messages": [message]})
+            remote.hood_post(
+                "/campaigns",
+                {
+                    "name": name,
+                    "metadata": {"hoodsync_key": key},
+                    "scheduled_time": "2030-01-01 10:00:00",
+                    "messages": [message],
+                },
+            )
         kept = remote.campaign("Kept")
-        response = remote.hood.patch(f"/campaigns/{kept['id']}",
-                                     json={"labels": ["a", FORGED_NAME + ERASING_NAME]})
+        response = remote.hood.patch(
+            f"/campaigns/{kept['id']}", json={"labels": ["a", FORGED_NAME + ERASING_NAME]}
+        )
         assert response.status_code < 300, response.text
 
     for prune in ((), ("--prune", "--allow-removals", "9")):

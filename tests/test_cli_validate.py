@@ -46,9 +46,18 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[Path, int]]:
     """Each broken file and the line its error must point at."""
     cases: dict[str, tuple[bytes, int]] = {
         "duplicate": (GOOD.replace("  name: Demo\n", "  name: Demo\n  name: Again\n").encode(), 6),
-        "bomb": (("a: &a [" + ",".join(['"x"'] * 9) + "]\n" + "".join(
-            f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]\n"
-            for p, n in zip("abcdefgh", "bcdefghi"))).encode(), 1),
+        "bomb": (
+            (
+                "a: &a ["
+                + ",".join(['"x"'] * 9)
+                + "]\n"
+                + "".join(
+                    f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]\n"
+                    for p, n in zip("abcdefgh", "bcdefghi")
+                )
+            ).encode(),
+            1,
+        ),
         "tab": (b"kind: PushTask\nkey: demo\nspec:\n\tname: Demo\n", 4),
         "latin1": (GOOD.replace("Demo", "Caf\u00e9").encode("latin-1"), 5),
         "unknown": (GOOD.replace("  name: Demo", "  nmae: Demo\n  name: Demo"), 5),
@@ -76,7 +85,8 @@ def test_bad_input_is_one_located_line_exit_1(
     assert code == 1 and out == ""
     first = err.splitlines()[0]
     assert first.startswith(f"{path}:{line}:") or first.startswith(
-        f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}:{line}:"), err
+        f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}:{line}:"
+    ), err
     assert ": error: " in first
     assert "Traceback" not in err
 
@@ -102,6 +112,7 @@ def test_schema_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_version_and_module_entry_point() -> None:
-    proc = subprocess.run([sys.executable, "-m", "hoodsync", "--version"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hoodsync", "--version"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("hoodsync, version ")

@@ -10,9 +10,9 @@ import pytest
 
 from hoodsync.config import (
     FALCONYTE_DEFAULT_URL,
-    Config,
     HOOD_DEFAULT_URL,
     SANDBOX,
+    Config,
     find_config_file,
     load_config,
 )
@@ -34,7 +34,9 @@ def tree(root: Path, *names: str) -> None:
 # ------------------------------------------------------------------------------ finding it
 
 
-def test_found_beside_the_first_path_or_in_a_parent_up_to_the_repository_root(tmp_path: Path) -> None:
+def test_found_beside_the_first_path_or_in_a_parent_up_to_the_repository_root(
+    tmp_path: Path,
+) -> None:
     tree(tmp_path, "repo/.git/", "repo/hoodsync.yaml", "repo/a/b/c.yaml", "elsewhere/")
     repo = tmp_path / "repo"
     assert find_config_file(["a/b"], cwd=repo) == repo / "hoodsync.yaml"
@@ -88,7 +90,9 @@ def test_a_named_token_variable_that_is_unset_or_empty_never_falls_back_to_the_s
     tmp_path: Path, value: str | None
 ) -> None:
     env = {} if value is None else {"HOOD_PROD_TOKEN": value}
-    config = config_in(tmp_path, "accounts:\n  prod:\n    hood: {token_env: HOOD_PROD_TOKEN}\n", env)
+    config = config_in(
+        tmp_path, "accounts:\n  prod:\n    hood: {token_env: HOOD_PROD_TOKEN}\n", env
+    )
     account = config.account("prod")
     assert account.hood.url == HOOD_DEFAULT_URL
     with pytest.raises(ConfigError) as info:
@@ -99,8 +103,11 @@ def test_a_named_token_variable_that_is_unset_or_empty_never_falls_back_to_the_s
 
 
 def test_a_named_key_variable_is_only_needed_when_email_is_planned(tmp_path: Path) -> None:
-    config = config_in(tmp_path, "accounts:\n  prod:\n    hood: {url: sandbox}\n"
-                       "    falconyte: {key_env: PROD_KEY}\n", {})
+    config = config_in(
+        tmp_path,
+        "accounts:\n  prod:\n    hood: {url: sandbox}\n    falconyte: {key_env: PROD_KEY}\n",
+        {},
+    )
     account = config.account("prod")
     assert account.falconyte.url == FALCONYTE_DEFAULT_URL
     check_secrets(account, need_falconyte=False, env={})
@@ -109,7 +116,9 @@ def test_a_named_key_variable_is_only_needed_when_email_is_planned(tmp_path: Pat
 
 
 def test_explicit_sandbox_url_wins(tmp_path: Path) -> None:
-    config = config_in(tmp_path, "accounts:\n  dev:\n    hood: {url: sandbox, token_env: DEV}\n", {})
+    config = config_in(
+        tmp_path, "accounts:\n  dev:\n    hood: {url: sandbox, token_env: DEV}\n", {}
+    )
     assert config.account("dev").hood.is_sandbox
     (tmp_path / "no-config").mkdir()
     env = {"HOOD_API_URL": "sandbox", "HOOD_API_TOKEN": "t"}
@@ -119,7 +128,9 @@ def test_explicit_sandbox_url_wins(tmp_path: Path) -> None:
 def test_a_real_url_without_the_standard_token_names_it(tmp_path: Path) -> None:
     env = {"HOOD_API_URL": "https://hood.example.com/v1/hood"}
     account = config_in(tmp_path, None, env).account(None)
-    with pytest.raises(ConfigError, match="^HOOD_API_TOKEN is not set or empty.*HOOD_API_URL=sandbox"):
+    with pytest.raises(
+        ConfigError, match="^HOOD_API_TOKEN is not set or empty.*HOOD_API_URL=sandbox"
+    ):
         check_secrets(account, env=env)
 
 
@@ -132,11 +143,15 @@ def test_url_variables_must_be_sandbox_or_an_http_url(tmp_path: Path, var: str, 
 
 
 def test_secret_names_cover_every_account_and_the_standard_variables(tmp_path: Path) -> None:
-    config = config_in(tmp_path, """\
+    config = config_in(
+        tmp_path,
+        """\
 accounts:
   a: {hood: {token_env: A_TOKEN}, paths: [.]}
   b: {falconyte: {key_env: B_KEY}, paths: [.]}
-""", {})
+""",
+        {},
+    )
     assert config.secret_names() == {"A_TOKEN", "B_KEY", "HOOD_API_TOKEN", "FALCONYTE_API_KEY"}
 
 
@@ -154,7 +169,9 @@ def test_account_info_describes_falconyte_honestly(tmp_path: Path) -> None:
     info = account_info(config_in(tmp_path, None, {"HOOD_API_TOKEN": "t"}).account(None))
     assert not info.sandbox and info.falconyte_url is None
     assert info.falconyte_sandbox is True
-    config = config_in(tmp_path, "accounts:\n  p: {hood: {token_env: P_T}, falconyte: {key_env: P_K}}\n", {})
+    config = config_in(
+        tmp_path, "accounts:\n  p: {hood: {token_env: P_T}, falconyte: {key_env: P_K}}\n", {}
+    )
     info = account_info(config.account("p"))
     assert (info.token_env, info.key_env) == ("P_T", "P_K")  # the notices name these
 
@@ -168,20 +185,30 @@ def problems(tmp_path: Path, text: str) -> list[str]:
     return [str(p) for p in info.value.problems]
 
 
-def test_schema_problems_read_like_definition_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_schema_problems_read_like_definition_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    found = problems(tmp_path, """\
+    found = problems(
+        tmp_path,
+        """\
 accounts:
   Prod:
     hood: {url: foo}
   ok:
     pathz: [a/]
     safety: {max_removals: -1}
-""")
-    assert found[0].startswith("hoodsync.yaml:2:3: error: \"Prod\" does not match the expected format")
+""",
+    )
+    assert found[0].startswith(
+        'hoodsync.yaml:2:3: error: "Prod" does not match the expected format'
+    )
     assert found[0].endswith("(accounts.Prod)")
-    assert found[1].startswith("hoodsync.yaml:3:12: error: \"foo\" does not match")
-    assert "hoodsync.yaml:5:5: error: unknown key 'pathz'; did you mean 'paths'? (accounts.ok.pathz)" in found
+    assert found[1].startswith('hoodsync.yaml:3:12: error: "foo" does not match')
+    assert (
+        "hoodsync.yaml:5:5: error: unknown key 'pathz'; did you mean 'paths'? (accounts.ok.pathz)"
+        in found
+    )
     assert any(p.startswith("hoodsync.yaml:6:") and "out of range" in p for p in found)
     for line in found:
         assert line.count("hoodsync.yaml") == 1  # no doubled prefix
@@ -192,13 +219,16 @@ def test_empty_or_several_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path)
     assert problems(tmp_path, "") == [
         "hoodsync.yaml:1:1: error: the file is empty; it needs an `accounts:` mapping "
-        "(or delete it to use the environment)"]
+        "(or delete it to use the environment)"
+    ]
     assert problems(tmp_path, "# only a comment\n---\n")[0].startswith("hoodsync.yaml:")
     [several] = problems(tmp_path, "accounts: {a: {}}\n---\naccounts: {b: {}}\n")
     assert "one YAML document" in several
 
 
-def test_paths_that_do_not_exist_are_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_that_do_not_exist_are_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "real").mkdir()
     [found] = problems(tmp_path, "accounts:\n  a:\n    paths: [real/, nonexistent/]\n")

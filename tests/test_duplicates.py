@@ -9,7 +9,6 @@ import re
 from typing import Any
 
 import pytest
-
 from test_cli_plan import Account, campaign_yaml, cli, emulated, plan_json, write  # noqa: F401
 
 
@@ -20,9 +19,17 @@ def _campaign_body(name: str, key: str, *, draft: bool = False) -> dict[str, Any
         "scheduled_time": "2030-01-01 10:00:00",
         "is_draft": draft,
         "metadata": {"hoodsync_key": key},
-        "messages": [{"name": "Hello", "channel": "push", "push": {
-            "title": {"en": f"Hello {name}"}, "body": {"en": "Thanks for subscribing"},
-            "landing_url": "https://example.com"}}],
+        "messages": [
+            {
+                "name": "Hello",
+                "channel": "push",
+                "push": {
+                    "title": {"en": f"Hello {name}"},
+                    "body": {"en": "Thanks for subscribing"},
+                    "landing_url": "https://example.com",
+                },
+            }
+        ],
     }
 
 
@@ -35,40 +42,56 @@ def _duplicated(account: Account, capsys: pytest.CaptureFixture[str]) -> dict[st
     with account.remote() as remote:
         ids = {"one": str(remote.campaign("One")["id"]), "two": str(remote.campaign("Two")["id"])}
         ids["one-copy"] = str(remote.hood_post("/campaigns", _campaign_body("One", "one"))["id"])
-        ids["one-draft"] = str(remote.hood_post(
-            "/campaigns", _campaign_body("One", "one", draft=True))["id"])
-        ids["two-draft"] = str(remote.hood_post(
-            "/campaigns", _campaign_body("Two", "two", draft=True))["id"])
+        ids["one-draft"] = str(
+            remote.hood_post("/campaigns", _campaign_body("One", "one", draft=True))["id"]
+        )
+        ids["two-draft"] = str(
+            remote.hood_post("/campaigns", _campaign_body("Two", "two", draft=True))["id"]
+        )
     return ids
 
 
 def test_the_ambiguity_error_names_the_way_out(
-    emulated: Account, capsys: pytest.CaptureFixture[str],
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     ids = _duplicated(emulated, capsys)
     code, out, _ = cli(capsys, "plan")
     assert code == 1
-    assert re.search(rf"3 remote campaigns carry the marker hoodsync_key=one \(ids [^)]*\).*"
-                     rf"keep the oldest \(id {ids['one']}\).*hoodsync apply --resolve-duplicates",
-                     out.replace("\n", " "))
+    assert re.search(
+        rf"3 remote campaigns carry the marker hoodsync_key=one \(ids [^)]*\).*"
+        rf"keep the oldest \(id {ids['one']}\).*hoodsync apply --resolve-duplicates",
+        out.replace("\n", " "),
+    )
 
 
 def test_resolve_duplicates_keeps_the_oldest_and_retires_the_others(
-    emulated: Account, capsys: pytest.CaptureFixture[str],
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     ids = _duplicated(emulated, capsys)
     doc = plan_json(capsys, "--resolve-duplicates")
     by_address = {c["address"]: c for c in doc["changes"]}
-    assert set(by_address) == {f"campaign.one#{ids['one-copy']}",
-                               f"campaign.one#{ids['one-draft']}",
-                               f"campaign.two#{ids['two-draft']}"}
+    assert set(by_address) == {
+        f"campaign.one#{ids['one-copy']}",
+        f"campaign.one#{ids['one-draft']}",
+        f"campaign.two#{ids['two-draft']}",
+    }
     cancel = by_address[f"campaign.one#{ids['one-copy']}"]
     assert cancel["action"] == "cancel" and "irreversible" in cancel["flags"]
     assert f"duplicate of id {ids['one']}" in cancel["description"]
     release = by_address[f"campaign.one#{ids['one-draft']}"]
     assert release["action"] == "update"
-    assert release["steps"] == [{"op": "patch", "id": ids["one-draft"], "body": {
-        "name": "One (duplicate)", "metadata": {"hoodsync_key": None, "hoodsync_hash": None}}}]
+    assert release["steps"] == [
+        {
+            "op": "patch",
+            "id": ids["one-draft"],
+            "body": {
+                "name": "One (duplicate)",
+                "metadata": {"hoodsync_key": None, "hoodsync_hash": None},
+            },
+        }
+    ]
 
     code, out, _ = cli(capsys, "plan", "--resolve-duplicates")  # shown like any other change
     assert code == 0
@@ -88,7 +111,8 @@ def test_resolve_duplicates_keeps_the_oldest_and_retires_the_others(
 
 
 def test_resolving_duplicates_is_not_counted_as_a_mass_removal(
-    emulated: Account, capsys: pytest.CaptureFixture[str],
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
@@ -102,7 +126,8 @@ def test_resolving_duplicates_is_not_counted_as_a_mass_removal(
 
 
 def test_push_task_duplicates_are_deactivated_and_renamed(
-    emulated: Account, capsys: pytest.CaptureFixture[str],
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     task = """\
 kind: PushTask

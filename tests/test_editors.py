@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
-
 from test_cli_plan import cli
 from yaml_ls import SERVER_VERSION, Diagnostic, YamlLanguageServer, language_server
 
@@ -91,8 +90,12 @@ def test_every_document_of_every_example_points_at_its_schema_file() -> None:
 def test_readme_definition_examples_carry_a_schema_line_per_document() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
-    docs = [lines for block in blocks if re.search(r"^kind: ", block, flags=re.M)
-            for _, lines in documents(block)]
+    docs = [
+        lines
+        for block in blocks
+        if re.search(r"^kind: ", block, flags=re.M)
+        for _, lines in documents(block)
+    ]
     assert len(docs) >= 3
     for lines in docs:
         kind = next(line.split()[1] for line in lines if line.startswith("kind:"))
@@ -137,8 +140,10 @@ def test_schema_write_again_leaves_current_files_alone_and_replaces_older_ones(
     assert code == 0, err
     pairs = (line.split(maxsplit=1) for line in out.splitlines())
     actions = {path: action for action, path in pairs}
-    assert actions == {str(folder / n): "updated" if n == "push_task.json" else "unchanged"
-                       for n in SCHEMA_FILES.values()}
+    assert actions == {
+        str(folder / n): "updated" if n == "push_task.json" else "unchanged"
+        for n in SCHEMA_FILES.values()
+    }
     assert (folder / "push_task.json").read_bytes() == shipped("push_task.json")
     after = {p.name: p.stat().st_ino for p in folder.iterdir()}
     # Current files were not rewritten; the replaced one is a new file (temporary + rename).
@@ -155,8 +160,10 @@ def test_schema_write_refuses_to_replace_a_file_that_is_not_a_hoodsync_schema(
     mine.write_text('{"title": "my own campaign data"}', encoding="utf-8")
     code, out, err = cli(capsys, "schema", "--write", str(folder))
     assert code == 1 and out == ""
-    assert err.splitlines() == [f"error: refusing to replace {mine}: not a hoodsync schema; "
-                                "move it away or choose another folder"]
+    assert err.splitlines() == [
+        f"error: refusing to replace {mine}: not a hoodsync schema; "
+        "move it away or choose another folder"
+    ]
     # Nothing written, not even the other schemas.
     assert [p.name for p in folder.iterdir()] == ["campaign.json"]
     assert mine.read_text(encoding="utf-8") == '{"title": "my own campaign data"}'

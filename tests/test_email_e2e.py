@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from conftest import EmulatorHandle
 from test_cli_plan import (
     Account,
@@ -35,7 +35,9 @@ def result_id(out: str, address: str) -> str:
     return match[1]
 
 
-def test_create_stop_start_and_replace(account: Account, capsys: pytest.CaptureFixture[str]) -> None:
+def test_create_stop_start_and_replace(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(account.root, "email/welcome.yaml", email_yaml("welcome", "Welcome flow"))
 
     code, out, _ = cli(capsys, "apply", "--auto-approve")
@@ -49,7 +51,8 @@ def test_create_stop_start_and_replace(account: Account, capsys: pytest.CaptureF
         path.write_text(email_yaml("welcome", "Welcome flow", state=state))
         doc = plan_json(capsys)
         assert [(c["address"], c["action"]) for c in doc["changes"]] == [
-            ("email_campaign.welcome", action)]
+            ("email_campaign.welcome", action)
+        ]
         assert cli(capsys, "apply", "--auto-approve")[0] == 0
         with account.remote() as remote:
             [campaign] = remote.email_campaigns()
@@ -71,7 +74,10 @@ def test_create_stop_start_and_replace(account: Account, capsys: pytest.CaptureF
     doc = plan_json(capsys, "--allow-replace")
     [change] = doc["changes"]
     assert (change["action"], change["name"], change["remote_id"]) == (
-        "replace", "Welcome flow", first)
+        "replace",
+        "Welcome flow",
+        first,
+    )
     assert [s["op"] for s in change["steps"]] == ["create", "stop"]
     code, out, _ = cli(capsys, "apply", "--auto-approve", "--allow-replace")
     assert code == 0
@@ -83,20 +89,23 @@ def test_create_stop_start_and_replace(account: Account, capsys: pytest.CaptureF
     assert {c["name"] for c in by_id.values()} == {"Welcome flow"}
     assert enabled(by_id[new]) and not enabled(by_id[first])
     assert sorted(by_id[new]["draft_data"]["send_data"]["event_triggered_send"]["events"]) == [
-        "contact.saved", "lead.created"]
+        "contact.saved",
+        "lead.created",
+    ]
     doc = plan_json(capsys)
     assert doc["changes"] == [] and [s["id"] for s in doc["superseded"]] == [first]
 
 
 def test_lost_create_answers_are_not_duplicated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Every create is committed and its answer dropped: the client lists before sending again
     and finds it by name, for a first create and for a replacement's create alike. (A create
     that did NOT happen while an older campaign has the name: tests/test_apply.py.)"""
-    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator,
-                       drop_after_commit_rate=1.0)
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator, drop_after_commit_rate=1.0)
     path = write(acc.root, "email/welcome.yaml", email_yaml("welcome", "Welcome flow"))
     code, out, _ = cli(capsys, "apply", "--auto-approve")
     assert code == 0
@@ -117,7 +126,9 @@ def test_lost_create_answers_are_not_duplicated(
 
 
 def test_falconyte_key_is_needed_only_by_plans_with_email_campaigns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
@@ -152,13 +163,22 @@ def test_replacement_cut_off_before_the_stop_is_finished_by_the_next_apply(
     """A replace is create-new then stop-old; if the apply dies between the two, two active
     campaigns share the name. Issue 7: the next plan is an error that says so and names
     --allow-replace; with it, the plan stops the old one and the account converges."""
-    write(account.root, "email/welcome.yaml",
-          email_yaml("welcome", "Welcome flow", events="[lead.created]"))
+    write(
+        account.root,
+        "email/welcome.yaml",
+        email_yaml("welcome", "Welcome flow", events="[lead.created]"),
+    )
     with account.remote() as remote:  # the state a killed replace leaves behind
         for events in (["contact.saved"], ["lead.created"]):
-            remote.falconyte_post("/email/campaigns", {
-                "name": "Welcome flow", "template_ids": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"],
-                "mail_account_ids": ["8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"], "events": events})
+            remote.falconyte_post(
+                "/email/campaigns",
+                {
+                    "name": "Welcome flow",
+                    "template_ids": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"],
+                    "mail_account_ids": ["8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"],
+                    "events": events,
+                },
+            )
         older = remote.email_campaigns()[0]["id"]
     code, out, err = cli(capsys, "plan")
     assert code == 1 and "interrupted" in out + err and "--allow-replace" in out + err

@@ -9,8 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -123,13 +123,25 @@ def test_cli_serves_answers_curl_survives_concurrency_and_stops_cleanly(
 
 #: Every numeric option with values outside its bounds (or not numbers at all).
 BAD_VALUES = [
-    ("--fail-rate", "2"), ("--fail-rate", "-0.1"), ("--fail-rate", "nan"), ("--fail-rate", "abc"),
-    ("--drop-after-commit-rate", "1.5"), ("--drop-after-commit-rate", "-inf"),
-    ("--rate-burst", "0"), ("--rate-burst", "-3"), ("--rate-burst", "ten"),
-    ("--rate-minute", "0"), ("--rate-minute", "1.5"),
-    ("--latency-ms", "-5"), ("--async-delay", "-1"),
-    ("--max-concurrent", "0"), ("--page-max", "0"), ("--page-max", "-1"),
-    ("--port", "99999"), ("--port", "-1"), ("--seed", "x"),
+    ("--fail-rate", "2"),
+    ("--fail-rate", "-0.1"),
+    ("--fail-rate", "nan"),
+    ("--fail-rate", "abc"),
+    ("--drop-after-commit-rate", "1.5"),
+    ("--drop-after-commit-rate", "-inf"),
+    ("--rate-burst", "0"),
+    ("--rate-burst", "-3"),
+    ("--rate-burst", "ten"),
+    ("--rate-minute", "0"),
+    ("--rate-minute", "1.5"),
+    ("--latency-ms", "-5"),
+    ("--async-delay", "-1"),
+    ("--max-concurrent", "0"),
+    ("--page-max", "0"),
+    ("--page-max", "-1"),
+    ("--port", "99999"),
+    ("--port", "-1"),
+    ("--seed", "x"),
 ]
 
 
@@ -145,7 +157,9 @@ def _in_process(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, st
 
 @pytest.mark.parametrize(("option", "value"), BAD_VALUES, ids=[" ".join(b) for b in BAD_VALUES])
 def test_a_bad_option_value_is_one_error_line_and_exit_1(
-    capsys: pytest.CaptureFixture[str], option: str, value: str,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    value: str,
 ) -> None:
     code, out, err = _in_process(capsys, "--port", "0", option, value)
     assert code == 1 and "listening" not in out
@@ -156,8 +170,13 @@ def test_a_bad_option_value_is_one_error_line_and_exit_1(
 
 #: Values that passed before and started a server that could not work (every request would wait
 #: forever, or sleep() would overflow): run as users do, so a regression fails instead of hanging.
-NON_FINITE = [("--latency-ms", "nan"), ("--latency-ms", "inf"), ("--latency-ms", "1e9"),
-              ("--async-delay", "inf"), ("--async-delay", "1e12")]
+NON_FINITE = [
+    ("--latency-ms", "nan"),
+    ("--latency-ms", "inf"),
+    ("--latency-ms", "1e9"),
+    ("--async-delay", "inf"),
+    ("--async-delay", "1e12"),
+]
 
 
 @pytest.mark.parametrize(("option", "value"), NON_FINITE, ids=[" ".join(b) for b in NON_FINITE])
@@ -165,7 +184,9 @@ def test_an_unbounded_wait_is_refused_before_the_server_starts(option: str, valu
     try:
         done = subprocess.run(
             [sys.executable, "-m", "hoodsync", "emulator", "--port", "0", option, value],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     except subprocess.TimeoutExpired as exc:  # it started serving: the value got through
         pytest.fail(f"{option} {value} was accepted: {exc.stdout!r}")
@@ -188,11 +209,20 @@ def test_the_bounds_are_stated_in_help(capsys: pytest.CaptureFixture[str]) -> No
 
 #: The server-behaviour options with values outside their bounds (or not of their kind).
 BAD_BEHAVIOUR_VALUES = [
-    ("--rate-algorithm", "leaky"), ("--window-phase", "-1"), ("--window-phase", "61"),
-    ("--window-phase", "nan"), ("--clock-offset", "-3601"), ("--clock-offset", "inf"),
-    ("--bucket-second-refill", "0"), ("--bucket-minute-refill", "nan"),
-    ("--bucket-minute-refill", "200000"), ("--jitter-min-ms", "-1"), ("--jitter-max-ms", "700000"),
-    ("--background-rps", "-1"), ("--background-rps", "1001"), ("--background-rps", "x"),
+    ("--rate-algorithm", "leaky"),
+    ("--window-phase", "-1"),
+    ("--window-phase", "61"),
+    ("--window-phase", "nan"),
+    ("--clock-offset", "-3601"),
+    ("--clock-offset", "inf"),
+    ("--bucket-second-refill", "0"),
+    ("--bucket-minute-refill", "nan"),
+    ("--bucket-minute-refill", "200000"),
+    ("--jitter-min-ms", "-1"),
+    ("--jitter-max-ms", "700000"),
+    ("--background-rps", "-1"),
+    ("--background-rps", "1001"),
+    ("--background-rps", "x"),
 ]
 
 
@@ -200,7 +230,9 @@ BAD_BEHAVIOUR_VALUES = [
     ("option", "value"), BAD_BEHAVIOUR_VALUES, ids=[" ".join(b) for b in BAD_BEHAVIOUR_VALUES]
 )
 def test_a_bad_behaviour_value_is_one_error_line_and_exit_1(
-    capsys: pytest.CaptureFixture[str], option: str, value: str,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    value: str,
 ) -> None:
     code, out, err = _in_process(capsys, "--port", "0", option, value)
     assert code == 1 and "listening" not in out
@@ -218,10 +250,13 @@ BAD_COMBINATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("args", "option"), BAD_COMBINATIONS,
-                         ids=[" ".join(a) for a, _ in BAD_COMBINATIONS])
+@pytest.mark.parametrize(
+    ("args", "option"), BAD_COMBINATIONS, ids=[" ".join(a) for a, _ in BAD_COMBINATIONS]
+)
 def test_options_that_do_not_go_together_are_one_error_line(
-    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], option: str,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    option: str,
 ) -> None:
     code, out, err = _in_process(capsys, "--port", "0", *args)
     assert code == 1 and "listening" not in out
@@ -230,9 +265,23 @@ def test_options_that_do_not_go_together_are_one_error_line(
 
 def test_the_server_behaviours_run_from_the_command_line(start_cli: Callable[..., Running]) -> None:
     run = start_cli(
-        "--rate-algorithm", "bucket", "--bucket-second-refill", "20", "--bucket-minute-refill",
-        "5", "--clock-offset", "-0.6", "--jitter-min-ms", "1", "--jitter-max-ms", "2",
-        "--no-rate-headers", "--background-rps", "3", "--seed", "1",
+        "--rate-algorithm",
+        "bucket",
+        "--bucket-second-refill",
+        "20",
+        "--bucket-minute-refill",
+        "5",
+        "--clock-offset",
+        "-0.6",
+        "--jitter-min-ms",
+        "1",
+        "--jitter-max-ms",
+        "2",
+        "--no-rate-headers",
+        "--background-rps",
+        "3",
+        "--seed",
+        "1",
     )
     auth = {"Authorization": f"Bearer {run.token}"}
     answer = httpx.get(run.url + "/v1/hood/campaigns", headers=auth)
@@ -242,6 +291,10 @@ def test_the_server_behaviours_run_from_the_command_line(start_cli: Callable[...
     code, _out, err = run.stop()
     assert code == 0 and "Traceback" not in err
     phased = start_cli("--window-phase", "23.37")
-    assert httpx.get(phased.url + "/v1/hood/campaigns", headers={
-        "Authorization": f"Bearer {phased.token}"}).status_code == 200
+    assert (
+        httpx.get(
+            phased.url + "/v1/hood/campaigns", headers={"Authorization": f"Bearer {phased.token}"}
+        ).status_code
+        == 200
+    )
     assert phased.stop()[0] == 0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
-
-from conftest import EmulatorHandle, FakeClock, assert_falconyte_error as assert_fy_error
+from conftest import EmulatorHandle, FakeClock
+from conftest import assert_falconyte_error as assert_fy_error
 
 TEMPLATE = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 ACCOUNT = "5b0e6f4a-1d2c-4e3f-9a8b-7c6d5e4f3a2b"

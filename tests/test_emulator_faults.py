@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
-
 from conftest import EmulatorHandle, FakeClock
+
 from hoodsync.emulator.app import EmulatorConfig
 from hoodsync.emulator.faults import Faults
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
-
-from conftest import EmulatorHandle, FakeClock, assert_hood_error as assert_error
+from conftest import EmulatorHandle, FakeClock
+from conftest import assert_hood_error as assert_error
 
 NOW = "2026-01-01 00:00:00"  # the fake clock's start, formatted
 
@@ -753,17 +754,22 @@ def test_set_winner_only_when_awaiting_decision(emu: EmulatorHandle, hood: httpx
 
 
 def _seeded(
-    emu: EmulatorHandle, hood: httpx.Client, status: str, effective: str | None = None,
+    emu: EmulatorHandle,
+    hood: httpx.Client,
+    status: str,
+    effective: str | None = None,
     **fields: Any,
 ) -> str:
     cid = str(create(hood, **fields)["id"])
-    emu.store.set_campaign_status(cid, status, effective_status=effective,
-                                  undocumented=status not in ("active", "manual"))
+    emu.store.set_campaign_status(
+        cid, status, effective_status=effective, undocumented=status not in ("active", "manual")
+    )
     return cid
 
 
-@pytest.mark.parametrize(("status", "effective"), [("active", "active"), ("active", None),
-                                                   ("manual", None)])
+@pytest.mark.parametrize(
+    ("status", "effective"), [("active", "active"), ("active", None), ("manual", None)]
+)
 def test_active_and_manual_behave_like_scheduled(
     emu: EmulatorHandle, hood: httpx.Client, status: str, effective: str | None
 ) -> None:
@@ -773,7 +779,10 @@ def test_active_and_manual_behave_like_scheduled(
     assert hood.patch(f"/campaigns/{cid}", json={"labels": ["x", "y"]}).status_code == 204
     item = get(hood, cid)
     assert (item["labels"], item["status"], item["effective_status"]) == (
-        "x,y", status, effective or status)
+        "x,y",
+        status,
+        effective or status,
+    )
     assert hood.post(f"/campaigns/{cid}/pause").status_code == 204
     item = get(hood, cid)
     assert (item["status"], item["effective_status"]) == ("paused", "paused")
@@ -790,8 +799,11 @@ def test_active_with_a_documented_effective_status_is_judged_as_that_status(
     cid = _seeded(emu, hood, "active", "running")
     item = get(hood, cid)
     assert (item["status"], item["effective_status"]) == ("active", "running")
-    assert_error(hood.patch(f"/campaigns/{cid}", json={"labels": ["x"]}), 400,
-                 "status 'running' cannot be edited")
+    assert_error(
+        hood.patch(f"/campaigns/{cid}", json={"labels": ["x"]}),
+        400,
+        "status 'running' cannot be edited",
+    )
     assert hood.post(f"/campaigns/{cid}/pause").status_code == 204
     assert hood.patch(f"/campaigns/{cid}", json={"labels": ["x"]}).status_code == 204
     assert hood.post(f"/campaigns/{cid}/resume").status_code == 204
@@ -817,8 +829,7 @@ def test_an_undocumented_status_accepts_patch_and_refuses_every_action(
     item = get(hood, cid)
     assert (item["labels"], item["status"]) == ("z", "archived")
     assert_error(hood.post(f"/campaigns/{cid}/pause"), 400, "status 'archived' cannot be paused")
-    assert_error(hood.post(f"/campaigns/{cid}/cancel"), 400,
-                 "status 'archived' cannot be canceled")
+    assert_error(hood.post(f"/campaigns/{cid}/cancel"), 400, "status 'archived' cannot be canceled")
     assert_error(hood.post(f"/campaigns/{cid}/resume"), 400, "this one is 'archived'")
     with pytest.raises(ValueError):
         emu.store.set_campaign_status(cid, "archived")  # without undocumented=True: a typo guard

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
-
 from conftest import FAKE_EPOCH, EmulatorHandle, FakeClock
+
 from hoodsync.emulator.limits import ConcurrencyGate, FixedWindowLimiter
 
 MINUTE_START = FAKE_EPOCH - 0.25  # 2026-01-01 00:00:00 exactly: a minute boundary
@@ -360,8 +360,13 @@ def test_token_bucket_over_the_socket_and_its_options(
 def test_jitter_delays_each_request_both_ways_seeded(
     make_emulator: Callable[..., EmulatorHandle], fake_clock: FakeClock
 ) -> None:
-    emu = make_emulator(clock=fake_clock, sleep=fake_clock.sleep, rate_burst=1000,
-                        jitter_min_ms=200, jitter_max_ms=200)
+    emu = make_emulator(
+        clock=fake_clock,
+        sleep=fake_clock.sleep,
+        rate_burst=1000,
+        jitter_min_ms=200,
+        jitter_max_ms=200,
+    )
     fake_clock.set(M + 59.9)
     # Counted after its inbound delay, at M + 60.1: the new minute (the minute binds here).
     assert rate_headers(emu.hood_client().get("/campaigns")) == (150, 149, 60)
@@ -369,8 +374,9 @@ def test_jitter_delays_each_request_both_ways_seeded(
     draws = []
     for _ in range(2):
         clock = FakeClock()
-        seeded = make_emulator(clock=clock, sleep=clock.sleep, jitter_min_ms=20,
-                               jitter_max_ms=250, seed=7)
+        seeded = make_emulator(
+            clock=clock, sleep=clock.sleep, jitter_min_ms=20, jitter_max_ms=250, seed=7
+        )
         hood = seeded.hood_client()
         for _ in range(5):
             hood.get("/campaigns")
@@ -386,8 +392,15 @@ def test_jitter_does_not_change_which_requests_fail(
 ) -> None:
     outcomes = []
     for jitter in (0.0, 5.0):
-        emu = make_emulator(clock=fake_clock, sleep=fake_clock.sleep, rate_burst=1000,
-                            rate_minute=100_000, fail_rate=0.5, seed=11, jitter_max_ms=jitter)
+        emu = make_emulator(
+            clock=fake_clock,
+            sleep=fake_clock.sleep,
+            rate_burst=1000,
+            rate_minute=100_000,
+            fail_rate=0.5,
+            seed=11,
+            jitter_max_ms=jitter,
+        )
         hood = emu.hood_client()
         outcomes.append([hood.get("/campaigns").status_code for _ in range(20)])
     assert outcomes[0] == outcomes[1] and 500 in outcomes[0] and 200 in outcomes[0]
@@ -495,7 +508,8 @@ def test_account_classes_d_and_e_are_limits_like_any_other(
     for per_second, per_minute, last in ((75, 700, M + 63.0), (350, 3500, M + 2.0)):
         now = [M + 0.5]
         limiter = make_hood_limiter(
-            EmulatorConfig(rate_burst=per_second, rate_minute=per_minute), lambda: now[0]
+            EmulatorConfig(rate_burst=per_second, rate_minute=per_minute),
+            lambda now=now: now[0],
         )
         granted = []
         for _ in range(12):  # 12 seconds of trying 400 a second

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
-
-from conftest import EmulatorHandle, FakeClock, assert_hood_error as assert_error
+from conftest import EmulatorHandle, FakeClock
+from conftest import assert_hood_error as assert_error
 
 NOW = "2026-01-01 00:00:00"
 LATER = "2026-02-01 12:00:00"

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FakeClock
+
 from hoodsync.emulator.hood import CAMPAIGN_LIST, HoodApi
 from hoodsync.emulator.query import Presentation, parse_list
 from hoodsync.emulator.rendering import (
@@ -47,8 +47,11 @@ PRESENTATIONS: list[dict[str, str]] = [
 
 
 def push(name: str = "m") -> dict[str, Any]:
-    return {"name": name, "channel": "push",
-            "push": {"title": {"en": "Hi"}, "landing_url": "https://example.com"}}
+    return {
+        "name": name,
+        "channel": "push",
+        "push": {"title": {"en": "Hi"}, "landing_url": "https://example.com"},
+    }
 
 
 def bodies() -> list[dict[str, Any]]:
@@ -58,16 +61,34 @@ def bodies() -> list[dict[str, Any]]:
         out.append({"name": f"Camp {i}", "labels": labels, "messages": [push()]})
     out += [
         {"name": "Camp no labels", "messages": [push(ODD_TEXT)]},
-        {"name": ODD_TEXT, "description": ODD_TEXT, "messages": [push()],
-         # nested keys named like server fields are not top-level entries
-         "metadata": {"id": 5, "status": "x", "labels": ["n"], ODD_TEXT: [1.5, None, True]}},
+        {
+            "name": ODD_TEXT,
+            "description": ODD_TEXT,
+            "messages": [push()],
+            # nested keys named like server fields are not top-level entries
+            "metadata": {"id": 5, "status": "x", "labels": ["n"], ODD_TEXT: [1.5, None, True]},
+        },
         {"name": "Camp draft", "is_draft": True, "messages": [push()]},
-        {"name": "Camp now", "run_immediately": True, "messages": [push(), push("e")],
-         "ab_test": {"test_split": 20}},
-        {"name": "Camp later", "scheduled_time": "2030-01-01 10:00:00", "messages": [push()],
-         "targeting": {"countries": {"op": "in", "items": ["FR"]}}},
-        {"name": "Camp cron", "recurrence": {"cron": "0 10 * * 1"}, "messages": [push()],
-         "quiet_hours": {"from": 1}, "callbacks": {"url": "https://x"}, "deal_id": 7},
+        {
+            "name": "Camp now",
+            "run_immediately": True,
+            "messages": [push(), push("e")],
+            "ab_test": {"test_split": 20},
+        },
+        {
+            "name": "Camp later",
+            "scheduled_time": "2030-01-01 10:00:00",
+            "messages": [push()],
+            "targeting": {"countries": {"op": "in", "items": ["FR"]}},
+        },
+        {
+            "name": "Camp cron",
+            "recurrence": {"cron": "0 10 * * 1"},
+            "messages": [push()],
+            "quiet_hours": {"from": 1},
+            "callbacks": {"url": "https://x"},
+            "deal_id": 7,
+        },
     ]
     return out
 
@@ -79,8 +100,9 @@ def api(fake_clock: FakeClock) -> HoodApi:
     return HoodApi(store, page_max=100, async_delay_s=0.0, clock=fake_clock)
 
 
-def call(api: HoodApi, method: str, path: str, body: Any = None,
-         query: tuple[tuple[str, str], ...] = ()) -> Any:
+def call(
+    api: HoodApi, method: str, path: str, body: Any = None, query: tuple[tuple[str, str], ...] = ()
+) -> Any:
     raw = json.dumps(body).encode() if body is not None else b""
     return api.handle(Request(method, path, query, {}, raw), "default")
 
@@ -169,9 +191,15 @@ def test_an_old_database_gains_the_index_column_and_lists_as_before(
 def row_of(spec: dict[str, Any], **fields: Any) -> CampaignText:
     text, index = dump_indexed(spec)
     values: dict[str, Any] = {
-        "id": 1017000, "status": "scheduled", "send_strategy": "manual", "next_run_time": None,
-        "run_counter": 0, "create_time": "2026-01-01 00:00:00",
-        "update_time": "2026-01-01 00:00:01", "spec_text": text, "spec_index": index,
+        "id": 1017000,
+        "status": "scheduled",
+        "send_strategy": "manual",
+        "next_run_time": None,
+        "run_counter": 0,
+        "create_time": "2026-01-01 00:00:00",
+        "update_time": "2026-01-01 00:00:01",
+        "spec_text": text,
+        "spec_index": index,
         "extra": {},
     }
     values.update(fields)
@@ -194,8 +222,11 @@ def test_a_campaign_renders_as_its_dict_in_every_state(fields: dict[str, Any]) -
     account = store.account("default")
     spec = {"name": ODD_TEXT, "labels": LABELS[4], "messages": [push()], "metadata": {"a": 1}}
     row = row_of(spec, **fields)
-    for presentation in (Presentation("full"), Presentation("default"),
-                         Presentation(fields=("status", "labels", "score", "x"))):
+    for presentation in (
+        Presentation("full"),
+        Presentation("default"),
+        Presentation(fields=("status", "labels", "score", "x")),
+    ):
         expected = json_fragment(render_campaign(spec, row, account, presentation))
         assert campaign_json(row, account, presentation) == expected
     assert set(server_fields(row, account)) == set(SERVER_FIELDS)

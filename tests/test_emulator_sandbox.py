@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import FakeClock
+
 from hoodsync.emulator.app import EmulatorConfig
 from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, open_sandbox
 

@@ -7,13 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import httpx
 import pytest
-
 from conftest import EmulatorHandle
+
 from hoodsync.emulator.app import EmulatorApp
 from hoodsync.emulator.server import EmulatorServer
 from hoodsync.emulator.store import Store

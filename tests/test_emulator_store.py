@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
-
 from conftest import EmulatorHandle, FakeClock
+
 from hoodsync.emulator.store import Store, StoreError
 
 CAMPAIGN = {"name": "x", "messages": [{"name": "m", "channel": "push", "push": {}}]}
@@ -210,8 +211,19 @@ def test_list_totals_follow_writes_from_this_and_other_connections(tmp_path: Pat
     from hoodsync.emulator.store import CampaignRow, Filter, ListQuery
 
     def row(name: str) -> CampaignRow:
-        return CampaignRow(0, "default", "scheduled", "manual", None, 0, "2026-01-01 00:00:00",
-                           "2026-01-01 00:00:00", {"name": name}, {}, [])
+        return CampaignRow(
+            0,
+            "default",
+            "scheduled",
+            "manual",
+            None,
+            0,
+            "2026-01-01 00:00:00",
+            "2026-01-01 00:00:00",
+            {"name": name},
+            {},
+            [],
+        )
 
     db = tmp_path / "shared.sqlite"
     one, other = Store.open(db), Store.open(db)

@@ -13,14 +13,14 @@ import datetime as dt
 import os
 import random
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import pytest
 import yaml
 
 from hoodsync.apply import Clients, apply_plan
-from hoodsync.journal import Journal
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import load_definitions, validate_documents
 from hoodsync.emulator.app import EmulatorConfig
@@ -37,6 +37,7 @@ from hoodsync.export import (
     unique_key,
     write_export,
 )
+from hoodsync.journal import Journal
 from hoodsync.model import Definition, Kind
 from hoodsync.plan import AccountInfo, Plan
 from hoodsync.planner import make_plan
@@ -46,8 +47,10 @@ from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, Secret
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-ACCOUNT = AccountInfo("default", SANDBOX_HOOD_URL, sandbox=True, falconyte_url=SANDBOX_FALCONYTE_URL)
-NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+ACCOUNT = AccountInfo(
+    "default", SANDBOX_HOOD_URL, sandbox=True, falconyte_url=SANDBOX_FALCONYTE_URL
+)
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 Remote = dict[Kind, list[dict[str, Any]]]
@@ -79,51 +82,96 @@ def only_doc(text: str) -> dict[str, Any]:
     return data
 
 
-def plan_of(files: Sequence[ExportedFile], remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
-            now: dt.datetime = NOW) -> Plan:
+def plan_of(
+    files: Sequence[ExportedFile],
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
+    now: dt.datetime = NOW,
+) -> Plan:
     return make_plan(load_export(files, now), remote, account=ACCOUNT)
 
 
 def message(title: str = "Hi") -> dict[str, Any]:
-    return {"id": "2600", "company_id": "6409977", "campaign_id": "1", "winner": 0,
-            "name": "m", "channel": "push", "integration_id": "0", "primary_lang": "en",
-            "push": {"title": {"en": title}, "landing_url": "https://example.com"}}
+    return {
+        "id": "2600",
+        "company_id": "6409977",
+        "campaign_id": "1",
+        "winner": 0,
+        "name": "m",
+        "channel": "push",
+        "integration_id": "0",
+        "primary_lang": "en",
+        "push": {"title": {"en": title}, "landing_url": "https://example.com"},
+    }
 
 
-def campaign(ident: int, name: str, status: str = "scheduled", marker: str | None = None,
-             **fields: Any) -> dict[str, Any]:
+def campaign(
+    ident: int, name: str, status: str = "scheduled", marker: str | None = None, **fields: Any
+) -> dict[str, Any]:
     """A campaign as HoodClient returns it (read-only fields included)."""
     meta: dict[str, Any] = dict(fields.pop("metadata", {}))
     if marker is not None:
         meta.update(hoodsync_key=marker, hoodsync_hash="0123456789abcdef")
     return {
-        "id": str(ident), "company_id": "6409977", "creator_id": "1017382",
-        "create_time": f"2026-05-01 10:00:{ident % 60:02d}", "update_time": "2026-05-01 10:00:00",
-        "status": status, "effective_status": status, "send_strategy": "manual",
-        "next_run_time": None, "run_counter": 0, "score": 0, "was_launched": False,
-        "run_immediately": None, "name": name, "metadata": meta, "messages": [message()],
-        "is_draft": status == "draft", **fields,
+        "id": str(ident),
+        "company_id": "6409977",
+        "creator_id": "1017382",
+        "create_time": f"2026-05-01 10:00:{ident % 60:02d}",
+        "update_time": "2026-05-01 10:00:00",
+        "status": status,
+        "effective_status": status,
+        "send_strategy": "manual",
+        "next_run_time": None,
+        "run_counter": 0,
+        "score": 0,
+        "was_launched": False,
+        "run_immediately": None,
+        "name": name,
+        "metadata": meta,
+        "messages": [message()],
+        "is_draft": status == "draft",
+        **fields,
     }
 
 
 def push_task(ident: int, name: str, status: int = 1, **fields: Any) -> dict[str, Any]:
     return {
-        "id": str(ident), "name": name, "status": status, "create_time": "2026-05-01 10:00:00",
-        "next_execution_time": None, "last_execution_time": None, "total_user": 17,
-        "start_time": "2026-05-01 10:00:00", "end_time": None, "frequency": 3600, "cron": None,
-        "custom_data": None, "quiet_time": None, "ttl": 3600, "user_time_zone": 0,
-        "message": {"title": {"en": "Hello"}, "landing_url": "https://example.com/"}, **fields,
+        "id": str(ident),
+        "name": name,
+        "status": status,
+        "create_time": "2026-05-01 10:00:00",
+        "next_execution_time": None,
+        "last_execution_time": None,
+        "total_user": 17,
+        "start_time": "2026-05-01 10:00:00",
+        "end_time": None,
+        "frequency": 3600,
+        "cron": None,
+        "custom_data": None,
+        "quiet_time": None,
+        "ttl": 3600,
+        "user_time_zone": 0,
+        "message": {"title": {"en": "Hello"}, "landing_url": "https://example.com/"},
+        **fields,
     }
 
 
 def email(ident: str, name: str, enabled: bool, created: str) -> dict[str, Any]:
-    send = {"template_ids": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"],
-            "mail_account_ids": ["8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"],
-            "event_triggered_send": {"enabled": enabled, "events": ["contact.saved"]},
-            "click_tracking": True, "from_name": None}
-    return {"id": ident, "name": name, "created_at": created, "team_id": "t",
-            "campaign_type": "event_triggered", "draft_data": {"send_data": send},
-            "campaign_sends": [{"id": "s", "status": "active" if enabled else "stopped"}]}
+    send = {
+        "template_ids": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"],
+        "mail_account_ids": ["8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"],
+        "event_triggered_send": {"enabled": enabled, "events": ["contact.saved"]},
+        "click_tracking": True,
+        "from_name": None,
+    }
+    return {
+        "id": ident,
+        "name": name,
+        "created_at": created,
+        "team_id": "t",
+        "campaign_type": "event_triggered",
+        "draft_data": {"send_data": send},
+        "campaign_sends": [{"id": "s", "status": "active" if enabled else "stopped"}],
+    }
 
 
 # --- the sandbox account --------------------------------------------------------------------
@@ -134,13 +182,21 @@ class Account:
 
     def __init__(self, sandbox: Sandbox, journal_dir: Path) -> None:
         def transport(url: str, secret: str, api: Any, inner: Any) -> ApiTransport:
-            return ApiTransport(url, Secret(secret), api=api, transport=inner,
-                                limiter=RateLimiter(10_000, 100_000))
+            return ApiTransport(
+                url, Secret(secret), api=api, transport=inner, limiter=RateLimiter(10_000, 100_000)
+            )
 
-        self.hood = HoodClient(transport(SANDBOX_HOOD_URL, sandbox.hood_token, "hood",
-                                         sandbox.hood_transport))
-        self.falconyte = FalconyteClient(transport(SANDBOX_FALCONYTE_URL, sandbox.falconyte_key,
-                                                   "falconyte", sandbox.falconyte_transport))
+        self.hood = HoodClient(
+            transport(SANDBOX_HOOD_URL, sandbox.hood_token, "hood", sandbox.hood_transport)
+        )
+        self.falconyte = FalconyteClient(
+            transport(
+                SANDBOX_FALCONYTE_URL,
+                sandbox.falconyte_key,
+                "falconyte",
+                sandbox.falconyte_transport,
+            )
+        )
         self.journal_dir = journal_dir
 
     def read(self) -> Remote:
@@ -156,8 +212,13 @@ class Account:
     def apply(self, plan: Plan) -> None:
         journal = Journal.create(self.journal_dir)
         try:
-            report = apply_plan(plan, Clients(self.hood, self.falconyte), journal=journal,
-                                env={}, sleep=lambda _s: None)
+            report = apply_plan(
+                plan,
+                Clients(self.hood, self.falconyte),
+                journal=journal,
+                env={},
+                sleep=lambda _s: None,
+            )
         finally:
             journal.close()
         assert report.ok, [(r.address, r.detail) for r in report.results]
@@ -179,7 +240,9 @@ class Account:
 
 @pytest.fixture
 def account(tmp_path: Path) -> Iterator[Account]:
-    sandbox = open_sandbox(":memory:", config=EmulatorConfig(rate_burst=10_000, rate_minute=100_000))
+    sandbox = open_sandbox(
+        ":memory:", config=EmulatorConfig(rate_burst=10_000, rate_minute=100_000)
+    )
     try:
         yield Account(sandbox, tmp_path / "journal")
     finally:
@@ -198,7 +261,7 @@ def applied(account: Account) -> tuple[Account, list[Definition]]:
 
 def now_utc() -> dt.datetime:
     # The sandbox runs on the real clock, so its start times are checked against it too.
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # --- end to end -----------------------------------------------------------------------------
@@ -240,7 +303,7 @@ def test_export_without_markers_plans_only_adopts_then_nothing(
 
 
 def test_export_with_markers_plans_clean_and_keeps_the_keys(
-    applied: tuple[Account, list[Definition]]
+    applied: tuple[Account, list[Definition]],
 ) -> None:
     account, examples = applied
     remote = account.read()
@@ -261,10 +324,20 @@ def test_export_with_markers_plans_clean_and_keeps_the_keys(
     assert showcase["deal_id"] == "1000251" and showcase["is_draft"] is True
     for key in ("id", "status", "create_time", "run_counter", "run_immediately", "score"):
         assert key not in showcase
-    assert set(showcase["messages"][0]) == {"name", "channel", "integration_id", "primary_lang", "push"}
+    assert set(showcase["messages"][0]) == {
+        "name",
+        "channel",
+        "integration_id",
+        "primary_lang",
+        "push",
+    }
     welcome = only_doc(texts["email/welcome-flow.yaml"])
     assert "state" not in welcome and set(welcome["spec"]) == {
-        "name", "template_ids", "mail_account_ids", "events"}
+        "name",
+        "template_ids",
+        "mail_account_ids",
+        "events",
+    }
     assert only_doc(texts["email/sales-follow-up.yaml"])["state"] == "stopped"
     # A task that started (start time in the past) is written with the create-time value.
     intro = only_doc(texts["push-tasks/platform-introduction.yaml"])
@@ -308,13 +381,17 @@ def test_unique_key_appends_a_counter_within_64_characters() -> None:
 
 
 def test_keys_are_deduplicated_markers_are_kept_and_the_plan_adopts() -> None:
-    remote: Remote = {Kind.CAMPAIGN: [
-        campaign(5, "Spring Sale!"),
-        campaign(6, "spring sale"),
-        campaign(7, "Spring-Sale"),
-        campaign(8, "Anything", marker="spring-sale-2"),  # its marker is its key, whatever its name
-        campaign(9, "Весна"),
-    ]}
+    remote: Remote = {
+        Kind.CAMPAIGN: [
+            campaign(5, "Spring Sale!"),
+            campaign(6, "spring sale"),
+            campaign(7, "Spring-Sale"),
+            campaign(
+                8, "Anything", marker="spring-sale-2"
+            ),  # its marker is its key, whatever its name
+            campaign(9, "Весна"),
+        ]
+    }
     files = export_documents(remote, now=NOW)
     keys = {only_doc(t)["spec"]["name"]: only_doc(t)["key"] for t in by_path(files).values()}
     assert keys == {
@@ -343,8 +420,9 @@ def test_keys_are_deduplicated_markers_are_kept_and_the_plan_adopts() -> None:
 def test_objects_plan_could_not_match_are_written_commented_out_with_the_reason() -> None:
     remote: Remote = {
         Kind.CAMPAIGN: [
-            campaign(1, "Twin"), campaign(2, "Twin"),              # two unmarked, one name
-            campaign(3, "Old news", status="sent"),                 # unmarked, not editable
+            campaign(1, "Twin"),
+            campaign(2, "Twin"),  # two unmarked, one name
+            campaign(3, "Old news", status="sent"),  # unmarked, not editable
             campaign(4, "Bad marker", marker="Not A Key"),
             campaign(5, "Kept", status="canceled", marker="kept"),  # marked: fine as it is
             campaign(6, "Holiday", status="paused"),
@@ -361,9 +439,14 @@ def test_objects_plan_could_not_match_are_written_commented_out_with_the_reason(
     commented = {f.path for f in files if not is_definition(f)}
     assert commented == {p for p, t in texts.items() if not load_text(t, p).documents}
     assert commented == {
-        "campaigns/twin.yaml", "campaigns/twin-2.yaml", "campaigns/old-news.yaml",
-        "campaigns/bad-marker.yaml", "push-tasks/same.yaml", "push-tasks/same-2.yaml",
-        "email/live-twice.yaml", "email/live-twice-2.yaml",
+        "campaigns/twin.yaml",
+        "campaigns/twin-2.yaml",
+        "campaigns/old-news.yaml",
+        "campaigns/bad-marker.yaml",
+        "push-tasks/same.yaml",
+        "push-tasks/same-2.yaml",
+        "email/live-twice.yaml",
+        "email/live-twice-2.yaml",
     }
     assert "2 campaigns without a hoodsync marker are named" in texts["campaigns/twin.yaml"]
     assert "plan shows it as adopt" in texts["campaigns/holiday.yaml"]
@@ -374,7 +457,7 @@ def test_objects_plan_could_not_match_are_written_commented_out_with_the_reason(
     assert "are not stopped: e1" in texts["email/live-twice.yaml"]
     # The commented-out body is the definition, ready to uncomment.
     lines = texts["campaigns/old-news.yaml"].splitlines()
-    body = "\n".join(line[2:] for line in lines[lines.index("# kind: Campaign"):]) + "\n"
+    body = "\n".join(line[2:] for line in lines[lines.index("# kind: Campaign") :]) + "\n"
     assert only_doc(body)["spec"]["name"] == "Old news"
     assert only_doc(texts["campaigns/kept.yaml"])["state"] == "canceled"
     assert only_doc(texts["campaigns/holiday.yaml"])["state"] == "paused"
@@ -387,12 +470,14 @@ def test_objects_plan_could_not_match_are_written_commented_out_with_the_reason(
 
 
 def test_push_task_states_start_times_and_finished_tasks() -> None:
-    remote: Remote = {Kind.PUSH_TASK: [
-        push_task(1, "Running", status=1),
-        push_task(2, "Off", status=0, start_time="2026-09-01 08:00:00"),
-        push_task(3, "Done", status=2, end_time="2026-05-02 00:00:00"),
-        push_task(4, "Odd", status=1, start_time=None, frequency="7200"),
-    ]}
+    remote: Remote = {
+        Kind.PUSH_TASK: [
+            push_task(1, "Running", status=1),
+            push_task(2, "Off", status=0, start_time="2026-09-01 08:00:00"),
+            push_task(3, "Done", status=2, end_time="2026-05-02 00:00:00"),
+            push_task(4, "Odd", status=1, start_time=None, frequency="7200"),
+        ]
+    }
     files = export_documents(remote, now=NOW)
     docs = {only_doc(t)["spec"]["name"]: (only_doc(t), t) for t in by_path(files).values()}
     running, text = docs["Running"]
@@ -412,11 +497,13 @@ def test_push_task_states_start_times_and_finished_tasks() -> None:
 
 
 def test_email_campaign_superseded_ones_get_no_file_and_plan_is_clean() -> None:
-    remote: Remote = {Kind.EMAIL_CAMPAIGN: [
-        email("old", "Welcome flow", False, "2026-01-01T00:00:00Z"),
-        email("new", "Welcome flow", True, "2026-02-01T00:00:00Z"),
-        email("off", "Paused flow", False, "2026-03-01T00:00:00Z"),
-    ]}
+    remote: Remote = {
+        Kind.EMAIL_CAMPAIGN: [
+            email("old", "Welcome flow", False, "2026-01-01T00:00:00Z"),
+            email("new", "Welcome flow", True, "2026-02-01T00:00:00Z"),
+            email("off", "Paused flow", False, "2026-03-01T00:00:00Z"),
+        ]
+    }
     files = export_documents(remote, now=NOW)
     texts = by_path(files)
     assert sorted(texts) == ["email/paused-flow.yaml", "email/welcome-flow.yaml"]
@@ -428,21 +515,29 @@ def test_email_campaign_superseded_ones_get_no_file_and_plan_is_clean() -> None:
 
 
 def test_a_value_the_schema_refuses_is_left_out_with_a_comment() -> None:
-    remote: Remote = {Kind.CAMPAIGN: [campaign(
-        1, "Strange",
-        end_time="2027-01-01 00:00:00",                 # an older API revision's field
-        labels=["ok", 5],                               # items must be strings
-        quiet_hours={"from": 25, "to": 7},              # hour out of range
-        send_in_profile_time_zone=1,                    # == true: retyped, not dropped
-        utm_tracking={"enabled": True, "utm_source": "hood"},
-        archived=0,
-    )]}
+    remote: Remote = {
+        Kind.CAMPAIGN: [
+            campaign(
+                1,
+                "Strange",
+                end_time="2027-01-01 00:00:00",  # an older API revision's field
+                labels=["ok", 5],  # items must be strings
+                quiet_hours={"from": 25, "to": 7},  # hour out of range
+                send_in_profile_time_zone=1,  # == true: retyped, not dropped
+                utm_tracking={"enabled": True, "utm_source": "hood"},
+                archived=0,
+            )
+        ]
+    }
     files = export_documents(remote, now=NOW)
     (text,) = by_path(files).values()
     spec = only_doc(text)["spec"]
-    assert "# Left out spec.end_time = \"2027-01-01 00:00:00\": validation refuses it: unknown key" in text
+    assert (
+        '# Left out spec.end_time = "2027-01-01 00:00:00": validation refuses it: unknown key'
+        in text
+    )
     assert "# Left out spec.archived = 0" in text
-    assert "# Left out spec.labels = [\"ok\", 5]: validation refuses spec.labels[1]" in text
+    assert '# Left out spec.labels = ["ok", 5]: validation refuses spec.labels[1]' in text
     assert "# Left out spec.quiet_hours.from = 25" in text
     for gone in ("end_time", "labels", "archived"):
         assert gone not in spec
@@ -466,8 +561,13 @@ def test_a_document_that_cannot_be_made_valid_is_commented_out() -> None:
 
 
 def test_schedule_and_recurrence_together_keep_the_recurrence() -> None:
-    remote: Remote = {Kind.CAMPAIGN: [campaign(
-        1, "Both", scheduled_time="2026-07-01 10:00:00", recurrence={"cron": "0 9 * * 1"})]}
+    remote: Remote = {
+        Kind.CAMPAIGN: [
+            campaign(
+                1, "Both", scheduled_time="2026-07-01 10:00:00", recurrence={"cron": "0 9 * * 1"}
+            )
+        ]
+    }
     files = export_documents(remote, now=NOW)
     spec = only_doc(files[0].text)["spec"]
     assert spec["recurrence"] == {"cron": "0 9 * * 1"} and "scheduled_time" not in spec
@@ -478,14 +578,76 @@ def test_schedule_and_recurrence_together_keep_the_recurrence() -> None:
 # --- YAML ---------------------------------------------------------------------------------------
 
 TRICKY = [
-    "NO", "no", "yes", "Off", "on", "y", "true", "True", "FALSE", "null", "Null", "~", "",
-    "1", "-1", "+1", "012", "0o17", "0x1F", "1.0", "1e3", "1E-3", ".5", ".inf", "-.inf", ".nan",
-    "1_000", "1:30", "2026-01-01", "2026-01-01 00:00:00", " lead", "trail ", "  ", "#hash",
-    "a #b", "- x", ": x", "x:", "? x", "@x", "`x", "!x", "&x", "*x", "%x", "|x", ">x", "'q'",
-    '"dq"', "{x}", "[x]", "<<", "=", "tab\there", "é ü 漢字 🎉", "multi\nline\n", "no end\nline",
-    "\nlead break", "  indented\nblock", "trailing spaces  \nx", "crlf\r\nx", "a\u2028b", "a\x85b",
-    "nul\x00byte", "${OCMH_UTM_SOURCE}", "${env:SECRET}", "$${env:SECRET}", "a ${env:X} b",
-    "x" * 150 + " " + "y" * 150, " ".join(["word"] * 60),
+    "NO",
+    "no",
+    "yes",
+    "Off",
+    "on",
+    "y",
+    "true",
+    "True",
+    "FALSE",
+    "null",
+    "Null",
+    "~",
+    "",
+    "1",
+    "-1",
+    "+1",
+    "012",
+    "0o17",
+    "0x1F",
+    "1.0",
+    "1e3",
+    "1E-3",
+    ".5",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "1_000",
+    "1:30",
+    "2026-01-01",
+    "2026-01-01 00:00:00",
+    " lead",
+    "trail ",
+    "  ",
+    "#hash",
+    "a #b",
+    "- x",
+    ": x",
+    "x:",
+    "? x",
+    "@x",
+    "`x",
+    "!x",
+    "&x",
+    "*x",
+    "%x",
+    "|x",
+    ">x",
+    "'q'",
+    '"dq"',
+    "{x}",
+    "[x]",
+    "<<",
+    "=",
+    "tab\there",
+    "é ü 漢字 🎉",
+    "multi\nline\n",
+    "no end\nline",
+    "\nlead break",
+    "  indented\nblock",
+    "trailing spaces  \nx",
+    "crlf\r\nx",
+    "a\u2028b",
+    "a\x85b",
+    "nul\x00byte",
+    "${OCMH_UTM_SOURCE}",
+    "${env:SECRET}",
+    "$${env:SECRET}",
+    "a ${env:X} b",
+    "x" * 150 + " " + "y" * 150,
+    " ".join(["word"] * 60),
 ]
 
 
@@ -498,8 +660,11 @@ def test_tricky_strings_round_trip_through_strict_and_yaml11_readers() -> None:
     meta: dict[str, Any] = {f"k{i}": s for i, s in enumerate(TRICKY)}
     meta.update({s: "as key" for s in TRICKY if s})
     meta["list"] = TRICKY  # every tricky string as a sequence item too
-    remote: Remote = {Kind.CAMPAIGN: [campaign(1, "Tricky", labels=TRICKY_LABELS,
-                                               description="NO", metadata=meta)]}
+    remote: Remote = {
+        Kind.CAMPAIGN: [
+            campaign(1, "Tricky", labels=TRICKY_LABELS, description="NO", metadata=meta)
+        ]
+    }
     files = export_documents(remote, now=NOW)
     (text,) = by_path(files).values()
     spec = only_doc(text)["spec"]
@@ -507,13 +672,25 @@ def test_tricky_strings_round_trip_through_strict_and_yaml11_readers() -> None:
     escaped = [s.replace("${env:", "$${env:") for s in TRICKY]
     labels = [s.replace("${env:", "$${env:") for s in TRICKY_LABELS]
     assert spec["labels"] == labels and spec["description"] == "NO"
-    assert spec["metadata"] == {**{k: v.replace("${env:", "$${env:") for k, v in meta.items()
-                                   if k != "list"}, "list": escaped}
+    assert spec["metadata"] == {
+        **{k: v.replace("${env:", "$${env:") for k, v in meta.items() if k != "list"},
+        "list": escaped,
+    }
     # Other YAML tools (1.1 resolvers) read the same thing.
     assert yaml.safe_load(text)["spec"]["labels"] == labels
     assert yaml.safe_load(text)["spec"]["metadata"]["list"] == escaped
-    for quoted in ("'NO'", "'true'", "'1.0'", "'1e3'", "'0o17'", "'2026-01-01 00:00:00'", "''",
-                   "'null'", "' lead'", "'trail '"):
+    for quoted in (
+        "'NO'",
+        "'true'",
+        "'1.0'",
+        "'1e3'",
+        "'0o17'",
+        "'2026-01-01 00:00:00'",
+        "''",
+        "'null'",
+        "' lead'",
+        "'trail '",
+    ):
         assert f"- {quoted}\n" in text, quoted
     assert "description: 'NO'\n" in text
     # The planner sees the remote values exactly: adopt, no field differences, no env lookup.
@@ -540,12 +717,15 @@ def test_header_names_the_schema_and_the_remote_object() -> None:
     assert spec_keys[0] == "name" and spec_keys[-1] == "messages"
 
 
-@pytest.mark.parametrize(("schemas", "expected"), [
-    ("../schemas", "../../schemas/{}"),        # default: export folder at the repository root
-    ("schemas", "../schemas/{}"),              # exported into the repository root itself
-    ("../../defs/schemas", "../../../defs/schemas/{}"),
-    ("/repo/schemas", "/repo/schemas/{}"),     # absolute stays absolute
-])
+@pytest.mark.parametrize(
+    ("schemas", "expected"),
+    [
+        ("../schemas", "../../schemas/{}"),  # default: export folder at the repository root
+        ("schemas", "../schemas/{}"),  # exported into the repository root itself
+        ("../../defs/schemas", "../../../defs/schemas/{}"),
+        ("/repo/schemas", "/repo/schemas/{}"),  # absolute stays absolute
+    ],
+)
 def test_every_file_points_at_its_kind_schema_in_the_schemas_folder(
     schemas: str, expected: str
 ) -> None:
@@ -558,17 +738,23 @@ def test_every_file_points_at_its_kind_schema_in_the_schemas_folder(
     first = {f.path.split("/")[0]: f.text.splitlines()[0] for f in files}
     assert first == {
         folder: "# yaml-language-server: $schema=" + expected.format(name)
-        for folder, name in (("campaigns", "campaign.json"), ("push-tasks", "push_task.json"),
-                             ("email", "email_campaign.json"))
+        for folder, name in (
+            ("campaigns", "campaign.json"),
+            ("push-tasks", "push_task.json"),
+            ("email", "email_campaign.json"),
+        )
     }
 
 
 def test_a_commented_out_file_keeps_its_schema_line() -> None:
-    files = export_documents({Kind.PUSH_TASK: [push_task(1, "Twin"), push_task(2, "Twin")]},
-                             now=NOW, schemas="schemas")
+    files = export_documents(
+        {Kind.PUSH_TASK: [push_task(1, "Twin"), push_task(2, "Twin")]}, now=NOW, schemas="schemas"
+    )
     assert files and not any(is_definition(f) for f in files)
-    assert all(f.text.startswith("# yaml-language-server: $schema=../schemas/push_task.json\n")
-               for f in files)
+    assert all(
+        f.text.startswith("# yaml-language-server: $schema=../schemas/push_task.json\n")
+        for f in files
+    )
 
 
 # --- kinds --------------------------------------------------------------------------------------
@@ -597,8 +783,10 @@ def test_only_the_kinds_given_are_exported() -> None:
 
 
 def test_write_export_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
-    files = [ExportedFile("campaigns/a.yaml", "kind: Campaign\n"),
-             ExportedFile("push-tasks/b.yaml", "kind: PushTask\n")]
+    files = [
+        ExportedFile("campaigns/a.yaml", "kind: Campaign\n"),
+        ExportedFile("push-tasks/b.yaml", "kind: PushTask\n"),
+    ]
     out = tmp_path / "out"
     written = write_export(files, out)
     assert written == [out / "campaigns" / "a.yaml", out / "push-tasks" / "b.yaml"]
@@ -657,10 +845,12 @@ def test_export_never_writes_a_file_named_like_the_config() -> None:
 
 
 def test_live_twice_note_names_the_newest_and_allow_replace() -> None:
-    remote: Remote = {Kind.EMAIL_CAMPAIGN: [
-        email("e1", "Live twice", True, "2026-01-01T00:00:00Z"),
-        email("e2", "Live twice", True, "2026-02-01T00:00:00Z"),
-    ]}
+    remote: Remote = {
+        Kind.EMAIL_CAMPAIGN: [
+            email("e1", "Live twice", True, "2026-01-01T00:00:00Z"),
+            email("e2", "Live twice", True, "2026-02-01T00:00:00Z"),
+        ]
+    }
     text = by_path(export_documents(remote, now=NOW))["email/live-twice.yaml"]
     flat = " ".join(line.lstrip("# ") for line in text.splitlines())
     assert "the newest, e2," in flat and "--allow-replace" in flat

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
 from hoodsync.errors import ApiError, AuthError, NotFoundError
-from hoodsync.wire import email_campaign_enabled
 from hoodsync.remote.falconyte import (
     FalconyteClient,
     normalize_email_campaign,
 )
 from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, Secret
+from hoodsync.wire import email_campaign_enabled
 
 FAST = {"falconyte_rate_burst": 1000, "falconyte_rate_minute": 100_000}
 TEMPLATE = str(uuid.UUID(int=1))
@@ -187,21 +188,29 @@ def test_stop_whose_answer_was_lost_counts_as_done(make_emulator: Callable[..., 
 def mock_client(
     handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any
 ) -> FalconyteClient:
-    api = ApiTransport("https://api.example.test/public/v1", Secret("k3y"), api="falconyte",
-                       limiter=RateLimiter(1000, 100_000), transport=httpx.MockTransport(handler),
-                       sleep=lambda s: None)
+    api = ApiTransport(
+        "https://api.example.test/public/v1",
+        Secret("k3y"),
+        api="falconyte",
+        limiter=RateLimiter(1000, 100_000),
+        transport=httpx.MockTransport(handler),
+        sleep=lambda s: None,
+    )
     return FalconyteClient(api, **kwargs)
 
 
-@pytest.mark.parametrize("payload, got", [
-    (None, "got null"),
-    ({}, "got an empty object"),
-    ({"data": [{"id": 1}]}, "got an object with keys data"),
-    ({"ok": True, "campaigns": {"id": 1}}, "got campaigns as an object with keys id"),
-    ({"ok": True, "campaigns": None}, "got campaigns as null"),
-    ({"ok": False, "campaigns": []}, 'got "ok": false'),
-    ({"ok": True, "campaigns": [{"id": 1}, 7]}, "item 1 is a number"),
-])
+@pytest.mark.parametrize(
+    "payload, got",
+    [
+        (None, "got null"),
+        ({}, "got an empty object"),
+        ({"data": [{"id": 1}]}, "got an object with keys data"),
+        ({"ok": True, "campaigns": {"id": 1}}, "got campaigns as an object with keys id"),
+        ({"ok": True, "campaigns": None}, "got campaigns as null"),
+        ({"ok": False, "campaigns": []}, 'got "ok": false'),
+        ({"ok": True, "campaigns": [{"id": 1}, 7]}, "item 1 is a number"),
+    ],
+)
 def test_a_list_answer_of_another_shape_is_an_error_not_an_empty_team(
     payload: Any, got: str
 ) -> None:
@@ -215,9 +224,14 @@ def test_a_list_answer_of_another_shape_is_an_error_not_an_empty_team(
     assert "expected" in message and got in message
 
 
-@pytest.mark.parametrize("payload", [
-    {"ok": True, "campaigns": []}, [], {"ok": True, "campaigns": {"data": []}},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"ok": True, "campaigns": []},
+        [],
+        {"ok": True, "campaigns": {"data": []}},
+    ],
+)
 def test_an_empty_team_is_an_empty_list_in_a_documented_shape(payload: Any) -> None:
     assert mock_client(lambda r: httpx.Response(200, json=payload)).list_campaigns() == []
 
@@ -238,8 +252,9 @@ def test_a_server_that_ignores_paging_is_an_error_after_two_pages() -> None:
 def test_endless_fresh_pages_are_bounded_by_max_pages() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         page = request.url.params["page"]
-        return httpx.Response(200, json={"ok": True, "campaigns": [
-            {"id": f"{page}-{i}"} for i in range(2)]})
+        return httpx.Response(
+            200, json={"ok": True, "campaigns": [{"id": f"{page}-{i}"} for i in range(2)]}
+        )
 
     with pytest.raises(ApiError) as info:
         mock_client(handler, page_size=2, max_pages=4).list_campaigns()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
-
 from conftest import FakeClock
+
 from hoodsync.errors import ApiError, AuthError, NotFoundError, OutcomeUnknownError, ServerError
 from hoodsync.remote.hood import (
     HoodClient,
@@ -386,8 +387,14 @@ def test_create_that_never_shows_up_fails_after_bounded_sends(
 
     clock = FakeClock()
     policy = RetryPolicy(backoff_base=0.01, max_attempts=4, settle_window=60.0)
-    hood = client_for(emulator, transport=NeverCreates(), records=records, policy=policy,
-                      clock=clock, sleep=clock.sleep)
+    hood = client_for(
+        emulator,
+        transport=NeverCreates(),
+        records=records,
+        policy=policy,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     with pytest.raises(ServerError):
         hood.create_campaign(campaign_body("y"), key="y")
     methods = [r.method for r in records]
@@ -550,8 +557,9 @@ class LateCommitServer:
         due = [p for p in self.pending if p[0] <= self.clock()]
         self.pending = [p for p in self.pending if p[0] > self.clock()]
         for _, body in due:
-            self.campaigns.append({**body, "id": str(1000 + len(self.campaigns)),
-                                   "status": "scheduled"})
+            self.campaigns.append(
+                {**body, "id": str(1000 + len(self.campaigns)), "status": "scheduled"}
+            )
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         with self.lock:
@@ -575,10 +583,17 @@ class LateCommitServer:
 
 def late_client(server: LateCommitServer, **kwargs: Any) -> HoodClient:
     clock = server.clock
-    return HoodClient(ApiTransport(
-        "https://api.example.test/v1/hood", Secret("t0ken"),
-        limiter=RateLimiter(1000, 100_000, clock=clock, sleep=clock.sleep),
-        transport=httpx.MockTransport(server), clock=clock, sleep=clock.sleep, **kwargs))
+    return HoodClient(
+        ApiTransport(
+            "https://api.example.test/v1/hood",
+            Secret("t0ken"),
+            limiter=RateLimiter(1000, 100_000, clock=clock, sleep=clock.sleep),
+            transport=httpx.MockTransport(server),
+            clock=clock,
+            sleep=clock.sleep,
+            **kwargs,
+        )
+    )
 
 
 def test_a_create_committed_after_the_client_timed_out_is_sent_once() -> None:
@@ -595,6 +610,7 @@ def test_a_create_committed_after_the_client_timed_out_is_sent_once() -> None:
 
 def test_the_settle_window_defaults_to_at_least_the_request_timeout() -> None:
     server = LateCommitServer(FakeClock())
+
     def settle_window(**policy: Any) -> float:
         return late_client(server, policy=RetryPolicy(**policy)).transport.settle_window
 
@@ -617,21 +633,31 @@ def test_a_create_committed_after_the_settle_window_is_sent_again_and_counted() 
 
 
 def mock_client(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> HoodClient:
-    return HoodClient(ApiTransport(
-        "https://api.example.test/v1/hood", Secret("t0ken"), limiter=RateLimiter(1000, 100_000),
-        transport=httpx.MockTransport(handler), sleep=lambda s: None), **kwargs)
+    return HoodClient(
+        ApiTransport(
+            "https://api.example.test/v1/hood",
+            Secret("t0ken"),
+            limiter=RateLimiter(1000, 100_000),
+            transport=httpx.MockTransport(handler),
+            sleep=lambda s: None,
+        ),
+        **kwargs,
+    )
 
 
-@pytest.mark.parametrize("body, got", [
-    (None, "got null"),
-    ({}, "got an empty object"),
-    ({"data": [{"id": "1"}]}, "got an object with keys data"),
-    ({"total": 1, "items": {"id": "1"}}, "got items as an object with keys id"),
-    ({"total": 1, "items": "1"}, "got items as a string"),
-    ("", "got a string"),
-    ({"total": 2, "items": [{"id": "1"}, "junk"]}, "item 1 is a string"),
-    ({"total": 1, "items": [{"name": "no id"}]}, "item 0 is an object without an id"),
-])
+@pytest.mark.parametrize(
+    "body, got",
+    [
+        (None, "got null"),
+        ({}, "got an empty object"),
+        ({"data": [{"id": "1"}]}, "got an object with keys data"),
+        ({"total": 1, "items": {"id": "1"}}, "got items as an object with keys id"),
+        ({"total": 1, "items": "1"}, "got items as a string"),
+        ("", "got a string"),
+        ({"total": 2, "items": [{"id": "1"}, "junk"]}, "item 1 is a string"),
+        ({"total": 1, "items": [{"name": "no id"}]}, "item 0 is an object without an id"),
+    ],
+)
 def test_a_list_answer_of_another_shape_is_an_error_not_an_empty_account(
     body: Any, got: str
 ) -> None:
@@ -669,7 +695,7 @@ def test_a_total_the_pages_never_reach_is_an_error_not_a_partial_list() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         page, size = (int(x) for x in request.url.params["page"].split(","))
         calls.append(f"{page},{size}")
-        items = [{"id": str(i)} for i in range(10)][(page - 1) * size: page * size]
+        items = [{"id": str(i)} for i in range(10)][(page - 1) * size : page * size]
         return httpx.Response(200, json={"total": 20, "items": items})
 
     with pytest.raises(ApiError) as info:

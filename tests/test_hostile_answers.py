@@ -9,11 +9,11 @@ URL or the bound variables are refused in one line.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 from conftest import EmulatorHandle
 from hostile_server import HostileServer, RecordingProxy, Reply, Request, json_reply
 from test_cli_errors import one_error
@@ -38,9 +38,22 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "repo"
     (root / ".git").mkdir(parents=True)
     monkeypatch.chdir(root)
-    for var in (*ENV_VARS, "NO_COLOR", "HOODSYNC_LOG", "HOODSYNC_REQUEST_DEADLINE",
-                "HOODSYNC_RETRY_TIME", "HOODSYNC_SETTLE_WINDOW", "HTTP_PROXY", "HTTPS_PROXY",
-                "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+    for var in (
+        *ENV_VARS,
+        "NO_COLOR",
+        "HOODSYNC_LOG",
+        "HOODSYNC_REQUEST_DEADLINE",
+        "HOODSYNC_RETRY_TIME",
+        "HOODSYNC_SETTLE_WINDOW",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
         monkeypatch.delenv(var, raising=False)
     write(root, "c/one.yaml", campaign_yaml("one", "One"))
     return root
@@ -52,12 +65,13 @@ def hostile(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..
     Falconyte) API; paths without an answer get an empty list."""
     servers: list[HostileServer] = []
 
-    def start(hood: Callable[[Request], Reply] | None = None,
-              falconyte: Callable[[Request], Reply] | None = None) -> HostileServer:
+    def start(
+        hood: Callable[[Request], Reply] | None = None,
+        falconyte: Callable[[Request], Reply] | None = None,
+    ) -> HostileServer:
         def answer(request: Request) -> Reply:
             if request.path.startswith("/public/v1"):
-                return (falconyte or (lambda r: json_reply({"ok": True, "campaigns": []})))(
-                    request)
+                return (falconyte or (lambda r: json_reply({"ok": True, "campaigns": []})))(request)
             return (hood or (lambda r: json_reply(EMPTY)))(request)
 
         server = HostileServer(answer).__enter__()
@@ -84,10 +98,12 @@ def failing(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 def on_campaigns(reply: Reply | Callable[[Request], Reply]) -> Callable[[Request], Reply]:
     """Answer ``reply`` to the campaign listing, empty lists elsewhere."""
+
     def answer(request: Request) -> Reply:
         if request.path.endswith("/campaigns") and request.method == "GET":
             return reply(request) if callable(reply) else reply
         return json_reply(EMPTY)
+
     return answer
 
 
@@ -124,8 +140,11 @@ def test_a_rate_limit_reset_beyond_the_cap_fails_naming_the_header(
     hostile: Callable[..., HostileServer], repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(repo, "p/demo.yaml", PUSH_TASK_YAML)  # so that plan makes a second request
-    exhausted = {"X-RateLimit-Limit": "150", "X-RateLimit-Remaining": "0",
-                 "X-RateLimit-Reset": "99999"}
+    exhausted = {
+        "X-RateLimit-Limit": "150",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": "99999",
+    }
     server = hostile(hood=lambda r: json_reply(EMPTY, headers=exhausted))
     line = failing(capsys, "plan")
     assert "X-RateLimit-Reset" in line and "nothing was sent" in line
@@ -134,13 +153,20 @@ def test_a_rate_limit_reset_beyond_the_cap_fails_naming_the_header(
 
 @pytest.mark.parametrize("body_only", [False, True], ids=["headers", "body"])
 def test_a_server_trickling_bytes_is_cut_off_by_the_request_deadline(
-    hostile: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], body_only: bool,
+    hostile: Callable[..., HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    body_only: bool,
 ) -> None:
     monkeypatch.setenv("HOODSYNC_REQUEST_DEADLINE", "0.2")
     monkeypatch.setenv("HOODSYNC_RETRY_TIME", "0.2")
-    slow = Reply(200, json.dumps(EMPTY).encode() * 10, {"Content-Type": "application/json"},
-                 trickle=0.04, trickle_body_only=body_only)
+    slow = Reply(
+        200,
+        json.dumps(EMPTY).encode() * 10,
+        {"Content-Type": "application/json"},
+        trickle=0.04,
+        trickle_body_only=body_only,
+    )
     hostile(hood=lambda r: slow)
     line = failing(capsys, "plan")
     assert "0.2 s deadline for the whole request passed" in line
@@ -165,18 +191,28 @@ def test_pages_short_of_the_total_are_an_error_not_a_partial_list(
     def answer(request: Request) -> Reply:
         page, size = (int(x) for x in request.query["page"].split(","))
         ten = [{"id": str(i), "name": f"C{i}"} for i in range(10)]
-        return json_reply({"total": 20, "items": ten[(page - 1) * size: page * size]})
+        return json_reply({"total": 20, "items": ten[(page - 1) * size : page * size]})
 
     hostile(hood=on_campaigns(answer))
     line = failing(capsys, "plan")
     assert "reports 20 campaigns but its pages hold only 10" in line
 
 
-@pytest.mark.parametrize("body", [
-    None, {}, {"data": [{"id": "1"}]}, {"total": 1, "items": "1"}, {"total": 1, "items": None},
-], ids=["null", "empty-object", "data", "items-string", "items-null"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {},
+        {"data": [{"id": "1"}]},
+        {"total": 1, "items": "1"},
+        {"total": 1, "items": None},
+    ],
+    ids=["null", "empty-object", "data", "items-string", "items-null"],
+)
 def test_a_list_answer_of_another_shape_is_an_error_and_nothing_is_created(
-    hostile: Callable[..., HostileServer], capsys: pytest.CaptureFixture[str], body: Any,
+    hostile: Callable[..., HostileServer],
+    capsys: pytest.CaptureFixture[str],
+    body: Any,
 ) -> None:
     server = hostile(hood=on_campaigns(Reply(200, json.dumps(body).encode())))
     line = failing(capsys, "apply", "--auto-approve")
@@ -197,7 +233,8 @@ def test_a_falconyte_list_of_another_shape_is_an_error_and_nothing_is_created(
 
 
 def test_deeply_nested_json_is_a_one_line_error(
-    hostile: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[..., HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("HOODSYNC_RETRY_TIME", "0.1")
@@ -211,7 +248,8 @@ def test_deeply_nested_json_is_a_one_line_error(
 
 
 def test_a_create_that_went_through_twice_is_reported_and_fails_the_apply(
-    hostile: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[..., HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Each create is answered 503 but committed, and shows in listings only from the second
@@ -228,8 +266,9 @@ def test_a_create_that_went_through_twice_is_reported_and_fails_the_apply(
         for entry in list(pending):
             if entry[1] == 0:
                 pending.remove(entry)
-                committed.append({**entry[0], "id": str(1000 + len(committed)),
-                                  "status": "scheduled"})
+                committed.append(
+                    {**entry[0], "id": str(1000 + len(committed)), "status": "scheduled"}
+                )
             entry[1] -= 1
         if request.path.endswith("/campaigns"):
             return json_reply({"total": len(committed), "items": committed})
@@ -246,7 +285,9 @@ def test_a_create_that_went_through_twice_is_reported_and_fails_the_apply(
 
 
 def test_a_loopback_api_is_never_reached_through_a_proxy(
-    repo: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     emulator = make_emulator()
@@ -269,14 +310,22 @@ def test_an_api_url_with_credentials_is_refused_in_one_line(
     assert "user name or password" in line and "pa55word" not in line
 
 
-@pytest.mark.parametrize("name, value", [
-    ("HOODSYNC_SETTLE_WINDOW", "soon"), ("HOODSYNC_REQUEST_DEADLINE", "0"),
-    ("HOODSYNC_RETRY_TIME", "nan"), ("HOODSYNC_SETTLE_WINDOW", "-1"),
-    ("HOODSYNC_REQUEST_DEADLINE", "1e9"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("HOODSYNC_SETTLE_WINDOW", "soon"),
+        ("HOODSYNC_REQUEST_DEADLINE", "0"),
+        ("HOODSYNC_RETRY_TIME", "nan"),
+        ("HOODSYNC_SETTLE_WINDOW", "-1"),
+        ("HOODSYNC_REQUEST_DEADLINE", "1e9"),
+    ],
+)
 def test_a_bad_bound_variable_is_refused_naming_it(
-    hostile: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], name: str, value: str,
+    hostile: Callable[..., HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
 ) -> None:
     server = hostile()
     monkeypatch.setenv(name, value)

@@ -93,8 +93,12 @@ def test_forbidden_names_are_refused_without_reading_them() -> None:
 
     env = Spy(HOOD_API_TOKEN="tok-1", OK="fine")
     with pytest.raises(DefinitionError) as info:
-        resolve({"a": "${env:OK}", "b": ["x ${env:HOOD_API_TOKEN}"]}, env,
-                location=Location("d.yaml", 3, 1), forbidden=frozenset({"HOOD_API_TOKEN"}))
+        resolve(
+            {"a": "${env:OK}", "b": ["x ${env:HOOD_API_TOKEN}"]},
+            env,
+            location=Location("d.yaml", 3, 1),
+            forbidden=frozenset({"HOOD_API_TOKEN"}),
+        )
     (problem,) = info.value.problems
     assert problem.path == ("spec", "b", 0)
     assert "HOOD_API_TOKEN holds an API credential" in problem.message

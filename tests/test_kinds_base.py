@@ -102,13 +102,16 @@ def _msg(name: str, title: str = "t", channel: str = "push", **extra: object) ->
 
 def _shown(before: object, after: object) -> list[tuple[str, str, object, object]]:
     """The field diffs as (path, op, before, after) after projecting ``before`` on ``after``."""
-    return [(d.path, d.op, d.before, d.after)
-            for d in field_diffs(diff(project(after, before), after), [])]
+    return [
+        (d.path, d.op, d.before, d.after)
+        for d in field_diffs(diff(project(after, before), after), [])
+    ]
 
 
 def test_scalar_insertion_removal_and_move_are_one_diff_each() -> None:
     assert _shown({"l": ["a", "b", "c"]}, {"l": ["z", "a", "b", "c"]}) == [
-        ("l[0]", "add", None, "z")]
+        ("l[0]", "add", None, "z")
+    ]
     assert _shown({"l": ["a", "b", "c"]}, {"l": ["a", "c"]}) == [("l[1]", "remove", "b", None)]
     [moved] = field_diffs(diff({"l": ["a", "b", "c", "d"]}, {"l": ["a", "c", "d", "b"]}), [])
     assert (moved.path, moved.op, moved.before, moved.after, moved.item) == ("l", "move", 1, 3, "b")
@@ -120,7 +123,10 @@ def test_scalar_insertion_removal_and_move_are_one_diff_each() -> None:
     swapped = field_diffs(diff(["x", "y", "z"], ["z", "y", "x"]), [])
     assert [(d.item, d.before, d.after) for d in swapped] == [("z", 2, 0), ("x", 0, 2)]
     assert _shown({"l": ["a", "b"]}, {"l": ["c", "d", "e"]}) == [
-        ("l[0]", "change", "a", "c"), ("l[1]", "change", "b", "d"), ("l[2]", "add", None, "e")]
+        ("l[0]", "change", "a", "c"),
+        ("l[1]", "change", "b", "d"),
+        ("l[2]", "add", None, "e"),
+    ]
 
 
 def test_messages_are_aligned_by_name_and_projected_on_the_same_message() -> None:
@@ -129,17 +135,23 @@ def test_messages_are_aligned_by_name_and_projected_on_the_same_message() -> Non
     # Each remote message is cut down on the desired message of its name, wherever it sits.
     assert project(desired, remote) == [_msg("A"), _msg("B"), _msg("C")]
     assert _shown({"messages": remote}, {"messages": desired}) == [
-        ('messages["New"]', "add", None, _msg("New"))]
+        ('messages["New"]', "add", None, _msg("New"))
+    ]
     assert _shown({"messages": remote}, {"messages": [_msg("A"), _msg("C")]}) == [
-        ('messages["B"]', "remove", _msg("B", id="2"), None)]
+        ('messages["B"]', "remove", _msg("B", id="2"), None)
+    ]
     assert _shown({"messages": remote}, {"messages": [_msg("A"), _msg("B", "u"), _msg("C")]}) == [
-        ('messages["B"].push.title.en', "change", "t", "u")]
+        ('messages["B"].push.title.en', "change", "t", "u")
+    ]
     reordered = [_msg("C"), _msg("A"), _msg("B", "u")]
     assert _shown({"messages": remote}, {"messages": reordered}) == [
-        ('messages["C"]', "move", 2, 0), ('messages["B"].push.title.en', "change", "t", "u")]
+        ('messages["C"]', "move", 2, 0),
+        ('messages["B"].push.title.en', "change", "t", "u"),
+    ]
     # A renamed message is another message: the old one removed, the new one added.
-    assert [(p, op) for p, op, *_ in _shown({"messages": remote[:1]}, {"messages": [_msg("Z")]})] \
-        == [('messages["A"]', "remove"), ('messages["Z"]', "add")]
+    assert [
+        (p, op) for p, op, *_ in _shown({"messages": remote[:1]}, {"messages": [_msg("Z")]})
+    ] == [('messages["A"]', "remove"), ('messages["Z"]', "add")]
 
 
 def test_a_name_on_two_channels_is_shown_with_its_channel() -> None:
@@ -147,17 +159,22 @@ def test_a_name_on_two_channels_is_shown_with_its_channel() -> None:
     desired = [_msg("Hi", channel="email", title="u"), _msg("Hi")]
     # (A swap of two is one move: of the element the longest kept run leaves out.)
     assert _shown({"m": remote}, {"m": desired}) == [
-        ('m["Hi" (email)]', "move", 1, 0), ('m["Hi" (email)].push.title.en', "change", "t", "u")]
+        ('m["Hi" (email)]', "move", 1, 0),
+        ('m["Hi" (email)].push.title.en', "change", "t", "u"),
+    ]
 
 
 def test_arrays_of_other_objects_and_equal_spellings_keep_today_s_rules() -> None:
     actions = [{"title": "a"}, {"title": "b"}]
     assert _shown({"actions": actions}, {"actions": [{"title": "b"}]}) == [
-        ("actions[0].title", "change", "a", "b"), ("actions[1]", "remove", {"title": "b"}, None)]
+        ("actions[0].title", "change", "a", "b"),
+        ("actions[1]", "remove", {"title": "b"}, None),
+    ]
     assert diff({"l": [1, True, 2]}, {"l": [True, 1, 2.0]}) == []
     # Messages without names are aligned by position.
     assert project([{"channel": "push", "x": 1}], [{"channel": "push", "x": 2, "id": "9"}]) == [
-        {"channel": "push", "x": 2}]
+        {"channel": "push", "x": 2}
+    ]
 
 
 def test_field_diffs_hide_null_create_fields_and_sensitive_move_and_names() -> None:

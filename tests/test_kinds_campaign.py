@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,10 @@ def defn(
 
 
 def plan_one(
-    d: Definition, remote: Mapping[str, Any] | None, *, env: Mapping[str, str] | None = None,
+    d: Definition,
+    remote: Mapping[str, Any] | None,
+    *,
+    env: Mapping[str, str] | None = None,
     allow_replace: bool = False,
 ) -> Change | None:
     (des,) = prepare([d], env or {})
@@ -149,7 +153,10 @@ def test_unstated_remote_fields_are_not_drift() -> None:
 def test_from_remote_reads_status_marker_and_created_at() -> None:
     obj = RULES.from_remote(created_remote(defn(), status="paused"))
     assert (obj.id, obj.status, obj.marker, obj.created_at) == (
-        "1017001", "paused", "spring-sale", "2026-11-22 10:00:00"
+        "1017001",
+        "paused",
+        "spring-sale",
+        "2026-11-22 10:00:00",
     )
     assert obj.body["labels"] == ["spring", "sale"]
     assert obj.body["company_id"] == "6197120"
@@ -158,7 +165,10 @@ def test_from_remote_reads_status_marker_and_created_at() -> None:
 def test_fingerprint_ignores_volatile_fields_but_not_edits() -> None:
     remote = created_remote(defn())
     fp = RULES.fingerprint(remote)
-    assert RULES.fingerprint({**remote, "next_run_time": "2030-01-01 00:00:00", "run_counter": 5}) == fp
+    assert (
+        RULES.fingerprint({**remote, "next_run_time": "2030-01-01 00:00:00", "run_counter": 5})
+        == fp
+    )
     assert RULES.fingerprint({**remote, "labels": "spring"}) != fp
     assert RULES.fingerprint({**remote, "status": "paused"}) != fp
 
@@ -286,7 +296,9 @@ def test_git_state_change_to_active_resumes_with_the_resume_block() -> None:
     change = plan_one(d, remote)
     assert change is not None and change.action == "resume" and change.drift is False
     assert [s.op for s in change.steps] == ["patch", "resume"]
-    assert change.steps[0].body == {"metadata": {MARKER: "spring-sale", HASH: change.steps[0].body["metadata"][HASH]}}  # type: ignore[index]
+    assert change.steps[0].body == {
+        "metadata": {MARKER: "spring-sale", HASH: change.steps[0].body["metadata"][HASH]}
+    }  # type: ignore[index]
     assert change.steps[1].body == {"run_immediately": True}
     assert change.transition == ("paused", "running")
     assert "sends_immediately" in change.flags
@@ -404,8 +416,9 @@ def test_sent_campaign_cannot_be_paused() -> None:
 WAITING = [("active", None), ("active", "active"), ("manual", None), ("manual", "manual")]
 
 
-def in_status(status: str, effective: str | None = None, d: Definition | None = None,
-              **overrides: Any) -> dict[str, Any]:
+def in_status(
+    status: str, effective: str | None = None, d: Definition | None = None, **overrides: Any
+) -> dict[str, Any]:
     remote = created_remote(d or defn(), status=status, **overrides)
     if effective is not None:
         remote["effective_status"] = effective
@@ -416,8 +429,9 @@ def in_status(status: str, effective: str | None = None, d: Definition | None = 
 def test_waiting_statuses_take_a_label_change_as_one_plain_patch(
     status: str, effective: str | None
 ) -> None:
-    change = plan_one(defn(spec={**SPEC, "labels": ["spring", "promo"]}),
-                      in_status(status, effective))
+    change = plan_one(
+        defn(spec={**SPEC, "labels": ["spring", "promo"]}), in_status(status, effective)
+    )
     assert change is not None and change.action == "update" and not change.has_errors
     assert [s.op for s in change.steps] == ["patch"]
     assert change.steps[0].body["labels"] == ["spring", "promo"]  # type: ignore[index]
@@ -427,7 +441,9 @@ def test_waiting_statuses_take_a_label_change_as_one_plain_patch(
 
 
 @pytest.mark.parametrize(("status", "effective"), WAITING)
-def test_waiting_statuses_are_clean_when_nothing_differs(status: str, effective: str | None) -> None:
+def test_waiting_statuses_are_clean_when_nothing_differs(
+    status: str, effective: str | None
+) -> None:
     for state in (None, "active"):
         d = defn(state=state)
         assert plan_one(d, in_status(status, effective, d)) is None
@@ -461,8 +477,9 @@ def test_active_is_planned_as_its_documented_effective_status(effective: str) ->
     }[effective]
     assert [s.op for s in change.steps] == expected
     assert change.has_errors == (effective == "sent")
-    assert not any(n.severity == "info" and "no documented rules" in n.message
-                   for n in change.notes)
+    assert not any(
+        n.severity == "info" and "no documented rules" in n.message for n in change.notes
+    )
 
 
 def test_effective_status_refines_only_active() -> None:
@@ -484,7 +501,9 @@ def test_unknown_status_gets_the_change_with_a_warning_and_the_api_decides(statu
     assert plan_one(d_active, in_status(status, d=d_active)) is None  # resume only from paused
 
 
-@pytest.mark.parametrize(("state", "ops"), [("paused", ["pause", "patch"]), ("canceled", ["cancel"])])
+@pytest.mark.parametrize(
+    ("state", "ops"), [("paused", ["pause", "patch"]), ("canceled", ["cancel"])]
+)
 def test_unknown_status_is_sent_the_state_action_the_definition_asks_for(
     state: str, ops: list[str]
 ) -> None:
@@ -546,17 +565,27 @@ def test_sent_campaign_with_the_name_cannot_be_adopted() -> None:
 
 
 def test_matching_prefers_marker_then_name_and_sorts_the_rest() -> None:
-    a, b, c = defn("a", {**SPEC, "name": "A"}), defn("b", {**SPEC, "name": "B"}), defn(
-        "c", {**SPEC, "name": "C"}
+    a, b, c = (
+        defn("a", {**SPEC, "name": "A"}),
+        defn("b", {**SPEC, "name": "B"}),
+        defn("c", {**SPEC, "name": "C"}),
     )
     desired = prepare([a, b, c], {})
     remote = [
-        RULES.from_remote({"id": "1", "name": "Renamed", "status": "paused", "metadata": {MARKER: "a"}}),
+        RULES.from_remote(
+            {"id": "1", "name": "Renamed", "status": "paused", "metadata": {MARKER: "a"}}
+        ),
         RULES.from_remote({"id": "2", "name": "A", "status": "paused"}),  # same name, not a's
         RULES.from_remote({"id": "3", "name": "B", "status": "paused"}),
-        RULES.from_remote({"id": "4", "name": "X", "status": "paused", "metadata": {MARKER: "gone"}}),
-        RULES.from_remote({"id": "5", "name": "Y", "status": "canceled", "metadata": {MARKER: "old"}}),
-        RULES.from_remote({"id": "6", "name": "Z", "status": "sent", "metadata": {MARKER: "older"}}),
+        RULES.from_remote(
+            {"id": "4", "name": "X", "status": "paused", "metadata": {MARKER: "gone"}}
+        ),
+        RULES.from_remote(
+            {"id": "5", "name": "Y", "status": "canceled", "metadata": {MARKER: "old"}}
+        ),
+        RULES.from_remote(
+            {"id": "6", "name": "Z", "status": "sent", "metadata": {MARKER: "older"}}
+        ),
     ]
     m = RULES.match(desired, remote)
     assert {k: v.id for k, v in m.pairs.items()} == {"campaign.a": "1", "campaign.b": "3"}
@@ -569,7 +598,9 @@ def test_matching_prefers_marker_then_name_and_sorts_the_rest() -> None:
 def test_two_candidates_are_an_error_not_a_guess() -> None:
     (a,) = prepare([defn("a", {**SPEC, "name": "A"})], {})
     marked = [
-        RULES.from_remote({"id": str(i), "name": "A", "status": "paused", "metadata": {MARKER: "a"}})
+        RULES.from_remote(
+            {"id": str(i), "name": "A", "status": "paused", "metadata": {MARKER: "a"}}
+        )
         for i in (1, 2)
     ]
     m = RULES.match([a], marked)
@@ -581,10 +612,18 @@ def test_two_candidates_are_an_error_not_a_guess() -> None:
 
 
 def test_two_definitions_claiming_one_remote_name_both_get_an_error() -> None:
-    a, b, c = prepare([defn("a", {**SPEC, "name": "Same"}), defn("b", {**SPEC, "name": "Same"}),
-                       defn("c", {**SPEC, "name": "Other"})], {})
-    remote = [RULES.from_remote({"id": "7", "name": "Same", "status": "paused"}),
-              RULES.from_remote({"id": "8", "name": "Other", "status": "paused"})]
+    a, b, c = prepare(
+        [
+            defn("a", {**SPEC, "name": "Same"}),
+            defn("b", {**SPEC, "name": "Same"}),
+            defn("c", {**SPEC, "name": "Other"}),
+        ],
+        {},
+    )
+    remote = [
+        RULES.from_remote({"id": "7", "name": "Same", "status": "paused"}),
+        RULES.from_remote({"id": "8", "name": "Other", "status": "paused"}),
+    ]
     m = RULES.match([a, b, c], remote)
     assert {k: v.id for k, v in m.pairs.items()} == {"campaign.c": "8"}
     (note_a,) = m.blocked["campaign.a"]
@@ -596,8 +635,11 @@ def test_two_definitions_claiming_one_remote_name_both_get_an_error() -> None:
 
 def test_a_campaign_matched_by_marker_is_never_adopted_by_another_definition() -> None:
     a, b = prepare([defn("a", {**SPEC, "name": "Same"}), defn("b", {**SPEC, "name": "Same"})], {})
-    remote = [RULES.from_remote({"id": "7", "name": "Same", "status": "paused",
-                                 "metadata": {MARKER: "a"}})]
+    remote = [
+        RULES.from_remote(
+            {"id": "7", "name": "Same", "status": "paused", "metadata": {MARKER: "a"}}
+        )
+    ]
     m = RULES.match([a, b], remote)
     assert {k: v.id for k, v in m.pairs.items()} == {"campaign.a": "7"}
     assert not m.blocked  # b has nothing to adopt: it will be created
@@ -610,16 +652,22 @@ def test_two_definitions_with_one_name_and_no_remote_are_both_created() -> None:
 
 
 def test_orphan_is_canceled_with_prune_or_explained() -> None:
-    orphan = RULES.from_remote({"id": "4", "name": "X", "status": "paused", "metadata": {MARKER: "gone"}})
+    orphan = RULES.from_remote(
+        {"id": "4", "name": "X", "status": "paused", "metadata": {MARKER: "gone"}}
+    )
     change = RULES.orphan_change(orphan, Context(prune=True))
     assert change is not None and change.action == "cancel" and change.address == "campaign.gone"
     assert [(s.op, s.id) for s in change.steps] == [("cancel", "4")]
     assert any("no delete" in n.message for n in change.notes)
     for status in ("active", "manual"):
-        live = RULES.from_remote({"id": "6", "name": "L", "status": status, "metadata": {MARKER: "l"}})
+        live = RULES.from_remote(
+            {"id": "6", "name": "L", "status": status, "metadata": {MARKER: "l"}}
+        )
         pruned = RULES.orphan_change(live, Context(prune=True))
         assert pruned is not None and [s.op for s in pruned.steps] == ["cancel"]
-    draft = RULES.from_remote({"id": "5", "name": "D", "status": "draft", "metadata": {MARKER: "d"}})
+    draft = RULES.from_remote(
+        {"id": "5", "name": "D", "status": "draft", "metadata": {MARKER: "d"}}
+    )
     note = RULES.orphan_change(draft, Context(prune=True))
     assert note is not None and note.action == "note" and not note.steps
     assert note.notes[0].severity == "warning"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -24,11 +25,17 @@ SPEC: dict[str, Any] = {
 
 
 def defn(spec: Mapping[str, Any] | None = None, *, state: str | None = None) -> Definition:
-    return Definition(Kind.EMAIL_CAMPAIGN, "welcome", dict(spec or SPEC), Location("e.yaml"), state=state)
+    return Definition(
+        Kind.EMAIL_CAMPAIGN, "welcome", dict(spec or SPEC), Location("e.yaml"), state=state
+    )
 
 
 def remote_of(
-    spec: Mapping[str, Any], *, cid: str = "a1", enabled: bool = True, created: str = "2026-11-22T10:00:00.000001Z"
+    spec: Mapping[str, Any],
+    *,
+    cid: str = "a1",
+    enabled: bool = True,
+    created: str = "2026-11-22T10:00:00.000001Z",
 ) -> dict[str, Any]:
     """The campaign resource as Falconyte returns it."""
     send_data = {
@@ -53,13 +60,19 @@ def remote_of(
         "updated_at": created,
         "draft_data": {"last_sent_at": None, "send_data": send_data},
         "campaign_sends": [
-            {"id": "s1", "status": "active" if enabled else "stopped",
-             "next_send_countdown": {"total": 10, "remaining": 3}, "send_data": send_data}
+            {
+                "id": "s1",
+                "status": "active" if enabled else "stopped",
+                "next_send_countdown": {"total": 10, "remaining": 3},
+                "send_data": send_data,
+            }
         ],
     }
 
 
-def plan_one(d: Definition, remotes: list[Mapping[str, Any]], *, allow_replace: bool = False) -> Change | None:
+def plan_one(
+    d: Definition, remotes: list[Mapping[str, Any]], *, allow_replace: bool = False
+) -> Change | None:
     (des,) = prepare([d], {})
     match = RULES.match([des], [RULES.from_remote(r) for r in remotes])
     assert not match.blocked
@@ -96,7 +109,10 @@ def test_create_and_create_stopped() -> None:
     assert change is not None and [s.op for s in change.steps] == ["create"]
     assert change.steps[0].body == SPEC
     change = plan_one(defn(state="stopped"), [])
-    assert change is not None and [(s.op, s.id) for s in change.steps] == [("create", None), ("stop", None)]
+    assert change is not None and [(s.op, s.id) for s in change.steps] == [
+        ("create", None),
+        ("stop", None),
+    ]
 
 
 def test_start_and_stop_follow_state() -> None:
@@ -104,7 +120,11 @@ def test_start_and_stop_follow_state() -> None:
     assert change is not None and change.action == "stop" and change.phase == 2
     assert [(s.op, s.id) for s in change.steps] == [("stop", "a1")]
     change = plan_one(defn(state="active"), [remote_of(SPEC, enabled=False)])
-    assert change is not None and change.action == "start" and change.transition == ("stopped", "active")
+    assert (
+        change is not None
+        and change.action == "start"
+        and change.transition == ("stopped", "active")
+    )
 
 
 def test_spec_change_without_allow_replace_is_an_error() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from hoodsync.kinds.base import Context
 from hoodsync.kinds.push_task import PushTaskRules
@@ -38,7 +39,9 @@ def remote_of(spec: Mapping[str, Any], *, tid: str = "1057", **overrides: Any) -
         "frequency": str(spec.get("frequency")) if spec.get("frequency") is not None else None,
         "ttl": str(spec.get("ttl", 2419200)),
         "user_time_zone": "0",
-        "quiet_time": {k: str(v) for k, v in spec["quiet_time"].items()} if spec.get("quiet_time") else None,
+        "quiet_time": {k: str(v) for k, v in spec["quiet_time"].items()}
+        if spec.get("quiet_time")
+        else None,
         "cron": None,
         "end_time": None,
         "custom_data": None,
@@ -131,7 +134,7 @@ def test_duplicate_remote_names_are_an_error_and_others_unmanaged() -> None:
 
 # --- start_time in the past (only when the change would send it) -------------------------------
 
-NOW = dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
 FIXED = {**SPEC, "start_time": "2027-01-01 12:00:00"}
 
 
@@ -141,7 +144,7 @@ def test_past_start_time_is_an_error_on_create() -> None:
     (note,) = change.notes
     assert note.severity == "error" and "2027-01-01 12:00:00" in note.message
     assert "in the past" in note.message and "2027-06-01 12:00:00" in note.message
-    future = plan_one(defn(FIXED), None, now=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    future = plan_one(defn(FIXED), None, now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     assert future is not None and future.action == "create"
     assert plan_one(defn(FIXED), None).action == "create"  # type: ignore[union-attr]  # no clock
 
@@ -184,8 +187,9 @@ def test_switching_from_cron_to_frequency_clears_cron() -> None:
 
 def test_no_clearing_when_the_definition_states_the_other_key_or_on_create() -> None:
     spec = {**SPEC, "cron": None}
-    change = plan_one(defn(spec), remote_of({k: v for k, v in SPEC.items() if k != "frequency"},
-                                            cron="0 9 * * *"))
+    change = plan_one(
+        defn(spec), remote_of({k: v for k, v in SPEC.items() if k != "frequency"}, cron="0 9 * * *")
+    )
     assert change is not None and change.steps[0].body == {"frequency": "3600", "cron": None}
     created = plan_one(defn(SPEC), None)
     assert created is not None and "cron" not in created.steps[0].body  # type: ignore[operator]

@@ -32,12 +32,32 @@ def one(text: str) -> object:
 @pytest.mark.parametrize(
     "scalar, expected",
     [
-        ("NO", "NO"), ("no", "no"), ("yes", "yes"), ("Yes", "Yes"), ("on", "on"), ("off", "off"),
-        ("y", "y"), ("true", True), ("False", False), ("TRUE", True),
-        ("2026-01-01 00:00:00", "2026-01-01 00:00:00"), ("2026-01-01", "2026-01-01"),
-        ("012", 12), ("0o17", 15), ("0x1F", 31), ("1:30", "1:30"), ("1_000", "1_000"),
-        ("1.5", 1.5), ("1e3", 1000.0), ("~", None), ("null", None), ("", None),
-        ("'123'", "123"), ('"true"', "true"), ("!!str 123", "123"), ("!!int '7'", 7),
+        ("NO", "NO"),
+        ("no", "no"),
+        ("yes", "yes"),
+        ("Yes", "Yes"),
+        ("on", "on"),
+        ("off", "off"),
+        ("y", "y"),
+        ("true", True),
+        ("False", False),
+        ("TRUE", True),
+        ("2026-01-01 00:00:00", "2026-01-01 00:00:00"),
+        ("2026-01-01", "2026-01-01"),
+        ("012", 12),
+        ("0o17", 15),
+        ("0x1F", 31),
+        ("1:30", "1:30"),
+        ("1_000", "1_000"),
+        ("1.5", 1.5),
+        ("1e3", 1000.0),
+        ("~", None),
+        ("null", None),
+        ("", None),
+        ("'123'", "123"),
+        ('"true"', "true"),
+        ("!!str 123", "123"),
+        ("!!int '7'", 7),
     ],
 )
 def test_yaml_1_2_core_scalars(scalar: str, expected: object) -> None:
@@ -142,7 +162,9 @@ def test_only_json_compatible_data(text: str, fragment: str) -> None:
 
 
 def test_locations_of_nodes() -> None:
-    result = load_text("kind: Campaign\nspec:\n  messages:\n    - name: a\n    - name: b\n", "l.yaml")
+    result = load_text(
+        "kind: Campaign\nspec:\n  messages:\n    - name: a\n    - name: b\n", "l.yaml"
+    )
     doc = result.documents[0]
     assert str(doc.locate(("spec", "messages", 1, "name"))) == "l.yaml:5:7"
     assert str(doc.locate(("spec", "messages", 1, "missing"))) == "l.yaml:5:7"
@@ -195,21 +217,41 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
 
 
 def test_discover_walks_yaml_skipping_config_and_hidden(tmp_path: Path) -> None:
-    for rel in ["a.yaml", "b.yml", "hoodsync.yaml", "notes.txt", "sub/c.yaml", ".hidden/d.yaml",
-                "sub/.e.yaml", "sub/deeper/f.yaml"]:
+    for rel in [
+        "a.yaml",
+        "b.yml",
+        "hoodsync.yaml",
+        "notes.txt",
+        "sub/c.yaml",
+        ".hidden/d.yaml",
+        "sub/.e.yaml",
+        "sub/deeper/f.yaml",
+    ]:
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("a: 1\n")
     files, problems = discover([tmp_path])
     assert problems == []
     assert [p.relative_to(tmp_path).as_posix() for p in files] == [
-        "a.yaml", "b.yml", "sub/c.yaml", "sub/deeper/f.yaml"]
+        "a.yaml",
+        "b.yml",
+        "sub/c.yaml",
+        "sub/deeper/f.yaml",
+    ]
 
 
 def test_folders_below_the_paths_with_their_own_config_are_left_out(tmp_path: Path) -> None:
-    for rel in ["a.yaml", "proj/hoodsync.yaml", "proj/b.yaml", "proj/sub/c.yaml", "other/d.yaml",
-                "other/p2/hoodsync.yml", "other/p2/e.yaml", ".hidden/hoodsync.yaml",
-                ".hidden/f.yaml"]:
+    for rel in [
+        "a.yaml",
+        "proj/hoodsync.yaml",
+        "proj/b.yaml",
+        "proj/sub/c.yaml",
+        "other/d.yaml",
+        "other/p2/hoodsync.yml",
+        "other/p2/e.yaml",
+        ".hidden/hoodsync.yaml",
+        ".hidden/f.yaml",
+    ]:
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("a: 1\n")
@@ -224,7 +266,8 @@ def test_folders_below_the_paths_with_their_own_config_are_left_out(tmp_path: Pa
     assert names(discover([tmp_path / "proj"])[0]) == ["proj/b.yaml", "proj/sub/c.yaml"]
     assert separate_projects([tmp_path / "proj"]) == []
     assert names(separate_projects([tmp_path, tmp_path / "proj" / "sub"])) == [
-        "other/p2/hoodsync.yml"]
+        "other/p2/hoodsync.yml"
+    ]
 
 
 def test_missing_path_is_a_problem(tmp_path: Path) -> None:
@@ -250,7 +293,8 @@ def test_very_deep_flow_nesting_is_refused_before_composing(opener: str, levels:
     result = load_text(deep_text(opener, levels), "deep.yaml")
     assert result.documents == []
     assert [str(p) for p in result.problems] == [
-        f"deep.yaml:1:{DEEP[opener][1]}: error: nesting deeper than 64 levels"]
+        f"deep.yaml:1:{DEEP[opener][1]}: error: nesting deeper than 64 levels"
+    ]
 
 
 def test_deep_nesting_is_reported_alike_by_pure_python_pyyaml() -> None:
@@ -266,24 +310,34 @@ def test_deep_nesting_is_reported_alike_by_pure_python_pyyaml() -> None:
         print(json.dumps({f"{o} {n}": [str(p) for p in load_text(deep_text(o, n), "d.yaml").problems]
                           for o in DEEP for n in DEEP_LEVELS}))
     """)
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                          cwd=Path(__file__).parent, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout) == {
         f"{o} {n}": [f"d.yaml:1:{DEEP[o][1]}: error: nesting deeper than 64 levels"]
-        for o in DEEP for n in DEEP_LEVELS}
+        for o in DEEP
+        for n in DEEP_LEVELS
+    }
 
 
 @pytest.mark.parametrize("padding", ["", "b: [" + ", ".join(["[]"] * 2_100) + "]\n"])
 def test_depth_limit_is_the_same_with_or_without_the_pre_check(padding: str) -> None:
     """Over 2,000 flow openers the depth is checked on parse events before composing; under,
     on the composed nodes. Both allow 64 levels below the root and refuse the 65th."""
+
     def chain(levels: int) -> str:
         return "a: " + "{a: " * levels + "1" + "}" * levels + "\n" + padding
 
     assert load_text(chain(63), "x.yaml").problems == []
     assert [str(p) for p in load_text(chain(64), "x.yaml").problems] == [
-        "x.yaml:1:260: error: nesting deeper than 64 levels"]
+        "x.yaml:1:260: error: nesting deeper than 64 levels"
+    ]
 
 
 def test_syntax_error_after_a_too_deep_document_is_reported_too() -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FakeClock
 from test_cli_plan import Account, campaign_yaml, cli, emulated, write  # noqa: F401
 
@@ -47,8 +46,9 @@ def test_waiting_takes_the_lock_once_the_holder_releases(tmp_path: Path) -> None
             holder.release()
 
     mine = AccountLock(tmp_path, "abc", "A")
-    taken = acquire_all([mine], 30, clock=clock, sleep=sleep,
-                        on_wait=lambda lock, h: waits.append(h.describe()))
+    taken = acquire_all(
+        [mine], 30, clock=clock, sleep=sleep, on_wait=lambda lock, h: waits.append(h.describe())
+    )
     assert taken == [mine] and len(clock.sleeps) == 3 and len(waits) == 1
     mine.release()
 
@@ -58,18 +58,27 @@ def test_waiting_is_bounded_by_the_timeout(tmp_path: Path) -> None:
     clock = FakeClock()
     other_taken = AccountLock(tmp_path, "zzz", "Z")
     with pytest.raises(LockError, match="after waiting 2 s"):
-        acquire_all([other_taken, AccountLock(tmp_path, "abc", "A")], 2, clock=clock,
-                    sleep=clock.sleep)
+        acquire_all(
+            [other_taken, AccountLock(tmp_path, "abc", "A")], 2, clock=clock, sleep=clock.sleep
+        )
     assert sum(clock.sleeps) == pytest.approx(2, abs=0.25)
     # the lock it had already taken was given back
     assert acquire_all([AccountLock(tmp_path, "zzz", "Z")], 0)
 
 
 def test_the_lock_of_a_process_that_died_is_taken_over_and_said(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    ghost = Holder(int(dead.stdout), socket.gethostname(), "2026-01-01T00:00:00+00:00",
-                   "hoodsync apply --auto-approve")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ghost = Holder(
+        int(dead.stdout),
+        socket.gethostname(),
+        "2026-01-01T00:00:00+00:00",
+        "hoodsync apply --auto-approve",
+    )
     (tmp_path / "abc.lock").write_text(ghost.to_json())  # left behind, no flock held
     lock = AccountLock(tmp_path, "abc", "A")
     acquire_all([lock], 0)
@@ -90,7 +99,8 @@ def _hold_lock_of(account: Account) -> AccountLock:
 
 
 def test_apply_refuses_while_another_holds_the_account_and_plan_does_not_lock(
-    emulated: Account, capsys: pytest.CaptureFixture[str],
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
     held = _hold_lock_of(emulated)
@@ -129,9 +139,15 @@ def _repo(tmp_path: Path, n: int) -> Path:
 
 def _start(root: Path, *extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOOD_", "FALCONYTE_"))}
-    return subprocess.Popen([sys.executable, "-m", "hoodsync", "apply", "--auto-approve", *extra],
-                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hoodsync", "apply", "--auto-approve", *extra],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
 
 
 def _campaigns(root: Path) -> list[dict[str, Any]]:
@@ -143,8 +159,11 @@ def _campaigns(root: Path) -> list[dict[str, Any]]:
 
         from hoodsync.emulator.sandbox import SANDBOX_HOOD_URL
 
-        with httpx.Client(base_url=SANDBOX_HOOD_URL, transport=box.hood_transport,
-                          headers={"Authorization": f"Bearer {box.hood_token}"}) as client:
+        with httpx.Client(
+            base_url=SANDBOX_HOOD_URL,
+            transport=box.hood_transport,
+            headers={"Authorization": f"Bearer {box.hood_token}"},
+        ) as client:
             data = client.get("/campaigns", params={"page": "1,100"}).json()
         return list(data["items"])
     finally:
@@ -160,7 +179,7 @@ def test_two_applies_started_together_leave_each_object_once(tmp_path: Path, rou
     assert len(campaigns) == 50
     assert sorted(c["name"] for c in campaigns) == [f"Campaign {i:02}" for i in range(50)]
     assert any(code == 0 for code, _, _ in results)
-    for code, out, err in results:
+    for code, _, err in results:
         assert "Traceback" not in err
         if code != 0:
             assert code == 1 and "another apply is running" in err, err

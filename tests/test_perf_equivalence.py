@@ -21,25 +21,26 @@ Randomness is seeded: a failure reproduces, and its message names the input.
 from __future__ import annotations
 
 import copy
-import gc
 import datetime as dt
+import gc
 import math
 import os
 import random
 import re
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hoodsync import wire
 from hoodsync.definitions import fast_load, fast_text, fast_validate, loader, validate
 from hoodsync.definitions.fast_validate import compile_check
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import schema, validate_documents
-from hoodsync import wire
 from hoodsync.kinds import base as kinds_base
 from hoodsync.model import Location
 from hoodsync.wire import coerce_paths
@@ -47,27 +48,119 @@ from hoodsync.wire import coerce_paths
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
 KINDS = ("Campaign", "PushTask", "EmailCampaign")
-NOW = dt.datetime(2026, 11, 22, 12, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 22, 12, 0, 0, tzinfo=dt.UTC)
 
 #: Values a mutation may put anywhere: every JSON type, bool/int look-alikes, edge numbers,
 #: strings that match or almost match the schemas' patterns and enums (URLs, labels, control
 #: characters included).
 POOL: list[Any] = [
-    None, True, False, 0, 1, -1, 2, 7, 99, 100, 3600, 1.0, 0.5, -0.0, 1e300, 2**70,
-    math.inf, -math.inf, math.nan, "", " ", "x", "NO", "0", "1", "12", "3600", "3601", "-5",
-    "push", "email", "sms", "in", "nin", "include", "exclude", "active", "paused", "canceled",
-    "inactive", "stopped", "immediately", "click_rate", "open_rate", "manual", "automatic",
-    "1D", "5D 20H 30M", "1X", "2027-03-22 10:00:00", "2027-13-22 10:00:00",
-    "2027-03-22 10:00:00\n", "https://example.com", "ftp://x", "a@b.co", "a@b", "en", "pt-BR",
-    "javascript:alert(1)", "HTTPS://E.COM/x", "https://e.com/a b", "a,b", " x", "x ", "x\x1b[2K",
-    "a\nb", "a\tb", "a\rb", "a\x85b", "a\u2028b", "vår 🚀",
-    "a\u2000b@c.de", "x\x1cy", "\u3000", "https://e.com/\u2000", "\ufeffx",
-    "EN", "0 12 * * 1,5", "61 12 * * 1", "3c90c3cc-0d44-4b50-8888-8dd25736052a", "contact.saved",
-    "Campaign", "PushTask", "EmailCampaign", "welcome-push", "Bad Key", "1830", "18a",
-    [], [1], ["a"], ["a", "a"], [1, True], [1, 1.0], [0, False], [[1], [True]],
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    2,
+    7,
+    99,
+    100,
+    3600,
+    1.0,
+    0.5,
+    -0.0,
+    1e300,
+    2**70,
+    math.inf,
+    -math.inf,
+    math.nan,
+    "",
+    " ",
+    "x",
+    "NO",
+    "0",
+    "1",
+    "12",
+    "3600",
+    "3601",
+    "-5",
+    "push",
+    "email",
+    "sms",
+    "in",
+    "nin",
+    "include",
+    "exclude",
+    "active",
+    "paused",
+    "canceled",
+    "inactive",
+    "stopped",
+    "immediately",
+    "click_rate",
+    "open_rate",
+    "manual",
+    "automatic",
+    "1D",
+    "5D 20H 30M",
+    "1X",
+    "2027-03-22 10:00:00",
+    "2027-13-22 10:00:00",
+    "2027-03-22 10:00:00\n",
+    "https://example.com",
+    "ftp://x",
+    "a@b.co",
+    "a@b",
+    "en",
+    "pt-BR",
+    "javascript:alert(1)",
+    "HTTPS://E.COM/x",
+    "https://e.com/a b",
+    "a,b",
+    " x",
+    "x ",
+    "x\x1b[2K",
+    "a\nb",
+    "a\tb",
+    "a\rb",
+    "a\x85b",
+    "a\u2028b",
+    "vår 🚀",
+    "a\u2000b@c.de",
+    "x\x1cy",
+    "\u3000",
+    "https://e.com/\u2000",
+    "\ufeffx",
+    "EN",
+    "0 12 * * 1,5",
+    "61 12 * * 1",
+    "3c90c3cc-0d44-4b50-8888-8dd25736052a",
+    "contact.saved",
+    "Campaign",
+    "PushTask",
+    "EmailCampaign",
+    "welcome-push",
+    "Bad Key",
+    "1830",
+    "18a",
+    [],
+    [1],
+    ["a"],
+    ["a", "a"],
+    [1, True],
+    [1, 1.0],
+    [0, False],
+    [[1], [True]],
     [{"a": 1}, {"a": 1}],
-    ["FR", "DE"], [1, 2, 3], {}, {"en": "x"}, {"EN": "x"}, {"en": 1}, {"x": 1},
-    {"items": ["a"], "op": "in"}, {"from": 0, "to": 4}, {"pattern": {"hour": 1}},
+    ["FR", "DE"],
+    [1, 2, 3],
+    {},
+    {"en": "x"},
+    {"EN": "x"},
+    {"en": 1},
+    {"x": 1},
+    {"items": ["a"], "op": "in"},
+    {"from": 0, "to": 4},
+    {"pattern": {"hour": 1}},
 ]
 
 
@@ -128,7 +221,8 @@ def mutate(doc: Any, rng: random.Random, words: list[str]) -> Any:
             del target[rng.randrange(len(target))]
     elif isinstance(target, str) and roll < 0.5:
         target = rng.choice(
-            [target.upper(), target + "x", target[:-1], " " + target, target + "\n"])
+            [target.upper(), target + "x", target[:-1], " " + target, target + "\n"]
+        )
         if parent is None:
             return target
         parent[path[-1]] = target
@@ -146,6 +240,7 @@ def mutate(doc: Any, rng: random.Random, words: list[str]) -> Any:
 # so (a NaN or an infinity anywhere, a string jsonschema-rs cannot encode): ``agrees`` below
 # allows exactly that and nothing else, so any other disagreement, in either direction, fails
 # (a library that drifts shows up here, even where the drift would only cost time).
+
 
 def _anywhere(test: Callable[[Any], bool], value: Any) -> bool:
     if isinstance(value, dict):
@@ -216,36 +311,78 @@ def test_fast_check_agrees_with_jsonschema_on_mutated_examples(kind: str) -> Non
 
 
 EDGE_SCHEMAS: list[Any] = [
-    {"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"},
-    {"type": ["string", "null"]}, {"type": "object"}, {"type": "array"},
-    {"enum": [True, 1]}, {"enum": [0, "0", None]}, {"enum": [[1], {"a": 1}]}, {"enum": ["a", "b"]},
-    {"enum": [1.0]}, {"not": {"enum": [1]}},
-    {"const": 1}, {"const": True}, {"const": "x"}, {"const": [1, {"a": False}]}, {"const": None},
+    {"type": "integer"},
+    {"type": "number"},
+    {"type": "boolean"},
+    {"type": "null"},
+    {"type": ["string", "null"]},
+    {"type": "object"},
+    {"type": "array"},
+    {"enum": [True, 1]},
+    {"enum": [0, "0", None]},
+    {"enum": [[1], {"a": 1}]},
+    {"enum": ["a", "b"]},
+    {"enum": [1.0]},
+    {"not": {"enum": [1]}},
+    {"const": 1},
+    {"const": True},
+    {"const": "x"},
+    {"const": [1, {"a": False}]},
+    {"const": None},
     {"const": 2**70},
-    {"minimum": 1}, {"maximum": 1}, {"exclusiveMinimum": 0}, {"exclusiveMaximum": 1.5},
-    {"maximum": 2**64}, {"minimum": -(2**63) - 1},
-    {"multipleOf": 3}, {"multipleOf": 0.5}, {"minLength": 2, "maxLength": 3},
+    {"minimum": 1},
+    {"maximum": 1},
+    {"exclusiveMinimum": 0},
+    {"exclusiveMaximum": 1.5},
+    {"maximum": 2**64},
+    {"minimum": -(2**63) - 1},
+    {"multipleOf": 3},
+    {"multipleOf": 0.5},
+    {"minLength": 2, "maxLength": 3},
     {"minItems": 1, "maxItems": 2},
-    {"uniqueItems": True}, {"uniqueItems": False}, {"pattern": "^[a-z]+$(?!\\n)"},
-    {"pattern": "b"}, {"pattern": "^x$"}, {"not": {"pattern": "^x$"}}, {"format": "email"},
-    {"format": "uri"}, {"required": ["a"]},
+    {"uniqueItems": True},
+    {"uniqueItems": False},
+    {"pattern": "^[a-z]+$(?!\\n)"},
+    {"pattern": "b"},
+    {"pattern": "^x$"},
+    {"not": {"pattern": "^x$"}},
+    {"format": "email"},
+    {"format": "uri"},
+    {"required": ["a"]},
     {"minProperties": 1, "maxProperties": 1},
     {"properties": {"a": {"type": "string"}}, "additionalProperties": False},
     {"properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "integer"}},
-    {"patternProperties": {"^a": {"type": "integer"}, "b$": {"minimum": 5}},
-     "additionalProperties": False},
-    {"propertyNames": {"pattern": "^[a-z]+$"}}, {"propertyNames": {"maxLength": 1}},
-    {"items": {"type": "integer"}}, {"items": False}, {"prefixItems": [{"type": "integer"}]},
-    {"contains": {"type": "string"}}, {"dependentRequired": {"a": ["b"]}},
-    {"unevaluatedProperties": False, "properties": {"a": True}}, {"not": {"type": "string"}},
-    {"allOf": [{"minimum": 0}, {"maximum": 10}]}, {"anyOf": [{"type": "string"}, {"minimum": 5}]},
+    {
+        "patternProperties": {"^a": {"type": "integer"}, "b$": {"minimum": 5}},
+        "additionalProperties": False,
+    },
+    {"propertyNames": {"pattern": "^[a-z]+$"}},
+    {"propertyNames": {"maxLength": 1}},
+    {"items": {"type": "integer"}},
+    {"items": False},
+    {"prefixItems": [{"type": "integer"}]},
+    {"contains": {"type": "string"}},
+    {"dependentRequired": {"a": ["b"]}},
+    {"unevaluatedProperties": False, "properties": {"a": True}},
+    {"not": {"type": "string"}},
+    {"allOf": [{"minimum": 0}, {"maximum": 10}]},
+    {"anyOf": [{"type": "string"}, {"minimum": 5}]},
     {"oneOf": [{"type": "integer"}, {"minimum": 2}]},
     {"if": {"required": ["a"]}, "then": {"required": ["b"]}, "else": {"required": ["c"]}},
-    {"if": {"type": "string"}}, {"then": {"type": "string"}}, True, False,
-    {"$defs": {"n": {"type": "object", "properties": {"next": {"$ref": "#/$defs/n"},
-                                                         "v": {"type": "integer"}},
-                     "additionalProperties": False}},
-     "$ref": "#/$defs/n"},
+    {"if": {"type": "string"}},
+    {"then": {"type": "string"}},
+    True,
+    False,
+    {
+        "$defs": {
+            "n": {
+                "type": "object",
+                "properties": {"next": {"$ref": "#/$defs/n"}, "v": {"type": "integer"}},
+                "additionalProperties": False,
+            }
+        },
+        "$ref": "#/$defs/n",
+    },
     {"$defs": {"s": {"type": "string"}}, "$ref": "#/$defs/s", "minLength": 2},
     {"title": "annotations only", "description": "d", "examples": [1], "default": 2},
     # A property named like a keyword is not one (the pattern translation must not touch it).
@@ -255,13 +392,58 @@ EDGE_SCHEMAS: list[Any] = [
     {"x-extra": {"s": {"not": {"pattern": "^x$"}}}, "$ref": "#/x-extra/s"},
 ]
 EDGE_VALUES: list[Any] = POOL + [
-    {"a": "x"}, {"a": 1}, {"a": "x", "b": 1}, {"b": 1}, {"c": 1}, {"a": 1, "b": 2}, {"ab": 1},
-    {"xb": 7}, {"xb": 3}, {"A": 1}, {"next": {"next": {"v": 1}}}, {"next": {"v": "x"}},
-    {"next": {"w": 1}}, [1, 2, 2], [1.5, 1.5], [{"a": [1]}, {"a": [True]}], ["ab"], "ab", "abcd",
-    6, 9, 10, 11, -0.5, 1.5, 2**64, 2**64 + 1, -(2**63) - 1, 2**70, 2.0**70, 1e308, 5e-324,
-    "x\n", "x\n\n", "\nx", {"x\n": 1}, {"b\n": 9}, {"pattern": 1}, {"pattern": "x"}, {"not": 1},
-    "\ud800", {"a": "\udfff"}, "a\u2000b@c.de", "\x1c", "é" * 3, "🚀🚀",
-    [1, 1.0], [True, 1], [0.5, 0.5, 1], [[1.0], [1]], {"a": math.nan}, [math.inf],
+    {"a": "x"},
+    {"a": 1},
+    {"a": "x", "b": 1},
+    {"b": 1},
+    {"c": 1},
+    {"a": 1, "b": 2},
+    {"ab": 1},
+    {"xb": 7},
+    {"xb": 3},
+    {"A": 1},
+    {"next": {"next": {"v": 1}}},
+    {"next": {"v": "x"}},
+    {"next": {"w": 1}},
+    [1, 2, 2],
+    [1.5, 1.5],
+    [{"a": [1]}, {"a": [True]}],
+    ["ab"],
+    "ab",
+    "abcd",
+    6,
+    9,
+    10,
+    11,
+    -0.5,
+    1.5,
+    2**64,
+    2**64 + 1,
+    -(2**63) - 1,
+    2**70,
+    2.0**70,
+    1e308,
+    5e-324,
+    "x\n",
+    "x\n\n",
+    "\nx",
+    {"x\n": 1},
+    {"b\n": 9},
+    {"pattern": 1},
+    {"pattern": "x"},
+    {"not": 1},
+    "\ud800",
+    {"a": "\udfff"},
+    "a\u2000b@c.de",
+    "\x1c",
+    "é" * 3,
+    "🚀🚀",
+    [1, 1.0],
+    [True, 1],
+    [0.5, 0.5, 1],
+    [[1.0], [1]],
+    {"a": math.nan},
+    [math.inf],
 ]
 
 
@@ -291,6 +473,7 @@ def test_nan_and_infinity_are_never_called_valid() -> None:
 
 # --------------------------------------------------------------------------- patterns
 
+
 def _patterns(node: Any, out: set[str]) -> set[str]:
     """Every pattern (and patternProperties key) of a schema; a superset is harmless."""
     if isinstance(node, dict):
@@ -310,8 +493,20 @@ PROJECT_PATTERNS = sorted(set().union(*(_patterns(schema(k), set()) for k in KIN
 #: Every code point where Python's and Rust's classes could plausibly differ: controls, Latin
 #: and the other small scripts, every whitespace and separator, the BOM; plus samples of every
 #: plane.
-PROBE_POINTS = [*range(0x800), 0x1680, 0x180E, *range(0x2000, 0x2070), 0x3000, 0x3100, 0xFEFF,
-                0xFFFD, 0xFFFF, 0x10000, 0x1F680, 0x10FFFF]
+PROBE_POINTS = [
+    *range(0x800),
+    0x1680,
+    0x180E,
+    *range(0x2000, 0x2070),
+    0x3000,
+    0x3100,
+    0xFEFF,
+    0xFFFD,
+    0xFFFF,
+    0x10000,
+    0x1F680,
+    0x10FFFF,
+]
 
 
 def _base_strings(pattern: str) -> list[str]:
@@ -343,7 +538,7 @@ def test_translated_patterns_match_what_python_matches(pattern: str) -> None:
     for base in bases:
         for cut in (0, len(base) // 2, len(base) - 1):
             texts += [base[:cut] + p + base[cut:] for p in probes]
-            texts += [base[:cut] + p + base[cut + 1:] for p in probes]
+            texts += [base[:cut] + p + base[cut + 1 :] for p in probes]
     matched = [t for t in texts if re.search(pattern, t)]
     unmatched = [t for t in texts if not re.search(pattern, t)]
     assert len(matched) > len(bases) or not bases  # the probes exercise both answers
@@ -364,23 +559,52 @@ def test_python_space_is_exactly_pythons_backslash_s() -> None:
     assert python >= {"\x1c", "\x85", "\u2028", "\u3000"}  # the ones Rust's \s lacks, and more
 
 
-@pytest.mark.parametrize(("pattern", "rust"), [
-    ("^[a-z]+$(?!\\n)", "^[a-z]+$"),
-    ("^[a-z]+$", "^[a-z]+\\n?\\z"),
-    ("^\\u0041\\x42[\\u0000-\\u001f]", "^\\x{0041}\\x{42}[\\x{0000}-\\x{001f}]"),
-    ("a{2}b{1,}c{0,3}?(?:d|e)*", "a{2}b{1,}c{0,3}?(?:d|e)*"),
-    ("[]a][^]b]\\.\\-\\\\", "[]a][^]b]\\.\\-\\\\"),
-    ("[$(]", "[$(]"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "rust"),
+    [
+        ("^[a-z]+$(?!\\n)", "^[a-z]+$"),
+        ("^[a-z]+$", "^[a-z]+\\n?\\z"),
+        ("^\\u0041\\x42[\\u0000-\\u001f]", "^\\x{0041}\\x{42}[\\x{0000}-\\x{001f}]"),
+        ("a{2}b{1,}c{0,3}?(?:d|e)*", "a{2}b{1,}c{0,3}?(?:d|e)*"),
+        ("[]a][^]b]\\.\\-\\\\", "[]a][^]b]\\.\\-\\\\"),
+        ("[$(]", "[$(]"),
+    ],
+)
 def test_rust_pattern_translation(pattern: str, rust: str) -> None:
     assert fast_validate.rust_pattern(pattern) == rust
 
 
-@pytest.mark.parametrize("pattern", [
-    "\\d", "[\\w]", "\\bx", "\\S", "(?i)a", "(?=a)", "(?!a)", "(?<=a)b", "(?P<n>a)", "a$b",
-    "a$|b", "a$(?!\\n)$", "[a[b]", "[a&&b]", "[a--b]", "a{,2}", "a{x}", "a}", "a*+", "a{2}+",
-    "(a)\\1", "\\Z", "\\A", "\\N{BULLET}", "[a", "a\\",
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "\\d",
+        "[\\w]",
+        "\\bx",
+        "\\S",
+        "(?i)a",
+        "(?=a)",
+        "(?!a)",
+        "(?<=a)b",
+        "(?P<n>a)",
+        "a$b",
+        "a$|b",
+        "a$(?!\\n)$",
+        "[a[b]",
+        "[a&&b]",
+        "[a--b]",
+        "a{,2}",
+        "a{x}",
+        "a}",
+        "a*+",
+        "a{2}+",
+        "(a)\\1",
+        "\\Z",
+        "\\A",
+        "\\N{BULLET}",
+        "[a",
+        "a\\",
+    ],
+)
 def test_patterns_outside_the_translated_subset_are_refused(pattern: str) -> None:
     with pytest.raises(fast_validate.Untranslatable):
         fast_validate.rust_pattern(pattern)
@@ -396,14 +620,17 @@ def test_schemas_jsonschema_rs_refuses_get_no_fast_check() -> None:
 
 # --------------------------------------------------------------------------- validate
 
+
 def _validate(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[str]]:
     docs = load_text(text, "m.yaml").documents
     with monkeypatch.context() as patched:
         if not fast:
             patched.setattr(validate, "_fast_valid", lambda data, name: False)
         definitions, problems = validate_documents(docs, now=NOW)
-    return ([(d.kind, d.key, d.spec, d.state, d.order, d.resume) for d in definitions],
-            [f"{p} [{p.severity}] {p.path}" for p in problems])
+    return (
+        [(d.kind, d.key, d.spec, d.state, d.order, d.resume) for d in definitions],
+        [f"{p} [{p.severity}] {p.path}" for p in problems],
+    )
 
 
 def test_validate_gives_the_same_problems_with_and_without_the_fast_check(
@@ -425,13 +652,19 @@ def test_validate_gives_the_same_problems_with_and_without_the_fast_check(
 
 # --------------------------------------------------------------------------- loader
 
+
 def _no_text_path(*args: Any) -> Any:
     raise fast_text.Fallback
 
 
-def _load(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch,
-          limits: loader.Limits = loader.DEFAULT_LIMITS, *, text_path: bool | None = None,
-          ) -> tuple[Any, ...]:
+def _load(
+    text: str,
+    fast: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    limits: loader.Limits = loader.DEFAULT_LIMITS,
+    *,
+    text_path: bool | None = None,
+) -> tuple[Any, ...]:
     """What ``load_text`` gives, with every fast path (``fast``) or none; ``text_path``
     switches the text path alone (default: as ``fast``)."""
     with monkeypatch.context() as patched:
@@ -449,24 +682,57 @@ def _load(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch,
 LOADER_CASES = [
     "kind: Campaign\nkey: a\nspec:\n  name: x\n  messages: [{channel: push}]\n",
     "a: 1\n---\nb: [1, 2.5, .inf, -.Inf, .nan, 0x1F, 0o17, 012, ~, null, '', true, NO]\n---\n",
-    "a: 1\na: 2\n", "a: {b: 1, b: 2}\nc: [{d: 1, d: 1}]\n", "<<: {a: 1}\n", "'<<': 1\n",
-    "1: a\n", "? [a]\n: 1\n", "~: 1\n", "true: 1\n", "a: !!python/object:os.system x\n",
-    "a: !custom 1\n", "a: !!int '7'\n", "a: !!int x\n", "a: !!float x\n", "a: !!bool yes\n",
-    "a: !!null x\n", "a: !!str 1\n", "a: !!timestamp 2026-01-01\n", "!!map {a: 1}\n",
-    "!!seq [1]\n", "a: !!map [1]\n", "a: [1, 2\nb: 3\n", "spec:\n\tname: x\n", "",
-    "# only a comment\n", "---\n---\n", "a: " + "[" * 70 + "]" * 70 + "\n",
-    "a: " + "[" * 20 + "]" * 20 + "\n", "base: &b {x: 1}\nother: *b\n", "a: &a [*a]\n",
-    "a: *nope\n", "x: &s str\ny: [*s, *s]\n", "url: https://e.com/?a=1&b=2&c\n",
-    "t: Tom & Jerry\n", "t: 'quoted &a'\n", "t: [a,&b c, *b]\n", "k: {&x a: 1, *x : 2}\n",
-    "- &a 1\n- *a\n", "a: |\n  block &text\n  more\n", "a: 'x'\nb: \"y\\n\"\nc: >\n  folded\n",
-    "dup: 1\nok: &o 2\ndup: 3\n", "a:\n  - b: 1\n    b: 2\n  - c\n", "[1, 2]\n", "plain\n",
+    "a: 1\na: 2\n",
+    "a: {b: 1, b: 2}\nc: [{d: 1, d: 1}]\n",
+    "<<: {a: 1}\n",
+    "'<<': 1\n",
+    "1: a\n",
+    "? [a]\n: 1\n",
+    "~: 1\n",
+    "true: 1\n",
+    "a: !!python/object:os.system x\n",
+    "a: !custom 1\n",
+    "a: !!int '7'\n",
+    "a: !!int x\n",
+    "a: !!float x\n",
+    "a: !!bool yes\n",
+    "a: !!null x\n",
+    "a: !!str 1\n",
+    "a: !!timestamp 2026-01-01\n",
+    "!!map {a: 1}\n",
+    "!!seq [1]\n",
+    "a: !!map [1]\n",
+    "a: [1, 2\nb: 3\n",
+    "spec:\n\tname: x\n",
+    "",
+    "# only a comment\n",
+    "---\n---\n",
+    "a: " + "[" * 70 + "]" * 70 + "\n",
+    "a: " + "[" * 20 + "]" * 20 + "\n",
+    "base: &b {x: 1}\nother: *b\n",
+    "a: &a [*a]\n",
+    "a: *nope\n",
+    "x: &s str\ny: [*s, *s]\n",
+    "url: https://e.com/?a=1&b=2&c\n",
+    "t: Tom & Jerry\n",
+    "t: 'quoted &a'\n",
+    "t: [a,&b c, *b]\n",
+    "k: {&x a: 1, *x : 2}\n",
+    "- &a 1\n- *a\n",
+    "a: |\n  block &text\n  more\n",
+    "a: 'x'\nb: \"y\\n\"\nc: >\n  folded\n",
+    "dup: 1\nok: &o 2\ndup: 3\n",
+    "a:\n  - b: 1\n    b: 2\n  - c\n",
+    "[1, 2]\n",
+    "plain\n",
     "a: 1\na: 2\n---\nb: {c: [1, {d: x}]}\n---\n~\n---\ne: !!int z\n---\nf: [g]\n",
 ]
 
 
 @pytest.mark.parametrize("index", range(len(LOADER_CASES)))
-def test_loader_fast_path_matches_the_exact_builder(index: int,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loader_fast_path_matches_the_exact_builder(
+    index: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = LOADER_CASES[index]
     assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch)
     tight = loader.Limits(max_depth=5, max_alias_nodes=3)
@@ -481,8 +747,9 @@ CORRUPTIONS: list[Callable[[str, random.Random], str]] = [
     lambda line, rng: line.replace(": ", ": !!int ", 1),
     lambda line, rng: line.replace(": ", ": !!str ", 1),
     lambda line, rng: "\t" + line.lstrip(),
-    lambda line, rng: (line.split(":")[0] + ": "
-                       + rng.choice(["yes", "1e3", "0x10", "~", "[", "{a"])),
+    lambda line, rng: (
+        line.split(":")[0] + ": " + rng.choice(["yes", "1e3", "0x10", "~", "[", "{a"])
+    ),
     lambda line, rng: line.replace("&", " & "),
 ]
 
@@ -500,7 +767,8 @@ def test_loader_agrees_on_corrupted_examples(monkeypatch: pytest.MonkeyPatch) ->
                 lines[at] = rng.choice(CORRUPTIONS)(lines[at], rng)
         text = "\n".join(lines) + "\n"
         assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
-            f"round {round_}:\n{text}")
+            f"round {round_}:\n{text}"
+        )
 
 
 # --------------------------------------------------------------------------- loader: text path
@@ -514,7 +782,8 @@ def test_loader_agrees_on_corrupted_examples(monkeypatch: pytest.MonkeyPatch) ->
 TEXT_READ = [
     "kind: Campaign\nkey: a\nspec:\n  name: x\n",
     "# c\n\nkind: Campaign   # trailing\nspec:   # c\n  n: 1\n  f: 1.5\n  b: true\n  z: ~\n",
-    "---\nkind: X\n", "--- # start\n# c\nkind: X\n",
+    "---\nkind: X\n",
+    "--- # start\n# c\nkind: X\n",
     "a:\n- 1\n- two\n-\nb: x\n",
     "a:\n  - x\n  - y: 1\n    z: [a, -1, 2.5, .inf, true, null]\n  -   w: 2\n      v:\n      - q\n",
     "a: []\nb: {}\nc: [ ]\nd: [a,b , c]\ne: ''\nf: 'it''s: # x'\ng: \"x: #y\"\n",
@@ -525,30 +794,79 @@ TEXT_READ = [
     "a:\n-\n  b: 1\n- c\n-\n  - d\n",
     "  indented: 1\n  root: 2\n",
     "a:\n- b\nc:\n  - d\n  -\n",
-    "no_newline: at end", "a: 1\n---\nb: 2\n--- # c\n\n  c: [x y, 'q', \"1723\", -1]\n",
-    "a: 1\n\n\n# tail\n", "a: #x\n", "a: 1\n  # deeper comment\nb: 2\n",
+    "no_newline: at end",
+    "a: 1\n---\nb: 2\n--- # c\n\n  c: [x y, 'q', \"1723\", -1]\n",
+    "a: 1\n\n\n# tail\n",
+    "a: #x\n",
+    "a: 1\n  # deeper comment\nb: 2\n",
 ]
 
 #: Texts the text path leaves to libyaml (valid or not); the loader must still agree.
 TEXT_LEFT = [
-    "", "# only\n", "- a\n", "plain\n", "a: 1\n...\n", "%YAML 1.2\n---\na: 1\n", "a: 1\n---\n", "---\n---\na: 1\n",
-    "a: b\n  c\n", "a: b\n\n  c\n", "a: 'x'\n  b\n", "- a\n  b\n", "a:\n  plain\n",
-    "a: |\n  text\n", "a: >\n  text\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: !x 1\n",
-    "a:\tb\n", "a: b\r\nc: d\r\n", "a: \x85b\n", "a: b\u2028c\n", "a: \ufeffb\n", "a: \x07\n",
-    "a: 1\na: 2\n", "true: 1\n", "null: 1\n", "'a': 1\n", "a b: 1\n", "a : 1\n", "a:b\n",
-    "a: b: c\n", "a: b:\n", "a: - b\n", "a: [a, [b]]\n", "a: ['a''b']\n",
-    "a: [1, 2,]\n", "a: {b: 1}\n", "a: [\n  1]\n", "a: 'open\n", "a: \"esc\\n\"\n",
-    "a: @x\n", "a: `x\n", "a: %x\n", "a: ,x\n", "a: -\n", "? a\n: 1\n",
-    "a: 1\n b: 2\n", "a:\n  b: 1\n c: 2\n", "a:\n- b\n  - c\n", "- - a\n", "a: 1\n- b\n",
-    "a:\n  - b\n  c: 1\n", "<<: {a: 1}\n",
-    "x" * 200 + ": 1\n", "a: " + "[" * 70 + "]" * 70 + "\n",
+    "",
+    "# only\n",
+    "- a\n",
+    "plain\n",
+    "a: 1\n...\n",
+    "%YAML 1.2\n---\na: 1\n",
+    "a: 1\n---\n",
+    "---\n---\na: 1\n",
+    "a: b\n  c\n",
+    "a: b\n\n  c\n",
+    "a: 'x'\n  b\n",
+    "- a\n  b\n",
+    "a:\n  plain\n",
+    "a: |\n  text\n",
+    "a: >\n  text\n",
+    "a: &x 1\nb: *x\n",
+    "a: !!str 1\n",
+    "a: !x 1\n",
+    "a:\tb\n",
+    "a: b\r\nc: d\r\n",
+    "a: \x85b\n",
+    "a: b\u2028c\n",
+    "a: \ufeffb\n",
+    "a: \x07\n",
+    "a: 1\na: 2\n",
+    "true: 1\n",
+    "null: 1\n",
+    "'a': 1\n",
+    "a b: 1\n",
+    "a : 1\n",
+    "a:b\n",
+    "a: b: c\n",
+    "a: b:\n",
+    "a: - b\n",
+    "a: [a, [b]]\n",
+    "a: ['a''b']\n",
+    "a: [1, 2,]\n",
+    "a: {b: 1}\n",
+    "a: [\n  1]\n",
+    "a: 'open\n",
+    'a: "esc\\n"\n',
+    "a: @x\n",
+    "a: `x\n",
+    "a: %x\n",
+    "a: ,x\n",
+    "a: -\n",
+    "? a\n: 1\n",
+    "a: 1\n b: 2\n",
+    "a:\n  b: 1\n c: 2\n",
+    "a:\n- b\n  - c\n",
+    "- - a\n",
+    "a: 1\n- b\n",
+    "a:\n  - b\n  c: 1\n",
+    "<<: {a: 1}\n",
+    "x" * 200 + ": 1\n",
+    "a: " + "[" * 70 + "]" * 70 + "\n",
     "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 70)),
 ]
 
 
 @pytest.mark.parametrize("text", TEXT_READ)
-def test_text_path_reads_these_exactly_as_libyaml(text: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_path_reads_these_exactly_as_libyaml(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fast_text.block_data(text, 64, loader._SCALARS)  # read by the text path
     exact = _load(text, False, monkeypatch)
     assert exact[0] and not exact[1]  # valid YAML: one document, no problem
@@ -573,21 +891,89 @@ def test_text_path_stays_within_the_depth_limit(monkeypatch: pytest.MonkeyPatch)
 #: Keys and values random documents are made of: words the text path reads, and everything
 #: near its edges (indicators, quotes, comments, colons, types of the core schema, spaces,
 #: line breaks, tabs, non-ASCII, long texts that the dumper folds over several lines).
-TEXT_KEYS = ["kind", "spec", "name", "a", "b-c", "_x", "key1", "true", "null", "NO", "on",
-             "a b", "a:b", "-x", "1", "ü", "", "<<", "x#y", "k" * 130, "t", "n"]
+TEXT_KEYS = [
+    "kind",
+    "spec",
+    "name",
+    "a",
+    "b-c",
+    "_x",
+    "key1",
+    "true",
+    "null",
+    "NO",
+    "on",
+    "a b",
+    "a:b",
+    "-x",
+    "1",
+    "ü",
+    "",
+    "<<",
+    "x#y",
+    "k" * 130,
+    "t",
+    "n",
+]
 TEXT_VALUES: list[Any] = [
-    *POOL, "a: b", "a #b", "#a", "- a", "-", "'q'", '"dq"', "a\\b", "x,y", "[a]", "{a}", "a:",
-    ":a", "?a", "? a", "1:30", "012", "0o17", "0x1F", ".inf", "-.5", "+1", "~", "null", "true",
-    " lead", "trail ", "two\nlines", "tab\tx", "\x85", "é", "😀", "&a", "*a", "!a", "%a", "@a",
-    "`a", "|", ">", "a  b", "a ' b", "---", "...", "x: ", "word " * 30, "<<", "a\\nb",
+    *POOL,
+    "a: b",
+    "a #b",
+    "#a",
+    "- a",
+    "-",
+    "'q'",
+    '"dq"',
+    "a\\b",
+    "x,y",
+    "[a]",
+    "{a}",
+    "a:",
+    ":a",
+    "?a",
+    "? a",
+    "1:30",
+    "012",
+    "0o17",
+    "0x1F",
+    ".inf",
+    "-.5",
+    "+1",
+    "~",
+    "null",
+    "true",
+    " lead",
+    "trail ",
+    "two\nlines",
+    "tab\tx",
+    "\x85",
+    "é",
+    "😀",
+    "&a",
+    "*a",
+    "!a",
+    "%a",
+    "@a",
+    "`a",
+    "|",
+    ">",
+    "a  b",
+    "a ' b",
+    "---",
+    "...",
+    "x: ",
+    "word " * 30,
+    "<<",
+    "a\\nb",
 ]
 
 
 def _random_value(rng: random.Random, depth: int) -> Any:
     roll = rng.random()
     if depth < 4 and roll < 0.25:
-        return {rng.choice(TEXT_KEYS): _random_value(rng, depth + 1)
-                for _ in range(rng.randint(0, 4))}
+        return {
+            rng.choice(TEXT_KEYS): _random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))
+        }
     if depth < 4 and roll < 0.4:
         return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
     return copy.deepcopy(rng.choice(TEXT_VALUES))
@@ -597,10 +983,16 @@ def _random_yaml(rng: random.Random) -> str:
     doc = {rng.choice(TEXT_KEYS[:8]): _random_value(rng, 1) for _ in range(rng.randint(1, 5))}
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump(  # type: ignore[no-any-return]
-        doc, Dumper=dumper, sort_keys=rng.random() < 0.5, allow_unicode=rng.random() < 0.7,
+        doc,
+        Dumper=dumper,
+        sort_keys=rng.random() < 0.5,
+        allow_unicode=rng.random() < 0.7,
         default_flow_style=rng.choice([False, False, None, True]),
-        default_style=rng.choice([None] * 8 + ["'", '"']), width=rng.choice([20, 80, 1000]),
-        indent=rng.choice([2, 2, 4]), explicit_start=rng.random() < 0.2)
+        default_style=rng.choice([None] * 8 + ["'", '"']),
+        width=rng.choice([20, 80, 1000]),
+        indent=rng.choice([2, 2, 4]),
+        explicit_start=rng.random() < 0.2,
+    )
 
 
 def test_text_path_agrees_on_generated_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -609,7 +1001,8 @@ def test_text_path_agrees_on_generated_yaml(monkeypatch: pytest.MonkeyPatch) -> 
     for round_ in range(700):
         text = _random_yaml(rng)
         assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
-            f"round {round_}:\n{text}")
+            f"round {round_}:\n{text}"
+        )
         try:
             fast_text.block_data(text, 64, loader._SCALARS)
             read += 1
@@ -649,18 +1042,50 @@ def test_text_path_agrees_on_corrupted_texts(monkeypatch: pytest.MonkeyPatch) ->
                 lines[at] = rng.choice(TEXT_CORRUPTIONS)(lines[at], rng)
         text = "\n".join(lines) + rng.choice(["\n", "", "\n\n"])
         assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
-            f"round {round_}:\n{text}")
+            f"round {round_}:\n{text}"
+        )
 
 
 def test_text_path_agrees_on_random_token_soup(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random("text-soup")
-    pieces = ["a", "b", ": ", ":", "- ", "-", "  ", " ", "\n", "\n  ", "\n- ", "#", " #x", "'",
-              "''", '"', "[", "]", "{}", ", ", "1", "~", "true", "x y", "---", "?", "&", "*",
-              "!", "|", "\\"]
+    pieces = [
+        "a",
+        "b",
+        ": ",
+        ":",
+        "- ",
+        "-",
+        "  ",
+        " ",
+        "\n",
+        "\n  ",
+        "\n- ",
+        "#",
+        " #x",
+        "'",
+        "''",
+        '"',
+        "[",
+        "]",
+        "{}",
+        ", ",
+        "1",
+        "~",
+        "true",
+        "x y",
+        "---",
+        "?",
+        "&",
+        "*",
+        "!",
+        "|",
+        "\\",
+    ]
     for round_ in range(3000):
         text = "k: " + "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
         assert _load(text, True, monkeypatch) == _load(text, False, monkeypatch), (
-            f"round {round_}: {text!r}")
+            f"round {round_}: {text!r}"
+        )
 
 
 def test_text_path_reads_every_example() -> None:
@@ -687,9 +1112,17 @@ def _shares_nodes(text: str) -> bool:
 
 
 ANCHORED = [
-    "a: &x 1\nb: *x\n", "- &x 1\n- *x\n", "[&x 1, *x]\n", "{a: &x 1, b: *x}\n",
-    "[a,&x 1, *x]\n", "{\"a\":&x 1, b: *x}\n", "&x [1]\n", "? &x a\n: *x\n",
-    "a: !!str &x 1\nb: *x\n", "a:\n  &x\n  b: 1\nc: *x\n", "---\n&x a\n",
+    "a: &x 1\nb: *x\n",
+    "- &x 1\n- *x\n",
+    "[&x 1, *x]\n",
+    "{a: &x 1, b: *x}\n",
+    "[a,&x 1, *x]\n",
+    '{"a":&x 1, b: *x}\n',
+    "&x [1]\n",
+    "? &x a\n: *x\n",
+    "a: !!str &x 1\nb: *x\n",
+    "a:\n  &x\n  b: 1\nc: *x\n",
+    "---\n&x a\n",
 ]
 
 
@@ -705,8 +1138,31 @@ def test_anchor_precheck_sees_every_anchor(text: str) -> None:
 
 def test_anchor_precheck_is_never_wrong_on_random_texts() -> None:
     rng = random.Random("anchors")
-    pieces = ["a", "b: ", "- ", "&x ", "*x ", "[", "]", "{", "}", ", ", ":", "?", "!", "\n",
-              "  ", "&", "=", "1", "'", '"', "https://e.com/?q=1&r=2", "\t", "#"]
+    pieces = [
+        "a",
+        "b: ",
+        "- ",
+        "&x ",
+        "*x ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        ":",
+        "?",
+        "!",
+        "\n",
+        "  ",
+        "&",
+        "=",
+        "1",
+        "'",
+        '"',
+        "https://e.com/?q=1&r=2",
+        "\t",
+        "#",
+    ]
     checked = 0
     for _ in range(4000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
@@ -722,24 +1178,70 @@ def test_anchor_precheck_is_never_wrong_on_random_texts() -> None:
 
 def test_fast_resolver_gives_the_original_tags() -> None:
     rng = random.Random("resolver")
-    words = ["", "~", "null", "Null", "NULL", "nul", "true", "True", "TRUE", "tRue", "false", "no",
-             "yes", "on", "0", "012", "0o17", "0x1F", "0x", "-1", "+1", "1.5", ".5", "1e3", "1E-3",
-             ".inf", "-.Inf", ".NaN", ".nan", "1_000", "1:30", "2026-01-01", "name", "title", "<<",
-             "=", "-", ".", "+", "+.inf", "0b1", "1.", "-.5e+3"]
-    words += ["".join(rng.choice("0123456789.+-eE_xoabnNtTfF~:") for _ in range(rng.randint(1, 6)))
-              for _ in range(3000)]
+    words = [
+        "",
+        "~",
+        "null",
+        "Null",
+        "NULL",
+        "nul",
+        "true",
+        "True",
+        "TRUE",
+        "tRue",
+        "false",
+        "no",
+        "yes",
+        "on",
+        "0",
+        "012",
+        "0o17",
+        "0x1F",
+        "0x",
+        "-1",
+        "+1",
+        "1.5",
+        ".5",
+        "1e3",
+        "1E-3",
+        ".inf",
+        "-.Inf",
+        ".NaN",
+        ".nan",
+        "1_000",
+        "1:30",
+        "2026-01-01",
+        "name",
+        "title",
+        "<<",
+        "=",
+        "-",
+        ".",
+        "+",
+        "+.inf",
+        "0b1",
+        "1.",
+        "-.5e+3",
+    ]
+    words += [
+        "".join(rng.choice("0123456789.+-eE_xoabnNtTfF~:") for _ in range(rng.randint(1, 6)))
+        for _ in range(3000)
+    ]
     original: Callable[..., Any] = loader._CoreResolver().resolve
     fast: Callable[..., Any] = loader._FastCoreResolver().resolve
     for word in words + words:  # twice: the second time comes from the cache
         for implicit in ((True, False), (False, True), (False, False)):
             assert fast(ScalarNode, word, implicit) == original(ScalarNode, word, implicit), (
-                word, implicit)
+                word,
+                implicit,
+            )
     for kind in (SequenceNode, MappingNode):
         assert fast(kind, None, (False, False)) == original(kind, None, (False, False))
 
 
-def test_path_display_matches_the_general_rule(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_path_display_matches_the_general_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "repo" / "sub").mkdir(parents=True)
     (tmp_path / "elsewhere").mkdir()
     for rel in ("repo/a.yaml", "repo/sub/b.yaml", "elsewhere/c.yaml"):
@@ -748,9 +1250,17 @@ def test_path_display_matches_the_general_rule(tmp_path: Path,
     os.symlink(tmp_path / "repo" / "a.yaml", tmp_path / "repo" / "sub" / "alias.yaml")
     monkeypatch.chdir(tmp_path / "repo")
     display = loader._Displayer()
-    for raw in ("a.yaml", "./sub/b.yaml", "sub/../a.yaml", "link/c.yaml", "sub/alias.yaml",
-                str(tmp_path / "repo" / "sub" / "b.yaml"), str(tmp_path / "elsewhere" / "c.yaml"),
-                "../elsewhere/c.yaml", "missing/x.yaml"):
+    for raw in (
+        "a.yaml",
+        "./sub/b.yaml",
+        "sub/../a.yaml",
+        "link/c.yaml",
+        "sub/alias.yaml",
+        str(tmp_path / "repo" / "sub" / "b.yaml"),
+        str(tmp_path / "elsewhere" / "c.yaml"),
+        "../elsewhere/c.yaml",
+        "missing/x.yaml",
+    ):
         assert display(Path(raw)) == loader.display_path(Path(raw)), raw
 
 
@@ -760,9 +1270,12 @@ def test_lazy_locations_are_those_of_the_exact_builder() -> None:
     assert all(isinstance(d.locations, fast_load.LazyLocations) for d in fast_docs)
     assert str(fast_docs[0].locate(("spec", "messages", 1, "name"))) == "l.yaml:5:7"
     assert dict(fast_docs[1].locations) == {
-        (): Location("l.yaml", 7, 1), ("x",): Location("l.yaml", 7, 1),
-        ("x", 0): Location("l.yaml", 7, 5), ("x", 1): Location("l.yaml", 7, 8),
-        ("x", 1, "y"): Location("l.yaml", 7, 9)}
+        (): Location("l.yaml", 7, 1),
+        ("x",): Location("l.yaml", 7, 1),
+        ("x", 0): Location("l.yaml", 7, 5),
+        ("x", 1): Location("l.yaml", 7, 8),
+        ("x", 1, "y"): Location("l.yaml", 7, 9),
+    }
 
 
 def test_collector_pause_nests_and_restores() -> None:
@@ -779,7 +1292,8 @@ def test_collector_pause_nests_and_restores() -> None:
 
 
 def test_file_that_grew_after_stat_is_read_whole_or_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = tmp_path / "g.yaml"
     path.write_text("kind: Campaign\nkey: grown\nspec: {name: x}\n")
@@ -788,8 +1302,20 @@ def test_file_that_grew_after_stat_is_read_whole_or_refused(
     def shrunk_stat(self: Path, **kwargs: Any) -> Any:
         st = real_stat(self, **kwargs)
         if self == path:  # stat() saw the file before its last 20 bytes were written
-            return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid,
-                                   st.st_gid, st.st_size - 20, 0, 0, 0))
+            return os.stat_result(
+                (
+                    st.st_mode,
+                    st.st_ino,
+                    st.st_dev,
+                    st.st_nlink,
+                    st.st_uid,
+                    st.st_gid,
+                    st.st_size - 20,
+                    0,
+                    0,
+                    0,
+                )
+            )
         return st
 
     monkeypatch.setattr(Path, "stat", shrunk_stat)
@@ -806,7 +1332,7 @@ class _Trickle:
         self.data, self.at, self.step = data, 0, step
 
     def read(self, size: int) -> bytes:
-        chunk = self.data[self.at:self.at + min(size, self.step)]
+        chunk = self.data[self.at : self.at + min(size, self.step)]
         self.at += len(chunk)
         return chunk
 
@@ -819,6 +1345,7 @@ def test_short_raw_reads_still_read_the_whole_file() -> None:
 
 
 # --------------------------------------------------------------------------- wire: coerce_paths
+
 
 def _coerce_one_path_at_a_time(data: dict[str, Any], ids: Any, ints: Any) -> None:
     """``coerce_paths`` as it was written before its paths were walked as one tree."""
@@ -836,8 +1363,9 @@ _COERCE_LEAVES: list[Any] = [1, 7.0, 2.5, "12", " 3 ", "-4", "x", "", True, None
 def _coerce_value(rng: random.Random, keys: list[str], depth: int) -> Any:
     roll = rng.random()
     if depth < 4 and roll < 0.3:
-        return {rng.choice(keys): _coerce_value(rng, keys, depth + 1)
-                for _ in range(rng.randint(0, 5))}
+        return {
+            rng.choice(keys): _coerce_value(rng, keys, depth + 1) for _ in range(rng.randint(0, 5))
+        }
     if depth < 4 and roll < 0.5:
         return [_coerce_value(rng, keys, depth + 1) for _ in range(rng.randint(0, 4))]
     return rng.choice(_COERCE_LEAVES)
@@ -865,6 +1393,7 @@ def test_coerce_paths_is_coerce_along_each_path(lists: int) -> None:
 
 
 # --------------------------------------------------------------------------- kinds: project
+
 
 def _project_as_written_first(desired: Any, remote: Any) -> Any:
     """``kinds.base.project`` before its exact-type shortcuts."""

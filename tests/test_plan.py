@@ -6,12 +6,10 @@ import json
 
 import pytest
 
+from hoodsync.apply import resolve_steps
 from hoodsync.definitions.interpolate import fingerprint
 from hoodsync.errors import DefinitionError, PlanError, SafetyError, StalePlanError
 from hoodsync.model import Kind
-from hoodsync.remote.ratelimit import minimum_duration
-from hoodsync.apply import resolve_steps
-from hoodsync.planner import estimate, requests_for
 from hoodsync.plan import (
     AccountInfo,
     Change,
@@ -25,12 +23,19 @@ from hoodsync.plan import (
     check_safety,
     sort_changes,
 )
+from hoodsync.planner import estimate, requests_for
+from hoodsync.remote.ratelimit import minimum_duration
 
 ACCOUNT = AccountInfo("default", "https://api.example.test/v1/hood")
 
 
 def change(
-    address: str, action: str = "update", *, order: int = 0, steps: int = 1, kind: Kind | None = None
+    address: str,
+    action: str = "update",
+    *,
+    order: int = 0,
+    steps: int = 1,
+    kind: Kind | None = None,
 ) -> Change:
     slug, key = address.split(".", 1)
     return Change(
@@ -67,12 +72,21 @@ def full_plan() -> Plan:
     return Plan(
         account=ACCOUNT,
         changes=(c,),
-        counts=Counts(definitions=3, remote_objects=5, read_requests=2, unchanged=1, unmanaged=1,
-                      orphans=1, managed=3),
+        counts=Counts(
+            definitions=3,
+            remote_objects=5,
+            read_requests=2,
+            unchanged=1,
+            unmanaged=1,
+            orphans=1,
+            managed=3,
+        ),
         notes=(Note("warning", "plan-wide"),),
         orphans=(RemoteRef(Kind.CAMPAIGN, "9", "Old", "paused", "campaign.old"),),
         unmanaged=(RemoteRef(Kind.PUSH_TASK, "3", "Other", "active"),),
-        superseded=(RemoteRef(Kind.EMAIL_CAMPAIGN, "e", "W", "stopped", "email_campaign.w", "2026"),),
+        superseded=(
+            RemoteRef(Kind.EMAIL_CAMPAIGN, "e", "W", "stopped", "email_campaign.w", "2026"),
+        ),
         estimate=estimate((c,), ACCOUNT),
         prune=True,
         targets=("campaign.a",),
@@ -109,7 +123,9 @@ def test_from_dict_refuses_other_versions_and_garbage() -> None:
 def test_summary_errors_and_changes_flags() -> None:
     plan = full_plan()
     assert plan.summary()["resume"] == 1 and plan.has_changes and not plan.has_errors
-    blocked = Change("campaign.b", Kind.CAMPAIGN, "b", "note", "cannot", notes=(Note("error", "no"),))
+    blocked = Change(
+        "campaign.b", Kind.CAMPAIGN, "b", "note", "cannot", notes=(Note("error", "no"),)
+    )
     p2 = Plan(account=ACCOUNT, changes=(blocked,))
     assert p2.has_errors and not p2.has_changes and p2.summary()["update"] == 0
     assert p2.to_dict()["errors"] == 1
@@ -138,14 +154,26 @@ def test_order_is_wave_then_phase_then_kind_then_key() -> None:
 
 def test_estimate_counts_steps_rereads_and_push_task_reads() -> None:
     live = Change(
-        "campaign.a", Kind.CAMPAIGN, "a", "update", "x",
+        "campaign.a",
+        Kind.CAMPAIGN,
+        "a",
+        "update",
+        "x",
         steps=(Step("pause", "1"), Step("patch", "1", {}), Step("resume", "1")),
     )
     assert requests_for(live) == 4  # re-read after the pause before patching
-    task = Change("push_task.t", Kind.PUSH_TASK, "t", "create", "x", steps=(Step("create", None, {}),))
+    task = Change(
+        "push_task.t", Kind.PUSH_TASK, "t", "create", "x", steps=(Step("create", None, {}),)
+    )
     assert requests_for(task) == 2
-    mail = Change("email_campaign.e", Kind.EMAIL_CAMPAIGN, "e", "create", "x",
-                  steps=(Step("create", None, {}),))
+    mail = Change(
+        "email_campaign.e",
+        Kind.EMAIL_CAMPAIGN,
+        "e",
+        "create",
+        "x",
+        steps=(Step("create", None, {}),),
+    )
     est = estimate([live, task, mail], ACCOUNT)
     assert (est.requests, est.hood_requests, est.falconyte_requests) == (7, 6, 1)
     many = [change(f"campaign.c{i}") for i in range(300)]
@@ -186,9 +214,15 @@ def test_safety_empty_definitions_with_managed_objects() -> None:
 
 def test_resolve_steps_fills_templates_and_detects_changed_values() -> None:
     c = Change(
-        "campaign.a", Kind.CAMPAIGN, "a", "update", "x",
+        "campaign.a",
+        Kind.CAMPAIGN,
+        "a",
+        "update",
+        "x",
         steps=(Step("patch", "1", {"m": [{"u": "https://x/${env:TOKEN}"}]}), Step("resume", "1")),
-        sensitive=(SensitiveValue("m[0].u", "https://x/${env:TOKEN}", fingerprint("https://x/abc")),),
+        sensitive=(
+            SensitiveValue("m[0].u", "https://x/${env:TOKEN}", fingerprint("https://x/abc")),
+        ),
     )
     steps = resolve_steps(c, {"TOKEN": "abc"})
     assert steps[0].body == {"m": [{"u": "https://x/abc"}]}

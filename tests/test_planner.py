@@ -17,8 +17,9 @@ from hoodsync.render import render
 ACCOUNT = AccountInfo("default", "https://api.example.test/v1/hood")
 
 
-def campaign(key: str, name: str | None = None, *, order: int = 0, state: str | None = None,
-             **spec: Any) -> Definition:
+def campaign(
+    key: str, name: str | None = None, *, order: int = 0, state: str | None = None, **spec: Any
+) -> Definition:
     body = {
         "name": name or key.title(),
         "messages": [{"name": "m", "channel": "push", "push": {"title": {"en": "Hi"}}}],
@@ -27,8 +28,9 @@ def campaign(key: str, name: str | None = None, *, order: int = 0, state: str | 
     return Definition(Kind.CAMPAIGN, key, body, Location(f"{key}.yaml"), state=state, order=order)
 
 
-def remote_campaign(cid: str, name: str, *, key: str | None = None, status: str = "scheduled",
-                    **extra: Any) -> dict[str, Any]:
+def remote_campaign(
+    cid: str, name: str, *, key: str | None = None, status: str = "scheduled", **extra: Any
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": cid,
         "name": name,
@@ -43,37 +45,63 @@ def remote_campaign(cid: str, name: str, *, key: str | None = None, status: str 
 
 def test_counts_and_header_numbers() -> None:
     defs = [campaign("a"), campaign("b")]
-    remote = {Kind.CAMPAIGN: [remote_campaign("1", "A", key="a"), remote_campaign("2", "Stranger")],
-              Kind.PUSH_TASK: [{"id": "5", "name": "Task", "status": "1"}]}
+    remote = {
+        Kind.CAMPAIGN: [remote_campaign("1", "A", key="a"), remote_campaign("2", "Stranger")],
+        Kind.PUSH_TASK: [{"id": "5", "name": "Task", "status": "1"}],
+    }
     plan = make_plan(defs, remote, account=ACCOUNT, read_requests=3)
     c = plan.counts
-    assert (c.definitions, c.remote_objects, c.read_requests, c.unchanged, c.unmanaged) == (2, 3, 3, 1, 2)
+    assert (c.definitions, c.remote_objects, c.read_requests, c.unchanged, c.unmanaged) == (
+        2,
+        3,
+        3,
+        1,
+        2,
+    )
     assert [ch.address for ch in plan.changes] == ["campaign.b"]
     assert [u.name for u in plan.unmanaged] == ["Stranger", "Task"]
 
 
 def test_targets_limit_changes_but_matching_sees_everything() -> None:
     defs = [campaign("a"), campaign("b", labels=["x"])]
-    remote = {Kind.CAMPAIGN: [remote_campaign("2", "B", key="b"), remote_campaign("3", "Old", key="old")]}
-    plan = make_plan(defs, remote, account=ACCOUNT, targets=frozenset({"campaign.a", "campaign.nope"}),
-                     prune=True)
+    remote = {
+        Kind.CAMPAIGN: [remote_campaign("2", "B", key="b"), remote_campaign("3", "Old", key="old")]
+    }
+    plan = make_plan(
+        defs,
+        remote,
+        account=ACCOUNT,
+        targets=frozenset({"campaign.a", "campaign.nope"}),
+        prune=True,
+    )
     assert [c.address for c in plan.changes] == ["campaign.a"]
     assert plan.counts.unmanaged == 0  # b's remote is still managed, not "unmanaged"
-    assert [o.address for o in plan.orphans] == ["campaign.old"]  # listed, not pruned (not targeted)
-    assert [n.message for n in plan.notes] == ["--target campaign.nope matches no definition and no orphan"]
+    assert [o.address for o in plan.orphans] == [
+        "campaign.old"
+    ]  # listed, not pruned (not targeted)
+    assert [n.message for n in plan.notes] == [
+        "--target campaign.nope matches no definition and no orphan"
+    ]
     plan = make_plan(defs, remote, account=ACCOUNT, targets=frozenset({"campaign.old"}), prune=True)
     assert [(c.address, c.action) for c in plan.changes] == [("campaign.old", "cancel")]
 
 
 def test_orphans_are_listed_and_pruned_only_with_prune() -> None:
-    remote = {Kind.CAMPAIGN: [remote_campaign("3", "Old", key="old", status="paused"),
-                              remote_campaign("4", "Done", key="done", status="canceled")]}
+    remote = {
+        Kind.CAMPAIGN: [
+            remote_campaign("3", "Old", key="old", status="paused"),
+            remote_campaign("4", "Done", key="done", status="canceled"),
+        ]
+    }
     plan = make_plan([campaign("a")], remote, account=ACCOUNT)
     assert [o.address for o in plan.orphans] == ["campaign.old"]
     assert plan.counts.retired == 1 and plan.counts.orphans == 1
     assert [c.action for c in plan.changes] == ["create"]
     pruned = make_plan([campaign("a")], remote, account=ACCOUNT, prune=True)
-    assert [(c.address, c.action) for c in pruned.changes] == [("campaign.a", "create"), ("campaign.old", "cancel")]
+    assert [(c.address, c.action) for c in pruned.changes] == [
+        ("campaign.a", "create"),
+        ("campaign.old", "cancel"),
+    ]
     assert pruned.counts.managed == 1
 
 
@@ -85,7 +113,12 @@ def test_waves_order_changes_across_kinds() -> None:
         campaign("mid"),
     ]
     plan = make_plan(defs, {}, account=ACCOUNT)
-    assert [c.address for c in plan.changes] == ["campaign.early", "campaign.mid", "push_task.t", "campaign.late"]
+    assert [c.address for c in plan.changes] == [
+        "campaign.early",
+        "campaign.mid",
+        "push_task.t",
+        "campaign.late",
+    ]
 
 
 def test_missing_variables_in_several_definitions_are_reported_together() -> None:
@@ -103,8 +136,13 @@ def test_credential_variables_cannot_be_interpolated() -> None:
     ]
     env = {"HOOD_API_TOKEN": "tok-secret-value", "PROMO": "x"}
     with pytest.raises(DefinitionError) as info:
-        make_plan(defs, {}, account=ACCOUNT, env=env,
-                  forbidden_env=frozenset({"HOOD_API_TOKEN", "FALCONYTE_API_KEY"}))
+        make_plan(
+            defs,
+            {},
+            account=ACCOUNT,
+            env=env,
+            forbidden_env=frozenset({"HOOD_API_TOKEN", "FALCONYTE_API_KEY"}),
+        )
     problems = info.value.problems
     assert len(problems) == 1
     assert problems[0].message == (
@@ -119,8 +157,12 @@ def test_credential_variables_cannot_be_interpolated() -> None:
 
 def test_forbidden_variable_is_refused_even_when_unset() -> None:
     with pytest.raises(DefinitionError) as info:
-        make_plan([campaign("a", description="${env:FALCONYTE_API_KEY}")], {}, account=ACCOUNT,
-                  forbidden_env=frozenset({"FALCONYTE_API_KEY"}))
+        make_plan(
+            [campaign("a", description="${env:FALCONYTE_API_KEY}")],
+            {},
+            account=ACCOUNT,
+            forbidden_env=frozenset({"FALCONYTE_API_KEY"}),
+        )
     assert "FALCONYTE_API_KEY holds an API credential" in info.value.problems[0].message
 
 
@@ -144,18 +186,43 @@ def test_sensitive_values_never_appear_in_any_output() -> None:
     url = "https://example.com/?k=${env:LANDING_KEY}"
     defs = [
         campaign("fresh", metadata={"api": "${env:LANDING_KEY}"}),
-        campaign("edited", messages=[{"name": "m", "channel": "push",
-                                      "push": {"title": {"en": "Hi"}, "landing_url": url}}]),
-        Definition(Kind.PUSH_TASK, "t", {"name": "T", "custom_data": "${env:LANDING_KEY}"},
-                   Location("t.yaml")),
+        campaign(
+            "edited",
+            messages=[
+                {
+                    "name": "m",
+                    "channel": "push",
+                    "push": {"title": {"en": "Hi"}, "landing_url": url},
+                }
+            ],
+        ),
+        Definition(
+            Kind.PUSH_TASK,
+            "t",
+            {"name": "T", "custom_data": "${env:LANDING_KEY}"},
+            Location("t.yaml"),
+        ),
         campaign("named", "Promo ${env:LANDING_KEY}"),
     ]
     remote = {
         Kind.CAMPAIGN: [
-            remote_campaign("2", "Edited", key="edited", status="running",
-                            messages=[{"id": "1", "name": "m", "channel": "push",
-                                       "push": {"title": {"en": "Hi"},
-                                                "landing_url": f"https://example.com/?k={SECRET_OLD}"}}]),
+            remote_campaign(
+                "2",
+                "Edited",
+                key="edited",
+                status="running",
+                messages=[
+                    {
+                        "id": "1",
+                        "name": "m",
+                        "channel": "push",
+                        "push": {
+                            "title": {"en": "Hi"},
+                            "landing_url": f"https://example.com/?k={SECRET_OLD}",
+                        },
+                    }
+                ],
+            ),
             remote_campaign("3", f"Promo {SECRET_NEW}"),
         ],
         Kind.PUSH_TASK: [{"id": "5", "name": "T", "status": "1", "custom_data": SECRET_OLD}],
@@ -182,7 +249,9 @@ def test_sensitive_values_never_appear_in_any_output() -> None:
     assert patch.body["messages"][0]["push"]["landing_url"] == url  # type: ignore[index]
     assert [s.template for s in edited.sensitive] == [url]
     assert {c.address: c.action for c in plan.changes} == {
-        "campaign.fresh": "create", "campaign.edited": "update", "push_task.t": "update",
+        "campaign.fresh": "create",
+        "campaign.edited": "update",
+        "push_task.t": "update",
         "campaign.named": "adopt",
     }
 
@@ -202,8 +271,12 @@ def test_drift_is_rendered_before_the_changes() -> None:
 
 def test_prune_says_once_that_push_tasks_and_email_campaigns_are_not_pruned() -> None:
     task = {"id": "5", "name": "Forgotten task", "status": "1"}
-    email = {"id": "e1", "name": "Forgotten flow", "created_at": "2026-01-01T00:00:00Z",
-             "draft_data": {"send_data": {"event_triggered_send": {"enabled": True}}}}
+    email = {
+        "id": "e1",
+        "name": "Forgotten flow",
+        "created_at": "2026-01-01T00:00:00Z",
+        "draft_data": {"send_data": {"event_triggered_send": {"enabled": True}}},
+    }
     remote = {Kind.PUSH_TASK: [task], Kind.EMAIL_CAMPAIGN: [email]}
     plan = make_plan([campaign("a")], remote, account=ACCOUNT, prune=True)
     (note,) = plan.notes
@@ -225,16 +298,20 @@ def test_prune_says_once_that_push_tasks_and_email_campaigns_are_not_pruned() ->
 def test_now_reaches_the_push_task_start_time_check() -> None:
     import datetime as dt
 
-    d = Definition(Kind.PUSH_TASK, "t", {"name": "T", "start_time": "2027-01-01 12:00:00"},
-                   Location("t.yaml"))
-    late = dt.datetime(2027, 2, 1, tzinfo=dt.timezone.utc)
+    d = Definition(
+        Kind.PUSH_TASK, "t", {"name": "T", "start_time": "2027-01-01 12:00:00"}, Location("t.yaml")
+    )
+    late = dt.datetime(2027, 2, 1, tzinfo=dt.UTC)
     plan = make_plan([d], {}, account=ACCOUNT, now=late)
     assert plan.has_errors and "in the past" in plan.changes[0].notes[0].message
     assert not make_plan([d], {}, account=ACCOUNT).has_errors
 
 
 def test_plan_lists_the_kinds_it_involves() -> None:
-    plan = make_plan([campaign("a")], {Kind.PUSH_TASK: [{"id": "5", "name": "T", "status": "0"}]},
-                     account=ACCOUNT)
+    plan = make_plan(
+        [campaign("a")],
+        {Kind.PUSH_TASK: [{"id": "5", "name": "T", "status": "0"}]},
+        account=ACCOUNT,
+    )
     assert plan.to_dict()["kinds"] == ["Campaign", "PushTask"]
     assert Plan.from_dict(plan.to_dict()).involved_kinds() == (Kind.CAMPAIGN, Kind.PUSH_TASK)

@@ -11,8 +11,9 @@ strings).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +27,9 @@ from hoodsync.planner import make_plan
 from hoodsync.render import render
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-ACCOUNT = AccountInfo("default", SANDBOX_HOOD_URL, sandbox=True, falconyte_url=SANDBOX_FALCONYTE_URL)
+ACCOUNT = AccountInfo(
+    "default", SANDBOX_HOOD_URL, sandbox=True, falconyte_url=SANDBOX_FALCONYTE_URL
+)
 
 
 def load_examples() -> list[Definition]:
@@ -80,7 +83,9 @@ class Account:
         params = {"page": "1,100", "view": "full", "sort": "create_time"}
         return {
             Kind.CAMPAIGN: self._ok(self.hood.get("/campaigns", params=params))["items"],
-            Kind.PUSH_TASK: self._ok(self.hood.get("/push-tasks", params={"page": "1,100"}))["items"],
+            Kind.PUSH_TASK: self._ok(self.hood.get("/push-tasks", params={"page": "1,100"}))[
+                "items"
+            ],
             Kind.EMAIL_CAMPAIGN: self._ok(
                 self.falc.get("/email/campaigns", params={"page": 1, "per_page": 100})
             )["campaigns"],
@@ -122,10 +127,15 @@ class Account:
 
 @pytest.fixture
 def account() -> Iterator[Account]:
-    sandbox = open_sandbox(":memory:", config=EmulatorConfig(
-        rate_burst=10_000, rate_minute=100_000,
-        falconyte_rate_burst=10_000, falconyte_rate_minute=100_000,
-    ))
+    sandbox = open_sandbox(
+        ":memory:",
+        config=EmulatorConfig(
+            rate_burst=10_000,
+            rate_minute=100_000,
+            falconyte_rate_burst=10_000,
+            falconyte_rate_minute=100_000,
+        ),
+    )
     try:
         yield Account(sandbox)
     finally:
@@ -160,8 +170,10 @@ def test_every_create_response_compares_clean(account: Account) -> None:
     """The create response (labels as the array sent, push task: only its id) read back as is:
     nothing the server adds or retypes may show as a difference. States are left out here —
     the response predates the pause/stop steps that follow a create."""
-    defs = [Definition(d.kind, d.key, d.spec, d.location, None, d.order, d.resume)
-            for d in load_examples()]
+    defs = [
+        Definition(d.kind, d.key, d.spec, d.location, None, d.order, d.resume)
+        for d in load_examples()
+    ]
     account.apply(account.plan(defs))
     remote: dict[Kind, list[dict[str, Any]]] = {k: [] for k in Kind}
     for d in defs:
@@ -182,8 +194,11 @@ def test_one_label_change_is_one_update_of_that_field(account: Account) -> None:
     labels = list(target.spec["labels"])
     labels[1] = "promo"
     edited = [
-        Definition(d.kind, d.key, {**d.spec, "labels": labels}, d.location, d.state, d.order, d.resume)
-        if d is target else d
+        Definition(
+            d.kind, d.key, {**d.spec, "labels": labels}, d.location, d.state, d.order, d.resume
+        )
+        if d is target
+        else d
         for d in defs
     ]
     plan = account.plan(edited)
@@ -198,8 +213,12 @@ def test_pausing_behind_hoodsyncs_back_gives_exactly_one_resume(account: Account
     defs = load_examples()
     account.apply(account.plan(defs))
     remote = account.read()[Kind.CAMPAIGN]
-    victim = next(c for c in remote if c["status"] == "scheduled" and c["metadata"]["hoodsync_key"] in
-                  {d.key for d in defs if d.state == "active"})
+    victim = next(
+        c
+        for c in remote
+        if c["status"] == "scheduled"
+        and c["metadata"]["hoodsync_key"] in {d.key for d in defs if d.state == "active"}
+    )
     account._ok(account.hood.post(f"/campaigns/{victim['id']}/pause", json={"reason": "by hand"}))
     plan = account.plan(defs)
     (change,) = plan.changes
@@ -217,8 +236,12 @@ def test_a_campaign_without_state_paused_by_hand_stays_paused(account: Account) 
     account.apply(account.plan(defs))
     (draft,) = [d for d in defs if d.key == "welcome-sms-draft"]
     assert draft.state is None
-    d = Definition(Kind.CAMPAIGN, "by-hand", {**draft.spec, "name": "By Hand", "is_draft": False},
-                   Location("by-hand.yaml"))
+    d = Definition(
+        Kind.CAMPAIGN,
+        "by-hand",
+        {**draft.spec, "name": "By Hand", "is_draft": False},
+        Location("by-hand.yaml"),
+    )
     account.apply(account.plan([*defs, d]))
     remote = next(c for c in account.read()[Kind.CAMPAIGN] if c["name"] == "By Hand")
     assert remote["status"] in ("scheduled", "running")
@@ -230,8 +253,11 @@ def test_campaign_created_by_hand_with_a_definitions_name_is_adopted(account: Ac
     d = Definition(
         Kind.CAMPAIGN,
         "hand-made",
-        {"name": "Hand Made", "labels": ["a", "b"],
-         "messages": [{"name": "m", "channel": "push", "push": {"title": {"en": "Hi"}}}]},
+        {
+            "name": "Hand Made",
+            "labels": ["a", "b"],
+            "messages": [{"name": "m", "channel": "push", "push": {"title": {"en": "Hi"}}}],
+        },
         Location("hand.yaml"),
     )
     account._ok(account.hood.post("/campaigns", json=dict(d.spec)))
@@ -244,7 +270,9 @@ def test_campaign_created_by_hand_with_a_definitions_name_is_adopted(account: Ac
 
 
 def test_email_stop_start_and_replace(account: Account) -> None:
-    (d,) = [x for x in load_examples() if x.kind is Kind.EMAIL_CAMPAIGN and x.state != "stopped"][:1]
+    (d,) = [x for x in load_examples() if x.kind is Kind.EMAIL_CAMPAIGN and x.state != "stopped"][
+        :1
+    ]
     account.apply(account.plan([d]))
     stopped = Definition(d.kind, d.key, d.spec, d.location, state="stopped")
     plan = account.plan([stopped])
@@ -280,11 +308,24 @@ def test_second_plan_is_clean_when_read_through_the_clients(account: Account) ->
     def record(r: Any) -> None:
         paths.append(str(getattr(r, "path", r)))
 
-    hood = HoodClient(ApiTransport(SANDBOX_HOOD_URL, Secret(account.hood_token), api="hood",
-                                   transport=account.hood_transport, on_request=record))
-    falc = FalconyteClient(ApiTransport(SANDBOX_FALCONYTE_URL, Secret(account.falconyte_key),
-                                        api="falconyte", transport=account.falconyte_transport,
-                                        on_request=record))
+    hood = HoodClient(
+        ApiTransport(
+            SANDBOX_HOOD_URL,
+            Secret(account.hood_token),
+            api="hood",
+            transport=account.hood_transport,
+            on_request=record,
+        )
+    )
+    falc = FalconyteClient(
+        ApiTransport(
+            SANDBOX_FALCONYTE_URL,
+            Secret(account.falconyte_key),
+            api="falconyte",
+            transport=account.falconyte_transport,
+            on_request=record,
+        )
+    )
     remote = {
         Kind.CAMPAIGN: hood.list_campaigns(),
         Kind.PUSH_TASK: hood.list_push_tasks(),

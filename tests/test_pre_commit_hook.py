@@ -32,22 +32,43 @@ spec:
     countries: {items: [NO, SE], op: include}
 """
 BAD = GOOD.replace("  name: Demo\n", "  name: Demo\n  nmae: typo\n")  # line 6
-SKIP = {".git", ".venv", ".hoodsync", "__pycache__", ".pytest_cache", ".mypy_cache", "build",
-        "dist"}
+SKIP = {
+    ".git",
+    ".venv",
+    ".hoodsync",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    "build",
+    "dist",
+}
 
 pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("pre_commit") is None,
-                       reason="pre-commit is not installed (pip install -e '.[test]')"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("pre_commit") is None,
+        reason="pre-commit is not installed (pip install -e '.[test]')",
+    ),
     pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
 ]
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    done = subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main",
-                           *args], cwd=cwd, env=env, capture_output=True, text=True, check=True,
-                          timeout=60)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    done = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return done.stdout.strip()
 
 
@@ -79,8 +100,15 @@ def readme_snippet() -> dict[str, object]:
 def pre_commit(cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
     env.pop("GITHUB_ACTIONS", None)
-    return subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_the_hook_passes_valid_and_stops_invalid_definitions(tmp_path: Path) -> None:
@@ -101,8 +129,9 @@ def test_the_hook_passes_valid_and_stops_invalid_definitions(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^hoodsync validate\.+Passed$", done.stdout, re.M), done.stdout
 
-    (defs / "push-tasks" / "other.yaml").write_text(BAD.replace("key: demo", "key: other"),
-                                                    encoding="utf-8")
+    (defs / "push-tasks" / "other.yaml").write_text(
+        BAD.replace("key: demo", "key: other"), encoding="utf-8"
+    )
     git(defs, "add", "-A")
     done = pre_commit(defs, tmp_path / "pre-commit-home")
     assert done.returncode == 1, done.stdout + done.stderr

@@ -43,8 +43,10 @@ def campaign(messages: list[dict[str, Any]], **spec: Any) -> PreviewItem:
 
 
 def push(title: Any, body: Any, **extra: Any) -> dict[str, Any]:
-    return {"channel": "push", "push": {"title": title, "body": body,
-                                        "landing_url": "https://example.com", **extra}}
+    return {
+        "channel": "push",
+        "push": {"title": title, "body": body, "landing_url": "https://example.com", **extra},
+    }
 
 
 class Tags(HTMLParser):
@@ -109,6 +111,7 @@ def test_sms_info(text: str, encoding: str, units: int, segments: int) -> None:
 
 # --------------------------------------------------------------------------- warnings
 
+
 def test_examples_warn_about_missing_targeted_translations(
     example_items: list[PreviewItem],
 ) -> None:
@@ -139,21 +142,42 @@ def test_every_warning_is_shown_inline_and_in_the_summary(example_items: list[Pr
 
 def test_limits_are_warned_at_the_documented_figures() -> None:
     at_limits = campaign(
-        [push({"en": "ж" * 30}, {"en": "b" * 120}),  # 60 and 120 UTF-8 bytes exactly
-         {"channel": "sms", "integration_id": "1", "sms": {"content": {"en": "a" * 459}}},
-         {"channel": "email", "integration_id": "1",
-          "email": {"subject": "s" * 78, "preheader": {"en": "p" * 100},
-                    "html": {"en": "<p>x</p>"}}}],
-        ab_test={"test_split": 30})
+        [
+            push({"en": "ж" * 30}, {"en": "b" * 120}),  # 60 and 120 UTF-8 bytes exactly
+            {"channel": "sms", "integration_id": "1", "sms": {"content": {"en": "a" * 459}}},
+            {
+                "channel": "email",
+                "integration_id": "1",
+                "email": {
+                    "subject": "s" * 78,
+                    "preheader": {"en": "p" * 100},
+                    "html": {"en": "<p>x</p>"},
+                },
+            },
+        ],
+        ab_test={"test_split": 30},
+    )
     assert preview_warnings([at_limits]) == []
 
     over = campaign(
-        [push({"en": "ж" * 30 + "!"}, {"en": "b" * 121},
-              actions=[{"title": {"en": "Go"}, "url": "http://example.com/a"}]),
-         {"channel": "sms", "integration_id": "1", "sms": {"content": {"en": "a" * 460}}},
-         {"channel": "email", "integration_id": "1",
-          "email": {"subject": "s" * 79, "preheader": {"en": "p" * 101},
-                    "html": {"en": "<p>x</p>"}}}])
+        [
+            push(
+                {"en": "ж" * 30 + "!"},
+                {"en": "b" * 121},
+                actions=[{"title": {"en": "Go"}, "url": "http://example.com/a"}],
+            ),
+            {"channel": "sms", "integration_id": "1", "sms": {"content": {"en": "a" * 460}}},
+            {
+                "channel": "email",
+                "integration_id": "1",
+                "email": {
+                    "subject": "s" * 79,
+                    "preheader": {"en": "p" * 101},
+                    "html": {"en": "<p>x</p>"},
+                },
+            },
+        ]
+    )
     over.after["messages"][0]["push"]["landing_url"] = "http://example.com"
     assert preview_warnings([over]) == [
         "campaign.t: title is 61 bytes in UTF-8 (limit 60) (spec.messages[0].push.title[en])",
@@ -181,11 +205,22 @@ def test_primary_language_and_partial_translations_are_checked() -> None:
 
 
 def test_push_task_limits_and_adex_fallback() -> None:
-    spec = {"name": "P", "message": {"title": {"en": "t" * 61}, "body": {"en": "ok"},
-                                     "landing_url": "https://example.com"},
-            "adex": {"fallback_message": {"title": "Fallback", "body": "b",
-                                          "landing_url": "ftp://example.com",
-                                          "actions": [{"title": "Go", "url": None}]}}}
+    spec = {
+        "name": "P",
+        "message": {
+            "title": {"en": "t" * 61},
+            "body": {"en": "ok"},
+            "landing_url": "https://example.com",
+        },
+        "adex": {
+            "fallback_message": {
+                "title": "Fallback",
+                "body": "b",
+                "landing_url": "ftp://example.com",
+                "actions": [{"title": "Go", "url": None}],
+            }
+        },
+    }
     item = PreviewItem("push_task.p", Kind.PUSH_TASK, spec)
     assert preview_warnings([item]) == [
         "push_task.p: title is 61 bytes in UTF-8 (limit 60) (spec.message.title[en])",
@@ -204,16 +239,32 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 def test_user_content_is_escaped_everywhere() -> None:
     item = PreviewItem(
-        'campaign.<b>', Kind.CAMPAIGN,
-        {"name": HOSTILE,
-         "messages": [
-             push({"en": HOSTILE}, {"en": HOSTILE}, icon="javascript:alert(1)",
-                  image={"en": 'https://img.example.com/a.png"onload="alert(1)'}),
-             {"channel": "email", "integration_id": "1",
-              "email": {"sender_name": HOSTILE, "sender_email": "a@b.c", "subject": HOSTILE,
-                        "html": {"en": '<p title="q">Hi</p><script>alert(2)</script>'}}},
-             {"channel": "sms", "integration_id": "1", "sms": {"content": {"en": HOSTILE}}}],
-         "ab_test": {"name": HOSTILE}})
+        "campaign.<b>",
+        Kind.CAMPAIGN,
+        {
+            "name": HOSTILE,
+            "messages": [
+                push(
+                    {"en": HOSTILE},
+                    {"en": HOSTILE},
+                    icon="javascript:alert(1)",
+                    image={"en": 'https://img.example.com/a.png"onload="alert(1)'},
+                ),
+                {
+                    "channel": "email",
+                    "integration_id": "1",
+                    "email": {
+                        "sender_name": HOSTILE,
+                        "sender_email": "a@b.c",
+                        "subject": HOSTILE,
+                        "html": {"en": '<p title="q">Hi</p><script>alert(2)</script>'},
+                    },
+                },
+                {"channel": "sms", "integration_id": "1", "sms": {"content": {"en": HOSTILE}}},
+            ],
+            "ab_test": {"name": HOSTILE},
+        },
+    )
     item.after["messages"][0]["push"]["landing_url"] = "javascript:alert(1)"
     page = render_preview([item], title=HOSTILE)
     doc = parse(page)
@@ -235,10 +286,11 @@ def test_page_is_self_contained(example_items: list[PreviewItem]) -> None:
     doc = parse(page)
     names = {tag for tag, _ in doc.tags}
     assert not names & {"script", "link", "object", "embed", "base", "form"}
-    style = page[page.index("<style>"):page.index("</style>")]
+    style = page[page.index("<style>") : page.index("</style>")]
     assert "@import" not in style and "url(" not in style
-    csp = next(a["content"] for _, a in doc.tags
-               if a.get("http-equiv") == "Content-Security-Policy")
+    csp = next(
+        a["content"] for _, a in doc.tags if a.get("http-equiv") == "Content-Security-Policy"
+    )
     assert csp is not None and "default-src 'none'" in csp and "script" not in csp
     # The only fetched resources are images the definitions name, each lazy over a fallback.
     defined = set()
@@ -271,10 +323,14 @@ def test_items_from_definitions_orders_and_labels() -> None:
     def definition(kind: Kind, key: str) -> Definition:
         return Definition(kind, key, {"name": key}, Location("x.yaml"))
 
-    defs = [definition(Kind.PUSH_TASK, "b"), definition(Kind.CAMPAIGN, "z"),
-            definition(Kind.CAMPAIGN, "a")]
-    items = items_from_definitions(defs, before={"campaign.z": {"name": "old"}},
-                                   actions={"campaign.a": "create"})
+    defs = [
+        definition(Kind.PUSH_TASK, "b"),
+        definition(Kind.CAMPAIGN, "z"),
+        definition(Kind.CAMPAIGN, "a"),
+    ]
+    items = items_from_definitions(
+        defs, before={"campaign.z": {"name": "old"}}, actions={"campaign.a": "create"}
+    )
     assert [(i.address, i.action, i.before) for i in items] == [
         ("campaign.a", "create", None),
         ("campaign.z", "update", {"name": "old"}),
@@ -283,12 +339,14 @@ def test_items_from_definitions_orders_and_labels() -> None:
 
 
 def test_update_shows_before_and_after_side_by_side() -> None:
-    before = campaign([push({"en": "Old title"}, {"en": "Same body"}),
-                       push({"en": "Kept"}, {"en": "Kept"})]).after
+    before = campaign(
+        [push({"en": "Old title"}, {"en": "Same body"}), push({"en": "Kept"}, {"en": "Kept"})]
+    ).after
     after = copy.deepcopy(dict(before))
     after["messages"][0]["push"]["title"] = {"en": "New title", "de": "Neuer Titel"}
-    after["messages"].append({"channel": "sms", "integration_id": "1",
-                              "sms": {"content": {"en": "x" * 500}}})
+    after["messages"].append(
+        {"channel": "sms", "integration_id": "1", "sms": {"content": {"en": "x" * 500}}}
+    )
     before["messages"][1]["push"]["title"] = {"en": "Kept", "de": "b" * 70}  # remote is over
     item = PreviewItem("campaign.t", Kind.CAMPAIGN, after, before, "update")
     page = render_preview([item])
@@ -305,8 +363,12 @@ def test_update_shows_before_and_after_side_by_side() -> None:
 def test_falconyte_campaign_card(example_items: list[PreviewItem]) -> None:
     flow = [i for i in example_items if i.address == "email_campaign.welcome-flow"]
     page = render_preview(flow)
-    for text in ("Welcome flow", "contact.saved", "3c90c3cc-0d44-4b50-8888-8dd25736052a",
-                 "8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"):
+    for text in (
+        "Welcome flow",
+        "contact.saved",
+        "3c90c3cc-0d44-4b50-8888-8dd25736052a",
+        "8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f",
+    ):
         assert text in page
 
 
@@ -317,14 +379,17 @@ def test_empty_preview_is_a_valid_page() -> None:
 
 # --------------------------------------------------------------------------- real browser
 
+
 def chromium_or_skip() -> str:
     """The Chromium to run; skips the test, with the reason, when there is none. Fails instead
     under ``HOODSYNC_REQUIRE_CHROMIUM=1`` (set by .ci/run, which installs it): a browser test
     that CI skipped would check nothing."""
     binary = os.environ.get("HOODSYNC_CHROMIUM", "/usr/bin/chromium")
     if not Path(binary).exists():
-        reason = (f"Chromium not found at {binary}: install Debian's chromium package "
-                  "(apt-get install -y chromium) or set HOODSYNC_CHROMIUM")
+        reason = (
+            f"Chromium not found at {binary}: install Debian's chromium package "
+            "(apt-get install -y chromium) or set HOODSYNC_CHROMIUM"
+        )
         if os.environ.get("HOODSYNC_REQUIRE_CHROMIUM") == "1":
             pytest.fail(f"{reason}; .ci/run installs it")
         pytest.skip(reason)
@@ -345,12 +410,26 @@ def test_without_chromium_browser_tests_skip_saying_why(
 
 def chromium(url: str, png: Path, profile: Path, size: str = "1280,2000") -> str:
     """Screenshot ``url`` with headless Chromium; return its stderr (console lines included)."""
-    args = [chromium_or_skip(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={png}",
-            f"--window-size={size}", "--hide-scrollbars", "--enable-logging=stderr", "--v=0",
-            # No DNS at all: remote images fail at once, the same with or without a network.
-            "--host-resolver-rules=MAP * ~NOTFOUND", url]
+    args = [
+        chromium_or_skip(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        f"--screenshot={png}",
+        f"--window-size={size}",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+        # No DNS at all: remote images fail at once, the same with or without a network.
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        url,
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stderr
@@ -365,8 +444,8 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos, idat, header = 8, [], b""
     while pos < len(data):
-        (size,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + size]
+        (size,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + size]
         pos += 12 + size
         if kind == b"IHDR":
             header = body
@@ -379,7 +458,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
     rows, prev = [], bytearray(stride)
     for y in range(height):
         start = y * (stride + 1)
-        kind_of, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        kind_of, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for x in range(stride):
             a = line[x - bpp] if x >= bpp else 0
             b, c = prev[x], (prev[x - bpp] if x >= bpp else 0)
@@ -401,12 +480,13 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
 def _drop_alpha(row: bytes) -> bytearray:
     out = bytearray()
     for i in range(0, len(row), 4):
-        out += row[i:i + 3]
+        out += row[i : i + 3]
     return out
 
 
-def test_examples_render_in_headless_chromium(example_items: list[PreviewItem],
-                                              tmp_path: Path) -> None:
+def test_examples_render_in_headless_chromium(
+    example_items: list[PreviewItem], tmp_path: Path
+) -> None:
     page = tmp_path / "preview.html"
     page.write_text(render_preview(example_items), encoding="utf-8")
     png = tmp_path / "preview.png"
@@ -416,7 +496,7 @@ def test_examples_render_in_headless_chromium(example_items: list[PreviewItem],
     assert png.exists() and png.stat().st_size > 10_000
     width, height, rows = decode_png(png.read_bytes())
     assert (width, height) == (1280, 2000)
-    pixels = Counter(row[x:x + 3] for row in rows[::4] for x in range(0, len(row), 12))
+    pixels = Counter(row[x : x + 3] for row in rows[::4] for x in range(0, len(row), 12))
     background, count = pixels.most_common(1)[0]
     total = sum(pixels.values())
     assert len(pixels) > 200, "too few colours: the page looks blank"
@@ -429,8 +509,9 @@ def test_console_check_catches_errors(tmp_path: Path) -> None:
     # The harness itself: a page with a console error and an uncaught exception must be caught,
     # or the check above could pass without looking.
     page = tmp_path / "bad.html"
-    page.write_text('<!DOCTYPE html><p>x</p><script>console.error("boom");nope();</script>',
-                    encoding="utf-8")
+    page.write_text(
+        '<!DOCTYPE html><p>x</p><script>console.error("boom");nope();</script>', encoding="utf-8"
+    )
     stderr = chromium(page.as_uri(), tmp_path / "bad.png", tmp_path / "profile", "400,300")
     lines = console_lines(stderr)
     assert any("boom" in line for line in lines)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -36,8 +37,9 @@ from hoodsync.pull import (
 )
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "pull"
-ACCOUNT = AccountInfo("default", "https://api.ocamba.com/v1/hood",
-                      falconyte_url="https://api.falconyte.com/public/v1")
+ACCOUNT = AccountInfo(
+    "default", "https://api.ocamba.com/v1/hood", falconyte_url="https://api.falconyte.com/public/v1"
+)
 Remote = dict[Kind, list[dict[str, Any]]]
 SECRET = "Promo for members only"
 ENV = {"PROMO_TITLE": SECRET}
@@ -46,30 +48,48 @@ ENV = {"PROMO_TITLE": SECRET}
 def applied(definitions: list[Definition], env: Mapping[str, str] = ENV) -> Remote:
     """The account as ``apply`` leaves it for ``definitions`` (client dicts per kind)."""
     created = make_plan(definitions, {}, account=ACCOUNT, env=env)
-    metadata = {c.address: c.steps[0].body["metadata"]  # type: ignore[index]
-                for c in created.changes if c.kind is Kind.CAMPAIGN}
+    metadata = {
+        c.address: c.steps[0].body["metadata"]  # type: ignore[index]
+        for c in created.changes
+        if c.kind is Kind.CAMPAIGN
+    }
     remote: Remote = {k: [] for k in Kind}
     for n, des in enumerate(prepare(definitions, env), start=1):
         d, spec = des.definition, copy.deepcopy(dict(des.spec))
         if d.kind is Kind.CAMPAIGN:
             spec.pop("run_immediately", None)
             status = {"paused": "paused", "canceled": "canceled"}.get(
-                d.state or "", "draft" if spec.get("is_draft") else "scheduled")
-            remote[d.kind].append({**spec, "id": str(1000 + n), "status": status,
-                                   "metadata": dict(metadata[d.address])})
+                d.state or "", "draft" if spec.get("is_draft") else "scheduled"
+            )
+            remote[d.kind].append(
+                {
+                    **spec,
+                    "id": str(1000 + n),
+                    "status": status,
+                    "metadata": dict(metadata[d.address]),
+                }
+            )
         elif d.kind is Kind.PUSH_TASK:
             spec["status"] = {"active": 1, "inactive": 0}.get(d.state or "", spec.get("status", 1))
             remote[d.kind].append({**spec, "id": str(2000 + n)})
         else:
-            remote[d.kind].append({
-                "id": str(3000 + n), "name": spec["name"], "created_at": "2026-01-01 00:00:00",
-                "draft_data": {"send_data": {
-                    "template_ids": spec["template_ids"],
-                    "mail_account_ids": spec["mail_account_ids"],
-                    "event_triggered_send": {"enabled": d.state != "stopped",
-                                             "events": spec["events"]},
-                }},
-            })
+            remote[d.kind].append(
+                {
+                    "id": str(3000 + n),
+                    "name": spec["name"],
+                    "created_at": "2026-01-01 00:00:00",
+                    "draft_data": {
+                        "send_data": {
+                            "template_ids": spec["template_ids"],
+                            "mail_account_ids": spec["mail_account_ids"],
+                            "event_triggered_send": {
+                                "enabled": d.state != "stopped",
+                                "events": spec["events"],
+                            },
+                        }
+                    },
+                }
+            )
     return remote
 
 
@@ -81,8 +101,9 @@ def read(path: str) -> str:
     return Path(path).read_bytes().decode("utf-8")
 
 
-def pull(paths: list[str], change: Callable[[Remote], None],
-         env: Mapping[str, str] = ENV) -> PullReport:
+def pull(
+    paths: list[str], change: Callable[[Remote], None], env: Mapping[str, str] = ENV
+) -> PullReport:
     """Apply the definitions at ``paths``, let ``change`` act in the UI, pull."""
     definitions = load_definitions(paths)
     remote = applied(definitions, env)
@@ -116,14 +137,14 @@ def test_comments_key_order_and_quoting_stay(tmp_path: Path) -> None:
 
     def ui(remote: Remote) -> None:
         c = named(remote, "Commented campaign")
-        c["name"] = "Commented campaign 2"                # single-quoted stays single-quoted
-        c["description"] = "A new description"            # double-quoted stays double-quoted
-        c["labels"] = "spring,promo,new"                  # as Hood returns labels
-        c["messages"][0]["push"]["title"]["de"] = "Guten Tag"   # inside a flow map
+        c["name"] = "Commented campaign 2"  # single-quoted stays single-quoted
+        c["description"] = "A new description"  # double-quoted stays double-quoted
+        c["labels"] = "spring,promo,new"  # as Hood returns labels
+        c["messages"][0]["push"]["title"]["de"] = "Guten Tag"  # inside a flow map
         c["messages"][1]["push"]["title"]["en"] = "Don't forget it"
         c["messages"][1]["push"]["body"]["en"] = "Line one\nLine 2\nLine three\n"
         c["targeting"]["countries"]["items"] = ["NO", "FI", "DK", "IS"]
-        c["utm_tracking"] = {"enabled": False}            # written as the file writes it: 0
+        c["utm_tracking"] = {"enabled": False}  # written as the file writes it: 0
         c["status"] = "paused"
 
     report = golden("comments", ui)
@@ -138,12 +159,17 @@ def test_messages_are_matched_by_name_and_secrets_are_not_written() -> None:
     def ui(remote: Remote) -> None:
         c = named(remote, "Messages")
         first, second, _third, fourth = c["messages"]
-        first["push"]["title"]["en"] = "Changed in Hood"   # from ${env:PROMO_TITLE}
+        first["push"]["title"]["en"] = "Changed in Hood"  # from ${env:PROMO_TITLE}
         first["push"]["body"]["en"] = "One, edited"
         second["name"] = "Second, renamed"
         fourth["push"]["title"]["de"] = "Vier!"
-        new = {"id": "99", "name": "Inserted", "channel": "push", "winner": 0,
-               "push": {"title": {"en": "New"}, "body": {"en": "Costs ${env:HOME} nothing"}}}
+        new = {
+            "id": "99",
+            "name": "Inserted",
+            "channel": "push",
+            "winner": 0,
+            "push": {"title": {"en": "New"}, "body": {"en": "Costs ${env:HOME} nothing"}},
+        }
         c["messages"] = [first, new, second, fourth]
 
     report = golden("messages", ui)
@@ -161,7 +187,7 @@ def test_messages_are_matched_by_name_and_secrets_are_not_written() -> None:
 def test_multi_document_file_keeps_separators_and_untouched_documents() -> None:
     def ui(remote: Remote) -> None:
         daily = named(remote, "Daily")
-        daily["frequency"], daily["cron"] = None, "0 7 * * *"   # switched to cron in Hood
+        daily["frequency"], daily["cron"] = None, "0 7 * * *"  # switched to cron in Hood
         daily["targeting"]["countries"]["items"] = ["NO", "SE", "FI"]
         daily["status"] = 0
         welcome = named(remote, "Welcome")
@@ -176,10 +202,15 @@ def test_flow_style_is_edited_in_flow_style() -> None:
     def ui(remote: Remote) -> None:
         c = named(remote, "Flow style")
         c["labels"] = "a,c"
-        c["metadata"]["brief"] = "q4: autumn"             # needs quotes in a flow map
+        c["metadata"]["brief"] = "q4: autumn"  # needs quotes in a flow map
         c["messages"][1]["push"]["landing_url"] = "https://example.com/two"
-        c["messages"].append({"name": "Three", "channel": "push",
-                              "push": {"title": {"en": "Three"}, "body": {"en": "Third"}}})
+        c["messages"].append(
+            {
+                "name": "Three",
+                "channel": "push",
+                "push": {"title": {"en": "Three"}, "body": {"en": "Third"}},
+            }
+        )
         c["targeting"]["countries"]["items"] = ["DE", "CH"]
 
     assert golden("flow", ui).problems == []
@@ -309,9 +340,15 @@ def test_what_still_differs_after_the_edits_is_reported(tmp_path: Path) -> None:
 
 
 def test_published_draft_and_push_task_lifecycle(tmp_path: Path) -> None:
-    draft = write(tmp_path, CAMPAIGN.replace("state: active\n", "").replace(
-        '  scheduled_time: "2030-01-01 10:00:00"\n', "  is_draft: true\n"))
-    task = write(tmp_path, """\
+    draft = write(
+        tmp_path,
+        CAMPAIGN.replace("state: active\n", "").replace(
+            '  scheduled_time: "2030-01-01 10:00:00"\n', "  is_draft: true\n"
+        ),
+    )
+    task = write(
+        tmp_path,
+        """\
 kind: PushTask
 key: t
 state: active
@@ -321,7 +358,9 @@ spec:
   start_time: immediately
   frequency: 3600
   message: {title: {en: A}, body: {en: B}, landing_url: "https://example.com"}
-""", "t.yaml")
+""",
+        "t.yaml",
+    )
 
     def ui(remote: Remote) -> None:
         named(remote, "C")["status"], named(remote, "C")["is_draft"] = "scheduled", False
@@ -331,7 +370,7 @@ spec:
     assert report.problems == []
     after = {Path(f.path).name: f.after for f in report.files}
     assert "  is_draft: false\n" in after["c.yaml"] and "state:" not in after["c.yaml"]
-    assert 'state: inactive\n' in after["t.yaml"] and '  status: "0"\n' in after["t.yaml"]
+    assert "state: inactive\n" in after["t.yaml"] and '  status: "0"\n' in after["t.yaml"]
 
 
 def test_nothing_differs_nothing_is_written(tmp_path: Path) -> None:
@@ -356,18 +395,21 @@ def test_what_a_definition_does_not_state_is_not_pulled(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ pieces
 
 
-@pytest.mark.parametrize(("kind", "stated", "status", "expected"), [
-    (Kind.CAMPAIGN, "active", "paused", "paused"),
-    (Kind.CAMPAIGN, "active", "running", None),
-    (Kind.CAMPAIGN, "active", "sent", None),
-    (Kind.CAMPAIGN, "paused", "running", "active"),
-    (Kind.CAMPAIGN, "paused", "canceled", "canceled"),
-    (Kind.CAMPAIGN, None, "paused", None),
-    (Kind.PUSH_TASK, "active", "inactive", "inactive"),
-    (Kind.PUSH_TASK, "inactive", "finished", None),
-    (Kind.EMAIL_CAMPAIGN, "active", "stopped", "stopped"),
-    (Kind.EMAIL_CAMPAIGN, "stopped", "unknown", None),
-])
+@pytest.mark.parametrize(
+    ("kind", "stated", "status", "expected"),
+    [
+        (Kind.CAMPAIGN, "active", "paused", "paused"),
+        (Kind.CAMPAIGN, "active", "running", None),
+        (Kind.CAMPAIGN, "active", "sent", None),
+        (Kind.CAMPAIGN, "paused", "running", "active"),
+        (Kind.CAMPAIGN, "paused", "canceled", "canceled"),
+        (Kind.CAMPAIGN, None, "paused", None),
+        (Kind.PUSH_TASK, "active", "inactive", "inactive"),
+        (Kind.PUSH_TASK, "inactive", "finished", None),
+        (Kind.EMAIL_CAMPAIGN, "active", "stopped", "stopped"),
+        (Kind.EMAIL_CAMPAIGN, "stopped", "unknown", None),
+    ],
+)
 def test_pulled_state(kind: Kind, stated: str | None, status: str, expected: str | None) -> None:
     assert pulled_state(kind, stated, status) == expected
 
@@ -389,23 +431,40 @@ def test_apply_edits_uses_the_original_indexes() -> None:
 
 def test_edit_text_places_block_and_flow_edits() -> None:
     text = "kind: X\nkey: k\nspec:\n  a:\n  - 1\n  - 2\n  b: [x, y]\n  c: {p: 1}\n"
-    new, _ = edit_text(text, {Location("f", 1, 1): [
-        Edit("insert", ("spec", "a"), [{"q": 1, "r": [2]}], index=2),
-        Edit("delete", ("spec", "b", 0)),
-        Edit("set", ("spec", "c"), {"p": 2, "s": "t: u"}),
-    ]})
-    assert new == ("kind: X\nkey: k\nspec:\n  a:\n  - 1\n  - 2\n  - q: 1\n    r:\n      - 2\n"
-                   "  b: [y]\n  c: {p: 2, s: 't: u'}\n")
+    new, _ = edit_text(
+        text,
+        {
+            Location("f", 1, 1): [
+                Edit("insert", ("spec", "a"), [{"q": 1, "r": [2]}], index=2),
+                Edit("delete", ("spec", "b", 0)),
+                Edit("set", ("spec", "c"), {"p": 2, "s": "t: u"}),
+            ]
+        },
+    )
+    assert new == (
+        "kind: X\nkey: k\nspec:\n  a:\n  - 1\n  - 2\n  - q: 1\n    r:\n      - 2\n"
+        "  b: [y]\n  c: {p: 2, s: 't: u'}\n"
+    )
     assert load_text(new, "f").documents[0].data["spec"] == {
-        "a": [1, 2, {"q": 1, "r": [2]}], "b": ["y"], "c": {"p": 2, "s": "t: u"}}
+        "a": [1, 2, {"q": 1, "r": [2]}],
+        "b": ["y"],
+        "c": {"p": 2, "s": "t: u"},
+    }
 
 
 def test_strings_that_would_read_as_something_else_are_quoted() -> None:
     text = "kind: X\nkey: k\nspec: {a: plain, b: plain, c: plain, d: plain}\n"
-    new, _ = edit_text(text, {Location("f", 1, 1): [
-        Edit("set", ("spec", "a"), "NO"), Edit("set", ("spec", "b"), "12"),
-        Edit("set", ("spec", "c"), "2026-01-01 00:00:00"), Edit("set", ("spec", "d"), "a, b"),
-    ]})
+    new, _ = edit_text(
+        text,
+        {
+            Location("f", 1, 1): [
+                Edit("set", ("spec", "a"), "NO"),
+                Edit("set", ("spec", "b"), "12"),
+                Edit("set", ("spec", "c"), "2026-01-01 00:00:00"),
+                Edit("set", ("spec", "d"), "a, b"),
+            ]
+        },
+    )
     [doc] = load_text(new, "f").documents
     assert doc.data["spec"] == {"a": "NO", "b": "12", "c": "2026-01-01 00:00:00", "d": "a, b"}
     assert "a: 'NO'" in new  # quoted for YAML 1.1 readers too
@@ -414,24 +473,65 @@ def test_strings_that_would_read_as_something_else_are_quoted() -> None:
 def test_unified_diff_is_shaped_like_git_diff() -> None:
     diff = unified_diff("c/x.yaml", "a\nb\nc", "a\nB\nc")
     assert diff.splitlines() == [
-        "diff --git a/c/x.yaml b/c/x.yaml", "--- a/c/x.yaml", "+++ b/c/x.yaml",
-        "@@ -1,3 +1,3 @@", " a", "-b", "+B", " c", "\\ No newline at end of file"]
+        "diff --git a/c/x.yaml b/c/x.yaml",
+        "--- a/c/x.yaml",
+        "+++ b/c/x.yaml",
+        "@@ -1,3 +1,3 @@",
+        " a",
+        "-b",
+        "+B",
+        " c",
+        "\\ No newline at end of file",
+    ]
     new = unified_diff("n.yaml", None, "k: v\n")
-    assert new.splitlines()[:5] == ["diff --git a/n.yaml b/n.yaml", "new file mode 100644",
-                                    "--- /dev/null", "+++ b/n.yaml", "@@ -0,0 +1 @@"]
+    assert new.splitlines()[:5] == [
+        "diff --git a/n.yaml b/n.yaml",
+        "new file mode 100644",
+        "--- /dev/null",
+        "+++ b/n.yaml",
+        "@@ -0,0 +1 @@",
+    ]
     assert unified_diff("x", "same\n", "same\n") == ""
 
 
 # ------------------------------------------------------------------------------ edits at random
 
 _VALUES: list[Any] = [
-    "x", "NO", "12", "a: b", "# c", "multi\nline\n", "multi\nline", "  lead", "quote's", 'dq"',
-    "é ü", "", "null", "{x}", "- z", "true", "2026-01-01 00:00:00", "$${env:X}", "tab\tx",
-    "long " * 30, 0, -5, 3.5, True, None, {"k": "v"}, ["a", "b"], {"n": {"m": [1, 2]}}, [], {},
+    "x",
+    "NO",
+    "12",
+    "a: b",
+    "# c",
+    "multi\nline\n",
+    "multi\nline",
+    "  lead",
+    "quote's",
+    'dq"',
+    "é ü",
+    "",
+    "null",
+    "{x}",
+    "- z",
+    "true",
+    "2026-01-01 00:00:00",
+    "$${env:X}",
+    "tab\tx",
+    "long " * 30,
+    0,
+    -5,
+    3.5,
+    True,
+    None,
+    {"k": "v"},
+    ["a", "b"],
+    {"n": {"m": [1, 2]}},
+    [],
+    {},
 ]
 _EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-_FILES = sorted(_EXAMPLES.rglob("*.yaml")) + [GOLDEN / f"{c}.yaml" for c in (
-    "comments", "messages", "multi-document", "flow")]
+_FILES = sorted(_EXAMPLES.rglob("*.yaml")) + [
+    GOLDEN / f"{c}.yaml" for c in ("comments", "messages", "multi-document", "flow")
+]
 
 
 def _random_edits(data: Any, rnd: Any, count: int) -> list[Edit]:
@@ -441,8 +541,13 @@ def _random_edits(data: Any, rnd: Any, count: int) -> list[Edit]:
     def walk(node: Any, path: tuple[Any, ...]) -> None:
         if len(path) >= 2:
             places.append((path, node))
-        children = node.items() if isinstance(node, dict) else enumerate(node) \
-            if isinstance(node, list) else []
+        children = (
+            node.items()
+            if isinstance(node, dict)
+            else enumerate(node)
+            if isinstance(node, list)
+            else []
+        )
         for key, child in children:
             walk(child, path + (key,))
 
@@ -450,7 +555,7 @@ def _random_edits(data: Any, rnd: Any, count: int) -> list[Edit]:
     edits: list[Edit] = []
     taken: list[tuple[Any, ...]] = []
     for path, node in rnd.sample(places, min(count, len(places))):
-        if any(path[:len(t)] == t or t[:len(path)] == path for t in taken):
+        if any(path[: len(t)] == t or t[: len(path)] == path for t in taken):
             continue
         taken.append(path)
         roll = rnd.random()
@@ -479,4 +584,5 @@ def test_random_edits_read_back_exactly_as_meant(path: Path) -> None:
         loaded = load_text(new, "f")
         assert loaded.problems == [], (seed, new)
         assert json.dumps([d.data for d in loaded.documents]) == json.dumps(
-            [apply_edits(doc.data, edits[doc.location]) for doc in documents]), (seed, new)
+            [apply_edits(doc.data, edits[doc.location]) for doc in documents]
+        ), (seed, new)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_cli_plan import (  # noqa: F401 (fixtures)
     EXAMPLES,
     Account,
@@ -35,10 +34,17 @@ def _changed_lines(root: Path) -> set[tuple[str, str]]:
         relative = original.relative_to(EXAMPLES)
         if relative.parts[0] not in ("campaigns", "push-tasks", "email"):
             continue
-        diff = difflib.unified_diff(original.read_text().splitlines(),
-                                    (root / relative).read_text().splitlines(), lineterm="", n=0)
-        out.update((str(relative), line) for line in diff
-                   if line[:1] in "+-" and not line.startswith(("---", "+++")))
+        diff = difflib.unified_diff(
+            original.read_text().splitlines(),
+            (root / relative).read_text().splitlines(),
+            lineterm="",
+            n=0,
+        )
+        out.update(
+            (str(relative), line)
+            for line in diff
+            if line[:1] in "+-" and not line.startswith(("---", "+++"))
+        )
     return out
 
 
@@ -46,13 +52,17 @@ def _in_the_ui(remote: Remote) -> None:
     """The six changes of issue 16: a label, a push title in one language, a campaign paused,
     an A/B test_split, a push task's frequency, an email campaign stopped. (Nine requests: the
     sandbox's documented 10 per second apply to this client too.)"""
+
     def ok(response: Any) -> None:
         assert response.status_code < 300, response.text
 
     campaigns = {c["name"]: c for c in remote.campaigns()}
     car = campaigns["Car Brands Showcase"]
-    ok(remote.hood.patch(f"/campaigns/{car['id']}",
-                         json={"labels": ["cars", "mini", "audi", "volkswagen"]}))
+    ok(
+        remote.hood.patch(
+            f"/campaigns/{car['id']}", json={"labels": ["cars", "mini", "audi", "volkswagen"]}
+        )
+    )
     launch = campaigns["Multilingual Product Launch"]
     messages = launch["messages"]
     messages[0]["push"]["title"]["it"] = "Ocamba Hood Messaggio nuovo"
@@ -83,8 +93,9 @@ EXPECTED = {
 }
 
 
-def test_round_trip_of_the_examples(account: Account, capsys: pytest.CaptureFixture[str],
-                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_round_trip_of_the_examples(
+    account: Account, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     """Apply the examples, change six things in the account, pull: the diff of the examples
     is exactly those lines, and the next plan has nothing to do."""
     copy_examples(account.root)
@@ -98,8 +109,11 @@ def test_round_trip_of_the_examples(account: Account, capsys: pytest.CaptureFixt
     code, out, err = cli(capsys, "pull")
     assert code == 0, err
     assert _changed_lines(account.root) == EXPECTED
-    printed = {line for line in out.splitlines()
-               if line[:1] in "+-" and not line.startswith(("---", "+++"))}
+    printed = {
+        line
+        for line in out.splitlines()
+        if line[:1] in "+-" and not line.startswith(("---", "+++"))
+    }
     assert printed == {line for _, line in EXPECTED}
     assert "diff --git a/campaigns/spring-launch.yaml b/campaigns/spring-launch.yaml" in out
     assert "Pulled 6 definition(s) in 6 file(s)" in err
@@ -114,8 +128,9 @@ def test_round_trip_of_the_examples(account: Account, capsys: pytest.CaptureFixt
     assert (code, out) == (0, "") and "No drift" in err
 
 
-def test_check_and_dry_run_write_nothing(emulated: Account,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_and_dry_run_write_nothing(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
     with emulated.remote() as remote:
@@ -139,19 +154,27 @@ def test_check_and_dry_run_write_nothing(emulated: Account,
 
 
 def test_a_value_from_the_environment_is_reported_not_written(
-    emulated: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secret = "Members get 40 % off"
     monkeypatch.setenv("PROMO_TITLE", secret)
-    path = write(emulated.root, "c/promo.yaml", campaign_yaml("promo", "Promo").replace(
-        "title: {en: Hello Promo}", 'title: {en: "${env:PROMO_TITLE}"}'))
+    path = write(
+        emulated.root,
+        "c/promo.yaml",
+        campaign_yaml("promo", "Promo").replace(
+            "title: {en: Hello Promo}", 'title: {en: "${env:PROMO_TITLE}"}'
+        ),
+    )
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
     with emulated.remote() as remote:
         promo = remote.campaign("Promo")
         messages = promo["messages"]
         messages[0]["push"]["title"]["en"] = "Edited in Hood"
-        response = remote.hood.patch(f"/campaigns/{promo['id']}",
-                                     json={"messages": messages, "labels": ["a", "b", "c"]})
+        response = remote.hood.patch(
+            f"/campaigns/{promo['id']}", json={"messages": messages, "labels": ["a", "b", "c"]}
+        )
         assert response.status_code == 204
 
     code, out, err = cli(capsys, "pull")
@@ -165,7 +188,8 @@ def test_a_value_from_the_environment_is_reported_not_written(
 
 
 def test_target_limits_the_pull_and_new_objects_are_not_drift(
-    emulated: Account, capsys: pytest.CaptureFixture[str],
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     one = write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
     two = write(emulated.root, "c/two.yaml", campaign_yaml("two", "Two"))
@@ -174,12 +198,26 @@ def test_target_limits_the_pull_and_new_objects_are_not_drift(
     with emulated.remote() as remote:
         for name in ("One", "Two"):
             found = remote.campaign(name)
-            assert remote.hood.patch(f"/campaigns/{found['id']}",
-                                     json={"labels": ["a", "z"]}).status_code == 204
-        remote.hood_post("/campaigns", {  # its name makes the key of a definition: "one"
-            "name": "One!", "scheduled_time": "2030-01-01 10:00:00",
-            "messages": [{"name": "Hi", "channel": "push",
-                          "push": {"title": {"en": "Hi"}, "body": {"en": "There"}}}]})
+            assert (
+                remote.hood.patch(
+                    f"/campaigns/{found['id']}", json={"labels": ["a", "z"]}
+                ).status_code
+                == 204
+            )
+        remote.hood_post(
+            "/campaigns",
+            {  # its name makes the key of a definition: "one"
+                "name": "One!",
+                "scheduled_time": "2030-01-01 10:00:00",
+                "messages": [
+                    {
+                        "name": "Hi",
+                        "channel": "push",
+                        "push": {"title": {"en": "Hi"}, "body": {"en": "There"}},
+                    }
+                ],
+            },
+        )
 
     code, out, err = cli(capsys, "pull", "--target", "campaign.two")
     assert code == 0, err

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 import pytest
-
 from conftest import FakeClock
+
 from hoodsync.remote.ratelimit import (
     MAX_SERVER_WAIT,
     RateLimiter,
@@ -481,8 +481,10 @@ def test_a_retry_after_beyond_the_cap_is_refused_not_slept() -> None:
 def test_a_reset_beyond_the_cap_with_nothing_remaining_is_refused_not_slept() -> None:
     clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, max_wait=30.0)
-    limiter.observe({"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0",
-                     "x-ratelimit-reset": "99999"}, limiter.acquire())
+    limiter.observe(
+        {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "99999"},
+        limiter.acquire(),
+    )
     with pytest.raises(WaitTooLong) as info:
         limiter.acquire()
     assert info.value.header == "X-RateLimit-Reset" and "30 s" in str(info.value)
@@ -492,8 +494,10 @@ def test_a_reset_beyond_the_cap_with_nothing_remaining_is_refused_not_slept() ->
 def test_server_demands_within_the_cap_are_waited_for() -> None:
     clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    limiter.observe({"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0",
-                     "x-ratelimit-reset": "45"}, limiter.acquire())
+    limiter.observe(
+        {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "45"},
+        limiter.acquire(),
+    )
     limiter.acquire()
     assert T0 + 45.0 <= clock() <= T0 + 46.0
 
@@ -552,8 +556,9 @@ def test_an_answer_wakes_a_waiting_send_to_plan_again() -> None:
     waiter.fake.set(T0 + 61.0)
     # The answer pins the minute window's end at T0 + 60 (give or take the margin): the send may
     # go now, 20 s before the sliding rule would have let it.
-    waiter.limiter.observe({"x-ratelimit-limit": "1", "x-ratelimit-remaining": "0",
-                            "x-ratelimit-reset": "40"}, first)
+    waiter.limiter.observe(
+        {"x-ratelimit-limit": "1", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "40"}, first
+    )
     assert waiter.finished() and waiter.result == 2
 
 

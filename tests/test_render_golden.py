@@ -24,11 +24,13 @@ M1 = "8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"
 PUSH = {"title": {"en": "Hello"}, "body": {"en": "Thanks for subscribing"}}
 
 
-def _campaign(key: str, name: str, *, state: str | None = None, order: int = 0,
-              **spec: Any) -> Definition:
+def _campaign(
+    key: str, name: str, *, state: str | None = None, order: int = 0, **spec: Any
+) -> Definition:
     body = {"name": name, "messages": [{"name": "Hello", "channel": "push", "push": PUSH}], **spec}
-    return Definition(Kind.CAMPAIGN, key, body, Location(f"campaigns/{key}.yaml"), state=state,
-                      order=order)
+    return Definition(
+        Kind.CAMPAIGN, key, body, Location(f"campaigns/{key}.yaml"), state=state, order=order
+    )
 
 
 def _created_metadata(d: Definition) -> dict[str, Any]:
@@ -38,8 +40,15 @@ def _created_metadata(d: Definition) -> dict[str, Any]:
     return dict(change.steps[0].body["metadata"])  # type: ignore[index]
 
 
-def _remote(cid: str, d: Definition | None, name: str, status: str, *, labels: str = "",
-            metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+def _remote(
+    cid: str,
+    d: Definition | None,
+    name: str,
+    status: str,
+    *,
+    labels: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "id": cid,
         "name": name,
@@ -53,27 +62,46 @@ def _remote(cid: str, d: Definition | None, name: str, status: str, *, labels: s
     }
 
 
-ACCOUNT = AccountInfo("default", "https://api.ocamba.com/v1/hood",
-                      falconyte_url="https://api.falconyte.com/public/v1")
+ACCOUNT = AccountInfo(
+    "default", "https://api.ocamba.com/v1/hood", falconyte_url="https://api.falconyte.com/public/v1"
+)
 
 
 def rich_doc(*, sandbox: bool = False) -> dict[str, Any]:
     """A plan with a create (sensitive value, run_immediately), a running edit, drift → resume,
     an adopt, a cancel, a push-task deactivate, a refused email replacement, a sent campaign
     that cannot be edited, an orphan, unmanaged and superseded objects."""
-    welcome = _campaign("welcome-push", "Welcome", run_immediately=True,
-                        metadata={"api_key": "${env:PUSH_KEY}"}, labels=["onboarding"])
+    welcome = _campaign(
+        "welcome-push",
+        "Welcome",
+        run_immediately=True,
+        metadata={"api_key": "${env:PUSH_KEY}"},
+        labels=["onboarding"],
+    )
     spring_old = _campaign("spring-sale", "Spring Sale", labels=["spring", "sale"])
     spring = _campaign("spring-sale", "Spring Sale", labels=["spring", "promo"])
     winter = _campaign("winter", "Winter", state="active", order=1)
     adopted = _campaign("summer", "Summer")
     promo = _campaign("old-promo", "Old Promo", state="canceled")
     sent = _campaign("black-friday", "Black Friday 2026", description="new text")
-    task = Definition(Kind.PUSH_TASK, "nightly", {"name": "Nightly", "ttl": "3600"},
-                      Location("push-tasks/nightly.yaml"), state="inactive")
-    email = Definition(Kind.EMAIL_CAMPAIGN, "welcome-flow",
-                       {"name": "Welcome flow", "template_ids": [T1], "mail_account_ids": [M1],
-                        "events": ["lead.created"]}, Location("email/welcome-flow.yaml"))
+    task = Definition(
+        Kind.PUSH_TASK,
+        "nightly",
+        {"name": "Nightly", "ttl": "3600"},
+        Location("push-tasks/nightly.yaml"),
+        state="inactive",
+    )
+    email = Definition(
+        Kind.EMAIL_CAMPAIGN,
+        "welcome-flow",
+        {
+            "name": "Welcome flow",
+            "template_ids": [T1],
+            "mail_account_ids": [M1],
+            "events": ["lead.created"],
+        },
+        Location("email/welcome-flow.yaml"),
+    )
     send = {"template_ids": [T1], "mail_account_ids": [M1]}
     remote = {
         Kind.CAMPAIGN: [
@@ -87,16 +115,34 @@ def rich_doc(*, sandbox: bool = False) -> dict[str, Any]:
         ],
         Kind.PUSH_TASK: [{"id": "1051", "name": "Nightly", "status": "1", "ttl": "3600"}],
         Kind.EMAIL_CAMPAIGN: [
-            {"id": "e-old", "name": "Welcome flow", "created_at": "2026-01-01T00:00:00.000000Z",
-             "draft_data": {"send_data": {**send, "event_triggered_send": {
-                 "events": ["contact.saved"], "enabled": False}}}},
-            {"id": "e-new", "name": "Welcome flow", "created_at": "2026-02-01T00:00:00.000000Z",
-             "draft_data": {"send_data": {**send, "event_triggered_send": {
-                 "events": ["contact.saved"], "enabled": True}}}},
+            {
+                "id": "e-old",
+                "name": "Welcome flow",
+                "created_at": "2026-01-01T00:00:00.000000Z",
+                "draft_data": {
+                    "send_data": {
+                        **send,
+                        "event_triggered_send": {"events": ["contact.saved"], "enabled": False},
+                    }
+                },
+            },
+            {
+                "id": "e-new",
+                "name": "Welcome flow",
+                "created_at": "2026-02-01T00:00:00.000000Z",
+                "draft_data": {
+                    "send_data": {
+                        **send,
+                        "event_triggered_send": {"events": ["contact.saved"], "enabled": True},
+                    }
+                },
+            },
         ],
     }
     account = AccountInfo(
-        "default", "sandbox" if sandbox else ACCOUNT.url, sandbox=sandbox,
+        "default",
+        "sandbox" if sandbox else ACCOUNT.url,
+        sandbox=sandbox,
         falconyte_url=ACCOUNT.falconyte_url,
     )
     plan = make_plan(
@@ -136,12 +182,22 @@ def test_rich_plan_matches_golden(name: str, fmt: str, opts: dict[str, Any]) -> 
     check_golden(name, text)
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("no_changes.txt", "text"), ("no_changes.md", "markdown")])
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("no_changes.txt", "text"), ("no_changes.md", "markdown")]
+)
 def test_no_changes_sandbox_plan_matches_golden(name: str, fmt: str) -> None:
     d = _campaign("winter", "Winter")
-    plan = make_plan([d], {Kind.CAMPAIGN: [_remote("1017002", d, "Winter", "scheduled"),
-                                           _remote("1017009", None, "Other", "draft")]},
-                     account=AccountInfo("default", "sandbox", sandbox=True), read_requests=1)
+    plan = make_plan(
+        [d],
+        {
+            Kind.CAMPAIGN: [
+                _remote("1017002", d, "Winter", "scheduled"),
+                _remote("1017009", None, "Other", "draft"),
+            ]
+        },
+        account=AccountInfo("default", "sandbox", sandbox=True),
+        read_requests=1,
+    )
     check_golden(name, render(plan.to_dict(), fmt))
 
 

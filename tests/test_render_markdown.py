@@ -7,8 +7,9 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from conftest import EmulatorHandle
@@ -26,8 +27,11 @@ ACCOUNT = AccountInfo("default", "https://api.ocamba.com/v1/hood")
 MESSAGE = {
     "name": "Hello",
     "channel": "push",
-    "push": {"title": {"en": "Hello there"}, "body": {"en": "A body long enough to matter " * 3},
-             "landing_url": "https://example.com/landing/page"},
+    "push": {
+        "title": {"en": "Hello there"},
+        "body": {"en": "A body long enough to matter " * 3},
+        "landing_url": "https://example.com/landing/page",
+    },
 }
 GITHUB = 65_536
 
@@ -50,16 +54,25 @@ def outside_details(page: str, needle: str) -> bool:
 
 def _big_plan(n_create: int, n_cancel: int, prefix: str = "campaign") -> dict[str, Any]:
     defs = [
-        Definition(Kind.CAMPAIGN, f"{prefix}-{i:04d}",
-                   {"name": f"Campaign {i}", "labels": ["a", "b"], "messages": [MESSAGE]},
-                   Location("c.yaml"))
+        Definition(
+            Kind.CAMPAIGN,
+            f"{prefix}-{i:04d}",
+            {"name": f"Campaign {i}", "labels": ["a", "b"], "messages": [MESSAGE]},
+            Location("c.yaml"),
+        )
         for i in range(n_create)
     ]
-    remote = {Kind.CAMPAIGN: [
-        {"id": str(9000 + i), "name": f"Old {i}", "status": "scheduled",
-         "metadata": {MARKER: f"old-{i:04d}"}}
-        for i in range(n_cancel)
-    ]}
+    remote = {
+        Kind.CAMPAIGN: [
+            {
+                "id": str(9000 + i),
+                "name": f"Old {i}",
+                "status": "scheduled",
+                "metadata": {MARKER: f"old-{i:04d}"},
+            }
+            for i in range(n_cancel)
+        ]
+    }
     return make_plan(defs, remote, account=ACCOUNT, prune=True).to_dict()
 
 
@@ -90,8 +103,10 @@ def test_two_thousand_changes_fit_with_the_full_summary_and_every_name() -> None
 
 
 def test_two_accounts_of_a_thousand_changes_share_one_comment() -> None:
-    plans = [(_big_plan(950, 50, prefix), f"the plan removes 50 objects ({prefix})")
-             for prefix in ("alpha", "beta")]
+    plans = [
+        (_big_plan(950, 50, prefix), f"the plan removes 50 objects ({prefix})")
+        for prefix in ("alpha", "beta")
+    ]
     out = markdown.render_accounts(plans, max_chars=GITHUB)
     assert len(out.encode()) <= GITHUB
     page = gfm(out)
@@ -114,8 +129,10 @@ def test_two_accounts_of_two_thousand_changes_stay_within_one_budget() -> None:
     """Too many names for one comment: each account gets half, its summary and refusal whole,
     and the comment says how many names it left out (each account's own comment — one per
     account, as the CI templates post them — names them all)."""
-    plans = [(_big_plan(1900, 100, f"{prefix}-campaign"), f"refused {prefix}")
-             for prefix in ("alpha", "beta")]
+    plans = [
+        (_big_plan(1900, 100, f"{prefix}-campaign"), f"refused {prefix}")
+        for prefix in ("alpha", "beta")
+    ]
     out = markdown.render_accounts(plans)
     assert len(out.encode()) <= markdown.COMMENT_BUDGET
     page = gfm(out)
@@ -145,8 +162,12 @@ def test_tiny_limit_still_keeps_the_summary() -> None:
 
 def test_banner_only_for_dangerous_changes() -> None:
     assert "[!WARNING]" not in markdown.render(_big_plan(2, 0))
-    d = Definition(Kind.CAMPAIGN, "now", {"name": "Now", "run_immediately": True, "messages": [MESSAGE]},
-                   Location("c.yaml"))
+    d = Definition(
+        Kind.CAMPAIGN,
+        "now",
+        {"name": "Now", "run_immediately": True, "messages": [MESSAGE]},
+        Location("c.yaml"),
+    )
     out = markdown.render(make_plan([d], {}, account=ACCOUNT).to_dict())
     assert "[!WARNING]" in out and "**Sends immediately**" in out and "`campaign.now`" in out
 
@@ -155,8 +176,10 @@ def test_banner_only_for_dangerous_changes() -> None:
 
 
 def test_examples_comment_shows_every_message_title_and_body(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    make_emulator: Callable[..., EmulatorHandle], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The examples planned against an empty sandbox account, as GitHub would show them."""
     account = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
@@ -166,7 +189,9 @@ def test_examples_comment_shows_every_message_title_and_body(
     assert len(out.encode()) <= markdown.COMMENT_BUDGET and "not shown" not in out
     shown = visible_text(gfm(out))
     texts = [
-        text for d in load_definitions(["."]) if d.kind is not Kind.EMAIL_CAMPAIGN
+        text
+        for d in load_definitions(["."])
+        if d.kind is not Kind.EMAIL_CAMPAIGN
         for text in _message_texts(d.spec.get("messages", [d.spec.get("message")]))
     ]
     assert len(texts) >= 40
@@ -201,8 +226,10 @@ def _message_texts(messages: Any) -> list[str]:
 
 def test_a_long_message_is_not_cut_when_the_comment_has_room() -> None:
     body = "word " * 600  # 3,000 characters: cut at 500 before
-    spec = {"name": "Long", "messages": [{**MESSAGE, "push": {"title": {"en": "T"},
-                                                              "body": {"en": body}}}]}
+    spec = {
+        "name": "Long",
+        "messages": [{**MESSAGE, "push": {"title": {"en": "T"}, "body": {"en": body}}}],
+    }
     d = Definition(Kind.CAMPAIGN, "long", spec, Location("c.yaml"))
     out = markdown.render(make_plan([d], {}, account=ACCOUNT).to_dict())
     assert markdown_value(body) in visible_text(gfm(out))
@@ -210,11 +237,20 @@ def test_a_long_message_is_not_cut_when_the_comment_has_room() -> None:
 
 
 def test_the_budget_cuts_a_create_between_whole_messages_and_says_so() -> None:
-    messages = [{"name": f"M{i}", "channel": "push",
-                 "push": {"title": {"en": f"Title {i}"}, "body": {"en": f"{i} " * 900}}}
-                for i in range(6)]
-    d = Definition(Kind.CAMPAIGN, "many", {"name": "Many", "messages": messages,
-                                           "labels": ["x"]}, Location("c.yaml"))
+    messages = [
+        {
+            "name": f"M{i}",
+            "channel": "push",
+            "push": {"title": {"en": f"Title {i}"}, "body": {"en": f"{i} " * 900}},
+        }
+        for i in range(6)
+    ]
+    d = Definition(
+        Kind.CAMPAIGN,
+        "many",
+        {"name": "Many", "messages": messages, "labels": ["x"]},
+        Location("c.yaml"),
+    )
     doc = make_plan([d], {}, account=ACCOUNT).to_dict()
     assert len(markdown.render(doc).encode()) > 12_000  # the whole create
     out = markdown.render(doc, max_chars=9_000)
@@ -235,12 +271,13 @@ EVIL = "![x](https://evil.example/x.png) <img src=x> *b* _i_ [l](https://evil.ex
 
 
 def test_remote_names_are_shown_literally() -> None:
-    remote = {Kind.CAMPAIGN: [
-        {"id": "1", "name": EVIL, "status": "paused", "metadata": {MARKER: "gone"}},
-        {"id": "2`x", "name": "Twice", "status": "scheduled", "metadata": {MARKER: "twice"}},
-    ]}
-    d = Definition(Kind.CAMPAIGN, "twice", {"name": "Twice", "labels": ["a"]},
-                   Location("c.yaml"))
+    remote = {
+        Kind.CAMPAIGN: [
+            {"id": "1", "name": EVIL, "status": "paused", "metadata": {MARKER: "gone"}},
+            {"id": "2`x", "name": "Twice", "status": "scheduled", "metadata": {MARKER: "twice"}},
+        ]
+    }
+    d = Definition(Kind.CAMPAIGN, "twice", {"name": "Twice", "labels": ["a"]}, Location("c.yaml"))
     out = markdown.render(make_plan([d], remote, account=ACCOUNT).to_dict())
     page = gfm(out)
     [item] = [line for line in page.splitlines() if "evil.example" in line]  # the orphan's line
@@ -266,16 +303,22 @@ def test_escape_makes_every_markdown_character_literal() -> None:
 
 
 def test_plan_markdown_for_two_accounts_is_one_comment_within_one_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    make_emulator: Callable[..., EmulatorHandle], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     account = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
-    write(account.root, "hoodsync.yaml", "accounts:\n  main: {paths: [main/]}\n"
-                                         "  qa: {paths: [qa/]}\n")
+    write(
+        account.root, "hoodsync.yaml", "accounts:\n  main: {paths: [main/]}\n  qa: {paths: [qa/]}\n"
+    )
     body = "A message long enough to fill a comment quickly. " * 40  # 2 KB per create
     for folder in ("main", "qa"):
         for i in range(25):
-            write(account.root, f"{folder}/c{i}.yaml", f"""\
+            write(
+                account.root,
+                f"{folder}/c{i}.yaml",
+                f"""\
 kind: Campaign
 key: {folder}-{i}
 spec:
@@ -284,7 +327,8 @@ spec:
     - name: Hello
       channel: push
       push: {{title: {{en: Hi}}, body: {{en: "{body}"}}, landing_url: https://example.com}}
-""")
+""",
+            )
     code, out, err = cli(capsys, "plan", "--format", "markdown")
     assert code == 0, err
     assert out.count("## hoodsync plan:") == 2  # one comment: both accounts' parts

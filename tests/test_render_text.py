@@ -26,10 +26,18 @@ def _doc(n: int = 1, **spec: Any) -> dict[str, Any]:
 
 def test_summary_and_estimate_lines_read_like_the_design() -> None:
     out = text.render(_doc(3))
-    assert "Account: default (https://api.ocamba.com/v1/hood) — 3 definitions, 0 remote objects read in 1 request\n" in out
-    assert "Plan: 3 to create, 0 to update, 0 to resume, 0 to pause, 0 to cancel. 0 unchanged, 0 unmanaged.\n" in out
+    assert (
+        "Account: default (https://api.ocamba.com/v1/hood) — 3 definitions, 0 remote objects read in 1 request\n"
+        in out
+    )
+    assert (
+        "Plan: 3 to create, 0 to update, 0 to resume, 0 to pause, 0 to cancel. 0 unchanged, 0 unmanaged.\n"
+        in out
+    )
     assert out.endswith("Apply needs about 3 requests (~1 s at 10/s, 150/min).\n")
-    assert "  # campaign.c0 will be created\n  + campaign \"c0\" {\n      + name = \"C0\"\n    }\n" in out
+    assert (
+        '  # campaign.c0 will be created\n  + campaign "c0" {\n      + name = "C0"\n    }\n' in out
+    )
 
 
 def test_no_colour_codes_unless_asked() -> None:
@@ -42,7 +50,9 @@ def test_no_colour_codes_unless_asked() -> None:
 
 def test_empty_plan_says_no_changes() -> None:
     out = text.render(make_plan([], {}, account=ACCOUNT).to_dict())
-    assert out.endswith("\n\nNo changes. The account matches the definitions (0 unchanged, 0 unmanaged).\n")
+    assert out.endswith(
+        "\n\nNo changes. The account matches the definitions (0 unchanged, 0 unmanaged).\n"
+    )
     assert "Sandbox" not in out and "Apply needs" not in out
 
 
@@ -55,7 +65,13 @@ def test_long_values_are_abbreviated_in_text() -> None:
 
 def test_duration_wording() -> None:
     assert [duration_text(s) for s in (0, 0.2, 14, 59.5, 60, 74, 3600)] == [
-        "~1 s", "~1 s", "~14 s", "~1 min", "~1 min", "~1 min 14 s", "~60 min"
+        "~1 s",
+        "~1 s",
+        "~14 s",
+        "~1 min",
+        "~1 min",
+        "~1 min 14 s",
+        "~60 min",
     ]
 
 
@@ -70,13 +86,21 @@ def test_summary_names_extra_actions_only_when_present() -> None:
 
 
 def _email_def() -> Definition:
-    return Definition(Kind.EMAIL_CAMPAIGN, "flow", {"name": "Flow", "events": ["lead.created"]},
-                      Location("e.yaml"))
+    return Definition(
+        Kind.EMAIL_CAMPAIGN,
+        "flow",
+        {"name": "Flow", "events": ["lead.created"]},
+        Location("e.yaml"),
+    )
 
 
 def _account(**kw: Any) -> AccountInfo:
-    return AccountInfo("default", kw.pop("url", "sandbox"), falconyte_url=kw.pop(
-        "falconyte_url", "https://api.falconyte.com/public/v1"), **kw)
+    return AccountInfo(
+        "default",
+        kw.pop("url", "sandbox"),
+        falconyte_url=kw.pop("falconyte_url", "https://api.falconyte.com/public/v1"),
+        **kw,
+    )
 
 
 def _plan_doc(account: AccountInfo, defs: list[Definition]) -> dict[str, Any]:
@@ -90,18 +114,24 @@ def test_sandbox_notice_tells_the_truth_per_endpoint() -> None:
     assert "Sandbox: Hood is the embedded emulated account" in out
     assert "Falconyte is a real account (https://api.falconyte.com/public/v1)" in out
     assert out.startswith(
-        "Account: default (Hood sandbox, Falconyte https://api.falconyte.com/public/v1) — ")
+        "Account: default (Hood sandbox, Falconyte https://api.falconyte.com/public/v1) — "
+    )
     # Hood sandbox, no email campaign anywhere: Falconyte is not mentioned.
     out = text.render(_plan_doc(_account(sandbox=True), [campaign]))
     assert "Sandbox: Hood is the embedded" in out and "Falconyte" not in out
     # Real Hood, sandbox Falconyte: only matters with email campaigns.
-    real = _account(url="https://api.ocamba.com/v1/hood", falconyte_sandbox=True,
-                    falconyte_url="sandbox", key_env="ACME_FALCONYTE_KEY")
+    real = _account(
+        url="https://api.ocamba.com/v1/hood",
+        falconyte_sandbox=True,
+        falconyte_url="sandbox",
+        key_env="ACME_FALCONYTE_KEY",
+    )
     out = text.render(_plan_doc(real, [campaign, _email_def()]))
     assert "Sandbox: Falconyte is the embedded sandbox" in out and "Hood is" not in out
     assert "set ACME_FALCONYTE_KEY" in out
     assert out.startswith(
-        "Account: default (Hood https://api.ocamba.com/v1/hood, Falconyte sandbox)")
+        "Account: default (Hood https://api.ocamba.com/v1/hood, Falconyte sandbox)"
+    )
     assert "Sandbox" not in text.render(_plan_doc(real, [campaign]))
     # Both sandboxes: one notice naming both, the account's own token variable.
     both = _account(sandbox=True, falconyte_sandbox=True, token_env="HOOD_PROD_TOKEN")
@@ -129,14 +159,14 @@ def test_text_warns_like_the_markdown_banner() -> None:
 #: What a remote object could be named, stamped or valued to forge, hide or recolour plan lines.
 FORGERIES = [
     'x\n  + campaign "evil" {',  # a newline and a made-up plan line
-    "\x1b[2K",                   # erase the line (CSI)
-    "ok\x1b]0;title\x07",        # set the terminal title (OSC)
-    "x\r  # nothing to do",      # carriage return: overwrite the line from its start
-    "x\x9b2K",                   # C1 CSI, one character
-    "x\x85y",                    # C1 next-line
-    "x\u2028y",                  # Unicode line separator
-    "x\u202ey",                  # right-to-left override
-    "x\x7f",                     # DEL
+    "\x1b[2K",  # erase the line (CSI)
+    "ok\x1b]0;title\x07",  # set the terminal title (OSC)
+    "x\r  # nothing to do",  # carriage return: overwrite the line from its start
+    "x\x9b2K",  # C1 CSI, one character
+    "x\x85y",  # C1 next-line
+    "x\u2028y",  # Unicode line separator
+    "x\u202ey",  # right-to-left override
+    "x\x7f",  # DEL
 ]
 _UNSAFE_OUTPUT = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MESSAGE = {"name": "m", "channel": "push", "push": {"title": {"en": "Hi"}}}
@@ -147,19 +177,48 @@ def _hostile_plan(text_: str, *, prune: bool) -> dict[str, Any]:
     (hence address), status and creation time; a managed campaign's description (a diff value);
     an unknown status (a note)."""
     defs = [
-        Definition(Kind.CAMPAIGN, "kept", {"name": "Kept", "description": "new",
-                                           "metadata": {"team": "x"}, "messages": [_MESSAGE]},
-                   Location("c.yaml")),
-        Definition(Kind.CAMPAIGN, "odd", {"name": "Odd", "messages": [_MESSAGE]}, Location("c.yaml")),
+        Definition(
+            Kind.CAMPAIGN,
+            "kept",
+            {
+                "name": "Kept",
+                "description": "new",
+                "metadata": {"team": "x"},
+                "messages": [_MESSAGE],
+            },
+            Location("c.yaml"),
+        ),
+        Definition(
+            Kind.CAMPAIGN, "odd", {"name": "Odd", "messages": [_MESSAGE]}, Location("c.yaml")
+        ),
     ]
-    remote = {Kind.CAMPAIGN: [
-        {"id": "1", "name": "Kept", "status": "paused", "description": text_,
-         "metadata": {"hoodsync_key": "kept"}, "messages": [_MESSAGE]},
-        {"id": "2", "name": text_, "status": "paused", "create_time": text_,
-         "metadata": {"hoodsync_key": "gone" + text_}, "messages": [_MESSAGE]},
-        {"id": "3", "name": "Odd", "status": "weird" + text_,
-         "metadata": {"hoodsync_key": "odd"}, "messages": []},
-    ]}
+    remote = {
+        Kind.CAMPAIGN: [
+            {
+                "id": "1",
+                "name": "Kept",
+                "status": "paused",
+                "description": text_,
+                "metadata": {"hoodsync_key": "kept"},
+                "messages": [_MESSAGE],
+            },
+            {
+                "id": "2",
+                "name": text_,
+                "status": "paused",
+                "create_time": text_,
+                "metadata": {"hoodsync_key": "gone" + text_},
+                "messages": [_MESSAGE],
+            },
+            {
+                "id": "3",
+                "name": "Odd",
+                "status": "weird" + text_,
+                "metadata": {"hoodsync_key": "odd"},
+                "messages": [],
+            },
+        ]
+    }
     return make_plan(defs, remote, account=ACCOUNT, read_requests=1, prune=prune).to_dict()
 
 
@@ -170,8 +229,9 @@ def test_text_read_from_the_account_cannot_forge_or_hide_a_line(forged: str, pru
     out = text.render(_hostile_plan(forged, prune=prune))
     assert _UNSAFE_OUTPUT.search(out) is None, repr(out)
     assert len(out.splitlines()) == len(plain.splitlines()), out
-    assert not any(line.lstrip().startswith(('+ campaign "evil"', "# nothing"))
-                   for line in out.splitlines()), out
+    assert not any(
+        line.lstrip().startswith(('+ campaign "evil"', "# nothing")) for line in out.splitlines()
+    ), out
     coloured = text.render(_hostile_plan(forged, prune=prune), color=True)
     # the only escape sequences left are the painter's own colours
     assert _UNSAFE_OUTPUT.search(re.sub(r"\x1b\[[0-9;]*m", "", coloured)) is None
@@ -189,7 +249,8 @@ def test_forged_names_are_shown_escaped_not_dropped() -> None:
 def test_printable_escapes_only_what_a_terminal_acts_on() -> None:
     assert printable("Olá 👋🏽 שלום 👨‍👩‍👧 \\n") == "Olá 👋🏽 שלום 👨‍👩‍👧 \\n"
     assert printable("a\nb\tc\rd\x1b[2Ke\x9bf\x7fg\u2028h\u202ei") == (
-        "a\\nb\\tc\\rd\\x1b[2Ke\\x9bf\\x7fg\\u2028h\\u202ei")
+        "a\\nb\\tc\\rd\\x1b[2Ke\\x9bf\\x7fg\\u2028h\\u202ei"
+    )
     assert quoted('say "hi"\n\x85') == '"say \\"hi\\"\\n\\u0085"'
     assert value_text({"k": "\x9b"}) == '{"k": "\\u009b"}'
     assert value_text("\x9b" * 100).endswith('..."') and "\x9b" not in value_text("\x9b" * 100)
@@ -198,22 +259,25 @@ def test_printable_escapes_only_what_a_terminal_acts_on() -> None:
 def test_a_create_shows_nested_values_whole_like_a_new_terraform_resource() -> None:
     body = "A body longer than sixty characters, which the text plan used to cut short."
     push = {"title": {"en": "Hello", "pt-BR": "Olá"}, "body": {"en": body}}
-    doc = _doc(messages=[{"name": "Hi", "channel": "push", "push": push}],
-               run_immediately=None, labels=["a", "b"])
+    doc = _doc(
+        messages=[{"name": "Hi", "channel": "push", "push": push}],
+        run_immediately=None,
+        labels=["a", "b"],
+    )
     out = text.render(doc)
-    assert "  + campaign \"c0\" {\n" in out
+    assert '  + campaign "c0" {\n' in out
     assert (
         "      + messages = [\n"
         "          + {\n"
-        "              + channel = \"push\"\n"
-        "              + name    = \"Hi\"\n"
+        '              + channel = "push"\n'
+        '              + name    = "Hi"\n'
         "              + push    = {\n"
         "                  + body  = {\n"
-        f"                      + en = \"{body}\"\n"
+        f'                      + en = "{body}"\n'
         "                    }\n"
         "                  + title = {\n"
-        "                      + en    = \"Hello\"\n"
-        "                      + pt-BR = \"Olá\"\n"
+        '                      + en    = "Hello"\n'
+        '                      + pt-BR = "Olá"\n'
         "                    }\n"
         "                }\n"
         "            },\n"

@@ -8,15 +8,15 @@ even at the same URL, which every real account shares.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from test_cli_plan import Account, campaign_yaml, cli, emulated, write  # noqa: F401
 
-from hoodsync.identity import AccountKey, real_endpoint_key, seal, unseal
 from hoodsync.errors import PlanError
+from hoodsync.identity import AccountKey, real_endpoint_key, seal, unseal
 
 
 def _snapshot(account: Account) -> list[dict[str, Any]]:
@@ -61,13 +61,23 @@ def _edit(doc: dict[str, Any], how: str, other_id: str) -> dict[str, Any]:
     return doc
 
 
-TAMPERING = ["step id", "step op", "step body", "action", "fingerprint", "env template",
-             "options", "seal removed"]
+TAMPERING = [
+    "step id",
+    "step op",
+    "step body",
+    "action",
+    "fingerprint",
+    "env template",
+    "options",
+    "seal removed",
+]
 
 
 @pytest.mark.parametrize("how", TAMPERING)
 def test_an_edited_plan_is_refused_with_zero_writes(
-    emulated: Account, capsys: pytest.CaptureFixture[str], how: str,
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
+    how: str,
 ) -> None:
     doc = _planned(emulated, capsys)
     before = _snapshot(emulated)
@@ -80,7 +90,8 @@ def test_an_edited_plan_is_refused_with_zero_writes(
 
 
 def test_the_untouched_plan_still_applies_and_reformatting_is_not_an_edit(
-    emulated: Account, capsys: pytest.CaptureFixture[str],
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     doc = _planned(emulated, capsys)
     write(emulated.root, "p.json", json.dumps(doc, indent=None, sort_keys=False))  # same content
@@ -91,7 +102,9 @@ def test_the_untouched_plan_still_applies_and_reformatting_is_not_an_edit(
 
 
 def test_a_plan_made_with_another_accounts_token_at_the_same_url_is_refused(
-    emulated: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _planned(emulated, capsys)
     before = _snapshot(emulated)
@@ -104,7 +117,9 @@ def test_a_plan_made_with_another_accounts_token_at_the_same_url_is_refused(
 
 
 def test_the_sandbox_seals_its_plans_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     root = tmp_path / "repo"
     (root / ".git").mkdir(parents=True)
@@ -136,5 +151,7 @@ def test_identity_and_seal_reveal_nothing_and_bind_every_byte() -> None:
     other = AccountKey((real_endpoint_key("hood", "https://api.example.test/v1/hood", "x"),))
     with pytest.raises(PlanError, match="another account"):
         unseal(doc, other, "p.json")
-    elsewhere = AccountKey((real_endpoint_key("hood", "https://other.example.test/v1/hood", token),))
+    elsewhere = AccountKey(
+        (real_endpoint_key("hood", "https://other.example.test/v1/hood", token),)
+    )
     assert elsewhere.identities() != key.identities()

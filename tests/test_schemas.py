@@ -22,9 +22,10 @@ import copy
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -100,7 +101,9 @@ def specs_of(kind: str) -> list[Doc]:
     return [doc["spec"] for _, doc in EXAMPLE_DOCS if doc["kind"] == kind]
 
 
-def walk(node: Json, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Json]]:
+def walk(
+    node: Json, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], Json]]:
     """Every (path, node) of a JSON-like tree, depth first."""
     yield path, node
     if isinstance(node, dict):
@@ -138,8 +141,11 @@ def test_repository_copy_is_identical_to_package_data(name: str) -> None:
 
 
 def test_no_stray_schema_files() -> None:
-    shipped = sorted(p.name for p in resources.files("hoodsync").joinpath("schemas").iterdir()
-                     if p.name.endswith(".json"))
+    shipped = sorted(
+        p.name
+        for p in resources.files("hoodsync").joinpath("schemas").iterdir()
+        if p.name.endswith(".json")
+    )
     assert shipped == ALL_SCHEMAS
     assert sorted(p.name for p in REPO_SCHEMAS.glob("*.json")) == ALL_SCHEMAS
 
@@ -154,7 +160,10 @@ def test_every_property_has_a_description(name: str) -> None:
         if path and path[-1] == "properties" and isinstance(node, dict) and "if" not in path:
             for prop, sub in node.items():
                 target = resolve_ref(schema, sub)
-                if not (isinstance(sub, dict) and "description" in sub) and "description" not in target:
+                if (
+                    not (isinstance(sub, dict) and "description" in sub)
+                    and "description" not in target
+                ):
                     missing.append("/".join(map(str, path + (prop,))))
     assert missing == []
 
@@ -170,7 +179,9 @@ def test_documented_objects_reject_unknown_keys(name: str) -> None:
     open_objects = [
         "/".join(map(str, path))
         for path, node in walk(load_schema(name))
-        if isinstance(node, dict) and "properties" in node and is_object(node)
+        if isinstance(node, dict)
+        and "properties" in node
+        and is_object(node)
         and node.get("additionalProperties") is not False
     ]
     assert open_objects == []
@@ -180,8 +191,11 @@ def test_documented_objects_reject_unknown_keys(name: str) -> None:
 def test_patterns_are_anchored_and_reject_a_trailing_newline(name: str) -> None:
     # Python's re.search lets "$" match before a final "\n"; every pattern guards against that
     # so "key: |" block scalars cannot slip "abc\n" through.
-    patterns = {node["pattern"] for _, node in walk(load_schema(name))
-                if isinstance(node, dict) and isinstance(node.get("pattern"), str)}
+    patterns = {
+        node["pattern"]
+        for _, node in walk(load_schema(name))
+        if isinstance(node, dict) and isinstance(node.get("pattern"), str)
+    }
     assert patterns
     for pattern in patterns:
         assert pattern.startswith("^") and pattern.endswith("$(?!\\n)"), pattern
@@ -207,7 +221,9 @@ def test_examples_are_grouped_by_folder_and_point_at_their_schema() -> None:
         folder = path.relative_to(EXAMPLES).parts[0]
         kind = KIND_FOLDERS[folder]
         first_line = path.read_text(encoding="utf-8").splitlines()[0]
-        assert first_line == f"# yaml-language-server: $schema=../../schemas/{KIND_SCHEMAS[kind]}", path
+        assert (
+            first_line == f"# yaml-language-server: $schema=../../schemas/{KIND_SCHEMAS[kind]}"
+        ), path
         assert (path.parent / "../../schemas" / KIND_SCHEMAS[kind]).resolve().is_file()
         kinds = {doc["kind"] for p, doc in EXAMPLE_DOCS if p == path}
         assert kinds == {kind}, path
@@ -235,9 +251,14 @@ def test_example_dates_are_in_the_future() -> None:
     dates = []
     for _, doc in EXAMPLE_DOCS:
         for path, node in walk(doc):
-            if path and path[-1] in ("scheduled_time", "start_time", "end_time") and node not in (
-                None,
-                "immediately",
+            if (
+                path
+                and path[-1] in ("scheduled_time", "start_time", "end_time")
+                and node
+                not in (
+                    None,
+                    "immediately",
+                )
             ):
                 dates.append(dt.datetime.strptime(node, "%Y-%m-%d %H:%M:%S"))
     assert len(dates) >= 5
@@ -254,57 +275,128 @@ def _has_ab_pair(spec: Doc) -> bool:
 
 
 SEED_000_FIELDS = {
-    "name", "description", "labels", "metadata", "ab_test", "messages", "recurrence",
-    "utm_tracking", "is_draft", "send_in_profile_time_zone", "send_if_profile_time_passed",
-    "quiet_hours", "targeting", "deal_id", "run_immediately",
+    "name",
+    "description",
+    "labels",
+    "metadata",
+    "ab_test",
+    "messages",
+    "recurrence",
+    "utm_tracking",
+    "is_draft",
+    "send_in_profile_time_zone",
+    "send_if_profile_time_passed",
+    "quiet_hours",
+    "targeting",
+    "deal_id",
+    "run_immediately",
 }
 PUSH_TASK_TARGETING = {
-    "accounts", "application_groups", "applications", "apps", "browsers", "countries", "groups",
-    "languages", "os", "regions", "remote_users", "segments", "subscribed_age", "user_data", "users",
+    "accounts",
+    "application_groups",
+    "applications",
+    "apps",
+    "browsers",
+    "countries",
+    "groups",
+    "languages",
+    "os",
+    "regions",
+    "remote_users",
+    "segments",
+    "subscribed_age",
+    "user_data",
+    "users",
 }
 
 #: One predicate per request example of the seed docs; each must hold for some example spec.
 SEED_EXAMPLES: dict[str, tuple[str, Callable[[Doc], bool]]] = {
     "push, run immediately": (
-        "Campaign", lambda s: s.get("run_immediately") is True and bool(_messages(s, "push"))),
+        "Campaign",
+        lambda s: s.get("run_immediately") is True and bool(_messages(s, "push")),
+    ),
     "scheduled push with callbacks": (
-        "Campaign", lambda s: "scheduled_time" in s
-        and {"on_click", "on_wokenup"} <= set(s.get("callbacks", {}).get("push", {}))),
+        "Campaign",
+        lambda s: (
+            "scheduled_time" in s
+            and {"on_click", "on_wokenup"} <= set(s.get("callbacks", {}).get("push", {}))
+        ),
+    ),
     "targeting with custom_properties": (
-        "Campaign", lambda s: {"countries", "languages", "profile_age", "custom_properties"}
-        <= set(s.get("targeting", {})) and len(s["targeting"]["custom_properties"]) >= 2),
+        "Campaign",
+        lambda s: (
+            {"countries", "languages", "profile_age", "custom_properties"}
+            <= set(s.get("targeting", {}))
+            and len(s["targeting"]["custom_properties"]) >= 2
+        ),
+    ),
     "A/B test": (
-        "Campaign", lambda s: _has_ab_pair(s) and s["ab_test"].get("evaluation_window") == "1D"),
+        "Campaign",
+        lambda s: _has_ab_pair(s) and s["ab_test"].get("evaluation_window") == "1D",
+    ),
     "multi-language push with primary_lang and priority": (
-        "Campaign", lambda s: any("primary_lang" in m and "priority" in m
-                                  and len(m["push"]["title"]) >= 3 for m in _messages(s, "push"))),
+        "Campaign",
+        lambda s: any(
+            "primary_lang" in m and "priority" in m and len(m["push"]["title"]) >= 3
+            for m in _messages(s, "push")
+        ),
+    ),
     "recurrence pattern (push)": (
-        "Campaign", lambda s: "pattern" in s.get("recurrence", {}) and bool(_messages(s, "push"))),
+        "Campaign",
+        lambda s: "pattern" in s.get("recurrence", {}) and bool(_messages(s, "push")),
+    ),
     "scheduled email in profile time zone": (
-        "Campaign", lambda s: "scheduled_time" in s and s.get("send_in_profile_time_zone") is True
-        and bool(_messages(s, "email"))),
+        "Campaign",
+        lambda s: (
+            "scheduled_time" in s
+            and s.get("send_in_profile_time_zone") is True
+            and bool(_messages(s, "email"))
+        ),
+    ),
     "multi-language email": (
-        "Campaign", lambda s: any(len(m["email"]["html"]) >= 3 for m in _messages(s, "email"))),
+        "Campaign",
+        lambda s: any(len(m["email"]["html"]) >= 3 for m in _messages(s, "email")),
+    ),
     "recurring email with description, labels and utm_tracking": (
-        "Campaign", lambda s: bool(_messages(s, "email")) and "pattern" in s.get("recurrence", {})
-        and {"description", "labels", "utm_tracking"} <= set(s)),
+        "Campaign",
+        lambda s: (
+            bool(_messages(s, "email"))
+            and "pattern" in s.get("recurrence", {})
+            and {"description", "labels", "utm_tracking"} <= set(s)
+        ),
+    ),
     "recurrence cron SMS": (
-        "Campaign", lambda s: "cron" in s.get("recurrence", {}) and bool(_messages(s, "sms"))),
+        "Campaign",
+        lambda s: "cron" in s.get("recurrence", {}) and bool(_messages(s, "sms")),
+    ),
     "SMS draft": ("Campaign", lambda s: s.get("is_draft") is True and bool(_messages(s, "sms"))),
     "create-campaign example with every field": (
-        "Campaign", lambda s: SEED_000_FIELDS <= set(s) and _has_ab_pair(s)),
+        "Campaign",
+        lambda s: set(s) >= SEED_000_FIELDS and _has_ab_pair(s),
+    ),
     "push task: full targeting and actions": (
-        "PushTask", lambda s: PUSH_TASK_TARGETING <= set(s.get("targeting", {}))
-        and len((s.get("message") or {}).get("actions", [])) == 2),
+        "PushTask",
+        lambda s: (
+            set(s.get("targeting", {})) >= PUSH_TASK_TARGETING
+            and len((s.get("message") or {}).get("actions", [])) == 2
+        ),
+    ),
     "push task: frequency": (
-        "PushTask", lambda s: s.get("frequency") == "3600" and s.get("start_time") != "immediately"),
+        "PushTask",
+        lambda s: s.get("frequency") == "3600" and s.get("start_time") != "immediately",
+    ),
     "push task: cron and quiet_time": (
-        "PushTask", lambda s: bool(s.get("cron")) and bool(s.get("quiet_time"))),
+        "PushTask",
+        lambda s: bool(s.get("cron")) and bool(s.get("quiet_time")),
+    ),
     "push task: adex with fallback_message": (
-        "PushTask", lambda s: "fallback_message" in s.get("adex", {})
-        and {"ttl", "user_time_zone", "total_user"} <= set(s)),
-    "Falconyte event campaign": (
-        "EmailCampaign", lambda s: s["events"] == ["contact.saved"]),
+        "PushTask",
+        lambda s: (
+            "fallback_message" in s.get("adex", {})
+            and {"ttl", "user_time_zone", "total_user"} <= set(s)
+        ),
+    ),
+    "Falconyte event campaign": ("EmailCampaign", lambda s: s["events"] == ["contact.saved"]),
 }
 
 
@@ -357,39 +449,87 @@ def _config(path: tuple[str, ...], value: Json) -> Doc:
 
 CONFIG_BAD = [
     ("unknown top-level key", ("paralellism",), 4, "additionalProperties", []),
-    ("a token written into the file", ("accounts", "default", "hood", "token"), "s3cr3t",
-     "additionalProperties", ["accounts", "default", "hood"]),
-    ("unknown account key", ("accounts", "default", "prune_all"), True, "additionalProperties",
-     ["accounts", "default"]),
+    (
+        "a token written into the file",
+        ("accounts", "default", "hood", "token"),
+        "s3cr3t",
+        "additionalProperties",
+        ["accounts", "default", "hood"],
+    ),
+    (
+        "unknown account key",
+        ("accounts", "default", "prune_all"),
+        True,
+        "additionalProperties",
+        ["accounts", "default"],
+    ),
     ("accounts missing", ("accounts",), DELETE, "required", []),
     ("no account", ("accounts",), {}, "minProperties", ["accounts"]),
     ("bad account name", ("accounts", "Prod Account"), {}, "pattern", ["accounts"]),
-    ("plain http to a remote host", ("accounts", "default", "hood", "url"), "http://api.example.com",
-     "pattern", ["accounts", "default", "hood", "url"]),
-    ("env var name with a dash", ("accounts", "default", "hood", "token_env"), "HOOD-TOKEN",
-     "pattern", ["accounts", "default", "hood", "token_env"]),
-    ("zero rate limit", ("accounts", "default", "hood", "rate_limits", "per_second"), 0, "minimum",
-     ["accounts", "default", "hood", "rate_limits", "per_second"]),
-    ("path escaping the repository", ("accounts", "default", "paths"), ["../other/"], "pattern",
-     ["accounts", "default", "paths", 0]),
-    ("absolute path", ("accounts", "default", "paths"), ["/etc/"], "pattern",
-     ["accounts", "default", "paths", 0]),
-    ("percent above 100", ("accounts", "default", "safety", "max_removal_percent"), 150, "maximum",
-     ["accounts", "default", "safety", "max_removal_percent"]),
+    (
+        "plain http to a remote host",
+        ("accounts", "default", "hood", "url"),
+        "http://api.example.com",
+        "pattern",
+        ["accounts", "default", "hood", "url"],
+    ),
+    (
+        "env var name with a dash",
+        ("accounts", "default", "hood", "token_env"),
+        "HOOD-TOKEN",
+        "pattern",
+        ["accounts", "default", "hood", "token_env"],
+    ),
+    (
+        "zero rate limit",
+        ("accounts", "default", "hood", "rate_limits", "per_second"),
+        0,
+        "minimum",
+        ["accounts", "default", "hood", "rate_limits", "per_second"],
+    ),
+    (
+        "path escaping the repository",
+        ("accounts", "default", "paths"),
+        ["../other/"],
+        "pattern",
+        ["accounts", "default", "paths", 0],
+    ),
+    (
+        "absolute path",
+        ("accounts", "default", "paths"),
+        ["/etc/"],
+        "pattern",
+        ["accounts", "default", "paths", 0],
+    ),
+    (
+        "percent above 100",
+        ("accounts", "default", "safety", "max_removal_percent"),
+        150,
+        "maximum",
+        ["accounts", "default", "safety", "max_removal_percent"],
+    ),
     ("parallelism zero", ("parallelism",), 0, "minimum", ["parallelism"]),
 ]
 
 
-@pytest.mark.parametrize(("what", "path", "value", "keyword", "where"), CONFIG_BAD,
-                         ids=[c[0] for c in CONFIG_BAD])
-def test_config_schema_rejects(what: str, path: tuple[str, ...], value: Json, keyword: str,
-                               where: list[str | int]) -> None:
+@pytest.mark.parametrize(
+    ("what", "path", "value", "keyword", "where"), CONFIG_BAD, ids=[c[0] for c in CONFIG_BAD]
+)
+def test_config_schema_rejects(
+    what: str, path: tuple[str, ...], value: Json, keyword: str, where: list[str | int]
+) -> None:
     assert (keyword, where) in found_errors(CONFIG_SCHEMA, _config(path, value))
 
 
-@pytest.mark.parametrize("url", [
-    "sandbox", "https://api.ocamba.com/v1/hood", "http://localhost:8080", "http://127.0.0.1:9/v1/hood",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sandbox",
+        "https://api.ocamba.com/v1/hood",
+        "http://localhost:8080",
+        "http://127.0.0.1:9/v1/hood",
+    ],
+)
 def test_config_schema_accepts_urls(url: str) -> None:
     config = _config(("accounts", "default", "hood", "url"), url)
     config["accounts"]["default"]["paths"] = ["campaigns/", "push-tasks/welcome.yaml"]
@@ -409,8 +549,11 @@ def base(kind: str) -> Doc:
                 "name": "Welcome",
                 "scheduled_time": "2027-03-22 10:00:00",
                 "messages": [
-                    {"name": "Hello", "channel": "push",
-                     "push": {"title": {"en": "Hello"}, "landing_url": "https://example.com"}},
+                    {
+                        "name": "Hello",
+                        "channel": "push",
+                        "push": {"title": {"en": "Hello"}, "landing_url": "https://example.com"},
+                    },
                 ],
             },
         }
@@ -453,105 +596,322 @@ def changed(kind: str, *edits: tuple[tuple[str | int, ...], Json]) -> Doc:
 
 
 M0 = ("spec", "messages", 0)
-SMS_MESSAGE: Doc = {"name": "Hi", "channel": "sms", "integration_id": "1996", "sms": {"content": {"en": "Hi"}}}
+SMS_MESSAGE: Doc = {
+    "name": "Hi",
+    "channel": "sms",
+    "integration_id": "1996",
+    "sms": {"content": {"en": "Hi"}},
+}
 EMAIL_MESSAGE: Doc = {
-    "name": "Hi", "channel": "email", "integration_id": "1830",
-    "email": {"sender_name": "Ocamba", "sender_email": "news@example.com", "subject": "Hi",
-              "html": {"en": "<p>Hi</p>"}},
+    "name": "Hi",
+    "channel": "email",
+    "integration_id": "1830",
+    "email": {
+        "sender_name": "Ocamba",
+        "sender_email": "news@example.com",
+        "subject": "Hi",
+        "html": {"en": "<p>Hi</p>"},
+    },
 }
 
 # (id, kind, edits, expected keyword, expected JSON path of the error)
-BAD: list[tuple[str, str, tuple[tuple[tuple[str | int, ...], Json], ...], str | None, list[str | int]]] = [
+BAD: list[
+    tuple[str, str, tuple[tuple[tuple[str | int, ...], Json], ...], str | None, list[str | int]]
+] = [
     # unknown keys (typos)
-    ("unknown spec key", "Campaign", ((("spec", "schedule_time"), "2027-03-22 10:00:00"),),
-     "additionalProperties", ["spec"]),
+    (
+        "unknown spec key",
+        "Campaign",
+        ((("spec", "schedule_time"), "2027-03-22 10:00:00"),),
+        "additionalProperties",
+        ["spec"],
+    ),
     ("unknown document key", "Campaign", ((("specs",), {}),), "additionalProperties", []),
-    ("unknown push content key", "Campaign", (((*M0, "push", "titel"), {"en": "x"}),),
-     "additionalProperties", [*M0, "push"]),
-    ("unknown ab_test key", "Campaign", ((("spec", "ab_test"), {"split": 30}),),
-     "additionalProperties", ["spec", "ab_test"]),
-    ("unknown push-task targeting key", "PushTask",
-     ((("spec", "targeting"), {"country": {"items": ["CA"], "op": "include"}}),),
-     "additionalProperties", ["spec", "targeting"]),
-    ("email campaign takes nothing else", "EmailCampaign", ((("spec", "subject"), "Hi"),),
-     "additionalProperties", ["spec"]),
-    ("resume on a push task", "PushTask", ((("resume",), {"run_immediately": True}),),
-     "additionalProperties", []),
+    (
+        "unknown push content key",
+        "Campaign",
+        (((*M0, "push", "titel"), {"en": "x"}),),
+        "additionalProperties",
+        [*M0, "push"],
+    ),
+    (
+        "unknown ab_test key",
+        "Campaign",
+        ((("spec", "ab_test"), {"split": 30}),),
+        "additionalProperties",
+        ["spec", "ab_test"],
+    ),
+    (
+        "unknown push-task targeting key",
+        "PushTask",
+        ((("spec", "targeting"), {"country": {"items": ["CA"], "op": "include"}}),),
+        "additionalProperties",
+        ["spec", "targeting"],
+    ),
+    (
+        "email campaign takes nothing else",
+        "EmailCampaign",
+        ((("spec", "subject"), "Hi"),),
+        "additionalProperties",
+        ["spec"],
+    ),
+    (
+        "resume on a push task",
+        "PushTask",
+        ((("resume",), {"run_immediately": True}),),
+        "additionalProperties",
+        [],
+    ),
     # wrong types
-    ("labels as a comma string", "Campaign", ((("spec", "labels"), "a,b"),), "type", ["spec", "labels"]),
-    ("is_draft as a string", "Campaign", ((("spec", "is_draft"), "yes"),), "type", ["spec", "is_draft"]),
-    ("integration_id as a number", "Campaign", ((M0, SMS_MESSAGE), ((*M0, "integration_id"), 1996)),
-     "type", [*M0, "integration_id"]),
-    ("test_split as a string", "Campaign", ((("spec", "ab_test"), {"test_split": "30"}),),
-     "type", ["spec", "ab_test", "test_split"]),
-    ("language map value not a string", "Campaign", (((*M0, "push", "title"), {"en": 5}),),
-     "type", [*M0, "push", "title", "en"]),
-    ("frequency as a float", "PushTask", ((("spec", "frequency"), 3600.5),), "type", ["spec", "frequency"]),
-    ("action must be null", "PushTask",
-     ((("spec", "message", "actions"), [{"action": "open", "title": {"en": "Go"}}]),),
-     "type", ["spec", "message", "actions", 0, "action"]),
+    (
+        "labels as a comma string",
+        "Campaign",
+        ((("spec", "labels"), "a,b"),),
+        "type",
+        ["spec", "labels"],
+    ),
+    (
+        "is_draft as a string",
+        "Campaign",
+        ((("spec", "is_draft"), "yes"),),
+        "type",
+        ["spec", "is_draft"],
+    ),
+    (
+        "integration_id as a number",
+        "Campaign",
+        ((M0, SMS_MESSAGE), ((*M0, "integration_id"), 1996)),
+        "type",
+        [*M0, "integration_id"],
+    ),
+    (
+        "test_split as a string",
+        "Campaign",
+        ((("spec", "ab_test"), {"test_split": "30"}),),
+        "type",
+        ["spec", "ab_test", "test_split"],
+    ),
+    (
+        "language map value not a string",
+        "Campaign",
+        (((*M0, "push", "title"), {"en": 5}),),
+        "type",
+        [*M0, "push", "title", "en"],
+    ),
+    (
+        "frequency as a float",
+        "PushTask",
+        ((("spec", "frequency"), 3600.5),),
+        "type",
+        ["spec", "frequency"],
+    ),
+    (
+        "action must be null",
+        "PushTask",
+        ((("spec", "message", "actions"), [{"action": "open", "title": {"en": "Go"}}]),),
+        "type",
+        ["spec", "message", "actions", 0, "action"],
+    ),
     # channel / content object
-    ("sms message carrying a push object", "Campaign", (((*M0, "channel"), "sms"),),
-     "not", [*M0, "push"]),
-    ("sms message without its sms object", "Campaign", (((*M0, "channel"), "sms"),), "required", list(M0)),
-    ("email message without integration_id", "Campaign",
-     ((M0, EMAIL_MESSAGE), ((*M0, "integration_id"), DELETE)), "required", list(M0)),
-    ("sms message without integration_id", "Campaign",
-     ((M0, SMS_MESSAGE), ((*M0, "integration_id"), DELETE)), "required", list(M0)),
-    ("push object on an email message", "Campaign",
-     ((M0, EMAIL_MESSAGE), ((*M0, "push"), {"title": {"en": "Hi"}})), "not", [*M0, "push"]),
+    (
+        "sms message carrying a push object",
+        "Campaign",
+        (((*M0, "channel"), "sms"),),
+        "not",
+        [*M0, "push"],
+    ),
+    (
+        "sms message without its sms object",
+        "Campaign",
+        (((*M0, "channel"), "sms"),),
+        "required",
+        list(M0),
+    ),
+    (
+        "email message without integration_id",
+        "Campaign",
+        ((M0, EMAIL_MESSAGE), ((*M0, "integration_id"), DELETE)),
+        "required",
+        list(M0),
+    ),
+    (
+        "sms message without integration_id",
+        "Campaign",
+        ((M0, SMS_MESSAGE), ((*M0, "integration_id"), DELETE)),
+        "required",
+        list(M0),
+    ),
+    (
+        "push object on an email message",
+        "Campaign",
+        ((M0, EMAIL_MESSAGE), ((*M0, "push"), {"title": {"en": "Hi"}})),
+        "not",
+        [*M0, "push"],
+    ),
     ("unknown channel", "Campaign", (((*M0, "channel"), "adex"),), "enum", [*M0, "channel"]),
     ("no messages", "Campaign", ((("spec", "messages"), []),), "minItems", ["spec", "messages"]),
     ("name missing", "Campaign", ((("spec", "name"), DELETE),), "required", ["spec"]),
     ("empty name", "Campaign", ((("spec", "name"), ""),), "minLength", ["spec", "name"]),
     # formats
-    ("bad uuid", "EmailCampaign", ((("spec", "mail_account_ids"), ["3c90c3cc-0d44-4b50"]),),
-     "pattern", ["spec", "mail_account_ids", 0]),
-    ("uuid with a trailing newline", "EmailCampaign",
-     ((("spec", "template_ids"), ["3c90c3cc-0d44-4b50-8888-8dd25736052a\n"]),),
-     "pattern", ["spec", "template_ids", 0]),
-    ("unknown event", "EmailCampaign", ((("spec", "events"), ["contact.deleted"]),),
-     "enum", ["spec", "events", 0]),
-    ("event spelled with underscore", "EmailCampaign", ((("spec", "events"), ["contact_saved"]),),
-     "enum", ["spec", "events", 0]),
+    (
+        "bad uuid",
+        "EmailCampaign",
+        ((("spec", "mail_account_ids"), ["3c90c3cc-0d44-4b50"]),),
+        "pattern",
+        ["spec", "mail_account_ids", 0],
+    ),
+    (
+        "uuid with a trailing newline",
+        "EmailCampaign",
+        ((("spec", "template_ids"), ["3c90c3cc-0d44-4b50-8888-8dd25736052a\n"]),),
+        "pattern",
+        ["spec", "template_ids", 0],
+    ),
+    (
+        "unknown event",
+        "EmailCampaign",
+        ((("spec", "events"), ["contact.deleted"]),),
+        "enum",
+        ["spec", "events", 0],
+    ),
+    (
+        "event spelled with underscore",
+        "EmailCampaign",
+        ((("spec", "events"), ["contact_saved"]),),
+        "enum",
+        ["spec", "events", 0],
+    ),
     ("empty events", "EmailCampaign", ((("spec", "events"), []),), "minItems", ["spec", "events"]),
-    ("repeated event", "EmailCampaign", ((("spec", "events"), ["lead.created", "lead.created"]),),
-     "uniqueItems", ["spec", "events"]),
-    ("no mail accounts", "EmailCampaign", ((("spec", "mail_account_ids"), []),),
-     "minItems", ["spec", "mail_account_ids"]),
-    ("ISO datetime with T", "Campaign", ((("spec", "scheduled_time"), "2027-03-22T10:00:00"),),
-     "pattern", ["spec", "scheduled_time"]),
-    ("month 13", "Campaign", ((("spec", "scheduled_time"), "2027-13-22 10:00:00"),),
-     "pattern", ["spec", "scheduled_time"]),
-    ("date without time", "Campaign", ((("spec", "scheduled_time"), "2027-03-22"),),
-     "pattern", ["spec", "scheduled_time"]),
-    ("start_time neither immediately nor datetime", "PushTask", ((("spec", "start_time"), "tomorrow"),),
-     "pattern", ["spec", "start_time"]),
-    ("end_time bad datetime", "PushTask", ((("spec", "end_time"), "2027-01-01 25:00:00"),),
-     "pattern", ["spec", "end_time"]),
-    ("resume with a bad datetime", "Campaign", ((("resume",), {"scheduled_time": "soon"}),),
-     "pattern", ["resume", "scheduled_time"]),
-    ("evaluation window in words", "Campaign", ((("spec", "ab_test"), {"evaluation_window": "2 days"}),),
-     "pattern", ["spec", "ab_test", "evaluation_window"]),
-    ("language code upper-case", "Campaign", (((*M0, "push", "title"), {"EN": "Hello"}),),
-     "pattern", [*M0, "push", "title"]),
-    ("integration_id not digits", "Campaign", ((M0, SMS_MESSAGE), ((*M0, "integration_id"), "sms-1")),
-     "pattern", [*M0, "integration_id"]),
-    ("callback not a URL", "Campaign", ((("spec", "callbacks"), {"push": {"on_click": ["not a url"]}}),),
-     "pattern", ["spec", "callbacks", "push", "on_click", 0]),
-    ("campaign cron with 6 fields", "Campaign", ((("spec", "recurrence"), {"cron": "0 5 4 2 4 4"}),),
-     "pattern", ["spec", "recurrence", "cron"]),
-    ("push-task cron minute list", "PushTask",
-     ((("spec", "frequency"), DELETE), (("spec", "cron"), "0,30 12 * * *")), "pattern", ["spec", "cron"]),
-    ("push-task cron hour range in user time zone", "PushTask",
-     ((("spec", "frequency"), DELETE), (("spec", "cron"), "0 */2 * * *"), (("spec", "user_time_zone"), 1)),
-     "pattern", ["spec", "cron"]),
-    ("frequency in words", "PushTask", ((("spec", "frequency"), "1h"),), "pattern", ["spec", "frequency"]),
-    ("quiet_time hour 24 as string", "PushTask", ((("spec", "quiet_time"), {"from": "24", "to": "4"}),),
-     "pattern", ["spec", "quiet_time", "from"]),
-    ("vibration pattern", "PushTask",
-     ((("spec", "adex"), {"fallback_message": {"vibration": "long"}}),),
-     "pattern", ["spec", "adex", "fallback_message", "vibration"]),
+    (
+        "repeated event",
+        "EmailCampaign",
+        ((("spec", "events"), ["lead.created", "lead.created"]),),
+        "uniqueItems",
+        ["spec", "events"],
+    ),
+    (
+        "no mail accounts",
+        "EmailCampaign",
+        ((("spec", "mail_account_ids"), []),),
+        "minItems",
+        ["spec", "mail_account_ids"],
+    ),
+    (
+        "ISO datetime with T",
+        "Campaign",
+        ((("spec", "scheduled_time"), "2027-03-22T10:00:00"),),
+        "pattern",
+        ["spec", "scheduled_time"],
+    ),
+    (
+        "month 13",
+        "Campaign",
+        ((("spec", "scheduled_time"), "2027-13-22 10:00:00"),),
+        "pattern",
+        ["spec", "scheduled_time"],
+    ),
+    (
+        "date without time",
+        "Campaign",
+        ((("spec", "scheduled_time"), "2027-03-22"),),
+        "pattern",
+        ["spec", "scheduled_time"],
+    ),
+    (
+        "start_time neither immediately nor datetime",
+        "PushTask",
+        ((("spec", "start_time"), "tomorrow"),),
+        "pattern",
+        ["spec", "start_time"],
+    ),
+    (
+        "end_time bad datetime",
+        "PushTask",
+        ((("spec", "end_time"), "2027-01-01 25:00:00"),),
+        "pattern",
+        ["spec", "end_time"],
+    ),
+    (
+        "resume with a bad datetime",
+        "Campaign",
+        ((("resume",), {"scheduled_time": "soon"}),),
+        "pattern",
+        ["resume", "scheduled_time"],
+    ),
+    (
+        "evaluation window in words",
+        "Campaign",
+        ((("spec", "ab_test"), {"evaluation_window": "2 days"}),),
+        "pattern",
+        ["spec", "ab_test", "evaluation_window"],
+    ),
+    (
+        "language code upper-case",
+        "Campaign",
+        (((*M0, "push", "title"), {"EN": "Hello"}),),
+        "pattern",
+        [*M0, "push", "title"],
+    ),
+    (
+        "integration_id not digits",
+        "Campaign",
+        ((M0, SMS_MESSAGE), ((*M0, "integration_id"), "sms-1")),
+        "pattern",
+        [*M0, "integration_id"],
+    ),
+    (
+        "callback not a URL",
+        "Campaign",
+        ((("spec", "callbacks"), {"push": {"on_click": ["not a url"]}}),),
+        "pattern",
+        ["spec", "callbacks", "push", "on_click", 0],
+    ),
+    (
+        "campaign cron with 6 fields",
+        "Campaign",
+        ((("spec", "recurrence"), {"cron": "0 5 4 2 4 4"}),),
+        "pattern",
+        ["spec", "recurrence", "cron"],
+    ),
+    (
+        "push-task cron minute list",
+        "PushTask",
+        ((("spec", "frequency"), DELETE), (("spec", "cron"), "0,30 12 * * *")),
+        "pattern",
+        ["spec", "cron"],
+    ),
+    (
+        "push-task cron hour range in user time zone",
+        "PushTask",
+        (
+            (("spec", "frequency"), DELETE),
+            (("spec", "cron"), "0 */2 * * *"),
+            (("spec", "user_time_zone"), 1),
+        ),
+        "pattern",
+        ["spec", "cron"],
+    ),
+    (
+        "frequency in words",
+        "PushTask",
+        ((("spec", "frequency"), "1h"),),
+        "pattern",
+        ["spec", "frequency"],
+    ),
+    (
+        "quiet_time hour 24 as string",
+        "PushTask",
+        ((("spec", "quiet_time"), {"from": "24", "to": "4"}),),
+        "pattern",
+        ["spec", "quiet_time", "from"],
+    ),
+    (
+        "vibration pattern",
+        "PushTask",
+        ((("spec", "adex"), {"fallback_message": {"vibration": "long"}}),),
+        "pattern",
+        ["spec", "adex", "fallback_message", "vibration"],
+    ),
     # keys
     ("key with upper case", "Campaign", ((("key",), "Welcome"),), "pattern", ["key"]),
     ("key starting with a dash", "Campaign", ((("key",), "-welcome"),), "pattern", ["key"]),
@@ -559,86 +919,241 @@ BAD: list[tuple[str, str, tuple[tuple[tuple[str | int, ...], Json], ...], str | 
     ("key from a block scalar", "Campaign", ((("key",), "welcome\n"),), "pattern", ["key"]),
     ("key missing", "PushTask", ((("key",), DELETE),), "required", []),
     # resume block
-    ("resume with both fields", "Campaign",
-     ((("resume",), {"run_immediately": True, "scheduled_time": "2027-01-01 00:00:00"}),),
-     "maxProperties", ["resume"]),
+    (
+        "resume with both fields",
+        "Campaign",
+        ((("resume",), {"run_immediately": True, "scheduled_time": "2027-01-01 00:00:00"}),),
+        "maxProperties",
+        ["resume"],
+    ),
     ("empty resume", "Campaign", ((("resume",), {}),), "minProperties", ["resume"]),
-    ("resume run_immediately false", "Campaign", ((("resume",), {"run_immediately": False}),),
-     "enum", ["resume", "run_immediately"]),
+    (
+        "resume run_immediately false",
+        "Campaign",
+        ((("resume",), {"run_immediately": False}),),
+        "enum",
+        ["resume", "run_immediately"],
+    ),
     # state / kind / order
     ("campaign cannot be stopped", "Campaign", ((("state",), "stopped"),), "enum", ["state"]),
     ("push task cannot be paused", "PushTask", ((("state",), "paused"),), "enum", ["state"]),
-    ("email campaign cannot be inactive", "EmailCampaign", ((("state",), "inactive"),), "enum", ["state"]),
-    ("email campaign cannot be canceled", "EmailCampaign", ((("state",), "canceled"),), "enum", ["state"]),
+    (
+        "email campaign cannot be inactive",
+        "EmailCampaign",
+        ((("state",), "inactive"),),
+        "enum",
+        ["state"],
+    ),
+    (
+        "email campaign cannot be canceled",
+        "EmailCampaign",
+        ((("state",), "canceled"),),
+        "enum",
+        ["state"],
+    ),
     ("order out of range", "Campaign", ((("order",), 5000),), "maximum", ["order"]),
     ("order not an integer", "Campaign", ((("order",), "1"),), "type", ["order"]),
     # ranges and enums inside the spec
-    ("recurrence with pattern and cron", "Campaign",
-     ((("spec", "recurrence"), {"pattern": {"hour": 1}, "cron": "5 4 2 4 4"}),),
-     "maxProperties", ["spec", "recurrence"]),
-    ("weekday 8", "Campaign", ((("spec", "recurrence"), {"pattern": {"weekdays": [1, 8]}}),),
-     "maximum", ["spec", "recurrence", "pattern", "weekdays", 1]),
-    ("repeated month", "Campaign", ((("spec", "recurrence"), {"pattern": {"months": [3, 3]}}),),
-     "uniqueItems", ["spec", "recurrence", "pattern", "months"]),
-    ("hour 24", "Campaign", ((("spec", "recurrence"), {"pattern": {"hour": 24}}),),
-     "maximum", ["spec", "recurrence", "pattern", "hour"]),
-    ("test_split 100", "Campaign", ((("spec", "ab_test"), {"test_split": 100}),),
-     "maximum", ["spec", "ab_test", "test_split"]),
-    ("winning metric unknown", "Campaign", ((("spec", "ab_test"), {"winning_metric": "ctr"}),),
-     "enum", ["spec", "ab_test", "winning_metric"]),
-    ("campaign targeting op include", "Campaign",
-     ((("spec", "targeting"), {"custom_properties": {"plan": {"items": ["pro"], "op": "include"}}}),),
-     "enum", ["spec", "targeting", "custom_properties", "plan", "op"]),
-    ("push-task targeting op in", "PushTask",
-     ((("spec", "targeting"), {"countries": {"items": ["CA"], "op": "in"}}),),
-     "enum", ["spec", "targeting", "countries", "op"]),
-    ("utm enabled 2", "Campaign", ((("spec", "utm_tracking"), {"enabled": 2}),),
-     "enum", ["spec", "utm_tracking", "enabled"]),
-    ("quiet_hours hour 25", "Campaign", ((("spec", "quiet_hours"), {"from": 25, "to": 7}),),
-     "maximum", ["spec", "quiet_hours", "from"]),
-    ("push-task status 2 (finished) is not settable", "PushTask", ((("spec", "status"), 2),),
-     "enum", ["spec", "status"]),
-    ("custom_data over 4000 characters", "PushTask", ((("spec", "custom_data"), "x" * 4001),),
-     "maxLength", ["spec", "custom_data"]),
-    ("number_of_messages 11", "PushTask", ((("spec", "adex"), {"number_of_messages": 11}),),
-     "maximum", ["spec", "adex", "number_of_messages"]),
+    (
+        "recurrence with pattern and cron",
+        "Campaign",
+        ((("spec", "recurrence"), {"pattern": {"hour": 1}, "cron": "5 4 2 4 4"}),),
+        "maxProperties",
+        ["spec", "recurrence"],
+    ),
+    (
+        "weekday 8",
+        "Campaign",
+        ((("spec", "recurrence"), {"pattern": {"weekdays": [1, 8]}}),),
+        "maximum",
+        ["spec", "recurrence", "pattern", "weekdays", 1],
+    ),
+    (
+        "repeated month",
+        "Campaign",
+        ((("spec", "recurrence"), {"pattern": {"months": [3, 3]}}),),
+        "uniqueItems",
+        ["spec", "recurrence", "pattern", "months"],
+    ),
+    (
+        "hour 24",
+        "Campaign",
+        ((("spec", "recurrence"), {"pattern": {"hour": 24}}),),
+        "maximum",
+        ["spec", "recurrence", "pattern", "hour"],
+    ),
+    (
+        "test_split 100",
+        "Campaign",
+        ((("spec", "ab_test"), {"test_split": 100}),),
+        "maximum",
+        ["spec", "ab_test", "test_split"],
+    ),
+    (
+        "winning metric unknown",
+        "Campaign",
+        ((("spec", "ab_test"), {"winning_metric": "ctr"}),),
+        "enum",
+        ["spec", "ab_test", "winning_metric"],
+    ),
+    (
+        "campaign targeting op include",
+        "Campaign",
+        (
+            (
+                ("spec", "targeting"),
+                {"custom_properties": {"plan": {"items": ["pro"], "op": "include"}}},
+            ),
+        ),
+        "enum",
+        ["spec", "targeting", "custom_properties", "plan", "op"],
+    ),
+    (
+        "push-task targeting op in",
+        "PushTask",
+        ((("spec", "targeting"), {"countries": {"items": ["CA"], "op": "in"}}),),
+        "enum",
+        ["spec", "targeting", "countries", "op"],
+    ),
+    (
+        "utm enabled 2",
+        "Campaign",
+        ((("spec", "utm_tracking"), {"enabled": 2}),),
+        "enum",
+        ["spec", "utm_tracking", "enabled"],
+    ),
+    (
+        "quiet_hours hour 25",
+        "Campaign",
+        ((("spec", "quiet_hours"), {"from": 25, "to": 7}),),
+        "maximum",
+        ["spec", "quiet_hours", "from"],
+    ),
+    (
+        "push-task status 2 (finished) is not settable",
+        "PushTask",
+        ((("spec", "status"), 2),),
+        "enum",
+        ["spec", "status"],
+    ),
+    (
+        "custom_data over 4000 characters",
+        "PushTask",
+        ((("spec", "custom_data"), "x" * 4001),),
+        "maxLength",
+        ["spec", "custom_data"],
+    ),
+    (
+        "number_of_messages 11",
+        "PushTask",
+        ((("spec", "adex"), {"number_of_messages": 11}),),
+        "maximum",
+        ["spec", "adex", "number_of_messages"],
+    ),
     # what the API would store differently (a change on every plan), or is unsafe to send
-    ("label with a comma", "Campaign", ((("spec", "labels"), ["ok", "a,b"]),),
-     "pattern", ["spec", "labels", 1]),
-    ("label with a leading space", "Campaign", ((("spec", "labels"), [" sale"]),),
-     "pattern", ["spec", "labels", 0]),
-    ("label with a trailing space", "Campaign", ((("spec", "labels"), ["sale "]),),
-     "pattern", ["spec", "labels", 0]),
+    (
+        "label with a comma",
+        "Campaign",
+        ((("spec", "labels"), ["ok", "a,b"]),),
+        "pattern",
+        ["spec", "labels", 1],
+    ),
+    (
+        "label with a leading space",
+        "Campaign",
+        ((("spec", "labels"), [" sale"]),),
+        "pattern",
+        ["spec", "labels", 0],
+    ),
+    (
+        "label with a trailing space",
+        "Campaign",
+        ((("spec", "labels"), ["sale "]),),
+        "pattern",
+        ["spec", "labels", 0],
+    ),
     ("empty label", "Campaign", ((("spec", "labels"), [""]),), "pattern", ["spec", "labels", 0]),
-    ("escape sequence in a campaign name", "Campaign", ((("spec", "name"), "C\x1b[2K"),),
-     "pattern", ["spec", "name"]),
-    ("newline in a push title", "Campaign", (((*M0, "push", "title"), {"en": "Hi\n"}),),
-     "pattern", [*M0, "push", "title", "en"]),
-    ("escape code in a push body", "Campaign", (((*M0, "push", "body"), {"en": "Hi\x1b[1A"}),),
-     "pattern", [*M0, "push", "body", "en"]),
-    ("C1 control in a push-task name", "PushTask", ((("spec", "name"), "Task\x9b2K"),),
-     "pattern", ["spec", "name"]),
-    ("line separator in an email campaign name", "EmailCampaign",
-     ((("spec", "name"), "Flow\u2028x"),), "pattern", ["spec", "name"]),
-    ("javascript: landing URL", "Campaign", (((*M0, "push", "landing_url"), "javascript:alert(1)"),),
-     "pattern", [*M0, "push", "landing_url"]),
-    ("data: push image", "Campaign", (((*M0, "push", "image"), {"en": "data:image/png;base64,AA"}),),
-     "pattern", [*M0, "push", "image", "en"]),
-    ("javascript: push-task action URL", "PushTask",
-     ((("spec", "message", "actions"), [{"title": {"en": "Go"}, "url": "javascript:x"}]),),
-     "pattern", ["spec", "message", "actions", 0, "url"]),
-    ("file: push-task action icon", "PushTask",
-     ((("spec", "message", "actions"), [{"title": {"en": "Go"}, "icon": "file:///x"}]),),
-     "anyOf", ["spec", "message", "actions", 0, "icon"]),
-    ("javascript: fallback landing URL", "PushTask",
-     ((("spec", "adex"), {"fallback_message": {"landing_url": "javascript:x"}}),),
-     "pattern", ["spec", "adex", "fallback_message", "landing_url"]),
+    (
+        "escape sequence in a campaign name",
+        "Campaign",
+        ((("spec", "name"), "C\x1b[2K"),),
+        "pattern",
+        ["spec", "name"],
+    ),
+    (
+        "newline in a push title",
+        "Campaign",
+        (((*M0, "push", "title"), {"en": "Hi\n"}),),
+        "pattern",
+        [*M0, "push", "title", "en"],
+    ),
+    (
+        "escape code in a push body",
+        "Campaign",
+        (((*M0, "push", "body"), {"en": "Hi\x1b[1A"}),),
+        "pattern",
+        [*M0, "push", "body", "en"],
+    ),
+    (
+        "C1 control in a push-task name",
+        "PushTask",
+        ((("spec", "name"), "Task\x9b2K"),),
+        "pattern",
+        ["spec", "name"],
+    ),
+    (
+        "line separator in an email campaign name",
+        "EmailCampaign",
+        ((("spec", "name"), "Flow\u2028x"),),
+        "pattern",
+        ["spec", "name"],
+    ),
+    (
+        "javascript: landing URL",
+        "Campaign",
+        (((*M0, "push", "landing_url"), "javascript:alert(1)"),),
+        "pattern",
+        [*M0, "push", "landing_url"],
+    ),
+    (
+        "data: push image",
+        "Campaign",
+        (((*M0, "push", "image"), {"en": "data:image/png;base64,AA"}),),
+        "pattern",
+        [*M0, "push", "image", "en"],
+    ),
+    (
+        "javascript: push-task action URL",
+        "PushTask",
+        ((("spec", "message", "actions"), [{"title": {"en": "Go"}, "url": "javascript:x"}]),),
+        "pattern",
+        ["spec", "message", "actions", 0, "url"],
+    ),
+    (
+        "file: push-task action icon",
+        "PushTask",
+        ((("spec", "message", "actions"), [{"title": {"en": "Go"}, "icon": "file:///x"}]),),
+        "anyOf",
+        ["spec", "message", "actions", 0, "icon"],
+    ),
+    (
+        "javascript: fallback landing URL",
+        "PushTask",
+        ((("spec", "adex"), {"fallback_message": {"landing_url": "javascript:x"}}),),
+        "pattern",
+        ["spec", "adex", "fallback_message", "landing_url"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("what", "kind", "edits", "keyword", "where"), BAD, ids=[b[0] for b in BAD])
+@pytest.mark.parametrize(
+    ("what", "kind", "edits", "keyword", "where"), BAD, ids=[b[0] for b in BAD]
+)
 def test_bad_document_fails_for_the_expected_reason(
-    what: str, kind: str, edits: tuple[tuple[tuple[str | int, ...], Json], ...], keyword: str,
+    what: str,
+    kind: str,
+    edits: tuple[tuple[tuple[str | int, ...], Json], ...],
+    keyword: str,
     where: list[str | int],
 ) -> None:
     assert found_errors(kind, base(kind)) == []  # the only fault is the edit
@@ -653,43 +1168,126 @@ def test_push_task_document_is_not_a_campaign() -> None:
 # ------------------------------------------------------------------- unusual but valid forms
 
 GOOD: list[tuple[str, str, tuple[tuple[tuple[str | int, ...], Json], ...]]] = [
-    ("subject and preheader as language maps", "Campaign",
-     ((M0, {**EMAIL_MESSAGE, "email": {**EMAIL_MESSAGE["email"], "subject": {"en": "Hi", "de": "Hallo"},
-                                       "preheader": "Read on"}}),)),
+    (
+        "subject and preheader as language maps",
+        "Campaign",
+        (
+            (
+                M0,
+                {
+                    **EMAIL_MESSAGE,
+                    "email": {
+                        **EMAIL_MESSAGE["email"],
+                        "subject": {"en": "Hi", "de": "Hallo"},
+                        "preheader": "Read on",
+                    },
+                },
+            ),
+        ),
+    ),
     ("sms message", "Campaign", ((M0, SMS_MESSAGE),)),
     ("template and priority", "Campaign", (((*M0, "template_id"), "1084"), ((*M0, "priority"), 3))),
-    ("language code with region", "Campaign", (((*M0, "push", "title"), {"pt-BR": "Olá", "en": "Hi"}),)),
+    (
+        "language code with region",
+        "Campaign",
+        (((*M0, "push", "title"), {"pt-BR": "Olá", "en": "Hi"}),),
+    ),
     ("run_immediately null", "Campaign", ((("spec", "run_immediately"), None),)),
-    ("run_immediately 1", "Campaign", ((("spec", "scheduled_time"), DELETE), (("spec", "run_immediately"), 1))),
-    ("utm enabled true", "Campaign", ((("spec", "utm_tracking"), {"enabled": True, "utm_source": "hood"}),)),
-    ("evaluation window with hours and minutes", "Campaign",
-     ((("spec", "ab_test"), {"name": "T", "evaluation_window": "5D 20H 30M"}),)),
-    ("evaluation window of minutes", "Campaign", ((("spec", "ab_test"), {"evaluation_window": "45M"}),)),
-    ("free-form metadata", "Campaign", ((("spec", "metadata"), {"team": "growth", "n": 3, "x": [1]}),)),
-    ("resume run_immediately 1", "Campaign", ((("resume",), {"run_immediately": 1}), (("state",), "active"))),
+    (
+        "run_immediately 1",
+        "Campaign",
+        ((("spec", "scheduled_time"), DELETE), (("spec", "run_immediately"), 1)),
+    ),
+    (
+        "utm enabled true",
+        "Campaign",
+        ((("spec", "utm_tracking"), {"enabled": True, "utm_source": "hood"}),),
+    ),
+    (
+        "evaluation window with hours and minutes",
+        "Campaign",
+        ((("spec", "ab_test"), {"name": "T", "evaluation_window": "5D 20H 30M"}),),
+    ),
+    (
+        "evaluation window of minutes",
+        "Campaign",
+        ((("spec", "ab_test"), {"evaluation_window": "45M"}),),
+    ),
+    (
+        "free-form metadata",
+        "Campaign",
+        ((("spec", "metadata"), {"team": "growth", "n": 3, "x": [1]}),),
+    ),
+    (
+        "resume run_immediately 1",
+        "Campaign",
+        ((("resume",), {"run_immediately": 1}), (("state",), "active")),
+    ),
     ("resume scheduled", "Campaign", ((("resume",), {"scheduled_time": "2027-04-01 10:00:00"}),)),
     ("canceled campaign", "Campaign", ((("state",), "canceled"), (("order",), -1000))),
     ("frequency as digits", "PushTask", ((("spec", "frequency"), "3600"),)),
-    ("frequency null with cron", "PushTask", ((("spec", "frequency"), None), (("spec", "cron"), "0 12 * * 1,5"))),
-    ("single hour cron in user time zone", "PushTask",
-     ((("spec", "frequency"), DELETE), (("spec", "cron"), "30 9 * * 1-5"), (("spec", "user_time_zone"), "1"))),
+    (
+        "frequency null with cron",
+        "PushTask",
+        ((("spec", "frequency"), None), (("spec", "cron"), "0 12 * * 1,5")),
+    ),
+    (
+        "single hour cron in user time zone",
+        "PushTask",
+        (
+            (("spec", "frequency"), DELETE),
+            (("spec", "cron"), "30 9 * * 1-5"),
+            (("spec", "user_time_zone"), "1"),
+        ),
+    ),
     ("status as a string", "PushTask", ((("spec", "status"), "0"), (("state",), "inactive"))),
-    ("start immediately, end null", "PushTask",
-     ((("spec", "start_time"), "immediately"), (("spec", "end_time"), None))),
+    (
+        "start immediately, end null",
+        "PushTask",
+        ((("spec", "start_time"), "immediately"), (("spec", "end_time"), None)),
+    ),
     ("message null", "PushTask", ((("spec", "message"), None),)),
     ("quiet_time as integers", "PushTask", ((("spec", "quiet_time"), {"from": 2, "to": 12}),)),
     ("account_id as a list", "PushTask", ((("spec", "adex"), {"account_id": [123456, "654321"]}),)),
     ("custom_data null", "PushTask", ((("spec", "custom_data"), None),)),
-    ("several events", "EmailCampaign",
-     ((("spec", "events"), ["contact.saved", "lead.created", "sale.created"]), (("state",), "stopped"))),
-    ("upper-case uuid", "EmailCampaign", ((("spec", "template_ids"), ["3C90C3CC-0D44-4B50-8888-8DD25736052A"]),)),
-    ("multi-line push body with a tab", "Campaign",
-     (((*M0, "push", "body"), {"en": "Line one\n\tLine two\n"}),)),
-    ("labels with inner spaces, any script", "Campaign",
-     ((("spec", "labels"), ["spring sale", "vår", "🚀"]),)),
-    ("upper-case https scheme", "Campaign", (((*M0, "push", "landing_url"), "HTTPS://Example.com/a"),)),
-    ("push-task action icon null", "PushTask",
-     ((("spec", "message", "actions"), [{"title": {"en": "Go"}, "icon": None, "url": "http://e.com"}]),)),
+    (
+        "several events",
+        "EmailCampaign",
+        (
+            (("spec", "events"), ["contact.saved", "lead.created", "sale.created"]),
+            (("state",), "stopped"),
+        ),
+    ),
+    (
+        "upper-case uuid",
+        "EmailCampaign",
+        ((("spec", "template_ids"), ["3C90C3CC-0D44-4B50-8888-8DD25736052A"]),),
+    ),
+    (
+        "multi-line push body with a tab",
+        "Campaign",
+        (((*M0, "push", "body"), {"en": "Line one\n\tLine two\n"}),),
+    ),
+    (
+        "labels with inner spaces, any script",
+        "Campaign",
+        ((("spec", "labels"), ["spring sale", "vår", "🚀"]),),
+    ),
+    (
+        "upper-case https scheme",
+        "Campaign",
+        (((*M0, "push", "landing_url"), "HTTPS://Example.com/a"),),
+    ),
+    (
+        "push-task action icon null",
+        "PushTask",
+        (
+            (
+                ("spec", "message", "actions"),
+                [{"title": {"en": "Go"}, "icon": None, "url": "http://e.com"}],
+            ),
+        ),
+    ),
 ]
 
 

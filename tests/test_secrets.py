@@ -5,13 +5,12 @@ for every logger (ours, httpx, httpcore, the emulator's)."""
 from __future__ import annotations
 
 import logging
-import re
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from conftest import EmulatorHandle
 from test_cli_plan import campaign_yaml, cli, email_yaml, make_account, write
 
@@ -23,15 +22,19 @@ WRONG = "wrong-token-7d2e4a9b0c"
 
 
 def test_no_secret_in_output_logs_journal_or_plan_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle],
-    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
     monkeypatch.setenv("PROMO_SECRET", PROMO)
     secrets = [*acc.secrets, PROMO, WRONG]
     spec = campaign_yaml("promo", "Promo").replace(
-        "  labels: [a, b]\n", "  labels: [a, b]\n  description: \"${env:PROMO_SECRET}\"\n")
+        "  labels: [a, b]\n", '  labels: [a, b]\n  description: "${env:PROMO_SECRET}"\n'
+    )
     write(acc.root, "c/promo.yaml", spec)
     write(acc.root, "e/welcome.yaml", email_yaml("welcome", "Welcome flow"))
     write(acc.root, "e/too-long.yaml", email_yaml("too-long", "x" * 300))  # a 422 on apply
@@ -56,8 +59,9 @@ def test_no_secret_in_output_logs_journal_or_plan_file(
     assert run("plan") == 1
     assert "401" in shown[-1]
 
-    with open_session(load_config([]).account(None), load_config([]), need_falconyte=True,
-                      env=os.environ) as session:
+    with open_session(
+        load_config([]).account(None), load_config([]), need_falconyte=True, env=os.environ
+    ) as session:
         shown.append(repr(session))
         shown.append(repr(session.hood) + repr(session.falconyte))
 

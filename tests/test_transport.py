@@ -14,10 +14,13 @@ import pickle
 import random
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
+from conftest import FakeClock
+from hostile_server import HostileServer, RecordingProxy, Reply, json_reply, wait_until
 
 from hoodsync.errors import (
     ApiError,
@@ -30,6 +33,7 @@ from hoodsync.errors import (
     RemoteError,
     ServerError,
 )
+from hoodsync.remote.network import proxy_for
 from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import (
     ApiTransport,
@@ -44,9 +48,6 @@ from hoodsync.remote.transport import (
     parse_retry_after,
     settle_pauses,
 )
-from hoodsync.remote.network import proxy_for
-from conftest import FakeClock
-from hostile_server import HostileServer, RecordingProxy, Reply, json_reply, wait_until
 
 TOKEN = "tok-3b1f9c0e5d7a4e28"
 BASE = "https://api.example.test/v1/hood"
@@ -305,8 +306,12 @@ def test_retry_policy_bounds_are_checked_and_the_settle_window_follows_the_timeo
     assert RetryPolicy().settle_seconds == max(RetryPolicy().deadline, RetryPolicy().timeout)
     assert RetryPolicy(timeout=90.0).settle_seconds == 90.0
     assert RetryPolicy(settle_window=0.0).settle_seconds == 0.0
-    for bad in ({"max_attempts": 0}, {"deadline": 0.0}, {"max_wait": -1.0},
-                {"settle_window": -1.0}):
+    for bad in (
+        {"max_attempts": 0},
+        {"deadline": 0.0},
+        {"max_wait": -1.0},
+        {"settle_window": -1.0},
+    ):
         with pytest.raises(ValueError):
             RetryPolicy(**bad)
     handler, _ = replies(ok({}))
@@ -602,8 +607,9 @@ def test_token_appears_in_no_log_line_error_or_repr(
         with pytest.raises(AuthError) as denied:
             wrong.request("GET", "/campaigns", retry=True)
         seen += [str(denied.value), repr(denied.value), repr(wrong), repr(transport)]
-        down = ApiTransport("http://127.0.0.1:9", good,
-                            policy=RetryPolicy(max_attempts=2, backoff_base=0.01))
+        down = ApiTransport(
+            "http://127.0.0.1:9", good, policy=RetryPolicy(max_attempts=2, backoff_base=0.01)
+        )
         with pytest.raises(NetworkError) as refused:
             down.request("GET", "/campaigns", retry=True)
         seen += [str(refused.value), repr(refused.value), str(refused.value.__cause__)]
@@ -657,8 +663,11 @@ def test_a_retry_after_beyond_the_cap_fails_at_once_naming_the_header() -> None:
 
 
 def test_a_rate_limit_reset_beyond_the_cap_fails_the_next_request_naming_the_header() -> None:
-    exhausted = {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0",
-                 "x-ratelimit-reset": "99999"}
+    exhausted = {
+        "x-ratelimit-limit": "150",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": "99999",
+    }
     handler, seen = replies(ok({"total": 0, "items": []}, headers=exhausted))
     transport, clock = make(handler)
     start = clock()
@@ -712,8 +721,13 @@ def test_settle_pauses_grow_and_fill_the_window() -> None:
 
 def test_settle_looks_a_fixed_number_of_times_even_if_sleep_does_not_pass_time() -> None:
     handler, _ = replies(ok({}))
-    transport = ApiTransport(BASE, Secret(TOKEN), transport=httpx.MockTransport(handler),
-                             sleep=lambda s: None, policy=RetryPolicy(settle_window=60.0))
+    transport = ApiTransport(
+        BASE,
+        Secret(TOKEN),
+        transport=httpx.MockTransport(handler),
+        sleep=lambda s: None,
+        policy=RetryPolicy(settle_window=60.0),
+    )
     looks: list[int] = []
     assert transport.settle(lambda: looks.append(1), operation="create x") is None
     assert len(looks) == 8
@@ -725,11 +739,19 @@ def test_settle_looks_a_fixed_number_of_times_even_if_sleep_does_not_pass_time()
 @pytest.mark.parametrize("body_only", [False, True])
 def test_a_trickling_server_is_cut_off_at_the_deadline(body_only: bool) -> None:
     """One byte every 50 ms never trips the 5 s read timeout; the 0.3 s deadline ends it."""
-    slow = Reply(200, b'{"total": 0, "items": []}' * 20, {"Content-Type": "application/json"},
-                 trickle=0.05, trickle_body_only=body_only)
+    slow = Reply(
+        200,
+        b'{"total": 0, "items": []}' * 20,
+        {"Content-Type": "application/json"},
+        trickle=0.05,
+        trickle_body_only=body_only,
+    )
     with HostileServer(lambda request: slow) as server:
-        transport = ApiTransport(server.url + "/v1/hood", Secret(TOKEN),
-                                 policy=RetryPolicy(timeout=5.0, deadline=0.3, max_attempts=1))
+        transport = ApiTransport(
+            server.url + "/v1/hood",
+            Secret(TOKEN),
+            policy=RetryPolicy(timeout=5.0, deadline=0.3, max_attempts=1),
+        )
         with transport, pytest.raises(NetworkError) as info:
             transport.request("GET", "/campaigns", retry=True)
     assert "0.3 s deadline for the whole request passed" in str(info.value)
@@ -738,11 +760,13 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(body_only: bool) -> None:
 
 def test_the_deadline_does_not_cut_a_prompt_answer() -> None:
     prompt = json_reply({"total": 0, "items": []})
-    with HostileServer(lambda request: prompt) as server:
-        with ApiTransport(server.url, Secret(TOKEN), policy=RetryPolicy(deadline=0.5)) as transport:
-            for _ in range(3):  # the deadline is per request, not per connection
-                data = transport.request("GET", "/campaigns", retry=True).data
-                assert data == {"total": 0, "items": []}
+    with (
+        HostileServer(lambda request: prompt) as server,
+        ApiTransport(server.url, Secret(TOKEN), policy=RetryPolicy(deadline=0.5)) as transport,
+    ):
+        for _ in range(3):  # the deadline is per request, not per connection
+            data = transport.request("GET", "/campaigns", retry=True).data
+            assert data == {"total": 0, "items": []}
 
 
 # ------------------------------------------------------------------------------ proxies
@@ -762,28 +786,51 @@ def test_a_url_with_a_user_and_password_is_refused_without_repeating_them() -> N
 
 def test_proxies_apply_to_https_only_never_to_loopback_and_honour_no_proxy() -> None:
     env = {"HTTPS_PROXY": "http://proxy.internal:3128", "HTTP_PROXY": "http://other:1"}
-    assert str(proxy_for(httpx.URL("https://api.example.test/v1"), env)) == \
-        "http://proxy.internal:3128"
+    assert (
+        str(proxy_for(httpx.URL("https://api.example.test/v1"), env))
+        == "http://proxy.internal:3128"
+    )
     assert proxy_for(httpx.URL("http://127.0.0.1:8080/v1"), env) is None  # plain http: never
     assert proxy_for(httpx.URL("https://localhost/v1"), env) is None  # loopback: never
     assert proxy_for(httpx.URL("https://[::1]:9/v1"), env) is None
     assert proxy_for(httpx.URL("https://api.example.test"), {"HTTP_PROXY": "http://p:1"}) is None
     assert str(proxy_for(httpx.URL("https://a.test"), {"all_proxy": "p:8"})) == "http://p:8"
-    assert str(proxy_for(httpx.URL("https://a.test"), {
-        "https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:1"})) == "http://lower:1"
-    for no_proxy in ("*", "example.test", ".example.test", "api.example.test:443",
-                     "x.test, *.example.test"):
-        assert proxy_for(httpx.URL("https://api.example.test"),
-                         {**env, "NO_PROXY": no_proxy}) is None, no_proxy
+    assert (
+        str(
+            proxy_for(
+                httpx.URL("https://a.test"),
+                {"https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:1"},
+            )
+        )
+        == "http://lower:1"
+    )
+    for no_proxy in (
+        "*",
+        "example.test",
+        ".example.test",
+        "api.example.test:443",
+        "x.test, *.example.test",
+    ):
+        assert (
+            proxy_for(httpx.URL("https://api.example.test"), {**env, "NO_PROXY": no_proxy}) is None
+        ), no_proxy
     assert proxy_for(httpx.URL("https://10.1.2.3"), {**env, "no_proxy": "10.0.0.0/8"}) is None
-    assert proxy_for(httpx.URL("https://api.example.test"),
-                     {**env, "NO_PROXY": "xample.test,api.example.test:8443"}) is not None
+    assert (
+        proxy_for(
+            httpx.URL("https://api.example.test"),
+            {**env, "NO_PROXY": "xample.test,api.example.test:8443"},
+        )
+        is not None
+    )
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ("http://bob:s3cret@proxy.internal:3128", "user name or password"),
-    ("socks5://proxy.internal:1080", "only http:// and https:// proxies"),
-])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("http://bob:s3cret@proxy.internal:3128", "user name or password"),
+        ("socks5://proxy.internal:1080", "only http:// and https:// proxies"),
+    ],
+)
 def test_unsafe_or_unsupported_proxy_urls_are_refused(value: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as info:
         ApiTransport(BASE, Secret(TOKEN), environ={"HTTPS_PROXY": value})
@@ -795,17 +842,19 @@ def test_a_loopback_api_never_goes_through_a_proxy(make_emulator: Callable[..., 
     emulator = make_emulator()
     with RecordingProxy() as proxy:
         env = {name: proxy.url for name in PROXY_VARS}
-        with ApiTransport(emulator.hood_url, Secret(emulator.hood_token),
-                          environ=env) as transport:
+        with ApiTransport(emulator.hood_url, Secret(emulator.hood_token), environ=env) as transport:
             data = transport.request("GET", "/campaigns", retry=True).data
     assert data["total"] == 0 and proxy.received == []
 
 
 def test_an_https_api_goes_through_the_proxy_by_connect_only_and_the_token_does_not() -> None:
     with RecordingProxy() as proxy:
-        transport = ApiTransport("https://api.example.test/v1/hood", Secret(TOKEN),
-                                 environ={"HTTPS_PROXY": proxy.url},
-                                 policy=RetryPolicy(max_attempts=1))
+        transport = ApiTransport(
+            "https://api.example.test/v1/hood",
+            Secret(TOKEN),
+            environ={"HTTPS_PROXY": proxy.url},
+            policy=RetryPolicy(max_attempts=1),
+        )
         with transport, pytest.raises(NetworkError):
             transport.request("GET", "/campaigns", retry=True)
         assert wait_until(lambda: bool(proxy.received))

@@ -12,7 +12,7 @@ from hoodsync.definitions.validate import load_definitions, schema
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Kind
 
-NOW = dt.datetime(2026, 11, 22, 12, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 22, 12, 0, 0, tzinfo=dt.UTC)
 
 PUSH_MESSAGE = """\
       - name: Hello
@@ -40,8 +40,12 @@ def problems_for(tmp_path: Path, text: str, name: str = "def.yaml") -> list[Prob
 
 def campaign(extra: str = "", messages: str = PUSH_MESSAGE, top: str = "") -> str:
     return (
-        "kind: Campaign\nkey: welcome\n" + top + "spec:\n  name: Welcome\n" + extra
-        + "  messages:\n" + textwrap.indent(textwrap.dedent(messages), "    ")
+        "kind: Campaign\nkey: welcome\n"
+        + top
+        + "spec:\n  name: Welcome\n"
+        + extra
+        + "  messages:\n"
+        + textwrap.indent(textwrap.dedent(messages), "    ")
     )
 
 
@@ -113,10 +117,16 @@ def test_at_most_four_messages_per_channel(tmp_path: Path) -> None:
     assert any("at most 4 per channel" in p.message for p in problems)
 
 
-@pytest.mark.parametrize("channel, body", [
-    ("sms", "sms: {content: {en: Hi}}"),
-    ("email", "email: {sender_name: A, sender_email: a@example.com, subject: S, html: {en: x}}"),
-])
+@pytest.mark.parametrize(
+    "channel, body",
+    [
+        ("sms", "sms: {content: {en: Hi}}"),
+        (
+            "email",
+            "email: {sender_name: A, sender_email: a@example.com, subject: S, html: {en: x}}",
+        ),
+    ],
+)
 def test_integration_id_required_for_sms_and_email(tmp_path: Path, channel: str, body: str) -> None:
     messages = f"- name: M\n  channel: {channel}\n  {body}\n"
     [problem] = problems_for(tmp_path, campaign(messages=messages))
@@ -139,8 +149,12 @@ def test_resume_holds_exactly_one(tmp_path: Path) -> None:
 
 
 def push_task(spec: str, top: str = "") -> str:
-    return "kind: PushTask\nkey: task\n" + top + "spec:\n  name: Task\n" + textwrap.indent(
-        textwrap.dedent(spec), "  ")
+    return (
+        "kind: PushTask\nkey: task\n"
+        + top
+        + "spec:\n  name: Task\n"
+        + textwrap.indent(textwrap.dedent(spec), "  ")
+    )
 
 
 def test_push_task_valid(tmp_path: Path) -> None:
@@ -149,20 +163,29 @@ def test_push_task_valid(tmp_path: Path) -> None:
     assert defn.spec["frequency"] == "3600"
 
 
-@pytest.mark.parametrize("spec, top, fragment, line", [
-    ("status: 1\n", "", "needs a start_time", 3),
-    ("start_time: immediately\n", "state: active\n", None, None),
-    ('start_time: "2020-01-01 00:00:00"\n', "", None, None),  # past: the planner's call
-    ('start_time: "2027-01-02 00:00:00"\nend_time: "2027-01-01 00:00:00"\n', "", "end_time is before start_time", 6),
-    ("frequency: 3601\n", "", "multiple of 60", 5),
-    ("frequency: 60\n", "", "multiple of 60 seconds from 3600", 5),
-    ("frequency: 94608060\n", "", "multiple of 60", 5),
-    ('frequency: 3600\ncron: "0 12 * * 1"\n', "", "not both", 6),
-    ('cron: "*/5 12 * * 1"\n', "", "minute", 5),
-    ("status: 0\n", "state: active\n", "contradicts state", 6),
-])
-def test_push_task_rules(tmp_path: Path, spec: str, top: str, fragment: str | None,
-                         line: int | None) -> None:
+@pytest.mark.parametrize(
+    "spec, top, fragment, line",
+    [
+        ("status: 1\n", "", "needs a start_time", 3),
+        ("start_time: immediately\n", "state: active\n", None, None),
+        ('start_time: "2020-01-01 00:00:00"\n', "", None, None),  # past: the planner's call
+        (
+            'start_time: "2027-01-02 00:00:00"\nend_time: "2027-01-01 00:00:00"\n',
+            "",
+            "end_time is before start_time",
+            6,
+        ),
+        ("frequency: 3601\n", "", "multiple of 60", 5),
+        ("frequency: 60\n", "", "multiple of 60 seconds from 3600", 5),
+        ("frequency: 94608060\n", "", "multiple of 60", 5),
+        ('frequency: 3600\ncron: "0 12 * * 1"\n', "", "not both", 6),
+        ('cron: "*/5 12 * * 1"\n', "", "minute", 5),
+        ("status: 0\n", "state: active\n", "contradicts state", 6),
+    ],
+)
+def test_push_task_rules(
+    tmp_path: Path, spec: str, top: str, fragment: str | None, line: int | None
+) -> None:
     write(tmp_path, "p.yaml", push_task(spec, top))
     if fragment is None:
         assert len(load_definitions([tmp_path], now=NOW)) == 1
@@ -177,8 +200,10 @@ def test_push_task_rules(tmp_path: Path, spec: str, top: str, fragment: str | No
 def test_keys_unique_per_kind(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", campaign())
     [problem] = problems_for(tmp_path, campaign(), name="b.yaml")
-    assert "duplicate key 'welcome' for kind Campaign (also at a.yaml:2:1)" in problem.message \
+    assert (
+        "duplicate key 'welcome' for kind Campaign (also at a.yaml:2:1)" in problem.message
         or "duplicate key 'welcome' for kind Campaign (also at " in problem.message
+    )
     assert Path(problem.location.path).name == "b.yaml"
 
 
@@ -188,26 +213,32 @@ def test_same_key_in_different_kinds_is_fine(tmp_path: Path) -> None:
     assert len(load_definitions([tmp_path], now=NOW)) == 2
 
 
-@pytest.mark.parametrize("make", [
-    lambda key: push_task("status: 0\n").replace("key: task", f"key: {key}"),
-    lambda key: (
-        f"kind: EmailCampaign\nkey: {key}\nspec:\n  name: Same\n"
-        "  template_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
-        "  mail_account_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
-        "  events: [contact.saved]\n"
-    ),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda key: push_task("status: 0\n").replace("key: task", f"key: {key}"),
+        lambda key: (
+            f"kind: EmailCampaign\nkey: {key}\nspec:\n  name: Same\n"
+            "  template_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
+            "  mail_account_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
+            "  events: [contact.saved]\n"
+        ),
+    ],
+)
 def test_names_unique_for_push_tasks_and_email_campaigns(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
     write(tmp_path, "a.yaml", make("one"))
     [problem] = problems_for(tmp_path, make("two"), name="b.yaml")
     assert "duplicate name" in problem.message and "matched by name" in problem.message
 
 
-@pytest.mark.parametrize("spec, fragment", [
-    ("template_ids: [not-a-uuid]", "template_ids"),
-    ("events: []", "events"),
-    ("events: [contact.deleted]", "events"),
-])
+@pytest.mark.parametrize(
+    "spec, fragment",
+    [
+        ("template_ids: [not-a-uuid]", "template_ids"),
+        ("events: []", "events"),
+        ("events: [contact.deleted]", "events"),
+    ],
+)
 def test_email_campaign_bad_input(tmp_path: Path, spec: str, fragment: str) -> None:
     base = {
         "template_ids": "template_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]",
@@ -215,7 +246,9 @@ def test_email_campaign_bad_input(tmp_path: Path, spec: str, fragment: str) -> N
         "events": "events: [contact.saved]",
     }
     base[spec.split(":")[0]] = spec
-    text = "kind: EmailCampaign\nkey: e\nspec:\n  name: E\n" + "".join(f"  {v}\n" for v in base.values())
+    text = "kind: EmailCampaign\nkey: e\nspec:\n  name: E\n" + "".join(
+        f"  {v}\n" for v in base.values()
+    )
     problems = problems_for(tmp_path, text)
     assert problems and all(fragment in ".".join(map(str, p.path)) for p in problems)
     assert all(p.location.path.endswith("def.yaml") and p.location.line >= 4 for p in problems)
@@ -234,8 +267,9 @@ def test_schemas_are_loadable_for_every_kind() -> None:
 
 def test_null_where_an_object_is_expected_reads_well(tmp_path: Path) -> None:
     problems = problems_for(tmp_path, "kind: Campaign\nkey: n\nspec:\n")
-    assert any(p.message == "expected object, got null" for p in problems), \
-        [str(p) for p in problems]
+    assert any(p.message == "expected object, got null" for p in problems), [
+        str(p) for p in problems
+    ]
 
 
 # ------------------------------------------------- inputs that would never converge, or are unsafe
@@ -244,22 +278,29 @@ def test_null_where_an_object_is_expected_reads_well(tmp_path: Path) -> None:
 # (file:line:col and JSON path): what the API would store differently (so every plan would
 # show a change again), what has no JSON form, and what is unsafe to send to people.
 
-def _push_campaign(push: str = "title: {en: Hello}", top: str = "", extra: str = "",
-                   name: str = "Hello") -> str:
-    return (f"kind: Campaign\nkey: c\n{top}spec:\n  name: C\n{extra}  messages:\n"
-            f"    - name: {name}\n      channel: push\n      push:\n        {push}\n")
+
+def _push_campaign(
+    push: str = "title: {en: Hello}", top: str = "", extra: str = "", name: str = "Hello"
+) -> str:
+    return (
+        f"kind: Campaign\nkey: c\n{top}spec:\n  name: C\n{extra}  messages:\n"
+        f"    - name: {name}\n      channel: push\n      push:\n        {push}\n"
+    )
 
 
 def _push_task(message: str = "", spec: str = "", name: str = "Task", top: str = "") -> str:
-    return (f"kind: PushTask\nkey: t\n{top}spec:\n  name: {name}\n{spec}"
-            + (f"  message:\n{message}" if message else ""))
+    return f"kind: PushTask\nkey: t\n{top}spec:\n  name: {name}\n{spec}" + (
+        f"  message:\n{message}" if message else ""
+    )
 
 
 def _email_campaign(name: str = "Flow", top: str = "") -> str:
-    return (f"kind: EmailCampaign\nkey: e\n{top}spec:\n  name: {name}\n"
-            "  template_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
-            "  mail_account_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
-            "  events: [contact.saved]\n")
+    return (
+        f"kind: EmailCampaign\nkey: e\n{top}spec:\n  name: {name}\n"
+        "  template_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
+        "  mail_account_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
+        "  events: [contact.saved]\n"
+    )
 
 
 EMAIL_MESSAGE = (
@@ -272,91 +313,210 @@ EMAIL_MESSAGE = (
 #: value in a mapping is located at its key, an item of a sequence at the item.
 REFUSED: list[tuple[str, str, tuple[int, int], tuple[str | int, ...]]] = [
     # labels: the API keeps them as one comma-joined string
-    ("label with a comma", _push_campaign(extra='  labels: [ok, "a,b"]\n'), (5, 16),
-     ("spec", "labels", 1)),
-    ("label with a leading space", _push_campaign(extra='  labels: [" sale"]\n'), (5, 12),
-     ("spec", "labels", 0)),
-    ("label with a trailing space", _push_campaign(extra='  labels: ["sale "]\n'), (5, 12),
-     ("spec", "labels", 0)),
-    ("label with a trailing no-break space", _push_campaign(extra='  labels: ["sale\\u00a0"]\n'),
-     (5, 12), ("spec", "labels", 0)),
+    (
+        "label with a comma",
+        _push_campaign(extra='  labels: [ok, "a,b"]\n'),
+        (5, 16),
+        ("spec", "labels", 1),
+    ),
+    (
+        "label with a leading space",
+        _push_campaign(extra='  labels: [" sale"]\n'),
+        (5, 12),
+        ("spec", "labels", 0),
+    ),
+    (
+        "label with a trailing space",
+        _push_campaign(extra='  labels: ["sale "]\n'),
+        (5, 12),
+        ("spec", "labels", 0),
+    ),
+    (
+        "label with a trailing no-break space",
+        _push_campaign(extra='  labels: ["sale\\u00a0"]\n'),
+        (5, 12),
+        ("spec", "labels", 0),
+    ),
     ("empty label", _push_campaign(extra='  labels: [a, ""]\n'), (5, 15), ("spec", "labels", 1)),
-    ("label with a newline", _push_campaign(extra='  labels: ["a\\nb"]\n'), (5, 12),
-     ("spec", "labels", 0)),
+    (
+        "label with a newline",
+        _push_campaign(extra='  labels: ["a\\nb"]\n'),
+        (5, 12),
+        ("spec", "labels", 0),
+    ),
     # NaN and infinity, anywhere
-    ("NaN in metadata", _push_campaign(extra="  metadata: {ratio: .nan}\n"), (5, 14),
-     ("spec", "metadata", "ratio")),
-    ("infinity deep in metadata", _push_campaign(extra="  metadata: {a: [1, {b: .inf}]}\n"),
-     (5, 22), ("spec", "metadata", "a", 1, "b")),
-    ("minus infinity as a priority",
-     _push_campaign(name="Hello\n      priority: -.inf"), (7, 7),
-     ("spec", "messages", 0, "priority")),
+    (
+        "NaN in metadata",
+        _push_campaign(extra="  metadata: {ratio: .nan}\n"),
+        (5, 14),
+        ("spec", "metadata", "ratio"),
+    ),
+    (
+        "infinity deep in metadata",
+        _push_campaign(extra="  metadata: {a: [1, {b: .inf}]}\n"),
+        (5, 22),
+        ("spec", "metadata", "a", 1, "b"),
+    ),
+    (
+        "minus infinity as a priority",
+        _push_campaign(name="Hello\n      priority: -.inf"),
+        (7, 7),
+        ("spec", "messages", 0, "priority"),
+    ),
     ("infinity as a push-task ttl", _push_task(spec="  ttl: .inf\n"), (5, 3), ("spec", "ttl")),
-    ("NaN as an email campaign's order", _email_campaign(top="order: .nan\n"), (3, 1),
-     ("order",)),
-    ("NaN as a description", _push_campaign(extra="  description: .NaN\n"), (5, 3),
-     ("spec", "description")),
+    ("NaN as an email campaign's order", _email_campaign(top="order: .nan\n"), (3, 1), ("order",)),
+    (
+        "NaN as a description",
+        _push_campaign(extra="  description: .NaN\n"),
+        (5, 3),
+        ("spec", "description"),
+    ),
     # order: a plain integer only
     ("order infinity", _push_campaign(top="order: .inf\n"), (3, 1), ("order",)),
     ("order minus infinity", _push_task(top="order: -.inf\n"), (3, 1), ("order",)),
     ("order 2.0", _push_campaign(top="order: 2.0\n"), (3, 1), ("order",)),
     ("order 1e2", _email_campaign(top="order: 1e2\n"), (3, 1), ("order",)),
     # control characters in text
-    ("escape sequence in a campaign name",
-     _push_campaign().replace("name: C\n", 'name: "C\\e[2K"\n'), (4, 3), ("spec", "name")),
-    ("tab in a push title", _push_campaign(push='title: {en: "Hi\\tthere"}'), (9, 17),
-     ("spec", "messages", 0, "push", "title", "en")),
-    ("newline in a push title", _push_campaign(push='title: {en: "Hi\\n"}'), (9, 17),
-     ("spec", "messages", 0, "push", "title", "en")),
-    ("bell in a push body", _push_campaign(push='body: {en: "Hi\\a"}'), (9, 16),
-     ("spec", "messages", 0, "push", "body", "en")),
-    ("carriage return in a push body", _push_campaign(push='body: {en: "a\\rb"}'), (9, 16),
-     ("spec", "messages", 0, "push", "body", "en")),
-    ("C1 control in a message name", _push_campaign(name='"Hi\\x9b2K"'), (6, 7),
-     ("spec", "messages", 0, "name")),
+    (
+        "escape sequence in a campaign name",
+        _push_campaign().replace("name: C\n", 'name: "C\\e[2K"\n'),
+        (4, 3),
+        ("spec", "name"),
+    ),
+    (
+        "tab in a push title",
+        _push_campaign(push='title: {en: "Hi\\tthere"}'),
+        (9, 17),
+        ("spec", "messages", 0, "push", "title", "en"),
+    ),
+    (
+        "newline in a push title",
+        _push_campaign(push='title: {en: "Hi\\n"}'),
+        (9, 17),
+        ("spec", "messages", 0, "push", "title", "en"),
+    ),
+    (
+        "bell in a push body",
+        _push_campaign(push='body: {en: "Hi\\a"}'),
+        (9, 16),
+        ("spec", "messages", 0, "push", "body", "en"),
+    ),
+    (
+        "carriage return in a push body",
+        _push_campaign(push='body: {en: "a\\rb"}'),
+        (9, 16),
+        ("spec", "messages", 0, "push", "body", "en"),
+    ),
+    (
+        "C1 control in a message name",
+        _push_campaign(name='"Hi\\x9b2K"'),
+        (6, 7),
+        ("spec", "messages", 0, "name"),
+    ),
     ("line separator in a push-task name", _push_task(name='"T\\L"'), (4, 3), ("spec", "name")),
-    ("DEL in an email campaign name", _email_campaign(name='"Flow\\x7f"'), (4, 3),
-     ("spec", "name")),
-    ("escape in an email subject", EMAIL_MESSAGE.format(sender="Me", subject='"\\e]0;x\\a"'),
-     (10, 9), ("spec", "messages", 0, "email", "subject")),
-    ("newline in a sender name", EMAIL_MESSAGE.format(sender='"Me\\n"', subject="S"), (9, 9),
-     ("spec", "messages", 0, "email", "sender_name")),
-    ("NUL in a targeting item",
-     _push_task(spec='  targeting: {countries: {op: include, items: ["RS\\0"]}}\n'), (5, 48),
-     ("spec", "targeting", "countries", "items", 0)),
-    ("escape in a fallback tag",
-     _push_task(spec='  adex: {fallback_message: {tag: "t\\e"}}\n'), (5, 29),
-     ("spec", "adex", "fallback_message", "tag")),
+    (
+        "DEL in an email campaign name",
+        _email_campaign(name='"Flow\\x7f"'),
+        (4, 3),
+        ("spec", "name"),
+    ),
+    (
+        "escape in an email subject",
+        EMAIL_MESSAGE.format(sender="Me", subject='"\\e]0;x\\a"'),
+        (10, 9),
+        ("spec", "messages", 0, "email", "subject"),
+    ),
+    (
+        "newline in a sender name",
+        EMAIL_MESSAGE.format(sender='"Me\\n"', subject="S"),
+        (9, 9),
+        ("spec", "messages", 0, "email", "sender_name"),
+    ),
+    (
+        "NUL in a targeting item",
+        _push_task(spec='  targeting: {countries: {op: include, items: ["RS\\0"]}}\n'),
+        (5, 48),
+        ("spec", "targeting", "countries", "items", 0),
+    ),
+    (
+        "escape in a fallback tag",
+        _push_task(spec='  adex: {fallback_message: {tag: "t\\e"}}\n'),
+        (5, 29),
+        ("spec", "adex", "fallback_message", "tag"),
+    ),
     # URLs: http and https only
-    ("javascript: landing URL", _push_campaign(push='landing_url: "javascript:alert(1)"'),
-     (9, 9), ("spec", "messages", 0, "push", "landing_url")),
-    ("data: icon", _push_campaign(push='icon: "data:image/png;base64,AAAA"'), (9, 9),
-     ("spec", "messages", 0, "push", "icon")),
-    ("file: image", _push_campaign(push='image: {en: "file:///etc/passwd"}'), (9, 17),
-     ("spec", "messages", 0, "push", "image", "en")),
-    ("scheme-relative landing URL", _push_campaign(push='landing_url: "//evil.example"'),
-     (9, 9), ("spec", "messages", 0, "push", "landing_url")),
-    ("URL with a newline", _push_campaign(push='landing_url: "https://e.com/\\n"'), (9, 9),
-     ("spec", "messages", 0, "push", "landing_url")),
-    ("escape in a callback URL", _push_campaign(
-        extra='  callbacks: {push: {on_click: ["https://e.com/\\e[2K"]}}\n'), (5, 33),
-     ("spec", "callbacks", "push", "on_click", 0)),
-    ("javascript: action URL",
-     _push_task("    actions:\n      - {title: {en: Go}, url: 'javascript:x'}\n"), (7, 27),
-     ("spec", "message", "actions", 0, "url")),
-    ("vbscript: action icon",
-     _push_task("    actions:\n      - {title: {en: Go}, icon: 'vbscript:x'}\n"), (7, 27),
-     ("spec", "message", "actions", 0, "icon")),
-    ("javascript: push-task landing URL", _push_task("    landing_url: javascript:x\n"), (6, 5),
-     ("spec", "message", "landing_url")),
-    ("data: fallback image",
-     _push_task(spec="  adex: {fallback_message: {image: 'data:x'}}\n"), (5, 29),
-     ("spec", "adex", "fallback_message", "image")),
-    ("javascript: fallback action URL",
-     _push_task(spec="  adex: {fallback_message: {actions: [{url: 'javascript:x'}]}}\n"), (5, 40),
-     ("spec", "adex", "fallback_message", "actions", 0, "url")),
-    ("ftp: fallback badge", _push_task(spec="  adex: {fallback_message: {badge: 'ftp://x'}}\n"),
-     (5, 29), ("spec", "adex", "fallback_message", "badge")),
+    (
+        "javascript: landing URL",
+        _push_campaign(push='landing_url: "javascript:alert(1)"'),
+        (9, 9),
+        ("spec", "messages", 0, "push", "landing_url"),
+    ),
+    (
+        "data: icon",
+        _push_campaign(push='icon: "data:image/png;base64,AAAA"'),
+        (9, 9),
+        ("spec", "messages", 0, "push", "icon"),
+    ),
+    (
+        "file: image",
+        _push_campaign(push='image: {en: "file:///etc/passwd"}'),
+        (9, 17),
+        ("spec", "messages", 0, "push", "image", "en"),
+    ),
+    (
+        "scheme-relative landing URL",
+        _push_campaign(push='landing_url: "//evil.example"'),
+        (9, 9),
+        ("spec", "messages", 0, "push", "landing_url"),
+    ),
+    (
+        "URL with a newline",
+        _push_campaign(push='landing_url: "https://e.com/\\n"'),
+        (9, 9),
+        ("spec", "messages", 0, "push", "landing_url"),
+    ),
+    (
+        "escape in a callback URL",
+        _push_campaign(extra='  callbacks: {push: {on_click: ["https://e.com/\\e[2K"]}}\n'),
+        (5, 33),
+        ("spec", "callbacks", "push", "on_click", 0),
+    ),
+    (
+        "javascript: action URL",
+        _push_task("    actions:\n      - {title: {en: Go}, url: 'javascript:x'}\n"),
+        (7, 27),
+        ("spec", "message", "actions", 0, "url"),
+    ),
+    (
+        "vbscript: action icon",
+        _push_task("    actions:\n      - {title: {en: Go}, icon: 'vbscript:x'}\n"),
+        (7, 27),
+        ("spec", "message", "actions", 0, "icon"),
+    ),
+    (
+        "javascript: push-task landing URL",
+        _push_task("    landing_url: javascript:x\n"),
+        (6, 5),
+        ("spec", "message", "landing_url"),
+    ),
+    (
+        "data: fallback image",
+        _push_task(spec="  adex: {fallback_message: {image: 'data:x'}}\n"),
+        (5, 29),
+        ("spec", "adex", "fallback_message", "image"),
+    ),
+    (
+        "javascript: fallback action URL",
+        _push_task(spec="  adex: {fallback_message: {actions: [{url: 'javascript:x'}]}}\n"),
+        (5, 40),
+        ("spec", "adex", "fallback_message", "actions", 0, "url"),
+    ),
+    (
+        "ftp: fallback badge",
+        _push_task(spec="  adex: {fallback_message: {badge: 'ftp://x'}}\n"),
+        (5, 29),
+        ("spec", "adex", "fallback_message", "badge"),
+    ),
 ]
 
 
@@ -369,35 +529,56 @@ _ORDER = "order must be a plain integer"
 
 #: What each refusal says (hoodsync's words: what is wrong and why), by case.
 SAYS: dict[str, str] = {
-    "label with a comma": _LABEL, "label with a leading space": _LABEL,
-    "label with a trailing space": _LABEL, "label with a trailing no-break space": _LABEL,
-    "empty label": _LABEL, "label with a newline": _LABEL,
-    "NaN in metadata": ".nan " + _NON_FINITE, "infinity deep in metadata": ".inf " + _NON_FINITE,
+    "label with a comma": _LABEL,
+    "label with a leading space": _LABEL,
+    "label with a trailing space": _LABEL,
+    "label with a trailing no-break space": _LABEL,
+    "empty label": _LABEL,
+    "label with a newline": _LABEL,
+    "NaN in metadata": ".nan " + _NON_FINITE,
+    "infinity deep in metadata": ".inf " + _NON_FINITE,
     "minus infinity as a priority": "-.inf " + _NON_FINITE,
     "infinity as a push-task ttl": ".inf " + _NON_FINITE,
     "NaN as an email campaign's order": ".nan " + _NON_FINITE,
     "NaN as a description": ".nan " + _NON_FINITE,
-    "order infinity": ".inf " + _NON_FINITE, "order minus infinity": "-.inf " + _NON_FINITE,
+    "order infinity": ".inf " + _NON_FINITE,
+    "order minus infinity": "-.inf " + _NON_FINITE,
     "order 2.0": _ORDER + " such as 0, 10 or -5, got 2.0",
     "order 1e2": _ORDER + " such as 0, 10 or -5, got 100.0",
-    "escape sequence in a campaign name": _LINE, "tab in a push title": _LINE,
-    "newline in a push title": _LINE, "bell in a push body": _TEXT,
-    "carriage return in a push body": _TEXT, "C1 control in a message name": _LINE,
-    "line separator in a push-task name": _LINE, "DEL in an email campaign name": _LINE,
-    "escape in an email subject": _LINE, "newline in a sender name": _LINE,
-    "NUL in a targeting item": _LINE, "escape in a fallback tag": _LINE,
-    "javascript: landing URL": _URL, "data: icon": _URL, "file: image": _URL,
-    "scheme-relative landing URL": _URL, "URL with a newline": _URL,
-    "escape in a callback URL": _URL, "javascript: action URL": _URL,
-    "vbscript: action icon": _URL, "javascript: push-task landing URL": _URL,
-    "data: fallback image": _URL, "javascript: fallback action URL": _URL,
+    "escape sequence in a campaign name": _LINE,
+    "tab in a push title": _LINE,
+    "newline in a push title": _LINE,
+    "bell in a push body": _TEXT,
+    "carriage return in a push body": _TEXT,
+    "C1 control in a message name": _LINE,
+    "line separator in a push-task name": _LINE,
+    "DEL in an email campaign name": _LINE,
+    "escape in an email subject": _LINE,
+    "newline in a sender name": _LINE,
+    "NUL in a targeting item": _LINE,
+    "escape in a fallback tag": _LINE,
+    "javascript: landing URL": _URL,
+    "data: icon": _URL,
+    "file: image": _URL,
+    "scheme-relative landing URL": _URL,
+    "URL with a newline": _URL,
+    "escape in a callback URL": _URL,
+    "javascript: action URL": _URL,
+    "vbscript: action icon": _URL,
+    "javascript: push-task landing URL": _URL,
+    "data: fallback image": _URL,
+    "javascript: fallback action URL": _URL,
     "ftp: fallback badge": _URL,
 }
 
 
 @pytest.mark.parametrize(("what", "text", "where", "path"), REFUSED, ids=[r[0] for r in REFUSED])
 def test_values_that_cannot_converge_or_are_unsafe_are_refused_where_they_are(
-    tmp_path: Path, what: str, text: str, where: tuple[int, int], path: tuple[str | int, ...],
+    tmp_path: Path,
+    what: str,
+    text: str,
+    where: tuple[int, int],
+    path: tuple[str | int, ...],
 ) -> None:
     [problem] = problems_for(tmp_path, text)
     assert (problem.location.line, problem.location.column) == where, str(problem)
@@ -405,7 +586,7 @@ def test_values_that_cannot_converge_or_are_unsafe_are_refused_where_they_are(
     assert str(problem).startswith(f"{problem.location.path}:{where[0]}:{where[1]}: error: ")
     assert SAYS[what] in problem.message, str(problem)
     # the offending value is quoted escaped: the message stays one printable line
-    assert not any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or c == "\u2028" for c in str(problem))
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c == "\u2028" for c in str(problem))
 
 
 def test_refused_cases_do_not_share_ids_and_each_says_why() -> None:
@@ -416,20 +597,37 @@ def test_refused_cases_do_not_share_ids_and_each_says_why() -> None:
 
 #: Values close to the refused ones that converge and are safe: the new rules must not catch them.
 ACCEPTED: list[tuple[str, str]] = [
-    ("multi-line push body, tab included",
-     _push_campaign(push="body:\n          en: |\n            Line one\n            \tLine two\n")),
+    (
+        "multi-line push body, tab included",
+        _push_campaign(
+            push="body:\n          en: |\n            Line one\n            \tLine two\n"
+        ),
+    ),
     ("multi-line description", _push_campaign(extra="  description: |\n    One\n    Two\n")),
-    ("multi-line email HTML", EMAIL_MESSAGE.format(sender="Me", subject="S").replace(
-        "html: {en: <p>Hi</p>}", "html:\n          en: |\n            <p>\n              Hi\n            </p>")),
-    ("multi-line push-task body and custom_data",
-     _push_task("    body: {en: \"a\\nb\"}\n", spec='  custom_data: "a=1\\nb=2"\n')),
-    ("labels with inner spaces and letters of any script",
-     _push_campaign(extra='  labels: [spring sale, vår, "日本", "🚀"]\n')),
+    (
+        "multi-line email HTML",
+        EMAIL_MESSAGE.format(sender="Me", subject="S").replace(
+            "html: {en: <p>Hi</p>}",
+            "html:\n          en: |\n            <p>\n              Hi\n            </p>",
+        ),
+    ),
+    (
+        "multi-line push-task body and custom_data",
+        _push_task('    body: {en: "a\\nb"}\n', spec='  custom_data: "a=1\\nb=2"\n'),
+    ),
+    (
+        "labels with inner spaces and letters of any script",
+        _push_campaign(extra='  labels: [spring sale, vår, "日本", "🚀"]\n'),
+    ),
     ("non-ASCII and emoji text", _push_campaign(push='title: {en: "Olá 👋🏽 ש"}')),
-    ("upper-case scheme and placeholders in URLs", _push_campaign(
-        push="landing_url: HTTPS://Example.com/?c=${OCMH_CAMPAIGN_NAME}")),
-    ("null action icon and URL",
-     _push_task(spec="  adex: {fallback_message: {actions: [{url: null, icon: null}]}}\n")),
+    (
+        "upper-case scheme and placeholders in URLs",
+        _push_campaign(push="landing_url: HTTPS://Example.com/?c=${OCMH_CAMPAIGN_NAME}"),
+    ),
+    (
+        "null action icon and URL",
+        _push_task(spec="  adex: {fallback_message: {actions: [{url: null, icon: null}]}}\n"),
+    ),
     ("negative order", _push_campaign(top="order: -5\n")),
     ("finite floats in metadata", _push_campaign(extra="  metadata: {ratio: 0.5, big: 1e300}\n")),
 ]
@@ -444,8 +642,12 @@ def test_unusual_but_convergent_values_are_accepted(tmp_path: Path, what: str, t
 def test_order_infinity_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     # `order: .inf` once raised OverflowError from the rule checks of an otherwise invalid
     # document; it must come out as one problem among the others.
-    text = _push_campaign(top="order: .inf\n", extra="  run_immediately: true\n"
-                          "  scheduled_time: '2027-01-01 10:00:00'\n  labels: ['a,b']\n")
+    text = _push_campaign(
+        top="order: .inf\n",
+        extra="  run_immediately: true\n"
+        "  scheduled_time: '2027-01-01 10:00:00'\n  labels: ['a,b']\n",
+    )
     problems = problems_for(tmp_path, text)
-    assert {p.path for p in problems} == {("order",), ("spec",), ("spec", "labels", 0)}, \
-        [str(p) for p in problems]
+    assert {p.path for p in problems} == {("order",), ("spec",), ("spec", "labels", 0)}, [
+        str(p) for p in problems
+    ]

@@ -4,35 +4,33 @@ settle check read statuses through it (issue 13 §4)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
-
 from test_apply import ACCOUNT, FakeHood, change, run
 from test_hood_client import FAST, LoseAnswers, campaign_body, client_for
 
 from hoodsync.apply import Outcome
 from hoodsync.plan import Plan, Step
 from hoodsync.wire import (
+    CAMPAIGN_AFTER_RESUME,
+    CAMPAIGN_CANCELLABLE,
     CAMPAIGN_ID_PATHS,
     CAMPAIGN_INT_PATHS,
+    CAMPAIGN_LOCKED,
+    CAMPAIGN_NOT_EDITABLE,
+    CAMPAIGN_PAUSABLE,
+    CAMPAIGN_STATUSES,
     campaign_labels,
+    campaign_status,
     coerce,
     coerce_paths,
     email_campaign_status,
     to_int,
     to_str_id,
-)
-from hoodsync.wire import (
-    CAMPAIGN_AFTER_RESUME,
-    CAMPAIGN_CANCELLABLE,
-    CAMPAIGN_LOCKED,
-    CAMPAIGN_NOT_EDITABLE,
-    CAMPAIGN_PAUSABLE,
-    CAMPAIGN_STATUSES,
-    campaign_status,
 )
 
 
@@ -59,12 +57,12 @@ def test_campaign_status_reads_active_through_effective_status(
 
 
 def test_the_sets_follow_the_documented_rules_and_the_waiting_reading() -> None:
-    assert CAMPAIGN_NOT_EDITABLE == {"running", "canceled", "sent", "needs_decision"}
+    assert {"running", "canceled", "sent", "needs_decision"} == CAMPAIGN_NOT_EDITABLE
     assert {"active", "manual"} <= set(CAMPAIGN_STATUSES)
     assert not {"active", "manual"} & CAMPAIGN_NOT_EDITABLE  # the deny list does not name them
-    assert CAMPAIGN_PAUSABLE == {"running", "scheduled", "active", "manual"}
-    assert CAMPAIGN_CANCELLABLE == CAMPAIGN_PAUSABLE | {"paused"}
-    assert CAMPAIGN_LOCKED == {"canceled", "sent", "needs_decision"}
+    assert {"running", "scheduled", "active", "manual"} == CAMPAIGN_PAUSABLE
+    assert CAMPAIGN_PAUSABLE | {"paused"} == CAMPAIGN_CANCELLABLE
+    assert {"canceled", "sent", "needs_decision"} == CAMPAIGN_LOCKED
     assert CAMPAIGN_AFTER_RESUME == CAMPAIGN_PAUSABLE
 
 
@@ -86,10 +84,17 @@ def test_apply_settles_a_pause_on_the_effective_status(tmp_path: Path) -> None:
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    plan = Plan(account=ACCOUNT, changes=(
-        change("live", "pause", (Step("pause", "5"), Step("patch", "5", {"name": "x"})),
-               remote_id="5"),
-    ))
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "live",
+                "pause",
+                (Step("pause", "5"), Step("patch", "5", {"name": "x"})),
+                remote_id="5",
+            ),
+        ),
+    )
     report = run(tmp_path, plan, hood, clock=lambda: now[0], sleep=sleep, settle_timeout=5.0)
     (result,) = report.results
     assert result.outcome is Outcome.APPLIED, result.detail
@@ -128,11 +133,19 @@ def test_ids_and_integers_are_converted_one_way_for_clients_and_kinds() -> None:
     coerce(data, ("q", "from"), to_int)
     coerce(data, ("missing", "x"), to_int)
     assert data == {"m": [{"p": 3}, {"p": 4}, {}], "q": {"from": 2}}
-    campaign: dict[str, Any] = {"id": 7, "creator": {"id": 9}, "ab_test": {"test_split": "30"},
-                                "messages": [{"id": 1, "priority": "2"}]}
+    campaign: dict[str, Any] = {
+        "id": 7,
+        "creator": {"id": 9},
+        "ab_test": {"test_split": "30"},
+        "messages": [{"id": 1, "priority": "2"}],
+    }
     coerce_paths(campaign, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
-    assert campaign == {"id": "7", "creator": {"id": "9"}, "ab_test": {"test_split": 30},
-                        "messages": [{"id": "1", "priority": 2}]}
+    assert campaign == {
+        "id": "7",
+        "creator": {"id": "9"},
+        "ab_test": {"test_split": 30},
+        "messages": [{"id": "1", "priority": 2}],
+    }
     assert campaign_labels("a, b,,c ") == ["a", "b", "c"] and campaign_labels(None) == []
 
 

@@ -19,9 +19,10 @@ import queue
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any
 
 import pytest
 
@@ -96,7 +97,10 @@ class YamlLanguageServer:
         self._timeout = timeout
         self._root = root
         self._proc = subprocess.Popen(
-            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            list(command),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         assert self._proc.stdin and self._proc.stdout and self._proc.stderr
         self._stdin: IO[bytes] = self._proc.stdin
@@ -116,15 +120,18 @@ class YamlLanguageServer:
 
     def __enter__(self) -> YamlLanguageServer:
         try:
-            self._request("initialize", {
-                "processId": os.getpid(),
-                "rootUri": self._root.as_uri(),
-                "workspaceFolders": [{"uri": self._root.as_uri(), "name": self._root.name}],
-                "capabilities": {
-                    "workspace": {"configuration": True, "workspaceFolders": True},
-                    "textDocument": {"publishDiagnostics": {"relatedInformation": False}},
+            self._request(
+                "initialize",
+                {
+                    "processId": os.getpid(),
+                    "rootUri": self._root.as_uri(),
+                    "workspaceFolders": [{"uri": self._root.as_uri(), "name": self._root.name}],
+                    "capabilities": {
+                        "workspace": {"configuration": True, "workspaceFolders": True},
+                        "textDocument": {"publishDiagnostics": {"relatedInformation": False}},
+                    },
                 },
-            })
+            )
             self._notify("initialized", {})
             # The server pulls its settings after `initialized`; documents opened before they
             # arrive would be validated with the defaults (JSON Schema Store on).
@@ -167,9 +174,17 @@ class YamlLanguageServer:
             for uri in opened:
                 self._published.pop(uri, None)
         for uri, (_path, text) in opened.items():
-            self._notify("textDocument/didOpen", {"textDocument": {
-                "uri": uri, "languageId": "yaml", "version": 1, "text": text,
-            }})
+            self._notify(
+                "textDocument/didOpen",
+                {
+                    "textDocument": {
+                        "uri": uri,
+                        "languageId": "yaml",
+                        "version": 1,
+                        "text": text,
+                    }
+                },
+            )
         with self._lock:
             done = self._lock.wait_for(
                 lambda: all(u in self._published for u in opened) or self._proc.poll() is not None,

@@ -15,8 +15,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -27,8 +28,7 @@ from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError
 
 if TYPE_CHECKING:
     from hoodsync.cli.views import TerminalView
-    from hoodsync.model import Definition
-    from hoodsync.model import Kind
+    from hoodsync.model import Definition, Kind
     from hoodsync.plan import Plan
     from hoodsync.pull import FileChange
 
@@ -52,13 +52,13 @@ class _Notices:
     def notice(self, message: str) -> None:
         _err(message)
 
-    def plans_ready(self, plans: Sequence[tuple[str, "Plan"]]) -> None:
+    def plans_ready(self, plans: Sequence[tuple[str, Plan]]) -> None:
         """Not used outside apply."""
 
     def approve(self) -> None:
         """Not used outside apply."""
 
-    def apply_started(self, account: str, plan: "Plan") -> None:
+    def apply_started(self, account: str, plan: Plan) -> None:
         """Not used outside apply."""
 
     def change_finished(self, account: str, result: Any, done: int, total: int) -> None:
@@ -71,7 +71,7 @@ class _Notices:
         """Not used outside apply."""
 
 
-def _load_definitions(paths: Sequence[str]) -> list["Definition"]:
+def _load_definitions(paths: Sequence[str]) -> list[Definition]:
     from hoodsync.engine import load_definitions
 
     return load_definitions(paths, _Notices())
@@ -126,10 +126,14 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--codequality", "codequality", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, metavar="FILE",
-              help="Also write the problems as a GitLab Code Quality report (JSON; [] when "
-                   "valid) to FILE.")
+@click.option(
+    "--codequality",
+    "codequality",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also write the problems as a GitLab Code Quality report (JSON; [] when valid) to FILE.",
+)
 @handle_errors
 def validate(paths: Sequence[str], codequality: Path | None) -> None:
     """Check every definition under PATHS (default: .) offline; no network.
@@ -144,8 +148,10 @@ def validate(paths: Sequence[str], codequality: Path | None) -> None:
         definitions = _load_definitions(paths)
     except DefinitionError as exc:
         if codequality is not None:
-            write_atomic(codequality, json.dumps(codequality_report(exc.problems), indent=2,
-                                                  ensure_ascii=False) + "\n")
+            write_atomic(
+                codequality,
+                json.dumps(codequality_report(exc.problems), indent=2, ensure_ascii=False) + "\n",
+            )
         raise
     if codequality is not None:
         write_atomic(codequality, "[]\n")
@@ -155,8 +161,14 @@ def validate(paths: Sequence[str], codequality: Path | None) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="text: one name per line; json: one array (a CI matrix).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one name per line; json: one array (a CI matrix).",
+)
 @handle_errors
 def accounts(paths: Sequence[str], fmt: str) -> None:
     """List the accounts that plan and apply would use for PATHS (default: .), sorted.
@@ -172,9 +184,14 @@ def accounts(paths: Sequence[str], fmt: str) -> None:
 
 @cli.command()
 @click.argument("kind", required=False)
-@click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path),
-              metavar="DIR", help="Write the schema files (all, or KIND's) into DIR, e.g. "
-              "schemas, for editors; older hoodsync schemas there are replaced.")
+@click.option(
+    "--write",
+    "write_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write the schema files (all, or KIND's) into DIR, e.g. "
+    "schemas, for editors; older hoodsync schemas there are replaced.",
+)
 @handle_errors
 def schema(kind: str | None, write_dir: Path | None) -> None:
     """Print the JSON Schema of KIND (Campaign, PushTask, EmailCampaign, or config).
@@ -183,7 +200,8 @@ def schema(kind: str | None, write_dir: Path | None) -> None:
     every document at its schema with a `# yaml-language-server: $schema=PATH` line (PATH
     relative to the file, e.g. ../schemas/campaign.json).
     """
-    from hoodsync.definitions.validate import SCHEMA_NAMES, schema as get_schema
+    from hoodsync.definitions.validate import SCHEMA_NAMES
+    from hoodsync.definitions.validate import schema as get_schema
 
     if write_dir is not None:
         _write_schemas(write_dir, kind)
@@ -207,8 +225,10 @@ def _write_schemas(out: Path, kind: str | None) -> None:
     for result in results:
         click.echo(f"{result.action:<9} {result.path}")
     written = sum(1 for r in results if r.action != "unchanged")
-    _err(f"Wrote {written} schema file(s) to {out}"
-         + (f" ({len(results) - written} already current)." if written < len(results) else "."))
+    _err(
+        f"Wrote {written} schema file(s) to {out}"
+        + (f" ({len(results) - written} already current)." if written < len(results) else ".")
+    )
 
 
 def _color(no_color: bool) -> bool:
@@ -219,21 +239,47 @@ def _color(no_color: bool) -> bool:
 def _common_plan_options(func: F) -> F:
     options = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
-        click.option("--account", "accounts", multiple=True, metavar="NAME",
-                     help="Account from hoodsync.yaml (repeatable; default: all configured)."),
-        click.option("--target", "targets", multiple=True, metavar="KIND.KEY",
-                     help="Limit to these resources, e.g. campaign.welcome-push (repeatable)."),
-        click.option("--prune", is_flag=True, default=None,
-                     help="Also remove objects hoodsync created whose definition is gone."),
-        click.option("--allow-replace", is_flag=True,
-                     help="Allow replacing email campaigns (Falconyte has no update)."),
-        click.option("--resolve-duplicates", is_flag=True,
-                     help="When several remote objects claim one definition (two applies "
-                          "raced), keep the oldest and retire the others: cancel them, or "
-                          "release and rename drafts '... (duplicate)'."),
-        click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR is honoured too)."),
-        click.option("--parallelism", type=click.IntRange(1, 64), default=None,
-                     help="Requests in flight per account (default 4)."),
+        click.option(
+            "--account",
+            "accounts",
+            multiple=True,
+            metavar="NAME",
+            help="Account from hoodsync.yaml (repeatable; default: all configured).",
+        ),
+        click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="KIND.KEY",
+            help="Limit to these resources, e.g. campaign.welcome-push (repeatable).",
+        ),
+        click.option(
+            "--prune",
+            is_flag=True,
+            default=None,
+            help="Also remove objects hoodsync created whose definition is gone.",
+        ),
+        click.option(
+            "--allow-replace",
+            is_flag=True,
+            help="Allow replacing email campaigns (Falconyte has no update).",
+        ),
+        click.option(
+            "--resolve-duplicates",
+            is_flag=True,
+            help="When several remote objects claim one definition (two applies "
+            "raced), keep the oldest and retire the others: cancel them, or "
+            "release and rename drafts '... (duplicate)'.",
+        ),
+        click.option(
+            "--no-color", is_flag=True, help="No ANSI colours (NO_COLOR is honoured too)."
+        ),
+        click.option(
+            "--parallelism",
+            type=click.IntRange(1, 64),
+            default=None,
+            help="Requests in flight per account (default 4).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -242,22 +288,51 @@ def _common_plan_options(func: F) -> F:
 
 @cli.command()
 @_common_plan_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Save the plan (JSON) for `apply --plan`.")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 2 when the plan has changes (0 none, 1 error).")
-@click.option("--preview", "preview_out", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Write an HTML preview of the messages the plan changes.")
-@click.option("--allow-removals", type=click.IntRange(0), default=None, metavar="N",
-              help="Check the plan against the safety guard as `apply --allow-removals N` would.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the plan (JSON) for `apply --plan`.",
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes (0 none, 1 error)."
+)
+@click.option(
+    "--preview",
+    "preview_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write an HTML preview of the messages the plan changes.",
+)
+@click.option(
+    "--allow-removals",
+    type=click.IntRange(0),
+    default=None,
+    metavar="N",
+    help="Check the plan against the safety guard as `apply --allow-removals N` would.",
+)
 @handle_errors
 def plan(
-    paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
-    allow_replace: bool, resolve_duplicates: bool, no_color: bool, parallelism: int | None,
-    fmt: str, out: Path | None,
-    detailed_exitcode: bool, preview_out: Path | None, allow_removals: int | None,
+    paths: Sequence[str],
+    accounts: Sequence[str],
+    targets: Sequence[str],
+    prune: bool | None,
+    allow_replace: bool,
+    resolve_duplicates: bool,
+    no_color: bool,
+    parallelism: int | None,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    preview_out: Path | None,
+    allow_removals: int | None,
 ) -> None:
     """Show what apply would change; changes nothing.
 
@@ -270,22 +345,32 @@ def plan(
     from hoodsync.engine import close_all, make_plans, prepare, safety_refusal, seal_plan
     from hoodsync.render import render
 
-    opts = PlanOptions(tuple(paths), tuple(accounts), tuple(targets), prune, allow_replace,
-                       resolve_duplicates, parallelism)
+    opts = PlanOptions(
+        tuple(paths),
+        tuple(accounts),
+        tuple(targets),
+        prune,
+        allow_replace,
+        resolve_duplicates,
+        parallelism,
+    )
     with collector_paused():  # large acyclic data: the cyclic GC would only cost time
         prep = prepare(opts.paths, opts.accounts, opts.targets, _Notices())
     if (out is not None or preview_out is not None) and len(prep.accounts) != 1:
         raise ConfigError("--out and --preview take one account's plan; choose it with --account")
     if fmt == "json" and len(prep.accounts) != 1:
-        raise ConfigError("--format json prints one account's plan (one JSON document per run); "
-                          "choose it with --account "
-                          f"({', '.join(a.name for a in prep.accounts)})")
+        raise ConfigError(
+            "--format json prints one account's plan (one JSON document per run); "
+            "choose it with --account "
+            f"({', '.join(a.name for a in prep.accounts)})"
+        )
     for path in (out, preview_out):
         if path is not None:
             check_writable(path)  # before any account is read
     with collector_paused():
-        runs = make_plans(prep, opts.prune, opts.allow_replace, opts.parallelism,
-                          opts.resolve_duplicates)
+        runs = make_plans(
+            prep, opts.prune, opts.allow_replace, opts.parallelism, opts.resolve_duplicates
+        )
     changes = errors = False
     comment: list[tuple[dict[str, Any], str | None]] = []  # markdown: one budget for all
     try:
@@ -305,8 +390,9 @@ def plan(
             errors = errors or run.plan.has_errors
             if out is not None:
                 sealed = seal_plan(run, prep.config, doc)
-                write_atomic(out, json.dumps(sealed, indent=2, sort_keys=True,
-                                             ensure_ascii=False) + "\n")
+                write_atomic(
+                    out, json.dumps(sealed, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+                )
                 _err(f"Saved the plan to {out}; run `hoodsync apply --plan {out}` to apply it.")
             if preview_out is not None:
                 _write_preview(preview_out, run, paths)
@@ -334,15 +420,21 @@ def _write_preview(path: Path, run: Run, paths: Sequence[str]) -> None:
     actions = {c.address: c.action for c in run.plan.changes if c.steps}
     changed = [d for d in load_definitions(list(paths) or ["."]) if d.address in actions]
     before = {a: spec for a, spec in spec_shapes(run.plan, run.remote).items() if a in actions}
-    write_atomic(path, render_preview(items_from_definitions(changed, before=before,
-                                                              actions=actions)))
+    write_atomic(
+        path, render_preview(items_from_definitions(changed, before=before, actions=actions))
+    )
     _err(f"Wrote the preview of {len(changed)} changed definition(s) to {path}.")
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("preview.html"),
-              show_default=True, help="Where to write the HTML page.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("preview.html"),
+    show_default=True,
+    help="Where to write the HTML page.",
+)
 @handle_errors
 def preview(paths: Sequence[str], out: Path) -> None:
     """Write one self-contained HTML page showing every message as people will see it.
@@ -361,7 +453,7 @@ def preview(paths: Sequence[str], out: Path) -> None:
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt(stop: threading.Event, view: "TerminalView") -> Iterator[None]:
+def _stop_on_interrupt(stop: threading.Event, view: TerminalView) -> Iterator[None]:
     """Once changes are being sent, a first Ctrl-C only sets ``stop`` (no new change starts;
     the calls in flight finish; the tables are printed); a second one interrupts at once.
     Before that — while planning or at the question — Ctrl-C interrupts at once, nothing sent.
@@ -374,8 +466,10 @@ def _stop_on_interrupt(stop: threading.Event, view: "TerminalView") -> Iterator[
         if stop.is_set() or not view.applying.is_set():
             raise KeyboardInterrupt
         stop.set()
-        _err("Interrupted: finishing the changes in flight, starting no new one "
-             "(Ctrl-C again to stop at once).")
+        _err(
+            "Interrupted: finishing the changes in flight, starting no new one "
+            "(Ctrl-C again to stop at once)."
+        )
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -387,18 +481,42 @@ def _stop_on_interrupt(stop: threading.Event, view: "TerminalView") -> Iterator[
 @cli.command()
 @_common_plan_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask; needed when not on a terminal.")
-@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              default=None, help="Apply this saved plan exactly, after checking it is not stale.")
-@click.option("--allow-removals", type=click.IntRange(0), default=None, metavar="N",
-              help="Allow up to N cancels/stops (overrides the safety limits).")
-@click.option("--lock-timeout", type=click.FloatRange(0, 86400), default=0.0, metavar="SECONDS",
-              help="Wait up to SECONDS for another apply of the same account on this machine "
-                   "to finish (default 0: refuse at once).")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Apply this saved plan exactly, after checking it is not stale.",
+)
+@click.option(
+    "--allow-removals",
+    type=click.IntRange(0),
+    default=None,
+    metavar="N",
+    help="Allow up to N cancels/stops (overrides the safety limits).",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0, 86400),
+    default=0.0,
+    metavar="SECONDS",
+    help="Wait up to SECONDS for another apply of the same account on this machine "
+    "to finish (default 0: refuse at once).",
+)
 @handle_errors
 def apply(
-    paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], prune: bool | None,
-    allow_replace: bool, resolve_duplicates: bool, no_color: bool, parallelism: int | None,
-    auto_approve: bool, plan_file: Path | None, allow_removals: int | None, lock_timeout: float,
+    paths: Sequence[str],
+    accounts: Sequence[str],
+    targets: Sequence[str],
+    prune: bool | None,
+    allow_replace: bool,
+    resolve_duplicates: bool,
+    no_color: bool,
+    parallelism: int | None,
+    auto_approve: bool,
+    plan_file: Path | None,
+    allow_removals: int | None,
+    lock_timeout: float,
 ) -> None:
     """Plan, print the plan, ask, then make the changes inside the rate limits.
 
@@ -414,39 +532,70 @@ def apply(
     from hoodsync.cli.views import TerminalView
     from hoodsync.render import render
 
-    opts = ApplyOptions(tuple(paths), tuple(accounts), tuple(targets), prune, allow_replace,
-                        resolve_duplicates, parallelism, plan_file=plan_file,
-                        allow_removals=allow_removals, lock_timeout=lock_timeout)
+    opts = ApplyOptions(
+        tuple(paths),
+        tuple(accounts),
+        tuple(targets),
+        prune,
+        allow_replace,
+        resolve_duplicates,
+        parallelism,
+        plan_file=plan_file,
+        allow_removals=allow_removals,
+        lock_timeout=lock_timeout,
+    )
     color = _color(no_color)
-    view = TerminalView(lambda p: render(p.to_dict(), "text", color=color),
-                        auto_approve=auto_approve)
+    view = TerminalView(
+        lambda p: render(p.to_dict(), "text", color=color), auto_approve=auto_approve
+    )
     stop = threading.Event()
     with _stop_on_interrupt(stop, view):
         ok = engine.apply(opts, view, stop)
     if stop.is_set():
-        _fail("interrupted: changes not yet started were not attempted (see the table); "
-              "run apply again to finish")
+        _fail(
+            "interrupted: changes not yet started were not attempted (see the table); "
+            "run apply again to finish"
+        )
     if ok is False:
-        _fail("some changes were not applied, or something needs a look (see the table): run "
-              "apply again to finish; a duplicate is settled with --resolve-duplicates")
+        _fail(
+            "some changes were not applied, or something needs a look (see the table): run "
+            "apply again to finish; a duplicate is settled with --resolve-duplicates"
+        )
 
 
 @cli.command()
-@click.option("--kind", "kinds", multiple=True, metavar="K",
-              help="Only this kind: Campaign, PushTask, EmailCampaign or their slugs "
-                   "(repeatable; default: all).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("exported"),
-              show_default=True, help="Folder to write the definition files into.")
-@click.option("--account", "account_name", default=None, metavar="NAME",
-              help="Account from hoodsync.yaml.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    metavar="K",
+    help="Only this kind: Campaign, PushTask, EmailCampaign or their slugs "
+    "(repeatable; default: all).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("exported"),
+    show_default=True,
+    help="Folder to write the definition files into.",
+)
+@click.option(
+    "--account", "account_name", default=None, metavar="NAME", help="Account from hoodsync.yaml."
+)
 @click.option("--overwrite", is_flag=True, help="Replace files that already exist in --out.")
-@click.option("--schemas", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              default=Path("schemas"), show_default=True,
-              help="The repository's schema folder (`hoodsync schema --write DIR`): each "
-                   "file's editor schema line points there, relative to the file.")
+@click.option(
+    "--schemas",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    default=Path("schemas"),
+    show_default=True,
+    help="The repository's schema folder (`hoodsync schema --write DIR`): each "
+    "file's editor schema line points there, relative to the file.",
+)
 @handle_errors
-def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite: bool,
-           schemas: Path) -> None:
+def export(
+    kinds: Sequence[str], out: Path, account_name: str | None, overwrite: bool, schemas: Path
+) -> None:
     """Write YAML definitions for what exists remotely (bootstrap a repository).
 
     One file per remote object, only the fields a definition can set, so that `hoodsync plan`
@@ -461,8 +610,13 @@ def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite:
     wanted = parse_kinds(kinds)
     config = load_config([])
     account = config.account(account_name)
-    session = open_session(account, config, need_hood=any(k.system == "hood" for k in wanted),
-                           need_falconyte=Kind.EMAIL_CAMPAIGN in wanted, env=os.environ)
+    session = open_session(
+        account,
+        config,
+        need_hood=any(k.system == "hood" for k in wanted),
+        need_falconyte=Kind.EMAIL_CAMPAIGN in wanted,
+        env=os.environ,
+    )
     try:
         remote = read_remote(session, set(wanted))
     finally:
@@ -473,8 +627,10 @@ def export(kinds: Sequence[str], out: Path, account_name: str | None, overwrite:
         click.echo(str(path))
     commented = sum(1 for f in files if not is_definition(f))
     note = f" ({commented} commented out; the header of each says why)" if commented else ""
-    _err(f"Wrote {len(written)} file(s) to {out}{note}. Check with `hoodsync plan {out}`: "
-         "expect no changes, or adopt for campaigns hoodsync did not create.")
+    _err(
+        f"Wrote {len(written)} file(s) to {out}{note}. Check with `hoodsync plan {out}`: "
+        "expect no changes, or adopt for campaigns hoodsync did not create."
+    )
     _schemas_hint(schemas, wanted)
 
 
@@ -487,16 +643,21 @@ def _schemas_hint(schemas: Path, kinds: Sequence[Kind]) -> None:
     status = {schema_status(schemas, k) for k in kinds}
     where = f"The files' editor schema lines point at {schemas}"
     if "foreign" in status:
-        _err(f"{where}, which holds other files named like the schemas: export again with "
-             "--schemas naming the folder that holds (or will hold) them.")
+        _err(
+            f"{where}, which holds other files named like the schemas: export again with "
+            "--schemas naming the folder that holds (or will hold) them."
+        )
     elif status - {"current"}:
         what = "lacks the schemas" if "missing" in status else "holds older schemas"
-        _err(f"{where}, which {what}: write them with "
-             f"`hoodsync schema --write {shlex.quote(str(schemas))}`.")
+        _err(
+            f"{where}, which {what}: write them with "
+            f"`hoodsync schema --write {shlex.quote(str(schemas))}`."
+        )
 
 
 def _within(
-    low: float, high: float | None = None,
+    low: float,
+    high: float | None = None,
 ) -> Callable[[click.Context, click.Parameter, Any], Any]:
     """An option callback refusing a value outside ``low`` .. ``high`` (inclusive; no ``high``:
     unbounded above), and ``nan`` / ``inf``, which click's ranges let through (``nan`` passes
@@ -507,8 +668,11 @@ def _within(
         if value is None:  # an option without a default that was not given
             return value
         if not math.isfinite(value) or value < low or (high is not None and value > high):
-            what, shown = ("a number", f"{value:g}") if isinstance(value, float) else (
-                "a whole number", str(value))
+            what, shown = (
+                ("a number", f"{value:g}")
+                if isinstance(value, float)
+                else ("a whole number", str(value))
+            )
             raise click.BadParameter(f"{shown} is not {what} {bounds}", ctx, param)
         return value
 
@@ -536,72 +700,180 @@ _MIN_REFILL = 0.001
 
 
 @cli.command(cls=_OneLineBadValues)
-@click.option("--port", type=click.IntRange(0, 65535), default=8040, show_default=True,
-              help="0 picks a free port.")
-@click.option("--db", type=click.Path(dir_okay=False), default=None,
-              help="SQLite file to keep state in (default: in memory).")
-@click.option("--rate-burst", type=int, callback=_within(1), default=10, show_default=True,
-              help="Hood requests per 1 s (at least 1).")
-@click.option("--rate-minute", type=int, callback=_within(1), default=150, show_default=True,
-              help="Hood requests per 60 s (at least 1).")
-@click.option("--latency-ms", type=float, callback=_within(0, _MAX_LATENCY_MS), default=0.0,
-              show_default=True, help=f"Added to every request, 0 to {_MAX_LATENCY_MS:,} ms.")
-@click.option("--fail-rate", type=float, callback=_within(0, 1), default=0.0, show_default=True,
-              help="Share of requests answered 500 (not executed), 0 to 1.")
-@click.option("--drop-after-commit-rate", type=float, callback=_within(0, 1),
-              default=0.0, show_default=True,
-              help="Share of creates committed and then answered by a dropped connection, 0 to 1.")
-@click.option("--async-delay", type=float, callback=_within(0, _MAX_ASYNC_DELAY_S), default=0.0,
-              show_default=True,
-              help=f"Seconds before pause/resume/cancel show in reads, 0 to {_MAX_ASYNC_DELAY_S}.")
-@click.option("--max-concurrent", type=int, callback=_within(1), default=None,
-              help="Requests in flight per account before 429 with Retry-After: -1 (at least 1).")
-@click.option("--page-max", type=int, callback=_within(1), default=100, show_default=True,
-              help="Largest list page size; larger page=N,M requests are capped (at least 1).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8040,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="SQLite file to keep state in (default: in memory).",
+)
+@click.option(
+    "--rate-burst",
+    type=int,
+    callback=_within(1),
+    default=10,
+    show_default=True,
+    help="Hood requests per 1 s (at least 1).",
+)
+@click.option(
+    "--rate-minute",
+    type=int,
+    callback=_within(1),
+    default=150,
+    show_default=True,
+    help="Hood requests per 60 s (at least 1).",
+)
+@click.option(
+    "--latency-ms",
+    type=float,
+    callback=_within(0, _MAX_LATENCY_MS),
+    default=0.0,
+    show_default=True,
+    help=f"Added to every request, 0 to {_MAX_LATENCY_MS:,} ms.",
+)
+@click.option(
+    "--fail-rate",
+    type=float,
+    callback=_within(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of requests answered 500 (not executed), 0 to 1.",
+)
+@click.option(
+    "--drop-after-commit-rate",
+    type=float,
+    callback=_within(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of creates committed and then answered by a dropped connection, 0 to 1.",
+)
+@click.option(
+    "--async-delay",
+    type=float,
+    callback=_within(0, _MAX_ASYNC_DELAY_S),
+    default=0.0,
+    show_default=True,
+    help=f"Seconds before pause/resume/cancel show in reads, 0 to {_MAX_ASYNC_DELAY_S}.",
+)
+@click.option(
+    "--max-concurrent",
+    type=int,
+    callback=_within(1),
+    default=None,
+    help="Requests in flight per account before 429 with Retry-After: -1 (at least 1).",
+)
+@click.option(
+    "--page-max",
+    type=int,
+    callback=_within(1),
+    default=100,
+    show_default=True,
+    help="Largest list page size; larger page=N,M requests are capped (at least 1).",
+)
 @click.option("--seed", type=int, default=None, help="Seed for the faults and the jitter.")
-@click.option("--rate-algorithm", type=click.Choice(["fixed", "sliding", "bucket"]),
-              default="fixed", show_default=True,
-              help="Hood's rate limit: fixed 1 s and 60 s windows, a sliding-window log, or "
-                   "token buckets of --rate-burst and --rate-minute tokens.")
-@click.option("--window-phase", type=float, callback=_within(0, 60), default=0.0,
-              show_default=True,
-              help="Fixed windows start this many seconds past the server clock's whole minutes "
-                   "(1 s windows: its fraction past whole seconds), 0 to 60.")
-@click.option("--clock-offset", type=float,
-              callback=_within(-_MAX_CLOCK_OFFSET_S, _MAX_CLOCK_OFFSET_S), default=0.0,
-              show_default=True,
-              help="The server's clock minus the real one (negative: behind), "
-                   f"-{_MAX_CLOCK_OFFSET_S} to {_MAX_CLOCK_OFFSET_S} s; moves windows, "
-                   "timestamps and the Date header.")
-@click.option("--bucket-second-refill", type=float, callback=_within(_MIN_REFILL, _MAX_REFILL),
-              default=None,
-              help=f"Tokens per second into the --rate-burst bucket, {_MIN_REFILL} to "
-                   f"{_MAX_REFILL:,} (default: --rate-burst).")
-@click.option("--bucket-minute-refill", type=float, callback=_within(_MIN_REFILL, _MAX_REFILL),
-              default=None,
-              help=f"Tokens per second into the --rate-minute bucket, {_MIN_REFILL} to "
-                   f"{_MAX_REFILL:,} (default: --rate-minute / 60).")
-@click.option("--jitter-min-ms", type=float, callback=_within(0, _MAX_LATENCY_MS), default=0.0,
-              show_default=True,
-              help=f"Least network delay each way, per request, 0 to {_MAX_LATENCY_MS:,} ms.")
-@click.option("--jitter-max-ms", type=float, callback=_within(0, _MAX_LATENCY_MS), default=0.0,
-              show_default=True,
-              help="Most network delay each way (a seeded uniform draw between the two), "
-                   f"0 to {_MAX_LATENCY_MS:,} ms.")
-@click.option("--rate-headers/--no-rate-headers", default=True, show_default=True,
-              help="Send Hood's X-RateLimit-* headers (429s carry Retry-After either way).")
-@click.option("--background-rps", type=float, callback=_within(0, _MAX_BACKGROUND_RPS),
-              default=0.0, show_default=True,
-              help="Requests per second another client spends of each Hood account's budget, "
-                   f"0 to {_MAX_BACKGROUND_RPS:,}.")
+@click.option(
+    "--rate-algorithm",
+    type=click.Choice(["fixed", "sliding", "bucket"]),
+    default="fixed",
+    show_default=True,
+    help="Hood's rate limit: fixed 1 s and 60 s windows, a sliding-window log, or "
+    "token buckets of --rate-burst and --rate-minute tokens.",
+)
+@click.option(
+    "--window-phase",
+    type=float,
+    callback=_within(0, 60),
+    default=0.0,
+    show_default=True,
+    help="Fixed windows start this many seconds past the server clock's whole minutes "
+    "(1 s windows: its fraction past whole seconds), 0 to 60.",
+)
+@click.option(
+    "--clock-offset",
+    type=float,
+    callback=_within(-_MAX_CLOCK_OFFSET_S, _MAX_CLOCK_OFFSET_S),
+    default=0.0,
+    show_default=True,
+    help="The server's clock minus the real one (negative: behind), "
+    f"-{_MAX_CLOCK_OFFSET_S} to {_MAX_CLOCK_OFFSET_S} s; moves windows, "
+    "timestamps and the Date header.",
+)
+@click.option(
+    "--bucket-second-refill",
+    type=float,
+    callback=_within(_MIN_REFILL, _MAX_REFILL),
+    default=None,
+    help=f"Tokens per second into the --rate-burst bucket, {_MIN_REFILL} to "
+    f"{_MAX_REFILL:,} (default: --rate-burst).",
+)
+@click.option(
+    "--bucket-minute-refill",
+    type=float,
+    callback=_within(_MIN_REFILL, _MAX_REFILL),
+    default=None,
+    help=f"Tokens per second into the --rate-minute bucket, {_MIN_REFILL} to "
+    f"{_MAX_REFILL:,} (default: --rate-minute / 60).",
+)
+@click.option(
+    "--jitter-min-ms",
+    type=float,
+    callback=_within(0, _MAX_LATENCY_MS),
+    default=0.0,
+    show_default=True,
+    help=f"Least network delay each way, per request, 0 to {_MAX_LATENCY_MS:,} ms.",
+)
+@click.option(
+    "--jitter-max-ms",
+    type=float,
+    callback=_within(0, _MAX_LATENCY_MS),
+    default=0.0,
+    show_default=True,
+    help="Most network delay each way (a seeded uniform draw between the two), "
+    f"0 to {_MAX_LATENCY_MS:,} ms.",
+)
+@click.option(
+    "--rate-headers/--no-rate-headers",
+    default=True,
+    show_default=True,
+    help="Send Hood's X-RateLimit-* headers (429s carry Retry-After either way).",
+)
+@click.option(
+    "--background-rps",
+    type=float,
+    callback=_within(0, _MAX_BACKGROUND_RPS),
+    default=0.0,
+    show_default=True,
+    help="Requests per second another client spends of each Hood account's budget, "
+    f"0 to {_MAX_BACKGROUND_RPS:,}.",
+)
 @handle_errors
 def emulator(
-    port: int, db: str | None, rate_burst: int, rate_minute: int, latency_ms: float,
-    fail_rate: float, drop_after_commit_rate: float, async_delay: float,
-    max_concurrent: int | None, page_max: int, seed: int | None, rate_algorithm: str,
-    window_phase: float, clock_offset: float, bucket_second_refill: float | None,
-    bucket_minute_refill: float | None, jitter_min_ms: float, jitter_max_ms: float,
-    rate_headers: bool, background_rps: float,
+    port: int,
+    db: str | None,
+    rate_burst: int,
+    rate_minute: int,
+    latency_ms: float,
+    fail_rate: float,
+    drop_after_commit_rate: float,
+    async_delay: float,
+    max_concurrent: int | None,
+    page_max: int,
+    seed: int | None,
+    rate_algorithm: str,
+    window_phase: float,
+    clock_offset: float,
+    bucket_second_refill: float | None,
+    bucket_minute_refill: float | None,
+    jitter_min_ms: float,
+    jitter_max_ms: float,
+    rate_headers: bool,
+    background_rps: float,
 ) -> None:
     """Serve the local Hood + Falconyte API emulator on 127.0.0.1 until Ctrl-C."""
     from hoodsync.emulator.app import EmulatorConfig
@@ -612,22 +884,36 @@ def emulator(
     algorithm = next(a for a in ALGORITHMS if a == rate_algorithm)  # click.Choice checked it
     if window_phase % 60 and rate_algorithm != "fixed":
         _fail(f"--window-phase: applies to --rate-algorithm fixed only, not {rate_algorithm}")
-    for name, value in (("--bucket-second-refill", bucket_second_refill),
-                        ("--bucket-minute-refill", bucket_minute_refill)):
+    for name, value in (
+        ("--bucket-second-refill", bucket_second_refill),
+        ("--bucket-minute-refill", bucket_minute_refill),
+    ):
         if value is not None and rate_algorithm != "bucket":
             _fail(f"{name}: applies to --rate-algorithm bucket only, not {rate_algorithm}")
     if jitter_min_ms > jitter_max_ms:
-        _fail(f"--jitter-min-ms: {jitter_min_ms:g} is larger than --jitter-max-ms "
-              f"{jitter_max_ms:g}")
+        _fail(
+            f"--jitter-min-ms: {jitter_min_ms:g} is larger than --jitter-max-ms {jitter_max_ms:g}"
+        )
     try:
         config = EmulatorConfig(
-            rate_burst=rate_burst, rate_minute=rate_minute, latency_ms=latency_ms,
-            fail_rate=fail_rate, drop_after_commit_rate=drop_after_commit_rate,
-            async_delay_s=async_delay, max_concurrent=max_concurrent, page_max=page_max, seed=seed,
-            rate_algorithm=algorithm, window_phase_s=window_phase,
-            clock_offset_s=clock_offset, bucket_second_refill=bucket_second_refill,
-            bucket_minute_refill=bucket_minute_refill, jitter_min_ms=jitter_min_ms,
-            jitter_max_ms=jitter_max_ms, rate_headers=rate_headers, background_rps=background_rps,
+            rate_burst=rate_burst,
+            rate_minute=rate_minute,
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            drop_after_commit_rate=drop_after_commit_rate,
+            async_delay_s=async_delay,
+            max_concurrent=max_concurrent,
+            page_max=page_max,
+            seed=seed,
+            rate_algorithm=algorithm,
+            window_phase_s=window_phase,
+            clock_offset_s=clock_offset,
+            bucket_second_refill=bucket_second_refill,
+            bucket_minute_refill=bucket_minute_refill,
+            jitter_min_ms=jitter_min_ms,
+            jitter_max_ms=jitter_max_ms,
+            rate_headers=rate_headers,
+            background_rps=background_rps,
         )
     except ValueError as exc:  # a combination the options' own bounds do not cover
         _fail(str(exc))
@@ -648,23 +934,49 @@ def emulator(
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--account", "accounts", multiple=True, metavar="NAME",
-              help="Account from hoodsync.yaml (repeatable; default: all configured).")
-@click.option("--target", "targets", multiple=True, metavar="KIND.KEY",
-              help="Only these resources, e.g. campaign.welcome-push (repeatable).")
-@click.option("--check", is_flag=True,
-              help="Write nothing; exit 2 when files would change (for CI).")
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="NAME",
+    help="Account from hoodsync.yaml (repeatable; default: all configured).",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KIND.KEY",
+    help="Only these resources, e.g. campaign.welcome-push (repeatable).",
+)
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 2 when files would change (for CI)."
+)
 @click.option("--dry-run", is_flag=True, help="Print the diff; write nothing.")
-@click.option("--new", "new_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              metavar="DIR", help="Also write remote objects no definition manages into DIR, "
-                                  "as `hoodsync export` does.")
+@click.option(
+    "--new",
+    "new_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Also write remote objects no definition manages into DIR, as `hoodsync export` does.",
+)
 @click.option("--no-color", is_flag=True, help="No ANSI colours (NO_COLOR is honoured too).")
-@click.option("--parallelism", type=click.IntRange(1, 64), default=None,
-              help="Requests in flight per account (default 4).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Requests in flight per account (default 4).",
+)
 @handle_errors
 def pull(
-    paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], check: bool,
-    dry_run: bool, new_dir: Path | None, no_color: bool, parallelism: int | None,
+    paths: Sequence[str],
+    accounts: Sequence[str],
+    targets: Sequence[str],
+    check: bool,
+    dry_run: bool,
+    new_dir: Path | None,
+    no_color: bool,
+    parallelism: int | None,
 ) -> None:
     """Write changes made in the Hood and Falconyte UIs back into the definition files.
 
@@ -680,7 +992,12 @@ def pull(
     """
     from hoodsync.definitions.loader import collector_paused
     from hoodsync.engine import (
-        close_all, make_plans, prepare, pull_new_files, read_definition, write_pulled,
+        close_all,
+        make_plans,
+        prepare,
+        pull_new_files,
+        read_definition,
+        write_pulled,
     )
     from hoodsync.pull import pull_account, unified_diff
 
@@ -688,9 +1005,17 @@ def pull(
         prep = prepare(tuple(paths), tuple(accounts), tuple(targets), _Notices())
         runs = make_plans(prep, prune=False, allow_replace=False, parallelism=parallelism)
     try:
-        reports = [pull_account(share, run.plan, run.remote, read_text=read_definition,
-                                env=os.environ, forbidden_env=prep.config.secret_names())
-                   for share, run in zip(prep.shares, runs)]
+        reports = [
+            pull_account(
+                share,
+                run.plan,
+                run.remote,
+                read_text=read_definition,
+                env=os.environ,
+                forbidden_env=prep.config.secret_names(),
+            )
+            for share, run in zip(prep.shares, runs)
+        ]
         new_files, problems = pull_new_files(runs, prep, new_dir) if new_dir else ([], [])
     finally:
         close_all(runs)
@@ -698,8 +1023,9 @@ def pull(
     problems = [str(p) for r in reports for p in r.problems] + problems
     color = _color(no_color)
     for change in changes:
-        click.echo(_styled_diff(unified_diff(change.path, change.before, change.after), color),
-                   nl=False)
+        click.echo(
+            _styled_diff(unified_diff(change.path, change.before, change.after), color), nl=False
+        )
     for path, text in new_files:
         click.echo(_styled_diff(unified_diff(str(path), None, text), color), nl=False)
     write = not (check or dry_run)
@@ -714,12 +1040,19 @@ def pull(
         raise SystemExit(EXIT_CHANGES)
 
 
-def _pull_summary(changes: Sequence["FileChange"], new_files: Sequence[tuple[Path, str]],
-                  problems: Sequence[str], write: bool) -> str:
+def _pull_summary(
+    changes: Sequence[FileChange],
+    new_files: Sequence[tuple[Path, str]],
+    problems: Sequence[str],
+    write: bool,
+) -> str:
     objects = sum(len(c.addresses) for c in changes)
     if not changes and not new_files:
-        return ("Nothing written." if problems
-                else "No drift: the definitions say what the accounts hold.")
+        return (
+            "Nothing written."
+            if problems
+            else "No drift: the definitions say what the accounts hold."
+        )
     parts = [f"{objects} definition(s) in {len(changes)} file(s)"] if changes else []
     if new_files:
         parts.append(f"{len(new_files)} new file(s)")
@@ -734,7 +1067,7 @@ def _styled_diff(text: str, color: bool) -> str:
         return text
     out = []
     for line in text.splitlines(keepends=True):
-        body, end = line.rstrip("\r\n"), line[len(line.rstrip("\r\n")):]
+        body, end = line.rstrip("\r\n"), line[len(line.rstrip("\r\n")) :]
         if line.startswith(("diff --git", "--- ", "+++ ", "new file mode")):
             body = click.style(body, bold=True)
         elif line.startswith("@@"):

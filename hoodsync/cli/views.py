@@ -12,7 +12,7 @@ import math
 import sys
 import threading
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import click
 
@@ -22,9 +22,19 @@ from hoodsync.plan import Plan
 
 __all__ = ["Console", "Ordered", "Progress", "TerminalView", "duration", "result_table"]
 
-_PAST = {"create": "created", "adopt": "adopted", "update": "updated", "replace": "replaced",
-         "pause": "paused", "resume": "resumed", "activate": "activated", "start": "started",
-         "deactivate": "deactivated", "stop": "stopped", "cancel": "canceled"}
+_PAST = {
+    "create": "created",
+    "adopt": "adopted",
+    "update": "updated",
+    "replace": "replaced",
+    "pause": "paused",
+    "resume": "resumed",
+    "activate": "activated",
+    "start": "started",
+    "deactivate": "deactivated",
+    "stop": "stopped",
+    "cancel": "canceled",
+}
 
 
 class Console:
@@ -121,8 +131,14 @@ class Progress:
     #: rest of the first batch is still in flight, which would make the pace look slow).
     OBSERVE_AFTER = 5
 
-    def __init__(self, out: Ordered, index: int, plan: Plan, prefix: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        out: Ordered,
+        index: int,
+        plan: Plan,
+        prefix: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.out, self.index, self.prefix, self.clock = out, index, prefix, clock
         self.plan = plan
         self.pending = {c.address: c for c in plan.changes if c.steps}
@@ -165,8 +181,10 @@ class Progress:
         elif now - self._eta_at >= self.INTERVAL:
             self._eta_at, self._eta = now, self.eta(done, total, now)
         eta = max(self._eta - (now - self._eta_at), 0.0) if done < total else 0.0
-        return (f"{self.prefix}[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} "
-                f"ETA {duration(eta)}")
+        return (
+            f"{self.prefix}[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} "
+            f"ETA {duration(eta)}"
+        )
 
 
 def duration(seconds: float) -> str:
@@ -182,31 +200,46 @@ def result_table(report: ApplyReport) -> str:
     message and trace_id) or not attempted; a summary line; where the journal is."""
     from hoodsync.apply import Outcome
 
-    rows = [(r.address, r.action, r.outcome.value,
-             r.remote_id or "" if r.outcome is Outcome.APPLIED else r.detail)
-            for r in report.results]
-    widths = [max([len(h)] + [len(row[i]) for row in rows])
-              for i, h in enumerate(("RESOURCE", "ACTION", "RESULT"))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(("RESOURCE", "ACTION", "RESULT"), widths))
-             + "  DETAIL"]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3]
-              for row in rows]
-    summary = (f"Apply complete: {report.count(Outcome.APPLIED)} applied, "
-               f"{report.count(Outcome.FAILED)} failed, "
-               f"{report.count(Outcome.NOT_ATTEMPTED)} not attempted"
-               + (f", {len(report.duplicates)} created more than once." if report.duplicates
-                  else "."))
+    rows = [
+        (
+            r.address,
+            r.action,
+            r.outcome.value,
+            r.remote_id or "" if r.outcome is Outcome.APPLIED else r.detail,
+        )
+        for r in report.results
+    ]
+    widths = [
+        max([len(h)] + [len(row[i]) for row in rows])
+        for i, h in enumerate(("RESOURCE", "ACTION", "RESULT"))
+    ]
+    lines = [
+        "  ".join(h.ljust(w) for h, w in zip(("RESOURCE", "ACTION", "RESULT"), widths)) + "  DETAIL"
+    ]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3] for row in rows
+    ]
+    summary = (
+        f"Apply complete: {report.count(Outcome.APPLIED)} applied, "
+        f"{report.count(Outcome.FAILED)} failed, "
+        f"{report.count(Outcome.NOT_ATTEMPTED)} not attempted"
+        + (f", {len(report.duplicates)} created more than once." if report.duplicates else ".")
+    )
     # A create whose answer was lost can still have gone through twice: never silent.
-    extra = [f"DUPLICATE {d.address}: {len(d.ids)} objects carry its identity "
-             f"(ids {', '.join(d.ids)}); `hoodsync apply --resolve-duplicates` keeps the oldest "
-             "and retires the others"
-             for d in report.duplicates]
+    extra = [
+        f"DUPLICATE {d.address}: {len(d.ids)} objects carry its identity "
+        f"(ids {', '.join(d.ids)}); `hoodsync apply --resolve-duplicates` keeps the oldest "
+        "and retires the others"
+        for d in report.duplicates
+    ]
     if report.duplicate_check_error:
         extra.append(f"The final listing for duplicates failed: {report.duplicate_check_error}")
     journal = f"Journal: {report.journal_path}"
     if report.journal_error:
-        journal += (f" (incomplete: it {report.journal_error}; no change started after that, "
-                    "the table above is from memory)")
+        journal += (
+            f" (incomplete: it {report.journal_error}; no change started after that, "
+            "the table above is from memory)"
+        )
     return "\n".join(lines + [""] + extra + [summary, journal])
 
 
@@ -216,8 +249,14 @@ class TerminalView:
     ``render_plan`` turns a plan into the text shown before approval; ``auto_approve`` skips the
     question; ``interactive`` says whether anyone can answer it (stdin is a terminal)."""
 
-    def __init__(self, render_plan: Callable[[Plan], str], *, auto_approve: bool = False,
-                 interactive: bool | None = None, tty: bool | None = None) -> None:
+    def __init__(
+        self,
+        render_plan: Callable[[Plan], str],
+        *,
+        auto_approve: bool = False,
+        interactive: bool | None = None,
+        tty: bool | None = None,
+    ) -> None:
         self.render_plan = render_plan
         self.auto_approve = auto_approve
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
@@ -242,8 +281,9 @@ class TerminalView:
         several = len(working) > 1
         for name, plan in plans:
             if name in self._index:
-                self._progress[name] = Progress(self._out, self._index[name], plan,
-                                                f"[{name}] " if several else "")
+                self._progress[name] = Progress(
+                    self._out, self._index[name], plan, f"[{name}] " if several else ""
+                )
 
     def approve(self) -> None:
         """Ask for `yes` on a terminal; refuse without --auto-approve when nobody can answer."""
@@ -251,8 +291,11 @@ class TerminalView:
             return
         if not self.interactive:
             raise HoodsyncError("refusing to apply without --auto-approve: no terminal to ask on")
-        answer = click.prompt("Do you want to perform these actions? Only 'yes' will be "
-                              "accepted", default="", show_default=False)
+        answer = click.prompt(
+            "Do you want to perform these actions? Only 'yes' will be accepted",
+            default="",
+            show_default=False,
+        )
         if answer.strip() != "yes":
             raise HoodsyncError("apply cancelled; nothing was changed")
 

@@ -76,8 +76,12 @@ def _build(node: Node, depth: int, max_depth: int, scalar: Callable[[ScalarNode]
         inline = depth < max_depth  # a child scalar is within the depth limit
         for key_node, value_node in node.value:
             key = key_node.value
-            if (key_node.__class__ is not ScalarNode or key_node.tag != _STR_TAG or key in out
-                    or (key == "<<" and not key_node.style)):
+            if (
+                key_node.__class__ is not ScalarNode
+                or key_node.tag != _STR_TAG
+                or key in out
+                or (key == "<<" and not key_node.style)
+            ):
                 raise Fallback
             if inline and value_node.__class__ is ScalarNode and value_node.tag == _STR_TAG:
                 out[key] = value_node.value  # the most common node, without a call

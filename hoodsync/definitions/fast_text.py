@@ -154,8 +154,12 @@ def _read(text: str, limit: int, scalars: Scalars) -> list[tuple[Any, int, int]]
         here = len(indent)
         if here > floor:
             raise Fallback
-        if (key and key[0] in maybe_typed and known.get(key, _MISSING) != key
-                and _remember(known, key, typed) != key):  # only a string equals a string
+        if (
+            key
+            and key[0] in maybe_typed
+            and known.get(key, _MISSING) != key
+            and _remember(known, key, typed) != key
+        ):  # only a string equals a string
             raise Fallback  # true, null, ...: not a string key
         if pending is not None:
             owner, at, owner_indent, is_key = pending

@@ -104,17 +104,19 @@ def rust_pattern(pattern: str) -> str:
             if char == "]" and at > class_start:
                 class_start = -1
             elif char == "[" or body.startswith(_SET_OPERATORS, at):
-                raise Untranslatable(f"{body[at:at + 2]!r} inside a class")
+                raise Untranslatable(f"{body[at : at + 2]!r} inside a class")
         elif char == "[":
             class_start = at + (2 if body.startswith("[^", at) else 1)
         elif char == "$":
             if at != len(body) - 1 or end:
-                raise Untranslatable("'$' before the end (Python's also matches before a "
-                                     "final newline, Rust's only at the end)")
+                raise Untranslatable(
+                    "'$' before the end (Python's also matches before a "
+                    "final newline, Rust's only at the end)"
+                )
             out.append(_PYTHON_END)  # what a final Python "$" matches, for a search
             break
         elif body.startswith("(?", at) and not body.startswith("(?:", at):
-            raise Untranslatable(f"group {body[at:at + 4]!r}")
+            raise Untranslatable(f"group {body[at : at + 4]!r}")
         elif char == "{" or char == "}":
             counted = _COUNTED.match(body, at)
             if counted is None:
@@ -135,20 +137,19 @@ def rust_pattern(pattern: str) -> str:
 
 def _escape(body: str, at: int, in_class: bool) -> tuple[str, int]:
     """The Rust spelling of the escape at ``body[at]`` (a backslash) and where it ends."""
-    letter = body[at + 1: at + 2]
+    letter = body[at + 1 : at + 2]
     if letter == "s":
         return (PYTHON_SPACE if in_class else f"[{PYTHON_SPACE}]"), at + 2
     if letter and letter in _PLAIN_ESCAPES:
-        return body[at: at + 2], at + 2
+        return body[at : at + 2], at + 2
     hexed = _HEX.match(body, at + 1)
     if hexed:
         return "\\x{" + hexed.group()[1:] + "}", hexed.end()
-    raise Untranslatable(f"escape {body[at: at + 2]!r}")
+    raise Untranslatable(f"escape {body[at : at + 2]!r}")
 
 
 #: Keywords whose value maps names (not keywords) to subschemas.
-_NAME_MAPS = frozenset({"$defs", "definitions", "dependencies", "dependentSchemas",
-                        "properties"})
+_NAME_MAPS = frozenset({"$defs", "definitions", "dependencies", "dependentSchemas", "properties"})
 #: Keywords whose value is data, never a schema.
 _DATA = frozenset({"const", "default", "enum", "examples"})
 
@@ -179,6 +180,7 @@ def _translated(node: Any) -> Any:
 
 # --------------------------------------------------------------------------- the check
 
+
 def _all_finite(root: Any) -> bool:
     """No NaN or infinity anywhere below ``root`` (an iterative walk: ~10 µs a definition)."""
     stack = [root]
@@ -208,8 +210,12 @@ def compile_check(root: Mapping[str, Any]) -> Check | None:
             pattern_options=jsonschema_rs.RegexOptions(),  # linear time, no lookaround
             offline=True,  # never fetch a remote $ref
         )
-    except (Untranslatable, ValueError, jsonschema_rs.ValidationError,
-            jsonschema_rs.ReferencingError) as exc:
+    except (
+        Untranslatable,
+        ValueError,
+        jsonschema_rs.ValidationError,
+        jsonschema_rs.ReferencingError,
+    ) as exc:
         log.debug("no fast check for schema %s: %s", root.get("$id", "?"), exc)
         return None
     is_valid = validator.is_valid

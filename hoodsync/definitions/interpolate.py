@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Location

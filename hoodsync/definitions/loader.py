@@ -32,9 +32,10 @@ import gc
 import os
 import re
 import stat
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -105,13 +106,14 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
-    def extend(self, other: "LoadResult") -> None:
+    def extend(self, other: LoadResult) -> None:
         self.documents.extend(other.documents)
         self.problems.extend(other.problems)
         self.files.extend(other.files)
 
 
 # --------------------------------------------------------------------------- resolver
+
 
 class _CoreResolver(BaseResolver):
     """Implicit typing by the YAML 1.2 core schema, nothing more."""
@@ -205,7 +207,10 @@ if getattr(yaml, "__with_libyaml__", False):
 else:  # pragma: no cover - exercised only where libyaml is missing
 
     class _Loader(  # type: ignore[no-redef]
-        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
         _FastCoreResolver,
     ):
         def __init__(self, stream: str) -> None:
@@ -217,6 +222,7 @@ else:  # pragma: no cover - exercised only where libyaml is missing
 
 
 # --------------------------------------------------------------------------- construction
+
 
 class _Invalid(Exception):
     """A problem that stops construction of the current document."""
@@ -349,8 +355,14 @@ def _scalar_value(tag: str, text: str) -> Any:
             if text.startswith(("0o", "0x")):
                 return int(text[2:], 8 if text[1] == "o" else 16)
             return int(text, 10)
-        return float(text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
-                     .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
+        return float(
+            text.replace(".inf", "inf")
+            .replace(".Inf", "inf")
+            .replace(".INF", "inf")
+            .replace(".nan", "nan")
+            .replace(".NaN", "nan")
+            .replace(".NAN", "nan")
+        )
     except ValueError as exc:
         raise _Refused(f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}") from exc
 
@@ -369,6 +381,7 @@ _SCALARS = fast_text.Scalars(_plain_scalar, frozenset(_IMPLICIT))
 
 # --------------------------------------------------------------------------- fast path
 
+
 def _fast_document(
     text: str, node: Node, index: int, display: str, limits: Limits
 ) -> tuple[bool, Document | None]:
@@ -382,9 +395,11 @@ def _fast_document(
     if data is None:
         return True, None
     mark = node.start_mark
-    return True, Document(data, Location(display, mark.line + 1, mark.column + 1),
-                          fast_load.LazyLocations(
-                              lambda: _exact_locations(text, display, index, limits)))
+    return True, Document(
+        data,
+        Location(display, mark.line + 1, mark.column + 1),
+        fast_load.LazyLocations(lambda: _exact_locations(text, display, index, limits)),
+    )
 
 
 def _text_documents(text: str, display: str, limits: Limits) -> list[Document] | None:
@@ -395,9 +410,14 @@ def _text_documents(text: str, display: str, limits: Limits) -> list[Document] |
         read = fast_text.block_data(text, limits.max_depth, _SCALARS)
     except fast_text.Fallback:
         return None
-    return [Document(data, Location(display, line, column), fast_load.LazyLocations(
-                _locations_of(text, display, index, limits)))
-            for index, (data, line, column) in enumerate(read)]
+    return [
+        Document(
+            data,
+            Location(display, line, column),
+            fast_load.LazyLocations(_locations_of(text, display, index, limits)),
+        )
+        for index, (data, line, column) in enumerate(read)
+    ]
 
 
 def _locations_of(
@@ -452,6 +472,7 @@ def _nodes(text: str) -> Iterator[Node]:
 
 
 # --------------------------------------------------------------------------- files
+
 
 def _decode(raw: bytes, display: str) -> tuple[str | None, Problem | None]:
     """UTF-8 (an optional BOM is dropped); a bad byte is reported where it is."""
@@ -521,11 +542,13 @@ def _nesting_problem(
     """
     end = len(text) if end is None else min(end, len(text))
     for _ in range(_MAX_RECOUNTS):
-        too_deep, refused = _count_depth(text if end == len(text) else text[:end], limits.max_depth,
-                                         start)
+        too_deep, refused = _count_depth(
+            text if end == len(text) else text[:end], limits.max_depth, start
+        )
         if too_deep is not None:
-            return Problem(Location(display, *too_deep),
-                           f"nesting deeper than {limits.max_depth} levels")
+            return Problem(
+                Location(display, *too_deep), f"nesting deeper than {limits.max_depth} levels"
+            )
         if refused is None or refused >= end:
             return None  # parsed to the end, or refused only where the part was cut short
         end = refused
@@ -556,8 +579,12 @@ def _count_depth(
                     is_key = parent[0] and parent[1] % 2 == 0
                     parent[1] += 1
                 mark = event.start_mark
-                if len(open_) > max_depth and not is_key and mark is not None \
-                        and mark.index >= start:
+                if (
+                    len(open_) > max_depth
+                    and not is_key
+                    and mark is not None
+                    and mark.index >= start
+                ):
                     return (mark.line + 1, mark.column + 1), None
                 if isinstance(event, yaml.CollectionStartEvent):
                     open_.append([isinstance(event, yaml.MappingStartEvent), 0])
@@ -662,7 +689,7 @@ class _Displayer:
         if real_folder is None:
             real_folder = self._folders[folder] = os.path.realpath(folder or ".")
         real = os.path.join(real_folder, name)
-        return real[len(self._prefix):] if real.startswith(self._prefix) else text
+        return real[len(self._prefix) :] if real.startswith(self._prefix) else text
 
 
 def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
@@ -675,8 +702,9 @@ def _load_file(path: Path, display: str, limits: Limits) -> LoadResult:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             # A FIFO or device named *.yaml would block the read forever or never end.
-            return LoadResult(problems=[Problem(Location(display), "not a regular file")],
-                              files=[display])
+            return LoadResult(
+                problems=[Problem(Location(display), "not a regular file")], files=[display]
+            )
         size = info.st_size
         if size > limits.max_file_bytes:
             return LoadResult(

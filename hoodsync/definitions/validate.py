@@ -29,15 +29,19 @@ import json
 import math
 import re
 from collections import Counter
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
-
+from typing import TYPE_CHECKING, Any
 
 from hoodsync.definitions.fast_validate import Check, compile_check
 from hoodsync.definitions.loader import (
-    DEFAULT_LIMITS, Document, Limits, collector_paused, load_paths,
+    DEFAULT_LIMITS,
+    Document,
+    Limits,
+    collector_paused,
+    load_paths,
 )
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Kind
@@ -70,12 +74,13 @@ _MAX_SHOWN = 60
 def parse_api_time(text: str) -> dt.datetime | None:
     """Parse the APIs' ``YYYY-MM-DD HH:MM:SS`` (UTC) form; ``None`` if it is not that form."""
     try:
-        return dt.datetime.strptime(text, API_TIME).replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(text, API_TIME).replace(tzinfo=dt.UTC)
     except (TypeError, ValueError):
         return None
 
 
 # --------------------------------------------------------------------------- schemas
+
 
 def _resolve_schema_name(name: str) -> str:
     for accepted, stem in SCHEMA_NAMES.items():
@@ -86,7 +91,7 @@ def _resolve_schema_name(name: str) -> str:
     raise KeyError(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(name: str) -> Mapping[str, Any]:
     """The JSON Schema called ``name`` (a kind, its slug, or ``config``); KeyError if unknown."""
     stem = _resolve_schema_name(name)
@@ -95,8 +100,8 @@ def schema(name: str) -> Mapping[str, Any]:
     return loaded
 
 
-@lru_cache(maxsize=None)
-def _validator(name: str) -> "jsonschema.protocols.Validator":
+@cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
     # One validator per schema, reused for every document that fails the fast check. Imported
     # here: jsonschema costs ~40 ms of startup that a valid repository never needs.
     import jsonschema
@@ -106,7 +111,8 @@ def _validator(name: str) -> "jsonschema.protocols.Validator":
 
 # --------------------------------------------------------------------------- fast verdict
 
-@lru_cache(maxsize=None)
+
+@cache
 def _fast_check(name: str) -> Check | None:
     # Its contract (fast_validate): True only for a document jsonschema finds no error in.
     # ``format`` is an annotation on both sides: _validator() sets no format checker.
@@ -122,6 +128,7 @@ def _fast_valid(data: Any, name: str) -> bool:
 
 # --------------------------------------------------------------------------- schema errors
 
+
 def _short(value: Any) -> str:
     """``value`` as JSON for a message, at most ``_MAX_SHOWN`` characters, safe to print (a
     definition's text may hold control characters: that is what some problems are about)."""
@@ -129,8 +136,15 @@ def _short(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
 
 
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null",
-               int: "integer", float: "number"}
+_JSON_TYPES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    type(None): "null",
+    int: "integer",
+    float: "number",
+}
 
 
 def _json_type(value: Any) -> str:
@@ -157,11 +171,16 @@ def _schema_problems(doc: Document, name: str) -> Iterator[Problem]:
 def _translate(error: ValidationError, doc: Document) -> Iterator[Problem]:
     path: JsonPath = tuple(error.absolute_path)
     kind = error.validator
-    if kind in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
+    if kind in ("additionalProperties", "unevaluatedProperties") and isinstance(
+        error.instance, dict
+    ):
         known = _known_keys(error.schema) if isinstance(error.schema, dict) else []
-        patterns = error.schema.get("patternProperties", {}) if isinstance(error.schema, dict) else {}
+        patterns = (
+            error.schema.get("patternProperties", {}) if isinstance(error.schema, dict) else {}
+        )
         unknown = [
-            k for k in error.instance
+            k
+            for k in error.instance
             if k not in known and not any(re.search(p, k) for p in patterns)
         ]
         if kind == "unevaluatedProperties" and not known:
@@ -212,8 +231,14 @@ def _message(error: ValidationError) -> str:
         bound = "at most" if kind == "maxProperties" else "at least"
         return f"has {count} key(s), {bound} {value} allowed — {described}"
     if kind in ("minItems", "minLength", "minProperties"):
-        return f"must not be shorter than {value}" if kind == "minLength" else (
-            f"needs at least {value} item(s)" if kind == "minItems" else f"needs at least {value} key(s)"
+        return (
+            f"must not be shorter than {value}"
+            if kind == "minLength"
+            else (
+                f"needs at least {value} item(s)"
+                if kind == "minItems"
+                else f"needs at least {value} key(s)"
+            )
         )
     if kind in ("maxItems", "maxLength", "maxProperties"):
         return f"too long: at most {value}" + (" item(s)" if kind == "maxItems" else "")
@@ -223,8 +248,9 @@ def _message(error: ValidationError) -> str:
         return "items must be unique"
     if kind == "oneOf":
         return "must match exactly one of the allowed forms" + (
-            f": {error.schema.get('description')}" if isinstance(error.schema, dict)
-            and error.schema.get("description") else ""
+            f": {error.schema.get('description')}"
+            if isinstance(error.schema, dict) and error.schema.get("description")
+            else ""
         )
     if kind == "not":
         return f"{_short(inst)} is not allowed here"
@@ -233,20 +259,29 @@ def _message(error: ValidationError) -> str:
 
 # --------------------------------------------------------------------------- envelope
 
+
 def _envelope_problems(doc: Document) -> tuple[Kind | None, list[Problem]]:
     data = doc.data
     if not isinstance(data, dict):
-        return None, [Problem(doc.location, f"a definition must be a mapping, got {_json_type(data)}")]
+        return None, [
+            Problem(doc.location, f"a definition must be a mapping, got {_json_type(data)}")
+        ]
     raw = data.get("kind")
     if raw is None:
-        return None, [Problem(doc.location, "missing required key 'kind' "
-                              "(one of Campaign, PushTask, EmailCampaign)")]
+        return None, [
+            Problem(
+                doc.location,
+                "missing required key 'kind' (one of Campaign, PushTask, EmailCampaign)",
+            )
+        ]
     try:
         return Kind(raw), []
     except ValueError:
         names = [k.value for k in Kind]
         hint = _suggest(str(raw), names) or f" (one of {', '.join(names)})"
-        return None, [Problem(doc.locate(("kind",)), f"unknown kind {_short(raw)}{hint}", ("kind",))]
+        return None, [
+            Problem(doc.locate(("kind",)), f"unknown kind {_short(raw)}{hint}", ("kind",))
+        ]
 
 
 def _definition(doc: Document, kind: Kind) -> Definition:
@@ -275,6 +310,7 @@ def _order(data: Mapping[str, Any]) -> int:
 # Two rules hold for every document, whatever its kind and wherever the value sits (metadata
 # included), and neither can be said in JSON Schema: there a float NaN passes every bound, and
 # 2.0 is an "integer".
+
 
 def _is_plain_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -328,13 +364,24 @@ def _with_value_problems(doc: Document, schema_problems: Sequence[Problem]) -> l
         bad = list(_non_finite(data))
         paths = {path for path, _ in bad}
         found = [p for p in found if p.path not in paths]
-        found += [Problem(doc.locate(path), f"{_yaml_float(value)} is not allowed: NaN and "
-                          "infinity have no JSON form, so the API cannot store them", path)
-                  for path, value in bad]
+        found += [
+            Problem(
+                doc.locate(path),
+                f"{_yaml_float(value)} is not allowed: NaN and "
+                "infinity have no JSON form, so the API cannot store them",
+                path,
+            )
+            for path, value in bad
+        ]
     order = data.get("order") if isinstance(data, dict) else None
     if order is not None and not _is_plain_int(order) and all(p.path != ("order",) for p in found):
-        found.append(Problem(doc.locate(("order",)), "order must be a plain integer such as 0, "
-                             f"10 or -5, got {_short(order)}", ("order",)))
+        found.append(
+            Problem(
+                doc.locate(("order",)),
+                f"order must be a plain integer such as 0, 10 or -5, got {_short(order)}",
+                ("order",),
+            )
+        )
     return found
 
 
@@ -353,34 +400,56 @@ def _campaign_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
     per_channel = Counter(m.get("channel") for m in messages if isinstance(m, dict))
     for channel, count in sorted(per_channel.items(), key=lambda kv: str(kv[0])):
         if count > 1 and not spec.get("ab_test"):
-            yield _problem(defn, ("spec", "messages"),
-                           f"{count} {channel} messages need an ab_test block "
-                           "(several messages of one channel are an A/B test)")
+            yield _problem(
+                defn,
+                ("spec", "messages"),
+                f"{count} {channel} messages need an ab_test block "
+                "(several messages of one channel are an A/B test)",
+            )
         if count > 4:
-            yield _problem(defn, ("spec", "messages"),
-                           f"{count} {channel} messages; at most 4 per channel are allowed")
+            yield _problem(
+                defn,
+                ("spec", "messages"),
+                f"{count} {channel} messages; at most 4 per channel are allowed",
+            )
     for i, msg in enumerate(messages):
-        if isinstance(msg, dict) and msg.get("channel") in ("sms", "email") \
-                and not msg.get("integration_id"):
-            yield _problem(defn, ("spec", "messages", i),
-                           f"integration_id is required for {msg['channel']} messages")
-    options = [k for k in ("run_immediately", "scheduled_time", "recurrence")
-               if spec.get(k) not in (None, False, 0)]
+        if (
+            isinstance(msg, dict)
+            and msg.get("channel") in ("sms", "email")
+            and not msg.get("integration_id")
+        ):
+            yield _problem(
+                defn,
+                ("spec", "messages", i),
+                f"integration_id is required for {msg['channel']} messages",
+            )
+    options = [
+        k
+        for k in ("run_immediately", "scheduled_time", "recurrence")
+        if spec.get(k) not in (None, False, 0)
+    ]
     if len(options) > 1:
         # Located at the second option but filed under "spec": it is about the combination,
         # so a schema problem on either field must not hide it.
-        yield Problem(defn.locate(("spec", options[1])),
-                      f"set at most one of run_immediately, scheduled_time, recurrence "
-                      f"(found {', '.join(options)})", ("spec",))
+        yield Problem(
+            defn.locate(("spec", options[1])),
+            f"set at most one of run_immediately, scheduled_time, recurrence "
+            f"(found {', '.join(options)})",
+            ("spec",),
+        )
     metadata = spec.get("metadata")
     if isinstance(metadata, dict) and ("hoodsync_key" in metadata or "hoodsync_hash" in metadata):
-        yield _problem(defn, ("spec", "metadata"),
-                       "metadata.hoodsync_key and metadata.hoodsync_hash are written by hoodsync; "
-                       "remove them from the definition")
-    if defn.resume is not None:
-        if len([k for k in ("run_immediately", "scheduled_time") if k in defn.resume]) != 1:
-            yield _problem(defn, ("resume",),
-                           "resume holds exactly one of run_immediately or scheduled_time")
+        yield _problem(
+            defn,
+            ("spec", "metadata"),
+            "metadata.hoodsync_key and metadata.hoodsync_hash are written by hoodsync; "
+            "remove them from the definition",
+        )
+    resume = defn.resume
+    if resume is not None and sum(k in resume for k in ("run_immediately", "scheduled_time")) != 1:
+        yield _problem(
+            defn, ("resume",), "resume holds exactly one of run_immediately or scheduled_time"
+        )
 
 
 _CRON_SINGLE = re.compile(r"^[0-9]+$")
@@ -400,9 +469,16 @@ def _as_int(value: Any) -> int | None:
 def _push_task_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
     spec = defn.spec
     status = _as_int(spec.get("status"))
-    if defn.state is not None and status is not None and status != (1 if defn.state == "active" else 0):
-        yield _problem(defn, ("spec", "status"),
-                       f"spec.status {status} contradicts state: {defn.state}; keep one of them")
+    if (
+        defn.state is not None
+        and status is not None
+        and status != (1 if defn.state == "active" else 0)
+    ):
+        yield _problem(
+            defn,
+            ("spec", "status"),
+            f"spec.status {status} contradicts state: {defn.state}; keep one of them",
+        )
     active = defn.state == "active" or (defn.state is None and status == 1)
     start_raw = spec.get("start_time")
     if active and start_raw in (None, ""):
@@ -411,8 +487,11 @@ def _push_task_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
     if isinstance(start_raw, str) and start_raw != "immediately":
         start = parse_api_time(start_raw)
         if start is None:
-            yield _problem(defn, ("spec", "start_time"),
-                           f"start_time {start_raw!r} is not 'immediately' or YYYY-MM-DD HH:MM:SS")
+            yield _problem(
+                defn,
+                ("spec", "start_time"),
+                f"start_time {start_raw!r} is not 'immediately' or YYYY-MM-DD HH:MM:SS",
+            )
     # "start_time not in the past" and an end_time after an immediate start depend on the clock
     # and on whether the task exists yet, which only the planner knows (it refuses a past
     # start_time when a create or patch would send it). Checking them here would turn every
@@ -421,7 +500,9 @@ def _push_task_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
     if isinstance(end_raw, str):
         end = parse_api_time(end_raw)
         if end is None:
-            yield _problem(defn, ("spec", "end_time"), f"end_time {end_raw!r} is not YYYY-MM-DD HH:MM:SS")
+            yield _problem(
+                defn, ("spec", "end_time"), f"end_time {end_raw!r} is not YYYY-MM-DD HH:MM:SS"
+            )
         elif start is not None and end < start:
             yield _problem(defn, ("spec", "end_time"), "end_time is before start_time")
     yield from _push_task_repeat_rules(defn)
@@ -433,9 +514,12 @@ def _push_task_repeat_rules(defn: Definition) -> Iterator[Problem]:
     if freq_raw is not None:
         freq = _as_int(freq_raw)
         if freq is None or freq % 60 or not _FREQ_MIN <= freq <= _FREQ_MAX:
-            yield _problem(defn, ("spec", "frequency"),
-                           f"frequency {_short(freq_raw)} must be a multiple of 60 seconds "
-                           f"from {_FREQ_MIN} to {_FREQ_MAX:,}")
+            yield _problem(
+                defn,
+                ("spec", "frequency"),
+                f"frequency {_short(freq_raw)} must be a multiple of 60 seconds "
+                f"from {_FREQ_MIN} to {_FREQ_MAX:,}",
+            )
     cron = spec.get("cron")
     if cron is not None and freq_raw is not None:
         yield _problem(defn, ("spec", "cron"), "set frequency or cron, not both")
@@ -445,13 +529,19 @@ def _push_task_repeat_rules(defn: Definition) -> Iterator[Problem]:
             yield _problem(defn, ("spec", "cron"), f"cron {cron!r} must have 5 fields")
         else:
             if not _CRON_SINGLE.match(fields[0]):
-                yield _problem(defn, ("spec", "cron"),
-                               f"cron minute field {fields[0]!r} must be a single value "
-                               "(no lists, ranges or wildcards)")
+                yield _problem(
+                    defn,
+                    ("spec", "cron"),
+                    f"cron minute field {fields[0]!r} must be a single value "
+                    "(no lists, ranges or wildcards)",
+                )
             if _as_int(spec.get("user_time_zone")) == 1 and not _CRON_SINGLE.match(fields[1]):
-                yield _problem(defn, ("spec", "cron"),
-                               f"with user_time_zone on, the cron hour field {fields[1]!r} "
-                               "must be a single value")
+                yield _problem(
+                    defn,
+                    ("spec", "cron"),
+                    f"with user_time_zone on, the cron hour field {fields[1]!r} "
+                    "must be a single value",
+                )
 
 
 _RULES: Mapping[Kind, Rule] = {
@@ -466,18 +556,26 @@ def _uniqueness_problems(definitions: Sequence[Definition]) -> Iterator[Problem]
     for defn in definitions:
         first = seen_keys.setdefault((defn.kind, defn.key), defn)
         if first is not defn:
-            yield _problem(defn, ("key",), f"duplicate key {defn.key!r} for kind {defn.kind.value} "
-                                           f"(also at {first.locate(('key',))})")
+            yield _problem(
+                defn,
+                ("key",),
+                f"duplicate key {defn.key!r} for kind {defn.kind.value} "
+                f"(also at {first.locate(('key',))})",
+            )
         if defn.kind in (Kind.PUSH_TASK, Kind.EMAIL_CAMPAIGN) and defn.name is not None:
             other = seen_names.setdefault((defn.kind, defn.name), defn)
             if other is not defn:
-                yield _problem(defn, ("spec", "name"),
-                               f"duplicate name {defn.name!r} for kind {defn.kind.value} "
-                               f"(also at {other.locate(('spec', 'name'))}); "
-                               f"{defn.kind.value} objects are matched by name")
+                yield _problem(
+                    defn,
+                    ("spec", "name"),
+                    f"duplicate name {defn.name!r} for kind {defn.kind.value} "
+                    f"(also at {other.locate(('spec', 'name'))}); "
+                    f"{defn.kind.value} objects are matched by name",
+                )
 
 
 # --------------------------------------------------------------------------- entry points
+
 
 def _rule_problems(
     doc: Document, kind: Kind, now: dt.datetime, schema_problems: Sequence[Problem]
@@ -488,7 +586,11 @@ def _rule_problems(
     place is not repeated."""
     rule = _RULES.get(kind)
     data = doc.data
-    if rule is None or not isinstance(data.get("spec"), dict) or not isinstance(data.get("key"), str):
+    if (
+        rule is None
+        or not isinstance(data.get("spec"), dict)
+        or not isinstance(data.get("key"), str)
+    ):
         return []
     try:
         defn = _definition(doc, kind)
@@ -507,7 +609,7 @@ def validate_documents(
     A document with any error-level problem is left out of the returned definitions. The
     returned definitions keep the order of ``documents``; problems are sorted by location.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     definitions: list[Definition] = []
     problems: list[Problem] = []
     for doc in documents:

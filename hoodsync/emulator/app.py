@@ -37,8 +37,9 @@ import http
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from hoodsync.emulator.falconyte import FalconyteApi

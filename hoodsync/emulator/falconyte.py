@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hoodsync.emulator.store import Account, EmailCampaignRow, Store
 from hoodsync.emulator.wire import BodyError, FalconyteFailure, Request, Response, format_iso_micros

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["Faults"]
 

@@ -39,7 +39,8 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hoodsync.emulator.push_tasks import PushTasks
 from hoodsync.emulator.query import (

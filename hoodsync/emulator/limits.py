@@ -44,8 +44,9 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Literal
+from typing import Literal
 
 __all__ = [
     "ALGORITHMS",

@@ -15,7 +15,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hoodsync.emulator.query import ResourceSpec, parse_list, parse_read, to_int, to_str
 from hoodsync.emulator.store import PushTaskRow, Store

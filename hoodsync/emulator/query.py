@@ -8,8 +8,9 @@ emulator decided (the real maximum is undocumented).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hoodsync.emulator.store import Filter, ListQuery
 from hoodsync.emulator.wire import HoodFailure

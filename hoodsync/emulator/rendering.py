@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
+from collections.abc import Mapping
 from itertools import repeat
 from json.encoder import encode_basestring
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from hoodsync.emulator.query import Presentation
 from hoodsync.emulator.store import Account, CampaignText

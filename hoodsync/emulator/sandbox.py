@@ -10,9 +10,9 @@ drop-after-commit fault) surfaces as ``httpx.RemoteProtocolError``, exactly as o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import httpx
 

@@ -9,13 +9,15 @@ threads: stopping the server does not wait for requests still in flight.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
 import socketserver
 import sys
 import threading
-from typing import IO, Any, Callable, cast
+from collections.abc import Callable
+from typing import IO, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from hoodsync.emulator.app import DropConnection, EmulatorApp, EmulatorConfig
@@ -71,10 +73,8 @@ class _RequestHandler(WSGIRequestHandler):
             handler.run(self.server.get_app())  # type: ignore[attr-defined]
         except DropConnection:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base-class signature
         logger.debug("%s - " + format, self.address_string(), *args)

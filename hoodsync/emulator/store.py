@@ -20,10 +20,11 @@ import secrets
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from hoodsync.emulator.wire import dump_indexed
 from hoodsync.wire import CAMPAIGN_STATUSES
@@ -256,7 +257,7 @@ class Store:
     # -- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path | None) -> "Store":
+    def open(cls, path: str | Path | None) -> Store:
         """Open (creating if needed) the store at ``path``; ``None`` or ``":memory:"`` = in memory.
 
         A file store keeps everything across restarts. Raises :class:`StoreError` if the file
@@ -426,8 +427,9 @@ class Store:
         known = self._counts.get(key)
         if known is not None and known[0] == stamp:
             return known[1]
-        total = int(self._conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)
-                    .fetchone()[0])
+        total = int(
+            self._conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params).fetchone()[0]
+        )
         if len(self._counts) >= 256:  # distinct queries; a bound, not a tuned size
             self._counts.clear()
         self._counts[key] = (stamp, total)
@@ -538,22 +540,33 @@ class Store:
         "spec, spec_index, extra"
     )
 
-    def list_campaign_texts(
-        self, account: str, query: ListQuery
-    ) -> tuple[int, list[CampaignText]]:
+    def list_campaign_texts(self, account: str, query: ListQuery) -> tuple[int, list[CampaignText]]:
         """Like :meth:`list_campaigns`, but each ``spec`` stays the stored JSON text."""
         total, rows = self._list(
             "campaigns", account, query, _CAMPAIGN_COLUMNS, self._CAMPAIGN_TEXT_SELECT
         )
         extras: dict[str, Mapping[str, Any]] = {}  # most rows' extra is one of a few texts
         page = []
-        for (cid, status, strategy, next_run, counter, created, updated, spec, index,
-             extra_text) in rows:
+        for (
+            cid,
+            status,
+            strategy,
+            next_run,
+            counter,
+            created,
+            updated,
+            spec,
+            index,
+            extra_text,
+        ) in rows:
             extra = extras.get(extra_text)
             if extra is None:
                 extra = extras[extra_text] = json.loads(extra_text)
-            page.append(CampaignText(cid, status, strategy, next_run, counter, created, updated,
-                                     spec, index, extra))
+            page.append(
+                CampaignText(
+                    cid, status, strategy, next_run, counter, created, updated, spec, index, extra
+                )
+            )
         return total, page
 
     def set_campaign_status(

@@ -13,9 +13,10 @@ import copy
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 __all__ = [
     "JSON",
@@ -131,7 +132,7 @@ def parse_hood_time(value: object) -> float | None:
 def format_iso_micros(micros: int) -> str:
     """ISO 8601 UTC with microseconds (``2026-01-01T00:00:00.000001Z``) for epoch microseconds."""
     seconds, rest = divmod(micros, 1_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=rest)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -7,7 +7,8 @@ recomputes on a fresh read to detect a stale plan.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from hoodsync.kinds.base import KindRules
 from hoodsync.kinds.campaign import CampaignRules

@@ -29,9 +29,10 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from hoodsync.definitions.interpolate import fingerprint as value_fp
 from hoodsync.definitions.interpolate import masked, reference_names
@@ -152,17 +153,24 @@ class Resource:
     diff: tuple[FieldDiff, ...] = ()
 
     @classmethod
-    def of(cls, desired: Desired) -> "Resource":
+    def of(cls, desired: Desired) -> Resource:
         """A definition's resource, before it is matched."""
         d = desired.definition
-        return cls(d.address, d.kind, d.key, desired.shown_name, d.order,
-                   desired.sensitive_values())
+        return cls(
+            d.address, d.kind, d.key, desired.shown_name, d.order, desired.sensitive_values()
+        )
 
-    def on(self, remote: RemoteObject, fingerprint: str,
-           diff: tuple[FieldDiff, ...] = ()) -> "Resource":
+    def on(
+        self, remote: RemoteObject, fingerprint: str, diff: tuple[FieldDiff, ...] = ()
+    ) -> Resource:
         """This resource matched to ``remote`` (with ``fingerprint``), differing by ``diff``."""
-        return dataclasses.replace(self, remote_id=remote.id, remote_status=remote.status,
-                                   fingerprint=fingerprint, diff=diff)
+        return dataclasses.replace(
+            self,
+            remote_id=remote.id,
+            remote_status=remote.status,
+            fingerprint=fingerprint,
+            diff=diff,
+        )
 
     def change(
         self,
@@ -178,11 +186,22 @@ class Resource:
     ) -> Change:
         """The change to this resource (``diff`` overrides the resource's own)."""
         return Change(
-            address=self.address, kind=self.kind, key=self.key, action=action,
-            description=description, name=self.name, remote_id=self.remote_id,
-            remote_status=self.remote_status, transition=transition, steps=tuple(steps),
-            diff=self.diff if diff is None else diff, drift=drift, notes=tuple(notes),
-            fingerprint=self.fingerprint, order=self.order, sensitive=self.sensitive,
+            address=self.address,
+            kind=self.kind,
+            key=self.key,
+            action=action,
+            description=description,
+            name=self.name,
+            remote_id=self.remote_id,
+            remote_status=self.remote_status,
+            transition=transition,
+            steps=tuple(steps),
+            diff=self.diff if diff is None else diff,
+            drift=drift,
+            notes=tuple(notes),
+            fingerprint=self.fingerprint,
+            order=self.order,
+            sensitive=self.sensitive,
             flags=tuple(flags),
         )
 
@@ -263,7 +282,9 @@ class KindRules(abc.ABC):
 
     @abc.abstractmethod
     def match(
-        self, desired: Sequence[Desired], remote: Sequence[RemoteObject],
+        self,
+        desired: Sequence[Desired],
+        remote: Sequence[RemoteObject],
         resolve_duplicates: bool = False,
     ) -> Match:
         """Pair definitions with remote objects (DESIGN §2). With ``resolve_duplicates``, a
@@ -347,7 +368,9 @@ def _get(node: Any, path: JsonPath) -> Any:
     return node
 
 
-def group_by(objs: Iterable[RemoteObject], key: Callable[[RemoteObject], Any]) -> dict[Any, list[RemoteObject]]:
+def group_by(
+    objs: Iterable[RemoteObject], key: Callable[[RemoteObject], Any]
+) -> dict[Any, list[RemoteObject]]:
     """Objects grouped by ``key``, each group in input order."""
     out: dict[Any, list[RemoteObject]] = {}
     for o in objs:
@@ -425,7 +448,7 @@ def project(desired: Any, remote: Any) -> Any:
                 return keyed
         head = [r if type(d) in _ATOMS else project(d, r) for d, r in zip(desired, remote)]
         if len(remote) > len(desired):
-            head.extend(remote[len(desired):])
+            head.extend(remote[len(desired) :])
         return head
     return remote
 
@@ -434,8 +457,10 @@ def _project_messages(desired: list[Any], remote: list[Any]) -> list[Any] | None
     """:func:`project` for two arrays of messages in another order (``None``: not messages, or
     in the same order, where projecting by position is the same and cheaper)."""
     if len(desired) == len(remote) and all(
-        type(r) is dict and type(d) is dict
-        and d.get("name") == r.get("name") and d.get("channel") == r.get("channel")
+        type(r) is dict
+        and type(d) is dict
+        and d.get("name") == r.get("name")
+        and d.get("channel") == r.get("channel")
         for d, r in zip(desired, remote)
     ):
         return None  # the usual case, checked without building identities
@@ -549,13 +574,20 @@ def _in_place_order(entries: list[tuple[int, RawDiff]]) -> list[RawDiff]:
 
 
 def _diff_messages(
-    before: list[Any], after: list[Any], have_keys: list[tuple[str, str]],
-    want_keys: list[tuple[str, str]], path: DiffPath,
+    before: list[Any],
+    after: list[Any],
+    have_keys: list[tuple[str, str]],
+    want_keys: list[tuple[str, str]],
+    path: DiffPath,
 ) -> list[RawDiff]:
     """Arrays of messages aligned by (name, channel); path segments name the message."""
     # A name used by two messages of one array (on different channels) is shown with its channel.
-    repeated = {n for keys in (have_keys, want_keys)
-                for n, count in Counter(k[0] for k in keys).items() if count > 1}
+    repeated = {
+        n
+        for keys in (have_keys, want_keys)
+        for n, count in Counter(k[0] for k in keys).items()
+        if count > 1
+    }
 
     def element(key: tuple[str, str], index: int | None) -> Element:
         label = json.dumps(key[0], ensure_ascii=False)
@@ -569,8 +601,10 @@ def _diff_messages(
             out.extend(diff(b, a, path + (element(want_keys[j], j),)))
         return out
     ids: dict[tuple[str, str], int] = {}
-    aligned = _align([ids.setdefault(k, len(ids)) for k in have_keys],
-                     [ids.setdefault(k, len(ids)) for k in want_keys])
+    aligned = _align(
+        [ids.setdefault(k, len(ids)) for k in have_keys],
+        [ids.setdefault(k, len(ids)) for k in want_keys],
+    )
     if aligned is None:
         return _positional(before, after, path)
     pairs, moved = aligned
@@ -578,7 +612,8 @@ def _diff_messages(
     matched_before = set(matched_after.values())
     ranked: list[tuple[int, RawDiff]] = [
         (i, (path + (element(have_keys[i], None),), "remove", b, None))
-        for i, b in enumerate(before) if i not in matched_before
+        for i, b in enumerate(before)
+        if i not in matched_before
     ]
     for j, a in enumerate(after):
         segment = element(want_keys[j], j)
@@ -623,13 +658,17 @@ def _align(before: list[Any], after: list[Any]) -> tuple[list[tuple[int, int]], 
     one-to-one matching (it pairs repeated values by hash), for the caller to fall back on."""
     from deepdiff import DeepDiff  # imported here: ~0.1 s, and most plans never need it
 
-    tree = DeepDiff(before, after, ignore_order=False, iterable_compare_func=_same,
-                    view="tree")
+    tree = DeepDiff(before, after, ignore_order=False, iterable_compare_func=_same, view="tree")
     pairs: dict[int, int] = {}
     removed: set[int] = set()
     added: set[int] = set()
-    for report in ("iterable_item_removed", "iterable_item_added", "iterable_item_moved",
-                   "values_changed", "type_changes"):
+    for report in (
+        "iterable_item_removed",
+        "iterable_item_added",
+        "iterable_item_moved",
+        "values_changed",
+        "type_changes",
+    ):
         for level in tree.get(report, ()):
             i, j = _indices(level)
             if report == "iterable_item_removed" and i is not None:
@@ -648,9 +687,12 @@ def _align(before: list[Any], after: list[Any]) -> tuple[list[tuple[int, int]], 
             pairs[i] = i  # matched in place: deepdiff reports nothing
     ordered = sorted(pairs.items())
     targets = [j for _, j in ordered]
-    if (len(set(targets)) != len(targets) or set(targets) & added
-            or set(targets) | added != set(range(len(after)))
-            or any(before[i] != after[j] for i, j in ordered)):
+    if (
+        len(set(targets)) != len(targets)
+        or set(targets) & added
+        or set(targets) | added != set(range(len(after)))
+        or any(before[i] != after[j] for i, j in ordered)
+    ):
         return None
     kept = _increasing_run(ordered)
     return ordered, {j for j in targets if j not in kept}
@@ -752,8 +794,10 @@ def mask_paths(
             for part in path[:-1]:
                 node = node[part]
             last: Any = path[-1]
-            if isinstance(node, dict) and last in node or (
-                isinstance(node, list) and isinstance(last, int) and last < len(node)
+            if (
+                isinstance(node, dict)
+                and last in node
+                or (isinstance(node, list) and isinstance(last, int) and last < len(node))
             ):
                 node[last] = _mask_text(node[last], names.get(path, ()))
         except (KeyError, IndexError, TypeError):
@@ -819,7 +863,7 @@ def field_diffs(
             rel: dict[JsonPath, Sequence[str]] = {}
             for s in sensitive:
                 if s[: len(spec)] == spec:
-                    rel[s[len(spec):]] = names.get(s, ())
+                    rel[s[len(spec) :]] = names.get(s, ())
                 elif len(spec) > len(s) and spec[: len(s)] == s:
                     rel[()] = names.get(s, ())
             if rel:
@@ -830,7 +874,10 @@ def field_diffs(
 
 
 def _move_diff(
-    path: DiffPath, before: int, after: int, hidden: frozenset[JsonPath],
+    path: DiffPath,
+    before: int,
+    after: int,
+    hidden: frozenset[JsonPath],
     names: Mapping[JsonPath, Sequence[str]],
 ) -> FieldDiff:
     """A move: a message is named by its path (``messages["Hello"]``); a scalar by the array's

@@ -33,7 +33,8 @@ definition's hash, git did not change — the remote moved: the change is flagge
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from hoodsync.kinds.base import (
     DUPLICATE_SUFFIX,
@@ -87,6 +88,7 @@ __all__ = ["CampaignRules", "MARKER", "HASH"]
 
 #: Create-time triggers: sent on create, never compared (their effect shows as status).
 CREATE_TRIGGERS = frozenset({"run_immediately"})
+
 
 def _truthy(value: Any) -> bool:
     """``run_immediately`` is documented as ``true`` and as ``1``."""
@@ -157,7 +159,9 @@ class CampaignRules(KindRules):
     # --- matching ---------------------------------------------------------------------------
 
     def match(
-        self, desired: Sequence[Desired], remote: Sequence[RemoteObject],
+        self,
+        desired: Sequence[Desired],
+        remote: Sequence[RemoteObject],
         resolve_duplicates: bool = False,
     ) -> Match:
         """Marker first, then exact name among unmarked campaigns; ambiguity is an error.
@@ -246,7 +250,8 @@ class CampaignRules(KindRules):
         be canceled, so it is released instead: marker removed, renamed ``… (duplicate)``."""
         key = address.split(".", 1)[1]
         resource = Resource(f"{address}#{dup.id}", self.kind, key, dup.name).on(
-            dup, self.fingerprint_normalised(dup.body))
+            dup, self.fingerprint_normalised(dup.body)
+        )
         why = f"duplicate of id {kept.id}, which stays managed"
         if dup.status in CAMPAIGN_CANCELLABLE:
             return resource.change(
@@ -260,20 +265,30 @@ class CampaignRules(KindRules):
             renamed = dup.name + DUPLICATE_SUFFIX
             return resource.change(
                 Action.UPDATE,
-                f"will be released from hoodsync and renamed ({why}; a draft cannot be "
-                "canceled)",
-                steps=(Step(Op.PATCH, dup.id, {"name": renamed,
-                                              "metadata": {MARKER: None, HASH: None}}),),
-                diff=(FieldDiff("name", "change", dup.name, renamed),
-                      FieldDiff(f"metadata.{MARKER}", "change", key, None)),
+                f"will be released from hoodsync and renamed ({why}; a draft cannot be canceled)",
+                steps=(
+                    Step(
+                        Op.PATCH, dup.id, {"name": renamed, "metadata": {MARKER: None, HASH: None}}
+                    ),
+                ),
+                diff=(
+                    FieldDiff("name", "change", dup.name, renamed),
+                    FieldDiff(f"metadata.{MARKER}", "change", key, None),
+                ),
                 flags=(Flag.DUPLICATE,),
             )
         return resource.change(
             Action.NOTE,
             f"cannot be retired ({dup.status})",
-            notes=(Note(Severity.WARNING, f"campaign {dup.id} duplicates {address} ({why}), but a "
-                        f"{dup.status} campaign can be neither canceled nor edited through the "
-                        "API; settle it in Hood, then plan again", address),),
+            notes=(
+                Note(
+                    Severity.WARNING,
+                    f"campaign {dup.id} duplicates {address} ({why}), but a "
+                    f"{dup.status} campaign can be neither canceled nor edited through the "
+                    "API; settle it in Hood, then plan again",
+                    address,
+                ),
+            ),
         )
 
     @staticmethod
@@ -325,7 +340,8 @@ class CampaignRules(KindRules):
         body["metadata"] = {**(meta if isinstance(meta, dict) else {}), MARKER: d.key, HASH: h}
         flags = (Flag.SENDS_IMMEDIATELY,) if _truthy(norm.get("run_immediately")) else ()
         resource = dataclasses.replace(
-            Resource.of(desired), diff=field_diffs(raw, desired.sensitive, desired.sensitive_names))
+            Resource.of(desired), diff=field_diffs(raw, desired.sensitive, desired.sensitive_names)
+        )
         if state == "paused" and norm.get("is_draft") is True:
             return resource.change(
                 Action.NOTE,
@@ -350,7 +366,8 @@ class CampaignRules(KindRules):
         """``--prune``: cancel an orphan (the only documented removal), or explain why not."""
         address = f"{self.kind.slug}.{remote.marker}"
         resource = Resource(address, self.kind, str(remote.marker), remote.name).on(
-            remote, self.fingerprint_normalised(remote.body))
+            remote, self.fingerprint_normalised(remote.body)
+        )
         if remote.status in CAMPAIGN_CANCELLABLE:
             return resource.change(
                 Action.CANCEL,
@@ -511,19 +528,25 @@ class _Planner:
             return None
         if not steps:
             return self._change(Action.NOTE, "cannot be changed as the definition says", None, [])
-        return self._change(action, self._describe(action, transition, flags), transition,
-                            steps, tuple(flags))
+        return self._change(
+            action, self._describe(action, transition, flags), transition, steps, tuple(flags)
+        )
 
     def _want_patch(self) -> bool:
         return bool(self.changed) or self.adopt
 
     def _to_canceled(self) -> _Outcome:
         if self.s == "draft":
-            self._note(Severity.ERROR, "a draft campaign cannot be canceled (the API cancels only "
-                       "running, scheduled or paused campaigns)")
+            self._note(
+                Severity.ERROR,
+                "a draft campaign cannot be canceled (the API cancels only "
+                "running, scheduled or paused campaigns)",
+            )
             return Action.NOTE, None, [], []
         if self.changed:
-            self._note(Severity.INFO, "field differences are not applied: the campaign is being canceled")
+            self._note(
+                Severity.INFO, "field differences are not applied: the campaign is being canceled"
+            )
         steps = [Step(Op.CANCEL, self.remote.id, {"reason": "hoodsync: state canceled"})]
         return Action.CANCEL, (self.s, "canceled"), steps, [Flag.IRREVERSIBLE, Flag.REMOVAL]
 
@@ -531,8 +554,11 @@ class _Planner:
         if self.s == "paused":
             return self._edit_action(), None, [self._patch()] if self._want_patch() else [], []
         if self.s == "draft":
-            self._note(Severity.ERROR, "a draft campaign cannot be paused (the API pauses only "
-                       "running or scheduled campaigns)")
+            self._note(
+                Severity.ERROR,
+                "a draft campaign cannot be paused (the API pauses only "
+                "running or scheduled campaigns)",
+            )
             return Action.NOTE, None, [], []
         steps = [Step(Op.PAUSE, self.remote.id, {"reason": "hoodsync: state paused"})]
         if self._want_patch() or not self.hash_current:
@@ -545,7 +571,9 @@ class _Planner:
             body = self._resume_body()
             # Patch first: a paused campaign accepts PATCH, a running one does not.
             patch = [self._patch()] if self._want_patch() or not self.hash_current else []
-            flags = [Flag.SENDS_IMMEDIATELY] if body and _truthy(body.get("run_immediately")) else []
+            flags = (
+                [Flag.SENDS_IMMEDIATELY] if body and _truthy(body.get("run_immediately")) else []
+            )
             steps = patch + [Step(Op.RESUME, rid, body)]
             return Action.RESUME, ("paused", self._resume_target(body)), steps, flags
         if not self._want_patch():
@@ -572,16 +600,24 @@ class _Planner:
     def _edit_action(self) -> Action:
         return Action.ADOPT if self.adopt else Action.UPDATE
 
-    def _describe(self, action: Action, transition: tuple[str, str] | None,
-                  flags: list[Flag]) -> str:
+    def _describe(
+        self, action: Action, transition: tuple[str, str] | None, flags: list[Flag]
+    ) -> str:
         if action is Action.UPDATE:
             text = "will be updated in place"
         else:
-            state_verb = {Action.PAUSE: "paused", Action.RESUME: "resumed",
-                          Action.CANCEL: "canceled"}.get(action)
-            verbs = [] if action is Action.CANCEL else [
-                v for v, on in (("adopted", self.adopt), ("updated", bool(self.changed))) if on
-            ]
+            state_verb = {
+                Action.PAUSE: "paused",
+                Action.RESUME: "resumed",
+                Action.CANCEL: "canceled",
+            }.get(action)
+            verbs = (
+                []
+                if action is Action.CANCEL
+                else [
+                    v for v, on in (("adopted", self.adopt), ("updated", bool(self.changed))) if on
+                ]
+            )
             text = "will be " + _verbs(*(verbs + ([state_verb] if state_verb else [])))
         if self.adopt and action is not Action.CANCEL:
             text += " (matched by name; the hoodsync marker is written)"
@@ -596,14 +632,23 @@ class _Planner:
         """Say how a status outside the documented state machine was read (module docstring)."""
         if self.s in ("active", "manual"):
             # Where the docs show them: seed 000 (a create response), seed 001 (the rules).
-            seen = ("a create-campaign response example shows it" if self.s == "active" else
-                    "a campaign without execution options \"will be marked as manual\"")
-            self._note(Severity.INFO, f"status {self.s!r} has no documented rules ({seen}); hoodsync "
-                       "treats it like scheduled: edited in place, paused and canceled alike")
+            seen = (
+                "a create-campaign response example shows it"
+                if self.s == "active"
+                else 'a campaign without execution options "will be marked as manual"'
+            )
+            self._note(
+                Severity.INFO,
+                f"status {self.s!r} has no documented rules ({seen}); hoodsync "
+                "treats it like scheduled: edited in place, paused and canceled alike",
+            )
         elif self.s not in CAMPAIGN_STATUSES:
-            self._note(Severity.WARNING, f"campaign {self.remote.id} has status {self.s!r}, which the "
-                       "Hood docs do not name; hoodsync plans what the definition asks for and "
-                       "the API decides: a refusal is reported as a failed step of the apply")
+            self._note(
+                Severity.WARNING,
+                f"campaign {self.remote.id} has status {self.s!r}, which the "
+                "Hood docs do not name; hoodsync plans what the definition asks for and "
+                "the API decides: a refusal is reported as a failed step of the apply",
+            )
 
     def _frozen(self) -> Change | None:
         """sent / canceled / needs_decision: nothing can be written."""
@@ -615,19 +660,27 @@ class _Planner:
         if not self.changed and satisfied and not self.adopt and not self.notes:
             return None
         if self.s == "canceled":
-            why = ("was canceled, which is irreversible: it cannot be edited or resumed. Set "
-                   "state: canceled to keep it as is, or give the definition a new key and name "
-                   "to create a new campaign.")
+            why = (
+                "was canceled, which is irreversible: it cannot be edited or resumed. Set "
+                "state: canceled to keep it as is, or give the definition a new key and name "
+                "to create a new campaign."
+            )
         elif self.s == "sent":
-            why = ("has been sent and cannot be edited any more. Make the definition match "
-                   "again, or give it a new key and name to create a new campaign.")
+            why = (
+                "has been sent and cannot be edited any more. Make the definition match "
+                "again, or give it a new key and name to create a new campaign."
+            )
         else:
-            why = ("is waiting for an A/B test winner (needs_decision) and cannot be edited "
-                   "meanwhile; set the winner in Hood first.")
+            why = (
+                "is waiting for an A/B test winner (needs_decision) and cannot be edited "
+                "meanwhile; set the winner in Hood first."
+            )
         what = []
         if self.adopt:
-            what.append("it has this definition's name but no hoodsync marker, and the marker "
-                        "cannot be written")
+            what.append(
+                "it has this definition's name but no hoodsync marker, and the marker "
+                "cannot be written"
+            )
         if self.changed:
             what.append("fields differ: " + ", ".join(self.changed))
         if not satisfied:
@@ -656,7 +709,16 @@ class _Planner:
             and (bool(self.changed) or transition is not None)
         )
         resource = Resource.of(self.desired).on(
-            self.remote, self.rules.fingerprint_normalised(self.remote.body),
-            field_diffs(self.raw, self.desired.sensitive, self.desired.sensitive_names))
-        return resource.change(action, description, transition=transition, steps=steps,
-                               notes=self.notes, flags=flags, drift=drift)
+            self.remote,
+            self.rules.fingerprint_normalised(self.remote.body),
+            field_diffs(self.raw, self.desired.sensitive, self.desired.sensitive_names),
+        )
+        return resource.change(
+            action,
+            description,
+            transition=transition,
+            steps=steps,
+            notes=self.notes,
+            flags=flags,
+            drift=drift,
+        )

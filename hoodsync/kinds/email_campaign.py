@@ -22,8 +22,9 @@ gives their order no meaning, and a reorder must not cost a replacement.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from hoodsync.kinds.base import (
     Context,
@@ -116,7 +117,9 @@ class EmailCampaignRules(KindRules):
         return fingerprint_body({"spec": self.spec_view(obj.body), "status": obj.status})
 
     def match(
-        self, desired: Sequence[Desired], remote: Sequence[RemoteObject],
+        self,
+        desired: Sequence[Desired],
+        remote: Sequence[RemoteObject],
         resolve_duplicates: bool = False,
     ) -> Match:
         """Newest by ``created_at`` is managed; older stopped ones are superseded; an older
@@ -244,23 +247,34 @@ class EmailCampaignRules(KindRules):
                 steps.append(Step(Op.STOP, None, None))
                 description = "will be created and stopped"
             return resource.change(
-                Action.CREATE, description, steps=steps,
-                diff=field_diffs(raw, desired.sensitive, desired.sensitive_names))
+                Action.CREATE,
+                description,
+                steps=steps,
+                diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
+            )
         raw = self._compare(desired, remote)
-        resource = resource.on(remote, self.fingerprint(remote.body),
-                               field_diffs(raw, desired.sensitive, desired.sensitive_names))
+        resource = resource.on(
+            remote,
+            self.fingerprint(remote.body),
+            field_diffs(raw, desired.sensitive, desired.sensitive_names),
+        )
         if raw:
-            return self._replace(desired, remote, body, state, changed_top_keys(raw), ctx,
-                                 resource)
+            return self._replace(desired, remote, body, state, changed_top_keys(raw), ctx, resource)
         if state == "active" and remote.status == "stopped":
-            return resource.change(Action.START, "will be started (stopped -> active)",
-                                   transition=("stopped", "active"),
-                                   steps=(Step(Op.START, remote.id, None),))
+            return resource.change(
+                Action.START,
+                "will be started (stopped -> active)",
+                transition=("stopped", "active"),
+                steps=(Step(Op.START, remote.id, None),),
+            )
         if state == "stopped" and remote.status != "stopped":
-            return resource.change(Action.STOP, f"will be stopped ({remote.status} -> stopped)",
-                                   transition=(remote.status, "stopped"),
-                                   steps=(Step(Op.STOP, remote.id, None),),
-                                   flags=(Flag.REMOVAL,))
+            return resource.change(
+                Action.STOP,
+                f"will be stopped ({remote.status} -> stopped)",
+                transition=(remote.status, "stopped"),
+                steps=(Step(Op.STOP, remote.id, None),),
+                flags=(Flag.REMOVAL,),
+            )
         return None
 
     def _replace(

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from hoodsync.kinds.base import (
     DUPLICATE_SUFFIX,
@@ -72,7 +73,7 @@ def _past_start(norm: Mapping[str, Any], now: dt.datetime | None) -> str | None:
     if now is None or not isinstance(raw, str) or raw == "immediately":
         return None
     try:
-        start = dt.datetime.strptime(raw, _API_TIME).replace(tzinfo=dt.timezone.utc)
+        start = dt.datetime.strptime(raw, _API_TIME).replace(tzinfo=dt.UTC)
     except ValueError:
         return None  # validation reports the form
     return raw if start < now else None
@@ -99,13 +100,17 @@ class PushTaskRules(KindRules):
             kind=self.kind,
             id=str(body.get("id", "")),
             name=str(body.get("name", "")),
-            status=STATUS_WORDS.get(status, str(status)) if isinstance(status, int) else str(status),
+            status=STATUS_WORDS.get(status, str(status))
+            if isinstance(status, int)
+            else str(status),
             body=body,
             created_at=body.get("create_time"),
         )
 
     def match(
-        self, desired: Sequence[Desired], remote: Sequence[RemoteObject],
+        self,
+        desired: Sequence[Desired],
+        remote: Sequence[RemoteObject],
         resolve_duplicates: bool = False,
     ) -> Match:
         """Exact name; two live remote tasks with a definition's name is an error, not a
@@ -145,10 +150,16 @@ class PushTaskRules(KindRules):
         renamed ``… (duplicate)`` in one PATCH, so it neither sends nor matches again."""
         renamed = dup.name + DUPLICATE_SUFFIX
         before = dup.body.get("status")
-        resource = Resource(f"{address}#{dup.id}", self.kind, address.split(".", 1)[1],
-                            dup.name).on(dup, self.fingerprint(dup.body), (
-                                FieldDiff("name", "change", dup.name, renamed),
-                                FieldDiff("status", "change", before, 0)))
+        resource = Resource(
+            f"{address}#{dup.id}", self.kind, address.split(".", 1)[1], dup.name
+        ).on(
+            dup,
+            self.fingerprint(dup.body),
+            (
+                FieldDiff("name", "change", dup.name, renamed),
+                FieldDiff("status", "change", before, 0),
+            ),
+        )
         return resource.change(
             Action.DEACTIVATE if dup.status == "active" else Action.UPDATE,
             f"will be deactivated and renamed (duplicate of id {kept.id}, which stays managed)",
@@ -211,13 +222,17 @@ class PushTaskRules(KindRules):
             body["status"] = shown["status"] = want
         raw: list[RawDiff] = [((k,), "add", None, v) for k, v in shown.items()]
         resource = dataclasses.replace(
-            resource, diff=field_diffs(raw, desired.sensitive, desired.sensitive_names))
+            resource, diff=field_diffs(raw, desired.sensitive, desired.sensitive_names)
+        )
         if past is not None:
             return resource.change(
-                Action.NOTE, "cannot be created as written",
-                notes=(self._past_note(desired, past, ctx.now, "the create would send it"),))
-        return resource.change(Action.CREATE, "will be created",
-                               steps=(Step(Op.CREATE, None, body),))
+                Action.NOTE,
+                "cannot be created as written",
+                notes=(self._past_note(desired, past, ctx.now, "the create would send it"),),
+            )
+        return resource.change(
+            Action.CREATE, "will be created", steps=(Step(Op.CREATE, None, body),)
+        )
 
     def _update(
         self,
@@ -244,8 +259,10 @@ class PushTaskRules(KindRules):
             return self._finished(desired, remote, changed, resource) if changed else None
         if past is not None and "start_time" in changed:
             return resource.change(
-                Action.NOTE, "cannot be updated as written",
-                notes=(self._past_note(desired, past, ctx.now, "this update would send it"),))
+                Action.NOTE,
+                "cannot be updated as written",
+                notes=(self._past_note(desired, past, ctx.now, "this update would send it"),),
+            )
         if want is None or want == current:
             if not changed:
                 return None
@@ -263,7 +280,9 @@ class PushTaskRules(KindRules):
         if transition is not None:
             body["status"] = want  # one PATCH carries the edits and the new status
         return resource.change(
-            action, description, transition=transition,
+            action,
+            description,
+            transition=transition,
             steps=(Step(Op.PATCH, remote.id, body),),
             flags=(Flag.REMOVAL,) if action is Action.DEACTIVATE else (),
         )

@@ -27,7 +27,8 @@ Nothing here does I/O; the CLI writes the page to a file.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from hoodsync.model import Definition, Kind
 from hoodsync.preview.cards import (
@@ -134,8 +135,10 @@ def _schedule(kind: Kind, spec: Mapping[str, Any]) -> str:
         p = recurrence["pattern"]
         days = ",".join(str(x) for x in p.get("weekdays") or []) or "every day"
         months = ",".join(str(x) for x in p.get("months") or []) or "every month"
-        return (f"recurring at {_two(p.get('hour'))}:{_two(p.get('minute'))} UTC, "
-                f"weekdays {days}, months {months}")
+        return (
+            f"recurring at {_two(p.get('hour'))}:{_two(p.get('minute'))} UTC, "
+            f"weekdays {days}, months {months}"
+        )
     if spec.get("scheduled_time"):
         return f"scheduled for {spec['scheduled_time']} UTC"
     return "manual (sent on command)"
@@ -154,10 +157,15 @@ def _meta(kind: Kind, spec: Mapping[str, Any]) -> str:
             rows.append((key.capitalize(), f"{target.get('op')} {items}"))
     ab = spec.get("ab_test")
     if isinstance(ab, Mapping):
-        rows.append(("A/B test", f"{ab.get('test_split', '?')} % test split, window "
-                                 f"{ab.get('evaluation_window', '?')}, "
-                                 f"by {ab.get('winning_metric', '?')}, "
-                                 f"{ab.get('winner_delivery_mode', '?')} winner"))
+        rows.append(
+            (
+                "A/B test",
+                f"{ab.get('test_split', '?')} % test split, window "
+                f"{ab.get('evaluation_window', '?')}, "
+                f"by {ab.get('winning_metric', '?')}, "
+                f"{ab.get('winner_delivery_mode', '?')} winner",
+            )
+        )
     return "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in rows)
 
 
@@ -165,16 +173,27 @@ def _badge(action: str) -> str:
     """The action label as a coloured badge; none for plain definitions (nothing to say)."""
     if action == "definition":
         return ""
-    tone = {"create": "good", "update": "change", "replace": "change", "unchanged": "quiet",
-            "cancel": "bad", "stop": "bad", "deactivate": "bad"}
+    tone = {
+        "create": "good",
+        "update": "change",
+        "replace": "change",
+        "unchanged": "quiet",
+        "cancel": "bad",
+        "stop": "bad",
+        "deactivate": "bad",
+    }
     return f'<span class="badge {tone.get(action, "info")}">{esc(action)}</span>'
 
 
 def _same(before: Block | None, after: Block | None) -> bool:
     """True when the remote message already has everything the desired one states."""
-    return (before is not None and after is not None and before.channel == after.channel
-            and before.primary in (after.primary, None)
-            and states_subset(after.content, before.content))
+    return (
+        before is not None
+        and after is not None
+        and before.channel == after.channel
+        and before.primary in (after.primary, None)
+        and states_subset(after.content, before.content)
+    )
 
 
 def _compare(item: PreviewItem, before: Mapping[str, Any], sink: Sink) -> str:
@@ -185,13 +204,22 @@ def _compare(item: PreviewItem, before: Mapping[str, Any], sink: Sink) -> str:
     out = []
     for old, new in itertools.zip_longest(olds, news):
         label = (new or old).label
-        state = ("unchanged" if _same(old, new) else "added" if old is None
-                 else "removed" if new is None else "changed")
+        state = (
+            "unchanged"
+            if _same(old, new)
+            else "added"
+            if old is None
+            else "removed"
+            if new is None
+            else "changed"
+        )
         left = render_block(old, old_t, silent) if old else '<p class="muted">Not present.</p>'
         right = render_block(new, new_t, sink) if new else '<p class="muted">Removed.</p>'
-        out.append(f'<section class="message"><h3>{esc(label)} <span class="chip {state}">{state}'
-                   f'</span></h3><div class="compare"><div><h4>Before (remote)</h4>{left}</div>'
-                   f"<div><h4>After</h4>{right}</div></div></section>")
+        out.append(
+            f'<section class="message"><h3>{esc(label)} <span class="chip {state}">{state}'
+            f'</span></h3><div class="compare"><div><h4>Before (remote)</h4>{left}</div>'
+            f"<div><h4>After</h4>{right}</div></div></section>"
+        )
     return "".join(out)
 
 
@@ -202,15 +230,19 @@ def _render_item(index: int, item: PreviewItem, sink: Sink) -> str:
         body = _compare(item, item.before, sink)
     else:
         targeted = targeted_languages(item.after)
-        sections = "".join(f'<section class="message"><h3>{esc(b.label)}</h3>'
-                           f"{render_block(b, targeted, sink)}</section>"
-                           for b in blocks(item.kind, item.after))
+        sections = "".join(
+            f'<section class="message"><h3>{esc(b.label)}</h3>'
+            f"{render_block(b, targeted, sink)}</section>"
+            for b in blocks(item.kind, item.after)
+        )
         body = f'<div class="messages">{sections}</div>' if sections else ""
     body = body or '<p class="muted">No message content to show.</p>'
-    return (f'<article class="item" id="item-{index}" aria-labelledby="item-{index}-h">'
-            f'<header><h2 id="item-{index}-h"><code>{esc(item.address)}</code>'
-            f'{" " + esc(name) if isinstance(name, str) else ""}</h2>{_badge(item.action)}</header>'
-            f'<dl class="meta">{_meta(item.kind, item.after)}</dl>{body}</article>')
+    return (
+        f'<article class="item" id="item-{index}" aria-labelledby="item-{index}-h">'
+        f'<header><h2 id="item-{index}-h"><code>{esc(item.address)}</code>'
+        f"{' ' + esc(name) if isinstance(name, str) else ''}</h2>{_badge(item.action)}</header>"
+        f'<dl class="meta">{_meta(item.kind, item.after)}</dl>{body}</article>'
+    )
 
 
 def preview_warnings(items: Sequence[PreviewItem]) -> list[str]:
@@ -237,15 +269,24 @@ def render_preview(items: Sequence[PreviewItem], *, title: str = "hoodsync previ
         warnings.extend((i, w) for w in sink.warnings)
         count = len(sink.warnings)
         flag = f' <span class="wcount">⚠ {count}</span>' if count else ""
-        nav.append(f'<li><a href="#item-{i}"><code>{esc(item.address)}</code></a> '
-                   f"{_badge(item.action)}{flag}</li>")
+        nav.append(
+            f'<li><a href="#item-{i}"><code>{esc(item.address)}</code></a> '
+            f"{_badge(item.action)}{flag}</li>"
+        )
     kinds = sorted({item.kind.value for item in items})
     per_kind = ", ".join(f"{sum(1 for it in items if it.kind.value == k)} {k}" for k in kinds)
-    summary = (f"{len(items)} object(s){': ' + per_kind if per_kind else ''} · "
-               f"{len(warnings)} warning(s)")
+    summary = (
+        f"{len(items)} object(s){': ' + per_kind if per_kind else ''} · {len(warnings)} warning(s)"
+    )
     warn_list = "".join(f'<li><a href="#item-{i}">{esc(w)}</a></li>' for i, w in warnings)
-    warn_html = (f'<section class="all-warnings" aria-labelledby="w-h"><h2 id="w-h">Warnings</h2>'
-                 f"<ul>{warn_list}</ul></section>") if warnings else ""
+    warn_html = (
+        (
+            f'<section class="all-warnings" aria-labelledby="w-h"><h2 id="w-h">Warnings</h2>'
+            f"<ul>{warn_list}</ul></section>"
+        )
+        if warnings
+        else ""
+    )
     main = "".join(sections) or '<p class="muted">Nothing to preview.</p>'
     nav_html = (f'<nav aria-label="Objects"><ul>{"".join(nav)}</ul></nav>') if nav else ""
     return (
@@ -256,9 +297,7 @@ def render_preview(items: Sequence[PreviewItem], *, title: str = "hoodsync previ
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f'<header class="top"><h1>{esc(title)}</h1><p>{esc(summary)}</p></header>'
         f'<div class="layout">{nav_html}<main>{warn_html}{main}</main></div>'
-        '<footer><p>Images are loaded from the addresses the definitions name; a grey box stands '
+        "<footer><p>Images are loaded from the addresses the definitions name; a grey box stands "
         "in for any that cannot be loaded. Email bodies are shown in sandboxed frames.</p>"
         "</footer></body></html>\n"
     )
-
-

@@ -10,8 +10,9 @@ the warning list come from one code path.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from hoodsync.errors import format_json_path
@@ -181,8 +182,15 @@ def blocks(kind: Kind, spec: Mapping[str, Any]) -> list[Block]:
         name = msg.get("name")
         label = f"Message {i + 1} · {channel}" + (f" · {name}" if isinstance(name, str) else "")
         primary = msg.get("primary_lang") if isinstance(msg.get("primary_lang"), str) else None
-        out.append(Block(label, channel, content if isinstance(content, Mapping) else {},
-                          ("spec", "messages", i, channel), primary))
+        out.append(
+            Block(
+                label,
+                channel,
+                content if isinstance(content, Mapping) else {},
+                ("spec", "messages", i, channel),
+                primary,
+            )
+        )
     return out
 
 
@@ -240,22 +248,29 @@ def _caption(lang: str, block: Block, targeted: Sequence[str], channel: str) -> 
     """Language code, primary/targeted chips and the channel, above each card."""
     flags = (("primary", lang == block.primary), ("targeted", lang in targeted))
     chips = "".join(f' <span class="chip">{t}</span>' for t, on in flags if on)
-    return (f'<figcaption><span class="lang">{esc(_label(lang))}</span>{chips} '
-            f'<span class="channel">{channel}</span></figcaption>')
+    return (
+        f'<figcaption><span class="lang">{esc(_label(lang))}</span>{chips} '
+        f'<span class="channel">{channel}</span></figcaption>'
+    )
 
 
 def _stub_card(lang: str, block: Block, targeted: Sequence[str], note: str) -> str:
     """A dashed placeholder for a language that has no text in this message."""
     fallback = ""
     if block.primary and block.primary != lang:
-        fallback = (f'<p class="muted">Profiles with language {esc(lang)} get the primary '
-                    f"language ({esc(block.primary)}) text.</p>")
-    return (f'<figure class="card stub" aria-label="{esc(block.channel)} message, {esc(lang)}: '
-            f'missing translation">{_caption(lang, block, targeted, block.channel)}'
-            f'<p class="stub-title">Missing translation</p>{fallback}{note}</figure>')
+        fallback = (
+            f'<p class="muted">Profiles with language {esc(lang)} get the primary '
+            f"language ({esc(block.primary)}) text.</p>"
+        )
+    return (
+        f'<figure class="card stub" aria-label="{esc(block.channel)} message, {esc(lang)}: '
+        f'missing translation">{_caption(lang, block, targeted, block.channel)}'
+        f'<p class="stub-title">Missing translation</p>{fallback}{note}</figure>'
+    )
 
 
 # --------------------------------------------------------------------------- cards
+
 
 def _image_box(url: Any, css: str, label: str, fallback: str) -> str:
     """An image over a fallback box: the layout never depends on the image loading.
@@ -267,10 +282,12 @@ def _image_box(url: Any, css: str, label: str, fallback: str) -> str:
     safe = _safe_url(url)
     if safe is None:
         return ""
-    return (f'<div class="{css}" role="img" aria-label="{esc(label)}: {esc(_host(safe))}">'
-            f'<span class="img-fallback" aria-hidden="true">{esc(fallback)}</span>'
-            f'<img src="{esc(safe)}" alt="" data-fallback="{esc(fallback)}" loading="lazy" '
-            f'decoding="async" referrerpolicy="no-referrer"></div>')
+    return (
+        f'<div class="{css}" role="img" aria-label="{esc(label)}: {esc(_host(safe))}">'
+        f'<span class="img-fallback" aria-hidden="true">{esc(fallback)}</span>'
+        f'<img src="{esc(safe)}" alt="" data-fallback="{esc(fallback)}" loading="lazy" '
+        f'decoding="async" referrerpolicy="no-referrer"></div>'
+    )
 
 
 def _link(url: str) -> str:
@@ -294,10 +311,12 @@ def _tag(lang: str) -> str:
 def _push_head(c: Mapping[str, Any], title: str, body: str, landing: str | None) -> str:
     """Icon (over its initial-letter fallback), site, title and body of a notification."""
     initial = ((_host(landing)[:1] if landing else "") or "•").upper()
-    return (f'<div class="push-head"><div class="icon-wrap" aria-hidden="true">{esc(initial)}'
-            f'{_image_box(c.get("icon"), "icon", "Icon", initial)}</div><div class="push-text">'
-            f'<p class="site">{esc(_host(landing)) if landing else "—"}</p>'
-            f'<p class="title">{esc(title)}</p><p class="body">{esc(body)}</p></div></div>')
+    return (
+        f'<div class="push-head"><div class="icon-wrap" aria-hidden="true">{esc(initial)}'
+        f'{_image_box(c.get("icon"), "icon", "Icon", initial)}</div><div class="push-text">'
+        f'<p class="site">{esc(_host(landing)) if landing else "—"}</p>'
+        f'<p class="title">{esc(title)}</p><p class="body">{esc(body)}</p></div></div>'
+    )
 
 
 def _push_card(block: Block, lang: str, targeted: Sequence[str], sink: Sink, note: str) -> str:
@@ -307,24 +326,35 @@ def _push_card(block: Block, lang: str, targeted: Sequence[str], sink: Sink, not
     body = _text(c.get("body"), lang) or ""
     landing = c.get("landing_url") if isinstance(c.get("landing_url"), str) else None
     image = _text(c.get("image"), lang)
-    parts = [f'<figure class="card push" aria-label="Push notification, {esc(_label(lang))}">',
-             _caption(lang, block, targeted, "push"), _push_head(c, title, body, landing),
-             _image_box(image, "hero", "Image", f"image · {_host(image)}" if image else "")]
+    parts = [
+        f'<figure class="card push" aria-label="Push notification, {esc(_label(lang))}">',
+        _caption(lang, block, targeted, "push"),
+        _push_head(c, title, body, landing),
+        _image_box(image, "hero", "Image", f"image · {_host(image)}" if image else ""),
+    ]
     actions = [a for a in c.get("actions") or [] if isinstance(a, Mapping)]
     if actions:
-        buttons = "".join(f'<span class="btn">{esc(_text(a.get("title"), lang) or "—")}</span>'
-                          for a in actions)
+        buttons = "".join(
+            f'<span class="btn">{esc(_text(a.get("title"), lang) or "—")}</span>' for a in actions
+        )
         parts.append(f'<div class="actions" aria-label="Action buttons">{buttons}</div>')
     if landing:
         parts.append(f'<p class="landing">Opens {_link(landing)}</p>')
     t_bytes, b_bytes = len(title.encode()), len(body.encode())
-    parts.append(f'<p class="counts">{_count("title", t_bytes, PUSH_TITLE_MAX_BYTES, "B")} · '
-                 f'{_count("body", b_bytes, PUSH_BODY_MAX_BYTES, "B")}</p>{note}')
-    for name, size, limit in (("title", t_bytes, PUSH_TITLE_MAX_BYTES),
-                              ("body", b_bytes, PUSH_BODY_MAX_BYTES)):
+    parts.append(
+        f'<p class="counts">{_count("title", t_bytes, PUSH_TITLE_MAX_BYTES, "B")} · '
+        f"{_count('body', b_bytes, PUSH_BODY_MAX_BYTES, 'B')}</p>{note}"
+    )
+    for name, size, limit in (
+        ("title", t_bytes, PUSH_TITLE_MAX_BYTES),
+        ("body", b_bytes, PUSH_BODY_MAX_BYTES),
+    ):
         if size > limit:
-            parts.append(sink.warn((*path, name + _tag(lang)),
-                                   f"{name} is {size} bytes in UTF-8 (limit {limit})"))
+            parts.append(
+                sink.warn(
+                    (*path, name + _tag(lang)), f"{name} is {size} bytes in UTF-8 (limit {limit})"
+                )
+            )
     return "".join(parts) + "</figure>"
 
 
@@ -338,16 +368,20 @@ def _push_links(block: Block, sink: Sink) -> str:
     for i, action in enumerate(actions if isinstance(actions, list) else []):
         url = action.get("url") if isinstance(action, Mapping) else None
         if isinstance(url, str) and not _is_https(url):
-            out.append(sink.warn((*block.path, "actions", i, "url"),
-                                 f"action URL is not https: {url}"))
+            out.append(
+                sink.warn((*block.path, "actions", i, "url"), f"action URL is not https: {url}")
+            )
     return "".join(out)
 
 
 def _sender(c: Mapping[str, Any]) -> str:
     """``Name <address>``, or whichever half is stated, or a dash."""
     name, address = c.get("sender_name"), c.get("sender_email")
-    parts = [x for x in (name, f"<{address}>" if isinstance(address, str) else None)
-             if isinstance(x, str)]
+    parts = [
+        x
+        for x in (name, f"<{address}>" if isinstance(address, str) else None)
+        if isinstance(x, str)
+    ]
     return " ".join(parts) or "—"
 
 
@@ -359,22 +393,33 @@ def _email_card(block: Block, lang: str, targeted: Sequence[str], sink: Sink, no
     counts = [_count("subject", len(texts["subject"]), EMAIL_SUBJECT_MAX_CHARS, "chars")]
     if texts["preheader"]:
         rows.append(("Preheader", texts["preheader"]))
-        counts.append(_count("preheader", len(texts["preheader"]), EMAIL_PREHEADER_MAX_CHARS,
-                             "chars"))
+        counts.append(
+            _count("preheader", len(texts["preheader"]), EMAIL_PREHEADER_MAX_CHARS, "chars")
+        )
     counts.append(f"<span>html {len(texts['html'])} chars</span>")
     head = "".join(f"<dt>{k}</dt><dd>{esc(v)}</dd>" for k, v in rows)
-    parts = [f'<figure class="card email" aria-label="Email, {esc(_label(lang))}">',
-             _caption(lang, block, targeted, "email"), f'<dl class="email-head">{head}</dl>',
-             # sandbox="": no scripts, forms, popups or navigation; a unique opaque origin.
-             f'<iframe sandbox="" referrerpolicy="no-referrer" '
-             f'title="Email body, {esc(_label(lang))}" srcdoc="{esc(texts["html"])}"></iframe>',
-             f'<p class="counts">{" · ".join(counts)}</p>', note]
-    for name, limit in (("subject", EMAIL_SUBJECT_MAX_CHARS),
-                        ("preheader", EMAIL_PREHEADER_MAX_CHARS), ("html", EMAIL_HTML_MAX_CHARS)):
+    parts = [
+        f'<figure class="card email" aria-label="Email, {esc(_label(lang))}">',
+        _caption(lang, block, targeted, "email"),
+        f'<dl class="email-head">{head}</dl>',
+        # sandbox="": no scripts, forms, popups or navigation; a unique opaque origin.
+        f'<iframe sandbox="" referrerpolicy="no-referrer" '
+        f'title="Email body, {esc(_label(lang))}" srcdoc="{esc(texts["html"])}"></iframe>',
+        f'<p class="counts">{" · ".join(counts)}</p>',
+        note,
+    ]
+    for name, limit in (
+        ("subject", EMAIL_SUBJECT_MAX_CHARS),
+        ("preheader", EMAIL_PREHEADER_MAX_CHARS),
+        ("html", EMAIL_HTML_MAX_CHARS),
+    ):
         if len(texts[name]) > limit:
             where = name + (_tag(lang) if isinstance(c.get(name), Mapping) else "")
-            parts.append(sink.warn((*path, where),
-                                   f"{name} is {len(texts[name])} characters (limit {limit})"))
+            parts.append(
+                sink.warn(
+                    (*path, where), f"{name} is {len(texts[name])} characters (limit {limit})"
+                )
+            )
     return "".join(parts) + "</figure>"
 
 
@@ -385,37 +430,49 @@ def _sms_card(block: Block, lang: str, targeted: Sequence[str], sink: Sink, note
     unit = "septets" if info.encoding == "GSM-7" else "code units"
     units = f" ({info.units} {unit})" if info.units != info.characters else ""
     over = "over" if info.segments > SMS_MAX_SEGMENTS else ""
-    parts = [f'<figure class="card sms" aria-label="SMS, {esc(_label(lang))}">',
-             _caption(lang, block, targeted, "sms"),
-             f'<div class="phone"><p class="bubble">{esc(text)}</p></div>',
-             f'<p class="counts"><span class="{over}">{info.characters} characters{units} · '
-             f"{info.encoding} · {info.segments} segment{'' if info.segments == 1 else 's'}"
-             f"</span></p>", note]
+    parts = [
+        f'<figure class="card sms" aria-label="SMS, {esc(_label(lang))}">',
+        _caption(lang, block, targeted, "sms"),
+        f'<div class="phone"><p class="bubble">{esc(text)}</p></div>',
+        f'<p class="counts"><span class="{over}">{info.characters} characters{units} · '
+        f"{info.encoding} · {info.segments} segment{'' if info.segments == 1 else 's'}"
+        f"</span></p>",
+        note,
+    ]
     if over:
-        parts.append(sink.warn((*block.path, "content" + _tag(lang)),
-                               f"SMS needs {info.segments} segments ({info.encoding}; "
-                               f"more than {SMS_MAX_SEGMENTS})"))
+        parts.append(
+            sink.warn(
+                (*block.path, "content" + _tag(lang)),
+                f"SMS needs {info.segments} segments ({info.encoding}; "
+                f"more than {SMS_MAX_SEGMENTS})",
+            )
+        )
     return "".join(parts) + "</figure>"
 
 
 def _falconyte_card(spec: Mapping[str, Any]) -> str:
     def ids(key: str) -> str:
         values = spec.get(key)
-        items = "".join(f"<li><code>{esc(v)}</code></li>" for v in
-                        (values if isinstance(values, list) else []))
+        items = "".join(
+            f"<li><code>{esc(v)}</code></li>" for v in (values if isinstance(values, list) else [])
+        )
         return f'<ul class="ids">{items}</ul>'
 
     events = spec.get("events")
-    chips = "".join(f'<span class="chip">{esc(ev)}</span> ' for ev in
-                    (events if isinstance(events, list) else []))
-    return ('<figure class="card falconyte" aria-label="Falconyte email campaign">'
-            '<figcaption><span class="channel">event-triggered email</span></figcaption>'
-            f'<p class="title">{esc(spec.get("name", "—"))}</p>'
-            f'<dl class="email-head"><dt>Events</dt><dd>{chips or "—"}</dd>'
-            f"<dt>Templates</dt><dd>{ids('template_ids')}</dd>"
-            f"<dt>Mail accounts</dt><dd>{ids('mail_account_ids')}</dd></dl>"
-            '<p class="muted">Falconyte campaigns carry template ids, not content: the templates '
-            "are edited in Falconyte.</p></figure>")
+    chips = "".join(
+        f'<span class="chip">{esc(ev)}</span> '
+        for ev in (events if isinstance(events, list) else [])
+    )
+    return (
+        '<figure class="card falconyte" aria-label="Falconyte email campaign">'
+        '<figcaption><span class="channel">event-triggered email</span></figcaption>'
+        f'<p class="title">{esc(spec.get("name", "—"))}</p>'
+        f'<dl class="email-head"><dt>Events</dt><dd>{chips or "—"}</dd>'
+        f"<dt>Templates</dt><dd>{ids('template_ids')}</dd>"
+        f"<dt>Mail accounts</dt><dd>{ids('mail_account_ids')}</dd></dl>"
+        '<p class="muted">Falconyte campaigns carry template ids, not content: the templates '
+        "are edited in Falconyte.</p></figure>"
+    )
 
 
 _CARDS = {"push": _push_card, "email": _email_card, "sms": _sms_card}
@@ -438,5 +495,3 @@ def render_block(block: Block, targeted: Sequence[str], sink: Sink) -> str:
     # Message-level warnings go under the cards so before/after cards stay level.
     links = _push_links(block, sink) if block.channel == "push" else ""
     return f'<div class="cards">{"".join(cards)}</div>{links}'
-
-

@@ -48,5 +48,3 @@ def sms_info(text: str) -> SmsInfo:
             segments, used = segments + 1, 0
         used += cost
     return SmsInfo(encoding, len(text), units, segments)
-
-

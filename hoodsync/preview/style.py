@@ -5,8 +5,10 @@ from __future__ import annotations
 __all__ = ["CSP", "CSS"]
 
 # No scripts at all; styles inline only; images from wherever the definitions point.
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src http: https: data:; "
-        "frame-src 'none'; base-uri 'none'; form-action 'none'")
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src http: https: data:; "
+    "frame-src 'none'; base-uri 'none'; form-action 'none'"
+)
 
 CSS = """
 :root{color-scheme:light dark;--bg:#f3f4f7;--fg:#1c2230;--muted:#5d6676;--card:#fff;

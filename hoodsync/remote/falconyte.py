@@ -8,7 +8,8 @@ single campaign is found by listing. Returned dicts are normalised by
 from __future__ import annotations
 
 import logging
-from typing import Any, Collection, Mapping
+from collections.abc import Collection, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
@@ -246,7 +247,9 @@ class HoodClient:
 
         def find() -> Obj | None:
             if key is not None:
-                return _newest(self.list_campaigns(), lambda c: campaign_marker(c) == key, "campaign", key)
+                return _newest(
+                    self.list_campaigns(), lambda c: campaign_marker(c) == key, "campaign", key
+                )
             if isinstance(name, str):
                 return _newest(
                     self.list_campaigns(), lambda c: c.get("name") == name, "campaign", name
@@ -382,9 +385,7 @@ class HoodClient:
             operation=f"update push task {task_id}",
         )
 
-    def _settle(
-        self, result: CreateResult[Obj], find: Callable[[], Obj | None], what: str
-    ) -> Obj:
+    def _settle(self, result: CreateResult[Obj], find: Callable[[], Obj | None], what: str) -> Obj:
         """The created object: the one found by listing, the one answered, or — when a success
         answer carries no id — the one listing finds over the settle window (the create did
         happen, but may not be listed at once)."""
@@ -400,8 +401,7 @@ class HoodClient:
         )
         if found is None:
             raise OutcomeUnknownError(
-                f"the server accepted the create but named no {what}, and listing does not "
-                "show it",
+                f"the server accepted the create but named no {what}, and listing does not show it",
                 operation=operation,
             )
         return found

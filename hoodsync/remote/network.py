@@ -31,7 +31,8 @@ import ipaddress
 import ssl
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import httpcore
 import httpx

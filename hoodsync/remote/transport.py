@@ -40,8 +40,9 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Literal, Mapping, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 
@@ -150,8 +151,10 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if self.deadline <= 0 or self.max_wait < 0 or (
-            self.settle_window is not None and self.settle_window < 0
+        if (
+            self.deadline <= 0
+            or self.max_wait < 0
+            or (self.settle_window is not None and self.settle_window < 0)
         ):
             raise ValueError("deadline must be positive; max_wait and settle_window not negative")
 
@@ -588,9 +591,7 @@ class ApiTransport:
                 last = unknown.error
                 with self._count_lock:
                     self.unknown_outcomes += 1
-                log.info(
-                    "%s: outcome unknown (%s); looking for it", op, type(last).__name__
-                )
+                log.info("%s: outcome unknown (%s); looking for it", op, type(last).__name__)
             existing = self.settle(find, operation=op, cause=last)
             if existing is not None:
                 log.info("%s: found after an unknown outcome; not sending again", op)
@@ -871,11 +872,14 @@ class ApiTransport:
             # Not waited for: fail now, naming the header. The limiter remembers the demand, so
             # later requests fail at once too instead of sleeping for it.
             self.limiter.penalize(wait, ticket)
-            message = (f"the server asks for a {wait:.0f} s wait (Retry-After), more than the "
-                       f"{max_wait:g} s hoodsync waits at most")
+            message = (
+                f"the server asks for a {wait:.0f} s wait (Retry-After), more than the "
+                f"{max_wait:g} s hoodsync waits at most"
+            )
             return _Failure(
-                RateLimitedError(429, operation=op, title="Too Many Requests", message=message,
-                                 attempts=attempt),
+                RateLimitedError(
+                    429, operation=op, title="Too Many Requests", message=message, attempts=attempt
+                ),
                 retryable=False,
                 maybe_executed=False,
             )
@@ -964,8 +968,11 @@ class ApiTransport:
         "Name or service not known" alone does not say which URL was wrong."""
         detail = str(exc).replace(self._token.reveal(), "****").strip()
         name = type(exc).__name__
-        where = f"{what} to {self._host}" if what == "could not connect" else \
-            f"{what} from {self._host}"
+        where = (
+            f"{what} to {self._host}"
+            if what == "could not connect"
+            else f"{what} from {self._host}"
+        )
         return f"{where} ({name}: {detail})" if detail else f"{where} ({name})"
 
 
@@ -1003,8 +1010,11 @@ def _too_deep(data: Any, limit: int) -> bool:
             return True
         below: list[Any] = []
         for value in level:
-            below += [c for c in (value.values() if type(value) is dict else value)
-                      if type(c) is dict or type(c) is list]
+            below += [
+                c
+                for c in (value.values() if type(value) is dict else value)
+                if type(c) is dict or type(c) is list
+            ]
         level = below
     return False
 

@@ -11,8 +11,9 @@ import functools
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from hoodsync.terminal import json_safe as _json_safe
 from hoodsync.terminal import printable, quoted
@@ -152,7 +153,7 @@ def summary_line(doc: Mapping[str, Any]) -> str:
     """``Plan: 1 to create, 1 to update, … 11 unchanged, 2 unmanaged.``"""
     summary, counts = doc["summary"], doc["counts"]
     parts = [f"{summary.get(a, 0)} to {a}" for a in _ALWAYS]
-    parts += [f"{summary[a]} to {a}" for a in SUMMARY_ORDER[len(_ALWAYS):] if summary.get(a)]
+    parts += [f"{summary[a]} to {a}" for a in SUMMARY_ORDER[len(_ALWAYS) :] if summary.get(a)]
     tail = [f"{counts['unchanged']} unchanged", f"{counts['unmanaged']} unmanaged"]
     if counts.get("orphans"):
         tail.append(plural(counts["orphans"], "orphan"))
@@ -225,9 +226,14 @@ _ELEMENT_END = re.compile(r'\["(?:[^"\\]|\\.)*"(?: \([^)]*\))?\]\Z')
 
 def _move_text(entry: Mapping[str, Any], path: str, remotely: bool = False) -> str:
     """``labels: "b" moved 1 → 3`` (a scalar, shown by value) or ``messages["C"] moved 2 → 0``."""
-    start, end = (entry["after"], entry["before"]) if remotely else (entry["before"], entry["after"])
-    what = path.rstrip() if entry.get("item") is None else (
-        f"{path.rstrip()}: {value_text(entry['item'], None)}")
+    start, end = (
+        (entry["after"], entry["before"]) if remotely else (entry["before"], entry["after"])
+    )
+    what = (
+        path.rstrip()
+        if entry.get("item") is None
+        else (f"{path.rstrip()}: {value_text(entry['item'], None)}")
+    )
     return f"{what} moved {'remotely ' if remotely else ''}{printable(start)} → {printable(end)}"
 
 
@@ -247,7 +253,10 @@ def diff_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) 
         return "-", f"{path} = {value_text(entry['before'], limit)}"
     if op == "move":
         return "~", _move_text(entry, path)
-    return "~", f"{path} = {value_text(entry['before'], limit)} -> {value_text(entry['after'], limit)}"
+    return (
+        "~",
+        f"{path} = {value_text(entry['before'], limit)} -> {value_text(entry['after'], limit)}",
+    )
 
 
 def drift_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) -> tuple[str, str]:
@@ -263,7 +272,10 @@ def drift_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60)
         return "+", f"{path} = {value_text(entry['before'], limit)} (added remotely)"
     if op == "move":
         return "~", _move_text(entry, path, remotely=True)
-    return "~", f"{path} = {value_text(entry['after'], limit)} -> {value_text(entry['before'], limit)}"
+    return (
+        "~",
+        f"{path} = {value_text(entry['after'], limit)} -> {value_text(entry['before'], limit)}",
+    )
 
 
 #: One line of a spread value: (depth, text, opens) — ``opens`` is true for a line that shows a
@@ -288,8 +300,11 @@ class Spread:
 
     def lines(self) -> list[Line]:
         """Every line, head to tail."""
-        return [(0, self.head, True)] + [x for item in self.items for x in item] + [
-            (0, self.tail, False)]
+        return (
+            [(0, self.head, True)]
+            + [x for item in self.items for x in item]
+            + [(0, self.tail, False)]
+        )
 
 
 def spread(entry: Mapping[str, Any], width: int = 0) -> Spread | None:
@@ -302,8 +317,9 @@ def spread(entry: Mapping[str, Any], width: int = 0) -> Spread | None:
     path = printable(entry["path"]).ljust(width)
     if isinstance(value, dict):
         keys = _key_width(value)
-        items = tuple(tuple(_lines(f"{_key(k).ljust(keys)} = ", value[k], 1, ""))
-                      for k in sorted(value))
+        items = tuple(
+            tuple(_lines(f"{_key(k).ljust(keys)} = ", value[k], 1, "")) for k in sorted(value)
+        )
         return Spread(f"{path} = {{", items, "}")
     items = tuple(tuple(_lines("", v, 1, ",")) for v in value)
     return Spread(f"{path} = [", items, "]")
@@ -314,8 +330,10 @@ def _one_line(value: Any) -> bool:
     if isinstance(value, dict):
         return not value
     if isinstance(value, list):
-        return not value or (all(not isinstance(v, (dict, list)) for v in value)
-                             and len(value_text(value, None)) <= _INLINE_ARRAY)
+        return not value or (
+            all(not isinstance(v, (dict, list)) for v in value)
+            and len(value_text(value, None)) <= _INLINE_ARRAY
+        )
     return True
 
 

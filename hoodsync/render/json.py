@@ -7,7 +7,8 @@ masked in diffs and kept as ``${env:NAME}`` templates in step bodies).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["render"]
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from hoodsync.render.common import (
     SUMMARY_ORDER,
@@ -66,8 +67,9 @@ _MIN_CUT_ROOM = 1_000
 _ACCOUNT_SEPARATOR = "\n---\n\n"
 
 
-def render(doc: Mapping[str, Any], *, max_chars: int = COMMENT_BUDGET,
-           refusal: str | None = None) -> str:
+def render(
+    doc: Mapping[str, Any], *, max_chars: int = COMMENT_BUDGET, refusal: str | None = None
+) -> str:
     """The plan as GitHub-flavoured markdown, at most ``max_chars`` (UTF-8 bytes). ``refusal``:
     why apply's safety guard would refuse this plan (shown first, never cut), or ``None``."""
     head = "\n".join(_head(doc, refusal)) + "\n"
@@ -92,7 +94,9 @@ def render(doc: Mapping[str, Any], *, max_chars: int = COMMENT_BUDGET,
 
 
 def render_accounts(
-    plans: Sequence[tuple[Mapping[str, Any], str | None]], *, max_chars: int = COMMENT_BUDGET,
+    plans: Sequence[tuple[Mapping[str, Any], str | None]],
+    *,
+    max_chars: int = COMMENT_BUDGET,
 ) -> str:
     """Several accounts' plans (each ``(doc, refusal)``) as one comment of at most ``max_chars``.
     Each account's part is :func:`render` of its plan alone, so it stands on its own (title,
@@ -103,8 +107,10 @@ def render_accounts(
         return render(doc, max_chars=max_chars, refusal=refusal)
     room = max_chars - _size(_ACCOUNT_SEPARATOR) * (len(plans) - 1)
     # What each part needs to be shown whole (render keeps _NOTICE_RESERVE free while packing).
-    needs = [_size(render(doc, max_chars=10**9, refusal=refusal)) + _NOTICE_RESERVE
-             for doc, refusal in plans]
+    needs = [
+        _size(render(doc, max_chars=10**9, refusal=refusal)) + _NOTICE_RESERVE
+        for doc, refusal in plans
+    ]
     shares = _shares(needs, room)
     return _ACCOUNT_SEPARATOR.join(
         render(doc, max_chars=share, refusal=refusal)
@@ -242,8 +248,9 @@ def _banner(doc: Mapping[str, Any]) -> list[str]:
         elif what == "sends":
             lines.append(f"> **Sends immediately** (`run_immediately`): {_addresses(items)}")
         else:
-            lines.append("> **Edits running campaigns** (pause, update, resume): "
-                         + _addresses(items))
+            lines.append(
+                "> **Edits running campaigns** (pause, update, resume): " + _addresses(items)
+            )
     if not lines:
         return []
     return ["", "> [!WARNING]"] + [x for line in lines for x in (line, ">")][:-1]
@@ -275,7 +282,8 @@ def _notes(doc: Mapping[str, Any]) -> list[str]:
 #: The list's order: what cannot be undone or cannot be done first (a list too long for the
 #: comment is cut at its end), then the other actions in summary order.
 _LIST_ORDER = ("cancel", "stop", "deactivate", "replace", "note") + tuple(
-    a for a in SUMMARY_ORDER if a not in ("cancel", "stop", "deactivate", "replace"))
+    a for a in SUMMARY_ORDER if a not in ("cancel", "stop", "deactivate", "replace")
+)
 
 
 def _groups(doc: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, list[str]]]]]:
@@ -287,7 +295,8 @@ def _groups(doc: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, list[str]
         kind = str(c["address"]).split(".", 1)[0]
         by_action.setdefault(action, {}).setdefault(kind, []).append(str(c["key"]))
     order = [a for a in _LIST_ORDER if a in by_action] + sorted(
-        a for a in by_action if a not in _LIST_ORDER)
+        a for a in by_action if a not in _LIST_ORDER
+    )
     return [(a, list(by_action[a].items())) for a in order]
 
 
@@ -398,16 +407,19 @@ class _Block:
                     left -= _size(item)
                     kept += 1
                 body.append(entry.head + "".join(entry.items[:kept]) + entry.tail)
-                left_out.append(f"{len(entry.items) - kept} of {len(entry.items)} items of "
-                                f"{_code(entry.path)}")
+                left_out.append(
+                    f"{len(entry.items) - kept} of {len(entry.items)} items of {_code(entry.path)}"
+                )
                 rest -= 1
             if rest:
                 left_out.append(plural(rest, "more field"))
             break
         note = ""
         if left_out:
-            note = (f"… Not shown here: {' and '.join(left_out)} (this comment reached its size "
-                    "limit; `hoodsync plan` prints everything).\n\n")
+            note = (
+                f"… Not shown here: {' and '.join(left_out)} (this comment reached its size "
+                "limit; `hoodsync plan` prints everything).\n\n"
+            )
         return self.pre + self._fenced("".join(body)) + note + self.post, note
 
 
@@ -471,8 +483,9 @@ def _block(c: Mapping[str, Any]) -> _Block:
     if c["notes"]:
         post.append("")
     post.append("</details>")
-    return _Block("\n".join(pre) + "\n", tuple(_entry(e) for e in c["diff"]),
-                  "\n".join(post) + "\n")
+    return _Block(
+        "\n".join(pre) + "\n", tuple(_entry(e) for e in c["diff"]), "\n".join(post) + "\n"
+    )
 
 
 def _entry(entry: Mapping[str, Any]) -> _Entry:
@@ -485,8 +498,12 @@ def _entry(entry: Mapping[str, Any]) -> _Entry:
     def text(lines: Sequence[tuple[int, str, bool]]) -> str:
         return "".join(_diff_text("+", "  " * depth + line) + "\n" for depth, line, _ in lines)
 
-    return _Entry(text([(0, value.head, True)]), tuple(text(item) for item in value.items),
-                  text([(0, value.tail, False)]), entry["path"])
+    return _Entry(
+        text([(0, value.head, True)]),
+        tuple(text(item) for item in value.items),
+        text([(0, value.tail, False)]),
+        entry["path"],
+    )
 
 
 def _diff_text(sym: str, text: str) -> str:
@@ -507,9 +524,11 @@ def _cut_notice(hidden: int, cut: bool, names_cut: int, max_chars: int) -> str:
     elif cut:
         parts.append("the last details block shown is cut")
     said = "; ".join(parts)
-    return (f"> [!NOTE]\n> {said[0].upper()}{said[1:]}, to keep this comment within its size "
-            f"limit ({max_chars:,} characters). The summary above is complete; run "
-            "`hoodsync plan` (or `--format json`) for every detail.\n")
+    return (
+        f"> [!NOTE]\n> {said[0].upper()}{said[1:]}, to keep this comment within its size "
+        f"limit ({max_chars:,} characters). The summary above is complete; run "
+        "`hoodsync plan` (or `--format json`) for every detail.\n"
+    )
 
 
 # --- orphans and superseded ---------------------------------------------------------------
@@ -518,11 +537,16 @@ def _cut_notice(hidden: int, cut: bool, names_cut: int, max_chars: int) -> str:
 def _listing(doc: Mapping[str, Any]) -> str:
     parts = []
     if doc["orphans"] and not doc["options"]["prune"]:
-        parts.append(_refs("Orphans (hoodsync marker, no definition; removed only with --prune)",
-                           doc["orphans"]))
+        parts.append(
+            _refs(
+                "Orphans (hoodsync marker, no definition; removed only with --prune)",
+                doc["orphans"],
+            )
+        )
     if doc["superseded"]:
-        parts.append(_refs("Superseded (replaced by a newer campaign; never touched)",
-                           doc["superseded"]))
+        parts.append(
+            _refs("Superseded (replaced by a newer campaign; never touched)", doc["superseded"])
+        )
     return "\n".join(parts)
 
 

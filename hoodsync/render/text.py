@@ -16,7 +16,8 @@ The painter escapes whatever it colours; every other piece is escaped where the 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from hoodsync.render.common import (
     Spread,
@@ -119,8 +120,10 @@ def _spread_lines(value: Spread, paint: Callable[[str, str], str]) -> list[str]:
     """An added object or array as nested blocks, Terraform-like: every line that shows a value
     or opens a block carries ``+``; closing brackets line up under the key they close."""
     plus = paint("+", "+")
-    return [f"{' ' * (6 + 4 * depth)}{plus} {text}" if opens else f"{' ' * (8 + 4 * depth)}{text}"
-            for depth, text, opens in value.lines()]
+    return [
+        f"{' ' * (6 + 4 * depth)}{plus} {text}" if opens else f"{' ' * (8 + 4 * depth)}{text}"
+        for depth, text, opens in value.lines()
+    ]
 
 
 def _drift_block(c: Mapping[str, Any], paint: Callable[[str, str], str]) -> list[str]:
@@ -173,7 +176,10 @@ def _note_text(note: Mapping[str, Any], paint: Callable[[str, str], str], indent
 def _listing(doc: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
     if doc["orphans"] and not doc["options"]["prune"]:
-        out += ["", "Orphans (carry a hoodsync marker but no definition; removed only with --prune):"]
+        out += [
+            "",
+            "Orphans (carry a hoodsync marker but no definition; removed only with --prune):",
+        ]
         out += [_ref_text(r) for r in doc["orphans"]]
     if doc["superseded"]:
         out += ["", "Superseded (older campaigns replaced by a newer one; never touched):"]
@@ -183,5 +189,7 @@ def _listing(doc: Mapping[str, Any]) -> list[str]:
 
 def _ref_text(ref: Mapping[str, Any]) -> str:
     created = f", created {ref['created_at']}" if ref.get("created_at") else ""
-    return (f"  {printable(ref['address'])}  id {printable(ref['id'])}  {quoted(ref['name'])} "
-            f"({printable(str(ref['status']) + created)})")
+    return (
+        f"  {printable(ref['address'])}  id {printable(ref['id'])}  {quoted(ref['name'])} "
+        f"({printable(str(ref['status']) + created)})"
+    )

@@ -39,7 +39,7 @@ import email.utils
 import logging
 import math
 from collections.abc import Callable, Sequence
-from datetime import timezone
+from datetime import UTC
 
 from hoodsync.remote.ratelimit.windows import Send, Window
 
@@ -203,5 +203,5 @@ def parse_http_date(raw: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)  # "-0000": UTC, origin unknown
+        when = when.replace(tzinfo=UTC)  # "-0000": UTC, origin unknown
     return when.timestamp()

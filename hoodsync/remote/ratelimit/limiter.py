@@ -469,7 +469,11 @@ class RateLimiter:
         """Use "request ``index`` was the ``counted``-th in its window, which resets in ``reset``
         s" (:func:`~.windows.learn_from_report`)."""
         budget, agreed = learn_from_report(
-            self._sends, index, self._models(size), counted=counted, reset=reset,
+            self._sends,
+            index,
+            self._models(size),
+            counted=counted,
+            reset=reset,
             margin=self.margin,
         )
         if budget is not None:
