@@ -43,7 +43,7 @@ class Server:
 
     ``offset``: the server's windows start that much later than the whole seconds of the
     (client's) clock, i.e. its clock is behind by ``offset``. ``date``: answers carry a ``Date``
-    header from the server's clock.
+    header from the server's clock. ``headers=False``: no ``X-RateLimit-*`` headers.
     """
 
     def __init__(
@@ -53,9 +53,10 @@ class Server:
         *,
         offset: float = 0.0,
         date: bool = False,
+        headers: bool = True,
     ) -> None:
         self.per_second, self.per_minute = per_second, per_minute
-        self.offset, self.date = offset, date
+        self.offset, self.date, self.headers = offset, date, headers
         self.second, self.second_count = -1, 0
         self.minute, self.minute_count = -1, 0
         self.counted: list[float] = []
@@ -63,6 +64,8 @@ class Server:
 
     def hit(self, at: float) -> dict[str, str]:
         headers = self._count(at - self.offset)
+        if not self.headers:  # no X-RateLimit-* headers; a 429 keeps its Retry-After
+            headers = {k: v for k, v in headers.items() if not k.startswith("x-ratelimit-")}
         if self.date:
             headers["date"] = email.utils.formatdate(at - self.offset, usegmt=True)
         return headers
@@ -674,9 +677,13 @@ def run_wall(
     delay: float = 0.0,
     parallel: int = 10,
     seed: int = 0,
+    headers: bool = False,
 ) -> tuple[Simulation, Client]:
+    """``requests`` sends with the wall-clock hypothesis, from ``start`` s into the server's
+    minute. By default against a server without ``X-RateLimit-*`` headers: the hypothesis is
+    what the limiter has for those; a server that reports its limits replaces it."""
     clock = FakeClock(T0 + start)
-    server = Server(offset=offset, date=True)
+    server = Server(offset=offset, date=True, headers=headers)
     sim = Simulation(clock, server, latency=latency, jitter=0.01, seed=seed, delay=delay)
     client = sim.add(requests, parallel=parallel, wall=True)
     sim.run()
@@ -718,7 +725,7 @@ def test_small_skew_and_delay_stay_inside_the_hypothesis(offset: float, delay: f
 
 def test_bursts_go_right_after_each_whole_second() -> None:
     clock = FakeClock(T0 + 0.4)
-    server = Server(date=True)
+    server = Server(date=True, headers=False)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
     grants = []
     for _ in range(30):
@@ -756,26 +763,28 @@ def test_a_start_just_before_a_boundary_waits_for_it() -> None:
     assert clock() - T0 == pytest.approx(1.0 + limiter.skew, abs=1e-3)
 
 
-def test_an_offset_server_is_detected_from_remaining_without_a_429() -> None:
-    """One request at a time straddles the server's real boundaries, and ``Remaining`` shows them
-    half a second away from where the hypothesis puts them."""
-    sim, client = run_wall(40, 0.2, offset=0.5, parallel=1)
-    assert sim.server.throttled == 0
+def test_a_server_reporting_its_limits_replaces_the_hypothesis() -> None:
+    """The first answer with ``X-RateLimit-*`` headers ends the hypothesis: from then on only
+    what the server says is trusted, so a server whose windows are not where the hypothesis
+    puts them is never probed into a 429."""
+    sim, client = run_wall(150, 0.5, offset=0.3, headers=True)
+    assert client.throttled == 0
     assert not client.limiter.wall_aligned
-    assert holds_boundary(client.limiter.phase()["second"], T0 + 0.5)
+    assert holds_boundary(client.limiter.phase()["second"], T0 + 0.3)
 
 
-def test_a_429_caused_by_the_hypothesis_is_bounded_and_then_learnt() -> None:
-    # The server's second runs from .3 to .3; the first burst (at .5) and the hypothesis' next
-    # one (just after 1.0) would land in the same window: the probe sent first is throttled.
+def test_a_429_caused_by_the_hypothesis_is_bounded() -> None:
+    # Without rate headers nothing but a 429 can show the hypothesis wrong. The server's second
+    # runs from .3 to .3; the first burst (at .5) and the hypothesis' next one (just after 1.0)
+    # would land in the same window: the probe sent first is throttled.
     sim, client = run_wall(150, 0.5, offset=0.3)
     assert client.first_sent is not None
     assert client.throttled == 1  # the probe; the rest of the burst waited for its answer
     assert all(t <= client.first_sent + 1.1 for t in client.throttled_sends)
     assert not client.limiter.wall_aligned
-    assert holds_boundary(client.limiter.phase()["second"], T0 + 0.3)
     # The 429 was blamed on the hypothesis, not another client: the share was not halved, so
-    # the run lost about the Retry-After second, not half its rate.
+    # the run lost about the Retry-After second and the sliding-window margins, not half its
+    # rate.
     ideal = fastest_schedule(150, (client.first_sent - T0) % 60)[-1] + sim.latency
     assert client.last_done - client.first_sent <= ideal + 2.5
 
@@ -784,19 +793,25 @@ OFFSET_STARTS = [0.1, 0.4, 0.7, 0.9, 0.99, 30.55]
 
 
 @pytest.mark.parametrize("offset", [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95, 0.98])
-def test_servers_off_the_wall_clock_cost_at_most_one_429(offset: float) -> None:
-    """Windows starting ``offset`` after our whole seconds: the hypothesis is wrong. At most one
-    request (a probe, usually the first) is throttled in the whole run; the hypothesis is dropped
-    when a 429 or an answer contradicts it, and the true phase is learnt. Where it survives, its
-    bursts fell one per server window anyway."""
+def test_servers_off_the_wall_clock_cost_no_429_when_they_report_limits(offset: float) -> None:
+    """Windows starting ``offset`` after our whole seconds, with rate headers: no request is
+    throttled, the true phase is learnt, and the run stays near the fastest schedule."""
     for i, start in enumerate(OFFSET_STARTS):
-        sim, client = run_wall(150, start, offset=offset, seed=i)
-        assert client.first_sent is not None
+        sim, client = run_wall(150, start, offset=offset, seed=i, headers=True)
+        assert client.throttled == 0, start
+        assert not client.limiter.wall_aligned, start
+        assert holds_boundary(client.limiter.phase()["second"], T0 + offset), start
+        assert bench_ratio(sim, client, 150) >= 0.9, start
+
+
+@pytest.mark.parametrize("offset", [0.02, 0.2, 0.5, 0.8, 0.98])
+def test_servers_off_the_wall_clock_without_headers_cost_at_most_one_429(offset: float) -> None:
+    """Without rate headers, a wrong hypothesis costs at most one 429 (a probe) per run."""
+    for i, start in enumerate(OFFSET_STARTS):
+        _sim, client = run_wall(150, start, offset=offset, seed=i)
         assert client.throttled <= 1, start
         if client.throttled:
             assert not client.limiter.wall_aligned, start
-        if not client.limiter.wall_aligned:
-            assert holds_boundary(client.limiter.phase()["second"], T0 + offset), start
 
 
 def test_a_date_header_far_from_our_clock_drops_the_hypothesis() -> None:

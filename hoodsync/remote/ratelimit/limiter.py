@@ -36,6 +36,7 @@ changed, and otherwise sleeps until the time it was planned for.
 from __future__ import annotations
 
 import bisect
+import collections
 import enum
 import logging
 import math
@@ -58,10 +59,11 @@ from hoodsync.remote.ratelimit.windows import (
     Budget,
     Send,
     Window,
+    forgets_own_sends,
     learn_from_report,
 )
 
-__all__ = ["MAX_SERVER_WAIT", "RateLimiter", "WaitTooLong"]
+__all__ = ["MAX_MARGIN", "MAX_SERVER_WAIT", "RateLimiter", "WaitTooLong"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,22 @@ MAX_SERVER_WAIT = 120.0
 
 #: Sends older than this are forgotten (the longest window plus slack).
 _HISTORY_S = 125.0
+
+#: How many of the latest round trips the jitter margin is taken from.
+_SPREAD_SAMPLES = 64
+
+#: The largest margin the jitter may widen it to: the 1 s window must keep most of its second
+#: for sends that surely land in it. Jitter beyond this is not fully covered.
+MAX_MARGIN = 0.24
+
+#: The margin is widened only when the observed spread exceeds it by this much (and then the
+#: learnt window phases, deduced with the narrower one, are relearnt).
+_MARGIN_STEP_S = 0.01
+
+#: A burst split to learn the 1 s phase has its halves at least twice the margin plus this
+#: much apart, and at most :data:`_MAX_SPLIT_S`.
+_SPLIT_SLACK_S = 0.005
+_MAX_SPLIT_S = 0.5
 
 #: The shortest wait: a planned time a rounding error ahead of the clock must not make a waiting
 #: send spin.
@@ -166,6 +184,10 @@ class RateLimiter:
         self.per_second = per_second
         self.per_minute = per_minute
         self.margin = margin
+        self._base_margin = margin
+        # Round trips of the latest answers: their spread bounds how much the send-to-arrival
+        # delay of two requests may differ, i.e. the margin needed against jitter.
+        self._round_trips: collections.deque[float] = collections.deque(maxlen=_SPREAD_SAMPLES)
         self.spread = spread
         self.recovery = recovery
         self.skew = skew
@@ -179,6 +201,10 @@ class RateLimiter:
         self._second = Window(1.0, per_second, margin)
         self._minute = Window(60.0, per_minute, margin)
         self._sends: list[Send] = []
+        # Whether an answer has shown that the server counts fixed 1 s windows rather than a
+        # sliding log (see :func:`~.windows.forgets_own_sends`): only then may a burst follow
+        # the learnt window boundaries closer than the sliding-window rule allows.
+        self._second_fixed = False
         self._budgets: list[Budget] = []
         self._seq = 0
         self._blocked_until = -math.inf
@@ -195,6 +221,8 @@ class RateLimiter:
             real = clock in (time.monotonic, time.perf_counter, time.time)
             wall_clock = time.time if real else None
         self._hyp: WallClockHypothesis | None = None
+        # The hypothesis' (1 s, 60 s) window indices of the latest probe that went through.
+        self._passed_probe: tuple[int, int] | None = None
         if wall_clock is not None:
             self._hyp = WallClockHypothesis.make(
                 clock,
@@ -248,10 +276,18 @@ class RateLimiter:
             self._changed.notify_all()
             index = self._index_of(ticket)
             if index is not None:
-                self._sends[index].answered = True
-                self._check_answer(self._sends[index], date)
+                send = self._sends[index]
+                send.answered = True
+                self._time_round_trip(send)
+                self._check_answer(send, date)
+                if send.probe and self._hyp is not None:
+                    # Not throttled: the windows it probed have begun, as the hypothesis said.
+                    # Against a server without rate headers nothing else would ever show it.
+                    self._passed_probe = self._hyp_windows(send.at)
             if limit is None or remaining is None or reset is None or limit < 1:
                 return
+            # The server reports its windows: learn them from what it says instead of assuming.
+            self._drop_hypothesis("the server reports its rate limits")
             window = self._classify(limit, reset)
             for same in self._models(window.size):
                 if limit < same.limit:
@@ -273,6 +309,8 @@ class RateLimiter:
             now = self._clock()
             self._blocked_until = max(self._blocked_until, now + max(retry_after, 0.0))
             index = self._index_of(ticket)
+            if index is not None:
+                self._time_round_trip(self._sends[index])
             blame_hypothesis = index is not None and self._sends[index].probe
             self._drop_hypothesis("a request was throttled")
             if not blame_hypothesis:
@@ -389,7 +427,15 @@ class RateLimiter:
         """A send at ``at`` would be allowed only by the hypothesis, not by the learnt model."""
         if self._hyp is None:
             return False
+        if self._passed_probe is not None and self._hyp_windows(at) == self._passed_probe:
+            return False  # a probe into these very windows went through
         return self._fixpoint(at, (self._second, self._minute), spread=False) > at
+
+    def _hyp_windows(self, at: float) -> tuple[int, int]:
+        """The hypothesis' 1 s and 60 s window indices of a send at ``at`` (the later of two
+        where it is ambiguous)."""
+        assert self._hyp is not None
+        return (self._hyp.second.indices(at)[-1], self._hyp.minute.indices(at)[-1])
 
     def _throttled_sizes(self, retry_after: float) -> tuple[float, ...]:
         """The windows a 429 asking for ``retry_after`` s may have come from: a wait of no more
@@ -435,7 +481,7 @@ class RateLimiter:
             at = grows
 
     def _window_earliest_at(self, window: Window, at: float, limit: int, spread: bool) -> float:
-        if window.known:
+        if window.known and (window is not self._second or self._second_fixed):
             hypothesis = self._hyp is not None and self._hyp.window(window.size) is window
             return fixed_earliest(window, self._sends, limit, at, whole_windows=hypothesis)
         at = sliding_earliest(self._sends, limit, window.size + self.margin, at)
@@ -445,7 +491,10 @@ class RateLimiter:
             # even when none falls between them the window is known to span the whole burst.
             # That pins the phase enough to schedule by the server's windows from the second
             # burst on (no margin accumulating from burst to burst).
-            at = sliding_earliest(self._sends, (limit + 1) // 2, self.spread, at)
+            # The halves must be more than twice the margin apart for an answer to prove which
+            # side of a boundary each landed on, whatever the jitter.
+            split = max(self.spread, min(2.0 * self.margin + _SPLIT_SLACK_S, _MAX_SPLIT_S))
+            at = sliding_earliest(self._sends, (limit + 1) // 2, split, at)
         return at
 
     # ------------------------------------------------------------------ learning (lock held)
@@ -468,6 +517,12 @@ class RateLimiter:
     def _learn(self, size: float, index: int, counted: int, reset: int) -> None:
         """Use "request ``index`` was the ``counted``-th in its window, which resets in ``reset``
         s" (:func:`~.windows.learn_from_report`)."""
+        if size == self._second.size and not self._second_fixed:
+            self._second_fixed = forgets_own_sends(
+                self._sends, index, counted, size=size, margin=self.margin
+            )
+            if self._second_fixed:
+                log.debug("rate limit windows: the server counts fixed 1 s windows")
         budget, agreed = learn_from_report(
             self._sends,
             index,
@@ -481,6 +536,30 @@ class RateLimiter:
         if not agreed:
             # "Remaining" shows a boundary where the hypothesis has none (or the reverse).
             self._drop_hypothesis(f"an answer places the {size:.0f} s window elsewhere")
+
+    def _time_round_trip(self, send: Send) -> None:
+        """Record the round trip of ``send`` (answered now) and fit the margin to the spread of
+        the latest round trips: wider under jitter, narrower again when the network is calm,
+        never below the configured margin nor above :data:`MAX_MARGIN`. Widening it beyond
+        what the learnt window phases were deduced with makes them relearnt."""
+        self._round_trips.append(max(self._clock() - send.at, 0.0))
+        spread = max(self._round_trips) - min(self._round_trips)
+        wanted = min(max(self._base_margin, spread), MAX_MARGIN)
+        if wanted > self.margin + _MARGIN_STEP_S:
+            log.debug(
+                "rate limit margin: %.3f s -> %.3f s (round-trip spread)", self.margin, wanted
+            )
+            self._set_margin(wanted)
+            self._second.forget()
+            self._minute.forget()
+        elif wanted < self.margin - _MARGIN_STEP_S:
+            self._set_margin(wanted)
+
+    def _set_margin(self, margin: float) -> None:
+        self.margin = margin
+        for size in (self._second.size, self._minute.size):
+            for window in self._models(size):
+                window.margin = margin
 
     # ------------------------------------------------------------------ hypothesis (lock held)
 

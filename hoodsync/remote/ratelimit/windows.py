@@ -35,6 +35,7 @@ __all__ = [
     "Send",
     "Window",
     "count_in",
+    "forgets_own_sends",
     "learn_from_report",
 ]
 
@@ -212,6 +213,26 @@ def count_in(window: Window, sends: Sequence[Send], k: int) -> int:
             if k in window.indices_of(sends[i]):
                 count += 1
     return count
+
+
+def forgets_own_sends(
+    sends: Sequence[Send], index: int, counted: int, *, size: float, margin: float
+) -> bool:
+    """Whether "``sends[index]`` was the ``counted``-th in its ``size`` window" proves the server
+    counts fixed windows (or refills a bucket), not a sliding log.
+
+    A sliding log counts every request that arrived in the last ``size`` seconds. Our sends that
+    surely did — sent more than ``margin`` before this one, and less than ``size - margin``
+    before it — are all in its count. A count lower than that shows the server has already
+    forgotten some of them: its windows reset (or its bucket refilled) on their own. Before that
+    is seen, bursts keep to the sliding-window rule, which a sliding log needs and fixed windows
+    allow.
+    """
+    sent = sends[index].at
+    first = bisect.bisect_right(sends, sent + margin - size, key=_send_time)
+    last = bisect.bisect_right(sends, sent - margin, key=_send_time)
+    surely = max(last - first, 0)
+    return counted < surely + 1
 
 
 def learn_from_report(
