@@ -43,6 +43,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from hoodsync.remote.ratelimit.hypothesis import (
     WallClockHypothesis,
@@ -81,6 +82,10 @@ MAX_SERVER_WAIT = 120.0
 
 #: Sends older than this are forgotten (the longest window plus slack).
 _HISTORY_S = 125.0
+
+#: Added to a request's round trip beyond the shortest recent one when that bounds how late
+#: it arrived: the shortest round trip seen may still be a little longer than the true least.
+OWN_SLACK = 0.02
 
 #: How many of the latest round trips the jitter margin is taken from.
 _SPREAD_SAMPLES = 64
@@ -530,8 +535,10 @@ class RateLimiter:
             counted=counted,
             reset=reset,
             margin=self.margin,
+            own_margin=self._own_margin(self._sends[index]),
         )
         if budget is not None:
+            budget = replace(budget, rate=self._foreign_rate())
             self._budgets.append(budget)
         if not agreed:
             # "Remaining" shows a boundary where the hypothesis has none (or the reverse).
@@ -542,7 +549,8 @@ class RateLimiter:
         the latest round trips: wider under jitter, narrower again when the network is calm,
         never below the configured margin nor above :data:`MAX_MARGIN`. Widening it beyond
         what the learnt window phases were deduced with makes them relearnt."""
-        self._round_trips.append(max(self._clock() - send.at, 0.0))
+        send.round_trip = max(self._clock() - send.at, 0.0)
+        self._round_trips.append(send.round_trip)
         spread = max(self._round_trips) - min(self._round_trips)
         wanted = min(max(self._base_margin, spread), MAX_MARGIN)
         if wanted > self.margin + _MARGIN_STEP_S:
@@ -555,11 +563,24 @@ class RateLimiter:
         elif wanted < self.margin - _MARGIN_STEP_S:
             self._set_margin(wanted)
 
+    def _own_margin(self, send: Send) -> float | None:
+        """How much later than the quickest request ``send`` can have arrived: its round trip
+        beyond the shortest recent one, plus slack (``None`` before it was answered)."""
+        if send.round_trip is None or not self._round_trips:
+            return None
+        return send.round_trip - min(self._round_trips) + OWN_SLACK
+
     def _set_margin(self, margin: float) -> None:
         self.margin = margin
         for size in (self._second.size, self._minute.size):
             for window in self._models(size):
                 window.margin = margin
+
+    def _foreign_rate(self) -> float:
+        """Requests per second other clients were seen to spend: the most seen in one of the
+        recent 1 s windows (each count a lower bound: only what arrived before one of ours)."""
+        counts = [*self._second.foreign.values()]
+        return float(max(counts)) / self._second.size if counts else 0.0
 
     # ------------------------------------------------------------------ hypothesis (lock held)
 

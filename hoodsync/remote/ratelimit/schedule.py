@@ -126,7 +126,7 @@ def fixed_earliest(
     if whole_windows and len(ks) > 1:
         return max(at, window.hi + ks[-1] * window.size + NUDGE_S)
     for k in ks:
-        used = window.foreign.get(k, 0) + count_in(window, sends, k)
+        used = window.foreign_in(k) + count_in(window, sends, k)
         if used + 1 > limit:
             return max(at, window.hi + (k + 1) * window.size)
     return at
@@ -137,6 +137,6 @@ def budget_earliest(budgets: Sequence[Budget], sends: Sequence[Send], at: float)
     for budget in budgets:
         if at >= budget.until:
             continue
-        if budget.exhausted(sends):
+        if budget.exhausted(sends, at):
             at = budget.until
     return at

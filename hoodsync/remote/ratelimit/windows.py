@@ -61,6 +61,8 @@ class Send:
     #: blamed on the hypothesis); ``answered`` once its response was observed.
     probe: bool = False
     answered: bool = False
+    #: Seconds from the send to its answer, once answered.
+    round_trip: float | None = None
 
 
 @dataclass
@@ -71,11 +73,19 @@ class Budget:
     after_seq: int
     until: float
     remaining: int
+    #: When ``remaining`` was counted (send time), and how many requests per second the other
+    #: clients were seen to spend: they keep spending the budget until the window ends.
+    at: float = 0.0
+    rate: float = 0.0
 
-    def exhausted(self, sends: Sequence[Send]) -> bool:
-        """Our sends after ``after_seq`` (``sends`` in order of ``seq``) use it all up."""
+    def exhausted(self, sends: Sequence[Send], now: float | None = None) -> bool:
+        """Our sends after ``after_seq`` (``sends`` in order of ``seq``), plus what the other
+        clients will have spent by ``now`` at their pace, use it all up."""
         after = len(sends) - bisect.bisect_right(sends, self.after_seq, key=_send_seq)
-        return after >= self.remaining
+        theirs = 0
+        if now is not None and self.rate > 0.0:
+            theirs = math.ceil(self.rate * max(now - self.at, 0.0) - 1e-9)
+        return after + theirs >= self.remaining
 
 
 def _send_seq(send: Send) -> int:
@@ -117,6 +127,18 @@ class Window:
         if self.lo is None or self.hi is None:
             return None
         return (self.lo, self.hi)
+
+    def foreign_in(self, k: int) -> int:
+        """Requests of others counted (or, for a window not seen yet, expected) in window
+        ``k``. Another client on the account keeps its pace from second to second, so a 1 s
+        window not seen yet expects what the one before it had; a minute is not predicted from
+        the last (a client may have spent it all before this one began)."""
+        seen = self.foreign.get(k)
+        if seen is not None:
+            return seen
+        if self.size <= 1.0:
+            return self.foreign.get(k - 1, 0)
+        return 0
 
     def forget(self) -> None:
         self.lo = self.hi = None
@@ -243,6 +265,7 @@ def learn_from_report(
     counted: int,
     reset: int,
     margin: float,
+    own_margin: float | None = None,
 ) -> tuple[Budget | None, bool]:
     """Use "request ``sends[index]`` was the ``counted``-th in its window, which resets in
     ``reset`` s" to narrow every model of that window (``models``: the evidence-only one first,
@@ -272,10 +295,13 @@ def learn_from_report(
     send = sends[index]
     sent = send.at
     m = margin
-    lo, hi = sent - size, sent + m
+    # How much later than the quickest request this one can have arrived (from its own round
+    # trip, when the caller knows it): a quick answer places the arrival more tightly.
+    own = m if own_margin is None else min(max(own_margin, 0.0), m)
+    lo, hi = sent - size, sent + own
     if reset >= 1:
         lo = max(lo, sent + reset - 1.0 - size)
-        hi = min(hi, sent + reset + m - size)
+        hi = min(hi, sent + reset + own - size)
     budget = None
     # Our sends that may have arrived in the window no later than this one.
     # (Bisection, not a scan: ``sends`` is in time order and may hold a minute of sends.)
@@ -285,7 +311,7 @@ def learn_from_report(
     if counted > maybe_before:
         # Someone else used this window: honour the server's count from here on.
         remaining = max(models[0].limit - counted, 0)
-        budget = Budget(send.seq, sent + reset + m, remaining)
+        budget = Budget(send.seq, sent + reset + m, remaining, at=sent)
         for window in models:
             _record_foreign(window, sends, index, counted, margin)
     elif counted >= 1:

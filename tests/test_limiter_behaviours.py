@@ -1,0 +1,92 @@
+"""The client's limiter against every server behaviour of ``bench/apply_throughput.py``.
+
+The same discrete-event replay as ``bench/limiter_sim.py`` (imported from there): the emulator's
+own server limiters (fixed windows with a phase or an offset clock, a sliding log, token buckets,
+jitter, no headers), judging requests as they arrive, on a fake clock — so nothing waits and
+nothing depends on the machine's speed. The ratios are simulated makespans over the fastest
+schedule under each server's own rule, not timings.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from limiter_sim import simulate  # noqa: E402
+
+from hoodsync.remote.ratelimit import RateLimiter  # noqa: E402
+from hoodsync.remote.ratelimit.limiter import MAX_MARGIN  # noqa: E402
+from hoodsync.remote.ratelimit.windows import Send, forgets_own_sends  # noqa: E402
+
+#: Seconds into the server's minute: mid-second starts, two of them in its last 15 s.
+STARTS = (7.31, 25.5, 47.77, 52.3, 58.9)
+
+QUIET = ("aligned", "phase", "clock-behind", "sliding", "no-headers")
+
+
+@pytest.mark.parametrize("behaviour", QUIET)
+@pytest.mark.parametrize("size", [150, 300])
+def test_quiet_servers_are_never_throttled_and_near_the_fastest_schedule(
+    behaviour: str, size: int
+) -> None:
+    for start in STARTS:
+        run = simulate(behaviour, size, start=start)
+        assert run.throttled == 0, start
+        assert run.ratio <= 1.10, start
+
+
+@pytest.mark.parametrize("size", [150, 300])
+def test_a_token_bucket_server_is_never_throttled(size: int) -> None:
+    for start in STARTS:
+        run = simulate("bucket", size, start=start)
+        assert run.throttled == 0, start
+        assert run.ratio <= 1.5, start
+
+
+def test_jitter_costs_at_most_one_429_per_run() -> None:
+    for seed, start in enumerate(STARTS):
+        run = simulate("jitter", 150, start=start, seed=seed)
+        assert run.throttled <= 1, start
+        assert run.ratio <= 1.25, start
+
+
+def test_a_sliding_log_is_not_taken_for_fixed_windows() -> None:
+    """Two halves of a burst 0.1 s apart, then a send 1.03 s after the first half: a sliding log
+    still counts the second half (6th), fixed windows would have started afresh (1st)."""
+    sends = [Send(i, 0.0) for i in range(5)] + [Send(5 + i, 0.1) for i in range(5)]
+    sends.append(Send(10, 1.03))
+    assert not forgets_own_sends(sends, 10, 6, size=1.0, margin=0.03)
+    assert forgets_own_sends(sends, 10, 1, size=1.0, margin=0.03)
+    # A send less than a margin after the others proves nothing either way.
+    close = [Send(0, 0.0), Send(1, 0.02)]
+    assert not forgets_own_sends(close, 1, 1, size=1.0, margin=0.03)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_margin_widens_under_jitter_and_narrows_when_calm() -> None:
+    clock = _Clock()
+    limiter = RateLimiter(10**6, 10**9, clock=clock, sleep=clock.sleep, margin=0.03)
+    for i in range(40):  # round trips of 50 ms and 450 ms: 400 ms of spread
+        ticket = limiter.acquire()
+        clock.now += 0.45 if i % 2 else 0.05
+        limiter.observe({}, ticket)
+    assert limiter.margin == pytest.approx(MAX_MARGIN)
+    for _ in range(100):  # calm: 50-60 ms
+        ticket = limiter.acquire()
+        clock.now += 0.05 + (0.01 if _ % 2 else 0.0)
+        limiter.observe({}, ticket)
+    assert limiter.margin == pytest.approx(0.03)
