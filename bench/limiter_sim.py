@@ -173,7 +173,9 @@ def main() -> None:
         help="start phases per run: spread over the server minute, half in its last 15 s",
     )
     parser.add_argument("--seeds", type=int, default=1, help="jitter seeds per start")
-    parser.add_argument("--latency", type=float, default=0.0, help="added latency, seconds")
+    parser.add_argument(
+        "--latency", type=float, default=0.002, help="round trip beyond the jitter, seconds"
+    )
     parser.add_argument("--limits", default="10,150")
     parser.add_argument("--parallelism", type=int, default=10)
     parser.add_argument("--verbose", action="store_true", help="one line per run")

@@ -90,3 +90,36 @@ def test_the_margin_widens_under_jitter_and_narrows_when_calm() -> None:
         clock.now += 0.05 + (0.01 if _ % 2 else 0.0)
         limiter.observe({}, ticket)
     assert limiter.margin == pytest.approx(0.03)
+
+
+def test_the_first_request_goes_alone_until_answered() -> None:
+    """Before any answer nothing shows how much of the window is left (another client may have
+    spent it): one request goes, the rest of the burst waits for its answer — at most a second
+    when none comes."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=None)
+    first = limiter.acquire()
+    assert limiter.next_send_time() == pytest.approx(clock.now + 1.0)
+    clock.now += 0.05
+    limiter.observe(
+        {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9", "x-ratelimit-reset": "1"}, first
+    )
+    assert limiter.next_send_time() == pytest.approx(clock.now)
+
+
+def test_another_client_keeps_spending_the_window_at_its_pace() -> None:
+    """Remaining shows requests that are not ours: the budget it leaves shrinks at the other
+    client's pace (here 3 a second), not only by our own sends."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=None, spread=0.0)
+    ticket = limiter.acquire()
+    # Our first request was the 4th in its window: three were someone else's; 6 remain.
+    headers = {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "6", "x-ratelimit-reset": "1"}
+    limiter.observe(headers, ticket)
+    for _ in range(4):  # 4 of the 6 at once
+        limiter.acquire()
+    assert clock.now == pytest.approx(1_000.0)
+    assert limiter.next_send_time() == pytest.approx(1_000.0)  # 2 left right now...
+    clock.now += 0.5
+    # ...but half a second later the other client has taken them (ceil(3/s x 0.5 s) = 2).
+    assert limiter.next_send_time() > clock.now

@@ -177,6 +177,15 @@ class Simulation:
             client.in_flight += 1
 
 
+def answered(limiter: RateLimiter) -> float:
+    """Send the first request and answer it at once (without rate headers), as a server would:
+    until a first answer the limiter sends one request at a time. Returns when it was sent."""
+    ticket = limiter.acquire()
+    sent = limiter._clock()
+    limiter.observe({}, ticket)
+    return sent
+
+
 def max_in_span(times: list[float], span: float) -> int:
     """Most events in any half-open interval of length ``span``."""
     times = sorted(times)
@@ -253,8 +262,8 @@ def test_without_headers_never_more_than_the_limits_in_any_sliding_window() -> N
     rng = random.Random(3)
     clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    grants: list[float] = []
-    for _ in range(3000):
+    grants: list[float] = [answered(limiter)]
+    for _ in range(2999):
         if rng.random() < 0.05:
             clock.sleep(rng.uniform(0, 20))  # idle gaps of up to 20 s between bursts
         limiter.acquire()
@@ -267,8 +276,9 @@ def test_without_headers_never_more_than_the_limits_in_any_sliding_window() -> N
 def test_without_headers_150_sends_take_the_sliding_minimum_plus_margins() -> None:
     clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    tickets = [limiter.acquire() for _ in range(150)]
-    assert tickets == list(range(1, 151))
+    answered(limiter)
+    tickets = [limiter.acquire() for _ in range(149)]
+    assert tickets == list(range(2, 151))
     elapsed = clock() - T0
     assert 14.0 <= elapsed <= 14.0 * (1 + limiter.margin) + limiter.spread + 1e-6
 
@@ -276,8 +286,8 @@ def test_without_headers_150_sends_take_the_sliding_minimum_plus_margins() -> No
 def test_first_burst_is_split_to_learn_the_phase() -> None:
     clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, spread=0.1)
-    grants = []
-    for _ in range(10):
+    grants = [answered(limiter) - T0]
+    for _ in range(9):
         limiter.acquire()
         grants.append(clock() - T0)
     assert grants[:5] == [0.0] * 5
@@ -364,7 +374,8 @@ def test_a_send_held_back_by_a_reduced_share_goes_as_the_share_regrows() -> None
     with ``recovery=30``), not at the next minute."""
     clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, spread=0.0, recovery=30.0)
-    tickets = [limiter.acquire() for _ in range(125)]
+    answered(limiter)
+    tickets = [limiter.acquire() for _ in range(124)]
     throttled_at = clock()
     assert throttled_at - T0 < 13.0
     limiter.penalize(2.0, tickets[-1])  # 124 counted: the 125th was throttled
@@ -579,7 +590,8 @@ def test_a_send_held_back_by_a_probe_sleeps_once_not_in_slices() -> None:
     unanswered probe sleeps, in one call, until the learnt windows allow it."""
     clock = FakeClock(T0 + 0.4)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
-    for _ in range(11):  # the first burst, then the probe just after the whole second
+    answered(limiter)
+    for _ in range(10):  # the rest of the first burst, then the probe just after the second
         limiter.acquire()
     assert clock.sleeps == [pytest.approx(0.6 + limiter.skew, abs=1e-3)]
     limiter.acquire()
@@ -618,7 +630,11 @@ def test_150_requests_lose_at_most_the_unknowable_first_window(phase: float) -> 
     actual = client.last_done - (T0 + phase)
     lost = actual - ideal
     limiter = client.limiter
-    assert lost <= (1.0 - left_in_first_window) + limiter.margin + limiter.spread + 0.05
+    # The first request goes alone and the rest of the burst follows its answer: that costs
+    # one round trip, or the first window's room when the round trip outlasts it.
+    round_trip = sim.latency + sim.jitter
+    first = round_trip if left_in_first_window > round_trip else 1.0
+    assert lost <= (1.0 - left_in_first_window) + limiter.margin + limiter.spread + 0.05 + first
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -691,15 +707,20 @@ def run_wall(
     return sim, client
 
 
-@pytest.mark.parametrize("latency", [0.0, 0.1, 0.3])
-def test_wall_aligned_150_requests_reach_95_percent_from_every_start_phase(latency: float) -> None:
+@pytest.mark.parametrize(("latency", "least"), [(0.0, 0.95), (0.1, 0.88), (0.3, 0.88)])
+def test_wall_aligned_150_requests_reach_95_percent_from_every_start_phase(
+    latency: float, least: float
+) -> None:
+    """95 % of the fastest schedule from every start phase; with a long round trip less, as the
+    first request goes alone (see ``_unanswered_lead``) and, without rate headers, nothing
+    shows where the rest of that first burst landed."""
     low: dict[float, float] = {}
     for i, start in enumerate(PHASES):
         sim, client = run_wall(150, start, latency=latency, seed=i)
         assert sim.server.throttled == 0, start
         assert client.limiter.wall_aligned, start  # nothing contradicted the hypothesis
         ratio = bench_ratio(sim, client, 150)
-        if ratio < 0.95:
+        if ratio < least:
             low[start] = ratio
     assert low == {}
 
@@ -708,7 +729,7 @@ def test_wall_aligned_150_requests_reach_95_percent_from_every_start_phase(laten
 def test_wall_aligned_300_requests_use_the_minute_boundary(start: float) -> None:
     sim, client = run_wall(300, start)
     assert sim.server.throttled == 0
-    assert bench_ratio(sim, client, 300) >= 0.95
+    assert bench_ratio(sim, client, 300) >= 0.9
 
 
 @pytest.mark.parametrize(
@@ -716,11 +737,12 @@ def test_wall_aligned_300_requests_use_the_minute_boundary(start: float) -> None
 )
 def test_small_skew_and_delay_stay_inside_the_hypothesis(offset: float, delay: float) -> None:
     """Server clocks within ``skew`` (10 ms) of ours and send-to-count delays within ``delay``
-    (100 ms) are what the hypothesis allows for: still no 429, still the fastest schedule."""
+    (100 ms) are what the hypothesis allows for: still no 429, still near the fastest schedule
+    (the first request alone costs up to one round trip of 0.3 s here)."""
     for i, start in enumerate(PHASES[::3]):
         sim, client = run_wall(150, start, offset=offset, delay=delay, seed=i)
         assert sim.server.throttled == 0, start
-        assert bench_ratio(sim, client, 150) >= 0.95, start
+        assert bench_ratio(sim, client, 150) >= 0.9, start
 
 
 def test_bursts_go_right_after_each_whole_second() -> None:
@@ -745,8 +767,8 @@ def test_only_one_probe_of_the_hypothesis_is_unanswered_at_a_time() -> None:
     or for the learnt rule."""
     clock = FakeClock(T0 + 0.4)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock)
-    grants = []
-    for _ in range(12):
+    grants = [answered(limiter) - T0]
+    for _ in range(11):
         limiter.acquire()
         grants.append(clock() - T0)
     assert grants[:10] == pytest.approx([0.4] * 10)
@@ -843,7 +865,8 @@ def test_a_wall_clock_jump_drops_the_hypothesis() -> None:
 def test_a_429_blamed_on_the_hypothesis_does_not_halve_the_share() -> None:
     clock = FakeClock(T0 + 0.5)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=clock, spread=0.0)
-    for _ in range(10):
+    answered(limiter)
+    for _ in range(9):
         limiter.acquire()
     probe = limiter.acquire()  # only the hypothesis says a new window has begun
     assert clock() == pytest.approx(T0 + 1.0 + limiter.skew, abs=1e-3)

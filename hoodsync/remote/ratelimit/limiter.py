@@ -83,9 +83,8 @@ MAX_SERVER_WAIT = 120.0
 #: Sends older than this are forgotten (the longest window plus slack).
 _HISTORY_S = 125.0
 
-#: Added to a request's round trip beyond the shortest recent one when that bounds how late
-#: it arrived: the shortest round trip seen may still be a little longer than the true least.
-OWN_SLACK = 0.02
+#: How long what other clients were seen to spend is remembered for their pace.
+_FOREIGN_MEMORY_S = 10.0
 
 #: How many of the latest round trips the jitter margin is taken from.
 _SPREAD_SAMPLES = 64
@@ -210,6 +209,12 @@ class RateLimiter:
         # sliding log (see :func:`~.windows.forgets_own_sends`): only then may a burst follow
         # the learnt window boundaries closer than the sliding-window rule allows.
         self._second_fixed = False
+        # Whether answers have shown another client using the account, and (send time, count)
+        # of what they showed in 1 s windows.
+        self._shared = False
+        # Whether any of our requests was answered yet (until then one goes at a time).
+        self._answered = False
+        self._foreign_seen: collections.deque[tuple[float, int]] = collections.deque()
         self._budgets: list[Budget] = []
         self._seq = 0
         self._blocked_until = -math.inf
@@ -226,8 +231,9 @@ class RateLimiter:
             real = clock in (time.monotonic, time.perf_counter, time.time)
             wall_clock = time.time if real else None
         self._hyp: WallClockHypothesis | None = None
-        # The hypothesis' (1 s, 60 s) window indices of the latest probe that went through.
-        self._passed_probe: tuple[int, int] | None = None
+        # The hypothesis' (1 s, 60 s) window indices of the latest probe that went through, its
+        # sequence number, and how many sends after it that lets go without further probes.
+        self._passed_probe: tuple[tuple[int, int], int, int] | None = None
         if wall_clock is not None:
             self._hyp = WallClockHypothesis.make(
                 clock,
@@ -281,6 +287,7 @@ class RateLimiter:
             self._changed.notify_all()
             index = self._index_of(ticket)
             if index is not None:
+                self._answered = True
                 send = self._sends[index]
                 send.answered = True
                 self._time_round_trip(send)
@@ -288,11 +295,12 @@ class RateLimiter:
                 if send.probe and self._hyp is not None:
                     # Not throttled: the windows it probed have begun, as the hypothesis said.
                     # Against a server without rate headers nothing else would ever show it.
-                    self._passed_probe = self._hyp_windows(send.at)
+                    room = self._room_after_probe(index)
+                    self._passed_probe = (self._hyp_windows(send.at), send.seq, room)
             if limit is None or remaining is None or reset is None or limit < 1:
                 return
             # The server reports its windows: learn them from what it says instead of assuming.
-            self._drop_hypothesis("the server reports its rate limits")
+            self._drop_hypothesis("the server reports its rate limits", expected=True)
             window = self._classify(limit, reset)
             for same in self._models(window.size):
                 if limit < same.limit:
@@ -315,6 +323,7 @@ class RateLimiter:
             self._blocked_until = max(self._blocked_until, now + max(retry_after, 0.0))
             index = self._index_of(ticket)
             if index is not None:
+                self._answered = True
                 self._time_round_trip(self._sends[index])
             blame_hypothesis = index is not None and self._sends[index].probe
             self._drop_hypothesis("a request was throttled")
@@ -404,7 +413,16 @@ class RateLimiter:
         the learnt windows, but looks again when the probe stops being waited for (its answer,
         coming from another thread, notifies it before that).
         """
-        at = max(now, self._blocked_until)
+        at, replan_at = self._plan_by_windows(max(now, self._blocked_until))
+        lead = self._unanswered_lead(at)
+        if lead is None:
+            return at, replan_at
+        # Its answer wakes this send to plan again; a lead never answered is waited for no
+        # longer than a second window.
+        waited = max(at, lead.at + self._second.size)
+        return waited, waited
+
+    def _plan_by_windows(self, at: float) -> tuple[float, float]:
         evidence = (self._second, self._minute)
         if self._hyp is None:
             at = self._fixpoint(at, evidence, spread=True)
@@ -413,8 +431,27 @@ class RateLimiter:
         probe = unanswered_probe(self._sends, at, self._second.size) if self._is_probe(at) else None
         if probe is None:
             return at, at
-        learnt = self._fixpoint(at, evidence, spread=False)
+        # Both models' rules: a time the learnt windows allow may be one the hypothesis'
+        # windows forbid (a send near their boundary waits for the later one).
+        both = (*evidence, self._hyp.second, self._hyp.minute)
+        learnt = self._fixpoint(at, both, spread=False)
         return learnt, min(learnt, probe.at + self._second.size)
+
+    def _unanswered_lead(self, at: float) -> Send | None:
+        """A send still waited for that a send at ``at`` must wait for: a burst whose room nobody
+        has told us goes one request first, and the rest follow its answer. That is the very
+        first burst (another client may have spent the window already), and, once another
+        client is seen on the account, every burst that no answer's ``Remaining`` covers (its
+        requests cannot be told from ours, so the learnt windows may be wrong). Costs one round
+        trip in those bursts; saves the 429s of a burst sent blind into a spent window."""
+        if self._answered and not (self._shared and not any(b.until > at for b in self._budgets)):
+            return None
+        for send in reversed(self._sends):
+            if send.at <= at - self._second.size:
+                return None
+            if not send.answered:
+                return send
+        return None
 
     def _fixpoint(self, at: float, windows: Sequence[Window], *, spread: bool) -> float:
         """Earliest time >= ``at`` that breaks none of the rules of ``windows`` (nor the budgets of
@@ -432,9 +469,38 @@ class RateLimiter:
         """A send at ``at`` would be allowed only by the hypothesis, not by the learnt model."""
         if self._hyp is None:
             return False
-        if self._passed_probe is not None and self._hyp_windows(at) == self._passed_probe:
-            return False  # a probe into these very windows went through
+        if self._passed_probe is not None:
+            windows, seq, room = self._passed_probe
+            if self._hyp_windows(at) == windows and self._sends_after(seq) < room:
+                return False  # a probe into these very windows went through
         return self._fixpoint(at, (self._second, self._minute), spread=False) > at
+
+    def _sends_after(self, seq: int) -> int:
+        return len(self._sends) - bisect.bisect_right(self._sends, seq, key=_send_seq)
+
+    def _room_after_probe(self, index: int) -> int:
+        """How many more sends a probe that went through (``self._sends[index]``) lets into its
+        1 s window, whatever that window's phase.
+
+        The server window the probe landed in began at some ``b`` within the second before it
+        and holds our sends from ``b`` on; since the probe was not throttled, fewer than the
+        limit were there. Sends closer together than ``skew`` count as one instant (``b`` does
+        not fall between them). The most that window may already hold, over every ``b`` that
+        allows that, is what the rest of the burst must leave room for: a whole burst sent at
+        one instant lets the rest go; one spread over the second (the first request sent alone,
+        the rest after its answer) does not, as those may share the probe's window."""
+        probe = self._sends[index]
+        limit = self._second.limit
+        first = bisect.bisect_right(self._sends, probe.at - self._second.size, key=_send_time)
+        times = [s.at for s in self._sends[first:index] if s.at < probe.at]
+        worst = 0
+        for i, at in enumerate(times):  # b just before the send at ``at``
+            if i and at - times[i - 1] <= self.skew:
+                continue
+            held = len(times) - i
+            if held < limit:
+                worst = max(worst, held)
+        return max(limit - 1 - worst, 0)
 
     def _hyp_windows(self, at: float) -> tuple[int, int]:
         """The hypothesis' 1 s and 60 s window indices of a send at ``at`` (the later of two
@@ -486,7 +552,8 @@ class RateLimiter:
             at = grows
 
     def _window_earliest_at(self, window: Window, at: float, limit: int, spread: bool) -> float:
-        if window.known and (window is not self._second or self._second_fixed):
+        fixed = window is not self._second or self._second_fixed
+        if window.known and fixed:
             hypothesis = self._hyp is not None and self._hyp.window(window.size) is window
             return fixed_earliest(window, self._sends, limit, at, whole_windows=hypothesis)
         at = sliding_earliest(self._sends, limit, window.size + self.margin, at)
@@ -535,8 +602,21 @@ class RateLimiter:
             counted=counted,
             reset=reset,
             margin=self.margin,
-            own_margin=self._own_margin(self._sends[index]),
         )
+        if budget is not None and size == self._second.size:
+            self._foreign_seen.append((self._sends[index].at, budget.foreign))
+            if not self._shared:
+                log.debug("rate limit windows: another client is using the account")
+            self._shared = True
+        if budget is None and self._shared:
+            # With another client on the account its requests cannot be told from ours, and
+            # what was learnt of the window phases may be wrong: every answer's Remaining is a
+            # budget until its window surely ended.
+            limit = self._models(size)[0].limit
+            sent = self._sends[index].at
+            budget = Budget(
+                self._sends[index].seq, sent + reset + self.margin, max(limit - counted, 0), at=sent
+            )
         if budget is not None:
             budget = replace(budget, rate=self._foreign_rate())
             self._budgets.append(budget)
@@ -549,8 +629,7 @@ class RateLimiter:
         the latest round trips: wider under jitter, narrower again when the network is calm,
         never below the configured margin nor above :data:`MAX_MARGIN`. Widening it beyond
         what the learnt window phases were deduced with makes them relearnt."""
-        send.round_trip = max(self._clock() - send.at, 0.0)
-        self._round_trips.append(send.round_trip)
+        self._round_trips.append(max(self._clock() - send.at, 0.0))
         spread = max(self._round_trips) - min(self._round_trips)
         wanted = min(max(self._base_margin, spread), MAX_MARGIN)
         if wanted > self.margin + _MARGIN_STEP_S:
@@ -563,13 +642,6 @@ class RateLimiter:
         elif wanted < self.margin - _MARGIN_STEP_S:
             self._set_margin(wanted)
 
-    def _own_margin(self, send: Send) -> float | None:
-        """How much later than the quickest request ``send`` can have arrived: its round trip
-        beyond the shortest recent one, plus slack (``None`` before it was answered)."""
-        if send.round_trip is None or not self._round_trips:
-            return None
-        return send.round_trip - min(self._round_trips) + OWN_SLACK
-
     def _set_margin(self, margin: float) -> None:
         self.margin = margin
         for size in (self._second.size, self._minute.size):
@@ -577,18 +649,27 @@ class RateLimiter:
                 window.margin = margin
 
     def _foreign_rate(self) -> float:
-        """Requests per second other clients were seen to spend: the most seen in one of the
-        recent 1 s windows (each count a lower bound: only what arrived before one of ours)."""
-        counts = [*self._second.foreign.values()]
+        """Requests per second other clients were seen to spend: the most one answer showed in
+        its 1 s window over the last :data:`_FOREIGN_MEMORY_S` (each a lower bound: only what
+        arrived before one of ours)."""
+        now = self._clock()
+        while self._foreign_seen and self._foreign_seen[0][0] < now - _FOREIGN_MEMORY_S:
+            self._foreign_seen.popleft()
+        counts = [n for _, n in self._foreign_seen]
+        counts += self._second.foreign.values()
         return float(max(counts)) / self._second.size if counts else 0.0
 
     # ------------------------------------------------------------------ hypothesis (lock held)
 
-    def _drop_hypothesis(self, why: str) -> None:
-        """Stop assuming wall-clock windows; the evidence-only model takes over."""
+    def _drop_hypothesis(self, why: str, *, expected: bool = False) -> None:
+        """Stop assuming wall-clock windows; the evidence-only model takes over. ``expected``:
+        the normal course (the server reports its limits), logged at debug level only."""
         if self._hyp is None:
             return
-        log.info("rate limit windows: no longer assuming they follow the wall clock (%s)", why)
+        level = logging.DEBUG if expected else logging.INFO
+        log.log(
+            level, "rate limit windows: no longer assuming they follow the wall clock (%s)", why
+        )
         self._hyp = None
 
     def _check_wall_clock(self) -> None:
@@ -606,6 +687,10 @@ class RateLimiter:
 
 def _send_time(send: Send) -> float:
     return send.at
+
+
+def _send_seq(send: Send) -> int:
+    return send.seq
 
 
 def _condition_wait(condition: threading.Condition, seconds: float) -> None:

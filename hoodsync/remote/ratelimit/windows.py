@@ -61,8 +61,6 @@ class Send:
     #: blamed on the hypothesis); ``answered`` once its response was observed.
     probe: bool = False
     answered: bool = False
-    #: Seconds from the send to its answer, once answered.
-    round_trip: float | None = None
 
 
 @dataclass
@@ -77,6 +75,8 @@ class Budget:
     #: clients were seen to spend: they keep spending the budget until the window ends.
     at: float = 0.0
     rate: float = 0.0
+    #: Requests of other clients the count showed (at least), in the window of the report.
+    foreign: int = 0
 
     def exhausted(self, sends: Sequence[Send], now: float | None = None) -> bool:
         """Our sends after ``after_seq`` (``sends`` in order of ``seq``), plus what the other
@@ -265,7 +265,6 @@ def learn_from_report(
     counted: int,
     reset: int,
     margin: float,
-    own_margin: float | None = None,
 ) -> tuple[Budget | None, bool]:
     """Use "request ``sends[index]`` was the ``counted``-th in its window, which resets in
     ``reset`` s" to narrow every model of that window (``models``: the evidence-only one first,
@@ -295,13 +294,10 @@ def learn_from_report(
     send = sends[index]
     sent = send.at
     m = margin
-    # How much later than the quickest request this one can have arrived (from its own round
-    # trip, when the caller knows it): a quick answer places the arrival more tightly.
-    own = m if own_margin is None else min(max(own_margin, 0.0), m)
-    lo, hi = sent - size, sent + own
+    lo, hi = sent - size, sent + m
     if reset >= 1:
         lo = max(lo, sent + reset - 1.0 - size)
-        hi = min(hi, sent + reset + own - size)
+        hi = min(hi, sent + reset + m - size)
     budget = None
     # Our sends that may have arrived in the window no later than this one.
     # (Bisection, not a scan: ``sends`` is in time order and may hold a minute of sends.)
@@ -311,7 +307,9 @@ def learn_from_report(
     if counted > maybe_before:
         # Someone else used this window: honour the server's count from here on.
         remaining = max(models[0].limit - counted, 0)
-        budget = Budget(send.seq, sent + reset + m, remaining, at=sent)
+        budget = Budget(
+            send.seq, sent + reset + m, remaining, at=sent, foreign=counted - maybe_before
+        )
         for window in models:
             _record_foreign(window, sends, index, counted, margin)
     elif counted >= 1:
