@@ -84,7 +84,7 @@ MAX_SERVER_WAIT = 120.0
 _HISTORY_S = 125.0
 
 #: How long what other clients were seen to spend is remembered for their pace.
-_FOREIGN_MEMORY_S = 10.0
+_FOREIGN_MEMORY_S = 60.0
 
 #: How many of the latest round trips the jitter margin is taken from.
 _SPREAD_SAMPLES = 64
@@ -212,6 +212,8 @@ class RateLimiter:
         # Whether answers have shown another client using the account, and (send time, count)
         # of what they showed in 1 s windows.
         self._shared = False
+        # The 1 s phase as drops in the count alone place it (used once another client is seen).
+        self._drops = Window(1.0, per_second, margin)
         # Whether any of our requests was answered yet (until then one goes at a time).
         self._answered = False
         self._foreign_seen: collections.deque[tuple[float, int]] = collections.deque()
@@ -444,7 +446,8 @@ class RateLimiter:
         client is seen on the account, every burst that no answer's ``Remaining`` covers (its
         requests cannot be told from ours, so the learnt windows may be wrong). Costs one round
         trip in those bursts; saves the 429s of a burst sent blind into a spent window."""
-        if self._answered and not (self._shared and not any(b.until > at for b in self._budgets)):
+        covered = any(b.until > at and b.size == self._second.size for b in self._budgets)
+        if self._answered and not (self._shared and not covered):
             return None
         for send in reversed(self._sends):
             if send.at <= at - self._second.size:
@@ -552,6 +555,12 @@ class RateLimiter:
             at = grows
 
     def _window_earliest_at(self, window: Window, at: float, limit: int, spread: bool) -> float:
+        split = max(self.spread, min(2.0 * self.margin + _SPLIT_SLACK_S, _MAX_SPLIT_S))
+        if window is self._second and self._shared:
+            # Another client on the account: the 1 s phase comes only from drops in the count
+            # (see ``_learn_drops``); bursts are split wide until those pin it.
+            window = self._drops
+            split = _MAX_SPLIT_S - _SPLIT_SLACK_S
         fixed = window is not self._second or self._second_fixed
         if window.known and fixed:
             hypothesis = self._hyp is not None and self._hyp.window(window.size) is window
@@ -565,7 +574,6 @@ class RateLimiter:
             # burst on (no margin accumulating from burst to burst).
             # The halves must be more than twice the margin apart for an answer to prove which
             # side of a boundary each landed on, whatever the jitter.
-            split = max(self.spread, min(2.0 * self.margin + _SPLIT_SLACK_S, _MAX_SPLIT_S))
             at = sliding_earliest(self._sends, (limit + 1) // 2, split, at)
         return at
 
@@ -589,6 +597,9 @@ class RateLimiter:
     def _learn(self, size: float, index: int, counted: int, reset: int) -> None:
         """Use "request ``index`` was the ``counted``-th in its window, which resets in ``reset``
         s" (:func:`~.windows.learn_from_report`)."""
+        if size == self._second.size:
+            self._sends[index].counted = counted
+            self._learn_drops(index)
         if size == self._second.size and not self._second_fixed:
             self._second_fixed = forgets_own_sends(
                 self._sends, index, counted, size=size, margin=self.margin
@@ -618,7 +629,10 @@ class RateLimiter:
                 self._sends[index].seq, sent + reset + self.margin, max(limit - counted, 0), at=sent
             )
         if budget is not None:
-            budget = replace(budget, rate=self._foreign_rate())
+            until = budget.until
+            if size == self._second.size:
+                until = self._window_end(index, until)
+            budget = replace(budget, rate=self._foreign_rate(), until=until, size=size)
             self._budgets.append(budget)
         if not agreed:
             # "Remaining" shows a boundary where the hypothesis has none (or the reverse).
@@ -639,10 +653,55 @@ class RateLimiter:
             self._set_margin(wanted)
             self._second.forget()
             self._minute.forget()
+            self._drops.forget()
         elif wanted < self.margin - _MARGIN_STEP_S:
             self._set_margin(wanted)
 
+    def _window_end(self, index: int, until: float) -> float:
+        """When the 1 s window of ``self._sends[index]`` surely ended, where the phase learnt
+        from drops places it in one window (else ``until``): ``Reset``, whole seconds rounded
+        up, reaches into the next window, of which a budget learnt in this one says nothing."""
+        window = self._drops
+        if not (self._shared and window.known):
+            return until
+        assert window.hi is not None
+        ks = window.indices_of(self._sends[index])
+        if len(ks) != 1:
+            return until
+        return min(until, window.hi + (ks[0] + 1) * window.size)
+
+    def _learn_drops(self, index: int) -> None:
+        """Learn the 1 s phase from a drop in the count between two of our requests, which
+        holds whatever other clients send: of two requests sent more than the margin apart,
+        the later arrived later, and in one fixed window it would be counted after the earlier
+        one; counted no higher, it arrived in a later window."""
+        before = self._answered_neighbour(index, -1)
+        after = self._answered_neighbour(index, 1)
+        for earlier, later in ((before, index), (index, after)):
+            if earlier is None or later is None:
+                continue
+            a, b = self._sends[earlier], self._sends[later]
+            assert a.counted is not None and b.counted is not None
+            if b.at - a.at > self.margin and b.counted <= a.counted:
+                self._drops.learn(a.at, b.at + self.margin)
+                if self._shared and later == earlier + 1:
+                    # ``b`` came right after ours of the window before: whatever its window
+                    # counted before it was someone else's.
+                    self._foreign_seen.append((b.at, b.counted - 1))
+
+    def _answered_neighbour(self, index: int, step: int) -> int | None:
+        """The nearest send before (``step=-1``) or after (``1``) ``index`` whose place in its
+        1 s window is known, within a second of it."""
+        at = self._sends[index].at
+        i = index + step
+        while 0 <= i < len(self._sends) and abs(self._sends[i].at - at) < self._second.size:
+            if self._sends[i].counted is not None:
+                return i
+            i += step
+        return None
+
     def _set_margin(self, margin: float) -> None:
+        self._drops.margin = margin
         self.margin = margin
         for size in (self._second.size, self._minute.size):
             for window in self._models(size):

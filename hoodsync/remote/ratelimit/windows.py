@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 #: never places them on the wrong side of it.
 NUDGE_S = 1e-6
 
+#: Another client's expected requests below this fraction of one are taken as none: a burst
+#: right after an answer (a round trip of milliseconds) takes what it showed was left.
+PACE_SLACK = 0.02
+
 #: A window's phase counts as known when sends fit surely inside its windows for this long.
 _MIN_SURE_S = 0.02
 
@@ -61,6 +65,8 @@ class Send:
     #: blamed on the hypothesis); ``answered`` once its response was observed.
     probe: bool = False
     answered: bool = False
+    #: Its place in its 1 s window (``X-RateLimit-Limit`` minus ``Remaining``), once answered.
+    counted: int | None = None
 
 
 @dataclass
@@ -77,6 +83,8 @@ class Budget:
     rate: float = 0.0
     #: Requests of other clients the count showed (at least), in the window of the report.
     foreign: int = 0
+    #: The size of the window it was learnt in.
+    size: float = 0.0
 
     def exhausted(self, sends: Sequence[Send], now: float | None = None) -> bool:
         """Our sends after ``after_seq`` (``sends`` in order of ``seq``), plus what the other
@@ -84,7 +92,7 @@ class Budget:
         after = len(sends) - bisect.bisect_right(sends, self.after_seq, key=_send_seq)
         theirs = 0
         if now is not None and self.rate > 0.0:
-            theirs = math.ceil(self.rate * max(now - self.at, 0.0) - 1e-9)
+            theirs = math.ceil(self.rate * max(now - self.at, 0.0) - PACE_SLACK)
         return after + theirs >= self.remaining
 
 
