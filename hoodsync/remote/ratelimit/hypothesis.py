@@ -3,7 +3,10 @@
 What cannot be learnt from answers: the sub-second phase at the very start. ``Reset`` is whole
 seconds and the first burst fills the current 1 s window, so nothing can safely be sent into the
 next one before it is known to have begun — a client without prior knowledge loses up to one
-second against a schedule that knew the phase all along, once per run. Hence one assumption.
+second against a schedule that knew the phase all along, once per run. Hence one assumption,
+used only where nothing better exists: against a server that sends no ``X-RateLimit-*``
+headers. Testing it costs a probe that a server with other windows throttles, so the first
+answer that reports limits ends it (the limiter then learns from what the server says).
 
 **Assumption: the server's windows start at whole seconds / minutes of the wall clock.** The
 limiter starts from the hypothesis that the server's 1 s window is ``floor(epoch)`` and its 60 s

@@ -1,24 +1,36 @@
 """The rate limiter itself: one per account, shared by every request, thread-safe.
 
 The server (Hood: 10 requests per second and 150 per minute per account) counts each request in
-the *fixed* 1 s and 60 s windows in which it *arrives*. The client only knows when it *sends*.
-:class:`RateLimiter` bridges the two:
+the 1 s and 60 s windows in which it *arrives*. The client only knows when it *sends*, and the
+documents promise fixed windows without saying where they start, how far the server's clock is
+from ours, what the network adds, or who else uses the account. :class:`RateLimiter` bridges
+the two, trusting only what answers prove:
 
-* Until it knows where the server's windows start, it keeps the sliding-window rule — never more
-  than ``per_second`` sends in any ``1 s + margin`` span nor ``per_minute`` in any
-  ``60 s + margin`` span. That is safe against fixed windows of any phase, as long as the
-  send-to-arrival delay of two requests differs by less than ``margin``. While the 1 s phase is
-  unknown, each burst is split in two halves ``spread`` apart, so the answers say something
-  about where the server's boundary lies.
+* **The first request goes alone**; the rest of the first burst follows its answer (at most a
+  second later), so that a window another client already spent is not hit blind.
+* Until it knows where the server's windows start, it keeps the **sliding-window rule** — never
+  more than ``per_second`` sends in any ``1 s + margin`` span nor ``per_minute`` in any
+  ``60 s + margin`` span. That is safe against fixed windows of any phase, a sliding log and
+  token buckets, as long as the send-to-arrival delay of two requests differs by less than
+  ``margin``. While the 1 s phase is unknown, each burst is split in two halves at least
+  ``spread`` apart (and more than twice the margin), so the answers say where the boundary lies.
+* **The margin follows the jitter**: it is the spread of the latest round trips (never below the
+  configured ``margin``, never above :data:`MAX_MARGIN`), widening under jitter and narrowing
+  when the network is calm.
 * It learns the phase of each window from the ``X-RateLimit-*`` headers (:meth:`observe`, see
-  :mod:`.windows`). Once a window's phase is known well enough, that window follows the server's
-  own fixed-window rule (in send time, with ``margin`` for jitter), which allows what the server
-  allows: the 151st request right after the minute boundary instead of 60 s after the first, and
-  bursts that do not drift later by ``margin`` every second. A send whose window is ambiguous
-  (near an uncertain boundary) counts in both. Requests of other clients that ``Remaining``
-  reveals are subtracted from the budget.
-* Before any answer it assumes the server's windows follow the wall clock, and drops that
-  assumption on the first contradiction (:mod:`.hypothesis`).
+  :mod:`.windows`). Once known, the minute window follows the server's own fixed-window rule
+  (the 151st request right after the minute boundary instead of 60 s after the first). The 1 s
+  window does so only once an answer has shown the server forgetting requests a sliding log
+  would still count (:func:`~.windows.forgets_own_sends`): a sliding-log server is never sent
+  bursts closer than the sliding rule allows.
+* **Other clients** on the account show as ``Remaining`` lower than our own sends explain. From
+  then on every answer's ``Remaining`` is a budget until its window surely ended, shrinking at
+  the others' observed pace; the 1 s phase comes only from drops in the count (sound whatever
+  others send); and a burst no budget covers goes one request first.
+* **Without rate headers** nothing but a 429 can show where windows are; for those servers it
+  assumes they follow the wall clock (:mod:`.hypothesis`), probing one request at a time into
+  a window only that assumption says has begun. The first answer that reports limits ends the
+  assumption, so a server that reports them is never probed into a 429.
 * :meth:`penalize` (after a 429) blocks every send until ``Retry-After`` has passed, forgets what
   was learnt about window phases (the model was wrong), and halves the share of the limits this
   client allows itself, regained over ``recovery`` seconds (AIMD), so that two processes sharing
@@ -30,7 +42,8 @@ The send times under each rule are computed in :mod:`.schedule`; this module dec
 apply, hands out permits, and waits. A send that must wait blocks on a
 :class:`threading.Condition` that every answer (:meth:`observe`), 429 (:meth:`penalize`) and
 freed permit (:meth:`discard`) notifies, so it re-plans as soon as something it waits for has
-changed, and otherwise sleeps until the time it was planned for.
+changed, and otherwise sleeps until the time it was planned for. ``bench/limiter_sim.py``
+replays it against every server behaviour of the emulator on a fake clock.
 """
 
 from __future__ import annotations
