@@ -628,7 +628,7 @@ class RateLimiter:
             margin=self.margin,
         )
         if budget is not None and size == self._second.size:
-            self._foreign_seen.append((self._sends[index].at, budget.foreign))
+            self._saw_foreign(self._sends[index].at, budget.foreign)
             if not self._shared:
                 log.debug("rate limit windows: another client is using the account")
             self._shared = True
@@ -700,7 +700,7 @@ class RateLimiter:
                 if self._shared and later == earlier + 1:
                     # ``b`` came right after ours of the window before: whatever its window
                     # counted before it was someone else's.
-                    self._foreign_seen.append((b.at, b.counted - 1))
+                    self._saw_foreign(b.at, b.counted - 1)
 
     def _answered_neighbour(self, index: int, step: int) -> int | None:
         """The nearest send before (``step=-1``) or after (``1``) ``index`` whose place in its
@@ -725,11 +725,22 @@ class RateLimiter:
         its 1 s window over the last :data:`_FOREIGN_MEMORY_S` (each a lower bound: only what
         arrived before one of ours)."""
         now = self._clock()
-        while self._foreign_seen and self._foreign_seen[0][0] < now - _FOREIGN_MEMORY_S:
-            self._foreign_seen.popleft()
-        counts = [n for _, n in self._foreign_seen]
-        counts += self._second.foreign.values()
-        return float(max(counts)) / self._second.size if counts else 0.0
+        seen = self._foreign_seen
+        while seen and seen[0][0] < now - _FOREIGN_MEMORY_S:
+            seen.popleft()
+        most = max(seen[0][1] if seen else 0, *self._second.foreign.values(), 0)
+        return float(most) / self._second.size
+
+    def _saw_foreign(self, at: float, count: int) -> None:
+        """Record that an answer showed ``count`` requests of others in a 1 s window. Kept as a
+        queue of decreasing counts (a smaller count seen before a larger one can never be the
+        most again), so the most within the memory is its head: constant work per answer.
+        (Answers come out of order, so an entry may outlive its memory a little: the pace is
+        then remembered a little longer, which only makes the budget more careful.)"""
+        seen = self._foreign_seen
+        while seen and seen[-1][1] <= count:
+            seen.pop()
+        seen.append((at, count))
 
     # ------------------------------------------------------------------ hypothesis (lock held)
 
