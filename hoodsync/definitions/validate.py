@@ -119,11 +119,12 @@ def _fast_check(name: str) -> Check | None:
     return compile_check(schema(name))
 
 
-def _fast_valid(data: Any, name: str) -> bool:
+def _fast_valid(data: Any, name: str, *, finite: bool = False) -> bool:
     """True only when the document certainly has no schema errors; False sends it through
-    jsonschema. Always answering False would be correct, only slower."""
+    jsonschema. Always answering False would be correct, only slower. ``finite``: the caller
+    has found no NaN or infinity in ``data`` (the check then does not scan for them again)."""
     check = _fast_check(name)
-    return check is not None and check(data)
+    return check is not None and check(data, finite=finite)
 
 
 # --------------------------------------------------------------------------- schema errors
@@ -160,9 +161,11 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _schema_problems(doc: Document, name: str) -> Iterator[Problem]:
-    """Every schema violation in ``doc`` as Problems located at the offending node."""
-    if _fast_valid(doc.data, name):
+def _schema_problems(doc: Document, name: str, *, non_finite: bool) -> Iterator[Problem]:
+    """Every schema violation in ``doc`` as Problems located at the offending node.
+    ``non_finite``: whether ``doc`` holds a NaN or an infinity (:func:`_has_non_finite`, asked
+    once per document by the caller); the fast check could not call such a document valid."""
+    if not non_finite and _fast_valid(doc.data, name, finite=True):
         return
     for error in _validator(name).iter_errors(doc.data):
         yield from _translate(error, doc)
@@ -349,9 +352,11 @@ def _yaml_float(value: float) -> str:
     return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
 
 
-def _with_value_problems(doc: Document, schema_problems: Sequence[Problem]) -> list[Problem]:
-    """``schema_problems`` plus NaN / infinity anywhere and an ``order`` that is not a plain
-    integer.
+def _with_value_problems(
+    doc: Document, schema_problems: Sequence[Problem], non_finite: bool
+) -> list[Problem]:
+    """``schema_problems`` plus NaN / infinity anywhere (``non_finite``: whether ``doc`` holds
+    any, :func:`_has_non_finite`) and an ``order`` that is not a plain integer.
 
     NaN and infinity have no JSON form (the API cannot store them) and NaN never equals itself,
     so such a definition could never converge. Where one sits, its message replaces the
@@ -360,7 +365,7 @@ def _with_value_problems(doc: Document, schema_problems: Sequence[Problem]) -> l
     already said something about ``order``."""
     data = doc.data
     found = list(schema_problems)
-    if _has_non_finite(data):
+    if non_finite:
         bad = list(_non_finite(data))
         paths = {path for path, _ in bad}
         found = [p for p in found if p.path not in paths]
@@ -617,8 +622,10 @@ def validate_documents(
         problems.extend(envelope)
         if kind is None:
             continue
-        schema_found = list(_schema_problems(doc, kind.value))
-        found = _with_value_problems(doc, schema_found)
+        # One scan for NaN / infinity per document serves the fast check and the value rule.
+        non_finite = _has_non_finite(doc.data)
+        schema_found = list(_schema_problems(doc, kind.value, non_finite=non_finite))
+        found = _with_value_problems(doc, schema_found, non_finite)
         found += _rule_problems(doc, kind, now, found)
         if not schema_found and not any(p.severity == "error" for p in found):
             definitions.append(_definition(doc, kind))
