@@ -127,10 +127,9 @@ class CampaignRules(KindRules):
         coerce_paths(out, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
         return out
 
-    def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
-        """Client dict → RemoteObject; status is the API's status word (``active`` refined by
-        ``effective_status``, see :func:`hoodsync.wire.campaign_status`)."""
-        body = self.normalise(data)
+    def _object(self, body: Mapping[str, Any]) -> RemoteObject:
+        """Normalised body → RemoteObject; status is the API's status word (``active`` refined
+        by ``effective_status``, see :func:`hoodsync.wire.campaign_status`)."""
         marker = campaign_marker(body)
         return RemoteObject(
             kind=self.kind,
