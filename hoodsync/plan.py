@@ -644,8 +644,20 @@ def _word(vocabulary: type[_E], value: Any, what: str) -> _E:
         raise PlanError(f"unknown {what} {value!r} in saved plan") from exc
 
 
+#: Types :func:`_plain` returns as they are, told by exact type before any ``isinstance``
+#: (an ABC check against ``Mapping`` costs more than the copy of a scalar).
+_PLAIN_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """Deep copy of JSON-like data into plain dicts/lists (Mappings and tuples included)."""
+    t = type(value)
+    if t in _PLAIN_ATOMS:
+        return value
+    if t is dict:
+        return {str(k): _plain(v) for k, v in value.items()}
+    if t is list:
+        return [_plain(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

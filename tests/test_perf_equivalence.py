@@ -1619,3 +1619,48 @@ class _ReadOnly(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+def test_plan_plain_copies_as_before_its_exact_type_checks() -> None:
+    from hoodsync import plan as plan_module
+
+    def reference(value: Any) -> Any:  # _plain before its exact-type shortcuts
+        if isinstance(value, Mapping):
+            return {str(k): reference(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [reference(v) for v in value]
+        return value
+
+    class Key(str):
+        pass
+
+    rng = random.Random("plain")
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.35:
+            data = {
+                rng.choice(["a", "b", Key("c"), 1, None]): value(depth + 1)
+                for _ in range(rng.randint(0, 4))
+            }
+            return _ReadOnly(data) if rng.random() < 0.1 else data
+        if depth < 4 and roll < 0.55:
+            items = [value(depth + 1) for _ in range(rng.randint(0, 4))]
+            return tuple(items) if rng.random() < 0.1 else items
+        return rng.choice([*POOL[:20], Key("k")])
+
+    for round_ in range(2000):
+        original = value(0)
+        got, expected = plan_module._plain(original), reference(original)
+        assert repr(got) == repr(expected), f"round {round_}"
+        assert [type(k) for k in _keys(got)] == [type(k) for k in _keys(expected)]
+
+
+def _keys(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
