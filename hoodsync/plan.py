@@ -137,9 +137,15 @@ REMOVALS = frozenset({Action.CANCEL, Action.STOP, Action.DEACTIVATE})
 _KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
 
 
+#: One encoder for every canonical form: ``json.dumps`` with options builds a new encoder per
+#: call, and a 10,000-definition plan takes ~12,000 hashes and fingerprints. An encoder keeps
+#: no state between calls.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """Compact JSON with sorted keys: the one byte form hashes and fingerprints are taken of."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def fingerprint_body(body: Any) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import gc
+import json
 import math
 import os
 import random
@@ -1664,3 +1665,22 @@ def _keys(value: Any) -> Iterator[Any]:
     elif isinstance(value, list):
         for item in value:
             yield from _keys(item)
+
+
+def test_canonical_json_is_json_dumps_with_its_options() -> None:
+    from hoodsync.plan import canonical_json
+
+    rng = random.Random("canonical")
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.35:
+            return {rng.choice(["b", "a", "é", "10", "9"]): value(depth + 1) for _ in range(4)}
+        if depth < 4 and roll < 0.55:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return rng.choice(POOL)
+
+    for _ in range(2000):
+        data = value(0)
+        expected = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert canonical_json(data) == expected
