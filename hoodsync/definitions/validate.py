@@ -584,11 +584,12 @@ def _uniqueness_problems(definitions: Sequence[Definition]) -> Iterator[Problem]
 
 def _rule_problems(
     doc: Document, kind: Kind, now: dt.datetime, schema_problems: Sequence[Problem]
-) -> list[Problem]:
+) -> tuple[list[Problem], Definition | None]:
     """The kind's API rules, also on a document with schema errors (so every problem shows at
-    once). Rules read defensively; one that trips over a malformed value is skipped, since the
-    schema problem already covers that value. A problem the schema already reported at the same
-    place is not repeated."""
+    once), and the Definition they were checked on (``None`` when none was built), for the
+    caller to keep instead of building it again. Rules read defensively; one that trips over a
+    malformed value is skipped, since the schema problem already covers that value. A problem
+    the schema already reported at the same place is not repeated."""
     rule = _RULES.get(kind)
     data = doc.data
     if (
@@ -596,14 +597,14 @@ def _rule_problems(
         or not isinstance(data.get("spec"), dict)
         or not isinstance(data.get("key"), str)
     ):
-        return []
+        return [], None
     try:
         defn = _definition(doc, kind)
         found = list(rule(defn, now))
     except (TypeError, AttributeError, ValueError, KeyError):
-        return []
+        return [], None
     taken = {p.path for p in schema_problems}
-    return [p for p in found if p.path not in taken]
+    return [p for p in found if p.path not in taken], defn
 
 
 def validate_documents(
@@ -626,9 +627,10 @@ def validate_documents(
         non_finite = _has_non_finite(doc.data)
         schema_found = list(_schema_problems(doc, kind.value, non_finite=non_finite))
         found = _with_value_problems(doc, schema_found, non_finite)
-        found += _rule_problems(doc, kind, now, found)
+        rule_found, checked = _rule_problems(doc, kind, now, found)
+        found += rule_found
         if not schema_found and not any(p.severity == "error" for p in found):
-            definitions.append(_definition(doc, kind))
+            definitions.append(checked or _definition(doc, kind))
         problems.extend(found)
     problems.extend(_uniqueness_problems(definitions))
     return definitions, sorted(problems, key=Problem.sort_key)
