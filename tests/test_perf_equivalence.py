@@ -1684,3 +1684,11 @@ def test_canonical_json_is_json_dumps_with_its_options() -> None:
         data = value(0)
         expected = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         assert canonical_json(data) == expected
+
+
+def test_text_path_documents_share_their_key_strings() -> None:
+    # 10,000 definitions repeat a few hundred keys ~400,000 times: one object per key.
+    texts = ["kind: Campaign\nspec:\n  name: a\n", "kind: PushTask\nspec:\n  name: b\n"]
+    (first, _, _), (second, _, _) = (fast_text.block_data(t, 64, loader._SCALARS)[0] for t in texts)
+    for one, other in ((first, second), (first["spec"], second["spec"])):
+        assert [id(k) for k in one] == [id(k) for k in other]

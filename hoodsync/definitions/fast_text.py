@@ -159,10 +159,14 @@ def _read(text: str, limit: int, scalars: Scalars) -> list[tuple[Any, int, int]]
         here = len(indent)
         if here > floor:
             raise Fallback
-        if key and key not in string_keys:
-            if key[0] in maybe_typed and _remember(known, key, typed) != key:
-                raise Fallback  # true, null, ...: not a string key (only a string equals one)
-            _keep(string_keys, key)
+        if key:
+            seen_key = string_keys.get(key)
+            if seen_key is None:
+                if key[0] in maybe_typed and _remember(known, key, typed) != key:
+                    raise Fallback  # true, null, ...: not a string key (only a string equals one)
+                _keep(string_keys, key)
+            else:
+                key = seen_key  # one string object per distinct key across all documents
         if pending is not None:
             owner, at, owner_indent, is_key = pending
             pending = None
@@ -266,8 +270,10 @@ def _known(scalars: Scalars) -> dict[str, Any]:
 #: How a scalar starts, by its first character (absent: a plain scalar that is a string).
 _SINGLE, _DOUBLE, _FLOW_START, _TYPED = "single", "double", "flow", "typed"
 _STARTS: dict[Scalars, dict[str, str]] = {}
-#: Keys already found to be strings, per :class:`Scalars` (as for ``_KNOWN``).
-_STRING_KEYS: dict[Scalars, set[str]] = {}
+#: Keys already found to be strings, per :class:`Scalars` (as for ``_KNOWN``), each mapped to
+#: itself: documents then share one string object per key (10,000 definitions repeat a few
+#: hundred keys ~400,000 times; sharing them saves ~20 MB).
+_STRING_KEYS: dict[Scalars, dict[str, str]] = {}
 
 
 def _starts(scalars: Scalars) -> dict[str, str]:
@@ -283,21 +289,21 @@ def _starts(scalars: Scalars) -> dict[str, str]:
     return starts
 
 
-def _string_keys(scalars: Scalars) -> set[str]:
-    """The keys already found to be strings under ``scalars``."""
+def _string_keys(scalars: Scalars) -> dict[str, str]:
+    """The keys already found to be strings under ``scalars`` (each mapped to itself)."""
     keys = _STRING_KEYS.get(scalars)
     if keys is None:
-        keys = set()
+        keys = {}
         if len(_STRING_KEYS) < 4:
             _STRING_KEYS[scalars] = keys
     return keys
 
 
-def _keep(keys: set[str], key: str) -> None:
-    """Remember that ``key`` is a string key (a bounded set, like ``_KNOWN``)."""
+def _keep(keys: dict[str, str], key: str) -> None:
+    """Remember that ``key`` is a string key (bounded, like ``_KNOWN``)."""
     if len(keys) >= _KNOWN_MAX:
         keys.clear()
-    keys.add(key)
+    keys[key] = key
 
 
 def _remember(known: dict[str, Any], text: str, typed: Typed) -> Any:
