@@ -1692,3 +1692,15 @@ def test_text_path_documents_share_their_key_strings() -> None:
     (first, _, _), (second, _, _) = (fast_text.block_data(t, 64, loader._SCALARS)[0] for t in texts)
     for one, other in ((first, second), (first["spec"], second["spec"])):
         assert [id(k) for k in one] == [id(k) for k in other]
+
+
+def test_unsafe_character_check_is_the_unsafe_pattern() -> None:
+    rng = random.Random("unsafe")
+    alphabet = [chr(c) for c in range(0x80)] + ["é", "\u2028", "\ufeff", "\x85", "😀"]
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        if rng.random() < 0.5:
+            text = "key: value\n" * 3 + text
+        assert fast_text._unsafe(text) is (fast_text._UNSAFE.search(text) is not None), text
+    for code in range(0x80):
+        assert fast_text._unsafe(chr(code)) is (fast_text._UNSAFE.search(chr(code)) is not None)

@@ -79,6 +79,19 @@ _LINE = re.compile(
 _UNSAFE = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+#: What ``_UNSAFE`` allows of ASCII: the line feed and the printable characters.
+_ASCII_SAFE = b"\n" + bytes(range(0x20, 0x7F))
+
+
+def _unsafe(text: str) -> bool:
+    """Does ``text`` hold a character ``_UNSAFE`` matches? For ASCII text (the usual case)
+    answered by deleting the allowed bytes (in C, ~10 times faster than the search): what is
+    left are the characters ``_UNSAFE`` matches."""
+    if text.isascii():
+        return bool(text.encode("ascii").translate(None, _ASCII_SAFE))
+    return _UNSAFE.search(text) is not None
+
+
 Typed = Callable[[str], Any]
 
 
@@ -100,7 +113,7 @@ _NEVER = 1 << 30
 def block_data(text: str, max_depth: int, scalars: Scalars) -> list[tuple[Any, int, int]]:
     """(data, line, column) of each document of ``text`` (line and column 1-based, where its
     root mapping starts), or raise :class:`Fallback` (see the module contract)."""
-    if _UNSAFE.search(text) is not None:
+    if _unsafe(text):
         raise Fallback
     try:
         return _read(text, max_depth - 1, scalars)
