@@ -15,8 +15,8 @@
 * ``wire.coerce_paths`` (all paths walked as one tree) converts exactly what ``wire.coerce``
   converts path by path; ``kinds.base.project`` gives what it gave before its shortcuts.
 * ``validate`` scans each document for NaN and infinity once, and a check told ``finite=True``
-  answers what it answers without that promise; the ``${env:`` pre-check of
-  ``interpolate`` never misses a reference.
+  answers what it answers without that promise; the ``${env:`` pre-check
+  (``fast_interpolate``) never misses a reference.
 
 Randomness is seeded: a failure reproduces, and its message names the input.
 """
@@ -41,7 +41,14 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hoodsync import wire
-from hoodsync.definitions import fast_load, fast_text, fast_validate, interpolate, loader, validate
+from hoodsync.definitions import (
+    fast_interpolate,
+    fast_load,
+    fast_text,
+    fast_validate,
+    loader,
+    validate,
+)
 from hoodsync.definitions.fast_validate import compile_check
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import schema, validate_documents
@@ -1602,7 +1609,7 @@ def test_reference_precheck_never_misses_a_reference() -> None:
         holds = _holds_mark(spec)
         seen += holds
         if holds:
-            assert interpolate._may_reference(spec), f"round {round_}: {spec!r}"
+            assert fast_interpolate.may_reference(spec), f"round {round_}: {spec!r}"
     assert seen > 1000
 
 

@@ -15,12 +15,11 @@ template instead. References to the account's credential variables (``forbidden`
 from __future__ import annotations
 
 import hashlib
-import json
-import marshal
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hoodsync.definitions.fast_interpolate import MARK, may_reference
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Location
 
@@ -80,7 +79,7 @@ def resolve(
     """
     sensitive: list[JsonPath] = []
     missing: list[tuple[str, JsonPath]] = []
-    if not _may_reference(spec):
+    if not may_reference(spec):  # the fast pre-check (fast_interpolate): no walk needed
         return spec, sensitive
     resolved = _walk(spec, (), _Guarded(env, forbidden), sensitive, missing)
     if missing:
@@ -119,30 +118,6 @@ class _Guarded:
 _ATOMS = frozenset({int, float, bool, type(None)})
 
 
-_MARK = "${env:"
-_MARK_UTF8 = _MARK.encode("utf-8")
-
-
-def _may_reference(spec: Any) -> bool:
-    """Fast pre-check: can ``spec`` contain ``${env:`` at all? False only when no string in it
-    (key or value) does; True sends it through the walk, which decides.
-
-    ``marshal`` (C, about a fifth of the JSON encoder's time on a definition) writes every
-    string it meets in full, as UTF-8 or ASCII, the first time it meets it (later occurrences
-    of the same object are back-references), so a string holding the marker puts the marker's
-    bytes into the output. Data marshal refuses (a Mapping that is not a dict, a ``str``
-    subclass, nesting beyond its limit) is asked of the JSON encoder, as before; data neither
-    can write takes the walk."""
-    try:
-        return _MARK_UTF8 in marshal.dumps(spec)
-    except ValueError:
-        pass
-    try:
-        return _MARK in json.dumps(spec, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return True
-
-
 def _walk(
     node: Any,
     path: JsonPath,
@@ -171,7 +146,7 @@ def _resolve_string(
     sensitive: list[JsonPath],
     missing: list[tuple[str, JsonPath]],
 ) -> str:
-    if _MARK not in text:  # fast path: the overwhelming majority of strings
+    if MARK not in text:  # fast path: the overwhelming majority of strings
         return text
     found = False
 
