@@ -57,7 +57,7 @@ def _exact() -> Iterator[None]:
 
     patches: list[tuple[Any, str, Any]] = [
         (fast_load, "may_have_anchor", lambda text: True),
-        (validate, "_fast_valid", lambda data, name: False),
+        (validate, "_fast_valid", lambda data, name, **_: False),
         (loader, "collector_paused", contextlib.nullcontext),
         (validate, "collector_paused", contextlib.nullcontext),
         (loader._Loader, "resolve", loader._CoreResolver.resolve),

@@ -82,6 +82,7 @@ def make_plan(
     read_requests: int = 0,
     forbidden_env: frozenset[str] = frozenset(),
     now: datetime | None = None,
+    from_clients: bool = False,
 ) -> Plan:
     """Compare ``definitions`` with ``remote`` (the clients' dicts per kind) and plan.
 
@@ -95,6 +96,10 @@ def make_plan(
     interpolating one is a :class:`DefinitionError` (the secret would be sent as content).
     ``now`` (timezone-aware, injected so planning stays pure) lets the rules tell a time that
     has already passed; ``None`` disables those checks.
+
+    ``from_clients``: ``remote`` holds the objects exactly as hoodsync's clients returned them,
+    already normalised (:meth:`KindRules.remote_object`), so they are not normalised again;
+    other dicts (hand-made, or the API's raw JSON) are normalised here.
     """
     desired = prepare(definitions, env, forbidden_env)
     ctx = Context(
@@ -114,7 +119,8 @@ def make_plan(
 
     for kind in Kind:
         rules = RULES[kind]
-        objs = [rules.from_remote(d) for d in remote.get(kind, ())]
+        to_object = rules.remote_object if from_clients else rules.from_remote
+        objs = [to_object(d) for d in remote.get(kind, ())]
         remote_count += len(objs)
         kind_desired = by_kind.get(kind, [])
         if objs or kind_desired:

@@ -386,6 +386,7 @@ def plan_account(
             read_requests=session.requests,
             forbidden_env=config.secret_names(),
             now=now or dt.datetime.now(dt.UTC),
+            from_clients=True,  # read_remote's dicts are the clients' own, normalised
         )
     except BaseException:
         session.close()

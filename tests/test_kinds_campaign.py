@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hoodsync.kinds import campaign as campaign_module
 from hoodsync.kinds.base import Context
 from hoodsync.kinds.campaign import HASH, MARKER, CampaignRules
 from hoodsync.model import Definition, Kind, Location
@@ -114,6 +115,26 @@ def created_remote(
 def test_created_object_read_back_compares_clean() -> None:
     d = defn()
     assert plan_one(d, created_remote(d)) is None
+
+
+def test_an_unchanged_campaign_is_planned_without_taking_its_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The hash (a canonical JSON encoding of the spec) is taken only when a step or the
+    # drift flag reads it: most campaigns of a large plan are unchanged.
+    d = defn()
+    remote = created_remote(d)
+    monkeypatch.setattr(campaign_module, "spec_hash", _no_hash)
+    assert plan_one(d, remote) is None
+    monkeypatch.undo()
+    changed = created_remote(d, labels="other")
+    monkeypatch.setattr(campaign_module, "spec_hash", _no_hash)
+    with pytest.raises(AssertionError, match="hash taken"):
+        plan_one(d, changed)  # a change needs it (the patch stores it)
+
+
+def _no_hash(*args: Any) -> str:
+    raise AssertionError("hash taken")
 
 
 def test_run_immediately_is_never_compared() -> None:

@@ -14,6 +14,9 @@
   anchor; the faster resolver and path display agree with the originals.
 * ``wire.coerce_paths`` (all paths walked as one tree) converts exactly what ``wire.coerce``
   converts path by path; ``kinds.base.project`` gives what it gave before its shortcuts.
+* ``validate`` scans each document for NaN and infinity once, and a check told ``finite=True``
+  answers what it answers without that promise; the ``${env:`` pre-check
+  (``fast_interpolate``) never misses a reference.
 
 Randomness is seeded: a failure reproduces, and its message names the input.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import gc
+import json
 import math
 import os
 import random
@@ -37,7 +41,14 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hoodsync import wire
-from hoodsync.definitions import fast_load, fast_text, fast_validate, loader, validate
+from hoodsync.definitions import (
+    fast_interpolate,
+    fast_load,
+    fast_text,
+    fast_validate,
+    loader,
+    validate,
+)
 from hoodsync.definitions.fast_validate import compile_check
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import schema, validate_documents
@@ -625,7 +636,7 @@ def _validate(text: str, fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[A
     docs = load_text(text, "m.yaml").documents
     with monkeypatch.context() as patched:
         if not fast:
-            patched.setattr(validate, "_fast_valid", lambda data, name: False)
+            patched.setattr(validate, "_fast_valid", lambda data, name, **_: False)
         definitions, problems = validate_documents(docs, now=NOW)
     return (
         [(d.kind, d.key, d.spec, d.state, d.order, d.resume) for d in definitions],
@@ -1494,3 +1505,209 @@ def test_text_path_asks_the_loader_to_type_every_scalar_that_may_not_be_a_string
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
         if text[0] not in loader._SCALARS.first:
             assert loader._SCALARS.typed(text) == text, text
+
+
+# --------------------------------------------------------------------------- one scan per document
+
+
+def test_validate_scans_each_document_for_nan_and_infinity_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The fast check used to scan every document again for what the value rule had found.
+    text = "".join(p.read_text(encoding="utf-8") + "\n---\n" for p in EXAMPLES)
+    docs = [
+        d
+        for d in load_text(text.rstrip("-\n"), "all.yaml").documents
+        if isinstance(d.data, dict) and d.data.get("kind") in KINDS
+    ]
+    scans: list[int] = []
+    for owner, name in ((validate, "_has_non_finite"), (fast_validate, "_all_finite")):
+        original = getattr(owner, name)
+
+        def counted(root: Any, original: Callable[[Any], bool] = original) -> bool:
+            scans.append(1)
+            return original(root)
+
+        monkeypatch.setattr(owner, name, counted)
+    definitions, problems = validate_documents(docs, now=NOW)
+    assert definitions and not problems
+    assert len(scans) == len(docs)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fast_check_told_finite_answers_as_without_the_promise(kind: str) -> None:
+    rng = random.Random(f"finite-{kind}")
+    check = _check(schema(kind))
+    words = sorted(_schema_words(schema(kind), set()))
+    for base in _examples(kind):
+        for _ in range(60):
+            value = mutate(base, rng, words)
+            if not _anywhere(_non_finite, value):
+                assert check(value, finite=True) is check(value), value
+
+
+# --------------------------------------------------------------------------- ${env: pre-check
+
+
+def _holds_mark(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_holds_mark(k) or _holds_mark(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_mark(v) for v in value)
+    return isinstance(value, str) and "${env:" in value
+
+
+def test_reference_precheck_never_misses_a_reference() -> None:
+    rng = random.Random("may-reference")
+
+    class Text(str):  # a str subclass: marshal refuses it
+        pass
+
+    pieces = [
+        "${env:",
+        "${env:A}",
+        "$${env:B}",
+        "${OCMH}",
+        "$",
+        "{env:",
+        "env:",
+        "é",
+        "😀",
+        "x" * 300,
+        "ü" * 200,
+        "\n",
+        "\x00",
+        "\ud800",
+    ]
+
+    def text() -> str:
+        out = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+        return Text(out) if rng.random() < 0.05 else out
+
+    def value(depth: int, shared: list[Any]) -> Any:
+        roll = rng.random()
+        if shared and roll < 0.1:
+            return rng.choice(shared)  # the same object again (marshal writes a reference)
+        if depth < 4 and roll < 0.4:
+            out: Any = {text(): value(depth + 1, shared) for _ in range(rng.randint(0, 4))}
+            if rng.random() < 0.05:
+                out = _ReadOnly(out)
+        elif depth < 4 and roll < 0.6:
+            out = [value(depth + 1, shared) for _ in range(rng.randint(0, 4))]
+            if rng.random() < 0.05:
+                out = tuple(out)
+        elif roll < 0.85:
+            out = text()
+        else:
+            out = rng.choice(POOL[:20])
+        shared.append(out)
+        return out
+
+    seen = 0
+    for round_ in range(4000):
+        spec = value(0, [])
+        holds = _holds_mark(spec)
+        seen += holds
+        if holds:
+            assert fast_interpolate.may_reference(spec), f"round {round_}: {spec!r}"
+    assert seen > 1000
+
+
+class _ReadOnly(Mapping[str, Any]):
+    """A Mapping that is not a dict."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def test_plan_plain_copies_as_before_its_exact_type_checks() -> None:
+    from hoodsync import plan as plan_module
+
+    def reference(value: Any) -> Any:  # _plain before its exact-type shortcuts
+        if isinstance(value, Mapping):
+            return {str(k): reference(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [reference(v) for v in value]
+        return value
+
+    class Key(str):
+        pass
+
+    rng = random.Random("plain")
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.35:
+            data = {
+                rng.choice(["a", "b", Key("c"), 1, None]): value(depth + 1)
+                for _ in range(rng.randint(0, 4))
+            }
+            return _ReadOnly(data) if rng.random() < 0.1 else data
+        if depth < 4 and roll < 0.55:
+            items = [value(depth + 1) for _ in range(rng.randint(0, 4))]
+            return tuple(items) if rng.random() < 0.1 else items
+        return rng.choice([*POOL[:20], Key("k")])
+
+    for round_ in range(2000):
+        original = value(0)
+        got, expected = plan_module._plain(original), reference(original)
+        assert repr(got) == repr(expected), f"round {round_}"
+        assert [type(k) for k in _keys(got)] == [type(k) for k in _keys(expected)]
+
+
+def _keys(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
+def test_canonical_json_is_json_dumps_with_its_options() -> None:
+    from hoodsync.plan import canonical_json
+
+    rng = random.Random("canonical")
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.35:
+            return {rng.choice(["b", "a", "é", "10", "9"]): value(depth + 1) for _ in range(4)}
+        if depth < 4 and roll < 0.55:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return rng.choice(POOL)
+
+    for _ in range(2000):
+        data = value(0)
+        expected = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert canonical_json(data) == expected
+
+
+def test_text_path_documents_share_their_key_strings() -> None:
+    # 10,000 definitions repeat a few hundred keys ~400,000 times: one object per key.
+    texts = ["kind: Campaign\nspec:\n  name: a\n", "kind: PushTask\nspec:\n  name: b\n"]
+    (first, _, _), (second, _, _) = (fast_text.block_data(t, 64, loader._SCALARS)[0] for t in texts)
+    for one, other in ((first, second), (first["spec"], second["spec"])):
+        assert [id(k) for k in one] == [id(k) for k in other]
+
+
+def test_unsafe_character_check_is_the_unsafe_pattern() -> None:
+    rng = random.Random("unsafe")
+    alphabet = [chr(c) for c in range(0x80)] + ["é", "\u2028", "\ufeff", "\x85", "😀"]
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        if rng.random() < 0.5:
+            text = "key: value\n" * 3 + text
+        assert fast_text._unsafe(text) is (fast_text._UNSAFE.search(text) is not None), text
+    for code in range(0x80):
+        assert fast_text._unsafe(chr(code)) is (fast_text._UNSAFE.search(chr(code)) is not None)

@@ -11,7 +11,7 @@ strings).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -294,19 +294,11 @@ def test_email_stop_start_and_replace(account: Account) -> None:
     assert after.superseded[0].status == "stopped"
 
 
-def test_second_plan_is_clean_when_read_through_the_clients(account: Account) -> None:
-    """The same property with the real client layer doing the reads (its normalisation and
-    paging), as the CLI wiring will: list requests only, no per-object GET."""
+def _clients(account: Account, record: Callable[[Any], None]) -> tuple[Any, Any]:
+    """hoodsync's own clients on the sandbox account."""
     from hoodsync.remote.falconyte import FalconyteClient
     from hoodsync.remote.hood import HoodClient
     from hoodsync.remote.transport import ApiTransport, Secret
-
-    defs = load_examples()
-    account.apply(account.plan(defs))
-    paths: list[str] = []
-
-    def record(r: Any) -> None:
-        paths.append(str(getattr(r, "path", r)))
 
     hood = HoodClient(
         ApiTransport(
@@ -326,12 +318,58 @@ def test_second_plan_is_clean_when_read_through_the_clients(account: Account) ->
             on_request=record,
         )
     )
-    remote = {
+    return hood, falc
+
+
+def _read_through_clients(account: Account, record: Callable[[Any], None]) -> Any:
+    hood, falc = _clients(account, record)
+    return {
         Kind.CAMPAIGN: hood.list_campaigns(),
         Kind.PUSH_TASK: hood.list_push_tasks(),
         Kind.EMAIL_CAMPAIGN: falc.list_campaigns(),
     }
+
+
+def test_second_plan_is_clean_when_read_through_the_clients(account: Account) -> None:
+    """The same property with the real client layer doing the reads (its normalisation and
+    paging), as the CLI wiring will: list requests only, no per-object GET."""
+    defs = load_examples()
+    account.apply(account.plan(defs))
+    paths: list[str] = []
+
+    def record(r: Any) -> None:
+        paths.append(str(getattr(r, "path", r)))
+
+    remote = _read_through_clients(account, record)
     plan = make_plan(defs, remote, account=ACCOUNT, read_requests=len(paths))
     assert plan.changes == (), render(plan.to_dict())
     assert plan.counts.unchanged == len(defs)
     assert 3 <= len(paths) <= 6  # a page or two per list, never one GET per object
+
+
+def test_client_objects_need_no_second_normalisation(account: Account) -> None:
+    """The planner takes the clients' objects as they are (``from_clients``): they must be
+    exactly what normalising them again gives, for every kind, also after edits made behind
+    hoodsync's back (labels, numbers, states), and the plan must be the same either way."""
+    from hoodsync.kinds import RULES
+
+    defs = load_examples()
+    account.apply(account.plan(defs))
+    remote = account.read()
+    edits = []  # each only where the API allows it (a running campaign cannot be edited)
+    for obj in remote[Kind.CAMPAIGN]:
+        edits.append(account.hood.patch(f"/campaigns/{obj['id']}", json={"labels": ["x", "y"]}))
+        edits.append(account.hood.post(f"/campaigns/{obj['id']}/pause", json={}))
+    for obj in remote[Kind.PUSH_TASK]:
+        edits.append(account.hood.patch(f"/push-tasks/{obj['id']}", json={"ttl": "7200"}))
+    for obj in remote[Kind.EMAIL_CAMPAIGN]:
+        edits.append(account.falc.post(f"/email/campaigns/{obj['id']}/stop"))
+    assert sum(r.status_code < 300 for r in edits) >= 3
+    listed = _read_through_clients(account, lambda r: None)
+    assert all(listed[kind] for kind in Kind)
+    for kind, items in listed.items():
+        for item in items:
+            assert RULES[kind].remote_object(item) == RULES[kind].from_remote(item), item
+    plans = [make_plan(defs, listed, account=ACCOUNT, from_clients=f) for f in (False, True)]
+    assert plans[0].changes  # the edits show
+    assert plans[0].to_dict() == plans[1].to_dict()

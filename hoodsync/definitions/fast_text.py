@@ -79,6 +79,19 @@ _LINE = re.compile(
 _UNSAFE = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+#: What ``_UNSAFE`` allows of ASCII: the line feed and the printable characters.
+_ASCII_SAFE = b"\n" + bytes(range(0x20, 0x7F))
+
+
+def _unsafe(text: str) -> bool:
+    """Does ``text`` hold a character ``_UNSAFE`` matches? For ASCII text (the usual case)
+    answered by deleting the allowed bytes (in C, ~10 times faster than the search): what is
+    left are the characters ``_UNSAFE`` matches."""
+    if text.isascii():
+        return bool(text.encode("ascii").translate(None, _ASCII_SAFE))
+    return _UNSAFE.search(text) is not None
+
+
 Typed = Callable[[str], Any]
 
 
@@ -100,7 +113,7 @@ _NEVER = 1 << 30
 def block_data(text: str, max_depth: int, scalars: Scalars) -> list[tuple[Any, int, int]]:
     """(data, line, column) of each document of ``text`` (line and column 1-based, where its
     root mapping starts), or raise :class:`Fallback` (see the module contract)."""
-    if _UNSAFE.search(text) is not None:
+    if _unsafe(text):
         raise Fallback
     try:
         return _read(text, max_depth - 1, scalars)
@@ -113,29 +126,34 @@ def _read(text: str, limit: int, scalars: Scalars) -> list[tuple[Any, int, int]]
     ``limit`` of them may be open (below the exact builder's depth limit)."""
     typed, maybe_typed = scalars.typed, scalars.first
     known = _known(scalars)
+    starts = _starts(scalars)
+    string_keys = _string_keys(scalars)
     documents: list[tuple[Any, int, int]] = []
     # Open collections of the document being read, innermost last: [indent, the collection,
     # is a mapping]. The first is the document's root mapping.
     stack: list[list[Any]] = []
+    # The innermost one (stack[-1]) also as three names, kept in step with every change of
+    # the stack: most lines add to it, and then only these are compared.
+    top_indent: int = -1
+    top_collection: Any = None
+    top_is_map = False
     # A key or dash whose value starts on a later line: (collection, key or None for a
     # sequence item, indent of the key or dash, is a mapping key).
     pending: tuple[Any, Any, int, bool] | None = None
     floor = _NEVER  # a later line indented deeper than this would continue a scalar: refuse
     explicit = False  # the document being read started with "---"
-    number = 0  # of the current line
-    for indent, dash, key, value, bad in _LINE.findall(text):
-        number += 1
+    for number, (indent, dash, key, value, bad) in enumerate(_LINE.findall(text), 1):
         if bad:
             raise Fallback
         if value:
-            first = value[0]
-            if first == "'":
+            start = starts.get(value[0])  # None: a plain scalar that is a string
+            if start is _SINGLE:
                 value = value[1:-1].replace("''", "'")
-            elif first == '"':
+            elif start is _DOUBLE:
                 value = value[1:-1]
-            elif first == "[" or first == "{":
+            elif start is _FLOW_START:
                 value = _flow(value, scalars)
-            elif first in maybe_typed:
+            elif start is _TYPED:
                 if value == "---" and not key and not dash and not indent:
                     # A document start: the one before it (if any) ends here.
                     if stack:
@@ -154,13 +172,14 @@ def _read(text: str, limit: int, scalars: Scalars) -> list[tuple[Any, int, int]]
         here = len(indent)
         if here > floor:
             raise Fallback
-        if (
-            key
-            and key[0] in maybe_typed
-            and known.get(key, _MISSING) != key
-            and _remember(known, key, typed) != key
-        ):  # only a string equals a string
-            raise Fallback  # true, null, ...: not a string key
+        if key:
+            seen_key = string_keys.get(key)
+            if seen_key is None:
+                if key[0] in maybe_typed and _remember(known, key, typed) != key:
+                    raise Fallback  # true, null, ...: not a string key (only a string equals one)
+                _keep(string_keys, key)
+            else:
+                key = seen_key  # one string object per distinct key across all documents
         if pending is not None:
             owner, at, owner_indent, is_key = pending
             pending = None
@@ -171,6 +190,7 @@ def _read(text: str, limit: int, scalars: Scalars) -> list[tuple[Any, int, int]]
                 else:
                     owner[at] = child
                 stack.append([here, child, not dash])
+                top_indent, top_collection, top_is_map = here, child, not dash
                 if len(stack) >= limit:
                     raise Fallback
             elif at is None:
@@ -181,23 +201,27 @@ def _read(text: str, limit: int, scalars: Scalars) -> list[tuple[Any, int, int]]
             root: dict[str, Any] = {}
             documents.append((root, number, here + 1))
             stack.append([here, root, True])
+            top_indent, top_collection, top_is_map = here, root, True
             if len(stack) >= limit:
                 raise Fallback
         if dash:
-            top = stack[-1]
-            while top[0] > here:
-                stack.pop()
-                if not stack:
-                    raise Fallback
+            if top_indent != here or top_is_map:  # else: an item of the innermost sequence
                 top = stack[-1]
-            if top[0] != here or top[2]:
-                raise Fallback
-            items = top[1]
+                while top[0] > here:
+                    stack.pop()
+                    if not stack:
+                        raise Fallback
+                    top = stack[-1]
+                if top[0] != here or top[2]:
+                    raise Fallback
+                top_indent, top_collection, top_is_map = top
+            items = top_collection
             if key:
                 entry = {key: value if has_value else None}
                 items.append(entry)
                 inner = here + len(dash)
                 stack.append([inner, entry, True])
+                top_indent, top_collection, top_is_map = inner, entry, True
                 if len(stack) >= limit:
                     raise Fallback
                 if has_value:
@@ -210,15 +234,17 @@ def _read(text: str, limit: int, scalars: Scalars) -> list[tuple[Any, int, int]]
             else:
                 pending, floor = (items, None, here, False), _NEVER
         elif key:
-            top = stack[-1]
-            while top[0] > here or (top[0] == here and not top[2]):
-                stack.pop()
-                if not stack:
-                    raise Fallback
+            if top_indent != here or not top_is_map:  # else: a key of the innermost mapping
                 top = stack[-1]
-            if top[0] != here or not top[2]:
-                raise Fallback
-            mapping = top[1]
+                while top[0] > here or (top[0] == here and not top[2]):
+                    stack.pop()
+                    if not stack:
+                        raise Fallback
+                    top = stack[-1]
+                if top[0] != here or not top[2]:
+                    raise Fallback
+                top_indent, top_collection, top_is_map = top
+            mapping = top_collection
             if key in mapping:
                 raise Fallback  # a duplicate key: the exact builder reports it
             if has_value:
@@ -252,6 +278,45 @@ def _known(scalars: Scalars) -> dict[str, Any]:
         if len(_KNOWN) < 4:
             _KNOWN[scalars] = known
     return known
+
+
+#: How a scalar starts, by its first character (absent: a plain scalar that is a string).
+_SINGLE, _DOUBLE, _FLOW_START, _TYPED = "single", "double", "flow", "typed"
+_STARTS: dict[Scalars, dict[str, str]] = {}
+#: Keys already found to be strings, per :class:`Scalars` (as for ``_KNOWN``), each mapped to
+#: itself: documents then share one string object per key (10,000 definitions repeat a few
+#: hundred keys ~400,000 times; sharing them saves ~20 MB).
+_STRING_KEYS: dict[Scalars, dict[str, str]] = {}
+
+
+def _starts(scalars: Scalars) -> dict[str, str]:
+    """First character → how to read the scalar: quoted and flow starts first, then the
+    characters with which ``scalars`` may type a plain scalar as something else than a string
+    (the order in which a line's value is told apart)."""
+    starts = _STARTS.get(scalars)
+    if starts is None:
+        starts = dict.fromkeys(scalars.first, _TYPED)
+        starts.update({"'": _SINGLE, '"': _DOUBLE, "[": _FLOW_START, "{": _FLOW_START})
+        if len(_STARTS) < 4:
+            _STARTS[scalars] = starts
+    return starts
+
+
+def _string_keys(scalars: Scalars) -> dict[str, str]:
+    """The keys already found to be strings under ``scalars`` (each mapped to itself)."""
+    keys = _STRING_KEYS.get(scalars)
+    if keys is None:
+        keys = {}
+        if len(_STRING_KEYS) < 4:
+            _STRING_KEYS[scalars] = keys
+    return keys
+
+
+def _keep(keys: dict[str, str], key: str) -> None:
+    """Remember that ``key`` is a string key (bounded, like ``_KNOWN``)."""
+    if len(keys) >= _KNOWN_MAX:
+        keys.clear()
+    keys[key] = key
 
 
 def _remember(known: dict[str, Any], text: str, typed: Typed) -> Any:

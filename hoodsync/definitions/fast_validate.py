@@ -8,7 +8,9 @@ goes through jsonschema as before, so messages never depend on it.
 
 **Contract** of a check made by :func:`compile_check`: ``check(data)`` is True only when
 jsonschema's ``Draft202012Validator`` without a format checker (how ``validate`` runs it) finds no
-error in ``data``. False promises nothing: the caller then asks jsonschema, which decides. Being
+error in ``data``. ``check(data, finite=True)`` is the same for a caller that has already made
+sure ``data`` holds no NaN and no infinity (``validate`` scans every document for them anyway):
+it skips the check's own scan for them, and only that. False promises nothing: the caller then asks jsonschema, which decides. Being
 wrong towards "invalid" therefore only costs time; being wrong towards "valid" would let an
 invalid definition through, and everything below exists to rule that out:
 
@@ -19,7 +21,7 @@ invalid definition through, and everything below exists to rule that out:
   fast check at all (``None``: every document takes the jsonschema path). Exactness matters in
   both directions, since ``not``, ``if`` and ``oneOf`` turn a "no match" into a "valid".
 * **NaN and infinity** reach jsonschema-rs as ``null`` (it encodes through serde_json): a
-  document holding one is answered False.
+  document holding one is answered False (unless the caller promised ``finite=True``).
 * **Formats** are annotations on both sides (``validate_formats=False`` here).
 * **Anything jsonschema-rs raises** on a document (a string it cannot encode, nesting beyond
   its recursion limit) is answered False.
@@ -37,14 +39,18 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Check", "Untranslatable", "compile_check", "rust_pattern"]
 
-Check = Callable[[Any], bool]
+
+class Check(Protocol):
+    """A compiled fast check (see the module contract)."""
+
+    def __call__(self, data: Any, *, finite: bool = False) -> bool: ...
 
 
 class Untranslatable(ValueError):
@@ -220,9 +226,9 @@ def compile_check(root: Mapping[str, Any]) -> Check | None:
         return None
     is_valid = validator.is_valid
 
-    def check(data: Any) -> bool:
+    def check(data: Any, *, finite: bool = False) -> bool:
         try:
-            return _all_finite(data) and is_valid(data)
+            return (finite or _all_finite(data)) and is_valid(data)
         except Exception:  # noqa: BLE001 - whatever it is, jsonschema decides
             return False
 

@@ -15,11 +15,11 @@ template instead. References to the account's credential variables (``forbidden`
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hoodsync.definitions.fast_interpolate import MARK, may_reference
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Location
 
@@ -79,7 +79,7 @@ def resolve(
     """
     sensitive: list[JsonPath] = []
     missing: list[tuple[str, JsonPath]] = []
-    if not _may_reference(spec):
+    if not may_reference(spec):  # the fast pre-check (fast_interpolate): no walk needed
         return spec, sensitive
     resolved = _walk(spec, (), _Guarded(env, forbidden), sensitive, missing)
     if missing:
@@ -118,15 +118,6 @@ class _Guarded:
 _ATOMS = frozenset({int, float, bool, type(None)})
 
 
-def _may_reference(spec: Any) -> bool:
-    """Fast pre-check (the C JSON encoder is far quicker than a Python walk): can ``spec``
-    contain ``${env:`` at all? Non-JSON data falls back to the walk."""
-    try:
-        return "${env:" in json.dumps(spec, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return True
-
-
 def _walk(
     node: Any,
     path: JsonPath,
@@ -155,7 +146,7 @@ def _resolve_string(
     sensitive: list[JsonPath],
     missing: list[tuple[str, JsonPath]],
 ) -> str:
-    if "${env:" not in text:  # fast path: the overwhelming majority of strings
+    if MARK not in text:  # fast path: the overwhelming majority of strings
         return text
     found = False
 

@@ -119,11 +119,12 @@ def _fast_check(name: str) -> Check | None:
     return compile_check(schema(name))
 
 
-def _fast_valid(data: Any, name: str) -> bool:
+def _fast_valid(data: Any, name: str, *, finite: bool = False) -> bool:
     """True only when the document certainly has no schema errors; False sends it through
-    jsonschema. Always answering False would be correct, only slower."""
+    jsonschema. Always answering False would be correct, only slower. ``finite``: the caller
+    has found no NaN or infinity in ``data`` (the check then does not scan for them again)."""
     check = _fast_check(name)
-    return check is not None and check(data)
+    return check is not None and check(data, finite=finite)
 
 
 # --------------------------------------------------------------------------- schema errors
@@ -160,9 +161,11 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _schema_problems(doc: Document, name: str) -> Iterator[Problem]:
-    """Every schema violation in ``doc`` as Problems located at the offending node."""
-    if _fast_valid(doc.data, name):
+def _schema_problems(doc: Document, name: str, *, non_finite: bool) -> Iterator[Problem]:
+    """Every schema violation in ``doc`` as Problems located at the offending node.
+    ``non_finite``: whether ``doc`` holds a NaN or an infinity (:func:`_has_non_finite`, asked
+    once per document by the caller); the fast check could not call such a document valid."""
+    if not non_finite and _fast_valid(doc.data, name, finite=True):
         return
     for error in _validator(name).iter_errors(doc.data):
         yield from _translate(error, doc)
@@ -349,9 +352,11 @@ def _yaml_float(value: float) -> str:
     return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
 
 
-def _with_value_problems(doc: Document, schema_problems: Sequence[Problem]) -> list[Problem]:
-    """``schema_problems`` plus NaN / infinity anywhere and an ``order`` that is not a plain
-    integer.
+def _with_value_problems(
+    doc: Document, schema_problems: Sequence[Problem], non_finite: bool
+) -> list[Problem]:
+    """``schema_problems`` plus NaN / infinity anywhere (``non_finite``: whether ``doc`` holds
+    any, :func:`_has_non_finite`) and an ``order`` that is not a plain integer.
 
     NaN and infinity have no JSON form (the API cannot store them) and NaN never equals itself,
     so such a definition could never converge. Where one sits, its message replaces the
@@ -360,7 +365,7 @@ def _with_value_problems(doc: Document, schema_problems: Sequence[Problem]) -> l
     already said something about ``order``."""
     data = doc.data
     found = list(schema_problems)
-    if _has_non_finite(data):
+    if non_finite:
         bad = list(_non_finite(data))
         paths = {path for path, _ in bad}
         found = [p for p in found if p.path not in paths]
@@ -579,11 +584,12 @@ def _uniqueness_problems(definitions: Sequence[Definition]) -> Iterator[Problem]
 
 def _rule_problems(
     doc: Document, kind: Kind, now: dt.datetime, schema_problems: Sequence[Problem]
-) -> list[Problem]:
+) -> tuple[list[Problem], Definition | None]:
     """The kind's API rules, also on a document with schema errors (so every problem shows at
-    once). Rules read defensively; one that trips over a malformed value is skipped, since the
-    schema problem already covers that value. A problem the schema already reported at the same
-    place is not repeated."""
+    once), and the Definition they were checked on (``None`` when none was built), for the
+    caller to keep instead of building it again. Rules read defensively; one that trips over a
+    malformed value is skipped, since the schema problem already covers that value. A problem
+    the schema already reported at the same place is not repeated."""
     rule = _RULES.get(kind)
     data = doc.data
     if (
@@ -591,14 +597,14 @@ def _rule_problems(
         or not isinstance(data.get("spec"), dict)
         or not isinstance(data.get("key"), str)
     ):
-        return []
+        return [], None
     try:
         defn = _definition(doc, kind)
         found = list(rule(defn, now))
     except (TypeError, AttributeError, ValueError, KeyError):
-        return []
+        return [], None
     taken = {p.path for p in schema_problems}
-    return [p for p in found if p.path not in taken]
+    return [p for p in found if p.path not in taken], defn
 
 
 def validate_documents(
@@ -617,11 +623,14 @@ def validate_documents(
         problems.extend(envelope)
         if kind is None:
             continue
-        schema_found = list(_schema_problems(doc, kind.value))
-        found = _with_value_problems(doc, schema_found)
-        found += _rule_problems(doc, kind, now, found)
+        # One scan for NaN / infinity per document serves the fast check and the value rule.
+        non_finite = _has_non_finite(doc.data)
+        schema_found = list(_schema_problems(doc, kind.value, non_finite=non_finite))
+        found = _with_value_problems(doc, schema_found, non_finite)
+        rule_found, checked = _rule_problems(doc, kind, now, found)
+        found += rule_found
         if not schema_found and not any(p.severity == "error" for p in found):
-            definitions.append(_definition(doc, kind))
+            definitions.append(checked or _definition(doc, kind))
         problems.extend(found)
     problems.extend(_uniqueness_problems(definitions))
     return definitions, sorted(problems, key=Problem.sort_key)

@@ -33,6 +33,7 @@ definition's hash, git did not change — the remote moved: the change is flagge
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -127,10 +128,9 @@ class CampaignRules(KindRules):
         coerce_paths(out, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
         return out
 
-    def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
-        """Client dict → RemoteObject; status is the API's status word (``active`` refined by
-        ``effective_status``, see :func:`hoodsync.wire.campaign_status`)."""
-        body = self.normalise(data)
+    def _object(self, body: Mapping[str, Any]) -> RemoteObject:
+        """Normalised body → RemoteObject; status is the API's status word (``active`` refined
+        by ``effective_status``, see :func:`hoodsync.wire.campaign_status`)."""
         marker = campaign_marker(body)
         return RemoteObject(
             kind=self.kind,
@@ -318,12 +318,11 @@ class CampaignRules(KindRules):
         state = desired.definition.state
         norm = self.normalise(desired.spec)
         cmp = self.compare_spec(norm)
-        # No state hashes like ``active`` did before it stopped being the default, so the
-        # hashes already stored on campaigns stay current.
-        h = spec_hash(cmp, state or "active", desired.sensitive)
         if remote is None:
-            return self._create(desired, norm, h, state)
-        return _Planner(self, desired, remote, cmp, h, state).run()
+            return self._create(desired, norm, _hash(cmp, state, desired), state)
+        # The hash is taken only when a step or the drift flag needs it: most matched
+        # campaigns are unchanged, and their hash (a canonical JSON encoding) is never read.
+        return _Planner(self, desired, remote, cmp, state).run()
 
     def _create(
         self, desired: Desired, norm: Mapping[str, Any], h: str, state: str | None
@@ -404,6 +403,13 @@ class CampaignRules(KindRules):
         return fingerprint_body({k: v for k, v in body.items() if k not in self.volatile})
 
 
+def _hash(cmp: Mapping[str, Any], state: str | None, desired: Desired) -> str:
+    """The ``metadata.hoodsync_hash`` of a campaign's compared spec and desired state. No
+    state hashes like ``active`` did before it stopped being the default, so the hashes
+    already stored on campaigns stay current."""
+    return spec_hash(cmp, state or "active", desired.sensitive)
+
+
 #: action, transition, steps, flags
 _Outcome = tuple[Action, "tuple[str, str] | None", list[Step], list[Flag]]
 
@@ -418,7 +424,6 @@ class _Planner:
         desired: Desired,
         remote: RemoteObject,
         cmp: dict[str, Any],
-        h: str,
         state: str | None,
     ) -> None:
         self.rules = rules
@@ -426,7 +431,6 @@ class _Planner:
         self.d = desired.definition
         self.remote = remote
         self.cmp = cmp
-        self.h = h
         self.state = state
         self.s = remote.status
         self.notes: list[Note] = []
@@ -437,7 +441,16 @@ class _Planner:
         meta = remote.body.get("metadata")
         stored = meta.get(HASH) if isinstance(meta, dict) else None
         self.stored_hash = stored if isinstance(stored, str) else None
-        self.hash_current = self.stored_hash == h
+
+    @functools.cached_property
+    def h(self) -> str:
+        """The hash the definition gives (:func:`_hash`), taken when first read."""
+        return _hash(self.cmp, self.state, self.desired)
+
+    @functools.cached_property
+    def hash_current(self) -> bool:
+        """Whether the campaign already stores :attr:`h`."""
+        return self.stored_hash == self.h
 
     def _compare(self) -> list[RawDiff]:
         proj = project(self.cmp, self.remote.body)

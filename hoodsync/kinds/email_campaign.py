@@ -97,10 +97,9 @@ class EmailCampaignRules(KindRules):
             out["events"] = copy_json(ets["events"])
         return out
 
-    def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
-        """Client dict → RemoteObject with status ``active`` / ``stopped`` (``unknown`` if the
-        object says neither)."""
-        body = self.normalise(data)
+    def _object(self, body: Mapping[str, Any]) -> RemoteObject:
+        """Normalised body → RemoteObject with status ``active`` / ``stopped`` (``unknown`` if
+        the object says neither)."""
         return RemoteObject(
             kind=self.kind,
             id=str(body.get("id", "")),

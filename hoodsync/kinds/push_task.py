@@ -92,9 +92,8 @@ class PushTaskRules(KindRules):
         coerce_paths(out, PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS)
         return out
 
-    def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
-        """Client dict → RemoteObject with status ``inactive`` / ``active`` / ``finished``."""
-        body = self.normalise(data)
+    def _object(self, body: Mapping[str, Any]) -> RemoteObject:
+        """Normalised body → RemoteObject with status ``inactive`` / ``active`` / ``finished``."""
         status = body.get("status")
         return RemoteObject(
             kind=self.kind,
