@@ -134,3 +134,22 @@ def test_another_client_on_the_account_costs_at_most_two_429s(size: int) -> None
     for start in STARTS:
         run = simulate("background", size, start=start)
         assert run.throttled <= 2, start
+
+
+def test_a_round_trip_hiccup_keeps_the_learnt_minute() -> None:
+    """A round trip far longer than the others widens the margin; the minute's phase, learnt
+    from Reset to about a second, stays known (forgetting it would hold request 151 back a whole
+    minute instead of until the boundary)."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=None)
+    minute = {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "21"}
+    ticket = limiter.acquire()
+    clock.now += 0.002
+    limiter.observe(minute, ticket)
+    assert limiter.phase()["minute"] is not None
+    ticket = limiter.acquire()
+    clock.now += 0.2  # a hiccup: 200 ms where the first took 2 ms
+    limiter.observe({}, ticket)
+    assert limiter.margin > 0.1
+    bounds = limiter.phase()["minute"]
+    assert bounds is not None and bounds[1] - bounds[0] < 2.0

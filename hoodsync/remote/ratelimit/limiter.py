@@ -654,8 +654,9 @@ class RateLimiter:
     def _time_round_trip(self, send: Send) -> None:
         """Record the round trip of ``send`` (answered now) and fit the margin to the spread of
         the latest round trips: wider under jitter, narrower again when the network is calm,
-        never below the configured margin nor above :data:`MAX_MARGIN`. Widening it beyond
-        what the learnt window phases were deduced with makes them relearnt."""
+        never below the configured margin nor above :data:`MAX_MARGIN`. Widening it widens
+        the learnt window phases' bounds as much (a minute's phase, known to about a second
+        from ``Reset``, survives a hiccup of the network; forgetting it cost a whole minute)."""
         self._round_trips.append(max(self._clock() - send.at, 0.0))
         spread = max(self._round_trips) - min(self._round_trips)
         wanted = min(max(self._base_margin, spread), MAX_MARGIN)
@@ -663,10 +664,10 @@ class RateLimiter:
             log.debug(
                 "rate limit margin: %.3f s -> %.3f s (round-trip spread)", self.margin, wanted
             )
+            delta = wanted - self.margin
             self._set_margin(wanted)
-            self._second.forget()
-            self._minute.forget()
-            self._drops.forget()
+            for window in (self._second, self._minute, self._drops):
+                window.widen(delta)
         elif wanted < self.margin - _MARGIN_STEP_S:
             self._set_margin(wanted)
 

@@ -148,6 +148,15 @@ class Window:
             return self.foreign.get(k - 1, 0)
         return 0
 
+    def widen(self, delta: float) -> None:
+        """The margin grew by ``delta``: what was deduced with the narrower one still holds
+        with bounds ``delta`` wider on each side (a send may have arrived that much later)."""
+        if self.lo is not None and self.hi is not None:
+            self.lo -= delta
+            self.hi += delta
+            if self.hi - self.lo >= self.size:
+                self.forget()
+
     def forget(self) -> None:
         self.lo = self.hi = None
         self.foreign.clear()
