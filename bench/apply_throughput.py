@@ -41,8 +41,9 @@ the client's clocks are both ``time.time() + shift`` (the server's ``Date`` head
 the client sees exactly what it would see starting then. Reported per run: ``makespan`` (first
 send to last answer), ``fastest`` and ``makespan/fastest`` (1.00 is perfect; the issue's
 "ratio"), 429s, failures, how many campaigns the server holds afterwards (each exactly
-once: ``remote`` = N), and the CPU time per request of the client's process and of the
-emulator's.
+once: ``remote`` = N), and the CPU time per request of the client's process (``client``), of
+its part spent in hoodsync's rate limiter (``limiter``, CPU of the calling threads: waits are
+not counted) and of the emulator's process (``server``).
 
 The emulator runs in a process of its own (spawned before the clock shift is chosen, and given
 it), as a real server is never in its client's process: in a thread of the client's process
@@ -74,7 +75,7 @@ import multiprocessing.connection
 import resource
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -277,6 +278,7 @@ class BehaviourRun:
     wall_aligned: bool | None
     client_cpu: float = 0.0  # CPU seconds of this process during the run (with an in-process
     server_cpu: float | None = None  # emulator, its CPU too; then server_cpu is None)
+    limiter_cpu: float = 0.0  # CPU seconds in the client's rate limiter (part of client_cpu)
 
     @property
     def ratio(self) -> float:
@@ -382,6 +384,49 @@ class _ChildEmulator:
         return int(remote), float(cpu)
 
 
+class _TimedLimiter(RateLimiter):
+    """hoodsync's limiter, unchanged, with the CPU time (of the calling thread: waits and sleeps
+    are not CPU) spent in its methods added up in :attr:`cpu`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cpu = 0.0
+        self._cpu_lock = threading.Lock()
+
+    def _timed(self, since: float) -> None:
+        spent = time.thread_time() - since
+        with self._cpu_lock:
+            self.cpu += spent
+
+    def acquire(self) -> int:
+        since = time.thread_time()
+        try:
+            return super().acquire()
+        finally:
+            self._timed(since)
+
+    def observe(self, headers: Mapping[str, str], ticket: int | None = None) -> None:
+        since = time.thread_time()
+        try:
+            super().observe(headers, ticket)
+        finally:
+            self._timed(since)
+
+    def penalize(self, retry_after: float, ticket: int | None = None) -> None:
+        since = time.thread_time()
+        try:
+            super().penalize(retry_after, ticket)
+        finally:
+            self._timed(since)
+
+    def discard(self, ticket: int) -> None:
+        since = time.thread_time()
+        try:
+            super().discard(ticket)
+        finally:
+            self._timed(since)
+
+
 class _ThreadEmulator:
     """The emulator in a thread of this process (its CPU cannot be told apart from ours)."""
 
@@ -433,7 +478,7 @@ def measure_behaviour(
     url, token = emulator.start(shift)
     recorder = Recorder()
     client_limits = limits if paced is None else (10**6, 10**9)
-    limiter = RateLimiter(*client_limits, clock=clock, wall_clock=clock)
+    limiter = _TimedLimiter(*client_limits, clock=clock, wall_clock=clock)
     transport = ApiTransport(
         url + "/v1/hood",
         Secret(token),
@@ -489,6 +534,7 @@ def measure_behaviour(
         wall_aligned=getattr(limiter, "wall_aligned", None),
         client_cpu=client_cpu,
         server_cpu=server_cpu,
+        limiter_cpu=limiter.cpu,
     )
 
 
@@ -508,6 +554,7 @@ def behaviour_table(runs: list[BehaviourRun]) -> str:
         "remote",
         "wall",
         "CPU/req client",
+        "limiter",
         "server",
     )
     rows = [
@@ -526,6 +573,7 @@ def behaviour_table(runs: list[BehaviourRun]) -> str:
             str(r.remote),
             {True: "yes", False: "no", None: "-"}[r.wall_aligned],
             f"{r.client_cpu / r.requests * 1000:.2f} ms",
+            f"{r.limiter_cpu / r.requests * 1000:.2f} ms",
             "in-process" if r.server_cpu is None else f"{r.server_cpu / r.requests * 1000:.2f} ms",
         )
         for r in runs
