@@ -40,8 +40,15 @@ last 15 s). Rather than waiting for that second, the run is moved in time: the e
 the client's clocks are both ``time.time() + shift`` (the server's ``Date`` header follows), so
 the client sees exactly what it would see starting then. Reported per run: ``makespan`` (first
 send to last answer), ``fastest`` and ``makespan/fastest`` (1.00 is perfect; the issue's
-"ratio"), 429s, failures, and how many campaigns the server holds afterwards (each exactly
-once: ``remote`` = N).
+"ratio"), 429s, failures, how many campaigns the server holds afterwards (each exactly
+once: ``remote`` = N), and the CPU time per request of the client's process (``client``), of
+its part spent in hoodsync's rate limiter (``limiter``, CPU of the calling threads: waits are
+not counted) and of the emulator's process (``server``).
+
+The emulator runs in a process of its own (spawned before the clock shift is chosen, and given
+it), as a real server is never in its client's process: in a thread of the client's process
+(``--in-process``, how these runs were made before) the two share one interpreter lock, and at
+high limits (class E: ``--limits 350,3500``) that pipeline, not the limiter, bounds the run.
 
 **The fastest schedule under each behaviour's own rule.** The server's limiter decides which
 request is counted when; so the yardstick is that limiter itself, replayed
@@ -63,11 +70,15 @@ from __future__ import annotations
 
 import argparse
 import email.utils
+import multiprocessing
+import multiprocessing.connection
+import resource
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 from hoodsync.emulator.app import EmulatorApp, EmulatorConfig, make_hood_limiter
@@ -265,6 +276,9 @@ class BehaviourRun:
     failures: int
     remote: int
     wall_aligned: bool | None
+    client_cpu: float = 0.0  # CPU seconds of this process during the run (with an in-process
+    server_cpu: float | None = None  # emulator, its CPU too; then server_cpu is None)
+    limiter_cpu: float = 0.0  # CPU seconds in the client's rate limiter (part of client_cpu)
 
     @property
     def ratio(self) -> float:
@@ -298,6 +312,142 @@ def _shift_for(second: float | None, config: EmulatorConfig) -> float:
     return (second - position) % 60.0
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _serve(config: EmulatorConfig, shift: float) -> tuple[EmulatorServer, Store, str]:
+    """A fresh emulator on 127.0.0.1 whose clock (and ``Date`` header) is ours plus ``shift``."""
+
+    def clock() -> float:  # the server adds its clock offset itself
+        return time.time() + shift
+
+    store = Store.open(None)
+    token, _key = store.ensure_account("default")
+    app = EmulatorApp(store, config, clock=clock)
+    server = EmulatorServer(app)
+    server._server.set_app(_Dated(app, lambda: clock() + config.clock_offset_s))
+    server.start()
+    return server, store, token
+
+
+def _emulator_child(conn: Connection, config: EmulatorConfig) -> None:
+    """The emulator's process: once imported, say so; given the clock shift, serve and say
+    where; on "stop" answer (campaigns held, CPU seconds this process spent serving) and exit."""
+    conn.send("ready")
+    shift = conn.recv()
+    server, store, token = _serve(config, shift)
+    conn.send((server.url, token))
+    cpu_before = _cpu_seconds()
+    conn.recv()
+    cpu = _cpu_seconds() - cpu_before
+    remote = store.list_campaigns("default", ListQuery(limit=1))[0]
+    server.shutdown()
+    store.close()
+    conn.send((remote, cpu))
+
+
+class _ChildEmulator:
+    """The emulator in its own process (spawned: nothing of this process's state is shared).
+    The process is started (its imports take a while) before the clock shift is chosen, so that
+    the run still starts at the chosen second."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child_end = context.Pipe()
+        self._process = context.Process(target=_emulator_child, args=(child_end, config))
+        self._process.daemon = True
+        self._process.start()
+        self._receive("start")
+
+    def _receive(self, what: str) -> Any:
+        """The child's next message; it has 60 s (and fails at once if it died)."""
+        if not multiprocessing.connection.wait([self._conn, self._process.sentinel], 60):
+            self._process.kill()
+            raise SystemExit(f"the emulator process did not {what} within 60 s")
+        if not self._conn.poll():
+            raise SystemExit(f"the emulator process died before it could {what}")
+        return self._conn.recv()
+
+    def start(self, shift: float) -> tuple[str, str]:
+        self._conn.send(shift)
+        url, token = self._receive("serve")
+        return str(url), str(token)
+
+    def stop(self) -> tuple[int, float | None]:
+        """(campaigns the server holds, CPU seconds it spent)."""
+        self._conn.send("stop")
+        remote, cpu = self._receive("stop")
+        self._process.join(timeout=10)
+        return int(remote), float(cpu)
+
+
+class _TimedLimiter(RateLimiter):
+    """hoodsync's limiter, unchanged, with the CPU time (of the calling thread: waits and sleeps
+    are not CPU) spent in its methods added up in :attr:`cpu`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cpu = 0.0
+        self._cpu_lock = threading.Lock()
+
+    def _timed(self, since: float) -> None:
+        spent = time.thread_time() - since
+        with self._cpu_lock:
+            self.cpu += spent
+
+    def acquire(self) -> int:
+        since = time.thread_time()
+        try:
+            return super().acquire()
+        finally:
+            self._timed(since)
+
+    def observe(self, headers: Mapping[str, str], ticket: int | None = None) -> None:
+        since = time.thread_time()
+        try:
+            super().observe(headers, ticket)
+        finally:
+            self._timed(since)
+
+    def penalize(self, retry_after: float, ticket: int | None = None) -> None:
+        since = time.thread_time()
+        try:
+            super().penalize(retry_after, ticket)
+        finally:
+            self._timed(since)
+
+    def discard(self, ticket: int) -> None:
+        since = time.thread_time()
+        try:
+            super().discard(ticket)
+        finally:
+            self._timed(since)
+
+
+class _ThreadEmulator:
+    """The emulator in a thread of this process (its CPU cannot be told apart from ours)."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self._config = config
+
+    def start(self, shift: float) -> tuple[str, str]:
+        self._server, self._store, token = _serve(self._config, shift)
+        return self._server.url, token
+
+    def stop(self) -> tuple[int, float | None]:
+        remote = self._store.list_campaigns("default", ListQuery(limit=1))[0]
+        self._server.shutdown()
+        self._store.close()
+        return remote, None
+
+
+def _emulator(config: EmulatorConfig, *, in_process: bool) -> _ChildEmulator | _ThreadEmulator:
+    return _ThreadEmulator(config) if in_process else _ChildEmulator(config)
+
+
 def measure_behaviour(
     behaviour: str,
     n: int,
@@ -307,32 +457,30 @@ def measure_behaviour(
     parallelism: int,
     start_second: float | None,
     paced: float | None = None,
+    in_process: bool = False,
 ) -> BehaviourRun:
     """Create ``n`` campaigns on a fresh emulator showing ``behaviour``, starting at
     ``start_second`` of its minute; ``paced`` = seconds between sequential sends (the baseline)
-    instead of the hoodsync limiter."""
+    instead of the hoodsync limiter. The emulator runs in a process of its own, as a real server
+    would (``in_process``: in a thread of this one, sharing its interpreter lock)."""
     config = EmulatorConfig(
         rate_burst=limits[0],
         rate_minute=limits[1],
         latency_ms=latency_ms,
         **BEHAVIOURS[behaviour],
     )
+    emulator = _emulator(config, in_process=in_process)
     shift = _shift_for(start_second, config)
 
     def clock() -> float:  # ours; the server adds its clock offset itself
         return time.time() + shift
 
-    store = Store.open(None)
-    token, _key = store.ensure_account("default")
-    app = EmulatorApp(store, config, clock=clock)
-    server = EmulatorServer(app)
-    server._server.set_app(_Dated(app, lambda: clock() + config.clock_offset_s))
-    server.start()
+    url, token = emulator.start(shift)
     recorder = Recorder()
     client_limits = limits if paced is None else (10**6, 10**9)
-    limiter = RateLimiter(*client_limits, clock=clock, wall_clock=clock)
+    limiter = _TimedLimiter(*client_limits, clock=clock, wall_clock=clock)
     transport = ApiTransport(
-        server.url + "/v1/hood",
+        url + "/v1/hood",
         Secret(token),
         limiter=limiter,
         parallelism=parallelism if paced is None else 1,
@@ -341,6 +489,7 @@ def measure_behaviour(
     )
     client = HoodClient(transport)
     failures = 0
+    cpu_before = _cpu_seconds()
     try:
         if paced is None:
             with ThreadPoolExecutor(max_workers=parallelism) as pool:
@@ -359,11 +508,10 @@ def measure_behaviour(
                     client.create_campaign(campaign(i), key=f"bench-{i:04d}")
                 except Exception:  # a benchmark counts failures rather than stopping
                     failures += 1
-        remote = store.list_campaigns("default", ListQuery(limit=1))[0]
+        client_cpu = _cpu_seconds() - cpu_before
     finally:
         transport.close()
-        server.shutdown()
-        store.close()
+        remote, server_cpu = emulator.stop()
     records = recorder.records
     first = min(r.sent_at for r in records)
     last = max(r.finished_at for r in records)
@@ -384,6 +532,9 @@ def measure_behaviour(
         failures=failures,
         remote=remote,
         wall_aligned=getattr(limiter, "wall_aligned", None),
+        client_cpu=client_cpu,
+        server_cpu=server_cpu,
+        limiter_cpu=limiter.cpu,
     )
 
 
@@ -402,6 +553,9 @@ def behaviour_table(runs: list[BehaviourRun]) -> str:
         "failed",
         "remote",
         "wall",
+        "CPU/req client",
+        "limiter",
+        "server",
     )
     rows = [
         (
@@ -418,6 +572,9 @@ def behaviour_table(runs: list[BehaviourRun]) -> str:
             str(r.failures),
             str(r.remote),
             {True: "yes", False: "no", None: "-"}[r.wall_aligned],
+            f"{r.client_cpu / r.requests * 1000:.2f} ms",
+            f"{r.limiter_cpu / r.requests * 1000:.2f} ms",
+            "in-process" if r.server_cpu is None else f"{r.server_cpu / r.requests * 1000:.2f} ms",
         )
         for r in runs
     ]
@@ -463,6 +620,7 @@ def run_behaviours(args: argparse.Namespace) -> None:
                                 latency_ms=latency,
                                 parallelism=args.parallelism,
                                 start_second=start,
+                                in_process=args.in_process,
                             )
                         )
         if args.baseline:
@@ -475,6 +633,7 @@ def run_behaviours(args: argparse.Namespace) -> None:
                     parallelism=1,
                     start_second=starts[0],
                     paced=60.0 / limits[1],
+                    in_process=args.in_process,
                 )
             )
     print()
@@ -550,6 +709,12 @@ def main() -> None:
         "--parallelism", type=int, default=10, help="requests in flight (default 10)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per size and latency")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="with --behaviours: serve the emulator from a thread of this process instead of a "
+        "process of its own (then both share one interpreter lock, as before issue 17)",
+    )
     parser.add_argument(
         "--baseline",
         action=argparse.BooleanOptionalAction,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -41,17 +42,101 @@ def raw_request(url: str, request: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def test_raw_http_request_gets_a_json_answer(emulator: EmulatorHandle) -> None:
-    request = (
-        "GET /v1/hood/campaigns HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {emulator.hood_token}\r\n"
-        "Connection: close\r\n\r\n"
+def read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One answer from a kept-open connection: (head, body), the body by its Content-Length;
+    (b"", b"") when the server closed the connection instead."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            assert data == b"", data
+            return b"", b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(line for line in head.split(b"\r\n") if line.startswith(b"Content-Length:"))[15:]
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
+def list_request(
+    token: str, *, version: str = "HTTP/1.1", close: bool = False, kind: str = "campaigns"
+) -> bytes:
+    connection = "Connection: close\r\n" if close else ""
+    return (
+        f"GET /v1/hood/{kind} {version}\r\nHost: x\r\n"
+        f"Authorization: Bearer {token}\r\n{connection}\r\n"
     ).encode()
-    answer = raw_request(emulator.url, request)
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.0 200")
+
+
+def test_raw_http_request_gets_a_json_answer(emulator: EmulatorHandle) -> None:
+    answer = raw_request(emulator.url, list_request(emulator.hood_token, close=True))
+    head, _, body = answer.partition(b"\r\n\r\n")  # and the server closed the connection
+    assert head.startswith(b"HTTP/1.1 200")
     assert b"X-RateLimit-Remaining: 9" in head
     assert json.loads(body) == {"items": [], "total": 0}
+
+
+def test_an_http_1_0_request_gets_an_http_1_0_answer_and_the_connection_closed(
+    emulator: EmulatorHandle,
+) -> None:
+    answer = raw_request(emulator.url, list_request(emulator.hood_token, version="HTTP/1.0"))
+    assert answer.startswith(b"HTTP/1.0 200") and answer.endswith(b'{"items":[],"total":0}')
+
+
+def test_an_http_1_1_connection_is_kept_open_for_the_next_requests(
+    emulator: EmulatorHandle,
+) -> None:
+    host, port = emulator.url.removeprefix("http://").split(":")
+    payload = json.dumps({"name": "kept-alive"}).encode()
+    create = (
+        "POST /v1/hood/push-tasks HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {emulator.hood_token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(create)
+        head, body = read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 201")
+        for remaining in (b"8", b"7"):  # the body was read whole: the next request parses
+            sock.sendall(list_request(emulator.hood_token, kind="push-tasks"))
+            head, body = read_answer(sock)
+            assert head.startswith(b"HTTP/1.1 200")
+            assert b"X-RateLimit-Remaining: " + remaining in head
+            assert [t["name"] for t in json.loads(body)["items"]] == ["kept-alive"]
+        sock.sendall(list_request(emulator.hood_token, close=True))
+        assert read_answer(sock)[0].startswith(b"HTTP/1.1 200")
+        assert sock.recv(1) == b""  # closed, as asked
+
+
+def test_a_chunked_request_is_answered_and_its_connection_closed(
+    emulator: EmulatorHandle,
+) -> None:
+    request = (
+        "POST /v1/hood/push-tasks HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {emulator.hood_token}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    ).encode()
+    answer = raw_request(emulator.url, request)  # returns once the server closes
+    assert answer.startswith(b"HTTP/1.1 4") and answer.count(b"HTTP/1.1") == 1
+
+
+def test_stopping_the_server_closes_the_connections_kept_open() -> None:
+    store = Store.open(None)
+    token, _key = store.ensure_account("default")
+    server = EmulatorServer(EmulatorApp(store))
+    server.start()
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(list_request(token))
+        assert read_answer(sock)[0].startswith(b"HTTP/1.1 200")
+        server.shutdown()
+        with contextlib.suppress(OSError):  # closed (b"") or reset: nothing more is answered
+            sock.sendall(list_request(token))
+            assert read_answer(sock) == (b"", b"")
+    store.close()
 
 
 def test_dropped_create_closes_the_socket_without_a_byte(

@@ -185,6 +185,28 @@ def test_redirects_are_not_followed() -> None:
     assert len(seen) == 1
 
 
+def test_a_cookie_an_answer_sets_is_never_sent_back() -> None:
+    # Both APIs authenticate by header alone: nothing an answer sets may travel with later calls.
+    handler, seen = replies(ok({}, headers={"set-cookie": "session=abc; Path=/"}), ok({}))
+    transport, _ = make(handler)
+    transport.request("GET", "/campaigns", retry=True)
+    transport.request("GET", "/campaigns", retry=True)
+    assert len(seen) == 2 and "cookie" not in seen[1].headers
+
+
+def test_each_request_goes_to_its_path_under_the_base_url_with_its_own_query() -> None:
+    handler, seen = replies(ok({}))
+    transport, _ = make(handler, base="https://api.example.test/v1/hood/")
+    transport.request("GET", "/campaigns", params={"page": "1,100"}, retry=True)
+    transport.request("GET", "/campaigns", retry=True)
+    transport.request("GET", "/campaigns/a%2Fb", params={"view": "full"}, retry=True)
+    assert [str(r.url) for r in seen] == [
+        "https://api.example.test/v1/hood/campaigns?page=1%2C100",
+        "https://api.example.test/v1/hood/campaigns",
+        "https://api.example.test/v1/hood/campaigns/a%2Fb?view=full",
+    ]
+
+
 # ------------------------------------------------------------------------------ responses
 
 

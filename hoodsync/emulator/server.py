@@ -1,16 +1,22 @@
 """Serving the emulator over a real socket: a threaded ``wsgiref`` server on 127.0.0.1.
 
-One thread per connection (``socketserver.ThreadingMixIn``); connections are HTTP/1.0 style (one
-request each). When the app raises :class:`DropConnection`, the handler closes the socket without
-writing anything, which a client sees as "server disconnected without sending a response".
-Access logging goes to ``logging`` at debug level, never to stderr. Request threads are daemon
-threads: stopping the server does not wait for requests still in flight.
+One thread per connection (``socketserver.ThreadingMixIn``). An HTTP/1.1 request is answered in
+HTTP/1.1 and its connection kept open for the next request (keep-alive, as real servers do),
+unless it says ``Connection: close``, its body cannot be read ahead (chunked, or over the app's
+size cap: the app refuses it unread), or the connection stays idle for :data:`IDLE_TIMEOUT`
+seconds; an HTTP/1.0 request gets an HTTP/1.0 answer and the connection is closed. Each answer
+leaves in one write. When the app raises :class:`DropConnection`, the handler closes the socket
+without writing anything, which a client sees as "server disconnected without sending a
+response". Access logging goes to ``logging`` at debug level, never to stderr. Request threads
+are daemon threads: stopping the server does not wait for requests still in flight, and it
+closes the connections kept open.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import logging
 import socket
 import socketserver
@@ -20,12 +26,16 @@ from collections.abc import Callable
 from typing import IO, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-from hoodsync.emulator.app import DropConnection, EmulatorApp, EmulatorConfig
+from hoodsync.emulator.app import MAX_BODY_BYTES, DropConnection, EmulatorApp, EmulatorConfig
 from hoodsync.emulator.store import Store
 
 __all__ = ["EmulatorServer", "run"]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a kept-open connection may wait for its next request (or one socket read or write
+#: may take) before the server closes it. httpx gives up idle connections after 5 s.
+IDLE_TIMEOUT = 30.0
 
 
 class _Handler(ServerHandler):
@@ -49,32 +59,90 @@ class _Handler(ServerHandler):
 
 
 class _RequestHandler(WSGIRequestHandler):
-    """One connection: parse, run the app, and drop the socket when the app says so."""
+    """One connection: its requests one after another (parse, run the app, answer), until the
+    client or :meth:`parse_request` closes it; drop the socket when the app says so."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive for HTTP/1.1 requests (parse_request decides)
+    timeout = IDLE_TIMEOUT
+    wbufsize = -1  # buffered: an answer leaves in one write, flushed once it is complete
+    disable_nagle_algorithm = True  # and at once, not held back waiting for the last ACK
+
+    def setup(self) -> None:
+        super().setup()
+        cast(_ThreadingServer, self.server).track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        cast(_ThreadingServer, self.server).track(self.connection, open_=False)
+        with contextlib.suppress(OSError):  # the client may already be gone
+            super().finish()
 
     def handle(self) -> None:
-        self.raw_requestline = self.rfile.readline(65537)
+        self.close_connection = True
+        while True:
+            try:
+                self.raw_requestline = self.rfile.readline(65537)
+            except OSError:  # idle past the timeout, reset, or closed by shutdown()
+                return
+            if not self.raw_requestline or not self._handle_one() or self.close_connection:
+                return
+
+    def handle_expect_100(self) -> bool:
+        sent = super().handle_expect_100()
+        self.wfile.flush()  # "100 Continue" must leave now: the client waits for it to send
+        return sent
+
+    def _handle_one(self) -> bool:
+        """Answer one request; False when the connection must close at once."""
         if len(self.raw_requestline) > 65536:
             self.requestline = ""
             self.request_version = ""
             self.command = ""
             self.send_error(414)
-            return
+            return False
         if not self.parse_request():
-            return
+            return False
+        environ = self.get_environ()
+        body = self._read_body(environ)
+        if body is None:
+            self.close_connection = True  # what follows the request is not known to be unread
         handler = _Handler(
-            self.rfile,
+            self.rfile if body is None else body,
             cast(IO[bytes], self.wfile),
             self.get_stderr(),
-            self.get_environ(),
+            environ,
             multithread=True,
         )
+        handler.http_version = "1.1" if self.request_version == "HTTP/1.1" else "1.0"
         handler.request_handler = self  # type: ignore[attr-defined]
         try:
             handler.run(self.server.get_app())  # type: ignore[attr-defined]
+            self.wfile.flush()
         except DropConnection:
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
+            return False
+        except OSError:  # the client went away mid-answer
+            return False
+        return True
+
+    def _read_body(self, environ: dict[str, Any]) -> io.BytesIO | None:
+        """The request body, read whole so that the next request on the connection starts
+        where this one ends; ``None`` when it is not read here (chunked, a bad length, or over
+        the app's cap: the app refuses it unread) or the client stopped sending it."""
+        if environ.get("HTTP_TRANSFER_ENCODING"):
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if not 0 <= length <= MAX_BODY_BYTES:
+            return None
+        try:
+            data = self.rfile.read(length) if length else b""
+        except OSError:
+            return None
+        return io.BytesIO(data) if len(data) == length else None
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base-class signature
         logger.debug("%s - " + format, self.address_string(), *args)
@@ -84,6 +152,28 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128  # 8+ concurrent clients must not overflow the accept backlog
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def track(self, connection: socket.socket, *, open_: bool) -> None:
+        """Note a connection as open (or closed again), for :meth:`close_connections`."""
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """End every connection still open (a kept-open one waits in a read): a stopped server
+        answers nothing more, not even on a connection opened before it stopped."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name (getfqdn), which can stall offline.
@@ -134,6 +224,7 @@ class EmulatorServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+        self._server.close_connections()
 
 
 def run(

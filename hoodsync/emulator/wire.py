@@ -171,17 +171,17 @@ def dump_indexed(value: dict[str, JSON]) -> tuple[str, str | None]:
 
     The index is ``"start,end,start,end,..."``: where each ``"key":value`` entry of the text
     starts and ends, in text order, so ``text[start:end]`` is the entry. It is ``None`` (no
-    index) unless every key is a plain word (letters, digits, ``_``) and the entries, joined,
-    give back exactly the text. Plain keys are never escaped, and because ``"`` sorts before
-    every plain-word character, sorting such entries as strings sorts them by key.
+    index) unless every key is a plain word (letters, digits, ``_``). Plain keys are never
+    escaped, and because ``"`` sorts before every plain-word character, sorting such entries as
+    strings sorts them by key.
     """
-    text = json_fragment(value)
-    keys = sorted(value)
-    if not all(isinstance(key, str) and _PLAIN_KEY.match(key) for key in keys):
-        return text, None
-    entries = [f'"{key}":{json_fragment(value[key])}' for key in keys]
-    if "{" + ",".join(entries) + "}" != text:
-        return text, None
+    if not all(isinstance(key, str) and _PLAIN_KEY.match(key) for key in value):
+        return json_fragment(value), None
+    # With plain-word keys, json.dumps (sorted keys, no spaces) writes exactly these entries in
+    # this order between the braces: the text is assembled from them rather than encoding the
+    # object twice (once whole, once entry by entry) on every write of a campaign.
+    entries = [f'"{key}":{json_fragment(value[key])}' for key in sorted(value)]
+    text = "{" + ",".join(entries) + "}"
     offsets: list[str] = []
     start = 1
     for entry in entries:

@@ -24,22 +24,27 @@ Security: the token lives in a :class:`Secret` and is revealed only to build the
 each request. It is refused over plain ``http://`` unless the host is loopback, and with a URL
 that carries ``user:password@``; proxies come only from ``HTTPS_PROXY``/``ALL_PROXY`` and only
 for ``https`` (:func:`~hoodsync.remote.network.proxy_for`); TLS verification is always on,
-redirects are never followed (they would carry the header elsewhere), response bodies are
-capped, error bodies are never quoted raw, and API-supplied text is scrubbed of the token before
-it can reach a message. httpx logs requests at INFO (method and URL only) and
-httpcore at DEBUG (no request headers), so neither shows the header.
+redirects are never followed (they would carry the header elsewhere), cookies an answer sets
+are never kept or sent back, response bodies are capped, error bodies are never quoted raw, and
+API-supplied text is scrubbed of the token before it can reach a message. httpx logs requests
+at INFO (method and URL only) and httpcore at DEBUG (no request headers), so neither shows the
+header.
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
+import http.client
+import http.cookiejar
 import json as jsonlib
 import logging
 import os
 import random
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
@@ -85,15 +90,21 @@ T = TypeVar("T")
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 #: Response headers kept on :class:`Response` (lower case).
-_KEPT_HEADERS = (
-    "content-type",
-    "date",
-    "location",
-    "retry-after",
-    "x-ratelimit-limit",
-    "x-ratelimit-remaining",
-    "x-ratelimit-reset",
+_KEPT_HEADERS = frozenset(
+    (
+        "content-type",
+        "date",
+        "location",
+        "retry-after",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    )
 )
+
+#: Distinct request paths whose parsed URL is kept (:meth:`ApiTransport._url`); a create or a
+#: list repeats its path for every call, a read by id does not.
+_URL_CACHE_SIZE = 256
 
 #: Retry-After value meaning "too many concurrent requests; retry when one of yours finishes".
 CONCURRENCY_RETRY = -1.0
@@ -227,6 +238,20 @@ class CreateResult(Generic[T]):
     response: Response | None = None
     existing: T | None = None
     sends: int = 1
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that keeps nothing. Both APIs authenticate by header alone, so an answer
+    must not make hoodsync send anything back on later requests (a ``Set-Cookie`` is ignored);
+    it also spares parsing cookies out of every answer."""
+
+    def extract_cookies(
+        self, response: http.client.HTTPResponse, request: urllib.request.Request
+    ) -> None:
+        return None
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
 
 
 class _Oversized(Exception):
@@ -503,7 +528,10 @@ class ApiTransport:
             trust_env=False,  # proxies are chosen by network.proxy_for, never by httpx
             limits=limits,
             headers={"Accept": "application/json", "User-Agent": user_agent},
+            cookies=_NoCookies(),
         )
+        # Per transport (it holds this instance): the same path always gives the same URL.
+        self._url = functools.lru_cache(maxsize=_URL_CACHE_SIZE)(self._absolute_url)
 
     def __repr__(self) -> str:
         return f"ApiTransport({self.api}, {self.base_url})"
@@ -785,7 +813,7 @@ class ApiTransport:
         try:
             request = self._client.build_request(
                 method,
-                path.lstrip("/"),
+                self._url(path),
                 params=dict(params) if params else None,
                 content=content,
                 headers=headers,
@@ -820,7 +848,9 @@ class ApiTransport:
         self, response: httpx.Response, *, ticket: int, op: str, lookup: bool, attempt: int
     ) -> Response | _Failure:
         status = response.status_code
-        kept = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
+        # One pass over the headers (each lookup by name would decode them all again); repeated
+        # names are joined with ", " as a lookup by name joins them.
+        kept = {name: value for name, value in response.headers.items() if name in _KEPT_HEADERS}
         if status == 429:
             return self._throttled(kept, ticket=ticket, op=op, attempt=attempt)
         self.limiter.observe(kept, ticket)
@@ -940,6 +970,11 @@ class ApiTransport:
         )
         final.__cause__ = error.__cause__  # the httpx exception the last attempt ended with
         return final
+
+    def _absolute_url(self, path: str) -> httpx.URL:
+        """The URL of ``path`` under the base URL: what httpx would merge from the base URL and
+        the relative path, parsed once per path instead of twice per request."""
+        return httpx.URL(f"{self.base_url}/{path.lstrip('/')}")
 
     def _auth_value(self) -> str:
         token = self._token.reveal()
