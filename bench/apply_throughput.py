@@ -130,6 +130,30 @@ def campaign(i: int) -> dict[str, Any]:
     }
 
 
+def create_all(client: HoodClient, n: int, *, parallelism: int, paced: float | None) -> int:
+    """Create campaigns ``0..n-1``: from ``parallelism`` threads through the client's limiter, or
+    (``paced``: seconds between sends) one after another at that pace. Returns how many failed
+    (a benchmark counts failures rather than stopping)."""
+    if paced is None:
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            futures = [
+                pool.submit(client.create_campaign, campaign(i), key=f"bench-{i:04d}")
+                for i in range(n)
+            ]
+            return sum(1 for f in futures if f.exception() is not None)
+    failures = 0
+    begin = time.monotonic()
+    for i in range(n):
+        delay = begin + i * paced - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            client.create_campaign(campaign(i), key=f"bench-{i:04d}")
+        except Exception:  # counted, not raised
+            failures += 1
+    return failures
+
+
 class Recorder:
     """Collects every attempt (thread-safe); times are wall-clock seconds."""
 
@@ -169,25 +193,8 @@ def measure(label: str, n: int, latency_ms: float, parallelism: int, *, paced: f
         on_request=recorder,
     )
     client = HoodClient(transport)
-    failures = 0
     try:
-        if paced is None:
-            with ThreadPoolExecutor(max_workers=parallelism) as pool:
-                futures = [
-                    pool.submit(client.create_campaign, campaign(i), key=f"bench-{i:04d}")
-                    for i in range(n)
-                ]
-                failures = sum(1 for f in futures if f.exception() is not None)
-        else:
-            start = time.time()
-            for i in range(n):
-                delay = start + i * paced - time.time()
-                if delay > 0:
-                    time.sleep(delay)
-                try:
-                    client.create_campaign(campaign(i), key=f"bench-{i:04d}")
-                except Exception:  # a benchmark counts failures rather than stopping
-                    failures += 1
+        failures = create_all(client, n, parallelism=parallelism, paced=paced)
     finally:
         transport.close()
         server.shutdown()
@@ -488,26 +495,9 @@ def measure_behaviour(
         on_request=recorder,
     )
     client = HoodClient(transport)
-    failures = 0
     cpu_before = _cpu_seconds()
     try:
-        if paced is None:
-            with ThreadPoolExecutor(max_workers=parallelism) as pool:
-                futures = [
-                    pool.submit(client.create_campaign, campaign(i), key=f"bench-{i:04d}")
-                    for i in range(n)
-                ]
-                failures = sum(1 for f in futures if f.exception() is not None)
-        else:
-            begin = time.monotonic()
-            for i in range(n):
-                delay = begin + i * paced - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                try:
-                    client.create_campaign(campaign(i), key=f"bench-{i:04d}")
-                except Exception:  # a benchmark counts failures rather than stopping
-                    failures += 1
+        failures = create_all(client, n, parallelism=parallelism, paced=paced)
         client_cpu = _cpu_seconds() - cpu_before
     finally:
         transport.close()

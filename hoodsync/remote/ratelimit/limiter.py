@@ -75,6 +75,7 @@ from hoodsync.remote.ratelimit.windows import (
     Window,
     forgets_own_sends,
     learn_from_report,
+    sends_after,
 )
 
 __all__ = ["MAX_MARGIN", "MAX_SERVER_WAIT", "RateLimiter", "WaitTooLong"]
@@ -487,12 +488,9 @@ class RateLimiter:
             return False
         if self._passed_probe is not None:
             windows, seq, room = self._passed_probe
-            if self._hyp_windows(at) == windows and self._sends_after(seq) < room:
+            if self._hyp_windows(at) == windows and sends_after(self._sends, seq) < room:
                 return False  # a probe into these very windows went through
         return self._fixpoint(at, (self._second, self._minute), spread=False) > at
-
-    def _sends_after(self, seq: int) -> int:
-        return len(self._sends) - bisect.bisect_right(self._sends, seq, key=_send_seq)
 
     def _room_after_probe(self, index: int) -> int:
         """How many more sends a probe that went through (``self._sends[index]``) lets into its
@@ -771,10 +769,6 @@ class RateLimiter:
 
 def _send_time(send: Send) -> float:
     return send.at
-
-
-def _send_seq(send: Send) -> int:
-    return send.seq
 
 
 def _condition_wait(condition: threading.Condition, seconds: float) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "Window",
     "count_in",
     "forgets_own_sends",
+    "sends_after",
     "learn_from_report",
 ]
 
@@ -89,11 +90,16 @@ class Budget:
     def exhausted(self, sends: Sequence[Send], now: float | None = None) -> bool:
         """Our sends after ``after_seq`` (``sends`` in order of ``seq``), plus what the other
         clients will have spent by ``now`` at their pace, use it all up."""
-        after = len(sends) - bisect.bisect_right(sends, self.after_seq, key=_send_seq)
+        after = sends_after(sends, self.after_seq)
         theirs = 0
         if now is not None and self.rate > 0.0:
             theirs = math.ceil(self.rate * max(now - self.at, 0.0) - PACE_SLACK)
         return after + theirs >= self.remaining
+
+
+def sends_after(sends: Sequence[Send], seq: int) -> int:
+    """How many of ``sends`` (in order of ``seq``) came after the send numbered ``seq``."""
+    return len(sends) - bisect.bisect_right(sends, seq, key=_send_seq)
 
 
 def _send_seq(send: Send) -> int:
