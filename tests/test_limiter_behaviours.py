@@ -136,6 +136,20 @@ def test_another_client_on_the_account_costs_at_most_two_429s(size: int) -> None
         assert run.throttled <= 2, start
 
 
+@pytest.mark.parametrize("size", [150, 300])
+@pytest.mark.parametrize("latency", [0.002, 0.02])
+def test_another_client_on_the_account_leaves_us_near_the_fastest_schedule(
+    size: int, latency: float
+) -> None:
+    """The 1 s phase is learnt from drops in the count within the first seconds, so that every
+    window is used from its start: a client that kept bursting on one side of a boundary (its
+    budgets holding for a whole second each time) lost a third of its pace, and then, once the
+    other client had filled the minute, a whole minute."""
+    for start in STARTS:
+        run = simulate("background", size, start=start, latency=latency)
+        assert run.ratio <= 1.10, start
+
+
 def test_a_round_trip_hiccup_keeps_the_learnt_minute() -> None:
     """A round trip far longer than the others widens the margin; the minute's phase, learnt
     from Reset to about a second, stays known (forgetting it would hold request 151 back a whole

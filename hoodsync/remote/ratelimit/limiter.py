@@ -116,6 +116,10 @@ _MARGIN_STEP_S = 0.01
 _SPLIT_SLACK_S = 0.005
 _MAX_SPLIT_S = 0.5
 
+#: With another client on the account and the 1 s phase not yet pinned, sends go at least this
+#: far apart, and each budget outlasts its ``Reset`` by as much (see ``_window_earliest_at``).
+_SHARED_LEARN_GAP_S = 0.25
+
 #: The shortest wait: a planned time a rounding error ahead of the clock must not make a waiting
 #: send spin.
 _MIN_WAIT_S = 0.0005
@@ -586,6 +590,13 @@ class RateLimiter:
             # The halves must be more than twice the margin apart for an answer to prove which
             # side of a boundary each landed on, whatever the jitter.
             at = sliding_earliest(self._sends, (limit + 1) // 2, split, at)
+            if window is self._drops:
+                # Another client on the account: one send per quarter second until a drop
+                # pins the phase. A budget (its ``Remaining`` less the others' pace) ends a
+                # burst after about half a second and then holds for a whole one, so bursts
+                # would keep landing on one side of the same boundary, second after second;
+                # single sends spread over the second put one on each side of it.
+                at = sliding_earliest(self._sends, 1, _SHARED_LEARN_GAP_S, at)
         return at
 
     # ------------------------------------------------------------------ learning (lock held)
@@ -674,6 +685,11 @@ class RateLimiter:
         from drops places it in one window (else ``until``): ``Reset``, whole seconds rounded
         up, reaches into the next window, of which a budget learnt in this one says nothing."""
         window = self._drops
+        if self._shared and not window.known:
+            # Held a little longer than ``Reset`` says (only more careful): the next burst,
+            # which waits for it, then starts a quarter second later in the server's second
+            # than this one, and the bursts sweep the second until one straddles a boundary.
+            return until + _SHARED_LEARN_GAP_S
         if not (self._shared and window.known):
             return until
         assert window.hi is not None
