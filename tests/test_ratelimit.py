@@ -464,6 +464,23 @@ def test_reset_of_the_minute_window_pins_its_phase() -> None:
     assert any(lo < T0 + k * 60 <= hi for k in range(-1, 3))
 
 
+def test_an_answer_sooner_than_the_margin_bounds_the_arrival() -> None:
+    """The server counted the request before it answered: a window it was counted in began by
+    the answer, even where the margin (the worst jitter seen) would allow a later start."""
+    clock = FakeClock(T0 + 20.4)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, margin=0.2)
+    ticket = limiter.acquire()
+    clock.advance(0.01)
+    limiter.observe(
+        {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "40"},
+        ticket,
+    )
+    minute = limiter.phase()["minute"]
+    assert minute is not None
+    lo, hi = minute
+    assert hi - lo <= 1.0 + 0.01 + 1e-9  # not 1 s + the 0.2 s margin
+
+
 def test_remaining_from_another_client_reduces_our_budget() -> None:
     clock = FakeClock(T0 + 0.2)
     server = Server()

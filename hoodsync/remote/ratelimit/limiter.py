@@ -635,6 +635,7 @@ class RateLimiter:
             counted=counted,
             reset=reset,
             margin=self.margin,
+            answered=self._clock(),
         )
         if budget is not None and size == self._second.size:
             self._saw_foreign(self._sends[index].at, budget.foreign)

@@ -288,6 +288,7 @@ def learn_from_report(
     counted: int,
     reset: int,
     margin: float,
+    answered: float | None = None,
 ) -> tuple[Budget | None, bool]:
     """Use "request ``sends[index]`` was the ``counted``-th in its window, which resets in
     ``reset`` s" to narrow every model of that window (``models``: the evidence-only one first,
@@ -299,9 +300,11 @@ def learn_from_report(
 
     Bounds on the start ``b`` of the window the request was counted in (send time):
 
-    * it arrived inside the window: ``sent - size < b <= sent + margin``;
+    * it arrived inside the window: ``sent - size < b <= sent + late``, where ``late`` is the
+      margin, or less when the answer came sooner (``answered``, our clock: the server counted
+      the request before it answered);
     * ``Reset`` is whole seconds (rounded up) from the arrival to the window's end:
-      ``sent + reset - 1 - size < b <= sent + reset + margin - size``;
+      ``sent + reset - 1 - size < b <= sent + reset + late - size``;
     * ``counted`` says how many requests the window had by then. If our own sends can
       explain that number, the window began between two of our sends: after the
       ``counted``-th latest send that surely arrived earlier, and no later than the
@@ -317,10 +320,11 @@ def learn_from_report(
     send = sends[index]
     sent = send.at
     m = margin
-    lo, hi = sent - size, sent + m
+    late = m if answered is None else min(m, max(answered - sent, 0.0))
+    lo, hi = sent - size, sent + late
     if reset >= 1:
         lo = max(lo, sent + reset - 1.0 - size)
-        hi = min(hi, sent + reset + m - size)
+        hi = min(hi, sent + reset + late - size)
     budget = None
     # Our sends that may have arrived in the window no later than this one.
     # (Bisection, not a scan: ``sends`` is in time order and may hold a minute of sends.)
@@ -331,7 +335,7 @@ def learn_from_report(
         # Someone else used this window: honour the server's count from here on.
         remaining = max(models[0].limit - counted, 0)
         budget = Budget(
-            send.seq, sent + reset + m, remaining, at=sent, foreign=counted - maybe_before
+            send.seq, sent + reset + late, remaining, at=sent, foreign=counted - maybe_before
         )
         for window in models:
             _record_foreign(window, sends, index, counted, margin)
