@@ -28,6 +28,7 @@ builder, which every document any faster path declines ends up in.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import re
@@ -52,6 +53,7 @@ __all__ = [
     "Limits",
     "discover",
     "load_file",
+    "load_files",
     "load_paths",
     "load_text",
     "separate_projects",
@@ -398,7 +400,7 @@ def _fast_document(
     return True, Document(
         data,
         Location(display, mark.line + 1, mark.column + 1),
-        fast_load.LazyLocations(lambda: _exact_locations(text, display, index, limits)),
+        fast_load.LazyLocations(_locations_of(text, display, index, limits)),
     )
 
 
@@ -423,8 +425,10 @@ def _text_documents(text: str, display: str, limits: Limits) -> list[Document] |
 def _locations_of(
     text: str, display: str, index: int, limits: Limits
 ) -> Callable[[], dict[JsonPath, Location]]:
-    """A function computing the exact locations of document ``index`` of ``text``."""
-    return lambda: _exact_locations(text, display, index, limits)
+    """A function computing the exact locations of document ``index`` of ``text``; a
+    ``partial`` of a module function rather than a closure, so that a document can be pickled
+    (:mod:`~hoodsync.definitions.parallel_load` sends documents between processes)."""
+    return functools.partial(_exact_locations, text, display, index, limits)
 
 
 def _exact_locations(
@@ -831,6 +835,13 @@ def load_paths(paths: Sequence[str | Path], limits: Limits = DEFAULT_LIMITS) -> 
     """Discover and load every definition file under ``paths``; problems from all of them."""
     files, problems = discover(paths)
     result = LoadResult(problems=list(problems))
+    result.extend(load_files(files, limits))
+    return result
+
+
+def load_files(files: Sequence[Path], limits: Limits = DEFAULT_LIMITS) -> LoadResult:
+    """Load ``files`` (as :func:`discover` found them), in order; problems from all of them."""
+    result = LoadResult()
     display = _Displayer()
     with collector_paused():
         for path in files:
