@@ -42,7 +42,7 @@ from hoodsync.definitions.loader import (
     Document,
     Limits,
     collector_paused,
-    discover,
+    discover_names,
     load_files,
 )
 from hoodsync.errors import DefinitionError, Problem
@@ -670,7 +670,7 @@ def load_definitions(
     """
     now = now or dt.datetime.now(dt.UTC)
     with collector_paused():
-        files, load_problems = discover(paths)
+        files, load_problems = discover_names(paths)
         parts = parallel_load.in_parts(
             files, partial(_load_and_check, now=now, limits=limits), min_items=parallel_from
         )
@@ -689,7 +689,7 @@ def load_definitions(
 
 
 def _load_and_check(
-    files: Sequence[Path], *, now: dt.datetime, limits: Limits
+    files: Sequence[str], *, now: dt.datetime, limits: Limits
 ) -> tuple[list[Problem], list[Definition], list[Problem]]:
     """Load ``files`` and check each document (:func:`_check_documents`): the files'
     problems, the valid definitions and the documents' problems. Runs in a worker process for
