@@ -51,6 +51,8 @@ MIN_ITEMS = 400
 #: result, and this process unpickles it after its own part, so equal halves would leave this
 #: process waiting.
 OWN_SHARE = 0.53
+#: How many items ``cost`` is asked about, at most (evenly spaced).
+SAMPLES = 256
 _CHUNK = 1 << 20
 
 
@@ -78,13 +80,16 @@ def in_parts(
     min_items: int = MIN_ITEMS,
     wait_factor: float = 4.0,
     wait_grace: float = 5.0,
+    cost: Callable[[T], float] | None = None,
 ) -> list[R]:
     """``work`` over consecutive parts of ``items``, in order (see the module's contract).
     ``work``'s result must pickle; the worker's is computed with this process's state as of
-    the call (``fork``)."""
+    the call (``fork``). ``cost`` estimates an item's share of the work, to cut where this
+    process gets :data:`OWN_SHARE` of it (asked of a sample of the items, :data:`SAMPLES`);
+    without it every item counts the same."""
     if not _can_split(len(items), min_items):
         return [work(items)]
-    cut = min(len(items) - 1, max(1, round(len(items) * OWN_SHARE)))
+    cut = _cut(items, cost)
     head, tail = items[:cut], items[cut:]
     try:
         worker = _Worker.start(work, tail)
@@ -98,6 +103,24 @@ def in_parts(
     finally:
         worker.stop()  # kills it only if still running (our part raised, or it timed out)
     return [own, theirs.value if theirs is not None else work(tail)]
+
+
+def _cut(items: Sequence[T], cost: Callable[[T], float] | None) -> int:
+    """Where to cut ``items``: this process takes ``items[:cut]``, about :data:`OWN_SHARE` of
+    the estimated work, and each side at least one item."""
+    count = len(items)
+    cut = round(count * OWN_SHARE)
+    if cost is not None:
+        step = max(1, count // SAMPLES)
+        # Each sampled item stands for itself and the step - 1 items after it.
+        sampled = [cost(items[at]) * min(step, count - at) for at in range(0, count, step)]
+        goal, total = OWN_SHARE * sum(sampled), 0.0
+        for index, weight in enumerate(sampled):
+            if total + weight > goal:
+                cut = index * step + round(step * (goal - total) / weight)
+                break
+            total += weight
+    return min(count - 1, max(1, cut))
 
 
 class _Box(Generic[R]):

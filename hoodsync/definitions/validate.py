@@ -27,6 +27,7 @@ import datetime as dt
 import difflib
 import json
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -672,7 +673,10 @@ def load_definitions(
     with collector_paused():
         files, load_problems = discover_names(paths)
         parts = parallel_load.in_parts(
-            files, partial(_load_and_check, now=now, limits=limits), min_items=parallel_from
+            files,
+            partial(_load_and_check, now=now, limits=limits),
+            min_items=parallel_from,
+            cost=_load_cost,
         )
     definitions: list[Definition] = []
     checked: list[Problem] = []
@@ -686,6 +690,16 @@ def load_definitions(
     if any(p.severity == "error" for p in problems):
         raise DefinitionError(problems)
     return sorted(definitions, key=lambda d: (_KIND_NAMES[d.kind], d.key))
+
+
+def _load_cost(path: str) -> float:
+    """About how long loading and checking the file ``path`` takes, in bytes of YAML: each
+    file costs about as much as 2 KiB of text on top of its own (measured at 10,000 files);
+    0 for one that cannot be read (reading it reports why, quickly)."""
+    try:
+        return os.stat(path).st_size + 2048
+    except OSError:
+        return 0.0
 
 
 def _load_and_check(
