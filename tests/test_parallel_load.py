@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import faulthandler
 import os
 import re
 import shutil
@@ -67,6 +68,21 @@ def test_the_last_part_is_computed_in_another_process_in_order() -> None:
     assert _no_children_left()
 
 
+def _length(part: Sequence[int]) -> int:
+    return len(part)
+
+
+@two_cpus
+def test_the_cut_follows_the_estimated_cost() -> None:
+    assert in_parts(range(100), _length, min_items=0) == [53, 47]  # by count
+    heavy_first = in_parts(range(100), _length, min_items=0, cost=lambda i: 100 if i < 10 else 1)
+    assert heavy_first == [6, 94]  # 53 % of the cost is in the first six items
+    assert in_parts(range(1000), _length, min_items=0, cost=lambda i: 1.0) == [530, 470]
+    # Each side gets at least one item, whatever the estimate.
+    assert in_parts(range(3), _length, min_items=0, cost=lambda i: 100 if i == 0 else 0) == [1, 2]
+    assert in_parts(range(3), _length, min_items=0, cost=lambda i: 0.0 if i < 2 else 1) == [2, 1]
+
+
 def test_small_inputs_stay_in_this_process() -> None:
     parts = in_parts(range(10), _tagged)  # below MIN_ITEMS
     assert parts == [(os.getpid(), [x * 2 for x in range(10)])]
@@ -82,6 +98,16 @@ def test_no_fork_while_another_thread_runs() -> None:
     finally:
         stop.set()
         thread.join()
+    assert parts == [(os.getpid(), [x * 2 for x in range(10)])]
+
+
+@two_cpus
+def test_no_fork_while_a_native_thread_runs() -> None:
+    faulthandler.dump_traceback_later(600)  # a watchdog thread in C, unknown to threading
+    try:
+        parts = in_parts(range(10), _tagged, min_items=0)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     assert parts == [(os.getpid(), [x * 2 for x in range(10)])]
 
 

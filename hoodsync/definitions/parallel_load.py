@@ -13,8 +13,9 @@ was computed. It splits only when that can help and is safe:
 
 * at least ``min_items`` items (forking and sending the result back cost ~20 ms);
 * a second CPU this process may use (``os.sched_getaffinity``);
-* Linux, and this process has a single thread: ``fork`` copies only the calling thread, so a
-  lock held by another thread at that moment would stay held in the worker forever.
+* Linux, and this process has a single thread (Python's or a native library's): ``fork``
+  copies only the calling thread, so a lock held by another thread at that moment would stay
+  held in the worker forever.
 
 The worker runs ``work`` on its part, pickles the result and writes it to a pipe, then exits
 with ``os._exit`` (never returning into the caller's code, running no ``atexit`` handler and
@@ -68,9 +69,20 @@ def _can_split(count: int, min_items: int) -> bool:
     return (
         count >= max(2, min_items)
         and sys.platform.startswith("linux")
-        and threading.active_count() == 1
+        and _single_threaded()
         and usable_cpus() >= 2
     )
+
+
+def _single_threaded() -> bool:
+    """Whether this process runs a single thread: no Python thread besides this one, and no
+    thread a native library started (Linux lists every thread under /proc/self/task)."""
+    if threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc: the threads cannot be counted, so do not fork
+        return False
 
 
 def in_parts(
