@@ -678,13 +678,13 @@ def load_definitions(
             min_items=parallel_from,
             cost=_load_cost,
         )
-    definitions: list[Definition] = []
-    checked: list[Problem] = []
-    for part_load_problems, part_definitions, part_checked in parts:
-        load_problems.extend(part_load_problems)
-        definitions.extend(part_definitions)
-        checked.extend(part_checked)
-    checked.extend(_uniqueness_problems(definitions))
+        definitions: list[Definition] = []
+        checked: list[Problem] = []
+        for part_load_problems, part_definitions, part_checked in parts:
+            load_problems.extend(part_load_problems)
+            definitions.extend(part_definitions)
+            checked.extend(part_checked)
+        checked.extend(_uniqueness_problems(definitions))
     # As load_paths + validate_documents: validation's problems sorted, then all of them.
     problems = sorted(load_problems + sorted(checked, key=Problem.sort_key), key=Problem.sort_key)
     if any(p.severity == "error" for p in problems):
