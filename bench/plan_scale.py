@@ -547,8 +547,10 @@ def _code_dir() -> str:
 
 #: Entry points whose cumulative time splits the pipeline (file suffix, function name).
 AREAS = [
-    ("load_definitions: read + parse YAML", "definitions/loader.py", "load_paths"),
-    ("load_definitions: schema + rules", "definitions/validate.py", "validate_documents"),
+    # With the loading worker, this process's part (the worker is not profiled).
+    ("load_definitions: read + parse YAML", "definitions/loader.py", "load_files"),
+    ("load_definitions: schema + rules", "definitions/validate.py", "_check_documents"),
+    ("load_definitions: the worker's part, waited for", "definitions/parallel_load.py", "result"),
     ("plan_account: list every page (client, incl. server)", "hoodsync/session.py", "read_remote"),
     ("  of which inside the emulator (server)", "bench/plan_scale.py", "handle_request"),
     ("plan_account: make_plan", "hoodsync/planner.py", "make_plan"),
