@@ -30,6 +30,14 @@ measures the pipeline as ``hoodsync plan`` runs it (limits raised, collector pau
 git revision REF (exported with ``git archive``) and with this tree, in fresh interpreters
 that alternate, and prints medians: on a shared machine only a comparison within one run
 means anything, and the CPU seconds spent outside the emulator ("local CPU") move least.
+Its "plan" column says "same" only when every run of both revisions gave the same sha256 of
+the text, markdown and JSON renderings and of the JSON plan document (taken after the
+measurements).
+
+CPU seconds include the worker process that loads part of the definition files
+(``hoodsync.definitions.parallel_load``; "local" stays wall time). Peak RSS is this
+process's; the worker's own peak is reported apart ("worker peak RSS"): it includes the pages
+it shares with this process, and it ends before this process reaches its peak.
 
 Targets: validate + plan of 10,000 definitions, local work (excluding the server and waiting
 on the rate limit) ≤ 2 s and ≤ 300 MB peak RSS (issue 17; issue 9 asked < 5 s and < 400 MB);
