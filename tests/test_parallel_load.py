@@ -18,6 +18,7 @@ import faulthandler
 import os
 import re
 import shutil
+import struct
 import sys
 import threading
 import time
@@ -140,6 +141,41 @@ def test_a_failing_worker_is_replaced_by_the_simple_path(how: str) -> None:
     parts = in_parts(range(10), _FailsInWorker(how), min_items=0, wait_factor=0, wait_grace=0.3)
     assert len(parts) == 2 and parts[0] + parts[1] == [x * 2 for x in range(10)]  # type: ignore[operator]
     assert time.monotonic() - started < 10  # the hanging worker was not waited for
+    assert _no_children_left()
+
+
+class _MisstatedLength:
+    """The result's length header, off by ``error`` bytes (the worker is forked with it)."""
+
+    def __init__(self, error: int) -> None:
+        self.real = struct.Struct("<Q")
+        self.size = self.real.size
+        self.error = error
+
+    def pack(self, length: int) -> bytes:
+        return self.real.pack(length + self.error)
+
+    def unpack(self, data: bytes) -> tuple[int, ...]:
+        return self.real.unpack(data)
+
+
+@two_cpus
+@pytest.mark.parametrize("error", [100, -10])
+def test_a_result_shorter_or_longer_than_announced_is_not_used(
+    error: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel_load, "_HEADER", _MisstatedLength(error))
+    parent = os.getpid()
+    seen: list[int] = []
+
+    def work(part: Sequence[int]) -> tuple[int, list[int]]:
+        seen.append(os.getpid())  # only this process's list: the worker's copy is its own
+        return os.getpid(), list(part)
+
+    parts = in_parts(range(10), work, min_items=0, wait_factor=0, wait_grace=2)
+    assert [pid for pid, _ in parts] == [parent, parent]  # the worker's part was done here
+    assert parts[0][1] + parts[1][1] == list(range(10))
+    assert seen == [parent, parent]
     assert _no_children_left()
 
 
