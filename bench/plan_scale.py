@@ -30,6 +30,14 @@ measures the pipeline as ``hoodsync plan`` runs it (limits raised, collector pau
 git revision REF (exported with ``git archive``) and with this tree, in fresh interpreters
 that alternate, and prints medians: on a shared machine only a comparison within one run
 means anything, and the CPU seconds spent outside the emulator ("local CPU") move least.
+Its "plan" column says "same" only when every run of both revisions gave the same sha256 of
+the text, markdown and JSON renderings and of the JSON plan document (taken after the
+measurements).
+
+CPU seconds include the worker process that loads part of the definition files
+(``hoodsync.definitions.parallel_load``; "local" stays wall time). Peak RSS is this
+process's; the worker's own peak is reported apart ("worker peak RSS"): it includes the pages
+it shares with this process, and it ends before this process reaches its peak.
 
 Targets: validate + plan of 10,000 definitions, local work (excluding the server and waiting
 on the rate limit) ≤ 2 s and ≤ 300 MB peak RSS (issue 17; issue 9 asked < 5 s and < 400 MB);
@@ -469,7 +477,23 @@ def pipeline(root: Path, totals: dict[str, float]) -> dict[str, Any]:
         "changes": sum(1 for c in plan.changes if c.steps),
         "text_chars": len(text),
         "summary": text.strip().splitlines()[-2] if text.strip() else "",
+        "plan_doc": (doc, text),  # for _digests, after the CPU time and peak RSS are taken
     }
+
+
+def _digests(doc: dict[str, Any], text: str) -> list[str]:
+    """sha256 of the text, markdown and JSON renderings and of the JSON plan document."""
+    import hashlib
+
+    from hoodsync.render import render
+
+    outputs = [
+        text,
+        render(doc, "markdown"),
+        render(doc, "json"),
+        json.dumps(doc, sort_keys=True, ensure_ascii=False),
+    ]
+    return [hashlib.sha256(out.encode()).hexdigest() for out in outputs]
 
 
 def measure(root: Path, raised: bool, profile: bool, paused: bool = False) -> dict[str, Any]:
@@ -485,16 +509,23 @@ def measure(root: Path, raised: bool, profile: bool, paused: bool = False) -> di
     write_config(root, raised=raised)
     totals = {"server_s": 0.0, "wait_s": 0.0, "read_s": 0.0}
     _instrument(raised, totals)
-    cpu0 = time.process_time()
+    cpu0, children0 = time.process_time(), _children_cpu()
     with collector_paused() if paused else contextlib.nullcontext():
         result = pipeline(root, totals)
-    result["cpu_s"] = time.process_time() - cpu0
+    # With the worker process that loads part of the files, its CPU time counts too.
+    result["worker_cpu_s"] = _children_cpu() - children0
+    result["cpu_s"] = time.process_time() - cpu0 + result["worker_cpu_s"]
     result.update(totals)
     result["local_s"] = result["total_s"] - totals["server_s"] - totals["wait_s"]
     result["local_cpu_s"] = result["cpu_s"] - totals.get("server_cpu_s", 0.0)
     result["code"] = _code_dir()
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # The worker's own peak (0 without one): a forked process shares this one's pages until
+    # either writes them, so this overstates what the two use together.
+    result["worker_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result["mode"] = ("raised" if raised else "documented") + (", GC paused" if paused else "")
+    # Not measured: what the plan is, to tell that two revisions plan exactly the same.
+    result["digests"] = _digests(*result.pop("plan_doc"))
     if profile:
         gc.collect()
         profiler = cProfile.Profile()
@@ -509,6 +540,12 @@ def measure(root: Path, raised: bool, profile: bool, paused: bool = False) -> di
     return result
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's children that have ended (the loading worker)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def _code_dir() -> str:
     """The folder the measured hoodsync was imported from."""
     import hoodsync
@@ -518,8 +555,10 @@ def _code_dir() -> str:
 
 #: Entry points whose cumulative time splits the pipeline (file suffix, function name).
 AREAS = [
-    ("load_definitions: read + parse YAML", "definitions/loader.py", "load_paths"),
-    ("load_definitions: schema + rules", "definitions/validate.py", "validate_documents"),
+    # With the loading worker, this process's part (the worker is not profiled).
+    ("load_definitions: read + parse YAML", "definitions/loader.py", "load_files"),
+    ("load_definitions: schema + rules", "definitions/validate.py", "_check_documents"),
+    ("load_definitions: the worker's part, waited for", "definitions/parallel_load.py", "result"),
     ("plan_account: list every page (client, incl. server)", "hoodsync/session.py", "read_remote"),
     ("  of which inside the emulator (server)", "bench/plan_scale.py", "handle_request"),
     ("plan_account: make_plan", "hoodsync/planner.py", "make_plan"),
@@ -680,20 +719,30 @@ def _against_table(
         f"load average (1 min) {min(load):.1f}–{max(load):.1f} during the runs",
         "",
         "| defs | code | median local s | fastest local s | median local CPU s "
-        "| median CPU s | median server s | peak RSS MiB | changes | plan |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| median CPU s | median server s | peak RSS MiB | worker peak RSS MiB | changes "
+        "| plan |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     summaries = {r["summary"] for results in runs.values() for r in results}
+    plans = {tuple(r["digests"]) for results in runs.values() for r in results}
     for name, results in runs.items():
         lines.append(
             f"| {n:,} | {name} | **{med(results, 'local_s')}** | "
             f"{_fmt(min(r['local_s'] for r in results))} | **{med(results, 'local_cpu_s')}** | "
             f"{med(results, 'cpu_s')} | {med(results, 'server_s')} | "
             f"{max(r['peak_rss_mib'] for r in results):.0f} | "
+            f"{max(r['worker_peak_rss_mib'] for r in results):.0f} | "
             f"{', '.join(f'{c:,}' for c in sorted({r['changes'] for r in results}))} | "
-            f"{'same' if len(summaries) == 1 else 'DIFFERS'} |"
+            f"{'same' if len(plans) == 1 else 'DIFFERS'} |"
         )
-    lines += ["", f"Plan summary: `{' / '.join(sorted(summaries))}`"]
+    lines += [
+        "",
+        f"Plan summary: `{' / '.join(sorted(summaries))}`",
+        "",
+        "sha256 of the text, markdown and JSON renderings and of the JSON plan document"
+        + (" (every run): " if len(plans) == 1 else ", by run (they differ): ")
+        + "; ".join(", ".join(f"`{d[:8]}…`" for d in digests) for digests in sorted(plans)),
+    ]
     return "\n".join(lines)
 
 

@@ -1308,11 +1308,12 @@ def test_file_that_grew_after_stat_is_read_whole_or_refused(
 ) -> None:
     path = tmp_path / "g.yaml"
     path.write_text("kind: Campaign\nkey: grown\nspec: {name: x}\n")
-    real_stat = Path.stat
+    real_stat = os.stat
 
-    def shrunk_stat(self: Path, **kwargs: Any) -> Any:
-        st = real_stat(self, **kwargs)
-        if self == path:  # stat() saw the file before its last 20 bytes were written
+    def shrunk_stat(file: Any, *args: Any, **kwargs: Any) -> Any:
+        st = real_stat(file, *args, **kwargs)
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == str(path):
+            # stat() saw the file before its last 20 bytes were written
             return os.stat_result(
                 (
                     st.st_mode,
@@ -1329,7 +1330,7 @@ def test_file_that_grew_after_stat_is_read_whole_or_refused(
             )
         return st
 
-    monkeypatch.setattr(Path, "stat", shrunk_stat)
+    monkeypatch.setattr(os, "stat", shrunk_stat)
     [doc] = loader.load_file(path).documents
     assert doc.data == {"kind": "Campaign", "key": "grown", "spec": {"name": "x"}}
     [problem] = loader.load_file(path, loader.Limits(max_file_bytes=30)).problems
@@ -1711,3 +1712,45 @@ def test_unsafe_character_check_is_the_unsafe_pattern() -> None:
         assert fast_text._unsafe(text) is (fast_text._UNSAFE.search(text) is not None), text
     for code in range(0x80):
         assert fast_text._unsafe(chr(code)) is (fast_text._UNSAFE.search(chr(code)) is not None)
+
+
+def _discover_with_paths(paths: list[str]) -> list[str]:
+    """``loader.discover`` as it was: a ``Path`` per file, deduplicated and sorted as Paths."""
+    found: set[Path] = set()
+    for raw in paths or ["."]:
+        path = Path(raw)
+        if path.is_dir():
+            for folder, filenames, own in loader._folders(path):
+                if own is None:
+                    for name in sorted(filenames):
+                        if not name.startswith(".") and loader._is_definition_file(name):
+                            found.add(Path(folder) / name)
+        elif os.path.lexists(path):
+            found.add(path)
+    return [str(p) for p in sorted(found, key=lambda p: str(p))]
+
+
+def test_discover_names_are_the_paths_discover_gave(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for rel in ["a.yaml", "b.yml", "sub/c.yaml", "sub/deeper/d.yaml", "sub/x.txt", "e f.yaml"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("a: 1\n")
+    (tmp_path / "link").symlink_to(tmp_path / "sub")
+    monkeypatch.chdir(tmp_path)
+    spellings = [
+        [],
+        ["."],
+        ["./"],
+        [".", "./sub", "sub/", "sub//deeper", "./sub/../sub"],
+        [str(tmp_path), str(tmp_path) + "/", str(tmp_path) + "/./sub"],
+        ["a.yaml", "./a.yaml", "sub/x.txt", "sub/c.yaml", "sub"],
+        ["link", "link/"],
+        ["missing", "sub"],
+        ["/" + str(tmp_path).lstrip("/"), "/" + str(tmp_path)],  # "//tmp/...": its own root
+    ]
+    for paths in spellings:
+        names, problems = loader.discover_names(paths)
+        assert names == _discover_with_paths(paths), paths
+        assert [str(p) for p in loader.discover(paths)[0]] == names
+        assert problems == loader.discover(paths)[1]
