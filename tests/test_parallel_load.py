@@ -13,16 +13,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import faulthandler
 import os
 import re
 import shutil
+import signal
 import struct
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,48 @@ def test_no_fork_while_another_thread_runs() -> None:
         stop.set()
         thread.join()
     assert parts == [(os.getpid(), [x * 2 for x in range(10)])]
+
+
+@contextlib.contextmanager
+def _sigchld_restored() -> Iterator[None]:
+    before = signal.getsignal(signal.SIGCHLD)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+
+
+def test_no_fork_while_sigchld_is_ignored() -> None:
+    """Inherited from a supervisor, an ignored SIGCHLD has the kernel reap children: how the
+    worker ended could not be known (hoodsync validate failed with "No child processes")."""
+    with _sigchld_restored():
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        parts = in_parts(range(10), _tagged, min_items=0)
+    assert parts == [(os.getpid(), [x * 2 for x in range(10)])]
+
+
+_IGNORED: list[Path] = []  # the file this process creates once it ignores SIGCHLD
+
+
+def _ignoring_sigchld_here(part: Sequence[int]) -> tuple[int, list[int]]:
+    if part[0] == 0:  # this process's part: the worker's exit is then reaped by the kernel
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        _IGNORED[0].touch()
+    else:  # the worker's: ends only after that (bounded: 5 s at most)
+        deadline = time.monotonic() + 5.0
+        while not _IGNORED[0].exists() and time.monotonic() < deadline:
+            time.sleep(0.001)
+    return _tagged(part)
+
+
+@two_cpus
+def test_a_worker_reaped_by_the_kernel_means_the_simple_path(tmp_path: Path) -> None:
+    _IGNORED[:] = [tmp_path / "ignored"]
+    with _sigchld_restored():
+        parts = in_parts(range(10), _ignoring_sigchld_here, min_items=0)
+    assert [pid for pid, _ in parts] == [os.getpid(), os.getpid()]
+    assert parts[0][1] + parts[1][1] == [x * 2 for x in range(10)]
+    assert _no_children_left()
 
 
 @two_cpus

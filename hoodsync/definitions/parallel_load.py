@@ -15,7 +15,10 @@ was computed. It splits only when that can help and is safe:
 * a second CPU this process may use (``os.sched_getaffinity``);
 * Linux, and this process has a single thread (Python's or a native library's): ``fork``
   copies only the calling thread, so a lock held by another thread at that moment would stay
-  held in the worker forever.
+  held in the worker forever;
+* ``SIGCHLD`` is not ignored: a process that inherited it ignored (as a child of some
+  supervisors does) has its children reaped by the kernel, and could not learn how the worker
+  ended.
 
 The worker runs ``work`` on its part, pickles the result and writes it to a pipe, then exits
 with ``os._exit`` (never returning into the caller's code, running no ``atexit`` handler and
@@ -74,7 +77,13 @@ def _can_split(count: int, min_items: int) -> bool:
         and sys.platform.startswith("linux")
         and _single_threaded()
         and usable_cpus() >= 2
+        and _children_waitable()
     )
+
+
+def _children_waitable() -> bool:
+    """Whether a child's exit can be waited for: not with ``SIGCHLD`` ignored."""
+    return signal.getsignal(signal.SIGCHLD) != signal.SIG_IGN
 
 
 def _single_threaded() -> bool:
@@ -211,8 +220,14 @@ class _Worker(Generic[R]):
             filled += got
         return buffer
 
-    def _exit_code(self) -> int:
-        _, status = os.waitpid(self.pid, 0)  # it closed the pipe on exit: this returns
+    def _exit_code(self) -> int | None:
+        """How the worker ended (it closed the pipe on exit: this returns); None when that
+        cannot be known (the kernel reaped it: ``SIGCHLD`` came to be ignored meanwhile)."""
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            self.reaped = True
+            return None
         self.reaped = True
         return os.waitstatus_to_exitcode(status)
 
@@ -222,7 +237,8 @@ class _Worker(Generic[R]):
         if not self.reaped:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+            with contextlib.suppress(ChildProcessError):  # reaped by the kernel already
+                os.waitpid(self.pid, 0)
             self.reaped = True
 
 
