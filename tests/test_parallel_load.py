@@ -18,6 +18,7 @@ import datetime as dt
 import faulthandler
 import os
 import re
+import resource
 import shutil
 import signal
 import struct
@@ -102,6 +103,28 @@ def test_no_fork_while_another_thread_runs() -> None:
         stop.set()
         thread.join()
     assert parts == [(os.getpid(), [x * 2 for x in range(10)])]
+
+
+@two_cpus
+def test_a_pipe_numbered_past_1024_is_waited_on() -> None:
+    """``select`` refuses descriptors numbered 1024 or more; a process holding many files
+    gets such a pipe."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"this machine allows only {hard} open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1030:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        parts = in_parts(range(10), _tagged, min_items=0)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert [pid for pid, _ in parts][0] == os.getpid() != parts[1][0]
+    assert parts[0][1] + parts[1][1] == [x * 2 for x in range(10)]
+    assert _no_children_left()
 
 
 @contextlib.contextmanager

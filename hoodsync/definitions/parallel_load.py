@@ -33,6 +33,7 @@ this process's own part raises (Ctrl-C included), the worker is killed and reape
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import pickle
 import select
@@ -210,7 +211,7 @@ class _Worker(Generic[R]):
         view, filled = memoryview(buffer), 0
         while filled < len(buffer):
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.read_end], [], [], left)[0]:
+            if left <= 0 or not self._readable(left):
                 return None  # too slow: stop() kills it
             got = os.readv(self.read_end, [view[filled:]])
             if got == 0:
@@ -219,6 +220,13 @@ class _Worker(Generic[R]):
                 return None
             filled += got
         return buffer
+
+    def _readable(self, seconds: float) -> bool:
+        """Whether the pipe has data (or its end) within ``seconds``. ``poll``, not
+        ``select``, which refuses descriptors numbered 1024 or more."""
+        poller = select.poll()
+        poller.register(self.read_end, select.POLLIN)
+        return bool(poller.poll(max(1, math.ceil(seconds * 1000.0))))
 
     def _exit_code(self) -> int | None:
         """How the worker ended (it closed the pipe on exit: this returns); None when that
