@@ -11,7 +11,14 @@ from hoodsync.model import Definition, Kind, Location
 from hoodsync.plan import AccountInfo
 from hoodsync.planner import make_plan
 from hoodsync.render import text
-from hoodsync.render.common import duration_text, printable, quoted, summary_line, value_text
+from hoodsync.render.common import (
+    change_texts,
+    duration_text,
+    printable,
+    quoted,
+    summary_line,
+    value_text,
+)
 
 ACCOUNT = AccountInfo("default", "https://api.ocamba.com/v1/hood")
 
@@ -61,6 +68,34 @@ def test_long_values_are_abbreviated_in_text() -> None:
     assert value_text({"k": "x" * 80}) == "{ ... 1 key }"
     assert value_text("y" * 100).endswith('..."') and len(value_text("y" * 100)) <= 60
     assert value_text([1, 2]) == "[1, 2]"
+
+
+BODY = "This is a message from the Ocamba Platform, served to you by the Hood Engage App."
+
+
+def test_a_long_string_changed_past_the_cut_shows_the_change() -> None:
+    """Cut at 60 characters, both sides of this change read the same."""
+    before, after = change_texts(BODY, BODY[:-1] + "!")
+    assert before != after
+    assert before == '"... the Hood Engage App."'  # 20 characters before the change
+    assert after == '"... the Hood Engage App!"'
+
+
+def test_a_long_string_changed_in_the_middle_shows_every_difference() -> None:
+    old = "a" * 100 + "one" + "b" * 50 + "two" + "c" * 100
+    new = "a" * 100 + "ONE" + "b" * 50 + "TWO" + "c" * 100
+    before, after = change_texts(old, new)
+    assert "one" in before and "two" in before and "ONE" in after and "TWO" in after
+    # Only text both sides share is left out, a little of it kept on each side.
+    assert before == '"...' + "a" * 20 + "one" + "b" * 50 + "two" + "c" * 20 + '..."'
+    assert after.startswith('"...' + "a" * 20) and after.endswith("c" * 20 + '..."')
+
+
+def test_short_or_other_changed_values_are_shown_whole() -> None:
+    assert change_texts("sale", "promo") == ('"sale"', '"promo"')
+    assert change_texts("x", "y" * 100) == ('"x"', '"' + "y" * 100 + '"')
+    assert change_texts("x", {"en": "x" * 80}) == ('"x"', '{"en": "' + "x" * 80 + '"}')
+    assert change_texts("\x9b" * 80, "\x9b" * 79 + "e")[1].endswith('\\u009be"')
 
 
 def test_duration_wording() -> None:

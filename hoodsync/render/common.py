@@ -20,6 +20,7 @@ from hoodsync.terminal import printable, quoted
 
 __all__ = [
     "SUMMARY_ORDER",
+    "change_texts",
     "header_line",
     "sandbox_line",
     "involves_email",
@@ -216,6 +217,42 @@ def value_text(value: Any, limit: int | None = 60) -> str:
     return _json_safe(text)
 
 
+#: Characters of unchanged text shown on each side of what changed in a long string.
+_CONTEXT = 20
+
+
+def change_texts(before: Any, after: Any, limit: int | None = 60) -> tuple[str, str]:
+    """``before`` and ``after`` of a changed value, as :func:`value_text` shows them, except
+    that nothing the reviewer must see is cut. Of two strings too long to show whole, only the
+    text both share is left out: each shows from a little before the first difference to a
+    little after the last (``"...served to you by the App." -> "...served to you by the App!"``),
+    so every difference is on screen however long the strings are (cut at 60 characters, the
+    two sides of a change past them looked the same). Other values are shown whole (a value
+    changing type, ``"x" -> {"en": "x"}``: rare, and one side is what will be sent)."""
+    if limit is None or not (isinstance(before, str) and isinstance(after, str)):
+        return value_text(before, None), value_text(after, None)
+    if len(_ENCODER.encode(before)) <= limit and len(_ENCODER.encode(after)) <= limit:
+        return value_text(before, None), value_text(after, None)
+    shortest = min(len(before), len(after))
+    head = 0
+    while head < shortest and before[head] == after[head]:
+        head += 1
+    tail = 0
+    while tail < shortest - head and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    start = max(head - _CONTEXT, 0)
+    keep = max(tail - _CONTEXT, 0)
+    return _window(before, start, len(before) - keep), _window(after, start, len(after) - keep)
+
+
+def _window(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` as a JSON string, ``...`` inside the quotes where text was left out."""
+    inner = _ENCODER.encode(text[start:end])[1:-1]
+    return _json_safe(
+        '"' + ("..." if start > 0 else "") + inner + ("..." if end < len(text) else "") + '"'
+    )
+
+
 def names_element(path: str) -> bool:
     """True when ``path`` ends with an array element named by identity (``messages["Old"]``)."""
     return _ELEMENT_END.search(path) is not None
@@ -253,10 +290,8 @@ def diff_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) 
         return "-", f"{path} = {value_text(entry['before'], limit)}"
     if op == "move":
         return "~", _move_text(entry, path)
-    return (
-        "~",
-        f"{path} = {value_text(entry['before'], limit)} -> {value_text(entry['after'], limit)}",
-    )
+    before, after = change_texts(entry["before"], entry["after"], limit)
+    return "~", f"{path} = {before} -> {after}"
 
 
 def drift_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) -> tuple[str, str]:
@@ -272,10 +307,9 @@ def drift_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60)
         return "+", f"{path} = {value_text(entry['before'], limit)} (added remotely)"
     if op == "move":
         return "~", _move_text(entry, path, remotely=True)
-    return (
-        "~",
-        f"{path} = {value_text(entry['after'], limit)} -> {value_text(entry['before'], limit)}",
-    )
+    # The definition's value, then the remote's: what the remote changed is shown whole.
+    wanted, remote = change_texts(entry["after"], entry["before"], limit)
+    return "~", f"{path} = {wanted} -> {remote}"
 
 
 #: One line of a spread value: (depth, text, opens) — ``opens`` is true for a line that shows a
