@@ -22,6 +22,7 @@ import resource
 import shutil
 import signal
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -125,6 +126,88 @@ def test_a_pipe_numbered_past_1024_is_waited_on() -> None:
     assert [pid for pid, _ in parts][0] == os.getpid() != parts[1][0]
     assert parts[0][1] + parts[1][1] == [x * 2 for x in range(10)]
     assert _no_children_left()
+
+
+_SIGNAL_AFTER_FORK = """
+import os, signal, sys
+from hoodsync.definitions import parallel_load
+
+real_fork = os.fork
+
+def fork():
+    pid = real_fork()
+    if pid == 0:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C at the worst moment: right after the fork
+    return pid
+
+parallel_load.os.fork = fork
+
+def double(part):
+    return [x * 2 for x in part]
+
+try:
+    parts = parallel_load.in_parts(range(10), double, min_items=0)
+except KeyboardInterrupt:
+    print("interrupted", os.getpid(), flush=True)
+else:
+    print("returned", os.getpid(), parts[0] + parts[1], flush=True)
+"""
+
+
+@two_cpus
+def test_an_interrupt_right_after_the_fork_never_runs_the_callers_code_in_the_worker() -> None:
+    """The worker's code never returns into the caller's (which would run the rest of the
+    command a second time); the interrupted worker just ends and its part is done here."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_AFTER_FORK], capture_output=True, text=True, timeout=60
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, done.stdout + done.stderr
+    assert lines[0].startswith("returned ") and lines[0].endswith(str([x * 2 for x in range(10)]))
+
+
+_PARENT_KILLED = """
+import os, sys, time
+from hoodsync.definitions import parallel_load
+
+def slow(part):
+    if part[0] != 0:  # the worker's part: says who it is (its output is /dev/null)
+        with open(sys.argv[1] + ".tmp", "w") as out:
+            out.write(str(os.getpid()))
+        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    time.sleep(30)
+    return list(part)
+
+parallel_load.in_parts(range(10), slow, min_items=0)
+"""
+
+
+@two_cpus
+def test_the_worker_ends_with_its_parent(tmp_path: Path) -> None:
+    """A parent killed on its own (by pid, by the OOM killer) does not leave the worker
+    running, holding the caller's output open."""
+    said = tmp_path / "worker"
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT_KILLED, str(said)])
+    try:
+        deadline = time.monotonic() + 20.0
+        while not said.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+    worker = int(said.read_text())
+    deadline = time.monotonic() + 10.0
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie has ended
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 @contextlib.contextmanager

@@ -62,13 +62,21 @@ SAMPLES = 256
 _CHUNK = 1 << 20
 #: What the worker writes before its pickled result: the result's length in bytes.
 _HEADER = struct.Struct("<Q")
+#: Signals held back around the fork (see ``in_parts``) and left to their default action in
+#: the worker (which then just ends; this process notices and does its part).
+_DEFERRED = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP})
+#: ``prctl`` option: the signal the worker gets when this process ends (Linux).
+_PR_SET_PDEATHSIG = 1
 
 
 def usable_cpus() -> int:
     """How many CPUs this process may run on (its affinity mask where the OS has one)."""
     getaffinity = getattr(os, "sched_getaffinity", None)
     if getaffinity is not None:
-        return len(getaffinity(0))
+        try:
+            return len(getaffinity(0))
+        except OSError:  # refused (a sandbox's system-call filter): do not count on a second
+            return 1
     return os.cpu_count() or 1  # pragma: no cover - Linux has sched_getaffinity
 
 
@@ -116,11 +124,22 @@ def in_parts(
         return [work(items)]
     cut = _cut(items, cost)
     head, tail = items[:cut], items[cut:]
+    # Interrupts wait until both processes are where they handle them: the worker, whose code
+    # must never return into the caller's, until it is inside ``_serve``; this process until it
+    # is inside the block that stops the worker whatever happens.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
     try:
-        worker = _Worker.start(work, tail)
+        worker: _Worker[R] | None = _Worker.start(work, tail)
     except OSError:  # no process or pipe to be had: the simple path
+        worker = None
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        raise
+    if worker is None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return [work(items)]
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # one held since: handled here
         started = time.monotonic()
         own = work(head)
         wait = wait_factor * (time.monotonic() - started) + wait_grace
@@ -167,6 +186,8 @@ class _Worker(Generic[R]):
 
     @classmethod
     def start(cls, work: Callable[[Sequence[T]], R], part: Sequence[T]) -> _Worker[R]:
+        die_with_parent = _parent_death_signal()
+        parent = os.getpid()
         read_end, write_end = os.pipe()
         with contextlib.suppress(OSError, AttributeError):  # a bigger pipe: fewer switches
             import fcntl
@@ -179,12 +200,19 @@ class _Worker(Generic[R]):
             os.close(write_end)
             raise
         if pid == 0:  # the worker: never returns
-            _serve(read_end, write_end, work, part)
+            _serve(read_end, write_end, work, part, parent, die_with_parent)
         os.close(write_end)  # ours closed, the worker's end closing (it exited) reads as EOF
         return cls(pid, read_end)
 
     def result(self, wait: float) -> _Box[R] | None:
-        """The worker's result, or None if it failed or took longer than ``wait`` seconds."""
+        """The worker's result, or None if it failed or took longer than ``wait`` seconds (or
+        anything unforeseen went wrong reading it: its part is then done here)."""
+        try:
+            return self._result(wait)
+        except Exception:  # noqa: BLE001 - the simple path is always there to fall back on
+            return None
+
+    def _result(self, wait: float) -> _Box[R] | None:
         deadline = time.monotonic() + wait
         header = self._read(bytearray(_HEADER.size), deadline)
         if header is None:
@@ -250,12 +278,43 @@ class _Worker(Generic[R]):
             self.reaped = True
 
 
+def _parent_death_signal() -> Callable[[], object] | None:
+    """A function that has the calling process killed when its parent ends (``prctl``), or
+    None where there is none. Looked up before the fork: the worker should not load a library.
+    """
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError, ImportError):
+        return None
+    return lambda: prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
 def _serve(
-    read_end: int, write_end: int, work: Callable[[Sequence[T]], R], part: Sequence[T]
+    read_end: int,
+    write_end: int,
+    work: Callable[[Sequence[T]], R],
+    part: Sequence[T],
+    parent: int,
+    die_with_parent: Callable[[], object] | None,
 ) -> None:
-    """The worker's whole life: compute, send, exit (0 only when everything was written)."""
+    """The worker's whole life: compute, send, exit (0 only when everything was written).
+    It ends with its parent (a parent killed on its own would otherwise leave it running,
+    holding the caller's output open), reads and writes nothing but its pipe, and an interrupt
+    just ends it (``_DEFERRED``, still held when it starts)."""
     code = 1
     try:
+        for deferred in _DEFERRED:
+            signal.signal(deferred, signal.SIG_DFL)
+        if die_with_parent is not None:
+            die_with_parent()
+        if os.getppid() != parent:  # the parent ended before that took effect
+            return
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _DEFERRED)
         os.close(read_end)
         data = pickle.dumps(work(part), protocol=pickle.HIGHEST_PROTOCOL)
         for piece in (_HEADER.pack(len(data)), data):
