@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hoodsync.model import Location
+from hoodsync.terminal import printable
 
 __all__ = [
     "HoodsyncError",
@@ -87,8 +88,10 @@ class Problem:
     severity: str = "error"
 
     def __str__(self) -> str:
+        # Escaped whole: a file's name is the user's (ESC or a newline in it would act on the
+        # terminal or forge a line), and so may be a key in the JSON path.
         where = f" ({format_json_path(self.path)})" if self.path else ""
-        return f"{self.location}: {self.severity}: {self.message}{where}"
+        return printable(f"{self.location}: {self.severity}: {self.message}{where}")
 
     def sort_key(self) -> tuple[str, int, int, str]:
         """Order problems by file, line, column, then message (stable output)."""

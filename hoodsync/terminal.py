@@ -15,23 +15,36 @@ import re
 
 __all__ = ["UNSAFE", "printable", "quoted", "json_safe"]
 
-#: Characters a terminal may act on rather than show: C0 controls (newline, carriage return,
-#: ESC, which starts every escape sequence), DEL, C1 controls (U+009B is a one-character CSI,
-#: U+0085 a newline to some terminals), the Unicode line and paragraph separators, and the
-#: bidirectional embedding / override / isolate controls. Letters of any script, emoji and their
-#: joiners are not in it.
-UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: Characters a terminal may act on rather than show, or that show as nothing: C0 controls
+#: (newline, carriage return, ESC, which starts every escape sequence), DEL, C1 controls (U+009B
+#: is a one-character CSI, U+0085 a newline to some terminals), the Unicode line and paragraph
+#: separators, the bidirectional marks and embedding / override / isolate controls, invisible
+#: format characters (soft hyphen, zero-width space, word joiner, invisible operators, byte
+#: order mark, interlinear annotation, tag characters) and lone surrogates (which no terminal
+#: encoding can write). Letters of any script, emoji and their joiners and variation selectors
+#: are not in it (a changed value whose sides still look alike is escaped whole, see
+#: ``render.common.change_texts``).
+UNSAFE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e"
+    r"\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f]"
+)
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _text_escape(match: re.Match[str]) -> str:
     char = match.group()
     code = ord(char)
+    if code > 0xFFFF:
+        return f"\\U{code:08x}"
     return _SHORT.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def _json_escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+    code = ord(match.group())
+    if code > 0xFFFF:  # JSON writes it as its UTF-16 surrogate pair
+        high, low = divmod(code - 0x10000, 0x400)
+        return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+    return f"\\u{code:04x}"
 
 
 def printable(text: object) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hoodsync.errors import Problem
 from hoodsync.model import Definition, Kind, Location
 from hoodsync.plan import AccountInfo
 from hoodsync.planner import make_plan
@@ -289,6 +290,32 @@ def test_printable_escapes_only_what_a_terminal_acts_on() -> None:
     assert quoted('say "hi"\n\x85') == '"say \\"hi\\"\\n\\u0085"'
     assert value_text({"k": "\x9b"}) == '{"k": "\\u009b"}'
     assert value_text("\x9b" * 100).endswith('..."') and "\x9b" not in value_text("\x9b" * 100)
+
+
+def test_invisible_characters_and_lone_surrogates_are_escaped() -> None:
+    """Shown as nothing, they could hide a difference or a word; a lone surrogate (from an
+    account's JSON) cannot be written to a terminal at all and crashed the text plan."""
+    assert printable("a\u200bb\u00adc\u2060d\ufeffe\u200ff\U000e0041g") == (
+        "a\\u200bb\\xadc\\u2060d\\ufeffe\\u200ff\\U000e0041g"
+    )
+    assert printable("x\ud800y") == "x\\ud800y"
+    assert quoted("\U000e0041") == '"\\udb40\\udc41"'  # JSON's own spelling of it
+    assert "\ud800" not in value_text("\ud800")
+    assert printable("👩\u200d💻 ❤\ufe0f") == "👩\u200d💻 ❤\ufe0f"  # emoji stay whole
+
+
+def test_a_change_that_would_look_alike_is_shown_escaped() -> None:
+    assert change_texts("a b", "a\u00a0b") == ('"a b"', '"a\\u00a0b"')
+    assert change_texts("cafe\u0301", "caf\u00e9") == ('"cafe\\u0301"', '"caf\\u00e9"')
+    assert change_texts("❤", "❤\ufe0f") == ('"\\u2764"', '"\\u2764\\ufe0f"')
+    before, after = change_texts(BODY, BODY.replace(" by", "\u00a0by"))
+    assert "\\u00a0by" in after and " by" in before
+    assert change_texts("Olá", "Olé") == ('"Olá"', '"Olé"')  # visibly different: unescaped
+
+
+def test_a_problem_escapes_the_file_name() -> None:
+    problem = Problem(Location("c\x1b[2Kq.yaml", 6, 1), "bad")
+    assert str(problem) == "c\\x1b[2Kq.yaml:6:1: error: bad"
 
 
 def test_a_create_shows_nested_values_whole_like_a_new_terraform_resource() -> None:

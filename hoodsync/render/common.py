@@ -11,6 +11,7 @@ import functools
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -229,10 +230,12 @@ def change_texts(before: Any, after: Any, limit: int | None = 60) -> tuple[str, 
     so every difference is on screen however long the strings are (cut at 60 characters, the
     two sides of a change past them looked the same). Other values are shown whole (a value
     changing type, ``"x" -> {"en": "x"}``: rare, and one side is what will be sent)."""
-    if limit is None or not (isinstance(before, str) and isinstance(after, str)):
+    if not (isinstance(before, str) and isinstance(after, str)):
         return value_text(before, None), value_text(after, None)
-    if len(_ENCODER.encode(before)) <= limit and len(_ENCODER.encode(after)) <= limit:
-        return value_text(before, None), value_text(after, None)
+    if limit is None or (
+        len(_ENCODER.encode(before)) <= limit and len(_ENCODER.encode(after)) <= limit
+    ):
+        return _distinct(before, after, 0, len(before), len(after))
     shortest = min(len(before), len(after))
     head = 0
     while head < shortest and before[head] == after[head]:
@@ -242,12 +245,41 @@ def change_texts(before: Any, after: Any, limit: int | None = 60) -> tuple[str, 
         tail += 1
     start = max(head - _CONTEXT, 0)
     keep = max(tail - _CONTEXT, 0)
-    return _window(before, start, len(before) - keep), _window(after, start, len(after) - keep)
+    return _distinct(before, after, start, len(before) - keep, len(after) - keep)
 
 
-def _window(text: str, start: int, end: int) -> str:
+def _distinct(
+    before: str, after: str, start: int, end_before: int, end_after: int
+) -> tuple[str, str]:
+    """The two windows (:func:`_window`); where they would still look alike although the
+    strings differ (a no-break space for a space, a joiner, a combining accent for a
+    precomposed letter), both with every character outside ASCII escaped, so that the
+    difference shows."""
+    shown = (_window(before, start, end_before), _window(after, start, end_after))
+    if before == after or _skeleton(shown[0]) != _skeleton(shown[1]):
+        return shown
+    return (
+        _window(before, start, end_before, ascii_only=True),
+        _window(after, start, end_after, ascii_only=True),
+    )
+
+
+def _skeleton(text: str) -> str:
+    """What a reader sees of ``text``, roughly: compatibility forms folded, invisible and
+    combining characters dropped, every kind of space a plain one."""
+    kept = []
+    for char in unicodedata.normalize("NFKC", text):
+        category = unicodedata.category(char)
+        if category in ("Cf", "Mn", "Me", "Cc", "Cs", "Co", "Cn"):
+            continue
+        kept.append(" " if category == "Zs" else char)
+    return "".join(kept)
+
+
+def _window(text: str, start: int, end: int, *, ascii_only: bool = False) -> str:
     """``text[start:end]`` as a JSON string, ``...`` inside the quotes where text was left out."""
-    inner = _ENCODER.encode(text[start:end])[1:-1]
+    part = text[start:end]
+    inner = (json.dumps(part) if ascii_only else _ENCODER.encode(part))[1:-1]
     return _json_safe(
         '"' + ("..." if start > 0 else "") + inner + ("..." if end < len(text) else "") + '"'
     )
