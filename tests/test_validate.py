@@ -651,3 +651,10 @@ def test_order_infinity_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert {p.path for p in problems} == {("order",), ("spec",), ("spec", "labels", 0)}, [
         str(p) for p in problems
     ]
+
+
+def test_one_problem_said_by_two_schema_rules_is_reported_once(tmp_path: Path) -> None:
+    found = problems_for(tmp_path, "kind: Campaign\nkey: x\nspec: {}\n")
+    assert [f"{p.location.line}: {p.message}" for p in found] == [
+        "3: missing required key 'name', 'messages'"
+    ]

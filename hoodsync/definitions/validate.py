@@ -170,8 +170,15 @@ def _schema_problems(doc: Document, name: str, *, non_finite: bool) -> Iterator[
     once per document by the caller); the fast check could not call such a document valid."""
     if not non_finite and _fast_valid(doc.data, name, finite=True):
         return
+    seen: set[tuple[object, ...]] = set()
     for error in _validator(name).iter_errors(doc.data):
-        yield from _translate(error, doc)
+        for problem in _translate(error, doc):
+            # Two rules of a schema can say the same thing of one node (``spec: {}`` misses
+            # the keys both the kind's form and its common part require): said once.
+            said = (problem.location, problem.message, problem.path, problem.severity)
+            if said not in seen:
+                seen.add(said)
+                yield problem
 
 
 def _translate(error: ValidationError, doc: Document) -> Iterator[Problem]:
