@@ -125,6 +125,20 @@ def test_another_client_keeps_spending_the_window_at_its_pace() -> None:
     assert limiter.next_send_time() > clock.now
 
 
+def test_with_another_client_single_sends_learn_the_phase_for_a_few_seconds_only() -> None:
+    """One send per quarter second puts one on each side of a fixed window's boundary within
+    a second or two; a server that shows no phase (a sliding log) must not hold the run at a
+    quarter of its pace for good."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=None)
+    headers = {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "6", "x-ratelimit-reset": "1"}
+    limiter.observe(headers, limiter.acquire())  # three of the window's four were not ours
+    assert limiter.next_send_time() == pytest.approx(clock.now + 0.25)
+    clock.now += 10.0  # no drop in the count showed a phase meanwhile
+    limiter.observe(headers, limiter.acquire())
+    assert limiter.next_send_time() == pytest.approx(clock.now)
+
+
 @pytest.mark.parametrize("size", [150, 300])
 def test_another_client_on_the_account_costs_at_most_two_429s(size: int) -> None:
     """The emulator's background client spends 3 requests a second of the account. A run's

@@ -119,6 +119,8 @@ _MAX_SPLIT_S = 0.5
 #: With another client on the account and the 1 s phase not yet pinned, sends go at least this
 #: far apart, and each budget outlasts its ``Reset`` by as much (see ``_window_earliest_at``).
 _SHARED_LEARN_GAP_S = 0.25
+#: ... for at most this long after another client is first seen.
+_SHARED_LEARN_FOR_S = 5.0
 
 #: The shortest wait: a planned time a rounding error ahead of the clock must not make a waiting
 #: send spin.
@@ -230,6 +232,9 @@ class RateLimiter:
         # Whether answers have shown another client using the account, and (send time, count)
         # of what they showed in 1 s windows.
         self._shared = False
+        # Until when (send time) the 1 s phase is being learnt with single sends, once another
+        # client is seen (see ``_learning_phase``).
+        self._learn_until = -math.inf
         # The 1 s phase as drops in the count alone place it (used once another client is seen).
         self._drops = Window(1.0, per_second, margin)
         # Whether any of our requests was answered yet (until then one goes at a time).
@@ -590,7 +595,7 @@ class RateLimiter:
             # The halves must be more than twice the margin apart for an answer to prove which
             # side of a boundary each landed on, whatever the jitter.
             at = sliding_earliest(self._sends, (limit + 1) // 2, split, at)
-            if window is self._drops:
+            if window is self._drops and self._learning_phase(at):
                 # Another client on the account: one send per quarter second until a drop
                 # pins the phase. A budget (its ``Remaining`` less the others' pace) ends a
                 # burst after about half a second and then holds for a whole one, so bursts
@@ -641,6 +646,7 @@ class RateLimiter:
             self._saw_foreign(self._sends[index].at, budget.foreign)
             if not self._shared:
                 log.debug("rate limit windows: another client is using the account")
+                self._learn_until = self._sends[index].at + _SHARED_LEARN_FOR_S
             self._shared = True
         if budget is None and self._shared:
             # With another client on the account its requests cannot be told from ours, and
@@ -686,7 +692,7 @@ class RateLimiter:
         from drops places it in one window (else ``until``): ``Reset``, whole seconds rounded
         up, reaches into the next window, of which a budget learnt in this one says nothing."""
         window = self._drops
-        if self._shared and not window.known:
+        if self._shared and not window.known and self._learning_phase(self._sends[index].at):
             # Held a little longer than ``Reset`` says (only more careful): the next burst,
             # which waits for it, then starts a quarter second later in the server's second
             # than this one, and the bursts sweep the second until one straddles a boundary.
@@ -698,6 +704,13 @@ class RateLimiter:
         if len(ks) != 1:
             return until
         return min(until, window.hi + (ks[0] + 1) * window.size)
+
+    def _learning_phase(self, at: float) -> bool:
+        """Whether a send at ``at`` still serves to learn the 1 s phase from drops: for the
+        first :data:`_SHARED_LEARN_FOR_S` after another client was seen. Fixed windows show
+        their phase within a second or two; a server with none (a sliding log) never would,
+        and single sends would then hold the run at a quarter of its pace."""
+        return at < self._learn_until
 
     def _learn_drops(self, index: int) -> None:
         """Learn the 1 s phase from a drop in the count between two of our requests, which
