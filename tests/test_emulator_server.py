@@ -71,6 +71,16 @@ def list_request(
     ).encode()
 
 
+def create_request(token: str, name: str) -> bytes:
+    """A raw HTTP/1.1 request creating a push task named ``name``."""
+    payload = json.dumps({"name": name}).encode()
+    return (
+        "POST /v1/hood/push-tasks HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
+
+
 def test_raw_http_request_gets_a_json_answer(emulator: EmulatorHandle) -> None:
     answer = raw_request(emulator.url, list_request(emulator.hood_token, close=True))
     head, _, body = answer.partition(b"\r\n\r\n")  # and the server closed the connection
@@ -90,12 +100,7 @@ def test_an_http_1_1_connection_is_kept_open_for_the_next_requests(
     emulator: EmulatorHandle,
 ) -> None:
     host, port = emulator.url.removeprefix("http://").split(":")
-    payload = json.dumps({"name": "kept-alive"}).encode()
-    create = (
-        "POST /v1/hood/push-tasks HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {emulator.hood_token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-    ).encode() + payload
+    create = create_request(emulator.hood_token, "kept-alive")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(create)
         head, body = read_answer(sock)
@@ -143,13 +148,7 @@ def test_dropped_create_closes_the_socket_without_a_byte(
     make_emulator: Callable[..., EmulatorHandle],
 ) -> None:
     emu = make_emulator(drop_after_commit_rate=1.0)
-    payload = json.dumps({"name": "t"}).encode()
-    request = (
-        "POST /v1/hood/push-tasks HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {emu.hood_token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-    ).encode() + payload
-    assert raw_request(emu.url, request) == b""
+    assert raw_request(emu.url, create_request(emu.hood_token, "t")) == b""
     assert emu.hood_client().get("/push-tasks").json()["total"] == 1
 
 

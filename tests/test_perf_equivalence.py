@@ -1452,24 +1452,11 @@ def test_project_gives_what_it_gave_before_its_shortcuts() -> None:
 def test_copy_json_copies_every_container_into_plain_ones() -> None:
     rng = random.Random("copy-json")
 
-    class Frozen(Mapping[str, Any]):  # a Mapping that is not a dict
-        def __init__(self, data: dict[str, Any]) -> None:
-            self._data = data
-
-        def __getitem__(self, key: str) -> Any:
-            return self._data[key]
-
-        def __iter__(self) -> Iterator[str]:
-            return iter(self._data)
-
-        def __len__(self) -> int:
-            return len(self._data)
-
     def value(depth: int) -> Any:
         roll = rng.random()
         if depth < 4 and roll < 0.35:
             data = {rng.choice("abcde"): value(depth + 1) for _ in range(rng.randint(0, 4))}
-            return Frozen(data) if rng.random() < 0.1 else data
+            return _ReadOnly(data) if rng.random() < 0.1 else data
         if depth < 4 and roll < 0.55:
             items = [value(depth + 1) for _ in range(rng.randint(0, 4))]
             return tuple(items) if rng.random() < 0.1 else items

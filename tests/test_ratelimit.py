@@ -448,36 +448,32 @@ def test_a_lower_limit_reported_by_the_server_wins() -> None:
     assert clock() > T0 + 0.9
 
 
-def test_reset_of_the_minute_window_pins_its_phase() -> None:
+def _minute_after_one_answer(margin: float, round_trip: float) -> tuple[float, float]:
+    """The minute's phase (lo, hi) after one answer, ``round_trip`` s after its send, saying
+    40 s (rounded up) until the minute window resets, i.e. at T0 + 60."""
     clock = FakeClock(T0 + 20.4)
-    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, margin=margin)
     ticket = limiter.acquire()
-    # The server says: 40 s (rounded up) until the minute window resets, i.e. at T0 + 60.
+    clock.advance(round_trip)
     limiter.observe(
         {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "40"},
         ticket,
     )
     minute = limiter.phase()["minute"]
     assert minute is not None
-    lo, hi = minute
-    assert hi - lo <= 1.0 + limiter.margin
+    return minute
+
+
+def test_reset_of_the_minute_window_pins_its_phase() -> None:
+    lo, hi = _minute_after_one_answer(margin=0.03, round_trip=0.0)
+    assert hi - lo <= 1.0 + 0.03
     assert any(lo < T0 + k * 60 <= hi for k in range(-1, 3))
 
 
 def test_an_answer_sooner_than_the_margin_bounds_the_arrival() -> None:
     """The server counted the request before it answered: a window it was counted in began by
     the answer, even where the margin (the worst jitter seen) would allow a later start."""
-    clock = FakeClock(T0 + 20.4)
-    limiter = RateLimiter(clock=clock, sleep=clock.sleep, margin=0.2)
-    ticket = limiter.acquire()
-    clock.advance(0.01)
-    limiter.observe(
-        {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "40"},
-        ticket,
-    )
-    minute = limiter.phase()["minute"]
-    assert minute is not None
-    lo, hi = minute
+    lo, hi = _minute_after_one_answer(margin=0.2, round_trip=0.01)
     assert hi - lo <= 1.0 + 0.01 + 1e-9  # not 1 s + the 0.2 s margin
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["Fallback", "Scalars", "block_data"]
 
@@ -270,14 +270,23 @@ _KNOWN: dict[Scalars, dict[str, Any]] = {}
 _KNOWN_MAX = 50_000
 
 
+V = TypeVar("V")
+
+
 def _known(scalars: Scalars) -> dict[str, Any]:
     """The values remembered for ``scalars`` (a throwaway dict beyond a few of them)."""
-    known = _KNOWN.get(scalars)
-    if known is None:
-        known = {}
-        if len(_KNOWN) < 4:
-            _KNOWN[scalars] = known
-    return known
+    return _kept_for(_KNOWN, scalars)
+
+
+def _kept_for(kept: dict[Scalars, dict[str, V]], scalars: Scalars) -> dict[str, V]:
+    """``kept``'s dict for ``scalars``, made empty when missing; kept only for the first few
+    :class:`Scalars` (a program loading with many resolvers gets throwaway ones)."""
+    found = kept.get(scalars)
+    if found is None:
+        found = {}
+        if len(kept) < 4:
+            kept[scalars] = found
+    return found
 
 
 #: How a scalar starts, by its first character (absent: a plain scalar that is a string).
@@ -304,12 +313,7 @@ def _starts(scalars: Scalars) -> dict[str, str]:
 
 def _string_keys(scalars: Scalars) -> dict[str, str]:
     """The keys already found to be strings under ``scalars`` (each mapped to itself)."""
-    keys = _STRING_KEYS.get(scalars)
-    if keys is None:
-        keys = {}
-        if len(_STRING_KEYS) < 4:
-            _STRING_KEYS[scalars] = keys
-    return keys
+    return _kept_for(_STRING_KEYS, scalars)
 
 
 def _keep(keys: dict[str, str], key: str) -> None:
