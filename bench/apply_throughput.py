@@ -21,6 +21,7 @@ A baseline "user without hoodsync" — a sequential loop paced at 150/min (one r
     python bench/apply_throughput.py                       # 150 and 300 at 0/100/300 ms
     python bench/apply_throughput.py --sizes 150 --latencies 300 --repeat 3 --no-baseline
     python bench/apply_throughput.py --faults 200     # exactly-once creates under faults
+    python bench/apply_throughput.py --floor 1000     # the pipeline's own pace, no limits
 
 **Server behaviours** (``--behaviours``, issue 17): the same creates against emulators that keep
 the documented contract in different ways (``hoodsync emulator`` options, see the README):
@@ -579,6 +580,81 @@ def _format(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _bare_creates(url: str, token: str, n: int, parallelism: int) -> None:
+    """``n`` campaign creates from ``parallelism`` threads, each through its own httpx client
+    (one per thread, kept alive): no hoodsync client, no limiter, no journal."""
+    import json
+
+    import httpx
+
+    bodies = [json.dumps(campaign(i)).encode() for i in range(n)]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    todo = iter(range(n))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client(base_url=url + "/v1/hood", headers=headers, timeout=30) as http:
+            while True:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                answer = http.post("/campaigns", content=bodies[i])
+                if answer.status_code >= 300:
+                    raise SystemExit(f"bare create {i}: HTTP {answer.status_code}")
+
+    threads = [threading.Thread(target=worker) for _ in range(parallelism)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def floor(n: int, parallelism: int, repeat: int) -> str:
+    """The pipeline's own pace on this machine: ``n`` creates with the limits out of reach,
+    against the emulator in a process of its own, through hoodsync's client (``HoodClient``,
+    its transport and limiter, as the behaviour runs use them) and through bare httpx clients.
+    No client on this machine gets closer to the fastest schedule than this pace allows: at
+    high limits (class E) that schedule has a whole window's requests served at one instant."""
+    lines = [
+        "client   | N     | par | wall     | creates/s | CPU/req client | CPU/req server | remote",
+        "---------|-------|-----|----------|-----------|----------------|----------------|-------",
+    ]
+    config = EmulatorConfig(rate_burst=10**6, rate_minute=10**9)
+    for _ in range(repeat):
+        for label in ("hoodsync", "httpx"):
+            emulator = _ChildEmulator(config)
+            url, token = emulator.start(0.0)
+            cpu_before, started = _cpu_seconds(), time.perf_counter()
+            try:
+                if label == "httpx":
+                    _bare_creates(url, token, n, parallelism)
+                else:
+                    limiter = RateLimiter(10**6, 10**9)
+                    transport = ApiTransport(
+                        url + "/v1/hood", Secret(token), limiter=limiter, parallelism=parallelism
+                    )
+                    try:
+                        failures = create_all(
+                            HoodClient(transport), n, parallelism=parallelism, paced=None
+                        )
+                    finally:
+                        transport.close()
+                    if failures:
+                        raise SystemExit(f"{failures} of {n} creates failed")
+                wall = time.perf_counter() - started
+                client_cpu = _cpu_seconds() - cpu_before
+            finally:
+                remote, server_cpu = emulator.stop()
+            lines.append(
+                f"{label:<8} | {n:<5} | {parallelism:<3} | {wall:6.2f} s | {n / wall:9.0f} | "
+                f"{client_cpu / n * 1000:11.2f} ms | {(server_cpu or 0.0) / n * 1000:11.2f} ms | "
+                f"{remote}"
+            )
+            print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def run_behaviours(args: argparse.Namespace) -> None:
     names = list(BEHAVIOURS) if args.behaviours == "all" else args.behaviours.split(",")
     unknown = [b for b in names if b not in BEHAVIOURS]
@@ -719,7 +795,19 @@ def main() -> None:
         metavar="N",
         help="instead: create N campaigns with the emulator's faults on",
     )
+    parser.add_argument(
+        "--floor",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: N creates with the limits out of reach, through hoodsync's client and "
+        "through bare httpx clients (the pace of the pipeline itself)",
+    )
     args = parser.parse_args()
+    if args.floor:
+        print()
+        print(floor(args.floor, args.parallelism, args.repeat))
+        return
     if args.faults:
         print(faults(args.faults, args.parallelism))
         return

@@ -31,6 +31,7 @@ import itertools
 import random
 import statistics
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,12 @@ def main() -> None:
         default=12,
         help="start phases per run: spread over the server minute, half in its last 15 s",
     )
+    parser.add_argument(
+        "--start-seconds",
+        default=None,
+        metavar="LIST",
+        help="instead of --starts: these start seconds of the server minute, comma list",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="jitter seeds per start")
     parser.add_argument(
         "--latency", type=float, default=0.002, help="round trip beyond the jitter, seconds"
@@ -181,6 +188,7 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="one line per run")
     parser.add_argument("--no-wall", action="store_true", help="no wall-clock hypothesis")
     parser.add_argument("--margin", type=float, default=None, help="the limiter's margin")
+    parser.add_argument("--spread", type=float, default=None, help="the limiter's burst split")
     args = parser.parse_args()
     names = list(BEHAVIOURS) if args.behaviours == "all" else args.behaviours.split(",")
     per_second, per_minute = (int(x) for x in args.limits.split(","))
@@ -188,14 +196,22 @@ def main() -> None:
     # Spread over the minute and over the second (golden-ratio steps), half in the last 15 s.
     starts = [((i * 0.618034) % 1.0) * 45.0 for i in range(1, half + 1)]
     starts += [45.0 + ((i * 0.618034) % 1.0) * 15.0 for i in range(1, args.starts - half + 1)]
+    if args.start_seconds:
+        starts = [float(x) for x in args.start_seconds.split(",") if x]
     extra: dict[str, Any] = {}
     if args.no_wall:
         extra["wall_clock"] = None
     if args.margin is not None:
         extra["margin"] = args.margin
-    print(f"{'behaviour':12} | {'N':>4} | ratio median (min-max)   | 429s/run max (total)")
+    if args.spread is not None:
+        extra["spread"] = args.spread
+    print(
+        f"{'behaviour':12} | {'N':>4} | ratio median (min-max)   | 429s/run max (total) "
+        "| CPU per send (limiter and simulated server)"
+    )
     for size in (int(x) for x in args.sizes.split(",")):
         for name in names:
+            cpu_before = time.process_time()
             runs = [
                 simulate(
                     name,
@@ -210,6 +226,8 @@ def main() -> None:
                 for s in starts
                 for seed in range(args.seeds)
             ]
+            cpu = (time.process_time() - cpu_before) / (size * len(runs))
+            throttled = f"{max(r.throttled for r in runs)} ({sum(r.throttled for r in runs)})"
             if args.verbose:
                 for r in runs:
                     print(
@@ -220,7 +238,7 @@ def main() -> None:
             print(
                 f"{name:12} | {size:4} | {statistics.median(ratios):.3f}"
                 f" ({min(ratios):.3f}-{max(ratios):.3f})     | "
-                f"{max(r.throttled for r in runs)} ({sum(r.throttled for r in runs)})",
+                f"{throttled:20} | {cpu * 1000:.3f} ms",
                 flush=True,
             )
 

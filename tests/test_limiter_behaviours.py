@@ -9,6 +9,7 @@ schedule under each server's own rule, not timings.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -20,7 +21,14 @@ from limiter_sim import simulate  # noqa: E402
 
 from hoodsync.remote.ratelimit import RateLimiter  # noqa: E402
 from hoodsync.remote.ratelimit.limiter import MAX_MARGIN  # noqa: E402
-from hoodsync.remote.ratelimit.windows import Send, forgets_own_sends  # noqa: E402
+from hoodsync.remote.ratelimit.windows import (  # noqa: E402
+    Caps,
+    Send,
+    Window,
+    count_in,
+    forgets_own_sends,
+    learn_from_report,
+)
 
 #: Seconds into the server's minute: mid-second starts, two of them in its last 15 s.
 STARTS = (7.31, 25.5, 47.77, 52.3, 58.9)
@@ -181,3 +189,60 @@ def test_a_round_trip_hiccup_keeps_the_learnt_minute() -> None:
     assert limiter.margin > 0.1
     bounds = limiter.phase()["minute"]
     assert bounds is not None and bounds[1] - bounds[0] < 2.0
+
+
+# --- what an answer says about earlier sends (windows.Caps) ----------------------------------
+
+
+def _brute_bound(added: list[tuple[float, float]], at: float) -> float | None:
+    """The tightest of every recorded bound that applies to a send at ``at``."""
+    applicable = [a for b, a in added if b > at]
+    return min(applicable) if applicable else None
+
+
+def test_caps_keep_the_tightest_bound_for_every_send() -> None:
+    import random
+
+    rng = random.Random(17)
+    for _ in range(200):
+        caps = Caps()
+        added: list[tuple[float, float]] = []
+        for _ in range(rng.randint(1, 40)):
+            entry = (round(rng.uniform(0, 10), 2), round(rng.uniform(0, 10), 2))
+            added.append(entry)
+            caps.add(*entry)
+        # Kept: only entries no other implies, both lists ascending.
+        assert caps.befores == sorted(set(caps.befores))
+        assert caps.at_mosts == sorted(set(caps.at_mosts))
+        for _ in range(30):
+            at = round(rng.uniform(-1, 11), 2)
+            assert caps.bound(at, -math.inf) == _brute_bound(added, at)
+            above = round(rng.uniform(0, 10), 2)
+            got = caps.bound(at, above)
+            # A bound that contradicts what is known of the send (not above ``above``) is
+            # ignored; what is returned is always one that was recorded for that send.
+            assert got is None or (got > above and any(b > at and a == got for b, a in added))
+
+
+def test_caps_forget_only_entries_about_forgotten_sends() -> None:
+    caps = Caps()
+    for before, at_most in ((1.0, 0.2), (2.0, 1.1), (3.0, 2.4)):
+        caps.add(before, at_most)
+    caps.forget_before(2.0)
+    assert caps.befores == [2.0, 3.0]
+    assert caps.bound(1.5, -math.inf) == 1.1  # a send at 1.5 is still bounded by (2.0, 1.1)
+
+
+def test_an_answer_bounds_the_windows_of_every_earlier_send_in_one_entry() -> None:
+    """Sends that surely arrived before a window began were counted in an earlier one: after
+    the answer that shows it, none of them is charged to that window, however many there are
+    (class E: hundreds a second), and the answer is recorded once, not once per send."""
+    window = Window(1.0, 350, 0.03)
+    sends = [Send(i + 1, 0.2 + i * 0.001) for i in range(300)]  # a burst of 300 at 0.2-0.5 s
+    sends.append(Send(301, 0.9))  # answered as the first in its window
+    sends[-1].answered = True
+    learn_from_report(sends, 300, [window], counted=1, reset=1, margin=0.03, answered=0.95)
+    assert window.bounds is not None and len(window.caps.befores) == 1
+    k = window.indices_of(sends[-1])[-1]
+    assert all(k not in window.indices_of(s) for s in sends[:-1])
+    assert count_in(window, sends, k) == 1

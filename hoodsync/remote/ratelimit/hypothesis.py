@@ -44,7 +44,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import UTC
 
-from hoodsync.remote.ratelimit.windows import Send, Window
+from hoodsync.remote.ratelimit.windows import Caps, Send, Window
 
 __all__ = ["WallClockHypothesis", "parse_http_date", "unanswered_probe"]
 
@@ -105,8 +105,10 @@ class WallClockHypothesis:
         margin: float,
         skew: float,
         delay: float,
+        caps: tuple[Caps, Caps],
     ) -> WallClockHypothesis | None:
-        """The hypothesis for a limiter with ``limits`` (per second, per minute), or ``None``
+        """The hypothesis for a limiter with ``limits`` (per second, per minute), its windows
+        sharing the limiter's ``caps`` (1 s, 60 s: facts about sends), or ``None``
         when the wall clock cannot be related to ``clock`` (the readings kept being
         interrupted)."""
         offset = None
@@ -124,8 +126,8 @@ class WallClockHypothesis:
             offset,
             delay=delay,
             skew=skew,
-            second=Window(1.0, per_second, margin),
-            minute=Window(60.0, per_minute, margin),
+            second=Window(1.0, per_second, margin, caps=caps[0]),
+            minute=Window(60.0, per_minute, margin, caps=caps[1]),
         )
 
     def window(self, size: float) -> Window:

@@ -236,7 +236,7 @@ class RateLimiter:
         # client is seen (see ``_learning_phase``).
         self._learn_until = -math.inf
         # The 1 s phase as drops in the count alone place it (used once another client is seen).
-        self._drops = Window(1.0, per_second, margin)
+        self._drops = Window(1.0, per_second, margin, caps=self._second.caps)
         # Whether any of our requests was answered yet (until then one goes at a time).
         self._answered = False
         self._foreign_seen: collections.deque[tuple[float, int]] = collections.deque()
@@ -267,6 +267,7 @@ class RateLimiter:
                 margin=margin,
                 skew=skew,
                 delay=delay,
+                caps=(self._second.caps, self._minute.caps),
             )
 
     def __repr__(self) -> str:
@@ -410,6 +411,9 @@ class RateLimiter:
             # Time order: the forgotten sends are a prefix (found by bisection, not a scan).
             del self._sends[: bisect.bisect_left(self._sends, horizon, key=_send_time)]
         self._budgets = [b for b in self._budgets if b.until > now]
+        oldest = self._sends[0].at if self._sends else now
+        for caps in (self._second.caps, self._minute.caps):
+            caps.forget_before(oldest)
         for size in (self._second.size, self._minute.size):
             for window in self._models(size):
                 window.forget_old_foreign(now)

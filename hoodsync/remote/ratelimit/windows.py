@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "NUDGE_S",
     "Budget",
+    "Caps",
     "Send",
     "Window",
     "count_in",
@@ -111,6 +112,48 @@ def _send_time(send: Send) -> float:
 
 
 @dataclass
+class Caps:
+    """What answers taught about the windows of *earlier* sends, for one window size: every
+    send before ``befores[i]`` (send time) was counted in a window that started no later than
+    ``at_mosts[i]`` (:func:`learn_from_report`). One entry per answer, not one per send it
+    speaks of: at high limits an answer speaks of hundreds of sends, and writing each would
+    make the limiter's cost per send grow with the limits.
+
+    Only entries no other implies are kept (an entry for later sends with a tighter bound
+    implies one for earlier sends with a looser one), so both lists ascend: a lookup is two
+    bisections and adding an entry is amortised constant work.
+    """
+
+    befores: list[float] = field(default_factory=list)
+    at_mosts: list[float] = field(default_factory=list)
+
+    def add(self, before: float, at_most: float) -> None:
+        """Record: every send before ``before`` was counted in a window starting by ``at_most``."""
+        i = bisect.bisect_left(self.befores, before)
+        if i < len(self.befores) and self.at_mosts[i] <= at_most:
+            return  # an entry for at least these sends bounds them as tightly already
+        k = bisect.bisect_right(self.befores, before)
+        j = bisect.bisect_left(self.at_mosts, at_most, 0, k)
+        del self.befores[j:k], self.at_mosts[j:k]  # the entries the new one implies
+        self.befores.insert(j, before)
+        self.at_mosts.insert(j, at_most)
+
+    def bound(self, at: float, above: float) -> float | None:
+        """The tightest recorded bound above ``above`` on the start of the window in which a
+        send at ``at`` was counted (``None``: none). Bounds not above ``above`` contradict
+        what is known of that send and are ignored."""
+        i = bisect.bisect_right(self.befores, at)
+        j = bisect.bisect_right(self.at_mosts, above, i)
+        return self.at_mosts[j] if j < len(self.at_mosts) else None
+
+    def forget_before(self, at: float) -> None:
+        """Drop the entries that speak only of sends before ``at`` (forgotten ones)."""
+        i = bisect.bisect_left(self.befores, at)
+        if i:
+            del self.befores[:i], self.at_mosts[:i]
+
+
+@dataclass
 class Window:
     """One of the server's fixed windows as the limiter models it.
 
@@ -118,7 +161,8 @@ class Window:
     others are ``b + k * size``. A send at ``s`` arrives in window ``floor((s + e - b) / size)``
     for a jitter ``0 <= e <= margin``, so it surely lands in window ``k`` when
     ``hi + k * size <= s < lo + (k + 1) * size - margin``. ``foreign`` maps a window index
-    (relative to that ``b``) to requests seen there that were not ours.
+    (relative to that ``b``) to requests seen there that were not ours. ``caps`` is shared by
+    every model of the same window size (facts about sends, not about the phase).
     """
 
     size: float
@@ -127,6 +171,7 @@ class Window:
     lo: float | None = None
     hi: float | None = None
     foreign: dict[int, int] = field(default_factory=dict)
+    caps: Caps = field(default_factory=Caps)
 
     @property
     def known(self) -> bool:
@@ -185,10 +230,15 @@ class Window:
         """Like :meth:`indices`, but using what the send's own response said about its window."""
         assert self.lo is not None and self.hi is not None
         possible = self.indices(send.at)
-        start = send.starts.get(self.size)
-        if start is None or len(possible) == 1:
+        if len(possible) == 1:
             return possible
-        lo, hi = start
+        start = send.starts.get(self.size)
+        lo, hi = start if start is not None else (send.at - self.size, send.at + self.margin)
+        cap = self.caps.bound(send.at, lo)
+        if cap is not None:
+            hi = min(hi, cap)
+        elif start is None:
+            return possible
         fits = [
             k
             for k in possible
@@ -313,8 +363,9 @@ def learn_from_report(
 
     Sends that surely arrived before that start — every one surely before this send when it
     was the first in its window, else those ``margin`` before the lower bound — were counted
-    in an earlier window, whose start is at most ``hi - size``: recorded on them, so that
-    they are not also charged to this window when the boundary is only loosely known.
+    in an earlier window, whose start is at most ``hi - size``: recorded once for all of them
+    (:class:`Caps`, shared by the models of this size), so that they are not also charged to
+    this window when the boundary is only loosely known.
     """
     size = models[0].size
     send = sends[index]
@@ -347,11 +398,7 @@ def learn_from_report(
         if surely_before >= counted:
             lo = max(lo, sends[surely_before - counted].at)
         before = sent - m if counted == 1 else lo - m
-        cap_end = bisect.bisect_left(sends, before, key=_send_time)
-        for i in range(span_first, cap_end):
-            earlier = sends[i]
-            if earlier.at > sent - size - m and earlier.seq != send.seq:
-                _cap_start(earlier, size, hi - size, m)
+        models[0].caps.add(before, hi - size)
     agreed = True
     if lo < hi:
         send.starts[size] = (lo, hi)
@@ -377,11 +424,3 @@ def _record_foreign(
     extra = counted - own
     if extra > window.foreign.get(k, 0):
         window.foreign[k] = extra
-
-
-def _cap_start(send: Send, size: float, at_most: float, margin: float) -> None:
-    """Record that ``send`` was counted in a ``size`` window starting no later than ``at_most``."""
-    lo, hi = send.starts.get(size, (send.at - size, send.at + margin))
-    hi = min(hi, at_most)
-    if lo < hi:
-        send.starts[size] = (lo, hi)
