@@ -115,6 +115,27 @@ def test_the_first_request_goes_alone_until_answered() -> None:
     assert limiter.next_send_time() == pytest.approx(clock.now)
 
 
+def test_after_a_pause_the_first_request_goes_alone_again() -> None:
+    """What the answers showed goes stale: after a pause (a person reading the plan before
+    approving it, a minute's wait) another client may have spent the window, so the next burst
+    starts with one request alone again, and the rest follow its answer; in a busy run the
+    answers keep it current."""
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, wall_clock=None)
+    answer = {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9", "x-ratelimit-reset": "1"}
+    limiter.observe(answer, limiter.acquire())
+    second = limiter.acquire()
+    assert limiter.next_send_time() == pytest.approx(clock.now)  # an answer speaks for the burst
+    clock.now += 0.05
+    limiter.observe(dict(answer, **{"x-ratelimit-remaining": "8"}), second)
+    clock.now += 30.0  # the pause
+    lead = limiter.acquire()
+    assert limiter.next_send_time() == pytest.approx(clock.now + 1.0)
+    clock.now += 0.05
+    limiter.observe(dict(answer, **{"x-ratelimit-remaining": "5"}), lead)
+    assert limiter.next_send_time() < clock.now + 0.5  # its answer lets the rest go
+
+
 def test_another_client_keeps_spending_the_window_at_its_pace() -> None:
     """Remaining shows requests that are not ours: the budget it leaves shrinks at the other
     client's pace (here 3 a second), not only by our own sends."""

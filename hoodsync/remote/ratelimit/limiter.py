@@ -7,7 +7,9 @@ from ours, what the network adds, or who else uses the account. :class:`RateLimi
 the two, trusting only what answers prove:
 
 * **The first request goes alone**; the rest of the first burst follows its answer (at most a
-  second later), so that a window another client already spent is not hit blind.
+  second later), so that a window another client already spent is not hit blind. So does the
+  first after a pause (:data:`_PAUSE_S` with nothing sent or answered), when what the answers
+  showed is stale.
 * Until it knows where the server's windows start, it keeps the **sliding-window rule** — never
   more than ``per_second`` sends in any ``1 s + margin`` span nor ``per_minute`` in any
   ``60 s + margin`` span. That is safe against fixed windows of any phase, a sliding log and
@@ -121,6 +123,10 @@ _MAX_SPLIT_S = 0.5
 _SHARED_LEARN_GAP_S = 0.25
 #: ... for at most this long after another client is first seen.
 _SHARED_LEARN_FOR_S = 5.0
+
+#: After this long with nothing sent or answered, what the answers showed is stale: the next
+#: burst starts with one request alone (``RateLimiter._pause_lead``).
+_PAUSE_S = 5.0
 
 #: The shortest wait: a planned time a rounding error ahead of the clock must not make a waiting
 #: send spin.
@@ -237,8 +243,12 @@ class RateLimiter:
         self._learn_until = -math.inf
         # The 1 s phase as drops in the count alone place it (used once another client is seen).
         self._drops = Window(1.0, per_second, margin, caps=self._second.caps)
-        # Whether any of our requests was answered yet (until then one goes at a time).
+        # Whether any of our requests was answered yet (until then one goes at a time), when
+        # the latest answer came (clock time), and the first send after a pause (see
+        # ``_pause_lead``).
         self._answered = False
+        self._answered_at = -math.inf
+        self._paused_lead: Send | None = None
         self._foreign_seen: collections.deque[tuple[float, int]] = collections.deque()
         self._budgets: list[Budget] = []
         self._seq = 0
@@ -314,6 +324,7 @@ class RateLimiter:
             index = self._index_of(ticket)
             if index is not None:
                 self._answered = True
+                self._answered_at = self._clock()
                 send = self._sends[index]
                 send.answered = True
                 self._time_round_trip(send)
@@ -350,6 +361,7 @@ class RateLimiter:
             index = self._index_of(ticket)
             if index is not None:
                 self._answered = True
+                self._answered_at = self._clock()
                 self._time_round_trip(self._sends[index])
             blame_hypothesis = index is not None and self._sends[index].probe
             self._drop_hypothesis("a request was throttled")
@@ -392,7 +404,12 @@ class RateLimiter:
 
     def _grant(self, now: float) -> int:
         self._seq += 1
-        self._sends.append(Send(self._seq, now, probe=self._is_probe(now)))
+        send = Send(self._seq, now, probe=self._is_probe(now))
+        since = now - _PAUSE_S
+        idle = not self._sends or self._sends[-1].at <= since
+        if self._answered and idle and self._answered_at <= since:
+            self._paused_lead = send
+        self._sends.append(send)
         self._prune(now)
         return self._seq
 
@@ -469,19 +486,31 @@ class RateLimiter:
     def _unanswered_lead(self, at: float) -> Send | None:
         """A send still waited for that a send at ``at`` must wait for: a burst whose room nobody
         has told us goes one request first, and the rest follow its answer. That is the very
-        first burst (another client may have spent the window already), and, once another
+        first burst (another client may have spent the window already), the first after a pause
+        (:meth:`_pause_lead`), and, once another
         client is seen on the account, every burst that no answer's ``Remaining`` covers (its
         requests cannot be told from ours, so the learnt windows may be wrong). Costs one round
         trip in those bursts; saves the 429s of a burst sent blind into a spent window."""
         covered = any(b.until > at and b.size == self._second.size for b in self._budgets)
         if self._answered and not (self._shared and not covered):
-            return None
+            return self._pause_lead(at)
         for send in reversed(self._sends):
             if send.at <= at - self._second.size:
                 return None
             if not send.answered:
                 return send
         return None
+
+    def _pause_lead(self, at: float) -> Send | None:
+        """The first send after a pause (:data:`_PAUSE_S` with nothing sent or answered: a
+        person reading the plan before approving it, a minute's wait), until an answer comes
+        after it: what the earlier answers showed is stale by then, and another client may have
+        spent the window since, so the rest of its burst follows its answer (at most a second
+        later). In a busy run answers keep coming and no send is a lead."""
+        lead = self._paused_lead
+        if lead is None or self._answered_at >= lead.at or lead.at <= at - self._second.size:
+            return None
+        return lead
 
     def _fixpoint(self, at: float, windows: Sequence[Window], *, spread: bool) -> float:
         """Earliest time >= ``at`` that breaks none of the rules of ``windows`` (nor the budgets of
