@@ -423,6 +423,14 @@ def test_work_per_send_does_not_grow_with_the_sends_in_the_minute() -> None:
     assert many < 1.4 * few
 
 
+def test_work_per_send_does_not_grow_with_the_limits() -> None:
+    """At 100 times the documented limits a send costs the limiter about what it costs at them
+    (each answer speaks of every send in its window: recorded once, not once per send)."""
+    documented = limiter_work_per_send(10, 150, 300)
+    high = limiter_work_per_send(1000, 10000, 1500)
+    assert high < 2.0 * documented
+
+
 def test_observe_ignores_missing_or_malformed_headers() -> None:
     clock = FakeClock(T0)
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
