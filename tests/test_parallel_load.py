@@ -357,6 +357,100 @@ def test_a_worker_without_a_pipe_or_process_means_the_simple_path(
     assert in_parts(range(10), _tagged, min_items=0) == [(os.getpid(), [x * 2 for x in range(10)])]
 
 
+_RAISING_HANDLER = """
+import os, signal, sys
+from hoodsync.definitions import parallel_load
+
+class Tick(Exception):
+    pass
+
+def on_alarm(signum, frame):
+    raise Tick()
+
+signal.signal(signal.SIGALRM, on_alarm)
+fds = len(os.listdir("/proc/self/fd"))
+interrupted = leaks = 0
+for i in range(int(sys.argv[1])):
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.0005 + 0.0015 * (i % 11) / 11)
+        parallel_load.in_parts(range(20), lambda part: list(part), min_items=0)
+    except Tick:
+        interrupted += 1
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    try:
+        unreaped = os.waitpid(-1, os.WNOHANG) != (0, 0)
+    except ChildProcessError:
+        unreaped = False
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    if unreaped or blocked or len(os.listdir("/proc/self/fd")) != fds:
+        leaks += 1
+        break
+print(interrupted, leaks)
+"""
+
+
+@two_cpus
+def test_a_handler_raising_at_any_moment_leaves_nothing_behind() -> None:
+    """A signal handler that raises (a host's timeout, Ctrl-C) may interrupt ``in_parts``
+    anywhere: afterwards no pipe is left open, no child unreaped and no signal blocked."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RAISING_HANDLER, "400"], capture_output=True, text=True, timeout=120
+    )
+    interrupted, leaks = (int(x) for x in done.stdout.split())
+    assert leaks == 0, done.stderr
+    assert interrupted > 0  # the timer did land inside it
+
+
+_STANDARD_FDS_CLOSED = """
+import os, sys
+from hoodsync.definitions import parallel_load
+
+os.close(0)
+os.close(1)
+parts = parallel_load.in_parts(range(10), lambda part: (os.getpid(), list(part)), min_items=0)
+os.write(2, repr([pid == os.getpid() for pid, _ in parts]).encode())
+"""
+
+
+@two_cpus
+def test_the_worker_answers_with_standard_descriptors_closed() -> None:
+    """With stdin and stdout closed the pipe gets their numbers, which the worker points at
+    /dev/null: its end is moved above them first, so its result still arrives."""
+    done = subprocess.run(
+        [sys.executable, "-c", _STANDARD_FDS_CLOSED], capture_output=True, text=True, timeout=60
+    )
+    assert done.stderr == "[True, False]"
+
+
+def test_a_cpu_quota_is_read_from_every_cgroup_v2_level(tmp_path: Path) -> None:
+    proc = tmp_path / "cgroup"
+    proc.write_text("0::/ci/job\n")
+    root = tmp_path / "fs"
+    (root / "ci" / "job").mkdir(parents=True)
+    (root / "ci" / "job" / "cpu.max").write_text("max 100000\n")
+    assert parallel_load.cpu_quota(proc, root) is None  # unlimited
+    (root / "ci" / "cpu.max").write_text("150000 100000\n")
+    assert parallel_load.cpu_quota(proc, root) == 1.5  # a level above limits it
+    (root / "ci" / "job" / "cpu.max").write_text("50000 100000\n")
+    assert parallel_load.cpu_quota(proc, root) == 0.5  # the tightest level counts
+
+
+def test_a_cpu_quota_is_read_from_cgroup_v1(tmp_path: Path) -> None:
+    proc = tmp_path / "cgroup"
+    proc.write_text("4:memory:/x\n2:cpu,cpuacct:/runner\n0::/\n")
+    group = tmp_path / "fs" / "cpu,cpuacct" / "runner"
+    group.mkdir(parents=True)
+    (group / "cpu.cfs_quota_us").write_text("-1\n")
+    (group / "cpu.cfs_period_us").write_text("100000\n")
+    assert parallel_load.cpu_quota(proc, tmp_path / "fs") is None
+    (group / "cpu.cfs_quota_us").write_text("100000\n")
+    assert parallel_load.cpu_quota(proc, tmp_path / "fs") == 1.0
+    (group / "cpu.cfs_period_us").write_text("garbled\n")
+    assert parallel_load.cpu_quota(proc, tmp_path / "fs") is None
+    assert parallel_load.cpu_quota(tmp_path / "absent", tmp_path / "fs") is None
+
+
 # --------------------------------------------------------------------------- load_definitions
 
 BAD_FILES = {

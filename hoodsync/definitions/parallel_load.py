@@ -43,9 +43,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Generic, TypeVar
 
-__all__ = ["MIN_ITEMS", "in_parts", "usable_cpus"]
+__all__ = ["MIN_ITEMS", "cpu_quota", "in_parts", "usable_cpus"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -67,17 +68,59 @@ _HEADER = struct.Struct("<Q")
 _DEFERRED = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP})
 #: ``prctl`` option: the signal the worker gets when this process ends (Linux).
 _PR_SET_PDEATHSIG = 1
+#: Where the control groups are mounted (Linux).
+_CGROUP = Path("/sys/fs/cgroup")
 
 
 def usable_cpus() -> int:
-    """How many CPUs this process may run on (its affinity mask where the OS has one)."""
+    """How many CPUs this process may run on: its affinity mask where the OS has one, and no
+    more than its control group's CPU quota allows (a CI runner or container limited to one
+    CPU while it sees several: a second process would only take turns with this one)."""
     getaffinity = getattr(os, "sched_getaffinity", None)
     if getaffinity is not None:
         try:
-            return len(getaffinity(0))
+            cpus = len(getaffinity(0))
         except OSError:  # refused (a sandbox's system-call filter): do not count on a second
             return 1
-    return os.cpu_count() or 1  # pragma: no cover - Linux has sched_getaffinity
+    else:  # pragma: no cover - Linux has sched_getaffinity
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota()
+    return cpus if quota is None else max(1, min(cpus, math.floor(quota)))
+
+
+def cpu_quota(proc: Path = Path("/proc/self/cgroup"), root: Path = _CGROUP) -> float | None:
+    """CPUs' worth of time this process's control group may use (``None``: no quota, or none
+    that can be read). cgroup v2: ``cpu.max`` of its group and every group above it; v1: the
+    ``cpu`` controller's ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` of its group."""
+    try:
+        lines = proc.read_text("ascii").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    quotas: list[float] = []
+    for line in lines:
+        number, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        group = path.strip("/")
+        if number == "0" and not controllers:  # cgroup v2: the limits of every level count
+            parts = group.split("/") if group else []
+            for depth in range(len(parts), -1, -1):
+                folder = root.joinpath(*parts[:depth])
+                quotas += _quota(folder / "cpu.max", None)
+        elif "cpu" in controllers.split(","):  # cgroup v1
+            folder = root / controllers / group
+            quotas += _quota(folder / "cpu.cfs_quota_us", folder / "cpu.cfs_period_us")
+    return min(quotas) if quotas else None
+
+
+def _quota(limit: Path, period: Path | None) -> list[float]:
+    """One level's quota in CPUs, as a list of none or one (unlimited or unreadable: none)."""
+    try:
+        fields = limit.read_text("ascii").split()
+        if period is not None:
+            fields.append(period.read_text("ascii").strip())
+        quota, length = float(fields[0]), float(fields[1])
+    except (OSError, UnicodeDecodeError, ValueError, IndexError):  # "max", absent, garbled
+        return []
+    return [quota / length] if quota > 0 and length > 0 else []
 
 
 def _can_split(count: int, min_items: int) -> bool:
@@ -124,22 +167,22 @@ def in_parts(
         return [work(items)]
     cut = _cut(items, cost)
     head, tail = items[:cut], items[cut:]
-    # Interrupts wait until both processes are where they handle them: the worker, whose code
-    # must never return into the caller's, until it is inside ``_serve``; this process until it
-    # is inside the block that stops the worker whatever happens.
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    worker: _Worker[R] = _Worker()
+    # Every signal waits while the worker is made: the worker, whose code must never return
+    # into the caller's, holds them until it is inside ``_serve``; this process until the pipe
+    # and the pid are recorded on ``worker`` (a handler that raises — Ctrl-C, a host's timeout
+    # — would otherwise leave them unknown to ``stop``, the pipe open and the child unreaped).
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # only read: nothing to undo yet
     try:
-        worker: _Worker[R] | None = _Worker.start(work, tail)
-    except OSError:  # no process or pipe to be had: the simple path
-        worker = None
-    except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        raise
-    if worker is None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        return [work(items)]
-    try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # one held since: handled here
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+            worker.start(work, tail)
+        except OSError:  # no process or pipe to be had: the simple path
+            pass
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # one held since: handled here
+        if worker.pid is None:
+            return [work(items)]
         started = time.monotonic()
         own = work(head)
         wait = wait_factor * (time.monotonic() - started) + wait_grace
@@ -177,32 +220,39 @@ class _Box(Generic[R]):
 
 
 class _Worker(Generic[R]):
-    """A forked process computing ``work(part)`` and sending it back through a pipe."""
+    """A forked process computing ``work(part)`` and sending it back through a pipe. Made
+    empty, then started (:meth:`start`): whatever of it exists is what :meth:`stop` cleans up."""
 
-    def __init__(self, pid: int, read_end: int) -> None:
-        self.pid = pid
-        self.read_end = read_end
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.read_end: int | None = None
         self.reaped = False
 
-    @classmethod
-    def start(cls, work: Callable[[Sequence[T]], R], part: Sequence[T]) -> _Worker[R]:
+    def start(self, work: Callable[[Sequence[T]], R], part: Sequence[T]) -> None:
+        """Fork the worker (called with every signal held: nothing interrupts the
+        bookkeeping). Raises ``OSError`` with nothing left open when there is no pipe or
+        process to be had."""
+        import fcntl
+
         die_with_parent = _parent_death_signal()
         parent = os.getpid()
         read_end, write_end = os.pipe()
-        with contextlib.suppress(OSError, AttributeError):  # a bigger pipe: fewer switches
-            import fcntl
-
-            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, _CHUNK)
+        self.read_end = read_end
         try:
-            pid = os.fork()
+            if write_end <= 2:
+                # Standard descriptors were closed: the worker points 0-2 at /dev/null, which
+                # would replace its end of the pipe. Give it a number above them.
+                low, write_end = write_end, fcntl.fcntl(write_end, fcntl.F_DUPFD_CLOEXEC, 3)
+                os.close(low)
+            with contextlib.suppress(OSError, AttributeError):  # a bigger pipe: fewer switches
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, _CHUNK)
+            self.pid = os.fork()
         except OSError:
-            os.close(read_end)
             os.close(write_end)
             raise
-        if pid == 0:  # the worker: never returns
+        if self.pid == 0:  # the worker: never returns
             _serve(read_end, write_end, work, part, parent, die_with_parent)
         os.close(write_end)  # ours closed, the worker's end closing (it exited) reads as EOF
-        return cls(pid, read_end)
 
     def result(self, wait: float) -> _Box[R] | None:
         """The worker's result, or None if it failed or took longer than ``wait`` seconds (or
@@ -241,6 +291,7 @@ class _Worker(Generic[R]):
             left = deadline - time.monotonic()
             if left <= 0 or not self._readable(left):
                 return None  # too slow: stop() kills it
+            assert self.read_end is not None  # started
             got = os.readv(self.read_end, [view[filled:]])
             if got == 0:
                 return buffer if eof else None
@@ -252,6 +303,7 @@ class _Worker(Generic[R]):
     def _readable(self, seconds: float) -> bool:
         """Whether the pipe has data (or its end) within ``seconds``. ``poll``, not
         ``select``, which refuses descriptors numbered 1024 or more."""
+        assert self.read_end is not None  # started
         poller = select.poll()
         poller.register(self.read_end, select.POLLIN)
         return bool(poller.poll(max(1, math.ceil(seconds * 1000.0))))
@@ -259,6 +311,7 @@ class _Worker(Generic[R]):
     def _exit_code(self) -> int | None:
         """How the worker ended (it closed the pipe on exit: this returns); None when that
         cannot be known (the kernel reaped it: ``SIGCHLD`` came to be ignored meanwhile)."""
+        assert self.pid is not None  # started
         try:
             _, status = os.waitpid(self.pid, 0)
         except ChildProcessError:
@@ -268,14 +321,36 @@ class _Worker(Generic[R]):
         return os.waitstatus_to_exitcode(status)
 
     def stop(self) -> None:
-        """Close the pipe; kill and reap the worker unless it was reaped already."""
-        os.close(self.read_end)
-        if not self.reaped:
+        """Kill and reap the worker unless it was reaped already, and close the pipe: whatever
+        of them exists. Every signal is held meanwhile, and a handler that raises all the same
+        (for a signal that came just before) only delays it: the exception is raised once all
+        is done (a second Ctrl-C would otherwise leave the rest undone)."""
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                held = signal.pthread_sigmask(signal.SIG_BLOCK, [])  # only read
+                try:
+                    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+                    self._release()
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+                break
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, once released
+                interrupted = exc
+        if interrupted is not None:
+            raise interrupted
+
+    def _release(self) -> None:
+        """:meth:`stop`'s steps, each recorded as done (so that running it again resumes)."""
+        if self.pid is not None and not self.reaped:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):  # reaped by the kernel already
                 os.waitpid(self.pid, 0)
             self.reaped = True
+        if self.read_end is not None:
+            os.close(self.read_end)
+            self.read_end = None
 
 
 def _parent_death_signal() -> Callable[[], object] | None:
