@@ -359,6 +359,29 @@ def test_a_fifo_named_yaml_is_refused_not_read(tmp_path: Path) -> None:
     assert [p.message for p in result.problems] == ["not a regular file"]
 
 
+def test_a_file_linked_under_another_name_is_named_as_the_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A definition file that is a symlink to another is reported under its own name: a key
+    both define is "duplicate ... (also at <the other>)", not the same file twice."""
+    import os
+
+    from hoodsync.definitions.validate import load_definitions
+    from hoodsync.errors import DefinitionError
+
+    (tmp_path / "defs").mkdir()
+    example = (
+        Path(__file__).resolve().parents[1] / "examples" / "push-tasks" / "adex-daily-feed.yaml"
+    )
+    (tmp_path / "defs" / "a.yaml").write_bytes(example.read_bytes())
+    os.symlink("a.yaml", tmp_path / "defs" / "b.yaml")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DefinitionError) as caught:
+        load_definitions(["defs"])
+    duplicate = next(str(p) for p in caught.value.problems if "duplicate key" in p.message)
+    assert duplicate.startswith("defs/b.yaml:5:1: ") and "(also at defs/a.yaml:5:1)" in duplicate
+
+
 def test_a_symlink_loop_is_a_problem_not_an_exception(tmp_path: Path) -> None:
     import os
 

@@ -665,9 +665,14 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
 
 
 def display_path(path: Path) -> str:
-    """The path as a user would type it: relative to the working directory when inside it."""
+    """The path as a user would type it: relative to the working directory when inside it. A
+    file that is a symlink is named as itself (its folder resolved), not as what it points to:
+    that is the name the user gave it, and two names for one file must not read as one."""
     try:
-        resolved = path.resolve()
+        if path.name not in ("", ".", "..") and path.is_symlink():
+            resolved = path.parent.resolve() / path.name
+        else:
+            resolved = path.resolve()
     except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
         return str(path)  # reading it reports the loop, at this path
     try:
