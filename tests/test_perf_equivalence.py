@@ -13,7 +13,8 @@
   random corruptions of the examples and of that; the anchor pre-check never misses an
   anchor; the faster resolver and path display agree with the originals.
 * ``wire.coerce_paths`` (all paths walked as one tree) converts exactly what ``wire.coerce``
-  converts path by path; ``kinds.base.project`` gives what it gave before its shortcuts.
+  converts path by path, and ``wire.coerced_paths`` (copy-on-write) gives what it gives on a
+  deep copy, leaving its input unchanged; ``kinds.base.project`` gives what it gave before its shortcuts.
 * ``validate`` scans each document for NaN and infinity once, and a check told ``finite=True``
   answers what it answers without that promise; the ``${env:`` pre-check
   (``fast_interpolate``) never misses a reference.
@@ -52,8 +53,9 @@ from hoodsync.definitions import (
 from hoodsync.definitions.fast_validate import compile_check
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import schema, validate_documents
+from hoodsync.kinds import RULES
 from hoodsync.kinds import base as kinds_base
-from hoodsync.model import Location
+from hoodsync.model import Kind, Location
 from hoodsync.wire import coerce_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1402,6 +1404,57 @@ def test_coerce_paths_is_coerce_along_each_path(lists: int) -> None:
         _coerce_one_path_at_a_time(expected, ids, ints)
         coerce_paths(data, ids, ints)
         assert repr(data) == repr(expected), f"round {round_}"
+
+
+@pytest.mark.parametrize("lists", range(len(PATH_LISTS)))
+def test_coerced_paths_is_coerce_paths_on_a_deep_copy_and_leaves_its_input_alone(
+    lists: int,
+) -> None:
+    ids, ints = PATH_LISTS[lists]
+    keys = sorted({part for path in (*ids, *ints) for part in path} | {"zz"})
+    rng = random.Random(f"coerced-{lists}")
+    for round_ in range(2000):
+        data = {rng.choice(keys): _coerce_value(rng, keys, 1) for _ in range(rng.randint(0, 6))}
+        if data and rng.random() < 0.2:  # one container reachable twice (a YAML alias)
+            first = next(iter(data))
+            data[rng.choice(keys)] = data[first]
+        before = repr(data)
+        expected = kinds_base.copy_json(data)
+        coerce_paths(expected, ids, ints)
+        got = wire.coerced_paths(data, ids, ints)
+        assert repr(got) == repr(expected), f"round {round_}"
+        assert repr(data) == before and got is not data, f"round {round_}"
+
+
+def test_coerced_paths_copies_only_what_it_changes() -> None:
+    messages = [{"id": 1, "push": {"title": {"en": "Hi"}}}, {"id": "2", "push": {}}]
+    spec = {"name": "x", "labels": ["a"], "messages": messages, "ab_test": {"test_split": 5}}
+    got = wire.coerced_paths(spec, wire.CAMPAIGN_ID_PATHS, wire.CAMPAIGN_INT_PATHS)
+    assert got["messages"][0] == {"id": "1", "push": {"title": {"en": "Hi"}}}
+    assert messages[0]["id"] == 1  # the input keeps its own values
+    assert got["messages"][0]["push"] is messages[0]["push"]  # unchanged below: shared
+    assert got["messages"][1] is messages[1] and got["labels"] is spec["labels"]
+    assert got["ab_test"] is spec["ab_test"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_normalise_shared_equals_normalise_on_mutated_specs(kind: str) -> None:
+    """What planning normalises specs with (sharing unchanged containers) is what the deep
+    copy gave, value and type for value and type, and the spec is left as it was."""
+    rules = RULES[Kind(kind)]
+    rng = random.Random(f"normalise-{kind}")
+    words = sorted(_schema_words(schema(kind), set()) | {"id", "company_id", "priority"})
+    bases = [d["spec"] for d in _examples(kind) if isinstance(d.get("spec"), dict)]
+    assert bases, f"no {kind} examples"
+    for round_ in range(1500):
+        spec = rng.choice(bases)
+        for _ in range(rng.choice((0, 1, 2, 3))):
+            spec = mutate(spec, rng, words)
+        if not isinstance(spec, dict):
+            continue
+        before = repr(spec)
+        assert repr(rules.normalise_shared(spec)) == repr(rules.normalise(spec)), round_
+        assert repr(spec) == before, f"round {round_}: the spec was changed"
 
 
 # --------------------------------------------------------------------------- kinds: project

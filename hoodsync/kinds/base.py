@@ -276,6 +276,13 @@ class KindRules(abc.ABC):
         """One shape and one set of types for a spec *and* a remote object (applied to both sides
         so nothing the server retypes can cause a perpetual diff). Returns a new dict."""
 
+    def normalise_shared(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`normalise` for read-only use: an equal dict that may share with ``data`` the
+        containers normalising does not change, so neither may be modified afterwards.
+        ``data`` must be plain JSON data (dicts, lists, scalars), as the loader builds specs.
+        Planning calls this on every spec; the default is :meth:`normalise` itself."""
+        return self.normalise(data)
+
     def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
         """A client dict → :class:`RemoteObject` (status word, marker, created_at, normalised body)."""
         return self._object(self.normalise(data))

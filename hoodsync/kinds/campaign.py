@@ -82,6 +82,7 @@ from hoodsync.wire import (
     campaign_marker,
     campaign_status,
     coerce_paths,
+    coerced_paths,
 )
 
 __all__ = ["CampaignRules", "MARKER", "HASH"]
@@ -126,6 +127,14 @@ class CampaignRules(KindRules):
         if "labels" in out:
             out["labels"] = campaign_labels(out["labels"])
         coerce_paths(out, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
+        return out
+
+    def normalise_shared(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`normalise` without the deep copy (see the base class): only the containers
+        on the id and integer paths that change are copied, and the labels when a string."""
+        out = coerced_paths(data, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
+        if "labels" in out:
+            out["labels"] = campaign_labels(out["labels"])
         return out
 
     def _object(self, body: Mapping[str, Any]) -> RemoteObject:
@@ -316,7 +325,7 @@ class CampaignRules(KindRules):
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """The change one campaign definition needs (module docstring has the rules)."""
         state = desired.definition.state
-        norm = self.normalise(desired.spec)
+        norm = self.normalise_shared(desired.spec)
         cmp = self.compare_spec(norm)
         if remote is None:
             return self._create(desired, norm, _hash(cmp, state, desired), state)
