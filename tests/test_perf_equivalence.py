@@ -14,7 +14,8 @@
   anchor; the faster resolver and path display agree with the originals.
 * ``wire.coerce_paths`` (all paths walked as one tree) converts exactly what ``wire.coerce``
   converts path by path, and ``wire.coerced_paths`` (copy-on-write) gives what it gives on a
-  deep copy, leaving its input unchanged; ``kinds.base.project`` gives what it gave before its shortcuts.
+  deep copy, leaving its input unchanged; ``kinds.base.project`` gives what it gave before its shortcuts, and
+  ``projects_to_itself`` answers what comparing its projection answers.
 * ``validate`` scans each document for NaN and infinity once, and a check told ``finite=True``
   answers what it answers without that promise; the ``${env:`` pre-check
   (``fast_interpolate``) never misses a reference.
@@ -1500,6 +1501,45 @@ def test_project_gives_what_it_gave_before_its_shortcuts() -> None:
         expected = _project_as_written_first(desired, remote)
         got = kinds_base.project(desired, remote)
         assert repr(got) == repr(expected), f"round {round_}"
+
+
+def test_projects_to_itself_answers_what_comparing_the_projection_answers() -> None:
+    rng = random.Random("projects-to-itself")
+    keys = ["a", "b", "labels", "name", "channel"]
+    nan = float("nan")
+    values: list[Any] = [None, 0, 1, 1.0, True, "x", "", "push", [], {}, nan, (1,), _ReadOnly({})]
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.3:
+            return {rng.choice(keys): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        if depth < 4 and roll < 0.45:  # an array of messages, identified by name and channel
+            return [
+                {"name": rng.choice("xyz"), "channel": "push", "a": value(depth + 1)}
+                for _ in range(rng.randint(1, 3))
+            ]
+        if depth < 4 and roll < 0.55:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return rng.choice(values)  # not copied: the same NaN object is equal to itself
+
+    answers = {True: 0, False: 0}
+    for round_ in range(5000):
+        desired = value(0)
+        roll = rng.random()
+        if roll < 0.3:
+            remote = value(0)
+        elif roll < 0.6:
+            remote = kinds_base.copy_json(desired)  # equal, with extra keys added below
+            if isinstance(remote, dict):
+                remote["zz"] = 1
+        elif roll < 0.75 and isinstance(desired, list):
+            remote = desired[::-1]  # messages in another order
+        else:
+            remote = mutate(desired, rng, keys)
+        expected = kinds_base.project(desired, remote) == desired
+        assert kinds_base.projects_to_itself(desired, remote) is expected, f"round {round_}"
+        answers[expected] += 1
+    assert answers[True] > 1000 and answers[False] > 1000, answers
 
 
 def test_copy_json_copies_every_container_into_plain_ones() -> None:

@@ -40,6 +40,7 @@ from hoodsync.kinds.base import (
     group_by,
     oldest,
     project,
+    projects_to_itself,
     template_body,
 )
 from hoodsync.model import Kind, RemoteObject
@@ -247,8 +248,7 @@ class PushTaskRules(KindRules):
         past: str | None,
         ctx: Context,
     ) -> Change | None:
-        proj = project(cmp, remote.body)
-        raw = [] if proj == cmp else diff(proj, cmp)
+        raw = [] if projects_to_itself(cmp, remote.body) else diff(project(cmp, remote.body), cmp)
         changed = changed_top_keys(raw)
         cleared = self._cleared(cmp, changed, remote)
         raw += [((k,), "remove", remote.body.get(k), None) for k in cleared]
