@@ -19,6 +19,8 @@
 * ``validate`` scans each document for NaN and infinity once, and a check told ``finite=True``
   answers what it answers without that promise; the ``${env:`` pre-check
   (``fast_interpolate``) never misses a reference.
+* The text renderer's shortcuts (scalars written without the JSON encoder, printable ASCII
+  compared without Unicode normalisation) give what the general code gives.
 
 Randomness is seeded: a failure reproduces, and its message names the input.
 """
@@ -57,6 +59,7 @@ from hoodsync.definitions.validate import schema, validate_documents
 from hoodsync.kinds import RULES
 from hoodsync.kinds import base as kinds_base
 from hoodsync.model import Kind, Location
+from hoodsync.render import common as render_common
 from hoodsync.wire import coerce_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1834,3 +1837,38 @@ def test_discover_names_are_the_paths_discover_gave(
         assert names == _discover_with_paths(paths), paths
         assert [str(p) for p in loader.discover(paths)[0]] == names
         assert problems == loader.discover(paths)[1]
+
+
+# --------------------------------------------------------------------------- render: value texts
+
+
+class _Word(str):
+    pass
+
+
+class _Count(int):
+    pass
+
+
+def test_encoded_is_what_the_encoder_writes() -> None:
+    """``render.common._encoded`` writes scalars itself; the text is the encoder's."""
+    rng = random.Random("encoded")
+    values: list[Any] = [None, True, False, 0, -1, 2**63, -(2**70), 10**300, _Count(3)]
+    values += [1.0, -0.0, 1e16, 1.5e-7, math.nan, math.inf, -math.inf, _Word("w\\n")]
+    values += ["", "x", 'q"\\', "\x00\x1f\x7f\x85", "\u2028é😀", "\ud800", [1, "a"], {"b": 1}]
+    for _ in range(2000):
+        values.append("".join(chr(rng.randrange(0x110000)) for _ in range(rng.randint(0, 8))))
+        values.append(rng.randint(-(2**80), 2**80))
+    for value in values:
+        assert render_common._encoded(value) == render_common._ENCODER.encode(value), repr(value)
+
+
+def test_printable_ascii_needs_no_skeleton() -> None:
+    """``_differ_to_the_eye`` answers what comparing the two skeletons answers."""
+    rng = random.Random("skeleton")
+    pool = ["a", "b", " ", "~", "\x7f", "\x1f", "\u00a0", "\u0301", "é", "\u200b", "\t", "A"]
+    for round_ in range(5000):
+        one = "".join(rng.choice(pool) for _ in range(rng.randint(0, 6)))
+        other = one if rng.random() < 0.2 else "".join(rng.choice(pool[:4]) for _ in range(3))
+        expected = render_common._skeleton(one) != render_common._skeleton(other)
+        assert render_common._differ_to_the_eye(one, other) is expected, f"round {round_}"
