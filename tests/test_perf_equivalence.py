@@ -20,7 +20,8 @@
   answers what it answers without that promise; the ``${env:`` pre-check
   (``fast_interpolate``) never misses a reference.
 * The text renderer's shortcuts (scalars written without the JSON encoder, printable ASCII
-  compared without Unicode normalisation) give what the general code gives.
+  compared without Unicode normalisation, and not scanned for terminal escapes) give what the
+  general code gives.
 
 Randomness is seeded: a failure reproduces, and its message names the input.
 """
@@ -44,7 +45,7 @@ import pytest
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hoodsync import wire
+from hoodsync import terminal, wire
 from hoodsync.definitions import (
     fast_interpolate,
     fast_load,
@@ -1872,3 +1873,22 @@ def test_printable_ascii_needs_no_skeleton() -> None:
         other = one if rng.random() < 0.2 else "".join(rng.choice(pool[:4]) for _ in range(3))
         expected = render_common._skeleton(one) != render_common._skeleton(other)
         assert render_common._differ_to_the_eye(one, other) is expected, f"round {round_}"
+
+
+def test_printable_ascii_skips_the_terminal_escaping_and_nothing_else() -> None:
+    """``printable`` and ``json_safe`` give what the pattern alone gives, on every ASCII
+    character, the unsafe ones beyond it, and random strings of both."""
+    rng = random.Random("terminal")
+    specials = [chr(c) for c in range(0x80)] + ["\x85", "\u00a0", "\u200b", "\u202e", "é"]
+    specials += ["\ud800", "\U000e0041", "😀", "\ufeff"]
+    texts = specials + ["plain text", 'messages["Hello"].push.title.en', "", _Word("w")]
+    for _ in range(5000):
+        texts.append("".join(rng.choice(specials) for _ in range(rng.randint(0, 10))))
+    for text in texts:
+        assert terminal.printable(text) == terminal.UNSAFE.sub(terminal._text_escape, str(text)), (
+            repr(text)
+        )
+        assert terminal.json_safe(text) == terminal.UNSAFE.sub(terminal._json_escape, text), repr(
+            text
+        )
+    assert terminal.printable(12) == "12" and terminal.printable(None) == "None"
