@@ -438,7 +438,7 @@ def _key(key: Any) -> str:
 
 
 def _key_width(value: Mapping[str, Any]) -> int:
-    return min(32, max(len(_key(k)) for k in value))
+    return min(32, max(map(len, map(_key, value))))
 
 
 def _lines(prefix: str, value: Any, depth: int, comma: str) -> list[Line]:
