@@ -1460,6 +1460,9 @@ def test_normalise_shared_equals_normalise_on_mutated_specs(kind: str) -> None:
         before = repr(spec)
         assert repr(rules.normalise_shared(spec)) == repr(rules.normalise(spec)), round_
         assert repr(spec) == before, f"round {round_}: the spec was changed"
+    # A spec that is another Mapping is normalised into a plain dict, ids coerced, as before.
+    spec = _ReadOnly({"name": "x", "id": 7, "messages": [{"id": 1, "priority": "2"}]})
+    assert repr(rules.normalise_shared(spec)) == repr(rules.normalise(spec))
 
 
 # --------------------------------------------------------------------------- kinds: project

@@ -133,6 +133,8 @@ class CampaignRules(KindRules):
     def normalise_shared(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """:meth:`normalise` without the deep copy (see the base class): only the containers
         on the id and integer paths that change are copied, and the labels when a string."""
+        if type(data) is not dict:  # another Mapping: normalise makes it a plain dict
+            return self.normalise(data)
         out = coerced_paths(data, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
         if "labels" in out:
             out["labels"] = campaign_labels(out["labels"])

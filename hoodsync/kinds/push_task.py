@@ -95,6 +95,8 @@ class PushTaskRules(KindRules):
 
     def normalise_shared(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """:meth:`normalise` without the deep copy (see the base class)."""
+        if type(data) is not dict:  # another Mapping: normalise makes it a plain dict
+            return self.normalise(data)
         return coerced_paths(data, PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS)
 
     def _object(self, body: Mapping[str, Any]) -> RemoteObject:
