@@ -714,6 +714,15 @@ def _against_table(
     def med(results: list[dict[str, Any]], key: str) -> str:
         return _fmt(statistics.median(r[key] for r in results))
 
+    def stage(results: list[dict[str, Any]], name: str) -> str:
+        """A stage's median wall time; read+plan without the emulator's time and the waits."""
+        return _fmt(
+            statistics.median(
+                r["stages"][name] - (r["server_s"] + r["wait_s"] if name == "read+plan" else 0)
+                for r in results
+            )
+        )
+
     lines = [
         f"{rounds} fresh interpreters each, alternating; Python {sys.version.split()[0]}; "
         f"load average (1 min) {min(load):.1f}–{max(load):.1f} during the runs",
@@ -722,6 +731,14 @@ def _against_table(
         "| median CPU s | median server s | peak RSS MiB | worker peak RSS MiB | changes "
         "| plan |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    stages = [
+        "",
+        "Median wall seconds by stage (load = read + parse + validate the files; read + plan "
+        "without the emulator's time):",
+        "",
+        "| code | load | read + plan, local | to_dict + render |",
+        "|---|---:|---:|---:|",
     ]
     summaries = {r["summary"] for results in runs.values() for r in results}
     plans = {tuple(r["digests"]) for results in runs.values() for r in results}
@@ -735,6 +752,11 @@ def _against_table(
             f"{', '.join(f'{c:,}' for c in sorted({r['changes'] for r in results}))} | "
             f"{'same' if len(plans) == 1 else 'DIFFERS'} |"
         )
+        stages.append(
+            f"| {name} | {stage(results, 'validate')} | {stage(results, 'read+plan')} "
+            f"| {stage(results, 'render')} |"
+        )
+    lines += stages
     lines += [
         "",
         f"Plan summary: `{' / '.join(sorted(summaries))}`",

@@ -55,6 +55,7 @@ __all__ = [
     "to_int",
     "coerce",
     "coerce_paths",
+    "coerced_paths",
     "CAMPAIGN_DOCUMENTED",
     "CAMPAIGN_STATUSES",
     "CAMPAIGN_WAITING",
@@ -286,6 +287,49 @@ def coerce_paths(data: dict[str, Any], ids: Sequence[FieldPath], ints: Sequence[
     plan (twice on each remote object), so it is worth the few lines."""
     _coerce_tree(data, _tree(ids), to_str_id, str, top=True)
     _coerce_tree(data, _tree(ints), to_int, int, top=True)
+
+
+def coerced_paths(
+    data: Mapping[str, Any], ids: Sequence[FieldPath], ints: Sequence[FieldPath]
+) -> dict[str, Any]:
+    """What :func:`coerce_paths` makes of a deep copy of ``data``, without copying what it
+    does not change: a new top-level dict that shares with ``data`` every container no
+    coercion reaches into (``data`` is not modified). For read-only use of plain JSON data
+    (dicts, lists, scalars), such as a definition's spec being planned: copying every spec
+    whole cost ~0.12 s of a 10,000-definition plan."""
+    out = _coerced(data, _tree(ids), to_str_id, str, top=True)
+    out = _coerced(out, _tree(ints), to_int, int, top=True)
+    return out if out is not data else dict(data)
+
+
+def _coerced(
+    data: Any, tree: _PathTree, fn: Callable[[Any], Any], done: type, top: bool = False
+) -> Any:
+    """:func:`_coerce_tree` copy-on-write: ``data`` itself when nothing along ``tree``
+    changes, else a shallow copy of it with the changed values replaced (recursively)."""
+    is_dict = isinstance(data, dict)
+    out: Any = None  # the copy, made at the first change
+    for head, (ends, below) in tree.items():
+        if head != "*" or (top and "*" not in data):
+            if not (is_dict and head in data):
+                continue
+            keys: Iterable[Any] = (head,)
+        elif isinstance(data, list):
+            keys = range(len(data))
+        elif is_dict:
+            keys = list(data.keys())
+        else:
+            continue
+        for k in keys:
+            old = data[k] if out is None else out[k]
+            new = fn(old) if ends and type(old) is not done else old
+            if below:
+                new = _coerced(new, below, fn, done)
+            if new is not old:
+                if out is None:
+                    out = data.copy()
+                out[k] = new
+    return data if out is None else out
 
 
 #: A tree of field paths: key (or ``"*"``) → (a path ends here, the subtree below it).

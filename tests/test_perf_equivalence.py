@@ -13,10 +13,15 @@
   random corruptions of the examples and of that; the anchor pre-check never misses an
   anchor; the faster resolver and path display agree with the originals.
 * ``wire.coerce_paths`` (all paths walked as one tree) converts exactly what ``wire.coerce``
-  converts path by path; ``kinds.base.project`` gives what it gave before its shortcuts.
+  converts path by path, and ``wire.coerced_paths`` (copy-on-write) gives what it gives on a
+  deep copy, leaving its input unchanged; ``kinds.base.project`` gives what it gave before its shortcuts, and
+  ``projects_to_itself`` answers what comparing its projection answers.
 * ``validate`` scans each document for NaN and infinity once, and a check told ``finite=True``
   answers what it answers without that promise; the ``${env:`` pre-check
   (``fast_interpolate``) never misses a reference.
+* The text renderer's shortcuts (scalars written without the JSON encoder, printable ASCII
+  compared without Unicode normalisation, and not scanned for terminal escapes) give what the
+  general code gives.
 
 Randomness is seeded: a failure reproduces, and its message names the input.
 """
@@ -40,7 +45,7 @@ import pytest
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hoodsync import wire
+from hoodsync import terminal, wire
 from hoodsync.definitions import (
     fast_interpolate,
     fast_load,
@@ -52,8 +57,10 @@ from hoodsync.definitions import (
 from hoodsync.definitions.fast_validate import compile_check
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import schema, validate_documents
+from hoodsync.kinds import RULES
 from hoodsync.kinds import base as kinds_base
-from hoodsync.model import Location
+from hoodsync.model import Kind, Location
+from hoodsync.render import common as render_common
 from hoodsync.wire import coerce_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1404,6 +1411,60 @@ def test_coerce_paths_is_coerce_along_each_path(lists: int) -> None:
         assert repr(data) == repr(expected), f"round {round_}"
 
 
+@pytest.mark.parametrize("lists", range(len(PATH_LISTS)))
+def test_coerced_paths_is_coerce_paths_on_a_deep_copy_and_leaves_its_input_alone(
+    lists: int,
+) -> None:
+    ids, ints = PATH_LISTS[lists]
+    keys = sorted({part for path in (*ids, *ints) for part in path} | {"zz"})
+    rng = random.Random(f"coerced-{lists}")
+    for round_ in range(2000):
+        data = {rng.choice(keys): _coerce_value(rng, keys, 1) for _ in range(rng.randint(0, 6))}
+        if data and rng.random() < 0.2:  # one container reachable twice (a YAML alias)
+            first = next(iter(data))
+            data[rng.choice(keys)] = data[first]
+        before = repr(data)
+        expected = kinds_base.copy_json(data)
+        coerce_paths(expected, ids, ints)
+        got = wire.coerced_paths(data, ids, ints)
+        assert repr(got) == repr(expected), f"round {round_}"
+        assert repr(data) == before and got is not data, f"round {round_}"
+
+
+def test_coerced_paths_copies_only_what_it_changes() -> None:
+    messages = [{"id": 1, "push": {"title": {"en": "Hi"}}}, {"id": "2", "push": {}}]
+    spec = {"name": "x", "labels": ["a"], "messages": messages, "ab_test": {"test_split": 5}}
+    got = wire.coerced_paths(spec, wire.CAMPAIGN_ID_PATHS, wire.CAMPAIGN_INT_PATHS)
+    assert got["messages"][0] == {"id": "1", "push": {"title": {"en": "Hi"}}}
+    assert messages[0]["id"] == 1  # the input keeps its own values
+    assert got["messages"][0]["push"] is messages[0]["push"]  # unchanged below: shared
+    assert got["messages"][1] is messages[1] and got["labels"] is spec["labels"]
+    assert got["ab_test"] is spec["ab_test"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_normalise_shared_equals_normalise_on_mutated_specs(kind: str) -> None:
+    """What planning normalises specs with (sharing unchanged containers) is what the deep
+    copy gave, value and type for value and type, and the spec is left as it was."""
+    rules = RULES[Kind(kind)]
+    rng = random.Random(f"normalise-{kind}")
+    words = sorted(_schema_words(schema(kind), set()) | {"id", "company_id", "priority"})
+    bases = [d["spec"] for d in _examples(kind) if isinstance(d.get("spec"), dict)]
+    assert bases, f"no {kind} examples"
+    for round_ in range(1500):
+        spec = rng.choice(bases)
+        for _ in range(rng.choice((0, 1, 2, 3))):
+            spec = mutate(spec, rng, words)
+        if not isinstance(spec, dict):
+            continue
+        before = repr(spec)
+        assert repr(rules.normalise_shared(spec)) == repr(rules.normalise(spec)), round_
+        assert repr(spec) == before, f"round {round_}: the spec was changed"
+    # A spec that is another Mapping is normalised into a plain dict, ids coerced, as before.
+    spec = _ReadOnly({"name": "x", "id": 7, "messages": [{"id": 1, "priority": "2"}]})
+    assert repr(rules.normalise_shared(spec)) == repr(rules.normalise(spec))
+
+
 # --------------------------------------------------------------------------- kinds: project
 
 
@@ -1447,6 +1508,45 @@ def test_project_gives_what_it_gave_before_its_shortcuts() -> None:
         expected = _project_as_written_first(desired, remote)
         got = kinds_base.project(desired, remote)
         assert repr(got) == repr(expected), f"round {round_}"
+
+
+def test_projects_to_itself_answers_what_comparing_the_projection_answers() -> None:
+    rng = random.Random("projects-to-itself")
+    keys = ["a", "b", "labels", "name", "channel"]
+    nan = float("nan")
+    values: list[Any] = [None, 0, 1, 1.0, True, "x", "", "push", [], {}, nan, (1,), _ReadOnly({})]
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 4 and roll < 0.3:
+            return {rng.choice(keys): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        if depth < 4 and roll < 0.45:  # an array of messages, identified by name and channel
+            return [
+                {"name": rng.choice("xyz"), "channel": "push", "a": value(depth + 1)}
+                for _ in range(rng.randint(1, 3))
+            ]
+        if depth < 4 and roll < 0.55:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return rng.choice(values)  # not copied: the same NaN object is equal to itself
+
+    answers = {True: 0, False: 0}
+    for round_ in range(5000):
+        desired = value(0)
+        roll = rng.random()
+        if roll < 0.3:
+            remote = value(0)
+        elif roll < 0.6:
+            remote = kinds_base.copy_json(desired)  # equal, with extra keys added below
+            if isinstance(remote, dict):
+                remote["zz"] = 1
+        elif roll < 0.75 and isinstance(desired, list):
+            remote = desired[::-1]  # messages in another order
+        else:
+            remote = mutate(desired, rng, keys)
+        expected = kinds_base.project(desired, remote) == desired
+        assert kinds_base.projects_to_itself(desired, remote) is expected, f"round {round_}"
+        answers[expected] += 1
+    assert answers[True] > 1000 and answers[False] > 1000, answers
 
 
 def test_copy_json_copies_every_container_into_plain_ones() -> None:
@@ -1741,3 +1841,57 @@ def test_discover_names_are_the_paths_discover_gave(
         assert names == _discover_with_paths(paths), paths
         assert [str(p) for p in loader.discover(paths)[0]] == names
         assert problems == loader.discover(paths)[1]
+
+
+# --------------------------------------------------------------------------- render: value texts
+
+
+class _Word(str):
+    pass
+
+
+class _Count(int):
+    pass
+
+
+def test_encoded_is_what_the_encoder_writes() -> None:
+    """``render.common._encoded`` writes scalars itself; the text is the encoder's."""
+    rng = random.Random("encoded")
+    values: list[Any] = [None, True, False, 0, -1, 2**63, -(2**70), 10**300, _Count(3)]
+    values += [1.0, -0.0, 1e16, 1.5e-7, math.nan, math.inf, -math.inf, _Word("w\\n")]
+    values += ["", "x", 'q"\\', "\x00\x1f\x7f\x85", "\u2028é😀", "\ud800", [1, "a"], {"b": 1}]
+    for _ in range(2000):
+        values.append("".join(chr(rng.randrange(0x110000)) for _ in range(rng.randint(0, 8))))
+        values.append(rng.randint(-(2**80), 2**80))
+    for value in values:
+        assert render_common._encoded(value) == render_common._ENCODER.encode(value), repr(value)
+
+
+def test_printable_ascii_needs_no_skeleton() -> None:
+    """``_differ_to_the_eye`` answers what comparing the two skeletons answers."""
+    rng = random.Random("skeleton")
+    pool = ["a", "b", " ", "~", "\x7f", "\x1f", "\u00a0", "\u0301", "é", "\u200b", "\t", "A"]
+    for round_ in range(5000):
+        one = "".join(rng.choice(pool) for _ in range(rng.randint(0, 6)))
+        other = one if rng.random() < 0.2 else "".join(rng.choice(pool[:4]) for _ in range(3))
+        expected = render_common._skeleton(one) != render_common._skeleton(other)
+        assert render_common._differ_to_the_eye(one, other) is expected, f"round {round_}"
+
+
+def test_printable_ascii_skips_the_terminal_escaping_and_nothing_else() -> None:
+    """``printable`` and ``json_safe`` give what the pattern alone gives, on every ASCII
+    character, the unsafe ones beyond it, and random strings of both."""
+    rng = random.Random("terminal")
+    specials = [chr(c) for c in range(0x80)] + ["\x85", "\u00a0", "\u200b", "\u202e", "é"]
+    specials += ["\ud800", "\U000e0041", "😀", "\ufeff"]
+    texts = specials + ["plain text", 'messages["Hello"].push.title.en', "", _Word("w")]
+    for _ in range(5000):
+        texts.append("".join(rng.choice(specials) for _ in range(rng.randint(0, 10))))
+    for text in texts:
+        assert terminal.printable(text) == terminal.UNSAFE.sub(terminal._text_escape, str(text)), (
+            repr(text)
+        )
+        assert terminal.json_safe(text) == terminal.UNSAFE.sub(terminal._json_escape, text), repr(
+            text
+        )
+    assert terminal.printable(12) == "12" and terminal.printable(None) == "None"

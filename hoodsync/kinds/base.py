@@ -61,6 +61,7 @@ __all__ = [
     "Element",
     "copy_json",
     "project",
+    "projects_to_itself",
     "follow_order",
     "diff",
     "format_path",
@@ -276,6 +277,13 @@ class KindRules(abc.ABC):
         """One shape and one set of types for a spec *and* a remote object (applied to both sides
         so nothing the server retypes can cause a perpetual diff). Returns a new dict."""
 
+    def normalise_shared(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`normalise` for read-only use: an equal dict that may share with ``data`` the
+        containers normalising does not change, so neither may be modified afterwards.
+        ``data`` must be plain JSON data (dicts, lists, scalars), as the loader builds specs.
+        Planning calls this on every spec; the default is :meth:`normalise` itself."""
+        return self.normalise(data)
+
     def from_remote(self, data: Mapping[str, Any]) -> RemoteObject:
         """A client dict → :class:`RemoteObject` (status word, marker, created_at, normalised body)."""
         return self._object(self.normalise(data))
@@ -489,6 +497,40 @@ def _project_messages(desired: list[Any], remote: list[Any]) -> list[Any] | None
         return None
     wanted = dict(zip(want_keys, desired))
     return [project(wanted[k], r) if k in wanted else r for k, r in zip(have_keys, remote)]
+
+
+def projects_to_itself(desired: Any, remote: Any) -> bool:
+    """``project(desired, remote) == desired``, without building the projection where it can
+    say so on the way: most matched objects of a plan are unchanged, and for them this walk
+    is all the comparison costs. Same ``==`` as the projection's (1, 1.0 and true are one
+    value; an object is equal to itself); anything but plain dicts and lists, and arrays of
+    messages in another order, are left to :func:`project`."""
+    t = type(desired)
+    if t is dict and type(remote) is dict:
+        for k, v in desired.items():
+            if k in remote:
+                r = remote[k]
+                if type(v) in _ATOMS:
+                    if not (r is v or r == v):
+                        return False
+                elif not projects_to_itself(v, r):
+                    return False
+            elif v is not None:  # the projection lacks the key: the sizes differ
+                return False
+        return True
+    if t is list and type(remote) is list and len(remote) == len(desired):
+        if desired and type(desired[0]) is dict:
+            keyed = _project_messages(desired, remote)
+            if keyed is not None:
+                return bool(keyed == desired)
+        for d, r in zip(desired, remote):
+            if type(d) in _ATOMS:
+                if not (r is d or r == d):
+                    return False
+            elif not projects_to_itself(d, r):
+                return False
+        return True
+    return bool(project(desired, remote) == desired)
 
 
 def follow_order(have: list[Any], want: list[Any]) -> list[Any]:

@@ -54,6 +54,7 @@ from hoodsync.kinds.base import (
     group_by,
     oldest,
     project,
+    projects_to_itself,
     spec_hash,
     template_body,
 )
@@ -82,6 +83,7 @@ from hoodsync.wire import (
     campaign_marker,
     campaign_status,
     coerce_paths,
+    coerced_paths,
 )
 
 __all__ = ["CampaignRules", "MARKER", "HASH"]
@@ -126,6 +128,16 @@ class CampaignRules(KindRules):
         if "labels" in out:
             out["labels"] = campaign_labels(out["labels"])
         coerce_paths(out, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
+        return out
+
+    def normalise_shared(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`normalise` without the deep copy (see the base class): only the containers
+        on the id and integer paths that change are copied, and the labels when a string."""
+        if type(data) is not dict:  # another Mapping: normalise makes it a plain dict
+            return self.normalise(data)
+        out = coerced_paths(data, CAMPAIGN_ID_PATHS, CAMPAIGN_INT_PATHS)
+        if "labels" in out:
+            out["labels"] = campaign_labels(out["labels"])
         return out
 
     def _object(self, body: Mapping[str, Any]) -> RemoteObject:
@@ -316,7 +328,7 @@ class CampaignRules(KindRules):
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """The change one campaign definition needs (module docstring has the rules)."""
         state = desired.definition.state
-        norm = self.normalise(desired.spec)
+        norm = self.normalise_shared(desired.spec)
         cmp = self.compare_spec(norm)
         if remote is None:
             return self._create(desired, norm, _hash(cmp, state, desired), state)
@@ -453,6 +465,8 @@ class _Planner:
         return self.stored_hash == self.h
 
     def _compare(self) -> list[RawDiff]:
+        if projects_to_itself(self.cmp, self.remote.body):
+            return []  # _relax never makes an equal projection unequal: the same answer
         proj = project(self.cmp, self.remote.body)
         if isinstance(proj, dict):
             self._relax(proj)

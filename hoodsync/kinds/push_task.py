@@ -40,6 +40,7 @@ from hoodsync.kinds.base import (
     group_by,
     oldest,
     project,
+    projects_to_itself,
     template_body,
 )
 from hoodsync.model import Kind, RemoteObject
@@ -54,7 +55,7 @@ from hoodsync.plan import (
     Step,
     fingerprint_body,
 )
-from hoodsync.wire import PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS, coerce_paths
+from hoodsync.wire import PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS, coerce_paths, coerced_paths
 
 __all__ = ["PushTaskRules", "STATUS_WORDS"]
 
@@ -91,6 +92,12 @@ class PushTaskRules(KindRules):
         out: dict[str, Any] = copy_json(data)
         coerce_paths(out, PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS)
         return out
+
+    def normalise_shared(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`normalise` without the deep copy (see the base class)."""
+        if type(data) is not dict:  # another Mapping: normalise makes it a plain dict
+            return self.normalise(data)
+        return coerced_paths(data, PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS)
 
     def _object(self, body: Mapping[str, Any]) -> RemoteObject:
         """Normalised body → RemoteObject with status ``inactive`` / ``active`` / ``finished``."""
@@ -187,7 +194,7 @@ class PushTaskRules(KindRules):
 
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """Create, update (PATCH of changed keys), activate/deactivate; finished → note."""
-        norm = self.normalise(desired.spec)
+        norm = self.normalise_shared(desired.spec)
         want = self._wanted_status(desired, norm)
         resource = Resource.of(desired)
         past = _past_start(norm, ctx.now)
@@ -243,8 +250,7 @@ class PushTaskRules(KindRules):
         past: str | None,
         ctx: Context,
     ) -> Change | None:
-        proj = project(cmp, remote.body)
-        raw = [] if proj == cmp else diff(proj, cmp)
+        raw = [] if projects_to_itself(cmp, remote.body) else diff(project(cmp, remote.body), cmp)
         changed = changed_top_keys(raw)
         cleared = self._cleared(cmp, changed, remote)
         raw += [((k,), "remove", remote.body.get(k), None) for k in cleared]

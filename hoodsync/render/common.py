@@ -200,13 +200,33 @@ def no_changes_line(doc: Mapping[str, Any]) -> str:
 #: One encoder for every value shown (``json.dumps`` with options builds a new one per call,
 #: and a large plan shows hundreds of thousands of values).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+_encode_str = json.encoder.encode_basestring  # what _ENCODER.encode does with a str
+
+
+def _encoded(value: Any) -> str:
+    """``_ENCODER.encode(value)``, with the scalars a plan is mostly made of written directly:
+    the encoder builds a new C encoder for each number, true, false or null it is given, and
+    a large plan shows hundreds of thousands of values. The same text (the C encoder writes an
+    int with ``int.__repr__``; floats and everything else still go through it)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    t = type(value)
+    if t is str:
+        return _encode_str(value)
+    if t is int:
+        return int.__repr__(value)
+    return _ENCODER.encode(value)
 
 
 def value_text(value: Any, limit: int | None = 60) -> str:
     """A value as compact JSON; with ``limit``, long arrays/objects become ``[ ... ]`` /
     ``{ ... }`` and long strings are cut with ``...``. Control characters are escaped (JSON
     escapes C0; :func:`quoted` explains the rest), so a value can never span or forge lines."""
-    text = _ENCODER.encode(value)
+    text = _encoded(value)
     if limit is None or len(text) <= limit:
         return _json_safe(text)
     if isinstance(value, list):
@@ -232,9 +252,7 @@ def change_texts(before: Any, after: Any, limit: int | None = 60) -> tuple[str, 
     changing type, ``"x" -> {"en": "x"}``: rare, and one side is what will be sent)."""
     if not (isinstance(before, str) and isinstance(after, str)):
         return value_text(before, None), value_text(after, None)
-    if limit is None or (
-        len(_ENCODER.encode(before)) <= limit and len(_ENCODER.encode(after)) <= limit
-    ):
+    if limit is None or (len(_encode_str(before)) <= limit and len(_encode_str(after)) <= limit):
         return _distinct(before, after, 0, len(before), len(after))
     shortest = min(len(before), len(after))
     head = 0
@@ -256,12 +274,20 @@ def _distinct(
     precomposed letter), both with every character outside ASCII escaped, so that the
     difference shows."""
     shown = (_window(before, start, end_before), _window(after, start, end_after))
-    if before == after or _skeleton(shown[0]) != _skeleton(shown[1]):
+    if before == after or _differ_to_the_eye(*shown):
         return shown
     return (
         _window(before, start, end_before, ascii_only=True),
         _window(after, start, end_after, ascii_only=True),
     )
+
+
+def _differ_to_the_eye(one: str, other: str) -> bool:
+    """``_skeleton(one) != _skeleton(other)``; printable ASCII is its own skeleton, so most
+    pairs need no Unicode normalisation."""
+    if one.isascii() and other.isascii() and one.isprintable() and other.isprintable():
+        return one != other
+    return _skeleton(one) != _skeleton(other)
 
 
 def _skeleton(text: str) -> str:
@@ -279,7 +305,7 @@ def _skeleton(text: str) -> str:
 def _window(text: str, start: int, end: int, *, ascii_only: bool = False) -> str:
     """``text[start:end]`` as a JSON string, ``...`` inside the quotes where text was left out."""
     part = text[start:end]
-    inner = (json.dumps(part) if ascii_only else _ENCODER.encode(part))[1:-1]
+    inner = (json.dumps(part) if ascii_only else _encode_str(part))[1:-1]
     return _json_safe(
         '"' + ("..." if start > 0 else "") + inner + ("..." if end < len(text) else "") + '"'
     )
@@ -412,12 +438,24 @@ def _key(key: Any) -> str:
 
 
 def _key_width(value: Mapping[str, Any]) -> int:
-    return min(32, max(len(_key(k)) for k in value))
+    return min(32, max(map(len, map(_key, value))))
 
 
 def _lines(prefix: str, value: Any, depth: int, comma: str) -> list[Line]:
     """``value`` at ``depth`` after ``prefix`` (``key = `` or nothing for an array element)."""
-    if _one_line(value):
+    # What _one_line decides, with each value encoded once (a short array's text is both the
+    # test and the line): this runs on every value of every created object of a plan.
+    if isinstance(value, dict):
+        one_line = not value
+    elif isinstance(value, list):
+        one_line = not value
+        if not one_line and all(not isinstance(v, (dict, list)) for v in value):
+            text = value_text(value, None)
+            if len(text) <= _INLINE_ARRAY:
+                return [(depth, f"{prefix}{text}{comma}", True)]
+    else:
+        one_line = True
+    if one_line:
         return [(depth, f"{prefix}{value_text(value, None)}{comma}", True)]
     if isinstance(value, dict):
         width = _key_width(value)
