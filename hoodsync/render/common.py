@@ -404,7 +404,7 @@ def spread(entry: Mapping[str, Any], width: int = 0) -> Spread | None:
     ``None`` when it is not an ``add`` of a non-empty object or of an array too long or too
     nested for one line. Keys, strings and paths are escaped as :func:`diff_line` escapes."""
     value = entry["after"]
-    if entry["op"] != "add" or _one_line(value):
+    if entry["op"] != "add" or _one_line(value) is not None:
         return None
     path = printable(entry["path"]).ljust(width)
     if isinstance(value, dict):
@@ -417,16 +417,16 @@ def spread(entry: Mapping[str, Any], width: int = 0) -> Spread | None:
     return Spread(f"{path} = [", items, "]")
 
 
-def _one_line(value: Any) -> bool:
-    """Scalars, empty containers and short arrays of scalars are shown on one line."""
-    if isinstance(value, dict):
-        return not value
-    if isinstance(value, list):
-        return not value or (
-            all(not isinstance(v, (dict, list)) for v in value)
-            and len(value_text(value, None)) <= _INLINE_ARRAY
-        )
-    return True
+def _one_line(value: Any) -> str | None:
+    """``value``'s text when it is shown on one line (scalars, empty containers and short
+    arrays of scalars), else ``None``. Each value is encoded once: a short array's text is
+    both the test and the line, and this runs on every value of every created object."""
+    if isinstance(value, (dict, list)):
+        if value and (isinstance(value, dict) or any(isinstance(v, (dict, list)) for v in value)):
+            return None
+        text = value_text(value, None)
+        return text if not value or len(text) <= _INLINE_ARRAY else None
+    return value_text(value, None)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -443,20 +443,9 @@ def _key_width(value: Mapping[str, Any]) -> int:
 
 def _lines(prefix: str, value: Any, depth: int, comma: str) -> list[Line]:
     """``value`` at ``depth`` after ``prefix`` (``key = `` or nothing for an array element)."""
-    # What _one_line decides, with each value encoded once (a short array's text is both the
-    # test and the line): this runs on every value of every created object of a plan.
-    if isinstance(value, dict):
-        one_line = not value
-    elif isinstance(value, list):
-        one_line = not value
-        if not one_line and all(not isinstance(v, (dict, list)) for v in value):
-            text = value_text(value, None)
-            if len(text) <= _INLINE_ARRAY:
-                return [(depth, f"{prefix}{text}{comma}", True)]
-    else:
-        one_line = True
-    if one_line:
-        return [(depth, f"{prefix}{value_text(value, None)}{comma}", True)]
+    text = _one_line(value)
+    if text is not None:
+        return [(depth, f"{prefix}{text}{comma}", True)]
     if isinstance(value, dict):
         width = _key_width(value)
         out: list[Line] = [(depth, prefix + "{", True)]
