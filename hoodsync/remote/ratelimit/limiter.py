@@ -243,10 +243,8 @@ class RateLimiter:
         self._learn_until = -math.inf
         # The 1 s phase as drops in the count alone place it (used once another client is seen).
         self._drops = Window(1.0, per_second, margin, caps=self._second.caps)
-        # Whether any of our requests was answered yet (until then one goes at a time), when
-        # the latest answer came (clock time), and the first send after a pause (see
-        # ``_pause_lead``).
-        self._answered = False
+        # When one of our requests was last answered (clock time; until one is, one request
+        # goes at a time), and the first send after a pause (see ``_pause_lead``).
         self._answered_at = -math.inf
         self._paused_lead: Send | None = None
         self._foreign_seen: collections.deque[tuple[float, int]] = collections.deque()
@@ -323,7 +321,6 @@ class RateLimiter:
             self._changed.notify_all()
             index = self._index_of(ticket)
             if index is not None:
-                self._answered = True
                 self._answered_at = self._clock()
                 send = self._sends[index]
                 send.answered = True
@@ -360,7 +357,6 @@ class RateLimiter:
             self._blocked_until = max(self._blocked_until, now + max(retry_after, 0.0))
             index = self._index_of(ticket)
             if index is not None:
-                self._answered = True
                 self._answered_at = self._clock()
                 self._time_round_trip(self._sends[index])
             blame_hypothesis = index is not None and self._sends[index].probe
@@ -407,7 +403,7 @@ class RateLimiter:
         send = Send(self._seq, now, probe=self._is_probe(now))
         since = now - _PAUSE_S
         idle = not self._sends or self._sends[-1].at <= since
-        if self._answered and idle and self._answered_at <= since:
+        if self._answered_at > -math.inf and idle and self._answered_at <= since:
             self._paused_lead = send
         self._sends.append(send)
         self._prune(now)
@@ -487,12 +483,12 @@ class RateLimiter:
         """A send still waited for that a send at ``at`` must wait for: a burst whose room nobody
         has told us goes one request first, and the rest follow its answer. That is the very
         first burst (another client may have spent the window already), the first after a pause
-        (:meth:`_pause_lead`), and, once another
-        client is seen on the account, every burst that no answer's ``Remaining`` covers (its
-        requests cannot be told from ours, so the learnt windows may be wrong). Costs one round
-        trip in those bursts; saves the 429s of a burst sent blind into a spent window."""
+        (:meth:`_pause_lead`), and, once another client is seen on the account, every burst
+        that no answer's ``Remaining`` covers (its requests cannot be told from ours, so the
+        learnt windows may be wrong). Costs one round trip in those bursts; saves the 429s of a
+        burst sent blind into a spent window."""
         covered = any(b.until > at and b.size == self._second.size for b in self._budgets)
-        if self._answered and not (self._shared and not covered):
+        if self._answered_at > -math.inf and not (self._shared and not covered):
             return self._pause_lead(at)
         for send in reversed(self._sends):
             if send.at <= at - self._second.size:
