@@ -277,16 +277,18 @@ def coerce(data: Any, path: Sequence[str], fn: Callable[[Any], Any]) -> None:
 
 
 def coerce_paths(data: dict[str, Any], ids: Sequence[FieldPath], ints: Sequence[FieldPath]) -> None:
-    """Ids to strings and integers to ints, in place, at the given paths. The nested values
-    touched must be the caller's own copies (containers on those paths are changed).
+    """Ids to strings and integers to ints, in place, at the given paths: ``data``'s values
+    on those paths are replaced (by copies where something below them changes; the nested
+    containers themselves are left as they were).
 
     Exactly :func:`coerce` with :func:`to_str_id` on every path of ``ids``, then with
     :func:`to_int` on every path of ``ints`` (``tests/test_wire.py`` compares the two), but each
     list is walked as one tree of its paths: the five message paths of a campaign cost one pass
     over its messages instead of five. This runs on every remote object and every spec of a
     plan (twice on each remote object), so it is worth the few lines."""
-    _coerce_tree(data, _tree(ids), to_str_id, str, top=True)
-    _coerce_tree(data, _tree(ints), to_int, int, top=True)
+    out = _coerced_top(data, ids, ints)
+    if out is not data:
+        data.update(out)
 
 
 def coerced_paths(
@@ -297,16 +299,27 @@ def coerced_paths(
     coercion reaches into (``data`` is not modified). For read-only use of plain JSON data
     (dicts, lists, scalars), such as a definition's spec being planned: copying every spec
     whole cost ~0.12 s of a 10,000-definition plan."""
-    out = _coerced(data, _tree(ids), to_str_id, str, top=True)
+    return dict(_coerced_top(data, ids, ints))
+
+
+def _coerced_top(
+    data: Mapping[str, Any], ids: Sequence[FieldPath], ints: Sequence[FieldPath]
+) -> Mapping[str, Any]:
+    """Both coercions copy-on-write: ``data`` itself when neither changes anything."""
+    out: Mapping[str, Any] = _coerced(data, _tree(ids), to_str_id, str, top=True)
     out = _coerced(out, _tree(ints), to_int, int, top=True)
-    return out if out is not data else dict(data)
+    return out
 
 
 def _coerced(
     data: Any, tree: _PathTree, fn: Callable[[Any], Any], done: type, top: bool = False
 ) -> Any:
-    """:func:`_coerce_tree` copy-on-write: ``data`` itself when nothing along ``tree``
-    changes, else a shallow copy of it with the changed values replaced (recursively)."""
+    """:func:`coerce` with ``fn`` along every path of ``tree`` at once, copy-on-write: ``data``
+    itself when nothing along ``tree`` changes, else a shallow copy of it with the changed
+    values replaced (recursively). A value whose exact type is ``done`` is one ``fn`` returns
+    unchanged (a str id, an int), so it is skipped. ``top``: ``data`` is the object itself,
+    where a ``"*"`` path is followed only when the object has a key ``"*"`` (as
+    :func:`coerce_paths` always did)."""
     is_dict = isinstance(data, dict)
     out: Any = None  # the copy, made at the first change
     for head, (ends, below) in tree.items():
@@ -355,33 +368,3 @@ def _tree(paths: Sequence[FieldPath]) -> _PathTree:
     if len(_TREES) < 64:  # only constants come here; stay bounded whatever a caller does
         _TREES[id(paths)] = (paths, root)
     return root
-
-
-def _coerce_tree(
-    data: Any, tree: _PathTree, fn: Callable[[Any], Any], done: type, top: bool = False
-) -> None:
-    """:func:`coerce` with ``fn`` along every path of ``tree`` at once. A value whose exact
-    type is ``done`` is one ``fn`` returns unchanged (a str id, an int), so it is skipped.
-    ``top``: ``data`` is the object itself, where a ``"*"`` path is followed only when the
-    object has a key ``"*"`` (as :func:`coerce_paths` always did)."""
-    is_dict = isinstance(data, dict)
-    for head, (ends, below) in tree.items():
-        if head != "*" or (top and "*" not in data):
-            # The common case, one key (and what "*" first in a path means at the top).
-            if is_dict and head in data:
-                if ends and type(data[head]) is not done:
-                    data[head] = fn(data[head])
-                if below:
-                    _coerce_tree(data[head], below, fn, done)
-            continue
-        if isinstance(data, list):
-            keys: Iterable[Any] = range(len(data))
-        elif is_dict:
-            keys = list(data.keys())
-        else:
-            continue
-        for k in keys:
-            if ends and type(data[k]) is not done:
-                data[k] = fn(data[k])
-            if below:
-                _coerce_tree(data[k], below, fn, done)
