@@ -181,10 +181,58 @@ def test_an_old_database_gains_the_index_column_and_lists_as_before(
     answer = call(api, "GET", "/campaigns", query=query)
     assert dump_json(answer.body) == reference(api, query)
     assert answer.body is not None and '"labels":"a,b"' in dump_json(answer.body).decode()
+    assert "full_json" in {c[1] for c in store._conn.execute("PRAGMA table_info(campaigns)")}
     # Written again, the row gets its index, and lists the same.
     assert call(api, "PATCH", "/campaigns/1", {"description": "d"}).status == 204
     assert store._conn.execute("SELECT spec_index FROM campaigns").fetchone()[0]
     assert dump_json(call(api, "GET", "/campaigns", query=query).body) == reference(api, query)
+    store.close()
+
+
+FULL = (("view", "full"), ("page", "1,100"))
+
+
+def kept(api: HoodApi) -> dict[int, str | None]:
+    """Each campaign's kept full rendering (``None``: none kept)."""
+    rows = api._store._conn.execute("SELECT id, full_json FROM campaigns").fetchall()
+    return dict(rows)
+
+
+def test_a_full_list_item_is_kept_as_written_and_answered_as_kept(api: HoodApi) -> None:
+    ids = seed(api)
+    # Written by the API: kept at once. Changed behind it (the status helper): not kept.
+    texts = kept(api)
+    assert texts[int(ids[0])] is not None and texts[int(ids[-1])] is not None
+    assert texts[int(ids[1])] is None and texts[int(ids[2])] is None
+    answer = dump_json(call(api, "GET", "/campaigns", query=FULL).body)
+    assert answer == reference(api, FULL)
+    assert kept(api) == texts  # reading writes nothing
+    # What is kept is what is answered: a kept text stands for its row until the row changes.
+    api._store._conn.execute(
+        "UPDATE campaigns SET full_json = '{\"kept\":1}' WHERE id = ?", (int(ids[3]),)
+    )
+    items = json.loads(dump_json(call(api, "GET", "/campaigns", query=FULL).body))["items"]
+    assert {"kept": 1} in items
+
+
+def test_any_change_to_a_row_drops_its_kept_rendering(fake_clock: FakeClock) -> None:
+    store = Store.open(None)
+    store.ensure_account("default")
+    api = HoodApi(store, page_max=100, async_delay_s=5.0, clock=fake_clock)
+    ids = seed(api)
+    call(api, "GET", "/campaigns", query=FULL)
+    assert call(api, "PATCH", f"/campaigns/{ids[4]}", {"description": "new"}).status == 204
+    assert call(api, "POST", f"/campaigns/{ids[5]}/pause").status == 204  # queued for 5 s
+    assert dump_json(call(api, "GET", "/campaigns", query=FULL).body) == reference(api, FULL)
+    fake_clock.advance(6.0)  # the queued pause is applied by the next request
+    assert dump_json(call(api, "GET", "/campaigns", query=FULL).body) == reference(api, FULL)
+    store.set_campaign_status(ids[6], "sent")
+    # A write that knows nothing of the kept text (as a new write path would be) drops it too.
+    store._conn.execute("UPDATE campaigns SET run_counter = 9 WHERE id = ?", (int(ids[7]),))
+    assert kept(api)[int(ids[6])] is None and kept(api)[int(ids[7])] is None
+    answer = dump_json(call(api, "GET", "/campaigns", query=FULL).body)
+    assert answer == reference(api, FULL)
+    assert b'"run_counter":9' in answer and b'"status":"sent"' in answer
     store.close()
 
 

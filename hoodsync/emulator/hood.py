@@ -99,6 +99,8 @@ CAMPAIGN_FIELDS = frozenset(
 )
 #: Accepted in a create/PATCH body but not stored as such (they drive the status).
 TRIGGER_FIELDS = frozenset({"is_draft", "run_immediately", "status"})
+#: Every field of each campaign (``view=full``): the list items kept as rendered.
+_FULL = Presentation(view="full")
 CHANNELS = ("push", "email", "sms")
 MAX_PER_CHANNEL = 4
 NOT_EDITABLE = CAMPAIGN_NOT_EDITABLE
@@ -427,7 +429,15 @@ class HoodApi:
                 _apply(row, change)
                 row.update_time = format_hood_time(float(change["at"]))
             row.pending = [p for p in row.pending if float(p["at"]) > now]
-            self._store.save_campaign(row)
+            self._save(row, account)
+
+    def _save(self, row: CampaignRow, account: Account) -> None:
+        """Write a campaign back, with its full list item kept beside it
+        (:meth:`~hoodsync.emulator.store.Store.save_campaign`): a client that plans reads every
+        campaign, again and again, and most have not changed since they were written. Kept
+        here, not when a list first renders a row: reads never write, and a row changed behind
+        the API (the store's test helpers, an older database) is rendered on each read."""
+        self._store.save_campaign(row, lambda text: campaign_json(text, account, _FULL))
 
     def _require(self, account: Account, raw_id: str) -> CampaignRow:
         if not raw_id.isdigit():
@@ -481,10 +491,13 @@ class HoodApi:
         query, presentation = parse_list(request.query, CAMPAIGN_LIST, self._page_max)
         with self._store.transaction():
             self._settle(account, self._now())
-            total, rows = self._store.list_campaign_texts(account.name, query)
+            total, rows = self._store.list_campaign_texts(
+                account.name, query, kept=presentation == _FULL
+            )
         # Assembled from the stored JSON texts: the same bytes as rendering each row as a dict
-        # and encoding the page, without parsing, copying and re-encoding every campaign.
-        items = ",".join([campaign_json(r, account, presentation) for r in rows])
+        # and encoding the page, without parsing, copying and re-encoding every campaign; a
+        # full item as it was kept when the row was last written (see ``_save``).
+        items = ",".join([r.full_json or campaign_json(r, account, presentation) for r in rows])
         return Response(200, RawJson(f'{{"items":[{items}],"total":{int(total)}}}'))
 
     def _get(self, request: Request, account: Account, raw_id: str) -> Response:
@@ -533,9 +546,9 @@ class HoodApi:
         with self._store.transaction():
             row.id = self._store.insert_campaign(row)
             row.spec["messages"] = self._messages(account, row.id, spec["messages"], set())
-            self._store.save_campaign(row)
+            self._save(row, account)
         # The create response may carry labels as the array that was sent (reference revision).
-        body_out = self.render(row, account, Presentation(view="full"), labels_as_string=False)
+        body_out = self.render(row, account, _FULL, labels_as_string=False)
         return Response(201, body_out, created=True)
 
     def _patch(self, request: Request, account: Account, raw_id: str) -> Response:
@@ -565,7 +578,7 @@ class HoodApi:
                 if row.status == "scheduled":
                     row.next_run_time = merged.get("scheduled_time")
             row.update_time = format_hood_time(now)
-            self._store.save_campaign(row)
+            self._save(row, account)
         return Response(204)
 
     @staticmethod
@@ -621,7 +634,7 @@ class HoodApi:
             else:
                 _apply(row, change)
                 row.update_time = format_hood_time(now)
-            self._store.save_campaign(row)
+            self._save(row, account)
         return Response(204)
 
     @staticmethod
@@ -701,5 +714,5 @@ class HoodApi:
             row.status = "running"
             row.extra.pop("effective_status", None)
             row.update_time = format_hood_time(now)
-            self._store.save_campaign(row)
+            self._save(row, account)
         return Response(204)

@@ -9,7 +9,9 @@ restart.
 
 The store is deliberately dumb: it persists rows and answers list queries whose field names it
 maps through its own whitelist. Every API rule lives in ``hood.py``, ``push_tasks.py`` and
-``falconyte.py``.
+``falconyte.py``. Beside each campaign it may keep the JSON text a full list item renders it as
+(``full_json``, written by ``hood.py``); a trigger clears it whenever anything else in the row
+changes, so it is never older than the row.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import secrets
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +74,8 @@ CREATE TABLE IF NOT EXISTS campaigns (
     extra TEXT NOT NULL,
     pending TEXT,
     pending_at REAL,
-    spec_index TEXT
+    spec_index TEXT,
+    full_json TEXT
 );
 CREATE INDEX IF NOT EXISTS campaigns_by_account ON campaigns (account, create_time, id);
 CREATE INDEX IF NOT EXISTS campaigns_by_pending ON campaigns (pending_at)
@@ -100,6 +103,19 @@ CREATE TABLE IF NOT EXISTS email_campaigns (
     settings TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS email_campaigns_by_account ON email_campaigns (account, created_us, id);
+"""
+
+# ``campaigns.full_json`` is the campaign as a full list item renders it, written only together
+# with the row by :meth:`Store.save_campaign`. Any other update of the row clears it (one that
+# leaves it as it was: the trigger cannot tell a write that kept it right from one that never
+# heard of it), so whatever a write changes, the copy is never stale and no other write path
+# has to remember it.
+_FULL_JSON_STALE = """
+CREATE TRIGGER IF NOT EXISTS campaigns_full_json_stale AFTER UPDATE ON campaigns
+WHEN NEW.full_json IS NOT NULL AND NEW.full_json IS OLD.full_json
+BEGIN
+    UPDATE campaigns SET full_json = NULL WHERE id = NEW.id;
+END
 """
 
 # Where each id sequence starts (the first id handed out is the value + 1).
@@ -205,6 +221,13 @@ class CampaignText:
     spec_text: str
     spec_index: str | None
     extra: Mapping[str, Any]  # read only: rows of one page may share it
+    #: The full rendering kept by :meth:`Store.save_campaign`, when asked for and kept (then
+    #: ``spec_text``, ``spec_index`` and ``extra`` are left empty: not read).
+    full_json: str | None = None
+
+
+#: Renders a campaign as written as a full list item (given by the API, which knows how).
+FullRendering = Callable[[CampaignText], str]
 
 
 @dataclass
@@ -307,8 +330,10 @@ class Store:
                 if statement.strip():
                     self._conn.execute(statement)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(campaigns)")}
-            if "spec_index" not in columns:  # a database written before the column existed
-                self._conn.execute("ALTER TABLE campaigns ADD COLUMN spec_index TEXT")
+            for column in ("spec_index", "full_json"):  # a database older than the column
+                if column not in columns:
+                    self._conn.execute(f"ALTER TABLE campaigns ADD COLUMN {column} TEXT")
+            self._conn.execute(_FULL_JSON_STALE)
             for table, start in _SEQUENCE_STARTS.items():
                 self._conn.execute(
                     "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS "
@@ -497,14 +522,35 @@ class Store:
             min(float(p["at"]) for p in row.pending) if row.pending else None,
         )
 
-    def save_campaign(self, row: CampaignRow) -> None:
-        """Write every field of an existing campaign back."""
+    def save_campaign(self, row: CampaignRow, full: FullRendering | None = None) -> None:
+        """Write every field of an existing campaign back; with ``full``, keep what it renders
+        of the row as written as the campaign's full list item (``full_json``; see
+        :meth:`list_campaign_texts`), else keep none."""
+        values = self._campaign_values(row)
+        kept = None
+        if full is not None:
+            spec_text, spec_index = values[8], values[9]
+            kept = full(
+                CampaignText(
+                    row.id,
+                    row.status,
+                    row.send_strategy,
+                    row.next_run_time,
+                    row.run_counter,
+                    row.create_time,
+                    row.update_time,
+                    spec_text,
+                    spec_index,
+                    row.extra,
+                )
+            )
         with self.transaction():
             self._conn.execute(
                 "UPDATE campaigns SET name = ?, description = ?, status = ?, send_strategy = ?, "
                 "next_run_time = ?, run_counter = ?, create_time = ?, update_time = ?, spec = ?, "
-                "spec_index = ?, extra = ?, pending = ?, pending_at = ? WHERE id = ?",
-                (*self._campaign_values(row), row.id),
+                "spec_index = ?, extra = ?, pending = ?, pending_at = ?, full_json = ? "
+                "WHERE id = ?",
+                (*values, kept, row.id),
             )
 
     def get_campaign(self, account: str, campaign_id: int) -> CampaignRow | None:
@@ -537,14 +583,25 @@ class Store:
 
     _CAMPAIGN_TEXT_SELECT = (
         "id, status, send_strategy, next_run_time, run_counter, create_time, update_time, "
-        "spec, spec_index, extra"
+        "spec, spec_index, extra, NULL"
+    )
+    # With the kept full rendering: the spec's text is read only for a row without one (SQLite
+    # then leaves the spec's pages of the others unread).
+    _CAMPAIGN_KEPT_SELECT = (
+        "id, status, send_strategy, next_run_time, run_counter, create_time, update_time, "
+        "CASE WHEN full_json IS NULL THEN spec ELSE '' END, "
+        "CASE WHEN full_json IS NULL THEN spec_index END, "
+        "CASE WHEN full_json IS NULL THEN extra ELSE '{}' END, full_json"
     )
 
-    def list_campaign_texts(self, account: str, query: ListQuery) -> tuple[int, list[CampaignText]]:
-        """Like :meth:`list_campaigns`, but each ``spec`` stays the stored JSON text."""
-        total, rows = self._list(
-            "campaigns", account, query, _CAMPAIGN_COLUMNS, self._CAMPAIGN_TEXT_SELECT
-        )
+    def list_campaign_texts(
+        self, account: str, query: ListQuery, *, kept: bool = False
+    ) -> tuple[int, list[CampaignText]]:
+        """Like :meth:`list_campaigns`, but each ``spec`` stays the stored JSON text; with
+        ``kept``, a row whose full rendering was kept (:meth:`save_campaign`) comes with it in
+        ``full_json`` instead."""
+        select = self._CAMPAIGN_KEPT_SELECT if kept else self._CAMPAIGN_TEXT_SELECT
+        total, rows = self._list("campaigns", account, query, _CAMPAIGN_COLUMNS, select)
         extras: dict[str, Mapping[str, Any]] = {}  # most rows' extra is one of a few texts
         page = []
         for (
@@ -558,13 +615,24 @@ class Store:
             spec,
             index,
             extra_text,
+            full,
         ) in rows:
             extra = extras.get(extra_text)
             if extra is None:
                 extra = extras[extra_text] = json.loads(extra_text)
             page.append(
                 CampaignText(
-                    cid, status, strategy, next_run, counter, created, updated, spec, index, extra
+                    cid,
+                    status,
+                    strategy,
+                    next_run,
+                    counter,
+                    created,
+                    updated,
+                    spec,
+                    index,
+                    extra,
+                    full,
                 )
             )
         return total, page
