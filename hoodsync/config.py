@@ -190,6 +190,18 @@ def _env_url(env: Mapping[str, str], var: str) -> str | None:
     return value
 
 
+def _refuse_credentials(url: str, where: str) -> None:
+    """Refuse a URL that carries a user name or password, without repeating them: every later
+    message would show the URL (the transport refuses it too, but only once a token is set)."""
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{where}: refusing an API URL with a user name or password in it "
+            f"({parts.scheme}://…@{parts.hostname or ''}): the token goes only in its "
+            "environment variable"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class _Api:
     """How one API is configured: its key in hoodsync.yaml and its variables and default."""
@@ -224,6 +236,10 @@ def _endpoint(
         url, hint = api.default_url, f"unset {secret_env}"
     else:
         url, hint = SANDBOX, ""
+    if raw.get("url"):
+        _refuse_credentials(url, f"accounts.{account}.{api.key}.url in {source}")
+    elif url != api.default_url:
+        _refuse_credentials(url, api.url_var)
     return Endpoint(
         url=url,
         secret_env=secret_env,
