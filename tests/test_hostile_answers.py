@@ -281,6 +281,45 @@ def test_a_create_that_went_through_twice_is_reported_and_fails_the_apply(
     assert "1 created more than once" in out
 
 
+EVIL_TITLE = "Bad\x1b[2J\nFAKE: campaign.x: created (id 1) [1/1]"
+EVIL_MESSAGE = "evil \r\x1b[Kmsg \u202e"
+
+
+def test_an_api_error_cannot_draw_on_the_terminal_or_forge_a_line(
+    hostile: Callable[..., HostileServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A create refused with control characters in its title and message: the progress line
+    and the result table show them escaped, each on the change's own line."""
+    monkeypatch.setenv("HOODSYNC_SETTLE_WINDOW", "0")
+
+    def answer(request: Request) -> Reply:
+        if request.method == "POST":
+            return json_reply({"code": 400, "title": EVIL_TITLE, "message": EVIL_MESSAGE}, 400)
+        return json_reply(EMPTY)
+
+    hostile(hood=answer)
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 1 and "Traceback" not in err
+    for text in (out, err):
+        assert not any(c in text for c in "\x1b\r\u202e")
+        assert not any(line.startswith("FAKE") for line in text.splitlines())
+    assert "\\x1b[2J\\nFAKE" in out  # the table row, escaped
+    assert any(
+        line.startswith("campaign.one: failed:") and "\\x1b" in line for line in err.splitlines()
+    )
+
+
+def test_an_error_line_quoting_the_server_is_escaped(
+    hostile: Callable[..., HostileServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile(hood=on_campaigns(json_reply({"code": 403, "title": EVIL_TITLE}, 403)))
+    code, out, err = cli(capsys, "plan")
+    assert code == 1 and "\x1b" not in err and "\nFAKE" not in err
+    assert "\\x1b[2J\\nFAKE" in one_error(err)
+
+
 # ------------------------------------------------------------------------------ configuration
 
 

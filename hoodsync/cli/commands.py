@@ -25,6 +25,7 @@ from hoodsync import __version__
 from hoodsync.atomic import check_writable, write_atomic
 from hoodsync.engine import ApplyOptions, PlanOptions, Run, os_error_text
 from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError
+from hoodsync.terminal import printable
 
 if TYPE_CHECKING:
     from hoodsync.cli.views import TerminalView
@@ -42,7 +43,8 @@ def _err(message: str) -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    _err(f"error: {message}")
+    # One line, whatever the message quotes (an API's title, a file name): escaped.
+    _err(printable(f"error: {message}"))
     raise SystemExit(EXIT_ERROR)
 
 

@@ -19,6 +19,7 @@ import click
 from hoodsync.apply import ApplyReport, Outcome, Result
 from hoodsync.errors import HoodsyncError
 from hoodsync.plan import Plan
+from hoodsync.terminal import printable
 
 __all__ = ["Console", "Ordered", "Progress", "TerminalView", "duration", "result_table"]
 
@@ -151,10 +152,13 @@ class Progress:
         self.pending.pop(result.address, None)
         if result.outcome is Outcome.APPLIED:
             what = _PAST.get(result.action, result.action)
-            ident = f" (id {result.remote_id})" if result.remote_id else ""
+            ident = f" (id {printable(result.remote_id)})" if result.remote_id else ""
             line = f"{result.address}: {what}{ident} [{done}/{total}]"
         else:
-            line = f"{result.address}: {result.outcome.value}: {result.detail} [{done}/{total}]"
+            # The detail carries the API's own words: escaped, so a server cannot draw on the
+            # terminal or forge a line of ours.
+            detail = printable(result.detail)
+            line = f"{result.address}: {result.outcome.value}: {detail} [{done}/{total}]"
         self.out.write(self.index, self.prefix + line, err=True)
         if self.out.console.tty:
             self.out.bar(self.index, self.bar_text(done, total, self.clock()))
@@ -205,7 +209,7 @@ def result_table(report: ApplyReport) -> str:
             r.address,
             r.action,
             r.outcome.value,
-            r.remote_id or "" if r.outcome is Outcome.APPLIED else r.detail,
+            printable(r.remote_id or "" if r.outcome is Outcome.APPLIED else r.detail),
         )
         for r in report.results
     ]
@@ -318,7 +322,7 @@ class TerminalView:
     def apply_failed(self, account: str, message: str) -> None:
         """One error line for the account."""
         out, index = self._ordered(account)
-        out.write(index, f"error: {account}: {message}", err=True)
+        out.write(index, printable(f"error: {account}: {message}"), err=True)
         out.finish(index)
 
     def _ordered(self, account: str) -> tuple[Ordered, int]:
