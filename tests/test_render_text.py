@@ -165,6 +165,8 @@ def test_sandbox_notice_tells_the_truth_per_endpoint() -> None:
     out = text.render(_plan_doc(real, [campaign, _email_def()]))
     assert "Sandbox: Falconyte is the embedded sandbox" in out and "Hood is" not in out
     assert "set ACME_FALCONYTE_KEY" in out
+    # It names the setting as hoodsync.yaml spells it (falconyte: {url: ...}).
+    assert "the account's falconyte url in hoodsync.yaml" in out and "falconyte_url" not in out
     assert out.startswith(
         "Account: default (Hood https://api.ocamba.com/v1/hood, Falconyte sandbox)"
     )

@@ -126,7 +126,7 @@ def sandbox_line(doc: Mapping[str, Any]) -> str | None:
     if falc_sb:
         parts.append(
             "Falconyte is the embedded sandbox, not a real account (for a real one set "
-            f"{key_env}, or the account's falconyte_url in hoodsync.yaml)"
+            f"{key_env}, or the account's falconyte url in hoodsync.yaml)"
         )
     elif email and hood_sb:
         parts.append(
