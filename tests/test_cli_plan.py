@@ -408,6 +408,26 @@ def test_preview_shows_the_remote_side_of_an_update(
     assert re.search(r"update", page)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("plan", "--out", "c/one.yaml"),
+        ("plan", "--preview", "./c/../c/one.yaml"),
+        ("plan", "--out", "hoodsync.yaml"),
+        ("preview", "--out", "c/one.yaml"),
+    ],
+)
+def test_an_output_never_replaces_a_file_the_run_reads(
+    emulated: Account, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    path = write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    before = {p: p.read_bytes() for p in (path, emulated.root / "hoodsync.yaml")}
+    code, _, err = cli(capsys, *argv)
+    assert code == 1 and err.startswith(f"error: {argv[1]} {Path(argv[2])}: that is ")
+    assert "which this run reads; choose another path" in err
+    assert {p: p.read_bytes() for p in before} == before
+
+
 def test_plan_warns_when_apply_would_refuse_it_without_changing_the_exit_code(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -366,8 +366,9 @@ def plan(
             "choose it with --account "
             f"({', '.join(a.name for a in prep.accounts)})"
         )
-    for path in (out, preview_out):
+    for option, path in (("--out", out), ("--preview", preview_out)):
         if path is not None:
+            _not_an_input(option, path, prep.definitions, prep.config.source)
             check_writable(path)  # before any account is read
     with collector_paused():
         runs = make_plans(
@@ -410,6 +411,20 @@ def plan(
         raise SystemExit(EXIT_CHANGES)
 
 
+def _not_an_input(
+    option: str, path: Path, definitions: Sequence[Definition], config: str | None
+) -> None:
+    """Refuse to write an output over a file this run has just read (a definition file or
+    hoodsync.yaml): ``plan . --out c.yaml`` would replace the definition with the plan."""
+    inputs = {d.location.path for d in definitions} | ({config} if config else set())
+    target = path.resolve()
+    for source in sorted(inputs):
+        if Path(source).resolve() == target:
+            raise ConfigError(
+                f"{option} {path}: that is {source}, which this run reads; choose another path"
+            )
+
+
 def _write_preview(path: Path, run: Run, paths: Sequence[str]) -> None:
     """The HTML preview of what the plan changes: for updates, the new definition next to the
     remote object it replaces (read once, by the plan; never read again here).
@@ -446,8 +461,10 @@ def preview(paths: Sequence[str], out: Path) -> None:
     """
     from hoodsync.preview import items_from_definitions, preview_warnings, render_preview
 
+    definitions = _load_definitions(paths)
+    _not_an_input("--out", out, definitions, None)
     check_writable(out)
-    items = items_from_definitions(_load_definitions(paths))
+    items = items_from_definitions(definitions)
     write_atomic(out, render_preview(items))
     for warning in preview_warnings(items):
         _err(f"warning: {warning}")
