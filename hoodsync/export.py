@@ -63,6 +63,7 @@ from hoodsync.definitions.loader import CORE_SCALARS, load_text
 from hoodsync.definitions.validate import parse_api_time, validate_documents
 from hoodsync.errors import ConfigError, HoodsyncError, Problem, format_json_path
 from hoodsync.kinds import from_remote
+from hoodsync.kinds.base import oldest
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.model import JsonPath, Kind, RemoteObject
 from hoodsync.schemafiles import (
@@ -74,7 +75,7 @@ from hoodsync.schemafiles import (
     schema_status,
     schema_text,
 )
-from hoodsync.wire import CAMPAIGN_LOCKED, HASH, MARKER
+from hoodsync.wire import CAMPAIGN_LOCKED, CAMPAIGN_RETIRED, HASH, MARKER
 
 __all__ = [
     "DEFAULT_SCHEMAS",
@@ -464,12 +465,38 @@ def _campaign_spec(obj: RemoteObject) -> tuple[dict[str, Any], list[str]]:
     return spec, notes
 
 
+def _retired_copies(objs: Sequence[RemoteObject]) -> dict[str, list[RemoteObject]]:
+    """Per kept campaign id, the other campaigns carrying its marker that plan sets aside as
+    retired: those of a marker with at most one campaign that is not canceled or sent, which
+    plan manages (else the oldest), as :meth:`CampaignRules.match` pairs them."""
+    marked: dict[str, list[RemoteObject]] = {}
+    for obj in objs:
+        if obj.marker:
+            marked.setdefault(obj.marker, []).append(obj)
+    copies: dict[str, list[RemoteObject]] = {}
+    for group in marked.values():
+        live = [o for o in group if o.status not in CAMPAIGN_RETIRED]
+        if len(group) > 1 and len(live) <= 1:
+            keep = live[0] if live else oldest(group)
+            copies[keep.id] = [o for o in group if o is not keep]
+    return copies
+
+
 def _campaign_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
+    retired = _retired_copies(objs)
+    set_aside = {o.id for copies in retired.values() for o in copies}
+    objs = [o for o in objs if o.id not in set_aside]
     markers = Counter(o.marker for o in objs if o.marker)
     unmarked_names = Counter(o.name for o in objs if not o.marker)
     out = []
     for obj in objs:
         spec, notes = _campaign_spec(obj)
+        if obj.id in retired:
+            ids = ", ".join(f"{o.id} ({o.status})" for o in retired[obj.id])
+            notes.append(
+                f"Other campaigns carry hoodsync_key={obj.marker} but are canceled or sent: ids "
+                f"{ids}. Plan sets them aside (never touched); this file manages id {obj.id}."
+            )
         state = {"paused": "paused", "canceled": "canceled"}.get(obj.status)
         draft = _Draft(Kind.CAMPAIGN, obj, spec, state, comments=notes)
         marker = obj.marker
@@ -482,10 +509,14 @@ def _campaign_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
                     "again."
                 )
             elif markers[marker] > 1:
-                ids = ", ".join(o.id for o in objs if o.marker == marker)
+                # As plan counts them: those neither canceled nor sent.
+                live = [
+                    o.id for o in objs if o.marker == marker and o.status not in CAMPAIGN_RETIRED
+                ]
+                ids = ", ".join(live)
                 draft.reserved_key = marker
                 draft.disabled.append(
-                    f"{markers[marker]} campaigns carry hoodsync_key={marker} (ids {ids}); plan "
+                    f"{len(live)} campaigns carry hoodsync_key={marker} (ids {ids}); plan "
                     "refuses to guess which one the definition manages. Cancel the extra ones or "
                     "change their metadata.hoodsync_key in Hood, then export again."
                 )

@@ -417,6 +417,45 @@ def test_keys_are_deduplicated_markers_are_kept_and_the_plan_adopts() -> None:
     assert export_documents({Kind.CAMPAIGN: shuffled}, now=NOW) == files
 
 
+def test_a_kept_campaign_is_exported_live_beside_its_retired_copies() -> None:
+    """After --resolve-duplicates canceled the newer copy, export writes the one plan manages
+    live (not commented out as a duplicate), and the plan of the export changes nothing; with
+    --prune it still cancels nothing."""
+    remote: Remote = {
+        Kind.CAMPAIGN: [
+            campaign(5, "Welcome", marker="welcome-push"),
+            campaign(6, "Welcome", status="canceled", marker="welcome-push"),
+            campaign(7, "Old", status="sent", marker="old"),
+            campaign(8, "Old", status="canceled", marker="old"),
+        ]
+    }
+    files = export_documents(remote, now=NOW)
+    assert all(is_definition(f) for f in files)
+    docs = [only_doc(f.text) for f in files]
+    assert sorted((d["key"], d.get("state")) for d in docs) == [
+        ("old", None),
+        ("welcome-push", None),
+    ]
+    welcome = by_path(files)["campaigns/welcome-push.yaml"]
+    assert "ids 6 (canceled)" in welcome and "this file manages id 5" in welcome
+    for prune in (False, True):
+        plan = make_plan(load_export(files, NOW), remote, account=ACCOUNT, prune=prune)
+        assert [c for c in plan.changes if c.steps] == []
+
+
+def test_two_live_copies_are_exported_commented_out_naming_only_the_live_ones() -> None:
+    remote: Remote = {
+        Kind.CAMPAIGN: [
+            campaign(5, "Welcome", marker="welcome-push"),
+            campaign(6, "Welcome", marker="welcome-push"),
+            campaign(7, "Welcome", status="canceled", marker="welcome-push"),
+        ]
+    }
+    files = export_documents(remote, now=NOW)
+    assert not any(is_definition(f) for f in files)
+    assert all("2 campaigns carry hoodsync_key=welcome-push (ids 5, 6)" in f.text for f in files)
+
+
 def test_objects_plan_could_not_match_are_written_commented_out_with_the_reason() -> None:
     remote: Remote = {
         Kind.CAMPAIGN: [
