@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hoodsync.atomic import write_atomic
 from hoodsync.config import Account, Config
-from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError
+from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError, Problem
 from hoodsync.hooks import Hooks
 from hoodsync.model import Definition
 from hoodsync.plan import AccountInfo, Plan
@@ -133,6 +133,7 @@ def apply(options: ApplyOptions, hooks: Hooks, stop: threading.Event) -> bool | 
             _check_applicable(runs, options.allow_removals)
             if not any(r.plan.has_changes for r in runs):
                 return None
+            _check_env(runs, config, options.plan_file)
             hooks.approve()
             return apply_all(runs, config, options.parallelism, hooks, stop)
         finally:
@@ -206,6 +207,31 @@ def _check_applicable(runs: Sequence[Run], allow_removals: int | None) -> None:
         )
 
 
+def _check_env(runs: Sequence[Run], config: Config, plan_file: Path | None) -> None:
+    """Refuse (nothing applied, before approval) when a ``${env:...}`` value a change sends is
+    missing or is a credential variable, with every such problem at once, each placed at the
+    saved plan (else the account) and the change; a value that changed since the plan was
+    made is a :class:`StalePlanError`. ``apply_plan`` checks again, just before its first
+    write."""
+    from hoodsync.apply import resolve_steps
+    from hoodsync.model import Location
+
+    problems: list[Problem] = []
+    for run in runs:
+        where = Location(str(plan_file) if plan_file is not None else run.account.name)
+        for change in run.plan.changes:
+            if change.steps:
+                try:
+                    resolve_steps(change, os.environ, forbidden_env=config.secret_names())
+                except DefinitionError as exc:
+                    problems.extend(
+                        Problem(where, f"{change.address}: {p.message}", p.path, p.severity)
+                        for p in exc.problems
+                    )
+    if problems:
+        raise DefinitionError(problems)
+
+
 def _select(config: Config, names: Sequence[str]) -> list[Account]:
     if names:
         return [config.account(n) for n in dict.fromkeys(names)]
@@ -245,7 +271,6 @@ def _check_coverage(
     """When accounts list ``paths:``, every definition must belong to one of them: a file under
     none would be planned by no account — silently unmanaged, which is what this tool exists to
     prevent. Raises :class:`DefinitionError` naming each such file."""
-    from hoodsync.errors import Problem
 
     listed = {a.name: a.paths for a in config.accounts.values() if a.paths}
     if not listed:
@@ -368,7 +393,6 @@ def prepare(
     """Validate the definitions and the configuration, pick the accounts and give each its
     definitions, and check every chosen account's secrets — all before anything is sent."""
     from hoodsync.config import load_config
-    from hoodsync.errors import Problem
     from hoodsync.session import check_secrets, needs_falconyte
 
     wanted = parse_targets(targets)
@@ -715,7 +739,6 @@ def pull_new_files(
     exists with the same text is left out; one that exists with other text is a problem (it is
     never overwritten). Problems come back as the lines to print."""
     from hoodsync.definitions.loader import load_text
-    from hoodsync.errors import Problem
     from hoodsync.export import export_documents
     from hoodsync.model import Kind, Location
     from hoodsync.schemafiles import relative_folder
@@ -772,7 +795,6 @@ def pull_new_files(
 def write_pulled(changes: Sequence[FileChange], new_files: Sequence[tuple[Path, str]]) -> list[str]:
     """Write every pulled file whole or not at all; a definition file that changed on disk
     since it was read is not written (a line to print says so)."""
-    from hoodsync.errors import Problem
     from hoodsync.model import Location
 
     problems: list[str] = []

@@ -340,6 +340,33 @@ def test_saved_plan_applies_exactly_once(
         assert len(remote.campaigns()) == 1
 
 
+def test_saved_plan_missing_an_env_value_lists_each_one_before_asking(
+    emulated: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = "  description: 'Code ${env:PROMO_CODE}, ${env:PROMO_URL}'\n"
+    write(
+        emulated.root,
+        "c/one.yaml",
+        campaign_yaml("one", "One").replace("spec:\n", "spec:\n" + extra),
+    )
+    monkeypatch.setenv("PROMO_CODE", "ROT1")
+    monkeypatch.setenv("PROMO_URL", "u")
+    assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+    monkeypatch.delenv("PROMO_CODE")
+    monkeypatch.delenv("PROMO_URL")
+    code, out, err = cli(capsys, "apply", "--plan", "p.json")  # no approval asked: refused first
+    assert code == 1
+    lines = err.splitlines()
+    for name in ("PROMO_CODE", "PROMO_URL"):
+        assert any(
+            line.startswith("p.json:1:1: error: campaign.one: environment variable " + name)
+            and line.endswith("(description)")
+            for line in lines
+        ), err
+    with emulated.remote() as remote:
+        assert remote.campaigns() == []
+
+
 def test_saved_plan_for_another_account_url_or_format_is_refused(
     emulated: Account,
     make_emulator: Callable[..., EmulatorHandle],
