@@ -56,6 +56,7 @@ __all__ = [
     "SavedPlan",
     "load_definitions",
     "prepare",
+    "validate",
     "make_plans",
     "apply",
     "apply_all",
@@ -392,12 +393,35 @@ def prepare(
 ) -> Prepared:
     """Validate the definitions and the configuration, pick the accounts and give each its
     definitions, and check every chosen account's secrets — all before anything is sent."""
-    from hoodsync.config import load_config
     from hoodsync.session import check_secrets, needs_falconyte
 
     wanted = parse_targets(targets)
+    config, definitions, cache = _checked(paths, hooks)
+    chosen = _select(config, accounts)
+    shares = [_definitions_for(a, config, definitions, len(chosen) > 1, cache) for a in chosen]
+    for account, mine in zip(chosen, shares):
+        check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
+    return Prepared(config, definitions, chosen, shares, wanted)
+
+
+def validate(paths: Sequence[str], hooks: Hooks) -> list[Definition]:
+    """What ``validate`` checks, offline and without secrets: the definitions under PATHS,
+    hoodsync.yaml (when there is one) and that each definition belongs to an account's
+    ``paths:`` — every problem of all three at once (:class:`DefinitionError`)."""
+    return _checked(paths, hooks)[1]
+
+
+def _checked(
+    paths: Sequence[str], hooks: Hooks
+) -> tuple[Config, list[Definition], dict[str, Path]]:
+    """The configuration and the definitions, each checked and checked against the other;
+    ``validate`` and the first step of ``plan``/``apply``. The cache of resolved paths is
+    for :func:`_definitions_for`."""
+    from hoodsync.config import load_config
+
     _check_one_project(paths)
     problems: list[Problem] = []
+    definitions: list[Definition] = []
     try:
         definitions = load_definitions(paths, hooks)
     except DefinitionError as exc:
@@ -408,13 +432,9 @@ def prepare(
         problems.extend(exc.problems)
     if problems:
         raise DefinitionError(problems)
-    chosen = _select(config, accounts)
     cache: dict[str, Path] = {}
     _check_coverage(config, definitions, cache)
-    shares = [_definitions_for(a, config, definitions, len(chosen) > 1, cache) for a in chosen]
-    for account, mine in zip(chosen, shares):
-        check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
-    return Prepared(config, definitions, chosen, shares, wanted)
+    return config, definitions, cache
 
 
 def _check_one_project(paths: Sequence[str]) -> None:

@@ -42,6 +42,32 @@ def test_validate_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 0 and "1 definition(s) in 1 file(s)" in out
 
 
+def test_validate_checks_hoodsync_yaml_and_the_accounts_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What plan would refuse in the configuration, validate refuses too (offline, without
+    secrets: a real account with no token set is no problem here)."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "d.yaml").write_text(GOOD)
+    (tmp_path / "b" / "e.yaml").write_text(GOOD.replace("demo", "other").replace("Demo", "Other"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOOD_API_TOKEN", raising=False)
+    config = tmp_path / "hoodsync.yaml"
+    config.write_text("accounts:\n  prod:\n    paths: [a]\n    hood: {token_env: PROD_TOKEN}\n")
+    code, _, err = run(capsys, "validate")
+    assert code == 1 and err.startswith("b/e.yaml:") and "under no account's paths" in err
+    config.write_text("accounts:\n  prod:\n    pathz: [a, b]\n")
+    code, _, err = run(capsys, "validate")
+    assert code == 1 and err.startswith("hoodsync.yaml:3:5: error: unknown key 'pathz'")
+    config.write_text("accounts: [\n")
+    code, _, err = run(capsys, "validate")
+    assert code == 1 and err.startswith("hoodsync.yaml:") and "YAML syntax error" in err
+    config.write_text("accounts:\n  prod:\n    paths: [a, b]\n    hood: {token_env: PROD_TOKEN}\n")
+    assert run(capsys, "validate")[0] == 0
+
+
 def bad_cases(tmp_path: Path) -> dict[str, tuple[Path, int]]:
     """Each broken file and the line its error must point at."""
     cases: dict[str, tuple[bytes, int]] = {

@@ -138,16 +138,20 @@ def cli() -> None:
 )
 @handle_errors
 def validate(paths: Sequence[str], codequality: Path | None) -> None:
-    """Check every definition under PATHS (default: .) offline; no network.
+    """Check every definition under PATHS (default: .) and hoodsync.yaml, offline; no network
+    and no secrets needed.
 
-    Reports every problem of every file as `path:line:col: error: message (json.path)`.
+    Reports every problem of every file as `path:line:col: error: message (json.path)`,
+    including hoodsync.yaml's and definitions outside every account's `paths:`.
     """
     from hoodsync.annotations import codequality_report
 
     if codequality is not None:
         check_writable(codequality)
+    from hoodsync.engine import validate as check
+
     try:
-        definitions = _load_definitions(paths)
+        definitions = check(paths, _Notices())
     except DefinitionError as exc:
         if codequality is not None:
             write_atomic(
