@@ -135,3 +135,44 @@ def test_a_message_only_the_account_holds_is_masked_when_the_secret_rotates(
     assert message["name"] == "msg NEWVAL" and message["push"]["title"]["en"] == "Code NEWVAL"
     code, out, _ = cli(capsys, "plan")
     assert code == 0 and "No changes." in out
+
+
+PUSH_TASK = """\
+kind: PushTask
+key: task
+spec:
+  name: "Task ${env:PROMO}"
+  start_time: immediately
+  frequency: 86400
+  message:
+    title: {en: Good morning}
+    landing_url: https://example.com/news
+"""
+
+
+def test_an_interpolated_name_is_not_in_operations_errors_or_logs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every create's answer is lost after it committed (the outcome is unknown and looked
+    for, which is logged), and one email campaign is refused (its name is too long): neither
+    the log lines nor the failure in the result table may carry the resolved name."""
+    caplog.set_level(logging.INFO)
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator, drop_after_commit_rate=1.0)
+    monkeypatch.setenv("HOODSYNC_SETTLE_WINDOW", "1")
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    write(acc.root, "t/task.yaml", PUSH_TASK)
+    write(acc.root, "e/mail.yaml", email_yaml("mail", '"Mail ${env:PROMO}"'))
+    write(acc.root, "e/long.yaml", email_yaml("long", '"${env:PROMO}' + "x" * 300 + '"'))
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 1  # the long name is refused; the rest is applied
+    assert "email_campaign.long" in out and "create email campaign" in out + err
+    assert "outcome unknown" in caplog.text  # the lost answers really were logged
+    for where, text in {"output": out + err, "logs": caplog.text}.items():
+        assert "LEAKME42" not in text, where
+    with acc.remote() as remote:
+        tasks = remote.hood.get("/push-tasks").json()["items"]
+    assert [t["name"] for t in tasks] == ["Task LEAKME42"]  # created once, by its real name
