@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from hoodsync.definitions.interpolate import resolve
+from hoodsync.definitions.validate import resolved_problems
 from hoodsync.errors import DefinitionError, PlanError, Problem
 from hoodsync.kinds import RULES
 from hoodsync.kinds.base import Context, Desired
@@ -46,8 +47,9 @@ def prepare(
     forbidden_env: frozenset[str] = frozenset(),
 ) -> list[Desired]:
     """Resolve ``${env:NAME}`` in every definition. Raises one :class:`DefinitionError` listing
-    every missing variable and every reference to a name in ``forbidden_env`` (the account's
-    credential variables) in every definition, and :class:`PlanError` for a duplicate address
+    every missing variable, every reference to a name in ``forbidden_env`` (the account's
+    credential variables) and every resolved value the definitions' rules refuse (a line break
+    in a title, a comma in a label: :func:`resolved_problems`) in every definition, and :class:`PlanError` for a duplicate address
     (validation normally catches that first)."""
     out: list[Desired] = []
     problems: list[Problem] = []
@@ -63,6 +65,8 @@ def prepare(
         except DefinitionError as exc:
             problems.extend(exc.problems)
             continue
+        if paths:  # a value from the environment obeys the rules a written one does
+            problems.extend(resolved_problems(d, resolved, paths))
         out.append(Desired(d, resolved, tuple(paths)))
     if problems:
         raise DefinitionError(problems)

@@ -141,3 +141,55 @@ def test_plan_of_an_account_with_forged_names_shows_them_escaped(
         assert not any(line.lstrip().startswith('+ campaign "evil"') for line in lines), out
         assert re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", out) is None, repr(out)
         assert "x\\n  + campaign" in out and "\\x1b[2K" in out
+
+
+#: The same kinds of values, from the environment: the templates are valid as written.
+FROM_ENV = """\
+kind: Campaign
+key: from-env
+spec:
+  name: From env
+  labels: [ok, "${env:LBL}"]
+  scheduled_time: "2030-01-01 10:00:00"
+  messages:
+    - name: Hello
+      channel: push
+      push:
+        title: {en: "${env:TITLE}"}
+        body: {en: "Thanks"}
+        landing_url: "https://${env:HOST}/x"
+"""
+FROM_ENV_EXPECTED = [
+    (5, 16, "spec.labels[1]"),
+    (11, 17, "spec.messages[0].push.title.en"),
+    (13, 9, "spec.messages[0].push.landing_url"),
+]
+
+
+def test_values_from_the_environment_obey_the_same_rules_when_planning(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    make_emulator: Callable[..., EmulatorHandle],
+) -> None:
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "defs/env.yaml", FROM_ENV)
+    secrets = {"LBL": "a,zq7", "TITLE": "line1\nzq8\x1b[31m", "HOST": "evil zq9"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    assert cli(capsys, "validate", "defs")[0] == 0  # offline, the values are not known
+    for argv in (["plan"], ["plan", "--format", "json"], ["apply", "--auto-approve"]):
+        code, out, err = cli(capsys, *argv)
+        assert code == 1 and out == "", argv
+        assert _problem_lines(err, "defs/env.yaml") == FROM_ENV_EXPECTED, err
+        assert len(err.splitlines()) == len(FROM_ENV_EXPECTED) + 1  # one line each, then a total
+        for name in secrets:
+            assert f"${{env:{name}}}" in err  # each names its variable...
+        assert not re.search("zq[789]|evil|\x1b", err)  # ...and never its value
+    with acc.remote() as remote:
+        assert remote.hood.get("/campaigns").json()["items"] == []  # nothing was sent
+    monkeypatch.setenv("LBL", "fine")
+    monkeypatch.setenv("TITLE", "One line")
+    monkeypatch.setenv("HOST", "example.com")
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert cli(capsys, "plan", "--detailed-exitcode")[0] == 0  # and it converges

@@ -369,6 +369,20 @@ def test_create_answered_500_without_executing_is_sent_again(
     assert "listing to check failed" in str(info.value)
 
 
+def test_a_create_names_no_resolved_name_in_its_operation(
+    make_emulator: Callable[..., Any],
+) -> None:
+    # A name may hold an ${env:...} value: errors name the kind (and a campaign's key) only.
+    hood = client_for(make_emulator(fail_rate=1.0, **FAST))
+    with pytest.raises(OutcomeUnknownError) as task:
+        hood.create_push_task(push_task_body("Task SECRET123"))
+    with pytest.raises(OutcomeUnknownError) as campaign:
+        hood.create_campaign(campaign_body("k", name="Camp SECRET123"), key="k")
+    assert task.value.operation == "create push task"
+    assert campaign.value.operation == "create campaign k"
+    assert "SECRET123" not in str(task.value) + str(campaign.value)
+
+
 def test_create_that_never_shows_up_fails_after_bounded_sends(
     make_emulator: Callable[..., Any],
 ) -> None:

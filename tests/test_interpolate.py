@@ -12,6 +12,7 @@ from hoodsync.definitions.interpolate import (
     has_reference,
     masked,
     reference_names,
+    reference_paths,
     resolve,
 )
 from hoodsync.errors import DefinitionError
@@ -103,3 +104,10 @@ def test_forbidden_names_are_refused_without_reading_them() -> None:
     assert problem.path == ("spec", "b", 0)
     assert "HOOD_API_TOKEN holds an API credential" in problem.message
     assert "tok-1" not in str(info.value)
+
+
+def test_reference_paths_lists_what_resolve_marks_sensitive_without_an_environment() -> None:
+    spec = {"name": "N", "m": [{"t": "a ${env:A} ${env:B}"}, {"t": "$${env:C}"}], "n": 3}
+    assert reference_paths(spec) == {("m", 0, "t"): ("A", "B")}
+    assert list(reference_paths(spec)) == resolve(spec, {"A": "1", "B": "2"})[1]
+    assert reference_paths({"name": "plain"}) == {}

@@ -9,6 +9,7 @@ from hoodsync.kinds.base import (
     diff,
     field_diffs,
     follow_order,
+    mask_alike,
     mask_paths,
     project,
     spec_hash,
@@ -186,6 +187,61 @@ def test_field_diffs_hide_null_create_fields_and_sensitive_move_and_names() -> N
     changed = diff([_msg("Secret name", "t")], [_msg("Secret name", "u")])
     [named] = field_diffs(changed, [(0, "name")])
     assert named.path == "[0].push.title.en" and "Secret" not in repr(named)
+
+
+def test_field_diffs_mask_a_message_only_the_remote_holds_and_name_it_by_index() -> None:
+    # The definition's first message takes its name and title from ${env:PROMO}; the account
+    # still holds the message made with the old value, which is a secret too.
+    before = [_msg("plain", "x"), _msg("msg OLDSECRET", "Code OLDSECRET", winner=0)]
+    after = [_msg("plain", "x"), _msg("msg NEW", "Code NEW")]
+    sensitive = [(1, "name"), (1, "push", "title", "en")]
+    names = {p: ("PROMO",) for p in sensitive}
+    shown = field_diffs(diff(project(after, before), after), sensitive, names)
+    assert [(d.path, d.op) for d in shown] == [("[1]", "remove"), ("[1]", "add")]
+    assert "OLDSECRET" not in repr(shown) and "NEW" not in repr(shown)
+    removed = shown[0].before
+    assert removed["name"] == masked("msg OLDSECRET", ("PROMO",))
+    assert removed["push"]["title"]["en"] == masked("Code OLDSECRET", ("PROMO",))
+    assert removed["winner"] == 0  # what no definition interpolates stays readable
+
+
+def test_field_diffs_keep_a_remote_only_message_label_when_no_name_is_sensitive() -> None:
+    before = [_msg("a", "x"), _msg("gone", "OLDSECRET")]
+    after = [_msg("a", "x")]  # its title is interpolated, and unchanged
+    [gone] = field_diffs(diff(project(after, before), after), [(0, "push", "title", "en")])
+    assert gone.path == '["gone"]' and gone.op == "remove"
+    assert gone.before["push"]["title"]["en"] == masked("OLDSECRET")
+
+
+def test_field_diffs_mask_unpaired_elements_of_an_array_of_scalars() -> None:
+    # labels: ["${env:LBL}"] resolved to "a,b": the account splits it into two labels.
+    shown = field_diffs(diff({"labels": ["a", "b"]}, {"labels": ["a,b"]}), [("labels", 0)])
+    assert [(d.path, d.op) for d in shown] == [("labels[0]", "change"), ("labels[1]", "remove")]
+    assert shown[1].before == masked("b")
+    # A value replaced in place where another element is the secret: its old value may be it.
+    raw = diff({"l": ["OLD", "y"]}, {"l": ["x", "NEW"]})
+    assert [d.before for d in field_diffs(raw, [("l", 1)])] == [masked("OLD"), masked("y")]
+    assert [d.after for d in field_diffs(raw, [("l", 1)])] == ["x", masked("NEW")]
+    assert field_diffs(raw, [])[0].before == "OLD"  # nothing sensitive: nothing masked
+
+
+def test_mask_alike_masks_every_element_of_arrays_on_the_path() -> None:
+    remote = {
+        "name": "N",
+        "labels": ["a", "b"],
+        "messages": [_msg("m1", "OLD1"), _msg("m2", "OLD2"), "odd"],
+    }
+    paths = {("messages", 0, "push", "title", "en"): ("T",), ("labels", 3): ()}
+    got = mask_alike(remote, paths)
+    assert got["name"] == "N"
+    assert got["labels"] == [masked("a"), masked("b")]
+    assert [m["push"]["title"]["en"] for m in got["messages"][:2]] == [
+        masked("OLD1", ("T",)),
+        masked("OLD2", ("T",)),
+    ]
+    assert got["messages"][2] == masked("odd", ("T",))  # a path into a scalar masks it whole
+    assert remote["labels"] == ["a", "b"]  # a copy
+    assert mask_alike(remote, {}) is remote
 
 
 def test_follow_order_puts_shared_elements_in_the_wanted_order_in_place() -> None:

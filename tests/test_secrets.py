@@ -4,6 +4,7 @@ for every logger (ours, httpx, httpcore, the emulator's)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -76,3 +77,102 @@ def test_no_secret_in_output_logs_journal_or_plan_file(
     for where, text in places.items():
         for secret in secrets:
             assert secret not in text, f"a secret appears in {where}"
+
+
+ROTATING = """\
+kind: Campaign
+key: promo
+spec:
+  name: Promo
+  labels: [a]
+  scheduled_time: "2030-01-01 10:00:00"
+  messages:
+    - name: "msg ${env:PROMO}"
+      channel: push
+      push:
+        title: {en: "Code ${env:PROMO}"}
+        body: {en: "Use ${env:PROMO} now"}
+        landing_url: "https://example.com/?c=${env:PROMO}"
+"""
+
+
+def test_a_message_only_the_account_holds_is_masked_when_the_secret_rotates(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The message name is the list key: a new value makes the old message one only the account
+    holds. Its name, title, body and URL are the old secret, in every rendering and the saved
+    plan; the saved plan still applies."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "c/promo.yaml", ROTATING)
+    monkeypatch.setenv("PROMO", "SECRETXYZ")
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    monkeypatch.setenv("PROMO", "NEWVAL")
+
+    shown: dict[str, str] = {}
+    for fmt in ("text", "json", "markdown"):
+        code, out, err = cli(capsys, "plan", "--format", fmt)
+        assert code == 0, err
+        shown[fmt] = out + err
+    code, _, err = cli(capsys, "plan", "--out", "p.json", "--preview", "p.html")
+    assert code == 0, err
+    shown["plan file"] = (acc.root / "p.json").read_text()
+    shown["preview"] = (acc.root / "p.html").read_text()
+    for where, text in shown.items():
+        assert "SECRETXYZ" not in text and "NEWVAL" not in text, where
+    assert "- messages[0] = " in shown["text"]  # the old message, by its index in the account
+    [change] = json.loads(shown["json"])["changes"]
+    removed = change["diff"][0]
+    assert removed["op"] == "remove" and removed["path"] == "messages[0]"
+    assert re.fullmatch(r"\(sensitive \$\{env:PROMO\}, fp [0-9a-f]{4}\)", removed["before"]["name"])
+
+    assert cli(capsys, "apply", "--plan", "p.json", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        [campaign] = remote.hood.get("/campaigns", params={"view": "full"}).json()["items"]
+    [message] = campaign["messages"]
+    assert message["name"] == "msg NEWVAL" and message["push"]["title"]["en"] == "Code NEWVAL"
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0 and "No changes." in out
+
+
+PUSH_TASK = """\
+kind: PushTask
+key: task
+spec:
+  name: "Task ${env:PROMO}"
+  start_time: immediately
+  frequency: 86400
+  message:
+    title: {en: Good morning}
+    landing_url: https://example.com/news
+"""
+
+
+def test_an_interpolated_name_is_not_in_operations_errors_or_logs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every create's answer is lost after it committed (the outcome is unknown and looked
+    for, which is logged), and one email campaign is refused (its name is too long): neither
+    the log lines nor the failure in the result table may carry the resolved name."""
+    caplog.set_level(logging.INFO)
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator, drop_after_commit_rate=1.0)
+    monkeypatch.setenv("HOODSYNC_SETTLE_WINDOW", "1")
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    write(acc.root, "t/task.yaml", PUSH_TASK)
+    write(acc.root, "e/mail.yaml", email_yaml("mail", '"Mail ${env:PROMO}"'))
+    write(acc.root, "e/long.yaml", email_yaml("long", '"${env:PROMO}' + "x" * 300 + '"'))
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 1  # the long name is refused; the rest is applied
+    assert "email_campaign.long" in out and "create email campaign" in out + err
+    assert "outcome unknown" in caplog.text  # the lost answers really were logged
+    for where, text in {"output": out + err, "logs": caplog.text}.items():
+        assert "LEAKME42" not in text, where
+    with acc.remote() as remote:
+        tasks = remote.hood.get("/push-tasks").json()["items"]
+    assert [t["name"] for t in tasks] == ["Task LEAKME42"]  # created once, by its real name

@@ -658,3 +658,47 @@ def test_one_problem_said_by_two_schema_rules_is_reported_once(tmp_path: Path) -
     assert [f"{p.location.line}: {p.message}" for p in found] == [
         "3: missing required key 'name', 'messages'"
     ]
+
+
+def test_resolved_values_are_checked_by_the_schema_without_quoting_them(tmp_path: Path) -> None:
+    from hoodsync.definitions.interpolate import resolve
+    from hoodsync.definitions.validate import resolved_problems
+
+    write(
+        tmp_path,
+        "c.yaml",
+        campaign(
+            '  labels: ["${env:L}", "x-${env:L}"]\n  description: "${env:D}"\n',
+            messages="""\
+            - name: Hello
+              channel: push
+              push:
+                title: {en: "${env:T}"}
+                landing_url: "https://${env:H}/x"
+            """,
+        ),
+    )
+    [defn] = load_definitions([tmp_path], now=NOW)
+
+    def check(**env: str) -> list[Problem]:
+        resolved, paths = resolve(defn.spec, env)
+        return resolved_problems(defn, resolved, paths)
+
+    assert check(L="a", D="two\nlines", T="Hi", H="example.com") == []  # body text may wrap
+    found = check(L=",zq1", D="zq2\x00", T="zq3\t", H="a zq4")
+    assert [(p.path, p.location.line) for p in found] == [
+        (("spec", "labels", 0), 5),
+        (("spec", "labels", 1), 5),
+        (("spec", "description"), 6),
+        (("spec", "messages", 0, "push", "title", "en"), 11),
+        (("spec", "messages", 0, "push", "landing_url"), 12),
+    ]
+    assert [p.message.split(" resolved")[0] for p in found] == [
+        "with ${env:L}",
+        "with ${env:L}",
+        "with ${env:D}",
+        "with ${env:T}",
+        "with ${env:H}",
+    ]
+    assert not any(s in str(p) for p in found for s in ("zq1", "zq2", "zq3", "zq4"))
+    assert check(L="a", D="d", T="x" * 70, H="e.com") == []  # lengths are the preview's business

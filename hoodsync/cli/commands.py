@@ -433,14 +433,23 @@ def _write_preview(path: Path, run: Run, paths: Sequence[str]) -> None:
     """The HTML preview of what the plan changes: for updates, the new definition next to the
     remote object it replaces (read once, by the plan; never read again here).
 
-    Definitions go in with ``${env:...}`` unresolved: the page is a CI artifact."""
+    Definitions go in with ``${env:...}`` unresolved: the page is a CI artifact. For the same
+    reason the remote side is masked wherever its definition interpolates (it holds the
+    current or an old value of the secret)."""
+    from hoodsync.definitions.interpolate import reference_paths
     from hoodsync.definitions.validate import load_definitions
+    from hoodsync.kinds.base import mask_alike
     from hoodsync.preview import items_from_definitions, render_preview
     from hoodsync.session import spec_shapes
 
     actions = {c.address: c.action for c in run.plan.changes if c.steps}
     changed = [d for d in load_definitions(list(paths) or ["."]) if d.address in actions]
-    before = {a: spec for a, spec in spec_shapes(run.plan, run.remote).items() if a in actions}
+    secret = {d.address: reference_paths(d.spec) for d in changed}
+    before = {
+        a: mask_alike(spec, secret[a])
+        for a, spec in spec_shapes(run.plan, run.remote).items()
+        if a in secret
+    }
     write_atomic(
         path, render_preview(items_from_definitions(changed, before=before, actions=actions))
     )

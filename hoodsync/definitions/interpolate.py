@@ -23,7 +23,15 @@ from hoodsync.definitions.fast_interpolate import MARK, may_reference
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Location
 
-__all__ = ["resolve", "has_reference", "reference_names", "fingerprint", "masked", "REFERENCE"]
+__all__ = [
+    "resolve",
+    "has_reference",
+    "reference_names",
+    "reference_paths",
+    "fingerprint",
+    "masked",
+    "REFERENCE",
+]
 
 #: ``${env:NAME}`` with an optional leading ``$`` (the escape). NAME follows shell rules.
 REFERENCE = re.compile(r"(\$?)\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -54,6 +62,30 @@ def reference_names(text: str) -> tuple[str, ...]:
         if m.group(1) == "":
             seen.setdefault(m.group(2), None)
     return tuple(seen)
+
+
+def reference_paths(spec: Any) -> dict[JsonPath, tuple[str, ...]]:
+    """The paths (relative to ``spec``) of the strings :func:`resolve` would mark sensitive,
+    each with the variable names it references, read from the templates without resolving
+    them (no environment needed)."""
+    out: dict[JsonPath, tuple[str, ...]] = {}
+    if not may_reference(spec):
+        return out
+
+    def walk(node: Any, path: JsonPath) -> None:
+        if isinstance(node, str):
+            names = reference_names(node)
+            if names:
+                out[path] = names
+        elif isinstance(node, Mapping):
+            for k, v in node.items():
+                walk(v, path + (k,))
+        elif isinstance(node, (list, tuple)):
+            for i, v in enumerate(node):
+                walk(v, path + (i,))
+
+    walk(spec, ())
+    return out
 
 
 def resolve(

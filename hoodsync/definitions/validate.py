@@ -59,6 +59,7 @@ __all__ = [
     "schema",
     "validate_documents",
     "load_definitions",
+    "resolved_problems",
     "parse_api_time",
 ]
 
@@ -615,6 +616,99 @@ def _rule_problems(
         return [], None
     taken = {p.path for p in schema_problems}
     return [p for p in found if p.path not in taken], defn
+
+
+# --------------------------------------------------------------------------- resolved values
+
+
+def resolved_problems(
+    defn: Definition, spec: Mapping[str, Any], sensitive: Sequence[JsonPath]
+) -> list[Problem]:
+    """The schema's rules checked again with the ``${env:...}`` values in place: ``spec`` is
+    ``defn``'s spec resolved, ``sensitive`` the paths (relative to it) of the strings that held
+    a reference. A value from the environment must be as safe to send as one written in the
+    file (one line, no control characters, a label without a comma, an http(s) URL) — but
+    ``validate`` checks templates (``https://${env:HOST}/x``), and the values are only known
+    when planning.
+
+    Only definitions with references need this (the planner calls it for those alone), and
+    the fast check answers first. ``defn`` passed validation as written, so every problem
+    found here comes from an interpolated value. The messages name the variables, never the
+    value: it is a secret.
+    """
+    if not sensitive:
+        return []
+    data: dict[str, Any] = {"kind": defn.kind.value, "key": defn.key, "spec": spec}
+    if defn.state is not None:
+        data["state"] = defn.state
+    if defn.order:
+        data["order"] = defn.order
+    if defn.resume is not None:
+        data["resume"] = defn.resume
+    name = SCHEMA_NAMES[defn.kind.value]
+    if _fast_valid(data, name):
+        return []
+    found: dict[tuple[JsonPath, str], Problem] = {}
+    for error in _validator(name).iter_errors(data):
+        error = _explaining(error)
+        path: JsonPath = tuple(error.absolute_path)
+        message = f"{_references(defn, path, sensitive)} {_message_hiding_value(error)}"
+        found.setdefault((path, message), Problem(defn.locate(path), message, path))
+    return sorted(found.values(), key=Problem.sort_key)
+
+
+def _explaining(error: ValidationError) -> ValidationError:
+    """The error of the form the value was meant as, for a oneOf / anyOf (see _translate)."""
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        from jsonschema.exceptions import best_match
+
+        context = [e for e in error.context if e.validator != "type" or e.relative_path]
+        error = best_match(context or list(error.context))
+    return error
+
+
+def _references(defn: Definition, path: JsonPath, sensitive: Sequence[JsonPath]) -> str:
+    """``with ${env:HOST}`` — the variables interpolated at or below ``path`` (a document
+    path), which the value at ``path`` is made of."""
+    from hoodsync.definitions.interpolate import reference_names
+
+    rel = path[1:] if path[:1] == ("spec",) else None
+    names: dict[str, None] = {}
+    for s in sensitive:
+        if rel is not None and s[: len(rel)] == rel:
+            template: Any = defn.spec
+            try:
+                for part in s:
+                    template = template[part]
+            except (KeyError, IndexError, TypeError):
+                continue
+            if isinstance(template, str):
+                names.update(dict.fromkeys(reference_names(template)))
+    refs = " ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
+    return f"with {refs} resolved, the value"
+
+
+def _message_hiding_value(error: ValidationError) -> str:
+    """What is wrong with the value, without quoting it (:func:`_message` quotes it)."""
+    kind = error.validator
+    value: Any = error.validator_value
+    described = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if kind == "pattern":
+        return "is refused: " + (described or f"it does not match /{value}/")
+    if kind == "type":
+        wanted = value if isinstance(value, str) else " or ".join(value)
+        return f"is not of type {wanted}"
+    if kind == "enum":
+        return f"is not one of: {', '.join(_short(v) for v in value)}"
+    if kind == "const":
+        return f"must be {_short(value)}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"is out of range ({kind} {value})"
+    if kind == "not":
+        return "is not allowed" + (f": {described}" if described else " here")
+    if kind in ("minLength", "maxLength", "minItems", "maxItems", "required", "uniqueItems"):
+        return _message(error)  # these say nothing of the value itself
+    return f"is refused ({kind})" + (f": {described}" if described else "")
 
 
 def validate_documents(

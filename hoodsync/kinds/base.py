@@ -68,6 +68,7 @@ __all__ = [
     "field_diffs",
     "changed_top_keys",
     "mask_paths",
+    "mask_alike",
     "template_body",
     "spec_hash",
     "group_by",
@@ -414,11 +415,14 @@ class Element:
     scalar's ``move``) the element's value. ``index`` is its index in the *desired* array,
     ``None`` when only the remote array holds it; sensitive paths are index paths into the spec
     and are matched through it. ``label`` is how paths show a message (``"Hello"`` →
-    ``messages["Hello"]``); empty for a scalar, which paths show by index."""
+    ``messages["Hello"]``); empty for a scalar, which paths show by index. ``remote`` is its
+    index in the remote array when only the remote holds it (how the path shows it when its
+    label would reveal a sensitive value)."""
 
     item: Any
     index: int | None
     label: str
+    remote: int | None = None
 
 
 #: One path segment of a raw difference: a dict key, an array index or a named element.
@@ -648,11 +652,11 @@ def _diff_messages(
         if count > 1
     }
 
-    def element(key: tuple[str, str], index: int | None) -> Element:
+    def element(key: tuple[str, str], index: int | None, remote: int | None = None) -> Element:
         label = json.dumps(key[0], ensure_ascii=False)
         if key[0] in repeated:
             label += f" ({key[1]})"
-        return Element(key[0], index, label)
+        return Element(key[0], index, label, remote)
 
     out: list[RawDiff] = []
     if have_keys == want_keys:
@@ -670,7 +674,7 @@ def _diff_messages(
     matched_after = {j: i for i, j in pairs}
     matched_before = set(matched_after.values())
     ranked: list[tuple[int, RawDiff]] = [
-        (i, (path + (element(have_keys[i], None),), "remove", b, None))
+        (i, (path + (element(have_keys[i], None, i),), "remove", b, None))
         for i, b in enumerate(before)
         if i not in matched_before
     ]
@@ -864,15 +868,45 @@ def mask_paths(
     return out
 
 
+def mask_alike(value: Any, paths: Mapping[JsonPath, Sequence[str]]) -> Any:
+    """A copy of ``value`` (a remote object in spec shape) masked wherever a definition's
+    sensitive path ``paths`` (path → variable names) points, every array index in a path
+    standing for *each* element of that array: the remote's arrays are not aligned with the
+    definition's, and any of their elements may hold the old value of the secret. A path that
+    runs into a scalar masks it whole. For showing a remote object beside a definition (the
+    HTML preview's "before" side)."""
+    if not paths:
+        return value
+    if () in paths:
+        return _mask_text(value, paths[()])
+    if isinstance(value, Mapping):
+        by_key: dict[Any, dict[JsonPath, Sequence[str]]] = {}
+        for p, n in paths.items():
+            by_key.setdefault(p[0], {})[p[1:]] = n
+        return {k: mask_alike(v, by_key[k]) if k in by_key else v for k, v in value.items()}
+    if isinstance(value, list):
+        inner = {p[1:]: n for p, n in paths.items() if type(p[0]) is int}
+        return [mask_alike(v, inner) for v in value]
+    return _mask_text(value, next(iter(paths.values())))
+
+
 def format_path(path: DiffPath, hidden: frozenset[JsonPath] = frozenset()) -> str:
     """A diff path as plans show it: ``labels[1]``, ``messages["Hello"].push.title.en``.
-    A message whose name is a sensitive spec path (in ``hidden``) is shown by index instead."""
+    A message whose name is a sensitive spec path (in ``hidden``) is shown by index instead;
+    so is a message only the remote holds when the name of any desired message of its array is
+    sensitive (its name may be the old value of that secret): by its remote index, as a removed
+    element of an array of scalars is."""
     out: list[str] = []
     spec: list[str | int] = []
     for part in path:
         if isinstance(part, Element):
-            spec.append(part.index if part.index is not None else -1)
-            named = part.index is not None and tuple(spec) + ("name",) in hidden
+            if part.index is None:
+                named = part.remote is not None and ("name",) in _element_masks(tuple(spec), hidden)
+                out.append(f"[{part.remote}]" if named else f"[{part.label}]")
+                spec.append(-1)
+                continue
+            spec.append(part.index)
+            named = tuple(spec) + ("name",) in hidden
             out.append(f"[{part.index}]" if named else f"[{part.label}]")
         elif isinstance(part, int):
             spec.append(part)
@@ -897,6 +931,48 @@ def _spec_path(path: DiffPath) -> JsonPath | None:
     return tuple(out)
 
 
+def _masks_at(
+    spec: JsonPath, sensitive: Iterable[JsonPath], names: Mapping[JsonPath, Sequence[str]]
+) -> dict[JsonPath, tuple[str, ...]]:
+    """The sensitive paths inside the value at spec path ``spec``, relative to it (``()``: the
+    value itself, or a value on the way to a sensitive string), each with its variable names."""
+    rel: dict[JsonPath, tuple[str, ...]] = {}
+    n = len(spec)
+    for s in sensitive:
+        if s[:n] == spec:
+            rel[s[n:]] = tuple(names.get(s, ()))
+        elif len(s) < n and spec[: len(s)] == s:
+            rel[()] = tuple(names.get(s, ()))
+    return rel
+
+
+def _element_masks(
+    array: JsonPath,
+    sensitive: Iterable[JsonPath],
+    names: Mapping[JsonPath, Sequence[str]] | None = None,
+) -> dict[JsonPath, tuple[str, ...]]:
+    """The sensitive paths inside *any* element of the desired array at spec path ``array``,
+    relative to the element (``("name",)``, ``("push", "title", "en")``, ``()`` for a scalar),
+    each with the variable names used there. A remote element no desired element is paired
+    with is masked at all of them: it may hold the old value of any of those secrets."""
+    names = names or {}
+    rel: dict[JsonPath, tuple[str, ...]] = {}
+    n = len(array)
+    for s in sensitive:
+        if len(s) > n and type(s[n]) is int and s[:n] == array:
+            seen = rel.setdefault(s[n + 1 :], ())
+            rel[s[n + 1 :]] = seen + tuple(x for x in names.get(s, ()) if x not in seen)
+    return rel
+
+
+def _unpaired(part: Segment) -> bool:
+    """Does the last segment of a removal or change name a remote element that no desired
+    element is known to be paired with? A message only the remote holds, or an array index:
+    arrays of scalars are aligned by value, so a removed or replaced remote value has no
+    counterpart in the definition, and a positional array's extra remote elements none."""
+    return type(part) is int or (isinstance(part, Element) and part.index is None)
+
+
 def field_diffs(
     raw: Sequence[RawDiff],
     sensitive: Sequence[JsonPath],
@@ -904,6 +980,10 @@ def field_diffs(
 ) -> tuple[FieldDiff, ...]:
     """Raw differences → :class:`FieldDiff` s with every sensitive value masked, on both sides
     (the remote value at a sensitive path is a secret too: the old one, or the same one).
+    A remote array element without a desired counterpart (a message only the remote holds, a
+    removed or replaced element of an array of scalars) is masked wherever any element of the
+    desired array is sensitive, and such a message is named by its remote index when a desired
+    message's name is sensitive (see :func:`format_path`).
     ``names`` (sensitive path → variable names, :attr:`Desired.sensitive_names`) lets the masks
     name their variables. A top-level ``add`` of ``null`` (a create's ``run_immediately:
     null``) is left out: absent and null are one to these APIs, and the create sends nothing
@@ -917,17 +997,18 @@ def field_diffs(
         if op == "move":
             out.append(_move_diff(path, before, after, hidden, names))
             continue
-        spec = _spec_path(path) if sensitive else None
-        if spec is not None:
-            rel: dict[JsonPath, Sequence[str]] = {}
-            for s in sensitive:
-                if s[: len(spec)] == spec:
-                    rel[s[len(spec) :]] = names.get(s, ())
-                elif len(spec) > len(s) and spec[: len(s)] == s:
-                    rel[()] = names.get(s, ())
-            if rel:
-                before = None if op == "add" else mask_paths(before, list(rel), rel)
-                after = None if op == "remove" else mask_paths(after, list(rel), rel)
+        if sensitive:
+            spec = _spec_path(path)
+            mine = _masks_at(spec, sensitive, names) if spec is not None else {}
+            theirs = mine
+            if op != "add" and path and _unpaired(path[-1]):
+                array = _spec_path(path[:-1])
+                if array is not None:
+                    theirs = {**_element_masks(array, sensitive, names), **mine}
+            if theirs and op != "add":
+                before = mask_paths(before, list(theirs), theirs)
+            if mine and op != "remove":
+                after = mask_paths(after, list(mine), mine)
         out.append(FieldDiff(format_path(path, hidden), op, before, after))
     return tuple(out)
 

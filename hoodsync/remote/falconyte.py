@@ -149,14 +149,15 @@ class FalconyteClient:
                 if c.get("name") == name and str(c.get("id")) not in excluded
             ]
             if len(found) > 1:
-                log.warning("%d email campaigns are named %r; taking the newest", len(found), name)
+                # Not naming the name: it may hold an ${env:...} value.
+                log.warning("%d email campaigns share this name; taking the newest", len(found))
             return found[-1] if found else None
 
         result: CreateResult[Obj] = self.transport.create(
             "/email/campaigns",
             dict(body),
             find=find,
-            operation=f"create email campaign {name or ''}".rstrip(),
+            operation="create email campaign",  # not its name: it may hold an ${env:...} value
         )
         if result.existing is not None:
             return result.existing

@@ -251,16 +251,16 @@ class HoodClient:
                     self.list_campaigns(), lambda c: campaign_marker(c) == key, "campaign", key
                 )
             if isinstance(name, str):
-                return _newest(
-                    self.list_campaigns(), lambda c: c.get("name") == name, "campaign", name
-                )
+                return _newest(self.list_campaigns(), lambda c: c.get("name") == name, "campaign")
             return None
 
+        # Named by the key (the definition's, never interpolated), not by the name: a name may
+        # hold an ${env:...} value, and operations appear in errors, logs and the result table.
         result: CreateResult[Obj] = self.transport.create(
             "/campaigns",
             dict(body),
             find=find,
-            operation=f"create campaign {key or name or ''}".rstrip(),
+            operation=f"create campaign {key}" if key else "create campaign",
         )
         created = self._settle(result, find, "campaign")
         if result.existing is not None or _is_complete_campaign(created):
@@ -361,14 +361,11 @@ class HoodClient:
                 self.list_push_tasks(),
                 lambda t: t.get("name") == name and str(t.get("id")) not in excluded,
                 "push task",
-                name,
             )
 
+        # Not named by its name, which may hold an ${env:...} value (see create_campaign).
         result: CreateResult[Obj] = self.transport.create(
-            "/push-tasks",
-            dict(body),
-            find=find,
-            operation=f"create push task {name or ''}".rstrip(),
+            "/push-tasks", dict(body), find=find, operation="create push task"
         )
         created = self._settle(result, find, "push task")
         if result.existing is not None:
@@ -542,9 +539,13 @@ def _is_complete_campaign(obj: Mapping[str, Any]) -> bool:
     return all(k in obj for k in ("id", "name", "status", "messages"))
 
 
-def _newest(objs: Iterable[Obj], match: Callable[[Obj], bool], what: str, ident: str) -> Obj | None:
-    """The newest object matching, if any (listings are oldest first)."""
+def _newest(
+    objs: Iterable[Obj], match: Callable[[Obj], bool], what: str, key: str | None = None
+) -> Obj | None:
+    """The newest object matching, if any (listings are oldest first). The warning about
+    several names the hoodsync ``key`` when there is one, never a name (it may be secret)."""
     found = [o for o in objs if match(o)]
     if len(found) > 1:
-        log.warning("%d %s objects match %r; taking the newest", len(found), what, ident)
+        which = f"{what} objects carry the key {key!r}" if key else f"{what} objects match"
+        log.warning("%d %s; taking the newest", len(found), which)
     return found[-1] if found else None
