@@ -14,12 +14,10 @@ Contract:
 * A running campaign that was paused for an edit is resumed again when the edit fails, so a
   failure never leaves a live campaign stopped behind the user's back.
 * Stopping (the ``stop`` event, or a first Ctrl-C while :func:`apply_plan` waits in the main
-  thread): no further change starts and no further step of a started change is sent; the calls
-  in flight finish. A change cut between two steps is "interrupted" (its result says which steps
-  were done and which were not sent); the rest are "not attempted". One exception, for the
-  rule below: a running campaign paused for an edit is resumed before its change stops (by its
-  own last step when the edit was made, else unedited), since a re-run would not resume a
-  campaign whose definition leaves the lifecycle alone.
+  thread): no further change starts, changes already started run to their end (their steps are
+  a sequence that should not be cut in half: a campaign created to be paused must not be left
+  live, a running one paused for an edit must not be left paused), and the rest are "not
+  attempted".
 * Stopping at once (the ``abort`` event, or a second Ctrl-C): nothing more is sent and nothing
   is waited for. Each call still in flight gets a ``result`` line with status ``unknown`` and
   its change is "interrupted"; the ``end`` line closes the journal, and the threads still
@@ -101,7 +99,7 @@ class Outcome(str, enum.Enum):
 
     APPLIED = "applied"
     FAILED = "failed"
-    #: Started, then stopped by Ctrl-C before its last step (or with a call's answer unknown).
+    #: Started, then cut off by a second Ctrl-C before its last step, or its call's answer unknown.
     INTERRUPTED = "interrupted"
     NOT_ATTEMPTED = "not attempted"
 
@@ -305,7 +303,7 @@ class _Runner:
     same_name: Mapping[str, Sequence[str]] = field(default_factory=dict)
     #: variables holding API credentials: never interpolated into a request body
     forbidden_env: frozenset[str] = frozenset()
-    #: set: send no further step (a first Ctrl-C); see the module docstring
+    #: set: start no new change (a first Ctrl-C); see the module docstring
     stop: threading.Event = field(default_factory=threading.Event)
     #: set: send nothing more and give up at once (a second Ctrl-C)
     abort: threading.Event = field(default_factory=threading.Event)
@@ -320,9 +318,10 @@ class _Runner:
         remote object). The result names the created object when there is one — for an email
         ``replace`` the NEW campaign, not the old one its last step stopped.
 
-        ``stop`` is looked at before each step after the first (the change then ends
-        "interrupted"); once ``abort`` is set it raises :class:`_Abandoned` at the next look,
-        sending and writing nothing more (its result is then made from the journal).
+        A change runs to its end once started, whatever ``stop`` says (its steps are one
+        sequence: cut after a create, a campaign meant to be paused would be left live); once
+        ``abort`` is set it raises :class:`_Abandoned` at the next look, sending and writing
+        nothing more (its result is then made from the journal).
         """
         # may raise StalePlanError before any write
         steps = resolve_steps(change, self.env, forbidden_env=self.forbidden_env)
@@ -331,8 +330,6 @@ class _Runner:
         target: str | None = change.remote_id
         for index, step in enumerate(steps):
             self._check_abort()
-            if index and self.stop.is_set() and not self._resumes_live_edit(change, step):
-                return self._stopped(change, steps, index, created or target)
             target = None if step.op == "create" else (step.id or created or change.remote_id)
             if not self.journal.write(
                 "intent", address=change.address, step=index, op=step.op, id=target
@@ -364,13 +361,7 @@ class _Runner:
             self.journal.write(
                 "result", address=change.address, step=index, op=step.op, id=target, status="ok"
             )
-            if (
-                target
-                and index + 1 < len(steps)
-                and (change.kind, step.op) in _SETTLED
-                and (not self.stop.is_set() or Flag.LIVE_EDIT in change.flags)
-            ):
-                # (after a stop, only a live edit sends another request: its resume)
+            if target and index + 1 < len(steps) and (change.kind, step.op) in _SETTLED:
                 try:
                     self._settle(change.kind, step.op, target)
                 except HoodsyncError as exc:
@@ -400,38 +391,6 @@ class _Runner:
     def _check_abort(self) -> None:
         if self.abort.is_set():
             raise _Abandoned(self)
-
-    @staticmethod
-    def _resumes_live_edit(change: Change, step: Step) -> bool:
-        """Is ``step`` the resume that returns a running campaign paused for an edit to
-        running? It is still sent after a stop (module docstring)."""
-        return Flag.LIVE_EDIT in change.flags and step.op == "resume"
-
-    def _stopped(
-        self, change: Change, steps: Sequence[Step], index: int, remote_id: str | None
-    ) -> Result:
-        """The result of a change stopped (first Ctrl-C) before step ``index``; a live
-        campaign paused for its edit is resumed unedited first."""
-        resumed = self._compensate(change, steps[:index], remote_id)
-        detail = (
-            f"after {', '.join(s.op for s in steps[:index])}; "
-            f"{', '.join(s.op for s in steps[index:])} not sent"
-        )
-        if resumed is not None:
-            detail += (
-                "; the campaign was resumed unedited"
-                if resumed
-                else "; resuming the campaign failed: it is paused"
-            )
-        return Result(
-            change.address,
-            change.action,
-            Outcome.INTERRUPTED,
-            detail,
-            remote_id,
-            index,
-            len(steps),
-        )
 
     def _unjournaled(
         self, change: Change, step: Step, index: int, remote_id: str | None, total: int
@@ -762,7 +721,7 @@ class _Stopper:
                 return
             self.noted = True
         self.journal.write("interrupted")
-        log.warning("interrupted: finishing the calls in flight, starting nothing new")
+        log.warning("interrupted: finishing the changes in flight, starting no new one")
 
     def _interrupt(self) -> None:
         if self.abort.is_set():
@@ -814,7 +773,7 @@ def apply_plan(
     ``hooks.change_finished(account, result, finished, total)`` is called once per change as
     it ends (``account`` is the plan's account name). Once ``stop`` is set (or on a first
     Ctrl-C in this thread, which sets it), or the journal cannot be written, no new change
-    and no further step starts. Once ``abort`` is set (or on a second Ctrl-C) it returns
+    starts (those started run to their end). Once ``abort`` is set (or on a second Ctrl-C) it returns
     without waiting for the calls in flight (their outcome is unknown). Never raises for an
     API failure or a journal that cannot be written: both end up in the report.
     """

@@ -127,7 +127,7 @@ def apply(
 ) -> bool | None:
     """Everything ``apply`` does (module docstring). Returns ``None`` when there was nothing to
     change, else whether every change of every account was applied. ``stop`` set (a first
-    Ctrl-C) winds the apply down: no new change or step starts; ``abort`` set (a second one)
+    Ctrl-C) winds the apply down: no new change starts; ``abort`` set (a second one)
     ends it without waiting for the calls in flight (:func:`hoodsync.apply.apply_plan`).
 
     Raises :class:`HoodsyncError` (nothing applied) for invalid input, a held lock, a stale or
@@ -573,7 +573,7 @@ def apply_all(
     """Apply every account's plan concurrently, each reporting to ``hooks``. True when every
     change of every account was applied.
 
-    ``stop`` set (Ctrl-C): no new change or step starts, calls in flight finish, and every
+    ``stop`` set (Ctrl-C): no new change starts, changes in flight finish, and every
     account still reports its result (the rest "not attempted"). ``abort`` set (Ctrl-C
     again): every account reports at once, the calls in flight not waited for."""
     work = [r for r in runs if r.plan.has_changes]

@@ -748,11 +748,11 @@ def intents(lines: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
     ]
 
 
-def test_a_stop_during_a_step_sends_no_further_step_of_that_change_nor_any_other(
+def test_a_stop_during_a_step_lets_that_change_finish_and_starts_no_other(
     tmp_path: Path,
 ) -> None:
-    """Ctrl-C while a change's first step is on the wire: that call finishes and is recorded,
-    the change's next step is never sent, and the change behind it never starts."""
+    """Ctrl-C while a change's first step is on the wire: that change runs to its end (its
+    steps are one sequence), and the change behind it never starts."""
     from hoodsync.cli.views import result_table
 
     stop = threading.Event()
@@ -760,50 +760,28 @@ def test_a_stop_during_a_step_sends_no_further_step_of_that_change_nor_any_other
     for rid in ("5", "6"):
         hood.campaigns[rid] = {"id": rid, "status": "paused"}
     report = run(tmp_path, paused_edits("a", "b"), hood, stop=stop, parallelism=1)
-    assert hood.calls == [("patch_campaign", "5")]
+    assert [c for c in hood.calls if c[0] != "get_campaign"] == [
+        ("patch_campaign", "5"),
+        ("resume_campaign", "5"),
+    ]
     lines = journal_lines(report)
-    assert intents(lines) == [("campaign.a", "patch", False)]  # no step intent after the stop
-    assert [x["status"] for x in lines if x["event"] == "result"] == ["ok"]  # it finished
+    assert intents(lines) == [("campaign.a", "patch", False), ("campaign.a", "resume", False)]
     a, b = report.results
-    assert (a.outcome, a.detail, a.steps_done, a.steps_total) == (
-        Outcome.INTERRUPTED,
-        "after patch; resume not sent",
-        1,
-        2,
-    )
+    assert (a.outcome, a.steps_done, a.steps_total) == (Outcome.APPLIED, 2, 2)
     assert (b.outcome, b.detail) == (Outcome.NOT_ATTEMPTED, "interrupted")
     assert report.interrupted and not report.stopped_at_once and not report.ok
     assert lines[-1]["event"] == "end"
-    assert (lines[-1]["interrupted"], lines[-1]["not_attempted"]) == (1, 1)
+    assert (lines[-1]["interrupted"], lines[-1]["not_attempted"]) == (0, 1)
     table = result_table(report)
-    assert "Apply interrupted (Ctrl-C): 0 applied, 0 failed, 1 interrupted, 1 not attempted." in (
-        table
-    )
+    assert "Apply interrupted (Ctrl-C): 1 applied, 0 failed, 1 not attempted." in table
 
 
-def test_a_stop_while_a_live_campaign_is_being_paused_resumes_it_unedited(
-    tmp_path: Path,
+@pytest.mark.parametrize("during", ["pause_campaign", "patch_campaign"])
+def test_a_stop_during_a_live_edit_finishes_it_and_never_leaves_the_campaign_paused(
+    tmp_path: Path, during: str
 ) -> None:
-    """The one request sent after a stop: a running campaign paused for an edit is not left
-    paused (a definition without ``state:`` would never resume it on the next run)."""
     stop = threading.Event()
-    hood = StopsDuring("pause_campaign", stop)
-    hood.campaigns["5"] = {"id": "5", "status": "running"}
-    report = run(tmp_path, paused_edits("a", live=True), hood, stop=stop)
-    assert ("patch_campaign", "5") not in hood.calls  # the edit's own steps stop
-    assert hood.calls[-1] == ("resume_campaign", "5") and hood.campaigns["5"]["status"] == "running"
-    assert intents(journal_lines(report)) == [
-        ("campaign.a", "pause", False),
-        ("campaign.a", "resume", True),
-    ]
-    (a,) = report.results
-    assert a.outcome is Outcome.INTERRUPTED
-    assert a.detail == "after pause; patch, resume not sent; the campaign was resumed unedited"
-
-
-def test_a_stop_while_a_live_campaign_is_being_edited_still_resumes_it(tmp_path: Path) -> None:
-    stop = threading.Event()
-    hood = StopsDuring("patch_campaign", stop)
+    hood = StopsDuring(during, stop)
     hood.campaigns["5"] = {"id": "5", "status": "running"}
     report = run(tmp_path, paused_edits("a", live=True), hood, stop=stop)
     assert [op for op, _ in hood.calls if op != "get_campaign"] == [
@@ -811,6 +789,7 @@ def test_a_stop_while_a_live_campaign_is_being_edited_still_resumes_it(tmp_path:
         "patch_campaign",
         "resume_campaign",
     ]
+    assert hood.campaigns["5"]["status"] == "running"
     assert report.results[0].outcome is Outcome.APPLIED
 
 

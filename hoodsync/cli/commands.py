@@ -456,8 +456,8 @@ def preview(paths: Sequence[str], out: Path) -> None:
 def _stop_on_interrupt(
     stop: threading.Event, abort: threading.Event, view: TerminalView
 ) -> Iterator[None]:
-    """Once changes are being sent, a first Ctrl-C only sets ``stop`` (no new change or step
-    starts; the calls in flight finish; the tables are printed); a second one sets ``abort``
+    """Once changes are being sent, a first Ctrl-C only sets ``stop`` (no new change starts;
+    the changes in flight finish; the tables are printed); a second one sets ``abort``
     (the calls in flight are not waited for; the tables are printed at once); a third one
     interrupts on the spot. Before that — while planning or at the question — Ctrl-C
     interrupts at once, nothing sent. Installed only in the main thread, where Python
@@ -478,7 +478,7 @@ def _stop_on_interrupt(
             return
         stop.set()
         _err(
-            "Interrupted: finishing the calls in flight, sending nothing new "
+            "Interrupted: finishing the changes in flight, starting no new one "
             "(Ctrl-C again to stop at once)."
         )
 
@@ -533,9 +533,9 @@ def apply(
 
     Several accounts are planned and applied concurrently; output stays in account order.
     With --plan, the saved plan is applied exactly (PATHS only locate hoodsync.yaml).
-    Exit 1 when anything was not applied; the result table says what was. Ctrl-C sends
-    nothing new, lets the calls in flight finish and prints the table; Ctrl-C again prints
-    it at once, without waiting for the calls in flight.
+    Exit 1 when anything was not applied; the result table says what was. Ctrl-C starts no
+    new change, lets the changes in flight finish and prints the table; Ctrl-C again prints
+    it at once, sending nothing more and waiting for no call in flight.
 
     Each account is locked on this machine before it is read, until the apply ends: a second
     apply of the same account refuses (or waits --lock-timeout), naming the holder.
