@@ -13,10 +13,17 @@ Contract:
   "not attempted", since waves exist to express dependencies.
 * A running campaign that was paused for an edit is resumed again when the edit fails, so a
   failure never leaves a live campaign stopped behind the user's back.
-* Stopping (the ``stop`` event, or Ctrl-C while :func:`apply_plan` waits in the main thread):
-  no further change starts, changes already started run to their end (their steps are a
-  sequence that should not be cut in half), and the rest are "not attempted". A second Ctrl-C
-  is not absorbed.
+* Stopping (the ``stop`` event, or a first Ctrl-C while :func:`apply_plan` waits in the main
+  thread): no further change starts, changes already started run to their end (their steps are
+  a sequence that should not be cut in half: a campaign created to be paused must not be left
+  live, a running one paused for an edit must not be left paused), and the rest are "not
+  attempted".
+* Stopping at once (the ``abort`` event, or a second Ctrl-C): nothing more is sent and nothing
+  is waited for. Each call still in flight gets a ``result`` line with status ``unknown`` and
+  its change is "interrupted"; the ``end`` line closes the journal, and the threads still
+  waiting for an answer are left behind (daemon threads: they do not hold the process) and
+  write nothing more. A create whose answer was lost this way is found again by the next
+  plan through its marker (campaigns) or name, like any create with an unknown outcome.
 * Every mutation is written to the journal before it is sent (intent) and after (result). The
   journal holds addresses, operations, ids and error messages — never request bodies, which may
   carry interpolated secrets. A step whose intent cannot be written (disk full) is not sent;
@@ -38,12 +45,13 @@ import functools
 import itertools
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,7 +62,7 @@ from hoodsync.hooks import ChangeHooks
 from hoodsync.journal import Journal
 from hoodsync.kinds import from_remote
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Change, Plan, Step
+from hoodsync.plan import Change, Flag, Plan, Step
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
@@ -91,6 +99,8 @@ class Outcome(str, enum.Enum):
 
     APPLIED = "applied"
     FAILED = "failed"
+    #: Started, then cut off by a second Ctrl-C before its last step, or its call's answer unknown.
+    INTERRUPTED = "interrupted"
     NOT_ATTEMPTED = "not attempted"
 
 
@@ -125,8 +135,10 @@ class ApplyReport:
 
     results: list[Result] = field(default_factory=list)
     journal_path: Path | None = None
-    #: True when the apply was stopped before every change had started.
+    #: True when a stop (Ctrl-C) arrived while changes were still running or waiting to run.
     interrupted: bool = False
+    #: True when the apply was stopped at once (second Ctrl-C): answers were not waited for.
+    stopped_at_once: bool = False
     #: Why the journal stopped being written (it is incomplete), if it did.
     journal_error: str | None = None
     #: Objects created more than once, found by the final listing (see the module doc).
@@ -189,15 +201,74 @@ class Clients:
     falconyte: FalconyteApi | None = None
 
 
+@dataclass(slots=True)
+class _Trace:
+    """What the journal holds about one change so far (kept by :class:`_Recorder` under the
+    same lock as the lines, so the two always agree)."""
+
+    #: Steps whose ``ok`` result is written (compensations not counted).
+    done: int = 0
+    #: The fields of an ``intent`` whose ``result`` is not written yet: a call in flight.
+    in_flight: dict[str, Any] | None = None
+    #: ``"<op> failed: <error>"`` once a step's failure is written.
+    failed: str | None = None
+    #: The id the last ``ok`` result names.
+    last_id: str | None = None
+    #: A compensating resume (of a live campaign paused for its edit) went through.
+    resumed: bool = False
+
+
 class _Recorder:
     """The journal as apply uses it: a failed write is recorded, sets ``broken`` (no new change
-    starts) and returns False, instead of raising out of the apply."""
+    starts) and returns False, instead of raising out of the apply.
+
+    It also keeps a :class:`_Trace` per change, and can be *sealed* (:meth:`seal`): from then
+    on only the sealing thread writes — the lines of threads left behind by a stop at once are
+    dropped (``write`` returns False), so nothing follows the ``end`` line."""
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.broken = threading.Event()
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._traces: dict[str, _Trace] = {}
 
     def write(self, event: str, **fields: Any) -> bool:
+        with self._lock:
+            if self._owner is not None and threading.get_ident() != self._owner:
+                return False
+            if not self._write(event, fields):
+                return False
+            self._trace(event, fields)
+            return True
+
+    def seal(self) -> dict[str, _Trace]:
+        """Keep the journal for the calling thread from now on; return a copy of every
+        change's trace, consistent with the lines written."""
+        with self._lock:
+            self._owner = threading.get_ident()
+            return {address: replace(t) for address, t in self._traces.items()}
+
+    def _trace(self, event: str, fields: Mapping[str, Any]) -> None:
+        address = fields.get("address")
+        if not isinstance(address, str) or event not in ("intent", "result", "settle"):
+            return
+        trace = self._traces.setdefault(address, _Trace())
+        if event == "intent":
+            trace.in_flight = dict(fields)
+        elif event == "result":
+            trace.in_flight = None
+            if fields.get("status") == "ok" and fields.get("compensating"):
+                trace.resumed = True
+            elif fields.get("status") == "ok":
+                trace.done += 1
+                trace.last_id = fields.get("id")
+            elif fields.get("status") == "failed" and not fields.get("compensating"):
+                trace.failed = f"{fields.get('op')} failed: {fields.get('error')}"
+        elif event == "settle" and fields.get("status") == "failed":
+            trace.failed = f"{fields.get('op')} did not show: {fields.get('error')}"
+
+    def _write(self, event: str, fields: Mapping[str, Any]) -> bool:
         try:
             self.journal.write(event, **fields)
         except OSError as exc:
@@ -232,6 +303,10 @@ class _Runner:
     same_name: Mapping[str, Sequence[str]] = field(default_factory=dict)
     #: variables holding API credentials: never interpolated into a request body
     forbidden_env: frozenset[str] = frozenset()
+    #: set: start no new change (a first Ctrl-C); see the module docstring
+    stop: threading.Event = field(default_factory=threading.Event)
+    #: set: send nothing more and give up at once (a second Ctrl-C)
+    abort: threading.Event = field(default_factory=threading.Event)
 
     # ------------------------------------------------------------------ one change
 
@@ -242,6 +317,11 @@ class _Runner:
         a step without an id acts on it (or, when the change creates nothing, on the change's
         remote object). The result names the created object when there is one — for an email
         ``replace`` the NEW campaign, not the old one its last step stopped.
+
+        A change runs to its end once started, whatever ``stop`` says (its steps are one
+        sequence: cut after a create, a campaign meant to be paused would be left live); once
+        ``abort`` is set it raises :class:`_Abandoned` at the next look, sending and writing
+        nothing more (its result is then made from the journal).
         """
         # may raise StalePlanError before any write
         steps = resolve_steps(change, self.env, forbidden_env=self.forbidden_env)
@@ -249,16 +329,20 @@ class _Runner:
         done = 0
         target: str | None = change.remote_id
         for index, step in enumerate(steps):
+            self._check_abort()
             target = None if step.op == "create" else (step.id or created or change.remote_id)
             if not self.journal.write(
                 "intent", address=change.address, step=index, op=step.op, id=target
             ):
+                self._check_abort()  # a sealed journal, not a full one
                 # Write-ahead: a step whose intent is not on disk is not sent.
                 self._compensate(change, steps[:index], target)
                 return self._unjournaled(change, step, index, created or target, len(steps))
+            self._check_abort()  # its intent is written: the journal says "unknown" for it
             try:
                 new_id = self._call(change, step, target)
             except HoodsyncError as exc:
+                self._check_abort()
                 self.journal.write(
                     "result",
                     address=change.address,
@@ -270,6 +354,7 @@ class _Runner:
                 )
                 self._compensate(change, steps[:index], target)
                 return self._failed(change, step, index, exc, created or target, len(steps))
+            self._check_abort()
             if new_id is not None:
                 created = target = new_id
             done += 1
@@ -303,6 +388,10 @@ class _Runner:
             len(steps),
         )
 
+    def _check_abort(self) -> None:
+        if self.abort.is_set():
+            raise _Abandoned(self)
+
     def _unjournaled(
         self, change: Change, step: Step, index: int, remote_id: str | None, total: int
     ) -> Result:
@@ -313,7 +402,7 @@ class _Runner:
                 change.address,
                 change.action,
                 Outcome.NOT_ATTEMPTED,
-                f"not attempted: {why}",
+                why,
                 remote_id,
                 0,
                 total,
@@ -352,18 +441,23 @@ class _Runner:
         before = f" (after {index} of its steps succeeded)" if index else ""
         return f"{step.op} failed{before}: {exc}"
 
-    def _compensate(self, change: Change, done: Sequence[Step], target: str | None) -> None:
+    def _compensate(self, change: Change, done: Sequence[Step], target: str | None) -> bool | None:
         """A live campaign paused for an edit is resumed if the edit then fails, or is not sent
         — even when the journal cannot record it: leaving a live campaign stopped is worse
-        than a resume missing from the journal."""
-        if change.kind is not Kind.CAMPAIGN or target is None or "live_edit" not in change.flags:
-            return
-        if not done or done[-1].op != "pause":
-            return
+        than a resume missing from the journal. Returns whether it was resumed (``None``:
+        nothing to resume). Never after a stop at once: then nothing more is sent."""
+        if change.kind is not Kind.CAMPAIGN or target is None or Flag.LIVE_EDIT not in change.flags:
+            return None
+        if not done or done[-1].op != "pause" or self.abort.is_set():
+            return None
         try:
-            self.journal.write(
-                "intent", address=change.address, op="resume", id=target, compensating=True
-            )
+            if (
+                not self.journal.write(
+                    "intent", address=change.address, op="resume", id=target, compensating=True
+                )
+                and self.abort.is_set()
+            ):
+                return None  # sealed by a stop at once, not full: send nothing more
             self._hood().resume_campaign(target, None)
             self.journal.write(
                 "result",
@@ -373,6 +467,7 @@ class _Runner:
                 status="ok",
                 compensating=True,
             )
+            return True
         except HoodsyncError as exc:
             self.journal.write(
                 "result",
@@ -384,6 +479,7 @@ class _Runner:
                 error=str(exc),
             )
             log.warning("%s: could not resume after a failed edit: %s", change.address, exc)
+            return False
 
     # ------------------------------------------------------------------ API calls
 
@@ -465,6 +561,7 @@ class _Runner:
         deadline = self.clock() + self.settle_timeout
         delay = 0.25
         while True:
+            self._check_abort()
             status = self._status(kind, remote_id)
             if status in wanted:
                 return
@@ -484,55 +581,173 @@ def _groups(changes: Sequence[Change]) -> list[list[Change]]:
     return [list(g) for _, g in itertools.groupby(changes, key=lambda c: (c.order, c.phase))]
 
 
-def _not_attempted(change: Change, detail: str) -> Result:
+def _not_attempted(change: Change, reason: str) -> Result:
     return Result(
         change.address,
         change.action,
         Outcome.NOT_ATTEMPTED,
-        detail,
+        reason,
         change.remote_id,
         0,
         len(change.steps),
     )
 
 
+class _Abandoned(Exception):
+    """Raised in a change's thread once the apply is stopped at once: the thread sends and
+    writes nothing more; the change's result is made from the journal (:func:`_from_trace`)."""
+
+
+#: The journal's word for a call whose answer was not waited for (a stop at once).
+_AT_ONCE = "stopped at once: its answer was not waited for"
+
+
+def _from_trace(change: Change, trace: _Trace | None) -> Result:
+    """The result of a change cut off by a stop at once, from what its journal lines say."""
+    total = len(change.steps)
+    if trace is None:
+        return _not_attempted(change, "interrupted")
+    remote_id = trace.last_id or change.remote_id
+    # A live edit whose pause was sent and whose resume (its own or a compensating one) was not
+    # answered: say so, the campaign stopped sending.
+    paused = (
+        "; the campaign, running before, may be left paused"
+        if Flag.LIVE_EDIT in change.flags
+        and trace.done < total
+        and (trace.done or trace.in_flight is not None)
+        and not trace.resumed
+        else ""
+    )
+    if trace.in_flight is not None:
+        op = trace.in_flight.get("op")
+        after = f" (after {trace.done} of its steps succeeded)" if trace.done else ""
+        detail = f"{op} was in flight: its outcome is unknown{after}{paused}"
+        return Result(
+            change.address, change.action, Outcome.INTERRUPTED, detail, remote_id, trace.done, total
+        )
+    if trace.failed is not None:
+        return Result(
+            change.address,
+            change.action,
+            Outcome.FAILED,
+            trace.failed,
+            remote_id,
+            trace.done,
+            total,
+        )
+    if trace.done >= total:
+        return Result(
+            change.address,
+            change.action,
+            Outcome.APPLIED,
+            change.description,
+            remote_id,
+            trace.done,
+            total,
+        )
+    detail = f"stopped at once after {trace.done} of its {total} steps{paused}"
+    return Result(
+        change.address, change.action, Outcome.INTERRUPTED, detail, remote_id, trace.done, total
+    )
+
+
+class _Workers:
+    """Up to ``size`` threads running submitted calls, each returning a :class:`Future`.
+
+    Unlike :class:`concurrent.futures.ThreadPoolExecutor`, nothing ever joins these threads
+    (they are daemon threads, and :meth:`shutdown` does not wait): after a stop at once, a
+    thread still waiting for an answer must hold neither the apply nor the process."""
+
+    def __init__(self, size: int) -> None:
+        self._size = max(1, size)
+        self._jobs: queue.SimpleQueue[tuple[Future[Result], Callable[[], Result]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._idle = threading.Semaphore(0)
+
+    def submit(self, fn: Callable[[], Result]) -> Future[Result]:
+        future: Future[Result] = Future()
+        self._jobs.put((future, fn))
+        if not self._idle.acquire(blocking=False) and len(self._threads) < self._size:
+            thread = threading.Thread(
+                target=self._work, name=f"apply-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            future, fn = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                    future.set_exception(exc)
+            self._idle.release()
+
+    def shutdown(self) -> None:
+        """Each thread ends after its current call; none is waited for."""
+        for _ in self._threads:
+            self._jobs.put(None)
+
+
 class _Stopper:
-    """Watches the stop event from the thread that waits for the changes: notes it in the
-    journal once, and turns a first Ctrl-C that reaches this thread into setting it."""
+    """Watches the stop events from the thread that waits for the changes: notes a stop in
+    the journal once, and turns a Ctrl-C that reaches this thread into setting ``stop`` (the
+    first) or ``abort`` (the second; a third propagates)."""
 
     #: How often the waiting thread wakes: a signal that another thread received is only
-    #: handled when this (main) thread runs Python code again.
+    #: handled when this (main) thread runs Python code again, and ``abort`` is looked at.
     POLL = 0.05
 
-    def __init__(self, stop: threading.Event, journal: _Recorder) -> None:
+    def __init__(self, stop: threading.Event, abort: threading.Event, journal: _Recorder) -> None:
         self.stop = stop
+        self.abort = abort
         self.journal = journal
-        self._noted = False
+        #: True once a stop was noted while changes were running or waiting to run.
+        self.noted = False
+        #: After a stop at once: the futures given to :meth:`finished` it did not report.
+        self.left: list[Future[Result]] = []
+        self._lock = threading.Lock()
 
     def note(self) -> None:
-        if self.stop.is_set() and not self._noted:
-            self._noted = True
-            self.journal.write("interrupted")
-            log.warning("interrupted: finishing the changes in flight, starting no new one")
+        with self._lock:
+            if not self.stop.is_set() or self.noted:
+                return
+            self.noted = True
+        self.journal.write("interrupted")
+        log.warning("interrupted: finishing the changes in flight, starting no new one")
+
+    def _interrupt(self) -> None:
+        if self.abort.is_set():
+            raise KeyboardInterrupt
+        if self.stop.is_set():
+            self.abort.set()
+        self.stop.set()
 
     def finished(self, futures: Sequence[Future[Result]]) -> Iterator[Result]:
         """Each future's result as it finishes (not in the order given: one slow change does
         not hold back the report of those done after it). A first Ctrl-C meanwhile sets
-        ``stop`` and keeps waiting (calls in flight finish and are reported); a second one
-        propagates."""
+        ``stop`` and keeps waiting (calls in flight finish and are reported); once ``abort``
+        is set (a second Ctrl-C) it stops waiting and leaves the rest in :attr:`left`."""
         pending = set(futures)
         while pending:
-            try:
-                done, pending = wait_futures(
-                    pending, timeout=self.POLL, return_when=FIRST_COMPLETED
-                )
-            except KeyboardInterrupt:
-                if self.stop.is_set():
-                    raise
-                self.stop.set()
+            try:  # ``pending`` is not changed in here: a Ctrl-C anywhere in it loses nothing
+                wait_futures(pending, timeout=self.POLL, return_when=FIRST_COMPLETED)
+                if self.abort.is_set():
+                    self.left = [f for f in futures if f in pending]
+                    return
                 self.note()
+            except KeyboardInterrupt:
+                self._interrupt()
                 continue
-            self.note()
+            done = {f for f in pending if f.done()}
+            pending -= done
             for future in sorted(done, key=futures.index):
                 yield future.result()
 
@@ -549,16 +764,18 @@ def apply_plan(
     clock: Callable[[], float] = time.monotonic,
     settle_timeout: float = 60.0,
     stop: threading.Event | None = None,
+    abort: threading.Event | None = None,
     forbidden_env: frozenset[str] = frozenset(),
 ) -> ApplyReport:
     """Execute ``plan`` and return every change's result (see the module docstring).
 
     Refuses (:class:`PlanError`) a plan with error-level notes before any write.
     ``hooks.change_finished(account, result, finished, total)`` is called once per change as
-    it ends (``account`` is the plan's account name). Once ``stop``
-    is set (or on a first Ctrl-C in this thread, which sets it), or the journal cannot be
-    written, no new change starts. Never raises for an API failure or a journal that cannot
-    be written: both end up in the report.
+    it ends (``account`` is the plan's account name). Once ``stop`` is set (or on a first
+    Ctrl-C in this thread, which sets it), or the journal cannot be written, no new change
+    starts (those started run to their end). Once ``abort`` is set (or on a second Ctrl-C) it returns
+    without waiting for the calls in flight (their outcome is unknown). Never raises for an
+    API failure or a journal that cannot be written: both end up in the report.
     """
     if plan.has_errors:
         raise PlanError("the plan has errors (see its notes); nothing was applied")
@@ -572,27 +789,44 @@ def apply_plan(
         if ref.address:
             same_name.setdefault(ref.address, []).append(ref.id)
     recorder = _Recorder(journal)
-    runner = _Runner(clients, recorder, env, sleep, clock, settle_timeout, same_name, forbidden_env)
     stop = threading.Event() if stop is None else stop
+    abort = threading.Event() if abort is None else abort
+    runner = _Runner(
+        clients,
+        recorder,
+        env,
+        sleep,
+        clock,
+        settle_timeout,
+        same_name,
+        forbidden_env,
+        stop=stop,
+        abort=abort,
+    )
     unknown_before = _unknown_outcomes(clients)
     recorder.write("start", account=plan.account.name, changes=len(work))
     report_change = (
         None if hooks is None else functools.partial(hooks.change_finished, plan.account.name)
     )
-    results = _run_waves(work, runner, recorder, stop, parallelism, report_change)
+    stopper = _Stopper(stop, abort, recorder)
+    results = _run_waves(work, runner, recorder, stopper, parallelism, report_change)
     report = ApplyReport(journal_path=journal.path)
-    report.interrupted = stop.is_set() and any(
-        r.outcome is Outcome.NOT_ATTEMPTED for r in results.values()
-    )
+    report.interrupted = stopper.noted
+    report.stopped_at_once = bool(stopper.left)
     report.results = [results[c.address] for c in work]
     if _unknown_outcomes(clients) != unknown_before:
-        _check_duplicates(report, work, clients, same_name)
+        if report.stopped_at_once:
+            report.duplicate_check_error = "not made: the apply was stopped at once"
+        else:
+            _check_duplicates(report, work, clients, same_name)
     recorder.write(
         "end",
         applied=report.count(Outcome.APPLIED),
         failed=report.count(Outcome.FAILED),
+        interrupted=report.count(Outcome.INTERRUPTED),
         not_attempted=report.count(Outcome.NOT_ATTEMPTED),
         duplicates=[d.address for d in report.duplicates],
+        at_once=report.stopped_at_once,
     )
     report.journal_error = recorder.error
     return report
@@ -602,7 +836,7 @@ def _run_waves(
     work: Sequence[Change],
     runner: _Runner,
     journal: _Recorder,
-    stop: threading.Event,
+    stopper: _Stopper,
     parallelism: int,
     on_result: Callable[[Result, int, int], None] | None,
 ) -> dict[str, Result]:
@@ -611,6 +845,7 @@ def _run_waves(
     finished = 0
     lock = threading.Lock()
     failed_wave: int | None = None
+    stop = stopper.stop
 
     def record(result: Result) -> None:
         nonlocal finished
@@ -622,22 +857,23 @@ def _run_waves(
 
     def halted() -> str | None:
         """Why no new change may start, if none may."""
-        if stop.is_set():
+        if stop.is_set() or stopper.abort.is_set():
+            stop.set()
+            stopper.note()
             return "interrupted"
         if journal.broken.is_set():
             return f"the journal {journal.error or 'could not be written'}"
         return None
 
-    stopper = _Stopper(stop, journal)
-
     def run(change: Change) -> Result:
         reason = halted()
         if reason is not None:
             journal.write("skipped", address=change.address, reason=reason)
-            return _not_attempted(change, f"not attempted: {reason}")
+            return _not_attempted(change, reason)
         return runner.run(change)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    workers = _Workers(parallelism)
+    try:
         for group in _groups(work):
             reason = halted()
             if reason is None and failed_wave is not None and group[0].order > failed_wave:
@@ -645,15 +881,50 @@ def _run_waves(
             if reason is not None:
                 for change in group:
                     journal.write("skipped", address=change.address, reason=reason)
-                    record(_not_attempted(change, f"not attempted: {reason}"))
+                    record(_not_attempted(change, reason))
                 continue
-            futures = [pool.submit(run, change) for change in group]
+            futures = [workers.submit(functools.partial(run, change)) for change in group]
             for result in stopper.finished(futures):
                 record(result)
                 if result.outcome is Outcome.FAILED and failed_wave is None:
                     failed_wave = group[0].order
-    stopper.note()
+            if stopper.left:
+                by_future = dict(zip(futures, group, strict=True))
+                _abandon([(by_future[f], f) for f in stopper.left], journal, record)
+    finally:
+        workers.shutdown()
     return results
+
+
+def _abandon(
+    left: Sequence[tuple[Change, Future[Result]]],
+    journal: _Recorder,
+    record: Callable[[Result], None],
+) -> None:
+    """Stop at once: the changes of ``left`` get their results without waiting. A change that
+    ended before the journal is sealed keeps its own result; for the others the journal's
+    lines say what happened (a call in flight gets a ``result`` line with status
+    ``unknown``); the threads still running write nothing more."""
+    ended: dict[str, Result] = {}
+    for change, future in left:
+        if future.done() and future.exception() is None:
+            ended[change.address] = future.result()
+    traces = journal.seal()
+    journal.write("interrupted", at_once=True)
+    log.warning("stopped at once: the calls in flight were left without waiting for them")
+    for change, future in left:
+        future.cancel()
+        result = ended.get(change.address)
+        if result is None:
+            trace = traces.get(change.address)
+            result = _from_trace(change, trace)
+            if trace is None:
+                journal.write("skipped", address=change.address, reason="interrupted")
+            elif trace.in_flight is not None:
+                journal.write(
+                    "result", **{**trace.in_flight, "status": "unknown", "error": _AT_ONCE}
+                )
+        record(result)
 
 
 # ---------------------------------------------------------------------------------- duplicates

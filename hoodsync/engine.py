@@ -120,10 +120,16 @@ def load_definitions(paths: Sequence[str], hooks: Hooks) -> list[Definition]:
     return load(roots)
 
 
-def apply(options: ApplyOptions, hooks: Hooks, stop: threading.Event) -> bool | None:
+def apply(
+    options: ApplyOptions,
+    hooks: Hooks,
+    stop: threading.Event,
+    abort: threading.Event | None = None,
+) -> bool | None:
     """Everything ``apply`` does (module docstring). Returns ``None`` when there was nothing to
-    change, else whether every change of every account was applied. ``stop`` set (Ctrl-C)
-    winds the apply down: no new change starts.
+    change, else whether every change of every account was applied. ``stop`` set (a first
+    Ctrl-C) winds the apply down: no new change starts; ``abort`` set (a second one)
+    ends it without waiting for the calls in flight (:func:`hoodsync.apply.apply_plan`).
 
     Raises :class:`HoodsyncError` (nothing applied) for invalid input, a held lock, a stale or
     edited saved plan, a plan with errors, the safety guard, or a refused approval."""
@@ -136,7 +142,7 @@ def apply(options: ApplyOptions, hooks: Hooks, stop: threading.Event) -> bool | 
                 return None
             _check_env(runs, config, options.plan_file)
             hooks.approve()
-            return apply_all(runs, config, options.parallelism, hooks, stop)
+            return apply_all(runs, config, options.parallelism, hooks, stop, abort)
         finally:
             close_all(runs)
 
@@ -345,13 +351,16 @@ def close_all(runs: Sequence[Run]) -> None:
 
 
 def in_parallel(
-    work: Sequence[Callable[[], T]], stop: threading.Event | None = None
+    work: Sequence[Callable[[], T]],
+    stop: threading.Event | None = None,
+    abort: threading.Event | None = None,
 ) -> list[T | BaseException]:
     """Run each callable in its own thread (accounts have separate clients and budgets);
     results — or the exception raised — in the order given.
 
     A first Ctrl-C while waiting sets ``stop`` (when given: the work then winds down by
-    itself) and keeps waiting; without ``stop``, or on a second Ctrl-C, it propagates."""
+    itself) and keeps waiting; a second one sets ``abort`` (when given: the work then ends
+    without waiting for its calls in flight) and keeps waiting; otherwise it propagates."""
     if len(work) == 1:
         try:
             return [work[0]()]
@@ -370,9 +379,12 @@ def in_parallel(
                 except FutureTimeout:
                     continue
                 except KeyboardInterrupt:
-                    if stop is None or stop.is_set():
+                    if stop is not None and not stop.is_set():
+                        stop.set()
+                    elif abort is not None and not abort.is_set():
+                        abort.set()
+                    else:
                         raise
-                    stop.set()
             out.append(error if error is not None else future.result())
         return out
 
@@ -548,6 +560,7 @@ def _run_apply(
     journal: Journal,
     hooks: Hooks,
     stop: threading.Event,
+    abort: threading.Event | None = None,
 ) -> ApplyReport:
     from hoodsync.apply import Clients, apply_plan
 
@@ -572,6 +585,7 @@ def _run_apply(
         parallelism=parallelism or config.parallelism,
         hooks=hooks,
         stop=stop,
+        abort=abort,
         forbidden_env=config.secret_names(),
     )
 
@@ -598,12 +612,14 @@ def apply_all(
     parallelism: int | None,
     hooks: Hooks,
     stop: threading.Event,
+    abort: threading.Event | None = None,
 ) -> bool:
     """Apply every account's plan concurrently, each reporting to ``hooks``. True when every
     change of every account was applied.
 
-    ``stop`` set (Ctrl-C): no new change starts, calls in flight finish, and every account
-    still reports its result (the rest "not attempted")."""
+    ``stop`` set (Ctrl-C): no new change starts, changes in flight finish, and every
+    account still reports its result (the rest "not attempted"). ``abort`` set (Ctrl-C
+    again): every account reports at once, the calls in flight not waited for."""
     work = [r for r in runs if r.plan.has_changes]
     journals = _open_journals(work, config)
 
@@ -611,7 +627,7 @@ def apply_all(
         name = run.account.name
         try:
             hooks.apply_started(name, run.plan)
-            report = _run_apply(run, config, parallelism, journals[index], hooks, stop)
+            report = _run_apply(run, config, parallelism, journals[index], hooks, stop, abort)
             hooks.apply_finished(name, report)
             return report.ok
         except HoodsyncError as exc:
@@ -623,7 +639,7 @@ def apply_all(
         finally:
             journals[index].close()
 
-    outcomes = in_parallel([functools.partial(one, i, r) for i, r in enumerate(work)], stop)
+    outcomes = in_parallel([functools.partial(one, i, r) for i, r in enumerate(work)], stop, abort)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome

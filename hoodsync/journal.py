@@ -1,9 +1,11 @@
 """The write-ahead journal of an apply: ``.hoodsync/journal/<UTC time>-<pid>[-<account>].jsonl``.
 
-One JSON object per line: an ``intent`` line before every mutation is sent and a ``result``
-line after it (plus ``settle`` and compensation lines), each with the time, the change's
-address, the step, the operation and the remote id — never a request body, which may carry an
-interpolated secret, and never a credential. The result table of an apply is made from what was
+One JSON object per line: ``start``; an ``intent`` line before every mutation is sent and a
+``result`` line after it (plus ``settle``, ``skipped``, ``interrupted`` and compensation lines,
+and after a second Ctrl-C a ``result`` with status ``unknown`` for each call not waited for);
+``end`` last. Each has the time, and where it concerns a change its address, the step, the
+operation and the remote id — never a request body, which may carry an interpolated secret,
+and never a credential. The result table of an apply is made from what was
 written here; after a crash, the file says what was sent.
 """
 

@@ -686,3 +686,172 @@ def test_a_journal_full_from_the_start_sends_nothing(tmp_path: Path) -> None:
     assert hood.calls == []
     assert [r.outcome for r in report.results] == [Outcome.NOT_ATTEMPTED]
     assert "the journal could not be written" in report.results[0].detail
+
+
+# ------------------------------------------------------------------------------ Ctrl-C: stop, stop at once
+
+
+class StopsDuring(FakeHood):
+    """A fake whose ``op`` call, the first time, sets ``stop`` (and with ``at_once`` also
+    ``abort``: Ctrl-C twice) while the call is in flight. With ``at_once`` the call then waits
+    for ``release`` (bounded), so the test sees apply_plan return while it is still on the
+    wire; ``returned`` is set once it has."""
+
+    def __init__(self, op: str, stop: threading.Event, abort: threading.Event | None = None):
+        super().__init__()
+        self.op, self.stop, self.abort = op, stop, abort
+        self.release, self.returned = threading.Event(), threading.Event()
+
+    def _record(self, op: str, ident: str | None) -> None:
+        super()._record(op, ident)
+        if op != self.op or self.stop.is_set():
+            return
+        self.stop.set()
+        if self.abort is not None:
+            self.abort.set()
+            try:
+                assert self.release.wait(10), "the test never released the call in flight"
+            finally:
+                self.returned.set()
+
+
+def paused_edits(*keys: str, live: bool = False) -> Plan:
+    """One two- (or, ``live``, three-) step edit per key, in key order: patch → resume of a
+    paused campaign, or pause → patch → resume of a running one."""
+    changes = []
+    for i, key in enumerate(keys):
+        rid = str(5 + i)
+        steps = (Step("patch", rid, {"name": key.upper()}), Step("resume", rid))
+        if live:
+            steps = (Step("pause", rid), *steps)
+        changes.append(
+            change(
+                key,
+                "update" if live else "resume",
+                steps,
+                remote_id=rid,
+                flags=("live_edit",) if live else (),
+            )
+        )
+    return Plan(account=ACCOUNT, changes=tuple(changes))
+
+
+def journal_lines(report: Any) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in report.journal_path.read_text().splitlines()]
+
+
+def intents(lines: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
+    return [
+        (x["address"], x["op"], bool(x.get("compensating")))
+        for x in lines
+        if x["event"] == "intent"
+    ]
+
+
+def test_a_stop_during_a_step_lets_that_change_finish_and_starts_no_other(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C while a change's first step is on the wire: that change runs to its end (its
+    steps are one sequence), and the change behind it never starts."""
+    from hoodsync.cli.views import result_table
+
+    stop = threading.Event()
+    hood = StopsDuring("patch_campaign", stop)
+    for rid in ("5", "6"):
+        hood.campaigns[rid] = {"id": rid, "status": "paused"}
+    report = run(tmp_path, paused_edits("a", "b"), hood, stop=stop, parallelism=1)
+    assert [c for c in hood.calls if c[0] != "get_campaign"] == [
+        ("patch_campaign", "5"),
+        ("resume_campaign", "5"),
+    ]
+    lines = journal_lines(report)
+    assert intents(lines) == [("campaign.a", "patch", False), ("campaign.a", "resume", False)]
+    a, b = report.results
+    assert (a.outcome, a.steps_done, a.steps_total) == (Outcome.APPLIED, 2, 2)
+    assert (b.outcome, b.detail) == (Outcome.NOT_ATTEMPTED, "interrupted")
+    assert report.interrupted and not report.stopped_at_once and not report.ok
+    assert lines[-1]["event"] == "end"
+    assert (lines[-1]["interrupted"], lines[-1]["not_attempted"]) == (0, 1)
+    table = result_table(report)
+    assert "Apply interrupted (Ctrl-C): 1 applied, 0 failed, 1 not attempted." in table
+
+
+@pytest.mark.parametrize("during", ["pause_campaign", "patch_campaign"])
+def test_a_stop_during_a_live_edit_finishes_it_and_never_leaves_the_campaign_paused(
+    tmp_path: Path, during: str
+) -> None:
+    stop = threading.Event()
+    hood = StopsDuring(during, stop)
+    hood.campaigns["5"] = {"id": "5", "status": "running"}
+    report = run(tmp_path, paused_edits("a", live=True), hood, stop=stop)
+    assert [op for op, _ in hood.calls if op != "get_campaign"] == [
+        "pause_campaign",
+        "patch_campaign",
+        "resume_campaign",
+    ]
+    assert hood.campaigns["5"]["status"] == "running"
+    assert report.results[0].outcome is Outcome.APPLIED
+
+
+def test_a_second_stop_returns_at_once_with_the_call_in_flight_unknown(tmp_path: Path) -> None:
+    """Ctrl-C twice while a step is on the wire: apply returns without waiting for it, the
+    journal gives that call an ``unknown`` result and ends; the call's thread, once answered,
+    writes and sends nothing more."""
+    from hoodsync.cli.views import result_table
+
+    stop, abort = threading.Event(), threading.Event()
+    hood = StopsDuring("patch_campaign", stop, abort)
+    for rid in ("5", "6"):
+        hood.campaigns[rid] = {"id": rid, "status": "paused"}
+    try:
+        report = run(tmp_path, paused_edits("a", "b"), hood, stop=stop, abort=abort, parallelism=1)
+        assert not hood.returned.is_set()  # returned while the patch was still in flight
+    finally:
+        hood.release.set()
+    lines = journal_lines(report)
+    assert [(x["event"], x.get("op"), x.get("status")) for x in lines] == [
+        ("start", None, None),
+        ("intent", "patch", None),
+        ("interrupted", None, None),
+        ("result", "patch", "unknown"),
+        ("skipped", None, None),
+        ("end", None, None),
+    ]
+    assert lines[-1]["at_once"] is True and lines[-1]["interrupted"] == 1
+    a, b = report.results
+    assert a.outcome is Outcome.INTERRUPTED and a.steps_done == 0
+    assert a.detail == "patch was in flight: its outcome is unknown"
+    assert (b.outcome, b.detail) == (Outcome.NOT_ATTEMPTED, "interrupted")
+    assert report.stopped_at_once and not report.ok
+    assert "Apply stopped at once (Ctrl-C twice): 0 applied, 0 failed, 1 interrupted" in (
+        result_table(report)
+    )
+
+    assert hood.returned.wait(10)
+    for thread in threading.enumerate():  # the thread left behind has ended by now
+        if thread.name.startswith("apply-"):
+            thread.join(10)
+    assert journal_lines(report) == lines  # nothing written after the end
+    assert hood.calls == [("patch_campaign", "5")]  # its resume was never sent
+
+
+def test_a_second_stop_between_the_steps_of_a_live_edit_says_the_campaign_may_be_paused(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C twice while apply waits for a pause to show (a read, not a mutation): nothing is
+    in flight in the journal, and the result says the live campaign may be left paused."""
+    stop, abort = threading.Event(), threading.Event()
+    hood = StopsDuring("get_campaign", stop, abort)
+    hood.campaigns["5"] = {"id": "5", "status": "running"}
+    try:
+        report = run(tmp_path, paused_edits("a", live=True), hood, stop=stop, abort=abort)
+    finally:
+        hood.release.set()
+    (a,) = report.results
+    assert (a.outcome, a.steps_done) == (Outcome.INTERRUPTED, 1)
+    assert a.detail == (
+        "stopped at once after 1 of its 3 steps; the campaign, running before, may be left paused"
+    )
+    assert [x["event"] for x in journal_lines(report)][-2:] == ["interrupted", "end"]
+    assert hood.returned.wait(10)
+    assert ("resume_campaign", "5") not in hood.calls

@@ -44,7 +44,9 @@ from hoodsync.planner import estimate
 
 def rows(out: str) -> dict[str, tuple[str, str, str]]:
     """The result table: address → (action, result, detail)."""
-    found = re.findall(r"^(\S+\.\S+)\s+(\S+)\s+(applied|failed|not attempted)\s*(.*)$", out, re.M)
+    found = re.findall(
+        r"^(\S+\.\S+)\s+(\S+)\s+(applied|failed|interrupted|not attempted)\s*(.*)$", out, re.M
+    )
     return {a: (action, result, detail) for a, action, result, detail in found}
 
 
@@ -566,9 +568,126 @@ def test_ctrl_c_lets_the_call_in_flight_finish_and_prints_the_table(
     assert calls == ["Campaign 0"], (out, err)  # nothing new started after Ctrl-C
     table = rows(out)
     assert table["campaign.c0"][1] == "applied"  # the call in flight finished
-    assert table["campaign.c1"][1:] == ("not attempted", "not attempted: interrupted")
+    assert table["campaign.c1"][1:] == ("not attempted", "interrupted")  # said once
     assert table["campaign.c2"][1] == "not attempted"
-    assert "Apply complete: 1 applied, 0 failed, 2 not attempted." in out
-    assert "error: interrupted: changes not yet started were not attempted" in err
+    assert "Apply interrupted (Ctrl-C): 1 applied, 0 failed, 2 not attempted." in out
+    assert "error: interrupted: not every change was applied" in err
     with acc.remote() as remote:
         assert [c["name"] for c in remote.campaigns()] == ["Campaign 0"]
+
+
+def test_ctrl_c_twice_prints_the_table_at_once_and_closes_the_journal(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A second Ctrl-C while a pause is on the wire: the apply does not wait for it. The table
+    is printed with that change "interrupted" (its outcome unknown), the journal ends with its
+    ``end`` line, the change's next step (the patch) is never sent, and re-running converges."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    for i in range(2):
+        write(acc.root, f"c/c{i}.yaml", campaign_yaml(f"c{i}", f"Campaign {i}"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    for i in range(2):  # pause (then patch the name): two steps each
+        write(acc.root, f"c/c{i}.yaml", campaign_yaml(f"c{i}", f"New {i}", extra="state: paused\n"))
+    journal = acc.root / ".hoodsync" / "journal"
+    before = set(journal.glob("*.jsonl"))
+    real_pause = hoodsync.remote.hood.HoodClient.pause_campaign
+    real_patch = hoodsync.remote.hood.HoodClient.patch_campaign
+    release, returned = threading.Event(), threading.Event()
+    patched: list[str] = []
+
+    def text() -> str:
+        return "".join(p.read_text() for p in set(journal.glob("*.jsonl")) - before)
+
+    def until(word: str) -> None:
+        for _ in range(1000):
+            if word in text():
+                return
+            release.wait(0.005)
+
+    def ctrl_c_twice(self: Any, campaign_id: str, reason: str | None = None) -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            until('"interrupted"')  # the main thread has taken the first one
+            os.kill(os.getpid(), signal.SIGINT)
+            assert release.wait(10)  # still "on the wire" while the table is printed
+        finally:
+            returned.set()
+
+    def patch(self: Any, campaign_id: str, body: Any) -> None:
+        patched.append(campaign_id)
+
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "pause_campaign", ctrl_c_twice)
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "patch_campaign", patch)
+    try:
+        code, out, err = cli(capsys, "apply", "--auto-approve", "--parallelism", "1")
+        assert not returned.is_set()  # the CLI was done before the pause was answered
+        lines = [json.loads(x) for x in text().splitlines()]
+    finally:
+        release.set()
+    assert code == 1, (out, err)
+    table = rows(out)
+    assert table["campaign.c0"][1:] == (
+        "interrupted",
+        "pause was in flight: its outcome is unknown",
+    )
+    assert table["campaign.c1"][1:] == ("not attempted", "interrupted")
+    assert "Apply stopped at once (Ctrl-C twice): 0 applied, 0 failed, 1 interrupted, 1 not" in out
+    assert "error: stopped at once: not every change was applied" in err
+    assert [(x["event"], x.get("op"), x.get("status")) for x in lines] == [
+        ("start", None, None),
+        ("intent", "pause", None),
+        ("interrupted", None, None),
+        ("interrupted", None, None),
+        ("result", "pause", "unknown"),
+        ("skipped", None, None),
+        ("end", None, None),
+    ]
+    assert returned.wait(10)
+    for thread in threading.enumerate():  # the thread left behind has ended by now
+        if thread.name.startswith("apply-"):
+            thread.join(10)
+    assert [json.loads(x) for x in text().splitlines()] == lines  # nothing after the end
+    assert patched == []  # the change's next step never started
+
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "pause_campaign", real_pause)
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "patch_campaign", real_patch)
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0, (out, err)
+    with acc.remote() as remote:
+        assert sorted((c["name"], c["status"]) for c in remote.campaigns()) == [
+            ("New 0", "paused"),
+            ("New 1", "paused"),
+        ]
+
+
+def test_ctrl_c_after_the_last_change_started_says_every_change_was_applied(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Nothing was cut short: the table says "complete", the exit code is 0, and one line
+    says the interrupt came too late to stop anything (not "interrupted: ... not attempted")."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "c/c0.yaml", campaign_yaml("c0", "Campaign 0"))
+    real = hoodsync.remote.hood.HoodClient.create_campaign
+    journal = acc.root / ".hoodsync" / "journal"
+
+    def interrupted(self: Any, body: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # until the main thread has taken the interrupt
+            if any('"interrupted"' in p.read_text() for p in journal.glob("*.jsonl")):
+                break
+            time.sleep(0.005)
+        return real(self, body, **kwargs)
+
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", interrupted)
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0, (out, err)
+    assert rows(out)["campaign.c0"][1] == "applied"
+    assert "Apply complete: 1 applied, 0 failed, 0 not attempted." in out
+    assert "Every change had started before the interrupt, and every one was applied." in err
+    assert "error:" not in err

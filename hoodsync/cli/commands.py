@@ -485,18 +485,29 @@ def preview(paths: Sequence[str], out: Path) -> None:
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt(stop: threading.Event, view: TerminalView) -> Iterator[None]:
+def _stop_on_interrupt(
+    stop: threading.Event, abort: threading.Event, view: TerminalView
+) -> Iterator[None]:
     """Once changes are being sent, a first Ctrl-C only sets ``stop`` (no new change starts;
-    the calls in flight finish; the tables are printed); a second one interrupts at once.
-    Before that — while planning or at the question — Ctrl-C interrupts at once, nothing sent.
-    Installed only in the main thread, where Python delivers signals."""
+    the changes in flight finish; the tables are printed); a second one sets ``abort``
+    (the calls in flight are not waited for; the tables are printed at once); a third one
+    interrupts on the spot. Before that — while planning or at the question — Ctrl-C
+    interrupts at once, nothing sent. Installed only in the main thread, where Python
+    delivers signals."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if stop.is_set() or not view.applying.is_set():
+        if abort.is_set() or not view.applying.is_set():
             raise KeyboardInterrupt
+        if stop.is_set():
+            abort.set()
+            _err(
+                "Stopping at once: the calls in flight are not waited for (their outcome is "
+                "unknown until apply runs again)."
+            )
+            return
         stop.set()
         _err(
             "Interrupted: finishing the changes in flight, starting no new one "
@@ -554,8 +565,9 @@ def apply(
 
     Several accounts are planned and applied concurrently; output stays in account order.
     With --plan, the saved plan is applied exactly (PATHS only locate hoodsync.yaml).
-    Exit 1 when anything was not applied; the result table says what was. Ctrl-C stops
-    starting new changes, lets the calls in flight finish and prints the table.
+    Exit 1 when anything was not applied; the result table says what was. Ctrl-C starts no
+    new change, lets the changes in flight finish and prints the table; Ctrl-C again prints
+    it at once, sending nothing more and waiting for no call in flight.
 
     Each account is locked on this machine before it is read, until the apply ends: a second
     apply of the same account refuses (or waits --lock-timeout), naming the holder.
@@ -580,14 +592,14 @@ def apply(
     view = TerminalView(
         lambda p: render(p.to_dict(), "text", color=color), auto_approve=auto_approve
     )
-    stop = threading.Event()
-    with _stop_on_interrupt(stop, view):
-        ok = engine.apply(opts, view, stop)
+    stop, abort = threading.Event(), threading.Event()
+    with _stop_on_interrupt(stop, abort, view):
+        ok = engine.apply(opts, view, stop, abort)
+    if stop.is_set() and ok is not True:
+        how = "stopped at once" if abort.is_set() else "interrupted"
+        _fail(f"{how}: not every change was applied (see the table); run apply again to finish")
     if stop.is_set():
-        _fail(
-            "interrupted: changes not yet started were not attempted (see the table); "
-            "run apply again to finish"
-        )
+        _err("Every change had started before the interrupt, and every one was applied.")
     if ok is False:
         _fail(
             "some changes were not applied, or something needs a look (see the table): run "
@@ -1119,6 +1131,11 @@ def _configure_logging(level_name: str) -> None:
     if not isinstance(level, int):
         if level_name.strip():
             _err(f"warning: HOODSYNC_LOG={level_name!r} is not a log level (debug, info, warning)")
+        # Unset means nothing is logged: without a handler, Python's last-resort handler
+        # would print every warning on stderr (an interrupted apply said so twice).
+        quiet = logging.getLogger("hoodsync")
+        if not quiet.handlers:
+            quiet.addHandler(logging.NullHandler())
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -199,9 +199,22 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _headline(report: ApplyReport) -> str:
+    """How the apply ended: a stop that cut nothing short (it came after the last change had
+    started, and every change was applied) is not called an interruption."""
+    from hoodsync.apply import Outcome
+
+    if report.stopped_at_once:
+        return "Apply stopped at once (Ctrl-C twice)"
+    if report.interrupted and any(r.outcome is not Outcome.APPLIED for r in report.results):
+        return "Apply interrupted (Ctrl-C)"
+    return "Apply complete"
+
+
 def result_table(report: ApplyReport) -> str:
     """Every change as applied (with the id it touched), failed (with the error: the API's
-    message and trace_id) or not attempted; a summary line; where the journal is."""
+    message and trace_id), interrupted (what was done, what was not sent or is unknown) or not
+    attempted; a summary line saying how the apply ended; where the journal is."""
     from hoodsync.apply import Outcome
 
     rows = [
@@ -223,10 +236,12 @@ def result_table(report: ApplyReport) -> str:
     lines += [
         "  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3] for row in rows
     ]
+    interrupted = report.count(Outcome.INTERRUPTED)
     summary = (
-        f"Apply complete: {report.count(Outcome.APPLIED)} applied, "
+        f"{_headline(report)}: {report.count(Outcome.APPLIED)} applied, "
         f"{report.count(Outcome.FAILED)} failed, "
-        f"{report.count(Outcome.NOT_ATTEMPTED)} not attempted"
+        + (f"{interrupted} interrupted, " if interrupted else "")
+        + f"{report.count(Outcome.NOT_ATTEMPTED)} not attempted"
         + (f", {len(report.duplicates)} created more than once." if report.duplicates else ".")
     )
     # A create whose answer was lost can still have gone through twice: never silent.
