@@ -79,6 +79,7 @@ __all__ = [
     "Journal",
     "Clients",
     "resolve_steps",
+    "identity_name",
     "apply_plan",
 ]
 
@@ -818,7 +819,7 @@ def apply_plan(
         if report.stopped_at_once:
             report.duplicate_check_error = "not made: the apply was stopped at once"
         else:
-            _check_duplicates(report, work, clients, same_name)
+            _check_duplicates(report, work, clients, same_name, env, forbidden_env)
     recorder.write(
         "end",
         applied=report.count(Outcome.APPLIED),
@@ -940,6 +941,8 @@ def _check_duplicates(
     work: Sequence[Change],
     clients: Clients,
     same_name: Mapping[str, Sequence[str]],
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str],
 ) -> None:
     """One final listing per kind this run created: every change whose create was attempted
     and whose identity (campaign marker, else exact name) more than one object now carries is
@@ -961,10 +964,11 @@ def _check_duplicates(
         return
     for change in creates:
         known = set(same_name.get(change.address, ())) | {change.remote_id or ""}
+        name = identity_name(change, env, forbidden_env)
         ids = tuple(
             obj.id
             for obj in listed[change.kind]
-            if obj.id not in known and _same_identity(change, obj)
+            if obj.id not in known and _same_identity(change, name, obj)
         )
         if len(ids) > 1:
             report.duplicates.append(Duplicate(change.address, ids))
@@ -980,12 +984,31 @@ def _list(clients: Clients, kind: Kind) -> list[dict[str, Any]]:
     return []
 
 
-def _same_identity(change: Change, obj: RemoteObject) -> bool:
+def _same_identity(change: Change, name: str | None, obj: RemoteObject) -> bool:
     """Would ``obj`` be matched to ``change``'s definition? Campaigns by their marker, the
-    other kinds by exact name (what the planner matches by)."""
+    other kinds by exact name (what the planner matches by; ``name``: see
+    :func:`identity_name`)."""
     if change.kind is Kind.CAMPAIGN:
         return obj.marker == change.key
-    return change.name is not None and obj.name == change.name
+    return name is not None and obj.name == name
+
+
+def identity_name(
+    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str] = frozenset()
+) -> str | None:
+    """The name ``change``'s create gives its object, as the server will hold it: with any
+    ``${env:...}`` in it resolved (``change.name`` is then the masked one plans show, which
+    no object ever carries). ``change.name`` when there is no create, or the values cannot be
+    resolved (the apply is then refused before any write). A secret: compare, never print."""
+    try:
+        steps = resolve_steps(change, env, forbidden_env=forbidden_env)
+    except HoodsyncError:
+        return change.name
+    for step in steps:
+        if step.op == "create" and isinstance(step.body, Mapping):
+            name = step.body.get("name")
+            return name if isinstance(name, str) else change.name
+    return change.name
 
 
 def resolve_steps(

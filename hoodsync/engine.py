@@ -750,7 +750,7 @@ def open_saved_plan(saved: SavedPlan, parallelism: int | None) -> Run:
         parallelism=parallelism,
     )
     try:
-        check_fresh(saved.plan, session)
+        check_fresh(saved.plan, session, os.environ, saved.config.secret_names())
     except BaseException:
         session.close()
         raise

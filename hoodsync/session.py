@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+from hoodsync.apply import identity_name
 from hoodsync.config import Account, Config, Endpoint
 from hoodsync.errors import ConfigError, StalePlanError
 from hoodsync.identity import AccountKey, real_endpoint_key, sandbox_endpoint_key
@@ -413,12 +415,18 @@ def spec_shapes(
     return out
 
 
-def check_fresh(plan: Plan, session: Session) -> None:
+def check_fresh(
+    plan: Plan,
+    session: Session,
+    env: Mapping[str, str] | None = None,
+    forbidden_env: frozenset[str] = frozenset(),
+) -> None:
     """Refuse a saved plan whose objects moved since it was made (before any write).
 
     Re-reads the account by listing (a few requests, not one per object) and compares each
     change's remote object with the fingerprint the plan recorded; a create is stale when an
-    object it would create now exists. Raises :class:`StalePlanError` naming every one.
+    object it would create now exists (by its name as ``env`` resolves it: see
+    :func:`hoodsync.apply.identity_name`). Raises :class:`StalePlanError` naming every one.
     """
     kinds = {c.kind for c in plan.changes} | {Kind.CAMPAIGN}
     remote = read_remote(session, kinds)
@@ -429,8 +437,9 @@ def check_fresh(plan: Plan, session: Session) -> None:
         if not change.steps:
             continue
         if change.remote_id is None:
+            name = identity_name(change, os.environ if env is None else env, forbidden_env)
             if any(
-                _same_identity(change.kind, change.key, change.name, obj)
+                _same_identity(change.kind, change.key, name, obj)
                 for obj in objects.get(change.kind, [])
             ):
                 moved.append(f"{change.address} (now exists)")

@@ -608,6 +608,49 @@ def test_a_duplicate_the_final_listing_finds_is_reported_and_fails_the_apply(
     assert end["event"] == "end" and end["duplicates"] == ["campaign.slow"]
 
 
+class TwiceCreatingHood(FakeHood):
+    """A create whose outcome was unknown and that went through twice: the listing then holds
+    two push tasks of the name that was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks: list[dict[str, Any]] = []
+
+    def create_push_task(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._record("create_push_task", None)
+        self.unknown_outcomes += 1
+        self.tasks += [{**body, "id": "77", "status": 1}, {**body, "id": "78", "status": 1}]
+        return self.tasks[0]
+
+    def list_push_tasks(self) -> list[dict[str, Any]]:
+        self._record("list_push_tasks", None)
+        return list(self.tasks)
+
+
+def test_a_duplicate_is_found_by_the_name_sent_not_the_masked_one_plans_show(
+    tmp_path: Path,
+) -> None:
+    """A push task's name interpolates a secret: the plan shows it masked, the server holds it
+    resolved. The final listing for duplicates compares the name that was sent."""
+    hood = TwiceCreatingHood()
+    create = Step("create", body={"name": "Task ${env:PROMO}", "frequency": 86400})
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "t",
+                "create",
+                (create,),
+                kind=Kind.PUSH_TASK,
+                name="Task (sensitive ${env:PROMO}, fp 1a2b)",
+            ),
+        ),
+    )
+    report = run(tmp_path, plan, hood, env={"PROMO": "X9"})
+    assert [(d.address, d.ids) for d in report.duplicates] == [("push_task.t", ("77", "78"))]
+    assert not report.ok
+
+
 def test_without_an_unknown_outcome_there_is_no_final_listing(tmp_path: Path) -> None:
     hood = FakeHood()
     report = run(tmp_path, create_plan("a", "b"), hood)

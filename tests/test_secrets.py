@@ -176,3 +176,26 @@ def test_an_interpolated_name_is_not_in_operations_errors_or_logs(
     with acc.remote() as remote:
         tasks = remote.hood.get("/push-tasks").json()["items"]
     assert [t["name"] for t in tasks] == ["Task LEAKME42"]  # created once, by its real name
+
+
+def test_a_saved_create_refuses_when_its_interpolated_name_now_exists(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A push task is matched by its name. Made in the UI after the plan was saved, a task of
+    the same (resolved) name makes the saved create stale, as it does for a written name: the
+    plan's masked name is not what the server holds."""
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "X1")
+    write(acc.root, "t/task.yaml", PUSH_TASK)
+    assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+    with acc.remote() as remote:
+        body = {"name": "Task X1", "start_time": "immediately", "frequency": 86400}
+        body["message"] = {"title": {"en": "Hi"}, "landing_url": "https://example.com"}
+        remote.hood_post("/push-tasks", body)
+    code, _, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
+    assert code == 1 and "push_task.task (now exists)" in err and "X1" not in err
+    with acc.remote() as remote:
+        assert len(remote.push_tasks()) == 1
