@@ -178,6 +178,7 @@ def test_push_task_valid(tmp_path: Path) -> None:
         ("frequency: 3601\n", "", "multiple of 60", 5),
         ("frequency: 60\n", "", "multiple of 60 seconds from 3600", 5),
         ("frequency: 94608060\n", "", "multiple of 60", 5),
+        ("frequency: 3600.0\n", "", "must be a whole number of seconds (no decimal point)", 5),
         ('frequency: 3600\ncron: "0 12 * * 1"\n', "", "not both", 6),
         ('cron: "*/5 12 * * 1"\n', "", "minute", 5),
         ("status: 0\n", "state: active\n", "contradicts state", 6),

@@ -530,10 +530,12 @@ def _push_task_repeat_rules(defn: Definition) -> Iterator[Problem]:
     if freq_raw is not None:
         freq = _as_int(freq_raw)
         if freq is None or freq % 60 or not _FREQ_MIN <= freq <= _FREQ_MAX:
+            # 3600.0 is a multiple of 60, but not a whole number as the API takes it.
+            whole = "a whole number of seconds (no decimal point), " if freq is None else ""
             yield _problem(
                 defn,
                 ("spec", "frequency"),
-                f"frequency {_short(freq_raw)} must be a multiple of 60 seconds "
+                f"frequency {_short(freq_raw)} must be {whole}a multiple of 60 seconds "
                 f"from {_FREQ_MIN} to {_FREQ_MAX:,}",
             )
     cron = spec.get("cron")
