@@ -430,6 +430,7 @@ def _checked(
     ``validate`` and the first step of ``plan``/``apply``. The cache of resolved paths is
     for :func:`_definitions_for`."""
     from hoodsync.config import load_config
+    from hoodsync.definitions.interpolate import credential_problems
 
     _check_one_project(paths)
     problems: list[Problem] = []
@@ -445,7 +446,16 @@ def _checked(
     if problems:
         raise DefinitionError(problems)
     cache: dict[str, Path] = {}
-    _check_coverage(config, definitions, cache)
+    try:
+        _check_coverage(config, definitions, cache)
+    except DefinitionError as exc:
+        problems.extend(exc.problems)
+    # A variable holding an account's API credential, interpolated: refused from the templates
+    # alone (planning refuses it too, once the values are resolved).
+    forbidden = config.secret_names()
+    problems += [p for d in definitions for p in credential_problems(d, forbidden)]
+    if problems:
+        raise DefinitionError(problems)
     return config, definitions, cache
 
 

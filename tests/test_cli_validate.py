@@ -66,6 +66,12 @@ def test_validate_checks_hoodsync_yaml_and_the_accounts_paths(
     assert code == 1 and err.startswith("hoodsync.yaml:") and "YAML syntax error" in err
     config.write_text("accounts:\n  prod:\n    paths: [a, b]\n    hood: {token_env: PROD_TOKEN}\n")
     assert run(capsys, "validate")[0] == 0
+    # A credential variable of the account, interpolated: refused offline, where it is used.
+    (tmp_path / "b" / "e.yaml").write_text(
+        GOOD.replace("demo", "other").replace("name: Demo", 'name: "x ${env:PROD_TOKEN}"')
+    )
+    code, _, err = run(capsys, "validate")
+    assert code == 1 and err.startswith("b/e.yaml:5:3: error: PROD_TOKEN holds an API credential")
 
 
 def bad_cases(tmp_path: Path) -> dict[str, tuple[Path, int]]:

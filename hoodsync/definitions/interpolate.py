@@ -28,6 +28,7 @@ __all__ = [
     "has_reference",
     "reference_names",
     "reference_paths",
+    "credential_problems",
     "fingerprint",
     "masked",
     "REFERENCE",
@@ -120,14 +121,28 @@ def resolve(
             full = tuple(base_path) + path
             where = definition.locate(full) if definition is not None else location
             if name in forbidden:
-                message = (
-                    f"{name} holds an API credential; it cannot be interpolated into a definition"
-                )
+                message = _credential(name)
             else:
                 message = f"environment variable {name} is not set (used as ${{env:{name}}})"
             problems.append(Problem(where or Location("<definition>"), message, full))
         raise DefinitionError(problems)
     return resolved, sensitive
+
+
+def _credential(name: str) -> str:
+    return f"{name} holds an API credential; it cannot be interpolated into a definition"
+
+
+def credential_problems(definition: Definition, forbidden: frozenset[str]) -> list[Problem]:
+    """Each reference in ``definition`` to a name in ``forbidden`` (the variables holding the
+    accounts' API credentials), as :func:`resolve` reports it, read from the templates alone:
+    offline, without the environment (``validate``)."""
+    return [
+        Problem(definition.locate(("spec", *path)), _credential(name), ("spec", *path))
+        for path, names in reference_paths(definition.spec).items()
+        for name in names
+        if name in forbidden
+    ]
 
 
 class _Guarded:
