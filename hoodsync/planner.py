@@ -7,6 +7,7 @@ remote object of the kinds involved through the clients; this module only decide
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,10 +18,11 @@ from hoodsync.definitions.interpolate import resolve
 from hoodsync.definitions.validate import resolved_problems
 from hoodsync.errors import DefinitionError, PlanError, Problem
 from hoodsync.kinds import RULES
-from hoodsync.kinds.base import Context, Desired
+from hoodsync.kinds.base import Context, Desired, KindRules
 from hoodsync.model import Definition, Kind, RemoteObject
 from hoodsync.plan import (
     AccountInfo,
+    Action,
     Change,
     Counts,
     Estimate,
@@ -130,6 +132,7 @@ def make_plan(
         if objs or kind_desired:
             involved.append(kind)
         match = rules.match(kind_desired, objs, resolve_duplicates)
+        created: dict[str, Desired] = {}
         managed += len(match.pairs) + len(match.orphans)
         retired += len(match.retired)
         for des in kind_desired:
@@ -148,6 +151,10 @@ def make_plan(
                 unchanged += 1
             else:
                 changes.append(change)
+                if paired is None and change.action is Action.CREATE:
+                    created[address] = des
+        if kind is not Kind.CAMPAIGN and created and match.unmanaged:
+            changes = _warn_renamed(changes, created, match.unmanaged, rules, ctx)
         for address, dup, kept in match.duplicates:
             if not targets or address in targets:
                 changes.append(rules.duplicate_change(address, dup, kept))
@@ -234,6 +241,56 @@ def _prune_notes(unmanaged: Sequence[RemoteRef]) -> list[Note]:
             "definition and apply before deleting the definition.",
         )
     ]
+
+
+#: Above this many (create, unmanaged object) pairs of one kind, renamed objects are not
+#: looked for (each pair is planned as an update): a bound on the plan's time, not a tuned size.
+_RENAMED_PAIRS_MAX = 5_000
+
+
+def _warn_renamed(
+    changes: list[Change],
+    created: Mapping[str, Desired],
+    unmanaged: Sequence[RemoteObject],
+    rules: KindRules,
+    ctx: Context,
+) -> list[Change]:
+    """Warn on each create of a kind matched by name (push tasks, email campaigns) when an
+    unmanaged object of that kind differs from the definition in its name alone: it was most
+    likely the one the definition managed, renamed in the UI (or its ``${env:...}`` name's
+    value changed), and the create makes a second, live one. Names are not quoted (either may
+    hold a secret); the id is."""
+    if len(created) * len(unmanaged) > _RENAMED_PAIRS_MAX:
+        return changes
+    hints: dict[str, list[str]] = {}
+    for address, des in created.items():
+        for obj in unmanaged:
+            update = rules.plan(des, obj, ctx)
+            if update is not None and {_top(d.path) for d in update.diff} == {"name"}:
+                hints.setdefault(address, []).append(obj.id)
+    if not hints:
+        return changes
+    out = []
+    for change in changes:
+        ids = hints.get(change.address)
+        if ids is not None:
+            what = change.kind.value
+            note = Note(
+                Severity.WARNING,
+                f"{what} id {', '.join(sorted(ids))} (unmanaged) differs from this definition "
+                f"in its name only: if it is the one this definition managed, renamed in the UI "
+                f"(or the value of a ${{env:...}} in the name changed), this creates a second "
+                f"{what} beside it. To keep managing it, give the definition its name.",
+                change.address,
+            )
+            change = dataclasses.replace(change, notes=(*change.notes, note))
+        out.append(change)
+    return out
+
+
+def _top(path: str) -> str:
+    """The top-level key of a diff path (``name``, ``message.title.en`` → ``message``)."""
+    return path.split(".", 1)[0].split("[", 1)[0]
 
 
 def _ref(obj: RemoteObject, address: str | None, name: str | None = None) -> RemoteRef:

@@ -315,3 +315,23 @@ def test_plan_lists_the_kinds_it_involves() -> None:
     )
     assert plan.to_dict()["kinds"] == ["Campaign", "PushTask"]
     assert Plan.from_dict(plan.to_dict()).involved_kinds() == (Kind.CAMPAIGN, Kind.PUSH_TASK)
+
+
+def test_a_create_beside_an_object_that_differs_in_its_name_only_is_warned() -> None:
+    """Push tasks are matched by name: renamed in the UI (or in git), the managed task turns
+    unmanaged and the definition plans a create of a second, live one. Said, by id."""
+    spec = {"name": "Replay 2", "frequency": 86400, "message": {"title": {"en": "Hi"}}}
+    d = Definition(Kind.PUSH_TASK, "replay", spec, Location("t.yaml"))
+    renamed = {"id": "51", "status": "1", **spec, "name": "Replay (edited in UI)"}
+    other = {**renamed, "id": "52", "frequency": 3600}  # differs in more than its name
+    plan = make_plan([d], {Kind.PUSH_TASK: [renamed, other]}, account=ACCOUNT)
+    (create,) = plan.changes
+    assert create.action == "create"
+    (note,) = create.notes
+    assert note.severity == "warning" and note.message.startswith("PushTask id 51 (unmanaged)")
+    assert "Replay (edited in UI)" not in note.message and "52" not in note.message
+    assert not plan.has_errors
+    # With nothing of the kind unmanaged, or the task matched, nothing to say.
+    assert not make_plan([d], {Kind.PUSH_TASK: [other]}, account=ACCOUNT).changes[0].notes
+    matched = make_plan([d], {Kind.PUSH_TASK: [{**renamed, "name": "Replay 2"}]}, account=ACCOUNT)
+    assert matched.changes == ()
