@@ -296,7 +296,8 @@ class _Recorder:
 class _Runner:
     clients: Clients
     journal: _Recorder
-    env: Mapping[str, str]
+    #: values to resolve ${env:...} with: secrets, kept out of the repr
+    env: Mapping[str, str] = field(repr=False)
     sleep: Callable[[float], None]
     clock: Callable[[], float]
     settle_timeout: float
@@ -391,7 +392,7 @@ class _Runner:
 
     def _check_abort(self) -> None:
         if self.abort.is_set():
-            raise _Abandoned(self)
+            raise _Abandoned
 
     def _unjournaled(
         self, change: Change, step: Step, index: int, remote_id: str | None, total: int
@@ -599,6 +600,11 @@ class _Abandoned(Exception):
     writes nothing more; the change's result is made from the journal (:func:`_from_trace`)."""
 
 
+def _abandoned(future: Future[Result]) -> bool:
+    """Whether ``future`` (done) ended with :class:`_Abandoned`."""
+    return not future.cancelled() and isinstance(future.exception(), _Abandoned)
+
+
 #: The journal's word for a call whose answer was not waited for (a stop at once).
 _AT_ONCE = "stopped at once: its answer was not waited for"
 
@@ -747,7 +753,9 @@ class _Stopper:
             except KeyboardInterrupt:
                 self._interrupt()
                 continue
-            done = {f for f in pending if f.done()}
+            # One that ended abandoned (a stop at once, seen by its thread before this one
+            # looked) is left for :func:`_abandon`, whose result comes from the journal.
+            done = {f for f in pending if f.done() and not _abandoned(f)}
             pending -= done
             for future in sorted(done, key=futures.index):
                 yield future.result()
@@ -854,7 +862,13 @@ def _run_waves(
             results[result.address] = result
             finished += 1
             if on_result is not None:
-                on_result(result, finished, len(work))
+                try:
+                    on_result(result, finished, len(work))
+                except Exception as exc:  # noqa: BLE001 - the caller's view, not the apply
+                    # A progress line that cannot be written (stderr closed, ``| head``) must
+                    # not cut a change in half: no new change starts, those started finish.
+                    log.warning("progress could not be shown (%s); starting no new change", exc)
+                    stop.set()
 
     def halted() -> str | None:
         """Why no new change may start, if none may."""
@@ -874,6 +888,7 @@ def _run_waves(
         return runner.run(change)
 
     workers = _Workers(parallelism)
+    started: list[Future[Result]] = []
     try:
         for group in _groups(work):
             reason = halted()
@@ -885,6 +900,7 @@ def _run_waves(
                     record(_not_attempted(change, reason))
                 continue
             futures = [workers.submit(functools.partial(run, change)) for change in group]
+            started += futures
             for result in stopper.finished(futures):
                 record(result)
                 if result.outcome is Outcome.FAILED and failed_wave is None:
@@ -892,6 +908,14 @@ def _run_waves(
             if stopper.left:
                 by_future = dict(zip(futures, group, strict=True))
                 _abandon([(by_future[f], f) for f in stopper.left], journal, record)
+    except BaseException:
+        # Whatever ends this loop early (a third Ctrl-C aside): no new change starts, and the
+        # changes started run to their end before it is passed on, never left half done nor
+        # writing to a journal the caller has closed by then. Each one's waits are bounded.
+        stop.set()
+        if not stopper.abort.is_set():
+            wait_futures(started)
+        raise
     finally:
         workers.shutdown()
     return results

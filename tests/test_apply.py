@@ -898,3 +898,171 @@ def test_a_second_stop_between_the_steps_of_a_live_edit_says_the_campaign_may_be
     assert [x["event"] for x in journal_lines(report)][-2:] == ["interrupted", "end"]
     assert hood.returned.wait(10)
     assert ("resume_campaign", "5") not in hood.calls
+
+
+class NotingJournal(Journal):
+    """Runs ``hook`` right after the first stop's ``interrupted`` line is written: a second
+    Ctrl-C arriving while the first one is being noted."""
+
+    def __init__(self, path: Path, hook: Any) -> None:
+        super().__init__(path)
+        self.hook = hook
+
+    def write(self, event: str, **fields: Any) -> None:
+        super().write(event, **fields)
+        if event == "interrupted" and not fields.get("at_once"):
+            self.hook()
+
+
+class AnsweredLate(FakeHood):
+    """Its patch sets ``stop`` (a first Ctrl-C) and is answered once ``release`` is set."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop, self.release, self.answered = stop, threading.Event(), threading.Event()
+
+    def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
+        self.stop.set()
+        assert self.release.wait(10)
+        super().patch_campaign(campaign_id, patch)
+        self.answered.set()
+
+
+def test_a_second_stop_while_the_first_is_noted_still_ends_with_the_table(
+    tmp_path: Path,
+) -> None:
+    """The call in flight is answered and its thread sees the stop at once before the waiting
+    thread looks again: the change is still reported (from the journal) and the journal ends,
+    instead of the thread's exception escaping the apply (whose repr would have shown the
+    environment, secrets included)."""
+    stop, abort = threading.Event(), threading.Event()
+    hood = AnsweredLate(stop)
+    hood.campaigns["5"] = {"id": "5", "status": "paused"}
+
+    def second_ctrl_c() -> None:
+        abort.set()
+        hood.release.set()
+        assert hood.answered.wait(10)
+        threading.Event().wait(0.2)  # its thread, answered, now meets the stop at once
+
+    journal = NotingJournal(tmp_path / "j.jsonl", second_ctrl_c)
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(change("a", "update", (Step("patch", "5", {"name": "A"}),), remote_id="5"),),
+    )
+    try:
+        report = apply_plan(
+            plan,
+            Clients(hood=hood),
+            journal=journal,
+            stop=stop,
+            abort=abort,
+            env={"PROMO": "s3cret"},
+            sleep=lambda s: None,
+        )
+    finally:
+        journal.close()
+    events = [json.loads(x)["event"] for x in (tmp_path / "j.jsonl").read_text().splitlines()]
+    assert events[-1] == "end" and report.stopped_at_once
+    assert [r.address for r in report.results] == ["campaign.a"]
+
+
+class SlowLiveEdit(FakeHood):
+    """Campaign 5's patch fails in a way apply does not expect (a bug, not an API error), once
+    campaign 6's live edit has started: its pause waits for that."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = threading.Event()
+
+    def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None:
+        super().pause_campaign(campaign_id, reason)
+        self.paused.set()
+
+    def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
+        if campaign_id == "5":
+            assert self.paused.wait(10)
+            self._record("patch_campaign", campaign_id)
+            raise KeyError("a bug")
+        threading.Event().wait(0.3)  # still on the wire when the error reaches apply
+        super().patch_campaign(campaign_id, patch)
+
+
+def two_changes_one_live() -> Plan:
+    return Plan(
+        account=ACCOUNT,
+        changes=(
+            change("a", "update", (Step("patch", "5", {"name": "A"}),), remote_id="5"),
+            change(
+                "b",
+                "update",
+                (Step("pause", "6"), Step("patch", "6", {"name": "B"}), Step("resume", "6")),
+                remote_id="6",
+                flags=("live_edit",),
+            ),
+        ),
+    )
+
+
+def test_an_unexpected_error_lets_the_started_changes_finish_before_it_is_raised(
+    tmp_path: Path,
+) -> None:
+    hood = SlowLiveEdit()
+    hood.campaigns["5"] = {"id": "5", "status": "paused"}
+    hood.campaigns["6"] = {"id": "6", "status": "running"}
+    with pytest.raises(KeyError):
+        run(tmp_path, two_changes_one_live(), hood, parallelism=2)
+    # By the time apply_plan raised, the live edit had run to its end: never left paused.
+    assert [c for c in hood.calls if c[1] == "6" and c[0] != "get_campaign"] == [
+        ("pause_campaign", "6"),
+        ("patch_campaign", "6"),
+        ("resume_campaign", "6"),
+    ]
+    assert hood.campaigns["6"]["status"] == "running"
+
+
+class GatedHood(FakeHood):
+    """Campaign 5's patch is answered once campaign 6's live edit has started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = threading.Event()
+
+    def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None:
+        super().pause_campaign(campaign_id, reason)
+        self.paused.set()
+
+    def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
+        if campaign_id == "5":
+            assert self.paused.wait(10)
+        super().patch_campaign(campaign_id, patch)
+
+
+class BrokenProgress:
+    """A view whose progress lines cannot be written (stderr a closed pipe)."""
+
+    def change_finished(self, account: str, result: Any, done: int, total: int) -> None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_a_progress_line_that_cannot_be_written_stops_new_changes_not_started_ones(
+    tmp_path: Path,
+) -> None:
+    hood = GatedHood()
+    hood.campaigns["5"] = {"id": "5", "status": "paused"}
+    hood.campaigns["6"] = {"id": "6", "status": "running"}
+    hood.campaigns["7"] = {"id": "7", "status": "paused"}
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            *two_changes_one_live().changes,
+            change("c", "update", (Step("patch", "7", {"name": "C"}),), remote_id="7", order=1),
+        ),
+    )
+    report = run(tmp_path, plan, hood, parallelism=2, hooks=BrokenProgress())
+    outcomes = {r.address: r.outcome for r in report.results}
+    assert outcomes["campaign.a"] is Outcome.APPLIED and outcomes["campaign.b"] is Outcome.APPLIED
+    assert outcomes["campaign.c"] is Outcome.NOT_ATTEMPTED  # the next wave never starts
+    assert hood.campaigns["6"]["status"] == "running"
+    lines = report.journal_path.read_text().splitlines()
+    assert json.loads(lines[-1])["event"] == "end"
