@@ -371,3 +371,29 @@ def test_a_bad_bound_variable_is_refused_naming_it(
     line = failing(capsys, "plan")
     assert line.startswith(f"error: {name}={value!r} is not a number of seconds")
     assert server.requests == []
+
+
+def test_an_orphans_address_from_its_marker_is_escaped_in_progress_and_table(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An orphan's address is ``campaign.<its marker>``, a value the account holds."""
+    from test_cli_plan import campaign_yaml as one_campaign
+    from test_cli_plan import make_account
+
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "c/c0.yaml", one_campaign("c0", "Campaign 0"))
+    write(acc.root, "c/c1.yaml", one_campaign("c1", "Campaign 1"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    (acc.root / "c/c1.yaml").unlink()
+    with acc.remote() as remote:
+        found = remote.campaign("Campaign 1")
+        evil = {"metadata": {"hoodsync_key": "x\x1b[2J\rFAKE"}}
+        assert remote.hood.patch(f"/campaigns/{found['id']}", json=evil).status_code < 300
+    code, out, err = cli(capsys, "apply", "--prune", "--auto-approve")
+    assert code == 0, (out, err)
+    for text in (out, err):
+        assert "\x1b" not in text and "\r" not in text
+    assert "campaign.x\\x1b[2J\\rFAKE" in out and "campaign.x\\x1b[2J\\rFAKE" in err

@@ -150,15 +150,16 @@ class Progress:
 
     def __call__(self, result: Result, done: int, total: int) -> None:
         self.pending.pop(result.address, None)
+        # The API's own words are escaped, so a server cannot draw on the terminal or forge a
+        # line of ours: the detail, the id, and the address (an orphan's is its marker).
+        address = printable(result.address)
         if result.outcome is Outcome.APPLIED:
             what = _PAST.get(result.action, result.action)
             ident = f" (id {printable(result.remote_id)})" if result.remote_id else ""
-            line = f"{result.address}: {what}{ident} [{done}/{total}]"
+            line = f"{address}: {what}{ident} [{done}/{total}]"
         else:
-            # The detail carries the API's own words: escaped, so a server cannot draw on the
-            # terminal or forge a line of ours.
             detail = printable(result.detail)
-            line = f"{result.address}: {result.outcome.value}: {detail} [{done}/{total}]"
+            line = f"{address}: {result.outcome.value}: {detail} [{done}/{total}]"
         self.out.write(self.index, self.prefix + line, err=True)
         if self.out.console.tty:
             self.out.bar(self.index, self.bar_text(done, total, self.clock()))
@@ -219,7 +220,7 @@ def result_table(report: ApplyReport) -> str:
 
     rows = [
         (
-            r.address,
+            printable(r.address),
             r.action,
             r.outcome.value,
             printable(r.remote_id or "" if r.outcome is Outcome.APPLIED else r.detail),
@@ -246,13 +247,17 @@ def result_table(report: ApplyReport) -> str:
     )
     # A create whose answer was lost can still have gone through twice: never silent.
     extra = [
-        f"DUPLICATE {d.address}: {len(d.ids)} objects carry its identity "
-        f"(ids {', '.join(d.ids)}); `hoodsync apply --resolve-duplicates` keeps the oldest "
-        "and retires the others"
+        printable(
+            f"DUPLICATE {d.address}: {len(d.ids)} objects carry its identity "
+            f"(ids {', '.join(d.ids)}); `hoodsync apply --resolve-duplicates` keeps the oldest "
+            "and retires the others"
+        )
         for d in report.duplicates
     ]
     if report.duplicate_check_error:
-        extra.append(f"The final listing for duplicates failed: {report.duplicate_check_error}")
+        extra.append(
+            printable(f"The final listing for duplicates failed: {report.duplicate_check_error}")
+        )
     journal = f"Journal: {report.journal_path}"
     if report.journal_error:
         journal += (
