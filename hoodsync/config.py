@@ -180,6 +180,8 @@ def _env_url(env: Mapping[str, str], var: str) -> str | None:
         return None
     if value == SANDBOX:
         return value
+    if "@" in value:  # whatever else is wrong with it, its password is not repeated
+        raise ConfigError(f"{var}: {_credentials_refused(value)}")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         shown = value if len(value) <= 60 else value[:59] + "…"
@@ -193,13 +195,20 @@ def _env_url(env: Mapping[str, str], var: str) -> str | None:
 def _refuse_credentials(url: str, where: str) -> None:
     """Refuse a URL that carries a user name or password, without repeating them: every later
     message would show the URL (the transport refuses it too, but only once a token is set)."""
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        raise ConfigError(
-            f"{where}: refusing an API URL with a user name or password in it "
-            f"({parts.scheme}://…@{parts.hostname or ''}): the token goes only in its "
-            "environment variable"
-        )
+    if "@" in urlsplit(url).netloc:
+        raise ConfigError(f"{where}: {_credentials_refused(url)}")
+
+
+def _credentials_refused(url: str) -> str:
+    """Why a URL holding ``@`` is refused, naming its host and nothing before the ``@`` (a
+    value with no ``scheme://`` still shows no more than the host)."""
+    scheme = urlsplit(url).scheme.lower()
+    shown = f"{scheme}://" if scheme in ("http", "https") else ""
+    host = url.rsplit("@", 1)[1].split("/", 1)[0]
+    return (
+        f"refusing an API URL with a user name or password in it ({shown}…@{host}): the "
+        "token goes only in its environment variable"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +286,11 @@ def _schema_problems(doc: Document) -> list[Problem]:
 
     problems: list[Problem] = []
     for error in _validator("hoodsync_config").iter_errors(doc.data):
+        at = tuple(error.absolute_path)
+        if at[-1:] == ("url",) and isinstance(error.instance, str) and "@" in error.instance:
+            # The schema's message would quote the value, password and all.
+            problems.append(Problem(doc.locate(at), _credentials_refused(error.instance), at))
+            continue
         for problem in _translate(error, doc):
             if "propertyNames" in error.schema_path and isinstance(error.instance, str):
                 path = (*problem.path, error.instance)
@@ -294,6 +308,11 @@ def _validate_config(doc: Document, root: Path) -> list[Problem]:
     if problems:
         return problems
     for name, raw in sorted(doc.data["accounts"].items()):
+        for api in (_HOOD, _FALCONYTE):
+            url = ((raw or {}).get(api.key) or {}).get("url")
+            if isinstance(url, str) and "@" in urlsplit(url).netloc:
+                at = ("accounts", name, api.key, "url")
+                problems.append(Problem(doc.locate(at), _credentials_refused(url), at))
         for index, entry in enumerate((raw or {}).get("paths") or ()):
             if not (root / entry).exists():
                 path = ("accounts", name, "paths", index)

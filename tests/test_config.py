@@ -142,22 +142,31 @@ def test_url_variables_must_be_sandbox_or_an_http_url(tmp_path: Path, var: str, 
     assert str(info.value).startswith(f"{var}={value!r} is neither 'sandbox' nor an http(s) URL")
 
 
-@pytest.mark.parametrize("userinfo", ["u:hunter2@", "hunter2@", ":hunter2@"])
-def test_a_url_with_credentials_is_refused_without_repeating_them(
-    tmp_path: Path, userinfo: str
-) -> None:
-    # Refused when the configuration is read: before, with the token unset, the "not set"
-    # message showed the whole URL, password included.
-    url = f"https://{userinfo}api.example.com/v1/hood"
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://u:hunter2@api.example.com/v1/hood",
+        "https://hunter2@api.example.com/v1/hood",
+        "https://:hunter2@api.example.com/v1/hood",
+        "htps://u:hunter2@api.example.com/v1/hood",  # and a wrong scheme
+        "u:hunter2@api.example.com/v1/hood",  # no scheme at all
+    ],
+)
+def test_a_url_with_credentials_is_refused_without_repeating_them(tmp_path: Path, url: str) -> None:
+    # Refused when the configuration is read, whatever else is wrong with the URL: before,
+    # with the token unset, the "not set" message showed the whole URL, password included,
+    # and a wrong scheme or a schema error quoted it.
     with pytest.raises(ConfigError) as from_env:
         config_in(tmp_path, None, {"HOOD_API_URL": url})
+    message = str(from_env.value)
+    assert message.startswith("HOOD_API_URL: refusing an API URL with a user name or password")
+    assert "hunter2" not in message and "…@api.example.com)" in message
     (tmp_path / "yaml").mkdir()
-    with pytest.raises(ConfigError) as from_yaml:
+    with pytest.raises(DefinitionError) as from_yaml:
         config_in(tmp_path / "yaml", f"accounts:\n  prod:\n    falconyte: {{url: '{url}'}}\n", {})
-    for info, where in ((from_env, "HOOD_API_URL"), (from_yaml, "accounts.prod.falconyte.url")):
-        message = str(info.value)
-        assert message.startswith(f"{where}") and "user name or password" in message
-        assert "hunter2" not in message and "https://…@api.example.com" in message
+    (problem,) = from_yaml.value.problems
+    assert problem.path == ("accounts", "prod", "falconyte", "url")
+    assert "user name or password" in problem.message and "hunter2" not in str(problem)
 
 
 def test_secret_names_cover_every_account_and_the_standard_variables(tmp_path: Path) -> None:
