@@ -199,3 +199,52 @@ def test_a_saved_create_refuses_when_its_interpolated_name_now_exists(
     assert code == 1 and "push_task.task (now exists)" in err and "X1" not in err
     with acc.remote() as remote:
         assert len(remote.push_tasks()) == 1
+
+
+BUTTONS = """\
+kind: PushTask
+key: task
+state: inactive
+spec:
+  name: Buttons
+  start_time: immediately
+  frequency: 86400
+  message:
+    title: {en: Hi}
+    landing_url: https://example.com
+    actions:
+%s
+"""
+CODE_BUTTON = """\
+      - title: {en: Code}
+        url: "https://example.com/?c=${env:PROMO}"
+"""
+PLAIN_BUTTON = """\
+      - title: {en: Plain}
+        url: https://example.com/plain
+"""
+
+
+def test_reordered_buttons_never_show_the_secret_on_the_accounts_side(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Buttons are compared by position: swapped, the account's first button is the one whose
+    URL holds the secret, compared with the definition's plain first button."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    write(acc.root, "t/task.yaml", BUTTONS % (CODE_BUTTON + PLAIN_BUTTON).rstrip("\n"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(acc.root, "t/task.yaml", BUTTONS % (PLAIN_BUTTON + CODE_BUTTON).rstrip("\n"))
+    for fmt in ("text", "json", "markdown"):
+        code, out, err = cli(capsys, "plan", "--format", fmt)
+        assert code == 0 and "LEAKME42" not in out + err, fmt
+        assert "actions[0].url" in out or "actions" in out  # the change is still shown
+    assert cli(capsys, "plan", "--out", "p.json", "--preview", "p.html")[0] == 0
+    assert "LEAKME42" not in (acc.root / "p.json").read_text()
+    assert "LEAKME42" not in (acc.root / "p.html").read_text()
+    assert cli(capsys, "apply", "--plan", "p.json", "--auto-approve")[0] == 0
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0 and "No changes." in out

@@ -965,12 +965,37 @@ def _element_masks(
     return rel
 
 
-def _unpaired(part: Segment) -> bool:
-    """Does the last segment of a removal or change name a remote element that no desired
-    element is known to be paired with? A message only the remote holds, or an array index:
-    arrays of scalars are aligned by value, so a removed or replaced remote value has no
-    counterpart in the definition, and a positional array's extra remote elements none."""
-    return type(part) is int or (isinstance(part, Element) and part.index is None)
+def _account_masks(
+    path: DiffPath, sensitive: Iterable[JsonPath], names: Mapping[JsonPath, Sequence[str]]
+) -> dict[JsonPath, tuple[str, ...]]:
+    """The masks for the account's value at diff path ``path`` (relative to it, as
+    :func:`_masks_at` gives them for the definition's), where every array index on the way may
+    be *any* element of the definition's array: arrays of objects (a push task's buttons) are
+    compared by position and arrays of values by value, so the account's element at an index
+    need not be the one the definition has there — after a reorder it is another, and it may
+    hold the current or an old value of another element's secret; and a message only the
+    account holds may be the old one of any. Only a message the definition also holds (paired
+    by name) is itself. Masks more than strictly needed, never less."""
+    pattern: list[str | int | None] = []  # None: any element of that array
+    for part in path:
+        if isinstance(part, Element):
+            pattern.append(part.index)  # None for a message only the account holds
+        elif isinstance(part, int):
+            pattern.append(None)
+        else:
+            pattern.append(part)
+    n = len(pattern)
+    rel: dict[JsonPath, tuple[str, ...]] = {}
+    for s in sensitive:
+        common = min(n, len(s))
+        if not all(
+            (type(s[i]) is int) if pattern[i] is None else s[i] == pattern[i] for i in range(common)
+        ):
+            continue
+        inner = s[n:] if len(s) >= n else ()
+        seen = rel.get(inner, ())
+        rel[inner] = seen + tuple(x for x in names.get(s, ()) if x not in seen)
+    return rel
 
 
 def field_diffs(
@@ -980,9 +1005,10 @@ def field_diffs(
 ) -> tuple[FieldDiff, ...]:
     """Raw differences → :class:`FieldDiff` s with every sensitive value masked, on both sides
     (the remote value at a sensitive path is a secret too: the old one, or the same one).
-    A remote array element without a desired counterpart (a message only the remote holds, a
-    removed or replaced element of an array of scalars) is masked wherever any element of the
-    desired array is sensitive, and such a message is named by its remote index when a desired
+    On the remote side every array index stands for any element of the desired array (arrays
+    are aligned by position or by value, so the remote's element there may hold another
+    element's secret, old or current; :func:`_account_masks`); only a message paired by name
+    is itself. A message only the remote holds is named by its remote index when a desired
     message's name is sensitive (see :func:`format_path`).
     ``names`` (sensitive path → variable names, :attr:`Desired.sensitive_names`) lets the masks
     name their variables. A top-level ``add`` of ``null`` (a create's ``run_immediately:
@@ -1000,12 +1026,8 @@ def field_diffs(
         if sensitive:
             spec = _spec_path(path)
             mine = _masks_at(spec, sensitive, names) if spec is not None else {}
-            theirs = mine
-            if op != "add" and path and _unpaired(path[-1]):
-                array = _spec_path(path[:-1])
-                if array is not None:
-                    theirs = {**_element_masks(array, sensitive, names), **mine}
-            if theirs and op != "add":
+            theirs = _account_masks(path, sensitive, names) if op != "add" else {}
+            if theirs:
                 before = mask_paths(before, list(theirs), theirs)
             if mine and op != "remove":
                 after = mask_paths(after, list(mine), mine)
