@@ -967,9 +967,8 @@ def test_a_second_stop_while_the_first_is_noted_still_ends_with_the_table(
     assert [r.address for r in report.results] == ["campaign.a"]
 
 
-class SlowLiveEdit(FakeHood):
-    """Campaign 5's patch fails in a way apply does not expect (a bug, not an API error), once
-    campaign 6's live edit has started: its pause waits for that."""
+class GatedHood(FakeHood):
+    """Campaign 5's patch is answered once campaign 6's live edit has started."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -978,6 +977,16 @@ class SlowLiveEdit(FakeHood):
     def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None:
         super().pause_campaign(campaign_id, reason)
         self.paused.set()
+
+    def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
+        if campaign_id == "5":
+            assert self.paused.wait(10)
+        super().patch_campaign(campaign_id, patch)
+
+
+class SlowLiveEdit(GatedHood):
+    """Campaign 5's patch fails in a way apply does not expect (a bug, not an API error), once
+    campaign 6's live edit has started; campaign 6's patch is still on the wire then."""
 
     def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
         if campaign_id == "5":
@@ -1019,23 +1028,6 @@ def test_an_unexpected_error_lets_the_started_changes_finish_before_it_is_raised
         ("resume_campaign", "6"),
     ]
     assert hood.campaigns["6"]["status"] == "running"
-
-
-class GatedHood(FakeHood):
-    """Campaign 5's patch is answered once campaign 6's live edit has started."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paused = threading.Event()
-
-    def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None:
-        super().pause_campaign(campaign_id, reason)
-        self.paused.set()
-
-    def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
-        if campaign_id == "5":
-            assert self.paused.wait(10)
-        super().patch_campaign(campaign_id, patch)
 
 
 class BrokenProgress:
