@@ -49,7 +49,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +181,27 @@ def _in_form(written: Any, remote: Any) -> Any:
     return settable(remote)
 
 
+#: Shorter resolved values are not looked for inside the values pull writes (``"1"`` would be
+#: found everywhere); the path rules above still keep them out.
+_SECRET_MIN = 4
+
+
+def _covers(path: JsonPath, sensitive: JsonPath, positional: Collection[JsonPath]) -> bool:
+    """Whether the value at ``path`` holds the one at ``sensitive`` (both spec-relative), an
+    index into an array aligned by position (``positional``) standing for any element."""
+    if len(sensitive) < len(path):
+        return False
+    return all(
+        (type(s) is int) if type(p) is int and path[:i] in positional else s == p
+        for i, (p, s) in enumerate(zip(path, sensitive))
+    )
+
+
+def _refs(desired: Desired, sensitive: JsonPath) -> str:
+    names = desired.reference_names(sensitive)
+    return ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
+
+
 class _Walker:
     """Compares one definition's compared spec with the remote spec shape, collecting edits."""
 
@@ -189,14 +210,25 @@ class _Walker:
         self.definition = desired.definition
         self.edits: list[Edit] = []
         self.conflicts: list[Problem] = []
+        #: Arrays aligned by position: the account's element at an index need not be the
+        #: definition's element there (see :meth:`free`).
+        self.positional: set[JsonPath] = set()
+        #: Arrays of named objects, aligned by name (campaign messages).
+        self.named: set[JsonPath] = set()
 
     # --- guards ---
 
-    def free(self, path: JsonPath) -> bool:
+    def free(self, path: JsonPath, *, any_element: bool = False) -> bool:
         """False (and a conflict) when an edit at ``path`` (spec-relative) would write over a
-        ``${env:...}`` value: the value itself, or something holding one."""
+        ``${env:...}`` value: the value itself, or something holding one — where an index on
+        the way stands for any element of the definition's array: arrays of objects are
+        aligned by position, so after a reorder the account's element there is another one,
+        and its value may be that element's secret, current or old."""
+        positional = self.positional
+        if any_element:  # the index into the array at path's end stands for any element
+            positional = positional | {path[: max(i for i, p in enumerate(path) if type(p) is int)]}
         for sensitive in self.desired.sensitive:
-            if sensitive[: len(path)] == path:
+            if _covers(path, sensitive, positional):
                 names = self.desired.reference_names(sensitive)
                 refs = ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
                 where = ("spec",) + sensitive
@@ -213,8 +245,30 @@ class _Walker:
         return True
 
     def _add(self, edit: Edit, guard: JsonPath) -> None:
-        if self.free(guard):
+        if self.free(guard) and self._holds_no_secret(edit, guard):
             self.edits.append(edit)
+
+    def _holds_no_secret(self, edit: Edit, guard: JsonPath) -> bool:
+        """False (and a conflict) when the value to write holds one of the definition's
+        resolved ``${env:...}`` strings, wherever it came from: never written into a file."""
+        if edit.value is None:
+            return True
+        text = json.dumps(edit.value, ensure_ascii=False)
+        for sensitive in self.desired.sensitive:
+            value = _at(self.desired.spec, sensitive)
+            if isinstance(value, str) and len(value) >= _SECRET_MIN and value in text:
+                where = ("spec",) + guard
+                self.conflicts.append(
+                    Problem(
+                        self.definition.locate(where),
+                        f"{self.definition.address}: the account's value here holds what "
+                        f"{_refs(self.desired, sensitive)} resolves to; not written (a secret "
+                        "never goes into the file): edit the definition by hand",
+                        where,
+                    )
+                )
+                return False
+        return True
 
     def set(self, path: JsonPath, written: Any, remote: Any) -> None:
         self._add(Edit("set", ("spec",) + path, _in_form(written, remote)), path)
@@ -282,6 +336,8 @@ class _Walker:
             self._as_multiset(path, want, written, have)
             return
         keyed = _keys(want, have)
+        if keyed is not None:
+            self.named.add(path)
         if keyed is None and any(isinstance(v, (dict, list)) for v in [*want, *have]):
             self._by_position(path, want, written, have)
             return
@@ -351,6 +407,7 @@ class _Walker:
     def _by_position(
         self, path: JsonPath, want: list[Any], written: list[Any], have: list[Any]
     ) -> None:
+        self.positional.add(path)
         for i in range(min(len(want), len(have))):
             self.walk(path + (i,), want[i], written[i], have[i])
         for i in range(len(have), len(want)):
@@ -359,9 +416,16 @@ class _Walker:
             self.insert(path, len(want), have[len(want) :])
 
     def insert(self, path: JsonPath, index: int, items: Sequence[Any]) -> None:
+        """The account's items the definition lacks, inserted — unless an element of the
+        definition's array takes a value from ``${env:...}`` (for named objects: its name),
+        since an item only the account holds may then be that element's old self, old secret
+        included."""
         message = self.definition.kind is Kind.CAMPAIGN and path == ("messages",)
         values = [settable(v, message=message) for v in items]
-        self.edits.append(Edit("insert", ("spec",) + path, values, index=index))
+        edit = Edit("insert", ("spec",) + path, values, index=index)
+        guard = path + (index, "name") if path in self.named else path + (index,)
+        if self.free(guard, any_element=True) and self._holds_no_secret(edit, path):
+            self.edits.append(edit)
 
 
 #: How alike two named objects must be (share of the definition's values the remote object
@@ -462,7 +526,23 @@ def object_pull(
         status = shape.get("status")
         if "status" in d.spec and status in (0, 1) and not isinstance(status, bool):
             walker.set(("status",), d.spec["status"], status)
-    return ObjectPull(d, walker.edits, walker.conflicts)
+    edits = _outside_conflicts(walker.edits, walker.conflicts, walker.positional)
+    return ObjectPull(d, edits, walker.conflicts)
+
+
+def _outside_conflicts(
+    edits: Sequence[Edit], conflicts: Sequence[Problem], positional: Collection[JsonPath]
+) -> list[Edit]:
+    """``edits`` without those inside an array aligned by position that holds a conflict:
+    written alone, the rest of its elements' fields would pair one element's values with
+    another's (a button's title with the next one's URL). Elsewhere the rest of the object is
+    still pulled."""
+    arrays = [
+        ("spec",) + array
+        for array in positional
+        if any(c.path[: len(array) + 1] == ("spec",) + array for c in conflicts)
+    ]
+    return [e for e in edits if not any(e.path[: len(a)] == a for a in arrays)]
 
 
 def drifted(

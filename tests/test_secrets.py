@@ -248,3 +248,35 @@ def test_reordered_buttons_never_show_the_secret_on_the_accounts_side(
     assert cli(capsys, "apply", "--plan", "p.json", "--auto-approve")[0] == 0
     code, out, _ = cli(capsys, "plan")
     assert code == 0 and "No changes." in out
+
+
+def test_pull_never_writes_a_secret_from_reordered_or_removed_buttons(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Buttons are aligned by position. Swapped in git, the account's first button is the one
+    whose URL holds the secret; with a third button added in the account, its extra button
+    may hold an old one. Pull writes neither, nor half of the array (a title paired with
+    another button's URL)."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    path = write(acc.root, "t/task.yaml", BUTTONS % (CODE_BUTTON + PLAIN_BUTTON).rstrip("\n"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        [task] = remote.push_tasks()
+        actions = [
+            *task["message"]["actions"],
+            {"title": {"en": "Extra"}, "url": "https://x.example"},
+        ]
+        remote.hood.patch(
+            f"/push-tasks/{task['id']}", json={"message": {**task["message"], "actions": actions}}
+        )
+    for edited in (PLAIN_BUTTON + CODE_BUTTON, CODE_BUTTON + PLAIN_BUTTON):
+        text = BUTTONS % edited.rstrip("\n")
+        path.write_text(text)
+        code, out, err = cli(capsys, "pull")
+        assert code == 1 and "LEAKME42" not in out + err, edited
+        assert "not written" in err
+        assert path.read_text() == text  # the array is left as the definition wrote it
