@@ -250,7 +250,7 @@ def test_reordered_buttons_never_show_the_secret_on_the_accounts_side(
     assert code == 0 and "No changes." in out
 
 
-def test_pull_never_writes_a_secret_from_reordered_or_removed_buttons(
+def test_pull_never_writes_a_secret_from_reordered_or_extra_buttons(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     make_emulator: Callable[..., EmulatorHandle],
