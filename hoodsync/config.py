@@ -195,7 +195,7 @@ def _env_url(env: Mapping[str, str], var: str) -> str | None:
 def _refuse_credentials(url: str, where: str) -> None:
     """Refuse a URL that carries a user name or password, without repeating them: every later
     message would show the URL (the transport refuses it too, but only once a token is set)."""
-    if "@" in urlsplit(url).netloc:
+    if "@" in url:  # anywhere: "https://u:pw?x@host" puts it past the netloc
         raise ConfigError(f"{where}: {_credentials_refused(url)}")
 
 
@@ -310,7 +310,7 @@ def _validate_config(doc: Document, root: Path) -> list[Problem]:
     for name, raw in sorted(doc.data["accounts"].items()):
         for api in (_HOOD, _FALCONYTE):
             url = ((raw or {}).get(api.key) or {}).get("url")
-            if isinstance(url, str) and "@" in urlsplit(url).netloc:
+            if isinstance(url, str) and "@" in url:
                 at = ("accounts", name, api.key, "url")
                 problems.append(Problem(doc.locate(at), _credentials_refused(url), at))
         for index, entry in enumerate((raw or {}).get("paths") or ()):

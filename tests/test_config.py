@@ -150,6 +150,7 @@ def test_url_variables_must_be_sandbox_or_an_http_url(tmp_path: Path, var: str, 
         "https://:hunter2@api.example.com/v1/hood",
         "htps://u:hunter2@api.example.com/v1/hood",  # and a wrong scheme
         "u:hunter2@api.example.com/v1/hood",  # no scheme at all
+        "https://deploy:hunter2?x@api.example.com/v1/hood",  # '@' past the netloc
     ],
 )
 def test_a_url_with_credentials_is_refused_without_repeating_them(tmp_path: Path, url: str) -> None:

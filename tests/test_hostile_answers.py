@@ -397,3 +397,15 @@ def test_an_orphans_address_from_its_marker_is_escaped_in_progress_and_table(
     for text in (out, err):
         assert "\x1b" not in text and "\r" not in text
     assert "campaign.x\\x1b[2J\\rFAKE" in out and "campaign.x\\x1b[2J\\rFAKE" in err
+
+
+@pytest.mark.parametrize("url", ["https://api.example.test:8o8o/v1/hood", "https://${env:HOST}/v1"])
+def test_an_api_url_that_is_not_a_url_is_one_line_before_anything_is_sent(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    (repo / "hoodsync.yaml").write_text(
+        f"accounts:\n  default:\n    hood: {{url: '{url}', token_env: T}}\n"
+    )
+    monkeypatch.setenv("T", TOKEN)
+    line = failing(capsys, "plan")
+    assert "is not a valid URL" in line and "Traceback" not in line

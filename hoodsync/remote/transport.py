@@ -54,6 +54,7 @@ import httpx
 from hoodsync.errors import (
     ApiError,
     AuthError,
+    ConfigError,
     InsecureTransportError,
     NetworkError,
     NotFoundError,
@@ -483,7 +484,7 @@ class ApiTransport:
             raise TypeError("token must be a Secret")
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
-        url = httpx.URL(base_url)
+        url = _parsed(base_url)
         _check_secure(url)
         self.api: Api = api
         self.base_url = str(url).rstrip("/")
@@ -1052,6 +1053,16 @@ def _too_deep(data: Any, limit: int) -> bool:
             ]
         level = below
     return False
+
+
+def _parsed(base_url: str) -> httpx.URL:
+    """``base_url`` parsed; :class:`ConfigError` for one that is not a URL (a bad port, an
+    unresolved ``${env:...}`` in it), before anything is sent. The message names the problem,
+    not the URL (a user name or password is refused before this, but say less anyway)."""
+    try:
+        return httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"the API URL is not a valid URL ({exc}); nothing was sent") from exc
 
 
 def _check_secure(url: httpx.URL) -> None:
