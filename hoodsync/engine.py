@@ -28,7 +28,7 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -420,15 +420,16 @@ def validate(paths: Sequence[str], hooks: Hooks) -> list[Definition]:
     """What ``validate`` checks, offline and without secrets: the definitions under PATHS,
     hoodsync.yaml (when there is one) and that each definition belongs to an account's
     ``paths:`` — every problem of all three at once (:class:`DefinitionError`)."""
-    return _checked(paths, hooks)[1]
+    return _checked(paths, hooks, env={})[1]
 
 
 def _checked(
-    paths: Sequence[str], hooks: Hooks
+    paths: Sequence[str], hooks: Hooks, env: Mapping[str, str] | None = None
 ) -> tuple[Config, list[Definition], dict[str, Path]]:
     """The configuration and the definitions, each checked and checked against the other;
-    ``validate`` and the first step of ``plan``/``apply``. The cache of resolved paths is
-    for :func:`_definitions_for`."""
+    ``validate`` (``env`` empty: what the files say, whatever the environment holds) and the
+    first step of ``plan``/``apply`` (``env`` None: this process's). The cache of resolved
+    paths is for :func:`_definitions_for`."""
     from hoodsync.config import load_config
     from hoodsync.definitions.interpolate import credential_problems
 
@@ -440,7 +441,7 @@ def _checked(
     except DefinitionError as exc:
         problems.extend(exc.problems)
     try:
-        config = load_config(list(paths))
+        config = load_config(list(paths), env=env)
     except DefinitionError as exc:  # hoodsync.yaml's problems with the definitions' ones
         problems.extend(exc.problems)
     if problems:

@@ -54,6 +54,7 @@ def test_validate_checks_hoodsync_yaml_and_the_accounts_paths(
     (tmp_path / "b" / "e.yaml").write_text(GOOD.replace("demo", "other").replace("Demo", "Other"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOOD_API_TOKEN", raising=False)
+    monkeypatch.setenv("HOOD_API_URL", "staging")  # what plan would refuse: not validate's
     config = tmp_path / "hoodsync.yaml"
     config.write_text("accounts:\n  prod:\n    paths: [a]\n    hood: {token_env: PROD_TOKEN}\n")
     code, _, err = run(capsys, "validate")
