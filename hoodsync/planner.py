@@ -266,7 +266,12 @@ def _warn_renamed(
     for address, des in created.items():
         for obj in unmanaged:
             update = rules.plan(des, obj, ctx)
-            if update is not None and {_top(d.path) for d in update.diff} == {"name"}:
+            if (
+                update is not None
+                and update.action is Action.UPDATE  # not finished, stopped, or another state
+                and update.transition is None
+                and {_top(d.path) for d in update.diff} == {"name"}
+            ):
                 hints.setdefault(address, []).append(obj.id)
     if not hints:
         return changes

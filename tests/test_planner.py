@@ -331,7 +331,13 @@ def test_a_create_beside_an_object_that_differs_in_its_name_only_is_warned() -> 
     assert note.severity == "warning" and note.message.startswith("PushTask id 51 (unmanaged)")
     assert "Replay (edited in UI)" not in note.message and "52" not in note.message
     assert not plan.has_errors
-    # With nothing of the kind unmanaged, or the task matched, nothing to say.
+    # With nothing of the kind unmanaged, or the task matched, nothing to say; nor beside a
+    # finished task (it cannot be managed again) or one in another state (more than its name).
     assert not make_plan([d], {Kind.PUSH_TASK: [other]}, account=ACCOUNT).changes[0].notes
+    for status in ("2", "0"):
+        unlike = {**renamed, "status": status}
+        inactive = Definition(Kind.PUSH_TASK, "replay", spec, Location("t.yaml"), state="active")
+        plan = make_plan([inactive], {Kind.PUSH_TASK: [unlike]}, account=ACCOUNT)
+        assert not plan.changes[0].notes, status
     matched = make_plan([d], {Kind.PUSH_TASK: [{**renamed, "name": "Replay 2"}]}, account=ACCOUNT)
     assert matched.changes == ()
