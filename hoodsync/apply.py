@@ -913,8 +913,9 @@ def _run_waves(
         # changes started run to their end before it is passed on, never left half done nor
         # writing to a journal the caller has closed by then. Each one's waits are bounded.
         stop.set()
-        if not stopper.abort.is_set():
-            wait_futures(started)
+        pending = [f for f in started if not f.done()]
+        while pending and not stopper.abort.is_set():  # a stop at once ends the wait too
+            pending = list(wait_futures(pending, timeout=stopper.POLL).not_done)
         raise
     finally:
         workers.shutdown()

@@ -1058,3 +1058,37 @@ def test_a_progress_line_that_cannot_be_written_stops_new_changes_not_started_on
     assert hood.campaigns["6"]["status"] == "running"
     lines = report.journal_path.read_text().splitlines()
     assert json.loads(lines[-1])["event"] == "end"
+
+
+class HeldLiveEdit(GatedHood):
+    """Campaign 5's patch fails unexpectedly once campaign 6's live edit has started, and a
+    second Ctrl-C follows shortly; campaign 6's patch is held until ``release``."""
+
+    def __init__(self, abort: threading.Event) -> None:
+        super().__init__()
+        self.abort, self.release, self.returned = abort, threading.Event(), threading.Event()
+
+    def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
+        if campaign_id == "5":
+            assert self.paused.wait(10)
+            threading.Timer(0.1, self.abort.set).start()
+            raise KeyError("a bug")
+        try:
+            assert self.release.wait(10)
+            super().patch_campaign(campaign_id, patch)
+        finally:
+            self.returned.set()
+
+
+def test_a_stop_at_once_ends_the_wait_that_follows_an_unexpected_error(tmp_path: Path) -> None:
+    abort = threading.Event()
+    hood = HeldLiveEdit(abort)
+    hood.campaigns["5"] = {"id": "5", "status": "paused"}
+    hood.campaigns["6"] = {"id": "6", "status": "running"}
+    try:
+        with pytest.raises(KeyError):
+            run(tmp_path, two_changes_one_live(), hood, parallelism=2, abort=abort)
+        assert not hood.returned.is_set()  # not waited for: its call is still held
+    finally:
+        hood.release.set()
+    assert hood.returned.wait(10)
