@@ -49,7 +49,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,49 +186,48 @@ def _in_form(written: Any, remote: Any) -> Any:
 _SECRET_MIN = 4
 
 
-def _covers(path: JsonPath, sensitive: JsonPath, positional: Collection[JsonPath]) -> bool:
-    """Whether the value at ``path`` holds the one at ``sensitive`` (both spec-relative), an
-    index into an array aligned by position (``positional``) standing for any element."""
+def _covers(path: JsonPath, sensitive: JsonPath, same: Collection[JsonPath]) -> bool:
+    """Whether the value at ``path`` may hold the one at ``sensitive`` (both spec-relative):
+    an array index stands for any element of the definition's array, unless the element
+    there was paired with the account's by an equal name (``same``: those element paths)."""
     if len(sensitive) < len(path):
         return False
     return all(
-        (type(s) is int) if type(p) is int and path[:i] in positional else s == p
+        s == p if type(p) is not int or path[: i + 1] in same else type(s) is int
         for i, (p, s) in enumerate(zip(path, sensitive))
     )
-
-
-def _refs(desired: Desired, sensitive: JsonPath) -> str:
-    names = desired.reference_names(sensitive)
-    return ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
 
 
 class _Walker:
     """Compares one definition's compared spec with the remote spec shape, collecting edits."""
 
-    def __init__(self, desired: Desired) -> None:
+    def __init__(self, desired: Desired, secrets: Collection[str] = ()) -> None:
         self.desired = desired
         self.definition = desired.definition
         self.edits: list[Edit] = []
         self.conflicts: list[Problem] = []
-        #: Arrays aligned by position: the account's element at an index need not be the
-        #: definition's element there (see :meth:`free`).
-        self.positional: set[JsonPath] = set()
-        #: Arrays of named objects, aligned by name (campaign messages).
-        self.named: set[JsonPath] = set()
+        #: Element paths (spec-relative) paired with the account's element of the same name:
+        #: only there is the account's element known to be the definition's (see :meth:`free`).
+        self.same: set[JsonPath] = set()
+        #: Paths of the edits refused (a conflict each).
+        self.refused: list[JsonPath] = []
+        #: The values that are secrets now: those of the variables the definition uses, and the
+        #: strings they resolve to (see :meth:`_holds_no_secret`).
+        self.secrets = tuple(v for v in secrets if len(v) >= _SECRET_MIN)
 
     # --- guards ---
 
-    def free(self, path: JsonPath, *, any_element: bool = False) -> bool:
+    def free(self, path: JsonPath, *, own: bool = False) -> bool:
         """False (and a conflict) when an edit at ``path`` (spec-relative) would write over a
         ``${env:...}`` value: the value itself, or something holding one — where an index on
-        the way stands for any element of the definition's array: arrays of objects are
-        aligned by position, so after a reorder the account's element there is another one,
-        and its value may be that element's secret, current or old."""
-        positional = self.positional
-        if any_element:  # the index into the array at path's end stands for any element
-            positional = positional | {path[: max(i for i, p in enumerate(path) if type(p) is int)]}
+        the way stands for any element of the definition's array, unless the element there was
+        paired by an equal name: arrays are aligned by position, by value or by likeness, so
+        the account's element at an index may be another one, holding that one's secret,
+        current or old. ``own``: ``path`` is the definition's own element (a delete), taken
+        as it is."""
         for sensitive in self.desired.sensitive:
-            if _covers(path, sensitive, positional):
+            if sensitive[: len(path)] == path if own else _covers(path, sensitive, self.same):
+                self.refused.append(path)
                 names = self.desired.reference_names(sensitive)
                 refs = ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
                 where = ("spec",) + sensitive
@@ -251,19 +250,18 @@ class _Walker:
     def _holds_no_secret(self, edit: Edit, guard: JsonPath) -> bool:
         """False (and a conflict) when the value to write holds one of the definition's
         resolved ``${env:...}`` strings, wherever it came from: never written into a file."""
-        if edit.value is None:
+        if edit.value is None or not self.secrets:
             return True
-        text = json.dumps(edit.value, ensure_ascii=False)
-        for sensitive in self.desired.sensitive:
-            value = _at(self.desired.spec, sensitive)
-            if isinstance(value, str) and len(value) >= _SECRET_MIN and value in text:
+        for text in _strings(edit.value):
+            if any(secret in text for secret in self.secrets):
+                self.refused.append(guard)
                 where = ("spec",) + guard
                 self.conflicts.append(
                     Problem(
                         self.definition.locate(where),
-                        f"{self.definition.address}: the account's value here holds what "
-                        f"{_refs(self.desired, sensitive)} resolves to; not written (a secret "
-                        "never goes into the file): edit the definition by hand",
+                        f"{self.definition.address}: the account's value here holds the value of "
+                        "a variable the definition uses; not written (a secret never goes into "
+                        "the file): edit the definition by hand",
                         where,
                     )
                 )
@@ -274,7 +272,9 @@ class _Walker:
         self._add(Edit("set", ("spec",) + path, _in_form(written, remote)), path)
 
     def delete(self, path: JsonPath) -> None:
-        self._add(Edit("delete", ("spec",) + path), path)
+        # What goes is the definition's own value: refused only where it holds a template.
+        if self.free(path, own=True):
+            self.edits.append(Edit("delete", ("spec",) + path))
 
     # --- walking ---
 
@@ -336,8 +336,6 @@ class _Walker:
             self._as_multiset(path, want, written, have)
             return
         keyed = _keys(want, have)
-        if keyed is not None:
-            self.named.add(path)
         if keyed is None and any(isinstance(v, (dict, list)) for v in [*want, *have]):
             self._by_position(path, want, written, have)
             return
@@ -346,6 +344,8 @@ class _Walker:
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
             if op == "equal":
                 pairs = list(zip(range(i1, i2), range(j1, j2)))
+                if keyed is not None:  # paired by an equal name: the same object
+                    self.same.update(path + (i,) for i in range(i1, i2))
             elif op == "replace" and keyed is not None:
                 pairs = _similar_pairs(want[i1:i2], have[j1:j2], i1, j1)
             elif op == "replace" and i2 - i1 == j2 - j1:
@@ -407,7 +407,6 @@ class _Walker:
     def _by_position(
         self, path: JsonPath, want: list[Any], written: list[Any], have: list[Any]
     ) -> None:
-        self.positional.add(path)
         for i in range(min(len(want), len(have))):
             self.walk(path + (i,), want[i], written[i], have[i])
         for i in range(len(have), len(want)):
@@ -417,14 +416,27 @@ class _Walker:
 
     def insert(self, path: JsonPath, index: int, items: Sequence[Any]) -> None:
         """The account's items the definition lacks, inserted — unless an element of the
-        definition's array takes a value from ``${env:...}`` (for named objects: its name),
-        since an item only the account holds may then be that element's old self, old secret
-        included."""
+        definition's array takes a value from ``${env:...}``: an item only the account holds
+        may then be that element's old self (renamed, edited), old secret included."""
         message = self.definition.kind is Kind.CAMPAIGN and path == ("messages",)
         values = [settable(v, message=message) for v in items]
         edit = Edit("insert", ("spec",) + path, values, index=index)
-        guard = path + (index, "name") if path in self.named else path + (index,)
-        if self.free(guard, any_element=True) and self._holds_no_secret(edit, path):
+        used = [s for s in self.desired.sensitive if _covers(path + (index,), s, self.same)]
+        if used:
+            names = {n: None for s in used for n in self.desired.reference_names(s)}
+            refs = ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
+            where = ("spec",) + path
+            self.refused.append(path + (index,))
+            self.conflicts.append(
+                Problem(
+                    self.definition.locate(where),
+                    f"{self.definition.address}: {len(items)} item(s) only the account holds not "
+                    f"added to {format_json_path(where)}: items there take values from {refs}, "
+                    "and these may be an old one's, old secret included; add them by hand",
+                    where,
+                )
+            )
+        elif self._holds_no_secret(edit, path):
             self.edits.append(edit)
 
 
@@ -504,18 +516,23 @@ def _keys(want: Sequence[Any], have: Sequence[Any]) -> tuple[list[Any], list[Any
 
 
 def object_pull(
-    desired: Desired, change: Change, remote: RemoteObject, shape: Mapping[str, Any]
+    desired: Desired,
+    change: Change,
+    remote: RemoteObject,
+    shape: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
 ) -> ObjectPull:
     """The edits that make ``desired``'s definition say what ``remote`` holds, on what the
     definition states and the planner found different (``change``); ``shape`` is the remote
-    object in the definition's spec shape (:func:`hoodsync.session.spec_shapes`)."""
+    object in the definition's spec shape (:func:`hoodsync.session.spec_shapes`). ``env``
+    (the one the definitions were resolved with) names the values never to write."""
     d = desired.definition
     rules = RULES[d.kind]
     cmp = _compared(d.kind, rules.normalise(desired.spec))
     keys = _changed_keys(change)
     if d.kind is Kind.CAMPAIGN and cmp.get("is_draft") is True and remote.status != "draft":
         keys.add("is_draft")  # published in Hood: the planner asks to drop is_draft
-    walker = _Walker(desired)
+    walker = _Walker(desired, _secrets(desired, env or {}))
     for key, value in cmp.items():
         if key in keys:
             walker.top(key, value, d.spec.get(key), shape)
@@ -526,23 +543,49 @@ def object_pull(
         status = shape.get("status")
         if "status" in d.spec and status in (0, 1) and not isinstance(status, bool):
             walker.set(("status",), d.spec["status"], status)
-    edits = _outside_conflicts(walker.edits, walker.conflicts, walker.positional)
-    return ObjectPull(d, edits, walker.conflicts)
+    return ObjectPull(
+        d, _outside_conflicts(walker.edits, walker.refused, walker.same), walker.conflicts
+    )
+
+
+def _secrets(desired: Desired, env: Mapping[str, str]) -> list[str]:
+    """The values of the variables ``desired`` interpolates, and the strings they resolve to."""
+    out: list[str] = []
+    for path in desired.sensitive:
+        out += [env[n] for n in desired.reference_names(path) if env.get(n)]
+        value = _at(desired.spec, path)
+        if isinstance(value, str):
+            out.append(value)
+    return out
 
 
 def _outside_conflicts(
-    edits: Sequence[Edit], conflicts: Sequence[Problem], positional: Collection[JsonPath]
+    edits: Sequence[Edit], refused: Sequence[JsonPath], same: Collection[JsonPath]
 ) -> list[Edit]:
-    """``edits`` without those inside an array aligned by position that holds a conflict:
-    written alone, the rest of its elements' fields would pair one element's values with
-    another's (a button's title with the next one's URL). Elsewhere the rest of the object is
-    still pulled."""
-    arrays = [
-        ("spec",) + array
-        for array in positional
-        if any(c.path[: len(array) + 1] == ("spec",) + array for c in conflicts)
-    ]
+    """``edits`` without those inside an array in which an edit was refused at an element not
+    paired by an equal name: written alone, the rest would pair one element's values with
+    another's (a button's title with the next one's URL). Elsewhere (the fields of one
+    object, one message) the rest is still pulled."""
+    arrays = {
+        ("spec",) + path[:i]
+        for path in refused
+        for i, part in enumerate(path[:-1])  # a field inside the element, not a whole insert
+        if type(part) is int and path[: i + 1] not in same
+    }
     return [e for e in edits if not any(e.path[: len(a)] == a for a in arrays)]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON-like value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
 
 
 def drifted(
@@ -573,7 +616,9 @@ def drifted(
                     Problem(des.definition.location, f"{change.address}: not pulled: {errors[0]}")
                 )
             continue  # a create: the object is not in the account, nothing to pull
-        found = object_pull(des, change, from_remote(change.kind, item), shapes[change.address])
+        found = object_pull(
+            des, change, from_remote(change.kind, item), shapes[change.address], env
+        )
         if found.edits or found.conflicts:
             out.append(found)
     return out, problems

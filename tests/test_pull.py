@@ -152,9 +152,9 @@ def test_comments_key_order_and_quoting_stay(tmp_path: Path) -> None:
 
 
 def test_messages_are_matched_by_name_and_secrets_are_not_written() -> None:
-    """A title changed in one language is one line; a message added, one renamed and one
-    removed are each edited where they stand; a value from ${env:...} is reported, not
-    written, while the rest of the object is pulled."""
+    """A title changed in one language is one line; a message renamed and one removed are
+    each edited where they stand; a value from ${env:...} is reported, not written, while the
+    rest of the object is pulled; a message added in the account is not (see below)."""
 
     def ui(remote: Remote) -> None:
         c = named(remote, "Messages")
@@ -163,6 +163,7 @@ def test_messages_are_matched_by_name_and_secrets_are_not_written() -> None:
         first["push"]["body"]["en"] = "One, edited"
         second["name"] = "Second, renamed"
         fourth["push"]["title"]["de"] = "Vier!"
+        fourth["push"]["body"]["en"] = "Costs ${env:HOME} nothing"
         new = {
             "id": "99",
             "name": "Inserted",
@@ -173,7 +174,11 @@ def test_messages_are_matched_by_name_and_secrets_are_not_written() -> None:
         c["messages"] = [first, new, second, fourth]
 
     report = golden("messages", ui)
-    [conflict] = report.problems
+    conflict, inserted = report.problems
+    # A message only the account holds is not added beside messages that take values from
+    # ${env:...}: it may be an old one of theirs, renamed and edited, old secret included.
+    assert inserted.path == ("spec", "messages") and "not added" in inserted.message
+    assert "${env:PROMO_TITLE}" in inserted.message
     assert conflict.path == ("spec", "messages", 0, "push", "title", "en")
     assert "${env:PROMO_TITLE}" in conflict.message and "not written" in conflict.message
     assert conflict.location.line == 18  # where the secret's template is

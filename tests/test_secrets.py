@@ -278,5 +278,105 @@ def test_pull_never_writes_a_secret_from_reordered_or_extra_buttons(
         path.write_text(text)
         code, out, err = cli(capsys, "pull")
         assert code == 1 and "LEAKME42" not in out + err, edited
-        assert "not written" in err
+        assert "not written" in err or "not added" in err
         assert path.read_text() == text  # the array is left as the definition wrote it
+
+
+def test_pull_never_writes_an_old_secret_from_labels(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Labels are aligned as a multiset: the account's label beside an interpolated one may
+    be its old value."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("L", "OLDSECRET1")
+    path = write(acc.root, "c/p.yaml", campaign_yaml("p", "P", labels='[b, "${env:L}"]'))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        found = remote.campaign("P")
+        assert remote.hood.patch(f"/campaigns/{found['id']}", json={"labels": ["OLDSECRET1", "c"]})
+    monkeypatch.setenv("L", "NEWSECRET2")
+    for args in (("pull", "--check"), ("pull", "--dry-run"), ("pull",)):
+        code, out, err = cli(capsys, *args)
+        assert "OLDSECRET1" not in out + err, args
+    assert "OLDSECRET1" not in path.read_text()
+
+
+MSGS = """\
+kind: Campaign
+key: p
+spec:
+  name: P
+  labels: [a]
+  scheduled_time: "2030-01-01 10:00:00"
+  ab_test:
+    test_split: 30
+    winning_metric: click_rate
+    evaluation_window: 1D
+    winner_delivery_mode: automatic
+  messages:
+    - name: other
+      channel: push
+      push:
+        title: {en: Something else entirely}
+        body: {en: Different words}
+        landing_url: "https://other.example/"
+%s
+"""
+SECRET_MSG = """\
+    - name: promo
+      channel: push
+      push:
+        title: {en: Summer deal}
+        body: {en: Thanks for subscribing}
+        landing_url: "https://example.com/?c=${env:PROMO}"
+"""
+PLAIN_MSG = """\
+    - name: plain
+      channel: push
+      push:
+        title: {en: Summer deal}
+        body: {en: Thanks for subscribing}
+        landing_url: "https://example.com/plain"
+"""
+
+
+@pytest.mark.parametrize(
+    "case", ["current_renamed_edited", "rotated_renamed_edited", "rotated_pair_other"]
+)
+def test_pull_never_writes_a_secret_from_a_renamed_message(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+) -> None:
+    """A message renamed (and edited) in the account is paired by likeness or added whole:
+    its URL may hold the secret, current or old."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    body = SECRET_MSG if case != "rotated_pair_other" else PLAIN_MSG + SECRET_MSG
+    path = write(acc.root, "c/p.yaml", MSGS % body.rstrip("\n"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        found = remote.campaign("P")
+        messages = found["messages"]
+        promo = next(m for m in messages if m["name"] == "promo")
+        promo["name"] = "promo-2"
+        if case == "current_renamed_edited":
+            promo["push"]["title"]["en"] = "Winter deal"
+            promo["push"]["landing_url"] = "https://example.com/?utm=x&c=LEAKME42"
+        elif case == "rotated_renamed_edited":
+            promo["push"]["title"]["en"] = "Winter deal"
+        else:
+            messages[:] = [promo]  # plain removed, promo renamed
+        answer = remote.hood.patch(f"/campaigns/{found['id']}", json={"messages": messages})
+        assert answer.status_code < 300, answer.text
+    if case != "current_renamed_edited":
+        monkeypatch.setenv("PROMO", "NEWVAL99")
+    for args in (("pull", "--dry-run"), ("pull",)):
+        code, out, err = cli(capsys, *args)
+        assert "LEAKME42" not in out + err, args
+    assert "LEAKME42" not in path.read_text()
