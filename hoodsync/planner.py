@@ -268,7 +268,9 @@ def _warn_renamed(
             update = rules.plan(des, obj, ctx)
             if (
                 update is not None
-                and update.action is Action.UPDATE  # not finished, stopped, or another state
+                # an edit (email campaigns have no update: a replacement), not a finished
+                # object nor one in another state
+                and update.action in (Action.UPDATE, Action.REPLACE)
                 and update.transition is None
                 and {_top(d.path) for d in update.diff} == {"name"}
             ):

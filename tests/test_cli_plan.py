@@ -491,3 +491,14 @@ def test_subfolder_uses_the_repositorys_config_and_each_sandbox_account_its_own_
             box.close()
     doc = plan_json(capsys, "--account", "qa")
     assert doc["changes"] == [] and doc["counts"]["orphans"] == 0  # not the other account's
+
+
+def test_renaming_an_email_campaign_in_git_warns_of_the_one_left_beside(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(emulated.root, "e/mail.yaml", email_yaml("mail", "Mail A"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    path.write_text(email_yaml("mail", "Mail B"))
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0 and "email_campaign.mail will be created" in out
+    assert "differs from this definition in its name only" in out
