@@ -785,9 +785,11 @@ def pull_new_files(
     per account when there are several), with keys no definition uses. A file that already
     exists with the same text is left out; one that exists with other text is a problem (it is
     never overwritten). Problems come back as the lines to print."""
+    from hoodsync.definitions.interpolate import reference_paths
     from hoodsync.definitions.loader import load_text
     from hoodsync.export import export_documents
     from hoodsync.model import Kind, Location
+    from hoodsync.planner import renamed_objects
     from hoodsync.schemafiles import relative_folder
 
     taken: dict[Kind, set[str]] = {
@@ -795,8 +797,20 @@ def pull_new_files(
     }
     files: list[tuple[Path, str]] = []
     problems: list[str] = []
+    # The values of the variables the definitions interpolate: never written into a file.
+    names = {n for d in prep.definitions for ns in reference_paths(d.spec).values() for n in ns}
+    secrets = [v for n in sorted(names) if len(v := os.environ.get(n, "")) >= 4]
     for run in runs:
-        wanted = {(r.kind, r.id) for r in run.plan.unmanaged}
+        # One the plan warns is probably a definition's own, renamed, is not a new one (and
+        # its name may be that definition's old ${env:...} value).
+        renamed = renamed_objects(run.plan)
+        for (kind, ident), address in sorted(renamed.items()):
+            problems.append(
+                f"{kind.value} id {ident}: not written: it differs from {address} in its name "
+                "only (renamed in the account?); rename one of them, or pull it into that "
+                "definition by hand"
+            )
+        wanted = {(r.kind, r.id) for r in run.plan.unmanaged} - set(renamed)
         subset = {
             kind: [o for o in items if (kind, str(o.get("id"))) in wanted]
             for kind, items in run.remote.items()
@@ -805,6 +819,17 @@ def pull_new_files(
         schemas = relative_folder(prep.config.root / "schemas", folder)
         for exported in export_documents(subset, taken=taken, schemas=schemas):
             path = folder / exported.path
+            if any(secret in exported.text for secret in secrets):
+                problems.append(
+                    str(
+                        Problem(
+                            Location(str(path.parent)),
+                            "not written: an unmanaged object holds the value of a variable the "
+                            "definitions interpolate (a secret never goes into a file)",
+                        )
+                    )
+                )
+                continue
             docs = load_text(exported.text, str(path)).documents
             data = docs[0].data if docs else None
             if isinstance(data, dict):

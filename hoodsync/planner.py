@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -35,7 +36,7 @@ from hoodsync.plan import (
 )
 from hoodsync.remote.ratelimit import minimum_duration
 
-__all__ = ["make_plan", "prepare", "estimate", "requests_for"]
+__all__ = ["make_plan", "prepare", "estimate", "requests_for", "renamed_objects"]
 
 #: Ops that change state asynchronously: apply re-reads before the resource's next step.
 _ASYNC_OPS = frozenset({Op.PAUSE, Op.RESUME, Op.CANCEL, Op.START, Op.STOP})
@@ -284,14 +285,31 @@ def _warn_renamed(
             what = change.kind.value
             note = Note(
                 Severity.WARNING,
-                f"{what} id {', '.join(sorted(ids))} (unmanaged) differs from this definition "
-                f"in its name only: if it is the one this definition managed, renamed in the UI "
-                f"(or the value of a ${{env:...}} in the name changed), this creates a second "
-                f"{what} beside it. To keep managing it, give the definition its name.",
+                f"{what} id {', '.join(sorted(ids))} (unmanaged) {_RENAMED}: if it is the one "
+                f"this definition managed, renamed in the UI (or the value of a ${{env:...}} in "
+                f"the name changed), this creates a second {what} beside it. To keep managing "
+                "it, give the definition its name.",
                 change.address,
             )
             change = dataclasses.replace(change, notes=(*change.notes, note))
         out.append(change)
+    return out
+
+
+_RENAMED = "differs from this definition in its name only"
+_RENAMED_NOTE = re.compile(rf"^(\w+) id ([^ ,]+(?:, [^ ,]+)*) \(unmanaged\) {_RENAMED}")
+
+
+def renamed_objects(plan: Plan) -> dict[tuple[Kind, str], str]:
+    """(kind, id) of each unmanaged object the plan warns is probably a definition's own,
+    renamed (see :func:`_warn_renamed`), and that definition's address."""
+    out: dict[tuple[Kind, str], str] = {}
+    for change in plan.changes:
+        for note in change.notes:
+            found = _RENAMED_NOTE.match(note.message)
+            if found:
+                for ident in found.group(2).split(", "):
+                    out[(Kind(found.group(1)), ident)] = change.address
     return out
 
 

@@ -380,3 +380,33 @@ def test_pull_never_writes_a_secret_from_a_renamed_message(
         code, out, err = cli(capsys, *args)
         assert "LEAKME42" not in out + err, args
     assert "LEAKME42" not in path.read_text()
+
+
+NAMED_TASK = PUSH_TASK.replace("key: task", "key: named")
+
+
+def test_pull_new_writes_neither_a_renamed_object_nor_a_secret(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The variable in a push task's name changed: the task the account holds is unmanaged
+    now, named with the old value. `pull --new` does not export it as a new definition (nor
+    an unmanaged task whose name holds the variable's current value)."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    write(acc.root, "t/task.yaml", NAMED_TASK)
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    monkeypatch.setenv("PROMO", "NEWVAL99")
+    with acc.remote() as remote:
+        body = {"name": "Made by hand NEWVAL99", "start_time": "immediately", "frequency": 86400}
+        body["message"] = {"title": {"en": "Hi"}, "landing_url": "https://example.com"}
+        remote.hood_post("/push-tasks", body)
+    code, out, err = cli(capsys, "pull", "--new", "new")
+    assert code == 1
+    for secret in ("LEAKME42", "NEWVAL99"):
+        assert secret not in out + err
+    written = [p.read_text() for p in (acc.root / "new").rglob("*.yaml")]
+    assert not any("LEAKME42" in t or "NEWVAL99" in t for t in written)
+    assert "differs from push_task.named in its name only" in err
