@@ -810,7 +810,25 @@ def pull_new_files(
                 "only (renamed in the account?); rename one of them, or pull it into that "
                 "definition by hand"
             )
-        wanted = {(r.kind, r.id) for r in run.plan.unmanaged} - set(renamed)
+        # Nor, while a definition whose name comes from ${env:...} is to be created, any
+        # unmanaged object of its kind (matched by name, it may be that definition's old self,
+        # named with the old value, and drifted otherwise too).
+        creating = {c.address for c in run.plan.changes if c.action == "create"}
+        held = {
+            d.kind
+            for d in prep.definitions
+            if d.kind is not Kind.CAMPAIGN
+            and d.address in creating
+            and ("name",) in reference_paths(d.spec)
+        }
+        for ref in run.plan.unmanaged:
+            if ref.kind in held and (ref.kind, ref.id) not in renamed:
+                problems.append(
+                    f"{ref.kind.value} id {ref.id}: not written: a {ref.kind.value} definition "
+                    "whose name comes from ${env:...} is to be created, and this may be its "
+                    "former self; pull it into that definition by hand, or apply first"
+                )
+        wanted = {(r.kind, r.id) for r in run.plan.unmanaged if r.kind not in held} - set(renamed)
         subset = {
             kind: [o for o in items if (kind, str(o.get("id"))) in wanted]
             for kind, items in run.remote.items()

@@ -211,6 +211,9 @@ class _Walker:
         self.same: set[JsonPath] = set()
         #: Paths of the edits refused (a conflict each).
         self.refused: list[JsonPath] = []
+        #: Arrays into which an insert was refused: none of their items is added or removed
+        #: (a message moved or renamed in the account would otherwise only lose its old place).
+        self.frozen: set[JsonPath] = set()
         #: The values that are secrets now: those of the variables the definition uses, and the
         #: strings they resolve to (see :meth:`_holds_no_secret`).
         self.secrets = tuple(v for v in secrets if len(v) >= _SECRET_MIN)
@@ -426,7 +429,7 @@ class _Walker:
             names = {n: None for s in used for n in self.desired.reference_names(s)}
             refs = ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
             where = ("spec",) + path
-            self.refused.append(path + (index,))
+            self.frozen.add(path)
             self.conflicts.append(
                 Problem(
                     self.definition.locate(where),
@@ -543,9 +546,7 @@ def object_pull(
         status = shape.get("status")
         if "status" in d.spec and status in (0, 1) and not isinstance(status, bool):
             walker.set(("status",), d.spec["status"], status)
-    return ObjectPull(
-        d, _outside_conflicts(walker.edits, walker.refused, walker.same), walker.conflicts
-    )
+    return ObjectPull(d, _outside_conflicts(walker.edits, walker, walker.same), walker.conflicts)
 
 
 def _secrets(desired: Desired, env: Mapping[str, str]) -> list[str]:
@@ -560,19 +561,35 @@ def _secrets(desired: Desired, env: Mapping[str, str]) -> list[str]:
 
 
 def _outside_conflicts(
-    edits: Sequence[Edit], refused: Sequence[JsonPath], same: Collection[JsonPath]
+    edits: Sequence[Edit], walker: _Walker, same: Collection[JsonPath]
 ) -> list[Edit]:
-    """``edits`` without those inside an array in which an edit was refused at an element not
-    paired by an equal name: written alone, the rest would pair one element's values with
-    another's (a button's title with the next one's URL). Elsewhere (the fields of one
-    object, one message) the rest is still pulled."""
+    """``edits`` without those that would leave a list half pulled:
+
+    * in a list where a field edit was refused at an item not paired by an equal name, the
+      edits of every such item (written alone, they would pair one item's values with
+      another's: a button's title with the next one's URL); items paired by name (one
+      message) keep theirs;
+    * in a list into which an insert was refused, every insert and delete (a message moved or
+      renamed in the account would lose its old place and not gain the new one).
+    """
     arrays = {
-        ("spec",) + path[:i]
-        for path in refused
-        for i, part in enumerate(path[:-1])  # a field inside the element, not a whole insert
+        path[:i]
+        for path in walker.refused
+        for i, part in enumerate(path[:-1])  # a field inside the item
         if type(part) is int and path[: i + 1] not in same
     }
-    return [e for e in edits if not any(e.path[: len(a)] == a for a in arrays)]
+
+    def kept(edit: Edit) -> bool:
+        path = edit.path[1:]  # spec-relative
+        for array in arrays:
+            n = len(array)
+            if path[:n] == array and (len(path) == n or path[: n + 1] not in same):
+                return False
+        if edit.op == "insert" and path in walker.frozen:
+            return False
+        return not (edit.op == "delete" and path[:-1] in walker.frozen)
+
+    return [e for e in edits if kept(e)]
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -410,3 +410,99 @@ def test_pull_new_writes_neither_a_renamed_object_nor_a_secret(
     written = [p.read_text() for p in (acc.root / "new").rglob("*.yaml")]
     assert not any("LEAKME42" in t or "NEWVAL99" in t for t in written)
     assert "differs from push_task.named in its name only" in err
+
+
+@pytest.mark.parametrize("case", ["renamed_rewritten", "moved_edited"])
+def test_pull_neither_adds_nor_drops_a_message_beside_interpolating_ones(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+) -> None:
+    """A plain message moved or renamed in the account cannot be added back (it may be an old
+    one of the interpolating messages): its old place is not removed either, or the next
+    apply would delete the message from the live campaign."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    path = write(acc.root, "c/p.yaml", MSGS % (SECRET_MSG + PLAIN_MSG).rstrip("\n"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        found = remote.campaign("P")
+        messages = found["messages"]
+        plain = next(m for m in messages if m["name"] == "plain")
+        plain["push"]["title"]["en"] = "Autumn"
+        if case == "renamed_rewritten":
+            plain["name"] = "plain-2"
+            plain["push"]["body"]["en"] = "Other"
+            plain["push"]["landing_url"] = "https://example.com/autumn"
+        else:
+            messages.remove(plain)
+            messages.insert(0, plain)
+        answer = remote.hood.patch(f"/campaigns/{found['id']}", json={"messages": messages})
+        assert answer.status_code < 300, answer.text
+    before = path.read_text()
+    code, _, err = cli(capsys, "pull")
+    assert code == 1 and "not added" in err
+    assert path.read_text().count("- name:") == before.count("- name:")
+    assert "name: plain" in path.read_text()
+
+
+@pytest.mark.parametrize("drift", ["title", "state"])
+def test_pull_new_writes_no_old_secret_name_that_drifted_otherwise_too(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    drift: str,
+) -> None:
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    write(acc.root, "t/task.yaml", NAMED_TASK)
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    monkeypatch.setenv("PROMO", "NEWVAL99")
+    with acc.remote() as remote:
+        [task] = remote.push_tasks()
+        title = {"title": {"en": "Changed by hand"}, "landing_url": "https://example.com/news"}
+        patch = {"message": title} if drift == "title" else {"status": 0}
+        assert remote.hood.patch(f"/push-tasks/{task['id']}", json=patch).status_code < 300
+    for args in (("pull", "--new", "new", "--dry-run"), ("pull", "--new", "new")):
+        code, out, err = cli(capsys, *args)
+        assert "LEAKME42" not in out + err, args
+    assert not any("LEAKME42" in p.read_text() for p in (acc.root / "new").rglob("*.yaml"))
+
+
+NAMED_SECRET_MSG = """\
+    - name: "promo ${env:PROMO}"
+      channel: push
+      push:
+        title: {en: Summer deal}
+        body: {en: Thanks for subscribing}
+        landing_url: "https://example.com/x"
+"""
+
+
+def test_a_refused_message_does_not_hold_back_the_edits_of_the_others(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A message's name comes from ${env:...}, which changed: that message is refused (its
+    account copy holds the old value); a title edited in another message, paired by name,
+    is still pulled."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    path = write(acc.root, "c/p.yaml", MSGS % (NAMED_SECRET_MSG + PLAIN_MSG).rstrip("\n"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        found = remote.campaign("P")
+        messages = found["messages"]
+        next(m for m in messages if m["name"] == "other")["push"]["title"]["en"] = "Edited other"
+        answer = remote.hood.patch(f"/campaigns/{found['id']}", json={"messages": messages})
+        assert answer.status_code < 300, answer.text
+    monkeypatch.setenv("PROMO", "NEWVAL99")
+    code, out, err = cli(capsys, "pull")
+    assert code == 1 and "LEAKME42" not in out + err
+    text = path.read_text()
+    assert "LEAKME42" not in text and "Edited other" in text
