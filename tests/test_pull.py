@@ -152,9 +152,9 @@ def test_comments_key_order_and_quoting_stay(tmp_path: Path) -> None:
 
 
 def test_messages_are_matched_by_name_and_secrets_are_not_written() -> None:
-    """A title changed in one language is one line; a message renamed and one removed are
-    each edited where they stand; a value from ${env:...} is reported, not written, while the
-    rest of the object is pulled; a message added in the account is not (see below)."""
+    """A title changed in one language is one line; a message renamed is edited where it
+    stands; a value from ${env:...} is reported, not written, while the rest of the object is
+    pulled; a message added in the account is not, and so neither is one removed (below)."""
 
     def ui(remote: Remote) -> None:
         c = named(remote, "Messages")
@@ -176,7 +176,9 @@ def test_messages_are_matched_by_name_and_secrets_are_not_written() -> None:
     report = golden("messages", ui)
     conflict, inserted = report.problems
     # A message only the account holds is not added beside messages that take values from
-    # ${env:...}: it may be an old one of theirs, renamed and edited, old secret included.
+    # ${env:...}: it may be an old one of theirs, renamed and edited, old secret included. Nor
+    # is one the account no longer holds removed ("Third"): a message moved or renamed would
+    # lose its old place and not gain its new one.
     assert inserted.path == ("spec", "messages") and "not added" in inserted.message
     assert "${env:PROMO_TITLE}" in inserted.message
     assert conflict.path == ("spec", "messages", 0, "push", "title", "en")
