@@ -790,6 +790,7 @@ def pull_new_files(
     from hoodsync.export import export_documents
     from hoodsync.model import Kind, Location
     from hoodsync.planner import renamed_objects
+    from hoodsync.pull import strings_of, variable_values
     from hoodsync.schemafiles import relative_folder
 
     taken: dict[Kind, set[str]] = {
@@ -798,8 +799,7 @@ def pull_new_files(
     files: list[tuple[Path, str]] = []
     problems: list[str] = []
     # The values of the variables the definitions interpolate: never written into a file.
-    names = {n for d in prep.definitions for ns in reference_paths(d.spec).values() for n in ns}
-    secrets = [v for n in sorted(names) if len(v := os.environ.get(n, "")) >= 4]
+    secrets = variable_values(prep.definitions, os.environ)
     for run in runs:
         # One the plan warns is probably a definition's own, renamed, is not a new one (and
         # its name may be that definition's old ${env:...} value).
@@ -837,7 +837,10 @@ def pull_new_files(
         schemas = relative_folder(prep.config.root / "schemas", folder)
         for exported in export_documents(subset, taken=taken, schemas=schemas):
             path = folder / exported.path
-            if any(secret in exported.text for secret in secrets):
+            docs = load_text(exported.text, str(path)).documents
+            # In the values as loaded: the YAML text may fold or escape a long one.
+            values = [exported.path, *(t for doc in docs for t in strings_of(doc.data))]
+            if any(secret in text for secret in secrets for text in values):
                 problems.append(
                     str(
                         Problem(
@@ -848,7 +851,6 @@ def pull_new_files(
                     )
                 )
                 continue
-            docs = load_text(exported.text, str(path)).documents
             data = docs[0].data if docs else None
             if isinstance(data, dict):
                 kind, key = Kind(data["kind"]), str(data["key"])

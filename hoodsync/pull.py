@@ -55,6 +55,7 @@ from typing import Any
 
 import yaml
 
+from hoodsync.definitions.interpolate import reference_paths
 from hoodsync.definitions.loader import load_text, parse_events
 from hoodsync.definitions.validate import validate_documents
 from hoodsync.errors import Problem, format_json_path
@@ -82,6 +83,8 @@ __all__ = [
     "apply_edits",
     "edit_text",
     "render_scalar",
+    "variable_values",
+    "strings_of",
     "unified_diff",
 ]
 
@@ -255,7 +258,7 @@ class _Walker:
         resolved ``${env:...}`` strings, wherever it came from: never written into a file."""
         if edit.value is None or not self.secrets:
             return True
-        for text in _strings(edit.value):
+        for text in strings_of(edit.value):
             if any(secret in text for secret in self.secrets):
                 self.refused.append(guard)
                 where = ("spec",) + guard
@@ -441,6 +444,8 @@ class _Walker:
             )
         elif self._holds_no_secret(edit, path):
             self.edits.append(edit)
+        else:  # refused as holding a secret: the list is frozen all the same
+            self.frozen.add(path)
 
 
 #: How alike two named objects must be (share of the definition's values the remote object
@@ -524,18 +529,20 @@ def object_pull(
     remote: RemoteObject,
     shape: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
+    secrets: Sequence[str] = (),
 ) -> ObjectPull:
     """The edits that make ``desired``'s definition say what ``remote`` holds, on what the
     definition states and the planner found different (``change``); ``shape`` is the remote
     object in the definition's spec shape (:func:`hoodsync.session.spec_shapes`). ``env``
-    (the one the definitions were resolved with) names the values never to write."""
+    (the one the definitions were resolved with) and ``secrets`` (the values of every
+    variable the account's definitions use) give the values never to write."""
     d = desired.definition
     rules = RULES[d.kind]
     cmp = _compared(d.kind, rules.normalise(desired.spec))
     keys = _changed_keys(change)
     if d.kind is Kind.CAMPAIGN and cmp.get("is_draft") is True and remote.status != "draft":
         keys.add("is_draft")  # published in Hood: the planner asks to drop is_draft
-    walker = _Walker(desired, _secrets(desired, env or {}))
+    walker = _Walker(desired, [*_secrets(desired, env or {}), *secrets])
     for key, value in cmp.items():
         if key in keys:
             walker.top(key, value, d.spec.get(key), shape)
@@ -547,6 +554,13 @@ def object_pull(
         if "status" in d.spec and status in (0, 1) and not isinstance(status, bool):
             walker.set(("status",), d.spec["status"], status)
     return ObjectPull(d, _outside_conflicts(walker.edits, walker, walker.same), walker.conflicts)
+
+
+def variable_values(definitions: Sequence[Definition], env: Mapping[str, str]) -> list[str]:
+    """The values in ``env`` of every variable ``definitions`` interpolate (those long enough
+    to look for: see :data:`_SECRET_MIN`), in name order."""
+    names = {n for d in definitions for ns in reference_paths(d.spec).values() for n in ns}
+    return [v for n in sorted(names) if len(v := env.get(n, "")) >= _SECRET_MIN]
 
 
 def _secrets(desired: Desired, env: Mapping[str, str]) -> list[str]:
@@ -592,17 +606,17 @@ def _outside_conflicts(
     return [e for e in edits if kept(e)]
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings_of(value: Any) -> Iterator[str]:
     """Every string in a JSON-like value, keys included."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for k, v in value.items():
             yield str(k)
-            yield from _strings(v)
+            yield from strings_of(v)
     elif isinstance(value, (list, tuple)):
         for v in value:
-            yield from _strings(v)
+            yield from strings_of(v)
 
 
 def drifted(
@@ -618,6 +632,9 @@ def drifted(
     match). Pure."""
     desired = {x.address: x for x in prepare(definitions, env, forbidden_env)}
     shapes = spec_shapes(plan, remote)
+    # A variable's value is a secret wherever it would be written, not only in the
+    # definitions that use it.
+    secrets = variable_values(definitions, env)
     raw = {(kind, str(item.get("id"))): item for kind, items in remote.items() for item in items}
     out: list[ObjectPull] = []
     problems: list[Problem] = []
@@ -634,7 +651,7 @@ def drifted(
                 )
             continue  # a create: the object is not in the account, nothing to pull
         found = object_pull(
-            des, change, from_remote(change.kind, item), shapes[change.address], env
+            des, change, from_remote(change.kind, item), shapes[change.address], env, secrets
         )
         if found.edits or found.conflicts:
             out.append(found)

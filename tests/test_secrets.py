@@ -506,3 +506,52 @@ def test_a_refused_message_does_not_hold_back_the_edits_of_the_others(
     assert code == 1 and "LEAKME42" not in out + err
     text = path.read_text()
     assert "LEAKME42" not in text and "Edited other" in text
+
+
+DESCRIBED = MSGS.replace("  labels: [a]\n", '  labels: [a]\n  description: "d ${env:PROMO}"\n')
+
+
+def test_a_message_refused_for_holding_a_secret_keeps_its_old_place(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Renamed in the account with the variable's value in its title: not added (it holds a
+    secret), so its old place is not removed either."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    path = write(acc.root, "c/p.yaml", DESCRIBED % PLAIN_MSG.rstrip("\n"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        found = remote.campaign("P")
+        messages = found["messages"]
+        plain = next(m for m in messages if m["name"] == "plain")
+        plain["name"] = "plain-2"
+        plain["push"].update(title={"en": "Code LEAKME42"}, body={"en": "Other"})
+        answer = remote.hood.patch(f"/campaigns/{found['id']}", json={"messages": messages})
+        assert answer.status_code < 300, answer.text
+    before = path.read_text()
+    code, out, err = cli(capsys, "pull")
+    after = path.read_text()
+    assert code == 1 and "LEAKME42" not in out + err + after
+    assert after.count("- name:") == before.count("- name:")
+
+
+def test_a_variables_value_is_not_written_into_another_definition(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", "LEAKME42")
+    write(acc.root, "c/a.yaml", campaign_yaml("a", "A", labels='[b, "${env:PROMO}"]'))
+    other = write(acc.root, "c/b.yaml", campaign_yaml("b", "B"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        found = remote.campaign("B")
+        labels = {"labels": ["a", "LEAKME42"]}
+        assert remote.hood.patch(f"/campaigns/{found['id']}", json=labels).status_code < 300
+    code, out, err = cli(capsys, "pull")
+    assert code == 1 and "LEAKME42" not in out + err + other.read_text()
