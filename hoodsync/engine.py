@@ -839,14 +839,21 @@ def pull_new_files(
             path = folder / exported.path
             docs = load_text(exported.text, str(path)).documents
             # In the values as loaded: the YAML text may fold or escape a long one.
-            values = [exported.path, *(t for doc in docs for t in strings_of(doc.data))]
-            if any(secret in text for secret in secrets for text in values):
+            # The text as written (comments too) and the values as loaded (a long value may
+            # be folded or escaped in the text).
+            values = [
+                exported.text,
+                exported.path,
+                *(t for doc in docs for t in strings_of(doc.data)),
+            ]
+            leaked = next((r for v, r in secrets for text in values if v in text), None)
+            if leaked is not None:
                 problems.append(
                     str(
                         Problem(
                             Location(str(path.parent)),
-                            "not written: an unmanaged object holds the value of a variable the "
-                            "definitions interpolate (a secret never goes into a file)",
+                            f"not written: an unmanaged object holds the value of {leaked} (a "
+                            "secret never goes into a file)",
                         )
                     )
                 )

@@ -204,7 +204,7 @@ def _covers(path: JsonPath, sensitive: JsonPath, same: Collection[JsonPath]) -> 
 class _Walker:
     """Compares one definition's compared spec with the remote spec shape, collecting edits."""
 
-    def __init__(self, desired: Desired, secrets: Collection[str] = ()) -> None:
+    def __init__(self, desired: Desired, secrets: Collection[Secret] = ()) -> None:
         self.desired = desired
         self.definition = desired.definition
         self.edits: list[Edit] = []
@@ -219,7 +219,13 @@ class _Walker:
         self.frozen: set[JsonPath] = set()
         #: The values that are secrets now: those of the variables the definition uses, and the
         #: strings they resolve to (see :meth:`_holds_no_secret`).
-        self.secrets = tuple(v for v in secrets if len(v) >= _SECRET_MIN)
+        # A value the definition itself writes literally somewhere is no secret in its file.
+        written = list(strings_of(desired.definition.spec))
+        self.secrets = tuple(
+            (value, ref)
+            for value, ref in secrets
+            if len(value) >= _SECRET_MIN and not any(value in text for text in written)
+        )
 
     # --- guards ---
 
@@ -259,15 +265,16 @@ class _Walker:
         if edit.value is None or not self.secrets:
             return True
         for text in strings_of(edit.value):
-            if any(secret in text for secret in self.secrets):
+            ref = next((ref for value, ref in self.secrets if value in text), None)
+            if ref is not None:
                 self.refused.append(guard)
                 where = ("spec",) + guard
                 self.conflicts.append(
                     Problem(
                         self.definition.locate(where),
-                        f"{self.definition.address}: the account's value here holds the value of "
-                        "a variable the definition uses; not written (a secret never goes into "
-                        "the file): edit the definition by hand",
+                        f"{self.definition.address}: the account's value here holds the value "
+                        f"of {ref}; not written (a secret never goes into a file): edit the "
+                        "definition by hand",
                         where,
                     )
                 )
@@ -529,7 +536,7 @@ def object_pull(
     remote: RemoteObject,
     shape: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
-    secrets: Sequence[str] = (),
+    secrets: Sequence[Secret] = (),
 ) -> ObjectPull:
     """The edits that make ``desired``'s definition say what ``remote`` holds, on what the
     definition states and the planner found different (``change``); ``shape`` is the remote
@@ -542,7 +549,7 @@ def object_pull(
     keys = _changed_keys(change)
     if d.kind is Kind.CAMPAIGN and cmp.get("is_draft") is True and remote.status != "draft":
         keys.add("is_draft")  # published in Hood: the planner asks to drop is_draft
-    walker = _Walker(desired, [*_secrets(desired, env or {}), *secrets])
+    walker = _Walker(desired, [*_secrets(desired), *secrets])
     for key, value in cmp.items():
         if key in keys:
             walker.top(key, value, d.spec.get(key), shape)
@@ -556,21 +563,26 @@ def object_pull(
     return ObjectPull(d, _outside_conflicts(walker.edits, walker, walker.same), walker.conflicts)
 
 
-def variable_values(definitions: Sequence[Definition], env: Mapping[str, str]) -> list[str]:
+#: A value never to write, and the ``${env:...}`` reference it is the value of (what a
+#: problem names instead of the value).
+Secret = tuple[str, str]
+
+
+def variable_values(definitions: Sequence[Definition], env: Mapping[str, str]) -> list[Secret]:
     """The values in ``env`` of every variable ``definitions`` interpolate (those long enough
-    to look for: see :data:`_SECRET_MIN`), in name order."""
+    to look for: see :data:`_SECRET_MIN`), in name order, each with its reference."""
     names = {n for d in definitions for ns in reference_paths(d.spec).values() for n in ns}
-    return [v for n in sorted(names) if len(v := env.get(n, "")) >= _SECRET_MIN]
+    return [(v, f"${{env:{n}}}") for n in sorted(names) if len(v := env.get(n, "")) >= _SECRET_MIN]
 
 
-def _secrets(desired: Desired, env: Mapping[str, str]) -> list[str]:
-    """The values of the variables ``desired`` interpolates, and the strings they resolve to."""
-    out: list[str] = []
+def _secrets(desired: Desired) -> list[Secret]:
+    """The strings ``desired``'s templates resolve to (``https://x/?c=<value>``)."""
+    out: list[Secret] = []
     for path in desired.sensitive:
-        out += [env[n] for n in desired.reference_names(path) if env.get(n)]
         value = _at(desired.spec, path)
         if isinstance(value, str):
-            out.append(value)
+            refs = " ".join(f"${{env:{n}}}" for n in desired.reference_names(path))
+            out.append((value, refs or "${env:...}"))
     return out
 
 
@@ -607,9 +619,12 @@ def _outside_conflicts(
 
 
 def strings_of(value: Any) -> Iterator[str]:
-    """Every string in a JSON-like value, keys included."""
+    """Every string in a JSON-like value, keys included, and every number as written in JSON
+    (a variable's value may be one: ``frequency: ${env:EVERY}``)."""
     if isinstance(value, str):
         yield value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield json.dumps(value)
     elif isinstance(value, Mapping):
         for k, v in value.items():
             yield str(k)
@@ -626,6 +641,7 @@ def drifted(
     *,
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
+    every_definition: Sequence[Definition] | None = None,
 ) -> tuple[list[ObjectPull], list[Problem]]:
     """Every definition of one account whose change in ``plan`` has a remote object, with its
     edits; and a problem for each one whose remote object the plan could not tell (ambiguous
@@ -634,7 +650,7 @@ def drifted(
     shapes = spec_shapes(plan, remote)
     # A variable's value is a secret wherever it would be written, not only in the
     # definitions that use it.
-    secrets = variable_values(definitions, env)
+    secrets = variable_values(definitions if every_definition is None else every_definition, env)
     raw = {(kind, str(item.get("id"))): item for kind, items in remote.items() for item in items}
     out: list[ObjectPull] = []
     problems: list[Problem] = []
@@ -1452,12 +1468,22 @@ def pull_account(
     read_text: Callable[[str], str],
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
+    every_definition: Sequence[Definition] | None = None,
 ) -> PullReport:
     """One account's pull: ``definitions`` (its share), the ``plan`` made of them against
     ``remote`` (the clients' dicts the plan was made from). ``read_text(path)`` gives a
     definition file's text (``path`` as :attr:`Location.path` names it). Returns the files to
-    rewrite, each checked (module docstring), and every problem found. Reads nothing else."""
-    pulls, problems = drifted(definitions, plan, remote, env=env, forbidden_env=forbidden_env)
+    rewrite, each checked (module docstring), and every problem found. Reads nothing else.
+    ``every_definition`` (default: ``definitions``): those whose variables' values are never
+    written, every account's."""
+    pulls, problems = drifted(
+        definitions,
+        plan,
+        remote,
+        env=env,
+        forbidden_env=forbidden_env,
+        every_definition=every_definition,
+    )
     report = PullReport(problems=list(problems))
     files: dict[str, list[ObjectPull]] = {}
     for pull in pulls:

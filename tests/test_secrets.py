@@ -555,3 +555,54 @@ def test_a_variables_value_is_not_written_into_another_definition(
         assert remote.hood.patch(f"/campaigns/{found['id']}", json=labels).status_code < 300
     code, out, err = cli(capsys, "pull")
     assert code == 1 and "LEAKME42" not in out + err + other.read_text()
+
+
+@pytest.mark.parametrize("value, twice", [("LEAKME42", True), ("172800", False)])
+def test_pull_new_looks_for_a_variables_value_in_comments_and_numbers(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    value: str,
+    twice: bool,
+) -> None:
+    """Two tasks of one name are exported commented out, their names in the comments; a
+    number holds the value as well as a string would."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", value)
+    write(acc.root, "t/task.yaml", NAMED_TASK)
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    name, every = ("Hand LEAKME42", 86400) if twice else ("Hand", 172800)
+    with acc.remote() as remote:
+        for _ in range(2 if twice else 1):
+            body = {"name": name, "start_time": "immediately", "frequency": every}
+            body["message"] = {"title": {"en": "Hi"}, "landing_url": "https://example.com"}
+            remote.hood_post("/push-tasks", body)
+    code, out, err = cli(capsys, "pull", "--new", "new")
+    assert code == 1 and "holds the value of ${env:PROMO}" in err
+    assert not any(value in p.read_text() for p in (acc.root / "new").rglob("*.yaml"))
+
+
+def test_a_value_a_definition_writes_itself_is_pulled_into_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SITE is used by campaign a; campaign b writes example.com literally: its landing URL,
+    changed in the account, is pulled."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("SITE", "example.com")
+    write(acc.root, "c/a.yaml", campaign_yaml("a", "A", labels='[a, "${env:SITE}"]'))
+    other = write(acc.root, "c/b.yaml", campaign_yaml("b", "B"))
+    assert "example.com" in other.read_text()
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        found = remote.campaign("B")
+        messages = found["messages"]
+        messages[0]["push"]["landing_url"] = "https://example.com/summer"
+        answer = remote.hood.patch(f"/campaigns/{found['id']}", json={"messages": messages})
+        assert answer.status_code < 300
+    code, out, err = cli(capsys, "pull")
+    assert code == 0, (out, err)
+    assert "https://example.com/summer" in other.read_text()

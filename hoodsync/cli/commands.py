@@ -1057,6 +1057,7 @@ def pull(
                 read_text=read_definition,
                 env=os.environ,
                 forbidden_env=prep.config.secret_names(),
+                every_definition=prep.definitions,
             )
             for share, run in zip(prep.shares, runs)
         ]
