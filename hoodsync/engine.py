@@ -790,7 +790,7 @@ def pull_new_files(
     from hoodsync.export import export_documents
     from hoodsync.model import Kind, Location
     from hoodsync.planner import renamed_objects
-    from hoodsync.pull import strings_of, variable_values
+    from hoodsync.pull import holds_value, strings_of, variable_values
     from hoodsync.schemafiles import relative_folder
 
     taken: dict[Kind, set[str]] = {
@@ -846,7 +846,7 @@ def pull_new_files(
                 exported.path,
                 *(t for doc in docs for t in strings_of(doc.data)),
             ]
-            leaked = next((r for v, r in secrets for text in values if v in text), None)
+            leaked = next((r for v, r in secrets for t in values if holds_value(t, v)), None)
             if leaked is not None:
                 problems.append(
                     str(

@@ -85,6 +85,7 @@ __all__ = [
     "render_scalar",
     "variable_values",
     "strings_of",
+    "holds_value",
     "unified_diff",
 ]
 
@@ -220,11 +221,11 @@ class _Walker:
         #: The values that are secrets now: those of the variables the definition uses, and the
         #: strings they resolve to (see :meth:`_holds_no_secret`).
         # A value the definition itself writes literally somewhere is no secret in its file.
-        written = list(strings_of(desired.definition.spec))
+        written = [t for t in strings_of(desired.definition.spec) if isinstance(t, str)]
         self.secrets = tuple(
             (value, ref)
             for value, ref in secrets
-            if len(value) >= _SECRET_MIN and not any(value in text for text in written)
+            if len(value) >= _SECRET_MIN and not _written_as_word(value, written)
         )
 
     # --- guards ---
@@ -265,7 +266,7 @@ class _Walker:
         if edit.value is None or not self.secrets:
             return True
         for text in strings_of(edit.value):
-            ref = next((ref for value, ref in self.secrets if value in text), None)
+            ref = next((ref for value, ref in self.secrets if holds_value(text, value)), None)
             if ref is not None:
                 self.refused.append(guard)
                 where = ("spec",) + guard
@@ -618,13 +619,36 @@ def _outside_conflicts(
     return [e for e in edits if kept(e)]
 
 
+class _Number(str):
+    """A number of a JSON-like value as JSON writes it: it holds a variable's value only when it
+    is that value, whole (``1000`` is not in ``12000``)."""
+
+
+def holds_value(text: str, value: str) -> bool:
+    """Whether ``text`` (from :func:`strings_of`) holds ``value``."""
+    return text == value if isinstance(text, _Number) else value in text
+
+
+#: A value a definition writes itself, as a word of this length at least, is no secret in its
+#: file (``SITE=example.com`` beside a literal ``https://example.com``); a shorter one, or one
+#: inside a longer word (``2030`` in a date), still is.
+_WORD_MIN = 8
+
+
+def _written_as_word(value: str, written: Sequence[str]) -> bool:
+    if len(value) < _WORD_MIN:
+        return False
+    word = re.compile(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])")
+    return any(word.search(text) for text in written)
+
+
 def strings_of(value: Any) -> Iterator[str]:
     """Every string in a JSON-like value, keys included, and every number as written in JSON
-    (a variable's value may be one: ``frequency: ${env:EVERY}``)."""
+    (a variable's value may be one: ``frequency: ${env:EVERY}``; see :class:`_Number`)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        yield json.dumps(value)
+        yield _Number(json.dumps(value))
     elif isinstance(value, Mapping):
         for k, v in value.items():
             yield str(k)

@@ -606,3 +606,48 @@ def test_a_value_a_definition_writes_itself_is_pulled_into_it(
     code, out, err = cli(capsys, "pull")
     assert code == 0, (out, err)
     assert "https://example.com/summer" in other.read_text()
+
+
+def test_a_short_value_inside_a_longer_literal_is_still_a_secret(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """PIN=2030 is inside campaign b's literal date: that does not make it no secret."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PIN", "2030")
+    write(acc.root, "c/a.yaml", campaign_yaml("a", "A", labels='[a, "${env:PIN}"]'))
+    other = write(acc.root, "c/b.yaml", campaign_yaml("b", "B"))
+    assert "2030" in other.read_text()
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        found = remote.campaign("B")
+        messages = found["messages"]
+        messages[0]["push"]["landing_url"] = "https://example.com/?pin=2030"
+        answer = remote.hood.patch(f"/campaigns/{found['id']}", json={"messages": messages})
+        assert answer.status_code < 300
+    code, _, err = cli(capsys, "pull")
+    assert code == 1 and "${env:PIN}" in err and "pin=2030" not in other.read_text()
+
+
+def test_a_number_holds_a_variables_value_only_when_it_is_that_value(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("CODE", "2000")
+    write(acc.root, "c/a.yaml", campaign_yaml("a", "A", labels='[a, "${env:CODE}"]'))
+    task = write(acc.root, "t/task.yaml", PUSH_TASK.replace("${env:PROMO}", "plain"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        [found] = remote.push_tasks()
+        assert (
+            remote.hood.patch(f"/push-tasks/{found['id']}", json={"frequency": 12000}).status_code
+            < 300
+        )
+    code, out, err = cli(capsys, "pull")
+    assert code == 0, (out, err)
+    assert "frequency: 12000" in task.read_text()
