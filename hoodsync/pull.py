@@ -241,20 +241,26 @@ class _Walker:
         for sensitive in self.desired.sensitive:
             if sensitive[: len(path)] == path if own else _covers(path, sensitive, self.same):
                 self.refused.append(path)
-                names = self.desired.reference_names(sensitive)
-                refs = ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
-                where = ("spec",) + sensitive
-                self.conflicts.append(
-                    Problem(
-                        self.definition.locate(where),
-                        f"{self.definition.address}: the account holds something else here, but "
-                        f"the definition takes this value from {refs}; not written (a secret never "
-                        "goes into the file): update the variable, or edit the definition by hand",
-                        where,
-                    )
+                return self._conflict(
+                    sensitive,
+                    f"the account holds something else here, but the definition takes this value "
+                    f"from {self._refs([sensitive])}; not written (a secret never goes into the "
+                    "file): update the variable, or edit the definition by hand",
                 )
-                return False
         return True
+
+    def _refs(self, paths: Sequence[JsonPath]) -> str:
+        """The ``${env:...}`` references of the templates at ``paths`` (names, not values)."""
+        names = {n: None for p in paths for n in self.desired.reference_names(p)}
+        return ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
+
+    def _conflict(self, path: JsonPath, why: str) -> bool:
+        """Record a conflict at spec path ``path`` (located there); False, for the callers."""
+        where = ("spec",) + path
+        self.conflicts.append(
+            Problem(self.definition.locate(where), f"{self.definition.address}: {why}", where)
+        )
+        return False
 
     def _add(self, edit: Edit, guard: JsonPath) -> None:
         if self.free(guard) and self._holds_no_secret(edit, guard):
@@ -269,17 +275,11 @@ class _Walker:
             ref = next((ref for value, ref in self.secrets if holds_value(text, value)), None)
             if ref is not None:
                 self.refused.append(guard)
-                where = ("spec",) + guard
-                self.conflicts.append(
-                    Problem(
-                        self.definition.locate(where),
-                        f"{self.definition.address}: the account's value here holds the value "
-                        f"of {ref}; not written (a secret never goes into a file): edit the "
-                        "definition by hand",
-                        where,
-                    )
+                return self._conflict(
+                    guard,
+                    f"the account's value here holds the value of {ref}; not written (a secret "
+                    "never goes into a file): edit the definition by hand",
                 )
-                return False
         return True
 
     def set(self, path: JsonPath, written: Any, remote: Any) -> None:
@@ -437,18 +437,13 @@ class _Walker:
         edit = Edit("insert", ("spec",) + path, values, index=index)
         used = [s for s in self.desired.sensitive if _covers(path + (index,), s, self.same)]
         if used:
-            names = {n: None for s in used for n in self.desired.reference_names(s)}
-            refs = ", ".join(f"${{env:{n}}}" for n in names) or "${env:...}"
-            where = ("spec",) + path
             self.frozen.add(path)
-            self.conflicts.append(
-                Problem(
-                    self.definition.locate(where),
-                    f"{self.definition.address}: {len(items)} item(s) only the account holds not "
-                    f"added to {format_json_path(where)}: items there take values from {refs}, "
-                    "and these may be an old one's, old secret included; add them by hand",
-                    where,
-                )
+            self._conflict(
+                path,
+                f"{len(items)} item(s) only the account holds not added to "
+                f"{format_json_path(('spec', *path))}: items there take values from "
+                f"{self._refs(used)}, and these may be an old one's, old secret included; add "
+                "them by hand",
             )
         elif self._holds_no_secret(edit, path):
             self.edits.append(edit)
