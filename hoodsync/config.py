@@ -199,6 +199,18 @@ def _refuse_credentials(url: str, where: str) -> None:
         raise ConfigError(f"{where}: {_credentials_refused(url)}")
 
 
+def _not_a_url(url: str) -> str | None:
+    """Why the client could not use ``url`` (a bad port, a ``${env:...}`` left in it), or
+    ``None``: what :mod:`httpx` refuses, said where the URL is written."""
+    import httpx  # late: only a configuration with a real URL pays for it
+
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"not a valid URL ({exc})"
+    return None
+
+
 def _credentials_refused(url: str) -> str:
     """Why a URL holding ``@`` is refused, naming its host and nothing before the ``@`` (a
     value with no ``scheme://`` still shows no more than the host)."""
@@ -310,9 +322,11 @@ def _validate_config(doc: Document, root: Path) -> list[Problem]:
     for name, raw in sorted(doc.data["accounts"].items()):
         for api in (_HOOD, _FALCONYTE):
             url = ((raw or {}).get(api.key) or {}).get("url")
+            at = ("accounts", name, api.key, "url")
             if isinstance(url, str) and "@" in url:
-                at = ("accounts", name, api.key, "url")
                 problems.append(Problem(doc.locate(at), _credentials_refused(url), at))
+            elif isinstance(url, str) and url != SANDBOX and (why := _not_a_url(url)):
+                problems.append(Problem(doc.locate(at), why, at))
         for index, entry in enumerate((raw or {}).get("paths") or ()):
             if not (root / entry).exists():
                 path = ("accounts", name, "paths", index)

@@ -400,12 +400,21 @@ def test_an_orphans_address_from_its_marker_is_escaped_in_progress_and_table(
 
 
 @pytest.mark.parametrize("url", ["https://api.example.test:8o8o/v1/hood", "https://${env:HOST}/v1"])
-def test_an_api_url_that_is_not_a_url_is_one_line_before_anything_is_sent(
+def test_an_api_url_that_is_not_a_url_is_refused_before_anything_is_sent(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
 ) -> None:
+    """In hoodsync.yaml: a located problem, from validate on. From the environment: one line
+    when the client is made."""
     (repo / "hoodsync.yaml").write_text(
         f"accounts:\n  default:\n    hood: {{url: '{url}', token_env: T}}\n"
     )
     monkeypatch.setenv("T", TOKEN)
+    for command in ("validate", "plan"):
+        code, out, err = cli(capsys, command)
+        assert code == 1 and "Traceback" not in err
+        assert err.startswith("hoodsync.yaml:3:") and "not a valid URL" in err
+    (repo / "hoodsync.yaml").unlink()
+    monkeypatch.setenv("HOOD_API_URL", url)
+    monkeypatch.setenv("HOOD_API_TOKEN", TOKEN)
     line = failing(capsys, "plan")
-    assert "is not a valid URL" in line and "Traceback" not in line
+    assert "is not a valid URL" in line
