@@ -171,9 +171,11 @@ def remote_campaigns(emulator: Emulator) -> list[dict[str, Any]]:
     ) as client:
         page = 1
         while True:
-            response = client.get(
-                "/campaigns", params={"page": f"{page},100", "view": "full", "sort": "create_time"}
-            )
+            params = {"page": f"{page},100", "view": "full", "sort": "create_time"}
+            for _ in range(20):  # the emulator's injected 500s hit this look at it too
+                response = client.get("/campaigns", params=params)
+                if response.status_code < 500:
+                    break
             response.raise_for_status()
             items = response.json()["items"]
             out += items
