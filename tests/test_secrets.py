@@ -583,52 +583,41 @@ def test_pull_new_looks_for_a_variables_value_in_comments_and_numbers(
     assert not any(value in p.read_text() for p in (acc.root / "new").rglob("*.yaml"))
 
 
-def test_a_value_a_definition_writes_itself_is_pulled_into_it(
+@pytest.mark.parametrize(
+    "name, value, url, pulled",
+    [
+        # SITE is used by campaign a; campaign b writes example.com itself, as a word.
+        ("SITE", "example.com", "https://example.com/summer", True),
+        # PIN=2030 is only inside b's literal date: still a secret in b's file.
+        ("PIN", "2030", "https://example.com/?pin=2030", False),
+    ],
+)
+def test_a_value_another_definition_interpolates_is_pulled_only_where_written_as_a_word(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     make_emulator: Callable[..., EmulatorHandle],
     capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    url: str,
+    pulled: bool,
 ) -> None:
-    """SITE is used by campaign a; campaign b writes example.com literally: its landing URL,
-    changed in the account, is pulled."""
     acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
-    monkeypatch.setenv("SITE", "example.com")
-    write(acc.root, "c/a.yaml", campaign_yaml("a", "A", labels='[a, "${env:SITE}"]'))
+    monkeypatch.setenv(name, value)
+    write(acc.root, "c/a.yaml", campaign_yaml("a", "A", labels=f'[a, "${{env:{name}}}"]'))
     other = write(acc.root, "c/b.yaml", campaign_yaml("b", "B"))
-    assert "example.com" in other.read_text()
+    assert value in other.read_text()
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
     with acc.remote() as remote:
         found = remote.campaign("B")
         messages = found["messages"]
-        messages[0]["push"]["landing_url"] = "https://example.com/summer"
+        messages[0]["push"]["landing_url"] = url
         answer = remote.hood.patch(f"/campaigns/{found['id']}", json={"messages": messages})
         assert answer.status_code < 300
     code, out, err = cli(capsys, "pull")
-    assert code == 0, (out, err)
-    assert "https://example.com/summer" in other.read_text()
-
-
-def test_a_short_value_inside_a_longer_literal_is_still_a_secret(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    make_emulator: Callable[..., EmulatorHandle],
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """PIN=2030 is inside campaign b's literal date: that does not make it no secret."""
-    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
-    monkeypatch.setenv("PIN", "2030")
-    write(acc.root, "c/a.yaml", campaign_yaml("a", "A", labels='[a, "${env:PIN}"]'))
-    other = write(acc.root, "c/b.yaml", campaign_yaml("b", "B"))
-    assert "2030" in other.read_text()
-    assert cli(capsys, "apply", "--auto-approve")[0] == 0
-    with acc.remote() as remote:
-        found = remote.campaign("B")
-        messages = found["messages"]
-        messages[0]["push"]["landing_url"] = "https://example.com/?pin=2030"
-        answer = remote.hood.patch(f"/campaigns/{found['id']}", json={"messages": messages})
-        assert answer.status_code < 300
-    code, _, err = cli(capsys, "pull")
-    assert code == 1 and "${env:PIN}" in err and "pin=2030" not in other.read_text()
+    assert (code, url in other.read_text()) == ((0, True) if pulled else (1, False)), (out, err)
+    if not pulled:
+        assert f"${{env:{name}}}" in err
 
 
 def test_a_number_holds_a_variables_value_only_when_it_is_that_value(
