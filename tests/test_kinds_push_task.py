@@ -193,3 +193,18 @@ def test_no_clearing_when_the_definition_states_the_other_key_or_on_create() -> 
     assert change is not None and change.steps[0].body == {"frequency": "3600", "cron": None}
     created = plan_one(defn(SPEC), None)
     assert created is not None and "cron" not in created.steps[0].body  # type: ignore[operator]
+
+
+def test_an_active_task_starting_immediately_is_flagged_as_sending_on_create() -> None:
+    """The reviewer's "sends immediately" warning covers push tasks, not only campaigns."""
+    sends = plan_one(defn({**SPEC, "status": "1"}), None)
+    assert sends is not None and "sends_immediately" in sends.flags
+    unstated = {k: v for k, v in SPEC.items() if k != "status"}
+    by_state = plan_one(defn(unstated, state="active"), None)
+    assert by_state is not None and "sends_immediately" in by_state.flags
+    for quiet in (
+        plan_one(defn(state="inactive"), None),
+        plan_one(defn({**SPEC, "start_time": "2099-01-01 10:00:00"}), None),
+        plan_one(defn(), remote_of(SPEC, status="0")),  # activated, not created
+    ):
+        assert quiet is not None and "sends_immediately" not in quiet.flags

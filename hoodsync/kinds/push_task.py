@@ -236,8 +236,13 @@ class PushTaskRules(KindRules):
                 "cannot be created as written",
                 notes=(self._past_note(desired, past, ctx.now, "the create would send it"),),
             )
+        # An active task starting "immediately" notifies its audience as the create lands.
+        sends = want == 1 and norm.get("start_time") == "immediately"
         return resource.change(
-            Action.CREATE, "will be created", steps=(Step(Op.CREATE, None, body),)
+            Action.CREATE,
+            "will be created",
+            steps=(Step(Op.CREATE, None, body),),
+            flags=(Flag.SENDS_IMMEDIATELY,) if sends else (),
         )
 
     def _update(
