@@ -102,6 +102,52 @@ def test_plan_refuses_them_before_reading_the_account(
     assert not (acc.root / ".hoodsync").exists()  # the account was never opened
 
 
+def _url_campaign(url: str) -> str:
+    escaped = url.replace("\\", "\\\\").encode("ascii", "backslashreplace").decode()
+    escaped = escaped.replace("\\x", "\\u00")
+    return (
+        "kind: Campaign\nkey: url\nspec:\n  name: Url\n  messages:\n"
+        "    - {channel: push, push: {title: {en: Hi}, landing_url: "
+        f'"{escaped}"' + "}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example\\@bank.example/login",  # a browser opens evil.example
+        "https://ok.example/\u202efdp.exe",  # right-to-left override: shows as exe.pdf
+        "https://ok.example/\u2066x",
+        "https://ok.example/a\u200bb",  # zero-width space
+        "https://ok.example/a\ufeffb",
+        "https://ok.example/a\u00a0b",  # no-break space
+        "https://ok.example/a\u00adb",  # soft hyphen
+    ],
+)
+def test_urls_a_browser_would_read_otherwise_or_that_hide_characters_are_refused(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "defs/url.yaml", _url_campaign(url))
+    code, out, err = cli(capsys, "validate", "defs")
+    assert code == 1 and out == "", err
+    assert _problem_lines(err, "defs/url.yaml") == [(6, 47, "spec.messages[0].push.landing_url")]
+    assert not any(ch in err for ch in "\u202e\u2066\u200b\ufeff\u00ad")  # shown escaped
+
+
+def test_international_urls_stay_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path,
+        "defs/url.yaml",
+        _url_campaign("https://b\u00fccher.example/\u043f\u0443\u0442\u044c"),
+    )
+    code, out, err = cli(capsys, "validate", "defs")
+    assert code == 0, err
+
+
 #: A name that would print a made-up plan line, and one that would erase the line it is on.
 FORGED_NAME = 'x\n  + campaign "evil" {'
 ERASING_NAME = "\x1b[2K\x1b[1A"
