@@ -117,12 +117,51 @@ def run_on_pty(
     return code, shown.decode("utf-8", "replace")
 
 
+def _outside_ci() -> dict[str, str]:
+    """This process's environment without ``CI`` (set when the suite itself runs in CI)."""
+    return {k: v for k, v in os.environ.items() if k != "CI"}
+
+
+def test_in_ci_apply_does_not_ask_even_on_a_terminal(emulated: Account) -> None:
+    """A CI job may give hoodsync a terminal nobody types into (``docker run -t``): with
+    ``CI`` set, apply refuses without --auto-approve instead of waiting for an answer."""
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    env = {**_outside_ci(), "PYTHONUNBUFFERED": "1", "CI": "true"}
+    code, shown = run_on_pty(["apply", "--no-color"], emulated.root, env, "yes", timeout=20)
+    assert code == 1, shown
+    assert "Only 'yes' will be accepted" not in shown
+    assert "refusing to apply without --auto-approve: CI is set" in shown
+    with emulated.remote() as remote:
+        assert remote.campaigns() == []
+
+
+@pytest.mark.parametrize("approve", [[], ["--auto-approve"]])
+def test_apply_with_stdin_closed_refuses_or_applies_without_a_traceback(
+    emulated: Account, approve: list[str]
+) -> None:
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    done = subprocess.run(
+        ["bash", "-c", 'exec "$0" -m hoodsync apply "$@" <&-', sys.executable, *approve],
+        cwd=emulated.root,
+        env=_outside_ci(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    if approve:
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode == 1
+        assert "refusing to apply without --auto-approve: no terminal to ask on" in done.stderr
+
+
 def test_interactive_apply_asks_for_yes_and_draws_a_progress_bar(
     emulated: Account, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for i in range(3):
         write(emulated.root, f"c/c{i}.yaml", campaign_yaml(f"c{i}", f"C{i}"))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**_outside_ci(), "PYTHONUNBUFFERED": "1"}
 
     code, shown = run_on_pty(["apply", "--no-color"], emulated.root, env, "no")
     assert code == 1, shown

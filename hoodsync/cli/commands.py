@@ -239,7 +239,9 @@ def _write_schemas(out: Path, kind: str | None) -> None:
 
 def _color(no_color: bool) -> bool:
     """Colour only on a terminal, and never under --no-color or NO_COLOR."""
-    return not no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+    from hoodsync.cli.views import is_terminal
+
+    return not no_color and not os.environ.get("NO_COLOR") and is_terminal(sys.stdout)
 
 
 def _common_plan_options(func: F) -> F:

@@ -9,10 +9,12 @@ progress bar with an ETA is redrawn in place below the lines (:class:`Console`).
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
 import click
 
@@ -267,6 +269,24 @@ def result_table(report: ApplyReport) -> str:
     return "\n".join(lines + [""] + extra + [summary, journal])
 
 
+def is_terminal(stream: TextIO | None) -> bool:
+    """Whether ``stream`` is an open terminal (``None`` when the process was started with it
+    closed, as ``<&-`` does)."""
+    return stream is not None and not stream.closed and stream.isatty()
+
+
+def in_ci() -> bool:
+    """``CI`` is set to something other than an empty, ``0``, ``false`` or ``no`` value, as CI
+    services set it."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _can_ask() -> bool:
+    """Someone can answer the approval question: stdin is a terminal and this is not a CI job
+    (a job may give its command a terminal nobody types into: ``docker run -t``)."""
+    return is_terminal(sys.stdin) and not in_ci()
+
+
 class TerminalView:
     """The hooks of ``apply`` (and the notices of every command) at a terminal or in a CI log.
 
@@ -283,8 +303,8 @@ class TerminalView:
     ) -> None:
         self.render_plan = render_plan
         self.auto_approve = auto_approve
-        self.interactive = sys.stdin.isatty() if interactive is None else interactive
-        self.console = Console(tty=sys.stderr.isatty() if tty is None else tty)
+        self.interactive = _can_ask() if interactive is None else interactive
+        self.console = Console(tty=is_terminal(sys.stderr) if tty is None else tty)
         #: Set once changes start being sent: Ctrl-C then winds down instead of aborting.
         self.applying = threading.Event()
         self._out: Ordered | None = None
@@ -314,7 +334,8 @@ class TerminalView:
         if self.auto_approve:
             return
         if not self.interactive:
-            raise HoodsyncError("refusing to apply without --auto-approve: no terminal to ask on")
+            why = "CI is set" if in_ci() else "no terminal to ask on"
+            raise HoodsyncError(f"refusing to apply without --auto-approve: {why}")
         answer = click.prompt(
             "Do you want to perform these actions? Only 'yes' will be accepted",
             default="",
