@@ -5,11 +5,14 @@ notes go to a small notes API on 127.0.0.1.
 
 What must hold: every account is planned on its own, its comment (note) carries its own hidden
 marker and only its own plan, an existing comment is edited instead of a second one posted, a
-failed plan is posted too, and no API secret reaches a comment or the step that posts it.
+failed plan is posted too, and no API secret reaches a comment or the step that posts it. The
+nightly drift pull request's body shows `hoodsync pull`'s diff as one code block, whatever the
+definitions hold, as GitHub renders it (cmark-gfm when installed, and markdown-it-py).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -22,8 +25,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+from markdown_it import MarkdownIt
+
+from hoodsync.emulator.sandbox import SANDBOX_HOOD_URL, open_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / "examples" / ".github" / "workflows" / "hoodsync.yml"
@@ -306,6 +313,134 @@ def test_an_oversized_plan_is_cut_at_a_line_under_githubs_limit(
     assert len(body) <= 65536 and "truncated" in body
     kept = body.split("\n", 1)[1].split("\n\n… (truncated")[0].splitlines()
     assert kept[0] == "## head" and set(kept[1:]) == {line.rstrip("\n")}
+
+
+# --------------------------------------------------------------------------- GitHub: drift
+
+#: A definition whose block scalar holds lines of backticks (YAML allows them there) followed by
+#: markdown. Indented by one, so that its lines in the diff (" " + the line) are indented by 2
+#: or 3: a markdown fence may close there.
+FENCED = """\
+kind: Campaign
+key: fenced
+spec:
+ description: |
+  ![ok](https://evil.example/ok.png)
+  ```
+  ## hoodsync pull: nothing changed, close this pull request
+  `````
+ name: Fenced
+ messages:
+  - name: M
+    channel: push
+    push:
+     title: {en: T}
+     body: {en: B}
+     landing_url: https://x.example
+"""
+
+
+def render(markdown: str, renderer: str) -> str:
+    """``markdown`` as HTML: GitHub's own renderer (cmark-gfm), or markdown-it-py's GFM-like
+    preset."""
+    if renderer == "markdown-it-py":
+        return MarkdownIt("gfm-like").render(markdown)
+    if shutil.which("cmark-gfm") is None:
+        pytest.skip("cmark-gfm is not installed (apt-get install cmark-gfm)")
+    done = subprocess.run(
+        ["cmark-gfm", "-e", "table", "-e", "autolink", "-e", "strikethrough"],
+        input=markdown,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout
+
+
+def code_blocks(page: str) -> tuple[list[str], list[str]]:
+    """The tags of ``page`` outside code blocks, and the text of each code block."""
+    blocks = [html.unescape(b) for b in re.findall(r"<code[^>]*>(.*?)</code>", page, re.S)]
+    outside = re.findall(r"</?([a-z0-9]+)", re.sub(r"<code[^>]*>.*?</code>", "", page, flags=re.S))
+    return outside, blocks
+
+
+def drift_step(repo: Path, tmp_path: Path, bin_dir: Path) -> tuple[str, str, GitHubJob]:
+    """The drift-pull-request job's pull step, run as the runner would: (pull.diff, body.md)."""
+    job = GitHubJob("drift-pull-request", repo, tmp_path, bin_dir)
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    done = job.run("Pull what changed in the UIs", RUNNER_TEMP=str(runner_temp))
+    assert done.returncode == 0, done.stdout + done.stderr
+    body = (runner_temp / "body.md").read_text(encoding="utf-8")
+    return (runner_temp / "pull.diff").read_text(encoding="utf-8"), body, job
+
+
+@pytest.mark.parametrize("renderer", ["cmark-gfm", "markdown-it-py"])
+def test_the_drift_pull_request_body_is_one_code_block_whatever_the_diff_holds(
+    tmp_path: Path, renderer: str
+) -> None:
+    """A definition line of backticks cannot close the body's fence: the diff renders as one
+    code block holding it exactly, and nothing of it as markdown (no heading, no image)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "fenced.yaml").write_text(FENCED, encoding="utf-8")
+    sandbox = {"hood": {"url": "sandbox"}, "falconyte": {"url": "sandbox"}}
+    (repo / "hoodsync.yaml").write_text(yaml.safe_dump({"accounts": {"default": sandbox}}))
+    env = base_env(tmp_path)
+    applied = subprocess.run(
+        [str(BIN / "hoodsync"), "apply", "--auto-approve"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    box = open_sandbox(repo / ".hoodsync" / "sandbox.sqlite")
+    try:  # renamed "in the UI"
+        with httpx.Client(
+            base_url=SANDBOX_HOOD_URL,
+            transport=box.hood_transport,
+            headers={"Authorization": f"Bearer {box.hood_token}"},
+        ) as hood:
+            [campaign] = hood.get("/campaigns", params={"view": "full"}).json()["items"]
+            renamed = hood.patch(f"/campaigns/{campaign['id']}", json={"name": "Fenced (UI)"})
+            assert renamed.status_code == 204, renamed.text
+    finally:
+        box.close()
+
+    diff, body, job = drift_step(repo, tmp_path, BIN)
+    assert "\n   ```\n" in diff and "\n   `````\n" in diff and "+ name: Fenced (UI)\n" in diff
+    outside, blocks = code_blocks(render(body, renderer))
+    assert outside == ["h3", "h3", "pre", "pre"]
+    assert blocks == [diff]
+    assert job.summary() == body
+
+
+def test_an_oversized_drift_diff_is_cut_at_a_line_under_githubs_limit(tmp_path: Path) -> None:
+    """GitHub refuses a pull request body over 65,536 characters: the body keeps whole lines of
+    the diff, still in one code block (its fence longer than a run of backticks in what is
+    kept), and says that it was cut."""
+    bin_dir = tmp_path / "stub-bin"
+    bin_dir.mkdir()
+    line = " ünïcödé context line " + "x" * 60 + "\n"
+    diff = "diff --git a/big.yaml b/big.yaml\n" + line * 400 + " " + "`" * 40 + "\n" + line * 2000
+    (tmp_path / "big.diff").write_text(diff, encoding="utf-8")
+    stub = bin_dir / "hoodsync"
+    stub.write_text(f"#!/bin/sh\ncat '{tmp_path / 'big.diff'}'\n", encoding="utf-8")
+    stub.chmod(0o755)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    _, body, _ = drift_step(repo, tmp_path, bin_dir)
+    assert len(body) <= 65536 and len(body.encode("utf-8")) > 60000
+    outside, blocks = code_blocks(render(body, "markdown-it-py"))
+    assert outside == ["h3", "h3", "pre", "pre", "p", "p"]
+    assert "truncated" in body.rsplit("\n", 2)[-2]
+    [shown] = blocks
+    assert diff.startswith(shown) and shown.endswith("\n") and "`" * 40 in shown
 
 
 # --------------------------------------------------------------------------- GitLab
