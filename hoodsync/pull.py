@@ -69,6 +69,7 @@ from hoodsync.model import STATES, Definition, JsonPath, Kind, Location, RemoteO
 from hoodsync.plan import Change, Plan
 from hoodsync.planner import make_plan, prepare
 from hoodsync.session import spec_shapes
+from hoodsync.terminal import printable
 
 __all__ = [
     "Edit",
@@ -87,6 +88,7 @@ __all__ = [
     "strings_of",
     "holds_value",
     "unified_diff",
+    "git_quoted",
 ]
 
 
@@ -1603,22 +1605,88 @@ def _shown_paths(definition: Definition, path: JsonPath) -> list[str]:
 
 
 def unified_diff(path: str, before: str | None, after: str) -> str:
-    """The change of one file as ``git diff`` shows it (``before`` ``None``: a new file)."""
-    old = [] if before is None else before.splitlines(keepends=True)
-    new = after.splitlines(keepends=True)
-    lines = list(
-        difflib.unified_diff(
-            old, new, "/dev/null" if before is None else f"a/{path}", f"b/{path}", n=3
-        )
-    )
+    """The change of one file as ``git diff`` shows it (``before`` ``None``: a new file), safe
+    to print: the file name is quoted as git quotes it (:func:`git_quoted`), and in the lines
+    every character a terminal would act on is written as an escape (:func:`_shown_line`).
+
+    Lines end at ``\\n`` only, as git's do: a carriage return or a Unicode line separator is
+    a character of the line (shown ``\\r``, ``\\u2028``), so it cannot start a line of its
+    own. The text is for reading: with such characters it is not a patch ``git apply`` takes."""
+    old = [] if before is None else _lines(before)
+    new = _lines(after)
+    lines = list(difflib.unified_diff(old, new, n=3))
     if not lines:
         return ""
-    head = [f"diff --git a/{path} b/{path}\n"]
+    a_name, b_name = git_quoted(f"a/{path}"), git_quoted(f"b/{path}")
+    head = [f"diff --git {a_name} {b_name}\n"]
     if before is None:
         head.append("new file mode 100644\n")
+    head += [_file_line("---", None if before is None else a_name), _file_line("+++", b_name)]
     out = []
-    for line in lines:
-        out.append(line)
-        if not line.endswith("\n"):
-            out[-1] = line + "\n\\ No newline at end of file\n"
+    for line in lines[2:]:  # difflib's own `---` / `+++` lines are replaced by the ones above
+        if line.startswith("@@"):
+            out.append(line)  # numbers only: written here, not read from the file
+        elif line.endswith("\n"):
+            out.append(line[0] + _shown_line(line[1:-1]) + "\n")
+        else:
+            out.append(line[0] + _shown_line(line[1:]) + "\n\\ No newline at end of file\n")
     return "".join(head + out)
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` cut after every ``\\n`` (``str.splitlines`` would also cut at ``\\r``,
+    ``\\x85``, ``\\u2028``... and so make a diff line of what follows one)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _shown_line(body: str) -> str:
+    """One line of a file (without its ``\\n``) with every :data:`hoodsync.terminal.UNSAFE`
+    character escaped (a carriage return as ``\\r``, ESC as ``\\x1b``), tabs apart: a tab
+    only moves the cursor on, and git shows it as it is."""
+    return "\t".join(printable(part) for part in body.split("\t"))
+
+
+def _file_line(sign: str, name: str | None) -> str:
+    """A ``---`` / ``+++`` line; like git, a tab ends a name that holds a space (so that patch
+    tools do not read a date into it)."""
+    if name is None:
+        return f"{sign} /dev/null\n"
+    end = "\t" if " " in name else ""
+    return f"{sign} {name}{end}\n"
+
+
+#: How git's ``quote_c_style`` writes the bytes it escapes with a letter (``\\n``, ``\\"``);
+#: any other byte below 0x20, DEL and every byte of a non-ASCII character are written in octal.
+_GIT_ESCAPES = {
+    0x07: "a",
+    0x08: "b",
+    0x09: "t",
+    0x0A: "n",
+    0x0B: "v",
+    0x0C: "f",
+    0x0D: "r",
+    0x22: '"',
+    0x5C: "\\",
+}
+
+
+def git_quoted(name: str) -> str:
+    """``name`` as ``git diff`` writes a file name (``core.quotePath``, git's default): as it is
+    when it holds only printable ASCII other than ``"`` and ``\\``; else in double quotes, with
+    ``\\n``, ``\\t``, ``\\"``... for those bytes and three-digit octal for every other control
+    byte and for each byte of a non-ASCII character (``\\033``, ``\\303\\251``). The result
+    is printable ASCII, so no file name can forge a line or reach a terminal as a control."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")  # a name that was not UTF-8 on disk
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogatepass")
+    if all(0x20 <= b < 0x7F and b not in (0x22, 0x5C) for b in raw):
+        return name
+    quoted = "".join(
+        chr(b)
+        if 0x20 <= b < 0x7F and b not in _GIT_ESCAPES
+        else ("\\" + _GIT_ESCAPES[b] if b in _GIT_ESCAPES else f"\\{b:03o}")
+        for b in raw
+    )
+    return f'"{quoted}"'

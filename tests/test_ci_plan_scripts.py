@@ -5,11 +5,14 @@ notes go to a small notes API on 127.0.0.1.
 
 What must hold: every account is planned on its own, its comment (note) carries its own hidden
 marker and only its own plan, an existing comment is edited instead of a second one posted, a
-failed plan is posted too, and no API secret reaches a comment or the step that posts it.
+failed plan is posted too, and no API secret reaches a comment or the step that posts it. The
+nightly drift pull request's body shows `hoodsync pull`'s diff as one code block, whatever the
+definitions hold, as GitHub renders it (cmark-gfm when installed, and markdown-it-py).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -22,8 +25,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+from markdown_it import MarkdownIt
+
+from hoodsync.emulator.sandbox import SANDBOX_HOOD_URL, open_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / "examples" / ".github" / "workflows" / "hoodsync.yml"
@@ -308,21 +315,160 @@ def test_an_oversized_plan_is_cut_at_a_line_under_githubs_limit(
     assert kept[0] == "## head" and set(kept[1:]) == {line.rstrip("\n")}
 
 
+# --------------------------------------------------------------------------- GitHub: drift
+
+#: A definition whose block scalar holds lines of backticks (YAML allows them there) followed by
+#: markdown. Indented by one, so that its lines in the diff (" " + the line) are indented by 2
+#: or 3: a markdown fence may close there.
+FENCED = """\
+kind: Campaign
+key: fenced
+spec:
+ description: |
+  ![ok](https://evil.example/ok.png)
+  ```
+  ## hoodsync pull: nothing changed, close this pull request
+  `````
+ name: Fenced
+ messages:
+  - name: M
+    channel: push
+    push:
+     title: {en: T}
+     body: {en: B}
+     landing_url: https://x.example
+"""
+
+
+def render(markdown: str, renderer: str) -> str:
+    """``markdown`` as HTML: GitHub's own renderer (cmark-gfm), or markdown-it-py's GFM-like
+    preset."""
+    if renderer == "markdown-it-py":
+        return MarkdownIt("gfm-like").render(markdown)
+    if shutil.which("cmark-gfm") is None:
+        pytest.skip("cmark-gfm is not installed (apt-get install cmark-gfm)")
+    done = subprocess.run(
+        ["cmark-gfm", "-e", "table", "-e", "autolink", "-e", "strikethrough"],
+        input=markdown,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout
+
+
+def code_blocks(page: str) -> tuple[list[str], list[str]]:
+    """The tags of ``page`` outside code blocks, and the text of each code block."""
+    blocks = [html.unescape(b) for b in re.findall(r"<code[^>]*>(.*?)</code>", page, re.S)]
+    outside = re.findall(r"</?([a-z0-9]+)", re.sub(r"<code[^>]*>.*?</code>", "", page, flags=re.S))
+    return outside, blocks
+
+
+def drift_step(repo: Path, tmp_path: Path, bin_dir: Path) -> tuple[str, str, GitHubJob]:
+    """The drift-pull-request job's pull step, run as the runner would: (pull.diff, body.md)."""
+    job = GitHubJob("drift-pull-request", repo, tmp_path, bin_dir)
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    done = job.run("Pull what changed in the UIs", RUNNER_TEMP=str(runner_temp))
+    assert done.returncode == 0, done.stdout + done.stderr
+    body = (runner_temp / "body.md").read_text(encoding="utf-8")
+    return (runner_temp / "pull.diff").read_text(encoding="utf-8"), body, job
+
+
+@pytest.mark.parametrize("renderer", ["cmark-gfm", "markdown-it-py"])
+def test_the_drift_pull_request_body_is_one_code_block_whatever_the_diff_holds(
+    tmp_path: Path, renderer: str
+) -> None:
+    """A definition line of backticks cannot close the body's fence: the diff renders as one
+    code block holding it exactly, and nothing of it as markdown (no heading, no image)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "fenced.yaml").write_text(FENCED, encoding="utf-8")
+    sandbox = {"hood": {"url": "sandbox"}, "falconyte": {"url": "sandbox"}}
+    (repo / "hoodsync.yaml").write_text(yaml.safe_dump({"accounts": {"default": sandbox}}))
+    env = base_env(tmp_path)
+    applied = subprocess.run(
+        [str(BIN / "hoodsync"), "apply", "--auto-approve"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    box = open_sandbox(repo / ".hoodsync" / "sandbox.sqlite")
+    try:  # renamed "in the UI"
+        with httpx.Client(
+            base_url=SANDBOX_HOOD_URL,
+            transport=box.hood_transport,
+            headers={"Authorization": f"Bearer {box.hood_token}"},
+        ) as hood:
+            [campaign] = hood.get("/campaigns", params={"view": "full"}).json()["items"]
+            renamed = hood.patch(f"/campaigns/{campaign['id']}", json={"name": "Fenced (UI)"})
+            assert renamed.status_code == 204, renamed.text
+    finally:
+        box.close()
+
+    diff, body, job = drift_step(repo, tmp_path, BIN)
+    assert "\n   ```\n" in diff and "\n   `````\n" in diff and "+ name: Fenced (UI)\n" in diff
+    outside, blocks = code_blocks(render(body, renderer))
+    assert outside == ["h3", "h3", "pre", "pre"]
+    assert blocks == [diff]
+    assert job.summary() == body
+
+
+def test_an_oversized_drift_diff_is_cut_at_a_line_under_githubs_limit(tmp_path: Path) -> None:
+    """GitHub refuses a pull request body over 65,536 characters: the body keeps whole lines of
+    the diff, still in one code block (its fence longer than a run of backticks in what is
+    kept), and says that it was cut."""
+    bin_dir = tmp_path / "stub-bin"
+    bin_dir.mkdir()
+    line = " ünïcödé context line " + "x" * 60 + "\n"
+    diff = "diff --git a/big.yaml b/big.yaml\n" + line * 400 + " " + "`" * 40 + "\n" + line * 2000
+    (tmp_path / "big.diff").write_text(diff, encoding="utf-8")
+    stub = bin_dir / "hoodsync"
+    stub.write_text(f"#!/bin/sh\ncat '{tmp_path / 'big.diff'}'\n", encoding="utf-8")
+    stub.chmod(0o755)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    _, body, _ = drift_step(repo, tmp_path, bin_dir)
+    assert len(body) <= 65536 and len(body.encode("utf-8")) > 60000
+    outside, blocks = code_blocks(render(body, "markdown-it-py"))
+    assert outside == ["h3", "h3", "pre", "pre", "p", "p"]
+    assert "truncated" in body.rsplit("\n", 2)[-2]
+    [shown] = blocks
+    assert diff.startswith(shown) and shown.endswith("\n") and "`" * 40 in shown
+
+
 # --------------------------------------------------------------------------- GitLab
 
 
+#: The token's own user (a project access token's bot) and another member of the project.
+BOT = {"id": 99, "username": "project_7_bot"}
+HUMAN = {"id": 5, "username": "mallory"}
+NOTES = "/api/v4/projects/acme%2Fdefs/merge_requests/7/notes"
+
+
 class NotesApi:
-    """GitLab's merge-request notes endpoints, as far as the template uses them."""
+    """GitLab's ``/user`` and merge-request notes endpoints, as far as the template uses them,
+    with GitLab's rule that a note can be edited only by its author (403 otherwise, 404 for a
+    note that is not there). ``fail`` maps a method to the status every such request gets
+    (a broken or refusing GitLab); ``full_pages`` answers every page of notes with 100 notes."""
 
     def __init__(self, notes: list[dict[str, Any]]) -> None:
         self.notes = notes
         self.requests: list[dict[str, Any]] = []
+        self.fail: dict[str, int] = {}
+        self.full_pages = False
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def _answer(self, payload: Any) -> None:
+            def _answer(self, payload: Any, status: int = 200) -> None:
                 raw = json.dumps(payload).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
@@ -340,15 +486,38 @@ class NotesApi:
                 api.requests.append(entry)
                 return entry
 
+            def _refused(self) -> bool:
+                status = api.fail.get(self.command)
+                if status is not None:
+                    self._answer({"message": f"{status} refused"}, status)
+                return status is not None
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 self._record()
-                self._answer(api.notes)
+                if self._refused():
+                    return
+                if self.path == "/api/v4/user":
+                    self._answer(BOT)
+                elif api.full_pages:
+                    self._answer([{"id": n, "author": HUMAN, "body": "hi"} for n in range(100)])
+                else:
+                    self._answer(api.notes)
 
             def do_POST(self) -> None:  # noqa: N802
-                self._answer({"id": 100 + len(api.requests), **self._record()["body"]})
+                body = self._record()["body"]
+                if not self._refused():
+                    self._answer({"id": 100 + len(api.requests), "author": BOT, **body}, 201)
 
             def do_PUT(self) -> None:  # noqa: N802
-                self._answer(self._record()["body"])
+                body = self._record()["body"]
+                note_id = int(self.path.rsplit("/", 1)[1])
+                note = next((n for n in api.notes if n["id"] == note_id), None)
+                if note is None:
+                    self._answer({"message": "404 Not found"}, 404)
+                elif note.get("author") != BOT:
+                    self._answer({"message": "403 Forbidden"}, 403)
+                elif not self._refused():
+                    self._answer({**note, **body})
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -356,6 +525,14 @@ class NotesApi:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v4"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def writes(self) -> list[tuple[str, str, str]]:
+        """(method, path, the note's first line) of every POST and PUT, in order."""
+        return [
+            (r["method"], r["path"], r["body"]["body"].split("\n", 1)[0])
+            for r in self.requests
+            if r["method"] in ("POST", "PUT")
+        ]
 
     def __enter__(self) -> NotesApi:
         self.thread.start()
@@ -400,16 +577,17 @@ def notes_api() -> Iterator[NotesApi]:
 
 def test_gitlab_posts_one_note_per_account(repo: Path, tmp_path: Path, notes_api: NotesApi) -> None:
     notes_api.notes.append(
-        {"id": 5, "system": False, "body": "<!-- hoodsync-plan:beta -->\nan older plan"}
+        {"id": 5, "system": False, "author": BOT, "body": "<!-- hoodsync-plan:beta -->\nolder"}
     )
     done = run_gitlab_plan(repo, tmp_path, notes_api)
     assert done.returncode == 0, done.stdout + done.stderr
-    listing, *writes = notes_api.requests
+    who, listing, *writes = notes_api.requests
+    assert (who["method"], who["path"]) == ("GET", "/api/v4/user")
     assert listing["method"] == "GET"
-    assert listing["path"].startswith("/api/v4/projects/acme%2Fdefs/merge_requests/7/notes?")
+    assert listing["path"].startswith(f"{NOTES}?")
     assert [(w["method"], w["path"]) for w in writes] == [
-        ("POST", "/api/v4/projects/acme%2Fdefs/merge_requests/7/notes"),
-        ("PUT", "/api/v4/projects/acme%2Fdefs/merge_requests/7/notes/5"),
+        ("POST", NOTES),
+        ("PUT", f"{NOTES}/5"),
     ]
     for (account, key), write in zip(ACCOUNTS.items(), writes):
         body = write["body"]["body"]
@@ -420,6 +598,79 @@ def test_gitlab_posts_one_note_per_account(repo: Path, tmp_path: Path, notes_api
         assert secret_value("HOOD_API_TOKEN") not in body
         for artifact in ("plan.md", "plan.json", "preview.html"):
             assert (repo / "hoodsync-plan" / account / artifact).exists()
+
+
+def test_gitlab_edits_only_its_own_note_whoever_writes_the_marker(
+    repo: Path, tmp_path: Path, notes_api: NotesApi
+) -> None:
+    """A member's note that starts with the marker (a fake "No changes", written before the
+    plan job's) is neither edited nor taken for the plan: alpha gets a note of its own, beta's
+    own older note is edited in place."""
+    fake = "<!-- hoodsync-plan:{} -->\n## hoodsync plan\n\n**No changes.**"
+    notes_api.notes += [
+        {"id": 1, "system": False, "author": HUMAN, "body": fake.format("alpha")},
+        {"id": 2, "system": False, "author": HUMAN, "body": fake.format("beta")},
+        {"id": 3, "system": False, "author": BOT, "body": "<!-- hoodsync-plan:beta -->\nold"},
+        {"id": 4, "system": True, "author": BOT, "body": "<!-- hoodsync-plan:alpha -->\nx"},
+    ]
+    done = run_gitlab_plan(repo, tmp_path, notes_api)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert notes_api.writes() == [
+        ("POST", NOTES, "<!-- hoodsync-plan:alpha -->"),
+        ("PUT", f"{NOTES}/3", "<!-- hoodsync-plan:beta -->"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fail", "says"),
+    [
+        ({"PUT": 500}, "Could not edit note 3 (HTTP Error 500"),
+        ({"GET": 403}, "Could not look through the notes (HTTP Error 403"),
+    ],
+    ids=["edit refused", "notes unreadable"],
+)
+def test_gitlab_posts_a_new_note_when_its_own_cannot_be_edited(
+    repo: Path, tmp_path: Path, notes_api: NotesApi, fail: dict[str, int], says: str
+) -> None:
+    notes_api.notes.append(
+        {"id": 3, "system": False, "author": BOT, "body": "<!-- hoodsync-plan:beta -->\nold"}
+    )
+    notes_api.fail = fail
+    done = run_gitlab_plan(repo, tmp_path, notes_api)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert says in done.stdout and "Traceback" not in done.stderr
+    assert [(m, p, first) for m, p, first in notes_api.writes() if m == "POST"] == [
+        ("POST", NOTES, "<!-- hoodsync-plan:alpha -->"),
+        ("POST", NOTES, "<!-- hoodsync-plan:beta -->"),
+    ]
+
+
+def test_gitlab_tries_every_account_then_fails_when_a_note_cannot_be_posted(
+    repo: Path, tmp_path: Path, notes_api: NotesApi
+) -> None:
+    notes_api.fail = {"POST": 500}
+    done = run_gitlab_plan(repo, tmp_path, notes_api)
+    assert done.returncode == 1
+    assert [first for _, _, first in notes_api.writes()] == [
+        "<!-- hoodsync-plan:alpha -->",
+        "<!-- hoodsync-plan:beta -->",
+    ]
+    assert "No note for account alpha: HTTP Error 500" in done.stdout
+    assert "hoodsync plan notes not posted: alpha beta" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_gitlab_looks_through_a_bounded_number_of_pages(
+    repo: Path, tmp_path: Path, notes_api: NotesApi
+) -> None:
+    """An API that answers every page with a full page of notes does not keep the job
+    listing for ever: at most 100 pages, then the notes are posted."""
+    notes_api.full_pages = True
+    done = run_gitlab_plan(repo, tmp_path, notes_api)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pages = [r for r in notes_api.requests if r["path"].startswith(f"{NOTES}?")]
+    assert len(pages) == 100
+    assert [m for m, _, _ in notes_api.writes()] == ["POST", "POST"]
 
 
 def test_gitlab_posts_a_failed_plan_then_fails_the_job(

@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from hoodsync.pull import (
     pulled_state,
     unified_diff,
 )
+from hoodsync.terminal import UNSAFE
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "pull"
 ACCOUNT = AccountInfo(
@@ -499,6 +502,89 @@ def test_unified_diff_is_shaped_like_git_diff() -> None:
         "@@ -0,0 +1 @@",
     ]
     assert unified_diff("x", "same\n", "same\n") == ""
+
+
+#: File names a terminal or a reader of the diff could be fooled by: a newline that starts a
+#: forged hunk, ESC sequences that erase and recolour, a space, a quote and a backslash, a
+#: non-ASCII letter, a right-to-left override.
+HOSTILE_NAMES = [
+    "x\n@@ -1 +1 @@ forged hunk\n\x1b[2K\x1b[1A\x1b[31mFORGED\x1b[0m\ny.yaml",
+    'sp ace \u00e9"\\.yaml',
+    "tab\there\x7f.yaml",
+    "evil\u202eLMTH.yaml",
+    "c/plain-name.yaml",
+]
+
+
+def _git_diff(tmp_path: Path, name: str, before: str | None, after: str) -> str:
+    """What ``git diff`` (git's defaults, no user configuration) prints for this change, less
+    its ``index`` line (blob ids, which hoodsync does not compute)."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed: cannot compare with git diff")
+    repo = tmp_path / "git"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=repo, env=env, capture_output=True, check=True, timeout=30
+        )
+        return done.stdout.decode("utf-8")
+
+    repo.mkdir()
+    git("init", "-q")
+    file = repo / name
+    file.parent.mkdir(parents=True, exist_ok=True)
+    if before is not None:
+        file.write_bytes(before.encode("utf-8"))
+        git("add", "-A")
+        git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "before")
+    file.write_bytes(after.encode("utf-8"))
+    if before is None:
+        git("add", "-N", "--", name)
+    shown = git("diff", "--no-color", "--no-ext-diff")
+    return "".join(
+        line for line in shown.splitlines(keepends=True) if not line.startswith("index ")
+    )
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+@pytest.mark.parametrize("before", ["k: 1\nold: a\n", None], ids=["changed", "new"])
+def test_unified_diff_names_a_file_exactly_as_git_diff_does(
+    tmp_path: Path, name: str, before: str | None
+) -> None:
+    after = "k: 1\nold: b\n"
+    diff = unified_diff(name, before, after)
+    assert diff == _git_diff(tmp_path, name, before, after)
+    assert diff.isascii() and not UNSAFE.search(diff.replace("\n", "").replace("\t", ""))
+    assert [line for line in diff.splitlines() if line.startswith("@@")] == [
+        "@@ -1,2 +1,2 @@" if before else "@@ -0,0 +1,2 @@"
+    ]
+
+
+def test_unified_diff_lines_carry_no_control_character() -> None:
+    """Lines end at ``\\n`` only (as git's): a lone CR, NEL or line separator stays inside its
+    line; there, and everything else a terminal acts on (a byte order mark, a right-to-left
+    override, a CRLF line end), is shown escaped. A tab is shown as it is."""
+    before = "\ufeffkind: Campaign\r\n# note\rforged\x85nel\u2028ls \u202eevil\nold:\tx\n"
+    after = before.replace("old:", "new:")
+    diff = unified_diff("c.yaml", before, after)
+    assert diff.splitlines()[3:] == [
+        "@@ -1,3 +1,3 @@",
+        " \\ufeffkind: Campaign\\r",
+        " # note\\rforged\\x85nel\\u2028ls \\u202eevil",
+        "-old:\tx",
+        "+new:\tx",
+    ]
+    assert not UNSAFE.search(diff.replace("\n", "").replace("\t", ""))
+    assert "No newline" not in diff
+    assert unified_diff("c.yaml", "a\n", "a\n\x1b[2Kb").endswith(
+        "+\\x1b[2Kb\n\\ No newline at end of file\n"
+    )
 
 
 # ------------------------------------------------------------------------------ edits at random

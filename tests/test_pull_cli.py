@@ -6,6 +6,14 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+import tty
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +29,9 @@ from test_cli_plan import (  # noqa: F401 (fixtures)
     emulated,
     write,
 )
+
+from hoodsync.pull import git_quoted
+from hoodsync.terminal import UNSAFE
 
 
 def _snapshot(remote: Remote) -> list[Any]:
@@ -236,3 +247,77 @@ def test_target_limits_the_pull_and_new_objects_are_not_drift(
     # An export that is already there (same text) is not written again; nothing else changed.
     code, out, err = cli(capsys, "pull", "--new", "new", "--check")
     assert (code, out) == (0, ""), err
+
+
+def _on_a_terminal(argv: list[str], cwd: Path, timeout: float = 120) -> tuple[int, str]:
+    """Run ``hoodsync ARGV`` in a process of its own whose stdout is a pseudo-terminal (in raw
+    mode, so the bytes arrive as written), as a person at a terminal runs it: it colours there.
+    (exit code, what reached the terminal); bounded by ``timeout``."""
+    hoodsync = str(Path(sys.executable).parent / "hoodsync")
+    leader, follower = pty.openpty()
+    tty.setraw(follower)
+    try:
+        process = subprocess.Popen(
+            [hoodsync, *argv],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(follower)
+    received, deadline = bytearray(), time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([leader], [], [], 0.5)[0]:
+                continue
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed its end of the terminal
+                break
+            if not chunk:
+                break
+            received += chunk
+        return process.wait(timeout=max(1.0, deadline - time.monotonic())), received.decode()
+    finally:
+        os.close(leader)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("color", [True, False], ids=["colour", "no-colour"])
+def test_a_hostile_file_name_and_line_reach_the_terminal_escaped(
+    emulated: Account, capsys: pytest.CaptureFixture[str], color: bool
+) -> None:
+    """A definition file whose name holds a newline, a forged hunk header and ESC sequences,
+    and whose comment holds a lone carriage return (YAML takes it as a line break): on a
+    terminal, with or without colour, the diff names the file as git does and no character
+    of either reaches the terminal raw; the only escape sequences are hoodsync's colours."""
+    name = "x\n@@ -1 +1 @@ forged hunk\n\x1b[2K\x1b[1A\x1b[31mFORGED\x1b[0m\ny.yaml"
+    text = campaign_yaml("one", "One").replace("spec:\n", "# note\r# forged\nspec:\n")
+    write(emulated.root, name, text)
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with emulated.remote() as remote:
+        one = remote.campaign("One")
+        response = remote.hood.patch(f"/campaigns/{one['id']}", json={"labels": ["a", "c"]})
+        assert response.status_code == 204
+
+    code, shown = _on_a_terminal(
+        ["pull", "--dry-run", *([] if color else ["--no-color"])], emulated.root
+    )
+    assert code == 0, shown
+    colours = re.compile(r"\x1b\[[0-9;]*m")
+    assert bool(colours.search(shown)) is color
+    plain = colours.sub("", shown)
+    assert not UNSAFE.search(plain.replace("\n", "").replace("\t", ""))  # as git: tabs
+    lines = plain.splitlines()
+    quoted = (git_quoted(f"a/{name}"), git_quoted(f"b/{name}"))
+    assert lines[:3] == [
+        f"diff --git {quoted[0]} {quoted[1]}",
+        f"--- {quoted[0]}\t",  # git ends a name that holds a space with a tab
+        f"+++ {quoted[1]}\t",
+    ]
+    assert [line for line in lines if line.startswith("@@")] == ["@@ -3,7 +3,7 @@"]
+    assert " # note\\r# forged" in lines
+    assert "-  labels: [a, b]" in lines and "+  labels: [a, c]" in lines
