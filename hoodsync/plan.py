@@ -635,7 +635,9 @@ class Plan:
                 targets=tuple(options.get("targets", ())),
                 kinds=tuple(Kind(k) for k in d["kinds"]) if "kinds" in d else None,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # Any shape JSON can take where another is expected: a null change has no .get,
+            # a string transition has too few items.
             raise PlanError(f"saved plan is malformed: {exc}") from exc
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -118,6 +121,40 @@ def test_from_dict_refuses_other_versions_and_garbage() -> None:
     bad["changes"][0]["steps"][0]["op"] = "delete"
     with pytest.raises(PlanError, match="unknown step op"):
         Plan.from_dict(bad)
+
+
+def _with_each_value_replaced(doc: Any) -> Iterator[Any]:
+    """``doc`` once for each of its values (at any depth) replaced by each other JSON shape."""
+    if isinstance(doc, dict):
+        items: list[tuple[Any, Any]] = list(doc.items())
+    elif isinstance(doc, list):
+        items = list(enumerate(doc))
+    else:
+        return
+    for key, value in items:
+        for other in (None, "x", 1, 1.5, True, [], {}, [None], {"x": None}):
+            if other != value:
+                copy = json.loads(json.dumps(doc))
+                copy[key] = other
+                yield copy
+        for inner in _with_each_value_replaced(value):
+            copy = json.loads(json.dumps(doc))
+            copy[key] = inner
+            yield copy
+
+
+def test_from_dict_reads_any_shape_of_json_or_says_it_is_malformed() -> None:
+    """A saved plan is input: JSON of an unexpected shape anywhere in it (``"changes": [null]``,
+    a string ``transition``) is a :class:`PlanError`, never another exception (a traceback)."""
+    doc = full_plan().to_dict()
+    tried = 0
+    for bad in _with_each_value_replaced(doc):
+        if bad.get("format_version") != doc["format_version"]:
+            continue
+        tried += 1
+        with contextlib.suppress(PlanError):
+            Plan.from_dict(bad)
+    assert tried > 1000
 
 
 def test_summary_errors_and_changes_flags() -> None:
