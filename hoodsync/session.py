@@ -454,7 +454,10 @@ def check_fresh(
 
 
 def _same_identity(kind: Kind, key: str, name: str | None, obj: Any) -> bool:
-    """Would the object a create makes be matched to ``obj``? (marker, else exact name)"""
-    if kind is Kind.CAMPAIGN and obj.marker == key:
-        return True
+    """Would the planner match the create's definition to ``obj``, as it matches them: a
+    campaign by its marker, else by exact name among campaigns with no marker (one carrying
+    another key's marker — an orphan after a key rename, another project's — is never it);
+    push tasks and email campaigns by exact name."""
+    if kind is Kind.CAMPAIGN and obj.marker:
+        return bool(obj.marker == key)
     return name is not None and obj.name == name

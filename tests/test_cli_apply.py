@@ -362,6 +362,22 @@ def test_stale_saved_plan_is_refused_naming_what_moved_and_writes_nothing(
         assert len(remote.campaigns()) == 3
 
 
+def test_saved_plan_creating_a_renamed_key_is_not_stale_because_of_its_orphan(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key renamed in git, the name kept: the old campaign carries the old key's marker, so
+    the planner does not match it to the new key (it is an orphan) and plans a create; the
+    saved plan's 'now exists' check must agree, or no saved plan of it could ever be applied."""
+    write(emulated.root, "c/spring.yaml", campaign_yaml("spring", "Spring"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    (emulated.root / "c/spring.yaml").unlink()
+    write(emulated.root, "c/spring-2027.yaml", campaign_yaml("spring-2027", "Spring"))
+    assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+    code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
+    assert code == 0, err
+    assert rows(out)["campaign.spring-2027"][:2] == ("create", "applied")
+
+
 def test_saved_plan_applies_exactly_once(
     emulated: Account, capsys: pytest.CaptureFixture[str]
 ) -> None:
