@@ -9,7 +9,9 @@ always runs them.
 from __future__ import annotations
 
 import copy
+import html
 import os
+import re
 import struct
 import subprocess
 import zlib
@@ -29,6 +31,7 @@ from hoodsync.preview import (
     render_preview,
     sms_info,
 )
+from hoodsync.terminal import UNSAFE
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -281,6 +284,35 @@ def test_user_content_is_escaped_everywhere() -> None:
     assert frames[0]["srcdoc"] == '<p title="q">Hi</p><script>alert(2)</script>'
 
 
+def test_urls_and_warnings_show_invisible_and_bidi_characters_escaped() -> None:
+    # A right-to-left override makes "…/‮lmth.xedni" read as "…/index.html"; a zero-width
+    # space or a BOM hides in a host. The reader of the page (and of the printed warnings)
+    # must see them; the link itself still goes where the definition says.
+    landing = "http://example.com/\u202elmth.xedni\u202c"
+    action = "http://\u2066example.com\u200b\ufeff"
+    spec = {
+        "name": "Bidi",
+        "message": {
+            "title": {"en": "T"},
+            "body": {"en": "B"},
+            "landing_url": landing,
+            "actions": [{"title": {"en": "Go"}, "url": action}],
+        },
+    }
+    item = PreviewItem("push_task.bidi", Kind.PUSH_TASK, spec)
+    assert preview_warnings([item]) == [
+        "push_task.bidi: landing URL is not https: http://example.com/\\u202elmth.xedni\\u202c "
+        "(spec.message.landing_url)",
+        "push_task.bidi: action URL is not https: http://\\u2066example.com\\u200b\\ufeff "
+        "(spec.message.actions[0].url)",
+    ]
+    doc = parse(render_preview([item]))
+    text = "".join(doc.text)
+    assert not UNSAFE.search(text.replace("\n", ""))  # the page's own line breaks aside
+    assert text.count("http://example.com/\\u202elmth.xedni\\u202c") == 3  # link, inline, list
+    assert [a["href"] for t, a in doc.tags if t == "a" and a.get("rel")] == [landing]
+
+
 def test_page_is_self_contained(example_items: list[PreviewItem]) -> None:
     page = render_preview(example_items)
     doc = parse(page)
@@ -358,6 +390,193 @@ def test_update_shows_before_and_after_side_by_side() -> None:
     ]  # nothing about the remote side: its 70-byte title is what exists already
     chips = [part.split("<", 1)[0] for part in page.split('class="chip ')[1:]]
     assert [c.split('">')[1] for c in chips] == ["changed", "unchanged", "added"]
+
+
+def named(name: str, title: str, **extra: Any) -> dict[str, Any]:
+    """A named push message, as a definition states it."""
+    return {"name": name, **push({"en": title}, {"en": f"{title} body"}), **extra}
+
+
+def remote_copy(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` as the account returns them: ids and server defaults filled in."""
+    out = copy.deepcopy(messages)
+    for i, m in enumerate(out):
+        m.update({"id": str(900 + i), "primary_lang": "en", "priority": 1, "winner": 0})
+    return out
+
+
+def chips(page: str) -> list[tuple[str, str]]:
+    """(message name, chip) of each compared message, in page order."""
+    found = re.findall(r'<h3>[^<]*· ([^<·]+) <span class="chip (\w+)">', page)
+    return [(html.unescape(name), chip) for name, chip in found]
+
+
+def sides(page: str) -> dict[str, tuple[str, str]]:
+    """Message name → (text of its Before column, text of its After column)."""
+    out = {}
+    for section in page.split('<section class="message">')[1:]:
+        name = html.unescape(re.findall(r"<h3>[^<]*· ([^<·]+) <span", section)[0])
+        before, _, after = section.partition("<h4>After</h4>")
+        out[name] = ("".join(parse(before).text), "".join(parse(after).text))
+    return out
+
+
+def test_messages_are_paired_by_name_and_channel_as_the_plan_pairs_them() -> None:
+    long_, short = named("Long headline", "Long"), named("Short headline", "Short")
+    new = named("Brand new variant", "Totally new")
+    before = {"name": "AB", "messages": remote_copy([long_, short])}
+    after = {"name": "AB", "messages": [long_, new, short]}
+    page = render_preview([PreviewItem("campaign.ab", Kind.CAMPAIGN, after, before, "update")])
+    # The plan shows one line, `+ messages["Brand new variant"]`: nothing else changed.
+    assert chips(page) == [
+        ("Long headline", "unchanged"),
+        ("Brand new variant", "added"),
+        ("Short headline", "unchanged"),
+    ]
+    shown = sides(page)
+    assert "Short body" in shown["Short headline"][0]  # beside its own remote message
+    assert "Not present." in shown["Brand new variant"][0]
+    assert "Long body" not in shown["Short headline"][0]
+
+
+def test_moved_removed_and_changed_messages_are_named_as_the_plan_names_them() -> None:
+    a, b, c, d = (named(n, n) for n in ("A", "B", "C", "D"))
+    before = {"name": "M", "messages": remote_copy([a, b, c, d])}
+    changed_c = named("C", "C, reworded")
+    after = {"name": "M", "messages": [b, changed_c, a]}
+    page = render_preview([PreviewItem("campaign.m", Kind.CAMPAIGN, after, before, "update")])
+    # The plan: B and C keep their order, A moved after them, D is gone, C's text changed.
+    assert chips(page) == [("B", "unchanged"), ("C", "changed"), ("A", "moved"), ("D", "removed")]
+    shown = sides(page)
+    assert "C body" in shown["C"][0] and "C, reworded" in shown["C"][1]
+    assert "Removed." in shown["D"][1]
+    # Moved and changed: the plan shows both, and so does the page.
+    after["messages"] = [b, c, named("A", "A, reworded")]
+    page = render_preview([PreviewItem("campaign.m", Kind.CAMPAIGN, after, before, "update")])
+    assert chips(page)[2] == ("A", "changed")
+    assert '<span class="chip changed">changed</span> <span class="chip moved">moved</span>' in page
+
+
+def test_a_message_on_another_channel_is_another_message() -> None:
+    sms = {"name": "Hi", "channel": "sms", "integration_id": "1", "sms": {"content": "Hi"}}
+    before = {"name": "X", "messages": remote_copy([named("Hi", "Hi")])}
+    after = {"name": "X", "messages": [sms]}
+    page = render_preview([PreviewItem("campaign.x", Kind.CAMPAIGN, after, before, "update")])
+    assert chips(page) == [("Hi", "removed"), ("Hi", "added")]  # the plan: removal first
+
+
+def test_what_the_server_fills_in_is_no_change() -> None:
+    # The account adds primary_lang, ids and defaults, and returns numbers as numbers: a
+    # definition that does not state them, or states "1" for 1, has not changed the message.
+    msg = named("Welcome message", "Welcome", priority="1")
+    before = {"name": "Welcome Push", "messages": remote_copy([msg])}
+    after = {"name": "Welcome Push v2", "messages": [msg]}
+    page = render_preview([PreviewItem("campaign.w", Kind.CAMPAIGN, after, before, "update")])
+    assert chips(page) == [("Welcome message", "unchanged")]
+    after["messages"] = [{**msg, "primary_lang": "de"}]
+    page = render_preview([PreviewItem("campaign.w", Kind.CAMPAIGN, after, before, "update")])
+    assert chips(page) == [("Welcome message", "changed")]
+
+
+def test_push_task_messages_compare_as_the_plan_compares_them() -> None:
+    message = {"title": {"en": "T"}, "body": {"en": "B"}, "landing_url": "https://e.com"}
+    before = {"name": "P", "ttl": 3600, "message": {**message, "image": None, "icon": ""}}
+    after = {"name": "P", "ttl": "3600", "message": message}
+    item = PreviewItem("push_task.p", Kind.PUSH_TASK, after, before, "update")
+    assert re.findall(r'class="chip (\w+)"', render_preview([item])) == ["unchanged"]
+    after["message"] = {**message, "title": {"en": "T2"}}
+    assert re.findall(r'class="chip (\w+)"', render_preview([item])) == ["changed"]
+
+
+def meta(page: str) -> dict[str, str]:
+    """The summary rows (``Sends``, ``State``, ...) of a one-item page."""
+    return {
+        html.unescape(k): html.unescape(v)
+        for k, v in re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", page)
+    }
+
+
+def defined(kind: Kind, spec: dict[str, Any], state: str | None = None) -> str:
+    """The page of one definition with ``state:``, through :func:`items_from_definitions`."""
+    definition = Definition(kind, "k", spec, Location("k.yaml"), state=state)
+    return render_preview(items_from_definitions([definition]))
+
+
+@pytest.mark.parametrize(
+    ("state", "sends"),
+    [
+        (None, "sends as soon as it is created"),
+        ("active", "sends as soon as it is created"),
+        (
+            "paused",
+            "nothing while paused (state: paused); created with run_immediately, it "
+            "starts sending at once and is paused right after",
+        ),
+        ("canceled", "nothing: canceled for good (state: canceled)"),
+    ],
+)
+def test_a_campaign_says_what_its_state_means_for_sending(state: str | None, sends: str) -> None:
+    spec = {"name": "C", "run_immediately": True, "messages": [named("M", "M")]}
+    rows = meta(defined(Kind.CAMPAIGN, spec, state))
+    assert rows["Sends"] == sends
+    assert rows.get("State") == state
+
+
+def test_a_paused_scheduled_campaign_is_not_said_to_send() -> None:
+    spec = {"name": "C", "scheduled_time": "2030-01-01 10:00:00", "messages": [named("M", "M")]}
+    assert meta(defined(Kind.CAMPAIGN, spec, "paused"))["Sends"] == (
+        "nothing while paused (state: paused); when resumed: scheduled for 2030-01-01 10:00:00 UTC"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "state", "sends"),
+    [
+        (None, None, "starts immediately, every 1 d"),
+        (None, "active", "active, starts immediately, every 1 d"),
+        (
+            None,
+            "inactive",
+            "nothing: inactive (state: inactive); when active: starts immediately, every 1 d",
+        ),
+        (0, None, "nothing: inactive (status 0); when active: starts immediately, every 1 d"),
+        (0, "active", "active, starts immediately, every 1 d"),  # state: wins over status
+        (
+            1,
+            "inactive",
+            "nothing: inactive (state: inactive); when active: starts immediately, every 1 d",
+        ),
+    ],
+)
+def test_a_push_task_says_whether_it_sends(
+    status: int | None, state: str | None, sends: str
+) -> None:
+    spec: dict[str, Any] = {
+        "name": "P",
+        "start_time": "immediately",
+        "frequency": 86400,
+        "message": {"title": "T", "body": "B", "landing_url": "https://e.com"},
+    }
+    if status is not None:
+        spec["status"] = status
+    rows = meta(defined(Kind.PUSH_TASK, spec, state))
+    assert rows["Sends"] == sends
+    assert rows.get("State") == state
+
+
+@pytest.mark.parametrize(
+    ("state", "sends"),
+    [
+        (None, "when one of its events happens"),
+        ("active", "when one of its events happens"),
+        ("stopped", "nothing: stopped (state: stopped)"),
+    ],
+)
+def test_an_email_campaign_says_whether_it_sends(state: str | None, sends: str) -> None:
+    spec = {"name": "E", "template_ids": ["t"], "mail_account_ids": ["m"], "events": ["x"]}
+    rows = meta(defined(Kind.EMAIL_CAMPAIGN, spec, state))
+    assert rows["Sends"] == sends
+    assert rows.get("State") == state
 
 
 def test_falconyte_campaign_card(example_items: list[PreviewItem]) -> None:
@@ -516,3 +735,20 @@ def test_console_check_catches_errors(tmp_path: Path) -> None:
     lines = console_lines(stderr)
     assert any("boom" in line for line in lines)
     assert any("Uncaught ReferenceError" in line for line in lines)
+
+
+def test_a_long_name_does_not_push_the_action_badge_off_the_page(tmp_path: Path) -> None:
+    """A 400-character name (one word, the worst case) wraps: the ``cancel`` badge stays on
+    the card, inside the window."""
+    spec = {"name": "N" * 400, "messages": [named("M", "M")]}
+    item = PreviewItem("campaign." + "k" * 64, Kind.CAMPAIGN, spec, None, "cancel", "canceled")
+    page = tmp_path / "long.html"
+    page.write_text(render_preview([item]), encoding="utf-8")
+    png = tmp_path / "long.png"
+    assert console_lines(chromium(page.as_uri(), png, tmp_path / "profile", "1280,700")) == []
+    width, _, rows = decode_png(png.read_bytes())
+    bad = bytes((0xB4, 0x23, 0x18))  # --bad, the cancel badge's background (light scheme)
+    # The navigation (x < 280) has its own badges; the card's is right of it, on screen.
+    card_badge = [x for row in rows for x in range(280 * 3, len(row), 3) if row[x : x + 3] == bad]
+    assert card_badge, "the card's cancel badge is not on the screen"
+    assert max(card_badge) // 3 < width - 20

@@ -26,10 +26,10 @@ Nothing here does I/O; the CLI writes the page to a file.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from hoodsync.kinds.push_task import STATUS_WORDS
 from hoodsync.model import Definition, Kind
 from hoodsync.preview.cards import (
     EMAIL_HTML_MAX_CHARS,
@@ -38,16 +38,16 @@ from hoodsync.preview.cards import (
     PUSH_BODY_MAX_BYTES,
     PUSH_TITLE_MAX_BYTES,
     SMS_MAX_SEGMENTS,
-    Block,
     Sink,
     blocks,
     esc,
     render_block,
-    states_subset,
     targeted_languages,
 )
+from hoodsync.preview.compare import Pair, pairs
 from hoodsync.preview.sms import SmsInfo, sms_info
 from hoodsync.preview.style import CSP, CSS
+from hoodsync.wire import to_int
 
 __all__ = [
     "PreviewItem",
@@ -66,13 +66,15 @@ __all__ = [
 
 
 class PreviewItem(NamedTuple):
-    """One object to preview: ``after`` is the desired spec, ``before`` the remote one (or None)."""
+    """One object to preview: ``after`` is the desired spec, ``before`` the remote one (or None),
+    ``state`` the definition's ``state:`` (None when it states none)."""
 
     address: str
     kind: Kind
     after: Mapping[str, Any]
     before: Mapping[str, Any] | None = None
     action: str = "definition"
+    state: str | None = None
 
 
 def items_from_definitions(
@@ -93,7 +95,7 @@ def items_from_definitions(
     for d in sorted(definitions, key=lambda d: (d.kind.value, d.key)):
         prior = before.get(d.address)
         label = actions.get(d.address, "update" if prior is not None else "definition")
-        items.append(PreviewItem(d.address, d.kind, d.spec, prior, label))
+        items.append(PreviewItem(d.address, d.kind, d.spec, prior, label, d.state))
     return items
 
 
@@ -114,16 +116,37 @@ def _two(value: Any) -> str:
     return f"{value:02d}" if isinstance(value, int) else str(value if value is not None else "00")
 
 
-def _schedule(kind: Kind, spec: Mapping[str, Any]) -> str:
-    """A one-line summary of when the object sends."""
-    if kind is Kind.PUSH_TASK:
-        status = {"0": "inactive", "1": "active", "2": "finished"}.get(str(spec.get("status")), "")
-        when = [f"starts {spec['start_time']}" if spec.get("start_time") else ""]
-        if spec.get("frequency"):
-            when.append(f"every {_duration(spec['frequency'])}")
-        if spec.get("cron"):
-            when.append(f"cron {spec['cron']}")
-        return ", ".join(x for x in [status, *when] if x)
+def _push_status(spec: Mapping[str, Any], state: str | None) -> tuple[str | None, str]:
+    """The status word a push task is to have, and where that comes from. As the planner
+    has it, ``state:`` (active / inactive) wins over ``spec.status`` (1 / 0)."""
+    if state is not None:
+        return state, f"state: {state}"
+    status = to_int(spec.get("status"))
+    word = STATUS_WORDS.get(status) if isinstance(status, int) else None
+    return word, f"status {status}"
+
+
+def _push_schedule(spec: Mapping[str, Any], state: str | None) -> str:
+    """When a push task sends: its start and repetition, unless its status says it does not."""
+    when = ", ".join(
+        x
+        for x in (
+            f"starts {spec['start_time']}" if spec.get("start_time") else "",
+            f"every {_duration(spec['frequency'])}" if spec.get("frequency") else "",
+            f"cron {spec['cron']}" if spec.get("cron") else "",
+        )
+        if x
+    )
+    word, why = _push_status(spec, state)
+    if word == "inactive":
+        return f"nothing: inactive ({why})" + (f"; when active: {when}" if when else "")
+    if word == "finished":
+        return f"nothing: finished ({why})"
+    return ", ".join(x for x in (word, when) if x)
+
+
+def _campaign_schedule(spec: Mapping[str, Any]) -> str:
+    """When a campaign sends, from its creation and execution options."""
     recurrence = spec.get("recurrence")
     if spec.get("is_draft"):
         return "draft (saved, not started)"
@@ -144,11 +167,35 @@ def _schedule(kind: Kind, spec: Mapping[str, Any]) -> str:
     return "manual (sent on command)"
 
 
-def _meta(kind: Kind, spec: Mapping[str, Any]) -> str:
-    """Definition-list rows: when it sends, targeted languages and countries, A/B test."""
-    rows: list[tuple[str, str]] = []
-    if kind is not Kind.EMAIL_CAMPAIGN:
-        rows.append(("Sends", _schedule(kind, spec)))
+def _schedule(kind: Kind, spec: Mapping[str, Any], state: str | None) -> str:
+    """A one-line summary of when the object sends. A ``state:`` that stops it sending says
+    so first: the page never claims that something sends when its definition says it will not
+    (a campaign being canceled, a paused one, an inactive push task, a stopped email campaign).
+    """
+    if kind is Kind.PUSH_TASK:
+        return _push_schedule(spec, state)
+    if kind is Kind.EMAIL_CAMPAIGN:
+        if state == "stopped":
+            return "nothing: stopped (state: stopped)"
+        return "when one of its events happens"
+    if state == "canceled":
+        return "nothing: canceled for good (state: canceled)"
+    when = _campaign_schedule(spec)
+    if state != "paused":
+        return when
+    if spec.get("run_immediately") and not spec.get("is_draft"):
+        # Created with run_immediately, it sends at once; the pause follows the create.
+        return (
+            "nothing while paused (state: paused); created with run_immediately, it starts "
+            "sending at once and is paused right after"
+        )
+    return f"nothing while paused (state: paused); when resumed: {when}"
+
+
+def _meta(kind: Kind, spec: Mapping[str, Any], state: str | None) -> str:
+    """Definition-list rows: state, when it sends, targeted languages and countries, A/B test."""
+    rows: list[tuple[str, str]] = [("State", state)] if state else []
+    rows.append(("Sends", _schedule(kind, spec, state)))
     targeting = spec.get("targeting")
     for key in ("languages", "countries"):
         target = targeting.get(key) if isinstance(targeting, Mapping) else None
@@ -185,42 +232,29 @@ def _badge(action: str) -> str:
     return f'<span class="badge {tone.get(action, "info")}">{esc(action)}</span>'
 
 
-def _same(before: Block | None, after: Block | None) -> bool:
-    """True when the remote message already has everything the desired one states."""
+def _row(pair: Pair, old_t: Sequence[str], new_t: Sequence[str], sink: Sink) -> str:
+    """One message of an update: its chip(s), then before and after side by side."""
+    label = pair.new.label if pair.new else pair.old.label if pair.old else ""
+    chips = f'<span class="chip {pair.state}">{pair.state}</span>'
+    if pair.moved and pair.state != "moved":
+        chips += ' <span class="chip moved">moved</span>'
+    silent = Sink(sink.address, active=False)
+    left = (
+        render_block(pair.old, old_t, silent) if pair.old else '<p class="muted">Not present.</p>'
+    )
+    right = render_block(pair.new, new_t, sink) if pair.new else '<p class="muted">Removed.</p>'
     return (
-        before is not None
-        and after is not None
-        and before.channel == after.channel
-        and before.primary in (after.primary, None)
-        and states_subset(after.content, before.content)
+        f'<section class="message"><h3>{esc(label)} {chips}</h3><div class="compare">'
+        f"<div><h4>Before (remote)</h4>{left}</div><div><h4>After</h4>{right}</div></div>"
+        "</section>"
     )
 
 
 def _compare(item: PreviewItem, before: Mapping[str, Any], sink: Sink) -> str:
-    """Before (remote) and after (desired) side by side, message by message."""
-    silent = Sink(item.address, active=False)
-    olds, news = blocks(item.kind, before), blocks(item.kind, item.after)
+    """Before (remote) and after (desired) side by side, message by message, paired and
+    named as the plan pairs and names them (:mod:`hoodsync.preview.compare`)."""
     old_t, new_t = targeted_languages(before), targeted_languages(item.after)
-    out = []
-    for old, new in itertools.zip_longest(olds, news):
-        label = (new or old).label
-        state = (
-            "unchanged"
-            if _same(old, new)
-            else "added"
-            if old is None
-            else "removed"
-            if new is None
-            else "changed"
-        )
-        left = render_block(old, old_t, silent) if old else '<p class="muted">Not present.</p>'
-        right = render_block(new, new_t, sink) if new else '<p class="muted">Removed.</p>'
-        out.append(
-            f'<section class="message"><h3>{esc(label)} <span class="chip {state}">{state}'
-            f'</span></h3><div class="compare"><div><h4>Before (remote)</h4>{left}</div>'
-            f"<div><h4>After</h4>{right}</div></div></section>"
-        )
-    return "".join(out)
+    return "".join(_row(p, old_t, new_t, sink) for p in pairs(item.kind, before, item.after))
 
 
 def _render_item(index: int, item: PreviewItem, sink: Sink) -> str:
@@ -241,7 +275,7 @@ def _render_item(index: int, item: PreviewItem, sink: Sink) -> str:
         f'<article class="item" id="item-{index}" aria-labelledby="item-{index}-h">'
         f'<header><h2 id="item-{index}-h"><code>{esc(item.address)}</code>'
         f"{' ' + esc(name) if isinstance(name, str) else ''}</h2>{_badge(item.action)}</header>"
-        f'<dl class="meta">{_meta(item.kind, item.after)}</dl>{body}</article>'
+        f'<dl class="meta">{_meta(item.kind, item.after, item.state)}</dl>{body}</article>'
     )
 
 

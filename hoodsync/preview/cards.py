@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from hoodsync.errors import format_json_path
 from hoodsync.model import JsonPath, Kind
 from hoodsync.preview.sms import sms_info
+from hoodsync.terminal import printable
 
 __all__ = [
     "Block",
@@ -25,7 +26,6 @@ __all__ = [
     "blocks",
     "esc",
     "render_block",
-    "states_subset",
     "targeted_languages",
     "PUSH_TITLE_MAX_BYTES",
     "PUSH_BODY_MAX_BYTES",
@@ -70,10 +70,11 @@ def _safe_url(value: Any) -> str | None:
 
 
 def _host(url: str) -> str:
+    """The host of ``url`` as the page shows it (invisible and bidi characters escaped)."""
     try:
-        return urlsplit(url).hostname or url
+        return printable(urlsplit(url).hostname or url)
     except ValueError:
-        return url
+        return printable(url)
 
 
 def _is_https(url: str) -> bool:
@@ -113,24 +114,15 @@ def targeted_languages(spec: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(x) for x in items) if isinstance(items, list) else ()
 
 
-def states_subset(desired: Any, actual: Any) -> bool:
-    """True when every key ``desired`` states has the same value in ``actual`` (recursively)."""
-    if isinstance(desired, Mapping):
-        return isinstance(actual, Mapping) and all(
-            states_subset(v, actual.get(k)) for k, v in desired.items()
-        )
-    if isinstance(desired, list):
-        return (
-            isinstance(actual, list)
-            and len(desired) == len(actual)
-            and all(states_subset(d, a) for d, a in zip(desired, actual))
-        )
-    return bool(desired == actual)
-
-
 @dataclass
 class Sink:
-    """Collects warnings while rendering; an inactive sink (the before side) shows none."""
+    """Collects warnings while rendering; an inactive sink (the before side) shows none.
+
+    Warnings quote values from the definitions (URLs, language codes). Each is recorded, and
+    shown inline, with every character a terminal would act on or that shows as nothing
+    (bidi overrides and isolates, zero-width spaces, byte order marks, controls) written as an
+    escape by :func:`hoodsync.terminal.printable`: the CLI prints these lines, and on the page
+    a warning about a URL must show what the URL really holds, not what it pretends to be."""
 
     address: str
     active: bool = True
@@ -140,10 +132,10 @@ class Sink:
         """Record a warning and return its inline markup ("" when inactive)."""
         if not self.active:
             return ""
-        where = format_json_path(path)
-        self.warnings.append(f"{self.address}: {message} ({where})")
+        shown, where = printable(message), printable(format_json_path(path))
+        self.warnings.append(f"{printable(self.address)}: {shown} ({where})")
         return (
-            f'<p class="warn" role="note"><span aria-hidden="true">⚠</span> {esc(message)}'
+            f'<p class="warn" role="note"><span aria-hidden="true">⚠</span> {esc(shown)}'
             f" <code>{esc(where)}</code></p>"
         )
 
@@ -291,8 +283,12 @@ def _image_box(url: Any, css: str, label: str, fallback: str) -> str:
 
 
 def _link(url: str) -> str:
+    """A link to ``url`` when it is http(s), else its text. The text shown has invisible and
+    bidi characters escaped (:func:`hoodsync.terminal.printable`): a reader must see where it
+    goes (``…/\\u202elmth.xedni`` rather than an ``index.html`` it is not)."""
     safe = _safe_url(url)
-    shown = esc(url if len(url) <= 60 else url[:57] + "…")
+    text = printable(url)
+    shown = esc(text if len(text) <= 60 else text[:57] + "…")
     if safe is None:
         return f"<span>{shown}</span>"
     return f'<a href="{esc(safe)}" rel="noopener noreferrer nofollow" target="_blank">{shown}</a>'

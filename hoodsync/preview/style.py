@@ -30,19 +30,21 @@ a{color:var(--accent)}
 margin:0 auto;padding:20px 24px}
 nav ul{list-style:none;margin:0;padding:0;position:sticky;top:12px}
 nav li{margin:0 0 6px;font-size:13px;display:flex;flex-wrap:wrap;gap:4px;align-items:center}
-nav a{text-decoration:none}
+nav a{text-decoration:none;min-width:0;overflow-wrap:anywhere}
 main{min-width:0}
 .item{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:16px 20px;
 margin:0 0 20px}
-.item>header{display:flex;align-items:center;gap:12px;justify-content:space-between}
-.item h2{margin:0;font-size:18px;font-weight:600}.item h2 code{font-size:15px;color:var(--muted);
+.item>header{display:flex;align-items:flex-start;gap:12px;justify-content:space-between}
+.item h2{margin:0;font-size:18px;font-weight:600;min-width:0;overflow-wrap:anywhere}
+.item>header .badge{flex:none;margin-top:2px}.item h2 code{font-size:15px;color:var(--muted);
 margin-right:8px}
 .meta{display:flex;flex-wrap:wrap;gap:4px 20px;margin:8px 0 4px;font-size:13px}
-.meta div{display:flex;gap:6px}.meta dt{color:var(--muted)}.meta dd{margin:0}
+.meta div{display:flex;gap:6px;min-width:0}.meta dt{color:var(--muted);flex:none}
+.meta dd{margin:0;min-width:0;overflow-wrap:anywhere}
 .message{border-top:1px solid var(--line);margin-top:12px;padding-top:10px}
 .messages{display:flex;flex-wrap:wrap;gap:0 28px}
 .messages>.message{max-width:100%;border-top:0;margin-top:8px;padding-top:4px}
-.message h3{margin:0 0 10px;font-size:15px;font-weight:600}
+.message h3{margin:0 0 10px;font-size:15px;font-weight:600;overflow-wrap:anywhere}
 .message h4{margin:0 0 8px;font-size:13px;color:var(--muted);font-weight:600;
 text-transform:uppercase;letter-spacing:.04em}
 .compare{display:grid;grid-template-columns:1fr 1fr;gap:20px}
@@ -55,7 +57,7 @@ padding:12px;box-shadow:0 1px 3px rgba(0,0,0,.08),0 4px 14px rgba(0,0,0,.05);min
 .channel{color:var(--muted);margin-left:auto}
 .chip{display:inline-block;border:1px solid var(--line);border-radius:999px;padding:0 7px;
 font-size:11px;color:var(--muted);font-weight:500;vertical-align:middle}
-.chip.changed,.chip.added,.chip.removed{color:var(--change);border-color:var(--change)}
+.chip.changed,.chip.added,.chip.removed,.chip.moved{color:var(--change);border-color:var(--change)}
 .badge{display:inline-block;border-radius:6px;padding:1px 8px;font-size:12px;font-weight:600;
 color:#fff;white-space:nowrap}
 .badge.good{background:var(--good)}.badge.change{background:var(--change)}
@@ -76,7 +78,7 @@ font-size:18px;overflow:hidden}
 display:grid;place-items:center;background:var(--hero);color:var(--muted);font-size:12px}
 .icon img::before{font-size:18px;font-weight:700}
 .push-text{min-width:0}
-.push p{margin:0}.site{font-size:12px;color:var(--muted)}
+.push p{margin:0}.site{font-size:12px;color:var(--muted);overflow-wrap:anywhere}
 .title{font-weight:600;overflow-wrap:anywhere}.body{overflow-wrap:anywhere}
 .hero{margin-top:10px;height:150px;border-radius:10px;background:var(--hero);
 display:grid;place-items:center}
