@@ -430,7 +430,7 @@ Segment = str | int | Element
 DiffPath = tuple[Segment, ...]
 
 
-def _message_keys(items: Sequence[Any]) -> list[tuple[str, str]] | None:
+def message_keys(items: Sequence[Any]) -> list[tuple[str, str]] | None:
     """The identity of each element of an array of campaign messages — ``(name, channel)`` —
     or ``None`` when the array is not one (an element that is not an object with a string
     ``name`` and ``channel``) or when two elements share an identity: such arrays are aligned
@@ -493,10 +493,10 @@ def _project_messages(desired: list[Any], remote: list[Any]) -> list[Any] | None
         for d, r in zip(desired, remote)
     ):
         return None  # the usual case, checked without building identities
-    want_keys = _message_keys(desired)
+    want_keys = message_keys(desired)
     if want_keys is None:
         return None
-    have_keys = _message_keys(remote)
+    have_keys = message_keys(remote)
     if have_keys is None or have_keys == want_keys:
         return None
     wanted = dict(zip(want_keys, desired))
@@ -584,8 +584,8 @@ def diff(before: Any, after: Any, path: DiffPath = ()) -> list[RawDiff]:
 def _diff_array(before: list[Any], after: list[Any], path: DiffPath) -> list[RawDiff]:
     """Messages are aligned by name and channel, arrays of scalars by value; other arrays
     (push actions, anything of mixed or unknown shape) by position."""
-    have_keys = _message_keys(before) if before and type(before[0]) is dict else None
-    want_keys = _message_keys(after) if have_keys is not None else None
+    have_keys = message_keys(before) if before and type(before[0]) is dict else None
+    want_keys = message_keys(after) if have_keys is not None else None
     if have_keys is not None and want_keys is not None:
         return _diff_messages(before, after, have_keys, want_keys, path)
     if all(type(x) not in _CONTAINERS for x in before) and all(

@@ -25,7 +25,7 @@ from hoodsync.kinds.base import Element, RawDiff, diff, project, projects_to_its
 
 # The plan's identity of a campaign message (``(name, channel)``, or None where the array is
 # aligned by position). Imported rather than restated: the pairing must be the plan's own.
-from hoodsync.kinds.base import _message_keys as message_keys
+from hoodsync.kinds.base import message_keys
 from hoodsync.kinds.email_campaign import SET_FIELDS
 from hoodsync.model import Kind
 from hoodsync.preview.cards import Block, blocks
