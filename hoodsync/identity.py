@@ -3,14 +3,20 @@
 Every real account of an API shares one URL (``api.ocamba.com``), so the URL cannot tell two
 accounts apart; the credential can. An :class:`AccountKey` holds, per endpoint a run uses:
 
-- an **identity**: ``HMAC-SHA256(key=credential, msg=purpose + url)``, cut to 24 hex digits.
-  It cannot be reversed into the credential, and a different token gives a different identity.
-  The apply lock is named by it, and a saved plan records it, so a plan made with one account's
-  token is refused by another account's.
-- a **seal key**: the credential again, under another purpose string. A saved plan carries an
-  HMAC of its whole content under this key (:func:`seal` / :func:`unseal`): editing any byte of
-  a plan file, or applying it with another account's credential, is refused before any write.
-  Whoever holds the credential can make a valid plan, as they could call the API directly.
+- an **identity**: ``HMAC-SHA256(key=credential, msg=purpose + canonical url)``, cut to 24 hex
+  digits. It cannot be reversed into the credential, and a different token gives a different
+  identity. The apply lock is named by it, and a saved plan records it, so a plan made with one
+  account's token is refused by another account's.
+- a **seal key**: the credential and the canonical URL again, under another purpose string. A
+  saved plan carries an HMAC of its whole content under this key (:func:`seal` /
+  :func:`unseal`): editing any byte of a plan file, or applying it with another account's
+  credential, is refused before any write. Whoever holds the credential can make a valid plan,
+  as they could call the API directly.
+
+The URL is keyed in its canonical form (:func:`canonical_url`): two spellings of one endpoint
+(``https://API.ocamba.com:443/v1/hood/`` and ``https://api.ocamba.com/v1/hood``) are one account,
+so they share one apply lock and one another's saved plans. An already canonical URL is keyed as
+it always was. Host names are not resolved: ``localhost`` and ``127.0.0.1`` stay two endpoints.
 
 The embedded sandbox has no credential: its identity is a hash of its database path, and its
 seal key is a random secret kept beside that database (``.hoodsync/plan-key``, mode 0600).
@@ -20,7 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +40,7 @@ from hoodsync.errors import ConfigError, PlanError
 __all__ = [
     "EndpointKey",
     "AccountKey",
+    "canonical_url",
     "real_endpoint_key",
     "sandbox_endpoint_key",
     "seal",
@@ -72,11 +81,80 @@ class AccountKey:
 
 
 def real_endpoint_key(api: str, url: str, credential: str) -> EndpointKey:
-    """The key of a real endpoint: both halves derived from its credential."""
+    """The key of a real endpoint: both halves derived from its credential and the canonical
+    form of its URL (:func:`canonical_url`), so every spelling of one endpoint has one key."""
     secret = credential.encode("utf-8")
-    identity = hmac.new(secret, _IDENTITY_PURPOSE + url.encode("utf-8"), hashlib.sha256)
-    seal_key = hmac.new(secret, _SEAL_PURPOSE + url.encode("utf-8"), hashlib.sha256).digest()
+    where = canonical_url(url).encode("utf-8")
+    identity = hmac.new(secret, _IDENTITY_PURPOSE + where, hashlib.sha256)
+    seal_key = hmac.new(secret, _SEAL_PURPOSE + where, hashlib.sha256).digest()
     return EndpointKey(api, identity.hexdigest()[:24], seal_key)
+
+
+#: RFC 3986 unreserved characters: percent-encoding one of them does not change the URL.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def canonical_url(url: str) -> str:
+    """One spelling for every spelling of a base URL that reaches the same endpoints.
+
+    The URL is parsed as the client parses it (:mod:`httpx`, as ``ApiTransport`` does), which
+    lower-cases the scheme and host, writes an international host in its ASCII (punycode)
+    form, drops a default port (``:443`` for https, ``:80`` for http) and resolves ``.`` and
+    ``..`` segments. Then a trailing ``/`` goes (the client sends ``<base URL without
+    trailing slashes>/<path>``), and what names the same resource by RFC 3986 or DNS is
+    folded: a trailing dot of the host goes, an IPv6 address is written compressed,
+    percent-encoded unreserved characters are decoded (other escapes upper-cased). Runs of
+    ``/`` are made one too: most servers read them as one; one that does not (the emulator)
+    answers 404 to the doubled spelling, so that spelling sharing the lock costs nothing, while
+    a lock of its own could let two applies run. A query or fragment is kept as written: the
+    client would append each request's path to it, so it does change what is reached.
+
+    Host names are not resolved (``localhost`` is not ``127.0.0.1``). A URL the client cannot
+    parse is returned unchanged (the client refuses it before anything is sent). The result
+    is its own canonical form; a URL already in it is returned as it is."""
+    import httpx  # late: only real endpoints pay for it, and the client imports it anyway
+
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.raw_host.decode("ascii")
+        raw_path = parsed.raw_path.decode("ascii")
+    except (httpx.InvalidURL, UnicodeDecodeError):
+        return url
+    path, qmark, query = raw_path.partition("?")
+    _, hash_, fragment = str(parsed).partition("#")
+    port = "" if parsed.port is None else f":{parsed.port}"
+    # The client strips trailing slashes from the whole base URL, so from a query's end too.
+    rest = f"{qmark}{query}{hash_}{fragment}".rstrip("/")
+    return f"{parsed.scheme}://{_canonical_host(host)}{port}{_canonical_path(path)}{rest}"
+
+
+def _canonical_host(host: str) -> str:
+    """``host`` (as httpx gives it: lower-case, ASCII, IPv6 without brackets) in one spelling."""
+    if ":" in host:  # an IPv6 literal
+        try:
+            return f"[{ipaddress.IPv6Address(host).compressed}]"
+        except ValueError:
+            return f"[{host}]"
+    return host.lower().removesuffix(".")
+
+
+def _canonical_path(path: str) -> str:
+    """``path`` with unreserved escapes decoded, runs of ``/`` made one, dot segments resolved
+    (again: a decoded ``%2E`` may make one) and no trailing ``/`` (``""`` for the root)."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = chr(int(match[1], 16))
+        return char if char in _UNRESERVED else f"%{match[1].upper()}"
+
+    segments: list[str] = []
+    for segment in _PERCENT.sub(escape, path).split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    return "".join(f"/{s}" for s in segments)
 
 
 def sandbox_endpoint_key(api: str, db: Path) -> EndpointKey:

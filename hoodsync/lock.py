@@ -1,4 +1,4 @@
-"""One apply per account at a time, on this machine: an exclusive lock, as Terraform's state lock.
+"""One apply per account at a time, on one machine: an exclusive lock, as Terraform's state lock.
 
 Two applies of one account started together would both plan "create" for every new definition
 and both send it: every object twice, and nothing in these APIs deletes. So ``apply`` takes this
@@ -6,17 +6,25 @@ lock for every account endpoint it writes to *before* it reads the account, and 
 the last call has finished. ``plan`` takes no lock.
 
 The lock is ``fcntl.flock`` on a file named by the endpoint's identity
-(:mod:`hoodsync.identity`: a keyed hash of the credential, so two repositories applying the same
-account on one machine share it, and the file name reveals nothing). The kernel releases a
-flock when its process dies, so a crashed apply never leaves a lock behind; the file also holds
-the holder's pid, host, start time and command, which a refusal quotes, and which tells the next
-apply that it took over from a process that died (it says so).
+(:mod:`hoodsync.identity`: a keyed hash of the credential and the canonical URL, so two
+repositories applying the same account on one machine share it, however they spell its URL, and
+the file name reveals nothing). The kernel releases a flock when its process dies, so a crashed
+apply never leaves a lock behind; the file also holds the holder's pid, host, start time and
+command, which a refusal quotes, and which tells the next apply that it took over from a process
+that died (it says so).
 
-Reach: one machine. Applies on different CI runners are serialised by the CI templates
-(GitHub ``concurrency``, GitLab ``resource_group``), not by this lock.
+Reach: the applies that use one lock folder on one machine (one kernel). By default that is one
+user's applies: two users, or two containers, each have their own folder unless
+``HOODSYNC_LOCK_DIR`` points them at one shared local folder. Applies on different CI runners
+are serialised by the CI templates (GitHub ``concurrency``, GitLab ``resource_group``), not by
+this lock.
 
 Folder: ``$HOODSYNC_LOCK_DIR``, else ``$XDG_STATE_HOME/hoodsync/locks``, else
-``~/.local/state/hoodsync/locks``.
+``~/.local/state/hoodsync/locks``. A folder hoodsync creates is its user's only (0700). A lock
+file is created readable and writable by its owner only, and by the folder's group too when the
+folder is group-writable (a folder shared by several users: ``chmod 2770``). A lock path that
+is a symbolic link, has another name (a hard link) or is not a regular file is refused: a link
+planted there would otherwise have its target overwritten with this user's rights.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import json
 import os
 import shlex
 import socket
+import stat
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -118,14 +127,10 @@ class AccountLock:
         self.took_over: Holder | None = None
 
     def try_acquire(self, me: Holder) -> Holder | None:
-        """Take the lock: ``None`` on success, else who holds it (never blocks)."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise ConfigError(
-                f"{self.path}: cannot create the apply lock: {exc.strerror or exc}"
-            ) from exc
+        """Take the lock: ``None`` on success, else who holds it (never blocks). The file is
+        written only once the flock is held; a lock path that is not a plain file of its own
+        (see the module docstring) is a :class:`ConfigError`."""
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -144,6 +149,48 @@ class AccountLock:
         self._fd = fd
         return None
 
+    def _open(self) -> int:
+        """The lock file, opened without following a symbolic link, created if missing."""
+        folder = self.path.parent
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # shared: made so by hand
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise ConfigError(_not_a_folder(folder)) from exc
+        except OSError as exc:
+            raise ConfigError(
+                f"{folder}: cannot create the apply lock folder: {exc.strerror or exc}"
+            ) from exc
+        flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            try:
+                fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                fd = os.open(self.path, flags)
+            else:
+                _share_with_group(fd, folder)
+        except OSError as exc:
+            raise ConfigError(self._refusal_to_open(exc)) from exc
+        problem = _not_a_plain_file(os.fstat(fd))
+        if problem is not None:
+            os.close(fd)
+            raise ConfigError(f"{self.path}: {problem}; refusing to use it as the apply lock")
+        return fd
+
+    def _refusal_to_open(self, exc: OSError) -> str:
+        if self.path.is_symlink():  # ELOOP on Linux, EMLINK on the BSDs
+            return (
+                f"{self.path}: the apply lock is a symbolic link; refusing to follow it "
+                "(hoodsync makes its lock files itself: remove the link)"
+            )
+        if exc.errno == errno.EISDIR:
+            return f"{self.path}: is a folder; refusing to use it as the apply lock"
+        if exc.errno == errno.EACCES:
+            return (
+                f"{self.path}: cannot open the apply lock: permission denied (a lock folder "
+                "shared by several users must be writable by a group they share: chmod 2770)"
+            )
+        return f"{self.path}: cannot create the apply lock: {exc.strerror or exc}"
+
     def release(self) -> None:
         """Clear the holder and unlock (closing the file releases the flock)."""
         if self._fd is None:
@@ -153,6 +200,38 @@ class AccountLock:
         finally:
             os.close(self._fd)
             self._fd = None
+
+
+def _not_a_folder(folder: Path) -> str:
+    """Why ``folder`` cannot be made: the first of it and its parents that is not a folder."""
+    culprit = next(
+        (p for p in (folder, *folder.parents) if os.path.lexists(p) and not p.is_dir()), folder
+    )
+    where = "it" if culprit == folder else str(culprit)
+    what = "a symbolic link to nothing" if culprit.is_symlink() else "a file"
+    return (
+        f"{folder}: cannot use it as the apply lock folder: {where} is {what}, not a folder "
+        "(set HOODSYNC_LOCK_DIR to a folder)"
+    )
+
+
+def _not_a_plain_file(info: os.stat_result) -> str | None:
+    """What makes an opened lock path unfit, or ``None`` for a regular file with one name."""
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file"
+    if info.st_nlink != 1:
+        return f"has {info.st_nlink} names (hard links)"
+    return None
+
+
+def _share_with_group(fd: int, folder: Path) -> None:
+    """Give a new lock file its folder's group write permission, if the folder has it (the
+    umask would take it away), so the users sharing the folder can all take the lock."""
+    try:
+        if os.stat(folder).st_mode & stat.S_IWGRP:
+            os.fchmod(fd, 0o660)
+    except OSError:
+        pass  # the file stays the owner's only: others are refused, never let through
 
 
 def _read(fd: int) -> str:

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from conftest import FakeClock
 from test_cli_plan import Account, campaign_yaml, cli, emulated, write  # noqa: F401
 
+from hoodsync.errors import ConfigError
 from hoodsync.lock import AccountLock, Holder, LockError, acquire_all, lock_dir
 from hoodsync.session import account_key
 
@@ -116,6 +118,154 @@ def test_apply_refuses_while_another_holds_the_account_and_plan_does_not_lock(
     finally:
         held.release()
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda url: url + "/",
+        lambda url: url.replace("http://", "HTTP://") + "//",
+        lambda url: url.replace("/v1/hood", "/v1/./hood/"),
+        lambda url: url.replace("/v1/hood", "//v1//hood"),
+    ],
+    ids=["trailing slash", "upper-case scheme", "dot segment", "doubled slashes"],
+)
+def test_spelling_the_url_differently_does_not_get_around_the_lock(
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    spell: Callable[[str], str],
+) -> None:
+    """The lock is named by the canonical URL: another spelling of the held account's URL
+    finds the same lock and refuses (it used to take a lock of its own and send every
+    create a second time)."""
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    held = _hold_lock_of(emulated)
+    try:
+        assert emulated.emulator is not None
+        monkeypatch.setenv("HOOD_API_URL", spell(emulated.emulator.hood_url))
+        code, out, err = cli(capsys, "apply", "--auto-approve")
+        assert code == 1 and out == ""
+        assert "another apply is running against account 'default'" in err
+        with emulated.remote() as remote:
+            assert remote.campaigns() == []
+    finally:
+        held.release()
+    assert sorted(p.name for p in lock_dir().iterdir()) == [held.path.name]
+
+
+def test_a_symbolic_link_at_the_lock_path_is_refused_and_its_target_left_alone(
+    tmp_path: Path,
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious data")
+    folder = tmp_path / "locks"
+    folder.mkdir()
+    (folder / "abc.lock").symlink_to(victim)
+    (folder / "dangling.lock").symlink_to(tmp_path / "would-be-created")
+    for name in ("abc", "dangling"):
+        lock = AccountLock(folder, name, "A")
+        with pytest.raises(ConfigError) as info:
+            acquire_all([lock], 0)
+        assert str(info.value) == (
+            f"{folder / (name + '.lock')}: the apply lock is a symbolic link; refusing to "
+            "follow it (hoodsync makes its lock files itself: remove the link)"
+        )
+    assert victim.read_text() == "precious data"
+    assert not (tmp_path / "would-be-created").exists()
+
+
+def test_a_lock_path_with_another_name_or_not_a_file_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious data")
+    folder = tmp_path / "locks"
+    folder.mkdir()
+    os.link(victim, folder / "linked.lock")
+    (folder / "folder.lock").mkdir()
+    os.mkfifo(folder / "fifo.lock")
+    for name, problem in [
+        ("linked", "has 2 names (hard links)"),
+        ("folder", "is a folder"),
+        ("fifo", "is not a regular file"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            acquire_all([AccountLock(folder, name, "A")], 0)
+        assert str(info.value) == (
+            f"{folder / (name + '.lock')}: {problem}; refusing to use it as the apply lock"
+        )
+    assert victim.read_text() == "precious data"
+
+
+def test_apply_refuses_a_planted_lock_link_in_one_line_and_sends_nothing(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hoodsync.config import load_config
+
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    config = load_config([str(emulated.root)])
+    [endpoint] = account_key(config.account(None), config, ["hood"], os.environ).endpoints
+    victim = emulated.root.parent / "victim.txt"
+    victim.write_text("precious data")
+    link = lock_dir() / f"{endpoint.identity}.lock"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(victim)
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"{link}: the apply lock is a symbolic link" in err
+    assert victim.read_text() == "precious data"
+    with emulated.remote() as remote:
+        assert remote.campaigns() == []
+
+
+@pytest.mark.parametrize("depth", [0, 1])
+def test_a_lock_folder_that_is_a_file_is_named_in_one_line(tmp_path: Path, depth: int) -> None:
+    file = tmp_path / "not-a-folder"
+    file.write_text("")
+    folder = file / "locks" if depth else file
+    with pytest.raises(ConfigError) as info:
+        acquire_all([AccountLock(folder, "abc", "A")], 0)
+    where = "it" if depth == 0 else str(file)
+    assert str(info.value) == (
+        f"{folder}: cannot use it as the apply lock folder: {where} is a file, not a folder "
+        "(set HOODSYNC_LOCK_DIR to a folder)"
+    )
+    assert file.read_text() == ""
+
+
+def test_apply_with_a_lock_dir_that_is_a_file_says_so_in_one_line(
+    emulated: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    file = emulated.root.parent / "locks-file"
+    file.write_text("")
+    monkeypatch.setenv("HOODSYNC_LOCK_DIR", str(file))
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"{file}: cannot use it as the apply lock folder: it is a file, not a folder" in err
+    with emulated.remote() as remote:
+        assert remote.campaigns() == []
+
+
+def test_lock_files_are_private_unless_the_folder_is_shared_with_a_group(tmp_path: Path) -> None:
+    """A folder hoodsync makes is its user's alone; in a folder made group-writable by hand
+    (shared by several users) a lock file is group-writable too, whatever the umask."""
+    old_umask = os.umask(0o022)
+    try:
+        private = AccountLock(tmp_path / "made" / "locks", "abc", "A")
+        shared_folder = tmp_path / "shared"
+        shared_folder.mkdir()
+        shared_folder.chmod(0o2770)
+        shared = AccountLock(shared_folder, "abc", "A")
+        acquire_all([private, shared], 0)
+    finally:
+        os.umask(old_umask)
+    assert private.path.parent.stat().st_mode & 0o777 == 0o700
+    assert private.path.stat().st_mode & 0o777 == 0o600
+    assert shared.path.stat().st_mode & 0o777 == 0o660
+    private.release()
+    shared.release()
 
 
 # --------------------------------------------------------------------- two real processes
