@@ -39,6 +39,7 @@ from hoodsync.atomic import write_atomic
 from hoodsync.config import Account, Config
 from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError, Problem
 from hoodsync.hooks import Hooks
+from hoodsync.identity import canonical_url
 from hoodsync.model import Definition
 from hoodsync.plan import AccountInfo, Plan
 
@@ -731,7 +732,13 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
         text = f"{info.name!r} at {info.url}"
         return text + (f" (Falconyte {info.falconyte_url or 'sandbox'})" if uses_falconyte else "")
 
-    if where(plan_.account) != where(here):
+    def same(a: str | None, b: str | None) -> bool:  # one endpoint, however it is spelt
+        return a == b or (a is not None and b is not None and canonical_url(a) == canonical_url(b))
+
+    if plan_.account.name != here.name or not (
+        same(plan_.account.url, here.url)
+        and (not uses_falconyte or same(plan_.account.falconyte_url, here.falconyte_url))
+    ):
         raise PlanError(
             f"{path} was made for account {where(plan_.account)}, not {where(here)}; "
             "nothing was applied"

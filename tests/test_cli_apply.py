@@ -424,6 +424,20 @@ def test_saved_plan_missing_an_env_value_lists_each_one_before_asking(
         assert remote.campaigns() == []
 
 
+def test_saved_plan_applies_with_another_spelling_of_the_same_url(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The account a saved plan was made for is compared as the lock and the seal compare it:
+    by the endpoint the URL reaches, not by how it is spelt."""
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+    url = emulated.emulator.hood_url  # type: ignore[union-attr]
+    monkeypatch.setenv("HOOD_API_URL", url.replace("http://", "HTTP://") + "/")
+    code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
+    assert code == 0, err
+    assert rows(out)["campaign.one"][:2] == ("create", "applied")
+
+
 def test_saved_plan_for_another_account_url_or_format_is_refused(
     emulated: Account,
     make_emulator: Callable[..., EmulatorHandle],

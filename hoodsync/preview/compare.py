@@ -21,11 +21,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from hoodsync.kinds import rules_for
-from hoodsync.kinds.base import Element, RawDiff, diff, project, projects_to_itself
 
-# The plan's identity of a campaign message (``(name, channel)``, or None where the array is
-# aligned by position). Imported rather than restated: the pairing must be the plan's own.
-from hoodsync.kinds.base import message_keys
+# message_keys: the plan's identity of a campaign message (``(name, channel)``, or None where
+# the array is aligned by position). Imported rather than restated: the pairing must be the
+# plan's own.
+from hoodsync.kinds.base import (
+    Element,
+    RawDiff,
+    diff,
+    message_keys,
+    project,
+    projects_to_itself,
+)
 from hoodsync.kinds.email_campaign import SET_FIELDS
 from hoodsync.model import Kind
 from hoodsync.preview.cards import Block, blocks
