@@ -4,8 +4,12 @@ Names, statuses and values read from an account, and values quoted from a defini
 problem message, are shown to people through a terminal or a CI log. A character in them that the
 terminal acts on instead of showing could forge or hide a line (a newline followed by
 ``  + campaign "x"``), move the cursor or erase a line (ESC ``[2K``), or reorder what a line
-appears to say. Everything hoodsync prints that it did not write itself goes through
-:func:`printable` or :func:`quoted` (or, for JSON text, :func:`json_safe`).
+appears to say. A CI runner reads lines too: GitHub Actions takes ``##[command]`` anywhere in a
+line of a step's output, and ``::command::`` at the start of one (after blanks), as a workflow
+command, and does not log that line (``##[debug]``, ``::debug::``) or acts on it
+(``##[add-mask]`` hides text in every later line, ``##[group]`` folds what follows). Everything
+hoodsync prints that it did not write itself goes through :func:`printable` or :func:`quoted`
+(or, for JSON text, :func:`json_safe`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 
-__all__ = ["UNSAFE", "printable", "quoted", "json_safe"]
+__all__ = ["UNSAFE", "RUNNER_COMMAND", "printable", "quoted", "json_safe"]
 
 #: Characters a terminal may act on rather than show, or that show as nothing: C0 controls
 #: (newline, carriage return, ESC, which starts every escape sequence), DEL, C1 controls (U+009B
@@ -22,12 +26,22 @@ __all__ = ["UNSAFE", "printable", "quoted", "json_safe"]
 #: format characters (soft hyphen, zero-width space, word joiner, invisible operators, byte
 #: order mark, interlinear annotation, tag characters) and lone surrogates (which no terminal
 #: encoding can write). Letters of any script, emoji and their joiners and variation selectors
-#: are not in it (a changed value whose sides still look alike is escaped whole, see
-#: ``render.common.change_texts``).
+#: are not in it (a changed value whose sides would look alike shows the difference escaped,
+#: see ``render.common.change_texts``).
 UNSAFE = re.compile(
     r"[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e"
     r"\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f]"
 )
+#: What would make a CI runner read a line as a workflow command: ``##[`` anywhere in it
+#: (GitHub's runner looks for it anywhere; the second ``#`` is escaped, ``#\x23[`` reads the same
+#: and is not one, a lone ``#`` stays as it is) ...
+RUNNER_COMMAND = re.compile(r"(?<=#)#(?=\[)")
+#: ... and ``::`` opening the text, after blanks: GitHub honours ``::command::`` only at the
+#: start of a line, less its blanks. Every value in a plan follows hoodsync's own text, but a
+#: file name opens each line of a problem report.
+_LEADING_COMMAND = re.compile(r"\s*:(?=:)")
+#: Everything :func:`printable` and :func:`json_safe` escape.
+_ESCAPED = re.compile(f"{UNSAFE.pattern}|{RUNNER_COMMAND.pattern}")
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -48,24 +62,33 @@ def _json_escape(match: re.Match[str]) -> str:
 
 
 def _plain(text: str) -> bool:
-    """Printable ASCII, which holds no :data:`UNSAFE` character (its only ASCII members are
-    the C0 controls and DEL). Both tests are single C passes (``isascii`` reads a flag), far
-    cheaper than the pattern's scan; a large plan prints ~100,000 such texts."""
-    return type(text) is str and text.isascii() and text.isprintable()
+    """Printable ASCII without ``##[``, which holds nothing :func:`printable` escapes inside
+    a text (the only ASCII members of :data:`UNSAFE` are the C0 controls and DEL). The tests
+    are single C passes (``isascii`` reads a flag), far cheaper than the pattern's scan; a
+    large plan prints ~100,000 such texts."""
+    return type(text) is str and text.isascii() and text.isprintable() and "##[" not in text
 
 
 def printable(text: object) -> str:
     """``text`` (made a string) with every :data:`UNSAFE` character written as an escape
-    (``\\n``, ``\\x1b``, ``\\u202e``); anything else is unchanged."""
+    (``\\n``, ``\\x1b``, ``\\u202e``), the second ``#`` of ``##[`` as ``\\x23`` and a ``:``
+    that opens ``::`` at its start (after blanks) as ``\\x3a``; anything else is unchanged."""
     shown = str(text)
-    return shown if _plain(shown) else UNSAFE.sub(_text_escape, shown)
+    if not _plain(shown):
+        shown = _ESCAPED.sub(_text_escape, shown)
+    lead = _LEADING_COMMAND.match(shown)
+    if lead is None:
+        return shown
+    colon = lead.end() - 1
+    return f"{shown[:colon]}\\x3a{shown[colon + 1 :]}"
 
 
 def json_safe(encoded: str) -> str:
     """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it, which escapes only C0
-    controls) with the other :data:`UNSAFE` characters written as ``\\uXXXX``: the same JSON
-    value, now safe to print."""
-    return encoded if _plain(encoded) else UNSAFE.sub(_json_escape, encoded)
+    controls) with the other :data:`UNSAFE` characters, and the second ``#`` of ``##[``,
+    written as ``\\uXXXX``: the same JSON value, now safe to print. (JSON text never starts
+    with ``:``.)"""
+    return encoded if _plain(encoded) else _ESCAPED.sub(_json_escape, encoded)
 
 
 def quoted(text: object) -> str:

@@ -446,7 +446,7 @@ def test_plan_warns_when_apply_would_refuse_it_without_changing_the_exit_code(
     assert code == 2 and f"Warning: {warning}" in out.splitlines()[-1]
     code, out, _ = cli(capsys, "plan", "--prune", "--format", "markdown")
     # In the summary, before any detail (not appended after the size budget).
-    caution = "> [!CAUTION]\n> **Apply will refuse this plan:** the plan removes 2 objects, more"
+    caution = "> [!CAUTION]\n> **Apply will refuse this plan:** `the plan removes 2 objects, more"
     assert code == 0 and caution in out
     assert out.index(caution) < out.index("| to cancel | 2 |") < out.index("<details>")
     code, out, err = cli(capsys, "plan", "--prune", "--format", "json")

@@ -239,3 +239,23 @@ def test_values_from_the_environment_obey_the_same_rules_when_planning(
     monkeypatch.setenv("HOST", "example.com")
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
     assert cli(capsys, "plan", "--detailed-exitcode")[0] == 0  # and it converges
+
+
+def test_a_file_name_cannot_make_a_problem_line_a_runner_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A problem line starts with its file name, and a GitHub Actions runner takes a line
+    starting with ``::debug::`` (after blanks) as a command and does not log it: the problems
+    of that file would vanish from the CI log. ``##[`` anywhere in a line does the same."""
+    monkeypatch.chdir(tmp_path)
+    bad = "kind: Campaign\nkey: a\nspec: {nme: x}\n"
+    write(tmp_path, "::debug::x.yaml", bad)
+    write(tmp_path, "d/##[debug]y.yaml", bad)
+    code, out, err = cli(capsys, "validate", ".")
+    assert code == 1 and out == ""
+    lines = err.splitlines()
+    assert [line for line in lines if line.lstrip().startswith("::") or "##[" in line] == []
+    assert any(line.startswith("\\x3a:debug::x.yaml:3:8: error:") for line in lines), err
+    assert any(line.startswith("d/#\\x23[debug]y.yaml:3:8: error:") for line in lines), err

@@ -1884,18 +1884,21 @@ def test_printable_ascii_needs_no_skeleton() -> None:
 
 def test_printable_ascii_skips_the_terminal_escaping_and_nothing_else() -> None:
     """``printable`` and ``json_safe`` give what the pattern alone gives, on every ASCII
-    character, the unsafe ones beyond it, and random strings of both."""
+    character, the unsafe ones beyond it, runner commands (``##[``, a leading ``::``) and
+    random strings of all of them."""
     rng = random.Random("terminal")
     specials = [chr(c) for c in range(0x80)] + ["\x85", "\u00a0", "\u200b", "\u202e", "é"]
-    specials += ["\ud800", "\U000e0041", "😀", "\ufeff"]
+    specials += ["\ud800", "\U000e0041", "😀", "\ufeff", "##[", "::", "#", "["]
     texts = specials + ["plain text", 'messages["Hello"].push.title.en', "", _Word("w")]
     for _ in range(5000):
         texts.append("".join(rng.choice(specials) for _ in range(rng.randint(0, 10))))
     for text in texts:
-        assert terminal.printable(text) == terminal.UNSAFE.sub(terminal._text_escape, str(text)), (
-            repr(text)
-        )
-        assert terminal.json_safe(text) == terminal.UNSAFE.sub(terminal._json_escape, text), repr(
+        shown = terminal._ESCAPED.sub(terminal._text_escape, str(text))
+        lead = terminal._LEADING_COMMAND.match(shown)
+        if lead is not None:
+            shown = shown[: lead.end() - 1] + "\\x3a" + shown[lead.end() :]
+        assert terminal.printable(text) == shown, repr(text)
+        assert terminal.json_safe(text) == terminal._ESCAPED.sub(terminal._json_escape, text), repr(
             text
         )
     assert terminal.printable(12) == "12" and terminal.printable(None) == "None"

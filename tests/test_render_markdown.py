@@ -7,6 +7,8 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -290,6 +292,63 @@ def test_remote_names_are_shown_literally() -> None:
         assert html.unescape(target) == text
     assert EVIL in visible_text(page)
     assert "<code>2`x</code>" in page  # an id holding a backtick stays one code span
+
+
+#: Text GitHub would make a link, a mention (which notifies the user or team) or a reference.
+LINKING = (
+    "@octocat @acme/team mail@evil.example https://evil.example/x.png> www.evil.example #1 GH-2"
+)
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def _with_text(node: Any, text: str) -> Any:
+    """``node`` with ``text`` added to every string a definition or the account controls."""
+    free = {"name", "key", "address", "remote_id", "remote_status", "message", "id", "status"}
+    free |= {"created_at", "description", "url", "falconyte_url", "token_env", "key_env"}
+    if isinstance(node, dict):
+        return {
+            k: f"{v} {text}" if k in free and isinstance(v, str) else _with_text(v, text)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_with_text(v, text) for v in node]
+    return node
+
+
+def prose(page: str) -> str:
+    """The text of ``page`` that GitHub reads for links, mentions and references: outside
+    code spans, code blocks and links (GitHub does none of them there)."""
+    page = re.sub(r"<(code|pre|a)\b[^>]*>.*?</\1>", "", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_text_from_the_account_or_a_definition_makes_no_link_or_mention() -> None:
+    """Names, statuses, ids, keys, notes, descriptions, the refusal and the account's name and
+    URLs are all in code: a campaign named ``@octocat`` notifies nobody, a URL in a name is no
+    link (and a markdown escape does not end up inside one)."""
+    doc = _with_text(json.loads((GOLDEN / "plan.json").read_text()), LINKING)
+    doc["notes"] = [
+        {"severity": "info", "message": f"info {LINKING}"},
+        {"severity": "warning", "message": f"warning {LINKING}", "address": "campaign.x"},
+    ]
+    doc["account"].update(sandbox=True, falconyte_sandbox=False)
+    refusal = f"the plan removes 12 objects: campaign.{LINKING}"
+    comment = markdown.render(doc, refusal=refusal)
+    for page in [gfm(comment)] + _cmark(comment):
+        assert "<a " not in page
+        assert re.search(r"@\w|www\.|://|#\d|GH-\d", prose(page)) is None, prose(page)
+        assert "@octocat @acme/team" in visible_text(page)
+
+
+def _cmark(comment: str) -> list[str]:
+    """The comment rendered by cmark-gfm, GitHub's own renderer, when it is installed."""
+    tool = shutil.which("cmark-gfm")
+    if tool is None:
+        return []
+    args = [tool, "--unsafe", "-e", "autolink", "-e", "table", "-e", "strikethrough"]
+    result = subprocess.run(args, input=comment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [result.stdout]
 
 
 def test_escape_makes_every_markdown_character_literal() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +13,8 @@ from hoodsync.errors import Problem
 from hoodsync.model import Definition, Kind, Location
 from hoodsync.plan import AccountInfo
 from hoodsync.planner import make_plan
-from hoodsync.render import text
+from hoodsync.render import json as json_render
+from hoodsync.render import markdown, text
 from hoodsync.render.common import (
     change_texts,
     duration_text,
@@ -22,6 +25,7 @@ from hoodsync.render.common import (
 )
 
 ACCOUNT = AccountInfo("default", "https://api.ocamba.com/v1/hood")
+GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def _doc(n: int = 1, **spec: Any) -> dict[str, Any]:
@@ -313,6 +317,135 @@ def test_a_change_that_would_look_alike_is_shown_escaped() -> None:
     before, after = change_texts(BODY, BODY.replace(" by", "\u00a0by"))
     assert "\\u00a0by" in after and " by" in before
     assert change_texts("Olá", "Olé") == ('"Olá"', '"Olé"')  # visibly different: unescaped
+
+
+def test_a_look_alike_letter_from_another_script_shows_as_an_escape() -> None:
+    """A Cyrillic ``а`` for a Latin ``a`` is another domain; the change must not read as
+    ``"X" -> "X"``, nor hide next to an edit that does show."""
+    real, fake = "https://ocamba.com", "https://oc\u0430mba.com"
+    assert change_texts(real, fake) == ('"https://ocamba.com"', '"https://oc\\u0430mba.com"')
+    assert change_texts(fake, real) == ('"https://oc\\u0430mba.com"', '"https://ocamba.com"')
+    before, after = change_texts("http://ocamba.com/?u=1", "https://oc\u0430mba.com/?u=2")
+    assert after == '"https://oc\\u0430mba.com/?u=2"'
+    # every letter of a word replaced by one that looks the same (Cyrillic, Greek, Cherokee)
+    assert change_texts("apple", "\u0430\u0440\u0440\u04c0\u0435")[1] == (
+        '"\\u0430\\u0440\\u0440\\u04c0\\u0435"'
+    )
+    assert "\\u13a0" in change_texts("Deal", "\u13a0eal")[1]
+    assert "\\u03bf" in change_texts("https://promo.example", "https://pr\u03bfmo.example/x")[1]
+    # a Latin letter slipped into a Cyrillic word is shown against the escaped rest of it
+    latin_p = "\u041fp\u0438\u0432\u0435\u0442"  # "Привет" with a Latin p
+    assert change_texts("Привет", latin_p)[1] == '"\\u041fp\\u0438\\u0432\\u0435\\u0442"'
+    assert "\\u041fp" in change_texts("Привет мир", latin_p + " всем")[1]
+    # long values: the look-alike is inside the window that is shown
+    long_before = "x" * 70 + "ocamba" + "y" * 70
+    long_after = "x" * 70 + "oc\u0430mba" + "y" * 70
+    assert "oc\\u0430mba" in change_texts(long_before, long_after)[1]
+
+
+def test_text_edited_normally_in_other_scripts_stays_readable() -> None:
+    for before, after in (
+        ("Привет мир", "Пока мир"),
+        ("Скидки", "Скидка 50% на iPhone"),
+        ("Sale 50%", "Скидка 50%"),
+        ("Grüße aus Berlin", "Schöne Grüße"),
+        ("Angebote fur Sie", "Angebote für Sie"),
+        ("Καλημέρα", "Καλησπέρα"),
+        ("Sale – 50%", "Sale — 60% “now”"),
+        ("🎉 Hello", "🎉 Hallo"),
+    ):
+        assert change_texts(before, after) == (quoted(before), quoted(after)), (before, after)
+
+
+def test_a_look_alike_change_shows_in_the_text_and_markdown_plans() -> None:
+    def message(url: str) -> dict[str, Any]:
+        return {"name": "m", "channel": "push", "push": {"title": {"en": "t"}, "landing_url": url}}
+
+    d = Definition(
+        Kind.CAMPAIGN,
+        "c",
+        {"name": "C", "messages": [message("https://oc\u0430mba.com")]},
+        Location("c.yaml"),
+    )
+    remote = {
+        Kind.CAMPAIGN: [
+            {
+                "id": "1",
+                "name": "C",
+                "status": "paused",
+                "metadata": {"hoodsync_key": "c"},
+                "messages": [message("https://ocamba.com")],
+            }
+        ]
+    }
+    doc = make_plan([d], remote, account=ACCOUNT).to_dict()
+    line = '.landing_url = "https://ocamba.com" -> "https://oc\\u0430mba.com"'
+    assert line in text.render(doc)
+    assert line in markdown.render(doc)
+
+
+#: Lines a GitHub Actions runner would take as workflow commands (and not log): ``##[`` anywhere
+#: in a line, ``::`` at its start after blanks (the runner trims them first).
+RUNNER_COMMANDS = (
+    "##[debug]x",
+    "https://evil.example/#/##[debug]",
+    "a ###[add-mask]b",
+    "::error::x",
+    "::debug::x",
+    "  ::warning file=a::x",
+    "\u00a0::notice::x",
+    "\u3000::group::x",
+)
+
+
+def _runner_command_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "##[" in line or line.lstrip().startswith("::")]
+
+
+def test_printed_text_never_holds_a_runner_command() -> None:
+    assert printable("https://evil.example/#/##[debug]") == "https://evil.example/#/#\\x23[debug]"
+    assert quoted("##[debug]") == '"#\\u0023[debug]"'  # the same JSON string
+    assert printable("###[x") == "##\\x23[x"
+    assert printable("# heading #[1] ##") == "# heading #[1] ##"  # a # alone stays
+    assert printable("::error::x") == "\\x3a:error::x"
+    assert printable("  ::x") == "  \\x3a:x" and printable("a::b") == "a::b"
+    assert value_text("##[debug]") == '"#\\u0023[debug]"'
+    assert change_texts("a", "##[debug]") == ('"a"', '"#\\u0023[debug]"')
+
+
+def _replaced(node: Any, text: str) -> Any:
+    """``node`` with every string a user or the account controls replaced by ``text`` (an
+    address keeps its kind: ``campaign.`` + a marker key read from the account)."""
+    free = {"name", "key", "remote_id", "remote_status", "message", "id", "status"}
+    free |= {"created_at", "description", "url", "falconyte_url", "path", "before", "after"}
+    if isinstance(node, dict):
+        out = {
+            k: text if k in free and isinstance(v, str) else _replaced(v, text)
+            for k, v in node.items()
+        }
+        if isinstance(node.get("address"), str):
+            out["address"] = node["address"].split(".", 1)[0] + "." + text
+        return out
+    if isinstance(node, list):
+        return [_replaced(v, text) for v in node]
+    return node
+
+
+@pytest.mark.parametrize("command", RUNNER_COMMANDS)
+def test_no_value_can_make_a_plan_line_a_runner_command(command: str) -> None:
+    """Every value, in every place, in all three renderings (a CI log shows any of them)."""
+    doc = _replaced(json.loads((GOLDEN / "plan.json").read_text()), command)
+    doc["notes"] = [{"severity": "warning", "message": command, "address": command}]
+    doc["options"]["prune"] = False
+    outputs = (
+        text.render(doc),
+        text.render(doc, color=True),
+        markdown.render(doc, refusal=command),
+        json_render.render(doc),
+    )
+    for out in outputs:
+        assert command.strip() in out or "\\x" in out or "\\u" in out
+        assert _runner_command_lines(out) == []
 
 
 def test_a_problem_escapes_the_file_name() -> None:

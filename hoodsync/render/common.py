@@ -12,10 +12,11 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
+from hoodsync.render.lookalikes import LOOKALIKES
 from hoodsync.terminal import json_safe as _json_safe
 from hoodsync.terminal import printable, quoted
 
@@ -86,37 +87,40 @@ def _mixed(doc: Mapping[str, Any]) -> bool:
     return involves_email(doc) and bool(acc.get("sandbox")) != bool(acc.get("falconyte_sandbox"))
 
 
-def header_line(doc: Mapping[str, Any]) -> str:
+def header_line(doc: Mapping[str, Any], quote: Callable[[Any], str] = str) -> str:
     """``Account: default (URL) — 3 definitions, 14 remote objects read in 2 requests``.
 
     When the plan involves email campaigns and only one of Hood and Falconyte is the sandbox,
-    both endpoints are named, so the header cannot suggest everything is real (or emulated)."""
+    both endpoints are named, so the header cannot suggest everything is real (or emulated).
+    ``quote`` writes the account's name and URLs (the markdown comment puts them in code
+    spans); the rest is hoodsync's own words and numbers."""
     acc, counts = doc["account"], doc["counts"]
-    where = acc["url"]
+    where = quote(acc["url"])
     if _mixed(doc):
         hood = "sandbox" if acc.get("sandbox") else acc["url"]
         falc = "sandbox" if acc.get("falconyte_sandbox") else acc.get("falconyte_url")
-        where = f"Hood {hood}, Falconyte {falc}"
+        where = f"Hood {quote(hood)}, Falconyte {quote(falc)}"
     return (
-        f"Account: {acc['name']} ({where}) — {plural(counts['definitions'], 'definition')}, "
+        f"Account: {quote(acc['name'])} ({where}) — {plural(counts['definitions'], 'definition')}, "
         f"{plural(counts['remote_objects'], 'remote object')} read in "
         f"{plural(counts['read_requests'], 'request')}"
     )
 
 
-def sandbox_line(doc: Mapping[str, Any]) -> str | None:
+def sandbox_line(doc: Mapping[str, Any], quote: Callable[[Any], str] = str) -> str | None:
     """The one-line sandbox notice, or ``None`` when nothing the plan touches is emulated.
 
     It tells the truth per endpoint: Hood and Falconyte are each either the embedded sandbox or
-    a real account, and Falconyte is mentioned only when the plan involves email campaigns."""
+    a real account, and Falconyte is mentioned only when the plan involves email campaigns.
+    ``quote`` writes the variable names and the URL, which come from the configuration."""
     acc = doc["account"]
     hood_sb = bool(acc.get("sandbox"))
     email = involves_email(doc)
     falc_sb = email and bool(acc.get("falconyte_sandbox"))
     if not hood_sb and not falc_sb:
         return None
-    token_env = acc.get("token_env") or "HOOD_API_TOKEN"
-    key_env = acc.get("key_env") or "FALCONYTE_API_KEY"
+    token_env = quote(acc.get("token_env") or "HOOD_API_TOKEN")
+    key_env = quote(acc.get("key_env") or "FALCONYTE_API_KEY")
     parts = []
     if hood_sb:
         parts.append(
@@ -130,8 +134,8 @@ def sandbox_line(doc: Mapping[str, Any]) -> str | None:
         )
     elif email and hood_sb:
         parts.append(
-            f"Falconyte is a real account ({acc.get('falconyte_url')}): email-campaign changes "
-            "are real"
+            f"Falconyte is a real account ({quote(acc.get('falconyte_url'))}): email-campaign "
+            "changes are real"
         )
     return "Sandbox: " + "; ".join(parts) + "."
 
@@ -269,16 +273,27 @@ def change_texts(before: Any, after: Any, limit: int | None = 60) -> tuple[str, 
 def _distinct(
     before: str, after: str, start: int, end_before: int, end_after: int
 ) -> tuple[str, str]:
-    """The two windows (:func:`_window`); where they would still look alike although the
-    strings differ (a no-break space for a space, a joiner, a combining accent for a
-    precomposed letter), both with every character outside ASCII escaped, so that the
-    difference shows."""
+    """The two windows (:func:`_window`), so that every difference shows.
+
+    Where they would still look alike although the strings differ (a no-break space for a
+    space, a joiner, a combining accent for a precomposed letter, a Cyrillic ``а`` for a Latin
+    ``a``: :func:`_skeleton`), both with every character outside ASCII escaped. Otherwise each
+    with its look-alikes among ASCII text escaped (:func:`_revealed`): a look-alike next to a
+    visible edit (``ocamba.com/a`` -> ``oc\\u0430mba.com/b``) would pass unseen."""
     shown = (_window(before, start, end_before), _window(after, start, end_after))
-    if before == after or _differ_to_the_eye(*shown):
+    if before == after:
+        return shown
+    if not _differ_to_the_eye(*shown):
+        return (
+            _window(before, start, end_before, ascii_only=True),
+            _window(after, start, end_after, ascii_only=True),
+        )
+    marked = (_revealed(before), _revealed(after))
+    if not (marked[0] or marked[1]):
         return shown
     return (
-        _window(before, start, end_before, ascii_only=True),
-        _window(after, start, end_after, ascii_only=True),
+        _window(before, start, end_before, escape=marked[0]),
+        _window(after, start, end_after, escape=marked[1]),
     )
 
 
@@ -292,20 +307,70 @@ def _differ_to_the_eye(one: str, other: str) -> bool:
 
 def _skeleton(text: str) -> str:
     """What a reader sees of ``text``, roughly: compatibility forms folded, invisible and
-    combining characters dropped, every kind of space a plain one."""
+    combining characters dropped, every kind of space a plain one, and every character that
+    can pass for an ASCII one (:data:`LOOKALIKES`, from Unicode's confusables) that one."""
     kept = []
     for char in unicodedata.normalize("NFKC", text):
         category = unicodedata.category(char)
         if category in ("Cf", "Mn", "Me", "Cc", "Cs", "Co", "Cn"):
             continue
         kept.append(" " if category == "Zs" else char)
-    return "".join(kept)
+    return "".join(kept).translate(_AS_ASCII)
 
 
-def _window(text: str, start: int, end: int, *, ascii_only: bool = False) -> str:
-    """``text[start:end]`` as a JSON string, ``...`` inside the quotes where text was left out."""
+_LOOKALIKE_SET = frozenset(LOOKALIKES)
+_AS_ASCII = str.maketrans(dict(LOOKALIKES))
+_WORD = re.compile(r"\w+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
+
+
+def _revealed(text: str) -> frozenset[int]:
+    """Where ``text`` holds look-alikes that stand among ASCII text, to escape (the examples
+    below spell them as escapes, as the plan shows them): the letters and digits that can pass
+    for ASCII ones (:data:`LOOKALIKES`) when every letter of ``text`` outside ASCII is one and
+    ``text`` holds an ASCII letter (``https://oc\\u0430mba.com``,
+    ``https://\\u0430\\u0440\\u0440\\u04c0\\u0435.com``), and every character outside ASCII of a
+    word that mixes ASCII letters or digits with such look-alikes (``Sale at oc\\u0430mba``, a
+    Latin ``p`` in ``\\u041fp\\u0438\\u0432\\u0435\\u0442``). Text in another script
+    (``Привет``, ``Grüße``, ``Скидка на iPhone``) has none: it is shown as written.
+    Linear in ``text``: the set and pattern tests run in C, a Python loop only over words that
+    hold a look-alike, or over the text when it has one amid ASCII."""
+    if text.isascii() or _LOOKALIKE_SET.isdisjoint(text) or not _ASCII_ALNUM.search(text):
+        return frozenset()  # both rules need a look-alike and an ASCII letter or digit
+    marked: set[int] = set()
+    if _ASCII_LETTER.search(text):
+        chars = set(text)
+        if all(c in _LOOKALIKE_SET for c in chars if c.isalpha() and not c.isascii()):
+            alike = {c for c in chars & _LOOKALIKE_SET if c.isalnum()}
+            marked.update(i for i, c in enumerate(text) if c in alike)
+    for word in _WORD.finditer(text):
+        chars_of = word.group()
+        if chars_of.isascii() or _LOOKALIKE_SET.isdisjoint(chars_of):
+            continue
+        if _ASCII_ALNUM.search(chars_of):
+            first = word.start()
+            marked.update(first + i for i, c in enumerate(chars_of) if not c.isascii())
+    return frozenset(marked)
+
+
+def _window(
+    text: str, start: int, end: int, *, ascii_only: bool = False, escape: Set[int] = frozenset()
+) -> str:
+    """``text[start:end]`` as a JSON string, ``...`` inside the quotes where text was left out;
+    every character outside ASCII (``ascii_only``), or those at the indices (in ``text``) of
+    ``escape``, written as ``\\uXXXX``."""
     part = text[start:end]
-    inner = (json.dumps(part) if ascii_only else _encode_str(part))[1:-1]
+    if ascii_only:
+        inner = json.dumps(part)[1:-1]
+    elif escape:
+        pieces, at = [], start
+        for index in sorted(i for i in escape if start <= i < end):
+            pieces += [_encode_str(text[at:index])[1:-1], json.dumps(text[index])[1:-1]]
+            at = index + 1
+        inner = "".join(pieces) + _encode_str(text[at:end])[1:-1]
+    else:
+        inner = _encode_str(part)[1:-1]
     return _json_safe(
         '"' + ("..." if start > 0 else "") + inner + ("..." if end < len(text) else "") + '"'
     )

@@ -19,10 +19,12 @@ whole fields or array items, and the comment says what was left out. :func:`rend
 puts several accounts' plans in one comment under one budget, each account's part being what
 :func:`render` gives for it alone, within its share.
 
-Text read from an account or a definition (names, statuses, ids, notes that quote them) is
-escaped with :func:`escape` (markdown) or ``html.escape`` (inside HTML tags), and quoted into
-code spans with :func:`_code`: a remote campaign named ``![x](https://…)`` shows those
-characters, never an image or a link.
+Text read from an account or a definition (names, statuses, ids, keys, URLs, and the notes,
+descriptions and refusals that quote them) is written in code spans (:func:`_code`, or
+``<code>`` inside HTML tags): a remote campaign named ``![x](https://…)`` shows those
+characters, never an image or a link, and one named ``@octocat see www.example.com`` is neither
+a mention (GitHub notifies whoever is mentioned, and a backslash does not stop it) nor a link:
+GitHub makes neither inside code. Only hoodsync's own words and numbers are written as prose.
 """
 
 from __future__ import annotations
@@ -181,16 +183,30 @@ def _html(text: object) -> str:
     return html.escape(printable(text), quote=False)
 
 
+#: A phrase of hoodsync's own words, numbers and punctuation (``will be stopped (active ->
+#: stopped)``), in which GitHub finds nothing to link or mention: no ``@``, ``#``, ``/``,
+#: capital (``GH-1`` is an issue reference) nor ``www.``.
+_PLAIN_PHRASE = re.compile(r"(?!.*www\.)[a-z0-9 ,;:()>.'-]*\Z")
+
+
+def _phrase(text: object) -> str:
+    """A change's description inside an HTML tag: as it is when it is a plain phrase, else in
+    ``<code>`` (it quotes statuses and ids read from the account)."""
+    plain = _PLAIN_PHRASE.match(printable(text)) is not None
+    return _html(text) if plain else f"<code>{_html(text)}</code>"
+
+
 # --- summary ------------------------------------------------------------------------------
 
 
 def _head(doc: Mapping[str, Any], refusal: str | None) -> list[str]:
-    out = [f"## hoodsync plan: {_code(doc['account']['name'])}", "", escape(header_line(doc))]
-    notice = sandbox_line(doc)
+    out = [f"## hoodsync plan: {_code(doc['account']['name'])}", ""]
+    out.append(header_line(doc, quote=_code))
+    notice = sandbox_line(doc, quote=_code)
     if notice:
-        out += ["", f"> {escape(notice)}"]
-    if refusal:
-        out += ["", "> [!CAUTION]", f"> **Apply will refuse this plan:** {escape(refusal)}"]
+        out += ["", f"> {notice}"]
+    if refusal:  # it names the objects removed, orphans' marker keys among them
+        out += ["", "> [!CAUTION]", f"> **Apply will refuse this plan:** {_code(refusal)}"]
     if not doc["changes"] and all(n["severity"] == "info" for n in doc["notes"]):
         return out + ["", f"**{no_changes_line(doc)}**"] + _info(doc)
     out += ["", "| | count |", "|:--|--:|"]
@@ -223,7 +239,7 @@ def _info(doc: Mapping[str, Any]) -> list[str]:
     infos = [n for n in doc["notes"] if n["severity"] == "info"]
     if not infos:
         return []
-    lines = [f"> {escape(n['message'])}" for n in infos[:_LIST_CAP]]
+    lines = [f"> {_code(n['message'])}" for n in infos[:_LIST_CAP]]
     if len(infos) > _LIST_CAP:
         lines.append(f"> … and {len(infos) - _LIST_CAP} more")
     return ["", "> [!NOTE]"] + lines
@@ -270,7 +286,7 @@ def _notes(doc: Mapping[str, Any]) -> list[str]:
         out += ["", f"> [!{kind}]", f"> **{title}**"]
         for n in items[:_LIST_CAP]:
             where = f"{_code(n['address'])}: " if n.get("address") else ""
-            out.append(f"> - {where}{escape(n['message'])}")
+            out.append(f"> - {where}{_code(n['message'])}")
         if len(items) > _LIST_CAP:
             out.append(f"> - … and {len(items) - _LIST_CAP} more")
     return out
@@ -458,7 +474,7 @@ def _details_section(doc: Mapping[str, Any], room: int) -> tuple[str, int, bool]
 
 
 def _block(c: Mapping[str, Any]) -> _Block:
-    title = f"<code>{_html(c['address'])}</code> {_html(c['description'])}"
+    title = f"<code>{_html(c['address'])}</code> {_phrase(c['description'])}"
     if c["drift"]:
         title += " — undoes drift (changed outside hoodsync)"
     if c["action"] == "note":
@@ -479,7 +495,7 @@ def _block(c: Mapping[str, Any]) -> _Block:
     if steps:
         post += [f"API steps: {steps}", ""]
     for n in c["notes"]:
-        post.append(f"- **{n['severity']}**: {escape(n['message'])}")
+        post.append(f"- **{n['severity']}**: {_code(n['message'])}")
     if c["notes"]:
         post.append("")
     post.append("</details>")
@@ -553,8 +569,8 @@ def _listing(doc: Mapping[str, Any]) -> str:
 def _refs(title: str, refs: Sequence[Mapping[str, Any]]) -> str:
     lines = [f"<details><summary>{html.escape(title)}: {len(refs)}</summary>", ""]
     for r in refs[:100]:
-        name = escape(quoted(r["name"]))
-        lines.append(f"- {_code(r['address'])} id {_code(r['id'])} {name} ({escape(r['status'])})")
+        name = _code(quoted(r["name"]))
+        lines.append(f"- {_code(r['address'])} id {_code(r['id'])} {name} ({_code(r['status'])})")
     if len(refs) > 100:
         lines.append(f"- … and {len(refs) - 100} more")
     lines += ["", "</details>", ""]
