@@ -180,13 +180,16 @@ def test_plan_of_an_account_with_forged_names_shows_them_escaped(
         )
         assert response.status_code < 300, response.text
 
-    for prune in ((), ("--prune", "--allow-removals", "9")):
+    for prune in ((), ("--prune", "--allow-removals", "9"), ("--prune", "--allow-removals", "1")):
         code, out, err = cli(capsys, "plan", "--detailed-exitcode", *prune)
         assert code == 2, err
         lines = out.splitlines()
         assert not any(line.lstrip().startswith('+ campaign "evil"') for line in lines), out
         assert re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", out) is None, repr(out)
+        assert re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", err) is None, repr(err)
         assert "x\\n  + campaign" in out and "\\x1b[2K" in out
+    # The last: apply's guard would refuse it, and the warning names the orphans' addresses.
+    assert "apply will refuse this plan" in out and "gone\\x1b[2K" in out
 
 
 #: The same kinds of values, from the environment: the templates are valid as written.

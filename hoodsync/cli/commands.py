@@ -52,7 +52,7 @@ class _Notices:
     """The hooks of commands that only report notices (validate, preview, plan): stderr."""
 
     def notice(self, message: str) -> None:
-        _err(message)
+        _err(printable(message))  # notices may quote names read from the account
 
     def plans_ready(self, plans: Sequence[tuple[str, Plan]]) -> None:
         """Not used outside apply."""
@@ -392,9 +392,9 @@ def plan(
                 style: dict[str, Any] = {"color": _color(no_color)} if fmt == "text" else {}
                 click.echo(render(doc, fmt, **style), nl=False)
             if refusal is not None and fmt == "text":
-                click.echo(f"Warning: apply will refuse this plan: {refusal}")
+                click.echo(printable(f"Warning: apply will refuse this plan: {refusal}"))
             elif refusal is not None and fmt == "json":
-                _err(f"warning: apply will refuse this plan: {refusal}")
+                _err(printable(f"warning: apply will refuse this plan: {refusal}"))
             changes = changes or run.plan.has_changes
             errors = errors or run.plan.has_errors
             if out is not None:

@@ -312,8 +312,8 @@ class TerminalView:
         self._progress: dict[str, Progress] = {}
 
     def notice(self, message: str) -> None:
-        """One line on stderr."""
-        self.console.line(message, err=True)
+        """One line on stderr (escaped: a notice may quote names read from the account)."""
+        self.console.line(printable(message), err=True)
 
     def plans_ready(self, plans: Sequence[tuple[str, Plan]]) -> None:
         """Print every plan, in account order; prepare the ordered output of the apply."""
