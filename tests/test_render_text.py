@@ -191,7 +191,10 @@ def test_account_info_round_trips_the_new_fields() -> None:
 def test_text_warns_like_the_markdown_banner() -> None:
     doc = _doc(1, run_immediately=True)
     out = text.render(doc)
-    assert "Warning: sends immediately (run_immediately): campaign.c0\n" in out
+    assert (
+        "Warning: sends immediately (run_immediately, start_time: immediately): campaign.c0\n"
+        in out
+    )
     assert out.index("Warning:") < out.index("Plan: ")
     assert "Warning" not in text.render(_doc(1))
 

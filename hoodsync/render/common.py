@@ -142,7 +142,7 @@ def sandbox_line(doc: Mapping[str, Any], quote: Callable[[Any], str] = str) -> s
 
 def warning_items(doc: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
     """What deserves a warning before anyone applies: ``(what, changes)`` for removals
-    (cancel, stop, deactivate), immediate sends (``run_immediately``) and edits of running
+    (cancel, stop, deactivate), immediate sends (``run_immediately``, a push task's ``start_time: immediately``) and edits of running
     campaigns, in that order, each only when non-empty. Only changes that will make calls."""
     active = [c for c in doc["changes"] if c["steps"]]
     removals = [c for c in active if "removal" in c["flags"] or c["action"] in ("cancel", "stop")]

@@ -4,7 +4,7 @@ Order — everything that can block or surprise comes before any detail:
 
 1. the summary: title, account, a caution when apply's safety guard will refuse the plan, the
    summary table and line, a warning banner for removals (cancel, stop, deactivate), immediate
-   sends (``run_immediately``) and edits of running campaigns, the errors and warnings;
+   sends (``run_immediately``, ``start_time: immediately``) and edits of running campaigns, the errors and warnings;
 2. every changed resource by name, in a compact list grouped by action;
 3. one ``<details>`` block per resource with its field diff; an added object or array (a new
    campaign's messages) is spread over nested blocks with every leaf, as the text plan shows it;
@@ -262,7 +262,9 @@ def _banner(doc: Mapping[str, Any]) -> list[str]:
         if what == "removes":
             lines.append(f"> **Removes {plural(len(items), 'object')}:** {_addresses(items, True)}")
         elif what == "sends":
-            lines.append(f"> **Sends immediately** (`run_immediately`): {_addresses(items)}")
+            lines.append(
+                f"> **Sends immediately** (`run_immediately`, `start_time: immediately`): {_addresses(items)}"
+            )
         else:
             lines.append(
                 "> **Edits running campaigns** (pause, update, resume): " + _addresses(items)

@@ -160,7 +160,7 @@ def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> 
         if what == "removes":
             text = f"removes {plural(len(items), 'object')}: {listed}"
         elif what == "sends":
-            text = f"sends immediately (run_immediately): {listed}"
+            text = f"sends immediately (run_immediately, start_time: immediately): {listed}"
         else:
             text = f"edits running campaigns (pause, update, resume): {listed}"
         out.append(f"{paint('Warning', 'warning')}: {printable(text)}")
