@@ -63,6 +63,8 @@ class EndpointKey:
     api: str
     identity: str
     seal_key: bytes = field(repr=False)
+    #: The plan key file of a sandbox endpoint (its seal key), ``None`` for a real endpoint.
+    key_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,8 @@ def sandbox_endpoint_key(api: str, db: Path) -> EndpointKey:
     :class:`ConfigError`)."""
     where = str(db.resolve()).encode("utf-8")
     identity = hashlib.sha256(_IDENTITY_PURPOSE + api.encode() + b"\x00" + where).hexdigest()[:24]
-    return EndpointKey(api, identity, _sandbox_secret(db.parent / _SANDBOX_KEY_FILE))
+    key_file = db.parent / _SANDBOX_KEY_FILE
+    return EndpointKey(api, identity, _sandbox_secret(key_file), key_file)
 
 
 def _sandbox_secret(path: Path) -> bytes:
@@ -229,7 +232,12 @@ def unseal(doc: Mapping[str, Any], key: AccountKey, source: str) -> None:
     expected = hmac.new(key._mac_key(), _canonical(doc), hashlib.sha256).hexdigest()
     mac = found.get("mac")
     if not isinstance(mac, str) or not hmac.compare_digest(mac, expected):
+        # A sandbox's seal key is a file beside its database: a reset sandbox has a new one.
+        files = sorted({str(e.key_file) for e in key.endpoints if e.key_file is not None})
+        reset = (
+            f", or the sandbox's plan key ({', '.join(files)}) was made anew since" if files else ""
+        )
         raise PlanError(
             f"{source} was modified after it was written (its seal does not "
-            "match its content); nothing was applied. Make a new plan."
+            f"match its content){reset}; nothing was applied. Make a new plan."
         )

@@ -137,6 +137,14 @@ def test_the_sandbox_seals_its_plans_too(
     assert code == 1 and "was modified" in err
     assert cli(capsys, "apply", "--plan", "p.json", "--auto-approve")[0] == 0
 
+    # A sandbox made anew has a new plan key: the message says so, beside "modified".
+    write(root, "c/two.yaml", campaign_yaml("two", "Two"))
+    assert cli(capsys, "plan", "--out", "p2.json")[0] == 0
+    key_file.unlink()
+    code, _, err = cli(capsys, "apply", "--plan", "p2.json", "--auto-approve")
+    assert code == 1 and "was modified" in err
+    assert "or the sandbox's plan key (" in err and "plan-key) was made anew since" in err
+
 
 def test_identity_and_seal_reveal_nothing_and_bind_every_byte() -> None:
     token = "s3cr3t-token-value"
