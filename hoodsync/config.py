@@ -19,6 +19,7 @@ Which URL an endpoint uses, first match wins:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from hoodsync.model import Location
 __all__ = [
     "SANDBOX",
     "STANDARD_SECRETS",
+    "CI_SECRETS",
     "HOOD_DEFAULT_URL",
     "FALCONYTE_DEFAULT_URL",
     "RateLimits",
@@ -41,6 +43,8 @@ __all__ = [
     "Config",
     "find_config_file",
     "load_config",
+    "check_credentials",
+    "credential_problem",
 ]
 
 SANDBOX = "sandbox"
@@ -48,6 +52,29 @@ HOOD_DEFAULT_URL = "https://api.ocamba.com/v1/hood"
 FALCONYTE_DEFAULT_URL = "https://api.falconyte.com/public/v1"
 #: The documented secret variables (DESIGN §1.3); always treated as secrets.
 STANDARD_SECRETS = frozenset({"HOOD_API_TOKEN", "FALCONYTE_API_KEY"})
+#: Credentials that CI systems put in a job's environment (GitHub Actions, GitLab CI) or that
+#: the templates under ``examples/`` hand to their jobs (``GH_TOKEN``, ``GITLAB_API_TOKEN``):
+#: a definition interpolating one would send it to the API as message content.
+CI_SECRETS = frozenset(
+    {
+        # GitHub Actions
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        # GitLab CI (CI_REPOSITORY_URL carries the job token in its user part)
+        "CI_JOB_TOKEN",
+        "CI_JOB_JWT",
+        "CI_JOB_JWT_V1",
+        "CI_JOB_JWT_V2",
+        "CI_REGISTRY_PASSWORD",
+        "CI_DEPLOY_PASSWORD",
+        "CI_DEPENDENCY_PROXY_PASSWORD",
+        "CI_REPOSITORY_URL",
+        "GITLAB_API_TOKEN",
+        "GITLAB_TOKEN",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +128,9 @@ class Config:
 
     def secret_names(self) -> frozenset[str]:
         """Every variable that holds a credential of any configured account, plus the standard
-        ones: definitions may not interpolate these (the secret would be sent as content)."""
-        names = set(STANDARD_SECRETS)
+        ones and the CI systems' (:data:`CI_SECRETS`): definitions may not interpolate these
+        (the secret would be sent as content)."""
+        names = set(STANDARD_SECRETS | CI_SECRETS)
         for account in self.accounts.values():
             names.update((account.hood.secret_env, account.falconyte.secret_env))
         return frozenset(names)
@@ -163,10 +191,22 @@ def _resolved(path: Path) -> Path:
 
 
 def _walk_up(start: Path) -> Path | None:
+    """The configuration file of the nearest folder from ``start`` up that has one.
+
+    Whatever stands under the name counts, not only a readable file: a dangling or looping
+    symbolic link, or a folder, is returned for the loader to report (skipping it would fall
+    back to the environment's default account — the real API when a token is set). Both
+    ``hoodsync.yaml`` and ``hoodsync.yml`` in one folder is a :class:`ConfigError`: which one
+    governs would be a guess."""
     for folder in (start, *start.parents):
-        for name in CONFIG_FILENAMES:
-            if (folder / name).is_file():
-                return folder / name
+        present = [folder / n for n in CONFIG_FILENAMES if os.path.lexists(folder / n)]
+        if len(present) > 1:
+            both = " and ".join(display_path(p) for p in present)
+            raise ConfigError(
+                f"{both} are side by side: keep one (hoodsync will not guess which governs)"
+            )
+        if present:
+            return present[0]
         if (folder / ".git").exists():
             return None
     return None
@@ -183,12 +223,14 @@ def _env_url(env: Mapping[str, str], var: str) -> str | None:
     if "@" in value:  # whatever else is wrong with it, its password is not repeated
         raise ConfigError(f"{var}: {_credentials_refused(value)}")
     parts = urlsplit(value)
+    shown = value if len(value) <= 60 else value[:59] + "…"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = value if len(value) <= 60 else value[:59] + "…"
         raise ConfigError(
             f"{var}={shown!r} is neither 'sandbox' nor an http(s) URL "
             "(e.g. https://api.ocamba.com/v1/hood)"
         )
+    if (why := _url_problem(value)) is not None:
+        raise ConfigError(f"{var}={shown!r}: {why}")
     return value
 
 
@@ -199,11 +241,27 @@ def _refuse_credentials(url: str, where: str) -> None:
         raise ConfigError(f"{where}: {_credentials_refused(url)}")
 
 
-def _not_a_url(url: str) -> str | None:
-    """Why the client could not use ``url`` (a bad port, a ``${env:...}`` left in it), or
-    ``None``: what :mod:`httpx` refuses, said where the URL is written."""
+def _url_problem(url: str) -> str | None:
+    """Why the client could not use ``url`` as a base URL, or ``None``: said where the URL is
+    written, rather than as a misleading failure later (a query would turn every request into
+    a 404, a port out of range into five failed connection attempts).
+
+    Refused: a ``${...}`` (nothing is interpolated in hoodsync.yaml or the URL variables), a
+    query or fragment (API paths are appended to the base URL), a port outside 1–65535, and
+    whatever else :mod:`httpx` cannot parse."""
     import httpx  # late: only a configuration with a real URL pays for it
 
+    if "${" in url:
+        return "nothing is interpolated in an API URL (`${...}`): write the URL itself"
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "a base URL has no query (?…) or fragment (#…): the API paths are appended to it"
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        return "the port is not a number from 1 to 65535"
     try:
         httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -313,20 +371,20 @@ def _schema_problems(doc: Document) -> list[Problem]:
 
 def _validate_config(doc: Document, root: Path) -> list[Problem]:
     """Schema problems located and worded like definition problems (with did-you-mean), then
-    ``paths:`` entries that do not exist (a typo there would silently plan nothing)."""
+    what the schema cannot say: URLs the client could not use, ``paths:`` entries that do not
+    exist (a typo there would silently plan nothing), accounts without ``paths:`` beside
+    others, and ``paths:`` of two accounts that overlap."""
     if doc.data is None:
         return [Problem(doc.locate(()), _EMPTY)]
-    problems = _schema_problems(doc)
+    # Before the schema: NaN passes every bound (each comparison with it is false).
+    problems = _non_finite(doc, doc.data, ())
+    bad = {p.path for p in problems}
+    problems += [p for p in _schema_problems(doc) if p.path not in bad]
     if problems:
         return problems
-    for name, raw in sorted(doc.data["accounts"].items()):
-        for api in (_HOOD, _FALCONYTE):
-            url = ((raw or {}).get(api.key) or {}).get("url")
-            at = ("accounts", name, api.key, "url")
-            if isinstance(url, str) and "@" in url:
-                problems.append(Problem(doc.locate(at), _credentials_refused(url), at))
-            elif isinstance(url, str) and url != SANDBOX and (why := _not_a_url(url)):
-                problems.append(Problem(doc.locate(at), why, at))
+    accounts: Mapping[str, Any] = doc.data["accounts"]
+    for name, raw in sorted(accounts.items()):
+        problems += _url_problems(doc, name, raw or {})
         for index, entry in enumerate((raw or {}).get("paths") or ()):
             if not (root / entry).exists():
                 path = ("accounts", name, "paths", index)
@@ -337,6 +395,86 @@ def _validate_config(doc: Document, root: Path) -> list[Problem]:
                         path,
                     )
                 )
+    if problems:
+        return problems
+    return _paths_problems(doc, accounts, root)
+
+
+def _non_finite(doc: Document, data: Any, at: tuple[str | int, ...]) -> list[Problem]:
+    """Each ``.nan`` / ``.inf`` in the file, located: no setting means "not a number", and a
+    NaN threshold would turn its guard off (every comparison with NaN is false)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return [
+            Problem(doc.locate(at), "not a finite number (.nan and .inf mean nothing here)", at)
+        ]
+    if isinstance(data, Mapping):
+        return [p for k, v in data.items() for p in _non_finite(doc, v, (*at, str(k)))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _non_finite(doc, v, (*at, i))]
+    return []
+
+
+def _url_problems(doc: Document, name: str, raw: Mapping[str, Any]) -> list[Problem]:
+    """The account's ``url:`` values the client could not use (:func:`_url_problem`), and
+    those holding a user name or password (not repeated)."""
+    problems = []
+    for api in (_HOOD, _FALCONYTE):
+        url = (raw.get(api.key) or {}).get("url")
+        at = ("accounts", name, api.key, "url")
+        if isinstance(url, str) and "@" in url:
+            problems.append(Problem(doc.locate(at), _credentials_refused(url), at))
+        elif isinstance(url, str) and url != SANDBOX and (why := _url_problem(url)):
+            problems.append(Problem(doc.locate(at), why, at))
+    return problems
+
+
+def _paths_problems(doc: Document, accounts: Mapping[str, Any], root: Path) -> list[Problem]:
+    """With several accounts, each must say which definitions are its own, and no definition
+    may be two accounts' own:
+
+    - an account without ``paths:`` would take every definition (``--account NAME``, which
+      the CI templates run per account, would create the other accounts' objects in it);
+    - a file under two accounts' ``paths:`` would be created in both, or be an orphan of
+      each in the other.
+    Each problem is placed at the account (or the later of the two overlapping entries)."""
+    if len(accounts) < 2:
+        return []
+    problems: list[Problem] = []
+    seen: list[tuple[str, str, Path]] = []  # (account, entry, resolved), in file order
+    for name, raw in accounts.items():
+        entries = (raw or {}).get("paths") or ()
+        if not entries:
+            at: tuple[str | int, ...] = ("accounts", name)
+            problems.append(
+                Problem(
+                    doc.locate(at),
+                    f"account {name!r} has no paths: with several accounts, each lists the "
+                    "definition files or folders that are its own",
+                    at,
+                )
+            )
+        for index, entry in enumerate(entries):
+            here = _resolved(root / entry)
+            other = next(
+                (
+                    (o, e)
+                    for o, e, there in seen
+                    if o != name and (here.is_relative_to(there) or there.is_relative_to(here))
+                ),
+                None,
+            )
+            if other is not None:
+                at = ("accounts", name, "paths", index)
+                problems.append(
+                    Problem(
+                        doc.locate(at),
+                        f"path {entry!r} overlaps {other[1]!r} of account {other[0]!r}: a "
+                        "definition under both would be planned in both accounts; give each "
+                        "file one account",
+                        at,
+                    )
+                )
+        seen += [(name, e, _resolved(root / e)) for e in entries]
     return problems
 
 
@@ -348,20 +486,22 @@ def load_config(
 
     Raises :class:`DefinitionError` (one located Problem per issue) when ``hoodsync.yaml`` is
     invalid, and :class:`ConfigError` naming the variable when a URL variable an account uses
-    is neither ``sandbox`` nor an http(s) URL. A missing secret is not checked here: only the
-    endpoints a run uses need theirs (:func:`hoodsync.session.check_secrets`).
+    is neither ``sandbox`` nor an http(s) URL, or when a credential variable a real endpoint
+    uses holds what an HTTP header cannot carry (:func:`check_credentials`). A missing secret
+    is not checked here: only the endpoints a run uses need theirs
+    (:func:`hoodsync.session.check_secrets`).
     """
-    import os
-
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
     found = find_config_file(paths, cwd)
     if found is None:
-        return Config(
+        config = Config(
             accounts={"default": _account("default", {}, env)},
             root=cwd,
             state_dir=cwd / ".hoodsync",
         )
+        check_credentials(config, env)
+        return config
     root = found.parent
     loaded = load_file(found)
     problems = list(loaded.problems)
@@ -385,10 +525,51 @@ def load_config(
         name: _account(name, raw or {}, env, source)
         for name, raw in sorted((data.get("accounts") or {}).items())
     } or {"default": _account("default", {}, env)}
-    return Config(
+    config = Config(
         accounts=accounts,
         root=root,
         source=source,
         parallelism=int(data.get("parallelism", 4)),
         state_dir=root / ".hoodsync",
     )
+    check_credentials(config, env)
+    return config
+
+
+def check_credentials(config: Config, env: Mapping[str, str]) -> None:
+    """Refuse, with a :class:`ConfigError` naming the variable and never its value, a
+    credential that a real endpoint of ``config`` would send but an HTTP header cannot carry
+    as it is: anything but visible ASCII, such as a line end pasted with it (HTTP libraries
+    quote the whole header, token and all, in the error they raise) or typographic quotes.
+
+    Nothing is stripped: a value that is not exactly the credential is a mistake to fix where
+    it is set. Unset or blank variables are left to :func:`hoodsync.session.check_secrets`
+    (only the endpoints a run uses need them)."""
+    for account in config.accounts.values():
+        for endpoint, what in ((account.hood, "token"), (account.falconyte, "key")):
+            value = env.get(endpoint.secret_env, "")
+            if endpoint.is_sandbox or not value.strip():
+                continue
+            why = credential_problem(value)
+            if why is not None:
+                raise ConfigError(
+                    f"{endpoint.secret_env} {why}; set it to the API {what} alone (account "
+                    f"{account.name!r}); nothing was sent"
+                )
+
+
+def credential_problem(value: str) -> str | None:
+    """Why ``value`` cannot go into an HTTP header as it is, or ``None``; the reason never
+    quotes the value."""
+    from hoodsync.remote.transport import header_safe  # late: it loads httpx
+
+    if value != value.strip():
+        return "starts or ends with whitespace or a line break (pasted with its line end?)"
+    if not header_safe(value):
+        if not value.isascii():
+            return (
+                "holds a character other than ASCII (a typographic quote or another "
+                "character copied with it?)"
+            )
+        return "holds a space or a control character, which an HTTP header cannot carry"
+    return None

@@ -257,15 +257,16 @@ def _definitions_for(
     account: Account,
     config: Config,
     definitions: Sequence[Definition],
-    several: bool,
     cache: dict[str, Path] | None = None,
 ) -> list[Definition]:
-    """An account's share of the definitions: those under its ``paths:`` when it has any."""
+    """An account's share of the definitions: those under its ``paths:``; all of them for
+    the only account, when it has no ``paths:``. With several accounts, one without
+    ``paths:`` never takes every definition (hoodsync.yaml's validation refuses it first)."""
     if not account.paths:
-        if several:
+        if len(config.accounts) > 1:
             raise HoodsyncError(
                 f"account {account.name!r} has no paths: in {config.source}; with several "
-                "accounts each needs paths: (or choose one with --account)"
+                "accounts each needs paths:"
             )
         return list(definitions)
     roots = [(config.root / p).resolve() for p in account.paths]
@@ -399,22 +400,135 @@ class Prepared:
     accounts: list[Account]
     shares: list[list[Definition]]
     targets: frozenset[str]
+    #: The accounts (by name) whose ``paths:`` PATHS cover only in part: their plan sees only
+    #: some of their definitions, so it cannot decide orphans (:func:`_check_prune_scope`).
+    partial: frozenset[str] = frozenset()
 
 
 def prepare(
     paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], hooks: Hooks
 ) -> Prepared:
     """Validate the definitions and the configuration, pick the accounts and give each its
-    definitions, and check every chosen account's secrets — all before anything is sent."""
+    definitions, and check every chosen account's secrets and that no two of them are one
+    remote account — all before anything is sent.
+
+    An account with no definition under PATHS whose ``paths:`` PATHS do not cover whole is
+    left out, with a notice (``hoodsync plan prod/`` plans the account of ``prod/`` only);
+    when that leaves none, :class:`HoodsyncError`."""
     from hoodsync.session import check_secrets, needs_falconyte
 
     wanted = parse_targets(targets)
     config, definitions, cache = _checked(paths, hooks)
     chosen = _select(config, accounts)
-    shares = [_definitions_for(a, config, definitions, len(chosen) > 1, cache) for a in chosen]
+    shares = [_definitions_for(a, config, definitions, cache) for a in chosen]
+    chosen, shares, partial = _in_scope(config, paths, chosen, shares, hooks)
     for account, mine in zip(chosen, shares):
         check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
-    return Prepared(config, definitions, chosen, shares, wanted)
+    _check_distinct(config, chosen, shares)
+    return Prepared(config, definitions, chosen, shares, wanted, partial)
+
+
+def _scope(account: Account, config: Config) -> list[Path] | None:
+    """Where all of an account's definitions are: its ``paths:``, or the project's folder for
+    the only account of a hoodsync.yaml without ``paths:``; ``None`` without hoodsync.yaml
+    (then PATHS are all there is)."""
+    if account.paths:
+        return [(config.root / p).resolve() for p in account.paths]
+    return [config.root.resolve()] if config.source is not None else None
+
+
+def _in_scope(
+    config: Config,
+    paths: Sequence[str],
+    chosen: Sequence[Account],
+    shares: Sequence[list[Definition]],
+    hooks: Hooks,
+) -> tuple[list[Account], list[list[Definition]], frozenset[str]]:
+    """The accounts PATHS concern, their shares, and the names of those PATHS cover only in
+    part (:attr:`Prepared.partial`). One not concerned — no definition under PATHS, and
+    ``paths:`` not all under them — is left out with a notice: planned with no definitions it
+    would show every object it manages as an orphan, and apply would refuse it."""
+    given = [Path(p).resolve() for p in (paths or ["."])]
+    kept: list[Account] = []
+    kept_shares: list[list[Definition]] = []
+    partial: set[str] = set()
+    for account, mine in zip(chosen, shares):
+        scope = _scope(account, config)
+        whole = scope is None or all(any(s.is_relative_to(g) for g in given) for s in scope)
+        if not mine and not whole:
+            hooks.notice(
+                f"note: account {account.name!r} has no definition under "
+                f"{', '.join(paths or ['.'])}; not planned"
+            )
+            continue
+        if not whole:
+            partial.add(account.name)
+            hooks.notice(
+                f"note: {', '.join(paths or ['.'])} cover only part of account "
+                f"{account.name!r} (paths: {', '.join(account.paths or ['.'])}): objects "
+                "defined elsewhere show as orphans here, and cannot be pruned from such a run"
+            )
+        kept.append(account)
+        kept_shares.append(mine)
+    if not kept:
+        names = ", ".join(repr(a.name) for a in chosen)
+        raise HoodsyncError(
+            f"no definition under {', '.join(paths or ['.'])} belongs to {names}: nothing to "
+            "plan (no account was read)"
+        )
+    return kept, kept_shares, frozenset(partial)
+
+
+def _check_distinct(
+    config: Config, chosen: Sequence[Account], shares: Sequence[Sequence[Definition]]
+) -> None:
+    """Refuse two chosen accounts that are one remote account (the same endpoint identity:
+    the credential and URL, as the apply lock names it). Each would take the other's objects
+    for its own orphans — and cancel them with prune —, a definition under both would be
+    created twice, and both would spend one rate budget as if each had it alone. Compared per
+    API both accounts use; sandbox accounts each have a database of their own. Sends
+    nothing; names the accounts and variables, never a secret."""
+    from hoodsync.session import account_key, needs_falconyte
+
+    seen: dict[str, Account] = {}
+    for account, mine in zip(chosen, shares):
+        apis = ["hood"] + (["falconyte"] if needs_falconyte(mine) else [])
+        for api in apis:
+            endpoint = account.hood if api == "hood" else account.falconyte
+            if endpoint.is_sandbox:
+                continue
+            [key] = account_key(account, config, [api], os.environ).endpoints
+            other = seen.setdefault(f"{api}:{key.identity}", account)
+            if other is account:
+                continue
+            first = other.hood if api == "hood" else other.falconyte
+            variables = (
+                f"both use {endpoint.secret_env}"
+                if first.secret_env == endpoint.secret_env
+                else f"{first.secret_env} and {endpoint.secret_env} hold the same credential"
+            )
+            raise ConfigError(
+                f"accounts {other.name!r} and {account.name!r} are one {api.title()} account "
+                f"({endpoint.url}; {variables}): each would take the other's objects for its "
+                "own orphans; give each account its own credential"
+            )
+
+
+def _check_prune_scope(prep: Prepared, prune: bool | None) -> None:
+    """Refuse to prune an account whose ``paths:`` PATHS cover only in part: its orphans are
+    decided on all of its definitions, and those outside PATHS would look like orphans (and
+    be cancelled). Planning all of its paths, or limiting the run with ``--target``, is
+    what removes safely."""
+    for account in prep.accounts:
+        if account.name not in prep.partial or not (account.prune if prune is None else prune):
+            continue
+        why = "--prune" if prune else f"prune: true in {prep.config.source}"
+        raise ConfigError(
+            f"account {account.name!r}: the PATHS given cover only part of its paths: "
+            f"({', '.join(account.paths or ['.'])}) and prune is on ({why}); removals are "
+            "decided on all of an account's definitions only: run without PATHS (or with all "
+            "of its paths) and narrow the run with --target instead"
+        )
 
 
 def validate(paths: Sequence[str], hooks: Hooks) -> list[Definition]:
@@ -500,6 +614,7 @@ def make_plans(
     from hoodsync.session import plan_account
 
     _check_something_to_plan(prep, prune)
+    _check_prune_scope(prep, prune)
 
     def one(account: Account, mine: list[Definition]) -> Run:
         planned = plan_account(

@@ -218,10 +218,12 @@ def test_definitions_may_not_interpolate_an_accounts_secret(
     capsys: pytest.CaptureFixture[str],
     variable: str,
 ) -> None:
+    (sandbox.root / "d").mkdir()
     write(
         sandbox.root,
         "hoodsync.yaml",
-        "accounts:\n  default: {}\n  qa: {hood: {url: sandbox, token_env: QA_TOKEN}}\n",
+        "accounts:\n  default: {paths: [d/]}\n"
+        "  qa: {hood: {url: sandbox, token_env: QA_TOKEN}, paths: [c/]}\n",
     )
     monkeypatch.setenv(variable, "s3cr3t-value-1234")
     spec = campaign_yaml("one", "One").replace(

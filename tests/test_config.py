@@ -4,11 +4,13 @@ Offline: nothing here opens a connection."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from hoodsync.config import (
+    CI_SECRETS,
     FALCONYTE_DEFAULT_URL,
     HOOD_DEFAULT_URL,
     SANDBOX,
@@ -18,6 +20,8 @@ from hoodsync.config import (
 )
 from hoodsync.errors import ConfigError, DefinitionError
 from hoodsync.session import account_info, check_secrets
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def tree(root: Path, *names: str) -> None:
@@ -64,8 +68,12 @@ def test_the_working_directory_is_the_fallback(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ endpoints
 
 
-def config_in(tmp_path: Path, text: str | None, env: dict[str, str]) -> Config:
+def config_in(
+    tmp_path: Path, text: str | None, env: dict[str, str], folders: tuple[str, ...] = ()
+) -> Config:
     (tmp_path / ".git").mkdir(exist_ok=True)
+    for folder in folders:
+        (tmp_path / folder).mkdir(exist_ok=True)
     if text is not None:
         (tmp_path / "hoodsync.yaml").write_text(text)
     return load_config([], env=env, cwd=tmp_path)
@@ -175,16 +183,49 @@ def test_secret_names_cover_every_account_and_the_standard_variables(tmp_path: P
         tmp_path,
         """\
 accounts:
-  a: {hood: {token_env: A_TOKEN}, paths: [.]}
-  b: {falconyte: {key_env: B_KEY}, paths: [.]}
+  a: {hood: {token_env: A_TOKEN}, paths: [a/]}
+  b: {falconyte: {key_env: B_KEY}, paths: [b/]}
 """,
         {},
+        folders=("a", "b"),
     )
-    assert config.secret_names() == {"A_TOKEN", "B_KEY", "HOOD_API_TOKEN", "FALCONYTE_API_KEY"}
+    assert config.secret_names() == {
+        "A_TOKEN",
+        "B_KEY",
+        "HOOD_API_TOKEN",
+        "FALCONYTE_API_KEY",
+        *CI_SECRETS,
+    }
+
+
+def test_the_ci_systems_credentials_are_secrets_too(tmp_path: Path) -> None:
+    # The variables GitHub Actions and GitLab CI put in a job, and every credential variable
+    # the CI templates under examples/ hand to their jobs (GitLab's apply job holds
+    # GITLAB_API_TOKEN, GitHub's steps GH_TOKEN): none may be interpolated into a definition.
+    names = config_in(tmp_path, None, {}).secret_names()
+    assert {
+        "GITHUB_TOKEN",
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "CI_JOB_TOKEN",
+        "GITLAB_API_TOKEN",
+    } <= names
+    templates = [EXAMPLES / ".github" / "workflows" / "hoodsync.yml", EXAMPLES / ".gitlab-ci.yml"]
+    used = {
+        name
+        for template in templates
+        for name in re.findall(
+            r"\b[A-Z][A-Z0-9_]*(?:TOKEN|KEY|PASSWORD|SECRET|JWT)[A-Z0-9_]*\b",
+            template.read_text(encoding="utf-8"),
+        )
+    }
+    assert used and used <= names, used - names
 
 
 def test_each_sandbox_account_has_its_own_database(tmp_path: Path) -> None:
-    config = config_in(tmp_path, "accounts:\n  default: {paths: [.]}\n  qa: {paths: [.]}\n", {})
+    config = config_in(
+        tmp_path, "accounts:\n  default: {paths: [d/]}\n  qa: {paths: [q/]}\n", {}, ("d", "q")
+    )
     assert config.sandbox_db(config.account("default")) == tmp_path / ".hoodsync" / "sandbox.sqlite"
     assert config.sandbox_db(config.account("qa")) == tmp_path / ".hoodsync" / "sandbox-qa.sqlite"
 
@@ -262,3 +303,175 @@ def test_paths_that_do_not_exist_are_errors(
     [found] = problems(tmp_path, "accounts:\n  a:\n    paths: [real/, nonexistent/]\n")
     assert found.startswith("hoodsync.yaml:3:20: error: path 'nonexistent/' does not exist")
     assert found.endswith("(accounts.a.paths[1])")
+
+
+# ------------------------------------------------------------------------------ credentials
+
+
+TOKEN = "hood_5F6C7sKStBQ1JrjvUUFSnaZixxJRnLfK"
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (TOKEN + "\n", "starts or ends with whitespace or a line break"),  # pasted with its end
+        (TOKEN + "\r\n", "starts or ends with whitespace or a line break"),
+        (TOKEN + "\t", "starts or ends with whitespace or a line break"),
+        (" " + TOKEN, "starts or ends with whitespace or a line break"),
+        (TOKEN + " ", "starts or ends with whitespace or a line break"),
+        ("\u201c" + TOKEN + "\u201d", "holds a character other than ASCII"),  # smart quotes
+        (TOKEN[:10] + "\x00" + TOKEN[10:], "holds a space or a control character"),
+        (TOKEN[:10] + " " + TOKEN[10:], "holds a space or a control character"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("yaml", "variable"),
+    [
+        (None, "HOOD_API_TOKEN"),
+        (None, "FALCONYTE_API_KEY"),
+        ("accounts:\n  prod:\n    hood: {token_env: PROD_TOKEN}\n", "PROD_TOKEN"),
+        ("accounts:\n  prod:\n    falconyte: {key_env: PROD_KEY}\n", "PROD_KEY"),
+    ],
+)
+def test_a_credential_an_http_header_cannot_carry_is_refused_naming_only_its_variable(
+    tmp_path: Path, yaml: str | None, variable: str, value: str, why: str
+) -> None:
+    # Before, it went into the header as it was: httpx refused the header and its message,
+    # printed as the run's error, quoted it whole ("Illegal header value b'Bearer hood_…\n'"),
+    # or a non-ASCII character ended the run in a traceback. Nothing is stripped silently.
+    with pytest.raises(ConfigError) as info:
+        config_in(tmp_path, yaml, {variable: value})
+    message = str(info.value)
+    assert message.startswith(f"{variable} {why}") and message.endswith("nothing was sent")
+    assert "\n" not in message and TOKEN not in message and TOKEN[:8] not in message
+
+
+def test_a_variable_no_real_endpoint_uses_is_not_checked(tmp_path: Path) -> None:
+    # An account that says `url: sandbox` never sends the variable; it may hold anything.
+    yaml = "accounts:\n  dev:\n    hood: {url: sandbox}\n    falconyte: {url: sandbox}\n"
+    env = {"HOOD_API_TOKEN": TOKEN + "\n", "FALCONYTE_API_KEY": " x"}
+    assert config_in(tmp_path, yaml, env).account("dev").hood.is_sandbox
+    # A blank one is "not set", as before (check_secrets names it when it is needed).
+    assert config_in(tmp_path, None, {"HOOD_API_TOKEN": "\n"}).account(None).hood.is_sandbox
+
+
+# ------------------------------------------------------------------------------ the file itself
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_a_config_file_that_cannot_be_read_is_an_error_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # Before, a hoodsync.yaml that is a dangling (or looping) symbolic link was passed over:
+    # the run fell back to the environment's default account — the real API with a token set.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".git").mkdir()
+    link = tmp_path / "hoodsync.yaml"
+    link.symlink_to("../shared/hoodsync.yaml" if kind == "dangling" else "hoodsync.yaml")
+    assert find_config_file([], cwd=tmp_path) == link
+    with pytest.raises(DefinitionError) as info:
+        load_config([], env={"HOOD_API_TOKEN": "t"}, cwd=tmp_path)
+    [problem] = info.value.problems
+    assert str(problem).startswith("hoodsync.yaml:")
+
+
+def test_hoodsync_yaml_and_yml_side_by_side_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tree(tmp_path, ".git/", "hoodsync.yaml", "hoodsync.yml", "sub/")
+    with pytest.raises(ConfigError, match="hoodsync.yaml and hoodsync.yml are side by side"):
+        find_config_file(["sub"], cwd=tmp_path)
+    with pytest.raises(ConfigError):
+        load_config([], env={}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("value", [".nan", ".NaN", ".inf", "-.inf", "1e999"])
+def test_nan_and_infinity_are_refused_where_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # Before, `max_removal_percent: .nan` passed and turned the percentage guard off (every
+    # comparison with NaN is false).
+    monkeypatch.chdir(tmp_path)
+    found = problems(tmp_path, f"accounts:\n  a:\n    safety: {{max_removal_percent: {value}}}\n")
+    assert found == [
+        "hoodsync.yaml:3:14: error: not a finite number (.nan and .inf mean nothing here) "
+        "(accounts.a.safety.max_removal_percent)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://api.example.com/v1/hood?x=1", "no query (?…) or fragment"),
+        ("https://api.example.com/v1/hood?", "no query (?…) or fragment"),
+        ("https://api.example.com/v1/hood#top", "no query (?…) or fragment"),
+        ("https://api.example.com:99999/v1/hood", "the port is not a number from 1 to 65535"),
+        ("https://api.example.com:0/v1/hood", "the port is not a number from 1 to 65535"),
+        ("https://${env:HOST}/v1/hood", "nothing is interpolated in an API URL"),
+        ("https://api.example.com/${env:PATH}", "nothing is interpolated in an API URL"),
+    ],
+)
+def test_urls_the_client_could_not_use_are_refused_where_they_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, why: str
+) -> None:
+    # Before, validate passed them and the run failed later and misleadingly (every request a
+    # 404 under the query, five connection attempts, "Invalid port: 'HOST}'").
+    (tmp_path / "yaml").mkdir()
+    monkeypatch.chdir(tmp_path / "yaml")
+    [found] = problems(tmp_path / "yaml", f"accounts:\n  a:\n    hood: {{url: '{url}'}}\n")
+    assert found.startswith("hoodsync.yaml:3:") and why in found
+    assert found.endswith("(accounts.a.hood.url)")
+    with pytest.raises(ConfigError) as info:
+        config_in(tmp_path, None, {"FALCONYTE_API_URL": url})
+    assert str(info.value).startswith(f"FALCONYTE_API_URL={url!r}: ") and why in str(info.value)
+
+
+# ------------------------------------------------------------------------------ accounts' paths
+
+
+def test_with_several_accounts_each_needs_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, validate passed and `--account staging` (what the CI templates run per account)
+    # planned every definition — production's — into staging.
+    monkeypatch.chdir(tmp_path)
+    tree(tmp_path, "prod/")
+    found = problems(
+        tmp_path,
+        "accounts:\n  prod:\n    paths: [prod/]\n  staging:\n    hood: {url: sandbox}\n",
+    )
+    assert found == [
+        "hoodsync.yaml:4:3: error: account 'staging' has no paths: with several accounts, each "
+        "lists the definition files or folders that are its own (accounts.staging)"
+    ]
+    # One account needs none: it takes every definition.
+    assert config_in(tmp_path, "accounts:\n  staging: {}\n", {}).account(None).paths == ()
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "where"),
+    [
+        ("[push/]", "[email/, push/shared.yaml]", "6:21"),  # a file of one under the other
+        ("[push/]", "[./push]", "6:13"),  # one folder, spelled two ways
+        ("[push/eu/]", "[push/]", "6:13"),  # the other's folder inside this one
+        ("[.]", "[email/]", "6:13"),
+    ],
+)
+def test_paths_of_two_accounts_may_not_overlap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, a: str, b: str, where: str
+) -> None:
+    # Before, validate passed and a definition under both accounts was created in both.
+    monkeypatch.chdir(tmp_path)
+    tree(tmp_path, "push/shared.yaml", "push/eu/", "email/")
+    found = problems(
+        tmp_path,
+        f"accounts:\n  push:\n    paths: {a}\n  email:\n    hood: {{url: sandbox}}\n"
+        f"    paths: {b}\n",
+    )
+    assert len(found) == 1, found
+    assert found[0].startswith(f"hoodsync.yaml:{where}: error: path ")
+    assert "of account 'push': a definition under both would be planned in both" in found[0]
+    # Entries of one account may overlap: each definition is still that account's once.
+    yaml = "accounts:\n  push: {paths: [push/, push/eu/]}\n  email: {paths: [email/]}\n"
+    assert config_in(tmp_path, yaml, {}).account("push").paths == ("push/", "push/eu/")

@@ -564,6 +564,70 @@ def test_api_text_echoing_the_token_is_scrubbed() -> None:
     assert TOKEN not in str(info.value) and "token **** is unknown" in str(info.value)
 
 
+@pytest.mark.parametrize("api", ["hood", "falconyte"])
+@pytest.mark.parametrize(
+    "token", [TOKEN + "\n", TOKEN + "\t", " " + TOKEN, "\u201c" + TOKEN + "\u201d", "a b"]
+)
+def test_a_credential_a_header_cannot_carry_is_refused_before_anything_is_sent(
+    api: str, token: str
+) -> None:
+    # Before, it reached the header: httpx refused it with an error quoting the whole header
+    # (a line end), or failed to encode it (a traceback). The configuration refuses it first,
+    # naming its variable; this is the last line for any other caller.
+    handler, seen = replies(ok({}))
+    with pytest.raises(ConfigError) as info:
+        ApiTransport(
+            BASE,
+            Secret(token),
+            api=api,
+            transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+        )
+    assert "HTTP header cannot carry" in str(info.value) and TOKEN not in str(info.value)
+    assert seen == []
+
+
+def test_foreign_error_text_quoting_the_credential_in_any_form_is_scrubbed() -> None:
+    # A header-safe credential Python escapes in a repr (a backslash, a quote): an exception
+    # quoting the header as bytes or the token as a str shows it escaped, which a plain
+    # replace of the credential did not catch.
+    token = "tok\\3b1f'9c0e\"5d7a"
+    forms = [repr(f"Bearer {token}".encode()), repr(token), ascii(token)]
+    assert all(token not in form for form in forms)  # escaped, each of them
+    for form in forms:
+
+        def refuse(request: httpx.Request, form: str = form) -> httpx.Response:
+            raise httpx.ConnectError(f"cannot send {form}", request=request)
+
+        clock = FakeClock(1000.0)
+        transport = ApiTransport(
+            BASE,
+            Secret(token),
+            limiter=RateLimiter(1000, 100000, clock=clock, sleep=clock.sleep),
+            transport=httpx.MockTransport(refuse),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        with pytest.raises(NetworkError) as info:
+            transport.request("GET", "/campaigns", retry=False)
+        message = str(info.value)
+        assert "3b1f" not in message and "cannot send" in message and "****" in message
+
+
+def test_an_error_about_the_request_as_built_keeps_its_detail_back() -> None:
+    # LocalProtocolError is about the request hoodsync built, whose headers carry the
+    # credential: its text is left out whole, whatever form the credential takes in it.
+    def refuse(request: httpx.Request) -> httpx.Response:
+        value = request.headers["authorization"].encode()
+        raise httpx.LocalProtocolError(f"Illegal header value {value[:12]!r}…")
+
+    transport, _ = make(refuse)
+    with pytest.raises(NetworkError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    message = str(info.value)
+    assert "LocalProtocolError" in message and "withheld" in message
+    assert TOKEN[:5] not in message and "Illegal header" not in message
+
+
 # ------------------------------------------------------------------------------ helpers
 
 

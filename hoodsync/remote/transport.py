@@ -76,6 +76,7 @@ __all__ = [
     "Secret",
     "backoff_delay",
     "falconyte_error",
+    "header_safe",
     "hood_error",
     "is_loopback_host",
     "parse_retry_after",
@@ -177,6 +178,13 @@ class RetryPolicy:
         if self.settle_window is None:
             return max(self.deadline, self.timeout)
         return self.settle_window
+
+
+def header_safe(value: str) -> bool:
+    """Whether ``value`` can be a credential in an HTTP header as it is: visible ASCII only.
+    Anything else (a line end pasted with it, a typographic quote) makes the HTTP library
+    refuse the header — quoting it, credential and all, in its error — or fail to encode it."""
+    return bool(value) and all("!" <= c <= "~" for c in value)
 
 
 class Secret:
@@ -486,6 +494,14 @@ class ApiTransport:
             raise ValueError("parallelism must be at least 1")
         url = _parsed(base_url)
         _check_secure(url)
+        if not header_safe(token.reveal()):
+            # Checked (naming the variable) when the configuration is read; this is the last
+            # line, so that no caller can make the HTTP library quote the credential.
+            raise ConfigError(
+                f"the {'Hood API token' if api == 'hood' else 'Falconyte API key'} holds "
+                "whitespace, a line break or a character other than visible ASCII, which an "
+                "HTTP header cannot carry; nothing was sent"
+            )
         self.api: Api = api
         self.base_url = str(url).rstrip("/")
         self._host = url.host + (f":{url.port}" if url.port else "")
@@ -983,9 +999,8 @@ class ApiTransport:
 
     def _scrub(self, data: Any) -> Any:
         """Remove the token from API-supplied text before it can reach an error message."""
-        token = self._token.reveal()
         if isinstance(data, str):
-            return data.replace(token, "****")
+            return self._redact(data)
         if isinstance(data, dict):
             return {k: self._scrub(v) for k, v in data.items()}
         if isinstance(data, list):
@@ -999,11 +1014,33 @@ class ApiTransport:
         error.__cause__ = exc
         return error
 
+    def _redact(self, text: str) -> str:
+        """``text`` without the credential in any form foreign text may quote it in: as is,
+        and as Python escapes it in the repr of a str or of bytes (a line end as ``\\n``, a
+        non-ASCII character as ``\\u201c`` or ``\\xe2\\x80\\x9c``)."""
+        token = self._token.reveal()
+        forms = {
+            token,
+            repr(token)[1:-1],
+            ascii(token)[1:-1],
+            repr(token.encode("utf-8", "backslashreplace"))[2:-1],
+        }
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, "****")
+        return text
+
     def _describe(self, exc: Exception, what: str) -> str:
         """``could not connect to api.example.com (ConnectError: …)``: the host is named, since
-        "Name or service not known" alone does not say which URL was wrong."""
-        detail = str(exc).replace(self._token.reveal(), "****").strip()
+        "Name or service not known" alone does not say which URL was wrong.
+
+        The foreign text is scrubbed of the credential (:meth:`_redact`); that of an error
+        about the request as hoodsync built it (``LocalProtocolError``: an illegal header,
+        say) is left out whole, since the header it would quote is the credential's."""
         name = type(exc).__name__
+        if isinstance(exc, httpx.LocalProtocolError):
+            detail = "the request was refused before it was sent; its detail is withheld"
+        else:
+            detail = self._redact(str(exc)).strip()
         where = (
             f"{what} to {self._host}"
             if what == "could not connect"
