@@ -43,8 +43,8 @@ from hoodsync.definitions.loader import (
     Document,
     Limits,
     collector_paused,
-    discover_names,
-    load_files,
+    discover_files,
+    load_named,
 )
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Kind
@@ -774,7 +774,7 @@ def load_definitions(
     """
     now = now or dt.datetime.now(dt.UTC)
     with collector_paused():
-        files, load_problems = discover_names(paths)
+        files, load_problems = discover_files(paths)
         parts = parallel_load.in_parts(
             files,
             partial(_load_and_check, now=now, limits=limits),
@@ -795,22 +795,22 @@ def load_definitions(
     return sorted(definitions, key=lambda d: (_KIND_NAMES[d.kind], d.key))
 
 
-def _load_cost(path: str) -> float:
-    """About how long loading and checking the file ``path`` takes, in bytes of YAML: each
-    file costs about as much as 2 KiB of text on top of its own (measured at 10,000 files);
-    0 for one that cannot be read (reading it reports why, quickly)."""
+def _load_cost(file: tuple[str, str]) -> float:
+    """About how long loading and checking ``file`` (its path and display name) takes, in
+    bytes of YAML: each file costs about as much as 2 KiB of text on top of its own (measured
+    at 10,000 files); 0 for one that cannot be read (reading it reports why, quickly)."""
     try:
-        return os.stat(path).st_size + 2048
+        return os.stat(file[0]).st_size + 2048
     except OSError:
         return 0.0
 
 
 def _load_and_check(
-    files: Sequence[str], *, now: dt.datetime, limits: Limits
+    files: Sequence[tuple[str, str]], *, now: dt.datetime, limits: Limits
 ) -> tuple[list[Problem], list[Definition], list[Problem]]:
-    """Load ``files`` and check each document (:func:`_check_documents`): the files'
-    problems, the valid definitions and the documents' problems. Runs in a worker process for
-    part of the files (its result is pickled back)."""
-    loaded = load_files(files, limits)
+    """Load ``files`` (each with its display name) and check each document
+    (:func:`_check_documents`): the files' problems, the valid definitions and the documents'
+    problems. Runs in a worker process for part of the files (its result is pickled back)."""
+    loaded = load_named(files, limits)
     definitions, problems = _check_documents(loaded.documents, now)
     return loaded.problems, definitions, problems
