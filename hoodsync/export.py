@@ -34,8 +34,9 @@ What goes into a file:
 Output is strict-YAML-safe: any string that a YAML 1.1 *or* 1.2 core reader would take as
 something else (``"NO"``, ``"true"``, ``"1.0"``, ``"1e3"``, ``"0o17"``, ``"2026-01-01
 00:00:00"``, ``""``, ``"null"``, leading or trailing spaces) is quoted; multi-line strings use
-literal blocks. ``${env:NAME}`` text held by the remote is escaped as ``$${env:NAME}`` so that it
-stays literal text instead of becoming an interpolation.
+literal blocks. Text held by the remote that reads as an interpolation (``${env:NAME}``) or as a
+malformed one (``${ENV:X}``) is escaped with a ``$`` (:func:`hoodsync.definitions.interpolate.escape`)
+so that it stays literal text instead of becoming an interpolation or an error.
 
 Only :func:`write_export` and :func:`write_schemas` (the schema files those lines point at)
 touch the file system.
@@ -43,10 +44,12 @@ touch the file system.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
 import logging
+import os
 import re
 import textwrap
 import unicodedata
@@ -54,11 +57,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
 from hoodsync.atomic import write_atomic
+from hoodsync.definitions.interpolate import escape
 from hoodsync.definitions.loader import CORE_SCALARS, load_text
 from hoodsync.definitions.validate import parse_api_time, validate_documents
 from hoodsync.errors import ConfigError, HoodsyncError, Problem, format_json_path
@@ -77,12 +81,16 @@ from hoodsync.schemafiles import (
 )
 from hoodsync.wire import CAMPAIGN_LOCKED, CAMPAIGN_RETIRED, HASH, MARKER
 
+if TYPE_CHECKING:
+    from hoodsync.config import Account, Config
+
 __all__ = [
     "DEFAULT_SCHEMAS",
     "Dumper",
     "ExportedFile",
     "KIND_DIRS",
     "SchemaWrite",
+    "check_hint",
     "dump_yaml",
     "export_documents",
     "is_definition",
@@ -403,13 +411,10 @@ class _Draft:
     stem: str = ""
 
 
-_ENV_REFERENCE = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
-
-
 def _clean(value: Any) -> Any:
     """A JSON-like copy with ``null`` members dropped (absent and null are one thing to these
     APIs and to the planner), integral floats as ints (``==``-equal, and what the schema types
-    as integer) and ``${env:NAME}`` text escaped so it stays literal."""
+    as integer) and text that reads as an interpolation escaped so it stays literal."""
     if isinstance(value, Mapping):
         return {str(k): _clean(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
@@ -417,14 +422,14 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str):
-        return _ENV_REFERENCE.sub(lambda m: "$" + m.group(0), value)
+        return escape(value)
     return value
 
 
 def settable(value: Any, *, message: bool = False) -> Any:
     """A remote value (in a definition's shape) as a definition states it, the way export writes
-    it: ``null`` members dropped, integral floats as ints, ``${env:NAME}`` text escaped so it stays
-    literal, nested keys in export's order. ``message``: a campaign message, whose server-owned
+    it: ``null`` members dropped, integral floats as ints, text that reads as an interpolation
+    escaped so it stays literal, nested keys in export's order. ``message``: a campaign message, whose server-owned
     fields (``id``, ``campaign_id``, ``winner``...) are left out too."""
     cleaned = _clean(value)
     if message and isinstance(cleaned, dict):
@@ -946,6 +951,43 @@ def is_definition(file: ExportedFile) -> bool:
     return bool(load_text(file.text, file.path).documents)
 
 
+def check_hint(out: Path, config: Config, account: Account) -> str:
+    """The sentence after an export to ``out`` from ``account``: the ``hoodsync plan``
+    command that checks it (a plan of the export shows no change, or adopt), or, when no such
+    command exists yet, what to do first. With accounts that list ``paths:``, files outside
+    them are refused ("under no account's paths"), and files under another account's paths
+    would be planned as that account's: created there."""
+    import shlex
+
+    expect = "expect no changes, or adopt for campaigns hoodsync did not create."
+    flag = f" --account {shlex.quote(account.name)}" if len(config.accounts) > 1 else ""
+    check = f"`hoodsync plan {shlex.quote(str(out))}{flag}`"
+    listed = {a.name: a.paths for a in config.accounts.values() if a.paths}
+    where = out.resolve()
+
+    def under(paths: Sequence[str]) -> bool:
+        return any(where.is_relative_to((config.root / p).resolve()) for p in paths)
+
+    if not listed or under(account.paths):
+        return f"Check with {check}: {expect}"
+    source = config.source or "hoodsync.yaml"
+    others = [n for n, paths in sorted(listed.items()) if n != account.name and under(paths)]
+    if others:
+        problem = (
+            f"{out} is under account {others[0]}'s paths: in {source}, not {account.name}'s: "
+            f"planned there, these objects would be created in {others[0]}"
+        )
+    else:
+        problem = f"{out} is under no account's paths: in {source}"
+    if account.paths:
+        todo = f"move the files into {account.name}'s paths ({', '.join(account.paths)})"
+        then = f"`hoodsync plan{flag}`"
+    else:
+        todo = f"add {out}/ to {account.name}'s paths:"
+        then = check
+    return f"Before planning them: {problem}. First {todo}, then check with {then}: {expect}"
+
+
 # --- writing ------------------------------------------------------------------------------------
 
 
@@ -960,14 +1002,52 @@ def write_export(
     files: Sequence[ExportedFile], out_dir: str | Path, *, overwrite: bool = False
 ) -> list[Path]:
     """Write ``files`` below ``out_dir`` (created as needed) and return the paths written, in
-    order. Each file is written whole or not at all (temporary file + rename).
+    order: every file, or none. Each file is written whole or not at all (temporary file +
+    rename).
 
-    Without ``overwrite``, refuses — before writing anything — when any target exists, naming
-    each one. Raises :class:`ConfigError` for that and :class:`HoodsyncError` for I/O failures.
+    Everything is checked before anything is written (:func:`_check_targets`): each folder on
+    the way is a folder or can be made (not a file, not a symlink to nothing) and can be
+    written in, no file is a folder, and — without ``overwrite`` — none exists yet (each one
+    that does is named). Those refusals raise :class:`ConfigError` naming the path. A failure
+    while writing all the same (a full disk, Ctrl-C) removes the files and folders this call
+    made before it raises (:class:`HoodsyncError` for I/O); files it replaced stay replaced,
+    each whole.
     """
     root = Path(out_dir)
     targets = [(_target(root, f.path), f.text) for f in files]
-    clashes = [p for p, _ in targets if p.exists() or p.is_symlink()]
+    _check_targets(root, [path for path, _ in targets], overwrite)
+    made: list[Path] = []  # what this call created, in order: undone if it cannot finish
+    written = []
+    try:
+        for path, text in targets:
+            _make_folders(path.parent, made)
+            existed = os.path.lexists(path)
+            _write_atomic(path, text)
+            if not existed:
+                made.append(path)
+            log.debug("wrote %s", path)
+            written.append(path)
+    except BaseException:
+        _undo(made)
+        raise
+    return written
+
+
+def _check_targets(root: Path, paths: Sequence[Path], overwrite: bool) -> None:
+    """Raise :class:`ConfigError` naming the first path in the way of writing ``paths`` below
+    ``root`` (see :func:`write_export`); nothing is written."""
+    folders = dict.fromkeys(
+        folder
+        for path in paths
+        for folder in reversed([path.parent, *path.parent.parents])
+        if folder == root or folder.is_relative_to(root)
+    )
+    for folder in folders:
+        _check_folder(folder)
+    directories = [p for p in paths if p.is_dir()]
+    if directories:
+        raise ConfigError(f"cannot write {directories[0]}: it is a directory")
+    clashes = [p for p in paths if os.path.lexists(p)]
     if clashes and not overwrite:
         shown = ", ".join(str(p) for p in clashes[:20])
         more = f" and {len(clashes) - 20} more" if len(clashes) > 20 else ""
@@ -975,15 +1055,72 @@ def write_export(
             f"refusing to overwrite {len(clashes)} existing file(s): {shown}{more}; choose an "
             "empty output folder, or replace them with --overwrite"
         )
-    directories = [p for p in clashes if p.is_dir() and not p.is_symlink()]
-    if directories:
-        raise ConfigError(f"cannot write {directories[0]}: it is a directory")
-    written = []
-    for path, text in targets:
-        _write_atomic(path, text)
-        log.debug("wrote %s", path)
-        written.append(path)
-    return written
+    for path in clashes:
+        # A symlink is written through (hoodsync.atomic): its target's folder must be there.
+        if path.is_symlink() and not path.resolve().parent.is_dir():
+            raise ConfigError(
+                f"cannot write {path}: it is a symlink to {os.readlink(path)}, "
+                "in a folder that does not exist"
+            )
+    for folder in folders:
+        if folder.is_dir():
+            _check_writable(folder)
+
+
+def _check_folder(folder: Path) -> None:
+    """``folder`` is one (a symlink to one counts), or can be made: nothing of that name, and
+    the nearest existing folder above it can be written in."""
+    if folder.is_dir():
+        return
+    if os.path.lexists(folder):
+        if folder.is_symlink():
+            raise ConfigError(
+                f"cannot write into {folder}: it is a symlink to {os.readlink(folder)}, which "
+                "does not exist; create that folder, or choose another output folder"
+            )
+        raise ConfigError(
+            f"cannot write into {folder}: it is a file, not a folder; move it away, or choose "
+            "another output folder"
+        )
+    above = folder.parent
+    while not os.path.lexists(above) and above != above.parent:
+        above = above.parent
+    if above != folder.parent or not above.is_dir():
+        _check_folder(above)
+    _check_writable(above)
+
+
+def _check_writable(folder: Path) -> None:
+    if not os.access(folder, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        reason = "read-only file system" if read_only else "permission denied"
+        raise ConfigError(f"cannot write into {folder}: {reason}")
+
+
+def _make_folders(folder: Path, made: list[Path]) -> None:
+    """Make ``folder`` and any missing folder above it, recording each one made."""
+    missing = []
+    at = folder
+    while not os.path.lexists(at):
+        missing.append(at)
+        at = at.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except OSError as exc:
+            raise HoodsyncError(f"cannot create {path}: {exc.strerror or exc}") from exc
+        made.append(path)
+
+
+def _undo(made: Sequence[Path]) -> None:
+    """Remove what :func:`write_export` made (files, then the folders holding them), newest
+    first; what cannot be removed stays (a folder someone else wrote into meanwhile)."""
+    for path in reversed(made):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
 
 
 class SchemaWrite(NamedTuple):
@@ -1027,9 +1164,8 @@ def write_schemas(out_dir: str | Path, names: Sequence[str] | None = None) -> li
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """:func:`hoodsync.atomic.write_atomic`, creating the folder; a failure is one line."""
+    """:func:`hoodsync.atomic.write_atomic`; a failure is one line."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text)
     except OSError as exc:
         raise HoodsyncError(f"cannot write {path}: {exc.strerror or exc}") from exc

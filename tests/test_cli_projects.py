@@ -192,7 +192,7 @@ def test_a_symlink_loop_in_a_scanned_folder_is_a_one_line_error(
     os.symlink("loop.yaml", repo / "defs" / "loop.yaml")
     os.symlink("b.yaml", repo / "defs" / "a.yaml")
     os.symlink("a.yaml", repo / "defs" / "b.yaml")
-    os.symlink("..", repo / "defs" / "up")  # a folder loop: not followed
+    os.symlink("..", repo / "defs" / "up")  # a folder loop: not followed, and said so
     for argv in (
         ["validate"],
         ["plan"],
@@ -206,13 +206,47 @@ def test_a_symlink_loop_in_a_scanned_folder_is_a_one_line_error(
         looping = (
             ["defs/loop.yaml"]
             if argv[-1].endswith(".yaml")
-            else ["defs/a.yaml", "defs/b.yaml", "defs/loop.yaml"]
+            else ["defs/a.yaml", "defs/b.yaml", "defs/loop.yaml", "defs/up"]
         )
         assert [line.split(": error: ")[0] for line in lines[:-1]] == [
             f"{name}:1:1" for name in looping
         ]
-        assert all(": error: cannot read: " in line for line in lines[:-1])
+        assert all(
+            ": error: cannot read: " in line
+            if line.startswith("defs/") and ".yaml:" in line
+            else ": error: symlink to a folder that holds it (-> ..): " in line
+            for line in lines[:-1]
+        )
         assert (
             lines[-1] == f"{len(looping)} error(s) in {len(looping)} file(s); "
             "nothing was sent anywhere."
         )
+
+
+def test_a_symlinked_folder_is_validated_like_a_folder_and_once(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A symlinked folder under a PATH was skipped without a word: its campaigns turned into
+    orphans, which --prune cancels. It is read like a folder, once under two names."""
+    write(tmp_path, "shared/two.yaml", campaign_yaml("two", "Two"))
+    write(repo, "defs/one.yaml", campaign_yaml("one", "One"))
+    os.symlink("../../shared", repo / "defs" / "shared")
+    os.symlink("shared", repo / "defs" / "again")  # the same folder again: no duplicate keys
+    code, out, err = cli(capsys, "validate", "defs")
+    assert code == 0, err
+    assert out == "OK: 2 definition(s) in 2 file(s) are valid.\n"
+
+
+def test_an_account_whose_paths_name_a_symlinked_folder_plans_its_definitions(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "shared/two.yaml", campaign_yaml("two", "Two"))
+    os.symlink("../shared", repo / "linked")
+    write(
+        repo,
+        "hoodsync.yaml",
+        "accounts:\n  default:\n    hood: {url: sandbox}\n    paths: [linked/]\n",
+    )
+    code, out, err = cli(capsys, "plan")
+    assert code == 0, err
+    assert "— 1 definition," in out and "campaign.two will be created" in out

@@ -25,9 +25,10 @@ from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import load_definitions, validate_documents
 from hoodsync.emulator.app import EmulatorConfig
 from hoodsync.emulator.sandbox import SANDBOX_FALCONYTE_URL, SANDBOX_HOOD_URL, Sandbox, open_sandbox
-from hoodsync.errors import ConfigError
+from hoodsync.errors import ConfigError, HoodsyncError
 from hoodsync.export import (
     ExportedFile,
+    check_hint,
     dump_yaml,
     export_documents,
     is_definition,
@@ -685,9 +686,28 @@ TRICKY = [
     "${env:SECRET}",
     "$${env:SECRET}",
     "a ${env:X} b",
+    "${ENV:X}",
+    "${env: X}",
+    "${env:A-B}",
+    "${env:X",
+    "$${ENV:X}",
     "x" * 150 + " " + "y" * 150,
     " ".join(["word"] * 60),
 ]
+
+
+#: How export writes the tricky strings that read as interpolations, or as malformed ones
+#: (a "$" before each keeps it as text); the others are written as they are.
+ESCAPED = {
+    "${env:SECRET}": "$${env:SECRET}",
+    "$${env:SECRET}": "$$${env:SECRET}",
+    "a ${env:X} b": "a $${env:X} b",
+    "${ENV:X}": "$${ENV:X}",
+    "${env: X}": "$${env: X}",
+    "${env:A-B}": "$${env:A-B}",
+    "${env:X": "$${env:X",
+    "$${ENV:X}": "$$${ENV:X}",
+}
 
 
 #: The tricky strings a label can be (validate refuses labels the API's comma-joined storage
@@ -707,12 +727,13 @@ def test_tricky_strings_round_trip_through_strict_and_yaml11_readers() -> None:
     files = export_documents(remote, now=NOW)
     (text,) = by_path(files).values()
     spec = only_doc(text)["spec"]
-    # ${env:...} text is escaped so that it stays literal after interpolation.
-    escaped = [s.replace("${env:", "$${env:") for s in TRICKY]
-    labels = [s.replace("${env:", "$${env:") for s in TRICKY_LABELS]
+    # ${env:...} text (well-formed or not) is escaped so that it stays literal: neither an
+    # interpolation nor a malformed one (which validation would refuse).
+    escaped = [ESCAPED.get(s, s) for s in TRICKY]
+    labels = [ESCAPED.get(s, s) for s in TRICKY_LABELS]
     assert spec["labels"] == labels and spec["description"] == "NO"
     assert spec["metadata"] == {
-        **{k: v.replace("${env:", "$${env:") for k, v in meta.items() if k != "list"},
+        **{k: ESCAPED.get(v, v) for k, v in meta.items() if k != "list"},
         "list": escaped,
     }
     # Other YAML tools (1.1 resolvers) read the same thing.
@@ -861,6 +882,116 @@ def test_write_export_reports_io_failures(tmp_path: Path) -> None:
     with pytest.raises(HoodsyncError, match="cannot write"):
         write_export([ExportedFile("campaigns/a.yaml", "x: 1\n")], tmp_path / "out")
     assert os.path.isfile(tmp_path / "out")
+
+
+EXPORT = [
+    ExportedFile("campaigns/a.yaml", "kind: Campaign\n"),
+    ExportedFile("campaigns/b.yaml", "kind: Campaign\n"),
+    ExportedFile("push-tasks/c.yaml", "kind: PushTask\n"),
+]
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_write_export_checks_every_target_before_writing_any(
+    tmp_path: Path, overwrite: bool
+) -> None:
+    """A stray file where a folder is needed, a symlink to nothing, a folder where a file
+    goes: refused before anything is written (it used to write the campaigns, then fail on
+    the push tasks with "File exists"), with a message naming the path and what it is."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "push-tasks").write_text("stray\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        write_export(EXPORT, out, overwrite=overwrite)
+    assert str(err.value).startswith(f"cannot write into {out / 'push-tasks'}: it is a file, ")
+    assert _tree(out) == ["push-tasks"]
+
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    with pytest.raises(ConfigError) as err:
+        write_export(EXPORT, tmp_path / "dangling", overwrite=overwrite)
+    assert str(err.value).startswith(
+        f"cannot write into {tmp_path / 'dangling'}: it is a symlink to {tmp_path / 'nowhere'}, "
+        "which does not exist"
+    )
+    assert not (tmp_path / "nowhere").exists()
+
+    (out / "push-tasks").unlink()
+    (out / "push-tasks" / "c.yaml").mkdir(parents=True)
+    with pytest.raises(ConfigError) as err:
+        write_export(EXPORT, out, overwrite=overwrite)
+    assert str(err.value) == f"cannot write {out / 'push-tasks' / 'c.yaml'}: it is a directory"
+    assert _tree(out) == ["push-tasks", "push-tasks/c.yaml"]
+
+    (out / "push-tasks" / "c.yaml").rmdir()
+    (tmp_path / "file").write_text("x\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        write_export(EXPORT, tmp_path / "file" / "deeper" / "out", overwrite=overwrite)
+    assert str(err.value).startswith(f"cannot write into {tmp_path / 'file'}: it is a file, ")
+
+    assert write_export(EXPORT, out, overwrite=overwrite) == [out / f.path for f in EXPORT]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_write_export_failing_half_way_leaves_nothing_it_made(tmp_path: Path) -> None:
+    """A write that fails after the checks (here: a full device) removes the files and
+    folders the export made before it."""
+    out = tmp_path / "out"
+    (out / "push-tasks").mkdir(parents=True)
+    os.symlink("/dev/full", out / "push-tasks" / "c.yaml")  # written through: no space left
+    with pytest.raises(HoodsyncError) as err:
+        write_export(EXPORT, out, overwrite=True)
+    assert str(err.value).startswith(f"cannot write {out / 'push-tasks' / 'c.yaml'}: ")
+    assert _tree(out) == ["push-tasks", "push-tasks/c.yaml"]  # campaigns/ and its files: gone
+
+
+def _config(tmp_path: Path, accounts: str) -> Any:
+    from hoodsync.config import load_config
+
+    (tmp_path / "hoodsync.yaml").write_text("accounts:\n" + accounts, encoding="utf-8")
+    return load_config([], env={}, cwd=tmp_path)
+
+
+EXPECT = "expect no changes, or adopt for campaigns hoodsync did not create."
+
+
+def test_the_check_after_an_export_is_a_command_that_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hoodsync plan OUT` fails "under no account's paths" when accounts list paths: and OUT
+    is under none of them, and plans OUT as another account's when it is under that one's:
+    the hint says what to do first."""
+    monkeypatch.chdir(tmp_path)
+    out = Path("exported")
+    config = _config(tmp_path, "  default:\n    hood: {url: sandbox}\n")
+    assert check_hint(out, config, config.account(None)) == (
+        f"Check with `hoodsync plan exported`: {EXPECT}"
+    )
+    two = "  prod:\n    hood: {url: sandbox}\n    paths: [prod/]\n"
+    two += "  staging:\n    hood: {url: sandbox}\n    paths: [staging/, exported/]\n"
+    for folder in ("prod", "staging", "exported"):
+        (tmp_path / folder).mkdir()
+    config = _config(tmp_path, two)
+    assert check_hint(out, config, config.account("staging")) == (
+        f"Check with `hoodsync plan exported --account staging`: {EXPECT}"
+    )
+    assert check_hint(Path("prod/new"), config, config.account("prod")) == (
+        f"Check with `hoodsync plan prod/new --account prod`: {EXPECT}"
+    )
+    assert check_hint(out, config, config.account("prod")) == (
+        "Before planning them: exported is under account staging's paths: in "
+        f"{tmp_path / 'hoodsync.yaml'}, not prod's: planned there, these objects would be "
+        "created in staging. First move the files into prod's paths (prod/), then check "
+        f"with `hoodsync plan --account prod`: {EXPECT}"
+    )
+    assert check_hint(Path("elsewhere"), config, config.account("prod")) == (
+        f"Before planning them: elsewhere is under no account's paths: in "
+        f"{tmp_path / 'hoodsync.yaml'}. First move the files into prod's paths (prod/), then "
+        f"check with `hoodsync plan --account prod`: {EXPECT}"
+    )
 
 
 def test_export_never_writes_a_file_named_like_the_config() -> None:

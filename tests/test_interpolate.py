@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from typing import Any
 
 import pytest
 
 from hoodsync.definitions.interpolate import (
+    escape,
     fingerprint,
     has_reference,
+    malformed,
     masked,
     reference_names,
     reference_paths,
@@ -111,3 +114,47 @@ def test_reference_paths_lists_what_resolve_marks_sensitive_without_an_environme
     assert reference_paths(spec) == {("m", 0, "t"): ("A", "B")}
     assert list(reference_paths(spec)) == resolve(spec, {"A": "1", "B": "2"})[1]
     assert reference_paths({"name": "plain"}) == {}
+
+
+# --------------------------------------------------------------------------- the grammar's edges
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("${env:PROMO-CODE}", [("${env:PROMO-CODE}", "'PROMO-CODE' is not a variable name")]),
+        ("${env: PROMO}", [("${env: PROMO}", "did you mean ${env:PROMO}?")]),
+        ("${ENV:PROMO}", [("${ENV:PROMO}", "did you mean ${env:PROMO}?")]),
+        ("${Env :  X }", [("${Env :  X }", "did you mean ${env:X}?")]),
+        ("a ${env:PROMO b", [("${env:PROMO", "no '}' closes it")]),
+        ("${env:A ${env:B}", [("${env:A", "no '}' closes it")]),
+        ("${env}", [("${env}", "it is not ${env:NAME}")]),
+        ("${env:}", [("${env:}", "it names no variable")]),
+        ("${env:1X}", [("${env:1X}", "'1X' is not a variable name")]),
+        # not malformed: references, escapes, and ${...} that does not start like a reference
+        ("${env:A} $${env:B} $${ENV:C} $${env:D-E}", []),
+        ("${OCMH_UTM_SOURCE} ${ENVIRONMENT} ${env_x} ${environ} $env:X {env:X}", []),
+    ],
+)
+def test_malformed_references_say_what_was_meant(text: str, found: list[tuple[str, str]]) -> None:
+    assert [(shown, why.split(" (")[0]) for shown, why in malformed(text)] == found
+
+
+def test_a_dollar_before_anything_that_starts_like_a_reference_makes_it_text() -> None:
+    spec = {"a": "$${ENV:X} $${env: X} $${env:A-B} $${env:X", "b": "$$${env:X}"}
+    resolved, paths = resolve(spec, {"X": "value"})
+    assert resolved == {"a": "${ENV:X} ${env: X} ${env:A-B} ${env:X", "b": "$${env:X}"}
+    assert paths == []
+
+
+def test_escape_keeps_any_text_as_written() -> None:
+    """What export and pull write for a value read from an account: interpolated, it is the
+    value again, and it holds no malformed reference (validation would refuse it)."""
+    rng = random.Random("escape")
+    pieces = ["$", "$$", "${", "{", "}", "env", "ENV", "Env", ":", " ", "X", "-", "1", "\n", "é"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        written = escape(text)
+        assert malformed(written) == [], (text, written)
+        assert not has_reference(written)
+        assert resolve({"v": written}, {"X": "no"}) == ({"v": text}, []), (text, written)

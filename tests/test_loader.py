@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -359,27 +360,35 @@ def test_a_fifo_named_yaml_is_refused_not_read(tmp_path: Path) -> None:
     assert [p.message for p in result.problems] == ["not a regular file"]
 
 
-def test_a_file_linked_under_another_name_is_named_as_the_link(
+EXAMPLE_TASK = (
+    Path(__file__).resolve().parents[1] / "examples" / "push-tasks" / "adex-daily-feed.yaml"
+)
+
+
+def test_a_file_reached_under_two_names_is_read_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A definition file that is a symlink to another is reported under its own name: a key
-    both define is "duplicate ... (also at <the other>)", not the same file twice."""
+    """A file given twice, or found beside a symlink to it, is one file: read once, so its
+    definitions are not duplicates of themselves ("duplicate key ... (also at <itself>)"),
+    and named as itself. A symlink to a file found nowhere else is named as the link."""
     import os
 
     from hoodsync.definitions.validate import load_definitions
-    from hoodsync.errors import DefinitionError
 
     (tmp_path / "defs").mkdir()
-    example = (
-        Path(__file__).resolve().parents[1] / "examples" / "push-tasks" / "adex-daily-feed.yaml"
-    )
-    (tmp_path / "defs" / "a.yaml").write_bytes(example.read_bytes())
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "defs" / "a.yaml").write_bytes(EXAMPLE_TASK.read_bytes())
     os.symlink("a.yaml", tmp_path / "defs" / "b.yaml")
+    other = EXAMPLE_TASK.read_text(encoding="utf-8").replace("adex-daily-feed", "other")
+    (tmp_path / "elsewhere" / "c.yaml").write_text(
+        other.replace("name: ", "name: Other ", 1), encoding="utf-8"
+    )
+    os.symlink("../elsewhere/c.yaml", tmp_path / "defs" / "c.yaml")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(DefinitionError) as caught:
-        load_definitions(["defs"])
-    duplicate = next(str(p) for p in caught.value.problems if "duplicate key" in p.message)
-    assert duplicate.startswith("defs/b.yaml:5:1: ") and "(also at defs/a.yaml:5:1)" in duplicate
+    for paths in (["defs"], ["defs", str(tmp_path / "defs" / "a.yaml")], ["defs/b.yaml", "defs"]):
+        assert discover(paths)[0] == [Path("defs/a.yaml"), Path("defs/c.yaml")], paths
+        definitions = load_definitions(paths)
+        assert sorted(d.location.path for d in definitions) == ["defs/a.yaml", "defs/c.yaml"]
 
 
 def test_a_symlink_loop_is_a_problem_not_an_exception(tmp_path: Path) -> None:
@@ -390,3 +399,168 @@ def test_a_symlink_loop_is_a_problem_not_an_exception(tmp_path: Path) -> None:
         [problem] = load_paths(paths).problems
         assert problem.location.path.endswith("loop.yaml")
         assert problem.message.startswith("cannot read: ")
+
+
+# --------------------------------------------------------------------------- locations at scale
+
+PROBLEM_TASK = """\
+---
+kind: PushTask
+key: t{i}
+spec:
+  name: T{i}
+  start_time: immediately
+  frequency: {frequency}
+  message: {{title: {{en: "${{env:{var}}}"}}, body: {{en: b}}, landing_url: "https://e.com"}}
+"""
+
+
+def test_problems_in_many_documents_of_one_file_cost_one_exact_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The faster paths keep no locations: a problem's line comes from parsing the file again,
+    exactly. Once per file, however many of its documents have problems (once per problem,
+    from the top of the file, took minutes for 4,000 documents), whether validation or
+    interpolation asks."""
+    from hoodsync.definitions.interpolate import resolve
+    from hoodsync.definitions.validate import load_definitions
+    from hoodsync.errors import DefinitionError
+
+    parses: list[str] = []
+    nodes = loader._nodes
+
+    def counted(text: str) -> Any:
+        parses.append(text)
+        return nodes(text)
+
+    monkeypatch.setattr(loader, "_nodes", counted)
+    count = 60
+    invalid = "".join(PROBLEM_TASK.format(i=i, frequency=100, var="H") for i in range(count))
+    (tmp_path / "invalid.yaml").write_text(invalid, encoding="utf-8")
+    with pytest.raises(DefinitionError) as caught:
+        load_definitions([tmp_path / "invalid.yaml"])
+    assert [p.location.line for p in caught.value.problems] == [7 + 8 * i for i in range(count)]
+    assert len(parses) == 1
+
+    parses.clear()
+    valid = "".join(PROBLEM_TASK.format(i=i, frequency=3600, var="H") for i in range(count))
+    (tmp_path / "valid.yaml").write_text(valid, encoding="utf-8")
+    lines = []
+    for definition in load_definitions([tmp_path / "valid.yaml"]):
+        with pytest.raises(DefinitionError) as unset:  # as planning resolves each definition
+            resolve(definition.spec, {}, definition=definition)
+        lines += [p.location.line for p in unset.value.problems]
+    assert sorted(lines) == [8 + 8 * i for i in range(count)]
+    assert len(parses) == 1
+
+
+# --------------------------------------------------------------------------- symlinked folders
+
+
+def test_a_symlinked_folder_is_walked_once_and_a_loop_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A symlinked folder is read as a folder is (skipped, its definitions were silently
+    missing: orphans to --prune); one reached under several names is read once, under the
+    name that involves no symlink; a link to a folder holding it is a problem, not a loop."""
+    import os
+
+    (tmp_path / "repo" / "defs" / "sub").mkdir(parents=True)
+    (tmp_path / "shared" / "deeper").mkdir(parents=True)
+    for name in ("defs/a.yaml", "defs/sub/b.yaml"):
+        (tmp_path / "repo" / name).write_text("x: 1\n", encoding="utf-8")
+    (tmp_path / "shared" / "deeper" / "c.yaml").write_text("x: 1\n", encoding="utf-8")
+    os.symlink("../../shared", tmp_path / "repo" / "defs" / "shared")  # outside the tree
+    os.symlink("../../../shared", tmp_path / "repo" / "defs" / "sub" / "again")  # 2nd name
+    os.symlink("sub", tmp_path / "repo" / "defs" / "alias")  # a folder walked anyway
+    os.symlink("..", tmp_path / "repo" / "defs" / "sub" / "up")  # a loop
+    os.symlink(".", tmp_path / "repo" / "defs" / "self")  # a loop
+    monkeypatch.chdir(tmp_path / "repo")
+    files, problems = discover(["defs"])
+    assert [str(f) for f in files] == [
+        "defs/a.yaml",
+        "defs/shared/deeper/c.yaml",
+        "defs/sub/b.yaml",
+    ]
+    assert sorted(str(p) for p in problems) == [
+        "defs/self:1:1: error: symlink to a folder that holds it (-> .): following it would "
+        "never end; remove it, or hide it by starting its name with '.'",
+        "defs/sub/up:1:1: error: symlink to a folder that holds it (-> ..): following it "
+        "would never end; remove it, or hide it by starting its name with '.'",
+    ]
+    # given as a PATH, a symlinked folder is read too (and so is its content, once)
+    files, problems = discover(["defs/shared", "defs/sub/again"])
+    assert [str(f) for f in files] == ["defs/shared/deeper/c.yaml"] and problems == []
+
+
+def test_a_symlinked_folder_with_its_own_configuration_is_a_separate_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    (tmp_path / "repo" / "defs").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "hoodsync.yaml").write_text("accounts: {}\n", encoding="utf-8")
+    (tmp_path / "other" / "o.yaml").write_text("x: 1\n", encoding="utf-8")
+    os.symlink("../../other", tmp_path / "repo" / "defs" / "other")
+    monkeypatch.chdir(tmp_path / "repo")
+    assert discover(["defs"]) == ([], [])
+    assert separate_projects(["defs"]) == [Path("defs/other/hoodsync.yaml")]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
+def test_a_folder_that_cannot_be_read_is_a_problem(tmp_path: Path) -> None:
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "a.yaml").write_text("x: 1\n", encoding="utf-8")
+    (tmp_path / "locked").chmod(0)
+    try:
+        files, problems = discover([tmp_path])
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    assert files == []
+    assert [p.message for p in problems] == ["cannot read folder: Permission denied"]
+
+
+# --------------------------------------------------------------------------- characters
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            'kind: PushTask\nkey: t1\nspec:\n  name: "T\x1b1"\n',
+            "x.yaml:4:11",
+            "control character U+001B is not allowed in a YAML file; remove it",
+        ),
+        (
+            "a: é 😀\nb: x\x00y\n",  # the reader counts bytes: the line is ours to find
+            "x.yaml:2:5",
+            "control character U+0000 is not allowed in a YAML file; remove it",
+        ),
+        ("a: \ufffe\n", "x.yaml:1:4", "character U+FFFE is not allowed in a YAML file; remove it"),
+    ],
+)
+def test_a_character_yaml_refuses_is_reported_where_it_is(
+    text: str, where: str, message: str
+) -> None:
+    result = load_text(text, "x.yaml")
+    assert [str(p) for p in result.problems] == [f"{where}: error: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a: 1\n---\n\ufeffb: 2\n", 3),  # two files joined, each with its own mark
+        ("a: 1\n\ufeff---\nb: 2\n", 2),
+        ("---\na: 1\n...\n\ufeff---\nb: 2\n", 4),
+    ],
+)
+def test_a_byte_order_mark_starting_a_line_is_one_problem(text: str, line: int) -> None:
+    result = load_text(text, "x.yaml")
+    assert [str(p) for p in result.problems] == [
+        f"x.yaml:{line}:1: error: byte order mark (U+FEFF) at the start of a line: only the "
+        "start of a file may hold one (were two files joined?); remove it"
+    ]
+    # the file's own mark, and one inside a value, are fine
+    assert load_text("\ufeffa: 1\n", "x.yaml").problems == []
+    assert load_text('a: "x\ufeffy"\nb: x\ufeffy\n', "x.yaml").problems == []

@@ -1605,7 +1605,8 @@ def test_text_path_asks_the_loader_to_type_every_scalar_that_may_not_be_a_string
 def test_validate_scans_each_document_for_nan_and_infinity_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The fast check used to scan every document again for what the value rule had found.
+    # The fast check used to scan every document again for what the value rule had found;
+    # the scan for strings holding "${" (malformed interpolations) is the same walk.
     text = "".join(p.read_text(encoding="utf-8") + "\n---\n" for p in EXAMPLES)
     docs = [
         d
@@ -1613,10 +1614,10 @@ def test_validate_scans_each_document_for_nan_and_infinity_once(
         if isinstance(d.data, dict) and d.data.get("kind") in KINDS
     ]
     scans: list[int] = []
-    for owner, name in ((validate, "_has_non_finite"), (fast_validate, "_all_finite")):
+    for owner, name in ((validate, "_scan"), (fast_validate, "_all_finite")):
         original = getattr(owner, name)
 
-        def counted(root: Any, original: Callable[[Any], bool] = original) -> bool:
+        def counted(root: Any, original: Callable[[Any], Any] = original) -> Any:
             scans.append(1)
             return original(root)
 
@@ -1646,7 +1647,7 @@ def _holds_mark(value: Any) -> bool:
         return any(_holds_mark(k) or _holds_mark(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return any(_holds_mark(v) for v in value)
-    return isinstance(value, str) and "${env:" in value
+    return isinstance(value, str) and fast_interpolate.MARK in value
 
 
 def test_reference_precheck_never_misses_a_reference() -> None:
@@ -1806,19 +1807,50 @@ def test_unsafe_character_check_is_the_unsafe_pattern() -> None:
 
 
 def _discover_with_paths(paths: list[str]) -> list[str]:
-    """``loader.discover`` as it was: a ``Path`` per file, deduplicated and sorted as Paths."""
-    found: set[Path] = set()
+    """``loader.discover`` by another route: ``os.walk`` following symlinked folders (not
+    into a folder holding the link), a ``Path`` per file, every name of every file; then each
+    real file once: under its first name through no symlink, else its first name through
+    one; a name given as a PATH only when no walk found a better one. (``discover`` reads a
+    folder once, so of the names through symlinks it sees only some, and takes the least:
+    the trees compared give the same answer either way.)"""
+    walked: dict[str, list[tuple[bool, str]]] = {}
     for raw in paths or ["."]:
         path = Path(raw)
-        if path.is_dir():
-            for folder, filenames, own in loader._folders(path):
-                if own is None:
-                    for name in sorted(filenames):
-                        if not name.startswith(".") and loader._is_definition_file(name):
-                            found.add(Path(folder) / name)
-        elif os.path.lexists(path):
-            found.add(path)
-    return [str(p) for p in sorted(found, key=lambda p: str(p))]
+        if not path.is_dir():
+            continue
+        real_root = os.path.realpath(path)
+        for folder, dirnames, filenames in os.walk(path, followlinks=True):
+            real = os.path.realpath(folder)
+            relative = os.path.relpath(folder, path)
+            linked = real != os.path.normpath(os.path.join(real_root, relative))
+            own = folder != str(path) and any(n in filenames for n in loader.CONFIG_FILENAMES)
+            dirnames[:] = [
+                d
+                for d in sorted(dirnames)
+                if not own
+                and not d.startswith(".")
+                and not (real + os.sep).startswith(
+                    os.path.realpath(os.path.join(folder, d)).rstrip(os.sep) + os.sep
+                )
+            ]
+            if own:
+                continue
+            for name in sorted(filenames):
+                if not name.startswith(".") and loader._is_definition_file(name):
+                    file = Path(folder) / name
+                    names = walked.setdefault(os.path.realpath(file), [])
+                    names.append((linked or file.is_symlink(), str(file)))
+    found = {}
+    for real, names in walked.items():
+        plain = [name for linked, name in names if not linked]
+        found[real] = (False, plain[0]) if plain else (True, names[0][1])
+    for raw in paths or ["."]:
+        path = Path(raw)
+        if not path.is_dir() and os.path.lexists(path):
+            real = os.path.realpath(path)
+            if real not in found or (found[real][0] and not path.is_symlink()):
+                found[real] = (path.is_symlink(), str(path))
+    return sorted(name for _, name in found.values())
 
 
 def test_discover_names_are_the_paths_discover_gave(
@@ -1828,6 +1860,11 @@ def test_discover_names_are_the_paths_discover_gave(
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("a: 1\n")
     (tmp_path / "link").symlink_to(tmp_path / "sub")
+    (tmp_path / "sub" / "deeper" / "z.yaml").symlink_to(tmp_path / "a.yaml")
+    (tmp_path / "sub" / "deeper" / "up").symlink_to(tmp_path / "sub")  # a loop
+    (tmp_path.parent / f"{tmp_path.name}-out").mkdir()
+    (tmp_path.parent / f"{tmp_path.name}-out" / "o.yaml").write_text("a: 1\n")
+    (tmp_path / "outside").symlink_to(tmp_path.parent / f"{tmp_path.name}-out")
     monkeypatch.chdir(tmp_path)
     spellings = [
         [],
@@ -1839,12 +1876,19 @@ def test_discover_names_are_the_paths_discover_gave(
         ["link", "link/"],
         ["missing", "sub"],
         ["/" + str(tmp_path).lstrip("/"), "/" + str(tmp_path)],  # "//tmp/...": its own root
+        ["sub/deeper/z.yaml", "link", "outside/o.yaml"],
     ]
     for paths in spellings:
         names, problems = loader.discover_names(paths)
         assert names == _discover_with_paths(paths), paths
         assert [str(p) for p in loader.discover(paths)[0]] == names
         assert problems == loader.discover(paths)[1]
+        # the names problems carry, from the walk, are those the general rule gives
+        files, _ = loader.discover_files(paths)
+        assert [name for name, _ in files] == names
+        assert [display for _, display in files] == [
+            loader.display_path(Path(name)) for name in names
+        ], paths
 
 
 # --------------------------------------------------------------------------- render: value texts

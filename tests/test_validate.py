@@ -703,3 +703,37 @@ def test_resolved_values_are_checked_by_the_schema_without_quoting_them(tmp_path
     ]
     assert not any(s in str(p) for p in found for s in ("zq1", "zq2", "zq3", "zq4"))
     assert check(L="a", D="d", T="x" * 70, H="e.com") == []  # lengths are the preview's business
+
+
+# --------------------------------------------------------------------------- ${env:...} grammar
+
+
+def test_a_malformed_interpolation_is_an_error_at_its_line(tmp_path: Path) -> None:
+    """Text meant as an interpolation that is not one would be sent as written, to every
+    recipient: each is refused where it is, saying what was likely meant. Escaped ones, the
+    API's own placeholders and other ${...} text are fine."""
+    text = campaign(
+        extra=(
+            '  description: "Code ${env:PROMO-CODE}, ${env: PROMO}"\n'
+            '  labels: ["${ENV:PROMO}", "${env:PROMO"]\n'
+            '  metadata: {ok: "$${ENV:X} $${env:Y} ${OCMH_UTM_SOURCE} ${ENVIRONMENT} ${env:Z}"}\n'
+        )
+    )
+    found = sorted((p.location.line, p.path, p.message) for p in problems_for(tmp_path, text))
+    assert [(line, path) for line, path, _ in found] == [
+        (5, ("spec", "description")),
+        (5, ("spec", "description")),
+        (6, ("spec", "labels", 0)),
+        (6, ("spec", "labels", 1)),
+    ]
+    messages = [message for _, _, message in found]
+    assert messages[0].startswith(
+        '"${env: PROMO}" is not an interpolation: did you mean ${env:PROMO}?'
+    )
+    assert messages[1].startswith('"${env:PROMO-CODE}" is not an interpolation: ')
+    assert "'PROMO-CODE' is not a variable name" in messages[1]
+    assert messages[2].startswith(
+        '"${ENV:PROMO}" is not an interpolation: did you mean ${env:PROMO}?'
+    )
+    assert messages[3].startswith("\"${env:PROMO\" is not an interpolation: no '}' closes it")
+    assert all(m.endswith(")") and '(to send it as text, write "$' in m for m in messages)

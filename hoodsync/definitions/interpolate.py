@@ -2,9 +2,19 @@
 
 A string anywhere in a spec (a value, never a key) may contain one or more ``${env:NAME}``
 references; each is replaced by the value of ``NAME`` in the *injected* environment mapping (this
-module never reads ``os.environ``). ``$${env:NAME}`` is an escape for the literal text
-``${env:NAME}``. Other ``${...}`` forms (the Hood API's own ``${OCMH_UTM_SOURCE}`` placeholders)
-are left exactly as written.
+module never reads ``os.environ``). The grammar, exactly:
+
+* a **reference** is ``${env:NAME}``: ``env`` in lower case, no spaces, ``NAME`` of letters,
+  digits and ``_``, not starting with a digit (shell rules);
+* anything else that starts like one — ``${``, optional white space, then ``env`` in any case
+  not followed by a letter, digit or ``_`` (``${ENV:X}``, ``${env: X}``, ``${env:A-B}``,
+  ``${env:X`` without its ``}``) — is **malformed**: :func:`malformed` finds each one, and
+  validation refuses it at its line (sent as written, it would reach every recipient as
+  text);
+* a ``$`` right before either makes it **literal text**: ``$${env:NAME}`` is sent as
+  ``${env:NAME}``, ``$${ENV}`` as ``${ENV}`` (:func:`escape` writes any text that way);
+* every other ``${...}`` (the Hood API's own ``${OCMH_UTM_SOURCE}`` placeholders,
+  ``${ENVIRONMENT}``) and every other ``$`` are plain text, left exactly as written.
 
 Every string that contained a reference is *sensitive*: its resolved value must never appear in a
 plan, a rendering or a log. :func:`resolve` returns the JSON paths of those strings so the planner
@@ -31,11 +41,25 @@ __all__ = [
     "credential_problems",
     "fingerprint",
     "masked",
+    "malformed",
+    "escape",
     "REFERENCE",
 ]
 
 #: ``${env:NAME}`` with an optional leading ``$`` (the escape). NAME follows shell rules.
 REFERENCE = re.compile(r"(\$?)\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+#: A reference (group 2: its NAME) or a malformed one (group 2: None), each with the optional
+#: escaping ``$`` before it (group 1). A ``$`` before ``${`` is always taken as its escape: in
+#: ``$$${env:X}`` the token starts at the second ``$``.
+_TOKEN = re.compile(r"(\$?)\$\{(?:env:([A-Za-z_][A-Za-z0-9_]*)\}|\s*[eE][nN][vV](?![A-Za-z0-9_]))")
+#: A malformed reference that is a reference but for its spelling (case, spaces).
+_LOOSE = re.compile(r"\s*env\s*:\s*([A-Za-z_][A-Za-z0-9_]*)\s*", re.IGNORECASE)
+#: ... or but for its name.
+_NAMED = re.compile(r"\s*env\s*:\s*(.*?)\s*", re.IGNORECASE | re.DOTALL)
+#: A malformed reference that no ``}`` closes, as shown: up to the end of what could be a name.
+_UNCLOSED = re.compile(r"\$\{\s*[eE][nN][vV]\s*:?\s*[^\s}$]{0,40}")
+#: How far a malformed reference is looked at for its closing ``}``.
+_SHOWN = 60
 
 
 def fingerprint(value: str) -> str:
@@ -53,16 +77,70 @@ def masked(value: str, names: Sequence[str] = ()) -> str:
 
 def has_reference(text: str) -> bool:
     """True when ``text`` holds at least one unescaped ``${env:NAME}``."""
-    return any(m.group(1) == "" for m in REFERENCE.finditer(text))
+    return any(m.group(1) == "" and m.group(2) for m in _TOKEN.finditer(text))
 
 
 def reference_names(text: str) -> tuple[str, ...]:
     """The variable names ``text`` references (unescaped only), each once, in order."""
     seen: dict[str, None] = {}
-    for m in REFERENCE.finditer(text):
-        if m.group(1) == "":
+    if MARK not in text:
+        return ()
+    for m in _TOKEN.finditer(text):
+        if m.group(1) == "" and m.group(2):
             seen.setdefault(m.group(2), None)
     return tuple(seen)
+
+
+def escape(text: str) -> str:
+    """``text`` written so that it is sent exactly as it is: a ``$`` before each reference
+    and each malformed one (which is then literal text, not a problem). For a value read from
+    an account (``hoodsync export``, ``pull``); ``resolve`` gives ``text`` back."""
+    return _TOKEN.sub(_escaped, text) if MARK in text else text
+
+
+def _escaped(m: re.Match[str]) -> str:
+    return "$" + m.group(0)
+
+
+def malformed(text: str) -> list[tuple[str, str]]:
+    """Each malformed reference in ``text`` (see the module's grammar; escaped ones are
+    literal text, not malformed), in order: (the text, up to its ``}`` when that is near;
+    why it is not a reference, with the reference it was likely meant as)."""
+    out: list[tuple[str, str]] = []
+    if MARK not in text:
+        return out
+    for m in _TOKEN.finditer(text):
+        if m.group(1) or m.group(2):
+            continue
+        start = m.start()
+        following = text.find(MARK, m.end())
+        close = text.find(
+            "}", m.end(), following if 0 < following < start + _SHOWN else start + _SHOWN
+        )
+        if close != -1:
+            out.append((text[start : close + 1], _why(text[start + 2 : close])))
+        else:
+            unclosed = _UNCLOSED.match(text, start)
+            out.append((unclosed.group() if unclosed else m.group(), _why(None)))
+    return out
+
+
+def _why(inside: str | None) -> str:
+    """Why ``${inside}`` is no reference (``inside`` None: no ``}`` closes it)."""
+    if inside is None:
+        return "no '}' closes it"
+    loose = _LOOSE.fullmatch(inside)
+    if loose:
+        return f"did you mean ${{env:{loose.group(1)}}}?"
+    named = _NAMED.fullmatch(inside)
+    if named and named.group(1):
+        return (
+            f"{named.group(1)!r} is not a variable name "
+            "(letters, digits and _, not starting with a digit)"
+        )
+    if named:
+        return "it names no variable"
+    return "it is not ${env:NAME}"
 
 
 def reference_paths(spec: Any) -> dict[JsonPath, tuple[str, ...]]:
@@ -199,17 +277,19 @@ def _resolve_string(
 
     def substitute(m: re.Match[str]) -> str:
         nonlocal found
-        if m.group(1):  # "$${env:X}" -> literal "${env:X}"
+        if m.group(1):  # "$${env:X}" -> literal "${env:X}" (also "$${ENV:X}" -> "${ENV:X}")
             return m.group(0)[1:]
-        found = True
         name = m.group(2)
+        if name is None:  # malformed: validation refuses it; it never gets this far
+            return m.group(0)
+        found = True
         value = env.get(name)
         if value is None:
             missing.append((name, path))
             return ""
         return value
 
-    out = REFERENCE.sub(substitute, text)
+    out = _TOKEN.sub(substitute, text)
     if found:
         sensitive.append(path)
     return out

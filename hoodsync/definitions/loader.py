@@ -27,6 +27,7 @@ builder, which every document any faster path declines ends up in.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import gc
@@ -36,7 +37,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -52,9 +53,11 @@ __all__ = [
     "LoadResult",
     "Limits",
     "discover",
+    "discover_files",
     "discover_names",
     "load_file",
     "load_files",
+    "load_named",
     "load_paths",
     "load_text",
     "separate_projects",
@@ -386,11 +389,12 @@ _SCALARS = fast_text.Scalars(_plain_scalar, frozenset(_IMPLICIT))
 
 
 def _fast_document(
-    text: str, node: Node, index: int, display: str, limits: Limits
+    node: Node, index: int, display: str, limits: Limits, exact: _FileLocations
 ) -> tuple[bool, Document | None]:
-    """Document ``index`` of ``text`` (root ``node``) by the fast path (:mod:`fast_load`):
+    """Document ``index`` of the file (root ``node``) by the fast path (:mod:`fast_load`):
     (True, the document, or None for an empty one) when it built it; (False, None) when it
-    could not, and the exact builder must build it (and report its problem)."""
+    could not, and the exact builder must build it (and report its problem). ``exact`` gives
+    its locations when they are first read."""
     try:
         data = fast_load.plain_data(node, limits.max_depth, _scalar)
     except (fast_load.Fallback, RecursionError):
@@ -401,7 +405,7 @@ def _fast_document(
     return True, Document(
         data,
         Location(display, mark.line + 1, mark.column + 1),
-        fast_load.LazyLocations(_locations_of(text, display, index, limits)),
+        fast_load.LazyLocations(_locations_of(exact, index)),
     )
 
 
@@ -413,35 +417,75 @@ def _text_documents(text: str, display: str, limits: Limits) -> list[Document] |
         read = fast_text.block_data(text, limits.max_depth, _SCALARS)
     except fast_text.Fallback:
         return None
+    exact = _FileLocations(text, display, limits)
     return [
         Document(
             data,
             Location(display, line, column),
-            fast_load.LazyLocations(_locations_of(text, display, index, limits)),
+            fast_load.LazyLocations(_locations_of(exact, index)),
         )
         for index, (data, line, column) in enumerate(read)
     ]
 
 
-def _locations_of(
-    text: str, display: str, index: int, limits: Limits
-) -> Callable[[], dict[JsonPath, Location]]:
-    """A function computing the exact locations of document ``index`` of ``text``; a
+class _FileLocations:
+    """The exact builder's locations of every document of one file, from one parse of the
+    whole file, done when the locations of any of its documents are first read.
+
+    Shared by the documents of the file that a faster path built: reporting a problem in each
+    of 4,000 documents of one file costs one parse, where parsing from the top of the file
+    for each problem was quadratic (minutes). Pickled without what it computed (:mod:`~hoodsync.definitions.parallel_load` sends
+    documents between processes): that is computed again if needed there.
+    """
+
+    __slots__ = ("_documents", "display", "limits", "text")
+
+    def __init__(self, text: str, display: str, limits: Limits) -> None:
+        self.text = text
+        self.display = display
+        self.limits = limits
+        self._documents: list[dict[JsonPath, Location]] | None = None
+
+    def of(self, index: int) -> dict[JsonPath, Location]:
+        """The locations of document ``index`` (counting the documents that are not empty)."""
+        if self._documents is None:
+            self._documents = _all_exact_locations(self.text, self.display, self.limits)
+        return self._documents[index] if index < len(self._documents) else {}
+
+    def __getstate__(self) -> tuple[str, str, Limits]:
+        return self.text, self.display, self.limits
+
+    def __setstate__(self, state: tuple[str, str, Limits]) -> None:
+        self.text, self.display, self.limits = state
+        self._documents = None
+
+
+def _locations_of(exact: _FileLocations, index: int) -> Callable[[], dict[JsonPath, Location]]:
+    """A function giving the exact locations of document ``index`` of ``exact``'s file; a
     ``partial`` of a module function rather than a closure, so that a document can be pickled
     (:mod:`~hoodsync.definitions.parallel_load` sends documents between processes)."""
-    return functools.partial(_exact_locations, text, display, index, limits)
+    return functools.partial(_document_locations, exact, index)
 
 
-def _exact_locations(
-    text: str, display: str, index: int, limits: Limits
-) -> dict[JsonPath, Location]:
-    """The locations the exact builder records for document ``index`` of ``text``."""
-    for at, node in enumerate(_nodes(text)):
-        if at == index:
+def _document_locations(exact: _FileLocations, index: int) -> dict[JsonPath, Location]:
+    return exact.of(index)
+
+
+def _all_exact_locations(text: str, display: str, limits: Limits) -> list[dict[JsonPath, Location]]:
+    """The locations the exact builder records for each (non-empty) document of ``text``, in
+    order. A document it refuses keeps those recorded before the refusal (the loader reported
+    that document's problem with the exact builder's own locations); a syntax error ends the
+    list (the documents before it are all there: the loader read them from the same parse)."""
+    out: list[dict[JsonPath, Location]] = []
+    try:
+        for node in _nodes(text):
             builder = _Builder(display, limits)
-            builder.build(node, (), 0, set(), False)
-            return builder.locations
-    return {}
+            with contextlib.suppress(_Invalid, RecursionError):
+                builder.build(node, (), 0, set(), False)
+            out.append(builder.locations)
+    except (yaml.YAMLError, RecursionError):
+        pass
+    return out
 
 
 def parse_events(text: str) -> Iterator[yaml.Event]:
@@ -493,7 +537,57 @@ def _decode(raw: bytes, display: str) -> tuple[str | None, Problem | None]:
     return text.lstrip("\ufeff"), None
 
 
+#: A character the YAML reader refuses: outside its printable set (YAML 1.1 §5.1, as libyaml
+#: and PyYAML's reader apply it). Text decoded from UTF-8 holds no surrogate.
+_UNREADABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _at(text: str, index: int, display: str) -> Location:
+    """Where character ``index`` of ``text`` is (1-based line and column)."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return Location(display, text.count("\n", 0, index) + 1, index - line_start + 1)
+
+
+def _unreadable_problem(text: str, display: str) -> Problem | None:
+    """The first character the YAML reader refuses, where it is: the reader's own error says
+    only "position N" (in bytes, for libyaml) and names no line."""
+    found = _UNREADABLE.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    what = "control character" if code < 0x20 or 0x7F <= code <= 0x9F else "character"
+    return Problem(
+        _at(text, found.start(), display),
+        f"{what} U+{code:04X} is not allowed in a YAML file; remove it",
+    )
+
+
+#: A byte order mark starting a line (after the first line: the file's own is dropped).
+_LINE_START_BOM = re.compile("(?<=\n)\ufeff")
+
+
+def _stray_bom_problem(text: str, display: str) -> Problem | None:
+    """A byte order mark at the start of a line after the first (two files joined, each with
+    its own): libyaml skips it without counting its column, so the line reads as indented and
+    the errors that follow name anything but the mark. One clear problem instead."""
+    if "\ufeff" not in text:  # at once for ASCII text
+        return None
+    found = _LINE_START_BOM.search(text)
+    if found is None:
+        return None
+    return Problem(
+        _at(text, found.start(), display),
+        "byte order mark (U+FEFF) at the start of a line: only the start of a file may hold "
+        "one (were two files joined?); remove it",
+    )
+
+
 def _syntax_problem(exc: yaml.YAMLError, display: str, text: str) -> Problem:
+    if isinstance(exc, yaml.reader.ReaderError):
+        # Its text ends in "in <unicode string>, position N": not for a user's eyes.
+        return _unreadable_problem(text, display) or Problem(
+            Location(display), f"YAML syntax error: {exc.reason}"
+        )
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = getattr(exc, "problem", None) or str(exc)
@@ -611,9 +705,9 @@ def _refused_at(exc: yaml.YAMLError) -> int | None:
 def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
     """Parse YAML text (possibly several documents) strictly; never raises for bad input."""
     result = LoadResult(files=[display])
-    deep = _too_deep(text, display, limits)
-    if deep is not None:
-        result.problems.append(deep)
+    refused = _stray_bom_problem(text, display) or _too_deep(text, display, limits)
+    if refused is not None:
+        result.problems.append(refused)
         return result
     documents = _text_documents(text, display, limits)
     if documents is not None:
@@ -621,6 +715,7 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
         return result
     loader = _Loader(text)
     fast = not fast_load.may_have_anchor(text)  # no anchor, so no alias: no node is shared
+    exact = _FileLocations(text, display, limits)
     index = -1
     composed = 0  # where the document being composed starts, at the latest
     try:
@@ -631,7 +726,7 @@ def load_text(text: str, display: str, limits: Limits = DEFAULT_LIMITS) -> LoadR
             composed = node.end_mark.index
             index += 1
             if fast:
-                built, document = _fast_document(text, node, index, display, limits)
+                built, document = _fast_document(node, index, display, limits, exact)
                 if built:
                     if document is not None:
                         result.documents.append(document)
@@ -686,8 +781,9 @@ class _Displayer:
     component (at 10,000 files that was ~0.4 s of ``lstat`` and ``pathlib`` work)."""
 
     def __init__(self) -> None:
-        self._cwd = os.path.realpath(os.getcwd())
-        self._prefix = self._cwd if self._cwd.endswith(os.sep) else self._cwd + os.sep
+        cwd = os.path.realpath(os.getcwd())
+        #: The working directory's real path, ending in a separator.
+        self.prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
         self._folders: dict[str, str] = {}
 
     def __call__(self, path: str | Path) -> str:
@@ -699,7 +795,7 @@ class _Displayer:
         if real_folder is None:
             real_folder = self._folders[folder] = os.path.realpath(folder or ".")
         real = os.path.join(real_folder, name)
-        return real[len(self._prefix) :] if real.startswith(self._prefix) else text
+        return real[len(self.prefix) :] if real.startswith(self.prefix) else text
 
 
 def load_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
@@ -762,19 +858,29 @@ def _too_big(size: int, limits: Limits) -> str:
     )
 
 
+_SUFFIXES = (".yaml", ".yml")
+
+
 def _is_definition_file(name: str) -> bool:
-    return name.endswith((".yaml", ".yml")) and name not in CONFIG_FILENAMES
+    return name.endswith(_SUFFIXES) and name not in CONFIG_FILENAMES
 
 
 def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
-    """Every definition file named by ``paths`` (DESIGN §1.1), sorted, without duplicates.
+    """Every definition file named by ``paths`` (DESIGN §1.1), sorted, each once.
 
     A file is taken as given (even ``hoodsync.yaml`` is skipped only when found by walking);
     a directory contributes every ``*.yaml`` / ``*.yml`` below it except ``hoodsync.yaml``,
     anything inside hidden folders or hidden files, and anything in a folder below it that is
-    a project of its own (see :func:`separate_projects`). Something that exists but is neither
-    a file nor a directory (a FIFO, a broken or looping symlink) is taken as given too, so that
-    reading it reports what it is. A path that does not exist is a Problem.
+    a project of its own (see :func:`separate_projects`). Symlinked folders are followed like
+    any folder (see :func:`_folders`: each folder is read once; a link into a folder that
+    holds it is a problem, not a loop). Something that exists but is neither a file nor a
+    directory (a FIFO, a broken or looping symlink) is taken as given too, so that reading it
+    reports what it is. A path that does not exist is a Problem.
+
+    A file reached under several names (given twice, given and found, or through a symlink to
+    it or to a folder holding it) is one file: it is read once (its definitions would
+    otherwise be duplicates of themselves), under a name that goes through no symlink when it
+    has one, else under the least of its names.
     """
     names, problems = discover_names(paths)
     return [Path(name) for name in names], problems
@@ -783,17 +889,90 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
 def discover_names(paths: Sequence[str | Path]) -> tuple[list[str], list[Problem]]:
     """:func:`discover`, each file as the ``str()`` of the ``Path`` it gives: what loading
     needs, without building and hashing a ``Path`` per file (~0.1 s at 10,000 files)."""
-    found: set[str] = set()
+    files, problems = discover_files(paths)
+    return [name for name, _ in files], problems
+
+
+def discover_files(paths: Sequence[str | Path]) -> tuple[list[tuple[str, str]], list[Problem]]:
+    """:func:`discover_names`, each file with the name its problems carry (what
+    :func:`display_path` gives): for a file the walk listed, from the real path of its folder,
+    which the walk knows, instead of asking the file system again for each file whether it is
+    a symlink and where its folder is (~5 % of loading 10,000 files)."""
+    found: dict[str, _Name] = {}  # by real path
     problems: list[Problem] = []
+    roots: list[Path] = []
+    given: list[Path] = []
     for raw in paths or ["."]:
         path = Path(raw)
         if path.is_dir():
-            found.update(_walk(path))
+            roots.append(path)
         elif os.path.lexists(path):  # a file, or something reading it will name
-            found.add(str(path))
+            given.append(path)
         else:
             problems.append(Problem(Location(str(raw)), "no such file or directory"))
-    return sorted(found), problems
+    displayer = _Displayer()
+    here = displayer.prefix
+    for folder in _folders(roots, problems):
+        if folder.own is not None:
+            continue
+        prefix = _child_prefix(folder.path)
+        real = folder.real if folder.real.endswith(os.sep) else folder.real + os.sep
+        inside = real.startswith(here)
+        linked = folder.linked
+        for entry in folder.files:
+            name = entry.name
+            # _is_definition_file and not hidden, inline: this runs once per file
+            if name[:1] == "." or not name.endswith(_SUFFIXES) or name in CONFIG_FILENAMES:
+                continue
+            shown = str(Path(folder.path) / name) if prefix is None else prefix + name
+            try:
+                link = entry.is_symlink()  # known from the listing: no system call
+            except OSError:
+                link = False
+            if link:
+                _found(found, _Name(shown, True, displayer(shown)), os.path.realpath(entry.path))
+                continue
+            key = real + name
+            # As _Displayer names it: its real path, from the working directory when in it.
+            if prefix is None:  # not POSIX: the general rule
+                display = displayer(shown)
+            elif inside:
+                display = key[len(here) :]
+            else:
+                display = shown
+            if key in found:  # a symlink to it, or to its folder, came first
+                _found(found, _Name(shown, linked, display), key)
+            else:
+                found[key] = _Name(shown, linked, display)
+    for path in given:  # after the walk: a file also found there keeps the walk's name
+        named = _Name(str(path), os.path.islink(path), displayer(path))
+        _found(found, named, os.path.realpath(path), ties=False)
+    files = [(name.name, name.display) for name in found.values()]
+    files.sort()
+    return files, problems
+
+
+class _Name(NamedTuple):
+    """A name of a file found (:func:`discover_files`)."""
+
+    name: str
+    #: Through a symlink (to the file, or to a folder above it).
+    linked: bool
+    #: What problems call it (:func:`display_path`).
+    display: str
+
+
+def _found(found: dict[str, _Name], name: _Name, real: str, ties: bool = True) -> None:
+    """``name`` is a name of the file ``real``; keep the one :func:`discover` reads it under:
+    one through no symlink, else (``ties``) the first in name order, whatever order the folder
+    listed them in."""
+    known = found.get(real)
+    if (
+        known is None
+        or (known.linked and not name.linked)
+        or (ties and known.linked is name.linked and name.name < known.name)
+    ):
+        found[real] = name
 
 
 def separate_projects(paths: Sequence[str | Path]) -> list[Path]:
@@ -806,11 +985,10 @@ def separate_projects(paths: Sequence[str | Path]) -> list[Path]:
     roots = [Path(raw) for raw in paths or ["."]]
     given = [_resolved(root) for root in roots]
     found: set[Path] = set()
-    for root in roots:
-        if root.is_dir():
-            for folder, _, own in _folders(root):
-                if own and not any(g.is_relative_to(_resolved(Path(folder))) for g in given):
-                    found.add(Path(folder) / own)
+    for folder in _folders([root for root in roots if root.is_dir()], None):
+        own = folder.own
+        if own and not any(g.is_relative_to(_resolved(Path(folder.path))) for g in given):
+            found.add(Path(folder.path) / own)
     return sorted(found, key=lambda p: str(p))
 
 
@@ -821,19 +999,9 @@ def _resolved(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
-def _walk(root: Path) -> Iterator[str]:
-    """The definition files under ``root``, each as ``str(Path(folder) / name)``."""
-    for folder, filenames, own in _folders(root):
-        if own is None:
-            prefix = _child_prefix(folder)
-            for name in sorted(filenames):
-                if not name.startswith(".") and _is_definition_file(name):
-                    yield str(Path(folder) / name) if prefix is None else prefix + name
-
-
 def _child_prefix(folder: str) -> str | None:
     """What ``str(Path(folder) / name)`` puts before a plain file ``name`` (one that
-    ``os.walk`` lists: no separator, not ``.`` or ``..``), computed once per folder; None
+    ``os.scandir`` lists: no separator, not ``.`` or ``..``), computed once per folder; None
     where that is not simply the folder's normal form and a separator (not POSIX)."""
     if os.sep != "/" or os.altsep:
         return None
@@ -841,18 +1009,150 @@ def _child_prefix(folder: str) -> str | None:
     return "" if base == "." else base if base.endswith("/") else base + "/"
 
 
-def _folders(root: Path) -> Iterator[tuple[str, list[str], str | None]]:
-    """Each folder of the tree under ``root`` (``root`` first), top-down in name order, with
-    its file names and, for a folder below ``root`` that is a project of its own, the name of
-    its configuration file; nothing below such a folder is visited. Hidden folders are left
-    out. Symlinked folders are not followed (so a symlink loop cannot make the walk endless).
+class _Folder(NamedTuple):
+    """One folder of a walk (:func:`_folders`)."""
+
+    #: As walked: a root as given, then ``os.path.join(parent, name)``.
+    path: str
+    #: Its real path (every symlink resolved): what tells two names of one folder apart.
+    real: str
+    #: Reached through a symlinked folder (below a root).
+    linked: bool
+    #: Its entries that are not folders (files, and whatever reading them will name).
+    files: list[os.DirEntry[str]]
+    #: For a folder below a root that is a project of its own: its configuration file's name.
+    own: str | None
+
+
+def _folders(roots: Sequence[Path], problems: list[Problem] | None) -> Iterator[_Folder]:
+    """Each folder of the trees under ``roots``: those reached without a symlink first (the
+    roots in order, each followed by its tree, top-down in name order), then those reached
+    through one; nothing below a folder that is a project of its own is visited, and hidden
+    folders are left out.
+
+    A symlinked folder is followed as a folder is, as users of ``ls``, ``git`` and editors
+    expect (not following it made its definitions silently absent: orphans to ``--prune``).
+    Each folder is read once, by real path (the same folder under two names would give every
+    definition in it twice); folders reached without a symlink come first, so they keep their
+    own names. A symlink to a folder that holds it (``loop -> ..``) would make the walk
+    endless: it is not followed, and is a problem (in ``problems`` when given), as is a folder
+    that cannot be read (its definitions would be missing without a word).
     """
-    top = True
-    for folder, dirnames, filenames in os.walk(root):
-        own = None if top else next((n for n in CONFIG_FILENAMES if n in filenames), None)
-        top = False
-        dirnames[:] = [] if own else sorted(d for d in dirnames if not d.startswith("."))
-        yield folder, filenames, own
+    read: set[str] = set()
+    pending: list[_Pending] = []
+    for root in roots:
+        top = str(root)
+        real = os.path.realpath(top)
+        if real not in read:
+            read.add(real)
+            pending.append(_Pending(top, real, False, True))
+    pending.reverse()  # popped from the end: the roots in the order given
+    links: collections.deque[tuple[str, str]] = collections.deque()  # (link, real holder)
+    while pending or links:
+        if not pending:  # every folder reached without a symlink is read: now the links
+            followed = _followed(*links.popleft(), read, problems)
+            if followed is not None:
+                pending.append(followed)
+            continue
+        path, real, linked, is_root = pending.pop()
+        listed = _entries(path, problems)
+        if listed is None:
+            continue
+        files, folders = listed
+        own = None
+        if not is_root:
+            names = [entry.name for entry in files]
+            own = next((n for n in CONFIG_FILENAMES if n in names), None)
+        yield _Folder(path, real, linked, files, own)
+        if own is not None:
+            continue
+        below = []
+        for entry in folders:
+            if entry.name.startswith("."):
+                continue
+            if _is_link(entry):
+                links.append((entry.path, real))
+                continue
+            child = os.path.join(real, entry.name)
+            if child not in read:
+                read.add(child)
+                below.append(_Pending(entry.path, child, linked, False))
+        pending.extend(reversed(below))
+
+
+class _Pending(NamedTuple):
+    """A folder a walk will read: as :class:`_Folder` says, and whether it is a root."""
+
+    path: str
+    real: str
+    linked: bool
+    is_root: bool
+
+
+def _followed(
+    link: str, holder: str, read: set[str], problems: list[Problem] | None
+) -> _Pending | None:
+    """The symlinked folder ``link`` (in the folder whose real path is ``holder``) as a
+    folder to walk; None when it is not walked: read already (under another name), or a loop
+    (a problem)."""
+    real = os.path.realpath(link)
+    if holder == real or holder.startswith(real.rstrip(os.sep) + os.sep):
+        if problems is not None:
+            try:
+                target = f" (-> {os.readlink(link)})"
+            except OSError:
+                target = ""
+            problems.append(
+                Problem(
+                    Location(str(Path(link))),
+                    f"symlink to a folder that holds it{target}: following it would never "
+                    "end; remove it, or hide it by starting its name with '.'",
+                )
+            )
+        return None
+    if real in read:
+        return None
+    read.add(real)
+    return _Pending(link, real, True, False)
+
+
+def _entries(
+    folder: str, problems: list[Problem] | None
+) -> tuple[list[os.DirEntry[str]], list[os.DirEntry[str]]] | None:
+    """The entries of ``folder``: (those that are not folders, in the order listed; folders,
+    by name); None when it cannot be read (a problem)."""
+    files: list[os.DirEntry[str]] = []
+    folders: list[os.DirEntry[str]] = []
+    file, subfolder = files.append, folders.append
+    try:
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                try:
+                    is_dir = entry.is_dir()  # a folder, or a symlink to one (as os.walk has it)
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    subfolder(entry)
+                else:
+                    file(entry)
+    except OSError as exc:
+        if problems is not None:
+            reason = exc.strerror or exc.__class__.__name__
+            problems.append(Problem(Location(str(Path(folder))), f"cannot read folder: {reason}"))
+        return None
+    folders.sort(key=_name)
+    return files, folders
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
 
 
 def load_paths(paths: Sequence[str | Path], limits: Limits = DEFAULT_LIMITS) -> LoadResult:
@@ -866,11 +1166,19 @@ def load_paths(paths: Sequence[str | Path], limits: Limits = DEFAULT_LIMITS) -> 
 def load_files(files: Sequence[str | Path], limits: Limits = DEFAULT_LIMITS) -> LoadResult:
     """Load ``files`` (as :func:`discover` or :func:`discover_names` found them), in order;
     problems from all of them."""
-    result = LoadResult()
     display = _Displayer()
+    return load_named([(path, display(path)) for path in files], limits)
+
+
+def load_named(
+    files: Sequence[tuple[str | Path, str]], limits: Limits = DEFAULT_LIMITS
+) -> LoadResult:
+    """Load ``files``, each given with the name its problems carry (as :func:`discover_files`
+    found them), in order; problems from all of them."""
+    result = LoadResult()
     with collector_paused():
-        for path in files:
-            result.extend(_load_file(path, display(path), limits))
+        for path, display in files:
+            result.extend(_load_file(path, display, limits))
     return result
 
 

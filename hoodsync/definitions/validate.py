@@ -43,8 +43,8 @@ from hoodsync.definitions.loader import (
     Document,
     Limits,
     collector_paused,
-    discover_names,
-    load_files,
+    discover_files,
+    load_named,
 )
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Kind
@@ -167,8 +167,8 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
 
 def _schema_problems(doc: Document, name: str, *, non_finite: bool) -> Iterator[Problem]:
     """Every schema violation in ``doc`` as Problems located at the offending node.
-    ``non_finite``: whether ``doc`` holds a NaN or an infinity (:func:`_has_non_finite`, asked
-    once per document by the caller); the fast check could not call such a document valid."""
+    ``non_finite``: whether ``doc`` holds a NaN or an infinity (:func:`_scan`, asked once per
+    document by the caller); the fast check could not call such a document valid."""
     if not non_finite and _fast_valid(doc.data, name, finite=True):
         return
     seen: set[tuple[object, ...]] = set()
@@ -330,21 +330,33 @@ def _is_plain_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _has_non_finite(root: Any) -> bool:
-    """Does ``root`` hold a NaN or an infinity anywhere? The cheap test every document gets
-    (no paths, no recursion: ~10 µs for a large definition); :func:`_non_finite` finds them."""
+#: What :func:`_scan` finds in a document: a NaN or an infinity (certainly)...
+_NON_FINITE = 1
+#: ... and a string holding ``${`` (maybe: also said when the scan stopped at a NaN).
+_DOLLAR_BRACE = 2
+
+
+def _scan(root: Any) -> int:
+    """What ``root`` holds that needs a closer look, as flags: :data:`_NON_FINITE` when it
+    holds a NaN or an infinity anywhere (:func:`_non_finite` finds them), :data:`_DOLLAR_BRACE`
+    when a string in it may hold ``${`` (:func:`_reference_problems` looks at them). The cheap
+    walk every document gets (no paths, no recursion: ~10 µs for a large definition)."""
     stack = [root]
     pop, extend, isfinite = stack.pop, stack.extend, math.isfinite
+    found = 0
     while stack:
         node = pop()
         kind = type(node)
         if kind is dict:
             extend(node.values())
+        elif kind is str:
+            if "${" in node:
+                found = _DOLLAR_BRACE
         elif kind is list:
             extend(node)
         elif kind is float and not isfinite(node):
-            return True
-    return False
+            return _NON_FINITE | _DOLLAR_BRACE  # the rest is not scanned: "maybe"
+    return found
 
 
 def _non_finite(node: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, float]]:
@@ -367,7 +379,7 @@ def _with_value_problems(
     doc: Document, schema_problems: Sequence[Problem], non_finite: bool
 ) -> list[Problem]:
     """``schema_problems`` plus NaN / infinity anywhere (``non_finite``: whether ``doc`` holds
-    any, :func:`_has_non_finite`) and an ``order`` that is not a plain integer.
+    any, :func:`_scan`) and an ``order`` that is not a plain integer.
 
     NaN and infinity have no JSON form (the API cannot store them) and NaN never equals itself,
     so such a definition could never converge. Where one sits, its message replaces the
@@ -399,6 +411,39 @@ def _with_value_problems(
             )
         )
     return found
+
+
+def _reference_problems(doc: Document) -> list[Problem]:
+    """Each malformed ``${env:...}`` reference in the document's spec (the grammar:
+    :mod:`~hoodsync.definitions.interpolate`): ``${ENV:X}``, ``${env: X}``, ``${env:A-B}``
+    would be sent as text, to every recipient, where a value was meant."""
+    from hoodsync.definitions.interpolate import malformed
+
+    spec = doc.data.get("spec") if isinstance(doc.data, dict) else None
+    problems = []
+    for path, text in _strings(spec, ("spec",)):
+        for shown, why in malformed(text):
+            problems.append(
+                Problem(
+                    doc.locate(path),
+                    f"{_short(shown)} is not an interpolation: {why} (to send it as text, "
+                    f"write {_short('$' + shown)})",
+                    path,
+                )
+            )
+    return problems
+
+
+def _strings(node: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    """Every string value below ``node`` with its path (keys are not values)."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, path + (index,))
 
 
 # --------------------------------------------------------------------------- API rules
@@ -739,10 +784,13 @@ def _check_documents(
         problems.extend(envelope)
         if kind is None:
             continue
-        # One scan for NaN / infinity per document serves the fast check and the value rule.
-        non_finite = _has_non_finite(doc.data)
+        # One scan per document serves the fast check and the value rules.
+        scanned = _scan(doc.data)
+        non_finite = bool(scanned & _NON_FINITE)
         schema_found = list(_schema_problems(doc, kind.value, non_finite=non_finite))
         found = _with_value_problems(doc, schema_found, non_finite)
+        if scanned & _DOLLAR_BRACE:
+            found += _reference_problems(doc)
         rule_found, checked = _rule_problems(doc, kind, now, found)
         found += rule_found
         if not schema_found and not any(p.severity == "error" for p in found):
@@ -774,7 +822,7 @@ def load_definitions(
     """
     now = now or dt.datetime.now(dt.UTC)
     with collector_paused():
-        files, load_problems = discover_names(paths)
+        files, load_problems = discover_files(paths)
         parts = parallel_load.in_parts(
             files,
             partial(_load_and_check, now=now, limits=limits),
@@ -795,22 +843,22 @@ def load_definitions(
     return sorted(definitions, key=lambda d: (_KIND_NAMES[d.kind], d.key))
 
 
-def _load_cost(path: str) -> float:
-    """About how long loading and checking the file ``path`` takes, in bytes of YAML: each
-    file costs about as much as 2 KiB of text on top of its own (measured at 10,000 files);
-    0 for one that cannot be read (reading it reports why, quickly)."""
+def _load_cost(file: tuple[str, str]) -> float:
+    """About how long loading and checking ``file`` (its path and display name) takes, in
+    bytes of YAML: each file costs about as much as 2 KiB of text on top of its own (measured
+    at 10,000 files); 0 for one that cannot be read (reading it reports why, quickly)."""
     try:
-        return os.stat(path).st_size + 2048
+        return os.stat(file[0]).st_size + 2048
     except OSError:
         return 0.0
 
 
 def _load_and_check(
-    files: Sequence[str], *, now: dt.datetime, limits: Limits
+    files: Sequence[tuple[str, str]], *, now: dt.datetime, limits: Limits
 ) -> tuple[list[Problem], list[Definition], list[Problem]]:
-    """Load ``files`` and check each document (:func:`_check_documents`): the files'
-    problems, the valid definitions and the documents' problems. Runs in a worker process for
-    part of the files (its result is pickled back)."""
-    loaded = load_files(files, limits)
+    """Load ``files`` (each with its display name) and check each document
+    (:func:`_check_documents`): the files' problems, the valid definitions and the documents'
+    problems. Runs in a worker process for part of the files (its result is pickled back)."""
+    loaded = load_named(files, limits)
     definitions, problems = _check_documents(loaded.documents, now)
     return loaded.problems, definitions, problems
