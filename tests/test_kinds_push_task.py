@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from hoodsync.apply import resolve_steps
 from hoodsync.kinds.base import Context
 from hoodsync.kinds.push_task import PushTaskRules
 from hoodsync.model import Definition, Kind, Location
@@ -208,3 +209,13 @@ def test_an_active_task_starting_immediately_is_flagged_as_sending_on_create() -
         plan_one(defn(), remote_of(SPEC, status="0")),  # activated, not created
     ):
         assert quiet is not None and "sends_immediately" not in quiet.flags
+
+
+def test_a_duplicates_rename_sends_the_accounts_name_as_it_is() -> None:
+    """Apply resolves step bodies as templates: a name from the account that reads as a
+    reference is escaped, so the rename sends it as it is, never a variable's value."""
+    dup = RULES.from_remote(remote_of(SPEC, tid="1058", name="Promo ${env:PROMO}"))
+    kept = RULES.from_remote(remote_of(SPEC, name="Promo ${env:PROMO}"))
+    change = RULES.duplicate_change("push_task.hourly", dup, kept)
+    (step,) = resolve_steps(change, {"PROMO": "secret-value"})
+    assert step.body == {"name": "Promo ${env:PROMO} (duplicate)", "status": 0}

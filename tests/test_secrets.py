@@ -640,3 +640,32 @@ def test_a_number_holds_a_variables_value_only_when_it_is_that_value(
     code, out, err = cli(capsys, "pull")
     assert code == 0, (out, err)
     assert "frequency: 12000" in task.read_text()
+
+
+def test_an_escaped_reference_is_sent_as_written_and_plans_clean_after(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``$${env:PROMO}`` is the text ``${env:PROMO}``: apply resolves step bodies as templates,
+    so the plan must hold it escaped, or apply would send the variable's value (and every plan
+    after would show drift)."""
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", PROMO)
+    spec = campaign_yaml("promo", "Promo").replace(
+        "  labels: [a, b]\n", '  labels: [a, b]\n  description: "Only $${env:PROMO} today"\n'
+    )
+    write(acc.root, "c/promo.yaml", spec)
+    for argv in (("apply", "--auto-approve"), ("apply", "--auto-approve", "--plan", "p.json")):
+        if "--plan" in argv:  # the same through a saved plan, after an edit
+            write(acc.root, "c/promo.yaml", spec.replace("today", "tonight"))
+            assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+        code, out, err = cli(capsys, *argv)
+        assert code == 0, err
+        with acc.remote() as remote:
+            (campaign,) = remote.campaigns()
+        assert campaign["description"].startswith("Only ${env:PROMO} to"), campaign
+        assert PROMO not in json.dumps(campaign)
+        code, out, err = cli(capsys, "plan", "--detailed-exitcode")
+        assert code == 0, out

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from hoodsync.definitions.fast_interpolate import may_reference
+from hoodsync.definitions.interpolate import escape, masked, reference_names
 from hoodsync.definitions.interpolate import fingerprint as value_fp
-from hoodsync.definitions.interpolate import masked, reference_names
 from hoodsync.errors import format_json_path
 from hoodsync.model import Definition, JsonPath, Kind, RemoteObject
 from hoodsync.plan import (
@@ -1059,8 +1060,15 @@ def _move_diff(
 def template_body(body: Mapping[str, Any], desired: Desired) -> dict[str, Any]:
     """A request body built from the *resolved* spec, with every sensitive value put back as its
     ``${env:NAME}`` template (the plan must never hold the secret). ``body``'s paths are the
-    spec's paths (it holds some of the spec's top-level keys)."""
+    spec's paths (it holds some of the spec's top-level keys).
+
+    A step body is a template through and through: apply resolves every string of it
+    (:func:`hoodsync.apply.resolve_steps`). So resolved text that reads as a reference — the
+    literal ``${env:X}`` a definition wrote as ``$${env:X}`` — is escaped again here, or apply
+    would fill it in."""
     out: dict[str, Any] = copy_json(body)
+    if may_reference(out):  # almost never: the walk is skipped
+        out = _as_templates(out)
     for path in desired.sensitive:
         node: Any = out
         try:
@@ -1072,6 +1080,18 @@ def template_body(body: Mapping[str, Any], desired: Desired) -> dict[str, Any]:
         except (KeyError, IndexError, TypeError):
             continue
     return out
+
+
+def _as_templates(node: Any) -> Any:
+    """JSON data with every string value written as the template that resolves to it (keys are
+    never resolved, so they stay as they are)."""
+    if isinstance(node, str):
+        return escape(node)
+    if isinstance(node, dict):
+        return {k: _as_templates(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_as_templates(v) for v in node]
+    return node
 
 
 def spec_hash(spec: Any, state: str | None, sensitive: Sequence[JsonPath]) -> str:

@@ -37,6 +37,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hoodsync.definitions.interpolate import escape
 from hoodsync.kinds.base import (
     DUPLICATE_SUFFIX,
     RESOLVE_HINT,
@@ -280,7 +281,10 @@ class CampaignRules(KindRules):
                 f"will be released from hoodsync and renamed ({why}; a draft cannot be canceled)",
                 steps=(
                     Step(
-                        Op.PATCH, dup.id, {"name": renamed, "metadata": {MARKER: None, HASH: None}}
+                        Op.PATCH,
+                        dup.id,
+                        # The account's text: apply resolves step bodies as templates.
+                        {"name": escape(renamed), "metadata": {MARKER: None, HASH: None}},
                     ),
                 ),
                 diff=(

@@ -24,6 +24,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hoodsync.definitions.interpolate import escape
 from hoodsync.kinds.base import (
     DUPLICATE_SUFFIX,
     RESOLVE_HINT,
@@ -170,7 +171,8 @@ class PushTaskRules(KindRules):
             Action.DEACTIVATE if dup.status == "active" else Action.UPDATE,
             f"will be deactivated and renamed (duplicate of id {kept.id}, which stays managed)",
             transition=(dup.status, "inactive") if dup.status == "active" else None,
-            steps=(Step(Op.PATCH, dup.id, {"name": renamed, "status": 0}),),
+            # The account's text: apply resolves step bodies as templates.
+            steps=(Step(Op.PATCH, dup.id, {"name": escape(renamed), "status": 0}),),
             flags=(Flag.DUPLICATE,),
         )
 
