@@ -348,7 +348,14 @@ def plan(
     the plan, a warning says so (the exit code does not change).
     """
     from hoodsync.definitions.loader import collector_paused
-    from hoodsync.engine import close_all, make_plans, prepare, safety_refusal, seal_plan
+    from hoodsync.engine import (
+        Recovery,
+        close_all,
+        make_plans,
+        prepare,
+        safety_refusal,
+        seal_plan,
+    )
     from hoodsync.render import render
 
     opts = PlanOptions(
@@ -376,7 +383,12 @@ def plan(
             check_writable(path)  # before any account is read
     with collector_paused():
         runs = make_plans(
-            prep, opts.prune, opts.allow_replace, opts.parallelism, opts.resolve_duplicates
+            prep,
+            opts.prune,
+            opts.allow_replace,
+            opts.parallelism,
+            opts.resolve_duplicates,
+            recovery=Recovery(_err),  # an interrupted apply's leftovers, as apply sees them
         )
     changes = errors = False
     comment: list[tuple[dict[str, Any], str | None]] = []  # markdown: one budget for all
@@ -495,8 +507,8 @@ def _stop_on_interrupt(
     """Once changes are being sent, a first Ctrl-C or SIGTERM only sets ``stop`` (no new
     change starts; the changes in flight finish; the tables are printed); a second one (either
     signal) sets ``abort`` (the calls in flight are not waited for; the tables are printed at
-    once); a third one interrupts on the spot. Before that — while planning or at the
-    question — either interrupts at once, nothing sent.
+    once); a third one interrupts on the spot. Before that — while planning, waiting for an
+    interrupted apply's creates, or at the question — either interrupts at once, nothing sent.
     SIGTERM is what CI cancels, ``timeout`` and ``docker stop`` send, with a grace period
     before SIGKILL: a started edit of a running campaign then still resumes it. Installed only
     in the main thread, where Python delivers signals."""
@@ -579,6 +591,8 @@ def apply(
     Exit 1 when anything was not applied; the result table says what was. Ctrl-C (or
     SIGTERM) starts no new change, lets the changes in flight finish and prints the table;
     Ctrl-C again prints it at once, sending nothing more and waiting for no call in flight.
+    After an interrupted apply, creates it sent without an answer are waited for (up to the
+    settle window) before the account is read, and a campaign it left paused is resumed.
 
     Each account is locked on this machine before it is read, until the apply ends: a second
     apply of the same account refuses (or waits --lock-timeout), naming the holder.
