@@ -12,7 +12,8 @@ things the next plan must know, and only its journal (:mod:`hoodsync.journal`) s
    (:func:`creates_to_wait_for`, :func:`wait_until`) and reads the account again. A create that
    never appeared is then simply missing, and planned as usual.
 2. **A campaign left paused.** An edit of a running campaign is pause → update → resume; cut
-   after the pause, the campaign stays paused. A definition without ``state:`` leaves the
+   after the pause (or failed on a pause the server applied only after apply stopped waiting
+   for it), the campaign stays paused. A definition without ``state:`` leaves the
    lifecycle alone, so nothing else would ever resume it. While the campaign is still paused
    and its definition says nothing else (no ``state:``, or ``state: active``), the plan resumes
    it, saying why (:func:`amend`).
@@ -247,13 +248,14 @@ def _completes(trace: Trace, entry: Unfinished) -> bool:
 
 
 def _what(trace: Trace) -> str:
-    if trace.left_paused:
-        return "its pause was sent, its resume was not"
+    """Why a change was left unfinished, in a few words."""
     if trace.in_flight is not None:
         return f"the answer to its {trace.in_flight.get('op')} was never received"
     if trace.failed is not None:
         return trace.failed
-    return f"stopped after {trace.done} of its {trace.of} steps"
+    if trace.of is not None and trace.done < trace.of:
+        return f"stopped after {trace.done} of its {trace.of} steps"
+    return "its resume did not go through"
 
 
 # ------------------------------------------------------------------------------ creates
@@ -392,7 +394,7 @@ def _resume(
     note = Note(
         Severity.WARNING if definition.state is None else Severity.INFO,
         f"campaign {obj.id} was paused by hoodsync's apply of {_when(entry.since)} to edit it "
-        "while it was running, and that apply was interrupted before resuming it (journal "
+        f"while it was running, and that apply did not resume it ({entry.detail}; journal "
         f"{entry.journal}). "
         + (
             "Without state: in the definition hoodsync leaves the lifecycle alone, but this "
@@ -402,7 +404,7 @@ def _resume(
         ),
         definition.address,
     )
-    why = f"paused -> running; paused by hoodsync's interrupted apply of {_when(entry.since)}"
+    why = f"paused -> running; left paused by hoodsync's apply of {_when(entry.since)}"
     if current is not None and (
         definition.state is not None
         or not current.steps  # it cannot be changed (the plan says why): only the note
@@ -440,12 +442,11 @@ def _resume(
 
 
 def _not_drift(change: Change, entry: Unfinished) -> Change:
-    """``change`` finishes what an interrupted apply started: not drift, and said so."""
+    """``change`` finishes what an earlier apply started: not drift, and said so."""
     note = Note(
         Severity.INFO,
-        f"not drift: hoodsync's apply of {_when(entry.since)} made this change and was "
-        f"interrupted before finishing it ({entry.detail}; journal {entry.journal}); this "
-        "finishes it",
+        f"not drift: hoodsync's apply of {_when(entry.since)} started this change and did not "
+        f"finish it ({entry.detail}; journal {entry.journal}); this finishes it",
         change.address,
     )
     return dataclasses.replace(change, drift=False, notes=(*change.notes, note))

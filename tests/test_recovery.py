@@ -274,8 +274,8 @@ def test_sigterm_twice_stops_at_once_and_the_next_plan_resumes_what_it_left_paus
 
     code, out, err = cli(capsys, "plan")
     assert code == 0, err
-    assert "resumed (paused -> running; paused by hoodsync's interrupted apply of " in out
-    assert "to edit it while it was running, and that apply was interrupted before" in out
+    assert "resumed (paused -> running; left paused by hoodsync's apply of " in out
+    assert "to edit it while it was running, and that apply did not resume it (" in out
     assert "To keep it paused, set state: paused." in out
     assert "undoes drift" not in out
     assert "1 to resume" in out
@@ -345,6 +345,46 @@ def test_a_saved_plan_carries_the_resume_of_a_campaign_left_paused(
     assert "# campaign.a will be updated and resumed (paused -> running" in out
     assert remote_campaigns(emulated) == [("Campaign a", "running", "New")]
     assert "No changes." in cli(capsys, "plan")[1]
+
+
+def test_with_state_active_the_resume_of_a_cut_edit_is_not_called_drift(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``state: active``: the planner resumes a paused campaign anyway. Cut after its update
+    (the campaign carries the new hash), that resume would read as undoing a pause made
+    outside hoodsync; the journal says whose pause it was."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "Hello", state="active"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert emulated.emulator is not None
+    with emulated.remote() as remote:
+        emulated.emulator.store.set_campaign_status(remote.campaign("Campaign a")["id"], "running")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New", state="active"))
+    release = threading.Event()
+
+    def cut(self: Any, campaign_id: str, body: Any = None) -> None:
+        ctrl_c_twice(emulated.root / ".hoodsync" / "journal")
+        release.wait(10)
+        raise NetworkError("the connection was lost")
+
+    real = hoodsync.remote.hood.HoodClient.resume_campaign
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "resume_campaign", cut)
+    try:
+        assert cli(capsys, "apply", "--auto-approve")[0] == 1
+    finally:
+        release.set()
+        monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "resume_campaign", real)
+    assert remote_campaigns(emulated) == [("Campaign a", "paused", "New")]
+    code, out, err = cli(capsys, "plan", "--format", "json")
+    assert code == 0, err
+    [change] = json.loads(out)["changes"]
+    assert (change["action"], change["drift"]) == ("resume", False)
+    assert [n["severity"] for n in change["notes"]] == ["info"]
+    assert (
+        "that apply did not resume it (the answer to its resume was never received"
+        in (change["notes"][0]["message"])
+    )
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert remote_campaigns(emulated) == [("Campaign a", "running", "New")]
 
 
 def test_state_paused_keeps_it_paused_and_closes_the_entry(
@@ -446,7 +486,8 @@ def test_a_pause_that_does_not_show_in_time_is_reported_and_resumed_by_the_next_
     assert remote_campaigns(acc) == [("Campaign a", "paused", "Hello")]
     code, out, _ = cli(capsys, "plan")
     assert code == 0
-    assert "# campaign.a will be updated and resumed (paused -> running; paused by" in out
+    assert "# campaign.a will be updated and resumed (paused -> running; left paused by" in out
+    assert "that apply did not resume it (pause did not show: " in out
 
 
 # ------------------------------------------------------------------ 4. not drift
@@ -487,7 +528,7 @@ def assert_paused_as_unfinished_work(
     [note] = change["notes"]
     assert note["severity"] == "info"
     assert note["message"].startswith("not drift: hoodsync's apply of ")
-    assert f"was interrupted before finishing it ({detail}; journal " in note["message"]
+    assert f"started this change and did not finish it ({detail}; journal " in note["message"]
     code, out, _ = cli(capsys, "plan")
     assert "has changed outside hoodsync" not in out and "undoes drift" not in out
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
