@@ -6,7 +6,10 @@ definitions, and ``hoodsync apply --auto-approve`` as a subprocess killed with S
 random delay (measured from the moment the apply phase started writing its journal, so the kills
 land while campaigns are being created; some land after the last create, which must be harmless
 too). Then ``apply`` runs again to completion. Every trial must end with exactly N campaigns
-remote, no name and no marker twice, and ``plan --detailed-exitcode`` exiting 0.
+remote, no name and no marker twice, and ``plan --detailed-exitcode`` exiting 0. When the kill
+left creates unanswered, the re-run waits out the settle window before it plans (a server may
+still commit them); ``--settle-window`` sets ``HOODSYNC_SETTLE_WINDOW`` for both runs (default:
+hoodsync's own, 60 s), and each trial line says how long the re-run took.
 
 ``faults``: one apply of N campaigns against an emulator answering 10 % of requests with 500,
 dropping 5 % of committed creates' answers and adding 200 ms to every request. It must either
@@ -35,7 +38,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,8 @@ class Emulator:
     url: str
     token: str
     key: str
+    #: More variables for the hoodsync processes (``HOODSYNC_SETTLE_WINDOW``).
+    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -86,6 +91,7 @@ class Emulator:
             FALCONYTE_API_URL=self.url + "/public/v1",
             FALCONYTE_API_KEY=self.key,
             NO_COLOR="1",
+            **self.extra,
         )
         return env
 
@@ -235,6 +241,7 @@ class Trial:
     duplicates: list[str]
     reapply_code: int
     plan_code: int
+    reapply_seconds: float = 0.0
 
     def ok(self, campaigns: int) -> bool:
         return (
@@ -253,16 +260,21 @@ def crash_trial(
     latency_ms: float,
     max_delay: float,
     parallelism: int,
+    settle_window: float | None = None,
 ) -> Trial:
     """One trial in a fresh emulator and repository under ``work``."""
     emulator = start_emulator(work / "emulator.sqlite", "--latency-ms", str(latency_ms))
+    if settle_window is not None:
+        emulator.extra["HOODSYNC_SETTLE_WINDOW"] = f"{settle_window:g}"
     try:
         root = work / "repo"
         make_repo(root, campaigns, parallelism=parallelism)
         delay = rng.uniform(0.0, max_delay)
         killed_at, code = kill_during_apply(root, emulator, delay)
         after_kill = len(remote_campaigns(emulator))
+        t0 = time.monotonic()
         again = hoodsync(root, emulator, "apply", "--auto-approve")
+        took = time.monotonic() - t0
         remote = remote_campaigns(emulator)
         plan = hoodsync(root, emulator, "plan", "--detailed-exitcode")
         return Trial(
@@ -274,6 +286,7 @@ def crash_trial(
             duplicates(remote),
             again.returncode,
             plan.returncode,
+            took,
         )
     finally:
         emulator.stop()
@@ -287,8 +300,10 @@ def run_crash(
     latency_ms: float,
     parallelism: int,
     out: Any = sys.stdout,
+    settle_window: float | None = None,
 ) -> list[Trial]:
-    """``trials`` crash trials; prints one line per trial and a summary."""
+    """``trials`` crash trials; prints one line per trial and a summary. ``settle_window``:
+    ``HOODSYNC_SETTLE_WINDOW`` for the hoodsync runs (``None``: hoodsync's default)."""
     rng = random.Random(seed)
     # The apply phase takes about campaigns / parallelism round trips; kill anywhere in it
     # and a little after.
@@ -309,13 +324,15 @@ def run_crash(
                 latency_ms=latency_ms,
                 max_delay=max_delay,
                 parallelism=parallelism,
+                settle_window=settle_window,
             )
         results.append(trial)
         print(
             f"  trial {n:2d}: SIGKILL {trial.delay:5.2f} s into the apply phase "
             f"({'had already finished' if trial.finished_before_kill else 'mid-apply'}); "
             f"{trial.remote_after_kill:3d} campaigns remote after the kill -> "
-            f"{trial.remote_after_reapply} after re-apply (exit {trial.reapply_code}), "
+            f"{trial.remote_after_reapply} after re-apply (exit {trial.reapply_code}, "
+            f"{trial.reapply_seconds:.1f} s), "
             f"duplicates: {trial.duplicates or 'none'}, plan --detailed-exitcode "
             f"exit {trial.plan_code}  {'OK' if trial.ok(campaigns) else 'FAILED'}",
             file=out,
@@ -438,6 +455,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--latency-ms", type=float, default=None, help="default: 20 (crash), 200 (faults)"
     )
     parser.add_argument("--parallelism", type=int, default=4)
+    parser.add_argument(
+        "--settle-window",
+        type=float,
+        default=None,
+        help="HOODSYNC_SETTLE_WINDOW for the hoodsync runs (default: hoodsync's, 60 s)",
+    )
     args = parser.parse_args(argv)
     if args.mode == "crash":
         campaigns = args.campaigns or 100
@@ -447,6 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             latency_ms=20.0 if args.latency_ms is None else args.latency_ms,
             parallelism=args.parallelism,
+            settle_window=args.settle_window,
         )
         return 0 if all(t.ok(campaigns) for t in results) else 1
     ok = run_faults(

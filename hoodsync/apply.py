@@ -12,7 +12,12 @@ Contract:
 * A failed change does not stop the others of its wave; every change of a *later* wave is then
   "not attempted", since waves exist to express dependencies.
 * A running campaign that was paused for an edit is resumed again when the edit fails, so a
-  failure never leaves a live campaign stopped behind the user's back.
+  failure never leaves a live campaign stopped behind the user's back. Where no resume can go
+  through — the pause was accepted but never showed (the campaign is not paused yet), the
+  pause failed in a way that may still have paused it, or the resume itself failed — the
+  result says the campaign may be left paused, and so does the journal's ``end`` line
+  (``may_be_left_paused``); the next plan, reading the journal, resumes it
+  (:mod:`hoodsync.recovery`).
 * Stopping (the ``stop`` event, or a first Ctrl-C while :func:`apply_plan` waits in the main
   thread): no further change starts, changes already started run to their end (their steps are
   a sequence that should not be cut in half: a campaign created to be paused must not be left
@@ -26,7 +31,9 @@ Contract:
   plan through its marker (campaigns) or name, like any create with an unknown outcome.
 * Every mutation is written to the journal before it is sent (intent) and after (result). The
   journal holds addresses, operations, ids and error messages — never request bodies, which may
-  carry interpolated secrets. A step whose intent cannot be written (disk full) is not sent;
+  carry interpolated secrets. Its intents also say how many steps the change has and whether it
+  is an edit of a running campaign: what the next run needs to tell, from the journal of an
+  apply that died, which changes it left half done (:mod:`hoodsync.journal`). A step whose intent cannot be written (disk full) is not sent;
   from then on no new change starts, a campaign paused for that change is still resumed, and
   the report says what is known and that the journal is incomplete.
 * Creates are made once by the clients, which look for an unanswered create over a settle
@@ -57,9 +64,17 @@ from typing import Any, Protocol
 
 from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
 from hoodsync.definitions.interpolate import resolve
-from hoodsync.errors import ApiError, HoodsyncError, PlanError, StalePlanError
+from hoodsync.errors import (
+    ApiError,
+    HoodsyncError,
+    InsecureTransportError,
+    PlanError,
+    RateLimitedError,
+    RemoteError,
+    StalePlanError,
+)
 from hoodsync.hooks import ChangeHooks
-from hoodsync.journal import Journal
+from hoodsync.journal import Journal, Trace
 from hoodsync.kinds import from_remote
 from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import Change, Flag, Plan, Step
@@ -202,37 +217,21 @@ class Clients:
     falconyte: FalconyteApi | None = None
 
 
-@dataclass(slots=True)
-class _Trace:
-    """What the journal holds about one change so far (kept by :class:`_Recorder` under the
-    same lock as the lines, so the two always agree)."""
-
-    #: Steps whose ``ok`` result is written (compensations not counted).
-    done: int = 0
-    #: The fields of an ``intent`` whose ``result`` is not written yet: a call in flight.
-    in_flight: dict[str, Any] | None = None
-    #: ``"<op> failed: <error>"`` once a step's failure is written.
-    failed: str | None = None
-    #: The id the last ``ok`` result names.
-    last_id: str | None = None
-    #: A compensating resume (of a live campaign paused for its edit) went through.
-    resumed: bool = False
-
-
 class _Recorder:
     """The journal as apply uses it: a failed write is recorded, sets ``broken`` (no new change
     starts) and returns False, instead of raising out of the apply.
 
-    It also keeps a :class:`_Trace` per change, and can be *sealed* (:meth:`seal`): from then
-    on only the sealing thread writes — the lines of threads left behind by a stop at once are
-    dropped (``write`` returns False), so nothing follows the ``end`` line."""
+    It also keeps a :class:`~hoodsync.journal.Trace` per change, and can be *sealed*
+    (:meth:`seal`): from then on only the sealing thread writes — the lines of threads left
+    behind by a stop at once are dropped (``write`` returns False), so nothing follows the
+    ``end`` line."""
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.broken = threading.Event()
         self._lock = threading.Lock()
         self._owner: int | None = None
-        self._traces: dict[str, _Trace] = {}
+        self._traces: dict[str, Trace] = {}
 
     def write(self, event: str, **fields: Any) -> bool:
         with self._lock:
@@ -243,31 +242,22 @@ class _Recorder:
             self._trace(event, fields)
             return True
 
-    def seal(self) -> dict[str, _Trace]:
+    def seal(self) -> dict[str, Trace]:
         """Keep the journal for the calling thread from now on; return a copy of every
         change's trace, consistent with the lines written."""
         with self._lock:
             self._owner = threading.get_ident()
             return {address: replace(t) for address, t in self._traces.items()}
 
+    def traces(self) -> dict[str, Trace]:
+        """A copy of every change's trace, consistent with the lines written."""
+        with self._lock:
+            return {address: replace(t) for address, t in self._traces.items()}
+
     def _trace(self, event: str, fields: Mapping[str, Any]) -> None:
         address = fields.get("address")
-        if not isinstance(address, str) or event not in ("intent", "result", "settle"):
-            return
-        trace = self._traces.setdefault(address, _Trace())
-        if event == "intent":
-            trace.in_flight = dict(fields)
-        elif event == "result":
-            trace.in_flight = None
-            if fields.get("status") == "ok" and fields.get("compensating"):
-                trace.resumed = True
-            elif fields.get("status") == "ok":
-                trace.done += 1
-                trace.last_id = fields.get("id")
-            elif fields.get("status") == "failed" and not fields.get("compensating"):
-                trace.failed = f"{fields.get('op')} failed: {fields.get('error')}"
-        elif event == "settle" and fields.get("status") == "failed":
-            trace.failed = f"{fields.get('op')} did not show: {fields.get('error')}"
+        if isinstance(address, str):
+            self._traces.setdefault(address, Trace()).feed(event, fields)
 
     def _write(self, event: str, fields: Mapping[str, Any]) -> bool:
         try:
@@ -330,16 +320,22 @@ class _Runner:
         created: str | None = None
         done = 0
         target: str | None = change.remote_id
+        # Read back by the next run (hoodsync.journal): how many steps the change has, and
+        # whether it is an edit of a running campaign (a pause it must not leave behind).
+        about: dict[str, Any] = {"of": len(steps)}
+        if Flag.LIVE_EDIT in change.flags:
+            about["live_edit"] = True
         for index, step in enumerate(steps):
             self._check_abort()
             target = None if step.op == "create" else (step.id or created or change.remote_id)
             if not self.journal.write(
-                "intent", address=change.address, step=index, op=step.op, id=target
+                "intent", address=change.address, step=index, op=step.op, id=target, **about
             ):
                 self._check_abort()  # a sealed journal, not a full one
                 # Write-ahead: a step whose intent is not on disk is not sent.
-                self._compensate(change, steps[:index], target)
-                return self._unjournaled(change, step, index, created or target, len(steps))
+                resumed = self._compensate(change, steps[:index], target)
+                result = self._unjournaled(change, step, index, created or target, len(steps))
+                return _with_pause_note(result, resumed)
             self._check_abort()  # its intent is written: the journal says "unknown" for it
             try:
                 new_id = self._call(change, step, target)
@@ -353,9 +349,14 @@ class _Runner:
                     id=target,
                     status="failed",
                     error=str(exc),
+                    **({"not_done": True} if not _may_have_taken_effect(exc) else {}),
                 )
-                self._compensate(change, steps[:index], target)
-                return self._failed(change, step, index, exc, created or target, len(steps))
+                resumed = self._compensate(change, steps[:index], target)
+                if resumed is None and step.op == "pause" and Flag.LIVE_EDIT in change.flags:
+                    # A pause whose answer was lost may still have paused the campaign.
+                    resumed = False if _may_have_taken_effect(exc) else None
+                result = self._failed(change, step, index, exc, created or target, len(steps))
+                return _with_pause_note(result, resumed)
             self._check_abort()
             if new_id is not None:
                 created = target = new_id
@@ -377,9 +378,13 @@ class _Runner:
                         status="failed",
                         error=str(exc),
                     )
-                    return self._failed(
+                    result = self._failed(
                         change, steps[index + 1], index + 1, exc, created or target, len(steps)
                     )
+                    # A pause that was accepted but has not shown may still take effect: no
+                    # resume can be sent to a campaign that is not paused yet.
+                    live_pause = step.op == "pause" and Flag.LIVE_EDIT in change.flags
+                    return _with_pause_note(result, False if live_pause else None)
         return Result(
             change.address,
             change.action,
@@ -608,8 +613,31 @@ def _abandoned(future: Future[Result]) -> bool:
 #: The journal's word for a call whose answer was not waited for (a stop at once).
 _AT_ONCE = "stopped at once: its answer was not waited for"
 
+#: Said of an edit of a running campaign that sent its pause and whose resume did not go
+#: through. The journal says so too (``may_be_left_paused``), and the next plan, reading it,
+#: resumes the campaign (hoodsync.recovery).
+_LEFT_PAUSED = "the campaign, running before, may be left paused; apply again to resume it"
 
-def _from_trace(change: Change, trace: _Trace | None) -> Result:
+
+def _may_have_taken_effect(exc: HoodsyncError) -> bool:
+    """Whether a call that failed with ``exc`` may still have done what it asked: anything
+    but a refusal of the API (a 4xx other than 429) or an error raised before sending."""
+    if not isinstance(exc, RemoteError) or isinstance(exc, InsecureTransportError):
+        return False
+    if isinstance(exc, ApiError) and not isinstance(exc, RateLimitedError):
+        return not 400 <= exc.status < 500
+    return True
+
+
+def _with_pause_note(result: Result, resumed: bool | None) -> Result:
+    """``result``, saying the campaign may be left paused when ``resumed`` is False (a live
+    edit's pause went out, and no resume went through); ``None``: nothing was paused."""
+    if resumed is not False:
+        return result
+    return replace(result, detail=f"{result.detail}; {_LEFT_PAUSED}")
+
+
+def _from_trace(change: Change, trace: Trace | None) -> Result:
     """The result of a change cut off by a stop at once, from what its journal lines say."""
     total = len(change.steps)
     if trace is None:
@@ -618,7 +646,7 @@ def _from_trace(change: Change, trace: _Trace | None) -> Result:
     # A live edit whose pause was sent and whose resume (its own or a compensating one) was not
     # answered: say so, the campaign stopped sending.
     paused = (
-        "; the campaign, running before, may be left paused"
+        f"; {_LEFT_PAUSED}"
         if Flag.LIVE_EDIT in change.flags
         and trace.done < total
         and (trace.done or trace.in_flight is not None)
@@ -775,8 +803,12 @@ def apply_plan(
     stop: threading.Event | None = None,
     abort: threading.Event | None = None,
     forbidden_env: frozenset[str] = frozenset(),
+    journal_fields: Mapping[str, Any] | None = None,
 ) -> ApplyReport:
     """Execute ``plan`` and return every change's result (see the module docstring).
+
+    ``journal_fields`` go into the journal's ``start`` line beside the account's name: what a
+    later run reading the journal back needs (:mod:`hoodsync.journal`; never a secret).
 
     Refuses (:class:`PlanError`) a plan with error-level notes before any write.
     ``hooks.change_finished(account, result, finished, total)`` is called once per change as
@@ -813,7 +845,9 @@ def apply_plan(
         abort=abort,
     )
     unknown_before = _unknown_outcomes(clients)
-    recorder.write("start", account=plan.account.name, changes=len(work))
+    recorder.write(
+        "start", **{**(journal_fields or {}), "account": plan.account.name, "changes": len(work)}
+    )
     report_change = (
         None if hooks is None else functools.partial(hooks.change_finished, plan.account.name)
     )
@@ -836,6 +870,7 @@ def apply_plan(
         not_attempted=report.count(Outcome.NOT_ATTEMPTED),
         duplicates=[d.address for d in report.duplicates],
         at_once=report.stopped_at_once,
+        may_be_left_paused=sorted(a for a, t in recorder.traces().items() if t.left_paused),
     )
     report.journal_error = recorder.error
     return report

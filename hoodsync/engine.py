@@ -12,7 +12,10 @@ reported to a :class:`hoodsync.hooks.Hooks` view. Nothing here prints.
    (:func:`load_saved_plan`);
 2. lock every account it will write to (:func:`lock_accounts`, :mod:`hoodsync.lock`);
 3. read each account and plan it, concurrently (:func:`make_plans`); or re-read what a saved
-   plan acts on and refuse it when anything moved (:func:`open_saved_plan`);
+   plan acts on and refuse it when anything moved (:func:`open_saved_plan`). Either first reads
+   the account's newest journal (:mod:`hoodsync.recovery`): creates an interrupted apply sent
+   without an answer are waited for until the server can no longer commit them, and what it
+   left undone goes into the plan and on into this apply's journal;
 4. show the plans (``hooks.plans_ready``), refuse plans with errors or that the safety guard
    refuses, ask for approval (``hooks.approve``);
 5. apply every account concurrently (:func:`apply_all` → :func:`hoodsync.apply.apply_plan`),
@@ -28,6 +31,7 @@ import functools
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -47,11 +51,13 @@ if TYPE_CHECKING:
     from hoodsync.apply import ApplyReport
     from hoodsync.journal import Journal
     from hoodsync.pull import FileChange
+    from hoodsync.recovery import Leftovers, Unfinished
     from hoodsync.session import Session
 
 __all__ = [
     "PlanOptions",
     "ApplyOptions",
+    "Recovery",
     "Run",
     "Prepared",
     "SavedPlan",
@@ -99,6 +105,18 @@ class ApplyOptions(PlanOptions):
     lock_timeout: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """How ``plan`` and ``apply`` look back at what an interrupted apply of the account left
+    (:mod:`hoodsync.recovery`): ``notice`` says when planning waits for creates that apply sent
+    without an answer; ``clock`` (UTC seconds, the journals' time) and ``sleep`` time that
+    wait."""
+
+    notice: Callable[[str], None]
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
 def os_error_text(exc: OSError) -> str:
     """``<path>: <reason>`` for a failed file or socket operation (no traceback, no errno)."""
     reason = exc.strerror or str(exc)
@@ -126,16 +144,22 @@ def apply(
     hooks: Hooks,
     stop: threading.Event,
     abort: threading.Event | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> bool | None:
     """Everything ``apply`` does (module docstring). Returns ``None`` when there was nothing to
     change, else whether every change of every account was applied. ``stop`` set (a first
     Ctrl-C) winds the apply down: no new change starts; ``abort`` set (a second one)
     ends it without waiting for the calls in flight (:func:`hoodsync.apply.apply_plan`).
+    ``clock`` and ``sleep`` time the wait for an interrupted apply's unanswered creates
+    (:class:`Recovery`).
 
     Raises :class:`HoodsyncError` (nothing applied) for invalid input, a held lock, a stale or
     edited saved plan, a plan with errors, the safety guard, or a refused approval."""
     with contextlib.ExitStack() as held:
-        runs, config = _locked_runs(options, hooks, held)
+        recovery = Recovery(hooks.notice, clock, sleep)
+        runs, config = _locked_runs(options, hooks, held, recovery)
         try:
             hooks.plans_ready([(r.account.name, r.plan) for r in runs])
             _check_applicable(runs, options.allow_removals)
@@ -149,10 +173,11 @@ def apply(
 
 
 def _locked_runs(
-    options: ApplyOptions, hooks: Hooks, held: contextlib.ExitStack
+    options: ApplyOptions, hooks: Hooks, held: contextlib.ExitStack, recovery: Recovery
 ) -> tuple[list[Run], Config]:
     """Steps 1–3 of :func:`apply`: the runs to apply, their accounts locked until ``held``
-    closes."""
+    closes. Each account is read only once its lock is held, and once any create its last
+    (interrupted) apply sent without an answer can no longer be committed (:func:`make_plans`)."""
     from hoodsync.definitions.loader import collector_paused
     from hoodsync.session import needs_falconyte
 
@@ -180,7 +205,7 @@ def _locked_runs(
             held,
             hooks,
         )
-        return [open_saved_plan(saved, options.parallelism)], saved.config
+        return [open_saved_plan(saved, options.parallelism, recovery)], saved.config
     with collector_paused():  # see plan(): planning builds large acyclic data
         prep = prepare(options.paths, options.accounts, options.targets, hooks)
         wanted = [
@@ -194,6 +219,7 @@ def _locked_runs(
             options.allow_replace,
             options.parallelism,
             options.resolve_duplicates,
+            recovery=recovery,
         )
     return runs, prep.config
 
@@ -345,6 +371,9 @@ class Run:
     plan: Plan
     session: Session
     remote: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+    #: What earlier interrupted applies left undone that is still open (hoodsync.recovery):
+    #: carried into this run's journal, so the next run still knows it.
+    unfinished: list[Unfinished] = field(default_factory=list)
 
 
 def close_all(runs: Sequence[Run]) -> None:
@@ -609,8 +638,16 @@ def make_plans(
     allow_replace: bool,
     parallelism: int | None,
     resolve_duplicates: bool = False,
+    *,
+    recovery: Recovery | None = None,
 ) -> list[Run]:
-    """Plan every chosen account concurrently (each with its own clients and budget)."""
+    """Plan every chosen account concurrently (each with its own clients and budget).
+
+    With ``recovery`` (``plan`` and ``apply``), each account's newest journal is read first
+    (:mod:`hoodsync.recovery`): a plan that would create what an interrupted apply sent without
+    an answer waits — in this thread, where Ctrl-C arrives — until the server can no longer
+    commit it, and is made again; then each plan is amended with what that apply left undone.
+    """
     from hoodsync.session import plan_account
 
     _check_something_to_plan(prep, prune)
@@ -630,21 +667,128 @@ def make_plans(
         )
         return Run(account, planned.plan, planned.session, planned.remote)
 
-    outcomes = in_parallel(
-        [functools.partial(one, a, m) for a, m in zip(prep.accounts, prep.shares)]
-    )
+    pairs = list(zip(prep.accounts, prep.shares))
+    found = [_leftovers(a, prep.config, recovery) for a, _ in pairs] if recovery else []
+    read_at = recovery.clock() if recovery else 0.0
+    runs = _planned(pairs, one)
+    try:
+        if recovery is not None:
+            runs = _waited(runs, pairs, found, read_at, recovery, one)
+            runs = [
+                _amended(r, mine, lo, prep.config) for r, (_, mine), lo in zip(runs, pairs, found)
+            ]
+        if prep.targets:
+            _checkparse_targets(prep.targets, runs, prep.definitions)
+    except BaseException:
+        close_all(runs)
+        raise
+    return runs
+
+
+def _planned(
+    pairs: Sequence[tuple[Account, list[Definition]]],
+    one: Callable[[Account, list[Definition]], Run],
+) -> list[Run]:
+    """``one`` for every (account, definitions) pair, concurrently; the first error is raised
+    once every session opened is closed."""
+    outcomes = in_parallel([functools.partial(one, a, m) for a, m in pairs])
     runs = [o for o in outcomes if isinstance(o, Run)]
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if errors:
         close_all(runs)
         raise errors[0]
-    if prep.targets:
-        try:
-            _checkparse_targets(prep.targets, runs, prep.definitions)
-        except BaseException:
-            close_all(runs)
-            raise
     return runs
+
+
+def _leftovers(account: Account, config: Config, recovery: Recovery) -> Leftovers:
+    """The account's newest journal, read back; a journal still being written, or one that
+    cannot be read, is said in a notice."""
+    from hoodsync.recovery import read_leftovers
+
+    found = read_leftovers(
+        config.state_dir / "journal", account.name, _identity(account, config), _settle_window()
+    )
+    if found.running is not None:
+        recovery.notice(
+            f"note: an apply of account {account.name!r} is running (pid {found.running}, "
+            f"journal {found.journal}): this plan does not show what it is doing"
+        )
+    if found.error is not None:
+        recovery.notice(
+            f"warning: cannot read the journal {found.error}: what an interrupted apply of "
+            f"account {account.name!r} left undone is not known to this plan"
+        )
+    return found
+
+
+def _identity(account: Account, config: Config) -> str:
+    """The identity of the account's Hood endpoint, what tells two accounts of one name apart
+    in journals: a keyed hash of its token (:mod:`hoodsync.identity`), or for the sandbox a
+    hash of its database's place (computed here: the sandbox's seal key, a file, is not
+    needed for it, and ``plan`` creates no file)."""
+    import hashlib
+
+    from hoodsync.session import account_key
+
+    if account.hood.is_sandbox:
+        where = str(config.sandbox_db(account).resolve()).encode("utf-8")
+        return "sandbox-" + hashlib.sha256(where).hexdigest()[:24]
+    return account_key(account, config, ["hood"], os.environ).identities()["hood"]
+
+
+def _settle_window() -> float:
+    """How long a create whose answer was lost is looked for (``HOODSYNC_SETTLE_WINDOW``)."""
+    from hoodsync.remote.transport import RetryPolicy
+    from hoodsync.session import transport_bounds
+
+    return RetryPolicy(**transport_bounds(os.environ)).settle_seconds
+
+
+def _waited(
+    runs: list[Run],
+    pairs: Sequence[tuple[Account, list[Definition]]],
+    found: Sequence[Leftovers],
+    read_at: float,
+    recovery: Recovery,
+    one: Callable[[Account, list[Definition]], Run],
+) -> list[Run]:
+    """``runs``, with every account whose plan would create what its interrupted apply sent
+    without an answer planned again once the server can no longer commit those creates (read
+    at ``read_at``, its plan could not tell). Says how long it waits, and why."""
+    from hoodsync.recovery import creates_to_wait_for, wait_until, waiting_notice
+
+    waits = [
+        (i, creates_to_wait_for(run.plan, lo))
+        for i, (run, lo) in enumerate(zip(runs, found))
+        if lo.settle_until > read_at
+    ]
+    waits = [(i, addresses) for i, addresses in waits if addresses]
+    if not waits:
+        return runs
+    until = max(found[i].settle_until for i, _ in waits)
+    for i, addresses in waits:
+        left = max(until - recovery.clock(), 0.0)
+        recovery.notice(waiting_notice(runs[i].account.name, addresses, found[i], left))
+    wait_until(until, recovery.clock, recovery.sleep, max(found[i].window for i, _ in waits))
+    again = [i for i, _ in waits]
+    for i in again:
+        runs[i].session.close()
+    fresh = _planned([pairs[i] for i in again], one)
+    out = list(runs)
+    for i, run in zip(again, fresh):
+        out[i] = run
+    return out
+
+
+def _amended(run: Run, mine: list[Definition], found: Leftovers, config: Config) -> Run:
+    """``run`` with its plan amended by what the interrupted apply left undone."""
+    from hoodsync.recovery import amend
+
+    plan_, unfinished = amend(
+        run.plan, found, mine, run.remote, env=os.environ, forbidden_env=config.secret_names()
+    )
+    run.plan, run.unfinished = plan_, unfinished
+    return run
 
 
 def safety_refusal(run: Run, allow_removals: int | None) -> str | None:
@@ -714,6 +858,12 @@ def _run_apply(
         stop=stop,
         abort=abort,
         forbidden_env=config.secret_names(),
+        # What the next run reads back (hoodsync.journal, hoodsync.recovery).
+        journal_fields={
+            "identity": _identity(run.account, config),
+            "settle_window": _settle_window(),
+            "carried": [u.to_dict() for u in run.unfinished],
+        },
     )
 
 
@@ -868,10 +1018,28 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
     return SavedPlan(path, plan_, account, config)
 
 
-def open_saved_plan(saved: SavedPlan, parallelism: int | None) -> Run:
+def open_saved_plan(
+    saved: SavedPlan, parallelism: int | None, recovery: Recovery | None = None
+) -> Run:
     """Connect to the saved plan's account and refuse the plan, before any write, when it is
-    stale (an object it acts on moved since, or an object it would create now exists)."""
+    stale (an object it acts on moved since, or an object it would create now exists).
+
+    With ``recovery``: when the plan creates what the account's interrupted apply sent without
+    an answer, the check waits until the server can no longer commit those creates (a late one
+    then makes the plan stale, not a duplicate); whatever that apply left undone is carried
+    into this run's journal as it was (the plan was amended when it was made)."""
+    from hoodsync.recovery import creates_to_wait_for, wait_until, waiting_notice
     from hoodsync.session import check_fresh, open_session
+
+    unfinished: list[Unfinished] = []
+    if recovery is not None:
+        found = _leftovers(saved.account, saved.config, recovery)
+        unfinished = list(found.unfinished.values())
+        addresses = creates_to_wait_for(saved.plan, found)
+        if addresses and found.settle_until > recovery.clock():
+            left = found.settle_until - recovery.clock()
+            recovery.notice(waiting_notice(saved.account.name, addresses, found, left))
+            wait_until(found.settle_until, recovery.clock, recovery.sleep, found.window)
 
     uses_falconyte = "falconyte" in plan_apis(saved.plan)
     session = open_session(
@@ -887,7 +1055,7 @@ def open_saved_plan(saved: SavedPlan, parallelism: int | None) -> Run:
     except BaseException:
         session.close()
         raise
-    return Run(saved.account, saved.plan, session)
+    return Run(saved.account, saved.plan, session, unfinished=unfinished)
 
 
 # --- pull ----------------------------------------------------------------------------------

@@ -7,6 +7,24 @@ and after a second Ctrl-C a ``result`` with status ``unknown`` for each call not
 operation and the remote id — never a request body, which may carry an interpolated secret,
 and never a credential. The result table of an apply is made from what was
 written here; after a crash, the file says what was sent.
+
+The lines the next run reads back (:func:`read_journal`, :mod:`hoodsync.recovery`):
+
+* ``start``: ``account`` (its name), ``identity`` (the Hood endpoint's identity, a keyed hash
+  that cannot be turned back into the token: :mod:`hoodsync.identity`), ``settle_window`` (how
+  long this run allowed a server to commit a create after its answer was lost) and ``carried``
+  (what earlier interrupted applies left to do that was still open when this one planned);
+* ``intent``: ``step`` and ``of`` (the change's step count), ``op``, ``id``, and ``live_edit``
+  on the steps of an edit of a running campaign (pause, update, resume);
+* ``result``: ``status`` ``ok`` / ``failed`` / ``unknown``; a failed one carries
+  ``not_done: true`` when the call certainly did not take effect (the API refused it, or it was
+  never sent), and ``compensating: true`` marks the resume of a campaign paused for an edit
+  that then failed;
+* ``end``: the counts, and ``may_be_left_paused``: the campaigns paused for an edit whose
+  resume did not go through (or whose pause may still take effect).
+
+:class:`Trace` is the one reading of these lines per change, used both while the apply runs
+(its result table) and when a later run reads the file back.
 """
 
 from __future__ import annotations
@@ -16,11 +34,20 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["Journal"]
+__all__ = ["Journal", "Trace", "Replay", "read_journal", "journal_files", "journal_label"]
+
+#: Line fields that say when and what, not which change: left out of a :class:`Trace`'s copy.
+_LINE_FIELDS = ("ts", "event")
+
+
+def journal_label(label: str) -> str:
+    """``label`` (an account name) as it appears in journal file names."""
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in label)
 
 
 class Journal:
@@ -51,7 +78,7 @@ class Journal:
         """A new journal file ``<folder>/<UTC timestamp>-<pid>[-<label>].jsonl``; ``label``
         (the account name) keeps accounts applied at the same moment in separate files."""
         stamp = dt.datetime.fromtimestamp(clock(), dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        safe = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in label)
+        safe = journal_label(label)
         suffix = f"-{safe}" if safe else ""
         return cls(folder / f"{stamp}-{os.getpid()}{suffix}.jsonl", clock=clock)
 
@@ -78,3 +105,148 @@ class Journal:
             except OSError:
                 if self.error is None:
                     raise
+
+
+@dataclass(slots=True)
+class Trace:
+    """What the journal's lines say about one change so far (:meth:`feed` them in order).
+
+    A call whose intent is written may have been sent: ``in_flight`` holds that intent's fields
+    until its result says ``ok`` or ``failed`` (a result ``unknown`` leaves it: the outcome is
+    still not known)."""
+
+    #: Steps whose ``ok`` result is written (compensations not counted).
+    done: int = 0
+    #: The change's step count, from its intents (``None``: written by an older hoodsync).
+    of: int | None = None
+    #: The fields of an ``intent`` whose outcome is not known (see above).
+    in_flight: dict[str, Any] | None = None
+    #: ``"<op> failed: <error>"`` once a step's failure is written.
+    failed: str | None = None
+    #: The id the last ``ok`` result names.
+    last_id: str | None = None
+    #: A resume of the campaign went through (its own step or a compensating one).
+    resumed: bool = False
+    #: An edit of a running campaign (pause, update, resume).
+    live_edit: bool = False
+    #: The campaign a live edit's pause was sent to (unless the call certainly did not take
+    #: effect): it may be paused.
+    paused_id: str | None = None
+    #: When the last line about this change was written.
+    last_ts: float = 0.0
+
+    def feed(self, event: str, fields: Mapping[str, Any], ts: float = 0.0) -> None:
+        """Take one line (``fields`` without ``ts`` and ``event``) into account."""
+        if event not in ("intent", "result", "settle"):
+            return
+        self.last_ts = max(self.last_ts, ts)
+        op = fields.get("op")
+        if event == "intent":
+            self.in_flight = {k: v for k, v in fields.items() if k not in _LINE_FIELDS}
+            if isinstance(fields.get("of"), int):
+                self.of = fields["of"]
+            if fields.get("live_edit") is True:
+                self.live_edit = True
+                if op == "pause" and isinstance(fields.get("id"), str):
+                    self.paused_id = fields["id"]
+            return
+        if event == "settle":
+            if fields.get("status") == "failed":
+                self.failed = f"{op} did not show: {fields.get('error')}"
+            return
+        status = fields.get("status")
+        if status == "unknown":
+            return
+        self.in_flight = None
+        compensating = bool(fields.get("compensating"))
+        if status == "ok":
+            if op == "resume":
+                self.resumed = True
+            if not compensating:
+                self.done += 1
+                self.last_id = fields.get("id")
+        elif status == "failed":
+            if op == "pause" and fields.get("not_done") is True:
+                self.paused_id = None
+            if not compensating:
+                self.failed = f"{op} failed: {fields.get('error')}"
+
+    @property
+    def left_paused(self) -> bool:
+        """An edit of a running campaign sent its pause, and no resume went through: the
+        campaign may be left paused."""
+        return self.live_edit and self.paused_id is not None and not self.resumed
+
+    @property
+    def unfinished(self) -> bool:
+        """Something was sent, and not every step of the change went through."""
+        return self.of is not None and self.done < self.of
+
+
+@dataclass(slots=True)
+class Replay:
+    """A journal read back: its ``start`` fields, whether it has its ``end`` line, when its
+    last line was written, and a :class:`Trace` per change address."""
+
+    path: Path
+    start: dict[str, Any]
+    ended: bool = False
+    last_ts: float = 0.0
+    traces: dict[str, Trace] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int | None:
+        """The process that wrote it (from the file name)."""
+        parts = self.path.name.split("-", 2)
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def read_journal(path: Path) -> Replay | None:
+    """Read a journal back; ``None`` when it has no ``start`` line (the apply wrote nothing).
+
+    Tolerant, since a killed process may leave half a line and a full disk a gap: a line that
+    is not a JSON object is skipped. Raises :class:`OSError` when the file cannot be read."""
+    replay: Replay | None = None
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for record in _records(fh):
+            event = record.get("event")
+            ts = record.get("ts")
+            when = float(ts) if isinstance(ts, int | float) else 0.0
+            if replay is None:
+                if event != "start":
+                    continue
+                replay = Replay(path, {k: v for k, v in record.items() if k not in _LINE_FIELDS})
+            replay.last_ts = max(replay.last_ts, when)
+            if event == "end":
+                replay.ended = True
+            address = record.get("address")
+            if isinstance(address, str) and isinstance(event, str):
+                replay.traces.setdefault(address, Trace()).feed(event, record, when)
+    return replay
+
+
+def _records(lines: Iterator[str] | TextIO) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            yield record
+
+
+def journal_files(folder: Path, label: str) -> list[Path]:
+    """The journals of account ``label`` in ``folder``, newest first (their names start with
+    the UTC time they were created at). A folder that does not exist holds none; one that
+    cannot be listed raises :class:`OSError`."""
+    want = journal_label(label)
+    try:
+        names = [p for p in folder.iterdir() if p.suffix == ".jsonl"]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    out = []
+    for path in names:
+        parts = path.name[: -len(".jsonl")].split("-", 2)
+        if len(parts) == 3 and parts[2] == want or len(parts) == 2 and not want:
+            out.append(path)
+    return sorted(out, key=lambda p: p.name, reverse=True)

@@ -436,6 +436,39 @@ def test_a_state_that_never_shows_fails_that_change_only(tmp_path: Path) -> None
     assert ("patch_campaign", "5") not in hood.calls
 
 
+@pytest.mark.parametrize(
+    ("fails", "error", "left_paused"),
+    [
+        # The resume after the failed edit fails too: the campaign is paused.
+        (
+            ("patch_campaign", "resume_campaign"),
+            ApiError(500, title="Internal server error."),
+            True,
+        ),
+        # The pause's answer was lost (a 5xx after retries): it may have paused the campaign.
+        (("pause_campaign",), ApiError(503, title="Unavailable."), True),
+        # The API refused the pause: nothing was paused, nothing to say.
+        (("pause_campaign",), ApiError(400, title="Bad request.", message="not running"), False),
+    ],
+)
+def test_a_live_edit_that_may_leave_the_campaign_paused_says_so_in_the_table_and_journal(
+    tmp_path: Path, fails: tuple[str, ...], error: ApiError, left_paused: bool
+) -> None:
+    hood = FakeHood()
+    hood.campaigns["5"] = {"id": "5", "status": "running"}
+    for op in fails:
+        hood.fail[(op, "5")] = error
+    report = run(tmp_path, paused_edits("a", live=True), hood)
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED
+    said = "the campaign, running before, may be left paused; apply again to resume it"
+    assert result.detail.endswith(said) is left_paused, result.detail
+    end = journal_lines(report)[-1]
+    assert end["may_be_left_paused"] == (["campaign.a"] if left_paused else [])
+    intent = journal_lines(report)[1]
+    assert (intent["op"], intent["of"], intent["live_edit"]) == ("pause", 3, True)
+
+
 class FirstEmailCreateFails(httpx.BaseTransport):
     """The real emulator behind a real transport, except that the first email-campaign create
     is answered 500 without reaching it (the emulator's fail_rate cannot single one out)."""
@@ -893,9 +926,11 @@ def test_a_second_stop_between_the_steps_of_a_live_edit_says_the_campaign_may_be
     (a,) = report.results
     assert (a.outcome, a.steps_done) == (Outcome.INTERRUPTED, 1)
     assert a.detail == (
-        "stopped at once after 1 of its 3 steps; the campaign, running before, may be left paused"
+        "stopped at once after 1 of its 3 steps; the campaign, running before, may be left "
+        "paused; apply again to resume it"
     )
     assert [x["event"] for x in journal_lines(report)][-2:] == ["interrupted", "end"]
+    assert journal_lines(report)[-1]["may_be_left_paused"] == ["campaign.a"]
     assert hood.returned.wait(10)
     assert ("resume_campaign", "5") not in hood.calls
 

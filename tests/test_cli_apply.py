@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import hoodsync.remote.hood
 import hoodsync.session
 from hoodsync.apply import Outcome, Result
 from hoodsync.cli.views import Console, Ordered, Progress, duration
+from hoodsync.journal import journal_files
 from hoodsync.model import Kind
 from hoodsync.plan import AccountInfo, Change, Plan, Step
 from hoodsync.planner import estimate
@@ -760,3 +761,132 @@ def test_ctrl_c_after_the_last_change_started_says_every_change_was_applied(
     assert "Apply complete: 1 applied, 0 failed, 0 not attempted." in out
     assert "Every change had started before the interrupt, and every one was applied." in err
     assert "error:" not in err
+
+
+# ------------------------------------------------------------------------------ SIGTERM
+
+
+def titled_campaign(key: str, title: str, *, state: str | None = None) -> str:
+    """A push campaign definition (scheduled in 2030) whose message title is ``title``."""
+    return f"""\
+kind: Campaign
+key: {key}
+{f"state: {state}" + chr(10) if state else ""}spec:
+  name: Campaign {key}
+  scheduled_time: "2030-01-01 10:00:00"
+  messages:
+    - name: Hi
+      channel: push
+      push:
+        title: {{en: {title}}}
+        body: {{en: Body}}
+        landing_url: https://example.com
+"""
+
+
+def journals(root: Path) -> list[Path]:
+    """The account's journals, newest first."""
+    return journal_files(root / ".hoodsync" / "journal", "default")
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def remote_campaigns(acc: Account) -> list[tuple[str, str, str]]:
+    """(name, status, title) of every campaign of the account."""
+    with acc.remote() as remote:
+        return sorted(
+            (c["name"], c["status"], c["messages"][0]["push"]["title"]["en"])
+            for c in remote.campaigns()
+        )
+
+
+#: The journal line of an apply taking a first stop, and that of a pause that went through.
+STOPPED = '"event": "interrupted"'
+PAUSED = '"op": "pause", "status": "ok"'
+
+
+class SwitchableLatency:
+    """The emulator's sleep: the latency it adds to every request, while ``on``."""
+
+    def __init__(self) -> None:
+        self.on = False
+
+    def __call__(self, seconds: float) -> None:
+        if self.on:
+            time.sleep(seconds)
+
+
+@pytest.fixture
+def slow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle]
+) -> Iterator[tuple[Account, SwitchableLatency]]:
+    """An emulated account whose requests take 400 ms each while the latency is on."""
+    latency = SwitchableLatency()
+    acc = make_account(
+        "emulator", tmp_path, monkeypatch, make_emulator, latency_ms=400, sleep=latency
+    )
+    yield acc, latency
+
+
+def running_campaigns(acc: Account, capsys: pytest.CaptureFixture[str], *keys: str) -> None:
+    """Create one campaign per key and set it running (as a send in progress would)."""
+    for key in keys:
+        write(acc.root, f"c/{key}.yaml", titled_campaign(key, "Hello"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert acc.emulator is not None
+    with acc.remote() as remote:
+        for c in remote.campaigns():
+            acc.emulator.store.set_campaign_status(c["id"], "running")
+
+
+def apply_in_a_process(acc: Account) -> subprocess.Popen[str]:
+    """``hoodsync apply`` in a process of its own (signals are sent to it, not to pytest)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hoodsync", "apply", "--auto-approve", "--parallelism", "1"],
+        cwd=acc.root,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def until_journal_says(acc: Account, text: str, after: set[Path]) -> Path:
+    """The first journal not in ``after`` that says ``text``, once one does (bounded)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for path in set(journals(acc.root)) - after:
+            if text in path.read_text():
+                return path
+        time.sleep(0.01)
+    raise AssertionError(f"the journal never said {text}")
+
+
+def test_sigterm_finishes_the_started_edit_and_prints_the_table(
+    slow: tuple[Account, SwitchableLatency], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CI cancels, ``timeout`` and ``docker stop`` send SIGTERM. Right after the pause of a
+    running campaign's edit: the edit finishes (the campaign runs again), nothing new starts,
+    the table and the journal's end are written, exit 1."""
+    acc, latency = slow
+    running_campaigns(acc, capsys, "c0", "c1")
+    for key in ("c0", "c1"):
+        write(acc.root, f"c/{key}.yaml", titled_campaign(key, "Hello again"))
+    before = set(journals(acc.root))
+    latency.on = True
+    process = apply_in_a_process(acc)
+    path = until_journal_says(acc, PAUSED, before)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    latency.on = False
+    assert process.returncode == 1, (out, err)
+    assert "Terminated (SIGTERM): finishing the changes in flight, starting no new one" in err
+    assert "Apply interrupted (SIGTERM): 1 applied, 0 failed, 1 not attempted." in out
+    assert "error: interrupted: not every change was applied" in err
+    assert lines(path)[-1]["event"] == "end"
+    assert remote_campaigns(acc) == [
+        ("Campaign c0", "running", "Hello again"),
+        ("Campaign c1", "running", "Hello"),
+    ]

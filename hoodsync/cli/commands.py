@@ -350,7 +350,14 @@ def plan(
     the plan, a warning says so (the exit code does not change).
     """
     from hoodsync.definitions.loader import collector_paused
-    from hoodsync.engine import close_all, make_plans, prepare, safety_refusal, seal_plan
+    from hoodsync.engine import (
+        Recovery,
+        close_all,
+        make_plans,
+        prepare,
+        safety_refusal,
+        seal_plan,
+    )
     from hoodsync.render import render
 
     opts = PlanOptions(
@@ -378,7 +385,12 @@ def plan(
             check_writable(path)  # before any account is read
     with collector_paused():
         runs = make_plans(
-            prep, opts.prune, opts.allow_replace, opts.parallelism, opts.resolve_duplicates
+            prep,
+            opts.prune,
+            opts.allow_replace,
+            opts.parallelism,
+            opts.resolve_duplicates,
+            recovery=Recovery(_err),  # an interrupted apply's leftovers, as apply sees them
         )
     changes = errors = False
     comment: list[tuple[dict[str, Any], str | None]] = []  # markdown: one budget for all
@@ -486,16 +498,22 @@ def preview(paths: Sequence[str], out: Path) -> None:
     click.echo(f"Wrote the preview of {len(items)} definition(s) to {out}.")
 
 
+#: What a stopping signal is called in messages and in the result table's headline.
+_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
 @contextlib.contextmanager
 def _stop_on_interrupt(
     stop: threading.Event, abort: threading.Event, view: TerminalView
 ) -> Iterator[None]:
-    """Once changes are being sent, a first Ctrl-C only sets ``stop`` (no new change starts;
-    the changes in flight finish; the tables are printed); a second one sets ``abort``
-    (the calls in flight are not waited for; the tables are printed at once); a third one
-    interrupts on the spot. Before that — while planning or at the question — Ctrl-C
-    interrupts at once, nothing sent. Installed only in the main thread, where Python
-    delivers signals."""
+    """Once changes are being sent, a first Ctrl-C or SIGTERM only sets ``stop`` (no new
+    change starts; the changes in flight finish; the tables are printed); a second one (either
+    signal) sets ``abort`` (the calls in flight are not waited for; the tables are printed at
+    once); a third one interrupts on the spot. Before that — while planning, waiting for an
+    interrupted apply's creates, or at the question — either interrupts at once, nothing sent.
+    SIGTERM is what CI cancels, ``timeout`` and ``docker stop`` send, with a grace period
+    before SIGKILL: a started edit of a running campaign then still resumes it. Installed only
+    in the main thread, where Python delivers signals."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -503,6 +521,8 @@ def _stop_on_interrupt(
     def handler(signum: int, frame: Any) -> None:
         if abort.is_set() or not view.applying.is_set():
             raise KeyboardInterrupt
+        name = _SIGNAL_NAMES.get(signal.Signals(signum), signal.Signals(signum).name)
+        view.interrupts.append(name)
         if stop.is_set():
             abort.set()
             _err(
@@ -511,16 +531,19 @@ def _stop_on_interrupt(
             )
             return
         stop.set()
+        what = "Interrupted" if name == "Ctrl-C" else f"Terminated ({name})"
         _err(
-            "Interrupted: finishing the changes in flight, starting no new one "
-            "(Ctrl-C again to stop at once)."
+            f"{what}: finishing the changes in flight, starting no new one "
+            "(Ctrl-C or SIGTERM again to stop at once)."
         )
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in _SIGNAL_NAMES}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            if old is not None:  # None: not installed from Python; nothing to put back
+                signal.signal(sig, old)
 
 
 @cli.command()
@@ -567,9 +590,11 @@ def apply(
 
     Several accounts are planned and applied concurrently; output stays in account order.
     With --plan, the saved plan is applied exactly (PATHS only locate hoodsync.yaml).
-    Exit 1 when anything was not applied; the result table says what was. Ctrl-C starts no
-    new change, lets the changes in flight finish and prints the table; Ctrl-C again prints
-    it at once, sending nothing more and waiting for no call in flight.
+    Exit 1 when anything was not applied; the result table says what was. Ctrl-C (or
+    SIGTERM) starts no new change, lets the changes in flight finish and prints the table;
+    Ctrl-C again prints it at once, sending nothing more and waiting for no call in flight.
+    After an interrupted apply, creates it sent without an answer are waited for (up to the
+    settle window) before the account is read, and a campaign it left paused is resumed.
 
     Each account is locked on this machine before it is read, until the apply ends: a second
     apply of the same account refuses (or waits --lock-timeout), naming the holder.

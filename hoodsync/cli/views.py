@@ -202,22 +202,26 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _headline(report: ApplyReport) -> str:
+def _headline(report: ApplyReport, interrupts: Sequence[str] = ()) -> str:
     """How the apply ended: a stop that cut nothing short (it came after the last change had
-    started, and every change was applied) is not called an interruption."""
+    started, and every change was applied) is not called an interruption. ``interrupts``
+    names the signals that stopped it, in order (default: Ctrl-C)."""
     from hoodsync.apply import Outcome
 
+    first, second = (list(interrupts) + ["Ctrl-C", "Ctrl-C"])[:2]
     if report.stopped_at_once:
-        return "Apply stopped at once (Ctrl-C twice)"
+        how = f"{first} twice" if first == second else f"{first}, then {second}"
+        return f"Apply stopped at once ({how})"
     if report.interrupted and any(r.outcome is not Outcome.APPLIED for r in report.results):
-        return "Apply interrupted (Ctrl-C)"
+        return f"Apply interrupted ({first})"
     return "Apply complete"
 
 
-def result_table(report: ApplyReport) -> str:
+def result_table(report: ApplyReport, interrupts: Sequence[str] = ()) -> str:
     """Every change as applied (with the id it touched), failed (with the error: the API's
     message and trace_id), interrupted (what was done, what was not sent or is unknown) or not
-    attempted; a summary line saying how the apply ended; where the journal is."""
+    attempted; a summary line saying how the apply ended (``interrupts``: the signals that
+    stopped it); where the journal is."""
     from hoodsync.apply import Outcome
 
     rows = [
@@ -241,7 +245,7 @@ def result_table(report: ApplyReport) -> str:
     ]
     interrupted = report.count(Outcome.INTERRUPTED)
     summary = (
-        f"{_headline(report)}: {report.count(Outcome.APPLIED)} applied, "
+        f"{_headline(report, interrupts)}: {report.count(Outcome.APPLIED)} applied, "
         f"{report.count(Outcome.FAILED)} failed, "
         + (f"{interrupted} interrupted, " if interrupted else "")
         + f"{report.count(Outcome.NOT_ATTEMPTED)} not attempted"
@@ -307,6 +311,8 @@ class TerminalView:
         self.console = Console(tty=is_terminal(sys.stderr) if tty is None else tty)
         #: Set once changes start being sent: Ctrl-C then winds down instead of aborting.
         self.applying = threading.Event()
+        #: The signals that stopped the apply, in order ("Ctrl-C", "SIGTERM"): the headline.
+        self.interrupts: list[str] = []
         self._out: Ordered | None = None
         self._index: dict[str, int] = {}
         self._progress: dict[str, Progress] = {}
@@ -357,7 +363,7 @@ class TerminalView:
         """The result table replaces the bar."""
         out, index = self._ordered(account)
         out.clear_bar(index)
-        out.write(index, result_table(report), err=False)
+        out.write(index, result_table(report, self.interrupts), err=False)
         out.finish(index)
 
     def apply_failed(self, account: str, message: str) -> None:

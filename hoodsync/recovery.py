@@ -1,0 +1,465 @@
+"""What an interrupted apply left behind, read back from the account's journal before the next
+plan (README, "After an interrupted apply").
+
+An apply that dies (kill -9, a lost CI runner, a second Ctrl-C or SIGTERM) can leave three
+things the next plan must know, and only its journal (:mod:`hoodsync.journal`) says them:
+
+1. **Creates on the wire.** A create sent and never answered may still be committed by the
+   server, as late as the settle window the apply allowed (the clients look for such a create
+   over that window before sending it again). A plan made at once would create it again. So
+   when a plan would create something whose create the dead apply sent without an answer, and
+   that window has not passed since the apply's last line, the caller waits until it has
+   (:func:`creates_to_wait_for`, :func:`wait_until`) and reads the account again. A create that
+   never appeared is then simply missing, and planned as usual.
+2. **A campaign left paused.** An edit of a running campaign is pause → update → resume; cut
+   after the pause (or failed on a pause the server applied only after apply stopped waiting
+   for it), the campaign stays paused. A definition without ``state:`` leaves the
+   lifecycle alone, so nothing else would ever resume it. While the campaign is still paused
+   and its definition says nothing else (no ``state:``, or ``state: active``), the plan resumes
+   it, saying why (:func:`amend`).
+3. **A change cut in half**, e.g. a campaign created to be paused whose pause was never sent.
+   The next plan sees hoodsync's own hash on it and would call the difference drift ("changed
+   outside hoodsync"); it is hoodsync's unfinished work, and the plan says so instead.
+
+Only the account's newest journal is read: each apply writes into its ``start`` line what was
+still open when it planned (``carried``: see :class:`Unfinished`), so the newest journal says
+everything earlier ones left open. An entry stays open until an apply completes it (the resume
+goes through, the change's last step is applied), or an apply's plan finds it no longer applies
+(the campaign is not paused any more and nothing is pending on it, or the definition now says
+``state: paused`` / ``state: canceled``, or is gone). ``plan`` never writes a journal, so only
+``apply`` closes entries. The journal is local to the working tree (``.hoodsync/journal``): a
+CI job that starts from a clean checkout has none of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hoodsync.errors import HoodsyncError
+from hoodsync.journal import Replay, Trace, journal_files, read_journal
+from hoodsync.kinds import RULES
+from hoodsync.kinds.base import Resource
+from hoodsync.model import Definition, Kind, RemoteObject
+from hoodsync.plan import Action, Change, Note, Op, Plan, Severity, Step, sort_changes
+from hoodsync.planner import estimate, prepare
+
+__all__ = [
+    "MAX_WINDOW",
+    "Unfinished",
+    "Leftovers",
+    "read_leftovers",
+    "creates_to_wait_for",
+    "waiting_notice",
+    "wait_until",
+    "amend",
+]
+
+#: The longest settle window a journal is believed about (``HOODSYNC_SETTLE_WINDOW``'s bound):
+#: a hand-edited journal cannot make a plan wait longer.
+MAX_WINDOW = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """A change an interrupted apply did not finish, as the next plan needs to know it.
+
+    ``id`` is the object it acted on or created (``None``: a create whose answer was lost);
+    ``since`` when that apply last wrote about it (UTC seconds); ``journal`` the journal's file
+    name; ``left_paused`` says it was an edit of a running campaign whose pause was sent and
+    whose resume did not go through; ``detail`` what happened, in a few words."""
+
+    address: str
+    id: str | None
+    since: float
+    journal: str
+    left_paused: bool = False
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The form carried in a journal's ``start`` line."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Unfinished | None:
+        """Inverse of :meth:`to_dict`; ``None`` for anything else (a journal is read
+        tolerantly: it may have been cut or edited)."""
+        if not isinstance(data, Mapping):
+            return None
+        address, ident, since = data.get("address"), data.get("id"), data.get("since")
+        if not isinstance(address, str) or not isinstance(since, int | float):
+            return None
+        return cls(
+            address,
+            ident if isinstance(ident, str) else None,
+            float(since),
+            str(data.get("journal", "")),
+            data.get("left_paused") is True,
+            str(data.get("detail", "")),
+        )
+
+
+@dataclass
+class Leftovers:
+    """What the newest journal of an account says an earlier apply left behind."""
+
+    #: The journal read (``None``: the account has none here).
+    journal: Path | None = None
+    #: Addresses whose create was sent and never answered.
+    unanswered: tuple[str, ...] = ()
+    #: Until when (UTC seconds) the server may still commit them.
+    settle_until: float = 0.0
+    #: The settle window that time was computed with.
+    window: float = 0.0
+    #: When that apply wrote its last line (UTC seconds).
+    last_line: float = 0.0
+    #: Changes left unfinished, by address.
+    unfinished: dict[str, Unfinished] = field(default_factory=dict)
+    #: The pid of the apply that writes the journal, while it is still running (nothing is
+    #: taken from a journal still being written: that apply finishes its own work).
+    running: int | None = None
+    #: Why the newest journal could not be read, if it could not.
+    error: str | None = None
+
+
+def read_leftovers(
+    folder: Path,
+    account: str,
+    identity: str | None,
+    settle_window: float,
+    *,
+    alive: Callable[[int], bool] | None = None,
+) -> Leftovers:
+    """Read the newest journal ``folder`` holds for ``account`` (its name; a journal recorded
+    for another ``identity`` — the same name, another token — is another account's and is
+    passed over). ``settle_window`` is the current one; the journal's own counts when longer.
+    ``alive(pid)`` tells whether the process that wrote a journal without an ``end`` line is
+    still running (default: :func:`process_alive`). Never raises: a journal that cannot be read
+    is reported in :attr:`Leftovers.error`."""
+    alive = process_alive if alive is None else alive
+    replay: Replay | None = None
+    try:
+        paths = journal_files(folder, account)
+    except OSError as exc:
+        return Leftovers(error=f"{folder}: {exc.strerror or exc}")
+    for path in paths:
+        try:
+            found = read_journal(path)
+        except OSError as exc:
+            return Leftovers(path, error=f"{path}: {exc.strerror or exc}")
+        if found is None or found.start.get("account") != account:
+            continue  # an apply that wrote nothing, or another name of the same spelling
+        recorded = found.start.get("identity")
+        if identity is not None and isinstance(recorded, str) and recorded != identity:
+            continue
+        replay = found
+        break
+    if replay is None:
+        return Leftovers()
+    pid = replay.pid
+    if not replay.ended and pid is not None and alive(pid):
+        return Leftovers(replay.path, running=pid)
+    window = _window(replay.start.get("settle_window"), settle_window)
+    unanswered = tuple(
+        sorted(
+            address
+            for address, trace in replay.traces.items()
+            if trace.in_flight is not None and trace.in_flight.get("op") == "create"
+        )
+    )
+    return Leftovers(
+        replay.path,
+        unanswered,
+        replay.last_ts + window if unanswered else 0.0,
+        window,
+        replay.last_ts,
+        _unfinished(replay),
+    )
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a hoodsync process ``pid`` is running on this machine (never this process: an
+    earlier run in it has ended by the time anyone asks)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    except OSError:
+        return False
+    try:  # a reused pid is some other program (Linux tells; elsewhere, believe the pid)
+        return b"hoodsync" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
+def _window(recorded: Any, current: float) -> float:
+    own = float(recorded) if isinstance(recorded, int | float) and recorded >= 0 else 0.0
+    return max(current, min(own, MAX_WINDOW))
+
+
+def _unfinished(replay: Replay) -> dict[str, Unfinished]:
+    """The entries still open after ``replay``: those it carried in, less those it completed,
+    plus its own unfinished changes (an entry for a campaign left paused keeps its first time:
+    the campaign has been paused since then)."""
+    carried = replay.start.get("carried")
+    open_: dict[str, Unfinished] = {}
+    for item in carried if isinstance(carried, list) else []:
+        entry = Unfinished.from_dict(item)
+        if entry is not None:
+            open_[entry.address] = entry
+    name = replay.path.name
+    for address, trace in replay.traces.items():
+        before = open_.get(address)
+        if before is not None and _completes(trace, before):
+            del open_[address]
+            before = None
+        if trace.left_paused and (before is None or not before.left_paused):
+            open_[address] = Unfinished(
+                address, trace.paused_id, trace.last_ts, name, True, _what(trace)
+            )
+        elif trace.unfinished and (before is None or not before.left_paused):
+            ident = trace.last_id or (trace.in_flight or {}).get("id")
+            open_[address] = Unfinished(
+                address,
+                ident if isinstance(ident, str) else None,
+                trace.last_ts,
+                name,
+                False,
+                _what(trace),
+            )
+    return open_
+
+
+def _completes(trace: Trace, entry: Unfinished) -> bool:
+    """Whether a later apply's ``trace`` of the change finished ``entry``'s work: resumed
+    the campaign left paused, or applied every step."""
+    if entry.left_paused:
+        return trace.resumed
+    return trace.of is not None and not trace.unfinished and trace.failed is None
+
+
+def _what(trace: Trace) -> str:
+    """Why a change was left unfinished, in a few words."""
+    if trace.in_flight is not None:
+        return f"the answer to its {trace.in_flight.get('op')} was never received"
+    if trace.failed is not None:
+        return trace.failed
+    if trace.of is not None and trace.done < trace.of:
+        return f"stopped after {trace.done} of its {trace.of} steps"
+    return "its resume did not go through"
+
+
+# ------------------------------------------------------------------------------ creates
+
+
+def creates_to_wait_for(plan: Plan, leftovers: Leftovers) -> list[str]:
+    """The addresses ``plan`` would create although the interrupted apply sent their create
+    and never got the answer: the server may still commit those."""
+    unanswered = set(leftovers.unanswered)
+    return [
+        c.address
+        for c in plan.changes
+        if c.address in unanswered and any(s.op is Op.CREATE for s in c.steps)
+    ]
+
+
+def waiting_notice(
+    account: str, addresses: Sequence[str], leftovers: Leftovers, wait: float
+) -> str:
+    """The line that says why planning waits, for how long, and what for."""
+    shown = ", ".join(addresses[:3]) + (
+        f" and {len(addresses) - 3} more" if len(addresses) > 3 else ""
+    )
+    count = f"{len(addresses)} create{'s' if len(addresses) != 1 else ''}"
+    return (
+        f"Waiting {wait:.0f} s before reading account {account!r} again: {count} ({shown}) "
+        f"sent by the apply interrupted at {_when(leftovers.last_line)} were never answered "
+        f"and are not in the account yet; the server may still make them until "
+        f"{leftovers.window:g} s after that apply stopped (journal {_shown(leftovers.journal)}). "
+        "Nothing is sent meanwhile; Ctrl-C stops here."
+    )
+
+
+def wait_until(
+    until: float, clock: Callable[[], float], sleep: Callable[[float], None], bound: float
+) -> None:
+    """Sleep until ``clock()`` reaches ``until``, at most ``bound`` seconds in all (the clock
+    of a journal may be ahead of this one), in steps of at most a second."""
+    end = min(until, clock() + bound)
+    while (left := end - clock()) > 0:
+        sleep(min(left, 1.0))
+
+
+# ------------------------------------------------------------------------------ the plan
+
+
+def amend(
+    plan: Plan,
+    leftovers: Leftovers,
+    definitions: Sequence[Definition],
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
+    *,
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str] = frozenset(),
+) -> tuple[Plan, list[Unfinished]]:
+    """``plan`` with what ``leftovers`` says the interrupted apply left undone (module doc),
+    and the entries still open, for the journal of the apply that follows.
+
+    ``definitions`` are the account's, ``remote`` the objects the plan was made from (the
+    clients' dicts per kind), ``env`` resolves the definitions' ``${env:...}`` names as the
+    plan did (a name is shown masked, never resolved into the plan)."""
+    if not leftovers.unfinished:
+        return plan, []
+    by_address = {d.address: d for d in definitions}
+    by_change = {c.address: c for c in plan.changes}
+    added = 0
+    kept: list[Unfinished] = []
+    changes = dict(by_change)
+    for entry in leftovers.unfinished.values():
+        if plan.targets and entry.address not in plan.targets:
+            kept.append(entry)  # not looked at by this plan: still open
+            continue
+        definition = by_address.get(entry.address)
+        if definition is None:
+            continue  # the definition is gone: its object is no longer hoodsync's to finish
+        current = changes.get(entry.address)
+        if entry.left_paused:
+            obj = _campaign(remote, entry.id, definition.key)
+            if obj is None or definition.state in ("paused", "canceled"):
+                continue
+            if obj.status != "paused":
+                if current is not None and current.steps:
+                    kept.append(entry)  # its edit is still to be made: that apply resumes it
+                continue
+            kept.append(entry)
+            change = _resume(current, entry, definition, obj, remote, env, forbidden_env)
+            if change is not None:
+                added += 1 if current is None else 0
+                changes[entry.address] = change
+            continue
+        if current is None or not current.steps:
+            continue
+        if entry.id is not None and current.remote_id not in (None, entry.id):
+            continue
+        kept.append(entry)
+        if current.drift:
+            changes[entry.address] = _not_drift(current, entry)
+    if changes == by_change:
+        return plan, kept
+    ordered = sort_changes(list(changes.values()))
+    counts = dataclasses.replace(plan.counts, unchanged=plan.counts.unchanged - added)
+    return (
+        dataclasses.replace(
+            plan, changes=ordered, counts=counts, estimate=estimate(ordered, plan.account)
+        ),
+        kept,
+    )
+
+
+def _campaign(
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]], ident: str | None, key: str
+) -> RemoteObject | None:
+    """The campaign ``ident``, if it is still the one the definition ``key`` manages."""
+    if ident is None:
+        return None
+    rules = RULES[Kind.CAMPAIGN]
+    for raw in remote.get(Kind.CAMPAIGN, ()):
+        if str(raw.get("id")) == ident:
+            obj = rules.remote_object(raw)
+            return obj if obj.marker == key else None
+    return None
+
+
+def _resume(
+    current: Change | None,
+    entry: Unfinished,
+    definition: Definition,
+    obj: RemoteObject,
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str],
+) -> Change | None:
+    """The plan's change for a campaign hoodsync left paused: with ``state: active`` the
+    planner resumes it already (only the note is added); without ``state:``, its patch (if any)
+    followed by a resume, or a resume alone."""
+    note = Note(
+        Severity.WARNING if definition.state is None else Severity.INFO,
+        f"campaign {obj.id} was paused by hoodsync's apply of {_when(entry.since)} to edit it "
+        f"while it was running, and that apply did not resume it ({entry.detail}; journal "
+        f"{entry.journal}). "
+        + (
+            "Without state: in the definition hoodsync leaves the lifecycle alone, but this "
+            "pause was its own: the campaign is resumed. To keep it paused, set state: paused."
+            if definition.state is None
+            else "state: active resumes it."
+        ),
+        definition.address,
+    )
+    why = f"paused -> running; left paused by hoodsync's apply of {_when(entry.since)}"
+    if current is not None and (
+        definition.state is not None
+        or not current.steps  # it cannot be changed (the plan says why): only the note
+        or any(s.op is not Op.PATCH for s in current.steps)
+    ):
+        return dataclasses.replace(current, notes=(*current.notes, note), drift=False)
+    resume = Step(Op.RESUME, obj.id, None)  # empty: back to sending as before the pause
+    if current is not None:
+        return dataclasses.replace(
+            current,
+            action=Action.RESUME,
+            description=f"will be updated and resumed ({why})",
+            transition=("paused", "running"),
+            steps=(*current.steps, resume),
+            notes=(*current.notes, note),
+            drift=False,
+        )
+    try:
+        [desired] = prepare([definition], env, forbidden_env)
+    except HoodsyncError:
+        return None  # the plan itself reports the definition's problem
+    rules = RULES[Kind.CAMPAIGN]
+    raw = next(r for r in remote.get(Kind.CAMPAIGN, ()) if str(r.get("id")) == obj.id)
+    return (
+        Resource.of(desired)
+        .on(obj, rules.fingerprint(raw))
+        .change(
+            Action.RESUME,
+            f"will be resumed ({why})",
+            steps=(resume,),
+            transition=("paused", "running"),
+            notes=(note,),
+        )
+    )
+
+
+def _not_drift(change: Change, entry: Unfinished) -> Change:
+    """``change`` finishes what an earlier apply started: not drift, and said so."""
+    note = Note(
+        Severity.INFO,
+        f"not drift: hoodsync's apply of {_when(entry.since)} started this change and did not "
+        f"finish it ({entry.detail}; journal {entry.journal}); this finishes it",
+        change.address,
+    )
+    return dataclasses.replace(change, drift=False, notes=(*change.notes, note))
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _shown(path: Path | None) -> str:
+    if path is None:
+        return "-"
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,612 @@
+"""After an interrupted apply (hoodsync.recovery): the next plan and apply read the account's
+journal. Creates sent without an answer are waited for, not sent again; a campaign hoodsync
+paused for an edit and never resumed is resumed; hoodsync's own unfinished change is not called
+drift. And SIGTERM stops an apply the way Ctrl-C does.
+
+Everything runs against the emulator over loopback; the "interrupted" applies are real ones,
+stopped at once by two interrupts (in-process) or by signals (a subprocess), or cut off by a
+full disk; the waits run on a fake clock.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EmulatorHandle, FakeClock
+from test_cli_apply import (
+    PAUSED,
+    STOPPED,
+    SwitchableLatency,
+    apply_in_a_process,
+    journals,
+    lines,
+    remote_campaigns,
+    running_campaigns,
+    slow,
+    titled_campaign,
+    until_journal_says,
+)
+from test_cli_plan import Account, cli, make_account, write
+
+import hoodsync.remote.hood
+from hoodsync import engine
+from hoodsync.apply import Clients, Outcome, apply_plan
+from hoodsync.engine import ApplyOptions, Recovery
+from hoodsync.errors import NetworkError, StalePlanError
+from hoodsync.hooks import NoHooks
+from hoodsync.journal import Journal, journal_files, read_journal
+from hoodsync.recovery import read_leftovers
+
+
+class Hooks(NoHooks):
+    """Engine hooks that keep the notices."""
+
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+
+    def notice(self, message: str) -> None:
+        self.notices.append(message)
+
+
+@pytest.fixture
+def emulated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle]
+) -> Account:
+    return make_account("emulator", tmp_path, monkeypatch, make_emulator)
+
+
+def ctrl_c_twice(journal_folder: Path) -> None:
+    """From a worker thread of an in-process apply: Ctrl-C, and once the apply has taken it
+    (its journal says so), Ctrl-C again: stop at once."""
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(1000):
+        if any(STOPPED in p.read_text() for p in journal_folder.glob("*.jsonl")):
+            break
+        time.sleep(0.005)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+# ------------------------------------------------------------------ 1. creates on the wire
+
+
+class HeldCreates:
+    """Stands in for the server's side of creates that are on the wire when the apply stops:
+    each create call records its body and is held until the test lets it end; the server has
+    not seen it yet. ``commit(name)`` then makes the server commit it late (the request
+    reached it after all); the others never arrive."""
+
+    def __init__(self, acc: Account, expected: int) -> None:
+        self.acc = acc
+        self.expected = expected
+        self.bodies: dict[str, dict[str, Any]] = {}
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def create(self, client: Any, body: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            self.bodies[body["name"]] = dict(body)
+            last = len(self.bodies) == self.expected
+        if last:  # every create is on the wire: Ctrl-C twice
+            ctrl_c_twice(self.acc.root / ".hoodsync" / "journal")
+        self.release.wait(10)
+        raise NetworkError("the connection was lost")
+
+    def commit(self, name: str) -> None:
+        with self.acc.remote() as remote:
+            remote.hood_post("/campaigns", self.bodies[name])
+
+
+def stop_with_creates_on_the_wire(
+    acc: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], n: int
+) -> HeldCreates:
+    held = HeldCreates(acc, n)
+    real = hoodsync.remote.hood.HoodClient.create_campaign
+
+    def create(client: Any, body: Any, **kwargs: Any) -> Any:
+        return held.create(client, body, **kwargs)
+
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", create)
+    code, out, err = cli(capsys, "apply", "--auto-approve", "--parallelism", str(n))
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", real)
+    assert code == 1, (out, err)
+    assert "Apply stopped at once (Ctrl-C twice)" in out
+    assert out.count("create was in flight: its outcome is unknown") == n
+    return held
+
+
+def test_creates_an_interrupted_apply_sent_unanswered_are_waited_for_then_planned_once(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C twice with two creates on the wire. Re-running apply at once would send both
+    again; one of them is committed by the server late. The re-run waits until the settle
+    window has passed since the stopped apply's last line, says so, reads the account again:
+    the late one is there, the other is simply missing and created. Each exists once."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    write(emulated.root, "c/b.yaml", titled_campaign("b", "B"))
+    held = stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 2)
+    try:
+        assert remote_campaigns(emulated) == []
+        [stopped] = journals(emulated.root)
+        last_line = lines(stopped)[-1]["ts"]
+        clock = FakeClock(last_line + 2.0)  # re-run two seconds later
+
+        def sleep(seconds: float) -> None:
+            if not clock.sleeps:
+                held.commit("Campaign a")  # while it waits, the server commits one late
+            clock.sleep(seconds)
+
+        hooks = Hooks()
+        ok = engine.apply(ApplyOptions(), hooks, threading.Event(), clock=clock, sleep=sleep)
+    finally:
+        held.release.set()
+    assert ok is True
+    [notice] = hooks.notices
+    assert notice.startswith(
+        "Waiting 58 s before reading account 'default' again: 2 creates (campaign.a, "
+        "campaign.b) sent by the apply interrupted at "
+    )
+    assert "Nothing is sent meanwhile; Ctrl-C stops here." in notice
+    assert 57.9 < sum(clock.sleeps) <= 58.0 and max(clock.sleeps) <= 1.0
+    assert [n for n, _, _ in remote_campaigns(emulated)] == ["Campaign a", "Campaign b"]
+    newest = lines(journals(emulated.root)[0])
+    assert [(x["address"], x["op"]) for x in newest if x["event"] == "intent"] == [
+        ("campaign.b", "create")
+    ]
+
+
+def test_ctrl_c_while_waiting_for_unanswered_creates_sends_nothing(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    held = stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 1)
+    held.release.set()
+    before = journals(emulated.root)
+    clock = FakeClock(lines(before[0])[-1]["ts"])
+
+    def ctrl_c(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.apply(ApplyOptions(), Hooks(), threading.Event(), clock=clock, sleep=ctrl_c)
+    assert remote_campaigns(emulated) == []
+    assert journals(emulated.root) == before  # no apply started
+    # The lock was released, and once the window has passed the create is planned again.
+    clock.advance(60.0)
+    assert engine.apply(ApplyOptions(), Hooks(), threading.Event(), clock=clock) is True
+    assert [n for n, _, _ in remote_campaigns(emulated)] == ["Campaign a"]
+
+
+def test_plan_waits_for_unanswered_creates_too(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``plan`` reads the account as apply would (a plan showing creates about to appear would
+    be wrong): the same wait, bounded by the settle window, said in the same notice. A create
+    that never came is then simply missing."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 1).release.set()
+    [stopped] = journals(emulated.root)
+    clock = FakeClock(lines(stopped)[-1]["ts"] + 10.0)
+    hooks = Hooks()
+    prep = engine.prepare((), (), (), hooks)
+    [run] = engine.make_plans(
+        prep, None, False, None, recovery=Recovery(hooks.notice, clock, clock.sleep)
+    )
+    run.session.close()
+    [notice] = hooks.notices
+    assert notice.startswith("Waiting 50 s before reading account 'default' again: 1 create")
+    assert sum(clock.sleeps) == pytest.approx(50.0)
+    assert [c.address for c in run.plan.changes] == ["campaign.a"]
+    # Past the window: no wait.
+    [run] = engine.make_plans(
+        prep, None, False, None, recovery=Recovery(hooks.notice, clock, clock.sleep)
+    )
+    run.session.close()
+    assert len(hooks.notices) == 1 and sum(clock.sleeps) == pytest.approx(50.0)
+
+
+def test_a_saved_plan_waits_too_and_is_refused_when_the_late_create_lands(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan saved before the interrupted apply would create the object again; ``apply
+    --plan`` waits out the window before checking the plan is fresh, sees the late create,
+    and refuses the plan as stale instead of sending a second create."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    assert cli(capsys, "plan", "--out", "saved.json")[0] == 0
+    held = stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 1)
+    try:
+        clock = FakeClock(lines(journals(emulated.root)[0])[-1]["ts"])
+
+        def sleep(seconds: float) -> None:
+            if not clock.sleeps:
+                held.commit("Campaign a")
+            clock.sleep(seconds)
+
+        hooks = Hooks()
+        options = ApplyOptions(plan_file=Path("saved.json"))
+        with pytest.raises(StalePlanError, match=r"campaign\.a \(now exists\)"):
+            engine.apply(options, hooks, threading.Event(), clock=clock, sleep=sleep)
+    finally:
+        held.release.set()
+    assert hooks.notices[0].startswith("Waiting 60 s before reading account 'default'")
+    assert [n for n, _, _ in remote_campaigns(emulated)] == ["Campaign a"]
+
+
+# ------------------------------------------------------------------ 2. SIGTERM
+
+
+def test_sigterm_twice_stops_at_once_and_the_next_plan_resumes_what_it_left_paused(
+    slow: tuple[Account, SwitchableLatency], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second SIGTERM stops at once, as a second Ctrl-C does: the edit is cut after its
+    pause; the table and the journal say the campaign may be left paused. The definition has
+    no ``state:`` (the lifecycle is not managed), yet the next plan resumes it — with the edit
+    — because the journal shows hoodsync paused it itself. Once resumed, that is closed: the
+    plan after is clean."""
+    acc, latency = slow
+    running_campaigns(acc, capsys, "c0")
+    write(acc.root, "c/c0.yaml", titled_campaign("c0", "Hello again"))
+    before = set(journals(acc.root))
+    latency.on = True
+    process = apply_in_a_process(acc)
+    path = until_journal_says(acc, PAUSED, before)
+    process.send_signal(signal.SIGTERM)
+    until_journal_says(acc, STOPPED, before)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    latency.on = False
+    assert process.returncode == 1, (out, err)
+    assert "Apply stopped at once (SIGTERM twice)" in out
+    assert "may be left paused; apply again to resume it" in out
+    assert lines(path)[-1]["may_be_left_paused"] == ["campaign.c0"]
+    [(_, status, _)] = remote_campaigns(acc)  # its patch may or may not have been sent
+    assert status == "paused"
+
+    code, out, err = cli(capsys, "plan")
+    assert code == 0, err
+    assert "resumed (paused -> running; left paused by hoodsync's apply of " in out
+    assert "to edit it while it was running, and that apply did not resume it (" in out
+    assert "To keep it paused, set state: paused." in out
+    assert "undoes drift" not in out
+    assert "1 to resume" in out
+
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert remote_campaigns(acc) == [("Campaign c0", "running", "Hello again")]
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0 and "No changes." in out
+
+
+# ------------------------------------------------------------------ 2b. left paused: how long
+
+
+def left_paused_by_a_stopped_edit(
+    acc: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    """A running campaign's edit stopped at once right after its pause (Ctrl-C twice while
+    the patch is on the wire; the patch never arrives)."""
+    release = threading.Event()
+
+    def cut(self: Any, campaign_id: str, body: Any) -> None:
+        ctrl_c_twice(acc.root / ".hoodsync" / "journal")
+        release.wait(10)
+        raise NetworkError("the connection was lost")
+
+    real = hoodsync.remote.hood.HoodClient.patch_campaign
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "patch_campaign", cut)
+    try:
+        code, out, _ = cli(capsys, "apply", "--auto-approve", "--target", f"campaign.{key}")
+    finally:
+        release.set()
+        monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "patch_campaign", real)
+    assert code == 1 and "Apply stopped at once (Ctrl-C twice)" in out
+
+
+def test_a_campaign_left_paused_stays_resumable_until_an_apply_resumes_it(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An apply that does not look at the campaign (--target another) carries the entry in
+    its own journal; the apply after that still resumes the campaign."""
+    running_campaigns(emulated, capsys, "a", "b")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
+    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
+    write(emulated.root, "c/b.yaml", titled_campaign("b", "New"))
+    code, out, _ = cli(capsys, "apply", "--auto-approve", "--target", "campaign.b")
+    assert code == 0 and "campaign.b" in out and "campaign.a" not in out
+    assert [c["address"] for c in lines(journals(emulated.root)[0])[0]["carried"]] == ["campaign.a"]
+    code, out, _ = cli(capsys, "apply", "--auto-approve")
+    assert code == 0
+    assert "# campaign.a will be updated and resumed (paused -> running" in out
+    assert remote_campaigns(emulated) == [
+        ("Campaign a", "running", "New"),
+        ("Campaign b", "running", "New"),
+    ]
+
+
+def test_a_saved_plan_carries_the_resume_of_a_campaign_left_paused(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running_campaigns(emulated, capsys, "a")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
+    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
+    code, _, err = cli(capsys, "plan", "--out", "saved.json")
+    assert code == 0, err
+    code, out, err = cli(capsys, "apply", "--plan", "saved.json", "--auto-approve")
+    assert code == 0, err
+    assert "# campaign.a will be updated and resumed (paused -> running" in out
+    assert remote_campaigns(emulated) == [("Campaign a", "running", "New")]
+    assert "No changes." in cli(capsys, "plan")[1]
+
+
+def test_with_state_active_the_resume_of_a_cut_edit_is_not_called_drift(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``state: active``: the planner resumes a paused campaign anyway. Cut after its update
+    (the campaign carries the new hash), that resume would read as undoing a pause made
+    outside hoodsync; the journal says whose pause it was."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "Hello", state="active"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert emulated.emulator is not None
+    with emulated.remote() as remote:
+        emulated.emulator.store.set_campaign_status(remote.campaign("Campaign a")["id"], "running")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New", state="active"))
+    release = threading.Event()
+
+    def cut(self: Any, campaign_id: str, body: Any = None) -> None:
+        ctrl_c_twice(emulated.root / ".hoodsync" / "journal")
+        release.wait(10)
+        raise NetworkError("the connection was lost")
+
+    real = hoodsync.remote.hood.HoodClient.resume_campaign
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "resume_campaign", cut)
+    try:
+        assert cli(capsys, "apply", "--auto-approve")[0] == 1
+    finally:
+        release.set()
+        monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "resume_campaign", real)
+    assert remote_campaigns(emulated) == [("Campaign a", "paused", "New")]
+    code, out, err = cli(capsys, "plan", "--format", "json")
+    assert code == 0, err
+    [change] = json.loads(out)["changes"]
+    assert (change["action"], change["drift"]) == ("resume", False)
+    assert [n["severity"] for n in change["notes"]] == ["info"]
+    assert (
+        "that apply did not resume it (the answer to its resume was never received"
+        in (change["notes"][0]["message"])
+    )
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert remote_campaigns(emulated) == [("Campaign a", "running", "New")]
+
+
+def test_state_paused_keeps_it_paused_and_closes_the_entry(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user says otherwise: ``state: paused``. Nothing resumes it, and once an apply has
+    seen that, removing ``state:`` again does not bring the resume back."""
+    running_campaigns(emulated, capsys, "a")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
+    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New", state="paused"))
+    code, out, _ = cli(capsys, "apply", "--auto-approve")
+    assert code == 0 and "resumed" not in out
+    assert lines(journals(emulated.root)[0])[0]["carried"] == []
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0 and "resume" not in out.replace("0 to resume", "")
+    assert remote_campaigns(emulated) == [("Campaign a", "paused", "New")]
+
+
+def test_a_campaign_resumed_by_hand_then_paused_by_hand_is_left_alone(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Someone resumed it in the UI; an apply ran meanwhile (and saw it running, with nothing
+    pending on it): the entry is closed, and a later pause by hand is the user's own."""
+    running_campaigns(emulated, capsys, "a", "b")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
+    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "Hello"))  # the edit is given up
+    with emulated.remote() as remote:
+        a = remote.campaign("Campaign a")
+        remote.hood_post(f"/campaigns/{a['id']}/resume", {})
+    assert "resume" not in cli(capsys, "plan")[1].replace("0 to resume", "")
+    write(emulated.root, "c/b.yaml", titled_campaign("b", "New"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with emulated.remote() as remote:
+        remote.hood_post(f"/campaigns/{a['id']}/pause", {"reason": "by hand"})
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0 and "No changes." in out
+
+
+# ------------------------------------------------------------------ 3. a pause that shows late
+
+
+class AheadClock:
+    """The server's clock: real time, moved ahead by ``advance`` (a frozen one would make
+    its rate windows look spent by another client)."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.ahead
+
+    def advance(self, seconds: float) -> None:
+        self.ahead += seconds
+
+
+def test_a_pause_that_does_not_show_in_time_is_reported_and_resumed_by_the_next_plan(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The server takes the pause asynchronously and longer than apply waits for it: the edit
+    fails, no resume can be sent (the campaign is not paused yet). The table and the journal
+    say it may be left paused; once the pause lands, the next plan resumes it."""
+    server_time = AheadClock()
+    acc = make_account(
+        "emulator", tmp_path, monkeypatch, make_emulator, async_delay_s=75, clock=server_time
+    )
+    running_campaigns(acc, capsys, "a")
+    write(acc.root, "c/a.yaml", titled_campaign("a", "New"))
+    prep = engine.prepare((), (), (), Hooks())
+    [run] = engine.make_plans(prep, None, False, None, recovery=Recovery(Hooks().notice))
+    journal = Journal.create(acc.root / ".hoodsync" / "journal", label="default")
+    apply_clock = FakeClock(0.0)
+    try:
+        report = apply_plan(
+            run.plan,
+            Clients(hood=run.session.hood),
+            journal=journal,
+            clock=apply_clock,
+            sleep=apply_clock.sleep,
+            settle_timeout=60.0,
+        )
+    finally:
+        journal.close()
+        run.session.close()
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED
+    assert "still 'running' after 60 s" in result.detail
+    assert result.detail.endswith(
+        "the campaign, running before, may be left paused; apply again to resume it"
+    )
+    assert lines(journal.path)[-1]["may_be_left_paused"] == ["campaign.a"]
+
+    server_time.advance(80)  # the pause lands
+    assert remote_campaigns(acc) == [("Campaign a", "paused", "Hello")]
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0
+    assert "# campaign.a will be updated and resumed (paused -> running; left paused by" in out
+    assert "that apply did not resume it (pause did not show: " in out
+
+
+# ------------------------------------------------------------------ 4. not drift
+
+
+def test_a_create_stopped_before_its_pause_is_not_called_drift(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``state: paused``: create, then pause. Stopped at once while the pause is on the wire
+    (it never arrives): the campaign is live, carrying hoodsync's own hash. Nobody changed it:
+    the plan pauses it as hoodsync's unfinished work, not as drift."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A", state="paused"))
+    release = threading.Event()
+
+    def cut(self: Any, campaign_id: str, reason: str | None = None) -> None:
+        ctrl_c_twice(emulated.root / ".hoodsync" / "journal")
+        release.wait(10)
+        raise NetworkError("the connection was lost")
+
+    real = hoodsync.remote.hood.HoodClient.pause_campaign
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "pause_campaign", cut)
+    try:
+        code, out, _ = cli(capsys, "apply", "--auto-approve")
+    finally:
+        release.set()
+        monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "pause_campaign", real)
+    assert code == 1
+    assert_paused_as_unfinished_work(emulated, capsys, "the answer to its pause was never received")
+
+
+def assert_paused_as_unfinished_work(
+    acc: Account, capsys: pytest.CaptureFixture[str], detail: str
+) -> None:
+    code, out, err = cli(capsys, "plan", "--format", "json")
+    assert code == 0, err
+    [change] = json.loads(out)["changes"]
+    assert (change["action"], change["drift"]) == ("pause", False)
+    [note] = change["notes"]
+    assert note["severity"] == "info"
+    assert note["message"].startswith("not drift: hoodsync's apply of ")
+    assert f"started this change and did not finish it ({detail}; journal " in note["message"]
+    code, out, _ = cli(capsys, "plan")
+    assert "has changed outside hoodsync" not in out and "undoes drift" not in out
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert remote_campaigns(acc) == [("Campaign a", "paused", "A")]
+    assert "No changes." in cli(capsys, "plan")[1]
+
+
+class FullAfter:
+    """A journal file with room for ``lines`` lines; then every write fails as on a full disk."""
+
+    def __init__(self, path: Path, lines: int) -> None:
+        self.fh = path.open("a", encoding="utf-8")
+        self.room = lines
+
+    def write(self, text: str) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= 1
+        return self.fh.write(text)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def test_a_create_whose_pause_was_not_sent_for_a_full_journal_is_not_called_drift(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A", state="paused"))
+    prep = engine.prepare((), (), (), Hooks())
+    [run] = engine.make_plans(prep, None, False, None, recovery=Recovery(Hooks().notice))
+    folder = emulated.root / ".hoodsync" / "journal"
+    folder.mkdir(parents=True)
+    path = folder / f"20260101T000000.000000Z-{os.getpid()}-default.jsonl"
+    journal = Journal(path, file=FullAfter(path, 3))  # type: ignore[arg-type]
+    try:
+        report = apply_plan(
+            run.plan, Clients(hood=run.session.hood), journal=journal, sleep=lambda s: None
+        )
+    finally:
+        journal.close()
+        run.session.close()
+    assert "pause not sent (after 1 of its steps succeeded)" in report.results[0].detail
+    assert_paused_as_unfinished_work(emulated, capsys, "stopped after 1 of its 2 steps")
+
+
+# ------------------------------------------------------------------ reading the journal
+
+
+def test_only_the_newest_journal_of_this_account_and_token_is_read(tmp_path: Path) -> None:
+    """Another account of the same name (another token) is passed over; a journal cut in the
+    middle of a line is read up to it; one still being written (its apply is running) gives
+    nothing but that fact."""
+    folder = tmp_path / "journal"
+    folder.mkdir()
+
+    def journal(name: str, *records: dict[str, Any], torn: bool = False) -> None:
+        text = "".join(json.dumps(r) + "\n" for r in records)
+        (folder / name).write_text(text + ('{"event": "res' if torn else ""))
+
+    start = {"event": "start", "ts": 100.0, "account": "default", "identity": "mine"}
+    create = {"event": "intent", "ts": 101.0, "address": "campaign.a", "op": "create", "of": 1}
+    journal("20260101T000000.000000Z-11-default.jsonl", start, create, torn=True)
+    journal(
+        "20260101T000001.000000Z-12-default.jsonl",
+        {**start, "identity": "another"},
+        {**create, "address": "campaign.other"},
+    )
+    journal("20260101T000002.000000Z-13-staging.jsonl", {**start, "account": "staging"}, create)
+    found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+    assert found.journal is not None and found.journal.name.startswith("20260101T000000")
+    assert (found.unanswered, found.settle_until) == (("campaign.a",), 161.0)
+    assert found.unfinished["campaign.a"].id is None
+
+    running = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: pid == 11)
+    assert (running.running, running.unanswered, running.unfinished) == (11, (), {})
+
+    replay = read_journal(folder / "20260101T000000.000000Z-11-default.jsonl")
+    assert replay is not None and not replay.ended and replay.pid == 11
