@@ -429,27 +429,30 @@ def _url_problems(doc: Document, name: str, raw: Mapping[str, Any]) -> list[Prob
 
 
 def _paths_problems(doc: Document, accounts: Mapping[str, Any], root: Path) -> list[Problem]:
-    """With several accounts, each must say which definitions are its own, and no definition
-    may be two accounts' own:
+    """With several accounts, either none lists ``paths:`` (one set of definitions for several
+    environments, each planned by choosing it with ``--account``) or each says which
+    definitions are its own, and no definition may be two accounts' own:
 
-    - an account without ``paths:`` would take every definition (``--account NAME``, which
-      the CI templates run per account, would create the other accounts' objects in it);
+    - beside accounts with ``paths:``, one without would take every definition, theirs too
+      (``--account NAME``, which the CI templates run per account, would create the other
+      accounts' objects in it);
     - a file under two accounts' ``paths:`` would be created in both, or be an orphan of
       each in the other.
     Each problem is placed at the account (or the later of the two overlapping entries)."""
     if len(accounts) < 2:
         return []
+    listing = any((raw or {}).get("paths") for raw in accounts.values())
     problems: list[Problem] = []
     seen: list[tuple[str, str, Path]] = []  # (account, entry, resolved), in file order
     for name, raw in accounts.items():
         entries = (raw or {}).get("paths") or ()
-        if not entries:
+        if not entries and listing:
             at: tuple[str | int, ...] = ("accounts", name)
             problems.append(
                 Problem(
                     doc.locate(at),
-                    f"account {name!r} has no paths: with several accounts, each lists the "
-                    "definition files or folders that are its own",
+                    f"account {name!r} has no paths: beside accounts that list theirs, each "
+                    "lists the definition files or folders that are its own",
                     at,
                 )
             )

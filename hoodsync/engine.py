@@ -284,15 +284,19 @@ def _definitions_for(
     config: Config,
     definitions: Sequence[Definition],
     cache: dict[str, Path] | None = None,
+    *,
+    several: bool = False,
 ) -> list[Definition]:
-    """An account's share of the definitions: those under its ``paths:``; all of them for
-    the only account, when it has no ``paths:``. With several accounts, one without
-    ``paths:`` never takes every definition (hoodsync.yaml's validation refuses it first)."""
+    """An account's share of the definitions: those under its ``paths:``; all of them for an
+    account without ``paths:`` — the only account, or the one chosen with ``--account`` when
+    no account lists ``paths:`` (one set of definitions for several environments).
+    hoodsync.yaml's validation refuses accounts of which only some list ``paths:``; ``several``
+    (more than one account chosen) refuses an account without them here."""
     if not account.paths:
-        if len(config.accounts) > 1:
+        if several:
             raise HoodsyncError(
                 f"account {account.name!r} has no paths: in {config.source}; with several "
-                "accounts each needs paths:"
+                "accounts each needs paths: (or choose one with --account)"
             )
         return list(definitions)
     roots = [(config.root / p).resolve() for p in account.paths]
@@ -449,7 +453,8 @@ def prepare(
     wanted = parse_targets(targets)
     config, definitions, cache = _checked(paths, hooks)
     chosen = _select(config, accounts)
-    shares = [_definitions_for(a, config, definitions, cache) for a in chosen]
+    several = len(chosen) > 1
+    shares = [_definitions_for(a, config, definitions, cache, several=several) for a in chosen]
     chosen, shares, partial = _in_scope(config, paths, chosen, shares, hooks)
     for account, mine in zip(chosen, shares):
         check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)

@@ -184,8 +184,8 @@ def test_an_account_without_paths_beside_others_is_refused_by_every_command(
     )
     write(repo, "prod/c.yaml", campaign_yaml("prod-only", "Prod only"))
     problem = (
-        "hoodsync.yaml:5:3: error: account 'staging' has no paths: with several accounts, "
-        "each lists the definition files or folders that are its own (accounts.staging)"
+        "hoodsync.yaml:5:3: error: account 'staging' has no paths: beside accounts that list "
+        "theirs, each lists the definition files or folders that are its own (accounts.staging)"
     )
     for argv in (
         ("validate",),
@@ -198,6 +198,29 @@ def test_an_account_without_paths_beside_others_is_refused_by_every_command(
         assert code == 1 and "will be created" not in out, argv
         assert err.splitlines()[0] == problem, argv
     assert not (repo / ".hoodsync" / "sandbox-staging.sqlite").exists()
+
+
+def test_accounts_none_of_which_list_paths_are_environments_chosen_with_account(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One set of definitions for several environments: no account lists ``paths:``; each run
+    chooses one with --account and plans every definition into it; without --account, refused."""
+    write(
+        repo,
+        "hoodsync.yaml",
+        "accounts:\n  staging:\n    hood: {url: sandbox}\n  production:\n    hood: {url: sandbox}\n",
+    )
+    write(repo, "c/one.yaml", campaign_yaml("one", "One"))
+    assert cli(capsys, "validate")[0] == 0
+    for name in ("staging", "production"):
+        code, out, err = cli(capsys, "apply", "--account", name, "--auto-approve")
+        assert code == 0, err
+        assert f"Account: {name}" in out and "campaign.one" in out
+    code, out, err = cli(capsys, "plan")
+    assert (
+        code == 1
+        and "with several accounts each needs paths: (or choose one with --account)" in err
+    )
 
 
 def test_a_file_under_two_accounts_paths_is_refused_where_the_second_lists_it(

@@ -442,9 +442,12 @@ def test_with_several_accounts_each_needs_paths(
         "accounts:\n  prod:\n    paths: [prod/]\n  staging:\n    hood: {url: sandbox}\n",
     )
     assert found == [
-        "hoodsync.yaml:4:3: error: account 'staging' has no paths: with several accounts, each "
-        "lists the definition files or folders that are its own (accounts.staging)"
+        "hoodsync.yaml:4:3: error: account 'staging' has no paths: beside accounts that list "
+        "theirs, each lists the definition files or folders that are its own (accounts.staging)"
     ]
+    # None listing paths: environments, each chosen with --account (not a problem here).
+    environments = config_in(tmp_path, "accounts:\n  prod: {}\n  staging: {}\n", {})
+    assert [a.paths for a in environments.accounts.values()] == [(), ()]
     # One account needs none: it takes every definition.
     assert config_in(tmp_path, "accounts:\n  staging: {}\n", {}).account(None).paths == ()
 
