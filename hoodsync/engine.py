@@ -680,7 +680,8 @@ def make_plans(
         if recovery is not None:
             runs = _waited(runs, pairs, found, read_at, recovery, one)
             runs = [
-                _amended(r, mine, lo, prep.config) for r, (_, mine), lo in zip(runs, pairs, found)
+                _amended(r, mine, lo, prep.config, r.account.name in prep.partial)
+                for r, (_, mine), lo in zip(runs, pairs, found)
             ]
         if prep.targets:
             _checkparse_targets(prep.targets, runs, prep.definitions)
@@ -785,12 +786,21 @@ def _waited(
     return out
 
 
-def _amended(run: Run, mine: list[Definition], found: Leftovers, config: Config) -> Run:
-    """``run`` with its plan amended by what the interrupted apply left undone."""
+def _amended(
+    run: Run, mine: list[Definition], found: Leftovers, config: Config, partial: bool
+) -> Run:
+    """``run`` with its plan amended by what the interrupted apply left undone (``partial``:
+    PATHS cover part of the account's ``paths:``)."""
     from hoodsync.recovery import amend
 
     plan_, unfinished = amend(
-        run.plan, found, mine, run.remote, env=os.environ, forbidden_env=config.secret_names()
+        run.plan,
+        found,
+        mine,
+        run.remote,
+        env=os.environ,
+        forbidden_env=config.secret_names(),
+        partial=partial,
     )
     run.plan, run.unfinished = plan_, unfinished
     return run

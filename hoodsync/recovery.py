@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,44 +143,83 @@ def read_leftovers(
     still running (default: :func:`process_alive`). Never raises: a journal that cannot be read
     is reported in :attr:`Leftovers.error`."""
     alive = process_alive if alive is None else alive
-    replay: Replay | None = None
     try:
-        paths = journal_files(folder, account)
-    except OSError as exc:
-        return Leftovers(error=f"{folder}: {exc.strerror or exc}")
-    for path in paths:
-        try:
-            found = read_journal(path)
-        except OSError as exc:
-            return Leftovers(path, error=f"{path}: {exc.strerror or exc}")
-        if found is None or found.start.get("account") != account:
-            continue  # an apply that wrote nothing, or another name of the same spelling
-        recorded = found.start.get("identity")
-        if identity is not None and isinstance(recorded, str) and recorded != identity:
-            continue
-        replay = found
-        break
+        replays = _replays(folder, account, identity)
+        replay = next(replays, None)
+    except _Unreadable as exc:
+        return Leftovers(exc.path, error=exc.why)
     if replay is None:
         return Leftovers()
     pid = replay.pid
     if not replay.ended and pid is not None and alive(pid):
         return Leftovers(replay.path, running=pid)
     window = _window(replay.start.get("settle_window"), settle_window)
-    unanswered = tuple(
-        sorted(
-            address
-            for address, trace in replay.traces.items()
-            if trace.in_flight is not None and trace.in_flight.get("op") == "create"
-        )
-    )
+    unanswered = set(_unanswered(replay))
+    settle_until = replay.last_ts + window if unanswered else 0.0
+    # An apply after the interrupted one that did not touch its unanswered creates (another
+    # --target, narrower PATHS) wrote the newest journal: the creates of the journals before it
+    # count as long as their own settle window lasts. Applies of one account do not overlap
+    # (the lock), so journals older than one whose window ended before the newest's last line
+    # ended earlier still.
+    try:
+        for older in itertools.islice(replays, _MAX_OLDER_JOURNALS):
+            until = older.last_ts + _window(older.start.get("settle_window"), settle_window)
+            if until <= replay.last_ts:
+                break
+            found = _unanswered(older)
+            if found:
+                unanswered.update(found)
+                settle_until = max(settle_until, until)
+    except _Unreadable:
+        pass  # the newest was read; an older one that cannot be is passed over
     return Leftovers(
         replay.path,
-        unanswered,
-        replay.last_ts + window if unanswered else 0.0,
+        tuple(sorted(unanswered)),
+        settle_until,
         window,
         replay.last_ts,
         _unfinished(replay),
     )
+
+
+#: How many journals before the newest are looked at for unanswered creates (each is one
+#: apply that ended within a settle window of the next: a handful at most in practice).
+_MAX_OLDER_JOURNALS = 20
+
+
+class _Unreadable(Exception):
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(why)
+        self.path, self.why = path, why
+
+
+def _replays(folder: Path, account: str, identity: str | None) -> Iterator[Replay]:
+    """The journals of ``account`` (not another account's of the same name: another
+    ``identity``) read back, newest first; :class:`_Unreadable` for one that cannot be."""
+    try:
+        paths = journal_files(folder, account)
+    except OSError as exc:
+        raise _Unreadable(folder, f"{folder}: {exc.strerror or exc}") from exc
+    for path in paths:
+        try:
+            found = read_journal(path)
+        except OSError as exc:
+            raise _Unreadable(path, f"{path}: {exc.strerror or exc}") from exc
+        if found is None or found.start.get("account") != account:
+            continue  # an apply that wrote nothing, or another name of the same spelling
+        recorded = found.start.get("identity")
+        if identity is not None and isinstance(recorded, str) and recorded != identity:
+            continue
+        yield found
+
+
+def _unanswered(replay: Replay) -> list[str]:
+    """The addresses whose create ``replay`` sent and never saw answered."""
+    return [
+        address
+        for address, trace in replay.traces.items()
+        if trace.in_flight is not None and trace.in_flight.get("op") == "create"
+    ]
 
 
 def process_alive(pid: int) -> bool:
@@ -310,13 +350,16 @@ def amend(
     *,
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
+    partial: bool = False,
 ) -> tuple[Plan, list[Unfinished]]:
     """``plan`` with what ``leftovers`` says the interrupted apply left undone (module doc),
     and the entries still open, for the journal of the apply that follows.
 
     ``definitions`` are the account's, ``remote`` the objects the plan was made from (the
     clients' dicts per kind), ``env`` resolves the definitions' ``${env:...}`` names as the
-    plan did (a name is shown masked, never resolved into the plan)."""
+    plan did (a name is shown masked, never resolved into the plan). ``partial``: PATHS cover
+    only part of the account's ``paths:``, so a definition not among ``definitions`` may still
+    exist elsewhere: its entry stays open, as one outside ``--target`` does."""
     if not leftovers.unfinished:
         return plan, []
     by_address = {d.address: d for d in definitions}
@@ -330,7 +373,10 @@ def amend(
             continue
         definition = by_address.get(entry.address)
         if definition is None:
-            continue  # the definition is gone: its object is no longer hoodsync's to finish
+            if partial:
+                kept.append(entry)  # outside PATHS, not gone: a later run finishes it
+            # Otherwise the definition is gone: its object is no longer hoodsync's to finish.
+            continue
         current = changes.get(entry.address)
         if entry.left_paused:
             obj = _campaign(remote, entry.id, definition.key)

@@ -165,6 +165,38 @@ def test_creates_an_interrupted_apply_sent_unanswered_are_waited_for_then_planne
     ]
 
 
+def test_an_apply_that_skips_the_unanswered_creates_does_not_hide_them_from_the_next(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Between the interrupted apply and the full re-run, an apply of another target writes
+    the newest journal: the creates the interrupted one sent unanswered still count, for their
+    own settle window, and the late commit is not created twice."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    held = stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 1)
+    try:
+        [stopped] = journals(emulated.root)
+        last_line = lines(stopped)[-1]["ts"]
+        write(emulated.root, "c/b.yaml", titled_campaign("b", "B"))
+        clock = FakeClock(last_line + 2.0)
+        targeted = ApplyOptions(targets=("campaign.b",))
+        assert engine.apply(targeted, Hooks(), threading.Event(), clock=clock, sleep=clock.sleep)
+        clock.advance(2.0)
+
+        def sleep(seconds: float) -> None:
+            if not clock.sleeps:
+                held.commit("Campaign a")  # the server commits the first create late
+            clock.sleep(seconds)
+
+        hooks = Hooks()
+        ok = engine.apply(ApplyOptions(), hooks, threading.Event(), clock=clock, sleep=sleep)
+    finally:
+        held.release.set()
+    assert ok is None  # nothing left to do: the late create is the campaign
+    assert [n for n in hooks.notices if n.startswith("Waiting ")], hooks.notices
+    assert 50 < sum(clock.sleeps) <= 60
+    assert [n for n, _, _ in remote_campaigns(emulated)] == ["Campaign a", "Campaign b"]
+
+
 def test_ctrl_c_while_waiting_for_unanswered_creates_sends_nothing(
     emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -322,6 +354,29 @@ def test_a_campaign_left_paused_stays_resumable_until_an_apply_resumes_it(
     write(emulated.root, "c/b.yaml", titled_campaign("b", "New"))
     code, out, _ = cli(capsys, "apply", "--auto-approve", "--target", "campaign.b")
     assert code == 0 and "campaign.b" in out and "campaign.a" not in out
+    assert [c["address"] for c in lines(journals(emulated.root)[0])[0]["carried"]] == ["campaign.a"]
+    code, out, _ = cli(capsys, "apply", "--auto-approve")
+    assert code == 0
+    assert "# campaign.a will be updated and resumed (paused -> running" in out
+    assert remote_campaigns(emulated) == [
+        ("Campaign a", "running", "New"),
+        ("Campaign b", "running", "New"),
+    ]
+
+
+def test_an_apply_of_narrower_paths_keeps_a_campaign_left_paused_elsewhere_resumable(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PATHS that cover part of the account's paths: a campaign left paused whose definition
+    lies outside them is not 'gone': its entry is carried, and a later apply resumes it."""
+    running_campaigns(emulated, capsys, "a", "b")
+    (emulated.root / "d").mkdir()
+    (emulated.root / "c" / "b.yaml").rename(emulated.root / "d" / "b.yaml")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
+    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
+    write(emulated.root, "d/b.yaml", titled_campaign("b", "New"))
+    code, out, err = cli(capsys, "apply", "--auto-approve", "d")
+    assert code == 0 and "# campaign.a" not in out, err  # listed as an orphan only
     assert [c["address"] for c in lines(journals(emulated.root)[0])[0]["carried"]] == ["campaign.a"]
     code, out, _ = cli(capsys, "apply", "--auto-approve")
     assert code == 0
