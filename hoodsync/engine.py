@@ -115,6 +115,11 @@ class Recovery:
     notice: Callable[[str], None]
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    #: The account's apply lock is held (``apply``): no other apply of it runs on this machine,
+    #: so a journal without its ``end`` line is an interrupted apply's, whatever process now
+    #: has its pid (a pid is reused; one that now runs ``hoodsync plan`` must not make apply
+    #: skip the wait for unanswered creates).
+    locked: bool = False
 
 
 def os_error_text(exc: OSError) -> str:
@@ -158,7 +163,7 @@ def apply(
     Raises :class:`HoodsyncError` (nothing applied) for invalid input, a held lock, a stale or
     edited saved plan, a plan with errors, the safety guard, or a refused approval."""
     with contextlib.ExitStack() as held:
-        recovery = Recovery(hooks.notice, clock, sleep)
+        recovery = Recovery(hooks.notice, clock, sleep, locked=True)
         runs, config = _locked_runs(options, hooks, held, recovery)
         try:
             hooks.plans_ready([(r.account.name, r.plan) for r in runs])
@@ -712,7 +717,11 @@ def _leftovers(account: Account, config: Config, recovery: Recovery) -> Leftover
     from hoodsync.recovery import read_leftovers
 
     found = read_leftovers(
-        config.state_dir / "journal", account.name, _identity(account, config), _settle_window()
+        config.state_dir / "journal",
+        account.name,
+        _identity(account, config),
+        _settle_window(),
+        alive=(lambda pid: False) if recovery.locked else None,
     )
     if found.running is not None:
         recovery.notice(

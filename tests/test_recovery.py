@@ -197,6 +197,37 @@ def test_an_apply_that_skips_the_unanswered_creates_does_not_hide_them_from_the_
     assert [n for n, _, _ in remote_campaigns(emulated)] == ["Campaign a", "Campaign b"]
 
 
+def test_apply_waits_even_when_the_stopped_applys_pid_now_runs_another_hoodsync(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A journal without its end line whose pid is now another hoodsync process (a reused pid:
+    a ``hoodsync plan``): apply holds the account's lock, so that process cannot be the apply
+    that wrote it — the unanswered create is waited for all the same."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    held = stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 1)
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "hoodsync", "plan"]
+    )
+    try:
+        [stopped] = journals(emulated.root)
+        kept = [x for x in lines(stopped) if x["event"] != "end"]
+        last_line = kept[-1]["ts"]
+        stamp, _, rest = stopped.name.split("-", 2)
+        stopped.unlink()
+        reused = stopped.with_name(f"{stamp}-{other.pid}-{rest}")
+        reused.write_text("".join(json.dumps(x) + "\n" for x in kept))
+        clock = FakeClock(last_line + 2.0)
+        hooks = Hooks()
+        ok = engine.apply(ApplyOptions(), hooks, threading.Event(), clock=clock, sleep=clock.sleep)
+    finally:
+        held.release.set()
+        other.kill()
+        other.wait()
+    assert ok is True
+    assert [n for n in hooks.notices if n.startswith("Waiting 58 s")], hooks.notices
+    assert [n for n, _, _ in remote_campaigns(emulated)] == ["Campaign a"]
+
+
 def test_ctrl_c_while_waiting_for_unanswered_creates_sends_nothing(
     emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
