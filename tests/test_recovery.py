@@ -374,40 +374,27 @@ def left_paused_by_a_stopped_edit(
     assert code == 1 and "Apply stopped at once (Ctrl-C twice)" in out
 
 
+@pytest.mark.parametrize("narrower", ["--target", "PATHS"])
 def test_a_campaign_left_paused_stays_resumable_until_an_apply_resumes_it(
-    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    narrower: str,
+    emulated: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """An apply that does not look at the campaign (--target another) carries the entry in
-    its own journal; the apply after that still resumes the campaign."""
+    """An apply that does not look at the campaign (--target another, or PATHS that leave its
+    definition out: not 'gone') carries the entry in its own journal; the apply after that
+    still resumes the campaign."""
     running_campaigns(emulated, capsys, "a", "b")
+    b = "c/b.yaml" if narrower == "--target" else "d/b.yaml"
+    if narrower == "PATHS":
+        (emulated.root / "d").mkdir()
+        (emulated.root / "c" / "b.yaml").rename(emulated.root / b)
     write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
     left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
-    write(emulated.root, "c/b.yaml", titled_campaign("b", "New"))
-    code, out, _ = cli(capsys, "apply", "--auto-approve", "--target", "campaign.b")
-    assert code == 0 and "campaign.b" in out and "campaign.a" not in out
-    assert [c["address"] for c in lines(journals(emulated.root)[0])[0]["carried"]] == ["campaign.a"]
-    code, out, _ = cli(capsys, "apply", "--auto-approve")
-    assert code == 0
-    assert "# campaign.a will be updated and resumed (paused -> running" in out
-    assert remote_campaigns(emulated) == [
-        ("Campaign a", "running", "New"),
-        ("Campaign b", "running", "New"),
-    ]
-
-
-def test_an_apply_of_narrower_paths_keeps_a_campaign_left_paused_elsewhere_resumable(
-    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """PATHS that cover part of the account's paths: a campaign left paused whose definition
-    lies outside them is not 'gone': its entry is carried, and a later apply resumes it."""
-    running_campaigns(emulated, capsys, "a", "b")
-    (emulated.root / "d").mkdir()
-    (emulated.root / "c" / "b.yaml").rename(emulated.root / "d" / "b.yaml")
-    write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
-    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
-    write(emulated.root, "d/b.yaml", titled_campaign("b", "New"))
-    code, out, err = cli(capsys, "apply", "--auto-approve", "d")
-    assert code == 0 and "# campaign.a" not in out, err  # listed as an orphan only
+    write(emulated.root, b, titled_campaign("b", "New"))
+    scope = ("--target", "campaign.b") if narrower == "--target" else ("d",)
+    code, out, err = cli(capsys, "apply", "--auto-approve", *scope)
+    assert code == 0 and "# campaign.b" in out and "# campaign.a" not in out, err
     assert [c["address"] for c in lines(journals(emulated.root)[0])[0]["carried"]] == ["campaign.a"]
     code, out, _ = cli(capsys, "apply", "--auto-approve")
     assert code == 0
