@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import errno
 import json
 import os
 import subprocess
@@ -508,15 +509,26 @@ def test_a_symlinked_folder_with_its_own_configuration_is_a_separate_project(
     assert separate_projects(["defs"]) == [Path("defs/other/hoodsync.yaml")]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
-def test_a_folder_that_cannot_be_read_is_a_problem(tmp_path: Path) -> None:
-    (tmp_path / "locked").mkdir()
-    (tmp_path / "locked" / "a.yaml").write_text("x: 1\n", encoding="utf-8")
-    (tmp_path / "locked").chmod(0)
+def test_a_folder_that_cannot_be_read_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "a.yaml").write_text("x: 1\n", encoding="utf-8")
+    if os.geteuid() == 0:  # root reads any folder: the kernel's refusal, made here instead
+        real = os.scandir
+
+        def scandir(path: Any) -> Any:
+            if Path(path) == locked:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+    locked.chmod(0)
     try:
         files, problems = discover([tmp_path])
     finally:
-        (tmp_path / "locked").chmod(0o755)
+        locked.chmod(0o755)
     assert files == []
     assert [p.message for p in problems] == ["cannot read folder: Permission denied"]
 
