@@ -61,6 +61,27 @@ def test_export_then_plan_shows_only_adopts(
     assert code == 0 and "No changes." in out
 
 
+def test_export_ends_with_the_check_that_works_under_accounts_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under a hoodsync.yaml whose account lists paths:, an export outside them cannot be
+    planned as it is: the last line says what to do first (export.check_hint)."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("HOOD_API_URL", "HOOD_API_TOKEN", "FALCONYTE_API_URL", "FALCONYTE_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "hoodsync.yaml").write_text(
+        "accounts:\n  default:\n    hood: {url: sandbox}\n    paths: [defs/]\n", encoding="utf-8"
+    )
+    code, _, err = cli(capsys, "export", "--out", "exported", "--kind", "Campaign")
+    assert code == 0, err
+    [wrote] = [line for line in err.splitlines() if line.startswith("Wrote ")]
+    assert "Before planning them: exported is under no account's paths: in " in wrote, err
+    assert "First move the files into default's paths (defs/), then check with " in wrote
+    assert "Check with `hoodsync plan exported`" not in err  # it would fail as it is
+
+
 def test_export_refuses_to_overwrite(
     emulated: Account, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

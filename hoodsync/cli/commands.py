@@ -673,7 +673,13 @@ def export(
     right after shows no changes (or `adopt` for campaigns hoodsync did not create).
     """
     from hoodsync.config import load_config
-    from hoodsync.export import export_documents, is_definition, parse_kinds, write_export
+    from hoodsync.export import (
+        check_hint,
+        export_documents,
+        is_definition,
+        parse_kinds,
+        write_export,
+    )
     from hoodsync.model import Kind
     from hoodsync.schemafiles import relative_folder
     from hoodsync.session import open_session, read_remote
@@ -699,8 +705,9 @@ def export(
     commented = sum(1 for f in files if not is_definition(f))
     note = f" ({commented} commented out; the header of each says why)" if commented else ""
     _err(
-        f"Wrote {len(written)} file(s) to {out}{note}. Check with `hoodsync plan {out}`: "
-        "expect no changes, or adopt for campaigns hoodsync did not create."
+        printable(
+            f"Wrote {len(written)} file(s) to {out}{note}. {check_hint(out, config, account)}"
+        )
     )
     _schemas_hint(schemas, wanted)
 
