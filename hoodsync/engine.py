@@ -354,7 +354,7 @@ def parse_targets(values: Sequence[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _checkparse_targets(
+def _check_targets(
     wanted: frozenset[str], runs: Sequence[Run], definitions: Sequence[Definition]
 ) -> None:
     """A ``--target`` that names no definition and no orphan of any selected account is a
@@ -689,7 +689,7 @@ def make_plans(
                 for r, (_, mine), lo in zip(runs, pairs, found)
             ]
         if prep.targets:
-            _checkparse_targets(prep.targets, runs, prep.definitions)
+            _check_targets(prep.targets, runs, prep.definitions)
     except BaseException:
         close_all(runs)
         raise
