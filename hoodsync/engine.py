@@ -685,7 +685,14 @@ def make_plans(
         if recovery is not None:
             runs = _waited(runs, pairs, found, read_at, recovery, one)
             runs = [
-                _amended(r, mine, lo, prep.config, r.account.name in prep.partial)
+                # Without hoodsync.yaml, PATHS may leave any definition out: none is "gone".
+                _amended(
+                    r,
+                    mine,
+                    lo,
+                    prep.config,
+                    r.account.name in prep.partial or prep.config.source is None,
+                )
                 for r, (_, mine), lo in zip(runs, pairs, found)
             ]
         if prep.targets:
@@ -727,6 +734,14 @@ def _leftovers(account: Account, config: Config, recovery: Recovery) -> Leftover
         recovery.notice(
             f"note: an apply of account {account.name!r} is running (pid {found.running}, "
             f"journal {found.journal}): this plan does not show what it is doing"
+        )
+    if found.error is not None and recovery.locked:
+        # Apply would start from nothing known, and its own journal would carry nothing on:
+        # a campaign an interrupted apply left paused would be forgotten for good.
+        raise HoodsyncError(
+            f"cannot read the journal {found.error}; what an interrupted apply of account "
+            f"{account.name!r} left undone is not known. Make it readable (or move it out of "
+            "the journal folder once you have checked it), then apply again; nothing was sent"
         )
     if found.error is not None:
         recovery.notice(

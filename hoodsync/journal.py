@@ -134,6 +134,9 @@ class Trace:
     paused_id: str | None = None
     #: When the last line about this change was written.
     last_ts: float = 0.0
+    #: A create failed in a way that may still have made the object (its result has no
+    #: ``not_done``: e.g. timed out, then the listing meant to find it failed too).
+    create_unknown: bool = False
 
     def feed(self, event: str, fields: Mapping[str, Any], ts: float = 0.0) -> None:
         """Take one line (``fields`` without ``ts`` and ``event``) into account."""
@@ -160,6 +163,8 @@ class Trace:
         self.in_flight = None
         compensating = bool(fields.get("compensating"))
         if status == "ok":
+            if op == "create":
+                self.create_unknown = False
             if op == "resume":
                 self.resumed = True
             if not compensating:
@@ -168,6 +173,8 @@ class Trace:
         elif status == "failed":
             if op == "pause" and fields.get("not_done") is True:
                 self.paused_id = None
+            if op == "create" and not compensating:
+                self.create_unknown = fields.get("not_done") is not True
             if not compensating:
                 self.failed = f"{op} failed: {fields.get('error')}"
 
@@ -198,7 +205,8 @@ class Replay:
     def pid(self) -> int | None:
         """The process that wrote it (from the file name)."""
         parts = self.path.name.split("-", 2)
-        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        ok = len(parts) > 1 and parts[1].isascii() and parts[1].isdigit()
+        return int(parts[1]) if ok else None
 
 
 def read_journal(path: Path) -> Replay | None:
@@ -210,8 +218,7 @@ def read_journal(path: Path) -> Replay | None:
     with path.open(encoding="utf-8", errors="replace") as fh:
         for record in _records(fh):
             event = record.get("event")
-            ts = record.get("ts")
-            when = float(ts) if isinstance(ts, int | float) else 0.0
+            when = _seconds(record.get("ts"))
             if replay is None:
                 if event != "start":
                     continue
@@ -225,11 +232,27 @@ def read_journal(path: Path) -> Replay | None:
     return replay
 
 
+#: Times outside this span are not a journal's (UTC seconds up to the year 5138; milliseconds,
+#: infinities and negative times are not): taken as unknown.
+_SANE_TS = (0.0, 1e11)
+
+
+def _seconds(ts: Any) -> float:
+    """A line's ``ts`` as UTC seconds, or 0.0 when it is not one (another format, garbage)."""
+    if not isinstance(ts, int | float) or isinstance(ts, bool):
+        return 0.0
+    try:
+        when = float(ts)
+    except OverflowError:
+        return 0.0
+    return when if _SANE_TS[0] < when < _SANE_TS[1] else 0.0
+
+
 def _records(lines: Iterator[str] | TextIO) -> Iterator[dict[str, Any]]:
     for line in lines:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # half a line, garbage, absurd nesting
             continue
         if isinstance(record, dict):
             yield record

@@ -95,10 +95,14 @@ class Unfinished:
         address, ident, since = data.get("address"), data.get("id"), data.get("since")
         if not isinstance(address, str) or not isinstance(since, int | float):
             return None
+        try:
+            when = float(since)
+        except OverflowError:
+            return None
         return cls(
             address,
             ident if isinstance(ident, str) else None,
-            float(since),
+            when,
             str(data.get("journal", "")),
             data.get("left_paused") is True,
             str(data.get("detail", "")),
@@ -129,6 +133,23 @@ class Leftovers:
 
 
 def read_leftovers(
+    folder: Path,
+    account: str,
+    identity: str | None,
+    settle_window: float,
+    *,
+    alive: Callable[[int], bool] | None = None,
+) -> Leftovers:
+    """:func:`_read_leftovers`, whose contract is never to raise: a journal whose content it
+    cannot make sense of in some way not foreseen (hand-edited, another version's) is reported
+    like one that cannot be read."""
+    try:
+        return _read_leftovers(folder, account, identity, settle_window, alive=alive)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        return Leftovers(error=f"{folder}: a journal there cannot be understood ({exc!r:.200})")
+
+
+def _read_leftovers(
     folder: Path,
     account: str,
     identity: str | None,
@@ -214,11 +235,13 @@ def _replays(folder: Path, account: str, identity: str | None) -> Iterator[Repla
 
 
 def _unanswered(replay: Replay) -> list[str]:
-    """The addresses whose create ``replay`` sent and never saw answered."""
+    """The addresses whose create ``replay`` sent and never saw answered, or saw fail in a way
+    that may still have made the object (no ``not_done`` on its result)."""
     return [
         address
         for address, trace in replay.traces.items()
-        if trace.in_flight is not None and trace.in_flight.get("op") == "create"
+        if (trace.in_flight is not None and trace.in_flight.get("op") == "create")
+        or trace.create_unknown
     ]
 
 
@@ -242,7 +265,10 @@ def process_alive(pid: int) -> bool:
 
 
 def _window(recorded: Any, current: float) -> float:
-    own = float(recorded) if isinstance(recorded, int | float) and recorded >= 0 else 0.0
+    try:
+        own = float(recorded) if isinstance(recorded, int | float) and recorded >= 0 else 0.0
+    except OverflowError:  # an integer too large for a float: no window of ours
+        own = MAX_WINDOW
     return max(current, min(own, MAX_WINDOW))
 
 
@@ -499,7 +525,10 @@ def _not_drift(change: Change, entry: Unfinished) -> Change:
 
 
 def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):  # a journal's time that is not one
+        return "an unknown time"
 
 
 def _shown(path: Path | None) -> str:

@@ -374,7 +374,7 @@ def left_paused_by_a_stopped_edit(
     assert code == 1 and "Apply stopped at once (Ctrl-C twice)" in out
 
 
-@pytest.mark.parametrize("narrower", ["--target", "PATHS"])
+@pytest.mark.parametrize("narrower", ["--target", "PATHS", "PATHS without hoodsync.yaml"])
 def test_a_campaign_left_paused_stays_resumable_until_an_apply_resumes_it(
     narrower: str,
     emulated: Account,
@@ -386,9 +386,11 @@ def test_a_campaign_left_paused_stays_resumable_until_an_apply_resumes_it(
     still resumes the campaign."""
     running_campaigns(emulated, capsys, "a", "b")
     b = "c/b.yaml" if narrower == "--target" else "d/b.yaml"
-    if narrower == "PATHS":
+    if narrower.startswith("PATHS"):
         (emulated.root / "d").mkdir()
         (emulated.root / "c" / "b.yaml").rename(emulated.root / b)
+    if narrower == "PATHS without hoodsync.yaml":  # PATHS are then all there is
+        (emulated.root / "hoodsync.yaml").unlink()
     write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
     left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
     write(emulated.root, b, titled_campaign("b", "New"))
@@ -683,3 +685,85 @@ def test_only_the_newest_journal_of_this_account_and_token_is_read(tmp_path: Pat
 
     replay = read_journal(folder / "20260101T000000.000000Z-11-default.jsonl")
     assert replay is not None and not replay.ended and replay.pid == 11
+
+
+def _one_journal(folder: Path, name: str, *records: dict[str, Any], tail: str = "") -> None:
+    folder.mkdir(exist_ok=True)
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    (folder / name).write_text(text + tail)
+
+
+START = {"event": "start", "ts": 100.0, "account": "default", "identity": "mine"}
+CREATE = {"event": "intent", "ts": 101.0, "address": "campaign.a", "op": "create", "of": 1}
+
+
+def test_a_create_that_failed_but_may_have_happened_is_waited_for_like_an_unanswered_one(
+    tmp_path: Path,
+) -> None:
+    """A create that timed out, then could not be looked for (the listing failed too), is
+    written ``failed`` without ``not_done``: the server may still make it."""
+    folder = tmp_path / "journal"
+    failed = {"event": "result", "ts": 130.0, "address": "campaign.a", "op": "create"}
+    _one_journal(
+        folder,
+        "20260101T000000.000000Z-11-default.jsonl",
+        START,
+        CREATE,
+        {**failed, "status": "failed", "error": "outcome unknown"},
+        {**CREATE, "address": "campaign.b"},
+        {**failed, "address": "campaign.b", "status": "failed", "not_done": True},
+    )
+    found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+    assert (found.unanswered, found.settle_until) == (("campaign.a",), 190.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "lines"),
+    [
+        ("20260101T000000.000000Z-11-default.jsonl", "[" * 100_000 + "\n"),  # nesting
+        ("20260101T000000.000000Z-11-default.jsonl", '{"event": "x", "ts": 1e400}\n'),
+        ("20260101T000000.000000Z-²-default.jsonl", ""),  # a pid that is not an ASCII number
+    ],
+)
+def test_odd_journal_content_never_raises(tmp_path: Path, name: str, lines: str) -> None:
+    folder = tmp_path / "journal"
+    _one_journal(folder, name, START, CREATE, tail=lines)
+    found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+    assert found.error is None and found.unanswered == ("campaign.a",)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"ts": 1_767_225_600_000},  # milliseconds
+        {"ts": 10**400},  # too large for a float
+        {"settle_window": 10**400},
+        {"carried": [{"address": "campaign.b", "since": 10**400, "left_paused": True}]},
+        {"carried": [{"address": "campaign.b", "since": 1e20, "left_paused": True}]},
+    ],
+)
+def test_times_and_windows_that_are_not_ones_never_raise(
+    tmp_path: Path, odd: dict[str, Any]
+) -> None:
+    folder = tmp_path / "journal"
+    _one_journal(folder, "20260101T000000.000000Z-11-default.jsonl", {**START, **odd}, CREATE)
+    found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+    assert found.error is None and found.unanswered == ("campaign.a",)
+    for entry in found.unfinished.values():
+        assert isinstance(entry.since, float)
+
+
+def test_apply_refuses_when_the_journal_cannot_be_read_and_plan_warns(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Apply would start from nothing known and carry nothing on (a campaign left paused would
+    be forgotten for good): it refuses, nothing sent. Plan says it cannot know."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    (emulated.root / ".hoodsync" / "journal" / "29991231T000000.000000Z-1-default.jsonl").mkdir(
+        parents=True
+    )
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 1 and "cannot read the journal" in err and "nothing was sent" in err
+    assert remote_campaigns(emulated) == []
+    code, out, err = cli(capsys, "plan")
+    assert code == 0 and "warning: cannot read the journal" in err
