@@ -180,13 +180,21 @@ class ApplyReport:
 class HoodApi(Protocol):
     """What apply needs of the Hood client."""
 
-    def create_campaign(self, body: Mapping[str, Any], *, key: str | None) -> dict[str, Any]: ...
+    def create_campaign(
+        self,
+        body: Mapping[str, Any],
+        *,
+        key: str | None,
+        on_resend: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]: ...
     def get_campaign(self, campaign_id: str) -> dict[str, Any]: ...
     def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None: ...
     def pause_campaign(self, campaign_id: str, reason: str | None = None) -> None: ...
     def resume_campaign(self, campaign_id: str, body: Mapping[str, Any] | None = None) -> None: ...
     def cancel_campaign(self, campaign_id: str, reason: str | None = None) -> None: ...
-    def create_push_task(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def create_push_task(
+        self, body: Mapping[str, Any], *, on_resend: Callable[[int], None] | None = None
+    ) -> dict[str, Any]: ...
     def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None: ...
     def list_campaigns(self) -> list[dict[str, Any]]: ...
     def list_push_tasks(self) -> list[dict[str, Any]]: ...
@@ -200,7 +208,11 @@ class FalconyteApi(Protocol):
 
     def list_campaigns(self) -> list[dict[str, Any]]: ...
     def create_campaign(
-        self, body: Mapping[str, Any], *, exclude_ids: Collection[str] = ()
+        self,
+        body: Mapping[str, Any],
+        *,
+        exclude_ids: Collection[str] = (),
+        on_resend: Callable[[int], None] | None = None,
     ) -> dict[str, Any]: ...
     def start_campaign(self, campaign_id: str) -> None: ...
     def stop_campaign(self, campaign_id: str) -> None: ...
@@ -543,14 +555,19 @@ class _Runner:
         An email campaign is found again by name, and a replacement shares its name with the
         campaign it replaces and with older superseded ones: those ids are excluded, so a lost
         answer can never be mistaken for the old campaign."""
+
+        def resent(send: int) -> None:
+            # A later run waits for a create's late commit from the last time it was sent.
+            self.journal.write("resend", address=change.address, op="create", send=send)
+
         if change.kind is Kind.CAMPAIGN:
-            return self._hood().create_campaign(body, key=change.key)
+            return self._hood().create_campaign(body, key=change.key, on_resend=resent)
         if change.kind is Kind.PUSH_TASK:
-            return self._hood().create_push_task(body)
+            return self._hood().create_push_task(body, on_resend=resent)
         older = set(self.same_name.get(change.address, ()))
         if change.remote_id:
             older.add(change.remote_id)
-        return self._falconyte().create_campaign(body, exclude_ids=sorted(older))
+        return self._falconyte().create_campaign(body, exclude_ids=sorted(older), on_resend=resent)
 
     # ------------------------------------------------------------------ settling
 

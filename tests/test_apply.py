@@ -54,7 +54,9 @@ class FakeHood:
         if err is not None:
             raise err
 
-    def create_campaign(self, body: Mapping[str, Any], *, key: str | None) -> dict[str, Any]:
+    def create_campaign(
+        self, body: Mapping[str, Any], *, key: str | None, on_resend: Any = None
+    ) -> dict[str, Any]:
         self._record("create_campaign", key)
         self.bodies.append(body)
         with self._lock:
@@ -84,7 +86,7 @@ class FakeHood:
         self._record("cancel_campaign", campaign_id)
         self.campaigns[campaign_id]["status"] = "canceled"
 
-    def create_push_task(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create_push_task(self, body: Mapping[str, Any], on_resend: Any = None) -> dict[str, Any]:
         self._record("create_push_task", str(body.get("name")))
         return {"id": "77", **body}
 
@@ -222,6 +224,38 @@ def test_independent_changes_go_on_later_waves_are_not_attempted(tmp_path: Path)
     assert not report.ok
 
 
+def test_a_create_the_client_sends_again_is_journaled_before_it_goes(tmp_path: Path) -> None:
+    """A later run waits for a late commit from the last time a create was sent: each new send
+    of an unanswered create is a journal line, written before it goes."""
+
+    class ResendingHood(FakeHood):
+        def create_campaign(
+            self, body: Mapping[str, Any], *, key: str | None, on_resend: Any = None
+        ) -> dict[str, Any]:
+            on_resend(2)  # the first send's outcome was unknown and it never showed
+            self.journal_at_resend = self.journal_path.read_text()
+            return super().create_campaign(body, key=key, on_resend=on_resend)
+
+    hood = ResendingHood()
+    journal = Journal.create(tmp_path / "journal")
+    hood.journal_path = journal.path
+    plan = Plan(account=ACCOUNT, changes=(change("a", "create", (Step("create", body={}),)),))
+    try:
+        report = apply_plan(plan, Clients(hood=hood), journal=journal, sleep=lambda s: None)
+    finally:
+        journal.close()
+    assert report.ok
+    lines = [json.loads(x) for x in report.journal_path.read_text().splitlines()]
+    assert [(x["event"], x.get("send")) for x in lines] == [
+        ("start", None),
+        ("intent", None),
+        ("resend", 2),
+        ("result", None),
+        ("end", None),
+    ]
+    assert '"event": "resend"' in hood.journal_at_resend
+
+
 def test_journal_records_intent_and_result_without_bodies(tmp_path: Path) -> None:
     hood = FakeHood()
     plan = Plan(
@@ -304,7 +338,9 @@ def test_a_slow_change_does_not_hold_back_the_report_of_those_done_after_it(
     release = threading.Event()
 
     class SlowFirst(FakeHood):
-        def create_campaign(self, body: Mapping[str, Any], *, key: str | None) -> dict[str, Any]:
+        def create_campaign(
+            self, body: Mapping[str, Any], *, key: str | None, on_resend: Any = None
+        ) -> dict[str, Any]:
             if body["name"] == "A":
                 assert release.wait(5.0), "the others were never reported"
             return super().create_campaign(body, key=key)
@@ -344,7 +380,9 @@ class FakeFalconyte:
     def list_campaigns(self) -> list[dict[str, Any]]:
         return list(self.campaigns.values())
 
-    def create_campaign(self, body: Mapping[str, Any], *, exclude_ids: Any = ()) -> dict[str, Any]:
+    def create_campaign(
+        self, body: Mapping[str, Any], *, exclude_ids: Any = (), on_resend: Any = None
+    ) -> dict[str, Any]:
         self.calls.append(("create", None))
         self.excluded.append(list(exclude_ids))
         ident = f"new-{len(self.campaigns)}"
@@ -649,7 +687,7 @@ class TwiceCreatingHood(FakeHood):
         super().__init__()
         self.tasks: list[dict[str, Any]] = []
 
-    def create_push_task(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create_push_task(self, body: Mapping[str, Any], on_resend: Any = None) -> dict[str, Any]:
         self._record("create_push_task", None)
         self.unknown_outcomes += 1
         self.tasks += [{**body, "id": "77", "status": 1}, {**body, "id": "78", "status": 1}]

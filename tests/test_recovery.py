@@ -767,3 +767,13 @@ def test_apply_refuses_when_the_journal_cannot_be_read_and_plan_warns(
     assert remote_campaigns(emulated) == []
     code, out, err = cli(capsys, "plan")
     assert code == 0 and "warning: cannot read the journal" in err
+
+
+def test_a_create_sent_again_is_waited_for_from_its_last_send(tmp_path: Path) -> None:
+    """The transport sends an unanswered create again after a settle window in which it did
+    not show; apply journals each new send, and the wait counts from the last one."""
+    folder = tmp_path / "journal"
+    resend = {"event": "resend", "ts": 170.0, "address": "campaign.a", "op": "create", "send": 2}
+    _one_journal(folder, "20260101T000000.000000Z-11-default.jsonl", START, CREATE, resend)
+    found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+    assert (found.unanswered, found.settle_until) == (("campaign.a",), 230.0)

@@ -799,6 +799,22 @@ def test_deeply_nested_json_answering_a_create_is_an_unknown_outcome() -> None:
     assert transport.unknown_outcomes == 1
 
 
+def test_a_create_sent_again_tells_the_caller_before_each_new_send() -> None:
+    """A create whose outcome was unknown and that never showed is sent again; ``on_resend``
+    hears of each new send first (apply journals it: a later run waits from the last send)."""
+    handler, seen = replies(httpx.Response(503), httpx.Response(503), ok({"id": "9"}, 201))
+    transport, clock = make(handler, policy=RetryPolicy(settle_window=2.0, max_attempts=3))
+    resent: list[tuple[int, int]] = []  # (send number, requests made before it)
+    result = transport.create(
+        "/campaigns",
+        {"name": "x"},
+        find=lambda: None,
+        on_resend=lambda n: resent.append((n, len(seen))),
+    )
+    assert result.sends == 3 and len(seen) == 3
+    assert resent == [(2, 1), (3, 2)]
+
+
 def test_settle_pauses_grow_and_fill_the_window() -> None:
     assert settle_pauses(60.0) == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0]
     assert settle_pauses(5.0) == [1.0, 2.0, 2.0]

@@ -8,7 +8,7 @@ single campaign is found by listing. Returned dicts are normalised by
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -129,7 +129,13 @@ class FalconyteClient:
             message="no campaign with that id in the list",
         )
 
-    def create_campaign(self, body: Mapping[str, Any], *, exclude_ids: Collection[str] = ()) -> Obj:
+    def create_campaign(
+        self,
+        body: Mapping[str, Any],
+        *,
+        exclude_ids: Collection[str] = (),
+        on_resend: Callable[[int], None] | None = None,
+    ) -> Obj:
         """Create a campaign exactly once and return it.
 
         Falconyte has no idempotency key and no free-form field for a marker, so when the outcome
@@ -158,6 +164,7 @@ class FalconyteClient:
             dict(body),
             find=find,
             operation="create email campaign",  # not its name: it may hold an ${env:...} value
+            on_resend=on_resend,
         )
         if result.existing is not None:
             return result.existing

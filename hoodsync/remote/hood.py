@@ -234,7 +234,13 @@ class HoodClient:
         )
         return normalize_campaign(_single(response.data, f"campaign {campaign_id}"))
 
-    def create_campaign(self, body: Mapping[str, Any], *, key: str | None) -> Obj:
+    def create_campaign(
+        self,
+        body: Mapping[str, Any],
+        *,
+        key: str | None,
+        on_resend: Callable[[int], None] | None = None,
+    ) -> Obj:
         """Create a campaign exactly once and return it (re-read if the answer was partial).
 
         ``key`` is the hoodsync marker the caller already put in ``body["metadata"]
@@ -261,6 +267,7 @@ class HoodClient:
             dict(body),
             find=find,
             operation=f"create campaign {key}" if key else "create campaign",
+            on_resend=on_resend,
         )
         created = self._settle(result, find, "campaign")
         if result.existing is not None or _is_complete_campaign(created):
@@ -346,7 +353,11 @@ class HoodClient:
         return normalize_push_task(_single(response.data, f"push task {task_id}"))
 
     def create_push_task(
-        self, body: Mapping[str, Any], *, exclude_ids: Collection[str] = ()
+        self,
+        body: Mapping[str, Any],
+        *,
+        exclude_ids: Collection[str] = (),
+        on_resend: Callable[[int], None] | None = None,
     ) -> Obj:
         """Create a push task exactly once and return it (the POST answers only the id; the task
         is read back). On an unknown outcome, a task with the exact ``name`` that is not one of
@@ -365,7 +376,7 @@ class HoodClient:
 
         # Not named by its name, which may hold an ${env:...} value (see create_campaign).
         result: CreateResult[Obj] = self.transport.create(
-            "/push-tasks", dict(body), find=find, operation="create push task"
+            "/push-tasks", dict(body), find=find, operation="create push task", on_resend=on_resend
         )
         created = self._settle(result, find, "push task")
         if result.existing is not None:

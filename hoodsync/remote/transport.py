@@ -607,6 +607,7 @@ class ApiTransport:
         find: Callable[[], T | None],
         operation: str | None = None,
         max_sends: int | None = None,
+        on_resend: Callable[[int], None] | None = None,
     ) -> CreateResult[T]:
         """POST a create exactly once, whatever the network does.
 
@@ -622,11 +623,15 @@ class ApiTransport:
         fails, nothing can be told: :class:`OutcomeUnknownError`. If the last send's outcome is
         unknown and it never shows, its failure is raised. Every unknown outcome is counted in
         :attr:`unknown_outcomes`, so that the caller can check for duplicates at the end.
+        ``on_resend(n)`` is called just before the ``n``-th send (n >= 2): apply journals it, so
+        that a later run knows how recently a create may still have been sent.
         """
         op = operation or f"POST {path}"
         sends = max_sends if max_sends is not None else self.policy.max_attempts
         last: RemoteError | None = None
         for send in range(1, sends + 1):
+            if send > 1 and on_resend is not None:
+                on_resend(send)
             try:
                 response = self._call(
                     "POST", path, None, body, retry=False, lookup=False, operation=op
