@@ -753,16 +753,14 @@ def _leftovers(account: Account, config: Config, recovery: Recovery) -> Leftover
 
 def _identity(account: Account, config: Config) -> str:
     """The identity of the account's Hood endpoint, what tells two accounts of one name apart
-    in journals: a keyed hash of its token (:mod:`hoodsync.identity`), or for the sandbox a
-    hash of its database's place (computed here: the sandbox's seal key, a file, is not
-    needed for it, and ``plan`` creates no file)."""
-    import hashlib
-
+    in journals: a keyed hash of its token, or for the sandbox a hash of its database's place
+    (:mod:`hoodsync.identity`; the sandbox's without its seal key, a file ``plan`` must not
+    create)."""
+    from hoodsync.identity import sandbox_identity
     from hoodsync.session import account_key
 
     if account.hood.is_sandbox:
-        where = str(config.sandbox_db(account).resolve()).encode("utf-8")
-        return "sandbox-" + hashlib.sha256(where).hexdigest()[:24]
+        return sandbox_identity("hood", config.sandbox_db(account))
     return account_key(account, config, ["hood"], os.environ).identities()["hood"]
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "canonical_url",
     "real_endpoint_key",
     "sandbox_endpoint_key",
+    "sandbox_identity",
     "seal",
     "unseal",
     "SEAL_FIELD",
@@ -163,10 +164,15 @@ def sandbox_endpoint_key(api: str, db: Path) -> EndpointKey:
     """The key of a sandbox endpoint: identity from the database's absolute path, seal key from
     a random file beside it (created on first use; a file that cannot be made is a
     :class:`ConfigError`)."""
-    where = str(db.resolve()).encode("utf-8")
-    identity = hashlib.sha256(_IDENTITY_PURPOSE + api.encode() + b"\x00" + where).hexdigest()[:24]
     key_file = db.parent / _SANDBOX_KEY_FILE
-    return EndpointKey(api, identity, _sandbox_secret(key_file), key_file)
+    return EndpointKey(api, sandbox_identity(api, db), _sandbox_secret(key_file), key_file)
+
+
+def sandbox_identity(api: str, db: Path) -> str:
+    """The identity half of :func:`sandbox_endpoint_key` alone: it needs no file (the journals
+    of ``plan`` are read with it, and a plan creates no plan key)."""
+    where = str(db.resolve()).encode("utf-8")
+    return hashlib.sha256(_IDENTITY_PURPOSE + api.encode() + b"\x00" + where).hexdigest()[:24]
 
 
 def _sandbox_secret(path: Path) -> bytes:

@@ -161,8 +161,8 @@ def _read_leftovers(
     for another ``identity`` — the same name, another token — is another account's and is
     passed over). ``settle_window`` is the current one; the journal's own counts when longer.
     ``alive(pid)`` tells whether the process that wrote a journal without an ``end`` line is
-    still running (default: :func:`process_alive`). Never raises: a journal that cannot be read
-    is reported in :attr:`Leftovers.error`."""
+    still running (default: :func:`process_alive`). A journal that cannot be read is reported
+    in :attr:`Leftovers.error` (:func:`read_leftovers` reports any other surprise the same way)."""
     alive = process_alive if alive is None else alive
     try:
         replays = _replays(folder, account, identity)
