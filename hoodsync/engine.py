@@ -729,6 +729,7 @@ def _leftovers(account: Account, config: Config, recovery: Recovery) -> Leftover
         _identity(account, config),
         _settle_window(),
         alive=(lambda pid: False) if recovery.locked else None,
+        clock=recovery.clock,
     )
     if found.running is not None:
         recovery.notice(

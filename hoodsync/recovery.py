@@ -37,6 +37,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,9 @@ class Leftovers:
     running: int | None = None
     #: Why the newest journal could not be read, if it could not.
     error: str | None = None
+    #: The wait comes from a journal of the same account name written with another token
+    #: (``journal``; see :func:`_with_other_tokens`).
+    other_token: bool = False
 
 
 def read_leftovers(
@@ -139,12 +143,16 @@ def read_leftovers(
     settle_window: float,
     *,
     alive: Callable[[int], bool] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Leftovers:
     """:func:`_read_leftovers`, whose contract is never to raise: a journal whose content it
     cannot make sense of in some way not foreseen (hand-edited, another version's) is reported
     like one that cannot be read."""
     try:
-        return _read_leftovers(folder, account, identity, settle_window, alive=alive)
+        found = _read_leftovers(folder, account, identity, settle_window, alive=alive)
+        if identity is None or found.running is not None:
+            return found
+        return _with_other_tokens(found, folder, account, identity, settle_window, clock())
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
         return Leftovers(error=f"{folder}: a journal there cannot be understood ({exc!r:.200})")
 
@@ -214,9 +222,12 @@ class _Unreadable(Exception):
         self.path, self.why = path, why
 
 
-def _replays(folder: Path, account: str, identity: str | None) -> Iterator[Replay]:
+def _replays(
+    folder: Path, account: str, identity: str | None, *, other: bool = False
+) -> Iterator[Replay]:
     """The journals of ``account`` (not another account's of the same name: another
-    ``identity``) read back, newest first; :class:`_Unreadable` for one that cannot be."""
+    ``identity``) read back, newest first; :class:`_Unreadable` for one that cannot be.
+    ``other``: only those of the same name recorded with *another* identity."""
     try:
         paths = journal_files(folder, account)
     except OSError as exc:
@@ -229,9 +240,59 @@ def _replays(folder: Path, account: str, identity: str | None) -> Iterator[Repla
         if found is None or found.start.get("account") != account:
             continue  # an apply that wrote nothing, or another name of the same spelling
         recorded = found.start.get("identity")
-        if identity is not None and isinstance(recorded, str) and recorded != identity:
-            continue
-        yield found
+        mine = identity is None or not isinstance(recorded, str) or recorded == identity
+        if mine != other:
+            yield found
+
+
+def _with_other_tokens(
+    found: Leftovers,
+    folder: Path,
+    account: str,
+    identity: str,
+    settle_window: float,
+    now: float,
+) -> Leftovers:
+    """``found``, plus the unanswered creates of journals of the same account name written
+    with another token whose settle window has not passed yet.
+
+    A token rotated (or a variable pointed at another token) between an interrupted apply and
+    the next plan gives another identity, and a journal of another identity may be another
+    account's. For its campaigns left paused that matters, and they are not taken. But its
+    unanswered creates may be this account's, still to be committed: waiting for them costs
+    at most the settle window, while not waiting could create them twice. So their addresses
+    are waited for too."""
+    unanswered = set(found.unanswered)
+    latest: tuple[float, Replay, float] | None = None
+    try:
+        for replay in itertools.islice(
+            _replays(folder, account, identity, other=True), _MAX_OLDER_JOURNALS
+        ):
+            window = _window(replay.start.get("settle_window"), settle_window)
+            until = replay.last_ts + window
+            if until <= now:
+                break  # older journals of other tokens ended earlier still
+            addresses = _unanswered(replay)
+            if addresses:
+                unanswered.update(addresses)
+                if latest is None or until > latest[0]:
+                    latest = (until, replay, window)
+    except _Unreadable:
+        pass  # another account's journal, perhaps: not a reason to refuse
+    if latest is None:
+        return found
+    until, replay, window = latest
+    if until <= found.settle_until:
+        return dataclasses.replace(found, unanswered=tuple(sorted(unanswered)))
+    return dataclasses.replace(
+        found,
+        journal=replay.path,
+        unanswered=tuple(sorted(unanswered)),
+        settle_until=until,
+        window=window,
+        last_line=replay.last_ts,
+        other_token=True,
+    )
 
 
 def _unanswered(replay: Replay) -> list[str]:
@@ -350,7 +411,8 @@ def waiting_notice(
         f"Waiting {wait:.0f} s before reading account {account!r} again: {count} ({shown}) "
         f"sent by the apply interrupted at {_when(leftovers.last_line)} were never answered "
         f"and are not in the account yet; the server may still make them until "
-        f"{leftovers.window:g} s after that apply stopped (journal {_shown(leftovers.journal)}). "
+        f"{leftovers.window:g} s after that apply stopped (journal {_shown(leftovers.journal)}"
+        f"{', written with another token' if leftovers.other_token else ''}). "
         "Nothing is sent meanwhile; Ctrl-C stops here."
     )
 

@@ -278,6 +278,33 @@ def test_plan_waits_for_unanswered_creates_too(
     assert len(hooks.notices) == 1 and sum(clock.sleeps) == pytest.approx(50.0)
 
 
+def test_creates_unanswered_under_another_token_are_waited_for_too(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A token rotated between the interrupted apply and the next plan gives another identity,
+    so the journal may be another account's: its creates on the wire are waited for all the
+    same (a wait costs at most the settle window; not waiting could create them twice)."""
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 1).release.set()
+    [stopped] = journals(emulated.root)
+    records = lines(stopped)
+    assert records[0]["identity"] != "written-with-the-old-token"
+    records[0]["identity"] = "written-with-the-old-token"
+    stopped.write_text("".join(json.dumps(r) + "\n" for r in records))
+    clock = FakeClock(records[-1]["ts"] + 10.0)
+    hooks = Hooks()
+    prep = engine.prepare((), (), (), hooks)
+    [run] = engine.make_plans(
+        prep, None, False, None, recovery=Recovery(hooks.notice, clock, clock.sleep)
+    )
+    run.session.close()
+    [notice] = hooks.notices
+    assert notice.startswith("Waiting 50 s before reading account 'default' again: 1 create")
+    assert "written with another token" in notice and stopped.name in notice
+    assert sum(clock.sleeps) == pytest.approx(50.0)
+    assert [c.address for c in run.plan.changes] == ["campaign.a"]
+
+
 def test_a_saved_plan_waits_too_and_is_refused_when_the_late_create_lands(
     emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -679,6 +706,15 @@ def test_only_the_newest_journal_of_this_account_and_token_is_read(tmp_path: Pat
     assert found.journal is not None and found.journal.name.startswith("20260101T000000")
     assert (found.unanswered, found.settle_until) == (("campaign.a",), 161.0)
     assert found.unfinished["campaign.a"].id is None
+    # While its settle window lasts, the other token's unanswered create is waited for too
+    # (its journal may be this account's, from before a token rotation); nothing else of it
+    # is taken.
+    now = read_leftovers(
+        folder, "default", "mine", 60.0, alive=lambda pid: False, clock=lambda: 150.0
+    )
+    assert (now.unanswered, now.settle_until) == (("campaign.a", "campaign.other"), 161.0)
+    assert now.journal == found.journal and not now.other_token
+    assert set(now.unfinished) == {"campaign.a"}
 
     running = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: pid == 11)
     assert (running.running, running.unanswered, running.unfinished) == (11, (), {})
