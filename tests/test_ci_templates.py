@@ -279,6 +279,18 @@ def test_github_workflow_shape() -> None:
     assert "schedule" in drift["if"]
 
 
+def test_github_actions_are_pinned_to_a_commit_with_its_release_named() -> None:
+    """A tag can be moved to other code, a commit cannot: every ``uses:`` names a full SHA,
+    and the comment after it says which release that is (for the person who bumps it)."""
+    uses = re.findall(r"^\s*(?:- )?uses: (\S+)(.*)$", GITHUB.read_text(), re.MULTILINE)
+    assert len(uses) >= 3
+    for ref, comment in uses:
+        action, _, version = ref.partition("@")
+        assert re.fullmatch(r"[0-9a-f]{40}", version), ref
+        assert re.fullmatch(r" # v\d+\.\d+\.\d+", comment), (ref, comment)
+        assert action.startswith("actions/"), ref
+
+
 def test_gitlab_pipeline_shape() -> None:
     pipeline = load(GITLAB)
     assert pipeline["stages"] == ["build", "validate", "plan", "apply"]
