@@ -13,12 +13,16 @@ Which URL an endpoint uses, first match wins:
 3. the real API when ``hoodsync.yaml`` names the secret's variable (``token_env`` /
    ``key_env``) — whether or not it is set: a named variable that is unset or empty must fail
    (naming it) when the endpoint is used, never fall back to the sandbox silently;
-4. the real API when the standard variable (``HOOD_API_TOKEN`` / ``FALCONYTE_API_KEY``) holds a
-   value, else the sandbox (the documented zero-configuration default).
+4. the real API when the standard variable (``HOOD_API_TOKEN`` / ``FALCONYTE_API_KEY``) is set,
+   even to an empty value (a CI secret not defined for the job arrives as ""), else the
+   sandbox (the documented zero-configuration default) — unless the account's other API is
+   real by these rules: then this one is real too, and its missing secret fails the run
+   when it is needed (:func:`_not_half_sandbox`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -311,7 +315,10 @@ def _endpoint(
         url, hint = from_env, f"set {api.url_var}=sandbox"
     elif api.secret_key in raw:
         url, hint = api.default_url, yaml_hint
-    elif env.get(secret_env, "").strip():
+    elif env.get(secret_env, "").strip() or secret_env in env:
+        # Set but empty or blank counts as set: a CI secret that is not defined for the job
+        # arrives as "", and the sandbox would make the run look fine while nothing reaches
+        # the account. The run then fails when it needs the secret, naming the variable.
         url, hint = api.default_url, f"unset {secret_env}"
     else:
         url, hint = SANDBOX, ""
@@ -334,14 +341,31 @@ def _account(
     name: str, raw: Mapping[str, Any], env: Mapping[str, str], source: str | None = None
 ) -> Account:
     safety = raw.get("safety") or {}
+    hood = _endpoint(_HOOD, name, raw.get("hood") or {}, env, source)
+    falconyte = _endpoint(_FALCONYTE, name, raw.get("falconyte") or {}, env, source)
     return Account(
         name=name,
-        hood=_endpoint(_HOOD, name, raw.get("hood") or {}, env, source),
-        falconyte=_endpoint(_FALCONYTE, name, raw.get("falconyte") or {}, env, source),
+        hood=_not_half_sandbox(hood, falconyte, _FALCONYTE),
+        falconyte=_not_half_sandbox(falconyte, hood, _HOOD),
         paths=tuple(raw.get("paths") or ()),
         prune=bool(raw.get("prune", False)),
         max_removals=int(safety.get("max_removals", 10)),
         max_removal_percent=float(safety.get("max_removal_percent", 30)),
+    )
+
+
+def _not_half_sandbox(endpoint: Endpoint, other: Endpoint, other_api: _Api) -> Endpoint:
+    """``endpoint``, unless it fell back to the sandbox only because its secret is missing
+    (rule 4) while the account's other API is real: then it is the real API too, and a run
+    that needs it fails naming the variable. One API of an account real and the other
+    emulated, without anyone asking for it, is a missing secret (a CI secret not set for the
+    job), and the run would report email campaigns made that reached no one."""
+    implicit = endpoint.is_sandbox and not endpoint.sandbox_hint
+    if not implicit or other.is_sandbox:
+        return endpoint
+    api = _HOOD if other_api is _FALCONYTE else _FALCONYTE
+    return dataclasses.replace(
+        endpoint, url=api.default_url, sandbox_hint=f"set {api.url_var}=sandbox"
     )
 
 

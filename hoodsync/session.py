@@ -113,9 +113,14 @@ def _secret(account: Account, endpoint: Endpoint, env: Mapping[str, str], what: 
             if endpoint.sandbox_hint
             else ""
         )
+        empty = (
+            " (it is set to an empty value: a CI secret not defined for this job?)"
+            if endpoint.secret_env in env
+            else ""
+        )
         raise ConfigError(
             f"{endpoint.secret_env} is not set or empty: account {account.name!r} needs it for "
-            f"the {what} of {endpoint.url}; nothing was sent{hint}"
+            f"the {what} of {endpoint.url}{empty}; nothing was sent{hint}"
         )
     return Secret(value)
 

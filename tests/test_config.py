@@ -89,8 +89,51 @@ def test_no_config_and_no_token_is_the_sandbox(tmp_path: Path) -> None:
 
 def test_standard_token_selects_the_real_api(tmp_path: Path) -> None:
     account = config_in(tmp_path, None, {"HOOD_API_TOKEN": "t"}).account(None)
-    assert account.hood.url == HOOD_DEFAULT_URL and account.falconyte.url == SANDBOX
+    assert account.hood.url == HOOD_DEFAULT_URL
     assert not account_info(account).sandbox
+
+
+def test_no_secret_at_all_is_the_sandbox(tmp_path: Path) -> None:
+    account = config_in(tmp_path, None, {}).account(None)
+    assert account.hood.url == SANDBOX and account.falconyte.url == SANDBOX
+    check_secrets(account, need_falconyte=True, env={})
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_a_standard_variable_set_to_nothing_is_not_the_sandbox(tmp_path: Path, value: str) -> None:
+    """A CI secret that is not defined for the job arrives as an empty string: the sandbox
+    would make the run look fine (\"Apply complete\") while nothing reached the account."""
+    env = {"HOOD_API_TOKEN": value}
+    account = config_in(tmp_path, None, env).account(None)
+    assert account.hood.url == HOOD_DEFAULT_URL
+    with pytest.raises(ConfigError) as info:
+        check_secrets(account, env=env)
+    message = str(info.value)
+    assert message.startswith("HOOD_API_TOKEN is not set or empty: account 'default'")
+    assert "a CI secret not defined for this job?" in message
+    assert "unset HOOD_API_TOKEN" in message  # how to use the sandbox on purpose
+
+
+def test_one_api_real_makes_the_other_real_too_unless_asked(tmp_path: Path) -> None:
+    """A real Hood with an emulated Falconyte nobody asked for is a missing key: the run
+    would report email campaigns made that reached no one. Asked for, it is allowed."""
+    env = {"HOOD_API_TOKEN": "t"}
+    account = config_in(tmp_path, None, env).account(None)
+    assert account.falconyte.url == FALCONYTE_DEFAULT_URL
+    check_secrets(account, need_falconyte=False, env=env)  # no email: Falconyte not needed
+    with pytest.raises(ConfigError) as info:
+        check_secrets(account, need_falconyte=True, env=env)
+    assert str(info.value).startswith("FALCONYTE_API_KEY is not set or empty")
+    assert "set FALCONYTE_API_URL=sandbox" in str(info.value)
+    env = {"FALCONYTE_API_KEY": "k"}
+    account = config_in(tmp_path, None, env).account(None)
+    assert account.hood.url == HOOD_DEFAULT_URL
+    with pytest.raises(ConfigError, match="set HOOD_API_URL=sandbox"):
+        check_secrets(account, env=env)
+    env = {"HOOD_API_TOKEN": "t", "FALCONYTE_API_URL": "sandbox"}
+    account = config_in(tmp_path, None, env).account(None)
+    assert account.falconyte.url == SANDBOX
+    check_secrets(account, need_falconyte=True, env=env)
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])
@@ -231,11 +274,12 @@ def test_each_sandbox_account_has_its_own_database(tmp_path: Path) -> None:
 
 
 def test_account_info_describes_falconyte_honestly(tmp_path: Path) -> None:
-    env = {"FALCONYTE_API_KEY": "k"}
+    env = {"FALCONYTE_API_KEY": "k", "HOOD_API_URL": "sandbox"}
     info = account_info(config_in(tmp_path, None, env).account(None))
     assert info.sandbox and info.falconyte_url == FALCONYTE_DEFAULT_URL
     assert info.falconyte_sandbox is False
-    info = account_info(config_in(tmp_path, None, {"HOOD_API_TOKEN": "t"}).account(None))
+    env = {"HOOD_API_TOKEN": "t", "FALCONYTE_API_URL": "sandbox"}
+    info = account_info(config_in(tmp_path, None, env).account(None))
     assert not info.sandbox and info.falconyte_url is None
     assert info.falconyte_sandbox is True
     config = config_in(
