@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from hoodsync.errors import ConfigError, PlanError
+from hoodsync.statedir import make_folder
 
 __all__ = [
     "EndpointKey",
@@ -185,7 +186,7 @@ def _sandbox_secret(path: Path) -> bytes:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the sandbox's plan key: {exc.strerror}") from exc
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
         return path.read_bytes()

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from hoodsync.statedir import make_folder
+
 __all__ = ["Journal", "Trace", "Replay", "read_journal", "journal_files", "journal_label"]
 
 #: Line fields that say when and what, not which change: left out of a :class:`Trace`'s copy.
@@ -62,7 +64,7 @@ class Journal:
         self, path: Path, *, clock: Callable[[], float] = time.time, file: TextIO | None = None
     ) -> None:
         if file is None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(path.parent)
             file = path.open("a", encoding="utf-8")
         self.path = path
         self._clock = clock

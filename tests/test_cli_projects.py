@@ -77,7 +77,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     hoodsync.yaml (which pins the sandbox), and no credentials in the environment."""
     root = tmp_path / "repo"
     (root / ".git").mkdir(parents=True)
-    shutil.copytree(EXAMPLES, root / "examples")
+    # Not the state a run in the source tree may have left there (ignored by git).
+    shutil.copytree(EXAMPLES, root / "examples", ignore=shutil.ignore_patterns(".hoodsync"))
     monkeypatch.chdir(root)
     for var in (*ENV_VARS, "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)

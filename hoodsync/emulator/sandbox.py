@@ -18,6 +18,7 @@ import httpx
 
 from hoodsync.emulator.app import DropConnection, EmulatorApp, EmulatorConfig
 from hoodsync.emulator.store import Store
+from hoodsync.statedir import make_folder
 
 __all__ = ["SANDBOX_HOOD_URL", "SANDBOX_FALCONYTE_URL", "Sandbox", "open_sandbox"]
 
@@ -76,7 +77,7 @@ def open_sandbox(
     """
     path = Path(db_path)
     if str(db_path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
     store = Store.open(path if str(db_path) != ":memory:" else None)
     hood_token, falconyte_key = store.ensure_account("default")
     app = EmulatorApp(store, config or EmulatorConfig(), clock=clock, sleep=sleep)
