@@ -30,6 +30,7 @@ import difflib
 import functools
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -1019,10 +1020,7 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
     from hoodsync.plan import Plan
     from hoodsync.session import account_info, account_key, check_secrets
 
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PlanError(f"{path}: cannot read the saved plan: {exc}") from exc
+    doc = _read_saved_plan(path)
     plan_ = Plan.from_dict(doc)
     if len(accounts) > 1:
         raise HoodsyncError("a saved plan is for one account; pass at most one --account")
@@ -1054,6 +1052,42 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
         apis.append("falconyte")
     unseal(doc, account_key(account, config, apis, os.environ), str(path))
     return SavedPlan(path, plan_, account, config)
+
+
+#: The largest saved plan read (a plan of 10,000 changes is a few tens of MB): a path that
+#: names something endless (``/dev/zero``) must not be read until memory runs out.
+MAX_SAVED_PLAN_BYTES = 512 * 1024 * 1024
+
+
+def _read_saved_plan(path: Path) -> Any:
+    """The JSON document of the saved plan at ``path``, read only from a regular file of at most
+    :data:`MAX_SAVED_PLAN_BYTES` (a FIFO would block forever, a device never end), or
+    :class:`PlanError` in one line."""
+    from hoodsync.errors import PlanError
+
+    try:
+        # O_NONBLOCK: opening a FIFO for reading would wait for a writer. It changes nothing
+        # for a regular file, the only kind read.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise PlanError(f"cannot read the saved plan {os_error_text(exc)}") from exc
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise PlanError(
+                f"{path}: not a regular file; a saved plan is a file `plan --out` wrote"
+            )
+        data = fh.read(MAX_SAVED_PLAN_BYTES + 1)
+    if len(data) > MAX_SAVED_PLAN_BYTES:
+        raise PlanError(
+            f"{path}: larger than {MAX_SAVED_PLAN_BYTES // 2**20} MiB; not a saved plan "
+            "`plan --out` wrote"
+        )
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise PlanError(f"{path}: cannot read the saved plan: {why}") from exc
 
 
 def open_saved_plan(

@@ -638,7 +638,10 @@ class Plan:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             # Any shape JSON can take where another is expected: a null change has no .get,
             # a string transition has too few items.
-            raise PlanError(f"saved plan is malformed: {exc}") from exc
+            raise PlanError(
+                f"saved plan is malformed ({exc}): not as `hoodsync plan --out` writes it; it "
+                "was modified or made by another program"
+            ) from exc
 
 
 _E = TypeVar("_E", bound=enum.StrEnum)

@@ -8,6 +8,7 @@ even at the same URL, which every real account shares.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,46 @@ def test_an_edited_plan_is_refused_with_zero_writes(
     assert code == 1
     assert "modified" in err and "nothing was applied" in err
     assert "Traceback" not in err and out == ""
+    assert _snapshot(emulated) == before
+
+
+@pytest.mark.parametrize(
+    "what, expected",
+    [
+        ("fifo", "not a regular file"),
+        ("device", "not a regular file"),
+        ("deep", "nested too deeply"),
+        ("change is a string", "was modified or made by another program"),
+        ("account is a string", "was modified or made by another program"),
+        ("a list", "format_version"),
+    ],
+)
+def test_what_is_not_a_saved_plan_is_refused_in_one_line_without_waiting(
+    emulated: Account, capsys: pytest.CaptureFixture[str], what: str, expected: str
+) -> None:
+    """A FIFO would block reading for ever, a device never end (``/dev/zero`` filled the
+    memory), deep nesting overflowed the parser's stack: each is one line, exit 1, nothing
+    written, before any request."""
+    doc = _planned(emulated, capsys)
+    before = _snapshot(emulated)
+    target = emulated.root / "p2.json"
+    if what == "fifo":
+        os.mkfifo(target)
+    elif what == "device":
+        target.symlink_to("/dev/zero")
+    elif what == "deep":
+        target.write_text("[" * 100_000 + "]" * 100_000)
+    elif what == "a list":
+        target.write_text("[]")
+    else:
+        if what == "change is a string":
+            doc["changes"][0] = "x"
+        else:
+            doc["account"] = "default"
+        target.write_text(json.dumps(doc))
+    code, out, err = cli(capsys, "apply", "--plan", "p2.json", "--auto-approve")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert expected in err and len(err.strip().splitlines()) == 1, err
     assert _snapshot(emulated) == before
 
 
