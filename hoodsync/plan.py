@@ -681,6 +681,12 @@ def sort_changes(changes: Sequence[Change]) -> tuple[Change, ...]:
     return tuple(sorted(changes, key=Change.sort_key))
 
 
+#: The removal percentage applies from this many managed objects, or from this many removals
+#: in a smaller account (fewer would make every removal in it a large share).
+_PERCENT_FROM_MANAGED = 10
+_PERCENT_FROM_REMOVALS = 3
+
+
 def check_safety(
     plan: Plan,
     *,
@@ -691,8 +697,9 @@ def check_safety(
     """Refuse a dangerous plan with :class:`SafetyError` (nothing has been applied yet).
 
     - removals (cancel, stop, deactivate) above ``max_removals``, or above
-      ``max_removal_percent`` % of the managed objects — the percentage only once at least 10
-      objects are managed (as octoDNS does), so removing 1 of 3 is not refused;
+      ``max_removal_percent`` % of the managed objects — the percentage once at least 10
+      objects are managed (as octoDNS does) or at least 3 are removed: removing 1 of 3 is not
+      refused, cancelling 8 of 9 (a wrong path in a small account) is;
     - no definitions at all while the account holds hoodsync-managed objects (a wrong path).
 
     ``allow_removals=N`` is the explicit acknowledgement: up to N removals pass both guards.
@@ -723,7 +730,8 @@ def check_safety(
             f"the plan removes {n} objects, more than the limit of {max_removals}: "
             f"{_names(removals)}; pass --allow-removals {n} if this is intended"
         )
-    if managed >= 10 and n * 100 > max_removal_percent * managed:
+    small = managed < _PERCENT_FROM_MANAGED and n < _PERCENT_FROM_REMOVALS
+    if not small and n * 100 > max_removal_percent * managed:
         pct = math.floor(n * 100 / managed)
         raise SafetyError(
             f"the plan removes {n} of {managed} managed objects ({pct} %), more than "

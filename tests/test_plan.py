@@ -242,6 +242,17 @@ def test_safety_percentage_applies_from_ten_managed_objects() -> None:
     check_safety(_removal_plan(4, 10), max_removal_percent=50)
 
 
+def test_safety_percentage_applies_in_a_small_account_from_three_removals() -> None:
+    """A wrong path in an account of 9 would cancel 8 of them, for good."""
+    with pytest.raises(SafetyError, match="8 of 9 managed objects \\(88 %\\)"):
+        check_safety(_removal_plan(8, 9))
+    with pytest.raises(SafetyError, match="3 of 9 managed objects"):
+        check_safety(_removal_plan(3, 9))
+    check_safety(_removal_plan(2, 9))  # 22 %
+    check_safety(_removal_plan(2, 2))  # the first two removals of a tiny account pass
+    check_safety(_removal_plan(8, 9), allow_removals=8)
+
+
 def test_safety_empty_definitions_with_managed_objects() -> None:
     with pytest.raises(SafetyError, match="no definitions were found"):
         check_safety(_removal_plan(0, 4, definitions=0))
