@@ -492,7 +492,9 @@ def _campaign_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
     set_aside = {o.id for copies in retired.values() for o in copies}
     objs = [o for o in objs if o.id not in set_aside]
     markers = Counter(o.marker for o in objs if o.marker)
-    unmarked_names = Counter(o.name for o in objs if not o.marker)
+    # As plan adopts by name: among unmarked campaigns that are not canceled or sent.
+    adoptable = [o for o in objs if not o.marker and o.status not in CAMPAIGN_RETIRED]
+    unmarked_names = Counter(o.name for o in adoptable)
     out = []
     for obj in objs:
         spec, notes = _campaign_spec(obj)
@@ -527,8 +529,8 @@ def _campaign_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
                 )
             else:
                 draft.reserved_key = marker
-        elif unmarked_names[obj.name] > 1:
-            ids = ", ".join(o.id for o in objs if not o.marker and o.name == obj.name)
+        elif obj.status not in CAMPAIGN_RETIRED and unmarked_names[obj.name] > 1:
+            ids = ", ".join(o.id for o in adoptable if o.name == obj.name)
             draft.disabled.append(
                 f"{unmarked_names[obj.name]} campaigns without a hoodsync marker are named "
                 f"{_short(obj.name)} (ids {ids}), so plan cannot tell which one a definition "
@@ -536,10 +538,16 @@ def _campaign_drafts(objs: Sequence[RemoteObject]) -> list[_Draft]:
                 "export again."
             )
         elif obj.status in CAMPAIGN_LOCKED:  # no edit, so no marker; any other status is tried
+            # Plan sets finished namesakes aside (CampaignRules.match): this file, enabled,
+            # would create a second campaign, not manage this one.
+            then = (
+                "plan would create a new campaign from this file"
+                if obj.status in CAMPAIGN_RETIRED
+                else "plan would report an error"
+            )
             draft.disabled.append(
                 f"It is {obj.status} and carries no hoodsync marker: Hood accepts no edit in that "
-                "status, so the marker cannot be written and plan would report an error. Kept for "
-                "reference."
+                f"status, so the marker cannot be written and {then}. Kept for reference."
             )
         else:
             draft.adopted = True

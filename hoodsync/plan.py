@@ -107,6 +107,12 @@ class Flag(enum.StrEnum):
     REMOVAL = "removal"
     #: Retires an extra copy of a definition's object (``--resolve-duplicates``).
     DUPLICATE = "duplicate"
+    #: Creates an object beside a live one that is most likely the definition's own under an
+    #: old key or name: both would send.
+    SECOND_COPY = "second_copy"
+    #: Takes a draft campaign out of draft (``is_draft: true -> false``): it starts sending on
+    #: its own schedule, at once with ``run_immediately``.
+    LAUNCH = "launch"
 
 
 #: Every action, in the order summaries list them.
@@ -324,7 +330,8 @@ class Change:
     difference comes from the remote object having moved since hoodsync last wrote it (rather
     than from a change in git). ``flags`` are markers the renderers warn about:
     ``sends_immediately``, ``live_edit`` (a running campaign is paused, edited, resumed),
-    ``irreversible`` (cancel), ``removal``. ``fingerprint`` is that of the remote object the change
+    ``irreversible`` (cancel), ``removal``, ``second_copy`` (a create beside a live object that
+    is probably the definition's own), ``launch`` (a draft leaves draft). ``fingerprint`` is that of the remote object the change
     was computed against (``None`` for a create).
     """
 

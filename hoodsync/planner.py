@@ -27,6 +27,7 @@ from hoodsync.plan import (
     Change,
     Counts,
     Estimate,
+    Flag,
     Note,
     Op,
     Plan,
@@ -134,6 +135,7 @@ def make_plan(
             involved.append(kind)
         match = rules.match(kind_desired, objs, resolve_duplicates)
         created: dict[str, Desired] = {}
+        first = len(changes)  # this kind's changes start here
         managed += len(match.pairs) + len(match.orphans)
         retired += len(match.retired)
         for des in kind_desired:
@@ -169,6 +171,8 @@ def make_plan(
                 change = rules.orphan_change(obj, ctx)
                 if change is not None:
                     changes.append(change)
+        if created:  # after the orphans' removals: a note says when this plan removes the old one
+            changes[first:] = rules.creates_beside(changes[first:], created, match)
         unmanaged.extend(_ref(obj, None) for obj in match.unmanaged)
         shown = {des.address: des.shown_name for des in kind_desired}
         superseded.extend(
@@ -260,7 +264,8 @@ def _warn_renamed(
     unmanaged object of that kind differs from the definition in its name alone: it was most
     likely the one the definition managed, renamed in the UI (or its ``${env:...}`` name's
     value changed), and the create makes a second, live one. Names are not quoted (either may
-    hold a secret); the id is."""
+    hold a secret); the id is. The create is flagged :attr:`Flag.SECOND_COPY`, so the plan's
+    warnings banner names it."""
     if len(created) * len(unmanaged) > _RENAMED_PAIRS_MAX:
         return changes
     hints: dict[str, list[str]] = {}
@@ -291,7 +296,9 @@ def _warn_renamed(
                 "it, give the definition its name.",
                 change.address,
             )
-            change = dataclasses.replace(change, notes=(*change.notes, note))
+            change = dataclasses.replace(
+                change, notes=(*change.notes, note), flags=(*change.flags, Flag.SECOND_COPY)
+            )
         out.append(change)
     return out
 

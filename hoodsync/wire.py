@@ -67,6 +67,8 @@ __all__ = [
     "CAMPAIGN_AFTER_PAUSE",
     "CAMPAIGN_AFTER_RESUME",
     "CAMPAIGN_AFTER_CANCEL",
+    "CAMPAIGN_EXECUTION_OPTIONS",
+    "API_TIME",
     "campaign_status",
 ]
 
@@ -95,6 +97,12 @@ CAMPAIGN_PAUSABLE = frozenset({"running"}) | CAMPAIGN_WAITING
 CAMPAIGN_CANCELLABLE = CAMPAIGN_PAUSABLE | {"paused"}
 #: A campaign whose definition is gone needs nothing more in these.
 CAMPAIGN_RETIRED = frozenset({"canceled", "sent"})
+#: A campaign's execution options (seed 001: none of them makes a manual campaign). The API
+#: takes at most one at a time; ``run_immediately`` is a trigger, never stored.
+CAMPAIGN_EXECUTION_OPTIONS = ("run_immediately", "scheduled_time", "recurrence")
+#: The form of every Hood timestamp, in GMT (reference: "All timestamps are strings of the form
+#: YYYY-MM-DD HH:MM:SS, in GMT/UTC").
+API_TIME = "%Y-%m-%d %H:%M:%S"
 #: What a re-read shows once each state action has happened. A resume without a body returns
 #: the campaign to the status it had before the pause, which may be any pausable one.
 CAMPAIGN_AFTER_PAUSE = frozenset({"paused"})

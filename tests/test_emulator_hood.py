@@ -678,6 +678,26 @@ def test_resume_with_run_immediately_or_scheduled_time(
     )
 
 
+def test_resume_at_a_time_keeps_a_recurrence(hood: httpx.Client) -> None:
+    """Nothing documented says a resume changes how a campaign repeats: a recurring campaign
+    resumed at a time waits for that time and keeps its recurrence (and stays a campaign with
+    one execution option, as the create rule asks)."""
+    recurrence = {"pattern": {"hour": 12, "minute": 30}}
+    cid = create(hood, recurrence=recurrence)["id"]
+    hood.post(f"/campaigns/{cid}/pause")
+    when = "2026-06-01 12:30:00"
+    assert hood.post(f"/campaigns/{cid}/resume", json={"scheduled_time": when}).status_code == 204
+    item = get(hood, cid)
+    assert (item["status"], item["next_run_time"], item["send_strategy"]) == (
+        "scheduled",
+        when,
+        "recurring",
+    )
+    assert item["recurrence"] == recurrence and "scheduled_time" not in item
+    # it can be edited again: it holds one execution option
+    assert hood.patch(f"/campaigns/{cid}", json={"labels": ["x"]}).status_code == 204
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [

@@ -506,6 +506,22 @@ def test_objects_plan_could_not_match_are_written_commented_out_with_the_reason(
     assert [(c.address, c.action) for c in plan.changes] == [("campaign.holiday", "adopt")]
 
 
+def test_a_finished_namesake_does_not_make_a_live_campaign_ambiguous() -> None:
+    """Plan adopts by name among campaigns that are not canceled or sent; so does export."""
+    remote: Remote = {
+        Kind.CAMPAIGN: [campaign(1, "Weekly", status="sent"), campaign(2, "Weekly")],
+    }
+    files = export_documents(remote, now=NOW)
+    texts = by_path(files)
+    [live] = [t for t in texts.values() if "plan shows it as adopt" in t]
+    assert only_doc(live)["spec"]["name"] == "Weekly"
+    [sent] = [t for t in texts.values() if "It is sent" in t]
+    assert "plan would create a new campaign from this file" in sent
+    plan = plan_of(files, remote)
+    assert not plan.has_errors
+    assert [(c.action, c.remote_id) for c in plan.changes] == [("adopt", "2")]
+
+
 # --- states and fields --------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,12 +52,14 @@ def plan_one(
     *,
     env: Mapping[str, str] | None = None,
     allow_replace: bool = False,
+    now: dt.datetime | None = None,
 ) -> Change | None:
     (des,) = prepare([d], env or {})
     objs = [RULES.from_remote(remote)] if remote is not None else []
     match = RULES.match([des], objs)
     assert not match.blocked
-    return RULES.plan(des, match.pairs.get(d.address), Context(allow_replace=allow_replace))
+    ctx = Context(allow_replace=allow_replace, now=now)
+    return RULES.plan(des, match.pairs.get(d.address), ctx)
 
 
 def created_remote(
@@ -307,8 +310,12 @@ def test_paused_behind_hoodsyncs_back_is_exactly_one_resume_shown_as_drift() -> 
     assert change is not None
     assert change.action == "resume" and change.drift is True
     assert [(s.op, s.id, s.body) for s in change.steps] == [("resume", "1017001", None)]
-    assert change.transition == ("paused", "scheduled")
-    assert change.description == "will be resumed (paused -> scheduled)"
+    # A resume without options is documented only as "reactivates": the plan does not guess
+    # whether it runs or waits.
+    assert change.transition == ("paused", "active")
+    assert change.description == (
+        "will be resumed (paused -> active: running or waiting, as the server decides)"
+    )
 
 
 def test_git_state_change_to_active_resumes_with_the_resume_block() -> None:
@@ -330,7 +337,7 @@ def test_update_and_resume_patch_before_resuming() -> None:
     change = plan_one(defn(spec={**SPEC, "name": "New"}, state="active"), remote)
     assert change is not None
     assert [s.op for s in change.steps] == ["patch", "resume"]
-    assert change.description == "will be updated and resumed (paused -> scheduled)"
+    assert change.description.startswith("will be updated and resumed (paused -> active: ")
 
 
 @pytest.mark.parametrize("status", ["running", "scheduled"])
@@ -383,8 +390,16 @@ def test_canceled_campaign_cannot_be_made_active_again() -> None:
     d = defn(state="active")
     change = plan_one(d, created_remote(d, status="canceled"))
     assert change is not None and change.has_errors and "irreversible" in change.notes[0].message
+    assert "Set state: canceled to keep it as is" in change.notes[0].message
     d2 = defn(state="canceled")
     assert plan_one(d2, created_remote(d2, status="canceled")) is None
+
+
+def test_state_canceled_settles_a_canceled_campaign_whatever_its_fields() -> None:
+    """The error's advice works: with state: canceled a canceled campaign is done, even when
+    the definition's fields differ (nothing can be written to it any more)."""
+    remote = created_remote(defn(), status="canceled")
+    assert plan_one(defn(spec={**SPEC, "name": "Changed"}, state="canceled"), remote) is None
 
 
 # --- no state: the lifecycle is not managed (DESIGN §3) --------------------------------------
@@ -579,9 +594,26 @@ def test_adopting_a_running_campaign_with_changes_pauses_around_the_patch() -> N
     assert change.description.startswith("will be adopted and updated")
 
 
-def test_sent_campaign_with_the_name_cannot_be_adopted() -> None:
+@pytest.mark.parametrize("status", ["sent", "canceled"])
+def test_finished_campaign_with_the_name_is_set_aside_and_a_new_one_created(status: str) -> None:
+    """A finished campaign accepts no edit, so it can never take the marker: adopting it would
+    block the definition for good. It is set aside, as finished copies of a marker are."""
     d = defn()
-    change = plan_one(d, _unmarked(d, status="sent"))
+    (des,) = prepare([d], {})
+    finished = RULES.from_remote(_unmarked(d, status=status))
+    match = RULES.match([des], [finished])
+    assert not match.pairs and not match.blocked and match.unmanaged == [finished]
+    change = RULES.plan(des, None, Context())
+    assert change is not None and change.action == "create" and not change.has_errors
+    # beside one live namesake it is no ambiguity: the live one is adopted
+    live = RULES.from_remote({**_unmarked(d, status="scheduled"), "id": 1017002})
+    match = RULES.match([des], [finished, live])
+    assert match.pairs == {d.address: live} and not match.blocked
+
+
+def test_waiting_for_an_ab_winner_with_the_name_still_cannot_be_adopted() -> None:
+    d = defn()
+    change = plan_one(d, _unmarked(d, status="needs_decision"))
     assert change is not None and change.has_errors and "marker" in change.notes[0].message
 
 
@@ -692,3 +724,159 @@ def test_orphan_is_canceled_with_prune_or_explained() -> None:
     note = RULES.orphan_change(draft, Context(prune=True))
     assert note is not None and note.action == "note" and not note.steps
     assert note.notes[0].severity == "warning"
+
+
+# --- execution options: one at a time --------------------------------------------------------
+
+LATER = "2027-06-01 10:00:00"
+DAILY = {"pattern": {"hour": 9, "minute": 0}}
+
+
+@pytest.mark.parametrize("status", ["scheduled", "paused", "draft"])
+def test_switching_to_recurrence_clears_the_scheduled_time_in_the_same_patch(status: str) -> None:
+    """The API takes one execution option at a time: setting recurrence on a campaign that
+    holds a scheduled_time sends scheduled_time: null with it (JSON merge patch removes it)."""
+    remote = created_remote(defn(spec={**SPEC, "scheduled_time": LATER}), status=status)
+    change = plan_one(defn(spec={**SPEC, "recurrence": DAILY}), remote)
+    assert change is not None and not change.has_errors
+    (patch,) = change.steps
+    assert patch.body is not None
+    assert patch.body["recurrence"] == DAILY and patch.body["scheduled_time"] is None
+    shown = {(d.path, d.op) for d in change.diff}
+    assert ("scheduled_time", "remove") in shown and ("recurrence", "add") in shown
+
+
+def test_switching_to_a_scheduled_time_clears_the_recurrence() -> None:
+    remote = created_remote(defn(spec={**SPEC, "recurrence": DAILY}))
+    change = plan_one(defn(spec={**SPEC, "scheduled_time": LATER}), remote)
+    assert change is not None
+    (patch,) = change.steps
+    assert patch.body is not None
+    assert patch.body["scheduled_time"] == LATER and patch.body["recurrence"] is None
+
+
+def test_a_running_campaign_switches_its_option_inside_the_pause() -> None:
+    remote = created_remote(defn(spec={**SPEC, "scheduled_time": LATER}), status="running")
+    change = plan_one(defn(spec={**SPEC, "recurrence": DAILY}), remote)
+    assert change is not None
+    assert [s.op for s in change.steps] == ["pause", "patch", "resume"]
+    assert change.steps[1].body is not None and change.steps[1].body["scheduled_time"] is None
+
+
+def test_an_option_is_cleared_only_when_the_patch_sets_another() -> None:
+    d = defn(spec={**SPEC, "recurrence": DAILY})
+    remote = created_remote(d, scheduled_time=LATER)  # held beside an unchanged recurrence
+    assert plan_one(d, remote) is None
+    change = plan_one(defn(spec={**SPEC, "recurrence": DAILY, "name": "New"}), remote)
+    assert change is not None and change.steps[0].body is not None
+    assert "scheduled_time" not in change.steps[0].body
+
+
+# --- launching a draft -------------------------------------------------------------------------
+
+
+def _draft(**spec: Any) -> dict[str, Any]:
+    d = defn(spec={**SPEC, "is_draft": True, **spec})
+    return created_remote(d, status="draft", is_draft=True)
+
+
+def test_launching_a_draft_is_flagged() -> None:
+    change = plan_one(defn(spec={**SPEC, "is_draft": False, "scheduled_time": LATER}), _draft())
+    assert change is not None and change.action == "update"
+    assert "launch" in change.flags and "sends_immediately" not in change.flags
+    assert "launches the draft" in change.description
+    assert change.steps[0].body is not None and "run_immediately" not in change.steps[0].body
+    # a draft staying a draft, or a campaign that is no draft, launches nothing
+    stays = plan_one(defn(spec={**SPEC, "is_draft": True, "name": "New"}), _draft())
+    assert stays is not None and "launch" not in stays.flags
+
+
+def test_launching_a_draft_with_run_immediately_sends_it_and_says_so() -> None:
+    """The draft's create did not act on run_immediately; the launch does (PATCH with
+    run_immediately: true "triggers execution right away")."""
+    spec = {**SPEC, "is_draft": False, "run_immediately": True}
+    change = plan_one(defn(spec=spec), _draft(scheduled_time=LATER))
+    assert change is not None
+    assert {"launch", "sends_immediately"} <= set(change.flags)
+    body = change.steps[0].body
+    assert body is not None and body["run_immediately"] is True and body["is_draft"] is False
+    assert body["scheduled_time"] is None  # one execution option at a time
+    assert ("run_immediately", "add") in {(d.path, d.op) for d in change.diff}
+
+
+# --- times that have passed --------------------------------------------------------------------
+
+NOW = dt.datetime(2027, 3, 1, 12, 0, tzinfo=dt.UTC)
+PAST = "2027-03-01 09:00:00"  # three hours before NOW
+
+
+def test_a_create_for_a_time_that_has_passed_is_an_error() -> None:
+    d = defn(spec={**SPEC, "scheduled_time": PAST})
+    change = plan_one(d, None, now=NOW)
+    assert change is not None and change.action == "note" and not change.steps
+    assert change.has_errors and "in the past" in change.notes[0].message
+    assert change.notes[0].message.startswith("c.yaml")  # where the time is written
+    assert plan_one(d, None) is not None and not plan_one(d, None).has_errors  # type: ignore[union-attr]
+    # a draft sends nothing: its time is checked when it is launched
+    draft = plan_one(defn(spec={**SPEC, "scheduled_time": PAST, "is_draft": True}), None, now=NOW)
+    assert draft is not None and draft.action == "create" and not draft.notes
+
+
+def test_a_time_still_ahead_in_some_profile_time_zones_is_only_warned_about() -> None:
+    """With send_in_profile_time_zone the time is read in each profile's zone: up to 12 hours
+    past in GMT it is still ahead west of GMT (documented as meaningful: warned, not refused)."""
+    spec = {**SPEC, "scheduled_time": PAST, "send_in_profile_time_zone": True}
+    change = plan_one(defn(spec=spec), None, now=NOW)
+    assert change is not None and change.action == "create" and not change.has_errors
+    assert [n.severity for n in change.notes] == ["warning"]
+    assert "sends_immediately" not in change.flags
+    catch_up = plan_one(defn(spec={**spec, "send_if_profile_time_passed": True}), None, now=NOW)
+    assert catch_up is not None and "sends_immediately" in catch_up.flags
+    gone = {**spec, "scheduled_time": "2027-02-28 23:00:00"}  # 13 hours: passed everywhere
+    refused = plan_one(defn(spec=gone), None, now=NOW)
+    assert refused is not None and refused.has_errors and not refused.steps
+
+
+def test_an_update_to_a_past_time_is_refused_before_any_pause() -> None:
+    remote = created_remote(defn(spec={**SPEC, "scheduled_time": LATER}), status="running")
+    change = plan_one(defn(spec={**SPEC, "scheduled_time": PAST}), remote, now=NOW)
+    assert change is not None and change.has_errors and not change.steps
+    # a time that simply passed, unchanged, is nothing to say
+    d = defn(spec={**SPEC, "scheduled_time": PAST})
+    assert plan_one(d, created_remote(d), now=NOW) is None
+
+
+def test_launching_a_draft_whose_time_has_passed_is_refused() -> None:
+    change = plan_one(defn(spec={**SPEC, "is_draft": False}), _draft(scheduled_time=PAST), now=NOW)
+    assert change is not None and change.has_errors and not change.steps
+    assert "launching the draft" in change.notes[0].message
+
+
+def test_a_resume_at_a_time_that_has_passed_is_refused() -> None:
+    remote = created_remote(defn(state="paused"), status="paused")
+    d = defn(state="active", resume={"scheduled_time": PAST})
+    change = plan_one(d, remote, now=NOW)
+    assert change is not None and change.has_errors and not change.steps
+    assert "resume.scheduled_time" in change.notes[0].message
+    ahead = plan_one(defn(state="active", resume={"scheduled_time": LATER}), remote, now=NOW)
+    assert ahead is not None and ahead.action == "resume" and not ahead.has_errors
+
+
+# --- what a resume says ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resume", "target", "detail"),
+    [
+        (None, "active", ": running or waiting, as the server decides"),
+        ({"run_immediately": True}, "running", ", run_immediately: sends at once"),
+        ({"scheduled_time": LATER}, "scheduled", f" at {LATER} GMT"),
+    ],
+)
+def test_a_resume_says_what_its_body_tells_and_no_more(
+    resume: dict[str, Any] | None, target: str, detail: str
+) -> None:
+    remote = created_remote(defn(state="paused"), status="paused", send_strategy="scheduled")
+    change = plan_one(defn(state="active", resume=resume), remote)
+    assert change is not None and change.transition == ("paused", target)
+    assert change.description.endswith(f"(paused -> {target}{detail})")

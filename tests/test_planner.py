@@ -341,3 +341,78 @@ def test_a_create_beside_an_object_that_differs_in_its_name_only_is_warned() -> 
         assert not plan.changes[0].notes, status
     matched = make_plan([d], {Kind.PUSH_TASK: [{**renamed, "name": "Replay 2"}]}, account=ACCOUNT)
     assert matched.changes == ()
+
+
+def _applied(d: Definition, cid: str, **extra: Any) -> dict[str, Any]:
+    """What hoodsync's create of ``d`` left in the account (marker and hash included)."""
+    create = make_plan([d], {}, account=ACCOUNT).changes[0].steps[0].body
+    assert create is not None
+    return {"id": cid, "status": "scheduled", **create, **extra}
+
+
+def test_a_changed_campaign_key_is_warned_as_a_second_live_copy() -> None:
+    """A key renamed in git turns the campaign an orphan and plans a create beside it: two live
+    campaigns, both sending. The create is flagged for the warnings banner, and its note names
+    the old campaign by id and key and says how to keep or retire it."""
+    old = campaign("black-friday", "Black Friday", scheduled_time="2027-06-01 10:00:00")
+    new = campaign("bf-2027", "Black Friday", scheduled_time="2027-06-01 10:00:00")
+    remote = {Kind.CAMPAIGN: [_applied(old, "1017000")]}
+    plan = make_plan([new], remote, account=ACCOUNT)
+    (create,) = plan.changes
+    assert create.action == "create" and "second_copy" in create.flags
+    (note,) = create.notes
+    assert note.severity == "warning" and "1017000" in note.message
+    assert "key: black-friday" in note.message and "--target campaign.black-friday" in note.message
+    assert "name and content" in note.message
+    for fmt, line in (
+        ("text", "Warning: creates a second copy"),
+        ("markdown", "**Creates a second copy**"),
+    ):
+        out = render(plan.to_dict(), fmt)
+        banner = next(x for x in out.splitlines() if line in x)
+        assert "campaign.bf-2027" in banner
+    # renamed in Hood as well: the stored hash still tells it
+    moved = {Kind.CAMPAIGN: [_applied(old, "1017000", name="Black Friday (edited)")]}
+    (create,) = make_plan([new], moved, account=ACCOUNT).changes
+    assert "second_copy" in create.flags and "this definition's content" in create.notes[0].message
+    # another campaign entirely: nothing to say
+    other = campaign("other", "Other", scheduled_time="2027-06-01 10:00:00")
+    unrelated = {Kind.CAMPAIGN: [_applied(other, "1017000")]}
+    (create,) = make_plan([new], unrelated, account=ACCOUNT).changes
+    assert not create.notes and not create.flags
+
+
+def test_a_changed_key_with_prune_replaces_the_old_campaign_and_says_so() -> None:
+    old = campaign("black-friday", "Black Friday", scheduled_time="2027-06-01 10:00:00")
+    new = campaign("bf-2027", "Black Friday", scheduled_time="2027-06-01 10:00:00")
+    plan = make_plan(
+        [new], {Kind.CAMPAIGN: [_applied(old, "1017000")]}, account=ACCOUNT, prune=True
+    )
+    create, cancel = plan.changes
+    assert (create.action, cancel.action, cancel.remote_id) == ("create", "cancel", "1017000")
+    assert "second_copy" not in create.flags  # the old one does not stay live
+    assert "cancels it (--prune)" in create.notes[0].message
+
+
+def test_a_finished_unmarked_namesake_is_named_on_the_create() -> None:
+    d = campaign("bf-2027", "Black Friday")
+    sent = remote_campaign("1017001", "Black Friday", status="sent")
+    plan = make_plan([d], {Kind.CAMPAIGN: [sent]}, account=ACCOUNT)
+    (create,) = plan.changes
+    assert create.action == "create" and not plan.has_errors
+    assert "second_copy" not in create.flags
+    (note,) = create.notes
+    assert "1017001 (sent)" in note.message and "state: canceled" in note.message
+    assert plan.counts.unmanaged == 1
+    # and the advice holds: state: canceled creates nothing and says nothing
+    done = campaign("bf-2027", "Black Friday", state="canceled")
+    assert make_plan([done], {Kind.CAMPAIGN: [sent]}, account=ACCOUNT).changes == ()
+
+
+def test_a_renamed_push_task_create_is_in_the_warnings_banner_too() -> None:
+    spec = {"name": "Replay 2", "frequency": 86400, "message": {"title": {"en": "Hi"}}}
+    d = Definition(Kind.PUSH_TASK, "replay", spec, Location("t.yaml"))
+    renamed = {"id": "51", "status": "1", **spec, "name": "Replay (edited in UI)"}
+    plan = make_plan([d], {Kind.PUSH_TASK: [renamed]}, account=ACCOUNT)
+    assert "second_copy" in plan.changes[0].flags
+    assert "creates a second copy" in render(plan.to_dict(), "text")

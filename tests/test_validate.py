@@ -148,6 +148,25 @@ def test_resume_holds_exactly_one(tmp_path: Path) -> None:
     assert problems and all(p.location.line == 3 for p in problems)
 
 
+def test_campaign_times_no_calendar_has_are_refused_at_their_line(tmp_path: Path) -> None:
+    """The schema's pattern lets 2027-02-29 and 2027-04-31 through; the API refuses them in the
+    middle of an apply. Refused offline, at their line, as a push task's start_time is."""
+    top = 'state: active\nresume: {scheduled_time: "2027-04-31 10:00:00"}\n'
+    extra = '  scheduled_time: "2027-02-29 10:00:00"\n'
+    problems = problems_for(tmp_path, campaign(extra=extra, top=top))
+    assert [(p.location.line, p.path) for p in problems] == [
+        (4, ("resume", "scheduled_time")),
+        (7, ("spec", "scheduled_time")),
+    ]
+    assert "'2027-04-31 10:00:00' is not a real date" in problems[0].message
+    assert "'2027-02-29 10:00:00' is not a real date" in problems[1].message
+    # a leap day that exists, and a form the schema refuses itself (reported once, by it)
+    write(tmp_path, "def.yaml", campaign(extra='  scheduled_time: "2028-02-29 10:00:00"\n'))
+    assert load_definitions([tmp_path], now=NOW)
+    [bad] = problems_for(tmp_path, campaign(extra='  scheduled_time: "2027-13-01 10:00:00"\n'))
+    assert bad.path == ("spec", "scheduled_time") and "real date" not in bad.message
+
+
 def push_task(spec: str, top: str = "") -> str:
     return (
         "kind: PushTask\nkey: task\n"

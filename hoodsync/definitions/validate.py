@@ -49,6 +49,7 @@ from hoodsync.definitions.loader import (
 from hoodsync.errors import DefinitionError, Problem
 from hoodsync.model import Definition, JsonPath, Kind
 from hoodsync.terminal import json_safe
+from hoodsync.wire import API_TIME, CAMPAIGN_EXECUTION_OPTIONS
 
 if TYPE_CHECKING:  # jsonschema is imported only when a document has schema errors
     import jsonschema.protocols
@@ -71,7 +72,6 @@ SCHEMA_NAMES: Mapping[str, str] = {
     "config": "hoodsync_config",
 }
 
-API_TIME = "%Y-%m-%d %H:%M:%S"
 _MAX_SHOWN = 60
 
 
@@ -484,11 +484,7 @@ def _campaign_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
                 ("spec", "messages", i),
                 f"integration_id is required for {msg['channel']} messages",
             )
-    options = [
-        k
-        for k in ("run_immediately", "scheduled_time", "recurrence")
-        if spec.get(k) not in (None, False, 0)
-    ]
+    options = [k for k in CAMPAIGN_EXECUTION_OPTIONS if spec.get(k) not in (None, False, 0)]
     if len(options) > 1:
         # Located at the second option but filed under "spec": it is about the combination,
         # so a schema problem on either field must not hide it.
@@ -511,6 +507,25 @@ def _campaign_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
         yield _problem(
             defn, ("resume",), "resume holds exactly one of run_immediately or scheduled_time"
         )
+    yield from _real_time(defn, ("spec", "scheduled_time"), spec.get("scheduled_time"))
+    if isinstance(resume, dict):
+        yield from _real_time(defn, ("resume", "scheduled_time"), resume.get("scheduled_time"))
+
+
+def _real_time(defn: Definition, path: JsonPath, value: Any) -> Iterator[Problem]:
+    """A time the schema's pattern lets through (``2027-02-29 10:00:00``, ``2027-04-31 …``)
+    that no calendar has: the API refuses it, and only in the middle of an apply. A value of
+    another form is left to the schema, which reports it at the same place (``${env:...}``
+    included: a time cannot come from the environment)."""
+    if isinstance(value, str) and _TIME_FORM.match(value) and parse_api_time(value) is None:
+        field = ".".join(str(p) for p in path if p != "spec")
+        yield _problem(
+            defn, path, f"{field} {value!r} is not a real date and time (YYYY-MM-DD HH:MM:SS, GMT)"
+        )
+
+
+#: The schema's datetime form, digits only: what :func:`_real_time` checks further.
+_TIME_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\Z")
 
 
 _CRON_SINGLE = re.compile(r"^[0-9]+$")

@@ -10,6 +10,9 @@ Behaviour follows ``reference/hood-api.md`` and the decisions recorded for the e
   ``utm_tracking``); ``status``/``send_strategy`` are derived from ``is_draft``,
   ``run_immediately``, ``scheduled_time`` and ``recurrence``. ``run_immediately`` is a trigger,
   never stored (returned as ``null``). GET returns ``labels`` as one comma-joined string.
+- A resume with ``scheduled_time`` schedules the campaign for that time; a one-shot or manual
+  campaign takes it as its ``scheduled_time``, a recurring one keeps its ``recurrence`` (nothing
+  documented says a resume changes how a campaign repeats).
 - Pause/resume/cancel may take effect asynchronously (``async_delay_s``): the 204 is immediate,
   reads keep showing the old state until the delay has passed (queued transitions are applied
   lazily whenever the account's campaigns are touched). Any later action *or edit* is judged
@@ -295,7 +298,6 @@ def _apply(row: CampaignRow, change: dict[str, Any]) -> None:
             setattr(row, key, value)
         elif key == "scheduled_time":
             row.spec["scheduled_time"] = value
-            row.spec.pop("recurrence", None)  # resuming at a time makes it a one-shot campaign
         elif key != "at":
             row.extra[key] = value
 
@@ -670,13 +672,19 @@ class HoodApi:
         if scheduled is not None:
             if parse_hood_time(scheduled) is None:
                 raise HoodFailure(400, "scheduled_time must be a date-time 'YYYY-MM-DD HH:MM:SS'.")
-            return {
+            change: dict[str, Any] = {
                 "status": "scheduled",
-                "send_strategy": "scheduled",
                 "next_run_time": scheduled,
-                "scheduled_time": scheduled,
                 "paused_from": None,
             }
+            if target.spec.get("recurrence") is None:
+                # A one-shot (or manual) campaign: the resume's time becomes its send time.
+                change.update(send_strategy="scheduled", scheduled_time=scheduled)
+            # A recurring campaign keeps its recurrence and resumes at that time: the docs
+            # ("reactivates a previously paused campaign") say nothing of a resume changing
+            # how a campaign repeats, and a campaign holding both would break the create rule
+            # that it sets at most one execution option.
+            return change
         previous = target.extra.get("paused_from") or "scheduled"
         return {
             "status": previous,

@@ -331,6 +331,16 @@ class KindRules(abc.ABC):
         """The removal of an orphan (only asked with ``--prune``); ``None`` if nothing to do."""
         return None
 
+    def creates_beside(
+        self, changes: Sequence[Change], created: Mapping[str, Desired], match: Match
+    ) -> list[Change]:
+        """``changes`` (every change of this kind, orphan removals included), with a note on
+        each create (``created``: address → its definition) that lands beside an object of
+        ``match`` which is most likely the definition's own under an old identity, and the
+        :attr:`Flag.SECOND_COPY` flag when that object stays live. Kinds matched by a marker
+        override this; by default ``changes`` unchanged."""
+        return list(changes)
+
     def fingerprint(self, data: Mapping[str, Any]) -> str:
         """sha256 of the canonical normalised remote object without its volatile keys. Apply
         computes it again on a fresh read to tell whether a saved plan is stale."""

@@ -1,8 +1,9 @@
 """Hood campaigns: normalisation, matching by marker or name, and the state machine (DESIGN §2–3).
 
 Identity: the marker ``metadata.hoodsync_key`` written on create; failing that an exact ``name``
-match among unmarked campaigns → **adopt** (apply writes the marker by merge patch). Two candidates
-for one definition is an error note, never a guess.
+match among unmarked campaigns that are not canceled or sent → **adopt** (apply writes the marker
+by merge patch; a finished campaign accepts no edit). Two candidates for one definition is an
+error note, never a guess.
 
 Lifecycle (reference §3.4, status sets in :mod:`hoodsync.wire`): PATCH is refused while
 ``running``, ``canceled``, ``sent`` and ``needs_decision``; pause from running/scheduled; resume
@@ -25,6 +26,18 @@ states", DESIGN §3): a campaign a person paused in Hood stays paused, only the 
 and patched (a running campaign is still edited as pause → update → resume, which leaves it
 running). A missing campaign is still created; the spec's creation options decide its status.
 
+Execution options (``run_immediately``, ``scheduled_time``, ``recurrence``) are exclusive: a
+patch that sets one sends the other the campaign holds as ``null`` (PATCH is a JSON merge patch).
+Taking a draft out of draft (``is_draft: true -> false``) is a *launch*, flagged for the warnings
+banner, and carries the definition's ``run_immediately``. A campaign time a step would send
+(``scheduled_time`` on create, when changed or at a launch; ``resume.scheduled_time``) that has
+passed is an error note, checked against ``Context.now`` (only a warning while it is still ahead
+in some profile's time zone, see :func:`_passed`). A resume says the status its body leads to
+(``running`` / ``scheduled``), else only ``active``.
+
+A key changed in git leaves the old campaign an orphan: a create beside a live orphan with its
+name or content hash is flagged as a second copy (:meth:`CampaignRules.creates_beside`).
+
 Drift: every create and patch also writes ``metadata.hoodsync_hash``, a hash of the normalised
 spec and state hoodsync applied. When the remote differs and the stored hash equals the
 definition's hash, git did not change — the remote moved: the change is flagged as drift.
@@ -33,11 +46,13 @@ definition's hash, git did not change — the remote moved: the change is flagge
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hoodsync.definitions.interpolate import escape
+from hoodsync.definitions.validate import parse_api_time
 from hoodsync.kinds.base import (
     DUPLICATE_SUFFIX,
     RESOLVE_HINT,
@@ -72,7 +87,9 @@ from hoodsync.plan import (
     fingerprint_body,
 )
 from hoodsync.wire import (
+    API_TIME,
     CAMPAIGN_CANCELLABLE,
+    CAMPAIGN_EXECUTION_OPTIONS,
     CAMPAIGN_ID_PATHS,
     CAMPAIGN_INT_PATHS,
     CAMPAIGN_LOCKED,
@@ -103,6 +120,86 @@ def _verbs(*parts: str) -> str:
     """``adopted``, ``updated``, ``paused`` → ``adopted, updated and paused``."""
     words = [p for p in parts if p]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+#: Options stored on the campaign (``run_immediately`` is a trigger the API never stores).
+_STORED_OPTIONS = tuple(k for k in CAMPAIGN_EXECUTION_OPTIONS if k != "run_immediately")
+
+#: How far behind GMT the westernmost time zone (UTC-12) is: a time read in each profile's time
+#: zone (``send_in_profile_time_zone``) is still ahead for some profiles until this long after it
+#: has passed in GMT.
+_WESTMOST = dt.timedelta(hours=12)
+
+
+def _setting(spec: Mapping[str, Any], remote: Mapping[str, Any] | None, key: str) -> bool:
+    """Whether a boolean campaign setting is on: as the definition states it, else as the
+    campaign holds it."""
+    if key in spec:
+        return _truthy(spec[key])
+    return remote is not None and _truthy(remote.get(key))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Time:
+    """A time a step of this plan would send (``spec.scheduled_time`` on create, in a patch or
+    at a draft's launch; ``resume.scheduled_time`` in a resume) that has already passed."""
+
+    path: tuple[str, ...]  #: document path, for the location and the message
+    value: str
+    #: ``False`` when the campaign sends in each profile's time zone and the time is still
+    #: ahead west of GMT (see :func:`_passed`).
+    everywhere: bool
+
+
+def _passed(
+    path: tuple[str, ...], value: Any, now: dt.datetime | None, profile_time: bool
+) -> _Time | None:
+    """``value`` as a :class:`_Time` when it is a time before ``now``, else ``None`` (also when
+    there is no clock, or it is no time: validation reports the form).
+
+    Hood documents no rule for a campaign time that has passed (push tasks refuse one), but it
+    documents ``send_in_profile_time_zone`` (the time is read in each profile's own time zone,
+    seed 001's New Year example) and ``send_if_profile_time_passed`` (what happens to profiles
+    whose time has passed). So with profile time zones on, a time up to 12 hours past in GMT is
+    still ahead for profiles west of GMT: meaningful, and only warned about."""
+    when = parse_api_time(value) if isinstance(value, str) else None
+    if now is None or when is None or when >= now:
+        return None
+    return _Time(path, value, not (profile_time and now < when + _WESTMOST))
+
+
+def _past_schedule(
+    spec: Mapping[str, Any], remote: Mapping[str, Any] | None, now: dt.datetime | None
+) -> _Time | None:
+    """``spec.scheduled_time`` (else the campaign's) when it has passed (:func:`_passed`)."""
+    when = spec.get("scheduled_time")
+    if when is None and remote is not None:
+        when = remote.get("scheduled_time")
+    profile = _setting(spec, remote, "send_in_profile_time_zone")
+    return _passed(("spec", "scheduled_time"), when, now, profile)
+
+
+def _past_note(desired: Desired, past: _Time, now: dt.datetime, why: str, instead: str) -> Note:
+    """The note for a time a step would send that has passed: an error, unless only in GMT."""
+    where = desired.definition.locate(past.path)
+    field = ".".join(p for p in past.path if p != "spec")
+    clock = now.strftime(API_TIME)
+    if past.everywhere:
+        return Note(
+            Severity.ERROR,
+            f"{where}: {field} {past.value} (GMT) is in the past (it is {clock} GMT) and "
+            f"{why}; Hood documents no behaviour for a campaign time that has passed (it may "
+            f"send at once, or never). {instead}",
+            desired.address,
+        )
+    return Note(
+        Severity.WARNING,
+        f"{where}: {field} {past.value} has passed in GMT (it is {clock} GMT) and {why}; with "
+        "send_in_profile_time_zone it is read in each profile's own time zone, so profiles "
+        "west of GMT still get it at that local time, and those whose time has passed get it "
+        "at once only with send_if_profile_time_passed: true.",
+        desired.address,
+    )
 
 
 class CampaignRules(KindRules):
@@ -187,10 +284,19 @@ class CampaignRules(KindRules):
         Adoption by name needs exactly one claimant and exactly one candidate: one definition
         (without a marker match) with that name, and one unmarked remote campaign with it. Two
         definitions claiming one remote name get an error note each, naming the other; a remote
-        campaign is never paired with two definitions."""
+        campaign is never paired with two definitions.
+
+        Finished unmarked campaigns (canceled, sent) are no candidates, as finished copies of a
+        marker are set aside: the API accepts no edit to them, so the marker could never be
+        written and the definition would stay blocked whatever it said. They stay unmanaged,
+        and a definition with their name creates a new campaign (the create says so:
+        :meth:`creates_beside`)."""
         m = Match()
         by_marker = group_by((r for r in remote if r.marker), lambda r: r.marker)
-        by_name = group_by((r for r in remote if not r.marker), lambda r: r.name)
+        by_name = group_by(
+            (r for r in remote if not r.marker and r.status not in CAMPAIGN_RETIRED),
+            lambda r: r.name,
+        )
         used: set[str] = set()
         claims: dict[str, list[Desired]] = {}
         for des in desired:
@@ -335,13 +441,23 @@ class CampaignRules(KindRules):
         norm = self.normalise_shared(desired.spec)
         cmp = self.compare_spec(norm)
         if remote is None:
-            return self._create(desired, norm, _hash(cmp, state, desired), state)
+            return self._create(desired, norm, _hash(cmp, state, desired), state, ctx.now)
         # The hash is taken only when a step or the drift flag needs it: most matched
         # campaigns are unchanged, and their hash (a canonical JSON encoding) is never read.
-        return _Planner(self, desired, remote, cmp, state).run()
+        return _Planner(self, desired, remote, cmp, state, ctx.now).run()
+
+    def definition_hash(self, desired: Desired) -> str:
+        """The ``metadata.hoodsync_hash`` a create or patch from ``desired`` writes."""
+        norm = self.normalise_shared(desired.spec)
+        return _hash(self.compare_spec(norm), desired.definition.state, desired)
 
     def _create(
-        self, desired: Desired, norm: Mapping[str, Any], h: str, state: str | None
+        self,
+        desired: Desired,
+        norm: Mapping[str, Any],
+        h: str,
+        state: str | None,
+        now: dt.datetime | None,
     ) -> Change | None:
         d = desired.definition
         if state == "canceled":
@@ -370,12 +486,76 @@ class CampaignRules(KindRules):
                     ),
                 ),
             )
+        notes: list[Note] = []
+        # A draft sends nothing: its time is checked when it is launched.
+        past = None if norm.get("is_draft") is True else _past_schedule(norm, None, now)
+        if past is not None and now is not None:
+            note = _past_note(
+                desired, past, now, "the create would schedule it", "Set a future scheduled_time."
+            )
+            if note.severity is Severity.ERROR:
+                return resource.change(Action.NOTE, "cannot be created as written", notes=(note,))
+            notes.append(note)
+            if _setting(norm, None, "send_if_profile_time_passed"):
+                flags = (Flag.SENDS_IMMEDIATELY,)
         steps = [Step(Op.CREATE, None, body)]
         description = "will be created"
         if state == "paused":
             steps.append(Step(Op.PAUSE, None, {"reason": "hoodsync: state paused"}))
             description = "will be created and paused"
-        return resource.change(Action.CREATE, description, steps=steps, flags=flags)
+        return resource.change(Action.CREATE, description, steps=steps, notes=notes, flags=flags)
+
+    def creates_beside(
+        self, changes: Sequence[Change], created: Mapping[str, Desired], match: Match
+    ) -> list[Change]:
+        """A create beside a live orphan carrying the definition's name or the hash of its
+        content (``metadata.hoodsync_hash``, which leaves the key out) is most likely the
+        definition's own campaign under the key it had before: a key renamed in git plans a
+        second live campaign, and its audience gets both. Such a create is flagged
+        :attr:`Flag.SECOND_COPY` (the plan's warnings banner) with a note naming the old
+        campaign and how to keep or retire it; when this plan cancels every such orphan
+        (``--prune``), only the note. A create whose name an unmarked finished campaign has
+        (:meth:`match` sets those aside) gets a note too."""
+        live = list(match.orphans)
+        finished = [r for r in match.unmanaged if not r.marker and r.status in CAMPAIGN_RETIRED]
+        if not created or not (live or finished):
+            return list(changes)
+        by_name = group_by(live, lambda r: r.name)
+        by_hash = group_by((r for r in live if _stored_hash(r)), _stored_hash)
+        finished_by_name = group_by(finished, lambda r: r.name)
+        canceled = frozenset(
+            str(c.remote_id) for c in changes if c.action is Action.CANCEL and c.remote_id
+        )
+        out: list[Change] = []
+        for change in changes:
+            des = created.get(change.address)
+            if des is None or change.action is not Action.CREATE:
+                out.append(change)
+                continue
+            notes: list[Note] = []
+            flags: list[Flag] = []
+            named = by_name.get(des.name, []) if des.name is not None else []
+            hashed = by_hash.get(self.definition_hash(des), []) if by_hash else []
+            olds = list({o.id: o for o in [*named, *hashed]}.values())
+            if olds:
+                what = " and ".join(
+                    w for w, on in (("name", bool(named)), ("content", bool(hashed))) if on
+                )
+                note, stays = _rekeyed_note(change.address, olds, what, canceled)
+                notes.append(note)
+                if stays:
+                    flags.append(Flag.SECOND_COPY)
+            gone = finished_by_name.get(des.name, []) if des.name is not None else []
+            if gone:
+                notes.append(_finished_note(change.address, gone))
+            if notes:
+                change = dataclasses.replace(
+                    change,
+                    notes=(*change.notes, *notes),
+                    flags=(*change.flags, *flags),
+                )
+            out.append(change)
+        return out
 
     def orphan_change(self, remote: RemoteObject, ctx: Context) -> Change | None:
         """``--prune``: cancel an orphan (the only documented removal), or explain why not."""
@@ -419,6 +599,77 @@ class CampaignRules(KindRules):
         return fingerprint_body({k: v for k, v in body.items() if k not in self.volatile})
 
 
+def _stored_hash(remote: RemoteObject) -> str | None:
+    """The ``metadata.hoodsync_hash`` a campaign carries, if any."""
+    meta = remote.body.get("metadata")
+    stored = meta.get(HASH) if isinstance(meta, dict) else None
+    return stored if isinstance(stored, str) else None
+
+
+def _listed(objs: Sequence[RemoteObject], detail: Callable[[RemoteObject], str]) -> str:
+    """``campaign 1017000 (scheduled, key x)`` / ``campaigns 1 (…) and 2 (…)``: by id, never by
+    name (a name may hold a secret)."""
+    items = [f"{o.id} ({detail(o)})" for o in objs]
+    if len(items) == 1:
+        return f"campaign {items[0]}"
+    return "campaigns " + ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _rekeyed_note(
+    address: str, olds: Sequence[RemoteObject], what: str, canceled: frozenset[str]
+) -> tuple[Note, bool]:
+    """The note on a create beside live orphans that look like its own campaign under an old
+    key (:meth:`CampaignRules.creates_beside`), and whether any of them stays live."""
+    keys = sorted({str(o.marker) for o in olds})
+    listed = _listed(olds, lambda o: f"{o.status}, key {o.marker}")
+    one = len(olds) == 1
+    head = (
+        f"{listed} {'carries' if one else 'carry'} the hoodsync marker of a key no definition "
+        f"has any more and {'has' if one else 'have'} this definition's {what}: most likely "
+        f"{'it is' if one else 'one is'} the campaign this definition managed before its key "
+        "changed. "
+    )
+    back = " or ".join(f"key: {k}" for k in keys)
+    stays = any(o.id not in canceled for o in olds)
+    if not stays:
+        return (
+            Note(
+                Severity.WARNING,
+                head + "This plan cancels it (--prune) and creates this one in its place: a "
+                "new campaign with a new id, which also reaches anyone the old one already "
+                f"reached. To keep managing the old one instead, put back {back}.",
+                address,
+            ),
+            False,
+        )
+    targets = " ".join(f"--target campaign.{k}" for k in keys)
+    return (
+        Note(
+            Severity.WARNING,
+            head + "This creates a second, live campaign beside it, and both send. To keep "
+            f"managing it, put back {back}; to retire it instead, cancel it: hoodsync apply "
+            f"--prune {targets}.",
+            address,
+        ),
+        True,
+    )
+
+
+def _finished_note(address: str, olds: Sequence[RemoteObject]) -> Note:
+    """The note on a create whose name an unmarked finished campaign has (set aside by
+    :meth:`CampaignRules.match`)."""
+    one = len(olds) == 1
+    return Note(
+        Severity.WARNING,
+        f"{_listed(olds, lambda o: o.status)} {'has' if one else 'have'} this definition's name "
+        "but no hoodsync marker; a canceled or sent campaign accepts no edit, so it cannot be "
+        "adopted and is left as it is. This creates a new campaign. If the definition only "
+        "describes the finished one, set state: canceled (then nothing is created) or delete "
+        "the definition.",
+        address,
+    )
+
+
 def _hash(cmp: Mapping[str, Any], state: str | None, desired: Desired) -> str:
     """The ``metadata.hoodsync_hash`` of a campaign's compared spec and desired state. No
     state hashes like ``active`` did before it stopped being the default, so the hashes
@@ -441,6 +692,7 @@ class _Planner:
         remote: RemoteObject,
         cmp: dict[str, Any],
         state: str | None,
+        now: dt.datetime | None = None,
     ) -> None:
         self.rules = rules
         self.desired = desired
@@ -448,15 +700,24 @@ class _Planner:
         self.remote = remote
         self.cmp = cmp
         self.state = state
+        self.now = now
         self.s = remote.status
         self.notes: list[Note] = []
         self.raw = self._compare()
         self.changed = changed_top_keys(self.raw)
         self._no_draft_return()
+        #: A draft taken out of draft by this definition (``is_draft: true -> false``).
+        self.launch = self.s == "draft" and "is_draft" in self.changed and not cmp["is_draft"]
+        #: ``run_immediately`` goes with the launch: the definition's create-time trigger,
+        #: which the draft's create did not act on (the docs: PATCH with ``run_immediately:
+        #: true`` "triggers execution right away").
+        self.launch_now = self.launch and _truthy(desired.spec.get("run_immediately"))
+        if self.launch_now:
+            self.raw.append((("run_immediately",), "add", None, desired.spec["run_immediately"]))
+        self.cleared = self._cleared()
+        self.raw += [((k,), "remove", remote.body.get(k), None) for k in self.cleared]
         self.adopt = remote.marker != self.d.key
-        meta = remote.body.get("metadata")
-        stored = meta.get(HASH) if isinstance(meta, dict) else None
-        self.stored_hash = stored if isinstance(stored, str) else None
+        self.stored_hash = _stored_hash(remote)
 
     @functools.cached_property
     def h(self) -> str:
@@ -501,6 +762,24 @@ class _Planner:
         ):
             proj["scheduled_time"] = self.cmp["scheduled_time"]
 
+    def _cleared(self) -> list[str]:
+        """Execution options the patch sets to ``null``: the API takes one at a time (seed 001
+        names them together; a campaign holding two is refused), so a patch that sets one
+        removes the other the campaign holds, unless the definition states that one itself.
+        PATCH is a JSON merge patch (RFC 7386, as the docs say), where ``null`` removes a key."""
+        setting = [k for k in _STORED_OPTIONS if k in self.changed and self.cmp.get(k) is not None]
+        if self.launch_now:
+            setting.append("run_immediately")
+        if not setting:
+            return []
+        return [
+            k
+            for k in _STORED_OPTIONS
+            if k not in setting
+            and k not in self.cmp
+            and self.remote.body.get(k) not in (None, "", {})
+        ]
+
     def _no_draft_return(self) -> None:
         if "is_draft" in self.changed and self.cmp.get("is_draft") is True and self.s != "draft":
             self.notes.append(
@@ -518,6 +797,10 @@ class _Planner:
 
     def _patch(self) -> Step:
         body = template_body({k: self.desired.spec[k] for k in self.changed}, self.desired)
+        for k in self.cleared:
+            body[k] = None
+        if self.launch_now:
+            body["run_immediately"] = self.desired.spec["run_immediately"]
         if self.adopt or not self.hash_current or "metadata" in self.changed:
             meta = body.get("metadata")
             body["metadata"] = {
@@ -530,13 +813,17 @@ class _Planner:
     def _resume_body(self) -> dict[str, Any] | None:
         return dict(self.d.resume) if self.d.resume else None
 
-    def _resume_target(self, body: Mapping[str, Any] | None) -> str:
+    @staticmethod
+    def _resume_target(body: Mapping[str, Any] | None) -> str:
+        """The status a resume leads to, as far as its body tells: ``running`` with
+        ``run_immediately``, ``scheduled`` with a ``scheduled_time``. A resume without options
+        is documented only as "reactivates": whether the campaign then runs or waits is Hood's
+        to decide, so the plan says ``active`` (``state: active``'s word), not a guess."""
         if body and _truthy(body.get("run_immediately")):
             return "running"
         if body and body.get("scheduled_time"):
             return "scheduled"
-        # An empty resume returns the campaign to how it was sending before the pause.
-        return "running" if self.remote.body.get("send_strategy") == "immediate" else "scheduled"
+        return "active"
 
     # --- decision ---
 
@@ -553,6 +840,16 @@ class _Planner:
         else:
             outcome = self._spec_only()
         action, transition, steps, flags = outcome
+        if steps and any(step.op is Op.PATCH for step in steps) and self.launch:
+            flags = [*flags, Flag.LAUNCH]
+            if self.launch_now:
+                flags.append(Flag.SENDS_IMMEDIATELY)
+        if steps:
+            refused, sends = self._past_times(steps)
+            if refused:
+                steps = []  # nothing is sent for a time that has passed: the notes say why
+            elif sends and Flag.SENDS_IMMEDIATELY not in flags:
+                flags = [*flags, Flag.SENDS_IMMEDIATELY]
         if steps:
             self._status_note()
         if not steps and not self.notes:
@@ -562,6 +859,52 @@ class _Planner:
         return self._change(
             action, self._describe(action, transition, flags), transition, steps, tuple(flags)
         )
+
+    def _past_times(self, steps: Sequence[Step]) -> tuple[bool, bool]:
+        """Note each time one of ``steps`` would send that has passed: ``spec.scheduled_time``
+        in a patch that changes it or launches the draft, ``resume.scheduled_time`` in a
+        resume. Returns (an error among them: nothing may be sent; profiles whose time has
+        passed get it at once, ``send_if_profile_time_passed``)."""
+        if self.now is None:
+            return False, False
+        found: list[tuple[_Time, str, str]] = []
+        body = self.remote.body
+        patched = any(step.op is Op.PATCH for step in steps)
+        launching = self.launch and not self.launch_now and "scheduled_time" not in self.cleared
+        if (
+            patched
+            and ("scheduled_time" in self.changed or launching)
+            and (self.s != "draft" or self.launch)
+        ):
+            past = _past_schedule(self.cmp, body, self.now)
+            if past is not None:
+                why = (
+                    "launching the draft would schedule it"
+                    if self.launch
+                    else "the update would reschedule it"
+                )
+                found.append((past, why, "Set a future scheduled_time."))
+        for step in steps:
+            if step.op is Op.RESUME and step.body and "scheduled_time" in step.body:
+                profile = _setting(self.cmp, body, "send_in_profile_time_zone")
+                past = _passed(
+                    ("resume", "scheduled_time"), step.body["scheduled_time"], self.now, profile
+                )
+                if past is not None:
+                    found.append(
+                        (
+                            past,
+                            "the resume would schedule it",
+                            "Set a future resume.scheduled_time, or resume: {run_immediately: true}.",
+                        )
+                    )
+        refused = False
+        for past, why, instead in found:
+            note = _past_note(self.desired, past, self.now, why, instead)
+            self.notes.append(note)
+            refused = refused or note.severity is Severity.ERROR
+        sends = bool(found) and _setting(self.cmp, body, "send_if_profile_time_passed")
+        return refused, sends
 
     def _want_patch(self) -> bool:
         return bool(self.changed) or self.adopt
@@ -653,11 +996,26 @@ class _Planner:
         if self.adopt and action is not Action.CANCEL:
             text += " (matched by name; the hoodsync marker is written)"
         if transition:
-            extra = ", irreversible" if action is Action.CANCEL else ""
-            text += f" ({transition[0]} -> {transition[1]}{extra})"
+            text += f" ({transition[0]} -> {transition[1]}{self._transition_detail(action)})"
+        if Flag.LAUNCH in flags:
+            how = "it sends at once" if self.launch_now else "it sends on its own schedule"
+            text += f" (launches the draft: is_draft true -> false, {how})"
         if Flag.LIVE_EDIT in flags:
             text += " (running: pause, update, resume)"
         return text
+
+    def _transition_detail(self, action: Action) -> str:
+        """What follows the transition: that a cancel is irreversible; what a resume asks."""
+        if action is Action.CANCEL:
+            return ", irreversible"
+        if action is not Action.RESUME:
+            return ""
+        body = self.d.resume or {}
+        if _truthy(body.get("run_immediately")):
+            return ", run_immediately: sends at once"
+        if body.get("scheduled_time"):
+            return f" at {body['scheduled_time']} GMT"
+        return ": running or waiting, as the server decides"
 
     def _status_note(self) -> None:
         """Say how a status outside the documented state machine was read (module docstring)."""
@@ -688,6 +1046,10 @@ class _Planner:
             or (self.state == "active" and self.s not in ("canceled",))
             or (self.state == "canceled" and self.s == "canceled")
         )
+        if self.s == "canceled" and self.state == "canceled" and not self.adopt and not self.notes:
+            # Canceled, as wanted: nothing can be written any more, so differing fields are
+            # moot (as they are for a campaign being canceled) and the definition is done.
+            return None
         if not self.changed and satisfied and not self.adopt and not self.notes:
             return None
         if self.s == "canceled":

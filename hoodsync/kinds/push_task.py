@@ -56,15 +56,19 @@ from hoodsync.plan import (
     Step,
     fingerprint_body,
 )
-from hoodsync.wire import PUSH_TASK_ID_PATHS, PUSH_TASK_INT_PATHS, coerce_paths, coerced_paths
+from hoodsync.wire import (
+    API_TIME,
+    PUSH_TASK_ID_PATHS,
+    PUSH_TASK_INT_PATHS,
+    coerce_paths,
+    coerced_paths,
+)
 
 __all__ = ["PushTaskRules", "STATUS_WORDS"]
 
 STATUS_WORDS = {0: "inactive", 1: "active", 2: "finished"}
 _STATE_STATUS = {"active": 1, "inactive": 0}
 
-#: The API's time form (GMT).
-_API_TIME = "%Y-%m-%d %H:%M:%S"
 #: Mutually exclusive repeat fields: setting one clears the other.
 _EXCLUSIVE = {"frequency": "cron", "cron": "frequency"}
 
@@ -75,7 +79,7 @@ def _past_start(norm: Mapping[str, Any], now: dt.datetime | None) -> str | None:
     if now is None or not isinstance(raw, str) or raw == "immediately":
         return None
     try:
-        start = dt.datetime.strptime(raw, _API_TIME).replace(tzinfo=dt.UTC)
+        start = dt.datetime.strptime(raw, API_TIME).replace(tzinfo=dt.UTC)
     except ValueError:
         return None  # validation reports the form
     return raw if start < now else None
@@ -206,7 +210,7 @@ class PushTaskRules(KindRules):
 
     @staticmethod
     def _past_note(desired: Desired, start: str, now: dt.datetime | None, why: str) -> Note:
-        when = now.strftime(_API_TIME) if now is not None else "now"
+        when = now.strftime(API_TIME) if now is not None else "now"
         where = desired.definition.locate(("spec", "start_time"))
         return Note(
             Severity.ERROR,

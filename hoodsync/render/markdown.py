@@ -265,6 +265,16 @@ def _banner(doc: Mapping[str, Any]) -> list[str]:
             lines.append(
                 f"> **Sends immediately** (`run_immediately`, `start_time: immediately`): {_addresses(items)}"
             )
+        elif what == "launches":
+            lines.append(
+                "> **Launches drafts** (`is_draft: true -> false`; they start sending): "
+                + _addresses(items)
+            )
+        elif what == "copies":
+            lines.append(
+                "> **Creates a second copy** beside a live object that is probably its own under "
+                "an old key or name (both send): " + _addresses(items)
+            )
         else:
             lines.append(
                 "> **Edits running campaigns** (pause, update, resume): " + _addresses(items)

@@ -145,7 +145,8 @@ _WARNING_CAP = 10
 
 
 def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> list[str]:
-    """The markdown banner as text: removals, immediate sends, edits of running campaigns."""
+    """The markdown banner as text: removals, immediate sends, draft launches, second copies,
+    edits of running campaigns."""
     out = []
     for what, items in warning_items(doc):
         names = []
@@ -161,6 +162,13 @@ def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> 
             text = f"removes {plural(len(items), 'object')}: {listed}"
         elif what == "sends":
             text = f"sends immediately (run_immediately, start_time: immediately): {listed}"
+        elif what == "launches":
+            text = f"launches drafts (is_draft: true -> false; they start sending): {listed}"
+        elif what == "copies":
+            text = (
+                "creates a second copy beside a live object that is probably its own under an "
+                f"old key or name (both send): {listed}"
+            )
         else:
             text = f"edits running campaigns (pause, update, resume): {listed}"
         out.append(f"{paint('Warning', 'warning')}: {printable(text)}")
