@@ -345,7 +345,7 @@ def test_export_with_markers_plans_clean_and_keeps_the_keys(
     assert intro["state"] == "active" and intro["spec"]["start_time"] == "immediately"
     assert "status" not in intro["spec"] and "total_user" not in intro["spec"]
     hourly = only_doc(texts["push-tasks/hourly-headlines.yaml"])
-    assert hourly["spec"]["start_time"] == "2027-01-01 12:00:00"
+    assert hourly["spec"]["start_time"] == "2036-01-01 12:00:00"
     assert hourly["spec"]["frequency"] == 3600  # a number, as the schema prefers
 
 
