@@ -4,10 +4,13 @@ nothing leaves the machine). GitHub's comments go through a recording ``gh`` on 
 notes go to a small notes API on 127.0.0.1.
 
 What must hold: every account is planned on its own, its comment (note) carries its own hidden
-marker and only its own plan, an existing comment is edited instead of a second one posted, a
-failed plan is posted too, and no API secret reaches a comment or the step that posts it. The
-nightly drift pull request's body shows `hoodsync pull`'s diff as one code block, whatever the
-definitions hold, as GitHub renders it (cmark-gfm when installed, and markdown-it-py).
+marker, the commit planned and only its own plan, an existing comment is edited instead of a
+second one posted, a failed plan is posted too (and when no plan ran, the comments say so), and
+no API secret reaches a comment or the step that posts it. The nightly drift pull request's
+body shows `hoodsync pull`'s diff as one code block, whatever the definitions hold, as GitHub
+renders it (cmark-gfm when installed, and markdown-it-py), and its commit holds only what pull
+wrote. With environments (accounts without `paths:`, one set of definitions) every job that
+calls the APIs works, each account named with --account.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ BIN = Path(sys.executable).parent  # the hoodsync under test
 #: Per account: the example it plans (its key appears in its plan and in no other account's).
 ACCOUNTS = {"alpha": "welcome-push", "beta": "car-brands-showcase"}
 SECRETS = {"HOOD_API_TOKEN", "FALCONYTE_API_KEY", "GITLAB_API_TOKEN"}
+#: The pull request's head commit, and the merge commit GitHub checks out (GITHUB_SHA).
+HEAD_SHA = "c0ffee" * 6 + "c0ff"
+MERGE_SHA = "3e7ge" * 8
+#: The user of github.token, the author of the workflow's own comments.
+BOT_LOGIN = "github-actions[bot]"
 
 
 def secret_value(name: str) -> str:
@@ -132,6 +140,8 @@ def evaluate(value: str, account: str | None) -> str:
         "github.server_url": "https://github.example",
         "github.repository": "acme/defs",
         "github.run_id": "99",
+        "github.event.pull_request.head.sha": HEAD_SHA,
+        "github.event.repository.default_branch": "main",
     }
 
     def one(match: re.Match[str]) -> str:
@@ -156,13 +166,14 @@ class GitHubJob:
         self.steps = self.workflow["jobs"][job]["steps"]
         self.repo, self.account = repo, account
         self.files = tmp_path / f"runner-{job}-{account}"
-        self.files.mkdir()
+        self.files.mkdir(exist_ok=True)  # a job may run more than once in a test
         self.env = {
             **base_env(tmp_path, bin_dir),
             **{k: evaluate(str(v), account) for k, v in self.workflow["env"].items()},
             "GITHUB_ACTIONS": "true",
             "CI": "true",
             "GITHUB_REPOSITORY": "acme/defs",
+            "GITHUB_SHA": MERGE_SHA,
             "GITHUB_OUTPUT": str(self.files / "output"),
             "GITHUB_STEP_SUMMARY": str(self.files / "summary"),
         }
@@ -246,11 +257,15 @@ def test_two_accounts_each_get_their_own_comment(repo: Path, tmp_path: Path, gh_
         assert post["args"][:4] == ["api", "--method", "POST", "repos/acme/defs/issues/7/comments"]
         body = post["body"]
         assert body.startswith(f"<!-- hoodsync-plan:{account} -->\n")
+        # The commit planned, right under the marker: the head, not the merge commit.
+        assert body.split("\n")[1].startswith(f"Commit {HEAD_SHA}, the head of this pull request")
+        assert MERGE_SHA not in body
         assert key in body and all(other not in body for other in ACCOUNTS.values() if other != key)
         assert f"artifact `hoodsync-plan-{account}`" in body
         # The comment step holds the GitHub token and no API secret.
         assert post["gh_token"] and post["secrets"] == []
         assert f"## hoodsync plan: account `{account}`" in result["job"].summary()
+        assert f"Commit {HEAD_SHA}" in result["job"].summary()
         for artifact in ("plan.md", "plan.json", "preview.html"):
             assert (repo / artifact).exists()
     everything = json.dumps([r["calls"] for r in results.values()]) + "".join(
@@ -259,20 +274,82 @@ def test_two_accounts_each_get_their_own_comment(repo: Path, tmp_path: Path, gh_
     assert not any(secret_value(name) in everything for name in SECRETS)
 
 
+GH_BOT = {"type": "Bot", "login": BOT_LOGIN}
+OTHER_APP = {"type": "Bot", "login": "other-app[bot]"}
+MEMBER = {"type": "User", "login": "mallory"}
+
+
 def test_an_existing_comment_is_edited_and_only_the_bots_own(
     repo: Path, tmp_path: Path, gh_stub: Path
 ) -> None:
+    """Only the workflow's own comment (github-actions[bot]) is edited: another app's comment
+    with the marker is a Bot's too, but GitHub would refuse the edit (403) and fail the job."""
     comments = [
-        {"id": 11, "user": {"type": "Bot"}, "body": "<!-- hoodsync-plan:alpha -->\nold plan"},
-        {"id": 12, "user": {"type": "User"}, "body": "<!-- hoodsync-plan:beta -->\nquoted"},
-        {"id": 13, "user": {"type": "Bot"}, "body": "<!-- hoodsync-plan:alphabet -->\nx"},
-        {"id": 14, "user": {"type": "Bot"}, "body": "<!-- hoodsync-plan -->\nbefore accounts"},
+        {"id": 10, "user": OTHER_APP, "body": "<!-- hoodsync-plan:alpha -->\nanother app"},
+        {"id": 11, "user": GH_BOT, "body": "<!-- hoodsync-plan:alpha -->\nold plan"},
+        {"id": 12, "user": MEMBER, "body": "<!-- hoodsync-plan:beta -->\nquoted"},
+        {"id": 13, "user": GH_BOT, "body": "<!-- hoodsync-plan:alphabet -->\nx"},
+        {"id": 14, "user": GH_BOT, "body": "<!-- hoodsync-plan -->\nbefore accounts"},
+        {"id": 15, "user": OTHER_APP, "body": "<!-- hoodsync-plan:beta -->\nanother app"},
     ]
     results = run_github_pr(repo, tmp_path, gh_stub, comments)
     alpha = results["alpha"]["calls"][-1]
     assert alpha["args"][:4] == ["api", "--method", "PATCH", "repos/acme/defs/issues/comments/11"]
     beta = results["beta"]["calls"][-1]
-    assert beta["args"][:3] == ["api", "--method", "POST"]
+    assert beta["args"][:4] == ["api", "--method", "POST", "repos/acme/defs/issues/7/comments"]
+
+
+def run_plan_not_run(
+    tmp_path: Path, gh: Path, comments: list[dict[str, Any]]
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """The plan-not-run job's one step, in an empty checkout (it needs none)."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir(exist_ok=True)
+    job = GitHubJob("plan-not-run", checkout, tmp_path, gh)
+    [step] = job.steps
+    done = job.run(
+        step["name"], GH_STUB_LOG=str(tmp_path / "gh.log"), GH_STUB_COMMENTS=json.dumps(comments)
+    )
+    return done, gh_calls(tmp_path)
+
+
+def test_when_no_plan_ran_each_own_plan_comment_says_so_for_the_commit(
+    tmp_path: Path, gh_stub: Path
+) -> None:
+    """Validation failed, so the plan matrix never ran: every plan comment of the workflow's
+    own is edited to name this commit and say that it was not planned, instead of showing the
+    plan of an older push; anyone else's comment is left alone."""
+    comments = [
+        {"id": 10, "user": OTHER_APP, "body": "<!-- hoodsync-plan:alpha -->\nanother app"},
+        {"id": 11, "user": GH_BOT, "body": "<!-- hoodsync-plan:alpha -->\nold plan of alpha"},
+        {"id": 12, "user": MEMBER, "body": "<!-- hoodsync-plan:beta -->\nquoted"},
+        {"id": 13, "user": GH_BOT, "body": "<!-- hoodsync-plan:beta -->\r\nold plan of beta"},
+        {"id": 14, "user": GH_BOT, "body": "an unrelated comment of the workflow"},
+        {"id": 15, "user": GH_BOT, "body": "<!-- hoodsync-plan:x --> $(touch pwned)\nodd"},
+    ]
+    done, calls = run_plan_not_run(tmp_path, gh_stub, comments)
+    assert done.returncode == 0, done.stdout + done.stderr
+    listing, *edits = calls
+    assert listing["args"][:3] == ["api", "--paginate", "repos/acme/defs/issues/7/comments"]
+    assert [c["args"][:4] for c in edits] == [
+        ["api", "--method", "PATCH", f"repos/acme/defs/issues/comments/{n}"] for n in (11, 13)
+    ]
+    for edit, account in zip(edits, ("alpha", "beta")):
+        marker, commit, _, heading, *rest = edit["body"].split("\n")
+        assert marker == f"<!-- hoodsync-plan:{account} -->"
+        assert commit.startswith(f"Commit {HEAD_SHA}, the head of this pull request")
+        assert heading == "### hoodsync plan not run"
+        assert "https://github.example/acme/defs/actions/runs/99" in "\n".join(rest)
+        assert edit["gh_token"] and edit["secrets"] == []
+    assert not (tmp_path / "checkout" / "pwned").exists()
+
+
+def test_when_no_plan_ran_and_no_comment_exists_none_is_posted(
+    tmp_path: Path, gh_stub: Path
+) -> None:
+    done, calls = run_plan_not_run(tmp_path, gh_stub, [])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [c["args"][:2] for c in calls] == [["api", "--paginate"]]
 
 
 def test_a_failed_plan_is_posted_and_then_fails_the_job(
@@ -365,6 +442,23 @@ def code_blocks(page: str) -> tuple[list[str], list[str]]:
     return outside, blocks
 
 
+def rename_in_the_ui(sandbox: Path, name: str, new_name: str) -> None:
+    """Rename the campaign called ``name`` in a sandbox account, as someone would in Hood."""
+    box = open_sandbox(sandbox)
+    try:
+        with httpx.Client(
+            base_url=SANDBOX_HOOD_URL,
+            transport=box.hood_transport,
+            headers={"Authorization": f"Bearer {box.hood_token}"},
+        ) as hood:
+            items = hood.get("/campaigns", params={"view": "full"}).json()["items"]
+            [campaign] = [c for c in items if c["name"] == name]
+            renamed = hood.patch(f"/campaigns/{campaign['id']}", json={"name": new_name})
+            assert renamed.status_code == 204, renamed.text
+    finally:
+        box.close()
+
+
 def drift_step(repo: Path, tmp_path: Path, bin_dir: Path) -> tuple[str, str, GitHubJob]:
     """The drift-pull-request job's pull step, run as the runner would: (pull.diff, body.md)."""
     job = GitHubJob("drift-pull-request", repo, tmp_path, bin_dir)
@@ -398,18 +492,7 @@ def test_the_drift_pull_request_body_is_one_code_block_whatever_the_diff_holds(
         check=False,
     )
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    box = open_sandbox(repo / ".hoodsync" / "sandbox.sqlite")
-    try:  # renamed "in the UI"
-        with httpx.Client(
-            base_url=SANDBOX_HOOD_URL,
-            transport=box.hood_transport,
-            headers={"Authorization": f"Bearer {box.hood_token}"},
-        ) as hood:
-            [campaign] = hood.get("/campaigns", params={"view": "full"}).json()["items"]
-            renamed = hood.patch(f"/campaigns/{campaign['id']}", json={"name": "Fenced (UI)"})
-            assert renamed.status_code == 204, renamed.text
-    finally:
-        box.close()
+    rename_in_the_ui(repo / ".hoodsync" / "sandbox.sqlite", "Fenced", "Fenced (UI)")
 
     diff, body, job = drift_step(repo, tmp_path, BIN)
     assert "\n   ```\n" in diff and "\n   `````\n" in diff and "+ name: Fenced (UI)\n" in diff
@@ -429,7 +512,10 @@ def test_an_oversized_drift_diff_is_cut_at_a_line_under_githubs_limit(tmp_path: 
     diff = "diff --git a/big.yaml b/big.yaml\n" + line * 400 + " " + "`" * 40 + "\n" + line * 2000
     (tmp_path / "big.diff").write_text(diff, encoding="utf-8")
     stub = bin_dir / "hoodsync"
-    stub.write_text(f"#!/bin/sh\ncat '{tmp_path / 'big.diff'}'\n", encoding="utf-8")
+    stub.write_text(
+        f"#!/bin/sh\n[ \"$1\" = accounts ] && echo default && exit\ncat '{tmp_path / 'big.diff'}'\n",
+        encoding="utf-8",
+    )
     stub.chmod(0o755)
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -543,20 +629,26 @@ class NotesApi:
         self.server.server_close()
 
 
-def run_gitlab_plan(repo: Path, tmp_path: Path, api: NotesApi) -> subprocess.CompletedProcess[str]:
+#: The merge request's head (CI_COMMIT_SHA in a merge-request pipeline).
+MR_HEAD_SHA = "beef" * 10
+
+
+def run_gitlab_job(
+    name: str, repo: Path, tmp_path: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """A job's script as GitLab runs it: the pipeline's variables, the job's script lines in
+    one shell that stops at the first failing line, in the repository."""
     pipeline = yaml.safe_load(GITLAB.read_text(encoding="utf-8"))
-    job = pipeline["plan"]
+    job = pipeline[name]
     assert job["extends"] == ".hoodsync"  # its before_script installs the wheels: skipped here
     env = {
         **base_env(tmp_path),
         **{k: str(v) for k, v in pipeline["variables"].items()},
-        "CI_API_V4_URL": api.url,
-        "CI_PROJECT_ID": "acme/defs",
-        "CI_MERGE_REQUEST_IID": "7",
-        "CI_JOB_URL": "https://gitlab.example/acme/defs/-/jobs/99",
+        "CI_DEFAULT_BRANCH": "main",
+        "CI_COMMIT_SHA": MR_HEAD_SHA,
         **{name: secret_value(name) for name in SECRETS},
+        **extra,
     }
-    # GitLab runs a job's script lines in one shell that stops at the first failing line.
     script = "set -eo pipefail\n" + "\n".join(job["script"])
     return subprocess.run(
         ["bash", "-c", script],
@@ -564,8 +656,23 @@ def run_gitlab_plan(repo: Path, tmp_path: Path, api: NotesApi) -> subprocess.Com
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
+    )
+
+
+def run_gitlab_plan(
+    repo: Path, tmp_path: Path, api: NotesApi, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return run_gitlab_job(
+        "plan",
+        repo,
+        tmp_path,
+        CI_API_V4_URL=api.url,
+        CI_PROJECT_ID="acme/defs",
+        CI_MERGE_REQUEST_IID="7",
+        CI_JOB_URL="https://gitlab.example/acme/defs/-/jobs/99",
+        **extra,
     )
 
 
@@ -592,6 +699,7 @@ def test_gitlab_posts_one_note_per_account(repo: Path, tmp_path: Path, notes_api
     for (account, key), write in zip(ACCOUNTS.items(), writes):
         body = write["body"]["body"]
         assert body.startswith(f"<!-- hoodsync-plan:{account} -->\n")
+        assert body.split("\n")[1] == f"Commit {MR_HEAD_SHA}, the head of this merge request"
         assert key in body and all(other not in body for other in ACCOUNTS.values() if other != key)
         assert f"/artifacts/file/hoodsync-plan/{account}/preview.html" in body
         assert write["token"] == secret_value("GITLAB_API_TOKEN")
@@ -687,3 +795,256 @@ def test_gitlab_posts_a_failed_plan_then_fails_the_job(
     ]
     assert "hoodsync plan failed (exit 1)" in posts[0] and "UNSET_TOKEN_FOR_TEST" in posts[0]
     assert "car-brands-showcase" in posts[1]
+
+
+def test_gitlab_names_the_head_not_the_merge_commit_of_a_merged_results_pipeline(
+    repo: Path, tmp_path: Path, notes_api: NotesApi
+) -> None:
+    head = "fade" * 10
+    done = run_gitlab_plan(
+        repo,
+        tmp_path,
+        notes_api,
+        CI_COMMIT_SHA=MR_HEAD_SHA,
+        CI_MERGE_REQUEST_SOURCE_BRANCH_SHA=head,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    bodies = [w["body"]["body"] for w in notes_api.requests if w["method"] == "POST"]
+    assert len(bodies) == 2
+    for body in bodies:
+        assert body.split("\n")[1] == f"Commit {head}, the head of this merge request"
+        assert MR_HEAD_SHA not in body
+    assert (repo / "hoodsync-plan" / "alpha" / "plan.md").read_text().startswith(f"Commit {head}")
+
+
+def test_gitlab_plans_definitions_that_do_not_validate_and_says_so(
+    repo: Path, tmp_path: Path, notes_api: NotesApi
+) -> None:
+    """A push whose definitions do not validate still gets its plan notes (plan does not wait
+    for validate): the account's plan fails, naming the problem, for this commit; the other
+    account is planned as usual."""
+    broken = repo / "alpha" / "welcome-push.yaml"
+    broken.write_text(broken.read_text().replace("key: welcome-push", "key: Not A Key", 1))
+    notes_api.notes.append(
+        {"id": 5, "system": False, "author": BOT, "body": "<!-- hoodsync-plan:alpha -->\nold"}
+    )
+    done = run_gitlab_plan(repo, tmp_path, notes_api)
+    assert done.returncode == 1
+    [alpha] = [w for w in notes_api.requests if w["method"] == "PUT"]
+    body = alpha["body"]["body"]
+    assert alpha["path"] == f"{NOTES}/5"
+    assert body.split("\n")[1] == f"Commit {MR_HEAD_SHA}, the head of this merge request"
+    assert "hoodsync plan failed (exit 1)" in body and "welcome-push.yaml:" in body
+    assert "old" not in body.split("\n")[1:]
+
+
+def test_gitlab_when_no_account_can_be_listed_each_own_note_says_so(
+    repo: Path, tmp_path: Path, notes_api: NotesApi
+) -> None:
+    """hoodsync.yaml cannot be read, so no account is planned: each plan note of the token's
+    user is edited to say so for this commit (nobody else's), and the job fails."""
+    (repo / "hoodsync.yaml").write_text("accounts: {alpha: [\n", encoding="utf-8")
+    notes_api.notes += [
+        {"id": 1, "system": False, "author": HUMAN, "body": "<!-- hoodsync-plan:alpha -->\nx"},
+        {"id": 2, "system": False, "author": BOT, "body": "<!-- hoodsync-plan:alpha -->\nold"},
+        {"id": 3, "system": False, "author": BOT, "body": "<!-- hoodsync-plan:beta -->\nold"},
+        {"id": 4, "system": False, "author": BOT, "body": "unrelated"},
+    ]
+    done = run_gitlab_plan(repo, tmp_path, notes_api)
+    assert done.returncode == 1
+    assert "hoodsync plan not run" in done.stdout
+    assert notes_api.writes() == [
+        ("PUT", f"{NOTES}/2", "<!-- hoodsync-plan:alpha -->"),
+        ("PUT", f"{NOTES}/3", "<!-- hoodsync-plan:beta -->"),
+    ]
+    for write in notes_api.requests[-2:]:
+        lines = write["body"]["body"].split("\n")
+        assert lines[1] == f"Commit {MR_HEAD_SHA}, the head of this merge request"
+        assert "### hoodsync plan not run" in lines and "hoodsync.yaml:" in "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- environments
+
+#: Two accounts without `paths:` sharing one set of definitions (README: Environments).
+ENVIRONMENTS = ("production", "staging")
+
+
+@pytest.fixture()
+def environments(tmp_path: Path) -> Path:
+    root = tmp_path / "envs"
+    (root / "campaigns").mkdir(parents=True)
+    for key in ACCOUNTS.values():
+        shutil.copy(EXAMPLES / f"{key}.yaml", root / "campaigns")
+    sandbox = {"hood": {"url": "sandbox"}, "falconyte": {"url": "sandbox"}}
+    accounts = {name: sandbox for name in ENVIRONMENTS}
+    (root / "hoodsync.yaml").write_text(yaml.safe_dump({"accounts": accounts}), encoding="utf-8")
+    return root
+
+
+def github_drift(repo: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    job = GitHubJob("drift", repo, tmp_path, BIN)
+    return job.run("Check for drift", RUNNER_TEMP=str(job.files))
+
+
+def test_environments_apply_and_drift_run_each_account(environments: Path, tmp_path: Path) -> None:
+    """Without `paths:` a run without --account is refused: GitLab's apply and both drift
+    checks name each account, so they plan, apply and compare every environment."""
+    before = github_drift(environments, tmp_path)
+    assert before.returncode == 1, before.stdout + before.stderr
+    assert "Account(s) production staging differ from main" in before.stdout
+
+    applied = run_gitlab_job("apply", environments, tmp_path)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    for name in ENVIRONMENTS:
+        assert f"=== account {name} ===" in applied.stdout
+        assert (environments / ".hoodsync" / f"sandbox-{name}.sqlite").exists()
+
+    after = github_drift(environments, tmp_path)
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "No drift: every account matches main." in after.stdout
+    gitlab = run_gitlab_job("drift", environments, tmp_path)
+    assert gitlab.returncode == 0, gitlab.stdout + gitlab.stderr
+    assert "No drift: every account matches main." in gitlab.stdout
+
+    rename_in_the_ui(
+        environments / ".hoodsync" / "sandbox-staging.sqlite", "Car Brands Showcase", "Cars"
+    )
+    drifted = run_gitlab_job("drift", environments, tmp_path)
+    assert drifted.returncode == 1
+    assert "account(s) staging differ from main" in drifted.stdout
+
+
+# --------------------------------------------------------------------------- drift pull request
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout.strip()
+
+
+def checkout_with_origin(root: Path, tmp_path: Path, *tracked_state: str) -> None:
+    """``root`` as the job's checkout: a git repository of its files on `main` (hoodsync's
+    state in .hoodsync/ only for the files named), whose `origin` is a bare repository."""
+    git(root, "init", "--quiet", "--initial-branch=main")
+    git(root, "add", "-A", "--", ".", ":(exclude).hoodsync")
+    for path in tracked_state:
+        git(root, "add", "--force", path)  # someone committed it, ignored or not
+    git(root, "commit", "--quiet", "-m", "main")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(origin))
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "push", "--quiet", "origin", "main")
+
+
+def drift_pull_request(
+    repo: Path, tmp_path: Path, gh: Path, **extra: str
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str] | None]:
+    """The drift-pull-request job's pull step, then (when it passed) its pull-request step."""
+    job = GitHubJob("drift-pull-request", repo, tmp_path, gh)
+    runner = {"RUNNER_TEMP": str(job.files), **extra}
+    pulled = job.run("Pull what changed in the UIs", **runner)
+    if pulled.returncode != 0:
+        return pulled, None
+    opened = job.run(
+        "Open or update the pull request",
+        GH_STUB_LOG=str(tmp_path / "gh.log"),
+        GH_STUB_COMMENTS=json.dumps({"state": "MERGED"}),
+        **runner,
+    )
+    return pulled, opened
+
+
+def pushed_files(tmp_path: Path) -> list[str] | None:
+    """The files the pushed branch hoodsync/pull changes, or None when nothing was pushed."""
+    origin = tmp_path / "origin.git"
+    branches = git(origin, "branch", "--list", "hoodsync/pull")
+    if not branches:
+        return None
+    return git(origin, "diff", "--name-only", "main", "hoodsync/pull").splitlines()
+
+
+@pytest.fixture()
+def applied_checkout(repo: Path, tmp_path: Path) -> Path:
+    """The two-account repository applied to its sandboxes and checked out as the job sees
+    it, carrying a tracked file of hoodsync's state (a journal someone committed)."""
+    journal = repo / ".hoodsync" / "journal" / "committed.jsonl"
+    journal.parent.mkdir(parents=True)
+    journal.write_text('{"old": true}\n')
+    (repo / "notes.txt").write_text("tracked, not a definition\n")
+    for account in ACCOUNTS:
+        applied = subprocess.run(
+            [str(BIN / "hoodsync"), "apply", "--account", account, "--auto-approve"],
+            cwd=repo,
+            env=base_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+    checkout_with_origin(repo, tmp_path, ".hoodsync/journal/committed.jsonl")
+    # What a job may leave in the checkout besides pull's edits: hoodsync's state (the sandbox,
+    # journals, tracked or not) and other files.
+    with journal.open("a") as fh:
+        fh.write('{"new": true}\n')
+    (repo / "notes.txt").write_text("changed by something else\n")
+    (repo / "plan.json").write_text("{}\n")  # untracked
+    return repo
+
+
+def test_the_drift_pull_request_commits_only_the_definitions_pull_wrote(
+    applied_checkout: Path, tmp_path: Path, gh_stub: Path
+) -> None:
+    repo = applied_checkout
+    rename_in_the_ui(repo / ".hoodsync" / "sandbox-beta.sqlite", "Car Brands Showcase", "Cars")
+    pulled, opened = drift_pull_request(repo, tmp_path, gh_stub)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert opened is not None and opened.returncode == 0, opened.stdout + opened.stderr
+    assert pushed_files(tmp_path) == ["beta/car-brands-showcase.yaml"]
+    assert [c["args"][:2] for c in gh_calls(tmp_path)] == [["pr", "view"], ["pr", "create"]]
+
+
+def test_the_drift_pull_request_without_drift_opens_nothing(
+    applied_checkout: Path, tmp_path: Path, gh_stub: Path
+) -> None:
+    """hoodsync's own state changed (and other files), but pull wrote nothing: no drift."""
+    pulled, opened = drift_pull_request(applied_checkout, tmp_path, gh_stub)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert opened is not None and opened.returncode == 0, opened.stdout + opened.stderr
+    assert "No drift" in opened.stdout
+    assert pushed_files(tmp_path) is None and gh_calls(tmp_path) == []
+
+
+def test_environments_drift_pull_request_takes_the_chosen_accounts_changes(
+    environments: Path, tmp_path: Path, gh_stub: Path
+) -> None:
+    """Accounts sharing definitions are pulled with --account. Pulled together, the later one
+    would write back what the earlier one wrote, so the job refuses a file two accounts
+    changed; HOODSYNC_PULL_ACCOUNTS picks the one whose UI changes to take."""
+    repo = environments
+    applied = run_gitlab_job("apply", repo, tmp_path)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    checkout_with_origin(repo, tmp_path)
+    rename_in_the_ui(repo / ".hoodsync" / "sandbox-production.sqlite", "Car Brands Showcase", "Hi")
+
+    pulled, opened = drift_pull_request(repo, tmp_path, gh_stub)
+    assert pulled.returncode == 1 and opened is None
+    assert "two accounts changed one file (a/campaigns/car-brands-showcase.yaml" in pulled.stdout
+    git(repo, "checkout", "--", "campaigns")
+
+    pulled, opened = drift_pull_request(
+        repo, tmp_path, gh_stub, HOODSYNC_PULL_ACCOUNTS="production"
+    )
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert opened is not None and opened.returncode == 0, opened.stdout + opened.stderr
+    assert pushed_files(tmp_path) == ["campaigns/car-brands-showcase.yaml"]
+    assert "name: Hi" in git(
+        tmp_path / "origin.git", "show", "hoodsync/pull:campaigns/car-brands-showcase.yaml"
+    )

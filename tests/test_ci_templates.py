@@ -193,8 +193,9 @@ def test_every_hoodsync_command_in_the_templates_exists() -> None:
         "accounts",
         "validate --codequality gl-code-quality-report.json",
         "apply --account $ACCOUNT --auto-approve",
-        "apply --auto-approve",
-        "plan --detailed-exitcode",
+        "apply --account $account --auto-approve",
+        "plan --account $account --detailed-exitcode",
+        "pull --account $account",
         "plan --account $ACCOUNT --format markdown --out plan.json --preview preview.html",
     } <= lines
     assert {where.split()[0] for where, _ in found} == {"github", "gitlab", "pre-commit"}
@@ -279,6 +280,38 @@ def test_github_workflow_shape() -> None:
     assert "schedule" in drift["if"]
 
 
+def test_github_a_newer_push_cancels_the_older_pull_request_run_and_never_an_apply() -> None:
+    """One group per pull request, cancelled by the next push (its plans and comments go with
+    it); every other run is in a group of its own and never cancelled, and the applies keep
+    their own never-cancelled group per account."""
+    workflow = load(GITHUB)
+    pr = "github.event_name == 'pull_request'"
+    assert workflow["concurrency"] == {
+        "group": "hoodsync-${{ "
+        + pr
+        + " && format('pr-{0}', github.event.pull_request.number)"
+        + " || format('run-{0}', github.run_id) }}",
+        "cancel-in-progress": "${{ " + pr + " }}",
+    }
+    jobs = workflow["jobs"]
+    # No job has a group a pull request's run could share (or cancel), apply's aside.
+    assert {name for name, job in jobs.items() if "concurrency" in job} == {"apply"}
+    assert jobs["apply"]["concurrency"]["cancel-in-progress"] is False
+    assert "pull_request" not in jobs["apply"]["if"]
+
+
+def test_github_the_plan_comments_say_when_no_plan_ran() -> None:
+    """When the accounts job fails (validation), the plan matrix is skipped: a job of its own,
+    on pull requests only and only then, edits the plan comments (its script runs in
+    tests/test_ci_plan_scripts.py)."""
+    job = load(GITHUB)["jobs"]["plan-not-run"]
+    assert job["needs"] == "accounts"
+    assert job["if"] == "github.event_name == 'pull_request' && failure()"
+    assert job["permissions"] == {"pull-requests": "write"}
+    [step] = job["steps"]
+    assert MARKER in step["run"] and "--method PATCH" in step["run"]
+
+
 def test_github_actions_are_pinned_to_a_commit_with_its_release_named() -> None:
     """A tag can be moved to other code, a commit cannot: every ``uses:`` names a full SHA,
     and the comment after it says which release that is (for the person who bumps it)."""
@@ -302,11 +335,32 @@ def test_gitlab_pipeline_shape() -> None:
     )
     assert "merge_request_event" in pipeline["plan"]["rules"][0]["if"]
     assert pipeline["plan"]["artifacts"]["paths"] == ["hoodsync-plan/"]
-    assert "hoodsync accounts" in pipeline["plan"]["script"][0]
+    assert "hoodsync accounts" in pipeline["plan"]["script"][1]
     assert 'f"<!-- hoodsync-plan:{account} -->"' in "\n".join(pipeline["plan"]["script"])
     assert pipeline["apply"]["resource_group"]
     assert "CI_DEFAULT_BRANCH" in pipeline["apply"]["rules"][0]["if"]
     assert "schedule" in pipeline["drift"]["rules"][0]["if"]
+
+
+def test_gitlab_a_newer_push_cancels_the_older_plan_and_never_an_apply() -> None:
+    """Merge-request pipelines cancel their interruptible jobs on a newer commit; plan is one,
+    and it does not wait for validate (a plan of invalid definitions fails, and its note says so
+    for that commit). Nothing else is interruptible, and default-branch pipelines keep GitLab's
+    default auto-cancel, which never stops a started non-interruptible job such as apply."""
+    pipeline = load(GITLAB)
+    rules = pipeline["workflow"]["rules"]
+    assert rules[0] == {
+        "if": '$CI_PIPELINE_SOURCE == "merge_request_event"',
+        "auto_cancel": {"on_new_commit": "interruptible"},
+    }
+    assert all("auto_cancel" not in rule for rule in rules[1:])
+    assert "auto_cancel" not in pipeline["workflow"]
+    jobs = {name: job for name, job in pipeline.items() if isinstance(job, dict) and "stage" in job}
+    assert {name for name, job in jobs.items() if job.get("interruptible")} == {"plan"}
+    assert [rule["if"] for rule in pipeline["plan"]["rules"]] == [
+        '$CI_PIPELINE_SOURCE == "merge_request_event"'
+    ]
+    assert pipeline["plan"]["needs"] == ["hoodsync-wheels"]
 
 
 def test_pre_commit_hook() -> None:
@@ -375,9 +429,9 @@ def test_no_template_installs_hoodsync_by_package_name() -> None:
         "github drift",
         "github drift-pull-request",
     }
-    assert [w for w, a in found if "--no-index" not in a and w.startswith("gitlab")] == [
+    assert {w for w, a in found if "--no-index" not in a and w.startswith("gitlab")} == {
         "gitlab hoodsync-wheels.script"
-    ]
+    }
 
 
 @pytest.mark.parametrize(
@@ -405,12 +459,80 @@ def install_scripts() -> list[tuple[str, str]]:
     return scripts + [("gitlab hoodsync-wheels", "\n".join(gitlab))]
 
 
+def test_dependencies_come_from_the_lock_with_hashes_and_hoodsync_adds_none() -> None:
+    """Every install of hoodsync first installs (GitLab: builds) the dependencies from a lock
+    file in hash-checking mode, then hoodsync itself with --no-deps: nothing is resolved from
+    the package index by name and version range."""
+    scripts = install_scripts()
+    assert len(scripts) == 6
+    for where, script in scripts:
+        commands = list(pip_commands(script))
+        assert len(commands) == 2, where
+        lock, package = commands
+        assert "--require-hashes" in lock and "-r" in lock, where
+        assert lock[lock.index("-r") + 1].endswith("requirements.lock") or lock[
+            lock.index("-r") + 1
+        ].endswith("hoodsync.lock"), where
+        assert "--no-deps" in package and "-r" not in package, where
+        assert re.fullmatch(r"hoodsync @ git\+\S+@\$\{HOODSYNC_COMMIT\}", package[-1]), where
+
+
+@dataclass
+class HoodsyncRepo:
+    """A local stand-in for HOODSYNC_REPO: two commits whose requirements.lock differ."""
+
+    url: str
+    first: str
+    locks: dict[str, str]
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture()
+def hoodsync_repo(tmp_path: Path) -> HoodsyncRepo:
+    root = tmp_path / "hoodsync-upstream"
+    root.mkdir()
+    git(root, "init", "--quiet")
+    locks = {}
+    for n in ("first", "second"):
+        (root / "requirements.lock").write_text(f"pinned-at-the-{n}-commit==1 --hash=sha256:00\n")
+        git(root, "add", "requirements.lock")
+        git(root, "commit", "--quiet", "-m", n)
+        locks[git(root, "rev-parse", "HEAD")] = (root / "requirements.lock").read_text()
+    first = next(iter(locks))
+    return HoodsyncRepo(url=root.as_uri(), first=first, locks=locks)
+
+
+#: A `python` that records each call's arguments (and a copy of the file after `-r`).
+FAKE_PYTHON = """#!/bin/sh
+printf '%s\\n' "$@" -- >> "$PIP_LOG"
+prev=""
+for arg in "$@"; do
+  if [ "$prev" = "-r" ]; then cat "$arg" >> "$PIP_LOG.locks"; fi
+  prev=$arg
+done
+"""
+
+
 @pytest.mark.parametrize(
     ("where", "script"), install_scripts(), ids=[w for w, _ in install_scripts()]
 )
 def test_install_refuses_an_unpinned_commit_and_installs_the_pinned_one(
-    where: str, script: str, tmp_path: Path
+    where: str, script: str, tmp_path: Path, hoodsync_repo: HoodsyncRepo
 ) -> None:
+    """Run for real with git on a local HOODSYNC_REPO and a recording `python`: the lock is
+    the one of the pinned commit (not of a newer one), installed with hashes, then hoodsync at
+    that commit with --no-deps; an unpinned or unknown commit stops the step before pip."""
     from packaging.requirements import Requirement
 
     template = load(GITHUB)["env"] if where.startswith("github") else load(GITLAB)["variables"]
@@ -418,35 +540,54 @@ def test_install_refuses_an_unpinned_commit_and_installs_the_pinned_one(
     assert not SHA.fullmatch(template["HOODSYNC_COMMIT"])
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$PIP_LOG"\n')
+    (bin_dir / "python").write_text(FAKE_PYTHON)
     (bin_dir / "python").chmod(0o755)
+    log = tmp_path / "pip.log"
+    work = tmp_path / "work"
+    work.mkdir()
     env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PIP_LOG": str(tmp_path / "pip.log"),
-        "HOODSYNC_REPO": template["HOODSYNC_REPO"],
+        "PIP_LOG": str(log),
+        "HOODSYNC_REPO": hoodsync_repo.url,
+        "RUNNER_TEMP": str(tmp_path / "runner-temp"),
+        "TMPDIR": str(tmp_path),
+        "GIT_CONFIG_GLOBAL": os.devnull,
     }
+    (tmp_path / "runner-temp").mkdir()
+    unknown = "0123456789abcdef" * 2 + "01234567"
     for commit, pinned in [
         (template["HOODSYNC_COMMIT"], False),
         ("a" * 39, False),
         ("A" * 40, False),
-        ("0123456789abcdef" * 2 + "01234567", True),
+        (unknown, False),  # a full SHA that HOODSYNC_REPO does not have
+        (hoodsync_repo.first, True),
     ]:
         done = subprocess.run(
             ["bash", "-e", "-c", script],
+            cwd=work,
             env={**env, "HOODSYNC_COMMIT": commit},
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=60,
             check=False,
         )
         assert (done.returncode == 0) == pinned, done.stdout + done.stderr
         if not pinned:
-            assert "40-hex commit SHA" in done.stdout and not (tmp_path / "pip.log").exists()
-    argv = (tmp_path / "pip.log").read_text().splitlines()
-    requirement = Requirement(argv[-1])
-    assert argv[:2] == ["-m", "pip"] and requirement.name == "hoodsync"
-    assert requirement.url == f"git+{template['HOODSYNC_REPO']}@{commit}"
+            assert not log.exists(), commit
+            if commit != unknown:
+                assert "40-hex commit SHA" in done.stdout
+    calls = [c.strip("\n").split("\n") for c in log.read_text().split("--\n") if c.strip()]
+    assert len(calls) == 2, calls
+    lock, package = calls
+    assert lock[:3] == ["-m", "pip", package[2]] and package[2] in ("install", "wheel")
+    assert "--require-hashes" in lock
+    # The lock of the pinned commit, not of the newer one.
+    assert Path(f"{log}.locks").read_text() == hoodsync_repo.locks[hoodsync_repo.first]
+    assert "--no-deps" in package
+    requirement = Requirement(package[-1])
+    assert package[:2] == ["-m", "pip"] and requirement.name == "hoodsync"
+    assert requirement.url == f"git+{hoodsync_repo.url}@{hoodsync_repo.first}"
 
 
 # --------------------------------------------------------------------------- secrets
@@ -542,13 +683,21 @@ def test_readme_pre_commit_rev_is_a_commit_that_has_the_hook() -> None:
 
 @pytest.fixture()
 def fake_hoodsync(tmp_path: Path) -> Path:
-    """A ``hoodsync`` on PATH that records its arguments and exits with ``$FAKE_EXIT``."""
+    """A ``hoodsync`` on PATH that records its arguments. ``accounts`` lists ``$FAKE_ACCOUNTS``
+    (default: ``default``); any other subcommand prints a plan and an error line and exits with
+    ``$FAKE_EXIT_<account>`` for its ``--account``, else ``$FAKE_EXIT``."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "hoodsync"
     fake.write_text(
-        '#!/bin/sh\necho "$@" >> "$FAKE_LOG"\necho "PLAN OUTPUT"\n'
-        'echo "some error" >&2\nexit "${FAKE_EXIT:-0}"\n',
+        "#!/bin/sh\n"
+        'echo "$@" >> "$FAKE_LOG"\n'
+        'if [ "$1" = accounts ]; then printf "%s\\n" ${FAKE_ACCOUNTS:-default}; exit 0; fi\n'
+        'echo "PLAN OUTPUT"\necho "some error" >&2\n'
+        'account=""; prev=""\n'
+        'for arg in "$@"; do [ "$prev" = --account ] && account=$arg; prev=$arg; done\n'
+        'eval "code=\\${FAKE_EXIT_$account:-\\${FAKE_EXIT:-0}}"\n'
+        'exit "$code"\n',
         encoding="utf-8",
     )
     fake.chmod(0o755)
@@ -565,6 +714,7 @@ def run_step(
         "FAKE_LOG": str(cwd / "calls.log"),
         "GITHUB_STEP_SUMMARY": str(cwd / "summary.md"),
         "GITHUB_OUTPUT": str(cwd / "out.txt"),
+        "RUNNER_TEMP": str(cwd),
         "CI_DEFAULT_BRANCH": "main",
         **extra,
     }
@@ -589,9 +739,13 @@ def drift_scripts() -> list[tuple[str, str]]:
     ]
 
 
+def calls(cwd: Path) -> list[str]:
+    return (cwd / "calls.log").read_text().splitlines()
+
+
 @pytest.mark.parametrize(("which", "script"), drift_scripts(), ids=["github", "gitlab"])
 @pytest.mark.parametrize(
-    ("exit_code", "job_exit", "says"), [(0, 0, "No drift"), (2, 1, "differs"), (1, 1, "failed")]
+    ("exit_code", "job_exit", "says"), [(0, 0, "No drift"), (2, 1, "differ"), (1, 1, "failed")]
 )
 def test_drift_check_fails_on_drift_and_on_errors(
     which: str,
@@ -605,7 +759,38 @@ def test_drift_check_fails_on_drift_and_on_errors(
     done = run_step(script, fake_hoodsync, exit_code, tmp_path)
     assert done.returncode == job_exit, done.stdout + done.stderr
     assert says in done.stdout
-    assert (tmp_path / "calls.log").read_text().split() == ["plan", "--detailed-exitcode"]
+    assert calls(tmp_path) == ["accounts", "plan --account default --detailed-exitcode"]
+
+
+@pytest.mark.parametrize(("which", "script"), drift_scripts(), ids=["github", "gitlab"])
+def test_drift_check_plans_each_account_on_its_own_and_names_the_bad_ones(
+    which: str, script: str, fake_hoodsync: Path, tmp_path: Path
+) -> None:
+    """Accounts that share their definitions (environments) cannot be planned without
+    --account: each is planned alone, every one even after one failed, and the job names
+    which drifted and which failed."""
+    done = run_step(
+        script,
+        fake_hoodsync,
+        0,
+        tmp_path,
+        FAKE_ACCOUNTS="alpha beta gamma",
+        FAKE_EXIT_alpha="1",
+        FAKE_EXIT_beta="2",
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert calls(tmp_path) == [
+        "accounts",
+        "plan --account alpha --detailed-exitcode",
+        "plan --account beta --detailed-exitcode",
+        "plan --account gamma --detailed-exitcode",
+    ]
+    assert re.search(r"account\(s\) beta differ from main", done.stdout, re.I)
+    assert re.search(r"failed for account\(s\) alpha \(", done.stdout)
+    assert "No drift" not in done.stdout
+
+
+HEAD_SHA = "c0ffee" * 6 + "c0ff"
 
 
 @pytest.mark.parametrize("exit_code", [0, 1])
@@ -613,12 +798,18 @@ def test_github_plan_step_writes_comment_summary_and_status(
     exit_code: int, fake_hoodsync: Path, tmp_path: Path
 ) -> None:
     steps = load(GITHUB)["jobs"]["plan"]["steps"]
-    script = next(s["run"] for s in steps if s.get("id") == "plan")
-    done = run_step(script, fake_hoodsync, exit_code, tmp_path, ACCOUNT="alpha")
+    step = next(s for s in steps if s.get("id") == "plan")
+    assert step["env"]["HEAD_SHA"] == "${{ github.event.pull_request.head.sha }}"
+    done = run_step(
+        step["run"], fake_hoodsync, exit_code, tmp_path, ACCOUNT="alpha", HEAD_SHA=HEAD_SHA
+    )
     assert done.returncode == 0, done.stderr  # a later step fails the job, after commenting
-    assert (tmp_path / "calls.log").read_text().split()[:3] == ["plan", "--account", "alpha"]
+    assert calls(tmp_path)[0].split()[:3] == ["plan", "--account", "alpha"]
     plan_md = (tmp_path / "plan.md").read_text()
-    assert plan_md.startswith("PLAN OUTPUT")
+    # The commit planned comes first (the comment and the summary are built from plan.md).
+    head, _, rest = plan_md.partition("\n\n")
+    assert head == f"Commit {HEAD_SHA}, the head of this pull request (merged with its base branch)"
+    assert rest.startswith("PLAN OUTPUT")
     assert ("plan failed" in plan_md and "some error" in plan_md) == (exit_code != 0)
     summary = (tmp_path / "summary.md").read_text()
     assert summary == f"## hoodsync plan: account `alpha`\n\n{plan_md}"
