@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import hmac
 import itertools
 import logging
 import os
@@ -62,7 +63,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from hoodsync.definitions.interpolate import fingerprint as value_fingerprint
 from hoodsync.definitions.interpolate import resolve
 from hoodsync.errors import (
     ApiError,
@@ -74,6 +74,7 @@ from hoodsync.errors import (
     StalePlanError,
 )
 from hoodsync.hooks import ChangeHooks
+from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal, Trace
 from hoodsync.kinds import from_remote
 from hoodsync.model import Kind, RemoteObject
@@ -307,6 +308,8 @@ class _Runner:
     same_name: Mapping[str, Sequence[str]] = field(default_factory=dict)
     #: variables holding API credentials: never interpolated into a request body
     forbidden_env: frozenset[str] = frozenset()
+    #: the account's key of the sensitive values' fingerprints (see :func:`resolve_steps`)
+    value_key: ValueKey | None = field(default=None, repr=False)
     #: set: start no new change (a first Ctrl-C); see the module docstring
     stop: threading.Event = field(default_factory=threading.Event)
     #: set: send nothing more and give up at once (a second Ctrl-C)
@@ -328,7 +331,7 @@ class _Runner:
         nothing more (its result is then made from the journal).
         """
         # may raise StalePlanError before any write
-        steps = resolve_steps(change, self.env, forbidden_env=self.forbidden_env)
+        steps = resolve_steps(change, self.env, self.value_key, forbidden_env=self.forbidden_env)
         created: str | None = None
         done = 0
         target: str | None = change.remote_id
@@ -821,8 +824,13 @@ def apply_plan(
     abort: threading.Event | None = None,
     forbidden_env: frozenset[str] = frozenset(),
     journal_fields: Mapping[str, Any] | None = None,
+    value_key: ValueKey | None = None,
 ) -> ApplyReport:
     """Execute ``plan`` and return every change's result (see the module docstring).
+
+    ``value_key`` is the account's key of the sensitive values' fingerprints: a value that
+    no longer has the fingerprint the plan recorded refuses the apply before any write
+    (:func:`resolve_steps`), and so does a recorded one when ``value_key`` is ``None``.
 
     ``journal_fields`` go into the journal's ``start`` line beside the account's name: what a
     later run reading the journal back needs (:mod:`hoodsync.journal`; never a secret).
@@ -841,7 +849,7 @@ def apply_plan(
     env = os.environ if env is None else env
     for change in work:
         # a missing, changed or credential ${env:...} value refuses before any write
-        resolve_steps(change, env, forbidden_env=forbidden_env)
+        resolve_steps(change, env, value_key, forbidden_env=forbidden_env)
     same_name: dict[str, list[str]] = {}
     for ref in plan.superseded:
         if ref.address:
@@ -858,6 +866,7 @@ def apply_plan(
         settle_timeout,
         same_name,
         forbidden_env,
+        value_key,
         stop=stop,
         abort=abort,
     )
@@ -1076,9 +1085,11 @@ def identity_name(
     """The name ``change``'s create gives its object, as the server will hold it: with any
     ``${env:...}`` in it resolved (``change.name`` is then the masked one plans show, which
     no object ever carries). ``change.name`` when there is no create, or the values cannot be
-    resolved (the apply is then refused before any write). A secret: compare, never print."""
+    resolved (the apply is then refused before any write). A value that changed since the
+    plan is resolved as it is now (that is the name a create would send; :func:`resolve_steps`
+    refuses it before any write). A secret: compare, never print."""
     try:
-        steps = resolve_steps(change, env, forbidden_env=forbidden_env)
+        steps = _resolved(change, env, forbidden_env)
     except HoodsyncError:
         return change.name
     for step in steps:
@@ -1089,18 +1100,53 @@ def identity_name(
 
 
 def resolve_steps(
-    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str] = frozenset()
+    change: Change,
+    env: Mapping[str, str],
+    value_key: ValueKey | None,
+    forbidden_env: frozenset[str] = frozenset(),
 ) -> tuple[Step, ...]:
     """The change's steps with ``${env:NAME}`` templates filled in from ``env``, for apply.
 
-    Raises :class:`StalePlanError` naming the change when a value no longer has the fingerprint
-    it had when the plan was made, and :class:`DefinitionError` when a variable is missing or
-    is one of ``forbidden_env`` (credential variables; a hand-edited saved plan must not be
-    able to send a token as content either).
+    Each resolved value is checked against the fingerprint the plan recorded for its template
+    (:attr:`Change.sensitive`), under the account's ``value_key``
+    (:meth:`ValueKey.check`: 128 bits, so a changed value is always noticed). Raises
+    :class:`StalePlanError` naming the change when a value no longer has that fingerprint, or
+    when one was recorded but ``value_key`` is ``None`` (it cannot be checked); a value the plan
+    recorded no fingerprint for (a plan made without the key) is not checked. Raises
+    :class:`DefinitionError` when a variable is missing or is one of ``forbidden_env``
+    (credential variables; a hand-edited saved plan must not be able to send a token as
+    content either).
     The returned bodies hold secrets: hand them to the client only, never log them.
     """
     expected = {s.template: s.fp for s in change.sensitive}
+    steps, values = _resolved_values(change, env, forbidden_env)
+    for template, value in values:
+        want = expected.get(template)
+        if want is None:
+            continue
+        if value_key is None:
+            raise StalePlanError(
+                [f"{change.address} (its ${{env:...}} values cannot be checked: no account key)"]
+            )
+        if not hmac.compare_digest(value_key.check(value), want):
+            raise StalePlanError([f"{change.address} (a ${{env:...}} value changed)"])
+    return steps
+
+
+def _resolved(
+    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str]
+) -> tuple[Step, ...]:
+    """The change's steps resolved as :func:`resolve_steps` resolves them, unchecked."""
+    return _resolved_values(change, env, forbidden_env)[0]
+
+
+def _resolved_values(
+    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str]
+) -> tuple[tuple[Step, ...], list[tuple[str, str]]]:
+    """The change's steps with ``${env:NAME}`` filled in, and (template, resolved value) for
+    every sensitive string of their bodies. Secrets: compare, never print."""
     out = []
+    values: list[tuple[str, str]] = []
     for step in change.steps:
         if step.body is None:
             out.append(step)
@@ -1109,11 +1155,10 @@ def resolve_steps(
         for path in paths:
             template = _get(step.body, path)
             value = _get(resolved, path)
-            want = expected.get(template) if isinstance(template, str) else None
-            if want is not None and isinstance(value, str) and value_fingerprint(value) != want:
-                raise StalePlanError([f"{change.address} (a ${{env:...}} value changed)"])
+            if isinstance(template, str) and isinstance(value, str):
+                values.append((template, value))
         out.append(Step(step.op, step.id, resolved))
-    return tuple(out)
+    return tuple(out), values
 
 
 def _get(node: Any, path: Sequence[str | int]) -> Any:

@@ -44,7 +44,7 @@ from hoodsync.atomic import write_atomic
 from hoodsync.config import Account, Config
 from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError, Problem
 from hoodsync.hooks import Hooks
-from hoodsync.identity import canonical_url
+from hoodsync.identity import ValueKey, canonical_url
 from hoodsync.model import Definition
 from hoodsync.plan import AccountInfo, Plan
 
@@ -226,6 +226,7 @@ def _locked_runs(
             options.parallelism,
             options.resolve_duplicates,
             recovery=recovery,
+            make_value_keys=True,  # the lock has made a sandbox's plan key already
         )
     return runs, prep.config
 
@@ -262,7 +263,9 @@ def _check_env(runs: Sequence[Run], config: Config, plan_file: Path | None) -> N
         for change in run.plan.changes:
             if change.steps:
                 try:
-                    resolve_steps(change, os.environ, forbidden_env=config.secret_names())
+                    resolve_steps(
+                        change, os.environ, run.value_key, forbidden_env=config.secret_names()
+                    )
                 except DefinitionError as exc:
                     problems.extend(
                         Problem(where, f"{change.address}: {p.message}", p.path, p.severity)
@@ -384,6 +387,9 @@ class Run:
     #: What earlier interrupted applies left undone that is still open (hoodsync.recovery):
     #: carried into this run's journal, so the next run still knows it.
     unfinished: list[Unfinished] = field(default_factory=list)
+    #: The account's key of the sensitive values' fingerprints (hoodsync.session.value_key):
+    #: the plan's masks were made with it, and apply checks the values with it.
+    value_key: ValueKey | None = field(default=None, repr=False)
 
 
 def close_all(runs: Sequence[Run]) -> None:
@@ -651,8 +657,14 @@ def make_plans(
     resolve_duplicates: bool = False,
     *,
     recovery: Recovery | None = None,
+    make_value_keys: bool = False,
 ) -> list[Run]:
     """Plan every chosen account concurrently (each with its own clients and budget).
+
+    Sensitive values are fingerprinted under each account's key
+    (:func:`hoodsync.session.value_key`); ``make_value_keys`` (``apply``, ``plan --out``: a plan
+    that will be applied must be able to check its values) makes a sandbox's plan key first
+    when it has none, which ``plan`` alone never does.
 
     With ``recovery`` (``plan`` and ``apply``), each account's newest journal is read first
     (:mod:`hoodsync.recovery`): a plan that would create what an interrupted apply sent without
@@ -675,8 +687,11 @@ def make_plans(
             resolve_duplicates=resolve_duplicates,
             targets=prep.targets,
             parallelism=parallelism,
+            make_value_key=make_value_keys,
         )
-        return Run(account, planned.plan, planned.session, planned.remote)
+        return Run(
+            account, planned.plan, planned.session, planned.remote, value_key=planned.value_key
+        )
 
     pairs = list(zip(prep.accounts, prep.shares))
     found = [_leftovers(a, prep.config, recovery) for a, _ in pairs] if recovery else []
@@ -825,6 +840,7 @@ def _amended(
         env=os.environ,
         forbidden_env=config.secret_names(),
         partial=partial,
+        value_key=run.value_key,
     )
     run.plan, run.unfinished = plan_, unfinished
     return run
@@ -897,6 +913,7 @@ def _run_apply(
         stop=stop,
         abort=abort,
         forbidden_env=config.secret_names(),
+        value_key=run.value_key,
         # What the next run reads back (hoodsync.journal, hoodsync.recovery).
         journal_fields={
             "identity": _identity(run.account, config),
@@ -1101,7 +1118,7 @@ def open_saved_plan(
     then makes the plan stale, not a duplicate); whatever that apply left undone is carried
     into this run's journal as it was (the plan was amended when it was made)."""
     from hoodsync.recovery import creates_to_wait_for, wait_until, waiting_notice
-    from hoodsync.session import check_fresh, open_session
+    from hoodsync.session import check_fresh, open_session, value_key
 
     unfinished: list[Unfinished] = []
     if recovery is not None:
@@ -1124,10 +1141,12 @@ def open_saved_plan(
     )
     try:
         check_fresh(saved.plan, session, os.environ, saved.config.secret_names())
+        # The seal was checked with the sandbox's plan key: it exists, nothing is made here.
+        key = value_key(saved.account, saved.config, os.environ, create=True)
     except BaseException:
         session.close()
         raise
-    return Run(saved.account, saved.plan, session, unfinished=unfinished)
+    return Run(saved.account, saved.plan, session, unfinished=unfinished, value_key=key)
 
 
 # --- pull ----------------------------------------------------------------------------------

@@ -20,6 +20,16 @@ it always was. Host names are not resolved: ``localhost`` and ``127.0.0.1`` stay
 
 The embedded sandbox has no credential: its identity is a hash of its database path, and its
 seal key is a random secret kept beside that database (``.hoodsync/plan-key``, mode 0600).
+
+A :class:`ValueKey` keys the fingerprints of an account's sensitive values (``${env:NAME}``
+interpolations, :func:`hoodsync.definitions.interpolate.masked`). The text around a variable is
+in git, so an unkeyed hash of the resolved field would let any reader of a plan (a public PR
+comment) test guesses of the value offline. Under this key, only whoever holds the account's
+credential (who can read the value from the account anyway) can compute a fingerprint. It comes
+from the account's Hood endpoint, which every plan reads (:func:`real_value_key`: the
+credential and canonical URL under a purpose string of its own), or, for the sandbox, from its
+plan key (:func:`sandbox_value_key`), which ``plan`` reads but never creates: a sandbox that
+has none yet has no value key, and its plans show no fingerprint at all.
 """
 
 from __future__ import annotations
@@ -40,6 +50,9 @@ from hoodsync.statedir import make_folder
 
 __all__ = [
     "EndpointKey",
+    "ValueKey",
+    "real_value_key",
+    "sandbox_value_key",
     "AccountKey",
     "canonical_url",
     "real_endpoint_key",
@@ -55,7 +68,9 @@ SEAL_FIELD = "seal"
 _SEAL_VERSION = 1
 _IDENTITY_PURPOSE = b"hoodsync account identity v1\x00"
 _SEAL_PURPOSE = b"hoodsync saved plan seal v1\x00"
+_VALUE_PURPOSE = b"hoodsync sensitive value fingerprint v1\x00"
 _SANDBOX_KEY_FILE = "plan-key"
+_SANDBOX_KEY_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +99,76 @@ class AccountKey:
         return hashlib.sha256(b"\x00".join(e.seal_key for e in parts)).digest()
 
 
+#: Hex digits of a value's fingerprint that plans show: a reviewer sees that a value changed
+#: between the account and the definition, and nobody without the key learns anything from it.
+SHOWN_DIGITS = 4
+#: Hex digits (128 bits) a saved plan stores of each value's fingerprint, so that apply notices
+#: a value that changed since the plan was made: a change that goes unnoticed is a 2**-128 event.
+CHECK_DIGITS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class ValueKey:
+    """The secret key an account's sensitive values are fingerprinted under (never shown).
+
+    A fingerprint is ``HMAC-SHA256(key, value)`` of the whole resolved field in hex: plans
+    show its first :data:`SHOWN_DIGITS` digits (:meth:`shown`), a saved plan stores its first
+    :data:`CHECK_DIGITS` (:meth:`check`), the shown ones being their start. Without the key
+    neither can be computed, so neither tests a guess of the value."""
+
+    secret: bytes = field(repr=False)
+
+    def _hex(self, value: str) -> str:
+        return hmac.new(self.secret, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def shown(self, value: str) -> str:
+        """The fingerprint plans show (``3f2a``)."""
+        return self._hex(value)[:SHOWN_DIGITS]
+
+    def check(self, value: str) -> str:
+        """The fingerprint a saved plan stores, to tell at apply whether ``value`` changed."""
+        return self._hex(value)[:CHECK_DIGITS]
+
+
+def real_value_key(url: str, credential: str) -> ValueKey:
+    """The value key of an account whose Hood endpoint at ``url`` is real: derived from its
+    credential and canonical URL as :func:`real_endpoint_key` derives the identity and seal
+    key, under a purpose of its own (so no fingerprint relates to either)."""
+    return ValueKey(_derived(credential, _VALUE_PURPOSE, url))
+
+
+def sandbox_value_key(db: Path, *, create: bool) -> ValueKey | None:
+    """The value key of a sandbox account whose database is ``db``: derived from its plan key
+    (the seal key of :func:`sandbox_endpoint_key`). With ``create`` the plan key is made when
+    missing (``apply``, ``plan --out``, which need it anyway); without, a missing plan key
+    gives ``None`` (no value key: fingerprints are not shown), so that ``plan`` leaves no file
+    behind. A plan key that cannot be read, or one shorter than a key is, is a
+    :class:`ConfigError`: a short key would make the fingerprints guessable."""
+    path = db.parent / _SANDBOX_KEY_FILE
+    secret = _sandbox_secret(path) if create else _existing_sandbox_secret(path)
+    if secret is None:
+        return None
+    if len(secret) < _SANDBOX_KEY_BYTES:
+        raise ConfigError(
+            f"{path}: the sandbox's plan key is damaged (shorter than {_SANDBOX_KEY_BYTES} "
+            "bytes); delete it and hoodsync makes a new one (saved plans made with it are "
+            "then refused)"
+        )
+    return ValueKey(hmac.new(secret, _VALUE_PURPOSE, hashlib.sha256).digest())
+
+
 def real_endpoint_key(api: str, url: str, credential: str) -> EndpointKey:
     """The key of a real endpoint: both halves derived from its credential and the canonical
     form of its URL (:func:`canonical_url`), so every spelling of one endpoint has one key."""
-    secret = credential.encode("utf-8")
+    identity = _derived(credential, _IDENTITY_PURPOSE, url).hex()[:24]
+    return EndpointKey(api, identity, _derived(credential, _SEAL_PURPOSE, url))
+
+
+def _derived(credential: str, purpose: bytes, url: str) -> bytes:
+    """``HMAC-SHA256(key=credential, msg=purpose + canonical url)``: one purpose's key of a
+    real endpoint."""
     where = canonical_url(url).encode("utf-8")
-    identity = hmac.new(secret, _IDENTITY_PURPOSE + where, hashlib.sha256)
-    seal_key = hmac.new(secret, _SEAL_PURPOSE + where, hashlib.sha256).digest()
-    return EndpointKey(api, identity.hexdigest()[:24], seal_key)
+    return hmac.new(credential.encode("utf-8"), purpose + where, hashlib.sha256).digest()
 
 
 #: RFC 3986 unreserved characters: percent-encoding one of them does not change the URL.
@@ -176,15 +253,20 @@ def sandbox_identity(api: str, db: Path) -> str:
     return hashlib.sha256(_IDENTITY_PURPOSE + api.encode() + b"\x00" + where).hexdigest()[:24]
 
 
-def _sandbox_secret(path: Path) -> bytes:
+def _existing_sandbox_secret(path: Path) -> bytes | None:
+    """The sandbox's plan key as it is, or ``None`` when there is none (nothing is created)."""
     try:
-        data = path.read_bytes()
-        if len(data) >= 32:
-            return data
+        return path.read_bytes()
     except FileNotFoundError:
-        pass
+        return None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the sandbox's plan key: {exc.strerror}") from exc
+
+
+def _sandbox_secret(path: Path) -> bytes:
+    data = _existing_sandbox_secret(path)
+    if data is not None and len(data) >= _SANDBOX_KEY_BYTES:
+        return data
     try:
         make_folder(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -192,7 +274,7 @@ def _sandbox_secret(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot create the sandbox's plan key: {exc.strerror}") from exc
-    data = secrets.token_bytes(32)
+    data = secrets.token_bytes(_SANDBOX_KEY_BYTES)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     return data

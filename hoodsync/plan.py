@@ -6,13 +6,17 @@ its explicit API :class:`Step` s in execution order, so ``apply`` executes a pla
 anything itself.
 
 ``Plan.to_dict()`` is the single document every renderer reads and the saved-plan file
-(``plan --out``) holds: ``format_version`` 1, JSON-safe, deterministic (lists in a fixed order;
-serialise with ``sort_keys=True``). ``Plan.from_dict()`` reads it back exactly.
+(``plan --out``) holds: ``format_version`` 2, JSON-safe, deterministic (lists in a fixed order;
+serialise with ``sort_keys=True``). ``Plan.from_dict()`` reads it back exactly, and refuses
+any other version. Version 2 changed what :class:`SensitiveValue` ``fp`` holds (a 128-bit keyed
+fingerprint instead of 4 hex digits of an unkeyed hash): a version 1 saved plan cannot be
+checked, so it is refused, never checked against the wrong kind of fingerprint.
 
 Sensitive values (``${env:NAME}`` interpolations) never appear here: diffs show
-``(sensitive ${env:NAME}, fp 3f2a)`` and step bodies keep the ``${env:NAME}`` template, which
-:func:`hoodsync.apply.resolve_steps` fills in again at apply time, refusing when a value changed
-since the plan.
+``(sensitive ${env:NAME}, fp 3f2a)`` (4 hex digits of a fingerprint keyed with the account's
+secret key, :class:`hoodsync.identity.ValueKey`) and step bodies keep the ``${env:NAME}``
+template, which :func:`hoodsync.apply.resolve_steps` fills in again at apply time, refusing
+when a value changed since the plan.
 
 Ordering (DESIGN §3): per resource its steps are sequential; across resources by ``order`` wave,
 then phase (creates/updates, then state changes, then removals), then kind, then key.
@@ -56,7 +60,8 @@ __all__ = [
     "check_safety",
 ]
 
-FORMAT_VERSION = 1
+#: The version of :meth:`Plan.to_dict`'s document; :meth:`Plan.from_dict` reads only this one.
+FORMAT_VERSION = 2
 
 
 class Action(enum.StrEnum):
@@ -305,11 +310,14 @@ class FieldDiff:
 @dataclass(frozen=True, slots=True)
 class SensitiveValue:
     """Where a ``${env:...}`` value sits in the spec (``path``), its ``template`` as written and
-    the fingerprint ``fp`` of the value it resolved to when the plan was made."""
+    the fingerprint ``fp`` of the value it resolved to when the plan was made: 32 hex digits of
+    an HMAC under the account's secret key (:meth:`hoodsync.identity.ValueKey.check`), so apply
+    notices any change and a reader of the plan can test no guess. ``None`` when the plan was
+    made without the account's key (a sandbox before its plan key exists): nothing to check."""
 
     path: str
     template: str
-    fp: str
+    fp: str | None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -318,7 +326,8 @@ class SensitiveValue:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SensitiveValue:
         """Inverse of :meth:`to_dict`."""
-        return cls(str(d["path"]), str(d["template"]), str(d["fp"]))
+        fp = d["fp"]
+        return cls(str(d["path"]), str(d["template"]), None if fp is None else str(fp))
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,7 +633,8 @@ class Plan:
         version = d.get("format_version") if isinstance(d, Mapping) else None
         if version != FORMAT_VERSION:
             raise PlanError(
-                f"saved plan has format_version {version!r}; this hoodsync reads {FORMAT_VERSION}"
+                f"saved plan has format_version {version!r}; this hoodsync reads "
+                f"{FORMAT_VERSION}: make the plan again with `hoodsync plan --out`"
             )
         try:
             options = d.get("options", {})

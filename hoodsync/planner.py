@@ -18,6 +18,7 @@ from typing import Any
 from hoodsync.definitions.interpolate import resolve
 from hoodsync.definitions.validate import resolved_problems
 from hoodsync.errors import DefinitionError, PlanError, Problem
+from hoodsync.identity import ValueKey
 from hoodsync.kinds import RULES
 from hoodsync.kinds.base import Context, Desired, KindRules
 from hoodsync.model import Definition, Kind, RemoteObject
@@ -49,12 +50,15 @@ def prepare(
     definitions: Iterable[Definition],
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
+    value_key: ValueKey | None = None,
 ) -> list[Desired]:
-    """Resolve ``${env:NAME}`` in every definition. Raises one :class:`DefinitionError` listing
-    every missing variable, every reference to a name in ``forbidden_env`` (the account's
-    credential variables) and every resolved value the definitions' rules refuse (a line break
-    in a title, a comma in a label: :func:`resolved_problems`) in every definition, and :class:`PlanError` for a duplicate address
-    (validation normally catches that first)."""
+    """Resolve ``${env:NAME}`` in every definition; each :class:`Desired` carries ``value_key``,
+    the account's key of its sensitive values' fingerprints (``None``: no fingerprint is shown
+    or recorded). Raises one :class:`DefinitionError` listing every missing variable, every
+    reference to a name in ``forbidden_env`` (the account's credential variables) and every
+    resolved value the definitions' rules refuse (a line break in a title, a comma in a label:
+    :func:`resolved_problems`) in every definition, and :class:`PlanError` for a duplicate
+    address (validation normally catches that first)."""
     out: list[Desired] = []
     problems: list[Problem] = []
     seen: dict[str, Definition] = {}
@@ -71,7 +75,7 @@ def prepare(
             continue
         if paths:  # a value from the environment obeys the rules a written one does
             problems.extend(resolved_problems(d, resolved, paths))
-        out.append(Desired(d, resolved, tuple(paths)))
+        out.append(Desired(d, resolved, tuple(paths), value_key))
     if problems:
         raise DefinitionError(problems)
     return out
@@ -91,6 +95,7 @@ def make_plan(
     forbidden_env: frozenset[str] = frozenset(),
     now: datetime | None = None,
     from_clients: bool = False,
+    value_key: ValueKey | None = None,
 ) -> Plan:
     """Compare ``definitions`` with ``remote`` (the clients' dicts per kind) and plan.
 
@@ -108,8 +113,13 @@ def make_plan(
     ``from_clients``: ``remote`` holds the objects exactly as hoodsync's clients returned them,
     already normalised (:meth:`KindRules.remote_object`), so they are not normalised again;
     other dicts (hand-made, or the API's raw JSON) are normalised here.
+
+    ``value_key`` is the account's key of the sensitive values' fingerprints
+    (:class:`~hoodsync.identity.ValueKey`): the ``fp`` of every mask, on both sides of a diff,
+    and the fingerprints a saved plan checks at apply are taken under it. ``None`` (no key at
+    hand) shows masks without ``fp`` and records none.
     """
-    desired = prepare(definitions, env, forbidden_env)
+    desired = prepare(definitions, env, forbidden_env, value_key)
     ctx = Context(
         prune=prune, allow_replace=allow_replace, resolve_duplicates=resolve_duplicates, now=now
     )

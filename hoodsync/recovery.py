@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from hoodsync.errors import HoodsyncError
+from hoodsync.identity import ValueKey
 from hoodsync.journal import Replay, Trace, journal_files, read_journal
 from hoodsync.kinds import RULES
 from hoodsync.kinds.base import Resource
@@ -439,13 +440,15 @@ def amend(
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
     partial: bool = False,
+    value_key: ValueKey | None = None,
 ) -> tuple[Plan, list[Unfinished]]:
     """``plan`` with what ``leftovers`` says the interrupted apply left undone (module doc),
     and the entries still open, for the journal of the apply that follows.
 
     ``definitions`` are the account's, ``remote`` the objects the plan was made from (the
     clients' dicts per kind), ``env`` resolves the definitions' ``${env:...}`` names as the
-    plan did (a name is shown masked, never resolved into the plan). ``partial``: PATHS cover
+    plan did (a name is shown masked, never resolved into the plan), ``value_key`` keys its
+    fingerprints as the plan's (:func:`hoodsync.planner.make_plan`). ``partial``: PATHS cover
     only part of the account's ``paths:``, so a definition not among ``definitions`` may still
     exist elsewhere: its entry stays open, as one outside ``--target`` does."""
     if not leftovers.unfinished:
@@ -475,7 +478,7 @@ def amend(
                     kept.append(entry)  # its edit is still to be made: that apply resumes it
                 continue
             kept.append(entry)
-            change = _resume(current, entry, definition, obj, remote, env, forbidden_env)
+            change = _resume(current, entry, definition, obj, remote, env, forbidden_env, value_key)
             if change is not None:
                 added += 1 if current is None else 0
                 changes[entry.address] = change
@@ -521,6 +524,7 @@ def _resume(
     remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
     env: Mapping[str, str],
     forbidden_env: frozenset[str],
+    value_key: ValueKey | None,
 ) -> Change | None:
     """The plan's change for a campaign hoodsync left paused: with ``state: active`` the
     planner resumes it already (only the note is added); without ``state:``, its patch (if any)
@@ -557,7 +561,7 @@ def _resume(
             drift=False,
         )
     try:
-        [desired] = prepare([definition], env, forbidden_env)
+        [desired] = prepare([definition], env, forbidden_env, value_key)
     except HoodsyncError:
         return None  # the plan itself reports the definition's problem
     rules = RULES[Kind.CAMPAIGN]

@@ -20,7 +20,14 @@ from typing import Any, Literal, TypedDict
 from hoodsync.apply import identity_name
 from hoodsync.config import Account, Config, Endpoint
 from hoodsync.errors import ConfigError, StalePlanError
-from hoodsync.identity import AccountKey, real_endpoint_key, sandbox_endpoint_key
+from hoodsync.identity import (
+    AccountKey,
+    ValueKey,
+    real_endpoint_key,
+    real_value_key,
+    sandbox_endpoint_key,
+    sandbox_value_key,
+)
 from hoodsync.kinds import fingerprint, from_remote
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.model import Definition, Kind
@@ -43,6 +50,7 @@ __all__ = [
     "spec_shapes",
     "check_fresh",
     "account_key",
+    "value_key",
     "transport_bounds",
     "TransportBounds",
 ]
@@ -310,6 +318,21 @@ def account_key(
     return AccountKey(tuple(keys))
 
 
+def value_key(
+    account: Account, config: Config, env: Mapping[str, str], *, create: bool
+) -> ValueKey | None:
+    """The key of the fingerprints of ``account``'s sensitive values
+    (:class:`~hoodsync.identity.ValueKey`), from its Hood endpoint, which every plan reads and
+    every saved plan is made for: its credential (a real endpoint without one is a
+    :class:`ConfigError`), or the sandbox's plan key. That file is made when missing only with
+    ``create`` (``apply``, ``plan --out``); without, a sandbox that has none gives ``None`` (its
+    plans show no fingerprint). Sends nothing."""
+    hood = account.hood
+    if hood.is_sandbox:
+        return sandbox_value_key(config.sandbox_db(account), create=create)
+    return real_value_key(hood.url, _secret(account, hood, env, "Hood API token").reveal())
+
+
 def _limiter(endpoint: Endpoint) -> RateLimiter:
     return RateLimiter(endpoint.limits.per_second, endpoint.limits.per_minute)
 
@@ -338,13 +361,15 @@ def needs_falconyte(definitions: Sequence[Definition]) -> bool:
 
 @dataclass
 class AccountPlan:
-    """One account's plan, the open session it was read through (the caller closes it), and
-    the remote objects as the clients returned them (kind → dicts), kept so that nothing has to
-    be read twice (the HTML preview shows them next to the definitions)."""
+    """One account's plan, the open session it was read through (the caller closes it), the
+    remote objects as the clients returned them (kind → dicts), kept so that nothing has to
+    be read twice (the HTML preview shows them next to the definitions), and the account's
+    key of the sensitive values' fingerprints the plan was made with (:func:`value_key`)."""
 
     plan: Plan
     session: Session
     remote: dict[Kind, list[dict[str, Any]]]
+    value_key: ValueKey | None = field(default=None, repr=False)
 
     def close(self) -> None:
         self.session.close()
@@ -362,13 +387,16 @@ def plan_account(
     targets: frozenset[str] = frozenset(),
     parallelism: int | None = None,
     now: dt.datetime | None = None,
+    make_value_key: bool = False,
 ) -> AccountPlan:
     """Read the account and plan ``definitions`` against it. The caller closes the session.
 
     A real endpoint without its secret fails with :class:`ConfigError` before any request.
     Definitions may not interpolate any configured account's secret variable
     (:meth:`Config.secret_names`); ``now`` (default: the current UTC time) lets the planner
-    tell times that have passed.
+    tell times that have passed. Sensitive values are fingerprinted under the account's
+    :func:`value_key`; ``make_value_key`` makes a sandbox's plan key first when it has none
+    (for a plan that is saved or applied, which must be able to check its values).
     """
     kinds = kinds_to_read(definitions)
     session = open_session(
@@ -380,6 +408,7 @@ def plan_account(
         parallelism=parallelism,
     )
     try:
+        key = value_key(account, config, env, create=make_value_key)
         remote = read_remote(session, kinds)
         plan = make_plan(
             definitions,
@@ -394,11 +423,12 @@ def plan_account(
             forbidden_env=config.secret_names(),
             now=now or dt.datetime.now(dt.UTC),
             from_clients=True,  # read_remote's dicts are the clients' own, normalised
+            value_key=key,
         )
     except BaseException:
         session.close()
         raise
-    return AccountPlan(plan, session, remote)
+    return AccountPlan(plan, session, remote, key)
 
 
 def spec_shapes(

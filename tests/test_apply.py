@@ -23,6 +23,7 @@ from test_hood_client import LateCommitServer, campaign_body, late_client
 
 from hoodsync.apply import Clients, Outcome, apply_plan
 from hoodsync.errors import ApiError, PlanError, StalePlanError
+from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal
 from hoodsync.model import Kind
 from hoodsync.plan import AccountInfo, Change, Note, Plan, RemoteRef, SensitiveValue, Step
@@ -103,6 +104,7 @@ class FakeHood:
 
 
 ACCOUNT = AccountInfo(name="default", url="http://sandbox.localhost/v1/hood", sandbox=True)
+KEY = ValueKey(b"k" * 32)
 
 
 def change(
@@ -265,11 +267,11 @@ def test_journal_records_intent_and_result_without_bodies(tmp_path: Path) -> Non
                 "a",
                 "create",
                 (Step("create", body={"name": "A", "secret": "${env:TOK}"}),),
-                sensitive=(SensitiveValue("secret", "${env:TOK}", "9f86"),),
+                sensitive=(SensitiveValue("secret", "${env:TOK}", KEY.check("test")),),
             ),
         ),
     )
-    report = run(tmp_path, plan, hood, env={"TOK": "test"})  # sha256("test") starts 9f86
+    report = run(tmp_path, plan, hood, env={"TOK": "test"}, value_key=KEY)
     lines = [json.loads(x) for x in report.journal_path.read_text().splitlines()]
     events = [(x["event"], x.get("op"), x.get("status")) for x in lines]
     assert events == [
@@ -291,12 +293,12 @@ def test_changed_secret_refuses_before_any_write(tmp_path: Path) -> None:
                 "a",
                 "create",
                 (Step("create", body={"name": "${env:TOK}"}),),
-                sensitive=(SensitiveValue("name", "${env:TOK}", "0000"),),
+                sensitive=(SensitiveValue("name", "${env:TOK}", KEY.check("test")),),
             ),
         ),
     )
     with pytest.raises(StalePlanError):
-        run(tmp_path, plan, hood, env={"TOK": "other"})
+        run(tmp_path, plan, hood, env={"TOK": "other"}, value_key=KEY)
     assert hood.calls == []
 
 

@@ -4,6 +4,7 @@ terminal matters, in a subprocess on a pseudo-terminal)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from test_apply_crash import load_bench
 from test_cli_plan import (
     FAST,
     Account,
+    account,
     campaign_yaml,
     cli,
     email_yaml,
@@ -425,6 +427,63 @@ def test_saved_plan_missing_an_env_value_lists_each_one_before_asking(
         assert remote.campaigns() == []
 
 
+def test_saved_plan_is_refused_when_an_env_value_changed_and_applied_when_not(
+    account: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The saved plan keeps a 128-bit keyed fingerprint of each ${env:...} value: apply checks
+    the value against it under the same account key the plan used (sandbox: its plan key,
+    which ``plan --out`` makes; real account: its token), so the same value applies and any
+    other is refused — also one the 16 bits a plan used to keep could not tell apart."""
+    extra = "  description: 'Code ${env:PROMO_CODE}'\n"
+    write(
+        account.root,
+        "c/one.yaml",
+        campaign_yaml("one", "One").replace("spec:\n", "spec:\n" + extra),
+    )
+    monkeypatch.setenv("PROMO_CODE", "ROT1")
+    assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+    # "Code ROT35080" and "Code ROT1" share the first 4 hex digits of their sha256.
+    old_fp = [hashlib.sha256(f"Code {v}".encode()).hexdigest()[:4] for v in ("ROT1", "ROT35080")]
+    assert old_fp[0] == old_fp[1]
+    for changed in ("ROT2", "ROT35080"):
+        monkeypatch.setenv("PROMO_CODE", changed)
+        code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
+        assert code == 1 and "campaign.one (a ${env:...} value changed)" in err
+        with account.remote() as remote:
+            assert remote.campaigns() == []
+    monkeypatch.setenv("PROMO_CODE", "ROT1")
+    code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
+    assert code == 0, err
+    with account.remote() as remote:
+        assert remote.campaign("One")["description"] == "Code ROT1"
+
+
+def test_a_saved_plan_of_the_previous_format_is_refused_not_checked(
+    emulated: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Format 1 stored 4 hex digits of an unkeyed hash per ${env:...} value: such a plan is
+    refused before any request, naming what to do, never checked against those digits."""
+    extra = "  description: 'Code ${env:PROMO_CODE}'\n"
+    write(
+        emulated.root,
+        "c/one.yaml",
+        campaign_yaml("one", "One").replace("spec:\n", "spec:\n" + extra),
+    )
+    monkeypatch.setenv("PROMO_CODE", "ROT1")
+    assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+    doc = json.loads((emulated.root / "p.json").read_text())
+    old = {**doc, "format_version": 1}
+    for change in old["changes"]:
+        for value in change["sensitive"]:
+            value["fp"] = hashlib.sha256(b"Code ROT1").hexdigest()[:4]
+    write(emulated.root, "old.json", json.dumps(old))
+    code, _, err = cli(capsys, "apply", "--plan", "old.json", "--auto-approve")
+    assert code == 1
+    assert "format_version 1; this hoodsync reads 2: make the plan again with" in err
+    with emulated.remote() as remote:
+        assert remote.campaigns() == []
+
+
 def test_saved_plan_applies_with_another_spelling_of_the_same_url(
     emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -459,9 +518,9 @@ def test_saved_plan_for_another_account_url_or_format_is_refused(
     monkeypatch.setenv("HOOD_API_URL", emulated.emulator.hood_url)  # type: ignore[union-attr]
     monkeypatch.setenv("HOOD_API_TOKEN", emulated.emulator.hood_token)  # type: ignore[union-attr]
 
-    write(emulated.root, "v2.json", json.dumps({**doc, "format_version": 2}))
-    code, _, err = cli(capsys, "apply", "--plan", "v2.json", "--auto-approve")
-    assert code == 1 and "format_version 2; this hoodsync reads 1" in err
+    write(emulated.root, "v3.json", json.dumps({**doc, "format_version": 3}))
+    code, _, err = cli(capsys, "apply", "--plan", "v3.json", "--auto-approve")
+    assert code == 1 and "format_version 3; this hoodsync reads 2" in err
 
     write(
         emulated.root,

@@ -7,11 +7,24 @@ and an already canonical URL the key it always had (else existing saved plans ar
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import httpx
 import pytest
 
 from hoodsync.config import FALCONYTE_DEFAULT_URL, HOOD_DEFAULT_URL
-from hoodsync.identity import AccountKey, canonical_url, real_endpoint_key, seal, unseal
+from hoodsync.errors import ConfigError
+from hoodsync.identity import (
+    AccountKey,
+    canonical_url,
+    real_endpoint_key,
+    real_value_key,
+    sandbox_endpoint_key,
+    sandbox_value_key,
+    seal,
+    unseal,
+)
 from hoodsync.remote.transport import ApiTransport, Secret
 
 TOKEN = "identity-test-token"
@@ -169,3 +182,44 @@ def test_a_plan_sealed_under_one_spelling_is_accepted_under_another() -> None:
         {"format_version": 1, "changes": []}, AccountKey((real_endpoint_key("hood", HOOD, TOKEN),))
     )
     unseal(doc, AccountKey((real_endpoint_key("hood", HOOD + "/", TOKEN),)), "p.json")
+
+
+# --- the key of the sensitive values' fingerprints ---------------------------------------------
+
+VALUE = "Use code 482913 today"
+
+
+def test_a_value_fingerprint_is_keyed_by_the_credential_not_a_plain_hash() -> None:
+    key = real_value_key(HOOD, TOKEN)
+    assert key.shown(VALUE) != hashlib.sha256(VALUE.encode()).hexdigest()[:4]
+    assert real_value_key(HOOD, "another-token").shown(VALUE) != key.shown(VALUE)
+    assert real_value_key(LOOPBACK, TOKEN).shown(VALUE) != key.shown(VALUE)
+    # One account however its URL is spelled; the shown fp starts the stored one.
+    assert all(real_value_key(s, TOKEN) == key for s in SAME_AS_HOOD)
+    assert len(key.check(VALUE)) == 32 and key.check(VALUE).startswith(key.shown(VALUE))
+    # A key of its own: neither the seal key nor the identity of the endpoint.
+    endpoint = real_endpoint_key("hood", HOOD, TOKEN)
+    assert key.secret not in (endpoint.seal_key, bytes.fromhex(endpoint.identity))
+    assert TOKEN not in repr(key) and key.secret.hex() not in repr(key)
+
+
+def test_a_sandbox_value_key_comes_from_its_plan_key_which_only_create_makes(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / ".hoodsync" / "sandbox.sqlite"
+    assert sandbox_value_key(db, create=False) is None
+    assert not (db.parent / "plan-key").exists()  # plan leaves no file behind
+    made = sandbox_value_key(db, create=True)
+    assert made is not None and (db.parent / "plan-key").exists()
+    assert sandbox_value_key(db, create=False) == made  # plan and apply agree
+    assert sandbox_endpoint_key("hood", db).seal_key != made.secret
+    other = tmp_path / "other" / "sandbox.sqlite"
+    assert sandbox_value_key(other, create=True) != made  # another sandbox, another key
+
+
+def test_a_damaged_sandbox_plan_key_is_refused_not_used(tmp_path: Path) -> None:
+    db = tmp_path / "sandbox.sqlite"
+    (tmp_path / "plan-key").write_bytes(b"")  # an empty key would make every fp guessable
+    for create in (False, True):
+        with pytest.raises(ConfigError, match="plan key is damaged"):
+            sandbox_value_key(db, create=create)

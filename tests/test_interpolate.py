@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import random
 from typing import Any
 
@@ -10,7 +11,6 @@ import pytest
 
 from hoodsync.definitions.interpolate import (
     escape,
-    fingerprint,
     has_reference,
     malformed,
     masked,
@@ -19,7 +19,10 @@ from hoodsync.definitions.interpolate import (
     resolve,
 )
 from hoodsync.errors import DefinitionError
+from hoodsync.identity import ValueKey
 from hoodsync.model import Definition, Kind, Location
+
+KEY = ValueKey(b"k" * 32)
 
 
 def test_resolves_nested_values_and_reports_their_paths() -> None:
@@ -72,17 +75,28 @@ def test_missing_variables_are_all_reported_with_their_location() -> None:
     ]
 
 
-def test_fingerprint_is_the_first_four_hex_of_sha256() -> None:
-    assert fingerprint("abc") == hashlib.sha256(b"abc").hexdigest()[:4]
-    assert masked("abc") == f"(sensitive, fp {fingerprint('abc')})"
-    assert "abc" not in masked("abc")
+def test_the_shown_fingerprint_is_keyed_not_a_hash_anyone_can_compute() -> None:
+    """Anyone can hash a guess: the fp must be an HMAC under the account's key."""
+    value = "Use code 482913 today"
+    shown = hmac.new(b"k" * 32, value.encode(), hashlib.sha256).hexdigest()[:4]
+    assert masked(value, key=KEY) == f"(sensitive, fp {shown})"
+    assert shown != hashlib.sha256(value.encode()).hexdigest()[:4]  # what an attacker computes
+    other = ValueKey(b"o" * 32)  # another account: another fp for the same value
+    assert masked(value, key=other) != masked(value, key=KEY)
+    assert masked(value, key=KEY) == masked(value, key=ValueKey(b"k" * 32))  # stable
+    assert "482913" not in masked(value, key=KEY)
+
+
+def test_without_a_key_no_fingerprint_is_shown() -> None:
+    assert masked("abc", key=None) == "(sensitive)"
+    assert masked("abc", ("PROMO",), key=None) == "(sensitive ${env:PROMO})"
 
 
 def test_masked_names_its_variables_but_not_the_value() -> None:
-    text = masked("SPRING-24", ("PROMO_CODE",))
-    assert text == f"(sensitive ${{env:PROMO_CODE}}, fp {fingerprint('SPRING-24')})"
+    text = masked("SPRING-24", ("PROMO_CODE",), key=KEY)
+    assert text == f"(sensitive ${{env:PROMO_CODE}}, fp {KEY.shown('SPRING-24')})"
     assert "SPRING" not in text
-    assert masked("x", ("A", "B")).startswith("(sensitive ${env:A} ${env:B}, fp ")
+    assert masked("x", ("A", "B"), key=KEY).startswith("(sensitive ${env:A} ${env:B}, fp ")
 
 
 def test_reference_names_skip_escapes_and_repeats() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from hoodsync.definitions.interpolate import masked
+from hoodsync.identity import ValueKey
 from hoodsync.kinds.base import (
     Desired,
     changed_top_keys,
@@ -16,6 +19,8 @@ from hoodsync.kinds.base import (
     template_body,
 )
 from hoodsync.model import Definition, Kind, Location
+
+KEY = ValueKey(b"k" * 32)
 
 
 def test_projection_keeps_only_stated_keys_element_by_element() -> None:
@@ -63,18 +68,19 @@ def test_field_diffs_mask_sensitive_values_on_both_sides() -> None:
         (("push",), "add", None, {"url": "new-secret", "t": "x"}),
         (("other",), "change", "a", "b"),
     ]
-    out = field_diffs(raw, [("push", "url")])
-    assert out[0].before == masked("old-secret") and out[0].after == masked("new-secret")
-    assert out[1].after == {"url": masked("new-secret"), "t": "x"}
+    out = field_diffs(raw, [("push", "url")], key=KEY)
+    assert out[0].before == masked("old-secret", key=KEY)
+    assert out[0].after == masked("new-secret", key=KEY)
+    assert out[1].after == {"url": masked("new-secret", key=KEY), "t": "x"}
     assert out[2].before == "a" and out[2].after == "b"
     assert "secret" not in repr(out)
 
 
 def test_mask_paths_ignores_missing_paths_and_copies() -> None:
     value = {"a": {"b": "s"}}
-    assert mask_paths(value, [("a", "b"), ("zz", 1)]) == {"a": {"b": masked("s")}}
+    assert mask_paths(value, [("a", "b"), ("zz", 1)], key=KEY) == {"a": {"b": masked("s", key=KEY)}}
     assert value == {"a": {"b": "s"}}
-    assert mask_paths("s", [()]) == masked("s")
+    assert mask_paths("s", [()], key=KEY) == masked("s", key=KEY)
 
 
 def test_template_body_puts_templates_back() -> None:
@@ -86,12 +92,36 @@ def test_template_body_puts_templates_back() -> None:
     assert [(s.path, s.template) for s in sv] == [("m[0].u", "${env:U}")]
 
 
+def test_sensitive_values_record_a_long_keyed_fingerprint_or_none_without_a_key() -> None:
+    d = Definition(Kind.CAMPAIGN, "k", {"name": "${env:N}", "u": "x ${env:U}"}, Location("f"))
+    des = Desired(d, {"name": "Secret", "u": "x 42"}, (("name",), ("u",)), KEY)
+    name, u = des.sensitive_values()
+    assert u.fp == KEY.check("x 42") and len(u.fp) == 32  # 128 bits: no change slips through
+    assert u.fp != hashlib.sha256(b"x 42").hexdigest()[:32]
+    assert des.shown_name == f"(sensitive ${{env:N}}, fp {KEY.check('Secret')[:4]})"
+    keyless = Desired(d, des.spec, des.sensitive)
+    assert [s.fp for s in keyless.sensitive_values()] == [None, None]
+    assert keyless.shown_name == "(sensitive ${env:N})"
+
+
 def test_spec_hash_depends_on_spec_state_and_secret_fingerprint_only() -> None:
-    a = spec_hash({"n": "x", "u": "s1"}, "active", [("u",)])
-    assert a == spec_hash({"u": "s1", "n": "x"}, "active", [("u",)])
-    assert a != spec_hash({"n": "x", "u": "s1"}, "paused", [("u",)])
-    assert a != spec_hash({"n": "x", "u": "s2"}, "active", [("u",)])
+    a = spec_hash({"n": "x", "u": "s1"}, "active", [("u",)], key=KEY)
+    assert a == spec_hash({"u": "s1", "n": "x"}, "active", [("u",)], key=KEY)
+    assert a != spec_hash({"n": "x", "u": "s1"}, "paused", [("u",)], key=KEY)
+    assert a != spec_hash({"n": "x", "u": "s2"}, "active", [("u",)], key=KEY)
     assert len(a) == 16
+    # Keyed: another account's key hashes the same spec differently (the hash is in plans).
+    assert a != spec_hash({"n": "x", "u": "s1"}, "active", [("u",)], key=ValueKey(b"o" * 32))
+    # Without a key the value does not enter at all.
+    keyless = spec_hash({"n": "x", "u": "s1"}, "active", [("u",)], key=None)
+    assert keyless == spec_hash({"n": "x", "u": "s2"}, "active", [("u",)], key=None)
+
+
+def test_spec_hash_without_sensitive_values_is_the_one_campaigns_already_store() -> None:
+    spec = {"n": "x", "labels": ["a"]}
+    stored = hashlib.sha256(b'{"spec":{"labels":["a"],"n":"x"},"state":"active"}').hexdigest()
+    assert spec_hash(spec, "active", [], key=KEY) == stored[:16]
+    assert spec_hash(spec, "active", [], key=None) == stored[:16]
 
 
 # --- aligned arrays -------------------------------------------------------------------------
@@ -105,7 +135,7 @@ def _shown(before: object, after: object) -> list[tuple[str, str, object, object
     """The field diffs as (path, op, before, after) after projecting ``before`` on ``after``."""
     return [
         (d.path, d.op, d.before, d.after)
-        for d in field_diffs(diff(project(after, before), after), [])
+        for d in field_diffs(diff(project(after, before), after), [], key=KEY)
     ]
 
 
@@ -114,14 +144,18 @@ def test_scalar_insertion_removal_and_move_are_one_diff_each() -> None:
         ("l[0]", "add", None, "z")
     ]
     assert _shown({"l": ["a", "b", "c"]}, {"l": ["a", "c"]}) == [("l[1]", "remove", "b", None)]
-    [moved] = field_diffs(diff({"l": ["a", "b", "c", "d"]}, {"l": ["a", "c", "d", "b"]}), [])
+    [moved] = field_diffs(
+        diff({"l": ["a", "b", "c", "d"]}, {"l": ["a", "c", "d", "b"]}), [], key=KEY
+    )
     assert (moved.path, moved.op, moved.before, moved.after, moved.item) == ("l", "move", 1, 3, "b")
     assert moved.to_dict()["item"] == "b"
     # A value replaced in place stays one change; repeated values are matched one to one.
     assert _shown({"l": ["a", "b", "c"]}, {"l": ["a", "x", "c"]}) == [("l[1]", "change", "b", "x")]
-    assert [d.op for d in field_diffs(diff(["a", "a", "b"], ["b", "a", "a"]), [])] == ["move"]
+    assert [d.op for d in field_diffs(diff(["a", "a", "b"], ["b", "a", "a"]), [], key=KEY)] == [
+        "move"
+    ]
     # Swapping two around a fixed element moves the two, never the one that stayed in place.
-    swapped = field_diffs(diff(["x", "y", "z"], ["z", "y", "x"]), [])
+    swapped = field_diffs(diff(["x", "y", "z"], ["z", "y", "x"]), [], key=KEY)
     assert [(d.item, d.before, d.after) for d in swapped] == [("z", 2, 0), ("x", 0, 2)]
     assert _shown({"l": ["a", "b"]}, {"l": ["c", "d", "e"]}) == [
         ("l[0]", "change", "a", "c"),
@@ -180,12 +214,12 @@ def test_arrays_of_other_objects_and_equal_spellings_keep_today_s_rules() -> Non
 
 def test_field_diffs_hide_null_create_fields_and_sensitive_move_and_names() -> None:
     raw = [(("run_immediately",), "add", None, None), (("name",), "add", None, "N")]
-    assert [d.path for d in field_diffs(raw, [])] == ["name"]
+    assert [d.path for d in field_diffs(raw, [], key=KEY)] == ["name"]
     moved = diff({"l": ["a", "s3cret"]}, {"l": ["s3cret", "a"]})
-    [shown] = field_diffs(moved, [("l", 0)])
+    [shown] = field_diffs(moved, [("l", 0)], key=KEY)
     assert shown.op == "move" and "s3cret" not in repr(shown)
     changed = diff([_msg("Secret name", "t")], [_msg("Secret name", "u")])
-    [named] = field_diffs(changed, [(0, "name")])
+    [named] = field_diffs(changed, [(0, "name")], key=KEY)
     assert named.path == "[0].push.title.en" and "Secret" not in repr(named)
 
 
@@ -196,33 +230,36 @@ def test_field_diffs_mask_a_message_only_the_remote_holds_and_name_it_by_index()
     after = [_msg("plain", "x"), _msg("msg NEW", "Code NEW")]
     sensitive = [(1, "name"), (1, "push", "title", "en")]
     names = {p: ("PROMO",) for p in sensitive}
-    shown = field_diffs(diff(project(after, before), after), sensitive, names)
+    shown = field_diffs(diff(project(after, before), after), sensitive, names, key=KEY)
     assert [(d.path, d.op) for d in shown] == [("[1]", "remove"), ("[1]", "add")]
     assert "OLDSECRET" not in repr(shown) and "NEW" not in repr(shown)
     removed = shown[0].before
-    assert removed["name"] == masked("msg OLDSECRET", ("PROMO",))
-    assert removed["push"]["title"]["en"] == masked("Code OLDSECRET", ("PROMO",))
+    assert removed["name"] == masked("msg OLDSECRET", ("PROMO",), key=KEY)
+    assert removed["push"]["title"]["en"] == masked("Code OLDSECRET", ("PROMO",), key=KEY)
     assert removed["winner"] == 0  # what no definition interpolates stays readable
 
 
 def test_field_diffs_keep_a_remote_only_message_label_when_no_name_is_sensitive() -> None:
     before = [_msg("a", "x"), _msg("gone", "OLDSECRET")]
     after = [_msg("a", "x")]  # its title is interpolated, and unchanged
-    [gone] = field_diffs(diff(project(after, before), after), [(0, "push", "title", "en")])
+    [gone] = field_diffs(diff(project(after, before), after), [(0, "push", "title", "en")], key=KEY)
     assert gone.path == '["gone"]' and gone.op == "remove"
-    assert gone.before["push"]["title"]["en"] == masked("OLDSECRET")
+    assert gone.before["push"]["title"]["en"] == masked("OLDSECRET", key=KEY)
 
 
 def test_field_diffs_mask_unpaired_elements_of_an_array_of_scalars() -> None:
     # labels: ["${env:LBL}"] resolved to "a,b": the account splits it into two labels.
-    shown = field_diffs(diff({"labels": ["a", "b"]}, {"labels": ["a,b"]}), [("labels", 0)])
+    shown = field_diffs(diff({"labels": ["a", "b"]}, {"labels": ["a,b"]}), [("labels", 0)], key=KEY)
     assert [(d.path, d.op) for d in shown] == [("labels[0]", "change"), ("labels[1]", "remove")]
-    assert shown[1].before == masked("b")
+    assert shown[1].before == masked("b", key=KEY)
     # A value replaced in place where another element is the secret: its old value may be it.
     raw = diff({"l": ["OLD", "y"]}, {"l": ["x", "NEW"]})
-    assert [d.before for d in field_diffs(raw, [("l", 1)])] == [masked("OLD"), masked("y")]
-    assert [d.after for d in field_diffs(raw, [("l", 1)])] == ["x", masked("NEW")]
-    assert field_diffs(raw, [])[0].before == "OLD"  # nothing sensitive: nothing masked
+    assert [d.before for d in field_diffs(raw, [("l", 1)], key=KEY)] == [
+        masked("OLD", key=KEY),
+        masked("y", key=KEY),
+    ]
+    assert [d.after for d in field_diffs(raw, [("l", 1)], key=KEY)] == ["x", masked("NEW", key=KEY)]
+    assert field_diffs(raw, [], key=KEY)[0].before == "OLD"  # nothing sensitive: nothing masked
 
 
 def test_mask_alike_masks_every_element_of_arrays_on_the_path() -> None:
@@ -232,16 +269,18 @@ def test_mask_alike_masks_every_element_of_arrays_on_the_path() -> None:
         "messages": [_msg("m1", "OLD1"), _msg("m2", "OLD2"), "odd"],
     }
     paths = {("messages", 0, "push", "title", "en"): ("T",), ("labels", 3): ()}
-    got = mask_alike(remote, paths)
+    got = mask_alike(remote, paths, key=KEY)
     assert got["name"] == "N"
-    assert got["labels"] == [masked("a"), masked("b")]
+    assert got["labels"] == [masked("a", key=KEY), masked("b", key=KEY)]
     assert [m["push"]["title"]["en"] for m in got["messages"][:2]] == [
-        masked("OLD1", ("T",)),
-        masked("OLD2", ("T",)),
+        masked("OLD1", ("T",), key=KEY),
+        masked("OLD2", ("T",), key=KEY),
     ]
-    assert got["messages"][2] == masked("odd", ("T",))  # a path into a scalar masks it whole
+    assert got["messages"][2] == masked(
+        "odd", ("T",), key=KEY
+    )  # a path into a scalar masks it whole
     assert remote["labels"] == ["a", "b"]  # a copy
-    assert mask_alike(remote, {}) is remote
+    assert mask_alike(remote, {}, key=KEY) is remote
 
 
 def test_follow_order_puts_shared_elements_in_the_wanted_order_in_place() -> None:

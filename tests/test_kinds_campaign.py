@@ -136,7 +136,7 @@ def test_an_unchanged_campaign_is_planned_without_taking_its_hash(
         plan_one(d, changed)  # a change needs it (the patch stores it)
 
 
-def _no_hash(*args: Any) -> str:
+def _no_hash(*args: Any, **kwargs: Any) -> str:
     raise AssertionError("hash taken")
 
 

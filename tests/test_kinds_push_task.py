@@ -217,5 +217,5 @@ def test_a_duplicates_rename_sends_the_accounts_name_as_it_is() -> None:
     dup = RULES.from_remote(remote_of(SPEC, tid="1058", name="Promo ${env:PROMO}"))
     kept = RULES.from_remote(remote_of(SPEC, name="Promo ${env:PROMO}"))
     change = RULES.duplicate_change("push_task.hourly", dup, kept)
-    (step,) = resolve_steps(change, {"PROMO": "secret-value"})
+    (step,) = resolve_steps(change, {"PROMO": "secret-value"}, None)
     assert step.body == {"name": "Promo ${env:PROMO} (duplicate)", "status": 0}

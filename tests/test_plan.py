@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from hoodsync.apply import resolve_steps
-from hoodsync.definitions.interpolate import fingerprint
 from hoodsync.errors import DefinitionError, PlanError, SafetyError, StalePlanError
+from hoodsync.identity import ValueKey
 from hoodsync.model import Kind
 from hoodsync.plan import (
     AccountInfo,
@@ -99,7 +99,7 @@ def full_plan() -> Plan:
 def test_to_dict_round_trips_through_json() -> None:
     plan = full_plan()
     doc = plan.to_dict()
-    assert doc["format_version"] == 1
+    assert doc["format_version"] == 2
     again = Plan.from_dict(json.loads(json.dumps(doc)))
     assert again == plan
     assert again.to_dict() == doc
@@ -113,10 +113,10 @@ def test_to_dict_is_stable() -> None:
 
 def test_from_dict_refuses_other_versions_and_garbage() -> None:
     doc = full_plan().to_dict()
-    with pytest.raises(PlanError, match="format_version 2"):
-        Plan.from_dict({**doc, "format_version": 2})
+    with pytest.raises(PlanError, match="format_version 3"):
+        Plan.from_dict({**doc, "format_version": 3})
     with pytest.raises(PlanError, match="malformed"):
-        Plan.from_dict({"format_version": 1})
+        Plan.from_dict({"format_version": 2})
     bad = json.loads(json.dumps(doc))
     bad["changes"][0]["steps"][0]["op"] = "delete"
     with pytest.raises(PlanError, match="unknown step op"):
@@ -260,23 +260,45 @@ def test_safety_empty_definitions_with_managed_objects() -> None:
     check_safety(_removal_plan(4, 4, definitions=0), allow_removals=4)
 
 
-def test_resolve_steps_fills_templates_and_detects_changed_values() -> None:
-    c = Change(
+KEY = ValueKey(b"k" * 32)
+
+
+def _sensitive_change(fp: str | None) -> Change:
+    return Change(
         "campaign.a",
         Kind.CAMPAIGN,
         "a",
         "update",
         "x",
         steps=(Step("patch", "1", {"m": [{"u": "https://x/${env:TOKEN}"}]}), Step("resume", "1")),
-        sensitive=(
-            SensitiveValue("m[0].u", "https://x/${env:TOKEN}", fingerprint("https://x/abc")),
-        ),
+        sensitive=(SensitiveValue("m[0].u", "https://x/${env:TOKEN}", fp),),
     )
-    steps = resolve_steps(c, {"TOKEN": "abc"})
+
+
+def test_resolve_steps_fills_templates_and_detects_changed_values() -> None:
+    c = _sensitive_change(KEY.check("https://x/abc"))
+    steps = resolve_steps(c, {"TOKEN": "abc"}, KEY)
     assert steps[0].body == {"m": [{"u": "https://x/abc"}]}
     assert steps[1] == Step("resume", "1")
     with pytest.raises(StalePlanError, match="campaign.a"):
-        resolve_steps(c, {"TOKEN": "other"})
+        resolve_steps(c, {"TOKEN": "other"}, KEY)
     with pytest.raises(DefinitionError) as info:
-        resolve_steps(c, {"TOKEN": "abc"}, forbidden_env=frozenset({"TOKEN"}))
+        resolve_steps(c, {"TOKEN": "abc"}, KEY, forbidden_env=frozenset({"TOKEN"}))
     assert "TOKEN holds an API credential" in info.value.problems[0].message
+
+
+def test_resolve_steps_checks_values_with_the_account_key_only() -> None:
+    c = _sensitive_change(KEY.check("https://x/abc"))
+    with pytest.raises(StalePlanError, match="value changed"):
+        resolve_steps(c, {"TOKEN": "abc"}, ValueKey(b"o" * 32))  # another account's key
+    with pytest.raises(StalePlanError, match="cannot be checked"):
+        resolve_steps(c, {"TOKEN": "abc"}, None)  # recorded, but nothing to check it with
+    # What is checked is the 32-digit fingerprint, not the 4 digits plans show: a short one
+    # (hand-written, or of the old format) never passes.
+    shown_only = _sensitive_change(KEY.check("https://x/abc")[:4])
+    with pytest.raises(StalePlanError):
+        resolve_steps(shown_only, {"TOKEN": "abc"}, KEY)
+    # A plan made without a key recorded no fingerprint: there is nothing to check.
+    assert resolve_steps(_sensitive_change(None), {"TOKEN": "x"}, None)[0].body == {
+        "m": [{"u": "https://x/x"}]
+    }

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
 
 from hoodsync.errors import DefinitionError, PlanError, SafetyError
+from hoodsync.identity import ValueKey
 from hoodsync.kinds.campaign import MARKER
 from hoodsync.model import Definition, Kind, Location
 from hoodsync.plan import AccountInfo, Plan, check_safety
@@ -182,7 +185,10 @@ SECRET_NEW = "tok-NEW-value-123456"
 SECRET_OLD = "tok-OLD-value-654321"
 
 
-def test_sensitive_values_never_appear_in_any_output() -> None:
+KEY = ValueKey(b"k" * 32)
+
+
+def _sensitive_case() -> tuple[list[Definition], dict[Kind, list[dict[str, Any]]]]:
     url = "https://example.com/?k=${env:LANDING_KEY}"
     defs = [
         campaign("fresh", metadata={"api": "${env:LANDING_KEY}"}),
@@ -227,7 +233,13 @@ def test_sensitive_values_never_appear_in_any_output() -> None:
         ],
         Kind.PUSH_TASK: [{"id": "5", "name": "T", "status": "1", "custom_data": SECRET_OLD}],
     }
-    plan = make_plan(defs, remote, account=ACCOUNT, env={"LANDING_KEY": SECRET_NEW})
+    return defs, remote
+
+
+def test_sensitive_values_never_appear_in_any_output() -> None:
+    url = "https://example.com/?k=${env:LANDING_KEY}"
+    defs, remote = _sensitive_case()
+    plan = make_plan(defs, remote, account=ACCOUNT, env={"LANDING_KEY": SECRET_NEW}, value_key=KEY)
     doc = plan.to_dict()
     outputs = [
         json.dumps(doc),
@@ -254,6 +266,45 @@ def test_sensitive_values_never_appear_in_any_output() -> None:
         "push_task.t": "update",
         "campaign.named": "adopt",
     }
+
+
+def _shown_fps(plan: Plan) -> list[str]:
+    return re.findall(r"fp ([0-9a-f]{4})\)", json.dumps(plan.to_dict()))
+
+
+def test_fingerprints_are_keyed_with_the_account_key_on_both_sides() -> None:
+    """Anyone can take sha256 of a guess; only the account key's holder can take the fp."""
+    defs, remote = _sensitive_case()
+    env = {"LANDING_KEY": SECRET_NEW}
+    plan = make_plan(defs, remote, account=ACCOUNT, env=env, value_key=KEY)
+    shown = _shown_fps(plan)
+    old = f"https://example.com/?k={SECRET_OLD}"  # the account's side of the edited message
+    new = f"https://example.com/?k={SECRET_NEW}"
+    assert KEY.shown(old) in shown and KEY.shown(new) in shown and KEY.shown(SECRET_OLD) in shown
+    unkeyed = {hashlib.sha256(v.encode()).hexdigest()[:4] for v in (old, new, SECRET_OLD)}
+    assert not unkeyed & set(shown)
+    other = make_plan(defs, remote, account=ACCOUNT, env=env, value_key=ValueKey(b"o" * 32))
+    assert len(_shown_fps(other)) == len(shown) and _shown_fps(other) != shown
+    assert _shown_fps(make_plan(defs, remote, account=ACCOUNT, env=env, value_key=KEY)) == shown
+    edited = next(c for c in plan.changes if c.address == "campaign.edited")
+    assert [s.fp for s in edited.sensitive] == [KEY.check(new)]
+
+    # The hash a create writes (shown in the JSON plan) is keyed through its masks too: with
+    # another key, or none (all an attacker has), it is another hash.
+    def stored_hash(p: Plan) -> Any:
+        fresh = next(c for c in p.changes if c.address == "campaign.fresh")
+        return fresh.steps[0].body["metadata"]["hoodsync_hash"]  # type: ignore[index]
+
+    keyless = make_plan(defs, remote, account=ACCOUNT, env=env)
+    assert len({stored_hash(plan), stored_hash(other), stored_hash(keyless)}) == 3
+
+
+def test_without_an_account_key_no_fingerprint_is_shown_or_recorded() -> None:
+    defs, remote = _sensitive_case()
+    plan = make_plan(defs, remote, account=ACCOUNT, env={"LANDING_KEY": SECRET_NEW})
+    text = json.dumps(plan.to_dict())
+    assert "(sensitive ${env:LANDING_KEY})" in text and ", fp " not in text
+    assert all(s.fp is None for c in plan.changes for s in c.sensitive)
 
 
 def test_drift_is_rendered_before_the_changes() -> None:

@@ -45,8 +45,11 @@ from hoodsync.apply import Clients, Outcome, apply_plan
 from hoodsync.engine import ApplyOptions, Recovery
 from hoodsync.errors import NetworkError, StalePlanError
 from hoodsync.hooks import NoHooks
+from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal, journal_files, read_journal
-from hoodsync.recovery import read_leftovers
+from hoodsync.model import Definition, Kind, Location
+from hoodsync.plan import AccountInfo, Plan
+from hoodsync.recovery import Leftovers, Unfinished, amend, read_leftovers
 
 
 class Hooks(NoHooks):
@@ -447,6 +450,35 @@ def test_a_saved_plan_carries_the_resume_of_a_campaign_left_paused(
     assert "# campaign.a will be updated and resumed (paused -> running" in out
     assert remote_campaigns(emulated) == [("Campaign a", "running", "New")]
     assert "No changes." in cli(capsys, "plan")[1]
+
+
+def test_a_resume_added_to_the_plan_masks_its_name_with_the_account_key() -> None:
+    """A campaign left paused whose plan has no change of its own gets a resume built from
+    its definition: an interpolated name is masked as the planner masks it, with the
+    account's key (or with no fp at all when there is none)."""
+    push = {"title": {"en": "Hi"}, "body": {"en": "B"}, "landing_url": "https://example.com"}
+    spec = {
+        "name": "Promo ${env:PROMO}",
+        "messages": [{"name": "m", "channel": "push", "push": push}],
+    }
+    d = Definition(Kind.CAMPAIGN, "a", spec, Location("c/a.yaml"))
+    paused = {"id": "7", "name": "Promo X1", "status": "paused", "metadata": {"hoodsync_key": "a"}}
+    found = Leftovers(
+        unfinished={"campaign.a": Unfinished("campaign.a", "7", 1.0, "j.jsonl", left_paused=True)}
+    )
+    key = ValueKey(b"k" * 32)
+    for value_key, shown in ((key, f", fp {key.shown('Promo X1')}"), (None, "")):
+        plan, _ = amend(
+            Plan(account=AccountInfo("default", "https://h.test/v1/hood")),
+            found,
+            [d],
+            {Kind.CAMPAIGN: [paused]},
+            env={"PROMO": "X1"},
+            value_key=value_key,
+        )
+        [change] = plan.changes
+        assert change.action == "resume" and change.name == f"(sensitive ${{env:PROMO}}{shown})"
+        assert [s.fp for s in change.sensitive] == [key.check("Promo X1") if value_key else None]
 
 
 def test_with_state_active_the_resume_of_a_cut_edit_is_not_called_drift(

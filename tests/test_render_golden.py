@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from hoodsync.identity import ValueKey
 from hoodsync.kinds.campaign import MARKER
 from hoodsync.model import Definition, Kind, Location
 from hoodsync.plan import AccountInfo
@@ -65,6 +66,8 @@ def _remote(
 ACCOUNT = AccountInfo(
     "default", "https://api.ocamba.com/v1/hood", falconyte_url="https://api.falconyte.com/public/v1"
 )
+#: The account's key of the sensitive values' fingerprints (fixed: the fps are golden too).
+VALUE_KEY = ValueKey(b"golden-value-key-0123456789abcdef")
 
 
 def rich_doc(*, sandbox: bool = False) -> dict[str, Any]:
@@ -151,6 +154,7 @@ def rich_doc(*, sandbox: bool = False) -> dict[str, Any]:
         account=account,
         env={"PUSH_KEY": "pk_live_SECRET"},
         read_requests=3,
+        value_key=VALUE_KEY,
     )
     return plan.to_dict()
 

@@ -4,6 +4,7 @@ for every logger (ours, httpx, httpcore, the emulator's)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EmulatorHandle
-from test_cli_plan import campaign_yaml, cli, email_yaml, make_account, write
+from test_cli_plan import FAST, campaign_yaml, cli, email_yaml, make_account, write
 
 from hoodsync.config import load_config
 from hoodsync.session import open_session
@@ -135,6 +136,97 @@ def test_a_message_only_the_account_holds_is_masked_when_the_secret_rotates(
     assert message["name"] == "msg NEWVAL" and message["push"]["title"]["en"] == "Code NEWVAL"
     code, out, _ = cli(capsys, "plan")
     assert code == 0 and "No changes." in out
+
+
+#: The hostile reproduction (ci/repro/fp_bruteforce.sh): a 6-digit code in three fields whose
+#: text around the variable is in git.
+PROMO_SPEC = """\
+kind: Campaign
+key: promo
+spec:
+  name: Spring promo
+  is_draft: true
+  messages:
+    - name: Hi
+      channel: push
+      push:
+        title: {en: "Use code ${env:PROMO} today"}
+        body: {en: "Your code: ${env:PROMO}"}
+        landing_url: "https://example.com/redeem?code=${env:PROMO}"
+"""
+PROMO_CODE = "482913"
+PROMO_TEMPLATES = ("Use code {} today", "Your code: {}", "https://example.com/redeem?code={}")
+
+
+def _unkeyed(code: str) -> list[str]:
+    """What anyone can compute from git and a guess: the sha256 prefix of each field."""
+    return [hashlib.sha256(t.format(code).encode()).hexdigest()[:4] for t in PROMO_TEMPLATES]
+
+
+def test_a_public_plan_gives_no_offline_check_of_a_sensitive_value(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The PR comment of the reproduction: every fp shown is keyed with the sandbox's plan key,
+    so brute-forcing the code against them finds nothing; before the sandbox has a plan key,
+    no fp is shown at all (and ``plan`` does not make one)."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "campaigns/promo.yaml", PROMO_SPEC)
+    monkeypatch.setenv("PROMO", PROMO_CODE)
+    key_file = acc.root / ".hoodsync" / "plan-key"
+
+    code, comment, err = cli(capsys, "plan", "--format", "markdown")
+    assert code == 0, err
+    assert comment.count("(sensitive ${env:PROMO})") == 3 and "fp " not in comment
+    assert not key_file.exists()
+
+    assert cli(capsys, "plan", "--out", "saved.json")[0] == 0  # makes the plan key
+    assert key_file.exists()
+    code, comment, err = cli(capsys, "plan", "--format", "markdown")
+    assert code == 0, err
+    shown = re.findall(r"fp ([0-9a-f]{4})\)", comment)
+    assert len(shown) == 3 and not set(shown) & set(_unkeyed(PROMO_CODE))
+    found = [
+        c
+        for c in (f"{i:06d}" for i in range(480_000, 485_000))
+        if all(fp in shown for fp in _unkeyed(c))
+    ]
+    assert found == []  # the reproduction's brute force, over a range holding the code
+    # The saved plan stores 32 keyed digits per field; what the comment shows is their start.
+    [change] = json.loads((acc.root / "saved.json").read_text())["changes"]
+    stored = [s["fp"] for s in change["sensitive"]]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", fp) for fp in stored)
+    assert sorted(fp[:4] for fp in stored) == sorted(shown)
+    code, again, _ = cli(capsys, "plan", "--format", "markdown")
+    assert re.findall(r"fp ([0-9a-f]{4})\)", again) == shown  # one value, one fp
+
+
+def test_one_value_shows_another_fingerprint_in_another_account(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A real account's fps are keyed with its token: the same value under another account's
+    token shows other fps, and neither is a hash anyone could take of a guess."""
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "campaigns/promo.yaml", PROMO_SPEC)
+    monkeypatch.setenv("PROMO", PROMO_CODE)
+
+    def fps() -> list[str]:
+        code, out, err = cli(capsys, "plan", "--format", "json")
+        assert code == 0, err
+        return re.findall(r"fp ([0-9a-f]{4})\)", out)
+
+    first = fps()
+    other = make_emulator(**FAST)
+    monkeypatch.setenv("HOOD_API_URL", other.hood_url)
+    monkeypatch.setenv("HOOD_API_TOKEN", other.hood_token)
+    second = fps()
+    assert len(first) == len(second) == 3 and first != second
+    assert not (set(first) | set(second)) & set(_unkeyed(PROMO_CODE))
 
 
 PUSH_TASK = """\

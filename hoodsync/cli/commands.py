@@ -391,6 +391,9 @@ def plan(
             opts.parallelism,
             opts.resolve_duplicates,
             recovery=Recovery(_err),  # an interrupted apply's leftovers, as apply sees them
+            # A saved plan records its values' fingerprints for apply to check: a sandbox
+            # without a plan key gets one now, as sealing the plan needs it anyway.
+            make_value_keys=out is not None,
         )
     changes = errors = False
     comment: list[tuple[dict[str, Any], str | None]] = []  # markdown: one budget for all
@@ -449,7 +452,8 @@ def _write_preview(path: Path, run: Run, paths: Sequence[str]) -> None:
 
     Definitions go in with ``${env:...}`` unresolved: the page is a CI artifact. For the same
     reason the remote side is masked wherever its definition interpolates (it holds the
-    current or an old value of the secret)."""
+    current or an old value of the secret), fingerprinted under the account's key as the
+    plan's masks are."""
     from hoodsync.definitions.interpolate import reference_paths
     from hoodsync.definitions.validate import load_definitions
     from hoodsync.kinds.base import mask_alike
@@ -460,7 +464,7 @@ def _write_preview(path: Path, run: Run, paths: Sequence[str]) -> None:
     changed = [d for d in load_definitions(list(paths) or ["."]) if d.address in actions]
     secret = {d.address: reference_paths(d.spec) for d in changed}
     before = {
-        a: mask_alike(spec, secret[a])
+        a: mask_alike(spec, secret[a], key=run.value_key)
         for a, spec in spec_shapes(run.plan, run.remote).items()
         if a in secret
     }

@@ -18,19 +18,22 @@ module never reads ``os.environ``). The grammar, exactly:
 
 Every string that contained a reference is *sensitive*: its resolved value must never appear in a
 plan, a rendering or a log. :func:`resolve` returns the JSON paths of those strings so the planner
-can mask them as ``(sensitive ${env:NAME}, fp 3f2a)`` (:func:`fingerprint`) and store the
-template instead. References to the account's credential variables (``forbidden``) are refused.
+can mask them as ``(sensitive ${env:NAME}, fp 3f2a)`` (:func:`masked`) and store the template
+instead. The ``fp`` is keyed with the account's :class:`~hoodsync.identity.ValueKey`: the text
+around a variable is in git, so an unkeyed hash would let any reader of a plan test guesses of
+the value. Where no key is at hand there is no ``fp`` at all: ``(sensitive ${env:NAME})``.
+References to the account's credential variables (``forbidden``) are refused.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hoodsync.definitions.fast_interpolate import MARK, may_reference
 from hoodsync.errors import DefinitionError, Problem
+from hoodsync.identity import ValueKey
 from hoodsync.model import Definition, JsonPath, Location
 
 __all__ = [
@@ -39,7 +42,6 @@ __all__ = [
     "reference_names",
     "reference_paths",
     "credential_problems",
-    "fingerprint",
     "masked",
     "malformed",
     "escape",
@@ -62,17 +64,18 @@ _UNCLOSED = re.compile(r"\$\{\s*[eE][nN][vV]\s*:?\s*[^\s}$]{0,40}")
 _SHOWN = 60
 
 
-def fingerprint(value: str) -> str:
-    """First 4 hex digits of the sha256 of ``value``: enough to notice a change, useless to guess."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:4]
-
-
-def masked(value: str, names: Sequence[str] = ()) -> str:
+def masked(value: str, names: Sequence[str] = (), *, key: ValueKey | None) -> str:
     """The text shown instead of a sensitive value: ``(sensitive ${env:PROMO_CODE}, fp 3f2a)``
     naming the variables it came from (a name is not secret, and reviewers need it), or
-    ``(sensitive, fp 3f2a)`` when the names are not known."""
+    ``(sensitive, fp 3f2a)`` when the names are not known. The ``fp`` is
+    :meth:`ValueKey.shown` of ``value`` under the account's ``key``: one value gives one ``fp``
+    in one account, so a reviewer sees whether a value changed, and nobody without the key can
+    compute it. ``key`` ``None`` (no account key at hand) shows no ``fp``:
+    ``(sensitive ${env:PROMO_CODE})``, never an unkeyed one."""
     refs = "".join(f" ${{env:{n}}}" for n in names)
-    return f"(sensitive{refs}, fp {fingerprint(value)})"
+    if key is None:
+        return f"(sensitive{refs})"
+    return f"(sensitive{refs}, fp {key.shown(value)})"
 
 
 def has_reference(text: str) -> bool:

@@ -36,8 +36,8 @@ from typing import Any, ClassVar
 
 from hoodsync.definitions.fast_interpolate import may_reference
 from hoodsync.definitions.interpolate import escape, masked, reference_names
-from hoodsync.definitions.interpolate import fingerprint as value_fp
 from hoodsync.errors import format_json_path
+from hoodsync.identity import ValueKey
 from hoodsync.model import Definition, JsonPath, Kind, RemoteObject
 from hoodsync.plan import (
     Action,
@@ -86,11 +86,15 @@ RawDiff = tuple["DiffPath", str, Any, Any]
 @dataclass(frozen=True, slots=True)
 class Desired:
     """A definition ready for planning: its ``${env:...}``-resolved spec and the paths (relative
-    to the spec) of the sensitive strings in it. ``definition.spec`` still holds the templates."""
+    to the spec) of the sensitive strings in it. ``definition.spec`` still holds the templates.
+    ``value_key`` is the account's key of the sensitive values' fingerprints
+    (:class:`~hoodsync.identity.ValueKey`); ``None`` when there is none: masks then show no
+    fingerprint and :meth:`sensitive_values` records none."""
 
     definition: Definition
     spec: Mapping[str, Any]
     sensitive: tuple[JsonPath, ...] = ()
+    value_key: ValueKey | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
@@ -113,7 +117,7 @@ class Desired:
         """The name as plans may show it: masked when it came from ``${env:...}``."""
         name = self.name
         if name is not None and ("name",) in self.sensitive:
-            return masked(name, self.reference_names(("name",)))
+            return masked(name, self.reference_names(("name",)), key=self.value_key)
         return name
 
     def reference_names(self, path: JsonPath) -> tuple[str, ...]:
@@ -130,12 +134,15 @@ class Desired:
         return {path: self.reference_names(path) for path in self.sensitive}
 
     def sensitive_values(self) -> tuple[SensitiveValue, ...]:
-        """Path, template and fingerprint of every sensitive string (for the saved plan)."""
+        """Path, template and keyed fingerprint (:meth:`ValueKey.check`; ``None`` without a
+        key) of every sensitive string: what apply checks the values against."""
+        key = self.value_key
         out = []
         for path in self.sensitive:
             template = _get(self.definition.spec, path)
-            value = _get(self.spec, path)
-            out.append(SensitiveValue(format_json_path(path), str(template), value_fp(str(value))))
+            value = str(_get(self.spec, path))
+            check = key.check(value) if key is not None else None
+            out.append(SensitiveValue(format_json_path(path), str(template), check))
         return tuple(out)
 
 
@@ -841,26 +848,29 @@ def changed_top_keys(raw: Sequence[RawDiff]) -> list[str]:
     return list(seen)
 
 
-def _mask_text(value: Any, names: Sequence[str] = ()) -> str:
-    return masked(value if isinstance(value, str) else canonical_json(value), names)
+def _mask_text(value: Any, names: Sequence[str], key: ValueKey | None) -> str:
+    return masked(value if isinstance(value, str) else canonical_json(value), names, key=key)
 
 
 def mask_paths(
     value: Any,
     paths: Iterable[JsonPath],
     names: Mapping[JsonPath, Sequence[str]] | None = None,
+    *,
+    key: ValueKey | None,
 ) -> Any:
     """A copy of ``value`` with the value at each path (relative to ``value``) replaced by
     ``(sensitive ${env:NAME}, fp xxxx)`` — ``names`` gives each path's variable names; without
-    it the mask is ``(sensitive, fp xxxx)``. Paths that do not exist in ``value`` are ignored.
-    An empty path masks the whole value."""
+    it the mask is ``(sensitive, fp xxxx)``. The ``fp`` is keyed with the account's ``key``
+    (:func:`~hoodsync.definitions.interpolate.masked`); without one there is none. Paths that
+    do not exist in ``value`` are ignored. An empty path masks the whole value."""
     paths = list(paths)
     names = names or {}
     if not paths:
         return value
     for p in paths:
         if len(p) == 0:
-            return _mask_text(value, names.get(p, ()))
+            return _mask_text(value, names.get(p, ()), key)
     out = copy_json(value)
     for path in paths:
         node: Any = out
@@ -873,32 +883,34 @@ def mask_paths(
                 and last in node
                 or (isinstance(node, list) and isinstance(last, int) and last < len(node))
             ):
-                node[last] = _mask_text(node[last], names.get(path, ()))
+                node[last] = _mask_text(node[last], names.get(path, ()), key)
         except (KeyError, IndexError, TypeError):
             continue
     return out
 
 
-def mask_alike(value: Any, paths: Mapping[JsonPath, Sequence[str]]) -> Any:
+def mask_alike(value: Any, paths: Mapping[JsonPath, Sequence[str]], *, key: ValueKey | None) -> Any:
     """A copy of ``value`` (a remote object in spec shape) masked wherever a definition's
     sensitive path ``paths`` (path → variable names) points, every array index in a path
     standing for *each* element of that array: the remote's arrays are not aligned with the
     definition's, and any of their elements may hold the old value of the secret. A path that
-    runs into a scalar masks it whole. For showing a remote object beside a definition (the
-    HTML preview's "before" side)."""
+    runs into a scalar masks it whole. Masks are keyed as :func:`mask_paths` keys them. For
+    showing a remote object beside a definition (the HTML preview's "before" side)."""
     if not paths:
         return value
     if () in paths:
-        return _mask_text(value, paths[()])
+        return _mask_text(value, paths[()], key)
     if isinstance(value, Mapping):
         by_key: dict[Any, dict[JsonPath, Sequence[str]]] = {}
         for p, n in paths.items():
             by_key.setdefault(p[0], {})[p[1:]] = n
-        return {k: mask_alike(v, by_key[k]) if k in by_key else v for k, v in value.items()}
+        return {
+            k: mask_alike(v, by_key[k], key=key) if k in by_key else v for k, v in value.items()
+        }
     if isinstance(value, list):
         inner = {p[1:]: n for p, n in paths.items() if type(p[0]) is int}
-        return [mask_alike(v, inner) for v in value]
-    return _mask_text(value, next(iter(paths.values())))
+        return [mask_alike(v, inner, key=key) for v in value]
+    return _mask_text(value, next(iter(paths.values())), key)
 
 
 def format_path(path: DiffPath, hidden: frozenset[JsonPath] = frozenset()) -> str:
@@ -1013,6 +1025,8 @@ def field_diffs(
     raw: Sequence[RawDiff],
     sensitive: Sequence[JsonPath],
     names: Mapping[JsonPath, Sequence[str]] | None = None,
+    *,
+    key: ValueKey | None,
 ) -> tuple[FieldDiff, ...]:
     """Raw differences → :class:`FieldDiff` s with every sensitive value masked, on both sides
     (the remote value at a sensitive path is a secret too: the old one, or the same one).
@@ -1022,9 +1036,10 @@ def field_diffs(
     is itself. A message only the remote holds is named by its remote index when a desired
     message's name is sensitive (see :func:`format_path`).
     ``names`` (sensitive path → variable names, :attr:`Desired.sensitive_names`) lets the masks
-    name their variables. A top-level ``add`` of ``null`` (a create's ``run_immediately:
-    null``) is left out: absent and null are one to these APIs, and the create sends nothing
-    the reviewer needs to see there."""
+    name their variables; ``key`` (:attr:`Desired.value_key`) keys their fingerprints, on both
+    sides alike, so one value shows one ``fp`` (none without a key). A top-level ``add`` of
+    ``null`` (a create's ``run_immediately: null``) is left out: absent and null are one to
+    these APIs, and the create sends nothing the reviewer needs to see there."""
     out = []
     names = names or {}
     hidden = frozenset(sensitive)
@@ -1032,16 +1047,16 @@ def field_diffs(
         if op == "add" and after is None and len(path) == 1:
             continue
         if op == "move":
-            out.append(_move_diff(path, before, after, hidden, names))
+            out.append(_move_diff(path, before, after, hidden, names, key))
             continue
         if sensitive:
             spec = _spec_path(path)
             mine = _masks_at(spec, sensitive, names) if spec is not None else {}
             theirs = _account_masks(path, sensitive, names) if op != "add" else {}
             if theirs:
-                before = mask_paths(before, list(theirs), theirs)
+                before = mask_paths(before, list(theirs), theirs, key=key)
             if mine and op != "remove":
-                after = mask_paths(after, list(mine), mine)
+                after = mask_paths(after, list(mine), mine, key=key)
         out.append(FieldDiff(format_path(path, hidden), op, before, after))
     return tuple(out)
 
@@ -1052,6 +1067,7 @@ def _move_diff(
     after: int,
     hidden: frozenset[JsonPath],
     names: Mapping[JsonPath, Sequence[str]],
+    key: ValueKey | None,
 ) -> FieldDiff:
     """A move: a message is named by its path (``messages["Hello"]``); a scalar by the array's
     path and its value as ``item``, masked when sensitive."""
@@ -1063,7 +1079,7 @@ def _move_diff(
     item = element.item
     spec = _spec_path(array)
     if spec is not None and spec + (after,) in hidden:
-        item = _mask_text(item, names.get(spec + (after,), ()))
+        item = _mask_text(item, names.get(spec + (after,), ()), key)
     return FieldDiff(format_path(array, hidden), "move", before, after, item)
 
 
@@ -1104,9 +1120,14 @@ def _as_templates(node: Any) -> Any:
     return node
 
 
-def spec_hash(spec: Any, state: str | None, sensitive: Sequence[JsonPath]) -> str:
+def spec_hash(
+    spec: Any, state: str | None, sensitive: Sequence[JsonPath], *, key: ValueKey | None
+) -> str:
     """Short hash of what hoodsync applies (normalised spec + desired state), stored on campaigns
     as ``metadata.hoodsync_hash`` to tell drift from a change in git. Sensitive values enter only
-    as their masked fingerprint, so the stored hash reveals nothing more than the plan shows."""
-    payload = {"spec": mask_paths(spec, sensitive), "state": state}
+    as their mask, fingerprinted under the account's ``key`` (:func:`mask_paths`), so the hash
+    (which plans show in step bodies) reveals nothing more than the plan's masks do; a spec
+    without sensitive values hashes as it always did. Without a key the masks carry no
+    fingerprint, and a changed value does not change the hash."""
+    payload = {"spec": mask_paths(spec, sensitive, key=key), "state": state}
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()[:16]

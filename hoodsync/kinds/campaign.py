@@ -471,7 +471,10 @@ class CampaignRules(KindRules):
         body["metadata"] = {**(meta if isinstance(meta, dict) else {}), MARKER: d.key, HASH: h}
         flags = (Flag.SENDS_IMMEDIATELY,) if _truthy(norm.get("run_immediately")) else ()
         resource = dataclasses.replace(
-            Resource.of(desired), diff=field_diffs(raw, desired.sensitive, desired.sensitive_names)
+            Resource.of(desired),
+            diff=field_diffs(
+                raw, desired.sensitive, desired.sensitive_names, key=desired.value_key
+            ),
         )
         if state == "paused" and norm.get("is_draft") is True:
             return resource.change(
@@ -674,7 +677,7 @@ def _hash(cmp: Mapping[str, Any], state: str | None, desired: Desired) -> str:
     """The ``metadata.hoodsync_hash`` of a campaign's compared spec and desired state. No
     state hashes like ``active`` did before it stopped being the default, so the hashes
     already stored on campaigns stay current."""
-    return spec_hash(cmp, state or "active", desired.sensitive)
+    return spec_hash(cmp, state or "active", desired.sensitive, key=desired.value_key)
 
 
 #: action, transition, steps, flags
@@ -1104,7 +1107,12 @@ class _Planner:
         resource = Resource.of(self.desired).on(
             self.remote,
             self.rules.fingerprint_normalised(self.remote.body),
-            field_diffs(self.raw, self.desired.sensitive, self.desired.sensitive_names),
+            field_diffs(
+                self.raw,
+                self.desired.sensitive,
+                self.desired.sensitive_names,
+                key=self.desired.value_key,
+            ),
         )
         return resource.change(
             action,

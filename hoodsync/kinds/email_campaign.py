@@ -249,13 +249,15 @@ class EmailCampaignRules(KindRules):
                 Action.CREATE,
                 description,
                 steps=steps,
-                diff=field_diffs(raw, desired.sensitive, desired.sensitive_names),
+                diff=field_diffs(
+                    raw, desired.sensitive, desired.sensitive_names, key=desired.value_key
+                ),
             )
         raw = self._compare(desired, remote)
         resource = resource.on(
             remote,
             self.fingerprint(remote.body),
-            field_diffs(raw, desired.sensitive, desired.sensitive_names),
+            field_diffs(raw, desired.sensitive, desired.sensitive_names, key=desired.value_key),
         )
         if raw:
             return self._replace(desired, remote, body, state, changed_top_keys(raw), ctx, resource)

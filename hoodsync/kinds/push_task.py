@@ -234,7 +234,10 @@ class PushTaskRules(KindRules):
             body["status"] = shown["status"] = want
         raw: list[RawDiff] = [((k,), "add", None, v) for k, v in shown.items()]
         resource = dataclasses.replace(
-            resource, diff=field_diffs(raw, desired.sensitive, desired.sensitive_names)
+            resource,
+            diff=field_diffs(
+                raw, desired.sensitive, desired.sensitive_names, key=desired.value_key
+            ),
         )
         if past is not None:
             return resource.change(
@@ -269,7 +272,7 @@ class PushTaskRules(KindRules):
         resource = resource.on(
             remote,
             fingerprint_body({k: v for k, v in remote.body.items() if k not in self.volatile}),
-            field_diffs(raw, desired.sensitive, desired.sensitive_names),
+            field_diffs(raw, desired.sensitive, desired.sensitive_names, key=desired.value_key),
         )
         if current == 2:
             return self._finished(desired, remote, changed, resource) if changed else None
