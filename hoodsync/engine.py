@@ -75,6 +75,7 @@ __all__ = [
     "parse_targets",
     "os_error_text",
     "read_definition",
+    "project_secrets",
     "pull_new_files",
     "write_pulled",
 ]
@@ -1104,15 +1105,48 @@ def read_definition(path: str) -> str:
     return Path(path).read_bytes().decode("utf-8")
 
 
+def project_secrets(prep: Prepared, paths: Sequence[str]) -> list[tuple[str, str]]:
+    """The values ``pull`` never writes, with the reference each is the value of: those of
+    every variable any definition of the project interpolates — under the folder of
+    ``hoodsync.yaml`` (without one, the working directory) as well as under PATHS, whatever
+    PATHS, ``--target`` or ``--account`` narrow the run to. A promo code one campaign takes
+    from ``${env:PROMO}`` and someone pasted into another in the UI must not reach git through
+    ``hoodsync pull other/``.
+
+    Files outside PATHS are loaded without validation (a file being written elsewhere does
+    not stop the pull); one that does not load is searched as text for ``${env:NAME}``."""
+    from hoodsync.definitions.interpolate import reference_names
+    from hoodsync.definitions.loader import DEFAULT_LIMITS, load_paths
+    from hoodsync.pull import values_of, variables_of
+
+    names = variables_of(d.spec for d in prep.definitions)
+    given = [Path(p).resolve() for p in (paths or ["."])]
+    root = prep.config.root.resolve()
+    if not any(root.is_relative_to(g) for g in given):  # PATHS leave part of the project out
+        found = load_paths([prep.config.root])
+        names |= variables_of(doc.data for doc in found.documents)
+        for failed in sorted({p.location.path for p in found.problems}):
+            try:
+                with open(failed, "rb") as fh:
+                    raw = fh.read(DEFAULT_LIMITS.max_file_bytes)
+            except OSError:
+                continue  # not a file (a folder's problem, a dangling link): nothing to read
+            names.update(reference_names(raw.decode("utf-8", "replace")))
+    return values_of(names, os.environ)
+
+
 def pull_new_files(
     runs: Sequence[Run],
     prep: Prepared,
     new_dir: Path,
+    secrets: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[list[tuple[Path, str]], list[str]]:
     """`pull --new`: the export files of every unmanaged object, below ``new_dir`` (one folder
     per account when there are several), with keys no definition uses. A file that already
     exists with the same text is left out; one that exists with other text is a problem (it is
-    never overwritten). Problems come back as the lines to print."""
+    never overwritten), nor one holding a value of ``secrets`` (default: those of the
+    variables the definitions under PATHS use; see :func:`project_secrets`). Problems come
+    back as the lines to print."""
     from hoodsync.definitions.interpolate import reference_paths
     from hoodsync.definitions.loader import load_text
     from hoodsync.export import export_documents
@@ -1127,7 +1161,8 @@ def pull_new_files(
     files: list[tuple[Path, str]] = []
     problems: list[str] = []
     # The values of the variables the definitions interpolate: never written into a file.
-    secrets = variable_values(prep.definitions, os.environ)
+    if secrets is None:
+        secrets = variable_values(prep.definitions, os.environ)
     for run in runs:
         # One the plan warns is probably a definition's own, renamed, is not a new one (and
         # its name may be that definition's old ${env:...} value).

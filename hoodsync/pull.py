@@ -49,7 +49,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +85,9 @@ __all__ = [
     "edit_text",
     "render_scalar",
     "variable_values",
+    "variables_of",
+    "values_of",
+    "Secret",
     "strings_of",
     "holds_value",
     "unified_diff",
@@ -569,8 +572,20 @@ Secret = tuple[str, str]
 def variable_values(definitions: Sequence[Definition], env: Mapping[str, str]) -> list[Secret]:
     """The values in ``env`` of every variable ``definitions`` interpolate (those long enough
     to look for: see :data:`_SECRET_MIN`), in name order, each with its reference."""
-    names = {n for d in definitions for ns in reference_paths(d.spec).values() for n in ns}
-    return [(v, f"${{env:{n}}}") for n in sorted(names) if len(v := env.get(n, "")) >= _SECRET_MIN]
+    return values_of(variables_of(d.spec for d in definitions), env)
+
+
+def variables_of(specs: Iterable[Any]) -> set[str]:
+    """The names of the variables the templates in ``specs`` (any JSON-like data) reference."""
+    return {n for spec in specs for ns in reference_paths(spec).values() for n in ns}
+
+
+def values_of(names: Iterable[str], env: Mapping[str, str]) -> list[Secret]:
+    """The values in ``env`` of the variables ``names`` (those long enough to look for: see
+    :data:`_SECRET_MIN`), in name order, each with its reference."""
+    return [
+        (v, f"${{env:{n}}}") for n in sorted(set(names)) if len(v := env.get(n, "")) >= _SECRET_MIN
+    ]
 
 
 def _secrets(desired: Desired) -> list[Secret]:
@@ -662,16 +677,18 @@ def drifted(
     *,
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
-    every_definition: Sequence[Definition] | None = None,
+    secrets: Sequence[Secret] | None = None,
 ) -> tuple[list[ObjectPull], list[Problem]]:
     """Every definition of one account whose change in ``plan`` has a remote object, with its
     edits; and a problem for each one whose remote object the plan could not tell (ambiguous
-    match). Pure."""
+    match). ``secrets`` (default: the values of the variables ``definitions`` use): the
+    values never written anywhere. Pure."""
     desired = {x.address: x for x in prepare(definitions, env, forbidden_env)}
     shapes = spec_shapes(plan, remote)
     # A variable's value is a secret wherever it would be written, not only in the
     # definitions that use it.
-    secrets = variable_values(definitions if every_definition is None else every_definition, env)
+    if secrets is None:
+        secrets = variable_values(definitions, env)
     raw = {(kind, str(item.get("id"))): item for kind, items in remote.items() for item in items}
     out: list[ObjectPull] = []
     problems: list[Problem] = []
@@ -1489,21 +1506,21 @@ def pull_account(
     read_text: Callable[[str], str],
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
-    every_definition: Sequence[Definition] | None = None,
+    secrets: Sequence[Secret] | None = None,
 ) -> PullReport:
     """One account's pull: ``definitions`` (its share), the ``plan`` made of them against
     ``remote`` (the clients' dicts the plan was made from). ``read_text(path)`` gives a
     definition file's text (``path`` as :attr:`Location.path` names it). Returns the files to
     rewrite, each checked (module docstring), and every problem found. Reads nothing else.
-    ``every_definition`` (default: ``definitions``): those whose variables' values are never
-    written, every account's."""
+    ``secrets`` (default: the values of the variables ``definitions`` use): the values never
+    written — the caller gives those of every definition of the project, whatever PATHS."""
     pulls, problems = drifted(
         definitions,
         plan,
         remote,
         env=env,
         forbidden_env=forbidden_env,
-        every_definition=every_definition,
+        secrets=secrets,
     )
     report = PullReport(problems=list(problems))
     files: dict[str, list[ObjectPull]] = {}

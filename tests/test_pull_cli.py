@@ -4,6 +4,7 @@ plain HTTP on the account, as a person in the Hood or Falconyte UI would make th
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import os
@@ -14,10 +15,13 @@ import subprocess
 import sys
 import time
 import tty
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from conftest import EmulatorHandle
 from test_cli_plan import (  # noqa: F401 (fixtures)
     EXAMPLES,
     Account,
@@ -27,9 +31,11 @@ from test_cli_plan import (  # noqa: F401 (fixtures)
     cli,
     copy_examples,
     emulated,
+    make_account,
     write,
 )
 
+from hoodsync.emulator.sandbox import SANDBOX_HOOD_URL, open_sandbox
 from hoodsync.pull import git_quoted
 from hoodsync.terminal import UNSAFE
 
@@ -321,3 +327,143 @@ def test_a_hostile_file_name_and_line_reach_the_terminal_escaped(
     assert [line for line in lines if line.startswith("@@")] == ["@@ -3,7 +3,7 @@"]
     assert " # note\\r# forged" in lines
     assert "-  labels: [a, b]" in lines and "+  labels: [a, c]" in lines
+
+
+# ------------------------------------------------- values of variables used outside PATHS
+
+CODE = "SEKRIT-7731"
+
+
+@contextlib.contextmanager
+def _sandbox(path: Path) -> Iterator[Remote]:
+    """Plain HTTP on the sandbox account whose database is ``path``."""
+    box = open_sandbox(path)
+    hood = httpx.Client(
+        base_url=SANDBOX_HOOD_URL,
+        transport=box.hood_transport,
+        headers={"Authorization": f"Bearer {box.hood_token}"},
+    )
+    try:
+        yield Remote(hood, hood)
+    finally:
+        hood.close()
+        box.close()
+
+
+def _paste_code(remote: Remote, name: str) -> None:
+    """Someone pastes the promo code into campaign ``name``'s body in the Hood UI."""
+    found = remote.campaign(name)
+    messages = found["messages"]
+    messages[0]["push"]["body"]["en"] = f"Use {CODE} today"
+    response = remote.hood.patch(f"/campaigns/{found['id']}", json={"messages": messages})
+    assert response.status_code == 204, response.text
+
+
+def _promo(key: str, name: str) -> str:
+    return campaign_yaml(key, name).replace(
+        f"title: {{en: Hello {name}}}", 'title: {en: "Code ${env:PROMO}"}'
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("pull", "campaigns/"),
+        ("pull", "campaigns/other.yaml"),
+        ("pull", "--new", "new", "campaigns/"),
+        ("pull", "--target", "campaign.other"),
+    ],
+)
+def test_a_value_a_definition_outside_paths_interpolates_is_never_written(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    argv: tuple[str, ...],
+) -> None:
+    """promos/promo.yaml takes a code from ${env:PROMO}; someone pastes that code into another
+    campaign in the UI, and makes a campaign by hand that holds it. Whatever PATHS, --new or
+    --target, pull writes and prints neither (before, `pull campaigns/` did both)."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", CODE)
+    write(acc.root, "promos/promo.yaml", _promo("promo", "Promo"))
+    other = write(acc.root, "campaigns/other.yaml", campaign_yaml("other", "Other"))
+    before = other.read_text()
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        _paste_code(remote, "Other")
+        hand = {"name": "By hand", "is_draft": True, "scheduled_time": "2030-01-01 10:00:00"}
+        hand["messages"] = [
+            {
+                "name": "m",
+                "channel": "push",
+                "push": {"title": {"en": f"Code {CODE}"}, "body": {"en": "b"}},
+            }
+        ]
+        remote.hood_post("/campaigns", hand)
+
+    code, out, err = cli(capsys, *argv)
+    assert code == 1, (out, err)
+    assert "holds the value of ${env:PROMO}" in err
+    assert CODE not in out + err
+    assert other.read_text() == before
+    assert not any(CODE in p.read_text() for p in acc.root.rglob("*.yaml"))
+
+
+def test_a_value_another_accounts_definition_interpolates_is_never_written(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two accounts: a/ interpolates ${env:PROMO}, and its code was pasted into a campaign of
+    account b. `pull b/` (account b only) does not write it."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", CODE)
+    write(
+        acc.root,
+        "hoodsync.yaml",
+        "accounts:\n  a: {hood: {url: sandbox}, paths: [a/]}\n"
+        "  b: {hood: {url: sandbox}, paths: [b/]}\n",
+    )
+    write(acc.root, "a/promo.yaml", _promo("promo", "Promo"))
+    other = write(acc.root, "b/other.yaml", campaign_yaml("other", "Other"))
+    before = other.read_text()
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with _sandbox(acc.root / ".hoodsync" / "sandbox-b.sqlite") as remote:
+        _paste_code(remote, "Other")
+
+    for argv in (("pull", "b/"), ("pull", "--account", "b", "b/")):
+        code, out, err = cli(capsys, *argv)
+        assert code == 1 and "holds the value of ${env:PROMO}" in err, (out, err)
+        assert CODE not in out + err and other.read_text() == before
+
+
+@pytest.mark.parametrize(
+    "promo",
+    [
+        # Being written: not valid YAML, the variable is still found in its text.
+        'kind: Campaign\nkey: promo\nspec: {name: "Code ${env:PROMO}"\n',
+        # Written with a YAML escape: found in the value the file loads as.
+        'kind: Campaign\nkey: promo\nspec: {name: "Code \\x24{env:PROMO}", bogus: 1}\n',
+    ],
+    ids=["unparsable", "escaped"],
+)
+def test_a_file_outside_paths_that_does_not_validate_still_names_its_variables(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    promo: str,
+) -> None:
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", CODE)
+    other = write(acc.root, "campaigns/other.yaml", campaign_yaml("other", "Other"))
+    before = other.read_text()
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(acc.root, "promos/promo.yaml", promo)
+    with acc.remote() as remote:
+        _paste_code(remote, "Other")
+    code, out, err = cli(capsys, "pull", "campaigns/")
+    assert code == 1 and "holds the value of ${env:PROMO}" in err, (out, err)
+    assert CODE not in out + err and other.read_text() == before

@@ -1073,6 +1073,7 @@ def pull(
         close_all,
         make_plans,
         prepare,
+        project_secrets,
         pull_new_files,
         read_definition,
         write_pulled,
@@ -1081,6 +1082,8 @@ def pull(
 
     with collector_paused():
         prep = prepare(tuple(paths), tuple(accounts), tuple(targets), _Notices())
+        # Whatever PATHS: a value any definition of the project interpolates is never written.
+        secrets = project_secrets(prep, paths)
         runs = make_plans(prep, prune=False, allow_replace=False, parallelism=parallelism)
     try:
         reports = [
@@ -1091,11 +1094,11 @@ def pull(
                 read_text=read_definition,
                 env=os.environ,
                 forbidden_env=prep.config.secret_names(),
-                every_definition=prep.definitions,
+                secrets=secrets,
             )
             for share, run in zip(prep.shares, runs)
         ]
-        new_files, problems = pull_new_files(runs, prep, new_dir) if new_dir else ([], [])
+        new_files, problems = pull_new_files(runs, prep, new_dir, secrets) if new_dir else ([], [])
     finally:
         close_all(runs)
     changes = [f for r in reports for f in r.files]
