@@ -67,7 +67,7 @@ from hoodsync.kinds.email_campaign import SET_FIELDS
 from hoodsync.kinds.push_task import PushTaskRules
 from hoodsync.model import STATES, Definition, JsonPath, Kind, Location, RemoteObject
 from hoodsync.plan import Change, Plan
-from hoodsync.planner import make_plan, prepare
+from hoodsync.planner import make_plan, prepare, renamed_objects
 from hoodsync.session import spec_shapes
 from hoodsync.terminal import printable
 
@@ -81,6 +81,7 @@ __all__ = [
     "object_pull",
     "drifted",
     "pull_account",
+    "renamed_drift",
     "apply_edits",
     "edit_text",
     "render_scalar",
@@ -1428,10 +1429,13 @@ class FileChange:
 @dataclass
 class PullReport:
     """What a pull found for one account: the files to rewrite and every problem (conflicts,
-    refused files, differences left); any problem means exit 1."""
+    refused files, differences left); any problem means exit 1. ``unpulled``: drift that pull
+    cannot write (an object renamed in a UI), one line each saying what to do: ``pull`` exits
+    1 on it, and ``pull --check`` 2, as for files that would change."""
 
     files: list[FileChange] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    unpulled: list[Problem] = field(default_factory=list)
 
 
 def _canonical(value: Any) -> str:
@@ -1522,7 +1526,7 @@ def pull_account(
         forbidden_env=forbidden_env,
         secrets=secrets,
     )
-    report = PullReport(problems=list(problems))
+    report = PullReport(problems=list(problems), unpulled=renamed_drift(definitions, plan))
     files: dict[str, list[ObjectPull]] = {}
     for pull in pulls:
         report.problems.extend(pull.conflicts)
@@ -1545,6 +1549,35 @@ def pull_account(
         edited.update((d.address, d) for d in new_definitions if d.address in wanted)
     report.problems.extend(_left_over(definitions, edited, pulls, plan, remote, env, forbidden_env))
     return report
+
+
+def renamed_drift(definitions: Sequence[Definition], plan: Plan) -> list[Problem]:
+    """One problem per definition the ``plan`` would create while an unmanaged object differs
+    from it in its name only (a push task or email campaign renamed in a UI, matched by name):
+    drift, since the plan would make a second object beside it, that pull does not write —
+    whether that object is the definition's is a guess, and either name may hold a secret
+    (neither is quoted; the id is)."""
+    by_address = {d.address: d for d in definitions}
+    found: dict[str, list[tuple[Kind, str]]] = {}
+    for (kind, ident), address in sorted(renamed_objects(plan).items()):
+        found.setdefault(address, []).append((kind, ident))
+    out = []
+    for address, objects in sorted(found.items()):
+        definition = by_address.get(address)
+        if definition is None:
+            continue
+        what = objects[0][0].value
+        ids = ", ".join(ident for _, ident in objects)
+        out.append(
+            Problem(
+                definition.location,
+                f"{address}: not pulled: {what} id {ids} (unmanaged) differs from this "
+                f"definition in its name only (renamed in the account?), and plan would create "
+                f"a second {what} beside it; if it is this definition's, give the definition "
+                "its name (or name it back in the account), otherwise rename one of them",
+            )
+        )
+    return out
 
 
 def _left_over(

@@ -30,6 +30,7 @@ from test_cli_plan import (  # noqa: F401 (fixtures)
     campaign_yaml,
     cli,
     copy_examples,
+    email_yaml,
     emulated,
     make_account,
     write,
@@ -467,3 +468,62 @@ def test_a_file_outside_paths_that_does_not_validate_still_names_its_variables(
     code, out, err = cli(capsys, "pull", "campaigns/")
     assert code == 1 and "holds the value of ${env:PROMO}" in err, (out, err)
     assert CODE not in out + err and other.read_text() == before
+
+
+# ------------------------------------------------------------------ renamed in a UI
+
+TASK = """\
+kind: PushTask
+key: morning
+state: inactive
+spec:
+  name: Morning news
+  frequency: 3600
+  start_time: "2030-01-01 12:00:00"
+  message: {title: {en: Hi}, body: {en: News}, landing_url: "https://example.com/"}
+"""
+
+
+@pytest.mark.parametrize("kind", ["push_task", "email_campaign"])
+def test_an_object_renamed_in_the_account_is_drift_pull_reports(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+) -> None:
+    """Matched by name, a push task renamed in Hood (an email campaign whose ${env:...} name
+    changed: Falconyte renames nothing) is unmanaged, and plan would create a second one.
+    `pull --check`, the read-only drift check, must not pass there (before: "No drift", exit
+    0): it exits 2 and says which object and what to do; `pull` exits 1, writing nothing."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    if kind == "push_task":
+        path = write(acc.root, "t/task.yaml", TASK)
+    else:
+        monkeypatch.setenv("WHO", "members")
+        path = write(acc.root, "e/welcome.yaml", email_yaml("welcome", '"Welcome ${env:WHO}"'))
+    before = path.read_text()
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    if kind == "push_task":
+        with acc.remote() as remote:
+            [task] = remote.push_tasks()
+            ident = task["id"]
+            answer = remote.hood.patch(f"/push-tasks/{ident}", json={"name": "Morning (EU)"})
+            assert answer.status_code < 300, answer.text
+    else:
+        with acc.remote() as remote:
+            [campaign] = remote.email_campaigns()
+            ident = campaign["id"]
+        monkeypatch.setenv("WHO", "everyone")
+    assert cli(capsys, "plan", "--detailed-exitcode")[0] == 2
+
+    code, out, err = cli(capsys, "pull", "--check")
+    assert (code, out) == (2, ""), err
+    [line] = [x for x in err.splitlines() if "not pulled" in x]
+    assert line.startswith(f"{path.relative_to(acc.root)}:1:1: error: {kind}.")
+    assert f" id {ident} (unmanaged) differs from this definition in its name only" in line
+    assert "give the definition its name" in line
+    assert "No drift" not in err and "members" not in err
+    code, out, err = cli(capsys, "pull")
+    assert code == 1 and f"id {ident} (unmanaged)" in err
+    assert path.read_text() == before

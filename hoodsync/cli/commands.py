@@ -1065,8 +1065,12 @@ def pull(
     reported as a conflict (exit 1). Objects no definition manages are left alone (see --new),
     no definition is deleted, and the accounts are only read.
 
+    A push task or email campaign renamed in a UI (plan would create a second one) is drift
+    pull cannot write: it is reported, naming its id and what to do.
+
     Exit 0 when done (or nothing differs), 1 on any problem (the fields concerned are not
-    written), 2 with --check when files would change.
+    written) or renamed object, 2 with --check when files would change or an object was
+    renamed.
     """
     from hoodsync.definitions.loader import collector_paused
     from hoodsync.engine import (
@@ -1103,6 +1107,7 @@ def pull(
         close_all(runs)
     changes = [f for r in reports for f in r.files]
     problems = [str(p) for r in reports for p in r.problems] + problems
+    unpulled = [str(p) for r in reports for p in r.unpulled]
     color = _color(no_color)
     for change in changes:
         click.echo(
@@ -1113,12 +1118,13 @@ def pull(
     write = not (check or dry_run)
     if write:
         problems += write_pulled(changes, new_files)
-    for problem in problems:
+    for problem in unpulled + problems:
         _err(problem)
-    _err(_pull_summary(changes, new_files, problems, write))
-    if problems:
+    _err(_pull_summary(changes, new_files, unpulled + problems, write))
+    if problems or (unpulled and not check):
         raise SystemExit(EXIT_ERROR)
-    if check and (changes or new_files):
+    # Drift pull cannot write is drift all the same: the read-only check never passes on it.
+    if check and (changes or new_files or unpulled):
         raise SystemExit(EXIT_CHANGES)
 
 
