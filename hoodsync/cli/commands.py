@@ -1083,6 +1083,7 @@ def pull(
         write_pulled,
     )
     from hoodsync.pull import pull_account, unified_diff
+    from hoodsync.render.common import sandbox_line
 
     with collector_paused():
         prep = prepare(tuple(paths), tuple(accounts), tuple(targets), _Notices())
@@ -1090,6 +1091,12 @@ def pull(
         secrets = project_secrets(prep, paths)
         runs = make_plans(prep, prune=False, allow_replace=False, parallelism=parallelism)
     try:
+        for run in runs:
+            # As plan's header says it: an account read from the embedded sandbox (a credential
+            # missing in CI, say) holds nothing of the real one, so "No drift" would mislead.
+            notice = sandbox_line(run.plan.to_dict())
+            if notice is not None:
+                _err(printable(notice))
         reports = [
             pull_account(
                 share,
