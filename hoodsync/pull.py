@@ -13,7 +13,10 @@ push task's ``spec.status`` too, when its lifecycle moved). Nothing else is ever
 * a value that comes from ``${env:NAME}`` is never written over (a secret would land in git): it
   is a conflict naming the field, and the run exits 1;
 * objects no definition manages are not drift (``--new DIR`` exports them, as ``export`` does);
-  no definition is ever deleted; the network is only read.
+  no definition is ever deleted; the network is only read;
+* an object an interrupted apply left unfinished (the account's journal: see
+  :mod:`hoodsync.recovery`) differs by hoodsync's own work: it is not pulled, and a warning
+  says why; one renamed in a UI (matched by name) is drift pull cannot write, and is reported.
 
 List alignment: messages (objects with a ``name``) are matched by name and channel, arrays of
 scalars by value (an inserted, removed or replaced element is one edit), other arrays of objects
@@ -68,6 +71,7 @@ from hoodsync.kinds.push_task import PushTaskRules
 from hoodsync.model import STATES, Definition, JsonPath, Kind, Location, RemoteObject
 from hoodsync.plan import Change, Plan
 from hoodsync.planner import make_plan, prepare, renamed_objects
+from hoodsync.recovery import Unfinished
 from hoodsync.session import spec_shapes
 from hoodsync.terminal import printable
 
@@ -1436,6 +1440,9 @@ class PullReport:
     files: list[FileChange] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     unpulled: list[Problem] = field(default_factory=list)
+    #: Objects left alone because what differs is hoodsync's own unfinished work (a warning
+    #: each, saying why; the exit code does not change).
+    notes: list[Problem] = field(default_factory=list)
 
 
 def _canonical(value: Any) -> str:
@@ -1511,13 +1518,16 @@ def pull_account(
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
     secrets: Sequence[Secret] | None = None,
+    unfinished: Sequence[Unfinished] = (),
 ) -> PullReport:
     """One account's pull: ``definitions`` (its share), the ``plan`` made of them against
     ``remote`` (the clients' dicts the plan was made from). ``read_text(path)`` gives a
     definition file's text (``path`` as :attr:`Location.path` names it). Returns the files to
     rewrite, each checked (module docstring), and every problem found. Reads nothing else.
     ``secrets`` (default: the values of the variables ``definitions`` use): the values never
-    written — the caller gives those of every definition of the project, whatever PATHS."""
+    written — the caller gives those of every definition of the project, whatever PATHS.
+    ``unfinished``: what the account's journal says an interrupted apply left open (as
+    :func:`hoodsync.recovery.amend` keeps it); those objects are not pulled (:func:`_own_work`)."""
     pulls, problems = drifted(
         definitions,
         plan,
@@ -1527,6 +1537,7 @@ def pull_account(
         secrets=secrets,
     )
     report = PullReport(problems=list(problems), unpulled=renamed_drift(definitions, plan))
+    pulls, report.notes = _own_work(pulls, unfinished)
     files: dict[str, list[ObjectPull]] = {}
     for pull in pulls:
         report.problems.extend(pull.conflicts)
@@ -1549,6 +1560,41 @@ def pull_account(
         edited.update((d.address, d) for d in new_definitions if d.address in wanted)
     report.problems.extend(_left_over(definitions, edited, pulls, plan, remote, env, forbidden_env))
     return report
+
+
+def _own_work(
+    pulls: Sequence[ObjectPull], unfinished: Sequence[Unfinished]
+) -> tuple[list[ObjectPull], list[Problem]]:
+    """``pulls`` less those of objects an interrupted apply left unfinished, and a warning for
+    each of these. What differs there is hoodsync's own work, not a change made in a UI: a
+    campaign it paused to edit while running, its edit perhaps not made; a change cut between
+    its steps. Written back, ``state: paused`` (or the edit undone) would, once committed,
+    close the journal's entry and keep the campaign stopped for good; the next apply (which
+    ``plan`` shows) finishes that work instead."""
+    open_ = {u.address: u for u in unfinished}
+    kept: list[ObjectPull] = []
+    notes: list[Problem] = []
+    for pull in pulls:
+        entry = open_.get(pull.definition.address)
+        if entry is None:
+            kept.append(pull)
+            continue
+        what = (
+            f"paused campaign {entry.id} to edit it while it was running and did not resume it"
+            if entry.left_paused
+            else "started a change of it and did not finish it"
+        )
+        notes.append(
+            Problem(
+                pull.definition.location,
+                f"{pull.definition.address}: not pulled: an interrupted apply {what} "
+                f"({entry.detail}; journal {entry.journal}): what differs is hoodsync's "
+                "unfinished work, not a change made in the account; `hoodsync apply` "
+                "finishes it (see `hoodsync plan`), then pull again",
+                severity="warning",
+            )
+        )
+    return kept, notes
 
 
 def renamed_drift(definitions: Sequence[Definition], plan: Plan) -> list[Problem]:

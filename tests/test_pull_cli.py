@@ -13,6 +13,7 @@ import re
 import select
 import subprocess
 import sys
+import threading
 import time
 import tty
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import EmulatorHandle
+from test_cli_apply import remote_campaigns, running_campaigns, titled_campaign
 from test_cli_plan import (  # noqa: F401 (fixtures)
     EXAMPLES,
     Account,
@@ -35,8 +37,11 @@ from test_cli_plan import (  # noqa: F401 (fixtures)
     make_account,
     write,
 )
+from test_recovery import ctrl_c_twice, left_paused_by_a_stopped_edit
 
+import hoodsync.remote.hood
 from hoodsync.emulator.sandbox import SANDBOX_HOOD_URL, open_sandbox
+from hoodsync.errors import NetworkError
 from hoodsync.pull import git_quoted
 from hoodsync.terminal import UNSAFE
 
@@ -551,3 +556,66 @@ def test_pull_says_when_it_reads_the_embedded_sandbox_as_plan_does(
     code, out, err = cli(capsys, "pull", "--check")
     assert code == 0 and out == "", err
     assert err.splitlines()[0] == line
+
+
+# ------------------------------------------------------------------ an interrupted apply
+
+
+@pytest.mark.parametrize("state", ["active", None], ids=["state-active", "no-state"])
+def test_what_an_interrupted_apply_left_unfinished_is_not_pulled(
+    emulated: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    state: str | None,
+) -> None:
+    """An edit of a running campaign cut right after hoodsync's own pause (its patch never
+    arrives). The journal says whose pause it is, and plan resumes it. Pull (which wrote
+    `state: paused` and took the edit back: committed, that would keep the campaign stopped
+    for good) leaves the file alone, saying why in one line; after the apply finishes the
+    work, nothing differs."""
+    running_campaigns(emulated, capsys, "a")
+    path = write(emulated.root, "c/a.yaml", titled_campaign("a", "New", state=state))
+    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
+    assert remote_campaigns(emulated) == [("Campaign a", "paused", "Hello")]
+    text = path.read_text()
+
+    for argv in (("pull", "--check"), ("pull", "--dry-run"), ("pull",)):
+        code, out, err = cli(capsys, *argv)
+        assert (code, out) == (0, ""), (argv, err)
+        [line] = [x for x in err.splitlines() if "warning:" in x]
+        assert line.startswith("c/a.yaml:1:1: warning: campaign.a: not pulled: an interrupted ")
+        assert "paused campaign " in line and "did not resume it" in line and "journal " in line
+        assert "`hoodsync apply` finishes it" in line
+        assert path.read_text() == text
+
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    assert remote_campaigns(emulated) == [("Campaign a", "running", "New")]
+    code, out, err = cli(capsys, "pull", "--check")
+    assert (code, out) == (0, "") and "No drift" in err and "warning" not in err
+
+
+def test_a_create_cut_before_its_pause_is_not_pulled_as_active(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`state: paused`: create, then pause; cut while the pause is on the wire. The live
+    campaign is hoodsync's unfinished work: pull does not write `state: active`."""
+    path = write(emulated.root, "c/a.yaml", titled_campaign("a", "A", state="paused"))
+    text = path.read_text()
+    release = threading.Event()
+
+    def cut(self: Any, campaign_id: str, reason: str | None = None) -> None:
+        ctrl_c_twice(emulated.root / ".hoodsync" / "journal")
+        release.wait(10)
+        raise NetworkError("the connection was lost")
+
+    real = hoodsync.remote.hood.HoodClient.pause_campaign
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "pause_campaign", cut)
+    try:
+        assert cli(capsys, "apply", "--auto-approve")[0] == 1
+    finally:
+        release.set()
+        monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "pause_campaign", real)
+    code, out, err = cli(capsys, "pull")
+    assert (code, out) == (0, ""), err
+    assert "campaign.a: not pulled: an interrupted apply started a change of it" in err
+    assert path.read_text() == text

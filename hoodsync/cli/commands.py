@@ -1074,6 +1074,7 @@ def pull(
     """
     from hoodsync.definitions.loader import collector_paused
     from hoodsync.engine import (
+        Recovery,
         close_all,
         make_plans,
         prepare,
@@ -1089,7 +1090,15 @@ def pull(
         prep = prepare(tuple(paths), tuple(accounts), tuple(targets), _Notices())
         # Whatever PATHS: a value any definition of the project interpolates is never written.
         secrets = project_secrets(prep, paths)
-        runs = make_plans(prep, prune=False, allow_replace=False, parallelism=parallelism)
+        # The account's journal, read as plan reads it: what an interrupted apply left
+        # unfinished is hoodsync's own work, not drift to write back.
+        runs = make_plans(
+            prep,
+            prune=False,
+            allow_replace=False,
+            parallelism=parallelism,
+            recovery=Recovery(_err),
+        )
     try:
         for run in runs:
             # As plan's header says it: an account read from the embedded sandbox (a credential
@@ -1106,6 +1115,7 @@ def pull(
                 env=os.environ,
                 forbidden_env=prep.config.secret_names(),
                 secrets=secrets,
+                unfinished=run.unfinished,
             )
             for share, run in zip(prep.shares, runs)
         ]
@@ -1115,6 +1125,7 @@ def pull(
     changes = [f for r in reports for f in r.files]
     problems = [str(p) for r in reports for p in r.problems] + problems
     unpulled = [str(p) for r in reports for p in r.unpulled]
+    notes = [str(p) for r in reports for p in r.notes]
     color = _color(no_color)
     for change in changes:
         click.echo(
@@ -1125,9 +1136,9 @@ def pull(
     write = not (check or dry_run)
     if write:
         problems += write_pulled(changes, new_files)
-    for problem in unpulled + problems:
+    for problem in notes + unpulled + problems:
         _err(problem)
-    _err(_pull_summary(changes, new_files, unpulled + problems, write))
+    _err(_pull_summary(changes, new_files, notes + unpulled + problems, write))
     if problems or (unpulled and not check):
         raise SystemExit(EXIT_ERROR)
     # Drift pull cannot write is drift all the same: the read-only check never passes on it.
