@@ -1258,21 +1258,20 @@ def write_pulled(changes: Sequence[FileChange], new_files: Sequence[tuple[Path, 
     """Write every pulled file whole or not at all; a definition file that changed on disk
     since it was read is not written (a line to print says so)."""
     from hoodsync.model import Location
+    from hoodsync.pull import changed_while_pulling
 
     problems: list[str] = []
     for path, text in new_files:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text)
     for change in changes:
-        if read_definition(change.path) != change.before:
-            problems.append(
-                str(
-                    Problem(
-                        Location(change.path),
-                        "not written: the file changed while pulling; pull again",
-                    )
-                )
-            )
+        try:
+            now = read_definition(change.path)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(str(Problem(Location(change.path), changed_while_pulling(exc))))
+            continue
+        if now != change.before:
+            problems.append(str(Problem(Location(change.path), changed_while_pulling())))
             continue
         write_atomic(Path(change.path), change.after)
     return problems

@@ -86,6 +86,7 @@ __all__ = [
     "drifted",
     "pull_account",
     "renamed_drift",
+    "changed_while_pulling",
     "apply_edits",
     "edit_text",
     "render_scalar",
@@ -1546,7 +1547,13 @@ def pull_account(
     edited: dict[str, Definition] = {}
     for path in sorted(files):
         pulls_here = files[path]
-        text = read_text(path)
+        try:
+            text = read_text(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            # Read (and valid) when the definitions were loaded: it changed since, while the
+            # account was read (an editor saving in another encoding, a branch switch).
+            report.problems.append(Problem(Location(path), changed_while_pulling(exc)))
+            continue
         try:
             new_text, new_definitions = _edit_file(path, text, pulls_here)
         except EditRefused as exc:
@@ -1595,6 +1602,18 @@ def _own_work(
             )
         )
     return kept, notes
+
+
+def changed_while_pulling(exc: OSError | UnicodeDecodeError | None = None) -> str:
+    """Why a definition file is not written when it cannot be read again as it was (``exc``:
+    what reading it raised), or differs from what was read."""
+    if isinstance(exc, UnicodeDecodeError):
+        why = " (it is no longer UTF-8)"
+    elif exc is not None:
+        why = f" ({exc.strerror or type(exc).__name__})"
+    else:
+        why = ""
+    return f"not written: the file changed while pulling{why}; pull again"
 
 
 def renamed_drift(definitions: Sequence[Definition], plan: Plan) -> list[Problem]:

@@ -25,11 +25,13 @@ import pytest
 
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import load_definitions
+from hoodsync.engine import read_definition, write_pulled
 from hoodsync.model import Definition, Kind, Location
 from hoodsync.plan import AccountInfo
 from hoodsync.planner import make_plan, prepare
 from hoodsync.pull import (
     Edit,
+    FileChange,
     PullReport,
     apply_edits,
     edit_text,
@@ -679,3 +681,36 @@ def test_random_edits_read_back_exactly_as_meant(path: Path) -> None:
         assert json.dumps([d.data for d in loaded.documents]) == json.dumps(
             [apply_edits(doc.data, edits[doc.location]) for doc in documents]
         ), (seed, new)
+
+
+# ------------------------------------------------------------------ files that change meanwhile
+
+
+def test_a_file_that_stops_being_utf8_while_pulling_is_one_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """The file is read (as UTF-8) to load the definitions, then again to edit it once the
+    account has been read, which can take minutes: an editor may have saved it in another
+    encoding meanwhile. That is the one-line "changed while pulling" (before: a traceback),
+    both where pull reads it and where the write checks it once more."""
+    path = write(tmp_path, CAMPAIGN)
+    definitions = load_definitions([path])
+    remote = applied(definitions)
+    named(remote, "C")["labels"] = "one,two"
+    plan = make_plan(definitions, remote, account=ACCOUNT, env=ENV)
+    with open(path, "ab") as fh:
+        fh.write(b"# caf\xe9\n")  # Latin-1
+    report = pull_account(definitions, plan, remote, read_text=read_definition, env=ENV)
+    assert report.files == []
+    [problem] = report.problems
+    assert str(problem) == (
+        f"{path}:1:1: error: not written: the file changed while pulling (it is no longer "
+        "UTF-8); pull again"
+    )
+
+    change = FileChange(path, CAMPAIGN, CAMPAIGN.replace("[one]", "[one, two]"), ("campaign.c",))
+    [line] = write_pulled([change], [])
+    assert line.endswith(
+        "not written: the file changed while pulling (it is no longer UTF-8); pull again"
+    )
+    assert Path(path).read_bytes().endswith(b"# caf\xe9\n")
