@@ -77,6 +77,9 @@ __all__ = [
     "read_definition",
     "project_secrets",
     "pull_new_files",
+    "repository_root",
+    "linked_outside",
+    "not_linked_outside",
     "write_pulled",
 ]
 
@@ -1254,9 +1257,61 @@ def pull_new_files(
     return files, problems
 
 
-def write_pulled(changes: Sequence[FileChange], new_files: Sequence[tuple[Path, str]]) -> list[str]:
+def repository_root(path: str, config: Config) -> Path:
+    """The repository ``path`` (a definition file, as named) is in: the nearest folder above
+    it, as named (symbolic links not followed), that holds ``.git``; else the project's folder
+    (that of hoodsync.yaml, or the working directory)."""
+    here = Path(os.path.abspath(path)).parent
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return config.root
+
+
+def linked_outside(path: str, config: Config) -> str | None:
+    """Why the definition file ``path`` is not written, when a symbolic link (the file, or a
+    folder on the way) takes it outside its repository: ``git diff`` would not show the
+    change, and the file may be another project's. ``None`` otherwise (a file outside any
+    repository, named as it is, is written where it is)."""
+    named = Path(os.path.abspath(path))
+    try:
+        target = named.resolve()
+        root = repository_root(path, config).resolve()
+    except (OSError, RuntimeError):  # a link loop: reading it again reports the file
+        return None
+    if target == named or target.is_relative_to(root):
+        return None
+    return (
+        f"not written: a symbolic link takes it outside the repository, to {target}; edit "
+        "that file by hand"
+    )
+
+
+def not_linked_outside(
+    changes: Sequence[FileChange], config: Config
+) -> tuple[list[FileChange], list[str]]:
+    """``changes`` less those :func:`linked_outside` refuses, and a line to print for each."""
+    from hoodsync.model import Location
+
+    kept: list[FileChange] = []
+    problems: list[str] = []
+    for change in changes:
+        why = linked_outside(change.path, config)
+        if why is None:
+            kept.append(change)
+        else:
+            problems.append(str(Problem(Location(change.path), why)))
+    return kept, problems
+
+
+def write_pulled(
+    changes: Sequence[FileChange],
+    new_files: Sequence[tuple[Path, str]],
+    config: Config | None = None,
+) -> list[str]:
     """Write every pulled file whole or not at all; a definition file that changed on disk
-    since it was read is not written (a line to print says so)."""
+    since it was read, or (with ``config``) that a symbolic link now takes outside its
+    repository, is not written (a line to print says so)."""
     from hoodsync.model import Location
     from hoodsync.pull import changed_while_pulling
 
@@ -1265,6 +1320,10 @@ def write_pulled(changes: Sequence[FileChange], new_files: Sequence[tuple[Path, 
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text)
     for change in changes:
+        outside = linked_outside(change.path, config) if config is not None else None
+        if outside is not None:
+            problems.append(str(Problem(Location(change.path), outside)))
+            continue
         try:
             now = read_definition(change.path)
         except (OSError, UnicodeDecodeError) as exc:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from hoodsync.config import load_config
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import load_definitions
 from hoodsync.engine import read_definition, write_pulled
@@ -855,3 +856,22 @@ def test_a_key_is_added_after_the_last_entry_in_the_mappings_style(
     assert load_text(after, "x.yaml").documents[0].data == apply_edits(
         load_text(text, "x.yaml").documents[0].data, [edit]
     )
+
+
+def test_the_write_checks_again_that_no_link_takes_the_file_out_of_the_repository(
+    tmp_path: Path,
+) -> None:
+    """The file became a link to a file outside the repository after pull read it: the write
+    looks again (the diff was checked when printed), and refuses."""
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    outside = Path(write(tmp_path, CAMPAIGN, "elsewhere.yaml"))
+    link = tmp_path / "repo" / "c.yaml"
+    link.symlink_to(outside)
+    change = FileChange(str(link), CAMPAIGN, CAMPAIGN.replace("[one]", "[one, two]"), ("c",))
+    config = load_config([], env={}, cwd=tmp_path / "repo")
+    [line] = write_pulled([change], [], config)
+    assert line == (
+        f"{link}:1:1: error: not written: a symbolic link takes it outside the repository, "
+        f"to {outside}; edit that file by hand"
+    )
+    assert outside.read_text() == CAMPAIGN

@@ -679,3 +679,45 @@ def test_a_body_with_crlf_line_ends_is_left_out_and_the_rest_pulled(
         assert "it holds a carriage return" in line and line.endswith("(spec.message.body.en)")
         assert "title: {en: New title}" in path.read_text()
     assert "body: {en: News}" in path.read_text()
+
+
+# ------------------------------------------------------------------ symbolic links
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_pull_does_not_write_through_a_link_out_of_the_repository(
+    account: Account, capsys: pytest.CaptureFixture[str], link: str
+) -> None:
+    """A definition file (or its folder) that is a symbolic link to a file outside the
+    repository: pull would rewrite that file, where `git diff` shows nothing. It is refused,
+    in one line; a link that stays inside the repository is written as before."""
+    shared = account.root.parent / "shared"
+    outside = write(shared, "c/t.yaml", campaign_yaml("t", "T"))
+    # In a hidden folder (not read as a definition itself), reached through a link only.
+    inside = write(account.root, ".snippets/u.yaml", campaign_yaml("u", "U"))
+    (account.root / "d").mkdir()
+    (account.root / "d" / "u.yaml").symlink_to(inside)
+    if link == "file":
+        (account.root / "c").mkdir()
+        (account.root / "c" / "t.yaml").symlink_to(outside)
+    else:
+        (account.root / "c").symlink_to(shared / "c")
+    before = outside.read_text()
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with account.remote() as remote:
+        for name in ("T", "U"):
+            found = remote.campaign(name)
+            answer = remote.hood.patch(f"/campaigns/{found['id']}", json={"labels": ["a", "z"]})
+            assert answer.status_code == 204
+
+    for argv in (("pull", "--dry-run"), ("pull",)):
+        code, out, err = cli(capsys, *argv)
+        assert code == 1, err
+        [line] = [x for x in err.splitlines() if "error:" in x]
+        assert line == (
+            "c/t.yaml:1:1: error: not written: a symbolic link takes it outside the "
+            f"repository, to {outside.resolve()}; edit that file by hand"
+        )
+        assert "t.yaml" not in out and "labels: [a, z]" in out  # u.yaml's diff only
+    assert outside.read_text() == before
+    assert "labels: [a, z]" in inside.read_text()

@@ -1077,6 +1077,7 @@ def pull(
         Recovery,
         close_all,
         make_plans,
+        not_linked_outside,
         prepare,
         project_secrets,
         pull_new_files,
@@ -1122,8 +1123,9 @@ def pull(
         new_files, problems = pull_new_files(runs, prep, new_dir, secrets) if new_dir else ([], [])
     finally:
         close_all(runs)
-    changes = [f for r in reports for f in r.files]
-    problems = [str(p) for r in reports for p in r.problems] + problems
+    # A file a symbolic link takes outside the repository is not written (nor shown as if).
+    changes, outside = not_linked_outside([f for r in reports for f in r.files], prep.config)
+    problems = [str(p) for r in reports for p in r.problems] + problems + outside
     unpulled = [str(p) for r in reports for p in r.unpulled]
     notes = [str(p) for r in reports for p in r.notes]
     color = _color(no_color)
@@ -1135,7 +1137,7 @@ def pull(
         click.echo(_styled_diff(unified_diff(str(path), None, text), color), nl=False)
     write = not (check or dry_run)
     if write:
-        problems += write_pulled(changes, new_files)
+        problems += write_pulled(changes, new_files, prep.config)
     for problem in notes + unpulled + problems:
         _err(problem)
     _err(_pull_summary(changes, new_files, notes + unpulled + problems, write))
