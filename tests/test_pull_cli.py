@@ -538,24 +538,25 @@ def test_an_object_renamed_in_the_account_is_drift_pull_reports(
 
 
 def test_pull_says_when_it_reads_the_embedded_sandbox_as_plan_does(
-    emulated: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The Falconyte key missing (a CI secret not set): Falconyte is the embedded sandbox,
-    which holds nothing of the real account. Pull prints the line plan prints (before: a
-    plain "No drift")."""
-    write(emulated.root, "e/welcome.yaml", email_yaml("welcome", "Welcome flow"))
+    """No credential in the environment: both APIs are the embedded sandbox, which holds
+    nothing of a real account. Pull prints the line plan prints (before: a plain "No
+    drift")."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "c/one.yaml", campaign_yaml("one", "One"))
+    write(acc.root, "e/welcome.yaml", email_yaml("welcome", "Welcome flow"))
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
-    code, _, err = cli(capsys, "pull", "--check")
-    assert code == 0 and "Sandbox" not in err, err
-
-    monkeypatch.delenv("FALCONYTE_API_KEY")
-    monkeypatch.delenv("FALCONYTE_API_URL")
     _, out, _ = cli(capsys, "plan")
     [line] = [x for x in out.splitlines() if x.startswith("Sandbox: ")]
+    assert "Hood is the embedded emulated account" in line
     assert "Falconyte is the embedded sandbox" in line
     code, out, err = cli(capsys, "pull", "--check")
-    assert code == 0 and out == "", err
-    assert err.splitlines()[0] == line
+    assert (code, out) == (0, ""), err
+    assert err.splitlines() == [line, "No drift: the definitions say what the accounts hold."]
 
 
 # ------------------------------------------------------------------ an interrupted apply
