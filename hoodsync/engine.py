@@ -1129,11 +1129,14 @@ def project_secrets(prep: Prepared, paths: Sequence[str]) -> list[tuple[str, str
         found = load_paths([prep.config.root])
         names |= variables_of(doc.data for doc in found.documents)
         for failed in sorted({p.location.path for p in found.problems}):
+            # Only a regular file: reading a FIFO named *.yaml would never end.
+            if not os.path.isfile(failed):
+                continue  # a folder's problem, a dangling link, a device: nothing to read
             try:
                 with open(failed, "rb") as fh:
                     raw = fh.read(DEFAULT_LIMITS.max_file_bytes)
             except OSError:
-                continue  # not a file (a folder's problem, a dangling link): nothing to read
+                continue
             names.update(reference_names(raw.decode("utf-8", "replace")))
     return values_of(names, os.environ)
 
