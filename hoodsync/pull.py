@@ -161,10 +161,7 @@ class ObjectPull:
                 frozen.add(edit.path[1:-1])
         refused = (*self.refused, *(e.path[1:] for e in related if e.path[:1] == ("spec",)))
         left = [e for e in self.edits if e not in related]
-        where = path if path[:1] == ("spec",) else ()
-        conflict = Problem(
-            self.definition.locate(path), f"{self.definition.address}: {why}", where or path
-        )
+        conflict = Problem(self.definition.locate(path), f"{self.definition.address}: {why}", path)
         return ObjectPull(
             self.definition,
             _outside_conflicts(left, refused, frozenset(frozen), self.same),
