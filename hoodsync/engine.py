@@ -76,7 +76,11 @@ __all__ = [
     "parse_targets",
     "os_error_text",
     "read_definition",
+    "project_secrets",
     "pull_new_files",
+    "repository_root",
+    "linked_outside",
+    "not_linked_outside",
     "write_pulled",
 ]
 
@@ -1157,15 +1161,51 @@ def read_definition(path: str) -> str:
     return Path(path).read_bytes().decode("utf-8")
 
 
+def project_secrets(prep: Prepared, paths: Sequence[str]) -> list[tuple[str, str]]:
+    """The values ``pull`` never writes, with the reference each is the value of: those of
+    every variable any definition of the project interpolates — under the folder of
+    ``hoodsync.yaml`` (without one, the working directory) as well as under PATHS, whatever
+    PATHS, ``--target`` or ``--account`` narrow the run to. A promo code one campaign takes
+    from ``${env:PROMO}`` and someone pasted into another in the UI must not reach git through
+    ``hoodsync pull other/``.
+
+    Files outside PATHS are loaded without validation (a file being written elsewhere does
+    not stop the pull); one that does not load is searched as text for ``${env:NAME}``."""
+    from hoodsync.definitions.interpolate import reference_names
+    from hoodsync.definitions.loader import DEFAULT_LIMITS, load_paths
+    from hoodsync.pull import values_of, variables_of
+
+    names = variables_of(d.spec for d in prep.definitions)
+    given = [Path(p).resolve() for p in (paths or ["."])]
+    root = prep.config.root.resolve()
+    if not any(root.is_relative_to(g) for g in given):  # PATHS leave part of the project out
+        found = load_paths([prep.config.root])
+        names |= variables_of(doc.data for doc in found.documents)
+        for failed in sorted({p.location.path for p in found.problems}):
+            # Only a regular file: reading a FIFO named *.yaml would never end.
+            if not os.path.isfile(failed):
+                continue  # a folder's problem, a dangling link, a device: nothing to read
+            try:
+                with open(failed, "rb") as fh:
+                    raw = fh.read(DEFAULT_LIMITS.max_file_bytes)
+            except OSError:
+                continue
+            names.update(reference_names(raw.decode("utf-8", "replace")))
+    return values_of(names, os.environ)
+
+
 def pull_new_files(
     runs: Sequence[Run],
     prep: Prepared,
     new_dir: Path,
+    secrets: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[list[tuple[Path, str]], list[str]]:
     """`pull --new`: the export files of every unmanaged object, below ``new_dir`` (one folder
     per account when there are several), with keys no definition uses. A file that already
     exists with the same text is left out; one that exists with other text is a problem (it is
-    never overwritten). Problems come back as the lines to print."""
+    never overwritten), nor one holding a value of ``secrets`` (default: those of the
+    variables the definitions under PATHS use; see :func:`project_secrets`). Problems come
+    back as the lines to print."""
     from hoodsync.definitions.interpolate import reference_paths
     from hoodsync.definitions.loader import load_text
     from hoodsync.export import export_documents
@@ -1180,7 +1220,8 @@ def pull_new_files(
     files: list[tuple[Path, str]] = []
     problems: list[str] = []
     # The values of the variables the definitions interpolate: never written into a file.
-    secrets = variable_values(prep.definitions, os.environ)
+    if secrets is None:
+        secrets = variable_values(prep.definitions, os.environ)
     for run in runs:
         # One the plan warns is probably a definition's own, renamed, is not a new one (and
         # its name may be that definition's old ${env:...} value).
@@ -1272,25 +1313,80 @@ def pull_new_files(
     return files, problems
 
 
-def write_pulled(changes: Sequence[FileChange], new_files: Sequence[tuple[Path, str]]) -> list[str]:
-    """Write every pulled file whole or not at all; a definition file that changed on disk
-    since it was read is not written (a line to print says so)."""
+def repository_root(path: str, config: Config) -> Path:
+    """The repository ``path`` (a definition file, as named) is in: the nearest folder above
+    it, as named (symbolic links not followed), that holds ``.git``; else the project's folder
+    (that of hoodsync.yaml, or the working directory)."""
+    here = Path(os.path.abspath(path)).parent
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return config.root
+
+
+def linked_outside(path: str, config: Config) -> str | None:
+    """Why the definition file ``path`` is not written, when a symbolic link (the file, or a
+    folder on the way) takes it outside its repository: ``git diff`` would not show the
+    change, and the file may be another project's. ``None`` otherwise (a file outside any
+    repository, named as it is, is written where it is)."""
+    named = Path(os.path.abspath(path))
+    try:
+        target = named.resolve()
+        root = repository_root(path, config).resolve()
+    except (OSError, RuntimeError):  # a link loop: reading it again reports the file
+        return None
+    if target == named or target.is_relative_to(root):
+        return None
+    return (
+        f"not written: a symbolic link takes it outside the repository, to {target}; edit "
+        "that file by hand"
+    )
+
+
+def not_linked_outside(
+    changes: Sequence[FileChange], config: Config
+) -> tuple[list[FileChange], list[str]]:
+    """``changes`` less those :func:`linked_outside` refuses, and a line to print for each."""
     from hoodsync.model import Location
+
+    kept: list[FileChange] = []
+    problems: list[str] = []
+    for change in changes:
+        why = linked_outside(change.path, config)
+        if why is None:
+            kept.append(change)
+        else:
+            problems.append(str(Problem(Location(change.path), why)))
+    return kept, problems
+
+
+def write_pulled(
+    changes: Sequence[FileChange],
+    new_files: Sequence[tuple[Path, str]],
+    config: Config | None = None,
+) -> list[str]:
+    """Write every pulled file whole or not at all; a definition file that changed on disk
+    since it was read, or (with ``config``) that a symbolic link now takes outside its
+    repository, is not written (a line to print says so)."""
+    from hoodsync.model import Location
+    from hoodsync.pull import changed_while_pulling
 
     problems: list[str] = []
     for path, text in new_files:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text)
     for change in changes:
-        if read_definition(change.path) != change.before:
-            problems.append(
-                str(
-                    Problem(
-                        Location(change.path),
-                        "not written: the file changed while pulling; pull again",
-                    )
-                )
-            )
+        outside = linked_outside(change.path, config) if config is not None else None
+        if outside is not None:
+            problems.append(str(Problem(Location(change.path), outside)))
+            continue
+        try:
+            now = read_definition(change.path)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(str(Problem(Location(change.path), changed_while_pulling(exc))))
+            continue
+        if now != change.before:
+            problems.append(str(Problem(Location(change.path), changed_while_pulling())))
             continue
         write_atomic(Path(change.path), change.after)
     return problems

@@ -13,7 +13,10 @@ push task's ``spec.status`` too, when its lifecycle moved). Nothing else is ever
 * a value that comes from ``${env:NAME}`` is never written over (a secret would land in git): it
   is a conflict naming the field, and the run exits 1;
 * objects no definition manages are not drift (``--new DIR`` exports them, as ``export`` does);
-  no definition is ever deleted; the network is only read.
+  no definition is ever deleted; the network is only read;
+* an object an interrupted apply left unfinished (the account's journal: see
+  :mod:`hoodsync.recovery`) differs by hoodsync's own work: it is not pulled, and a warning
+  says why; one renamed in a UI (matched by name) is drift pull cannot write, and is reported.
 
 List alignment: messages (objects with a ``name``) are matched by name and channel, arrays of
 scalars by value (an inserted, removed or replaced element is one edit), other arrays of objects
@@ -37,7 +40,13 @@ Every edited file is checked before it may be written: it is read back with the 
 and must load as exactly the data the edits mean (a value under an anchor that other places
 share, which the account changed in only some of them, fails here and is refused), it is
 validated, and the edited definitions are planned again against the same remote objects: what
-still differs is reported. A file that would not load or validate is not written.
+still differs is reported. A file that would not load is not written. One that would not
+validate because of one object's field (the account holds what no definition may: a carriage
+return in a text, a ``test_split`` of 0) is edited again without that field — a conflict, as
+a secret is, with the list rules that keep a list from being half pulled — so that its other
+changes are still written; one that would not validate for another reason is not written. A
+campaign whose messages become an A/B test (a message added in the UI) gains the account's
+``ab_test`` block when the definition states none: without it the file would not validate.
 
 Pure: file texts come in through a callable, edited texts go out; nothing here writes or prints.
 """
@@ -49,7 +58,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +76,8 @@ from hoodsync.kinds.email_campaign import SET_FIELDS
 from hoodsync.kinds.push_task import PushTaskRules
 from hoodsync.model import STATES, Definition, JsonPath, Kind, Location, RemoteObject
 from hoodsync.plan import Change, Plan
-from hoodsync.planner import make_plan, prepare
+from hoodsync.planner import make_plan, prepare, renamed_objects
+from hoodsync.recovery import Unfinished
 from hoodsync.session import spec_shapes
 from hoodsync.terminal import printable
 
@@ -81,10 +91,15 @@ __all__ = [
     "object_pull",
     "drifted",
     "pull_account",
+    "renamed_drift",
+    "changed_while_pulling",
     "apply_edits",
     "edit_text",
     "render_scalar",
     "variable_values",
+    "variables_of",
+    "values_of",
+    "Secret",
     "strings_of",
     "holds_value",
     "unified_diff",
@@ -102,7 +117,9 @@ class Edit:
     ``op``: ``set`` (the value at ``path`` becomes ``value``), ``delete`` (the key or list item
     at ``path``), ``insert`` (the items ``value`` — a list — go into the list at ``path`` before
     the item that had index ``index``; ``index`` = its length appends), ``rename`` (the key at
-    ``path`` becomes ``key``, with the value ``value``). Indexes are those of the file as read.
+    ``path`` becomes ``key``, with the value ``value``), ``add`` (the mapping that holds
+    ``path`` gains its last key, with the value ``value``, after its other entries). Indexes
+    are those of the file as read.
     """
 
     op: str
@@ -114,11 +131,45 @@ class Edit:
 
 @dataclass
 class ObjectPull:
-    """What one definition needs: its edits, and its conflicts (fields not written)."""
+    """What one definition needs: its edits, and its conflicts (fields not written).
+
+    ``same``, ``refused`` and ``frozen`` (spec-relative paths) are how its lists were aligned
+    and where edits were refused (see :func:`_outside_conflicts`): what :meth:`without` needs
+    to leave out one more field soundly."""
 
     definition: Definition
     edits: list[Edit] = field(default_factory=list)
     conflicts: list[Problem] = field(default_factory=list)
+    same: frozenset[JsonPath] = frozenset()
+    refused: tuple[JsonPath, ...] = ()
+    frozen: frozenset[JsonPath] = frozenset()
+
+    def without(self, path: JsonPath, why: str) -> ObjectPull | None:
+        """This pull without its edits of the document path ``path`` (inside it, or of a
+        value that holds it), nor those that would then leave a list half pulled, and with a
+        conflict saying ``why`` there; ``None`` when no edit concerns ``path``."""
+        related = [
+            e for e in self.edits if e.path[: len(path)] == path or path[: len(e.path)] == e.path
+        ]
+        if not related:
+            return None
+        frozen = set(self.frozen)
+        for edit in related:  # a list that loses an insert or a delete gains or loses no item
+            if edit.op == "insert":
+                frozen.add(edit.path[1:])
+            elif edit.op == "delete" and isinstance(edit.path[-1], int):
+                frozen.add(edit.path[1:-1])
+        refused = (*self.refused, *(e.path[1:] for e in related if e.path[:1] == ("spec",)))
+        left = [e for e in self.edits if e not in related]
+        conflict = Problem(self.definition.locate(path), f"{self.definition.address}: {why}", path)
+        return ObjectPull(
+            self.definition,
+            _outside_conflicts(left, refused, frozenset(frozen), self.same),
+            [*self.conflicts, conflict],
+            self.same,
+            refused,
+            frozenset(frozen),
+        )
 
 
 #: Push-task repeat fields: a task holds one or the other.
@@ -558,7 +609,35 @@ def object_pull(
         status = shape.get("status")
         if "status" in d.spec and status in (0, 1) and not isinstance(status, bool):
             walker.set(("status",), d.spec["status"], status)
-    return ObjectPull(d, _outside_conflicts(walker.edits, walker, walker.same), walker.conflicts)
+    edits = _outside_conflicts(walker.edits, walker.refused, walker.frozen, walker.same)
+    if d.kind is Kind.CAMPAIGN:
+        edits += _ab_test(walker, edits, shape)
+    return ObjectPull(
+        d,
+        edits,
+        walker.conflicts,
+        frozenset(walker.same),
+        tuple(walker.refused),
+        frozenset(walker.frozen),
+    )
+
+
+def _ab_test(walker: _Walker, edits: Sequence[Edit], shape: Mapping[str, Any]) -> list[Edit]:
+    """The ``ab_test`` block the account holds, added (as the last key of ``spec``) when the
+    definition states none and its messages, once pulled, are an A/B test (several of one
+    channel: a message added in the UI, where the UI adds the block too). Without it, the file
+    would not validate; with it, the plan compares the block as the account holds it."""
+    spec = walker.definition.spec
+    block = shape.get("ab_test")
+    if "ab_test" in spec or not isinstance(block, dict) or not block:
+        return []
+    messages = apply_edits({"spec": spec}, edits)["spec"].get("messages")
+    channels = Counter(m.get("channel") for m in messages or () if isinstance(m, dict))
+    if not any(n > 1 for n in channels.values()):
+        return []
+    before = len(walker.edits)
+    walker._add(Edit("add", ("spec", "ab_test"), settable(block)), ("ab_test",))
+    return walker.edits[before:]
 
 
 #: A value never to write, and the ``${env:...}`` reference it is the value of (what a
@@ -569,8 +648,20 @@ Secret = tuple[str, str]
 def variable_values(definitions: Sequence[Definition], env: Mapping[str, str]) -> list[Secret]:
     """The values in ``env`` of every variable ``definitions`` interpolate (those long enough
     to look for: see :data:`_SECRET_MIN`), in name order, each with its reference."""
-    names = {n for d in definitions for ns in reference_paths(d.spec).values() for n in ns}
-    return [(v, f"${{env:{n}}}") for n in sorted(names) if len(v := env.get(n, "")) >= _SECRET_MIN]
+    return values_of(variables_of(d.spec for d in definitions), env)
+
+
+def variables_of(specs: Iterable[Any]) -> set[str]:
+    """The names of the variables the templates in ``specs`` (any JSON-like data) reference."""
+    return {n for spec in specs for ns in reference_paths(spec).values() for n in ns}
+
+
+def values_of(names: Iterable[str], env: Mapping[str, str]) -> list[Secret]:
+    """The values in ``env`` of the variables ``names`` (those long enough to look for: see
+    :data:`_SECRET_MIN`), in name order, each with its reference."""
+    return [
+        (v, f"${{env:{n}}}") for n in sorted(set(names)) if len(v := env.get(n, "")) >= _SECRET_MIN
+    ]
 
 
 def _secrets(desired: Desired) -> list[Secret]:
@@ -585,7 +676,10 @@ def _secrets(desired: Desired) -> list[Secret]:
 
 
 def _outside_conflicts(
-    edits: Sequence[Edit], walker: _Walker, same: Collection[JsonPath]
+    edits: Sequence[Edit],
+    refused: Collection[JsonPath],
+    frozen: Collection[JsonPath],
+    same: Collection[JsonPath],
 ) -> list[Edit]:
     """``edits`` without those that would leave a list half pulled:
 
@@ -598,7 +692,7 @@ def _outside_conflicts(
     """
     arrays = {
         path[:i]
-        for path in walker.refused
+        for path in refused
         for i, part in enumerate(path[:-1])  # a field inside the item
         if type(part) is int and path[: i + 1] not in same
     }
@@ -609,9 +703,9 @@ def _outside_conflicts(
             n = len(array)
             if path[:n] == array and (len(path) == n or path[: n + 1] not in same):
                 return False
-        if edit.op == "insert" and path in walker.frozen:
+        if edit.op == "insert" and path in frozen:
             return False
-        return not (edit.op == "delete" and path[:-1] in walker.frozen)
+        return not (edit.op == "delete" and path[:-1] in frozen)
 
     return [e for e in edits if kept(e)]
 
@@ -662,16 +756,18 @@ def drifted(
     *,
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
-    every_definition: Sequence[Definition] | None = None,
+    secrets: Sequence[Secret] | None = None,
 ) -> tuple[list[ObjectPull], list[Problem]]:
     """Every definition of one account whose change in ``plan`` has a remote object, with its
     edits; and a problem for each one whose remote object the plan could not tell (ambiguous
-    match). Pure."""
+    match). ``secrets`` (default: the values of the variables ``definitions`` use): the
+    values never written anywhere. Pure."""
     desired = {x.address: x for x in prepare(definitions, env, forbidden_env)}
     shapes = spec_shapes(plan, remote)
     # A variable's value is a secret wherever it would be written, not only in the
     # definitions that use it.
-    secrets = variable_values(definitions if every_definition is None else every_definition, env)
+    if secrets is None:
+        secrets = variable_values(definitions, env)
     raw = {(kind, str(item.get("id"))): item for kind, items in remote.items() for item in items}
     out: list[ObjectPull] = []
     problems: list[Problem] = []
@@ -712,7 +808,7 @@ def apply_edits(data: Any, edits: Sequence[Edit]) -> Any:
     for edit in edits:
         parent = _get(out, edit.path[:-1])
         last = edit.path[-1]
-        if edit.op == "set":
+        if edit.op in ("set", "add"):
             parent[last] = copy_json(edit.value)
         elif edit.op == "delete" and isinstance(last, str):
             del parent[last]
@@ -1135,6 +1231,8 @@ class _Editor:
             self.delete(edit.path)
         elif edit.op == "insert":
             self.insert(edit.path, edit.index, list(edit.value))
+        elif edit.op == "add":
+            self.add_key(edit.path, edit.value)
         elif edit.op == "rename":
             found = _resolve(self.tree, self.root, edit.path)
             assert found.parent is not None
@@ -1245,6 +1343,34 @@ class _Editor:
         if colon == -1 or colon > found.node.props:
             raise EditRefused("cannot find the ':' of a mapping entry")
         return colon + 1
+
+    # --- add a key ---
+
+    def add_key(self, path: JsonPath, value: Any) -> None:
+        """A key the mapping at ``path[:-1]`` lacks, written after its last entry: on lines of
+        its own (block style) in a block mapping, as ``, key: value`` in a flow one."""
+        found = _resolve(self.tree, self.root, path[:-1])
+        node, text, nl = found.node, self.text, self.nl
+        if node.kind == "alias" and node.target is not None:
+            node = node.target
+        key = str(path[-1])
+        if node.kind != "map" or any(k.value == key for k in node.keys):
+            raise EditRefused(f"{format_json_path(path)}: cannot add this key here")
+        if node.flow or found.flow or not node.keys:
+            entry = _render_flow({key: value})[1:-1]  # `{key: value}` without its braces
+            if not node.keys:
+                self.add(node.start, node.end, "{" + entry + "}", path, found)
+            else:
+                at = node.items[-1].end
+                self.add(at, at, ", " + entry, path, found)
+            return
+        pad = " " * _column(text, node.keys[0].props)
+        lines = _render_block_lines({key: value})
+        block = "".join(pad + line + nl for line in lines)
+        at = _line_end(text, node.end)
+        if at == len(text) and not text.endswith("\n"):
+            block = nl + block[: -len(nl)]
+        self.add(at, at, block, path, found)
 
     # --- delete ---
 
@@ -1411,10 +1537,16 @@ class FileChange:
 @dataclass
 class PullReport:
     """What a pull found for one account: the files to rewrite and every problem (conflicts,
-    refused files, differences left); any problem means exit 1."""
+    refused files, differences left); any problem means exit 1. ``unpulled``: drift that pull
+    cannot write (an object renamed in a UI), one line each saying what to do: ``pull`` exits
+    1 on it, and ``pull --check`` 2, as for files that would change."""
 
     files: list[FileChange] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    unpulled: list[Problem] = field(default_factory=list)
+    #: Objects left alone because what differs is hoodsync's own unfinished work (a warning
+    #: each, saying why; the exit code does not change).
+    notes: list[Problem] = field(default_factory=list)
 
 
 def _canonical(value: Any) -> str:
@@ -1465,11 +1597,58 @@ def _edit_file(path: str, text: str, pulls: Sequence[ObjectPull]) -> tuple[str, 
     if errors:
         first = errors[0]
         what = f" ({format_json_path(first.path)})" if first.path else ""
-        raise EditRefused(
+        starts = [(d.location.line, d.location.column) for d in after.documents]
+        at = (first.location.line, first.location.column)
+        index = sum(1 for start in starts if start <= at) - 1
+        owner = list(by_location)[index] if index >= 0 else None
+        raise _Invalid(
             f"the result would not validate: {first.message}{what}",
-            (first.location.line, first.location.column),
+            at,
+            first,
+            next((p for p in pulls if _where(p) == owner), None),
         )
     return new_text, definitions
+
+
+def _where(pull: ObjectPull) -> tuple[int, int]:
+    return (pull.definition.location.line, pull.definition.location.column)
+
+
+class _Invalid(EditRefused):
+    """The edited file would not validate: ``problem`` is the first error, ``pull`` the pull
+    of the document it is in (``None``: a document not edited, which cannot be)."""
+
+    def __init__(
+        self, message: str, at: tuple[int, int], problem: Problem, pull: ObjectPull | None
+    ) -> None:
+        super().__init__(message, at)
+        self.problem = problem
+        self.pull = pull
+
+
+def _narrowed(pulls: Sequence[ObjectPull], exc: _Invalid) -> list[ObjectPull] | None:
+    """``pulls`` less the edits that made the file invalid (those of the field the validation
+    error is about: see :meth:`ObjectPull.without`), the rest of the file's changes kept; or
+    ``None`` when the error cannot be put down to one object's field (then the file is not
+    written at all)."""
+    if exc.pull is None:
+        return None
+    why = f"not written: the account's value would not validate: {exc.problem.message}"
+    values = [
+        e.value for e in exc.pull.edits if e.path[: len(exc.problem.path)] == exc.problem.path
+    ]
+    if any("\r" in text for text in strings_of(values)):
+        # Written as plain line breaks it would validate, but the plan compares the text as
+        # it is and would still differ (and apply would rewrite the account's): left out.
+        why += (
+            " — it holds a carriage return (CRLF line ends, as a web form sends them), which "
+            "a definition cannot hold; the rest is pulled: remove it in the account, or edit "
+            "the definition by hand"
+        )
+    narrowed = exc.pull.without(exc.problem.path, why)
+    if narrowed is None:
+        return None
+    return [narrowed if p is exc.pull else p for p in pulls]
 
 
 def _anchor_reason(splice: _Splice) -> str:
@@ -1489,23 +1668,28 @@ def pull_account(
     read_text: Callable[[str], str],
     env: Mapping[str, str],
     forbidden_env: frozenset[str] = frozenset(),
-    every_definition: Sequence[Definition] | None = None,
+    secrets: Sequence[Secret] | None = None,
+    unfinished: Sequence[Unfinished] = (),
 ) -> PullReport:
     """One account's pull: ``definitions`` (its share), the ``plan`` made of them against
     ``remote`` (the clients' dicts the plan was made from). ``read_text(path)`` gives a
     definition file's text (``path`` as :attr:`Location.path` names it). Returns the files to
     rewrite, each checked (module docstring), and every problem found. Reads nothing else.
-    ``every_definition`` (default: ``definitions``): those whose variables' values are never
-    written, every account's."""
+    ``secrets`` (default: the values of the variables ``definitions`` use): the values never
+    written — the caller gives those of every definition of the project, whatever PATHS.
+    ``unfinished``: what the account's journal says an interrupted apply left open (as
+    :func:`hoodsync.recovery.amend` keeps it); those objects are not pulled (:func:`_own_work`)."""
     pulls, problems = drifted(
         definitions,
         plan,
         remote,
         env=env,
         forbidden_env=forbidden_env,
-        every_definition=every_definition,
+        secrets=secrets,
     )
-    report = PullReport(problems=list(problems))
+    report = PullReport(problems=list(problems), unpulled=renamed_drift(definitions, plan))
+    pulls, report.notes = _own_work(pulls, unfinished)
+    final = {p.definition.address: p for p in pulls}
     files: dict[str, list[ObjectPull]] = {}
     for pull in pulls:
         report.problems.extend(pull.conflicts)
@@ -1514,20 +1698,132 @@ def pull_account(
     edited: dict[str, Definition] = {}
     for path in sorted(files):
         pulls_here = files[path]
-        text = read_text(path)
         try:
-            new_text, new_definitions = _edit_file(path, text, pulls_here)
+            text = read_text(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            # Read (and valid) when the definitions were loaded: it changed since, while the
+            # account was read (an editor saving in another encoding, a branch switch).
+            report.problems.append(Problem(Location(path), changed_while_pulling(exc)))
+            continue
+        try:
+            new_text, new_definitions, narrowed = _edit_valid(path, text, pulls_here)
         except EditRefused as exc:
             where = Location(path, *exc.at) if exc.at else Location(path)
             report.problems.append(Problem(where, f"not written: {exc}"))
             continue
-        addresses = tuple(sorted(p.definition.address for p in pulls_here))
+        for before, after in zip(pulls_here, narrowed):  # fields left out, the rest written
+            report.problems.extend(after.conflicts[len(before.conflicts) :])
+            final[before.definition.address] = after
+        addresses = tuple(sorted(p.definition.address for p in narrowed if p.edits))
         if new_text != text:
             report.files.append(FileChange(path, text, new_text, addresses))
         wanted = set(addresses)
         edited.update((d.address, d) for d in new_definitions if d.address in wanted)
-    report.problems.extend(_left_over(definitions, edited, pulls, plan, remote, env, forbidden_env))
+    report.problems.extend(
+        _left_over(definitions, edited, list(final.values()), plan, remote, env, forbidden_env)
+    )
     return report
+
+
+def _edit_valid(
+    path: str, text: str, pulls: Sequence[ObjectPull]
+) -> tuple[str, list[Definition], list[ObjectPull]]:
+    """:func:`_edit_file`; when the result would not validate because of one object's field
+    (a value the account holds that no definition may: a carriage return in a text, say),
+    that field is left out and the rest tried again, so that the file's other changes are
+    still written (as a field that would write a secret is left out: see
+    :meth:`ObjectPull.without`). Returns the pulls as finally written, in the order given
+    (the text unchanged and no definitions when none has an edit left); raises
+    :class:`EditRefused` when the file cannot be written and the reason is not one field's."""
+    current = list(pulls)
+    while True:
+        try:
+            new_text, definitions = _edit_file(path, text, current)
+        except _Invalid as exc:
+            narrowed = _narrowed(current, exc)
+            if narrowed is None:
+                raise
+            current = narrowed
+            if not any(p.edits for p in current):
+                return text, [], current  # nothing left to write: the conflicts say why
+            continue
+        return new_text, definitions, current
+
+
+def _own_work(
+    pulls: Sequence[ObjectPull], unfinished: Sequence[Unfinished]
+) -> tuple[list[ObjectPull], list[Problem]]:
+    """``pulls`` less those of objects an interrupted apply left unfinished, and a warning for
+    each of these. What differs there is hoodsync's own work, not a change made in a UI: a
+    campaign it paused to edit while running, its edit perhaps not made; a change cut between
+    its steps. Written back, ``state: paused`` (or the edit undone) would, once committed,
+    close the journal's entry and keep the campaign stopped for good; the next apply (which
+    ``plan`` shows) finishes that work instead."""
+    open_ = {u.address: u for u in unfinished}
+    kept: list[ObjectPull] = []
+    notes: list[Problem] = []
+    for pull in pulls:
+        entry = open_.get(pull.definition.address)
+        if entry is None:
+            kept.append(pull)
+            continue
+        what = (
+            f"paused campaign {entry.id} to edit it while it was running and did not resume it"
+            if entry.left_paused
+            else "started a change of it and did not finish it"
+        )
+        notes.append(
+            Problem(
+                pull.definition.location,
+                f"{pull.definition.address}: not pulled: an interrupted apply {what} "
+                f"({entry.detail}; journal {entry.journal}): what differs is hoodsync's "
+                "unfinished work, not a change made in the account; `hoodsync apply` "
+                "finishes it (see `hoodsync plan`), then pull again",
+                severity="warning",
+            )
+        )
+    return kept, notes
+
+
+def changed_while_pulling(exc: OSError | UnicodeDecodeError | None = None) -> str:
+    """Why a definition file is not written when it cannot be read again as it was (``exc``:
+    what reading it raised), or differs from what was read."""
+    if isinstance(exc, UnicodeDecodeError):
+        why = " (it is no longer UTF-8)"
+    elif exc is not None:
+        why = f" ({exc.strerror or type(exc).__name__})"
+    else:
+        why = ""
+    return f"not written: the file changed while pulling{why}; pull again"
+
+
+def renamed_drift(definitions: Sequence[Definition], plan: Plan) -> list[Problem]:
+    """One problem per definition the ``plan`` would create while an unmanaged object differs
+    from it in its name only (a push task or email campaign renamed in a UI, matched by name):
+    drift, since the plan would make a second object beside it, that pull does not write —
+    whether that object is the definition's is a guess, and either name may hold a secret
+    (neither is quoted; the id is)."""
+    by_address = {d.address: d for d in definitions}
+    found: dict[str, list[tuple[Kind, str]]] = {}
+    for (kind, ident), address in sorted(renamed_objects(plan).items()):
+        found.setdefault(address, []).append((kind, ident))
+    out = []
+    for address, objects in sorted(found.items()):
+        definition = by_address.get(address)
+        if definition is None:
+            continue
+        what = objects[0][0].value
+        ids = ", ".join(ident for _, ident in objects)
+        out.append(
+            Problem(
+                definition.location,
+                f"{address}: not pulled: {what} id {ids} (unmanaged) differs from this "
+                f"definition in its name only (renamed in the account?), and plan would create "
+                f"a second {what} beside it; if it is this definition's, give the definition "
+                "its name (or name it back in the account), otherwise rename one of them",
+            )
+        )
+    return out
 
 
 def _left_over(

@@ -23,13 +23,16 @@ from typing import Any
 
 import pytest
 
+from hoodsync.config import load_config
 from hoodsync.definitions.loader import load_text
 from hoodsync.definitions.validate import load_definitions
+from hoodsync.engine import read_definition, write_pulled
 from hoodsync.model import Definition, Kind, Location
 from hoodsync.plan import AccountInfo
 from hoodsync.planner import make_plan, prepare
 from hoodsync.pull import (
     Edit,
+    FileChange,
     PullReport,
     apply_edits,
     edit_text,
@@ -269,6 +272,12 @@ spec:
 """
 
 
+ONE_AB_TEST = (
+    "  ab_test: {test_split: 20, winning_metric: click_rate, evaluation_window: 1D, "
+    "winner_delivery_mode: automatic}\n"
+)
+
+
 def write(tmp_path: Path, text: str, name: str = "c.yaml", encoding: str = "utf-8") -> str:
     path = tmp_path / name
     path.write_bytes(text.encode(encoding))
@@ -318,7 +327,12 @@ def test_a_pulled_file_plans_clean_and_the_state_follows_the_account(tmp_path: P
     assert still_differs(Path(path), ENV, remote) == []
 
 
-def test_a_result_that_would_not_validate_is_not_written(tmp_path: Path) -> None:
+def test_a_field_that_would_not_validate_is_left_out_and_the_rest_written(
+    tmp_path: Path,
+) -> None:
+    """A value the account holds that no definition may (a test_split of 0): that field is
+    not written, said where it is; the file's other changes are (before, the whole file was
+    refused, every run)."""
     path = write(tmp_path, CAMPAIGN)
 
     def ui(remote: Remote) -> None:
@@ -327,9 +341,21 @@ def test_a_result_that_would_not_validate_is_not_written(tmp_path: Path) -> None
     report = pull([path], ui)
     assert report.files == []
     [problem] = report.problems
-    assert problem.message.startswith("not written: the result would not validate")
-    assert "spec.ab_test.test_split" in problem.message
+    assert problem.message.startswith(
+        "campaign.c: not written: the account's value would not validate: "
+    )
+    assert problem.path == ("spec", "ab_test", "test_split")
     assert (problem.location.line, problem.location.column) == (8, 13)
+
+    def also(remote: Remote) -> None:
+        ui(remote)
+        named(remote, "C")["labels"] = "one,two"
+
+    report = pull([path], also)
+    [written] = report.files
+    assert written.after == CAMPAIGN.replace("[one]", "[one, two]")
+    [problem] = report.problems  # what still differs is that field alone, said once
+    assert problem.path == ("spec", "ab_test", "test_split")
 
 
 def test_what_still_differs_after_the_edits_is_reported(tmp_path: Path) -> None:
@@ -679,3 +705,173 @@ def test_random_edits_read_back_exactly_as_meant(path: Path) -> None:
         assert json.dumps([d.data for d in loaded.documents]) == json.dumps(
             [apply_edits(doc.data, edits[doc.location]) for doc in documents]
         ), (seed, new)
+
+
+# ------------------------------------------------------------------ files that change meanwhile
+
+
+def test_a_file_that_stops_being_utf8_while_pulling_is_one_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """The file is read (as UTF-8) to load the definitions, then again to edit it once the
+    account has been read, which can take minutes: an editor may have saved it in another
+    encoding meanwhile. That is the one-line "changed while pulling" (before: a traceback),
+    both where pull reads it and where the write checks it once more."""
+    path = write(tmp_path, CAMPAIGN)
+    definitions = load_definitions([path])
+    remote = applied(definitions)
+    named(remote, "C")["labels"] = "one,two"
+    plan = make_plan(definitions, remote, account=ACCOUNT, env=ENV)
+    with open(path, "ab") as fh:
+        fh.write(b"# caf\xe9\n")  # Latin-1
+    report = pull_account(definitions, plan, remote, read_text=read_definition, env=ENV)
+    assert report.files == []
+    [problem] = report.problems
+    assert str(problem) == (
+        f"{path}:1:1: error: not written: the file changed while pulling (it is no longer "
+        "UTF-8); pull again"
+    )
+
+    change = FileChange(path, CAMPAIGN, CAMPAIGN.replace("[one]", "[one, two]"), ("campaign.c",))
+    [line] = write_pulled([change], [])
+    assert line.endswith(
+        "not written: the file changed while pulling (it is no longer UTF-8); pull again"
+    )
+    assert Path(path).read_bytes().endswith(b"# caf\xe9\n")
+
+
+# ------------------------------------------------------------------ fields pull cannot write
+
+
+def test_a_message_added_in_the_ui_brings_its_ab_test_block(tmp_path: Path) -> None:
+    """A second push message added in Hood makes the campaign an A/B test, and Hood adds the
+    ab_test block. The definition states none: pull adds the account's (before, the message
+    alone made the file invalid, and nothing of it was ever written), and the next plan has
+    nothing to do."""
+    path = write(tmp_path, CAMPAIGN.replace(ONE_AB_TEST, ""))
+    block = {
+        "test_split": 30,
+        "winning_metric": "click_rate",
+        "evaluation_window": "1D",
+        "winner_delivery_mode": "automatic",
+    }
+
+    def ui(remote: Remote) -> None:
+        c = named(remote, "C")
+        c["name"] = "C 2"
+        second = copy.deepcopy(c["messages"][0])
+        second["name"], second["push"]["title"]["en"] = "Other", "Other title"
+        c["messages"].append(second)
+        c["ab_test"] = block
+
+    definitions = load_definitions([path])
+    remote = applied(definitions)
+    ui(remote)
+    plan = make_plan(definitions, remote, account=ACCOUNT, env=ENV)
+    report = pull_account(definitions, plan, remote, read_text=read, env=ENV)
+    assert report.problems == []
+    [written] = report.files
+    assert "  name: C 2\n" in written.after and "    - name: Other\n" in written.after
+    assert written.after.endswith(
+        "  ab_test:\n    test_split: 30\n    winning_metric: click_rate\n"
+        "    evaluation_window: 1D\n    winner_delivery_mode: automatic\n"
+    )
+    Path(path).write_text(written.after)
+    assert still_differs(Path(path), ENV, remote) == []
+
+
+def test_without_an_ab_test_block_the_new_message_is_left_out_and_the_rest_written(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, CAMPAIGN.replace(ONE_AB_TEST, ""))
+
+    def ui(remote: Remote) -> None:
+        c = named(remote, "C")
+        c["name"] = "C 2"
+        second = copy.deepcopy(c["messages"][0])
+        second["name"] = "Other"
+        c["messages"].append(second)
+
+    report = pull([path], ui)
+    [written] = report.files
+    assert written.after == written.before.replace("name: C\n", "name: C 2\n")
+    [problem] = report.problems
+    assert problem.path == ("spec", "messages")
+    assert "not written: the account's value would not validate: 2 push messages" in str(problem)
+
+
+def test_a_carriage_return_in_a_text_is_left_out_and_the_rest_written(tmp_path: Path) -> None:
+    """A body saved with CRLF line ends (what a browser form submits). A definition cannot
+    hold a carriage return, and written as a plain line break the plan would still tell the
+    two apart: that field is left out, saying why; the new title is written (before, the
+    whole file was refused, every run)."""
+    path = write(
+        tmp_path,
+        """\
+kind: PushTask
+key: t
+spec:
+  name: T
+  frequency: 3600
+  start_time: "2030-01-01 12:00:00"
+  message:
+    title: {en: Title}
+    body: {en: "line one\\nline two"}
+    landing_url: https://example.com/
+""",
+    )
+
+    def ui(remote: Remote) -> None:
+        task = named(remote, "T")
+        task["message"]["title"]["en"] = "New title"
+        task["message"]["body"]["en"] = "line one\r\nline two!"
+
+    report = pull([path], ui)
+    [written] = report.files
+    assert written.after == written.before.replace("{en: Title}", "{en: New title}")
+    [problem] = report.problems
+    assert problem.path == ("spec", "message", "body", "en")
+    assert (problem.location.line, problem.location.column) == (9, 12)
+    assert "it holds a carriage return" in problem.message
+    assert "\r" not in str(problem)  # shown escaped
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("spec:\n  name: C\n", "spec:\n  name: C\n  extra:\n    a: 1\n"),
+        ("spec:\n  name: C", "spec:\n  name: C\n  extra:\n    a: 1"),
+        ("spec: {name: C}\n", "spec: {name: C, extra: {a: 1}}\n"),
+        ("spec: {}\n", "spec: {extra: {a: 1}}\n"),
+        ("spec:\n  name: C\n# end\n", "spec:\n  name: C\n  extra:\n    a: 1\n# end\n"),
+    ],
+)
+def test_a_key_is_added_after_the_last_entry_in_the_mappings_style(
+    spec: str, expected: str
+) -> None:
+    text = "kind: Campaign\nkey: c\n" + spec
+    edit = Edit("add", ("spec", "extra"), {"a": 1})
+    after, _ = edit_text(text, {Location("x.yaml", 1, 1): [edit]})
+    assert after == "kind: Campaign\nkey: c\n" + expected
+    assert load_text(after, "x.yaml").documents[0].data == apply_edits(
+        load_text(text, "x.yaml").documents[0].data, [edit]
+    )
+
+
+def test_the_write_checks_again_that_no_link_takes_the_file_out_of_the_repository(
+    tmp_path: Path,
+) -> None:
+    """The file became a link to a file outside the repository after pull read it: the write
+    looks again (the diff was checked when printed), and refuses."""
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    outside = Path(write(tmp_path, CAMPAIGN, "elsewhere.yaml"))
+    link = tmp_path / "repo" / "c.yaml"
+    link.symlink_to(outside)
+    change = FileChange(str(link), CAMPAIGN, CAMPAIGN.replace("[one]", "[one, two]"), ("c",))
+    config = load_config([], env={}, cwd=tmp_path / "repo")
+    [line] = write_pulled([change], [], config)
+    assert line == (
+        f"{link}:1:1: error: not written: a symbolic link takes it outside the repository, "
+        f"to {outside}; edit that file by hand"
+    )
+    assert outside.read_text() == CAMPAIGN

@@ -1069,24 +1069,48 @@ def pull(
     reported as a conflict (exit 1). Objects no definition manages are left alone (see --new),
     no definition is deleted, and the accounts are only read.
 
+    A push task or email campaign renamed in a UI (plan would create a second one) is drift
+    pull cannot write: it is reported, naming its id and what to do.
+
     Exit 0 when done (or nothing differs), 1 on any problem (the fields concerned are not
-    written), 2 with --check when files would change.
+    written) or renamed object, 2 with --check when files would change or an object was
+    renamed.
     """
     from hoodsync.definitions.loader import collector_paused
     from hoodsync.engine import (
+        Recovery,
         close_all,
         make_plans,
+        not_linked_outside,
         prepare,
+        project_secrets,
         pull_new_files,
         read_definition,
         write_pulled,
     )
     from hoodsync.pull import pull_account, unified_diff
+    from hoodsync.render.common import sandbox_line
 
     with collector_paused():
         prep = prepare(tuple(paths), tuple(accounts), tuple(targets), _Notices())
-        runs = make_plans(prep, prune=False, allow_replace=False, parallelism=parallelism)
+        # Whatever PATHS: a value any definition of the project interpolates is never written.
+        secrets = project_secrets(prep, paths)
+        # The account's journal, read as plan reads it: what an interrupted apply left
+        # unfinished is hoodsync's own work, not drift to write back.
+        runs = make_plans(
+            prep,
+            prune=False,
+            allow_replace=False,
+            parallelism=parallelism,
+            recovery=Recovery(_err),
+        )
     try:
+        for run in runs:
+            # As plan's header says it: an account read from the embedded sandbox (a credential
+            # missing in CI, say) holds nothing of the real one, so "No drift" would mislead.
+            notice = sandbox_line(run.plan.to_dict())
+            if notice is not None:
+                _err(printable(notice))
         reports = [
             pull_account(
                 share,
@@ -1095,15 +1119,19 @@ def pull(
                 read_text=read_definition,
                 env=os.environ,
                 forbidden_env=prep.config.secret_names(),
-                every_definition=prep.definitions,
+                secrets=secrets,
+                unfinished=run.unfinished,
             )
             for share, run in zip(prep.shares, runs)
         ]
-        new_files, problems = pull_new_files(runs, prep, new_dir) if new_dir else ([], [])
+        new_files, problems = pull_new_files(runs, prep, new_dir, secrets) if new_dir else ([], [])
     finally:
         close_all(runs)
-    changes = [f for r in reports for f in r.files]
-    problems = [str(p) for r in reports for p in r.problems] + problems
+    # A file a symbolic link takes outside the repository is not written (nor shown as if).
+    changes, outside = not_linked_outside([f for r in reports for f in r.files], prep.config)
+    problems = [str(p) for r in reports for p in r.problems] + problems + outside
+    unpulled = [str(p) for r in reports for p in r.unpulled]
+    notes = [str(p) for r in reports for p in r.notes]
     color = _color(no_color)
     for change in changes:
         click.echo(
@@ -1113,13 +1141,14 @@ def pull(
         click.echo(_styled_diff(unified_diff(str(path), None, text), color), nl=False)
     write = not (check or dry_run)
     if write:
-        problems += write_pulled(changes, new_files)
-    for problem in problems:
+        problems += write_pulled(changes, new_files, prep.config)
+    for problem in notes + unpulled + problems:
         _err(problem)
-    _err(_pull_summary(changes, new_files, problems, write))
-    if problems:
+    _err(_pull_summary(changes, new_files, notes + unpulled + problems, write))
+    if problems or (unpulled and not check):
         raise SystemExit(EXIT_ERROR)
-    if check and (changes or new_files):
+    # Drift pull cannot write is drift all the same: the read-only check never passes on it.
+    if check and (changes or new_files or unpulled):
         raise SystemExit(EXIT_CHANGES)
 
 
