@@ -6,11 +6,15 @@ Contract:
 * Changes run in the plan's order. A *wave* (``order:``) starts only when the previous wave has
   finished; within a wave, phases (creates/edits, then state changes, then removals) are
   barriers too, and up to ``parallelism`` changes of one phase run at once.
-* A change's steps run one after another. After an asynchronous state action (pause, resume,
-  cancel, start, stop) that another step of the same change waits for, the object is re-read
-  until it shows the new state (bounded).
+* A change's steps run one after another.
 * A failed change does not stop the others of its wave; every change of a *later* wave is then
   "not attempted", since waves exist to express dependencies.
+* A step that changes a status asynchronously (pause, resume, cancel, start, stop: the APIs
+  answer before the change shows) is followed by re-reading the object until it shows the new
+  status, bounded by ``settle_timeout`` — before the change's next step, and before the change
+  is reported applied, so that an apply (or plan) right after does not see the old status as
+  drift and send the action again. A status that does not show in time fails the change.
+  The resume sent after a failed edit of a running campaign is waited for in the same way.
 * A running campaign that was paused for an edit is resumed again when the edit fails, so a
   failure never leaves a live campaign stopped behind the user's back. Where no resume can go
   through — the pause was accepted but never showed (the campaign is not paused yet), the
@@ -81,7 +85,7 @@ from hoodsync.plan import Change, Flag, Plan, Step
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
-    CAMPAIGN_AFTER_RESUME,
+    CAMPAIGN_RESUMED,
     campaign_status,
     email_campaign_status,
 )
@@ -103,7 +107,7 @@ log = logging.getLogger(__name__)
 #: What a state action leaves the object in, per kind and op (campaign statuses are the API's).
 _SETTLED: Mapping[tuple[Kind, str], frozenset[str]] = {
     (Kind.CAMPAIGN, "pause"): CAMPAIGN_AFTER_PAUSE,
-    (Kind.CAMPAIGN, "resume"): CAMPAIGN_AFTER_RESUME,
+    (Kind.CAMPAIGN, "resume"): CAMPAIGN_RESUMED,
     (Kind.CAMPAIGN, "cancel"): CAMPAIGN_AFTER_CANCEL,
     (Kind.EMAIL_CAMPAIGN, "start"): frozenset({"active"}),
     (Kind.EMAIL_CAMPAIGN, "stop"): frozenset({"stopped"}),
@@ -376,11 +380,10 @@ class _Runner:
             self.journal.write(
                 "result", address=change.address, step=index, op=step.op, id=target, status="ok"
             )
-            if target and index + 1 < len(steps) and (change.kind, step.op) in _SETTLED:
+            if target and (change.kind, step.op) in _SETTLED:
                 try:
                     self._settle(change.kind, step.op, target)
                 except HoodsyncError as exc:
-                    # The step happened but never showed; the next step would act on a guess.
                     self.journal.write(
                         "settle",
                         address=change.address,
@@ -390,6 +393,19 @@ class _Runner:
                         status="failed",
                         error=str(exc),
                     )
+                    if index + 1 == len(steps):
+                        # Accepted, but not seen: not reported done, as a run reading the old
+                        # status would send it again.
+                        return Result(
+                            change.address,
+                            change.action,
+                            Outcome.FAILED,
+                            f"{step.op} was accepted but did not show: {exc}",
+                            created or target,
+                            done,
+                            len(steps),
+                        )
+                    # The step happened but never showed; the next step would act on a guess.
                     result = self._failed(
                         change, steps[index + 1], index + 1, exc, created or target, len(steps)
                     )
@@ -486,7 +502,6 @@ class _Runner:
                 status="ok",
                 compensating=True,
             )
-            return True
         except HoodsyncError as exc:
             self.journal.write(
                 "result",
@@ -499,6 +514,13 @@ class _Runner:
             )
             log.warning("%s: could not resume after a failed edit: %s", change.address, exc)
             return False
+        try:
+            # Like any status change: shown before the change is reported, or a run right
+            # after would take the campaign for paused and plan around that.
+            self._settle(change.kind, "resume", target)
+        except HoodsyncError as exc:
+            log.warning("%s: the resume after a failed edit did not show: %s", change.address, exc)
+        return True
 
     # ------------------------------------------------------------------ API calls
 
@@ -580,7 +602,9 @@ class _Runner:
         return None
 
     def _settle(self, kind: Kind, op: str, remote_id: str) -> None:
-        """Re-read until the object shows what ``op`` did (the APIs apply these asynchronously)."""
+        """Re-read until the object shows what ``op`` did (the APIs apply these asynchronously),
+        at most ``settle_timeout`` seconds; :class:`RemoteError` when it does not show by then.
+        Every sleep is short (at most 2 s) and a stop at once ends the wait at the next look."""
         wanted = _SETTLED[(kind, op)]
         deadline = self.clock() + self.settle_timeout
         delay = 0.25
@@ -590,11 +614,11 @@ class _Runner:
             if status in wanted:
                 return
             if self.clock() >= deadline:
-                raise ApiError(
-                    0,
-                    operation=f"{op} {remote_id}",
-                    message=f"still {status!r} after {self.settle_timeout:g} s; "
+                # Not an ApiError: every answer was a success, and "HTTP 0" would say otherwise.
+                raise RemoteError(
+                    f"still {status!r} after {self.settle_timeout:g} s; "
                     f"expected {' or '.join(sorted(wanted))}",
+                    operation=f"{op} {remote_id}",
                 )
             self.sleep(delay)
             delay = min(delay * 2, 2.0)
