@@ -7,8 +7,16 @@ Contract:
   finished; within a wave, phases (creates/edits, then state changes, then removals) are
   barriers too, and up to ``parallelism`` changes of one phase run at once.
 * A change's steps run one after another.
-* A failed change does not stop the others of its wave; every change of a *later* wave is then
-  "not attempted", since waves exist to express dependencies.
+* A failed change does not stop the reversible changes of its wave (creates and edits, pauses,
+  resumes), as a failed resource in Terraform does not stop those that do not depend on it;
+  every change of a *later* wave is then "not attempted", since waves exist to express
+  dependencies. Nor does anything that cannot be taken back start once a change of this apply
+  has failed (:func:`_irreversible`): removals (cancel, stop, deactivate: every change of the
+  removal phase, and any flagged irreversible or a removal) and changes that send at once.
+  Their dependence on the failed change is often implicit — a key rename is a create and a
+  cancel; a replacement a create and a stop — and a failure means the reviewed plan is not
+  what is happening. They are "not attempted", saying which change failed, and journaled as
+  ``skipped`` (nothing was sent, so the next plan simply plans them again).
 * A step that changes a status asynchronously (pause, resume, cancel, start, stop: the APIs
   answer before the change shows) is followed by re-reading the object until it shows the new
   status, bounded by ``settle_timeout`` — before the change's next step, and before the change
@@ -81,7 +89,7 @@ from hoodsync.hooks import ChangeHooks
 from hoodsync.journal import Journal, Trace
 from hoodsync.kinds import from_remote
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Change, Flag, Plan, Step
+from hoodsync.plan import PHASES, Action, Change, Flag, Plan, Step
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
@@ -624,6 +632,26 @@ class _Runner:
             delay = min(delay * 2, 2.0)
 
 
+def _irreversible(change: Change) -> str | None:
+    """What in ``change`` cannot be taken back, in a word or two, or ``None``: a removal (the
+    removal phase's cancels, stops and deactivations, or a change flagged irreversible or a
+    removal), or a message sent at once. Such a change does not start once another change of
+    the apply has failed (module docstring)."""
+    if Flag.SENDS_IMMEDIATELY in change.flags:
+        return "immediate send"
+    if (
+        change.phase == PHASES[Action.CANCEL]
+        or Flag.IRREVERSIBLE in change.flags
+        or Flag.REMOVAL in change.flags
+    ):
+        return _REMOVAL_NOUNS.get(change.action, str(change.action))
+    return None
+
+
+#: How a result's detail names a removal held back after a failure.
+_REMOVAL_NOUNS: Mapping[str, str] = {Action.DEACTIVATE: "deactivation"}
+
+
 def _groups(changes: Sequence[Change]) -> list[list[Change]]:
     """Consecutive (wave, phase) groups of the plan's ordered changes."""
     return [list(g) for _, g in itertools.groupby(changes, key=lambda c: (c.order, c.phase))]
@@ -930,6 +958,10 @@ def _run_waves(
     finished = 0
     lock = threading.Lock()
     failed_wave: int | None = None
+    #: The first change that failed (set in the worker that ran it, before any later change
+    #: of the apply can start after it: the gate on irreversible changes never lags).
+    first_failure: list[str] = []
+    failure_lock = threading.Lock()
     stop = stopper.stop
 
     def record(result: Result) -> None:
@@ -956,12 +988,27 @@ def _run_waves(
             return f"the journal {journal.error or 'could not be written'}"
         return None
 
+    def held(change: Change) -> str | None:
+        """Why ``change`` may not start after a failure, if it may not."""
+        what = _irreversible(change)
+        with failure_lock:
+            first = first_failure[0] if first_failure else None
+        if what is None or first is None:
+            return None
+        return (
+            f"held back: {first} failed earlier in this apply, and this {what} cannot be taken back"
+        )
+
     def run(change: Change) -> Result:
-        reason = halted()
+        reason = halted() or held(change)
         if reason is not None:
             journal.write("skipped", address=change.address, reason=reason)
             return _not_attempted(change, reason)
-        return runner.run(change)
+        result = runner.run(change)
+        if result.outcome is Outcome.FAILED:
+            with failure_lock:
+                first_failure.append(result.address)
+        return result
 
     workers = _Workers(parallelism)
     started: list[Future[Result]] = []

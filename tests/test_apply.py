@@ -39,7 +39,9 @@ from hoodsync.plan import (
     RemoteRef,
     SensitiveValue,
     Step,
+    sort_changes,
 )
+from hoodsync.recovery import read_leftovers
 from hoodsync.remote.falconyte import FalconyteClient, email_campaign_enabled
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.transport import ApiTransport, RetryPolicy, Secret
@@ -1188,6 +1190,125 @@ def test_a_stop_at_once_ends_the_wait_that_follows_an_unexpected_error(tmp_path:
     finally:
         hood.release.set()
     assert hood.returned.wait(10)
+
+
+# ------------------------------------------------------------------ after a failure
+
+
+def test_after_a_failure_nothing_that_cannot_be_taken_back_starts(tmp_path: Path) -> None:
+    """A key rename run with --prune is a create and a cancel of the old campaign: when the API
+    refuses the create, the cancel must not go, or nothing is left. Once any change has
+    failed, no removal and no immediate send starts: each is "not attempted", naming the
+    failure, and journaled as skipped — nothing the next run has to finish or wait for, so
+    its plan simply plans them again. Reversible changes of the wave go on."""
+    hood = FakeHood()
+    for ident, status in (
+        ("1", "scheduled"),
+        ("2", "scheduled"),
+        ("3", "paused"),
+        ("4", "scheduled"),
+    ):
+        hood.campaigns[ident] = {"id": ident, "status": status}
+    hood.fail[("create_campaign", "renamed")] = ApiError(
+        400, title="Bad request.", message="scheduled_time must be a date-time", trace_id="t-9"
+    )
+    plan = Plan(
+        account=ACCOUNT,
+        changes=sort_changes(
+            [
+                change("renamed", "create", (Step("create", body={"name": "Sale"}),)),
+                change("edited", "update", (Step("patch", "2", {"name": "E"}),), remote_id="2"),
+                change("paused", "pause", (Step("pause", "4"),), remote_id="4"),
+                change(
+                    "sends",
+                    "resume",
+                    (Step("resume", "3", {"run_immediately": True}),),
+                    remote_id="3",
+                    flags=(Flag.SENDS_IMMEDIATELY,),
+                ),
+                change(
+                    "old",
+                    "cancel",
+                    (Step("cancel", "1", {"reason": "hoodsync: pruned (no definition)"}),),
+                    remote_id="1",
+                    flags=(Flag.IRREVERSIBLE, Flag.REMOVAL),
+                ),
+            ]
+        ),
+    )
+    folder = tmp_path / "journal"
+    journal = Journal.create(folder, label="default")
+    try:
+        report = apply_plan(plan, Clients(hood=hood), journal=journal, sleep=lambda s: None)
+    finally:
+        journal.close()
+
+    by = {r.address: r for r in report.results}
+    assert {a: r.outcome for a, r in by.items()} == {
+        "campaign.renamed": Outcome.FAILED,
+        "campaign.edited": Outcome.APPLIED,
+        "campaign.paused": Outcome.APPLIED,
+        "campaign.sends": Outcome.NOT_ATTEMPTED,
+        "campaign.old": Outcome.NOT_ATTEMPTED,
+    }
+    failed = "held back: campaign.renamed failed earlier in this apply"
+    assert by["campaign.old"].detail == f"{failed}, and this cancel cannot be taken back"
+    assert by["campaign.sends"].detail == f"{failed}, and this immediate send cannot be taken back"
+    assert not report.ok
+    assert ("cancel_campaign", "1") not in hood.calls
+    assert ("resume_campaign", "3") not in hood.calls
+    assert hood.campaigns["1"]["status"] == "scheduled"
+
+    lines = journal_lines(report)
+    skipped = {x["address"]: x["reason"] for x in lines if x["event"] == "skipped"}
+    assert skipped == {"campaign.old": by["campaign.old"].detail, "campaign.sends": ANY_HELD}
+    assert not any(x.get("address") in skipped for x in lines if x["event"] == "intent")
+    assert (lines[-1]["event"], lines[-1]["failed"], lines[-1]["not_attempted"]) == ("end", 1, 2)
+    # Read back, the journal leaves nothing of the held changes to wait for or to finish (the
+    # failed create is the one change it calls unfinished): the next plan plans them afresh.
+    left = read_leftovers(folder, "default", None, 60.0)
+    assert (left.error, left.unanswered, list(left.unfinished)) == (None, (), ["campaign.renamed"])
+
+
+class _Held:
+    """Any skipped reason that says a change was held back after a failure."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith("held back: ")
+
+
+ANY_HELD: Any = _Held()
+
+
+@pytest.mark.parametrize("flags", [(), (Flag.REMOVAL,)])
+def test_a_removal_that_fails_holds_back_the_removals_not_yet_started(
+    tmp_path: Path, flags: tuple[Flag, ...]
+) -> None:
+    """Deactivating push tasks (the removal phase, flagged or not): one is refused, and the next
+    one is not sent."""
+    hood = FakeHood()
+    hood.fail[("patch_push_task", "71")] = ApiError(500, title="Internal server error.")
+    plan = Plan(
+        account=ACCOUNT,
+        changes=tuple(
+            change(
+                key,
+                "deactivate",
+                (Step("patch", rid, {"status": 0}),),
+                remote_id=rid,
+                kind=Kind.PUSH_TASK,
+                flags=flags,
+            )
+            for key, rid in (("a", "71"), ("b", "72"))
+        ),
+    )
+    report = run(tmp_path, plan, hood, parallelism=1)
+    first, second = report.results
+    assert first.outcome is Outcome.FAILED and first.detail.startswith("patch failed: HTTP 500")
+    assert second.outcome is Outcome.NOT_ATTEMPTED
+    assert second.detail.startswith("held back: push_task.a failed earlier in this apply")
+    assert second.detail.endswith("this deactivation cannot be taken back")
+    assert ("patch_push_task", "72") not in hood.calls
 
 
 # ------------------------------------------------------------------ status changes that show late

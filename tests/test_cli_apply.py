@@ -37,6 +37,7 @@ import hoodsync.remote.hood
 import hoodsync.session
 from hoodsync.apply import Outcome, Result
 from hoodsync.cli.views import Console, Ordered, Progress, duration
+from hoodsync.errors import ApiError
 from hoodsync.journal import journal_files
 from hoodsync.model import Kind
 from hoodsync.plan import AccountInfo, Change, Plan, Step
@@ -317,6 +318,54 @@ def test_apply_under_faults_converges_or_reports_exactly(
         assert code == 0 and bench.duplicates(campaigns) == []
     assert len(campaigns) == n
     assert cli(capsys, "plan", "--detailed-exitcode")[0] == 0
+
+
+def test_a_key_renamed_with_prune_keeps_the_old_campaign_when_the_new_one_is_refused(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key rename run with --prune: create the new campaign, cancel the old one (an orphan
+    now). The API refuses the create; the cancel, which cannot be taken back, is held back
+    rather than leaving nothing. Once the create goes through, the next apply does both."""
+    write(emulated.root, "c/spring.yaml", campaign_yaml("spring-sale", "Spring sale"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    (emulated.root / "c/spring.yaml").unlink()
+    write(emulated.root, "c/spring-2027.yaml", campaign_yaml("spring-sale-2027", "Spring sale"))
+
+    def refused(client: Any, body: Any, **kwargs: Any) -> Any:
+        raise ApiError(
+            400,
+            operation="create campaign spring-sale-2027",
+            title="Bad request.",
+            message="scheduled_time must be a date-time 'YYYY-MM-DD HH:MM:SS'.",
+            trace_id="t-25",
+        )
+
+    real = hoodsync.remote.hood.HoodClient.create_campaign
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", refused)
+    try:
+        code, out, err = cli(capsys, "apply", "--prune", "--auto-approve")
+    finally:
+        monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", real)
+    assert code == 1, err
+    table = rows(out)
+    assert table["campaign.spring-sale-2027"][:2] == ("create", "failed")
+    assert table["campaign.spring-sale"] == (
+        "cancel",
+        "not attempted",
+        "held back: campaign.spring-sale-2027 failed earlier in this apply, and this cancel "
+        "cannot be taken back",
+    )
+    assert "Apply complete: 0 applied, 1 failed, 1 not attempted." in out
+    with emulated.remote() as remote:
+        assert [(c["name"], c["status"]) for c in remote.campaigns()] == [
+            ("Spring sale", "scheduled")
+        ]
+
+    code, out, err = cli(capsys, "apply", "--prune", "--auto-approve")
+    assert code == 0, err
+    table = rows(out)
+    assert table["campaign.spring-sale-2027"][:2] == ("create", "applied")
+    assert table["campaign.spring-sale"][:2] == ("cancel", "applied")
 
 
 # ------------------------------------------------------------------------------ saved plans
