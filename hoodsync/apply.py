@@ -6,11 +6,23 @@ Contract:
 * Changes run in the plan's order. A *wave* (``order:``) starts only when the previous wave has
   finished; within a wave, phases (creates/edits, then state changes, then removals) are
   barriers too, and up to ``parallelism`` changes of one phase run at once.
-* A change's steps run one after another. After an asynchronous state action (pause, resume,
-  cancel, start, stop) that another step of the same change waits for, the object is re-read
-  until it shows the new state (bounded).
-* A failed change does not stop the others of its wave; every change of a *later* wave is then
-  "not attempted", since waves exist to express dependencies.
+* A change's steps run one after another.
+* A failed change does not stop the reversible changes of its wave (creates and edits, pauses,
+  resumes), as a failed resource in Terraform does not stop those that do not depend on it;
+  every change of a *later* wave is then "not attempted", since waves exist to express
+  dependencies. Nor does anything that cannot be taken back start once a change of this apply
+  has failed (:func:`_irreversible`): removals (cancel, stop, deactivate: every change of the
+  removal phase, and any flagged irreversible or a removal) and changes that send at once.
+  Their dependence on the failed change is often implicit — a key rename is a create and a
+  cancel; a replacement a create and a stop — and a failure means the reviewed plan is not
+  what is happening. They are "not attempted", saying which change failed, and journaled as
+  ``skipped`` (nothing was sent, so the next plan simply plans them again).
+* A step that changes a status asynchronously (pause, resume, cancel, start, stop: the APIs
+  answer before the change shows) is followed by re-reading the object until it shows the new
+  status, bounded by ``settle_timeout`` — before the change's next step, and before the change
+  is reported applied, so that an apply (or plan) right after does not see the old status as
+  drift and send the action again. A status that does not show in time fails the change.
+  The resume sent after a failed edit of a running campaign is waited for in the same way.
 * A running campaign that was paused for an edit is resumed again when the edit fails, so a
   failure never leaves a live campaign stopped behind the user's back. Where no resume can go
   through — the pause was accepted but never showed (the campaign is not paused yet), the
@@ -78,11 +90,11 @@ from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal, Trace
 from hoodsync.kinds import from_remote
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import Change, Flag, Plan, Step
+from hoodsync.plan import PHASES, Action, Change, Flag, Plan, Step
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
-    CAMPAIGN_AFTER_RESUME,
+    CAMPAIGN_RESUMED,
     campaign_status,
     email_campaign_status,
 )
@@ -104,7 +116,7 @@ log = logging.getLogger(__name__)
 #: What a state action leaves the object in, per kind and op (campaign statuses are the API's).
 _SETTLED: Mapping[tuple[Kind, str], frozenset[str]] = {
     (Kind.CAMPAIGN, "pause"): CAMPAIGN_AFTER_PAUSE,
-    (Kind.CAMPAIGN, "resume"): CAMPAIGN_AFTER_RESUME,
+    (Kind.CAMPAIGN, "resume"): CAMPAIGN_RESUMED,
     (Kind.CAMPAIGN, "cancel"): CAMPAIGN_AFTER_CANCEL,
     (Kind.EMAIL_CAMPAIGN, "start"): frozenset({"active"}),
     (Kind.EMAIL_CAMPAIGN, "stop"): frozenset({"stopped"}),
@@ -379,11 +391,10 @@ class _Runner:
             self.journal.write(
                 "result", address=change.address, step=index, op=step.op, id=target, status="ok"
             )
-            if target and index + 1 < len(steps) and (change.kind, step.op) in _SETTLED:
+            if target and (change.kind, step.op) in _SETTLED:
                 try:
                     self._settle(change.kind, step.op, target)
                 except HoodsyncError as exc:
-                    # The step happened but never showed; the next step would act on a guess.
                     self.journal.write(
                         "settle",
                         address=change.address,
@@ -393,6 +404,19 @@ class _Runner:
                         status="failed",
                         error=str(exc),
                     )
+                    if index + 1 == len(steps):
+                        # Accepted, but not seen: not reported done, as a run reading the old
+                        # status would send it again.
+                        return Result(
+                            change.address,
+                            change.action,
+                            Outcome.FAILED,
+                            f"{step.op} was accepted but did not show: {exc}",
+                            created or target,
+                            done,
+                            len(steps),
+                        )
+                    # The step happened but never showed; the next step would act on a guess.
                     result = self._failed(
                         change, steps[index + 1], index + 1, exc, created or target, len(steps)
                     )
@@ -489,7 +513,6 @@ class _Runner:
                 status="ok",
                 compensating=True,
             )
-            return True
         except HoodsyncError as exc:
             self.journal.write(
                 "result",
@@ -502,6 +525,13 @@ class _Runner:
             )
             log.warning("%s: could not resume after a failed edit: %s", change.address, exc)
             return False
+        try:
+            # Like any status change: shown before the change is reported, or a run right
+            # after would take the campaign for paused and plan around that.
+            self._settle(change.kind, "resume", target)
+        except HoodsyncError as exc:
+            log.warning("%s: the resume after a failed edit did not show: %s", change.address, exc)
+        return True
 
     # ------------------------------------------------------------------ API calls
 
@@ -583,7 +613,9 @@ class _Runner:
         return None
 
     def _settle(self, kind: Kind, op: str, remote_id: str) -> None:
-        """Re-read until the object shows what ``op`` did (the APIs apply these asynchronously)."""
+        """Re-read until the object shows what ``op`` did (the APIs apply these asynchronously),
+        at most ``settle_timeout`` seconds; :class:`RemoteError` when it does not show by then.
+        Every sleep is short (at most 2 s) and a stop at once ends the wait at the next look."""
         wanted = _SETTLED[(kind, op)]
         deadline = self.clock() + self.settle_timeout
         delay = 0.25
@@ -593,14 +625,34 @@ class _Runner:
             if status in wanted:
                 return
             if self.clock() >= deadline:
-                raise ApiError(
-                    0,
-                    operation=f"{op} {remote_id}",
-                    message=f"still {status!r} after {self.settle_timeout:g} s; "
+                # Not an ApiError: every answer was a success, and "HTTP 0" would say otherwise.
+                raise RemoteError(
+                    f"still {status!r} after {self.settle_timeout:g} s; "
                     f"expected {' or '.join(sorted(wanted))}",
+                    operation=f"{op} {remote_id}",
                 )
             self.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def _irreversible(change: Change) -> str | None:
+    """What in ``change`` cannot be taken back, in a word or two, or ``None``: a removal (the
+    removal phase's cancels, stops and deactivations, or a change flagged irreversible or a
+    removal), or a message sent at once. Such a change does not start once another change of
+    the apply has failed (module docstring)."""
+    if Flag.SENDS_IMMEDIATELY in change.flags:
+        return "immediate send"
+    if (
+        change.phase == PHASES[Action.CANCEL]
+        or Flag.IRREVERSIBLE in change.flags
+        or Flag.REMOVAL in change.flags
+    ):
+        return _REMOVAL_NOUNS.get(change.action, str(change.action))
+    return None
+
+
+#: How a result's detail names a removal held back after a failure.
+_REMOVAL_NOUNS: Mapping[str, str] = {Action.DEACTIVATE: "deactivation"}
 
 
 def _groups(changes: Sequence[Change]) -> list[list[Change]]:
@@ -915,6 +967,10 @@ def _run_waves(
     finished = 0
     lock = threading.Lock()
     failed_wave: int | None = None
+    #: The first change that failed (set in the worker that ran it, before any later change
+    #: of the apply can start after it: the gate on irreversible changes never lags).
+    first_failure: list[str] = []
+    failure_lock = threading.Lock()
     stop = stopper.stop
 
     def record(result: Result) -> None:
@@ -941,12 +997,27 @@ def _run_waves(
             return f"the journal {journal.error or 'could not be written'}"
         return None
 
+    def held(change: Change) -> str | None:
+        """Why ``change`` may not start after a failure, if it may not."""
+        what = _irreversible(change)
+        with failure_lock:
+            first = first_failure[0] if first_failure else None
+        if what is None or first is None:
+            return None
+        return (
+            f"held back: {first} failed earlier in this apply, and this {what} cannot be taken back"
+        )
+
     def run(change: Change) -> Result:
-        reason = halted()
+        reason = halted() or held(change)
         if reason is not None:
             journal.write("skipped", address=change.address, reason=reason)
             return _not_attempted(change, reason)
-        return runner.run(change)
+        result = runner.run(change)
+        if result.outcome is Outcome.FAILED:
+            with failure_lock:
+                first_failure.append(result.address)
+        return result
 
     workers = _Workers(parallelism)
     started: list[Future[Result]] = []

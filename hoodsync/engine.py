@@ -17,7 +17,9 @@ reported to a :class:`hoodsync.hooks.Hooks` view. Nothing here prints.
    without an answer are waited for until the server can no longer commit them, and what it
    left undone goes into the plan and on into this apply's journal;
 4. show the plans (``hooks.plans_ready``), refuse plans with errors or that the safety guard
-   refuses, ask for approval (``hooks.approve``);
+   refuses, ask for approval (``hooks.approve``); when the answer was waited for, re-read what
+   the plans act on and refuse, nothing sent, when anything moved meanwhile — the saved-plan
+   check again (:func:`_check_unmoved`);
 5. apply every account concurrently (:func:`apply_all` → :func:`hoodsync.apply.apply_plan`),
    each reporting its changes and its result table through the hooks;
 6. release the locks and close every session, whatever happened.
@@ -42,7 +44,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hoodsync.atomic import write_atomic
 from hoodsync.config import Account, Config
-from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError, Problem
+from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError, Problem, StalePlanError
 from hoodsync.hooks import Hooks
 from hoodsync.identity import ValueKey, canonical_url
 from hoodsync.model import Definition
@@ -176,7 +178,8 @@ def apply(
             if not any(r.plan.has_changes for r in runs):
                 return None
             _check_env(runs, config, options.plan_file)
-            hooks.approve()
+            if hooks.approve():
+                _check_unmoved(runs, config)
             return apply_all(runs, config, options.parallelism, hooks, stop, abort)
         finally:
             close_all(runs)
@@ -277,6 +280,33 @@ def _check_env(runs: Sequence[Run], config: Config, plan_file: Path | None) -> N
                     )
     if problems:
         raise DefinitionError(problems)
+
+
+def _check_unmoved(runs: Sequence[Run], config: Config) -> None:
+    """After an approval that waited for someone: refuse (:class:`StalePlanError`, nothing
+    sent) when an object a plan acts on changed, or one it would create appeared, while the
+    plan was on screen — an edit made in the UI meanwhile would otherwise be overwritten
+    unseen. The check of a saved plan (:func:`hoodsync.session.check_fresh`: the accounts read
+    again by listing, each change's object against the fingerprint its plan recorded), made
+    for every account at once and naming every object that moved."""
+    from hoodsync.session import check_fresh
+
+    work = [r for r in runs if r.plan.has_changes]
+    outcomes = in_parallel(
+        [
+            functools.partial(check_fresh, r.plan, r.session, os.environ, config.secret_names())
+            for r in work
+        ]
+    )
+    moved: list[str] = []
+    for run, outcome in zip(work, outcomes, strict=True):
+        if isinstance(outcome, StalePlanError):
+            prefix = f"{run.account.name}: " if len(work) > 1 else ""
+            moved.extend(prefix + m for m in outcome.moved)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    if moved:
+        raise StalePlanError(moved, shown=True)
 
 
 def _select(config: Config, names: Sequence[str]) -> list[Account]:

@@ -198,12 +198,17 @@ class SafetyError(PlanError):
 
 
 class StalePlanError(PlanError):
-    """A saved plan no longer matches the account. ``moved`` names each object that changed."""
+    """A plan no longer matches the account. ``moved`` names each object that changed.
 
-    def __init__(self, moved: Sequence[str]) -> None:
+    By default the plan is a saved one; ``shown=True``: the plan an interactive ``apply``
+    showed, which the account moved away from while the question waited for an answer."""
+
+    def __init__(self, moved: Sequence[str], *, shown: bool = False) -> None:
         self.moved = tuple(moved)
+        what, since = ("the plan", "it was shown") if shown else ("the saved plan", "it was made")
+        after = "; nothing was sent: run apply again to see the new plan" if shown else ""
         super().__init__(
-            "the saved plan is stale; changed since it was made: " + ", ".join(self.moved)
+            f"{what} is stale; changed since {since}: " + ", ".join(self.moved) + after
         )
 
 

@@ -36,9 +36,12 @@ class Hooks(ChangeHooks, Protocol):
         """``apply`` planned (or loaded) every account: (account name, plan), in account order.
         Called once, before approval."""
 
-    def approve(self) -> None:
+    def approve(self) -> bool:
         """``apply`` asks whether to go ahead. Return to proceed; raise
-        :class:`hoodsync.errors.HoodsyncError` to stop with nothing changed."""
+        :class:`hoodsync.errors.HoodsyncError` to stop with nothing changed. Return True when
+        the answer was waited for (someone read the plan meanwhile, and the account may have
+        moved: apply checks the objects it acts on again before its first write), False when
+        it was given at once (``--auto-approve``)."""
 
     def apply_started(self, account: str, plan: Plan) -> None:
         """An account's changes start being sent."""
@@ -59,8 +62,9 @@ class NoHooks:
     def plans_ready(self, plans: Sequence[tuple[str, Plan]]) -> None:
         """Ignored."""
 
-    def approve(self) -> None:
-        """Always proceeds."""
+    def approve(self) -> bool:
+        """Always proceeds, at once."""
+        return False
 
     def apply_started(self, account: str, plan: Plan) -> None:
         """Ignored."""

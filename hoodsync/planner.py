@@ -40,7 +40,7 @@ from hoodsync.remote.ratelimit import minimum_duration
 
 __all__ = ["make_plan", "prepare", "estimate", "requests_for", "renamed_objects"]
 
-#: Ops that change state asynchronously: apply re-reads before the resource's next step.
+#: Ops that change state asynchronously: apply re-reads until each shows.
 _ASYNC_OPS = frozenset({Op.PAUSE, Op.RESUME, Op.CANCEL, Op.START, Op.STOP})
 
 log = logging.getLogger(__name__)
@@ -347,12 +347,12 @@ def _ref(obj: RemoteObject, address: str | None, name: str | None = None) -> Rem
 
 
 def requests_for(change: Change) -> int:
-    """Requests apply is expected to make for one change: one per step, one re-read after an
-    asynchronous state action that another step of the same resource waits for, and the read a
-    push-task create needs (its POST returns only the id)."""
+    """Requests apply is expected to make for one change: one per step, one re-read after each
+    asynchronous state action (apply waits for it to show), and the read a push-task create
+    needs (its POST returns only the id)."""
     n = len(change.steps)
-    for i, step in enumerate(change.steps):
-        if step.op in _ASYNC_OPS and i + 1 < len(change.steps):
+    for step in change.steps:
+        if step.op in _ASYNC_OPS:
             n += 1
         if step.op is Op.CREATE and change.kind is Kind.PUSH_TASK:
             n += 1

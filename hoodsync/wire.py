@@ -69,6 +69,7 @@ __all__ = [
     "CAMPAIGN_AFTER_CANCEL",
     "CAMPAIGN_EXECUTION_OPTIONS",
     "API_TIME",
+    "CAMPAIGN_RESUMED",
     "campaign_status",
 ]
 
@@ -108,6 +109,10 @@ API_TIME = "%Y-%m-%d %H:%M:%S"
 CAMPAIGN_AFTER_PAUSE = frozenset({"paused"})
 CAMPAIGN_AFTER_RESUME = CAMPAIGN_PAUSABLE
 CAMPAIGN_AFTER_CANCEL = frozenset({"canceled"})
+#: What a re-read may show once a resume has taken effect, however soon: the status it returns
+#: to, or what running leads to (a campaign resumed to send may have finished sending, or wait
+#: for an A/B decision, by the time apply looks).
+CAMPAIGN_RESUMED = CAMPAIGN_AFTER_RESUME | {"sent", "needs_decision"}
 
 
 def campaign_status(obj: Mapping[str, Any]) -> str:

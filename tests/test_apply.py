@@ -12,21 +12,37 @@ import json
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from conftest import EmulatorHandle, FakeClock
+from test_cli_apply import remote_campaigns, titled_campaign
+from test_cli_plan import Account, cli, make_account, write
 from test_hood_client import LateCommitServer, campaign_body, late_client
+from test_recovery import AheadClock
 
-from hoodsync.apply import Clients, Outcome, apply_plan
+from hoodsync import engine
+from hoodsync.apply import ApplyReport, Clients, Outcome, apply_plan
 from hoodsync.errors import ApiError, PlanError, StalePlanError
+from hoodsync.hooks import NoHooks
 from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal
 from hoodsync.model import Kind
-from hoodsync.plan import AccountInfo, Change, Note, Plan, RemoteRef, SensitiveValue, Step
+from hoodsync.plan import (
+    AccountInfo,
+    Change,
+    Flag,
+    Note,
+    Plan,
+    RemoteRef,
+    SensitiveValue,
+    Step,
+    sort_changes,
+)
+from hoodsync.recovery import read_leftovers
 from hoodsync.remote.falconyte import FalconyteClient, email_campaign_enabled
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.transport import ApiTransport, RetryPolicy, Secret
@@ -147,10 +163,17 @@ def test_steps_in_order_and_ids_flow_from_create(tmp_path: Path) -> None:
     )
     report = run(tmp_path, plan, hood)
     assert report.ok and report.results[0].remote_id == "1001"
-    assert hood.calls == [("create_campaign", "a"), ("pause_campaign", "1001")]
+    # The pause is asynchronous: re-read until it shows, before the change is reported done.
+    assert hood.calls == [
+        ("create_campaign", "a"),
+        ("pause_campaign", "1001"),
+        ("get_campaign", "1001"),
+    ]
 
 
-def test_live_edit_waits_for_pause_then_patches_then_resumes(tmp_path: Path) -> None:
+def test_live_edit_waits_for_pause_then_patches_then_resumes_and_waits_for_that(
+    tmp_path: Path,
+) -> None:
     hood = FakeHood()
     hood.campaigns["5"] = {"id": "5", "status": "running"}
     plan = Plan(
@@ -172,6 +195,7 @@ def test_live_edit_waits_for_pause_then_patches_then_resumes(tmp_path: Path) -> 
         ("get_campaign", "5"),
         ("patch_campaign", "5"),
         ("resume_campaign", "5"),
+        ("get_campaign", "5"),
     ]
 
 
@@ -198,7 +222,8 @@ def test_failed_edit_of_live_campaign_is_resumed_and_reported(tmp_path: Path) ->
     assert result.outcome is Outcome.FAILED
     assert "patch failed (after 1 of its steps succeeded)" in result.detail
     assert "trace_id t-1" in result.detail
-    assert hood.calls[-1] == ("resume_campaign", "5")
+    # The resume is waited for, as any status change, before the change is reported.
+    assert hood.calls[-2:] == [("resume_campaign", "5"), ("get_campaign", "5")]
     assert hood.campaigns["5"]["status"] == "running"
 
 
@@ -776,7 +801,7 @@ def test_a_journal_that_fills_up_stops_new_work_resumes_the_paused_and_still_rep
     )  # type: ignore[arg-type]
     journal.close()  # does not raise again
     assert ("patch_campaign", "5") not in hood.calls  # write-ahead: no intent, no request
-    assert hood.calls[-1] == ("resume_campaign", "5")  # the compensation still ran
+    assert ("resume_campaign", "5") in hood.calls  # the compensation still ran
     assert hood.campaigns["5"]["status"] == "running"
     assert ("patch_campaign", "6") not in hood.calls  # no new work started
     by = {r.address: r for r in report.results}
@@ -1167,3 +1192,265 @@ def test_a_stop_at_once_ends_the_wait_that_follows_an_unexpected_error(tmp_path:
     finally:
         hood.release.set()
     assert hood.returned.wait(10)
+
+
+# ------------------------------------------------------------------ after a failure
+
+
+def test_after_a_failure_nothing_that_cannot_be_taken_back_starts(tmp_path: Path) -> None:
+    """A key rename run with --prune is a create and a cancel of the old campaign: when the API
+    refuses the create, the cancel must not go, or nothing is left. Once any change has
+    failed, no removal and no immediate send starts: each is "not attempted", naming the
+    failure, and journaled as skipped — nothing the next run has to finish or wait for, so
+    its plan simply plans them again. Reversible changes of the wave go on."""
+    hood = FakeHood()
+    for ident, status in (
+        ("1", "scheduled"),
+        ("2", "scheduled"),
+        ("3", "paused"),
+        ("4", "scheduled"),
+    ):
+        hood.campaigns[ident] = {"id": ident, "status": status}
+    hood.fail[("create_campaign", "renamed")] = ApiError(
+        400, title="Bad request.", message="scheduled_time must be a date-time", trace_id="t-9"
+    )
+    plan = Plan(
+        account=ACCOUNT,
+        changes=sort_changes(
+            [
+                change("renamed", "create", (Step("create", body={"name": "Sale"}),)),
+                change("edited", "update", (Step("patch", "2", {"name": "E"}),), remote_id="2"),
+                change("paused", "pause", (Step("pause", "4"),), remote_id="4"),
+                change(
+                    "sends",
+                    "resume",
+                    (Step("resume", "3", {"run_immediately": True}),),
+                    remote_id="3",
+                    flags=(Flag.SENDS_IMMEDIATELY,),
+                ),
+                change(
+                    "old",
+                    "cancel",
+                    (Step("cancel", "1", {"reason": "hoodsync: pruned (no definition)"}),),
+                    remote_id="1",
+                    flags=(Flag.IRREVERSIBLE, Flag.REMOVAL),
+                ),
+            ]
+        ),
+    )
+    folder = tmp_path / "journal"
+    journal = Journal.create(folder, label="default")
+    try:
+        report = apply_plan(plan, Clients(hood=hood), journal=journal, sleep=lambda s: None)
+    finally:
+        journal.close()
+
+    by = {r.address: r for r in report.results}
+    assert {a: r.outcome for a, r in by.items()} == {
+        "campaign.renamed": Outcome.FAILED,
+        "campaign.edited": Outcome.APPLIED,
+        "campaign.paused": Outcome.APPLIED,
+        "campaign.sends": Outcome.NOT_ATTEMPTED,
+        "campaign.old": Outcome.NOT_ATTEMPTED,
+    }
+    failed = "held back: campaign.renamed failed earlier in this apply"
+    assert by["campaign.old"].detail == f"{failed}, and this cancel cannot be taken back"
+    assert by["campaign.sends"].detail == f"{failed}, and this immediate send cannot be taken back"
+    assert not report.ok
+    assert ("cancel_campaign", "1") not in hood.calls
+    assert ("resume_campaign", "3") not in hood.calls
+    assert hood.campaigns["1"]["status"] == "scheduled"
+
+    lines = journal_lines(report)
+    skipped = {x["address"]: x["reason"] for x in lines if x["event"] == "skipped"}
+    assert skipped == {"campaign.old": by["campaign.old"].detail, "campaign.sends": ANY_HELD}
+    assert not any(x.get("address") in skipped for x in lines if x["event"] == "intent")
+    assert (lines[-1]["event"], lines[-1]["failed"], lines[-1]["not_attempted"]) == ("end", 1, 2)
+    # Read back, the journal leaves nothing of the held changes to wait for or to finish (the
+    # failed create is the one change it calls unfinished): the next plan plans them afresh.
+    left = read_leftovers(folder, "default", None, 60.0)
+    assert (left.error, left.unanswered, list(left.unfinished)) == (None, (), ["campaign.renamed"])
+
+
+class _Held:
+    """Any skipped reason that says a change was held back after a failure."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith("held back: ")
+
+
+ANY_HELD: Any = _Held()
+
+
+@pytest.mark.parametrize("flags", [(), (Flag.REMOVAL,)])
+def test_a_removal_that_fails_holds_back_the_removals_not_yet_started(
+    tmp_path: Path, flags: tuple[Flag, ...]
+) -> None:
+    """Deactivating push tasks (the removal phase, flagged or not): one is refused, and the next
+    one is not sent."""
+    hood = FakeHood()
+    hood.fail[("patch_push_task", "71")] = ApiError(500, title="Internal server error.")
+    plan = Plan(
+        account=ACCOUNT,
+        changes=tuple(
+            change(
+                key,
+                "deactivate",
+                (Step("patch", rid, {"status": 0}),),
+                remote_id=rid,
+                kind=Kind.PUSH_TASK,
+                flags=flags,
+            )
+            for key, rid in (("a", "71"), ("b", "72"))
+        ),
+    )
+    report = run(tmp_path, plan, hood, parallelism=1)
+    first, second = report.results
+    assert first.outcome is Outcome.FAILED and first.detail.startswith("patch failed: HTTP 500")
+    assert second.outcome is Outcome.NOT_ATTEMPTED
+    assert second.detail.startswith("held back: push_task.a failed earlier in this apply")
+    assert second.detail.endswith("this deactivation cannot be taken back")
+    assert ("patch_push_task", "72") not in hood.calls
+
+
+# ------------------------------------------------------------------ status changes that show late
+
+
+def apply_with_server_time(acc: Account, server_time: AheadClock) -> ApplyReport:
+    """The account's plan applied through the real clients, every wait of apply on a fake
+    clock that moves the server's clock as much (nothing really sleeps)."""
+    prep = engine.prepare((), (), (), NoHooks())
+    [planned] = engine.make_plans(prep, None, False, None)
+    clock = FakeClock(0.0)
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        server_time.advance(seconds)
+
+    journal = Journal.create(acc.root / ".hoodsync" / "journal", label="default")
+    try:
+        return apply_plan(
+            planned.plan,
+            Clients(hood=planned.session.hood),
+            journal=journal,
+            clock=clock,
+            sleep=sleep,
+        )
+    finally:
+        journal.close()
+        planned.session.close()
+
+
+def test_a_status_change_shows_before_apply_ends_so_a_plan_right_after_sends_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Hood takes pause, resume and cancel asynchronously (its docs: the change "will be
+    automatically synchronized"): 204 at once, the new status seconds later. Apply waits for
+    each to show before it reports the change applied, so a plan right after (a CI re-run, the
+    next merge) has nothing to do — instead of taking the old status for drift and sending
+    the same action again, which the API refuses."""
+    server_time = AheadClock()
+    acc = make_account(
+        "emulator", tmp_path, monkeypatch, make_emulator, async_delay_s=4, clock=server_time
+    )
+    for state, status in (("paused", "paused"), ("active", "scheduled"), ("canceled", "canceled")):
+        write(acc.root, "c/x.yaml", titled_campaign("x", "X", state=state))
+        report = apply_with_server_time(acc, server_time)
+        assert report.ok, report.results
+        assert remote_campaigns(acc) == [("Campaign x", status, "X")]
+        code, out, err = cli(capsys, "plan")
+        assert code == 0 and "No changes." in out, (state, out, err)
+
+
+class NeverShows(FakeHood):
+    """Accepts cancels and resumes that never take effect."""
+
+    def cancel_campaign(self, campaign_id: str, reason: str | None = None) -> None:
+        self._record("cancel_campaign", campaign_id)
+
+    def resume_campaign(self, campaign_id: str, body: Mapping[str, Any] | None = None) -> None:
+        self._record("resume_campaign", campaign_id)
+
+
+def test_a_last_status_change_that_never_shows_fails_its_change_within_the_bound(
+    tmp_path: Path,
+) -> None:
+    hood = NeverShows()
+    hood.campaigns["5"] = {"id": "5", "status": "scheduled"}
+    hood.campaigns["6"] = {"id": "6", "status": "scheduled"}
+    clock = FakeClock(0.0)
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change("other", "update", (Step("patch", "6", {"name": "y"}),), remote_id="6"),
+            change("gone", "cancel", (Step("cancel", "5"),), remote_id="5"),
+        ),
+    )
+    report = run(tmp_path, plan, hood, clock=clock, sleep=clock.sleep, settle_timeout=5.0)
+    other, gone = report.results
+    assert other.outcome is Outcome.APPLIED
+    assert gone.outcome is Outcome.FAILED
+    assert gone.detail == (
+        "cancel was accepted but did not show: cancel 5: still 'scheduled' after 5 s; "
+        "expected canceled"
+    )
+    assert 5.0 <= clock() < 8.0  # bounded: no sleep of more than 2 s past the bound
+    settle = [x for x in journal_lines(report) if x["event"] == "settle"]
+    assert [(x["address"], x["op"], x["status"]) for x in settle] == [
+        ("campaign.gone", "cancel", "failed")
+    ]
+
+
+def test_a_stop_at_once_ends_the_wait_for_a_status_to_show(tmp_path: Path) -> None:
+    """Waiting for a resume to show, a second Ctrl-C (``abort``) returns at once."""
+    hood = NeverShows()
+    hood.campaigns["5"] = {"id": "5", "status": "paused"}
+    clock = FakeClock(0.0)
+    abort = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        abort.set()
+
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(change("x", "resume", (Step("resume", "5"),), remote_id="5"),),
+    )
+    report = run(tmp_path, plan, hood, clock=clock, sleep=sleep, abort=abort)
+    assert report.stopped_at_once
+    assert clock() < 1.0
+    assert hood.calls.count(("get_campaign", "5")) == 1
+
+
+def test_a_campaign_resumed_to_send_that_finished_before_the_re_read_is_not_waited_for(
+    tmp_path: Path,
+) -> None:
+    """Resumed to send at once, a small campaign may be sent by the time apply looks: that
+    shows the resume happened (no wait until the bound, no failure)."""
+
+    class SendsAtOnce(FakeHood):
+        def resume_campaign(self, campaign_id: str, body: Mapping[str, Any] | None = None) -> None:
+            self._record("resume_campaign", campaign_id)
+            self.campaigns[campaign_id]["status"] = "sent"
+
+    hood = SendsAtOnce()
+    hood.campaigns["5"] = {"id": "5", "status": "paused"}
+    clock = FakeClock(0.0)
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change(
+                "x",
+                "resume",
+                (Step("resume", "5", {"run_immediately": True}),),
+                remote_id="5",
+                flags=(Flag.SENDS_IMMEDIATELY,),
+            ),
+        ),
+    )
+    report = run(tmp_path, plan, hood, clock=clock, sleep=clock.sleep)
+    assert report.ok, report.results
+    assert clock.sleeps == []

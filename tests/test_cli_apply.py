@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import EmulatorHandle, FakeClock
 from test_apply_crash import load_bench
@@ -37,8 +38,12 @@ from test_cli_plan import (
 import hoodsync.apply
 import hoodsync.remote.hood
 import hoodsync.session
+from hoodsync import engine
 from hoodsync.apply import Outcome, Result
 from hoodsync.cli.views import Console, Ordered, Progress, duration
+from hoodsync.emulator.sandbox import SANDBOX_HOOD_URL, open_sandbox
+from hoodsync.errors import ApiError, StalePlanError
+from hoodsync.hooks import NoHooks
 from hoodsync.journal import journal_files
 from hoodsync.model import Kind
 from hoodsync.plan import AccountInfo, Change, Plan, Step
@@ -78,10 +83,16 @@ def test_second_apply_reports_no_changes_and_non_interactive_needs_auto_approve(
 
 
 def run_on_pty(
-    argv: list[str], cwd: Path, env: dict[str, str], answer: str, timeout: float = 30.0
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    answer: str,
+    timeout: float = 30.0,
+    before_answer: Callable[[], None] | None = None,
 ) -> tuple[int, str]:
     """Run hoodsync with stdin, stdout and stderr on a pseudo-terminal; type ``answer`` at the
-    confirmation prompt. Returns (exit code, everything the terminal showed)."""
+    confirmation prompt (after calling ``before_answer``: what happens while it waits).
+    Returns (exit code, everything the terminal showed)."""
     master, slave = os.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "hoodsync", *argv],
@@ -108,6 +119,8 @@ def run_on_pty(
                     break
                 shown += chunk
                 if not answered and b"Only 'yes' will be accepted" in shown:
+                    if before_answer is not None:
+                        before_answer()
                     os.write(master, answer.encode() + b"\n")
                     answered = True
             elif process.poll() is not None:
@@ -182,6 +195,125 @@ def test_interactive_apply_asks_for_yes_and_draws_a_progress_bar(
     assert "Apply complete: 3 applied, 0 failed, 0 not attempted." in shown
     with emulated.remote() as remote:
         assert sorted(c["name"] for c in remote.campaigns()) == ["C0", "C1", "C2"]
+
+
+@pytest.mark.parametrize("saved", [False, True])
+def test_interactive_apply_refuses_what_the_ui_changed_while_it_asked(
+    emulated: Account, saved: bool
+) -> None:
+    """The plan (a new title) is on screen and the question waits; meanwhile someone corrects
+    the message body in the UI. Answered `yes`, the update would send the definition's
+    messages and overwrite that correction unseen. After the answer apply reads again what it
+    acts on — the saved-plan check — and refuses, naming the object: nothing is sent. The same
+    holds for a saved plan applied interactively (checked once before the question)."""
+    write(emulated.root, "c/s1.yaml", titled_campaign("s1", "Hi"))
+    env = {**_outside_ci(), "PYTHONUNBUFFERED": "1"}
+    code, shown = run_on_pty(["apply", "--no-color", "--auto-approve"], emulated.root, env, "")
+    assert code == 0, shown
+    write(emulated.root, "c/s1.yaml", titled_campaign("s1", "Hi2"))
+    argv = ["apply", "--no-color"]
+    if saved:
+        plan_file = emulated.root / "p.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "hoodsync", "plan", "--out", str(plan_file)],
+            cwd=emulated.root,
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        argv += ["--plan", str(plan_file)]
+    with emulated.remote() as remote:
+        [campaign] = remote.campaigns()
+    fixed = [
+        {**message, "push": {**message["push"], "body": {"en": "Corrected by hand"}}}
+        for message in campaign["messages"]
+    ]
+
+    def edit_in_the_ui() -> None:
+        with emulated.remote() as remote:
+            answer = remote.hood.patch(f"/campaigns/{campaign['id']}", json={"messages": fixed})
+            assert answer.status_code == 204, answer.text
+
+    before = journals(emulated.root)
+    code, shown = run_on_pty(argv, emulated.root, env, "yes", before_answer=edit_in_the_ui)
+    assert code == 1, shown
+    assert (
+        "error: the plan is stale; changed since it was shown: "
+        f"campaign.s1 (id {campaign['id']} changed); nothing was sent: run apply again to see "
+        "the new plan"
+    ) in shown.replace("\r\n", " ").replace("\n", " ")
+    assert "Traceback" not in shown and "Apply complete" not in shown
+    assert journals(emulated.root) == before  # no apply started
+    with emulated.remote() as remote:
+        [now] = remote.campaigns()
+    assert now["messages"][0]["push"]["title"] == {"en": "Hi"}
+    assert now["messages"][0]["push"]["body"] == {"en": "Corrected by hand"}
+
+
+class EditedWhileAsked(NoHooks):
+    """The engine's hooks for an interactive apply: while the question waits, ``edit`` runs
+    (someone at the UI), then the answer is `yes`."""
+
+    def __init__(self, edit: Callable[[], None]) -> None:
+        self.edit = edit
+
+    def approve(self) -> bool:
+        self.edit()
+        return True
+
+
+def test_after_the_answer_every_account_is_checked_and_each_moved_object_named(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    write(
+        acc.root, "hoodsync.yaml", "accounts:\n  default: {paths: [main/]}\n  qa: {paths: [qa/]}\n"
+    )
+    write(acc.root, "main/m.yaml", campaign_yaml("m", "Main"))
+    write(acc.root, "qa/q.yaml", campaign_yaml("q", "QA"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(acc.root, "main/m.yaml", campaign_yaml("m", "Main", labels="[c]"))
+    write(acc.root, "qa/q.yaml", campaign_yaml("q", "QA", labels="[c]"))
+    ids: dict[str, str] = {}
+
+    def by_hand(db: str, change: dict[str, Any] | None) -> list[dict[str, Any]]:
+        box = open_sandbox(acc.root / ".hoodsync" / db)
+        try:
+            with httpx.Client(
+                base_url=SANDBOX_HOOD_URL,
+                transport=box.hood_transport,
+                headers={"Authorization": f"Bearer {box.hood_token}"},
+            ) as hood:
+                [campaign] = hood.get("/campaigns", params={"view": "full"}).json()["items"]
+                if change is not None:
+                    assert (
+                        hood.patch(f"/campaigns/{campaign['id']}", json=change).status_code == 204
+                    )
+                    ids[db] = str(campaign["id"])
+                return [hood.get(f"/campaigns/{campaign['id']}").json()["items"][0]]
+        finally:
+            box.close()
+
+    def edit() -> None:
+        for db in ("sandbox.sqlite", "sandbox-qa.sqlite"):
+            by_hand(db, {"description": "corrected by hand"})
+
+    with pytest.raises(StalePlanError) as info:
+        engine.apply(engine.ApplyOptions(), EditedWhileAsked(edit), threading.Event())
+    assert str(info.value) == (
+        "the plan is stale; changed since it was shown: "
+        f"default: campaign.m (id {ids['sandbox.sqlite']} changed), "
+        f"qa: campaign.q (id {ids['sandbox-qa.sqlite']} changed); "
+        "nothing was sent: run apply again to see the new plan"
+    )
+    for db in ("sandbox.sqlite", "sandbox-qa.sqlite"):
+        [campaign] = by_hand(db, None)
+        assert campaign["labels"] in ("a,b", ["a", "b"])  # nothing was written
+        assert campaign["description"] == "corrected by hand"
 
 
 def test_progress_eta_follows_the_rate_limits_and_the_observed_pace(
@@ -319,6 +451,54 @@ def test_apply_under_faults_converges_or_reports_exactly(
         assert code == 0 and bench.duplicates(campaigns) == []
     assert len(campaigns) == n
     assert cli(capsys, "plan", "--detailed-exitcode")[0] == 0
+
+
+def test_a_key_renamed_with_prune_keeps_the_old_campaign_when_the_new_one_is_refused(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key rename run with --prune: create the new campaign, cancel the old one (an orphan
+    now). The API refuses the create; the cancel, which cannot be taken back, is held back
+    rather than leaving nothing. Once the create goes through, the next apply does both."""
+    write(emulated.root, "c/spring.yaml", campaign_yaml("spring-sale", "Spring sale"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    (emulated.root / "c/spring.yaml").unlink()
+    write(emulated.root, "c/spring-2027.yaml", campaign_yaml("spring-sale-2027", "Spring sale"))
+
+    def refused(client: Any, body: Any, **kwargs: Any) -> Any:
+        raise ApiError(
+            400,
+            operation="create campaign spring-sale-2027",
+            title="Bad request.",
+            message="scheduled_time must be a date-time 'YYYY-MM-DD HH:MM:SS'.",
+            trace_id="t-25",
+        )
+
+    real = hoodsync.remote.hood.HoodClient.create_campaign
+    monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", refused)
+    try:
+        code, out, err = cli(capsys, "apply", "--prune", "--auto-approve")
+    finally:
+        monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", real)
+    assert code == 1, err
+    table = rows(out)
+    assert table["campaign.spring-sale-2027"][:2] == ("create", "failed")
+    assert table["campaign.spring-sale"] == (
+        "cancel",
+        "not attempted",
+        "held back: campaign.spring-sale-2027 failed earlier in this apply, and this cancel "
+        "cannot be taken back",
+    )
+    assert "Apply complete: 0 applied, 1 failed, 1 not attempted." in out
+    with emulated.remote() as remote:
+        assert [(c["name"], c["status"]) for c in remote.campaigns()] == [
+            ("Spring sale", "scheduled")
+        ]
+
+    code, out, err = cli(capsys, "apply", "--prune", "--auto-approve")
+    assert code == 0, err
+    table = rows(out)
+    assert table["campaign.spring-sale-2027"][:2] == ("create", "applied")
+    assert table["campaign.spring-sale"][:2] == ("cancel", "applied")
 
 
 # ------------------------------------------------------------------------------ saved plans

@@ -57,8 +57,9 @@ class _Notices:
     def plans_ready(self, plans: Sequence[tuple[str, Plan]]) -> None:
         """Not used outside apply."""
 
-    def approve(self) -> None:
+    def approve(self) -> bool:
         """Not used outside apply."""
+        return False
 
     def apply_started(self, account: str, plan: Plan) -> None:
         """Not used outside apply."""
@@ -594,6 +595,8 @@ def apply(
 
     Several accounts are planned and applied concurrently; output stays in account order.
     With --plan, the saved plan is applied exactly (PATHS only locate hoodsync.yaml).
+    After a 'yes' at the question, what the plan acts on is read again: anything changed
+    meanwhile (an edit in the UI) refuses the apply, nothing sent.
     Exit 1 when anything was not applied; the result table says what was. Ctrl-C (or
     SIGTERM) starts no new change, lets the changes in flight finish and prints the table;
     Ctrl-C again prints it at once, sending nothing more and waiting for no call in flight.

@@ -335,10 +335,11 @@ class TerminalView:
                     self._out, self._index[name], plan, f"[{name}] " if several else ""
                 )
 
-    def approve(self) -> None:
-        """Ask for `yes` on a terminal; refuse without --auto-approve when nobody can answer."""
+    def approve(self) -> bool:
+        """Ask for `yes` on a terminal; refuse without --auto-approve when nobody can answer.
+        True once someone answered `yes` (time has passed since the plan was made)."""
         if self.auto_approve:
-            return
+            return False
         if not self.interactive:
             why = "CI is set" if in_ci() else "no terminal to ask on"
             raise HoodsyncError(f"refusing to apply without --auto-approve: {why}")
@@ -349,6 +350,7 @@ class TerminalView:
         )
         if answer.strip() != "yes":
             raise HoodsyncError("apply cancelled; nothing was changed")
+        return True
 
     def apply_started(self, account: str, plan: Plan) -> None:
         """Draw the empty bar (on a terminal)."""
