@@ -111,6 +111,25 @@ def test_activate_merges_other_changes_into_one_patch() -> None:
     assert change.description == "will be updated and activated (inactive -> active)"
 
 
+def test_an_activation_that_may_send_at_once_is_flagged() -> None:
+    """The server keeps ``immediately`` as the create time; activating a task whose start has
+    passed may send as the apply lands (undocumented), so the reviewer is warned, as for a
+    create starting ``immediately``. A start still ahead is not flagged."""
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    inactive = remote_of({**SPEC, "status": 0})  # stored start: 2026-11-22 10:00:00
+    change = plan_one(defn(state="active"), inactive, now=now)
+    assert change is not None and change.action == "activate"
+    assert "sends_immediately" in change.flags
+    later = {**SPEC, "start_time": "2027-03-01 09:00:00"}
+    ahead = remote_of({**later, "status": 0}, start_time="2027-03-01 09:00:00")
+    change = plan_one(defn(later, state="active"), ahead, now=now)
+    assert change is not None and change.action == "activate" and not change.flags
+    past = {**SPEC, "start_time": "2026-11-30 09:00:00"}
+    stored = remote_of({**past, "status": 0}, start_time="2026-11-30 09:00:00")
+    change = plan_one(defn(past, state="active"), stored, now=now)
+    assert change is not None and "sends_immediately" in change.flags
+
+
 def test_no_wanted_status_means_status_is_not_compared() -> None:
     spec = {k: v for k, v in SPEC.items() if k != "status"}
     assert plan_one(defn(spec), remote_of({**spec, "status": 0})) is None

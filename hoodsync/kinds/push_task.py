@@ -85,6 +85,25 @@ def _past_start(norm: Mapping[str, Any], now: dt.datetime | None) -> str | None:
     return raw if start < now else None
 
 
+def _starts_at_activation(
+    cmp: Mapping[str, Any], remote: RemoteObject, now: dt.datetime | None
+) -> bool:
+    """Whether activating the task may send at once: its start (the definition's, else the
+    account's) is ``immediately`` or has passed. The server stores ``immediately`` as the
+    create time, and the docs do not say what activation does with a start in the past, so
+    such an activation is flagged as a create starting ``immediately`` is: the reviewer is
+    told it may send as the apply lands, rather than find out."""
+    start = cmp.get("start_time", remote.body.get("start_time"))
+    if start == "immediately":
+        return True
+    if now is None or not isinstance(start, str):
+        return False
+    try:
+        return dt.datetime.strptime(start, API_TIME).replace(tzinfo=dt.UTC) <= now
+    except ValueError:
+        return False
+
+
 class PushTaskRules(KindRules):
     """Rules for ``kind: PushTask``."""
 
@@ -298,12 +317,17 @@ class PushTaskRules(KindRules):
             body[k] = None  # the API refuses frequency and cron together
         if transition is not None:
             body["status"] = want  # one PATCH carries the edits and the new status
+        flags: tuple[Flag, ...] = ()
+        if action is Action.DEACTIVATE:
+            flags = (Flag.REMOVAL,)
+        elif action is Action.ACTIVATE and _starts_at_activation(cmp, remote, ctx.now):
+            flags = (Flag.SENDS_IMMEDIATELY,)
         return resource.change(
             action,
             description,
             transition=transition,
             steps=(Step(Op.PATCH, remote.id, body),),
-            flags=(Flag.REMOVAL,) if action is Action.DEACTIVATE else (),
+            flags=flags,
         )
 
     @staticmethod
