@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from hoodsync.definitions.loader import CONFIG_FILENAMES, Document, display_path, load_file
 from hoodsync.errors import ConfigError, DefinitionError, Problem
@@ -226,9 +226,9 @@ def _env_url(env: Mapping[str, str], var: str) -> str | None:
         return value
     if "@" in value:  # whatever else is wrong with it, its password is not repeated
         raise ConfigError(f"{var}: {_credentials_refused(value)}")
-    parts = urlsplit(value)
+    parts = _split(value)
     shown = value if len(value) <= 60 else value[:59] + "…"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"{var}={shown!r} is neither 'sandbox' nor an http(s) URL "
             "(e.g. https://api.ocamba.com/v1/hood)"
@@ -257,7 +257,9 @@ def _url_problem(url: str) -> str | None:
 
     if "${" in url:
         return "nothing is interpolated in an API URL (`${...}`): write the URL itself"
-    parts = urlsplit(url)
+    parts = _split(url)
+    if parts is None:
+        return "not a URL (an unclosed [ of an IPv6 address?)"
     if parts.query or parts.fragment or "?" in url or "#" in url:
         return "a base URL has no query (?…) or fragment (#…): the API paths are appended to it"
     try:
@@ -273,10 +275,20 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
+def _split(url: str) -> SplitResult | None:
+    """``urlsplit(url)``, or ``None`` for what it refuses (an unclosed ``[``): a URL is
+    refused in one line naming where it is written, never with a traceback."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
 def _credentials_refused(url: str) -> str:
     """Why a URL holding ``@`` is refused, naming its host and nothing before the ``@`` (a
     value with no ``scheme://`` still shows no more than the host)."""
-    scheme = urlsplit(url).scheme.lower()
+    parts = _split(url)
+    scheme = parts.scheme.lower() if parts is not None else ""
     shown = f"{scheme}://" if scheme in ("http", "https") else ""
     host = url.rsplit("@", 1)[1].split("/", 1)[0]
     return (

@@ -186,7 +186,10 @@ def test_a_real_url_without_the_standard_token_names_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("var", ["HOOD_API_URL", "FALCONYTE_API_URL"])
-@pytest.mark.parametrize("value", ["foo", "ftp://x.example.com", "https://", "api.ocamba.com/v1"])
+@pytest.mark.parametrize(
+    "value",
+    ["foo", "ftp://x.example.com", "https://", "api.ocamba.com/v1", "http://[::1:9/v1/hood"],
+)
 def test_url_variables_must_be_sandbox_or_an_http_url(tmp_path: Path, var: str, value: str) -> None:
     with pytest.raises(ConfigError) as info:
         config_in(tmp_path, None, {var: value})
@@ -202,6 +205,8 @@ def test_url_variables_must_be_sandbox_or_an_http_url(tmp_path: Path, var: str, 
         "htps://u:hunter2@api.example.com/v1/hood",  # and a wrong scheme
         "u:hunter2@api.example.com/v1/hood",  # no scheme at all
         "https://deploy:hunter2?x@api.example.com/v1/hood",  # '@' past the netloc
+        "https://u:hunter2@api.example.com/v1/hood[",  # an unclosed [ (was a traceback)
+        "http://[u:hunter2@api.example.com/v1/hood",
     ],
 )
 def test_a_url_with_credentials_is_refused_without_repeating_them(tmp_path: Path, url: str) -> None:
