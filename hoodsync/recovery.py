@@ -410,9 +410,10 @@ def waiting_notice(
     count = f"{len(addresses)} create{'s' if len(addresses) != 1 else ''}"
     return (
         f"Waiting {wait:.0f} s before reading account {account!r} again: {count} ({shown}) "
-        f"sent by the apply interrupted at {_when(leftovers.last_line)} were never answered "
-        f"and are not in the account yet; the server may still make them until "
-        f"{leftovers.window:g} s after that apply stopped (journal {_shown(leftovers.journal)}"
+        f"sent by the apply of {_when(leftovers.last_line)} got no answer that settles them "
+        f"(none at all, or a failure that may still have made them) and are not in the account "
+        f"yet; the server may still make them until {leftovers.window:g} s after that apply's "
+        f"last journal line (journal {_shown(leftovers.journal)}"
         f"{', written with another token' if leftovers.other_token else ''}). "
         "Nothing is sent meanwhile; Ctrl-C stops here."
     )

@@ -157,7 +157,7 @@ def test_creates_an_interrupted_apply_sent_unanswered_are_waited_for_then_planne
     [notice] = hooks.notices
     assert notice.startswith(
         "Waiting 58 s before reading account 'default' again: 2 creates (campaign.a, "
-        "campaign.b) sent by the apply interrupted at "
+        "campaign.b) sent by the apply of "
     )
     assert "Nothing is sent meanwhile; Ctrl-C stops here." in notice
     assert 57.9 < sum(clock.sleeps) <= 58.0 and max(clock.sleeps) <= 1.0
