@@ -37,6 +37,7 @@ from hoodsync.remote.falconyte import FalconyteClient
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, Secret
+from hoodsync.wire import CAMPAIGN_RETIRED
 
 __all__ = [
     "BOUND_VARIABLES",
@@ -492,7 +493,11 @@ def _same_identity(kind: Kind, key: str, name: str | None, obj: Any) -> bool:
     """Would the planner match the create's definition to ``obj``, as it matches them: a
     campaign by its marker, else by exact name among campaigns with no marker (one carrying
     another key's marker — an orphan after a key rename, another project's — is never it);
-    push tasks and email campaigns by exact name."""
+    push tasks and email campaigns by exact name. A finished campaign (canceled, sent) with
+    no marker is never adopted (:meth:`CampaignRules.match`), so a create beside one is no
+    create of an object that now exists."""
     if kind is Kind.CAMPAIGN and obj.marker:
         return bool(obj.marker == key)
+    if kind is Kind.CAMPAIGN and obj.status in CAMPAIGN_RETIRED:
+        return False
     return name is not None and obj.name == name

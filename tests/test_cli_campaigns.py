@@ -108,7 +108,10 @@ def test_a_finished_campaign_with_the_name_no_longer_blocks_the_plan(
     code, out, err = cli(capsys, "plan", "--no-color")
     assert code == 0 and "error" not in out, out + err
     assert f"campaign {old['id']} ({finished}) has this definition's name" in out
-    code, out, err = cli(capsys, "apply", "--auto-approve")
+    # Reviewed, then applied: the saved plan's freshness check must not take the finished
+    # namesake for the create's own object ("now exists"), or no reviewed apply could make it.
+    assert cli(capsys, "plan", "--out", "p.json")[0] == 0
+    code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
     assert code == 0, out + err
     assert rows(out)["campaign.bf-2027"][:2] == ("create", "applied")
     assert rows(out)["campaign.other"][:2] == ("create", "applied")
