@@ -168,9 +168,10 @@ def make_plan(
                     created[address] = des
         if kind is not Kind.CAMPAIGN and created and match.unmanaged:
             changes = _warn_renamed(changes, created, match.unmanaged, rules, ctx)
+        by_address = {des.address: des for des in kind_desired} if match.duplicates else {}
         for address, dup, kept in match.duplicates:
             if not targets or address in targets:
-                changes.append(rules.duplicate_change(address, dup, kept))
+                changes.append(rules.duplicate_change(by_address[address], dup, kept))
         for obj in match.orphans:
             address = f"{kind.slug}.{obj.marker}"
             orphans.append(_ref(obj, address))

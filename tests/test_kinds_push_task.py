@@ -235,6 +235,20 @@ def test_a_duplicates_rename_sends_the_accounts_name_as_it_is() -> None:
     reference is escaped, so the rename sends it as it is, never a variable's value."""
     dup = RULES.from_remote(remote_of(SPEC, tid="1058", name="Promo ${env:PROMO}"))
     kept = RULES.from_remote(remote_of(SPEC, name="Promo ${env:PROMO}"))
-    change = RULES.duplicate_change("push_task.hourly", dup, kept)
+    (des,) = prepare([defn()], {})
+    change = RULES.duplicate_change(des, dup, kept)
     (step,) = resolve_steps(change, {"PROMO": "secret-value"}, None)
     assert step.body == {"name": "Promo ${env:PROMO} (duplicate)", "status": 0}
+
+
+def test_a_duplicates_name_from_a_variable_is_shown_masked() -> None:
+    """A definition whose name comes from ``${env:...}``: every copy of its object holds the
+    value in its name, so the retirement of a duplicate shows the name masked, as the plan
+    shows the definition's own."""
+    spec = {**SPEC, "name": "Promo ${env:CODE}"}
+    (des,) = prepare([defn(spec)], {"CODE": "987654"})
+    dup = RULES.from_remote(remote_of({**SPEC, "name": "Promo 987654"}, tid="1058"))
+    kept = RULES.from_remote(remote_of({**SPEC, "name": "Promo 987654"}))
+    change = RULES.duplicate_change(des, dup, kept)
+    shown = repr([change.name, [(d.path, d.before, d.after) for d in change.diff]])
+    assert "987654" not in shown and "sensitive ${env:CODE}" in shown, shown

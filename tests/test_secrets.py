@@ -270,6 +270,35 @@ def test_an_interpolated_name_is_not_in_operations_errors_or_logs(
     assert [t["name"] for t in tasks] == ["Task LEAKME42"]  # created once, by its real name
 
 
+@pytest.mark.parametrize("draft", [False, True])
+def test_duplicates_of_an_interpolated_name_are_retired_with_the_name_masked(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    draft: bool,
+) -> None:
+    """Two campaigns carry one definition's marker and its name comes from ``${env:CODE}``:
+    ``--resolve-duplicates`` retires the newer (a cancel, or a rename for a draft), and every
+    copy's name holds the value, so the plan shows it masked."""
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("CODE", "987654")
+    promo = campaign_yaml("dupk", "Promo").replace("name: Promo", 'name: "Promo ${env:CODE}"')
+    write(acc.root, "c/promo.yaml", promo)
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0, out + err
+    with acc.remote() as remote:
+        [first] = remote.campaigns()
+        copy = {k: first[k] for k in ("name", "metadata", "messages")}
+        remote.hood_post("/campaigns", {**copy, "is_draft": draft})
+    code, out, err = cli(capsys, "plan", "--resolve-duplicates", "--no-color")
+    assert code == 0, err
+    assert "duplicate of id" in out
+    assert "987654" not in out + err
+    if draft:  # released and renamed: the rename is shown, masked
+        assert re.search(r'~ name += "\(sensitive \$\{env:CODE\}, fp [0-9a-f]{4}\)"', out), out
+
+
 def test_a_saved_create_refuses_when_its_interpolated_name_now_exists(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

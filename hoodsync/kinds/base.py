@@ -120,6 +120,14 @@ class Desired:
             return masked(name, self.reference_names(("name",)), key=self.value_key)
         return name
 
+    def shown_alike(self, path: JsonPath, value: Any) -> Any:
+        """``value`` (another object's at ``path``, such as a duplicate's name) as plans may
+        show it: masked when this definition's value at ``path`` came from ``${env:...}``, for
+        the other object's holds that secret too (or an old value of it)."""
+        if path not in self.sensitive or not isinstance(value, str):
+            return value
+        return masked(value, self.reference_names(path), key=self.value_key)
+
     def reference_names(self, path: JsonPath) -> tuple[str, ...]:
         """The ``${env:NAME}`` names the template at ``path`` (relative to the spec) uses."""
         try:
@@ -329,9 +337,11 @@ class KindRules(abc.ABC):
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """The change one definition needs, or ``None`` when the remote object already matches."""
 
-    def duplicate_change(self, address: str, dup: RemoteObject, kept: RemoteObject) -> Change:
-        """The retirement of ``dup``, an extra object claiming the definition at ``address``
-        whose managed object is ``kept``. Kinds that can have duplicates override this."""
+    def duplicate_change(self, desired: Desired, dup: RemoteObject, kept: RemoteObject) -> Change:
+        """The retirement of ``dup``, an extra object claiming the definition ``desired``
+        whose managed object is ``kept``. Kinds that can have duplicates override this; what
+        they show of ``dup``'s name goes through :meth:`Desired.shown_alike` (a name from
+        ``${env:...}`` holds the secret on every copy)."""
         raise NotImplementedError(f"{self.kind.value} objects cannot be duplicated")
 
     def orphan_change(self, remote: RemoteObject, ctx: Context) -> Change | None:

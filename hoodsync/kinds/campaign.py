@@ -364,11 +364,12 @@ class CampaignRules(KindRules):
             )
         ]
 
-    def duplicate_change(self, address: str, dup: RemoteObject, kept: RemoteObject) -> Change:
+    def duplicate_change(self, desired: Desired, dup: RemoteObject, kept: RemoteObject) -> Change:
         """Cancel a duplicate where the API allows (running, scheduled, paused); a draft cannot
         be canceled, so it is released instead: marker removed, renamed ``… (duplicate)``."""
-        key = address.split(".", 1)[1]
-        resource = Resource(f"{address}#{dup.id}", self.kind, key, dup.name).on(
+        address, key = desired.address, desired.key
+        shown = desired.shown_alike(("name",), dup.name)
+        resource = Resource(f"{address}#{dup.id}", self.kind, key, shown).on(
             dup, self.fingerprint_normalised(dup.body)
         )
         why = f"duplicate of id {kept.id}, which stays managed"
@@ -394,7 +395,12 @@ class CampaignRules(KindRules):
                     ),
                 ),
                 diff=(
-                    FieldDiff("name", "change", dup.name, renamed),
+                    FieldDiff(
+                        "name",
+                        "change",
+                        shown,
+                        desired.shown_alike(("name",), renamed),
+                    ),
                     FieldDiff(f"metadata.{MARKER}", "change", key, None),
                 ),
                 flags=(Flag.DUPLICATE,),

@@ -175,18 +175,18 @@ class PushTaskRules(KindRules):
         m.unmanaged = [r for r in remote if r.id not in used]
         return m
 
-    def duplicate_change(self, address: str, dup: RemoteObject, kept: RemoteObject) -> Change:
+    def duplicate_change(self, desired: Desired, dup: RemoteObject, kept: RemoteObject) -> Change:
         """Push tasks have no cancel and no marker: a duplicate is deactivated (status 0) and
         renamed ``… (duplicate)`` in one PATCH, so it neither sends nor matches again."""
         renamed = dup.name + DUPLICATE_SUFFIX
         before = dup.body.get("status")
-        resource = Resource(
-            f"{address}#{dup.id}", self.kind, address.split(".", 1)[1], dup.name
-        ).on(
+        address = desired.address
+        shown = desired.shown_alike(("name",), dup.name)
+        resource = Resource(f"{address}#{dup.id}", self.kind, desired.key, shown).on(
             dup,
             self.fingerprint(dup.body),
             (
-                FieldDiff("name", "change", dup.name, renamed),
+                FieldDiff("name", "change", shown, desired.shown_alike(("name",), renamed)),
                 FieldDiff("status", "change", before, 0),
             ),
         )
