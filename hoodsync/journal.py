@@ -139,6 +139,9 @@ class Trace:
     #: A create failed in a way that may still have made the object (its result has no
     #: ``not_done``: e.g. timed out, then the listing meant to find it failed too).
     create_unknown: bool = False
+    #: A status change was accepted but never showed in time (a ``settle`` line ``failed``):
+    #: it may still land, so the change is not finished although its steps all went through.
+    settle_failed: bool = False
 
     def feed(self, event: str, fields: Mapping[str, Any], ts: float = 0.0) -> None:
         """Take one line (``fields`` without ``ts`` and ``event``) into account."""
@@ -158,6 +161,7 @@ class Trace:
         if event == "settle":
             if fields.get("status") == "failed":
                 self.failed = f"{op} did not show: {fields.get('error')}"
+                self.settle_failed = True
             return
         status = fields.get("status")
         if status == "unknown":
@@ -188,8 +192,9 @@ class Trace:
 
     @property
     def unfinished(self) -> bool:
-        """Something was sent, and not every step of the change went through."""
-        return self.of is not None and self.done < self.of
+        """Something was sent, and not every step of the change went through (or the last
+        one's status never showed)."""
+        return self.of is not None and (self.done < self.of or self.settle_failed)
 
 
 @dataclass(slots=True)

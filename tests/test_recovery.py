@@ -785,6 +785,42 @@ def test_a_create_that_failed_but_may_have_happened_is_waited_for_like_an_unansw
     assert (found.unanswered, found.settle_until) == (("campaign.a",), 190.0)
 
 
+def test_a_status_change_that_never_showed_is_unfinished_work(tmp_path: Path) -> None:
+    """A pause accepted but not shown within the bound (a ``settle`` line ``failed``) may still
+    land: the change is hoodsync's unfinished work, so the next plan does not call its
+    difference drift, though every step's result was ``ok``."""
+    folder = tmp_path / "journal"
+    pause = {"event": "intent", "ts": 101.0, "address": "campaign.a", "op": "pause"}
+    _one_journal(
+        folder,
+        "20260101T000000.000000Z-11-default.jsonl",
+        START,
+        {**pause, "id": "7", "of": 1},
+        {
+            "event": "result",
+            "ts": 102.0,
+            "address": "campaign.a",
+            "op": "pause",
+            "id": "7",
+            "step": 0,
+            "status": "ok",
+        },
+        {
+            "event": "settle",
+            "ts": 162.0,
+            "address": "campaign.a",
+            "op": "pause",
+            "id": "7",
+            "step": 0,
+            "status": "failed",
+            "error": "still 'scheduled' after 60 s",
+        },
+    )
+    found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+    entry = found.unfinished["campaign.a"]
+    assert entry.id == "7" and "pause did not show" in entry.detail and not entry.left_paused
+
+
 @pytest.mark.parametrize(
     ("name", "lines"),
     [
