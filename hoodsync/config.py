@@ -327,11 +327,12 @@ def _endpoint(
         url, hint = from_env, f"set {api.url_var}=sandbox"
     elif api.secret_key in raw:
         url, hint = api.default_url, yaml_hint
-    elif env.get(secret_env, "").strip() or secret_env in env:
-        # Set but empty or blank counts as set: a CI secret that is not defined for the job
-        # arrives as "", and the sandbox would make the run look fine while nothing reaches
-        # the account. The run then fails when it needs the secret, naming the variable.
-        url, hint = api.default_url, f"unset {secret_env}"
+    elif secret_env in env:
+        # Set, even empty or blank: a CI secret that is not defined for the job arrives as "",
+        # and the sandbox would make the run look fine while nothing reaches the account. The
+        # run then fails when it needs the secret, naming the variable. (Unsetting it would not
+        # always give the sandbox either: not while the account's other API is real.)
+        url, hint = api.default_url, f"set {api.url_var}=sandbox"
     else:
         url, hint = SANDBOX, ""
     if raw.get("url"):

@@ -111,7 +111,7 @@ def test_a_standard_variable_set_to_nothing_is_not_the_sandbox(tmp_path: Path, v
     message = str(info.value)
     assert message.startswith("HOOD_API_TOKEN is not set or empty: account 'default'")
     assert "a CI secret not defined for this job?" in message
-    assert "unset HOOD_API_TOKEN" in message  # how to use the sandbox on purpose
+    assert "set HOOD_API_URL=sandbox" in message  # how to use the sandbox on purpose
 
 
 def test_one_api_real_makes_the_other_real_too_unless_asked(tmp_path: Path) -> None:
