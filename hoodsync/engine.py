@@ -1194,7 +1194,8 @@ def read_definition(path: str) -> str:
 def project_secrets(prep: Prepared, paths: Sequence[str]) -> list[tuple[str, str]]:
     """The values ``pull`` never writes, with the reference each is the value of: those of
     every variable any definition of the project interpolates — under the folder of
-    ``hoodsync.yaml`` (without one, the working directory) as well as under PATHS, whatever
+    ``hoodsync.yaml`` (without one, the repository of the first PATH: the nearest folder
+    above it holding ``.git``, else that PATH) as well as under PATHS, whatever
     PATHS, ``--target`` or ``--account`` narrow the run to. A promo code one campaign takes
     from ``${env:PROMO}`` and someone pasted into another in the UI must not reach git through
     ``hoodsync pull other/``.
@@ -1208,8 +1209,12 @@ def project_secrets(prep: Prepared, paths: Sequence[str]) -> list[tuple[str, str
     names = variables_of(d.spec for d in prep.definitions)
     given = [Path(p).resolve() for p in (paths or ["."])]
     root = prep.config.root.resolve()
+    if prep.config.source is None:
+        # No hoodsync.yaml: the project is the repository of the first PATH (the working
+        # directory may be far above it: from / that walked the whole file system).
+        root = _repository_of(given[0]) or given[0]
     if not any(root.is_relative_to(g) for g in given):  # PATHS leave part of the project out
-        found = load_paths([prep.config.root])
+        found = load_paths([root])
         names |= variables_of(doc.data for doc in found.documents)
         for failed in sorted({p.location.path for p in found.problems}):
             # Only a regular file: reading a FIFO named *.yaml would never end.
@@ -1222,6 +1227,12 @@ def project_secrets(prep: Prepared, paths: Sequence[str]) -> list[tuple[str, str
                 continue
             names.update(reference_names(raw.decode("utf-8", "replace")))
     return values_of(names, os.environ)
+
+
+def _repository_of(path: Path) -> Path | None:
+    """The nearest folder at or above ``path`` that holds ``.git``, or ``None``."""
+    start = path if path.is_dir() else path.parent
+    return next((p for p in (start, *start.parents) if (p / ".git").exists()), None)
 
 
 def pull_new_files(

@@ -416,6 +416,36 @@ def test_a_value_a_definition_outside_paths_interpolates_is_never_written(
     assert not any(CODE in p.read_text() for p in acc.root.rglob("*.yaml"))
 
 
+def test_without_hoodsync_yaml_the_project_is_the_paths_repository_not_the_cwd(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run from another folder (no hoodsync.yaml anywhere): the definitions whose variables
+    pull never writes are those of the repository PATH is in, not of the working directory
+    (from a sibling folder the promo definition was not looked at and its code was written;
+    from / the whole file system was walked)."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", CODE)
+    write(acc.root, "promos/promo.yaml", _promo("promo", "Promo"))
+    other = write(acc.root, "campaigns/other.yaml", campaign_yaml("other", "Other"))
+    before = other.read_text()
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:
+        _paste_code(remote, "Other")
+    # The sandbox's state stays the repository's: the same database, seen from elsewhere.
+    monkeypatch.setenv("HOOD_API_URL", "sandbox")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".hoodsync").symlink_to(acc.root / ".hoodsync")
+    monkeypatch.chdir(elsewhere)
+    code, out, err = cli(capsys, "pull", str(acc.root / "campaigns"))
+    assert code == 1, (out, err)
+    assert "holds the value of ${env:PROMO}" in err and CODE not in out + err
+    assert other.read_text() == before
+
+
 def test_a_value_another_accounts_definition_interpolates_is_never_written(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
