@@ -259,3 +259,51 @@ def test_endless_fresh_pages_are_bounded_by_max_pages() -> None:
     with pytest.raises(ApiError) as info:
         mock_client(handler, page_size=2, max_pages=4).list_campaigns()
     assert "after 4 pages of 2" in str(info.value)
+
+
+class CappedTeam:
+    """A Falconyte server that pages by ``per_page`` but caps it at ``cap`` (the cap is not
+    documented; Falconyte's own client asks for 15). A POST creates, and its answer can be lost
+    (503 after the campaign is made)."""
+
+    def __init__(self, count: int, cap: int = 15) -> None:
+        self.campaigns: list[dict[str, Any]] = [
+            {"id": str(uuid.UUID(int=100 + i)), "name": f"C{i:02d}", "created_at": f"t{i:03d}"}
+            for i in range(count)
+        ]
+        self.cap = cap
+        self.pages: list[str] = []
+        self.posts = 0
+        self.lose_posts = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.posts += 1
+            made = {"id": str(uuid.uuid4()), "name": "New", "created_at": "t999"}
+            self.campaigns.append(made)
+            if self.lose_posts:
+                return httpx.Response(503, json={"ok": False, "error": {"code": "UNAVAILABLE"}})
+            return httpx.Response(201, json={"ok": True, "campaign": made})
+        page = int(request.url.params["page"])
+        size = min(int(request.url.params["per_page"]), self.cap)
+        self.pages.append(f"{page}")
+        chunk = self.campaigns[(page - 1) * size : page * size]
+        return httpx.Response(200, json={"ok": True, "campaigns": chunk})
+
+
+@pytest.mark.parametrize(
+    "count, pages", [(20, ["1", "2"]), (15, ["1", "2"]), (31, ["1", "2", "3"])]
+)
+def test_a_server_capping_per_page_is_read_to_the_end(count: int, pages: list[str]) -> None:
+    server = CappedTeam(count)
+    listed = mock_client(server).list_campaigns()
+    assert [c["name"] for c in listed] == [f"C{i:02d}" for i in range(count)]
+    assert server.pages == pages  # 15 + 5 / 15 + an empty page / 15 + 15 + 1
+
+
+def test_a_lost_create_is_found_beyond_a_capped_first_page() -> None:
+    """The create-outcome lookup lists too: the new campaign (the 21st) is on page 2."""
+    server = CappedTeam(20)
+    server.lose_posts = True
+    created = mock_client(server).create_campaign(body("New"))
+    assert created["name"] == "New" and server.posts == 1
