@@ -750,3 +750,52 @@ def test_pages_without_a_total_are_bounded_by_max_pages() -> None:
     with pytest.raises(ApiError) as info:
         mock_client(handler, page_size=2, max_pages=5).list_campaigns()
     assert "after 5 pages of 2" in str(info.value)
+
+
+class LaggingTotal:
+    """A Hood server that caps the page size at ``cap`` and whose ``total`` is wrong: ``lag``
+    below the real count (a cached count), or (``lag`` None) the number of items on the page."""
+
+    def __init__(self, count: int, cap: int, lag: int | None) -> None:
+        self.items = [
+            {"id": str(1000 + i), "name": f"T{i}", "create_time": f"2026-01-01 00:{i:02d}:00"}
+            for i in range(count)
+        ]
+        self.cap, self.lag = cap, lag
+        self.calls: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        page, size = (int(x) for x in request.url.params["page"].split(","))
+        size = min(size, self.cap)
+        self.calls.append(f"{page},{size}")
+        chunk = self.items[(page - 1) * size : page * size]
+        total = len(chunk) if self.lag is None else max(0, len(self.items) - self.lag)
+        return httpx.Response(200, json={"total": total, "items": chunk})
+
+
+@pytest.mark.parametrize(
+    "count, cap, page_size, lag",
+    [
+        (12, 10, 500, 2),  # capped first page of 10, total 10: the last 2 were hidden
+        (12, 10, 500, None),  # total = the page's own count
+        (12, 100, 5, 2),  # full pages of the size asked, total lagging by 2
+        (10, 100, 5, 5),  # total equal to the first full page
+    ],
+)
+def test_a_total_too_low_never_ends_the_list_early(
+    count: int, cap: int, page_size: int, lag: int | None
+) -> None:
+    server = LaggingTotal(count, cap, lag)
+    listed = mock_client(server, page_size=page_size).list_push_tasks()
+    assert [t["name"] for t in listed] == [f"T{i}" for i in range(count)]
+    assert [c["name"] for c in mock_client(server, page_size=page_size).list_campaigns()] == [
+        f"T{i}" for i in range(count)
+    ]
+
+
+def test_a_short_first_page_is_confirmed_by_the_next_page() -> None:
+    """A first page shorter than asked may be a capped page: the next one (of that size) is
+    read even when ``total`` agrees; it comes back empty for a small account."""
+    server = LaggingTotal(3, 100, 0)
+    assert len(mock_client(server).list_campaigns()) == 3
+    assert server.calls == ["1,100", "2,3"]

@@ -455,10 +455,11 @@ class HoodClient:
     ) -> tuple[bool, dict[str, Obj], int | None]:
         """One pass over the pages: (whether it was consistent, objects by id, last total).
 
-        Bounded whatever the server answers: a page that adds no object not already seen ends
-        the pass (an error unless ``total`` objects are in hand: the server ignores paging), and
-        so does going past ``ceil(total / page size) + 2`` pages, or ``max_pages`` without a
-        total."""
+        The pass ends at a page shorter than the page size (the one asked for, or the one a
+        capped first page showed) or an empty one; ``total`` never ends it early. Bounded
+        whatever the server answers: a page that adds no object not already seen ends the pass
+        (an error unless ``total`` objects are in hand: the server ignores paging), and so does
+        going past ``ceil(total / page size) + 2`` pages, or ``max_pages`` without a total."""
         size = self.page_size
         page = 1
         seen: dict[str, Obj] = {}
@@ -492,15 +493,15 @@ class HoodClient:
                     "(the server seems to ignore paging)",
                 )
             if len(items) < size and page == 1 and not capped:
-                if total is not None and len(items) >= total:
-                    break
-                # Fewer than asked yet more exist (or we cannot tell): the server capped the
-                # page size. Continue with the size it used, so page N means what we think.
+                # Fewer than asked: the end, or a server that caps the page size (the maximum
+                # is not documented). Continue with the size it used, so page N means what we
+                # think; an empty or shorter page ends the list. ``total`` cannot tell the two
+                # apart: a lagging count (or one equal to this page's) would hide the rest.
                 size, capped = len(items), True
             elif len(items) < size:
                 break
-            if total is not None and len(seen) >= total and page * size >= total:
-                break
+            # A full page never ends the list, whatever ``total`` says: only a short or an
+            # empty page does (a total that disagrees makes the pass unstable: read again).
             page += 1
             limit = self.max_pages if total is None else math.ceil(total / size) + _EXTRA_PAGES
             if page > limit:
