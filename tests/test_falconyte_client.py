@@ -15,6 +15,7 @@ from hoodsync.remote.falconyte import (
     FalconyteClient,
     normalize_email_campaign,
 )
+from hoodsync.remote.hood import MAX_LIST_PAGES
 from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, Secret
 from hoodsync.wire import email_campaign_enabled
@@ -307,3 +308,19 @@ def test_a_lost_create_is_found_beyond_a_capped_first_page() -> None:
     server.lose_posts = True
     created = mock_client(server).create_campaign(body("New"))
     assert created["name"] == "New" and server.posts == 1
+
+
+def test_endless_fresh_pages_stop_at_the_absolute_default_bound() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.params["page"])
+        page = calls[-1]
+        return httpx.Response(
+            200, json={"ok": True, "campaigns": [{"id": f"{page}-{i}"} for i in range(2)]}
+        )
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler, page_size=2).list_campaigns()
+    assert len(calls) == MAX_LIST_PAGES == 2_000
+    assert "after 2,000 pages of 2, the most hoodsync reads of one list" in str(info.value)

@@ -15,6 +15,7 @@ from conftest import FakeClock
 
 from hoodsync.errors import ApiError, AuthError, NotFoundError, OutcomeUnknownError, ServerError
 from hoodsync.remote.hood import (
+    MAX_LIST_PAGES,
     HoodClient,
     normalize_campaign,
     normalize_push_task,
@@ -726,20 +727,38 @@ def test_a_total_the_pages_never_reach_is_an_error_not_a_partial_list() -> None:
     assert len(calls) == 6  # three passes of two pages, then it stops
 
 
-def test_pages_that_trickle_new_ids_stop_past_the_total_plus_a_margin() -> None:
+def test_a_huge_total_does_not_raise_the_page_bound() -> None:
+    """Full pages, each adding one new id, under a total of a billion: the bound is
+    ``max_pages`` pages, not ceil(total / page size) (which was ten million pages of 100)."""
     calls: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["page"].split(",")[0])
         calls.append(page)
-        # Full pages, each adding a single new id: they would never add up to the total.
-        items = [{"id": "a"}, {"id": "b"}, {"id": f"p{page}"}]
-        return httpx.Response(200, json={"total": 9, "items": items})
+        items = [{"id": "a"}, {"id": "b"}, {"id": f"p{page}"}] if len(calls) < 50 else []
+        return httpx.Response(200, json={"total": 1_000_000_000, "items": items})
 
     with pytest.raises(ApiError) as info:
-        mock_client(handler, page_size=3).list_campaigns()
-    assert calls == [1, 2, 3, 4, 5]  # ceil(9 / 3) + 2
-    assert "after 5 pages of 3 for a total of 9" in str(info.value)
+        mock_client(handler, page_size=3, max_pages=5).list_campaigns()
+    assert calls == [1, 2, 3, 4, 5]
+    assert "after 5 pages of 3, the most hoodsync reads of one list" in str(info.value)
+
+
+def test_endless_pages_stop_at_the_absolute_default_bound() -> None:
+    """No total, every page new: one read of a list stops after MAX_LIST_PAGES (2,000) pages
+    with one error naming the bound."""
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"].split(",")[0])
+        calls.append(page)
+        return httpx.Response(200, json={"items": [{"id": f"{page}-{i}"} for i in range(2)]})
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler, page_size=2).list_push_tasks()
+    assert MAX_LIST_PAGES == 2_000 and len(calls) == MAX_LIST_PAGES
+    assert str(info.value).startswith("list push tasks (GET /push-tasks): ")
+    assert "after 2,000 pages of 2, the most hoodsync reads of one list" in str(info.value)
 
 
 def test_pages_without_a_total_are_bounded_by_max_pages() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
-from hoodsync.remote.hood import check_items, describe_shape
+from hoodsync.remote.hood import MAX_LIST_PAGES, check_items, describe_shape, too_many_pages
 from hoodsync.remote.transport import ApiTransport, CreateResult
 from hoodsync.wire import email_campaign_enabled
 
@@ -64,7 +64,11 @@ class FalconyteClient:
     """Falconyte email campaigns over one :class:`ApiTransport` (one team)."""
 
     def __init__(
-        self, transport: ApiTransport, *, page_size: int = PAGE_SIZE, max_pages: int = 10_000
+        self,
+        transport: ApiTransport,
+        *,
+        page_size: int = PAGE_SIZE,
+        max_pages: int = MAX_LIST_PAGES,
     ) -> None:
         self.transport = transport
         self.page_size = page_size
@@ -124,7 +128,7 @@ class FalconyteClient:
         raise ApiError(
             200,
             operation="list email campaigns (GET /email/campaigns)",
-            message=f"still more campaigns after {self.max_pages} pages of {size}; stopped reading",
+            message=too_many_pages("email campaigns", self.max_pages, size),
         )
 
     def find_campaign(self, campaign_id: str) -> Obj:
