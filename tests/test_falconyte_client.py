@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable
@@ -324,3 +325,36 @@ def test_endless_fresh_pages_stop_at_the_absolute_default_bound() -> None:
         mock_client(handler, page_size=2).list_campaigns()
     assert len(calls) == MAX_LIST_PAGES == 2_000
     assert "after 2,000 pages of 2, the most hoodsync reads of one list" in str(info.value)
+
+
+class BadIdAnswers(httpx.BaseTransport):
+    """Real HTTP to the emulator (the create happens), but a create's answer carries ``bad`` as
+    the campaign's id."""
+
+    def __init__(self, bad: Any) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._bad = bad
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if request.method != "POST":
+            return response
+        data = json.loads(response.read())
+        data["campaign"]["id"] = self._bad
+        return httpx.Response(response.status_code, json=data)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.mark.parametrize("bad", [None, True, {"a": 1}, "", " ", 1.5, 1e300, [1]], ids=repr)
+def test_a_create_answered_with_a_malformed_id_is_looked_for_not_taken(
+    make_emulator: Callable[..., Any], bad: Any
+) -> None:
+    emulator = make_emulator(**FAST)
+    records: list[RequestRecord] = []
+    created = client_for(emulator, transport=BadIdAnswers(bad), records=records).create_campaign(
+        body("Bad id")
+    )
+    assert [c["id"] for c in client_for(emulator).list_campaigns()] == [created["id"]]
+    assert uuid.UUID(created["id"]) and [r.method for r in records].count("POST") == 1

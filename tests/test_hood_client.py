@@ -818,3 +818,61 @@ def test_a_short_first_page_is_confirmed_by_the_next_page() -> None:
     server = LaggingTotal(3, 100, 0)
     assert len(mock_client(server).list_campaigns()) == 3
     assert server.calls == ["1,100", "2,3"]
+
+
+# ------------------------------------------------------------------------------ malformed create ids
+
+#: Create answers whose ``id`` is not an id (the JSON of each is what the server sent).
+BAD_IDS = [None, True, {"a": 1}, "", " ", 1.5, 1e300, [1]]
+
+
+class BadIdAnswers(httpx.BaseTransport):
+    """Real HTTP to the emulator (the create happens), but a create's answer carries ``bad`` as
+    its id, wherever the object's id is in the answer."""
+
+    def __init__(self, bad: Any) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._bad = bad
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if request.method != "POST":
+            return response
+        data = json.loads(response.read())
+        target = data.get("campaign", data) if isinstance(data, dict) else data
+        target["id"] = self._bad
+        return httpx.Response(response.status_code, json=data)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+def test_a_create_answered_with_a_malformed_id_is_looked_for_not_taken(
+    make_emulator: Callable[..., Any], bad: Any
+) -> None:
+    emulator = make_emulator(**FAST)
+    records: list[RequestRecord] = []
+    hood = client_for(emulator, transport=BadIdAnswers(bad), records=records)
+    campaign = hood.create_campaign(campaign_body("bad-id"), key="bad-id")
+    task = hood.create_push_task(push_task_body("Bad id task"))
+    plain = client_for(emulator)
+    assert [c["id"] for c in plain.list_campaigns()] == [campaign["id"]]
+    assert [t["id"] for t in plain.list_push_tasks()] == [task["id"]]
+    assert campaign["id"].isdigit() and task["id"].isdigit()
+    assert [r.method for r in records].count("POST") == 2  # found, never sent again
+
+
+def test_a_malformed_id_whose_object_never_shows_is_an_unknown_outcome() -> None:
+    posts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(request.url.path)
+            return httpx.Response(201, json={"id": None})
+        return httpx.Response(200, json={"total": 0, "items": []})
+
+    with pytest.raises(OutcomeUnknownError) as info:
+        mock_client(handler).create_push_task(push_task_body("Never listed"))
+    assert posts == ["/v1/hood/push-tasks"]  # one send: the create may exist, never re-sent
+    assert "None" not in str(info.value)

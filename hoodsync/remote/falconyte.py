@@ -15,7 +15,7 @@ from urllib.parse import quote
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
 from hoodsync.remote.hood import MAX_LIST_PAGES, check_items, describe_shape, too_many_pages
 from hoodsync.remote.transport import ApiTransport, CreateResult
-from hoodsync.wire import email_campaign_enabled
+from hoodsync.wire import email_campaign_enabled, is_object_id
 
 __all__ = ["FalconyteClient", "email_campaign_enabled", "normalize_email_campaign"]
 
@@ -186,10 +186,14 @@ class FalconyteClient:
         assert result.response is not None
         data = result.response.data
         created = data.get("campaign") if isinstance(data, dict) else None
-        if isinstance(created, dict) and "id" in created:
+        if isinstance(created, dict) and is_object_id(created.get("id")):
             return normalize_email_campaign(created)
+        # No usable id (none, or null / true / "" / 1.5 ...): the campaign may exist but is
+        # unknown, never "created (id None)". Look for it as for a lost answer.
         existing = self.transport.settle(
-            find, operation="create email campaign", cause="the answer named no campaign"
+            find,
+            operation="create email campaign",
+            cause="the answer named no campaign by a valid id",
         )
         if existing is None:
             raise OutcomeUnknownError(

@@ -26,6 +26,7 @@ from hoodsync.wire import (
     campaign_marker,
     campaign_status,
     coerce_paths,
+    is_object_id,
     to_str_id,
 )
 
@@ -406,9 +407,11 @@ class HoodClient:
         created = _created_object(result.response.data)
         if created is not None:
             return created
+        # No usable id (none, or null / true / "" / 1.5 ...): the create happened but its
+        # object is unknown, never "created (id None)". Look for it as for a lost answer.
         operation = f"create {what}"
         found = self.transport.settle(
-            find, operation=operation, cause=f"the answer named no {what}"
+            find, operation=operation, cause=f"the answer named no {what} by a valid id"
         )
         if found is None:
             raise OutcomeUnknownError(
@@ -547,11 +550,12 @@ def _single(data: Any, what: str) -> Obj:
 
 
 def _created_object(data: Any) -> Obj | None:
-    """The object a create answered with: bare, in an envelope, or just ``{"id": ...}``."""
+    """The object a create answered with: bare, in an envelope, or just ``{"id": ...}``; None
+    when the answer names none by a valid id (:func:`hoodsync.wire.is_object_id`)."""
     if isinstance(data, dict):
         items, _total = unwrap_items(data)
         obj = items[0] if items else data
-        if "id" in obj:
+        if is_object_id(obj.get("id")):
             return obj
     return None
 
