@@ -52,6 +52,7 @@ __all__ = [
     "PUSH_TASK_ID_PATHS",
     "PUSH_TASK_INT_PATHS",
     "to_str_id",
+    "is_object_id",
     "to_int",
     "coerce",
     "coerce_paths",
@@ -246,6 +247,15 @@ def to_str_id(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return value
+
+
+def is_object_id(value: Any) -> bool:
+    """Whether a create's answer names an object by ``value``: a non-blank string or an integer
+    (not a boolean). ``null``, ``true``, ``""``, ``1.5``, ``1e300`` or an object are not ids:
+    used as one, the next step of a create would go to ``/campaigns/None/pause``."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def to_int(value: Any) -> Any:

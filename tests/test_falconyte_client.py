@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from hoodsync.remote.falconyte import (
     FalconyteClient,
     normalize_email_campaign,
 )
+from hoodsync.remote.hood import MAX_LIST_PAGES
 from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, Secret
 from hoodsync.wire import email_campaign_enabled
@@ -259,3 +261,100 @@ def test_endless_fresh_pages_are_bounded_by_max_pages() -> None:
     with pytest.raises(ApiError) as info:
         mock_client(handler, page_size=2, max_pages=4).list_campaigns()
     assert "after 4 pages of 2" in str(info.value)
+
+
+class CappedTeam:
+    """A Falconyte server that pages by ``per_page`` but caps it at ``cap`` (the cap is not
+    documented; Falconyte's own client asks for 15). A POST creates, and its answer can be lost
+    (503 after the campaign is made)."""
+
+    def __init__(self, count: int, cap: int = 15) -> None:
+        self.campaigns: list[dict[str, Any]] = [
+            {"id": str(uuid.UUID(int=100 + i)), "name": f"C{i:02d}", "created_at": f"t{i:03d}"}
+            for i in range(count)
+        ]
+        self.cap = cap
+        self.pages: list[str] = []
+        self.posts = 0
+        self.lose_posts = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.posts += 1
+            made = {"id": str(uuid.uuid4()), "name": "New", "created_at": "t999"}
+            self.campaigns.append(made)
+            if self.lose_posts:
+                return httpx.Response(503, json={"ok": False, "error": {"code": "UNAVAILABLE"}})
+            return httpx.Response(201, json={"ok": True, "campaign": made})
+        page = int(request.url.params["page"])
+        size = min(int(request.url.params["per_page"]), self.cap)
+        self.pages.append(f"{page}")
+        chunk = self.campaigns[(page - 1) * size : page * size]
+        return httpx.Response(200, json={"ok": True, "campaigns": chunk})
+
+
+@pytest.mark.parametrize(
+    "count, pages", [(20, ["1", "2"]), (15, ["1", "2"]), (31, ["1", "2", "3"])]
+)
+def test_a_server_capping_per_page_is_read_to_the_end(count: int, pages: list[str]) -> None:
+    server = CappedTeam(count)
+    listed = mock_client(server).list_campaigns()
+    assert [c["name"] for c in listed] == [f"C{i:02d}" for i in range(count)]
+    assert server.pages == pages  # 15 + 5 / 15 + an empty page / 15 + 15 + 1
+
+
+def test_a_lost_create_is_found_beyond_a_capped_first_page() -> None:
+    """The create-outcome lookup lists too: the new campaign (the 21st) is on page 2."""
+    server = CappedTeam(20)
+    server.lose_posts = True
+    created = mock_client(server).create_campaign(body("New"))
+    assert created["name"] == "New" and server.posts == 1
+
+
+def test_endless_fresh_pages_stop_at_the_absolute_default_bound() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.params["page"])
+        page = calls[-1]
+        return httpx.Response(
+            200, json={"ok": True, "campaigns": [{"id": f"{page}-{i}"} for i in range(2)]}
+        )
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler, page_size=2).list_campaigns()
+    assert len(calls) == MAX_LIST_PAGES == 2_000
+    assert "after 2,000 pages of 2, the most hoodsync reads of one list" in str(info.value)
+
+
+class BadIdAnswers(httpx.BaseTransport):
+    """Real HTTP to the emulator (the create happens), but a create's answer carries ``bad`` as
+    the campaign's id."""
+
+    def __init__(self, bad: Any) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._bad = bad
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if request.method != "POST":
+            return response
+        data = json.loads(response.read())
+        data["campaign"]["id"] = self._bad
+        return httpx.Response(response.status_code, json=data)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.mark.parametrize("bad", [None, True, {"a": 1}, "", " ", 1.5, 1e300, [1]], ids=repr)
+def test_a_create_answered_with_a_malformed_id_is_looked_for_not_taken(
+    make_emulator: Callable[..., Any], bad: Any
+) -> None:
+    emulator = make_emulator(**FAST)
+    records: list[RequestRecord] = []
+    created = client_for(emulator, transport=BadIdAnswers(bad), records=records).create_campaign(
+        body("Bad id")
+    )
+    assert [c["id"] for c in client_for(emulator).list_campaigns()] == [created["id"]]
+    assert uuid.UUID(created["id"]) and [r.method for r in records].count("POST") == 1

@@ -15,6 +15,7 @@ from conftest import FakeClock
 
 from hoodsync.errors import ApiError, AuthError, NotFoundError, OutcomeUnknownError, ServerError
 from hoodsync.remote.hood import (
+    MAX_LIST_PAGES,
     HoodClient,
     normalize_campaign,
     normalize_push_task,
@@ -726,20 +727,38 @@ def test_a_total_the_pages_never_reach_is_an_error_not_a_partial_list() -> None:
     assert len(calls) == 6  # three passes of two pages, then it stops
 
 
-def test_pages_that_trickle_new_ids_stop_past_the_total_plus_a_margin() -> None:
+def test_a_huge_total_does_not_raise_the_page_bound() -> None:
+    """Full pages, each adding one new id, under a total of a billion: the bound is
+    ``max_pages`` pages, not ceil(total / page size) (which was ten million pages of 100)."""
     calls: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["page"].split(",")[0])
         calls.append(page)
-        # Full pages, each adding a single new id: they would never add up to the total.
-        items = [{"id": "a"}, {"id": "b"}, {"id": f"p{page}"}]
-        return httpx.Response(200, json={"total": 9, "items": items})
+        items = [{"id": "a"}, {"id": "b"}, {"id": f"p{page}"}] if len(calls) < 50 else []
+        return httpx.Response(200, json={"total": 1_000_000_000, "items": items})
 
     with pytest.raises(ApiError) as info:
-        mock_client(handler, page_size=3).list_campaigns()
-    assert calls == [1, 2, 3, 4, 5]  # ceil(9 / 3) + 2
-    assert "after 5 pages of 3 for a total of 9" in str(info.value)
+        mock_client(handler, page_size=3, max_pages=5).list_campaigns()
+    assert calls == [1, 2, 3, 4, 5]
+    assert "after 5 pages of 3, the most hoodsync reads of one list" in str(info.value)
+
+
+def test_endless_pages_stop_at_the_absolute_default_bound() -> None:
+    """No total, every page new: one read of a list stops after MAX_LIST_PAGES (2,000) pages
+    with one error naming the bound."""
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"].split(",")[0])
+        calls.append(page)
+        return httpx.Response(200, json={"items": [{"id": f"{page}-{i}"} for i in range(2)]})
+
+    with pytest.raises(ApiError) as info:
+        mock_client(handler, page_size=2).list_push_tasks()
+    assert MAX_LIST_PAGES == 2_000 and len(calls) == MAX_LIST_PAGES
+    assert str(info.value).startswith("list push tasks (GET /push-tasks): ")
+    assert "after 2,000 pages of 2, the most hoodsync reads of one list" in str(info.value)
 
 
 def test_pages_without_a_total_are_bounded_by_max_pages() -> None:
@@ -750,3 +769,110 @@ def test_pages_without_a_total_are_bounded_by_max_pages() -> None:
     with pytest.raises(ApiError) as info:
         mock_client(handler, page_size=2, max_pages=5).list_campaigns()
     assert "after 5 pages of 2" in str(info.value)
+
+
+class LaggingTotal:
+    """A Hood server that caps the page size at ``cap`` and whose ``total`` is wrong: ``lag``
+    below the real count (a cached count), or (``lag`` None) the number of items on the page."""
+
+    def __init__(self, count: int, cap: int, lag: int | None) -> None:
+        self.items = [
+            {"id": str(1000 + i), "name": f"T{i}", "create_time": f"2026-01-01 00:{i:02d}:00"}
+            for i in range(count)
+        ]
+        self.cap, self.lag = cap, lag
+        self.calls: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        page, size = (int(x) for x in request.url.params["page"].split(","))
+        size = min(size, self.cap)
+        self.calls.append(f"{page},{size}")
+        chunk = self.items[(page - 1) * size : page * size]
+        total = len(chunk) if self.lag is None else max(0, len(self.items) - self.lag)
+        return httpx.Response(200, json={"total": total, "items": chunk})
+
+
+@pytest.mark.parametrize(
+    "count, cap, page_size, lag",
+    [
+        (12, 10, 500, 2),  # capped first page of 10, total 10: the last 2 were hidden
+        (12, 10, 500, None),  # total = the page's own count
+        (12, 100, 5, 2),  # full pages of the size asked, total lagging by 2
+        (10, 100, 5, 5),  # total equal to the first full page
+    ],
+)
+def test_a_total_too_low_never_ends_the_list_early(
+    count: int, cap: int, page_size: int, lag: int | None
+) -> None:
+    server = LaggingTotal(count, cap, lag)
+    listed = mock_client(server, page_size=page_size).list_push_tasks()
+    assert [t["name"] for t in listed] == [f"T{i}" for i in range(count)]
+    assert [c["name"] for c in mock_client(server, page_size=page_size).list_campaigns()] == [
+        f"T{i}" for i in range(count)
+    ]
+
+
+def test_a_short_first_page_is_confirmed_by_the_next_page() -> None:
+    """A first page shorter than asked may be a capped page: the next one (of that size) is
+    read even when ``total`` agrees; it comes back empty for a small account."""
+    server = LaggingTotal(3, 100, 0)
+    assert len(mock_client(server).list_campaigns()) == 3
+    assert server.calls == ["1,100", "2,3"]
+
+
+# ------------------------------------------------------------------------------ malformed create ids
+
+#: Create answers whose ``id`` is not an id (the JSON of each is what the server sent).
+BAD_IDS = [None, True, {"a": 1}, "", " ", 1.5, 1e300, [1]]
+
+
+class BadIdAnswers(httpx.BaseTransport):
+    """Real HTTP to the emulator (the create happens), but a create's answer carries ``bad`` as
+    its id, wherever the object's id is in the answer."""
+
+    def __init__(self, bad: Any) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._bad = bad
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if request.method != "POST":
+            return response
+        data = json.loads(response.read())
+        target = data.get("campaign", data) if isinstance(data, dict) else data
+        target["id"] = self._bad
+        return httpx.Response(response.status_code, json=data)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+def test_a_create_answered_with_a_malformed_id_is_looked_for_not_taken(
+    make_emulator: Callable[..., Any], bad: Any
+) -> None:
+    emulator = make_emulator(**FAST)
+    records: list[RequestRecord] = []
+    hood = client_for(emulator, transport=BadIdAnswers(bad), records=records)
+    campaign = hood.create_campaign(campaign_body("bad-id"), key="bad-id")
+    task = hood.create_push_task(push_task_body("Bad id task"))
+    plain = client_for(emulator)
+    assert [c["id"] for c in plain.list_campaigns()] == [campaign["id"]]
+    assert [t["id"] for t in plain.list_push_tasks()] == [task["id"]]
+    assert campaign["id"].isdigit() and task["id"].isdigit()
+    assert [r.method for r in records].count("POST") == 2  # found, never sent again
+
+
+def test_a_malformed_id_whose_object_never_shows_is_an_unknown_outcome() -> None:
+    posts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(request.url.path)
+            return httpx.Response(201, json={"id": None})
+        return httpx.Response(200, json={"total": 0, "items": []})
+
+    with pytest.raises(OutcomeUnknownError) as info:
+        mock_client(handler).create_push_task(push_task_body("Never listed"))
+    assert posts == ["/v1/hood/push-tasks"]  # one send: the create may exist, never re-sent
+    assert "None" not in str(info.value)

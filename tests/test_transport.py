@@ -375,6 +375,21 @@ def test_429_with_an_http_date() -> None:
     assert clock() - start >= 10.0
 
 
+def test_429_with_an_http_date_is_measured_against_the_answers_own_date() -> None:
+    """A server whose clock is 5 min ahead: ``Date: T``, ``Retry-After: T + 3 s`` means 3 s,
+    not the 303 s the local clock would make of it (over the 120 s cap: a failed request)."""
+    server_now = 2_000_000_300
+    headers = {
+        "date": email.utils.formatdate(server_now, usegmt=True),
+        "retry-after": email.utils.formatdate(server_now + 3, usegmt=True),
+    }
+    handler, seen = replies(ok({}, 429, headers=headers), ok({"ok": True}))
+    transport, clock = make(handler, wall_clock=lambda: 2_000_000_000.0)
+    start = clock()
+    assert transport.request("GET", "/campaigns", retry=True).data == {"ok": True}
+    assert 3.0 <= clock() - start < 10.0 and len(seen) == 2
+
+
 def test_429_minus_one_waits_for_our_own_in_flight_request() -> None:
     release = threading.Event()
     order: list[str] = []
@@ -642,6 +657,13 @@ def test_parse_retry_after() -> None:
     date = email.utils.formatdate(1_000_000_030, usegmt=True)
     assert parse_retry_after(date, now=1_000_000_000) == pytest.approx(30.0)
     assert parse_retry_after(date, now=1_000_000_100) == 0.0
+    # Against the answer's own Date when it is a valid HTTP date, else against ``now``.
+    sent = email.utils.formatdate(1_000_000_320, usegmt=True)
+    assert parse_retry_after(date, now=1_000_000_000, date=sent) == 0.0
+    sent = email.utils.formatdate(1_000_000_027, usegmt=True)
+    assert parse_retry_after(date, now=0, date=sent) == pytest.approx(3.0)
+    assert parse_retry_after(date, now=1_000_000_000, date="yesterday") == pytest.approx(30.0)
+    assert parse_retry_after("5", now=0, date=sent) == 5.0
 
 
 def test_backoff_bounds() -> None:

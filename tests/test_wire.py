@@ -154,3 +154,10 @@ def test_an_email_campaign_whose_state_is_not_shown_reads_unknown() -> None:
     assert email_campaign_status(on) == "active"
     assert email_campaign_status({"campaign_sends": [{"status": "paused"}]}) == "stopped"
     assert email_campaign_status({}) == "unknown"
+
+
+def test_is_object_id_takes_only_non_blank_strings_and_integers() -> None:
+    from hoodsync.wire import is_object_id
+
+    assert all(is_object_id(v) for v in ["1057", "3c90c3cc-0d44", 0, 1057, -1])
+    assert not any(is_object_id(v) for v in [None, True, False, "", "  ", 1.5, 1e300, 7.0, {}, []])

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
-from hoodsync.remote.hood import check_items, describe_shape
+from hoodsync.remote.hood import MAX_LIST_PAGES, check_items, describe_shape, too_many_pages
 from hoodsync.remote.transport import ApiTransport, CreateResult
-from hoodsync.wire import email_campaign_enabled
+from hoodsync.wire import email_campaign_enabled, is_object_id
 
 __all__ = ["FalconyteClient", "email_campaign_enabled", "normalize_email_campaign"]
 
@@ -64,7 +64,11 @@ class FalconyteClient:
     """Falconyte email campaigns over one :class:`ApiTransport` (one team)."""
 
     def __init__(
-        self, transport: ApiTransport, *, page_size: int = PAGE_SIZE, max_pages: int = 10_000
+        self,
+        transport: ApiTransport,
+        *,
+        page_size: int = PAGE_SIZE,
+        max_pages: int = MAX_LIST_PAGES,
     ) -> None:
         self.transport = transport
         self.page_size = page_size
@@ -79,13 +83,19 @@ class FalconyteClient:
         return self.transport.unknown_outcomes
 
     def list_campaigns(self) -> list[Obj]:
-        """Every campaign of the team, oldest first: pages of ``per_page`` until a short page
-        (the response has no total), de-duplicated by id.
+        """Every campaign of the team, oldest first, de-duplicated by id.
 
-        Strict and bounded: an answer of another shape (see :func:`_campaigns`), a full page
-        holding only campaigns already listed (the server ignores paging), or more than
-        ``max_pages`` pages is an :class:`ApiError`, never a shorter list."""
+        The response has no total and the server's page-size cap is not documented (Falconyte's
+        own client asks for 15), so a first page shorter than ``per_page`` does not prove the
+        end: the server may have capped the size. Its length is then taken as the page size
+        really used and paging goes on until a page shorter than that, or an empty one; a short
+        first page therefore costs one more request (an empty second page).
+
+        Strict and bounded: an answer of another shape (see :func:`_campaigns`), a page holding
+        only campaigns already listed (the server ignores paging), or more than ``max_pages``
+        pages is an :class:`ApiError`, never a shorter list."""
         seen: dict[str, Obj] = {}
+        size = self.page_size
         for page in range(1, self.max_pages + 1):
             operation = f"list email campaigns (GET /email/campaigns, page {page})"
             response = self.transport.request(
@@ -96,12 +106,12 @@ class FalconyteClient:
                 operation=operation,
             )
             items = _campaigns(response.data, operation)
+            if not items:
+                return sorted(seen.values(), key=_order_key)
             before = len(seen)
             for raw in items:
                 obj = normalize_email_campaign(raw)
                 seen[str(obj.get("id"))] = obj
-            if len(items) < self.page_size:
-                return sorted(seen.values(), key=_order_key)
             if len(seen) == before:
                 raise ApiError(
                     200,
@@ -109,11 +119,16 @@ class FalconyteClient:
                     message="the page holds only campaigns already listed on earlier pages "
                     "(the server seems to ignore paging)",
                 )
+            if page == 1 and len(items) < size:
+                # Fewer than asked: the end, or a server capping per_page. Read on with the
+                # size it used, so that a capped server cannot hide the rest of the team.
+                size = len(items)
+            elif len(items) < size:
+                return sorted(seen.values(), key=_order_key)
         raise ApiError(
             200,
             operation="list email campaigns (GET /email/campaigns)",
-            message=f"still more campaigns after {self.max_pages} pages of {self.page_size}; "
-            "stopped reading",
+            message=too_many_pages("email campaigns", self.max_pages, size),
         )
 
     def find_campaign(self, campaign_id: str) -> Obj:
@@ -171,10 +186,14 @@ class FalconyteClient:
         assert result.response is not None
         data = result.response.data
         created = data.get("campaign") if isinstance(data, dict) else None
-        if isinstance(created, dict) and "id" in created:
+        if isinstance(created, dict) and is_object_id(created.get("id")):
             return normalize_email_campaign(created)
+        # No usable id (none, or null / true / "" / 1.5 ...): the campaign may exist but is
+        # unknown, never "created (id None)". Look for it as for a lost answer.
         existing = self.transport.settle(
-            find, operation="create email campaign", cause="the answer named no campaign"
+            find,
+            operation="create email campaign",
+            cause="the answer named no campaign by a valid id",
         )
         if existing is None:
             raise OutcomeUnknownError(

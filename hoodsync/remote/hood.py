@@ -8,7 +8,6 @@ numbers as ints. Nothing else is renamed or dropped. Errors come from :mod:`hood
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -27,10 +26,12 @@ from hoodsync.wire import (
     campaign_marker,
     campaign_status,
     coerce_paths,
+    is_object_id,
     to_str_id,
 )
 
 __all__ = [
+    "MAX_LIST_PAGES",
     "HoodClient",
     "check_items",
     "describe_shape",
@@ -38,6 +39,7 @@ __all__ = [
     "normalize_campaign",
     "normalize_push_task",
     "parse_total",
+    "too_many_pages",
     "unwrap_items",
 ]
 
@@ -50,8 +52,10 @@ _PAUSED = CAMPAIGN_AFTER_PAUSE
 _CANCELED = CAMPAIGN_AFTER_CANCEL
 _RESUMED = CAMPAIGN_AFTER_RESUME
 
-#: Pages read beyond ``ceil(total / page size)`` before a listing is declared endless.
-_EXTRA_PAGES = 2
+#: The most pages one read of a list takes, whatever ``total`` says: 200,000 objects at 100 a
+#: page, beyond any real account, and at Hood's 150 requests a minute about 13 minutes. A
+#: server whose pages never end is stopped here with an error, never a partial list.
+MAX_LIST_PAGES = 2_000
 
 #: What a list answer must look like (for error messages).
 _ENVELOPE = '{"total": N, "items": [...]} (or a bare array)'
@@ -195,7 +199,7 @@ class HoodClient:
         *,
         page_size: int = 500,
         max_passes: int = 3,
-        max_pages: int = 10_000,
+        max_pages: int = MAX_LIST_PAGES,
     ) -> None:
         if page_size < 1 or max_passes < 1 or max_pages < 1:
             raise ValueError("page_size, max_passes and max_pages must be at least 1")
@@ -403,9 +407,11 @@ class HoodClient:
         created = _created_object(result.response.data)
         if created is not None:
             return created
+        # No usable id (none, or null / true / "" / 1.5 ...): the create happened but its
+        # object is unknown, never "created (id None)". Look for it as for a lost answer.
         operation = f"create {what}"
         found = self.transport.settle(
-            find, operation=operation, cause=f"the answer named no {what}"
+            find, operation=operation, cause=f"the answer named no {what} by a valid id"
         )
         if found is None:
             raise OutcomeUnknownError(
@@ -455,10 +461,12 @@ class HoodClient:
     ) -> tuple[bool, dict[str, Obj], int | None]:
         """One pass over the pages: (whether it was consistent, objects by id, last total).
 
-        Bounded whatever the server answers: a page that adds no object not already seen ends
-        the pass (an error unless ``total`` objects are in hand: the server ignores paging), and
-        so does going past ``ceil(total / page size) + 2`` pages, or ``max_pages`` without a
-        total."""
+        The pass ends at a page shorter than the page size (the one asked for, or the one a
+        capped first page showed) or an empty one; ``total`` never ends it early. Bounded
+        whatever the server answers: a page that adds no object not already seen ends the pass
+        (an error unless ``total`` objects are in hand: the server ignores paging), and going
+        past ``max_pages`` pages is an error naming that bound (a huge ``total`` does not raise
+        it)."""
         size = self.page_size
         page = 1
         seen: dict[str, Obj] = {}
@@ -492,24 +500,21 @@ class HoodClient:
                     "(the server seems to ignore paging)",
                 )
             if len(items) < size and page == 1 and not capped:
-                if total is not None and len(items) >= total:
-                    break
-                # Fewer than asked yet more exist (or we cannot tell): the server capped the
-                # page size. Continue with the size it used, so page N means what we think.
+                # Fewer than asked: the end, or a server that caps the page size (the maximum
+                # is not documented). Continue with the size it used, so page N means what we
+                # think; an empty or shorter page ends the list. ``total`` cannot tell the two
+                # apart: a lagging count (or one equal to this page's) would hide the rest.
                 size, capped = len(items), True
             elif len(items) < size:
                 break
-            if total is not None and len(seen) >= total and page * size >= total:
-                break
+            # A full page never ends the list, whatever ``total`` says: only a short or an
+            # empty page does (a total that disagrees makes the pass unstable: read again).
             page += 1
-            limit = self.max_pages if total is None else math.ceil(total / size) + _EXTRA_PAGES
-            if page > limit:
+            if page > self.max_pages:
                 raise ApiError(
                     200,
-                    operation=operation,
-                    message=f"still more {what} after {page - 1} pages of {size}"
-                    + (f" for a total of {total}" if total is not None else "")
-                    + "; stopped reading",
+                    operation=f"list {what} (GET {path})",
+                    message=too_many_pages(what, self.max_pages, size),
                 )
         known = {t for t in totals if t is not None}
         stable = len(totals) == 1 and (not known or len(seen) == next(iter(known)))
@@ -517,6 +522,14 @@ class HoodClient:
 
 
 # ---------------------------------------------------------------------------------- helpers
+
+
+def too_many_pages(what: str, max_pages: int, size: int) -> str:
+    """The one message for a list that goes past the page bound."""
+    return (
+        f"still more {what} after {max_pages:,} pages of {size}, the most hoodsync reads of one "
+        "list; stopped reading (the server's paging seems to never end)"
+    )
 
 
 def _seg(value: str) -> str:
@@ -537,11 +550,12 @@ def _single(data: Any, what: str) -> Obj:
 
 
 def _created_object(data: Any) -> Obj | None:
-    """The object a create answered with: bare, in an envelope, or just ``{"id": ...}``."""
+    """The object a create answered with: bare, in an envelope, or just ``{"id": ...}``; None
+    when the answer names none by a valid id (:func:`hoodsync.wire.is_object_id`)."""
     if isinstance(data, dict):
         items, _total = unwrap_items(data)
         obj = items[0] if items else data
-        if "id" in obj:
+        if is_object_id(obj.get("id")):
             return obj
     return None
 

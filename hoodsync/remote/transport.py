@@ -5,9 +5,9 @@ for the non-idempotent creates). Callers get a small :class:`Response`; no httpx
 this module, and every httpx / json failure is translated into :mod:`hoodsync.errors`.
 
 Retries (only when the caller says the call is safe to repeat, ``retry=True``): 429, 5xx and
-transport errors, with jittered exponential backoff that honours ``Retry-After`` (seconds or an
-HTTP date; ``-1`` means "wait until one of your in-flight requests finishes"). A 429 and a
-connection that was never established are retried for every call, creates included: the server
+transport errors, with jittered exponential backoff that honours ``Retry-After`` (seconds, or an
+HTTP date measured against the answer's own ``Date``; ``-1`` means "wait until one of your
+in-flight requests finishes"). A 429 and a connection that was never established are retried for every call, creates included: the server
 did not execute them. Attempts and total time are bounded; the final error says what was tried.
 
 Every wait is bounded (README, "Waiting, retries and bounds"), and every bound is a field of
@@ -290,12 +290,17 @@ class _Failure:
 # ---------------------------------------------------------------------------------- helpers
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+def parse_retry_after(
+    value: str | None, *, now: float | None = None, date: str | None = None
+) -> float | None:
     """Seconds to wait from a ``Retry-After`` header; ``-1.0`` for the concurrency signal.
 
     Accepts delay-seconds (``"3"``, leniently ``"2.5"``), ``"-1"``, and an HTTP date
-    (``"Wed, 21 Oct 2026 07:28:00 GMT"``, relative to ``now``, POSIX seconds, default the wall
-    clock; a date in the past gives 0). Anything else gives ``None`` (use the backoff).
+    (``"Wed, 21 Oct 2026 07:28:00 GMT"``; a date in the past gives 0). A date is measured
+    against ``date``, the same response's ``Date`` header, when that is a valid HTTP date: both
+    come from the server's clock, so a server whose clock is off still means what it says
+    (RFC 9110 §10.2.3). Otherwise it is measured against ``now`` (POSIX seconds, default the
+    wall clock). Anything else gives ``None`` (use the backoff).
     """
     if value is None:
         return None
@@ -305,19 +310,26 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     try:
         seconds = float(text)
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        when = _http_date(text)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            return None
-        current = time.time() if now is None else now
-        return max(when.timestamp() - current, 0.0)
+        sent = _http_date(date) if date is not None else None
+        current = sent if sent is not None else (time.time() if now is None else now)
+        return max(when - current, 0.0)
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         return None
     if seconds < 0:
         return CONCURRENCY_RETRY if seconds == -1 else None
     return seconds
+
+
+def _http_date(text: str) -> float | None:
+    """An HTTP date (with its zone) as POSIX seconds, else None."""
+    try:
+        when = email.utils.parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when.timestamp() if when.tzinfo is not None else None
 
 
 def settle_pauses(window: float) -> list[float]:
@@ -918,7 +930,9 @@ class ApiTransport:
         self, kept: Mapping[str, str], *, ticket: int, op: str, attempt: int
     ) -> _Failure:
         """A 429 was not executed (the server says so), so it is retried for every kind of call."""
-        wait = parse_retry_after(kept.get("retry-after"), now=self._wall_clock())
+        wait = parse_retry_after(
+            kept.get("retry-after"), now=self._wall_clock(), date=kept.get("date")
+        )
         max_wait = self.policy.max_wait
         if wait is not None and wait > max_wait:
             # Not waited for: fail now, naming the header. The limiter remembers the demand, so
