@@ -56,7 +56,8 @@ Contract:
   request deadline and a settle window). Once :data:`UNANSWERED_CREATES_LIMIT` creates of the
   apply have got no answer at all (an answer refusing one, 4xx or 5xx, does not count), no new
   change with a create starts: they are "not attempted" (journaled ``skipped``, planned again
-  next time); the changes in flight finish. The creates that got no answer are journaled
+  next time); the changes in flight finish, but a create among them whose answer is lost is
+  not sent again (its outcome is left unknown, as for a stop). The creates that got no answer are journaled
   as failed without ``not_done``, so the next plan waits for them like any unanswered create.
 * After a run in which any create's outcome was unknown, one final listing looks for
   duplicates of what the run created; any is in the report (and makes it not ``ok``), never
@@ -502,6 +503,15 @@ class _Runner:
                 "no new create starts"
             )
 
+    def _no_resend(self) -> bool:
+        """Whether a create whose answer was lost may not be sent again: the apply is stopping,
+        or :attr:`unanswered_limit` creates already got no answer (a create started just
+        before that then costs one send, not ``max_attempts`` sends and settle windows)."""
+        if self._stopping():
+            return True
+        with self._lock:
+            return len(self.unanswered) >= self.unanswered_limit
+
     def _stopping(self) -> bool:
         """Whether the apply is winding down (``stop`` or ``abort`` set): asked by the clients
         before they send an unanswered create again or wait out a settle window."""
@@ -688,8 +698,9 @@ class _Runner:
             # A later run waits for a create's late commit from the last time it was sent.
             self.journal.write("resend", address=change.address, op="create", send=send)
 
-        # Once the apply is stopping, a create whose outcome is unknown is not sent again.
-        stopping = self._stopping
+        # Once the apply is stopping, or enough creates got no answer, a create whose outcome
+        # is unknown is not sent again.
+        stopping = self._no_resend
         if change.kind is Kind.CAMPAIGN:
             return self._hood().create_campaign(
                 body, key=change.key, on_resend=resent, stopping=stopping

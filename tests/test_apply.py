@@ -25,7 +25,7 @@ from test_hood_client import LateCommitServer, campaign_body, late_client
 from test_recovery import AheadClock
 
 from hoodsync import engine
-from hoodsync.apply import ApplyReport, Clients, Outcome, apply_plan
+from hoodsync.apply import ApplyReport, Clients, Outcome, Result, apply_plan
 from hoodsync.errors import ApiError, PlanError, StalePlanError
 from hoodsync.hooks import NoHooks
 from hoodsync.identity import ValueKey
@@ -1488,7 +1488,9 @@ class UnansweredPosts(httpx.BaseTransport):
     taken and never answered (a read timeout at once: no real wait), and ``on_post`` runs as
     it is taken; or, with ``refuse``, answered 400 (an ordinary API error)."""
 
-    def __init__(self, on_post: Callable[[], None] = lambda: None, *, refuse: bool = False):
+    def __init__(
+        self, on_post: Callable[[httpx.Request], None] = lambda r: None, *, refuse: bool = False
+    ):
         self.inner = httpx.HTTPTransport()
         self.on_post = on_post
         self.refuse = refuse
@@ -1497,7 +1499,7 @@ class UnansweredPosts(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST" and request.url.path.endswith("/push-tasks"):
             self.posts += 1
-            self.on_post()
+            self.on_post(request)
             if self.refuse:
                 return httpx.Response(400, json={"code": 400, "title": "Bad request."})
             raise httpx.ReadTimeout("timed out", request=request)
@@ -1508,10 +1510,12 @@ class UnansweredPosts(httpx.BaseTransport):
 
 
 def push_creates(*keys: str) -> Plan:
-    steps = (Step("create", body={"name": "T", "start_time": "2027-01-01 12:00:00"}),)
+    def steps(key: str) -> tuple[Step, ...]:
+        return (Step("create", body={"name": f"T-{key}", "start_time": "2027-01-01 12:00:00"}),)
+
     return Plan(
         account=ACCOUNT,
-        changes=tuple(change(k, "create", steps, kind=Kind.PUSH_TASK) for k in keys),
+        changes=tuple(change(k, "create", steps(k), kind=Kind.PUSH_TASK) for k in keys),
     )
 
 
@@ -1528,7 +1532,7 @@ def apply_unanswered(
     journal = Journal.create(tmp_path / "journal", label="default")
     try:
         return apply_plan(
-            plan, Clients(hood=HoodClient(transport)), journal=journal, parallelism=1, **kw
+            plan, Clients(hood=HoodClient(transport)), journal=journal, **{"parallelism": 1, **kw}
         )
     finally:
         journal.close()
@@ -1573,7 +1577,7 @@ def test_a_stop_while_a_create_waits_for_its_answer_sends_it_no_more_and_journal
     from hoodsync.cli.views import result_table
 
     stop = threading.Event()
-    server = UnansweredPosts(stop.set)  # a SIGTERM arrives while the POST is on the wire
+    server = UnansweredPosts(lambda r: stop.set())  # a SIGTERM arrives while it is on the wire
     report = apply_unanswered(
         tmp_path, emulator, server, push_creates("a", "b"), stop=stop, unanswered_limit=5
     )
@@ -1590,3 +1594,38 @@ def test_a_stop_while_a_create_waits_for_its_answer_sends_it_no_more_and_journal
     )
     left = read_leftovers(tmp_path / "journal", "default", None, 60.0)
     assert (left.error, left.unanswered) == (None, ("push_task.a",))
+
+
+class NoteFinished(NoHooks):
+    def __init__(self) -> None:
+        self.finished: dict[str, threading.Event] = {}
+
+    def change_finished(self, account: str, result: Result, done: int, total: int) -> None:
+        self.finished.setdefault(result.address, threading.Event()).set()
+
+
+def test_a_create_in_flight_when_the_limit_is_reached_is_not_sent_again(
+    tmp_path: Path, emulator: EmulatorHandle
+) -> None:
+    hooks = NoteFinished()
+    a_done = hooks.finished.setdefault("push_task.a", threading.Event())
+    sent: list[str] = []
+
+    def on_post(request: httpx.Request) -> None:
+        name = json.loads(request.content)["name"]
+        sent.append(name)
+        if name == "T-b":  # b's first send is answered (not) only after a got no answer at all
+            assert a_done.wait(5)
+
+    server = UnansweredPosts(on_post)
+    report = apply_unanswered(
+        tmp_path,
+        emulator,
+        server,
+        push_creates("a", "b"),
+        unanswered_limit=1,
+        hooks=hooks,
+        parallelism=2,
+    )
+    assert [r.outcome for r in report.results] == [Outcome.FAILED] * 2
+    assert sent.count("T-a") == 3 and sent.count("T-b") == 1
