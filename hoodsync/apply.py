@@ -49,9 +49,19 @@ Contract:
   from then on no new change starts, a campaign paused for that change is still resumed, and
   the report says what is known and that the journal is incomplete.
 * Creates are made once by the clients, which look for an unanswered create over a settle
-  window before sending it again. After a run in which any create's outcome was unknown, one
-  final listing looks for duplicates of what the run created; any is in the report (and makes
-  it not ``ok``), never silent.
+  window before sending it again. Once the apply is stopping, an unanswered create is not sent
+  again and no settle window is waited out: it is looked for once, and if not found its result
+  is journaled ``unknown`` and its change is "interrupted" (the next plan waits for it).
+* A server that takes creates and never answers costs minutes per create (every send a
+  request deadline and a settle window). Once :data:`UNANSWERED_CREATES_LIMIT` creates of the
+  apply have got no answer at all (an answer refusing one, 4xx or 5xx, does not count), no new
+  change with a create starts: they are "not attempted" (journaled ``skipped``, planned again
+  next time); the changes in flight finish, but a create among them whose answer is lost is
+  not sent again (its outcome is left unknown, as for a stop). The creates that got no answer are journaled
+  as failed without ``not_done``, so the next plan waits for them like any unanswered create.
+* After a run in which any create's outcome was unknown, one final listing looks for
+  duplicates of what the run created; any is in the report (and makes it not ``ok``), never
+  silent.
 
 Only the CLI prints: each finished change is reported to a :class:`hoodsync.hooks.ChangeHooks`
 (``change_finished``), as every other event of an apply is.
@@ -109,9 +119,15 @@ __all__ = [
     "resolve_steps",
     "identity_name",
     "apply_plan",
+    "UNANSWERED_CREATES_LIMIT",
 ]
 
 log = logging.getLogger(__name__)
+
+#: After this many creates of one apply got no answer from the server at all (each one costs
+#: up to ``max_attempts`` sends, each a request deadline plus a settle window: minutes), no
+#: new create starts (README, "Waiting, retries and bounds").
+UNANSWERED_CREATES_LIMIT = 2
 
 #: What a state action leaves the object in, per kind and op (campaign statuses are the API's).
 _SETTLED: Mapping[tuple[Kind, str], frozenset[str]] = {
@@ -174,6 +190,10 @@ class ApplyReport:
     duplicates: list[Duplicate] = field(default_factory=list)
     #: Why the final listing for duplicates failed, if it did (duplicates are then unknown).
     duplicate_check_error: str | None = None
+    #: The creates that got no answer from the server at all (their outcome is unknown).
+    unanswered_creates: tuple[str, ...] = ()
+    #: Changes not started because :data:`UNANSWERED_CREATES_LIMIT` creates got no answer.
+    held_creates: int = 0
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -199,6 +219,7 @@ class HoodApi(Protocol):
         *,
         key: str | None,
         on_resend: Callable[[int], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> dict[str, Any]: ...
     def get_campaign(self, campaign_id: str) -> dict[str, Any]: ...
     def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None: ...
@@ -206,7 +227,11 @@ class HoodApi(Protocol):
     def resume_campaign(self, campaign_id: str, body: Mapping[str, Any] | None = None) -> None: ...
     def cancel_campaign(self, campaign_id: str, reason: str | None = None) -> None: ...
     def create_push_task(
-        self, body: Mapping[str, Any], *, on_resend: Callable[[int], None] | None = None
+        self,
+        body: Mapping[str, Any],
+        *,
+        on_resend: Callable[[int], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> dict[str, Any]: ...
     def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None: ...
     def list_campaigns(self) -> list[dict[str, Any]]: ...
@@ -226,6 +251,7 @@ class FalconyteApi(Protocol):
         *,
         exclude_ids: Collection[str] = (),
         on_resend: Callable[[int], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> dict[str, Any]: ...
     def start_campaign(self, campaign_id: str) -> None: ...
     def stop_campaign(self, campaign_id: str) -> None: ...
@@ -326,6 +352,13 @@ class _Runner:
     stop: threading.Event = field(default_factory=threading.Event)
     #: set: send nothing more and give up at once (a second Ctrl-C)
     abort: threading.Event = field(default_factory=threading.Event)
+    #: after this many creates got no answer at all, no new create starts (the module doc)
+    unanswered_limit: int = UNANSWERED_CREATES_LIMIT
+    #: the creates of this apply that got no answer at all, in the order they ended
+    unanswered: list[str] = field(default_factory=list)
+    #: how many changes were not started because of :attr:`unanswered`
+    held_creates: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ------------------------------------------------------------------ one change
 
@@ -368,6 +401,11 @@ class _Runner:
                 new_id = self._call(change, step, target)
             except HoodsyncError as exc:
                 self._check_abort()
+                if step.op == "create" and _unanswered(exc):
+                    self._note_unanswered(change.address)
+                    if self._stopping():
+                        # A create is never preceded by a live edit's pause: nothing to resume.
+                        return self._create_cut_short(change, index, exc, created, len(steps))
                 self.journal.write(
                     "result",
                     address=change.address,
@@ -437,6 +475,73 @@ class _Runner:
     def _check_abort(self) -> None:
         if self.abort.is_set():
             raise _Abandoned
+
+    def _note_unanswered(self, address: str) -> None:
+        with self._lock:
+            self.unanswered.append(address)
+            if len(self.unanswered) == self.unanswered_limit:
+                log.warning(
+                    "%d creates got no answer from the server (%s): starting no new create",
+                    len(self.unanswered),
+                    ", ".join(self.unanswered),
+                )
+
+    def hold_create(self, change: Change) -> str | None:
+        """Why ``change`` may not start, if it creates something and :attr:`unanswered_limit`
+        creates of this apply already got no answer at all (a server that takes POSTs and
+        never answers costs minutes per create: the next one would most likely do the same).
+        Counted in :attr:`held_creates`."""
+        if not any(step.op == "create" for step in change.steps):
+            return None
+        with self._lock:
+            if len(self.unanswered) < self.unanswered_limit:
+                return None
+            self.held_creates += 1
+            return (
+                f"not started: {len(self.unanswered)} creates of this apply got no answer from "
+                f"the server ({', '.join(self.unanswered)}); after {self.unanswered_limit}, "
+                "no new create starts"
+            )
+
+    def _no_resend(self) -> bool:
+        """Whether a create whose answer was lost may not be sent again: the apply is stopping,
+        or :attr:`unanswered_limit` creates already got no answer (a create started just
+        before that then costs one send, not ``max_attempts`` sends and settle windows)."""
+        if self._stopping():
+            return True
+        with self._lock:
+            return len(self.unanswered) >= self.unanswered_limit
+
+    def _stopping(self) -> bool:
+        """Whether the apply is winding down (``stop`` or ``abort`` set): asked by the clients
+        before they send an unanswered create again or wait out a settle window."""
+        return self.stop.is_set() or self.abort.is_set()
+
+    def _create_cut_short(
+        self, change: Change, index: int, exc: HoodsyncError, remote_id: str | None, total: int
+    ) -> Result:
+        """A create whose outcome is unknown, not sent again because the apply is stopping.
+        Journaled ``unknown`` (its intent stays open), so the next plan waits for a late commit
+        over the settle window before planning it again (:mod:`hoodsync.recovery`)."""
+        self.journal.write(
+            "result",
+            address=change.address,
+            step=index,
+            op="create",
+            id=None,
+            status="unknown",
+            error=f"{_NOT_RESENT}: {exc}",
+        )
+        after = f" (after {index} of its steps succeeded)" if index else ""
+        return Result(
+            change.address,
+            change.action,
+            Outcome.INTERRUPTED,
+            f"create {_NOT_RESENT}; its outcome is unknown{after}: {exc}",
+            remote_id,
+            index,
+            total,
+        )
 
     def _unjournaled(
         self, change: Change, step: Step, index: int, remote_id: str | None, total: int
@@ -593,14 +698,21 @@ class _Runner:
             # A later run waits for a create's late commit from the last time it was sent.
             self.journal.write("resend", address=change.address, op="create", send=send)
 
+        # Once the apply is stopping, or enough creates got no answer, a create whose outcome
+        # is unknown is not sent again.
+        stopping = self._no_resend
         if change.kind is Kind.CAMPAIGN:
-            return self._hood().create_campaign(body, key=change.key, on_resend=resent)
+            return self._hood().create_campaign(
+                body, key=change.key, on_resend=resent, stopping=stopping
+            )
         if change.kind is Kind.PUSH_TASK:
-            return self._hood().create_push_task(body, on_resend=resent)
+            return self._hood().create_push_task(body, on_resend=resent, stopping=stopping)
         older = set(self.same_name.get(change.address, ()))
         if change.remote_id:
             older.add(change.remote_id)
-        return self._falconyte().create_campaign(body, exclude_ids=sorted(older), on_resend=resent)
+        return self._falconyte().create_campaign(
+            body, exclude_ids=sorted(older), on_resend=resent, stopping=stopping
+        )
 
     # ------------------------------------------------------------------ settling
 
@@ -689,6 +801,17 @@ _AT_ONCE = "stopped at once: its answer was not waited for"
 #: through. The journal says so too (``may_be_left_paused``), and the next plan, reading it,
 #: resumes the campaign (hoodsync.recovery).
 _LEFT_PAUSED = "the campaign, running before, may be left paused; apply again to resume it"
+
+
+#: Said of a create whose answer was lost when the apply was stopping.
+_NOT_RESENT = "not sent again: the apply was stopping"
+
+
+def _unanswered(exc: HoodsyncError) -> bool:
+    """Whether a call that failed with ``exc`` got no answer from the server at all (timed out,
+    cut off, unreadable, or the listing meant to find its create failed), as opposed to an
+    answer refusing it (any HTTP status, 5xx included) or an error raised before sending."""
+    return isinstance(exc, RemoteError) and not isinstance(exc, ApiError | InsecureTransportError)
 
 
 def _may_have_taken_effect(exc: HoodsyncError) -> bool:
@@ -877,6 +1000,7 @@ def apply_plan(
     forbidden_env: frozenset[str] = frozenset(),
     journal_fields: Mapping[str, Any] | None = None,
     value_key: ValueKey | None = None,
+    unanswered_limit: int = UNANSWERED_CREATES_LIMIT,
 ) -> ApplyReport:
     """Execute ``plan`` and return every change's result (see the module docstring).
 
@@ -886,6 +1010,9 @@ def apply_plan(
 
     ``journal_fields`` go into the journal's ``start`` line beside the account's name: what a
     later run reading the journal back needs (:mod:`hoodsync.journal`; never a secret).
+
+    ``unanswered_limit``: after that many creates got no answer from the server at all (not
+    a refusal: no HTTP status), no new create starts (:data:`UNANSWERED_CREATES_LIMIT`).
 
     Refuses (:class:`PlanError`) a plan with error-level notes before any write.
     ``hooks.change_finished(account, result, finished, total)`` is called once per change as
@@ -921,6 +1048,7 @@ def apply_plan(
         value_key,
         stop=stop,
         abort=abort,
+        unanswered_limit=unanswered_limit,
     )
     unknown_before = _unknown_outcomes(clients)
     recorder.write(
@@ -935,6 +1063,8 @@ def apply_plan(
     report.interrupted = stopper.noted
     report.stopped_at_once = bool(stopper.left)
     report.results = [results[c.address] for c in work]
+    report.unanswered_creates = tuple(runner.unanswered)
+    report.held_creates = runner.held_creates
     if _unknown_outcomes(clients) != unknown_before:
         if report.stopped_at_once:
             report.duplicate_check_error = "not made: the apply was stopped at once"
@@ -1009,7 +1139,7 @@ def _run_waves(
         )
 
     def run(change: Change) -> Result:
-        reason = halted() or held(change)
+        reason = halted() or held(change) or runner.hold_create(change)
         if reason is not None:
             journal.write("skipped", address=change.address, reason=reason)
             return _not_attempted(change, reason)

@@ -25,7 +25,7 @@ from test_hood_client import LateCommitServer, campaign_body, late_client
 from test_recovery import AheadClock
 
 from hoodsync import engine
-from hoodsync.apply import ApplyReport, Clients, Outcome, apply_plan
+from hoodsync.apply import ApplyReport, Clients, Outcome, Result, apply_plan
 from hoodsync.errors import ApiError, PlanError, StalePlanError
 from hoodsync.hooks import NoHooks
 from hoodsync.identity import ValueKey
@@ -72,7 +72,12 @@ class FakeHood:
             raise err
 
     def create_campaign(
-        self, body: Mapping[str, Any], *, key: str | None, on_resend: Any = None
+        self,
+        body: Mapping[str, Any],
+        *,
+        key: str | None,
+        on_resend: Any = None,
+        stopping: Any = None,
     ) -> dict[str, Any]:
         self._record("create_campaign", key)
         self.bodies.append(body)
@@ -103,7 +108,9 @@ class FakeHood:
         self._record("cancel_campaign", campaign_id)
         self.campaigns[campaign_id]["status"] = "canceled"
 
-    def create_push_task(self, body: Mapping[str, Any], on_resend: Any = None) -> dict[str, Any]:
+    def create_push_task(
+        self, body: Mapping[str, Any], on_resend: Any = None, stopping: Any = None
+    ) -> dict[str, Any]:
         self._record("create_push_task", str(body.get("name")))
         return {"id": "77", **body}
 
@@ -257,7 +264,12 @@ def test_a_create_the_client_sends_again_is_journaled_before_it_goes(tmp_path: P
 
     class ResendingHood(FakeHood):
         def create_campaign(
-            self, body: Mapping[str, Any], *, key: str | None, on_resend: Any = None
+            self,
+            body: Mapping[str, Any],
+            *,
+            key: str | None,
+            on_resend: Any = None,
+            stopping: Any = None,
         ) -> dict[str, Any]:
             on_resend(2)  # the first send's outcome was unknown and it never showed
             self.journal_at_resend = self.journal_path.read_text()
@@ -366,7 +378,12 @@ def test_a_slow_change_does_not_hold_back_the_report_of_those_done_after_it(
 
     class SlowFirst(FakeHood):
         def create_campaign(
-            self, body: Mapping[str, Any], *, key: str | None, on_resend: Any = None
+            self,
+            body: Mapping[str, Any],
+            *,
+            key: str | None,
+            on_resend: Any = None,
+            stopping: Any = None,
         ) -> dict[str, Any]:
             if body["name"] == "A":
                 assert release.wait(5.0), "the others were never reported"
@@ -408,7 +425,12 @@ class FakeFalconyte:
         return list(self.campaigns.values())
 
     def create_campaign(
-        self, body: Mapping[str, Any], *, exclude_ids: Any = (), on_resend: Any = None
+        self,
+        body: Mapping[str, Any],
+        *,
+        exclude_ids: Any = (),
+        on_resend: Any = None,
+        stopping: Any = None,
     ) -> dict[str, Any]:
         self.calls.append(("create", None))
         self.excluded.append(list(exclude_ids))
@@ -714,7 +736,9 @@ class TwiceCreatingHood(FakeHood):
         super().__init__()
         self.tasks: list[dict[str, Any]] = []
 
-    def create_push_task(self, body: Mapping[str, Any], on_resend: Any = None) -> dict[str, Any]:
+    def create_push_task(
+        self, body: Mapping[str, Any], on_resend: Any = None, stopping: Any = None
+    ) -> dict[str, Any]:
         self._record("create_push_task", None)
         self.unknown_outcomes += 1
         self.tasks += [{**body, "id": "77", "status": 1}, {**body, "id": "78", "status": 1}]
@@ -1454,3 +1478,154 @@ def test_a_campaign_resumed_to_send_that_finished_before_the_re_read_is_not_wait
     report = run(tmp_path, plan, hood, clock=clock, sleep=clock.sleep)
     assert report.ok, report.results
     assert clock.sleeps == []
+
+
+# ------------------------------------------------------------------ creates that get no answer
+
+
+class UnansweredPosts(httpx.BaseTransport):
+    """The real emulator behind a real transport, except that every POST of a push task is
+    taken and never answered (a read timeout at once: no real wait), and ``on_post`` runs as
+    it is taken; or, with ``refuse``, answered 400 (an ordinary API error)."""
+
+    def __init__(
+        self, on_post: Callable[[httpx.Request], None] = lambda r: None, *, refuse: bool = False
+    ):
+        self.inner = httpx.HTTPTransport()
+        self.on_post = on_post
+        self.refuse = refuse
+        self.posts = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/push-tasks"):
+            self.posts += 1
+            self.on_post(request)
+            if self.refuse:
+                return httpx.Response(400, json={"code": 400, "title": "Bad request."})
+            raise httpx.ReadTimeout("timed out", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def push_creates(*keys: str) -> Plan:
+    def steps(key: str) -> tuple[Step, ...]:
+        return (Step("create", body={"name": f"T-{key}", "start_time": "2027-01-01 12:00:00"}),)
+
+    return Plan(
+        account=ACCOUNT,
+        changes=tuple(change(k, "create", steps(k), kind=Kind.PUSH_TASK) for k in keys),
+    )
+
+
+def apply_unanswered(
+    tmp_path: Path, emulator: EmulatorHandle, server: UnansweredPosts, plan: Plan, **kw: Any
+) -> ApplyReport:
+    transport = ApiTransport(
+        emulator.hood_url,
+        Secret(emulator.hood_token),
+        transport=server,
+        sleep=lambda s: None,
+        policy=RetryPolicy(settle_window=0.0, max_attempts=3),
+    )
+    journal = Journal.create(tmp_path / "journal", label="default")
+    try:
+        return apply_plan(
+            plan, Clients(hood=HoodClient(transport)), journal=journal, **{"parallelism": 1, **kw}
+        )
+    finally:
+        journal.close()
+        transport.close()
+
+
+def test_after_two_creates_get_no_answer_no_new_create_starts(
+    tmp_path: Path, emulator: EmulatorHandle
+) -> None:
+    from hoodsync.cli.views import result_table
+
+    server = UnansweredPosts()
+    report = apply_unanswered(tmp_path, emulator, server, push_creates("a", "b", "c", "d"))
+    outcomes = [r.outcome for r in report.results]
+    assert outcomes == [Outcome.FAILED] * 2 + [Outcome.NOT_ATTEMPTED] * 2
+    assert server.posts == 2 * 3  # every send of the first two, none of the others
+    assert report.unanswered_creates == ("push_task.a", "push_task.b")
+    assert report.held_creates == 2
+    assert "push_task.a, push_task.b" in report.results[2].detail
+    assert "Apply cut short (2 creates got no answer" in result_table(report)
+    lines = journal_lines(report)
+    skipped = [line["address"] for line in lines if line["event"] == "skipped"]
+    assert skipped == ["push_task.c", "push_task.d"]
+    # The next plan waits for the two unanswered creates and plans the other two afresh.
+    left = read_leftovers(tmp_path / "journal", "default", None, 60.0)
+    assert (left.error, left.unanswered) == (None, ("push_task.a", "push_task.b"))
+    assert sorted(left.unfinished) == ["push_task.a", "push_task.b"]
+
+
+def test_creates_the_api_refuses_do_not_hold_back_the_others(
+    tmp_path: Path, emulator: EmulatorHandle
+) -> None:
+    server = UnansweredPosts(refuse=True)
+    report = apply_unanswered(tmp_path, emulator, server, push_creates("a", "b", "c"))
+    assert [r.outcome for r in report.results] == [Outcome.FAILED] * 3
+    assert (server.posts, report.unanswered_creates, report.held_creates) == (3, (), 0)
+
+
+def test_a_stop_while_a_create_waits_for_its_answer_sends_it_no_more_and_journals_it_unknown(
+    tmp_path: Path, emulator: EmulatorHandle
+) -> None:
+    from hoodsync.cli.views import result_table
+
+    stop = threading.Event()
+    server = UnansweredPosts(lambda r: stop.set())  # a SIGTERM arrives while it is on the wire
+    report = apply_unanswered(
+        tmp_path, emulator, server, push_creates("a", "b"), stop=stop, unanswered_limit=5
+    )
+    first, second = report.results
+    assert server.posts == 1
+    assert first.outcome is Outcome.INTERRUPTED and "outcome is unknown" in first.detail
+    assert second.outcome is Outcome.NOT_ATTEMPTED
+    assert "Apply interrupted" in result_table(report)
+    [result] = [line for line in journal_lines(report) if line["event"] == "result"]
+    assert (result["address"], result["op"], result["status"]) == (
+        "push_task.a",
+        "create",
+        "unknown",
+    )
+    left = read_leftovers(tmp_path / "journal", "default", None, 60.0)
+    assert (left.error, left.unanswered) == (None, ("push_task.a",))
+
+
+class NoteFinished(NoHooks):
+    def __init__(self) -> None:
+        self.finished: dict[str, threading.Event] = {}
+
+    def change_finished(self, account: str, result: Result, done: int, total: int) -> None:
+        self.finished.setdefault(result.address, threading.Event()).set()
+
+
+def test_a_create_in_flight_when_the_limit_is_reached_is_not_sent_again(
+    tmp_path: Path, emulator: EmulatorHandle
+) -> None:
+    hooks = NoteFinished()
+    a_done = hooks.finished.setdefault("push_task.a", threading.Event())
+    sent: list[str] = []
+
+    def on_post(request: httpx.Request) -> None:
+        name = json.loads(request.content)["name"]
+        sent.append(name)
+        if name == "T-b":  # b's first send is answered (not) only after a got no answer at all
+            assert a_done.wait(5)
+
+    server = UnansweredPosts(on_post)
+    report = apply_unanswered(
+        tmp_path,
+        emulator,
+        server,
+        push_creates("a", "b"),
+        unanswered_limit=1,
+        hooks=hooks,
+        parallelism=2,
+    )
+    assert [r.outcome for r in report.results] == [Outcome.FAILED] * 2
+    assert sent.count("T-a") == 3 and sent.count("T-b") == 1

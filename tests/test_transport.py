@@ -837,6 +837,54 @@ def test_a_create_sent_again_tells_the_caller_before_each_new_send() -> None:
     assert resent == [(2, 1), (3, 2)]
 
 
+def test_a_stopping_caller_gets_no_new_send_and_no_settle_wait_for_an_unanswered_create() -> None:
+    """Once ``stopping()`` is true, an unanswered create is looked for once and its failure
+    raised: not sent again, and no settle window waited out (a CI grace period is short)."""
+    posts: list[httpx.Request] = []
+    looks: list[float] = []
+    stop = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        stop.set()  # the SIGTERM arrives while the POST waits for its answer
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    transport, clock = make(handler, policy=RetryPolicy(settle_window=60.0, max_attempts=5))
+    started = clock()
+    resent: list[int] = []
+
+    def find() -> None:
+        looks.append(clock())
+        return None
+
+    with pytest.raises(NetworkError):
+        transport.create(
+            "/push-tasks", {"name": "x"}, find=find, on_resend=resent.append, stopping=stop.is_set
+        )
+    assert len(posts) == 1 and resent == []
+    assert len(looks) == 1 and clock() - started < 1.0  # one look, no pause waited out
+    assert transport.unknown_outcomes == 1
+
+
+def test_a_stop_during_a_settle_window_ends_it_at_the_next_look_and_sends_nothing_more() -> None:
+    handler, seen = replies(httpx.Response(503))
+    transport, clock = make(handler, policy=RetryPolicy(settle_window=60.0, max_attempts=5))
+    looks: list[float] = []
+    stop = threading.Event()
+
+    def find() -> None:
+        looks.append(clock())
+        if len(looks) == 3:
+            stop.set()
+        return None
+
+    started = clock()
+    with pytest.raises(ApiError):
+        transport.create("/push-tasks", {"name": "x"}, find=find, stopping=stop.is_set)
+    assert len(seen) == 1 and len(looks) == 3
+    assert clock() - started < 4.0  # the pauses before the 2nd and 3rd looks (1 + 2 s) only
+
+
 def test_settle_pauses_grow_and_fill_the_window() -> None:
     assert settle_pauses(60.0) == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0]
     assert settle_pauses(5.0) == [1.0, 2.0, 2.0]

@@ -204,7 +204,9 @@ def duration(seconds: float) -> str:
 
 def _headline(report: ApplyReport, interrupts: Sequence[str] = ()) -> str:
     """How the apply ended: a stop that cut nothing short (it came after the last change had
-    started, and every change was applied) is not called an interruption. ``interrupts``
+    started, and every change was applied) is not called an interruption; creates held back
+    after too many got no answer (:data:`hoodsync.apply.UNANSWERED_CREATES_LIMIT`) cut it
+    short. ``interrupts``
     names the signals that stopped it, in order (default: Ctrl-C)."""
     from hoodsync.apply import Outcome
 
@@ -214,6 +216,11 @@ def _headline(report: ApplyReport, interrupts: Sequence[str] = ()) -> str:
         return f"Apply stopped at once ({how})"
     if report.interrupted and any(r.outcome is not Outcome.APPLIED for r in report.results):
         return f"Apply interrupted ({first})"
+    if report.held_creates:
+        return (
+            f"Apply cut short ({len(report.unanswered_creates)} creates got no answer from the "
+            "server, so no new create was started)"
+        )
     return "Apply complete"
 
 

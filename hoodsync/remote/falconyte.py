@@ -150,6 +150,7 @@ class FalconyteClient:
         *,
         exclude_ids: Collection[str] = (),
         on_resend: Callable[[int], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> Obj:
         """Create a campaign exactly once and return it.
 
@@ -180,6 +181,7 @@ class FalconyteClient:
             find=find,
             operation="create email campaign",  # not its name: it may hold an ${env:...} value
             on_resend=on_resend,
+            stopping=stopping,
         )
         if result.existing is not None:
             return result.existing

@@ -244,6 +244,7 @@ class HoodClient:
         *,
         key: str | None,
         on_resend: Callable[[int], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> Obj:
         """Create a campaign exactly once and return it (re-read if the answer was partial).
 
@@ -272,6 +273,7 @@ class HoodClient:
             find=find,
             operation=f"create campaign {key}" if key else "create campaign",
             on_resend=on_resend,
+            stopping=stopping,
         )
         created = self._settle(result, find, "campaign")
         if result.existing is not None or _is_complete_campaign(created):
@@ -362,6 +364,7 @@ class HoodClient:
         *,
         exclude_ids: Collection[str] = (),
         on_resend: Callable[[int], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> Obj:
         """Create a push task exactly once and return it (the POST answers only the id; the task
         is read back). On an unknown outcome, a task with the exact ``name`` that is not one of
@@ -380,7 +383,12 @@ class HoodClient:
 
         # Not named by its name, which may hold an ${env:...} value (see create_campaign).
         result: CreateResult[Obj] = self.transport.create(
-            "/push-tasks", dict(body), find=find, operation="create push task", on_resend=on_resend
+            "/push-tasks",
+            dict(body),
+            find=find,
+            operation="create push task",
+            on_resend=on_resend,
+            stopping=stopping,
         )
         created = self._settle(result, find, "push task")
         if result.existing is not None:

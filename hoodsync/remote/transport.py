@@ -620,6 +620,7 @@ class ApiTransport:
         operation: str | None = None,
         max_sends: int | None = None,
         on_resend: Callable[[int], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> CreateResult[T]:
         """POST a create exactly once, whatever the network does.
 
@@ -637,11 +638,22 @@ class ApiTransport:
         :attr:`unknown_outcomes`, so that the caller can check for duplicates at the end.
         ``on_resend(n)`` is called just before the ``n``-th send (n >= 2): apply journals it, so
         that a later run knows how recently a create may still have been sent.
+
+        ``stopping()`` says whether the caller is winding down (apply after a first Ctrl-C or
+        SIGTERM). Once it is true, the create is not sent again and no settle window is waited
+        out: after an unknown outcome the object is looked for once, and if it is not there the
+        last send's failure is raised at once (the outcome stays unknown; the next run waits
+        for it through the journal). A send already on the wire is still waited for, so a stop
+        costs at most about one request ``deadline``.
         """
         op = operation or f"POST {path}"
         sends = max_sends if max_sends is not None else self.policy.max_attempts
         last: RemoteError | None = None
         for send in range(1, sends + 1):
+            if send > 1 and stopping is not None and stopping():
+                assert last is not None
+                log.info("%s: stopping, so not sent again; its outcome is unknown", op)
+                raise last
             if send > 1 and on_resend is not None:
                 on_resend(send)
             try:
@@ -654,7 +666,7 @@ class ApiTransport:
                 with self._count_lock:
                     self.unknown_outcomes += 1
                 log.info("%s: outcome unknown (%s); looking for it", op, type(last).__name__)
-            existing = self.settle(find, operation=op, cause=last)
+            existing = self.settle(find, operation=op, cause=last, stopping=stopping)
             if existing is not None:
                 log.info("%s: found after an unknown outcome; not sending again", op)
                 return CreateResult(existing=existing, sends=send)
@@ -667,13 +679,15 @@ class ApiTransport:
         *,
         operation: str,
         cause: RemoteError | str = "the answer named no object",
+        stopping: Callable[[], bool] | None = None,
     ) -> T | None:
         """Look for an object a create may have made: ``find()`` at once, then after pauses of
         1, 2, 4, 8 and then 15 s until ``settle_window`` seconds have passed (the last look
         at its end; one look when the window is 0). Returns what ``find()`` found, or ``None``
         if it never found anything. The number of looks is fixed by the window, so a ``sleep``
         that does not advance ``clock`` cannot make it spin. A failed listing is
-        :class:`OutcomeUnknownError` (naming ``cause``).
+        :class:`OutcomeUnknownError` (naming ``cause``). Once ``stopping()`` is true, no pause
+        is waited out: the look already made is the last.
         """
         started = self._clock()
         for pause in [*settle_pauses(self.settle_window), 0.0]:
@@ -687,7 +701,7 @@ class ApiTransport:
             if found is not None:
                 return found
             left = self.settle_window - (self._clock() - started)
-            if left <= 0 or pause <= 0:
+            if left <= 0 or pause <= 0 or (stopping is not None and stopping()):
                 break
             self._sleep(min(pause, left))
         return None
