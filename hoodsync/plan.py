@@ -118,6 +118,10 @@ class Flag(enum.StrEnum):
     #: Takes a draft campaign out of draft (``is_draft: true -> false``): it starts sending on
     #: its own schedule, at once with ``run_immediately``.
     LAUNCH = "launch"
+    #: Creates a campaign with the name of one already sent that hoodsync does not manage (no
+    #: marker): most likely a definition written for the sent one, whose audience would get
+    #: the message again.
+    BESIDE_SENT = "beside_sent"
 
 
 #: Every action, in the order summaries list them.

@@ -108,6 +108,11 @@ def test_a_finished_campaign_with_the_name_no_longer_blocks_the_plan(
     code, out, err = cli(capsys, "plan", "--no-color")
     assert code == 0 and "error" not in out, out + err
     assert f"campaign {old['id']} ({finished}) has this definition's name" in out
+    # One already sent: its audience may get it again, which belongs in the warnings banner.
+    banner = "Warning: creates campaigns named like ones already sent"
+    assert (banner in out) is (finished == "sent"), out
+    code, md, _ = cli(capsys, "plan", "--format", "markdown")
+    assert ("**Creates campaigns named like ones already sent**" in md) is (finished == "sent")
     # Reviewed, then applied: the saved plan's freshness check must not take the finished
     # namesake for the create's own object ("now exists"), or no reviewed apply could make it.
     assert cli(capsys, "plan", "--out", "p.json")[0] == 0

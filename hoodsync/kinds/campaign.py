@@ -524,7 +524,8 @@ class CampaignRules(KindRules):
         :attr:`Flag.SECOND_COPY` (the plan's warnings banner) with a note naming the old
         campaign and how to keep or retire it; when this plan cancels every such orphan
         (``--prune``), only the note. A create whose name an unmarked finished campaign has
-        (:meth:`match` sets those aside) gets a note too."""
+        (:meth:`match` sets those aside) gets a note too, and when one of those was sent, the
+        flag :attr:`Flag.BESIDE_SENT` (its audience would get the message again)."""
         live = list(match.orphans)
         finished = [r for r in match.unmanaged if not r.marker and r.status in CAMPAIGN_RETIRED]
         if not created or not (live or finished):
@@ -557,6 +558,8 @@ class CampaignRules(KindRules):
             gone = finished_by_name.get(des.name, []) if des.name is not None else []
             if gone:
                 notes.append(_finished_note(change.address, gone))
+                if any(o.status == "sent" for o in gone):
+                    flags.append(Flag.BESIDE_SENT)
             if notes:
                 change = dataclasses.replace(
                     change,

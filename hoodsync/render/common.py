@@ -145,13 +145,15 @@ def warning_items(doc: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, A
     (cancel, stop, deactivate), immediate sends (``run_immediately``, a push task's
     ``start_time: immediately``), drafts launched (``is_draft: true -> false``), creates beside
     a live object that is probably the definition's own under an old key or name (both would
-    send) and edits of running campaigns, in that order, each only when non-empty. Only
+    send), creates named like a campaign already sent (its audience would get it again) and
+    edits of running campaigns, in that order, each only when non-empty. Only
     changes that will make calls."""
     active = [c for c in doc["changes"] if c["steps"]]
     removals = [c for c in active if "removal" in c["flags"] or c["action"] in ("cancel", "stop")]
     sends = [c for c in active if "sends_immediately" in c["flags"]]
     launches = [c for c in active if "launch" in c["flags"]]
     copies = [c for c in active if "second_copy" in c["flags"]]
+    resends = [c for c in active if "beside_sent" in c["flags"]]
     live = [c for c in active if "live_edit" in c["flags"]]
     out: list[tuple[str, list[Mapping[str, Any]]]] = []
     for what, items in (
@@ -159,6 +161,7 @@ def warning_items(doc: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, A
         ("sends", sends),
         ("launches", launches),
         ("copies", copies),
+        ("resends", resends),
         ("live", live),
     ):
         if items:

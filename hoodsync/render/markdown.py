@@ -275,6 +275,11 @@ def _banner(doc: Mapping[str, Any]) -> list[str]:
                 "> **Creates a second copy** beside a live object that is probably its own under "
                 "an old key or name (both send): " + _addresses(items)
             )
+        elif what == "resends":
+            lines.append(
+                "> **Creates campaigns named like ones already sent**, which hoodsync does not "
+                "manage (their audiences may get them again): " + _addresses(items)
+            )
         else:
             lines.append(
                 "> **Edits running campaigns** (pause, update, resume): " + _addresses(items)

@@ -169,6 +169,11 @@ def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> 
                 "creates a second copy beside a live object that is probably its own under an "
                 f"old key or name (both send): {listed}"
             )
+        elif what == "resends":
+            text = (
+                "creates campaigns named like ones already sent, which hoodsync does not manage "
+                f"(their audiences may get them again): {listed}"
+            )
         else:
             text = f"edits running campaigns (pause, update, resume): {listed}"
         out.append(f"{paint('Warning', 'warning')}: {printable(text)}")
