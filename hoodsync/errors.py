@@ -148,7 +148,9 @@ class ApiError(RemoteError):
         self.trace_id = trace_id
         self.attempts = attempts
         parts = [f"HTTP {status}"]
-        text = " ".join(x for x in (title, message) if x)
+        # "Bad request. labels must be …", but "Too Many Requests: the server asks …".
+        sep = " " if title.endswith((".", ":", "!", "?")) else ": "
+        text = sep.join(x for x in (title, message) if x)
         if code:
             parts.append(code)
         if text:

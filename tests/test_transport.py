@@ -1033,3 +1033,13 @@ def test_an_https_api_goes_through_the_proxy_by_connect_only_and_the_token_does_
     [seen] = proxy.received
     assert seen.startswith(b"CONNECT api.example.test:443 ")  # a tunnel: TLS end to end
     assert TOKEN.encode() not in seen and b"Authorization" not in seen
+
+
+def test_an_api_errors_title_and_message_read_as_one_line() -> None:
+    """The API's title and message are joined as a sentence would be: after a title that ends
+    a sentence, a space; after one that does not, a colon."""
+    refused = ApiError(400, operation="x", title="Bad request.", message="labels must be …")
+    assert str(refused).endswith("HTTP 400 Bad request. labels must be …")
+    slow = ApiError(429, operation="x", title="Too Many Requests", message="the server asks …")
+    assert str(slow).endswith("HTTP 429 Too Many Requests: the server asks …")
+    assert str(ApiError(500, operation="x", title="Oops")).endswith("HTTP 500 Oops")
