@@ -17,11 +17,12 @@ Contract:
   cancel; a replacement a create and a stop — and a failure means the reviewed plan is not
   what is happening. They are "not attempted", saying which change failed, and journaled as
   ``skipped`` (nothing was sent, so the next plan simply plans them again).
-* A step that changes a status asynchronously (pause, resume, cancel, start, stop: the APIs
-  answer before the change shows) is followed by re-reading the object until it shows the new
-  status, bounded by ``settle_timeout`` — before the change's next step, and before the change
-  is reported applied, so that an apply (or plan) right after does not see the old status as
-  drift and send the action again. A status that does not show in time fails the change.
+* A step that changes a status (pause, resume, cancel, start, stop: the APIs answer before
+  the change shows) is followed by re-reading the object until it shows the new status,
+  bounded by ``settle_timeout`` — before the change's next step, and for a Hood campaign also
+  before the change is reported applied, so that an apply (or plan) right after does not see
+  the old status as drift and send the action again (:func:`~hoodsync.plan.waits_after`). A
+  status that does not show in time fails the change.
   The resume sent after a failed edit of a running campaign is waited for in the same way.
 * A running campaign that was paused for an edit is resumed again when the edit fails, so a
   failure never leaves a live campaign stopped behind the user's back. Where no resume can go
@@ -100,7 +101,7 @@ from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal, Trace
 from hoodsync.kinds import from_remote
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import PHASES, Action, Change, Flag, Plan, Step
+from hoodsync.plan import PHASES, Action, Change, Flag, Plan, Step, waits_after
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
@@ -429,7 +430,7 @@ class _Runner:
             self.journal.write(
                 "result", address=change.address, step=index, op=step.op, id=target, status="ok"
             )
-            if target and (change.kind, step.op) in _SETTLED:
+            if target and (change.kind, step.op) in _SETTLED and waits_after(change, index):
                 try:
                     self._settle(change.kind, step.op, target)
                 except HoodsyncError as exc:

@@ -37,6 +37,8 @@ from hoodsync.model import Kind
 
 __all__ = [
     "FORMAT_VERSION",
+    "STATUS_OPS",
+    "waits_after",
     "Action",
     "Op",
     "Severity",
@@ -129,6 +131,23 @@ ACTIONS = tuple(Action)
 
 #: Every step op.
 STEP_OPS = tuple(Op)
+
+#: Ops that change an object's status; the APIs answer before the change shows.
+STATUS_OPS = frozenset({Op.PAUSE, Op.RESUME, Op.CANCEL, Op.START, Op.STOP})
+
+
+def waits_after(change: Change, index: int) -> bool:
+    """Whether apply re-reads the object after ``change``'s step ``index`` until its new
+    status shows (bounded): after a status op that a later step of the change depends on, and
+    after every status op on a Hood campaign, whose docs say such a change "will be
+    automatically synchronized" (a run right after would see the old status, call it drift
+    and send the action again). Falconyte documents no such delay for start and stop, and
+    reading one email campaign back means listing them all: its last one is not waited for."""
+    step = change.steps[index]
+    if step.op not in STATUS_OPS:
+        return False
+    return index + 1 < len(change.steps) or change.kind is Kind.CAMPAIGN
+
 
 #: Phase per action: 0 creates and edits, 1 state changes, 2 removals (cancels/stops last).
 PHASES: Mapping[Action, int] = {

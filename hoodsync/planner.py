@@ -35,13 +35,11 @@ from hoodsync.plan import (
     RemoteRef,
     Severity,
     sort_changes,
+    waits_after,
 )
 from hoodsync.remote.ratelimit import minimum_duration
 
 __all__ = ["make_plan", "prepare", "estimate", "requests_for", "renamed_objects"]
-
-#: Ops that change state asynchronously: apply re-reads until each shows.
-_ASYNC_OPS = frozenset({Op.PAUSE, Op.RESUME, Op.CANCEL, Op.START, Op.STOP})
 
 log = logging.getLogger(__name__)
 
@@ -349,11 +347,11 @@ def _ref(obj: RemoteObject, address: str | None, name: str | None = None) -> Rem
 
 def requests_for(change: Change) -> int:
     """Requests apply is expected to make for one change: one per step, one re-read after each
-    asynchronous state action (apply waits for it to show), and the read a push-task create
-    needs (its POST returns only the id)."""
+    state action apply waits for (:func:`~hoodsync.plan.waits_after`), and the read a push-task
+    create needs (its POST returns only the id)."""
     n = len(change.steps)
-    for step in change.steps:
-        if step.op in _ASYNC_OPS:
+    for index, step in enumerate(change.steps):
+        if waits_after(change, index):
             n += 1
         if step.op is Op.CREATE and change.kind is Kind.PUSH_TASK:
             n += 1

@@ -25,6 +25,7 @@ from hoodsync.plan import (
     Step,
     check_safety,
     sort_changes,
+    waits_after,
 )
 from hoodsync.planner import estimate, requests_for
 from hoodsync.remote.ratelimit import minimum_duration
@@ -204,6 +205,18 @@ def test_estimate_counts_steps_rereads_and_push_task_reads() -> None:
         "push_task.t", Kind.PUSH_TASK, "t", "create", "x", steps=(Step("create", None, {}),)
     )
     assert requests_for(task) == 2
+    # Falconyte: a stop another step follows is waited for (a listing), the last one is not.
+    stops = Change(
+        "email_campaign.s",
+        Kind.EMAIL_CAMPAIGN,
+        "s",
+        "replace",
+        "x",
+        steps=(Step("create", None, {}), Step("stop"), Step("stop", "old")),
+    )
+    assert [waits_after(stops, i) for i in range(3)] == [False, True, False]
+    assert requests_for(stops) == 4
+    assert [waits_after(live, i) for i in range(3)] == [True, False, True]
     mail = Change(
         "email_campaign.e",
         Kind.EMAIL_CAMPAIGN,
