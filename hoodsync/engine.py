@@ -1230,7 +1230,8 @@ def project_secrets(prep: Prepared, paths: Sequence[str]) -> list[tuple[str, str
 
 
 def _repository_of(path: Path) -> Path | None:
-    """The nearest folder at or above ``path`` that holds ``.git``, or ``None``."""
+    """The nearest folder at or above ``path`` (a folder, else its file's folder) that holds
+    ``.git``, or ``None``."""
     start = path if path.is_dir() else path.parent
     return next((p for p in (start, *start.parents) if (p / ".git").exists()), None)
 
@@ -1358,11 +1359,7 @@ def repository_root(path: str, config: Config) -> Path:
     """The repository ``path`` (a definition file, as named) is in: the nearest folder above
     it, as named (symbolic links not followed), that holds ``.git``; else the project's folder
     (that of hoodsync.yaml, or the working directory)."""
-    here = Path(os.path.abspath(path)).parent
-    for folder in (here, *here.parents):
-        if (folder / ".git").exists():
-            return folder
-    return config.root
+    return _repository_of(Path(os.path.abspath(path)).parent) or config.root
 
 
 def linked_outside(path: str, config: Config) -> str | None:
