@@ -216,6 +216,9 @@ def test_finished_task_cannot_be_edited(emu: EmulatorHandle, hood: httpx.Client)
 
 def test_unknown_task_is_a_400(hood: httpx.Client) -> None:
     assert_error(hood.get("/push-tasks/99"), 400, "Specified push task does not exist.")
+    # Beyond the 64-bit integers SQLite stores (it was a 500 when bound to the query).
+    assert_error(hood.get("/push-tasks/" + "9" * 300), 400, "does not exist")
+    assert_error(hood.patch("/push-tasks/" + "9" * 300, json={"name": "a"}), 400, "does not exist")
     assert_error(hood.patch("/push-tasks/x", json={"name": "a"}), 400, "does not exist")
     assert_error(hood.delete("/push-tasks/1050"), 405, "DELETE is not allowed")
 

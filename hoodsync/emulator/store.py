@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import sqlite3
 import threading
@@ -119,6 +120,10 @@ END
 """
 
 # Where each id sequence starts (the first id handed out is the value + 1).
+#: The largest integer SQLite stores (64-bit signed). A larger Python int cannot be bound to a
+#: statement (``OverflowError``): ids and offsets from a request are checked against it here.
+SQLITE_INT_MAX = 2**63 - 1
+
 _SEQUENCE_STARTS = {"campaigns": 1016999, "push_tasks": 1049, "message_ids": 2599}
 
 # List-query field -> SQL expression. Only names in these maps ever reach SQL text.
@@ -412,7 +417,7 @@ class Store:
             col = columns[flt.field]
             clause, values = _filter_sql(col, flt)
             clauses.append(clause)
-            params.extend(values)
+            params.extend(_bindable(v) for v in values)
         if query.search:
             escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             parts = [f"{columns[f]} LIKE ? ESCAPE '\\'" for f in query.search_fields]
@@ -434,7 +439,7 @@ class Store:
             rows = self._conn.execute(
                 f"SELECT {select} FROM {table} WHERE {where} ORDER BY {self._order(query, columns)}"
                 " LIMIT ? OFFSET ?",
-                [*params, query.limit, query.offset],
+                [*params, min(query.limit, SQLITE_INT_MAX), min(query.offset, SQLITE_INT_MAX)],
             ).fetchall()
         return int(total), rows
 
@@ -555,6 +560,8 @@ class Store:
 
     def get_campaign(self, account: str, campaign_id: int) -> CampaignRow | None:
         """The campaign with this id in this account, else ``None``."""
+        if not 0 <= campaign_id <= SQLITE_INT_MAX:
+            return None  # no row has it (a request may name any number)
         with self._lock:
             found = self._conn.execute(
                 f"SELECT {self._CAMPAIGN_SELECT} FROM campaigns WHERE id = ? AND account = ?",
@@ -722,6 +729,8 @@ class Store:
 
     def get_push_task(self, account: str, task_id: int) -> PushTaskRow | None:
         """The push task with this id in this account, else ``None``."""
+        if not 0 <= task_id <= SQLITE_INT_MAX:
+            return None  # no row has it (a request may name any number)
         with self._lock:
             found = self._conn.execute(
                 f"SELECT {self._PUSH_SELECT} FROM push_tasks WHERE id = ? AND account = ?",
@@ -822,8 +831,17 @@ class Store:
             params.append(f"%{escaped}%")
         sql += " ORDER BY created_us, id LIMIT ? OFFSET ?"
         with self._lock:
-            rows = self._conn.execute(sql, [*params, limit, offset]).fetchall()
+            page = [min(limit, SQLITE_INT_MAX), min(offset, SQLITE_INT_MAX)]
+            rows = self._conn.execute(sql, [*params, *page]).fetchall()
         return [self._email(r) for r in rows]
+
+
+def _bindable(value: Any) -> Any:
+    """``value`` as SQLite can bind it: an int beyond 64 bits (a filter may name any number) as
+    an infinity of its sign, which every stored integer compares with as it would with it."""
+    if isinstance(value, int) and not -SQLITE_INT_MAX - 1 <= value <= SQLITE_INT_MAX:
+        return math.inf if value > 0 else -math.inf
+    return value
 
 
 def _filter_sql(column: str, flt: Filter) -> tuple[str, list[Any]]:
