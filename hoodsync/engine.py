@@ -502,10 +502,22 @@ def prepare(
     several = len(chosen) > 1
     shares = [_definitions_for(a, config, definitions, cache, several=several) for a in chosen]
     chosen, shares, partial = _in_scope(config, paths, chosen, shares, hooks)
+    _check_values(config, shares)
     for account, mine in zip(chosen, shares):
         check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
     _check_distinct(config, chosen, shares)
     return Prepared(config, definitions, chosen, shares, wanted, partial)
+
+
+def _check_values(config: Config, shares: Sequence[Sequence[Definition]]) -> None:
+    """Resolve the ``${env:...}`` of the chosen accounts' definitions and check the values
+    (:func:`hoodsync.planner.prepare`) before any account is read: every missing variable and
+    every refused value of the run in one :class:`DefinitionError`, where each account's plan
+    would otherwise stop at its own problems and show only the first account's."""
+    from hoodsync.planner import prepare as resolve_values
+
+    mine = {id(d): d for share in shares for d in share}
+    resolve_values(list(mine.values()), os.environ, config.secret_names())
 
 
 def _scope(account: Account, config: Config) -> list[Path] | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from hoodsync.definitions.interpolate import resolve
+from hoodsync.definitions.interpolate import resolve_reporting
 from hoodsync.definitions.validate import resolved_problems
 from hoodsync.errors import DefinitionError, PlanError, Problem
 from hoodsync.identity import ValueKey
@@ -66,11 +66,11 @@ def prepare(
                 f"{d.address} is defined twice ({seen[d.address].location} and {d.location})"
             )
         seen[d.address] = d
-        try:
-            resolved, paths = resolve(d.spec, env, definition=d, forbidden=forbidden_env)
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
-            continue
+        # A missing variable does not hide what is wrong with the values that are set.
+        resolved, paths, missing = resolve_reporting(
+            d.spec, env, definition=d, forbidden=forbidden_env
+        )
+        problems.extend(missing)
         if paths:  # a value from the environment obeys the rules a written one does
             problems.extend(resolved_problems(d, resolved, paths))
         out.append(Desired(d, resolved, tuple(paths), value_key))

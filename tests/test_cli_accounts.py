@@ -316,6 +316,46 @@ def test_an_account_on_the_sandbox_beside_a_real_one_is_another_account(
     assert code == 1 and recorder.requests  # push was read (its server refuses the token)
 
 
+# ------------------------------------------------------------------ ${env:...} of several accounts
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_every_accounts_unresolved_values_come_out_in_one_run_before_any_request(
+    repo: Path,
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    # Before, the first account was read and its plan stopped at its own missing variable:
+    # the other account's refused value came out only in the next run.
+    monkeypatch.setenv("HOOD_API_URL", recorder.url + "/v1/hood")
+    monkeypatch.setenv("PUSH_TOKEN", TOKEN)
+    monkeypatch.setenv("EMAIL_TOKEN", TOKEN[::-1])
+    monkeypatch.setenv("LABEL", "a,b")
+    monkeypatch.delenv("PROMO", raising=False)
+    write(
+        repo,
+        "hoodsync.yaml",
+        "accounts:\n  push: {hood: {token_env: PUSH_TOKEN}, paths: [push/]}\n"
+        "  email: {hood: {token_env: EMAIL_TOKEN}, paths: [email/]}\n",
+    )
+    write(repo, "push/a.yaml", campaign_yaml("team-a", "Team A", labels='["${env:PROMO}"]'))
+    write(repo, "email/b.yaml", campaign_yaml("team-b", "Team B", labels='["${env:LABEL}"]'))
+    extra = ("--auto-approve",) if command == "apply" else ()
+    code, out, err = cli(capsys, command, *extra)
+    assert code == 1 and out == ""
+    lines = err.splitlines()
+    assert [line.split(": error: ")[0] for line in lines[:-1]] == [
+        "email/b.yaml:5:12",
+        "push/a.yaml:5:12",
+    ], err
+    assert "${env:LABEL} resolved, the value is refused" in lines[0]
+    assert "environment variable PROMO is not set" in lines[1]
+    assert lines[-1].startswith("2 error(s) in 2 file(s)")
+    assert recorder.requests == []
+
+
 # ------------------------------------------------------------------ credentials
 
 

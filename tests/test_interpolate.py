@@ -17,6 +17,7 @@ from hoodsync.definitions.interpolate import (
     reference_names,
     reference_paths,
     resolve,
+    resolve_reporting,
 )
 from hoodsync.errors import DefinitionError
 from hoodsync.identity import ValueKey
@@ -72,6 +73,22 @@ def test_missing_variables_are_all_reported_with_their_location() -> None:
         "(used as ${env:NAME_ONE}) (spec.name)",
         "campaigns/a.yaml:9:16: error: environment variable NAME_TWO is not set "
         "(used as ${env:NAME_TWO}) (spec.description)",
+    ]
+
+
+def test_a_string_with_a_missing_variable_stays_as_written_and_the_rest_resolves() -> None:
+    spec = {"a": "x ${env:SET} ${env:UNSET}", "b": "${env:SET}", "c": "${env:TOKEN}"}
+    resolved, paths, problems = resolve_reporting(
+        spec,
+        {"SET": "v", "TOKEN": "t"},
+        location=Location("f.yaml", 2, 1),
+        forbidden=frozenset({"TOKEN"}),
+    )
+    assert resolved == {"a": "x ${env:SET} ${env:UNSET}", "b": "v", "c": "${env:TOKEN}"}
+    assert paths == [("b",)]
+    assert [(p.path, p.message.split(" ")[0]) for p in problems] == [
+        (("spec", "a"), "environment"),
+        (("spec", "c"), "TOKEN"),
     ]
 
 

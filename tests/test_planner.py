@@ -169,6 +169,40 @@ def test_forbidden_variable_is_refused_even_when_unset() -> None:
     assert "FALCONYTE_API_KEY holds an API credential" in info.value.problems[0].message
 
 
+def test_a_missing_variable_does_not_hide_the_refused_values_of_its_definition() -> None:
+    # Before, the unset variable was the only problem reported: the label and the URL came
+    # out only in the next run, once it was set.
+    d = campaign(
+        "a",
+        labels=["${env:LABEL}"],
+        messages=[
+            {
+                "name": "m",
+                "channel": "push",
+                "push": {
+                    "title": {"en": "Hi"},
+                    "body": {"en": "Price ${env:UNDEF_VAR} (${env:LABEL})"},
+                    "landing_url": "https://${env:HOST}/x",
+                },
+            }
+        ],
+    )
+    with pytest.raises(DefinitionError) as info:
+        make_plan([d], {}, account=ACCOUNT, env={"LABEL": "a,b", "HOST": "evil.com/ ?x"})
+    found = [(p.path, p.message.split(" resolved")[0]) for p in info.value.problems]
+    assert sorted(found) == sorted(
+        [
+            (("spec", "labels", 0), "with ${env:LABEL}"),
+            (
+                ("spec", "messages", 0, "push", "body", "en"),
+                "environment variable UNDEF_VAR is not set (used as ${env:UNDEF_VAR})",
+            ),
+            (("spec", "messages", 0, "push", "landing_url"), "with ${env:HOST}"),
+        ]
+    )
+    assert "evil.com" not in str([str(p) for p in info.value.problems])
+
+
 def test_duplicate_address_is_refused() -> None:
     with pytest.raises(PlanError, match="defined twice"):
         make_plan([campaign("a"), campaign("a")], {}, account=ACCOUNT)

@@ -38,6 +38,7 @@ from hoodsync.model import Definition, JsonPath, Location
 
 __all__ = [
     "resolve",
+    "resolve_reporting",
     "has_reference",
     "reference_names",
     "reference_paths",
@@ -191,23 +192,49 @@ def resolve(
     credentials) is refused the same way, whether or not it is set: interpolating a token into
     campaign content would send it to every recipient. The value is never read.
     """
+    resolved, sensitive, problems = resolve_reporting(
+        spec,
+        env,
+        definition=definition,
+        location=location,
+        base_path=base_path,
+        forbidden=forbidden,
+    )
+    if problems:
+        raise DefinitionError(problems)
+    return resolved, sensitive
+
+
+def resolve_reporting(
+    spec: Any,
+    env: Mapping[str, str],
+    *,
+    definition: Definition | None = None,
+    location: Location | None = None,
+    base_path: JsonPath = ("spec",),
+    forbidden: frozenset[str] = frozenset(),
+) -> tuple[Any, list[JsonPath], list[Problem]]:
+    """:func:`resolve`, with its problems returned instead of raised: ``(resolved,
+    sensitive_paths, problems)``. A string using a missing or forbidden variable is left as
+    written (the template, which validation accepted) and is not among the sensitive paths,
+    so the values that did resolve can still be checked
+    (:func:`~hoodsync.definitions.validate.resolved_problems`) and every problem of a
+    definition is reported at once."""
     sensitive: list[JsonPath] = []
     missing: list[tuple[str, JsonPath]] = []
     if not may_reference(spec):  # the fast pre-check (fast_interpolate): no walk needed
-        return spec, sensitive
+        return spec, sensitive, []
     resolved = _walk(spec, (), _Guarded(env, forbidden), sensitive, missing)
-    if missing:
-        problems = []
-        for name, path in missing:
-            full = tuple(base_path) + path
-            where = definition.locate(full) if definition is not None else location
-            if name in forbidden:
-                message = _credential(name)
-            else:
-                message = f"environment variable {name} is not set (used as ${{env:{name}}})"
-            problems.append(Problem(where or Location("<definition>"), message, full))
-        raise DefinitionError(problems)
-    return resolved, sensitive
+    problems = []
+    for name, path in missing:
+        full = tuple(base_path) + path
+        where = definition.locate(full) if definition is not None else location
+        if name in forbidden:
+            message = _credential(name)
+        else:
+            message = f"environment variable {name} is not set (used as ${{env:{name}}})"
+        problems.append(Problem(where or Location("<definition>"), message, full))
+    return resolved, sensitive, problems
 
 
 def _credential(name: str) -> str:
@@ -277,6 +304,7 @@ def _resolve_string(
     if MARK not in text:  # fast path: the overwhelming majority of strings
         return text
     found = False
+    unset = len(missing)
 
     def substitute(m: re.Match[str]) -> str:
         nonlocal found
@@ -293,6 +321,10 @@ def _resolve_string(
         return value
 
     out = _TOKEN.sub(substitute, text)
+    if len(missing) > unset:
+        # Left as written: half a value is no value to check, and the template passed
+        # validation, so only the strings that did resolve can add a problem.
+        return text
     if found:
         sensitive.append(path)
     return out
