@@ -33,7 +33,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from hoodsync.definitions.loader import CONFIG_FILENAMES, Document, display_path, load_file
 from hoodsync.errors import ConfigError, DefinitionError, Problem
-from hoodsync.model import Location
+from hoodsync.model import JsonPath, Location
 
 __all__ = [
     "SANDBOX",
@@ -407,22 +407,55 @@ def _schema_problems(doc: Document) -> list[Problem]:
 
 
 def _validate_config(doc: Document, root: Path) -> list[Problem]:
-    """Schema problems located and worded like definition problems (with did-you-mean), then
-    what the schema cannot say: URLs the client could not use, ``paths:`` entries that do not
-    exist (a typo there would silently plan nothing), accounts without ``paths:`` beside
-    others, and ``paths:`` of two accounts that overlap."""
+    """Every problem of the file at once: schema problems located and worded like definition
+    problems (with did-you-mean), and what the schema cannot say: URLs the client could not
+    use, ``paths:`` entries that do not exist (a typo there would silently plan nothing),
+    accounts without ``paths:`` beside others, and ``paths:`` of two accounts that overlap.
+
+    A schema problem does not hide the others: each later check runs on the parts it can
+    read (an account that is a mapping, a URL that is a string, a ``paths:`` entry the schema
+    accepts and that exists), and says nothing where a problem is already said."""
     if doc.data is None:
         return [Problem(doc.locate(()), _EMPTY)]
     # Before the schema: NaN passes every bound (each comparison with it is false).
     problems = _non_finite(doc, doc.data, ())
     bad = {p.path for p in problems}
     problems += [p for p in _schema_problems(doc) if p.path not in bad]
-    if problems:
-        return problems
-    accounts: Mapping[str, Any] = doc.data["accounts"]
+    said = {p.path for p in problems}
+    accounts = _mapping(_mapping(doc.data).get("accounts"))
     for name, raw in sorted(accounts.items()):
-        problems += _url_problems(doc, name, raw or {})
-        for index, entry in enumerate((raw or {}).get("paths") or ()):
+        problems += [p for p in _url_problems(doc, name, raw) if p.path not in said]
+    missing = _missing_paths(doc, accounts, root, said)
+    problems += missing
+    return problems + _paths_problems(doc, accounts, root, said | {p.path for p in missing})
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else empty: what the later checks read of a part the
+    schema refused."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _entries(name: str, raw: Any, said: set[JsonPath]) -> list[tuple[int, str]]:
+    """The account's ``paths:`` entries (index, entry) that are strings with no problem said
+    at them (the schema refuses ``..`` and absolute paths)."""
+    entries = _mapping(raw).get("paths")
+    if not isinstance(entries, list):
+        return []
+    return [
+        (index, entry)
+        for index, entry in enumerate(entries)
+        if isinstance(entry, str) and ("accounts", name, "paths", index) not in said
+    ]
+
+
+def _missing_paths(
+    doc: Document, accounts: Mapping[str, Any], root: Path, said: set[JsonPath]
+) -> list[Problem]:
+    """Each ``paths:`` entry that does not exist: a typo there would silently plan nothing."""
+    problems = []
+    for name, raw in sorted(accounts.items()):
+        for index, entry in _entries(name, raw, said):
             if not (root / entry).exists():
                 path = ("accounts", name, "paths", index)
                 problems.append(
@@ -432,9 +465,7 @@ def _validate_config(doc: Document, root: Path) -> list[Problem]:
                         path,
                     )
                 )
-    if problems:
-        return problems
-    return _paths_problems(doc, accounts, root)
+    return problems
 
 
 def _non_finite(doc: Document, data: Any, at: tuple[str | int, ...]) -> list[Problem]:
@@ -451,12 +482,12 @@ def _non_finite(doc: Document, data: Any, at: tuple[str | int, ...]) -> list[Pro
     return []
 
 
-def _url_problems(doc: Document, name: str, raw: Mapping[str, Any]) -> list[Problem]:
+def _url_problems(doc: Document, name: str, raw: Any) -> list[Problem]:
     """The account's ``url:`` values the client could not use (:func:`_url_problem`), and
     those holding a user name or password (not repeated)."""
     problems = []
     for api in (_HOOD, _FALCONYTE):
-        url = (raw.get(api.key) or {}).get("url")
+        url = _mapping(_mapping(raw).get(api.key)).get("url")
         at = ("accounts", name, api.key, "url")
         if isinstance(url, str) and "@" in url:
             problems.append(Problem(doc.locate(at), _credentials_refused(url), at))
@@ -465,7 +496,9 @@ def _url_problems(doc: Document, name: str, raw: Mapping[str, Any]) -> list[Prob
     return problems
 
 
-def _paths_problems(doc: Document, accounts: Mapping[str, Any], root: Path) -> list[Problem]:
+def _paths_problems(
+    doc: Document, accounts: Mapping[str, Any], root: Path, said: set[JsonPath]
+) -> list[Problem]:
     """With several accounts, either none lists ``paths:`` (one set of definitions for several
     environments, each planned by choosing it with ``--account``) or each says which
     definitions are its own, and no definition may be two accounts' own:
@@ -475,16 +508,17 @@ def _paths_problems(doc: Document, accounts: Mapping[str, Any], root: Path) -> l
       accounts' objects in it);
     - a file under two accounts' ``paths:`` would be created in both, or be an orphan of
       each in the other.
-    Each problem is placed at the account (or the later of the two overlapping entries)."""
+    Each problem is placed at the account (or the later of the two overlapping entries).
+    Overlaps are looked for among the entries with no problem in ``said`` (those that exist
+    and that the schema accepts)."""
     if len(accounts) < 2:
         return []
-    listing = any((raw or {}).get("paths") for raw in accounts.values())
+    listing = any("paths" in _mapping(raw) for raw in accounts.values())
     problems: list[Problem] = []
     seen: list[tuple[str, str, Path]] = []  # (account, entry, resolved), in file order
     for name, raw in accounts.items():
-        entries = (raw or {}).get("paths") or ()
-        if not entries and listing:
-            at: tuple[str | int, ...] = ("accounts", name)
+        if listing and isinstance(raw, Mapping) and "paths" not in raw:
+            at: JsonPath = ("accounts", name)
             problems.append(
                 Problem(
                     doc.locate(at),
@@ -493,7 +527,8 @@ def _paths_problems(doc: Document, accounts: Mapping[str, Any], root: Path) -> l
                     at,
                 )
             )
-        for index, entry in enumerate(entries):
+        entries = _entries(name, raw, said)
+        for index, entry in entries:
             here = _resolved(root / entry)
             other = next(
                 (
@@ -514,7 +549,7 @@ def _paths_problems(doc: Document, accounts: Mapping[str, Any], root: Path) -> l
                         at,
                     )
                 )
-        seen += [(name, e, _resolved(root / e)) for e in entries]
+        seen += [(name, e, _resolved(root / e)) for _, e in entries]
     return problems
 
 

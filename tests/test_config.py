@@ -527,3 +527,68 @@ def test_paths_of_two_accounts_may_not_overlap(
     # Entries of one account may overlap: each definition is still that account's once.
     yaml = "accounts:\n  push: {paths: [push/, push/eu/]}\n  email: {paths: [email/]}\n"
     assert config_in(tmp_path, yaml, {}).account("push").paths == ("push/", "push/eu/")
+
+
+# ------------------------------------------------------------------------------ all at once
+
+
+def test_every_problem_of_the_file_comes_out_in_one_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, a schema problem hid the rest: each fix showed the next problem (up to four
+    # runs for this file: prune, then the URLs and the missing folder, then the overlap).
+    monkeypatch.chdir(tmp_path)
+    tree(tmp_path, "defs/")
+    found = problems(
+        tmp_path,
+        """\
+accounts:
+  default:
+    paths: [defs/]
+    prune: "yes"
+  other:
+    hood: {url: "https://user:pw@api.example.com/v1"}
+    falconyte: {url: "https://api.example.com:99999/x?y=1"}
+    paths: [defs/, missing/, ../up/]
+  bare:
+    hood: "sandbox"
+""",
+    )
+    assert [line.split(": error: ")[0] for line in found] == [
+        "hoodsync.yaml:4:5",  # prune
+        "hoodsync.yaml:6:12",  # user:pw@
+        "hoodsync.yaml:7:17",  # query (one reason per URL)
+        "hoodsync.yaml:8:13",  # defs/ overlaps default's
+        "hoodsync.yaml:8:20",  # missing/
+        "hoodsync.yaml:8:30",  # ../up/ (the schema)
+        "hoodsync.yaml:9:3",  # bare has no paths:
+        "hoodsync.yaml:10:5",  # hood is not a mapping
+    ], found
+    assert "expected boolean" in found[0] and "user name or password" in found[1]
+    assert "pw" not in found[1] and "no query" in found[2]
+    assert "overlaps 'defs/' of account 'default'" in found[3]
+    assert "'missing/' does not exist" in found[4]
+    assert "account 'bare' has no paths:" in found[6]
+
+
+def test_an_entry_that_is_not_a_usable_path_is_left_out_of_the_later_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a check cannot run on a part the schema refused, it runs on the others: no
+    traceback, and nothing said twice of one value."""
+    monkeypatch.chdir(tmp_path)
+    tree(tmp_path, "defs/sub/")
+    found = problems(
+        tmp_path,
+        "accounts:\n  a: {paths: [defs/, 3, /defs]}\n  b: {paths: 7, hood: {url: 5}}\n"
+        "  c: null\n  d: {paths: [defs/sub/]}\n",
+    )
+    assert [line.split(" (")[-1] for line in found] == [
+        "accounts.a.paths[1])",
+        "accounts.a.paths[2])",
+        "accounts.b.paths)",
+        "accounts.b.hood.url)",
+        "accounts.c)",
+        "accounts.d.paths[0])",
+    ], found
+    assert "path 'defs/sub/' overlaps 'defs/' of account 'a'" in found[-1]
