@@ -138,9 +138,18 @@ def os_error_text(exc: OSError) -> str:
 def load_definitions(paths: Sequence[str], hooks: Hooks) -> list[Definition]:
     """Load and validate the definitions under PATHS (default: .), after a notice for each
     folder below them that is a project of its own and so is left out (DESIGN §1.1: it is
-    planned only under its own hoodsync.yaml)."""
+    planned only under its own hoodsync.yaml). Raises :class:`DefinitionError` with every
+    problem when any is an error."""
+    definitions, problems = _load_reporting(paths, hooks)
+    if any(p.severity == "error" for p in problems):
+        raise DefinitionError(problems)
+    return definitions
+
+
+def _load_reporting(paths: Sequence[str], hooks: Hooks) -> tuple[list[Definition], list[Problem]]:
+    """:func:`load_definitions`, with the problems returned beside the valid definitions."""
     from hoodsync.definitions.loader import display_path, separate_projects
-    from hoodsync.definitions.validate import load_definitions as load
+    from hoodsync.definitions.validate import load_definitions_reporting
 
     roots = list(paths) or ["."]
     for config in separate_projects(roots):
@@ -148,7 +157,7 @@ def load_definitions(paths: Sequence[str], hooks: Hooks) -> list[Definition]:
             f"note: {display_path(config.parent)}/ has its own {config.name}; skipped "
             "(run hoodsync there)"
         )
-    return load(roots)
+    return load_definitions_reporting(roots)
 
 
 def apply(
@@ -347,19 +356,19 @@ def _definitions_for(
     return [d for d in definitions if _under(d.location.path, roots, cache)]
 
 
-def _check_coverage(
+def _coverage_problems(
     config: Config, definitions: Sequence[Definition], cache: dict[str, Path]
-) -> None:
+) -> list[Problem]:
     """When accounts list ``paths:``, every definition must belong to one of them: a file under
     none would be planned by no account — silently unmanaged, which is what this tool exists to
-    prevent. Raises :class:`DefinitionError` naming each such file."""
+    prevent. One problem naming each such file."""
 
     listed = {a.name: a.paths for a in config.accounts.values() if a.paths}
     if not listed:
-        return
+        return []
     roots = [(config.root / p).resolve() for paths in listed.values() for p in paths]
     where = "; ".join(f"{name}: {', '.join(paths)}" for name, paths in sorted(listed.items()))
-    problems = [
+    return [
         Problem(
             d.location,
             f"{d.address} is under no account's paths: in {config.source} "
@@ -368,8 +377,6 @@ def _check_coverage(
         for d in definitions
         if not _under(d.location.path, roots, cache)
     ]
-    if problems:
-        raise DefinitionError(problems)
 
 
 def parse_targets(values: Sequence[str]) -> frozenset[str]:
@@ -641,23 +648,16 @@ def _checked(
     from hoodsync.definitions.interpolate import credential_problems
 
     _check_one_project(paths)
-    problems: list[Problem] = []
-    definitions: list[Definition] = []
-    try:
-        definitions = load_definitions(paths, hooks)
-    except DefinitionError as exc:
-        problems.extend(exc.problems)
+    # The valid definitions are checked against hoodsync.yaml even when others are invalid:
+    # one run shows a stray file beside a typo elsewhere.
+    definitions, found = _load_reporting(paths, hooks)
+    problems = [p for p in found if p.severity == "error"]
     try:
         config = load_config(list(paths), env=env)
     except DefinitionError as exc:  # hoodsync.yaml's problems with the definitions' ones
-        problems.extend(exc.problems)
-    if problems:
-        raise DefinitionError(problems)
+        raise DefinitionError([*problems, *exc.problems]) from None
     cache: dict[str, Path] = {}
-    try:
-        _check_coverage(config, definitions, cache)
-    except DefinitionError as exc:
-        problems.extend(exc.problems)
+    problems += _coverage_problems(config, definitions, cache)
     # A variable holding an account's API credential, interpolated: refused from the templates
     # alone (planning refuses it too, once the values are resolved).
     forbidden = config.secret_names()

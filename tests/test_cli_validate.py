@@ -75,6 +75,36 @@ def test_validate_checks_hoodsync_yaml_and_the_accounts_paths(
     assert code == 1 and err.startswith("b/e.yaml:5:3: error: PROD_TOKEN holds an API credential")
 
 
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_a_stray_definition_is_reported_beside_the_schema_errors_of_others(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    # Before, the file under no account's paths: came out only once no definition had a
+    # schema error: two runs for two independent problems.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "stray").mkdir()
+    (tmp_path / "hoodsync.yaml").write_text(
+        "accounts:\n  default:\n    hood: {url: sandbox}\n    paths: [defs]\n"
+    )
+    (tmp_path / "defs" / "bad.yaml").write_text(
+        "kind: PushTask\nkey: bad\nstat: x\nspec: {name: Bad}\n"
+    )
+    (tmp_path / "stray" / "s.yaml").write_text("kind: PushTask\nkey: s\nspec: {name: Stray}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CI", "true")
+    code, out, err = run(capsys, command)
+    assert code == 1 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("defs/bad.yaml:3:1: error: unknown key 'stat'")
+    assert lines[1].startswith("stray/s.yaml:1:1: error: push_task.s is under no account's paths:")
+    assert lines[2].startswith("2 error(s) in 2 file(s)") and len(lines) == 3
+    assert not (tmp_path / ".hoodsync").exists()  # plan read nothing
+
+
 def bad_cases(tmp_path: Path) -> dict[str, tuple[Path, int]]:
     """Each broken file and the line its error must point at."""
     cases: dict[str, tuple[bytes, int]] = {

@@ -60,6 +60,7 @@ __all__ = [
     "schema",
     "validate_documents",
     "load_definitions",
+    "load_definitions_reporting",
     "resolved_problems",
     "parse_api_time",
 ]
@@ -835,6 +836,25 @@ def load_definitions(
     (:mod:`~hoodsync.definitions.parallel_load`; ``parallel_from``: the fewest files for
     which it may). The uniqueness rules, which span files, are checked here over all of them.
     """
+    definitions, problems = load_definitions_reporting(
+        paths, now=now, limits=limits, parallel_from=parallel_from
+    )
+    if any(p.severity == "error" for p in problems):
+        raise DefinitionError(problems)
+    return definitions
+
+
+def load_definitions_reporting(
+    paths: Sequence[str | Path],
+    *,
+    now: dt.datetime | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    parallel_from: int = parallel_load.MIN_ITEMS,
+) -> tuple[list[Definition], list[Problem]]:
+    """:func:`load_definitions`, with its problems returned instead of raised: the valid
+    definitions, sorted by (kind, key), and every problem (warnings too), sorted by location.
+    Checks that need the definitions themselves (which account's ``paths:`` each is under)
+    can then run on the valid ones in the same run as the others' problems."""
     now = now or dt.datetime.now(dt.UTC)
     with collector_paused():
         files, load_problems = discover_files(paths)
@@ -853,9 +873,7 @@ def load_definitions(
         checked.extend(_uniqueness_problems(definitions))
     # As load_paths + validate_documents: validation's problems sorted, then all of them.
     problems = sorted(load_problems + sorted(checked, key=Problem.sort_key), key=Problem.sort_key)
-    if any(p.severity == "error" for p in problems):
-        raise DefinitionError(problems)
-    return sorted(definitions, key=lambda d: (_KIND_NAMES[d.kind], d.key))
+    return sorted(definitions, key=lambda d: (_KIND_NAMES[d.kind], d.key)), problems
 
 
 def _load_cost(file: tuple[str, str]) -> float:
