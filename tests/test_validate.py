@@ -176,6 +176,26 @@ def push_task(spec: str, top: str = "") -> str:
     )
 
 
+def test_push_task_times_no_calendar_has_say_so_as_a_campaigns_do(tmp_path: Path) -> None:
+    # Before: "start_time '2027-02-29 10:00:00' is not 'immediately' or YYYY-MM-DD HH:MM:SS",
+    # although that is its form.
+    spec = 'start_time: "2027-02-29 10:00:00"\nend_time: "2027-04-31 10:00:00"\n'
+    problems = problems_for(tmp_path, push_task(spec))
+    assert [(p.location.line, p.path, p.message) for p in problems] == [
+        (
+            5,
+            ("spec", "start_time"),
+            "start_time '2027-02-29 10:00:00' is not a real date and time "
+            "(YYYY-MM-DD HH:MM:SS, GMT)",
+        ),
+        (
+            6,
+            ("spec", "end_time"),
+            "end_time '2027-04-31 10:00:00' is not a real date and time (YYYY-MM-DD HH:MM:SS, GMT)",
+        ),
+    ]
+
+
 def test_push_task_valid(tmp_path: Path) -> None:
     write(tmp_path, "p.yaml", push_task('status: 1\nstart_time: immediately\nfrequency: "3600"\n'))
     [defn] = load_definitions([tmp_path], now=NOW)

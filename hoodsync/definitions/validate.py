@@ -525,6 +525,15 @@ def _real_time(defn: Definition, path: JsonPath, value: Any) -> Iterator[Problem
         )
 
 
+def _bad_time(defn: Definition, path: JsonPath, value: str, form: str) -> Problem:
+    """The problem of a time that does not parse: in the right form (``2027-02-29 10:00:00``)
+    it is no real date and time, said as :func:`_real_time` says it; otherwise it is not
+    ``form`` (the schema usually says so first, at the same place)."""
+    for problem in _real_time(defn, path, value):
+        return problem
+    return _problem(defn, path, f"{path[-1]} {value!r} is not {form}")
+
+
 #: The schema's datetime form, digits only: what :func:`_real_time` checks further.
 _TIME_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\Z")
 
@@ -564,10 +573,8 @@ def _push_task_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
     if isinstance(start_raw, str) and start_raw != "immediately":
         start = parse_api_time(start_raw)
         if start is None:
-            yield _problem(
-                defn,
-                ("spec", "start_time"),
-                f"start_time {start_raw!r} is not 'immediately' or YYYY-MM-DD HH:MM:SS",
+            yield _bad_time(
+                defn, ("spec", "start_time"), start_raw, "'immediately' or YYYY-MM-DD HH:MM:SS"
             )
     # "start_time not in the past" and an end_time after an immediate start depend on the clock
     # and on whether the task exists yet, which only the planner knows (it refuses a past
@@ -577,9 +584,7 @@ def _push_task_rules(defn: Definition, now: dt.datetime) -> Iterator[Problem]:
     if isinstance(end_raw, str):
         end = parse_api_time(end_raw)
         if end is None:
-            yield _problem(
-                defn, ("spec", "end_time"), f"end_time {end_raw!r} is not YYYY-MM-DD HH:MM:SS"
-            )
+            yield _bad_time(defn, ("spec", "end_time"), end_raw, "YYYY-MM-DD HH:MM:SS")
         elif start is not None and end < start:
             yield _problem(defn, ("spec", "end_time"), "end_time is before start_time")
     yield from _push_task_repeat_rules(defn)
