@@ -650,8 +650,7 @@ def _checked(
     _check_one_project(paths)
     # The valid definitions are checked against hoodsync.yaml even when others are invalid:
     # one run shows a stray file beside a typo elsewhere.
-    definitions, found = _load_reporting(paths, hooks)
-    problems = [p for p in found if p.severity == "error"]
+    definitions, problems = _load_reporting(paths, hooks)
     try:
         config = load_config(list(paths), env=env)
     except DefinitionError as exc:  # hoodsync.yaml's problems with the definitions' ones
@@ -662,8 +661,8 @@ def _checked(
     # alone (planning refuses it too, once the values are resolved).
     forbidden = config.secret_names()
     problems += [p for d in definitions for p in credential_problems(d, forbidden)]
-    if problems:
-        raise DefinitionError(problems)
+    if any(p.severity == "error" for p in problems):
+        raise DefinitionError(problems)  # warnings beside the errors, as they were read
     return config, definitions, cache
 
 
