@@ -524,6 +524,18 @@ def preview(paths: Sequence[str], out: Path) -> None:
 _SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
+class _NumberRange(click.FloatRange):
+    """A closed range of numbers that also refuses ``nan``, in click's own words: ``nan``
+    passes every comparison, so a plain :class:`click.FloatRange` lets it through (and
+    ``--lock-timeout nan`` would silently mean 0)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{number} is not in the range {self.min:g}<=x<={self.max:g}.", param, ctx)
+        return number
+
+
 @contextlib.contextmanager
 def _stop_on_interrupt(
     stop: threading.Event, abort: threading.Event, view: TerminalView
@@ -587,7 +599,7 @@ def _stop_on_interrupt(
 )
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(0, 86400),
+    type=_NumberRange(0, 86400),
     default=0.0,
     metavar="SECONDS",
     help="Wait up to SECONDS for another apply of the same account on this machine "
