@@ -204,8 +204,12 @@ def test_target_spellings_and_a_target_that_matches_nothing(
     assert code == 1 and out == ""
     assert one_error(err) == (
         "error: --target matches no definition and no orphan: "
-        "campaign.oen (did you mean campaign.one?)"
+        "'campaign.oen' (did you mean 'campaign.one'?)"
     )
+    # A stray space or an invisible character shows: the value never reads as its suggestion.
+    for typo, shown in (("campaign.one ", "'campaign.one '"), ("campaign.o\u200bne", "\\u200b")):
+        code, _, err = cli(capsys, "plan", "--target", typo)
+        assert code == 1 and shown in one_error(err) and "(did you mean 'campaign.one'?)" in err
     code, _, err = cli(capsys, "apply", "--auto-approve", "--target", "PushTask.zzz")
     assert code == 1 and "push_task.zzz" in one_error(err)
 
