@@ -412,7 +412,9 @@ def _check_targets(
     parts = []
     for target in unknown:
         close = difflib.get_close_matches(target, sorted(known), n=1, cutoff=0.6)
-        parts.append(f"{target}" + (f" (did you mean {close[0]}?)" if close else ""))
+        # Quoted and escaped (repr): a stray space or an invisible character in the value
+        # would otherwise make it read exactly as its suggestion.
+        parts.append(f"{target!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     raise ConfigError(f"--target matches no definition and no orphan: {', '.join(parts)}")
 
 

@@ -110,6 +110,17 @@ def test_emulator_port_in_use_or_out_of_range(capsys: pytest.CaptureFixture[str]
     assert code == 1 and "99999 is not in the range 0<=x<=65535" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("value", ["-1", "inf", "nan", "NaN", "-nan"])
+def test_lock_timeout_out_of_range_or_nan_is_refused_before_anything_is_read(
+    sandbox: Account, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """``nan`` passes every comparison, so a plain range let it through and it meant 0."""
+    code, out, err = cli(capsys, "apply", "--auto-approve", "--lock-timeout", value)
+    assert code == 1 and not out and "Traceback" not in err
+    assert "--lock-timeout" in err and "is not in the range 0<=x<=86400" in err
+    assert not (sandbox.root / ".hoodsync").exists()  # no account was read
+
+
 # ------------------------------------------------------------------------------ accounts
 
 
@@ -193,8 +204,12 @@ def test_target_spellings_and_a_target_that_matches_nothing(
     assert code == 1 and out == ""
     assert one_error(err) == (
         "error: --target matches no definition and no orphan: "
-        "campaign.oen (did you mean campaign.one?)"
+        "'campaign.oen' (did you mean 'campaign.one'?)"
     )
+    # A stray space or an invisible character shows: the value never reads as its suggestion.
+    for typo, shown in (("campaign.one ", "'campaign.one '"), ("campaign.o\u200bne", "\\u200b")):
+        code, _, err = cli(capsys, "plan", "--target", typo)
+        assert code == 1 and shown in one_error(err) and "(did you mean 'campaign.one'?)" in err
     code, _, err = cli(capsys, "apply", "--auto-approve", "--target", "PushTask.zzz")
     assert code == 1 and "push_task.zzz" in one_error(err)
 

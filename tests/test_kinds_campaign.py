@@ -354,6 +354,32 @@ def test_state_paused_on_a_paused_campaign_with_current_hash_is_clean() -> None:
     assert plan_one(d, created_remote(d, status="paused")) is None
 
 
+@pytest.mark.parametrize(
+    "resume", [{"run_immediately": True}, {"scheduled_time": "2036-01-01 10:00:00"}]
+)
+def test_a_resume_block_beside_state_paused_is_a_warning_on_each_change(
+    resume: dict[str, Any],
+) -> None:
+    """hoodsync resumes only for state: active, so beside state: paused the block cannot
+    apply: the reviewer is told when the plan creates, pauses or edits the campaign."""
+    where = {("resume",): Location("c.yaml", 4, 1)}
+    d = dataclasses.replace(defn(state="paused", resume=resume), locations=where)
+    running = created_remote(defn(), status="running")
+    paused = created_remote(d, status="paused")
+    for change in (
+        plan_one(d, None),
+        plan_one(d, running),
+        plan_one(dataclasses.replace(d, spec={**SPEC, "name": "New"}), paused),
+    ):
+        assert change is not None and change.steps and not change.has_errors
+        (note,) = change.notes
+        assert note.severity == "warning" and note.message.startswith("c.yaml:4:1: the resume ")
+        assert "state: paused" in note.message and "state: active" in note.message
+    assert plan_one(d, paused) is None  # nothing to do: nothing to say
+    for quiet in (plan_one(defn(state="paused"), running), plan_one(defn(resume=resume), None)):
+        assert quiet is not None and not quiet.notes
+
+
 @pytest.mark.parametrize("status", ["running", "scheduled", "paused"])
 def test_state_canceled_cancels(status: str) -> None:
     d = defn(state="canceled")

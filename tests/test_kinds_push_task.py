@@ -185,6 +185,41 @@ def test_past_start_time_in_a_patch_is_an_error() -> None:
     assert "this update would send it" in change.notes[0].message
 
 
+# --- end_time before the start the server would hold ---------------------------------------------
+
+
+def located(spec: Mapping[str, Any]) -> Definition:
+    """A definition whose spec fields sit on lines of their own, as the loader records them."""
+    d = defn(spec)
+    locations = {("spec", k): Location("p.yaml", 4 + i, 3) for i, k in enumerate(spec)}
+    return Definition(d.kind, d.key, d.spec, d.location, locations=locations)
+
+
+def test_immediately_with_a_past_end_time_is_an_error_at_end_time() -> None:
+    """The API stores "immediately" as the create time and refuses an end before it, so a
+    create that validation (no clock) lets through is an error in the plan, not at apply."""
+    spec = {**SPEC, "end_time": "2027-05-31 00:00:00"}
+    change = plan_one(located(spec), None, now=NOW)
+    assert change is not None and change.action == "note" and not change.steps
+    (note,) = change.notes
+    assert note.severity == "error" and note.message.startswith("p.yaml:11:3: end_time ")
+    assert "2027-05-31 00:00:00" in note.message and "2027-06-01 12:00:00" in note.message
+    later = plan_one(located({**spec, "end_time": "2027-07-01 00:00:00"}), None, now=NOW)
+    assert later is not None and later.action == "create"
+    assert plan_one(located(spec), None).action == "create"  # type: ignore[union-attr]  # no clock
+
+
+def test_a_patched_end_time_is_checked_against_the_start_the_account_holds() -> None:
+    spec = {**SPEC, "end_time": "2026-11-01 00:00:00"}  # before the stored 2026-11-22 10:00:00
+    change = plan_one(located(spec), remote_of(SPEC), now=NOW)
+    assert change is not None and change.has_errors and not change.steps
+    assert "this update would send it" in change.notes[0].message
+    assert "2026-11-22 10:00:00" in change.notes[0].message
+    # An end already held is not re-sent, so a task that simply ended is left alone.
+    held = remote_of(SPEC, end_time="2026-12-01 00:00:00")
+    assert plan_one(located({**SPEC, "end_time": "2026-12-01 00:00:00"}), held, now=NOW) is None
+
+
 # --- frequency and cron exclude each other -------------------------------------------------------
 
 

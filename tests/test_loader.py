@@ -141,10 +141,37 @@ def test_tab_indentation_is_a_located_error() -> None:
 
 
 def test_syntax_error_has_line_and_column() -> None:
-    result = load_text("a: [1, 2\nb: 3\n", "s.yaml")
+    result = load_text("a: b\n  c: d\n", "s.yaml")
     [problem] = result.problems
-    assert problem.location.line >= 2
+    assert problem.location.line == 2
     assert problem.message.startswith("YAML syntax error:")
+
+
+@pytest.mark.parametrize(
+    "text, opened",
+    [
+        ('kind: C\nspec:\n  name: "open\n' + "  - x: 1\n" * 50, (3, 9)),
+        ("a: 1\nb: 'open\nc: 2\n\n\n", (2, 4)),
+        ("a: [1, 2\n\nb: 3\n", (1, 4)),
+        ("a:\n  b: {x: 1,\n\n\nc: 2\n", (2, 6)),
+    ],
+)
+def test_an_unclosed_quote_or_bracket_is_reported_where_it_opens(
+    text: str, opened: tuple[int, int]
+) -> None:
+    """The parser notices an unclosed quote or bracket lines later, often at the end of the
+    file; the user is sent to where it opens, in one line that still says where it failed."""
+    [problem] = load_text(text, "o.yaml").problems
+    assert (problem.location.line, problem.location.column) == opened
+    assert problem.message.startswith("YAML syntax error:") and "\n" not in problem.message
+    assert " at line " in problem.message and "that starts here" in problem.message
+
+
+def test_other_syntax_errors_stay_where_the_parser_failed() -> None:
+    """A context that is not a quote or bracket (a block mapping) says nothing closer."""
+    [problem] = load_text("a:\n  - b\n c: d\n", "s.yaml").problems
+    assert (problem.location.line, problem.location.column) == (3, 2)
+    assert "starts here" not in problem.message
 
 
 @pytest.mark.parametrize(

@@ -865,6 +865,8 @@ TEXT_LEFT = [
     "a: {b: 1}\n",
     "a: [\n  1]\n",
     "a: 'open\n",
+    'kind: C\nspec:\n  name: "open\n' + "  - x: 1\n" * 20,
+    "a: [1,\n\nb: 3\n",
     'a: "esc\\n"\n',
     "a: @x\n",
     "a: `x\n",

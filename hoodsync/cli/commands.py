@@ -148,6 +148,7 @@ def validate(paths: Sequence[str], codequality: Path | None) -> None:
     from hoodsync.annotations import codequality_report
 
     if codequality is not None:
+        _outside_state("--codequality", codequality)
         check_writable(codequality)
     from hoodsync.engine import validate as check
 
@@ -211,6 +212,7 @@ def schema(kind: str | None, write_dir: Path | None) -> None:
     from hoodsync.definitions.validate import schema as get_schema
 
     if write_dir is not None:
+        _outside_state("--write", write_dir)
         _write_schemas(write_dir, kind)
         return
     if kind is None:
@@ -433,11 +435,26 @@ def plan(
         raise SystemExit(EXIT_CHANGES)
 
 
+def _outside_state(option: str, path: Path) -> None:
+    """Refuse an output path (file or folder) in a state folder ``.hoodsync/``: it would
+    replace the sandbox's database, its plan key or an apply's recovery journal."""
+    from hoodsync.statedir import holding_folder
+
+    folder = holding_folder(path)
+    if folder is not None:
+        raise ConfigError(
+            f"{option} {path}: that is in {folder}, hoodsync's state folder (the sandbox, its "
+            "plan key, the apply journals); choose a path outside it"
+        )
+
+
 def _not_an_input(
     option: str, path: Path, definitions: Sequence[Definition], config: str | None
 ) -> None:
     """Refuse to write an output over a file this run has just read (a definition file or
-    hoodsync.yaml): ``plan . --out c.yaml`` would replace the definition with the plan."""
+    hoodsync.yaml): ``plan . --out c.yaml`` would replace the definition with the plan. Nor
+    into the state folder (:func:`_outside_state`)."""
+    _outside_state(option, path)
     inputs = {d.location.path for d in definitions} | ({config} if config else set())
     target = path.resolve()
     for source in sorted(inputs):
@@ -507,6 +524,18 @@ def preview(paths: Sequence[str], out: Path) -> None:
 _SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
+class _NumberRange(click.FloatRange):
+    """A closed range of numbers that also refuses ``nan``, in click's own words: ``nan``
+    passes every comparison, so a plain :class:`click.FloatRange` lets it through (and
+    ``--lock-timeout nan`` would silently mean 0)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{number} is not in the range {self.min:g}<=x<={self.max:g}.", param, ctx)
+        return number
+
+
 @contextlib.contextmanager
 def _stop_on_interrupt(
     stop: threading.Event, abort: threading.Event, view: TerminalView
@@ -570,7 +599,7 @@ def _stop_on_interrupt(
 )
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(0, 86400),
+    type=_NumberRange(0, 86400),
     default=0.0,
     metavar="SECONDS",
     help="Wait up to SECONDS for another apply of the same account on this machine "
@@ -692,6 +721,7 @@ def export(
     from hoodsync.session import open_session, read_remote
 
     wanted = parse_kinds(kinds)
+    _outside_state("--out", out)  # before any account is read
     config = load_config([])
     account = config.account(account_name)
     session = open_session(
@@ -1094,6 +1124,8 @@ def pull(
     from hoodsync.pull import pull_account, unified_diff
     from hoodsync.render.common import sandbox_line
 
+    if new_dir is not None:
+        _outside_state("--new", new_dir)  # before any account is read
     with collector_paused():
         prep = prepare(tuple(paths), tuple(accounts), tuple(targets), _Notices())
         # Whatever PATHS: a value any definition of the project interpolates is never written.

@@ -594,11 +594,32 @@ def _syntax_problem(exc: yaml.YAMLError, display: str, text: str) -> Problem:
     context = getattr(exc, "context", None)
     message = str(problem)
     offending = text[mark.index : mark.index + 1] if mark is not None else ""
+    opened = _opened_at(exc, text)
     if offending == "\t" or "'\\t'" in message:
         message = "tab character where YAML allows only spaces (indent with spaces)"
+    elif opened is not None and context:
+        # An unclosed quote or bracket is found where the parser gives up, often the end of
+        # the file; the user fixes it where it opens, so that is where it is reported.
+        message = f"{message} at line {line}, column {col} ({context} that starts here)"
+        line, col = opened
     elif context:
         message = f"{message} ({context})"
     return Problem(Location(display, line, col), f"YAML syntax error: {message}")
+
+
+#: What opens a scalar or collection that runs until its closing character.
+_OPENERS = frozenset("\"'[{")
+
+
+def _opened_at(exc: yaml.YAMLError, text: str) -> tuple[int, int] | None:
+    """(line, column), 1-based, of the quote or flow bracket whose scalar or collection the
+    parser was reading when it failed (its ``context_mark``), when that mark is on one; else
+    ``None`` (other contexts, e.g. a block mapping, are best reported where they failed)."""
+    mark = getattr(exc, "context_mark", None)
+    index = getattr(mark, "index", None)
+    if mark is None or not isinstance(index, int) or text[index : index + 1] not in _OPENERS:
+        return None
+    return mark.line + 1, mark.column + 1
 
 
 #: Flow openers below which composing cannot overflow the C stack (it survives ~20,000 levels).

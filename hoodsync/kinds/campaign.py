@@ -202,6 +202,24 @@ def _past_note(desired: Desired, past: _Time, now: dt.datetime, why: str, instea
     )
 
 
+def _unused_resume_note(desired: Desired) -> Note | None:
+    """A warning, for a change the plan makes, when the definition says ``state: paused`` and
+    has a ``resume:`` block: hoodsync resumes only for ``state: active``, so the block cannot
+    apply while the definition says paused. Not an error: the block is how a later
+    ``state: active`` resumes, and ``pull`` writes ``state: paused`` beside it when the
+    campaign was paused in Hood's UI."""
+    d = desired.definition
+    if d.state != "paused" or not d.resume:
+        return None
+    return Note(
+        Severity.WARNING,
+        f"{d.locate(('resume',))}: the resume block is not used while state: paused; it says "
+        "how the campaign is resumed once the definition says state: active, and until then "
+        "it stays paused",
+        desired.address,
+    )
+
+
 class CampaignRules(KindRules):
     """Rules for ``kind: Campaign``."""
 
@@ -512,6 +530,9 @@ class CampaignRules(KindRules):
         if state == "paused":
             steps.append(Step(Op.PAUSE, None, {"reason": "hoodsync: state paused"}))
             description = "will be created and paused"
+            unused = _unused_resume_note(desired)
+            if unused is not None:
+                notes.append(unused)
         return resource.change(Action.CREATE, description, steps=steps, notes=notes, flags=flags)
 
     def creates_beside(
@@ -864,6 +885,9 @@ class _Planner:
                 flags = [*flags, Flag.SENDS_IMMEDIATELY]
         if steps:
             self._status_note()
+            unused = _unused_resume_note(self.desired)
+            if unused is not None:
+                self.notes.append(unused)
         if not steps and not self.notes:
             return None
         if not steps:

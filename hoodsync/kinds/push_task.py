@@ -10,7 +10,10 @@ sending — so a one-shot task does not turn into a perpetual note once it is do
 ``start_time: immediately`` is a create-time trigger: the server stores the actual time, so it
 is never compared. A fixed ``start_time`` before the planning time (``Context.now``) is an error
 only when this plan would send it — on create, or in a patch that changes it: the API refuses a
-past start time, but a task whose start simply passed is fine and stays unchanged.
+past start time, but a task whose start simply passed is fine and stays unchanged. Likewise a
+write after which the task would end before it starts is an error at ``end_time``: the API
+refuses it, and ``start_time: immediately`` starts at the planning time, so validation (which
+has no clock) only catches two fixed dates.
 
 ``frequency`` and ``cron`` are alternatives and the API refuses a task holding both. When a
 patch sets one while the remote task holds the other, the patch also sets the other to
@@ -78,11 +81,40 @@ def _past_start(norm: Mapping[str, Any], now: dt.datetime | None) -> str | None:
     raw = norm.get("start_time")
     if now is None or not isinstance(raw, str) or raw == "immediately":
         return None
+    start = _parse_time(raw)
+    return raw if start is not None and start < now else None
+
+
+def _parse_time(raw: object) -> dt.datetime | None:
+    """An API time string as an aware UTC datetime, else ``None`` (validation reports the form)."""
+    if not isinstance(raw, str):
+        return None
     try:
-        start = dt.datetime.strptime(raw, API_TIME).replace(tzinfo=dt.UTC)
+        return dt.datetime.strptime(raw, API_TIME).replace(tzinfo=dt.UTC)
     except ValueError:
-        return None  # validation reports the form
-    return raw if start < now else None
+        return None
+
+
+def _ends_before_start(
+    sent: Mapping[str, Any], held: Mapping[str, Any], now: dt.datetime | None
+) -> tuple[str, str] | None:
+    """``(end_time, how the start reads)`` when the task the server would hold after a write of
+    ``sent`` over ``held`` (the remote body; empty on create) ends before it starts, else
+    ``None``. The API checks the merged task, so a patch of either field is checked against
+    the other as the account holds it. ``immediately`` starts at ``now``; without a clock, or
+    with a field missing or malformed, nothing is claimed."""
+    if "start_time" not in sent and "end_time" not in sent:
+        return None
+    start_raw = sent.get("start_time", held.get("start_time"))
+    end_raw = sent.get("end_time", held.get("end_time"))
+    end = _parse_time(end_raw)
+    if start_raw == "immediately":
+        start, shown = now, "start_time immediately, which is now"
+    else:
+        start, shown = _parse_time(start_raw), f"start_time {start_raw}"
+    if end is None or start is None or not end < start:
+        return None
+    return str(end_raw), f"{shown}: {start.strftime(API_TIME)} GMT"
 
 
 def _starts_at_activation(
@@ -228,6 +260,19 @@ class PushTaskRules(KindRules):
         return self._update(desired, self.compare_spec(norm), want, remote, resource, past, ctx)
 
     @staticmethod
+    def _end_note(desired: Desired, found: tuple[str, str], why: str) -> Note:
+        end, start = found
+        # Where the user fixes it: end_time when the definition states it, else start_time.
+        field = "end_time" if "end_time" in desired.spec else "start_time"
+        where = desired.definition.locate(("spec", field))
+        return Note(
+            Severity.ERROR,
+            f"{where}: end_time {end} (GMT) is before the task's start ({start}) and {why}; "
+            "the API refuses an end_time before start_time. Set a later end_time, or remove it.",
+            desired.address,
+        )
+
+    @staticmethod
     def _past_note(desired: Desired, start: str, now: dt.datetime | None, why: str) -> Note:
         when = now.strftime(API_TIME) if now is not None else "now"
         where = desired.definition.locate(("spec", "start_time"))
@@ -263,6 +308,13 @@ class PushTaskRules(KindRules):
                 Action.NOTE,
                 "cannot be created as written",
                 notes=(self._past_note(desired, past, ctx.now, "the create would send it"),),
+            )
+        ends = _ends_before_start(norm, {}, ctx.now)
+        if ends is not None:
+            return resource.change(
+                Action.NOTE,
+                "cannot be created as written",
+                notes=(self._end_note(desired, ends, "the create would send it"),),
             )
         # An active task starting "immediately" notifies its audience as the create lands.
         sends = want == 1 and norm.get("start_time") == "immediately"
@@ -300,6 +352,13 @@ class PushTaskRules(KindRules):
                 Action.NOTE,
                 "cannot be updated as written",
                 notes=(self._past_note(desired, past, ctx.now, "this update would send it"),),
+            )
+        ends = _ends_before_start({k: cmp[k] for k in changed}, remote.body, ctx.now)
+        if ends is not None:
+            return resource.change(
+                Action.NOTE,
+                "cannot be updated as written",
+                notes=(self._end_note(desired, ends, "this update would send it"),),
             )
         if want is None or want == current:
             if not changed:
