@@ -117,6 +117,10 @@ class Flag(enum.StrEnum):
     #: Creates an object beside a live one that is most likely the definition's own under an
     #: old key or name: both would send.
     SECOND_COPY = "second_copy"
+    #: Creates an object whose name looks like a live one's of its kind, differing only in
+    #: characters that look alike (``D\u0430ily news`` beside ``Daily news``): a reviewer
+    #: cannot tell the two apart, and both would send.
+    LOOKALIKE_NAME = "lookalike_name"
     #: Takes a draft campaign out of draft (``is_draft: true -> false``): it starts sending on
     #: its own schedule, at once with ``run_immediately``.
     LAUNCH = "launch"
@@ -363,8 +367,9 @@ class Change:
     than from a change in git). ``flags`` are markers the renderers warn about:
     ``sends_immediately``, ``live_edit`` (a running campaign is paused, edited, resumed),
     ``irreversible`` (cancel), ``removal``, ``second_copy`` (a create beside a live object that
-    is probably the definition's own), ``launch`` (a draft leaves draft). ``fingerprint`` is that of the remote object the change
-    was computed against (``None`` for a create).
+    is probably the definition's own), ``lookalike_name`` (a create named like a live object
+    but for characters that look alike), ``launch`` (a draft leaves draft). ``fingerprint`` is
+    that of the remote object the change was computed against (``None`` for a create).
     """
 
     address: str

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,8 @@ from hoodsync.definitions.validate import resolved_problems
 from hoodsync.errors import DefinitionError, PlanError, Problem
 from hoodsync.identity import ValueKey
 from hoodsync.kinds import RULES
-from hoodsync.kinds.base import Context, Desired, KindRules
+from hoodsync.kinds.base import Context, Desired, KindRules, Match, group_by
+from hoodsync.lookalikes import distinct, look_alike, skeleton
 from hoodsync.model import Definition, Kind, RemoteObject
 from hoodsync.plan import (
     AccountInfo,
@@ -164,8 +165,10 @@ def make_plan(
                 changes.append(change)
                 if paired is None and change.action is Action.CREATE:
                     created[address] = des
+        renamed: dict[str, list[RemoteObject]] = {}
         if kind is not Kind.CAMPAIGN and created and match.unmanaged:
-            changes = _warn_renamed(changes, created, match.unmanaged, rules, ctx)
+            renamed = _renamed(created, match.unmanaged, rules, ctx)
+            changes = _warn_renamed(changes, created, renamed)
         by_address = {des.address: des for des in kind_desired} if match.duplicates else {}
         for address, dup, kept in match.duplicates:
             if not targets or address in targets:
@@ -182,6 +185,9 @@ def make_plan(
                     changes.append(change)
         if created:  # after the orphans' removals: a note says when this plan removes the old one
             changes[first:] = rules.creates_beside(changes[first:], created, match)
+            changes[first:] = _warn_lookalikes(
+                changes[first:], created, objs, match, rules, renamed
+            )
         unmanaged.extend(_ref(obj, None) for obj in match.unmanaged)
         shown = {des.address: des.shown_name for des in kind_desired}
         superseded.extend(
@@ -262,22 +268,18 @@ def _prune_notes(unmanaged: Sequence[RemoteRef]) -> list[Note]:
 _RENAMED_PAIRS_MAX = 5_000
 
 
-def _warn_renamed(
-    changes: list[Change],
+def _renamed(
     created: Mapping[str, Desired],
     unmanaged: Sequence[RemoteObject],
     rules: KindRules,
     ctx: Context,
-) -> list[Change]:
-    """Warn on each create of a kind matched by name (push tasks, email campaigns) when an
-    unmanaged object of that kind differs from the definition in its name alone: it was most
-    likely the one the definition managed, renamed in the UI (or its ``${env:...}`` name's
-    value changed), and the create makes a second, live one. Names are not quoted (either may
-    hold a secret); the id is. The create is flagged :attr:`Flag.SECOND_COPY`, so the plan's
-    warnings banner names it."""
+) -> dict[str, list[RemoteObject]]:
+    """Address of each create of a kind matched by name (push tasks, email campaigns) → the
+    unmanaged objects of that kind that differ from its definition in their name alone (see
+    :func:`_warn_renamed`)."""
     if len(created) * len(unmanaged) > _RENAMED_PAIRS_MAX:
-        return changes
-    hints: dict[str, list[str]] = {}
+        return {}
+    hints: dict[str, list[RemoteObject]] = {}
     for address, des in created.items():
         for obj in unmanaged:
             update = rules.plan(des, obj, ctx)
@@ -289,27 +291,143 @@ def _warn_renamed(
                 and update.transition is None
                 and {_top(d.path) for d in update.diff} == {"name"}
             ):
-                hints.setdefault(address, []).append(obj.id)
+                hints.setdefault(address, []).append(obj)
+    return hints
+
+
+def _warn_renamed(
+    changes: list[Change],
+    created: Mapping[str, Desired],
+    hints: Mapping[str, Sequence[RemoteObject]],
+) -> list[Change]:
+    """Warn on each create of a kind matched by name (push tasks, email campaigns) when an
+    unmanaged object of that kind differs from the definition in its name alone (``hints``,
+    from :func:`_renamed`): it was most likely the one the definition managed, renamed in the
+    UI (or its ``${env:...}`` name's value changed), and the create makes a second, live one.
+    One note per such object, naming it by id and quoting both names as the plan shows names
+    side by side (:func:`_names_side_by_side`: escaped where they would look alike, masked when
+    the definition's name comes from ``${env:...}``). The create is flagged
+    :attr:`Flag.SECOND_COPY`, so the plan's warnings banner names it."""
     if not hints:
         return changes
     out = []
     for change in changes:
-        ids = hints.get(change.address)
-        if ids is not None:
+        objs = hints.get(change.address)
+        if objs is not None:
+            des = created[change.address]
             what = change.kind.value
-            note = Note(
-                Severity.WARNING,
-                f"{what} id {', '.join(sorted(ids))} (unmanaged) {_RENAMED}: if it is the one "
-                f"this definition managed, renamed in the UI (or the value of a ${{env:...}} in "
-                f"the name changed), this creates a second {what} beside it. To keep managing "
-                "it, give the definition its name.",
-                change.address,
-            )
+            notes = []
+            for obj in sorted(objs, key=lambda o: o.id):
+                theirs, mine = _names_side_by_side(des, obj)
+                alike = (
+                    " (they differ only in characters that look alike)" if _alike(des, obj) else ""
+                )
+                notes.append(
+                    Note(
+                        Severity.WARNING,
+                        f"{what} id {obj.id} (unmanaged) {_RENAMED}: it is named {theirs}, this "
+                        f"definition {mine}{alike}. If it is the one this definition managed, "
+                        "renamed in the UI (or the value of a ${env:...} in the name changed), "
+                        f"this creates a second {what} beside it. To keep managing it, give the "
+                        "definition its name.",
+                        change.address,
+                    )
+                )
             change = dataclasses.replace(
-                change, notes=(*change.notes, note), flags=(*change.flags, Flag.SECOND_COPY)
+                change, notes=(*change.notes, *notes), flags=(*change.flags, Flag.SECOND_COPY)
             )
         out.append(change)
     return out
+
+
+def _names_side_by_side(des: Desired, obj: RemoteObject) -> tuple[str, str]:
+    """``obj``'s name and ``des``'s, quoted as the plan shows two names set side by side: the
+    same rule as the two sides of a changed value in a diff (:func:`hoodsync.lookalikes.distinct`:
+    every character outside ASCII escaped where they would look the same, else each one's
+    look-alikes amid ASCII text). When the definition's name comes from ``${env:...}`` both are
+    masks (:meth:`Desired.shown_alike`: the object's name holds that value, or an old one)."""
+    theirs = des.shown_alike(("name",), obj.name)
+    mine = des.shown_name
+    return distinct(str(theirs), str(mine))
+
+
+def _alike(des: Desired, obj: RemoteObject) -> bool:
+    """True when ``obj``'s name and ``des``'s differ only in characters that look alike."""
+    return des.name is not None and look_alike(obj.name, des.name)
+
+
+def _warn_lookalikes(
+    changes: Sequence[Change],
+    created: Mapping[str, Desired],
+    remote: Sequence[RemoteObject],
+    match: Match,
+    rules: KindRules,
+    renamed: Mapping[str, Sequence[RemoteObject]],
+) -> list[Change]:
+    """Flag :attr:`Flag.LOOKALIKE_NAME` on each create (``created``: address → definition)
+    whose name differs from a live object's of its kind (:meth:`KindRules.live`) only in
+    characters that look alike (:func:`hoodsync.lookalikes.look_alike`: ``D\\u0430ily news``
+    and ``Daily news``, ``\\u0405pring Sale`` and ``Spring Sale``), with a note naming the
+    object by id and both names escaped, and what to do. Names are matched exactly, so such an
+    object is never adopted or managed: the create makes a second object that a reviewer cannot
+    tell from the first, and both send. An object already named in a note of
+    :func:`_warn_renamed` (``renamed``) gets no second note, only the flag (that note says the
+    two names look alike)."""
+    live = [o for o in remote if rules.live(o)]
+    if not live:
+        return list(changes)
+    by_skeleton = group_by(live, lambda o: skeleton(o.name))
+    owner = {o.id: address for address, o in match.pairs.items()}
+    orphans = {o.id for o in match.orphans}
+    out: list[Change] = []
+    for change in changes:
+        des = created.get(change.address)
+        if des is None or des.name is None or change.action is not Action.CREATE:
+            out.append(change)
+            continue
+        alike = [o for o in by_skeleton.get(skeleton(des.name), ()) if o.name != des.name]
+        if not alike:
+            out.append(change)
+            continue
+        noted = {o.id for o in renamed.get(change.address, ())}
+        notes = [
+            _lookalike_note(change, des, o, _relation(o, owner, orphans))
+            for o in sorted(alike, key=lambda o: o.id)
+            if o.id not in noted
+        ]
+        out.append(
+            dataclasses.replace(
+                change,
+                notes=(*change.notes, *notes),
+                flags=(*change.flags, Flag.LOOKALIKE_NAME),
+            )
+        )
+    return out
+
+
+def _relation(obj: RemoteObject, owner: Mapping[str, str], orphans: Set[str]) -> str:
+    """``active, unmanaged`` / ``scheduled, managed by campaign.x`` / ``paused, orphan of key
+    y``: the object's status and how it stands to the definitions."""
+    if obj.id in owner:
+        return f"{obj.status}, managed by {owner[obj.id]}"
+    if obj.id in orphans:
+        return f"{obj.status}, orphan of key {obj.marker}"
+    return f"{obj.status}, unmanaged"
+
+
+def _lookalike_note(change: Change, des: Desired, obj: RemoteObject, relation: str) -> Note:
+    """The note on a create beside a live object whose name looks like its own."""
+    what = change.kind.value
+    theirs, mine = _names_side_by_side(des, obj)
+    return Note(
+        Severity.WARNING,
+        f"{what} id {obj.id} ({relation}) is named {theirs}, this definition {mine}: the names "
+        "differ only in characters that look alike, so they cannot be told apart. Names are "
+        f"matched exactly, so this creates a second {what} beside it, and both send. If this "
+        f"definition means that {what}, give the definition its exact name; otherwise give one "
+        "of them a name that cannot be mistaken for the other.",
+        change.address,
+    )
 
 
 _RENAMED = "differs from this definition in its name only"

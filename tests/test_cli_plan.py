@@ -502,3 +502,133 @@ def test_renaming_an_email_campaign_in_git_warns_of_the_one_left_beside(
     code, out, _ = cli(capsys, "plan")
     assert code == 0 and "email_campaign.mail will be created" in out
     assert "differs from this definition in its name only" in out
+
+
+def push_task_yaml(key: str, name: str, *, frequency: int = 3600) -> str:
+    return f"""\
+kind: PushTask
+key: {key}
+state: inactive
+spec:
+  name: "{name}"
+  start_time: "2036-01-01 12:00:00"
+  frequency: {frequency}
+  message: {{title: {{en: T}}, body: {{en: B}}, landing_url: "https://example.com"}}
+"""
+
+
+#: "Daily news" with a Cyrillic а (U+0430), and as the plan shows it.
+LOOKALIKE_DAILY = "D\u0430ily news"
+SHOWN_DAILY = '"D\\u0430ily news"'
+
+
+def test_a_look_alike_name_is_shown_escaped_and_the_renamed_warning_names_both_names(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A push task renamed in git to a look-alike of its live name (a Cyrillic а) is a create
+    beside the live one. The create's name, and both names in the warning, are shown with the
+    look-alike escaped, in text and markdown (before: the raw name, and a warning quoting
+    neither), and the warnings banner says a look-alike is created."""
+    path = write(account.root, "t/daily.yaml", push_task_yaml("daily", "Daily news"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    path.write_text(push_task_yaml("daily", LOOKALIKE_DAILY))
+    named = f'it is named "Daily news", this definition {SHOWN_DAILY} (they differ only in'
+
+    code, out, err = cli(capsys, "plan", "--no-color")
+    assert code == 0, err
+    assert f"+ name       = {SHOWN_DAILY}" in out
+    assert named in out and LOOKALIKE_DAILY not in out
+    assert "Warning: creates a second copy" in out
+    banner = next(x for x in out.splitlines() if "characters that look alike (the two" in x)
+    assert banner.startswith("Warning: creates objects named like a live one")
+    assert banner.endswith(": push_task.daily")
+
+    code, md, _ = cli(capsys, "plan", "--format", "markdown")
+    assert code == 0 and LOOKALIKE_DAILY not in md
+    assert f"+ name = {SHOWN_DAILY}" in md and named in md
+    assert "> **Creates a look-alike:**" in md and "`push_task.daily`" in md
+
+    doc = plan_json(capsys)
+    [change] = doc["changes"]
+    assert change["action"] == "create" and change["name"] == LOOKALIKE_DAILY  # data, as is
+    assert {"second_copy", "lookalike_name"} <= set(change["flags"])
+    [note] = change["notes"]
+    assert named in note["message"]
+
+
+def test_a_campaign_named_like_an_unmanaged_one_but_for_look_alikes_is_flagged_never_adopted(
+    account: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unmanaged campaign "Spring Sale" and a definition named "Ѕpring Sale" (a Cyrillic Ѕ)
+    with the same content: with the exact name it would be adopted; with the look-alike it is
+    a create, flagged in the warnings banner with a note naming both (before: a plain create
+    with no warning, the name printed raw)."""
+    with account.remote() as remote:
+        created = remote.hood_post(
+            "/campaigns",
+            dict(next(d.spec for d in _defs(account, campaign_yaml("spring", "Spring Sale")))),
+        )
+    path = write(account.root, "c/spring.yaml", campaign_yaml("spring", "\u0405pring Sale"))
+
+    doc = plan_json(capsys)
+    [change] = doc["changes"]
+    assert change["action"] == "create" and change["flags"] == ["lookalike_name"]
+    [note] = change["notes"]
+    assert note["severity"] == "warning"
+    assert note["message"].startswith(
+        f'Campaign id {created["id"]} (scheduled, unmanaged) is named "Spring Sale", this '
+        'definition "\\u0405pring Sale": the names differ only in characters that look alike'
+    )
+    assert "give the definition its exact name" in note["message"]
+    code, out, _ = cli(capsys, "plan", "--no-color")
+    assert code == 0 and '+ name           = "\\u0405pring Sale"' in out
+    assert "Warning: creates objects named like a live one" in out
+    assert '= "\u0405pring Sale"' not in out  # (the message title, not a name, is as written)
+    code, md, _ = cli(capsys, "plan", "--format", "markdown")
+    assert "> **Creates a look-alike:**" in md and "`campaign.spring`" in md
+
+    # The exact name: adopted, nothing to warn about.
+    path.write_text(campaign_yaml("spring", "Spring Sale"))
+    doc = plan_json(capsys)
+    assert [(c["action"], c["notes"], c["flags"]) for c in doc["changes"]] == [("adopt", [], [])]
+
+
+def _defs(account: Account, text: str) -> list[Any]:
+    """The definitions of ``text`` (written to a scratch file, then removed)."""
+    path = write(account.root, "scratch.yaml", text)
+    try:
+        return list(load_definitions([str(path)]))
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize("kind", ["push_task", "email_campaign"])
+def test_a_create_named_like_a_live_object_but_for_look_alikes_is_flagged(
+    emulated: Account, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """Renamed in git to a look-alike *and* edited otherwise (so not "in its name only"): the
+    create beside the live object is still flagged as a look-alike, with both names (before:
+    nothing said)."""
+    if kind == "push_task":
+        old, new = (
+            push_task_yaml("x", "Daily news"),
+            push_task_yaml("x", LOOKALIKE_DAILY, frequency=7200),
+        )
+    else:
+        old = email_yaml("x", "Daily news")
+        new = email_yaml("x", f'"{LOOKALIKE_DAILY}"', events="[lead.created]")
+    path = write(emulated.root, "x.yaml", old)
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    path.write_text(new)
+    doc = plan_json(capsys)
+    [change] = doc["changes"]
+    assert change["action"] == "create" and change["flags"] == ["lookalike_name"]
+    [note] = change["notes"]
+    assert "(active, unmanaged)" in note["message"] or "(inactive, unmanaged)" in note["message"]
+    assert (
+        f'is named "Daily news", this definition {SHOWN_DAILY}: the names differ only'
+        in (note["message"])
+    )
+    code, out, _ = cli(capsys, "plan", "--no-color")
+    assert code == 0 and "Warning: creates objects named like a live one" in out
+    assert "creates a second copy" not in out and LOOKALIKE_DAILY not in out

@@ -36,6 +36,7 @@ import math
 import os
 import random
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ import pytest
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hoodsync import terminal, wire
+from hoodsync import lookalikes, terminal, wire
 from hoodsync.definitions import (
     fast_interpolate,
     fast_load,
@@ -1917,15 +1918,28 @@ def test_encoded_is_what_the_encoder_writes() -> None:
         assert render_common._encoded(value) == render_common._ENCODER.encode(value), repr(value)
 
 
+def _full_skeleton(text: str) -> str:
+    """``lookalikes.skeleton`` without its shortcut for printable ASCII."""
+    kept = []
+    for char in unicodedata.normalize("NFKC", text):
+        category = unicodedata.category(char)
+        if category in ("Cf", "Mn", "Me", "Cc", "Cs", "Co", "Cn"):
+            continue
+        kept.append(" " if category == "Zs" else char)
+    return "".join(kept).translate(str.maketrans(dict(lookalikes.LOOKALIKES)))
+
+
 def test_printable_ascii_needs_no_skeleton() -> None:
-    """``_differ_to_the_eye`` answers what comparing the two skeletons answers."""
+    """``skeleton`` and ``differ_to_the_eye`` answer what the full skeleton answers."""
     rng = random.Random("skeleton")
     pool = ["a", "b", " ", "~", "\x7f", "\x1f", "\u00a0", "\u0301", "é", "\u200b", "\t", "A"]
+    pool += ["\u0430", "\u0405"]
     for round_ in range(5000):
         one = "".join(rng.choice(pool) for _ in range(rng.randint(0, 6)))
         other = one if rng.random() < 0.2 else "".join(rng.choice(pool[:4]) for _ in range(3))
-        expected = render_common._skeleton(one) != render_common._skeleton(other)
-        assert render_common._differ_to_the_eye(one, other) is expected, f"round {round_}"
+        assert lookalikes.skeleton(one) == _full_skeleton(one), f"round {round_}"
+        expected = _full_skeleton(one) != _full_skeleton(other)
+        assert lookalikes.differ_to_the_eye(one, other) is expected, f"round {round_}"
 
 
 def test_printable_ascii_skips_the_terminal_escaping_and_nothing_else() -> None:

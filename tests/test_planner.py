@@ -404,7 +404,8 @@ def test_plan_lists_the_kinds_it_involves() -> None:
 
 def test_a_create_beside_an_object_that_differs_in_its_name_only_is_warned() -> None:
     """Push tasks are matched by name: renamed in the UI (or in git), the managed task turns
-    unmanaged and the definition plans a create of a second, live one. Said, by id."""
+    unmanaged and the definition plans a create of a second, live one. Said, by id, with both
+    names."""
     spec = {"name": "Replay 2", "frequency": 86400, "message": {"title": {"en": "Hi"}}}
     d = Definition(Kind.PUSH_TASK, "replay", spec, Location("t.yaml"))
     renamed = {"id": "51", "status": "1", **spec, "name": "Replay (edited in UI)"}
@@ -414,7 +415,9 @@ def test_a_create_beside_an_object_that_differs_in_its_name_only_is_warned() -> 
     assert create.action == "create"
     (note,) = create.notes
     assert note.severity == "warning" and note.message.startswith("PushTask id 51 (unmanaged)")
-    assert "Replay (edited in UI)" not in note.message and "52" not in note.message
+    assert 'it is named "Replay (edited in UI)", this definition "Replay 2".' in note.message
+    assert "52" not in note.message and "look alike" not in note.message
+    assert "lookalike_name" not in create.flags
     assert not plan.has_errors
     # With nothing of the kind unmanaged, or the task matched, nothing to say; nor beside a
     # finished task (it cannot be managed again) or one in another state (more than its name).
@@ -501,3 +504,77 @@ def test_a_renamed_push_task_create_is_in_the_warnings_banner_too() -> None:
     plan = make_plan([d], {Kind.PUSH_TASK: [renamed]}, account=ACCOUNT)
     assert "second_copy" in plan.changes[0].flags
     assert "creates a second copy" in render(plan.to_dict(), "text")
+
+
+#: "Spring Sale" with a Cyrillic Ѕ (U+0405), and as the plan shows it beside "Spring Sale".
+SPRING = "\u0405pring Sale"
+
+
+def test_a_create_beside_a_live_look_alike_is_flagged_whatever_the_object_is_to_hoodsync() -> None:
+    """A definition named like a live campaign but for look-alike characters is a create
+    (never an adoption), flagged and noted by id, with both names escaped; whether the other
+    campaign is unmanaged, managed by another definition or an orphan, the note says which.
+    Finished campaigns and names that differ to the eye are not look-alikes."""
+    d = campaign("spring", SPRING)
+    for other, relation in (
+        (remote_campaign("7", "Spring Sale"), "scheduled, unmanaged"),
+        (
+            remote_campaign("7", "Spring Sale", key="old", status="paused"),
+            "paused, orphan of key old",
+        ),
+    ):
+        plan = make_plan([d], {Kind.CAMPAIGN: [other]}, account=ACCOUNT)
+        (create,) = plan.changes
+        assert create.action == "create" and create.flags == ("lookalike_name",)
+        (note,) = create.notes
+        assert note.severity == "warning" and note.message.startswith(
+            f'Campaign id 7 ({relation}) is named "Spring Sale", this definition '
+            '"\\u0405pring Sale": the names differ only in characters that look alike'
+        )
+    managed = campaign("sale", "Spring Sale")
+    remote = {Kind.CAMPAIGN: [remote_campaign("7", "Spring Sale", key="sale")]}
+    plan = make_plan([managed, d], remote, account=ACCOUNT)
+    (create,) = plan.changes
+    assert "(scheduled, managed by campaign.sale)" in create.notes[0].message
+    # not live, or not alike: nothing to say
+    for other in (
+        remote_campaign("7", "Spring Sale", status="sent"),
+        remote_campaign("7", "Spring Sale 2"),
+        remote_campaign("7", SPRING + " 2"),
+    ):
+        (create,) = make_plan([d], {Kind.CAMPAIGN: [other]}, account=ACCOUNT).changes
+        assert (create.flags, create.notes) == ((), ()), other
+
+
+def test_a_look_alike_whose_name_comes_from_env_is_named_by_its_masks_only() -> None:
+    """A definition whose name comes from ``${env:...}``: the look-alike is found on the
+    values, but the note shows both names masked (the live one's holds that secret, or an old
+    value of it)."""
+    spec = {"name": "${env:TASK_NAME}", "frequency": 3600, "message": {"title": {"en": "Hi"}}}
+    d = Definition(Kind.PUSH_TASK, "t", spec, Location("t.yaml"))
+    live = {"id": "9", "status": "1", **spec, "name": "Daily news", "frequency": 60}
+    env = {"TASK_NAME": "D\u0430ily news"}
+    plan = make_plan([d], {Kind.PUSH_TASK: [live]}, account=ACCOUNT, env=env, value_key=KEY)
+    (create,) = plan.changes
+    assert create.flags == ("lookalike_name",)
+    (note,) = create.notes
+    assert note.message.count("(sensitive ${env:TASK_NAME}, fp ") == 2
+    assert "aily news" not in note.message
+
+
+def test_notes_quoting_a_name_escape_its_look_alikes() -> None:
+    """The notes that quote a definition's name (two remote push tasks claiming it) show its
+    look-alikes of ASCII characters escaped, as the diffs do (before: the raw name)."""
+    spec = {"name": "D\u0430ily news", "frequency": 3600, "message": {"title": {"en": "Hi"}}}
+    d = Definition(Kind.PUSH_TASK, "t", spec, Location("t.yaml"))
+    twins = [{"id": str(i), "status": "1", **spec} for i in (1, 2)]
+    (blocked,) = make_plan([d], {Kind.PUSH_TASK: twins}, account=ACCOUNT).changes
+    assert 'are named "D\\u0430ily news" (ids 1, 2)' in blocked.notes[0].message
+
+
+def test_orphans_are_listed_with_look_alikes_in_their_names_escaped() -> None:
+    remote = {Kind.CAMPAIGN: [remote_campaign("3", SPRING, key="old", status="paused")]}
+    doc = make_plan([campaign("a")], remote, account=ACCOUNT).to_dict()
+    assert doc["orphans"][0]["name"] == SPRING  # the document holds the data as it is
+    assert '  campaign.old  id 3  "\\u0405pring Sale" (paused' in render(doc, "text")
+    assert '`"\\u0405pring Sale"`' in render(doc, "markdown")

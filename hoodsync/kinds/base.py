@@ -358,6 +358,12 @@ class KindRules(abc.ABC):
         override this; by default ``changes`` unchanged."""
         return list(changes)
 
+    def live(self, remote: RemoteObject) -> bool:
+        """Whether ``remote`` is live: not finished, so it sends or can be made to (a create
+        beside a live object with a look-alike name is warned about). By default every
+        object; kinds with a finished state override this."""
+        return True
+
     def fingerprint(self, data: Mapping[str, Any]) -> str:
         """sha256 of the canonical normalised remote object without its volatile keys. Apply
         computes it again on a fresh read to tell whether a saved plan is stale."""

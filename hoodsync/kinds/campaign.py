@@ -74,6 +74,7 @@ from hoodsync.kinds.base import (
     spec_hash,
     template_body,
 )
+from hoodsync.lookalikes import quoted_name
 from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import (
     Action,
@@ -337,7 +338,7 @@ class CampaignRules(KindRules):
                 m.blocked[des.address] = [
                     Note(
                         Severity.ERROR,
-                        f"{len(named)} remote campaigns are named {des.shown_name!r} (ids {ids}) and none "
+                        f"{len(named)} remote campaigns are named {quoted_name(des.shown_name)} (ids {ids}) and none "
                         "carries a hoodsync marker; hoodsync will not guess which to adopt. Rename "
                         "all but one in Hood, or add metadata.hoodsync_key: "
                         f"{des.key} to the one to manage.",
@@ -449,7 +450,7 @@ class CampaignRules(KindRules):
             m.blocked[des.address] = [
                 Note(
                     Severity.ERROR,
-                    f"remote campaign(s) {ids} named {des.shown_name!r} carry no hoodsync marker, "
+                    f"remote campaign(s) {ids} named {quoted_name(des.shown_name)} carry no hoodsync marker, "
                     f"and {others} claims the same name; hoodsync will not guess which definition "
                     "adopts it. Rename one of the definitions, or add metadata.hoodsync_key: "
                     f"{des.key} to the remote campaign this definition should manage.",
@@ -589,6 +590,10 @@ class CampaignRules(KindRules):
                 )
             out.append(change)
         return out
+
+    def live(self, remote: RemoteObject) -> bool:
+        """Neither canceled nor sent (:data:`~hoodsync.wire.CAMPAIGN_RETIRED`)."""
+        return remote.status not in CAMPAIGN_RETIRED
 
     def orphan_change(self, remote: RemoteObject, ctx: Context) -> Change | None:
         """``--prune``: cancel an orphan (the only documented removal), or explain why not."""

@@ -42,6 +42,7 @@ from hoodsync.kinds.base import (
     project,
     template_body,
 )
+from hoodsync.lookalikes import quoted_name
 from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import (
     Action,
@@ -53,7 +54,7 @@ from hoodsync.plan import (
     Step,
     fingerprint_body,
 )
-from hoodsync.wire import email_campaign_status
+from hoodsync.wire import EMAIL_STOPPED, email_campaign_status
 
 __all__ = ["EmailCampaignRules", "SET_FIELDS"]
 
@@ -148,7 +149,7 @@ class EmailCampaignRules(KindRules):
                 m.blocked[des.address] = [
                     Note(
                         Severity.ERROR,
-                        f"{len(active)} email campaigns named {des.shown_name!r} are not stopped: {ids}. "
+                        f"{len(active)} email campaigns named {quoted_name(des.shown_name)} are not stopped: {ids}. "
                         f"hoodsync manages only the newest ({newest.id}); stop the older ones in "
                         "Falconyte (or rename them), then plan again.",
                         des.address,
@@ -159,6 +160,10 @@ class EmailCampaignRules(KindRules):
             m.superseded.extend((des.address, r) for r in older)
         m.unmanaged = [r for r in remote if r.id not in used]
         return m
+
+    def live(self, remote: RemoteObject) -> bool:
+        """Not stopped (a stopped campaign is what a replacement leaves: superseded)."""
+        return remote.status != EMAIL_STOPPED
 
     def _compare(self, desired: Desired, remote: RemoteObject) -> list[RawDiff]:
         """Differences between the definition and ``remote`` in the spec's shape (the id lists
@@ -201,7 +206,7 @@ class EmailCampaignRules(KindRules):
                 notes=(
                     Note(
                         Severity.ERROR,
-                        f"older email campaign(s) {ids} named {desired.shown_name!r} are still "
+                        f"older email campaign(s) {ids} named {quoted_name(desired.shown_name)} are still "
                         "active next to the newest one"
                         + (f", {newest.id}," if newest is not None else "")
                         + " (two live campaigns would both send). The newest matches the "
@@ -216,7 +221,7 @@ class EmailCampaignRules(KindRules):
         stops = tuple(Step(Op.STOP, r.id, None) for r in ordered)
         note = Note(
             Severity.WARNING,
-            f"older campaign(s) {ids} named {desired.shown_name!r} are still active: a "
+            f"older campaign(s) {ids} named {quoted_name(desired.shown_name)} are still active: a "
             "replacement was interrupted before stopping them; they will be stopped",
             desired.address,
         )

@@ -47,6 +47,7 @@ from hoodsync.kinds.base import (
     projects_to_itself,
     template_body,
 )
+from hoodsync.lookalikes import quoted_name
 from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import (
     Action,
@@ -195,7 +196,7 @@ class PushTaskRules(KindRules):
                     m.blocked[des.address] = [
                         Note(
                             Severity.ERROR,
-                            f"{len(live)} remote push tasks are named {des.shown_name!r} (ids "
+                            f"{len(live)} remote push tasks are named {quoted_name(des.shown_name)} (ids "
                             f"{ids}); push tasks are matched by name, so hoodsync will not guess. "
                             + RESOLVE_HINT.format(kept=keep.id),
                             des.address,
@@ -206,6 +207,10 @@ class PushTaskRules(KindRules):
             used.update(r.id for r in named)
         m.unmanaged = [r for r in remote if r.id not in used]
         return m
+
+    def live(self, remote: RemoteObject) -> bool:
+        """Not finished (status 2): an inactive task can be activated again."""
+        return remote.status != STATUS_WORDS[2]
 
     def duplicate_change(self, desired: Desired, dup: RemoteObject, kept: RemoteObject) -> Change:
         """Push tasks have no cancel and no marker: a duplicate is deactivated (status 0) and

@@ -3,7 +3,9 @@ part of it), never a Plan object, so the three renderings cannot disagree.
 
 Values and paths of field diffs may come from the account, so :func:`value_text`,
 :func:`diff_line` and :func:`drift_line` escape them; renderers escape the rest of what they
-print with ``printable`` / ``quoted`` (re-exported from :mod:`hoodsync.terminal`)."""
+print with ``printable`` / ``quoted`` (re-exported from :mod:`hoodsync.terminal`), and show an
+object's name with ``quoted_name`` (re-exported from :mod:`hoodsync.lookalikes`: its
+look-alikes of ASCII characters amid ASCII text escaped, as a diff shows them)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,11 @@ import functools
 import json
 import math
 import re
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hoodsync.render.lookalikes import LOOKALIKES
+from hoodsync.lookalikes import distinct, quoted_name
 from hoodsync.terminal import json_safe as _json_safe
 from hoodsync.terminal import printable, quoted
 
@@ -32,6 +33,7 @@ __all__ = [
     "no_changes_line",
     "printable",
     "quoted",
+    "quoted_name",
     "value_text",
     "diff_line",
     "drift_line",
@@ -145,14 +147,16 @@ def warning_items(doc: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, A
     (cancel, stop, deactivate), immediate sends (``run_immediately``, a push task's
     ``start_time: immediately``), drafts launched (``is_draft: true -> false``), creates beside
     a live object that is probably the definition's own under an old key or name (both would
-    send), creates named like a campaign already sent (its audience would get it again) and
-    edits of running campaigns, in that order, each only when non-empty. Only
-    changes that will make calls."""
+    send), creates named like a live object but for characters that look alike (a reviewer
+    cannot tell the two apart), creates named like a campaign already sent (its audience would
+    get it again) and edits of running campaigns, in that order, each only when non-empty.
+    Only changes that will make calls."""
     active = [c for c in doc["changes"] if c["steps"]]
     removals = [c for c in active if "removal" in c["flags"] or c["action"] in ("cancel", "stop")]
     sends = [c for c in active if "sends_immediately" in c["flags"]]
     launches = [c for c in active if "launch" in c["flags"]]
     copies = [c for c in active if "second_copy" in c["flags"]]
+    lookalikes = [c for c in active if "lookalike_name" in c["flags"]]
     resends = [c for c in active if "beside_sent" in c["flags"]]
     live = [c for c in active if "live_edit" in c["flags"]]
     out: list[tuple[str, list[Mapping[str, Any]]]] = []
@@ -161,6 +165,7 @@ def warning_items(doc: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, A
         ("sends", sends),
         ("launches", launches),
         ("copies", copies),
+        ("lookalikes", lookalikes),
         ("resends", resends),
         ("live", live),
     ):
@@ -271,7 +276,7 @@ def change_texts(before: Any, after: Any, limit: int | None = 60) -> tuple[str, 
     if not (isinstance(before, str) and isinstance(after, str)):
         return value_text(before, None), value_text(after, None)
     if limit is None or (len(_encode_str(before)) <= limit and len(_encode_str(after)) <= limit):
-        return _distinct(before, after, 0, len(before), len(after))
+        return distinct(before, after)
     shortest = min(len(before), len(after))
     head = 0
     while head < shortest and before[head] == after[head]:
@@ -281,113 +286,7 @@ def change_texts(before: Any, after: Any, limit: int | None = 60) -> tuple[str, 
         tail += 1
     start = max(head - _CONTEXT, 0)
     keep = max(tail - _CONTEXT, 0)
-    return _distinct(before, after, start, len(before) - keep, len(after) - keep)
-
-
-def _distinct(
-    before: str, after: str, start: int, end_before: int, end_after: int
-) -> tuple[str, str]:
-    """The two windows (:func:`_window`), so that every difference shows.
-
-    Where they would still look alike although the strings differ (a no-break space for a
-    space, a joiner, a combining accent for a precomposed letter, a Cyrillic ``а`` for a Latin
-    ``a``: :func:`_skeleton`), both with every character outside ASCII escaped. Otherwise each
-    with its look-alikes among ASCII text escaped (:func:`_revealed`): a look-alike next to a
-    visible edit (``ocamba.com/a`` -> ``oc\\u0430mba.com/b``) would pass unseen."""
-    shown = (_window(before, start, end_before), _window(after, start, end_after))
-    if before == after:
-        return shown
-    if not _differ_to_the_eye(*shown):
-        return (
-            _window(before, start, end_before, ascii_only=True),
-            _window(after, start, end_after, ascii_only=True),
-        )
-    marked = (_revealed(before), _revealed(after))
-    if not (marked[0] or marked[1]):
-        return shown
-    return (
-        _window(before, start, end_before, escape=marked[0]),
-        _window(after, start, end_after, escape=marked[1]),
-    )
-
-
-def _differ_to_the_eye(one: str, other: str) -> bool:
-    """``_skeleton(one) != _skeleton(other)``; printable ASCII is its own skeleton, so most
-    pairs need no Unicode normalisation."""
-    if one.isascii() and other.isascii() and one.isprintable() and other.isprintable():
-        return one != other
-    return _skeleton(one) != _skeleton(other)
-
-
-def _skeleton(text: str) -> str:
-    """What a reader sees of ``text``, roughly: compatibility forms folded, invisible and
-    combining characters dropped, every kind of space a plain one, and every character that
-    can pass for an ASCII one (:data:`LOOKALIKES`, from Unicode's confusables) that one."""
-    kept = []
-    for char in unicodedata.normalize("NFKC", text):
-        category = unicodedata.category(char)
-        if category in ("Cf", "Mn", "Me", "Cc", "Cs", "Co", "Cn"):
-            continue
-        kept.append(" " if category == "Zs" else char)
-    return "".join(kept).translate(_AS_ASCII)
-
-
-_LOOKALIKE_SET = frozenset(LOOKALIKES)
-_AS_ASCII = str.maketrans(dict(LOOKALIKES))
-_WORD = re.compile(r"\w+")
-_ASCII_LETTER = re.compile(r"[A-Za-z]")
-_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
-
-
-def _revealed(text: str) -> frozenset[int]:
-    """Where ``text`` holds look-alikes that stand among ASCII text, to escape (the examples
-    below spell them as escapes, as the plan shows them): the letters and digits that can pass
-    for ASCII ones (:data:`LOOKALIKES`) when every letter of ``text`` outside ASCII is one and
-    ``text`` holds an ASCII letter (``https://oc\\u0430mba.com``,
-    ``https://\\u0430\\u0440\\u0440\\u04c0\\u0435.com``), and every character outside ASCII of a
-    word that mixes ASCII letters or digits with such look-alikes (``Sale at oc\\u0430mba``, a
-    Latin ``p`` in ``\\u041fp\\u0438\\u0432\\u0435\\u0442``). Text in another script
-    (``Привет``, ``Grüße``, ``Скидка на iPhone``) has none: it is shown as written.
-    Linear in ``text``: the set and pattern tests run in C, a Python loop only over words that
-    hold a look-alike, or over the text when it has one amid ASCII."""
-    if text.isascii() or _LOOKALIKE_SET.isdisjoint(text) or not _ASCII_ALNUM.search(text):
-        return frozenset()  # both rules need a look-alike and an ASCII letter or digit
-    marked: set[int] = set()
-    if _ASCII_LETTER.search(text):
-        chars = set(text)
-        if all(c in _LOOKALIKE_SET for c in chars if c.isalpha() and not c.isascii()):
-            alike = {c for c in chars & _LOOKALIKE_SET if c.isalnum()}
-            marked.update(i for i, c in enumerate(text) if c in alike)
-    for word in _WORD.finditer(text):
-        chars_of = word.group()
-        if chars_of.isascii() or _LOOKALIKE_SET.isdisjoint(chars_of):
-            continue
-        if _ASCII_ALNUM.search(chars_of):
-            first = word.start()
-            marked.update(first + i for i, c in enumerate(chars_of) if not c.isascii())
-    return frozenset(marked)
-
-
-def _window(
-    text: str, start: int, end: int, *, ascii_only: bool = False, escape: Set[int] = frozenset()
-) -> str:
-    """``text[start:end]`` as a JSON string, ``...`` inside the quotes where text was left out;
-    every character outside ASCII (``ascii_only``), or those at the indices (in ``text``) of
-    ``escape``, written as ``\\uXXXX``."""
-    part = text[start:end]
-    if ascii_only:
-        inner = json.dumps(part)[1:-1]
-    elif escape:
-        pieces, at = [], start
-        for index in sorted(i for i in escape if start <= i < end):
-            pieces += [_encode_str(text[at:index])[1:-1], json.dumps(text[index])[1:-1]]
-            at = index + 1
-        inner = "".join(pieces) + _encode_str(text[at:end])[1:-1]
-    else:
-        inner = _encode_str(part)[1:-1]
-    return _json_safe(
-        '"' + ("..." if start > 0 else "") + inner + ("..." if end < len(text) else "") + '"'
-    )
+    return distinct(before, after, start, len(before) - keep, len(after) - keep)
 
 
 def names_element(path: str) -> bool:
@@ -411,6 +310,21 @@ def _move_text(entry: Mapping[str, Any], path: str, remotely: bool = False) -> s
     return f"{what} moved {'remotely ' if remotely else ''}{printable(start)} → {printable(end)}"
 
 
+#: The path of an object's own name in a field diff (a create's ``+ name = ...``).
+_NAME_PATH = "name"
+
+
+def _field_text(entry: Mapping[str, Any], side: str, limit: int | None) -> str:
+    """One side (``before`` / ``after``) of a field diff added or removed whole, as
+    :func:`value_text` shows it; the object's name is shown whole, with its look-alikes
+    among ASCII text escaped (:func:`hoodsync.lookalikes.quoted_name`: a create named
+    ``D\\u0430ily news`` beside a live ``Daily news`` shows which is which)."""
+    value = entry[side]
+    if entry["path"] == _NAME_PATH and isinstance(value, str):
+        return quoted_name(value)
+    return value_text(value, limit)
+
+
 def diff_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) -> tuple[str, str]:
     """``(symbol, text)`` for one field diff, e.g. ``("~", 'labels[1] = "sale" -> "promo"')``.
     Paths and values are escaped (:func:`printable`, :func:`value_text`): either may hold keys
@@ -420,11 +334,11 @@ def diff_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60) 
     path = printable(entry["path"]).ljust(width)
     op = entry["op"]
     if op == "add":
-        return "+", f"{path} = {value_text(entry['after'], None)}"
+        return "+", f"{path} = {_field_text(entry, 'after', None)}"
     if op == "remove":
         if names_element(entry["path"]):
             return "-", path.rstrip()
-        return "-", f"{path} = {value_text(entry['before'], limit)}"
+        return "-", f"{path} = {_field_text(entry, 'before', limit)}"
     if op == "move":
         return "~", _move_text(entry, path)
     before, after = change_texts(entry["before"], entry["after"], limit)
@@ -437,11 +351,11 @@ def drift_line(entry: Mapping[str, Any], width: int = 0, limit: int | None = 60)
     path = printable(entry["path"]).ljust(width)
     op = entry["op"]
     if op == "add":  # the remote lost a field the definition states
-        return "-", f"{path} = {value_text(entry['after'], limit)} (removed remotely)"
+        return "-", f"{path} = {_field_text(entry, 'after', limit)} (removed remotely)"
     if op == "remove":
         if names_element(entry["path"]):
             return "+", f"{path.rstrip()} (added remotely)"
-        return "+", f"{path} = {value_text(entry['before'], limit)} (added remotely)"
+        return "+", f"{path} = {_field_text(entry, 'before', limit)} (added remotely)"
     if op == "move":
         return "~", _move_text(entry, path, remotely=True)
     # The definition's value, then the remote's: what the remote changed is shown whole.

@@ -4,7 +4,9 @@ Order — everything that can block or surprise comes before any detail:
 
 1. the summary: title, account, a caution when apply's safety guard will refuse the plan, the
    summary table and line, a warning banner for removals (cancel, stop, deactivate), immediate
-   sends (``run_immediately``, ``start_time: immediately``) and edits of running campaigns, the errors and warnings;
+   sends (``run_immediately``, ``start_time: immediately``), draft launches, second copies,
+   look-alike names, creates beside sent campaigns and edits of running campaigns, the errors
+   and warnings;
 2. every changed resource by name, in a compact list grouped by action;
 3. one ``<details>`` block per resource with its field diff; an added object or array (a new
    campaign's messages) is spread over nested blocks with every leaf, as the text plan shows it;
@@ -44,7 +46,7 @@ from hoodsync.render.common import (
     no_changes_line,
     plural,
     printable,
-    quoted,
+    quoted_name,
     sandbox_line,
     spread,
     summary_line,
@@ -274,6 +276,12 @@ def _banner(doc: Mapping[str, Any]) -> list[str]:
             lines.append(
                 "> **Creates a second copy** beside a live object that is probably its own under "
                 "an old key or name (both send): " + _addresses(items)
+            )
+        elif what == "lookalikes":
+            lines.append(
+                "> **Creates a look-alike:** named like a live object but for characters that "
+                "look alike (the two cannot be told apart; both send; the warnings show both "
+                "names): " + _addresses(items)
             )
         elif what == "resends":
             lines.append(
@@ -586,7 +594,7 @@ def _listing(doc: Mapping[str, Any]) -> str:
 def _refs(title: str, refs: Sequence[Mapping[str, Any]]) -> str:
     lines = [f"<details><summary>{html.escape(title)}: {len(refs)}</summary>", ""]
     for r in refs[:100]:
-        name = _code(quoted(r["name"]))
+        name = _code(quoted_name(r["name"]))
         lines.append(f"- {_code(r['address'])} id {_code(r['id'])} {name} ({_code(r['status'])})")
     if len(refs) > 100:
         lines.append(f"- … and {len(refs) - 100} more")

@@ -30,6 +30,7 @@ from hoodsync.render.common import (
     plural,
     printable,
     quoted,
+    quoted_name,
     sandbox_line,
     spread,
     summary_line,
@@ -146,7 +147,7 @@ _WARNING_CAP = 10
 
 def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> list[str]:
     """The markdown banner as text: removals, immediate sends, draft launches, second copies,
-    edits of running campaigns."""
+    look-alike names, creates beside sent campaigns, edits of running campaigns."""
     out = []
     for what, items in warning_items(doc):
         names = []
@@ -168,6 +169,11 @@ def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> 
             text = (
                 "creates a second copy beside a live object that is probably its own under an "
                 f"old key or name (both send): {listed}"
+            )
+        elif what == "lookalikes":
+            text = (
+                "creates objects named like a live one but for characters that look alike (the "
+                f"two cannot be told apart; both send; the notes show both names): {listed}"
             )
         elif what == "resends":
             text = (
@@ -203,6 +209,6 @@ def _listing(doc: Mapping[str, Any]) -> list[str]:
 def _ref_text(ref: Mapping[str, Any]) -> str:
     created = f", created {ref['created_at']}" if ref.get("created_at") else ""
     return (
-        f"  {printable(ref['address'])}  id {printable(ref['id'])}  {quoted(ref['name'])} "
+        f"  {printable(ref['address'])}  id {printable(ref['id'])}  {quoted_name(ref['name'])} "
         f"({printable(str(ref['status']) + created)})"
     )

@@ -1,24 +1,46 @@
-"""Characters that can pass for a printable ASCII character: for each of them (a code point
-outside ASCII), the ASCII character it looks like. ``render.common`` uses it to show a changed
-value whose two sides would look alike (``"ocamba"`` -> ``"oc\\u0430mba"``).
+"""Characters that can pass for a printable ASCII character, and how text holding them is
+shown. The plan shows every name and every changed value by the rules here, so a look-alike
+cannot pass unseen: :func:`quoted_name` (one name: its look-alikes amid ASCII text escaped,
+``"D\\u0430ily news"``), :func:`distinct` (two sides of a change, or two names set side by side:
+escaped where they would otherwise look the same) and :func:`look_alike` (two names that differ
+only in characters that look alike). ``render.common`` shows field diffs with them, the kinds
+and the planner the names their notes quote.
 
-Derived from Unicode's ``confusables.txt`` (Unicode Technical Standard #39, Unicode Security
-Mechanisms, version 13.0.0, 2020-02-13): every line whose source is one code point outside ASCII
-and whose prototype is one printable ASCII character. That is 1,526 characters standing for 82
-ASCII ones: Cyrillic ``а`` and Greek ``α`` for ``a``, Cherokee ``Ꭰ`` for ``D``, dotless ``ı`` for
-``i``, the fullwidth and mathematical letters, digits of other scripts. Look-alikes of other
-non-ASCII characters (Greek for Cyrillic) are not in it. The data is © Unicode, Inc., under the
-Unicode License (https://www.unicode.org/license.txt).
+:data:`LOOKALIKES`: for each character that can pass for a printable ASCII one (a code point
+outside ASCII), the ASCII character it looks like. Derived from Unicode's ``confusables.txt``
+(Unicode Technical Standard #39, Unicode Security Mechanisms, version 13.0.0, 2020-02-13): every
+line whose source is one code point outside ASCII and whose prototype is one printable ASCII
+character. That is 1,526 characters standing for 82 ASCII ones: Cyrillic ``а`` and Greek ``α``
+for ``a``, Cherokee ``Ꭰ`` for ``D``, dotless ``ı`` for ``i``, the fullwidth and mathematical
+letters, digits of other scripts. Look-alikes of other non-ASCII characters (Greek for Cyrillic)
+are not in it. The data is © Unicode, Inc., under the Unicode License
+(https://www.unicode.org/license.txt).
 
 Written here per ASCII character as the hexadecimal code points of its look-alikes (``a-b`` is
 a range); rebuilt from a newer ``confusables.txt`` by keeping the lines described above.
+
+Imports nothing of hoodsync but :mod:`hoodsync.terminal`, so every layer may use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Set
 
-__all__ = ["LOOKALIKES"]
+from hoodsync.terminal import json_safe
+
+__all__ = [
+    "LOOKALIKES",
+    "skeleton",
+    "differ_to_the_eye",
+    "look_alike",
+    "revealed",
+    "window",
+    "distinct",
+    "quoted_name",
+]
 
 _TABLE: dict[str, str] = {
     " ": "a0 1680 2000-200a 2028 2029 202f 205f",
@@ -268,3 +290,136 @@ def _expand(table: Mapping[str, str]) -> dict[str, str]:
 
 #: Each look-alike character -> the printable ASCII character it can pass for.
 LOOKALIKES: Mapping[str, str] = _expand(_TABLE)
+
+_LOOKALIKE_SET = frozenset(LOOKALIKES)
+_AS_ASCII = str.maketrans(dict(LOOKALIKES))
+_WORD = re.compile(r"\w+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
+_encode_str = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False), in C
+
+
+def skeleton(text: str) -> str:
+    """What a reader sees of ``text``, roughly: compatibility forms folded, invisible and
+    combining characters dropped, every kind of space a plain one, and every character that
+    can pass for an ASCII one (:data:`LOOKALIKES`, from Unicode's confusables) that one.
+    Printable ASCII is its own skeleton (returned without Unicode normalisation)."""
+    if text.isascii() and text.isprintable():
+        return text
+    kept = []
+    for char in unicodedata.normalize("NFKC", text):
+        category = unicodedata.category(char)
+        if category in ("Cf", "Mn", "Me", "Cc", "Cs", "Co", "Cn"):
+            continue
+        kept.append(" " if category == "Zs" else char)
+    return "".join(kept).translate(_AS_ASCII)
+
+
+def differ_to_the_eye(one: str, other: str) -> bool:
+    """``skeleton(one) != skeleton(other)``; printable ASCII is its own skeleton, so most
+    pairs need no Unicode normalisation."""
+    if one.isascii() and other.isascii() and one.isprintable() and other.isprintable():
+        return one != other
+    return skeleton(one) != skeleton(other)
+
+
+def look_alike(one: str, other: str) -> bool:
+    """True when ``one`` and ``other`` differ but look the same (their :func:`skeleton` is
+    one): ``Daily news`` and ``D\\u0430ily news`` (a Cyrillic ``а``), ``Spring Sale`` and
+    ``\\u0405pring Sale``, a no-break space for a space, a zero-width joiner inside a word."""
+    return one != other and not differ_to_the_eye(one, other)
+
+
+def revealed(text: str) -> frozenset[int]:
+    """Where ``text`` holds look-alikes that stand among ASCII text, to escape (the examples
+    below spell them as escapes, as the plan shows them): the letters and digits that can pass
+    for ASCII ones (:data:`LOOKALIKES`) when every letter of ``text`` outside ASCII is one and
+    ``text`` holds an ASCII letter (``https://oc\\u0430mba.com``,
+    ``https://\\u0430\\u0440\\u0440\\u04c0\\u0435.com``), and every character outside ASCII of a
+    word that mixes ASCII letters or digits with such look-alikes (``Sale at oc\\u0430mba``, a
+    Latin ``p`` in ``\\u041fp\\u0438\\u0432\\u0435\\u0442``). Text in another script
+    (``Привет``, ``Grüße``, ``Скидка на iPhone``) has none: it is shown as written.
+    Linear in ``text``: the set and pattern tests run in C, a Python loop only over words that
+    hold a look-alike, or over the text when it has one amid ASCII."""
+    if text.isascii() or _LOOKALIKE_SET.isdisjoint(text) or not _ASCII_ALNUM.search(text):
+        return frozenset()  # both rules need a look-alike and an ASCII letter or digit
+    marked: set[int] = set()
+    if _ASCII_LETTER.search(text):
+        chars = set(text)
+        if all(c in _LOOKALIKE_SET for c in chars if c.isalpha() and not c.isascii()):
+            alike = {c for c in chars & _LOOKALIKE_SET if c.isalnum()}
+            marked.update(i for i, c in enumerate(text) if c in alike)
+    for word in _WORD.finditer(text):
+        chars_of = word.group()
+        if chars_of.isascii() or _LOOKALIKE_SET.isdisjoint(chars_of):
+            continue
+        if _ASCII_ALNUM.search(chars_of):
+            first = word.start()
+            marked.update(first + i for i, c in enumerate(chars_of) if not c.isascii())
+    return frozenset(marked)
+
+
+def window(
+    text: str, start: int, end: int, *, ascii_only: bool = False, escape: Set[int] = frozenset()
+) -> str:
+    """``text[start:end]`` as a JSON string, safe to print (:func:`hoodsync.terminal.json_safe`),
+    ``...`` inside the quotes where text was left out; every character outside ASCII
+    (``ascii_only``), or those at the indices (in ``text``) of ``escape``, written as
+    ``\\uXXXX``."""
+    part = text[start:end]
+    if ascii_only:
+        inner = json.dumps(part)[1:-1]
+    elif escape:
+        pieces, at = [], start
+        for index in sorted(i for i in escape if start <= i < end):
+            pieces += [_encode_str(text[at:index])[1:-1], json.dumps(text[index])[1:-1]]
+            at = index + 1
+        inner = "".join(pieces) + _encode_str(text[at:end])[1:-1]
+    else:
+        inner = _encode_str(part)[1:-1]
+    return json_safe(
+        '"' + ("..." if start > 0 else "") + inner + ("..." if end < len(text) else "") + '"'
+    )
+
+
+def distinct(
+    before: str,
+    after: str,
+    start: int = 0,
+    end_before: int | None = None,
+    end_after: int | None = None,
+) -> tuple[str, str]:
+    """The two windows (:func:`window`; by default the whole of each), so that every
+    difference shows.
+
+    Where they would still look alike although the strings differ (a no-break space for a
+    space, a joiner, a combining accent for a precomposed letter, a Cyrillic ``а`` for a Latin
+    ``a``: :func:`skeleton`), both with every character outside ASCII escaped. Otherwise each
+    with its look-alikes among ASCII text escaped (:func:`revealed`): a look-alike next to a
+    visible edit (``ocamba.com/a`` -> ``oc\\u0430mba.com/b``) would pass unseen."""
+    end_before = len(before) if end_before is None else end_before
+    end_after = len(after) if end_after is None else end_after
+    shown = (window(before, start, end_before), window(after, start, end_after))
+    if before == after:
+        return shown
+    if not differ_to_the_eye(*shown):
+        return (
+            window(before, start, end_before, ascii_only=True),
+            window(after, start, end_after, ascii_only=True),
+        )
+    marked = (revealed(before), revealed(after))
+    if not (marked[0] or marked[1]):
+        return shown
+    return (
+        window(before, start, end_before, escape=marked[0]),
+        window(after, start, end_after, escape=marked[1]),
+    )
+
+
+def quoted_name(name: object) -> str:
+    """``name`` (made a string) as a quoted JSON string, safe to print, with its look-alikes
+    among ASCII text escaped (:func:`revealed`): ``"D\\u0430ily news"`` for a name whose ``а``
+    is Cyrillic, ``"Привет"`` and ``"Grüße"`` as written. How the plan shows one name alone;
+    two side by side are :func:`distinct`."""
+    text = str(name)
+    return window(text, 0, len(text), escape=revealed(text))
