@@ -53,6 +53,7 @@ from hoodsync.plan import AccountInfo, Plan
 if TYPE_CHECKING:
     from hoodsync.apply import ApplyReport
     from hoodsync.journal import Journal
+    from hoodsync.kinds.base import Desired
     from hoodsync.pull import FileChange
     from hoodsync.recovery import Leftovers, Unfinished
     from hoodsync.session import Session
@@ -491,6 +492,9 @@ class Prepared:
     #: The accounts (by name) whose ``paths:`` PATHS cover only in part: their plan sees only
     #: some of their definitions, so it cannot decide orphans (:func:`_check_prune_scope`).
     partial: frozenset[str] = frozenset()
+    #: Each chosen definition (by ``id``) with its ``${env:...}`` resolved and checked
+    #: (:func:`_check_values`): the accounts' plans use it instead of resolving again.
+    resolved: Mapping[int, Desired] = field(default_factory=dict)
 
 
 def prepare(
@@ -511,22 +515,33 @@ def prepare(
     several = len(chosen) > 1
     shares = [_definitions_for(a, config, definitions, cache, several=several) for a in chosen]
     chosen, shares, partial = _in_scope(config, paths, chosen, shares, hooks)
-    _check_values(config, shares)
+    resolved = _check_values(config, shares)
     for account, mine in zip(chosen, shares):
         check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
     _check_distinct(config, chosen, shares)
-    return Prepared(config, definitions, chosen, shares, wanted, partial)
+    return Prepared(config, definitions, chosen, shares, wanted, partial, resolved)
 
 
-def _check_values(config: Config, shares: Sequence[Sequence[Definition]]) -> None:
+def _check_values(config: Config, shares: Sequence[Sequence[Definition]]) -> dict[int, Desired]:
     """Resolve the ``${env:...}`` of the chosen accounts' definitions and check the values
     (:func:`hoodsync.planner.prepare`) before any account is read: every missing variable and
     every refused value of the run in one :class:`DefinitionError`, where each account's plan
-    would otherwise stop at its own problems and show only the first account's."""
+    would otherwise stop at its own problems and show only the first account's. Returns each
+    definition (by ``id``: an account's share holds the run's own objects) resolved."""
     from hoodsync.planner import prepare as resolve_values
 
     mine = {id(d): d for share in shares for d in share}
-    resolve_values(list(mine.values()), os.environ, config.secret_names())
+    desired = resolve_values(list(mine.values()), os.environ, config.secret_names())
+    return {id(d.definition): d for d in desired}
+
+
+def _resolved(prep: Prepared, mine: Sequence[Definition]) -> list[Desired] | None:
+    """``mine`` as :func:`_check_values` resolved them, or ``None`` (resolve them again) when
+    any is missing — a share made after :func:`prepare` would be."""
+    found = [prep.resolved.get(id(d)) for d in mine]
+    if any(d is None or d.definition is not m for d, m in zip(found, mine)):
+        return None
+    return [d for d in found if d is not None]
 
 
 def _scope(account: Account, config: Config) -> list[Path] | None:
@@ -735,6 +750,7 @@ def make_plans(
             targets=prep.targets,
             parallelism=parallelism,
             make_value_key=make_value_keys,
+            resolved=_resolved(prep, mine),
         )
         return Run(
             account, planned.plan, planned.session, planned.remote, value_key=planned.value_key

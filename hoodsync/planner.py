@@ -95,6 +95,7 @@ def make_plan(
     now: datetime | None = None,
     from_clients: bool = False,
     value_key: ValueKey | None = None,
+    resolved: Sequence[Desired] | None = None,
 ) -> Plan:
     """Compare ``definitions`` with ``remote`` (the clients' dicts per kind) and plan.
 
@@ -117,8 +118,15 @@ def make_plan(
     (:class:`~hoodsync.identity.ValueKey`): the ``fp`` of every mask, on both sides of a diff,
     and the fingerprints a saved plan checks at apply are taken under it. ``None`` (no key at
     hand) shows masks without ``fp`` and records none.
+
+    ``resolved``: ``definitions`` as :func:`prepare` already resolved and checked them (with
+    this ``env`` and ``forbidden_env``; any ``value_key``), in the same order, so that a run
+    planning several accounts resolves each definition once, before any account is read.
     """
-    desired = prepare(definitions, env, forbidden_env, value_key)
+    if resolved is None:
+        desired = prepare(definitions, env, forbidden_env, value_key)
+    else:
+        desired = [dataclasses.replace(d, value_key=value_key) for d in resolved]
     ctx = Context(
         prune=prune, allow_replace=allow_replace, resolve_duplicates=resolve_duplicates, now=now
     )

@@ -29,6 +29,7 @@ from hoodsync.identity import (
     sandbox_value_key,
 )
 from hoodsync.kinds import fingerprint, from_remote
+from hoodsync.kinds.base import Desired
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.model import Definition, Kind
 from hoodsync.plan import AccountInfo, Plan
@@ -389,6 +390,7 @@ def plan_account(
     parallelism: int | None = None,
     now: dt.datetime | None = None,
     make_value_key: bool = False,
+    resolved: Sequence[Desired] | None = None,
 ) -> AccountPlan:
     """Read the account and plan ``definitions`` against it. The caller closes the session.
 
@@ -398,6 +400,7 @@ def plan_account(
     tell times that have passed. Sensitive values are fingerprinted under the account's
     :func:`value_key`; ``make_value_key`` makes a sandbox's plan key first when it has none
     (for a plan that is saved or applied, which must be able to check its values).
+    ``resolved``: ``definitions`` already resolved (:func:`hoodsync.planner.prepare`).
     """
     kinds = kinds_to_read(definitions)
     session = open_session(
@@ -425,6 +428,7 @@ def plan_account(
             now=now or dt.datetime.now(dt.UTC),
             from_clients=True,  # read_remote's dicts are the clients' own, normalised
             value_key=key,
+            resolved=resolved,
         )
     except BaseException:
         session.close()
