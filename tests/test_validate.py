@@ -272,6 +272,34 @@ def test_names_unique_for_push_tasks_and_email_campaigns(tmp_path: Path, make) -
 
 
 @pytest.mark.parametrize(
+    "make",
+    [
+        lambda key, name: (
+            push_task("status: 0\n")
+            .replace("key: task", f"key: {key}")
+            .replace("name: Task", f"name: {name}")
+        ),
+        lambda key, name: (
+            f"kind: EmailCampaign\nkey: {key}\nspec:\n  name: {name}\n"
+            "  template_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
+            "  mail_account_ids: [3c90c3cc-0d44-4b50-8888-8dd25736052a]\n"
+            "  events: [contact.saved]\n"
+        ),
+    ],
+)
+def test_names_alike_to_the_eye_are_refused_for_kinds_matched_by_name(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
+    # Before: both were valid, and the plan created two objects no one could tell apart.
+    write(tmp_path, "a.yaml", make("one", "Daily news"))
+    [problem] = problems_for(tmp_path, make("two", "D\u0430ily news"), name="b.yaml")
+    assert problem.path == ("spec", "name")
+    assert '"D\\u0430ily news" looks like "Daily news" of ' in problem.message
+    assert "a.yaml:" in problem.message
+    # Names that only share letters with other scripts stay distinct ("Привет" is not ASCII).
+    write(tmp_path, "b.yaml", make("two", "Привет"))
+    assert len(load_definitions([tmp_path], now=NOW)) == 2
+
+
+@pytest.mark.parametrize(
     "spec, fragment",
     [
         ("template_ids: [not-a-uuid]", "template_ids"),

@@ -47,6 +47,7 @@ from hoodsync.definitions.loader import (
     load_named,
 )
 from hoodsync.errors import DefinitionError, Problem
+from hoodsync.lookalikes import quoted_name, skeleton
 from hoodsync.model import Definition, JsonPath, Kind
 from hoodsync.terminal import json_safe
 from hoodsync.wire import API_TIME, CAMPAIGN_EXECUTION_OPTIONS
@@ -635,8 +636,12 @@ _RULES: Mapping[Kind, Rule] = {
 
 
 def _uniqueness_problems(definitions: Sequence[Definition]) -> Iterator[Problem]:
+    """Keys unique per kind; push task and email campaign names unique, and no two of them
+    alike to the eye (matched by name, both would be made, and no one could tell them apart
+    in the UI: ``Daily news`` and ``D\u0430ily news``)."""
     seen_keys: dict[tuple[Kind, str], Definition] = {}
     seen_names: dict[tuple[Kind, str], Definition] = {}
+    seen_looks: dict[tuple[Kind, str], Definition] = {}
     for defn in definitions:
         first = seen_keys.setdefault((defn.kind, defn.key), defn)
         if first is not defn:
@@ -655,6 +660,16 @@ def _uniqueness_problems(definitions: Sequence[Definition]) -> Iterator[Problem]
                     f"duplicate name {defn.name!r} for kind {defn.kind.value} "
                     f"(also at {other.locate(('spec', 'name'))}); "
                     f"{defn.kind.value} objects are matched by name",
+                )
+                continue
+            alike = seen_looks.setdefault((defn.kind, skeleton(defn.name)), defn)
+            if alike is not defn and alike.name is not None:
+                yield _problem(
+                    defn,
+                    ("spec", "name"),
+                    f"name {quoted_name(defn.name)} looks like {quoted_name(alike.name)} of "
+                    f"{alike.address} (at {alike.locate(('spec', 'name'))}) but for characters "
+                    "that look alike: both would be made, and no one could tell them apart",
                 )
 
 
