@@ -387,6 +387,24 @@ def test_a_look_alike_change_shows_in_the_text_and_markdown_plans() -> None:
     assert line in markdown.render(doc)
 
 
+def test_a_look_alike_in_a_created_value_shows_in_the_text_and_markdown_plans() -> None:
+    # Before: a create showed its values raw, so a landing URL with a Cyrillic "а" (a phishing
+    # look-alike of the real domain) or a label with a Cyrillic "Ѕ" read as the ASCII ones.
+    message = {
+        "name": "m",
+        "channel": "push",
+        "push": {"title": {"en": "Grüße"}, "landing_url": "https://oc\u0430mba.com/x"},
+    }
+    spec = {"name": "C", "labels": ["\u0405ale", "vip"], "messages": [message]}
+    d = Definition(Kind.CAMPAIGN, "c", spec, Location("c.yaml"))
+    doc = make_plan([d], {Kind.CAMPAIGN: []}, account=ACCOUNT).to_dict()
+    for rendered in (text.render(doc), markdown.render(doc)):
+        assert 'landing_url = "https://oc\\u0430mba.com/x"' in rendered
+        assert '= ["\\u0405ale", "vip"]' in rendered
+        assert '"Grüße"' in rendered  # other scripts stay readable
+        assert "\u0430" not in rendered and "\u0405" not in rendered
+
+
 #: Lines a GitHub Actions runner would take as workflow commands (and not log): ``##[`` anywhere
 #: in a line, ``::`` at its start after blanks (the runner trims them first).
 RUNNER_COMMANDS = (

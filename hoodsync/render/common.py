@@ -248,7 +248,20 @@ def _encoded(value: Any) -> str:
 def value_text(value: Any, limit: int | None = 60) -> str:
     """A value as compact JSON; with ``limit``, long arrays/objects become ``[ ... ]`` /
     ``{ ... }`` and long strings are cut with ``...``. Control characters are escaped (JSON
-    escapes C0; :func:`quoted` explains the rest), so a value can never span or forge lines."""
+    escapes C0; :func:`quoted` explains the rest), so a value can never span or forge lines.
+    A string's look-alikes among ASCII text are escaped too (:func:`quoted_name`), alone or in
+    an array of scalars: a create's ``https://ex\u0430mple.com`` (a Cyrillic ``а``) shows
+    what it is. (Deeper containers are shown whole only by the JSON plan; a spread block shows
+    each of their strings through this function.)"""
+    if type(value) is str and not value.isascii():
+        if limit is None or len(_encode_str(value)) <= limit:
+            return quoted_name(value)
+        return quoted_name(value[: limit - 5])[:-1] + '..."'
+    if type(value) is list and _revealing(value):
+        text = "[" + ", ".join(value_text(v, None) for v in value) + "]"
+        if limit is None or len(text) <= limit:
+            return text
+        return f"[ ... {plural(len(value), 'item')} ]"
     text = _encoded(value)
     if limit is None or len(text) <= limit:
         return _json_safe(text)
@@ -259,6 +272,14 @@ def value_text(value: Any, limit: int | None = 60) -> str:
     if isinstance(value, str):
         return _json_safe(json.dumps(value[: limit - 5], ensure_ascii=False)[:-1] + '..."')
     return _json_safe(text)
+
+
+def _revealing(items: list[Any]) -> bool:
+    """An array of scalars (the encoder's separators are ``, ``) with a string that is not
+    ASCII: shown item by item, so that each string's look-alikes are revealed."""
+    return any(type(v) is str and not v.isascii() for v in items) and not any(
+        isinstance(v, (dict, list)) for v in items
+    )
 
 
 #: Characters of unchanged text shown on each side of what changed in a long string.
