@@ -820,15 +820,28 @@ def _leftovers(account: Account, config: Config, recovery: Recovery) -> Leftover
         # a campaign an interrupted apply left paused would be forgotten for good.
         raise HoodsyncError(
             f"cannot read the journal {found.error}; what an interrupted apply of account "
-            f"{account.name!r} left undone is not known. Make it readable (or move it out of "
-            "the journal folder once you have checked it), then apply again; nothing was sent"
+            f"{account.name!r} left undone is not known. {_journal_remedy(found)}, then "
+            "apply again; nothing was sent"
         )
     if found.error is not None:
         recovery.notice(
             f"warning: cannot read the journal {found.error}: what an interrupted apply of "
-            f"account {account.name!r} left undone is not known to this plan"
+            f"account {account.name!r} left undone is not known to this plan, and apply "
+            f"refuses until then. {_journal_remedy(found)}"
         )
     return found
+
+
+def _journal_remedy(found: Leftovers) -> str:
+    """What to do about a journal :func:`_leftovers` cannot read (a sentence, no full stop)."""
+    if found.damaged_line is None:
+        return "Make it readable (or move it out of the journal folder once you have checked it)"
+    return (
+        f"Repair line {found.damaged_line} (each line is one JSON object; a damaged line may "
+        "have said a campaign was paused or a create was sent), or move the file out of the "
+        "journal folder once you have checked the account for what that apply left paused or "
+        "half done"
+    )
 
 
 def _identity(account: Account, config: Config) -> str:

@@ -41,7 +41,15 @@ from typing import Any, TextIO
 
 from hoodsync.statedir import make_folder
 
-__all__ = ["Journal", "Trace", "Replay", "read_journal", "journal_files", "journal_label"]
+__all__ = [
+    "Journal",
+    "Trace",
+    "Replay",
+    "DamagedJournal",
+    "read_journal",
+    "journal_files",
+    "journal_label",
+]
 
 #: Line fields that say when and what, not which change: left out of a :class:`Trace`'s copy.
 _LINE_FIELDS = ("ts", "event")
@@ -216,18 +224,24 @@ class Replay:
         return int(parts[1]) if ok else None
 
 
-def read_journal(path: Path) -> Replay | None:
+def read_journal(path: Path, *, strict: bool = False) -> Replay | None:
     """Read a journal back; ``None`` when it has no ``start`` line (the apply wrote nothing).
 
-    Tolerant, since a killed process may leave half a line and a full disk a gap: a line that
-    is not a JSON object is skipped. Raises :class:`OSError` when the file cannot be read."""
+    Tolerant, since a killed process may leave half a line: a line that is not a JSON object
+    is skipped. With ``strict`` (the account's newest journal, the one recovery depends on),
+    only the last line may be like that — the one a kill cut short —, and the first must be the
+    ``start`` line: any other damage (a hand edit, a disk error) raises :class:`DamagedJournal`
+    naming the line, since reading past it could silently lose what the journal kept open.
+    Raises :class:`OSError` when the file cannot be read."""
     replay: Replay | None = None
     with path.open(encoding="utf-8", errors="replace") as fh:
-        for record in _records(fh):
+        for number, record in _records(fh, path if strict else None):
             event = record.get("event")
             when = _seconds(record.get("ts"))
             if replay is None:
                 if event != "start":
+                    if strict and number == 1:
+                        raise DamagedJournal(path, 1, "the line is not the journal's start line")
                     continue
                 replay = Replay(path, {k: v for k, v in record.items() if k not in _LINE_FIELDS})
             replay.last_ts = max(replay.last_ts, when)
@@ -237,6 +251,15 @@ def read_journal(path: Path) -> Replay | None:
             if isinstance(address, str) and isinstance(event, str):
                 replay.traces.setdefault(address, Trace()).feed(event, record, when)
     return replay
+
+
+class DamagedJournal(Exception):
+    """A journal read with ``strict`` has a damaged line that no crash explains: ``line``
+    (1-based) of ``path``, and ``why`` in a few words."""
+
+    def __init__(self, path: Path, line: int, why: str) -> None:
+        super().__init__(f"{path}:{line}: {why}")
+        self.path, self.line, self.why = path, line, why
 
 
 #: Times outside this span are not a journal's (UTC seconds up to the year 5138; milliseconds,
@@ -255,14 +278,30 @@ def _seconds(ts: Any) -> float:
     return when if _SANE_TS[0] < when < _SANE_TS[1] else 0.0
 
 
-def _records(lines: Iterator[str] | TextIO) -> Iterator[dict[str, Any]]:
-    for line in lines:
+def _records(
+    lines: Iterator[str] | TextIO, strict: Path | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each line that is a JSON object, with its number. Others are skipped, unless ``strict``
+    (the journal's path) is given: then one that is not the last raises
+    :class:`DamagedJournal`."""
+    damaged: int | None = None
+    for number, line in enumerate(lines, 1):
+        if damaged is not None and strict is not None:
+            # A line follows the damaged one: it was not cut short by a kill.
+            raise DamagedJournal(
+                strict,
+                damaged,
+                "the line is not one JSON object, and is not the last line (the only one a "
+                "kill can cut short)",
+            )
         try:
             record = json.loads(line)
         except (ValueError, RecursionError):  # half a line, garbage, absurd nesting
-            continue
+            record = None
         if isinstance(record, dict):
-            yield record
+            yield number, record
+        else:
+            damaged = number
 
 
 def journal_files(folder: Path, label: str) -> list[Path]:
