@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -45,6 +46,7 @@ from hoodsync.plan import (
 from hoodsync.recovery import read_leftovers
 from hoodsync.remote.falconyte import FalconyteClient, email_campaign_enabled
 from hoodsync.remote.hood import HoodClient
+from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, RetryPolicy, Secret
 
 TEMPLATE = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
@@ -700,6 +702,53 @@ def test_a_create_committed_late_is_applied_once_and_checked_for_duplicates(
     report = run(tmp_path, create_plan("late"), hood)  # type: ignore[arg-type]
     assert report.ok and report.duplicates == [] and report.duplicate_check_error is None
     assert server.posts == 1 and len(server.settled()) == 1
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound for a moment, then released): connecting to
+    it is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("stopping", [False, True])
+def test_a_create_that_never_reached_the_server_is_not_waited_for_by_the_next_plan(
+    tmp_path: Path, stopping: bool
+) -> None:
+    """Every connection refused (a real closed loopback port): the transport knows the create
+    was never sent, so its journal line says ``not_done`` and the next plan does not wait a
+    settle window for it — also when the apply was stopping (Ctrl-C) meanwhile, which would
+    otherwise leave its outcome "unknown"."""
+    clock = FakeClock(1000.0)
+    stop = threading.Event()
+    api = ApiTransport(
+        f"http://127.0.0.1:{closed_port()}/v1/hood",
+        Secret("tok"),
+        limiter=RateLimiter(1000, 100_000, clock=clock, sleep=clock.sleep),
+        clock=clock,
+        sleep=clock.sleep,
+        policy=RetryPolicy(max_attempts=3),
+        on_request=(lambda record: stop.set()) if stopping else None,
+    )
+    folder = tmp_path / "journal"
+    journal = Journal.create(folder, label="default")
+    try:
+        report = apply_plan(
+            create_plan("a"), Clients(hood=HoodClient(api)), journal=journal, stop=stop
+        )
+    finally:
+        journal.close()
+        api.close()
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED and "could not connect" in result.detail
+    [line] = [
+        x for x in map(json.loads, journal.path.read_text().splitlines()) if x["event"] == "result"
+    ]
+    assert line["not_done"] is True
+    found = read_leftovers(folder, "default", None, 60.0, alive=lambda pid: False)
+    assert found.error is None and found.unanswered == ()
 
 
 def test_a_duplicate_the_final_listing_finds_is_reported_and_fails_the_apply(
