@@ -93,6 +93,7 @@ from hoodsync.errors import (
     ApiError,
     HoodsyncError,
     InsecureTransportError,
+    OutcomeUnknownError,
     PlanError,
     RateLimitedError,
     RemoteError,
@@ -698,8 +699,14 @@ class _Runner:
         answer can never be mistaken for the old campaign."""
 
         def resent(send: int) -> None:
-            # A later run waits for a create's late commit from the last time it was sent.
-            self.journal.write("resend", address=change.address, op="create", send=send)
+            # A later run waits for a create's late commit from the last time it was sent:
+            # write-ahead, a send whose line is not on disk does not go.
+            if not self.journal.write("resend", address=change.address, op="create", send=send):
+                raise OutcomeUnknownError(
+                    f"not sent again: the journal {self.journal.error or 'is closed'}; the "
+                    "outcome of its last send is unknown",
+                    operation=f"create {change.address}",
+                )
 
         # Once the apply is stopping, or enough creates got no answer, a create whose outcome
         # is unknown is not sent again.

@@ -29,6 +29,7 @@ The lines the next run reads back (:func:`read_journal`, :mod:`hoodsync.recovery
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -42,6 +43,7 @@ from typing import Any, TextIO
 from hoodsync.statedir import make_folder
 
 __all__ = [
+    "DURABLE_EVENTS",
     "Journal",
     "Trace",
     "Replay",
@@ -60,17 +62,37 @@ def journal_label(label: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in label)
 
 
+#: The lines that must be on disk before the request they announce is sent (write-ahead), as
+#: recovery reads them after a machine went down: an ``intent`` (a create that may be
+#: committed late, a pause that may leave a campaign paused, a step of a change cut in half)
+#: and a ``resend`` (the settle window of a create counts from its last send). :meth:`Journal
+#: .write` syncs them to the disk (``fsync``), which also carries every line written before.
+#: Other lines are only flushed: losing one costs recovery nothing it needs — a lost
+#: ``result`` leaves its intent open, which is read as "may have been sent" (a wait, or a
+#: resume offered only while the campaign shows paused), and the ``start`` line's ``carried``
+#: entries are also in the journal before it until an intent of this one is synced.
+DURABLE_EVENTS = frozenset({"intent", "resend"})
+
+
 class Journal:
     """Append-only JSON-lines record of an apply; thread-safe; flushed line by line so that a
-    killed process leaves every line it wrote.
+    killed process leaves every line it wrote, and the lines of :data:`DURABLE_EVENTS` synced
+    to the disk before :meth:`write` returns, so that a machine that went down keeps them too.
 
     ``file``, already open for appending text, is written instead of opening ``path`` (which
-    then only names the journal): a test can hand in a file whose writes fail.
+    then only names the journal): a test can hand in a file whose writes fail; it is synced only
+    if it has a file descriptor. ``sync`` is :func:`os.fsync` (a test can watch it).
     """
 
     def __init__(
-        self, path: Path, *, clock: Callable[[], float] = time.time, file: TextIO | None = None
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        file: TextIO | None = None,
+        sync: Callable[[int], None] = os.fsync,
     ) -> None:
+        opened = file is None
         if file is None:
             make_folder(path.parent)
             file = path.open("a", encoding="utf-8")
@@ -78,6 +100,10 @@ class Journal:
         self._clock = clock
         self._lock = threading.Lock()
         self._fh = file
+        self._fd = _descriptor(file)
+        self._sync = sync
+        #: Whether the folder still has to be synced once, for the new file's name to last.
+        self._new_name = opened
         #: The first write that failed, if any; once set, the journal is incomplete.
         self.error: OSError | None = None
 
@@ -93,18 +119,36 @@ class Journal:
         return cls(folder / f"{stamp}-{os.getpid()}{suffix}.jsonl", clock=clock)
 
     def write(self, event: str, **fields: Any) -> None:
-        """Append one line and flush it. Raises :class:`OSError` when it cannot be written
-        (and remembers the first such error in :attr:`error`)."""
+        """Append one line and flush it; a line of :data:`DURABLE_EVENTS` is on the disk when
+        this returns. Raises :class:`OSError` when it cannot be written or synced (and
+        remembers the first such error in :attr:`error`): its request must then not be sent."""
         record = {"ts": round(self._clock(), 6), "event": event, **fields}
         line = json.dumps(record, sort_keys=True, ensure_ascii=False)
         with self._lock:
             try:
                 self._fh.write(line + "\n")
                 self._fh.flush()
+                if event in DURABLE_EVENTS and self._fd is not None:
+                    self._sync(self._fd)
+                    self._sync_name()
             except OSError as exc:
                 if self.error is None:
                     self.error = exc
                 raise
+
+    def _sync_name(self) -> None:
+        """Once, sync the folder too: a new file's name is in the folder, not in the file.
+        Best effort: a filesystem that cannot sync a folder has committed the name with the
+        file's own sync, or offers nothing better."""
+        if not self._new_name:
+            return
+        self._new_name = False
+        with contextlib.suppress(OSError):
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                self._sync(folder)
+            finally:
+                os.close(folder)
 
     def close(self) -> None:
         """Close the file. After a failed write, closing (which flushes the same unwritten
@@ -115,6 +159,14 @@ class Journal:
             except OSError:
                 if self.error is None:
                     raise
+
+
+def _descriptor(file: TextIO) -> int | None:
+    """The file descriptor under ``file``, if it has one (a test's in-memory file has not)."""
+    try:
+        return file.fileno()
+    except (OSError, AttributeError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import socket
+import stat
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -826,6 +827,105 @@ def test_without_an_unknown_outcome_there_is_no_final_listing(tmp_path: Path) ->
     hood = FakeHood()
     report = run(tmp_path, create_plan("a", "b"), hood)
     assert report.ok and [op for op, _ in hood.calls] == ["create_campaign"] * 2
+
+
+# ------------------------------------------------------------------------------ journal durability
+
+
+class WatchedDisk:
+    """Stands in for :func:`os.fsync` (and does it): what the journal file held each time it
+    was synced, and how often a folder was."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.synced: list[list[dict[str, Any]]] = []
+        self.folders = 0
+
+    def __call__(self, fd: int) -> None:
+        os.fsync(fd)
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            self.folders += 1
+        else:
+            self.synced.append([json.loads(x) for x in self.path.read_text().splitlines()])
+
+
+class SeesTheDisk(FakeHood):
+    """Records, with every call, the last journal line that was on disk when it was made."""
+
+    def __init__(self, disk: WatchedDisk) -> None:
+        super().__init__()
+        self.disk = disk
+        self.on_disk: list[tuple[str, dict[str, Any] | None]] = []
+
+    def _record(self, op: str, ident: str | None) -> None:
+        last = self.disk.synced[-1][-1] if self.disk.synced else None
+        self.on_disk.append((op, last))
+        super()._record(op, ident)
+
+
+def test_an_intent_is_synced_to_the_disk_before_its_request_is_sent(tmp_path: Path) -> None:
+    """Write-ahead across a machine going down, not only a killed process: every mutation's
+    intent line is fsynced before its request goes (the folder once, for the new file's
+    name); result lines are flushed, not synced (losing one leaves the intent open: recovery
+    reads that as "may have been sent")."""
+    path = tmp_path / "journal" / "j.jsonl"
+    disk = WatchedDisk(path)
+    hood = SeesTheDisk(disk)
+    hood.campaigns["5"] = {"id": "5", "status": "running"}
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change("a", "create", (Step("create", body={"name": "A"}), Step("pause"))),
+            change(
+                "live",
+                "update",
+                (Step("pause", "5"), Step("patch", "5", {"labels": ["x"]}), Step("resume", "5")),
+                remote_id="5",
+                flags=("live_edit",),
+            ),
+        ),
+    )
+    journal = Journal(path, sync=disk)
+    try:
+        report = apply_plan(
+            plan, Clients(hood=hood), journal=journal, sleep=lambda s: None, parallelism=1
+        )  # type: ignore[arg-type]
+    finally:
+        journal.close()
+    assert report.ok
+    writes = [(op, last) for op, last in hood.on_disk if op != "get_campaign"]
+    assert [op for op, _ in writes] == [
+        "create_campaign",
+        "pause_campaign",
+        "pause_campaign",
+        "patch_campaign",
+        "resume_campaign",
+    ]
+    for op, last in writes:  # the last line on disk is this call's intent
+        assert last is not None and (last["event"], last["op"]) == ("intent", op.split("_")[0])
+    assert all(lines[-1]["event"] == "intent" for lines in disk.synced)
+    assert len(disk.synced) == 5 and disk.folders == 1
+
+
+def test_a_create_is_not_sent_again_when_its_resend_line_cannot_be_written(
+    tmp_path: Path,
+) -> None:
+    """The settle window of a create counts from its last send, which the ``resend`` line
+    records: a send whose line is not on disk does not go."""
+
+    class ResendsOnce(FakeHood):
+        def create_campaign(self, body: Mapping[str, Any], **kw: Any) -> dict[str, Any]:
+            kw["on_resend"](2)  # the first send's answer was lost, and it did not show
+            return super().create_campaign(body, **kw)
+
+    hood = ResendsOnce()
+    # Room for "start" and the create's intent: the resend line does not fit.
+    journal = Journal(tmp_path / "j.jsonl", file=FillsUp(2))
+    report = apply_plan(create_plan("a"), Clients(hood=hood), journal=journal, sleep=lambda s: None)  # type: ignore[arg-type]
+    journal.close()
+    assert hood.calls == []
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED and "not sent again: the journal" in result.detail
 
 
 # ------------------------------------------------------------------------------ journal failures
