@@ -59,7 +59,9 @@ Contract:
   change with a create starts: they are "not attempted" (journaled ``skipped``, planned again
   next time); the changes in flight finish, but a create among them whose answer is lost is
   not sent again (its outcome is left unknown, as for a stop). The creates that got no answer are journaled
-  as failed without ``not_done``, so the next plan waits for them like any unanswered create.
+  as failed without ``not_done``, so the next plan waits for them like any unanswered create —
+  unless no attempt ever reached the server (every connection refused: ``not_sent`` on the
+  error): those are ``not_done``, and nothing waits for them.
 * After a run in which any create's outcome was unknown, one final listing looks for
   duplicates of what the run created; any is in the report (and makes it not ``ok``), never
   silent.
@@ -91,6 +93,7 @@ from hoodsync.errors import (
     ApiError,
     HoodsyncError,
     InsecureTransportError,
+    OutcomeUnknownError,
     PlanError,
     RateLimitedError,
     RemoteError,
@@ -404,7 +407,7 @@ class _Runner:
                 self._check_abort()
                 if step.op == "create" and _unanswered(exc):
                     self._note_unanswered(change.address)
-                    if self._stopping():
+                    if self._stopping() and _may_have_taken_effect(exc):
                         # A create is never preceded by a live edit's pause: nothing to resume.
                         return self._create_cut_short(change, index, exc, created, len(steps))
                 self.journal.write(
@@ -696,8 +699,14 @@ class _Runner:
         answer can never be mistaken for the old campaign."""
 
         def resent(send: int) -> None:
-            # A later run waits for a create's late commit from the last time it was sent.
-            self.journal.write("resend", address=change.address, op="create", send=send)
+            # A later run waits for a create's late commit from the last time it was sent:
+            # write-ahead, a send whose line is not on disk does not go.
+            if not self.journal.write("resend", address=change.address, op="create", send=send):
+                raise OutcomeUnknownError(
+                    f"not sent again: the journal {self.journal.error or 'is closed'}; the "
+                    "outcome of its last send is unknown",
+                    operation=f"create {change.address}",
+                )
 
         # Once the apply is stopping, or enough creates got no answer, a create whose outcome
         # is unknown is not sent again.
@@ -817,8 +826,12 @@ def _unanswered(exc: HoodsyncError) -> bool:
 
 def _may_have_taken_effect(exc: HoodsyncError) -> bool:
     """Whether a call that failed with ``exc`` may still have done what it asked: anything
-    but a refusal of the API (a 4xx other than 429) or an error raised before sending."""
+    but a refusal of the API (a 4xx other than 429) or an error raised before sending
+    (``not_sent``: the transport knows no attempt reached the server; the journal then says
+    ``not_done``, and the next plan does not wait for such a create)."""
     if not isinstance(exc, RemoteError) or isinstance(exc, InsecureTransportError):
+        return False
+    if exc.not_sent:
         return False
     if isinstance(exc, ApiError) and not isinstance(exc, RateLimitedError):
         return not 400 <= exc.status < 500

@@ -820,15 +820,28 @@ def _leftovers(account: Account, config: Config, recovery: Recovery) -> Leftover
         # a campaign an interrupted apply left paused would be forgotten for good.
         raise HoodsyncError(
             f"cannot read the journal {found.error}; what an interrupted apply of account "
-            f"{account.name!r} left undone is not known. Make it readable (or move it out of "
-            "the journal folder once you have checked it), then apply again; nothing was sent"
+            f"{account.name!r} left undone is not known. {_journal_remedy(found)}, then "
+            "apply again; nothing was sent"
         )
     if found.error is not None:
         recovery.notice(
             f"warning: cannot read the journal {found.error}: what an interrupted apply of "
-            f"account {account.name!r} left undone is not known to this plan"
+            f"account {account.name!r} left undone is not known to this plan, and apply "
+            f"refuses until then. {_journal_remedy(found)}"
         )
     return found
+
+
+def _journal_remedy(found: Leftovers) -> str:
+    """What to do about a journal :func:`_leftovers` cannot read (a sentence, no full stop)."""
+    if found.damaged_line is None:
+        return "Make it readable (or move it out of the journal folder once you have checked it)"
+    return (
+        f"Repair line {found.damaged_line} (each line is one JSON object; a damaged line may "
+        "have said a campaign was paused or a create was sent), or move the file out of the "
+        "journal folder once you have checked the account for what that apply left paused or "
+        "half done"
+    )
 
 
 def _identity(account: Account, config: Config) -> str:
@@ -991,15 +1004,51 @@ def _open_journals(runs: Sequence[Run], config: Config) -> list[Journal]:
     a folder that cannot be written stops the apply with nothing done."""
     from hoodsync.journal import Journal
 
+    folder = config.state_dir / "journal"
     journals: list[Journal] = []
     try:
         for run in runs:
-            journals.append(Journal.create(config.state_dir / "journal", label=run.account.name))
-    except BaseException:
+            journals.append(Journal.create(folder, label=run.account.name))
+    except BaseException as exc:
         for journal in journals:
             journal.close()
+        if isinstance(exc, OSError):
+            raise HoodsyncError(_journal_refusal(folder, exc)) from exc
         raise
     return journals
+
+
+def _what_is(path: Path) -> str:
+    """``a file``, or ``a symbolic link to <target>``: what stands where a folder should."""
+    if not path.is_symlink():
+        return "a file"
+    try:
+        return f"a symbolic link to {os.readlink(path)}"
+    except OSError:
+        return "a symbolic link"
+
+
+def _journal_refusal(folder: Path, exc: OSError) -> str:
+    """Why no journal can be created in ``folder``, that nothing was sent, and what to fix."""
+    culprit = next(
+        (p for p in (folder, *folder.parents) if os.path.lexists(p) and not p.is_dir()), None
+    )
+    if culprit is not None:
+        where = "it" if culprit == folder else str(culprit)
+        why = f"{where} is {_what_is(culprit)}, not a folder"
+        fix = f"move {culprit} out of the way"
+    else:
+        why = exc.strerror or str(exc)
+        if exc.filename is not None and Path(exc.filename) != folder:
+            why = f"{exc.filename}: {why}"
+        fix = (
+            "let this user create that folder and files in it (its permissions or its "
+            "parent's; a read-only or immutable folder or file system)"
+        )
+    return (
+        f"{folder}: cannot create the apply journal: {why}; nothing was sent (every call is "
+        f"journaled there before it is sent). Fix: {fix}, then apply again"
+    )
 
 
 def apply_all(

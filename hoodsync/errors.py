@@ -116,10 +116,15 @@ class ConfigError(HoodsyncError):
 
 
 class RemoteError(HoodsyncError):
-    """Talking to an API failed. ``operation`` names what was being done (``"GET /campaigns"``)."""
+    """Talking to an API failed. ``operation`` names what was being done (``"GET /campaigns"``).
 
-    def __init__(self, message: str, *, operation: str = "") -> None:
+    ``not_sent`` is set only when the transport knows the request never reached the server —
+    no attempt got further than connecting (refused, timed out, no free connection) or past
+    the rate limiter — so it certainly did nothing. Any doubt leaves it ``False``."""
+
+    def __init__(self, message: str, *, operation: str = "", not_sent: bool = False) -> None:
         self.operation = operation
+        self.not_sent = not_sent
         super().__init__(f"{operation}: {message}" if operation else message)
 
 

@@ -29,6 +29,7 @@ The lines the next run reads back (:func:`read_journal`, :mod:`hoodsync.recovery
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -41,7 +42,16 @@ from typing import Any, TextIO
 
 from hoodsync.statedir import make_folder
 
-__all__ = ["Journal", "Trace", "Replay", "read_journal", "journal_files", "journal_label"]
+__all__ = [
+    "DURABLE_EVENTS",
+    "Journal",
+    "Trace",
+    "Replay",
+    "DamagedJournal",
+    "read_journal",
+    "journal_files",
+    "journal_label",
+]
 
 #: Line fields that say when and what, not which change: left out of a :class:`Trace`'s copy.
 _LINE_FIELDS = ("ts", "event")
@@ -52,17 +62,37 @@ def journal_label(label: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in label)
 
 
+#: The lines that must be on disk before the request they announce is sent (write-ahead), as
+#: recovery reads them after a machine went down: an ``intent`` (a create that may be
+#: committed late, a pause that may leave a campaign paused, a step of a change cut in half)
+#: and a ``resend`` (the settle window of a create counts from its last send). :meth:`Journal
+#: .write` syncs them to the disk (``fsync``), which also carries every line written before.
+#: Other lines are only flushed: losing one costs recovery nothing it needs — a lost
+#: ``result`` leaves its intent open, which is read as "may have been sent" (a wait, or a
+#: resume offered only while the campaign shows paused), and the ``start`` line's ``carried``
+#: entries are also in the journal before it until an intent of this one is synced.
+DURABLE_EVENTS = frozenset({"intent", "resend"})
+
+
 class Journal:
     """Append-only JSON-lines record of an apply; thread-safe; flushed line by line so that a
-    killed process leaves every line it wrote.
+    killed process leaves every line it wrote, and the lines of :data:`DURABLE_EVENTS` synced
+    to the disk before :meth:`write` returns, so that a machine that went down keeps them too.
 
     ``file``, already open for appending text, is written instead of opening ``path`` (which
-    then only names the journal): a test can hand in a file whose writes fail.
+    then only names the journal): a test can hand in a file whose writes fail; it is synced only
+    if it has a file descriptor. ``sync`` is :func:`os.fsync` (a test can watch it).
     """
 
     def __init__(
-        self, path: Path, *, clock: Callable[[], float] = time.time, file: TextIO | None = None
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        file: TextIO | None = None,
+        sync: Callable[[int], None] = os.fsync,
     ) -> None:
+        opened = file is None
         if file is None:
             make_folder(path.parent)
             file = path.open("a", encoding="utf-8")
@@ -70,6 +100,10 @@ class Journal:
         self._clock = clock
         self._lock = threading.Lock()
         self._fh = file
+        self._fd = _descriptor(file)
+        self._sync = sync
+        #: Whether the folder still has to be synced once, for the new file's name to last.
+        self._new_name = opened
         #: The first write that failed, if any; once set, the journal is incomplete.
         self.error: OSError | None = None
 
@@ -85,18 +119,36 @@ class Journal:
         return cls(folder / f"{stamp}-{os.getpid()}{suffix}.jsonl", clock=clock)
 
     def write(self, event: str, **fields: Any) -> None:
-        """Append one line and flush it. Raises :class:`OSError` when it cannot be written
-        (and remembers the first such error in :attr:`error`)."""
+        """Append one line and flush it; a line of :data:`DURABLE_EVENTS` is on the disk when
+        this returns. Raises :class:`OSError` when it cannot be written or synced (and
+        remembers the first such error in :attr:`error`): its request must then not be sent."""
         record = {"ts": round(self._clock(), 6), "event": event, **fields}
         line = json.dumps(record, sort_keys=True, ensure_ascii=False)
         with self._lock:
             try:
                 self._fh.write(line + "\n")
                 self._fh.flush()
+                if event in DURABLE_EVENTS and self._fd is not None:
+                    self._sync(self._fd)
+                    self._sync_name()
             except OSError as exc:
                 if self.error is None:
                     self.error = exc
                 raise
+
+    def _sync_name(self) -> None:
+        """Once, sync the folder too: a new file's name is in the folder, not in the file.
+        Best effort: a filesystem that cannot sync a folder has committed the name with the
+        file's own sync, or offers nothing better."""
+        if not self._new_name:
+            return
+        self._new_name = False
+        with contextlib.suppress(OSError):
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                self._sync(folder)
+            finally:
+                os.close(folder)
 
     def close(self) -> None:
         """Close the file. After a failed write, closing (which flushes the same unwritten
@@ -107,6 +159,14 @@ class Journal:
             except OSError:
                 if self.error is None:
                     raise
+
+
+def _descriptor(file: TextIO) -> int | None:
+    """The file descriptor under ``file``, if it has one (a test's in-memory file has not)."""
+    try:
+        return file.fileno()
+    except (OSError, AttributeError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 @dataclass(slots=True)
@@ -216,18 +276,24 @@ class Replay:
         return int(parts[1]) if ok else None
 
 
-def read_journal(path: Path) -> Replay | None:
+def read_journal(path: Path, *, strict: bool = False) -> Replay | None:
     """Read a journal back; ``None`` when it has no ``start`` line (the apply wrote nothing).
 
-    Tolerant, since a killed process may leave half a line and a full disk a gap: a line that
-    is not a JSON object is skipped. Raises :class:`OSError` when the file cannot be read."""
+    Tolerant, since a killed process may leave half a line: a line that is not a JSON object
+    is skipped. With ``strict`` (the account's newest journal, the one recovery depends on),
+    only the last line may be like that — the one a kill cut short —, and the first must be the
+    ``start`` line: any other damage (a hand edit, a disk error) raises :class:`DamagedJournal`
+    naming the line, since reading past it could silently lose what the journal kept open.
+    Raises :class:`OSError` when the file cannot be read."""
     replay: Replay | None = None
     with path.open(encoding="utf-8", errors="replace") as fh:
-        for record in _records(fh):
+        for number, record in _records(fh, path if strict else None):
             event = record.get("event")
             when = _seconds(record.get("ts"))
             if replay is None:
                 if event != "start":
+                    if strict and number == 1:
+                        raise DamagedJournal(path, 1, "the line is not the journal's start line")
                     continue
                 replay = Replay(path, {k: v for k, v in record.items() if k not in _LINE_FIELDS})
             replay.last_ts = max(replay.last_ts, when)
@@ -237,6 +303,15 @@ def read_journal(path: Path) -> Replay | None:
             if isinstance(address, str) and isinstance(event, str):
                 replay.traces.setdefault(address, Trace()).feed(event, record, when)
     return replay
+
+
+class DamagedJournal(Exception):
+    """A journal read with ``strict`` has a damaged line that no crash explains: ``line``
+    (1-based) of ``path``, and ``why`` in a few words."""
+
+    def __init__(self, path: Path, line: int, why: str) -> None:
+        super().__init__(f"{path}:{line}: {why}")
+        self.path, self.line, self.why = path, line, why
 
 
 #: Times outside this span are not a journal's (UTC seconds up to the year 5138; milliseconds,
@@ -255,14 +330,30 @@ def _seconds(ts: Any) -> float:
     return when if _SANE_TS[0] < when < _SANE_TS[1] else 0.0
 
 
-def _records(lines: Iterator[str] | TextIO) -> Iterator[dict[str, Any]]:
-    for line in lines:
+def _records(
+    lines: Iterator[str] | TextIO, strict: Path | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each line that is a JSON object, with its number. Others are skipped, unless ``strict``
+    (the journal's path) is given: then one that is not the last raises
+    :class:`DamagedJournal`."""
+    damaged: int | None = None
+    for number, line in enumerate(lines, 1):
+        if damaged is not None and strict is not None:
+            # A line follows the damaged one: it was not cut short by a kill.
+            raise DamagedJournal(
+                strict,
+                damaged,
+                "the line is not one JSON object, and is not the last line (the only one a "
+                "kill can cut short)",
+            )
         try:
             record = json.loads(line)
         except (ValueError, RecursionError):  # half a line, garbage, absurd nesting
-            continue
+            record = None
         if isinstance(record, dict):
-            yield record
+            yield number, record
+        else:
+            damaged = number
 
 
 def journal_files(folder: Path, label: str) -> list[Path]:

@@ -11,7 +11,9 @@ repositories applying the same account on one machine share it, however they spe
 the file name reveals nothing). The kernel releases a flock when its process dies, so a crashed
 apply never leaves a lock behind; the file also holds the holder's pid, host, start time and
 command, which a refusal quotes, and which tells the next apply that it took over from a process
-that died (it says so).
+that died (it says so). A lock held although its file names no running apply (another program
+holding it with ``flock`` writes nothing there) is held by a process hoodsync cannot identify,
+and the refusal says so, with the lock file's path.
 
 Reach: the applies that use one lock folder on one machine (one kernel). By default that is one
 user's applies: two users, or two containers, each have their own folder unless
@@ -63,13 +65,23 @@ class Holder:
     host: str
     started: str
     command: str
+    #: Set for a lock held by a process hoodsync cannot identify: what its file says instead
+    #: (no holder, as another program holding the flock leaves it, or one no longer running).
+    unknown: str = ""
 
     @classmethod
     def me(cls, clock: Callable[[], float] = time.time) -> Holder:
         when = dt.datetime.fromtimestamp(clock(), dt.UTC).isoformat(timespec="seconds")
         return cls(os.getpid(), socket.gethostname(), when, _command())
 
+    @classmethod
+    def unidentified(cls, why: str) -> Holder:
+        """The holder of a lock whose file does not name a running apply (``why``)."""
+        return cls(0, "?", "?", "?", why)
+
     def describe(self) -> str:
+        if self.unknown:
+            return f"a process hoodsync cannot identify ({self.unknown})"
         return f"pid {self.pid} on {self.host}, started {self.started}: {self.command}"
 
     def to_json(self) -> str:
@@ -140,7 +152,7 @@ class AccountLock:
                 raise ConfigError(
                     f"{self.path}: cannot take the apply lock: {exc.strerror}"
                 ) from exc
-            return Holder.parse(text) or Holder(0, "?", "?", "(unknown: the lock file is empty)")
+            return _holder(Holder.parse(text))
         previous = Holder.parse(_read(fd))
         if previous is not None and not _alive(previous):
             self.took_over = previous
@@ -200,6 +212,20 @@ class AccountLock:
         finally:
             os.close(self._fd)
             self._fd = None
+
+
+def _holder(named: Holder | None) -> Holder:
+    """Who holds a lock another process has, from what its file names: the apply written
+    there if it is still running, else a process hoodsync cannot identify."""
+    if named is None:
+        return Holder.unidentified(
+            "the lock file names no holder, as another program holding it (with flock) leaves it"
+        )
+    if not _alive(named):
+        return Holder.unidentified(
+            f"the lock file still names {named.describe()}, which is no longer running"
+        )
+    return named
 
 
 def _not_a_folder(folder: Path) -> str:
@@ -278,6 +304,13 @@ def acquire_all(
 
 def _refusal(lock: AccountLock, holder: Holder, timeout: float) -> str:
     waited = f" after waiting {timeout:g} s" if timeout > 0 else ""
+    if holder.unknown:
+        return (
+            f"the apply lock of {lock.label} is held{waited} by a process hoodsync cannot "
+            f"identify: {holder.unknown} (lock file {lock.path}; fuser or lsof on it names the "
+            "process); nothing was done. Wait for that process to let go of it, or pass "
+            "--lock-timeout SECONDS to wait"
+        )
     return (
         f"another apply is running against {lock.label}{waited} ({holder.describe()}); "
         "nothing was done. Wait for it, or pass --lock-timeout SECONDS to wait "

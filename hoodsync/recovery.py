@@ -29,6 +29,11 @@ goes through, the change's last step is applied), or an apply's plan finds it no
 ``state: paused`` / ``state: canceled``, or is gone). ``plan`` never writes a journal, so only
 ``apply`` closes entries. The journal is local to the working tree (``.hoodsync/journal``): a
 CI job that starts from a clean checkout has none of it.
+
+So the newest journal (by its file name) must be read whole: only its last line may be cut
+short, as a kill leaves it. Any other damaged line, or a first line that is not its ``start``,
+makes it unreadable (:attr:`Leftovers.error`), never passed over for an older journal that
+does not know what the newest kept open.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from typing import Any
 
 from hoodsync.errors import HoodsyncError
 from hoodsync.identity import ValueKey
-from hoodsync.journal import Replay, Trace, journal_files, read_journal
+from hoodsync.journal import DamagedJournal, Replay, Trace, journal_files, read_journal
 from hoodsync.kinds import RULES
 from hoodsync.kinds.base import Resource
 from hoodsync.model import Definition, Kind, RemoteObject
@@ -132,6 +137,10 @@ class Leftovers:
     running: int | None = None
     #: Why the newest journal could not be read, if it could not.
     error: str | None = None
+    #: The line of :attr:`journal` that made it unreadable, when one did (a damaged line:
+    #: not one JSON object, though not the last, which a kill may cut short; or a first line
+    #: that is not the ``start`` line).
+    damaged_line: int | None = None
     #: The wait comes from a journal of the same account name written with another token
     #: (``journal``; see :func:`_with_other_tokens`).
     other_token: bool = False
@@ -177,7 +186,7 @@ def _read_leftovers(
         replays = _replays(folder, account, identity)
         replay = next(replays, None)
     except _Unreadable as exc:
-        return Leftovers(exc.path, error=exc.why)
+        return Leftovers(exc.path, error=exc.why, damaged_line=exc.damaged)
     if replay is None:
         return Leftovers()
     pid = replay.pid
@@ -218,9 +227,9 @@ _MAX_OLDER_JOURNALS = 20
 
 
 class _Unreadable(Exception):
-    def __init__(self, path: Path, why: str) -> None:
+    def __init__(self, path: Path, why: str, *, damaged: int | None = None) -> None:
         super().__init__(why)
-        self.path, self.why = path, why
+        self.path, self.why, self.damaged = path, why, damaged
 
 
 def _replays(
@@ -233,11 +242,15 @@ def _replays(
         paths = journal_files(folder, account)
     except OSError as exc:
         raise _Unreadable(folder, f"{folder}: {exc.strerror or exc}") from exc
-    for path in paths:
+    for index, path in enumerate(paths):
         try:
-            found = read_journal(path)
+            # The newest is read strictly: a damaged line there is not passed over, or an
+            # older journal would be read instead and what this one kept open forgotten.
+            found = read_journal(path, strict=index == 0)
         except OSError as exc:
             raise _Unreadable(path, f"{path}: {exc.strerror or exc}") from exc
+        except DamagedJournal as exc:
+            raise _Unreadable(path, str(exc), damaged=exc.line) from exc
         if found is None or found.start.get("account") != account:
             continue  # an apply that wrote nothing, or another name of the same spelling
         recorded = found.start.get("identity")

@@ -11,6 +11,8 @@ import io
 import json
 import os
 import re
+import socket
+import stat
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -45,6 +47,7 @@ from hoodsync.plan import (
 from hoodsync.recovery import read_leftovers
 from hoodsync.remote.falconyte import FalconyteClient, email_campaign_enabled
 from hoodsync.remote.hood import HoodClient
+from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, RetryPolicy, Secret
 
 TEMPLATE = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
@@ -702,6 +705,53 @@ def test_a_create_committed_late_is_applied_once_and_checked_for_duplicates(
     assert server.posts == 1 and len(server.settled()) == 1
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound for a moment, then released): connecting to
+    it is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("stopping", [False, True])
+def test_a_create_that_never_reached_the_server_is_not_waited_for_by_the_next_plan(
+    tmp_path: Path, stopping: bool
+) -> None:
+    """Every connection refused (a real closed loopback port): the transport knows the create
+    was never sent, so its journal line says ``not_done`` and the next plan does not wait a
+    settle window for it — also when the apply was stopping (Ctrl-C) meanwhile, which would
+    otherwise leave its outcome "unknown"."""
+    clock = FakeClock(1000.0)
+    stop = threading.Event()
+    api = ApiTransport(
+        f"http://127.0.0.1:{closed_port()}/v1/hood",
+        Secret("tok"),
+        limiter=RateLimiter(1000, 100_000, clock=clock, sleep=clock.sleep),
+        clock=clock,
+        sleep=clock.sleep,
+        policy=RetryPolicy(max_attempts=3),
+        on_request=(lambda record: stop.set()) if stopping else None,
+    )
+    folder = tmp_path / "journal"
+    journal = Journal.create(folder, label="default")
+    try:
+        report = apply_plan(
+            create_plan("a"), Clients(hood=HoodClient(api)), journal=journal, stop=stop
+        )
+    finally:
+        journal.close()
+        api.close()
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED and "could not connect" in result.detail
+    [line] = [
+        x for x in map(json.loads, journal.path.read_text().splitlines()) if x["event"] == "result"
+    ]
+    assert line["not_done"] is True
+    found = read_leftovers(folder, "default", None, 60.0, alive=lambda pid: False)
+    assert found.error is None and found.unanswered == ()
+
+
 def test_a_duplicate_the_final_listing_finds_is_reported_and_fails_the_apply(
     tmp_path: Path,
 ) -> None:
@@ -777,6 +827,105 @@ def test_without_an_unknown_outcome_there_is_no_final_listing(tmp_path: Path) ->
     hood = FakeHood()
     report = run(tmp_path, create_plan("a", "b"), hood)
     assert report.ok and [op for op, _ in hood.calls] == ["create_campaign"] * 2
+
+
+# ------------------------------------------------------------------------------ journal durability
+
+
+class WatchedDisk:
+    """Stands in for :func:`os.fsync` (and does it): what the journal file held each time it
+    was synced, and how often a folder was."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.synced: list[list[dict[str, Any]]] = []
+        self.folders = 0
+
+    def __call__(self, fd: int) -> None:
+        os.fsync(fd)
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            self.folders += 1
+        else:
+            self.synced.append([json.loads(x) for x in self.path.read_text().splitlines()])
+
+
+class SeesTheDisk(FakeHood):
+    """Records, with every call, the last journal line that was on disk when it was made."""
+
+    def __init__(self, disk: WatchedDisk) -> None:
+        super().__init__()
+        self.disk = disk
+        self.on_disk: list[tuple[str, dict[str, Any] | None]] = []
+
+    def _record(self, op: str, ident: str | None) -> None:
+        last = self.disk.synced[-1][-1] if self.disk.synced else None
+        self.on_disk.append((op, last))
+        super()._record(op, ident)
+
+
+def test_an_intent_is_synced_to_the_disk_before_its_request_is_sent(tmp_path: Path) -> None:
+    """Write-ahead across a machine going down, not only a killed process: every mutation's
+    intent line is fsynced before its request goes (the folder once, for the new file's
+    name); result lines are flushed, not synced (losing one leaves the intent open: recovery
+    reads that as "may have been sent")."""
+    path = tmp_path / "journal" / "j.jsonl"
+    disk = WatchedDisk(path)
+    hood = SeesTheDisk(disk)
+    hood.campaigns["5"] = {"id": "5", "status": "running"}
+    plan = Plan(
+        account=ACCOUNT,
+        changes=(
+            change("a", "create", (Step("create", body={"name": "A"}), Step("pause"))),
+            change(
+                "live",
+                "update",
+                (Step("pause", "5"), Step("patch", "5", {"labels": ["x"]}), Step("resume", "5")),
+                remote_id="5",
+                flags=("live_edit",),
+            ),
+        ),
+    )
+    journal = Journal(path, sync=disk)
+    try:
+        report = apply_plan(
+            plan, Clients(hood=hood), journal=journal, sleep=lambda s: None, parallelism=1
+        )  # type: ignore[arg-type]
+    finally:
+        journal.close()
+    assert report.ok
+    writes = [(op, last) for op, last in hood.on_disk if op != "get_campaign"]
+    assert [op for op, _ in writes] == [
+        "create_campaign",
+        "pause_campaign",
+        "pause_campaign",
+        "patch_campaign",
+        "resume_campaign",
+    ]
+    for op, last in writes:  # the last line on disk is this call's intent
+        assert last is not None and (last["event"], last["op"]) == ("intent", op.split("_")[0])
+    assert all(lines[-1]["event"] == "intent" for lines in disk.synced)
+    assert len(disk.synced) == 5 and disk.folders == 1
+
+
+def test_a_create_is_not_sent_again_when_its_resend_line_cannot_be_written(
+    tmp_path: Path,
+) -> None:
+    """The settle window of a create counts from its last send, which the ``resend`` line
+    records: a send whose line is not on disk does not go."""
+
+    class ResendsOnce(FakeHood):
+        def create_campaign(self, body: Mapping[str, Any], **kw: Any) -> dict[str, Any]:
+            kw["on_resend"](2)  # the first send's answer was lost, and it did not show
+            return super().create_campaign(body, **kw)
+
+    hood = ResendsOnce()
+    # Room for "start" and the create's intent: the resend line does not fit.
+    journal = Journal(tmp_path / "j.jsonl", file=FillsUp(2))
+    report = apply_plan(create_plan("a"), Clients(hood=hood), journal=journal, sleep=lambda s: None)  # type: ignore[arg-type]
+    journal.close()
+    assert hood.calls == []
+    [result] = report.results
+    assert result.outcome is Outcome.FAILED and "not sent again: the journal" in result.detail
 
 
 # ------------------------------------------------------------------------------ journal failures

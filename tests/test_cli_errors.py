@@ -75,14 +75,34 @@ def test_a_device_is_written_not_replaced_and_a_symlink_is_followed(
     assert not list(sandbox.root.glob(".*.tmp"))  # no temporary file left behind
 
 
+@pytest.mark.parametrize(
+    ("instead", "said"),
+    [
+        ("file", "it is a file, not a folder"),
+        ("link to /dev/null", "it is a symbolic link to /dev/null, not a folder"),
+        ("link to nothing", "it is a symbolic link to nowhere, not a folder"),
+        ("link to /sys", "Permission denied"),  # even for root
+    ],
+)
 def test_journal_folder_that_cannot_be_created_stops_apply_before_any_change(
-    sandbox: Account, capsys: pytest.CaptureFixture[str]
+    sandbox: Account, capsys: pytest.CaptureFixture[str], instead: str, said: str
 ) -> None:
+    """One line naming the folder, why, that nothing was sent, and what to fix."""
+    if instead == "link to /sys" and not os.path.isdir("/sys"):
+        pytest.skip("no /sys here")
     (sandbox.root / ".hoodsync").mkdir()
-    (sandbox.root / ".hoodsync" / "journal").write_text("a file where the folder goes")
+    journal = sandbox.root / ".hoodsync" / "journal"
+    if instead == "file":
+        journal.write_text("a file where the folder goes")
+    else:
+        journal.symlink_to(instead.removeprefix("link to ").replace("nothing", "nowhere"))
     code, out, err = cli(capsys, "apply", "--auto-approve")
     assert code == 1 and "Apply complete" not in out
-    assert one_error(err).startswith(f"error: {sandbox.root / '.hoodsync' / 'journal'}: ")
+    line = one_error(err)
+    assert line.startswith(f"error: {journal}: cannot create the apply journal: ")
+    assert said in line and "nothing was sent" in line
+    fix = "let this user create" if instead == "link to /sys" else f"move {journal} out of the way"
+    assert f"Fix: {fix}" in line and line.endswith("then apply again")
     with sandbox.remote() as remote:
         assert remote.campaigns() == []  # nothing was applied
 

@@ -3,6 +3,7 @@ real applies started together against one sandbox account."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -88,6 +89,55 @@ def test_the_lock_of_a_process_that_died_is_taken_over_and_said(tmp_path: Path) 
     assert json.loads((tmp_path / "abc.lock").read_text())["pid"] == os.getpid()
     lock.release()
     assert (tmp_path / "abc.lock").read_text() == ""
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+@pytest.mark.parametrize("content", ["", "a dead apply's"])
+def test_a_lock_held_by_a_process_hoodsync_cannot_identify_is_called_so(
+    tmp_path: Path, content: str
+) -> None:
+    """Another program holding the lock file (``flock`` on it) writes no holder into it, or
+    leaves the one a dead apply wrote: the refusal says a process hoodsync cannot identify
+    holds it, with the lock file's path — not "pid 0 on ?" nor a dead apply's pid."""
+    path = tmp_path / "abc.lock"
+    ghost = Holder(_dead_pid(), socket.gethostname(), "2026-01-01T00:00:00+00:00", "hoodsync")
+    path.write_text(ghost.to_json() if content else "")
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another open file: as another program would
+        waits: list[str] = []
+        clock = FakeClock()
+        with pytest.raises(LockError) as info:
+            acquire_all(
+                [AccountLock(tmp_path, "abc", "account 'default'")],
+                1,
+                clock=clock,
+                sleep=clock.sleep,
+                on_wait=lambda lock, holder: waits.append(holder.describe()),
+            )
+    finally:
+        os.close(fd)
+    message = str(info.value)
+    assert message.startswith(
+        "the apply lock of account 'default' is held after waiting 1 s by a process hoodsync "
+        "cannot identify: "
+    )
+    assert f"(lock file {path};" in message and "nothing was done" in message
+    assert "pid 0" not in message and "another apply is running" not in message
+    if content:
+        assert f"still names pid {ghost.pid} on " in message and "no longer running" in message
+    else:
+        assert "the lock file names no holder" in message
+    assert waits and waits[0].startswith("a process hoodsync cannot identify (")
 
 
 def _hold_lock_of(account: Account) -> AccountLock:

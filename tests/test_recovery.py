@@ -881,3 +881,96 @@ def test_a_create_sent_again_is_waited_for_from_its_last_send(tmp_path: Path) ->
     _one_journal(folder, "20260101T000000.000000Z-11-default.jsonl", START, CREATE, resend)
     found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
     assert (found.unanswered, found.settle_until) == (("campaign.a",), 230.0)
+
+
+# ------------------------------------------------------------------ a damaged newest journal
+
+
+def _damage(path: Path, which: Callable[[int, str], bool]) -> list[int]:
+    """Damage (as a hand edit or a disk error would) the lines of ``path`` that ``which(number,
+    line)`` picks; their numbers."""
+    text = path.read_text().splitlines(keepends=True)
+    hit = [n for n, line in enumerate(text, 1) if which(n, line)]
+    for n in hit:
+        text[n - 1] = "{X" + text[n - 1][1:]
+    path.write_text("".join(text))
+    return hit
+
+
+@pytest.mark.parametrize("damaged", ["start line", "pause intent lines"])
+def test_a_damaged_line_in_the_newest_journal_makes_plan_warn_and_apply_refuse(
+    damaged: str,
+    emulated: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The newest journal says hoodsync left a campaign paused. With one of its lines damaged
+    (not the last, the only one a kill cuts short), it is not passed over for the older
+    journal (which knows nothing of the pause: the campaign would stay paused for good):
+    plan warns, apply refuses with nothing sent, both naming the file and line and what to do.
+    Repaired, the next apply resumes the campaign."""
+    running_campaigns(emulated, capsys, "a")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
+    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
+    newest = journals(emulated.root)[0]
+    whole = newest.read_text()
+    if damaged == "start line":
+        hit = _damage(newest, lambda n, line: n == 1)
+    else:
+        hit = _damage(newest, lambda n, line: '"event": "intent"' in line and '"pause"' in line)
+    assert len(hit) == 1 and hit[0] < len(whole.splitlines())
+
+    code, out, err = cli(capsys, "plan")
+    assert code == 0, err
+    assert f"warning: cannot read the journal {newest}:{hit[0]}: " in err
+    assert f"Repair line {hit[0]}" in err and "move the file out of the journal folder" in err
+    assert "left paused by hoodsync" not in out
+
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 1
+    [message] = [x for x in err.splitlines() if x.startswith("error:")]
+    assert f"cannot read the journal {newest}:{hit[0]}: " in message
+    assert f"Repair line {hit[0]}" in message and "nothing was sent" in message
+    assert remote_campaigns(emulated) == [("Campaign a", "paused", "Hello")]
+    assert journals(emulated.root)[0] == newest  # no apply began
+
+    newest.write_text(whole)
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0, err
+    assert remote_campaigns(emulated) == [("Campaign a", "running", "New")]
+
+
+def test_only_the_newest_journal_is_read_strictly_and_a_torn_last_line_stays_normal(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "journal"
+    older, newest = (
+        "20260101T000000.000000Z-11-default.jsonl",
+        "20260101T000001.000000Z-12-default.jsonl",
+    )
+    later = {**START, "ts": 200.0}
+    # A damaged line in an older journal is passed over, as before.
+    _one_journal(folder, older, START, {"event": "x"}, CREATE)
+    (folder / older).write_text((folder / older).read_text().replace('{"event": "x"}', "{X"))
+    _one_journal(folder, newest, later, {**CREATE, "ts": 201.0}, tail='{"event": "res')
+    found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+    assert found.error is None and found.journal == folder / newest
+    assert found.unanswered == ("campaign.a",)
+    # A line that parses but is no object counts as damaged; so does a first line that is
+    # not the start line.
+    for records, line in [
+        ((later, [1], CREATE), 2),
+        ((CREATE, later, CREATE), 1),
+        ((later, CREATE, "", CREATE), 3),
+    ]:
+        (folder / newest).write_text(
+            "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+        )
+        found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+        assert found.error is not None and found.error.startswith(f"{folder / newest}:{line}: ")
+        assert (found.journal, found.damaged_line) == (folder / newest, line)
+    # A newest journal of one torn line (the start line, cut by a kill): the apply sent
+    # nothing, and the older journal is read.
+    (folder / newest).write_text('{"event": "sta')
+    found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+    assert found.error is None and found.journal == folder / older

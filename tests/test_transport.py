@@ -355,6 +355,74 @@ def test_refused_connections_are_retried_even_for_creates() -> None:
     assert len(calls) == 2
 
 
+def _refused(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+
+def _connect_timeout(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectTimeout("timed out", request=request)
+
+
+def _read_timeout(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("timed out", request=request)
+
+
+def _reset(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+
+
+def _throttled(request: httpx.Request) -> httpx.Response:
+    return ok({"code": 429}, 429, headers={"retry-after": "1"})
+
+
+@pytest.mark.parametrize(
+    ("attempts", "not_sent"),
+    [
+        ([_refused], True),
+        ([_refused, _connect_timeout, _refused], True),
+        ([_throttled, _refused], False),  # the 429 reached the server
+        ([_refused, _read_timeout, _refused], False),  # may have been executed
+        ([_reset, _refused], False),
+    ],
+)
+def test_a_create_is_marked_not_sent_only_when_no_attempt_got_past_connecting(
+    attempts: list[Handler], not_sent: bool
+) -> None:
+    """Only a failure to connect proves nothing reached the server (httpx raises it before
+    any byte of the request is written); a read timeout, a reset or a 429 after sending does
+    not, and one such attempt is enough to leave the outcome in doubt. A create whose first
+    send's outcome was unknown is not ``not_sent`` either, whatever its next send does."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return attempts[min(len(seen), len(attempts)) - 1](request)
+
+    policy = RetryPolicy(max_attempts=4, settle_window=2.0)
+    transport, _ = make(handler, policy=policy)
+    with pytest.raises(RemoteError) as info:
+        transport.create("/campaigns", {"name": "A"}, find=lambda: None, max_sends=2)
+    assert info.value.not_sent is not_sent, str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("attempts", "not_sent"), [([_refused], True), ([_read_timeout, _refused], False)]
+)
+def test_a_retried_call_is_not_sent_only_if_no_attempt_may_have_reached_the_server(
+    attempts: list[Handler], not_sent: bool
+) -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return attempts[min(len(calls), len(attempts)) - 1](request)
+
+    transport, _ = make(handler, policy=RetryPolicy(max_attempts=3))
+    with pytest.raises(NetworkError) as info:
+        transport.request("POST", "/campaigns/1/pause", json={}, retry=True)
+    assert info.value.not_sent is not_sent and len(calls) == 3
+
+
 def test_429_honours_retry_after_seconds_for_every_call() -> None:
     handler, seen = replies(
         ok({"code": 429}, 429, headers={"retry-after": "3"}), ok({"id": "9"}, 201)

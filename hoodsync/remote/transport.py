@@ -18,7 +18,10 @@ the header; an answer nested deeper than :data:`MAX_JSON_DEPTH` or otherwise unp
 one-line error (for a create: an unknown outcome). A create whose outcome is unknown is looked
 for over ``settle_window`` before it is sent again (:meth:`ApiTransport.create`). An httpx
 failure becomes a :class:`~hoodsync.errors.NetworkError` whose ``__cause__`` is the httpx
-exception, however many attempts later it is raised.
+exception, however many attempts later it is raised. A call that gives up with no attempt
+having got past connecting (refused, connect timeout, no free connection: httpx raises those
+before any byte of the request is written) or past the limiter raises an error marked
+``not_sent``; a read timeout, a reset or a cut-off answer after sending never is.
 
 Security: the token lives in a :class:`Secret` and is revealed only to build the auth header of
 each request. It is refused over plain ``http://`` unless the host is loopback, and with a URL
@@ -282,6 +285,7 @@ class _Failure:
     error: RemoteError
     retryable: bool  # safe and useful to send again (for this kind of call)
     maybe_executed: bool  # the server may have acted on it
+    never_sent: bool = False  # certainly never reached the server (it failed to connect)
     delay: float | None = None  # server-requested wait (Retry-After), seconds
     wait_for_inflight: bool = False
     queued: float = 0.0  # seconds this attempt waited for the rate limiter before sending
@@ -634,7 +638,9 @@ class ApiTransport:
         Not found by the end of the window: the create did not happen, and it is sent again (at
         most ``max_sends`` sends in all, default the policy's ``max_attempts``). If listing
         fails, nothing can be told: :class:`OutcomeUnknownError`. If the last send's outcome is
-        unknown and it never shows, its failure is raised. Every unknown outcome is counted in
+        unknown and it never shows, its failure is raised. A failure marked ``not_sent`` (every
+        attempt failed to connect) is one of the first send only: after a send whose outcome
+        was unknown, the create may have happened whatever the next send does. Every unknown outcome is counted in
         :attr:`unknown_outcomes`, so that the caller can check for duplicates at the end.
         ``on_resend(n)`` is called just before the ``n``-th send (n >= 2): apply journals it, so
         that a later run knows how recently a create may still have been sent.
@@ -661,6 +667,11 @@ class ApiTransport:
                     "POST", path, None, body, retry=False, lookup=False, operation=op
                 )
                 return CreateResult(response=response, sends=send)
+            except RemoteError as exc:
+                # This send never reached the server, but an earlier one did, with an
+                # unknown outcome: the create may still have happened.
+                exc.not_sent = exc.not_sent and send == 1
+                raise
             except _MaybeExecuted as unknown:
                 last = unknown.error
                 with self._count_lock:
@@ -727,23 +738,27 @@ class ApiTransport:
         attempt = 0
         failed = 0  # attempts that failed for a reason other than being throttled
         queued = 0.0  # time spent waiting for our own limiter: not retrying, so not budgeted
+        reached = False  # some attempt may have reached the server
         while True:
             attempt += 1
-            result = self._attempt(
-                method, path, params, body, attempt=attempt, op=op, lookup=lookup
-            )
+            try:
+                result = self._attempt(
+                    method, path, params, body, attempt=attempt, op=op, lookup=lookup
+                )
+            except RemoteError as exc:  # this attempt sent nothing; an earlier one may have
+                exc.not_sent = exc.not_sent and not reached
+                raise
             if isinstance(result, Response):
                 return result
             failure = result
             queued += failure.queued
+            reached = reached or not failure.never_sent
             throttled = isinstance(failure.error, RateLimitedError)
             if not throttled:
                 failed += 1
             retryable = failure.retryable and (retry or not failure.maybe_executed)
             if not retryable:
-                if failure.maybe_executed and not retry:
-                    raise _MaybeExecuted(self._final(failure.error, attempt, started))
-                raise self._final(failure.error, attempt, started)
+                raise self._ending(failure, attempt, started, reached=reached, retry=retry)
             delay = self._retry_delay(failure, failed if not throttled else attempt)
             elapsed = self._clock() - started - queued
             # A 429 was not executed and says when to come back, so throttled attempts are
@@ -751,10 +766,7 @@ class ApiTransport:
             limit = self.policy.max_attempts
             exhausted = failed >= limit or attempt >= 4 * limit
             if exhausted or elapsed + delay > self.policy.max_retry_time:
-                final = self._final(failure.error, attempt, started)
-                if failure.maybe_executed and not retry:
-                    raise _MaybeExecuted(final)
-                raise final
+                raise self._ending(failure, attempt, started, reached=reached, retry=retry)
             if failure.wait_for_inflight:
                 self._wait_for_inflight(delay)
             elif delay > 0:
@@ -777,7 +789,7 @@ class ApiTransport:
             try:
                 ticket = self.limiter.acquire()
             except WaitTooLong as exc:
-                raise RemoteError(f"{exc}; nothing was sent", operation=op) from exc
+                raise RemoteError(f"{exc}; nothing was sent", operation=op, not_sent=True) from exc
             with self._done:
                 self._in_flight += 1
             sent_at = self._clock()
@@ -874,6 +886,7 @@ class ApiTransport:
                 self._network_error(exc, "could not connect", op),
                 retryable=True,
                 maybe_executed=False,
+                never_sent=True,
             )
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             return _Failure(
@@ -1004,6 +1017,18 @@ class ApiTransport:
                 waited = self._done.wait_for(lambda: self._finished != seen, timeout=limit)
         if not waited:
             self._sleep(limit)
+
+    def _ending(
+        self, failure: _Failure, attempts: int, started: float, *, reached: bool, retry: bool
+    ) -> Exception:
+        """What a call that gives up after ``failure`` raises: the final error, marked
+        ``not_sent`` only when no attempt may have ``reached`` the server; wrapped in
+        :class:`_MaybeExecuted` for a call not safe to repeat whose outcome is unknown."""
+        final = self._final(failure.error, attempts, started)
+        final.not_sent = not reached
+        if failure.maybe_executed and not retry:
+            return _MaybeExecuted(final)
+        return final
 
     def _final(self, error: RemoteError, attempts: int, started: float) -> RemoteError:
         """The error to raise, saying what was tried when there was more than one attempt."""
