@@ -395,6 +395,8 @@ def test_result_table_lists_applied_failed_and_not_attempted(
     assert table["campaign.later"][1] == "not attempted"
     assert "Apply complete: 1 applied, 1 failed, 1 not attempted." in out
     assert "some changes were not applied" in err
+    # No duplicate was reported (nor looked for: no create's outcome was unknown).
+    assert "--resolve-duplicates" not in err and "DUPLICATE" not in out
     assert re.search(r"^campaign\.later: not attempted: .* \[3/3\]$", err, re.M)
     with emulated.remote() as remote:
         assert [c["name"] for c in remote.campaigns()] == ["Good"]

@@ -658,15 +658,20 @@ def apply(
     stop, abort = threading.Event(), threading.Event()
     with _stop_on_interrupt(stop, abort, view):
         ok = engine.apply(opts, view, stop, abort)
+    # Named only when a final listing reported a duplicate (a DUPLICATE line in the table).
+    settle = "; a duplicate is settled with --resolve-duplicates" if view.duplicates else ""
     if stop.is_set() and ok is not True:
         how = "stopped at once" if abort.is_set() else "interrupted"
-        _fail(f"{how}: not every change was applied (see the table); run apply again to finish")
+        _fail(
+            f"{how}: not every change was applied (see the table); run apply again to finish"
+            + settle
+        )
     if stop.is_set():
         _err("Every change had started before the interrupt, and every one was applied.")
     if ok is False:
         _fail(
             "some changes were not applied, or something needs a look (see the table): run "
-            "apply again to finish; a duplicate is settled with --resolve-duplicates"
+            "apply again to finish" + settle
         )
 
 
