@@ -51,8 +51,10 @@ Contract:
   the report says what is known and that the journal is incomplete.
 * Creates are made once by the clients, which look for an unanswered create over a settle
   window before sending it again. Once the apply is stopping, an unanswered create is not sent
-  again and no settle window is waited out: it is looked for once, and if not found its result
-  is journaled ``unknown`` and its change is "interrupted" (the next plan waits for it).
+  again and no settle window is waited out: it is looked for once — one listing whose requests
+  are not retried and end within one request deadline of the stop
+  (:meth:`_Runner.stop_elapsed`) — and if not found its result is journaled ``unknown`` and its
+  change is "interrupted" (the next plan waits for it).
 * A server that takes creates and never answers costs minutes per create (every send a
   request deadline and a settle window). Once :data:`UNANSWERED_CREATES_LIMIT` creates of the
   apply have got no answer at all (an answer refusing one, 4xx or 5xx, does not count), no new
@@ -62,7 +64,9 @@ Contract:
   as failed without ``not_done``, so the next plan waits for them like any unanswered create.
 * After a run in which any create's outcome was unknown, one final listing looks for
   duplicates of what the run created; any is in the report (and makes it not ``ok``), never
-  silent.
+  silent. Once the apply is stopping, that listing is bounded as the look above, and fails
+  when it cannot be made in time (:func:`_check_duplicates` says why no duplicate can come of
+  that).
 
 Only the CLI prints: each finished change is reported to a :class:`hoodsync.hooks.ChangeHooks`
 (``change_finished``), as every other event of an apply is.
