@@ -51,8 +51,10 @@ Contract:
   the report says what is known and that the journal is incomplete.
 * Creates are made once by the clients, which look for an unanswered create over a settle
   window before sending it again. Once the apply is stopping, an unanswered create is not sent
-  again and no settle window is waited out: it is looked for once, and if not found its result
-  is journaled ``unknown`` and its change is "interrupted" (the next plan waits for it).
+  again and no settle window is waited out: it is looked for once — one listing whose requests
+  are not retried and end within one request deadline of the stop
+  (:meth:`_Runner.stop_elapsed`) — and if not found its result is journaled ``unknown`` and its
+  change is "interrupted" (the next plan waits for it).
 * A server that takes creates and never answers costs minutes per create (every send a
   request deadline and a settle window). Once :data:`UNANSWERED_CREATES_LIMIT` creates of the
   apply have got no answer at all (an answer refusing one, 4xx or 5xx, does not count), no new
@@ -64,7 +66,9 @@ Contract:
   error): those are ``not_done``, and nothing waits for them.
 * After a run in which any create's outcome was unknown, one final listing looks for
   duplicates of what the run created; any is in the report (and makes it not ``ok``), never
-  silent.
+  silent. Once the apply is stopping, that listing is bounded as the look above, and fails
+  when it cannot be made in time (:func:`_check_duplicates` says why no duplicate can come of
+  that).
 
 Only the CLI prints: each finished change is reported to a :class:`hoodsync.hooks.ChangeHooks`
 (``change_finished``), as every other event of an apply is.
@@ -72,6 +76,7 @@ Only the CLI prints: each finished change is reported to a :class:`hoodsync.hook
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import hmac
@@ -84,6 +89,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as wait_futures
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -224,6 +230,7 @@ class HoodApi(Protocol):
         key: str | None,
         on_resend: Callable[[int], None] | None = None,
         stopping: Callable[[], bool] | None = None,
+        stop_elapsed: Callable[[], float | None] | None = None,
     ) -> dict[str, Any]: ...
     def get_campaign(self, campaign_id: str) -> dict[str, Any]: ...
     def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None: ...
@@ -236,10 +243,17 @@ class HoodApi(Protocol):
         *,
         on_resend: Callable[[int], None] | None = None,
         stopping: Callable[[], bool] | None = None,
+        stop_elapsed: Callable[[], float | None] | None = None,
     ) -> dict[str, Any]: ...
     def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None: ...
     def list_campaigns(self) -> list[dict[str, Any]]: ...
     def list_push_tasks(self) -> list[dict[str, Any]]: ...
+    def within_stop(
+        self, stop_elapsed: Callable[[], float | None] | None
+    ) -> AbstractContextManager[None]:
+        """The calls inside end within one request deadline of a stop that began
+        ``stop_elapsed()`` seconds ago (``None``: not stopping)."""
+
     @property
     def unknown_outcomes(self) -> int:
         """Creates whose outcome was unknown at least once, so far."""
@@ -256,9 +270,16 @@ class FalconyteApi(Protocol):
         exclude_ids: Collection[str] = (),
         on_resend: Callable[[int], None] | None = None,
         stopping: Callable[[], bool] | None = None,
+        stop_elapsed: Callable[[], float | None] | None = None,
     ) -> dict[str, Any]: ...
     def start_campaign(self, campaign_id: str) -> None: ...
     def stop_campaign(self, campaign_id: str) -> None: ...
+    def within_stop(
+        self, stop_elapsed: Callable[[], float | None] | None
+    ) -> AbstractContextManager[None]:
+        """The calls inside end within one request deadline of a stop that began
+        ``stop_elapsed()`` seconds ago (``None``: not stopping)."""
+
     @property
     def unknown_outcomes(self) -> int:
         """Creates whose outcome was unknown at least once, so far."""
@@ -362,6 +383,8 @@ class _Runner:
     unanswered: list[str] = field(default_factory=list)
     #: how many changes were not started because of :attr:`unanswered`
     held_creates: int = 0
+    #: when (``clock``) the apply was first seen stopping: see :meth:`stop_elapsed`
+    _stopped_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ------------------------------------------------------------------ one change
@@ -520,6 +543,20 @@ class _Runner:
         """Whether the apply is winding down (``stop`` or ``abort`` set): asked by the clients
         before they send an unanswered create again or wait out a settle window."""
         return self.stop.is_set() or self.abort.is_set()
+
+    def stop_elapsed(self) -> float | None:
+        """Seconds since the apply was first seen stopping (``None``: it is not). The clients
+        end the lookups a stopping apply still makes — the one look for a create whose
+        answer was lost, the final listing for duplicates — within one request deadline of
+        that moment (:meth:`~hoodsync.remote.transport.ApiTransport.within_stop`), so that a
+        stop takes at most about one request deadline whatever the server does."""
+        if not self._stopping():
+            return None
+        now = self.clock()
+        with self._lock:
+            if self._stopped_at is None:
+                self._stopped_at = now
+            return now - self._stopped_at
 
     def _create_cut_short(
         self, change: Change, index: int, exc: HoodsyncError, remote_id: str | None, total: int
@@ -710,18 +747,25 @@ class _Runner:
 
         # Once the apply is stopping, or enough creates got no answer, a create whose outcome
         # is unknown is not sent again.
-        stopping = self._no_resend
+        # Once it is stopping, the one look for it ends within a request deadline of the stop.
+        stopping, elapsed = self._no_resend, self.stop_elapsed
         if change.kind is Kind.CAMPAIGN:
             return self._hood().create_campaign(
-                body, key=change.key, on_resend=resent, stopping=stopping
+                body, key=change.key, on_resend=resent, stopping=stopping, stop_elapsed=elapsed
             )
         if change.kind is Kind.PUSH_TASK:
-            return self._hood().create_push_task(body, on_resend=resent, stopping=stopping)
+            return self._hood().create_push_task(
+                body, on_resend=resent, stopping=stopping, stop_elapsed=elapsed
+            )
         older = set(self.same_name.get(change.address, ()))
         if change.remote_id:
             older.add(change.remote_id)
         return self._falconyte().create_campaign(
-            body, exclude_ids=sorted(older), on_resend=resent, stopping=stopping
+            body,
+            exclude_ids=sorted(older),
+            on_resend=resent,
+            stopping=stopping,
+            stop_elapsed=elapsed,
         )
 
     # ------------------------------------------------------------------ settling
@@ -949,10 +993,18 @@ class _Stopper:
     #: handled when this (main) thread runs Python code again, and ``abort`` is looked at.
     POLL = 0.05
 
-    def __init__(self, stop: threading.Event, abort: threading.Event, journal: _Recorder) -> None:
+    def __init__(
+        self,
+        stop: threading.Event,
+        abort: threading.Event,
+        journal: _Recorder,
+        on_note: Callable[[], object] | None = None,
+    ) -> None:
         self.stop = stop
         self.abort = abort
         self.journal = journal
+        #: called once, when the stop is noted (the runner starts its stop's clock)
+        self.on_note = on_note
         #: True once a stop was noted while changes were running or waiting to run.
         self.noted = False
         #: After a stop at once: the futures given to :meth:`finished` it did not report.
@@ -964,6 +1016,8 @@ class _Stopper:
             if not self.stop.is_set() or self.noted:
                 return
             self.noted = True
+        if self.on_note is not None:
+            self.on_note()
         self.journal.write("interrupted")
         log.warning("interrupted: finishing the changes in flight, starting no new one")
 
@@ -1071,7 +1125,7 @@ def apply_plan(
     report_change = (
         None if hooks is None else functools.partial(hooks.change_finished, plan.account.name)
     )
-    stopper = _Stopper(stop, abort, recorder)
+    stopper = _Stopper(stop, abort, recorder, on_note=runner.stop_elapsed)
     results = _run_waves(work, runner, recorder, stopper, parallelism, report_change)
     report = ApplyReport(journal_path=journal.path)
     report.interrupted = stopper.noted
@@ -1083,7 +1137,9 @@ def apply_plan(
         if report.stopped_at_once:
             report.duplicate_check_error = "not made: the apply was stopped at once"
         else:
-            _check_duplicates(report, work, clients, same_name, env, forbidden_env)
+            _check_duplicates(
+                report, work, clients, same_name, env, forbidden_env, runner.stop_elapsed
+            )
     recorder.write(
         "end",
         applied=report.count(Outcome.APPLIED),
@@ -1244,21 +1300,32 @@ def _check_duplicates(
     same_name: Mapping[str, Sequence[str]],
     env: Mapping[str, str],
     forbidden_env: frozenset[str],
+    stop_elapsed: Callable[[], float | None] | None = None,
 ) -> None:
     """One final listing per kind this run created: every change whose create was attempted
     and whose identity (campaign marker, else exact name) more than one object now carries is
     a :class:`Duplicate` in ``report``. Older namesakes the plan already knew (an email
     campaign's replaced and superseded ones) are not counted. A listing that fails is recorded
-    as such (duplicates then unknown)."""
+    as such (duplicates then unknown).
+
+    Once the apply is stopping (``stop_elapsed``: :meth:`_Runner.stop_elapsed`), the listing
+    ends within one request deadline of the stop — each request sent once, none sent after
+    that — and fails otherwise. Leaving it undone cannot make a duplicate: it only reports
+    them, nothing is sent because of it, and the next plan refuses to go on with a definition
+    two objects carry (an ambiguity error naming ``--resolve-duplicates``)."""
     attempted = {r.address for r in report.results if r.outcome is not Outcome.NOT_ATTEMPTED}
     creates = [
         c for c in work if c.address in attempted and any(step.op == "create" for step in c.steps)
     ]
     try:
-        listed = {
-            kind: [from_remote(kind, raw) for raw in _list(clients, kind)]
-            for kind in sorted({c.kind for c in creates}, key=lambda k: k.value)
-        }
+        with contextlib.ExitStack() as bounds:
+            for client in (clients.hood, clients.falconyte):
+                if client is not None:
+                    bounds.enter_context(client.within_stop(stop_elapsed))
+            listed = {
+                kind: [from_remote(kind, raw) for raw in _list(clients, kind)]
+                for kind in sorted({c.kind for c in creates}, key=lambda k: k.value)
+            }
     except HoodsyncError as exc:
         report.duplicate_check_error = str(exc)
         log.warning("the final listing for duplicates failed: %s", exc)

@@ -169,6 +169,11 @@ PHASES: Mapping[Action, int] = {
     Action.CANCEL: 2,
 }
 
+#: Actions that are not counted as an ``update`` besides, whatever their steps
+#: (:attr:`Change.counted_as`): an update already is one; a create and a replacement make a new
+#: object.
+_NOT_EDITS = frozenset({Action.UPDATE, Action.CREATE, Action.REPLACE})
+
 #: Actions counted as removals by the safety guard.
 REMOVALS = frozenset({Action.CANCEL, Action.STOP, Action.DEACTIVATE})
 
@@ -404,6 +409,27 @@ class Change:
         """True when any note is error-level."""
         return any(n.severity is Severity.ERROR for n in self.notes)
 
+    @property
+    def counted_as(self) -> tuple[Action, ...]:
+        """The actions the plan's summary counts this change under (:meth:`Plan.summary`):
+        none without steps; its own action; and ``update`` too when a change of another
+        action also edits the object's content — it has a field diff and a step patching the
+        object (a paused campaign updated and resumed, a campaign paused and updated, adopted
+        and updated, a push task updated and activated). So a reviewer reading only the
+        counts sees every content edit, whatever else the change does. An edit of a running
+        campaign (pause, update, resume) is an ``update`` alone: its pause and resume leave the
+        campaign as it was, as the summary counts each change by what it changes. A create and
+        a replacement make a new object: not an update."""
+        if not self.steps:
+            return ()
+        if (
+            self.action in _NOT_EDITS
+            or not self.diff
+            or not any(s.op is Op.PATCH for s in self.steps)
+        ):
+            return (self.action,)
+        return (self.action, Action.UPDATE)
+
     def sort_key(self) -> tuple[int, int, int, str, str]:
         """Wave, phase, kind, key, address (DESIGN §3)."""
         return (self.order, self.phase, _KIND_ORDER[self.kind], self.key, self.address)
@@ -429,6 +455,7 @@ class Change:
             "phase": self.phase,
             "sensitive": [s.to_dict() for s in self.sensitive],
             "flags": [f.value for f in self.flags],
+            "counted_as": [a.value for a in self.counted_as],
         }
 
     @classmethod
@@ -611,11 +638,13 @@ class Plan:
         return any(c.steps for c in self.changes)
 
     def summary(self) -> dict[str, int]:
-        """Count of changes with steps per action (every action present, zeros included)."""
+        """Count of changes with steps per action (every action present, zeros included). A
+        change that also edits content besides its own action counts under ``update`` too
+        (:attr:`Change.counted_as`), so the counts may add up to more than the changes."""
         out = {a.value: 0 for a in ACTIONS if a is not Action.NOTE}
         for c in self.changes:
-            if c.steps:
-                out[c.action] += 1
+            for action in c.counted_as:
+                out[action] += 1
         return out
 
     def all_notes(self) -> list[Note]:

@@ -6,6 +6,7 @@ runs through the real clients against the emulator where the point is what the A
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -81,6 +82,7 @@ class FakeHood:
         key: str | None,
         on_resend: Any = None,
         stopping: Any = None,
+        stop_elapsed: Any = None,
     ) -> dict[str, Any]:
         self._record("create_campaign", key)
         self.bodies.append(body)
@@ -112,7 +114,11 @@ class FakeHood:
         self.campaigns[campaign_id]["status"] = "canceled"
 
     def create_push_task(
-        self, body: Mapping[str, Any], on_resend: Any = None, stopping: Any = None
+        self,
+        body: Mapping[str, Any],
+        on_resend: Any = None,
+        stopping: Any = None,
+        stop_elapsed: Any = None,
     ) -> dict[str, Any]:
         self._record("create_push_task", str(body.get("name")))
         return {"id": "77", **body}
@@ -127,6 +133,9 @@ class FakeHood:
     def list_push_tasks(self) -> list[dict[str, Any]]:
         self._record("list_push_tasks", None)
         return []
+
+    def within_stop(self, stop_elapsed: Any) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
 
 ACCOUNT = AccountInfo(name="default", url="http://sandbox.localhost/v1/hood", sandbox=True)
@@ -273,6 +282,7 @@ def test_a_create_the_client_sends_again_is_journaled_before_it_goes(tmp_path: P
             key: str | None,
             on_resend: Any = None,
             stopping: Any = None,
+            stop_elapsed: Any = None,
         ) -> dict[str, Any]:
             on_resend(2)  # the first send's outcome was unknown and it never showed
             self.journal_at_resend = self.journal_path.read_text()
@@ -387,6 +397,7 @@ def test_a_slow_change_does_not_hold_back_the_report_of_those_done_after_it(
             key: str | None,
             on_resend: Any = None,
             stopping: Any = None,
+            stop_elapsed: Any = None,
         ) -> dict[str, Any]:
             if body["name"] == "A":
                 assert release.wait(5.0), "the others were never reported"
@@ -427,6 +438,9 @@ class FakeFalconyte:
     def list_campaigns(self) -> list[dict[str, Any]]:
         return list(self.campaigns.values())
 
+    def within_stop(self, stop_elapsed: Any) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
     def create_campaign(
         self,
         body: Mapping[str, Any],
@@ -434,6 +448,7 @@ class FakeFalconyte:
         exclude_ids: Any = (),
         on_resend: Any = None,
         stopping: Any = None,
+        stop_elapsed: Any = None,
     ) -> dict[str, Any]:
         self.calls.append(("create", None))
         self.excluded.append(list(exclude_ids))
@@ -787,7 +802,11 @@ class TwiceCreatingHood(FakeHood):
         self.tasks: list[dict[str, Any]] = []
 
     def create_push_task(
-        self, body: Mapping[str, Any], on_resend: Any = None, stopping: Any = None
+        self,
+        body: Mapping[str, Any],
+        on_resend: Any = None,
+        stopping: Any = None,
+        stop_elapsed: Any = None,
     ) -> dict[str, Any]:
         self._record("create_push_task", None)
         self.unknown_outcomes += 1
@@ -1778,3 +1797,108 @@ def test_a_create_in_flight_when_the_limit_is_reached_is_not_sent_again(
     )
     assert [r.outcome for r in report.results] == [Outcome.FAILED] * 2
     assert sent.count("T-a") == 3 and sent.count("T-b") == 1
+
+
+# ------------------------------------------------------------------ a server that stops answering
+
+
+class HungServer(httpx.BaseTransport):
+    """The real emulator until the first POST of a push task; from then on the server answers
+    nothing: every request (that POST included) takes ``read_timeout`` seconds of ``clock``
+    and times out (no real wait). ``on_hang`` runs once, when it stops answering. Counts the
+    requests sent after that, by method."""
+
+    def __init__(
+        self,
+        clock: FakeClock,
+        on_hang: Callable[[], None] = lambda: None,
+        read_timeout: float = 30.0,
+    ) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.clock = clock
+        self.on_hang = on_hang
+        self.read_timeout = read_timeout
+        self.hung_at: float | None = None
+        self.after: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.hung_at is None and request.method == "POST":
+            self.hung_at = self.clock()
+            self.on_hang()
+        if self.hung_at is None:
+            return self.inner.handle_request(request)
+        self.after.append(request.method)
+        self.clock.advance(self.read_timeout)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def stop_while_hung(
+    tmp_path: Path, emulator: EmulatorHandle, *, signal: bool
+) -> tuple[ApplyReport, HungServer, FakeClock]:
+    """Two push task creates, one at a time, against a server that stops answering when the
+    first one is sent; with ``signal``, a SIGTERM arrives at that moment (and is noted by the
+    apply before the POST times out). Default bounds: 60 s request deadline, 5 attempts."""
+    clock = FakeClock()
+    stop = threading.Event()
+    journal = Journal.create(tmp_path / "journal", label="default")
+
+    def stopped() -> None:
+        if signal:
+            stop.set()
+            for _ in range(200):  # the apply notes a stop within 0.05 s
+                if '"interrupted"' in journal.path.read_text():
+                    return
+                threading.Event().wait(0.025)
+            raise AssertionError("the stop was never noted")
+
+    server = HungServer(clock, stopped)
+    transport = ApiTransport(
+        emulator.hood_url,
+        Secret(emulator.hood_token),
+        transport=server,
+        clock=clock,
+        sleep=clock.sleep,
+        policy=RetryPolicy(settle_window=60.0),
+    )
+    try:
+        report = apply_plan(
+            push_creates("a", "b"),
+            Clients(hood=HoodClient(transport)),
+            journal=journal,
+            parallelism=1,
+            stop=stop,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    finally:
+        journal.close()
+        transport.close()
+    return report, server, clock
+
+
+def test_a_stop_while_the_server_hangs_takes_at_most_one_request_deadline(
+    tmp_path: Path, emulator: EmulatorHandle
+) -> None:
+    """The create on the wire is waited for (30 s: its read timeout); the one look for it is
+    one listing, sent once with what is left of the deadline (30 s); the final listing for
+    duplicates finds the deadline spent and sends nothing. 60 s from the signal, not minutes:
+    the outcome stays unknown in the journal, and the next plan waits for it."""
+    from hoodsync.cli.views import result_table
+
+    report, server, clock = stop_while_hung(tmp_path, emulator, signal=True)
+    assert server.hung_at is not None
+    assert clock() - server.hung_at <= 60.0
+    assert server.after == ["POST", "GET"]  # the create, one look; nothing retried
+    first, second = report.results
+    assert first.outcome is Outcome.INTERRUPTED and "outcome is unknown" in first.detail
+    assert second.outcome is Outcome.NOT_ATTEMPTED
+    assert report.duplicate_check_error is not None
+    assert "not sent: stopping" in report.duplicate_check_error
+    assert "The final listing for duplicates failed" in result_table(report)
+    [result] = [line for line in journal_lines(report) if line["event"] == "result"]
+    assert (result["address"], result["status"]) == ("push_task.a", "unknown")
+    left = read_leftovers(tmp_path / "journal", "default", None, 60.0)
+    assert left.unanswered == ("push_task.a",)

@@ -395,6 +395,8 @@ def test_result_table_lists_applied_failed_and_not_attempted(
     assert table["campaign.later"][1] == "not attempted"
     assert "Apply complete: 1 applied, 1 failed, 1 not attempted." in out
     assert "some changes were not applied" in err
+    # No duplicate was reported (nor looked for: no create's outcome was unknown).
+    assert "--resolve-duplicates" not in err and "DUPLICATE" not in out
     assert re.search(r"^campaign\.later: not attempted: .* \[3/3\]$", err, re.M)
     with emulated.remote() as remote:
         assert [c["name"] for c in remote.campaigns()] == ["Good"]
@@ -1000,6 +1002,120 @@ def test_ctrl_c_after_the_last_change_started_says_every_change_was_applied(
     assert "Apply complete: 1 applied, 0 failed, 0 not attempted." in out
     assert "Every change had started before the interrupt, and every one was applied." in err
     assert "error:" not in err
+
+
+# ------------------------------------------------------------------------------ before sending
+
+
+def signal_self(sig: signal.Signals) -> None:
+    """Send ``sig`` to this process and let the main thread take it (the CLI's handler)."""
+    os.kill(os.getpid(), sig)
+    for _ in range(100):
+        time.sleep(0.01)
+    raise AssertionError(f"{sig.name} was not taken")
+
+
+def signalled_before_sending(
+    acc: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sig: signal.Signals,
+    place: str,
+    *argv: str,
+) -> str:
+    """``apply ARGV`` with ``sig`` arriving at ``place``: "planning" (the account being read),
+    or a notice starting with ``place`` (a wait it announces). Checks that it ended with one
+    line on stderr, exit 1, no journal and nothing sent; returns that line."""
+    from hoodsync.cli.views import TerminalView
+
+    if place == "planning":
+        real = hoodsync.remote.hood.HoodClient.list_campaigns
+
+        def listing(client: Any) -> Any:
+            signal_self(sig)
+            return real(client)
+
+        monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "list_campaigns", listing)
+    else:
+        notice = TerminalView.notice
+
+        def noticed(view: TerminalView, message: str) -> None:
+            notice(view, message)
+            if message.startswith(place):
+                signal_self(sig)
+
+        monkeypatch.setattr(TerminalView, "notice", noticed)
+    journal = acc.root / ".hoodsync" / "journal"
+    before = sorted(journal.glob("*.jsonl"))
+    campaigns = remote_campaigns(acc)
+    code, out, err = cli(capsys, "apply", "--auto-approve", *argv)
+    assert code == 1, (out, err)
+    assert "Aborted" not in err and "Traceback" not in err
+    assert sorted(journal.glob("*.jsonl")) == before  # no apply started
+    assert remote_campaigns(acc) == campaigns
+    return err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_while_planning_says_nothing_was_sent(
+    emulated: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sig: signal.Signals,
+) -> None:
+    write(emulated.root, "c/c0.yaml", titled_campaign("c0", "Hello"))
+    line = signalled_before_sending(emulated, monkeypatch, capsys, sig, "planning")
+    who = "Interrupted" if sig is signal.SIGINT else "Terminated (SIGTERM)"
+    assert line == f"{who} before any change was sent: nothing was changed."
+
+
+def test_ctrl_c_at_the_question_says_nothing_was_sent(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import click.termui
+
+    import hoodsync.cli.views
+
+    def typing(prompt: str) -> str:  # someone at a terminal presses Ctrl-C instead of yes
+        signal_self(signal.SIGINT)
+        return "yes"
+
+    monkeypatch.setattr(hoodsync.cli.views, "_can_ask", lambda: True)
+    monkeypatch.setattr(click.termui, "visible_prompt_func", typing)
+    write(emulated.root, "c/c0.yaml", titled_campaign("c0", "Hello"))
+    journal = emulated.root / ".hoodsync" / "journal"
+    code, out, err = cli(capsys, "apply")
+    assert code == 1 and "Aborted" not in err
+    assert err.splitlines()[-1] == "Interrupted before any change was sent: nothing was changed."
+    assert list(journal.glob("*.jsonl")) == [] and remote_campaigns(emulated) == []
+
+
+def test_a_signal_while_waiting_for_the_lock_says_nothing_was_sent(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_lock import _hold_lock_of
+
+    write(emulated.root, "c/c0.yaml", titled_campaign("c0", "Hello"))
+    held = _hold_lock_of(emulated)
+    try:
+        line = signalled_before_sending(
+            emulated, monkeypatch, capsys, signal.SIGTERM, "Waiting up to", "--lock-timeout", "60"
+        )
+    finally:
+        held.release()
+    assert line == "Terminated (SIGTERM) before any change was sent: nothing was changed."
+
+
+def test_a_signal_while_waiting_for_an_interrupted_applys_creates_says_nothing_was_sent(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_recovery import stop_with_creates_on_the_wire
+
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    held = stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 1)
+    held.release.set()
+    line = signalled_before_sending(emulated, monkeypatch, capsys, signal.SIGINT, "Waiting ")
+    assert line == "Interrupted before any change was sent: nothing was changed."
 
 
 # ------------------------------------------------------------------------------ SIGTERM

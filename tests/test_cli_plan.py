@@ -632,3 +632,25 @@ def test_a_create_named_like_a_live_object_but_for_look_alikes_is_flagged(
     code, out, _ = cli(capsys, "plan", "--no-color")
     assert code == 0 and "Warning: creates objects named like a live one" in out
     assert "creates a second copy" not in out and LOOKALIKE_DAILY not in out
+
+
+def test_a_campaign_left_paused_whose_definition_changed_counts_as_an_update_too(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An interrupted apply left a running campaign paused before its edit; the next plan
+    updates and resumes it. A reviewer reading only the counts (the summary line, the
+    markdown table of a PR comment, the JSON summary) sees the content edit."""
+    from test_cli_apply import running_campaigns, titled_campaign
+    from test_recovery import left_paused_by_a_stopped_edit
+
+    running_campaigns(emulated, capsys, "a")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "Hello again"))
+    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
+    code, out, err = cli(capsys, "plan")
+    assert code == 0, err
+    assert "# campaign.a will be updated and resumed (paused -> running" in out
+    assert "Plan: 0 to create, 1 to update, 1 to resume, 0 to pause, 0 to cancel." in out
+    doc = plan_json(capsys)
+    assert (doc["summary"]["update"], doc["summary"]["resume"]) == (1, 1)
+    code, out, _ = cli(capsys, "plan", "--format", "markdown")
+    assert "| to update | 1 |" in out and "| to resume | 1 |" in out

@@ -279,6 +279,7 @@ def test_a_create_that_went_through_twice_is_reported_and_fails_the_apply(
     assert code == 1 and "Traceback" not in err
     assert "DUPLICATE campaign.one: 2 objects carry its identity (ids 1000, 1001)" in out
     assert "1 created more than once" in out
+    assert err.rstrip().endswith("a duplicate is settled with --resolve-duplicates")
 
 
 EVIL_TITLE = "Bad\x1b[2J\nFAKE: campaign.x: created (id 1) [1/1]"

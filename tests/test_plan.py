@@ -18,6 +18,7 @@ from hoodsync.plan import (
     Change,
     Counts,
     FieldDiff,
+    Flag,
     Note,
     Plan,
     RemoteRef,
@@ -167,6 +168,77 @@ def test_summary_errors_and_changes_flags() -> None:
     p2 = Plan(account=ACCOUNT, changes=(blocked,))
     assert p2.has_errors and not p2.has_changes and p2.summary()["update"] == 0
     assert p2.to_dict()["errors"] == 1
+
+
+def test_every_change_that_edits_content_counts_as_an_update() -> None:
+    """A change of another action that also patches the object's fields (a paused campaign
+    updated and resumed, paused and updated, adopted and updated, a push task updated and
+    activated) counts under "to update" as well as under its own action; an edit of a running
+    campaign (pause, update, resume) counts once, as the update it is; a resume or an adopt
+    with no field diff is not an update. The JSON summary and the text and markdown summaries
+    say the same."""
+    from hoodsync.render import render
+
+    title = (FieldDiff("messages[0].push.title.en", "change", "Hello", "Hello again"),)
+
+    def made(
+        key: str, action: str, ops: tuple[str, ...], *, diff: bool = True, **kw: Any
+    ) -> Change:
+        return Change(
+            address=f"campaign.{key}",
+            kind=Kind.CAMPAIGN,
+            key=key,
+            action=action,
+            description=f"will be {action}d",
+            remote_id=key,
+            steps=tuple(Step(op, key, {} if op == "resume" else {"name": "x"}) for op in ops),
+            diff=title if diff else (),
+            **kw,
+        )
+
+    changes = (
+        made("resumed-and-updated", "resume", ("patch", "resume")),
+        made("paused-and-updated", "pause", ("pause", "patch")),
+        made("adopted-and-updated", "adopt", ("patch",)),
+        made("live-edit", "update", ("pause", "patch", "resume"), flags=(Flag.LIVE_EDIT,)),
+        made("resumed", "resume", ("resume",), diff=False),
+        made("adopted", "adopt", ("patch",), diff=False),
+        Change(
+            "push_task.t",
+            Kind.PUSH_TASK,
+            "t",
+            "activate",
+            "will be updated and activated",
+            remote_id="9",
+            steps=(Step("patch", "9", {"status": 1, "title": "x"}),),
+            diff=title,
+        ),
+    )
+    plan = Plan(account=ACCOUNT, changes=changes)
+    assert [c.counted_as for c in changes] == [
+        ("resume", "update"),
+        ("pause", "update"),
+        ("adopt", "update"),
+        ("update",),
+        ("resume",),
+        ("adopt",),
+        ("activate", "update"),
+    ]
+    summary = plan.summary()
+    assert (summary["update"], summary["resume"], summary["pause"]) == (5, 2, 1)
+    assert (summary["adopt"], summary["activate"]) == (2, 1)
+    doc = plan.to_dict()
+    assert doc["summary"] == summary
+    assert [c["counted_as"] for c in doc["changes"]] == [list(c.counted_as) for c in changes]
+    line = "Plan: 0 to create, 5 to update, 2 to resume, 1 to pause, 0 to cancel, 2 to adopt"
+    assert line in render(doc, "text", color=False)
+    markdown = render(doc, "markdown")
+    assert line in markdown and "| to update | 5 |" in markdown
+    # The list of names agrees with the counts: each change under every action it counts as.
+    [updates] = [x for x in markdown.splitlines() if x.startswith("- **to update** (5):")]
+    for key in ("resumed-and-updated", "paused-and-updated", "adopted-and-updated", "live-edit"):
+        assert f"`{key}`" in updates
+    assert "`t`" in updates
 
 
 def test_order_is_wave_then_phase_then_kind_then_key() -> None:

@@ -29,6 +29,7 @@ from conftest import FakeClock
 
 from hoodsync.remote.ratelimit import (
     MAX_SERVER_WAIT,
+    NoSlotInTime,
     RateLimiter,
     WaitTooLong,
     fastest_schedule,
@@ -525,6 +526,23 @@ def test_a_reset_beyond_the_cap_with_nothing_remaining_is_refused_not_slept() ->
         limiter.acquire()
     assert info.value.header == "X-RateLimit-Reset" and "30 s" in str(info.value)
     assert clock() == T0
+
+
+def test_a_caller_bound_on_the_wait_refuses_a_later_slot_without_sleeping() -> None:
+    """``acquire(within=...)``: a send the limits allow only after that is refused at once,
+    nothing recorded as sent; one allowed within it is waited for as usual."""
+    clock = FakeClock(T0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.observe(
+        {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "45"},
+        limiter.acquire(),
+    )
+    with pytest.raises(NoSlotInTime) as info:
+        limiter.acquire(within=10.0)
+    assert info.value.within == 10.0 and 44.0 <= info.value.seconds <= 46.0
+    assert clock() == T0  # nothing slept
+    limiter.acquire(within=50.0)
+    assert T0 + 45.0 <= clock() <= T0 + 46.0
 
 
 def test_server_demands_within_the_cap_are_waited_for() -> None:

@@ -29,6 +29,7 @@ from hoodsync.errors import (
     InsecureTransportError,
     NetworkError,
     NotFoundError,
+    OutcomeUnknownError,
     RateLimitedError,
     RemoteError,
     ServerError,
@@ -951,6 +952,125 @@ def test_a_stop_during_a_settle_window_ends_it_at_the_next_look_and_sends_nothin
         transport.create("/push-tasks", {"name": "x"}, find=find, stopping=stop.is_set)
     assert len(seen) == 1 and len(looks) == 3
     assert clock() - started < 4.0  # the pauses before the 2nd and 3rd looks (1 + 2 s) only
+
+
+def test_a_stopping_caller_looks_for_an_unanswered_create_with_one_listing_sent_once() -> None:
+    """Once the caller is stopping (``stop_elapsed``), the one look is one listing whose
+    requests are not retried (a hung server would otherwise hold the stop for minutes)."""
+    lists: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            raise httpx.ReadTimeout("timed out", request=request)
+        lists.append(request)
+        return httpx.Response(503)
+
+    transport, _ = make(handler, policy=RetryPolicy(settle_window=60.0, max_attempts=5))
+
+    def find() -> None:
+        transport.request("GET", "/push-tasks", retry=True)
+
+    with pytest.raises(OutcomeUnknownError) as info:
+        transport.create(
+            "/push-tasks", {"name": "x"}, find=find, stopping=lambda: True, stop_elapsed=lambda: 5.0
+        )
+    assert len(lists) == 1 and "HTTP 503" in str(info.value)
+
+
+def test_once_a_stop_is_one_request_deadline_old_the_look_sends_nothing() -> None:
+    posts: list[httpx.Request] = []
+    lists: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(request)
+            raise httpx.ReadTimeout("timed out", request=request)
+        lists.append(request)
+        return ok({"total": 0, "items": []})
+
+    transport, _ = make(handler, policy=RetryPolicy(deadline=60.0, max_attempts=5))
+
+    def find() -> None:
+        transport.request("GET", "/push-tasks", retry=True)
+
+    with pytest.raises(OutcomeUnknownError) as info:
+        transport.create(
+            "/push-tasks",
+            {"name": "x"},
+            find=find,
+            stopping=lambda: True,
+            stop_elapsed=lambda: 60.5,
+        )
+    assert (len(posts), len(lists)) == (1, 0)
+    assert "not sent: stopping, and one request deadline (60 s) has passed" in str(info.value)
+    assert transport.unknown_outcomes == 1
+
+
+def test_within_a_stop_that_has_not_begun_requests_retry_as_usual() -> None:
+    handler, seen = replies(httpx.Response(503), httpx.Response(503), ok({"ok": True}))
+    transport, _ = make(handler)
+    with transport.within_stop(lambda: None):
+        assert transport.request("GET", "/campaigns", retry=True).data == {"ok": True}
+    assert len(seen) == 3
+
+
+def test_a_stop_beginning_between_attempts_ends_the_retries() -> None:
+    began: list[float] = []
+    handler, seen = replies(httpx.Response(503))
+
+    def stop_elapsed() -> float | None:
+        return 1.0 if began else None
+
+    def counting(request: httpx.Request) -> httpx.Response:
+        began.append(1.0)  # the signal arrives while the first attempt waits for its answer
+        return handler(request)
+
+    transport, _ = make(counting)
+    with transport.within_stop(stop_elapsed), pytest.raises(ApiError):
+        transport.request("GET", "/campaigns", retry=True)
+    assert len(seen) == 1
+
+
+def test_within_a_stop_the_rate_limiter_holds_a_request_only_as_long_as_is_left() -> None:
+    handler, seen = replies(
+        ok(
+            {"total": 0, "items": []},
+            headers={
+                "x-ratelimit-limit": "150",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": "50",
+            },
+        )
+    )
+    transport, clock = make(handler, policy=RetryPolicy(deadline=60.0))
+    transport.request("GET", "/campaigns", retry=True)  # the minute's budget is spent
+    started = clock()
+    with transport.within_stop(lambda: 30.0), pytest.raises(RemoteError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    assert len(seen) == 1 and clock() == started  # not sent, nothing slept
+    assert "not sent: stopping, and the rate limits allow the next request only in" in str(
+        info.value
+    )
+
+
+def test_within_a_stop_a_request_gets_what_is_left_of_one_request_deadline() -> None:
+    """A server that never finishes its answer: the request ends when one deadline (5 s here)
+    since the stop has passed (0.2 s left), and it is not sent again."""
+    slow = Reply(200, b'{"total": 0, "items": []}' * 20, trickle=0.05)
+    with HostileServer(lambda request: slow) as server:
+        transport = ApiTransport(
+            server.url + "/v1/hood",
+            Secret(TOKEN),
+            policy=RetryPolicy(timeout=5.0, deadline=5.0, max_attempts=5),
+        )
+        with (
+            transport,
+            transport.within_stop(lambda: 4.8),
+            pytest.raises(NetworkError) as info,
+        ):
+            transport.request("GET", "/campaigns", retry=True)
+        assert len(server.requests) == 1
+    assert "0.2 s deadline for the whole request passed" in str(info.value)
 
 
 def test_settle_pauses_grow_and_fill_the_window() -> None:

@@ -553,10 +553,12 @@ def _stop_on_interrupt(
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if abort.is_set() or not view.applying.is_set():
+        if abort.is_set():
             raise KeyboardInterrupt
         name = _SIGNAL_NAMES.get(signal.Signals(signum), signal.Signals(signum).name)
         view.interrupts.append(name)
+        if not view.applying.is_set():
+            raise KeyboardInterrupt  # nothing sent yet: see _interrupted_before_sending
         if stop.is_set():
             abort.set()
             _err(
@@ -565,9 +567,8 @@ def _stop_on_interrupt(
             )
             return
         stop.set()
-        what = "Interrupted" if name == "Ctrl-C" else f"Terminated ({name})"
         _err(
-            f"{what}: finishing the changes in flight, starting no new one "
+            f"{_stopped_by(name)}: finishing the changes in flight, starting no new one "
             "(Ctrl-C or SIGTERM again to stop at once)."
         )
 
@@ -578,6 +579,26 @@ def _stop_on_interrupt(
         for sig, old in previous.items():
             if old is not None:  # None: not installed from Python; nothing to put back
                 signal.signal(sig, old)
+
+
+def _stopped_by(name: str) -> str:
+    """How a message starts when the signal ``name`` stopped the command."""
+    return "Interrupted" if name == "Ctrl-C" else f"Terminated ({name})"
+
+
+@contextlib.contextmanager
+def _interrupted_before_sending(view: TerminalView) -> Iterator[None]:
+    """A Ctrl-C or SIGTERM before apply starts sending changes — while it reads definitions,
+    waits for the lock or for an interrupted apply's creates, plans, or asks — ends the command
+    with one line saying that nothing was sent (exit 1): until ``view.applying`` is set only
+    reads have gone out. A Ctrl-C at the question reaches here as click's ``Abort``."""
+    try:
+        yield
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        if view.applying.is_set() or not view.interrupts:
+            raise
+        _err(f"{_stopped_by(view.interrupts[0])} before any change was sent: nothing was changed.")
+        raise SystemExit(EXIT_ERROR) from None
 
 
 @cli.command()
@@ -656,17 +677,22 @@ def apply(
         lambda p: render(p.to_dict(), "text", color=color), auto_approve=auto_approve
     )
     stop, abort = threading.Event(), threading.Event()
-    with _stop_on_interrupt(stop, abort, view):
+    with _interrupted_before_sending(view), _stop_on_interrupt(stop, abort, view):
         ok = engine.apply(opts, view, stop, abort)
+    # Named only when a final listing reported a duplicate (a DUPLICATE line in the table).
+    settle = "; a duplicate is settled with --resolve-duplicates" if view.duplicates else ""
     if stop.is_set() and ok is not True:
         how = "stopped at once" if abort.is_set() else "interrupted"
-        _fail(f"{how}: not every change was applied (see the table); run apply again to finish")
+        _fail(
+            f"{how}: not every change was applied (see the table); run apply again to finish"
+            + settle
+        )
     if stop.is_set():
         _err("Every change had started before the interrupt, and every one was applied.")
     if ok is False:
         _fail(
             "some changes were not applied, or something needs a look (see the table): run "
-            "apply again to finish; a duplicate is settled with --resolve-duplicates"
+            "apply again to finish" + settle
         )
 
 

@@ -320,6 +320,8 @@ class TerminalView:
         self.applying = threading.Event()
         #: The signals that stopped the apply, in order ("Ctrl-C", "SIGTERM"): the headline.
         self.interrupts: list[str] = []
+        #: The changes any account's final listing found created more than once.
+        self.duplicates: list[str] = []
         self._out: Ordered | None = None
         self._index: dict[str, int] = {}
         self._progress: dict[str, Progress] = {}
@@ -370,6 +372,7 @@ class TerminalView:
 
     def apply_finished(self, account: str, report: ApplyReport) -> None:
         """The result table replaces the bar."""
+        self.duplicates += [d.address for d in report.duplicates]
         out, index = self._ordered(account)
         out.clear_bar(index)
         out.write(index, result_table(report, self.interrupts), err=False)

@@ -7,6 +7,7 @@ single campaign is found by listing. Returned dicts are normalised by
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -82,6 +83,13 @@ class FalconyteClient:
         """Creates through this client whose outcome was unknown at least once."""
         return self.transport.unknown_outcomes
 
+    def within_stop(
+        self, stop_elapsed: Callable[[], float | None] | None
+    ) -> contextlib.AbstractContextManager[None]:
+        """The requests of this thread inside the block end within one request deadline of the
+        caller's stop (:meth:`ApiTransport.within_stop`)."""
+        return self.transport.within_stop(stop_elapsed)
+
     def list_campaigns(self) -> list[Obj]:
         """Every campaign of the team, oldest first, de-duplicated by id.
 
@@ -151,6 +159,7 @@ class FalconyteClient:
         exclude_ids: Collection[str] = (),
         on_resend: Callable[[int], None] | None = None,
         stopping: Callable[[], bool] | None = None,
+        stop_elapsed: Callable[[], float | None] | None = None,
     ) -> Obj:
         """Create a campaign exactly once and return it.
 
@@ -182,6 +191,7 @@ class FalconyteClient:
             operation="create email campaign",  # not its name: it may hold an ${env:...} value
             on_resend=on_resend,
             stopping=stopping,
+            stop_elapsed=stop_elapsed,
         )
         if result.existing is not None:
             return result.existing
@@ -192,11 +202,13 @@ class FalconyteClient:
             return normalize_email_campaign(created)
         # No usable id (none, or null / true / "" / 1.5 ...): the campaign may exist but is
         # unknown, never "created (id None)". Look for it as for a lost answer.
-        existing = self.transport.settle(
-            find,
-            operation="create email campaign",
-            cause="the answer named no campaign by a valid id",
-        )
+        with self.transport.within_stop(stop_elapsed):
+            existing = self.transport.settle(
+                find,
+                operation="create email campaign",
+                cause="the answer named no campaign by a valid id",
+                stopping=stopping,
+            )
         if existing is None:
             raise OutcomeUnknownError(
                 "the server accepted the create but returned no campaign, and listing does not "

@@ -7,6 +7,7 @@ numbers as ints. Nothing else is renamed or dropped. Errors come from :mod:`hood
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
@@ -217,6 +218,13 @@ class HoodClient:
         :meth:`ApiTransport.create`): after any, a final listing should look for duplicates."""
         return self.transport.unknown_outcomes
 
+    def within_stop(
+        self, stop_elapsed: Callable[[], float | None] | None
+    ) -> contextlib.AbstractContextManager[None]:
+        """The requests of this thread inside the block end within one request deadline of the
+        caller's stop (:meth:`ApiTransport.within_stop`)."""
+        return self.transport.within_stop(stop_elapsed)
+
     # ------------------------------------------------------------------ campaigns
 
     def list_campaigns(self) -> list[Obj]:
@@ -245,6 +253,7 @@ class HoodClient:
         key: str | None,
         on_resend: Callable[[int], None] | None = None,
         stopping: Callable[[], bool] | None = None,
+        stop_elapsed: Callable[[], float | None] | None = None,
     ) -> Obj:
         """Create a campaign exactly once and return it (re-read if the answer was partial).
 
@@ -274,8 +283,9 @@ class HoodClient:
             operation=f"create campaign {key}" if key else "create campaign",
             on_resend=on_resend,
             stopping=stopping,
+            stop_elapsed=stop_elapsed,
         )
-        created = self._settle(result, find, "campaign")
+        created = self._settle(result, find, "campaign", stopping, stop_elapsed)
         if result.existing is not None or _is_complete_campaign(created):
             return normalize_campaign(created)
         return self.get_campaign(str(to_str_id(created["id"])))
@@ -365,6 +375,7 @@ class HoodClient:
         exclude_ids: Collection[str] = (),
         on_resend: Callable[[int], None] | None = None,
         stopping: Callable[[], bool] | None = None,
+        stop_elapsed: Callable[[], float | None] | None = None,
     ) -> Obj:
         """Create a push task exactly once and return it (the POST answers only the id; the task
         is read back). On an unknown outcome, a task with the exact ``name`` that is not one of
@@ -389,8 +400,9 @@ class HoodClient:
             operation="create push task",
             on_resend=on_resend,
             stopping=stopping,
+            stop_elapsed=stop_elapsed,
         )
-        created = self._settle(result, find, "push task")
+        created = self._settle(result, find, "push task", stopping, stop_elapsed)
         if result.existing is not None:
             return created
         return self.get_push_task(str(to_str_id(created["id"])))
@@ -405,10 +417,18 @@ class HoodClient:
             operation=f"update push task {task_id}",
         )
 
-    def _settle(self, result: CreateResult[Obj], find: Callable[[], Obj | None], what: str) -> Obj:
+    def _settle(
+        self,
+        result: CreateResult[Obj],
+        find: Callable[[], Obj | None],
+        what: str,
+        stopping: Callable[[], bool] | None,
+        stop_elapsed: Callable[[], float | None] | None,
+    ) -> Obj:
         """The created object: the one found by listing, the one answered, or — when a success
         answer carries no id — the one listing finds over the settle window (the create did
-        happen, but may not be listed at once)."""
+        happen, but may not be listed at once; once the caller is stopping, one look bounded
+        as :meth:`ApiTransport.create` bounds it)."""
         if result.existing is not None:
             return result.existing
         assert result.response is not None
@@ -418,9 +438,13 @@ class HoodClient:
         # No usable id (none, or null / true / "" / 1.5 ...): the create happened but its
         # object is unknown, never "created (id None)". Look for it as for a lost answer.
         operation = f"create {what}"
-        found = self.transport.settle(
-            find, operation=operation, cause=f"the answer named no {what} by a valid id"
-        )
+        with self.transport.within_stop(stop_elapsed):
+            found = self.transport.settle(
+                find,
+                operation=operation,
+                cause=f"the answer named no {what} by a valid id",
+                stopping=stopping,
+            )
         if found is None:
             raise OutcomeUnknownError(
                 f"the server accepted the create but named no {what}, and listing does not show it",

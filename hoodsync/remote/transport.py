@@ -48,7 +48,7 @@ import random
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -67,7 +67,7 @@ from hoodsync.errors import (
     ServerError,
 )
 from hoodsync.remote.network import DeadlineBackend, is_loopback_host, network_transport
-from hoodsync.remote.ratelimit import MAX_SERVER_WAIT, RateLimiter, WaitTooLong
+from hoodsync.remote.ratelimit import MAX_SERVER_WAIT, NoSlotInTime, RateLimiter, WaitTooLong
 
 __all__ = [
     "Api",
@@ -121,6 +121,9 @@ REQUEST_DEADLINE = 60.0
 #: Nesting deeper than this in an answer is refused as malformed: no API object hoodsync reads
 #: comes near it, and deeper structures only exhaust the recursion limit further on.
 MAX_JSON_DEPTH = 64
+
+#: Why a request of a stopping caller was not sent (:meth:`ApiTransport.within_stop`).
+_STOP_SPENT = "stopping, and one request deadline ({deadline:g} s) has passed since the stop began"
 
 #: First pause between two looks for a create whose outcome is unknown; each pause doubles, up
 #: to ``_SETTLE_PAUSE_CAP``.
@@ -538,6 +541,8 @@ class ApiTransport:
         self._rng_lock = threading.Lock()
         self._on_request = on_request
         self._slots = threading.BoundedSemaphore(parallelism)
+        #: Per thread: the stops of the :meth:`within_stop` blocks it is in (``stops``).
+        self._bounds = threading.local()
         self._done = threading.Condition()
         self._in_flight = 0
         self._finished = 0
@@ -585,6 +590,46 @@ class ApiTransport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def within_stop(self, stop_elapsed: Callable[[], float | None] | None) -> Iterator[None]:
+        """Bound the requests this thread makes inside the block by the caller's stop:
+        ``stop_elapsed()`` is how many seconds ago the caller began stopping (a first Ctrl-C
+        or SIGTERM), ``None`` while it has not. Until then, nothing changes. From then on,
+        each request is sent at most once (an attempt already on the wire is not cut short,
+        but not retried), and it ends by one request ``deadline`` after the stop began: its
+        own deadline, its wait for an in-flight slot and for the rate limiter are cut to the
+        time left, and with none left it is not sent, raising :class:`RemoteError`
+        (``not sent: ...``). For the lookups a stopping apply still makes (README, "Apply":
+        a stop takes at most about one request deadline). Blocks nest; ``None``: no bound."""
+        if stop_elapsed is None:
+            yield
+            return
+        outer: tuple[Callable[[], float | None], ...] = getattr(self._bounds, "stops", ())
+        self._bounds.stops = (*outer, stop_elapsed)
+        try:
+            yield
+        finally:
+            self._bounds.stops = outer
+
+    def _stop_remaining(self) -> float | None:
+        """Seconds left (perhaps none, or fewer) for a request of a :meth:`within_stop` block
+        whose stop has begun; ``None`` when there is no such stop."""
+        stops: tuple[Callable[[], float | None], ...] = getattr(self._bounds, "stops", ())
+        elapsed = [e for e in (stop() for stop in stops) if e is not None]
+        return self.policy.deadline - max(elapsed) if elapsed else None
+
+    def _stop_left(self, op: str) -> float | None:
+        """:meth:`_stop_remaining`, raising :class:`RemoteError` (nothing sent) when no time
+        is left."""
+        left = self._stop_remaining()
+        if left is not None and left <= 0:
+            raise RemoteError(
+                f"not sent: {_STOP_SPENT.format(deadline=self.policy.deadline)}",
+                operation=op,
+                not_sent=True,
+            )
+        return left
+
     # ------------------------------------------------------------------------------ public
 
     def request(
@@ -625,6 +670,7 @@ class ApiTransport:
         max_sends: int | None = None,
         on_resend: Callable[[int], None] | None = None,
         stopping: Callable[[], bool] | None = None,
+        stop_elapsed: Callable[[], float | None] | None = None,
     ) -> CreateResult[T]:
         """POST a create exactly once, whatever the network does.
 
@@ -649,8 +695,12 @@ class ApiTransport:
         SIGTERM). Once it is true, the create is not sent again and no settle window is waited
         out: after an unknown outcome the object is looked for once, and if it is not there the
         last send's failure is raised at once (the outcome stays unknown; the next run waits
-        for it through the journal). A send already on the wire is still waited for, so a stop
-        costs at most about one request ``deadline``.
+        for it through the journal). A send already on the wire is still waited for.
+        ``stop_elapsed()`` says how long ago the caller began stopping (``None``: it has not;
+        see :meth:`within_stop`): from then on the look is one listing, each of its requests
+        sent once and ending by one request ``deadline`` after the stop began — not sent at
+        all once that has passed (the look then fails: :class:`OutcomeUnknownError`). So a
+        stop costs at most about one request ``deadline``, whatever the server does.
         """
         op = operation or f"POST {path}"
         sends = max_sends if max_sends is not None else self.policy.max_attempts
@@ -677,7 +727,8 @@ class ApiTransport:
                 with self._count_lock:
                     self.unknown_outcomes += 1
                 log.info("%s: outcome unknown (%s); looking for it", op, type(last).__name__)
-            existing = self.settle(find, operation=op, cause=last, stopping=stopping)
+            with self.within_stop(stop_elapsed):
+                existing = self.settle(find, operation=op, cause=last, stopping=stopping)
             if existing is not None:
                 log.info("%s: found after an unknown outcome; not sending again", op)
                 return CreateResult(existing=existing, sends=send)
@@ -757,6 +808,8 @@ class ApiTransport:
             if not throttled:
                 failed += 1
             retryable = failure.retryable and (retry or not failure.maybe_executed)
+            if self._stop_remaining() is not None:
+                retryable = False  # the caller is stopping: see within_stop()
             if not retryable:
                 raise self._ending(failure, attempt, started, reached=reached, retry=retry)
             delay = self._retry_delay(failure, failed if not throttled else attempt)
@@ -783,51 +836,96 @@ class ApiTransport:
         op: str,
         lookup: bool,
     ) -> Response | _Failure:
-        """One send: take an in-flight slot, clear the limiter, send, classify."""
-        with self._slots:
-            asked = self._clock()
-            try:
-                ticket = self.limiter.acquire()
-            except WaitTooLong as exc:
-                raise RemoteError(f"{exc}; nothing was sent", operation=op, not_sent=True) from exc
+        """One send: take an in-flight slot, clear the limiter, send, classify. Inside a
+        :meth:`within_stop` block whose stop has begun, each of these waits is cut to the time
+        left (:meth:`_stop_left`)."""
+        left = self._stop_left(op)
+        if not self._slots.acquire(timeout=left):
+            raise RemoteError(
+                f"not sent: stopping, and no connection was free within one request deadline "
+                f"({self.policy.deadline:g} s) of the stop",
+                operation=op,
+                not_sent=True,
+            )
+        try:
+            return self._attempt_in_slot(
+                method, path, params, body, attempt=attempt, op=op, lookup=lookup
+            )
+        finally:
+            self._slots.release()
+
+    def _attempt_in_slot(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        *,
+        attempt: int,
+        op: str,
+        lookup: bool,
+    ) -> Response | _Failure:
+        """:meth:`_attempt`, holding an in-flight slot."""
+        asked = self._clock()
+        try:
+            ticket = self.limiter.acquire(within=self._stop_left(op))
+        except WaitTooLong as exc:
+            raise RemoteError(f"{exc}; nothing was sent", operation=op, not_sent=True) from exc
+        except NoSlotInTime as exc:
+            raise RemoteError(
+                f"not sent: stopping, and {exc}", operation=op, not_sent=True
+            ) from exc
+        try:
+            limit = self._stop_left(op)
+        except RemoteError:
+            self.limiter.discard(ticket)  # granted, but not sent after all
+            raise
+        with self._done:
+            self._in_flight += 1
+        sent_at = self._clock()
+        status: int | None = None
+        error_name: str | None = None
+        try:
+            outcome = self._send(
+                method,
+                path,
+                params,
+                body,
+                ticket=ticket,
+                op=op,
+                lookup=lookup,
+                attempt=attempt,
+                limit=limit,
+            )
+            if isinstance(outcome, Response):
+                status = outcome.status
+            else:
+                outcome.queued = sent_at - asked
+                status = getattr(outcome.error, "status", None)
+                if status is None:
+                    error_name = type(outcome.error).__name__
+            return outcome
+        finally:
+            finished = self._clock()
             with self._done:
-                self._in_flight += 1
-            sent_at = self._clock()
-            status: int | None = None
-            error_name: str | None = None
-            try:
-                outcome = self._send(
-                    method, path, params, body, ticket=ticket, op=op, lookup=lookup, attempt=attempt
+                self._in_flight -= 1
+                self._finished += 1
+                self._done.notify_all()
+            # Every request at debug; at info only the ones worth a look (retries, errors).
+            notable = attempt > 1 or status is None or status >= 400
+            log.log(
+                logging.INFO if notable else logging.DEBUG,
+                "%s %s -> %s (attempt %d, %.0f ms)",
+                method,
+                path,
+                status if status is not None else (error_name or "error"),
+                attempt,
+                (finished - sent_at) * 1000.0,
+            )
+            if self._on_request is not None:
+                self._on_request(
+                    RequestRecord(method, path, attempt, status, sent_at, finished, error_name)
                 )
-                if isinstance(outcome, Response):
-                    status = outcome.status
-                else:
-                    outcome.queued = sent_at - asked
-                    status = getattr(outcome.error, "status", None)
-                    if status is None:
-                        error_name = type(outcome.error).__name__
-                return outcome
-            finally:
-                finished = self._clock()
-                with self._done:
-                    self._in_flight -= 1
-                    self._finished += 1
-                    self._done.notify_all()
-                # Every request at debug; at info only the ones worth a look (retries, errors).
-                notable = attempt > 1 or status is None or status >= 400
-                log.log(
-                    logging.INFO if notable else logging.DEBUG,
-                    "%s %s -> %s (attempt %d, %.0f ms)",
-                    method,
-                    path,
-                    status if status is not None else (error_name or "error"),
-                    attempt,
-                    (finished - sent_at) * 1000.0,
-                )
-                if self._on_request is not None:
-                    self._on_request(
-                        RequestRecord(method, path, attempt, status, sent_at, finished, error_name)
-                    )
 
     def _send(
         self,
@@ -840,18 +938,23 @@ class ApiTransport:
         op: str,
         lookup: bool,
         attempt: int,
+        limit: float | None = None,
     ) -> Response | _Failure:
-        with self._deadline():
+        with self._deadline(limit):
             return self._send_within_deadline(
                 method, path, params, body, ticket=ticket, op=op, lookup=lookup, attempt=attempt
             )
 
-    def _deadline(self) -> contextlib.AbstractContextManager[None]:
-        """Bound every socket operation of this attempt by the policy's ``deadline`` (network
-        only)."""
+    def _deadline(self, limit: float | None = None) -> contextlib.AbstractContextManager[None]:
+        """Bound every socket operation of this attempt by the policy's ``deadline``, or by
+        ``limit`` seconds when that is shorter (network only)."""
         if self._backend is None:
             return contextlib.nullcontext()
-        return self._backend.deadline(self.policy.deadline)
+        seconds = self.policy.deadline
+        if limit is not None:
+            # Tenths of a second: the deadline is named in the error when it passes.
+            seconds = min(seconds, max(0.1, round(limit, 1)))
+        return self._backend.deadline(seconds)
 
     def _send_within_deadline(
         self,

@@ -329,12 +329,15 @@ _LIST_ORDER = ("cancel", "stop", "deactivate", "replace", "note") + tuple(
 
 def _groups(doc: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, list[str]]]]]:
     """``(what happens, [(kind word, [keys])])`` for every change (``note``: a change that
-    cannot be made), in :data:`_LIST_ORDER`, kinds and keys in plan order."""
+    cannot be made), in :data:`_LIST_ORDER`, kinds and keys in plan order. A change is named
+    under every action the summary counts it under (``counted_as``: a paused campaign updated
+    and resumed is under "to update" and "to resume"), so each line agrees with its count."""
     by_action: dict[str, dict[str, list[str]]] = {}
     for c in doc["changes"]:
-        action = c["action"] if c["steps"] else "note"
+        counted = c.get("counted_as", [c["action"]]) if c["steps"] else ["note"]
         kind = str(c["address"]).split(".", 1)[0]
-        by_action.setdefault(action, {}).setdefault(kind, []).append(str(c["key"]))
+        for action in counted:
+            by_action.setdefault(action, {}).setdefault(kind, []).append(str(c["key"]))
     order = [a for a in _LIST_ORDER if a in by_action] + sorted(
         a for a in by_action if a not in _LIST_ORDER
     )

@@ -13,14 +13,20 @@ What makes it fast lives in files of its own:
   probe at a time that tests it, and what drops it;
 * :mod:`.limiter` — :class:`RateLimiter` itself: which rules apply, permits, waiting on a
   condition that answers notify, and the bound on waits a server demands (:data:`MAX_SERVER_WAIT`,
-  :class:`WaitTooLong`).
+  :class:`WaitTooLong`), and a caller's own bound on a wait (:class:`NoSlotInTime`).
 """
 
-from hoodsync.remote.ratelimit.limiter import MAX_SERVER_WAIT, RateLimiter, WaitTooLong
+from hoodsync.remote.ratelimit.limiter import (
+    MAX_SERVER_WAIT,
+    NoSlotInTime,
+    RateLimiter,
+    WaitTooLong,
+)
 from hoodsync.remote.ratelimit.schedule import fastest_schedule, minimum_duration
 
 __all__ = [
     "MAX_SERVER_WAIT",
+    "NoSlotInTime",
     "RateLimiter",
     "WaitTooLong",
     "fastest_schedule",

@@ -80,7 +80,7 @@ from hoodsync.remote.ratelimit.windows import (
     sends_after,
 )
 
-__all__ = ["MAX_MARGIN", "MAX_SERVER_WAIT", "RateLimiter", "WaitTooLong"]
+__all__ = ["MAX_MARGIN", "MAX_SERVER_WAIT", "NoSlotInTime", "RateLimiter", "WaitTooLong"]
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,19 @@ _PAUSE_S = 5.0
 #: The shortest wait: a planned time a rounding error ahead of the clock must not make a waiting
 #: send spin.
 _MIN_WAIT_S = 0.0005
+
+
+class NoSlotInTime(Exception):
+    """:meth:`RateLimiter.acquire` was given ``within`` seconds, and the limits allow the next
+    send only ``seconds`` from now. Nothing was sent."""
+
+    def __init__(self, seconds: float, within: float) -> None:
+        self.seconds = seconds
+        self.within = within
+        super().__init__(
+            f"the rate limits allow the next request only in {seconds:.1f} s, after the "
+            f"{max(within, 0.0):.1f} s left for it"
+        )
 
 
 class WaitTooLong(Exception):
@@ -283,11 +296,13 @@ class RateLimiter:
 
     # ------------------------------------------------------------------ public API
 
-    def acquire(self) -> int:
+    def acquire(self, within: float | None = None) -> int:
         """Block until a request may be sent; record it as sent now and return its ticket.
         Raises :class:`WaitTooLong` (having sent nothing) when a server's demand would make the
-        wait longer than ``max_wait``."""
+        wait longer than ``max_wait``, and :class:`NoSlotInTime` (having sent nothing) when
+        ``within`` is given and no send is allowed within that many seconds from now."""
         with self._changed:
+            give_up = None if within is None else self._clock() + within
             while True:
                 now = self._clock()
                 self._check_wall_clock()
@@ -296,7 +311,12 @@ class RateLimiter:
                     self._refuse_long_demand(now)
                 if at <= now:
                     return self._grant(now)
-                self._wait(self._changed, max(replan_at - now, _MIN_WAIT_S))
+                if give_up is not None and at > give_up:
+                    raise NoSlotInTime(at - now, give_up - now)
+                wait = max(replan_at - now, _MIN_WAIT_S)
+                if give_up is not None:
+                    wait = min(wait, max(give_up - now, _MIN_WAIT_S))
+                self._wait(self._changed, wait)
 
     def next_send_time(self) -> float:
         """When the next :meth:`acquire` would return if nothing else happened (clock time)."""
