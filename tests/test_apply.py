@@ -676,7 +676,7 @@ def test_api_failure_detail_carries_the_message_and_trace_id(
         table,
         re.M,
     )
-    assert "Apply complete: 0 applied, 1 failed, 0 not attempted." in table
+    assert "Apply finished with failures: 0 applied, 1 failed, 0 not attempted." in table
 
 
 def test_credential_variable_in_a_hand_edited_plan_is_refused_before_any_write(

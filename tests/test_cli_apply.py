@@ -393,7 +393,7 @@ def test_result_table_lists_applied_failed_and_not_attempted(
     assert "HTTP 422 VALIDATION_FAILED" in detail
     assert "The name field must not be greater than 255 characters" in detail
     assert table["campaign.later"][1] == "not attempted"
-    assert "Apply complete: 1 applied, 1 failed, 1 not attempted." in out
+    assert "Apply finished with failures: 1 applied, 1 failed, 1 not attempted." in out
     assert "some changes were not applied" in err
     # No duplicate was reported (nor looked for: no create's outcome was unknown).
     assert "--resolve-duplicates" not in err and "DUPLICATE" not in out
@@ -490,7 +490,7 @@ def test_a_key_renamed_with_prune_keeps_the_old_campaign_when_the_new_one_is_ref
         "held back: campaign.spring-sale-2027 failed earlier in this apply, and this cancel "
         "cannot be taken back",
     )
-    assert "Apply complete: 0 applied, 1 failed, 1 not attempted." in out
+    assert "Apply finished with failures: 0 applied, 1 failed, 1 not attempted." in out
     with emulated.remote() as remote:
         assert [(c["name"], c["status"]) for c in remote.campaigns()] == [
             ("Spring sale", "scheduled")

@@ -206,8 +206,9 @@ def _headline(report: ApplyReport, interrupts: Sequence[str] = ()) -> str:
     """How the apply ended: a stop that cut nothing short (it came after the last change had
     started, and every change was applied) is not called an interruption; creates held back
     after too many got no answer (:data:`hoodsync.apply.UNANSWERED_CREATES_LIMIT`) cut it
-    short. ``interrupts``
-    names the signals that stopped it, in order (default: Ctrl-C)."""
+    short. Otherwise it is complete only when every change was applied (a failure or a change
+    not attempted says so first, as Terraform's "Apply complete!" is said only of a clean
+    run). ``interrupts`` names the signals that stopped it, in order (default: Ctrl-C)."""
     from hoodsync.apply import Outcome
 
     first, second = (list(interrupts) + ["Ctrl-C", "Ctrl-C"])[:2]
@@ -221,6 +222,10 @@ def _headline(report: ApplyReport, interrupts: Sequence[str] = ()) -> str:
             f"Apply cut short ({len(report.unanswered_creates)} creates got no answer from the "
             "server, so no new create was started)"
         )
+    if report.count(Outcome.FAILED):
+        return "Apply finished with failures"
+    if report.count(Outcome.NOT_ATTEMPTED):
+        return "Apply incomplete"
     return "Apply complete"
 
 
