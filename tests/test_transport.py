@@ -1231,3 +1231,71 @@ def test_an_api_errors_title_and_message_read_as_one_line() -> None:
     slow = ApiError(429, operation="x", title="Too Many Requests", message="the server asks …")
     assert str(slow).endswith("HTTP 429 Too Many Requests: the server asks …")
     assert str(ApiError(500, operation="x", title="Oops")).endswith("HTTP 500 Oops")
+
+
+# -- a mutation that went through is never "not sent" because a later read failed -----------------
+
+
+def _gone_after(
+    answer: Callable[[httpx.Request, int], httpx.Response],
+) -> tuple[Handler, list[int]]:
+    """A server that answers each POST with ``answer(request, n)`` (n: the POSTs so far; it may
+    raise) and refuses the connection of every other request: it went away right after."""
+    posts: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(1)
+            return answer(request, len(posts))
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    return handler, posts
+
+
+def _lost_then_refused(request: httpx.Request, n: int) -> httpx.Response:
+    """The first POST acts but its answer is lost; the retry is refused as the state changed."""
+    if n == 1:
+        raise httpx.ReadTimeout("timed out", request=request)
+    return httpx.Response(400, json={"code": 400, "message": "campaign is not running"})
+
+
+def _created(request: httpx.Request, n: int) -> httpx.Response:
+    return httpx.Response(201, json={"id": 4242})
+
+
+@pytest.mark.parametrize(
+    ("answer", "act"),
+    [
+        (_created, lambda c: c.create_push_task({"name": "T"})),  # read back after the 201
+        (_lost_then_refused, lambda c: c.pause_campaign("77")),  # re-read after a refused retry
+    ],
+    ids=["push task read-back", "campaign action re-read"],
+)
+def test_a_hood_mutation_that_reached_the_server_is_never_marked_not_sent(
+    answer: Callable[[httpx.Request, int], httpx.Response], act: Callable[[Any], object]
+) -> None:
+    # Before: the read's connection failure came out as not_sent, apply journaled the create
+    # (or the pause) as not done, and the next plan did not wait for it (nor resume the pause).
+    from hoodsync.remote.hood import HoodClient
+
+    handler, posts = _gone_after(answer)
+    transport, _ = make(handler, policy=RetryPolicy(max_attempts=3))
+    with pytest.raises(RemoteError) as info:
+        act(HoodClient(transport))
+    assert posts and info.value.not_sent is False, str(info.value)
+
+
+def test_a_falconyte_action_that_reached_the_server_is_never_marked_not_sent() -> None:
+    from hoodsync.remote.falconyte import FalconyteClient
+
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        if n == 1:
+            raise httpx.ReadTimeout("timed out", request=request)
+        body = {"ok": False, "error": {"code": "INVALID_STATE", "message": "already stopped"}}
+        return httpx.Response(422, json=body)
+
+    handler, posts = _gone_after(answer)
+    transport, _ = make(handler, api="falconyte", policy=RetryPolicy(max_attempts=3))
+    with pytest.raises(RemoteError) as info:
+        FalconyteClient(transport).stop_campaign("c1")
+    assert len(posts) == 2 and info.value.not_sent is False, str(info.value)

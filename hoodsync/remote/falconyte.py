@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
 from hoodsync.remote.hood import MAX_LIST_PAGES, check_items, describe_shape, too_many_pages
-from hoodsync.remote.transport import ApiTransport, CreateResult
+from hoodsync.remote.transport import ApiTransport, CreateResult, after_sent
 from hoodsync.wire import email_campaign_enabled, is_object_id
 
 __all__ = ["FalconyteClient", "email_campaign_enabled", "normalize_email_campaign"]
@@ -202,7 +202,7 @@ class FalconyteClient:
             return normalize_email_campaign(created)
         # No usable id (none, or null / true / "" / 1.5 ...): the campaign may exist but is
         # unknown, never "created (id None)". Look for it as for a lost answer.
-        with self.transport.within_stop(stop_elapsed):
+        with after_sent(), self.transport.within_stop(stop_elapsed):
             existing = self.transport.settle(
                 find,
                 operation="create email campaign",
@@ -239,7 +239,9 @@ class FalconyteClient:
         except ApiError as err:
             if err.status != 422 or err.code != "INVALID_STATE" or err.attempts <= 1:
                 raise
-            if email_campaign_enabled(self.find_campaign(campaign_id)) is wanted:
+            with after_sent():  # an earlier attempt may have acted
+                enabled = email_campaign_enabled(self.find_campaign(campaign_id))
+            if enabled is wanted:
                 log.debug("%s: refused on retry but already in that state; done", operation)
                 return
             raise

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hoodsync.errors import ApiError, NotFoundError, OutcomeUnknownError
-from hoodsync.remote.transport import ApiTransport, CreateResult
+from hoodsync.remote.transport import ApiTransport, CreateResult, after_sent
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
@@ -285,10 +285,11 @@ class HoodClient:
             stopping=stopping,
             stop_elapsed=stop_elapsed,
         )
-        created = self._settle(result, find, "campaign", stopping, stop_elapsed)
-        if result.existing is not None or _is_complete_campaign(created):
-            return normalize_campaign(created)
-        return self.get_campaign(str(to_str_id(created["id"])))
+        with after_sent():  # the POST went through: what follows cannot make it unsent
+            created = self._settle(result, find, "campaign", stopping, stop_elapsed)
+            if result.existing is not None or _is_complete_campaign(created):
+                return normalize_campaign(created)
+            return self.get_campaign(str(to_str_id(created["id"])))
 
     def patch_campaign(self, campaign_id: str, patch: Mapping[str, Any]) -> None:
         """JSON merge patch (RFC 7386) of the given top-level keys; 204 expected."""
@@ -339,7 +340,8 @@ class HoodClient:
         except ApiError as err:
             if err.status != 400 or err.attempts <= 1:
                 raise
-            status = campaign_status(self.get_campaign(campaign_id))
+            with after_sent():  # an earlier attempt may have acted
+                status = campaign_status(self.get_campaign(campaign_id))
             if status in wanted:
                 log.debug("%s: refused on retry but already %s; done", operation, status)
                 return
@@ -402,10 +404,11 @@ class HoodClient:
             stopping=stopping,
             stop_elapsed=stop_elapsed,
         )
-        created = self._settle(result, find, "push task", stopping, stop_elapsed)
-        if result.existing is not None:
-            return created
-        return self.get_push_task(str(to_str_id(created["id"])))
+        with after_sent():  # the POST went through: what follows cannot make it unsent
+            created = self._settle(result, find, "push task", stopping, stop_elapsed)
+            if result.existing is not None:
+                return created
+            return self.get_push_task(str(to_str_id(created["id"])))
 
     def patch_push_task(self, task_id: str, patch: Mapping[str, Any]) -> None:
         """Update the given fields (others unchanged); 204 expected."""

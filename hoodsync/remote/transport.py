@@ -70,6 +70,7 @@ from hoodsync.remote.network import DeadlineBackend, is_loopback_host, network_t
 from hoodsync.remote.ratelimit import MAX_SERVER_WAIT, NoSlotInTime, RateLimiter, WaitTooLong
 
 __all__ = [
+    "after_sent",
     "Api",
     "ApiTransport",
     "CreateResult",
@@ -468,6 +469,20 @@ _TRANSLATORS: dict[str, Callable[..., ApiError]] = {
 
 
 # ---------------------------------------------------------------------------------- transport
+
+
+@contextlib.contextmanager
+def after_sent() -> Iterator[None]:
+    """Around the requests a client makes after its mutating request may have reached the server
+    (the read-back of a created object, the re-read after a refused retry, the look for an
+    object an answer did not name): their failure says nothing about whether the mutation was
+    sent, so it leaves as an error never marked ``not_sent`` — which would let apply journal the
+    mutation as not done, and the next plan skip the wait for a create that may exist."""
+    try:
+        yield
+    except RemoteError as exc:
+        exc.not_sent = False
+        raise
 
 
 class ApiTransport:
