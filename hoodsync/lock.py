@@ -52,6 +52,11 @@ __all__ = ["LockError", "Holder", "AccountLock", "lock_dir", "acquire_all"]
 #: Seconds between two tries while waiting for ``--lock-timeout``.
 POLL_SECONDS = 0.2
 
+#: How long to look again before calling a holder unidentified: an apply taking the lock
+#: writes its name into the file a moment after it holds it, and one letting it go empties the
+#: file a moment before.
+SETTLE_SECONDS = 0.05
+
 
 class LockError(HoodsyncError):
     """Another apply holds the lock of an account this apply would write to."""
@@ -286,8 +291,12 @@ def acquire_all(
         for lock in sorted(locks, key=lambda x: x.path.name):
             if any(t.path == lock.path for t in taken):
                 continue  # two endpoints of a run sharing one identity
-            told = False
+            told = looked_again = False
             while (holder := lock.try_acquire(me)) is not None:
+                if holder.unknown and not looked_again:
+                    looked_again = True  # maybe an apply taking or letting go of it
+                    sleep(SETTLE_SECONDS)
+                    continue
                 if clock() >= deadline:
                     raise LockError(_refusal(lock, holder, timeout))
                 if on_wait is not None and not told:

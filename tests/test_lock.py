@@ -140,6 +140,33 @@ def test_a_lock_held_by_a_process_hoodsync_cannot_identify_is_called_so(
     assert waits and waits[0].startswith("a process hoodsync cannot identify (")
 
 
+def test_an_apply_that_has_just_taken_the_lock_is_named_not_called_unidentified(
+    tmp_path: Path,
+) -> None:
+    """An apply writes its name into the lock file a moment after it holds the flock: a run
+    that looks in that moment finds the file empty. Before: "held by a process hoodsync cannot
+    identify" (two applies started together, CI); now it looks again, and names the apply."""
+    path = tmp_path / "abc.lock"
+    path.write_text("")
+    other = Holder(os.getpid(), socket.gethostname(), "2026-01-01T00:00:00+00:00", "hoodsync apply")
+    fd = os.open(path, os.O_RDWR)
+    clock = FakeClock()
+
+    def sleep(seconds: float) -> None:  # meanwhile, the other apply writes its name
+        os.pwrite(fd, other.to_json().encode("utf-8"), 0)
+        clock.sleep(seconds)
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(LockError) as info:
+            acquire_all(
+                [AccountLock(tmp_path, "abc", "account 'default'")], 0, clock=clock, sleep=sleep
+            )
+    finally:
+        os.close(fd)
+    assert str(info.value).startswith("another apply is running against account 'default' (pid ")
+
+
 def _hold_lock_of(account: Account) -> AccountLock:
     from hoodsync.config import load_config
 
