@@ -242,17 +242,22 @@ def _replays(
         paths = journal_files(folder, account)
     except OSError as exc:
         raise _Unreadable(folder, f"{folder}: {exc.strerror or exc}") from exc
-    for index, path in enumerate(paths):
+    # The account's newest journal is read strictly: a damaged line there is not passed over,
+    # or an older journal would be read instead and what this one kept open forgotten. Which
+    # file that is shows only once one is read: a newer one may hold nothing (an apply that
+    # stopped before this account) or be another account's whose name is spelt alike, so
+    # every file is read strictly until one of this account's has been.
+    strict = True
+    for path in paths:
         try:
-            # The newest is read strictly: a damaged line there is not passed over, or an
-            # older journal would be read instead and what this one kept open forgotten.
-            found = read_journal(path, strict=index == 0)
+            found = read_journal(path, strict=strict)
         except OSError as exc:
             raise _Unreadable(path, f"{path}: {exc.strerror or exc}") from exc
         except DamagedJournal as exc:
             raise _Unreadable(path, str(exc), damaged=exc.line) from exc
         if found is None or found.start.get("account") != account:
             continue  # an apply that wrote nothing, or another name of the same spelling
+        strict = False
         recorded = found.start.get("identity")
         mine = identity is None or not isinstance(recorded, str) or recorded == identity
         if mine != other:

@@ -969,8 +969,30 @@ def test_only_the_newest_journal_is_read_strictly_and_a_torn_last_line_stays_nor
         found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
         assert found.error is not None and found.error.startswith(f"{folder / newest}:{line}: ")
         assert (found.journal, found.damaged_line) == (folder / newest, line)
-    # A newest journal of one torn line (the start line, cut by a kill): the apply sent
-    # nothing, and the older journal is read.
-    (folder / newest).write_text('{"event": "sta')
+    # A newest journal of one torn line (the start line, cut by a kill), or an empty one (an
+    # apply stopped before it reached this account): it sent nothing, and the older journal is
+    # the account's newest — read strictly now. Before, its damaged line was passed over.
+    for nothing in ('{"event": "sta', ""):
+        (folder / newest).write_text(nothing)
+        found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
+        assert found.error is not None and found.error.startswith(f"{folder / older}:2: ")
+    (folder / older).write_text((folder / older).read_text().replace("{X", '{"event": "x"}'))
     found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
     assert found.error is None and found.journal == folder / older
+
+
+def test_an_accounts_newest_journal_is_read_strictly_behind_a_namesakes_newer_one(
+    tmp_path: Path,
+) -> None:
+    """Accounts ``prod.eu`` and ``prod_eu`` share the journal label ``prod_eu``. Before, only the
+    newest file of the label was read strictly: with ``prod_eu``'s the newest, ``prod.eu``'s
+    own newest journal, damaged, was read leniently and its damaged line passed over."""
+    folder = tmp_path / "journal"
+    mine = {**START, "account": "prod.eu"}
+    theirs = {**START, "account": "prod_eu", "ts": 300.0}
+    _one_journal(folder, "20260101T000000.000000Z-11-prod_eu.jsonl", mine, {"event": "x"}, CREATE)
+    older = folder / "20260101T000000.000000Z-11-prod_eu.jsonl"
+    older.write_text(older.read_text().replace('{"event": "x"}', "{X"))
+    _one_journal(folder, "20260101T000009.000000Z-12-prod_eu.jsonl", theirs, CREATE)
+    found = read_leftovers(folder, "prod.eu", "mine", 60.0, alive=lambda pid: False)
+    assert found.error is not None and found.error.startswith(f"{older}:2: ")
