@@ -14,7 +14,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["check_writable", "write_atomic"]
+__all__ = ["check_writable", "not_a_folder", "write_atomic"]
 
 
 def check_writable(path: Path) -> None:
@@ -36,6 +36,23 @@ def check_writable(path: Path) -> None:
         read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
         reason = "read-only file system" if read_only else "permission denied"
         raise OSError(errno.EACCES, f"cannot write in {folder}: {reason}", str(path))
+
+
+def not_a_folder(folder: Path) -> tuple[Path, str] | None:
+    """What stands where ``folder`` or one of its parents should be a folder: the first of them
+    that exists and is not one, and what it is (``a file``, ``a symbolic link to /dev/null``);
+    ``None`` when nothing does."""
+    culprit = next(
+        (p for p in (folder, *folder.parents) if os.path.lexists(p) and not p.is_dir()), None
+    )
+    if culprit is None:
+        return None
+    if not culprit.is_symlink():
+        return culprit, "a file"
+    try:
+        return culprit, f"a symbolic link to {os.readlink(culprit)}"
+    except OSError:
+        return culprit, "a symbolic link"
 
 
 def _umask() -> int:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hoodsync.atomic import write_atomic
+from hoodsync.atomic import not_a_folder, write_atomic
 from hoodsync.config import Account, Config
 from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError, Problem, StalePlanError
 from hoodsync.hooks import Hooks
@@ -1018,24 +1018,12 @@ def _open_journals(runs: Sequence[Run], config: Config) -> list[Journal]:
     return journals
 
 
-def _what_is(path: Path) -> str:
-    """``a file``, or ``a symbolic link to <target>``: what stands where a folder should."""
-    if not path.is_symlink():
-        return "a file"
-    try:
-        return f"a symbolic link to {os.readlink(path)}"
-    except OSError:
-        return "a symbolic link"
-
-
 def _journal_refusal(folder: Path, exc: OSError) -> str:
     """Why no journal can be created in ``folder``, that nothing was sent, and what to fix."""
-    culprit = next(
-        (p for p in (folder, *folder.parents) if os.path.lexists(p) and not p.is_dir()), None
-    )
-    if culprit is not None:
-        where = "it" if culprit == folder else str(culprit)
-        why = f"{where} is {_what_is(culprit)}, not a folder"
+    blocked = not_a_folder(folder)
+    if blocked is not None:
+        culprit, what = blocked
+        why = f"{'it' if culprit == folder else culprit} is {what}, not a folder"
         fix = f"move {culprit} out of the way"
     else:
         why = exc.strerror or str(exc)

@@ -45,6 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hoodsync.atomic import not_a_folder
 from hoodsync.errors import ConfigError, HoodsyncError
 
 __all__ = ["LockError", "Holder", "AccountLock", "lock_dir", "acquire_all"]
@@ -235,11 +236,8 @@ def _holder(named: Holder | None) -> Holder:
 
 def _not_a_folder(folder: Path) -> str:
     """Why ``folder`` cannot be made: the first of it and its parents that is not a folder."""
-    culprit = next(
-        (p for p in (folder, *folder.parents) if os.path.lexists(p) and not p.is_dir()), folder
-    )
+    culprit, what = not_a_folder(folder) or (folder, "a file")
     where = "it" if culprit == folder else str(culprit)
-    what = "a symbolic link to nothing" if culprit.is_symlink() else "a file"
     return (
         f"{folder}: cannot use it as the apply lock folder: {where} is {what}, not a folder "
         "(set HOODSYNC_LOCK_DIR to a folder)"
