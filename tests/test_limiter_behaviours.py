@@ -267,3 +267,31 @@ def test_an_answer_bounds_the_windows_of_every_earlier_send_in_one_entry() -> No
     k = window.indices_of(sends[-1])[-1]
     assert all(k not in window.indices_of(s) for s in sends[:-1])
     assert count_in(window, sends, k) == 1
+
+
+@pytest.mark.parametrize(("lead", "hold"), [(True, False), (False, False), (True, True)])
+@pytest.mark.parametrize("start", [4.06, 25.5, 31.87, 59.6])
+def test_informed_client_of_the_jitter_floor_keeps_the_servers_rule(
+    start: float, lead: bool, hold: bool
+) -> None:
+    """``bench/limiter_bound.py``'s informed client (the floor RESULTS.md quotes under jitter)
+    is a floor only if it is itself allowed: every arrival it causes is one the jitter
+    behaviour's server limiter counts, and it never beats the yardstick."""
+    import random
+
+    from apply_throughput import BEHAVIOURS
+    from limiter_bound import informed_run
+    from limiter_sim import EPOCH
+
+    from hoodsync.emulator.app import EmulatorConfig, make_hood_limiter
+
+    config = EmulatorConfig(rate_burst=10, rate_minute=150, **BEHAVIOURS["jitter"])
+    rng = random.Random(7)
+    for _ in range(5):
+        run = informed_run(300, start, rng, lead=lead, hold=hold)
+        server = make_hood_limiter(config, lambda: 0.0)
+        refused = [t - EPOCH for t in sorted(run.arrivals) if not server.hit_at("one", t).allowed]
+        assert refused == []
+        assert len(run.arrivals) == 300
+        assert run.makespan >= run.fastest
+        assert run.ready_to_end >= run.makespan
