@@ -221,6 +221,7 @@ def _locked_runs(
                 "in the saved plan (make a new plan to change them)"
             )
         saved = load_saved_plan(options.plan_file, options.paths, options.accounts)
+        _check_saved_names(saved)
         lock_accounts(
             [(saved.account, plan_apis(saved.plan))],
             saved.config,
@@ -526,13 +527,24 @@ def _check_values(config: Config, shares: Sequence[Sequence[Definition]]) -> dic
     """Resolve the ``${env:...}`` of the chosen accounts' definitions and check the values
     (:func:`hoodsync.planner.prepare`) before any account is read: every missing variable and
     every refused value of the run in one :class:`DefinitionError`, where each account's plan
-    would otherwise stop at its own problems and show only the first account's. Returns each
-    definition (by ``id``: an account's share holds the run's own objects) resolved."""
+    would otherwise stop at its own problems and show only the first account's. Then, per
+    account, the names the values make (:func:`hoodsync.planner.name_problems`: two push
+    tasks whose names resolve to one would both be created), every collision of the run in
+    one :class:`DefinitionError`. Returns each definition (by ``id``: an account's share holds
+    the run's own objects) resolved."""
+    from hoodsync.planner import name_problems
     from hoodsync.planner import prepare as resolve_values
 
     mine = {id(d): d for share in shares for d in share}
     desired = resolve_values(list(mine.values()), os.environ, config.secret_names())
-    return {id(d.definition): d for d in desired}
+    resolved = {id(d.definition): d for d in desired}
+    # A definition two accounts share would show its collision once per account: once is enough.
+    problems = dict.fromkeys(
+        p for share in shares for p in name_problems([resolved[id(d)] for d in share])
+    )
+    if problems:
+        raise DefinitionError(list(problems))
+    return resolved
 
 
 def _resolved(prep: Prepared, mine: Sequence[Definition]) -> list[Desired] | None:
@@ -1169,6 +1181,52 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
         apis.append("falconyte")
     unseal(doc, account_key(account, config, apis, os.environ), str(path))
     return SavedPlan(path, plan_, account, config)
+
+
+def _check_saved_names(saved: SavedPlan) -> None:
+    """Refuse (:class:`DefinitionError`, before any account is read) a saved plan whose push
+    tasks (or email campaigns) it names — on create, or on an edit of the name — differ as
+    written but not once ``${env:...}`` is resolved again: the same name, or names alike to the
+    eye, as :func:`hoodsync.planner.name_problems` refuses them when planning. A plan made by
+    a hoodsync that did not check this would create both. Each collision is placed at the
+    saved plan and its change, naming both templates, never a value. A name whose variable is
+    missing is left to :func:`_check_env`, which reports it."""
+    from hoodsync.definitions.interpolate import has_reference, resolve
+    from hoodsync.lookalikes import collisions, quoted_name
+    from hoodsync.model import Kind, Location
+    from hoodsync.plan import Change, Op
+    from hoodsync.planner import MATCHED_BY_NAME
+
+    forbidden = saved.config.secret_names()
+    named: list[tuple[Kind, str, tuple[Change, str, str]]] = []
+    for change in saved.plan.changes:
+        if change.kind not in MATCHED_BY_NAME:
+            continue
+        for step in change.steps:
+            template = step.body.get("name") if step.body is not None else None
+            if step.op not in (Op.CREATE, Op.PATCH) or not isinstance(template, str):
+                continue
+            try:
+                name, _ = resolve(template, os.environ, base_path=(), forbidden=forbidden)
+            except DefinitionError:
+                continue
+            named.append((change.kind, name, (change, template, name)))
+    problems = []
+    for (first, first_template, first_name), (change, template, name) in collisions(named):
+        if not (has_reference(template) or has_reference(first_template)):
+            continue  # written alike: validate refused such names before the plan was made
+        outcome = "the same name" if name == first_name else "names alike to the eye"
+        problems.append(
+            Problem(
+                Location(str(saved.path)),
+                f"{change.address}: names {quoted_name(template)} of {change.address} and "
+                f"{quoted_name(first_template)} of {first.address} resolve to {outcome}: "
+                f"{change.kind.value} objects are matched by name, so both would be created; "
+                "make a new plan",
+            )
+        )
+    if problems:
+        raise DefinitionError(problems)
 
 
 #: The largest saved plan read (a plan of 10,000 changes is a few tens of MB): a path that

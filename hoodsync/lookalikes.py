@@ -27,13 +27,15 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Set
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Set
+from typing import TypeVar
 
 from hoodsync.terminal import json_safe
 
 __all__ = [
     "LOOKALIKES",
     "skeleton",
+    "collisions",
     "differ_to_the_eye",
     "look_alike",
     "revealed",
@@ -313,6 +315,21 @@ def skeleton(text: str) -> str:
             continue
         kept.append(" " if category == "Zs" else char)
     return "".join(kept).translate(_AS_ASCII)
+
+
+_T = TypeVar("_T")
+
+
+def collisions(items: Iterable[tuple[Hashable, str, _T]]) -> Iterator[tuple[_T, _T]]:
+    """For ``(group, name, item)`` triples: ``(first, later)`` for each item whose name is, or
+    looks like (same :func:`skeleton`), the name of an earlier item of its group, ``first``
+    being the earliest of that look. One dict keyed by (group, skeleton): linear, never
+    pairwise."""
+    seen: dict[tuple[Hashable, str], _T] = {}
+    for group, name, item in items:
+        first = seen.setdefault((group, skeleton(name)), item)
+        if first is not item:
+            yield first, item
 
 
 def differ_to_the_eye(one: str, other: str) -> bool:

@@ -21,7 +21,7 @@ from hoodsync.errors import DefinitionError, PlanError, Problem
 from hoodsync.identity import ValueKey
 from hoodsync.kinds import RULES
 from hoodsync.kinds.base import Context, Desired, KindRules, Match, group_by
-from hoodsync.lookalikes import distinct, look_alike, skeleton
+from hoodsync.lookalikes import collisions, distinct, look_alike, quoted_name, skeleton
 from hoodsync.model import Definition, Kind, RemoteObject
 from hoodsync.plan import (
     AccountInfo,
@@ -40,7 +40,16 @@ from hoodsync.plan import (
 )
 from hoodsync.remote.ratelimit import minimum_duration
 
-__all__ = ["make_plan", "prepare", "estimate", "requests_for", "renamed_objects"]
+__all__ = [
+    "make_plan",
+    "prepare",
+    "name_problems",
+    "check_names",
+    "MATCHED_BY_NAME",
+    "estimate",
+    "requests_for",
+    "renamed_objects",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +87,68 @@ def prepare(
     if problems:
         raise DefinitionError(problems)
     return out
+
+
+#: The kinds matched by name (their APIs carry no field for a marker): names must be unique
+#: per account among their definitions, and not alike to the eye (see :func:`name_problems`).
+MATCHED_BY_NAME = (Kind.PUSH_TASK, Kind.EMAIL_CAMPAIGN)
+
+
+def name_problems(desired: Sequence[Desired]) -> list[Problem]:
+    """One account's push tasks (or email campaigns) whose names differ as written but not
+    once ``${env:...}`` is resolved: the same name, or names that differ only in characters
+    that look alike (:func:`hoodsync.lookalikes.skeleton`, the rule ``validate`` applies to
+    written names). Matched by name, both would be created (two push tasks starting
+    immediately send twice), and every later plan would find two objects for each.
+
+    One error per such definition, at its name, naming the earliest definition it collides
+    with and where that one is, by the templates as written: a variable's value is a secret
+    and is never shown. Pairs neither of which interpolates its name are ``validate``'s (it
+    refused them before). Linear: one dict keyed by the names' skeletons; nothing at all is
+    computed when no name interpolates."""
+    if not any(_name_interpolated(d) for d in desired):
+        return []
+    named = (
+        (d.definition.kind, d.name, d)
+        for d in desired
+        if d.definition.kind in MATCHED_BY_NAME and d.name is not None
+    )
+    return [
+        _collision(first, later)
+        for first, later in collisions(named)
+        if _name_interpolated(first) or _name_interpolated(later)
+    ]
+
+
+def _name_interpolated(des: Desired) -> bool:
+    return ("name",) in des.sensitive
+
+
+def _collision(first: Desired, later: Desired) -> Problem:
+    """The problem of ``later``, whose resolved name is (or looks like) ``first``'s."""
+    one, other = later.definition, first.definition
+    if first.name == later.name:
+        outcome = "resolve to the same name"
+        why = "both would be created, and neither matched again"
+    else:
+        outcome = "resolve to names that differ only in characters that look alike"
+        why = "both would be created, and no one could tell them apart"
+    path = ("spec", "name")
+    return Problem(
+        one.locate(path),
+        f"names {quoted_name(one.name)} of {one.address} and {quoted_name(other.name)} of "
+        f"{other.address} (at {other.locate(path)}) {outcome}: {one.kind.value} objects are "
+        f"matched by name, so {why}; give them names that stay distinct whatever the "
+        "variables hold",
+        path,
+    )
+
+
+def check_names(desired: Sequence[Desired]) -> None:
+    """Raise :class:`DefinitionError` with every problem :func:`name_problems` finds."""
+    problems = name_problems(desired)
+    if problems:
+        raise DefinitionError(problems)
 
 
 def make_plan(
@@ -120,11 +191,14 @@ def make_plan(
     hand) shows masks without ``fp`` and records none.
 
     ``resolved``: ``definitions`` as :func:`prepare` already resolved and checked them (with
-    this ``env`` and ``forbidden_env``; any ``value_key``), in the same order, so that a run
-    planning several accounts resolves each definition once, before any account is read.
+    this ``env`` and ``forbidden_env``; any ``value_key``), and :func:`name_problems` found
+    none among them, in the same order, so that a run planning several accounts resolves and
+    checks each definition once, before any account is read. Without it, both are done here
+    (:class:`DefinitionError`).
     """
     if resolved is None:
         desired = prepare(definitions, env, forbidden_env, value_key)
+        check_names(desired)
     else:
         desired = [dataclasses.replace(d, value_key=value_key) for d in resolved]
     ctx = Context(
@@ -243,7 +317,7 @@ def make_plan(
 
 
 #: Kinds whose objects carry no hoodsync marker: --prune cannot tell what git removed.
-_UNMARKED = (Kind.PUSH_TASK, Kind.EMAIL_CAMPAIGN)
+_UNMARKED = MATCHED_BY_NAME
 _UNMARKED_WORDS = {Kind.PUSH_TASK: "push task", Kind.EMAIL_CAMPAIGN: "email campaign"}
 _RETIRE_HINT = {Kind.PUSH_TASK: "state: inactive", Kind.EMAIL_CAMPAIGN: "state: stopped"}
 

@@ -155,13 +155,28 @@ def test_newest_is_managed_older_stopped_are_superseded() -> None:
 
 def test_two_active_with_one_name_is_an_error_naming_the_ids() -> None:
     other = {**SPEC, "events": ["lead.created"]}
-    old = remote_of(SPEC, cid="old", created="2026-01-01T00:00:00.000000Z")
+    old = remote_of({**SPEC, "events": ["sale.created"]}, cid="old", created="2026-01-01T00:00Z")
     new = remote_of(other, cid="new", created="2026-02-01T00:00:00.000000Z")
     (des,) = prepare([defn()], {})
     m = RULES.match([des], [RULES.from_remote(old), RULES.from_remote(new)])
     (note,) = m.blocked["email_campaign.welcome"]
     assert note.severity == "error" and "old" in note.message and "new" in note.message
-    assert "stop the older" in note.message
+    assert "manages only the newest (new); stop the older" in note.message
+
+
+def test_an_older_live_campaign_that_is_the_definitions_own_is_not_to_be_stopped() -> None:
+    """The older live campaign is exactly what the definition says, the newest is not (made in
+    Falconyte, or for another definition whose name resolved to this one). Before: the note
+    called the newest managed and said to stop the older ones — the definition's own."""
+    other = {**SPEC, "events": ["lead.created"]}
+    old = remote_of(SPEC, cid="old", created="2026-01-01T00:00:00.000000Z")
+    new = remote_of(other, cid="new", created="2026-02-01T00:00:00.000000Z")
+    (des,) = prepare([defn()], {})
+    m = RULES.match([des], [RULES.from_remote(old), RULES.from_remote(new)])
+    (note,) = m.blocked["email_campaign.welcome"]
+    assert note.severity == "error" and "are not stopped: old (" in note.message
+    assert "old is exactly what this definition says, the newest (new) is not" in note.message
+    assert "stop the older" not in note.message and "manages only" not in note.message
 
 
 def test_interrupted_replacement_is_an_error_that_names_allow_replace() -> None:

@@ -578,3 +578,58 @@ def test_orphans_are_listed_with_look_alikes_in_their_names_escaped() -> None:
     assert doc["orphans"][0]["name"] == SPRING  # the document holds the data as it is
     assert '  campaign.old  id 3  "\\u0405pring Sale" (paused' in render(doc, "text")
     assert '`"\\u0405pring Sale"`' in render(doc, "markdown")
+
+
+def _task(key: str, name: str, line: int) -> Definition:
+    spec = {"name": name, "frequency": 3600, "message": {"title": {"en": "Hi"}}}
+    return Definition(Kind.PUSH_TASK, key, spec, Location("d.yaml", line))
+
+
+def _mail(key: str, name: str, line: int) -> Definition:
+    spec = {
+        "name": name,
+        "template_ids": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"],
+        "mail_account_ids": ["8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"],
+        "events": ["contact.saved"],
+    }
+    return Definition(Kind.EMAIL_CAMPAIGN, key, spec, Location("d.yaml", line))
+
+
+def test_names_that_become_one_once_env_is_resolved_are_refused_all_at_once() -> None:
+    """Distinct as written (validate passes), one once resolved: two creates both matched by
+    that name. Before: planned as two creates. Every collision of every kind matched by name
+    is one problem, at the later definition, naming both templates and places, never the
+    value; alike to the eye counts as the same (validate's rule for written names)."""
+    env = {"A": "S3CRET", "B": "S3CRET", "C": "S3CR\u0415T", "D": "other"}
+    definitions = [
+        _task("a", "Promo ${env:A}", 1),
+        _task("b", "Promo ${env:B}", 10),
+        _task("c", "Promo ${env:C}", 20),  # a Cyrillic Е: alike to the eye
+        _task("d", "Promo ${env:D}", 30),
+        _mail("m", "Promo S3CRET", 40),  # another kind: its names are its own
+        _mail("n", "Mail ${env:A}", 50),
+        _mail("o", "Mail S3CRET", 60),  # a written name colliding with an interpolated one
+    ]
+    with pytest.raises(DefinitionError) as info:
+        make_plan(definitions, {}, account=ACCOUNT, env=env)
+    problems = [str(p) for p in info.value.problems]
+    assert problems == [
+        'd.yaml:10:1: error: names "Promo ${env:B}" of push_task.b and "Promo ${env:A}" of '
+        "push_task.a (at d.yaml:1:1) resolve to the same name: PushTask objects are matched "
+        "by name, so both would be created, and neither matched again; give them names that "
+        "stay distinct whatever the variables hold (spec.name)",
+        'd.yaml:20:1: error: names "Promo ${env:C}" of push_task.c and "Promo ${env:A}" of '
+        "push_task.a (at d.yaml:1:1) resolve to names that differ only in characters that "
+        "look alike: PushTask objects are matched by name, so both would be created, and no "
+        "one could tell them apart; give them names that stay distinct whatever the "
+        "variables hold (spec.name)",
+        'd.yaml:60:1: error: names "Mail S3CRET" of email_campaign.o and "Mail ${env:A}" of '
+        "email_campaign.n (at d.yaml:50:1) resolve to the same name: EmailCampaign objects "
+        "are matched by name, so both would be created, and neither matched again; give them "
+        "names that stay distinct whatever the variables hold (spec.name)",
+    ]
+    # Distinct values, or campaigns (matched by their marker: one name is no ambiguity), plan.
+    plan = make_plan(definitions[:1] + definitions[3:5], {}, account=ACCOUNT, env=env)
+    assert [c.action for c in plan.changes] == ["create"] * 3
+    twins = [campaign("x", "Promo ${env:A}"), campaign("y", "Promo ${env:B}")]
+    assert len(make_plan(twins, {}, account=ACCOUNT, env=env).changes) == 2

@@ -150,8 +150,7 @@ class EmailCampaignRules(KindRules):
                     Note(
                         Severity.ERROR,
                         f"{len(active)} email campaigns named {quoted_name(des.shown_name)} are not stopped: {ids}. "
-                        f"hoodsync manages only the newest ({newest.id}); stop the older ones in "
-                        "Falconyte (or rename them), then plan again.",
+                        + self._which_to_stop(des, newest, live_older),
                         des.address,
                     )
                 ]
@@ -160,6 +159,27 @@ class EmailCampaignRules(KindRules):
             m.superseded.extend((des.address, r) for r in older)
         m.unmanaged = [r for r in remote if r.id not in used]
         return m
+
+    def _which_to_stop(
+        self, desired: Desired, newest: RemoteObject, live_older: Sequence[RemoteObject]
+    ) -> str:
+        """What to do about live campaigns of one name whose newest differs from the
+        definition. When an older one is exactly what the definition says, it is most likely
+        the definition's own and the newest someone else's (made in Falconyte, or by another
+        definition whose name resolved to this one): stopping "the older ones" would stop the
+        definition's own campaign and leave the other one sending."""
+        own = [r.id for r in live_older if self._same_spec(desired, r)]
+        if not own:
+            return (
+                f"hoodsync manages only the newest ({newest.id}); stop the older ones in "
+                "Falconyte (or rename them), then plan again."
+            )
+        return (
+            f"{', '.join(own)} {'is' if len(own) == 1 else 'are'} exactly what this definition "
+            f"says, the newest ({newest.id}) is not: most likely it is not this definition's "
+            "(made in Falconyte, or for another definition). Stop (or rename) in Falconyte "
+            "those that are not this definition's, then plan again."
+        )
 
     def live(self, remote: RemoteObject) -> bool:
         """Not stopped (a stopped campaign is what a replacement leaves: superseded)."""
