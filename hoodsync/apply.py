@@ -44,8 +44,10 @@ Contract:
   plan through its marker (campaigns) or name, like any create with an unknown outcome.
 * Every mutation is written to the journal before it is sent (intent) and after (result). The
   journal holds addresses, operations, ids and error messages — never request bodies, which may
-  carry interpolated secrets. Its intents also say how many steps the change has and whether it
-  is an edit of a running campaign: what the next run needs to tell, from the journal of an
+  carry interpolated secrets. Its intents also say how many steps the change has, whether it
+  is an edit of a running campaign, and whether it creates an email campaign to stop it (one
+  whose stop has not gone through is live: its failure says so): what the next run needs to
+  tell, from the journal of an
   apply that died, which changes it left half done (:mod:`hoodsync.journal`). A step whose intent cannot be written (disk full) is not sent;
   from then on no new change starts, a campaign paused for that change is still resumed, and
   the report says what is known and that the journal is incomplete.
@@ -110,7 +112,7 @@ from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal, Trace
 from hoodsync.kinds import from_remote
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import PHASES, Action, Change, Flag, Plan, Step, waits_after
+from hoodsync.plan import PHASES, Action, Change, Flag, Plan, Step, stops_created, waits_after
 from hoodsync.wire import (
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
@@ -412,6 +414,12 @@ class _Runner:
         about: dict[str, Any] = {"of": len(steps)}
         if Flag.LIVE_EDIT in change.flags:
             about["live_edit"] = True
+        # ... and whether it creates an email campaign to stop it: cut in between, the new
+        # campaign is left sending (the next plan stops it: hoodsync.recovery).
+        stops_new = stops_created(steps)
+        if stops_new:
+            about["stops_created"] = True
+        live: str | None = None  # the campaign this change created to stop, until stopped
         for index, step in enumerate(steps):
             self._check_abort()
             target = None if step.op == "create" else (step.id or created or change.remote_id)
@@ -422,7 +430,7 @@ class _Runner:
                 # Write-ahead: a step whose intent is not on disk is not sent.
                 resumed = self._compensate(change, steps[:index], target)
                 result = self._unjournaled(change, step, index, created or target, len(steps))
-                return _with_pause_note(result, resumed)
+                return _with_live_note(_with_pause_note(result, resumed), live)
             self._check_abort()  # its intent is written: the journal says "unknown" for it
             try:
                 new_id = self._call(change, step, target)
@@ -432,7 +440,8 @@ class _Runner:
                     self._note_unanswered(change.address)
                     if self._stopping() and _may_have_taken_effect(exc):
                         # A create is never preceded by a live edit's pause: nothing to resume.
-                        return self._create_cut_short(change, index, exc, created, len(steps))
+                        result = self._create_cut_short(change, index, exc, created, len(steps))
+                        return _with_live_note(result, _MAYBE if stops_new else None)
                 self.journal.write(
                     "result",
                     address=change.address,
@@ -448,10 +457,15 @@ class _Runner:
                     # A pause whose answer was lost may still have paused the campaign.
                     resumed = False if _may_have_taken_effect(exc) else None
                 result = self._failed(change, step, index, exc, created or target, len(steps))
-                return _with_pause_note(result, resumed)
+                if step.op == "create" and stops_new and _may_have_taken_effect(exc):
+                    live = _MAYBE
+                return _with_live_note(_with_pause_note(result, resumed), live)
             self._check_abort()
             if new_id is not None:
                 created = target = new_id
+                live = new_id if stops_new else None
+            elif step.op == "stop" and target == live:
+                live = None
             done += 1
             self.journal.write(
                 "result", address=change.address, step=index, op=step.op, id=target, status="ok"
@@ -469,10 +483,12 @@ class _Runner:
                         status="failed",
                         error=str(exc),
                     )
+                    if step.op == "stop" and target == created and stops_new:
+                        live = created  # accepted, not seen: it may still be sending
                     if index + 1 == len(steps):
                         # Accepted, but not seen: not reported done, as a run reading the old
                         # status would send it again.
-                        return Result(
+                        result = Result(
                             change.address,
                             change.action,
                             Outcome.FAILED,
@@ -481,6 +497,7 @@ class _Runner:
                             done,
                             len(steps),
                         )
+                        return _with_live_note(result, live)
                     # The step happened but never showed; the next step would act on a guess.
                     result = self._failed(
                         change, steps[index + 1], index + 1, exc, created or target, len(steps)
@@ -488,7 +505,8 @@ class _Runner:
                     # A pause that was accepted but has not shown may still take effect: no
                     # resume can be sent to a campaign that is not paused yet.
                     live_pause = step.op == "pause" and Flag.LIVE_EDIT in change.flags
-                    return _with_pause_note(result, False if live_pause else None)
+                    result = _with_pause_note(result, False if live_pause else None)
+                    return _with_live_note(result, live)
         return Result(
             change.address,
             change.action,
@@ -890,8 +908,48 @@ def _with_pause_note(result: Result, resumed: bool | None) -> Result:
     return replace(result, detail=f"{result.detail}; {_LEFT_PAUSED}")
 
 
+#: Said of an email campaign created to be stopped whose stop has not gone through (``{id}``:
+#: the campaign, or :data:`_MAYBE` when its create's outcome is unknown).
+_LEFT_LIVE = (
+    "the new campaign {id} is live (enabled: it sends on its events) until that stop is "
+    "applied; apply again to stop it"
+)
+
+#: Stands for the id of a campaign whose create's outcome is unknown (:func:`_with_live_note`).
+_MAYBE = ""
+
+
+def _with_live_note(result: Result, live: str | None) -> Result:
+    """``result``, saying plainly that the email campaign its change created to stop is
+    live until that stop is applied, when ``live`` names it (:data:`_MAYBE`: it may have been
+    created); ``None``: no such campaign."""
+    if live is None:
+        return result
+    if live == _MAYBE:
+        said = (
+            "if that create went through, the new campaign is live (enabled: it sends on its "
+            "events) until the stop that follows it is applied; apply again to finish"
+        )
+    else:
+        said = _LEFT_LIVE.format(id=live)
+    return replace(result, detail=f"{result.detail}; {said}")
+
+
 def _from_trace(change: Change, trace: Trace | None) -> Result:
     """The result of a change cut off by a stop at once, from what its journal lines say."""
+    return _with_live_note(_traced(change, trace), _left_live(trace))
+
+
+def _left_live(trace: Trace | None) -> str | None:
+    """The campaign ``trace`` says its change created to stop and left live (for
+    :func:`_with_live_note`), if any."""
+    if trace is None or not trace.left_live:
+        return None
+    return trace.created_id if trace.created_id is not None else _MAYBE
+
+
+def _traced(change: Change, trace: Trace | None) -> Result:
+    """:func:`_from_trace`, before the note on a campaign left live."""
     total = len(change.steps)
     if trace is None:
         return _not_attempted(change, "interrupted")

@@ -14,8 +14,10 @@ The lines the next run reads back (:func:`read_journal`, :mod:`hoodsync.recovery
   that cannot be turned back into the token: :mod:`hoodsync.identity`), ``settle_window`` (how
   long this run allowed a server to commit a create after its answer was lost) and ``carried``
   (what earlier interrupted applies left to do that was still open when this one planned);
-* ``intent``: ``step`` and ``of`` (the change's step count), ``op``, ``id``, and ``live_edit``
-  on the steps of an edit of a running campaign (pause, update, resume);
+* ``intent``: ``step`` and ``of`` (the change's step count), ``op``, ``id``, ``live_edit``
+  on the steps of an edit of a running campaign (pause, update, resume), and ``stops_created``
+  on the steps of a change that creates an email campaign and then stops it (Falconyte creates
+  campaigns enabled: until that stop goes through, the new campaign sends);
 * ``result``: ``status`` ``ok`` / ``failed`` / ``unknown``; a failed one carries
   ``not_done: true`` when the call certainly did not take effect (the API refused it, or it was
   never sent), and ``compensating: true`` marks the resume of a campaign paused for an edit
@@ -202,6 +204,13 @@ class Trace:
     #: A status change was accepted but never showed in time (a ``settle`` line ``failed``):
     #: it may still land, so the change is not finished although its steps all went through.
     settle_failed: bool = False
+    #: The change creates an email campaign and then stops it (its intents say
+    #: ``stops_created``).
+    stops_created: bool = False
+    #: The id an ``ok`` create result names: the object this change made.
+    created_id: str | None = None
+    #: A stop of :attr:`created_id` went through.
+    created_stopped: bool = False
 
     def feed(self, event: str, fields: Mapping[str, Any], ts: float = 0.0) -> None:
         """Take one line (``fields`` without ``ts`` and ``event``) into account."""
@@ -213,6 +222,8 @@ class Trace:
             self.in_flight = {k: v for k, v in fields.items() if k not in _LINE_FIELDS}
             if isinstance(fields.get("of"), int):
                 self.of = fields["of"]
+            if fields.get("stops_created") is True:
+                self.stops_created = True
             if fields.get("live_edit") is True:
                 self.live_edit = True
                 if op == "pause" and isinstance(fields.get("id"), str):
@@ -222,6 +233,8 @@ class Trace:
             if fields.get("status") == "failed":
                 self.failed = f"{op} did not show: {fields.get('error')}"
                 self.settle_failed = True
+                if op == "stop" and fields.get("id") == self.created_id:
+                    self.created_stopped = False  # accepted, not seen: it may still send
             return
         status = fields.get("status")
         if status == "unknown":
@@ -231,6 +244,10 @@ class Trace:
         if status == "ok":
             if op == "create":
                 self.create_unknown = False
+                ident = fields.get("id")
+                self.created_id = ident if isinstance(ident, str) else None
+            if op == "stop" and self.created_id is not None and fields.get("id") == self.created_id:
+                self.created_stopped = True
             if op == "resume":
                 self.resumed = True
             if not compensating:
@@ -249,6 +266,15 @@ class Trace:
         """An edit of a running campaign sent its pause, and no resume went through: the
         campaign may be left paused."""
         return self.live_edit and self.paused_id is not None and not self.resumed
+
+    @property
+    def left_live(self) -> bool:
+        """A change that creates an email campaign to stop it made it (or may have: its create
+        was never answered) and no stop of it went through: it may be left enabled, sending."""
+        if not self.stops_created or self.created_stopped:
+            return False
+        creating = self.in_flight is not None and self.in_flight.get("op") == "create"
+        return self.created_id is not None or creating or self.create_unknown
 
     @property
     def unfinished(self) -> bool:

@@ -39,6 +39,7 @@ __all__ = [
     "FORMAT_VERSION",
     "STATUS_OPS",
     "waits_after",
+    "stops_created",
     "Action",
     "Op",
     "Severity",
@@ -151,6 +152,20 @@ def waits_after(change: Change, index: int) -> bool:
     if step.op not in STATUS_OPS:
         return False
     return index + 1 < len(change.steps) or change.kind is Kind.CAMPAIGN
+
+
+def stops_created(steps: Sequence[Step]) -> bool:
+    """Whether ``steps`` create an object and later stop it (a ``stop`` step without an id acts
+    on the object its change created). Only an email campaign is made so: Falconyte creates
+    campaigns enabled and has no way to create one stopped, so the new campaign sends on its
+    events from its create until that stop goes through."""
+    created = False
+    for step in steps:
+        if step.op is Op.CREATE:
+            created = True
+        elif created and step.op is Op.STOP and step.id is None:
+            return True
+    return False
 
 
 #: Phase per action: 0 creates and edits, 1 state changes, 2 removals (cancels/stops last).

@@ -20,14 +20,23 @@ things the next plan must know, and only its journal (:mod:`hoodsync.journal`) s
 3. **A change cut in half**, e.g. a campaign created to be paused whose pause was never sent.
    The next plan sees hoodsync's own hash on it and would call the difference drift ("changed
    outside hoodsync"); it is hoodsync's unfinished work, and the plan says so instead.
+4. **An email campaign left sending.** Falconyte creates campaigns enabled, so a change that
+   must end with a stopped campaign (``state: stopped``, or a replacement of a stopped
+   campaign whose definition has no ``state:``, which keeps the old one's status) creates it
+   and then stops it. Cut or failed in between, the new campaign sends on every event. With
+   ``state: stopped`` the plan stops it anyway (it compares the status), and says why; without
+   ``state:`` nothing compares the status, so the plan adds the stop — to the replacement, if
+   the spec changed again, so that the next campaign is created to be stopped too — while the
+   campaign the definition manages is still the one left enabled (:func:`amend`).
 
 Only the account's newest journal is read: each apply writes into its ``start`` line what was
 still open when it planned (``carried``: see :class:`Unfinished`), so the newest journal says
 everything earlier ones left open. An entry stays open until an apply completes it (the resume
 goes through, the change's last step is applied), or an apply's plan finds it no longer applies
 (the campaign is not paused any more and nothing is pending on it, or the definition now says
-``state: paused`` / ``state: canceled``, or is gone). ``plan`` never writes a journal, so only
-``apply`` closes entries. The journal is local to the working tree (``.hoodsync/journal``): a
+``state: paused`` / ``state: canceled``, or is gone; an email campaign left sending is stopped,
+or another is the definition's now, or the definition says ``state: active``). ``plan`` never
+writes a journal, so only ``apply`` closes entries. The journal is local to the working tree (``.hoodsync/journal``): a
 CI job that starts from a clean checkout has none of it.
 
 So the newest journal (by its file name) must be read whole: only its last line may be cut
@@ -52,10 +61,23 @@ from hoodsync.errors import HoodsyncError
 from hoodsync.identity import ValueKey
 from hoodsync.journal import DamagedJournal, Replay, Trace, journal_files, read_journal
 from hoodsync.kinds import RULES
-from hoodsync.kinds.base import Resource
+from hoodsync.kinds.base import Desired, Resource
+from hoodsync.kinds.email_campaign import live_until_stopped
 from hoodsync.model import Definition, Kind, RemoteObject
-from hoodsync.plan import Action, Change, Note, Op, Plan, Severity, Step, sort_changes
+from hoodsync.plan import (
+    Action,
+    Change,
+    Flag,
+    Note,
+    Op,
+    Plan,
+    Severity,
+    Step,
+    sort_changes,
+    stops_created,
+)
 from hoodsync.planner import estimate, prepare
+from hoodsync.wire import EMAIL_STOPPED
 
 __all__ = [
     "MAX_WINDOW",
@@ -80,7 +102,9 @@ class Unfinished:
     ``id`` is the object it acted on or created (``None``: a create whose answer was lost);
     ``since`` when that apply last wrote about it (UTC seconds); ``journal`` the journal's file
     name; ``left_paused`` says it was an edit of a running campaign whose pause was sent and
-    whose resume did not go through; ``detail`` what happened, in a few words."""
+    whose resume did not go through; ``detail`` what happened, in a few words; ``left_live``
+    says the change created an email campaign to stop it and that stop did not go through
+    (``id``: that campaign, ``None`` when its create was never answered)."""
 
     address: str
     id: str | None
@@ -88,6 +112,7 @@ class Unfinished:
     journal: str
     left_paused: bool = False
     detail: str = ""
+    left_live: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The form carried in a journal's ``start`` line."""
@@ -113,6 +138,7 @@ class Unfinished:
             str(data.get("journal", "")),
             data.get("left_paused") is True,
             str(data.get("detail", "")),
+            data.get("left_live") is True,
         )
 
 
@@ -374,6 +400,11 @@ def _unfinished(replay: Replay) -> dict[str, Unfinished]:
             )
         elif trace.unfinished and (before is None or not before.left_paused):
             ident = trace.last_id or (trace.in_flight or {}).get("id")
+            live = trace.left_live
+            if live:
+                ident = trace.created_id  # the campaign left sending (None: never answered)
+            elif before is not None and before.left_live:
+                live, ident = True, before.id  # its stop did not go through this time either
             open_[address] = Unfinished(
                 address,
                 ident if isinstance(ident, str) else None,
@@ -381,6 +412,7 @@ def _unfinished(replay: Replay) -> dict[str, Unfinished]:
                 name,
                 False,
                 _what(trace),
+                live,
             )
     return open_
 
@@ -502,6 +534,19 @@ def amend(
                 added += 1 if current is None else 0
                 changes[entry.address] = change
             continue
+        if (
+            entry.left_live
+            and definition.kind is Kind.EMAIL_CAMPAIGN
+            and definition.state != "active"
+        ):
+            found = _managed_email(remote, entry, definition, env, forbidden_env, value_key)
+            if found is None:
+                continue  # stopped since, or another campaign is the definition's now
+            kept.append(entry)
+            change = _stop_left_live(current, entry, definition, found)
+            added += 1 if current is None else 0
+            changes[entry.address] = change
+            continue
         if current is None or not current.steps:
             continue
         if entry.id is not None and current.remote_id not in (None, entry.id):
@@ -595,6 +640,92 @@ def _resume(
             transition=("paused", "running"),
             notes=(note,),
         )
+    )
+
+
+def _managed_email(
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
+    entry: Unfinished,
+    definition: Definition,
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str],
+    value_key: ValueKey | None,
+) -> tuple[Desired, RemoteObject, Mapping[str, Any]] | None:
+    """The email campaign ``definition`` manages (as the planner matches it), with its raw
+    form, when it is the one ``entry`` says was left enabled (any, when the create's answer was
+    lost) and it still is enabled; else ``None``."""
+    try:
+        [desired] = prepare([definition], env, forbidden_env, value_key)
+    except HoodsyncError:
+        return None  # the plan itself reports the definition's problem
+    rules = RULES[Kind.EMAIL_CAMPAIGN]
+    raws = {str(r.get("id")): r for r in remote.get(Kind.EMAIL_CAMPAIGN, ())}
+    objects = [rules.remote_object(r) for r in raws.values()]
+    obj = rules.match([desired], objects).pairs.get(definition.address)
+    if obj is None or obj.status == EMAIL_STOPPED or entry.id not in (None, obj.id):
+        return None
+    return desired, obj, raws[obj.id]
+
+
+def _stop_left_live(
+    current: Change | None,
+    entry: Unfinished,
+    definition: Definition,
+    found: tuple[Desired, RemoteObject, Mapping[str, Any]],
+) -> Change:
+    """The plan's change for an email campaign hoodsync created to be stopped and left
+    enabled (module doc, 4): with ``state: stopped`` the planner stops it already (only the
+    note is added); without ``state:``, a stop — or, when the spec changed again, the
+    replacement with its new campaign stopped too (it keeps the status the old one was meant
+    to have), or the stop added to the change's own steps."""
+    desired, obj, raw = found
+    why = f"left enabled by hoodsync's apply of {_when(entry.since)}"
+    note = Note(
+        Severity.WARNING if definition.state is None else Severity.INFO,
+        f"email campaign {obj.id} was created by hoodsync's apply of {_when(entry.since)} to "
+        "be stopped (Falconyte creates campaigns enabled), and that apply did not stop it "
+        f"({entry.detail}; journal {entry.journal}): it is enabled, sending on its events. "
+        + (
+            "Without state: hoodsync leaves the lifecycle alone, but that apply's own change "
+            "was to end with it stopped (a replacement keeps the stopped status of the "
+            "campaign it replaces): it is stopped. To let it send, set state: active."
+            if definition.state is None
+            else "state: stopped stops it."
+        ),
+        definition.address,
+    )
+    if current is not None and (definition.state is not None or not current.steps):
+        return dataclasses.replace(current, notes=(*current.notes, note), drift=False)
+    stop_it = Step(Op.STOP, obj.id, None)
+    if current is None:
+        return (
+            Resource.of(desired)
+            .on(obj, RULES[Kind.EMAIL_CAMPAIGN].fingerprint(raw))
+            .change(
+                Action.STOP,
+                f"will be stopped ({obj.status} -> stopped; {why})",
+                steps=(stop_it,),
+                transition=(obj.status, EMAIL_STOPPED),
+                notes=(note,),
+                flags=(Flag.REMOVAL,),
+            )
+        )
+    steps = list(current.steps)
+    notes = [*current.notes, note]
+    creates = [i for i, s in enumerate(steps) if s.op is Op.CREATE]
+    if creates and not stops_created(steps):
+        # A replacement planned from the status this campaign was left in: its new campaign
+        # is stopped too, as this one was meant to be.
+        steps.insert(creates[0] + 1, Step(Op.STOP, None, None))
+        notes.append(live_until_stopped(definition.address))
+    if stop_it not in steps:
+        steps.append(stop_it)
+    return dataclasses.replace(
+        current,
+        steps=tuple(steps),
+        transition=(obj.status, EMAIL_STOPPED),
+        notes=tuple(notes),
+        drift=False,
     )
 
 

@@ -56,11 +56,24 @@ from hoodsync.plan import (
 )
 from hoodsync.wire import EMAIL_STOPPED, email_campaign_status
 
-__all__ = ["EmailCampaignRules", "SET_FIELDS"]
+__all__ = ["EmailCampaignRules", "SET_FIELDS", "live_until_stopped"]
 
 #: Compared as unordered sets (module docstring).
 SET_FIELDS = ("template_ids", "mail_account_ids", "events")
 _SET_FIELDS = SET_FIELDS
+
+
+def live_until_stopped(address: str) -> Note:
+    """The note on a change that creates a campaign and then stops it
+    (:func:`~hoodsync.plan.stops_created`): the new campaign sends in between."""
+    return Note(
+        Severity.INFO,
+        "Falconyte creates campaigns enabled and cannot create one stopped: the new campaign "
+        "is live, sending on its events, from its create until the stop that follows it (a "
+        "moment; if the apply is cut off or fails in between, it stays live until an apply "
+        "stops it, and the next plan does)",
+        address,
+    )
 
 
 def _send_data(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -266,10 +279,12 @@ class EmailCampaignRules(KindRules):
             raw: list[RawDiff] = [((k,), "add", None, v) for k, v in cmp.items()]
             steps = [Step(Op.CREATE, None, body)]
             description = "will be created"
+            notes: tuple[Note, ...] = ()
             if state == "stopped":
                 # New campaigns start enabled; there is no way to create one stopped.
                 steps.append(Step(Op.STOP, None, None))
                 description = "will be created and stopped"
+                notes = (live_until_stopped(d.address),)
             return resource.change(
                 Action.CREATE,
                 description,
@@ -277,6 +292,7 @@ class EmailCampaignRules(KindRules):
                 diff=field_diffs(
                     raw, desired.sensitive, desired.sensitive_names, key=desired.value_key
                 ),
+                notes=notes,
             )
         raw = self._compare(desired, remote)
         resource = resource.on(
@@ -334,8 +350,17 @@ class EmailCampaignRules(KindRules):
             # so a campaign someone stopped does not start sending again because of an edit.
             state = "stopped" if remote.status == "stopped" else "active"
         steps = [Step(Op.CREATE, None, body)]
+        notes = [
+            Note(
+                Severity.INFO,
+                f"Falconyte cannot delete: the old campaign {remote.id} stays, stopped, and "
+                "is listed as superseded from now on",
+                address,
+            )
+        ]
         if state == "stopped":
             steps.append(Step(Op.STOP, None, None))
+            notes.append(live_until_stopped(address))
         if remote.status != "stopped":
             steps.append(Step(Op.STOP, remote.id, None))
         return resource.change(
@@ -343,12 +368,5 @@ class EmailCampaignRules(KindRules):
             description,
             transition=(remote.status, state) if remote.status != state else None,
             steps=steps,
-            notes=(
-                Note(
-                    Severity.INFO,
-                    f"Falconyte cannot delete: the old campaign {remote.id} stays, stopped, and "
-                    "is listed as superseded from now on",
-                    address,
-                ),
-            ),
+            notes=notes,
         )
