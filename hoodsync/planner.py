@@ -21,6 +21,7 @@ from hoodsync.errors import DefinitionError, PlanError, Problem
 from hoodsync.identity import ValueKey
 from hoodsync.kinds import RULES
 from hoodsync.kinds.base import Context, Desired, KindRules, Match, group_by
+from hoodsync.kinds.namesakes import IdentityIndex, namesake_changes
 from hoodsync.lookalikes import distinct, look_alike, skeleton
 from hoodsync.model import Definition, Kind, RemoteObject
 from hoodsync.plan import (
@@ -196,6 +197,9 @@ def make_plan(
             changes[first:] = _warn_lookalikes(
                 changes[first:], created, objs, match, rules, renamed
             )
+        if any(c.steps for c in changes[first:]):  # what apply checks the account against
+            names = {des.address: des.name for des in kind_desired}
+            changes[first:] = namesake_changes(changes[first:], IdentityIndex(rules, objs), names)
         unmanaged.extend(_ref(obj, None) for obj in match.unmanaged)
         shown = {des.address: des.shown_name for des in kind_desired}
         superseded.extend(
@@ -232,6 +236,7 @@ def make_plan(
         allow_replace=allow_replace,
         targets=tuple(sorted(targets)),
         kinds=tuple(involved),
+        planned_at=now,
     )
     log.debug(
         "planned %d changes for %d definitions against %d remote objects",
