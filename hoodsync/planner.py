@@ -109,7 +109,9 @@ def make_plan(
     ``forbidden_env`` names the environment variables that hold API credentials: a definition
     interpolating one is a :class:`DefinitionError` (the secret would be sent as content).
     ``now`` (timezone-aware, injected so planning stays pure) lets the rules tell a time that
-    has already passed; ``None`` disables those checks.
+    has already passed; ``None`` disables those checks. The plan records it (``planned_at``)
+    and, on each change with steps, the objects sharing its identity
+    (:mod:`hoodsync.kinds.namesakes`): apply judges both again (:func:`hoodsync.session.check_fresh`).
 
     ``from_clients``: ``remote`` holds the objects exactly as hoodsync's clients returned them,
     already normalised (:meth:`KindRules.remote_object`), so they are not normalised again;
