@@ -130,6 +130,7 @@ __all__ = [
     "Clients",
     "resolve_steps",
     "identity_name",
+    "unchecked_steps",
     "apply_plan",
     "UNANSWERED_CREATES_LIMIT",
 ]
@@ -1437,6 +1438,19 @@ def identity_name(
             name = step.body.get("name")
             return name if isinstance(name, str) else change.name
     return change.name
+
+
+def unchecked_steps(
+    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str] = frozenset()
+) -> tuple[Step, ...]:
+    """The change's steps with ``${env:...}`` filled in as apply will send them, unchecked (no
+    fingerprint compared); the templates themselves when a value cannot be resolved (apply
+    then refuses the plan before any write: :func:`resolve_steps`). A secret: compare, never
+    print."""
+    try:
+        return _resolved(change, env, forbidden_env)
+    except HoodsyncError:
+        return change.steps
 
 
 def resolve_steps(

@@ -189,7 +189,7 @@ def apply(
                 return None
             _check_env(runs, config, options.plan_file)
             if hooks.approve():
-                _check_unmoved(runs, config)
+                _check_unmoved(runs, config, clock)
             return apply_all(runs, config, options.parallelism, hooks, stop, abort)
         finally:
             close_all(runs)
@@ -293,19 +293,21 @@ def _check_env(runs: Sequence[Run], config: Config, plan_file: Path | None) -> N
         raise DefinitionError(problems)
 
 
-def _check_unmoved(runs: Sequence[Run], config: Config) -> None:
+def _check_unmoved(runs: Sequence[Run], config: Config, clock: Callable[[], float]) -> None:
     """After an approval that waited for someone: refuse (:class:`StalePlanError`, nothing
     sent) when an object a plan acts on changed, or one it would create appeared, while the
     plan was on screen — an edit made in the UI meanwhile would otherwise be overwritten
     unseen. The check of a saved plan (:func:`hoodsync.session.check_fresh`: the accounts read
-    again by listing, each change's object against the fingerprint its plan recorded), made
-    for every account at once and naming every object that moved."""
-    from hoodsync.session import check_fresh
+    again by listing, each change's object against the fingerprint its plan recorded, its
+    time-dependent flags judged by ``clock``), made for every account at once and naming
+    every object that moved."""
+    from hoodsync.session import check_fresh, utc
 
     work = [r for r in runs if r.plan.has_changes]
+    check = functools.partial(check_fresh, now=utc(clock()))
     outcomes = in_parallel(
         [
-            functools.partial(check_fresh, r.plan, r.session, os.environ, config.secret_names())
+            functools.partial(check, r.plan, r.session, os.environ, config.secret_names())
             for r in work
         ]
     )
@@ -1276,7 +1278,7 @@ def open_saved_plan(
     then makes the plan stale, not a duplicate); whatever that apply left undone is carried
     into this run's journal as it was (the plan was amended when it was made)."""
     from hoodsync.recovery import creates_to_wait_for, wait_until, waiting_notice
-    from hoodsync.session import check_fresh, open_session, value_key
+    from hoodsync.session import check_fresh, open_session, utc, value_key
 
     unfinished: list[Unfinished] = []
     if recovery is not None:
@@ -1298,7 +1300,8 @@ def open_saved_plan(
         parallelism=parallelism,
     )
     try:
-        check_fresh(saved.plan, session, os.environ, saved.config.secret_names())
+        now = utc(recovery.clock()) if recovery is not None else None
+        check_fresh(saved.plan, session, os.environ, saved.config.secret_names(), now=now)
         # The seal was checked with the sandbox's plan key: it exists, nothing is made here.
         key = value_key(saved.account, saved.config, os.environ, create=True)
     except BaseException:

@@ -213,7 +213,11 @@ class StalePlanError(PlanError):
     def __init__(self, moved: Sequence[str], *, shown: bool = False) -> None:
         self.moved = tuple(moved)
         what, since = ("the plan", "it was shown") if shown else ("the saved plan", "it was made")
-        after = "; nothing was sent: run apply again to see the new plan" if shown else ""
+        after = (
+            "; nothing was sent: run apply again to see the new plan"
+            if shown
+            else "; nothing was sent: make a new plan (`hoodsync plan --out`) and review it"
+        )
         super().__init__(
             f"{what} is stale; changed since {since}: " + ", ".join(self.moved) + after
         )

@@ -6,11 +6,15 @@ its explicit API :class:`Step` s in execution order, so ``apply`` executes a pla
 anything itself.
 
 ``Plan.to_dict()`` is the single document every renderer reads and the saved-plan file
-(``plan --out``) holds: ``format_version`` 2, JSON-safe, deterministic (lists in a fixed order;
+(``plan --out``) holds: ``format_version`` 3, JSON-safe, deterministic (lists in a fixed order;
 serialise with ``sort_keys=True``). ``Plan.from_dict()`` reads it back exactly, and refuses
 any other version. Version 2 changed what :class:`SensitiveValue` ``fp`` holds (a 128-bit keyed
 fingerprint instead of 4 hex digits of an unkeyed hash): a version 1 saved plan cannot be
-checked, so it is refused, never checked against the wrong kind of fingerprint.
+checked, so it is refused, never checked against the wrong kind of fingerprint. Version 3
+added what apply needs to tell whether the plan still holds beyond the objects it acts on:
+each change's :class:`Namesake` s (the objects sharing its identity when it was planned) and
+the plan's ``planned_at`` (the clock its time-dependent flags were judged by); a version 2
+saved plan has neither, so it is refused too.
 
 Sensitive values (``${env:NAME}`` interpolations) never appear here: diffs show
 ``(sensitive ${env:NAME}, fp 3f2a)`` (4 hex digits of a fingerprint keyed with the account's
@@ -30,6 +34,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any, TypeVar
 
 from hoodsync.errors import PlanError, SafetyError
@@ -52,6 +57,7 @@ __all__ = [
     "Note",
     "FieldDiff",
     "SensitiveValue",
+    "Namesake",
     "Change",
     "RemoteRef",
     "Counts",
@@ -64,7 +70,7 @@ __all__ = [
 ]
 
 #: The version of :meth:`Plan.to_dict`'s document; :meth:`Plan.from_dict` reads only this one.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class Action(enum.StrEnum):
@@ -377,6 +383,32 @@ class SensitiveValue:
         return cls(str(d["path"]), str(d["template"]), None if fp is None else str(fp))
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Namesake:
+    """An object of a change's kind that shared its identity when the plan was made: one it
+    could be matched to, or that a create of it would stand beside — carrying the change's
+    marker (campaigns), or a name that is its own or looks like it
+    (:func:`hoodsync.lookalikes.skeleton`). ``live``: whether it could still send (the kind's
+    :meth:`~hoodsync.kinds.base.KindRules.live`). Apply compares them with the account's
+    (:func:`hoodsync.session.check_fresh`): a namesake that appeared, went, or came back to
+    life since changes what the planner would have matched or warned about."""
+
+    id: str
+    live: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (an id and a flag: never a name, which may come from ``${env:...}``)."""
+        return {"id": self.id, "live": self.live}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Namesake:
+        """Inverse of :meth:`to_dict`."""
+        live = d["live"]
+        if not isinstance(live, bool):
+            raise TypeError(f"namesake live {live!r} is not true or false")
+        return cls(str(d["id"]), live)
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """What to do to one resource.
@@ -390,6 +422,8 @@ class Change:
     is probably the definition's own), ``lookalike_name`` (a create named like a live object
     but for characters that look alike), ``launch`` (a draft leaves draft). ``fingerprint`` is
     that of the remote object the change was computed against (``None`` for a create).
+    ``namesakes``: the objects that shared its identity when it was planned (only for a
+    change with steps; see :class:`Namesake`), in id order.
     """
 
     address: str
@@ -409,6 +443,7 @@ class Change:
     order: int = 0
     sensitive: tuple[SensitiveValue, ...] = ()
     flags: tuple[Flag, ...] = ()
+    namesakes: tuple[Namesake, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "action", Action(self.action))
@@ -471,6 +506,7 @@ class Change:
             "sensitive": [s.to_dict() for s in self.sensitive],
             "flags": [f.value for f in self.flags],
             "counted_as": [a.value for a in self.counted_as],
+            "namesakes": [n.to_dict() for n in self.namesakes],
         }
 
     @classmethod
@@ -495,6 +531,7 @@ class Change:
             order=int(d.get("order", 0)),
             sensitive=tuple(SensitiveValue.from_dict(s) for s in d.get("sensitive", ())),
             flags=tuple(_word(Flag, f, "flag") for f in d.get("flags", ())),
+            namesakes=tuple(Namesake.from_dict(n) for n in d.get("namesakes", ())),
         )
 
 
@@ -630,6 +667,10 @@ class Plan:
     #: Kinds the plan involves: a definition or a remote object of that kind exists. ``None``
     #: (a plan built by hand or read from an older file) derives them from changes and lists.
     kinds: tuple[Kind, ...] | None = None
+    #: The clock (timezone-aware) the plan's time-dependent flags and notes were judged by
+    #: (a start that has passed sends at once); ``None`` when planned without one. Apply judges
+    #: them again by its own clock (:func:`hoodsync.session.check_fresh`).
+    planned_at: datetime | None = None
 
     def involved_kinds(self) -> tuple[Kind, ...]:
         """:attr:`kinds`, or the kinds of the changes and listed objects, in :class:`Kind` order."""
@@ -689,6 +730,7 @@ class Plan:
             "unmanaged": [r.to_dict() for r in self.unmanaged],
             "superseded": [r.to_dict() for r in self.superseded],
             "estimate": self.estimate.to_dict(),
+            "planned_at": self.planned_at.isoformat() if self.planned_at is not None else None,
             **self._kinds_entry(),
         }
 
@@ -723,6 +765,7 @@ class Plan:
                 allow_replace=bool(options.get("allow_replace", False)),
                 targets=tuple(options.get("targets", ())),
                 kinds=tuple(Kind(k) for k in d["kinds"]) if "kinds" in d else None,
+                planned_at=_aware(d.get("planned_at")),
             )
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             # Any shape JSON can take where another is expected: a null change has no .get,
@@ -731,6 +774,16 @@ class Plan:
                 f"saved plan is malformed ({exc}): not as `hoodsync plan --out` writes it; it "
                 "was modified or made by another program"
             ) from exc
+
+
+def _aware(value: Any) -> datetime | None:
+    """A saved plan's ``planned_at``: ``None``, or an ISO 8601 time with its UTC offset."""
+    if value is None:
+        return None
+    when = datetime.fromisoformat(value)  # a TypeError or ValueError for anything else
+    if when.tzinfo is None:
+        raise ValueError(f"planned_at {value!r} has no UTC offset")
+    return when
 
 
 _E = TypeVar("_E", bound=enum.StrEnum)

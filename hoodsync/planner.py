@@ -21,6 +21,7 @@ from hoodsync.errors import DefinitionError, PlanError, Problem
 from hoodsync.identity import ValueKey
 from hoodsync.kinds import RULES
 from hoodsync.kinds.base import Context, Desired, KindRules, Match, group_by
+from hoodsync.kinds.namesakes import IdentityIndex, namesake_changes
 from hoodsync.lookalikes import collisions, distinct, look_alike, quoted_name, skeleton
 from hoodsync.model import Definition, Kind, RemoteObject
 from hoodsync.plan import (
@@ -179,7 +180,9 @@ def make_plan(
     ``forbidden_env`` names the environment variables that hold API credentials: a definition
     interpolating one is a :class:`DefinitionError` (the secret would be sent as content).
     ``now`` (timezone-aware, injected so planning stays pure) lets the rules tell a time that
-    has already passed; ``None`` disables those checks.
+    has already passed; ``None`` disables those checks. The plan records it (``planned_at``)
+    and, on each change with steps, the objects sharing its identity
+    (:mod:`hoodsync.kinds.namesakes`): apply judges both again (:func:`hoodsync.session.check_fresh`).
 
     ``from_clients``: ``remote`` holds the objects exactly as hoodsync's clients returned them,
     already normalised (:meth:`KindRules.remote_object`), so they are not normalised again;
@@ -270,6 +273,9 @@ def make_plan(
             changes[first:] = _warn_lookalikes(
                 changes[first:], created, objs, match, rules, renamed
             )
+        if any(c.steps for c in changes[first:]):  # what apply checks the account against
+            names = {des.address: des.name for des in kind_desired}
+            changes[first:] = namesake_changes(changes[first:], IdentityIndex(rules, objs), names)
         unmanaged.extend(_ref(obj, None) for obj in match.unmanaged)
         shown = {des.address: des.shown_name for des in kind_desired}
         superseded.extend(
@@ -306,6 +312,7 @@ def make_plan(
         allow_replace=allow_replace,
         targets=tuple(sorted(targets)),
         kinds=tuple(involved),
+        planned_at=now,
     )
     log.debug(
         "planned %d changes for %d definitions against %d remote objects",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from hoodsync.apply import identity_name
+from hoodsync.apply import identity_name, unchecked_steps
 from hoodsync.config import Account, Config, Endpoint
 from hoodsync.errors import ConfigError, StalePlanError
 from hoodsync.identity import (
@@ -28,11 +28,12 @@ from hoodsync.identity import (
     sandbox_endpoint_key,
     sandbox_value_key,
 )
-from hoodsync.kinds import fingerprint, from_remote
+from hoodsync.kinds import RULES, fingerprint, from_remote
 from hoodsync.kinds.base import Desired
 from hoodsync.kinds.email_campaign import EmailCampaignRules
+from hoodsync.kinds.namesakes import IdentityIndex, acted_on, identity
 from hoodsync.model import Definition, Kind
-from hoodsync.plan import AccountInfo, Plan
+from hoodsync.plan import AccountInfo, Change, Namesake, Plan
 from hoodsync.planner import make_plan
 from hoodsync.remote.falconyte import FalconyteClient
 from hoodsync.remote.hood import HoodClient
@@ -51,6 +52,7 @@ __all__ = [
     "plan_account",
     "spec_shapes",
     "check_fresh",
+    "utc",
     "account_key",
     "value_key",
     "transport_bounds",
@@ -455,42 +457,116 @@ def spec_shapes(
     return out
 
 
+def utc(seconds: float) -> dt.datetime:
+    """A clock's reading (UTC seconds, as :func:`time.time`) as an aware datetime."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
 def check_fresh(
     plan: Plan,
     session: Session,
     env: Mapping[str, str] | None = None,
     forbidden_env: frozenset[str] = frozenset(),
+    *,
+    now: dt.datetime | None = None,
 ) -> None:
-    """Refuse a saved plan whose objects moved since it was made (before any write).
+    """Refuse a plan the account moved away from since it was made (before any write).
 
-    Re-reads the account by listing (a few requests, not one per object) and compares each
-    change's remote object with the fingerprint the plan recorded; a create is stale when an
+    Re-reads the account by listing (a few requests, not one per object). A change is stale
+    when its remote object is gone or no longer has the fingerprint the plan recorded; when an
     object it would create now exists (by its name as ``env`` resolves it: see
-    :func:`hoodsync.apply.identity_name`). Raises :class:`StalePlanError` naming every one.
+    :func:`hoodsync.apply.identity_name`); when the objects sharing its identity — its marker,
+    its name or one alike — are not those it was planned beside (:mod:`hoodsync.kinds.namesakes`:
+    a same-name object created since makes a fresh plan refuse, or warn, and both would send);
+    or when, judged by ``now`` (default: the current UTC time), its steps do something that
+    depends on the clock that they did not when the plan was made (``plan.planned_at``): a
+    start that has passed since, so an activation sends at once
+    (:meth:`~hoodsync.kinds.base.KindRules.timely`). Raises :class:`StalePlanError` naming
+    every one and what moved.
     """
+    env = os.environ if env is None else env
+    now = now or dt.datetime.now(dt.UTC)
     kinds = {c.kind for c in plan.changes} | {Kind.CAMPAIGN}
     remote = read_remote(session, kinds)
     by_id = {(kind, str(d.get("id"))): d for kind, items in remote.items() for d in items}
-    objects = {kind: [from_remote(kind, d) for d in items] for kind, items in remote.items()}
+    indexes = {
+        kind: IdentityIndex(RULES[kind], [from_remote(kind, d) for d in remote.get(kind, [])])
+        for kind in kinds
+    }
     moved: list[str] = []
     for change in plan.changes:
         if not change.steps:
             continue
+        index = indexes[change.kind]
         if change.remote_id is None:
-            name = identity_name(change, os.environ if env is None else env, forbidden_env)
-            if any(
-                _same_identity(change.kind, change.key, name, obj)
-                for obj in objects.get(change.kind, [])
-            ):
+            name = identity_name(change, env, forbidden_env)
+            if any(_same_identity(change.kind, change.key, name, o) for o in index.objects):
                 moved.append(f"{change.address} (now exists)")
-            continue
-        current = by_id.get((change.kind, change.remote_id))
-        if current is None:
-            moved.append(f"{change.address} (id {change.remote_id} is gone)")
-        elif change.fingerprint and fingerprint(change.kind, current) != change.fingerprint:
-            moved.append(f"{change.address} (id {change.remote_id} changed)")
+                continue
+        else:
+            name = None
+            current = by_id.get((change.kind, change.remote_id))
+            if current is None:
+                moved.append(f"{change.address} (id {change.remote_id} is gone)")
+                continue
+            if change.fingerprint and fingerprint(change.kind, current) != change.fingerprint:
+                moved.append(f"{change.address} (id {change.remote_id} changed)")
+                continue
+        why = _moved_around(change, index, name, plan.planned_at, now, env, forbidden_env)
+        if why is not None:
+            moved.append(f"{change.address} ({why})")
     if moved:
         raise StalePlanError(moved)
+
+
+def _moved_around(
+    change: Change,
+    index: IdentityIndex,
+    created_name: str | None,
+    planned_at: dt.datetime | None,
+    now: dt.datetime,
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str],
+) -> str | None:
+    """What makes ``change`` stale though its own object did not move (:func:`check_fresh`):
+    its namesakes changed, or its steps do at ``now`` something time-dependent they did not
+    at ``planned_at``. ``None`` when neither."""
+    obj = acted_on(change, index)
+    current = index.namesakes(change.key, identity(change, obj, created_name))
+    if current != change.namesakes:
+        return _namesakes_moved(change, current)
+    steps = unchecked_steps(change, env, forbidden_env)
+    rules = RULES[change.kind]
+    new = rules.timely(steps, obj, now) - rules.timely(steps, obj, planned_at)
+    if new:
+        return "; ".join(sorted(new)) + ", which it did not when the plan was made"
+    return None
+
+
+#: How :func:`_namesakes_moved` names a change's namesakes, per kind.
+_NAMESAKES = {
+    Kind.CAMPAIGN: "campaigns carrying its marker or a name like its",
+    Kind.PUSH_TASK: "push tasks named like it",
+    Kind.EMAIL_CAMPAIGN: "email campaigns named like it",
+}
+
+
+def _namesakes_moved(change: Change, current: Sequence[Namesake]) -> str:
+    """Which of ``change``'s namesakes appeared, went (or were renamed) or changed between
+    live and finished since the plan, by id (a name may come from ``${env:...}``)."""
+    then = {n.id: n.live for n in change.namesakes}
+    found = {n.id: n.live for n in current}
+    both = then.keys() & found.keys()
+    parts = [
+        (sorted(found.keys() - then.keys()), "appeared"),
+        (sorted(then.keys() - found.keys()), "gone or renamed"),
+        (sorted(i for i in both if found[i] and not then[i]), "live again"),
+        (sorted(i for i in both if then[i] and not found[i]), "no longer live"),
+    ]
+    said = "; ".join(
+        f"{'ids' if len(ids) > 1 else 'id'} {', '.join(ids)} {what}" for ids, what in parts if ids
+    )
+    return f"the {_NAMESAKES[change.kind]} changed: {said}"
 
 
 def _same_identity(kind: Kind, key: str, name: str | None, obj: Any) -> bool:

@@ -661,7 +661,17 @@ def test_a_saved_plan_of_the_previous_format_is_refused_not_checked(
     write(emulated.root, "old.json", json.dumps(old))
     code, _, err = cli(capsys, "apply", "--plan", "old.json", "--auto-approve")
     assert code == 1
-    assert "format_version 1; this hoodsync reads 2: make the plan again with" in err
+    assert "format_version 1; this hoodsync reads 3: make the plan again with" in err
+    # Format 2 recorded neither the objects named like each change's nor the planning time,
+    # which apply checks: such a plan cannot be checked, so it is refused too.
+    v2 = {k: v for k, v in doc.items() if k != "planned_at"}
+    v2["format_version"] = 2
+    for change in v2["changes"]:
+        del change["namesakes"]
+    write(emulated.root, "v2.json", json.dumps(v2))
+    code, _, err = cli(capsys, "apply", "--plan", "v2.json", "--auto-approve")
+    assert code == 1
+    assert "format_version 2; this hoodsync reads 3: make the plan again with" in err
     with emulated.remote() as remote:
         assert remote.campaigns() == []
 
@@ -700,9 +710,9 @@ def test_saved_plan_for_another_account_url_or_format_is_refused(
     monkeypatch.setenv("HOOD_API_URL", emulated.emulator.hood_url)  # type: ignore[union-attr]
     monkeypatch.setenv("HOOD_API_TOKEN", emulated.emulator.hood_token)  # type: ignore[union-attr]
 
-    write(emulated.root, "v3.json", json.dumps({**doc, "format_version": 3}))
-    code, _, err = cli(capsys, "apply", "--plan", "v3.json", "--auto-approve")
-    assert code == 1 and "format_version 3; this hoodsync reads 2" in err
+    write(emulated.root, "v4.json", json.dumps({**doc, "format_version": 4}))
+    code, _, err = cli(capsys, "apply", "--plan", "v4.json", "--auto-approve")
+    assert code == 1 and "format_version 4; this hoodsync reads 3" in err
 
     write(
         emulated.root,

@@ -331,7 +331,7 @@ def test_formats_out_file_and_target(emulated: Account, capsys: pytest.CaptureFi
     code, out, err = cli(capsys, "plan", "--out", "saved.json", "--detailed-exitcode")
     assert code == 2 and "Saved the plan to saved.json" in err
     saved = json.loads((emulated.root / "saved.json").read_text())
-    assert saved["format_version"] == 2
+    assert saved["format_version"] == 3
     assert [c["address"] for c in saved["changes"]] == ["campaign.one", "campaign.two"]
     assert '+ campaign "one"' in out  # the text plan is still printed
 

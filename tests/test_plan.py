@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from hoodsync.plan import (
     Counts,
     FieldDiff,
     Flag,
+    Namesake,
     Note,
     Plan,
     RemoteRef,
@@ -73,6 +75,7 @@ def full_plan() -> Plan:
         order=-1,
         sensitive=(SensitiveValue("u", "${env:U}", "1234"),),
         flags=("sends_immediately",),
+        namesakes=(Namesake("17", True), Namesake("18", False)),
     )
     return Plan(
         account=ACCOUNT,
@@ -95,13 +98,19 @@ def full_plan() -> Plan:
         estimate=estimate((c,), ACCOUNT),
         prune=True,
         targets=("campaign.a",),
+        planned_at=dt.datetime(2026, 5, 1, 10, 0, 20, tzinfo=dt.UTC),
     )
 
 
 def test_to_dict_round_trips_through_json() -> None:
     plan = full_plan()
     doc = plan.to_dict()
-    assert doc["format_version"] == 2
+    assert doc["format_version"] == 3
+    assert doc["planned_at"] == "2026-05-01T10:00:20+00:00"
+    assert doc["changes"][0]["namesakes"] == [
+        {"id": "17", "live": True},
+        {"id": "18", "live": False},
+    ]
     again = Plan.from_dict(json.loads(json.dumps(doc)))
     assert again == plan
     assert again.to_dict() == doc
@@ -115,10 +124,15 @@ def test_to_dict_is_stable() -> None:
 
 def test_from_dict_refuses_other_versions_and_garbage() -> None:
     doc = full_plan().to_dict()
-    with pytest.raises(PlanError, match="format_version 3"):
-        Plan.from_dict({**doc, "format_version": 3})
+    with pytest.raises(PlanError, match="format_version 4"):
+        Plan.from_dict({**doc, "format_version": 4})
+    # Version 2 recorded no namesakes and no planning time: apply could not check them.
+    with pytest.raises(PlanError, match="format_version 2; this hoodsync reads 3"):
+        Plan.from_dict({**doc, "format_version": 2})
     with pytest.raises(PlanError, match="malformed"):
-        Plan.from_dict({"format_version": 2})
+        Plan.from_dict({"format_version": 3})
+    with pytest.raises(PlanError, match="malformed"):
+        Plan.from_dict({**doc, "planned_at": "2026-05-01T10:00:20"})  # no UTC offset
     bad = json.loads(json.dumps(doc))
     bad["changes"][0]["steps"][0]["op"] = "delete"
     with pytest.raises(PlanError, match="unknown step op"):

@@ -169,5 +169,5 @@ def test_apply_still_sends_the_whole_top_level_arrays() -> None:
 def test_list_diffs_match_golden(name: str, fmt: str) -> None:
     text = render(list_plan(), fmt)
     if fmt == "json":
-        assert json.loads(text)["format_version"] == 2
+        assert json.loads(text)["format_version"] == 3
     check_golden(name, text)

@@ -358,6 +358,19 @@ class KindRules(abc.ABC):
         override this; by default ``changes`` unchanged."""
         return list(changes)
 
+    def timely(
+        self, steps: Sequence[Step], remote: RemoteObject | None, now: datetime | None
+    ) -> frozenset[str]:
+        """What a planned change's ``steps`` (resolved; acting on ``remote``, ``None`` for a
+        create) would do that depends on the clock, judged at ``now`` (``None``: no clock),
+        each as one phrase free of the clock's own reading: a start time that has passed, so
+        an activation sends at once. The planner's own rules decide (the kind's functions that
+        flag and refuse such changes), so that apply can judge a reviewed plan again by its
+        own clock (:func:`hoodsync.session.check_fresh`): a phrase that holds at apply and did
+        not when the plan was made is something the reviewer was not told. Kinds without
+        time-dependent rules have none."""
+        return frozenset()
+
     def live(self, remote: RemoteObject) -> bool:
         """Whether ``remote`` is live: not finished, so it sends or can be made to (a create
         beside a live object with a look-alike name is warned about). By default every

@@ -180,6 +180,77 @@ def _past_schedule(
     return _passed(("spec", "scheduled_time"), when, now, profile)
 
 
+def _create_time(norm: Mapping[str, Any], now: dt.datetime | None) -> tuple[_Time | None, bool]:
+    """The ``scheduled_time`` a create of ``norm`` (a normalised spec or create body) would
+    send when it has passed (a draft sends nothing: its time is checked when it is
+    launched), and whether profiles whose time has passed then get it at once."""
+    past = None if norm.get("is_draft") is True else _past_schedule(norm, None, now)
+    return past, past is not None and _setting(norm, None, "send_if_profile_time_passed")
+
+
+_CREATE_WHY = "the create would schedule it"
+
+#: A time a step sends that has passed: the time, why it is sent, what to do instead.
+_Found = tuple[_Time, str, str]
+
+
+def _step_times(
+    steps: Sequence[Step],
+    status: str,
+    held: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    now: dt.datetime | None,
+) -> tuple[list[_Found], bool]:
+    """Each time one of ``steps`` — on a campaign of ``status`` that holds ``held`` — would send
+    that has passed at ``now``: ``spec.scheduled_time`` in a patch that sets it or launches the
+    draft (``is_draft`` true -> false, neither with ``run_immediately`` nor clearing the
+    time), ``resume.scheduled_time`` in a resume; and whether profiles whose time has passed
+    then get it at once (``send_if_profile_time_passed``). ``spec`` holds the settings as the
+    definition states them (the planner's compare spec; at apply, the patch body, which holds
+    every one that differs from ``held``)."""
+    if now is None:
+        return [], False
+    found: list[_Found] = []
+    patch = next((s.body for s in steps if s.op is Op.PATCH and s.body is not None), None)
+    if patch is not None:
+        launch = status == "draft" and "is_draft" in patch and not patch["is_draft"]
+        cleared = "scheduled_time" in patch and patch["scheduled_time"] is None
+        launching = launch and not _truthy(patch.get("run_immediately")) and not cleared
+        if (patch.get("scheduled_time") is not None or launching) and (status != "draft" or launch):
+            past = _past_schedule(spec, held, now)
+            if past is not None:
+                why = (
+                    "launching the draft would schedule it"
+                    if launch
+                    else "the update would reschedule it"
+                )
+                found.append((past, why, "Set a future scheduled_time."))
+    for step in steps:
+        if step.op is Op.RESUME and step.body and "scheduled_time" in step.body:
+            profile = _setting(spec, held, "send_in_profile_time_zone")
+            past = _passed(("resume", "scheduled_time"), step.body["scheduled_time"], now, profile)
+            if past is not None:
+                found.append(
+                    (
+                        past,
+                        "the resume would schedule it",
+                        "Set a future resume.scheduled_time, or resume: {run_immediately: true}.",
+                    )
+                )
+    return found, bool(found) and _setting(spec, held, "send_if_profile_time_passed")
+
+
+def _time_fact(past: _Time, why: str) -> str:
+    """A passed time as :meth:`CampaignRules.timely` states it (no reading of the clock)."""
+    field = ".".join(p for p in past.path if p != "spec")
+    where = "" if past.everywhere else " in GMT (still ahead west of it)"
+    return f"{field} {past.value} (GMT) has passed{where} and {why}"
+
+
+#: The fact :meth:`CampaignRules.timely` adds when such a time makes it send at once.
+_SENDS_FACT = "profiles whose time has passed get it at once (send_if_profile_time_passed)"
+
+
 def _past_note(desired: Desired, past: _Time, now: dt.datetime, why: str, instead: str) -> Note:
     """The note for a time a step would send that has passed: an error, unless only in GMT."""
     where = desired.definition.locate(past.path)
@@ -515,16 +586,13 @@ class CampaignRules(KindRules):
                 ),
             )
         notes: list[Note] = []
-        # A draft sends nothing: its time is checked when it is launched.
-        past = None if norm.get("is_draft") is True else _past_schedule(norm, None, now)
+        past, sends = _create_time(norm, now)
         if past is not None and now is not None:
-            note = _past_note(
-                desired, past, now, "the create would schedule it", "Set a future scheduled_time."
-            )
+            note = _past_note(desired, past, now, _CREATE_WHY, "Set a future scheduled_time.")
             if note.severity is Severity.ERROR:
                 return resource.change(Action.NOTE, "cannot be created as written", notes=(note,))
             notes.append(note)
-            if _setting(norm, None, "send_if_profile_time_passed"):
+            if sends:
                 flags = (Flag.SENDS_IMMEDIATELY,)
         steps = [Step(Op.CREATE, None, body)]
         description = "will be created"
@@ -590,6 +658,25 @@ class CampaignRules(KindRules):
                 )
             out.append(change)
         return out
+
+    def timely(
+        self, steps: Sequence[Step], remote: RemoteObject | None, now: dt.datetime | None
+    ) -> frozenset[str]:
+        """The planner's time rules read from the steps it planned: the ``scheduled_time`` a
+        create sends (:func:`_create_time`), or a patch or resume sends (:func:`_step_times`),
+        that has passed — in GMT only, or everywhere — and whether it then sends at once."""
+        create = next((s.body for s in steps if s.op is Op.CREATE and s.body is not None), None)
+        if create is not None:
+            past, sends = _create_time(self.normalise(create), now)
+            found = [(past, _CREATE_WHY, "")] if past is not None else []
+        elif remote is not None:
+            patch = next((s.body for s in steps if s.op is Op.PATCH and s.body is not None), {})
+            spec = self.normalise(patch)
+            found, sends = _step_times(steps, remote.status, remote.body, spec, now)
+        else:
+            return frozenset()
+        facts = {_time_fact(past, why) for past, why, _ in found}
+        return frozenset(facts | ({_SENDS_FACT} if sends else set()))
 
     def live(self, remote: RemoteObject) -> bool:
         """Neither canceled nor sent (:data:`~hoodsync.wire.CAMPAIGN_RETIRED`)."""
@@ -902,49 +989,17 @@ class _Planner:
         )
 
     def _past_times(self, steps: Sequence[Step]) -> tuple[bool, bool]:
-        """Note each time one of ``steps`` would send that has passed: ``spec.scheduled_time``
-        in a patch that changes it or launches the draft, ``resume.scheduled_time`` in a
-        resume. Returns (an error among them: nothing may be sent; profiles whose time has
-        passed get it at once, ``send_if_profile_time_passed``)."""
+        """Note each time one of ``steps`` would send that has passed (:func:`_step_times`).
+        Returns (an error among them: nothing may be sent; profiles whose time has passed get
+        it at once, ``send_if_profile_time_passed``)."""
         if self.now is None:
             return False, False
-        found: list[tuple[_Time, str, str]] = []
-        body = self.remote.body
-        patched = any(step.op is Op.PATCH for step in steps)
-        launching = self.launch and not self.launch_now and "scheduled_time" not in self.cleared
-        if (
-            patched
-            and ("scheduled_time" in self.changed or launching)
-            and (self.s != "draft" or self.launch)
-        ):
-            past = _past_schedule(self.cmp, body, self.now)
-            if past is not None:
-                why = (
-                    "launching the draft would schedule it"
-                    if self.launch
-                    else "the update would reschedule it"
-                )
-                found.append((past, why, "Set a future scheduled_time."))
-        for step in steps:
-            if step.op is Op.RESUME and step.body and "scheduled_time" in step.body:
-                profile = _setting(self.cmp, body, "send_in_profile_time_zone")
-                past = _passed(
-                    ("resume", "scheduled_time"), step.body["scheduled_time"], self.now, profile
-                )
-                if past is not None:
-                    found.append(
-                        (
-                            past,
-                            "the resume would schedule it",
-                            "Set a future resume.scheduled_time, or resume: {run_immediately: true}.",
-                        )
-                    )
+        found, sends = _step_times(steps, self.s, self.remote.body, self.cmp, self.now)
         refused = False
         for past, why, instead in found:
             note = _past_note(self.desired, past, self.now, why, instead)
             self.notes.append(note)
             refused = refused or note.severity is Severity.ERROR
-        sends = bool(found) and _setting(self.cmp, body, "send_if_profile_time_passed")
         return refused, sends
 
     def _want_patch(self) -> bool:

@@ -137,6 +137,21 @@ def _starts_at_activation(
         return False
 
 
+def _write_times(
+    sent: Mapping[str, Any], held: Mapping[str, Any], now: dt.datetime | None
+) -> set[str]:
+    """:meth:`PushTaskRules.timely` of one create (``held`` empty) or patch: the times the
+    planner refuses (:func:`_past_start`, :func:`_ends_before_start`)."""
+    facts = set()
+    past = _past_start(sent, now) if "start_time" in sent else None
+    if past is not None:
+        facts.add(f"start_time {past} (GMT) has passed: the API refuses it")
+    ends = _ends_before_start(sent, held, now)
+    if ends is not None:
+        facts.add(f"end_time {ends[0]} (GMT) is before its start: the API refuses it")
+    return facts
+
+
 class PushTaskRules(KindRules):
     """Rules for ``kind: PushTask``."""
 
@@ -393,6 +408,26 @@ class PushTaskRules(KindRules):
             steps=(Step(Op.PATCH, remote.id, body),),
             flags=flags,
         )
+
+    def timely(
+        self, steps: Sequence[Step], remote: RemoteObject | None, now: dt.datetime | None
+    ) -> frozenset[str]:
+        """The planner's time rules (:meth:`plan`) read from the steps it planned: a fixed
+        ``start_time`` the create or patch sends that has passed (the API refuses it), an
+        ``end_time`` before the start the write leaves, an activation whose start has passed
+        (it may send at once). A patch's body holds exactly the keys the planner compared as
+        changed, so a key it lacks is the task's own, as the planner read it."""
+        facts: set[str] = set()
+        for step in steps:
+            if step.op is Op.CREATE and isinstance(step.body, Mapping):
+                facts |= _write_times(self.normalise(step.body), {}, now)
+            elif step.op is Op.PATCH and isinstance(step.body, Mapping) and remote is not None:
+                body = self.normalise(step.body)
+                facts |= _write_times(body, remote.body, now)
+                activates = body.get("status") == 1 and remote.body.get("status") != 1
+                if activates and _starts_at_activation(body, remote, now):
+                    facts.add("activating it may send at once: its start has passed")
+        return frozenset(facts)
 
     @staticmethod
     def _cleared(cmp: Mapping[str, Any], changed: Sequence[str], remote: RemoteObject) -> list[str]:

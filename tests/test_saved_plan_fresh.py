@@ -1,0 +1,306 @@
+"""What apply re-checks of a reviewed plan beyond the object each change acts on: the objects
+sharing its identity (a same-name object created since the plan), and the flags that depend on
+the clock (a start that passed since the plan). Both for a saved plan (`apply --plan`) and for
+the plan an interactive apply showed (checked after `yes`). Against the emulator over loopback;
+the clock is injected (``engine.apply(clock=...)``), nothing sleeps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any
+
+import pytest
+from test_cli_apply import EditedWhileAsked, rows
+from test_cli_plan import Account, cli, email_yaml, emulated, write
+
+from hoodsync import engine
+from hoodsync.errors import StalePlanError
+from hoodsync.hooks import NoHooks
+
+API_TIME = "%Y-%m-%d %H:%M:%S"
+MESSAGE = "{title: {en: Daily digest}, body: {en: Top stories}, landing_url: https://example.com}"
+
+
+def push_yaml(key: str, name: str, *, state: str, start: str = "2030-01-01 10:00:00") -> str:
+    return f"""\
+kind: PushTask
+key: {key}
+state: {state}
+spec:
+  name: {name}
+  start_time: "{start}"
+  frequency: 86400
+  message: {MESSAGE}
+"""
+
+
+def by_hand_push_task(account: Account, name: str, status: int = 1) -> str:
+    """A push task someone made in the UI; its id."""
+    with account.remote() as remote:
+        body = {
+            "name": name,
+            "status": status,
+            "start_time": "2030-01-02 10:00:00",
+            "message": {"title": {"en": "x"}, "body": {"en": "y"}, "landing_url": "https://e.com"},
+        }
+        return str(remote.hood_post("/push-tasks", body)["id"])
+
+
+def by_hand_email_campaign(account: Account, name: str) -> str:
+    """An email campaign someone made in Falconyte (enabled, as the API creates one); its id."""
+    with account.remote() as remote:
+        body = {
+            "name": name,
+            "template_ids": ["0b7e6c52-3f1a-4d8e-9c2b-5a6f7e8d9c01"],
+            "mail_account_ids": ["8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"],
+            "events": ["lead.created"],
+        }
+        return str(remote.falconyte_post("/email/campaigns", body)["campaign"]["id"])
+
+
+def live_push_tasks(account: Account, name: str) -> list[dict[str, Any]]:
+    with account.remote() as remote:
+        return [t for t in remote.push_tasks() if t["name"] == name and int(t["status"]) == 1]
+
+
+def enabled_email_campaigns(account: Account, name: str) -> list[dict[str, Any]]:
+    with account.remote() as remote:
+        found = remote.email_campaigns()
+    trigger = "event_triggered_send"
+    return [
+        c for c in found if c["name"] == name and c["draft_data"]["send_data"][trigger]["enabled"]
+    ]
+
+
+# ------------------------------------------------------------------ same-name newcomers
+
+
+def test_saved_plan_is_stale_when_same_name_objects_appeared_since(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reviewed plan starts an email campaign and activates a push task; then someone
+    creates one of each with the same names. A fresh plan refuses both (two push tasks named
+    "Digest"; the newest "Reactivation" needs a replacement), so the saved plan must not go
+    ahead and leave two live objects per name: it is refused, naming each change and the new
+    object's id, and nothing is sent."""
+    write(emulated.root, "e.yaml", email_yaml("react", "Reactivation", state="stopped"))
+    write(emulated.root, "p.yaml", push_yaml("digest", "Digest", state="inactive"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(emulated.root, "e.yaml", email_yaml("react", "Reactivation", state="active"))
+    write(emulated.root, "p.yaml", push_yaml("digest", "Digest", state="active"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+
+    push_id = by_hand_push_task(emulated, "Digest")
+    email_id = by_hand_email_campaign(emulated, "Reactivation")
+    code, out, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
+    assert code == 1, out
+    assert "the saved plan is stale" in err
+    assert f"push_task.digest (the push tasks named like it changed: id {push_id} appeared)" in err
+    assert (
+        f"email_campaign.react (the email campaigns named like it changed: id {email_id} appeared)"
+    ) in err
+    assert "nothing was sent: make a new plan" in err
+    assert "Apply complete" not in out
+    assert [str(t["id"]) for t in live_push_tasks(emulated, "Digest")] == [push_id]
+    assert [c["id"] for c in enabled_email_campaigns(emulated, "Reactivation")] == [email_id]
+
+
+def test_saved_replacement_is_stale_when_a_same_name_campaign_appeared(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reviewed `--allow-replace` plan would create a new campaign and stop the old one; a
+    live campaign with the same name made by hand since would be left sending beside the new
+    one (a third campaign of that name)."""
+    write(emulated.root, "e.yaml", email_yaml("react", "Reactivation"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(emulated.root, "e.yaml", email_yaml("react", "Reactivation", events="[lead.created]"))
+    assert cli(capsys, "plan", "--allow-replace", "--out", "plan.json")[0] == 0
+    by_hand = by_hand_email_campaign(emulated, "Reactivation")
+    code, _, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
+    assert code == 1
+    assert f"email_campaign.react (the email campaigns named like it changed: id {by_hand}" in err
+    with emulated.remote() as remote:
+        assert len([c for c in remote.email_campaigns() if c["name"] == "Reactivation"]) == 2
+
+
+def test_saved_create_is_stale_when_a_look_alike_name_appeared(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A create planned with no warning, then a push task named like it but for a Cyrillic
+    "а" appears: a fresh plan warns that the two cannot be told apart (both would send), which
+    the reviewer was not shown. The exact-name check alone lets it through."""
+    write(emulated.root, "p.yaml", push_yaml("digest", "Daily digest", state="active"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    alike = by_hand_push_task(emulated, "D\u0430ily digest")
+    code, _, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
+    assert code == 1
+    assert f"push_task.digest (the push tasks named like it changed: id {alike} appeared)" in err
+    with emulated.remote() as remote:
+        assert [str(t["id"]) for t in remote.push_tasks()] == [alike]
+
+
+def test_saved_start_is_stale_when_a_superseded_namesake_came_back_to_life(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a replacement the old campaign is superseded (stopped, same name). Someone starts
+    it again in Falconyte after the plan: a fresh plan refuses (two campaigns of that name not
+    stopped), so starting the newest now would leave both sending."""
+    write(emulated.root, "e.yaml", email_yaml("react", "Reactivation"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(emulated.root, "e.yaml", email_yaml("react", "Reactivation", events="[lead.created]"))
+    assert cli(capsys, "apply", "--allow-replace", "--auto-approve")[0] == 0
+    write(
+        emulated.root,
+        "e.yaml",
+        email_yaml("react", "Reactivation", events="[lead.created]", state="stopped"),
+    )
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(emulated.root, "e.yaml", email_yaml("react", "Reactivation", events="[lead.created]"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    with emulated.remote() as remote:
+        [old] = [
+            c
+            for c in remote.email_campaigns()
+            if c["draft_data"]["send_data"]["event_triggered_send"]["events"] == ["contact.saved"]
+        ]
+        remote.falconyte_post(f"/email/campaigns/{old['id']}/start")
+    code, _, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
+    assert code == 1
+    assert (
+        f"email_campaign.react (the email campaigns named like it changed: id {old['id']} live again)"
+        in err
+    )
+    assert [c["id"] for c in enabled_email_campaigns(emulated, "Reactivation")] == [old["id"]]
+
+
+def test_shown_plan_is_stale_when_a_same_name_push_task_appeared_while_it_asked(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The interactive path: the plan (activate "Digest") is on screen; while the question
+    waits, someone creates a second "Digest". After `yes`, the check refuses: nothing sent."""
+    write(emulated.root, "p.yaml", push_yaml("digest", "Digest", state="inactive"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(emulated.root, "p.yaml", push_yaml("digest", "Digest", state="active"))
+    made: list[str] = []
+    hooks = EditedWhileAsked(lambda: made.append(by_hand_push_task(emulated, "Digest")))
+    with pytest.raises(StalePlanError) as info:
+        engine.apply(engine.ApplyOptions(), hooks, threading.Event())
+    assert str(info.value) == (
+        "the plan is stale; changed since it was shown: push_task.digest (the push tasks "
+        f"named like it changed: id {made[0]} appeared); nothing was sent: run apply again to "
+        "see the new plan"
+    )
+    assert [str(t["id"]) for t in live_push_tasks(emulated, "Digest")] == [made[0]]
+
+
+# ------------------------------------------------------------------ the clock
+
+
+class Approve(NoHooks):
+    """An apply answered `yes` at once (as `--auto-approve`)."""
+
+    def approve(self) -> bool:
+        return True
+
+
+def _later(seconds: float) -> Any:
+    """A clock ``seconds`` ahead of the real one: the answer, or the apply, came that late."""
+    return lambda: time.time() + seconds
+
+
+def _soon(minutes: int) -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)).strftime(API_TIME)
+
+
+def test_saved_activation_is_stale_when_its_start_passed_since_the_plan(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reviewed while the start was ahead: "will be activated", no warning. Applied after the
+    start passed, the activation sends at once, which a fresh plan warns about: the saved plan
+    is refused instead, naming the change and what now differs; the same plan applied in time
+    goes through."""
+    start = _soon(30)
+    write(emulated.root, "p.yaml", push_yaml("flash", "Flash sale", state="inactive", start=start))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(emulated.root, "p.yaml", push_yaml("flash", "Flash sale", state="active", start=start))
+    code, out, _ = cli(capsys, "plan", "--out", "plan.json")
+    assert code == 0 and "sends immediately" not in out
+
+    options = engine.ApplyOptions(plan_file=emulated.root / "plan.json")
+    with pytest.raises(StalePlanError) as info:
+        engine.apply(options, Approve(), threading.Event(), clock=_later(3600))
+    assert str(info.value) == (
+        "the saved plan is stale; changed since it was made: push_task.flash (activating it "
+        "may send at once: its start has passed, which it did not when the plan was made); "
+        "nothing was sent: make a new plan (`hoodsync plan --out`) and review it"
+    )
+    assert live_push_tasks(emulated, "Flash sale") == []
+
+    assert engine.apply(options, Approve(), threading.Event()) is True  # in time
+    assert len(live_push_tasks(emulated, "Flash sale")) == 1
+
+
+def test_shown_activation_is_stale_when_its_start_passed_before_the_answer(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The interactive path: the plan was shown while the start was ahead; `yes` came after
+    it passed."""
+    start = _soon(30)
+    write(emulated.root, "p.yaml", push_yaml("flash", "Flash sale", state="inactive", start=start))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(emulated.root, "p.yaml", push_yaml("flash", "Flash sale", state="active", start=start))
+    with pytest.raises(StalePlanError, match=r"push_task\.flash \(activating it may send at once"):
+        engine.apply(engine.ApplyOptions(), Approve(), threading.Event(), clock=_later(3600))
+    assert live_push_tasks(emulated, "Flash sale") == []
+
+
+def test_saved_resume_is_stale_when_its_scheduled_time_passed_since_the_plan(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A campaign's time-dependent rules too: a resume at ``resume.scheduled_time`` reviewed
+    while that time was ahead is an error once it has passed (Hood documents nothing for a
+    past time: it may send at once, or never)."""
+    when = _soon(30)
+    campaign = f"""\
+kind: Campaign
+key: spring
+state: {{state}}
+resume: {{{{scheduled_time: "{when}"}}}}
+spec:
+  name: Spring
+  scheduled_time: "2030-01-01 10:00:00"
+  messages:
+    - name: Hello
+      channel: push
+      push: {{{{title: {{{{en: Hi}}}}, body: {{{{en: There}}}}, landing_url: https://example.com}}}}
+"""
+    write(emulated.root, "c.yaml", campaign.format(state="paused"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(emulated.root, "c.yaml", campaign.format(state="active"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    options = engine.ApplyOptions(plan_file=emulated.root / "plan.json")
+    with pytest.raises(StalePlanError) as info:
+        engine.apply(options, Approve(), threading.Event(), clock=_later(3600))
+    assert (
+        f"campaign.spring (resume.scheduled_time {when} (GMT) has passed and the resume would "
+        "schedule it, which it did not when the plan was made)"
+    ) in str(info.value)
+    with emulated.remote() as remote:
+        assert remote.campaign("Spring")["status"] == "paused"
+
+
+def test_saved_plan_in_time_with_unchanged_namesakes_applies(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Objects named like a change's that were there when it was planned (and did not move)
+    do not make it stale: a look-alike push task beside the one activated."""
+    write(emulated.root, "p.yaml", push_yaml("digest", "Digest", state="inactive"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    by_hand_push_task(emulated, "Dig\u0435st", status=0)  # a Cyrillic "е"
+    write(emulated.root, "p.yaml", push_yaml("digest", "Digest", state="active"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    code, out, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
+    assert code == 0, err
+    assert rows(out)["push_task.digest"][:2] == ("activate", "applied")
