@@ -60,9 +60,10 @@ from typing import Any
 from hoodsync.errors import HoodsyncError
 from hoodsync.identity import ValueKey
 from hoodsync.journal import DamagedJournal, Replay, Trace, journal_files, read_journal
-from hoodsync.kinds import RULES
+from hoodsync.kinds import RULES, from_remote
 from hoodsync.kinds.base import Desired, Resource
 from hoodsync.kinds.email_campaign import live_until_stopped
+from hoodsync.kinds.namesakes import IdentityIndex, namesake_changes
 from hoodsync.model import Definition, Kind, RemoteObject
 from hoodsync.plan import (
     Action,
@@ -556,6 +557,11 @@ def amend(
             changes[entry.address] = _not_drift(current, entry)
     if changes == by_change:
         return plan, kept
+    amended = [c for a, c in changes.items() if c is not by_change.get(a)]
+    changes.update(
+        (c.address, c)
+        for c in _with_namesakes(amended, by_address, remote, env, forbidden_env, value_key)
+    )
     ordered = sort_changes(list(changes.values()))
     counts = dataclasses.replace(plan.counts, unchanged=plan.counts.unchanged - added)
     return (
@@ -564,6 +570,55 @@ def amend(
         ),
         kept,
     )
+
+
+def _with_namesakes(
+    amended: Sequence[Change],
+    definitions: Mapping[str, Definition],
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]],
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str],
+    value_key: ValueKey | None,
+) -> list[Change]:
+    """``amended`` (changes this module added or altered), each with the namesakes the planner
+    would have recorded for it (:mod:`hoodsync.kinds.namesakes`), found in ``remote`` as the
+    plan was made: apply compares them with the account's (:func:`hoodsync.session.check_fresh`),
+    and a change added here would otherwise have none, so its saved plan would always be
+    stale."""
+    out: list[Change] = []
+    for kind in {c.kind for c in amended}:
+        of_kind = [c for c in amended if c.kind is kind]
+        objects = [from_remote(kind, raw) for raw in remote.get(kind, ())]
+        out.extend(
+            namesake_changes(
+                of_kind,
+                IdentityIndex(RULES[kind], objects),
+                {
+                    c.address: _created_name(
+                        definitions.get(c.address), env, forbidden_env, value_key
+                    )
+                    for c in of_kind
+                },
+            )
+        )
+    return out
+
+
+def _created_name(
+    definition: Definition | None,
+    env: Mapping[str, str],
+    forbidden_env: frozenset[str],
+    value_key: ValueKey | None,
+) -> str | None:
+    """The resolved name a create of ``definition`` sends (``None`` when it cannot be
+    resolved: the plan itself reports that definition's problem)."""
+    if definition is None:
+        return None
+    try:
+        [desired] = prepare([definition], env, forbidden_env, value_key)
+    except HoodsyncError:
+        return None
+    return desired.name
 
 
 def _campaign(

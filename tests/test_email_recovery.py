@@ -397,3 +397,24 @@ def test_the_journal_says_when_a_campaign_created_to_be_stopped_is_left_live(
         if status[0] is not None:
             trace.feed("result", {**about, "op": op, "id": ident, "status": status[0]})
     assert trace.left_live is left
+
+
+def test_a_saved_plan_of_the_stop_that_finishes_a_replacement_applies(
+    emulated: Account,
+    gate: StopGate,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The stop the next plan adds for a replacement left enabled goes through a saved plan
+    too (`plan --out`, then `apply --plan`, as CI applies): apply checks the plan against the
+    account, and the added change carries what it was planned beside."""
+    stopped_by_hand(emulated, capsys)
+    back = through(monkeypatch, gate)
+    gate.mode = "refuse"
+    assert cli(capsys, "apply", "--auto-approve", "--allow-replace")[0] == 1
+    back()
+    code, _, err = cli(capsys, "plan", "--out", "saved.json", "--allow-replace")
+    assert code == 0, err
+    code, out, err = cli(capsys, "apply", "--plan", "saved.json", "--auto-approve")
+    assert code == 0, (out, err)
+    assert not any(states(emulated).values())

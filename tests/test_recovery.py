@@ -48,7 +48,7 @@ from hoodsync.hooks import NoHooks
 from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal, journal_files, read_journal
 from hoodsync.model import Definition, Kind, Location
-from hoodsync.plan import AccountInfo, Plan
+from hoodsync.plan import AccountInfo, Namesake, Plan
 from hoodsync.recovery import Leftovers, Unfinished, amend, read_leftovers
 
 
@@ -479,6 +479,28 @@ def test_a_resume_added_to_the_plan_masks_its_name_with_the_account_key() -> Non
         [change] = plan.changes
         assert change.action == "resume" and change.name == f"(sensitive ${{env:PROMO}}{shown})"
         assert [s.fp for s in change.sensitive] == [key.check("Promo X1") if value_key else None]
+
+
+def test_a_resume_added_to_the_plan_records_its_namesakes() -> None:
+    """A change recovery adds (the plan had none for the campaign) records the objects sharing
+    its identity as the planner records them for its own changes: apply compares them with
+    the account's, and a change with none recorded would make every saved plan of it stale."""
+    d = Definition(Kind.CAMPAIGN, "a", {"name": "Promo"}, Location("c/a.yaml"))
+    paused = {"id": "7", "name": "Promo", "status": "paused", "metadata": {"hoodsync_key": "a"}}
+    other = {"id": "8", "name": "Other", "status": "running", "metadata": {"hoodsync_key": "b"}}
+    found = Leftovers(
+        unfinished={"campaign.a": Unfinished("campaign.a", "7", 1.0, "j.jsonl", left_paused=True)}
+    )
+    plan, _ = amend(
+        Plan(account=AccountInfo("default", "https://h.test/v1/hood")),
+        found,
+        [d],
+        {Kind.CAMPAIGN: [paused, other]},
+        env={},
+    )
+    [change] = plan.changes
+    assert change.action == "resume"
+    assert change.namesakes == (Namesake("7", True),)
 
 
 def test_with_state_active_the_resume_of_a_cut_edit_is_not_called_drift(
