@@ -490,7 +490,9 @@ def test_a_url_variable_refused_is_not_repeated_past_its_query(
         config_in(tmp_path, None, {var: url, "HOOD_API_TOKEN": "t" * 20})
     message = str(info.value)
     base = url.split("?")[0].split("#")[0]
-    assert message.startswith(f"{var}='{base}") and "XYZ" not in message and "api_key" not in message
+    assert (
+        message.startswith(f"{var}='{base}") and "XYZ" not in message and "api_key" not in message
+    )
 
 
 # ------------------------------------------------------------------------------ accounts' paths
