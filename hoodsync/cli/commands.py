@@ -778,9 +778,10 @@ def export(
         _err(printable(str(problem)))
     commented = sum(1 for f in files if not is_definition(f))
     note = f" ({commented} commented out; the header of each says why)" if commented else ""
-    hint = f" {check_hint(out, config, account)}" if written else ""
+    # Nothing to check when every object was kept back.
+    hint = f" {check_hint(out, config, account)}" if written or not refused else ""
     _err(printable(f"Wrote {len(written)} file(s) to {out}{note}.{hint}"))
-    if written:
+    if hint:
         _schemas_hint(schemas, wanted)
     if refused:
         _fail(f"{len(refused)} object(s) not written: each holds a secret (see above)")
