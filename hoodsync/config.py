@@ -227,7 +227,7 @@ def _env_url(env: Mapping[str, str], var: str) -> str | None:
     if "@" in value:  # whatever else is wrong with it, its password is not repeated
         raise ConfigError(f"{var}: {_credentials_refused(value)}")
     parts = _split(value)
-    shown = value if len(value) <= 60 else value[:59] + "…"
+    shown = _shown_url(value)
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"{var}={shown!r} is neither 'sandbox' nor an http(s) URL "
@@ -243,6 +243,16 @@ def _refuse_credentials(url: str, where: str) -> None:
     message would show the URL (the transport refuses it too, but only once a token is set)."""
     if "@" in url:  # anywhere: "https://u:pw?x@host" puts it past the netloc
         raise ConfigError(f"{where}: {_credentials_refused(url)}")
+
+
+def _shown_url(url: str) -> str:
+    """``url`` as an error may repeat it: without what follows a ``?`` or ``#`` (a query may
+    carry a key, ``?api_key=…``, and the error is printed, in CI too), and cut to 60
+    characters."""
+    cut = min((i for i in (url.find("?"), url.find("#")) if i != -1), default=-1)
+    if cut != -1:
+        url = url[: cut + 1] + ("…" if cut + 1 < len(url) else "")
+    return url if len(url) <= 60 else url[:59] + "…"
 
 
 def _url_problem(url: str) -> str | None:

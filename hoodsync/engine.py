@@ -1329,31 +1329,55 @@ def project_secrets(prep: Prepared, paths: Sequence[str]) -> list[tuple[str, str
 
     Files outside PATHS are loaded without validation (a file being written elsewhere does
     not stop the pull); one that does not load is searched as text for ``${env:NAME}``."""
-    from hoodsync.definitions.interpolate import reference_names
-    from hoodsync.definitions.loader import DEFAULT_LIMITS, load_paths
     from hoodsync.pull import values_of, variables_of
 
     names = variables_of(d.spec for d in prep.definitions)
     given = [Path(p).resolve() for p in (paths or ["."])]
-    root = prep.config.root.resolve()
-    if prep.config.source is None:
-        # No hoodsync.yaml: the project is the repository of the first PATH (the working
-        # directory may be far above it: from / that walked the whole file system).
-        root = _repository_of(given[0]) or given[0]
+    root = _project_root(prep.config, given[0])
     if not any(root.is_relative_to(g) for g in given):  # PATHS leave part of the project out
-        found = load_paths([root])
-        names |= variables_of(doc.data for doc in found.documents)
-        for failed in sorted({p.location.path for p in found.problems}):
-            # Only a regular file: reading a FIFO named *.yaml would never end.
-            if not os.path.isfile(failed):
-                continue  # a folder's problem, a dangling link, a device: nothing to read
-            try:
-                with open(failed, "rb") as fh:
-                    raw = fh.read(DEFAULT_LIMITS.max_file_bytes)
-            except OSError:
-                continue
-            names.update(reference_names(raw.decode("utf-8", "replace")))
+        names |= _variables_under(root)
     return values_of(names, os.environ)
+
+
+def export_secrets(config: Config) -> list[tuple[str, str]]:
+    """The values ``export`` never writes: as :func:`project_secrets`, those of every variable
+    any definition of the project (run from the working directory) interpolates."""
+    from hoodsync.pull import values_of
+
+    return values_of(_variables_under(_project_root(config, Path.cwd())), os.environ)
+
+
+def _project_root(config: Config, first: Path) -> Path:
+    """The folder of hoodsync.yaml; without one, the repository of ``first`` (a PATH): the
+    nearest folder above it holding ``.git``, else ``first``."""
+    if config.source is None:
+        # The working directory may be far above the first PATH: from / that walked the whole
+        # file system.
+        return _repository_of(first) or first
+    return config.root.resolve()
+
+
+def _variables_under(root: Path) -> set[str]:
+    """The variables the definition files below ``root`` interpolate. They are loaded without
+    validation (a file being written elsewhere does not stop the run); one that does not load
+    is searched as text for ``${env:NAME}``."""
+    from hoodsync.definitions.interpolate import reference_names
+    from hoodsync.definitions.loader import DEFAULT_LIMITS, load_paths
+    from hoodsync.pull import variables_of
+
+    found = load_paths([root])
+    names = variables_of(doc.data for doc in found.documents)
+    for failed in sorted({p.location.path for p in found.problems}):
+        # Only a regular file: reading a FIFO named *.yaml would never end.
+        if not os.path.isfile(failed):
+            continue  # a folder's problem, a dangling link, a device: nothing to read
+        try:
+            with open(failed, "rb") as fh:
+                raw = fh.read(DEFAULT_LIMITS.max_file_bytes)
+        except OSError:
+            continue
+        names.update(reference_names(raw.decode("utf-8", "replace")))
+    return names
 
 
 def _repository_of(path: Path) -> Path | None:
@@ -1380,7 +1404,7 @@ def pull_new_files(
     from hoodsync.export import export_documents
     from hoodsync.model import Kind, Location
     from hoodsync.planner import renamed_objects
-    from hoodsync.pull import holds_value, strings_of, variable_values
+    from hoodsync.pull import secret_in_file, secret_refused, variable_values
     from hoodsync.schemafiles import relative_folder
 
     taken: dict[Kind, set[str]] = {
@@ -1429,25 +1453,9 @@ def pull_new_files(
         for exported in export_documents(subset, taken=taken, schemas=schemas):
             path = folder / exported.path
             docs = load_text(exported.text, str(path)).documents
-            # In the values as loaded: the YAML text may fold or escape a long one.
-            # The text as written (comments too) and the values as loaded (a long value may
-            # be folded or escaped in the text).
-            values = [
-                exported.text,
-                exported.path,
-                *(t for doc in docs for t in strings_of(doc.data)),
-            ]
-            leaked = next((r for v, r in secrets for t in values if holds_value(t, v)), None)
+            leaked = secret_in_file(exported.text, exported.path, (d.data for d in docs), secrets)
             if leaked is not None:
-                problems.append(
-                    str(
-                        Problem(
-                            Location(str(path.parent)),
-                            f"not written: an unmanaged object holds the value of {leaked} (a "
-                            "secret never goes into a file)",
-                        )
-                    )
-                )
+                problems.append(str(secret_refused(str(path.parent), leaked)))
                 continue
             data = docs[0].data if docs else None
             if isinstance(data, dict):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from datetime import datetime
 from typing import Any
 
-from hoodsync.definitions.interpolate import resolve_reporting
+from hoodsync.definitions.interpolate import resolve_reporting, template_pattern
 from hoodsync.definitions.validate import resolved_problems
 from hoodsync.errors import DefinitionError, PlanError, Problem
 from hoodsync.identity import ValueKey
@@ -276,7 +276,8 @@ def make_plan(
         if any(c.steps for c in changes[first:]):  # what apply checks the account against
             names = {des.address: des.name for des in kind_desired}
             changes[first:] = namesake_changes(changes[first:], IdentityIndex(rules, objs), names)
-        unmanaged.extend(_ref(obj, None) for obj in match.unmanaged)
+        masks = _name_masks(kind_desired)
+        unmanaged.extend(_ref(obj, None, _shown_unmanaged(obj, masks)) for obj in match.unmanaged)
         shown = {des.address: des.shown_name for des in kind_desired}
         superseded.extend(
             _ref(obj, address, shown.get(address)) for address, obj in match.superseded
@@ -539,6 +540,32 @@ def renamed_objects(plan: Plan) -> dict[tuple[Kind, str], str]:
 def _top(path: str) -> str:
     """The top-level key of a diff path (``name``, ``message.title.en`` → ``message``)."""
     return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def _name_masks(desired: Sequence[Desired]) -> list[tuple[re.Pattern[str], Desired]]:
+    """The definitions of one kind whose name comes from ``${env:...}``, each with the pattern
+    of its name template (:func:`~hoodsync.definitions.interpolate.template_pattern`)."""
+    out = []
+    for des in desired:
+        if ("name",) in des.sensitive:
+            template = des.definition.spec.get("name")
+            if isinstance(template, str):
+                out.append((template_pattern(template), des))
+    return out
+
+
+def _shown_unmanaged(
+    obj: RemoteObject, masks: Sequence[tuple[re.Pattern[str], Desired]]
+) -> str | None:
+    """``obj``'s name as the plan may list it, or ``None`` (as it is): masked as the first
+    definition of ``masks`` whose name template it fits masks it (:meth:`Desired.shown_alike`,
+    as the plan's warnings show it). ``Mail ${env:PROMO}`` made an object named ``Mail
+    OLDCODE`` that turned unmanaged when ``PROMO`` changed: its name is an old value of the
+    secret, and the saved plan, the JSON and every renderer list only what is masked here."""
+    for pattern, des in masks:
+        if pattern.fullmatch(obj.name):
+            return str(des.shown_alike(("name",), obj.name))
+    return None
 
 
 def _ref(obj: RemoteObject, address: str | None, name: str | None = None) -> RemoteRef:

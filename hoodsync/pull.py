@@ -60,6 +60,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -68,7 +69,7 @@ from hoodsync.definitions.interpolate import reference_paths
 from hoodsync.definitions.loader import load_text, parse_events
 from hoodsync.definitions.validate import validate_documents
 from hoodsync.errors import Problem, format_json_path
-from hoodsync.export import Dumper, dump_yaml, settable
+from hoodsync.export import Dumper, ExportedFile, dump_yaml, settable
 from hoodsync.kinds import RULES, from_remote
 from hoodsync.kinds.base import Desired, copy_json
 from hoodsync.kinds.campaign import CampaignRules
@@ -718,6 +719,46 @@ class _Number(str):
 def holds_value(text: str, value: str) -> bool:
     """Whether ``text`` (from :func:`strings_of`) holds ``value``."""
     return text == value if isinstance(text, _Number) else value in text
+
+
+def secret_in_file(
+    text: str, relative: str, data: Iterable[Any], secrets: Sequence[Secret]
+) -> str | None:
+    """The reference of the first of ``secrets`` (value, reference) that a new file would
+    write, or ``None``: in its ``text`` as written (comments too), in its path ``relative``
+    to its folder (a file is named from an object's name), or in a value as loaded (``data``,
+    the file's documents: the YAML text may fold or escape a long value). The one rule of what
+    ``export`` and ``pull --new`` write: never a value of a variable the project interpolates."""
+    values = [text, relative, *(t for doc in data for t in strings_of(doc))]
+    return next((ref for v, ref in secrets for t in values if holds_value(t, v)), None)
+
+
+def secret_refused(folder: str, ref: str) -> Problem:
+    """The problem of a file :func:`secret_in_file` keeps back: located at its ``folder``,
+    since its own name may hold the value."""
+    return Problem(
+        Location(folder),
+        f"not written: the account's object holds the value of {ref} (a secret never goes "
+        "into a file)",
+    )
+
+
+def without_secrets(
+    files: Sequence[ExportedFile], out: Path, secrets: Sequence[Secret]
+) -> tuple[list[ExportedFile], list[Problem]]:
+    """``files`` (an export below ``out``) without those holding a value of ``secrets``
+    (:func:`secret_in_file`), and a problem for each one left out."""
+    kept: list[ExportedFile] = []
+    refused: list[Problem] = []
+    for exported in files:
+        path = out / exported.path
+        docs = load_text(exported.text, str(path)).documents
+        ref = secret_in_file(exported.text, exported.path, (d.data for d in docs), secrets)
+        if ref is None:
+            kept.append(exported)
+        else:
+            refused.append(secret_refused(str(path.parent), ref))
+    return kept, refused
 
 
 #: A value a definition writes itself, as a word of this length at least, is no secret in its

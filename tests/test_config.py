@@ -473,7 +473,26 @@ def test_urls_the_client_could_not_use_are_refused_where_they_are_written(
     assert found.endswith("(accounts.a.hood.url)")
     with pytest.raises(ConfigError) as info:
         config_in(tmp_path, None, {"FALCONYTE_API_URL": url})
-    assert str(info.value).startswith(f"FALCONYTE_API_URL={url!r}: ") and why in str(info.value)
+    shown = url.replace("?x=1", "?…").replace("#top", "#…")  # no query repeated: see below
+    assert str(info.value).startswith(f"FALCONYTE_API_URL={shown!r}: ") and why in str(info.value)
+
+
+@pytest.mark.parametrize("var", ["HOOD_API_URL", "FALCONYTE_API_URL"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/v1/hood?api_key=XYZ-SECRET", "ftp://host/x#XYZ-SECRET"]
+)
+def test_a_url_variable_refused_is_not_repeated_past_its_query(
+    tmp_path: Path, var: str, url: str
+) -> None:
+    # Before, the error repeated the whole value, and a query may carry a key (hoodsync.yaml's
+    # problem line never quoted it): the error is printed, and CI copies it into a PR comment.
+    with pytest.raises(ConfigError) as info:
+        config_in(tmp_path, None, {var: url, "HOOD_API_TOKEN": "t" * 20})
+    message = str(info.value)
+    base = url.split("?")[0].split("#")[0]
+    assert (
+        message.startswith(f"{var}='{base}") and "XYZ" not in message and "api_key" not in message
+    )
 
 
 # ------------------------------------------------------------------------------ accounts' paths

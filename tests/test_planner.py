@@ -302,6 +302,57 @@ def test_sensitive_values_never_appear_in_any_output() -> None:
     }
 
 
+def test_unmanaged_objects_named_with_an_old_value_are_listed_masked() -> None:
+    """A push task and an email campaign named from ``${env:PROMO}``: after the variable
+    changed, the objects named with the old value are unmanaged. Before, the plan's warning
+    masked the old name, but the document's ``unmanaged`` list (the JSON plan, the saved plan
+    CI uploads) held it in clear. Now it is masked there, as the warning masks it; an object
+    whose name does not fit the template is listed as it is."""
+    task_spec = {"name": "Task ${env:PROMO}", "frequency": 3600, "message": {"title": {"en": "Hi"}}}
+    mail_spec = {
+        "name": "Mail ${env:PROMO}",
+        "template_ids": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"],
+        "mail_account_ids": ["9b2f6c1e-4d7a-4f5e-8a3b-2c1d0e9f8a7b"],
+        "events": ["contact.saved"],
+    }
+    defs = [
+        Definition(Kind.PUSH_TASK, "t", task_spec, Location("t.yaml")),
+        Definition(Kind.EMAIL_CAMPAIGN, "m", mail_spec, Location("m.yaml")),
+    ]
+    old_task = {"id": "5", "status": "1", **task_spec, "name": f"Task {SECRET_OLD}"}
+    drifted = {**old_task, "id": "6", "frequency": 60}  # more than its name: no warning
+    email = {
+        "id": "e1",
+        "name": f"Mail {SECRET_OLD}",
+        "created_at": "2026-01-01T00:00:00Z",
+        "draft_data": {"send_data": {"event_triggered_send": {"enabled": True}}},
+    }
+    other = {"id": "7", "status": "1", **task_spec, "name": "Weekly digest"}
+    remote = {Kind.PUSH_TASK: [old_task, drifted, other], Kind.EMAIL_CAMPAIGN: [email]}
+    plan = make_plan(defs, remote, account=ACCOUNT, env={"PROMO": SECRET_NEW}, value_key=KEY)
+    doc = plan.to_dict()
+    outputs = [
+        json.dumps(doc),
+        render(doc, "text"),
+        render(doc, "markdown"),
+        render(doc, "json"),
+        json.dumps(Plan.from_dict(doc).to_dict()),
+    ]
+    for out in outputs:
+        assert SECRET_OLD not in out and "OLD-value" not in out
+    names = {r["id"]: r["name"] for r in doc["unmanaged"]}
+    mask = f"(sensitive ${{env:PROMO}}, fp {KEY.shown(f'Task {SECRET_OLD}')})"
+    assert names == {
+        "5": mask,
+        "6": mask,
+        "7": "Weekly digest",
+        "e1": f"(sensitive ${{env:PROMO}}, fp {KEY.shown(f'Mail {SECRET_OLD}')})",
+    }
+    # the same mask as the warning on the create shows
+    task_create = next(c for c in plan.changes if c.address == "push_task.t")
+    assert f"it is named {mask}" in task_create.notes[0].message.replace('"', "")
+
+
 def _shown_fps(plan: Plan) -> list[str]:
     return re.findall(r"fp ([0-9a-f]{4})\)", json.dumps(plan.to_dict()))
 

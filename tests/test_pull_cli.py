@@ -378,6 +378,8 @@ def _promo(key: str, name: str) -> str:
         ("pull", "campaigns/other.yaml"),
         ("pull", "--new", "new", "campaigns/"),
         ("pull", "--target", "campaign.other"),
+        ("export", "--out", "exported"),  # before, export wrote all three with the code
+        ("export", "--kind", "Campaign", "--out", "campaigns/new", "--overwrite"),
     ],
 )
 def test_a_value_a_definition_outside_paths_interpolates_is_never_written(
@@ -414,6 +416,55 @@ def test_a_value_a_definition_outside_paths_interpolates_is_never_written(
     assert CODE not in out + err
     assert other.read_text() == before
     assert not any(CODE in p.read_text() for p in acc.root.rglob("*.yaml"))
+
+
+def test_export_keeps_back_what_holds_a_secret_as_pull_new_does(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """export, like pull --new, never writes a value of a variable the project interpolates:
+    the files that would hold it are kept back, each with the same located line as pull --new
+    prints, the others are written, and it exits 1. Before, it wrote ``Code SEKRIT-7731``
+    into the repository and exited 0."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    monkeypatch.setenv("PROMO", CODE)
+    write(acc.root, "promos/promo.yaml", _promo("promo", "Promo"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    with acc.remote() as remote:  # made by hand: unmanaged, so pull --new writes it too
+        for name, title in (("Plain", "Hello"), ("Pasted", f"Code {CODE}")):
+            hand = {"name": name, "is_draft": True, "scheduled_time": "2030-01-01 10:00:00"}
+            hand["messages"] = [
+                {
+                    "name": "m",
+                    "channel": "push",
+                    "push": {"title": {"en": title}, "body": {"en": "b"}},
+                }
+            ]
+            remote.hood_post("/campaigns", hand)
+
+    code, out, err = cli(capsys, "export", "--kind", "Campaign", "--out", "exported")
+    assert code == 1, (out, err)
+    assert CODE not in out + err
+    written = sorted(p.relative_to(acc.root).as_posix() for p in (acc.root / "exported").rglob("*"))
+    assert written == ["exported/campaigns", "exported/campaigns/plain.yaml"], written
+    refused = [line for line in err.splitlines() if ": error: not written: " in line]
+    assert (
+        refused
+        == [
+            "exported/campaigns:1:1: error: not written: the account's object holds the value of "
+            "${env:PROMO} (a secret never goes into a file)"
+        ]
+        * 2
+    )
+    assert err.splitlines()[-1] == "error: 2 object(s) not written: each holds a secret (see above)"
+
+    code, out, err = cli(capsys, "pull", "--new", "new")
+    assert code == 1 and CODE not in out + err
+    assert [line for line in err.splitlines() if ": error: not written: " in line] == [
+        line.replace("exported/", "new/") for line in refused[:1]
+    ]
 
 
 def test_without_hoodsync_yaml_the_project_is_the_paths_repository_not_the_cwd(

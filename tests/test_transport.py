@@ -47,6 +47,7 @@ from hoodsync.remote.transport import (
     hood_error,
     is_loopback_host,
     parse_retry_after,
+    redact,
     settle_pauses,
 )
 
@@ -695,6 +696,60 @@ def test_foreign_error_text_quoting_the_credential_in_any_form_is_scrubbed() -> 
             transport.request("GET", "/campaigns", retry=False)
         message = str(info.value)
         assert "3b1f" not in message and "cannot send" in message and "****" in message
+
+
+ECHOED = "s3cr3t/TOKEN+abc=="
+
+
+def _echoed(text: str) -> str:
+    """The error a 401 whose message is ``text`` becomes, with the credential ``ECHOED``."""
+    handler, _ = replies(ok({"title": "Unauthorized", "message": text}, 401))
+    clock = FakeClock(1000.0)
+    transport = ApiTransport(
+        BASE,
+        Secret(ECHOED),
+        limiter=RateLimiter(1000, 100000, clock=clock, sleep=clock.sleep),
+        transport=httpx.MockTransport(handler),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    with pytest.raises(AuthError) as info:
+        transport.request("GET", "/campaigns", retry=False)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "s3cr3t%2FTOKEN%2Babc%3D%3D",  # percent-encoded, as a URL carries it
+        "s3cr3t%2ftoken%2babc%3d%3d",  # ... lower case
+        "S3CR3T/TOKEN+ABC==",  # upper-cased
+        "s3cr3t&#x2F;TOKEN&#43;abc&#61;&#61;",  # HTML entities
+        "s3cr3t&sol;TOKEN&plus;abc&equals;=",  # ... named
+        "s3cr3t\\u002FTOKEN\\u002babc==",  # JSON escapes, as the text of a JSON body
+        "s3cr3t\\/TOKEN+abc==",  # JSON's escaped slash
+        "s3cr3t/TOKEN+abc",  # a prefix
+        "3t/TOKEN+abc==",  # a suffix
+        "cr3t/TOKE",  # nine characters from the middle
+    ],
+)
+def test_api_text_quoting_the_credential_encoded_or_in_part_is_scrubbed(form: str) -> None:
+    # Before, only the credential as is (and Python's escapes of it) was caught: a server
+    # quoting it URL-encoded or by its first 16 characters had it printed, and the GitHub
+    # template copies a failed plan's error into the PR comment.
+    message = _echoed(f"token {form} is not valid")
+    assert "token **** is not valid" in message, message
+    for piece in ("s3cr3t", "cr3t", "abc", "token+", "token%"):
+        assert piece.lower() not in message.lower(), message
+
+
+def test_redaction_leaves_text_sharing_less_than_8_characters_with_the_credential() -> None:
+    # Shorter pieces are common words ("TOKEN", "/v1/hood"): blanking them would hide what
+    # the error says, not the credential.
+    message = _echoed("TOKEN s3cr3t is unknown; see https://x.test/abc== and s3cr3t/")
+    assert "TOKEN s3cr3t is unknown; see https://x.test/abc== and s3cr3t/" in message
+    assert redact("a key abcd, ABC and abc", "abc") == "a key ****d, **** and ****"
+    assert redact("the start s3cr3t/TOKEN+ab and the rest", ECHOED) == "the start **** and the rest"
 
 
 def test_an_error_about_the_request_as_built_keeps_its_detail_back() -> None:

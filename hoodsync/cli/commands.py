@@ -733,8 +733,12 @@ def export(
 
     One file per remote object, only the fields a definition can set, so that `hoodsync plan`
     right after shows no changes (or `adopt` for campaigns hoodsync did not create).
+
+    An object holding the value of a variable any definition of the project interpolates is
+    not written (a secret never goes into a file): the others are, and export exits 1.
     """
     from hoodsync.config import load_config
+    from hoodsync.engine import export_secrets
     from hoodsync.export import (
         check_hint,
         export_documents,
@@ -743,6 +747,7 @@ def export(
         write_export,
     )
     from hoodsync.model import Kind
+    from hoodsync.pull import without_secrets
     from hoodsync.schemafiles import relative_folder
     from hoodsync.session import open_session, read_remote
 
@@ -750,6 +755,8 @@ def export(
     _outside_state("--out", out)  # before any account is read
     config = load_config([])
     account = config.account(account_name)
+    # As pull --new: a value any definition of the project interpolates is never written.
+    secrets = export_secrets(config)
     session = open_session(
         account,
         config,
@@ -761,18 +768,23 @@ def export(
         remote = read_remote(session, set(wanted))
     finally:
         session.close()
-    files = export_documents(remote, schemas=relative_folder(schemas, out))
+    files, refused = without_secrets(
+        export_documents(remote, schemas=relative_folder(schemas, out)), out, secrets
+    )
     written = write_export(files, out, overwrite=overwrite)
     for path in written:
         click.echo(str(path))
+    for problem in refused:
+        _err(printable(str(problem)))
     commented = sum(1 for f in files if not is_definition(f))
     note = f" ({commented} commented out; the header of each says why)" if commented else ""
-    _err(
-        printable(
-            f"Wrote {len(written)} file(s) to {out}{note}. {check_hint(out, config, account)}"
-        )
-    )
-    _schemas_hint(schemas, wanted)
+    # Nothing to check when every object was kept back.
+    hint = f" {check_hint(out, config, account)}" if written or not refused else ""
+    _err(printable(f"Wrote {len(written)} file(s) to {out}{note}.{hint}"))
+    if hint:
+        _schemas_hint(schemas, wanted)
+    if refused:
+        _fail(f"{len(refused)} object(s) not written: each holds a secret (see above)")
 
 
 def _schemas_hint(schemas: Path, kinds: Sequence[Kind]) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "masked",
     "malformed",
     "escape",
+    "template_pattern",
     "REFERENCE",
 ]
 
@@ -93,6 +94,26 @@ def reference_names(text: str) -> tuple[str, ...]:
         if m.group(1) == "" and m.group(2):
             seen.setdefault(m.group(2), None)
     return tuple(seen)
+
+
+def template_pattern(text: str) -> re.Pattern[str]:
+    """What ``text`` (a template) resolves to under *any* values: its text as written, each
+    reference matching any text (an empty one too). ``Mail ${env:PROMO}`` matches ``Mail
+    NEWCODE`` and ``Mail OLDCODE``; an escaped ``$${env:X}`` matches only ``${env:X}``. For
+    telling which strings of an account may hold a value, current or old, of a variable."""
+    parts: list[str] = []
+    at = 0
+    for m in _TOKEN.finditer(text):
+        parts.append(re.escape(text[at : m.start()]))
+        if m.group(1):  # escaped: the text without its "$"
+            parts.append(re.escape(m.group(0)[1:]))
+        elif m.group(2):
+            parts.append(".*")
+        else:  # malformed (validation refuses it): sent as written
+            parts.append(re.escape(m.group(0)))
+        at = m.end()
+    parts.append(re.escape(text[at:]))
+    return re.compile("".join(parts), re.DOTALL)
 
 
 def escape(text: str) -> str:

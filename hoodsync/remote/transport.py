@@ -39,12 +39,14 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import functools
+import html
 import http.client
 import http.cookiejar
 import json as jsonlib
 import logging
 import os
 import random
+import re
 import threading
 import time
 import urllib.request
@@ -84,6 +86,7 @@ __all__ = [
     "hood_error",
     "is_loopback_host",
     "parse_retry_after",
+    "redact",
     "settle_pauses",
 ]
 
@@ -1177,8 +1180,8 @@ class ApiTransport:
         """Remove the token from API-supplied text before it can reach an error message."""
         if isinstance(data, str):
             return self._redact(data)
-        if isinstance(data, dict):
-            return {k: self._scrub(v) for k, v in data.items()}
+        if isinstance(data, dict):  # keys too: a server may key a detail by what it got
+            return {self._scrub(k): self._scrub(v) for k, v in data.items()}
         if isinstance(data, list):
             return [self._scrub(v) for v in data]
         return data
@@ -1191,19 +1194,9 @@ class ApiTransport:
         return error
 
     def _redact(self, text: str) -> str:
-        """``text`` without the credential in any form foreign text may quote it in: as is,
-        and as Python escapes it in the repr of a str or of bytes (a line end as ``\\n``, a
-        non-ASCII character as ``\\u201c`` or ``\\xe2\\x80\\x9c``)."""
-        token = self._token.reveal()
-        forms = {
-            token,
-            repr(token)[1:-1],
-            ascii(token)[1:-1],
-            repr(token.encode("utf-8", "backslashreplace"))[2:-1],
-        }
-        for form in sorted(forms, key=len, reverse=True):
-            text = text.replace(form, "****")
-        return text
+        """``text`` without the credential in any form foreign text may quote it in: see
+        :func:`redact`, the one rule."""
+        return redact(text, self._token.reveal())
 
     def _describe(self, exc: Exception, what: str) -> str:
         """``could not connect to api.example.com (ConnectError: …)``: the host is named, since
@@ -1223,6 +1216,101 @@ class ApiTransport:
             else f"{what} from {self._host}"
         )
         return f"{where} ({name}: {detail})" if detail else f"{where} ({name})"
+
+
+#: A piece of the credential this long or longer is redacted wherever it appears (a prefix a
+#: server quotes, "starts s3cr3t/TOKEN+abc..."). Shorter pieces are left: 8 characters of a
+#: random credential do not turn up in an error text by chance, fewer might (a 4-character
+#: piece of ``hood_...`` would blank every "hood" in a URL). A credential shorter than this
+#: is redacted whole only.
+REDACT_MIN = 8
+#: The escapes foreign text may quote a credential's characters in, each decoded to the one
+#: character it stands for: percent-encoding (either case), an HTML entity (named, decimal,
+#: hex), a JSON or Python escape (``\\u002f``, ``\\x2f``, ``\\/``, ``\\\\``, ``\\'``, ``\\"``).
+_ESCAPE = re.compile(
+    r"%[0-9A-Fa-f]{2}|&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+    r"|\\(?:u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|[\\/'\"])"
+)
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` with every piece of ``secret`` in it replaced by ``****`` (runs of pieces,
+    one ``****``): the one redaction rule of everything a server or a library says.
+
+    A piece is ``secret`` itself, or any run of :data:`REDACT_MIN` or more of its characters
+    (a prefix, a suffix, a middle; for a credential shorter than that, the whole of it only),
+    matched without regard to case (a server that upper-cases what it echoes), and in any of
+    these forms, each character on its own, so forms may mix: as is; percent-encoded (``%2F``
+    or ``%2f``); as an HTML entity (``&#x2F;``, ``&#47;``, ``&sol;``); as a JSON or Python
+    escape (``\\u002F``, ``\\x2f``, ``\\/``, and the ``\\\\``, ``\\'`` of a str's or bytes' repr).
+    Escapes are decoded once: text encoded twice over is not recognised. What is replaced is
+    the text as written, escapes and all. Errs on the side of redacting: a run of overlapping
+    pieces is redacted whole."""
+    if not secret:
+        return text
+    size = min(REDACT_MIN, len(secret))
+    wanted = secret.lower()
+    pieces = {wanted[i : i + size] for i in range(len(wanted) - size + 1)}
+    hidden = [False] * len(text)
+    for decoded, spans in (_lowered(text), _decoded(text)):
+        for i in range(len(decoded) - size + 1):
+            if decoded[i : i + size] in pieces:
+                for start, end in spans[i : i + size]:
+                    hidden[start:end] = [True] * (end - start)
+    if not any(hidden):
+        return text
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if not hidden[i]:
+            out.append(char)
+        elif i == 0 or not hidden[i - 1]:
+            out.append("****")
+    return "".join(out)
+
+
+def _lowered(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` lower-cased character by character, and the span each character came from."""
+    chars = [_lower(c) for c in text]
+    return "".join(chars), [(i, i + 1) for i in range(len(text))]
+
+
+def _decoded(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with each escape of :data:`_ESCAPE` decoded and lower-cased, and the span of
+    ``text`` each character came from."""
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for m in _ESCAPE.finditer(text):
+        for i in range(at, m.start()):
+            chars.append(_lower(text[i]))
+            spans.append((i, i + 1))
+        chars.append(_lower(_unescape(m.group())))
+        spans.append((m.start(), m.end()))
+        at = m.end()
+    for i in range(at, len(text)):
+        chars.append(_lower(text[i]))
+        spans.append((i, i + 1))
+    return "".join(chars), spans
+
+
+def _unescape(escape: str) -> str:
+    """The character one escape of :data:`_ESCAPE` stands for (``\\0`` for one that stands
+    for none, or for several: it matches no credential's character)."""
+    if escape[0] == "%":
+        return chr(int(escape[1:], 16))
+    if escape[0] == "&":
+        char = html.unescape(escape)
+        return char if len(char) == 1 and char != escape else "\0"
+    if escape[1] in "uUx":
+        code = int(escape[2:], 16)
+        return chr(code) if code <= 0x10FFFF else "\0"
+    return escape[1]
+
+
+def _lower(char: str) -> str:
+    """``char`` lower-cased, when that keeps it one character (as it does for ASCII)."""
+    low = char.lower()
+    return low if len(low) == 1 else char
 
 
 def _strip_op(error: RemoteError) -> str:
