@@ -48,6 +48,7 @@ __all__ = [
     "find_config_file",
     "load_config",
     "check_credentials",
+    "credential_holders",
     "credential_problem",
 ]
 
@@ -129,15 +130,25 @@ class Config:
     source: str | None = None
     parallelism: int = 4
     state_dir: Path = field(default=Path(".hoodsync"))
+    #: The other variables of the environment this configuration was loaded with whose value
+    #: is, or holds, one of the credentials :meth:`credential_names` name (``PROMO`` set to
+    #: the token): names only, never a value (:func:`credential_holders`).
+    holders: frozenset[str] = frozenset()
 
-    def secret_names(self) -> frozenset[str]:
+    def credential_names(self) -> frozenset[str]:
         """Every variable that holds a credential of any configured account, plus the standard
-        ones and the CI systems' (:data:`CI_SECRETS`): definitions may not interpolate these
-        (the secret would be sent as content)."""
+        ones and the CI systems' (:data:`CI_SECRETS`)."""
         names = set(STANDARD_SECRETS | CI_SECRETS)
         for account in self.accounts.values():
             names.update((account.hood.secret_env, account.falconyte.secret_env))
         return frozenset(names)
+
+    def secret_names(self) -> frozenset[str]:
+        """The variables definitions may not interpolate (the secret would be sent as
+        content): the credential variables (:meth:`credential_names`) and every other
+        variable found holding one of their values when the configuration was loaded
+        (:attr:`holders`)."""
+        return self.credential_names() | self.holders
 
     def sandbox_db(self, account: Account) -> Path:
         """The sandbox database of ``account``: each sandbox account has its own, so two of
@@ -586,7 +597,7 @@ def load_config(
             state_dir=cwd / ".hoodsync",
         )
         check_credentials(config, env)
-        return config
+        return _with_holders(config, env)
     root = found.parent
     loaded = load_file(found)
     problems = list(loaded.problems)
@@ -618,7 +629,36 @@ def load_config(
         state_dir=root / ".hoodsync",
     )
     check_credentials(config, env)
-    return config
+    return _with_holders(config, env)
+
+
+#: A credential at least this long is looked for inside other values too (``Code <token>``);
+#: a shorter one (no real API's: theirs are long random strings) only as a whole value, or
+#: every value with its letter in it would be refused.
+_MIN_CONTAINED = 8
+
+
+def _with_holders(config: Config, env: Mapping[str, str]) -> Config:
+    """``config`` with its :attr:`Config.holders` found in ``env``."""
+    holders = credential_holders(config.credential_names(), env)
+    return dataclasses.replace(config, holders=holders) if holders else config
+
+
+def credential_holders(names: frozenset[str], env: Mapping[str, str]) -> frozenset[str]:
+    """The variables of ``env`` other than ``names`` whose value is, or contains, the value of
+    one of ``names`` (a credential reached through another variable: ``PROMO=$HOOD_API_TOKEN``
+    interpolated would send the token as content). Blank credentials are no credential;
+    one shorter than :data:`_MIN_CONTAINED` counts only as a whole value. The values are
+    compared here and kept nowhere."""
+    held = {v for n in names if (v := env.get(n, "")).strip()}
+    if not held:
+        return frozenset()
+    long_ = [c for c in held if len(c) >= _MIN_CONTAINED]
+    return frozenset(
+        name
+        for name, value in env.items()
+        if name not in names and (value in held or any(c in value for c in long_))
+    )
 
 
 def check_credentials(config: Config, env: Mapping[str, str]) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import hashlib
 import json
 import os
 import stat
@@ -504,8 +505,8 @@ def prepare(
     paths: Sequence[str], accounts: Sequence[str], targets: Sequence[str], hooks: Hooks
 ) -> Prepared:
     """Validate the definitions and the configuration, pick the accounts and give each its
-    definitions, and check every chosen account's secrets and that no two of them are one
-    remote account — all before anything is sent.
+    definitions, and check every chosen account's secrets and that no two configured accounts
+    are one remote account (:func:`_check_distinct`) — all before anything is sent.
 
     An account with no definition under PATHS whose ``paths:`` PATHS do not cover whole is
     left out, with a notice (``hoodsync plan prod/`` plans the account of ``prod/`` only);
@@ -521,7 +522,7 @@ def prepare(
     resolved = _check_values(config, shares)
     for account, mine in zip(chosen, shares):
         check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
-    _check_distinct(config, chosen, shares)
+    _check_distinct(config, chosen, shares, definitions)
     return Prepared(config, definitions, chosen, shares, wanted, partial, resolved)
 
 
@@ -610,38 +611,63 @@ def _in_scope(
 
 
 def _check_distinct(
-    config: Config, chosen: Sequence[Account], shares: Sequence[Sequence[Definition]]
+    config: Config,
+    chosen: Sequence[Account],
+    shares: Sequence[Sequence[Definition]],
+    definitions: Sequence[Definition],
 ) -> None:
-    """Refuse two chosen accounts that are one remote account (the same endpoint identity:
-    the credential and URL, as the apply lock names it). Each would take the other's objects
-    for its own orphans — and cancel them with prune —, a definition under both would be
-    created twice, and both would spend one rate budget as if each had it alone. Compared per
-    API both accounts use; sandbox accounts each have a database of their own. Sends
-    nothing; names the accounts and variables, never a secret."""
-    from hoodsync.session import account_key, needs_falconyte
+    """Refuse two configured accounts that are one remote account: one credential for an API
+    both use. Each would take the other's objects for its own orphans — and cancel them with
+    prune —, a definition under both would be created twice, and both would spend one rate
+    budget as if each had it alone. Sends nothing; names the accounts and variables, never a
+    secret.
 
-    seen: dict[str, Account] = {}
-    for account, mine in zip(chosen, shares):
+    Every configured account is compared, not only this run's: a run of one account
+    (``--account``, as each CI job runs) would otherwise prune its twin's objects. An account
+    whose credential variable is unset or empty here cannot be compared and is passed over (a
+    job given only its own account's secret; the run's own accounts have theirs, see
+    :func:`hoodsync.session.check_secrets`). Hood is compared for every account, Falconyte
+    between accounts whose definitions (the run's share, else those read under PATHS) use it;
+    sandbox accounts each have a database of their own. The credential alone decides, whatever
+    the URLs: an API's accounts share one URL and differ by credential, and two spellings of
+    one server (``localhost``, ``127.0.0.1``) cannot be told apart (:mod:`hoodsync.identity`)."""
+    from hoodsync.session import needs_falconyte
+
+    shares_of = {a.name: mine for a, mine in zip(chosen, shares)}
+    seen: dict[tuple[str, bytes], Account] = {}
+    for account in sorted(config.accounts.values(), key=lambda a: a.name):
+        mine = shares_of.get(account.name)
+        if mine is None:
+            mine = _definitions_for(account, config, definitions)
         apis = ["hood"] + (["falconyte"] if needs_falconyte(mine) else [])
         for api in apis:
             endpoint = account.hood if api == "hood" else account.falconyte
-            if endpoint.is_sandbox:
+            credential = os.environ.get(endpoint.secret_env, "")
+            if endpoint.is_sandbox or not credential.strip():
                 continue
-            [key] = account_key(account, config, [api], os.environ).endpoints
-            other = seen.setdefault(f"{api}:{key.identity}", account)
-            if other is account:
-                continue
-            first = other.hood if api == "hood" else other.falconyte
-            variables = (
-                f"both use {endpoint.secret_env}"
-                if first.secret_env == endpoint.secret_env
-                else f"{first.secret_env} and {endpoint.secret_env} hold the same credential"
-            )
-            raise ConfigError(
-                f"accounts {other.name!r} and {account.name!r} are one {api.title()} account "
-                f"({endpoint.url}; {variables}): each would take the other's objects for its "
-                "own orphans; give each account its own credential"
-            )
+            # A digest, so that the table holds no credential (only this frame does).
+            digest = hashlib.sha256(credential.encode("utf-8")).digest()
+            other = seen.setdefault((api, digest), account)
+            if other is not account:
+                raise ConfigError(_one_account(api, other, account))
+
+
+def _one_account(api: str, first: Account, second: Account) -> str:
+    """The refusal of :func:`_check_distinct`: the accounts, URLs and variables, no secret."""
+    one = first.hood if api == "hood" else first.falconyte
+    two = second.hood if api == "hood" else second.falconyte
+    variables = (
+        f"both use {two.secret_env}"
+        if one.secret_env == two.secret_env
+        else f"{one.secret_env} and {two.secret_env} hold the same credential"
+    )
+    same = canonical_url(one.url) == canonical_url(two.url)
+    where = two.url if same else f"{one.url} and {two.url}"
+    return (
+        f"accounts {first.name!r} and {second.name!r} are one {api.title()} account "
+        f"({where}; {variables}): each would take the other's objects for its own orphans; "
+        "give each account its own credential"
+    )
 
 
 def _check_prune_scope(prep: Prepared, prune: bool | None) -> None:
@@ -1176,6 +1202,10 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
             "nothing was applied"
         )
     check_secrets(account, need_falconyte=uses_falconyte, env=os.environ)
+    # Again here: a plan made while another account's variable was unset (nothing to compare
+    # it with then) may list that account's objects as this one's orphans. Hood only: no
+    # definition is read here to tell which accounts use Falconyte.
+    _check_distinct(config, [account], [[]], [])
     seal = doc.get(SEAL_FIELD) if isinstance(doc, dict) else None
     recorded = seal.get("account") if isinstance(seal, dict) else None
     apis = sorted(recorded) if isinstance(recorded, dict) and "hood" in recorded else ["hood"]

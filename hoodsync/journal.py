@@ -52,6 +52,7 @@ __all__ = [
     "DamagedJournal",
     "read_journal",
     "journal_files",
+    "journal_files_of",
     "journal_label",
 ]
 
@@ -397,3 +398,39 @@ def journal_files(folder: Path, label: str) -> list[Path]:
         if len(parts) == 3 and parts[2] == want or len(parts) == 2 and not want:
             out.append(path)
     return sorted(out, key=lambda p: p.name, reverse=True)
+
+
+def journal_files_of(folder: Path, identity: str) -> list[Path]:
+    """The journals in ``folder`` whose ``start`` line records the account ``identity``
+    (:mod:`hoodsync.identity`), whatever account name wrote them — an account renamed in
+    hoodsync.yaml keeps its identity, and what its applies left open stays its own —, newest
+    first. Only first lines are read. A file whose first line is not a readable ``start`` line,
+    or that cannot be read, is not among them: whose it is cannot be told (it may be any
+    account's). A folder that does not exist holds none; one that cannot be listed raises
+    :class:`OSError`."""
+    try:
+        names = [p for p in folder.iterdir() if p.suffix == ".jsonl"]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    out = [path for path in names if _start_identity(path, identity)]
+    return sorted(out, key=lambda p: p.name, reverse=True)
+
+
+def _start_identity(path: Path, identity: str) -> bool:
+    """Whether the first line of ``path`` is a ``start`` line recording ``identity``."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            line = fh.readline()
+    except OSError:
+        return False
+    if identity not in line:  # the cheap test first: most journals are other accounts'
+        return False
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return (
+        isinstance(record, dict)
+        and record.get("event") == "start"
+        and record.get("identity") == identity
+    )

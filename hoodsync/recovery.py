@@ -59,7 +59,14 @@ from typing import Any
 
 from hoodsync.errors import HoodsyncError
 from hoodsync.identity import ValueKey
-from hoodsync.journal import DamagedJournal, Replay, Trace, journal_files, read_journal
+from hoodsync.journal import (
+    DamagedJournal,
+    Replay,
+    Trace,
+    journal_files,
+    journal_files_of,
+    read_journal,
+)
 from hoodsync.kinds import RULES, from_remote
 from hoodsync.kinds.base import Desired, Resource
 from hoodsync.kinds.email_campaign import live_until_stopped
@@ -264,9 +271,15 @@ def _replays(
 ) -> Iterator[Replay]:
     """The journals of ``account`` (not another account's of the same name: another
     ``identity``) read back, newest first; :class:`_Unreadable` for one that cannot be.
+    Those recorded with ``identity`` under another name are its own too: the account was
+    renamed in hoodsync.yaml, and what an apply under the old name left open (a campaign
+    paused, a create unanswered) is still this account's to finish.
     ``other``: only those of the same name recorded with *another* identity."""
     try:
         paths = journal_files(folder, account)
+        if identity is not None and not other:  # and those it wrote under an earlier name
+            by_identity = journal_files_of(folder, identity)
+            paths = sorted({*paths, *by_identity}, key=lambda p: p.name, reverse=True)
     except OSError as exc:
         raise _Unreadable(folder, f"{folder}: {exc.strerror or exc}") from exc
     # The account's newest journal is read strictly: a damaged line there is not passed over,
@@ -282,10 +295,11 @@ def _replays(
             raise _Unreadable(path, f"{path}: {exc.strerror or exc}") from exc
         except DamagedJournal as exc:
             raise _Unreadable(path, str(exc), damaged=exc.line) from exc
-        if found is None or found.start.get("account") != account:
-            continue  # an apply that wrote nothing, or another name of the same spelling
+        recorded = found.start.get("identity") if found is not None else None
+        renamed = not other and identity is not None and recorded == identity
+        if found is None or (found.start.get("account") != account and not renamed):
+            continue  # an apply that wrote nothing, or another account of the same spelling
         strict = False
-        recorded = found.start.get("identity")
         mine = identity is None or not isinstance(recorded, str) or recorded == identity
         if mine != other:
             yield found

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_cli_plan import ENV_VARS, campaign_yaml, cli, plan_json, write
+from conftest import EmulatorHandle
+from test_cli_plan import ENV_VARS, Remote, campaign_yaml, cli, plan_json, write
 from test_cli_projects import Recorder
 
 TOKEN = "hood_5F6C7sKStBQ1JrjvUUFSnaZixxJRnLfK"
@@ -291,9 +292,84 @@ def test_two_accounts_that_are_one_remote_account_are_refused_before_any_request
     )
     assert TOKEN[:8] not in err
     assert recorder.requests == []
-    # Each on its own is an ordinary run (its requests reach the server).
-    code, _, _ = cli(capsys, "plan", "--account", "push")
-    assert code == 1 and recorder.requests
+    # A run of one of them is refused just the same: before, `--account push` (how each CI
+    # job runs) was an ordinary run, and its prune cancelled the other team's campaigns.
+    code, out, err = cli(capsys, command, "--account", "push", "--prune", *extra)
+    assert (code, out, recorder.requests) == (1, "", [])
+    assert last_error(err).startswith("error: accounts 'email' and 'push' are one Hood account")
+    if "EMAIL_TOKEN" in env:
+        # The other account's variable unset (a job given only its own secret): nothing to
+        # compare it with, and the run is an ordinary one (its requests reach the server).
+        monkeypatch.delenv("EMAIL_TOKEN")
+        code, _, err = cli(capsys, "plan", "--account", "push")
+        assert code == 1 and recorder.requests and "one Hood account" not in err
+
+
+def test_one_credential_at_two_spellings_of_a_server_is_one_account(
+    repo: Path,
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before, `localhost` and `127.0.0.1` gave two identities (host names are not resolved),
+    # so the two accounts were "distinct" and each took the other's campaigns for orphans.
+    port = recorder.url.rsplit(":", 1)[1]
+    monkeypatch.setenv("PUSH_TOKEN", TOKEN)
+    monkeypatch.setenv("EMAIL_TOKEN", TOKEN)
+    write(
+        repo,
+        "hoodsync.yaml",
+        f"accounts:\n  push: {{hood: {{url: 'http://127.0.0.1:{port}/v1/hood', "
+        "token_env: PUSH_TOKEN}, paths: [push/]}\n"
+        f"  email: {{hood: {{url: 'http://localhost:{port}/v1/hood', "
+        "token_env: EMAIL_TOKEN}, paths: [email/]}\n",
+    )
+    write(repo, "push/a.yaml", campaign_yaml("team-a", "Team A"))
+    write(repo, "email/b.yaml", campaign_yaml("team-b", "Team B"))
+    code, out, err = cli(capsys, "plan", "--account", "push")
+    assert (code, out, recorder.requests) == (1, "", [])
+    assert last_error(err) == (
+        f"error: accounts 'email' and 'push' are one Hood account (http://localhost:{port}"
+        f"/v1/hood and http://127.0.0.1:{port}/v1/hood; EMAIL_TOKEN and PUSH_TOKEN hold the "
+        "same credential): each would take the other's objects for its own orphans; give each "
+        "account its own credential"
+    )
+    assert TOKEN[:8] not in err
+
+
+def test_a_run_of_one_account_never_prunes_its_twins_campaigns(
+    repo: Path,
+    make_emulator: Callable[..., EmulatorHandle],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The hostile case end to end: ``alpha`` applied while ``beta``'s variable is unset, then
+    ``beta`` run alone with prune, directly and through a plan saved while ``alpha``'s variable
+    was unset. Before, beta's apply cancelled alpha's campaign (irreversible)."""
+    emu = make_emulator()
+    write(
+        repo,
+        "hoodsync.yaml",
+        f"accounts:\n  alpha: {{hood: {{url: '{emu.hood_url}', token_env: TOK_ALPHA}}, "
+        "paths: [a/]}\n"
+        f"  beta: {{hood: {{url: '{emu.hood_url}', token_env: TOK_BETA}}, paths: [b/]}}\n",
+    )
+    write(repo, "a/c.yaml", campaign_yaml("promo-a", "Promo A"))
+    write(repo, "b/c.yaml", campaign_yaml("promo-b", "Promo B"))
+    monkeypatch.setenv("TOK_ALPHA", emu.hood_token)
+    assert cli(capsys, "apply", "--account", "alpha", "--auto-approve")[0] == 0
+    monkeypatch.delenv("TOK_ALPHA")
+    monkeypatch.setenv("TOK_BETA", emu.hood_token)
+    code, out, _ = cli(capsys, "plan", "--account", "beta", "--prune", "--out", "p.json")
+    assert code == 0 and "campaign.promo-a will be canceled" in out  # alpha's var unset
+    monkeypatch.setenv("TOK_ALPHA", emu.hood_token)
+    for argv in (("--prune", "--auto-approve"), ("--plan", "p.json")):
+        code, out, err = cli(capsys, "apply", "--account", "beta", *argv)
+        assert (code, out) == (1, "")
+        assert last_error(err).startswith("error: accounts 'alpha' and 'beta' are one Hood")
+        assert emu.hood_token[:10] not in err
+    [campaign] = Remote(emu.hood_client(), emu.falconyte_client()).campaigns()
+    assert (campaign["name"], campaign["status"]) == ("Promo A", "scheduled")
 
 
 def test_an_account_on_the_sandbox_beside_a_real_one_is_another_account(

@@ -611,3 +611,30 @@ def test_an_entry_that_is_not_a_usable_path_is_left_out_of_the_later_checks(
         "accounts.d.paths[0])",
     ], found
     assert "path 'defs/sub/' overlaps 'defs/' of account 'a'" in found[-1]
+
+
+def test_a_variable_holding_a_credential_is_a_secret_too(tmp_path: Path) -> None:
+    # Before, only the credential variables' names were secrets: PROMO=$HOOD_API_TOKEN could be
+    # interpolated and the token sent as content.
+    token, key = "hood_5F6C7sKStBQ1JrjvUUFSnaZi", "fy_0d3b5e7a9c1f"
+    env = {
+        "HOOD_API_TOKEN": token,
+        "B_KEY": key,
+        "SHORT_TOKEN": "t",  # no real credential: counted only as a whole value
+        "PROMO": token,
+        "LINK": f"https://example.com/?k={key}",
+        "SAME_SHORT": "t",
+        "GREETING": "thanks",
+        "ELSE": "hood_5F6C7",
+    }
+    config = config_in(
+        tmp_path,
+        "accounts:\n  a: {paths: [a/]}\n  b: {falconyte: {key_env: B_KEY}, hood: "
+        "{token_env: SHORT_TOKEN}, paths: [b/]}\n",
+        env,
+        folders=("a", "b"),
+    )
+    assert config.holders == {"PROMO", "LINK", "SAME_SHORT"}
+    assert {"PROMO", "LINK", "SAME_SHORT", "B_KEY"} <= config.secret_names()
+    assert not {"GREETING", "ELSE"} & config.secret_names()
+    assert token not in repr(config) and key not in repr(config)

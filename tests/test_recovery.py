@@ -755,7 +755,11 @@ def test_only_the_newest_journal_of_this_account_and_token_is_read(tmp_path: Pat
         {**start, "identity": "another"},
         {**create, "address": "campaign.other"},
     )
-    journal("20260101T000002.000000Z-13-staging.jsonl", {**start, "account": "staging"}, create)
+    journal(
+        "20260101T000002.000000Z-13-staging.jsonl",
+        {**start, "account": "staging", "identity": "staging's"},
+        create,
+    )
     found = read_leftovers(folder, "default", "mine", 60.0, alive=lambda pid: False)
     assert found.journal is not None and found.journal.name.startswith("20260101T000000")
     assert (found.unanswered, found.settle_until) == (("campaign.a",), 161.0)
@@ -785,6 +789,70 @@ def _one_journal(folder: Path, name: str, *records: dict[str, Any], tail: str = 
 
 START = {"event": "start", "ts": 100.0, "account": "default", "identity": "mine"}
 CREATE = {"event": "intent", "ts": 101.0, "address": "campaign.a", "op": "create", "of": 1}
+
+
+def test_a_renamed_accounts_journals_are_its_own(tmp_path: Path) -> None:
+    """Journals are found by the account's identity as well as its name: renamed in
+    hoodsync.yaml (same URL and token), an account still reads what its applies under the old
+    name left open. Before, only the name was looked for, and they were forgotten."""
+    folder = tmp_path / "journal"
+    paused = {"event": "intent", "ts": 102.0, "address": "campaign.b", "op": "pause", "id": "7"}
+    _one_journal(
+        folder,
+        "20260101T000000.000000Z-11-prod.jsonl",
+        {**START, "account": "prod"},
+        CREATE,
+        {**paused, "of": 3, "live_edit": True},
+        {**paused, "event": "result", "status": "ok", "step": 0},
+    )
+    # Another account's newer journal, damaged: not this account's, never read strictly.
+    _one_journal(
+        folder,
+        "20260101T000005.000000Z-12-staging.jsonl",
+        {**START, "account": "staging", "identity": "staging's", "ts": 200.0},
+        {"event": "x"},
+        CREATE,
+    )
+    theirs = folder / "20260101T000005.000000Z-12-staging.jsonl"
+    theirs.write_text(theirs.read_text().replace('{"event": "x"}', "{X"))
+    found = read_leftovers(folder, "production", "mine", 60.0, alive=lambda pid: False)
+    assert found.error is None
+    assert found.journal == folder / "20260101T000000.000000Z-11-prod.jsonl"
+    assert (found.unanswered, found.settle_until) == (("campaign.a",), 162.0)
+    assert found.unfinished["campaign.b"].left_paused
+    # The old name with another token is another account: nothing of it is taken.
+    other = read_leftovers(folder, "production", "another", 60.0, alive=lambda pid: False)
+    assert (other.journal, other.unanswered, other.unfinished) == (None, (), {})
+
+
+def test_a_renamed_accounts_newest_journal_is_read_strictly(tmp_path: Path) -> None:
+    """The strict-read rule holds for a journal found by identity: the account's newest,
+    written under its old name and damaged, makes it unreadable, never passed over for an
+    older one under the new name."""
+    folder = tmp_path / "journal"
+    _one_journal(folder, "20260101T000000.000000Z-11-production.jsonl", START, CREATE)
+    newest = folder / "20260101T000001.000000Z-12-default.jsonl"
+    _one_journal(folder, newest.name, {**START, "ts": 150.0}, {"event": "x"}, CREATE)
+    newest.write_text(newest.read_text().replace('{"event": "x"}', "{X"))
+    found = read_leftovers(folder, "production", "mine", 60.0, alive=lambda pid: False)
+    assert found.error is not None and found.error.startswith(f"{newest}:2: ")
+
+
+def test_an_edit_cut_under_an_accounts_old_name_is_resumed_under_its_new_one(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A running campaign's edit stopped after its pause; the account is then renamed in
+    hoodsync.yaml (same URL, same token). Before, the next plan did not find the journal (it
+    was looked for by name only) and the campaign stayed paused for good."""
+    running_campaigns(emulated, capsys, "a")
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "New"))
+    left_paused_by_a_stopped_edit(emulated, monkeypatch, capsys, "a")
+    config = emulated.root / "hoodsync.yaml"
+    config.write_text(config.read_text().replace("  default:", "  production:"))
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0, err
+    assert "# campaign.a will be updated and resumed (paused -> running" in out
+    assert remote_campaigns(emulated) == [("Campaign a", "running", "New")]
 
 
 def test_a_create_that_failed_but_may_have_happened_is_waited_for_like_an_unanswered_one(
@@ -1011,7 +1079,7 @@ def test_an_accounts_newest_journal_is_read_strictly_behind_a_namesakes_newer_on
     own newest journal, damaged, was read leniently and its damaged line passed over."""
     folder = tmp_path / "journal"
     mine = {**START, "account": "prod.eu"}
-    theirs = {**START, "account": "prod_eu", "ts": 300.0}
+    theirs = {**START, "account": "prod_eu", "identity": "theirs", "ts": 300.0}
     _one_journal(folder, "20260101T000000.000000Z-11-prod_eu.jsonl", mine, {"event": "x"}, CREATE)
     older = folder / "20260101T000000.000000Z-11-prod_eu.jsonl"
     older.write_text(older.read_text().replace('{"event": "x"}', "{X"))

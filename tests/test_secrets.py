@@ -790,3 +790,55 @@ def test_an_escaped_reference_is_sent_as_written_and_plans_clean_after(
         assert PROMO not in json.dumps(campaign)
         code, out, err = cli(capsys, "plan", "--detailed-exitcode")
         assert code == 0, out
+
+
+# ------------------------------------------------------------ a credential under another name
+
+
+def test_a_credential_reached_through_another_variable_is_refused_before_any_request(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``PROMO`` set to the account's token (or to text holding it, or to another account's
+    key) and interpolated: before, only the credential variables' names were refused, and
+    apply sent the token to every recipient in the push task's title."""
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
+    assert acc.emulator is not None
+    token = acc.emulator.hood_token
+    write(
+        acc.root,
+        "hoodsync.yaml",
+        "accounts:\n  default: {paths: [c/]}\n  other: {hood: {token_env: OTHER_TOKEN}, "
+        "paths: [o/]}\n",
+    )
+    (acc.root / "o").mkdir()
+    write(
+        acc.root,
+        "c/t.yaml",
+        campaign_yaml("promo", "Promo").replace("{en: Hello Promo}", '{en: "Code ${env:PROMO}"}'),
+    )
+    other_token = "hood_other-account-token-4b1f"
+    for value in (token, f"ask for {token} now", other_token):
+        monkeypatch.setenv("OTHER_TOKEN", other_token)
+        monkeypatch.setenv("PROMO", value)
+        for argv in (("plan",), ("apply", "--auto-approve")):
+            code, out, err = cli(capsys, *argv, "--account", "default")
+            assert (code, out) == (1, "")
+            assert err.startswith(
+                "c/t.yaml:11:17: error: PROMO holds an API credential; it cannot be "
+                "interpolated into a definition"
+            ), err
+            assert token not in err and other_token not in err
+    with acc.remote() as remote:
+        assert remote.campaigns() == []
+    # A saved plan made while PROMO held something else is refused the same way once it
+    # holds the token, before anything is sent.
+    monkeypatch.setenv("PROMO", "SPRING25")
+    assert cli(capsys, "plan", "--account", "default", "--out", "p.json")[0] == 0
+    monkeypatch.setenv("PROMO", token)
+    code, out, err = cli(capsys, "apply", "--plan", "p.json", "--auto-approve")
+    assert code == 1 and "PROMO holds an API credential" in err and token not in out + err
+    with acc.remote() as remote:
+        assert remote.campaigns() == []
