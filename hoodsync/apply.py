@@ -130,7 +130,7 @@ __all__ = [
     "Clients",
     "resolve_steps",
     "identity_name",
-    "unchecked_steps",
+    "unchecked",
     "apply_plan",
     "UNANSWERED_CREATES_LIMIT",
 ]
@@ -1428,29 +1428,27 @@ def identity_name(
     no object ever carries). ``change.name`` when there is no create, or the values cannot be
     resolved (the apply is then refused before any write). A value that changed since the
     plan is resolved as it is now (that is the name a create would send; :func:`resolve_steps`
-    refuses it before any write). A secret: compare, never print."""
+    refuses it before any write). A secret: compare, never print. (:func:`unchecked` gives
+    the steps resolved with it.)"""
+    return unchecked(change, env, forbidden_env)[1]
+
+
+def unchecked(
+    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str] = frozenset()
+) -> tuple[tuple[Step, ...], str | None]:
+    """The change's steps with ``${env:...}`` filled in as apply will send them, unchecked (no
+    fingerprint compared), and its :func:`identity_name`, from one resolution. When a value
+    cannot be resolved: the templates themselves and ``change.name`` (apply then refuses the
+    plan before any write: :func:`resolve_steps`). Secrets: compare, never print."""
     try:
         steps = _resolved(change, env, forbidden_env)
     except HoodsyncError:
-        return change.name
+        return change.steps, change.name
     for step in steps:
         if step.op == "create" and isinstance(step.body, Mapping):
             name = step.body.get("name")
-            return name if isinstance(name, str) else change.name
-    return change.name
-
-
-def unchecked_steps(
-    change: Change, env: Mapping[str, str], forbidden_env: frozenset[str] = frozenset()
-) -> tuple[Step, ...]:
-    """The change's steps with ``${env:...}`` filled in as apply will send them, unchecked (no
-    fingerprint compared); the templates themselves when a value cannot be resolved (apply
-    then refuses the plan before any write: :func:`resolve_steps`). A secret: compare, never
-    print."""
-    try:
-        return _resolved(change, env, forbidden_env)
-    except HoodsyncError:
-        return change.steps
+            return steps, name if isinstance(name, str) else change.name
+    return steps, change.name
 
 
 def resolve_steps(
