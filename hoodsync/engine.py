@@ -273,18 +273,28 @@ def _check_env(runs: Sequence[Run], config: Config, plan_file: Path | None) -> N
     saved plan (else the account) and the change; a value that changed since the plan was
     made is a :class:`StalePlanError`. ``apply_plan`` checks again, just before its first
     write."""
+    _check_plan_values(
+        [
+            (run.plan, run.value_key, str(plan_file) if plan_file is not None else run.account.name)
+            for run in runs
+        ],
+        config,
+    )
+
+
+def _check_plan_values(plans: Sequence[tuple[Plan, ValueKey | None, str]], config: Config) -> None:
+    """:func:`_check_env` of each (plan, its account's value key, where its problems are
+    placed)."""
     from hoodsync.apply import resolve_steps
     from hoodsync.model import Location
 
     problems: list[Problem] = []
-    for run in runs:
-        where = Location(str(plan_file) if plan_file is not None else run.account.name)
-        for change in run.plan.changes:
+    for plan_, key, place in plans:
+        where = Location(place)
+        for change in plan_.changes:
             if change.steps:
                 try:
-                    resolve_steps(
-                        change, os.environ, run.value_key, forbidden_env=config.secret_names()
-                    )
+                    resolve_steps(change, os.environ, key, forbidden_env=config.secret_names())
                 except DefinitionError as exc:
                     problems.extend(
                         Problem(where, f"{change.address}: {p.message}", p.path, p.severity)
@@ -1301,7 +1311,10 @@ def open_saved_plan(
     saved: SavedPlan, parallelism: int | None, recovery: Recovery | None = None
 ) -> Run:
     """Connect to the saved plan's account and refuse the plan, before any write, when it is
-    stale (an object it acts on moved since, or an object it would create now exists).
+    stale (an object it acts on moved since, or an object it would create now exists). Its
+    ``${env:...}`` values are checked first, before anything is read or waited for
+    (:func:`_check_env`): a variable unset, refused or changed since the plan is named as
+    such, not taken for a change of the account.
 
     With ``recovery``: when the plan creates what the account's interrupted apply sent without
     an answer, the check waits until the server can no longer commit those creates (a late one
@@ -1310,6 +1323,11 @@ def open_saved_plan(
     from hoodsync.recovery import creates_to_wait_for, wait_until, waiting_notice
     from hoodsync.session import check_fresh, open_session, utc, value_key
 
+    # The seal was checked with the sandbox's plan key: it exists, nothing is made here.
+    key = value_key(saved.account, saved.config, os.environ, create=True)
+    # The values first: a variable unset or changed since the plan would have the check below
+    # look namesakes up under another name, and blame the account ("... gone or renamed").
+    _check_plan_values([(saved.plan, key, str(saved.path))], saved.config)
     unfinished: list[Unfinished] = []
     if recovery is not None:
         found = _leftovers(saved.account, saved.config, recovery)
@@ -1332,8 +1350,6 @@ def open_saved_plan(
     try:
         now = utc(recovery.clock()) if recovery is not None else None
         check_fresh(saved.plan, session, os.environ, saved.config.secret_names(), now=now)
-        # The seal was checked with the sandbox's plan key: it exists, nothing is made here.
-        key = value_key(saved.account, saved.config, os.environ, create=True)
     except BaseException:
         session.close()
         raise

@@ -387,3 +387,37 @@ def test_the_existence_index_agrees_with_the_one_by_one_rule_on_every_mix() -> N
                 for name in names:
                     expected = any(_matched_one_by_one(kind, key, name, o) for o in some)
                     assert index.matches(key, name) is expected, (kind, key, name)
+
+
+# ------------------------------------------------------------------ the environment, not the account
+
+
+@pytest.mark.parametrize("value", [None, "Weekly digest"], ids=["unset", "changed"])
+def test_a_saved_create_named_from_a_variable_that_moved_is_refused_for_the_variable(
+    emulated: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: str | None,
+) -> None:
+    """A create named from ``${env:DIGEST_NAME}`` planned beside a look-alike push task; at
+    apply the variable is unset, or holds another name. Before, the account was read first and
+    the look-alike was looked for under another name: the refusal said "the push tasks named
+    like it changed: id … gone or renamed", pointing the reviewer at an account that had not
+    moved. The variable is checked first and named."""
+    monkeypatch.setenv("DIGEST_NAME", "Daily digest")
+    alike = by_hand_push_task(emulated, "D\u0430ily digest", status=0)
+    write(emulated.root, "p.yaml", push_yaml("digest", '"${env:DIGEST_NAME}"', state="active"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    if value is None:
+        monkeypatch.delenv("DIGEST_NAME")
+    else:
+        monkeypatch.setenv("DIGEST_NAME", value)
+    code, out, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
+    assert (code, out) == (1, "")
+    assert "named like it" not in err and alike not in err
+    if value is None:
+        assert "push_task.digest: environment variable DIGEST_NAME is not set" in err
+    else:
+        assert "push_task.digest (a ${env:...} value changed)" in err
+    with emulated.remote() as remote:
+        assert [str(t["id"]) for t in remote.push_tasks()] == [alike]
