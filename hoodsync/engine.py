@@ -626,40 +626,63 @@ def _check_distinct(
     shares: Sequence[Sequence[Definition]],
     definitions: Sequence[Definition],
 ) -> None:
-    """Refuse two configured accounts that are one remote account: one credential for an API
-    both use. Each would take the other's objects for its own orphans — and cancel them with
-    prune —, a definition under both would be created twice, and both would spend one rate
-    budget as if each had it alone. Sends nothing; names the accounts and variables, never a
-    secret.
+    """Refuse an account of this run (``chosen``) that is one remote account with another
+    configured account: one credential for an API both use. Each would take the other's
+    objects for its own orphans — and cancel them with prune —, a definition under both would
+    be created twice, and both would spend one rate budget as if each had it alone. Sends
+    nothing; names the accounts and variables, never a secret.
 
-    Every configured account is compared, not only this run's: a run of one account
-    (``--account``, as each CI job runs) would otherwise prune its twin's objects. An account
-    whose credential variable is unset or empty here cannot be compared and is passed over (a
-    job given only its own account's secret; the run's own accounts have theirs, see
-    :func:`hoodsync.session.check_secrets`). Hood is compared for every account, Falconyte
-    between accounts whose definitions (the run's share, else those read under PATHS) use it;
-    sandbox accounts each have a database of their own. The credential alone decides, whatever
-    the URLs: an API's accounts share one URL and differ by credential, and two spellings of
-    one server (``localhost``, ``127.0.0.1``) cannot be told apart (:mod:`hoodsync.identity`)."""
+    Every configured account is compared with the run's, not only the run's among themselves:
+    a run of one account (``--account``, as each CI job runs) would otherwise prune its twin's
+    objects. Two other accounts on one credential are not this run's concern (it cannot harm
+    them; each of their own runs is refused). An account whose credential variable is unset
+    or empty here cannot be compared and is passed over (a job given only its own account's
+    secret; the run's own accounts have theirs, see :func:`hoodsync.session.check_secrets`).
+    Hood is compared for every account, Falconyte between accounts whose definitions (the
+    run's share, else those read under PATHS) use it — looked for only for an account whose
+    Falconyte credential is one of the run's; sandbox accounts each have a database of their
+    own. The credential alone decides, whatever the URLs: an API's accounts share one URL and
+    differ by credential, and two spellings of one server (``localhost``, ``127.0.0.1``)
+    cannot be told apart (:mod:`hoodsync.identity`)."""
     from hoodsync.session import needs_falconyte
 
     shares_of = {a.name: mine for a, mine in zip(chosen, shares)}
-    seen: dict[tuple[str, bytes], Account] = {}
-    for account in sorted(config.accounts.values(), key=lambda a: a.name):
+    cache: dict[str, Path] = {}
+
+    def uses(account: Account, api: str) -> bool:
+        if api == "hood":
+            return True
         mine = shares_of.get(account.name)
-        if mine is None:
-            mine = _definitions_for(account, config, definitions)
-        apis = ["hood"] + (["falconyte"] if needs_falconyte(mine) else [])
-        for api in apis:
-            endpoint = account.hood if api == "hood" else account.falconyte
-            credential = os.environ.get(endpoint.secret_env, "")
-            if endpoint.is_sandbox or not credential.strip():
+        if mine is None:  # only now: a resolve of every definition's path
+            mine = _definitions_for(account, config, definitions, cache)
+        return needs_falconyte(mine)
+
+    ordered = sorted(config.accounts.values(), key=lambda a: a.name)
+    for api in ("hood", "falconyte"):
+        held: dict[bytes, list[Account]] = {}
+        for account in ordered:
+            digest = _credential_digest(account, api)
+            if digest is not None:
+                held.setdefault(digest, []).append(account)
+        for group in held.values():
+            if not any(a.name in shares_of for a in group):
                 continue
-            # A digest, so that the table holds no credential (only this frame does).
-            digest = hashlib.sha256(credential.encode("utf-8")).digest()
-            other = seen.setdefault((api, digest), account)
-            if other is not account:
-                raise ConfigError(_one_account(api, other, account))
+            group = [a for a in group if uses(a, api)]
+            ours = [a for a in group if a.name in shares_of]
+            if len(group) > 1 and ours:
+                first = group[0]
+                second = group[1] if first.name in shares_of else ours[0]
+                raise ConfigError(_one_account(api, first, second))
+
+
+def _credential_digest(account: Account, api: str) -> bytes | None:
+    """A digest of ``account``'s credential for ``api`` (so that no table holds a credential:
+    only this frame does), ``None`` for a sandbox or a variable unset or empty here."""
+    endpoint = account.hood if api == "hood" else account.falconyte
+    credential = os.environ.get(endpoint.secret_env, "")
+    if endpoint.is_sandbox or not credential.strip():
+        return None
+    return hashlib.sha256(credential.encode("utf-8")).digest()
 
 
 def _one_account(api: str, first: Account, second: Account) -> str:
