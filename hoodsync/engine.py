@@ -273,18 +273,28 @@ def _check_env(runs: Sequence[Run], config: Config, plan_file: Path | None) -> N
     saved plan (else the account) and the change; a value that changed since the plan was
     made is a :class:`StalePlanError`. ``apply_plan`` checks again, just before its first
     write."""
+    _check_plan_values(
+        [
+            (run.plan, run.value_key, str(plan_file) if plan_file is not None else run.account.name)
+            for run in runs
+        ],
+        config,
+    )
+
+
+def _check_plan_values(plans: Sequence[tuple[Plan, ValueKey | None, str]], config: Config) -> None:
+    """:func:`_check_env` of each (plan, its account's value key, where its problems are
+    placed)."""
     from hoodsync.apply import resolve_steps
     from hoodsync.model import Location
 
     problems: list[Problem] = []
-    for run in runs:
-        where = Location(str(plan_file) if plan_file is not None else run.account.name)
-        for change in run.plan.changes:
+    for plan_, key, place in plans:
+        where = Location(place)
+        for change in plan_.changes:
             if change.steps:
                 try:
-                    resolve_steps(
-                        change, os.environ, run.value_key, forbidden_env=config.secret_names()
-                    )
+                    resolve_steps(change, os.environ, key, forbidden_env=config.secret_names())
                 except DefinitionError as exc:
                     problems.extend(
                         Problem(where, f"{change.address}: {p.message}", p.path, p.severity)
@@ -616,40 +626,63 @@ def _check_distinct(
     shares: Sequence[Sequence[Definition]],
     definitions: Sequence[Definition],
 ) -> None:
-    """Refuse two configured accounts that are one remote account: one credential for an API
-    both use. Each would take the other's objects for its own orphans — and cancel them with
-    prune —, a definition under both would be created twice, and both would spend one rate
-    budget as if each had it alone. Sends nothing; names the accounts and variables, never a
-    secret.
+    """Refuse an account of this run (``chosen``) that is one remote account with another
+    configured account: one credential for an API both use. Each would take the other's
+    objects for its own orphans — and cancel them with prune —, a definition under both would
+    be created twice, and both would spend one rate budget as if each had it alone. Sends
+    nothing; names the accounts and variables, never a secret.
 
-    Every configured account is compared, not only this run's: a run of one account
-    (``--account``, as each CI job runs) would otherwise prune its twin's objects. An account
-    whose credential variable is unset or empty here cannot be compared and is passed over (a
-    job given only its own account's secret; the run's own accounts have theirs, see
-    :func:`hoodsync.session.check_secrets`). Hood is compared for every account, Falconyte
-    between accounts whose definitions (the run's share, else those read under PATHS) use it;
-    sandbox accounts each have a database of their own. The credential alone decides, whatever
-    the URLs: an API's accounts share one URL and differ by credential, and two spellings of
-    one server (``localhost``, ``127.0.0.1``) cannot be told apart (:mod:`hoodsync.identity`)."""
+    Every configured account is compared with the run's, not only the run's among themselves:
+    a run of one account (``--account``, as each CI job runs) would otherwise prune its twin's
+    objects. Two other accounts on one credential are not this run's concern (it cannot harm
+    them; each of their own runs is refused). An account whose credential variable is unset
+    or empty here cannot be compared and is passed over (a job given only its own account's
+    secret; the run's own accounts have theirs, see :func:`hoodsync.session.check_secrets`).
+    Hood is compared for every account, Falconyte between accounts whose definitions (the
+    run's share, else those read under PATHS) use it — looked for only for an account whose
+    Falconyte credential is one of the run's; sandbox accounts each have a database of their
+    own. The credential alone decides, whatever the URLs: an API's accounts share one URL and
+    differ by credential, and two spellings of one server (``localhost``, ``127.0.0.1``)
+    cannot be told apart (:mod:`hoodsync.identity`)."""
     from hoodsync.session import needs_falconyte
 
     shares_of = {a.name: mine for a, mine in zip(chosen, shares)}
-    seen: dict[tuple[str, bytes], Account] = {}
-    for account in sorted(config.accounts.values(), key=lambda a: a.name):
+    cache: dict[str, Path] = {}
+
+    def uses(account: Account, api: str) -> bool:
+        if api == "hood":
+            return True
         mine = shares_of.get(account.name)
-        if mine is None:
-            mine = _definitions_for(account, config, definitions)
-        apis = ["hood"] + (["falconyte"] if needs_falconyte(mine) else [])
-        for api in apis:
-            endpoint = account.hood if api == "hood" else account.falconyte
-            credential = os.environ.get(endpoint.secret_env, "")
-            if endpoint.is_sandbox or not credential.strip():
+        if mine is None:  # only now: a resolve of every definition's path
+            mine = _definitions_for(account, config, definitions, cache)
+        return needs_falconyte(mine)
+
+    ordered = sorted(config.accounts.values(), key=lambda a: a.name)
+    for api in ("hood", "falconyte"):
+        held: dict[bytes, list[Account]] = {}
+        for account in ordered:
+            digest = _credential_digest(account, api)
+            if digest is not None:
+                held.setdefault(digest, []).append(account)
+        for group in held.values():
+            if not any(a.name in shares_of for a in group):
                 continue
-            # A digest, so that the table holds no credential (only this frame does).
-            digest = hashlib.sha256(credential.encode("utf-8")).digest()
-            other = seen.setdefault((api, digest), account)
-            if other is not account:
-                raise ConfigError(_one_account(api, other, account))
+            group = [a for a in group if uses(a, api)]
+            ours = [a for a in group if a.name in shares_of]
+            if len(group) > 1 and ours:
+                first = group[0]
+                second = group[1] if first.name in shares_of else ours[0]
+                raise ConfigError(_one_account(api, first, second))
+
+
+def _credential_digest(account: Account, api: str) -> bytes | None:
+    """A digest of ``account``'s credential for ``api`` (so that no table holds a credential:
+    only this frame does), ``None`` for a sandbox or a variable unset or empty here."""
+    endpoint = account.hood if api == "hood" else account.falconyte
+    credential = os.environ.get(endpoint.secret_env, "")
+    if endpoint.is_sandbox or not credential.strip():
+        return None
+    return hashlib.sha256(credential.encode("utf-8")).digest()
 
 
 def _one_account(api: str, first: Account, second: Account) -> str:
@@ -1301,7 +1334,10 @@ def open_saved_plan(
     saved: SavedPlan, parallelism: int | None, recovery: Recovery | None = None
 ) -> Run:
     """Connect to the saved plan's account and refuse the plan, before any write, when it is
-    stale (an object it acts on moved since, or an object it would create now exists).
+    stale (an object it acts on moved since, or an object it would create now exists). Its
+    ``${env:...}`` values are checked first, before anything is read or waited for
+    (:func:`_check_env`): a variable unset, refused or changed since the plan is named as
+    such, not taken for a change of the account.
 
     With ``recovery``: when the plan creates what the account's interrupted apply sent without
     an answer, the check waits until the server can no longer commit those creates (a late one
@@ -1310,6 +1346,11 @@ def open_saved_plan(
     from hoodsync.recovery import creates_to_wait_for, wait_until, waiting_notice
     from hoodsync.session import check_fresh, open_session, utc, value_key
 
+    # The seal was checked with the sandbox's plan key: it exists, nothing is made here.
+    key = value_key(saved.account, saved.config, os.environ, create=True)
+    # The values first: a variable unset or changed since the plan would have the check below
+    # look namesakes up under another name, and blame the account ("... gone or renamed").
+    _check_plan_values([(saved.plan, key, str(saved.path))], saved.config)
     unfinished: list[Unfinished] = []
     if recovery is not None:
         found = _leftovers(saved.account, saved.config, recovery)
@@ -1332,8 +1373,6 @@ def open_saved_plan(
     try:
         now = utc(recovery.clock()) if recovery is not None else None
         check_fresh(saved.plan, session, os.environ, saved.config.secret_names(), now=now)
-        # The seal was checked with the sandbox's plan key: it exists, nothing is made here.
-        key = value_key(saved.account, saved.config, os.environ, create=True)
     except BaseException:
         session.close()
         raise

@@ -33,14 +33,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import io
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from hoodsync.statedir import make_folder
 
@@ -54,6 +57,7 @@ __all__ = [
     "journal_files",
     "journal_files_of",
     "journal_label",
+    "MAX_START_LINE",
 ]
 
 #: Line fields that say when and what, not which change: left out of a :class:`Trace`'s copy.
@@ -311,9 +315,10 @@ def read_journal(path: Path, *, strict: bool = False) -> Replay | None:
     only the last line may be like that — the one a kill cut short —, and the first must be the
     ``start`` line: any other damage (a hand edit, a disk error) raises :class:`DamagedJournal`
     naming the line, since reading past it could silently lose what the journal kept open.
-    Raises :class:`OSError` when the file cannot be read."""
+    Raises :class:`OSError` when the file cannot be read, or is not a regular file (a FIFO
+    would wait for a writer for ever: :func:`_open_regular`)."""
     replay: Replay | None = None
-    with path.open(encoding="utf-8", errors="replace") as fh:
+    with io.TextIOWrapper(_open_regular(path), encoding="utf-8", errors="replace") as fh:
         for number, record in _records(fh, path if strict else None):
             event = record.get("event")
             when = _seconds(record.get("ts"))
@@ -400,14 +405,24 @@ def journal_files(folder: Path, label: str) -> list[Path]:
     return sorted(out, key=lambda p: p.name, reverse=True)
 
 
+#: The longest first line :func:`journal_files_of` reads of a journal (its line end counted):
+#: a ``start`` line is a few hundred bytes and what earlier applies left open (``carried``,
+#: a few hundred bytes a change: tens of thousands of changes). A first line longer than this
+#: is not read on (a file without line ends is read no further than this).
+MAX_START_LINE = 16 * 2**20
+
+
 def journal_files_of(folder: Path, identity: str) -> list[Path]:
     """The journals in ``folder`` whose ``start`` line records the account ``identity``
     (:mod:`hoodsync.identity`), whatever account name wrote them — an account renamed in
     hoodsync.yaml keeps its identity, and what its applies left open stays its own —, newest
-    first. Only first lines are read. A file whose first line is not a readable ``start`` line,
-    or that cannot be read, is not among them: whose it is cannot be told (it may be any
-    account's). A folder that does not exist holds none; one that cannot be listed raises
-    :class:`OSError`."""
+    first. Only first lines are read, of regular files only, and only up to
+    :data:`MAX_START_LINE` bytes: nothing here waits (a FIFO is not opened for a writer) or
+    reads without end. A file whose first line is not a readable ``start`` line (longer than
+    that bound included), that is not a regular file, or that cannot be read, is not among
+    them: whose it is cannot be told (it may be any account's; one of this account's name is
+    still found by :func:`journal_files`, and read strictly). A folder that does not exist
+    holds none; one that cannot be listed raises :class:`OSError`."""
     try:
         names = [p for p in folder.iterdir() if p.suffix == ".jsonl"]
     except (FileNotFoundError, NotADirectoryError):
@@ -419,10 +434,13 @@ def journal_files_of(folder: Path, identity: str) -> list[Path]:
 def _start_identity(path: Path, identity: str) -> bool:
     """Whether the first line of ``path`` is a ``start`` line recording ``identity``."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            line = fh.readline()
+        with _open_regular(path) as fh:
+            raw = fh.readline(MAX_START_LINE + 1)
     except OSError:
         return False
+    if len(raw) > MAX_START_LINE:
+        return False  # cannot be told: see journal_files_of
+    line = raw.decode("utf-8", errors="replace")
     if identity not in line:  # the cheap test first: most journals are other accounts'
         return False
     try:
@@ -434,3 +452,18 @@ def _start_identity(path: Path, identity: str) -> bool:
         and record.get("event") == "start"
         and record.get("identity") == identity
     )
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """``path`` open for reading, or :class:`OSError` when it is not a regular file. Opened
+    with ``O_NONBLOCK`` and checked on the open file: opening a FIFO (a name checked first
+    could be one by the time it is opened) would otherwise wait for a writer for ever; the
+    flag changes nothing for a regular file, the only kind read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a journal is a file apply wrote)")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

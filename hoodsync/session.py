@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from hoodsync.apply import identity_name, unchecked_steps
+from hoodsync.apply import unchecked
 from hoodsync.config import Account, Config, Endpoint
 from hoodsync.errors import ConfigError, StalePlanError
 from hoodsync.identity import (
@@ -33,13 +33,12 @@ from hoodsync.kinds.base import Desired
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.kinds.namesakes import IdentityIndex, acted_on, identity
 from hoodsync.model import Definition, Kind
-from hoodsync.plan import AccountInfo, Change, Namesake, Plan
+from hoodsync.plan import AccountInfo, Change, Namesake, Plan, Step
 from hoodsync.planner import make_plan
 from hoodsync.remote.falconyte import FalconyteClient
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, Secret
-from hoodsync.wire import CAMPAIGN_RETIRED
 
 __all__ = [
     "BOUND_VARIABLES",
@@ -474,8 +473,9 @@ def check_fresh(
 
     Re-reads the account by listing (a few requests, not one per object). A change is stale
     when its remote object is gone or no longer has the fingerprint the plan recorded; when an
-    object it would create now exists (by its name as ``env`` resolves it: see
-    :func:`hoodsync.apply.identity_name`); when the objects sharing its identity — its marker,
+    object it would create now exists (one the planner would match its definition to, by its
+    name as ``env`` resolves it: :meth:`IdentityIndex.matches`,
+    :func:`hoodsync.apply.identity_name`; one dict per kind, not a scan per create); when the objects sharing its identity — its marker,
     its name or one alike — are not those it was planned beside (:mod:`hoodsync.kinds.namesakes`:
     a same-name object created since makes a fresh plan refuse, or warn, and both would send);
     or when, judged by ``now`` (default: the current UTC time), its steps do something that
@@ -498,9 +498,9 @@ def check_fresh(
         if not change.steps:
             continue
         index = indexes[change.kind]
+        steps, name = unchecked(change, env, forbidden_env)
         if change.remote_id is None:
-            name = identity_name(change, env, forbidden_env)
-            if any(_same_identity(change.kind, change.key, name, o) for o in index.objects):
+            if index.matches(change.key, name):
                 moved.append(f"{change.address} (now exists)")
                 continue
         else:
@@ -512,7 +512,7 @@ def check_fresh(
             if change.fingerprint and fingerprint(change.kind, current) != change.fingerprint:
                 moved.append(f"{change.address} (id {change.remote_id} changed)")
                 continue
-        why = _moved_around(change, index, name, plan.planned_at, now, env, forbidden_env)
+        why = _moved_around(change, steps, index, name, plan.planned_at, now)
         if why is not None:
             moved.append(f"{change.address} ({why})")
     if moved:
@@ -521,21 +521,19 @@ def check_fresh(
 
 def _moved_around(
     change: Change,
+    steps: tuple[Step, ...],
     index: IdentityIndex,
     created_name: str | None,
     planned_at: dt.datetime | None,
     now: dt.datetime,
-    env: Mapping[str, str],
-    forbidden_env: frozenset[str],
 ) -> str | None:
     """What makes ``change`` stale though its own object did not move (:func:`check_fresh`):
-    its namesakes changed, or its steps do at ``now`` something time-dependent they did not
-    at ``planned_at``. ``None`` when neither."""
+    its namesakes changed, or its ``steps`` (resolved as apply will send them) do at ``now``
+    something time-dependent they did not at ``planned_at``. ``None`` when neither."""
     obj = acted_on(change, index)
     current = index.namesakes(change.key, identity(change, obj, created_name))
     if current != change.namesakes:
         return _namesakes_moved(change, current)
-    steps = unchecked_steps(change, env, forbidden_env)
     rules = RULES[change.kind]
     new = rules.timely(steps, obj, now) - rules.timely(steps, obj, planned_at)
     if new:
@@ -567,17 +565,3 @@ def _namesakes_moved(change: Change, current: Sequence[Namesake]) -> str:
         f"{'ids' if len(ids) > 1 else 'id'} {', '.join(ids)} {what}" for ids, what in parts if ids
     )
     return f"the {_NAMESAKES[change.kind]} changed: {said}"
-
-
-def _same_identity(kind: Kind, key: str, name: str | None, obj: Any) -> bool:
-    """Would the planner match the create's definition to ``obj``, as it matches them: a
-    campaign by its marker, else by exact name among campaigns with no marker (one carrying
-    another key's marker — an orphan after a key rename, another project's — is never it);
-    push tasks and email campaigns by exact name. A finished campaign (canceled, sent) with
-    no marker is never adopted (:meth:`CampaignRules.match`), so a create beside one is no
-    create of an object that now exists."""
-    if kind is Kind.CAMPAIGN and obj.marker:
-        return bool(obj.marker == key)
-    if kind is Kind.CAMPAIGN and obj.status in CAMPAIGN_RETIRED:
-        return False
-    return name is not None and obj.name == name

@@ -305,6 +305,41 @@ def test_two_accounts_that_are_one_remote_account_are_refused_before_any_request
         assert code == 1 and recorder.requests and "one Hood account" not in err
 
 
+def test_two_other_accounts_on_one_credential_do_not_stop_a_run_of_a_third(
+    repo: Path,
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before, `--account prod` was refused because staging-eu and staging-us share a token:
+    # a run of prod cannot harm them (it reads and writes prod only), and their own runs are
+    # refused. A run of either of them still is.
+    monkeypatch.setenv("HOOD_API_URL", recorder.url + "/v1/hood")
+    monkeypatch.setenv("PROD_TOKEN", TOKEN[::-1])
+    monkeypatch.setenv("STAGING_TOKEN", TOKEN)
+    write(
+        repo,
+        "hoodsync.yaml",
+        "accounts:\n  prod: {hood: {token_env: PROD_TOKEN}, paths: [prod/]}\n"
+        "  staging-eu: {hood: {token_env: STAGING_TOKEN}, paths: [eu/]}\n"
+        "  staging-us: {hood: {token_env: STAGING_TOKEN}, paths: [us/]}\n",
+    )
+    for folder in ("prod", "eu", "us"):
+        write(repo, f"{folder}/c.yaml", campaign_yaml(f"promo-{folder}", f"Promo {folder}"))
+    code, _, err = cli(capsys, "plan", "--account", "prod")
+    assert "one Hood account" not in err
+    assert code == 1 and recorder.requests  # prod was read (its server refuses the token)
+    recorder.requests.clear()
+    for argv in (("--account", "staging-us"), ("--account", "prod", "--account", "staging-eu")):
+        code, out, err = cli(capsys, "plan", *argv)
+        assert (code, out, recorder.requests) == (1, "", [])
+        assert last_error(err) == (
+            f"error: accounts 'staging-eu' and 'staging-us' are one Hood account ({recorder.url}"
+            "/v1/hood; both use STAGING_TOKEN): each would take the other's objects for its own "
+            "orphans; give each account its own credential"
+        )
+
+
 def test_one_credential_at_two_spellings_of_a_server_is_one_account(
     repo: Path,
     recorder: Recorder,

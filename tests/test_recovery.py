@@ -10,6 +10,7 @@ full disk; the waits run on a fake clock.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -46,7 +47,13 @@ from hoodsync.engine import ApplyOptions, Recovery
 from hoodsync.errors import NetworkError, StalePlanError
 from hoodsync.hooks import NoHooks
 from hoodsync.identity import ValueKey
-from hoodsync.journal import Journal, journal_files, read_journal
+from hoodsync.journal import (
+    MAX_START_LINE,
+    Journal,
+    journal_files,
+    journal_files_of,
+    read_journal,
+)
 from hoodsync.model import Definition, Kind, Location
 from hoodsync.plan import AccountInfo, Namesake, Plan
 from hoodsync.recovery import Leftovers, Unfinished, amend, read_leftovers
@@ -836,6 +843,70 @@ def test_a_renamed_accounts_newest_journal_is_read_strictly(tmp_path: Path) -> N
     newest.write_text(newest.read_text().replace('{"event": "x"}', "{X"))
     found = read_leftovers(folder, "production", "mine", 60.0, alive=lambda pid: False)
     assert found.error is not None and found.error.startswith(f"{newest}:2: ")
+
+
+def _bounded(call: Callable[[], Any], fifos: list[Path]) -> Any:
+    """``call()``'s result, run aside: if it still waits after a few seconds (on a FIFO, as
+    before), each FIFO gets a writer so that the thread ends, and the test fails."""
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    worker.start()
+    worker.join(timeout=10.0)
+    hung = worker.is_alive()
+    if hung:
+        for fifo in fifos:
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=10.0)
+    assert not hung, "the journal scan waited on a FIFO"
+    return out[0]
+
+
+def test_a_fifo_among_the_journals_is_never_waited_on(tmp_path: Path) -> None:
+    """Looking a renamed account's journals up opens every ``*.jsonl`` of the folder; a FIFO
+    named like one (``x.jsonl``, or like this account's own journal) was opened to read its
+    first line, and ``plan`` waited for a writer for ever. FIFOs are now never opened for
+    reading: one under another name is not the account's, one under its own name is a journal
+    that cannot be read (plan warns, apply refuses: nothing known of it)."""
+    folder = tmp_path / "journal"
+    renamed = folder / "20260101T000000.000000Z-11-prod.jsonl"
+    _one_journal(folder, renamed.name, {**START, "account": "prod"}, CREATE)
+    stray = folder / "x.jsonl"
+    os.mkfifo(stray)
+    assert _bounded(lambda: journal_files_of(folder, "mine"), [stray]) == [renamed]
+    found = _bounded(
+        lambda: read_leftovers(folder, "production", "mine", 60.0, alive=lambda pid: False),
+        [stray],
+    )
+    assert found.error is None and found.unanswered == ("campaign.a",)
+
+    own = folder / "20260101T000001.000000Z-12-production.jsonl"
+    os.mkfifo(own)
+    found = _bounded(
+        lambda: read_leftovers(folder, "production", "mine", 60.0, alive=lambda pid: False),
+        [stray, own],
+    )
+    assert found.error is not None and found.error.startswith(f"{own}: not a regular file")
+
+
+def test_a_first_line_longer_than_the_bound_is_not_read_on(tmp_path: Path) -> None:
+    """Only a bounded first line is read to tell whose a journal is: a start line of at most
+    MAX_START_LINE bytes (its line end counted) is found, a longer one is not (whose it is
+    cannot be told, as with a damaged one), and a big file with no line end at all is read no
+    further than the bound. Before, the whole of it was read into memory."""
+    folder = tmp_path / "journal"
+    folder.mkdir()
+    record = json.dumps({**START, "account": "prod", "pad": ""})
+    room = MAX_START_LINE - len(record) - 1  # the line end
+    fits = folder / "20260101T000000.000000Z-11-prod.jsonl"
+    fits.write_text(record.replace('"pad": ""', f'"pad": "{"x" * room}"') + "\n")
+    longer = folder / "20260101T000001.000000Z-12-prod.jsonl"
+    longer.write_text(record.replace('"pad": ""', f'"pad": "{"x" * (room + 1)}"') + "\n")
+    endless = folder / "20260101T000002.000000Z-13-prod.jsonl"
+    with endless.open("wb") as fh:
+        fh.truncate(4 * MAX_START_LINE)  # no line end: zeros (sparse: no disk used)
+    assert fits.stat().st_size == MAX_START_LINE
+    assert journal_files_of(folder, "mine") == [fits]
 
 
 def test_an_edit_cut_under_an_accounts_old_name_is_resumed_under_its_new_one(

@@ -24,6 +24,7 @@ from hoodsync.kinds.base import KindRules, group_by
 from hoodsync.lookalikes import skeleton
 from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import Change, Namesake
+from hoodsync.wire import CAMPAIGN_RETIRED
 
 __all__ = ["IdentityIndex", "acted_on", "identity", "namesake_changes"]
 
@@ -38,12 +39,38 @@ class IdentityIndex:
         self._by_skeleton: dict[str, list[RemoteObject]] | None = None
         self._by_marker: dict[str, list[RemoteObject]] | None = None
         self._by_id: dict[str, RemoteObject] | None = None
+        self._matched: tuple[frozenset[str], frozenset[str]] | None = None
 
     def by_id(self, ident: str | None) -> RemoteObject | None:
         """The object with id ``ident``, if any."""
         if self._by_id is None:
             self._by_id = {o.id: o for o in self.objects}
         return self._by_id.get(ident) if ident is not None else None
+
+    def matches(self, key: str, name: str | None) -> bool:
+        """Whether the planner would match a definition of ``key`` named ``name`` (``None``:
+        the name does not count) to one of these objects, as it matches them: a campaign by
+        its marker, else by exact name among campaigns with no marker (one carrying another
+        key's marker — an orphan after a key rename, another project's — is never it); push
+        tasks and email campaigns by exact name. A finished campaign (canceled, sent) with no
+        marker is never adopted (:meth:`~hoodsync.kinds.campaign.CampaignRules.match`), so a
+        create beside one is no create of an object that now exists. Names count exactly
+        here, not to the eye (look-alikes are :meth:`namesakes`'). Two sets built on first
+        use: linear in the objects however many creates ask."""
+        if self._matched is None:
+            self._matched = self._matchable()
+        markers, names = self._matched
+        return key in markers or (name is not None and name in names)
+
+    def _matchable(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The markers and the names :meth:`matches` finds a definition by."""
+        if self.rules.kind is not Kind.CAMPAIGN:
+            return frozenset(), frozenset(o.name for o in self.objects)
+        markers = frozenset(str(o.marker) for o in self.objects if o.marker)
+        names = frozenset(
+            o.name for o in self.objects if not o.marker and o.status not in CAMPAIGN_RETIRED
+        )
+        return markers, names
 
     def namesakes(self, key: str, name: str | None) -> tuple[Namesake, ...]:
         """The objects carrying ``key`` as their marker (campaigns) or a name that looks like
