@@ -27,6 +27,7 @@ References to the account's credential variables (``forbidden``) are refused.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -56,6 +57,8 @@ T = TypeVar("T")
 
 #: ``${env:NAME}`` with an optional leading ``$`` (the escape). NAME follows shell rules.
 REFERENCE = re.compile(r"(\$?)\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+#: A reference without the escape, no group captured (for splitting a template at them).
+_PLAIN_REFERENCE = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
 #: A reference (group 2: its NAME) or a malformed one (group 2: None), each with the optional
 #: escaping ``$`` before it (group 1). A ``$`` before ``${`` is always taken as its escape: in
 #: ``$$${env:X}`` the token starts at the second ``$``.
@@ -105,6 +108,10 @@ def template_literals(text: str) -> tuple[str, ...]:
     gives ``("Mail ", "-", "")`` — ``k`` references give ``k + 1`` pieces, empty ones too. An
     escaped ``$${env:X}`` is the literal ``${env:X}``, a malformed reference its text as written
     (validation refuses it). What :func:`fits_template` and :class:`TemplateIndex` match by."""
+    if "$$" not in text:  # no escape; when every "${" starts a reference, none is malformed
+        split = _PLAIN_REFERENCE.split(text)
+        if len(split) == text.count("${") + 1:
+            return tuple(split)
     pieces: list[str] = []
     literal: list[str] = []
     at = 0
@@ -179,11 +186,11 @@ class TemplateIndex(Generic[T]):
         last = literals[-1] if len(literals) > 1 else ""  # one piece: all of it is "first"
         if first not in self._by_first:
             self._by_first[first] = ({}, [])
-            self._first_lengths = sorted({*self._first_lengths, len(first)})
+            _add_length(self._first_lengths, len(first))
         by_last, last_lengths = self._by_first[first]
         if last not in by_last:
             by_last[last] = []
-            last_lengths[:] = sorted({*last_lengths, len(last)})
+            _add_length(last_lengths, len(last))
         by_last[last].append((self._added, literals, value))
         self._added += 1
 
@@ -204,6 +211,13 @@ class TemplateIndex(Generic[T]):
                 found.extend(by_last.get(text[size - tail :], ()))
         found.sort(key=lambda entry: entry[0])
         return next((value for _, literals, value in found if fits_template(literals, text)), None)
+
+
+def _add_length(lengths: list[int], length: int) -> None:
+    """Add ``length`` to the sorted, distinct ``lengths``, unless it is there."""
+    at = bisect.bisect_left(lengths, length)
+    if at == len(lengths) or lengths[at] != length:
+        lengths.insert(at, length)
 
 
 def escape(text: str) -> str:
