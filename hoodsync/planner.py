@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from datetime import datetime
 from typing import Any
 
-from hoodsync.definitions.interpolate import resolve_reporting, template_pattern
+from hoodsync.definitions.interpolate import TemplateIndex, resolve_reporting
 from hoodsync.definitions.validate import resolved_problems
 from hoodsync.errors import DefinitionError, PlanError, Problem
 from hoodsync.identity import ValueKey
@@ -542,30 +542,26 @@ def _top(path: str) -> str:
     return path.split(".", 1)[0].split("[", 1)[0]
 
 
-def _name_masks(desired: Sequence[Desired]) -> list[tuple[re.Pattern[str], Desired]]:
-    """The definitions of one kind whose name comes from ``${env:...}``, each with the pattern
-    of its name template (:func:`~hoodsync.definitions.interpolate.template_pattern`)."""
-    out = []
+def _name_masks(desired: Sequence[Desired]) -> TemplateIndex[Desired]:
+    """The definitions of one kind whose name comes from ``${env:...}``, indexed by their name
+    templates (:class:`~hoodsync.definitions.interpolate.TemplateIndex`), in order."""
+    index: TemplateIndex[Desired] = TemplateIndex()
     for des in desired:
         if ("name",) in des.sensitive:
             template = des.definition.spec.get("name")
             if isinstance(template, str):
-                out.append((template_pattern(template), des))
-    return out
+                index.add(template, des)
+    return index
 
 
-def _shown_unmanaged(
-    obj: RemoteObject, masks: Sequence[tuple[re.Pattern[str], Desired]]
-) -> str | None:
+def _shown_unmanaged(obj: RemoteObject, masks: TemplateIndex[Desired]) -> str | None:
     """``obj``'s name as the plan may list it, or ``None`` (as it is): masked as the first
     definition of ``masks`` whose name template it fits masks it (:meth:`Desired.shown_alike`,
     as the plan's warnings show it). ``Mail ${env:PROMO}`` made an object named ``Mail
     OLDCODE`` that turned unmanaged when ``PROMO`` changed: its name is an old value of the
     secret, and the saved plan, the JSON and every renderer list only what is masked here."""
-    for pattern, des in masks:
-        if pattern.fullmatch(obj.name):
-            return str(des.shown_alike(("name",), obj.name))
-    return None
+    des = masks.first(obj.name)
+    return None if des is None else str(des.shown_alike(("name",), obj.name))
 
 
 def _ref(obj: RemoteObject, address: str | None, name: str | None = None) -> RemoteRef:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import re
 from typing import Any
 
 import pytest
 
 from hoodsync.definitions.interpolate import (
+    _TOKEN,
+    TemplateIndex,
     escape,
+    fits_template,
     has_reference,
     malformed,
     masked,
@@ -18,6 +22,7 @@ from hoodsync.definitions.interpolate import (
     reference_paths,
     resolve,
     resolve_reporting,
+    template_literals,
 )
 from hoodsync.errors import DefinitionError
 from hoodsync.identity import ValueKey
@@ -189,3 +194,124 @@ def test_escape_keeps_any_text_as_written() -> None:
         assert malformed(written) == [], (text, written)
         assert not has_reference(written)
         assert resolve({"v": written}, {"X": "no"}) == ({"v": text}, []), (text, written)
+
+
+def _regex_of(text: str) -> re.Pattern[str]:
+    """The pattern the planner matched remote names against before :func:`fits_template`
+    (``template_pattern``): each reference ``.*`` across line ends, the rest literal. Kept
+    as the reference the matcher must agree with."""
+    parts: list[str] = []
+    at = 0
+    for m in _TOKEN.finditer(text):
+        parts.append(re.escape(text[at : m.start()]))
+        if m.group(1):
+            parts.append(re.escape(m.group(0)[1:]))
+        elif m.group(2):
+            parts.append(".*")
+        else:
+            parts.append(re.escape(m.group(0)))
+        at = m.end()
+    parts.append(re.escape(text[at:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+#: What random templates and names are made of: literal text that repeats (so that pieces
+#: recur and overlap), line ends, references, escaped and malformed ones.
+_TEMPLATE_BITS = ["a", "b", "ab", "aba", " ", "\n", "$", "{", "}", "${env:X}", "${env:Y}"]
+_TEMPLATE_BITS += ["$${env:X}", "${ENV:Z}", "${env:", "$$"]
+_NAME_BITS = ["a", "b", "ab", " ", "\n", "$", "{", "}", "${env:X}", "${ENV:Z}", "${env:"]
+
+
+def _random_text(rng: random.Random, bits: list[str], most: int) -> str:
+    return "".join(rng.choice(bits) for _ in range(rng.randrange(most + 1)))
+
+
+def test_fits_template_agrees_with_the_regex_it_replaced() -> None:
+    rng = random.Random(20261206)
+    for _ in range(1500):
+        template = _random_text(rng, _TEMPLATE_BITS, 6)
+        literals = template_literals(template)
+        assert len(literals) == 1 + sum(1 for _ in REFERENCE_ONLY.finditer(template))
+        pattern = _regex_of(template)
+        names = [_random_text(rng, _NAME_BITS, 8) for _ in range(20)]
+        # ... and names that fit by construction: the literals around random values
+        names += ["".join(_join_with(literals, rng)) for _ in range(5)]
+        for name in names:
+            expected = pattern.fullmatch(name) is not None
+            assert fits_template(literals, name) is expected, (template, name)
+
+
+REFERENCE_ONLY = re.compile(r"(?<!\$)\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def _join_with(literals: tuple[str, ...], rng: random.Random) -> list[str]:
+    out = [literals[0]]
+    for piece in literals[1:]:
+        out += [_random_text(rng, _NAME_BITS, 3), piece]
+    return out
+
+
+def test_template_index_finds_the_first_template_a_name_fits() -> None:
+    rng = random.Random(7)
+    for _ in range(300):
+        templates = [_random_text(rng, _TEMPLATE_BITS, 5) for _ in range(rng.randrange(1, 8))]
+        index: TemplateIndex[int] = TemplateIndex()
+        for at, template in enumerate(templates):
+            index.add(template, at)
+        patterns = [_regex_of(t) for t in templates]
+        for _ in range(20):
+            name = _random_text(rng, _NAME_BITS, 8)
+            expected = next((i for i, p in enumerate(patterns) if p.fullmatch(name)), None)
+            assert index.first(name) == expected, (templates, name)
+
+
+class _CountingName(str):
+    """A name that counts the searches made in it (one per template piece looked for)."""
+
+    searches = 0
+
+    def startswith(self, *args: Any) -> bool:  # type: ignore[override]
+        _CountingName.searches += 1
+        return super().startswith(*args)
+
+    def endswith(self, *args: Any) -> bool:  # type: ignore[override]
+        _CountingName.searches += 1
+        return super().endswith(*args)
+
+    def find(self, *args: Any) -> int:  # type: ignore[override]
+        _CountingName.searches += 1
+        return super().find(*args)
+
+
+def test_a_long_name_that_does_not_fit_costs_one_search_per_piece() -> None:
+    # Before, each reference was a ".*": against six of them, a regex tried ~n**6 ways to split
+    # a 120-character name that did not fit (half a minute); remote names are anyone's text.
+    template = " ".join(f"${{env:V{i}}}" for i in range(6)) + " weekly"
+    literals = template_literals(template)
+    assert literals == ("", " ", " ", " ", " ", " ", " weekly")
+    for name in (" " * 120, " ".join(["word"] * 100), " " * 100_000 + " weekl", "x" * 120):
+        _CountingName.searches = 0
+        assert not fits_template(literals, _CountingName(name))
+        assert _CountingName.searches <= len(literals)
+    fitting = "a b c d e f weekly"
+    assert fits_template(literals, fitting) and fits_template(literals, "      weekly")
+
+
+def test_the_index_tests_a_name_only_against_templates_it_may_fit() -> None:
+    # Before, every unmanaged object was matched against every template of its kind: 10,000
+    # push tasks named "${env:BRAND} digest N" beside 10,000 others planned in 20 s.
+    index: TemplateIndex[int] = TemplateIndex()
+    for i in range(10_000):
+        index.add(f"${{env:BRAND}} digest {i}", i)
+    index.add("Digest ${env:BRAND}", -1)
+    index.add("${env:ANY}", -2)  # a reference alone fits every name, and still masks
+    for name, value in [
+        ("Other task 5", -2),
+        ("Brand digest 42", 42),  # the one template with its suffix, before the catch-all
+        ("Digest of the week", -1),
+        ("Brand digest 42 old", -2),
+    ]:
+        _CountingName.searches = 0
+        assert index.first(_CountingName(name)) == value
+        # one or two templates tested (a prefix, a suffix, a middle piece each), not 10,002
+        assert _CountingName.searches <= 6

@@ -14,6 +14,7 @@ import pickle
 import random
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,7 @@ from hoodsync.errors import (
 from hoodsync.remote.network import proxy_for
 from hoodsync.remote.ratelimit import RateLimiter
 from hoodsync.remote.transport import (
+    MAX_QUOTED,
     ApiTransport,
     RequestRecord,
     Response,
@@ -750,6 +752,78 @@ def test_redaction_leaves_text_sharing_less_than_8_characters_with_the_credentia
     assert "TOKEN s3cr3t is unknown; see https://x.test/abc== and s3cr3t/" in message
     assert redact("a key abcd, ABC and abc", "abc") == "a key ****d, **** and ****"
     assert redact("the start s3cr3t/TOKEN+ab and the rest", ECHOED) == "the start **** and the rest"
+
+
+def test_a_large_error_body_is_quoted_cut_to_its_bound_and_redacted() -> None:
+    # Before, every string of the body (up to the 16 MiB cap) was redacted character by
+    # character, on each retry of a 5xx: about 5 GB of memory and 20 s of CPU an error. Now
+    # only the fields quoted are looked at, each cut to MAX_QUOTED characters before it is
+    # redacted, and the cut says so.
+    filler = "y" * (3 * 1024 * 1024)
+    body = {
+        "title": f"Bad {TOKEN.upper()} " + filler,
+        "message": f"token {TOKEN} is unknown " + filler,
+        "trace_id": "t-1",
+        "detail": filler,  # never quoted
+    }
+    handler, seen = replies(ok(body, 503))
+    transport, _ = make(handler, policy=RetryPolicy(max_attempts=3))
+    with pytest.raises(ServerError) as info:
+        transport.request("GET", "/campaigns", retry=True)
+    error = info.value
+    assert len(seen) == 3
+    for text, whole in ((error.title, body["title"]), (error.api_message, body["message"])):
+        assert len(text) < MAX_QUOTED + 40
+        kept = len(whole) - MAX_QUOTED  # what the cut left out, counted
+        assert text.endswith(f"… ({kept} more characters)"), text[-60:]
+    assert error.api_message.startswith("token **** is unknown yyy")
+    assert error.title.startswith("Bad **** yyy")
+    message = str(error)
+    assert TOKEN.lower() not in message.lower() and len(message) < 3 * MAX_QUOTED
+
+
+def test_a_falconyte_error_with_many_field_errors_lists_a_bounded_few() -> None:
+    fields = {f"f{i:06d}": [f"{TOKEN} is not valid", "y" * 50] for i in range(100_000)}
+    fields["a_huge"] = ["x" * 100_000] * 30
+    handler, _ = replies(ok({"message": "The given data was invalid.", "errors": fields}, 422))
+    transport, _ = make(handler, api="falconyte")
+    with pytest.raises(ApiError) as info:
+        transport.request("GET", "/campaigns", retry=False)
+    message = info.value.api_message
+    assert message.startswith("The given data was invalid. (a_huge: xxx")
+    assert f"… ({100_001 - 20} more fields))" in message
+    assert "f000000: **** is not valid yyy" in message and "f000018:" in message  # 20 in all
+    assert "f000019:" not in message and TOKEN not in message
+    assert len(message) < 21 * (MAX_QUOTED + 40)
+
+
+def test_a_reason_phrase_quoting_the_credential_is_redacted() -> None:
+    # The HTTP reason phrase is the server's text too; before, it became the title as it was.
+    reason = f"Token {TOKEN} Revoked".encode()
+    handler, _ = replies(httpx.Response(401, extensions={"reason_phrase": reason}))
+    transport, _ = make(handler)
+    with pytest.raises(AuthError) as info:
+        transport.request("GET", "/campaigns", retry=False)
+    assert info.value.title == "Token **** Revoked"
+
+
+def test_redacting_text_that_holds_no_piece_of_the_credential_costs_no_per_character_work() -> None:
+    # Before, redact built a list entry and a span tuple per character, twice: some 200 bytes
+    # of memory a character. Text in which no piece of the credential can be, escapes and
+    # all, is now returned after a few substring searches.
+    text = ("x" * 100 + " %41 &amp; \\/ ") * 10_000  # about 1.1 MB, escapes everywhere
+    tracemalloc.start()
+    try:
+        out = redact(text, TOKEN)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out is text
+    assert peak < 5 * len(text), peak
+    # ... and text that may hold one still goes through the exact pass
+    assert redact(f"{text}{TOKEN[:8].upper()}", TOKEN) == f"{text}****"
+    encoded = "".join(f"%{ord(c):02x}" for c in TOKEN[3:12])
+    assert redact(f"{text}{encoded}.", TOKEN) == f"{text}****."
 
 
 def test_an_error_about_the_request_as_built_keeps_its_detail_back() -> None:

@@ -27,9 +27,10 @@ References to the account's credential variables (``forbidden``) are refused.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from hoodsync.definitions.fast_interpolate import MARK, may_reference
 from hoodsync.errors import DefinitionError, Problem
@@ -46,12 +47,18 @@ __all__ = [
     "masked",
     "malformed",
     "escape",
-    "template_pattern",
+    "template_literals",
+    "fits_template",
+    "TemplateIndex",
     "REFERENCE",
 ]
 
+T = TypeVar("T")
+
 #: ``${env:NAME}`` with an optional leading ``$`` (the escape). NAME follows shell rules.
 REFERENCE = re.compile(r"(\$?)\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+#: A reference without the escape, no group captured (for splitting a template at them).
+_PLAIN_REFERENCE = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
 #: A reference (group 2: its NAME) or a malformed one (group 2: None), each with the optional
 #: escaping ``$`` before it (group 1). A ``$`` before ``${`` is always taken as its escape: in
 #: ``$$${env:X}`` the token starts at the second ``$``.
@@ -96,24 +103,121 @@ def reference_names(text: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def template_pattern(text: str) -> re.Pattern[str]:
-    """What ``text`` (a template) resolves to under *any* values: its text as written, each
-    reference matching any text (an empty one too). ``Mail ${env:PROMO}`` matches ``Mail
-    NEWCODE`` and ``Mail OLDCODE``; an escaped ``$${env:X}`` matches only ``${env:X}``. For
-    telling which strings of an account may hold a value, current or old, of a variable."""
-    parts: list[str] = []
+def template_literals(text: str) -> tuple[str, ...]:
+    """The text of ``text`` (a template) around its references, as sent: ``Mail ${env:A}-${env:B}``
+    gives ``("Mail ", "-", "")`` — ``k`` references give ``k + 1`` pieces, empty ones too. An
+    escaped ``$${env:X}`` is the literal ``${env:X}``, a malformed reference its text as written
+    (validation refuses it). What :func:`fits_template` and :class:`TemplateIndex` match by."""
+    if "$$" not in text:  # no escape; when every "${" starts a reference, none is malformed
+        split = _PLAIN_REFERENCE.split(text)
+        if len(split) == text.count("${") + 1:
+            return tuple(split)
+    pieces: list[str] = []
+    literal: list[str] = []
     at = 0
     for m in _TOKEN.finditer(text):
-        parts.append(re.escape(text[at : m.start()]))
+        literal.append(text[at : m.start()])
         if m.group(1):  # escaped: the text without its "$"
-            parts.append(re.escape(m.group(0)[1:]))
+            literal.append(m.group(0)[1:])
         elif m.group(2):
-            parts.append(".*")
-        else:  # malformed (validation refuses it): sent as written
-            parts.append(re.escape(m.group(0)))
+            pieces.append("".join(literal))
+            literal = []
+        else:  # malformed: sent as written
+            literal.append(m.group(0))
         at = m.end()
-    parts.append(re.escape(text[at:]))
-    return re.compile("".join(parts), re.DOTALL)
+    literal.append(text[at:])
+    pieces.append("".join(literal))
+    return tuple(pieces)
+
+
+def fits_template(literals: Sequence[str], text: str) -> bool:
+    """Whether ``text`` is what the template of ``literals`` (:func:`template_literals`)
+    resolves to under *some* values: its text as written, each reference any text (an empty
+    one, one with line ends). ``Mail ${env:PROMO}`` fits ``Mail NEWCODE`` and ``Mail OLDCODE``.
+    For telling which strings of an account may hold a value, current or old, of a variable.
+
+    Without backtracking (a remote name is anyone's text; a regex of ``k`` wildcards tries
+    ~``n ** k`` splits of a name that does not fit): the first and last pieces must be the
+    text's prefix and suffix, and each middle piece is found left to right, at the first place
+    after the one before. Taking the first place is exact: a wildcard takes any text, so what
+    lies between two pieces never matters, and an earlier end leaves the rest more room. At most
+    ``len(literals)`` searches of ``text``."""
+    first, last = literals[0], literals[-1]
+    if len(literals) == 1:
+        return text == first
+    end = len(text) - len(last)
+    if end < len(first) or not text.startswith(first) or not text.endswith(last):
+        return False
+    at = len(first)
+    for piece in literals[1:-1]:
+        found = text.find(piece, at, end)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True
+
+
+#: One template in a :class:`TemplateIndex`: the order it was added in, its literal pieces, and
+#: the value it stands for.
+_Entry = tuple[int, tuple[str, ...], T]
+
+
+class TemplateIndex(Generic[T]):
+    """Templates (:func:`template_literals`), each with a value, looked up by a text that may
+    be one of them resolved: :meth:`first` gives the value of the first template added that the
+    text fits (:func:`fits_template`).
+
+    A text is tested only against the templates whose first piece is a prefix of it and whose
+    last piece is a suffix of it, found by a dictionary lookup for each length such pieces have;
+    so listing many objects beside many templates costs about one lookup per distinct length,
+    not one match per template. A template that is a reference alone (first and last pieces
+    empty) is a candidate for every text, as it fits every text."""
+
+    def __init__(self) -> None:
+        #: first piece → (last piece → entries, in the order added; the last pieces' lengths).
+        self._by_first: dict[str, tuple[dict[str, list[_Entry[T]]], list[int]]] = {}
+        self._first_lengths: list[int] = []
+        self._added = 0
+
+    def add(self, template: str, value: T) -> None:
+        """Index ``template``'s text (``${env:...}`` unresolved) with ``value``."""
+        literals = template_literals(template)
+        first = literals[0]
+        last = literals[-1] if len(literals) > 1 else ""  # one piece: all of it is "first"
+        if first not in self._by_first:
+            self._by_first[first] = ({}, [])
+            _add_length(self._first_lengths, len(first))
+        by_last, last_lengths = self._by_first[first]
+        if last not in by_last:
+            by_last[last] = []
+            _add_length(last_lengths, len(last))
+        by_last[last].append((self._added, literals, value))
+        self._added += 1
+
+    def first(self, text: str) -> T | None:
+        """The value of the first template added that ``text`` fits, else ``None``."""
+        size = len(text)
+        found: list[_Entry[T]] = []
+        for head in self._first_lengths:
+            if head > size:
+                break
+            group = self._by_first.get(text[:head])
+            if group is None:
+                continue
+            by_last, last_lengths = group
+            for tail in last_lengths:
+                if head + tail > size:
+                    break
+                found.extend(by_last.get(text[size - tail :], ()))
+        found.sort(key=lambda entry: entry[0])
+        return next((value for _, literals, value in found if fits_template(literals, text)), None)
+
+
+def _add_length(lengths: list[int], length: int) -> None:
+    """Add ``length`` to the sorted, distinct ``lengths``, unless it is there."""
+    at = bisect.bisect_left(lengths, length)
+    if at == len(lengths) or lengths[at] != length:
+        lengths.insert(at, length)
 
 
 def escape(text: str) -> str:

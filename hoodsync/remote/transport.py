@@ -29,7 +29,8 @@ that carries ``user:password@``; proxies come only from ``HTTPS_PROXY``/``ALL_PR
 for ``https`` (:func:`~hoodsync.remote.network.proxy_for`); TLS verification is always on,
 redirects are never followed (they would carry the header elsewhere), cookies an answer sets
 are never kept or sent back, response bodies are capped, error bodies are never quoted raw, and
-API-supplied text is scrubbed of the token before it can reach a message. httpx logs requests
+API-supplied text is cut to :data:`MAX_QUOTED` characters and scrubbed of the token
+(:func:`quoted`) before it can reach a message. httpx logs requests
 at INFO (method and URL only) and httpcore at DEBUG (no request headers), so neither shows the
 header.
 """
@@ -39,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import functools
+import heapq
 import html
 import http.client
 import http.cookiejar
@@ -86,6 +88,7 @@ __all__ = [
     "hood_error",
     "is_loopback_host",
     "parse_retry_after",
+    "quoted",
     "redact",
     "settle_pauses",
 ]
@@ -97,6 +100,11 @@ T = TypeVar("T")
 
 #: Default cap on a response body; a larger body is an error, never read into memory whole.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+#: Characters of one text a server or a library supplies (a title, a message, an exception's
+#: text) that an error quotes; the rest is cut, saying how much. What is kept is redacted
+#: (:func:`quoted`), so the work an error answer costs is bounded whatever its size.
+MAX_QUOTED = 2000
 
 #: Response headers kept on :class:`Response` (lower case).
 _KEPT_HEADERS = frozenset(
@@ -368,8 +376,14 @@ def backoff_delay(
     return step / 2.0 + rng.uniform(0.0, step / 2.0)
 
 
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+def _text(value: Any, quote: Callable[[str], str]) -> str:
+    """A string field of an error body as an error may quote it (``quote``), else ''."""
+    return quote(value.strip()) if isinstance(value, str) else ""
+
+
+def _cut(text: str) -> str:
+    """``text`` cut to :data:`MAX_QUOTED` characters (:func:`quoted` with no credential)."""
+    return quoted(text, "")
 
 
 def hood_error(
@@ -380,6 +394,7 @@ def hood_error(
     attempts: int = 1,
     lookup: bool = False,
     reason: str = "",
+    quote: Callable[[str], str] = _cut,
 ) -> ApiError:
     """Translate a Hood error answer (``{code, title, message, trace_id}``) into the error tree.
 
@@ -387,11 +402,15 @@ def hood_error(
     by id (``lookup=True``) → :class:`NotFoundError`; 429 → :class:`RateLimitedError`; 5xx →
     :class:`ServerError`; anything else → :class:`ApiError`. A body that is not the documented
     shape (an HTML 502 from a proxy, nothing at all) yields the HTTP ``reason`` phrase only.
+
+    Only those fields (and the reason) are quoted, each as ``quote`` gives it: by default cut
+    to :data:`MAX_QUOTED` characters; the transport's :func:`quoted` redacts the credential
+    from what it keeps. The rest of the body is never looked at.
     """
     body = data if isinstance(data, dict) else {}
-    title = _text(body.get("title")) or (reason if not body else "")
-    message = _text(body.get("message"))
-    trace_id = _text(body.get("trace_id"))
+    title = _text(body.get("title"), quote) or (_text(reason, quote) if not body else "")
+    message = _text(body.get("message"), quote)
+    trace_id = _text(body.get("trace_id"), quote)
     missing = lookup and status == 400 and "does not exist" in f"{title} {message}".lower()
     cls = _error_class(status, missing=missing)
     return cls(
@@ -412,13 +431,15 @@ def falconyte_error(
     attempts: int = 1,
     lookup: bool = False,
     reason: str = "",
+    quote: Callable[[str], str] = _cut,
 ) -> ApiError:
     """Translate a Falconyte error answer into the error tree.
 
     Understands ``{ok: false, error: {code, message}}`` and the Laravel-style
     ``{message, errors: {field: [...]}}`` (field errors are appended, sorted by field). Status
     mapping as in :func:`hood_error` (404 → :class:`NotFoundError`; ``lookup`` is accepted for
-    symmetry).
+    symmetry). Each text quoted goes through ``quote`` (see :func:`hood_error`); at most
+    :data:`_MAX_FIELDS` field errors are listed.
     """
     del lookup  # Falconyte says 404 for unknown ids
     body = data if isinstance(data, dict) else {}
@@ -426,31 +447,55 @@ def falconyte_error(
     code = ""
     message = ""
     if isinstance(envelope, dict):
-        code = _text(envelope.get("code"))
-        message = _text(envelope.get("message"))
+        code = _text(envelope.get("code"), quote)
+        message = _text(envelope.get("message"), quote)
     elif isinstance(envelope, str):
-        message = envelope.strip()
+        message = _text(envelope, quote)
     if not message:
-        message = _text(body.get("message"))
-    details = _field_errors(body.get("errors"))
+        message = _text(body.get("message"), quote)
+    details = _field_errors(body.get("errors"), quote)
     if details:
         message = f"{message} ({details})" if message else details
-    title = reason if not body else ""
+    title = _text(reason, quote) if not body else ""
     cls = _error_class(status, missing=False)
     return cls(
         status, operation=operation, title=title, message=message, code=code, attempts=attempts
     )
 
 
-def _field_errors(errors: Any) -> str:
+#: Field errors of one Falconyte answer listed at most (by field name); more are counted.
+_MAX_FIELDS = 20
+
+
+def _field_errors(errors: Any, quote: Callable[[str], str]) -> str:
+    """``field: text text; other: text``, sorted by field, each field's entry as ``quote``
+    gives it; past :data:`_MAX_FIELDS` fields, ``… (N more fields)``. The work is bounded
+    whatever the body holds: the first fields are picked without sorting them all, and a
+    field's texts are joined only until they pass :data:`MAX_QUOTED` characters."""
     if not isinstance(errors, dict):
         return ""
+    names = heapq.nsmallest(_MAX_FIELDS, errors, key=str)
     parts: list[str] = []
-    for name in sorted(errors, key=str):
+    for name in names:
         value = errors[name]
-        texts = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-        parts.append(f"{name}: {' '.join(texts)}")
+        parts.append(quote(f"{name}: {_joined(value if isinstance(value, list) else [value])}"))
+    if len(errors) > len(names):
+        parts.append(f"… ({len(errors) - len(names)} more fields)")
     return "; ".join(parts)
+
+
+def _joined(values: list[Any]) -> str:
+    """``values`` as text, joined by spaces, up to the first that passes :data:`MAX_QUOTED`
+    characters in all (the rest could not be quoted; :func:`quoted` cuts what is joined)."""
+    texts: list[str] = []
+    size = 0
+    for at, value in enumerate(values):
+        if size > MAX_QUOTED:
+            texts.append(f"… ({len(values) - at} more)")
+            break
+        texts.append(str(value))
+        size += len(texts[-1]) + 1
+    return " ".join(texts)
 
 
 def _error_class(status: int, *, missing: bool) -> type[ApiError]:
@@ -1064,11 +1109,12 @@ class ApiTransport:
             return Response(status=status, headers=kept, data=data, attempts=attempt)
         error = self._translate(
             status,
-            self._scrub(data),
+            data,
             operation=op,
             attempts=attempt,
             lookup=lookup,
             reason=response.reason_phrase,
+            quote=self._quote,
         )
         if status >= 500:
             return _Failure(error, retryable=True, maybe_executed=True)
@@ -1176,16 +1222,6 @@ class ApiTransport:
         token = self._token.reveal()
         return f"Bearer {token}" if self.api == "hood" else token
 
-    def _scrub(self, data: Any) -> Any:
-        """Remove the token from API-supplied text before it can reach an error message."""
-        if isinstance(data, str):
-            return self._redact(data)
-        if isinstance(data, dict):  # keys too: a server may key a detail by what it got
-            return {self._scrub(k): self._scrub(v) for k, v in data.items()}
-        if isinstance(data, list):
-            return [self._scrub(v) for v in data]
-        return data
-
     def _network_error(self, exc: httpx.HTTPError, what: str, op: str) -> NetworkError:
         """The :class:`NetworkError` an httpx failure becomes, chained to it: what ``raise ...
         from exc`` would do, for an error that is raised only after the retries, if at all."""
@@ -1193,23 +1229,24 @@ class ApiTransport:
         error.__cause__ = exc
         return error
 
-    def _redact(self, text: str) -> str:
-        """``text`` without the credential in any form foreign text may quote it in: see
-        :func:`redact`, the one rule."""
-        return redact(text, self._token.reveal())
+    def _quote(self, text: str) -> str:
+        """Foreign text as an error may quote it: cut to :data:`MAX_QUOTED` characters, then
+        without the credential in any form it may hold (:func:`quoted`, the one rule). Every
+        text a server or a library supplies passes here before it reaches a message."""
+        return quoted(text, self._token.reveal())
 
     def _describe(self, exc: Exception, what: str) -> str:
         """``could not connect to api.example.com (ConnectError: …)``: the host is named, since
         "Name or service not known" alone does not say which URL was wrong.
 
-        The foreign text is scrubbed of the credential (:meth:`_redact`); that of an error
+        The foreign text is cut and scrubbed of the credential (:meth:`_quote`); that of an error
         about the request as hoodsync built it (``LocalProtocolError``: an illegal header,
         say) is left out whole, since the header it would quote is the credential's."""
         name = type(exc).__name__
         if isinstance(exc, httpx.LocalProtocolError):
             detail = "the request was refused before it was sent; its detail is withheld"
         else:
-            detail = self._redact(str(exc)).strip()
+            detail = self._quote(str(exc).strip())
         where = (
             f"{what} to {self._host}"
             if what == "could not connect"
@@ -1233,6 +1270,17 @@ _ESCAPE = re.compile(
 )
 
 
+def quoted(text: str, secret: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` as an error may quote it: its first ``limit`` characters, then ``… (N more
+    characters)`` when it is longer, with ``secret`` redacted (:func:`redact`) from what is
+    kept. Cut before redacting: an error body may be :data:`MAX_RESPONSE_BYTES` long, and only
+    what is shown needs the work. A piece of the credential the cut leaves shorter than
+    :data:`REDACT_MIN` at the end is left, as such a piece is anywhere."""
+    if len(text) <= limit:
+        return redact(text, secret)
+    return f"{redact(text[:limit], secret)}… ({len(text) - limit} more characters)"
+
+
 def redact(text: str, secret: str) -> str:
     """``text`` with every piece of ``secret`` in it replaced by ``****`` (runs of pieces,
     one ``****``): the one redaction rule of everything a server or a library says.
@@ -1245,12 +1293,18 @@ def redact(text: str, secret: str) -> str:
     escape (``\\u002F``, ``\\x2f``, ``\\/``, and the ``\\\\``, ``\\'`` of a str's or bytes' repr).
     Escapes are decoded once: text encoded twice over is not recognised. What is replaced is
     the text as written, escapes and all. Errs on the side of redacting: a run of overlapping
-    pieces is redacted whole."""
+    pieces is redacted whole.
+
+    Text that cannot hold a piece in any form (the common case) is returned as it is after a
+    few substring searches (:func:`_may_hold`); only text that may goes through the exact pass,
+    which works character by character."""
     if not secret:
         return text
     size = min(REDACT_MIN, len(secret))
     wanted = secret.lower()
     pieces = {wanted[i : i + size] for i in range(len(wanted) - size + 1)}
+    if wanted.isascii() and not _may_hold(text, pieces):
+        return text
     hidden = [False] * len(text)
     for decoded, spans in (_lowered(text), _decoded(text)):
         for i in range(len(decoded) - size + 1):
@@ -1266,6 +1320,22 @@ def redact(text: str, secret: str) -> str:
         elif i == 0 or not hidden[i - 1]:
             out.append("****")
     return "".join(out)
+
+
+def _may_hold(text: str, pieces: set[str]) -> bool:
+    """Whether a piece may be in ``text`` as :func:`redact` reads it (for ASCII pieces): in the
+    text lower-cased, or, when it has a ``%``, ``&`` or ``\\`` that may start an escape, in
+    the text with its escapes decoded and lower-cased. Lower-casing the whole text finds every
+    match the exact pass finds (it lower-cases as :func:`_lower` does, but for characters that
+    become several or a final sigma, none of which lower-case to ASCII), and may find more
+    (then the exact pass decides). Substring searches run in C: no per-character work here."""
+    lowered = text.lower()
+    if any(piece in lowered for piece in pieces):
+        return True
+    if "%" not in text and "&" not in text and "\\" not in text:
+        return False  # no escape, so the decoded text is the text
+    decoded = _ESCAPE.sub(lambda m: _unescape(m.group()), text).lower()
+    return any(piece in decoded for piece in pieces)
 
 
 def _lowered(text: str) -> tuple[str, list[tuple[int, int]]]:
