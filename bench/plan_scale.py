@@ -482,11 +482,13 @@ def pipeline(root: Path, totals: dict[str, float]) -> dict[str, Any]:
 
 
 def _digests(doc: dict[str, Any], text: str) -> list[str]:
-    """sha256 of the text, markdown and JSON renderings and of the JSON plan document."""
+    """sha256 of the text, markdown and JSON renderings and of the JSON plan document, without
+    the time the plan was made (``planned_at``, which differs from run to run)."""
     import hashlib
 
     from hoodsync.render import render
 
+    doc = {k: v for k, v in doc.items() if k != "planned_at"}
     outputs = [
         text,
         render(doc, "markdown"),
