@@ -182,6 +182,24 @@ def test_sandbox_notice_tells_the_truth_per_endpoint() -> None:
     assert out.startswith("Account: default (sandbox) — ")
 
 
+def test_the_header_names_the_falconyte_account_its_email_changes_go_to() -> None:
+    """Both endpoints real and the plan involves email campaigns: the header names Falconyte's
+    too, so a reviewer sees which account the email changes go to (the JSON plan has it; the
+    text and markdown showed only Hood's). Without email campaigns, only Hood's."""
+    campaign = Definition(Kind.CAMPAIGN, "c", {"name": "C"}, Location("c.yaml"))
+    real = _account(
+        url="https://api.ocamba.com/v1/hood", falconyte_url="https://mail.example/public/v1"
+    )
+    where = "(Hood https://api.ocamba.com/v1/hood, Falconyte https://mail.example/public/v1)"
+    assert text.render(_plan_doc(real, [campaign, _email_def()])).startswith(
+        f"Account: default {where} — "
+    )
+    assert "`https://mail.example/public/v1`" in markdown.render(_plan_doc(real, [_email_def()]))
+    assert text.render(_plan_doc(real, [campaign])).startswith(
+        "Account: default (https://api.ocamba.com/v1/hood) — "
+    )
+
+
 def test_account_info_round_trips_the_new_fields() -> None:
     acc = _account(sandbox=True, falconyte_sandbox=True, token_env="T", key_env="K")
     assert AccountInfo.from_dict(acc.to_dict()) == acc

@@ -84,21 +84,18 @@ def involves_email(doc: Mapping[str, Any]) -> bool:
     return bool(doc.get("estimate", {}).get("falconyte_requests"))
 
 
-def _mixed(doc: Mapping[str, Any]) -> bool:
-    acc = doc["account"]
-    return involves_email(doc) and bool(acc.get("sandbox")) != bool(acc.get("falconyte_sandbox"))
-
-
 def header_line(doc: Mapping[str, Any], quote: Callable[[Any], str] = str) -> str:
     """``Account: default (URL) — 3 definitions, 14 remote objects read in 2 requests``.
 
-    When the plan involves email campaigns and only one of Hood and Falconyte is the sandbox,
-    both endpoints are named, so the header cannot suggest everything is real (or emulated).
+    When the plan involves email campaigns, both endpoints are named (unless both are the
+    sandbox), so a reviewer sees which Falconyte account the email changes go to, and the
+    header cannot suggest everything is real (or emulated) when only one is the sandbox.
     ``quote`` writes the account's name and URLs (the markdown comment puts them in code
     spans); the rest is hoodsync's own words and numbers."""
     acc, counts = doc["account"], doc["counts"]
     where = quote(acc["url"])
-    if _mixed(doc):
+    both_sandbox = bool(acc.get("sandbox")) and bool(acc.get("falconyte_sandbox"))
+    if involves_email(doc) and not both_sandbox:
         hood = "sandbox" if acc.get("sandbox") else acc["url"]
         falc = "sandbox" if acc.get("falconyte_sandbox") else acc.get("falconyte_url")
         where = f"Hood {quote(hood)}, Falconyte {quote(falc)}"
