@@ -283,6 +283,25 @@ class _CountingName(str):
         return super().find(*args)
 
 
+def test_templates_that_start_and_end_with_a_reference_are_found_by_a_middle_piece() -> None:
+    # Their first and last pieces are empty, so the prefix and suffix lookups could not tell
+    # them apart: 10,000 templates "${env:P} promo N ${env:C}" beside 10,000 names cost 68 s.
+    index: TemplateIndex[int] = TemplateIndex()
+    for i in range(10_000):
+        index.add(f"${{env:P}} promo {i} ${{env:C}}", i)
+    index.add("${env:A}${env:B}", -2)  # references alone fit every name, and still mask
+    for name, value in [
+        ("Spring promo 42 EN", 42),
+        ("Spring promo 4242 FR", 4242),  # " promo 4242 " is there, and " promo 42 " is not
+        ("promo 7 ", -2),  # the references may be empty, but not the spaces around "promo"
+        ("unmanaged object number 5", -2),
+    ]:
+        _CountingName.searches = 0
+        assert index.first(_CountingName(name)) == value
+        # the templates whose longest middle piece the name holds, and the catch-all
+        assert _CountingName.searches <= 12
+
+
 def test_a_long_name_that_does_not_fit_costs_one_search_per_piece() -> None:
     # Before, each reference was a ".*": against six of them, a regex tried ~n**6 ways to split
     # a 120-character name that did not fit (half a minute); remote names are anyone's text.

@@ -170,13 +170,18 @@ class TemplateIndex(Generic[T]):
     A text is tested only against the templates whose first piece is a prefix of it and whose
     last piece is a suffix of it, found by a dictionary lookup for each length such pieces have;
     so listing many objects beside many templates costs about one lookup per distinct length,
-    not one match per template. A template that is a reference alone (first and last pieces
-    empty) is a candidate for every text, as it fits every text."""
+    not one match per template. A template whose first and last pieces are both empty (it
+    starts and ends with a reference) is found by its longest middle piece instead, looked up
+    at every place in the text for each length such pieces have. A template of references
+    alone (no text of its own) is a candidate for every text, as it fits every text."""
 
     def __init__(self) -> None:
         #: first piece → (last piece → entries, in the order added; the last pieces' lengths).
         self._by_first: dict[str, tuple[dict[str, list[_Entry[T]]], list[int]]] = {}
         self._first_lengths: list[int] = []
+        #: Templates with both ends references: longest middle piece → entries; its lengths.
+        self._by_middle: dict[str, list[_Entry[T]]] = {}
+        self._middle_lengths: list[int] = []
         self._added = 0
 
     def add(self, template: str, value: T) -> None:
@@ -184,6 +189,14 @@ class TemplateIndex(Generic[T]):
         literals = template_literals(template)
         first = literals[0]
         last = literals[-1] if len(literals) > 1 else ""  # one piece: all of it is "first"
+        middle = max(literals[1:-1], key=len, default="")
+        if not first and not last and middle:
+            if middle not in self._by_middle:
+                self._by_middle[middle] = []
+                _add_length(self._middle_lengths, len(middle))
+            self._by_middle[middle].append((self._added, literals, value))
+            self._added += 1
+            return
         if first not in self._by_first:
             self._by_first[first] = ({}, [])
             _add_length(self._first_lengths, len(first))
@@ -193,6 +206,13 @@ class TemplateIndex(Generic[T]):
             _add_length(last_lengths, len(last))
         by_last[last].append((self._added, literals, value))
         self._added += 1
+
+    def _by_middle_piece(self, text: str) -> list[_Entry[T]]:
+        """The templates with both ends references whose longest middle piece ``text``
+        holds."""
+        if not self._by_middle:
+            return []
+        return _middle_candidates(self._by_middle, self._middle_lengths, text)
 
     def first(self, text: str) -> T | None:
         """The value of the first template added that ``text`` fits, else ``None``."""
@@ -209,8 +229,24 @@ class TemplateIndex(Generic[T]):
                 if head + tail > size:
                     break
                 found.extend(by_last.get(text[size - tail :], ()))
+        found.extend(self._by_middle_piece(text))
         found.sort(key=lambda entry: entry[0])
         return next((value for _, literals, value in found if fits_template(literals, text)), None)
+
+
+def _middle_candidates(
+    by_middle: Mapping[str, list[_Entry[T]]], lengths: Sequence[int], text: str
+) -> list[_Entry[T]]:
+    """The entries of ``by_middle`` whose key occurs somewhere in ``text``, each once."""
+    found: dict[int, _Entry[T]] = {}
+    size = len(text)
+    for length in lengths:
+        if length > size:
+            break
+        for at in range(size - length + 1):
+            for entry in by_middle.get(text[at : at + length], ()):
+                found[entry[0]] = entry
+    return list(found.values())
 
 
 def _add_length(lengths: list[int], length: int) -> None:
