@@ -406,10 +406,10 @@ class _TimedLimiter(RateLimiter):
         with self._cpu_lock:
             self.cpu += spent
 
-    def acquire(self) -> int:
+    def acquire(self, within: float | None = None) -> int:
         since = time.thread_time()
         try:
-            return super().acquire()
+            return super().acquire(within)
         finally:
             self._timed(since)
 

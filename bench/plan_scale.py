@@ -61,10 +61,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
+
+if TYPE_CHECKING:
+    from hoodsync.remote.ratelimit import RateLimiter
 
 RAISED = 1_000_000  # requests per window when the limits are "raised"
 LANGS = ("en", "de", "fr", "it", "es", "pt-BR", "sr", "nl")
@@ -265,22 +268,31 @@ def _unlimited_emulator() -> Any:
     )
 
 
-class _NoLimiter:
-    """Seeding only: a limiter that never waits. (``RateLimiter`` with huge limits keeps every
-    send of the last two minutes and scans them per request, which is quadratic over 20,000
-    seeding requests; at real limits its history is bounded by the limits themselves.)"""
+def _no_limiter() -> RateLimiter:
+    """A :class:`_NoLimiter` (defined here so that importing this module loads no part of
+    hoodsync: the measured processes import it themselves)."""
+    from hoodsync.remote.ratelimit import RateLimiter
 
-    def acquire(self) -> int:
-        return 0
+    class _NoLimiter(RateLimiter):
+        """Seeding only: a limiter that never waits. (``RateLimiter`` with huge limits keeps
+        every send of the last two minutes and scans them per request, which is quadratic over
+        20,000 seeding requests; at real limits its history is bounded by the limits
+        themselves.) A subclass, so that the type checker holds its methods to the real
+        limiter's signatures."""
 
-    def observe(self, headers: Any, ticket: int | None = None) -> None:
-        pass
+        def acquire(self, within: float | None = None) -> int:
+            return 0
 
-    def penalize(self, retry_after: float, ticket: int | None = None) -> None:
-        pass
+        def observe(self, headers: Any, ticket: int | None = None) -> None:
+            pass
 
-    def discard(self, ticket: int) -> None:
-        pass
+        def penalize(self, retry_after: float, ticket: int | None = None) -> None:
+            pass
+
+        def discard(self, ticket: int) -> None:
+            pass
+
+    return _NoLimiter()
 
 
 def seed(root: Path, n: int, seed_: int = 7) -> dict[str, Any]:
@@ -308,14 +320,14 @@ def seed(root: Path, n: int, seed_: int = 7) -> dict[str, Any]:
         SANDBOX_HOOD_URL,
         Secret(sandbox.hood_token),
         api="hood",
-        limiter=_NoLimiter(),  # type: ignore[arg-type]
+        limiter=_no_limiter(),
         transport=sandbox.hood_transport,
     )
     falc_t = ApiTransport(
         SANDBOX_FALCONYTE_URL,
         Secret(sandbox.falconyte_key),
         api="falconyte",
-        limiter=_NoLimiter(),  # type: ignore[arg-type]
+        limiter=_no_limiter(),
         transport=sandbox.falconyte_transport,
     )
     hood, falconyte = HoodClient(hood_t), FalconyteClient(falc_t)
