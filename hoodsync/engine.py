@@ -48,7 +48,7 @@ from hoodsync.config import Account, Config
 from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError, Problem, StalePlanError
 from hoodsync.hooks import Hooks
 from hoodsync.identity import ValueKey, canonical_url
-from hoodsync.model import Definition
+from hoodsync.model import Definition, Location
 from hoodsync.plan import AccountInfo, Plan
 
 if TYPE_CHECKING:
@@ -392,6 +392,73 @@ def _coverage_problems(
         for d in definitions
         if not _under(d.location.path, roots, cache)
     ]
+
+
+def _linked_across_problems(config: Config) -> list[Problem]:
+    """When accounts list ``paths:``, a definition file is planned for the account whose
+    ``paths:`` hold the file itself (a file is read once, whatever its names). A symbolic link
+    under one account's ``paths:`` to a definition file or folder under another account's would
+    therefore add nothing to the first account — its object silently absent there, an orphan
+    to ``--prune`` if it existed. One problem names each such link, at the link. Links to
+    anything else (inside the same account's paths, or outside every account's, which
+    :func:`_coverage_problems` reports when a definition comes of it) are left alone."""
+    listed = {a.name: a.paths for a in config.accounts.values() if a.paths}
+    if len(listed) < 2:
+        return []
+    owners = [((config.root / p).resolve(), name) for name, paths in listed.items() for p in paths]
+
+    def owner(real: Path) -> str | None:
+        return next((name for root, name in owners if real.is_relative_to(root)), None)
+
+    from hoodsync.definitions.loader import display_path
+
+    problems: list[Problem] = []
+    for name, paths in sorted(listed.items()):
+        for entry in paths:
+            for link in _links_below(config.root / entry):
+                real = Path(os.path.realpath(link))
+                other = owner(real)
+                if other is None or other == name:
+                    continue
+                what = "folder" if real.is_dir() else "file"
+                problems.append(
+                    Problem(
+                        Location(display_path(link)),
+                        f"a symbolic link to the {what} {display_path(real)} of account "
+                        f"{other!r}: a definition is planned only for the account whose "
+                        f"paths: hold the file itself, so account {name!r} would not get it; "
+                        f"copy the {what} instead of linking it",
+                    )
+                )
+    return problems
+
+
+def _links_below(root: Path) -> list[Path]:
+    """The symbolic links below the folder ``root`` (not followed) that name a definition
+    file (``*.yaml`` / ``*.yml``) or a folder, leaving out what the loader leaves out:
+    hidden entries, and folders that are projects of their own."""
+    from hoodsync.definitions.loader import CONFIG_FILENAMES
+
+    links: list[Path] = []
+    todo = [root]
+    while todo:
+        folder = todo.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            continue  # the loader reports a folder it cannot read
+        if folder != root and any(e.name in CONFIG_FILENAMES for e in entries):
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            if e.is_symlink():
+                if e.name.endswith((".yaml", ".yml")) or os.path.isdir(e.path):
+                    links.append(Path(e.path))
+            elif e.is_dir(follow_symlinks=False):
+                todo.append(Path(e.path))
+    return links
 
 
 def parse_targets(values: Sequence[str]) -> frozenset[str]:
@@ -747,6 +814,7 @@ def _checked(
         raise DefinitionError([*problems, *exc.problems]) from None
     cache: dict[str, Path] = {}
     problems += _coverage_problems(config, definitions, cache)
+    problems += _linked_across_problems(config)
     # A variable holding an account's API credential, interpolated: refused from the templates
     # alone (planning refuses it too, once the values are resolved).
     forbidden = config.secret_names()

@@ -105,6 +105,45 @@ def test_a_stray_definition_is_reported_beside_the_schema_errors_of_others(
     assert not (tmp_path / ".hoodsync").exists()  # plan read nothing
 
 
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_a_link_into_another_accounts_paths_is_refused_at_the_link(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """A file is read once, whatever its names, and belongs to the account whose paths: hold
+    the file itself: a link in beta/ to alpha's file (or folder) used to leave beta without the
+    definition, without a word (its object an orphan to --prune there)."""
+    (tmp_path / ".git").mkdir()
+    for name in ("alpha", "beta", "alpha/shared", "outside"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "alpha" / "d.yaml").write_text(GOOD)
+    (tmp_path / "alpha" / "shared" / "e.yaml").write_text(
+        GOOD.replace("demo", "other").replace("Demo", "Other")
+    )
+    (tmp_path / "alpha" / "again.yaml").symlink_to("d.yaml")  # within one account: fine
+    (tmp_path / "hoodsync.yaml").write_text(
+        "accounts:\n"
+        "  alpha: {hood: {url: sandbox}, paths: [alpha]}\n"
+        "  beta: {hood: {url: sandbox}, paths: [beta]}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, command)[0] == 0
+    (tmp_path / "beta" / "d.yaml").symlink_to("../alpha/d.yaml")
+    (tmp_path / "beta" / "shared").symlink_to("../alpha/shared")
+    (tmp_path / "beta" / ".hidden.yaml").symlink_to("../alpha/d.yaml")  # the loader skips it
+    code, _, err = run(capsys, command)
+    lines = err.splitlines()
+    assert code == 1
+    assert (
+        lines[0].startswith("beta/d.yaml:")
+        and "the file alpha/d.yaml of account 'alpha'" in (lines[0])
+    )
+    assert lines[1].startswith("beta/shared:") and "the folder alpha/shared" in lines[1]
+    assert "account 'beta' would not get it" in lines[0] and len(lines) == 3
+
+
 def bad_cases(tmp_path: Path) -> dict[str, tuple[Path, int]]:
     """Each broken file and the line its error must point at."""
     cases: dict[str, tuple[bytes, int]] = {
