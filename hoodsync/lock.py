@@ -53,6 +53,12 @@ __all__ = ["LockError", "Holder", "AccountLock", "lock_dir", "acquire_all"]
 #: Seconds between two tries while waiting for ``--lock-timeout``.
 POLL_SECONDS = 0.2
 
+#: Times a lock file removed or replaced between opening and locking it is opened again.
+_REOPENS = 5
+
+#: Bytes of ``/proc/locks`` read at most (one line per lock on the machine, ~50 bytes each).
+_PROC_LOCKS_CAP = 4 << 20
+
 #: How long to look again before calling a holder unidentified: an apply taking the lock
 #: writes its name into the file a moment after it holds it, and one letting it go empties the
 #: file a moment before.
@@ -86,6 +92,8 @@ class Holder:
         return cls(0, "?", "?", "?", why)
 
     def describe(self) -> str:
+        if self.unknown and self.pid:
+            return f"pid {self.pid} ({self.unknown})"
         if self.unknown:
             return f"a process hoodsync cannot identify ({self.unknown})"
         return f"pid {self.pid} on {self.host}, started {self.started}: {self.command}"
@@ -148,17 +156,30 @@ class AccountLock:
         """Take the lock: ``None`` on success, else who holds it (never blocks). The file is
         written only once the flock is held; a lock path that is not a plain file of its own
         (see the module docstring) is a :class:`ConfigError`."""
-        fd = self._open()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            text = _read(fd)
+        for _ in range(_REOPENS):
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                text = _read(fd)
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise ConfigError(
+                        f"{self.path}: cannot take the apply lock: {exc.strerror}"
+                    ) from exc
+                return _holder(Holder.parse(text))
+            if _at_path(fd, self.path):
+                break
+            os.close(fd)  # removed or replaced between opening and locking: open it again
+        else:
+            raise ConfigError(
+                f"{self.path}: the apply lock file keeps being removed or replaced; "
+                "refusing to apply (is something cleaning the lock folder?)"
+            )
+        removed = _holder_of_removed(fd, self.path)
+        if removed is not None:
             os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise ConfigError(
-                    f"{self.path}: cannot take the apply lock: {exc.strerror}"
-                ) from exc
-            return _holder(Holder.parse(text))
+            return removed
         previous = Holder.parse(_read(fd))
         if previous is not None and not _alive(previous):
             self.took_over = previous
@@ -218,6 +239,66 @@ class AccountLock:
         finally:
             os.close(self._fd)
             self._fd = None
+
+
+def _at_path(fd: int, path: Path) -> bool:
+    """Whether the file open as ``fd`` is still the one at ``path`` (not removed or replaced
+    since it was opened): a lock taken on a file no longer there locks nothing."""
+    try:
+        there = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _holder_of_removed(fd: int, path: Path) -> Holder | None:
+    """Another process still holding a flock on an earlier file at ``path``, one removed (or
+    replaced) while it was held: an ``rm`` of the lock file, or a cleaner of its folder. The
+    file this process just locked (``fd``) is then a new one, and its lock would let a second
+    apply run beside the first. Linux only (``/proc/locks`` and ``/proc/PID/fd``, for the
+    processes this user may inspect); elsewhere, or when nothing can be read, ``None``."""
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as listing:
+            lines = listing.read(_PROC_LOCKS_CAP).splitlines()
+    except OSError:
+        return None
+    mine = os.fstat(fd).st_ino
+    gone = os.path.join(os.path.realpath(path.parent), path.name) + " (deleted)"
+    for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 4242 fe:00:2326853 0 EOF" (a waiter's line has "->")
+        parts = line.split()
+        if len(parts) < 6 or parts[1] != "FLOCK" or not parts[4].isdigit():
+            continue
+        pid, inode = int(parts[4]), parts[5].rpartition(":")[2]
+        if pid == os.getpid() or not inode.isdigit() or int(inode) == mine:
+            continue
+        if _holds_open(pid, gone):
+            return Holder(
+                pid,
+                socket.gethostname(),
+                "?",
+                "?",
+                "it still holds the lock file that was at this path, which was removed while "
+                "it held it",
+            )
+    return None
+
+
+def _holds_open(pid: int, target: str) -> bool:
+    """Whether process ``pid`` has ``target`` open (as ``/proc/PID/fd`` names it)."""
+    folder = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(f"{folder}/{name}") == target:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _holder(named: Holder | None) -> Holder:
@@ -311,6 +392,13 @@ def acquire_all(
 
 def _refusal(lock: AccountLock, holder: Holder, timeout: float) -> str:
     waited = f" after waiting {timeout:g} s" if timeout > 0 else ""
+    if holder.unknown and holder.pid:
+        return (
+            f"the apply lock of {lock.label} is held{waited} by pid {holder.pid}: "
+            f"{holder.unknown} (lock file {lock.path}); nothing was done. Wait for that "
+            "process to end, or pass --lock-timeout SECONDS to wait. Never remove a lock "
+            "file: the system releases it when its process ends"
+        )
     if holder.unknown:
         return (
             f"the apply lock of {lock.label} is held{waited} by a process hoodsync cannot "
@@ -321,5 +409,6 @@ def _refusal(lock: AccountLock, holder: Holder, timeout: float) -> str:
     return (
         f"another apply is running against {lock.label}{waited} ({holder.describe()}); "
         "nothing was done. Wait for it, or pass --lock-timeout SECONDS to wait "
-        f"(lock file {lock.path})"
+        f"(lock file {lock.path}: never remove it, the system releases it when its process "
+        "ends)"
     )

@@ -140,6 +140,60 @@ def test_a_lock_held_by_a_process_hoodsync_cannot_identify_is_called_so(
     assert waits and waits[0].startswith("a process hoodsync cannot identify (")
 
 
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_a_lock_file_removed_while_held_does_not_let_a_second_apply_run(
+    tmp_path: Path, how: str
+) -> None:
+    """A lock file removed (``rm``, a cleaner of the folder) or replaced while an apply holds
+    it: the next taker creates a new file and would lock it, running beside the first. It
+    finds the first still holding the removed file, and refuses naming its pid."""
+    path = tmp_path / "abc.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys\n"
+            f"fd = os.open({str(path)!r}, os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        if how == "removed":
+            path.unlink()
+        else:
+            (tmp_path / "new").write_text("")
+            (tmp_path / "new").replace(path)
+        clock = FakeClock()
+        with pytest.raises(LockError) as info:
+            acquire_all(
+                [AccountLock(tmp_path, "abc", "account 'default'")],
+                0,
+                clock=clock,
+                sleep=clock.sleep,
+            )
+        message = str(info.value)
+        assert message.startswith(
+            f"the apply lock of account 'default' is held by pid {holder.pid}: it still holds "
+            "the lock file that was at this path, which was removed while it held it"
+        )
+        assert "Never remove a lock file" in message
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    # Once that process has ended, the lock is free again.
+    taken = acquire_all([AccountLock(tmp_path, "abc", "account 'default'")], 0)
+    assert len(taken) == 1
+    taken[0].release()
+
+
 def test_an_apply_that_has_just_taken_the_lock_is_named_not_called_unidentified(
     tmp_path: Path,
 ) -> None:
