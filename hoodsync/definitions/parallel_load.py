@@ -188,7 +188,19 @@ def in_parts(
         wait = wait_factor * (time.monotonic() - started) + wait_grace
         theirs = worker.result(wait)
     finally:
-        worker.stop()  # kills it only if still running (our part raised, or it timed out)
+        # Kills it only if still running (our part raised, or it timed out). A handler that
+        # raises runs at the next function entry — stop's own, before its guard — so the call
+        # is retried here, inline, until it has run through; the first such exception is
+        # raised afterwards (left in an unreaped child and an open pipe otherwise).
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                worker.stop()
+                break
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, once stopped
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
     return [own, theirs.value if theirs is not None else work(tail)]
 
 
