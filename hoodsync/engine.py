@@ -36,7 +36,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -53,8 +53,10 @@ from hoodsync.plan import AccountInfo, Plan
 
 if TYPE_CHECKING:
     from hoodsync.apply import ApplyReport
+    from hoodsync.definitions.loader import LoadResult
     from hoodsync.journal import Journal
     from hoodsync.kinds.base import Desired
+    from hoodsync.model import Kind
     from hoodsync.pull import FileChange
     from hoodsync.recovery import Leftovers, Unfinished
     from hoodsync.session import Session
@@ -1326,7 +1328,7 @@ def _check_saved_names(saved: SavedPlan) -> None:
     missing is left to :func:`_check_env`, which reports it."""
     from hoodsync.definitions.interpolate import has_reference, resolve
     from hoodsync.lookalikes import collisions, quoted_name
-    from hoodsync.model import Kind, Location
+    from hoodsync.model import Location
     from hoodsync.plan import Change, Op
     from hoodsync.planner import MATCHED_BY_NAME
 
@@ -1476,21 +1478,117 @@ def project_secrets(prep: Prepared, paths: Sequence[str]) -> list[tuple[str, str
     return values_of(names, os.environ)
 
 
-def export_secrets(config: Config) -> list[tuple[str, str]]:
-    """The values ``export`` never writes: as :func:`project_secrets`, those of every variable
-    any definition of the project (run from the working directory) interpolates."""
+def export_scope(
+    config: Config, account: Account, kinds: Collection[Kind], out: Path, hooks: Hooks
+) -> tuple[Prepared | None, list[tuple[str, str]]]:
+    """What ``export`` knows of the project before it reads ``account``, and the values it never
+    writes. The project is that of the working directory: the folder of ``hoodsync.yaml``, else
+    the nearest folder above holding ``.git``. Its valid definitions, with ``account``'s share
+    of those of ``kinds`` resolved and checked as ``plan`` checks them (:class:`Prepared`, for
+    :func:`exportable`; :class:`DefinitionError` for a missing or refused ``${env:...}``), and
+    the values of every variable any of its files interpolates (:func:`_variables_in`).
+
+    A file that does not validate does not stop the export — a repository being bootstrapped
+    may hold other YAML —, but when the project has definitions a notice says that what it
+    defines is not known to be managed. Outside any project there are no definitions (``None``)
+    and nothing below the working directory is read (from ``/`` that was the whole file system,
+    and an unrelated file's ``${env:...}`` kept objects back). The values are then those of the
+    variables of the project ``out`` is in, since the files land there; none when ``out`` is in
+    none either."""
+    from hoodsync.config import find_config_file
+    from hoodsync.definitions.loader import load_paths
+    from hoodsync.definitions.validate import validate_documents
     from hoodsync.pull import values_of
 
-    return values_of(_variables_under(_project_root(config, Path.cwd())), os.environ)
+    root = _project_of(config, Path.cwd())
+    if root is None:
+        found = find_config_file([out])
+        target = found.parent if found is not None else _repository_of(out)
+        return None, values_of(_variables_under(target), os.environ) if target else []
+    loaded = load_paths([root])
+    definitions, problems = validate_documents(loaded.documents)
+    broken = {p.location.path for p in [*loaded.problems, *problems] if p.severity == "error"}
+    if definitions and broken:
+        hooks.notice(
+            f"note: {len(broken)} file(s) of the project do not validate (see `hoodsync "
+            "validate`): objects they define are not known to be managed, and may be written"
+        )
+    share = [d for d in _definitions_for(account, config, definitions) if d.kind in kinds]
+    prep = Prepared(
+        config,
+        definitions,
+        [account],
+        [share],
+        frozenset(),
+        resolved=_check_values(config, [share]),
+    )
+    return prep, values_of(_variables_in(loaded), os.environ)
+
+
+@dataclass(frozen=True)
+class Exportable:
+    """What ``export`` writes files for (:func:`exportable`)."""
+
+    #: The objects to export, as the clients read them, per kind.
+    remote: dict[Kind, list[dict[str, Any]]]
+    #: Per kind, the keys the project's definitions use: keys made from names avoid them.
+    taken: dict[Kind, set[str]] = field(default_factory=dict)
+    #: Per kind, how many objects were left out because the project already manages them.
+    managed: dict[Kind, int] = field(default_factory=dict)
+    #: One line per object left out as ``pull --new`` leaves it out (:func:`_new_objects`).
+    kept_back: list[str] = field(default_factory=list)
+
+
+def exportable(
+    prep: Prepared | None, remote: dict[Kind, list[dict[str, Any]]], clock: Callable[[], float]
+) -> Exportable:
+    """``remote`` (the account :func:`export_scope` prepared, as read) less what the project
+    already manages — every object the plan of the account's definitions does not list as
+    unmanaged: matched by marker, or by name (unmarked campaigns it would adopt, push tasks,
+    email campaigns), exactly as ``plan`` matches them, and campaigns carrying the hoodsync key
+    of a definition the project no longer has (orphans) — and less the objects ``pull --new``
+    keeps back. ``clock`` gives the time the plan is made at. Without definitions (none in the
+    project, or outside any) it is all of ``remote``."""
+    from hoodsync.model import Kind
+    from hoodsync.planner import make_plan
+    from hoodsync.session import account_info, utc
+
+    if prep is None or not prep.definitions:
+        return Exportable(remote)
+    account, share = prep.accounts[0], prep.shares[0]
+    plan = make_plan(
+        share,
+        remote,
+        account=account_info(account),
+        env=os.environ,
+        forbidden_env=prep.config.secret_names(),
+        now=utc(clock()),
+        from_clients=True,  # read_remote's dicts, as plan_account plans them
+        resolved=_resolved(prep, share),
+    )
+    subset, kept_back = _new_objects(plan, remote, prep.definitions)
+    unmanaged = [r.kind for r in plan.unmanaged]
+    return Exportable(
+        subset,
+        taken={k: {d.key for d in prep.definitions if d.kind is k} for k in Kind},
+        managed={k: len(items) - unmanaged.count(k) for k, items in remote.items()},
+        kept_back=kept_back,
+    )
 
 
 def _project_root(config: Config, first: Path) -> Path:
     """The folder of hoodsync.yaml; without one, the repository of ``first`` (a PATH): the
     nearest folder above it holding ``.git``, else ``first``."""
+    # The working directory may be far above the first PATH: from / that walked the whole file
+    # system.
+    return _project_of(config, first) or first
+
+
+def _project_of(config: Config, start: Path) -> Path | None:
+    """The folder of hoodsync.yaml; without one, the repository of ``start``: the nearest
+    folder at or above it holding ``.git``; ``None`` when ``start`` is in no project."""
     if config.source is None:
-        # The working directory may be far above the first PATH: from / that walked the whole
-        # file system.
-        return _repository_of(first) or first
+        return _repository_of(start)
     return config.root.resolve()
 
 
@@ -1498,11 +1596,19 @@ def _variables_under(root: Path) -> set[str]:
     """The variables the definition files below ``root`` interpolate. They are loaded without
     validation (a file being written elsewhere does not stop the run); one that does not load
     is searched as text for ``${env:NAME}``."""
+    from hoodsync.definitions.loader import load_paths
+
+    return _variables_in(load_paths([root]))
+
+
+def _variables_in(found: LoadResult) -> set[str]:
+    """The variables the documents of ``found`` (loaded without validation) interpolate; each
+    file the loader found a problem in is also searched as text for ``${env:NAME}`` (one that
+    does not load has no documents)."""
     from hoodsync.definitions.interpolate import reference_names
-    from hoodsync.definitions.loader import DEFAULT_LIMITS, load_paths
+    from hoodsync.definitions.loader import DEFAULT_LIMITS
     from hoodsync.pull import variables_of
 
-    found = load_paths([root])
     names = variables_of(doc.data for doc in found.documents)
     for failed in sorted({p.location.path for p in found.problems}):
         # Only a regular file: reading a FIFO named *.yaml would never end.
@@ -1536,11 +1642,9 @@ def pull_new_files(
     never overwritten), nor one holding a value of ``secrets`` (default: those of the
     variables the definitions under PATHS use; see :func:`project_secrets`). Problems come
     back as the lines to print."""
-    from hoodsync.definitions.interpolate import reference_paths
     from hoodsync.definitions.loader import load_text
     from hoodsync.export import export_documents
     from hoodsync.model import Kind, Location
-    from hoodsync.planner import renamed_objects
     from hoodsync.pull import secret_in_file, secret_refused, variable_values
     from hoodsync.schemafiles import relative_folder
 
@@ -1553,38 +1657,8 @@ def pull_new_files(
     if secrets is None:
         secrets = variable_values(prep.definitions, os.environ)
     for run in runs:
-        # One the plan warns is probably a definition's own, renamed, is not a new one (and
-        # its name may be that definition's old ${env:...} value).
-        renamed = renamed_objects(run.plan)
-        for (kind, ident), address in sorted(renamed.items()):
-            problems.append(
-                f"{kind.value} id {ident}: not written: it differs from {address} in its name "
-                "only (renamed in the account?); rename one of them, or pull it into that "
-                "definition by hand"
-            )
-        # Nor, while a definition whose name comes from ${env:...} is to be created, any
-        # unmanaged object of its kind (matched by name, it may be that definition's old self,
-        # named with the old value, and drifted otherwise too).
-        creating = {c.address for c in run.plan.changes if c.action == "create"}
-        held = {
-            d.kind
-            for d in prep.definitions
-            if d.kind is not Kind.CAMPAIGN
-            and d.address in creating
-            and ("name",) in reference_paths(d.spec)
-        }
-        for ref in run.plan.unmanaged:
-            if ref.kind in held and (ref.kind, ref.id) not in renamed:
-                problems.append(
-                    f"{ref.kind.value} id {ref.id}: not written: a {ref.kind.value} definition "
-                    "whose name comes from ${env:...} is to be created, and this may be its "
-                    "former self; pull it into that definition by hand, or apply first"
-                )
-        wanted = {(r.kind, r.id) for r in run.plan.unmanaged if r.kind not in held} - set(renamed)
-        subset = {
-            kind: [o for o in items if (kind, str(o.get("id"))) in wanted]
-            for kind, items in run.remote.items()
-        }
+        subset, kept_back = _new_objects(run.plan, run.remote, prep.definitions)
+        problems += kept_back
         folder = new_dir / run.account.name if len(runs) > 1 else new_dir
         schemas = relative_folder(prep.config.root / "schemas", folder)
         for exported in export_documents(subset, taken=taken, schemas=schemas):
@@ -1625,6 +1699,54 @@ def pull_new_files(
                 continue
             files.append((path, exported.text))
     return files, problems
+
+
+def _new_objects(
+    plan: Plan, remote: Mapping[Kind, Sequence[dict[str, Any]]], definitions: Sequence[Definition]
+) -> tuple[dict[Kind, list[dict[str, Any]]], list[str]]:
+    """The objects of ``remote`` (as ``plan`` was made on) that ``pull --new`` and ``export``
+    write: those the plan lists as unmanaged — no definition's —, less those it warns are
+    probably a definition's own, renamed, and, while a definition of ``definitions`` whose name
+    comes from ``${env:...}`` is to be created, every one of its kind; with a line to print for
+    each object left out that way."""
+    from hoodsync.definitions.interpolate import reference_paths
+    from hoodsync.model import Kind
+    from hoodsync.planner import renamed_objects
+
+    problems: list[str] = []
+    # One the plan warns is probably a definition's own, renamed, is not a new one (and its
+    # name may be that definition's old ${env:...} value).
+    renamed = renamed_objects(plan)
+    for (kind, ident), address in sorted(renamed.items()):
+        problems.append(
+            f"{kind.value} id {ident}: not written: it differs from {address} in its name "
+            "only (renamed in the account?); rename one of them, or pull it into that "
+            "definition by hand"
+        )
+    # Nor, while a definition whose name comes from ${env:...} is to be created, any unmanaged
+    # object of its kind (matched by name, it may be that definition's old self, named with the
+    # old value, and drifted otherwise too).
+    creating = {c.address for c in plan.changes if c.action == "create"}
+    held = {
+        d.kind
+        for d in definitions
+        if d.kind is not Kind.CAMPAIGN
+        and d.address in creating
+        and ("name",) in reference_paths(d.spec)
+    }
+    for ref in plan.unmanaged:
+        if ref.kind in held and (ref.kind, ref.id) not in renamed:
+            problems.append(
+                f"{ref.kind.value} id {ref.id}: not written: a {ref.kind.value} definition "
+                "whose name comes from ${env:...} is to be created, and this may be its "
+                "former self; pull it into that definition by hand, or apply first"
+            )
+    wanted = {(r.kind, r.id) for r in plan.unmanaged if r.kind not in held} - set(renamed)
+    subset = {
+        kind: [o for o in items if (kind, str(o.get("id"))) in wanted]
+        for kind, items in remote.items()
+    }
+    return subset, problems
 
 
 def repository_root(path: str, config: Config) -> Path:

@@ -927,7 +927,8 @@ def export_documents(
     """One definition file per remote object of each kind in ``remote`` (the clients' dicts),
     sorted by path. ``now`` (UTC; default the current time) is what the files are validated
     against — a push task's past start time is written as ``immediately``. Keys made from
-    names avoid ``taken`` (per kind: the keys of existing definitions, for ``pull --new``).
+    names avoid ``taken`` (per kind: the keys of the project's definitions, for ``pull --new``
+    and ``export`` in a project).
     ``schemas`` is the folder holding the schema files (``hoodsync schema --write``), relative
     to the export folder with ``/`` separators, or absolute; each file's schema line points
     there, relative to the file.

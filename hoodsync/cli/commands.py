@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -734,11 +734,17 @@ def export(
     One file per remote object, only the fields a definition can set, so that `hoodsync plan`
     right after shows no changes (or `adopt` for campaigns hoodsync did not create).
 
+    In a project (the folder of hoodsync.yaml, else the repository of the working directory),
+    objects its definitions already manage, as `hoodsync plan` matches them, are not written:
+    one line per kind counts them.
+
     An object holding the value of a variable any definition of the project interpolates is
     not written (a secret never goes into a file): the others are, and export exits 1.
     """
+    import time
+
     from hoodsync.config import load_config
-    from hoodsync.engine import export_secrets
+    from hoodsync.engine import export_scope, exportable
     from hoodsync.export import (
         check_hint,
         export_documents,
@@ -755,8 +761,9 @@ def export(
     _outside_state("--out", out)  # before any account is read
     config = load_config([])
     account = config.account(account_name)
-    # As pull --new: a value any definition of the project interpolates is never written.
-    secrets = export_secrets(config)
+    # The project's definitions, checked and resolved, and the values never written (as pull
+    # --new: those of every variable any definition of the project interpolates).
+    prep, secrets = export_scope(config, account, wanted, out, _Notices())
     session = open_session(
         account,
         config,
@@ -765,26 +772,41 @@ def export(
         env=os.environ,
     )
     try:
-        remote = read_remote(session, set(wanted))
+        chosen = exportable(prep, read_remote(session, set(wanted)), time.time)
     finally:
         session.close()
     files, refused = without_secrets(
-        export_documents(remote, schemas=relative_folder(schemas, out)), out, secrets
+        export_documents(chosen.remote, taken=chosen.taken, schemas=relative_folder(schemas, out)),
+        out,
+        secrets,
     )
     written = write_export(files, out, overwrite=overwrite)
     for path in written:
         click.echo(str(path))
-    for problem in refused:
+    for problem in [*chosen.kept_back, *refused]:
         _err(printable(str(problem)))
+    _managed_lines(chosen.managed)
     commented = sum(1 for f in files if not is_definition(f))
     note = f" ({commented} commented out; the header of each says why)" if commented else ""
-    # Nothing to check when every object was kept back.
-    hint = f" {check_hint(out, config, account)}" if written or not refused else ""
+    # Nothing to check when every object was kept back or is the project's already.
+    kept = len(chosen.kept_back) + len(refused)
+    left_out = kept or any(chosen.managed.values())
+    hint = f" {check_hint(out, config, account)}" if written or not left_out else ""
     _err(printable(f"Wrote {len(written)} file(s) to {out}{note}.{hint}"))
     if hint:
         _schemas_hint(schemas, wanted)
-    if refused:
-        _fail(f"{len(refused)} object(s) not written: each holds a secret (see above)")
+    if kept:
+        why = "" if chosen.kept_back else ": each holds a secret"
+        _fail(f"{kept} object(s) not written{why} (see above)")
+
+
+def _managed_lines(managed: Mapping[Kind, int]) -> None:
+    """After export: one line per kind of which objects were left out because the project's
+    definitions already manage them."""
+    for kind, count in managed.items():
+        if count:
+            noun = kind.slug.replace("_", " ")
+            _err(f"{count} {noun}(s) already managed by the project were not written.")
 
 
 def _schemas_hint(schemas: Path, kinds: Sequence[Kind]) -> None:
