@@ -17,20 +17,31 @@ from __future__ import annotations
 import json
 import re
 
-__all__ = ["UNSAFE", "RUNNER_COMMAND", "printable", "quoted", "json_safe"]
+__all__ = ["BLANKS", "UNSAFE", "RUNNER_COMMAND", "printable", "quoted", "json_safe"]
 
+#: Characters that Unicode calls letters or symbols but that fonts draw as blank space: the
+#: Hangul fillers (U+115F, U+1160, U+3164 and the halfwidth U+FFA0), which stand for a missing
+#: jamo, and the blank Braille pattern (U+2800). ``Daily news`` with one of them appended reads
+#: ``Daily news``; :func:`hoodsync.lookalikes.skeleton` counts each as a space.
+BLANKS = "\u115f\u1160\u2800\u3164\uffa0"
 #: Characters a terminal may act on rather than show, or that show as nothing: C0 controls
 #: (newline, carriage return, ESC, which starts every escape sequence), DEL, C1 controls (U+009B
 #: is a one-character CSI, U+0085 a newline to some terminals), the Unicode line and paragraph
-#: separators, the bidirectional marks and embedding / override / isolate controls, invisible
-#: format characters (soft hyphen, zero-width space, word joiner, invisible operators, byte
-#: order mark, interlinear annotation, tag characters) and lone surrogates (which no terminal
-#: encoding can write). Letters of any script, emoji and their joiners and variation selectors
+#: separators, the bidirectional marks and embedding / override / isolate controls, lone
+#: surrogates (which no terminal encoding can write), the interlinear annotation characters,
+#: :data:`BLANKS`, and every default-ignorable code point (Unicode's
+#: ``Default_Ignorable_Code_Point``: soft hyphen, combining grapheme joiner, zero-width space,
+#: word joiner, invisible operators, byte order mark, Khmer inherent vowels, shorthand and
+#: musical format controls, tag characters, and the unassigned code points reserved for more)
+#: but the joiners (U+200C, U+200D) and variation selectors (U+FE00-U+FE0F, U+E0100-U+E01EF,
+#: the Mongolian ones), which scripts and emoji rely on. Other letters of any script and emoji
 #: are not in it (a changed value whose sides would look alike shows the difference escaped,
 #: see ``render.common.change_texts``).
 UNSAFE = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e"
-    r"\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f]"
+    r"[\x00-\x1f\x7f-\x9f\xad\u034f\u061c\u17b4\u17b5\u180e\u200b\u200e\u200f\u2028-\u202e"
+    r"\u2060-\u206f\ufeff\ufff0-\ufffb\ud800-\udfff\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    r"\U000e0000-\U000e00ff\U000e01f0-\U000e0fff"
+    f"{BLANKS}]"
 )
 #: What would make a CI runner read a line as a workflow command: ``##[`` anywhere in it
 #: (GitHub's runner looks for it anywhere; the second ``#`` is escaped, ``#\x23[`` reads the same

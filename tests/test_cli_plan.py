@@ -634,6 +634,35 @@ def test_a_create_named_like_a_live_object_but_for_look_alikes_is_flagged(
     assert "creates a second copy" not in out and LOOKALIKE_DAILY not in out
 
 
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("Daily news\u3164", '"Daily news\\u3164"'), ("Daily news ", '"Daily news "')],
+)
+def test_a_create_named_like_a_live_object_but_for_blanks_is_flagged(
+    emulated: Account, capsys: pytest.CaptureFixture[str], name: str, shown: str
+) -> None:
+    """Beside a live push task "Daily news" that no definition manages any more, a definition
+    named "Daily news" and a Hangul filler (drawn as blank space), or a trailing space: a
+    create flagged as a look-alike in text and markdown, its name shown escaped (before: no
+    warning, no banner, and the filler printed raw, so the name read "Daily news")."""
+    path = write(emulated.root, "t/daily.yaml", push_task_yaml("daily", "Daily news"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    path.unlink()
+    write(emulated.root, "t/daily2.yaml", push_task_yaml("daily2", name, frequency=7200))
+    named = f'is named "Daily news", this definition {shown}: the names differ only'
+
+    code, out, err = cli(capsys, "plan", "--no-color")
+    assert code == 0, err
+    assert f"+ name       = {shown}" in out and named in out
+    assert "Warning: creates objects named like a live one" in out
+    code, md, _ = cli(capsys, "plan", "--format", "markdown")
+    assert code == 0 and f"+ name = {shown}" in md and named in md
+    assert "> **Creates a look-alike:**" in md and "`push_task.daily2`" in md
+    assert "\u3164" not in out + md
+    [change] = plan_json(capsys)["changes"]
+    assert change["action"] == "create" and change["flags"] == ["lookalike_name"]
+
+
 def test_a_campaign_left_paused_whose_definition_changed_counts_as_an_update_too(
     emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

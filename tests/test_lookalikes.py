@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hoodsync.lookalikes import distinct, look_alike, quoted_name
+from hoodsync.lookalikes import distinct, look_alike, quoted_name, skeleton
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,9 @@ from hoodsync.lookalikes import distinct, look_alike, quoted_name
         ("Скидка на iPhone", '"Скидка на iPhone"'),
         ('say "hi"\n', '"say \\"hi\\"\\n"'),  # JSON quoting, controls escaped
         ("x ##[group]", '"x #\\u0023[group]"'),  # no runner command
+        ("Daily news\u3164", '"Daily news\\u3164"'),  # a Hangul filler, drawn blank
+        ("Hello\u2800world", '"Hello\\u2800world"'),  # the blank Braille pattern
+        ("\u115f\u1160\uffa0", '"\\u115f\\u1160\\uffa0"'),  # the other Hangul fillers
     ],
 )
 def test_quoted_name_escapes_look_alikes_amid_ascii_only(name: str, shown: str) -> None:
@@ -39,3 +42,26 @@ def test_two_names_side_by_side_are_shown_as_a_diff_shows_a_change() -> None:
     assert distinct("Spring\u00a0Sale", "Spring Sale") == ('"Spring\\u00a0Sale"', '"Spring Sale"')
     assert distinct("Daily", "D\u0430ily!") == ('"Daily"', '"D\\u0430ily!"')
     assert distinct("Grüße", "Grüß dich") == ('"Grüße"', '"Grüß dich"')
+
+
+#: "Daily news" as the eye reads it, but not as written: a Hangul filler (U+115F, U+1160,
+#: U+3164, U+FFA0) or the blank Braille pattern (U+2800), drawn as blank space; a no-break
+#: space or a space at an end; two spaces for one; a tab; a filler for the inner space.
+BLANK_VARIANTS = [f"Daily news{end}" for end in "\u115f\u1160\u3164\uffa0\u2800\u00a0 \t"]
+BLANK_VARIANTS += [" Daily news", "Daily  news", "Daily\tnews", "Daily\u3164news"]
+BLANK_VARIANTS += ["\u2800Daily\u00a0\u3000news\u200b "]
+
+
+@pytest.mark.parametrize("name", BLANK_VARIANTS)
+def test_blank_characters_and_spaces_at_the_ends_or_in_runs_look_alike(name: str) -> None:
+    """Before: only the tab counted; a create so named beside a live "Daily news" had no
+    warning, and validate let both definitions through."""
+    assert look_alike("Daily news", name) and look_alike(name, "Daily news")
+    assert skeleton(name) == "Daily news"
+
+
+def test_what_shows_as_nothing_is_dropped_and_what_shows_as_a_space_is_one() -> None:
+    assert look_alike("Dailynews", "Daily\u200bnews")  # a zero-width space shows as nothing
+    assert not look_alike("Daily news", "Dailynews")
+    assert not look_alike("Daily news", "Daily news.")
+    assert skeleton("  ") == "" and skeleton("a \u2800 b") == "a b"

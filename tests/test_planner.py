@@ -613,6 +613,38 @@ def test_a_look_alike_whose_name_comes_from_env_is_named_by_its_masks_only() -> 
     assert "aily news" not in note.message
 
 
+@pytest.mark.parametrize(
+    ("live_name", "name", "shown"),
+    [
+        ("Daily news", "Daily news\u3164", '"Daily news\\u3164"'),  # Hangul fillers: blank
+        ("Daily news", "Daily news\u115f", '"Daily news\\u115f"'),
+        ("Daily news", "Daily news\u1160", '"Daily news\\u1160"'),
+        ("Daily news", "Daily news\uffa0", '"Daily news\\uffa0"'),
+        ("Daily news", "Daily news\u2800", '"Daily news\\u2800"'),  # the blank Braille pattern
+        ("Daily news", "Daily news\u00a0", '"Daily news\u00a0"'),  # a no-break space at the end
+        ("Daily news", " Daily news", '" Daily news"'),
+        ("Daily news", "Daily news ", '"Daily news "'),
+        ("Daily news", "Daily  news", '"Daily  news"'),
+        ("Daily\tnews", "Daily news", '"Daily news"'),  # a tab in the live name
+    ],
+)
+def test_a_create_beside_a_live_name_but_for_blanks_is_flagged_as_a_look_alike(
+    live_name: str, name: str, shown: str
+) -> None:
+    """Characters drawn as blank space, and spaces at an end or doubled, are look-alikes:
+    the create is flagged and its note names both, the blank ones escaped. Before: a plain
+    create, no warning and nothing in the banner (only a tab at an end counted)."""
+    spec = {"name": name, "frequency": 3600, "message": {"title": {"en": "Hi"}}}
+    d = Definition(Kind.PUSH_TASK, "t", spec, Location("t.yaml"))
+    live = {"id": "9", "status": "1", **spec, "name": live_name, "frequency": 60}
+    (create,) = make_plan([d], {Kind.PUSH_TASK: [live]}, account=ACCOUNT).changes
+    assert create.action == "create" and create.flags == ("lookalike_name",)
+    (note,) = create.notes
+    assert f"this definition {shown}: the names differ only in characters that look" in (
+        note.message
+    )
+
+
 def test_notes_quoting_a_name_escape_its_look_alikes() -> None:
     """The notes that quote a definition's name (two remote push tasks claiming it) show its
     look-alikes of ASCII characters escaped, as the diffs do (before: the raw name)."""

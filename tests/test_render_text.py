@@ -423,6 +423,32 @@ def test_a_look_alike_in_a_created_value_shows_in_the_text_and_markdown_plans() 
         assert "\u0430" not in rendered and "\u0405" not in rendered
 
 
+def test_characters_drawn_blank_show_escaped_in_the_text_and_markdown_plans() -> None:
+    """A Hangul filler (U+3164) ending a created name beside a live "Daily news", and the
+    blank Braille pattern (U+2800) for a space in a changed title. Before: both printed raw,
+    so the name read "Daily news" and the two sides of the change read "Hello world"."""
+
+    def task(key: str, name: str, title: str) -> Definition:
+        spec = {"name": name, "frequency": 3600, "message": {"title": {"en": title}}}
+        return Definition(Kind.PUSH_TASK, key, spec, Location(f"{key}.yaml"))
+
+    live = [
+        {"id": "1", "status": "1", "name": "Daily news", "frequency": 60},
+        {"id": "2", "status": "1", "name": "Promo", "frequency": 3600},
+    ]
+    live[1]["message"] = {"title": {"en": "Hello world"}}
+    definitions = [
+        task("daily", "Daily news\u3164", "Hi"),
+        task("promo", "Promo", "Hello\u2800world"),
+    ]
+    doc = make_plan(definitions, {Kind.PUSH_TASK: live}, account=ACCOUNT).to_dict()
+    for rendered in (text.render(doc, color=False), markdown.render(doc)):
+        assert re.search(r'\+ name += "Daily news\\u3164"', rendered), rendered
+        assert 'this definition "Daily news\\u3164": the names differ only' in rendered
+        assert '"Hello world" -> "Hello\\u2800world"' in rendered
+        assert "\u3164" not in rendered and "\u2800" not in rendered
+
+
 #: Lines a GitHub Actions runner would take as workflow commands (and not log): ``##[`` anywhere
 #: in a line, ``::`` at its start after blanks (the runner trims them first).
 RUNNER_COMMANDS = (

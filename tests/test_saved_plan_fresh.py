@@ -129,15 +129,21 @@ def test_saved_replacement_is_stale_when_a_same_name_campaign_appeared(
         assert len([c for c in remote.email_campaigns() if c["name"] == "Reactivation"]) == 2
 
 
+@pytest.mark.parametrize(
+    "alike_name",
+    # a Cyrillic "а"; a Hangul filler at the end (drawn as blank space; before: not counted)
+    ["D\u0430ily digest", "Daily digest\u3164", " Daily digest"],
+)
 def test_saved_create_is_stale_when_a_look_alike_name_appeared(
-    emulated: Account, capsys: pytest.CaptureFixture[str]
+    emulated: Account, capsys: pytest.CaptureFixture[str], alike_name: str
 ) -> None:
     """A create planned with no warning, then a push task named like it but for a Cyrillic
-    "а" appears: a fresh plan warns that the two cannot be told apart (both would send), which
-    the reviewer was not shown. The exact-name check alone lets it through."""
+    "а", a blank-drawn filler or a leading space appears: a fresh plan warns that the two
+    cannot be told apart (both would send), which the reviewer was not shown. The exact-name
+    check alone lets it through."""
     write(emulated.root, "p.yaml", push_yaml("digest", "Daily digest", state="active"))
     assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
-    alike = by_hand_push_task(emulated, "D\u0430ily digest")
+    alike = by_hand_push_task(emulated, alike_name)
     code, _, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
     assert code == 1
     assert f"push_task.digest (the push tasks named like it changed: id {alike} appeared)" in err

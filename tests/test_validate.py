@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import textwrap
 from pathlib import Path
 
@@ -297,6 +298,38 @@ def test_names_alike_to_the_eye_are_refused_for_kinds_matched_by_name(tmp_path: 
     # Names that only share letters with other scripts stay distinct ("Привет" is not ASCII).
     write(tmp_path, "b.yaml", make("two", "Привет"))
     assert len(load_definitions([tmp_path], now=NOW)) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Daily news\u3164", '"Daily news\\u3164"'),  # Hangul fillers, drawn as blank space
+        ("Daily news\u115f", '"Daily news\\u115f"'),
+        ("Daily news\u1160", '"Daily news\\u1160"'),
+        ("Daily news\uffa0", '"Daily news\\uffa0"'),
+        ("Daily news\u2800", '"Daily news\\u2800"'),  # the blank Braille pattern
+        ("Daily news\u00a0", '"Daily news\u00a0"'),  # a no-break space at the end
+        (" Daily news", '" Daily news"'),
+        ("Daily news ", '"Daily news "'),
+        ("Daily  news", '"Daily  news"'),
+    ],
+)
+def test_names_alike_but_for_blanks_are_refused(tmp_path: Path, name: str, shown: str) -> None:
+    """Before: both definitions were valid (only look-alike letters and inner no-break spaces
+    counted), and the plan created two push tasks that read "Daily news"."""
+
+    def named(key: str, name: str) -> str:  # name as a YAML double-quoted scalar (JSON's)
+        return (
+            push_task("status: 0\n")
+            .replace("key: task", f"key: {key}")
+            .replace("name: Task", f"name: {json.dumps(name)}")
+        )
+
+    write(tmp_path, "a.yaml", named("one", "Daily news"))
+    [problem] = problems_for(tmp_path, named("two", name), name="b.yaml")
+    assert problem.path == ("spec", "name")
+    assert f'name {shown} looks like "Daily news" of push_task.one (at ' in problem.message
+    assert "a.yaml:4:3) but for characters that look alike" in problem.message
 
 
 @pytest.mark.parametrize(

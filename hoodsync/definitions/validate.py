@@ -47,7 +47,7 @@ from hoodsync.definitions.loader import (
     load_named,
 )
 from hoodsync.errors import DefinitionError, Problem
-from hoodsync.lookalikes import quoted_name, skeleton
+from hoodsync.lookalikes import distinct, skeleton
 from hoodsync.model import Definition, JsonPath, Kind
 from hoodsync.terminal import json_safe
 from hoodsync.wire import API_TIME, CAMPAIGN_EXECUTION_OPTIONS
@@ -637,8 +637,11 @@ _RULES: Mapping[Kind, Rule] = {
 
 def _uniqueness_problems(definitions: Sequence[Definition]) -> Iterator[Problem]:
     """Keys unique per kind; push task and email campaign names unique, and no two of them
-    alike to the eye (matched by name, both would be made, and no one could tell them apart
-    in the UI: ``Daily news`` and ``D\u0430ily news``)."""
+    alike to the eye (:func:`hoodsync.lookalikes.skeleton`; matched by name, both would be made,
+    and no one could tell them apart in the UI: ``Daily news`` and ``D\u0430ily news``, or
+    ``Daily news`` with a Hangul filler or a space at its end). The two names are quoted as the
+    plan sets names side by side (:func:`hoodsync.lookalikes.distinct`), so the difference
+    shows."""
     seen_keys: dict[tuple[Kind, str], Definition] = {}
     seen_names: dict[tuple[Kind, str], Definition] = {}
     seen_looks: dict[tuple[Kind, str], Definition] = {}
@@ -664,10 +667,11 @@ def _uniqueness_problems(definitions: Sequence[Definition]) -> Iterator[Problem]
                 continue
             alike = seen_looks.setdefault((defn.kind, skeleton(defn.name)), defn)
             if alike is not defn and alike.name is not None:
+                theirs, mine = distinct(alike.name, defn.name)  # as the plan sets them side by side
                 yield _problem(
                     defn,
                     ("spec", "name"),
-                    f"name {quoted_name(defn.name)} looks like {quoted_name(alike.name)} of "
+                    f"name {mine} looks like {theirs} of "
                     f"{alike.address} (at {alike.locate(('spec', 'name'))}) but for characters "
                     "that look alike: both would be made, and no one could tell them apart",
                 )
