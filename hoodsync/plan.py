@@ -420,7 +420,11 @@ class Change:
     ``sends_immediately``, ``live_edit`` (a running campaign is paused, edited, resumed),
     ``irreversible`` (cancel), ``removal``, ``second_copy`` (a create beside a live object that
     is probably the definition's own), ``lookalike_name`` (a create named like a live object
-    but for characters that look alike), ``launch`` (a draft leaves draft). ``fingerprint`` is
+    but for characters that look alike), ``launch`` (a draft leaves draft). ``send_cause``
+    says what makes a ``sends_immediately`` change send at once, in the plan's words
+    (``run_immediately``, ``start_time: immediately``, ``send_if_profile_time_passed: …``), for
+    the warnings banner; written to JSON only when set (``None`` in a plan made before it
+    existed, and on every change not so flagged). ``fingerprint`` is
     that of the remote object the change was computed against (``None`` for a create).
     ``namesakes``: the objects that shared its identity when it was planned (only for a
     change with steps; see :class:`Namesake`), in id order.
@@ -444,6 +448,7 @@ class Change:
     sensitive: tuple[SensitiveValue, ...] = ()
     flags: tuple[Flag, ...] = ()
     namesakes: tuple[Namesake, ...] = ()
+    send_cause: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "action", Action(self.action))
@@ -486,7 +491,7 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {
+        out: dict[str, Any] = {
             "address": self.address,
             "kind": self.kind.value,
             "key": self.key,
@@ -508,6 +513,9 @@ class Change:
             "counted_as": [a.value for a in self.counted_as],
             "namesakes": [n.to_dict() for n in self.namesakes],
         }
+        if self.send_cause is not None:
+            out["send_cause"] = self.send_cause
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Change:
@@ -532,6 +540,7 @@ class Change:
             sensitive=tuple(SensitiveValue.from_dict(s) for s in d.get("sensitive", ())),
             flags=tuple(_word(Flag, f, "flag") for f in d.get("flags", ())),
             namesakes=tuple(Namesake.from_dict(n) for n in d.get("namesakes", ())),
+            send_cause=None if d.get("send_cause") is None else str(d["send_cause"]),
         )
 
 

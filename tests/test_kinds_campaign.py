@@ -888,6 +888,201 @@ def test_a_resume_at_a_time_that_has_passed_is_refused() -> None:
     assert ahead is not None and ahead.action == "resume" and not ahead.has_errors
 
 
+# --- profile time zones: a time that has passed east of GMT ----------------------------------
+
+SOON = "2027-03-01 18:00:00"  # six hours after NOW: already passed at UTC+7..UTC+14
+PROFILE_TIME = {"send_in_profile_time_zone": True}
+CATCH_UP = {**PROFILE_TIME, "send_if_profile_time_passed": True}
+
+
+def test_a_create_whose_local_time_has_passed_east_of_gmt_sends_there_at_once() -> None:
+    """Read in each profile's time zone, a time six hours ahead in GMT has passed for profiles
+    six hours and more ahead of GMT (up to UTC+14): with send_if_profile_time_passed they get it
+    as the create lands, so the create is flagged, naming that cause; without it they do not get
+    it, which the same warning says. Not an error: most profiles still get it at that time."""
+    spec = {**SPEC, "scheduled_time": SOON, **CATCH_UP}
+    change = plan_one(defn(spec=spec), None, now=NOW)
+    assert change is not None and change.action == "create" and not change.has_errors
+    assert "sends_immediately" in change.flags
+    assert change.send_cause == "send_if_profile_time_passed: its time has passed for some profiles"
+    (note,) = change.notes
+    assert note.severity == "warning" and note.message.startswith("c.yaml")
+    assert "still ahead in GMT" in note.message
+    assert "at least 6 h ahead of GMT (up to UTC+14)" in note.message
+    assert "get it at once, as the apply lands" in note.message
+
+    skipped = plan_one(defn(spec={**spec, "send_if_profile_time_passed": False}), None, now=NOW)
+    assert skipped is not None and skipped.action == "create" and not skipped.flags
+    assert [n.severity for n in skipped.notes] == ["warning"]
+    assert "those whose time has passed do not get it" in skipped.notes[0].message
+    assert skipped.send_cause is None
+
+    # Read in GMT alone, or more than 14 hours ahead, it has passed nowhere: nothing to say.
+    gmt = plan_one(defn(spec={**SPEC, "scheduled_time": SOON}), None, now=NOW)
+    far = plan_one(defn(spec={**spec, "scheduled_time": "2027-03-02 02:01:00"}), None, now=NOW)
+    for quiet in (gmt, far):
+        assert quiet is not None and not quiet.notes and not quiet.flags
+    edge = plan_one(defn(spec={**spec, "scheduled_time": "2027-03-02 02:00:00"}), None, now=NOW)
+    assert edge is not None and "sends_immediately" in edge.flags  # UTC+14: just passed
+
+
+def test_an_edit_or_a_resume_to_a_time_passed_east_of_gmt_is_flagged_too() -> None:
+    """The same rule for every step that sends the time: a patch that sets it, a resume with
+    it; the account's own settings count when the definition does not state them."""
+    scheduled = created_remote(defn(spec={**SPEC, "scheduled_time": LATER}), **CATCH_UP)
+    edit = plan_one(defn(spec={**SPEC, "scheduled_time": SOON}), scheduled, now=NOW)
+    assert edit is not None and edit.action == "update" and not edit.has_errors
+    assert "sends_immediately" in edit.flags and "the update would reschedule it" in str(edit.notes)
+
+    paused = created_remote(defn(state="paused"), status="paused", **CATCH_UP)
+    resume = plan_one(defn(state="active", resume={"scheduled_time": SOON}), paused, now=NOW)
+    assert resume is not None and resume.action == "resume" and not resume.has_errors
+    assert "sends_immediately" in resume.flags
+    assert "resume.scheduled_time 2027-03-01 18:00:00 is read in each profile" in str(resume.notes)
+
+
+def test_the_apply_judges_a_time_passed_east_of_gmt_by_its_own_clock() -> None:
+    """:meth:`CampaignRules.timely` reads the same rule from the planned steps: a create
+    reviewed while its time was ahead everywhere and applied after it passed at UTC+14 states
+    something new (what makes a reviewed plan stale at apply)."""
+    change = plan_one(defn(spec={**SPEC, "scheduled_time": SOON, **CATCH_UP}), None)
+    assert change is not None and not change.flags  # no clock, nothing judged
+    now = RULES.timely(change.steps, None, NOW)
+    assert now == {
+        "scheduled_time 2027-03-01 18:00:00 (GMT) has passed east of GMT (ahead in GMT) and "
+        "the create would schedule it",
+        "it may send at once: send_if_profile_time_passed: its time has passed for some profiles",
+    }
+    assert RULES.timely(change.steps, None, NOW - dt.timedelta(hours=9)) == set()
+
+
+# --- a resume without options after the campaign's time passed ------------------------------
+
+
+def test_resuming_a_campaign_whose_own_time_has_passed_is_flagged_with_the_reason() -> None:
+    """A one-shot campaign paused while its scheduled_time passed, resumed with no resume
+    block: Hood documents nothing for it (it may send at once, or never), as for a push task
+    activated after its start passed. Flagged and warned, not refused: a campaign paused while
+    it ran holds a time that has passed, and a resume is how it goes on."""
+    d = defn(spec={**SPEC, "scheduled_time": PAST}, state="active")
+    paused = created_remote(d, status="paused")
+    change = plan_one(d, paused, now=NOW)
+    assert change is not None and change.action == "resume" and not change.has_errors
+    assert [s.op for s in change.steps] == ["resume"]
+    assert "sends_immediately" in change.flags
+    assert change.send_cause == "its scheduled_time has passed"
+    (note,) = change.notes
+    assert note.severity == "warning" and "which the campaign holds, has passed" in note.message
+    assert "resume: {run_immediately: true}" in note.message
+    # read again at apply, by the apply's clock
+    facts = RULES.timely(change.steps, RULES.from_remote(paused), NOW)
+    assert "it may send at once: its scheduled_time has passed" in facts
+    assert (
+        RULES.timely(change.steps, RULES.from_remote(paused), NOW - dt.timedelta(days=1)) == set()
+    )
+
+    # the definition's own resume block says what happens: nothing to flag
+    said = plan_one(dataclasses.replace(d, resume={"scheduled_time": LATER}), paused, now=NOW)
+    assert said is not None and not said.flags and not said.notes
+    now = plan_one(dataclasses.replace(d, resume={"run_immediately": True}), paused, now=NOW)
+    assert now is not None and now.send_cause == "resume: run_immediately"
+    # a time still ahead, or a patch before the resume that moves it ahead: nothing either
+    ahead = created_remote(defn(spec={**SPEC, "scheduled_time": LATER}), status="paused")
+    moved = defn(spec={**SPEC, "scheduled_time": LATER}, state="active")
+    assert plan_one(moved, ahead, now=NOW) is not None
+    for quiet in (plan_one(moved, ahead, now=NOW), plan_one(moved, paused, now=NOW)):
+        assert quiet is not None and not quiet.flags and not quiet.notes
+
+
+def test_the_resume_of_an_edit_while_running_is_not_taken_for_one_after_a_pause() -> None:
+    """A running campaign is edited as pause, patch, resume: that resume returns it to
+    running, which its passed time does not make a send at once."""
+    d = defn(spec={**SPEC, "scheduled_time": PAST})
+    running = created_remote(d, status="running")
+    change = plan_one(defn(spec={**SPEC, "scheduled_time": PAST, "name": "New"}), running, now=NOW)
+    assert change is not None and [s.op for s in change.steps] == ["pause", "patch", "resume"]
+    assert "sends_immediately" not in change.flags and not change.notes
+
+
+# --- times the account holds that cannot be read -----------------------------------------------
+
+
+@pytest.mark.parametrize("held", ["2020-01-01T00:00:00Z", "2020-01-01 00:00:00.000"])
+def test_a_time_the_campaign_holds_that_cannot_be_read_may_send_at_once(held: str) -> None:
+    """Launching a draft, or resuming a paused campaign, on a time in another spelling: it may
+    have passed, so the change is flagged (and says the time could not be read), never taken
+    for a time still ahead."""
+    launch = plan_one(defn(spec={**SPEC, "is_draft": False}), _draft(scheduled_time=held), now=NOW)
+    assert launch is not None and not launch.has_errors and launch.steps
+    assert {"launch", "sends_immediately"} <= set(launch.flags)
+    assert launch.send_cause == "its scheduled_time could not be read"
+    assert repr(held) in launch.notes[0].message and "is_draft" not in launch.notes[0].message
+    assert launch.notes[0].message.startswith("c.yaml")
+
+    paused = created_remote(defn(), status="paused", scheduled_time=held)
+    resume = plan_one(defn(state="active"), paused)  # no clock needed to know it is unread
+    assert resume is not None and resume.send_cause == "its scheduled_time could not be read"
+    facts = RULES.timely(resume.steps, RULES.from_remote(paused), None)
+    assert f"scheduled_time {held!r} cannot be read as a time and " in str(facts)
+
+
+# --- run_immediately on a campaign that exists -----------------------------------------------
+
+
+def test_run_immediately_in_place_of_a_schedule_is_not_silently_ignored() -> None:
+    """run_immediately acts only on a create (or a draft's launch) and is never compared, so
+    replacing a scheduled_time by it changes nothing: the plan says so, and how to send now."""
+    scheduled = created_remote(defn(spec={**SPEC, "scheduled_time": LATER}))
+    now = defn(spec={**SPEC, "run_immediately": True})
+    change = plan_one(now, scheduled)
+    assert change is not None and change.action == "note" and not change.steps
+    (note,) = change.notes
+    assert note.severity == "warning" and not change.has_errors
+    assert note.message.startswith("c.yaml")
+    assert "run_immediately applies only when a campaign is created" in note.message
+    assert f"keeps its scheduled_time {LATER} (GMT)" in note.message
+    assert "set state: paused and apply, then set state: active with resume: " in note.message
+
+    paused = created_remote(defn(spec={**SPEC, "recurrence": DAILY}), status="paused")
+    kept = plan_one(dataclasses.replace(now, state="paused"), paused)
+    assert kept is not None and "keeps its recurrence" in kept.notes[0].message
+    assert "set state: paused" not in kept.notes[0].message
+
+    # sent now by the resume, or no option held (created with run_immediately): no note
+    resumed = plan_one(
+        dataclasses.replace(now, state="active", resume={"run_immediately": True}),
+        created_remote(defn(spec={**SPEC, "scheduled_time": LATER}), status="paused"),
+    )
+    assert resumed is not None and not resumed.notes
+    assert plan_one(now, created_remote(now)) is None
+    assert (
+        plan_one(
+            now, created_remote(defn(spec={**SPEC, "scheduled_time": LATER}), status="running")
+        )
+        is None
+    )
+
+
+# --- what is sent is what the plan shows --------------------------------------------------------
+
+
+def test_bodies_carry_the_values_the_plan_shows() -> None:
+    """Normalised values (a priority written "3", a test_split 30.0, labels as one string)
+    are shown as the documented types, and sent so."""
+    message = {**SPEC["messages"][0], "priority": "3"}
+    spec = {**SPEC, "labels": "spring,sale", "ab_test": {"name": "t", "test_split": 30.0}}
+    created = plan_one(defn(spec={**spec, "messages": [message]}), None)
+    assert created is not None
+    body = created.steps[0].body
+    assert body is not None and body["labels"] == ["spring", "sale"]
+    assert body["messages"][0]["priority"] == 3 and type(body["ab_test"]["test_split"]) is int
+    remote = created_remote(defn())
+    update = plan_one(defn(spec={**SPEC, "messages": [{**message, "priority": "4"}]}), remote)
+    assert update is not None and update.steps[0].body is not None
+    assert update.steps[0].body["messages"][0]["priority"] == 4
+    assert [(d.path, d.after) for d in update.diff] == [('messages["Hello"].priority', 4)]
+
+
 # --- what a resume says ------------------------------------------------------------------------
 
 

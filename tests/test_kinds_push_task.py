@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from hoodsync.apply import resolve_steps
 from hoodsync.kinds.base import Context
 from hoodsync.kinds.push_task import PushTaskRules
@@ -86,14 +88,16 @@ def test_create_sends_the_spec_with_state_as_status() -> None:
     assert change is not None and change.action == "create"
     (step,) = change.steps
     assert step.op == "create" and step.body is not None and step.body["status"] == 0
-    assert step.body["frequency"] == "3600"  # sent as written
+    # sent as the plan shows it: the documented integer, not the digit string written
+    assert step.body["frequency"] == 3600 and type(step.body["frequency"]) is int
 
 
 def test_update_patches_only_changed_keys() -> None:
     change = plan_one(defn({**SPEC, "ttl": "7200"}), remote_of(SPEC))
     assert change is not None and change.action == "update"
     assert [(x.path, x.before, x.after) for x in change.diff] == [("ttl", 3600, 7200)]
-    assert [(s.op, s.id, s.body) for s in change.steps] == [("patch", "1057", {"ttl": "7200"})]
+    # the value the diff shows is the one sent
+    assert [(s.op, s.id, s.body) for s in change.steps] == [("patch", "1057", {"ttl": 7200})]
 
 
 def test_state_wins_over_spec_status() -> None:
@@ -128,6 +132,50 @@ def test_an_activation_that_may_send_at_once_is_flagged() -> None:
     stored = remote_of({**past, "status": 0}, start_time="2026-11-30 09:00:00")
     change = plan_one(defn(past, state="active"), stored, now=now)
     assert change is not None and "sends_immediately" in change.flags
+
+
+@pytest.mark.parametrize("held", ["2020-01-01T00:00:00Z", "2020-01-01 00:00:00.000", ""])
+def test_an_activation_whose_start_cannot_be_read_may_send_at_once(held: str) -> None:
+    """A start the account holds in another spelling (or empty) may have passed: it is never
+    taken for a start still ahead. The activation is flagged, says why, and a warning names the
+    value; the apply's own reading of the steps agrees."""
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    remote = remote_of({**SPEC, "status": 0}, start_time=held)
+    change = plan_one(defn(state="active"), remote, now=now)
+    assert change is not None and change.action == "activate" and change.steps
+    assert "sends_immediately" in change.flags
+    assert change.send_cause == "activated: its start could not be read"
+    (note,) = change.notes
+    assert note.severity == "warning" and f"holds start_time {held!r}" in note.message
+    assert note.message.startswith("p.yaml")
+    facts = RULES.timely(change.steps, RULES.from_remote(remote), now)
+    assert facts == {"activating it may send at once: its start could not be read"}
+
+
+def test_each_immediate_send_names_its_cause() -> None:
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    created = plan_one(defn(state="active"), None)
+    assert created is not None and created.send_cause == "start_time: immediately"
+    activated = plan_one(defn(state="active"), remote_of({**SPEC, "status": 0}), now=now)
+    assert activated is not None and activated.send_cause == "activated: its start has passed"
+    assert not activated.notes
+    deactivated = plan_one(defn(state="inactive"), remote_of(SPEC), now=now)
+    assert deactivated is not None and deactivated.send_cause is None
+
+
+def test_values_are_sent_as_the_plan_shows_them() -> None:
+    """quiet_time hours written 7.0 and "07" show as 7 and 7, and go out so (the schema's
+    integer hours), on a create and in a patch alike."""
+    spec = {**SPEC, "quiet_time": {"from": 7.0, "to": "07"}}
+    created = plan_one(defn(spec), None)
+    assert created is not None and created.steps[0].body is not None
+    sent = created.steps[0].body["quiet_time"]
+    shown = {d.path: d.after for d in created.diff}["quiet_time"]
+    assert sent == shown == {"from": 7, "to": 7}
+    assert all(type(v) is int for v in sent.values())
+    patched = plan_one(defn(spec), remote_of(SPEC))
+    assert patched is not None and patched.steps[0].body == {"quiet_time": {"from": 7, "to": 7}}
+    assert all(type(v) is int for v in patched.steps[0].body["quiet_time"].values())
 
 
 def test_no_wanted_status_means_status_is_not_compared() -> None:
@@ -237,7 +285,7 @@ def test_switching_from_cron_to_frequency_clears_cron() -> None:
     remote = remote_of(old, cron="0 9 * * *")
     change = plan_one(defn(SPEC), remote)
     assert change is not None
-    assert change.steps[0].body == {"frequency": "3600", "cron": None}
+    assert change.steps[0].body == {"frequency": 3600, "cron": None}
 
 
 def test_no_clearing_when_the_definition_states_the_other_key_or_on_create() -> None:
@@ -245,7 +293,7 @@ def test_no_clearing_when_the_definition_states_the_other_key_or_on_create() -> 
     change = plan_one(
         defn(spec), remote_of({k: v for k, v in SPEC.items() if k != "frequency"}, cron="0 9 * * *")
     )
-    assert change is not None and change.steps[0].body == {"frequency": "3600", "cron": None}
+    assert change is not None and change.steps[0].body == {"frequency": 3600, "cron": None}
     created = plan_one(defn(SPEC), None)
     assert created is not None and "cron" not in created.steps[0].body  # type: ignore[operator]
 

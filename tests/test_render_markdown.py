@@ -172,7 +172,7 @@ def test_banner_only_for_dangerous_changes() -> None:
         Location("c.yaml"),
     )
     out = markdown.render(make_plan([d], {}, account=ACCOUNT).to_dict())
-    assert "[!WARNING]" in out and "**Sends immediately**" in out and "`campaign.now`" in out
+    assert "[!WARNING]" in out and "**Sends immediately:**" in out and "`campaign.now`" in out
 
 
 # --- creates shown whole -------------------------------------------------------------------

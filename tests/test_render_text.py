@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,12 +210,54 @@ def test_account_info_round_trips_the_new_fields() -> None:
 def test_text_warns_like_the_markdown_banner() -> None:
     doc = _doc(1, run_immediately=True)
     out = text.render(doc)
-    assert (
-        "Warning: sends immediately (run_immediately, start_time: immediately): campaign.c0\n"
-        in out
-    )
+    assert "Warning: sends immediately: campaign.c0 (run_immediately)\n" in out
     assert out.index("Warning:") < out.index("Plan: ")
     assert "Warning" not in text.render(_doc(1))
+
+
+def test_the_sends_immediately_banner_names_each_changes_own_cause() -> None:
+    """Each change flagged as sending at once is named with what makes it so, in the text and
+    in the markdown banner: never run_immediately for a change that does not say it."""
+    now = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+    message = {"name": "M", "channel": "push", "push": {"title": {"en": "Hi"}}}
+    west = {"scheduled_time": "2027-03-01 11:00:00", "send_in_profile_time_zone": True}
+    defs = [
+        Definition(Kind.CAMPAIGN, "now", {"name": "Now", "run_immediately": True}, Location("a")),
+        Definition(
+            Kind.CAMPAIGN,
+            "west",
+            {"name": "West", **west, "send_if_profile_time_passed": True, "messages": [message]},
+            Location("b"),
+        ),
+        Definition(
+            Kind.PUSH_TASK,
+            "task",
+            {"name": "Task", "start_time": "immediately", "message": {"title": {"en": "Hi"}}},
+            Location("c"),
+            state="active",
+        ),
+    ]
+    doc = make_plan(defs, {}, account=ACCOUNT, now=now).to_dict()
+    catch_up = "send_if_profile_time_passed: its time has passed for some profiles"
+    assert "Warning: sends immediately: " + ", ".join(
+        [
+            "campaign.now (run_immediately)",
+            f"campaign.west ({catch_up})",
+            "push_task.task (start_time: immediately)",
+        ]
+    ) in text.render(doc)
+    assert (
+        "> **Sends immediately:** `campaign.now` (`run_immediately`), "
+        f"`campaign.west` (`{catch_up}`), `push_task.task` (`start_time: immediately`)"
+        in markdown.render(doc)
+    )
+    # a plan document without causes (made before they were recorded) still names the changes
+    for change in doc["changes"]:
+        change.pop("send_cause", None)
+    assert (
+        "Warning: sends immediately: campaign.now, campaign.west, push_task.task\n"
+        in text.render(doc)
+    )
 
 
 # ------------------------------------------------------------------ text read from the account

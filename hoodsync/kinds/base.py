@@ -201,8 +201,14 @@ class Resource:
         flags: Sequence[Flag] = (),
         drift: bool = False,
         diff: tuple[FieldDiff, ...] | None = None,
+        sends: str | None = None,
     ) -> Change:
-        """The change to this resource (``diff`` overrides the resource's own)."""
+        """The change to this resource (``diff`` overrides the resource's own). ``sends``
+        names what makes it send at once (:attr:`Change.send_cause`): it flags the change
+        :attr:`Flag.SENDS_IMMEDIATELY`, the only way the kinds set that flag, so that every
+        such change says why."""
+        if sends is not None and Flag.SENDS_IMMEDIATELY not in flags:
+            flags = (*flags, Flag.SENDS_IMMEDIATELY)
         return Change(
             address=self.address,
             kind=self.kind,
@@ -221,6 +227,7 @@ class Resource:
             order=self.order,
             sensitive=self.sensitive,
             flags=tuple(flags),
+            send_cause=sends,
         )
 
 

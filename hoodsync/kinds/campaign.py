@@ -28,11 +28,18 @@ running). A missing campaign is still created; the spec's creation options decid
 
 Execution options (``run_immediately``, ``scheduled_time``, ``recurrence``) are exclusive: a
 patch that sets one sends the other the campaign holds as ``null`` (PATCH is a JSON merge patch).
+``run_immediately`` is a create-time trigger, never compared: a definition stating it for a
+campaign that exists and keeps another option gets a warning saying so and how to send now.
 Taking a draft out of draft (``is_draft: true -> false``) is a *launch*, flagged for the warnings
 banner, and carries the definition's ``run_immediately``. A campaign time a step would send
 (``scheduled_time`` on create, when changed or at a launch; ``resume.scheduled_time``) that has
-passed is an error note, checked against ``Context.now`` (only a warning while it is still ahead
-in some profile's time zone, see :func:`_passed`). A resume says the status its body leads to
+passed is an error note, checked against ``Context.now``; with ``send_in_profile_time_zone``
+only a warning while it has passed in some profiles' time zones and not in others (UTC+14 to
+UTC-12, see :func:`_passed`), flagged as sending at once with ``send_if_profile_time_passed``.
+A resume without options on a paused campaign whose own time has passed (or cannot be read) is
+flagged as sending at once, with a warning: Hood documents nothing for it, and a campaign
+paused while it ran is resumed so. Every change flagged as sending at once names its cause
+(:attr:`~hoodsync.plan.Change.send_cause`). A resume says the status its body leads to
 (``running`` / ``scheduled``), else only ``active``.
 
 A key changed in git leaves the old campaign an orphan: a create beside a live orphan with its
@@ -125,11 +132,16 @@ def _verbs(*parts: str) -> str:
 
 #: Options stored on the campaign (``run_immediately`` is a trigger the API never stores).
 _STORED_OPTIONS = tuple(k for k in CAMPAIGN_EXECUTION_OPTIONS if k != "run_immediately")
+#: What an account's field holds when it holds no option.
+_NONE: tuple[Any, ...] = (None, "", {})
 
 #: How far behind GMT the westernmost time zone (UTC-12) is: a time read in each profile's time
 #: zone (``send_in_profile_time_zone``) is still ahead for some profiles until this long after it
 #: has passed in GMT.
 _WESTMOST = dt.timedelta(hours=12)
+#: How far ahead of GMT the easternmost time zone (UTC+14) is: a time read in each profile's
+#: time zone has already passed for profiles there from this long before it passes in GMT.
+_EASTMOST = dt.timedelta(hours=14)
 
 
 def _setting(spec: Mapping[str, Any], remote: Mapping[str, Any] | None, key: str) -> bool:
@@ -143,55 +155,124 @@ def _setting(spec: Mapping[str, Any], remote: Mapping[str, Any] | None, key: str
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Time:
     """A time a step of this plan would send (``spec.scheduled_time`` on create, in a patch or
-    at a draft's launch; ``resume.scheduled_time`` in a resume) that has already passed."""
+    at a draft's launch; ``resume.scheduled_time`` in a resume) or make the campaign's again (a
+    resume without options) that has already passed, at least for some profiles."""
 
     path: tuple[str, ...]  #: document path, for the location and the message
     value: str
-    #: ``False`` when the campaign sends in each profile's time zone and the time is still
-    #: ahead west of GMT (see :func:`_passed`).
-    everywhere: bool
+    #: Where it has passed (see :func:`_passed`): ``everywhere``; with profile time zones
+    #: ``gmt`` (in GMT and east of it, still ahead west of it) or ``east`` (only east of GMT,
+    #: still ahead in GMT); ``unread``: a time the campaign holds that is not in the API's form,
+    #: so it may have passed.
+    reach: str
+    when: dt.datetime | None = None  #: the time, unless ``unread``
+
+    @property
+    def field(self) -> str:
+        """``scheduled_time`` / ``resume.scheduled_time``."""
+        return ".".join(p for p in self.path if p != "spec")
 
 
 def _passed(
-    path: tuple[str, ...], value: Any, now: dt.datetime | None, profile_time: bool
+    path: tuple[str, ...],
+    value: Any,
+    now: dt.datetime | None,
+    profile_time: bool,
+    held: bool = False,
 ) -> _Time | None:
-    """``value`` as a :class:`_Time` when it is a time before ``now``, else ``None`` (also when
-    there is no clock, or it is no time: validation reports the form).
+    """``value`` as a :class:`_Time` when it is a time that has passed at ``now`` for some
+    profiles, else ``None`` (also when there is no clock). A value that is no time is left to
+    validation, unless ``held``, the campaign's own: then it is ``unread`` (it may have passed).
 
     Hood documents no rule for a campaign time that has passed (push tasks refuse one), but it
     documents ``send_in_profile_time_zone`` (the time is read in each profile's own time zone,
     seed 001's New Year example) and ``send_if_profile_time_passed`` (what happens to profiles
-    whose time has passed). So with profile time zones on, a time up to 12 hours past in GMT is
-    still ahead for profiles west of GMT: meaningful, and only warned about."""
+    whose time has passed). So with profile time zones on, the time is a span of instants: it
+    passes first for profiles at UTC+14, 14 hours before it passes in GMT (``east`` until then),
+    and last at UTC-12, 12 hours after (``gmt`` until then); only past that span has it passed
+    ``everywhere``. Without them it is one instant, in GMT."""
     when = parse_api_time(value) if isinstance(value, str) else None
-    if now is None or when is None or when >= now:
+    if when is None:
+        unread = held and value not in (None, "")
+        return _Time(path, str(value), "unread") if unread else None
+    if now is None:
         return None
-    return _Time(path, value, not (profile_time and now < when + _WESTMOST))
+    if when >= now:
+        east = profile_time and when - _EASTMOST <= now
+        return _Time(path, value, "east", when) if east else None
+    west = profile_time and now < when + _WESTMOST
+    return _Time(path, value, "gmt" if west else "everywhere", when)
 
 
 def _past_schedule(
     spec: Mapping[str, Any], remote: Mapping[str, Any] | None, now: dt.datetime | None
 ) -> _Time | None:
-    """``spec.scheduled_time`` (else the campaign's) when it has passed (:func:`_passed`)."""
+    """``spec.scheduled_time`` (else the one the campaign holds) when it has passed
+    (:func:`_passed`)."""
     when = spec.get("scheduled_time")
-    if when is None and remote is not None:
+    held = when is None and remote is not None
+    if held and remote is not None:
         when = remote.get("scheduled_time")
     profile = _setting(spec, remote, "send_in_profile_time_zone")
-    return _passed(("spec", "scheduled_time"), when, now, profile)
+    return _passed(("spec", "scheduled_time"), when, now, profile, held)
 
 
-def _create_time(norm: Mapping[str, Any], now: dt.datetime | None) -> tuple[_Time | None, bool]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Found:
+    """A time one of a plan's steps sends, or makes the campaign's again, that has passed."""
+
+    past: _Time
+    why: str  #: what the step does with it: ``the create would schedule it``
+    instead: str  #: what the definition can say instead
+    #: Where the definition says what leads to the step, when it does not state the time
+    #: itself (the ``state`` a resume comes from, the ``is_draft`` of a launch).
+    at: tuple[str, ...] = ()
+    #: The step only makes a time the campaign holds its time again (a resume without
+    #: options), as activating a push task does its start: never refused, for a campaign
+    #: paused while it ran holds a time that has passed, and resuming it is how it goes on.
+    reactivates: bool = False
+
+    @property
+    def refused(self) -> bool:
+        """Passed everywhere and sent by the step: nothing of the change is sent."""
+        return self.past.reach == "everywhere" and not self.reactivates
+
+    def sends(self, catch_up: bool) -> str | None:
+        """Why the step then sends at once (its :attr:`Change.send_cause`), or ``None``.
+        ``catch_up``: ``send_if_profile_time_passed`` is on."""
+        if self.refused:
+            return None
+        if self.past.reach in ("gmt", "east"):
+            return _CATCH_UP if catch_up else None
+        if self.past.reach == "unread":
+            return f"its {self.past.field} could not be read"
+        return f"its {self.past.field} has passed"
+
+
+#: The cause of an immediate send to the profiles whose local time has passed.
+_CATCH_UP = "send_if_profile_time_passed: its time has passed for some profiles"
+
+
+def _cause(causes: Sequence[str]) -> str | None:
+    """:attr:`Change.send_cause` of a change that sends at once for ``causes``, else ``None``."""
+    return "; ".join(dict.fromkeys(causes)) or None
+
+
+def _send_causes(found: Sequence[_Found], catch_up: bool) -> list[str]:
+    """What makes the steps that ``found`` was found in send at once."""
+    return [c for c in (f.sends(catch_up) for f in found) if c is not None]
+
+
+def _create_times(norm: Mapping[str, Any], now: dt.datetime | None) -> list[_Found]:
     """The ``scheduled_time`` a create of ``norm`` (a normalised spec or create body) would
-    send when it has passed (a draft sends nothing: its time is checked when it is
-    launched), and whether profiles whose time has passed then get it at once."""
+    send, when it has passed (a draft sends nothing: its time is checked when it is
+    launched)."""
     past = None if norm.get("is_draft") is True else _past_schedule(norm, None, now)
-    return past, past is not None and _setting(norm, None, "send_if_profile_time_passed")
+    return [] if past is None else [_Found(past, _CREATE_WHY, _FUTURE)]
 
 
 _CREATE_WHY = "the create would schedule it"
-
-#: A time a step sends that has passed: the time, why it is sent, what to do instead.
-_Found = tuple[_Time, str, str]
+_FUTURE = "Set a future scheduled_time."
 
 
 def _step_times(
@@ -200,18 +281,17 @@ def _step_times(
     held: Mapping[str, Any],
     spec: Mapping[str, Any],
     now: dt.datetime | None,
-) -> tuple[list[_Found], bool]:
+) -> list[_Found]:
     """Each time one of ``steps`` — on a campaign of ``status`` that holds ``held`` — would send
-    that has passed at ``now``: ``spec.scheduled_time`` in a patch that sets it or launches the
-    draft (``is_draft`` true -> false, neither with ``run_immediately`` nor clearing the
-    time), ``resume.scheduled_time`` in a resume; and whether profiles whose time has passed
-    then get it at once (``send_if_profile_time_passed``). ``spec`` holds the settings as the
-    definition states them (the planner's compare spec; at apply, the patch body, which holds
-    every one that differs from ``held``)."""
-    if now is None:
-        return [], False
+    or make the campaign's again that has passed at ``now``: ``spec.scheduled_time`` in a patch
+    that sets it or launches the draft (``is_draft`` true -> false, neither with
+    ``run_immediately`` nor clearing the time), ``resume.scheduled_time`` in a resume, and the
+    time a paused campaign holds (or gets from the patch before) in a resume without options.
+    ``spec`` holds the settings as the definition states them (the planner's compare spec; at
+    apply, the patch body, which holds every one that differs from ``held``)."""
     found: list[_Found] = []
     patch = next((s.body for s in steps if s.op is Op.PATCH and s.body is not None), None)
+    cleared = False
     if patch is not None:
         launch = status == "draft" and "is_draft" in patch and not patch["is_draft"]
         cleared = "scheduled_time" in patch and patch["scheduled_time"] is None
@@ -224,53 +304,107 @@ def _step_times(
                     if launch
                     else "the update would reschedule it"
                 )
-                found.append((past, why, "Set a future scheduled_time."))
+                found.append(_Found(past, why, _FUTURE, ("spec", "is_draft")))
+    profile = _setting(spec, held, "send_in_profile_time_zone")
     for step in steps:
-        if step.op is Op.RESUME and step.body and "scheduled_time" in step.body:
-            profile = _setting(spec, held, "send_in_profile_time_zone")
-            past = _passed(("resume", "scheduled_time"), step.body["scheduled_time"], now, profile)
+        body = step.body or {}
+        if step.op is not Op.RESUME or _truthy(body.get("run_immediately")):
+            continue
+        if "scheduled_time" in body:
+            past = _passed(("resume", "scheduled_time"), body["scheduled_time"], now, profile)
             if past is not None:
-                found.append(
-                    (
-                        past,
-                        "the resume would schedule it",
-                        "Set a future resume.scheduled_time, or resume: {run_immediately: true}.",
-                    )
-                )
-    return found, bool(found) and _setting(spec, held, "send_if_profile_time_passed")
+                found.append(_Found(past, "the resume would schedule it", _RESUME_INSTEAD))
+        elif status == "paused" and not cleared and not found:
+            past = _past_schedule(spec, held, now)
+            if past is not None:
+                why = "the resume, which has no options, makes it the campaign's time again"
+                found.append(_Found(past, why, _SAY_WHAT, ("state",), reactivates=True))
+    return found
 
 
-def _time_fact(past: _Time, why: str) -> str:
+_RESUME_INSTEAD = "Set a future resume.scheduled_time, or resume: {run_immediately: true}."
+_SAY_WHAT = (
+    "To say what happens, give the definition a resume block: resume: {run_immediately: true} to "
+    "send it now, or resume: {scheduled_time: ...} with a future time."
+)
+
+
+def _time_fact(found: _Found) -> str:
     """A passed time as :meth:`CampaignRules.timely` states it (no reading of the clock)."""
-    field = ".".join(p for p in past.path if p != "spec")
-    where = "" if past.everywhere else " in GMT (still ahead west of it)"
-    return f"{field} {past.value} (GMT) has passed{where} and {why}"
+    past = found.past
+    if past.reach == "unread":
+        return f"{past.field} {past.value!r} cannot be read as a time and {found.why}"
+    where = {"gmt": " in GMT (still ahead west of it)", "east": " east of GMT (ahead in GMT)"}
+    return f"{past.field} {past.value} (GMT) has passed{where.get(past.reach, '')} and {found.why}"
 
 
-#: The fact :meth:`CampaignRules.timely` adds when such a time makes it send at once.
-_SENDS_FACT = "profiles whose time has passed get it at once (send_if_profile_time_passed)"
+def _span(delta: dt.timedelta) -> str:
+    """``6 h``, ``5 h 30 min``, ``45 min`` (to the minute)."""
+    hours, minutes = divmod(round(delta.total_seconds() / 60), 60)
+    parts = [f"{hours} h"] if hours else []
+    return " ".join(parts + ([f"{minutes} min"] if minutes or not hours else []))
 
 
-def _past_note(desired: Desired, past: _Time, now: dt.datetime, why: str, instead: str) -> Note:
-    """The note for a time a step would send that has passed: an error, unless only in GMT."""
-    where = desired.definition.locate(past.path)
-    field = ".".join(p for p in past.path if p != "spec")
-    clock = now.strftime(API_TIME)
-    if past.everywhere:
+def _past_note(desired: Desired, found: _Found, now: dt.datetime | None, catch_up: bool) -> Note:
+    """The note for a time a step would send (or make the campaign's again) that has passed:
+    an error when the step sends it and it has passed everywhere; else a warning saying who
+    gets it when (``catch_up``: ``send_if_profile_time_passed`` is on)."""
+    past = found.past
+    d = desired.definition
+    where = d.locate(past.path if past.path in d.locations or not found.at else found.at)
+    clock = now.strftime(API_TIME) if now is not None else "now"
+    if past.reach == "unread":
+        text = (
+            f"the campaign holds {past.field} {past.value!r}, which is not a time hoodsync "
+            f"can read (Hood's form is YYYY-MM-DD HH:MM:SS, GMT), and {found.why}: it may have "
+            f"passed, and then the campaign may send at once as the apply lands. {found.instead}"
+        )
+    elif past.reach in ("gmt", "east"):
+        text = _profile_time_text(found, now, catch_up)
+    elif found.reactivates:
+        text = (
+            f"{past.field} {past.value} (GMT), which the campaign holds, has passed (it is "
+            f"{clock} GMT) and {found.why}; Hood documents no behaviour for that: it may send "
+            "at once as the apply lands (or go on sending, if it was paused while it ran), or "
+            f"never. {found.instead}"
+        )
+    else:
         return Note(
             Severity.ERROR,
-            f"{where}: {field} {past.value} (GMT) is in the past (it is {clock} GMT) and "
-            f"{why}; Hood documents no behaviour for a campaign time that has passed (it may "
-            f"send at once, or never). {instead}",
+            f"{where}: {past.field} {past.value} (GMT) is in the past (it is {clock} GMT) and "
+            f"{found.why}; Hood documents no behaviour for a campaign time that has passed (it "
+            f"may send at once, or never). {found.instead}",
             desired.address,
         )
-    return Note(
-        Severity.WARNING,
-        f"{where}: {field} {past.value} has passed in GMT (it is {clock} GMT) and {why}; with "
-        "send_in_profile_time_zone it is read in each profile's own time zone, so profiles "
-        "west of GMT still get it at that local time, and those whose time has passed get it "
-        "at once only with send_if_profile_time_passed: true.",
-        desired.address,
+    return Note(Severity.WARNING, f"{where}: {text}", desired.address)
+
+
+def _profile_time_text(found: _Found, now: dt.datetime | None, catch_up: bool) -> str:
+    """What a time read in each profile's time zone that has passed for some profiles only
+    means (:func:`_passed`): for whom it has passed, and what they get."""
+    past = found.past
+    assert past.when is not None and now is not None
+    clock = now.strftime(API_TIME)
+    if past.reach == "east":
+        passed = (
+            f"it is still ahead in GMT (it is {clock} GMT), but has already passed for profiles "
+            f"at least {_span(past.when - now)} ahead of GMT (up to UTC+14)"
+        )
+    else:
+        passed = (
+            f"it has passed in GMT (it is {clock} GMT) and east of it, and is still ahead only "
+            f"for profiles more than {_span(now - past.when)} behind GMT (down to UTC-12)"
+        )
+    fate = (
+        "with send_if_profile_time_passed: true those whose time has passed get it at once, "
+        "as the apply lands"
+        if catch_up
+        else "those whose time has passed do not get it (they would get it at once with "
+        "send_if_profile_time_passed: true)"
+    )
+    return (
+        f"{past.field} {past.value} is read in each profile's own time zone "
+        f"(send_in_profile_time_zone) and {found.why}: {passed}; {fate}."
     )
 
 
@@ -562,10 +696,11 @@ class CampaignRules(KindRules):
         for k in CREATE_TRIGGERS & norm.keys():
             shown[k] = norm[k]
         raw: list[RawDiff] = [((k,), "add", None, v) for k, v in shown.items()]
-        body = template_body(desired.spec, desired)
+        # The normalised spec, as the plan shows it: the reviewer's values are the ones sent.
+        body = template_body(norm, desired)
         meta = body.get("metadata")
         body["metadata"] = {**(meta if isinstance(meta, dict) else {}), MARKER: d.key, HASH: h}
-        flags = (Flag.SENDS_IMMEDIATELY,) if _truthy(norm.get("run_immediately")) else ()
+        causes = ["run_immediately"] if _truthy(norm.get("run_immediately")) else []
         resource = dataclasses.replace(
             Resource.of(desired),
             diff=field_diffs(
@@ -586,14 +721,14 @@ class CampaignRules(KindRules):
                 ),
             )
         notes: list[Note] = []
-        past, sends = _create_time(norm, now)
-        if past is not None and now is not None:
-            note = _past_note(desired, past, now, _CREATE_WHY, "Set a future scheduled_time.")
+        found = _create_times(norm, now)
+        catch_up = _setting(norm, None, "send_if_profile_time_passed")
+        for past in found:
+            note = _past_note(desired, past, now, catch_up)
             if note.severity is Severity.ERROR:
                 return resource.change(Action.NOTE, "cannot be created as written", notes=(note,))
             notes.append(note)
-            if sends:
-                flags = (Flag.SENDS_IMMEDIATELY,)
+        causes += _send_causes(found, catch_up)
         steps = [Step(Op.CREATE, None, body)]
         description = "will be created"
         if state == "paused":
@@ -602,7 +737,9 @@ class CampaignRules(KindRules):
             unused = _unused_resume_note(desired)
             if unused is not None:
                 notes.append(unused)
-        return resource.change(Action.CREATE, description, steps=steps, notes=notes, flags=flags)
+        return resource.change(
+            Action.CREATE, description, steps=steps, notes=notes, sends=_cause(causes)
+        )
 
     def creates_beside(
         self, changes: Sequence[Change], created: Mapping[str, Desired], match: Match
@@ -663,20 +800,23 @@ class CampaignRules(KindRules):
         self, steps: Sequence[Step], remote: RemoteObject | None, now: dt.datetime | None
     ) -> frozenset[str]:
         """The planner's time rules read from the steps it planned: the ``scheduled_time`` a
-        create sends (:func:`_create_time`), or a patch or resume sends (:func:`_step_times`),
-        that has passed — in GMT only, or everywhere — and whether it then sends at once."""
+        create sends (:func:`_create_times`), or a patch or resume sends or makes the
+        campaign's again (:func:`_step_times`), that has passed — for some profiles, or
+        everywhere — and what then makes it send at once."""
         create = next((s.body for s in steps if s.op is Op.CREATE and s.body is not None), None)
         if create is not None:
-            past, sends = _create_time(self.normalise(create), now)
-            found = [(past, _CREATE_WHY, "")] if past is not None else []
+            spec = self.normalise(create)
+            found = _create_times(spec, now)
+            held: Mapping[str, Any] | None = None
         elif remote is not None:
             patch = next((s.body for s in steps if s.op is Op.PATCH and s.body is not None), {})
-            spec = self.normalise(patch)
-            found, sends = _step_times(steps, remote.status, remote.body, spec, now)
+            spec, held = self.normalise(patch), remote.body
+            found = _step_times(steps, remote.status, held, spec, now)
         else:
             return frozenset()
-        facts = {_time_fact(past, why) for past, why, _ in found}
-        return frozenset(facts | ({_SENDS_FACT} if sends else set()))
+        causes = _send_causes(found, _setting(spec, held, "send_if_profile_time_passed"))
+        facts = {_time_fact(f) for f in found} | {f"it may send at once: {c}" for c in causes}
+        return frozenset(facts)
 
     def live(self, remote: RemoteObject) -> bool:
         """Neither canceled nor sent (:data:`~hoodsync.wire.CAMPAIGN_RETIRED`)."""
@@ -828,6 +968,8 @@ class _Planner:
         self.now = now
         self.s = remote.status
         self.notes: list[Note] = []
+        #: What makes the change send at once (:attr:`Change.send_cause`), in the order found.
+        self.causes: list[str] = []
         self.raw = self._compare()
         self.changed = changed_top_keys(self.raw)
         self._no_draft_return()
@@ -900,9 +1042,7 @@ class _Planner:
         return [
             k
             for k in _STORED_OPTIONS
-            if k not in setting
-            and k not in self.cmp
-            and self.remote.body.get(k) not in (None, "", {})
+            if k not in setting and k not in self.cmp and self.remote.body.get(k) not in _NONE
         ]
 
     def _no_draft_return(self) -> None:
@@ -921,7 +1061,8 @@ class _Planner:
     # --- steps ---
 
     def _patch(self) -> Step:
-        body = template_body({k: self.desired.spec[k] for k in self.changed}, self.desired)
+        # The compared (normalised) values, as the diff shows them.
+        body = template_body({k: self.cmp[k] for k in self.changed}, self.desired)
         for k in self.cleared:
             body[k] = None
         if self.launch_now:
@@ -968,13 +1109,10 @@ class _Planner:
         if steps and any(step.op is Op.PATCH for step in steps) and self.launch:
             flags = [*flags, Flag.LAUNCH]
             if self.launch_now:
-                flags.append(Flag.SENDS_IMMEDIATELY)
-        if steps:
-            refused, sends = self._past_times(steps)
-            if refused:
-                steps = []  # nothing is sent for a time that has passed: the notes say why
-            elif sends and Flag.SENDS_IMMEDIATELY not in flags:
-                flags = [*flags, Flag.SENDS_IMMEDIATELY]
+                self.causes.append("run_immediately")
+        if steps and self._past_times(steps):
+            steps = []  # nothing is sent for a time that has passed: the notes say why
+        self._trigger_note(steps)
         if steps:
             self._status_note()
             unused = _unused_resume_note(self.desired)
@@ -988,19 +1126,49 @@ class _Planner:
             action, self._describe(action, transition, flags), transition, steps, tuple(flags)
         )
 
-    def _past_times(self, steps: Sequence[Step]) -> tuple[bool, bool]:
-        """Note each time one of ``steps`` would send that has passed (:func:`_step_times`).
-        Returns (an error among them: nothing may be sent; profiles whose time has passed get
-        it at once, ``send_if_profile_time_passed``)."""
-        if self.now is None:
-            return False, False
-        found, sends = _step_times(steps, self.s, self.remote.body, self.cmp, self.now)
-        refused = False
-        for past, why, instead in found:
-            note = _past_note(self.desired, past, self.now, why, instead)
-            self.notes.append(note)
-            refused = refused or note.severity is Severity.ERROR
-        return refused, sends
+    def _past_times(self, steps: Sequence[Step]) -> bool:
+        """Note each time one of ``steps`` would send, or make the campaign's again, that has
+        passed (:func:`_step_times`), and what then makes the change send at once. Returns
+        whether one is an error: then nothing may be sent."""
+        found = _step_times(steps, self.s, self.remote.body, self.cmp, self.now)
+        catch_up = _setting(self.cmp, self.remote.body, "send_if_profile_time_passed")
+        notes = [_past_note(self.desired, f, self.now, catch_up) for f in found]
+        self.notes += notes
+        self.causes += _send_causes(found, catch_up)
+        return any(n.severity is Severity.ERROR for n in notes)
+
+    def _trigger_note(self, steps: Sequence[Step]) -> None:
+        """A warning when the definition states ``run_immediately`` for a campaign that
+        exists, holds another execution option the definition does not state, is neither a
+        draft (its launch carries the trigger) nor running, nor about to be canceled, and no
+        step of ``steps`` sends it now (a resume with ``run_immediately``). The trigger is
+        acted on only at a create (never compared afterwards), so a definition that put it in
+        place of its ``scheduled_time`` or ``recurrence`` changes nothing: the reviewer is told
+        what the campaign keeps and how to send it now."""
+        spec, body = self.desired.spec, self.remote.body
+        if not _truthy(spec.get("run_immediately")) or self.s in ("draft", "running"):
+            return
+        if self.state == "canceled" or any(
+            s.op is Op.RESUME and s.body and _truthy(s.body.get("run_immediately")) for s in steps
+        ):
+            return
+        held = [k for k in _STORED_OPTIONS if k not in self.cmp and body.get(k) not in _NONE]
+        if not held:
+            return
+        keeps = (
+            f"its scheduled_time {body['scheduled_time']} (GMT)"
+            if held[0] == "scheduled_time"
+            else f"its {held[0]}"
+        )
+        pause = "" if self.s == "paused" else "set state: paused and apply, then "
+        self._note(
+            Severity.WARNING,
+            f"{self.d.locate(('spec', 'run_immediately'))}: run_immediately applies only when "
+            f"a campaign is created (or a draft launched); campaign {self.remote.id} exists "
+            f"({self.s}), so it keeps {keeps} and this plan does not send it now. To send it "
+            f"now, {pause}set state: active with resume: {{run_immediately: true}}; to keep "
+            f"it as it is, state its {held[0]} in place of run_immediately.",
+        )
 
     def _want_patch(self) -> bool:
         return bool(self.changed) or self.adopt
@@ -1041,11 +1209,10 @@ class _Planner:
             body = self._resume_body()
             # Patch first: a paused campaign accepts PATCH, a running one does not.
             patch = [self._patch()] if self._want_patch() or not self.hash_current else []
-            flags = (
-                [Flag.SENDS_IMMEDIATELY] if body and _truthy(body.get("run_immediately")) else []
-            )
+            if body and _truthy(body.get("run_immediately")):
+                self.causes.append("resume: run_immediately")
             steps = patch + [Step(Op.RESUME, rid, body)]
-            return Action.RESUME, ("paused", self._resume_target(body)), steps, flags
+            return Action.RESUME, ("paused", self._resume_target(body)), steps, []
         if not self._want_patch():
             return self._edit_action(), None, [], []
         if self.s != "running":
@@ -1215,4 +1382,5 @@ class _Planner:
             notes=self.notes,
             flags=flags,
             drift=drift,
+            sends=_cause(self.causes) if steps else None,
         )

@@ -13,7 +13,12 @@ only when this plan would send it — on create, or in a patch that changes it: 
 past start time, but a task whose start simply passed is fine and stays unchanged. Likewise a
 write after which the task would end before it starts is an error at ``end_time``: the API
 refuses it, and ``start_time: immediately`` starts at the planning time, so validation (which
-has no clock) only catches two fixed dates.
+has no clock) only catches two fixed dates. Activating a task whose start is ``immediately``,
+has passed or is not in the API's form (it may have passed) is flagged as sending at once
+(:func:`_activation_start`), as a create starting ``immediately`` is.
+
+Bodies are built from the normalised spec, so what is sent is what the plan shows (``ttl:
+"7200"`` and ``quiet_time.from: 7.0`` go out as the integers the diff shows).
 
 ``frequency`` and ``cron`` are alternatives and the API refuses a task holding both. When a
 patch sets one while the remote task holds the other, the patch also sets the other to
@@ -118,23 +123,30 @@ def _ends_before_start(
     return str(end_raw), f"{shown}: {start.strftime(API_TIME)} GMT"
 
 
-def _starts_at_activation(
+def _activation_start(
     cmp: Mapping[str, Any], remote: RemoteObject, now: dt.datetime | None
-) -> bool:
-    """Whether activating the task may send at once: its start (the definition's, else the
-    account's) is ``immediately`` or has passed. The server stores ``immediately`` as the
-    create time, and the docs do not say what activation does with a start in the past, so
-    such an activation is flagged as a create starting ``immediately`` is: the reviewer is
-    told it may send as the apply lands, rather than find out."""
+) -> str | None:
+    """Why activating the task may send at once, or ``None`` when its start is still ahead:
+    its start (the definition's, else the account's) is ``immediately`` (``its start is
+    immediately``), has passed (``its start has passed``), or is not a time hoodsync can read
+    (``its start could not be read``: it may have passed, whatever the clock says). The server
+    stores ``immediately`` as the create time, and the docs do not say what activation does
+    with a start in the past, so such an activation is flagged as a create starting
+    ``immediately`` is: the reviewer is told it may send as the apply lands, rather than find
+    out. A task holding no start at all cannot be active (the API refuses it): not flagged."""
     start = cmp.get("start_time", remote.body.get("start_time"))
+    if start is None:
+        return None
     if start == "immediately":
-        return True
-    if now is None or not isinstance(start, str):
-        return False
-    try:
-        return dt.datetime.strptime(start, API_TIME).replace(tzinfo=dt.UTC) <= now
-    except ValueError:
-        return False
+        return "its start is immediately"
+    when = _parse_time(start)
+    if when is None:
+        return _UNREAD
+    return "its start has passed" if now is not None and when <= now else None
+
+
+#: :func:`_activation_start` for a start hoodsync cannot read.
+_UNREAD = "its start could not be read"
 
 
 def _write_times(
@@ -312,7 +324,8 @@ class PushTaskRules(KindRules):
         past: str | None,
         ctx: Context,
     ) -> Change:
-        body = template_body(desired.spec, desired)
+        # The normalised spec, as the plan shows it: the reviewer's values are the ones sent.
+        body = template_body(norm, desired)
         shown = dict(norm)
         if want is not None:  # state: wins over spec.status
             body["status"] = shown["status"] = want
@@ -342,7 +355,7 @@ class PushTaskRules(KindRules):
             Action.CREATE,
             "will be created",
             steps=(Step(Op.CREATE, None, body),),
-            flags=(Flag.SENDS_IMMEDIATELY,) if sends else (),
+            sends="start_time: immediately" if sends else None,
         )
 
     def _update(
@@ -391,22 +404,34 @@ class PushTaskRules(KindRules):
                 f"will be {'updated and ' if changed else ''}{action}d "
                 f"({transition[0]} -> {transition[1]})"
             )
-        body = template_body({k: desired.spec[k] for k in changed}, desired)
+        body = template_body({k: cmp[k] for k in changed}, desired)  # as the diff shows them
         for k in cleared:
             body[k] = None  # the API refuses frequency and cron together
         if transition is not None:
             body["status"] = want  # one PATCH carries the edits and the new status
-        flags: tuple[Flag, ...] = ()
-        if action is Action.DEACTIVATE:
-            flags = (Flag.REMOVAL,)
-        elif action is Action.ACTIVATE and _starts_at_activation(cmp, remote, ctx.now):
-            flags = (Flag.SENDS_IMMEDIATELY,)
+        why = _activation_start(cmp, remote, ctx.now) if action is Action.ACTIVATE else None
         return resource.change(
             action,
             description,
             transition=transition,
             steps=(Step(Op.PATCH, remote.id, body),),
-            flags=flags,
+            flags=(Flag.REMOVAL,) if action is Action.DEACTIVATE else (),
+            sends=None if why is None else f"activated: {why}",
+            notes=(self._unread_note(desired, remote),) if why == _UNREAD else (),
+        )
+
+    @staticmethod
+    def _unread_note(desired: Desired, remote: RemoteObject) -> Note:
+        """Why an activation whose start cannot be read is flagged (:func:`_activation_start`)."""
+        where = desired.definition.locate(("spec", "start_time"))
+        start = remote.body.get("start_time")
+        return Note(
+            Severity.WARNING,
+            f"{where}: push task {remote.id} holds start_time {start!r}, which is not a time "
+            "hoodsync can read (the API's form is YYYY-MM-DD HH:MM:SS, GMT): it may have "
+            "passed, so activating the task may send at once. State a future start_time in the "
+            "definition to set when it starts.",
+            desired.address,
         )
 
     def timely(
@@ -425,8 +450,9 @@ class PushTaskRules(KindRules):
                 body = self.normalise(step.body)
                 facts |= _write_times(body, remote.body, now)
                 activates = body.get("status") == 1 and remote.body.get("status") != 1
-                if activates and _starts_at_activation(body, remote, now):
-                    facts.add("activating it may send at once: its start has passed")
+                why = _activation_start(body, remote, now) if activates else None
+                if why is not None:
+                    facts.add(f"activating it may send at once: {why}")
         return frozenset(facts)
 
     @staticmethod

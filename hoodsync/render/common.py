@@ -141,13 +141,14 @@ def sandbox_line(doc: Mapping[str, Any], quote: Callable[[Any], str] = str) -> s
 
 def warning_items(doc: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
     """What deserves a warning before anyone applies: ``(what, changes)`` for removals
-    (cancel, stop, deactivate), immediate sends (``run_immediately``, a push task's
-    ``start_time: immediately``), drafts launched (``is_draft: true -> false``), creates beside
-    a live object that is probably the definition's own under an old key or name (both would
-    send), creates named like a live object but for characters that look alike (a reviewer
-    cannot tell the two apart), creates named like a campaign already sent (its audience would
-    get it again) and edits of running campaigns, in that order, each only when non-empty.
-    Only changes that will make calls."""
+    (cancel, stop, deactivate), immediate sends (each change's ``send_cause`` says why:
+    ``run_immediately``, a push task's ``start_time: immediately``, a campaign time that has
+    passed for some profiles with ``send_if_profile_time_passed``, ...), drafts launched
+    (``is_draft: true -> false``), creates beside a live object that is probably the
+    definition's own under an old key or name (both would send), creates named like a live
+    object but for characters that look alike (a reviewer cannot tell the two apart), creates
+    named like a campaign already sent (its audience would get it again) and edits of running
+    campaigns, in that order, each only when non-empty. Only changes that will make calls."""
     active = [c for c in doc["changes"] if c["steps"]]
     removals = [c for c in active if "removal" in c["flags"] or c["action"] in ("cancel", "stop")]
     sends = [c for c in active if "sends_immediately" in c["flags"]]

@@ -4,7 +4,8 @@ Order — everything that can block or surprise comes before any detail:
 
 1. the summary: title, account, a caution when apply's safety guard will refuse the plan, the
    summary table and line, a warning banner for removals (cancel, stop, deactivate), immediate
-   sends (``run_immediately``, ``start_time: immediately``), draft launches, second copies,
+   sends (each with its cause: ``run_immediately``, ``start_time: immediately``, ...), draft
+   launches, second copies,
    look-alike names, creates beside sent campaigns and edits of running campaigns, the errors
    and warnings;
 2. every changed resource by name, in a compact list grouped by action;
@@ -247,12 +248,18 @@ def _info(doc: Mapping[str, Any]) -> list[str]:
     return ["", "> [!NOTE]"] + lines
 
 
-def _addresses(changes: Sequence[Mapping[str, Any]], detail: bool = False) -> str:
+def _addresses(
+    changes: Sequence[Mapping[str, Any]], detail: bool = False, cause: bool = False
+) -> str:
+    """The changes' addresses for a banner line, each with its action (``detail``) or what
+    makes it send at once (``cause``: its ``send_cause``, when the plan records one)."""
     shown = []
     for c in changes[:_LIST_CAP]:
         text = _code(c["address"])
         if detail:
             text += f" ({c['action']}{', irreversible' if 'irreversible' in c['flags'] else ''})"
+        if cause and c.get("send_cause"):
+            text += f" ({_code(c['send_cause'])})"
         shown.append(text)
     more = len(changes) - _LIST_CAP
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
@@ -264,9 +271,7 @@ def _banner(doc: Mapping[str, Any]) -> list[str]:
         if what == "removes":
             lines.append(f"> **Removes {plural(len(items), 'object')}:** {_addresses(items, True)}")
         elif what == "sends":
-            lines.append(
-                f"> **Sends immediately** (`run_immediately`, `start_time: immediately`): {_addresses(items)}"
-            )
+            lines.append(f"> **Sends immediately:** {_addresses(items, cause=True)}")
         elif what == "launches":
             lines.append(
                 "> **Launches drafts** (`is_draft: true -> false`; they start sending): "

@@ -155,6 +155,8 @@ def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> 
             if what == "removes":
                 irreversible = ", irreversible" if "irreversible" in c["flags"] else ""
                 names.append(f"{c['address']} ({c['action']}{irreversible})")
+            elif what == "sends" and c.get("send_cause"):
+                names.append(f"{c['address']} ({c['send_cause']})")
             else:
                 names.append(str(c["address"]))
         more = len(items) - _WARNING_CAP
@@ -162,7 +164,7 @@ def _warning_lines(doc: Mapping[str, Any], paint: Callable[[str, str], str]) -> 
         if what == "removes":
             text = f"removes {plural(len(items), 'object')}: {listed}"
         elif what == "sends":
-            text = f"sends immediately (run_immediately, start_time: immediately): {listed}"
+            text = f"sends immediately: {listed}"
         elif what == "launches":
             text = f"launches drafts (is_draft: true -> false; they start sending): {listed}"
         elif what == "copies":
