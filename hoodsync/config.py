@@ -34,6 +34,7 @@ from urllib.parse import SplitResult, urlsplit
 from hoodsync.definitions.loader import CONFIG_FILENAMES, Document, display_path, load_file
 from hoodsync.errors import ConfigError, DefinitionError, Problem
 from hoodsync.model import JsonPath, Location
+from hoodsync.statedir import NAME as STATE_FOLDER
 
 __all__ = [
     "SANDBOX",
@@ -46,6 +47,8 @@ __all__ = [
     "Account",
     "Config",
     "find_config_file",
+    "repository_of",
+    "state_folder_of",
     "load_config",
     "check_credentials",
     "credential_holders",
@@ -123,13 +126,15 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """Everything ``hoodsync.yaml`` and the environment say. ``root`` holds ``.hoodsync/``."""
+    """Everything ``hoodsync.yaml`` and the environment say. ``root`` is the folder of
+    ``hoodsync.yaml`` (its ``paths:`` are relative to it), else the working directory;
+    ``state_dir`` is the state folder, ``.hoodsync/`` (where: :func:`load_config`)."""
 
     accounts: Mapping[str, Account]
     root: Path
     source: str | None = None
     parallelism: int = 4
-    state_dir: Path = field(default=Path(".hoodsync"))
+    state_dir: Path = field(default=Path(STATE_FOLDER))
     #: The other variables of the environment this configuration was loaded with whose value
     #: is, or holds, one of the credentials :meth:`credential_names` name (``PROMO`` set to
     #: the token): names only, never a value (:func:`credential_holders`).
@@ -194,6 +199,24 @@ def find_config_file(paths: Sequence[str | Path], cwd: Path | None = None) -> Pa
         if found is not None:
             return found
     return None
+
+
+def repository_of(path: Path) -> Path | None:
+    """The nearest folder at or above ``path`` (a folder, else its file's folder) that holds
+    ``.git``, or ``None``."""
+    start = path if path.is_dir() else path.parent
+    return next((p for p in (start, *start.parents) if (p / ".git").exists()), None)
+
+
+def state_folder_of(paths: Sequence[str | Path], cwd: Path) -> Path:
+    """The state folder of a run without ``hoodsync.yaml``: in the repository
+    (:func:`repository_of`) of the first PATH, or of the working directory without PATHS;
+    outside any repository, in that PATH (a file's folder) or the working directory. Where the
+    run starts from does not move it: a journal an apply of ``proj/`` left is found by a plan
+    run inside ``proj/``."""
+    first = _resolved(cwd / Path(paths[0])) if paths else _resolved(cwd)
+    folder = first if first.is_dir() else first.parent
+    return (repository_of(folder) or folder) / STATE_FOLDER
 
 
 def _resolved(path: Path) -> Path:
@@ -586,6 +609,11 @@ def load_config(
     uses holds what an HTTP header cannot carry (:func:`check_credentials`). A missing secret
     is not checked here: only the endpoints a run uses need theirs
     (:func:`hoodsync.session.check_secrets`).
+
+    The state folder (:attr:`Config.state_dir`) is beside ``hoodsync.yaml``; without one, in
+    the project of the first PATH (:func:`state_folder_of`). Never the working directory's as
+    such: the journals an apply leaves must be read by the next plan of the project wherever
+    it is run from, and the sandbox account must be the same one.
     """
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
@@ -594,7 +622,7 @@ def load_config(
         config = Config(
             accounts={"default": _account("default", {}, env)},
             root=cwd,
-            state_dir=cwd / ".hoodsync",
+            state_dir=state_folder_of(paths, cwd),
         )
         check_credentials(config, env)
         return _with_holders(config, env)
@@ -626,7 +654,7 @@ def load_config(
         root=root,
         source=source,
         parallelism=int(data.get("parallelism", 4)),
-        state_dir=root / ".hoodsync",
+        state_dir=root / STATE_FOLDER,
     )
     check_credentials(config, env)
     return _with_holders(config, env)

@@ -39,12 +39,12 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hoodsync.atomic import not_a_folder, write_atomic
-from hoodsync.config import Account, Config
+from hoodsync.config import Account, Config, repository_of
 from hoodsync.errors import ConfigError, DefinitionError, HoodsyncError, Problem, StalePlanError
 from hoodsync.hooks import Hooks
 from hoodsync.identity import ValueKey, canonical_url
@@ -594,6 +594,7 @@ def prepare(
 
     wanted = parse_targets(targets)
     config, definitions, cache = _checked(paths, hooks)
+    _note_former_state(config, hooks)
     chosen = _select(config, accounts)
     several = len(chosen) > 1
     shares = [_definitions_for(a, config, definitions, cache, several=several) for a in chosen]
@@ -603,6 +604,25 @@ def prepare(
         check_secrets(account, need_falconyte=needs_falconyte(mine), env=os.environ)
     _check_distinct(config, chosen, shares, definitions)
     return Prepared(config, definitions, chosen, shares, wanted, partial, resolved)
+
+
+def _note_former_state(config: Config, hooks: Hooks) -> None:
+    """Say so when the working directory, a folder inside the project without being its
+    folder, holds a state folder: without hoodsync.yaml, hoodsync used to keep its state in
+    the working directory, and the journals and sandbox left there are no longer read. Nothing
+    is moved: only the user knows whether they are this project's."""
+    from hoodsync.statedir import NAME
+
+    here = Path.cwd().resolve()
+    project = config.state_dir.parent
+    if config.source is not None or here == project or not here.is_relative_to(project):
+        return
+    if (here / NAME).is_dir():
+        hooks.notice(
+            f"note: {here / NAME} is not read: without hoodsync.yaml the state folder (apply "
+            f"journals, sandbox) is the project's, {config.state_dir}; move what that one holds "
+            "there if it is this project's"
+        )
 
 
 def _check_values(config: Config, shares: Sequence[Sequence[Definition]]) -> dict[int, Desired]:
@@ -829,19 +849,29 @@ def _checked(
 def _check_one_project(paths: Sequence[str]) -> None:
     """Refuse PATHS that belong to different projects: the configuration in use is the one
     that governs the first PATH, and a later PATH governed by another hoodsync.yaml would be
-    planned under accounts that are not its own (DESIGN §1.1)."""
+    planned under accounts that are not its own (DESIGN §1.1). Without hoodsync.yaml a
+    project is a repository: a later PATH in another one than the first (or in none) would
+    have its apply journals and sandbox kept in the first PATH's state folder, where a run of
+    its own project would never look (:func:`~hoodsync.config.state_folder_of`)."""
     from hoodsync.config import find_config_file
     from hoodsync.definitions.loader import display_path
 
     used = find_config_file(paths[:1])
+    first = repository_of(Path(os.path.realpath(paths[0]))) if paths else None
     for path in paths[1:]:
         own = find_config_file([path])
         if own != used:
             names = [display_path(c) if c else "no hoodsync.yaml" for c in (own, used)]
-            raise ConfigError(
-                f"{path} belongs to another project ({names[0]}) than "
-                f"{paths[0]} ({names[1]}); run hoodsync once per project"
-            )
+        elif used is None and (mine := repository_of(Path(os.path.realpath(path)))) != first:
+            names = [
+                f"repository {display_path(r)}" if r else "no repository" for r in (mine, first)
+            ]
+        else:
+            continue
+        raise ConfigError(
+            f"{path} belongs to another project ({names[0]}) than "
+            f"{paths[0]} ({names[1]}); run hoodsync once per project"
+        )
 
 
 def _check_something_to_plan(prep: Prepared, prune: bool | None) -> None:
@@ -1090,12 +1120,19 @@ def plan_apis(plan_: Plan) -> list[str]:
     )
 
 
+#: The key under which a saved plan records the state folder it was made with (an absolute
+#: path; beside ``Plan.to_dict()``'s keys, under the seal): :func:`load_saved_plan` uses it.
+STATE_FIELD = "state_folder"
+
+
 def seal_plan(run: Run, config: Config, doc: dict[str, Any]) -> dict[str, Any]:
-    """The saved-plan document: ``doc`` sealed with the account's key (see hoodsync.identity)."""
+    """The saved-plan document: ``doc`` and the state folder it was planned with
+    (:data:`STATE_FIELD`), sealed with the account's key (see hoodsync.identity)."""
     from hoodsync.identity import seal
     from hoodsync.session import account_key
 
-    return seal(doc, account_key(run.account, config, plan_apis(run.plan), os.environ))
+    key = account_key(run.account, config, plan_apis(run.plan), os.environ)
+    return seal({**doc, STATE_FIELD: str(config.state_dir)}, key)
 
 
 def _run_apply(
@@ -1272,8 +1309,10 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
     was modified after `plan --out` wrote it, or was made for another account (name, URLs, or
     the credential: see hoodsync.identity).
 
-    The configuration (and with it a sandbox account's database) is found from ``paths``
-    exactly as ``plan`` finds it, so the plan is applied to the working tree it was made in."""
+    The configuration is found from ``paths`` exactly as ``plan`` finds it, so the plan is
+    applied to the working tree it was made in; the state folder (the journals, a sandbox
+    account's database) is the one the plan was made with (:func:`_saved_state`), wherever the
+    apply is run from."""
     from hoodsync.config import load_config
     from hoodsync.errors import PlanError
     from hoodsync.identity import SEAL_FIELD, unseal
@@ -1284,7 +1323,7 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
     plan_ = Plan.from_dict(doc)
     if len(accounts) > 1:
         raise HoodsyncError("a saved plan is for one account; pass at most one --account")
-    config = load_config(list(paths))
+    config = _saved_state(load_config(list(paths)), doc)
     account = config.account(accounts[0] if accounts else plan_.account.name)
     here = account_info(account)
     uses_falconyte = any(c.kind.system == "falconyte" for c in plan_.changes)
@@ -1316,6 +1355,25 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
         apis.append("falconyte")
     unseal(doc, account_key(account, config, apis, os.environ), str(path))
     return SavedPlan(path, plan_, account, config)
+
+
+def _saved_state(config: Config, doc: Any) -> Config:
+    """``config`` with the state folder the saved plan ``doc`` records (:data:`STATE_FIELD`):
+    the journals its plan read and the sandbox it planned against, so that ``apply --plan``
+    run from another folder than ``plan --out`` waits for the same interrupted apply's creates
+    and writes its journal where the next plan reads it. Kept as found when the plan records
+    none (an older hoodsync's), when that folder's parent does not exist here (a plan made on
+    another machine), or when the value is not an absolute path to a folder named like a state
+    folder (an edited plan: its seal refuses it then; nothing is made where it points)."""
+    from hoodsync.statedir import NAME
+
+    recorded = doc.get(STATE_FIELD) if isinstance(doc, dict) else None
+    if not isinstance(recorded, str):
+        return config
+    folder = Path(recorded)
+    if not folder.is_absolute() or folder.name != NAME or not folder.parent.is_dir():
+        return config
+    return replace(config, state_dir=folder)
 
 
 def _check_saved_names(saved: SavedPlan) -> None:
@@ -1503,7 +1561,7 @@ def export_scope(
     root = _project_of(config, Path.cwd())
     if root is None:
         found = find_config_file([out])
-        target = found.parent if found is not None else _repository_of(out)
+        target = found.parent if found is not None else repository_of(out)
         return None, values_of(_variables_under(target), os.environ) if target else []
     loaded = load_paths([root])
     definitions, problems = validate_documents(loaded.documents)
@@ -1588,7 +1646,7 @@ def _project_of(config: Config, start: Path) -> Path | None:
     """The folder of hoodsync.yaml; without one, the repository of ``start``: the nearest
     folder at or above it holding ``.git``; ``None`` when ``start`` is in no project."""
     if config.source is None:
-        return _repository_of(start)
+        return repository_of(start)
     return config.root.resolve()
 
 
@@ -1621,13 +1679,6 @@ def _variables_in(found: LoadResult) -> set[str]:
             continue
         names.update(reference_names(raw.decode("utf-8", "replace")))
     return names
-
-
-def _repository_of(path: Path) -> Path | None:
-    """The nearest folder at or above ``path`` (a folder, else its file's folder) that holds
-    ``.git``, or ``None``."""
-    start = path if path.is_dir() else path.parent
-    return next((p for p in (start, *start.parents) if (p / ".git").exists()), None)
 
 
 def pull_new_files(
@@ -1753,7 +1804,7 @@ def repository_root(path: str, config: Config) -> Path:
     """The repository ``path`` (a definition file, as named) is in: the nearest folder above
     it, as named (symbolic links not followed), that holds ``.git``; else the project's folder
     (that of hoodsync.yaml, or the working directory)."""
-    return _repository_of(Path(os.path.abspath(path)).parent) or config.root
+    return repository_of(Path(os.path.abspath(path)).parent) or config.root
 
 
 def linked_outside(path: str, config: Config) -> str | None:

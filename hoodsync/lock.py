@@ -121,11 +121,22 @@ def _command() -> str:
 
 
 def lock_dir(env: dict[str, str] | None = None) -> Path:
-    """The folder lock files live in (module docstring)."""
+    """The folder lock files live in (module docstring), the same whatever folder a run starts
+    from. A relative ``HOODSYNC_LOCK_DIR`` is a :class:`ConfigError` naming it: resolved against
+    each run's working directory, it would give two applies of one account started from two
+    folders two locks, neither waiting for the other. A relative ``XDG_STATE_HOME`` is ignored,
+    as the XDG Base Directory specification says of relative paths there."""
     env = dict(os.environ) if env is None else env
-    if env.get("HOODSYNC_LOCK_DIR"):
-        return Path(env["HOODSYNC_LOCK_DIR"])
-    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    given = env.get("HOODSYNC_LOCK_DIR")
+    if given:
+        if not os.path.isabs(given):
+            raise ConfigError(
+                f"HOODSYNC_LOCK_DIR={given!r} is a relative path: every apply would lock in a "
+                "folder of its own working directory; set it to an absolute path"
+            )
+        return Path(given)
+    xdg = env.get("XDG_STATE_HOME", "")
+    base = xdg if os.path.isabs(xdg) else str(Path.home() / ".local" / "state")
     return Path(base) / "hoodsync" / "locks"
 
 

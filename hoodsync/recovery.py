@@ -36,8 +36,9 @@ goes through, the change's last step is applied), or an apply's plan finds it no
 (the campaign is not paused any more and nothing is pending on it, or the definition now says
 ``state: paused`` / ``state: canceled``, or is gone; an email campaign left sending is stopped,
 or another is the definition's now, or the definition says ``state: active``). ``plan`` never
-writes a journal, so only ``apply`` closes entries. The journal is local to the working tree (``.hoodsync/journal``): a
-CI job that starts from a clean checkout has none of it.
+writes a journal, so only ``apply`` closes entries. The journal is local to the project's state
+folder (``.hoodsync/journal``, :func:`hoodsync.config.state_folder_of`): a CI job that starts
+from a clean checkout has none of it.
 
 So the newest journal (by its file name) must be read whole: only its last line may be cut
 short, as a kill leaves it. Any other damaged line, or a first line that is not its ``start``,

@@ -186,6 +186,34 @@ def test_paths_of_two_projects_are_refused_before_anything_is_read(
         assert line.endswith("(no hoodsync.yaml); run hoodsync once per project")
 
 
+def test_without_hoodsync_yaml_paths_of_two_repositories_are_refused_before_anything_is_read(
+    repo: Path, real_looking: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without hoodsync.yaml a project is a repository, and its state folder (the apply
+    journals, the sandbox) is the first PATH's: a later PATH of another repository, or of
+    none, would have its journals kept where a run of its own project never reads them."""
+    write(repo, "defs/one.yaml", campaign_yaml("one", "One"))
+    other = repo.parent / "other"
+    (other / ".git").mkdir(parents=True)
+    write(other, "two.yaml", campaign_yaml("two", "Two"))
+    write(repo.parent, "loose/three.yaml", campaign_yaml("three", "Three"))
+    for argv, names in (
+        (["apply", "--auto-approve", "defs", "../other"], (f"repository {other}", "repository .")),
+        (["plan", "defs/one.yaml", "../loose/three.yaml"], ("no repository", "repository .")),
+        (["plan", "../loose", "defs"], ("repository .", "no repository")),
+    ):
+        code, out, err = cli(capsys, *argv)
+        assert (code, out, real_looking.requests) == (1, "", [])
+        assert err == (
+            f"error: {argv[-1]} belongs to another project ({names[0]}) than {argv[-2]} "
+            f"({names[1]}); run hoodsync once per project\n"
+        )
+    # PATHS of one repository, or outside any (where the first PATH's folder is the project).
+    assert cli(capsys, "validate", "defs", str(repo / "defs" / "one.yaml"))[0] == 0
+    write(repo.parent, "loose/four.yaml", campaign_yaml("four", "Four"))
+    assert cli(capsys, "validate", "../loose/three.yaml", "../loose/four.yaml")[0] == 0
+
+
 def test_a_symlink_loop_in_a_scanned_folder_is_a_one_line_error(
     repo: Path, real_looking: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:

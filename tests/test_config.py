@@ -65,6 +65,64 @@ def test_the_working_directory_is_the_fallback(tmp_path: Path) -> None:
     assert found == tmp_path / "repo" / "hoodsync.yaml"
 
 
+# ------------------------------------------------------------------------------ the state folder
+
+
+@pytest.mark.parametrize(
+    ("cwd", "paths"),
+    [
+        (".", ["repo/defs/a.yaml"]),  # a file, from the parent
+        (".", ["repo/defs"]),  # a folder
+        (".", ["repo/defs/a.yaml", "repo/more"]),  # several: the first one's
+        (".", ["repo"]),
+        ("repo/defs", []),  # none, from a subfolder: the working directory's repository
+        ("repo/defs", ["."]),
+        ("repo/more", ["../defs/a.yaml"]),
+        ("elsewhere", ["../repo/more/b.yaml", "../repo/defs"]),
+    ],
+)
+def test_without_hoodsync_yaml_the_state_folder_is_the_repositorys_wherever_run_from(
+    tmp_path: Path, cwd: str, paths: list[str]
+) -> None:
+    """The journals an apply leaves must be where the next plan of the project looks, and the
+    sandbox the same account, whichever folder either is run from (not the working
+    directory's, as it was)."""
+    tree(tmp_path, "repo/.git/", "repo/defs/a.yaml", "repo/more/b.yaml", "elsewhere/")
+    config = load_config(paths, env={}, cwd=tmp_path / cwd)
+    state = tmp_path.resolve() / "repo" / ".hoodsync"
+    assert config.state_dir == state
+    assert config.sandbox_db(config.account(None)) == state / "sandbox.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("cwd", "paths", "state"),
+    [
+        (".", ["defs/a.yaml"], "defs"),  # a file: its folder
+        ("other", ["../defs/a.yaml"], "defs"),
+        (".", ["defs"], "defs"),  # a folder: itself
+        ("other", ["../defs", "../other"], "defs"),  # several: the first one's
+        ("defs", [], "defs"),  # none: the working directory
+    ],
+)
+def test_outside_any_repository_the_state_folder_is_the_first_paths(
+    tmp_path: Path, cwd: str, paths: list[str], state: str
+) -> None:
+    tree(tmp_path, "defs/a.yaml", "other/")
+    config = load_config(paths, env={}, cwd=tmp_path / cwd)
+    assert config.state_dir == tmp_path.resolve() / state / ".hoodsync"
+
+
+@pytest.mark.parametrize(
+    ("cwd", "paths"), [("repo", []), ("repo/defs", []), (".", ["repo/defs/a.yaml"])]
+)
+def test_with_hoodsync_yaml_the_state_folder_is_beside_it(
+    tmp_path: Path, cwd: str, paths: list[str]
+) -> None:
+    tree(tmp_path, "repo/.git/", "repo/hoodsync.yaml", "repo/defs/a.yaml")
+    config = load_config(paths, env={}, cwd=tmp_path / cwd)
+    assert config.state_dir == tmp_path.resolve() / "repo" / ".hoodsync"
+
+
 # ------------------------------------------------------------------------------ endpoints
 
 

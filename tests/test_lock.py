@@ -379,6 +379,46 @@ def test_apply_with_a_lock_dir_that_is_a_file_says_so_in_one_line(
         assert remote.campaigns() == []
 
 
+def test_a_relative_lock_dir_is_refused_in_one_line_naming_the_variable(
+    emulated: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolved against each run's working directory, a relative HOODSYNC_LOCK_DIR would give
+    two applies of one account started from two folders two locks: neither would wait."""
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    monkeypatch.setenv("HOODSYNC_LOCK_DIR", "locks")
+    code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: HOODSYNC_LOCK_DIR='locks' is a relative path: every apply would lock in a "
+        "folder of its own working directory; set it to an absolute path\n"
+    )
+    assert not (emulated.root / "locks").exists()
+    assert not (emulated.root / ".hoodsync" / "journal").exists()
+    with emulated.remote() as remote:
+        assert remote.campaigns() == []
+
+
+def test_a_relative_xdg_state_home_is_ignored(
+    emulated: Account,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """As the XDG Base Directory specification says: a relative path there is invalid, and
+    the default (``~/.local/state``) is used, the same from every folder."""
+    write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
+    monkeypatch.delenv("HOODSYNC_LOCK_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_STATE_HOME", "state")
+    assert lock_dir() == tmp_path / "home" / ".local" / "state" / "hoodsync" / "locks"
+    code, _, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0, err
+    assert len(list(lock_dir().glob("*.lock"))) == 1
+    assert not (emulated.root / "state").exists()
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert lock_dir() == tmp_path / "xdg" / "hoodsync" / "locks"
+
+
 def test_lock_files_are_private_unless_the_folder_is_shared_with_a_group(tmp_path: Path) -> None:
     """A folder hoodsync makes is its user's alone; in a folder made group-writable by hand
     (shared by several users) a lock file is group-writable too, whatever the umask."""

@@ -118,8 +118,14 @@ class HeldCreates:
 
 
 def stop_with_creates_on_the_wire(
-    acc: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], n: int
+    acc: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    n: int,
+    *paths: str,
 ) -> HeldCreates:
+    """``apply PATHS`` (from the working directory as it is), stopped at once with ``n``
+    creates on the wire; its journal is in ``acc.root``'s state folder."""
     held = HeldCreates(acc, n)
     real = hoodsync.remote.hood.HoodClient.create_campaign
 
@@ -127,7 +133,7 @@ def stop_with_creates_on_the_wire(
         return held.create(client, body, **kwargs)
 
     monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", create)
-    code, out, err = cli(capsys, "apply", "--auto-approve", "--parallelism", str(n))
+    code, out, err = cli(capsys, "apply", "--auto-approve", "--parallelism", str(n), *paths)
     monkeypatch.setattr(hoodsync.remote.hood.HoodClient, "create_campaign", real)
     assert code == 1, (out, err)
     assert "Apply stopped at once (Ctrl-C twice)" in out
@@ -315,15 +321,26 @@ def test_creates_unanswered_under_another_token_are_waited_for_too(
     assert [c.address for c in run.plan.changes] == ["campaign.a"]
 
 
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["in-the-project", "elsewhere"])
 def test_a_saved_plan_waits_too_and_is_refused_when_the_late_create_lands(
-    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    emulated: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    elsewhere: bool,
 ) -> None:
     """A plan saved before the interrupted apply would create the object again; ``apply
     --plan`` waits out the window before checking the plan is fresh, sees the late create,
-    and refuses the plan as stale instead of sending a second create."""
+    and refuses the plan as stale instead of sending a second create. Also when it is run
+    from a folder outside the project (no PATHS, no hoodsync.yaml): the saved plan records
+    the state folder it was made with, and its journals are read there."""
+    if elsewhere:
+        (emulated.root / "hoodsync.yaml").unlink()
     write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
     assert cli(capsys, "plan", "--out", "saved.json")[0] == 0
     held = stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 1)
+    if elsewhere:
+        (emulated.root.parent / "elsewhere").mkdir()
+        monkeypatch.chdir(emulated.root.parent / "elsewhere")
     try:
         clock = FakeClock(lines(journals(emulated.root)[0])[-1]["ts"])
 
@@ -333,13 +350,48 @@ def test_a_saved_plan_waits_too_and_is_refused_when_the_late_create_lands(
             clock.sleep(seconds)
 
         hooks = Hooks()
-        options = ApplyOptions(plan_file=Path("saved.json"))
+        options = ApplyOptions(plan_file=emulated.root / "saved.json")
         with pytest.raises(StalePlanError, match=r"campaign\.a \(now exists\)"):
             engine.apply(options, hooks, threading.Event(), clock=clock, sleep=sleep)
     finally:
         held.release.set()
     assert hooks.notices[0].startswith("Waiting 60 s before reading account 'default'")
     assert [n for n, _, _ in remote_campaigns(emulated)] == ["Campaign a"]
+    if elsewhere:  # nothing was kept in the working directory
+        assert not Path(".hoodsync").exists()
+
+
+def test_the_journal_is_the_projects_whichever_folder_apply_runs_from(
+    emulated: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An apply of ``repo`` run from the folder above it (no hoodsync.yaml) is stopped with a
+    create on the wire. Its journal is the project's, ``repo/.hoodsync``: the next apply, run
+    inside ``repo/c``, waits for that create as one run from above would (``plan`` reads the
+    journals the same way), sees it committed late, and does not create it again."""
+    (emulated.root / "hoodsync.yaml").unlink()
+    write(emulated.root, "c/a.yaml", titled_campaign("a", "A"))
+    monkeypatch.chdir(emulated.root.parent)
+    held = stop_with_creates_on_the_wire(emulated, monkeypatch, capsys, 1, "repo")
+    try:
+        assert not Path(".hoodsync").exists()
+        [stopped] = journals(emulated.root)
+        clock = FakeClock(lines(stopped)[-1]["ts"] + 10.0)
+
+        def sleep(seconds: float) -> None:
+            if not clock.sleeps:
+                held.commit("Campaign a")  # the server commits the create late
+            clock.sleep(seconds)
+
+        monkeypatch.chdir(emulated.root / "c")
+        hooks = Hooks()
+        # Once it has waited, the create is in the account: nothing is left to change.
+        ok = engine.apply(ApplyOptions(), hooks, threading.Event(), clock=clock, sleep=sleep)
+    finally:
+        held.release.set()
+    assert ok is None
+    assert hooks.notices[0].startswith("Waiting 50 s before reading account 'default' again")
+    assert [n for n, _, _ in remote_campaigns(emulated)] == ["Campaign a"]
+    assert not Path(".hoodsync").exists()
 
 
 # ------------------------------------------------------------------ 2. SIGTERM

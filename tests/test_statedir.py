@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EmulatorHandle
-from test_cli_plan import campaign_yaml, cli, make_account, write
+from test_cli_plan import Account, campaign_yaml, cli, emulated, make_account, write
 from test_cli_projects import repo  # noqa: F401  (fixture)
 
 from hoodsync.statedir import IGNORE_TEXT, holding_folder, make_folder
@@ -101,3 +102,100 @@ def test_no_output_is_written_into_the_state_folder(
         "sandbox, its plan key, the apply journals); choose a path outside it\n"
     )
     assert {p: p.read_bytes() for p in state.rglob("*") if p.is_file()} == before
+
+
+# ------------------------------------------------------------------ where the state folder is
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., EmulatorHandle]
+) -> Account:
+    """A sandbox account in ``tmp_path/repo`` (a repository, no hoodsync.yaml) holding
+    ``c/one.yaml``; the working directory is the folder above it."""
+    acc = make_account("sandbox", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "c/one.yaml", campaign_yaml("one", "One"))
+    monkeypatch.chdir(tmp_path)
+    return acc
+
+
+def test_the_sandbox_and_journals_are_the_projects_whichever_folder_runs(
+    project: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without hoodsync.yaml, an apply of a file of the project run from the folder above it
+    keeps its sandbox and journal in the project's state folder: a plan run inside the project
+    (no PATHS), or of the folder, sees the same sandbox account."""
+    state, parent = project.root / ".hoodsync", project.root.parent
+    code, _, err = cli(capsys, "apply", "--auto-approve", "repo/c/one.yaml")
+    assert code == 0, err
+    assert (state / "sandbox.sqlite").is_file() and any(state.glob("journal/*.jsonl"))
+    assert not (parent / ".hoodsync").exists()
+    monkeypatch.chdir(project.root / "c")
+    assert cli(capsys, "plan", "--detailed-exitcode")[0] == 0  # no changes
+    monkeypatch.chdir(parent)
+    assert cli(capsys, "plan", "--detailed-exitcode", "repo/c", "repo/c/one.yaml")[0] == 0
+    assert not (project.root / "c" / ".hoodsync").exists()
+    with project.remote() as remote:
+        assert [c["name"] for c in remote.campaigns()] == ["One"]
+
+
+def test_a_saved_plan_is_applied_with_the_state_folder_it_was_made_with(
+    project: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plan repo --out` from the folder above the project, `apply --plan` (no PATHS) from a
+    folder outside it: the saved plan records its state folder, so the apply uses the sandbox
+    it was planned against (its seal is checked with that sandbox's key) and journals there."""
+    state, parent = project.root / ".hoodsync", project.root.parent
+    assert cli(capsys, "plan", "repo", "--out", "plan.json")[0] == 0
+    saved = json.loads((parent / "plan.json").read_text())
+    assert saved["state_folder"] == str(state)
+    (parent / "elsewhere").mkdir()
+    monkeypatch.chdir(parent / "elsewhere")
+    code, out, err = cli(capsys, "apply", "--auto-approve", "--plan", "../plan.json")
+    assert code == 0, err
+    assert "Apply complete: 1 applied" in out
+    assert any(state.glob("journal/*.jsonl"))
+    assert not (parent / "elsewhere" / ".hoodsync").exists()
+    with project.remote() as remote:
+        assert [c["name"] for c in remote.campaigns()] == ["One"]
+
+
+def test_a_saved_plan_whose_state_folder_was_edited_is_refused(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The recorded state folder is under the seal: pointing it at another project's journals
+    makes the plan "modified", refused before anything is sent or made there."""
+    acc = emulated
+    write(acc.root, "c/one.yaml", campaign_yaml("one", "One"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    saved = json.loads((acc.root / "plan.json").read_text())
+    other = acc.root.parent / "other"
+    other.mkdir()
+    saved["state_folder"] = str(other / ".hoodsync")
+    (acc.root / "plan.json").write_text(json.dumps(saved))
+    code, out, err = cli(capsys, "apply", "--auto-approve", "--plan", "plan.json")
+    assert code == 1 and "plan.json was modified after it was written" in err
+    assert not (other / ".hoodsync").exists()
+    with acc.remote() as remote:
+        assert remote.campaigns() == []
+
+
+def test_a_state_folder_an_older_hoodsync_left_in_a_subfolder_is_named_not_moved(
+    project: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run from a subfolder of a project without hoodsync.yaml, hoodsync used to keep its state
+    there: such a folder is no longer read, and plan says so; nothing in it is touched."""
+    former = project.root / "c" / ".hoodsync"
+    (former / "journal").mkdir(parents=True)
+    (former / "journal" / "x.jsonl").write_text("{}\n")
+    monkeypatch.chdir(project.root / "c")
+    code, _, err = cli(capsys, "plan")
+    assert code == 0, err
+    assert (
+        f"note: {former} is not read: without hoodsync.yaml the state folder (apply journals, "
+        f"sandbox) is the project's, {project.root / '.hoodsync'}; move what that one holds there "
+        "if it is this project's"
+    ) in err.splitlines()
+    assert (former / "journal" / "x.jsonl").read_text() == "{}\n"
+    monkeypatch.chdir(project.root)  # the project's own folder: nothing to say
+    assert "is not read" not in cli(capsys, "plan")[2]
