@@ -71,6 +71,13 @@ Contract:
   silent. Once the apply is stopping, that listing is bounded as the look above, and fails
   when it cannot be made in time (:func:`_check_duplicates` says why no duplicate can come of
   that).
+* Immediately before each step, the change's time-dependent flags are judged again by the
+  clock of that moment plus :data:`SEND_MARGIN`, with the planner's own rules
+  (:meth:`~hoodsync.kinds.base.KindRules.timely_since`): when the steps from there on now do
+  something the plan did not say — a time they send has passed since it was made, an
+  activation now sends at once — that step is not sent. The change fails (nothing sent for
+  that step: its journal line is a failed ``result`` marked ``not_done``, with no intent), a
+  campaign paused for it is resumed, and the failure counts as any other.
 
 Only the CLI prints: each finished change is reported to a :class:`hoodsync.hooks.ChangeHooks`
 (``change_finished``), as every other event of an apply is.
@@ -79,6 +86,7 @@ Only the CLI prints: each finished change is reported to a :class:`hoodsync.hook
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import enum
 import functools
 import hmac
@@ -110,11 +118,13 @@ from hoodsync.errors import (
 from hoodsync.hooks import ChangeHooks
 from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal, Trace
-from hoodsync.kinds import from_remote
+from hoodsync.kinds import RULES, from_remote
 from hoodsync.kinds.base import group_by
+from hoodsync.kinds.namesakes import acted_on_id
 from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import PHASES, Action, Change, Flag, Plan, Step, stops_created, waits_after
 from hoodsync.wire import (
+    API_TIME,
     CAMPAIGN_AFTER_CANCEL,
     CAMPAIGN_AFTER_PAUSE,
     CAMPAIGN_RESUMED,
@@ -134,6 +144,7 @@ __all__ = [
     "unchecked",
     "apply_plan",
     "UNANSWERED_CREATES_LIMIT",
+    "SEND_MARGIN",
 ]
 
 log = logging.getLogger(__name__)
@@ -142,6 +153,17 @@ log = logging.getLogger(__name__)
 #: up to ``max_attempts`` sends, each a request deadline plus a settle window: minutes), no
 #: new create starts (README, "Waiting, retries and bounds").
 UNANSWERED_CREATES_LIMIT = 2
+
+#: How far ahead of the clock the times of a step about to be sent are judged
+#: (:meth:`_Runner.late`): a time this close counts as passed, since the request reaches the
+#: server, and the server acts on it, a little after the look (README, "Apply").
+SEND_MARGIN = dt.timedelta(seconds=10)
+
+
+def _machine_now() -> dt.datetime:
+    """This machine's clock, timezone-aware (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
 
 #: What a state action leaves the object in, per kind and op (campaign statuses are the API's).
 _SETTLED: Mapping[tuple[Kind, str], frozenset[str]] = {
@@ -387,6 +409,12 @@ class _Runner:
     unanswered: list[str] = field(default_factory=list)
     #: how many changes were not started because of :attr:`unanswered`
     held_creates: int = 0
+    #: the clock times are judged by before each step (:meth:`late`; see :func:`apply_plan`)
+    now: Callable[[], dt.datetime] = _machine_now
+    #: the clock the plan's time-dependent flags were judged by (``Plan.planned_at``)
+    planned_at: dt.datetime | None = None
+    #: (kind, id) → each object as read before the apply (the clients' dict)
+    objects: Mapping[tuple[Kind, str], Mapping[str, Any]] = field(default_factory=dict)
     #: when (``clock``) the apply was first seen stopping: see :meth:`stop_elapsed`
     _stopped_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -425,6 +453,10 @@ class _Runner:
         for index, step in enumerate(steps):
             self._check_abort()
             target = None if step.op == "create" else (step.id or created or change.remote_id)
+            late = self.late(change, steps, index)
+            if late is not None:
+                result = self._refused(change, steps, index, target, late, created)
+                return _with_live_note(result, live)
             if not self.journal.write(
                 "intent", address=change.address, step=index, op=step.op, id=target, **about
             ):
@@ -444,15 +476,14 @@ class _Runner:
                         # A create is never preceded by a live edit's pause: nothing to resume.
                         result = self._create_cut_short(change, index, exc, created, len(steps))
                         return _with_live_note(result, _MAYBE if stops_new else None)
-                self.journal.write(
+                self._journal_failure(
                     "result",
-                    address=change.address,
-                    step=index,
-                    op=step.op,
-                    id=target,
-                    status="failed",
-                    error=str(exc),
-                    **({"not_done": True} if not _may_have_taken_effect(exc) else {}),
+                    change,
+                    index,
+                    step,
+                    target,
+                    str(exc),
+                    not_done=not _may_have_taken_effect(exc),
                 )
                 resumed = self._compensate(change, steps[:index], target)
                 if resumed is None and step.op == "pause" and Flag.LIVE_EDIT in change.flags:
@@ -476,15 +507,7 @@ class _Runner:
                 try:
                     self._settle(change.kind, step.op, target)
                 except HoodsyncError as exc:
-                    self.journal.write(
-                        "settle",
-                        address=change.address,
-                        step=index,
-                        op=step.op,
-                        id=target,
-                        status="failed",
-                        error=str(exc),
-                    )
+                    self._journal_failure("settle", change, index, step, target, str(exc))
                     if step.op == "stop" and target == created and stops_new:
                         live = created  # accepted, not seen: it may still be sending
                     if index + 1 == len(steps):
@@ -519,9 +542,83 @@ class _Runner:
             len(steps),
         )
 
+    def _journal_failure(
+        self,
+        event: str,
+        change: Change,
+        index: int,
+        step: Step,
+        target: str | None,
+        error: str,
+        *,
+        not_done: bool = False,
+    ) -> None:
+        """The journal's ``event`` line (``result``, ``settle``) for step ``index`` of
+        ``change``, which failed (``not_done``: it certainly did not take effect)."""
+        self.journal.write(
+            event,
+            address=change.address,
+            step=index,
+            op=step.op,
+            id=target,
+            status="failed",
+            error=error,
+            **({"not_done": True} if not_done else {}),
+        )
+
     def _check_abort(self) -> None:
         if self.abort.is_set():
             raise _Abandoned
+
+    def late(self, change: Change, steps: Sequence[Step], index: int) -> str | None:
+        """Why step ``index`` of ``change`` (``steps`` resolved) must not be sent, if it must
+        not: judged at :attr:`now` plus :data:`SEND_MARGIN`, the steps from it on do
+        something time-dependent that they did not when the plan was made — a time sent that
+        has passed since, an activation that now sends at once. The planner's own rules judge
+        it (:meth:`~hoodsync.kinds.base.KindRules.timely_since`), on the object as read before
+        the apply (:attr:`objects`)."""
+        at = self.now() + SEND_MARGIN
+        ident = acted_on_id(change)
+        raw = self.objects.get((change.kind, ident)) if ident is not None else None
+        rules = RULES[change.kind]
+        obj = rules.remote_object(raw) if raw is not None else None
+        new = rules.timely_since(steps[index:], obj, self.planned_at, at)
+        if not new:
+            return None
+        return (
+            f"{'; '.join(sorted(new))}, which it did not when the plan was made (judged at "
+            f"{at.strftime(API_TIME)} GMT: the later of this machine's and Hood's clock, "
+            f"plus {SEND_MARGIN.seconds} s for the request to arrive); plan again"
+        )
+
+    def _refused(
+        self,
+        change: Change,
+        steps: Sequence[Step],
+        index: int,
+        target: str | None,
+        why: str,
+        created: str | None,
+    ) -> Result:
+        """The failure of ``change`` whose step ``index`` (on ``target``) is not sent, for
+        ``why`` (:meth:`late`). Its journal line is a failed ``result`` marked ``not_done``,
+        with no intent before it (nothing was sent); a campaign paused for the edit is
+        resumed, as after any failed step."""
+        step = steps[index]
+        self._journal_failure("result", change, index, step, target, why, not_done=True)
+        resumed = self._compensate(change, steps[:index], target)
+        after = f" (after {index} of its steps succeeded)" if index else ""
+        detail = f"{step.op} not sent{after}: {why}"
+        result = Result(
+            change.address,
+            change.action,
+            Outcome.FAILED,
+            detail,
+            created or target,
+            index,
+            len(steps),
+        )
+        return _with_pause_note(result, resumed)
 
     def _note_unanswered(self, address: str) -> None:
         with self._lock:
@@ -1129,8 +1226,17 @@ def apply_plan(
     journal_fields: Mapping[str, Any] | None = None,
     value_key: ValueKey | None = None,
     unanswered_limit: int = UNANSWERED_CREATES_LIMIT,
+    now: Callable[[], dt.datetime] = _machine_now,
+    remote: Mapping[Kind, Sequence[Mapping[str, Any]]] | None = None,
 ) -> ApplyReport:
     """Execute ``plan`` and return every change's result (see the module docstring).
+
+    Before each step, its change's time-dependent flags are judged again (the module
+    docstring): by ``now`` (timezone-aware; the engine passes the later of this machine's and
+    the server's clock, :meth:`hoodsync.session.Session.judging_time`) against
+    ``plan.planned_at``, on the objects the changes act on as ``remote`` holds them (kind →
+    the clients' dicts, as read before the apply; a change whose object is not there is
+    judged as the planner judges one without it).
 
     ``value_key`` is the account's key of the sensitive values' fingerprints: a value that
     no longer has the fingerprint the plan recorded refuses the apply before any write
@@ -1177,6 +1283,11 @@ def apply_plan(
         stop=stop,
         abort=abort,
         unanswered_limit=unanswered_limit,
+        now=now,
+        planned_at=plan.planned_at,
+        objects={
+            (kind, str(d.get("id"))): d for kind, items in (remote or {}).items() for d in items
+        },
     )
     unknown_before = _unknown_outcomes(clients)
     recorder.write(

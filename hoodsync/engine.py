@@ -178,7 +178,8 @@ def apply(
     Ctrl-C) winds the apply down: no new change starts; ``abort`` set (a second one)
     ends it without waiting for the calls in flight (:func:`hoodsync.apply.apply_plan`).
     ``clock`` and ``sleep`` time the wait for an interrupted apply's unanswered creates
-    (:class:`Recovery`).
+    (:class:`Recovery`); ``clock`` is also what times in definitions are judged by, after the
+    approval and before each step (:func:`hoodsync.apply.apply_plan`).
 
     Raises :class:`HoodsyncError` (nothing applied) for invalid input, a held lock, a stale or
     edited saved plan, a plan with errors, the safety guard, or a refused approval."""
@@ -193,7 +194,7 @@ def apply(
             _check_env(runs, config, options.plan_file)
             if hooks.approve():
                 _check_unmoved(runs, config, clock)
-            return apply_all(runs, config, options.parallelism, hooks, stop, abort)
+            return apply_all(runs, config, options.parallelism, hooks, stop, abort, clock=clock)
         finally:
             close_all(runs)
 
@@ -504,8 +505,8 @@ def _check_targets(
 
 @dataclass
 class Run:
-    """One account's part of a command: its plan, the session it was read through, and (when
-    it was planned here rather than loaded from a file) the remote objects it was planned on."""
+    """One account's part of a command: its plan, the session it was read through, and the
+    remote objects it was planned on (a saved plan: as read to check it still holds)."""
 
     account: Account
     plan: Plan
@@ -1143,8 +1144,10 @@ def _run_apply(
     hooks: Hooks,
     stop: threading.Event,
     abort: threading.Event | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> ApplyReport:
     from hoodsync.apply import Clients, apply_plan
+    from hoodsync.session import utc
 
     session = run.session
     if session.falconyte is None and any(c.kind.system == "falconyte" for c in run.plan.changes):
@@ -1170,6 +1173,9 @@ def _run_apply(
         abort=abort,
         forbidden_env=config.secret_names(),
         value_key=run.value_key,
+        # Each step's times are judged by the later of this machine's and Hood's clock.
+        now=lambda: session.judging_time(utc(clock())),
+        remote=run.remote,
         # What the next run reads back (hoodsync.journal, hoodsync.recovery).
         journal_fields={
             "identity": _identity(run.account, config),
@@ -1226,9 +1232,12 @@ def apply_all(
     hooks: Hooks,
     stop: threading.Event,
     abort: threading.Event | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
 ) -> bool:
     """Apply every account's plan concurrently, each reporting to ``hooks``. True when every
-    change of every account was applied.
+    change of every account was applied. ``clock`` (UTC seconds) is this machine's clock,
+    which each step's times are judged by (:func:`hoodsync.apply.apply_plan`).
 
     ``stop`` set (Ctrl-C): no new change starts, changes in flight finish, and every
     account still reports its result (the rest "not attempted"). ``abort`` set (Ctrl-C
@@ -1240,7 +1249,9 @@ def apply_all(
         name = run.account.name
         try:
             hooks.apply_started(name, run.plan)
-            report = _run_apply(run, config, parallelism, journals[index], hooks, stop, abort)
+            report = _run_apply(
+                run, config, parallelism, journals[index], hooks, stop, abort, clock
+            )
             hooks.apply_finished(name, report)
             return report.ok
         except HoodsyncError as exc:
@@ -1500,11 +1511,12 @@ def open_saved_plan(
     )
     try:
         now = utc(recovery.clock()) if recovery is not None else None
-        check_fresh(saved.plan, session, os.environ, saved.config.secret_names(), now=now)
+        remote = check_fresh(saved.plan, session, os.environ, saved.config.secret_names(), now=now)
     except BaseException:
         session.close()
         raise
-    return Run(saved.account, saved.plan, session, unfinished=unfinished, value_key=key)
+    # The objects as read for the check: what each step's times are judged on at apply.
+    return Run(saved.account, saved.plan, session, remote, unfinished=unfinished, value_key=key)
 
 
 # --- pull ----------------------------------------------------------------------------------

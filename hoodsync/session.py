@@ -8,6 +8,7 @@ handed only to the transports.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -33,7 +34,7 @@ from hoodsync.kinds.base import Desired
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.kinds.namesakes import IdentityIndex, acted_on, identity
 from hoodsync.model import Definition, Kind
-from hoodsync.plan import AccountInfo, Change, Namesake, Plan, Step
+from hoodsync.plan import AccountInfo, Change, Namesake, Note, Plan, Severity, Step
 from hoodsync.planner import make_plan
 from hoodsync.remote.falconyte import FalconyteClient
 from hoodsync.remote.hood import HoodClient
@@ -42,6 +43,7 @@ from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, 
 
 __all__ = [
     "BOUND_VARIABLES",
+    "CLOCK_NOTE_SKEW",
     "Session",
     "AccountPlan",
     "open_session",
@@ -76,6 +78,21 @@ class Session:
         """``on_request`` hook of the transports: one more request sent."""
         with self._lock:
             self.requests += 1
+
+    @property
+    def clock_skew(self) -> float | None:
+        """How far Hood's clock is ahead of this machine's (seconds; negative: behind), by its
+        answers' ``Date`` header (:attr:`ApiTransport.clock_skew`); ``None`` when unknown.
+        Hood's, because the times in definitions are campaign and push task times."""
+        return self.hood.transport.clock_skew if self.hood is not None else None
+
+    def judging_time(self, machine: dt.datetime) -> dt.datetime:
+        """The clock times in definitions are judged by (has a time passed?): the later of
+        ``machine`` (this machine's clock, or a test's) and Hood's, which is ``machine`` moved
+        by :attr:`clock_skew`. A Hood clock behind this machine's, or unknown, changes nothing:
+        the later of the two is the one that never takes a passed time for one ahead."""
+        skew = self.clock_skew
+        return machine + dt.timedelta(seconds=skew) if skew is not None and skew > 0 else machine
 
     def close(self) -> None:
         for closer in reversed(self._closers):
@@ -398,7 +415,9 @@ def plan_account(
     A real endpoint without its secret fails with :class:`ConfigError` before any request.
     Definitions may not interpolate any configured account's secret variable
     (:meth:`Config.secret_names`); ``now`` (default: the current UTC time) lets the planner
-    tell times that have passed. Sensitive values are fingerprinted under the account's
+    tell times that have passed, judged by the later of it and Hood's clock
+    (:meth:`Session.judging_time`); a plan-wide info note says when the two differ by more
+    than :data:`CLOCK_NOTE_SKEW`. Sensitive values are fingerprinted under the account's
     :func:`value_key`; ``make_value_key`` makes a sandbox's plan key first when it has none
     (for a plan that is saved or applied, which must be able to check its values).
     ``resolved``: ``definitions`` already resolved (:func:`hoodsync.planner.prepare`).
@@ -426,15 +445,41 @@ def plan_account(
             env=env,
             read_requests=session.requests,
             forbidden_env=config.secret_names(),
-            now=now or dt.datetime.now(dt.UTC),
+            # after the read: its answers' Date header says where Hood's clock is
+            now=session.judging_time(now or dt.datetime.now(dt.UTC)),
             from_clients=True,  # read_remote's dicts are the clients' own, normalised
             value_key=key,
             resolved=resolved,
         )
+        plan = _with_clock_note(plan, session.clock_skew)
     except BaseException:
         session.close()
         raise
     return AccountPlan(plan, session, remote, key)
+
+
+#: Seconds between Hood's clock and this machine's beyond which the plan says so in a note.
+CLOCK_NOTE_SKEW = 30.0
+
+
+def _with_clock_note(plan: Plan, skew: float | None) -> Plan:
+    """``plan``, with an info note when Hood's clock is more than :data:`CLOCK_NOTE_SKEW`
+    seconds from this machine's (``skew``, :attr:`Session.clock_skew`): times in definitions
+    are judged by the later of the two, which a reviewer comparing them with a watch should
+    know. ``Date`` holds whole seconds, so the note gives the middle of what it allows."""
+    if skew is None:
+        return plan
+    gap = round(skew + 0.5)
+    if abs(gap) <= CLOCK_NOTE_SKEW:
+        return plan
+    side = "ahead of" if gap > 0 else "behind"
+    later = "Hood's" if gap > 0 else "this machine's"
+    note = Note(
+        Severity.INFO,
+        f"Hood's clock is about {abs(gap)} s {side} this machine's (by its answers' Date "
+        f"header); times in definitions are judged by the later of the two, {later}",
+    )
+    return dataclasses.replace(plan, notes=(*plan.notes, note))
 
 
 def spec_shapes(
@@ -468,8 +513,9 @@ def check_fresh(
     forbidden_env: frozenset[str] = frozenset(),
     *,
     now: dt.datetime | None = None,
-) -> None:
-    """Refuse a plan the account moved away from since it was made (before any write).
+) -> dict[Kind, list[dict[str, Any]]]:
+    """Refuse a plan the account moved away from since it was made (before any write); else
+    return the account's objects as read for the check (kind → the clients' dicts).
 
     Re-reads the account by listing (a few requests, not one per object). A change is stale
     when its remote object is gone or no longer has the fingerprint the plan recorded; when an
@@ -478,16 +524,16 @@ def check_fresh(
     :func:`hoodsync.apply.identity_name`; one dict per kind, not a scan per create); when the objects sharing its identity — its marker,
     its name or one alike — are not those it was planned beside (:mod:`hoodsync.kinds.namesakes`:
     a same-name object created since makes a fresh plan refuse, or warn, and both would send);
-    or when, judged by ``now`` (default: the current UTC time), its steps do something that
-    depends on the clock that they did not when the plan was made (``plan.planned_at``): a
-    start that has passed since, so an activation sends at once
-    (:meth:`~hoodsync.kinds.base.KindRules.timely`). Raises :class:`StalePlanError` naming
-    every one and what moved.
+    or when, judged by ``now`` (default: the current UTC time; the later of it and Hood's
+    clock, :meth:`Session.judging_time`), its steps do something that depends on the clock
+    that they did not when the plan was made (``plan.planned_at``): a start that has passed
+    since, so an activation sends at once (:meth:`~hoodsync.kinds.base.KindRules.timely`).
+    Raises :class:`StalePlanError` naming every one and what moved.
     """
     env = os.environ if env is None else env
-    now = now or dt.datetime.now(dt.UTC)
     kinds = {c.kind for c in plan.changes} | {Kind.CAMPAIGN}
     remote = read_remote(session, kinds)
+    now = session.judging_time(now or dt.datetime.now(dt.UTC))
     by_id = {(kind, str(d.get("id"))): d for kind, items in remote.items() for d in items}
     indexes = {
         kind: IdentityIndex(RULES[kind], [from_remote(kind, d) for d in remote.get(kind, [])])
@@ -517,6 +563,7 @@ def check_fresh(
             moved.append(f"{change.address} ({why})")
     if moved:
         raise StalePlanError(moved)
+    return remote
 
 
 def _moved_around(
@@ -534,8 +581,7 @@ def _moved_around(
     current = index.namesakes(change.key, identity(change, obj, created_name))
     if current != change.namesakes:
         return _namesakes_moved(change, current)
-    rules = RULES[change.kind]
-    new = rules.timely(steps, obj, now) - rules.timely(steps, obj, planned_at)
+    new = RULES[change.kind].timely_since(steps, obj, planned_at, now)
     if new:
         return "; ".join(sorted(new)) + ", which it did not when the plan was made"
     return None

@@ -378,6 +378,21 @@ class KindRules(abc.ABC):
         time-dependent rules have none."""
         return frozenset()
 
+    def timely_since(
+        self,
+        steps: Sequence[Step],
+        remote: RemoteObject | None,
+        then: datetime | None,
+        now: datetime,
+    ) -> frozenset[str]:
+        """What :meth:`timely` finds at ``now`` that it did not at ``then`` (the clock a plan
+        was judged by, :attr:`~hoodsync.plan.Plan.planned_at`; ``None``: none, so everything
+        found is new): what the reviewer of that plan was not told. Used by apply, before the
+        first write (:func:`hoodsync.session.check_fresh`) and before each step
+        (:mod:`hoodsync.apply`)."""
+        found = self.timely(steps, remote, now)
+        return found - self.timely(steps, remote, then) if found else found
+
     def live(self, remote: RemoteObject) -> bool:
         """Whether ``remote`` is live: not finished, so it sends or can be made to (a create
         beside a live object with a look-alike name is warned about). By default every

@@ -26,7 +26,7 @@ from hoodsync.model import Kind, RemoteObject
 from hoodsync.plan import Change, Namesake
 from hoodsync.wire import CAMPAIGN_RETIRED
 
-__all__ = ["IdentityIndex", "acted_on", "identity", "namesake_changes"]
+__all__ = ["IdentityIndex", "acted_on", "acted_on_id", "identity", "namesake_changes"]
 
 
 class IdentityIndex:
@@ -92,10 +92,14 @@ def _marker(obj: RemoteObject) -> str:
 
 
 def acted_on(change: Change, index: IdentityIndex) -> RemoteObject | None:
-    """The existing object ``change`` acts on: its remote object, else the object of its first
-    step that names one (a change that only stops what a replacement left live)."""
-    ident = change.remote_id or next((s.id for s in change.steps if s.id), None)
-    return index.by_id(ident)
+    """The existing object ``change`` acts on (:func:`acted_on_id`), from ``index``."""
+    return index.by_id(acted_on_id(change))
+
+
+def acted_on_id(change: Change) -> str | None:
+    """The id of the existing object ``change`` acts on: its remote object, else the object of
+    its first step that names one (a change that only stops what a replacement left live)."""
+    return change.remote_id or next((s.id for s in change.steps if s.id), None)
 
 
 def identity(change: Change, obj: RemoteObject | None, created_name: str | None) -> str | None:

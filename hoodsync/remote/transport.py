@@ -72,6 +72,7 @@ from hoodsync.errors import (
 )
 from hoodsync.remote.network import DeadlineBackend, is_loopback_host, network_transport
 from hoodsync.remote.ratelimit import MAX_SERVER_WAIT, NoSlotInTime, RateLimiter, WaitTooLong
+from hoodsync.remote.ratelimit.hypothesis import parse_http_date
 
 __all__ = [
     "after_sent",
@@ -541,8 +542,8 @@ class ApiTransport:
     in-process WSGI transport). ``clock``/``sleep``/``rng`` are injected so retry timing is
     testable without waiting (without a ``limiter``, the one made here gets the same ``clock``
     and ``sleep``); ``wall_clock`` (POSIX seconds) is only used for HTTP-date ``Retry-After``
-    values. ``on_request`` is called after every attempt with a :class:`RequestRecord` (from the
-    calling thread; keep it fast).
+    values and for :attr:`clock_skew`. ``on_request`` is called after every attempt with a
+    :class:`RequestRecord` (from the calling thread; keep it fast).
 
     Bounds (every wait on a server has one): the fields of ``policy`` (default
     ``RetryPolicy()``). ``environ`` (default :data:`os.environ`) is where proxies are read from
@@ -593,6 +594,8 @@ class ApiTransport:
         self.max_response_bytes = max_response_bytes
         #: Creates whose outcome was unknown at least once (a sent POST with no usable answer).
         self.unknown_outcomes = 0
+        #: See :attr:`clock_skew`.
+        self._clock_skew: float | None = None
         self._count_lock = threading.Lock()
         self._token = token
         self._auth_header = "Authorization" if api == "hood" else "x-api-key"
@@ -636,6 +639,17 @@ class ApiTransport:
 
     def __repr__(self) -> str:
         return f"ApiTransport({self.api}, {self.base_url})"
+
+    @property
+    def clock_skew(self) -> float | None:
+        """How many seconds the server's clock is ahead of this machine's (negative: behind), as
+        the ``Date`` header of the latest answer that carried a valid one showed it when the
+        answer arrived (``wall_clock``); ``None`` until then. ``Date`` holds the whole second
+        the server wrote it in, before the answer travelled, so a server in step with this
+        machine reads 0 to about a second behind: this never puts ahead a server that is not.
+        Times in definitions are judged by the later of the two clocks
+        (:meth:`hoodsync.session.Session.judging_time`)."""
+        return self._clock_skew
 
     @property
     def settle_window(self) -> float:
@@ -1078,6 +1092,9 @@ class ApiTransport:
         # One pass over the headers (each lookup by name would decode them all again); repeated
         # names are joined with ", " as a lookup by name joins them.
         kept = {name: value for name, value in response.headers.items() if name in _KEPT_HEADERS}
+        date = parse_http_date(kept.get("date"))
+        if date is not None:  # a plain store: whichever answer arrived last wins
+            self._clock_skew = date - self._wall_clock()
         if status == 429:
             return self._throttled(kept, ticket=ticket, op=op, attempt=attempt)
         self.limiter.observe(kept, ticket)
