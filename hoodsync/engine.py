@@ -11,8 +11,9 @@ reported to a :class:`hoodsync.hooks.Hooks` view. Nothing here prints.
    or, with ``--plan FILE``, read the saved plan and check its seal and account
    (:func:`load_saved_plan`);
 2. lock every account it will write to (:func:`lock_accounts`, :mod:`hoodsync.lock`);
-3. read each account and plan it, concurrently (:func:`make_plans`); or re-read what a saved
-   plan acts on and refuse it when anything moved (:func:`open_saved_plan`). Either first reads
+3. read each account and plan it, concurrently (:func:`make_plans`); or refuse a saved plan
+   a journal says was applied already, re-read what it acts on and refuse it when anything
+   moved (:func:`open_saved_plan`). Either first reads
    the account's newest journal (:mod:`hoodsync.recovery`): creates an interrupted apply sent
    without an answer are waited for until the server can no longer commit them, and what it
    left undone goes into the plan and on into this apply's journal;
@@ -321,7 +322,9 @@ def _check_unmoved(runs: Sequence[Run], config: Config, clock: Callable[[], floa
     check = functools.partial(check_fresh, now=utc(clock()))
     outcomes = in_parallel(
         [
-            functools.partial(check, r.plan, r.session, os.environ, config.secret_names())
+            functools.partial(
+                check, r.plan, r.session, os.environ, config.secret_names(), seen=r.seen
+            )
             for r in work
         ]
     )
@@ -518,6 +521,11 @@ class Run:
     #: The account's key of the sensitive values' fingerprints (hoodsync.session.value_key):
     #: the plan's masks were made with it, and apply checks the values with it.
     value_key: ValueKey | None = field(default=None, repr=False)
+    #: Kind → the ids of the objects of each kind matched by name that the plan was made on
+    #: (:func:`hoodsync.session.objects_seen`): apply tells what appeared since by them.
+    seen: Mapping[Kind, frozenset[str]] | None = None
+    #: A saved plan's identity (:attr:`SavedPlan.seal`), recorded in the apply's journal.
+    saved_plan: str | None = None
 
 
 def close_all(runs: Sequence[Run]) -> None:
@@ -907,7 +915,7 @@ def make_plans(
     an answer waits — in this thread, where Ctrl-C arrives — until the server can no longer
     commit it, and is made again; then each plan is amended with what that apply left undone.
     """
-    from hoodsync.session import plan_account
+    from hoodsync.session import objects_seen, plan_account
 
     _check_something_to_plan(prep, prune)
     _check_prune_scope(prep, prune)
@@ -927,7 +935,12 @@ def make_plans(
             resolved=_resolved(prep, mine),
         )
         return Run(
-            account, planned.plan, planned.session, planned.remote, value_key=planned.value_key
+            account,
+            planned.plan,
+            planned.session,
+            planned.remote,
+            value_key=planned.value_key,
+            seen=objects_seen(planned.remote),
         )
 
     pairs = list(zip(prep.accounts, prep.shares))
@@ -1125,15 +1138,34 @@ def plan_apis(plan_: Plan) -> list[str]:
 #: path; beside ``Plan.to_dict()``'s keys, under the seal): :func:`load_saved_plan` uses it.
 STATE_FIELD = "state_folder"
 
+#: The key under which a saved plan records, for each kind matched by name that it creates
+#: objects of, the ids of that kind's objects it was made on (``{"PushTask": ["1049"]}``;
+#: beside ``Plan.to_dict()``'s keys, under the seal): apply tells by them which objects
+#: appeared since (:func:`hoodsync.session.check_fresh`).
+SEEN_FIELD = "objects_seen"
+
 
 def seal_plan(run: Run, config: Config, doc: dict[str, Any]) -> dict[str, Any]:
-    """The saved-plan document: ``doc`` and the state folder it was planned with
-    (:data:`STATE_FIELD`), sealed with the account's key (see hoodsync.identity)."""
+    """The saved-plan document: ``doc``, the state folder it was planned with
+    (:data:`STATE_FIELD`) and the objects it was made on (:data:`SEEN_FIELD`), sealed with
+    the account's key (see hoodsync.identity)."""
     from hoodsync.identity import seal
     from hoodsync.session import account_key
 
     key = account_key(run.account, config, plan_apis(run.plan), os.environ)
-    return seal({**doc, STATE_FIELD: str(config.state_dir)}, key)
+    seen = run.seen or {}
+    objects = {kind.value: sorted(seen.get(kind, ())) for kind in _created_by_name(run.plan)}
+    return seal({**doc, STATE_FIELD: str(config.state_dir), SEEN_FIELD: objects}, key)
+
+
+def _created_by_name(plan_: Plan) -> list[Kind]:
+    """The kinds matched by name (push tasks, email campaigns) that ``plan_`` creates objects
+    of: those whose objects apply must tell apart by what the plan was made on."""
+    from hoodsync.plan import Action
+    from hoodsync.planner import MATCHED_BY_NAME
+
+    made = {c.kind for c in plan_.changes if c.action is Action.CREATE and c.steps}
+    return [kind for kind in MATCHED_BY_NAME if kind in made]
 
 
 def _run_apply(
@@ -1181,6 +1213,8 @@ def _run_apply(
             "identity": _identity(run.account, config),
             "settle_window": _settle_window(),
             "carried": [u.to_dict() for u in run.unfinished],
+            # an apply of a saved plan spends it (hoodsync.recovery.applied_before)
+            **({"saved_plan": run.saved_plan} if run.saved_plan is not None else {}),
         },
     )
 
@@ -1307,12 +1341,16 @@ def lock_accounts(
 
 @dataclass
 class SavedPlan:
-    """A saved plan read and verified (seal, account), before any request."""
+    """A saved plan read and verified (seal, account), before any request. ``seal`` is its
+    identity (the MAC of its seal: the same file, the same plan); ``seen`` what it records of
+    the objects it was made on (:data:`SEEN_FIELD`)."""
 
     path: Path
     plan: Plan
     account: Account
     config: Config
+    seal: str = ""
+    seen: Mapping[Kind, frozenset[str]] = field(default_factory=dict)
 
 
 def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -> SavedPlan:
@@ -1365,7 +1403,33 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
     if uses_falconyte and "falconyte" not in apis:
         apis.append("falconyte")
     unseal(doc, account_key(account, config, apis, os.environ), str(path))
-    return SavedPlan(path, plan_, account, config)
+    mac = seal.get("mac") if isinstance(seal, dict) else None  # a string: unseal checked it
+    return SavedPlan(path, plan_, account, config, str(mac), _saved_seen(path, doc, plan_))
+
+
+def _saved_seen(path: Path, doc: Mapping[str, Any], plan_: Plan) -> dict[Kind, frozenset[str]]:
+    """What the sealed saved plan ``doc`` records of the objects it was made on
+    (:data:`SEEN_FIELD`). A plan that creates push tasks or email campaigns and records none
+    of their kind was made by an older hoodsync: apply could not tell the objects that appeared
+    since it from those it was made beside, so it is refused (:class:`PlanError`)."""
+    from hoodsync.errors import PlanError
+    from hoodsync.model import Kind
+
+    recorded = doc.get(SEEN_FIELD)
+    seen: dict[Kind, frozenset[str]] = {}
+    if isinstance(recorded, Mapping):
+        for kind in Kind:
+            ids = recorded.get(kind.value)
+            if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
+                seen[kind] = frozenset(ids)
+    missing = [k for k in _created_by_name(plan_) if k not in seen]
+    if missing:
+        raise PlanError(
+            f"{path} records no list of the {' and '.join(k.value for k in missing)} objects "
+            "it was made beside (it was made by an older hoodsync), so apply cannot tell what "
+            "appeared since; nothing was applied. Make a new plan."
+        )
+    return seen
 
 
 def _saved_state(config: Config, doc: Any) -> Config:
@@ -1473,8 +1537,13 @@ def open_saved_plan(
     saved: SavedPlan, parallelism: int | None, recovery: Recovery | None = None
 ) -> Run:
     """Connect to the saved plan's account and refuse the plan, before any write, when it is
-    stale (an object it acts on moved since, or an object it would create now exists). Its
-    ``${env:...}`` values are checked first, before anything is read or waited for
+    stale (an object it acts on moved since, or an object it would create now exists, or one
+    appeared beside a create that differs from it in its name alone:
+    :func:`hoodsync.session.check_fresh`). Before anything else, a plan that a journal of its
+    state folder records as applied, in whole or in part, is refused (a saved plan is applied
+    once: :func:`hoodsync.recovery.applied_before`); the caller holds the account's lock, so
+    an apply of it that runs or ran on this machine has its journal there. Its
+    ``${env:...}`` values are checked next, before anything is read or waited for
     (:func:`_check_env`): a variable unset, refused or changed since the plan is named as
     such, not taken for a change of the account.
 
@@ -1482,9 +1551,17 @@ def open_saved_plan(
     an answer, the check waits until the server can no longer commit those creates (a late one
     then makes the plan stale, not a duplicate); whatever that apply left undone is carried
     into this run's journal as it was (the plan was amended when it was made)."""
-    from hoodsync.recovery import creates_to_wait_for, wait_until, waiting_notice
+    from hoodsync.errors import PlanError
+    from hoodsync.recovery import applied_before, creates_to_wait_for, wait_until, waiting_notice
     from hoodsync.session import check_fresh, open_session, utc, value_key
 
+    # Under the account's lock: an apply of this plan that ran, or runs, has its journal.
+    spent = applied_before(saved.config.state_dir / "journal", saved.seal)
+    if spent is not None:
+        raise PlanError(
+            f"{saved.path} {spent}: a saved plan is applied once; nothing was sent. Make a "
+            "new plan (`hoodsync plan --out`) and review it"
+        )
     # The seal was checked with the sandbox's plan key: it exists, nothing is made here.
     key = value_key(saved.account, saved.config, os.environ, create=True)
     # The values first: a variable unset or changed since the plan would have the check below
@@ -1511,12 +1588,28 @@ def open_saved_plan(
     )
     try:
         now = utc(recovery.clock()) if recovery is not None else None
-        remote = check_fresh(saved.plan, session, os.environ, saved.config.secret_names(), now=now)
+        remote = check_fresh(
+            saved.plan,
+            session,
+            os.environ,
+            saved.config.secret_names(),
+            now=now,
+            seen=saved.seen,
+        )
     except BaseException:
         session.close()
         raise
     # The objects as read for the check: what each step's times are judged on at apply.
-    return Run(saved.account, saved.plan, session, remote, unfinished=unfinished, value_key=key)
+    return Run(
+        saved.account,
+        saved.plan,
+        session,
+        remote,
+        unfinished=unfinished,
+        value_key=key,
+        seen=saved.seen,
+        saved_plan=saved.seal,
+    )
 
 
 # --- pull ----------------------------------------------------------------------------------

@@ -12,8 +12,11 @@ The lines the next run reads back (:func:`read_journal`, :mod:`hoodsync.recovery
 
 * ``start``: ``account`` (its name), ``identity`` (the Hood endpoint's identity, a keyed hash
   that cannot be turned back into the token: :mod:`hoodsync.identity`), ``settle_window`` (how
-  long this run allowed a server to commit a create after its answer was lost) and ``carried``
-  (what earlier interrupted applies left to do that was still open when this one planned);
+  long this run allowed a server to commit a create after its answer was lost), ``carried``
+  (what earlier interrupted applies left to do that was still open when this one planned) and,
+  for ``apply --plan``, ``saved_plan``: the saved plan's identity (the MAC of its seal), so
+  that the same saved plan is not applied twice (:func:`journal_files_with`,
+  :attr:`Replay.sent`);
 * ``intent``: ``step`` and ``of`` (the change's step count), ``op``, ``id``, ``live_edit``
   on the steps of an edit of a running campaign (pause, update, resume), and ``stops_created``
   on the steps of a change that creates an email campaign and then stops it (Falconyte creates
@@ -56,6 +59,7 @@ __all__ = [
     "read_journal",
     "journal_files",
     "journal_files_of",
+    "journal_files_with",
     "journal_label",
     "MAX_START_LINE",
 ]
@@ -216,6 +220,9 @@ class Trace:
     created_id: str | None = None
     #: A stop of :attr:`created_id` went through.
     created_stopped: bool = False
+    #: A call of this change took effect, or may have: its result was ``ok``, ``unknown``, or
+    #: a failure not known to have done nothing (no ``not_done``). See :attr:`may_have_sent`.
+    took_effect: bool = False
 
     def feed(self, event: str, fields: Mapping[str, Any], ts: float = 0.0) -> None:
         """Take one line (``fields`` without ``ts`` and ``event``) into account."""
@@ -242,6 +249,8 @@ class Trace:
                     self.created_stopped = False  # accepted, not seen: it may still send
             return
         status = fields.get("status")
+        if status != "failed" or fields.get("not_done") is not True:
+            self.took_effect = True
         if status == "unknown":
             return
         self.in_flight = None
@@ -282,6 +291,14 @@ class Trace:
         return self.created_id is not None or creating or self.create_unknown
 
     @property
+    def may_have_sent(self) -> bool:
+        """A call of this change may have changed the account: one took effect (or may have:
+        :attr:`took_effect`), or its intent is written and its outcome is not known (no result
+        yet: the process died). A step refused before it was sent (a failed result marked
+        ``not_done``, with or without an intent before it) changed nothing."""
+        return self.took_effect or self.in_flight is not None
+
+    @property
     def unfinished(self) -> bool:
         """Something was sent, and not every step of the change went through (or the last
         one's status never showed)."""
@@ -298,6 +315,27 @@ class Replay:
     ended: bool = False
     last_ts: float = 0.0
     traces: dict[str, Trace] = field(default_factory=dict)
+    #: When the ``start`` line was written (UTC seconds; 0.0 when it holds no valid time).
+    started: float = 0.0
+
+    @property
+    def sent(self) -> bool:
+        """Whether the apply may have changed the account: a call of some change took effect
+        or may have (:attr:`Trace.may_have_sent`). An apply stopped before its first call
+        (Ctrl-C before any change started, a kill before the first intent) sent nothing."""
+        return any(t.may_have_sent for t in self.traces.values())
+
+    @property
+    def complete(self) -> bool:
+        """Whether every change the apply set out to make (the ``start`` line's ``changes``)
+        went through: each one's steps all applied, none failed."""
+        total = self.start.get("changes")
+        done = sum(
+            1
+            for t in self.traces.values()
+            if t.of is not None and not t.unfinished and t.failed is None
+        )
+        return isinstance(total, int) and done >= total
 
     @property
     def pid(self) -> int | None:
@@ -328,6 +366,7 @@ def read_journal(path: Path, *, strict: bool = False) -> Replay | None:
                         raise DamagedJournal(path, 1, "the line is not the journal's start line")
                     continue
                 replay = Replay(path, {k: v for k, v in record.items() if k not in _LINE_FIELDS})
+                replay.started = when
             replay.last_ts = max(replay.last_ts, when)
             if event == "end":
                 replay.ended = True
@@ -416,42 +455,45 @@ def journal_files_of(folder: Path, identity: str) -> list[Path]:
     """The journals in ``folder`` whose ``start`` line records the account ``identity``
     (:mod:`hoodsync.identity`), whatever account name wrote them — an account renamed in
     hoodsync.yaml keeps its identity, and what its applies left open stays its own —, newest
-    first. Only first lines are read, of regular files only, and only up to
-    :data:`MAX_START_LINE` bytes: nothing here waits (a FIFO is not opened for a writer) or
-    reads without end. A file whose first line is not a readable ``start`` line (longer than
-    that bound included), that is not a regular file, or that cannot be read, is not among
-    them: whose it is cannot be told (it may be any account's; one of this account's name is
-    still found by :func:`journal_files`, and read strictly). A folder that does not exist
-    holds none; one that cannot be listed raises :class:`OSError`."""
+    first (:func:`journal_files_with`)."""
+    return journal_files_with(folder, "identity", identity)
+
+
+def journal_files_with(folder: Path, key: str, value: str) -> list[Path]:
+    """The journals in ``folder`` whose ``start`` line records ``value`` under ``key`` (an
+    account's ``identity``, a saved plan's ``saved_plan``), newest first. Only first lines are
+    read, of regular files only, and only up to :data:`MAX_START_LINE` bytes: nothing here
+    waits (a FIFO is not opened for a writer) or reads without end. A file whose first line is
+    not a readable ``start`` line (longer than that bound included), that is not a regular
+    file, or that cannot be read, is not among them: what it records cannot be told (one of an
+    account's name is still found by :func:`journal_files`, and read strictly). A folder that
+    does not exist holds none; one that cannot be listed raises :class:`OSError`."""
     try:
         names = [p for p in folder.iterdir() if p.suffix == ".jsonl"]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    out = [path for path in names if _start_identity(path, identity)]
+    out = [path for path in names if _start_records(path, key, value)]
     return sorted(out, key=lambda p: p.name, reverse=True)
 
 
-def _start_identity(path: Path, identity: str) -> bool:
-    """Whether the first line of ``path`` is a ``start`` line recording ``identity``."""
+def _start_records(path: Path, key: str, value: str) -> bool:
+    """Whether the first line of ``path`` is a ``start`` line recording ``value`` under
+    ``key``."""
     try:
         with _open_regular(path) as fh:
             raw = fh.readline(MAX_START_LINE + 1)
     except OSError:
         return False
     if len(raw) > MAX_START_LINE:
-        return False  # cannot be told: see journal_files_of
+        return False  # cannot be told: see journal_files_with
     line = raw.decode("utf-8", errors="replace")
-    if identity not in line:  # the cheap test first: most journals are other accounts'
+    if value not in line:  # the cheap test first: most journals are other accounts'
         return False
     try:
         record = json.loads(line)
     except (ValueError, RecursionError):
         return False
-    return (
-        isinstance(record, dict)
-        and record.get("event") == "start"
-        and record.get("identity") == identity
-    )
+    return isinstance(record, dict) and record.get("event") == "start" and record.get(key) == value
 
 
 def _open_regular(path: Path) -> BinaryIO:

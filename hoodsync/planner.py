@@ -50,6 +50,7 @@ __all__ = [
     "estimate",
     "requests_for",
     "renamed_objects",
+    "renamed_candidates",
 ]
 
 log = logging.getLogger(__name__)
@@ -252,7 +253,7 @@ def make_plan(
                     created[address] = des
         renamed: dict[str, list[RemoteObject]] = {}
         if kind is not Kind.CAMPAIGN and created and match.unmanaged:
-            renamed = _renamed(created, match.unmanaged, rules, ctx)
+            renamed = renamed_candidates(created, match.unmanaged, rules, ctx)
             changes = _warn_renamed(changes, created, renamed)
         by_address = {des.address: des for des in kind_desired} if match.duplicates else {}
         for address, dup, kept in match.duplicates:
@@ -358,7 +359,7 @@ def _prune_notes(unmanaged: Sequence[RemoteRef]) -> list[Note]:
 _RENAMED_PAIRS_MAX = 5_000
 
 
-def _renamed(
+def renamed_candidates(
     created: Mapping[str, Desired],
     unmanaged: Sequence[RemoteObject],
     rules: KindRules,
@@ -366,7 +367,9 @@ def _renamed(
 ) -> dict[str, list[RemoteObject]]:
     """Address of each create of a kind matched by name (push tasks, email campaigns) → the
     unmanaged objects of that kind that differ from its definition in their name alone (see
-    :func:`_warn_renamed`)."""
+    :func:`_warn_renamed`). Nothing is looked for above :data:`_RENAMED_PAIRS_MAX` pairs.
+    Apply asks the same of the objects that appeared since a plan was made
+    (:func:`hoodsync.session.check_fresh`)."""
     if len(created) * len(unmanaged) > _RENAMED_PAIRS_MAX:
         return {}
     hints: dict[str, list[RemoteObject]] = {}
@@ -392,8 +395,9 @@ def _warn_renamed(
 ) -> list[Change]:
     """Warn on each create of a kind matched by name (push tasks, email campaigns) when an
     unmanaged object of that kind differs from the definition in its name alone (``hints``,
-    from :func:`_renamed`): it was most likely the one the definition managed, renamed in the
-    UI (or its ``${env:...}`` name's value changed), and the create makes a second, live one.
+    from :func:`renamed_candidates`): it was most likely the one the definition managed,
+    renamed in the UI (or its ``${env:...}`` name's value changed), and the create makes a
+    second, live one.
     One note per such object, naming it by id and quoting both names as the plan shows names
     side by side (:func:`_names_side_by_side`: escaped where they would look alike, masked when
     the definition's name comes from ``${env:...}``). The create is flagged

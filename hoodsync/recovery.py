@@ -44,6 +44,10 @@ So the newest journal (by its file name) must be read whole: only its last line 
 short, as a kill leaves it. Any other damaged line, or a first line that is not its ``start``,
 makes it unreadable (:attr:`Leftovers.error`), never passed over for an older journal that
 does not know what the newest kept open.
+
+The journals also say which saved plans were applied: an apply of one records the plan's
+identity in its ``start`` line, and once it sent anything, ``apply --plan`` refuses that plan
+(:func:`applied_before`): what it left undone is the next plan's to finish, as above.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ from hoodsync.journal import (
     Trace,
     journal_files,
     journal_files_of,
+    journal_files_with,
     read_journal,
 )
 from hoodsync.kinds import RULES, from_remote
@@ -97,6 +102,7 @@ __all__ = [
     "waiting_notice",
     "wait_until",
     "amend",
+    "applied_before",
 ]
 
 #: The longest settle window a journal is believed about (``HOODSYNC_SETTLE_WINDOW``'s bound):
@@ -450,6 +456,52 @@ def _what(trace: Trace) -> str:
     if trace.of is not None and trace.done < trace.of:
         return f"stopped after {trace.done} of its {trace.of} steps"
     return "its resume did not go through"
+
+
+# ------------------------------------------------------------------------------ saved plans
+
+
+def applied_before(folder: Path, seal: str) -> str | None:
+    """Why the saved plan whose identity is ``seal`` (the MAC of its seal, which an apply of
+    it records in its journal's ``start`` line as ``saved_plan``) must not be applied again —
+    a phrase such as ``was applied at 2026-12-05 20:01:12 UTC (journal …)`` —, or ``None``
+    when no journal in ``folder`` says it was.
+
+    A saved plan says what to do to the account as it was when the plan was made; applied
+    once, it is spent. The account's own checks (:func:`hoodsync.session.check_fresh`) catch
+    most of a second run, but not all: a push task the first run created and someone renamed
+    since is no longer the create's object, and the create would make a second one. So an
+    apply of it that sent anything — all of it, or part (interrupted, or with failures: the
+    next plan finishes that, from the journal and the account) — spends it. One that sent
+    nothing (stopped before its first change, every step refused before it was sent) does
+    not (:attr:`~hoodsync.journal.Replay.sent`). A journal that records it and cannot be read
+    spends it too: what that apply sent cannot be told. Only first lines are read, then the
+    journals that record this plan."""
+    try:
+        paths = journal_files_with(folder, "saved_plan", seal)
+    except OSError as exc:
+        return (
+            f"may have been applied: the journal folder {_shown(folder)} cannot be read "
+            f"({exc.strerror or exc})"
+        )
+    for path in paths:
+        try:
+            replay = read_journal(path)
+        except OSError as exc:
+            return (
+                f"is recorded as applied in the journal {_shown(path)}, which cannot be read "
+                f"({exc.strerror or exc})"
+            )
+        if replay is None or not replay.sent:
+            continue
+        when, shown = _when(replay.started), _shown(path)
+        if replay.complete:
+            return f"was applied at {when} (journal {shown})"
+        return (
+            f"was applied in part at {when} (journal {shown}; the next plan finishes what that "
+            "apply left undone)"
+        )
+    return None
 
 
 # ------------------------------------------------------------------------------ creates

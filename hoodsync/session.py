@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -30,12 +30,12 @@ from hoodsync.identity import (
     sandbox_value_key,
 )
 from hoodsync.kinds import RULES, fingerprint, from_remote
-from hoodsync.kinds.base import Desired
+from hoodsync.kinds.base import Context, Desired
 from hoodsync.kinds.email_campaign import EmailCampaignRules
 from hoodsync.kinds.namesakes import IdentityIndex, acted_on, identity
 from hoodsync.model import Definition, Kind
-from hoodsync.plan import AccountInfo, Change, Namesake, Note, Plan, Severity, Step
-from hoodsync.planner import make_plan
+from hoodsync.plan import AccountInfo, Action, Change, Namesake, Note, Plan, Severity, Step
+from hoodsync.planner import MATCHED_BY_NAME, make_plan, renamed_candidates
 from hoodsync.remote.falconyte import FalconyteClient
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.ratelimit import RateLimiter
@@ -53,6 +53,7 @@ __all__ = [
     "plan_account",
     "spec_shapes",
     "check_fresh",
+    "objects_seen",
     "utc",
     "account_key",
     "value_key",
@@ -506,6 +507,17 @@ def utc(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
+def objects_seen(remote: Mapping[Kind, Sequence[Mapping[str, Any]]]) -> dict[Kind, frozenset[str]]:
+    """Kind → the ids of its objects in ``remote`` (the clients' dicts, as a plan was made on),
+    for the kinds matched by name (push tasks, email campaigns) that were read: what
+    :func:`check_fresh` tells the objects that appeared since the plan from."""
+    return {
+        kind: frozenset(str(d.get("id")) for d in remote[kind])
+        for kind in MATCHED_BY_NAME
+        if kind in remote
+    }
+
+
 def check_fresh(
     plan: Plan,
     session: Session,
@@ -513,6 +525,7 @@ def check_fresh(
     forbidden_env: frozenset[str] = frozenset(),
     *,
     now: dt.datetime | None = None,
+    seen: Mapping[Kind, Collection[str]] | None = None,
 ) -> dict[Kind, list[dict[str, Any]]]:
     """Refuse a plan the account moved away from since it was made (before any write); else
     return the account's objects as read for the check (kind → the clients' dicts).
@@ -521,13 +534,17 @@ def check_fresh(
     when its remote object is gone or no longer has the fingerprint the plan recorded; when an
     object it would create now exists (one the planner would match its definition to, by its
     name as ``env`` resolves it: :meth:`IdentityIndex.matches`,
-    :func:`hoodsync.apply.identity_name`; one dict per kind, not a scan per create); when the objects sharing its identity — its marker,
-    its name or one alike — are not those it was planned beside (:mod:`hoodsync.kinds.namesakes`:
-    a same-name object created since makes a fresh plan refuse, or warn, and both would send);
-    or when, judged by ``now`` (default: the current UTC time; the later of it and Hood's
-    clock, :meth:`Session.judging_time`), its steps do something that depends on the clock
-    that they did not when the plan was made (``plan.planned_at``): a start that has passed
-    since, so an activation sends at once (:meth:`~hoodsync.kinds.base.KindRules.timely`).
+    :func:`hoodsync.apply.identity_name`; one dict per kind, not a scan per create); when the
+    objects sharing its identity — its marker, its name or one alike — are not those it was
+    planned beside (:mod:`hoodsync.kinds.namesakes`: a same-name object created since makes a
+    fresh plan refuse, or warn, and both would send); when, judged by ``now`` (default: the
+    current UTC time; the later of it and Hood's clock, :meth:`Session.judging_time`), its
+    steps do something that depends on the clock that they did not when the plan was made
+    (``plan.planned_at``): a start that has passed since, so an activation sends at once
+    (:meth:`~hoodsync.kinds.base.KindRules.timely`); or, for a create of a kind matched by
+    name, when an object appeared since that differs from it in its name alone
+    (:func:`_second_copies`; ``seen``: kind → the ids of the objects the plan was made on,
+    :func:`objects_seen`; ``None``: not looked for).
     Raises :class:`StalePlanError` naming every one and what moved.
     """
     env = os.environ if env is None else env
@@ -540,6 +557,7 @@ def check_fresh(
         for kind in kinds
     }
     moved: list[str] = []
+    creates: list[tuple[Change, tuple[Step, ...]]] = []
     for change in plan.changes:
         if not change.steps:
             continue
@@ -561,9 +579,56 @@ def check_fresh(
         why = _moved_around(change, steps, index, name, plan.planned_at, now)
         if why is not None:
             moved.append(f"{change.address} ({why})")
+        elif change.action is Action.CREATE and change.remote_id is None:
+            creates.append((change, steps))
+    if seen is not None:
+        moved.extend(_second_copies(plan, creates, indexes, seen, now))
     if moved:
         raise StalePlanError(moved)
     return remote
+
+
+def _second_copies(
+    plan: Plan,
+    creates: Sequence[tuple[Change, tuple[Step, ...]]],
+    indexes: Mapping[Kind, IdentityIndex],
+    seen: Mapping[Kind, Collection[str]],
+    now: dt.datetime,
+) -> list[str]:
+    """What :func:`check_fresh` says of each of ``creates`` (a create of ``plan`` and its
+    steps, resolved) of a kind matched by name beside which an object appeared since the plan
+    (its id is not among those ``seen`` when it was made) that differs from it in its name
+    alone, as the planner judges it (:func:`hoodsync.planner.renamed_candidates`, on the
+    definition the steps show: :meth:`~hoodsync.kinds.base.KindRules.desired_of_create`). A
+    fresh plan warns on such a create (``SECOND_COPY``: most likely the definition's own object,
+    renamed in the UI — after an earlier apply of this very plan, say — or a copy made under
+    another name), which the reviewer of this plan was not shown: the create would make a
+    second object, and both send. Objects the plan was made beside are not new to its
+    reviewer: those it warned about, and those other definitions manage (which no plan warns
+    about). Bounded as the planner is: nothing is looked for when the creates and the new
+    objects of a kind make more pairs than it looks at."""
+    ctx = Context(prune=plan.prune, allow_replace=plan.allow_replace, now=now)
+    out: list[str] = []
+    for kind in MATCHED_BY_NAME:
+        mine = [(c, s) for c, s in creates if c.kind is kind]
+        known = frozenset(seen.get(kind, ()))
+        appeared = [o for o in indexes[kind].objects if o.id not in known] if mine else []
+        if not appeared:
+            continue
+        rules = RULES[kind]
+        desired = {
+            change.address: des
+            for change, steps in mine
+            if (des := rules.desired_of_create(change, steps)) is not None
+        }
+        for address, objs in renamed_candidates(desired, appeared, rules, ctx).items():
+            ids = sorted(o.id for o in objs)
+            out.append(
+                f"{address} ({'ids' if len(ids) > 1 else 'id'} {', '.join(ids)} appeared "
+                "since the plan, differing from it in its name only: probably this "
+                "definition's own, renamed; the create would make a second one)"
+            )
+    return out
 
 
 def _moved_around(

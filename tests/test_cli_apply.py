@@ -9,6 +9,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -566,16 +567,25 @@ def test_saved_plan_creating_a_renamed_key_is_not_stale_because_of_its_orphan(
 def test_saved_plan_applies_exactly_once(
     emulated: Account, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Applied again, a saved plan is refused by its own apply's journal; without that journal
+    (a CI job from a clean checkout), by what that apply did to the account."""
+    journals = emulated.root / ".hoodsync" / "journal"
     write(emulated.root, "c/one.yaml", campaign_yaml("one", "One"))
     assert cli(capsys, "plan", "--out", "create.json")[0] == 0
     code, out, _ = cli(capsys, "apply", "--plan", "create.json", "--auto-approve")
     assert code == 0 and rows(out)["campaign.one"][1] == "applied"
+    code, _, err = cli(capsys, "apply", "--plan", "create.json", "--auto-approve")
+    assert code == 1 and "create.json was applied at " in err
+    journals.rename(emulated.root / "kept-journals")
     code, _, err = cli(capsys, "apply", "--plan", "create.json", "--auto-approve")
     assert code == 1 and "campaign.one (now exists)" in err
 
     write(emulated.root, "c/one.yaml", campaign_yaml("one", "One", labels="[z]"))
     assert cli(capsys, "plan", "--out", "update.json")[0] == 0
     assert cli(capsys, "apply", "--plan", "update.json", "--auto-approve")[0] == 0
+    code, _, err = cli(capsys, "apply", "--plan", "update.json", "--auto-approve")
+    assert code == 1 and "update.json was applied at " in err
+    shutil.rmtree(journals)
     code, _, err = cli(capsys, "apply", "--plan", "update.json", "--auto-approve")
     assert code == 1 and re.search(r"campaign\.one \(id \d+ changed\)", err)  # moved — by us
     with emulated.remote() as remote:

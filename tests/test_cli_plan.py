@@ -124,6 +124,9 @@ class Remote:
     def hood_post(self, path: str, body: dict[str, Any]) -> Any:
         return self._ok(self.hood.post(path, json=body))
 
+    def hood_patch(self, path: str, body: dict[str, Any]) -> Any:
+        return self._ok(self.hood.patch(path, json=body))
+
     def falconyte_post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self._ok(self.falconyte.post(path, json=body))
 

@@ -557,6 +557,89 @@ def test_a_renamed_push_task_create_is_in_the_warnings_banner_too() -> None:
     assert "creates a second copy" in render(plan.to_dict(), "text")
 
 
+_PUSH_SPEC = {
+    "name": "Replay",
+    "start_time": "2030-01-01 10:00:00",
+    "frequency": 86400,
+    "message": {"title": {"en": "Hi"}, "landing_url": "https://e.com"},
+}
+_EMAIL_SPEC = {
+    "name": "Replay",
+    "template_ids": ["3c90c3cc-0d44-4b50-8888-8dd25736052a"],
+    "mail_account_ids": ["8f14e45f-ceea-467f-a0e6-1b2d3c4d5e6f"],
+    "events": ["contact.saved"],
+}
+
+
+def _email_remote(ident: str, name: str, enabled: bool, events: list[str]) -> dict[str, Any]:
+    send = {
+        "template_ids": _EMAIL_SPEC["template_ids"],
+        "mail_account_ids": _EMAIL_SPEC["mail_account_ids"],
+        "event_triggered_send": {"enabled": enabled, "events": events},
+    }
+    return {"id": ident, "name": name, "draft_data": {"send_data": send}}
+
+
+@pytest.mark.parametrize("allow_replace", [False, True])
+@pytest.mark.parametrize(
+    ("kind", "state", "spec"),
+    [
+        (Kind.PUSH_TASK, None, _PUSH_SPEC),
+        (Kind.PUSH_TASK, "active", _PUSH_SPEC),
+        (Kind.PUSH_TASK, "inactive", _PUSH_SPEC),
+        (Kind.PUSH_TASK, None, {**_PUSH_SPEC, "status": 1, "start_time": "immediately"}),
+        (Kind.EMAIL_CAMPAIGN, None, _EMAIL_SPEC),
+        (Kind.EMAIL_CAMPAIGN, "active", _EMAIL_SPEC),
+        (Kind.EMAIL_CAMPAIGN, "stopped", _EMAIL_SPEC),
+    ],
+)
+def test_a_create_rebuilt_from_its_steps_differs_in_name_only_from_what_its_definition_does(
+    kind: Kind, state: str | None, spec: dict[str, Any], allow_replace: bool
+) -> None:
+    """Apply judges a saved create against objects that appeared since the plan by the
+    definition its steps show (:meth:`KindRules.desired_of_create`), with the planner's own
+    rule (:func:`renamed_candidates`). It finds every object the planner would warn about for
+    the definition itself, and only those — but for ``state: active`` email campaigns with
+    ``--allow-replace`` beside a stopped one, which the steps cannot tell from no ``state:``."""
+    from hoodsync.kinds import RULES
+    from hoodsync.kinds.base import Context
+    from hoodsync.planner import prepare, renamed_candidates
+
+    rules = RULES[kind]
+    (des,) = prepare([Definition(kind, "replay", spec, Location("t.yaml"), state=state)], {})
+    ctx = Context(allow_replace=allow_replace)
+    change = rules.plan(des, None, ctx)
+    assert change is not None and change.action == "create"
+    rebuilt = rules.desired_of_create(change, change.steps)
+    assert rebuilt is not None
+    if kind is Kind.PUSH_TASK:
+        others = [
+            {"id": str(i), **_PUSH_SPEC, "name": name, "status": status}
+            for i, (name, status) in enumerate(
+                [("Renamed", 0), ("Renamed", 1), ("Renamed", 2), ("Replay", 1)], 1
+            )
+        ]
+        others.append({"id": "9", **_PUSH_SPEC, "name": "Other", "frequency": 3600, "status": 1})
+    else:
+        others = [
+            _email_remote("1", "Renamed", True, ["contact.saved"]),
+            _email_remote("2", "Renamed", False, ["contact.saved"]),
+            _email_remote("3", "Replay", True, ["contact.saved"]),
+            _email_remote("9", "Other", True, ["lead.created"]),
+        ]
+    objs = [rules.from_remote(o) for o in others]
+
+    def flagged(d: Any) -> set[str]:
+        return {o.id for o in renamed_candidates({"x": d}, objs, rules, ctx).get("x", [])}
+
+    planner, apply = flagged(des), flagged(rebuilt)
+    assert planner, "the cases hold at least one object differing in its name alone"
+    if kind is Kind.EMAIL_CAMPAIGN and state == "active" and allow_replace:
+        assert apply == planner | {"2"}  # stopped: the planner would start it, not warn
+    else:
+        assert apply == planner
+
+
 #: "Spring Sale" with a Cyrillic Ѕ (U+0405), and as the plan shows it beside "Spring Sale".
 SPRING = "\u0405pring Sale"
 

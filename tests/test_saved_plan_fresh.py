@@ -7,6 +7,8 @@ the clock is injected (``engine.apply(clock=...)``), nothing sleeps."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
 import threading
 import time
 from typing import Any
@@ -18,6 +20,7 @@ from test_cli_plan import Account, cli, email_yaml, emulated, write
 from hoodsync import engine
 from hoodsync.errors import StalePlanError
 from hoodsync.hooks import NoHooks
+from hoodsync.identity import AccountKey, real_endpoint_key, seal
 from hoodsync.kinds import RULES
 from hoodsync.kinds.namesakes import IdentityIndex
 from hoodsync.model import Kind, RemoteObject
@@ -203,6 +206,161 @@ def test_shown_plan_is_stale_when_a_same_name_push_task_appeared_while_it_asked(
         "see the new plan"
     )
     assert [str(t["id"]) for t in live_push_tasks(emulated, "Digest")] == [made[0]]
+
+
+# ------------------------------------------------------------------ a second copy beside a create
+
+
+def created_body(account: Account, plan_file: str, address: str) -> dict[str, Any]:
+    """The body the saved plan ``plan_file`` sends to create ``address``."""
+    doc = json.loads((account.root / plan_file).read_text())
+    [change] = [c for c in doc["changes"] if c["address"] == address]
+    assert change["steps"][0]["op"] == "create"
+    return dict(change["steps"][0]["body"])
+
+
+def copy_under_another_name(account: Account, kind: str, body: dict[str, Any], name: str) -> str:
+    """An object made by hand with ``body``'s content under ``name``; its id."""
+    with account.remote() as remote:
+        if kind == "push_task":
+            return str(remote.hood_post("/push-tasks", {**body, "name": name})["id"])
+        made = remote.falconyte_post("/email/campaigns", {**body, "name": name})
+        return str(made["campaign"]["id"])
+
+
+def second_copy(address: str, ident: str) -> str:
+    """How the check names a create beside an object that appeared since the plan."""
+    return (
+        f"{address} (id {ident} appeared since the plan, differing from it in its name only: "
+        "probably this definition's own, renamed; the create would make a second one)"
+    )
+
+
+def test_saved_create_is_stale_when_its_own_object_was_renamed_since(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The saved plan creates push task "RT daily" and is applied; the task is renamed through
+    the API; the same plan is applied again where the first apply's journal is not (a CI job
+    from a clean checkout). The create's name is free again and its namesakes are as planned,
+    so before, the create went through: a second push task, and both send. A fresh plan warns
+    (the renamed task differs from the definition in its name only): the saved plan, which
+    did not say so, is refused, and nothing is sent."""
+    write(emulated.root, "p.yaml", push_yaml("rt-daily", "RT daily", state="active"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    assert cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")[0] == 0
+    with emulated.remote() as remote:
+        [task] = remote.push_tasks()
+        remote.hood_patch(f"/push-tasks/{task['id']}", {"name": "RT daily (renamed in UI)"})
+    shutil.rmtree(emulated.root / ".hoodsync" / "journal")
+
+    code, out, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
+    assert (code, out) == (1, "")
+    assert "the saved plan is stale" in err
+    assert second_copy("push_task.rt-daily", str(task["id"])) in err
+    with emulated.remote() as remote:
+        assert [str(t["id"]) for t in remote.push_tasks()] == [str(task["id"])]
+    code, out, _ = cli(capsys, "plan")
+    assert code == 0 and f"PushTask id {task['id']} (unmanaged) differs from this" in out
+
+
+@pytest.mark.parametrize("kind", ["push_task", "email_campaign"])
+def test_saved_create_is_stale_when_a_copy_under_another_name_appeared(
+    emulated: Account, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """Between `plan --out` and `apply --plan`, someone makes an object with the create's very
+    content under another name. A fresh plan warns that the create makes a second one beside
+    it; the saved plan did not, and is refused."""
+    if kind == "push_task":
+        address = "push_task.digest"
+        write(emulated.root, "d.yaml", push_yaml("digest", "Digest", state="active"))
+    else:
+        address = "email_campaign.react"
+        write(emulated.root, "d.yaml", email_yaml("react", "Reactivation"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    body = created_body(emulated, "plan.json", address)
+    copy = copy_under_another_name(emulated, kind, body, "Copy of it")
+
+    code, out, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
+    assert (code, out) == (1, "")
+    assert second_copy(address, copy) in err
+    with emulated.remote() as remote:
+        found = remote.push_tasks() if kind == "push_task" else remote.email_campaigns()
+    assert [str(o["id"]) for o in found] == [copy]
+
+
+def test_shown_create_is_stale_when_a_copy_under_another_name_appeared_while_it_asked(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The interactive path: while the plan creating "Digest" waits for `yes`, someone makes
+    the same push task named "Digest 2". After `yes` the check refuses: nothing sent."""
+    write(emulated.root, "p.yaml", push_yaml("digest", "Digest", state="active"))
+    doc = json.loads(cli(capsys, "plan", "--format", "json")[1])
+    [change] = doc["changes"]
+    made: list[str] = []
+
+    def copy() -> None:
+        made.append(
+            copy_under_another_name(emulated, "push_task", change["steps"][0]["body"], "Digest 2")
+        )
+
+    with pytest.raises(StalePlanError) as info:
+        engine.apply(engine.ApplyOptions(), EditedWhileAsked(copy), threading.Event())
+    assert str(info.value) == (
+        f"the plan is stale; changed since it was shown: {second_copy('push_task.digest', made[0])}"
+        "; nothing was sent: run apply again to see the new plan"
+    )
+    with emulated.remote() as remote:
+        assert [str(t["id"]) for t in remote.push_tasks()] == made
+
+
+def test_a_create_beside_a_managed_twin_or_one_it_warned_about_applies(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Objects the plan was made beside are not new: a push task another definition manages
+    whose content is the create's but for its name (no warning: it is that definition's), and
+    an unmanaged one the plan warned about (the reviewer saw it). Neither makes the saved plan,
+    or the plan an interactive apply showed, stale."""
+    write(emulated.root, "a.yaml", push_yaml("a", "Digest A", state="active"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(emulated.root, "b.yaml", push_yaml("b", "Digest B", state="active"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    code, out, err = cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")
+    assert code == 0, err
+    assert rows(out)["push_task.b"][:2] == ("create", "applied")
+
+    write(emulated.root, "c.yaml", push_yaml("c", "Digest C", state="active"))
+    assert engine.apply(engine.ApplyOptions(), Approve(), threading.Event()) is True
+
+    (emulated.root / "c.yaml").unlink()  # its task turns unmanaged: a twin of d's create
+    write(emulated.root, "d.yaml", push_yaml("d", "Digest D", state="active"))
+    code, out, _ = cli(capsys, "plan", "--out", "plan-d.json")
+    assert code == 0 and "(unmanaged) differs from this definition in its name only" in out
+    code, out, err = cli(capsys, "apply", "--plan", "plan-d.json", "--auto-approve")
+    assert code == 0, err
+    with emulated.remote() as remote:
+        assert len(remote.push_tasks()) == 4
+
+
+def test_a_saved_create_by_name_without_the_objects_it_was_made_beside_is_refused(
+    emulated: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A saved plan of an older hoodsync records no list of the objects it was made beside, so
+    apply cannot tell which appeared since: one that creates a push task is refused (made
+    again, it is applied)."""
+    write(emulated.root, "p.yaml", push_yaml("digest", "Digest", state="active"))
+    assert cli(capsys, "plan", "--out", "plan.json")[0] == 0
+    doc = json.loads((emulated.root / "plan.json").read_text())
+    handle = emulated.emulator
+    assert handle is not None
+    key = AccountKey((real_endpoint_key("hood", handle.hood_url, handle.hood_token),))
+    older = seal({k: v for k, v in doc.items() if k != "objects_seen"}, key)
+    write(emulated.root, "older.json", json.dumps(older))
+    code, _, err = cli(capsys, "apply", "--plan", "older.json", "--auto-approve")
+    assert code == 1
+    assert "older.json records no list of the PushTask objects it was made beside" in err
+    with emulated.remote() as remote:
+        assert remote.push_tasks() == []
+    assert cli(capsys, "apply", "--plan", "plan.json", "--auto-approve")[0] == 0
 
 
 # ------------------------------------------------------------------ the clock

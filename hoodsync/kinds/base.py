@@ -38,13 +38,14 @@ from hoodsync.definitions.fast_interpolate import may_reference
 from hoodsync.definitions.interpolate import escape, masked, reference_names
 from hoodsync.errors import format_json_path
 from hoodsync.identity import ValueKey
-from hoodsync.model import Definition, JsonPath, Kind, RemoteObject
+from hoodsync.model import Definition, JsonPath, Kind, Location, RemoteObject
 from hoodsync.plan import (
     Action,
     Change,
     FieldDiff,
     Flag,
     Note,
+    Op,
     SensitiveValue,
     Step,
     canonical_json,
@@ -343,6 +344,35 @@ class KindRules(abc.ABC):
     @abc.abstractmethod
     def plan(self, desired: Desired, remote: RemoteObject | None, ctx: Context) -> Change | None:
         """The change one definition needs, or ``None`` when the remote object already matches."""
+
+    def desired_of_create(self, change: Change, steps: Sequence[Step]) -> Desired | None:
+        """The definition ``change``, a create, was planned from, as far as its ``steps``
+        (resolved, as apply sends them) tell it: the create's body as its spec, and the
+        ``state:`` they show (:meth:`created_state`). ``None`` when the steps start with no
+        create. The planner builds that body from the spec, normalised, with ``state:`` folded
+        in where the kind can (a push task's ``status``), so :meth:`plan` compares it with
+        another object as it compared the definition: apply asks, of objects that appeared
+        since the plan, what the planner asks of unmanaged ones
+        (:func:`hoodsync.planner.renamed_candidates`, :func:`hoodsync.session.check_fresh`).
+        Nothing of it is shown: no location, no sensitive paths."""
+        create = steps[0] if steps else None
+        if create is None or create.op is not Op.CREATE or not isinstance(create.body, Mapping):
+            return None
+        body = dict(create.body)
+        definition = Definition(
+            change.kind,
+            change.key,
+            body,
+            Location(change.address),
+            state=self.created_state(steps),
+            order=change.order,
+        )
+        return Desired(definition, body)
+
+    def created_state(self, steps: Sequence[Step]) -> str | None:
+        """The ``state:`` a create's ``steps`` show beyond its body, for
+        :meth:`desired_of_create`: by default none (the body carries what the kind compares)."""
+        return None
 
     def duplicate_change(self, desired: Desired, dup: RemoteObject, kept: RemoteObject) -> Change:
         """The retirement of ``dup``, an extra object claiming the definition ``desired``

@@ -53,6 +53,7 @@ from hoodsync.plan import (
     Severity,
     Step,
     fingerprint_body,
+    stops_created,
 )
 from hoodsync.wire import EMAIL_STOPPED, email_campaign_status
 
@@ -197,6 +198,15 @@ class EmailCampaignRules(KindRules):
     def live(self, remote: RemoteObject) -> bool:
         """Not stopped (a stopped campaign is what a replacement leaves: superseded)."""
         return remote.status != EMAIL_STOPPED
+
+    def created_state(self, steps: Sequence[Step]) -> str | None:
+        """``stopped`` when the create is followed by the stop of what it made (:meth:`plan`
+        adds it for ``state: stopped``), else ``None``: ``state: active`` and no ``state:``
+        make the same steps. Of the two, ``None`` is the one under which more objects count
+        as differing in their name alone (with ``allow_replace``, ``state: active`` beside a
+        stopped object is a replacement that also starts it, not one that only renames), so
+        none the planner would warn about is missed."""
+        return "stopped" if stops_created(steps) else None
 
     def _compare(self, desired: Desired, remote: RemoteObject) -> list[RawDiff]:
         """Differences between the definition and ``remote`` in the spec's shape (the id lists
