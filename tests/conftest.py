@@ -18,6 +18,7 @@ Helpers importable with ``from conftest import ...``: ``FakeClock``, ``EmulatorH
 from __future__ import annotations
 
 import itertools
+import signal
 import ssl
 import threading
 import time
@@ -137,6 +138,14 @@ class EmulatorHandle:
             client.close()
         self.server.shutdown()
         self.store.close()
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` for a subprocess a test stops with SIGINT, as Ctrl-C at a terminal would:
+    a shell without job control starts its background commands with SIGINT ignored, and the
+    child would inherit that (a CI script run with ``&``, ``nohup`` under ``sh -c``), so the
+    signal is given back its default in the child, where Python makes it KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def assert_hood_error(response: httpx.Response, status: int, fragment: str = "") -> dict[str, Any]:

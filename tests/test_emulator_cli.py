@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import ctrl_c_reaches_it
 
 BANNER = re.compile(
     r"Emulator listening on (?P<url>http://127\.0\.0\.1:\d+) — Hood: (?P=url)/v1/hood, "
@@ -44,6 +45,7 @@ def start_cli() -> Iterator[Callable[..., Running]]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=ctrl_c_reaches_it,
         )
         procs.append(proc)
         assert proc.stdout is not None

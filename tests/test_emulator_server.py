@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import EmulatorHandle
+from conftest import EmulatorHandle, ctrl_c_reaches_it
 
 from hoodsync.emulator.app import EmulatorApp
 from hoodsync.emulator.server import EmulatorServer
@@ -180,6 +180,7 @@ def test_run_serves_until_ctrl_c_and_keeps_state(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=ctrl_c_reaches_it,
         )
         try:
             assert proc.stdout is not None
