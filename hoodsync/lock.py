@@ -274,17 +274,19 @@ def _holder_of_removed(fd: int, path: Path) -> Holder | None:
             lines = listing.read(_PROC_LOCKS_CAP).splitlines()
     except OSError:
         return None
-    mine = os.fstat(fd).st_ino
+    mine = _file_id(os.fstat(fd))
     gone = os.path.join(os.path.realpath(path.parent), path.name) + " (deleted)"
+    held: dict[int, set[tuple[int, int, int]]] = {}  # pid → the files it holds a flock on
     for line in lines:
         # "1: FLOCK  ADVISORY  WRITE 4242 fe:00:2326853 0 EOF" (a waiter's line has "->")
         parts = line.split()
         if len(parts) < 6 or parts[1] != "FLOCK" or not parts[4].isdigit():
             continue
-        pid, inode = int(parts[4]), parts[5].rpartition(":")[2]
-        if pid == os.getpid() or not inode.isdigit() or int(inode) == mine:
-            continue
-        if _holds_open(pid, gone):
+        pid, file = int(parts[4]), _proc_file_id(parts[5])
+        if pid != os.getpid() and file is not None and file != mine:
+            held.setdefault(pid, set()).add(file)
+    for pid, files in held.items():  # each process's descriptors are listed once
+        if _holds_removed(pid, gone, files):
             return Holder(
                 pid,
                 socket.gethostname(),
@@ -296,8 +298,25 @@ def _holder_of_removed(fd: int, path: Path) -> Holder | None:
     return None
 
 
-def _holds_open(pid: int, target: str) -> bool:
-    """Whether process ``pid`` has ``target`` open (as ``/proc/PID/fd`` names it)."""
+def _file_id(info: os.stat_result) -> tuple[int, int, int]:
+    """A file's device (major, minor) and inode, as ``/proc/locks`` names them."""
+    return os.major(info.st_dev), os.minor(info.st_dev), info.st_ino
+
+
+def _proc_file_id(field: str) -> tuple[int, int, int] | None:
+    """``/proc/locks``' ``MAJOR:MINOR:INODE`` (hexadecimal device numbers) as a file id."""
+    major, _, rest = field.partition(":")
+    minor, _, inode = rest.partition(":")
+    try:
+        return int(major, 16), int(minor, 16), int(inode)
+    except ValueError:
+        return None
+
+
+def _holds_removed(pid: int, target: str, files: set[tuple[int, int, int]]) -> bool:
+    """Whether process ``pid`` has ``target`` (a removed file, as ``/proc/PID/fd`` names it)
+    open, and that very file is one it holds a flock on (``files``): merely having the old
+    file open, or holding a lock on another file, is not holding this lock."""
     folder = f"/proc/{pid}/fd"
     try:
         names = os.listdir(folder)
@@ -305,7 +324,8 @@ def _holds_open(pid: int, target: str) -> bool:
         return False
     for name in names:
         try:
-            if os.readlink(f"{folder}/{name}") == target:
+            entry = f"{folder}/{name}"
+            if os.readlink(entry) == target and _file_id(os.stat(entry)) in files:
                 return True
         except OSError:
             continue

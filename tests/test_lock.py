@@ -194,6 +194,41 @@ def test_a_lock_file_removed_while_held_does_not_let_a_second_apply_run(
     taken[0].release()
 
 
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_a_process_that_only_has_the_removed_lock_file_open_does_not_hold_the_lock(
+    tmp_path: Path,
+) -> None:
+    """Having the old lock file open (a viewer, a leftover descriptor) while holding a flock
+    on another file is not holding the lock: only a flock on that very file (device and
+    inode, as /proc/locks names them) is."""
+    lock = AccountLock(tmp_path, "abc", "account 'default'")
+    lock.path.write_text("")
+    other = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys\n"
+            f"seen = os.open({str(lock.path)!r}, os.O_RDONLY)\n"
+            f"fd = os.open({str(tmp_path / 'unrelated')!r}, os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "ready\n"
+        lock.path.unlink()
+        assert lock.try_acquire(Holder.me()) is None
+        lock.release()
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        other.wait(timeout=30)
+
+
 def test_an_apply_that_has_just_taken_the_lock_is_named_not_called_unidentified(
     tmp_path: Path,
 ) -> None:
