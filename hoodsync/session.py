@@ -626,7 +626,8 @@ def _second_copies(
             out.append(
                 f"{address} ({'ids' if len(ids) > 1 else 'id'} {', '.join(ids)} appeared "
                 "since the plan, differing from it in its name only: probably this "
-                "definition's own, renamed; the create would make a second one)"
+                "definition's own, renamed, or a copy (another definition's, applied since, "
+                "or one made by hand); the create would make a second one: make a new plan)"
             )
     return out
 

@@ -232,7 +232,8 @@ def second_copy(address: str, ident: str) -> str:
     """How the check names a create beside an object that appeared since the plan."""
     return (
         f"{address} (id {ident} appeared since the plan, differing from it in its name only: "
-        "probably this definition's own, renamed; the create would make a second one)"
+        "probably this definition's own, renamed, or a copy (another definition's, applied "
+        "since, or one made by hand); the create would make a second one: make a new plan)"
     )
 
 
