@@ -1402,7 +1402,8 @@ def load_saved_plan(path: Path, paths: Sequence[str], accounts: Sequence[str]) -
     apis = sorted(recorded) if isinstance(recorded, dict) and "hood" in recorded else ["hood"]
     if uses_falconyte and "falconyte" not in apis:
         apis.append("falconyte")
-    unseal(doc, account_key(account, config, apis, os.environ), str(path))
+    # Nothing is made in the state folder the plan names before its seal is checked.
+    unseal(doc, account_key(account, config, apis, os.environ, create=False), str(path))
     mac = seal.get("mac") if isinstance(seal, dict) else None  # a string: unseal checked it
     return SavedPlan(path, plan_, account, config, str(mac), _saved_seen(path, doc, plan_))
 

@@ -238,12 +238,15 @@ def _canonical_path(path: str) -> str:
     return "".join(f"/{s}" for s in segments)
 
 
-def sandbox_endpoint_key(api: str, db: Path) -> EndpointKey:
+def sandbox_endpoint_key(api: str, db: Path, *, create: bool = True) -> EndpointKey:
     """The key of a sandbox endpoint: identity from the database's absolute path, seal key from
     a random file beside it (created on first use; a file that cannot be made is a
-    :class:`ConfigError`)."""
+    :class:`ConfigError`). Without ``create`` nothing is made: a missing file gives an empty
+    seal key, which seals nothing anyone made (checking a saved plan's seal must not write in
+    a folder the unchecked plan names)."""
     key_file = db.parent / _SANDBOX_KEY_FILE
-    return EndpointKey(api, sandbox_identity(api, db), _sandbox_secret(key_file), key_file)
+    secret = _sandbox_secret(key_file) if create else _existing_sandbox_secret(key_file) or b""
+    return EndpointKey(api, sandbox_identity(api, db), secret, key_file)
 
 
 def sandbox_identity(api: str, db: Path) -> str:

@@ -323,15 +323,18 @@ def account_key(
     config: Config,
     apis: Sequence[str],
     env: Mapping[str, str],
+    *,
+    create: bool = True,
 ) -> AccountKey:
     """The identity and seal key of ``account``'s endpoints named in ``apis`` (``"hood"``,
     ``"falconyte"``), from their credentials (a real endpoint without one is a
-    :class:`ConfigError`) or their sandbox database. Sends nothing."""
+    :class:`ConfigError`) or their sandbox database (its plan key made when missing only with
+    ``create``). Sends nothing."""
     keys = []
     for api in sorted(set(apis)):
         endpoint = account.hood if api == "hood" else account.falconyte
         if endpoint.is_sandbox:
-            keys.append(sandbox_endpoint_key(api, config.sandbox_db(account)))
+            keys.append(sandbox_endpoint_key(api, config.sandbox_db(account), create=create))
         else:
             what = "Hood API token" if api == "hood" else "Falconyte API key"
             secret = _secret(account, endpoint, env, what)

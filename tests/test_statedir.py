@@ -180,6 +180,23 @@ def test_a_saved_plan_whose_state_folder_was_edited_is_refused(
         assert remote.campaigns() == []
 
 
+def test_an_edited_state_folder_of_a_sandbox_plan_gets_nothing_written_in_it(
+    project: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sandbox's seal key is a file in its state folder: checking the seal of a plan whose
+    recorded folder was edited must not make that file (nor the folder) where it points."""
+    repo = str(project.root)
+    assert cli(capsys, "plan", repo, "--out", f"{repo}/plan.json")[0] == 0
+    saved = json.loads((project.root / "plan.json").read_text())
+    other = project.root.parent / "elsewhere"
+    other.mkdir()
+    saved["state_folder"] = str(other / ".hoodsync")
+    (project.root / "plan.json").write_text(json.dumps(saved))
+    code, _, err = cli(capsys, "apply", repo, "--auto-approve", "--plan", f"{repo}/plan.json")
+    assert code == 1 and "nothing was applied" in err
+    assert not (other / ".hoodsync").exists()
+
+
 def test_a_state_folder_an_older_hoodsync_left_in_a_subfolder_is_named_not_moved(
     project: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
