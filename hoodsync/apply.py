@@ -119,10 +119,10 @@ from hoodsync.hooks import ChangeHooks
 from hoodsync.identity import ValueKey
 from hoodsync.journal import Journal, Trace
 from hoodsync.kinds import RULES, from_remote
-from hoodsync.kinds.base import group_by
+from hoodsync.kinds.base import KindRules, group_by
 from hoodsync.kinds.namesakes import acted_on_id
 from hoodsync.model import Kind, RemoteObject
-from hoodsync.plan import PHASES, Action, Change, Flag, Plan, Step, stops_created, waits_after
+from hoodsync.plan import PHASES, Action, Change, Flag, Op, Plan, Step, stops_created, waits_after
 from hoodsync.wire import (
     API_TIME,
     CAMPAIGN_AFTER_CANCEL,
@@ -130,6 +130,7 @@ from hoodsync.wire import (
     CAMPAIGN_RESUMED,
     campaign_status,
     email_campaign_status,
+    merged,
 )
 
 __all__ = [
@@ -576,12 +577,19 @@ class _Runner:
         something time-dependent that they did not when the plan was made — a time sent that
         has passed since, an activation that now sends at once. The planner's own rules judge
         it (:meth:`~hoodsync.kinds.base.KindRules.timely_since`), on the object as read before
-        the apply (:attr:`objects`)."""
-        at = self.now() + SEND_MARGIN
+        the apply (:attr:`objects`) with the patches of the steps before ``index``, already
+        sent, merged in (:func:`left_by`): a resume after an edit of the time is judged by the
+        time the edit sent. Never raises: a clock too near the last time a datetime holds
+        for the margin is judged without it."""
+        now = self.now()
+        try:
+            at = now + SEND_MARGIN
+        except OverflowError:
+            at = now
         ident = acted_on_id(change)
         raw = self.objects.get((change.kind, ident)) if ident is not None else None
         rules = RULES[change.kind]
-        obj = rules.remote_object(raw) if raw is not None else None
+        obj = left_by(rules, raw, steps[:index]) if raw is not None else None
         new = rules.timely_since(steps[index:], obj, self.planned_at, at)
         if not new:
             return None
@@ -1571,6 +1579,17 @@ def unchecked(
             name = step.body.get("name")
             return steps, name if isinstance(name, str) else change.name
     return steps, change.name
+
+
+def left_by(rules: KindRules, raw: Mapping[str, Any], sent: Sequence[Step]) -> RemoteObject:
+    """The object ``raw`` (a client's dict, as read before the apply) as the ``sent`` steps of
+    its change left it, as far as its body goes: each PATCH body merged in, in order, as the
+    API merges it (:func:`hoodsync.wire.merged`). Its status stays as read: the planner judged
+    the change's steps (a pause, an edit, a resume) against that status, and so does apply."""
+    patches = [s.body for s in sent if s.op is Op.PATCH and s.body is not None]
+    if not patches:
+        return rules.remote_object(raw)
+    return rules.remote_object(rules.normalise(functools.reduce(merged, patches, raw)))
 
 
 def resolve_steps(

@@ -39,7 +39,13 @@ from hoodsync.planner import MATCHED_BY_NAME, make_plan, renamed_candidates
 from hoodsync.remote.falconyte import FalconyteClient
 from hoodsync.remote.hood import HoodClient
 from hoodsync.remote.ratelimit import RateLimiter
-from hoodsync.remote.transport import ApiTransport, RequestRecord, RetryPolicy, Secret
+from hoodsync.remote.transport import (
+    MAX_CLOCK_SKEW,
+    ApiTransport,
+    RequestRecord,
+    RetryPolicy,
+    Secret,
+)
 
 __all__ = [
     "BOUND_VARIABLES",
@@ -87,13 +93,26 @@ class Session:
         Hood's, because the times in definitions are campaign and push task times."""
         return self.hood.transport.clock_skew if self.hood is not None else None
 
+    @property
+    def implausible_skew(self) -> float | None:
+        """What the latest ``Date`` header Hood's answers carried that was ignored, for being
+        more than a day from this machine's clock, said of Hood's clock (as :attr:`clock_skew`;
+        :attr:`ApiTransport.implausible_skew`); ``None`` when there was none."""
+        return self.hood.transport.implausible_skew if self.hood is not None else None
+
     def judging_time(self, machine: dt.datetime) -> dt.datetime:
         """The clock times in definitions are judged by (has a time passed?): the later of
         ``machine`` (this machine's clock, or a test's) and Hood's, which is ``machine`` moved
         by :attr:`clock_skew`. A Hood clock behind this machine's, or unknown, changes nothing:
-        the later of the two is the one that never takes a passed time for one ahead."""
+        the later of the two is the one that never takes a passed time for one ahead. Never
+        raises: a Hood clock past the last time a datetime holds counts as unknown."""
         skew = self.clock_skew
-        return machine + dt.timedelta(seconds=skew) if skew is not None and skew > 0 else machine
+        if skew is None or skew <= 0:
+            return machine
+        try:
+            return machine + dt.timedelta(seconds=skew)
+        except (OverflowError, ValueError):
+            return machine
 
     def close(self) -> None:
         for closer in reversed(self._closers):
@@ -455,7 +474,7 @@ def plan_account(
             value_key=key,
             resolved=resolved,
         )
-        plan = _with_clock_note(plan, session.clock_skew)
+        plan = _with_clock_note(plan, session.clock_skew, session.implausible_skew)
     except BaseException:
         session.close()
         raise
@@ -466,11 +485,15 @@ def plan_account(
 CLOCK_NOTE_SKEW = 30.0
 
 
-def _with_clock_note(plan: Plan, skew: float | None) -> Plan:
+def _with_clock_note(plan: Plan, skew: float | None, implausible: float | None = None) -> Plan:
     """``plan``, with an info note when Hood's clock is more than :data:`CLOCK_NOTE_SKEW`
     seconds from this machine's (``skew``, :attr:`Session.clock_skew`): times in definitions
     are judged by the later of the two, which a reviewer comparing them with a watch should
-    know. ``Date`` holds whole seconds, so the note gives the middle of what it allows."""
+    know. ``Date`` holds whole seconds, so the note gives the middle of what it allows. A
+    warning says when an answer's ``Date`` was ignored as implausible (``implausible``,
+    :attr:`Session.implausible_skew`)."""
+    if implausible is not None:
+        plan = _with_note(plan, Severity.WARNING, _implausible_text(implausible))
     if skew is None:
         return plan
     gap = round(skew + 0.5)
@@ -478,12 +501,27 @@ def _with_clock_note(plan: Plan, skew: float | None) -> Plan:
         return plan
     side = "ahead of" if gap > 0 else "behind"
     later = "Hood's" if gap > 0 else "this machine's"
-    note = Note(
-        Severity.INFO,
+    text = (
         f"Hood's clock is about {abs(gap)} s {side} this machine's (by its answers' Date "
-        f"header); times in definitions are judged by the later of the two, {later}",
+        f"header); times in definitions are judged by the later of the two, {later}"
     )
-    return dataclasses.replace(plan, notes=(*plan.notes, note))
+    return _with_note(plan, Severity.INFO, text)
+
+
+def _implausible_text(skew: float) -> str:
+    """What the plan says of a ``Date`` header ignored for being ``skew`` seconds off."""
+    side = "ahead of" if skew > 0 else "behind"
+    return (
+        f"an answer from Hood carried a Date header {abs(skew) / 3600:.0f} h {side} this "
+        f"machine's clock, more than the {MAX_CLOCK_SKEW / 3600:.0f} h hoodsync believes: it is "
+        "implausible (a broken server clock, or a proxy's header) and was ignored; times in "
+        "definitions are judged as if that answer had no Date"
+    )
+
+
+def _with_note(plan: Plan, severity: Severity, text: str) -> Plan:
+    """``plan`` with one more plan-wide note."""
+    return dataclasses.replace(plan, notes=(*plan.notes, Note(severity, text)))
 
 
 def spec_shapes(

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "merged",
     "MARKER",
     "HASH",
     "campaign_marker",
@@ -128,6 +129,23 @@ def campaign_status(obj: Mapping[str, Any]) -> str:
     if text == "active" and effective in CAMPAIGN_DOCUMENTED:
         return str(effective)
     return text
+
+
+def merged(body: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` as a PATCH of ``patch`` leaves it: Hood's (and the push tasks') PATCH is a JSON
+    merge patch (RFC 7386), where ``null`` removes a key, an object merges into the object it
+    meets and any other value replaces. Neither argument is changed; the result shares the
+    values it did not merge with them (bodies are read-only)."""
+    out = dict(body)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping):
+            held = out.get(key)
+            out[key] = merged(held if isinstance(held, Mapping) else {}, value)
+        else:
+            out[key] = value
+    return out
 
 
 # --- hoodsync's own marks on a campaign ---------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import EmulatorHandle, FakeClock
+from hostile_server import HostileServer, Reply, Request
 from test_cli_apply import journals, lines
 from test_cli_plan import Account, cli, emulated, make_account, write
 from test_transport import make, ok
@@ -28,6 +29,7 @@ from test_transport import make, ok
 from hoodsync import engine
 from hoodsync.apply import ApplyReport, Outcome, Result
 from hoodsync.hooks import NoHooks
+from hoodsync.remote.transport import MAX_CLOCK_SKEW
 
 API_TIME = "%Y-%m-%d %H:%M:%S"
 MESSAGE = "{title: {en: Hi}, body: {en: There}, landing_url: https://example.com}"
@@ -171,16 +173,33 @@ def test_a_time_that_passes_while_earlier_waves_apply_is_not_sent(
     assert "push_task.flash will be activated" in out
 
 
-def test_a_resume_whose_time_passes_during_the_edit_before_it_is_not_sent(
+class SlowEdit(Moves):
+    """An account on an emulator whose injected clock (``clock``, also this machine's for
+    ``engine.apply``) jumps an hour ahead while the first request of the apply is served:
+    the edit of a change that patches then resumes (the emulator's latency; nothing sleeps)."""
+
+    def __init__(self, account: Account, clock: FakeClock, jump: dict[str, bool]) -> None:
+        super().__init__("", lambda: None)
+        self.account, self.clock, self.jump = account, clock, jump
+
+    def apply_started(self, account: str, plan: Any) -> None:
+        self.jump["armed"] = True  # the next request is the edit's
+
+    def apply(self) -> bool:
+        """``engine.apply`` with these hooks and clock; whether it went through."""
+        return engine.apply(engine.ApplyOptions(), self, threading.Event(), clock=self.clock)
+
+    def campaign(self, name: str) -> dict[str, Any]:
+        with self.account.remote() as remote:
+            return remote.campaign(name)
+
+
+@pytest.fixture
+def slow_edit(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     make_emulator: Callable[..., EmulatorHandle],
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """A paused campaign edited and resumed at a time 30 min ahead: an hour passes while the
-    edit is served (the emulator's latency, on an injected clock). The resume, judged again
-    before it goes, would schedule a time that has passed: it is not sent, after the edit that
-    went through, and the campaign stays paused; the next plan finishes the change."""
+) -> SlowEdit:
     clock = FakeClock(time.time())
     jump = {"armed": False}
 
@@ -192,7 +211,18 @@ def test_a_resume_whose_time_passes_during_the_edit_before_it_is_not_sent(
     acc = make_account(
         "emulator", tmp_path, monkeypatch, make_emulator, latency_ms=1, sleep=latency
     )
-    when = gmt(clock() + 1800)
+    return SlowEdit(acc, clock, jump)
+
+
+def test_a_resume_whose_time_passes_during_the_edit_before_it_is_not_sent(
+    slow_edit: SlowEdit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A paused campaign edited and resumed at a time 30 min ahead: an hour passes while the
+    edit is served (the emulator's latency, on an injected clock). The resume, judged again
+    before it goes, would schedule a time that has passed: it is not sent, after the edit that
+    went through, and the campaign stays paused; the next plan finishes the change."""
+    acc = slow_edit.account
+    when = gmt(slow_edit.clock() + 1800)
     resume = f'resume: {{scheduled_time: "{when}"}}\n'
     write(
         acc.root, "c.yaml", campaign_yaml("spring", "Spring", LATER, state="paused", extra=resume)
@@ -200,22 +230,15 @@ def test_a_resume_whose_time_passes_during_the_edit_before_it_is_not_sent(
     assert cli(capsys, "apply", "--auto-approve")[0] == 0
     text = campaign_yaml("spring", "Spring", LATER, extra=resume).replace("Hello", "Hello 2")
     write(acc.root, "c.yaml", text)
+    assert slow_edit.apply() is False
 
-    class ArmedAtStart(Moves):
-        def apply_started(self, account: str, plan: Any) -> None:
-            jump["armed"] = True  # the next request is the edit's
-
-    hooks = ArmedAtStart("", lambda: None)
-    assert engine.apply(engine.ApplyOptions(), hooks, threading.Event(), clock=clock) is False
-
-    result = hooks.results()["campaign.spring"]
+    result = slow_edit.results()["campaign.spring"]
     assert result.outcome is Outcome.FAILED and (result.steps_done, result.steps_total) == (1, 2)
     assert result.detail.startswith(
         f"resume not sent (after 1 of its steps succeeded): resume.scheduled_time {when} (GMT) "
         "has passed and the resume would schedule it, which it did not when the plan was made"
     )
-    with acc.remote() as remote:
-        campaign = remote.campaign("Spring")
+    campaign = slow_edit.campaign("Spring")
     assert campaign["status"] == "paused" and campaign["messages"][0]["name"] == "Hello 2"
     events = [(x["event"], x["op"], x.get("status")) for x in journal_of(acc, "campaign.spring")]
     assert events == [
@@ -226,6 +249,52 @@ def test_a_resume_whose_time_passes_during_the_edit_before_it_is_not_sent(
     code, out, err = cli(capsys, "plan")  # by the real clock, the time is still ahead
     assert code == 0, err
     assert "campaign.spring will be resumed (paused -> scheduled at" in out
+
+
+def test_a_resume_without_options_is_judged_by_the_time_its_edit_sent(
+    slow_edit: SlowEdit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A paused campaign at a time 30 min ahead, moved to 2036 and resumed (no resume block):
+    an hour passes while the edit is served, so the time the campaign held has passed, but the
+    one it holds after the edit has not. The resume is judged by the campaign as the edit left
+    it: it is sent, and the campaign is scheduled at the new time."""
+    acc = slow_edit.account
+    old = gmt(slow_edit.clock() + 1800)
+    write(acc.root, "c.yaml", campaign_yaml("spring", "Spring", old, state="paused"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    write(acc.root, "c.yaml", campaign_yaml("spring", "Spring", LATER, state="active"))
+    assert slow_edit.apply() is True
+
+    result = slow_edit.results()["campaign.spring"]
+    assert result.outcome is Outcome.APPLIED, result.detail
+    campaign = slow_edit.campaign("Spring")
+    assert campaign["status"] != "paused" and campaign["scheduled_time"] == LATER
+
+
+def test_a_resume_without_options_of_a_time_its_edit_sent_that_passed_is_not_sent(
+    slow_edit: SlowEdit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The converse: a paused campaign in 2036, moved to 30 min ahead and resumed (no resume
+    block). The new time passes while the edit is served: the resume would make a passed time
+    the campaign's again (it may send at once), which the plan did not say. Judged by the
+    campaign as the edit left it (not by the 2036 it held before), it is not sent, and the
+    campaign stays paused."""
+    acc = slow_edit.account
+    write(acc.root, "c.yaml", campaign_yaml("spring", "Spring", LATER, state="paused"))
+    assert cli(capsys, "apply", "--auto-approve")[0] == 0
+    soon = gmt(slow_edit.clock() + 1800)
+    write(acc.root, "c.yaml", campaign_yaml("spring", "Spring", soon, state="active"))
+    assert slow_edit.apply() is False
+
+    result = slow_edit.results()["campaign.spring"]
+    assert result.outcome is Outcome.FAILED and (result.steps_done, result.steps_total) == (1, 2)
+    assert result.detail.startswith("resume not sent (after 1 of its steps succeeded): ")
+    assert (
+        f"scheduled_time {soon} (GMT) has passed and the resume, which has no options, makes it "
+        "the campaign's time again"
+    ) in result.detail
+    campaign = slow_edit.campaign("Spring")
+    assert campaign["status"] == "paused" and campaign["scheduled_time"] == soon
 
 
 # ------------------------------------------------------------------ the server's clock
@@ -343,15 +412,20 @@ def test_a_saved_plan_is_checked_by_the_servers_clock_before_its_first_write(
     assert push_task_status(acc) == 0
 
 
-def test_the_server_clock_is_the_latest_valid_date_header_and_nothing_else() -> None:
-    """Date minus this machine's clock when the answer arrived; an answer without a Date, or
-    with one that is no HTTP date, leaves the estimate as it was."""
+def test_the_server_clock_is_the_latest_plausible_date_header_and_nothing_else() -> None:
+    """Date minus this machine's clock when the answer arrived; an answer without a Date, with
+    one that is no HTTP date, or with one more than a day from this machine's clock (kept
+    apart, for the plan to say so) leaves the estimate as it was."""
+    day = MAX_CLOCK_SKEW
     dates = iter(
         [
             email.utils.formatdate(2_000_000_600, usegmt=True),
             None,
             "yesterday at noon",
+            email.utils.formatdate(2_000_000_000 + day + 1, usegmt=True),
+            "Fri, 31 Dec 9999 23:59:55 GMT",
             email.utils.formatdate(1_999_999_400, usegmt=True),
+            email.utils.formatdate(2_000_000_000 - day, usegmt=True),
         ]
     )
 
@@ -360,9 +434,69 @@ def test_the_server_clock_is_the_latest_valid_date_header_and_nothing_else() -> 
         return ok({}, headers={"date": date} if date is not None else {})
 
     transport, _ = make(handler, wall_clock=lambda: 2_000_000_000.0)
-    assert transport.clock_skew is None
+    assert transport.clock_skew is None and transport.implausible_skew is None
     seen = []
-    for _ in range(4):
+    for _ in range(7):
         transport.request("GET", "/campaigns", retry=True)
-        seen.append(transport.clock_skew)
-    assert seen == [600.0, 600.0, 600.0, -600.0]
+        seen.append((transport.clock_skew, transport.implausible_skew))
+    end = dt.datetime(9999, 12, 31, 23, 59, 55, tzinfo=dt.UTC).timestamp() - 2_000_000_000
+    assert seen == [
+        (600.0, None),
+        (600.0, None),
+        (600.0, None),
+        (600.0, day + 1),
+        (600.0, end),
+        (-600.0, end),
+        (-day, end),
+    ]
+
+
+def dated_proxy(target: str, date: str) -> HostileServer:
+    """A loopback proxy in front of ``target`` that forwards every request and gives every
+    answer the ``Date`` header ``date``."""
+    client = httpx.Client(base_url=target)
+
+    def answer(request: Request) -> Reply:
+        skip = ("host", "content-length")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}
+        response = client.request(
+            request.method,
+            request.path,
+            params=request.query,
+            content=request.body,
+            headers=headers,
+        )
+        drop = ("content-length", "transfer-encoding", "connection", "date")
+        kept = {k: v for k, v in response.headers.items() if k.lower() not in drop}
+        return Reply(response.status_code, response.content, {**kept, "Date": date})
+
+    return HostileServer(answer)
+
+
+@pytest.mark.parametrize(
+    "date", ["Fri, 31 Dec 9999 23:59:50 GMT", "Sat, 01 Jan 2100 00:00:00 GMT"], ids=["9999", "2100"]
+)
+def test_a_date_header_more_than_a_day_off_is_ignored(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_emulator: Callable[..., EmulatorHandle],
+    capsys: pytest.CaptureFixture[str],
+    date: str,
+) -> None:
+    """Every answer says Hood's clock is decades (or millennia) ahead, as a broken server
+    clock or a proxy could: not believed, so a campaign in 2036 is still ahead, and the plan
+    warns that the header was ignored. Apply goes through, each step judged by this machine's
+    clock (a Date at the end of time once made that judgement overflow)."""
+    acc = make_account("emulator", tmp_path, monkeypatch, make_emulator)
+    write(acc.root, "c.yaml", campaign_yaml("spring", "Spring", LATER))
+    with dated_proxy(acc.emulator.url, date) as proxy:
+        monkeypatch.setenv("HOOD_API_URL", proxy.url + "/v1/hood")
+        code, out, err = cli(capsys, "plan")
+        assert code == 0, err
+        assert "campaign.spring will be created" in out and "in the past" not in out
+        assert "warning: an answer from Hood carried a Date header" in out
+        assert "implausible (a broken server clock, or a proxy's header) and was ignored" in out
+        assert "Hood's clock is about" not in out
+        code, out, err = cli(capsys, "apply", "--auto-approve")
+    assert code == 0, err
+    assert campaign_names(acc) == {"Spring"}

@@ -29,6 +29,7 @@ from hoodsync.wire import (
     coerce,
     coerce_paths,
     email_campaign_status,
+    merged,
     to_int,
     to_str_id,
 )
@@ -161,3 +162,12 @@ def test_is_object_id_takes_only_non_blank_strings_and_integers() -> None:
 
     assert all(is_object_id(v) for v in ["1057", "3c90c3cc-0d44", 0, 1057, -1])
     assert not any(is_object_id(v) for v in [None, True, False, "", "  ", 1.5, 1e300, 7.0, {}, []])
+
+
+def test_a_patch_merges_as_a_json_merge_patch() -> None:
+    """RFC 7386: ``null`` removes a key, objects merge, anything else replaces; neither side
+    is changed."""
+    body = {"scheduled_time": "2036-01-01 10:00:00", "metadata": {"a": 1, "b": 2}, "labels": [1]}
+    patch = {"scheduled_time": None, "metadata": {"b": None, "c": 3}, "labels": [2], "x": {"y": 1}}
+    assert merged(body, patch) == {"metadata": {"a": 1, "c": 3}, "labels": [2], "x": {"y": 1}}
+    assert body["scheduled_time"] == "2036-01-01 10:00:00" and body["metadata"] == {"a": 1, "b": 2}

@@ -79,6 +79,7 @@ __all__ = [
     "Api",
     "ApiTransport",
     "CreateResult",
+    "MAX_CLOCK_SKEW",
     "RequestRecord",
     "Response",
     "RetryPolicy",
@@ -130,6 +131,11 @@ CONCURRENCY_RETRY = -1.0
 #: Seconds one attempt may take from sending to the last byte of the answer, whatever the
 #: per-read timeout (a server trickling one byte every few seconds never trips that one).
 REQUEST_DEADLINE = 60.0
+
+#: Seconds (either way) beyond which an answer's ``Date`` header is not believed
+#: (:attr:`ApiTransport.clock_skew`): a server clock a day off is a broken one, or the header is a
+#: proxy's or garbled, and believed it would make every time in a definition "passed" (or none).
+MAX_CLOCK_SKEW = 24 * 3600.0
 
 #: Nesting deeper than this in an answer is refused as malformed: no API object hoodsync reads
 #: comes near it, and deeper structures only exhaust the recursion limit further on.
@@ -594,8 +600,9 @@ class ApiTransport:
         self.max_response_bytes = max_response_bytes
         #: Creates whose outcome was unknown at least once (a sent POST with no usable answer).
         self.unknown_outcomes = 0
-        #: See :attr:`clock_skew`.
+        #: See :attr:`clock_skew` and :attr:`implausible_skew`.
         self._clock_skew: float | None = None
+        self._implausible_skew: float | None = None
         self._count_lock = threading.Lock()
         self._token = token
         self._auth_header = "Authorization" if api == "hood" else "x-api-key"
@@ -647,9 +654,17 @@ class ApiTransport:
         answer arrived (``wall_clock``); ``None`` until then. ``Date`` holds the whole second
         the server wrote it in, before the answer travelled, so a server in step with this
         machine reads 0 to about a second behind: this never puts ahead a server that is not.
-        Times in definitions are judged by the later of the two clocks
-        (:meth:`hoodsync.session.Session.judging_time`)."""
+        A ``Date`` more than :data:`MAX_CLOCK_SKEW` seconds from this machine's clock is
+        ignored, as if the answer had none (:attr:`implausible_skew`). Times in definitions are
+        judged by the later of the two clocks (:meth:`hoodsync.session.Session.judging_time`)."""
         return self._clock_skew
+
+    @property
+    def implausible_skew(self) -> float | None:
+        """What the latest ``Date`` header ignored for being more than :data:`MAX_CLOCK_SKEW`
+        seconds from this machine's clock said of the server's (as :attr:`clock_skew`);
+        ``None`` when no answer carried such a one."""
+        return self._implausible_skew
 
     @property
     def settle_window(self) -> float:
@@ -1085,6 +1100,15 @@ class ApiTransport:
         finally:
             response.close()
 
+    def _saw_date(self, skew: float) -> None:
+        """Keep what an answer's ``Date`` says of the server's clock (``skew``: seconds ahead
+        of this machine's): a plain store, whichever answer arrived last wins, unless it is
+        implausible (:attr:`clock_skew`)."""
+        if abs(skew) <= MAX_CLOCK_SKEW:
+            self._clock_skew = skew
+        else:
+            self._implausible_skew = skew
+
     def _read(
         self, response: httpx.Response, *, ticket: int, op: str, lookup: bool, attempt: int
     ) -> Response | _Failure:
@@ -1093,8 +1117,8 @@ class ApiTransport:
         # names are joined with ", " as a lookup by name joins them.
         kept = {name: value for name, value in response.headers.items() if name in _KEPT_HEADERS}
         date = parse_http_date(kept.get("date"))
-        if date is not None:  # a plain store: whichever answer arrived last wins
-            self._clock_skew = date - self._wall_clock()
+        if date is not None:
+            self._saw_date(date - self._wall_clock())
         if status == 429:
             return self._throttled(kept, ticket=ticket, op=op, attempt=attempt)
         self.limiter.observe(kept, ticket)
