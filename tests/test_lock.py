@@ -3,13 +3,14 @@ real applies started together against one sandbox account."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,22 +150,8 @@ def test_a_lock_file_removed_while_held_does_not_let_a_second_apply_run(
     it: the next taker creates a new file and would lock it, running beside the first. It
     finds the first still holding the removed file, and refuses naming its pid."""
     path = tmp_path / "abc.lock"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, os, sys\n"
-            f"fd = os.open({str(path)!r}, os.O_RDWR | os.O_CREAT)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-            "print('held', flush=True)\n"
-            "sys.stdin.read()\n",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    held = f"fd = os.open({str(path)!r}, os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+    with _another_process(held) as pid:
         if how == "removed":
             path.unlink()
         else:
@@ -180,14 +167,10 @@ def test_a_lock_file_removed_while_held_does_not_let_a_second_apply_run(
             )
         message = str(info.value)
         assert message.startswith(
-            f"the apply lock of account 'default' is held by pid {holder.pid}: it still holds "
+            f"the apply lock of account 'default' is held by pid {pid}: it still holds "
             "the lock file that was at this path, which was removed while it held it"
         )
         assert "Never remove a lock file" in message
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
     # Once that process has ended, the lock is free again.
     taken = acquire_all([AccountLock(tmp_path, "abc", "account 'default'")], 0)
     assert len(taken) == 1
@@ -203,30 +186,38 @@ def test_a_process_that_only_has_the_removed_lock_file_open_does_not_hold_the_lo
     inode, as /proc/locks names them) is."""
     lock = AccountLock(tmp_path, "abc", "account 'default'")
     lock.path.write_text("")
-    other = subprocess.Popen(
+    opened = (
+        f"seen = os.open({str(lock.path)!r}, os.O_RDONLY)\n"
+        f"fd = os.open({str(tmp_path / 'unrelated')!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+    )
+    with _another_process(opened):
+        lock.path.unlink()
+        assert lock.try_acquire(Holder.me()) is None
+        lock.release()
+
+
+@contextlib.contextmanager
+def _another_process(setup: str) -> Iterator[int]:
+    """A Python process that runs ``setup`` (``fcntl``, ``os`` imported) and then waits,
+    holding what it opened, until the ``with`` block ends; yields its pid."""
+    child = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import fcntl, os, sys\n"
-            f"seen = os.open({str(lock.path)!r}, os.O_RDONLY)\n"
-            f"fd = os.open({str(tmp_path / 'unrelated')!r}, os.O_RDWR | os.O_CREAT)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-            "print('ready', flush=True)\n"
-            "sys.stdin.read()\n",
+            f"import fcntl, os, sys\n{setup}print('ready', flush=True)\nsys.stdin.read()\n",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        assert other.stdout is not None and other.stdout.readline() == "ready\n"
-        lock.path.unlink()
-        assert lock.try_acquire(Holder.me()) is None
-        lock.release()
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        yield child.pid
     finally:
-        assert other.stdin is not None
-        other.stdin.close()
-        other.wait(timeout=30)
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=30)
 
 
 def test_an_apply_that_has_just_taken_the_lock_is_named_not_called_unidentified(
