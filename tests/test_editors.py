@@ -250,5 +250,11 @@ def test_language_server_flags_a_bad_key_in_document_2_of_a_users_file(
 
 
 def test_ci_installs_the_server_version_the_tests_name() -> None:
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert f"yaml-language-server@{SERVER_VERSION}" in ci
+    """.ci/run installs the node tools with ``npm ci`` from the lock file, which must pin the
+    version the tests name (and the manifest ask for exactly it)."""
+    tools = ROOT / ".ci" / "tools"
+    wanted = json.loads((tools / "package.json").read_text(encoding="utf-8"))
+    locked = json.loads((tools / "package-lock.json").read_text(encoding="utf-8"))
+    assert wanted["dependencies"]["yaml-language-server"] == SERVER_VERSION
+    assert locked["packages"]["node_modules/yaml-language-server"]["version"] == SERVER_VERSION
+    assert "npm ci " in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

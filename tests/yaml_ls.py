@@ -30,10 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The version .ci/run installs (keep the two in step).
 SERVER_VERSION = "1.25.0"
-INSTALL_HINT = (
-    f"npm install --prefix .ci/tools --save-exact yaml-language-server@{SERVER_VERSION}, "
-    "as .ci/run does"
-)
+INSTALL_HINT = f"yaml-language-server@{SERVER_VERSION}: npm ci --prefix .ci/tools, as .ci/run does"
 
 #: Editor settings: validate, and resolve schemas only from the modelines (file paths).
 SETTINGS: Mapping[str, Any] = {
