@@ -66,13 +66,14 @@ def make(
     api: str = "hood",
     base: str = BASE,
     clock: FakeClock | None = None,
+    token: str = TOKEN,
     **kwargs: Any,
 ) -> tuple[ApiTransport, FakeClock]:
     clock = clock or FakeClock(1000.0)
     limiter = RateLimiter(1000, 100000, clock=clock, sleep=clock.sleep)
     transport = ApiTransport(
         base,
-        Secret(TOKEN),
+        Secret(token),
         api=api,  # type: ignore[arg-type]
         limiter=limiter,
         transport=httpx.MockTransport(handler),
@@ -685,15 +686,7 @@ def test_foreign_error_text_quoting_the_credential_in_any_form_is_scrubbed() -> 
         def refuse(request: httpx.Request, form: str = form) -> httpx.Response:
             raise httpx.ConnectError(f"cannot send {form}", request=request)
 
-        clock = FakeClock(1000.0)
-        transport = ApiTransport(
-            BASE,
-            Secret(token),
-            limiter=RateLimiter(1000, 100000, clock=clock, sleep=clock.sleep),
-            transport=httpx.MockTransport(refuse),
-            clock=clock,
-            sleep=clock.sleep,
-        )
+        transport, _ = make(refuse, token=token)
         with pytest.raises(NetworkError) as info:
             transport.request("GET", "/campaigns", retry=False)
         message = str(info.value)
@@ -706,15 +699,7 @@ ECHOED = "s3cr3t/TOKEN+abc=="
 def _echoed(text: str) -> str:
     """The error a 401 whose message is ``text`` becomes, with the credential ``ECHOED``."""
     handler, _ = replies(ok({"title": "Unauthorized", "message": text}, 401))
-    clock = FakeClock(1000.0)
-    transport = ApiTransport(
-        BASE,
-        Secret(ECHOED),
-        limiter=RateLimiter(1000, 100000, clock=clock, sleep=clock.sleep),
-        transport=httpx.MockTransport(handler),
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    transport, _ = make(handler, token=ECHOED)
     with pytest.raises(AuthError) as info:
         transport.request("GET", "/campaigns", retry=False)
     return str(info.value)
